@@ -1,0 +1,3 @@
+"""Backend of a WeChat Mini Program for community marketing."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,142 @@
+"""The application: create_app(settings) assembles routes, lifespan, errors and the OpenAPI contract."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import asyncpg
+import httpx
+import msgspec
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Server, Tag
+from litestar.serialization import encode_json
+from litestar.types import ControllerRouterHandler
+
+from service import __version__
+from service.auth.guard import provide_current_user
+from service.db import migrate as migrations
+from service.db.pool import create_pool
+from service.errors import handle_exception
+from service.health import HealthController
+from service.logs import configure_logging
+from service.middleware import request_id_middleware
+from service.settings import Settings, load_settings
+
+TAGS = [
+    Tag(name="health", description="Liveness and readiness probes."),
+]
+
+
+def domain_routes() -> list:
+    """The domain controllers, mounted under /v1."""
+    return []
+
+
+def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await create_pool(settings)
+        try:
+            async with pool.acquire() as conn:
+                if settings.migrate_on_start:
+                    await migrations.migrate(conn)
+                elif todo := await migrations.pending(conn):
+                    names = ", ".join(f"{m.version:04d}_{m.name}" for m in todo)
+                    raise RuntimeError(f"migrations pending ({names}): run `python -m service migrate`")
+            client = http_client or httpx.AsyncClient(
+                timeout=httpx.Timeout(settings.wechat_timeout, connect=2.0),
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            )
+            app.state.pool = pool
+            app.state.http = client
+            try:
+                yield
+            finally:
+                if http_client is None:
+                    await client.aclose()
+        finally:
+            await pool.close()
+
+    return lifespan
+
+
+async def _provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:
+    async with state.pool.acquire() as conn:
+        yield conn
+
+
+def create_app(
+    settings: Settings,
+    http_client: httpx.AsyncClient | None = None,
+    *,
+    extra_routes: Sequence[ControllerRouterHandler] = (),
+) -> Litestar:
+    """Build the API. Dependencies come in; nothing is created at import time.
+
+    ``extra_routes`` lets benchmarks and tests mount routes that are not part of the contract.
+    """
+    if not settings.database_url:
+        raise ValueError("settings.database_url is required to build the app")
+    app = Litestar(
+        route_handlers=[HealthController, Router(path="/v1", route_handlers=domain_routes()), *extra_routes],
+        lifespan=[_lifespan(settings, http_client)],
+        dependencies={
+            "db": Provide(_provide_db),
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "user": provide_current_user,
+        },
+        exception_handlers={Exception: handle_exception},
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=openapi_config(settings),
+        debug=False,
+    )
+    app.state.settings = settings
+    # Outermost wrapper, so even unrouted requests (404, 405) carry a request id.
+    app.asgi_handler = request_id_middleware(app.asgi_handler, log_access=settings.access_log)
+    return app
+
+
+def openapi_config(settings: Settings) -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Community backend API",
+        version=__version__,
+        description=(
+            "Backend of a WeChat Mini Program for community marketing. JSON fields are camelCase, IDs are "
+            "strings, times RFC 3339 UTC, money integer fen (CNY). Errors are RFC 9457 problem+json with a "
+            "stable `code`."
+        ),
+        servers=[Server(url=settings.public_base_url, description="this instance")],
+        tags=TAGS,
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="Access token from POST /v1/auth/login",
+                )
+            }
+        ),
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin(path="/scalar")],
+        use_handler_docstrings=True,
+    )
+
+
+def app_from_env() -> Litestar:
+    """Entry point for the ASGI server's worker processes: settings from the environment."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
+
+
+def openapi_document(app: Litestar) -> str:
+    """The OpenAPI document as stable, diffable JSON (sorted keys, two-space indent)."""
+    schema = msgspec.json.decode(encode_json(app.openapi_schema.to_schema()))
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -1,0 +1,30 @@
+"""An embedded PostgreSQL for `make run` and `make test` when DATABASE_URL is unset.
+
+pgserver ships real PostgreSQL binaries in a wheel. Data lives in a git-ignored folder and is reused
+across runs; the server stops when the process that started it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger("service.embedded")
+
+DEFAULT_DIR = Path(".data/pg")
+
+
+def start(data_dir: Path = DEFAULT_DIR) -> str:
+    """Start (or attach to) the embedded server and return its DSN."""
+    import pgserver  # imported here: production never needs it
+
+    data_dir = data_dir.resolve()
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    log.info("embedded postgresql ready", extra={"dataDir": str(data_dir)})
+    # Hold the handle for the life of the process; pgserver stops the server at exit.
+    _servers.append(server)
+    return server.get_uri()
+
+
+_servers: list[object] = []

@@ -1,0 +1,188 @@
+"""RFC 9457 problem+json errors with stable, machine-readable codes.
+
+Every error the API can answer is a code in ``CODES``: the status it answers with and what it means.
+Domains raise ``Problem(code)``; one set of handlers turns every exception into problem+json.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+
+from service.logs import request_id_var
+
+log = logging.getLogger("service.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# code -> (HTTP status, meaning). The single source for docs and the OpenAPI error responses.
+CODES: dict[str, tuple[int, str]] = {
+    "bad_request": (400, "The request is malformed (e.g. its body is not valid JSON)."),
+    "validation_failed": (400, "A field is missing or invalid; `errors` lists each field."),
+    "unauthorized": (401, "No valid access token: log in again or refresh the token."),
+    "token_expired": (401, "The access token expired: refresh it."),
+    "forbidden": (403, "Your role does not allow this action."),
+    "not_found": (404, "No such resource, or you may not see it."),
+    "method_not_allowed": (405, "This route does not accept that method."),
+    "conflict": (409, "The request conflicts with the current state."),
+    "payload_too_large": (413, "The request body exceeds the size limit."),
+    "unsupported_media_type": (415, "Send JSON with Content-Type: application/json."),
+    "rate_limited": (429, "Too many requests: wait for Retry-After seconds."),
+    "internal_error": (500, "An unexpected error; the request id identifies it in the logs."),
+    "not_ready": (503, "The service is not ready: database unreachable or migrations pending."),
+}
+
+
+def register(code: str, status: int, meaning: str) -> str:
+    """Declare a domain's error code once, where the domain defines its errors."""
+    known = CODES.get(code)
+    if known is not None and known != (status, meaning):
+        raise ValueError(f"error code {code!r} is already registered differently")
+    CODES[code] = (status, meaning)
+    return code
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    field: str
+    message: str
+    source: str | None = None
+
+
+class ProblemBody(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+    retry_after: int | None = None
+
+
+class Problem(Exception):
+    """A domain error with a registered code; becomes problem+json."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        retry_after: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if code not in CODES:
+            raise KeyError(f"unregistered error code {code!r}")
+        self.code = code
+        self.status = CODES[code][0]
+        self.detail = detail
+        self.errors = errors
+        self.retry_after = retry_after
+        self.headers = dict(headers or {})
+        super().__init__(f"{code}: {detail or CODES[code][1]}")
+
+
+def problem_response(request: Request[Any, Any, Any] | None, problem: Problem) -> Response[bytes]:
+    status, meaning = CODES[problem.code]
+    body = ProblemBody(
+        type=f"https://errors.community.example/{problem.code}",
+        title=meaning,
+        status=status,
+        code=problem.code,
+        detail=problem.detail,
+        instance=request.url.path if request is not None else None,
+        request_id=request_id_var.get(),
+        errors=problem.errors,
+        retry_after=problem.retry_after,
+    )
+    headers = dict(problem.headers)
+    if problem.retry_after is not None:
+        headers.setdefault("Retry-After", str(problem.retry_after))
+    return Response(msgspec.json.encode(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "not_ready",
+}
+
+
+def _source_name(source: object) -> str | None:
+    return None if source is None else str(getattr(source, "value", source))
+
+
+def _validation_errors(exc: ValidationException) -> list[FieldError]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors.append(
+                FieldError(
+                    field=str(item.get("key") or "body"),
+                    message=str(item.get("message", "invalid")),
+                    source=_source_name(item.get("source")),
+                )
+            )
+    return errors
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if isinstance(exc, Problem):
+        return problem_response(request, exc)
+    if isinstance(exc, ValidationException):
+        errors = _validation_errors(exc)
+        if errors:
+            return problem_response(request, Problem("validation_failed", exc.detail, errors=errors))
+        return problem_response(request, Problem("bad_request", exc.detail))
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        code = _STATUS_CODES.get(exc.status_code, "bad_request")
+        return problem_response(request, Problem(code, exc.detail, headers=exc.headers))
+    if isinstance(exc, HTTPException) and exc.status_code == 503:
+        return problem_response(request, Problem("not_ready", exc.detail, headers=exc.headers))
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem_response(request, Problem("internal_error"))
+
+
+def responses(*codes: str) -> dict[int, ResponseSpec]:
+    """OpenAPI error responses for a route: each status lists the codes it may carry."""
+    by_status: dict[int, list[str]] = {}
+    for code in ("validation_failed", *codes):
+        by_status.setdefault(CODES[code][0], []).append(code)
+    specs = {}
+    for status, status_codes in sorted(by_status.items()):
+        lines = "; ".join(f"`{c}`: {CODES[c][1]}" for c in status_codes)
+        specs[status] = ResponseSpec(
+            data_container=ProblemBody,
+            description=lines,
+            media_type=PROBLEM_MEDIA_TYPE,
+            examples=[
+                Example(
+                    summary=c,
+                    value={
+                        "type": f"https://errors.community.example/{c}",
+                        "title": CODES[c][1],
+                        "status": status,
+                        "code": c,
+                    },
+                )
+                for c in status_codes
+            ],
+        )
+    return specs

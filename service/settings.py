@@ -1,0 +1,103 @@
+"""Every setting of the service, read from environment variables in one typed place.
+
+The variable for a field is its name in upper case (``database_url`` -> ``DATABASE_URL``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+import msgspec
+
+SECRET_FIELDS = frozenset({"database_url", "secret_key", "wechat_secret", "session_key_cipher_key"})
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    environment: Literal["development", "test", "production"] = "development"
+    # Unset outside production: `make run` and `make test` start an embedded PostgreSQL.
+    database_url: str | None = None
+    db_pool_min: Annotated[int, msgspec.Meta(ge=0)] = 2
+    db_pool_max: Positive = 10
+    db_command_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    migrate_on_start: bool = False
+
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    workers: Positive = 1
+    public_base_url: str = "http://127.0.0.1:8000"
+    max_body_bytes: Positive = 1_048_576
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    access_log: bool = True
+
+    # Signs access tokens; required in production, a persisted random key in development.
+    secret_key: str | None = None
+    access_token_ttl: Positive = 900
+    refresh_token_ttl: Positive = 30 * 24 * 3600
+
+    # WeChat: the real hosts in production, the built-in sandbox when no credentials are set.
+    wechat_appid: str | None = None
+    wechat_secret: str | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_timeout: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: Port = 8900
+    # Encrypts session keys at rest (urlsafe base64 of 32 bytes); derived from secret_key when unset.
+    session_key_cipher_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.db_pool_min > self.db_pool_max:
+            raise SettingsError("DB_POOL_MIN must not exceed DB_POOL_MAX")
+        if self.environment == "production":
+            for name in ("database_url", "secret_key", "wechat_appid", "wechat_secret"):
+                if not getattr(self, name):
+                    raise SettingsError(f"{name.upper()} is required when ENVIRONMENT=production")
+        if self.secret_key is not None and len(self.secret_key) < 32:
+            raise SettingsError("SECRET_KEY must be at least 32 characters")
+        if bool(self.wechat_appid) != bool(self.wechat_secret):
+            raise SettingsError("WECHAT_APPID and WECHAT_SECRET must be set together")
+
+    @property
+    def uses_wechat_sandbox(self) -> bool:
+        return not self.wechat_appid
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{name}={'***' if name in SECRET_FIELDS and value else repr(value)}"
+            for name, value in msgspec.structs.asdict(self).items()
+        )
+        return f"Settings({', '.join(shown)})"
+
+    __str__ = __repr__
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build Settings from the environment; ``overrides`` win (tests, CLI defaults)."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for name in Settings.__struct_fields__:
+        value = environ.get(name.upper())
+        if value is not None and value != "":
+            raw[name] = value
+    raw.update(overrides)
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_name_variable(str(exc))) from None
+
+
+def _name_variable(message: str) -> str:
+    # msgspec says "... - at `$.db_pool_max`"; speak of the environment variable instead.
+    head, sep, path = message.rpartition(" - at `$.")
+    if not sep:
+        return message
+    return f"{path.rstrip('`').upper()}: {head}"

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from service.db.migrate import migrate
+from service.db.pool import connect
+from service.settings import Settings
+from tests.support import (
+    admin_dsn,
+    api_client,
+    create_database,
+    drop_database,
+    make_settings,
+    unique_name,
+    with_database,
+)
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    return admin_dsn()
+
+
+@pytest.fixture(scope="session")
+def template_db(admin_url: str) -> str:
+    """A database with every migration applied, cloned for each test."""
+    name = unique_name("tpl")
+
+    async def build() -> None:
+        await create_database(admin_url, name)
+        conn = await connect(with_database(admin_url, name))
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(build())
+    yield name
+    asyncio.run(drop_database(admin_url, name))
+
+
+@pytest.fixture
+async def database_url(admin_url: str, template_db: str) -> AsyncIterator[str]:
+    """A fresh database per test, so tests run in any order and may use many connections."""
+    name = unique_name("t")
+    await create_database(admin_url, name, template=template_db)
+    yield with_database(admin_url, name)
+    await drop_database(admin_url, name)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(settings) as client:
+        yield client

@@ -1,0 +1,178 @@
+"""The skeleton: probes, problem+json errors, request ids, logs, settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated
+
+import msgspec
+import pytest
+from litestar import get, post
+from litestar.params import Parameter
+
+from service.errors import Problem
+from service.ids import PathId
+from service.settings import SettingsError, load_settings
+from tests.support import api_client, database_name, drop_database
+
+
+class Item(msgspec.Struct, rename="camel"):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=10)]
+    price_fen: Annotated[int, msgspec.Meta(ge=0)]
+
+
+@post("/test/items", sync_to_thread=False)
+def create_item(data: Item) -> Item:
+    return data
+
+
+@get("/test/items/{item_id:int}", sync_to_thread=False)
+def read_item(item_id: PathId, limit: Annotated[int, Parameter(ge=1, le=50)] = 10) -> dict:
+    if item_id == 7:
+        raise Problem("not_found", "no item 7")
+    return {"id": str(item_id), "limit": limit}
+
+
+@get("/test/boom", sync_to_thread=False)
+def boom() -> None:
+    raise RuntimeError("secret internals")
+
+
+@pytest.fixture
+async def test_client(settings):
+    async with api_client(settings, extra_routes=[create_item, read_item, boom]) as client:
+        yield client
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["title"]
+    assert body["requestId"] == response.headers["x-request-id"]
+    return body
+
+
+async def test_healthz_and_readyz(client):
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+    assert ready.json()["migration"] >= 1
+
+
+async def test_readyz_answers_503_when_database_is_gone(client, database_url, admin_url):
+    await drop_database(admin_url, database_name(database_url))
+    body = assert_problem(await client.get("/readyz"), 503, "not_ready")
+    assert "database unavailable" in body["detail"]
+
+
+async def test_unknown_route_is_problem_json(client):
+    assert_problem(await client.get("/v1/nowhere"), 404, "not_found")
+
+
+async def test_wrong_method_is_problem_json(client):
+    assert_problem(await client.delete("/healthz"), 405, "method_not_allowed")
+
+
+async def test_malformed_json_is_400(test_client):
+    response = await test_client.post(
+        "/test/items", content=b'{"name": "x", ', headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 400, "bad_request")
+
+
+async def test_field_errors_are_listed(test_client):
+    response = await test_client.post("/test/items", json={"name": "far too long a name", "priceFen": -1})
+    body = assert_problem(response, 400, "validation_failed")
+    assert {e["field"] for e in body["errors"]} & {"name", "priceFen", "price_fen", "body"}
+
+
+async def test_wrong_body_type_is_400(test_client):
+    response = await test_client.post("/test/items", json=[1, 2, 3])
+    assert_problem(response, 400, "validation_failed")
+
+
+async def test_wrong_content_type_is_rejected(test_client):
+    response = await test_client.post("/test/items", content=b"name=x", headers={"content-type": "text/plain"})
+    assert response.status_code in (400, 415)
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_huge_body_is_413(settings):
+    small = msgspec.structs.replace(settings, max_body_bytes=1024)
+    async with api_client(small, extra_routes=[create_item]) as client:
+        response = await client.post(
+            "/test/items", content=b'{"name": "' + b"x" * 5000 + b'"}', headers={"content-type": "application/json"}
+        )
+    assert_problem(response, 413, "payload_too_large")
+
+
+async def test_bad_query_and_path_parameters_are_400(test_client):
+    assert_problem(await test_client.get("/test/items/1?limit=500"), 400, "validation_failed")
+    assert_problem(await test_client.get("/test/items/1?limit=abc"), 400, "validation_failed")
+    assert_problem(await test_client.get("/test/items/99999999999999999999999999"), 400, "validation_failed")
+    assert_problem(await test_client.get("/test/items/0x10"), 404, "not_found")
+
+
+async def test_domain_problem_carries_detail(test_client):
+    body = assert_problem(await test_client.get("/test/items/7"), 404, "not_found")
+    assert body["detail"] == "no item 7"
+
+
+async def test_unexpected_error_is_500_without_internals(test_client, caplog):
+    with caplog.at_level(logging.ERROR):
+        response = await test_client.get("/test/boom")
+    body = assert_problem(response, 500, "internal_error")
+    assert "secret internals" not in response.text
+    assert body["requestId"]
+    assert any("secret internals" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+
+
+async def test_request_id_is_echoed_or_generated(client):
+    mine = await client.get("/healthz", headers={"x-request-id": "abc-123"})
+    assert mine.headers["x-request-id"] == "abc-123"
+    generated = await client.get("/healthz", headers={"x-request-id": "bad id with spaces"})
+    assert generated.headers["x-request-id"] != "bad id with spaces"
+    assert len(generated.headers["x-request-id"]) == 32
+
+
+async def test_access_log_lines_are_json_with_request_id(client, capsys):
+    from service.logs import configure_logging
+
+    configure_logging("INFO", "json")
+    try:
+        await client.get("/healthz", headers={"x-request-id": "log-me-1"})
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    finally:
+        logging.getLogger().handlers.clear()
+    access = [line for line in lines if line.get("requestId") == "log-me-1"]
+    assert access and access[0]["path"] == "/healthz" and access[0]["status"] == 200
+
+
+def test_settings_name_the_bad_variable():
+    with pytest.raises(SettingsError, match="PORT"):
+        load_settings({"PORT": "eighty"})
+    with pytest.raises(SettingsError, match="DB_POOL_MAX"):
+        load_settings({"DB_POOL_MAX": "0"})
+    with pytest.raises(SettingsError, match="LOG_LEVEL"):
+        load_settings({"LOG_LEVEL": "LOUD"})
+    with pytest.raises(SettingsError, match="SECRET_KEY is required"):
+        load_settings({"ENVIRONMENT": "production", "DATABASE_URL": "postgresql://x/y"})
+
+
+def test_settings_never_show_secrets():
+    settings = load_settings({"SECRET_KEY": "s" * 40, "DATABASE_URL": "postgresql://u:hunter2@h/d"})
+    assert "hunter2" not in repr(settings) and "s" * 40 not in str(settings)
+    assert settings.port == 8000
+
+
+def test_cli_reports_bad_variable_and_exits_2(monkeypatch, capsys):
+    from service.__main__ import main
+
+    monkeypatch.setenv("PORT", "-1")
+    assert main(["migrate"]) == 2
+    assert "PORT" in capsys.readouterr().err
