@@ -78,8 +78,3 @@ async def test_app_can_migrate_at_start_when_configured(empty_database):
     async with serve(create_app(make_settings(empty_database, migrate_on_start=True))) as base_url:
         async with httpx.AsyncClient(base_url=base_url) as client:
             assert (await client.get("/readyz")).status_code == 200
-
-
-def test_migration_files_are_numbered_without_gaps():
-    versions = [m.version for m in migrations.discover()]
-    assert versions == list(range(1, len(versions) + 1))
