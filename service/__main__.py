@@ -10,7 +10,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from service.logs import configure_logging
+from service.logs import configure_logging, logging_config
 from service.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("service.cli")
@@ -65,7 +65,7 @@ def _serve(settings: Settings) -> None:
         interface=Interfaces.ASGI,
         workers=settings.workers,
         loop=Loops.uvloop,
-        log_enabled=False,
+        log_dictconfig=logging_config(settings.log_level, settings.log_format),
     ).serve()
 
 

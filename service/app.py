@@ -94,6 +94,7 @@ def create_app(
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(settings),
+        logging_config=None,  # logging is configured once, by service.logs
         debug=False,
     )
     app.state.settings = settings
