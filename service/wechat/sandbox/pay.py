@@ -700,7 +700,7 @@ def pay_sandbox_router(sandbox: PaySandbox) -> Router:
         mchid = request.query_params.get("mchid")
         return await signed_call(request, "query", lambda _: sandbox.answer(200, sandbox.query(out_trade_no, mchid)))
 
-    @post("/v3/pay/transactions/out-trade-no/{out_trade_no:str}/close", status_code=204)
+    @post("/v3/pay/transactions/out-trade-no/{out_trade_no:str}/close", status_code=200)
     async def close(request: Request, out_trade_no: str) -> Response[bytes]:
         def action(body: bytes) -> Response[bytes]:
             sandbox.close(out_trade_no, body)
