@@ -28,7 +28,7 @@ import secrets
 import string
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -505,13 +505,13 @@ class _ErrorBody(msgspec.Struct):
 # --- the client --------------------------------------------------------------------------------------------
 
 
-@dataclass
 class WeChatPay:
     """WeChat Pay v3 over the app's shared httpx client. Build it with settings; keys load on first use."""
 
-    source: PayConfig | Callable[[], PayConfig]
-    http: httpx.AsyncClient
-    _config: PayConfig | None = field(default=None, init=False, repr=False)
+    def __init__(self, source: PayConfig | Callable[[], PayConfig], http: httpx.AsyncClient) -> None:
+        self.source = source
+        self.http = http
+        self._config: PayConfig | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, http: httpx.AsyncClient) -> WeChatPay:

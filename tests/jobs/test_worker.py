@@ -26,7 +26,9 @@ async def record(ctx: JobContext, payload: dict) -> None:
 
 @jobs.job("test.hang_first")
 async def hang_first(ctx: JobContext, payload: dict) -> None:
-    await ctx.pool.execute("INSERT INTO job_runs (job_id, worker, attempt) VALUES ($1, '', $2)", ctx.job_id, ctx.attempt)
+    await ctx.pool.execute(
+        "INSERT INTO job_runs (job_id, worker, attempt) VALUES ($1, '', $2)", ctx.job_id, ctx.attempt
+    )
     if ctx.attempt == 1:
         await asyncio.sleep(60)  # "killed" here
 
