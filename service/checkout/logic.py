@@ -253,6 +253,22 @@ async def get_order(conn: asyncpg.Connection, pay: WeChatPay, settings: Settings
     return await order_view(conn, pay, settings, row)
 
 
+async def subject_orders(
+    conn: asyncpg.Connection,
+    pay: WeChatPay,
+    settings: Settings,
+    purpose: str,
+    subject_id: int,
+    *,
+    limit: int,
+    before_id: int | None = None,
+) -> list[Order]:
+    """Orders for one thing (e.g. a community's entries), newest first: for owners' and admins' views,
+    which the owning domain authorises. Page with `before_id` = the last id seen."""
+    rows = await conn.fetch(queries.SUBJECT_ORDERS, purpose, subject_id, before_id, limit)
+    return [await order_view(conn, pay, settings, row) for row in rows]
+
+
 # --- payments ----------------------------------------------------------------------------------------------
 
 

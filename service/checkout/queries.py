@@ -46,6 +46,11 @@ UPDATE orders SET refunded_fen = refunded_fen + $2,
 WHERE id = $1
 """
 
+SUBJECT_ORDERS = """
+SELECT * FROM orders WHERE purpose = $1 AND subject_id = $2 AND ($3::bigint IS NULL OR id < $3)
+ORDER BY id DESC LIMIT $4
+"""
+
 ORDER_REFUNDS = "SELECT * FROM refunds WHERE order_id = $1 ORDER BY id"
 
 REFUNDS_PROMISED = """

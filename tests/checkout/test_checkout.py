@@ -323,3 +323,16 @@ async def test_notifications_are_answered_fast(world, event):
         timings.append(time.perf_counter() - started)
         assert response.status_code == 204
     assert sorted(timings)[18] < 0.25  # generous on a shared 2-core machine; `make bench` measures for real
+
+
+async def test_wechat_outage_at_order_time_is_503_and_the_retry_places_the_order(world):
+    _, auth = await world.user()
+    await world.control.post("/sandbox/pay/faults", json={"operation": "jsapi", "times": 1})
+    failed = await world.api.post("/test/orders", json={"amountFen": 100}, headers=auth)
+    assert (failed.status_code, failed.json()["code"]) == (503, "payment_unavailable")
+    order = await world.order(auth, amount_fen=100)
+    assert order["payment"] and world.sandbox.calls["jsapi"] == 2
+    assert await world.pool.fetchval("SELECT count(*) FROM orders") == 1
+    async with world.pool.acquire() as conn:
+        listed = await logic.subject_orders(conn, world.pay, world.settings, "test_entry", 1, limit=10)
+    assert [o.id for o in listed] == [order["id"]]

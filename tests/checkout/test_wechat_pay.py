@@ -326,3 +326,11 @@ def test_signature_helpers_reject_garbage(sandbox_keys):
     assert not wxpay.rsa_verify(key, b"m", "not base64!")
     assert not wxpay.rsa_verify(key, b"m", base64.b64encode(b"x" * 256).decode())
     assert wxpay.parse_authorization("Bearer abc") is None
+
+
+def test_development_keys_are_created_once_and_kept(tmp_path):
+    first = wxpay.load_dev_keys(tmp_path / "keys")
+    again = wxpay.load_dev_keys(tmp_path / "keys")
+    assert public_pem(first.platform_key.public_key()) == public_pem(again.platform_key.public_key())
+    assert first.apiv3_key == again.apiv3_key and len(first.apiv3_key) == 32
+    assert oct((tmp_path / "keys" / "merchant.pem").stat().st_mode & 0o777) == "0o600"

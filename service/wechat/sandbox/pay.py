@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import itertools
 import re
 import secrets
@@ -40,11 +41,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from litestar import Request, Response, Router, get, post, put
 from litestar.background_tasks import BackgroundTask
 
+from service.settings import Settings
 from service.wechat.pay import (
     BEIJING,
     SandboxKeys,
     aes_gcm_encrypt,
     format_time,
+    load_dev_keys,
     parse_authorization,
     public_pem,
     request_message,
@@ -181,6 +184,15 @@ class PaySandbox:
             http=http,
             **options,
         )
+
+    @classmethod
+    def for_development(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> PaySandbox:
+        """The sandbox `python -m service sandbox` serves: the keys of .data/pay-sandbox, which the app
+        loads too when WECHAT_PAY_MCHID is unset, and the app's appid."""
+        keys = load_dev_keys()
+        if settings.wechat_appid:
+            keys = dataclasses.replace(keys, appid=settings.wechat_appid)
+        return cls.from_keys(keys, http)
 
     async def aclose(self) -> None:
         if self.http is not None:
