@@ -63,6 +63,8 @@ def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
             app.state.pool = pool
             app.state.http = client
             app.state.pay = WeChatPay.from_settings(settings, client)
+            if settings.environment == "production":
+                _ = app.state.pay.config  # load the merchant keys now: a bad key must stop start-up
             try:
                 yield
             finally:

@@ -336,3 +336,24 @@ async def test_wechat_outage_at_order_time_is_503_and_the_retry_places_the_order
     async with world.pool.acquire() as conn:
         listed = await logic.subject_orders(conn, world.pay, world.settings, "test_entry", 1, limit=10)
     assert [o.id for o in listed] == [order["id"]]
+
+
+async def test_a_payment_for_a_closed_order_is_recorded_and_refunded(world, sandbox_keys):
+    _, auth = await world.user()
+    order = await world.order(auth, amount_fen=700)
+    await world.pool.execute("UPDATE orders SET status = 'closed', closed_at = now()")
+    sandbox_order = world.sandbox.orders[order["outTradeNo"]]
+    transaction = {
+        **world.sandbox.transaction(sandbox_order),
+        "trade_state": "SUCCESS",
+        "transaction_id": "4200000000000000000001",
+        "success_time": wxpay.format_time(datetime.now().astimezone()),
+        "amount": {"total": 700, "payer_total": 700, "currency": "CNY", "payer_currency": "CNY"},
+    }
+    body = resource_notification(world, sandbox_keys, transaction)
+    headers = {**wxpay.signed_headers(sandbox_keys.platform_key, sandbox_keys.public_key_id, body)}
+    assert (await world.api.post("/v1/pay/notify", content=body, headers=headers)).status_code == 204
+    got = await world.get_order(order["id"], auth)
+    assert got["status"] == "paid" and got["refunds"][0]["reason"].startswith("order_closed")
+    assert await admissions(world) == 0  # on_paid never ran
+    assert await world.ledger_violations() == []
