@@ -1,4 +1,4 @@
-"""Command line: python -m service [run|serve|migrate|openapi]."""
+"""Command line: python -m service [run|serve|migrate|worker|openapi]."""
 
 from __future__ import annotations
 
@@ -86,6 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="development: embedded database when DATABASE_URL is unset, migrate, serve")
     sub.add_parser("serve", help="serve the API (refuses while migrations are pending)")
     sub.add_parser("migrate", help="apply pending migrations")
+    worker = sub.add_parser("worker", help="run background jobs until SIGTERM (any number of workers may run)")
+    worker.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="also import MODULE to register its job kinds (repeatable)",
+    )
     export = sub.add_parser("openapi", help="write the OpenAPI document")
     export.add_argument("path", type=Path, nargs="?", default=Path("openapi/openapi.json"))
     args = parser.parse_args(argv)
@@ -107,7 +116,20 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_migrate(settings))
     if args.command in ("run", "serve"):
         _serve(settings)
+    if args.command == "worker":
+        from service.jobs.worker import run_worker
+
+        _run_async(run_worker(settings, args.imports))
     return 0
+
+
+def _run_async(main) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(main)
+    except ImportError:
+        asyncio.run(main)
 
 
 if __name__ == "__main__":

@@ -27,15 +27,22 @@ from service.health import HealthController
 from service.logs import configure_logging
 from service.middleware import request_id_middleware
 from service.settings import Settings, load_settings
+from service.wechat.pay import WeChatPay
 
 TAGS = [
     Tag(name="health", description="Liveness and readiness probes."),
+    Tag(
+        name="checkout",
+        description="Orders paid with WeChat Pay (JSAPI), refunds, merchant transfers and WeChat Pay notifications.",
+    ),
 ]
 
 
 def domain_routes() -> list:
     """The domain controllers, mounted under /v1."""
-    return []
+    from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
+
+    return [OrdersController, TransfersController, PayNotificationsController]
 
 
 def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
@@ -55,6 +62,9 @@ def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
             )
             app.state.pool = pool
             app.state.http = client
+            app.state.pay = WeChatPay.from_settings(settings, client)
+            if settings.environment == "production":
+                _ = app.state.pay.config  # load the merchant keys now: a bad key must stop start-up
             try:
                 yield
             finally:
@@ -64,6 +74,10 @@ def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
             await pool.close()
 
     return lifespan
+
+
+def _provide_pay(state: State) -> WeChatPay:
+    return state.pay
 
 
 async def _provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:
@@ -90,6 +104,7 @@ def create_app(
             "db": Provide(_provide_db),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "user": provide_current_user,
+            "pay": Provide(_provide_pay, sync_to_thread=False),
         },
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
