@@ -27,15 +27,21 @@ from service.health import HealthController
 from service.logs import configure_logging
 from service.middleware import request_id_middleware
 from service.settings import Settings, load_settings
+from service.wechat.client import WeChatClient
+from service.wechat.sealing import SessionKeySealer
 
 TAGS = [
     Tag(name="health", description="Liveness and readiness probes."),
+    Tag(name="auth", description="WeChat login (wx.login code), token refresh, logout, phone binding."),
+    Tag(name="me", description="The signed-in member's own profile."),
 ]
 
 
 def domain_routes() -> list:
     """The domain controllers, mounted under /v1."""
-    return []
+    from service.auth.routes import AuthController, MeController
+
+    return [AuthController, MeController]
 
 
 def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
@@ -55,6 +61,7 @@ def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
             )
             app.state.pool = pool
             app.state.http = client
+            app.state.wechat = WeChatClient(client, pool, settings)
             try:
                 yield
             finally:
@@ -64,6 +71,10 @@ def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
             await pool.close()
 
     return lifespan
+
+
+def _provide_wechat(state: State) -> WeChatClient:
+    return state.wechat
 
 
 async def _provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:
@@ -90,6 +101,7 @@ def create_app(
             "db": Provide(_provide_db),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "user": provide_current_user,
+            "wechat": Provide(_provide_wechat, sync_to_thread=False),
         },
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
@@ -97,6 +109,7 @@ def create_app(
         debug=False,
     )
     app.state.settings = settings
+    app.state.session_keys = SessionKeySealer(settings)
     # Outermost wrapper, so even unrouted requests (404, 405) carry a request id.
     app.asgi_handler = request_id_middleware(app.asgi_handler, log_access=settings.access_log)
     return app

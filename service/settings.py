@@ -54,6 +54,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Encrypts session keys at rest (urlsafe base64 of 32 bytes); derived from secret_key when unset.
     session_key_cipher_key: str | None = None
 
+    # Auth and WeChat (issue 3): login, sessions, the WeChat client and its sandbox.
+    # Fixed, documented credentials shared by the API and the sandbox when WECHAT_APPID is unset.
+    sandbox_appid: str = "wxsandbox0000000001"
+    sandbox_secret: str = "sandbox-secret-not-for-production"
+    # Words the sandbox's msg_sec_check flags: comma separated, `word` or `word:label` (label default 21000).
+    sandbox_risky_words: str = "sandbox-risky,赌博:20006"
+    sandbox_review_words: str = "sandbox-review"
+    # Retries of a WeChat call after a network error or errcode -1 (system busy), and the Retry-After we
+    # answer with when WeChat stays unavailable.
+    wechat_retries: Annotated[int, msgspec.Meta(ge=0, le=5)] = 2
+    wechat_retry_after: Positive = 5
+    # The shared access token is refreshed this many seconds before it expires.
+    wechat_token_margin: Annotated[int, msgspec.Meta(ge=0)] = 300
+    # Login attempts allowed per client address and per code in each window of login_rate_window seconds.
+    login_rate_per_address: Positive = 30
+    login_rate_per_code: Positive = 3
+    login_rate_window: Positive = 60
+
     def __post_init__(self) -> None:
         if self.db_pool_min > self.db_pool_max:
             raise SettingsError("DB_POOL_MIN must not exceed DB_POOL_MAX")
@@ -69,6 +87,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def uses_wechat_sandbox(self) -> bool:
         return not self.wechat_appid
+
+    @property
+    def wechat_credentials(self) -> tuple[str, str]:
+        """The appid and secret the API uses: the configured pair, else the sandbox's fixed pair."""
+        if self.wechat_appid and self.wechat_secret:
+            return self.wechat_appid, self.wechat_secret
+        return self.sandbox_appid, self.sandbox_secret
 
     def __repr__(self) -> str:
         shown = (
