@@ -65,8 +65,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # answer with when WeChat stays unavailable.
     wechat_retries: Annotated[int, msgspec.Meta(ge=0, le=5)] = 2
     wechat_retry_after: Positive = 5
-    # The shared access token is refreshed this many seconds before it expires.
-    wechat_token_margin: Annotated[int, msgspec.Meta(ge=0)] = 300
+    # The shared access token is refreshed this many seconds before it expires. Keep it under 300: WeChat hands
+    # out a new token only in the last 5 minutes, earlier it answers the same token again.
+    wechat_token_margin: Annotated[int, msgspec.Meta(ge=0, le=300)] = 240
     # Login attempts allowed per client address and per code in each window of login_rate_window seconds.
     login_rate_per_address: Positive = 30
     login_rate_per_code: Positive = 3

@@ -361,3 +361,22 @@ async def test_avatar_only_edit_needs_no_content_check(client, sandbox):
     await sandbox.fault("http500")
     response = await client.patch("/v1/me", json={"avatarUrl": "https://a.example/x.png"}, headers=bearer(tokens))
     assert response.status_code == 200
+
+
+async def test_prune_drops_expired_tokens_and_finished_windows(client, sandbox, settings, database_url):
+    from service.auth import logic
+
+    alice = await login(client, sandbox.url, "alice")
+    await login(client, sandbox.url, "bob")
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "UPDATE refresh_tokens SET expires_at = now() - interval '2 days' WHERE user_id = $1",
+            int(alice["user"]["id"]),
+        )
+        await conn.execute("UPDATE rate_limits SET window_start = now() - interval '1 hour' WHERE bucket LIKE '%code%'")
+        await logic.prune(conn, settings)
+        assert await conn.fetchval("SELECT count(*) FROM refresh_tokens") == 1
+        assert await conn.fetchval("SELECT count(*) FROM rate_limits") == 1  # the address window is current
+    finally:
+        await conn.close()

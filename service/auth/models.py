@@ -49,7 +49,7 @@ class Me(msgspec.Struct, rename="camel"):
     id: str
     nickname: str
     avatar_url: str
-    phone_number: str | None
+    phone_number: Annotated[str, msgspec.Meta(description="E.164, e.g. +8613800138000")] | None
     created_at: datetime
 
 

@@ -110,7 +110,7 @@ class MeController(Controller):
         operation_id="updateMe",
         summary="Edit my nickname or avatar URL",
         description="The nickname passes WeChat's content-safety check (scene: profile); the avatar URL must be https.",
-        responses=responses(*TOKEN_ERRORS, "content_rejected", "wechat_session_stale", *WECHAT_ERRORS),
+        responses=responses(*TOKEN_ERRORS, "content_rejected", "wechat_session_stale", "rate_limited", *WECHAT_ERRORS),
         security=BEARER_SECURITY,
     )
     async def update_me(self, data: ProfileUpdate, user: CurrentUser, state: State, wechat: WeChatClient) -> Me:
