@@ -63,6 +63,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Encrypts session keys at rest (urlsafe base64 of 32 bytes); derived from secret_key when unset.
     session_key_cipher_key: str | None = None
 
+    # Auth and WeChat (issue 3): login, sessions, the WeChat client and its sandbox.
+    # Fixed, documented credentials shared by the API and the sandbox when WECHAT_APPID is unset.
+    sandbox_appid: str = "wxsandbox0000000001"
+    sandbox_secret: str = "sandbox-secret-not-for-production"
+    # Words the sandbox's msg_sec_check flags: comma separated, `word` or `word:label` (label default 21000).
+    sandbox_risky_words: str = "sandbox-risky,赌博:20006"
+    sandbox_review_words: str = "sandbox-review"
+    # Retries of a WeChat call after a network error or errcode -1 (system busy), and the Retry-After we
+    # answer with when WeChat stays unavailable.
+    wechat_retries: Annotated[int, msgspec.Meta(ge=0, le=5)] = 2
+    wechat_retry_after: Positive = 5
+    # The shared access token is refreshed this many seconds before it expires. Keep it under 300: WeChat hands
+    # out a new token only in the last 5 minutes, earlier it answers the same token again.
+    wechat_token_margin: Annotated[int, msgspec.Meta(ge=0, le=300)] = 240
+    # Login attempts allowed per client address and per code in each window of login_rate_window seconds.
+    login_rate_per_address: Positive = 30
+    login_rate_per_code: Positive = 3
+    login_rate_window: Positive = 60
     # Checkout: WeChat Pay v3 (service/wechat/pay.py). Without WECHAT_PAY_MCHID the app pays through the Pay
     # sandbox with sandbox keys (kept in .data/pay-sandbox in development); production requires a merchant.
     wechat_pay_mchid: str | None = None
@@ -99,6 +117,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def uses_wechat_sandbox(self) -> bool:
         return not self.wechat_appid
+
+    @property
+    def wechat_credentials(self) -> tuple[str, str]:
+        """The appid and secret the API uses: the configured pair, else the sandbox's fixed pair."""
+        if self.wechat_appid and self.wechat_secret:
+            return self.wechat_appid, self.wechat_secret
+        return self.sandbox_appid, self.sandbox_secret
 
     def __repr__(self) -> str:
         shown = (

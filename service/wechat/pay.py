@@ -49,7 +49,7 @@ log = logging.getLogger("service.wechat.pay")
 GATEWAY = "https://api.mch.weixin.qq.com"
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 BEIJING = timezone(timedelta(hours=8))
-SANDBOX_APPID = "wxsandbox00000000"
+SANDBOX_APPID = "wxsandbox0000000001"  # settings.sandbox_appid: one appid for login and Pay
 SANDBOX_MCHID = "1900000109"
 SANDBOX_MERCHANT_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 SANDBOX_PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092025010100000000000001"
@@ -329,7 +329,7 @@ class PayConfig:
 
 def pay_config(settings: Settings) -> PayConfig:
     """Build the Pay configuration from settings (sandbox keys when no merchant is configured)."""
-    appid = settings.wechat_appid or SANDBOX_APPID
+    appid = settings.wechat_appid or settings.sandbox_appid
     notify_base = (settings.wechat_pay_notify_base_url or settings.public_base_url).rstrip("/")
     common = {
         "appid": appid,
