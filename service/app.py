@@ -19,7 +19,7 @@ from litestar.serialization import encode_json
 from litestar.types import ControllerRouterHandler
 
 from service import __version__
-from service.auth.guard import provide_current_user
+from service.auth.guard import provide_caller, provide_current_user
 from service.db import migrate as migrations
 from service.db.pool import create_pool
 from service.errors import handle_exception
@@ -114,6 +114,7 @@ def create_app(
             "db": Provide(_provide_db),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "user": provide_current_user,
+            "caller": provide_caller,
             "pay": Provide(_provide_pay, sync_to_thread=False),
             "wechat": Provide(_provide_wechat, sync_to_thread=False),
         },

@@ -83,8 +83,8 @@ class AuthController(Controller):
         responses=responses(*TOKEN_ERRORS, "invalid_code", "code_used", "rate_limited", *WECHAT_ERRORS),
         security=BEARER_SECURITY,
     )
-    async def bind_phone(self, data: PhoneRequest, user: CurrentUser, state: State, wechat: WeChatClient) -> Me:
-        return await logic.bind_phone(state.pool, wechat, user.id, data.code)
+    async def bind_phone(self, data: PhoneRequest, caller: CurrentUser, state: State, wechat: WeChatClient) -> Me:
+        return await logic.bind_phone(state.pool, wechat, caller.id, data.code)
 
     @get(
         "/session",
@@ -94,8 +94,8 @@ class AuthController(Controller):
         responses=responses(*TOKEN_ERRORS),
         security=BEARER_SECURITY,
     )
-    async def session(self, user: CurrentUser) -> SessionInfo:
-        return logic.session_info(user)
+    async def session(self, caller: CurrentUser) -> SessionInfo:
+        return logic.session_info(caller)
 
 
 class MeController(Controller):
@@ -113,5 +113,5 @@ class MeController(Controller):
         responses=responses(*TOKEN_ERRORS, "content_rejected", "wechat_session_stale", "rate_limited", *WECHAT_ERRORS),
         security=BEARER_SECURITY,
     )
-    async def update_me(self, data: ProfileUpdate, user: CurrentUser, state: State, wechat: WeChatClient) -> Me:
-        return await logic.update_me(state.pool, wechat, user.id, data)
+    async def update_me(self, data: ProfileUpdate, caller: CurrentUser, state: State, wechat: WeChatClient) -> Me:
+        return await logic.update_me(state.pool, wechat, caller.id, data)
