@@ -61,3 +61,9 @@ WHERE id = $1 AND attempts = $2 AND status = 'running'
 PURGE_FINISHED = """
 DELETE FROM jobs WHERE status IN ('done', 'failed') AND finished_at < now() - make_interval(days => $1)
 """
+
+# One queued-or-running row per periodic kind: the dedupe key makes seeding idempotent across workers.
+SEED_PERIODIC = """
+INSERT INTO jobs (kind, dedupe_key, max_attempts) SELECT kind, 'periodic:' || kind, 12 FROM unnest($1::text[]) kind
+ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING
+"""

@@ -47,15 +47,20 @@ class Registry:
 
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {}
+        self.periodic: dict[str, float] = {}  # kind -> seconds between runs
 
-    def register(self, kind: str, handler: Handler) -> Handler:
+    def register(self, kind: str, handler: Handler, every: float | None = None) -> Handler:
         if self.handlers.get(kind, handler) is not handler:
             raise ValueError(f"job kind {kind!r} is already registered")
         self.handlers[kind] = handler
+        if every is not None:
+            self.periodic[kind] = every
         return handler
 
-    def job(self, kind: str) -> Callable[[Handler], Handler]:
-        return lambda handler: self.register(kind, handler)
+    def job(self, kind: str, *, every: float | None = None) -> Callable[[Handler], Handler]:
+        """Register a handler; with `every`, a periodic job: workers keep one queued and run it again
+        `every` seconds after each successful run."""
+        return lambda handler: self.register(kind, handler, every)
 
 
 registry = Registry()

@@ -76,6 +76,10 @@ class Worker:
     async def claim(self, limit: int) -> list[asyncpg.Record]:
         return await self.pool.fetch(queries.CLAIM, self.name, float(self.lease), limit)
 
+    async def seed_periodic(self) -> None:
+        if self.jobs.periodic:
+            await self.pool.execute(queries.SEED_PERIODIC, list(self.jobs.periodic))
+
     async def run_once(self) -> int:
         """Claim what is due (up to `concurrency`), run it, and return how many jobs ran. For tests and cron."""
         rows = await self.claim(self.concurrency)
@@ -87,7 +91,7 @@ class Worker:
         running jobs keep their lease until it lapses, as when the process is killed."""
         log.info("worker started", extra={"worker": self.name, "concurrency": self.concurrency})
         stopping = asyncio.ensure_future(stop.wait())
-        last_purge = 0.0
+        last_purge = float("-inf")  # also when periodic jobs are (re)seeded: one that failed for good comes back
         try:
             while not stop.is_set():
                 free = self.concurrency - len(self._running)
@@ -105,6 +109,7 @@ class Worker:
                     last_purge = time.monotonic()
                     with contextlib.suppress(OSError, asyncpg.PostgresError):
                         await self.pool.execute(queries.PURGE_FINISHED, KEEP_FINISHED_DAYS)
+                        await self.seed_periodic()
                 if rows and len(rows) == free:
                     # Slots full and maybe more due: wake when one frees up.
                     await asyncio.wait({stopping, *self._running}, return_when=asyncio.FIRST_COMPLETED)
@@ -173,7 +178,10 @@ class Worker:
                     },
                 )
         else:
-            await self.pool.execute(queries.COMPLETE, job_id, attempt)
+            if kind in self.jobs.periodic:
+                await self.pool.execute(queries.RESCHEDULE, job_id, attempt, self.jobs.periodic[kind])
+            else:
+                await self.pool.execute(queries.COMPLETE, job_id, attempt)
             log.info(
                 "job done",
                 extra={"jobId": job_id, "kind": kind, "ms": round((time.perf_counter() - started) * 1000, 1)},

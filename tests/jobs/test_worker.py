@@ -158,3 +158,27 @@ async def test_graceful_stop_hands_running_jobs_back(context):
         await run
     row = await job_row(context, job_id)
     assert (row["status"], row["attempts"], row["locked_by"]) == ("queued", 0, None)
+
+
+@jobs.job("test.tick", every=30)
+async def tick(ctx: JobContext, payload: dict) -> None:
+    await ctx.pool.execute(
+        "INSERT INTO job_runs (job_id, worker, attempt) VALUES ($1, 'tick', $2)", ctx.job_id, ctx.attempt
+    )
+
+
+async def test_periodic_jobs_are_seeded_once_and_run_again_after_their_interval(context):
+    workers = [worker(context), worker(context)]
+    await asyncio.gather(*(w.seed_periodic() for w in workers))
+    rows = await context.pool.fetch("SELECT kind, status FROM jobs WHERE kind = 'test.tick'")
+    assert [tuple(r) for r in rows] == [("test.tick", "queued")]
+    assert await workers[0].run_once() == 1
+    row = await context.pool.fetchrow(
+        "SELECT status, attempts, run_at - now() AS wait FROM jobs WHERE kind = 'test.tick'"
+    )
+    # Done for now, queued again for 30 s later, and the run did not count as an attempt.
+    assert row["status"] == "queued" and row["attempts"] == 0
+    assert 25 < row["wait"].total_seconds() <= 30
+    await workers[1].seed_periodic()  # a queued one exists: nothing added
+    assert await context.pool.fetchval("SELECT count(*) FROM jobs WHERE kind = 'test.tick'") == 1
+    assert await context.pool.fetchval("SELECT count(*) FROM job_runs WHERE worker = 'tick'") == 1
