@@ -20,6 +20,7 @@ from litestar.types import ControllerRouterHandler
 
 from service import __version__
 from service.auth.guard import provide_current_user
+from service.communities import routes as communities
 from service.db import migrate as migrations
 from service.db.pool import create_pool
 from service.errors import handle_exception
@@ -30,12 +31,17 @@ from service.settings import Settings, load_settings
 
 TAGS = [
     Tag(name="health", description="Liveness and readiness probes."),
+    Tag(
+        name="communities",
+        description="Communities and belonging to one: discover, join (free, approval, paid, invite links), "
+        "roles, mute, leave, the welcome ceremony and self-introductions, the audit log.",
+    ),
 ]
 
 
 def domain_routes() -> list:
     """The domain controllers, mounted under /v1."""
-    return []
+    return [*communities.CONTROLLERS]
 
 
 def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
