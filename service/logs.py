@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import sys
+import logging.config
 import time
 from contextvars import ContextVar
 from typing import Any
@@ -34,14 +34,28 @@ class JsonFormatter(logging.Formatter):
         return msgspec.json.encode(entry, enc_hook=str).decode()
 
 
+def logging_config(level: str = "INFO", fmt: str = "json") -> dict[str, Any]:
+    """A dictConfig; also handed to the ASGI server so its worker processes log the same way."""
+    formatter = (
+        {"()": "service.logs.JsonFormatter"}
+        if fmt == "json"
+        else {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    )
+    quiet = {"level": "WARNING"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": formatter},
+        "handlers": {
+            "stdout": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stdout"}
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {
+            name: {**quiet, "handlers": [], "propagate": True}
+            for name in ("httpx", "httpcore", "uvicorn.access", "granian.access", "_granian", "pgserver")
+        },
+    }
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "uvicorn.access", "_granian", "granian.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.config.dictConfig(logging_config(level, fmt))

@@ -15,6 +15,8 @@ BEARER_SECURITY = [{"bearer": []}]
 
 class CurrentUser(msgspec.Struct, frozen=True):
     id: int
+    # When the access token expires (epoch seconds); 0 when the user was not built from a token.
+    token_expires_at: int = 0
 
 
 async def _current_user(request: Request, settings: Settings) -> CurrentUser:
@@ -22,7 +24,8 @@ async def _current_user(request: Request, settings: Settings) -> CurrentUser:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Problem("unauthorized", "send Authorization: Bearer <access token>")
-    return CurrentUser(id=verify_access_token(settings, token.strip()).user_id)
+    claims = verify_access_token(settings, token.strip())
+    return CurrentUser(id=claims.user_id, token_expires_at=claims.expires_at)
 
 
 # Mounted app-wide as the `user` dependency: a handler that takes `user: CurrentUser` requires a token.

@@ -1,0 +1,253 @@
+"""`make bench`: start the API under a real ASGI server, load it with wrk, print ratios to the baseline.
+
+Every figure is measured in the same run as the baseline it is divided by, because the machines are
+noisy. Usage: python -m benchmarks [--duration S] [--connections N] [--servers granian,uvicorn] [--only NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from benchmarks.scenarios import BASELINE, SCENARIOS, Request, Scenario
+from service.db import embedded
+from service.db.migrate import migrate
+from service.db.pool import connect
+from service.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_SECRET = "bench-secret-key-0123456789-0123456789-abcdef"
+
+REPORT_LUA = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('\\nRESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,'
+    .. '"errors":%d,"non2xx":%d}\\n', summary.requests, summary.duration, latency:percentile(50),
+    latency:percentile(99), e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+SERVERS = {
+    "granian": lambda port: [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--factory",
+        "--loop",
+        "uvloop",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-ws",
+        "benchmarks.server:app_from_env",
+    ],
+    "uvicorn": lambda port: [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--lifespan",
+        "on",
+        "benchmarks.server:app_from_env",
+    ],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def lua_for(request: Request) -> str:
+    lines = [f'wrk.method = "{request.method}"']
+    for key, value in request.headers.items():
+        lines.append(f'wrk.headers["{key}"] = {json.dumps(value)}')
+    if request.body is not None:
+        lines.append(f"wrk.body = {json.dumps(request.body)}")
+        lines.append('wrk.headers["Content-Type"] = "application/json"')
+    return "\n".join(lines) + "\n" + REPORT_LUA
+
+
+def tree_peak_rss_kib(pid: int) -> int:
+    """Sum of the peak resident set (VmHWM) of a process and its children."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                pids.append(int(entry.name))
+    total = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def run_wrk(base_url: str, request: Request, duration: int, connections: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua_for(request))
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--latency",
+                "-s",
+                script.name,
+                base_url + request.path,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=duration + 60,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+async def prepare_database(dsn_admin: str) -> tuple[str, dict[str, Request]]:
+    from tests.support import create_database, unique_name, with_database
+
+    name = unique_name("bench")
+    await create_database(dsn_admin, name)
+    dsn = with_database(dsn_admin, name)
+    settings = load_settings({}, database_url=dsn, secret_key=BENCH_SECRET)
+    conn = await connect(dsn)
+    try:
+        await migrate(conn)
+        requests = {}
+        for scenario in [BASELINE, *SCENARIOS]:
+            requests[scenario.name] = await scenario.seed(conn, settings)
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    return dsn, requests
+
+
+def start_server(kind: str, dsn: str, workers_env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        **workers_env,
+        "DATABASE_URL": dsn,
+        "SECRET_KEY": BENCH_SECRET,
+        "ACCESS_LOG": "false",
+        "LOG_LEVEL": "WARNING",
+        "DB_POOL_MIN": "10",
+        "DB_POOL_MAX": "10",
+        "PORT": str(port),
+    }
+    proc = subprocess.Popen(SERVERS[kind](port), cwd=ROOT, env=env, start_new_session=True)
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{kind} exited with {proc.returncode}")
+        try:
+            if httpx.get(base_url + "/readyz", timeout=1).status_code == 200:
+                return proc, base_url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    stop(proc)
+    raise RuntimeError(f"{kind} did not become ready")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", 10)))
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--servers", default="granian", help="comma-separated: granian,uvicorn")
+    parser.add_argument("--only", action="append", default=[], help="scenario names to run (baseline always runs)")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is required (apt-get install wrk)", file=sys.stderr)
+        return 2
+
+    admin = os.environ.get("DATABASE_URL") or embedded.start(ROOT / ".data" / "bench-pg")
+    dsn, requests = asyncio.run(prepare_database(admin))
+    scenarios: list[Scenario] = [BASELINE] + [s for s in SCENARIOS if not args.only or s.name in args.only]
+    rows = []
+    for kind in args.servers.split(","):
+        proc, base_url = start_server(kind, dsn, {})
+        try:
+            for scenario in scenarios:
+                run_wrk(base_url, requests[scenario.name], 2, args.connections)  # warm up
+                result = run_wrk(base_url, requests[scenario.name], args.duration, args.connections)
+                result.update(server=kind, scenario=scenario.name, goal=scenario.goal)
+                rows.append(result)
+                print(f"  {kind:8} {scenario.name:24} {result['rps']:9.0f} req/s", file=sys.stderr, flush=True)
+            rss_mib = tree_peak_rss_kib(proc.pid) / 1024
+        finally:
+            stop(proc)
+        for row in rows:
+            row.setdefault("rss_mib", rss_mib)
+
+    print(f"\ncores: {os.cpu_count()}, wrk -t1 -c{args.connections} -d{args.duration}s, one server worker\n")
+    print(
+        "| server | scenario | req/s | p50 ms | p99 ms | req/s vs baseline | p99 vs baseline | errors | "
+        "peak RSS MiB | goal |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for row in rows:
+        base = next(r for r in rows if r["server"] == row["server"] and r["scenario"] == "baseline")
+        p99_ratio = row["p99_us"] / max(base["p99_us"], 1)
+        print(
+            f"| {row['server']} | {row['scenario']} | {row['rps']:.0f} | {row['p50_us'] / 1000:.2f} | "
+            f"{row['p99_us'] / 1000:.2f} | {row['rps'] / base['rps']:.2f} | {p99_ratio:.2f} "
+            f"| {row['errors'] + row['non2xx']} | {row['rss_mib']:.0f} | {row['goal']} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

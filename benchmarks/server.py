@@ -1,0 +1,36 @@
+"""The API as benchmarked: the real app plus baseline routes that are not part of the contract."""
+
+from __future__ import annotations
+
+import asyncpg
+import msgspec
+from litestar import Litestar, get
+
+from service.app import create_app
+from service.ids import PathId
+from service.logs import configure_logging
+from service.settings import load_settings
+
+
+class Row(msgspec.Struct, frozen=True):
+    id: str
+    nickname: str
+
+
+@get("/bench/bare", sync_to_thread=False, include_in_schema=False)
+def bare() -> Row:
+    """No database: the server and framework alone."""
+    return Row(id="1", nickname="bare")
+
+
+@get("/bench/users/{user_id:int}", include_in_schema=False)
+async def one_query(user_id: PathId, db: asyncpg.Connection) -> Row:
+    """The baseline: one primary-key SELECT through the pool."""
+    row = await db.fetchrow("SELECT id, nickname FROM users WHERE id = $1", user_id)
+    return Row(id=str(row["id"]), nickname=row["nickname"])
+
+
+def app_from_env() -> Litestar:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings, extra_routes=[bare, one_query])

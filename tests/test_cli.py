@@ -1,0 +1,80 @@
+"""`python -m service run` end to end: embedded PostgreSQL, migrate, serve; restart reuses the data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(workdir, port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(PORT=str(port), LOG_FORMAT="json")
+    return subprocess.Popen(
+        [sys.executable, "-m", "service", "run"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_ready(port: int, proc: subprocess.Popen) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read()
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server did not become ready")
+
+
+def stop(proc: subprocess.Popen) -> list[dict]:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def applied(lines: list[dict]) -> list[str]:
+    return next(line["applied"] for line in lines if line.get("message") == "migrations current")
+
+
+@pytest.mark.slow
+def test_run_twice_at_once_then_again_reuses_the_embedded_database(tmp_path):
+    ports = [free_port(), free_port()]
+    procs = [start(tmp_path, port) for port in ports]
+    try:
+        for port, proc in zip(ports, procs, strict=True):
+            assert wait_ready(port, proc)["status"] == "ready"
+    finally:
+        outputs = [stop(proc) for proc in procs]
+    # Both instances migrated the same database at once: exactly one applied the migrations.
+    assert sorted(len(applied(lines)) for lines in outputs)[0] == 0
+    assert sum(len(applied(lines)) for lines in outputs) >= 1
+    assert (tmp_path / ".data" / "pg" / "PG_VERSION").exists()
+
+    port = free_port()
+    proc = start(tmp_path, port)
+    try:
+        wait_ready(port, proc)
+    finally:
+        lines = stop(proc)
+    assert applied(lines) == []  # same data folder, nothing left to apply
