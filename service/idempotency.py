@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated, Any
 
 import asyncpg
@@ -44,7 +45,8 @@ RETURNING true
 """
 _STORED = "SELECT scope, status_code, response FROM idempotent_requests WHERE user_id = $1 AND key = $2"
 _SAVE = "UPDATE idempotent_requests SET status_code = $3, response = $4 WHERE user_id = $1 AND key = $2"
-PURGE = "DELETE FROM idempotent_requests WHERE created_at < now() - $1::interval"
+_PURGE = "DELETE FROM idempotent_requests WHERE created_at < now() - $1::interval"
+KEEP = timedelta(days=1)
 
 
 def scope_of(operation: str, *parts: Any) -> str:
@@ -81,3 +83,8 @@ async def run_once(
 def _json(status: int, body: bytes, *, replayed: bool = False) -> Response[bytes]:
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return Response(content=body, status_code=status, media_type="application/json", headers=headers)
+
+
+async def purge_expired(conn: asyncpg.Connection | asyncpg.Pool, keep: timedelta = KEEP) -> None:
+    """Forget answers older than ``keep`` (for the worker's periodic clean-up)."""
+    await conn.execute(_PURGE, keep)

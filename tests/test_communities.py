@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import asyncpg
 import pytest
 
+from service.communities.logic import render_welcome
+from service.idempotency import purge_expired
 from tests.factories import assert_problem, create_community, create_users, join
 
 
@@ -234,3 +238,27 @@ async def test_unread_count_is_capped(client, people, database_url):
         await conn.close()
     (item,) = (await client.get("/v1/me/communities", headers=bob.headers)).json()["items"]
     assert item["unreadCount"] == 100
+
+
+def test_welcome_template_rendering():
+    assert render_welcome("Hi {nickname}, welcome to {community}", "Bob", "Tea") == "Hi Bob, welcome to Tea"
+    assert render_welcome("欢迎 {nickname}", "", "Tea") == "欢迎 新朋友"
+    # A nickname that looks like a placeholder is inserted as it is, never expanded again.
+    assert render_welcome("{nickname} in {community}", "{community}", "Tea") == "{community} in Tea"
+
+
+async def test_idempotency_keys_are_forgotten_after_a_day(client, people, database_url):
+    alice, *_ = people
+    headers = {**alice.headers, "Idempotency-Key": "old-key"}
+    await client.post("/v1/communities", json={"name": "One"}, headers=headers)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await purge_expired(conn)
+        assert await conn.fetchval("SELECT count(*) FROM idempotent_requests") == 1
+        await conn.execute("UPDATE idempotent_requests SET created_at = now() - interval '25 hours'")
+        await purge_expired(conn, timedelta(hours=24))
+        assert await conn.fetchval("SELECT count(*) FROM idempotent_requests") == 0
+    finally:
+        await conn.close()
+    again = await client.post("/v1/communities", json={"name": "One"}, headers=headers)
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers

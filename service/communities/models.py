@@ -44,7 +44,6 @@ WelcomeTemplate = Annotated[
 ]
 IntroductionPrompt = Annotated[str, Meta(max_length=200, examples=[DEFAULT_INTRODUCTION_PROMPT])]
 IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$", examples=["42"], description="An id")]
-InviteCode = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{6,32}$", examples=["q3V9xk2LmP0a"])]
 
 
 class CommunityCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -119,10 +118,12 @@ class Community(msgspec.Struct, rename="camel", kw_only=True):
     introduction_prompt: str
     created_at: datetime
     updated_at: datetime
-    membership: Membership | None = None
-    """The caller's membership (active, or how it ended); null if they never joined."""
-    join_request: JoinRequest | None = None
-    """The caller's latest join request, so a rejected applicant sees the reason."""
+    membership: Annotated[
+        Membership | None, Meta(description="My membership (active, or how it ended); null if I never joined")
+    ] = None
+    join_request: Annotated[
+        JoinRequest | None, Meta(description="My latest join request, so a rejected applicant sees the reason")
+    ] = None
 
 
 class CommunitySummary(msgspec.Struct, rename="camel", kw_only=True):
@@ -154,10 +155,10 @@ class MyCommunity(msgspec.Struct, rename="camel", kw_only=True):
     notifications_muted: bool
     unfollowed: bool
     introduced: bool
-    last_activity_at: datetime
-    """Time of the latest visible post, or the community's creation."""
-    unread_count: int
-    """Visible posts by others since I last read the community, counted up to 100 (show "99+" above 99)."""
+    last_activity_at: Annotated[datetime, Meta(description="The latest visible post, or the community's creation")]
+    unread_count: Annotated[
+        int, Meta(description='Visible posts by others since I last read it, counted up to 100 ("99+" above 99)')
+    ]
 
 
 class MyCommunityPage(msgspec.Struct, rename="camel"):
@@ -166,10 +167,20 @@ class MyCommunityPage(msgspec.Struct, rename="camel"):
 
 
 class JoinBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    message: Annotated[str, Meta(max_length=200, examples=["我也喜欢跑步"])] = ""
-    """For approval communities: a note to the admins."""
-    invite_code: InviteCode | None = None
-    """An invite link's code: admits without review and records who referred you."""
+    message: Annotated[
+        str, Meta(max_length=200, examples=["我也喜欢跑步"], description="Approval communities: a note to the admins")
+    ] = ""
+    invite_code: (
+        Annotated[
+            str,
+            Meta(
+                pattern=r"^[A-Za-z0-9_-]{6,32}$",
+                examples=["q3V9xk2LmP0a"],
+                description="An invite link's code: admits without review and records who referred you",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class Welcome(msgspec.Struct, rename="camel", kw_only=True):

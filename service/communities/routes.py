@@ -10,7 +10,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from service.auth.guard import BEARER_SECURITY, CurrentUser
-from service.communities import logic
+from service.communities import examples, logic
 from service.communities import models as m
 from service.errors import FieldError, Problem, responses
 from service.idempotency import IdempotencyKey
@@ -83,7 +83,16 @@ class CommunitiesController(Controller):
         "/{community_id:int}",
         operation_id="getCommunity",
         summary="A community, with my membership and my latest join request",
-        responses=responses(*AUTH, "not_found"),
+        responses=_with_success(
+            (*AUTH, "not_found"),
+            {
+                200: ResponseSpec(
+                    data_container=m.Community,
+                    description="The community as the caller sees it",
+                    examples=examples.example("a member's view", examples.COMMUNITY),
+                )
+            },
+        ),
     )
     async def read(self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Community:
         return await logic.get_community(db, community_id, user.id)
@@ -124,8 +133,21 @@ class CommunitiesController(Controller):
                 "idempotency_key_reused",
             ),
             {
-                200: ResponseSpec(data_container=m.JoinResult, description="Already a member: nothing changed"),
-                202: ResponseSpec(data_container=m.JoinResult, description="Approval needed: a pending request"),
+                201: ResponseSpec(
+                    data_container=m.JoinResult,
+                    description="Admitted: the membership and the welcome",
+                    examples=examples.example("joined", examples.JOINED),
+                ),
+                200: ResponseSpec(
+                    data_container=m.JoinResult,
+                    description="Already a member: nothing changed",
+                    examples=examples.example("already a member", examples.ALREADY),
+                ),
+                202: ResponseSpec(
+                    data_container=m.JoinResult,
+                    description="Approval needed: a pending request",
+                    examples=examples.example("pending approval", examples.PENDING),
+                ),
             },
         ),
     )
@@ -396,7 +418,16 @@ class MyCommunitiesController(Controller):
             "joined), up to 100. The order follows activity, so a community can move between pages while you "
             "page through."
         ),
-        responses=responses(*AUTH),
+        responses=_with_success(
+            AUTH,
+            {
+                200: ResponseSpec(
+                    data_container=m.MyCommunityPage,
+                    description="A page of my communities",
+                    examples=examples.example("one community with unread posts", examples.MY_COMMUNITIES),
+                )
+            },
+        ),
     )
     async def list_mine(
         self, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 20, cursor: Cursor = None
