@@ -31,12 +31,12 @@ UserRef = Annotated[
 ]
 
 
-def _user_id(ref: str, user: CurrentUser) -> int:
+def _user_id(ref: str, user: CurrentUser, field: str = "user_id", source: str = "path") -> int:
     if ref == "me":
         return user.id
     value = int(ref)
     if value > MAX_ID:
-        error = FieldError(field="user_id", message=f"must be `me` or an id up to {MAX_ID}", source="path")
+        error = FieldError(field=field, message=f"must be `me` or an id up to {MAX_ID}", source=source)
         raise Problem("validation_failed", "invalid user id", errors=[error])
     return value
 
@@ -176,7 +176,7 @@ class CommunitiesController(Controller):
         db: asyncpg.Connection,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Community]:
-        new_owner = _user_id(data.user_id, user)
+        new_owner = _user_id(data.user_id, user, field="userId", source="body")
         return await logic.transfer_ownership(db, community_id, user.id, new_owner, idempotency_key)
 
     @post(
