@@ -177,6 +177,20 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings) -> int:
     return len(days)
 
 
+async def drop_expired_partitions(conn: asyncpg.Connection, settings: Settings, now: datetime) -> list[str]:
+    """Drop monthly partitions whose whole month is older than the retention period."""
+    months = now.year * 12 + now.month - 1 - settings.event_retention_months
+    cutoff = f"{months // 12:04d}{months % 12 + 1:02d}"
+    names = [
+        r["name"]
+        for r in await conn.fetch(q.EVENT_PARTITIONS)
+        if r["name"][len("interaction_events_") :].isdigit() and r["name"][len("interaction_events_") :] < cutoff
+    ]
+    for name in names:
+        await conn.execute(f'DROP TABLE "{name}"')  # names come from the catalogue, never from input
+    return names
+
+
 def day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
     tz = ZoneInfo(zone)
     return (datetime.combine(day, time(), tz), datetime.combine(day + timedelta(days=1), time(), tz))

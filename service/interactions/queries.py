@@ -31,6 +31,11 @@ SELECT id, community_id FROM posts
 WHERE id = ANY($1::bigint[]) AND deleted_at IS NULL AND status = 'visible'
 """
 
+EVENT_PARTITIONS = """
+SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'interaction_events'::regclass ORDER BY 1
+"""
+
 # --- presence ------------------------------------------------------------------------------------
 
 LOCK_PRESENCE = "SELECT pg_advisory_xact_lock(hashtextextended('presence:' || $1 || ':' || $2, 0))"
