@@ -88,6 +88,21 @@ def free_port() -> int:
 
 
 def lua_for(request: Request) -> str:
+    if request.rotation:
+        entries = ",\n".join(
+            "{"
+            + ", ".join(
+                f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in {**h, "Content-Type": "application/json"}.items()
+            )
+            + "}, "
+            + json.dumps(b)
+            for h, b in request.rotation
+        )
+        return (
+            f"local items = {{\n{entries}\n}}\nlocal n = 0\n"
+            "request = function()\n  n = n % (#items / 2) + 1\n"
+            f'  return wrk.format("{request.method}", nil, items[2 * n - 1], items[2 * n])\nend\n'
+        ) + REPORT_LUA
     lines = [f'wrk.method = "{request.method}"']
     for key, value in request.headers.items():
         lines.append(f'wrk.headers["{key}"] = {json.dumps(value)}')
@@ -221,9 +236,11 @@ def main() -> int:
         proc, base_url = start_server(kind, dsn, {})
         try:
             for scenario in scenarios:
-                run_wrk(base_url, requests[scenario.name], 2, args.connections)  # warm up
-                result = run_wrk(base_url, requests[scenario.name], args.duration, args.connections)
-                result.update(server=kind, scenario=scenario.name, goal=scenario.goal)
+                if not requests[scenario.name].rotation:  # a rotation is used once: no warm-up run
+                    run_wrk(base_url, requests[scenario.name], 2, args.connections)
+                connections = scenario.connections or args.connections
+                result = run_wrk(base_url, requests[scenario.name], args.duration, connections)
+                result.update(server=kind, scenario=scenario.name, goal=scenario.goal, connections=connections)
                 rows.append(result)
                 print(f"  {kind:8} {scenario.name:24} {result['rps']:9.0f} req/s", file=sys.stderr, flush=True)
             rss_mib = tree_peak_rss_kib(proc.pid) / 1024
@@ -232,17 +249,18 @@ def main() -> int:
         for row in rows:
             row.setdefault("rss_mib", rss_mib)
 
-    print(f"\ncores: {os.cpu_count()}, wrk -t1 -c{args.connections} -d{args.duration}s, one server worker\n")
+    print(f"\ncores: {os.cpu_count()}, wrk -t1 -d{args.duration}s, one server worker\n")
     print(
-        "| server | scenario | req/s | p50 ms | p99 ms | req/s vs baseline | p99 vs baseline | errors | "
+        "| server | scenario | conns | req/s | p50 ms | p99 ms | req/s vs baseline | p99 vs baseline | errors | "
         "peak RSS MiB | goal |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for row in rows:
         base = next(r for r in rows if r["server"] == row["server"] and r["scenario"] == "baseline")
         p99_ratio = row["p99_us"] / max(base["p99_us"], 1)
         print(
-            f"| {row['server']} | {row['scenario']} | {row['rps']:.0f} | {row['p50_us'] / 1000:.2f} | "
+            f"| {row['server']} | {row['scenario']} | {row['connections']} | {row['rps']:.0f} | "
+            f"{row['p50_us'] / 1000:.2f} | "
             f"{row['p99_us'] / 1000:.2f} | {row['rps'] / base['rps']:.2f} | {p99_ratio:.2f} "
             f"| {row['errors'] + row['non2xx']} | {row['rss_mib']:.0f} | {row['goal']} |"
         )

@@ -1,4 +1,4 @@
-"""Command line: python -m service [run|serve|migrate|openapi]."""
+"""Command line: python -m service [run|serve|migrate|worker|sandbox|openapi]."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import asyncio
 import logging
 import os
 import secrets
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 from service.logs import configure_logging, logging_config
@@ -18,9 +21,12 @@ DATA_DIR = Path(".data")
 
 
 def _dev_settings() -> Settings:
-    """Settings for a developer machine: an embedded database and a persisted dev secret when unset."""
+    """Settings for a developer machine: an embedded database, a persisted dev secret, and the WeChat
+    sandbox (its fixed credentials) when no WeChat credentials are set."""
     settings = load_settings()
     overrides: dict[str, object] = {}
+    if _wants_sandbox(settings):
+        overrides["wechat_api_base"] = _sandbox_url(settings)
     if not settings.database_url:
         if settings.environment == "production":
             raise SettingsError("DATABASE_URL is required when ENVIRONMENT=production")
@@ -52,21 +58,78 @@ async def _migrate(settings: Settings) -> None:
         await conn.close()
 
 
-def _serve(settings: Settings) -> None:
+def _wants_sandbox(settings: Settings) -> bool:
+    # An explicit WECHAT_API_BASE means the developer runs their own WeChat stand-in: leave it alone.
+    return (
+        settings.uses_wechat_sandbox and settings.environment != "production" and not os.environ.get("WECHAT_API_BASE")
+    )
+
+
+def _sandbox_url(settings: Settings) -> str:
+    return f"http://{settings.sandbox_host}:{settings.sandbox_port}"
+
+
+def _sandbox_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/sandbox/stats", timeout=0.5) as answer:  # noqa: S310 - our own URL
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def start_sandbox(settings: Settings, timeout: float = 15.0) -> subprocess.Popen | None:
+    """Start `python -m service sandbox` beside the API; None when one already answers on its port."""
+    url = _sandbox_url(settings)
+    if _sandbox_answers(url):
+        log.info("using the WeChat sandbox already running", extra={"url": url})
+        return None
+    process = subprocess.Popen([sys.executable, "-m", "service", "sandbox"], env=os.environ.copy())
+    deadline = time.monotonic() + timeout
+    while not _sandbox_answers(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError(f"the WeChat sandbox did not start on {url} (is the port taken? set SANDBOX_PORT)")
+        time.sleep(0.1)
+    log.info("WeChat sandbox started", extra={"url": url, "appid": settings.sandbox_appid})
+    return process
+
+
+def stop_process(process: subprocess.Popen | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _granian(target: str, host: str, port: int, workers: int, settings: Settings) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
-    log.info("serving", extra={"url": f"http://{settings.host}:{settings.port}", "workers": settings.workers})
     Granian(
-        "service.app:app_from_env",
+        target,
         factory=True,
-        address=settings.host,
-        port=settings.port,
+        address=host,
+        port=port,
         interface=Interfaces.ASGI,
-        workers=settings.workers,
+        workers=workers,
         loop=Loops.uvloop,
         log_dictconfig=logging_config(settings.log_level, settings.log_format),
     ).serve()
+
+
+def _serve_sandbox(settings: Settings) -> None:
+    log.info("serving the WeChat sandbox", extra={"url": _sandbox_url(settings), "appid": settings.sandbox_appid})
+    # One worker: the sandbox's state lives in memory.
+    _granian("service.wechat.sandbox.app:app_from_env", settings.sandbox_host, settings.sandbox_port, 1, settings)
+
+
+def _serve(settings: Settings) -> None:
+    log.info("serving", extra={"url": f"http://{settings.host}:{settings.port}", "workers": settings.workers})
+    _granian("service.app:app_from_env", settings.host, settings.port, settings.workers, settings)
 
 
 def _export_openapi(path: Path) -> None:
@@ -86,6 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="development: embedded database when DATABASE_URL is unset, migrate, serve")
     sub.add_parser("serve", help="serve the API (refuses while migrations are pending)")
     sub.add_parser("migrate", help="apply pending migrations")
+    worker = sub.add_parser("worker", help="run background jobs until SIGTERM (any number of workers may run)")
+    worker.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="also import MODULE to register its job kinds (repeatable)",
+    )
+    sub.add_parser("sandbox", help="serve the WeChat sandbox on SANDBOX_HOST:SANDBOX_PORT")
     export = sub.add_parser("openapi", help="write the OpenAPI document")
     export.add_argument("path", type=Path, nargs="?", default=Path("openapi/openapi.json"))
     args = parser.parse_args(argv)
@@ -94,20 +167,50 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "openapi":
             _export_openapi(args.path)
             return 0
+        # Decided before _dev_settings() points WECHAT_API_BASE at the sandbox it will start.
+        with_sandbox = args.command == "run" and _wants_sandbox(load_settings())
         settings = _dev_settings() if args.command == "run" else load_settings()
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
 
+    if args.command == "sandbox":
+        if settings.environment == "production":
+            print("configuration error: the WeChat sandbox does not run with ENVIRONMENT=production", file=sys.stderr)
+            return 2
+        _serve_sandbox(settings)
+        return 0
     if not settings.database_url:
         print("configuration error: DATABASE_URL is required (or use `python -m service run`)", file=sys.stderr)
         return 2
     if args.command in ("run", "migrate"):
         asyncio.run(_migrate(settings))
-    if args.command in ("run", "serve"):
+    if args.command == "serve":
         _serve(settings)
+    if args.command == "run":
+        sandbox = start_sandbox(settings) if with_sandbox else None
+        # One job worker beside the API, so payments reconcile and metrics roll up in development too.
+        worker = subprocess.Popen([sys.executable, "-m", "service", "worker"], env=os.environ.copy())
+        try:
+            _serve(settings)
+        finally:
+            stop_process(worker)
+            stop_process(sandbox)
+    if args.command == "worker":
+        from service.jobs.worker import run_worker
+
+        _run_async(run_worker(settings, args.imports))
     return 0
+
+
+def _run_async(main) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(main)
+    except ImportError:
+        asyncio.run(main)
 
 
 if __name__ == "__main__":

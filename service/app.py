@@ -19,7 +19,7 @@ from litestar.serialization import encode_json
 from litestar.types import ControllerRouterHandler
 
 from service import __version__
-from service.auth.guard import provide_current_user
+from service.auth.guard import provide_caller, provide_current_user
 from service.db import migrate as migrations
 from service.db.pool import create_pool
 from service.errors import handle_exception
@@ -27,15 +27,27 @@ from service.health import HealthController
 from service.logs import configure_logging
 from service.middleware import request_id_middleware
 from service.settings import Settings, load_settings
+from service.wechat.client import WeChatClient
+from service.wechat.pay import WeChatPay
+from service.wechat.sealing import SessionKeySealer
 
 TAGS = [
     Tag(name="health", description="Liveness and readiness probes."),
+    Tag(name="auth", description="WeChat login (wx.login code), token refresh, logout, phone binding."),
+    Tag(name="me", description="The signed-in member's own profile."),
+    Tag(
+        name="checkout",
+        description="Orders paid with WeChat Pay (JSAPI), refunds, merchant transfers and WeChat Pay notifications.",
+    ),
 ]
 
 
 def domain_routes() -> list:
     """The domain controllers, mounted under /v1."""
-    return []
+    from service.auth.routes import AuthController, MeController
+    from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
+
+    return [AuthController, MeController, OrdersController, TransfersController, PayNotificationsController]
 
 
 def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
@@ -55,6 +67,10 @@ def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
             )
             app.state.pool = pool
             app.state.http = client
+            app.state.pay = WeChatPay.from_settings(settings, client)
+            if settings.environment == "production":
+                _ = app.state.pay.config  # load the merchant keys now: a bad key must stop start-up
+            app.state.wechat = WeChatClient(client, pool, settings)
             try:
                 yield
             finally:
@@ -64,6 +80,14 @@ def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
             await pool.close()
 
     return lifespan
+
+
+def _provide_pay(state: State) -> WeChatPay:
+    return state.pay
+
+
+def _provide_wechat(state: State) -> WeChatClient:
+    return state.wechat
 
 
 async def _provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:
@@ -90,6 +114,9 @@ def create_app(
             "db": Provide(_provide_db),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "user": provide_current_user,
+            "caller": provide_caller,
+            "pay": Provide(_provide_pay, sync_to_thread=False),
+            "wechat": Provide(_provide_wechat, sync_to_thread=False),
         },
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
@@ -98,6 +125,7 @@ def create_app(
         debug=False,
     )
     app.state.settings = settings
+    app.state.session_keys = SessionKeySealer(settings)
     # Outermost wrapper, so even unrouted requests (404, 405) carry a request id.
     app.asgi_handler = request_id_middleware(app.asgi_handler, log_access=settings.access_log)
     return app

@@ -12,6 +12,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+SECRET_FIELDS = frozenset(
+    {
+        "database_url",
+        "secret_key",
+        "wechat_secret",
+        "session_key_cipher_key",
+        "wechat_pay_private_key",
+        "wechat_pay_apiv3_key",
+    }
+)
 SECRET_FIELDS = frozenset({"database_url", "secret_key", "wechat_secret", "session_key_cipher_key", "operator_api_key"})
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
@@ -55,6 +65,44 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Encrypts session keys at rest (urlsafe base64 of 32 bytes); derived from secret_key when unset.
     session_key_cipher_key: str | None = None
 
+    # Auth and WeChat (issue 3): login, sessions, the WeChat client and its sandbox.
+    # Fixed, documented credentials shared by the API and the sandbox when WECHAT_APPID is unset.
+    sandbox_appid: str = "wxsandbox0000000001"
+    sandbox_secret: str = "sandbox-secret-not-for-production"
+    # Words the sandbox's msg_sec_check flags: comma separated, `word` or `word:label` (label default 21000).
+    sandbox_risky_words: str = "sandbox-risky,赌博:20006"
+    sandbox_review_words: str = "sandbox-review"
+    # Retries of a WeChat call after a network error or errcode -1 (system busy), and the Retry-After we
+    # answer with when WeChat stays unavailable.
+    wechat_retries: Annotated[int, msgspec.Meta(ge=0, le=5)] = 2
+    wechat_retry_after: Positive = 5
+    # The shared access token is refreshed this many seconds before it expires. Keep it under 300: WeChat hands
+    # out a new token only in the last 5 minutes, earlier it answers the same token again.
+    wechat_token_margin: Annotated[int, msgspec.Meta(ge=0, le=300)] = 240
+    # Login attempts allowed per client address and per code in each window of login_rate_window seconds.
+    login_rate_per_address: Positive = 30
+    login_rate_per_code: Positive = 3
+    login_rate_window: Positive = 60
+    # Checkout: WeChat Pay v3 (service/wechat/pay.py). Without WECHAT_PAY_MCHID the app pays through the Pay
+    # sandbox with sandbox keys (kept in .data/pay-sandbox in development); production requires a merchant.
+    wechat_pay_mchid: str | None = None
+    wechat_pay_merchant_serial: str | None = None  # serial of the merchant API certificate
+    wechat_pay_private_key: str | None = None  # merchant API private key: PEM text or path of the PEM file
+    wechat_pay_apiv3_key: str | None = None  # the 32-character APIv3 key
+    wechat_pay_public_key: str | None = None  # public-key mode: WeChat Pay public key, PEM text or path
+    wechat_pay_public_key_id: str | None = None  # public-key mode: its id, PUB_KEY_ID_...
+    wechat_pay_platform_certs: str | None = None  # certificate mode: comma-separated platform certificate PEMs
+    wechat_pay_api_base: str | None = None  # default: the real gateway with a merchant, else the sandbox
+    wechat_pay_notify_base_url: str | None = None  # where WeChat reaches /v1/pay/*; default PUBLIC_BASE_URL
+    wechat_pay_transfer_scene_id: str = "1000"
+    wechat_pay_max_age: Positive = 300  # reject notifications and answers signed further than this from now
+    checkout_order_ttl: Annotated[int, msgspec.Meta(ge=60, le=7200)] = 900  # time_expire of an order, seconds
+    checkout_refund_window: Annotated[int, msgspec.Meta(ge=0)] = 72 * 3600  # a payer may ask for a refund
+    checkout_reconcile_after: Annotated[int, msgspec.Meta(ge=0)] = 120  # query WeChat when no notification
+    # Jobs (service/jobs): the worker's poll interval, lease and parallelism.
+    jobs_poll_interval: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    jobs_lease: Annotated[int, msgspec.Meta(ge=1)] = 60
+    jobs_concurrency: Positive = 4
     # Interactions, metrics and rewards (see docs/metrics.md).
     metrics_timezone: str = "Asia/Shanghai"
     presence_gap_seconds: Positive = 90
@@ -98,6 +146,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def uses_wechat_sandbox(self) -> bool:
         return not self.wechat_appid
+
+    @property
+    def wechat_credentials(self) -> tuple[str, str]:
+        """The appid and secret the API uses: the configured pair, else the sandbox's fixed pair."""
+        if self.wechat_appid and self.wechat_secret:
+            return self.wechat_appid, self.wechat_secret
+        return self.sandbox_appid, self.sandbox_secret
 
     def __repr__(self) -> str:
         shown = (

@@ -18,6 +18,7 @@ from tests.support import (
     unique_name,
     with_database,
 )
+from tests.wechat_support import Sandbox, run_sandbox
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +54,15 @@ async def database_url(admin_url: str, template_db: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url)
+async def sandbox() -> AsyncIterator[Sandbox]:
+    """The WeChat sandbox on a free loopback port, its state at hand for assertions."""
+    async with run_sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def settings(database_url: str, sandbox: Sandbox) -> Settings:
+    return make_settings(database_url, wechat_api_base=sandbox.url)
 
 
 @pytest.fixture

@@ -68,6 +68,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "access_log": True,
         "db_pool_min": 1,
         "db_pool_max": 20,
+        # Every test logs in from 127.0.0.1: the per-address login limit is tested on its own.
+        "login_rate_per_address": 100_000,
     }
     values.update(overrides)
     return load_settings({}, **values)

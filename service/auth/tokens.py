@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import jwt
@@ -32,18 +33,26 @@ def issue_access_token(settings: Settings, user_id: int, now: float | None = Non
 
 
 def verify_access_token(settings: Settings, token: str) -> AccessClaims:
+    claims = _verified_claims(settings.secret_key, token)
+    if claims.expires_at <= time.time():
+        raise Problem("token_expired")
+    return claims
+
+
+# A member sends the same token with every request for its whole life: check its signature once per process.
+# Only tokens that verified are cached (an exception is never cached); expiry is checked on every use.
+@functools.lru_cache(maxsize=8192)
+def _verified_claims(secret_key: str, token: str) -> AccessClaims:
     try:
         claims = jwt.decode(
             token,
-            settings.secret_key,
+            secret_key,
             algorithms=[ALGORITHM],  # pinned: "none" and other algorithms are refused
             issuer=ISSUER,
-            options={"require": ["sub", "exp", "iat", "iss"]},
+            options={"require": ["sub", "exp", "iat", "iss"], "verify_exp": False},
         )
-    except jwt.ExpiredSignatureError:
-        raise Problem("token_expired") from None
     except jwt.InvalidTokenError:
         raise Problem("unauthorized", "invalid access token") from None
-    if claims.get("typ") != "access" or not str(claims["sub"]).isdigit():
+    if claims.get("typ") != "access" or not str(claims["sub"]).isdigit() or not isinstance(claims["exp"], int):
         raise Problem("unauthorized", "invalid access token")
-    return AccessClaims(user_id=int(claims["sub"]), expires_at=int(claims["exp"]))
+    return AccessClaims(user_id=int(claims["sub"]), expires_at=claims["exp"])

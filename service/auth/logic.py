@@ -1,0 +1,208 @@
+"""The rules of login and sessions.
+
+- A member is identified by (appid, openid); the first login creates them, later ones update the sealed
+  session_key (every wx.login replaces it) and keep a unionid once WeChat gave one.
+- Access tokens are short-lived and stateless (tokens.py); refresh tokens are random, stored as SHA-256,
+  and rotate on every use within a family (one login). A used token presented again means it was copied:
+  the whole family is revoked and the member must log in again.
+- Calls to WeChat hold no database connection, so a slow WeChat cannot drain the pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from service.auth import queries
+from service.auth.guard import CurrentUser
+from service.auth.models import LoginResult, Me, ProfileUpdate, SessionInfo, Tokens
+from service.auth.tokens import issue_access_token
+from service.errors import Problem, register
+from service.settings import Settings
+from service.wechat import crypto
+from service.wechat.client import WeChatClient
+from service.wechat.errors import CONTENT_REJECTED, INVALID_OPEN_DATA, WECHAT_SESSION_STALE, WeChatError
+from service.wechat.sealing import SessionKeySealer
+
+log = logging.getLogger("service.auth")
+
+INVALID_REFRESH_TOKEN = register(
+    "invalid_refresh_token", 401, "The refresh token is unknown, expired or revoked: log in again."
+)
+REFRESH_TOKEN_REUSED = register(
+    "refresh_token_reused",
+    401,
+    "This refresh token was already exchanged, so it may have leaked: the session is revoked, log in again.",
+)
+PROFILE_SCENE = 1  # msg_sec_check scene for profile text
+NOT_VISITED_RECENTLY = 61010
+PRUNE_PROBABILITY = 0.01
+
+
+def _row_to_me(row: asyncpg.Record) -> Me:
+    return Me(
+        id=str(row["id"]),
+        nickname=row["nickname"],
+        avatar_url=row["avatar_url"],
+        phone_number=row["phone"],
+        created_at=row["created_at"],
+    )
+
+
+def _digest(refresh_token: str) -> bytes:
+    # A refresh token carries 256 random bits: a plain SHA-256 is enough, no slow hash needed.
+    return hashlib.sha256(refresh_token.encode()).digest()
+
+
+async def _issue(conn: asyncpg.Connection, settings: Settings, user_id: int, family_id: uuid.UUID) -> Tokens:
+    refresh_token = secrets.token_urlsafe(32)
+    await conn.execute(
+        queries.INSERT_REFRESH_TOKEN, user_id, family_id, _digest(refresh_token), settings.refresh_token_ttl
+    )
+    return Tokens(
+        access_token=issue_access_token(settings, user_id),
+        expires_in=settings.access_token_ttl,
+        refresh_token=refresh_token,
+        refresh_expires_in=settings.refresh_token_ttl,
+    )
+
+
+async def enforce_login_limits(conn: asyncpg.Connection, settings: Settings, code: str, client_address: str) -> None:
+    """Fixed windows per client address and per code; over either answers 429 with Retry-After."""
+    limits = {
+        f"login:address:{client_address}": settings.login_rate_per_address,
+        f"login:code:{hashlib.sha256(code.encode()).hexdigest()[:32]}": settings.login_rate_per_code,
+    }
+    rows = await conn.fetch(queries.HIT_RATE_LIMITS, list(limits), settings.login_rate_window)
+    over = [row for row in rows if row["hits"] > limits[row["bucket"]]]
+    if over:
+        raise Problem("rate_limited", "too many login attempts", retry_after=max(row["retry_after"] for row in over))
+
+
+async def prune(conn: asyncpg.Connection, settings: Settings) -> None:
+    """Drop expired refresh tokens and finished rate-limit windows (also fit for a periodic job)."""
+    await conn.execute(queries.DELETE_EXPIRED_REFRESH_TOKENS)
+    await conn.execute(queries.DELETE_STALE_RATE_LIMITS, max(settings.login_rate_window, 60) * 2)
+
+
+async def login(
+    pool: asyncpg.Pool,
+    wechat: WeChatClient,
+    sealer: SessionKeySealer,
+    settings: Settings,
+    code: str,
+    client_address: str,
+) -> LoginResult:
+    async with pool.acquire() as conn:
+        await enforce_login_limits(conn, settings, code, client_address)
+    session = await wechat.code_to_session(code)
+    sealed = sealer.seal(session.session_key, appid=wechat.appid, openid=session.openid)
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                queries.UPSERT_USER_ON_LOGIN, wechat.appid, session.openid, session.unionid, sealed
+            )
+            tokens = await _issue(conn, settings, row["id"], uuid.uuid4())
+        if random.random() < PRUNE_PROBABILITY:  # noqa: S311 - not security relevant
+            await prune(conn, settings)
+    log.info("login", extra={"userId": row["id"], "newUser": row["created"]})
+    return LoginResult(**_fields(tokens), user=_row_to_me(row), new_user=row["created"])
+
+
+def _fields(tokens: Tokens) -> dict[str, Any]:
+    return {name: getattr(tokens, name) for name in Tokens.__struct_fields__}
+
+
+async def refresh(conn: asyncpg.Connection, settings: Settings, refresh_token: str) -> Tokens:
+    """Exchange a refresh token for a new pair; the old one is spent."""
+    async with conn.transaction():
+        row = await conn.fetchrow(queries.SELECT_REFRESH_TOKEN_FOR_UPDATE, _digest(refresh_token))
+        if row is not None and not (row["revoked"] or row["expired"] or row["used"]):
+            await conn.execute(queries.MARK_REFRESH_TOKEN_USED, row["id"])
+            return await _issue(conn, settings, row["user_id"], row["family_id"])
+        reused = row is not None and row["used"] and not row["revoked"]
+        if reused:
+            await conn.execute(queries.REVOKE_FAMILY, row["family_id"])
+    if reused:
+        log.warning("refresh token reused: session revoked", extra={"userId": row["user_id"]})
+        raise Problem(REFRESH_TOKEN_REUSED)
+    raise Problem(INVALID_REFRESH_TOKEN)
+
+
+async def logout(conn: asyncpg.Connection, refresh_token: str) -> None:
+    """Revoke the session (token family) of this refresh token; unknown tokens are a no-op (idempotent)."""
+    await conn.execute(queries.REVOKE_FAMILY_OF_TOKEN, _digest(refresh_token))
+
+
+def session_info(user: CurrentUser) -> SessionInfo:
+    return SessionInfo(user_id=str(user.id), expires_at=datetime.fromtimestamp(user.token_expires_at, UTC))
+
+
+async def get_me(conn: asyncpg.Connection, user_id: int) -> Me:
+    row = await conn.fetchrow(queries.SELECT_ME, user_id)
+    if row is None:
+        raise Problem("unauthorized", "this account no longer exists")
+    return _row_to_me(row)
+
+
+async def bind_phone(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, code: str) -> Me:
+    phone = await wechat.phone_number(code)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(queries.SET_PHONE, user_id, f"+{phone.country_code}{phone.pure_phone_number}")
+    if row is None:
+        raise Problem("unauthorized", "this account no longer exists")
+    return _row_to_me(row)
+
+
+async def update_me(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, update: ProfileUpdate) -> Me:
+    if update.nickname is not None:
+        async with pool.acquire() as conn:
+            identity = await conn.fetchrow(queries.SELECT_IDENTITY, user_id)
+        if identity is None:
+            raise Problem("unauthorized", "this account no longer exists")
+        try:
+            verdict = await wechat.check_text(identity["openid"], PROFILE_SCENE, update.nickname)
+        except WeChatError as exc:
+            if exc.errcode == NOT_VISITED_RECENTLY:
+                raise Problem(WECHAT_SESSION_STALE) from None
+            raise
+        # "review" is let through for a nickname: there is no pending state to hold it in.
+        if verdict.suggest == "risky":
+            raise Problem(CONTENT_REJECTED, f"the nickname was rejected (label {verdict.label})")
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(queries.UPDATE_PROFILE, user_id, update.nickname, update.avatar_url)
+    if row is None:
+        raise Problem("unauthorized", "this account no longer exists")
+    return _row_to_me(row)
+
+
+async def decrypt_open_data(
+    conn: asyncpg.Connection,
+    sealer: SessionKeySealer,
+    user_id: int,
+    encrypted_data: str,
+    iv: str,
+    *,
+    raw_data: str | None = None,
+    signature: str | None = None,
+) -> dict[str, Any]:
+    """Open data a member's client received (share info, run data, ...), with their latest session_key.
+
+    When ``raw_data`` comes with it, its signature is checked first. Domains that accept open data
+    (e.g. the WeChat group a share was opened in) call this; the session_key itself never leaves here.
+    """
+    row = await conn.fetchrow(queries.SELECT_IDENTITY, user_id)
+    sealed = row["session_key_sealed"] if row is not None else None
+    session_key = sealer.open(sealed, appid=row["appid"], openid=row["openid"]) if sealed else None
+    if session_key is None:
+        raise Problem(INVALID_OPEN_DATA, "no WeChat session on record: log in again")
+    if raw_data is not None:
+        crypto.check_raw_data_signature(session_key, raw_data, signature or "")
+    return crypto.decrypt_open_data(session_key, iv, encrypted_data, row["appid"])

@@ -1,0 +1,78 @@
+"""Requests and answers of login, sessions and the member's own profile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+# wx.login codes and phone-button codes: opaque printable ASCII.
+WeChatCode = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$", description="Code from wx.login"),
+]
+RefreshToken = Annotated[str, msgspec.Meta(min_length=16, max_length=128, description="Refresh token from login")]
+# Visible text without control characters or surrounding blanks.
+Nickname = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
+        description="1 to 32 characters, no control characters, no leading or trailing blanks",
+    ),
+]
+AvatarUrl = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=512,
+        pattern=r"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\s]*)?$",
+        description="An https URL, at most 512 characters",
+    ),
+]
+
+
+class LoginRequest(msgspec.Struct, rename="camel"):
+    code: WeChatCode
+
+
+class RefreshRequest(msgspec.Struct, rename="camel"):
+    refresh_token: RefreshToken
+
+
+class PhoneRequest(msgspec.Struct, rename="camel"):
+    code: Annotated[WeChatCode, msgspec.Meta(description="Code from the getPhoneNumber button")]
+
+
+class Me(msgspec.Struct, rename="camel"):
+    id: str
+    nickname: str
+    avatar_url: str
+    phone_number: Annotated[str, msgspec.Meta(description="E.164, e.g. +8613800138000")] | None
+    created_at: datetime
+
+
+class ProfileUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """Fields to change; absent fields stay as they are."""
+
+    nickname: Nickname | None = None
+    avatar_url: AvatarUrl | None = None
+
+
+class Tokens(msgspec.Struct, rename="camel", kw_only=True):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: Annotated[int, msgspec.Meta(description="Seconds the access token lives")]
+    refresh_token: str
+    refresh_expires_in: Annotated[int, msgspec.Meta(description="Seconds the refresh token lives")]
+
+
+class LoginResult(Tokens, kw_only=True):
+    user: Me
+    new_user: bool
+
+
+class SessionInfo(msgspec.Struct, rename="camel"):
+    user_id: str
+    expires_at: datetime

@@ -1,0 +1,117 @@
+"""Login, session and profile routes: HTTP only; the rules are in logic.py."""
+
+from __future__ import annotations
+
+import asyncpg
+from litestar import Controller, Request, get, patch, post
+from litestar.datastructures import State
+
+from service.auth import logic
+from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.auth.models import (
+    LoginRequest,
+    LoginResult,
+    Me,
+    PhoneRequest,
+    ProfileUpdate,
+    RefreshRequest,
+    SessionInfo,
+    Tokens,
+)
+from service.errors import responses
+from service.settings import Settings
+from service.wechat.client import WeChatClient
+
+TOKEN_ERRORS = ("unauthorized", "token_expired")
+WECHAT_ERRORS = ("wechat_unavailable", "wechat_error")
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["auth"]
+
+    @post(
+        "/login",
+        status_code=200,
+        operation_id="login",
+        summary="Log in with a wx.login code",
+        description=(
+            "Exchanges the code from `wx.login` for an access token (send it as `Authorization: Bearer`) and a "
+            "refresh token. The first login creates the member. Rate limited per client address and per code."
+        ),
+        responses=responses("invalid_code", "code_used", "rate_limited", *WECHAT_ERRORS),
+    )
+    async def login(
+        self, data: LoginRequest, request: Request, state: State, settings: Settings, wechat: WeChatClient
+    ) -> LoginResult:
+        address = request.client.host if request.client else "unknown"
+        return await logic.login(state.pool, wechat, state.session_keys, settings, data.code, address)
+
+    @post(
+        "/refresh",
+        status_code=200,
+        operation_id="refreshSession",
+        summary="Exchange a refresh token for a new token pair",
+        description=(
+            "Each refresh token works once: the answer carries its successor. Presenting a spent refresh token "
+            "again revokes the whole session (`refresh_token_reused`), so refresh from one place at a time."
+        ),
+        responses=responses("invalid_refresh_token", "refresh_token_reused"),
+    )
+    async def refresh(self, data: RefreshRequest, db: asyncpg.Connection, settings: Settings) -> Tokens:
+        return await logic.refresh(db, settings, data.refresh_token)
+
+    @post(
+        "/logout",
+        status_code=204,
+        operation_id="logout",
+        summary="Revoke the session of a refresh token",
+        description=(
+            "Revokes the refresh token and every token of its session; idempotent. Access tokens are not stored: "
+            "an issued one stays valid until it expires (at most ACCESS_TOKEN_TTL seconds), so drop it."
+        ),
+        responses=responses(),
+    )
+    async def logout(self, data: RefreshRequest, db: asyncpg.Connection) -> None:
+        await logic.logout(db, data.refresh_token)
+
+    @post(
+        "/phone",
+        status_code=200,
+        operation_id="bindPhone",
+        summary="Bind the phone number behind a getPhoneNumber code",
+        responses=responses(*TOKEN_ERRORS, "invalid_code", "code_used", "rate_limited", *WECHAT_ERRORS),
+        security=BEARER_SECURITY,
+    )
+    async def bind_phone(self, data: PhoneRequest, caller: CurrentUser, state: State, wechat: WeChatClient) -> Me:
+        return await logic.bind_phone(state.pool, wechat, caller.id, data.code)
+
+    @get(
+        "/session",
+        operation_id="getSession",
+        summary="The session behind the access token",
+        description="Checks the access token without touching the database: who it names and when it expires.",
+        responses=responses(*TOKEN_ERRORS),
+        security=BEARER_SECURITY,
+    )
+    async def session(self, caller: CurrentUser) -> SessionInfo:
+        return logic.session_info(caller)
+
+
+class MeController(Controller):
+    path = "/me"
+    tags = ["me"]
+
+    @get(operation_id="getMe", summary="My profile", responses=responses(*TOKEN_ERRORS), security=BEARER_SECURITY)
+    async def get_me(self, user: CurrentUser, db: asyncpg.Connection) -> Me:
+        return await logic.get_me(db, user.id)
+
+    @patch(
+        operation_id="updateMe",
+        summary="Edit my nickname or avatar URL",
+        description="The nickname passes WeChat's content-safety check (scene: profile); the avatar URL must be https.",
+        responses=responses(*TOKEN_ERRORS, "content_rejected", "wechat_session_stale", "rate_limited", *WECHAT_ERRORS),
+        security=BEARER_SECURITY,
+    )
+    async def update_me(self, data: ProfileUpdate, caller: CurrentUser, state: State, wechat: WeChatClient) -> Me:
+        return await logic.update_me(state.pool, wechat, caller.id, data)

@@ -1,0 +1,94 @@
+"""What a payment buys: each purpose ('community_entry', 'collection_share', 'app', 'meetup', ...) is owned
+by a domain, which registers its hooks here at import time.
+
+- `on_paid(conn, order)` runs inside the transaction that records the payment, exactly once per order. It
+  grants what was bought (admits the member, marks the share paid) or returns `Refuse(reason, message)` when
+  it cannot (community full, collection cancelled): the payment is then refunded automatically, in full.
+  Raising instead rolls the payment back and WeChat sends the notification again later.
+- `on_refund(conn, order, refund)` runs inside the transaction that creates a payer's or an admin's refund
+  (not the automatic ones after `Refuse`): take back what was bought (the member leaves).
+- `on_transfer(conn, transfer)` runs when a merchant transfer of that purpose reaches a final state.
+- `payer_refund_window(conn, order)`: how long after payment the payer may ask for a refund (None: never);
+  without the hook, the `CHECKOUT_REFUND_WINDOW` setting (72 hours by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class PaidOrder:
+    id: int
+    out_trade_no: str
+    payer_user_id: int
+    purpose: str
+    subject_id: int | None
+    amount_fen: int
+    paid_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RefundInfo:
+    id: int
+    amount_fen: int
+    initiated_by: str  # payer | admin | system
+    reason: str
+
+
+@dataclass(frozen=True)
+class TransferInfo:
+    id: int
+    payee_user_id: int
+    purpose: str
+    subject_id: int | None
+    amount_fen: int
+    status: str  # succeeded | failed | cancelled
+    dedupe_key: str
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """Returned by `on_paid`: the payment cannot be honoured and is refunded. `reason` is a stable code."""
+
+    reason: str
+    message: str = ""
+
+
+OnPaid = Callable[[asyncpg.Connection, PaidOrder], Awaitable[Refuse | None]]
+OnRefund = Callable[[asyncpg.Connection, PaidOrder, RefundInfo], Awaitable[None]]
+OnTransfer = Callable[[asyncpg.Connection, TransferInfo], Awaitable[None]]
+RefundWindow = Callable[[asyncpg.Connection, PaidOrder], Awaitable[timedelta | None]]
+
+
+@dataclass(frozen=True)
+class Purpose:
+    name: str
+    on_paid: OnPaid
+    on_refund: OnRefund | None = None
+    on_transfer: OnTransfer | None = None
+    payer_refund_window: RefundWindow | None = None
+
+
+_purposes: dict[str, Purpose] = {}
+
+
+def register_purpose(purpose: Purpose) -> Purpose:
+    known = _purposes.get(purpose.name)
+    if known is not None and known != purpose:
+        raise ValueError(f"checkout purpose {purpose.name!r} is already registered")
+    _purposes[purpose.name] = purpose
+    return purpose
+
+
+def unregister_purpose(name: str) -> None:
+    """For tests that register a purpose of their own."""
+    _purposes.pop(name, None)
+
+
+def get_purpose(name: str) -> Purpose | None:
+    return _purposes.get(name)

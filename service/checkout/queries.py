@@ -1,0 +1,123 @@
+"""SQL of checkout: orders, refunds, transfers and the ledger."""
+
+PAYER_OPENID = "SELECT openid FROM users WHERE id = $1"
+
+ORDER = "SELECT * FROM orders WHERE id = $1"
+
+LOCK_ORDER = "SELECT * FROM orders WHERE id = $1 FOR UPDATE"
+
+LOCK_ORDER_BY_NO = "SELECT * FROM orders WHERE out_trade_no = $1 FOR UPDATE"
+
+ORDER_BY_IDEMPOTENCY_KEY = "SELECT * FROM orders WHERE payer_user_id = $1 AND idempotency_key = $2"
+
+LOCK_OPEN_ORDER = """
+SELECT * FROM orders
+WHERE payer_user_id = $1 AND purpose = $2 AND coalesce(subject_id, 0) = coalesce($3, 0) AND status = 'created'
+FOR UPDATE
+"""
+
+# time_expire to the second: WeChat gets it to the second, and placing the same order again must send the
+# same value to get the same prepay_id back.
+INSERT_ORDER = """
+INSERT INTO orders (out_trade_no, payer_user_id, payer_openid, purpose, subject_id, description, amount_fen,
+                    time_expire, idempotency_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, date_trunc('second', now()) + make_interval(secs => $8), $9)
+RETURNING *
+"""
+
+SET_PREPAY_ID = """
+UPDATE orders SET prepay_id = $2, updated_at = now() WHERE id = $1 AND prepay_id IS NULL
+"""
+
+MARK_PAID = """
+UPDATE orders SET status = 'paid', paid_fen = amount_fen, transaction_id = $2, paid_at = $3, updated_at = now()
+WHERE id = $1
+RETURNING *
+"""
+
+MARK_CLOSED = """
+UPDATE orders SET status = 'closed', closed_at = now(), updated_at = now() WHERE id = $1 AND status = 'created'
+"""
+
+ADD_REFUNDED = """
+UPDATE orders SET refunded_fen = refunded_fen + $2,
+       status = CASE WHEN refunded_fen + $2 = paid_fen THEN 'refunded' ELSE status END,
+       updated_at = now()
+WHERE id = $1
+"""
+
+SUBJECT_ORDERS = """
+SELECT * FROM orders WHERE purpose = $1 AND subject_id = $2 AND ($3::bigint IS NULL OR id < $3)
+ORDER BY id DESC LIMIT $4
+"""
+
+ORDER_REFUNDS = "SELECT * FROM refunds WHERE order_id = $1 ORDER BY id"
+
+REFUNDS_PROMISED = """
+SELECT coalesce(sum(amount_fen), 0) FROM refunds WHERE order_id = $1 AND status NOT IN ('closed', 'failed')
+"""
+
+ACTIVE_REFUND_BY = """
+SELECT * FROM refunds WHERE order_id = $1 AND initiated_by = $2 AND status NOT IN ('closed', 'failed')
+ORDER BY id LIMIT 1
+"""
+
+INSERT_REFUND = """
+INSERT INTO refunds (order_id, out_refund_no, amount_fen, initiated_by, requested_by, reason)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING *
+"""
+
+REFUND_FOR_SUBMIT = """
+SELECT r.id, r.order_id, r.out_refund_no, r.amount_fen, r.status, r.reason,
+       o.out_trade_no, o.amount_fen AS order_amount_fen
+FROM refunds r JOIN orders o ON o.id = r.order_id
+WHERE r.id = $1
+"""
+
+REFUND_ORDER_ID = "SELECT order_id FROM refunds WHERE out_refund_no = $1"
+
+LOCK_REFUND = "SELECT * FROM refunds WHERE out_refund_no = $1 FOR UPDATE"
+
+UPDATE_REFUND = """
+UPDATE refunds SET status = $2, refund_id = coalesce($3, refund_id), last_error = $4,
+       succeeded_at = CASE WHEN $2 = 'succeeded' THEN now() ELSE succeeded_at END, updated_at = now()
+WHERE id = $1
+"""
+
+INSERT_LEDGER_PAYMENT = """
+INSERT INTO ledger_entries (kind, order_id, amount_fen, external_id) VALUES ('payment', $1, $2, $3)
+"""
+
+INSERT_LEDGER_REFUND = """
+INSERT INTO ledger_entries (kind, order_id, refund_id, amount_fen, external_id) VALUES ('refund', $1, $2, $3, $4)
+"""
+
+INSERT_LEDGER_TRANSFER = """
+INSERT INTO ledger_entries (kind, transfer_id, amount_fen, external_id) VALUES ('transfer', $1, $2, $3)
+"""
+
+INSERT_TRANSFER = """
+INSERT INTO transfers (out_bill_no, payee_user_id, payee_openid, amount_fen, purpose, subject_id, remark, dedupe_key)
+SELECT $1, u.id, u.openid, $3, $4, $5, $6, $7 FROM users u WHERE u.id = $2
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING id
+"""
+
+TRANSFER_BY_DEDUPE_KEY = "SELECT * FROM transfers WHERE dedupe_key = $1"
+
+TRANSFER = "SELECT * FROM transfers WHERE id = $1"
+
+PAYEE_TRANSFER = "SELECT * FROM transfers WHERE id = $1 AND payee_user_id = $2"
+
+LOCK_TRANSFER_BY_NO = "SELECT * FROM transfers WHERE out_bill_no = $1 FOR UPDATE"
+
+UPDATE_TRANSFER = """
+UPDATE transfers SET status = $2, transfer_bill_no = coalesce($3, transfer_bill_no),
+       package_info = $4, fail_reason = coalesce($5, fail_reason), last_error = $6,
+       finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'cancelled') THEN now() ELSE finished_at END,
+       updated_at = now()
+WHERE id = $1
+"""
+
+LEDGER_VIOLATIONS = "SELECT order_id, problem FROM checkout_ledger_violations() ORDER BY order_id"

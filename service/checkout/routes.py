@@ -1,0 +1,133 @@
+"""HTTP face of checkout: orders and refunds for their payer, and WeChat Pay's notifications."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import asyncpg
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.checkout import logic
+from service.checkout.models import Order, Refund, RefundRequest, Transfer
+from service.errors import responses
+from service.ids import PathId
+from service.settings import Settings
+from service.wechat.pay import Refund as WxRefund
+from service.wechat.pay import Transaction, TransferBill, WeChatPay
+
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(header="Idempotency-Key", min_length=1, max_length=128, description="Retries return the first result"),
+]
+NOTIFY_ERRORS = (
+    "pay_signature_invalid",
+    "pay_serial_unknown",
+    "pay_notification_stale",
+    "pay_notification_malformed",
+    "pay_notification_mismatch",
+    "pay_notification_unknown",
+)
+
+
+class OrdersController(Controller):
+    path = "/orders"
+    tags = ["checkout"]
+
+    @get(
+        "/{order_id:int}",
+        operation_id="getOrder",
+        summary="One of my orders: status, refunds, refund deadline and, while payable, wx.requestPayment data",
+        security=BEARER_SECURITY,
+        responses=responses("unauthorized", "token_expired", "not_found"),
+    )
+    async def get_order(
+        self, order_id: PathId, user: CurrentUser, db: asyncpg.Connection, pay: WeChatPay, settings: Settings
+    ) -> Order:
+        return await logic.get_order(db, pay, settings, order_id, user.id)
+
+    @post(
+        "/{order_id:int}/refund",
+        status_code=201,
+        operation_id="refundOrder",
+        summary="Ask for my payment back, within the order's refund window (asking again returns the same refund)",
+        security=BEARER_SECURITY,
+        responses=responses(
+            "unauthorized", "token_expired", "not_found", "order_not_paid", "refund_window_closed", "refund_not_allowed"
+        ),
+    )
+    async def refund_order(
+        self,
+        order_id: PathId,
+        user: CurrentUser,
+        state: State,
+        pay: WeChatPay,
+        settings: Settings,
+        data: RefundRequest | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Refund:
+        # A payer has at most one refund per order, so a retry (with or without Idempotency-Key) gets it back.
+        reason = data.reason if data is not None else ""
+        return await logic.request_refund(state.pool, pay, settings, order_id, user.id, reason)
+
+
+class TransfersController(Controller):
+    path = "/transfers"
+    tags = ["checkout"]
+
+    @get(
+        "/{transfer_id:int}",
+        operation_id="getTransfer",
+        summary="A merchant transfer to me; while waitUserConfirm, confirm it with wx.requestMerchantTransfer",
+        security=BEARER_SECURITY,
+        responses=responses("unauthorized", "token_expired", "not_found"),
+    )
+    async def get_transfer(
+        self, transfer_id: PathId, user: CurrentUser, db: asyncpg.Connection, pay: WeChatPay
+    ) -> Transfer:
+        return await logic.get_transfer(db, pay, transfer_id, user.id)
+
+
+class PayNotificationsController(Controller):
+    """Called by WeChat Pay, not by the mini program. 204 acknowledges; any 4xx/5xx makes WeChat send again."""
+
+    path = "/pay"
+    tags = ["checkout"]
+
+    @post(
+        "/notify",
+        status_code=204,
+        operation_id="payNotify",
+        summary="WeChat Pay payment notification: verified on the raw body, applied exactly once",
+        responses=responses(*NOTIFY_ERRORS),
+    )
+    async def notify(self, request: Request, db: asyncpg.Connection, pay: WeChatPay) -> None:
+        notification = logic.open_notification(pay, request.headers, await request.body())
+        if notification.event_type == "TRANSACTION.SUCCESS":
+            await logic.apply_transaction(db, pay.config, logic.decode_notification(notification, Transaction))
+
+    @post(
+        "/refund-notify",
+        status_code=204,
+        operation_id="payRefundNotify",
+        summary="WeChat Pay refund notification (REFUND.SUCCESS, ABNORMAL, CLOSED), applied exactly once",
+        responses=responses(*NOTIFY_ERRORS),
+    )
+    async def refund_notify(self, request: Request, db: asyncpg.Connection, pay: WeChatPay) -> None:
+        notification = logic.open_notification(pay, request.headers, await request.body())
+        if notification.event_type.startswith("REFUND."):
+            await logic.apply_refund(db, logic.decode_notification(notification, WxRefund))
+
+    @post(
+        "/transfer-notify",
+        status_code=204,
+        operation_id="payTransferNotify",
+        summary="WeChat Pay merchant transfer notification (MCHTRANSFER.BILL.FINISHED), applied exactly once",
+        responses=responses(*NOTIFY_ERRORS),
+    )
+    async def transfer_notify(self, request: Request, db: asyncpg.Connection, pay: WeChatPay) -> None:
+        notification = logic.open_notification(pay, request.headers, await request.body())
+        if notification.event_type == "MCHTRANSFER.BILL.FINISHED":
+            await logic.apply_transfer(db, logic.decode_notification(notification, TransferBill))

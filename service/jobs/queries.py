@@ -1,0 +1,69 @@
+"""SQL of the job queue."""
+
+ENQUEUE = """
+INSERT INTO jobs (kind, payload, run_at, dedupe_key, max_attempts)
+VALUES ($1, $2, coalesce($3, now()), $4, $5)
+ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING
+RETURNING id
+"""
+
+# Due jobs, plus running jobs whose lease expired (their worker died). SKIP LOCKED: workers never wait for
+# each other nor take the same row; the attempt number fences a late finish by a worker that lost its lease.
+CLAIM = """
+UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1,
+       locked_until = now() + make_interval(secs => $2), updated_at = now()
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE (status = 'queued' AND run_at <= now()) OR (status = 'running' AND locked_until < now())
+    ORDER BY run_at, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, kind, payload, attempts, max_attempts
+"""
+
+EXTEND_LEASE = """
+UPDATE jobs SET locked_until = now() + make_interval(secs => $3)
+WHERE id = $1 AND attempts = $2 AND status = 'running'
+"""
+
+COMPLETE = """
+UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, finished_at = now(), updated_at = now()
+WHERE id = $1 AND attempts = $2 AND status = 'running'
+"""
+
+RETRY = """
+UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $3), last_error = $4,
+       locked_by = NULL, locked_until = NULL, updated_at = now()
+WHERE id = $1 AND attempts = $2 AND status = 'running'
+"""
+
+# A reschedule is not a failure: the attempt does not count.
+RESCHEDULE = """
+UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $3), attempts = attempts - 1,
+       locked_by = NULL, locked_until = NULL, updated_at = now()
+WHERE id = $1 AND attempts = $2 AND status = 'running'
+"""
+
+FAIL = """
+UPDATE jobs SET status = 'failed', last_error = $3, locked_by = NULL, locked_until = NULL,
+       finished_at = now(), updated_at = now()
+WHERE id = $1 AND attempts = $2 AND status = 'running'
+"""
+
+# Graceful shutdown: hand back what this worker holds, so others take it at once.
+RELEASE = """
+UPDATE jobs SET status = 'queued', attempts = attempts - 1, locked_by = NULL, locked_until = NULL,
+       updated_at = now()
+WHERE id = $1 AND attempts = $2 AND status = 'running'
+"""
+
+PURGE_FINISHED = """
+DELETE FROM jobs WHERE status IN ('done', 'failed') AND finished_at < now() - make_interval(days => $1)
+"""
+
+# One queued-or-running row per periodic kind: the dedupe key makes seeding idempotent across workers.
+SEED_PERIODIC = """
+INSERT INTO jobs (kind, dedupe_key, max_attempts) SELECT kind, 'periodic:' || kind, 12 FROM unnest($1::text[]) kind
+ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING
+"""

@@ -1,0 +1,53 @@
+"""Problems raised by the WeChat client: WeChat's errcodes mapped to stable problem codes.
+
+They are ``Problem`` subclasses, so an unhandled one becomes the right problem+json answer, while callers
+that can do better (keep a post pending when WeChat is down) catch ``WeChatUnavailable``.
+"""
+
+from __future__ import annotations
+
+from service.errors import Problem, register
+
+INVALID_CODE = register(
+    "invalid_code", 400, "The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry."
+)
+CODE_USED = register("code_used", 400, "The WeChat code was already used: get a new one and retry.")
+WECHAT_UNAVAILABLE = register("wechat_unavailable", 503, "WeChat is unavailable: retry after Retry-After seconds.")
+WECHAT_ERROR = register("wechat_error", 502, "WeChat refused the call; `detail` carries its errcode.")
+INVALID_OPEN_DATA = register(
+    "invalid_open_data",
+    400,
+    "encryptedData does not decrypt with the session of your latest login: call wx.login, log in, and retry.",
+)
+OPEN_DATA_SIGNATURE_MISMATCH = register(
+    "open_data_signature_mismatch", 400, "rawData does not match its signature for your latest login."
+)
+CONTENT_REJECTED = register("content_rejected", 422, "The text did not pass WeChat's content-safety check.")
+WECHAT_SESSION_STALE = register(
+    "wechat_session_stale",
+    409,
+    "WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.",
+)
+
+# WeChat's errcodes that mean "the access token is no longer valid": the only reasons to force a refresh.
+TOKEN_INVALID_ERRCODES = frozenset({40001, 42001})
+SYSTEM_BUSY = -1
+# Too frequent calls: WeChat counts about a minute.
+RATE_LIMITED_ERRCODE = 45011
+RATE_LIMITED_RETRY_AFTER = 60
+
+
+class WeChatError(Problem):
+    """WeChat answered with an errcode; ``errcode`` keeps it for callers that branch on it."""
+
+    def __init__(self, errcode: int | None, code: str = WECHAT_ERROR, *, retry_after: int | None = None) -> None:
+        self.errcode = errcode  # None: an answer that does not have the documented shape
+        detail = f"WeChat answered errcode {errcode}" if errcode is not None else "WeChat gave an unexpected answer"
+        super().__init__(code, detail, retry_after=retry_after)
+
+
+class WeChatUnavailable(Problem):
+    """WeChat could not be reached, failed, or stayed busy after the bounded retries."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(WECHAT_UNAVAILABLE, detail, retry_after=retry_after)

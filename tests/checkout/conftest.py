@@ -1,0 +1,216 @@
+"""A world for checkout tests: the Pay sandbox and the API, both served over loopback HTTP, a test purpose
+whose `on_paid` admits payers into a test table (up to a number of seats), and an in-process job worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import asyncpg
+import httpx
+import msgspec
+import pytest
+import uvicorn
+from litestar import Litestar, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from service.app import create_app
+from service.auth.guard import CurrentUser
+from service.auth.tokens import issue_access_token
+from service.checkout import logic
+from service.checkout.models import Order
+from service.checkout.purposes import PaidOrder, Purpose, RefundInfo, Refuse, register_purpose, unregister_purpose
+from service.db.pool import create_pool
+from service.jobs import JobContext
+from service.jobs.worker import Worker, import_job_modules
+from service.settings import Settings
+from service.wechat.pay import SandboxKeys, WeChatPay
+from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
+from tests.support import make_settings, serve
+
+PURPOSE = "test_entry"
+
+
+class TestOrder(msgspec.Struct, rename="camel"):
+    amount_fen: int
+    subject_id: int = 1
+
+
+@post("/test/orders", status_code=201)
+async def create_test_order(
+    data: TestOrder,
+    user: CurrentUser,
+    state: State,
+    pay: WeChatPay,
+    settings: Settings,
+    idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+) -> Order:
+    """What a domain route (paid join, collection share) does: create the order for its purpose."""
+    checkout = await logic.create_order(
+        state.pool,
+        pay,
+        settings,
+        payer_user_id=user.id,
+        purpose=PURPOSE,
+        subject_id=data.subject_id,
+        amount_fen=data.amount_fen,
+        description="Test community entry",
+        idempotency_key=idempotency_key,
+    )
+    return checkout.order
+
+
+TEST_TABLES = """
+CREATE TABLE test_admissions (order_id bigint PRIMARY KEY, user_id bigint NOT NULL, subject_id bigint NOT NULL);
+CREATE TABLE test_seats (subject_id bigint PRIMARY KEY, seats integer NOT NULL);
+"""
+
+
+async def _admit(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
+    # Like a paid community: lock the subject, count, admit or refuse. Runs in the payment's transaction.
+    seats = await conn.fetchval("SELECT seats FROM test_seats WHERE subject_id = $1 FOR UPDATE", order.subject_id)
+    taken = await conn.fetchval("SELECT count(*) FROM test_admissions WHERE subject_id = $1", order.subject_id)
+    if seats is not None and taken >= seats:
+        return Refuse("community_full", "no seat left")
+    await conn.execute(
+        "INSERT INTO test_admissions (order_id, user_id, subject_id) VALUES ($1, $2, $3)",
+        order.id,
+        order.payer_user_id,
+        order.subject_id,
+    )
+    return None
+
+
+async def _leave(conn: asyncpg.Connection, order: PaidOrder, refund: RefundInfo) -> None:
+    await conn.execute("DELETE FROM test_admissions WHERE order_id = $1", order.id)
+
+
+@pytest.fixture(autouse=True)
+def test_purpose():
+    register_purpose(Purpose(PURPOSE, on_paid=_admit, on_refund=_leave))
+    yield
+    unregister_purpose(PURPOSE)
+
+
+@pytest.fixture(scope="session")
+def sandbox_keys() -> SandboxKeys:
+    return SandboxKeys.generate()
+
+
+@contextlib.asynccontextmanager
+async def serve_on(app, sock: socket.socket) -> AsyncIterator[str]:
+    """Like tests.support.serve, on a socket bound beforehand (the app must know its own URL)."""
+    config = uvicorn.Config(app, lifespan="on", log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            await task
+            raise RuntimeError("server stopped during start-up")
+        await asyncio.sleep(0.01)
+    try:
+        yield "http://{}:{}".format(*sock.getsockname())
+    finally:
+        server.should_exit = True
+        await task
+
+
+@dataclass
+class World:
+    settings: Settings
+    api: httpx.AsyncClient
+    control: httpx.AsyncClient  # the sandbox's control calls
+    sandbox: PaySandbox
+    sandbox_url: str
+    pool: asyncpg.Pool
+    pay: WeChatPay
+    worker: Worker
+
+    async def user(self, openid: str | None = None) -> tuple[int, dict[str, str]]:
+        openid = openid or f"o{asyncio.get_running_loop().time():.6f}".replace(".", "")
+        user_id = await self.pool.fetchval(
+            "INSERT INTO users (appid, openid) VALUES ($1, $2) RETURNING id", self.pay.config.appid, openid
+        )
+        return user_id, {"Authorization": f"Bearer {issue_access_token(self.settings, user_id)}"}
+
+    async def order(self, headers: dict, amount_fen: int = 990, subject_id: int = 1, **extra) -> dict:
+        response = await self.api.post(
+            "/test/orders", json={"amountFen": amount_fen, "subjectId": subject_id}, headers=headers, **extra
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def pay_order(self, order: dict, result: str = "success", drop: bool = False) -> dict:
+        prepay_id = order["payment"]["package"].removeprefix("prepay_id=")
+        response = await self.control.post("/sandbox/pay", json={"prepayId": prepay_id, "result": result, "drop": drop})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def get_order(self, order_id: str, headers: dict) -> dict:
+        response = await self.api.get(f"/v1/orders/{order_id}", headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def wait_for(self, order_id: str, headers: dict, status: str, timeout: float = 5.0) -> dict:
+        async with asyncio.timeout(timeout):
+            while (order := await self.get_order(order_id, headers))["status"] != status:
+                await asyncio.sleep(0.02)
+        return order
+
+    async def run_due_jobs(self, rounds: int = 10) -> None:
+        """Make every queued job due now and run the worker until nothing is due."""
+        for _ in range(rounds):
+            await self.pool.execute("UPDATE jobs SET run_at = now() WHERE status = 'queued'")
+            if await self.worker.run_once() == 0:
+                return
+
+    async def ledger_violations(self) -> list:
+        async with self.pool.acquire() as conn:
+            return await logic.ledger_violations(conn)
+
+
+@pytest.fixture
+async def sandbox(sandbox_keys) -> AsyncIterator[PaySandbox]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        yield PaySandbox.from_keys(sandbox_keys, http=http)
+
+
+@pytest.fixture
+async def sandbox_url(sandbox) -> AsyncIterator[str]:
+    async with serve(Litestar(route_handlers=[pay_sandbox_router(sandbox)])) as url:
+        yield url
+
+
+def world_settings(database_url: str, api_url: str, sandbox_url: str, keys: SandboxKeys, **overrides) -> Settings:
+    values = {"public_base_url": api_url, "wechat_pay_notify_base_url": api_url, **keys.settings_overrides(sandbox_url)}
+    return make_settings(database_url, **{**values, **overrides})
+
+
+@pytest.fixture
+async def world(database_url, sandbox, sandbox_url, sandbox_keys) -> AsyncIterator[World]:
+    import_job_modules()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    api_url = "http://{}:{}".format(*sock.getsockname())
+    settings = world_settings(database_url, api_url, sandbox_url, sandbox_keys)
+    pool = await create_pool(settings)
+    await pool.execute(TEST_TABLES)
+    try:
+        async with (
+            serve_on(create_app(settings, extra_routes=[create_test_order]), sock),
+            httpx.AsyncClient(base_url=api_url, timeout=30) as api,
+            httpx.AsyncClient(base_url=sandbox_url, timeout=30) as control,
+            httpx.AsyncClient(timeout=10) as http,
+        ):
+            pay = WeChatPay.from_settings(settings, http)
+            context = JobContext(pool=pool, settings=settings, http=http, services={"pay": pay})
+            worker = Worker(context, concurrency=4, lease=5, poll_interval=0.05, backoff_base=0.2)
+            yield World(settings, api, control, sandbox, sandbox_url, pool, pay, worker)
+    finally:
+        await pool.close()

@@ -1,0 +1,184 @@
+"""The job worker: SKIP LOCKED claiming across workers, leases that survive a killed worker, backoff."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from service.db.pool import create_pool
+from service.jobs import JobContext, Reschedule, enqueue
+from service.jobs.queue import Registry
+from service.jobs.worker import Worker, backoff
+
+jobs = Registry()
+
+
+@jobs.job("test.record")
+async def record(ctx: JobContext, payload: dict) -> None:
+    await asyncio.sleep(0.005)
+    await ctx.pool.execute(
+        "INSERT INTO job_runs (job_id, worker, attempt) VALUES ($1, $2, $3)", ctx.job_id, payload["w"], ctx.attempt
+    )
+
+
+@jobs.job("test.hang_first")
+async def hang_first(ctx: JobContext, payload: dict) -> None:
+    await ctx.pool.execute(
+        "INSERT INTO job_runs (job_id, worker, attempt) VALUES ($1, '', $2)", ctx.job_id, ctx.attempt
+    )
+    if ctx.attempt == 1:
+        await asyncio.sleep(60)  # "killed" here
+
+
+@jobs.job("test.fail")
+async def fail(ctx: JobContext, payload: dict) -> None:
+    raise RuntimeError("boom")
+
+
+@jobs.job("test.later")
+async def later(ctx: JobContext, payload: dict) -> None:
+    raise Reschedule(30)
+
+
+@pytest.fixture
+async def context(settings):
+    pool = await create_pool(settings)
+    await pool.execute("CREATE TABLE job_runs (job_id bigint, worker text, attempt int, at timestamptz DEFAULT now())")
+    async with httpx.AsyncClient() as http:
+        yield JobContext(pool=pool, settings=settings, http=http)
+    await pool.close()
+
+
+def worker(context, **options) -> Worker:
+    return Worker(context, jobs, **{"poll_interval": 0.02, "lease": 5, **options})
+
+
+async def add(context, kind: str, payload: dict | None = None, **options) -> int:
+    async with context.pool.acquire() as conn:
+        return await enqueue(conn, kind, payload, **options)
+
+
+async def job_row(context, job_id: int):
+    return await context.pool.fetchrow("SELECT *, run_at - now() AS wait FROM jobs WHERE id = $1", job_id)
+
+
+async def test_several_workers_run_each_job_exactly_once(context):
+    async with context.pool.acquire() as conn:
+        for i in range(60):
+            await enqueue(conn, "test.record", {"w": str(i)})
+    stop = asyncio.Event()
+    workers = [worker(context, concurrency=3, name=f"w{i}") for i in range(3)]
+    runs = [asyncio.create_task(w.run(stop)) for w in workers]
+    async with asyncio.timeout(20):
+        while await context.pool.fetchval("SELECT count(*) FROM jobs WHERE status <> 'done'"):
+            await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.gather(*runs)
+    assert await context.pool.fetchval("SELECT count(*) FROM job_runs") == 60
+    assert await context.pool.fetchval("SELECT count(DISTINCT job_id) FROM job_runs") == 60
+    assert await context.pool.fetchval("SELECT max(attempts) FROM jobs") == 1
+
+
+async def test_a_killed_workers_job_is_taken_again_after_its_lease(context):
+    job_id = await add(context, "test.hang_first")
+    crashed = asyncio.create_task(worker(context, lease=0.6, name="doomed").run(asyncio.Event()))
+    async with asyncio.timeout(5):
+        while not await context.pool.fetchval("SELECT count(*) FROM job_runs"):
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.5)  # the heartbeat keeps the lease alive past its first term
+    assert (await job_row(context, job_id))["locked_until"] > datetime.now(UTC)
+    crashed.cancel()  # a crash: nothing is handed back, the lease just stops being extended
+    await asyncio.gather(crashed, return_exceptions=True)
+    survivor = worker(context, name="survivor")
+    assert await survivor.run_once() == 0  # lease still held by the dead worker
+    await asyncio.sleep(0.7)
+    assert await survivor.run_once() == 1
+    row = await job_row(context, job_id)
+    assert (row["status"], row["attempts"], row["locked_by"]) == ("done", 2, None)
+    assert [r["attempt"] for r in await context.pool.fetch("SELECT attempt FROM job_runs ORDER BY at")] == [1, 2]
+
+
+async def test_failures_back_off_exponentially_then_stop(context):
+    job_id = await add(context, "test.fail", max_attempts=3)
+    w = worker(context, backoff_base=10, backoff_cap=1000)
+    waits = []
+    for attempt in (1, 2):
+        assert await w.run_once() == 1
+        row = await job_row(context, job_id)
+        assert (row["status"], row["attempts"]) == ("queued", attempt)
+        assert row["last_error"] == "RuntimeError: boom"
+        waits.append(row["wait"].total_seconds())
+        assert await w.run_once() == 0  # not due yet
+        await context.pool.execute("UPDATE jobs SET run_at = now() WHERE id = $1", job_id)
+    assert 9 <= waits[0] <= 11 and 18 <= waits[1] <= 22
+    assert await w.run_once() == 1
+    assert (await job_row(context, job_id))["status"] == "failed"
+
+
+def test_backoff_is_capped():
+    assert backoff(1, 5, 3600, jitter=0) == 5
+    assert backoff(4, 5, 3600, jitter=0) == 40
+    assert backoff(30, 5, 3600, jitter=0) == 3600
+
+
+async def test_reschedule_is_not_a_failure(context):
+    job_id = await add(context, "test.later")
+    assert await worker(context).run_once() == 1
+    row = await job_row(context, job_id)
+    assert (row["status"], row["attempts"], row["last_error"]) == ("queued", 0, None)
+    assert 28 <= row["wait"].total_seconds() <= 30
+
+
+async def test_dedupe_key_keeps_one_pending_job(context):
+    first = await add(context, "test.record", {"w": "a"}, dedupe_key="k")
+    assert await add(context, "test.record", {"w": "b"}, dedupe_key="k") is None
+    assert await worker(context).run_once() == 1
+    assert await add(context, "test.record", {"w": "c"}, dedupe_key="k") not in (None, first)
+
+
+async def test_unknown_kind_fails_without_retry(context):
+    job_id = await add(context, "test.nobody")
+    assert await worker(context).run_once() == 1
+    row = await job_row(context, job_id)
+    assert row["status"] == "failed" and "no handler" in row["last_error"]
+
+
+async def test_graceful_stop_hands_running_jobs_back(context):
+    job_id = await add(context, "test.hang_first")
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker(context, grace=0.1).run(stop))
+    async with asyncio.timeout(5):
+        while not await context.pool.fetchval("SELECT count(*) FROM job_runs"):
+            await asyncio.sleep(0.01)
+    stop.set()
+    async with asyncio.timeout(5):
+        await run
+    row = await job_row(context, job_id)
+    assert (row["status"], row["attempts"], row["locked_by"]) == ("queued", 0, None)
+
+
+@jobs.job("test.tick", every=30)
+async def tick(ctx: JobContext, payload: dict) -> None:
+    await ctx.pool.execute(
+        "INSERT INTO job_runs (job_id, worker, attempt) VALUES ($1, 'tick', $2)", ctx.job_id, ctx.attempt
+    )
+
+
+async def test_periodic_jobs_are_seeded_once_and_run_again_after_their_interval(context):
+    workers = [worker(context), worker(context)]
+    await asyncio.gather(*(w.seed_periodic() for w in workers))
+    rows = await context.pool.fetch("SELECT kind, status FROM jobs WHERE kind = 'test.tick'")
+    assert [tuple(r) for r in rows] == [("test.tick", "queued")]
+    assert await workers[0].run_once() == 1
+    row = await context.pool.fetchrow(
+        "SELECT status, attempts, run_at - now() AS wait FROM jobs WHERE kind = 'test.tick'"
+    )
+    # Done for now, queued again for 30 s later, and the run did not count as an attempt.
+    assert row["status"] == "queued" and row["attempts"] == 0
+    assert 25 < row["wait"].total_seconds() <= 30
+    await workers[1].seed_periodic()  # a queued one exists: nothing added
+    assert await context.pool.fetchval("SELECT count(*) FROM jobs WHERE kind = 'test.tick'") == 1
+    assert await context.pool.fetchval("SELECT count(*) FROM job_runs WHERE worker = 'tick'") == 1

@@ -1,0 +1,382 @@
+"""Login, sessions and the member's profile over real HTTP, with WeChat emulated by the sandbox."""
+
+from __future__ import annotations
+
+import time
+
+import asyncpg
+import jwt
+import msgspec
+import pytest
+
+from service.auth.tokens import issue_access_token
+from service.wechat.sealing import SessionKeySealer
+from tests.support import api_client, make_settings
+from tests.test_foundation import assert_problem
+from tests.wechat_support import bearer, login
+
+# -- login -------------------------------------------------------------------------------------------------
+
+
+async def test_first_login_creates_the_member_and_repeat_login_finds_them(client, sandbox, settings, database_url):
+    first = await login(client, sandbox.url, "alice")
+    assert first["newUser"] is True
+    assert first["tokenType"] == "Bearer"
+    assert first["expiresIn"] == settings.access_token_ttl
+    assert first["refreshExpiresIn"] == settings.refresh_token_ttl
+    assert first["user"]["id"].isdigit() and first["user"]["nickname"] == "" and first["user"]["phoneNumber"] is None
+
+    again = await login(client, sandbox.url, "alice")
+    assert again["newUser"] is False
+    assert again["user"]["id"] == first["user"]["id"]
+    assert again["refreshToken"] != first["refreshToken"]
+    bob = await login(client, sandbox.url, "bob")
+    assert bob["newUser"] is True and bob["user"]["id"] != first["user"]["id"]
+
+    me = await client.get("/v1/me", headers=bearer(again))
+    assert me.status_code == 200 and me.json()["id"] == first["user"]["id"]
+
+    # One row per openid; the session_key of the latest wx.login is kept, sealed, never in clear.
+    latest_key = sandbox.state.user("alice").session_key
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT id, appid, openid, session_key_sealed FROM users ORDER BY id")
+    finally:
+        await conn.close()
+    assert len(rows) == 2
+    alice = rows[0]
+    assert alice["appid"] == settings.sandbox_appid and alice["openid"] == sandbox.state.openid_for("alice")
+    assert latest_key.encode() not in alice["session_key_sealed"]
+    opened = SessionKeySealer(settings).open(alice["session_key_sealed"], appid=alice["appid"], openid=alice["openid"])
+    assert opened == latest_key
+
+
+async def test_unionid_is_kept_when_present(client, sandbox, database_url):
+    code = await sandbox.wx_login("carol", with_unionid=True)
+    assert (await client.post("/v1/auth/login", json={"code": code})).status_code == 200
+    await login(client, sandbox.url, "carol")  # this answer carries no unionid: the stored one stays
+    conn = await asyncpg.connect(database_url)
+    try:
+        unionid = await conn.fetchval("SELECT unionid FROM users")
+    finally:
+        await conn.close()
+    assert unionid == sandbox.state.unionid_for("carol")
+
+
+async def test_reused_code_is_code_used(client, sandbox):
+    code = await sandbox.wx_login("alice")
+    assert (await client.post("/v1/auth/login", json={"code": code})).status_code == 200
+    assert_problem(await client.post("/v1/auth/login", json={"code": code}), 400, "code_used")
+
+
+async def test_invalid_and_expired_codes_are_invalid_code(client, sandbox):
+    assert_problem(await client.post("/v1/auth/login", json={"code": "not-a-real-code"}), 400, "invalid_code")
+    code = await sandbox.wx_login("alice")
+    await sandbox.control("POST", "/sandbox/clock", json={"advanceSeconds": 301})  # codes live 5 minutes
+    assert_problem(await client.post("/v1/auth/login", json={"code": code}), 400, "invalid_code")
+
+
+@pytest.mark.parametrize("body", [{}, {"code": ""}, {"code": "with space"}, {"code": "x" * 129}, {"code": 12}])
+async def test_malformed_login_is_validation_failed(client, body):
+    assert_problem(await client.post("/v1/auth/login", json=body), 400, "validation_failed")
+
+
+async def test_wrong_appid_or_secret_is_wechat_error(database_url, sandbox, settings):
+    code = await sandbox.wx_login("alice")
+    wrong_appid = make_settings(database_url, wechat_api_base=sandbox.url, wechat_appid="wx0000", wechat_secret="s")
+    async with api_client(wrong_appid) as api:
+        body = assert_problem(await api.post("/v1/auth/login", json={"code": code}), 502, "wechat_error")
+    assert "40013" in body["detail"]
+    wrong_secret = make_settings(
+        database_url, wechat_api_base=sandbox.url, wechat_appid=settings.sandbox_appid, wechat_secret="not-it"
+    )
+    async with api_client(wrong_secret) as api:
+        body = assert_problem(await api.post("/v1/auth/login", json={"code": code}), 502, "wechat_error")
+    assert "40125" in body["detail"]
+    # Neither attempt spent the code.
+    async with api_client(settings) as api:
+        assert (await api.post("/v1/auth/login", json={"code": code})).status_code == 200
+
+
+# -- WeChat down -------------------------------------------------------------------------------------------
+
+
+def assert_unavailable(response, settings) -> None:
+    body = assert_problem(response, 503, "wechat_unavailable")
+    assert response.headers["retry-after"] == str(settings.wechat_retry_after)
+    assert body["retryAfter"] == settings.wechat_retry_after
+
+
+async def test_wechat_busy_is_retried_then_503(client, sandbox, settings):
+    code = await sandbox.wx_login("alice")
+    await sandbox.fault("busy")  # errcode -1 until cleared
+    assert_unavailable(await client.post("/v1/auth/login", json={"code": code}), settings)
+    await sandbox.fault("busy", count=settings.wechat_retries)  # busy, busy, then an answer
+    assert (await client.post("/v1/auth/login", json={"code": code})).status_code == 200
+
+
+async def test_wechat_http_500_is_503(client, sandbox, settings):
+    code = await sandbox.wx_login("alice")
+    await sandbox.fault("http500", count=1)
+    assert_unavailable(await client.post("/v1/auth/login", json={"code": code}), settings)
+
+
+async def test_slow_wechat_times_out_as_503(database_url, sandbox):
+    impatient = make_settings(database_url, wechat_api_base=sandbox.url, wechat_timeout=0.2)
+    code = await sandbox.wx_login("alice")
+    await sandbox.fault("slow", delay=1.0)
+    async with api_client(impatient) as api:
+        started = time.perf_counter()
+        response = await api.post("/v1/auth/login", json={"code": code})
+    assert_unavailable(response, impatient)
+    # A login code is single-use: once the request may have reached WeChat it is not sent again.
+    assert time.perf_counter() - started < 1.0
+
+
+async def test_unreachable_wechat_is_503(database_url):
+    nowhere = make_settings(database_url, wechat_api_base="http://127.0.0.1:9")  # discard port: refused
+    async with api_client(nowhere) as api:
+        assert_unavailable(await api.post("/v1/auth/login", json={"code": "abc"}), nowhere)
+
+
+# -- rate limits -------------------------------------------------------------------------------------------
+
+
+async def test_login_is_rate_limited_per_code(database_url, sandbox):
+    strict = make_settings(database_url, wechat_api_base=sandbox.url, login_rate_per_code=2)
+    async with api_client(strict) as api:
+        for _ in range(2):
+            assert_problem(await api.post("/v1/auth/login", json={"code": "guess-1"}), 400, "invalid_code")
+        calls = (await sandbox.stats())["jscode2session"]
+        response = await api.post("/v1/auth/login", json={"code": "guess-1"})
+        body = assert_problem(response, 429, "rate_limited")
+        assert 1 <= int(response.headers["retry-after"]) <= strict.login_rate_window
+        assert body["retryAfter"] == int(response.headers["retry-after"])
+        assert (await sandbox.stats())["jscode2session"] == calls  # refused before reaching WeChat
+        assert_problem(await api.post("/v1/auth/login", json={"code": "guess-2"}), 400, "invalid_code")
+
+
+async def test_login_is_rate_limited_per_client_address(database_url, sandbox):
+    strict = make_settings(database_url, wechat_api_base=sandbox.url, login_rate_per_address=3)
+    async with api_client(strict) as api:
+        for name in ("a", "b", "c"):
+            await login(api, sandbox.url, name)
+        code = await sandbox.wx_login("d")
+        response = await api.post("/v1/auth/login", json={"code": code})
+        assert_problem(response, 429, "rate_limited")
+        assert int(response.headers["retry-after"]) <= strict.login_rate_window
+
+
+async def test_wechat_rate_limit_45011_is_429(database_url, sandbox, settings):
+    sandbox.state.config.jscode2session_per_minute = 1
+    code1, code2 = await sandbox.wx_login("alice"), await sandbox.wx_login("alice")
+    async with api_client(settings) as api:
+        assert (await api.post("/v1/auth/login", json={"code": code1})).status_code == 200
+        response = await api.post("/v1/auth/login", json={"code": code2})
+    assert_problem(response, 429, "rate_limited")
+    assert response.headers["retry-after"] == "60"
+
+
+# -- refresh and logout ------------------------------------------------------------------------------------
+
+
+async def test_refresh_rotates_the_refresh_token(client, sandbox):
+    tokens = await login(client, sandbox.url, "alice")
+    response = await client.post("/v1/auth/refresh", json={"refreshToken": tokens["refreshToken"]})
+    assert response.status_code == 200, response.text
+    rotated = response.json()
+    assert rotated["refreshToken"] != tokens["refreshToken"]
+    assert set(rotated) == {"accessToken", "tokenType", "expiresIn", "refreshToken", "refreshExpiresIn"}
+    assert (await client.get("/v1/me", headers=bearer(rotated))).status_code == 200
+    again = await client.post("/v1/auth/refresh", json={"refreshToken": rotated["refreshToken"]})
+    assert again.status_code == 200
+
+
+async def test_reusing_a_spent_refresh_token_revokes_the_session(client, sandbox):
+    tokens = await login(client, sandbox.url, "alice")
+    other_session = await login(client, sandbox.url, "alice")
+    rotated = (await client.post("/v1/auth/refresh", json={"refreshToken": tokens["refreshToken"]})).json()
+    # The spent token comes back (a copy was stolen): the whole family dies, including its newest token.
+    reuse = await client.post("/v1/auth/refresh", json={"refreshToken": tokens["refreshToken"]})
+    assert_problem(reuse, 401, "refresh_token_reused")
+    newest = await client.post("/v1/auth/refresh", json={"refreshToken": rotated["refreshToken"]})
+    assert_problem(newest, 401, "invalid_refresh_token")
+    # Another login of the same member is another session and stays valid.
+    other = await client.post("/v1/auth/refresh", json={"refreshToken": other_session["refreshToken"]})
+    assert other.status_code == 200
+
+
+async def test_concurrent_refreshes_of_one_token_yield_one_winner(client, sandbox):
+    import asyncio
+
+    tokens = await login(client, sandbox.url, "alice")
+    answers = await asyncio.gather(
+        *(client.post("/v1/auth/refresh", json={"refreshToken": tokens["refreshToken"]}) for _ in range(5))
+    )
+    assert sorted(a.status_code for a in answers) == [200, 401, 401, 401, 401]
+
+
+async def test_logout_revokes_the_refresh_token(client, sandbox):
+    tokens = await login(client, sandbox.url, "alice")
+    rotated = (await client.post("/v1/auth/refresh", json={"refreshToken": tokens["refreshToken"]})).json()
+    assert (await client.post("/v1/auth/logout", json={"refreshToken": rotated["refreshToken"]})).status_code == 204
+    refused = await client.post("/v1/auth/refresh", json={"refreshToken": rotated["refreshToken"]})
+    assert_problem(refused, 401, "invalid_refresh_token")
+    # Idempotent, and silent about tokens it does not know.
+    assert (await client.post("/v1/auth/logout", json={"refreshToken": rotated["refreshToken"]})).status_code == 204
+    assert (await client.post("/v1/auth/logout", json={"refreshToken": "x" * 43})).status_code == 204
+
+
+async def test_expired_and_unknown_refresh_tokens_are_refused(client, sandbox, database_url):
+    tokens = await login(client, sandbox.url, "alice")
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("UPDATE refresh_tokens SET expires_at = now() - interval '1 second'")
+    finally:
+        await conn.close()
+    expired = await client.post("/v1/auth/refresh", json={"refreshToken": tokens["refreshToken"]})
+    assert_problem(expired, 401, "invalid_refresh_token")
+    assert_problem(await client.post("/v1/auth/refresh", json={"refreshToken": "y" * 43}), 401, "invalid_refresh_token")
+    assert_problem(await client.post("/v1/auth/refresh", json={"refreshToken": "short"}), 400, "validation_failed")
+
+
+# -- access tokens -----------------------------------------------------------------------------------------
+
+
+async def test_session_names_the_token_holder(client, sandbox):
+    tokens = await login(client, sandbox.url, "alice")
+    response = await client.get("/v1/auth/session", headers=bearer(tokens))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["userId"] == tokens["user"]["id"]
+    assert body["expiresAt"].endswith("Z") or body["expiresAt"].endswith("+00:00")
+
+
+async def test_expired_access_token_is_token_expired(client, sandbox, settings):
+    tokens = await login(client, sandbox.url, "alice")
+    old = issue_access_token(settings, int(tokens["user"]["id"]), now=time.time() - settings.access_token_ttl - 1)
+    assert_problem(await client.get("/v1/me", headers=bearer(old)), 401, "token_expired")
+
+
+async def test_tampered_and_foreign_tokens_are_refused(client, sandbox, settings):
+    alice = await login(client, sandbox.url, "alice")
+    bob = await login(client, sandbox.url, "bob")
+    header, payload, signature = alice["accessToken"].split(".")
+    claims = jwt.decode(alice["accessToken"], options={"verify_signature": False})
+    claims["sub"] = bob["user"]["id"]
+    forged_payload = jwt.utils.base64url_encode(msgspec.json.encode(claims)).decode()
+    unsigned = jwt.encode(claims, key=None, algorithm="none")
+    foreign = jwt.encode(claims, "another-secret-key-that-is-long-enough-000", algorithm="HS256")
+    flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+    for token in (
+        f"{header}.{forged_payload}.{signature}",
+        unsigned,
+        foreign,
+        f"{header}.{payload}.{flipped}",
+        alice["refreshToken"],
+        "not.a.jwt",
+    ):
+        assert_problem(await client.get("/v1/me", headers=bearer(token)), 401, "unauthorized")
+    assert_problem(await client.get("/v1/me"), 401, "unauthorized")
+    assert_problem(
+        await client.get("/v1/me", headers={"authorization": f"Basic {alice['accessToken']}"}), 401, "unauthorized"
+    )
+
+
+# -- phone -------------------------------------------------------------------------------------------------
+
+
+async def test_phone_binding_with_a_single_use_code(client, sandbox):
+    tokens = await login(client, sandbox.url, "alice")
+    code = await sandbox.phone_code("alice", "13800138000")
+    response = await client.post("/v1/auth/phone", json={"code": code}, headers=bearer(tokens))
+    assert response.status_code == 200, response.text
+    assert response.json()["phoneNumber"] == "+8613800138000"
+    assert (await client.get("/v1/me", headers=bearer(tokens))).json()["phoneNumber"] == "+8613800138000"
+    assert_problem(await client.post("/v1/auth/phone", json={"code": code}, headers=bearer(tokens)), 400, "code_used")
+    bad = await client.post("/v1/auth/phone", json={"code": "nope"}, headers=bearer(tokens))
+    assert_problem(bad, 400, "invalid_code")
+    assert_problem(await client.post("/v1/auth/phone", json={"code": code}), 401, "unauthorized")
+
+
+# -- profile -----------------------------------------------------------------------------------------------
+
+
+async def test_profile_edit(client, sandbox):
+    tokens = await login(client, sandbox.url, "alice")
+    update = {"nickname": "爱丽丝 Alice", "avatarUrl": "https://cdn.example.com/a/alice.png?size=132"}
+    response = await client.patch("/v1/me", json=update, headers=bearer(tokens))
+    assert response.status_code == 200, response.text
+    assert response.json()["nickname"] == "爱丽丝 Alice"
+    me = (await client.get("/v1/me", headers=bearer(tokens))).json()
+    assert me["avatarUrl"] == update["avatarUrl"]
+    # Absent fields stay as they are.
+    response = await client.patch("/v1/me", json={"nickname": "Al"}, headers=bearer(tokens))
+    assert response.json()["avatarUrl"] == update["avatarUrl"]
+    assert (await sandbox.stats())["msg_sec_check"] == 2
+
+
+@pytest.mark.parametrize(
+    ("update", "field"),
+    [
+        ({"avatarUrl": "http://cdn.example.com/a.png"}, "avatarUrl"),
+        ({"avatarUrl": "javascript:alert(1)"}, "avatarUrl"),
+        ({"avatarUrl": "https://"}, "avatarUrl"),
+        ({"avatarUrl": "https://cdn.example.com/" + "a" * 500}, "avatarUrl"),
+        ({"avatarUrl": "https://cdn.example.com/a b.png"}, "avatarUrl"),
+        ({"nickname": ""}, "nickname"),
+        ({"nickname": "x" * 33}, "nickname"),
+        ({"nickname": " padded"}, "nickname"),
+        ({"nickname": "line\nbreak"}, "nickname"),
+        ({"nickname": None, "avatar": "https://a.example/x.png"}, None),
+    ],
+)
+async def test_profile_validation(client, sandbox, update, field):
+    tokens = await login(client, sandbox.url, "alice")
+    body = assert_problem(await client.patch("/v1/me", json=update, headers=bearer(tokens)), 400, "validation_failed")
+    if field:
+        assert any(field in error["field"] or error["field"] == "body" for error in body["errors"]), body
+
+
+async def test_risky_nickname_is_rejected_and_review_passes(client, sandbox):
+    tokens = await login(client, sandbox.url, "alice")
+    risky = await client.patch("/v1/me", json={"nickname": "sandbox-risky guy"}, headers=bearer(tokens))
+    assert_problem(risky, 422, "content_rejected")
+    review = await client.patch("/v1/me", json={"nickname": "sandbox-review me"}, headers=bearer(tokens))
+    assert review.status_code == 200
+    assert (await client.get("/v1/me", headers=bearer(tokens))).json()["nickname"] == "sandbox-review me"
+
+
+async def test_nickname_check_needs_a_recent_visit(client, sandbox):
+    tokens = await login(client, sandbox.url, "alice")
+    await sandbox.control("POST", "/sandbox/clock", json={"advanceSeconds": 2 * 3600 + 1})
+    stale = await client.patch("/v1/me", json={"nickname": "Alice"}, headers=bearer(tokens))
+    assert_problem(stale, 409, "wechat_session_stale")
+    await login(client, sandbox.url, "alice")  # wx.login again: WeChat has seen the member
+    assert (await client.patch("/v1/me", json={"nickname": "Alice"}, headers=bearer(tokens))).status_code == 200
+
+
+async def test_avatar_only_edit_needs_no_content_check(client, sandbox):
+    tokens = await login(client, sandbox.url, "alice")
+    await sandbox.fault("http500")
+    response = await client.patch("/v1/me", json={"avatarUrl": "https://a.example/x.png"}, headers=bearer(tokens))
+    assert response.status_code == 200
+
+
+async def test_prune_drops_expired_tokens_and_finished_windows(client, sandbox, settings, database_url):
+    from service.auth import logic
+
+    alice = await login(client, sandbox.url, "alice")
+    await login(client, sandbox.url, "bob")
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "UPDATE refresh_tokens SET expires_at = now() - interval '2 days' WHERE user_id = $1",
+            int(alice["user"]["id"]),
+        )
+        await conn.execute("UPDATE rate_limits SET window_start = now() - interval '1 hour' WHERE bucket LIKE '%code%'")
+        await logic.prune(conn, settings)
+        assert await conn.fetchval("SELECT count(*) FROM refresh_tokens") == 1
+        assert await conn.fetchval("SELECT count(*) FROM rate_limits") == 1  # the address window is current
+    finally:
+        await conn.close()

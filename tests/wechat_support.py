@@ -1,0 +1,77 @@
+"""The WeChat sandbox for tests, and logging in through it as a named member.
+
+tokens = await login(client, sandbox.url, "alice")
+me = await client.get("/v1/me", headers=bearer(tokens))
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from service.wechat.sandbox import SandboxConfig, SandboxState, create_sandbox_app
+from tests.support import make_settings, serve
+
+
+def sandbox_config(**overrides: object) -> SandboxConfig:
+    """The sandbox as `python -m service sandbox` configures it (same fixed appid and secret as the API)."""
+    return SandboxConfig.from_settings(make_settings("postgresql://unused/unused"), **overrides)
+
+
+@dataclass
+class Sandbox:
+    url: str
+    state: SandboxState
+    http: httpx.AsyncClient  # a client for the sandbox's own /sandbox control calls
+
+    async def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self.http.request(method, path, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    async def wx_login(self, user: str, *, with_unionid: bool = False) -> str:
+        answer = await self.control("POST", "/sandbox/wx-login", json={"user": user, "withUnionid": with_unionid})
+        return answer["code"]
+
+    async def phone_code(self, user: str, phone_number: str | None = None) -> str:
+        body = {"user": user} if phone_number is None else {"user": user, "phoneNumber": phone_number}
+        return (await self.control("POST", "/sandbox/phone-code", json=body))["code"]
+
+    async def fault(self, mode: str, *, count: int | None = None, delay: float = 0.0, path_prefix: str = "/") -> None:
+        body = {"mode": mode, "count": count, "delaySeconds": delay, "pathPrefix": path_prefix}
+        await self.control("POST", "/sandbox/faults", json=body)
+
+    async def stats(self) -> dict[str, int]:
+        return await self.control("GET", "/sandbox/stats")
+
+
+@contextlib.asynccontextmanager
+async def run_sandbox(config: SandboxConfig | None = None) -> AsyncIterator[Sandbox]:
+    app = create_sandbox_app(config or sandbox_config())
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        yield Sandbox(url=url, state=app.state.sandbox, http=http)
+
+
+async def wx_login(sandbox_url: str, user_name: str, *, with_unionid: bool = False) -> str:
+    """A fresh wx.login code for ``user_name`` (the same name is always the same WeChat user)."""
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as http:
+        response = await http.post("/sandbox/wx-login", json={"user": user_name, "withUnionid": with_unionid})
+    response.raise_for_status()
+    return response.json()["code"]
+
+
+async def login(client: httpx.AsyncClient, sandbox_url: str, user_name: str) -> dict[str, Any]:
+    """Log in as ``user_name`` through the sandbox; the login answer (accessToken, refreshToken, user, ...)."""
+    code = await wx_login(sandbox_url, user_name)
+    response = await client.post("/v1/auth/login", json={"code": code})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def bearer(tokens: dict[str, Any] | str) -> dict[str, str]:
+    token = tokens if isinstance(tokens, str) else tokens["accessToken"]
+    return {"authorization": f"Bearer {token}"}
