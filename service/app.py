@@ -39,6 +39,11 @@ TAGS = [
         name="checkout",
         description="Orders paid with WeChat Pay (JSAPI), refunds, merchant transfers and WeChat Pay notifications.",
     ),
+    Tag(
+        name="communities",
+        description="Communities and belonging to one: discover, join (free, approval, paid, invite links), "
+        "roles, mute, leave, the welcome ceremony and self-introductions, the audit log.",
+    ),
 ]
 
 
@@ -46,8 +51,16 @@ def domain_routes() -> list:
     """The domain controllers, mounted under /v1."""
     from service.auth.routes import AuthController, MeController
     from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
+    from service.communities.routes import CONTROLLERS as COMMUNITY_CONTROLLERS
 
-    return [AuthController, MeController, OrdersController, TransfersController, PayNotificationsController]
+    return [
+        AuthController,
+        MeController,
+        OrdersController,
+        TransfersController,
+        PayNotificationsController,
+        *COMMUNITY_CONTROLLERS,
+    ]
 
 
 def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):

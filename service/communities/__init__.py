@@ -1,0 +1,1 @@
+"""Communities and membership: create, discover, join, roles, mute, leave, welcome, introductions."""

@@ -1,0 +1,298 @@
+"""Requests and responses of the communities domain (camelCase on the wire, ids as strings)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+MEMBER_CAP_DEFAULT = 100
+# The documented hard maximum (also a CHECK in the migration); WeChat groups stop at 500 members too.
+MEMBER_CAP_MAX = 500
+PRICE_MAX_FEN = 1_000_000
+WELCOME_PLACEHOLDERS = ("nickname", "community")
+DEFAULT_WELCOME = "欢迎 {nickname} 加入「{community}」！请做个自我介绍，让大家认识你吧。"
+DEFAULT_INTRODUCTION_PROMPT = "介绍一下你自己：怎么称呼、在哪个城市、喜欢什么。"
+
+EntryMode = Literal["free", "approval", "paid"]
+Visibility = Literal["listed", "unlisted"]
+Role = Literal["owner", "admin", "member"]
+MembershipStatus = Literal["active", "left", "removed"]
+RequestStatus = Literal["pending", "approved", "rejected", "cancelled"]
+
+Name = Annotated[str, Meta(min_length=1, max_length=40, examples=["城市跑团"], description="1-40 characters")]
+Description = Annotated[str, Meta(max_length=1000, examples=["每周六早上一起跑 10 公里"])]
+HttpsUrl = Annotated[str, Meta(max_length=500, pattern=r"^https://\S+$", examples=["https://cdn.example.com/c.jpg"])]
+CoverUrl = Annotated[str, Meta(max_length=500, pattern=r"^(https://\S+)?$", examples=["https://cdn.example.com/c.jpg"])]
+Tag = Annotated[str, Meta(min_length=1, max_length=16)]
+Tags = Annotated[list[Tag], Meta(max_length=5, examples=[["跑步", "健康"]], description="Up to 5 tags")]
+PriceFen = Annotated[int, Meta(ge=1, le=PRICE_MAX_FEN, examples=[990], description="Entry price in fen (paid only)")]
+MemberCap = Annotated[
+    int,
+    Meta(ge=1, le=MEMBER_CAP_MAX, examples=[100], description=f"Member cap, at most {MEMBER_CAP_MAX}"),
+]
+WelcomeTemplate = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=500,
+        examples=[DEFAULT_WELCOME],
+        description="Greeting the welcome robot posts; placeholders {nickname} and {community}",
+    ),
+]
+IntroductionPrompt = Annotated[str, Meta(max_length=200, examples=[DEFAULT_INTRODUCTION_PROMPT])]
+IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$", examples=["42"], description="An id")]
+
+
+class CommunityCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    description: Description = ""
+    cover_url: CoverUrl = ""
+    tags: Tags = []
+    visibility: Visibility = "listed"
+    entry_mode: EntryMode = "free"
+    price_fen: PriceFen | None = None
+    member_cap: MemberCap = MEMBER_CAP_DEFAULT
+    welcome_template: WelcomeTemplate = DEFAULT_WELCOME
+    introduction_required: bool = False
+    introduction_prompt: IntroductionPrompt = DEFAULT_INTRODUCTION_PROMPT
+
+
+class CommunityUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """Only the fields sent change. Visibility, entry mode, price and cap are the owner's."""
+
+    name: Name | UnsetType = UNSET
+    description: Description | UnsetType = UNSET
+    cover_url: CoverUrl | UnsetType = UNSET
+    tags: Tags | UnsetType = UNSET
+    visibility: Visibility | UnsetType = UNSET
+    entry_mode: EntryMode | UnsetType = UNSET
+    price_fen: PriceFen | None | UnsetType = UNSET
+    member_cap: MemberCap | UnsetType = UNSET
+    welcome_template: WelcomeTemplate | UnsetType = UNSET
+    introduction_required: bool | UnsetType = UNSET
+    introduction_prompt: IntroductionPrompt | UnsetType = UNSET
+
+
+class Membership(msgspec.Struct, rename="camel", kw_only=True):
+    role: Role
+    status: MembershipStatus
+    joined_at: datetime
+    muted_until: datetime | None
+    notifications_muted: bool
+    unfollowed: bool
+    introduced: bool
+    introduction_post_id: str | None
+
+
+class JoinRequest(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    community_id: str
+    user_id: str
+    nickname: str
+    avatar_url: str
+    message: str
+    status: RequestStatus
+    reason: str
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+
+
+class Community(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    owner_id: str
+    name: str
+    description: str
+    cover_url: str
+    tags: list[str]
+    visibility: Visibility
+    entry_mode: EntryMode
+    price_fen: int | None
+    member_cap: int
+    member_count: int
+    welcome_template: str
+    introduction_required: bool
+    introduction_prompt: str
+    created_at: datetime
+    updated_at: datetime
+    membership: Annotated[
+        Membership | None, Meta(description="My membership (active, or how it ended); null if I never joined")
+    ] = None
+    join_request: Annotated[
+        JoinRequest | None, Meta(description="My latest join request, so a rejected applicant sees the reason")
+    ] = None
+
+
+class CommunitySummary(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    name: str
+    description: str
+    cover_url: str
+    tags: list[str]
+    entry_mode: EntryMode
+    price_fen: int | None
+    member_count: int
+    member_cap: int
+    created_at: datetime
+
+
+class CommunityPage(msgspec.Struct, rename="camel"):
+    items: list[CommunitySummary]
+    next_cursor: str | None
+
+
+class MyCommunity(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    name: str
+    cover_url: str
+    entry_mode: EntryMode
+    member_count: int
+    role: Role
+    joined_at: datetime
+    notifications_muted: bool
+    unfollowed: bool
+    introduced: bool
+    last_activity_at: Annotated[datetime, Meta(description="The latest visible post, or the community's creation")]
+    unread_count: Annotated[
+        int, Meta(description='Visible posts by others since I last read it, counted up to 100 ("99+" above 99)')
+    ]
+
+
+class MyCommunityPage(msgspec.Struct, rename="camel"):
+    items: list[MyCommunity]
+    next_cursor: str | None
+
+
+class JoinBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    message: Annotated[
+        str, Meta(max_length=200, examples=["我也喜欢跑步"], description="Approval communities: a note to the admins")
+    ] = ""
+    invite_code: (
+        Annotated[
+            str,
+            Meta(
+                pattern=r"^[A-Za-z0-9_-]{6,32}$",
+                examples=["q3V9xk2LmP0a"],
+                description="An invite link's code: admits without review and records who referred you",
+            ),
+        ]
+        | None
+    ) = None
+
+
+class Welcome(msgspec.Struct, rename="camel", kw_only=True):
+    post_id: str
+    text: str
+    introduction_required: bool
+    introduction_prompt: str
+
+
+class JoinResult(msgspec.Struct, rename="camel", kw_only=True):
+    outcome: Literal["joined", "already_member", "pending"]
+    membership: Membership | None = None
+    welcome: Welcome | None = None
+    request: JoinRequest | None = None
+
+
+class JoinRequestPage(msgspec.Struct, rename="camel"):
+    items: list[JoinRequest]
+    next_cursor: str | None
+
+
+class RejectBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    reason: Annotated[str, Meta(max_length=200, examples=["请先填写申请理由"])] = ""
+
+
+class InviteCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    max_uses: Annotated[int, Meta(ge=1, le=MEMBER_CAP_MAX, examples=[20])] = 50
+    expires_in_hours: Annotated[int, Meta(ge=1, le=720, examples=[168], description="1 hour to 30 days")] = 168
+
+
+class Invite(msgspec.Struct, rename="camel", kw_only=True):
+    code: str
+    community_id: str
+    created_by: str
+    max_uses: int
+    uses: int
+    expires_at: datetime
+    revoked: bool
+    created_at: datetime
+
+
+class InvitePage(msgspec.Struct, rename="camel"):
+    items: list[Invite]
+    next_cursor: str | None
+
+
+class Member(msgspec.Struct, rename="camel", kw_only=True):
+    user_id: str
+    nickname: str
+    avatar_url: str
+    role: Role
+    joined_at: datetime
+    introduced: bool
+    muted_until: datetime | None
+
+
+class MemberPage(msgspec.Struct, rename="camel"):
+    items: list[Member]
+    next_cursor: str | None
+
+
+class MemberUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """On `me`: notificationsMuted and unfollowed. On another member: role (owner) and muteMinutes (admins)."""
+
+    role: Literal["admin", "member"] | UnsetType = UNSET
+    mute_minutes: Annotated[int, Meta(ge=0, le=43_200, description="0 unmutes; at most 30 days")] | UnsetType = UNSET
+    notifications_muted: bool | UnsetType = UNSET
+    unfollowed: bool | UnsetType = UNSET
+
+
+class OwnershipTransfer(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    user_id: IdString
+
+
+class IntroductionCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    text: Annotated[str, Meta(min_length=1, max_length=1000, examples=["大家好，我是小林，在杭州，喜欢越野跑。"])]
+    image_urls: Annotated[list[HttpsUrl], Meta(max_length=9)] = []
+
+
+class Introduction(msgspec.Struct, rename="camel", kw_only=True):
+    post_id: str
+    community_id: str
+    user_id: str
+    text: str
+    image_urls: list[str]
+    created_at: datetime
+
+
+class Newcomer(msgspec.Struct, rename="camel", kw_only=True):
+    user_id: str
+    nickname: str
+    avatar_url: str
+    joined_at: datetime
+    introduced: bool
+
+
+class NewcomerPage(msgspec.Struct, rename="camel"):
+    items: list[Newcomer]
+    next_cursor: str | None
+
+
+class AuditEntry(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    action: str
+    actor_id: str | None
+    actor_nickname: str | None
+    subject_id: str | None
+    subject_nickname: str | None
+    details: dict[str, Any]
+    created_at: datetime
+
+
+class AuditPage(msgspec.Struct, rename="camel"):
+    items: list[AuditEntry]
+    next_cursor: str | None

@@ -1,0 +1,298 @@
+"""The SQL of the communities domain: $n parameters only. Ids leave as text (the wire form)."""
+
+from __future__ import annotations
+
+# --- communities ---------------------------------------------------------------------------------------
+
+# The owner is the first member: member_count starts at 1.
+INSERT_COMMUNITY = """
+INSERT INTO communities (owner_id, name, description, cover_url, tags, visibility, entry_mode, price_fen,
+                         member_cap, member_count, welcome_template, introduction_required, introduction_prompt)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12)
+RETURNING id
+"""
+
+COMMUNITY = """
+SELECT c.id::text AS id, c.owner_id::text AS owner_id, c.name, c.description, c.cover_url, c.tags, c.visibility,
+       c.entry_mode, c.price_fen, c.member_cap, c.member_count, c.welcome_template, c.introduction_required,
+       c.introduction_prompt, c.created_at, c.updated_at
+FROM communities c WHERE c.id = $1
+"""
+
+# The lock every admission and departure of a community takes: it serialises changes to member_count.
+LOCK_COMMUNITY = """
+SELECT c.id::text AS id, c.owner_id::text AS owner_id, c.name, c.description, c.cover_url, c.tags, c.visibility,
+       c.entry_mode, c.price_fen, c.member_cap, c.member_count, c.welcome_template, c.introduction_required,
+       c.introduction_prompt, c.created_at, c.updated_at
+FROM communities c WHERE c.id = $1 FOR UPDATE
+"""
+
+UPDATE_COMMUNITY = """
+UPDATE communities SET name = $2, description = $3, cover_url = $4, tags = $5, visibility = $6, entry_mode = $7,
+       price_fen = $8, member_cap = $9, welcome_template = $10, introduction_required = $11,
+       introduction_prompt = $12, updated_at = now()
+WHERE id = $1
+"""
+
+SET_OWNER = "UPDATE communities SET owner_id = $2, updated_at = now() WHERE id = $1"
+
+ADD_MEMBER_COUNT = "UPDATE communities SET member_count = member_count + $2 WHERE id = $1"
+
+# Listed communities, newest first; optional name substring ($1, LIKE-escaped) and exact tag ($2).
+DISCOVER = """
+SELECT c.id::text AS id, c.name, c.description, c.cover_url, c.tags, c.entry_mode, c.price_fen, c.member_count,
+       c.member_cap, c.created_at, c.id AS sort_id
+FROM communities c
+WHERE c.visibility = 'listed'
+  AND ($1::text IS NULL OR c.name ILIKE '%' || $1 || '%')
+  AND ($2::text IS NULL OR c.tags @> ARRAY[$2::text])
+  AND ($3::bigint IS NULL OR c.id < $3)
+ORDER BY c.id DESC
+LIMIT $4
+"""
+
+# My active communities with their last activity and my unread count (capped: a badge shows "99+").
+MY_COMMUNITIES = """
+SELECT * FROM (
+    SELECT c.id::text AS id, c.id AS sort_id, c.name, c.cover_url, c.entry_mode, c.member_count,
+           m.role, m.joined_at, m.notifications_muted, m.unfollowed,
+           m.introduction_post_id IS NOT NULL AS introduced,
+           coalesce(latest.created_at, c.created_at) AS last_activity_at,
+           (SELECT count(*) FROM (
+                SELECT 1 FROM posts p
+                WHERE p.community_id = m.community_id AND p.deleted_at IS NULL AND p.status = 'visible'
+                  AND p.created_at > m.last_read_at AND p.author_id IS DISTINCT FROM m.user_id
+                LIMIT 100) unread)::int AS unread_count
+    FROM memberships m
+    JOIN communities c ON c.id = m.community_id
+    LEFT JOIN LATERAL (
+        SELECT p.created_at FROM posts p
+        WHERE p.community_id = m.community_id AND p.deleted_at IS NULL AND p.status = 'visible'
+        ORDER BY p.created_at DESC LIMIT 1
+    ) latest ON true
+    WHERE m.user_id = $1 AND m.status = 'active'
+) mine
+WHERE $2::timestamptz IS NULL OR (mine.last_activity_at, mine.sort_id) < ($2, $3)
+ORDER BY mine.last_activity_at DESC, mine.sort_id DESC
+LIMIT $4
+"""
+
+# --- memberships ---------------------------------------------------------------------------------------
+
+MEMBERSHIP = """
+SELECT m.role, m.status, m.joined_at, m.muted_until, m.notifications_muted, m.unfollowed,
+       m.introduction_post_id IS NOT NULL AS introduced, m.introduction_post_id::text AS introduction_post_id
+FROM memberships m WHERE m.community_id = $1 AND m.user_id = $2
+"""
+
+MEMBERSHIP_FOR_UPDATE = """
+SELECT m.role, m.status, m.joined_at, m.muted_until, m.notifications_muted, m.unfollowed,
+       m.introduction_post_id IS NOT NULL AS introduced, m.introduction_post_id::text AS introduction_post_id
+FROM memberships m WHERE m.community_id = $1 AND m.user_id = $2 FOR UPDATE
+"""
+
+# What every access check needs: does the community exist, and what is the caller in it.
+ACCESS = """
+SELECT m.role, m.status, m.muted_until, m.introduction_post_id IS NOT NULL AS introduced,
+       c.introduction_required, c.entry_mode
+FROM communities c
+LEFT JOIN memberships m ON m.community_id = c.id AND m.user_id = $2
+WHERE c.id = $1
+"""
+
+INSERT_OWNER = """
+INSERT INTO memberships (community_id, user_id, role, via) VALUES ($1, $2, 'owner', 'owner')
+"""
+
+# Admit, or re-admit after leaving. An admin's mute and an earlier introduction survive a re-join, so
+# leaving and coming back is no way around a mute.
+UPSERT_MEMBER = """
+INSERT INTO memberships AS m (community_id, user_id, via) VALUES ($1, $2, $3)
+ON CONFLICT (community_id, user_id) DO UPDATE
+SET role = 'member', status = 'active', via = EXCLUDED.via, joined_at = now(), left_at = NULL, removed_by = NULL,
+    notifications_muted = false, unfollowed = false, last_read_at = now()
+RETURNING m.role, m.status, m.joined_at, m.muted_until, m.notifications_muted, m.unfollowed,
+       m.introduction_post_id IS NOT NULL AS introduced, m.introduction_post_id::text AS introduction_post_id
+"""
+
+SET_WELCOME_POST = "UPDATE memberships SET welcome_post_id = $3 WHERE community_id = $1 AND user_id = $2"
+
+# Leave ($3 = 'left') or removal ($3 = 'removed'); the role falls back to member for a later re-join.
+END_MEMBERSHIP = """
+UPDATE memberships SET status = $3, role = 'member', left_at = now(), removed_by = $4
+WHERE community_id = $1 AND user_id = $2 AND status = 'active'
+"""
+
+SET_ROLE = """
+UPDATE memberships SET role = $3 WHERE community_id = $1 AND user_id = $2 AND status = 'active'
+"""
+
+SET_MUTED_UNTIL = """
+UPDATE memberships SET muted_until = $3 WHERE community_id = $1 AND user_id = $2 AND status = 'active'
+"""
+
+SET_MEMBER_PREFERENCES = """
+UPDATE memberships SET notifications_muted = coalesce($3, notifications_muted),
+       unfollowed = coalesce($4, unfollowed)
+WHERE community_id = $1 AND user_id = $2 AND status = 'active'
+"""
+
+MARK_READ = """
+UPDATE memberships SET last_read_at = greatest(last_read_at, now())
+WHERE community_id = $1 AND user_id = $2 AND status = 'active'
+"""
+
+SET_INTRODUCTION = """
+UPDATE memberships SET introduction_post_id = $3, introduced_at = now() WHERE community_id = $1 AND user_id = $2
+"""
+
+MEMBERS = """
+SELECT m.user_id::text AS user_id, u.nickname, u.avatar_url, m.role, m.joined_at,
+       m.introduction_post_id IS NOT NULL AS introduced, m.muted_until, m.user_id AS sort_id
+FROM memberships m JOIN users u ON u.id = m.user_id
+WHERE m.community_id = $1 AND m.status = 'active'
+  AND ($2::text IS NULL OR m.role = $2)
+  AND ($3::timestamptz IS NULL OR (m.joined_at, m.user_id) > ($3, $4))
+ORDER BY m.joined_at, m.user_id
+LIMIT $5
+"""
+
+# Members who joined since $2, newest first; $3 = false keeps only those without an introduction.
+NEWCOMERS = """
+SELECT m.user_id::text AS user_id, u.nickname, u.avatar_url, m.joined_at,
+       m.introduction_post_id IS NOT NULL AS introduced, m.user_id AS sort_id
+FROM memberships m JOIN users u ON u.id = m.user_id
+WHERE m.community_id = $1 AND m.status = 'active' AND m.joined_at >= $2
+  AND ($3::boolean IS NULL OR (m.introduction_post_id IS NOT NULL) = $3)
+  AND ($4::timestamptz IS NULL OR (m.joined_at, m.user_id) < ($4, $5))
+ORDER BY m.joined_at DESC, m.user_id DESC
+LIMIT $6
+"""
+
+USER_NICKNAME = "SELECT nickname FROM users WHERE id = $1"
+
+# --- posts the ceremony writes ---------------------------------------------------------------------------
+
+INSERT_ROBOT_POST = """
+INSERT INTO posts (community_id, robot, kind, text) VALUES ($1, $2, $3, $4) RETURNING id
+"""
+
+INSERT_MEMBER_POST = """
+INSERT INTO posts (community_id, author_id, kind, text, image_urls) VALUES ($1, $2, $3, $4, $5)
+RETURNING id::text AS post_id, community_id::text AS community_id, author_id::text AS user_id, text, image_urls,
+          created_at
+"""
+
+# --- join requests -------------------------------------------------------------------------------------
+
+INSERT_JOIN_REQUEST = """
+INSERT INTO join_requests (community_id, user_id, message) VALUES ($1, $2, $3)
+ON CONFLICT (community_id, user_id) WHERE status = 'pending' DO NOTHING
+RETURNING id
+"""
+
+JOIN_REQUEST = """
+SELECT r.id::text AS id, r.community_id::text AS community_id, r.user_id::text AS user_id, u.nickname, u.avatar_url,
+       r.message, r.status, r.reason, r.created_at, r.decided_at, r.decided_by::text AS decided_by
+FROM join_requests r JOIN users u ON u.id = r.user_id
+WHERE r.id = $1 AND r.community_id = $2
+"""
+
+LOCK_JOIN_REQUEST = """
+SELECT id, user_id, status FROM join_requests WHERE id = $1 AND community_id = $2 FOR UPDATE
+"""
+
+PENDING_REQUEST_OF = "SELECT id FROM join_requests WHERE community_id = $1 AND user_id = $2 AND status = 'pending'"
+
+LATEST_REQUEST_OF = """
+SELECT r.id::text AS id, r.community_id::text AS community_id, r.user_id::text AS user_id, u.nickname, u.avatar_url,
+       r.message, r.status, r.reason, r.created_at, r.decided_at, r.decided_by::text AS decided_by
+FROM join_requests r JOIN users u ON u.id = r.user_id
+WHERE r.community_id = $1 AND r.user_id = $2
+ORDER BY r.id DESC LIMIT 1
+"""
+
+DECIDE_JOIN_REQUEST = """
+UPDATE join_requests SET status = $3, reason = $4, decided_by = $5, decided_at = now()
+WHERE id = $1 AND community_id = $2
+"""
+
+# An admission by any other path settles the member's pending request.
+CANCEL_PENDING_REQUEST = """
+UPDATE join_requests SET status = 'cancelled', decided_at = now()
+WHERE community_id = $1 AND user_id = $2 AND status = 'pending'
+"""
+
+JOIN_REQUESTS = """
+SELECT r.id::text AS id, r.community_id::text AS community_id, r.user_id::text AS user_id, u.nickname, u.avatar_url,
+       r.message, r.status, r.reason, r.created_at, r.decided_at, r.decided_by::text AS decided_by, r.id AS sort_id
+FROM join_requests r JOIN users u ON u.id = r.user_id
+WHERE r.community_id = $1 AND r.status = $2 AND ($3::bigint IS NULL OR r.id > $3)
+ORDER BY r.id
+LIMIT $4
+"""
+
+# --- invites and referrals -----------------------------------------------------------------------------
+
+INSERT_INVITE = """
+INSERT INTO invites (community_id, code, created_by, max_uses, expires_at)
+VALUES ($1, $2, $3, $4, now() + make_interval(hours => $5))
+RETURNING code, community_id::text AS community_id, created_by::text AS created_by, max_uses, uses, expires_at,
+       revoked_at IS NOT NULL AS revoked, created_at
+"""
+
+# Takes one use of a live invite. The row lock serialises concurrent uses and the WHERE clause is
+# re-checked after the wait, so uses never pass max_uses.
+USE_INVITE = """
+UPDATE invites SET uses = uses + 1
+WHERE community_id = $1 AND code = $2 AND revoked_at IS NULL AND expires_at > now() AND uses < max_uses
+RETURNING id, created_by
+"""
+
+INVITE_STATE = """
+SELECT revoked_at IS NOT NULL AS revoked, expires_at <= now() AS expired, uses >= max_uses AS used_up, created_by
+FROM invites WHERE community_id = $1 AND code = $2
+"""
+
+INVITES = """
+SELECT code, community_id::text AS community_id, created_by::text AS created_by, max_uses, uses, expires_at,
+       revoked_at IS NOT NULL AS revoked, created_at, id AS sort_id FROM invites
+WHERE community_id = $1 AND ($2::bigint IS NULL OR created_by = $2) AND ($3::bigint IS NULL OR id < $3)
+ORDER BY id DESC
+LIMIT $4
+"""
+
+REVOKE_INVITE = """
+UPDATE invites SET revoked_at = coalesce(revoked_at, now())
+WHERE community_id = $1 AND code = $2 AND ($3::bigint IS NULL OR created_by = $3)
+RETURNING code, community_id::text AS community_id, created_by::text AS created_by, max_uses, uses, expires_at,
+       revoked_at IS NOT NULL AS revoked, created_at
+"""
+
+# A member who leaves or is removed takes their invite links with them.
+REVOKE_INVITES_OF = """
+UPDATE invites SET revoked_at = now() WHERE community_id = $1 AND created_by = $2 AND revoked_at IS NULL
+"""
+
+INSERT_REFERRAL = """
+INSERT INTO referrals (community_id, referred_id, referrer_id, invite_id) VALUES ($1, $2, $3, $4)
+ON CONFLICT (community_id, referred_id) DO NOTHING
+"""
+
+# --- audit log -----------------------------------------------------------------------------------------
+
+INSERT_AUDIT = """
+INSERT INTO community_audit_log (community_id, actor_id, action, subject_id, details) VALUES ($1, $2, $3, $4, $5)
+"""
+
+AUDIT_LOG = """
+SELECT a.id::text AS id, a.action, a.actor_id::text AS actor_id, actor.nickname AS actor_nickname,
+       a.subject_id::text AS subject_id, subject.nickname AS subject_nickname, a.details, a.created_at,
+       a.id AS sort_id
+FROM community_audit_log a
+LEFT JOIN users actor ON actor.id = a.actor_id
+LEFT JOIN users subject ON subject.id = a.subject_id
+WHERE a.community_id = $1 AND ($2::text IS NULL OR a.action = $2) AND ($3::bigint IS NULL OR a.id < $3)
+ORDER BY a.id DESC
+LIMIT $4
+"""

@@ -1,0 +1,444 @@
+"""HTTP routes of communities and membership: thin handlers over logic.py."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import asyncpg
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+
+from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.communities import examples, logic
+from service.communities import models as m
+from service.errors import FieldError, Problem, responses
+from service.idempotency import IdempotencyKey
+from service.ids import MAX_ID, PathId
+from service.paging import Cursor, Limit
+
+TAG = "communities"
+AUTH = ("unauthorized", "token_expired")
+MEMBER = (*AUTH, "not_found", "not_member")
+ADMIN = (*MEMBER, "forbidden")
+
+UserRef = Annotated[
+    str,
+    Parameter(
+        pattern=r"^(me|[1-9][0-9]{0,15})$",
+        description="`me` for yourself (your own settings; DELETE = leave), or a member's user id",
+    ),
+]
+
+
+def _user_id(ref: str, user: CurrentUser) -> int:
+    if ref == "me":
+        return user.id
+    value = int(ref)
+    if value > MAX_ID:
+        error = FieldError(field="user_id", message=f"must be `me` or an id up to {MAX_ID}", source="path")
+        raise Problem("validation_failed", "invalid user id", errors=[error])
+    return value
+
+
+def _with_success(codes: tuple[str, ...], extra: dict[int, ResponseSpec]) -> dict[int, ResponseSpec]:
+    return {**responses(*codes), **extra}
+
+
+class CommunitiesController(Controller):
+    path = "/communities"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @post(
+        "",
+        operation_id="createCommunity",
+        summary="Create a community (you become its owner and first member)",
+        status_code=201,
+        responses=responses(*AUTH, "idempotency_key_reused"),
+    )
+    async def create(
+        self, data: m.CommunityCreate, user: CurrentUser, db: asyncpg.Connection, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.Community]:
+        return await logic.create_community(db, user.id, data, idempotency_key)
+
+    @get(
+        "",
+        operation_id="discoverCommunities",
+        summary="Discover listed communities, newest first, by name or tag",
+        responses=responses(*AUTH),
+    )
+    async def discover(
+        self,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        q: Annotated[str | None, Parameter(max_length=40, description="Part of the name")] = None,
+        tag: Annotated[str | None, Parameter(max_length=16, description="An exact tag")] = None,
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> m.CommunityPage:
+        return await logic.discover(db, q, tag, limit, cursor)
+
+    @get(
+        "/{community_id:int}",
+        operation_id="getCommunity",
+        summary="A community, with my membership and my latest join request",
+        responses=_with_success(
+            (*AUTH, "not_found"),
+            {
+                200: ResponseSpec(
+                    data_container=m.Community,
+                    description="The community as the caller sees it",
+                    examples=examples.example("a member's view", examples.COMMUNITY),
+                )
+            },
+        ),
+    )
+    async def read(self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Community:
+        return await logic.get_community(db, community_id, user.id)
+
+    @patch(
+        "/{community_id:int}",
+        operation_id="updateCommunity",
+        summary="Edit a community (admins; visibility, entry mode, price and cap: owner only)",
+        responses=responses(*ADMIN, "cap_below_member_count"),
+    )
+    async def update(
+        self, community_id: PathId, data: m.CommunityUpdate, user: CurrentUser, db: asyncpg.Connection
+    ) -> m.Community:
+        return await logic.update_community(db, community_id, user.id, data)
+
+    @post(
+        "/{community_id:int}/join",
+        operation_id="joinCommunity",
+        summary="Join: free -> member (201), approval -> pending request (202), already a member -> 200",
+        description=(
+            "A free community admits at once and the welcome robot greets the newcomer; the answer carries the "
+            "greeting and the self-introduction prompt. An approval community records a pending request for "
+            "the admins. A paid community answers `payment_required` (402) until checkout is available. With "
+            "`inviteCode` a valid invite link admits without review and records who referred you. A member "
+            "joining again gets 200 with outcome `already_member`. Send an `Idempotency-Key` to retry safely."
+        ),
+        status_code=201,
+        responses=_with_success(
+            (
+                *AUTH,
+                "not_found",
+                "payment_required",
+                "community_full",
+                "member_removed",
+                "invite_not_found",
+                "invite_expired",
+                "invite_used_up",
+                "idempotency_key_reused",
+            ),
+            {
+                201: ResponseSpec(
+                    data_container=m.JoinResult,
+                    description="Admitted: the membership and the welcome",
+                    examples=examples.example("joined", examples.JOINED),
+                ),
+                200: ResponseSpec(
+                    data_container=m.JoinResult,
+                    description="Already a member: nothing changed",
+                    examples=examples.example("already a member", examples.ALREADY),
+                ),
+                202: ResponseSpec(
+                    data_container=m.JoinResult,
+                    description="Approval needed: a pending request",
+                    examples=examples.example("pending approval", examples.PENDING),
+                ),
+            },
+        ),
+    )
+    async def join(
+        self,
+        community_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        data: m.JoinBody | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.JoinResult]:
+        return await logic.join(db, community_id, user.id, data, idempotency_key)
+
+    @post(
+        "/{community_id:int}/ownership-transfer",
+        operation_id="transferCommunityOwnership",
+        summary="Hand the community to another member (owner only); you stay on as an admin",
+        status_code=200,
+        responses=responses(*ADMIN, "idempotency_key_reused"),
+    )
+    async def transfer(
+        self,
+        community_id: PathId,
+        data: m.OwnershipTransfer,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Community]:
+        new_owner = _user_id(data.user_id, user)
+        return await logic.transfer_ownership(db, community_id, user.id, new_owner, idempotency_key)
+
+    @post(
+        "/{community_id:int}/introduction",
+        operation_id="introduceMyself",
+        summary="Post my self-introduction (once per community), marked as an introduction",
+        status_code=201,
+        responses=responses(*MEMBER, "member_muted", "already_introduced", "idempotency_key_reused"),
+    )
+    async def introduce(
+        self,
+        community_id: PathId,
+        data: m.IntroductionCreate,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Introduction]:
+        return await logic.introduce(db, community_id, user.id, data, idempotency_key)
+
+    @post(
+        "/{community_id:int}/read",
+        operation_id="markCommunityRead",
+        summary="I have read this community up to now (resets my unread count)",
+        status_code=204,
+        responses=responses(*MEMBER),
+    )
+    async def mark_read(self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> None:
+        await logic.mark_read(db, community_id, user.id)
+
+    @get(
+        "/{community_id:int}/newcomers",
+        operation_id="listNewcomers",
+        summary="Members who joined recently, e.g. those without an introduction (admins)",
+        responses=responses(*ADMIN),
+    )
+    async def newcomers(
+        self,
+        community_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        days: Annotated[int, Parameter(ge=1, le=90, description="Joined within this many days")] = 7,
+        introduced: Annotated[
+            bool | None, Parameter(description="false: only those without an introduction; true: only with one")
+        ] = None,
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> m.NewcomerPage:
+        return await logic.newcomers(db, community_id, user.id, days, introduced, limit, cursor)
+
+    @get(
+        "/{community_id:int}/audit-log",
+        operation_id="readCommunityAuditLog",
+        summary="Membership and role changes, newest first (admins)",
+        responses=responses(*ADMIN),
+    )
+    async def audit_log(
+        self,
+        community_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        action: Annotated[
+            str | None,
+            Parameter(max_length=40, description="Only this action, e.g. member.removed"),
+        ] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> m.AuditPage:
+        return await logic.audit_log(db, community_id, user.id, action, limit, cursor)
+
+
+class MembersController(Controller):
+    path = "/communities/{community_id:int}/members"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @get("", operation_id="listMembers", summary="Members, earliest first (members only)", responses=responses(*MEMBER))
+    async def list_members(
+        self,
+        community_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        role: Annotated[m.Role | None, Parameter(description="Only members with this role")] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> m.MemberPage:
+        return await logic.list_members(db, community_id, user.id, role, limit, cursor)
+
+    @patch(
+        "/{user_id:str}",
+        operation_id="updateMember",
+        summary="`me`: mute notifications, unfollow. Others: promote/demote (owner), mute (admins)",
+        responses=responses(*ADMIN),
+    )
+    async def update_member(
+        self, community_id: PathId, user_id: UserRef, data: m.MemberUpdate, user: CurrentUser, db: asyncpg.Connection
+    ) -> m.Membership:
+        return await logic.update_member(db, community_id, user.id, _user_id(user_id, user), data)
+
+    @delete(
+        "/{user_id:str}",
+        operation_id="removeMember",
+        summary="`me`: leave the community. Others: remove the member (admins)",
+        responses=responses(*ADMIN, "owner_must_transfer"),
+    )
+    async def remove_member(
+        self,
+        community_id: PathId,
+        user_id: UserRef,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        reason: Annotated[str, Parameter(max_length=200, description="Why the member was removed")] = "",
+    ) -> None:
+        target = _user_id(user_id, user)
+        if target == user.id:
+            await logic.leave(db, community_id, user.id)
+        else:
+            await logic.remove_member(db, community_id, user.id, target, reason)
+
+
+class JoinRequestsController(Controller):
+    path = "/communities/{community_id:int}/join-requests"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @get(
+        "",
+        operation_id="listJoinRequests",
+        summary="Join requests, oldest first (admins)",
+        responses=responses(*ADMIN),
+    )
+    async def list_requests(
+        self,
+        community_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        status: Literal["pending", "approved", "rejected", "cancelled"] = "pending",
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> m.JoinRequestPage:
+        return await logic.list_join_requests(db, community_id, user.id, status, limit, cursor)
+
+    @post(
+        "/{request_id:int}/approve",
+        operation_id="approveJoinRequest",
+        summary="Approve a join request: the applicant is admitted and welcomed (admins)",
+        status_code=200,
+        responses=responses(*ADMIN, "request_not_pending", "community_full", "idempotency_key_reused"),
+    )
+    async def approve(
+        self,
+        community_id: PathId,
+        request_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.JoinRequest]:
+        return await logic.approve_join_request(db, community_id, request_id, user.id, idempotency_key)
+
+    @post(
+        "/{request_id:int}/reject",
+        operation_id="rejectJoinRequest",
+        summary="Reject a join request with a reason the applicant sees (admins)",
+        status_code=200,
+        responses=responses(*ADMIN, "request_not_pending"),
+    )
+    async def reject(
+        self,
+        community_id: PathId,
+        request_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        data: m.RejectBody | None = None,
+    ) -> m.JoinRequest:
+        reason = (data or m.RejectBody()).reason
+        return await logic.reject_join_request(db, community_id, request_id, user.id, reason)
+
+
+class InvitesController(Controller):
+    path = "/communities/{community_id:int}/invites"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @post(
+        "",
+        operation_id="createInvite",
+        summary="Create an invite link with an expiry and a use limit (members; admins in approval communities)",
+        description="Share the code with the community id; joining with `inviteCode` records you as the referrer.",
+        status_code=201,
+        responses=responses(*ADMIN),
+    )
+    async def create(
+        self, community_id: PathId, data: m.InviteCreate, user: CurrentUser, db: asyncpg.Connection
+    ) -> m.Invite:
+        return await logic.create_invite(db, community_id, user.id, data)
+
+    @get(
+        "",
+        operation_id="listInvites",
+        summary="Invite links, newest first (admins: all; members: their own)",
+        responses=responses(*MEMBER),
+    )
+    async def list_invites(
+        self,
+        community_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> m.InvitePage:
+        return await logic.list_invites(db, community_id, user.id, limit, cursor)
+
+    @delete(
+        "/{code:str}",
+        operation_id="revokeInvite",
+        summary="Revoke an invite link (its creator or an admin)",
+        responses=responses(*MEMBER, "invite_not_found"),
+    )
+    async def revoke(
+        self,
+        community_id: PathId,
+        code: Annotated[str, Parameter(pattern=r"^[A-Za-z0-9_-]{6,32}$", description="The invite code")],
+        user: CurrentUser,
+        db: asyncpg.Connection,
+    ) -> None:
+        await logic.revoke_invite(db, community_id, user.id, code)
+
+
+class MyCommunitiesController(Controller):
+    path = "/me/communities"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @get(
+        "",
+        operation_id="listMyCommunities",
+        summary="My communities, most recently active first, with my unread counts",
+        description=(
+            "Unread counts visible posts by others since my last `POST /v1/communities/{id}/read` (or since I "
+            "joined), up to 100. The order follows activity, so a community can move between pages while you "
+            "page through."
+        ),
+        responses=_with_success(
+            AUTH,
+            {
+                200: ResponseSpec(
+                    data_container=m.MyCommunityPage,
+                    description="A page of my communities",
+                    examples=examples.example("one community with unread posts", examples.MY_COMMUNITIES),
+                )
+            },
+        ),
+    )
+    async def list_mine(
+        self, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 20, cursor: Cursor = None
+    ) -> m.MyCommunityPage:
+        return await logic.my_communities(db, user.id, limit, cursor)
+
+
+CONTROLLERS = [
+    CommunitiesController,
+    MembersController,
+    JoinRequestsController,
+    InvitesController,
+    MyCommunitiesController,
+]

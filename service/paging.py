@@ -1,0 +1,45 @@
+"""Opaque list cursors: the sort key of the last item, as url-safe base64 of a JSON array.
+
+Clients treat a cursor as an opaque string; a tampered or foreign cursor answers 400, never a 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar.params import Parameter
+
+from service.errors import FieldError, Problem
+
+Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (1-100)")]
+Cursor = Annotated[
+    str | None,
+    Parameter(max_length=200, description="`nextCursor` of the previous page; omit for the first page"),
+]
+
+
+def encode_cursor(*key: Any) -> str:
+    raw = msgspec.json.encode([k.isoformat() if isinstance(k, datetime) else k for k in key])
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str | None, *types: type) -> tuple | None:
+    """The key a cursor holds, each part converted to the given type; None for the first page."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        parts = msgspec.json.decode(raw)
+        if not isinstance(parts, list) or len(parts) != len(types):
+            raise ValueError("wrong shape")
+        return tuple(msgspec.convert(part, kind, strict=False) for part, kind in zip(parts, types, strict=True))
+    except (ValueError, binascii.Error, msgspec.DecodeError, msgspec.ValidationError):
+        raise Problem(
+            "validation_failed",
+            "invalid cursor",
+            errors=[FieldError(field="cursor", message="not a cursor this list gave out", source="query")],
+        ) from None

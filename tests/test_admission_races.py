@@ -1,0 +1,123 @@
+"""The cap and the use limits hold under concurrency: many real HTTP requests at once against one app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import asyncpg
+import pytest
+
+from tests.factories import create_community, create_users, join
+from tests.support import api_client, make_settings
+
+
+@pytest.fixture
+async def busy_client(database_url):
+    # A pool big enough that requests really do race inside PostgreSQL rather than queue for a connection.
+    async with api_client(make_settings(database_url, db_pool_max=30)) as client:
+        yield client
+
+
+@pytest.fixture
+async def db(database_url):
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
+
+
+async def post_all(client, requests: list[tuple[str, dict, dict]]) -> list:
+    return await asyncio.gather(*(client.post(url, json=body, headers=headers) for url, body, headers in requests))
+
+
+def outcomes(responses) -> Counter:
+    return Counter(r.json().get("outcome") or r.json().get("code") for r in responses)
+
+
+async def test_200_concurrent_joins_fill_a_cap_of_100_exactly(busy_client, database_url, settings, db):
+    owner, *joiners = await create_users(database_url, settings, *(f"u{i}" for i in range(201)))
+    community = await create_community(busy_client, owner, memberCap=100)
+    cid = community["id"]
+    responses = await post_all(busy_client, [(f"/v1/communities/{cid}/join", {}, u.headers) for u in joiners])
+
+    assert all(r.status_code in (201, 409) for r in responses), {r.status_code for r in responses}
+    assert outcomes(responses) == {"joined": 99, "community_full": 101}  # the owner holds the first place
+    assert await db.fetchval("SELECT member_count FROM communities WHERE id = $1", int(cid)) == 100
+    active = "SELECT count(*) FROM memberships WHERE community_id = $1 AND status = 'active'"
+    assert await db.fetchval(active, int(cid)) == 100
+    assert await db.fetchval("SELECT count(*) FROM posts WHERE kind = 'welcome'") == 99
+    joined = "SELECT count(*) FROM community_audit_log WHERE action = 'member.joined' AND community_id = $1"
+    assert await db.fetchval(joined, int(cid)) == 99
+
+    # A departure frees exactly one place.
+    admitted = next(u for u, r in zip(joiners, responses, strict=True) if r.status_code == 201)
+    refused = [u for u, r in zip(joiners, responses, strict=True) if r.status_code == 409]
+    await busy_client.delete(f"/v1/communities/{cid}/members/me", headers=admitted.headers)
+    second_wave = await post_all(busy_client, [(f"/v1/communities/{cid}/join", {}, u.headers) for u in refused[:20]])
+    assert outcomes(second_wave) == {"joined": 1, "community_full": 19}
+
+
+async def test_the_same_member_joining_many_times_at_once_is_admitted_once(busy_client, database_url, settings, db):
+    owner, member = await create_users(database_url, settings, "owner", "member")
+    cid = (await create_community(busy_client, owner))["id"]
+    url = f"/v1/communities/{cid}/join"
+    plain = await post_all(busy_client, [(url, {}, member.headers)] * 10)
+    assert outcomes(plain) == {"joined": 1, "already_member": 9}
+
+    other = (await create_community(busy_client, owner))["id"]
+    keyed = {**member.headers, "Idempotency-Key": "double-tap"}
+    retries = await post_all(busy_client, [(f"/v1/communities/{other}/join", {}, keyed)] * 10)
+    assert {r.status_code for r in retries} == {201}
+    assert len({r.content for r in retries}) == 1  # every retry got the first answer, byte for byte
+    assert await db.fetchval("SELECT member_count FROM communities WHERE id = $1", int(other)) == 2
+
+
+async def test_concurrent_approvals_respect_the_cap(busy_client, database_url, settings, db):
+    owner, admin, *applicants = await create_users(database_url, settings, *(f"a{i}" for i in range(32)))
+    cid = (await create_community(busy_client, owner, entryMode="approval", memberCap=12))["id"]
+    admin_request = (await join(busy_client, admin, cid))["request"]["id"]
+    await busy_client.post(f"/v1/communities/{cid}/join-requests/{admin_request}/approve", headers=owner.headers)
+    await busy_client.patch(f"/v1/communities/{cid}/members/{admin.id}", json={"role": "admin"}, headers=owner.headers)
+    requests = await post_all(busy_client, [(f"/v1/communities/{cid}/join", {}, u.headers) for u in applicants])
+    ids = [r.json()["request"]["id"] for r in requests]
+
+    # Owner and admin approve every request at the same time, each request twice.
+    base = f"/v1/communities/{cid}/join-requests"
+    calls = [(f"{base}/{rid}/approve", {}, who.headers) for rid in ids for who in (owner, admin)]
+    responses = await post_all(busy_client, calls)
+    assert {r.status_code for r in responses} <= {200, 409}
+    assert await db.fetchval("SELECT member_count FROM communities WHERE id = $1", int(cid)) == 12
+    approved = await db.fetchval(
+        "SELECT count(*) FROM join_requests WHERE community_id = $1 AND status = 'approved'", int(cid)
+    )
+    assert approved == 11  # the admin's own request and ten of the thirty
+    assert await db.fetchval("SELECT count(*) FROM posts WHERE kind = 'welcome'") == 11
+    codes = Counter(r.json().get("code") for r in responses if r.status_code == 409)
+    assert set(codes) == {"community_full"}
+
+
+async def test_concurrent_invite_uses_respect_the_use_limit(busy_client, database_url, settings, db):
+    owner, *guests = await create_users(database_url, settings, *(f"g{i}" for i in range(41)))
+    cid = (await create_community(busy_client, owner))["id"]
+    invite = await busy_client.post(f"/v1/communities/{cid}/invites", json={"maxUses": 5}, headers=owner.headers)
+    code = invite.json()["code"]
+    responses = await post_all(
+        busy_client, [(f"/v1/communities/{cid}/join", {"inviteCode": code}, g.headers) for g in guests]
+    )
+    assert outcomes(responses) == {"joined": 5, "invite_used_up": 35}
+    assert await db.fetchval("SELECT uses FROM invites WHERE code = $1", code) == 5
+    assert await db.fetchval("SELECT count(*) FROM referrals WHERE community_id = $1", int(cid)) == 5
+
+
+async def test_invite_uses_and_the_cap_race_together(busy_client, database_url, settings, db):
+    """Fewer places than invite uses: a use is only spent by an admission that happened."""
+    owner, *guests = await create_users(database_url, settings, *(f"h{i}" for i in range(31)))
+    cid = (await create_community(busy_client, owner, memberCap=4))["id"]
+    code = (
+        await busy_client.post(f"/v1/communities/{cid}/invites", json={"maxUses": 10}, headers=owner.headers)
+    ).json()["code"]
+    responses = await post_all(
+        busy_client, [(f"/v1/communities/{cid}/join", {"inviteCode": code}, g.headers) for g in guests]
+    )
+    assert outcomes(responses) == {"joined": 3, "community_full": 27}
+    assert await db.fetchval("SELECT uses FROM invites WHERE code = $1", code) == 3

@@ -1,0 +1,264 @@
+"""Communities: create, read, edit, validation, discovery and "my communities", over HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from service.communities.logic import render_welcome
+from service.idempotency import purge_expired
+from tests.factories import assert_problem, create_community, create_users, join
+
+
+@pytest.fixture
+async def people(database_url, settings):
+    alice, bob, carol = await create_users(database_url, settings, "Alice", "Bob", "Carol")
+    return alice, bob, carol
+
+
+async def test_create_and_read_a_community(client, people):
+    alice, bob, _ = people
+    created = await create_community(
+        client,
+        alice,
+        name="  城市跑团  ",
+        description="每周六早上一起跑",
+        tags=["跑步", "Running", "running"],
+        coverUrl="https://cdn.example.com/c.jpg",
+    )
+    assert created["name"] == "城市跑团"
+    assert created["tags"] == ["跑步", "running"]
+    assert created["ownerId"] == str(alice.id)
+    assert created["memberCount"] == 1 and created["memberCap"] == 100
+    assert created["entryMode"] == "free" and created["priceFen"] is None
+    assert created["visibility"] == "listed"
+    assert "{nickname}" in created["welcomeTemplate"]
+    assert created["membership"]["role"] == "owner"
+    assert isinstance(created["id"], str)
+
+    seen_by_bob = (await client.get(f"/v1/communities/{created['id']}", headers=bob.headers)).json()
+    assert seen_by_bob["membership"] is None and seen_by_bob["joinRequest"] is None
+    assert seen_by_bob["name"] == "城市跑团"
+
+
+async def test_creating_is_idempotent_with_a_key(client, people, database_url):
+    alice, *_ = people
+    headers = {**alice.headers, "Idempotency-Key": "create-1"}
+    first = await client.post("/v1/communities", json={"name": "Once"}, headers=headers)
+    again = await client.post("/v1/communities", json={"name": "Once"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.content == again.content
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await client.post("/v1/communities", json={"name": "Twice"}, headers=headers)
+    assert_problem(other, 422, "idempotency_key_reused")
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM communities") == 1
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "x" * 41}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "ok", "entryMode": "paid", "priceFen": -1}, "priceFen"),
+        ({"name": "ok", "entryMode": "paid", "priceFen": 0}, "priceFen"),
+        ({"name": "ok", "entryMode": "paid"}, "priceFen"),
+        ({"name": "ok", "entryMode": "free", "priceFen": 100}, "priceFen"),
+        ({"name": "ok", "memberCap": 501}, "memberCap"),
+        ({"name": "ok", "memberCap": 0}, "memberCap"),
+        ({"name": "ok", "entryMode": "lottery"}, "entryMode"),
+        ({"name": "ok", "visibility": "secret"}, "visibility"),
+        ({"name": "ok", "tags": ["a"] * 6}, "tags"),
+        ({"name": "ok", "coverUrl": "javascript:alert(1)"}, "coverUrl"),
+        ({"name": "ok", "welcomeTemplate": "Hi {nickname}, {0.__class__}"}, "welcomeTemplate"),
+        ({"name": "ok", "description": "d" * 1001}, "description"),
+    ],
+)
+async def test_bad_community_settings_are_listed_by_field(client, people, body, field):
+    alice, *_ = people
+    response = await client.post("/v1/communities", json=body, headers=alice.headers)
+    problem = assert_problem(response, 400, "validation_failed")
+    assert field in {error["field"] for error in problem["errors"]}, problem
+
+
+async def test_requests_without_a_token_are_refused(client):
+    assert_problem(await client.get("/v1/communities"), 401, "unauthorized")
+    assert_problem(await client.post("/v1/communities", json={"name": "x"}), 401, "unauthorized")
+    assert_problem(await client.get("/v1/me/communities"), 401, "unauthorized")
+
+
+async def test_unknown_community_is_404(client, people):
+    alice, *_ = people
+    assert_problem(await client.get("/v1/communities/999999", headers=alice.headers), 404, "not_found")
+    assert_problem(await client.post("/v1/communities/999999/join", headers=alice.headers), 404, "not_found")
+
+
+async def test_owner_and_admins_edit_within_their_rights(client, people):
+    alice, bob, carol = people
+    community = await create_community(client, alice, name="Readers")
+    cid = community["id"]
+    await join(client, bob, cid)
+    await join(client, carol, cid)
+    await client.patch(f"/v1/communities/{cid}/members/{bob.id}", json={"role": "admin"}, headers=alice.headers)
+
+    edited = await client.patch(f"/v1/communities/{cid}", json={"description": "books"}, headers=bob.headers)
+    assert edited.status_code == 200 and edited.json()["description"] == "books"
+    refused = await client.patch(f"/v1/communities/{cid}", json={"memberCap": 200}, headers=bob.headers)
+    assert "memberCap" in assert_problem(refused, 403, "forbidden")["detail"]
+    assert_problem(
+        await client.patch(f"/v1/communities/{cid}", json={"description": "x"}, headers=carol.headers),
+        403,
+        "forbidden",
+    )
+
+    raised = await client.patch(f"/v1/communities/{cid}", json={"memberCap": 500}, headers=alice.headers)
+    assert raised.json()["memberCap"] == 500
+    too_high = await client.patch(f"/v1/communities/{cid}", json={"memberCap": 501}, headers=alice.headers)
+    assert_problem(too_high, 400, "validation_failed")
+    too_low = await client.patch(f"/v1/communities/{cid}", json={"memberCap": 2}, headers=alice.headers)
+    assert_problem(too_low, 409, "cap_below_member_count")
+
+    no_price = await client.patch(f"/v1/communities/{cid}", json={"entryMode": "paid"}, headers=alice.headers)
+    assert "priceFen" in {e["field"] for e in assert_problem(no_price, 400, "validation_failed")["errors"]}
+    paid = await client.patch(
+        f"/v1/communities/{cid}", json={"entryMode": "paid", "priceFen": 990}, headers=alice.headers
+    )
+    assert paid.json()["priceFen"] == 990
+    free_again = await client.patch(f"/v1/communities/{cid}", json={"entryMode": "free"}, headers=alice.headers)
+    assert free_again.json()["priceFen"] is None and free_again.json()["entryMode"] == "free"
+    unknown_field = await client.patch(f"/v1/communities/{cid}", json={"ownerId": "1"}, headers=alice.headers)
+    assert_problem(unknown_field, 400, "validation_failed")
+
+    log = (await client.get(f"/v1/communities/{cid}/audit-log", headers=alice.headers)).json()["items"]
+    updates = [entry for entry in log if entry["action"] == "community.updated"]
+    assert {"memberCap"} <= {field for entry in updates for field in entry["details"]["fields"]}
+    assert any(entry["actorId"] == str(bob.id) for entry in updates)
+
+
+async def test_discover_lists_listed_communities_by_name_and_tag(client, people):
+    alice, bob, _ = people
+    await create_community(client, alice, name="Morning runners", tags=["running"])
+    await create_community(client, alice, name="Evening runners", tags=["running", "night"])
+    await create_community(client, alice, name="Hidden runners", visibility="unlisted")
+    await create_community(client, alice, name="Chess 100%", tags=["chess"])
+    await create_community(client, alice, name="Chess club", tags=["chess"])
+
+    async def names(**params) -> list[str]:
+        response = await client.get("/v1/communities", params=params, headers=bob.headers)
+        assert response.status_code == 200, response.text
+        return [item["name"] for item in response.json()["items"]]
+
+    assert await names(q="runners") == ["Evening runners", "Morning runners"]
+    assert await names(q="RUNNERS", tag="night") == ["Evening runners"]
+    assert await names(tag="Chess") == ["Chess club", "Chess 100%"]
+    assert await names(q="100%") == ["Chess 100%"]
+    assert await names(q="%") == ["Chess 100%"]
+    assert await names(q="_") == []
+
+    seen, cursor = [], None
+    for _ in range(10):
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/v1/communities", params=params, headers=bob.headers)).json()
+        seen += [item["name"] for item in page["items"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 4 and "Hidden runners" not in seen
+
+    bad = await client.get("/v1/communities", params={"cursor": "not-a-cursor"}, headers=bob.headers)
+    assert_problem(bad, 400, "validation_failed")
+    assert_problem(await client.get("/v1/communities?limit=101", headers=bob.headers), 400, "validation_failed")
+    assert_problem(await client.get("/v1/communities?q=" + "x" * 41, headers=bob.headers), 400, "validation_failed")
+
+
+async def test_my_communities_show_last_activity_and_unread_counts(client, people, database_url):
+    alice, bob, carol = people
+    first = await create_community(client, alice, name="First")
+    second = await create_community(client, alice, name="Second")
+    await join(client, bob, first["id"])
+    await join(client, bob, second["id"])
+    await join(client, carol, first["id"])  # the robot greets Carol in First: one unread for Bob
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        # A member post in Second, later than everything else, makes Second the most recently active.
+        await conn.execute(
+            "INSERT INTO posts (community_id, author_id, text, created_at) VALUES ($1, $2, 'hello', now() + '2s')",
+            int(second["id"]),
+            alice.id,
+        )
+        await conn.execute(
+            "INSERT INTO posts (community_id, author_id, text, created_at) VALUES ($1, $2, 'mine', now() + '1s')",
+            int(first["id"]),
+            bob.id,
+        )
+    finally:
+        await conn.close()
+
+    mine = (await client.get("/v1/me/communities", headers=bob.headers)).json()["items"]
+    assert [item["name"] for item in mine] == ["Second", "First"]
+    by_name = {item["name"]: item for item in mine}
+    assert by_name["Second"]["unreadCount"] == 1
+    assert by_name["First"]["unreadCount"] == 1  # Carol's welcome; Bob's own post does not count
+    assert by_name["First"]["role"] == "member" and by_name["First"]["memberCount"] == 3
+
+    read = await client.post(f"/v1/communities/{second['id']}/read", headers=bob.headers)
+    assert read.status_code == 204
+    paged = (await client.get("/v1/me/communities?limit=1", headers=bob.headers)).json()
+    assert len(paged["items"]) == 1 and paged["nextCursor"]
+    rest = (await client.get(f"/v1/me/communities?limit=1&cursor={paged['nextCursor']}", headers=bob.headers)).json()
+    assert rest["nextCursor"] is None
+    both = {item["name"]: item for item in paged["items"] + rest["items"]}
+    assert set(both) == {"First", "Second"}
+
+    alice_mine = (await client.get("/v1/me/communities", headers=alice.headers)).json()["items"]
+    assert {item["role"] for item in alice_mine} == {"owner"}
+    assert (await client.post(f"/v1/communities/{first['id']}/read", headers=carol.headers)).status_code == 204
+    assert_problem(await client.post(f"/v1/communities/{second['id']}/read", headers=carol.headers), 403, "not_member")
+
+
+async def test_unread_count_is_capped(client, people, database_url):
+    alice, bob, _ = people
+    community = await create_community(client, alice)
+    await join(client, bob, community["id"])
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO posts (community_id, author_id, text, created_at) "
+            "SELECT $1, $2, 'p' || n, now() + make_interval(secs => n) FROM generate_series(1, 150) n",
+            int(community["id"]),
+            alice.id,
+        )
+    finally:
+        await conn.close()
+    (item,) = (await client.get("/v1/me/communities", headers=bob.headers)).json()["items"]
+    assert item["unreadCount"] == 100
+
+
+def test_welcome_template_rendering():
+    assert render_welcome("Hi {nickname}, welcome to {community}", "Bob", "Tea") == "Hi Bob, welcome to Tea"
+    assert render_welcome("欢迎 {nickname}", "", "Tea") == "欢迎 新朋友"
+    # A nickname that looks like a placeholder is inserted as it is, never expanded again.
+    assert render_welcome("{nickname} in {community}", "{community}", "Tea") == "{community} in Tea"
+
+
+async def test_idempotency_keys_are_forgotten_after_a_day(client, people, database_url):
+    alice, *_ = people
+    headers = {**alice.headers, "Idempotency-Key": "old-key"}
+    await client.post("/v1/communities", json={"name": "One"}, headers=headers)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await purge_expired(conn)
+        assert await conn.fetchval("SELECT count(*) FROM idempotent_requests") == 1
+        await conn.execute("UPDATE idempotent_requests SET created_at = now() - interval '25 hours'")
+        await purge_expired(conn, timedelta(hours=24))
+        assert await conn.fetchval("SELECT count(*) FROM idempotent_requests") == 0
+    finally:
+        await conn.close()
+    again = await client.post("/v1/communities", json={"name": "One"}, headers=headers)
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers
