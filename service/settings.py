@@ -20,9 +20,9 @@ SECRET_FIELDS = frozenset(
         "session_key_cipher_key",
         "wechat_pay_private_key",
         "wechat_pay_apiv3_key",
+        "operator_api_key",
     }
 )
-SECRET_FIELDS = frozenset({"database_url", "secret_key", "wechat_secret", "session_key_cipher_key", "operator_api_key"})
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Positive = Annotated[int, msgspec.Meta(ge=1)]

@@ -34,10 +34,14 @@ class Factory:
 
     async def community(self, name: str, owner: int) -> int:
         community_id = await self.conn.fetchval(
-            "INSERT INTO communities (name, owner_id) VALUES ($1, $2) RETURNING id", name, owner
+            "INSERT INTO communities (name, owner_id, welcome_template, member_count) VALUES ($1, $2, '', 1) "
+            "RETURNING id",
+            name,
+            owner,
         )
         await self.conn.execute(
-            "INSERT INTO memberships (community_id, user_id, role, status) VALUES ($1, $2, 'owner', 'active')",
+            "INSERT INTO memberships (community_id, user_id, role, status, via) "
+            "VALUES ($1, $2, 'owner', 'active', 'owner')",
             community_id,
             owner,
         )
@@ -45,8 +49,8 @@ class Factory:
 
     async def join(self, community_id: int, user_id: int, at: datetime) -> None:
         await self.conn.execute(
-            "INSERT INTO memberships (community_id, user_id, role, status, joined_at) "
-            "VALUES ($1, $2, 'member', 'active', $3)",
+            "INSERT INTO memberships (community_id, user_id, role, status, via, joined_at) "
+            "VALUES ($1, $2, 'member', 'active', 'free', $3)",
             community_id,
             user_id,
             at,
@@ -63,8 +67,9 @@ class Factory:
         deleted: bool = False,
     ) -> int:
         post_id = await self.conn.fetchval(
-            "INSERT INTO posts (community_id, author_id, kind, text, image_urls, created_at, deleted_at) "
-            "VALUES ($1, $2, 'post', $3, $4, $5, CASE WHEN $6 THEN $5 END) RETURNING id",
+            "INSERT INTO posts (community_id, author_id, robot, kind, text, image_urls, created_at, deleted_at) "
+            "VALUES ($1, $2::bigint, CASE WHEN $2::bigint IS NULL THEN 'test' END, 'post', $3, $4, $5, "
+            "CASE WHEN $6 THEN $5::timestamptz END) RETURNING id",
             community_id,
             author,
             text,

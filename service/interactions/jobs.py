@@ -6,26 +6,23 @@ import logging
 from datetime import UTC, datetime
 
 from service.interactions import logic
-from service.jobs import JobContext, Reschedule, job
+from service.jobs import JobContext, job
 
 log = logging.getLogger("service.interactions")
 
 ROLLUP_EVERY = 60  # seconds
 MAINTAIN_EVERY = 6 * 3600
 
-PERIODIC = {"interactions.rollup": 0, "interactions.maintain": 0}  # kind -> first delay, seeded by the worker
 
-
-@job("interactions.rollup")
+@job("interactions.rollup", every=ROLLUP_EVERY)
 async def rollup(ctx: JobContext, payload: dict) -> None:
     async with ctx.pool.acquire() as conn:
         touched = await logic.rollup_incremental(conn, ctx.settings)
     if touched:
         log.info("roll-up", extra={"communityDays": touched})
-    raise Reschedule(ROLLUP_EVERY)
 
 
-@job("interactions.maintain")
+@job("interactions.maintain", every=MAINTAIN_EVERY)
 async def maintain(ctx: JobContext, payload: dict) -> None:
     """Create next months' partitions, drop those past retention, refresh community stages."""
     async with ctx.pool.acquire() as conn:
@@ -34,4 +31,3 @@ async def maintain(ctx: JobContext, payload: dict) -> None:
         communities = [r["id"] for r in await conn.fetch("SELECT id FROM communities")]
         await logic.refresh_stages(conn, ctx.settings, communities)
     log.info("interactions maintained", extra={"droppedPartitions": dropped, "communities": len(communities)})
-    raise Reschedule(MAINTAIN_EVERY)

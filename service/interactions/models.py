@@ -106,7 +106,7 @@ class Contribution(Camel, frozen=True):
     participation: int
 
 
-class LeaderboardEntry(Camel, frozen=True):
+class LeaderboardEntry(Camel, frozen=True, omit_defaults=True):
     rank: int
     user_id: str
     nickname: str
@@ -115,7 +115,7 @@ class LeaderboardEntry(Camel, frozen=True):
     details: Contribution | None = None
 
 
-class Leaderboard(Camel, frozen=True):
+class Leaderboard(Camel, frozen=True, omit_defaults=True):
     community_id: str
     start: date
     end: date

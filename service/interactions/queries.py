@@ -41,10 +41,10 @@ WHERE i.inhparent = 'interaction_events'::regclass ORDER BY 1
 LOCK_PRESENCE = "SELECT pg_advisory_xact_lock(hashtextextended('presence:' || $1 || ':' || $2, 0))"
 
 EXTEND_SESSION = """
-UPDATE presence_sessions SET last_seen_at = greatest(last_seen_at, $3)
+UPDATE presence_sessions SET last_seen_at = greatest(last_seen_at, $3::timestamptz)
 WHERE id = (
     SELECT id FROM presence_sessions
-    WHERE user_id = $1 AND community_id = $2 AND last_seen_at >= $3 - make_interval(secs => $4)
+    WHERE user_id = $1 AND community_id = $2 AND last_seen_at >= $3::timestamptz - make_interval(secs => $4)
     ORDER BY last_seen_at DESC LIMIT 1
 )
 RETURNING id, started_at, last_seen_at
