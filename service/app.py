@@ -44,6 +44,9 @@ TAGS = [
         description="Communities and belonging to one: discover, join (free, approval, paid, invite links), "
         "roles, mute, leave, the welcome ceremony and self-introductions, the audit log.",
     ),
+    Tag(name="interactions", description="Client events (views, share opens) and presence heartbeats."),
+    Tag(name="metrics", description="Activity metrics and member contribution ranks (docs/metrics.md)."),
+    Tag(name="rewards", description="Two-tier reward pools (platform operator) and my rewards."),
 ]
 
 
@@ -52,6 +55,7 @@ def domain_routes() -> list:
     from service.auth.routes import AuthController, MeController
     from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
     from service.communities.routes import CONTROLLERS as COMMUNITY_CONTROLLERS
+    from service.interactions.routes import CONTROLLERS as INTERACTION_CONTROLLERS
 
     return [
         AuthController,
@@ -60,6 +64,7 @@ def domain_routes() -> list:
         TransfersController,
         PayNotificationsController,
         *COMMUNITY_CONTROLLERS,
+        *INTERACTION_CONTROLLERS,
     ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -19,6 +20,7 @@ SECRET_FIELDS = frozenset(
         "session_key_cipher_key",
         "wechat_pay_private_key",
         "wechat_pay_apiv3_key",
+        "operator_api_key",
     }
 )
 
@@ -101,6 +103,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     jobs_poll_interval: Annotated[float, msgspec.Meta(gt=0)] = 1.0
     jobs_lease: Annotated[int, msgspec.Meta(ge=1)] = 60
     jobs_concurrency: Positive = 4
+    # Interactions, metrics and rewards (see docs/metrics.md).
+    metrics_timezone: str = "Asia/Shanghai"
+    presence_gap_seconds: Positive = 90
+    event_batch_max: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
+    event_max_age_days: Positive = 7
+    event_retention_months: Positive = 13
+    # Activity score = sum of weight x metric; contribution = sum of weight x member input.
+    weight_effective_speakers: float = 10.0
+    weight_valid_comments: float = 2.0
+    weight_average_posts_viewed: float = 5.0
+    weight_effective_page_views: float = 0.5
+    weight_average_online_minutes: float = 1.0
+    weight_peak_concurrent_users: float = 3.0
+    weight_new_members: float = 5.0
+    contribution_valid_post: float = 5.0
+    contribution_valid_comment: float = 2.0
+    contribution_comment_received: float = 1.0
+    contribution_like_received: float = 1.0
+    contribution_participation: float = 2.0
+    # The platform operator: callers presenting this key in X-Operator-Key (reward pools).
+    operator_api_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.db_pool_min > self.db_pool_max:
@@ -111,6 +134,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     raise SettingsError(f"{name.upper()} is required when ENVIRONMENT=production")
         if self.secret_key is not None and len(self.secret_key) < 32:
             raise SettingsError("SECRET_KEY must be at least 32 characters")
+        if self.operator_api_key is not None and len(self.operator_api_key) < 32:
+            raise SettingsError("OPERATOR_API_KEY must be at least 32 characters")
+        try:
+            ZoneInfo(self.metrics_timezone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise SettingsError(f"METRICS_TIMEZONE: unknown time zone {self.metrics_timezone!r}") from None
         if bool(self.wechat_appid) != bool(self.wechat_secret):
             raise SettingsError("WECHAT_APPID and WECHAT_SECRET must be set together")
 

@@ -1,0 +1,172 @@
+"""Wire models of interactions, presence, metrics and rewards."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+IdString = Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]{0,15}$", description="A resource id")]
+ClientEventId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+class Camel(msgspec.Struct, rename="camel", kw_only=True):
+    pass
+
+
+class ClientEvent(Camel, frozen=True):
+    """One client-side event. `id` is unique per member and makes retries idempotent."""
+
+    id: ClientEventId
+    type: Literal["page_view", "post_view", "share_open"]
+    community_id: IdString
+    at: datetime
+    post_id: IdString | None = None
+    page: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    dwell_ms: Annotated[int, msgspec.Meta(ge=0, le=86_400_000)] | None = None
+
+
+class EventBatch(Camel, frozen=True):
+    events: Annotated[list[ClientEvent], msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class RejectedEvent(Camel, frozen=True):
+    index: int
+    id: str
+    code: Literal[
+        "unknown_community",
+        "unknown_post",
+        "post_required",
+        "page_required",
+        "too_old",
+        "in_future",
+        "duplicate_in_batch",
+    ]
+    message: str
+
+
+class BatchResult(Camel, frozen=True):
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedEvent]
+
+
+class Heartbeat(Camel, frozen=True):
+    community_id: IdString
+
+
+class PresenceSession(Camel, frozen=True):
+    session_id: str
+    started_at: datetime
+    last_seen_at: datetime
+    seconds: float
+
+
+class MetricValues(Camel, frozen=True):
+    speakers: int
+    effective_speakers: int
+    valid_posts: int
+    valid_comments: int
+    members_viewing: int
+    average_posts_viewed: float
+    page_views: int
+    effective_page_views: int
+    members_online: int
+    average_online_seconds: float
+    peak_concurrent_users: int
+    new_members: int
+    activity_score: float
+
+
+class MetricPeriod(Camel, frozen=True):
+    start: date
+    end: date
+    values: MetricValues
+
+
+class Metrics(Camel, frozen=True):
+    community_id: str
+    start: date
+    end: date
+    granularity: Literal["day", "week", "month"]
+    time_zone: str
+    periods: list[MetricPeriod]
+    total: MetricValues
+    weights: dict[str, float]
+    stage: Literal["gather", "active", "operate", "commercialise"]
+    rolled_up_at: datetime | None
+
+
+class Contribution(Camel, frozen=True):
+    valid_posts: int
+    valid_comments: int
+    comments_received: int
+    likes_received: int
+    participation: int
+
+
+class LeaderboardEntry(Camel, frozen=True, omit_defaults=True):
+    rank: int
+    user_id: str
+    nickname: str
+    avatar_url: str
+    score: float
+    details: Contribution | None = None
+
+
+class Leaderboard(Camel, frozen=True, omit_defaults=True):
+    community_id: str
+    start: date
+    end: date
+    items: list[LeaderboardEntry]
+    weights: dict[str, float] | None = None
+
+
+class RewardPoolCreate(Camel, frozen=True):
+    amount_fen: Annotated[int, msgspec.Meta(ge=1, le=10**12)]
+    start: date
+    end: date
+    community_ids: Annotated[list[IdString], msgspec.Meta(max_length=1000)] | None = None
+    min_activity_score: Annotated[float, msgspec.Meta(ge=0)] = 0
+    min_effective_speakers: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class MemberAllocation(Camel, frozen=True):
+    user_id: str
+    contribution: float
+    amount_fen: int
+
+
+class CommunityAllocation(Camel, frozen=True):
+    community_id: str
+    activity_score: float
+    amount_fen: int
+    members: list[MemberAllocation]
+
+
+class RewardPool(Camel, frozen=True):
+    id: str
+    amount_fen: int
+    start: date
+    end: date
+    status: Literal["draft", "committed"]
+    allocated_fen: int
+    unallocated_fen: int
+    communities: list[CommunityAllocation]
+
+
+class MyReward(Camel, frozen=True):
+    id: str
+    pool_id: str
+    community_id: str
+    amount_fen: int
+    status: Literal["owed", "paid"]
+    start: date
+    end: date
+    created_at: datetime
+
+
+class MyRewards(Camel, frozen=True):
+    items: list[MyReward]
+    next_cursor: str | None

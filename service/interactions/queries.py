@@ -1,0 +1,295 @@
+"""SQL of the interactions domain: recording, presence, roll-ups, metrics and rewards."""
+
+# --- recording -----------------------------------------------------------------------------------
+
+INSERT_EVENT = """
+INSERT INTO interaction_events (community_id, user_id, kind, post_id, target, occurred_at)
+VALUES ($1, $2, $3, $4, $5, coalesce($6, now()))
+"""
+
+# Client events arrive as parallel arrays; a retried batch hits the unique index and is skipped.
+INSERT_CLIENT_EVENTS = """
+INSERT INTO interaction_events (community_id, user_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at)
+SELECT e.community_id, $1, e.kind, e.post_id, e.target, e.dwell_ms, e.client_event_id, e.occurred_at
+FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::text[], $8::timestamptz[])
+    AS e (community_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at)
+ON CONFLICT DO NOTHING
+RETURNING client_event_id
+"""
+
+VISIBLE_COMMUNITIES = """
+SELECT community_id FROM memberships
+WHERE user_id = $1 AND status = 'active' AND community_id = ANY($2::bigint[])
+"""
+
+MEMBER_ROLE = """
+SELECT role FROM memberships WHERE community_id = $1 AND user_id = $2 AND status = 'active'
+"""
+
+VISIBLE_POSTS = """
+SELECT id, community_id FROM posts
+WHERE id = ANY($1::bigint[]) AND deleted_at IS NULL AND status = 'visible'
+"""
+
+EVENT_PARTITIONS = """
+SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'interaction_events'::regclass ORDER BY 1
+"""
+
+# --- presence ------------------------------------------------------------------------------------
+
+LOCK_PRESENCE = "SELECT pg_advisory_xact_lock(hashtextextended('presence:' || $1 || ':' || $2, 0))"
+
+EXTEND_SESSION = """
+UPDATE presence_sessions SET last_seen_at = greatest(last_seen_at, $3::timestamptz)
+WHERE id = (
+    SELECT id FROM presence_sessions
+    WHERE user_id = $1 AND community_id = $2 AND last_seen_at >= $3::timestamptz - make_interval(secs => $4)
+    ORDER BY last_seen_at DESC LIMIT 1
+)
+RETURNING id, started_at, last_seen_at
+"""
+
+START_SESSION = """
+INSERT INTO presence_sessions (community_id, user_id, started_at, last_seen_at) VALUES ($2, $1, $3, $3)
+RETURNING id, started_at, last_seen_at
+"""
+
+# --- roll-ups ------------------------------------------------------------------------------------
+# $1 community, $2 day (local date), $3 time zone. A local day is [day 00:00, next day 00:00) in $3.
+
+DAY_BOUNDS = """
+SELECT ($2::date)::timestamp AT TIME ZONE $3 AS day_start,
+       ($2::date + 1)::timestamp AT TIME ZONE $3 AS day_end
+"""
+
+CLEAR_DAY = """
+WITH v AS (DELETE FROM rollup_views WHERE community_id = $1 AND day = $2),
+     p AS (DELETE FROM rollup_presence WHERE community_id = $1 AND day = $2),
+     c AS (DELETE FROM rollup_contributions WHERE community_id = $1 AND day = $2)
+DELETE FROM rollup_days WHERE community_id = $1 AND day = $2
+"""
+
+ROLLUP_VIEWS = """
+INSERT INTO rollup_views (community_id, day, user_id, target, post_id, views, effective_views)
+SELECT $1, $2, user_id, target, min(post_id), count(*),
+       -- a view of 3 s or more counts once per member, target and 30-minute slot of the clock
+       count(DISTINCT floor(extract(epoch FROM occurred_at) / 1800)) FILTER (WHERE dwell_ms >= 3000)
+FROM interaction_events
+WHERE community_id = $1 AND occurred_at >= $3 AND occurred_at < $4 AND kind IN ('page_view', 'post_view')
+GROUP BY user_id, target
+"""
+
+ROLLUP_PRESENCE = """
+INSERT INTO rollup_presence (community_id, day, user_id, online_seconds)
+SELECT $1, $2, user_id,
+       sum(extract(epoch FROM least(last_seen_at, $4) - greatest(started_at, $3)))
+FROM presence_sessions
+WHERE community_id = $1 AND started_at < $4 AND last_seen_at >= $3
+GROUP BY user_id
+"""
+
+# What others gave a member's posts (comments, likes; robots and self excluded) and the member's
+# participation recorded by other domains (proposals, votes, feedback, check-ins, attendance).
+ROLLUP_CONTRIBUTIONS = """
+INSERT INTO rollup_contributions (community_id, day, user_id, comments_received, likes_received, participation)
+SELECT $1, $2, user_id, sum(comments), sum(likes), sum(participation)
+FROM (
+    SELECT p.author_id AS user_id, (e.kind = 'comment')::int AS comments, (e.kind = 'like')::int AS likes,
+           0 AS participation
+    FROM interaction_events e JOIN posts p ON p.id = e.post_id
+    WHERE e.community_id = $1 AND e.occurred_at >= $3 AND e.occurred_at < $4 AND e.kind IN ('comment', 'like')
+      AND p.author_id IS NOT NULL AND p.author_id <> e.user_id
+    UNION ALL
+    SELECT user_id, 0, 0, 1 FROM interaction_events
+    WHERE community_id = $1 AND occurred_at >= $3 AND occurred_at < $4
+      AND kind IN ('proposal', 'vote', 'feedback', 'check_in', 'attendance')
+) AS given
+GROUP BY user_id
+"""
+
+
+# Peak: sweep over session edges clipped to the day; at equal times a start counts before an end,
+# so sessions that touch are overlapping (closed intervals).
+ROLLUP_DAY = """
+WITH clipped AS (
+    SELECT greatest(started_at, $3) AS s, least(last_seen_at, $4) AS e
+    FROM presence_sessions
+    WHERE community_id = $1 AND started_at < $4 AND last_seen_at >= $3
+), edges AS (
+    SELECT s AS t, 1 AS delta FROM clipped
+    UNION ALL
+    SELECT e, -1 FROM clipped
+), running AS (
+    SELECT sum(delta) OVER (ORDER BY t, delta DESC ROWS UNBOUNDED PRECEDING) AS concurrent FROM edges
+)
+INSERT INTO rollup_days (community_id, day, peak_concurrent, new_members)
+SELECT $1, $2,
+       coalesce((SELECT max(concurrent) FROM running), 0),
+       (SELECT count(*) FROM interaction_events
+        WHERE community_id = $1 AND kind = 'join' AND occurred_at >= $3 AND occurred_at < $4)
+"""
+
+LOCK_WATERMARK = """
+INSERT INTO rollup_state (name, watermark) VALUES ('daily', 'epoch')
+ON CONFLICT (name) DO UPDATE SET name = excluded.name
+RETURNING watermark - $1::interval
+"""
+
+SET_WATERMARK = "UPDATE rollup_state SET watermark = $1 WHERE name = 'daily'"
+
+SET_STAGE = """
+INSERT INTO community_stages (community_id, stage) VALUES ($1, $2)
+ON CONFLICT (community_id) DO UPDATE SET stage = excluded.stage, computed_at = now()
+"""
+
+# Days with something new since the watermark: events recorded or presence seen after it.
+TOUCHED_DAYS = """
+SELECT DISTINCT community_id, (occurred_at AT TIME ZONE $2)::date AS day
+FROM interaction_events WHERE recorded_at > $1
+UNION
+SELECT DISTINCT community_id, d::date
+FROM presence_sessions,
+     generate_series((started_at AT TIME ZONE $2)::date, (last_seen_at AT TIME ZONE $2)::date, interval '1 day') d
+WHERE last_seen_at > $1 - interval '2 minutes'
+"""
+
+ALL_DAYS = """
+SELECT DISTINCT community_id, (occurred_at AT TIME ZONE $1)::date AS day FROM interaction_events
+UNION
+SELECT DISTINCT community_id, d::date
+FROM presence_sessions,
+     generate_series((started_at AT TIME ZONE $1)::date, (last_seen_at AT TIME ZONE $1)::date, interval '1 day') d
+"""
+
+# --- metrics -------------------------------------------------------------------------------------
+# $1 community, $2 window start, $3 window end (timestamptz), $4 time zone, $5 granularity.
+
+# Speech: posts and comments by members (robots have no author). Valid: visible, at least 5 characters
+# or an image, and the first of its author's identical texts (case and spacing aside) in the window.
+# One row per period plus the total (period NULL).
+SPEECH_METRICS = """
+WITH speech AS (
+    SELECT 'post' AS kind, author_id, created_at, coalesce(text, '') AS text,
+           coalesce(cardinality(image_urls), 0) AS images,
+           status = 'visible' AND deleted_at IS NULL AS visible
+    FROM posts
+    WHERE community_id = $1 AND author_id IS NOT NULL AND created_at >= $2 AND created_at < $3
+    UNION ALL
+    SELECT 'comment', author_id, created_at, coalesce(text, ''), 0, status = 'visible' AND deleted_at IS NULL
+    FROM comments
+    WHERE community_id = $1 AND author_id IS NOT NULL AND created_at >= $2 AND created_at < $3
+), judged AS (
+    SELECT *, date_trunc($5, (created_at AT TIME ZONE $4)::date)::date AS period,
+           visible AND (char_length(btrim(text)) >= 5 OR images > 0)
+           AND row_number() OVER (
+               PARTITION BY author_id, regexp_replace(lower(btrim(text)), '\\s+', ' ', 'g'), images,
+                            visible AND (char_length(btrim(text)) >= 5 OR images > 0)
+               ORDER BY created_at, kind
+           ) = 1 AS valid
+    FROM speech
+)
+SELECT period,
+       count(DISTINCT author_id) AS speakers,
+       count(DISTINCT author_id) FILTER (WHERE valid) AS effective_speakers,
+       count(*) FILTER (WHERE valid AND kind = 'post') AS valid_posts,
+       count(*) FILTER (WHERE valid AND kind = 'comment') AS valid_comments
+FROM judged
+GROUP BY GROUPING SETS ((period), ())
+"""
+
+# A member's own valid speech in the window, for contribution scores. $1 community, $2..$3 window.
+VALID_SPEECH_BY_MEMBER = """
+WITH speech AS (
+    SELECT 'post' AS kind, author_id, created_at, coalesce(text, '') AS text,
+           coalesce(cardinality(image_urls), 0) AS images
+    FROM posts
+    WHERE community_id = $1 AND author_id IS NOT NULL AND created_at >= $2 AND created_at < $3
+      AND status = 'visible' AND deleted_at IS NULL
+    UNION ALL
+    SELECT 'comment', author_id, created_at, coalesce(text, ''), 0
+    FROM comments
+    WHERE community_id = $1 AND author_id IS NOT NULL AND created_at >= $2 AND created_at < $3
+      AND status = 'visible' AND deleted_at IS NULL
+), valid AS (
+    SELECT DISTINCT ON (author_id, regexp_replace(lower(btrim(text)), '\\s+', ' ', 'g'), images) author_id, kind
+    FROM speech
+    WHERE char_length(btrim(text)) >= 5 OR images > 0
+    ORDER BY author_id, regexp_replace(lower(btrim(text)), '\\s+', ' ', 'g'), images, created_at, kind
+)
+SELECT author_id AS user_id, count(*) FILTER (WHERE kind = 'post') AS valid_posts,
+       count(*) FILTER (WHERE kind = 'comment') AS valid_comments
+FROM valid GROUP BY author_id
+"""
+
+# Roll-up reads, one row per period plus the total (period NULL). $1 community, $2 first day,
+# $3 last day (inclusive), $4 granularity ('day' | 'week' | 'month').
+VIEW_METRICS = """
+SELECT date_trunc($4, day)::date AS period, sum(views) AS page_views, sum(effective_views) AS effective_page_views,
+       count(DISTINCT user_id) FILTER (WHERE post_id IS NOT NULL) AS members_viewing,
+       count(DISTINCT (user_id, post_id)) FILTER (WHERE post_id IS NOT NULL) AS member_posts_viewed
+FROM rollup_views WHERE community_id = $1 AND day BETWEEN $2 AND $3
+GROUP BY GROUPING SETS ((1), ())
+"""
+
+PRESENCE_METRICS = """
+SELECT date_trunc($4, day)::date AS period, count(DISTINCT user_id) AS members_online,
+       sum(online_seconds) AS online_seconds
+FROM rollup_presence WHERE community_id = $1 AND day BETWEEN $2 AND $3
+GROUP BY GROUPING SETS ((1), ())
+"""
+
+DAY_METRICS = """
+SELECT date_trunc($4, day)::date AS period, max(peak_concurrent) AS peak_concurrent_users,
+       sum(new_members) AS new_members, max(rolled_up_at) AS rolled_up_at
+FROM rollup_days WHERE community_id = $1 AND day BETWEEN $2 AND $3
+GROUP BY GROUPING SETS ((1), ())
+"""
+
+CONTRIBUTIONS = """
+SELECT user_id, sum(comments_received) AS comments_received, sum(likes_received) AS likes_received,
+       sum(participation) AS participation
+FROM rollup_contributions WHERE community_id = $1 AND day BETWEEN $2 AND $3
+GROUP BY user_id
+"""
+
+
+ACTIVE_MEMBERS = "SELECT user_id FROM memberships WHERE community_id = $1 AND status = 'active'"
+
+MEMBER_NAMES = "SELECT id, nickname, avatar_url FROM users WHERE id = ANY($1::bigint[])"
+
+# --- rewards -------------------------------------------------------------------------------------
+
+INSERT_POOL = """
+INSERT INTO reward_pools (amount_fen, window_from, window_to, community_ids, min_score, min_effective_speakers,
+                          created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING *
+"""
+
+POOL = "SELECT * FROM reward_pools WHERE id = $1"
+LOCK_POOL = "SELECT * FROM reward_pools WHERE id = $1 FOR UPDATE"
+
+CANDIDATE_COMMUNITIES = """
+SELECT id FROM communities WHERE ($1::bigint[] IS NULL OR id = ANY($1::bigint[])) ORDER BY id
+"""
+
+INSERT_ALLOCATIONS = """
+INSERT INTO reward_allocations (pool_id, community_id, user_id, amount_fen, basis)
+SELECT $1, community_id, user_id, amount_fen, basis
+FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::float8[]) AS a (community_id, user_id, amount_fen, basis)
+"""
+
+COMMIT_POOL = "UPDATE reward_pools SET status = 'committed', committed_at = now() WHERE id = $1"
+
+POOL_ALLOCATIONS = """
+SELECT community_id, user_id, amount_fen, basis, status FROM reward_allocations
+WHERE pool_id = $1 ORDER BY community_id, user_id NULLS FIRST
+"""
+
+MY_REWARDS = """
+SELECT a.id, a.pool_id, a.community_id, a.amount_fen, a.status, a.created_at, p.window_from, p.window_to
+FROM reward_allocations a JOIN reward_pools p ON p.id = a.pool_id
+WHERE a.user_id = $1 AND ($2::bigint IS NULL OR a.id < $2)
+ORDER BY a.id DESC LIMIT $3
+"""

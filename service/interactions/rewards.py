@@ -1,0 +1,193 @@
+"""Member contributions, the leaderboard, and two-tier reward pools.
+
+Tier 1 splits a pool among eligible communities by activity score; tier 2 splits each community's share
+among its active members by contribution. Both use largest-remainder rounding, so the member amounts
+always add up to the pool exactly (when at least one community is eligible).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import asyncpg
+
+from service.errors import Problem, register
+from service.interactions import queries as q
+from service.interactions.allocation import split
+from service.interactions.logic import compute_metrics, day_bounds, validate_window
+from service.interactions.models import (
+    CommunityAllocation,
+    Contribution,
+    MemberAllocation,
+    RewardPool,
+    RewardPoolCreate,
+)
+from service.settings import Settings
+
+register("nothing_to_allocate", 409, "No community meets the pool's thresholds with any member contribution.")
+register("pool_not_found", 404, "No such reward pool.")
+
+
+def contribution_weights(settings: Settings) -> dict[str, float]:
+    return {
+        "validPosts": settings.contribution_valid_post,
+        "validComments": settings.contribution_valid_comment,
+        "commentsReceived": settings.contribution_comment_received,
+        "likesReceived": settings.contribution_like_received,
+        "participation": settings.contribution_participation,
+    }
+
+
+def contribution_score(settings: Settings, c: Contribution) -> float:
+    w = contribution_weights(settings)
+    return round(
+        w["validPosts"] * c.valid_posts
+        + w["validComments"] * c.valid_comments
+        + w["commentsReceived"] * c.comments_received
+        + w["likesReceived"] * c.likes_received
+        + w["participation"] * c.participation,
+        6,
+    )
+
+
+async def contributions(
+    conn: asyncpg.Connection, settings: Settings, community_id: int, start: date, end: date
+) -> dict[int, Contribution]:
+    """Contribution inputs of the community's active members over [start, end] (local days)."""
+    validate_window(start, end)
+    window_start, _ = day_bounds(start, settings.metrics_timezone)
+    _, window_end = day_bounds(end, settings.metrics_timezone)
+    members = {r["user_id"] for r in await conn.fetch(q.ACTIVE_MEMBERS, community_id)}
+    speech = {
+        r["user_id"]: r for r in await conn.fetch(q.VALID_SPEECH_BY_MEMBER, community_id, window_start, window_end)
+    }
+    given = {r["user_id"]: r for r in await conn.fetch(q.CONTRIBUTIONS, community_id, start, end)}
+    result = {}
+    for user_id in members:
+        s, g = speech.get(user_id), given.get(user_id)
+        result[user_id] = Contribution(
+            valid_posts=s["valid_posts"] if s else 0,
+            valid_comments=s["valid_comments"] if s else 0,
+            comments_received=int(g["comments_received"]) if g else 0,
+            likes_received=int(g["likes_received"]) if g else 0,
+            participation=int(g["participation"]) if g else 0,
+        )
+    return result
+
+
+async def plan(conn: asyncpg.Connection, settings: Settings, pool: asyncpg.Record) -> list[CommunityAllocation]:
+    """The allocation a pool would make now."""
+    start, end = pool["window_from"], pool["window_to"]
+    scores: dict[int, float] = {}
+    member_scores: dict[int, dict[int, float]] = {}
+    for row in await conn.fetch(q.CANDIDATE_COMMUNITIES, pool["community_ids"]):
+        community_id = row["id"]
+        _, total, _ = await compute_metrics(conn, settings, community_id, start, end, "month")
+        if (
+            total.activity_score <= 0
+            or total.activity_score < pool["min_score"]
+            or total.effective_speakers < pool["min_effective_speakers"]
+        ):
+            continue
+        members = await contributions(conn, settings, community_id, start, end)
+        positive = {u: score for u, c in members.items() if (score := contribution_score(settings, c)) > 0}
+        if positive:
+            scores[community_id] = total.activity_score
+            member_scores[community_id] = positive
+    shares = split(pool["amount_fen"], scores)
+    member_shares = {c: split(shares[c], member_scores[c]) for c in scores}
+    return [
+        CommunityAllocation(
+            community_id=str(community_id),
+            activity_score=scores[community_id],
+            amount_fen=shares[community_id],
+            members=[
+                MemberAllocation(
+                    user_id=str(user_id), contribution=member_scores[community_id][user_id], amount_fen=fen
+                )
+                for user_id, fen in sorted(member_shares[community_id].items())
+            ],
+        )
+        for community_id in sorted(scores)
+    ]
+
+
+def _pool(row: asyncpg.Record, communities: list[CommunityAllocation]) -> RewardPool:
+    allocated = sum(m.amount_fen for c in communities for m in c.members)
+    return RewardPool(
+        id=str(row["id"]),
+        amount_fen=row["amount_fen"],
+        start=row["window_from"],
+        end=row["window_to"],
+        status=row["status"],
+        allocated_fen=allocated,
+        unallocated_fen=row["amount_fen"] - allocated,
+        communities=communities,
+    )
+
+
+async def create_pool(
+    conn: asyncpg.Connection, settings: Settings, data: RewardPoolCreate, operator: str
+) -> RewardPool:
+    validate_window(data.start, data.end)
+    row = await conn.fetchrow(
+        q.INSERT_POOL,
+        data.amount_fen,
+        data.start,
+        data.end,
+        [int(c) for c in data.community_ids] if data.community_ids is not None else None,
+        data.min_activity_score,
+        data.min_effective_speakers,
+        operator,
+    )
+    return _pool(row, await plan(conn, settings, row))
+
+
+async def read_pool(conn: asyncpg.Connection, settings: Settings, pool_id: int) -> RewardPool:
+    row = await conn.fetchrow(q.POOL, pool_id)
+    if row is None:
+        raise Problem("pool_not_found")
+    if row["status"] == "draft":
+        return _pool(row, await plan(conn, settings, row))
+    return _pool(row, _stored(await conn.fetch(q.POOL_ALLOCATIONS, pool_id)))
+
+
+async def commit_pool(conn: asyncpg.Connection, settings: Settings, pool_id: int) -> RewardPool:
+    """Record the allocation once; committing again returns what was recorded."""
+    async with conn.transaction():
+        row = await conn.fetchrow(q.LOCK_POOL, pool_id)
+        if row is None:
+            raise Problem("pool_not_found")
+        if row["status"] == "draft":
+            communities = await plan(conn, settings, row)
+            if not communities:
+                raise Problem("nothing_to_allocate")
+            rows = [(int(c.community_id), None, c.amount_fen, c.activity_score) for c in communities] + [
+                (int(c.community_id), int(m.user_id), m.amount_fen, m.contribution)
+                for c in communities
+                for m in c.members
+            ]
+            await conn.execute(q.INSERT_ALLOCATIONS, pool_id, *map(list, zip(*rows, strict=True)))
+            await conn.execute(q.COMMIT_POOL, pool_id)
+            row = await conn.fetchrow(q.POOL, pool_id)
+        stored = await conn.fetch(q.POOL_ALLOCATIONS, pool_id)
+    return _pool(row, _stored(stored))
+
+
+def _stored(rows: list[asyncpg.Record]) -> list[CommunityAllocation]:
+    communities = []
+    for row in rows:
+        if row["user_id"] is None:
+            communities.append(
+                CommunityAllocation(
+                    community_id=str(row["community_id"]),
+                    activity_score=row["basis"],
+                    amount_fen=row["amount_fen"],
+                    members=[],
+                )
+            )
+        else:
+            communities[-1].members.append(
+                MemberAllocation(user_id=str(row["user_id"]), contribution=row["basis"], amount_fen=row["amount_fen"])
+            )
+    return communities

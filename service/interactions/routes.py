@@ -1,0 +1,237 @@
+"""HTTP routes of interactions: client events, presence, metrics, leaderboard, reward pools."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import date
+from typing import Annotated, Literal
+
+import asyncpg
+from litestar import Controller, Request, get, post
+from litestar.params import Parameter
+
+from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.errors import Problem, register, responses
+from service.ids import MAX_ID, PathId
+from service.interactions import logic, rewards
+from service.interactions import queries as q
+from service.interactions.models import (
+    BatchResult,
+    EventBatch,
+    Heartbeat,
+    Leaderboard,
+    LeaderboardEntry,
+    Metrics,
+    MyReward,
+    MyRewards,
+    PresenceSession,
+    RewardPool,
+    RewardPoolCreate,
+)
+from service.settings import Settings
+
+register("not_community_member", 403, "Only active members of this community may do this.")
+register("admins_only", 403, "Only the community's owner and admins may do this.")
+register("operator_only", 403, "Only the platform operator (X-Operator-Key) may do this.")
+
+From = Annotated[date, Parameter(query="from", description="First local day of the window (YYYY-MM-DD)")]
+To = Annotated[date, Parameter(query="to", description="Last local day of the window, inclusive")]
+Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size")]
+
+
+async def member_role(db: asyncpg.Connection, community_id: int, user_id: int) -> str:
+    role = await db.fetchval(q.MEMBER_ROLE, community_id, user_id)
+    if role is None:
+        raise Problem("not_community_member")
+    return role
+
+
+def require_operator(request: Request, settings: Settings) -> str:
+    key = request.headers.get("x-operator-key", "")
+    if not settings.operator_api_key or not hmac.compare_digest(key.encode(), settings.operator_api_key.encode()):
+        raise Problem("operator_only")
+    return "operator"
+
+
+class InteractionsController(Controller):
+    tags = ["interactions"]
+    security = BEARER_SECURITY
+
+    @post(
+        "/events",
+        operation_id="recordEvents",
+        summary="Record a batch of client events (page views, post views, share opens)",
+        description=(
+            "Each event carries a client-chosen `id`; a retried batch is absorbed (`duplicates`). Invalid events "
+            "are rejected one by one with a code; the rest are accepted. At most EVENT_BATCH_MAX (100) events."
+        ),
+        status_code=200,
+        responses=responses("unauthorized", "token_expired", "batch_too_large"),
+    )
+    async def record_events(
+        self, data: EventBatch, user: CurrentUser, db: asyncpg.Connection, settings: Settings
+    ) -> BatchResult:
+        return await logic.ingest(db, settings, user.id, data)
+
+    @post(
+        "/presence/heartbeat",
+        operation_id="presenceHeartbeat",
+        summary="Say I have the community open (about every 30 s)",
+        description="A gap of more than 90 s between heartbeats ends the presence session.",
+        status_code=200,
+        responses=responses("unauthorized", "token_expired", "not_community_member"),
+    )
+    async def heartbeat(
+        self, data: Heartbeat, user: CurrentUser, db: asyncpg.Connection, settings: Settings
+    ) -> PresenceSession:
+        community_id = int(data.community_id)
+        await member_role(db, community_id, user.id)
+        return await logic.heartbeat(db, settings, user.id, community_id)
+
+
+class MetricsController(Controller):
+    path = "/communities/{community_id:int}"
+    tags = ["metrics"]
+    security = BEARER_SECURITY
+
+    @get(
+        "/metrics",
+        operation_id="communityMetrics",
+        summary="Activity metrics of a community per period and in total (admins)",
+        description="Definitions in docs/metrics.md. Days are local days in METRICS_TIMEZONE.",
+        responses=responses("unauthorized", "token_expired", "not_community_member", "admins_only", "window_too_long"),
+    )
+    async def metrics(
+        self,
+        community_id: PathId,
+        start: From,
+        end: To,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        settings: Settings,
+        granularity: Literal["day", "week", "month"] = "day",
+    ) -> Metrics:
+        if await member_role(db, community_id, user.id) not in ("owner", "admin"):
+            raise Problem("admins_only")
+        return await logic.metrics(db, settings, community_id, start, end, granularity)
+
+    @get(
+        "/leaderboard",
+        operation_id="communityLeaderboard",
+        summary="Member contribution ranking (members see ranks, admins also the details)",
+        responses=responses("unauthorized", "token_expired", "not_community_member", "window_too_long"),
+    )
+    async def leaderboard(
+        self,
+        community_id: PathId,
+        start: From,
+        end: To,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        settings: Settings,
+        limit: Limit = 50,
+    ) -> Leaderboard:
+        is_admin = await member_role(db, community_id, user.id) in ("owner", "admin")
+        members = await rewards.contributions(db, settings, community_id, start, end)
+        scored = sorted(
+            ((rewards.contribution_score(settings, c), user_id, c) for user_id, c in members.items()),
+            key=lambda item: (-item[0], item[1]),
+        )[:limit]
+        names = {r["id"]: r for r in await db.fetch(q.MEMBER_NAMES, [user_id for _, user_id, _ in scored])}
+        return Leaderboard(
+            community_id=str(community_id),
+            start=start,
+            end=end,
+            items=[
+                LeaderboardEntry(
+                    rank=rank,
+                    user_id=str(user_id),
+                    nickname=names[user_id]["nickname"],
+                    avatar_url=names[user_id]["avatar_url"],
+                    score=score,
+                    details=contribution if is_admin else None,
+                )
+                for rank, (score, user_id, contribution) in enumerate(scored, start=1)
+            ],
+            weights=rewards.contribution_weights(settings) if is_admin else None,
+        )
+
+
+class RewardPoolsController(Controller):
+    path = "/admin/reward-pools"
+    tags = ["rewards"]
+
+    @post(
+        "/",
+        operation_id="createRewardPool",
+        summary="Create a reward pool and preview its two-tier allocation (operator)",
+        description="Send the operator key in `X-Operator-Key`. Nothing is paid until the pool is committed.",
+        responses=responses("operator_only", "window_too_long"),
+    )
+    async def create(
+        self, data: RewardPoolCreate, request: Request, db: asyncpg.Connection, settings: Settings
+    ) -> RewardPool:
+        operator = require_operator(request, settings)
+        return await rewards.create_pool(db, settings, data, operator)
+
+    @get(
+        "/{pool_id:int}",
+        operation_id="readRewardPool",
+        summary="Read a reward pool: the preview while draft, the recorded allocation once committed",
+        responses=responses("operator_only", "pool_not_found"),
+    )
+    async def read(self, pool_id: PathId, request: Request, db: asyncpg.Connection, settings: Settings) -> RewardPool:
+        require_operator(request, settings)
+        return await rewards.read_pool(db, settings, pool_id)
+
+    @post(
+        "/{pool_id:int}/commit",
+        operation_id="commitRewardPool",
+        summary="Commit a pool's allocation once (idempotent: a repeat returns the recorded allocation)",
+        status_code=200,
+        responses=responses("operator_only", "pool_not_found", "nothing_to_allocate"),
+    )
+    async def commit(self, pool_id: PathId, request: Request, db: asyncpg.Connection, settings: Settings) -> RewardPool:
+        require_operator(request, settings)
+        return await rewards.commit_pool(db, settings, pool_id)
+
+
+class MyRewardsController(Controller):
+    path = "/me/rewards"
+    tags = ["rewards"]
+    security = BEARER_SECURITY
+
+    @get(
+        "/",
+        operation_id="myRewards",
+        summary="My rewards from committed pools, newest first",
+        responses=responses("unauthorized", "token_expired"),
+    )
+    async def my_rewards(
+        self,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        limit: Limit = 20,
+        cursor: Annotated[str | None, Parameter(pattern=r"^[1-9][0-9]{0,15}$")] = None,
+    ) -> MyRewards:
+        before = int(cursor) if cursor else None
+        if before is not None and before > MAX_ID:
+            raise Problem("validation_failed", "cursor out of range")
+        rows = await db.fetch(q.MY_REWARDS, user.id, before, limit + 1)
+        items = [
+            MyReward(
+                id=str(r["id"]),
+                pool_id=str(r["pool_id"]),
+                community_id=str(r["community_id"]),
+                amount_fen=r["amount_fen"],
+                status=r["status"],
+                start=r["window_from"],
+                end=r["window_to"],
+                created_at=r["created_at"],
+            )
+            for r in rows[:limit]
+        ]
+        return MyRewards(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+
+
+CONTROLLERS = [InteractionsController, MetricsController, RewardPoolsController, MyRewardsController]

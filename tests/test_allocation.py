@@ -1,0 +1,65 @@
+"""Largest-remainder splitting: integer fen that always add up to the amount."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.interactions.allocation import split
+
+weights = st.dictionaries(
+    st.integers(min_value=1, max_value=10**6),
+    st.one_of(
+        st.integers(min_value=0, max_value=10**9),
+        st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False),
+    ),
+    max_size=60,
+)
+
+
+@given(amount=st.integers(min_value=0, max_value=10**12), weights=weights)
+def test_shares_sum_exactly_to_the_amount_whenever_any_weight_is_positive(amount, weights):
+    shares = split(amount, weights)
+    assert set(shares) == set(weights)
+    assert all(isinstance(v, int) and v >= 0 for v in shares.values())
+    if any(w > 0 for w in weights.values()):
+        assert sum(shares.values()) == amount
+    else:
+        assert sum(shares.values()) == 0
+
+
+@given(amount=st.integers(min_value=0, max_value=10**12), weights=weights)
+def test_each_share_is_within_one_fen_of_its_exact_share(amount, weights):
+    shares = split(amount, weights)
+    total = sum(Fraction(w) for w in weights.values())
+    for key, weight in weights.items():
+        exact = amount * Fraction(weight) / total if total else 0
+        assert exact - 1 < shares[key] < exact + 1
+        if weight == 0:
+            assert shares[key] == 0
+
+
+@given(amount=st.integers(min_value=0, max_value=10**9), weights=weights)
+def test_split_is_deterministic_whatever_the_key_order(amount, weights):
+    reversed_weights = dict(reversed(list(weights.items())))
+    assert split(amount, weights) == split(amount, reversed_weights)
+
+
+def test_hand_computed_cases():
+    assert split(100, {1: 1, 2: 1, 3: 1}) == {1: 34, 2: 33, 3: 33}
+    assert split(10, {"a": 3, "b": 3, "c": 4}) == {"a": 3, "b": 3, "c": 4}
+    # 7 * 0.5 = 3.5 and 7 * 0.25 = 1.75 twice: floors 3+1+1 = 5, the 2 leftover fen go to the .75s.
+    assert split(7, {1: 2, 2: 1, 3: 1}) == {1: 3, 2: 2, 3: 2}
+    assert split(0, {1: 5}) == {1: 0}
+    assert split(5, {1: 0, 2: 0}) == {1: 0, 2: 0}
+    assert split(5, {}) == {}
+
+
+def test_negative_input_is_refused():
+    with pytest.raises(ValueError):
+        split(-1, {1: 1})
+    with pytest.raises(ValueError):
+        split(1, {1: -1})

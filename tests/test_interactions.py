@@ -1,0 +1,159 @@
+"""Client event ingestion and presence heartbeats over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.scenario import Factory
+from tests.support import api_client, make_settings
+
+
+@pytest.fixture
+async def world(database_url, settings):
+    f = await Factory.connect(database_url, settings)
+    try:
+        owner, member, stranger = [await f.user(n) for n in ("owner", "member", "stranger")]
+        c1 = await f.community("One", owner=owner)
+        c2 = await f.community("Two", owner=stranger)
+        await f.join(c1, member, at=datetime.now(UTC))
+        post = await f.post(c1, owner, "A post worth reading", at=datetime.now(UTC))
+        other_post = await f.post(c2, stranger, "Elsewhere", at=datetime.now(UTC))
+        deleted = await f.post(c1, owner, "Gone", at=datetime.now(UTC), deleted=True)
+        return {
+            "c1": c1,
+            "c2": c2,
+            "post": post,
+            "other_post": other_post,
+            "deleted": deleted,
+            "member": {"authorization": f"Bearer {f.token(member)}"},
+            "member_id": member,
+        }
+    finally:
+        await f.close()
+
+
+def event(n, community, post=None, *, at=None, type_="post_view", dwell=4000, page=None):
+    body = {
+        "id": f"e{n}",
+        "type": type_,
+        "communityId": str(community),
+        "at": (at or datetime.now(UTC)).isoformat(),
+        "dwellMs": dwell,
+    }
+    if post is not None:
+        body["postId"] = str(post)
+    if page is not None:
+        body["page"] = page
+    return body
+
+
+async def count_events(database_url) -> int:
+    from service.db.pool import connect
+
+    conn = await connect(database_url)
+    try:
+        return await conn.fetchval("SELECT count(*) FROM interaction_events WHERE kind IN ('post_view', 'page_view')")
+    finally:
+        await conn.close()
+
+
+async def test_a_retried_batch_counts_once(client, world, database_url):
+    batch = {
+        "events": [event(1, world["c1"], world["post"]), event(2, world["c1"], page="/pages/home", type_="page_view")]
+    }
+    first = await client.post("/v1/events", json=batch, headers=world["member"])
+    again = await client.post("/v1/events", json=batch, headers=world["member"])
+    assert first.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+    assert again.json() == {"accepted": 0, "duplicates": 2, "rejected": []}
+    assert await count_events(database_url) == 2
+
+
+async def test_bad_events_are_rejected_one_by_one_and_the_rest_kept(client, world, database_url):
+    now = datetime.now(UTC)
+    batch = {
+        "events": [
+            event(1, world["c1"], world["post"]),  # fine
+            event(2, world["c2"], world["other_post"]),  # not my community
+            event(3, world["c1"], world["other_post"]),  # post of another community
+            event(4, world["c1"], world["deleted"]),  # deleted post
+            event(5, world["c1"], world["post"], at=now + timedelta(hours=1)),  # future
+            event(6, world["c1"], world["post"], at=now - timedelta(days=30)),  # too old
+            event(7, world["c1"]),  # post_view without post
+            event(1, world["c1"], world["post"], at=now + timedelta(seconds=1)),  # same id, other time: fine
+        ]
+    }
+    batch["events"].append(dict(batch["events"][0]))  # exact duplicate inside the batch
+    response = await client.post("/v1/events", json=batch, headers=world["member"])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["accepted"] == 2
+    assert [(r["index"], r["code"]) for r in body["rejected"]] == [
+        (1, "unknown_community"),
+        (2, "unknown_post"),
+        (3, "unknown_post"),
+        (4, "in_future"),
+        (5, "too_old"),
+        (6, "post_required"),
+        (8, "duplicate_in_batch"),
+    ]
+    assert await count_events(database_url) == 2
+
+
+async def test_batch_limits_and_validation(client, world, settings):
+    too_many = {"events": [event(n, world["c1"], world["post"]) for n in range(settings.event_batch_max + 1)]}
+    response = await client.post("/v1/events", json=too_many, headers=world["member"])
+    assert response.status_code == 413 and response.json()["code"] == "batch_too_large"
+    unknown_type = {"events": [{**event(1, world["c1"], world["post"]), "type": "teleport"}]}
+    response = await client.post("/v1/events", json=unknown_type, headers=world["member"])
+    assert response.status_code == 400 and response.json()["code"] == "validation_failed"
+    response = await client.post("/v1/events", json={"events": [event(1, world["c1"], world["post"])]})
+    assert response.status_code == 401
+
+
+async def test_heartbeats_make_sessions_and_a_gap_ends_one(database_url, world):
+    settings = make_settings(database_url, presence_gap_seconds=1)
+    async with api_client(settings) as client:
+        beat = {"communityId": str(world["c1"])}
+        first = (await client.post("/v1/presence/heartbeat", json=beat, headers=world["member"])).json()
+        await asyncio.sleep(0.3)
+        second = (await client.post("/v1/presence/heartbeat", json=beat, headers=world["member"])).json()
+        assert second["sessionId"] == first["sessionId"] and second["seconds"] > 0.25
+        await asyncio.sleep(1.3)
+        third = (await client.post("/v1/presence/heartbeat", json=beat, headers=world["member"])).json()
+        assert third["sessionId"] != first["sessionId"] and third["seconds"] == 0
+
+        # Concurrent heartbeats of one member extend one session, never open two.
+        results = await asyncio.gather(
+            *(client.post("/v1/presence/heartbeat", json=beat, headers=world["member"]) for _ in range(10))
+        )
+        assert {r.json()["sessionId"] for r in results} == {third["sessionId"]}
+
+        stranger = await client.post(
+            "/v1/presence/heartbeat", json={"communityId": str(world["c2"])}, headers=world["member"]
+        )
+        assert stranger.status_code == 403 and stranger.json()["code"] == "not_community_member"
+
+
+async def test_partitions_past_retention_are_dropped(database_url, settings):
+    from service.db.pool import connect
+    from service.interactions.logic import drop_expired_partitions
+
+    conn = await connect(database_url)
+    try:
+        await conn.execute("SELECT ensure_interaction_partitions('2024-01-01', 3)")
+        dropped = await drop_expired_partitions(conn, settings, datetime(2025, 3, 15, tzinfo=UTC))
+        # 13 months of retention before March 2025 keeps February 2024 onwards.
+        assert dropped == ["interaction_events_202401"]
+        names = [
+            r["relname"]
+            for r in await conn.fetch(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'interaction_events'::regclass"
+            )
+        ]
+        assert "interaction_events_202402" in names and "interaction_events_default" in names
+    finally:
+        await conn.close()

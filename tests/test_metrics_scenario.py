@@ -1,0 +1,264 @@
+"""A scripted day in two communities, every metric asserted against hand-computed values.
+
+Times are local (Asia/Shanghai, UTC+8) on the day before the test runs. The hand computation is in the
+comments beside each figure; the definitions are in docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from service.interactions import logic
+from service.settings import Settings
+from tests.scenario import Factory
+
+TZ = ZoneInfo("Asia/Shanghai")
+OPERATOR_KEY = "operator-key-0123456789-0123456789-abcdef"
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    from tests.support import make_settings
+
+    return make_settings(database_url, operator_api_key=OPERATOR_KEY)
+
+
+def local(day, hh: int, mm: int, ss: int = 0) -> datetime:
+    return datetime.combine(day, time(hh, mm, ss), TZ)
+
+
+@pytest.fixture
+def day():
+    return datetime.now(TZ).date() - timedelta(days=1)
+
+
+@pytest.fixture
+async def world(client, settings, database_url, day):
+    """Community 1 (owner A, members B, C, D) and community 2 (owner E), with a scripted day."""
+    f = await Factory.connect(database_url, settings)
+    try:
+        a, b, c, d, e = [await f.user(name) for name in "ABCDE"]
+        c1 = await f.community("Tea lovers", owner=a)
+        c2 = await f.community("Bikes", owner=e)
+        for member, hh in ((b, 8), (c, 8), (d, 9)):
+            await f.join(c1, member, at=local(day, hh, 30 if member == c else 0))
+        p1 = await f.post(c1, a, "Hello everyone!", at=local(day, 9, 0))
+        await f.post(c1, a, "hello   EVERYONE!", at=local(day, 9, 30))  # repeat of p1: invalid
+        await f.post(c1, b, "hi", at=local(day, 10, 0))  # too short: invalid
+        p4 = await f.post(c1, b, "", images=["https://img.example/1.png"], at=local(day, 10, 5))  # image: valid
+        await f.post(c1, c, "Deleted post text", at=local(day, 11, 0), deleted=True)  # invalid
+        await f.post(c1, None, "Welcome B", at=local(day, 8, 0))  # robot: never counts
+        await f.post(c1, c, "From the day before", at=local(day, 0, 0) - timedelta(seconds=1))  # outside
+        await f.post(c1, d, "hey", at=local(day, 12, 0))  # D speaks, but not validly
+        await f.comment(p1, b, "Great to be here", at=local(day, 10, 10))  # valid
+        await f.comment(p1, c, "ok", at=local(day, 10, 20))  # too short
+        await f.comment(p1, c, "Great to be here", at=local(day, 10, 21))  # valid: another author
+        await f.comment(p4, b, "great to be  here", at=local(day, 10, 30))  # B repeats c1: invalid
+        await f.comment(p4, a, "Nice picture there", at=local(day, 12, 0), status="pending", recorded=False)
+        await f.like(p1, b, at=local(day, 10, 11))
+        await f.like(p1, a, at=local(day, 10, 12))  # own post: not received
+        await f.like(p4, c, at=local(day, 10, 40))
+        await f.event(c1, d, "vote", at=local(day, 13, 0))
+        # Presence: A 10:00-10:10 and a lone heartbeat at 20:00; B 10:05-10:20; D 10:10-10:15 touches A's
+        # end (peak 3 at 10:10); C 23:55 to 00:05 next day (300 s inside the day).
+        await f.session(c1, a, local(day, 10, 0), local(day, 10, 10))
+        await f.session(c1, a, local(day, 20, 0), local(day, 20, 0))
+        await f.session(c1, b, local(day, 10, 5), local(day, 10, 20))
+        await f.session(c1, d, local(day, 10, 10), local(day, 10, 15))
+        await f.session(c1, c, local(day, 23, 55), local(day, 23, 55) + timedelta(minutes=10))
+        # Community 2: E writes one valid post.
+        await f.post(c2, e, "Another valid post", at=local(day, 15, 0))
+        users = {"A": a, "B": b, "C": c, "D": d, "E": e}
+        tokens = {name: f.token(uid) for name, uid in users.items()}
+    finally:
+        await f.close()
+
+    # Views through the API, as the mini program sends them.
+    def view(n, post, dwell, hh, mm, type_="post_view", page=None):
+        event = {
+            "id": f"v{n}",
+            "type": type_,
+            "communityId": str(c1),
+            "at": local(day, hh, mm).isoformat(),
+            "dwellMs": dwell,
+        }
+        if post:
+            event["postId"] = str(post)
+        if page:
+            event["page"] = page
+        return event
+
+    a_views = [
+        view(1, p4, 5000, 10, 40),
+        view(2, p4, 4000, 10, 50),
+        view(3, p4, 4000, 11, 5),
+        view(4, p1, 1000, 10, 41),
+    ]
+    b_views = [view(5, None, 10000, 10, 0, "page_view", "/pages/home"), view(6, p1, 3000, 10, 1)]
+    for name, batch in (("A", a_views), ("B", b_views)):
+        response = await client.post(
+            "/v1/events", json={"events": batch}, headers={"authorization": f"Bearer {tokens[name]}"}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["accepted"] == len(batch)
+    return {"c1": c1, "c2": c2, "users": users, "tokens": tokens, "p1": p1, "p4": p4}
+
+
+def auth(world, name):
+    return {"authorization": f"Bearer {world['tokens'][name]}"}
+
+
+async def rolled_up(database_url, settings) -> None:
+    from service.db.pool import connect
+
+    conn = await connect(database_url)
+    try:
+        await logic.rollup_incremental(conn, settings)
+    finally:
+        await conn.close()
+
+
+EXPECTED = {
+    "speakers": 4,  # A, B, C, D wrote something
+    "effectiveSpeakers": 3,  # A (p1), B (p4, c1), C (c3)
+    "validPosts": 2,  # p1, p4
+    "validComments": 2,  # c1, c3
+    "membersViewing": 2,  # A and B viewed posts
+    "averagePostsViewed": 1.5,  # A: p4, p1; B: p1 -> 3 / 2
+    "pageViews": 6,
+    "effectivePageViews": 4,  # A: p4 in slots 10:30 and 11:00; B: home page and p1
+    "membersOnline": 4,
+    "averageOnlineSeconds": 525.0,  # (600 + 0 + 900 + 300 + 300) / 4
+    "peakConcurrentUsers": 3,  # A, B and D at 10:10
+    "newMembers": 3,  # B, C, D joined
+    "activityScore": 76.25,  # 10*3 + 2*2 + 5*1.5 + 0.5*4 + 8.75 + 3*3 + 5*3
+}
+
+
+async def test_every_metric_matches_the_hand_computation(client, world, settings, database_url, day):
+    await rolled_up(database_url, settings)
+    response = await client.get(
+        f"/v1/communities/{world['c1']}/metrics", params={"from": str(day), "to": str(day)}, headers=auth(world, "A")
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["total"] == EXPECTED
+    assert [p["values"] for p in body["periods"]] == [EXPECTED]
+    assert body["periods"][0]["start"] == body["periods"][0]["end"] == str(day)
+    assert body["weights"]["effectiveSpeakers"] == 10
+    assert body["stage"] == "gather"
+
+
+async def test_rebuild_gives_identical_rollups(client, world, settings, database_url):
+    from service.db.pool import connect
+
+    tables = ("rollup_views", "rollup_presence", "rollup_contributions", "rollup_days")
+    conn = await connect(database_url)
+    try:
+        first = await logic.rollup_incremental(conn, settings)
+        assert first >= 2  # the scripted day and the next (C's session runs past midnight)
+
+        async def snapshot():
+            return {
+                t: sorted(tuple(v for k, v in r.items() if k != "rolled_up_at") for r in await conn.fetch(f"TABLE {t}"))
+                for t in tables
+            }
+
+        incremental = await snapshot()
+        assert all(incremental[t] for t in tables)
+        # A second run re-reads the last minutes (transactions still open at the first may have committed
+        # since): recomputing a community-day is idempotent.
+        assert await logic.rollup_incremental(conn, settings) <= first
+        assert await snapshot() == incremental
+        await logic.rebuild(conn, settings)
+        assert await snapshot() == incremental
+    finally:
+        await conn.close()
+
+
+async def test_leaderboard_ranks_by_contribution(client, world, settings, database_url, day):
+    await rolled_up(database_url, settings)
+    params = {"from": str(day), "to": str(day)}
+    admin = (
+        await client.get(f"/v1/communities/{world['c1']}/leaderboard", params=params, headers=auth(world, "A"))
+    ).json()
+    users = world["users"]
+    # A: 5 (p1) + 3 comments received + 1 like = 9; B: 5 (p4) + 2 (c1) + 1 like = 8; C: 2 (c3); D: 2 (vote).
+    assert [(i["userId"], i["score"], i["rank"]) for i in admin["items"]] == [
+        (str(users["A"]), 9, 1),
+        (str(users["B"]), 8, 2),
+        (str(users["C"]), 2, 3),
+        (str(users["D"]), 2, 4),
+    ]
+    assert admin["items"][0]["details"] == {
+        "validPosts": 1,
+        "validComments": 0,
+        "commentsReceived": 3,
+        "likesReceived": 1,
+        "participation": 0,
+    }
+    member = (
+        await client.get(f"/v1/communities/{world['c1']}/leaderboard", params=params, headers=auth(world, "D"))
+    ).json()
+    assert [i["rank"] for i in member["items"]] == [1, 2, 3, 4]
+    assert all("details" not in i for i in member["items"]) and "weights" not in member
+
+
+async def test_two_tier_pool_splits_exactly_and_commits_once(client, world, settings, database_url, day):
+    await rolled_up(database_url, settings)
+    headers = {"x-operator-key": OPERATOR_KEY}
+    body = {
+        "amountFen": 10000,
+        "start": str(day),
+        "end": str(day),
+        "communityIds": [str(world["c1"]), str(world["c2"])],
+    }
+    preview = await client.post("/v1/admin/reward-pools", json=body, headers=headers)
+    assert preview.status_code == 201, preview.text
+    pool = preview.json()
+    # Tier 1: 10000 x 76.25 / 86.25 = 8840.58 and 10000 x 10 / 86.25 = 1159.42; the leftover fen goes to .58.
+    assert [(c["communityId"], c["amountFen"]) for c in pool["communities"]] == [
+        (str(world["c1"]), 8841),
+        (str(world["c2"]), 1159),
+    ]
+    users = world["users"]
+    # Tier 2 in community 1: 8841 x 9/21, 8/21, 2/21, 2/21.
+    assert [(m["userId"], m["amountFen"]) for m in pool["communities"][0]["members"]] == [
+        (str(users["A"]), 3789),
+        (str(users["B"]), 3368),
+        (str(users["C"]), 842),
+        (str(users["D"]), 842),
+    ]
+    assert pool["allocatedFen"] == 10000 and pool["unallocatedFen"] == 0 and pool["status"] == "draft"
+
+    commit = f"/v1/admin/reward-pools/{pool['id']}/commit"
+    first, second = [await client.post(commit, headers=headers) for _ in range(2)]
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json()
+    assert first.json()["status"] == "committed" and first.json()["allocatedFen"] == 10000
+    mine = (await client.get("/v1/me/rewards", headers=auth(world, "A"))).json()
+    assert [(r["amountFen"], r["status"]) for r in mine["items"]] == [(3789, "owed")]
+
+
+async def test_reward_pools_are_for_the_operator_only(client, world):
+    body = {"amountFen": 100, "start": "2026-01-01", "end": "2026-01-31"}
+    for headers in ({}, {"x-operator-key": "wrong"}, auth(world, "A")):
+        response = await client.post("/v1/admin/reward-pools", json=body, headers=headers)
+        assert response.status_code == 403 and response.json()["code"] == "operator_only"
+
+
+async def test_metrics_are_for_admins_of_that_community(client, world, day):
+    params = {"from": str(day), "to": str(day)}
+    member = await client.get(f"/v1/communities/{world['c1']}/metrics", params=params, headers=auth(world, "B"))
+    assert member.status_code == 403 and member.json()["code"] == "admins_only"
+    stranger = await client.get(f"/v1/communities/{world['c1']}/metrics", params=params, headers=auth(world, "E"))
+    assert stranger.status_code == 403 and stranger.json()["code"] == "not_community_member"
+    too_long = await client.get(
+        f"/v1/communities/{world['c1']}/metrics",
+        params={"from": "2024-01-01", "to": "2026-01-01"},
+        headers=auth(world, "A"),
+    )
+    assert too_long.status_code == 400 and too_long.json()["code"] == "window_too_long"
