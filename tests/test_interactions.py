@@ -157,3 +157,23 @@ async def test_partitions_past_retention_are_dropped(database_url, settings):
         assert "interaction_events_202402" in names and "interaction_events_default" in names
     finally:
         await conn.close()
+
+
+async def test_joins_and_departures_are_recorded_with_the_membership_change(client, settings, database_url):
+    from service.db.pool import connect
+    from tests.factories import create_community, create_users, join
+
+    owner, member = await create_users(database_url, settings, "owner", "member")
+    community = await create_community(client, owner)
+    await join(client, member, community["id"])
+    left = await client.delete(f"/v1/communities/{community['id']}/members/me", headers=member.headers)
+    assert left.status_code in (200, 204), left.text
+    conn = await connect(database_url)
+    try:
+        kinds = [
+            r["kind"]
+            for r in await conn.fetch("SELECT kind FROM interaction_events WHERE user_id = $1 ORDER BY id", member.id)
+        ]
+    finally:
+        await conn.close()
+    assert kinds == ["join", "leave"]

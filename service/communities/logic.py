@@ -21,6 +21,7 @@ from service.communities import models as m
 from service.communities import queries as q
 from service.errors import FieldError, Problem, register
 from service.idempotency import run_once, scope_of
+from service.interactions.logic import record
 from service.paging import decode_cursor, encode_cursor
 
 register("not_member", 403, "You are not a member of this community (or no longer are).")
@@ -196,6 +197,7 @@ async def admit(
         await conn.execute(q.INSERT_REFERRAL, community_id, user_id, referrer_id, invite_id)
         logged["referrerId"] = str(referrer_id)
     await _audit(conn, community_id, actor_id, "member.joined", user_id, logged)
+    await record(conn, community_id, user_id, "join")
     return Admission(
         membership=_build(m.Membership, row),
         welcome=m.Welcome(
@@ -611,6 +613,7 @@ async def _end_membership(
     await conn.execute(q.END_MEMBERSHIP, community_id, user_id, status, removed_by)
     await conn.execute(q.ADD_MEMBER_COUNT, community_id, -1)
     await conn.execute(q.REVOKE_INVITES_OF, community_id, user_id)
+    await record(conn, community_id, user_id, "leave")
 
 
 async def leave(conn: asyncpg.Connection, community_id: int, user_id: int) -> None:
@@ -693,6 +696,7 @@ async def introduce(
         post = await conn.fetchrow(q.INSERT_MEMBER_POST, community_id, user_id, "introduction", text, data.image_urls)
         await conn.execute(q.SET_INTRODUCTION, community_id, user_id, int(post["post_id"]))
         await _audit(conn, community_id, user_id, "member.introduced", user_id, {"postId": post["post_id"]})
+        await record(conn, community_id, user_id, "introduction", post_id=int(post["post_id"]))
         return 201, _build(m.Introduction, post)
 
     scope = scope_of("community.introduction", community_id, msgspec.to_builtins(data))

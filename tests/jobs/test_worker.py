@@ -160,7 +160,10 @@ async def test_graceful_stop_hands_running_jobs_back(context):
     assert (row["status"], row["attempts"], row["locked_by"]) == ("queued", 0, None)
 
 
-@jobs.job("test.tick", every=30)
+periodic_jobs = Registry()  # apart: a periodic job is never 'done', which other tests wait for
+
+
+@periodic_jobs.job("test.tick", every=30)
 async def tick(ctx: JobContext, payload: dict) -> None:
     await ctx.pool.execute(
         "INSERT INTO job_runs (job_id, worker, attempt) VALUES ($1, 'tick', $2)", ctx.job_id, ctx.attempt
@@ -168,7 +171,7 @@ async def tick(ctx: JobContext, payload: dict) -> None:
 
 
 async def test_periodic_jobs_are_seeded_once_and_run_again_after_their_interval(context):
-    workers = [worker(context), worker(context)]
+    workers = [Worker(context, periodic_jobs, poll_interval=0.02, lease=5) for _ in range(2)]
     await asyncio.gather(*(w.seed_periodic() for w in workers))
     rows = await context.pool.fetch("SELECT kind, status FROM jobs WHERE kind = 'test.tick'")
     assert [tuple(r) for r in rows] == [("test.tick", "queued")]
