@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks import throughput
 from benchmarks.scenarios import BASELINE, SCENARIOS, Request, Scenario
 from service.db import embedded
 from service.db.migrate import migrate
@@ -81,6 +82,10 @@ SERVERS = {
 }
 
 
+INGEST_TARGET: list[int] = []  # (community, member, post) the ingestion benchmark writes to
+METRICS_COMMUNITY: list[int] = []
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -88,6 +93,8 @@ def free_port() -> int:
 
 
 def lua_for(request: Request) -> str:
+    if request.script:
+        return request.script + REPORT_LUA
     if request.rotation:
         entries = ",\n".join(
             "{"
@@ -161,7 +168,7 @@ def run_wrk(base_url: str, request: Request, duration: int, connections: int) ->
     return result
 
 
-async def prepare_database(dsn_admin: str) -> tuple[str, dict[str, Request]]:
+async def prepare_database(dsn_admin: str, extras: bool = True) -> tuple[str, dict[str, Request]]:
     from tests.support import create_database, unique_name, with_database
 
     name = unique_name("bench")
@@ -174,6 +181,10 @@ async def prepare_database(dsn_admin: str) -> tuple[str, dict[str, Request]]:
         requests = {}
         for scenario in [BASELINE, *SCENARIOS]:
             requests[scenario.name] = await scenario.seed(conn, settings)
+        if extras:
+            requests["ingest"], INGEST_TARGET[:] = await throughput.seed_ingestion(conn, settings)
+            print("  seeding 1 M events for the metrics comparison ...", file=sys.stderr, flush=True)
+            METRICS_COMMUNITY[:] = [await throughput.seed_metrics(conn, settings)]
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -229,7 +240,9 @@ def main() -> int:
         return 2
 
     admin = os.environ.get("DATABASE_URL") or embedded.start(ROOT / ".data" / "bench-pg")
-    dsn, requests = asyncio.run(prepare_database(admin))
+    extras = not args.only or bool({"ingest", "metrics"} & set(args.only))
+    dsn, requests = asyncio.run(prepare_database(admin, extras))
+    comparisons: list[tuple[str, str, str, float, str]] = []
     scenarios: list[Scenario] = [BASELINE] + [s for s in SCENARIOS if not args.only or s.name in args.only]
     rows = []
     for kind in args.servers.split(","):
@@ -243,6 +256,8 @@ def main() -> int:
                 result.update(server=kind, scenario=scenario.name, goal=scenario.goal, connections=connections)
                 rows.append(result)
                 print(f"  {kind:8} {scenario.name:24} {result['rps']:9.0f} req/s", file=sys.stderr, flush=True)
+            if extras and kind == args.servers.split(",")[0]:
+                comparisons.append(ingestion(base_url, dsn, requests["ingest"], args.duration))
             rss_mib = tree_peak_rss_kib(proc.pid) / 1024
         finally:
             stop(proc)
@@ -264,7 +279,61 @@ def main() -> int:
             f"{row['p99_us'] / 1000:.2f} | {row['rps'] / base['rps']:.2f} | {p99_ratio:.2f} "
             f"| {row['errors'] + row['non2xx']} | {row['rss_mib']:.0f} | {row['goal']} |"
         )
+    if extras:
+        comparisons.append(asyncio.run(metrics_comparison(dsn)))
+        print("\n| measurement | figure | same-run baseline | ratio | goal |\n|---|---:|---:|---:|---|")
+        for name, figure, baseline, ratio, goal in comparisons:
+            print(f"| {name} | {figure} | {baseline} | {ratio:.2f} | {goal} |")
     return 0
+
+
+def ingestion(base_url: str, dsn: str, request: Request, duration: int) -> tuple[str, str, str, float, str]:
+    """Events per second through POST /v1/events against COPY of as many events into the same table."""
+    community, member, post = INGEST_TARGET
+
+    async def count() -> int:
+        conn = await connect(dsn)
+        try:
+            return await conn.fetchval("SELECT count(*) FROM interaction_events WHERE community_id = $1", community)
+        finally:
+            await conn.close()
+
+    before = asyncio.run(count())
+    result = run_wrk(base_url, request, duration, 16)
+    inserted = asyncio.run(count()) - before
+    api_rate = inserted / (result["duration_us"] / 1e6)
+
+    async def copy() -> float:
+        conn = await connect(dsn)
+        try:
+            return await throughput.copy_events(conn, inserted, community, member, post)
+        finally:
+            await conn.close()
+
+    copy_rate = inserted / asyncio.run(copy())
+    return (
+        "event ingestion, POST /v1/events (batches of 100, 16 conns)",
+        f"{api_rate:,.0f} events/s",
+        f"{copy_rate:,.0f} events/s (asyncpg COPY)",
+        api_rate / copy_rate,
+        ">= 0.50",
+    )
+
+
+async def metrics_comparison(dsn: str) -> tuple[str, str, str, float, str]:
+    conn = await connect(dsn)
+    try:
+        settings = load_settings({}, database_url=dsn, secret_key=BENCH_SECRET)
+        timed = await throughput.time_metrics(conn, settings, METRICS_COMMUNITY[0])
+    finally:
+        await conn.close()
+    return (
+        f"metrics of one community, 30 days by day, over {timed['rows']:,} events",
+        f"{timed['metrics_ms']:.1f} ms",
+        f"{timed['count_ms']:.1f} ms (count(*) of those rows)",
+        timed["metrics_ms"] / timed["count_ms"],
+        "<= 2.0",
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ class Request:
     body: str | None = None
     # Optional rotation: wrk cycles through these (headers, body) pairs instead of repeating one request.
     rotation: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    # Optional wrk Lua defining request(): for bodies generated on the fly.
+    script: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,40 @@ async def _session(conn: asyncpg.Connection, settings: Settings) -> Request:
 
     ids = await seed_users(conn)
     return Request("/v1/auth/session", headers={"Authorization": f"Bearer {issue_access_token(settings, ids[0])}"})
+
+
+async def _my_communities(conn: asyncpg.Connection, settings: Settings) -> Request:
+    """A member of 50 communities of 100 members, 2,000 posts each, read a day ago (so each has unread posts)."""
+    from service.auth.tokens import issue_access_token
+
+    ids = await seed_users(conn, 100)
+    owner, me = ids[0], ids[1]
+    communities = [
+        r["id"]
+        for r in await conn.fetch(
+            "INSERT INTO communities (owner_id, name, welcome_template, member_cap, member_count) "
+            "SELECT $1, 'community ' || g, 'Welcome {nickname}', 500, 100 FROM generate_series(1, 50) g RETURNING id",
+            owner,
+        )
+    ]
+    await conn.execute(
+        "INSERT INTO memberships (community_id, user_id, role, via, last_read_at) "
+        "SELECT c, u, CASE WHEN u = $3 THEN 'owner' ELSE 'member' END, CASE WHEN u = $3 THEN 'owner' ELSE 'free' END,"
+        " now() - interval '1 day' FROM unnest($1::bigint[]) c, unnest($2::bigint[]) u",
+        communities,
+        ids,
+        owner,
+    )
+    await conn.execute(
+        "INSERT INTO posts (community_id, author_id, text, created_at) "
+        "SELECT c, $2, 'post ' || g, now() - make_interval(mins => g * 3) "
+        "FROM unnest($1::bigint[]) c, generate_series(1, 2000) g",
+        communities,
+        owner,
+    )
+    return Request(
+        "/v1/me/communities?limit=20", headers={"Authorization": f"Bearer {issue_access_token(settings, me)}"}
+    )
 
 
 NOTIFY_ORDERS = 40_000  # more than wrk sends in one run, so every notification applies a payment
@@ -135,6 +171,11 @@ SCENARIOS: list[Scenario] = [
     Scenario("bare", "GET a msgspec struct, no database", _bare),
     Scenario("me", "GET /v1/me: bearer token verified, then one primary-key SELECT", _me, goal=">= 0.90 req/s"),
     Scenario("session", "GET /v1/auth/session: bearer token verified, no database", _session),
+    Scenario(
+        "my_communities",
+        "GET /v1/me/communities: 20 of my 50 communities, last activity, unread counts",
+        _my_communities,
+    ),
     # WeChat Pay sends notifications as payments happen: 16 at once is a busy merchant, not a flood.
     Scenario(
         "pay_notify",

@@ -83,7 +83,7 @@ async def ingest(conn: asyncpg.Connection, settings: Settings, user_id: int, bat
         rejected.append(RejectedEvent(index=index, id=event.id, code=code, message=message))
 
     for index, event in enumerate(batch.events):
-        at = event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)
+        at = _aware(event.at)
         if at > now + FUTURE_TOLERANCE:
             reject(index, event, "in_future", "the event's time is in the future")
         elif at < oldest:
@@ -100,8 +100,9 @@ async def ingest(conn: asyncpg.Connection, settings: Settings, user_id: int, bat
 
     community_ids = {int(e.community_id) for _, e in candidates}
     post_ids = {int(e.post_id) for _, e in candidates if e.post_id is not None}
-    visible_communities = {r["community_id"] for r in await conn.fetch(q.VISIBLE_COMMUNITIES, user_id, community_ids)}
-    post_community = {r["id"]: r["community_id"] for r in await conn.fetch(q.VISIBLE_POSTS, post_ids)}
+    visible = await conn.fetchrow(q.VISIBLE_TARGETS, user_id, community_ids, post_ids)
+    visible_communities = set(visible["communities"])
+    post_community = dict(zip(visible["post_ids"], visible["post_communities"], strict=True))
 
     rows: list[tuple] = []
     for index, event in candidates:
@@ -113,12 +114,16 @@ async def ingest(conn: asyncpg.Connection, settings: Settings, user_id: int, bat
             reject(index, event, "unknown_post", "no such post in that community")
         else:
             target = f"post:{post_id}" if post_id is not None else f"page:{event.page}"
-            at = event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)
-            rows.append((community_id, event.type, post_id, target, event.dwell_ms, event.id, at))
+            rows.append((community_id, event.type, post_id, target, event.dwell_ms, event.id, _aware(event.at)))
 
-    inserted = await conn.fetch(q.INSERT_CLIENT_EVENTS, user_id, *map(list, zip(*rows, strict=True))) if rows else []
+    inserted = await conn.fetchval(q.INSERT_CLIENT_EVENTS, user_id, *map(list, zip(*rows, strict=True))) if rows else 0
     rejected.sort(key=lambda r: r.index)
-    return BatchResult(accepted=len(inserted), duplicates=len(rows) - len(inserted), rejected=rejected)
+    return BatchResult(accepted=inserted, duplicates=len(rows) - inserted, rejected=rejected)
+
+
+def _aware(at: datetime) -> datetime:
+    # RFC 3339 requires an offset; a client that omits it means UTC.
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 # --- presence ---------------------------------------------------------------------------------------

@@ -9,26 +9,31 @@ VALUES ($1, $2, $3, $4, $5, coalesce($6, now()))
 
 # Client events arrive as parallel arrays; a retried batch hits the unique index and is skipped.
 INSERT_CLIENT_EVENTS = """
-INSERT INTO interaction_events (community_id, user_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at)
-SELECT e.community_id, $1, e.kind, e.post_id, e.target, e.dwell_ms, e.client_event_id, e.occurred_at
-FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::text[], $8::timestamptz[])
-    AS e (community_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at)
-ON CONFLICT DO NOTHING
-RETURNING client_event_id
+WITH inserted AS (
+    INSERT INTO interaction_events
+        (community_id, user_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at)
+    SELECT e.community_id, $1, e.kind, e.post_id, e.target, e.dwell_ms, e.client_event_id, e.occurred_at
+    FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::text[], $8::timestamptz[])
+        AS e (community_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at)
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) FROM inserted
 """
 
-VISIBLE_COMMUNITIES = """
-SELECT community_id FROM memberships
-WHERE user_id = $1 AND status = 'active' AND community_id = ANY($2::bigint[])
+# Which of the batch's communities the member may see, and which of its posts are visible where: one trip.
+VISIBLE_TARGETS = """
+SELECT
+    ARRAY(SELECT community_id FROM memberships
+          WHERE user_id = $1 AND status = 'active' AND community_id = ANY($2::bigint[])) AS communities,
+    ARRAY(SELECT id FROM posts WHERE id = ANY($3::bigint[]) AND deleted_at IS NULL AND status = 'visible'
+          ORDER BY id) AS post_ids,
+    ARRAY(SELECT community_id FROM posts WHERE id = ANY($3::bigint[]) AND deleted_at IS NULL AND status = 'visible'
+          ORDER BY id) AS post_communities
 """
 
 MEMBER_ROLE = """
 SELECT role FROM memberships WHERE community_id = $1 AND user_id = $2 AND status = 'active'
-"""
-
-VISIBLE_POSTS = """
-SELECT id, community_id FROM posts
-WHERE id = ANY($1::bigint[]) AND deleted_at IS NULL AND status = 'visible'
 """
 
 EVENT_PARTITIONS = """
