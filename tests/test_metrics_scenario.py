@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from service.interactions import logic
+from service.interactions.models import MetricValues
 from service.settings import Settings
 from tests.scenario import Factory
 
@@ -262,3 +263,47 @@ async def test_metrics_are_for_admins_of_that_community(client, world, day):
         headers=auth(world, "A"),
     )
     assert too_long.status_code == 400 and too_long.json()["code"] == "window_too_long"
+
+
+def test_stage_thresholds():
+    def values(**v):
+        base = dict.fromkeys(
+            [
+                "speakers",
+                "effective_speakers",
+                "valid_posts",
+                "valid_comments",
+                "members_viewing",
+                "page_views",
+                "effective_page_views",
+                "members_online",
+                "peak_concurrent_users",
+                "new_members",
+            ],
+            0,
+        )
+        base.update(average_posts_viewed=0.0, average_online_seconds=0.0, activity_score=0.0)
+        return MetricValues(**{**base, **v})
+
+    assert logic.stage_of(values()) == "gather"
+    assert logic.stage_of(values(effective_speakers=5, valid_comments=9)) == "gather"
+    assert logic.stage_of(values(effective_speakers=5, valid_comments=10)) == "active"
+    assert logic.stage_of(values(effective_speakers=10, valid_comments=40, peak_concurrent_users=5)) == "operate"
+    assert (
+        logic.stage_of(values(effective_speakers=20, valid_comments=100, peak_concurrent_users=10, new_members=10))
+        == "commercialise"
+    )
+
+
+async def test_stage_is_refreshed_from_the_metrics_and_shown_on_the_community(client, world, settings, database_url):
+    from service.db.pool import connect
+
+    conn = await connect(database_url)
+    try:
+        await logic.rollup_incremental(conn, settings)
+        await conn.execute("INSERT INTO community_stages (community_id, stage) VALUES ($1, 'operate')", world["c1"])
+        await logic.refresh_stages(conn, settings, [world["c1"]])  # the scripted day is a quiet community
+    finally:
+        await conn.close()
+    community = (await client.get(f"/v1/communities/{world['c1']}", headers=auth(world, "B"))).json()
+    assert community["stage"] == "gather"

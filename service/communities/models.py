@@ -118,6 +118,10 @@ class Community(msgspec.Struct, rename="camel", kw_only=True):
     introduction_prompt: str
     created_at: datetime
     updated_at: datetime
+    stage: Annotated[
+        Literal["gather", "active", "operate", "commercialise"],
+        Meta(description="Derived daily from the last 30 days of metrics (docs/metrics.md)"),
+    ] = "gather"
     membership: Annotated[
         Membership | None, Meta(description="My membership (active, or how it ended); null if I never joined")
     ] = None

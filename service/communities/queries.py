@@ -15,7 +15,8 @@ RETURNING id
 COMMUNITY = """
 SELECT c.id::text AS id, c.owner_id::text AS owner_id, c.name, c.description, c.cover_url, c.tags, c.visibility,
        c.entry_mode, c.price_fen, c.member_cap, c.member_count, c.welcome_template, c.introduction_required,
-       c.introduction_prompt, c.created_at, c.updated_at
+       c.introduction_prompt, c.created_at, c.updated_at,
+       coalesce((SELECT s.stage FROM community_stages s WHERE s.community_id = c.id), 'gather') AS stage
 FROM communities c WHERE c.id = $1
 """
 
@@ -23,7 +24,8 @@ FROM communities c WHERE c.id = $1
 LOCK_COMMUNITY = """
 SELECT c.id::text AS id, c.owner_id::text AS owner_id, c.name, c.description, c.cover_url, c.tags, c.visibility,
        c.entry_mode, c.price_fen, c.member_cap, c.member_count, c.welcome_template, c.introduction_required,
-       c.introduction_prompt, c.created_at, c.updated_at
+       c.introduction_prompt, c.created_at, c.updated_at,
+       coalesce((SELECT s.stage FROM community_stages s WHERE s.community_id = c.id), 'gather') AS stage
 FROM communities c WHERE c.id = $1 FOR UPDATE
 """
 
