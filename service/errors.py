@@ -163,7 +163,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 def responses(*codes: str) -> dict[int, ResponseSpec]:
     """OpenAPI error responses for a route: each status lists the codes it may carry."""
     by_status: dict[int, list[str]] = {}
-    for code in ("validation_failed", *codes):
+    # Any route answers validation_failed for bad input and not_found for a path that names nothing.
+    for code in dict.fromkeys(("validation_failed", "not_found", *codes)):
         by_status.setdefault(CODES[code][0], []).append(code)
     specs = {}
     for status, status_codes in sorted(by_status.items()):
