@@ -243,6 +243,36 @@ async def test_two_tier_pool_splits_exactly_and_commits_once(client, world, sett
     mine = (await client.get("/v1/me/rewards", headers=auth(world, "A"))).json()
     assert [(r["amountFen"], r["status"]) for r in mine["items"]] == [(3789, "owed")]
 
+    # Each member reward was promised as one merchant transfer in the commit; the checkout worker sends it
+    # and its outcome reaches the reward through the purpose's on_transfer hook.
+    from service.checkout.purposes import TransferInfo, get_purpose
+    from service.db.pool import connect
+
+    conn = await connect(database_url)
+    try:
+        transfers = await conn.fetch("SELECT id, payee_user_id, amount_fen, purpose, subject_id FROM transfers")
+        assert sorted((t["payee_user_id"], t["amount_fen"]) for t in transfers) == sorted(
+            [(users["A"], 3789), (users["B"], 3368), (users["C"], 842), (users["D"], 842), (users["E"], 1159)]
+        )
+        mine_transfer = next(t for t in transfers if t["payee_user_id"] == users["A"])
+        assert mine["items"][0]["transferId"] == str(mine_transfer["id"])
+        purpose = get_purpose("reward")
+        info = TransferInfo(
+            id=mine_transfer["id"],
+            payee_user_id=users["A"],
+            purpose="reward",
+            subject_id=mine_transfer["subject_id"],
+            amount_fen=3789,
+            status="succeeded",
+            dedupe_key=f"reward:{mine_transfer['subject_id']}",
+        )
+        async with conn.transaction():
+            await purpose.on_transfer(conn, info)
+    finally:
+        await conn.close()
+    mine = (await client.get("/v1/me/rewards", headers=auth(world, "A"))).json()
+    assert mine["items"][0]["status"] == "paid"
+
 
 async def test_reward_pools_are_for_the_operator_only(client, world):
     body = {"amountFen": 100, "start": "2026-01-01", "end": "2026-01-31"}

@@ -162,6 +162,8 @@ class MyReward(Camel, frozen=True):
     community_id: str
     amount_fen: int
     status: Literal["owed", "paid"]
+    # The merchant transfer paying it: confirm it with GET /v1/transfers/{id} and wx.requestMerchantTransfer.
+    transfer_id: str | None
     start: date
     end: date
     created_at: datetime

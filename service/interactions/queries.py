@@ -292,8 +292,18 @@ SELECT community_id, user_id, amount_fen, basis, status FROM reward_allocations
 WHERE pool_id = $1 ORDER BY community_id, user_id NULLS FIRST
 """
 
+PAYABLE_ALLOCATIONS = """
+SELECT id, user_id, amount_fen FROM reward_allocations
+WHERE pool_id = $1 AND user_id IS NOT NULL AND amount_fen >= $2 AND transfer_id IS NULL ORDER BY id
+"""
+
+SET_ALLOCATION_TRANSFER = "UPDATE reward_allocations SET transfer_id = $2 WHERE id = $1"
+
+MARK_ALLOCATION_PAID = "UPDATE reward_allocations SET status = 'paid' WHERE id = $1 AND transfer_id = $2"
+
 MY_REWARDS = """
-SELECT a.id, a.pool_id, a.community_id, a.amount_fen, a.status, a.created_at, p.window_from, p.window_to
+SELECT a.id, a.pool_id, a.community_id, a.amount_fen, a.status, a.transfer_id, a.created_at, p.window_from,
+       p.window_to
 FROM reward_allocations a JOIN reward_pools p ON p.id = a.pool_id
 WHERE a.user_id = $1 AND ($2::bigint IS NULL OR a.id < $2)
 ORDER BY a.id DESC LIMIT $3

@@ -11,6 +11,8 @@ from datetime import date
 
 import asyncpg
 
+from service.checkout.logic import create_transfer
+from service.checkout.purposes import PaidOrder, Purpose, Refuse, TransferInfo, register_purpose
 from service.errors import Problem, register
 from service.interactions import queries as q
 from service.interactions.allocation import split
@@ -168,10 +170,44 @@ async def commit_pool(conn: asyncpg.Connection, settings: Settings, pool_id: int
                 for m in c.members
             ]
             await conn.execute(q.INSERT_ALLOCATIONS, pool_id, *map(list, zip(*rows, strict=True)))
+            await _promise_payouts(conn, pool_id)
             await conn.execute(q.COMMIT_POOL, pool_id)
             row = await conn.fetchrow(q.POOL, pool_id)
         stored = await conn.fetch(q.POOL_ALLOCATIONS, pool_id)
     return _pool(row, _stored(stored))
+
+
+# WeChat Pay transfers nothing under 0.1 yuan: smaller rewards stay owed.
+MIN_TRANSFER_FEN = 10
+
+
+async def _promise_payouts(conn: asyncpg.Connection, pool_id: int) -> None:
+    """One merchant transfer per member reward, promised in the commit's transaction; the checkout worker
+    sends it, the member confirms it in the mini program, and `on_transfer` marks the reward paid."""
+    for row in await conn.fetch(q.PAYABLE_ALLOCATIONS, pool_id, MIN_TRANSFER_FEN):
+        transfer_id = await create_transfer(
+            conn,
+            payee_user_id=row["user_id"],
+            amount_fen=row["amount_fen"],
+            purpose=REWARD_PURPOSE,
+            subject_id=row["id"],
+            remark="社区活跃奖励",
+            dedupe_key=f"reward:{row['id']}",
+        )
+        await conn.execute(q.SET_ALLOCATION_TRANSFER, row["id"], transfer_id)
+
+
+async def _on_transfer(conn: asyncpg.Connection, transfer: TransferInfo) -> None:
+    if transfer.status == "succeeded":
+        await conn.execute(q.MARK_ALLOCATION_PAID, transfer.subject_id, transfer.id)
+
+
+async def _never_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse:
+    return Refuse("not_payable", "rewards are paid out, never paid for")
+
+
+REWARD_PURPOSE = "reward"
+register_purpose(Purpose(REWARD_PURPOSE, on_paid=_never_paid, on_transfer=_on_transfer))
 
 
 def _stored(rows: list[asyncpg.Record]) -> list[CommunityAllocation]:

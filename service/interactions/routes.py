@@ -225,6 +225,7 @@ class MyRewardsController(Controller):
                 community_id=str(r["community_id"]),
                 amount_fen=r["amount_fen"],
                 status=r["status"],
+                transfer_id=str(r["transfer_id"]) if r["transfer_id"] else None,
                 start=r["window_from"],
                 end=r["window_to"],
                 created_at=r["created_at"],
