@@ -19,7 +19,7 @@ from litestar.serialization import encode_json
 from litestar.types import ControllerRouterHandler
 
 from service import __version__
-from service.auth.guard import provide_caller, provide_current_user
+from service.auth.guard import enforce_declared_security, provide_caller, provide_current_user
 from service.db import migrate as migrations
 from service.db.pool import create_pool
 from service.errors import handle_exception
@@ -136,6 +136,7 @@ def create_app(
             "pay": Provide(_provide_pay, sync_to_thread=False),
             "wechat": Provide(_provide_wechat, sync_to_thread=False),
         },
+        guards=[enforce_declared_security],
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(settings),
@@ -167,7 +168,13 @@ def openapi_config(settings: Settings) -> OpenAPIConfig:
                     scheme="bearer",
                     bearer_format="JWT",
                     description="Access token from POST /v1/auth/login",
-                )
+                ),
+                "operator": SecurityScheme(
+                    type="apiKey",
+                    name="X-Operator-Key",
+                    security_scheme_in="header",
+                    description="The platform operator's key (OPERATOR_API_KEY)",
+                ),
             }
         ),
         path="/schema",

@@ -1,17 +1,31 @@
-"""The identity of the caller, taken only from the bearer token. Every member route depends on it."""
+"""Who is calling: the identity comes only from the bearer token, the operator only from the operator key.
+
+`enforce_declared_security` is an app-wide guard: the security an operation declares in the OpenAPI spec
+(`security=BEARER_SECURITY` or `OPERATOR_SECURITY` on a controller or handler) is exactly what it enforces,
+and it is checked before the body and parameters are read, so a caller without credentials learns nothing
+but 401/403.
+"""
 
 from __future__ import annotations
+
+import hmac
 
 import asyncpg
 import msgspec
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import Provide
+from litestar.handlers import BaseRouteHandler
 
 from service.auth.tokens import verify_access_token
-from service.errors import Problem
+from service.errors import Problem, register
 from service.settings import Settings
 
 BEARER_SECURITY = [{"bearer": []}]
+OPERATOR_SECURITY = [{"operator": []}]
+
+
+register("operator_only", 403, "Only the platform operator (X-Operator-Key) may do this.")
 
 
 class CurrentUser(msgspec.Struct, frozen=True):
@@ -20,7 +34,23 @@ class CurrentUser(msgspec.Struct, frozen=True):
     token_expires_at: int = 0
 
 
+def enforce_declared_security(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    schemes = {name for requirement in handler.resolve_security() for name in requirement}
+    if "bearer" in schemes:
+        connection.state.caller = _verified_caller(connection)
+    elif "operator" in schemes:
+        settings: Settings = connection.app.state.settings
+        key = connection.headers.get("x-operator-key", "")
+        if not settings.operator_api_key or not hmac.compare_digest(key.encode(), settings.operator_api_key.encode()):
+            raise Problem("operator_only")
+
+
 def _caller(request: Request) -> CurrentUser:
+    # Verified by the guard already when the route declares bearer security.
+    return request.state.get("caller") or _verified_caller(request)
+
+
+def _verified_caller(request: ASGIConnection) -> CurrentUser:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

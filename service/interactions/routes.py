@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hmac
 from datetime import date
 from typing import Annotated, Literal
 
 import asyncpg
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.params import Parameter
 
-from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.auth.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
 from service.errors import Problem, register, responses
 from service.ids import MAX_ID, PathId
 from service.interactions import logic, rewards
@@ -32,7 +31,6 @@ from service.settings import Settings
 
 register("not_community_member", 403, "Only active members of this community may do this.")
 register("admins_only", 403, "Only the community's owner and admins may do this.")
-register("operator_only", 403, "Only the platform operator (X-Operator-Key) may do this.")
 
 From = Annotated[date, Parameter(query="from", description="First local day of the window (YYYY-MM-DD)")]
 To = Annotated[date, Parameter(query="to", description="Last local day of the window, inclusive")]
@@ -44,13 +42,6 @@ async def member_role(db: asyncpg.Connection, community_id: int, user_id: int) -
     if role is None:
         raise Problem("not_community_member")
     return role
-
-
-def require_operator(request: Request, settings: Settings) -> str:
-    key = request.headers.get("x-operator-key", "")
-    if not settings.operator_api_key or not hmac.compare_digest(key.encode(), settings.operator_api_key.encode()):
-        raise Problem("operator_only")
-    return "operator"
 
 
 class InteractionsController(Controller):
@@ -160,6 +151,7 @@ class MetricsController(Controller):
 class RewardPoolsController(Controller):
     path = "/admin/reward-pools"
     tags = ["rewards"]
+    security = OPERATOR_SECURITY
 
     @post(
         "/",
@@ -168,11 +160,8 @@ class RewardPoolsController(Controller):
         description="Send the operator key in `X-Operator-Key`. Nothing is paid until the pool is committed.",
         responses=responses("operator_only", "window_too_long"),
     )
-    async def create(
-        self, data: RewardPoolCreate, request: Request, db: asyncpg.Connection, settings: Settings
-    ) -> RewardPool:
-        operator = require_operator(request, settings)
-        return await rewards.create_pool(db, settings, data, operator)
+    async def create(self, data: RewardPoolCreate, db: asyncpg.Connection, settings: Settings) -> RewardPool:
+        return await rewards.create_pool(db, settings, data, "operator")
 
     @get(
         "/{pool_id:int}",
@@ -180,8 +169,7 @@ class RewardPoolsController(Controller):
         summary="Read a reward pool: the preview while draft, the recorded allocation once committed",
         responses=responses("operator_only", "pool_not_found"),
     )
-    async def read(self, pool_id: PathId, request: Request, db: asyncpg.Connection, settings: Settings) -> RewardPool:
-        require_operator(request, settings)
+    async def read(self, pool_id: PathId, db: asyncpg.Connection, settings: Settings) -> RewardPool:
         return await rewards.read_pool(db, settings, pool_id)
 
     @post(
@@ -191,8 +179,7 @@ class RewardPoolsController(Controller):
         status_code=200,
         responses=responses("operator_only", "pool_not_found", "nothing_to_allocate"),
     )
-    async def commit(self, pool_id: PathId, request: Request, db: asyncpg.Connection, settings: Settings) -> RewardPool:
-        require_operator(request, settings)
+    async def commit(self, pool_id: PathId, db: asyncpg.Connection, settings: Settings) -> RewardPool:
         return await rewards.commit_pool(db, settings, pool_id)
 
 
