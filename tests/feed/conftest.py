@@ -11,7 +11,9 @@ import httpx
 import msgspec
 import pytest
 
+from service.db.pool import create_pool
 from service.feed.models import Comment, CommentPage, FeedItem, FeedPage
+from service.jobs import JobContext
 from service.settings import Settings
 from tests.support import make_settings
 from tests.wechat_support import Sandbox, bearer, login
@@ -62,7 +64,8 @@ class World:
         return cid
 
     async def post(self, who: Member, cid: str, text: str = "hello everyone", status: int = 201, **body) -> dict:
-        response = await self.client.post(f"/v1/communities/{cid}/posts", json={"text": text, **body}, headers=who.headers)
+        url = f"/v1/communities/{cid}/posts"
+        response = await self.client.post(url, json={"text": text, **body}, headers=who.headers)
         assert response.status_code == status, response.text
         if status == 201:
             msgspec.json.decode(response.content, type=FeedItem)
@@ -92,3 +95,17 @@ class World:
 @pytest.fixture
 async def world(client: httpx.AsyncClient, sandbox: Sandbox) -> World:
     return World(client, sandbox)
+
+
+@pytest.fixture
+async def jobs(settings: Settings):
+    """What the worker hands a job: its own pool and HTTP client (the WeChat client is built from them)."""
+    pool = await create_pool(settings)
+    async with httpx.AsyncClient(timeout=10) as http:
+        yield JobContext(pool=pool, settings=settings, http=http)
+    await pool.close()
+
+
+async def events(db, kind: str | None = None) -> list:
+    rows = await db.fetch("SELECT kind, user_id, post_id FROM interaction_events ORDER BY id")
+    return [tuple(row) for row in rows if kind is None or row["kind"] == kind]
