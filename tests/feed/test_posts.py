@@ -96,7 +96,9 @@ async def test_only_active_members_read_and_write(world, db):
     assert_problem(await world.client.get(f"/v1/communities/{cid}/feed", headers=bob.headers), 403, "not_member")
     response = await world.client.post(f"/v1/posts/{pid}/comments", json={"text": "still here?"}, headers=bob.headers)
     assert_problem(response, 403, "not_member")
-    assert_problem(await world.client.get("/v1/communities/1/feed?cursor=%%%", headers=alice.headers), 400, "validation_failed")
+    assert_problem(
+        await world.client.get("/v1/communities/1/feed?cursor=%%%", headers=alice.headers), 400, "validation_failed"
+    )
 
 
 async def test_edit_window_and_soft_delete(world, db):
@@ -149,7 +151,10 @@ async def test_essence_by_admins(world, db):
     assert [i["id"] for i in rest.json()["items"]] == [posts[0]["id"]]
     removed = await world.client.delete(url, headers=alice.headers)
     assert removed.json() == {"postId": posts[0]["id"], "essence": False, "essenceAt": None}
-    actions = [e["action"] for e in (await world.client.get(f"/v1/communities/{cid}/audit-log", headers=alice.headers)).json()["items"]]
+    actions = [
+        e["action"]
+        for e in (await world.client.get(f"/v1/communities/{cid}/audit-log", headers=alice.headers)).json()["items"]
+    ]
     assert actions.count("post.essence") == 2 and actions.count("post.essence_removed") == 1
 
 
@@ -171,7 +176,7 @@ async def test_my_feed_skips_unfollowed_and_muted_communities(world, db):
     assert [i["text"] for i in (await world.feed(bob, readers))["items"] if i["kind"] == "post"] == ["read"]
     page = (await world.client.get("/v1/feed", params={"limit": 1}, headers=alice.headers)).json()
     assert len(page["items"]) == 1 and page["nextCursor"]
-    wrong = await world.client.get(f"/v1/communities/{runners}/feed", params={"cursor": page["nextCursor"]}, headers=alice.headers)
+    wrong = await world.client.get(
+        f"/v1/communities/{runners}/feed", params={"cursor": page["nextCursor"]}, headers=alice.headers
+    )
     assert_problem(wrong, 400, "validation_failed")
-
-

@@ -96,9 +96,15 @@ async def test_newcomer_limits(database_url, sandbox, db):
         posts = [await world.post(bob, cid, f"hello {n}") for n in range(3)]
         over = await client.post(f"/v1/communities/{cid}/posts", json={"text": "a fourth"}, headers=bob.headers)
         problem = assert_problem(over, 429, "rate_limited")
-        assert 86000 < int(over.headers["retry-after"]) <= 86400 and problem["retryAfter"] == int(over.headers["retry-after"])
+        assert 86000 < int(over.headers["retry-after"]) <= 86400 and problem["retryAfter"] == int(
+            over.headers["retry-after"]
+        )
         await client.delete(f"/v1/posts/{posts[0]['id']}", headers=bob.headers)  # deleting frees no place
-        assert_problem(await client.post(f"/v1/communities/{cid}/posts", json={"text": "x"}, headers=bob.headers), 429, "rate_limited")
+        assert_problem(
+            await client.post(f"/v1/communities/{cid}/posts", json={"text": "x"}, headers=bob.headers),
+            429,
+            "rate_limited",
+        )
         # Links: at most 2 in a comment (and a post).
         links = "see https://a.example https://b.example http://c.example"
         assert (await world.comment(bob, posts[1]["id"], links, status=429))["code"] == "rate_limited"
@@ -124,6 +130,14 @@ async def test_each_item_decodes_to_the_documented_models(world):
     empty = await world.client.post(f"/v1/communities/{cid}/posts", json={"text": "  "}, headers=alice.headers)
     assert_problem(empty, 400, "validation_failed")
     too_many = {"text": "x", "imageUrls": [f"https://cdn.example.com/{n}.jpg" for n in range(10)]}
-    assert_problem(await world.client.post(f"/v1/communities/{cid}/posts", json=too_many, headers=alice.headers), 400, "validation_failed")
+    assert_problem(
+        await world.client.post(f"/v1/communities/{cid}/posts", json=too_many, headers=alice.headers),
+        400,
+        "validation_failed",
+    )
     plain_http = {"text": "x", "imageUrls": ["http://cdn.example.com/a.jpg"]}
-    assert_problem(await world.client.post(f"/v1/communities/{cid}/posts", json=plain_http, headers=alice.headers), 400, "validation_failed")
+    assert_problem(
+        await world.client.post(f"/v1/communities/{cid}/posts", json=plain_http, headers=alice.headers),
+        400,
+        "validation_failed",
+    )
