@@ -42,7 +42,9 @@ async def test_a_worker_killed_mid_refund_is_resumed_and_refunds_once(world):
     await world.control.post("/sandbox/pay/faults", json={"operation": "refund", "code": "", "delaySeconds": 2})
     async with world.pool.acquire() as conn, conn.transaction():
         await logic.refund_order(conn, int(order["id"]), reason="admin: event cancelled")
-    process = await start_worker(world, jobs_lease=1, jobs_poll_interval=0.05)
+    # Concurrency above the number of periodic kinds: its first poll claims every due job, so the test's own
+    # worker below finds nothing left over but the refund the dead worker holds.
+    process = await start_worker(world, jobs_lease=1, jobs_poll_interval=0.05, jobs_concurrency=16)
     try:
         async with asyncio.timeout(20):
             while world.sandbox.calls["refund"] == 0:
