@@ -165,6 +165,98 @@ async def _notify_duplicate(conn: asyncpg.Connection, settings: Settings) -> Req
     return await _notifications(conn, settings, apply=False)
 
 
+FEED_MEMBERS = 100
+FEED_POSTS = 10_000
+_feed_world: dict[str, object] = {}
+
+
+async def _seed_feed(conn: asyncpg.Connection, settings: Settings) -> tuple[int, int]:
+    """A community of 100 members and 10,000 posts over 30 days, with likes (about 3 % of members per post)
+    and comments (0-6 per post, some replies), the counters on the rows as the API keeps them. Seeded once
+    for both feed scenarios; returns (community id, the viewing member)."""
+    if "community" in _feed_world:
+        return _feed_world["community"], _feed_world["viewer"]
+    members = (await seed_users(conn))[:FEED_MEMBERS]
+    community_id = await conn.fetchval(
+        "INSERT INTO communities (owner_id, name, welcome_template, member_count) VALUES ($1, 'bench feed', '', $2) "
+        "RETURNING id",
+        members[0],
+        len(members),
+    )
+    await conn.execute(
+        "INSERT INTO memberships (community_id, user_id, role, via) "
+        "SELECT $1, u, CASE WHEN u = $2 THEN 'owner' ELSE 'member' END, CASE WHEN u = $2 THEN 'owner' ELSE 'free' END "
+        "FROM unnest($3::bigint[]) u",
+        community_id,
+        members[0],
+        members,
+    )
+    await conn.execute(
+        "INSERT INTO posts (community_id, author_id, text, image_urls, created_at) "
+        "SELECT $1, ($2::bigint[])[1 + g % $3], '今天的训练记录：第 ' || g || ' 次，配速 5 分 30 秒，感觉不错！', "
+        "CASE WHEN g % 3 = 0 THEN ARRAY['https://cdn.example.com/' || g || '.jpg'] ELSE '{}' END, "
+        "now() - make_interval(secs => (30 * 86400.0 * g / $4)) "
+        "FROM generate_series(1, $4) g",
+        community_id,
+        members,
+        len(members),
+        FEED_POSTS,
+    )
+    await conn.execute(
+        "INSERT INTO post_likes (post_id, user_id, community_id) "
+        "SELECT p.id, u, $1 FROM posts p CROSS JOIN unnest($2::bigint[]) u "
+        "WHERE p.community_id = $1 AND random() < 0.03",
+        community_id,
+        members,
+    )
+    await conn.execute(
+        "INSERT INTO comments (community_id, post_id, author_id, text, created_at, counted_at) "
+        "SELECT $1, p.id, ($2::bigint[])[1 + (p.id + n) % $3], '说得好，下次一起！', "
+        "p.created_at + make_interval(mins => n), now() FROM posts p CROSS JOIN generate_series(1, 6) n "
+        "WHERE p.community_id = $1 AND n <= p.id % 7",
+        community_id,
+        members,
+        len(members),
+    )
+    await conn.execute(
+        "INSERT INTO comments (community_id, post_id, parent_id, reply_to_id, author_id, text, created_at, counted_at) "
+        "SELECT c.community_id, c.post_id, c.id, c.id, c.author_id, '谢谢！', c.created_at + interval '1 minute', "
+        "now() FROM comments c WHERE c.community_id = $1 AND c.id % 4 = 0",
+        community_id,
+    )
+    await conn.execute(
+        "UPDATE posts p SET like_count = (SELECT count(*) FROM post_likes l WHERE l.post_id = p.id), "
+        "comment_count = (SELECT count(*) FROM comments c WHERE c.post_id = p.id), share_count = p.id % 3 "
+        "WHERE p.community_id = $1",
+        community_id,
+    )
+    await conn.execute(
+        "UPDATE comments c SET reply_count = (SELECT count(*) FROM comments r WHERE r.parent_id = c.id) "
+        "WHERE c.community_id = $1 AND c.parent_id IS NULL",
+        community_id,
+    )
+    _feed_world.update(community=community_id, viewer=members[len(members) // 2])
+    return community_id, members[len(members) // 2]
+
+
+async def _feed(conn: asyncpg.Connection, settings: Settings, order: str) -> Request:
+    from service.auth.tokens import issue_access_token
+
+    community_id, viewer = await _seed_feed(conn, settings)
+    token = issue_access_token(settings, viewer)
+    return Request(
+        f"/v1/communities/{community_id}/feed?order={order}&limit=20", headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+async def _feed_latest(conn: asyncpg.Connection, settings: Settings) -> Request:
+    return await _feed(conn, settings, "latest")
+
+
+async def _feed_hot(conn: asyncpg.Connection, settings: Settings) -> Request:
+    return await _feed(conn, settings, "hot")
+
+
 BASELINE = Scenario("baseline", "GET one user by primary key (one asyncpg SELECT)", _baseline)
 
 SCENARIOS: list[Scenario] = [
@@ -190,5 +282,17 @@ SCENARIOS: list[Scenario] = [
         _notify_duplicate,
         goal="p99 < 50 ms",
         connections=16,
+    ),
+    Scenario(
+        "feed_latest",
+        "GET a community feed page, latest (20 items: authors, counts, liked-by-me, first comments; one statement)",
+        _feed_latest,
+        goal=">= 0.60 req/s, p99 <= 3x",
+    ),
+    Scenario(
+        "feed_hot",
+        "GET a community feed page, hot (the same page ordered by the stored time-decayed rank)",
+        _feed_hot,
+        goal=">= 0.60 req/s, p99 <= 3x",
     ),
 ]

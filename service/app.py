@@ -47,6 +47,15 @@ TAGS = [
     Tag(name="interactions", description="Client events (views, share opens) and presence heartbeats."),
     Tag(name="metrics", description="Activity metrics and member contribution ranks (docs/metrics.md)."),
     Tag(name="rewards", description="Two-tier reward pools (platform operator) and my rewards."),
+    Tag(
+        name="feed",
+        description="Community feeds (latest, hot, essence, my feed), posts, comments with replies, likes, shares; "
+        "texts pass WeChat's content check; newcomer limits (docs/feed.md).",
+    ),
+    Tag(
+        name="robots",
+        description="Keyword auto-reply rules of a community and WeChat's customer-service message push.",
+    ),
 ]
 
 
@@ -55,7 +64,9 @@ def domain_routes() -> list:
     from service.auth.routes import AuthController, MeController
     from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
     from service.communities.routes import CONTROLLERS as COMMUNITY_CONTROLLERS
+    from service.feed.routes import CONTROLLERS as FEED_CONTROLLERS
     from service.interactions.routes import CONTROLLERS as INTERACTION_CONTROLLERS
+    from service.robots.routes import CONTROLLERS as ROBOT_CONTROLLERS
 
     return [
         AuthController,
@@ -65,6 +76,8 @@ def domain_routes() -> list:
         PayNotificationsController,
         *COMMUNITY_CONTROLLERS,
         *INTERACTION_CONTROLLERS,
+        *FEED_CONTROLLERS,
+        *ROBOT_CONTROLLERS,
     ]
 
 

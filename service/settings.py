@@ -5,6 +5,7 @@ The variable for a field is its name in upper case (``database_url`` -> ``DATABA
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Mapping
 from typing import Annotated, Literal
@@ -21,6 +22,8 @@ SECRET_FIELDS = frozenset(
         "wechat_pay_private_key",
         "wechat_pay_apiv3_key",
         "operator_api_key",
+        "wechat_message_token",
+        "wechat_message_aes_key",
     }
 )
 
@@ -124,6 +127,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     contribution_participation: float = 2.0
     # The platform operator: callers presenting this key in X-Operator-Key (reward pools).
     operator_api_key: str | None = None
+    # Feed and robots (docs/feed.md).
+    post_edit_window: Annotated[int, msgspec.Meta(ge=0, le=86400)] = 900  # seconds an author may edit a post
+    # Newcomer limits (Discourse-like): during their first NEWCOMER_HOURS in a community, plain members write
+    # at most this many posts and comments, and at most NEWCOMER_MAX_LINKS links in one post or comment.
+    newcomer_hours: Annotated[int, msgspec.Meta(ge=0, le=720)] = 24
+    newcomer_max_posts: Annotated[int, msgspec.Meta(ge=0)] = 3
+    newcomer_max_comments: Annotated[int, msgspec.Meta(ge=0)] = 10
+    newcomer_max_links: Annotated[int, msgspec.Meta(ge=0)] = 2
+    # The subscribe-message template for "someone commented on your post / replied to your comment" (thing1:
+    # post excerpt, thing2: who, thing3: comment excerpt, time4: when) and the page it opens.
+    notify_template_id: str = "sandbox-comment-template"
+    notify_page: str = "pages/post/detail"
+    # Customer-service message push (POST /v1/wechat/messages): the token and EncodingAESKey set in WeChat's
+    # console; unset, the sandbox's documented pair is used outside production (in production the push is refused).
+    wechat_message_token: str | None = None
+    wechat_message_aes_key: str | None = None
+    sandbox_message_token: str = "sandbox-message-token"
+    sandbox_message_aes_key: str = "c2FuZGJveC1tZXNzYWdlLXB1c2gtYWVzLWtleS0zMmI"
+    # Customer-service messages are answered by the keyword rules of this community (none: no answers).
+    customer_service_community_id: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
     def __post_init__(self) -> None:
         if self.db_pool_min > self.db_pool_max:
@@ -142,6 +165,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(f"METRICS_TIMEZONE: unknown time zone {self.metrics_timezone!r}") from None
         if bool(self.wechat_appid) != bool(self.wechat_secret):
             raise SettingsError("WECHAT_APPID and WECHAT_SECRET must be set together")
+        for name in ("wechat_message_aes_key", "sandbox_message_aes_key"):
+            key = getattr(self, name)
+            if key is not None and not _is_encoding_aes_key(key):
+                raise SettingsError(f"{name.upper()} must be 43 characters of base64 (WeChat's EncodingAESKey)")
+
+    @property
+    def message_push_keys(self) -> tuple[str, str] | None:
+        """The message-push token and EncodingAESKey: the configured pair, else the sandbox's outside
+        production; None in production without a pair (the push endpoint then refuses every call)."""
+        if self.wechat_message_token and self.wechat_message_aes_key:
+            return self.wechat_message_token, self.wechat_message_aes_key
+        if self.environment == "production":
+            return None
+        return self.sandbox_message_token, self.sandbox_message_aes_key
 
     @property
     def uses_wechat_sandbox(self) -> bool:
@@ -162,6 +199,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return f"Settings({', '.join(shown)})"
 
     __str__ = __repr__
+
+
+def _is_encoding_aes_key(key: str) -> bool:
+    try:
+        return len(key) == 43 and len(base64.b64decode(key + "=", validate=True)) == 32
+    except ValueError:
+        return False
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

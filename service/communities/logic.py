@@ -23,6 +23,7 @@ from service.errors import FieldError, Problem, register
 from service.idempotency import run_once, scope_of
 from service.interactions.logic import record
 from service.paging import decode_cursor, encode_cursor
+from service.robots.identity import post_as_robot
 
 register("not_member", 403, "You are not a member of this community (or no longer are).")
 register("community_full", 409, "The community has reached its member cap.")
@@ -189,7 +190,7 @@ async def admit(
 
     nickname = await conn.fetchval(q.USER_NICKNAME, user_id) or ""
     text = render_welcome(community["welcome_template"], nickname, community["name"])
-    post_id = await conn.fetchval(q.INSERT_ROBOT_POST, community_id, "welcome", "welcome", text)
+    post_id = await post_as_robot(conn, community_id, "welcome", "welcome", text)
     await conn.execute(q.SET_WELCOME_POST, community_id, user_id, post_id)
 
     logged: dict[str, Any] = {"via": via, "rejoin": current is not None, **(details or {})}

@@ -175,10 +175,6 @@ USER_NICKNAME = "SELECT nickname FROM users WHERE id = $1"
 
 # --- posts the ceremony writes ---------------------------------------------------------------------------
 
-INSERT_ROBOT_POST = """
-INSERT INTO posts (community_id, robot, kind, text) VALUES ($1, $2, $3, $4) RETURNING id
-"""
-
 INSERT_MEMBER_POST = """
 INSERT INTO posts (community_id, author_id, kind, text, image_urls) VALUES ($1, $2, $3, $4, $5)
 RETURNING id::text AS post_id, community_id::text AS community_id, author_id::text AS user_id, text, image_urls,

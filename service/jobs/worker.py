@@ -33,7 +33,7 @@ from service.jobs.queue import JobContext, Registry, Reschedule, registry
 log = logging.getLogger("service.jobs.worker")
 
 # Modules whose import registers job kinds; domains add theirs here.
-JOB_MODULES = ("service.checkout.jobs", "service.interactions.jobs")
+JOB_MODULES = ("service.checkout.jobs", "service.interactions.jobs", "service.feed.jobs", "service.robots.jobs")
 PURGE_EVERY = 3600.0
 KEEP_FINISHED_DAYS = 7
 
@@ -200,6 +200,7 @@ async def run_worker(settings, extra_modules: Iterable[str] = ()) -> None:
     import httpx
 
     from service.db.pool import create_pool
+    from service.wechat.client import WeChatClient
     from service.wechat.pay import WeChatPay
 
     import_job_modules(extra_modules)
@@ -211,7 +212,10 @@ async def run_worker(settings, extra_modules: Iterable[str] = ()) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         context = JobContext(
-            pool=pool, settings=settings, http=http, services={"pay": WeChatPay.from_settings(settings, http)}
+            pool=pool,
+            settings=settings,
+            http=http,
+            services={"pay": WeChatPay.from_settings(settings, http), "wechat": WeChatClient(http, pool, settings)},
         )
         worker = Worker(
             context,

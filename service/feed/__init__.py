@@ -1,0 +1,1 @@
+"""The community feed: posts, comments, likes, shares, essence, feeds, content safety and newcomer limits."""

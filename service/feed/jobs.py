@@ -1,0 +1,202 @@
+"""The feed's jobs: rechecking held texts, sending notifications, the weekly digest, view counters.
+
+Each is idempotent (a job may run twice): it re-reads the state and does only what is still missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from service.feed import logic
+from service.feed import queries as q
+from service.feed.safety import COMMENT_SCENE, POST_SCENE, Verdict, judge
+from service.jobs import JobContext, job
+from service.robots.identity import post_as_robot
+from service.robots.jobs import wechat_of
+from service.settings import Settings
+from service.wechat.client import WeChatClient
+from service.wechat.errors import WeChatError, WeChatUnavailable
+
+log = logging.getLogger("service.feed")
+
+RECHECK_EVERY = 30
+RECHECK_BATCH = 20
+RECHECK_LEASE = 120  # seconds a claimed check is left alone while WeChat is asked
+RECHECK_MAX_ATTEMPTS = 30  # about a day with the backoff below; then the text stays pending for a person
+RECHECK_BACKOFF_CAP = 3600
+DIGEST_EVERY = 3600
+DIGEST_SIZE = 5
+DIGEST_BATCH = 200
+VIEWS_EVERY = 60
+VIEWS_OVERLAP = timedelta(minutes=5)  # events recorded by transactions still open at the last run
+EXCERPT = 20  # characters of a subscribe message's "thing" fields (WeChat's limit)
+
+
+# --- recheck -------------------------------------------------------------------------------------------
+
+
+async def recheck_pending(pool: asyncpg.Pool, wechat: WeChatClient, *, batch: int = RECHECK_BATCH) -> int:
+    """Ask WeChat again about texts held while it was unavailable; returns how many were looked at."""
+    async with pool.acquire() as conn:
+        checks = await conn.fetch(q.CLAIM_CHECKS, float(RECHECK_LEASE), batch)
+    for check in checks:
+        verdict = None
+        if check["text"] is not None and check["openid"] is not None:
+            scene = POST_SCENE if check["post_id"] is not None else COMMENT_SCENE
+            verdict = await judge(wechat, check["openid"], scene, check["text"])  # no connection held
+        async with pool.acquire() as conn, conn.transaction():
+            await _apply_recheck(conn, check, verdict)
+    return len(checks)
+
+
+async def _apply_recheck(conn: asyncpg.Connection, check: Any, verdict: Verdict | None) -> None:
+    is_post = check["post_id"] is not None
+    target = await conn.fetchrow(q.LOCK_POST if is_post else q.LOCK_COMMENT, check["post_id"] or check["comment_id"])
+    if (
+        verdict is None
+        or target is None
+        or target["deleted_at"] is not None
+        or target["status"] != "pending"
+        or target["text"] != check["text"]  # edited meanwhile: the edit queued its own check
+    ):
+        await conn.execute(q.DROP_CHECK, check["id"])
+        return
+    if verdict.outcome == "unchecked":
+        attempts = check["attempts"]
+        delay = 10**9 if attempts >= RECHECK_MAX_ATTEMPTS else min(RECHECK_BACKOFF_CAP, 30 * 2 ** (attempts - 1))
+        await conn.execute(q.RETRY_CHECK, check["id"], float(delay), verdict.reason)
+        return
+    await conn.execute(q.DROP_CHECK, check["id"])
+    status = {"pass": "visible", "review": "pending", "risky": "rejected"}[verdict.outcome]
+    label = None if verdict.outcome == "pass" else verdict.label
+    await conn.execute(q.SET_POST_STATUS if is_post else q.SET_COMMENT_STATUS, target["id"], status, label)
+    if verdict.outcome == "pass":
+        if is_post:
+            await logic.post_became_visible(conn, target)
+        else:
+            await logic.comment_became_visible(conn, target)
+
+
+@job("feed.recheck", every=RECHECK_EVERY)
+async def recheck(ctx: JobContext, payload: dict) -> None:
+    while await recheck_pending(ctx.pool, wechat_of(ctx)) == RECHECK_BATCH:
+        pass
+
+
+# --- notifications -------------------------------------------------------------------------------------
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+
+
+async def send_notification(pool: asyncpg.Pool, wechat: WeChatClient, settings: Settings, notification_id: int) -> str:
+    """Send one queued notification as a subscribe message; 43101 (no consent left) is recorded, never
+    retried. WeChat unavailable raises, so the job is retried with backoff. Returns the final status."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(q.NOTIFICATION_TO_SEND, notification_id)
+    if row is None or row["status"] != "queued":
+        return row["status"] if row else "missing"
+    when = row["created_at"].astimezone(ZoneInfo(settings.metrics_timezone))
+    data = {
+        "thing1": _excerpt(row["post_text"]) or "图片",
+        "thing2": _excerpt(row["actor"]) or "成员",
+        "thing3": _excerpt(row["comment_text"]),
+        "time4": when.strftime("%Y-%m-%d %H:%M"),
+    }
+    page = f"{settings.notify_page}?postId={row['post_id']}"
+    errcode = None
+    try:
+        result = await wechat.send_subscribe_message(row["openid"], settings.notify_template_id, data, page=page)
+        status = "sent" if result.sent else "no_consent"
+        errcode = result.errcode if not result.sent else None
+    except WeChatUnavailable:
+        raise
+    except WeChatError as exc:
+        if exc.code == "rate_limited":
+            raise
+        log.warning("subscribe message refused", extra={"notificationId": notification_id, "errcode": exc.errcode})
+        status, errcode = "failed", exc.errcode
+    async with pool.acquire() as conn:
+        await conn.execute(q.FINISH_NOTIFICATION, notification_id, status, errcode)
+    return status
+
+
+@job(logic.NOTIFY_KIND)
+async def notify(ctx: JobContext, payload: dict) -> None:
+    await send_notification(ctx.pool, wechat_of(ctx), ctx.settings, int(payload["notification_id"]))
+
+
+# --- weekly digest -------------------------------------------------------------------------------------
+
+
+def last_week(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
+    """The last complete week, Monday to Monday in the metrics time zone."""
+    zone = ZoneInfo(settings.metrics_timezone)
+    today = now.astimezone(zone).date()
+    this_monday = today - timedelta(days=today.weekday())
+    end = datetime.combine(this_monday, time(), zone)
+    return datetime.combine(this_monday - timedelta(days=7), time(), zone), end
+
+
+def _digest_text(start: datetime, posts: list[Any]) -> str:
+    end = start + timedelta(days=6)
+    lines = [f"本周精华（{start.month}月{start.day}日-{end.month}月{end.day}日）"]
+    for rank, post in enumerate(posts, 1):
+        excerpt = _excerpt(post["text"]) or "[图片]"
+        counts = f"赞 {post['like_count']} · 评论 {post['comment_count']} · 分享 {post['share_count']}"
+        lines.append(f"{rank}. {post['nickname'] or '成员'}：{excerpt}（{counts}）")
+    return "\n".join(lines)
+
+
+async def weekly_digests(pool: asyncpg.Pool, settings: Settings, now: datetime | None = None) -> int:
+    """Post last week's digest in every community that has none yet (once per community and week: the
+    digest row is claimed in the transaction that posts it). Returns how many digests were posted."""
+    start, end = last_week(settings, now or datetime.now(UTC))
+    posted, after = 0, 0
+    while True:
+        async with pool.acquire() as conn:
+            communities = [row["id"] for row in await conn.fetch(q.DIGEST_COMMUNITIES, after, DIGEST_BATCH)]
+        for community_id in communities:
+            async with pool.acquire() as conn, conn.transaction():
+                if not await conn.fetchval(q.CLAIM_DIGEST, community_id, start.date()):
+                    continue
+                best = await conn.fetch(q.DIGEST_CANDIDATES, community_id, start, end, DIGEST_SIZE)
+                if not best:
+                    continue
+                post_id = await post_as_robot(conn, community_id, "digest", "digest", _digest_text(start, best))
+                await conn.execute(q.SET_DIGEST, community_id, start.date(), post_id, [row["id"] for row in best])
+                posted += 1
+        if len(communities) < DIGEST_BATCH:
+            return posted
+        after = communities[-1]
+
+
+@job("feed.digest", every=DIGEST_EVERY)
+async def digest(ctx: JobContext, payload: dict) -> None:
+    posted = await weekly_digests(ctx.pool, ctx.settings)
+    if posted:
+        log.info("weekly digests posted", extra={"digests": posted})
+
+
+# --- views ---------------------------------------------------------------------------------------------
+
+
+async def refresh_view_counts(pool: asyncpg.Pool) -> None:
+    """Bring the view counters of recently viewed posts up to the view events (exact, idempotent)."""
+    async with pool.acquire() as conn, conn.transaction():
+        started = datetime.now(UTC)
+        since = await conn.fetchval(q.VIEW_WATERMARK) or datetime.fromtimestamp(0, UTC)
+        await conn.execute(q.REFRESH_VIEW_COUNTS, since - VIEWS_OVERLAP)
+        await conn.execute(q.SET_VIEW_WATERMARK, started)
+
+
+@job("feed.views", every=VIEWS_EVERY)
+async def views(ctx: JobContext, payload: dict) -> None:
+    await refresh_view_counts(ctx.pool)

@@ -1,0 +1,156 @@
+"""Requests and responses of the feed (camelCase on the wire, ids as strings).
+
+Feed pages are built as JSON by PostgreSQL (queries.py) in exactly the shape of `FeedPage`; these Structs
+document that shape in the OpenAPI contract and the tests decode every page with them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+POST_TEXT_MAX = 2000  # msg_sec_check takes up to 2,500 characters
+COMMENT_TEXT_MAX = 500
+IMAGES_MAX = 9
+FIRST_COMMENTS = 3  # comments shown with each feed item
+EDIT_WINDOW_DEFAULT = 900
+
+PostStatus = Literal["visible", "pending", "rejected"]
+LinkKind = Literal["product", "poll"]
+ShareTarget = Literal["chat", "group", "moments", "favorite", "other"]
+FeedOrder = Literal["latest", "hot"]
+
+IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$", examples=["42"], description="An id")]
+ImageUrl = Annotated[str, Meta(max_length=500, pattern=r"^https://\S+$", examples=["https://cdn.example.com/a.jpg"])]
+ImageUrls = Annotated[list[ImageUrl], Meta(max_length=IMAGES_MAX, description=f"Up to {IMAGES_MAX} https image URLs")]
+PostText = Annotated[
+    str,
+    Meta(
+        max_length=POST_TEXT_MAX, examples=["周六早上七点，滨江步道集合跑 10 公里"], description="Up to 2000 characters"
+    ),
+]
+CommentText = Annotated[
+    str, Meta(min_length=1, max_length=COMMENT_TEXT_MAX, examples=["算我一个！"], description="1-500 characters")
+]
+
+
+class Link(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """What a post links to: a product of the community's shop or one of its polls."""
+
+    kind: LinkKind
+    id: IdString
+
+
+class PostCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    text: PostText = ""
+    image_urls: ImageUrls = []
+    link: Link | None = None
+
+
+class PostUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """Only the fields sent change; `link: null` removes the link. Allowed within the edit window."""
+
+    text: PostText | UnsetType = UNSET
+    image_urls: ImageUrls | UnsetType = UNSET
+    link: Link | None | UnsetType = UNSET
+
+
+class CommentCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    text: CommentText
+    parent_id: (
+        Annotated[
+            str,
+            Meta(
+                pattern=r"^[1-9][0-9]{0,15}$",
+                description="Reply to this comment. Replies are one level deep: replying to a reply joins its thread.",
+            ),
+        ]
+        | None
+    ) = None
+
+
+class ShareCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    target: Annotated[
+        ShareTarget,
+        Meta(description="Where it was shared: a chat, a WeChat group, Moments, favourites, or elsewhere"),
+    ]
+
+
+class Author(msgspec.Struct, rename="camel", kw_only=True):
+    id: Annotated[str | None, Meta(description="The member's user id; null for a robot")]
+    nickname: str
+    avatar_url: str
+
+
+class Comment(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    post_id: str
+    parent_id: Annotated[str | None, Meta(description="The thread (top-level comment) of a reply")]
+    reply_to_id: Annotated[str | None, Meta(description="The comment this one answers")]
+    author: Author
+    robot: Annotated[str | None, Meta(description="The robot that wrote it (e.g. `keyword`), null for members")]
+    text: str
+    status: PostStatus
+    reply_count: int
+    created_at: datetime
+
+
+class CommentWithReplies(Comment, kw_only=True):
+    replies: Annotated[list[Comment], Meta(description=f"The first {FIRST_COMMENTS} replies of a thread")] = []
+
+
+class CommentPage(msgspec.Struct, rename="camel"):
+    items: list[CommentWithReplies]
+    next_cursor: str | None
+
+
+class FeedItem(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    community_id: str
+    kind: Annotated[str, Meta(description="post, introduction, welcome (robot), digest (robot)")]
+    author: Author
+    robot: Annotated[str | None, Meta(description="The robot that wrote it, null for members")]
+    text: str
+    image_urls: list[str]
+    link: Link | None
+    status: Annotated[PostStatus, Meta(description="Others only ever see `visible`; you also see your own pending")]
+    like_count: int
+    comment_count: Annotated[int, Meta(description="Visible comments and replies by members")]
+    share_count: int
+    view_count: int
+    liked_by_me: bool
+    essence: bool
+    essence_at: datetime | None
+    created_at: datetime
+    edited_at: datetime | None
+    first_comments: Annotated[
+        list[Comment], Meta(description=f"The first {FIRST_COMMENTS} visible top-level comments, oldest first")
+    ]
+
+
+class FeedPage(msgspec.Struct, rename="camel"):
+    items: list[FeedItem]
+    next_cursor: str | None
+
+
+class LikeState(msgspec.Struct, rename="camel", kw_only=True):
+    post_id: str
+    liked: bool
+    like_count: int
+
+
+class Share(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    post_id: str
+    target: ShareTarget
+    share_count: int
+    created_at: datetime
+
+
+class EssenceState(msgspec.Struct, rename="camel", kw_only=True):
+    post_id: str
+    essence: bool
+    essence_at: datetime | None

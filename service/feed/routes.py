@@ -1,0 +1,253 @@
+"""HTTP routes of the feed: thin handlers over logic.py.
+
+Read routes take only `caller` (the token, no connection) and `state`: the logic uses the pool for its one
+statement, so Litestar resolves one cheap dependency. Write routes that wait on WeChat's content check take
+`caller` too and never hold a connection while WeChat answers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import asyncpg
+from litestar import Controller, Response, delete, get, patch, post, put
+from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+
+from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.errors import responses
+from service.feed import logic
+from service.feed import models as m
+from service.ids import MAX_ID, PathId
+from service.paging import Cursor
+from service.wechat.client import WeChatClient
+
+TAG = "feed"
+AUTH = ("unauthorized", "token_expired")
+MEMBER = (*AUTH, "not_found", "not_member")
+ADMIN = (*MEMBER, "forbidden")
+WRITE = (*MEMBER, "member_muted", "introduction_required", "rate_limited", "content_rejected", "wechat_session_stale")
+
+FeedLimit = Annotated[int, Parameter(ge=1, le=50, description="Page size (1-50)")]
+
+
+def _ok(model: type, description: str, status: int = 200) -> dict[int, ResponseSpec]:
+    return {status: ResponseSpec(data_container=model, description=description)}
+
+
+def _with(codes: tuple[str, ...], model: type, description: str, status: int = 200) -> dict[int, ResponseSpec]:
+    return {**responses(*codes), **_ok(model, description, status)}
+
+
+class CommunityFeedController(Controller):
+    path = "/communities/{community_id:int}"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @get(
+        "/feed",
+        operation_id="getCommunityFeed",
+        summary="A community's feed, latest or hot (members only)",
+        description=(
+            "`latest`: newest first, keyset cursor on (created time, id): pages never repeat or skip a post, "
+            "whatever is posted meanwhile (new posts appear when you start again from the first page). "
+            "`hot`: by the time-decayed score (likes + 2 comments + 3 shares + 1) x 2^(-age in hours / 24) "
+            "(docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I "
+            "liked it, the essence flag and its first comments. My own pending posts are included, marked."
+        ),
+        responses=_with(MEMBER, m.FeedPage, "A page of posts"),
+    )
+    async def feed(
+        self,
+        community_id: PathId,
+        caller: CurrentUser,
+        state: State,
+        order: m.FeedOrder = "latest",
+        limit: FeedLimit = 20,
+        cursor: Cursor = None,
+    ) -> Response[m.FeedPage]:
+        return await logic.community_feed(state.pool, community_id, caller.id, order, limit, cursor)
+
+    @get(
+        "/essence",
+        operation_id="getCommunityEssence",
+        summary="The community's essence posts, most recently marked first (members only)",
+        responses=_with(MEMBER, m.FeedPage, "A page of essence posts"),
+    )
+    async def essence(
+        self, community_id: PathId, caller: CurrentUser, state: State, limit: FeedLimit = 20, cursor: Cursor = None
+    ) -> Response[m.FeedPage]:
+        return await logic.essence(state.pool, community_id, caller.id, limit, cursor)
+
+    @post(
+        "/posts",
+        operation_id="createPost",
+        summary="Post in a community: text (checked by WeChat), up to 9 images, a link to a product or poll",
+        description=(
+            "WeChat's content check decides: pass -> visible (201, status `visible`); review -> held (201, status "
+            "`pending`, only you see it); risky -> 422 `content_rejected`. When WeChat cannot be reached the post "
+            "is kept `pending` and checked again by a job. New members have limits in their first 24 hours "
+            "(429 `rate_limited` with Retry-After; docs/feed.md)."
+        ),
+        status_code=201,
+        responses=_with(WRITE, m.FeedItem, "The post as you see it", 201),
+    )
+    async def create_post(
+        self, community_id: PathId, data: m.PostCreate, caller: CurrentUser, state: State, wechat: WeChatClient
+    ) -> Response[m.FeedItem]:
+        return await logic.create_post(state.pool, wechat, state.settings, community_id, caller.id, data)
+
+
+class MyFeedController(Controller):
+    path = "/feed"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @get(
+        "",
+        operation_id="getMyFeed",
+        summary="My feed: the latest posts of the communities I follow",
+        description=(
+            "Communities I am an active member of, except those I unfollowed or muted (they stay readable in "
+            "their own feed). Newest first; the cursor is stable like the community feed's."
+        ),
+        responses=_with(AUTH, m.FeedPage, "A page of posts"),
+    )
+    async def my_feed(
+        self, caller: CurrentUser, state: State, limit: FeedLimit = 20, cursor: Cursor = None
+    ) -> Response[m.FeedPage]:
+        return await logic.my_feed(state.pool, caller.id, limit, cursor)
+
+
+class PostsController(Controller):
+    path = "/posts/{post_id:int}"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @get(
+        "",
+        operation_id="getPost",
+        summary="One post (members of its community; a pending or rejected post only to its author)",
+        responses=_with(MEMBER, m.FeedItem, "The post"),
+    )
+    async def read(self, post_id: PathId, caller: CurrentUser, state: State) -> Response[m.FeedItem]:
+        return await logic.get_post(state.pool, post_id, caller.id)
+
+    @patch(
+        "",
+        operation_id="updatePost",
+        summary="Edit my post within the edit window (15 minutes by default); a new text is checked again",
+        responses=_with((*WRITE, "forbidden", "edit_window_closed"), m.FeedItem, "The post as you see it"),
+    )
+    async def update(
+        self, post_id: PathId, data: m.PostUpdate, caller: CurrentUser, state: State, wechat: WeChatClient
+    ) -> Response[m.FeedItem]:
+        return await logic.update_post(state.pool, wechat, state.settings, post_id, caller.id, data)
+
+    @delete(
+        "",
+        operation_id="deletePost",
+        summary="Delete a post (its author or an admin); kept for audit, gone from every feed",
+        responses=responses(*ADMIN),
+    )
+    async def remove(self, post_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> None:
+        await logic.delete_post(db, post_id, user.id)
+
+    @post(
+        "/comments",
+        operation_id="createComment",
+        summary="Comment on a post, or reply to a comment (`parentId`); checked by WeChat like a post",
+        status_code=201,
+        responses=_with(WRITE, m.Comment, "The comment as you see it", 201),
+    )
+    async def comment(
+        self, post_id: PathId, data: m.CommentCreate, caller: CurrentUser, state: State, wechat: WeChatClient
+    ) -> Response[m.Comment]:
+        return await logic.create_comment(state.pool, wechat, state.settings, post_id, caller.id, data)
+
+    @get(
+        "/comments",
+        operation_id="listComments",
+        summary="Comment threads of a post, oldest first, each with its first replies; or one thread's replies",
+        responses=_with(MEMBER, m.CommentPage, "A page of comments"),
+    )
+    async def comments(
+        self,
+        post_id: PathId,
+        caller: CurrentUser,
+        state: State,
+        parent_id: Annotated[
+            int | None,
+            Parameter(query="parentId", ge=1, le=MAX_ID, description="List the replies of this thread instead"),
+        ] = None,
+        limit: FeedLimit = 20,
+        cursor: Cursor = None,
+    ) -> Response[m.CommentPage]:
+        return await logic.list_comments(state.pool, post_id, caller.id, parent_id, limit, cursor)
+
+    @put(
+        "/like",
+        operation_id="likePost",
+        summary="Like a post (idempotent)",
+        responses=_with(MEMBER, m.LikeState, "Liked"),
+    )
+    async def like(self, post_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.LikeState:
+        return await logic.like(db, post_id, user.id)
+
+    @delete(
+        "/like",
+        operation_id="unlikePost",
+        summary="Take my like back (idempotent)",
+        status_code=200,
+        responses=_with(MEMBER, m.LikeState, "Not liked"),
+    )
+    async def unlike(self, post_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.LikeState:
+        return await logic.unlike(db, post_id, user.id)
+
+    @post(
+        "/share",
+        operation_id="sharePost",
+        summary="Record that I shared a post, and where (chat, group, Moments, ...)",
+        status_code=201,
+        responses=_with(MEMBER, m.Share, "The share", 201),
+    )
+    async def share(self, post_id: PathId, data: m.ShareCreate, user: CurrentUser, db: asyncpg.Connection) -> m.Share:
+        return await logic.share(db, post_id, user.id, data)
+
+    @put(
+        "/essence",
+        operation_id="markEssence",
+        summary="Mark a post as essence (admins; idempotent)",
+        responses=_with(ADMIN, m.EssenceState, "Essence"),
+    )
+    async def mark_essence(self, post_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.EssenceState:
+        return await logic.set_essence(db, post_id, user.id, True)
+
+    @delete(
+        "/essence",
+        operation_id="unmarkEssence",
+        summary="Take a post out of the essence (admins; idempotent)",
+        status_code=200,
+        responses=_with(ADMIN, m.EssenceState, "Not essence"),
+    )
+    async def unmark_essence(self, post_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.EssenceState:
+        return await logic.set_essence(db, post_id, user.id, False)
+
+
+class CommentsController(Controller):
+    path = "/comments/{comment_id:int}"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @delete(
+        "",
+        operation_id="deleteComment",
+        summary="Delete a comment (its author or an admin); kept for audit",
+        responses=responses(*ADMIN),
+    )
+    async def remove(self, comment_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> None:
+        await logic.delete_comment(db, comment_id, user.id)
+
+
+CONTROLLERS = [CommunityFeedController, MyFeedController, PostsController, CommentsController]

@@ -1,0 +1,238 @@
+"""The keyword robot: rules managed by a community's admins, answers in the feed and to customer service.
+
+- In the feed: when a member's post or comment becomes visible, the community's enabled rules are tried in
+  creation order; the first that matches and whose cooldown for that member has lapsed answers with a robot
+  comment (on the post, or in the comment's thread as a reply to it). One answer per text at most; robots
+  never answer robots, and robot comments never count as activity.
+- Customer service: messages pushed by WeChat are answered with the rules of the community named by
+  CUSTOMER_SERVICE_COMMUNITY_ID (the brand's own community; none set: no answers), through the customer-service
+  send API, from a job (the push itself is answered at once).
+- A rule's reply passes WeChat's content check when it is written (it is published under a robot's name,
+  so "review" is not good enough either).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import asyncpg
+import msgspec
+from msgspec import UNSET
+
+from service.communities.logic import require_admin
+from service.errors import FieldError, Problem, register
+from service.feed.safety import POST_SCENE, judge
+from service.jobs import enqueue
+from service.paging import decode_cursor, encode_cursor
+from service.robots import matching
+from service.robots import models as m
+from service.robots import queries as q
+from service.robots.identity import comment_as_robot
+from service.robots.push import InboundMessage
+from service.settings import Settings
+from service.wechat.client import WeChatClient
+from service.wechat.errors import CONTENT_REJECTED, WECHAT_SESSION_STALE, WeChatUnavailable
+
+log = logging.getLogger("service.robots")
+
+MAX_RULES = 50  # per community: every visible text is matched against all of them
+REPLY_KIND = "robots.customer_reply"  # the job that answers a customer-service message
+register("too_many_rules", 409, f"A community has at most {MAX_RULES} keyword rules: delete one first.")
+
+
+def _rule(row: Any) -> m.Rule:
+    return m.Rule(**{name: row[name] for name in m.Rule.__struct_fields__})
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem("validation_failed", message, errors=[FieldError(field=field, message=message, source="body")])
+
+
+async def _validate(keyword: str, mode: str) -> str:
+    keyword = keyword if mode == "regex" else keyword.strip()
+    if not keyword.strip():
+        raise _invalid("keyword", "must not be blank")
+    if mode == "regex":
+        try:
+            # Probing a pattern may take a few tens of milliseconds: off the event loop.
+            await asyncio.to_thread(matching.validate_pattern, keyword)
+        except matching.PatternError as exc:
+            raise _invalid("keyword", str(exc)) from None
+    return keyword
+
+
+async def _check_reply(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, reply: str) -> None:
+    """The reply goes out under a robot's name: it must pass WeChat's check outright (no connection held)."""
+    async with pool.acquire() as conn:
+        openid = await conn.fetchval(q.USER_OPENID, user_id)
+    verdict = await judge(wechat, openid or "", POST_SCENE, reply)
+    if verdict.reason == "not visited recently":
+        raise Problem(WECHAT_SESSION_STALE)
+    if verdict.outcome == "unchecked":
+        raise WeChatUnavailable("WeChat could not check the reply: try again", retry_after=5)
+    if verdict.outcome != "pass":
+        raise Problem(CONTENT_REJECTED, f"the reply did not pass the content check ({verdict.outcome})")
+
+
+async def create_rule(
+    pool: asyncpg.Pool, wechat: WeChatClient, community_id: int, user_id: int, data: m.RuleCreate
+) -> m.Rule:
+    keyword = await _validate(data.keyword, data.match_mode)
+    async with pool.acquire() as conn:
+        await require_admin(conn, community_id, user_id)
+    await _check_reply(pool, wechat, user_id, data.reply)
+    async with pool.acquire() as conn, conn.transaction():
+        await require_admin(conn, community_id, user_id)
+        await conn.execute(q.LOCK_RULES_OF, community_id)  # count, then add
+        if await conn.fetchval(q.COUNT_RULES, community_id) >= MAX_RULES:
+            raise Problem("too_many_rules")
+        row = await conn.fetchrow(
+            q.INSERT_RULE,
+            community_id,
+            keyword,
+            data.match_mode,
+            data.reply.strip(),
+            data.enabled,
+            data.cooldown_seconds,
+            user_id,
+        )
+    return _rule(row)
+
+
+async def list_rules(
+    conn: asyncpg.Connection, community_id: int, user_id: int, limit: int, cursor: str | None
+) -> m.RulePage:
+    await require_admin(conn, community_id, user_id)
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(q.RULES, community_id, after[0] if after else None, limit + 1)
+    next_cursor = encode_cursor(rows[limit - 1]["sort_id"]) if len(rows) > limit else None
+    return m.RulePage(items=[_rule(row) for row in rows[:limit]], next_cursor=next_cursor)
+
+
+async def _rule_for_admin(conn: asyncpg.Connection, rule_id: int, user_id: int, *, lock: bool = False) -> Any:
+    row = await conn.fetchrow(q.LOCK_RULE if lock else q.RULE, rule_id)
+    if row is None:
+        raise Problem("not_found", "no such robot rule")
+    await require_admin(conn, int(row["community_id"]), user_id)
+    return row
+
+
+async def update_rule(
+    pool: asyncpg.Pool, wechat: WeChatClient, rule_id: int, user_id: int, data: m.RuleUpdate
+) -> m.Rule:
+    async with pool.acquire() as conn:
+        current = await _rule_for_admin(conn, rule_id, user_id)
+    values = {name: current[name] for name in ("keyword", "match_mode", "reply", "enabled", "cooldown_seconds")}
+    values.update({name: value for name, value in msgspec.structs.asdict(data).items() if value is not UNSET})
+    values["keyword"] = await _validate(values["keyword"], values["match_mode"])
+    values["reply"] = values["reply"].strip()
+    if data.reply is not UNSET and values["reply"] != current["reply"]:
+        await _check_reply(pool, wechat, user_id, values["reply"])
+    async with pool.acquire() as conn, conn.transaction():
+        await _rule_for_admin(conn, rule_id, user_id, lock=True)
+        row = await conn.fetchrow(
+            q.UPDATE_RULE,
+            rule_id,
+            values["keyword"],
+            values["match_mode"],
+            values["reply"],
+            values["enabled"],
+            values["cooldown_seconds"],
+        )
+    return _rule(row)
+
+
+async def delete_rule(conn: asyncpg.Connection, rule_id: int, user_id: int) -> None:
+    async with conn.transaction():
+        await _rule_for_admin(conn, rule_id, user_id, lock=True)
+        await conn.execute(q.DELETE_RULE, rule_id)
+
+
+# --- answering ---------------------------------------------------------------------------------------------
+
+
+async def choose_rule(conn: asyncpg.Connection, community_id: int, member: str, text: str) -> Any | None:
+    """The first enabled rule of the community that matches ``text`` and may answer ``member`` now; its
+    cooldown for that member is taken (in the caller's transaction)."""
+    for rule in await conn.fetch(q.ENABLED_RULES, community_id):
+        if matching.matches(rule["match_mode"], rule["keyword"], text):
+            if await conn.fetchval(q.TAKE_COOLDOWN, rule["id"], member, float(rule["cooldown_seconds"])):
+                return rule
+    return None
+
+
+async def answer_in_feed(
+    conn: asyncpg.Connection,
+    *,
+    community_id: int,
+    post_id: int,
+    author_id: int,
+    text: str,
+    comment_id: int | None = None,
+    thread_id: int | None = None,
+) -> int | None:
+    """Called in the transaction that makes a member's post or comment visible: the robot's comment id, or
+    None when no rule answers."""
+    rule = await choose_rule(conn, community_id, f"user:{author_id}", text)
+    if rule is None:
+        return None
+    reply_id = await comment_as_robot(
+        conn,
+        community_id,
+        post_id,
+        "keyword",
+        rule["reply"],
+        thread_id=thread_id if comment_id is not None else None,
+        reply_to_id=comment_id,
+    )
+    await conn.execute(q.INSERT_FEED_REPLY, rule["id"], community_id, author_id, post_id, comment_id, reply_id)
+    return reply_id
+
+
+async def receive_customer_message(pool: asyncpg.Pool, message: InboundMessage) -> None:
+    """Store a pushed message once (WeChat retries pushes) and queue the answer, in one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        message_id = await conn.fetchval(
+            q.INSERT_MESSAGE, message.msg_key, message.openid, message.msg_type, message.content
+        )
+        if message_id is not None and message.msg_type == "text":
+            await enqueue(conn, REPLY_KIND, {"message_id": message_id}, max_attempts=6)
+
+
+async def answer_customer_message(pool: asyncpg.Pool, settings: Settings, wechat: Any, message_id: int) -> str:
+    """Answer one pushed customer-service message (a job; idempotent: the decision is stored with the
+    message, a retried send reuses it). Returns the message's final status."""
+    appid = settings.wechat_credentials[0]
+    async with pool.acquire() as conn, conn.transaction():
+        message = await conn.fetchrow(q.LOCK_MESSAGE, message_id, appid)
+        if message is None or message["status"] != "received":
+            return message["status"] if message else "missing"
+        rule_id = message["rule_id"]
+        if rule_id is None:
+            community_id = settings.customer_service_community_id
+            rule = None
+            if community_id is not None and message["msg_type"] == "text":
+                member = f"user:{message['user_id']}" if message["user_id"] else f"openid:{message['openid']}"
+                rule = await choose_rule(conn, community_id, member, message["content"])
+            if rule is None:
+                await conn.execute(q.FINISH_MESSAGE, message_id, "no_match")
+                return "no_match"
+            rule_id = rule["id"]
+            await conn.execute(q.SET_MESSAGE_RULE, message_id, rule_id)
+        reply = await conn.fetchrow(q.RULE_REPLY, rule_id)
+    # Sent with no connection held; WeChatUnavailable propagates and the job is retried with the same rule.
+    try:
+        await wechat.send_custom_text(message["openid"], reply["reply"])
+        status = "replied"
+    except WeChatUnavailable:
+        raise
+    except Problem as exc:  # WeChat refused (e.g. 45015: the 48-hour window to answer has passed)
+        log.warning("customer-service reply refused", extra={"messageId": message_id, "code": exc.code})
+        status = "failed"
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(q.FINISH_MESSAGE, message_id, status)
+        if status == "replied":
+            await conn.execute(q.INSERT_SERVICE_REPLY, rule_id, reply["community_id"], message["user_id"], message_id)
+    return status

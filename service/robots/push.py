@@ -1,0 +1,113 @@
+"""WeChat's customer-service message push: signature checks, safe-mode decryption and parsing, via wechatpy.
+
+WeChat calls our URL with `signature, timestamp, nonce` (sha1 of the sorted token, timestamp and nonce). In
+safe mode (`encrypt_type=aes`) the body carries only `Encrypt` (AES-256-CBC under the EncodingAESKey) and
+`msg_signature` signs it as well. Bodies are XML or, when the mini program is set to JSON, JSON; both are
+accepted. A timestamp more than 5 minutes from now is refused like a bad signature (a replayed push).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import xmltodict
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.utils import check_signature
+
+from service.settings import Settings
+
+MAX_SKEW = 300
+
+
+class ForgedPush(Exception):
+    """The push is not from WeChat (bad or missing signature, stale timestamp, wrong appid)."""
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    msg_key: str
+    openid: str
+    msg_type: str
+    content: str
+
+
+def _keys(settings: Settings) -> tuple[str, str]:
+    keys = settings.message_push_keys
+    if keys is None:
+        raise ForgedPush("message push is not configured")
+    return keys
+
+
+def verify(settings: Settings, query: Mapping[str, str], now: float | None = None) -> None:
+    """The plain signature over (token, timestamp, nonce) and the timestamp's freshness."""
+    token, _ = _keys(settings)
+    signature, timestamp, nonce = query.get("signature"), query.get("timestamp"), query.get("nonce")
+    if not (signature and timestamp and nonce):
+        raise ForgedPush("signature, timestamp and nonce are required")
+    try:
+        check_signature(token, signature, timestamp, nonce)
+    except InvalidSignatureException:
+        raise ForgedPush("bad signature") from None
+    try:
+        skew = abs((now or time.time()) - int(timestamp))
+    except ValueError:
+        raise ForgedPush("bad timestamp") from None
+    if skew > MAX_SKEW:
+        raise ForgedPush("stale timestamp")
+
+
+def _decode(body: bytes) -> dict[str, Any]:
+    text = body.decode("utf-8", errors="replace").strip()
+    if text.startswith("{"):
+        decoded = msgspec.json.decode(text)
+        if not isinstance(decoded, dict):
+            raise ValueError("not an object")
+        return decoded
+    parsed = xmltodict.parse(text)
+    xml = parsed.get("xml") if isinstance(parsed, dict) else None
+    if not isinstance(xml, dict):
+        raise ValueError("not a WeChat message")
+    return xml
+
+
+def open_message(settings: Settings, query: Mapping[str, str], body: bytes) -> InboundMessage | None:
+    """Verify and read a pushed message; None when it is well signed but not something we answer.
+
+    Raises ForgedPush for anything not signed by WeChat with our token (and key, in safe mode).
+    """
+    verify(settings, query)
+    token, aes_key = _keys(settings)
+    try:
+        message = _decode(body)
+    except Exception:  # any unreadable body is ignored (answered 'success', never retried)
+        return None
+    if query.get("encrypt_type") == "aes" or "Encrypt" in message:
+        msg_signature = query.get("msg_signature")
+        if not msg_signature or not isinstance(message.get("Encrypt"), str):
+            raise ForgedPush("safe mode needs msg_signature and Encrypt")
+        crypto = WeChatCrypto(token, aes_key, settings.wechat_credentials[0])
+        try:
+            plain = crypto.decrypt_message(
+                {"Encrypt": message["Encrypt"]}, msg_signature, query["timestamp"], query["nonce"]
+            )
+        except (InvalidSignatureException, InvalidAppIdException):
+            raise ForgedPush("bad msg_signature or appid") from None
+        except Exception:  # a body that does not decrypt is as good as forged
+            raise ForgedPush("the body does not decrypt") from None
+        try:
+            message = _decode(plain.encode() if isinstance(plain, str) else plain)
+        except Exception:
+            return None
+    openid = message.get("FromUserName")
+    msg_type = message.get("MsgType")
+    if not isinstance(openid, str) or not isinstance(msg_type, str):
+        return None
+    msg_id = message.get("MsgId")
+    key = str(msg_id) if msg_id not in (None, "") else f"{openid}:{message.get('CreateTime', '')}:{msg_type}"
+    content = message.get("Content") if msg_type == "text" else ""
+    return InboundMessage(msg_key=key, openid=openid, msg_type=msg_type, content=str(content or "")[:2000])

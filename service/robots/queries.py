@@ -1,0 +1,88 @@
+"""The SQL of robots: keyword rules, cooldowns, the reply log, customer-service messages. $n parameters only."""
+
+from __future__ import annotations
+
+_RULE_COLUMNS = """
+id::text AS id, community_id::text AS community_id, keyword, match_mode, reply, enabled, cooldown_seconds,
+created_by::text AS created_by, created_at, updated_at"""
+
+INSERT_RULE = f"""
+INSERT INTO robot_rules (community_id, keyword, match_mode, reply, enabled, cooldown_seconds, created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING {_RULE_COLUMNS}
+"""  # noqa: S608
+
+RULES = f"""
+SELECT {_RULE_COLUMNS}, id AS sort_id FROM robot_rules
+WHERE community_id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR id > $2)
+ORDER BY id
+LIMIT $3
+"""  # noqa: S608
+
+COUNT_RULES = "SELECT count(*) FROM robot_rules WHERE community_id = $1 AND deleted_at IS NULL"
+
+RULE = f"SELECT {_RULE_COLUMNS} FROM robot_rules WHERE id = $1 AND deleted_at IS NULL"  # noqa: S608
+
+LOCK_RULE = f"SELECT {_RULE_COLUMNS} FROM robot_rules WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"  # noqa: S608
+
+UPDATE_RULE = f"""
+UPDATE robot_rules SET keyword = $2, match_mode = $3, reply = $4, enabled = $5, cooldown_seconds = $6,
+       updated_at = now()
+WHERE id = $1
+RETURNING {_RULE_COLUMNS}
+"""  # noqa: S608
+
+DELETE_RULE = "UPDATE robot_rules SET deleted_at = now(), enabled = false WHERE id = $1 AND deleted_at IS NULL"
+
+# The rules a text is matched against, in the order they are tried.
+ENABLED_RULES = """
+SELECT id, keyword, match_mode, reply, cooldown_seconds FROM robot_rules
+WHERE community_id = $1 AND enabled AND deleted_at IS NULL
+ORDER BY id
+"""
+
+# Takes the rule's cooldown for a member when it has lapsed (or was never taken): a row back means "answer".
+# Concurrent writers serialise on the row, and the WHERE is re-checked after the wait, so one of them wins.
+TAKE_COOLDOWN = """
+INSERT INTO robot_cooldowns (rule_id, member, last_reply_at) VALUES ($1, $2, now())
+ON CONFLICT (rule_id, member) DO UPDATE SET last_reply_at = now()
+WHERE robot_cooldowns.last_reply_at <= now() - make_interval(secs => $3)
+RETURNING true
+"""
+
+INSERT_FEED_REPLY = """
+INSERT INTO robot_replies (rule_id, community_id, channel, user_id, post_id, comment_id, reply_comment_id)
+VALUES ($1, $2, 'feed', $3, $4, $5, $6)
+"""
+
+INSERT_SERVICE_REPLY = """
+INSERT INTO robot_replies (rule_id, community_id, channel, user_id, message_id)
+VALUES ($1, $2, 'customer_service', $3, $4)
+"""
+
+# --- customer-service messages ---------------------------------------------------------------------------
+
+INSERT_MESSAGE = """
+INSERT INTO wechat_messages (msg_key, openid, msg_type, content) VALUES ($1, $2, $3, $4)
+ON CONFLICT (msg_key) DO NOTHING
+RETURNING id
+"""
+
+# $2: our appid (an openid is per appid).
+LOCK_MESSAGE = """
+SELECT m.id, m.openid, m.msg_type, m.content, m.status, m.rule_id, u.id AS user_id
+FROM wechat_messages m LEFT JOIN users u ON u.openid = m.openid AND u.appid = $2
+WHERE m.id = $1
+FOR UPDATE OF m
+"""
+
+SET_MESSAGE_RULE = "UPDATE wechat_messages SET rule_id = $2 WHERE id = $1"
+
+RULE_REPLY = "SELECT reply, community_id FROM robot_rules WHERE id = $1"
+
+USER_OPENID = "SELECT openid FROM users WHERE id = $1"
+
+# Serialises rule creation in a community, so the count stays under the maximum.
+LOCK_RULES_OF = "SELECT pg_advisory_xact_lock(1919053423, $1::int)"
+
+FINISH_MESSAGE = "UPDATE wechat_messages SET status = $2, handled_at = now() WHERE id = $1 AND status = 'received'"

@@ -1,0 +1,148 @@
+"""HTTP routes of robots: keyword rules (admins) and WeChat's customer-service message push."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import asyncpg
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.errors import Problem, register, responses
+from service.ids import PathId
+from service.paging import Cursor, Limit
+from service.robots import logic, push
+from service.robots import models as m
+from service.wechat.client import WeChatClient
+
+log = logging.getLogger("service.robots")
+
+register("invalid_signature", 403, "The request is not signed by WeChat (signature, timestamp or key).")
+
+TAG = "robots"
+AUTH = ("unauthorized", "token_expired")
+ADMIN = (*AUTH, "not_found", "not_member", "forbidden")
+CHECKED = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "wechat_error", "rate_limited")
+# WeChat waits 5 seconds for an answer; storing the message must finish well within that.
+PUSH_BUDGET = 3.0
+
+Signature = Annotated[str | None, Parameter(query="signature", max_length=64, description="sha1 signature")]
+Timestamp = Annotated[str | None, Parameter(query="timestamp", max_length=20)]
+Nonce = Annotated[str | None, Parameter(query="nonce", max_length=64)]
+
+
+class RobotRulesController(Controller):
+    path = "/communities/{community_id:int}/robot-rules"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @get(
+        "",
+        operation_id="listRobotRules",
+        summary="The community's keyword auto-reply rules, in the order they are tried (admins)",
+        responses=responses(*ADMIN),
+    )
+    async def list_rules(
+        self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 50, cursor: Cursor = None
+    ) -> m.RulePage:
+        return await logic.list_rules(db, community_id, user.id, limit, cursor)
+
+    @post(
+        "",
+        operation_id="createRobotRule",
+        summary="Add a keyword auto-reply rule (admins); its reply must pass WeChat's content check",
+        description=(
+            "Match modes: `exact` (the whole text), `contains`, `regex` (at most 100 characters; a pattern that "
+            "backtracks catastrophically is refused). The first enabled rule that matches a member's visible post "
+            "or comment, and has not answered that member within `cooldownSeconds`, answers with a robot comment."
+        ),
+        status_code=201,
+        responses=responses(*ADMIN, "too_many_rules", *CHECKED),
+    )
+    async def create_rule(
+        self, community_id: PathId, data: m.RuleCreate, caller: CurrentUser, state: State, wechat: WeChatClient
+    ) -> m.Rule:
+        return await logic.create_rule(state.pool, wechat, community_id, caller.id, data)
+
+
+class RobotRuleController(Controller):
+    path = "/robot-rules/{rule_id:int}"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @patch(
+        "",
+        operation_id="updateRobotRule",
+        summary="Change a keyword rule: keyword, mode, reply, enabled, cooldown (admins)",
+        responses=responses(*ADMIN, *CHECKED),
+    )
+    async def update_rule(
+        self, rule_id: PathId, data: m.RuleUpdate, caller: CurrentUser, state: State, wechat: WeChatClient
+    ) -> m.Rule:
+        return await logic.update_rule(state.pool, wechat, rule_id, caller.id, data)
+
+    @delete("", operation_id="deleteRobotRule", summary="Delete a keyword rule (admins)", responses=responses(*ADMIN))
+    async def delete_rule(self, rule_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> None:
+        await logic.delete_rule(db, rule_id, user.id)
+
+
+class WeChatMessagesController(Controller):
+    path = "/wechat/messages"
+    tags = [TAG]
+
+    @get(
+        "",
+        operation_id="verifyWeChatMessagePush",
+        summary="WeChat's server verification: answers echostr when the signature is ours",
+        media_type="text/plain",
+        responses=responses("invalid_signature"),
+    )
+    async def verify(
+        self,
+        state: State,
+        signature: Signature = None,
+        timestamp: Timestamp = None,
+        nonce: Nonce = None,
+        echostr: Annotated[str | None, Parameter(query="echostr", max_length=200)] = None,
+    ) -> str:
+        try:
+            push.verify(
+                state.settings, {"signature": signature or "", "timestamp": timestamp or "", "nonce": nonce or ""}
+            )
+        except push.ForgedPush as exc:
+            raise Problem("invalid_signature", str(exc)) from None
+        return echostr or ""
+
+    @post(
+        "",
+        operation_id="receiveWeChatMessage",
+        summary="WeChat's customer-service message push (plain or safe mode): answered `success` at once",
+        description=(
+            "Verifies `signature` (and `msg_signature` with the EncodingAESKey in safe mode), stores the message "
+            "once (WeChat retries), and answers `success` within WeChat's 5 seconds whatever happens next; the "
+            "keyword robot answers through the customer-service send API from a job."
+        ),
+        media_type="text/plain",
+        status_code=200,
+        responses=responses("invalid_signature"),
+    )
+    async def receive(self, request: Request, state: State) -> Response[str]:
+        body = await request.body()
+        try:
+            message = push.open_message(state.settings, request.query_params, body)
+        except push.ForgedPush as exc:
+            raise Problem("invalid_signature", str(exc)) from None
+        if message is not None:
+            try:
+                async with asyncio.timeout(PUSH_BUDGET):
+                    await logic.receive_customer_message(state.pool, message)
+            except Exception:  # answering WeChat in time matters more: log, and let it go
+                log.exception("customer-service message not stored", extra={"msgKey": message.msg_key})
+        return Response("success", media_type="text/plain")
+
+
+CONTROLLERS = [RobotRulesController, RobotRuleController, WeChatMessagesController]

@@ -1,0 +1,112 @@
+"""The feed's jobs: notifications sent as subscribe messages (with and without consent), the weekly essence
+digest posted once per community and week, view counters brought up to the view events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from service.feed.jobs import last_week, refresh_view_counts, send_notification, weekly_digests
+from service.robots.jobs import wechat_of
+
+TEMPLATE = "sandbox-comment-template"
+
+
+async def consent(world, name: str, count: int = 1) -> None:
+    await world.sandbox.control(
+        "POST", "/sandbox/subscribe-consent", json={"user": name, "templateId": TEMPLATE, "count": count}
+    )
+
+
+async def test_notifications_with_and_without_consent(world, db, jobs):
+    alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(alice, cid, "what do you think?")
+    await consent(world, "alice")
+    first = await world.comment(bob, post["id"], "great idea")  # alice: a comment on her post
+    reply = await world.comment(carol, post["id"], "agreed", parent=first["id"])  # bob: a reply; alice: a comment
+    await world.comment(alice, post["id"], "my own words")  # nobody hears of their own comment
+    rows = await db.fetch("SELECT id, user_id, kind, status FROM feed_notifications ORDER BY id")
+    assert [(r["user_id"], r["kind"], r["status"]) for r in rows] == [
+        (alice.id, "comment", "queued"),
+        (bob.id, "reply", "queued"),
+        (alice.id, "comment", "queued"),
+    ]
+    queued = await db.fetch("SELECT payload->>'notification_id' AS id FROM jobs WHERE kind = 'feed.notify' ORDER BY id")
+    assert [int(j["id"]) for j in queued] == [r["id"] for r in rows]
+
+    wechat = wechat_of(jobs)
+    results = [await send_notification(jobs.pool, wechat, jobs.settings, r["id"]) for r in rows]
+    assert results == ["sent", "no_consent", "no_consent"]  # alice consented once; bob never
+    again = await send_notification(jobs.pool, wechat, jobs.settings, rows[1]["id"])
+    assert again == "no_consent"  # recorded, never retried
+    assert (await world.sandbox.stats())["subscribe_send"] == 3
+    sent = await world.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": alice.openid})
+    message = sent["items"][0]["message"]
+    assert message["template_id"] == TEMPLATE and message["data"]["thing2"]["value"] == "bob"
+    assert message["data"]["thing3"]["value"] == "great idea" and message["page"].endswith(f"postId={post['id']}")
+    statuses = await db.fetch("SELECT status, errcode FROM feed_notifications ORDER BY id")
+    assert [tuple(s) for s in statuses] == [("sent", None), ("no_consent", 43101), ("no_consent", 43101)]
+    assert reply["replyToId"] == first["id"]
+
+    # A member who muted the community is recorded as muted, and no job is queued for them.
+    await world.client.patch(
+        f"/v1/communities/{cid}/members/me", json={"notificationsMuted": True}, headers=alice.headers
+    )
+    await world.comment(bob, post["id"], "hello?")
+    assert await db.fetchval("SELECT status FROM feed_notifications ORDER BY id DESC LIMIT 1") == "muted"
+    assert await db.fetchval("SELECT count(*) FROM jobs WHERE kind = 'feed.notify'") == 3
+
+
+async def test_weekly_digest_is_posted_once(world, db, jobs):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    quiet = await world.community(alice, name="Quiet")
+    now = datetime.now(UTC)
+    start, end = last_week(jobs.settings, now)
+    assert end - start == timedelta(days=7) and start.astimezone(start.tzinfo).weekday() == 0
+    ids = []
+    for n, (likes, comments) in enumerate([(1, 0), (5, 2), (0, 0), (3, 0)]):
+        ids.append(
+            await db.fetchval(
+                "INSERT INTO posts (community_id, author_id, text, created_at, like_count, comment_count) "
+                "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                int(cid),
+                bob.id,
+                f"post number {n}",
+                start + timedelta(days=1, hours=n),
+                likes,
+                comments,
+            )
+        )
+    await db.execute(  # last week's but engaging posts outside the week never count
+        "INSERT INTO posts (community_id, author_id, text, created_at, like_count) VALUES ($1, $2, 'old', $3, 99)",
+        int(cid),
+        bob.id,
+        start - timedelta(hours=1),
+    )
+    assert await weekly_digests(jobs.pool, jobs.settings, now) == 1
+    assert await weekly_digests(jobs.pool, jobs.settings, now) == 0
+    digest = await db.fetchrow("SELECT * FROM feed_digests WHERE community_id = $1", int(cid))
+    assert digest["post_ids"] == [ids[1], ids[3], ids[0]]
+    robot_post = await db.fetchrow("SELECT * FROM posts WHERE id = $1", digest["post_id"])
+    assert robot_post["robot"] == "digest" and robot_post["author_id"] is None and robot_post["kind"] == "digest"
+    assert robot_post["text"].splitlines()[1].startswith("1. bob：post number 1")
+    assert await db.fetchval("SELECT post_id FROM feed_digests WHERE community_id = $1", int(quiet)) is None
+    item = (await world.feed(bob, cid))["items"][0]
+    assert item["robot"] == "digest" and item["author"] == {"id": None, "nickname": "精华周报", "avatarUrl": ""}
+    assert await db.fetchval("SELECT count(*) FROM interaction_events WHERE post_id = $1", digest["post_id"]) == 0
+
+
+async def test_view_counters_follow_the_view_events(world, db, jobs):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    post = await world.post(alice, cid, "look at me")
+    at = datetime.now(UTC).isoformat()
+    events = [
+        {"id": f"v{n}", "type": "post_view", "communityId": cid, "postId": post["id"], "at": at} for n in range(3)
+    ]
+    response = await world.client.post("/v1/events", json={"events": events}, headers=bob.headers)
+    assert response.status_code in (200, 201, 207), response.text
+    await refresh_view_counts(jobs.pool)
+    await refresh_view_counts(jobs.pool)  # idempotent
+    assert (await world.feed(alice, cid))["items"][0]["viewCount"] == 3

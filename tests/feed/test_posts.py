@@ -1,0 +1,182 @@
+"""Posts, comments with replies, likes, shares, essence, edits and deletes over HTTP, with the permission
+checks of each (non-member, removed member, another community's admin)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.factories import assert_problem
+from tests.feed.conftest import events
+
+
+async def test_a_post_with_comments_replies_likes_and_shares(world, db):
+    alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(bob, cid, "周六早上跑步吗", imageUrls=["https://cdn.example.com/a.jpg"])
+    assert post["status"] == "visible" and post["author"] == {"id": str(bob.id), "nickname": "bob", "avatarUrl": ""}
+    first = [await world.comment(who, post["id"], f"comment {n}") for n, who in enumerate([alice, carol, alice, carol])]
+    reply = await world.comment(bob, post["id"], "thanks!", parent=first[0]["id"])
+    assert reply["parentId"] == first[0]["id"] and reply["replyToId"] == first[0]["id"]
+    # A reply to a reply joins the thread and answers that reply.
+    nested = await world.comment(alice, post["id"], "you're welcome", parent=reply["id"])
+    assert nested["parentId"] == first[0]["id"] and nested["replyToId"] == reply["id"]
+    assert (await world.client.put(f"/v1/posts/{post['id']}/like", headers=alice.headers)).json()["likeCount"] == 1
+    shared = await world.client.post(f"/v1/posts/{post['id']}/share", json={"target": "group"}, headers=carol.headers)
+    assert shared.status_code == 201 and shared.json()["shareCount"] == 1 and shared.json()["target"] == "group"
+
+    item = (await world.feed(alice, cid))["items"][0]
+    assert item["id"] == post["id"]
+    assert (item["likeCount"], item["commentCount"], item["shareCount"]) == (1, 6, 1)
+    assert item["likedByMe"] is True and item["essence"] is False
+    assert [c["text"] for c in item["firstComments"]] == ["comment 0", "comment 1", "comment 2"]
+    assert item["firstComments"][0]["replyCount"] == 2
+    assert (await world.feed(carol, cid))["items"][0]["likedByMe"] is False
+
+    threads = await world.comments(carol, post["id"])
+    assert [t["text"] for t in threads["items"]] == ["comment 0", "comment 1", "comment 2", "comment 3"]
+    assert [r["text"] for r in threads["items"][0]["replies"]] == ["thanks!", "you're welcome"]
+    replies = await world.comments(carol, post["id"], parentId=first[0]["id"], limit=1)
+    assert [r["text"] for r in replies["items"]] == ["thanks!"] and replies["nextCursor"]
+    rest = await world.comments(carol, post["id"], parentId=first[0]["id"], cursor=replies["nextCursor"])
+    assert [r["text"] for r in rest["items"]] == ["you're welcome"] and rest["nextCursor"] is None
+
+    # Every action was recorded once, in its own transaction; the welcome robot's posts never were.
+    kinds = [kind for kind, *_ in await events(db) if kind not in ("join",)]
+    assert sorted(kinds) == sorted(["post"] + ["comment"] * 6 + ["like", "share"])
+    assert await db.fetchval("SELECT target FROM post_shares") == "group"
+
+
+async def test_likes_are_idempotent_and_race_free(world, db):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    post = await world.post(alice, cid, "like me")
+    url = f"/v1/posts/{post['id']}/like"
+    answers = await asyncio.gather(*(world.client.put(url, headers=bob.headers) for _ in range(6)))
+    assert {a.status_code for a in answers} == {200} and {a.json()["likeCount"] for a in answers} == {1}
+    again = await world.client.put(url, headers=bob.headers)
+    assert again.json() == {"postId": post["id"], "liked": True, "likeCount": 1}
+    assert len(await events(db, "like")) == 1
+    for _ in range(2):
+        gone = await world.client.delete(url, headers=bob.headers)
+        assert gone.status_code == 200 and gone.json() == {"postId": post["id"], "liked": False, "likeCount": 0}
+    assert await db.fetchval("SELECT like_count FROM posts WHERE id = $1", int(post["id"])) == 0
+    assert (await world.feed(bob, cid))["items"][0]["likedByMe"] is False
+
+
+async def test_only_active_members_read_and_write(world, db):
+    alice, bob, carol, dave = [await world.member(n) for n in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol)
+    other = await world.community(dave, name="Other")  # dave: an admin (owner) elsewhere, a stranger here
+    post = await world.post(bob, cid, "members only")
+    pid = post["id"]
+    for who in (dave,):
+        assert_problem(await world.client.get(f"/v1/communities/{cid}/feed", headers=who.headers), 403, "not_member")
+        assert_problem(await world.client.get(f"/v1/posts/{pid}", headers=who.headers), 403, "not_member")
+        assert_problem(await world.client.get(f"/v1/posts/{pid}/comments", headers=who.headers), 403, "not_member")
+        assert_problem(await world.client.put(f"/v1/posts/{pid}/like", headers=who.headers), 403, "not_member")
+        assert_problem(await world.client.put(f"/v1/posts/{pid}/essence", headers=who.headers), 403, "not_member")
+        assert_problem(await world.client.delete(f"/v1/posts/{pid}", headers=who.headers), 403, "not_member")
+        response = await world.client.post(f"/v1/communities/{cid}/posts", json={"text": "hi"}, headers=who.headers)
+        assert_problem(response, 403, "not_member")
+        response = await world.client.post(f"/v1/posts/{pid}/comments", json={"text": "hi"}, headers=who.headers)
+        assert_problem(response, 403, "not_member")
+    assert_problem(await world.client.get("/v1/communities/999999/feed", headers=bob.headers), 404, "not_found")
+    assert_problem(await world.client.get("/v1/posts/999999", headers=bob.headers), 404, "not_found")
+    assert (await world.feed(dave, other))["items"] == []
+
+    # A plain member can neither mark essence nor delete someone else's post.
+    assert_problem(await world.client.put(f"/v1/posts/{pid}/essence", headers=carol.headers), 403, "forbidden")
+    assert_problem(await world.client.delete(f"/v1/posts/{pid}", headers=carol.headers), 403, "forbidden")
+    response = await world.client.patch(f"/v1/posts/{pid}", json={"text": "mine now"}, headers=carol.headers)
+    assert_problem(response, 403, "forbidden")
+
+    # Removed: access ends at once.
+    removed = await world.client.delete(f"/v1/communities/{cid}/members/{bob.id}", headers=alice.headers)
+    assert removed.status_code == 204
+    assert_problem(await world.client.get(f"/v1/communities/{cid}/feed", headers=bob.headers), 403, "not_member")
+    response = await world.client.post(f"/v1/posts/{pid}/comments", json={"text": "still here?"}, headers=bob.headers)
+    assert_problem(response, 403, "not_member")
+    assert_problem(
+        await world.client.get("/v1/communities/1/feed?cursor=%%%", headers=alice.headers), 400, "validation_failed"
+    )
+
+
+async def test_edit_window_and_soft_delete(world, db):
+    alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(bob, cid, "typo hre")
+    edited = await world.client.patch(
+        f"/v1/posts/{post['id']}", json={"text": "typo here", "link": {"kind": "poll", "id": "7"}}, headers=bob.headers
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["text"] == "typo here" and edited.json()["editedAt"] and edited.json()["link"]["id"] == "7"
+    await db.execute("UPDATE posts SET created_at = created_at - interval '16 minutes' WHERE id = $1", int(post["id"]))
+    late = await world.client.patch(f"/v1/posts/{post['id']}", json={"text": "too late"}, headers=bob.headers)
+    assert_problem(late, 409, "edit_window_closed")
+
+    comment = await world.comment(carol, post["id"], "first!")
+    assert (await world.client.delete(f"/v1/comments/{comment['id']}", headers=carol.headers)).status_code == 204
+    assert (await world.client.delete(f"/v1/comments/{comment['id']}", headers=carol.headers)).status_code == 204
+    assert (await world.feed(bob, cid))["items"][0]["commentCount"] == 0
+
+    # The author deletes; the row stays for audit. An admin deletes another post: the audit log says so.
+    assert (await world.client.delete(f"/v1/posts/{post['id']}", headers=bob.headers)).status_code == 204
+    assert (await world.client.delete(f"/v1/posts/{post['id']}", headers=bob.headers)).status_code == 204
+    assert post["id"] not in [i["id"] for i in (await world.feed(alice, cid))["items"]]
+    assert await db.fetchval("SELECT deleted_by FROM posts WHERE id = $1", int(post["id"])) == bob.id
+    assert_problem(await world.client.get(f"/v1/posts/{post['id']}", headers=bob.headers), 404, "not_found")
+    other = await world.post(carol, cid, "spam spam")
+    assert (await world.client.delete(f"/v1/posts/{other['id']}", headers=alice.headers)).status_code == 204
+    log = (await world.client.get(f"/v1/communities/{cid}/audit-log", headers=alice.headers)).json()["items"]
+    assert log[0]["action"] == "post.deleted" and log[0]["subjectId"] == str(carol.id)
+
+
+async def test_essence_by_admins(world, db):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    posts = [await world.post(bob, cid, f"good post {n}") for n in range(3)]
+    url = f"/v1/posts/{posts[0]['id']}/essence"
+    first = await world.client.put(url, headers=alice.headers)
+    again = await world.client.put(url, headers=alice.headers)
+    assert first.status_code == again.status_code == 200
+    assert first.json()["essence"] is True and first.json()["essenceAt"] == again.json()["essenceAt"]
+    await world.client.put(f"/v1/posts/{posts[2]['id']}/essence", headers=alice.headers)
+    listed = await world.client.get(f"/v1/communities/{cid}/essence", headers=bob.headers)
+    assert [i["id"] for i in listed.json()["items"]] == [posts[2]["id"], posts[0]["id"]]
+    assert all(item["essence"] for item in listed.json()["items"])
+    page = await world.client.get(f"/v1/communities/{cid}/essence", params={"limit": 1}, headers=bob.headers)
+    rest = await world.client.get(
+        f"/v1/communities/{cid}/essence", params={"cursor": page.json()["nextCursor"]}, headers=bob.headers
+    )
+    assert [i["id"] for i in rest.json()["items"]] == [posts[0]["id"]]
+    removed = await world.client.delete(url, headers=alice.headers)
+    assert removed.json() == {"postId": posts[0]["id"], "essence": False, "essenceAt": None}
+    actions = [
+        e["action"]
+        for e in (await world.client.get(f"/v1/communities/{cid}/audit-log", headers=alice.headers)).json()["items"]
+    ]
+    assert actions.count("post.essence") == 2 and actions.count("post.essence_removed") == 1
+
+
+async def test_my_feed_skips_unfollowed_and_muted_communities(world, db):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    runners = await world.community(alice, bob, name="Runners")
+    readers = await world.community(alice, bob, name="Readers")
+    cooks = await world.community(alice, bob, name="Cooks")
+    for cid, text in ((runners, "run"), (readers, "read"), (cooks, "cook")):
+        await world.post(alice, cid, text)
+    me = f"/v1/communities/{readers}/members/me"
+    assert (await world.client.patch(me, json={"unfollowed": True}, headers=bob.headers)).status_code == 200
+    me = f"/v1/communities/{cooks}/members/me"
+    assert (await world.client.patch(me, json={"notificationsMuted": True}, headers=bob.headers)).status_code == 200
+    mine = (await world.client.get("/v1/feed", headers=bob.headers)).json()["items"]
+    assert [i["text"] for i in mine if i["kind"] == "post"] == ["run"]
+    assert {i["communityId"] for i in mine} == {runners}
+    # Still readable in their own feeds.
+    assert [i["text"] for i in (await world.feed(bob, readers))["items"] if i["kind"] == "post"] == ["read"]
+    page = (await world.client.get("/v1/feed", params={"limit": 1}, headers=alice.headers)).json()
+    assert len(page["items"]) == 1 and page["nextCursor"]
+    wrong = await world.client.get(
+        f"/v1/communities/{runners}/feed", params={"cursor": page["nextCursor"]}, headers=alice.headers
+    )
+    assert_problem(wrong, 400, "validation_failed")

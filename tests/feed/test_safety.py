@@ -1,0 +1,143 @@
+"""Content safety through the sandbox's msg_sec_check (scene 3 for posts, 2 for comments): risky is refused,
+review is held and hidden from others, an unavailable WeChat keeps the text pending until the recheck job
+decides. Newcomer limits answer 429 with Retry-After."""
+
+from __future__ import annotations
+
+import msgspec
+
+from service.feed.jobs import recheck_pending
+from service.robots.jobs import wechat_of
+from tests.factories import assert_problem
+from tests.feed.conftest import events
+from tests.support import api_client, make_settings
+
+
+async def test_risky_text_is_refused_and_nothing_is_stored(world, db):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    body = await world.post(bob, cid, "来 sandbox-risky 一起", status=422)
+    assert body["code"] == "content_rejected"
+    assert await db.fetchval("SELECT count(*) FROM posts WHERE author_id = $1", bob.id) == 0
+    post = await world.post(alice, cid, "a clean post")
+    assert (await world.comment(bob, post["id"], "赌博 anyone?", status=422))["code"] == "content_rejected"
+    assert await db.fetchval("SELECT count(*) FROM comments") == 0
+
+
+async def test_review_holds_the_text_for_its_author_only(world, db):
+    alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
+    cid = await world.community(alice, bob, carol)
+    held = await world.post(bob, cid, "please sandbox-review this")
+    assert held["status"] == "pending"
+    mine = (await world.feed(bob, cid))["items"]
+    assert mine[0]["id"] == held["id"] and mine[0]["status"] == "pending"
+    assert held["id"] not in [i["id"] for i in (await world.feed(carol, cid))["items"]]
+    assert_problem(await world.client.get(f"/v1/posts/{held['id']}", headers=carol.headers), 404, "not_found")
+    assert (await world.client.get(f"/v1/posts/{held['id']}", headers=bob.headers)).json()["status"] == "pending"
+    assert_problem(await world.client.put(f"/v1/posts/{held['id']}/like", headers=carol.headers), 404, "not_found")
+    response = await world.client.post(f"/v1/posts/{held['id']}/comments", json={"text": "hm"}, headers=carol.headers)
+    assert_problem(response, 404, "not_found")
+    assert await events(db, "post") == []  # not visible, not activity
+
+    post = await world.post(alice, cid, "a clean post")
+    comment = await world.comment(carol, post["id"], "sandbox-review comment")
+    assert comment["status"] == "pending"
+    assert (await world.feed(alice, cid))["items"][0]["commentCount"] == 0
+    assert [c["id"] for c in (await world.comments(carol, post["id"]))["items"]] == [comment["id"]]
+    assert (await world.comments(alice, post["id"]))["items"] == []
+    assert await db.fetchval("SELECT count(*) FROM feed_notifications") == 0
+
+
+async def test_unavailable_wechat_keeps_the_post_and_the_job_rechecks_it(world, db, jobs):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    await world.sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    kept = await world.post(bob, cid, "posted while WeChat is down")
+    doubtful = await world.post(bob, cid, "also down, but sandbox-risky")
+    post = await world.post(alice, cid, "clean")  # alice's: also held
+    assert kept["status"] == doubtful["status"] == post["status"] == "pending"
+    assert await db.fetchval("SELECT count(*) FROM content_checks") == 3
+    assert kept["id"] not in [i["id"] for i in (await world.feed(alice, cid))["items"]]
+
+    # Still down: the job keeps them pending and backs off.
+    assert await recheck_pending(jobs.pool, wechat_of(jobs)) == 3
+    assert await db.fetchval("SELECT count(*) FROM content_checks WHERE next_at > now() AND attempts = 1") == 3
+    assert await recheck_pending(jobs.pool, wechat_of(jobs)) == 0  # nothing due yet
+
+    await world.sandbox.control("DELETE", "/sandbox/faults")
+    await db.execute("UPDATE content_checks SET next_at = now()")
+    assert await recheck_pending(jobs.pool, wechat_of(jobs)) == 3
+    statuses = dict(await db.fetch("SELECT id::text, status FROM posts WHERE author_id IS NOT NULL"))
+    assert statuses == {kept["id"]: "visible", doubtful["id"]: "rejected", post["id"]: "visible"}
+    assert await db.fetchval("SELECT count(*) FROM content_checks") == 0
+    assert sorted(e[2] for e in await events(db, "post")) == sorted([int(kept["id"]), int(post["id"])])
+    assert kept["id"] in [i["id"] for i in (await world.feed(alice, cid))["items"]]
+
+    # A held comment follows the same path, and counts once it is visible.
+    await world.sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    held = await world.comment(alice, kept["id"], "nice, from a WeChat outage")
+    assert held["status"] == "pending"
+    await world.sandbox.control("DELETE", "/sandbox/faults")
+    assert await recheck_pending(jobs.pool, wechat_of(jobs)) == 1
+    assert await recheck_pending(jobs.pool, wechat_of(jobs)) == 0
+    item = next(i for i in (await world.feed(bob, cid))["items"] if i["id"] == kept["id"])
+    assert item["commentCount"] == 1
+    assert len(await events(db, "comment")) == 1
+
+
+async def test_newcomer_limits(database_url, sandbox, db):
+    settings = make_settings(database_url, wechat_api_base=sandbox.url)  # the documented defaults: 24 h, 3, 10, 2
+    async with api_client(settings) as client:
+        from tests.feed.conftest import World
+
+        world = World(client, sandbox)
+        alice, bob = await world.member("alice"), await world.member("bob")
+        cid = await world.community(alice, bob)
+        posts = [await world.post(bob, cid, f"hello {n}") for n in range(3)]
+        over = await client.post(f"/v1/communities/{cid}/posts", json={"text": "a fourth"}, headers=bob.headers)
+        problem = assert_problem(over, 429, "rate_limited")
+        assert 86000 < int(over.headers["retry-after"]) <= 86400 and problem["retryAfter"] == int(
+            over.headers["retry-after"]
+        )
+        await client.delete(f"/v1/posts/{posts[0]['id']}", headers=bob.headers)  # deleting frees no place
+        assert_problem(
+            await client.post(f"/v1/communities/{cid}/posts", json={"text": "x"}, headers=bob.headers),
+            429,
+            "rate_limited",
+        )
+        # Links: at most 2 in a comment (and a post).
+        links = "see https://a.example https://b.example http://c.example"
+        assert (await world.comment(bob, posts[1]["id"], links, status=429))["code"] == "rate_limited"
+        for n in range(10):
+            await world.comment(bob, posts[1]["id"], f"comment {n} https://a.example")
+        assert (await world.comment(bob, posts[1]["id"], "an eleventh", status=429))["code"] == "rate_limited"
+        # The owner has no limits; after the first day neither has bob.
+        for n in range(5):
+            await world.post(alice, cid, f"owner post {n} {links}")
+        await db.execute("UPDATE memberships SET joined_at = now() - interval '25 hours' WHERE user_id = $1", bob.id)
+        await world.post(bob, cid, f"free at last {links}")
+
+
+async def test_each_item_decodes_to_the_documented_models(world):
+    from service.feed.models import FeedPage
+
+    alice = await world.member("alice")
+    cid = await world.community(alice)
+    await world.post(alice, cid, "", imageUrls=["https://cdn.example.com/only-an-image.jpg"])
+    response = await world.client.get(f"/v1/communities/{cid}/feed", headers=alice.headers)
+    page = msgspec.json.decode(response.content, type=FeedPage)
+    assert page.items[0].image_urls == ["https://cdn.example.com/only-an-image.jpg"] and page.items[0].text == ""
+    empty = await world.client.post(f"/v1/communities/{cid}/posts", json={"text": "  "}, headers=alice.headers)
+    assert_problem(empty, 400, "validation_failed")
+    too_many = {"text": "x", "imageUrls": [f"https://cdn.example.com/{n}.jpg" for n in range(10)]}
+    assert_problem(
+        await world.client.post(f"/v1/communities/{cid}/posts", json=too_many, headers=alice.headers),
+        400,
+        "validation_failed",
+    )
+    plain_http = {"text": "x", "imageUrls": ["http://cdn.example.com/a.jpg"]}
+    assert_problem(
+        await world.client.post(f"/v1/communities/{cid}/posts", json=plain_http, headers=alice.headers),
+        400,
+        "validation_failed",
+    )

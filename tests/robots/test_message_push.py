@@ -1,0 +1,131 @@
+"""WeChat's customer-service message push, signed (and in safe mode encrypted) with wechatpy exactly as
+WeChat does: valid pushes are stored once and answered `success` at once; forged or stale ones are refused;
+the job answers through the customer-service send API with the rules of the customer-service community."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import msgspec
+import xmltodict
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import WeChatSigner
+
+from service.robots.jobs import wechat_of
+from service.robots.logic import answer_customer_message
+from tests.factories import assert_problem
+
+TOKEN = "sandbox-message-token"
+AES_KEY = "c2FuZGJveC1tZXNzYWdlLXB1c2gtYWVzLWtleS0zMmI"
+APPID = "wxsandbox0000000001"
+
+
+def signed(token: str = TOKEN, timestamp: int | None = None, nonce: str = "n0nce") -> dict[str, str]:
+    ts = str(timestamp if timestamp is not None else int(time.time()))
+    signer = WeChatSigner()
+    signer.add_data(token, ts, nonce)
+    return {"signature": signer.signature, "timestamp": ts, "nonce": nonce}
+
+
+def text_xml(openid: str, content: str, msg_id: int) -> str:
+    return (
+        f"<xml><ToUserName><![CDATA[gh_sandbox]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    )
+
+
+def encrypted(xml: str, key: str = AES_KEY, appid: str = APPID) -> tuple[dict[str, str], str]:
+    params = signed()
+    sealed = WeChatCrypto(TOKEN, key, appid).encrypt_message(xml, params["nonce"], params["timestamp"])
+    fields = xmltodict.parse(sealed)["xml"]
+    body = (
+        f"<xml><ToUserName><![CDATA[gh_sandbox]]></ToUserName><Encrypt><![CDATA[{fields['Encrypt']}]]></Encrypt></xml>"
+    )
+    return {**params, "encrypt_type": "aes", "msg_signature": fields["MsgSignature"]}, body
+
+
+async def push(world, params: dict, body: str):
+    return await world.client.post("/v1/wechat/messages", params=params, content=body.encode())
+
+
+async def test_server_verification(world):
+    ok = await world.client.get("/v1/wechat/messages", params={**signed(), "echostr": "hello-wechat"})
+    assert ok.status_code == 200 and ok.text == "hello-wechat"
+    forged = await world.client.get("/v1/wechat/messages", params={**signed("not-our-token"), "echostr": "x"})
+    assert_problem(forged, 403, "invalid_signature")
+    assert_problem(await world.client.get("/v1/wechat/messages", params={"echostr": "x"}), 403, "invalid_signature")
+
+
+async def test_plain_and_safe_mode_pushes_are_stored_once(world, db):
+    alice = await world.member("alice")
+    answer = await push(world, signed(), text_xml(alice.openid, "价格多少", 1001))
+    assert answer.status_code == 200 and answer.text == "success"
+    assert (await push(world, signed(), text_xml(alice.openid, "价格多少", 1001))).text == "success"  # WeChat's retry
+    params, body = encrypted(text_xml(alice.openid, "safe mode hello", 1002))
+    assert (await push(world, params, body)).text == "success"
+    json_body = json.dumps(
+        {
+            "ToUserName": "gh",
+            "FromUserName": alice.openid,
+            "CreateTime": 1,
+            "MsgType": "text",
+            "Content": "json mode",
+            "MsgId": 1003,
+        }
+    )
+    assert (await push(world, signed(), json_body)).text == "success"
+    event = f"<xml><FromUserName>{alice.openid}</FromUserName><MsgType>event</MsgType><CreateTime>5</CreateTime></xml>"
+    assert (await push(world, signed(), event)).text == "success"
+    assert (await push(world, signed(), "not xml at all")).text == "success"  # unreadable: dropped, not retried
+    rows = await db.fetch("SELECT msg_key, msg_type, content FROM wechat_messages ORDER BY id")
+    assert [tuple(r) for r in rows][:3] == [
+        ("1001", "text", "价格多少"),
+        ("1002", "text", "safe mode hello"),
+        ("1003", "text", "json mode"),
+    ]
+    assert rows[3]["msg_type"] == "event"
+    assert await db.fetchval("SELECT count(*) FROM jobs WHERE kind = 'robots.customer_reply'") == 3
+
+
+async def test_forged_pushes_are_refused(world, db):
+    alice = await world.member("alice")
+    xml = text_xml(alice.openid, "hi", 2001)
+    assert_problem(await push(world, signed("guessed-token"), xml), 403, "invalid_signature")
+    assert_problem(await push(world, signed(timestamp=int(time.time()) - 3600), xml), 403, "invalid_signature")
+    assert_problem(await push(world, {}, xml), 403, "invalid_signature")
+    params, body = encrypted(xml, key="a" * 43)  # sealed with another key: msg_signature fits, decryption fails
+    assert_problem(await push(world, params, body), 403, "invalid_signature")
+    params, body = encrypted(xml, appid="wxsomeoneelse00000")
+    assert_problem(await push(world, params, body), 403, "invalid_signature")
+    params, body = encrypted(xml)
+    assert_problem(await push(world, {**params, "msg_signature": "0" * 40}, body), 403, "invalid_signature")
+    assert await db.fetchval("SELECT count(*) FROM wechat_messages") == 0
+
+
+async def test_the_robot_answers_through_customer_service(world, db, jobs):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice)
+    body = {"keyword": "价格", "reply": "价格请看小程序首页", "cooldownSeconds": 3600}
+    assert (
+        await world.client.post(f"/v1/communities/{cid}/robot-rules", json=body, headers=alice.headers)
+    ).status_code == 201
+    for msg_id, who, text in ((1, bob, "价格？"), (2, bob, "价格呢？"), (3, alice, "问下价格"), (4, bob, "你好")):
+        await push(world, signed(), text_xml(who.openid, text, msg_id))
+    settings = msgspec.structs.replace(jobs.settings, customer_service_community_id=int(cid))
+    wechat = wechat_of(jobs)
+    ids = [row["id"] for row in await db.fetch("SELECT id FROM wechat_messages ORDER BY id")]
+    results = [await answer_customer_message(jobs.pool, settings, wechat, message_id) for message_id in ids]
+    assert results == ["replied", "no_match", "replied", "no_match"]  # the second: bob's cooldown
+    assert await answer_customer_message(jobs.pool, settings, wechat, ids[0]) == "replied"  # idempotent
+    sent = (await world.sandbox.control("GET", "/sandbox/messages/custom"))["items"]
+    assert [(m["openid"], m["message"]["text"]["content"]) for m in sent] == [
+        (bob.openid, "价格请看小程序首页"),
+        (alice.openid, "价格请看小程序首页"),
+    ]
+    assert await db.fetchval("SELECT count(*) FROM robot_replies WHERE channel = 'customer_service'") == 2
+    # No customer-service community configured: nothing is answered.
+    await push(world, signed(), text_xml(bob.openid, "价格", 9))
+    last = await db.fetchval("SELECT max(id) FROM wechat_messages")
+    assert await answer_customer_message(jobs.pool, jobs.settings, wechat, last) == "no_match"

@@ -1,0 +1,110 @@
+"""Keyword rules: admins manage them; the robot answers matching visible posts and comments with a robot
+comment, once per member per cooldown; catastrophic patterns are refused; robot words never count."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.factories import assert_problem
+from tests.feed.conftest import events
+
+
+async def add_rule(world, admin, cid: str, status: int = 201, **body) -> dict:
+    response = await world.client.post(f"/v1/communities/{cid}/robot-rules", json=body, headers=admin.headers)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def robot_comments(db, post_id: str) -> list:
+    rows = await db.fetch(
+        "SELECT text, parent_id, reply_to_id FROM comments WHERE post_id = $1 AND robot = 'keyword' ORDER BY id",
+        int(post_id),
+    )
+    return [tuple(row) for row in rows]
+
+
+async def test_admins_manage_rules(world, db):
+    alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
+    cid = await world.community(alice, bob)
+    rule = await add_rule(world, alice, cid, keyword="价格", reply="价格请看群公告")
+    assert rule["matchMode"] == "contains" and rule["cooldownSeconds"] == 300 and rule["enabled"] is True
+    assert_problem(
+        await world.client.post(
+            f"/v1/communities/{cid}/robot-rules", json={"keyword": "x", "reply": "y"}, headers=bob.headers
+        ),
+        403,
+        "forbidden",
+    )
+    assert_problem(
+        await world.client.get(f"/v1/communities/{cid}/robot-rules", headers=carol.headers), 403, "not_member"
+    )
+    assert_problem(
+        await world.client.patch(f"/v1/robot-rules/{rule['id']}", json={"enabled": False}, headers=bob.headers),
+        403,
+        "forbidden",
+    )
+    listed = (await world.client.get(f"/v1/communities/{cid}/robot-rules", headers=alice.headers)).json()
+    assert [r["id"] for r in listed["items"]] == [rule["id"]]
+
+    bad = await add_rule(world, alice, cid, 400, keyword="(unclosed", matchMode="regex", reply="x")
+    assert bad["code"] == "validation_failed" and bad["errors"][0]["field"] == "keyword"
+    slow = await add_rule(world, alice, cid, 400, keyword=r"(\w+\s?)+$", matchMode="regex", reply="x")
+    assert "catastrophic" in slow["errors"][0]["message"]
+    assert (await add_rule(world, alice, cid, 400, keyword="a" * 101, matchMode="regex", reply="x"))[
+        "code"
+    ] == "validation_failed"
+    rejected = await add_rule(world, alice, cid, 422, keyword="hi", reply="欢迎来 sandbox-risky")
+    assert rejected["code"] == "content_rejected"
+
+    changed = await world.client.patch(
+        f"/v1/robot-rules/{rule['id']}", json={"matchMode": "exact", "cooldownSeconds": 0}, headers=alice.headers
+    )
+    assert changed.status_code == 200 and changed.json()["matchMode"] == "exact" and changed.json()["keyword"] == "价格"
+    assert (await world.client.delete(f"/v1/robot-rules/{rule['id']}", headers=alice.headers)).status_code == 204
+    assert_problem(await world.client.delete(f"/v1/robot-rules/{rule['id']}", headers=alice.headers), 404, "not_found")
+    assert (await world.client.get(f"/v1/communities/{cid}/robot-rules", headers=alice.headers)).json()["items"] == []
+
+
+async def test_the_robot_answers_posts_and_comments_once_per_cooldown(world, db):
+    alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
+    cid = await world.community(alice, bob, carol)
+    await add_rule(
+        world, alice, cid, keyword="多少钱|价格", matchMode="regex", reply="价格请看群公告", cooldownSeconds=3600
+    )
+    await add_rule(world, alice, cid, keyword="报名", matchMode="exact", reply="报名链接在置顶帖")
+    await add_rule(world, alice, cid, keyword="折扣", reply="本周没有折扣", enabled=False)
+
+    asked = await world.post(bob, cid, "这个多少钱？")
+    answer = await robot_comments(db, asked["id"])
+    assert answer == [("价格请看群公告", None, None)]
+    item = (await world.feed(carol, cid))["items"][0]
+    assert item["commentCount"] == 0  # robot comments are not member activity
+    assert item["firstComments"][0]["robot"] == "keyword"
+    assert item["firstComments"][0]["author"] == {"id": None, "nickname": "自动回复小助手", "avatarUrl": ""}
+
+    # Cooldown: bob asking again within the hour gets no second answer; carol does.
+    again = await world.post(bob, cid, "价格呢")
+    assert await robot_comments(db, again["id"]) == []
+    comment = await world.comment(carol, again["id"], "我也想知道价格")
+    assert await robot_comments(db, again["id"]) == [("价格请看群公告", int(comment["id"]), int(comment["id"]))]
+
+    # exact matches the whole text only; a disabled rule never answers.
+    await world.comment(carol, asked["id"], "我要报名吗")
+    exact = await world.comment(bob, asked["id"], " 报名 ")
+    assert ("报名链接在置顶帖", int(exact["id"]), int(exact["id"])) in await robot_comments(db, asked["id"])
+    assert await robot_comments(db, (await world.post(carol, cid, "有折扣吗"))["id"]) == []
+
+    # Robot words never notify, never count, never trigger robots.
+    kinds = {kind for kind, user, _ in await events(db) if user is None}
+    assert kinds == set()
+    assert await db.fetchval("SELECT count(*) FROM robot_replies WHERE channel = 'feed'") == 3
+    assert await db.fetchval("SELECT count(*) FROM feed_notifications WHERE actor_id IS NULL") == 0
+
+
+async def test_concurrent_posts_get_one_answer_per_cooldown(world, db):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    await add_rule(world, alice, cid, keyword="hello", reply="hi there!", cooldownSeconds=600)
+    posts = await asyncio.gather(*(world.post(bob, cid, f"hello {n}") for n in range(4)))
+    answers = [await robot_comments(db, p["id"]) for p in posts]
+    assert sum(len(a) for a in answers) == 1
