@@ -47,6 +47,16 @@ TAGS = [
     Tag(name="interactions", description="Client events (views, share opens) and presence heartbeats."),
     Tag(name="metrics", description="Activity metrics and member contribution ranks (docs/metrics.md)."),
     Tag(name="rewards", description="Two-tier reward pools (platform operator) and my rewards."),
+    Tag(
+        name="polls",
+        description="Product-naming polls: proposals (deduplicated, content-checked), votes with per-member limits, "
+        "phases advanced at deadlines, final results with a documented tie-break, the audit record (docs/polls.md).",
+    ),
+    Tag(
+        name="trials",
+        description="Free-trial qualifications granted when a poll closes (winner, top proposers, a verifiable "
+        "draw among voters): claim, ship, feedback and sharing it to the feed.",
+    ),
 ]
 
 
@@ -56,6 +66,7 @@ def domain_routes() -> list:
     from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
     from service.communities.routes import CONTROLLERS as COMMUNITY_CONTROLLERS
     from service.interactions.routes import CONTROLLERS as INTERACTION_CONTROLLERS
+    from service.polls.routes import CONTROLLERS as POLL_CONTROLLERS
 
     return [
         AuthController,
@@ -65,6 +76,7 @@ def domain_routes() -> list:
         PayNotificationsController,
         *COMMUNITY_CONTROLLERS,
         *INTERACTION_CONTROLLERS,
+        *POLL_CONTROLLERS,
     ]
 
 
