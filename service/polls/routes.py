@@ -41,7 +41,7 @@ class DuplicateProposalProblem(ProblemBody, frozen=True, omit_defaults=True, ren
 
 
 def _duplicate_response(request: Request, duplicate: DuplicateProposal) -> Response[bytes]:
-    body = msgspec.json.decode(problem_response(request, duplicate).body)
+    body = msgspec.json.decode(problem_response(request, duplicate).content)
     body["existingProposalId"] = duplicate.existing_id
     return Response(msgspec.json.encode(body), status_code=409, media_type=PROBLEM_MEDIA_TYPE)
 
