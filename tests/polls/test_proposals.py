@@ -38,7 +38,7 @@ async def test_the_same_name_proposed_at_once_by_several_members_is_kept_once(wo
     answers = await asyncio.gather(
         *(
             world.propose(member, poll["id"], name)
-            for member, name in zip(world.members, ["晨光", "晨 光", "晨光。", "晨光!"])
+            for member, name in zip(world.members, ["晨光", "晨 光", "晨光。", "晨光!"], strict=True)
         )
     )
     created = [a for a in answers if a.status_code == 201]
