@@ -77,7 +77,7 @@ class DuplicateProposal(Problem):
 # --- helpers -----------------------------------------------------------------------------------------------
 
 
-def _invalid(field: str, message: str) -> Problem:
+def invalid(field: str, message: str) -> Problem:
     return Problem("validation_failed", message, errors=[FieldError(field=field, message=message, source="body")])
 
 
@@ -177,7 +177,7 @@ def _not_accepting_proposals(state: asyncpg.Record) -> Problem:
     return Problem(POLL_NOT_ACCEPTING_PROPOSALS, detail)
 
 
-def _not_accepting_votes(state: asyncpg.Record) -> Problem:
+def not_accepting_votes(state: asyncpg.Record) -> Problem:
     if state["status"] == "proposing":
         detail = f"voting opens at {state['proposals_close_at'].isoformat()}"
     elif state["status"] == "voting":
@@ -311,7 +311,7 @@ def _checked_name(raw: str) -> tuple[str, str]:
     name = display_name(raw)
     key = name_key(name)
     if not key:
-        raise _invalid("name", "must hold a letter, digit or symbol besides spaces and punctuation")
+        raise invalid("name", "must hold a letter, digit or symbol besides spaces and punctuation")
     return name, key
 
 
@@ -384,7 +384,7 @@ async def _locked_for_moderation(conn: asyncpg.Connection, poll_id: int, admin_i
     return state
 
 
-async def _proposal_in(conn: asyncpg.Connection, poll_id: int, proposal_id: int) -> asyncpg.Record:
+async def proposal_in(conn: asyncpg.Connection, poll_id: int, proposal_id: int) -> asyncpg.Record:
     row = await conn.fetchrow(q.PROPOSAL, proposal_id, poll_id)
     if row is None:
         raise Problem("not_found", f"no proposal {proposal_id} in this poll")
@@ -398,7 +398,7 @@ async def moderate(
     one. Not after close: results are final."""
     async with conn.transaction():
         state = await _locked_for_moderation(conn, poll_id, admin_id)
-        proposal = await _proposal_in(conn, poll_id, proposal_id)
+        proposal = await proposal_in(conn, poll_id, proposal_id)
         if proposal["status"] == "merged":
             raise Problem("proposal_merged", f"merged into proposal {proposal['merged_into']}")
         if proposal["status"] != data.status:
@@ -431,8 +431,8 @@ async def merge(
     target_id = int(data.into_proposal_id)
     async with conn.transaction():
         state = await _locked_for_moderation(conn, poll_id, admin_id)
-        source = await _proposal_in(conn, poll_id, proposal_id)
-        target = await _proposal_in(conn, poll_id, target_id)
+        source = await proposal_in(conn, poll_id, proposal_id)
+        target = await proposal_in(conn, poll_id, target_id)
         if source["id"] == target["id"]:
             raise Problem("invalid_merge", "a proposal cannot be merged into itself")
         if source["status"] == "merged":
@@ -445,112 +445,6 @@ async def merge(
         details = {"into": str(target_id), "votesCarried": len(carried), "votesReturned": before - len(carried)}
         await audit(conn, poll_id, admin_id, "proposal.merged", proposal_id=proposal_id, details=details)
         return await _proposal_view(conn, state, proposal_id, admin_id, "admin")
-
-
-# --- votes -------------------------------------------------------------------------------------------------
-
-
-async def _voting_state(conn: asyncpg.Connection, poll_id: int, user_id: int) -> asyncpg.Record:
-    state = await poll_state(conn, poll_id, q.POLL_STATE_SHARED)
-    await require_member(conn, state["community_id"], user_id)
-    if not state["accepting_votes"]:
-        raise _not_accepting_votes(state)
-    return state
-
-
-async def _cast(conn: asyncpg.Connection, state: asyncpg.Record, user_id: int, proposal_id: int) -> asyncpg.Record:
-    """Insert one vote (the caller holds the participant lock and checked the limit)."""
-    poll_id = state["id"]
-    first_time = not await conn.fetchval(q.EVER_VOTED, proposal_id, user_id)
-    vote = await conn.fetchrow(q.INSERT_VOTE, poll_id, proposal_id, user_id)
-    if vote is None:
-        raise Problem("already_voted")
-    await audit(conn, poll_id, user_id, "vote.cast", proposal_id=proposal_id, vote_id=vote["id"])
-    # Participation counts once per proposal: withdrawing and voting again earns no extra score.
-    if first_time:
-        await record(conn, state["community_id"], user_id, "vote")
-    return vote
-
-
-async def _votable(conn: asyncpg.Connection, poll_id: int, proposal_id: int) -> None:
-    proposal = await _proposal_in(conn, poll_id, proposal_id)
-    if proposal["status"] != "visible":
-        raise Problem("proposal_not_votable", f"the proposal is {proposal['status']}")
-
-
-async def vote(conn: asyncpg.Connection, poll_id: int, user_id: int, proposal_id: int, key: str | None):
-    async def action() -> tuple[int, m.Vote]:
-        state = await _voting_state(conn, poll_id, user_id)
-        await _votable(conn, poll_id, proposal_id)
-        await conn.execute(q.LOCK_PARTICIPANT, poll_id, user_id)
-        mine = [r["proposal_id"] for r in await conn.fetch(q.MY_ACTIVE_VOTES, poll_id, user_id)]
-        if proposal_id in mine:
-            raise Problem("already_voted")
-        if len(mine) >= state["votes_per_member"]:
-            raise Problem("vote_limit_reached", f"{state['votes_per_member']} votes per member")
-        cast = await _cast(conn, state, user_id, proposal_id)
-        return 201, m.Vote(
-            id=str(cast["id"]),
-            poll_id=str(poll_id),
-            proposal_id=str(proposal_id),
-            created_at=cast["created_at"],
-            votes_left=state["votes_per_member"] - len(mine) - 1,
-        )
-
-    return await run_once(conn, user_id, key, scope_of("poll.vote", poll_id, proposal_id), action)
-
-
-async def _withdraw(conn, state, user_id: int, proposal_ids: list[int], reason: str) -> None:
-    if not state["allow_vote_changes"]:
-        raise Problem("vote_changes_not_allowed")
-    for withdrawn in await conn.fetch(q.WITHDRAW_MY_VOTES, state["id"], user_id, proposal_ids, reason):
-        await audit(
-            conn,
-            state["id"],
-            user_id,
-            "vote.withdrawn",
-            proposal_id=withdrawn["proposal_id"],
-            vote_id=withdrawn["id"],
-            details={"reason": reason},
-        )
-
-
-async def withdraw_vote(conn: asyncpg.Connection, poll_id: int, user_id: int, proposal_id: int) -> None:
-    """Withdraw my vote for a proposal (allowed until the voting deadline when the poll lets votes change)."""
-    async with conn.transaction():
-        state = await _voting_state(conn, poll_id, user_id)
-        await _proposal_in(conn, poll_id, proposal_id)
-        await conn.execute(q.LOCK_PARTICIPANT, poll_id, user_id)
-        await _withdraw(conn, state, user_id, [proposal_id], "member")
-
-
-async def set_votes(conn: asyncpg.Connection, poll_id: int, user_id: int, data: m.VoteSet) -> m.MyVotes:
-    """Replace my votes with exactly these proposals, in one transaction."""
-    wanted = [int(pid) for pid in data.proposal_ids]
-    if len(set(wanted)) != len(wanted):
-        raise _invalid("proposalIds", "a proposal may appear only once")
-    async with conn.transaction():
-        state = await _voting_state(conn, poll_id, user_id)
-        if len(wanted) > state["votes_per_member"]:
-            raise Problem("vote_limit_reached", f"{state['votes_per_member']} votes per member")
-        found = {r["id"]: r["status"] for r in await conn.fetch(q.PROPOSALS_FOR_VOTING, poll_id, wanted)}
-        if missing := [pid for pid in wanted if pid not in found]:
-            raise Problem("not_found", f"no proposal {missing[0]} in this poll")
-        await conn.execute(q.LOCK_PARTICIPANT, poll_id, user_id)
-        current = [r["proposal_id"] for r in await conn.fetch(q.MY_ACTIVE_VOTES, poll_id, user_id)]
-        dropped = [pid for pid in current if pid not in wanted]
-        added = [pid for pid in wanted if pid not in current]
-        if not_votable := [pid for pid in added if found[pid] != "visible"]:
-            raise Problem("proposal_not_votable", f"proposal {not_votable[0]} is {found[not_votable[0]]}")
-        if dropped:
-            await _withdraw(conn, state, user_id, dropped, "changed")
-        for proposal_id in added:
-            await _cast(conn, state, user_id, proposal_id)
-        return m.MyVotes(
-            voted_proposal_ids=[str(pid) for pid in wanted],
-            votes_used=len(wanted),
-            votes_left=state["votes_per_member"] - len(wanted),
-        )
 
 
 # --- the record --------------------------------------------------------------------------------------------

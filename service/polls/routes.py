@@ -17,7 +17,7 @@ from service.errors import CODES, PROBLEM_MEDIA_TYPE, ProblemBody, problem_respo
 from service.idempotency import IdempotencyKey
 from service.ids import PathId
 from service.paging import Cursor, Limit
-from service.polls import closing, logic, trials
+from service.polls import closing, logic, trials, votes
 from service.polls import examples as ex
 from service.polls import models as m
 from service.polls.logic import DuplicateProposal
@@ -241,7 +241,7 @@ class PollsController(Controller):
         db: asyncpg.Connection,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Vote]:
-        return await logic.vote(db, poll_id, user.id, int(data.proposal_id), idempotency_key)
+        return await votes.vote(db, poll_id, user.id, int(data.proposal_id), idempotency_key)
 
     @put(
         "/{poll_id:int}/votes",
@@ -256,7 +256,7 @@ class PollsController(Controller):
         ),
     )
     async def set_votes(self, poll_id: PathId, data: m.VoteSet, user: CurrentUser, db: asyncpg.Connection) -> m.MyVotes:
-        return await logic.set_votes(db, poll_id, user.id, data)
+        return await votes.set_votes(db, poll_id, user.id, data)
 
     @delete(
         "/{poll_id:int}/votes/{proposal_id:int}",
@@ -265,7 +265,7 @@ class PollsController(Controller):
         responses=responses(*MEMBER, "poll_not_accepting_votes", "vote_changes_not_allowed"),
     )
     async def withdraw(self, poll_id: PathId, proposal_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> None:
-        await logic.withdraw_vote(db, poll_id, user.id, proposal_id)
+        await votes.withdraw_vote(db, poll_id, user.id, proposal_id)
 
     @post(
         "/{poll_id:int}/advance",

@@ -165,3 +165,24 @@ async def test_poll_schedule_is_validated(world):
         headers=world.members[0].headers,
     )
     assert member_try.status_code in (400, 403)
+
+
+async def test_simultaneous_closes_publish_one_result(world):
+    import asyncio
+
+    carol, dave, *_ = world.members
+    poll = await world.open_poll(rewards={"drawnVoters": 1})
+    proposal = await world.proposal(carol, poll["id"], "晨光")
+    await world.advance(poll["id"])
+    await world.voted(dave, poll["id"], proposal)
+    await world.pass_deadline(poll["id"], "voting")
+    closes = [
+        world.client.post(f"/v1/polls/{poll['id']}/close", headers=who.headers) for who in (world.owner, world.admin)
+    ]
+    answers = await asyncio.gather(*closes, *closes, world.run_jobs())
+    bodies = [a.json() for a in answers[:-1]]
+    assert all(a.status_code == 200 for a in answers[:-1]) and all(b == bodies[0] for b in bodies)
+    async with world.db() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM poll_posts WHERE purpose = 'result'") == 1
+        assert await conn.fetchval("SELECT count(*) FROM poll_audit WHERE action = 'poll.closed'") == 1
+        assert await conn.fetchval("SELECT count(*) FROM trial_qualifications") == 2

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from tests.factories import assert_problem
+from tests.polls.conftest import sign_in
 
 
 @pytest.mark.parametrize(
@@ -206,3 +207,12 @@ async def test_hiding_a_proposal_gives_its_votes_back(world):
         f"/v1/polls/{poll_id}/proposals/{fine}", json={"status": "hidden"}, headers=world.admin.headers
     )
     assert_problem(late, 409, "poll_closed")
+
+
+async def test_a_member_wechat_has_not_seen_lately_is_asked_to_log_in_again(world):
+    carol = world.members[0]
+    poll = await world.open_poll()
+    await world.sandbox.control("POST", "/sandbox/clock", json={"advanceSeconds": 2 * 3600 + 1})
+    assert_problem(await world.propose(carol, poll["id"], "晨光"), 409, "wechat_session_stale")
+    await sign_in(world.client, world.sandbox, "carol")  # wx.login again: WeChat has seen her
+    assert (await world.propose(carol, poll["id"], "晨光")).status_code == 201
