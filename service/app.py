@@ -56,6 +56,16 @@ TAGS = [
         name="robots",
         description="Keyword auto-reply rules of a community and WeChat's customer-service message push.",
     ),
+    Tag(
+        name="polls",
+        description="Product-naming polls: proposals (deduplicated, content-checked), votes with per-member limits, "
+        "phases advanced at deadlines, final results with a documented tie-break, the audit record (docs/polls.md).",
+    ),
+    Tag(
+        name="trials",
+        description="Free-trial qualifications granted when a poll closes (winner, top proposers, a verifiable "
+        "draw among voters): claim, ship, feedback and sharing it to the feed.",
+    ),
 ]
 
 
@@ -66,6 +76,7 @@ def domain_routes() -> list:
     from service.communities.routes import CONTROLLERS as COMMUNITY_CONTROLLERS
     from service.feed.routes import CONTROLLERS as FEED_CONTROLLERS
     from service.interactions.routes import CONTROLLERS as INTERACTION_CONTROLLERS
+    from service.polls.routes import CONTROLLERS as POLL_CONTROLLERS
     from service.robots.routes import CONTROLLERS as ROBOT_CONTROLLERS
 
     return [
@@ -78,6 +89,7 @@ def domain_routes() -> list:
         *INTERACTION_CONTROLLERS,
         *FEED_CONTROLLERS,
         *ROBOT_CONTROLLERS,
+        *POLL_CONTROLLERS,
     ]
 
 

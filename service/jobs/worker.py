@@ -33,7 +33,13 @@ from service.jobs.queue import JobContext, Registry, Reschedule, registry
 log = logging.getLogger("service.jobs.worker")
 
 # Modules whose import registers job kinds; domains add theirs here.
-JOB_MODULES = ("service.checkout.jobs", "service.interactions.jobs", "service.feed.jobs", "service.robots.jobs")
+JOB_MODULES = (
+    "service.checkout.jobs",
+    "service.interactions.jobs",
+    "service.feed.jobs",
+    "service.robots.jobs",
+    "service.polls.jobs",
+)
 PURGE_EVERY = 3600.0
 KEEP_FINISHED_DAYS = 7
 

@@ -1,0 +1,24 @@
+"""Job kinds of naming polls. Each is idempotent: it re-reads the poll and does only what is still due."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from service.jobs import JobContext, Reschedule, job
+from service.polls import closing, trials
+
+
+@job("polls.advance")
+async def advance(ctx: JobContext, payload: dict) -> None:
+    """At a phase deadline: open voting, or close the poll (tally, trials, result post)."""
+    async with ctx.pool.acquire() as conn:
+        await closing.advance_due(conn, int(payload["poll_id"]))
+
+
+@job("polls.expire_trials")
+async def expire_trials(ctx: JobContext, payload: dict) -> None:
+    """At the claim deadline: unclaimed qualifications become expired."""
+    async with ctx.pool.acquire() as conn:
+        next_deadline = await trials.expire_due(conn, int(payload["poll_id"]))
+    if next_deadline is not None:
+        raise Reschedule((next_deadline - datetime.now(UTC)).total_seconds() + 1)

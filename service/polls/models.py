@@ -1,0 +1,302 @@
+"""Requests and responses of naming polls and free trials (camelCase on the wire, ids as strings)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+PollStatus = Literal["proposing", "voting", "closed"]
+ProposalStatus = Literal["visible", "pending", "hidden", "merged"]
+TrialReason = Literal["winner", "top_proposer", "drawn_voter"]
+TrialStatus = Literal["granted", "claimed", "shipped", "expired"]
+ContentStatus = Literal["pass", "review"]
+
+NAME_MAX = 30
+VOTES_PER_MEMBER_MAX = 20
+PROPOSALS_PER_MEMBER_MAX = 10
+TIE_BREAK_RULE = "more votes first; on equal votes the earlier proposal (its creation time), then the lower proposal id"
+
+Title = Annotated[str, Meta(min_length=1, max_length=40, examples=["新款冷萃咖啡"], description="1-40 characters")]
+Description = Annotated[
+    str, Meta(max_length=2000, examples=["低糖、冷萃 12 小时的瓶装咖啡，夏天上市。帮它起个名字吧！"])
+]
+HttpsUrl = Annotated[str, Meta(max_length=500, pattern=r"^https://\S+$", examples=["https://cdn.example.com/p.jpg"])]
+ImageUrls = Annotated[list[HttpsUrl], Meta(max_length=9, description="Up to 9 https image URLs")]
+Deadline = Annotated[datetime, Meta(tz=True, examples=["2025-06-01T12:00:00Z"])]
+IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$", examples=["301"], description="An id")]
+ProposalName = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=NAME_MAX,
+        examples=["晨光冷萃"],
+        description=f"1-{NAME_MAX} characters; duplicates are found ignoring case, width, spaces and punctuation",
+    ),
+]
+Rating = Annotated[int, Meta(ge=1, le=5, examples=[4], description="1 (poor) to 5 (excellent)")]
+
+
+class RewardRules(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """Who qualifies for a free trial when the poll closes (docs/polls.md). Each rule adds people."""
+
+    winning_proposer: bool = msgspec.field(default=True)
+    top_proposers: Annotated[
+        int, Meta(ge=0, le=50, description="The next K distinct proposers down the ranking (after the winner)")
+    ] = 0
+    drawn_voters: Annotated[int, Meta(ge=0, le=500, description="M voters drawn at random (verifiable)")] = 0
+    claim_days: Annotated[int, Meta(ge=1, le=90, description="Days a qualification can be claimed")] = 14
+    product: Annotated[str, Meta(max_length=100, examples=["冷萃咖啡 6 瓶装"])] = ""
+
+
+class PollCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    title: Title
+    description: Description = ""
+    image_urls: ImageUrls = []
+    proposals_close_at: Annotated[Deadline, Meta(description="End of the proposal phase; voting opens then")]
+    voting_close_at: Annotated[Deadline, Meta(description="End of voting: the poll closes and results are final")]
+    votes_per_member: Annotated[int, Meta(ge=1, le=VOTES_PER_MEMBER_MAX, description="N votes per member")] = 3
+    proposals_per_member: Annotated[int, Meta(ge=1, le=PROPOSALS_PER_MEMBER_MAX)] = 3
+    allow_vote_changes: bool = True
+    anonymous_proposals: Annotated[bool, Meta(description="Hide who proposed what until the poll closes")] = True
+    rewards: RewardRules = msgspec.field(default_factory=RewardRules)
+
+
+class PollMe(msgspec.Struct, rename="camel", kw_only=True):
+    """The caller's standing in the poll."""
+
+    role: Literal["owner", "admin", "member"]
+    proposals_used: int
+    proposals_left: int
+    votes_used: int
+    votes_left: int
+    voted_proposal_ids: list[str]
+
+
+class Poll(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    community_id: str
+    created_by: str
+    title: str
+    description: str
+    image_urls: list[str]
+    status: PollStatus
+    accepting_proposals: bool
+    accepting_votes: bool
+    proposals_close_at: datetime
+    voting_close_at: datetime
+    voting_opened_at: datetime | None
+    closed_at: datetime | None
+    votes_per_member: int
+    proposals_per_member: int
+    allow_vote_changes: bool
+    anonymous_proposals: bool
+    rewards: RewardRules
+    seed_commitment: str
+    proposal_count: int
+    announcement_post_id: str | None
+    result_post_id: str | None
+    created_at: datetime
+    me: PollMe | None = None
+
+
+class PollPage(msgspec.Struct, rename="camel"):
+    items: list[Poll]
+    next_cursor: str | None
+
+
+class ProposalCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    name: ProposalName
+
+
+class Proposal(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    poll_id: str
+    name: str
+    proposer_id: str | None  # null while the poll is anonymous (except for admins and the proposer)
+    status: ProposalStatus
+    merged_into_id: str | None
+    mine: bool
+    voted_by_me: bool
+    votes: int | None  # known once the poll is closed
+    rank: int | None
+    created_at: datetime
+
+
+class ProposalPage(msgspec.Struct, rename="camel"):
+    items: list[Proposal]
+    next_cursor: str | None
+
+
+class ProposalModeration(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    status: Annotated[
+        Literal["visible", "hidden"], Meta(description="visible: approve a pending or restore a hidden proposal")
+    ]
+    reason: Annotated[str, Meta(max_length=200)] = ""
+
+
+class ProposalMerge(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    into_proposal_id: IdString
+
+
+class VoteCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    proposal_id: IdString
+
+
+class VoteSet(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    proposal_ids: Annotated[
+        list[IdString], Meta(max_length=VOTES_PER_MEMBER_MAX, description="All proposals I vote for, replacing")
+    ]
+
+
+class Vote(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    poll_id: str
+    proposal_id: str
+    created_at: datetime
+    votes_left: int
+
+
+class MyVotes(msgspec.Struct, rename="camel", kw_only=True):
+    voted_proposal_ids: list[str]
+    votes_used: int
+    votes_left: int
+
+
+class RankedProposal(msgspec.Struct, rename="camel", kw_only=True):
+    rank: int
+    proposal_id: str
+    name: str
+    proposer_id: str
+    proposer_nickname: str
+    votes: int
+    created_at: datetime
+
+
+class Draw(msgspec.Struct, rename="camel", kw_only=True):
+    """Everything needed to redo the voter draw (docs/polls.md)."""
+
+    algorithm: str
+    poll_id: str
+    seed: str
+    seed_commitment: str
+    eligible_user_ids: list[str]
+    count: int
+    winner_user_ids: list[str]
+
+
+class Qualification(msgspec.Struct, rename="camel", kw_only=True):
+    user_id: str
+    nickname: str
+    reason: TrialReason
+    position: int
+
+
+class Results(msgspec.Struct, rename="camel", kw_only=True):
+    poll_id: str
+    closed_at: datetime
+    total_votes: int
+    voter_count: int
+    tie_break_rule: str
+    winner: RankedProposal | None
+    ranking: list[RankedProposal]
+    draw: Draw
+    qualifications: list[Qualification]
+
+
+class AuditEntry(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    action: str
+    actor_id: str | None
+    proposal_id: str | None
+    vote_id: str | None
+    subject_id: str | None
+    details: dict
+    created_at: datetime
+
+
+class AuditPage(msgspec.Struct, rename="camel"):
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+
+# --- free trials -----------------------------------------------------------------------------------------
+
+
+class Trial(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    poll_id: str
+    poll_title: str
+    community_id: str
+    product: str
+    user_id: str
+    reason: TrialReason
+    position: int
+    status: TrialStatus
+    granted_at: datetime
+    expires_at: datetime
+    claimed_at: datetime | None
+    delivery_note: str | None
+    shipped_at: datetime | None
+    shipping_note: str | None
+    feedback_id: str | None
+
+
+class TrialPage(msgspec.Struct, rename="camel"):
+    items: list[Trial]
+    next_cursor: str | None
+
+
+class TrialClaim(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    delivery_note: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=500,
+            examples=["上海市徐汇区某路 1 号 张三 138****0000"],
+            description="Where and to whom to deliver; only you and the community's admins see it",
+        ),
+    ]
+
+
+class TrialShipment(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    shipping_note: Annotated[str, Meta(max_length=200, examples=["顺丰 SF1234567890"])] = ""
+
+
+class FeedbackCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    rating: Rating
+    text: Annotated[str, Meta(max_length=1000, examples=["口感顺滑，甜度刚好，瓶子再小一点更好带。"])] = ""
+    image_urls: ImageUrls = []
+
+
+class Feedback(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    trial_id: str
+    poll_id: str
+    user_id: str
+    nickname: str
+    rating: int
+    text: str
+    image_urls: list[str]
+    content_status: ContentStatus
+    post_id: str | None
+    created_at: datetime
+
+
+class FeedbackPage(msgspec.Struct, rename="camel", kw_only=True):
+    items: list[Feedback]
+    next_cursor: str | None
+    count: int
+    average_rating: float | None
+
+
+class SharedPost(msgspec.Struct, rename="camel", kw_only=True):
+    post_id: str
+    community_id: str
+    kind: Literal["feedback"]
+    status: str
+    text: str
+    image_urls: list[str]
+    created_at: datetime

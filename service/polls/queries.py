@@ -1,0 +1,380 @@
+"""SQL of naming polls and free trials. Read queries cast ids to text: they go to the wire as strings."""
+
+# --- polls -------------------------------------------------------------------------------------------------
+
+INSERT_POLL = """
+INSERT INTO polls (community_id, created_by, title, description, image_urls, proposals_close_at, voting_close_at,
+                   votes_per_member, proposals_per_member, allow_vote_changes, anonymous_proposals, trial_product,
+                   reward_winning_proposer, reward_top_proposers, reward_drawn_voters, trial_claim_days,
+                   draw_seed, seed_commitment)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+RETURNING id
+"""
+
+# The poll as the API shows it; "accepting" uses the database clock, the one the deadline jobs run by.
+_POLL_SELECT = """
+SELECT p.id::text AS id, p.community_id::text AS community_id, p.created_by::text AS created_by, p.title,
+       p.description, p.image_urls, p.status,
+       p.status = 'proposing' AND now() < p.proposals_close_at AS accepting_proposals,
+       p.status = 'voting' AND now() < p.voting_close_at AS accepting_votes,
+       p.proposals_close_at, p.voting_close_at, p.voting_opened_at, p.closed_at, p.votes_per_member,
+       p.proposals_per_member, p.allow_vote_changes, p.anonymous_proposals, p.trial_product,
+       p.reward_winning_proposer, p.reward_top_proposers, p.reward_drawn_voters, p.trial_claim_days,
+       p.seed_commitment, p.created_at,
+       (SELECT count(*) FROM poll_proposals x WHERE x.poll_id = p.id AND x.status = 'visible')::int
+           AS proposal_count,
+       (SELECT post_id::text FROM poll_posts WHERE poll_id = p.id AND purpose = 'announcement')
+           AS announcement_post_id,
+       (SELECT post_id::text FROM poll_posts WHERE poll_id = p.id AND purpose = 'result') AS result_post_id
+FROM polls p
+"""
+
+POLL = _POLL_SELECT + "WHERE p.id = $1"
+
+POLLS_OF_COMMUNITY = (
+    _POLL_SELECT
+    + """
+WHERE p.community_id = $1 AND ($2::text IS NULL OR p.status = $2) AND ($3::bigint IS NULL OR p.id < $3)
+ORDER BY p.id DESC
+LIMIT $4
+"""
+)
+
+# The poll's state for a write. FOR SHARE (proposals, votes) lets members act together and makes a phase
+# change (FOR UPDATE) wait for them: no vote commits after the poll closed.
+_POLL_STATE = """
+SELECT id, community_id, status, votes_per_member, proposals_per_member, allow_vote_changes,
+       anonymous_proposals, proposals_close_at, voting_close_at,
+       status = 'proposing' AND now() < proposals_close_at AS accepting_proposals,
+       status = 'voting' AND now() < voting_close_at AS accepting_votes,
+       status = 'proposing' AND now() >= proposals_close_at AS voting_due,
+       status = 'voting' AND now() >= voting_close_at AS closing_due
+FROM polls WHERE id = $1
+"""
+POLL_STATE = _POLL_STATE
+POLL_STATE_SHARED = _POLL_STATE + " FOR SHARE"
+POLL_STATE_LOCKED = _POLL_STATE + " FOR UPDATE"
+
+POLL_FOR_CLOSING = """
+SELECT id, community_id, title, trial_product, reward_winning_proposer, reward_top_proposers,
+       reward_drawn_voters, trial_claim_days, draw_seed
+FROM polls WHERE id = $1
+"""
+
+OPEN_VOTING = """
+UPDATE polls SET status = 'voting', voting_opened_at = now(), updated_at = now()
+WHERE id = $1 AND status = 'proposing'
+"""
+
+CLOSE_POLL = """
+UPDATE polls SET status = 'closed', closed_at = now(), closed_by = $2, draw_eligible = $3, total_votes = $4,
+       voter_count = $5, updated_at = now()
+WHERE id = $1 AND status <> 'closed'
+RETURNING closed_at
+"""
+
+INSERT_ROBOT_POST = """
+INSERT INTO posts (community_id, robot, kind, text) VALUES ($1, 'poll', 'poll', $2) RETURNING id
+"""
+
+INSERT_POLL_POST = "INSERT INTO poll_posts (poll_id, purpose, post_id) VALUES ($1, $2, $3)"
+
+INSERT_AUDIT = """
+INSERT INTO poll_audit (poll_id, actor_id, action, proposal_id, vote_id, subject_id, details)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+
+AUDIT = """
+SELECT id::text AS id, action, actor_id::text AS actor_id, proposal_id::text AS proposal_id,
+       vote_id::text AS vote_id, subject_id::text AS subject_id, details, created_at, id AS sort_id
+FROM poll_audit
+WHERE poll_id = $1 AND ($2::bigint IS NULL OR id > $2)
+ORDER BY id
+LIMIT $3
+"""
+
+USER_OPENID = "SELECT openid FROM users WHERE id = $1"
+
+# An Idempotency-Key that already has a stored answer: replay it before calling WeChat again.
+KEY_ANSWERED = """
+SELECT true FROM idempotent_requests WHERE user_id = $1 AND key = $2 AND status_code IS NOT NULL
+"""
+
+# --- participation -----------------------------------------------------------------------------------------
+
+# Creates and locks the member's participation row: their proposals and votes in this poll queue up here.
+LOCK_PARTICIPANT = """
+INSERT INTO poll_participants (poll_id, user_id) VALUES ($1, $2)
+ON CONFLICT (poll_id, user_id) DO UPDATE SET poll_id = EXCLUDED.poll_id
+"""
+
+COUNT_MY_PROPOSALS = "SELECT count(*)::int FROM poll_proposals WHERE poll_id = $1 AND proposer_id = $2"
+
+MY_ACTIVE_VOTES = """
+SELECT proposal_id FROM poll_votes WHERE poll_id = $1 AND user_id = $2 AND status = 'active' ORDER BY id
+"""
+
+# --- proposals ---------------------------------------------------------------------------------------------
+
+INSERT_PROPOSAL = """
+INSERT INTO poll_proposals (poll_id, community_id, proposer_id, name, name_key, status)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT ON CONSTRAINT poll_proposals_unique_name DO NOTHING
+RETURNING id
+"""
+
+# The proposal a new name duplicates; a merged one points at the proposal it now counts as.
+PROPOSAL_BY_KEY = """
+SELECT coalesce(merged_into, id) AS id FROM poll_proposals WHERE poll_id = $1 AND name_key = $2
+"""
+
+PROPOSAL = """
+SELECT id, poll_id, proposer_id, status, merged_into FROM poll_proposals WHERE id = $1 AND poll_id = $2
+"""
+
+PROPOSALS_FOR_VOTING = """
+SELECT id, status FROM poll_proposals WHERE poll_id = $1 AND id = ANY($2::bigint[])
+"""
+
+_PROPOSAL_SELECT = """
+SELECT p.id::text AS id, p.poll_id::text AS poll_id, p.name, p.proposer_id, p.status,
+       p.merged_into::text AS merged_into_id, p.final_votes AS votes, p.final_rank AS rank, p.created_at,
+       p.proposer_id = $2 AS mine,
+       EXISTS (SELECT 1 FROM poll_votes v WHERE v.proposal_id = p.id AND v.user_id = $2 AND v.status = 'active')
+           AS voted_by_me,
+       p.id AS sort_id
+FROM poll_proposals p
+"""
+
+PROPOSAL_VIEW = _PROPOSAL_SELECT + "WHERE p.poll_id = $1 AND p.id = $3"
+
+# Members see the visible proposals and their own; admins ($3) see all.
+PROPOSALS = (
+    _PROPOSAL_SELECT
+    + """
+WHERE p.poll_id = $1 AND ($3 OR p.status = 'visible' OR p.proposer_id = $2) AND ($4::bigint IS NULL OR p.id > $4)
+ORDER BY p.id
+LIMIT $5
+"""
+)
+
+SET_PROPOSAL_STATUS = """
+UPDATE poll_proposals SET status = $3, moderated_by = $4, moderated_at = now() WHERE id = $1 AND poll_id = $2
+"""
+
+MERGE_PROPOSAL = """
+UPDATE poll_proposals SET status = 'merged', merged_into = $3, moderated_by = $4, moderated_at = now()
+WHERE id = $1 AND poll_id = $2
+"""
+
+# --- votes -------------------------------------------------------------------------------------------------
+
+EVER_VOTED = "SELECT EXISTS (SELECT 1 FROM poll_votes WHERE proposal_id = $1 AND user_id = $2)"
+
+INSERT_VOTE = """
+INSERT INTO poll_votes (poll_id, proposal_id, user_id) VALUES ($1, $2, $3)
+ON CONFLICT (proposal_id, user_id) WHERE status = 'active' DO NOTHING
+RETURNING id, created_at
+"""
+
+WITHDRAW_MY_VOTES = """
+UPDATE poll_votes SET status = 'withdrawn', withdrawn_at = now(), withdraw_reason = $4
+WHERE poll_id = $1 AND user_id = $2 AND proposal_id = ANY($3::bigint[]) AND status = 'active'
+RETURNING id, proposal_id
+"""
+
+WITHDRAW_VOTES_ON = """
+UPDATE poll_votes SET status = 'withdrawn', withdrawn_at = now(), withdraw_reason = $2
+WHERE proposal_id = $1 AND status = 'active'
+RETURNING id, user_id
+"""
+
+# Merging: every counted vote on the source moves to the target, unless its member already votes for the
+# target (then the member gets that vote back). One statement, so the unique index never sees two.
+CARRY_VOTES = """
+WITH moved AS (
+    UPDATE poll_votes SET status = 'withdrawn', withdrawn_at = now(), withdraw_reason = 'merged'
+    WHERE proposal_id = $1 AND status = 'active'
+    RETURNING id, poll_id, user_id
+)
+INSERT INTO poll_votes (poll_id, proposal_id, user_id, carried_from)
+SELECT moved.poll_id, $2, moved.user_id, moved.id FROM moved
+WHERE NOT EXISTS (
+    SELECT 1 FROM poll_votes v WHERE v.proposal_id = $2 AND v.user_id = moved.user_id AND v.status = 'active'
+)
+RETURNING id
+"""
+
+COUNT_ACTIVE_VOTES_ON = "SELECT count(*)::int FROM poll_votes WHERE proposal_id = $1 AND status = 'active'"
+
+# --- closing -----------------------------------------------------------------------------------------------
+
+# The ranking, with its documented tie-break: more votes, then the earlier proposal, then the lower id.
+TALLY = """
+SELECT p.id, p.proposer_id, p.name, p.created_at, count(v.id)::int AS votes
+FROM poll_proposals p
+LEFT JOIN poll_votes v ON v.proposal_id = p.id AND v.status = 'active'
+WHERE p.poll_id = $1 AND p.status = 'visible'
+GROUP BY p.id
+ORDER BY votes DESC, p.created_at, p.id
+"""
+
+SET_FINAL_RANKS = """
+UPDATE poll_proposals p SET final_rank = r.rank, final_votes = r.votes
+FROM unnest($1::bigint[], $2::int[], $3::int[]) AS r (id, rank, votes)
+WHERE p.id = r.id
+"""
+
+COUNTED_VOTERS = """
+SELECT DISTINCT user_id FROM poll_votes WHERE poll_id = $1 AND status = 'active'
+"""
+
+ACTIVE_MEMBERS_AMONG = """
+SELECT user_id FROM memberships WHERE community_id = $1 AND status = 'active' AND user_id = ANY($2::bigint[])
+"""
+
+INSERT_QUALIFICATIONS = """
+INSERT INTO trial_qualifications (poll_id, community_id, user_id, reason, position, granted_at, expires_at)
+SELECT $1, $2, q.user_id, q.reason, q.position, $3::timestamptz, $3::timestamptz + make_interval(days => $4)
+FROM unnest($5::bigint[], $6::text[], $7::int[]) AS q (user_id, reason, position)
+ON CONFLICT (poll_id, user_id) DO NOTHING
+RETURNING id, user_id, reason, expires_at
+"""
+
+RANKING = """
+SELECT p.final_rank AS rank, p.id::text AS proposal_id, p.name, p.proposer_id::text AS proposer_id,
+       coalesce(u.nickname, '') AS proposer_nickname, p.final_votes AS votes, p.created_at
+FROM poll_proposals p JOIN users u ON u.id = p.proposer_id
+WHERE p.poll_id = $1 AND p.final_rank IS NOT NULL
+ORDER BY p.final_rank
+"""
+
+CLOSED_POLL = """
+SELECT id, closed_at, total_votes, voter_count, draw_seed, seed_commitment, draw_eligible, reward_drawn_voters
+FROM polls WHERE id = $1
+"""
+
+QUALIFICATIONS = """
+SELECT t.user_id::text AS user_id, coalesce(u.nickname, '') AS nickname, t.reason, t.position
+FROM trial_qualifications t JOIN users u ON u.id = t.user_id
+WHERE t.poll_id = $1
+ORDER BY CASE t.reason WHEN 'winner' THEN 0 WHEN 'top_proposer' THEN 1 ELSE 2 END, t.position, t.id
+"""
+
+# --- free trials -------------------------------------------------------------------------------------------
+
+# A granted qualification past its claim deadline is expired as soon as it is read, before the job writes it.
+_TRIAL_SELECT = """
+SELECT t.id::text AS id, t.poll_id::text AS poll_id, p.title AS poll_title, t.community_id::text AS community_id,
+       p.trial_product AS product, t.user_id::text AS user_id, t.reason, t.position,
+       CASE WHEN t.status = 'granted' AND t.expires_at <= now() THEN 'expired' ELSE t.status END AS status,
+       t.granted_at, t.expires_at, t.claimed_at, t.delivery_note, t.shipped_at, t.shipping_note,
+       f.id::text AS feedback_id, t.id AS sort_id
+FROM trial_qualifications t
+JOIN polls p ON p.id = t.poll_id
+LEFT JOIN trial_feedback f ON f.qualification_id = t.id
+"""
+
+TRIAL = _TRIAL_SELECT + "WHERE t.id = $1"
+
+MY_TRIALS = (
+    _TRIAL_SELECT
+    + """
+WHERE t.user_id = $1 AND ($2::bigint IS NULL OR t.id < $2)
+ORDER BY t.id DESC
+LIMIT $3
+"""
+)
+
+POLL_TRIALS = (
+    _TRIAL_SELECT
+    + """
+WHERE t.poll_id = $1 AND ($2::bigint IS NULL OR t.id > $2)
+ORDER BY t.id
+LIMIT $3
+"""
+)
+
+LOCK_TRIAL = """
+SELECT id, poll_id, community_id, user_id, status, expires_at <= now() AS past_deadline
+FROM trial_qualifications WHERE id = $1
+FOR UPDATE
+"""
+
+TRIAL_STATE = """
+SELECT t.id, t.poll_id, t.community_id, t.user_id, t.status, t.expires_at <= now() AS past_deadline,
+       EXISTS (SELECT 1 FROM trial_feedback f WHERE f.qualification_id = t.id) AS has_feedback
+FROM trial_qualifications t WHERE t.id = $1
+"""
+
+CLAIM_TRIAL = """
+UPDATE trial_qualifications SET status = 'claimed', claimed_at = coalesce(claimed_at, now()), delivery_note = $2
+WHERE id = $1
+"""
+
+SHIP_TRIAL = """
+UPDATE trial_qualifications SET status = 'shipped', shipped_at = now(), shipped_by = $2, shipping_note = $3
+WHERE id = $1
+"""
+
+EXPIRE_DUE_TRIALS = """
+UPDATE trial_qualifications SET status = 'expired'
+WHERE poll_id = $1 AND status = 'granted' AND expires_at <= now()
+RETURNING id, user_id
+"""
+
+NEXT_TRIAL_DEADLINE = """
+SELECT min(expires_at) FROM trial_qualifications WHERE poll_id = $1 AND status = 'granted'
+"""
+
+# --- feedback ----------------------------------------------------------------------------------------------
+
+INSERT_FEEDBACK = """
+INSERT INTO trial_feedback (qualification_id, poll_id, community_id, user_id, rating, text, image_urls,
+                            content_status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (qualification_id) DO NOTHING
+RETURNING id
+"""
+
+_FEEDBACK_SELECT = """
+SELECT f.id::text AS id, f.qualification_id::text AS trial_id, f.poll_id::text AS poll_id,
+       f.user_id::text AS user_id, coalesce(u.nickname, '') AS nickname, f.rating, f.text, f.image_urls,
+       f.content_status, f.post_id::text AS post_id, f.created_at, f.id AS sort_id
+FROM trial_feedback f JOIN users u ON u.id = f.user_id
+"""
+
+FEEDBACK = _FEEDBACK_SELECT + "WHERE f.id = $1"
+
+FEEDBACK_OF_POLL = (
+    _FEEDBACK_SELECT
+    + """
+WHERE f.poll_id = $1 AND ($2::bigint IS NULL OR f.id > $2)
+ORDER BY f.id
+LIMIT $3
+"""
+)
+
+FEEDBACK_STATS = """
+SELECT count(*)::int AS count, round(avg(rating), 2)::float8 AS average FROM trial_feedback WHERE poll_id = $1
+"""
+
+LOCK_FEEDBACK_OF_TRIAL = """
+SELECT f.id, f.community_id, f.rating, f.text, f.image_urls, f.content_status, f.post_id, p.title,
+       p.trial_product
+FROM trial_feedback f JOIN polls p ON p.id = f.poll_id
+WHERE f.qualification_id = $1
+FOR UPDATE OF f
+"""
+
+INSERT_MEMBER_POST = """
+INSERT INTO posts (community_id, author_id, kind, text, image_urls, status) VALUES ($1, $2, 'feedback', $3, $4, $5)
+RETURNING id
+"""
+
+POST = """
+SELECT id::text AS post_id, community_id::text AS community_id, kind, status, text, image_urls, created_at
+FROM posts WHERE id = $1
+"""
+
+SET_FEEDBACK_POST = "UPDATE trial_feedback SET post_id = $2 WHERE id = $1"

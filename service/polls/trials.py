@@ -1,0 +1,210 @@
+"""Free-trial qualifications (granted at a poll's close, see closing.py) and the holders' feedback.
+
+A qualification is granted -> claimed (the holder leaves a delivery note) -> shipped (an admin). One that is
+not claimed by `expires_at` is expired: it reads as expired at once, and a job writes it down.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+from litestar import Response
+
+from service.communities.logic import check_can_post, require_admin
+from service.errors import Problem, register
+from service.idempotency import run_once, scope_of
+from service.interactions.logic import record
+from service.paging import decode_cursor
+from service.polls import models as m
+from service.polls import queries as q
+from service.polls.logic import audit, build, check_content, openid_of, page_of, poll_state, replay_only
+from service.wechat.client import WeChatClient
+
+register("not_trial_holder", 403, "Only the member who holds this free-trial qualification may do this.")
+register("trial_expired", 410, "The qualification was not claimed before its deadline and has expired.")
+register("trial_not_claimed", 409, "The qualification has not been claimed yet: claim it with a delivery note first.")
+register("trial_already_shipped", 409, "The trial was already shipped: its delivery note no longer changes.")
+register("feedback_exists", 409, "You already gave feedback on this trial (one per qualification).")
+register("no_feedback", 409, "There is no feedback on this trial to share yet.")
+
+
+def _status(row: asyncpg.Record) -> str:
+    return "expired" if row["status"] == "granted" and row["past_deadline"] else row["status"]
+
+
+async def _trial(conn: asyncpg.Connection, trial_id: int) -> m.Trial:
+    return build(m.Trial, await conn.fetchrow(q.TRIAL, trial_id))
+
+
+async def _holder_trial(conn: asyncpg.Connection, trial_id: int, user_id: int, query: str) -> asyncpg.Record:
+    row = await conn.fetchrow(query, trial_id)
+    if row is None:
+        raise Problem("not_found", "no such free trial")
+    if row["user_id"] != user_id:
+        raise Problem("not_trial_holder")
+    return row
+
+
+def _require_received(row: asyncpg.Record) -> None:
+    """Feedback needs a claimed (or shipped) trial."""
+    status = _status(row)
+    if status == "expired":
+        raise Problem("trial_expired")
+    if status == "granted":
+        raise Problem("trial_not_claimed")
+
+
+async def my_trials(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.TrialPage:
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(q.MY_TRIALS, user_id, after[0] if after else None, limit + 1)
+    items, next_cursor = page_of([build(m.Trial, row) for row in rows], rows, limit)
+    return m.TrialPage(items=items, next_cursor=next_cursor)
+
+
+async def poll_trials(
+    conn: asyncpg.Connection, poll_id: int, admin_id: int, limit: int, cursor: str | None
+) -> m.TrialPage:
+    state = await poll_state(conn, poll_id)
+    await require_admin(conn, state["community_id"], admin_id)
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(q.POLL_TRIALS, poll_id, after[0] if after else None, limit + 1)
+    items, next_cursor = page_of([build(m.Trial, row) for row in rows], rows, limit)
+    return m.TrialPage(items=items, next_cursor=next_cursor)
+
+
+async def claim(conn: asyncpg.Connection, trial_id: int, user_id: int, data: m.TrialClaim) -> m.Trial:
+    """Claim before the deadline with a delivery note; claiming again before shipping updates the note."""
+    note = data.delivery_note.strip()
+    if not note:
+        raise Problem("validation_failed", "the delivery note must not be blank")
+    async with conn.transaction():
+        trial = await _holder_trial(conn, trial_id, user_id, q.LOCK_TRIAL)
+        status = _status(trial)
+        if status == "expired":
+            raise Problem("trial_expired")
+        if status == "shipped":
+            raise Problem("trial_already_shipped")
+        await conn.execute(q.CLAIM_TRIAL, trial_id, note)
+        action = "trial.claimed" if status == "granted" else "trial.note_changed"
+        await audit(conn, trial["poll_id"], user_id, action, subject_id=user_id)
+    return await _trial(conn, trial_id)
+
+
+async def ship(conn: asyncpg.Connection, trial_id: int, admin_id: int, data: m.TrialShipment) -> m.Trial:
+    """Admins mark a claimed trial shipped; marking it again changes nothing."""
+    async with conn.transaction():
+        trial = await conn.fetchrow(q.LOCK_TRIAL, trial_id)
+        if trial is None:
+            raise Problem("not_found", "no such free trial")
+        await require_admin(conn, trial["community_id"], admin_id)
+        status = _status(trial)
+        if status == "expired":
+            raise Problem("trial_expired")
+        if status == "granted":
+            raise Problem("trial_not_claimed")
+        if status == "claimed":
+            await conn.execute(q.SHIP_TRIAL, trial_id, admin_id, data.shipping_note.strip())
+            await audit(conn, trial["poll_id"], admin_id, "trial.shipped", subject_id=trial["user_id"])
+    return await _trial(conn, trial_id)
+
+
+async def expire_due(conn: asyncpg.Connection, poll_id: int) -> datetime | None:
+    """Write down the expiry of a poll's unclaimed qualifications past their deadline; the next deadline of
+    those still open, if any."""
+    async with conn.transaction():
+        for row in await conn.fetch(q.EXPIRE_DUE_TRIALS, poll_id):
+            await audit(conn, poll_id, None, "trial.expired", subject_id=row["user_id"])
+        return await conn.fetchval(q.NEXT_TRIAL_DEADLINE, poll_id)
+
+
+# --- feedback ----------------------------------------------------------------------------------------------
+
+
+async def give_feedback(
+    pool: asyncpg.Pool,
+    wechat: WeChatClient,
+    trial_id: int,
+    user_id: int,
+    data: m.FeedbackCreate,
+    key: str | None,
+) -> Response[bytes]:
+    """The holder of a claimed or shipped trial rates it (1-5) with optional text and images, once.
+    The text is content-checked (it may be shared to the feed) without holding a connection meanwhile."""
+    text = data.text.strip()
+    scope = scope_of("trial.feedback", trial_id, data.rating, text, data.image_urls)
+    async with pool.acquire() as conn:
+        if key is not None and await conn.fetchval(q.KEY_ANSWERED, user_id, key):
+            return await run_once(conn, user_id, key, scope, replay_only)
+        trial = await _holder_trial(conn, trial_id, user_id, q.TRIAL_STATE)
+        _require_received(trial)
+        if trial["has_feedback"]:
+            raise Problem("feedback_exists")
+        openid = await openid_of(conn, user_id) if text else None
+    verdict = await check_content(wechat, openid, text) if openid else "pass"
+
+    async def action() -> tuple[int, m.Feedback]:
+        trial = await _holder_trial(conn, trial_id, user_id, q.LOCK_TRIAL)
+        _require_received(trial)
+        feedback_id = await conn.fetchval(
+            q.INSERT_FEEDBACK,
+            trial_id,
+            trial["poll_id"],
+            trial["community_id"],
+            user_id,
+            data.rating,
+            text,
+            data.image_urls,
+            verdict,
+        )
+        if feedback_id is None:
+            raise Problem("feedback_exists")
+        details = {"rating": data.rating, "contentStatus": verdict}
+        await audit(conn, trial["poll_id"], user_id, "feedback.given", subject_id=user_id, details=details)
+        await record(conn, trial["community_id"], user_id, "feedback")
+        return 201, build(m.Feedback, await conn.fetchrow(q.FEEDBACK, feedback_id))
+
+    async with pool.acquire() as conn:
+        return await run_once(conn, user_id, key, scope, action)
+
+
+async def poll_feedback(
+    conn: asyncpg.Connection, poll_id: int, admin_id: int, limit: int, cursor: str | None
+) -> m.FeedbackPage:
+    state = await poll_state(conn, poll_id)
+    await require_admin(conn, state["community_id"], admin_id)
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(q.FEEDBACK_OF_POLL, poll_id, after[0] if after else None, limit + 1)
+    stats = await conn.fetchrow(q.FEEDBACK_STATS, poll_id)
+    items, next_cursor = page_of([build(m.Feedback, row) for row in rows], rows, limit)
+    return m.FeedbackPage(items=items, next_cursor=next_cursor, count=stats["count"], average_rating=stats["average"])
+
+
+def feedback_post_text(rating: int, product: str, title: str, text: str) -> str:
+    stars = "★" * rating + "☆" * (5 - rating)
+    subject = product or title
+    return f"{stars} 试用「{subject}」：{text}" if text else f"{stars} 试用「{subject}」"
+
+
+async def share_feedback(conn: asyncpg.Connection, trial_id: int, user_id: int) -> Response[m.SharedPost]:
+    """The holder shares their feedback to the community feed as their own post (kind `feedback`), once;
+    sharing again answers the same post. The community's posting rules apply (muted members cannot)."""
+    async with conn.transaction():
+        trial = await _holder_trial(conn, trial_id, user_id, q.LOCK_TRIAL)
+        feedback = await conn.fetchrow(q.LOCK_FEEDBACK_OF_TRIAL, trial_id)
+        if feedback is None:
+            raise Problem("no_feedback")
+        if feedback["post_id"] is not None:
+            return Response(build(m.SharedPost, await conn.fetchrow(q.POST, feedback["post_id"])), status_code=200)
+        community_id = trial["community_id"]
+        await check_can_post(conn, community_id, user_id)
+        text = feedback_post_text(feedback["rating"], feedback["trial_product"], feedback["title"], feedback["text"])
+        # Text WeChat wanted reviewed stays pending in the feed too.
+        status = "pending" if feedback["content_status"] == "review" else "visible"
+        post_id = await conn.fetchval(q.INSERT_MEMBER_POST, community_id, user_id, text, feedback["image_urls"], status)
+        await conn.execute(q.SET_FEEDBACK_POST, feedback["id"], post_id)
+        await audit(
+            conn, trial["poll_id"], user_id, "feedback.shared", subject_id=user_id, details={"postId": str(post_id)}
+        )
+        await record(conn, community_id, user_id, "post", post_id=post_id)
+        return Response(build(m.SharedPost, await conn.fetchrow(q.POST, post_id)), status_code=201)

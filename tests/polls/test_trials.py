@@ -1,0 +1,172 @@
+"""Free trials: claim, ship, expiry, feedback only by holders, the admins' view, sharing to the feed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import assert_problem
+
+
+@pytest.fixture
+async def closed(world):
+    """Carol's name won; Dave and Erin voted and are drawn (two places, two eligible voters)."""
+    carol, dave, erin, _ = world.members
+    poll = await world.open_poll(rewards={"winningProposer": True, "drawnVoters": 2, "product": "冷萃 6 瓶"})
+    proposal = await world.proposal(carol, poll["id"], "晨光")
+    await world.advance(poll["id"])
+    await world.voted(dave, poll["id"], proposal)
+    await world.voted(erin, poll["id"], proposal)
+    await world.close(poll["id"])
+    return poll["id"]
+
+
+async def _trial(world, who) -> dict:
+    (trial,) = (await world.client.get("/v1/me/trials", headers=who.headers)).json()["items"]
+    return trial
+
+
+async def test_holders_claim_admins_ship(world, closed):
+    carol, dave, _, frank = world.members
+    trial = await _trial(world, carol)
+    assert trial["status"] == "granted" and trial["product"] == "冷萃 6 瓶" and trial["reason"] == "winner"
+    assert (await world.client.get("/v1/me/trials", headers=frank.headers)).json()["items"] == []
+    claim_url = f"/v1/trials/{trial['id']}/claim"
+    ship_url = f"/v1/trials/{trial['id']}/ship"
+
+    stolen = await world.client.post(claim_url, json={"deliveryNote": "frank's flat"}, headers=frank.headers)
+    assert_problem(stolen, 403, "not_trial_holder")
+    assert_problem(await world.client.post(ship_url, headers=world.admin.headers), 409, "trial_not_claimed")
+    assert_problem(
+        await world.client.post(claim_url, json={"deliveryNote": "  "}, headers=carol.headers), 400, "validation_failed"
+    )
+
+    claimed = await world.client.post(claim_url, json={"deliveryNote": "上海 徐汇 1 号"}, headers=carol.headers)
+    assert claimed.status_code == 200, claimed.text
+    assert claimed.json()["status"] == "claimed" and claimed.json()["deliveryNote"] == "上海 徐汇 1 号"
+    changed = await world.client.post(claim_url, json={"deliveryNote": "北京 朝阳 2 号"}, headers=carol.headers)
+    assert (
+        changed.json()["deliveryNote"] == "北京 朝阳 2 号"
+        and changed.json()["claimedAt"] == claimed.json()["claimedAt"]
+    )
+
+    assert_problem(await world.client.post(ship_url, headers=dave.headers), 403, "forbidden")
+    shipped = await world.client.post(ship_url, json={"shippingNote": "SF123"}, headers=world.admin.headers)
+    assert shipped.status_code == 200 and shipped.json()["status"] == "shipped"
+    assert shipped.json()["shippingNote"] == "SF123"
+    again = await world.client.post(ship_url, headers=world.owner.headers)
+    assert again.status_code == 200 and again.json()["shippedAt"] == shipped.json()["shippedAt"]
+    late_note = await world.client.post(claim_url, json={"deliveryNote": "x"}, headers=carol.headers)
+    assert_problem(late_note, 409, "trial_already_shipped")
+
+    listed = (await world.client.get(f"/v1/polls/{closed}/trials", headers=world.admin.headers)).json()["items"]
+    assert {t["userId"]: t["status"] for t in listed} == {
+        str(carol.id): "shipped",
+        str(dave.id): "granted",
+        str(world.members[2].id): "granted",
+    }
+    assert_problem(await world.client.get(f"/v1/polls/{closed}/trials", headers=dave.headers), 403, "forbidden")
+
+
+async def test_only_holders_of_a_claimed_trial_give_feedback(world, closed):
+    carol, dave, erin, frank = world.members
+    carol_trial, dave_trial, erin_trial = [await _trial(world, who) for who in (carol, dave, erin)]
+    feedback_url = "/v1/trials/{}/feedback"
+
+    early = await world.client.post(feedback_url.format(carol_trial["id"]), json={"rating": 5}, headers=carol.headers)
+    assert_problem(early, 409, "trial_not_claimed")
+    for trial, who in ((carol_trial, carol), (dave_trial, dave)):
+        claimed = await world.client.post(
+            f"/v1/trials/{trial['id']}/claim", json={"deliveryNote": "地址"}, headers=who.headers
+        )
+        assert claimed.status_code == 200
+    await world.client.post(f"/v1/trials/{carol_trial['id']}/ship", headers=world.admin.headers)
+
+    body = {"rating": 5, "text": "顺滑好喝", "imageUrls": ["https://cdn.example.com/f.jpg"]}
+    not_mine = await world.client.post(feedback_url.format(carol_trial["id"]), json=body, headers=frank.headers)
+    assert_problem(not_mine, 403, "not_trial_holder")
+    admin_try = await world.client.post(feedback_url.format(carol_trial["id"]), json=body, headers=world.admin.headers)
+    assert_problem(admin_try, 403, "not_trial_holder")
+    unclaimed = await world.client.post(feedback_url.format(erin_trial["id"]), json=body, headers=erin.headers)
+    assert_problem(unclaimed, 409, "trial_not_claimed")
+    for bad in ({"rating": 6}, {"rating": 0}, {"rating": 3, "imageUrls": ["http://x.example.com/a.jpg"]}):
+        answer = await world.client.post(feedback_url.format(carol_trial["id"]), json=bad, headers=carol.headers)
+        assert_problem(answer, 400, "validation_failed")
+    risky = await world.client.post(
+        feedback_url.format(carol_trial["id"]), json={"rating": 1, "text": "sandbox-risky"}, headers=carol.headers
+    )
+    assert_problem(risky, 422, "content_rejected")
+
+    given = await world.client.post(feedback_url.format(carol_trial["id"]), json=body, headers=carol.headers)
+    assert given.status_code == 201, given.text
+    assert given.json()["rating"] == 5 and given.json()["contentStatus"] == "pass"
+    twice = await world.client.post(feedback_url.format(carol_trial["id"]), json=body, headers=carol.headers)
+    assert_problem(twice, 409, "feedback_exists")
+    # Claimed but not shipped yet is enough (the parcel may be quicker than the admin).
+    dave_gives = await world.client.post(
+        feedback_url.format(dave_trial["id"]), json={"rating": 2}, headers=dave.headers
+    )
+    assert dave_gives.status_code == 201
+
+    summary = (await world.client.get(f"/v1/polls/{closed}/feedback", headers=world.admin.headers)).json()
+    assert summary["count"] == 2 and summary["averageRating"] == 3.5
+    assert [f["rating"] for f in summary["items"]] == [5, 2]
+    assert_problem(await world.client.get(f"/v1/polls/{closed}/feedback", headers=carol.headers), 403, "forbidden")
+    assert (await _trial(world, carol))["feedbackId"] == given.json()["id"]
+    async with world.db() as conn:
+        recorded = await conn.fetchval("SELECT count(*) FROM interaction_events WHERE kind = 'feedback'")
+    assert recorded == 2
+
+
+async def test_feedback_is_shared_to_the_feed_once(world, closed):
+    carol, _, erin, _ = world.members
+    trial = await _trial(world, carol)
+    await world.client.post(f"/v1/trials/{trial['id']}/claim", json={"deliveryNote": "地址"}, headers=carol.headers)
+    share_url = f"/v1/trials/{trial['id']}/feedback/share"
+    assert_problem(await world.client.post(share_url, headers=carol.headers), 409, "no_feedback")
+    await world.client.post(
+        f"/v1/trials/{trial['id']}/feedback",
+        json={"rating": 4, "text": "不错", "imageUrls": ["https://cdn.example.com/f.jpg"]},
+        headers=carol.headers,
+    )
+    assert_problem(await world.client.post(share_url, headers=erin.headers), 403, "not_trial_holder")
+    shared = await world.client.post(share_url, headers=carol.headers)
+    assert shared.status_code == 201, shared.text
+    post = shared.json()
+    assert post["kind"] == "feedback" and post["text"] == "★★★★☆ 试用「冷萃 6 瓶」：不错"
+    again = await world.client.post(share_url, headers=carol.headers)
+    assert again.status_code == 200 and again.json()["postId"] == post["postId"]
+    async with world.db() as conn:
+        row = await conn.fetchrow("SELECT * FROM posts WHERE id = $1", int(post["postId"]))
+        recorded = await conn.fetchval("SELECT count(*) FROM interaction_events WHERE kind = 'post'")
+    assert row["author_id"] == carol.id and row["robot"] is None and row["status"] == "visible"
+    assert row["image_urls"] == ["https://cdn.example.com/f.jpg"] and recorded == 1
+
+
+async def test_unclaimed_trials_expire(world, closed):
+    carol, dave, *_ = world.members
+    trial = await _trial(world, carol)
+    dave_trial = await _trial(world, dave)
+    await world.client.post(f"/v1/trials/{dave_trial['id']}/claim", json={"deliveryNote": "地址"}, headers=dave.headers)
+    async with world.db() as conn:
+        await conn.execute("UPDATE trial_qualifications SET expires_at = now() - interval '1 second'")
+
+    # Read as expired at once, before any job ran; a claimed one is not affected.
+    assert (await _trial(world, carol))["status"] == "expired"
+    assert (await _trial(world, dave))["status"] == "claimed"
+    late = await world.client.post(
+        f"/v1/trials/{trial['id']}/claim", json={"deliveryNote": "地址"}, headers=carol.headers
+    )
+    assert_problem(late, 410, "trial_expired")
+    ship = await world.client.post(f"/v1/trials/{trial['id']}/ship", headers=world.admin.headers)
+    assert_problem(ship, 410, "trial_expired")
+    feedback = await world.client.post(f"/v1/trials/{trial['id']}/feedback", json={"rating": 3}, headers=carol.headers)
+    assert_problem(feedback, 410, "trial_expired")
+
+    # The job writes it down.
+    async with world.db() as conn:
+        await conn.execute("UPDATE jobs SET run_at = now() WHERE dedupe_key = $1", f"poll:{closed}:expire")
+    assert await world.run_jobs() == 1
+    async with world.db() as conn:
+        statuses = dict(await conn.fetch("SELECT user_id, status FROM trial_qualifications"))
+        expired_logged = await conn.fetchval("SELECT count(*) FROM poll_audit WHERE action = 'trial.expired'")
+    assert statuses[carol.id] == "expired" and statuses[dave.id] == "claimed" and expired_logged == 2
