@@ -367,11 +367,12 @@ WITH entry AS (
     WHERE o.purpose = 'community_entry' AND o.subject_id = $1 AND o.paid_fen > 0
 )
 SELECT count(*) AS paid_orders,
-       coalesce(sum(paid_fen), 0) AS paid_fen,
-       coalesce(sum(refunded_fen), 0) AS refunded_fen,
-       coalesce(sum(refunding), 0) AS refunding_fen,
+       coalesce(sum(paid_fen), 0)::bigint AS paid_fen,
+       coalesce(sum(refunded_fen), 0)::bigint AS refunded_fen,
+       coalesce(sum(refunding), 0)::bigint AS refunding_fen,
        coalesce(sum(paid_fen - refunded_fen - refunding) FILTER (
-           WHERE status = 'paid' AND paid_at + make_interval(hours => window_hours) > now()), 0) AS in_window_fen
+           WHERE status = 'paid' AND paid_at + make_interval(hours => window_hours) > now()
+       ), 0)::bigint AS in_window_fen
 FROM entry
 """
 
