@@ -124,6 +124,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     contribution_participation: float = 2.0
     # The platform operator: callers presenting this key in X-Operator-Key (reward pools).
     operator_api_key: str | None = None
+    # Group collections (service/collections): how long participants have to pay, by default and at most.
+    collection_default_hours: Annotated[int, msgspec.Meta(ge=1, le=720)] = 24
+    collection_max_hours: Annotated[int, msgspec.Meta(ge=1, le=720)] = 168
 
     def __post_init__(self) -> None:
         if self.db_pool_min > self.db_pool_max:
@@ -140,6 +143,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ZoneInfo(self.metrics_timezone)
         except (ValueError, ZoneInfoNotFoundError):
             raise SettingsError(f"METRICS_TIMEZONE: unknown time zone {self.metrics_timezone!r}") from None
+        if self.collection_default_hours > self.collection_max_hours:
+            raise SettingsError("COLLECTION_DEFAULT_HOURS must not exceed COLLECTION_MAX_HOURS")
         if bool(self.wechat_appid) != bool(self.wechat_secret):
             raise SettingsError("WECHAT_APPID and WECHAT_SECRET must be set together")
 

@@ -34,7 +34,12 @@ log = logging.getLogger("service.jobs.worker")
 
 # Modules whose import registers job kinds, or checkout purposes (the worker applies payments it finds by
 # reconciliation, which runs the purpose's on_paid); domains add theirs here.
-JOB_MODULES = ("service.checkout.jobs", "service.interactions.jobs", "service.communities.paid")
+JOB_MODULES = (
+    "service.checkout.jobs",
+    "service.interactions.jobs",
+    "service.communities.paid",
+    "service.collections.jobs",
+)
 PURGE_EVERY = 3600.0
 KEEP_FINISHED_DAYS = 7
 
