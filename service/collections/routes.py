@@ -18,7 +18,6 @@ from service.idempotency import IdempotencyKey
 from service.ids import PathId
 from service.paging import Cursor, Limit
 from service.settings import Settings
-from service.wechat.pay import WeChatPay
 
 TAG = "collections"
 MEMBER = ("unauthorized", "token_expired", "not_found", "not_member")
@@ -110,12 +109,10 @@ class CollectionsController(Controller):
         collection_id: PathId,
         caller: CurrentUser,
         state: State,
-        pay: WeChatPay,
-        settings: Settings,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Order]:
         # `caller`, not `user`: placing the order waits on WeChat Pay without holding a pooled connection.
-        return await logic.pay_share(state.pool, pay, settings, collection_id, caller.id, idempotency_key)
+        return await logic.pay_share(state.pool, state.pay, state.settings, collection_id, caller.id, idempotency_key)
 
     @post(
         "/{collection_id:int}/cancel",

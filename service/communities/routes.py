@@ -18,8 +18,6 @@ from service.errors import FieldError, Problem, responses
 from service.idempotency import IdempotencyKey
 from service.ids import MAX_ID, PathId
 from service.paging import Cursor, Limit
-from service.settings import Settings
-from service.wechat.pay import WeChatPay
 
 TAG = "communities"
 AUTH = ("unauthorized", "token_expired")
@@ -167,13 +165,12 @@ class CommunitiesController(Controller):
         community_id: PathId,
         caller: CurrentUser,
         state: State,
-        pay: WeChatPay,
-        settings: Settings,
         data: m.JoinBody | None = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.JoinResult]:
         # `caller`, not `user`: a paid join waits on WeChat Pay and must not hold a pooled connection meanwhile.
-        return await paid.join(state.pool, pay, settings, community_id, caller.id, data, idempotency_key)
+        # Pool, Pay client and settings come from `state` (free) rather than as more dependencies.
+        return await paid.join(state.pool, state.pay, state.settings, community_id, caller.id, data, idempotency_key)
 
     @post(
         "/{community_id:int}/ownership-transfer",
