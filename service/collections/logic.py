@@ -210,7 +210,8 @@ async def pay_share(
         raise Problem("not_participant")
     if share["status"] == "paid":
         raise Problem("share_already_paid")
-    if collection["status"] != "open" or collection["deadline"] - _now() < MIN_TIME_TO_PAY:
+    left = collection["deadline"] - _now()
+    if collection["status"] != "open" or left < MIN_TIME_TO_PAY:
         raise Problem("collection_closed", f"payments closed at {collection['deadline'].isoformat()}")
     placed = await checkout.create_order(
         pool,
@@ -222,6 +223,7 @@ async def pay_share(
         amount_fen=collection["amount_fen"],
         description=f"群收款「{collection['title']}」",
         idempotency_key=key,
+        pay_within=left.total_seconds(),  # WeChat stops taking the payment at the deadline
     )
     order = placed.order
     if order.purpose != PURPOSE or order.subject_id != str(collection_id):

@@ -190,13 +190,16 @@ async def test_rules_bounds_and_who_may_do_what(world):
             f"/v1/communities/{cid}/collections", json={"title": "t", "amountFen": 100, **body}, headers=a
         )
         assert (response.status_code, response.json()["code"]) == (400, "validation_failed"), body
-    soon = (now + timedelta(minutes=30)).isoformat()
+    soon = (now + timedelta(minutes=11)).isoformat()
     keyed = {**a, "Idempotency-Key": "start-1"}
     first = await start(world, cid, keyed, participantIds=[str(b_id)], deadline=soon)
     second = await start(world, cid, keyed, participantIds=[str(b_id)], deadline=soon)
     assert first["id"] == second["id"] and first["participantCount"] == 1
     assert await world.pool.fetchval("SELECT count(*) FROM collections") == 1
     collection_id = first["id"]
+    # WeChat stops taking the share at the deadline, before the order's usual 15 minutes are up.
+    order = await pay_share(world, collection_id, b)
+    assert datetime.fromisoformat(order["timeExpire"]) <= datetime.fromisoformat(first["deadline"])
 
     cases = [
         ("POST", f"/v1/communities/{cid}/collections", stranger, 403, "not_member"),
