@@ -52,8 +52,8 @@ async def join(
 ) -> Response:
     """Join any community: free and approval ones through `logic.join`, paid ones through checkout.
 
-    Paid: 201 with a new order, 200 with the still-payable one (or the first answer for a repeated
-    Idempotency-Key), 200 `already_member` for a member. The connection is given back before WeChat is
+    Paid: 201 with a new order, 200 with the still-payable one (a repeated Idempotency-Key gets the order it
+    created, as it is now), 200 `already_member` for a member. The connection is given back before WeChat is
     called, so a slow WeChat never holds the pool.
     """
     data = data or m.JoinBody()
