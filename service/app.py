@@ -44,6 +44,10 @@ TAGS = [
         description="Communities and belonging to one: discover, join (free, approval, paid, invite links), "
         "roles, mute, leave, the welcome ceremony and self-introductions, the audit log.",
     ),
+    Tag(
+        name="collections",
+        description="Group collections: participants pay a share each; settled to the initiator after the deadline.",
+    ),
     Tag(name="interactions", description="Client events (views, share opens) and presence heartbeats."),
     Tag(name="metrics", description="Activity metrics and member contribution ranks (docs/metrics.md)."),
     Tag(name="rewards", description="Two-tier reward pools (platform operator) and my rewards."),
@@ -73,6 +77,7 @@ def domain_routes() -> list:
     """The domain controllers, mounted under /v1."""
     from service.auth.routes import AuthController, MeController
     from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
+    from service.collections.routes import CONTROLLERS as COLLECTION_CONTROLLERS
     from service.communities.routes import CONTROLLERS as COMMUNITY_CONTROLLERS
     from service.feed.routes import CONTROLLERS as FEED_CONTROLLERS
     from service.interactions.routes import CONTROLLERS as INTERACTION_CONTROLLERS
@@ -86,6 +91,7 @@ def domain_routes() -> list:
         TransfersController,
         PayNotificationsController,
         *COMMUNITY_CONTROLLERS,
+        *COLLECTION_CONTROLLERS,
         *INTERACTION_CONTROLLERS,
         *FEED_CONTROLLERS,
         *ROBOT_CONTROLLERS,

@@ -147,6 +147,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sandbox_message_aes_key: str = "c2FuZGJveC1tZXNzYWdlLXB1c2gtYWVzLWtleS0zMmI"
     # Customer-service messages are answered by the keyword rules of this community (none: no answers).
     customer_service_community_id: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    # Group collections (service/collections): how long participants have to pay, by default and at most.
+    collection_default_hours: Annotated[int, msgspec.Meta(ge=1, le=720)] = 24
+    collection_max_hours: Annotated[int, msgspec.Meta(ge=1, le=720)] = 168
 
     def __post_init__(self) -> None:
         if self.db_pool_min > self.db_pool_max:
@@ -163,6 +166,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ZoneInfo(self.metrics_timezone)
         except (ValueError, ZoneInfoNotFoundError):
             raise SettingsError(f"METRICS_TIMEZONE: unknown time zone {self.metrics_timezone!r}") from None
+        if self.collection_default_hours > self.collection_max_hours:
+            raise SettingsError("COLLECTION_DEFAULT_HOURS must not exceed COLLECTION_MAX_HOURS")
         if bool(self.wechat_appid) != bool(self.wechat_secret):
             raise SettingsError("WECHAT_APPID and WECHAT_SECRET must be set together")
         for name in ("wechat_message_aes_key", "sandbox_message_aes_key"):

@@ -96,17 +96,28 @@ async def create_order(
     amount_fen: int,
     description: str,
     idempotency_key: str | None = None,
+    pay_within: float | None = None,
 ) -> Checkout:
     """Create (or return the still-payable existing) order for this payer and thing, placed with WeChat.
 
     The answer carries the `wx.requestPayment` parameters. A retry with the same Idempotency-Key returns the
     same order; a WeChat outage leaves the order without prepay_id and answers 503: the retry places it.
+    `pay_within` (seconds) shortens the time to pay below CHECKOUT_ORDER_TTL (e.g. a collection's deadline).
     """
     if get_purpose(purpose) is None:
         raise ValueError(f"no checkout purpose {purpose!r} is registered")
     try:
         row, created = await _open_order(
-            pool, pay, settings, payer_user_id, purpose, subject_id, amount_fen, description, idempotency_key
+            pool,
+            pay,
+            settings,
+            payer_user_id,
+            purpose,
+            subject_id,
+            amount_fen,
+            description,
+            idempotency_key,
+            pay_within,
         )
     except PayError as exc:  # closing a stale order first failed
         raise Problem("payment_unavailable", str(exc), retry_after=3) from None
@@ -132,7 +143,7 @@ async def create_order(
 
 
 async def _open_order(
-    pool, pay, settings, payer_user_id, purpose, subject_id, amount_fen, description, idempotency_key
+    pool, pay, settings, payer_user_id, purpose, subject_id, amount_fen, description, idempotency_key, pay_within
 ) -> tuple[asyncpg.Record, bool]:
     for _ in range(3):
         stale: asyncpg.Record | None = None
@@ -160,7 +171,7 @@ async def _open_order(
                         subject_id,
                         description,
                         amount_fen,
-                        float(settings.checkout_order_ttl),
+                        min(float(settings.checkout_order_ttl), pay_within or float("inf")),
                         idempotency_key,
                     )
                     await _schedule_order_jobs(conn, settings, row)

@@ -12,7 +12,7 @@ from litestar.params import Parameter
 from service.auth.guard import BEARER_SECURITY, CurrentUser
 from service.checkout import logic
 from service.checkout.models import Order, Refund, RefundRequest, Transfer
-from service.errors import responses
+from service.errors import register, responses
 from service.ids import PathId
 from service.settings import Settings
 from service.wechat.pay import Refund as WxRefund
@@ -22,6 +22,9 @@ IdempotencyKey = Annotated[
     str | None,
     Parameter(header="Idempotency-Key", min_length=1, max_length=128, description="Retries return the first result"),
 ]
+# Raised by the community_entry purpose's on_refund (the owner cannot refund their way out); registered the
+# same way in communities.logic, which may be imported after this module.
+register("owner_must_transfer", 409, "The owner cannot leave: transfer ownership first.")
 NOTIFY_ERRORS = (
     "pay_signature_invalid",
     "pay_serial_unknown",
@@ -55,7 +58,13 @@ class OrdersController(Controller):
         summary="Ask for my payment back, within the order's refund window (asking again returns the same refund)",
         security=BEARER_SECURITY,
         responses=responses(
-            "unauthorized", "token_expired", "not_found", "order_not_paid", "refund_window_closed", "refund_not_allowed"
+            "unauthorized",
+            "token_expired",
+            "not_found",
+            "order_not_paid",
+            "refund_window_closed",
+            "refund_not_allowed",
+            "owner_must_transfer",
         ),
     )
     async def refund_order(

@@ -233,8 +233,10 @@ _EDITABLE = (
     "welcome_template",
     "introduction_required",
     "introduction_prompt",
+    "refund_window_hours",
+    "collections_by",
 )
-_OWNER_ONLY = ("visibility", "entry_mode", "price_fen", "member_cap")
+_OWNER_ONLY = ("visibility", "entry_mode", "price_fen", "member_cap", "refund_window_hours", "collections_by")
 
 
 def _camel(name: str) -> str:
@@ -417,8 +419,9 @@ async def _admit_or_report(
 async def join(
     conn: asyncpg.Connection, community_id: int, user_id: int, data: m.JoinBody | None, key: str | None
 ) -> Response[bytes]:
-    """Free: admitted at once (201). Approval: a pending request (202). Paid: `payment_required` until checkout
-    exists. Already a member: 200 with outcome `already_member`. An invite code admits without review."""
+    """Free: admitted at once (201). Approval: a pending request (202). Already a member: 200 with outcome
+    `already_member`. An invite code admits without review. Paid communities go through `paid.join`; this
+    answers `payment_required` only if a community became paid after `paid.join` looked."""
     data = data or m.JoinBody()
 
     async def action() -> tuple[int, m.JoinResult]:

@@ -8,10 +8,14 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from service.checkout.models import Order, OrderStatus, Refund
+
 MEMBER_CAP_DEFAULT = 100
 # The documented hard maximum (also a CHECK in the migration); WeChat groups stop at 500 members too.
 MEMBER_CAP_MAX = 500
 PRICE_MAX_FEN = 1_000_000
+REFUND_WINDOW_DEFAULT_HOURS = 72  # as paid-circle products do
+REFUND_WINDOW_MAX_HOURS = 720
 WELCOME_PLACEHOLDERS = ("nickname", "community")
 DEFAULT_WELCOME = "欢迎 {nickname} 加入「{community}」！请做个自我介绍，让大家认识你吧。"
 DEFAULT_INTRODUCTION_PROMPT = "介绍一下你自己：怎么称呼、在哪个城市、喜欢什么。"
@@ -43,6 +47,17 @@ WelcomeTemplate = Annotated[
     ),
 ]
 IntroductionPrompt = Annotated[str, Meta(max_length=200, examples=[DEFAULT_INTRODUCTION_PROMPT])]
+RefundWindowHours = Annotated[
+    int,
+    Meta(
+        ge=0,
+        le=REFUND_WINDOW_MAX_HOURS,
+        examples=[REFUND_WINDOW_DEFAULT_HOURS],
+        description="Paid entry: hours after paying during which a member may ask for the fee back and leave "
+        "(0: no refunds by members). The window in force at payment time applies to each payment.",
+    ),
+]
+CollectionsBy = Literal["members", "admins"]
 IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$", examples=["42"], description="An id")]
 
 
@@ -58,10 +73,13 @@ class CommunityCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True
     welcome_template: WelcomeTemplate = DEFAULT_WELCOME
     introduction_required: bool = False
     introduction_prompt: IntroductionPrompt = DEFAULT_INTRODUCTION_PROMPT
+    refund_window_hours: RefundWindowHours = REFUND_WINDOW_DEFAULT_HOURS
+    collections_by: Annotated[CollectionsBy, Meta(description="Who may start a group collection")] = "members"
 
 
 class CommunityUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    """Only the fields sent change. Visibility, entry mode, price and cap are the owner's."""
+    """Only the fields sent change. Visibility, entry mode, price, cap, refund window and who may start
+    collections are the owner's."""
 
     name: Name | UnsetType = UNSET
     description: Description | UnsetType = UNSET
@@ -74,6 +92,8 @@ class CommunityUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True
     welcome_template: WelcomeTemplate | UnsetType = UNSET
     introduction_required: bool | UnsetType = UNSET
     introduction_prompt: IntroductionPrompt | UnsetType = UNSET
+    refund_window_hours: RefundWindowHours | UnsetType = UNSET
+    collections_by: CollectionsBy | UnsetType = UNSET
 
 
 class Membership(msgspec.Struct, rename="camel", kw_only=True):
@@ -116,6 +136,8 @@ class Community(msgspec.Struct, rename="camel", kw_only=True):
     welcome_template: str
     introduction_required: bool
     introduction_prompt: str
+    refund_window_hours: int
+    collections_by: CollectionsBy
     created_at: datetime
     updated_at: datetime
     stage: Annotated[
@@ -195,10 +217,18 @@ class Welcome(msgspec.Struct, rename="camel", kw_only=True):
 
 
 class JoinResult(msgspec.Struct, rename="camel", kw_only=True):
-    outcome: Literal["joined", "already_member", "pending"]
+    outcome: Literal["joined", "already_member", "pending", "payment"]
     membership: Membership | None = None
     welcome: Welcome | None = None
     request: JoinRequest | None = None
+    order: Annotated[
+        Order | None,
+        Meta(
+            description="Paid communities: the entry order. Pass `order.payment` to wx.requestPayment, then poll "
+            "GET /v1/orders/{id}: `paid` means admitted; a refused payment is refunded and its refund's reason "
+            "starts with the code (community_full, community_closed, member_removed, already_member)."
+        ),
+    ] = None
 
 
 class JoinRequestPage(msgspec.Struct, rename="camel"):
@@ -300,3 +330,62 @@ class AuditEntry(msgspec.Struct, rename="camel", kw_only=True):
 class AuditPage(msgspec.Struct, rename="camel"):
     items: list[AuditEntry]
     next_cursor: str | None
+
+
+# --- paid entry ------------------------------------------------------------------------------------------
+
+
+class EntryOrder(msgspec.Struct, rename="camel", kw_only=True):
+    """A community_entry order as the community's admins see it (without the payer's payment data)."""
+
+    id: str
+    payer_id: str
+    payer_nickname: str
+    payer_avatar_url: str
+    amount_fen: int
+    status: OrderStatus
+    created_at: datetime
+    paid_at: datetime | None
+    refunded_fen: int
+    refundable_until: Annotated[
+        datetime | None, Meta(description="Until when the payer may ask for a refund; null when not refundable")
+    ]
+    refunds: list[Refund]
+
+
+class EntryOrderPage(msgspec.Struct, rename="camel"):
+    items: list[EntryOrder]
+    next_cursor: str | None
+
+
+class EntryRefundCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    reason: Annotated[
+        str, Meta(min_length=1, max_length=80, examples=["活动取消"], description="Shown to the payer on the order")
+    ]
+    amount_fen: (
+        Annotated[
+            int,
+            Meta(
+                ge=1,
+                le=PRICE_MAX_FEN,
+                description="Part of the payment; omitted: all that is left. A full "
+                "refund ends the membership, a partial one keeps it",
+            ),
+        ]
+        | None
+    ) = None
+
+
+class Earnings(msgspec.Struct, rename="camel", kw_only=True):
+    """Entry fees of a community. Money a payer may still take back (inside their refund window) or that is
+    being refunded is not withdrawable yet."""
+
+    community_id: str
+    refund_window_hours: int
+    paid_orders: int
+    paid_fen: int
+    refunded_fen: int
+    retained_fen: Annotated[int, Meta(description="paid - refunded")]
+    refunding_fen: Annotated[int, Meta(description="Refunds promised but not finished yet")]
+    in_refund_window_fen: Annotated[int, Meta(description="Retained on payments still inside their refund window")]
+    withdrawable_fen: Annotated[int, Meta(description="retained - refunding - in refund window")]

@@ -7,15 +7,16 @@ from __future__ import annotations
 # The owner is the first member: member_count starts at 1.
 INSERT_COMMUNITY = """
 INSERT INTO communities (owner_id, name, description, cover_url, tags, visibility, entry_mode, price_fen,
-                         member_cap, member_count, welcome_template, introduction_required, introduction_prompt)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12)
+                         member_cap, member_count, welcome_template, introduction_required, introduction_prompt,
+                         refund_window_hours, collections_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12, $13, $14)
 RETURNING id
 """
 
 COMMUNITY = """
 SELECT c.id::text AS id, c.owner_id::text AS owner_id, c.name, c.description, c.cover_url, c.tags, c.visibility,
        c.entry_mode, c.price_fen, c.member_cap, c.member_count, c.welcome_template, c.introduction_required,
-       c.introduction_prompt, c.created_at, c.updated_at,
+       c.introduction_prompt, c.refund_window_hours, c.collections_by, c.created_at, c.updated_at,
        coalesce((SELECT s.stage FROM community_stages s WHERE s.community_id = c.id), 'gather') AS stage
 FROM communities c WHERE c.id = $1
 """
@@ -24,7 +25,7 @@ FROM communities c WHERE c.id = $1
 LOCK_COMMUNITY = """
 SELECT c.id::text AS id, c.owner_id::text AS owner_id, c.name, c.description, c.cover_url, c.tags, c.visibility,
        c.entry_mode, c.price_fen, c.member_cap, c.member_count, c.welcome_template, c.introduction_required,
-       c.introduction_prompt, c.created_at, c.updated_at,
+       c.introduction_prompt, c.refund_window_hours, c.collections_by, c.created_at, c.updated_at,
        coalesce((SELECT s.stage FROM community_stages s WHERE s.community_id = c.id), 'gather') AS stage
 FROM communities c WHERE c.id = $1 FOR UPDATE
 """
@@ -32,7 +33,7 @@ FROM communities c WHERE c.id = $1 FOR UPDATE
 UPDATE_COMMUNITY = """
 UPDATE communities SET name = $2, description = $3, cover_url = $4, tags = $5, visibility = $6, entry_mode = $7,
        price_fen = $8, member_cap = $9, welcome_template = $10, introduction_required = $11,
-       introduction_prompt = $12, updated_at = now()
+       introduction_prompt = $12, refund_window_hours = $13, collections_by = $14, updated_at = now()
 WHERE id = $1
 """
 
@@ -294,3 +295,93 @@ WHERE a.community_id = $1 AND ($2::text IS NULL OR a.action = $2) AND ($3::bigin
 ORDER BY a.id DESC
 LIMIT $4
 """
+
+# --- paid entry (paid.py) --------------------------------------------------------------------------------
+
+ENTRY_MODE = "SELECT entry_mode FROM communities WHERE id = $1"
+
+# The invite behind an entry order, taken when the order is created (first order wins).
+INSERT_ENTRY = """
+INSERT INTO community_entries (order_id, community_id, invite_id, referrer_id) VALUES ($1, $2, $3, $4)
+ON CONFLICT (order_id) DO NOTHING
+"""
+
+# At payment: the refund window in force now is the one this payment keeps.
+RECORD_ENTRY_PAYMENT = """
+INSERT INTO community_entries AS e (order_id, community_id, refund_window_hours) VALUES ($1, $2, $3)
+ON CONFLICT (order_id) DO UPDATE SET refund_window_hours = EXCLUDED.refund_window_hours
+RETURNING e.invite_id, e.referrer_id
+"""
+
+# An invite that brought a paying member counts one use, as long as it has uses left.
+COUNT_INVITE_USE = "UPDATE invites SET uses = uses + 1 WHERE id = $1 AND uses < max_uses"
+
+ENTRY_REFUND_WINDOW = """
+SELECT coalesce(e.refund_window_hours, c.refund_window_hours)
+FROM communities c LEFT JOIN community_entries e ON e.order_id = $2
+WHERE c.id = $1
+"""
+
+# Another payment of this member for this community, made after the given one: then that payment, not the
+# given one, is what the current membership stands on.
+LATER_ENTRY_PAYMENT = """
+SELECT EXISTS (
+    SELECT 1 FROM orders
+    WHERE purpose = 'community_entry' AND subject_id = $1 AND payer_user_id = $2 AND status = 'paid'
+      AND id <> $3 AND paid_at > $4
+)
+"""
+
+ENTRY_ORDERS = """
+SELECT o.id, o.payer_user_id, u.nickname, u.avatar_url, o.amount_fen, o.status, o.created_at, o.paid_at,
+       o.refunded_fen, coalesce(e.refund_window_hours, c.refund_window_hours) AS window_hours
+FROM orders o
+JOIN users u ON u.id = o.payer_user_id
+JOIN communities c ON c.id = o.subject_id
+LEFT JOIN community_entries e ON e.order_id = o.id
+WHERE o.purpose = 'community_entry' AND o.subject_id = $1
+  AND ($2::text IS NULL OR o.status = $2)
+  AND ($3::bigint IS NULL OR o.id < $3)
+ORDER BY o.id DESC
+LIMIT $4
+"""
+
+REFUNDS_OF_ORDERS = "SELECT * FROM refunds WHERE order_id = ANY($1::bigint[]) ORDER BY id"
+
+ENTRY_ORDER = """
+SELECT id, purpose, subject_id FROM orders WHERE id = $1 AND purpose = 'community_entry' AND subject_id = $2
+"""
+
+# Per paid order: what is retained, what is being refunded, and whether its refund window is still open.
+EARNINGS = """
+WITH entry AS (
+    SELECT o.status, o.paid_fen, o.refunded_fen, o.paid_at,
+           coalesce(e.refund_window_hours, c.refund_window_hours) AS window_hours,
+           coalesce((SELECT sum(r.amount_fen) FROM refunds r
+                     WHERE r.order_id = o.id AND r.status IN ('pending', 'processing', 'abnormal')), 0) AS refunding
+    FROM orders o
+    JOIN communities c ON c.id = o.subject_id
+    LEFT JOIN community_entries e ON e.order_id = o.id
+    WHERE o.purpose = 'community_entry' AND o.subject_id = $1 AND o.paid_fen > 0
+)
+SELECT count(*) AS paid_orders,
+       coalesce(sum(paid_fen), 0)::bigint AS paid_fen,
+       coalesce(sum(refunded_fen), 0)::bigint AS refunded_fen,
+       coalesce(sum(refunding), 0)::bigint AS refunding_fen,
+       coalesce(sum(paid_fen - refunded_fen - refunding) FILTER (
+           WHERE status = 'paid' AND paid_at + make_interval(hours => window_hours) > now()
+       ), 0)::bigint AS in_window_fen
+FROM entry
+"""
+
+# An invite named when ordering: checked (not used) now; one use is counted when the payer is admitted.
+INVITE_FOR_ORDER = """
+SELECT id, created_by, revoked_at IS NOT NULL AS revoked, expires_at <= now() AS expired, uses >= max_uses AS used_up
+FROM invites WHERE community_id = $1 AND code = $2
+"""
+
+REFUNDS_PROMISED = """
+SELECT coalesce(sum(amount_fen), 0) FROM refunds WHERE order_id = $1 AND status NOT IN ('closed', 'failed')
+"""
+
+REFUND_REQUESTED_BY = "SELECT requested_by FROM refunds WHERE id = $1"

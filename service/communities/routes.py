@@ -6,11 +6,13 @@ from typing import Annotated, Literal
 
 import asyncpg
 from litestar import Controller, Response, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from service.auth.guard import BEARER_SECURITY, CurrentUser
-from service.communities import examples, logic
+from service.checkout.models import Refund
+from service.communities import examples, logic, paid
 from service.communities import models as m
 from service.errors import FieldError, Problem, responses
 from service.idempotency import IdempotencyKey
@@ -111,13 +113,17 @@ class CommunitiesController(Controller):
     @post(
         "/{community_id:int}/join",
         operation_id="joinCommunity",
-        summary="Join: free -> member (201), approval -> pending request (202), already a member -> 200",
+        summary="Join: free -> member (201), approval -> pending request (202), paid -> order to pay (201/200)",
         description=(
             "A free community admits at once and the welcome robot greets the newcomer; the answer carries the "
             "greeting and the self-introduction prompt. An approval community records a pending request for "
-            "the admins. A paid community answers `payment_required` (402) until checkout is available. With "
-            "`inviteCode` a valid invite link admits without review and records who referred you. A member "
-            "joining again gets 200 with outcome `already_member`. Send an `Idempotency-Key` to retry safely."
+            "the admins. A paid community answers outcome `payment` with the entry order: 201 for a new order, "
+            "200 for the still-payable one; pass `order.payment` to wx.requestPayment. The member is admitted "
+            "(and welcomed) when WeChat Pay confirms the payment; a payment that finds the community full or "
+            "closed, or the payer removed, is refunded in full and the order's refund says why. With "
+            "`inviteCode` a valid invite link admits without review (paid communities: still through payment) "
+            "and records who referred you. A member joining again gets 200 with outcome `already_member`. Send "
+            "an `Idempotency-Key` to retry safely."
         ),
         status_code=201,
         responses=_with_success(
@@ -131,16 +137,19 @@ class CommunitiesController(Controller):
                 "invite_expired",
                 "invite_used_up",
                 "idempotency_key_reused",
+                "payment_unavailable",
+                "order_already_paid",
+                "conflict",
             ),
             {
                 201: ResponseSpec(
                     data_container=m.JoinResult,
-                    description="Admitted: the membership and the welcome",
+                    description="Admitted (membership and welcome), or a new entry order to pay (paid communities)",
                     examples=examples.example("joined", examples.JOINED),
                 ),
                 200: ResponseSpec(
                     data_container=m.JoinResult,
-                    description="Already a member: nothing changed",
+                    description="Already a member (nothing changed), or the entry order already created",
                     examples=examples.example("already a member", examples.ALREADY),
                 ),
                 202: ResponseSpec(
@@ -154,12 +163,14 @@ class CommunitiesController(Controller):
     async def join(
         self,
         community_id: PathId,
-        user: CurrentUser,
-        db: asyncpg.Connection,
+        caller: CurrentUser,
+        state: State,
         data: m.JoinBody | None = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.JoinResult]:
-        return await logic.join(db, community_id, user.id, data, idempotency_key)
+        # `caller`, not `user`: a paid join waits on WeChat Pay and must not hold a pooled connection meanwhile.
+        # Pool, Pay client and settings come from `state` (free) rather than as more dependencies.
+        return await paid.join(state.pool, state.pay, state.settings, community_id, caller.id, data, idempotency_key)
 
     @post(
         "/{community_id:int}/ownership-transfer",
@@ -435,8 +446,63 @@ class MyCommunitiesController(Controller):
         return await logic.my_communities(db, user.id, limit, cursor)
 
 
+class CommunityOrdersController(Controller):
+    """Paid entry seen from the community: its orders, admin refunds and the owner's earnings (admins)."""
+
+    path = "/communities/{community_id:int}"
+    tags = ["checkout"]
+    security = BEARER_SECURITY
+
+    @get(
+        "/orders",
+        operation_id="listCommunityOrders",
+        summary="The community's entry orders, newest first, with payer and refunds (admins)",
+        responses=responses(*ADMIN),
+    )
+    async def list_orders(
+        self,
+        community_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        status: Annotated[
+            Literal["created", "paid", "refunded", "closed"] | None, Parameter(description="Only orders in this state")
+        ] = None,
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> m.EntryOrderPage:
+        return await paid.entry_orders(db, community_id, user.id, status, limit, cursor)
+
+    @post(
+        "/orders/{order_id:int}/refund",
+        operation_id="refundCommunityOrder",
+        summary="Refund an entry order with a reason the payer sees (admins); a full refund ends the membership",
+        status_code=201,
+        responses=responses(*ADMIN, "order_not_paid", "owner_must_transfer", "idempotency_key_reused"),
+    )
+    async def refund_order(
+        self,
+        community_id: PathId,
+        order_id: PathId,
+        data: m.EntryRefundCreate,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Refund]:
+        return await paid.refund_entry(db, community_id, order_id, user.id, data, idempotency_key)
+
+    @get(
+        "/earnings",
+        operation_id="getCommunityEarnings",
+        summary="Entry fees retained and the part still inside refund windows, not withdrawable yet (admins)",
+        responses=responses(*ADMIN),
+    )
+    async def earnings(self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Earnings:
+        return await paid.earnings(db, community_id, user.id)
+
+
 CONTROLLERS = [
     CommunitiesController,
+    CommunityOrdersController,
     MembersController,
     JoinRequestsController,
     InvitesController,

@@ -32,13 +32,16 @@ from service.jobs.queue import JobContext, Registry, Reschedule, registry
 
 log = logging.getLogger("service.jobs.worker")
 
-# Modules whose import registers job kinds; domains add theirs here.
+# Modules whose import registers job kinds, or checkout purposes (the worker applies payments it finds by
+# reconciliation, which runs the purpose's on_paid); domains add theirs here.
 JOB_MODULES = (
     "service.checkout.jobs",
     "service.interactions.jobs",
     "service.feed.jobs",
     "service.robots.jobs",
     "service.polls.jobs",
+    "service.communities.paid",
+    "service.collections.jobs",
 )
 PURGE_EVERY = 3600.0
 KEEP_FINISHED_DAYS = 7

@@ -3,35 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-
-import msgspec
 
 from service.checkout import logic
-from tests.support import ROOT
-
-
-def worker_env(world, **overrides) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "DATABASE_", "JOBS_"))}
-    for name, value in {**msgspec.structs.asdict(world.settings), **overrides}.items():
-        if value is not None:
-            env[name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
-    return env
-
-
-async def start_worker(world, **overrides) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "service",
-        "worker",
-        cwd=ROOT,
-        env=worker_env(world, **overrides),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+from tests.checkout.worker_process import start_worker
 
 
 async def test_a_worker_killed_mid_refund_is_resumed_and_refunds_once(world):

@@ -1,0 +1,382 @@
+"""The rules of group collections.
+
+A member (or only an admin, per the community's `collections_by`) starts a collection: a title, an amount per
+participant, the participants (every other active member, or a chosen list) and a deadline. Participants pay
+their share through checkout (purpose `collection_share`, one payable order each). Every change of a
+collection's state or money happens under its row lock:
+
+- `_on_paid` (in the payment's transaction) counts a share paid before the deadline while the collection is
+  open or being settled; anything else (cancelled, settled, paid late) is refused and checkout refunds it.
+- `cancel` (initiator or admin, while open) refunds every paid share through `refund_order`.
+- `settle` (the `collections.settle` job, at the deadline) runs in steps that are each safe to repeat, so a
+  worker killed at any point is simply resumed by the next one: mark the collection settling; close every
+  share order still payable (at WeChat first: a payment made at the last moment is applied instead); then in
+  one transaction expire the unpaid shares and promise one merchant transfer of the collected money to the
+  initiator (`create_transfer(dedupe_key="collection:{id}")`, so it exists once whatever happens).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import msgspec
+from litestar import Response
+
+from service.checkout import logic as checkout
+from service.checkout.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo, register_purpose
+from service.collections import models as m
+from service.collections import queries as q
+from service.communities.logic import ADMIN_ROLES, require_member
+from service.errors import FieldError, Problem, register
+from service.idempotency import run_once, scope_of
+from service.jobs import Reschedule, enqueue
+from service.paging import decode_cursor, encode_cursor
+from service.settings import Settings
+from service.wechat.pay import WeChatPay
+
+log = logging.getLogger("service.collections")
+
+register("collection_closed", 409, "The collection takes no more payments: past its deadline, settled or cancelled.")
+register("collection_settled", 409, "The collection is settled or being settled: it can no longer be cancelled.")
+register("not_participant", 403, "You are not one of the collection's participants.")
+register("share_already_paid", 409, "You have already paid your share of this collection.")
+
+PURPOSE = "collection_share"
+# An order created with less time than this before the deadline could not be paid in time.
+MIN_TIME_TO_PAY = timedelta(seconds=60)
+SWEEP_BATCH = 500
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem("validation_failed", message, errors=[FieldError(field=field, message=message, source="body")])
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+def _collection(row: asyncpg.Record, participants: list[m.Participant] | None = None) -> m.Collection:
+    share = None
+    if row["my_status"] is not None:
+        order_id = row["my_order_id"]
+        share = m.MyShare(status=row["my_status"], order_id=None if order_id is None else str(order_id))
+    return m.Collection(
+        id=str(row["id"]),
+        community_id=str(row["community_id"]),
+        initiator_id=str(row["initiator_id"]),
+        initiator_nickname=row["initiator_nickname"],
+        title=row["title"],
+        amount_fen=row["amount_fen"],
+        deadline=row["deadline"],
+        status=row["status"],
+        participant_count=row["participant_count"],
+        paid_count=row["paid_count"],
+        collected_fen=row["collected_fen"],
+        payout_status=row["payout_status"],
+        transfer_id=None if row["transfer_id"] is None else str(row["transfer_id"]),
+        cancel_reason=row["cancel_reason"],
+        created_at=row["created_at"],
+        settled_at=row["settled_at"],
+        cancelled_at=row["cancelled_at"],
+        my_share=share,
+        participants=participants,
+    )
+
+
+async def _detail(conn: asyncpg.Connection, collection_id: int, viewer_id: int) -> m.Collection:
+    row = await conn.fetchrow(q.COLLECTION, collection_id, viewer_id)
+    participants = [
+        m.Participant(
+            user_id=str(p["user_id"]),
+            nickname=p["nickname"],
+            avatar_url=p["avatar_url"],
+            status=p["status"],
+            paid_at=p["paid_at"],
+        )
+        for p in await conn.fetch(q.PARTICIPANTS, collection_id)
+    ]
+    return _collection(row, participants)
+
+
+async def get_collection(conn: asyncpg.Connection, collection_id: int, user_id: int) -> m.Collection:
+    """Progress (who paid, the total) for the members of the collection's community."""
+    row = await conn.fetchrow(q.COLLECTION, collection_id, user_id)
+    if row is None:
+        raise Problem("not_found", "no such collection")
+    await require_member(conn, row["community_id"], user_id)
+    return await _detail(conn, collection_id, user_id)
+
+
+async def list_collections(
+    conn: asyncpg.Connection, community_id: int, user_id: int, status: str | None, limit: int, cursor: str | None
+) -> m.CollectionPage:
+    await require_member(conn, community_id, user_id)
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(q.COLLECTIONS, community_id, user_id, status, after[0] if after else None, limit + 1)
+    items = [_collection(row) for row in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
+    return m.CollectionPage(items=items, next_cursor=next_cursor)
+
+
+# --- starting ------------------------------------------------------------------------------------------
+
+
+def _deadline(settings: Settings, asked: datetime | None) -> datetime:
+    now = _now()
+    if asked is None:
+        return now + timedelta(hours=settings.collection_default_hours)
+    if asked < now + timedelta(minutes=m.MIN_DURATION_MINUTES):
+        raise _invalid("deadline", f"must be at least {m.MIN_DURATION_MINUTES} minutes from now")
+    if asked > now + timedelta(hours=settings.collection_max_hours):
+        raise _invalid("deadline", f"must be within {settings.collection_max_hours} hours from now")
+    return asked
+
+
+async def _participants(
+    conn: asyncpg.Connection, community_id: int, initiator_id: int, chosen: list[str] | None
+) -> list[int]:
+    if chosen is None:
+        ids = [row["user_id"] for row in await conn.fetch(q.OTHER_ACTIVE_MEMBERS, community_id, initiator_id)]
+        if not ids:
+            raise _invalid("participantIds", "the community has no other active member to collect from")
+        return ids
+    ids = sorted({int(user_id) for user_id in chosen})
+    if initiator_id in ids:
+        raise _invalid("participantIds", "the initiator receives the money and is not a participant")
+    found = {row["user_id"] for row in await conn.fetch(q.ACTIVE_MEMBERS_AMONG, community_id, ids)}
+    if missing := [str(user_id) for user_id in ids if user_id not in found]:
+        raise _invalid("participantIds", f"not active members of the community: {', '.join(missing)}")
+    return ids
+
+
+async def create_collection(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    community_id: int,
+    user_id: int,
+    data: m.CollectionCreate,
+    key: str | None,
+) -> Response[bytes]:
+    title = data.title.strip()
+    if not title:
+        raise _invalid("title", "must not be blank")
+    deadline = _deadline(settings, data.deadline)
+
+    async def action() -> tuple[int, m.Collection]:
+        standing = await require_member(conn, community_id, user_id)
+        if await conn.fetchval(q.COLLECTIONS_BY, community_id) == "admins" and standing["role"] not in ADMIN_ROLES:
+            raise Problem("forbidden", "in this community only admins start collections")
+        participants = await _participants(conn, community_id, user_id, data.participant_ids)
+        if data.amount_fen * len(participants) > m.TOTAL_MAX_FEN:
+            message = f"{len(participants)} participants x {data.amount_fen} fen exceeds {m.TOTAL_MAX_FEN} fen"
+            raise _invalid("amountFen", message)
+        collection_id = await conn.fetchval(
+            q.INSERT_COLLECTION, community_id, user_id, title, data.amount_fen, deadline, len(participants)
+        )
+        await conn.execute(q.INSERT_PARTICIPANTS, collection_id, participants)
+        await enqueue(
+            conn,
+            "collections.settle",
+            {"collection_id": collection_id},
+            run_at=deadline,
+            dedupe_key=f"collections.settle:{collection_id}",
+        )
+        return 201, await _detail(conn, collection_id, user_id)
+
+    scope = scope_of("collection.create", community_id, msgspec.to_builtins(data))
+    return await run_once(conn, user_id, key, scope, action)
+
+
+# --- paying --------------------------------------------------------------------------------------------
+
+
+async def pay_share(
+    pool: asyncpg.Pool, pay: WeChatPay, settings: Settings, collection_id: int, user_id: int, key: str | None
+) -> Response:
+    """The participant's order for their share: 201 new, 200 the still-payable one. No connection is held
+    while WeChat is called."""
+    async with pool.acquire() as conn:
+        collection = await conn.fetchrow(q.COLLECTION, collection_id, user_id)
+        if collection is None:
+            raise Problem("not_found", "no such collection")
+        await require_member(conn, collection["community_id"], user_id)
+        share = await conn.fetchrow(q.PARTICIPANT, collection_id, user_id)
+    if share is None:
+        raise Problem("not_participant")
+    if share["status"] == "paid":
+        raise Problem("share_already_paid")
+    left = collection["deadline"] - _now()
+    if collection["status"] != "open" or left < MIN_TIME_TO_PAY:
+        raise Problem("collection_closed", f"payments closed at {collection['deadline'].isoformat()}")
+    placed = await checkout.create_order(
+        pool,
+        pay,
+        settings,
+        payer_user_id=user_id,
+        purpose=PURPOSE,
+        subject_id=collection_id,
+        amount_fen=collection["amount_fen"],
+        description=f"群收款「{collection['title']}」",
+        idempotency_key=key,
+        pay_within=left.total_seconds(),  # WeChat stops taking the payment at the deadline
+    )
+    order = placed.order
+    if order.purpose != PURPOSE or order.subject_id != str(collection_id):
+        raise Problem("idempotency_key_reused")
+    return Response(order, status_code=201 if placed.created else 200)
+
+
+async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
+    """In the payment's transaction: count the share, or refuse it (checkout then refunds it in full)."""
+    collection = await conn.fetchrow(q.LOCK_COLLECTION, order.subject_id)
+    if collection is None:
+        return Refuse("collection_closed", "no such collection")
+    if collection["status"] == "cancelled":
+        return Refuse("collection_cancelled", "the collection was cancelled")
+    if collection["status"] == "settled":
+        return Refuse("collection_closed", "the collection was settled before this payment arrived")
+    if order.paid_at is not None and order.paid_at > collection["deadline"]:
+        return Refuse("collection_closed", "paid after the deadline")
+    share = await conn.fetchrow(q.LOCK_PARTICIPANT, order.subject_id, order.payer_user_id)
+    if share is None:
+        return Refuse("not_participant", "the payer is not a participant")
+    if share["status"] != "unpaid":
+        return Refuse("share_already_paid", "this share was already paid")
+    await conn.execute(q.MARK_SHARE_PAID, order.subject_id, order.payer_user_id, order.id, order.paid_at)
+    await conn.execute(q.ADD_PAID, order.subject_id, 1, order.amount_fen)
+    return None
+
+
+async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundInfo) -> None:
+    """A share refunded by a cancel no longer counts."""
+    await conn.execute(q.LOCK_COLLECTION, order.subject_id)
+    if await conn.fetchval(q.MARK_SHARE_REFUNDED, order.subject_id, order.id) is not None:
+        await conn.execute(q.ADD_PAID, order.subject_id, -1, -order.amount_fen)
+
+
+async def _on_transfer(conn: asyncpg.Connection, transfer: TransferInfo) -> None:
+    """The payout reached a final state (succeeded; failed or cancelled: unconfirmed for 24 hours)."""
+    await conn.execute(q.SET_PAYOUT, transfer.subject_id, transfer.id, transfer.status)
+    log.info("collection payout finished", extra={"collectionId": transfer.subject_id, "status": transfer.status})
+
+
+async def _no_payer_refunds(conn: asyncpg.Connection, order: PaidOrder) -> None:
+    # A participant does not take a share back alone: the initiator or an admin cancels the collection.
+    return None
+
+
+register_purpose(
+    Purpose(
+        PURPOSE,
+        on_paid=_on_paid,
+        on_refund=_on_refund,
+        on_transfer=_on_transfer,
+        payer_refund_window=_no_payer_refunds,
+    )
+)
+
+
+# --- cancelling and settling -----------------------------------------------------------------------------
+
+
+async def cancel(
+    conn: asyncpg.Connection, collection_id: int, user_id: int, data: m.CollectionCancel, key: str | None
+) -> Response[bytes]:
+    """Initiator or admin, while the collection is open: every paid share is refunded (the refund jobs submit
+    them), and the `collections.settle` job closes the orders still payable. Cancelling again answers the
+    same."""
+    reason = data.reason.strip()
+
+    async def action() -> tuple[int, m.Collection]:
+        collection = await conn.fetchrow(q.LOCK_COLLECTION, collection_id)
+        if collection is None:
+            raise Problem("not_found", "no such collection")
+        standing = await require_member(conn, collection["community_id"], user_id)
+        if user_id != collection["initiator_id"] and standing["role"] not in ADMIN_ROLES:
+            raise Problem("forbidden", "only the initiator or an admin cancels a collection")
+        if collection["status"] == "cancelled":
+            return 200, await _detail(conn, collection_id, user_id)
+        if collection["status"] != "open":
+            raise Problem("collection_settled", f"the collection is {collection['status']}")
+        await conn.execute(q.CANCEL, collection_id, user_id, reason)
+        refund_reason = f"collection_cancelled: {reason or collection['title']}"
+        for share in await conn.fetch(q.PAID_SHARES, collection_id):
+            await checkout.refund_order(
+                conn, share["order_id"], initiated_by="admin", requested_by=user_id, reason=refund_reason
+            )
+        await enqueue(
+            conn,
+            "collections.settle",
+            {"collection_id": collection_id},
+            dedupe_key=f"collections.cancel:{collection_id}",
+        )
+        return 200, await _detail(conn, collection_id, user_id)
+
+    return await run_once(conn, user_id, key, scope_of("collection.cancel", collection_id, reason), action)
+
+
+async def settle(pool: asyncpg.Pool, pay: WeChatPay, collection_id: int) -> None:
+    """Settle a collection after its deadline (or tidy up a cancelled one). Each step is idempotent; run it
+    again after any failure or crash and it finishes what is missing."""
+    async with pool.acquire() as conn, conn.transaction():
+        collection = await conn.fetchrow(q.LOCK_COLLECTION, collection_id)
+        if collection is None or collection["status"] == "settled":
+            return
+        status = collection["status"]
+        if status == "open":
+            left = (collection["deadline"] - _now()).total_seconds()
+            if left > 0:
+                raise Reschedule(left)  # the deadline was moved, or the job ran early
+            await conn.execute(q.START_SETTLING, collection_id)
+            status = "settling"
+
+    # Outside any transaction (WeChat is called): a paid order is applied, an unpaid one closed for good.
+    for row in await pool.fetch(q.OPEN_SHARE_ORDERS, collection_id):
+        await checkout.close_order(pool, pay, row["id"])
+    if status == "cancelled":
+        return
+
+    async with pool.acquire() as conn, conn.transaction():
+        collection = await conn.fetchrow(q.LOCK_COLLECTION, collection_id)
+        if collection["status"] != "settling":
+            return
+        if await conn.fetch(q.OPEN_SHARE_ORDERS, collection_id):
+            raise Reschedule(1.0)  # an order was created while we closed the others: close it too
+        await conn.execute(q.EXPIRE_UNPAID, collection_id)
+        transfer_id, payout = None, "none"
+        if collection["collected_fen"] > 0:
+            transfer_id = await checkout.create_transfer(
+                conn,
+                payee_user_id=collection["initiator_id"],
+                amount_fen=collection["collected_fen"],
+                purpose=PURPOSE,
+                subject_id=collection_id,
+                remark=f"群收款结算 {collection['title']}",
+                dedupe_key=f"collection:{collection_id}",
+            )
+            payout = "pending"
+        await conn.execute(q.MARK_SETTLED, collection_id, transfer_id, payout)
+    log.info(
+        "collection settled",
+        extra={"collectionId": collection_id, "collectedFen": collection["collected_fen"], "transferId": transfer_id},
+    )
+
+
+async def enqueue_overdue(pool: asyncpg.Pool) -> int:
+    """Make sure every collection past its deadline has a settle job (one that failed for good comes back)."""
+    async with pool.acquire() as conn, conn.transaction():
+        queued = 0
+        for row in await conn.fetch(q.OVERDUE, SWEEP_BATCH):
+            job_id = await enqueue(
+                conn,
+                "collections.settle",
+                {"collection_id": row["id"]},
+                dedupe_key=f"collections.settle:{row['id']}",
+            )
+            queued += job_id is not None
+        return queued

@@ -1,0 +1,110 @@
+"""Requests and answers of group collections (camelCase on the wire, ids as strings, money in fen)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+# A merchant transfer below 0.1 yuan is refused by WeChat, so no share is smaller.
+SHARE_MIN_FEN = 10
+SHARE_MAX_FEN = 50_000
+# WeChat asks for the payee's real name on transfers of 2,000 yuan or more; we do not hold it.
+TOTAL_MAX_FEN = 199_999
+PARTICIPANTS_MAX = 500  # the largest community
+MIN_DURATION_MINUTES = 10
+
+CollectionStatus = Literal["open", "settling", "settled", "cancelled"]
+ShareStatus = Literal["unpaid", "paid", "refunded", "expired"]
+PayoutStatus = Literal["none", "pending", "succeeded", "failed", "cancelled"]
+IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$", examples=["42"])]
+
+
+class CollectionCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    title: Annotated[str, Meta(min_length=1, max_length=40, examples=["周六烧烤 AA"])]
+    amount_fen: Annotated[
+        int,
+        Meta(
+            ge=SHARE_MIN_FEN,
+            le=SHARE_MAX_FEN,
+            examples=[4500],
+            description=f"What each participant pays, {SHARE_MIN_FEN}-{SHARE_MAX_FEN} fen; the whole collection "
+            f"(amount x participants) stays under {TOTAL_MAX_FEN + 1} fen",
+        ),
+    ]
+    participant_ids: (
+        Annotated[
+            list[IdString],
+            Meta(
+                min_length=1,
+                max_length=PARTICIPANTS_MAX,
+                description="Active members who pay; omitted: every active member but you, as of now",
+            ),
+        ]
+        | None
+    ) = None
+    deadline: (
+        Annotated[
+            datetime,
+            Meta(
+                tz=True,
+                description=f"When payments stop and the collection is settled: {MIN_DURATION_MINUTES} minutes to "
+                "COLLECTION_MAX_HOURS (7 days) from now; omitted: COLLECTION_DEFAULT_HOURS (24 hours) from now",
+            ),
+        ]
+        | None
+    ) = None
+
+
+class CollectionCancel(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    reason: Annotated[str, Meta(max_length=80, examples=["活动取消"], description="Shown to the payers")] = ""
+
+
+class Participant(msgspec.Struct, rename="camel", kw_only=True):
+    user_id: str
+    nickname: str
+    avatar_url: str
+    status: ShareStatus
+    paid_at: datetime | None
+
+
+class MyShare(msgspec.Struct, rename="camel", kw_only=True):
+    status: ShareStatus
+    order_id: Annotated[str | None, Meta(description="The order that paid it (GET /v1/orders/{id})")]
+
+
+class Collection(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    community_id: str
+    initiator_id: str
+    initiator_nickname: str
+    title: str
+    amount_fen: int
+    deadline: datetime
+    status: CollectionStatus
+    participant_count: int
+    paid_count: Annotated[int, Meta(description="Shares paid and not refunded")]
+    collected_fen: Annotated[int, Meta(description="Money of those shares")]
+    payout_status: Annotated[
+        PayoutStatus | None,
+        Meta(description="After settlement: the transfer to the initiator (none: nothing was collected)"),
+    ]
+    transfer_id: Annotated[
+        str | None,
+        Meta(description="The initiator confirms the payout with wx.requestMerchantTransfer: GET /v1/transfers/{id}"),
+    ]
+    cancel_reason: str
+    created_at: datetime
+    settled_at: datetime | None
+    cancelled_at: datetime | None
+    my_share: Annotated[MyShare | None, Meta(description="The caller's share; null when not a participant")] = None
+    participants: Annotated[
+        list[Participant] | None, Meta(description="Who pays and who paid (on GET /v1/collections/{id})")
+    ] = None
+
+
+class CollectionPage(msgspec.Struct, rename="camel"):
+    items: list[Collection]
+    next_cursor: str | None

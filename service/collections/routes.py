@@ -1,0 +1,135 @@
+"""HTTP routes of group collections: thin handlers over logic.py."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import asyncpg
+from litestar import Controller, Response, get, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.checkout.models import Order
+from service.collections import logic
+from service.collections import models as m
+from service.errors import responses
+from service.idempotency import IdempotencyKey
+from service.ids import PathId
+from service.paging import Cursor, Limit
+from service.settings import Settings
+
+TAG = "collections"
+MEMBER = ("unauthorized", "token_expired", "not_found", "not_member")
+
+
+class CommunityCollectionsController(Controller):
+    path = "/communities/{community_id:int}/collections"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @post(
+        "",
+        operation_id="startCollection",
+        summary="Start a group collection: each participant pays amountFen before the deadline (members)",
+        description=(
+            "Participants are the chosen active members, or every other active member. After the deadline "
+            "(default 24 hours) the worker settles it: the money paid goes to you by merchant transfer "
+            "(confirm it with wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. Where the "
+            "community's `collectionsBy` is `admins`, only admins start collections."
+        ),
+        status_code=201,
+        responses=responses(*MEMBER, "forbidden", "validation_failed", "idempotency_key_reused"),
+    )
+    async def start(
+        self,
+        community_id: PathId,
+        data: m.CollectionCreate,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        settings: Settings,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Collection]:
+        return await logic.create_collection(db, settings, community_id, user.id, data, idempotency_key)
+
+    @get(
+        "",
+        operation_id="listCollections",
+        summary="The community's collections, newest first, with my share (members)",
+        responses=responses(*MEMBER),
+    )
+    async def list_collections(
+        self,
+        community_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        status: Annotated[m.CollectionStatus | None, Parameter(description="Only collections in this state")] = None,
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> m.CollectionPage:
+        return await logic.list_collections(db, community_id, user.id, status, limit, cursor)
+
+
+class CollectionsController(Controller):
+    path = "/collections"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @get(
+        "/{collection_id:int}",
+        operation_id="getCollection",
+        summary="A collection's progress: who paid, the total, my share (members of its community)",
+        responses=responses(*MEMBER),
+    )
+    async def read(self, collection_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Collection:
+        return await logic.get_collection(db, collection_id, user.id)
+
+    @post(
+        "/{collection_id:int}/pay",
+        operation_id="payCollectionShare",
+        summary="Pay my share: the order with wx.requestPayment data (201 new, 200 the still-payable one)",
+        description=(
+            "Only the collection's participants, once each, before the deadline. A payment that arrives after "
+            "the deadline or after a cancel is refunded automatically (the order's refund says why)."
+        ),
+        status_code=201,
+        responses=responses(
+            *MEMBER,
+            "not_participant",
+            "share_already_paid",
+            "collection_closed",
+            "idempotency_key_reused",
+            "payment_unavailable",
+            "order_already_paid",
+            "conflict",
+        ),
+    )
+    async def pay(
+        self,
+        collection_id: PathId,
+        caller: CurrentUser,
+        state: State,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Order]:
+        # `caller`, not `user`: placing the order waits on WeChat Pay without holding a pooled connection.
+        return await logic.pay_share(state.pool, state.pay, state.settings, collection_id, caller.id, idempotency_key)
+
+    @post(
+        "/{collection_id:int}/cancel",
+        operation_id="cancelCollection",
+        summary="Cancel an open collection (initiator or admins): every payer is refunded",
+        status_code=200,
+        responses=responses(*MEMBER, "forbidden", "collection_settled", "idempotency_key_reused"),
+    )
+    async def cancel(
+        self,
+        collection_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        data: m.CollectionCancel | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Collection]:
+        return await logic.cancel(db, collection_id, user.id, data or m.CollectionCancel(), idempotency_key)
+
+
+CONTROLLERS = [CommunityCollectionsController, CollectionsController]

@@ -1,0 +1,265 @@
+"""Paid entry: joining a paid community through checkout (purpose `community_entry`).
+
+- `POST /v1/communities/{id}/join` on a paid community creates (or returns the still-payable) order of the
+  member and answers the `wx.requestPayment` parameters. Nothing about membership changes then.
+- The payment notification (or reconciliation) calls `_on_paid` inside the payment's transaction: it admits
+  the payer through `logic.admit(via="paid")`, which takes the community's lock and counts under it, so the
+  cap holds at payment time whatever the order of payments. When the payer cannot be admitted (full,
+  closed, removed, already a member) it returns `Refuse(code)`: checkout refunds the whole payment and the
+  refund's reason, which the payer reads on `GET /v1/orders/{id}`, starts with that code.
+- The refund window is the community's `refund_window_hours` (default 72) in force when the payment arrived,
+  kept per order. A refund of the whole payment, by the payer inside the window or by an admin at any time,
+  ends the membership (`_on_refund`, audit-logged as `member.refunded`); a partial one keeps it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+import asyncpg
+import msgspec
+from litestar import Response
+
+from service.checkout import logic as checkout
+from service.checkout.models import Refund
+from service.checkout.purposes import PaidOrder, Purpose, RefundInfo, Refuse, register_purpose
+from service.communities import logic
+from service.communities import models as m
+from service.communities import queries as q
+from service.errors import Problem
+from service.idempotency import run_once, scope_of
+from service.paging import decode_cursor, encode_cursor
+from service.settings import Settings
+from service.wechat.pay import WeChatPay
+
+PURPOSE = "community_entry"
+# What admit() may refuse a paying member for; each becomes the refund's reason code.
+REFUSED_BY_ADMIT = frozenset({"community_full", "member_removed", "already_member"})
+
+
+# --- joining -------------------------------------------------------------------------------------------
+
+
+async def join(
+    pool: asyncpg.Pool,
+    pay: WeChatPay,
+    settings: Settings,
+    community_id: int,
+    user_id: int,
+    data: m.JoinBody | None,
+    key: str | None,
+) -> Response:
+    """Join any community: free and approval ones through `logic.join`, paid ones through checkout.
+
+    Paid: 201 with a new order, 200 with the still-payable one (a repeated Idempotency-Key gets the order it
+    created, as it is now), 200 `already_member` for a member. The connection is given back before WeChat is
+    called, so a slow WeChat never holds the pool.
+    """
+    data = data or m.JoinBody()
+    async with pool.acquire() as conn:
+        if await conn.fetchval(q.ENTRY_MODE, community_id) != "paid":
+            return await logic.join(conn, community_id, user_id, data, key)  # also answers not_found
+        community = await conn.fetchrow(q.COMMUNITY, community_id)
+        mine = await conn.fetchrow(q.MEMBERSHIP, community_id, user_id)
+        if mine is not None and mine["status"] == "active":
+            membership = logic._build(m.Membership, mine)
+            return Response(m.JoinResult(outcome="already_member", membership=membership), status_code=200)
+        if mine is not None and mine["status"] == "removed":
+            raise Problem("member_removed")
+        # Advisory (no lock): saves a payment that would only be refunded. The cap is enforced when paid.
+        if community["member_count"] >= community["member_cap"]:
+            raise Problem("community_full", f"all {community['member_cap']} places are taken")
+        invite = None if data.invite_code is None else await _invite(conn, community_id, data.invite_code)
+    placed = await checkout.create_order(
+        pool,
+        pay,
+        settings,
+        payer_user_id=user_id,
+        purpose=PURPOSE,
+        subject_id=community_id,
+        amount_fen=community["price_fen"],
+        description=f"加入社群「{community['name']}」",
+        idempotency_key=key,
+    )
+    order = placed.order
+    if order.purpose != PURPOSE or order.subject_id != str(community_id):
+        raise Problem("idempotency_key_reused")
+    if invite is not None:
+        await pool.execute(q.INSERT_ENTRY, int(order.id), community_id, invite["id"], invite["created_by"])
+    return Response(m.JoinResult(outcome="payment", order=order), status_code=201 if placed.created else 200)
+
+
+async def _invite(conn: asyncpg.Connection, community_id: int, code: str) -> asyncpg.Record:
+    """A live invite of this community; its use is counted only when the payer is admitted."""
+    invite = await conn.fetchrow(q.INVITE_FOR_ORDER, community_id, code)
+    if invite is None:
+        raise Problem("invite_not_found")
+    if invite["revoked"] or invite["expired"]:
+        raise Problem("invite_expired")
+    if invite["used_up"]:
+        raise Problem("invite_used_up")
+    return invite
+
+
+# --- checkout hooks --------------------------------------------------------------------------------------
+
+
+async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
+    """In the payment's transaction (the order's lock is held): admit the payer, or refuse and be refunded."""
+    community = await conn.fetchrow(q.LOCK_COMMUNITY, order.subject_id)
+    if community is None or community["entry_mode"] != "paid":
+        return Refuse("community_closed", "the community no longer takes paid entries")
+    entry = await conn.fetchrow(q.RECORD_ENTRY_PAYMENT, order.id, order.subject_id, community["refund_window_hours"])
+    try:
+        async with conn.transaction():  # a savepoint: a refusal leaves nothing of the admission behind
+            await logic.admit(
+                conn,
+                order.subject_id,
+                order.payer_user_id,
+                via="paid",
+                referrer_id=entry["referrer_id"],
+                invite_id=entry["invite_id"],
+                details={"orderId": str(order.id), "amountFen": order.amount_fen},
+            )
+    except Problem as problem:
+        if problem.code in REFUSED_BY_ADMIT:
+            return Refuse(problem.code, problem.detail or "")
+        raise
+    if entry["invite_id"] is not None:
+        await conn.execute(q.COUNT_INVITE_USE, entry["invite_id"])
+    return None
+
+
+async def _refund_window(conn: asyncpg.Connection, order: PaidOrder) -> timedelta | None:
+    hours = await conn.fetchval(q.ENTRY_REFUND_WINDOW, order.subject_id, order.id)
+    return timedelta(hours=hours) if hours else None
+
+
+async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundInfo) -> None:
+    """A payer's or an admin's refund (the order's lock is held): the whole fee back ends the membership."""
+    community_id, payer = order.subject_id, order.payer_user_id
+    full = await conn.fetchval(q.REFUNDS_PROMISED, order.id) >= order.amount_fen
+    await conn.execute(q.LOCK_COMMUNITY, community_id)  # departures change member_count
+    mine = await conn.fetchrow(q.MEMBERSHIP, community_id, payer)
+    leaves = (
+        full
+        and mine is not None
+        and mine["status"] == "active"
+        and not await conn.fetchval(q.LATER_ENTRY_PAYMENT, community_id, payer, order.id, order.paid_at)
+    )
+    if leaves and mine["role"] == "owner":
+        raise Problem("owner_must_transfer", "the owner cannot take the entry fee back: transfer ownership first")
+    if leaves:
+        await logic._end_membership(conn, community_id, payer, "left", None)
+    actor = await conn.fetchval(q.REFUND_REQUESTED_BY, refund.id)
+    details = {
+        "orderId": str(order.id),
+        "refundId": str(refund.id),
+        "amountFen": refund.amount_fen,
+        "initiatedBy": refund.initiated_by,
+        "reason": refund.reason,
+        "left": leaves,
+    }
+    await logic._audit(conn, community_id, actor, "member.refunded", payer, details)
+
+
+register_purpose(Purpose(PURPOSE, on_paid=_on_paid, on_refund=_on_refund, payer_refund_window=_refund_window))
+
+
+# --- the community's side: orders, admin refunds, earnings -------------------------------------------------
+
+
+def _refund(row: asyncpg.Record) -> Refund:
+    return Refund(
+        id=str(row["id"]),
+        amount_fen=row["amount_fen"],
+        status=row["status"],
+        initiated_by=row["initiated_by"],
+        reason=row["reason"],
+        created_at=row["created_at"],
+        succeeded_at=row["succeeded_at"],
+    )
+
+
+async def entry_orders(
+    conn: asyncpg.Connection, community_id: int, user_id: int, status: str | None, limit: int, cursor: str | None
+) -> m.EntryOrderPage:
+    """The community's entry orders, newest first (admins)."""
+    await logic.require_admin(conn, community_id, user_id)
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(q.ENTRY_ORDERS, community_id, status, after[0] if after else None, limit + 1)
+    page = rows[:limit]
+    refunds: dict[int, list[Refund]] = defaultdict(list)
+    for row in await conn.fetch(q.REFUNDS_OF_ORDERS, [row["id"] for row in page]):
+        refunds[row["order_id"]].append(_refund(row))
+    items = [
+        m.EntryOrder(
+            id=str(row["id"]),
+            payer_id=str(row["payer_user_id"]),
+            payer_nickname=row["nickname"],
+            payer_avatar_url=row["avatar_url"],
+            amount_fen=row["amount_fen"],
+            status=row["status"],
+            created_at=row["created_at"],
+            paid_at=row["paid_at"],
+            refunded_fen=row["refunded_fen"],
+            refundable_until=(
+                row["paid_at"] + timedelta(hours=row["window_hours"])
+                if row["status"] == "paid" and row["window_hours"]
+                else None
+            ),
+            refunds=refunds[row["id"]],
+        )
+        for row in page
+    ]
+    next_cursor = encode_cursor(page[-1]["id"]) if len(rows) > limit else None
+    return m.EntryOrderPage(items=items, next_cursor=next_cursor)
+
+
+async def refund_entry(
+    conn: asyncpg.Connection,
+    community_id: int,
+    order_id: int,
+    admin_id: int,
+    data: m.EntryRefundCreate,
+    key: str | None,
+) -> Response[bytes]:
+    """An admin refunds an entry order of their community, with a reason the payer sees. The refund job
+    submits it to WeChat once this transaction commits."""
+
+    async def action() -> tuple[int, Refund]:
+        await logic.require_admin(conn, community_id, admin_id)
+        if await conn.fetchrow(q.ENTRY_ORDER, order_id, community_id) is None:
+            raise Problem("not_found", "no such order in this community")
+        refund = await checkout.refund_order(
+            conn,
+            order_id,
+            amount_fen=data.amount_fen,
+            initiated_by="admin",
+            requested_by=admin_id,
+            reason=data.reason.strip(),
+        )
+        return 201, refund
+
+    scope = scope_of("community.refund", community_id, order_id, msgspec.to_builtins(data))
+    return await run_once(conn, admin_id, key, scope, action)
+
+
+async def earnings(conn: asyncpg.Connection, community_id: int, user_id: int) -> m.Earnings:
+    """Entry fees kept by the community and the part not withdrawable yet (owner and admins)."""
+    await logic.require_admin(conn, community_id, user_id)
+    community = await conn.fetchrow(q.COMMUNITY, community_id)
+    row = await conn.fetchrow(q.EARNINGS, community_id)
+    retained = row["paid_fen"] - row["refunded_fen"]
+    return m.Earnings(
+        community_id=str(community_id),
+        refund_window_hours=community["refund_window_hours"],
+        paid_orders=row["paid_orders"],
+        paid_fen=row["paid_fen"],
+        refunded_fen=row["refunded_fen"],
+        retained_fen=retained,
+        refunding_fen=row["refunding_fen"],
+        in_refund_window_fen=row["in_window_fen"],
+        withdrawable_fen=retained - row["refunding_fen"] - row["in_window_fen"],
+    )

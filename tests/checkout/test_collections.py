@@ -1,0 +1,295 @@
+"""Group collections over real HTTP: start, pay shares through the Pay sandbox, settle after the deadline by a
+merchant transfer to the initiator, cancel with refunds, and a worker killed in the middle of a settlement."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from service.collections import logic
+from tests.checkout.worker_process import start_worker
+
+
+async def community_with(world, members: int) -> tuple[str, list[tuple[int, dict]]]:
+    """A free community: its owner first, then `members` members, as (user id, headers)."""
+    owner = await world.user()
+    response = await world.api.post("/v1/communities", json={"name": f"c {uuid.uuid4().hex[:6]}"}, headers=owner[1])
+    assert response.status_code == 201, response.text
+    cid = response.json()["id"]
+    people = [owner]
+    for _ in range(members):
+        person = await world.user()
+        joined = await world.api.post(f"/v1/communities/{cid}/join", headers=person[1])
+        assert joined.status_code == 201, joined.text
+        people.append(person)
+    return cid, people
+
+
+async def start(world, cid: str, auth: dict, expect: int = 201, **body) -> dict:
+    body = {"title": "周六烧烤 AA", "amountFen": 4500, **body}
+    response = await world.api.post(f"/v1/communities/{cid}/collections", json=body, headers=auth)
+    assert response.status_code == expect, response.text
+    return response.json()
+
+
+async def pay_share(world, collection_id: str, auth: dict, expect: int = 201) -> dict:
+    response = await world.api.post(f"/v1/collections/{collection_id}/pay", headers=auth)
+    assert response.status_code == expect, response.text
+    return response.json()
+
+
+async def read(world, collection_id: str, auth: dict) -> dict:
+    response = await world.api.get(f"/v1/collections/{collection_id}", headers=auth)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def shares(collection: dict) -> dict[str, str]:
+    return {p["userId"]: p["status"] for p in collection["participants"]}
+
+
+async def past_deadline(world, collection_id: str) -> None:
+    """Move the deadline (and its settle job) into the past instead of waiting for it."""
+    await world.pool.execute(
+        "UPDATE collections SET deadline = now() - interval '1 second' WHERE id = $1", int(collection_id)
+    )
+    await world.pool.execute("UPDATE jobs SET run_at = now() WHERE kind = 'collections.settle' AND status = 'queued'")
+
+
+async def test_a_collection_is_settled_after_its_deadline(world):
+    cid, people = await community_with(world, 4)
+    (owner_id, owner), (a_id, a), (b_id, b), (c_id, c), (d_id, d) = people
+    created = await start(world, cid, a)
+    collection_id = created["id"]
+    assert (created["status"], created["participantCount"], created["paidCount"]) == ("open", 4, 0)
+    assert created["initiatorId"] == str(a_id) and created["myShare"] is None
+    assert set(shares(created)) == {str(owner_id), str(b_id), str(c_id), str(d_id)}  # every other member
+    deadline = datetime.fromisoformat(created["deadline"])
+    assert abs(deadline - datetime.now(UTC) - timedelta(hours=24)) < timedelta(minutes=1)
+
+    b_order = await pay_share(world, collection_id, b)
+    assert (b_order["purpose"], b_order["subjectId"], b_order["amountFen"]) == ("collection_share", collection_id, 4500)
+    assert (await pay_share(world, collection_id, b, expect=200))["id"] == b_order["id"]  # one payable order
+    await world.pay_order(b_order)
+    await world.pay_order(await pay_share(world, collection_id, c))
+    d_order = await pay_share(world, collection_id, d)  # never paid
+    again = await world.api.post(f"/v1/collections/{collection_id}/pay", headers=b)
+    assert (again.status_code, again.json()["code"]) == (409, "share_already_paid")
+
+    progress = await read(world, collection_id, c)
+    assert (progress["paidCount"], progress["collectedFen"]) == (2, 9000)
+    assert progress["myShare"]["status"] == "paid" and progress["myShare"]["orderId"]
+    assert shares(progress) == {str(owner_id): "unpaid", str(b_id): "paid", str(c_id): "paid", str(d_id): "unpaid"}
+    listed = (await world.api.get(f"/v1/communities/{cid}/collections", headers=owner)).json()
+    assert [x["id"] for x in listed["items"]] == [collection_id] and listed["items"][0]["participants"] is None
+
+    await past_deadline(world, collection_id)
+    late = await world.api.post(f"/v1/collections/{collection_id}/pay", headers=owner)
+    assert (late.status_code, late.json()["code"]) == (409, "collection_closed")
+    await world.run_due_jobs()
+    settled = await read(world, collection_id, a)
+    assert (settled["status"], settled["payoutStatus"], settled["collectedFen"]) == ("settled", "pending", 9000)
+    assert shares(settled) == {str(owner_id): "expired", str(b_id): "paid", str(c_id): "paid", str(d_id): "expired"}
+    assert (await world.get_order(d_order["id"], d))["status"] == "closed"  # closed at WeChat, then here
+    assert world.sandbox.orders[d_order["outTradeNo"]].trade_state == "CLOSED"
+
+    transfer = (await world.api.get(f"/v1/transfers/{settled['transferId']}", headers=a)).json()
+    assert (transfer["status"], transfer["amountFen"]) == ("wait_user_confirm", 9000) and transfer["packageInfo"]
+    assert (await world.api.get(f"/v1/transfers/{settled['transferId']}", headers=b)).status_code == 404
+    (bill,) = world.sandbox.transfers.values()
+    confirmed = await world.control.post("/sandbox/pay/transfers", json={"outBillNo": bill.out_bill_no})
+    assert confirmed.json()["deliveredStatus"] == 204
+    assert (await read(world, collection_id, a))["payoutStatus"] == "succeeded"
+
+    await logic.settle(world.pool, world.pay, int(collection_id))  # settling again changes nothing
+    assert len(world.sandbox.transfers) == 1
+    assert await world.pool.fetchval("SELECT count(*) FROM transfers") == 1
+    assert await world.pool.fetchval("SELECT count(*) FROM ledger_entries WHERE kind = 'transfer'") == 1
+    cancel = await world.api.post(f"/v1/collections/{collection_id}/cancel", headers=a)
+    assert (cancel.status_code, cancel.json()["code"]) == (409, "collection_settled")
+    assert await world.ledger_violations() == []
+
+
+async def test_a_cancelled_collection_refunds_every_payer(world):
+    cid, people = await community_with(world, 4)
+    (owner_id, owner), (_, a), (b_id, b), (c_id, c), (d_id, d) = people
+    chosen = [str(b_id), str(c_id), str(d_id)]
+    collection_id = (await start(world, cid, a, participantIds=chosen, amountFen=2000))["id"]
+    b_order, c_order = await pay_share(world, collection_id, b), await pay_share(world, collection_id, c)
+    for order in (b_order, c_order):
+        await world.pay_order(order)
+    d_order = await pay_share(world, collection_id, d)
+
+    by_participant = await world.api.post(f"/v1/collections/{collection_id}/cancel", json={}, headers=c)
+    assert (by_participant.status_code, by_participant.json()["code"]) == (403, "forbidden")
+    cancelled = await world.api.post(
+        f"/v1/collections/{collection_id}/cancel", json={"reason": "下雨取消"}, headers={**a, "Idempotency-Key": "c1"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    body = cancelled.json()
+    assert (body["status"], body["cancelReason"], body["paidCount"], body["collectedFen"]) == (
+        "cancelled",
+        "下雨取消",
+        0,
+        0,
+    )
+    assert shares(body) == {str(b_id): "refunded", str(c_id): "refunded", str(d_id): "unpaid"}
+    assert (await world.api.post(f"/v1/collections/{collection_id}/cancel", headers=owner)).status_code == 200
+
+    # d pays the order still open at WeChat: the payment is refused and refunded too.
+    await world.pay_order(d_order)
+    await world.run_due_jobs()
+    for order, auth in ((b_order, b), (c_order, c), (d_order, d)):
+        done = await world.wait_for(order["id"], auth, "refunded")
+        assert done["refunds"][0]["reason"].startswith("collection_cancelled")
+    assert (await world.get_order(b_order["id"], b))["refunds"][0]["reason"] == "collection_cancelled: 下雨取消"
+    closed = await world.api.post(f"/v1/collections/{collection_id}/pay", headers=d)
+    assert (closed.status_code, closed.json()["code"]) == (409, "collection_closed")
+    assert len(world.sandbox.refunds) == 3 and not world.sandbox.transfers
+    assert (await read(world, collection_id, owner))["status"] == "cancelled" and owner_id
+    assert await world.ledger_violations() == []
+
+
+async def test_a_payment_after_the_deadline_is_refunded_and_nothing_is_paid_out(world):
+    cid, people = await community_with(world, 2)
+    _, (_, a), (_, b) = people
+    collection_id = (await start(world, cid, a))["id"]
+    order = await pay_share(world, collection_id, b)
+    await world.pool.execute("UPDATE collections SET deadline = now() - interval '1 second'")
+    await world.pay_order(order)  # WeChat still took it: the order's time_expire had not passed
+    await world.run_due_jobs()
+    refunded = await world.wait_for(order["id"], b, "refunded")
+    assert refunded["refunds"][0]["reason"] == "collection_closed: paid after the deadline"
+    settled = await read(world, collection_id, a)
+    assert (settled["status"], settled["payoutStatus"], settled["transferId"]) == ("settled", "none", None)
+    assert not world.sandbox.transfers and await world.ledger_violations() == []
+
+
+async def test_rules_bounds_and_who_may_do_what(world):
+    cid, people = await community_with(world, 4)
+    (owner_id, owner), (a_id, a), (b_id, b), (_, c), _ = people
+    other_cid, (other_owner, *_) = await community_with(world, 0)
+    _, stranger = await world.user()
+    now = datetime.now(UTC)
+    bad = [
+        {"amountFen": 5},
+        {"amountFen": 50_001},
+        {"title": "   "},
+        {"amountFen": 50_000},  # 4 participants x 50,000 fen: over what one transfer may carry
+        {"participantIds": [str(b_id), str(other_owner[0])]},
+        {"participantIds": [str(a_id)]},
+        {"participantIds": []},
+        {"deadline": (now + timedelta(minutes=5)).isoformat()},
+        {"deadline": (now + timedelta(days=8)).isoformat()},
+        {"deadline": "2030-01-01T10:00:00"},
+    ]
+    for body in bad:
+        response = await world.api.post(
+            f"/v1/communities/{cid}/collections", json={"title": "t", "amountFen": 100, **body}, headers=a
+        )
+        assert (response.status_code, response.json()["code"]) == (400, "validation_failed"), body
+    soon = (now + timedelta(minutes=11)).isoformat()
+    keyed = {**a, "Idempotency-Key": "start-1"}
+    first = await start(world, cid, keyed, participantIds=[str(b_id)], deadline=soon)
+    second = await start(world, cid, keyed, participantIds=[str(b_id)], deadline=soon)
+    assert first["id"] == second["id"] and first["participantCount"] == 1
+    assert await world.pool.fetchval("SELECT count(*) FROM collections") == 1
+    collection_id = first["id"]
+    # WeChat stops taking the share at the deadline, before the order's usual 15 minutes are up.
+    order = await pay_share(world, collection_id, b)
+    assert datetime.fromisoformat(order["timeExpire"]) <= datetime.fromisoformat(first["deadline"])
+
+    cases = [
+        ("POST", f"/v1/communities/{cid}/collections", stranger, 403, "not_member"),
+        ("GET", f"/v1/communities/{cid}/collections", stranger, 403, "not_member"),
+        ("GET", f"/v1/collections/{collection_id}", stranger, 403, "not_member"),
+        ("GET", f"/v1/collections/{collection_id}", other_owner[1], 403, "not_member"),
+        ("POST", f"/v1/collections/{collection_id}/pay", stranger, 403, "not_member"),
+        ("POST", f"/v1/collections/{collection_id}/pay", c, 403, "not_participant"),
+        ("POST", f"/v1/collections/{collection_id}/pay", a, 403, "not_participant"),
+        ("POST", f"/v1/collections/{collection_id}/cancel", stranger, 403, "not_member"),
+        ("POST", f"/v1/collections/{collection_id}/cancel", b, 403, "forbidden"),
+        ("GET", "/v1/collections/999999", a, 404, "not_found"),
+        ("POST", "/v1/collections/999999/pay", a, 404, "not_found"),
+        ("POST", "/v1/collections/999999/cancel", a, 404, "not_found"),
+        ("GET", "/v1/communities/999999/collections", a, 404, "not_found"),
+    ]
+    for method, path, auth, status, code in cases:
+        body = {"title": "t", "amountFen": 100} if path.endswith("/collections") and method == "POST" else None
+        response = await world.api.request(method, path, json=body, headers=auth)
+        assert (response.status_code, response.json()["code"]) == (status, code), (method, path)
+    assert (await world.api.get(f"/v1/collections/{collection_id}")).status_code == 401
+    assert (await read(world, collection_id, c))["myShare"] is None  # members see progress
+
+    # Only admins start collections where the owner says so.
+    policy = await world.api.patch(f"/v1/communities/{cid}", json={"collectionsBy": "admins"}, headers=owner)
+    assert policy.status_code == 200 and policy.json()["collectionsBy"] == "admins"
+    refused = await world.api.post(
+        f"/v1/communities/{cid}/collections", json={"title": "t", "amountFen": 100}, headers=a
+    )
+    assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+    await start(world, cid, owner, amountFen=100)
+    mine = (await world.api.get(f"/v1/communities/{cid}/collections?limit=1", headers=b)).json()
+    assert mine["items"][0]["myShare"]["status"] == "unpaid" and mine["nextCursor"]
+    rest = (await world.api.get(f"/v1/communities/{cid}/collections?cursor={mine['nextCursor']}", headers=b)).json()
+    assert [x["id"] for x in rest["items"]] == [collection_id]
+    assert other_cid != cid
+
+
+async def test_a_worker_killed_mid_settlement_is_resumed_and_settles_once(world):
+    cid, people = await community_with(world, 3)
+    _, (a_id, a), (_, b), (_, c) = people
+    collection_id = (await start(world, cid, a, amountFen=3000))["id"]
+    await world.pay_order(await pay_share(world, collection_id, b))
+    unpaid = await pay_share(world, collection_id, c)
+    # WeChat answers the close of c's order slowly: long enough to kill the worker in the middle.
+    await world.control.post("/sandbox/pay/faults", json={"operation": "close", "code": "", "delaySeconds": 2})
+    await past_deadline(world, collection_id)
+    process = await start_worker(world, quiet=True, jobs_lease=1, jobs_poll_interval=0.05)
+    try:
+        async with asyncio.timeout(20):
+            while world.sandbox.calls["close"] == 0:
+                await asyncio.sleep(0.02)
+    finally:
+        process.kill()
+        await process.wait()
+    row = await world.pool.fetchrow("SELECT status, transfer_id FROM collections WHERE id = $1", int(collection_id))
+    assert (row["status"], row["transfer_id"]) == ("settling", None)
+    job = await world.pool.fetchrow("SELECT * FROM jobs WHERE kind = 'collections.settle'")
+    assert job["status"] == "running" and job["attempts"] == 1  # the dead worker still holds it
+
+    await asyncio.sleep(1.1)  # its lease lapses; a new worker takes the job over
+    process = await start_worker(world, quiet=True, jobs_lease=5, jobs_poll_interval=0.05)
+    try:
+        async with asyncio.timeout(30):
+            while (
+                await world.pool.fetchval(
+                    "SELECT t.status FROM collections c JOIN transfers t ON t.id = c.transfer_id WHERE c.id = $1",
+                    int(collection_id),
+                )
+                != "wait_user_confirm"
+            ):
+                await asyncio.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    job = await world.pool.fetchrow("SELECT * FROM jobs WHERE kind = 'collections.settle'")
+    assert (job["status"], job["attempts"]) == ("done", 2)
+    settled = await read(world, collection_id, a)
+    assert (settled["status"], settled["collectedFen"], settled["paidCount"]) == ("settled", 3000, 1)
+    assert (await world.get_order(unpaid["id"], c))["status"] == "closed"
+    transfers = await world.pool.fetch("SELECT * FROM transfers")
+    assert [(t["payee_user_id"], t["amount_fen"], t["dedupe_key"]) for t in transfers] == [
+        (a_id, 3000, f"collection:{collection_id}")
+    ]
+    (bill,) = world.sandbox.transfers.values()
+    await world.control.post("/sandbox/pay/transfers", json={"outBillNo": bill.out_bill_no})
+    assert (await read(world, collection_id, a))["payoutStatus"] == "succeeded"
+    assert await world.pool.fetchval("SELECT count(*) FROM ledger_entries WHERE kind = 'transfer'") == 1
+    assert await world.ledger_violations() == []
