@@ -47,11 +47,28 @@ TAGS = [
     Tag(name="interactions", description="Client events (views, share opens) and presence heartbeats."),
     Tag(name="metrics", description="Activity metrics and member contribution ranks (docs/metrics.md)."),
     Tag(name="rewards", description="Two-tier reward pools (platform operator) and my rewards."),
+    Tag(
+        name="activities",
+        description="Recurring theme activities and check-ins (打卡): occurrences in the community's time zone, "
+        "streaks and rankings; the community's time zone.",
+    ),
+    Tag(
+        name="meetups",
+        description="Online and offline events: sign-ups with capacity and waitlist, fees through checkout, "
+        "venue check-in by short code or signed QR payload, reminders.",
+    ),
+    Tag(name="warmup", description="The warm-up robot: topics it posts when the community goes quiet."),
+    Tag(
+        name="apps",
+        description="Community apps the owner switches on and off; priced apps are paid through checkout.",
+    ),
 ]
 
 
 def domain_routes() -> list:
     """The domain controllers, mounted under /v1."""
+    from service.activities.routes import CONTROLLERS as ACTIVITY_CONTROLLERS
+    from service.apps.routes import CONTROLLERS as APP_CONTROLLERS
     from service.auth.routes import AuthController, MeController
     from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
     from service.communities.routes import CONTROLLERS as COMMUNITY_CONTROLLERS
@@ -65,6 +82,8 @@ def domain_routes() -> list:
         PayNotificationsController,
         *COMMUNITY_CONTROLLERS,
         *INTERACTION_CONTROLLERS,
+        *ACTIVITY_CONTROLLERS,
+        *APP_CONTROLLERS,
     ]
 
 

@@ -124,6 +124,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     contribution_participation: float = 2.0
     # The platform operator: callers presenting this key in X-Operator-Key (reward pools).
     operator_api_key: str | None = None
+    # Operating a community (issue 9): theme activities, meetups, the warm-up robot, community apps.
+    activities_horizon_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 14  # occurrences generated ahead
+    meetups_checkin_opens_before: Annotated[int, msgspec.Meta(ge=0)] = 3600  # venue check-in opens before start
+    meetups_qr_ttl: Annotated[int, msgspec.Meta(ge=30, le=86400)] = 300  # a venue QR payload's life, seconds
+    meetups_reminder_lead: Annotated[int, msgspec.Meta(ge=60)] = 2 * 3600  # remind this long before the start
+    meetups_promotion_hold: Annotated[int, msgspec.Meta(ge=60)] = 1800  # a promoted paid signup's time to pay
+    meetups_reminder_template_id: str = "sandbox-meetup-reminder"  # subscribe-message templates
+    meetups_promotion_template_id: str = "sandbox-meetup-promotion"
+    apps_expiry_reminder_lead: Annotated[int, msgspec.Meta(ge=3600)] = 3 * 86400  # remind before a paid app ends
+    apps_expiry_template_id: str = "sandbox-app-expiry"
 
     def __post_init__(self) -> None:
         if self.db_pool_min > self.db_pool_max:
