@@ -73,6 +73,8 @@ def domain_routes() -> list:
     from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
     from service.communities.routes import CONTROLLERS as COMMUNITY_CONTROLLERS
     from service.interactions.routes import CONTROLLERS as INTERACTION_CONTROLLERS
+    from service.meetups.routes import CONTROLLERS as MEETUP_CONTROLLERS
+    from service.robots.warmup.routes import CONTROLLERS as WARMUP_CONTROLLERS
 
     return [
         AuthController,
@@ -83,6 +85,8 @@ def domain_routes() -> list:
         *COMMUNITY_CONTROLLERS,
         *INTERACTION_CONTROLLERS,
         *ACTIVITY_CONTROLLERS,
+        *MEETUP_CONTROLLERS,
+        *WARMUP_CONTROLLERS,
         *APP_CONTROLLERS,
     ]
 

@@ -33,7 +33,14 @@ from service.jobs.queue import JobContext, Registry, Reschedule, registry
 log = logging.getLogger("service.jobs.worker")
 
 # Modules whose import registers job kinds; domains add theirs here.
-JOB_MODULES = ("service.checkout.jobs", "service.interactions.jobs")
+JOB_MODULES = (
+    "service.checkout.jobs",
+    "service.interactions.jobs",
+    "service.apps.jobs",
+    "service.activities.jobs",
+    "service.meetups.jobs",
+    "service.robots.warmup.jobs",
+)
 PURGE_EVERY = 3600.0
 KEEP_FINISHED_DAYS = 7
 

@@ -130,6 +130,8 @@ CREATE TABLE meetups (
     signup_deadline  timestamptz NOT NULL,
     capacity         integer NOT NULL CHECK (capacity BETWEEN 1 AND 5000),
     waitlist         boolean NOT NULL DEFAULT true,
+    -- how long a place promoted from the waitlist is held for payment (MEETUPS_PROMOTION_HOLD at creation)
+    promotion_hold   integer NOT NULL DEFAULT 1800 CHECK (promotion_hold >= 60),
     fee_fen          integer CHECK (fee_fen > 0),
     venue_code       text NOT NULL,
     -- Confirmed and held (awaiting payment) places, changed only under this row's lock: the capacity is exact.
@@ -163,6 +165,8 @@ CREATE TABLE meetup_signups (
     attended_via     text CHECK (attended_via IN ('code', 'qr')),
     -- subscribe-message reminder before the start: sending | sent | no_consent | muted | failed (never retried)
     reminder_status  text,
+    -- subscribe message telling a waitlisted member a place is theirs: sending | sent | no_consent | ... (once)
+    promotion_notice text,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     UNIQUE (meetup_id, user_id),

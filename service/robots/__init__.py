@@ -1,0 +1,1 @@
+"""Robots: one identity and posting helper for every robot, keyword auto-reply rules, customer service."""
