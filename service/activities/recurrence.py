@@ -9,6 +9,7 @@ later on the clock, and an ambiguous one (fall back) as its first occurrence.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -40,8 +41,8 @@ def zone_of(name: str) -> ZoneInfo:
 
 
 def is_time_zone(name: str) -> bool:
-    """An IANA zone name of the zoneinfo database (not a file path, not 'localtime')."""
-    if name not in _known_zones():
+    """An IANA zone name of the zoneinfo database (not a file path, not the system's 'localtime')."""
+    if name in _NOT_ZONES or not _ZONE_NAME.match(name) or name not in _known_zones():
         return False
     try:
         ZoneInfo(name)
@@ -51,6 +52,8 @@ def is_time_zone(name: str) -> bool:
 
 
 _ZONES: frozenset[str] | None = None
+_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
 
 
 def _known_zones() -> frozenset[str]:
