@@ -196,7 +196,8 @@ async def test_a_payment_after_the_hold_lapsed_takes_a_free_place_or_is_refunded
     # run): the place goes to Carol, so Bob's late payment finds none and is refunded.
     signup_id = await world.pool.fetchval("SELECT id FROM meetup_signups WHERE user_id = $1", bob.id)
     await world.pool.execute(
-        "UPDATE meetup_signups SET status = 'cancelled', cancel_reason = 'hold_expired', hold_until = NULL WHERE id = $1",
+        "UPDATE meetup_signups SET status = 'cancelled', cancel_reason = 'hold_expired', hold_until = NULL "
+        "WHERE id = $1",
         signup_id,
     )
     await world.pool.execute("UPDATE meetups SET seats_taken = 0 WHERE id = $1", int(mid))
