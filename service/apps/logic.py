@@ -178,6 +178,8 @@ async def _checkout(
         description=f"社区应用：{name}",
         idempotency_key=key,
     )
+    if result.order.purpose != PURPOSE or result.order.subject_id != str(row["community_app_id"]):
+        raise Problem("idempotency_key_reused", "this Idempotency-Key paid for something else")
     async with pool.acquire() as conn:
         await conn.execute(
             q.RECORD_PURCHASE, int(result.order.id), row["community_app_id"], row["billing"], row["price_fen"]

@@ -8,6 +8,7 @@ from typing import Annotated
 import asyncpg
 from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from service.apps import logic
@@ -23,7 +24,7 @@ register("operator_only", 403, "Only the platform operator (X-Operator-Key) may 
 TAG = "apps"
 AUTH = ("unauthorized", "token_expired")
 OWNER = (*AUTH, "not_found", "not_member", "forbidden")
-PAYING = ("payment_unavailable", "order_already_paid", "conflict")
+PAYING = ("payment_unavailable", "order_already_paid", "conflict", "idempotency_key_reused")
 
 AppPath = Annotated[str, Parameter(pattern=m.APP_PATTERN, description="An app: " + ", ".join(m.APPS))]
 OperatorKey = Annotated[
@@ -115,7 +116,13 @@ class CommunityAppsController(Controller):
             "Send an `Idempotency-Key` to retry safely."
         ),
         status_code=200,
-        responses=responses(*OWNER, *PAYING, "idempotency_key_reused"),
+        responses={
+            **responses(*OWNER, *PAYING),
+            202: ResponseSpec(
+                data_container=m.AppCheckout,
+                description="Priced and not paid up: the app and the order to pay (`order.payment`)",
+            ),
+        },
     )
     async def enable(
         self,

@@ -419,6 +419,8 @@ async def sign_up(
             idempotency_key=key,
         )
         order = result.order
+        if order.purpose != PURPOSE or order.subject_id != str(signup_id):
+            raise Problem("idempotency_key_reused", "this Idempotency-Key paid for something else")
         async with pool.acquire() as conn:
             await conn.execute(q.ATTACH_ORDER, signup_id, int(order.id), order.time_expire + HOLD_GRACE)
     async with pool.acquire() as conn:
