@@ -9,8 +9,10 @@ from litestar import Controller, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.params import Parameter
 
+from service.activities import examples as ex
 from service.activities import logic
 from service.activities import models as m
+from service.activities.examples import answer
 from service.auth.guard import BEARER_SECURITY, CurrentUser
 from service.errors import responses
 from service.ids import MAX_ID, PathId
@@ -44,7 +46,10 @@ class CommunityActivitiesController(Controller):
             "content-checked."
         ),
         status_code=201,
-        responses=responses(*ADMIN, *CONTENT),
+        responses={
+            **responses(*ADMIN, *CONTENT),
+            **answer(201, ex.ACTIVITY, "scheduled, open now", "The activity with its open and next occurrence"),
+        },
     )
     async def create(
         self, community_id: PathId, data: m.ActivityCreate, caller: CurrentUser, state: State
@@ -55,7 +60,10 @@ class CommunityActivitiesController(Controller):
         "/activities",
         operation_id="listActivities",
         summary="A community's theme activities, newest first (members)",
-        responses=responses(*MEMBER),
+        responses={
+            **responses(*MEMBER),
+            **answer(200, ex.ACTIVITIES, "one active activity", "Activities, newest first"),
+        },
     )
     async def list_activities(
         self,
@@ -72,7 +80,10 @@ class CommunityActivitiesController(Controller):
         "/timezone",
         operation_id="getCommunityTimeZone",
         summary="The community's time zone: it decides local days and active hours (members)",
-        responses=responses(*AUTH, "not_found", "not_member"),
+        responses={
+            **responses(*AUTH, "not_found", "not_member"),
+            **answer(200, ex.TIME_ZONE, "the default zone", "The community time zone"),
+        },
     )
     async def time_zone(self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.TimeZoneSetting:
         return await logic.get_time_zone(db, community_id, user.id)
@@ -81,7 +92,10 @@ class CommunityActivitiesController(Controller):
         "/timezone",
         operation_id="setCommunityTimeZone",
         summary="Set the community's IANA time zone (owner); occurrences not yet open follow it",
-        responses=responses(*AUTH, "not_found", "not_member", "forbidden"),
+        responses={
+            **responses(*AUTH, "not_found", "not_member", "forbidden"),
+            **answer(200, ex.TIME_ZONE, "set", "The time zone now in force"),
+        },
     )
     async def set_time_zone(
         self,
@@ -103,7 +117,10 @@ class ActivitiesController(Controller):
         "",
         operation_id="getActivity",
         summary="An activity with its open and next occurrence and my streaks (members)",
-        responses=responses(*IN_ACTIVITY),
+        responses={
+            **responses(*IN_ACTIVITY),
+            **answer(200, ex.ACTIVITY, "checked in today, a streak of 3", "The activity as the caller sees it"),
+        },
     )
     async def read(self, activity_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Activity:
         return await logic.get_activity(db, activity_id, user.id)
@@ -112,7 +129,10 @@ class ActivitiesController(Controller):
         "",
         operation_id="updateActivity",
         summary="Edit an activity (admins); a new window or days regenerate the occurrences not yet open",
-        responses=responses(*IN_ACTIVITY, "forbidden", "activity_ended", *CONTENT),
+        responses={
+            **responses(*IN_ACTIVITY, "forbidden", "activity_ended", *CONTENT),
+            **answer(200, ex.ACTIVITY, "edited", "The activity after the change"),
+        },
     )
     async def update(
         self, activity_id: PathId, data: m.ActivityUpdate, caller: CurrentUser, state: State
@@ -133,7 +153,10 @@ class ActivitiesController(Controller):
         "/occurrences",
         operation_id="listActivityOccurrences",
         summary="Occurrences that have opened, newest first (members)",
-        responses=responses(*IN_ACTIVITY),
+        responses={
+            **responses(*IN_ACTIVITY),
+            **answer(200, ex.OCCURRENCES, "the latest occurrence", "Occurrences, newest first"),
+        },
     )
     async def occurrences(
         self, activity_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 20, cursor: Cursor = None
@@ -150,17 +173,20 @@ class ActivitiesController(Controller):
             "check-in: `already_checked_in`. Recorded as the interaction `check_in`."
         ),
         status_code=201,
-        responses=responses(
-            *IN_ACTIVITY,
-            "not_member",
-            "member_muted",
-            "introduction_required",
-            "check_in_late",
-            "check_in_not_open",
-            "already_checked_in",
-            "activity_ended",
-            *CONTENT,
-        ),
+        responses={
+            **responses(
+                *IN_ACTIVITY,
+                "not_member",
+                "member_muted",
+                "introduction_required",
+                "check_in_late",
+                "check_in_not_open",
+                "already_checked_in",
+                "activity_ended",
+                *CONTENT,
+            ),
+            **answer(201, ex.CHECK_IN, "the third day in a row", "The check-in and its streak"),
+        },
     )
     async def check_in(
         self, activity_id: PathId, data: m.CheckInCreate, caller: CurrentUser, state: State
@@ -171,7 +197,7 @@ class ActivitiesController(Controller):
         "/check-ins",
         operation_id="listCheckIns",
         summary="Check-ins, newest first, of one occurrence or one member (members)",
-        responses=responses(*IN_ACTIVITY),
+        responses={**responses(*IN_ACTIVITY), **answer(200, ex.CHECK_INS, "one check-in", "Check-ins, newest first")},
     )
     async def check_ins(
         self,
@@ -189,7 +215,7 @@ class ActivitiesController(Controller):
         "/ranking",
         operation_id="activityRanking",
         summary="The activity's ranking: check-ins, streaks and points per member (members)",
-        responses=responses(*IN_ACTIVITY),
+        responses={**responses(*IN_ACTIVITY), **answer(200, ex.RANKING, "two members", "The ranking")},
     )
     async def ranking(
         self, activity_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 50

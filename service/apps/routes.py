@@ -8,9 +8,10 @@ from typing import Annotated
 import asyncpg
 from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
+from service.activities.examples import answer
+from service.apps import examples as ex
 from service.apps import logic
 from service.apps import models as m
 from service.auth.guard import BEARER_SECURITY, CurrentUser
@@ -47,7 +48,7 @@ class AppCatalogueController(Controller):
         "",
         operation_id="listAppCatalogue",
         summary="Every app an owner can switch on, with its price (free, one-off or monthly, in fen)",
-        responses=responses(*AUTH),
+        responses={**responses(*AUTH), **answer(200, ex.CATALOGUE, "meetups priced monthly", "The catalogue")},
     )
     async def catalogue(self, user: CurrentUser, db: asyncpg.Connection) -> m.Catalogue:
         return await logic.catalogue(db)
@@ -62,7 +63,7 @@ class AppPricesController(Controller):
         operation_id="setAppPrice",
         summary="Price an app, one-off or per month (platform operator, X-Operator-Key)",
         description="Communities that have not paid lose the app until they pay; paid periods are kept.",
-        responses=responses("operator_only"),
+        responses={**responses("operator_only"), **answer(200, ex.PRICE, "monthly", "The app with its new price")},
     )
     async def set_price(
         self, app: AppPath, data: m.AppPrice, db: asyncpg.Connection, settings: Settings, operator_key: OperatorKey
@@ -93,7 +94,7 @@ class CommunityAppsController(Controller):
         "",
         operation_id="listCommunityApps",
         summary="The apps that are on in a community (members); all=true: every app with its state (admins)",
-        responses=responses(*OWNER),
+        responses={**responses(*OWNER), **answer(200, ex.COMMUNITY_APPS, "a free and a paid app", "Apps")},
     )
     async def list_apps(
         self,
@@ -118,10 +119,10 @@ class CommunityAppsController(Controller):
         status_code=200,
         responses={
             **responses(*OWNER, *PAYING),
-            202: ResponseSpec(
-                data_container=m.AppCheckout,
-                description="Priced and not paid up: the app and the order to pay (`order.payment`)",
+            **answer(
+                202, ex.TO_PAY, "priced: the order to pay", "Priced and not paid up: the app and the order to pay"
             ),
+            **answer(200, ex.ENABLED, "a free app", "The app is on"),
         },
     )
     async def enable(
@@ -139,7 +140,10 @@ class CommunityAppsController(Controller):
         operation_id="renewCommunityApp",
         summary="Pay one more month of a monthly app before it ends (owner): 202 with the order",
         status_code=202,
-        responses=responses(*OWNER, *PAYING, "app_not_renewable"),
+        responses={
+            **responses(*OWNER, *PAYING, "app_not_renewable"),
+            **answer(202, ex.TO_PAY, "one month more", "The app and the order to pay"),
+        },
     )
     async def renew(
         self,

@@ -7,12 +7,13 @@ from typing import Literal
 import asyncpg
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.openapi.datastructures import ResponseSpec
 
+from service.activities.examples import answer
 from service.auth.guard import BEARER_SECURITY, CurrentUser
 from service.errors import responses
 from service.idempotency import IdempotencyKey
 from service.ids import PathId
+from service.meetups import examples as ex
 from service.meetups import logic
 from service.meetups import models as m
 from service.paging import Cursor, Limit
@@ -40,7 +41,10 @@ class CommunityMeetupsController(Controller):
             "a place is paid through checkout. Title, description and place are content-checked."
         ),
         status_code=201,
-        responses=responses(*AUTH, "not_found", "not_member", "forbidden", "app_disabled", *CONTENT),
+        responses={
+            **responses(*AUTH, "not_found", "not_member", "forbidden", "app_disabled", *CONTENT),
+            **answer(201, ex.MEETUP, "a full meetup with a waitlist", "The meetup"),
+        },
     )
     async def create(self, community_id: PathId, data: m.MeetupCreate, caller: CurrentUser, state: State) -> m.Meetup:
         return await logic.create_meetup(state.pool, state.wechat, state.settings, community_id, caller.id, data)
@@ -49,7 +53,10 @@ class CommunityMeetupsController(Controller):
         "",
         operation_id="listMeetups",
         summary="A community's meetups: upcoming soonest first, or past latest first (members)",
-        responses=responses(*AUTH, "not_found", "not_member", "app_disabled"),
+        responses={
+            **responses(*AUTH, "not_found", "not_member", "app_disabled"),
+            **answer(200, ex.MEETUPS, "one upcoming meetup", "Meetups"),
+        },
     )
     async def list_meetups(
         self,
@@ -72,7 +79,10 @@ class MeetupsController(Controller):
         "",
         operation_id="getMeetup",
         summary="A meetup with places left, the waitlist and my sign-up (members)",
-        responses=responses(*IN_MEETUP),
+        responses={
+            **responses(*IN_MEETUP),
+            **answer(200, ex.MEETUP, "my place is confirmed", "The meetup as the caller sees it"),
+        },
     )
     async def read(self, meetup_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Meetup:
         return await logic.get_meetup(db, meetup_id, user.id)
@@ -81,7 +91,10 @@ class MeetupsController(Controller):
         "",
         operation_id="updateMeetup",
         summary="Edit a meetup (admins): text, place, capacity (more places promote the waitlist), deadline",
-        responses=responses(*IN_MEETUP, "forbidden", "meetup_cancelled", "capacity_below_signups", *CONTENT),
+        responses={
+            **responses(*IN_MEETUP, "forbidden", "meetup_cancelled", "capacity_below_signups", *CONTENT),
+            **answer(200, ex.MEETUP, "edited", "The meetup after the change"),
+        },
     )
     async def update(self, meetup_id: PathId, data: m.MeetupUpdate, caller: CurrentUser, state: State) -> m.Meetup:
         return await logic.update_meetup(state.pool, state.wechat, meetup_id, caller.id, data)
@@ -92,7 +105,10 @@ class MeetupsController(Controller):
         summary="Cancel a meetup (admins): every sign-up ends and every paid place is refunded in full",
         description="Allowed with the app switched off, so the money can always go back. Cancelling twice is fine.",
         status_code=200,
-        responses=responses(*AUTH, "not_found", "forbidden"),
+        responses={
+            **responses(*AUTH, "not_found", "forbidden"),
+            **answer(200, ex.MEETUP, "cancelled", "The cancelled meetup"),
+        },
     )
     async def cancel(
         self, meetup_id: PathId, caller: CurrentUser, state: State, data: m.MeetupCancel | None = None
@@ -112,7 +128,13 @@ class MeetupsController(Controller):
         status_code=201,
         responses={
             **responses(*IN_MEETUP, "meetup_full", "meetup_cancelled", "signup_closed", *PAYING),
-            200: ResponseSpec(data_container=m.SignupResult, description="Already signed up: nothing changed"),
+            **answer(200, ex.WAITLISTED, "already on the waitlist", "Already signed up: nothing changed"),
+            **answer(
+                201,
+                ex.PENDING,
+                "a paid place held for payment",
+                "New sign-up: confirmed, held for payment (with the order) or waitlisted",
+            ),
         },
     )
     async def sign_up(
@@ -126,7 +148,10 @@ class MeetupsController(Controller):
         summary="Give up my place or leave the waitlist; a paid place is refunded until the sign-up deadline",
         description="Allowed with the app switched off. The freed place goes to the first waitlisted member.",
         status_code=200,
-        responses=responses(*AUTH, "not_found", "cancellation_closed", "conflict"),
+        responses={
+            **responses(*AUTH, "not_found", "cancellation_closed", "conflict"),
+            **answer(200, ex.SIGNUP, "cancelled", "My sign-up after cancelling"),
+        },
     )
     async def cancel_signup(self, meetup_id: PathId, caller: CurrentUser, state: State) -> m.Signup:
         return await logic.cancel_signup(state.pool, state.pay, meetup_id, caller.id)
@@ -135,7 +160,7 @@ class MeetupsController(Controller):
         "/signups",
         operation_id="listMeetupSignups",
         summary="Sign-ups of a meetup in the order they came (admins)",
-        responses=responses(*IN_MEETUP, "forbidden"),
+        responses={**responses(*IN_MEETUP, "forbidden"), **answer(200, ex.SIGNUPS, "one confirmed place", "Sign-ups")},
     )
     async def signups(
         self,
@@ -152,7 +177,10 @@ class MeetupsController(Controller):
         "/venue-code",
         operation_id="getMeetupVenueCode",
         summary="The venue's short code and a fresh signed QR payload to show at the door (admins)",
-        responses=responses(*IN_MEETUP, "forbidden", "meetup_cancelled"),
+        responses={
+            **responses(*IN_MEETUP, "forbidden", "meetup_cancelled"),
+            **answer(200, ex.VENUE_CODE, "code and QR payload", "The venue credentials"),
+        },
     )
     async def venue_code(
         self, meetup_id: PathId, user: CurrentUser, db: asyncpg.Connection, settings: Settings
@@ -178,7 +206,8 @@ class MeetupsController(Controller):
                 "venue_check_in_closed",
                 "not_signed_up",
             ),
-            200: ResponseSpec(data_container=m.Signup, description="Checked in before: nothing changed"),
+            **answer(200, ex.ATTENDED, "checked in before", "Checked in before: nothing changed"),
+            **answer(201, ex.ATTENDED, "checked in", "My sign-up with the attendance time"),
         },
     )
     async def attend(

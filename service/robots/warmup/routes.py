@@ -6,10 +6,12 @@ import asyncpg
 from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
 
+from service.activities.examples import answer
 from service.auth.guard import BEARER_SECURITY, CurrentUser
 from service.errors import responses
 from service.ids import PathId
 from service.paging import Cursor, Limit
+from service.robots.warmup import examples as ex
 from service.robots.warmup import logic
 from service.robots.warmup import models as m
 
@@ -27,7 +29,7 @@ class WarmupController(Controller):
         "",
         operation_id="getWarmupSettings",
         summary="The warm-up robot's settings, its last post and the next topic (admins)",
-        responses=responses(*ADMIN),
+        responses={**responses(*ADMIN), **answer(200, ex.SETTINGS, "on, 3 quiet hours", "The robot settings")},
     )
     async def read(self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.WarmupSettings:
         return await logic.get_settings(db, community_id, user.id)
@@ -37,7 +39,7 @@ class WarmupController(Controller):
         operation_id="updateWarmupSettings",
         summary="Turn the robot on or off, set the quiet time and the active hours (admins)",
         description="Active hours are local time in the community's time zone; equal times mean all day.",
-        responses=responses(*ADMIN),
+        responses={**responses(*ADMIN), **answer(200, ex.SETTINGS, "updated", "The robot settings after the change")},
     )
     async def update(
         self, community_id: PathId, data: m.WarmupSettingsUpdate, user: CurrentUser, db: asyncpg.Connection
@@ -48,7 +50,10 @@ class WarmupController(Controller):
         "/topics",
         operation_id="listWarmupTopics",
         summary="The topics the robot posts in turn (admins)",
-        responses=responses(*ADMIN),
+        responses={
+            **responses(*ADMIN),
+            **answer(200, ex.TOPICS, "one topic", "Topics in the order the robot takes them"),
+        },
     )
     async def topics(
         self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 50, cursor: Cursor = None
@@ -60,7 +65,7 @@ class WarmupController(Controller):
         operation_id="addWarmupTopic",
         summary="Add a topic (admins); content-checked, since the robot will post it",
         status_code=201,
-        responses=responses(*ADMIN, *CONTENT),
+        responses={**responses(*ADMIN, *CONTENT), **answer(201, ex.TOPIC, "added", "The topic")},
     )
     async def add_topic(
         self, community_id: PathId, data: m.WarmupTopicCreate, caller: CurrentUser, state: State
@@ -71,7 +76,7 @@ class WarmupController(Controller):
         "/topics/{topic_id:int}",
         operation_id="updateWarmupTopic",
         summary="Reword or move a topic (admins)",
-        responses=responses(*ADMIN, *CONTENT),
+        responses={**responses(*ADMIN, *CONTENT), **answer(200, ex.TOPIC, "moved", "The topic after the change")},
     )
     async def update_topic(
         self, community_id: PathId, topic_id: PathId, data: m.WarmupTopicUpdate, caller: CurrentUser, state: State
