@@ -385,18 +385,16 @@ async def sign_up(
                 raise Problem("meetup_cancelled")
             if now >= meetup["signup_deadline"]:
                 raise Problem("signup_closed", f"sign-ups closed at {meetup['signup_deadline'].isoformat()}")
-            hold_until = waitlisted_at = None
+            hold_until = None
             if meetup["seats_taken"] < meetup["capacity"]:
                 status = "confirmed" if meetup["fee_fen"] is None else "pending_payment"
             elif meetup["waitlist"]:
-                status, waitlisted_at = "waitlisted", now
+                status = "waitlisted"
             else:
                 raise Problem("meetup_full", f"all {meetup['capacity']} places are taken")
             if status == "pending_payment":
                 hold_until = now + timedelta(seconds=settings.checkout_order_ttl) + HOLD_GRACE
-            row = await conn.fetchrow(
-                q.UPSERT_SIGNUP, meetup_id, meetup["community_id"], user_id, status, waitlisted_at, hold_until
-            )
+            row = await conn.fetchrow(q.UPSERT_SIGNUP, meetup_id, meetup["community_id"], user_id, status, hold_until)
             if status != "waitlisted":
                 await conn.execute(q.ADD_SEATS, meetup_id, 1)
             if hold_until is not None:

@@ -85,10 +85,11 @@ WHERE s.id = $1
 
 LOCK_ORDER = "SELECT id, status FROM orders WHERE id = $1 FOR UPDATE"
 
-# A new sign-up, or a cancelled one taken up again (fresh state, a new place in the waitlist).
+# A new sign-up, or a cancelled one taken up again (fresh state, a new place in the waitlist). Taken under the
+# meetup's lock, so the clock orders the waitlist exactly as the sign-ups came through the lock.
 UPSERT_SIGNUP = """
 INSERT INTO meetup_signups (meetup_id, community_id, user_id, status, waitlisted_at, hold_until)
-VALUES ($1, $2, $3, $4, $5, $6)
+VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'waitlisted' THEN clock_timestamp() END, $5)
 ON CONFLICT (meetup_id, user_id) DO UPDATE
 SET status = excluded.status, waitlisted_at = excluded.waitlisted_at, hold_until = excluded.hold_until,
     cancel_reason = NULL, order_id = NULL, attended_at = NULL, attended_via = NULL, reminder_status = NULL,

@@ -4,6 +4,7 @@ and callers without standing on every route."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -72,20 +73,27 @@ async def test_an_activity_is_announced_and_members_check_in_once(world, people)
     assert [(r["kind"], r["post_id"]) for r in recorded] == [("check_in", int(body["postId"]))]
 
     assert_problem(await check_in(world, bob, activity["id"], "再打一次"), 409, "already_checked_in")
+    # Concurrent check-ins of one member: exactly one counts, the others leave no post behind.
+    racing = await asyncio.gather(*(check_in(world, alice, activity["id"], f"第 {n} 次") for n in range(5)))
+    assert sorted(r.status_code for r in racing) == [201, 409, 409, 409, 409]
+    assert (
+        await world.pool.fetchval("SELECT count(*) FROM posts WHERE author_id = $1 AND kind = 'check_in'", alice.id)
+        == 1
+    )
     assert_problem(await check_in(world, carol, activity["id"], "这里有 sandbox-risky 内容"), 422, "content_rejected")
     held = await check_in(world, carol, activity["id"], "需要 sandbox-review 的内容")
     assert held.status_code == 201 and held.json()["postStatus"] == "pending"
-    assert await world.pool.fetchval("SELECT count(*) FROM check_ins") == 2
+    assert await world.pool.fetchval("SELECT count(*) FROM check_ins") == 3
 
     mine = (await world.api.get(f"/v1/activities/{activity['id']}", headers=bob.headers)).json()["me"]
     assert mine == {"checkedInNow": True, "checkIns": 1, "points": 10, "currentStreak": 1, "longestStreak": 1}
     # Carol's held check-in counts, but others see only visible check-ins.
     listed = (await world.api.get(f"/v1/activities/{activity['id']}/check-ins", headers=bob.headers)).json()
-    assert [item["userId"] for item in listed["items"]] == [str(bob.id)]
+    assert [item["userId"] for item in listed["items"]] == [str(alice.id), str(bob.id)]
     own = (await world.api.get(f"/v1/activities/{activity['id']}/check-ins", headers=carol.headers)).json()
-    assert {item["userId"] for item in own["items"]} == {str(bob.id), str(carol.id)}
+    assert {item["userId"] for item in own["items"]} == {str(alice.id), str(bob.id), str(carol.id)}
     ranking = (await world.api.get(f"/v1/activities/{activity['id']}/ranking", headers=carol.headers)).json()
-    assert [(e["rank"], e["checkIns"], e["points"]) for e in ranking["items"]] == [(1, 1, 10), (1, 1, 10)]
+    assert [(e["rank"], e["checkIns"], e["points"]) for e in ranking["items"]] == [(1, 1, 10)] * 3
 
 
 async def test_late_early_and_foreign_occurrences(world, people):
