@@ -125,7 +125,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The platform operator: callers presenting this key in X-Operator-Key (reward pools).
     operator_api_key: str | None = None
     # Operating a community (issue 9): theme activities, meetups, the warm-up robot, community apps.
-    activities_horizon_days: Annotated[int, msgspec.Meta(ge=1, le=90)] = 14  # occurrences generated ahead
+    activities_horizon_days: Annotated[int, msgspec.Meta(ge=3, le=90)] = 14  # occurrences generated ahead
     meetups_checkin_opens_before: Annotated[int, msgspec.Meta(ge=0)] = 3600  # venue check-in opens before start
     meetups_qr_ttl: Annotated[int, msgspec.Meta(ge=30, le=86400)] = 300  # a venue QR payload's life, seconds
     meetups_reminder_lead: Annotated[int, msgspec.Meta(ge=60)] = 2 * 3600  # remind this long before the start

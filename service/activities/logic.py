@@ -159,10 +159,11 @@ async def regenerate(conn: asyncpg.Connection, activity_id: int, now: datetime, 
 
 
 async def generate_due(pool: asyncpg.Pool, settings: Settings, now: datetime | None = None) -> int:
-    """The generation job: every active activity whose occurrences run out within two days."""
+    """The generation job: every active activity whose occurrences fall a day behind the horizon. Local days
+    differ from the UTC day by at most one, so occurrences always exist at least HORIZON - 2 (>= 1) days ahead."""
     now = now or _now()
     horizon = settings.activities_horizon_days
-    cutoff = now.date() + timedelta(days=max(horizon - 2, 0))
+    cutoff = now.date() + timedelta(days=horizon - 1)
     created = 0
     async with pool.acquire() as conn:
         for row in await conn.fetch(q.TO_GENERATE, cutoff, GENERATE_BATCH):

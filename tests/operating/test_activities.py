@@ -252,6 +252,14 @@ async def test_generation_and_announcements_are_idempotent(world, people):
     await world.run_job("activities.generate")
     await world.run_job("activities.generate")
     assert await world.pool.fetchval("SELECT count(*) FROM activity_occurrences WHERE activity_id = $1", aid) == count
+    # Days pass (the last five days are not generated yet): the job catches up, once.
+    await world.pool.execute(
+        "DELETE FROM activity_occurrences WHERE activity_id = $1 AND local_date > current_date + 5", aid
+    )
+    await world.pool.execute("UPDATE activities SET generated_until = current_date + 5 WHERE id = $1", aid)
+    await world.run_job("activities.generate")
+    await world.run_job("activities.generate")
+    assert await world.pool.fetchval("SELECT count(*) FROM activity_occurrences WHERE activity_id = $1", aid) == count
     # Tomorrow's occurrence opens (moved to now): one announcement, however often the job runs.
     upcoming = await world.pool.fetchval(
         "SELECT id FROM activity_occurrences WHERE activity_id = $1 AND announced_at IS NULL ORDER BY opens_at LIMIT 1",
