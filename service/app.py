@@ -70,19 +70,38 @@ TAGS = [
         description="Free-trial qualifications granted when a poll closes (winner, top proposers, a verifiable "
         "draw among voters): claim, ship, feedback and sharing it to the feed.",
     ),
+    Tag(
+        name="activities",
+        description="Recurring theme activities and check-ins (打卡): occurrences in the community's time zone, "
+        "streaks and rankings; the community's time zone.",
+    ),
+    Tag(
+        name="meetups",
+        description="Online and offline events: sign-ups with capacity and waitlist, fees through checkout, "
+        "venue check-in by short code or signed QR payload, reminders.",
+    ),
+    Tag(name="warmup", description="The warm-up robot: topics it posts when the community goes quiet."),
+    Tag(
+        name="apps",
+        description="Community apps the owner switches on and off; priced apps are paid through checkout.",
+    ),
 ]
 
 
 def domain_routes() -> list:
     """The domain controllers, mounted under /v1."""
+    from service.activities.routes import CONTROLLERS as ACTIVITY_CONTROLLERS
+    from service.apps.routes import CONTROLLERS as APP_CONTROLLERS
     from service.auth.routes import AuthController, MeController
     from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
     from service.collections.routes import CONTROLLERS as COLLECTION_CONTROLLERS
     from service.communities.routes import CONTROLLERS as COMMUNITY_CONTROLLERS
     from service.feed.routes import CONTROLLERS as FEED_CONTROLLERS
     from service.interactions.routes import CONTROLLERS as INTERACTION_CONTROLLERS
+    from service.meetups.routes import CONTROLLERS as MEETUP_CONTROLLERS
     from service.polls.routes import CONTROLLERS as POLL_CONTROLLERS
     from service.robots.routes import CONTROLLERS as ROBOT_CONTROLLERS
+    from service.robots.warmup.routes import CONTROLLERS as WARMUP_CONTROLLERS
 
     return [
         AuthController,
@@ -96,6 +115,10 @@ def domain_routes() -> list:
         *FEED_CONTROLLERS,
         *ROBOT_CONTROLLERS,
         *POLL_CONTROLLERS,
+        *ACTIVITY_CONTROLLERS,
+        *MEETUP_CONTROLLERS,
+        *WARMUP_CONTROLLERS,
+        *APP_CONTROLLERS,
     ]
 
 

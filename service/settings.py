@@ -150,6 +150,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Group collections (service/collections): how long participants have to pay, by default and at most.
     collection_default_hours: Annotated[int, msgspec.Meta(ge=1, le=720)] = 24
     collection_max_hours: Annotated[int, msgspec.Meta(ge=1, le=720)] = 168
+    # Operating a community (issue 9): theme activities, meetups, the warm-up robot, community apps.
+    activities_horizon_days: Annotated[int, msgspec.Meta(ge=3, le=90)] = 14  # occurrences generated ahead
+    meetups_checkin_opens_before: Annotated[int, msgspec.Meta(ge=0)] = 3600  # venue check-in opens before start
+    meetups_qr_ttl: Annotated[int, msgspec.Meta(ge=30, le=86400)] = 300  # a venue QR payload's life, seconds
+    meetups_reminder_lead: Annotated[int, msgspec.Meta(ge=60)] = 2 * 3600  # remind this long before the start
+    meetups_promotion_hold: Annotated[int, msgspec.Meta(ge=60)] = 1800  # a promoted paid signup's time to pay
+    meetups_reminder_template_id: str = "sandbox-meetup-reminder"  # subscribe-message templates
+    meetups_promotion_template_id: str = "sandbox-meetup-promotion"
+    apps_expiry_reminder_lead: Annotated[int, msgspec.Meta(ge=3600)] = 3 * 86400  # remind before a paid app ends
+    apps_expiry_template_id: str = "sandbox-app-expiry"
 
     def __post_init__(self) -> None:
         if self.db_pool_min > self.db_pool_max:

@@ -42,6 +42,10 @@ JOB_MODULES = (
     "service.polls.jobs",
     "service.communities.paid",
     "service.collections.jobs",
+    "service.apps.jobs",
+    "service.activities.jobs",
+    "service.meetups.jobs",
+    "service.robots.warmup.jobs",
 )
 PURGE_EVERY = 3600.0
 KEEP_FINISHED_DAYS = 7

@@ -1,0 +1,201 @@
+"""The SQL of theme activities and check-ins: $n parameters only."""
+
+from __future__ import annotations
+
+OPENID = "SELECT openid FROM users WHERE id = $1"
+
+COMMUNITY_TIME_ZONE = "SELECT timezone FROM communities WHERE id = $1"
+
+SET_COMMUNITY_TIME_ZONE = "UPDATE communities SET timezone = $2, updated_at = now() WHERE id = $1"
+
+INSERT_ACTIVITY = """
+INSERT INTO activities (community_id, created_by, title, prompt, recurrence, weekdays, dates, starts_on, ends_on,
+                        window_start, window_end, reward_points)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+RETURNING id
+"""
+
+ACTIVITY = """
+SELECT a.id, a.community_id, a.title, a.prompt, a.recurrence, a.weekdays, a.dates, a.starts_on, a.ends_on,
+       a.window_start, a.window_end, a.reward_points, a.status, a.generated_until, a.created_at, c.timezone
+FROM activities a JOIN communities c ON c.id = a.community_id WHERE a.id = $1
+"""
+
+LOCK_ACTIVITY = """
+SELECT a.id, a.community_id, a.title, a.prompt, a.recurrence, a.weekdays, a.dates, a.starts_on, a.ends_on,
+       a.window_start, a.window_end, a.reward_points, a.status, a.generated_until, a.created_at, c.timezone
+FROM activities a JOIN communities c ON c.id = a.community_id WHERE a.id = $1
+FOR UPDATE OF a
+"""
+
+UPDATE_ACTIVITY = """
+UPDATE activities SET title = $2, prompt = $3, reward_points = $4, window_start = $5, window_end = $6,
+       weekdays = $7, dates = $8, ends_on = $9, updated_at = now()
+WHERE id = $1
+"""
+
+END_ACTIVITY = "UPDATE activities SET status = 'ended', updated_at = now() WHERE id = $1"
+
+SET_GENERATED_UNTIL = "UPDATE activities SET generated_until = $2 WHERE id = $1"
+
+# Active activities whose occurrences do not reach the horizon yet, in communities where the app is on.
+TO_GENERATE = """
+SELECT a.id, a.community_id, a.title, a.prompt, a.recurrence, a.weekdays, a.dates, a.starts_on, a.ends_on,
+       a.window_start, a.window_end, a.reward_points, a.status, a.generated_until, a.created_at, c.timezone
+FROM activities a JOIN communities c ON c.id = a.community_id
+WHERE a.status = 'active' AND (a.generated_until IS NULL OR a.generated_until < $1::date)
+  AND (a.ends_on IS NULL OR a.generated_until IS NULL OR a.generated_until < a.ends_on)
+  AND community_app_active(a.community_id, 'activities')
+ORDER BY a.id
+LIMIT $2
+"""
+
+INSERT_OCCURRENCES = """
+INSERT INTO activity_occurrences (activity_id, community_id, local_date, opens_at, closes_at)
+SELECT $1, $2, d, o, cl FROM unnest($3::date[], $4::timestamptz[], $5::timestamptz[]) AS w(d, o, cl)
+ON CONFLICT (activity_id, local_date) DO NOTHING
+"""
+
+# Occurrences not open yet: dropped when the schedule or the time zone changes, then generated again.
+DELETE_UNOPENED = """
+DELETE FROM activity_occurrences WHERE activity_id = $1 AND opens_at > $2 AND announced_at IS NULL
+"""
+
+ACTIVITIES_OF_COMMUNITY = "SELECT id FROM activities WHERE community_id = $1 AND status = 'active'"
+
+# Occurrences that opened and were not announced, with their activity, locked so workers never double-post.
+DUE_ANNOUNCEMENTS = """
+SELECT o.id, o.activity_id, o.community_id, o.local_date, o.opens_at, o.closes_at,
+       a.title, a.prompt, a.window_start, a.window_end, a.status,
+       community_app_active(o.community_id, 'activities') AS app_active
+FROM activity_occurrences o JOIN activities a ON a.id = o.activity_id
+WHERE o.announced_at IS NULL AND o.opens_at <= $1 AND ($2::bigint IS NULL OR o.activity_id = $2)
+ORDER BY o.opens_at
+LIMIT $3
+FOR UPDATE OF o SKIP LOCKED
+"""
+
+INSERT_ROBOT_POST = "INSERT INTO posts (community_id, robot, kind, text) VALUES ($1, $2, $3, $4) RETURNING id"
+
+MARK_ANNOUNCED = "UPDATE activity_occurrences SET post_id = $2, announced_at = $3 WHERE id = $1"
+
+OCCURRENCE = """
+SELECT o.id, o.local_date, o.opens_at, o.closes_at, o.post_id,
+       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id)::int AS check_in_count, o.activity_id
+FROM activity_occurrences o WHERE o.id = $1
+"""
+
+OPEN_OCCURRENCE = """
+SELECT o.id, o.local_date, o.opens_at, o.closes_at, o.post_id,
+       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id)::int AS check_in_count
+FROM activity_occurrences o
+WHERE o.activity_id = $1 AND o.opens_at <= $2 AND o.closes_at > $2
+ORDER BY o.opens_at DESC LIMIT 1
+"""
+
+NEXT_OCCURRENCE = """
+SELECT o.id, o.local_date, o.opens_at, o.closes_at, o.post_id,
+       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id)::int AS check_in_count
+FROM activity_occurrences o
+WHERE o.activity_id = $1 AND o.opens_at > $2 ORDER BY o.opens_at LIMIT 1
+"""
+
+# The two latest occurrences that have opened by $2: the latest and the one before it (for current streaks).
+LATEST_OPENED = """
+SELECT id, closes_at FROM activity_occurrences WHERE activity_id = $1 AND opens_at <= $2
+ORDER BY opens_at DESC LIMIT 2
+"""
+
+OCCURRENCES = """
+SELECT o.id, o.local_date, o.opens_at, o.closes_at, o.post_id,
+       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id)::int AS check_in_count
+FROM activity_occurrences o
+WHERE o.activity_id = $1 AND ($2::timestamptz IS NULL OR (o.opens_at, o.id) < ($2, $3))
+  AND o.opens_at <= $4
+ORDER BY o.opens_at DESC, o.id DESC
+LIMIT $5
+"""
+
+ACTIVITIES = """
+SELECT a.id::text AS id, a.title, a.recurrence, a.window_start, a.window_end, a.reward_points, a.status,
+       a.created_at, a.id AS sort_id,
+       (SELECT min(o.opens_at) FROM activity_occurrences o WHERE o.activity_id = a.id AND o.closes_at > now())
+           AS next_opens_at
+FROM activities a
+WHERE a.community_id = $1 AND ($2::text IS NULL OR a.status = $2) AND ($3::bigint IS NULL OR a.id < $3)
+ORDER BY a.id DESC
+LIMIT $4
+"""
+
+HAS_CHECKED_IN = "SELECT EXISTS (SELECT 1 FROM check_ins WHERE occurrence_id = $1 AND user_id = $2)"
+
+INSERT_MEMBER_POST = """
+INSERT INTO posts (community_id, author_id, kind, text, image_urls, status) VALUES ($1, $2, 'check_in', $3, $4, $5)
+RETURNING id
+"""
+
+# The streak continues the member's check-in at the occurrence just before this one ($7 = its opens_at).
+INSERT_CHECK_IN = """
+INSERT INTO check_ins (occurrence_id, activity_id, community_id, user_id, post_id, points, created_at, streak)
+VALUES ($1, $2, $3, $4, $5, $6, $8, 1 + coalesce((
+    SELECT prev.streak FROM check_ins prev
+    WHERE prev.user_id = $4 AND prev.occurrence_id = (
+        SELECT o.id FROM activity_occurrences o WHERE o.activity_id = $2 AND o.opens_at < $7
+        ORDER BY o.opens_at DESC LIMIT 1)
+), 0))
+ON CONFLICT (occurrence_id, user_id) DO NOTHING
+RETURNING id
+"""
+
+CHECK_IN = """
+SELECT ci.id::text AS id, ci.activity_id::text AS activity_id, ci.occurrence_id::text AS occurrence_id,
+       o.local_date, ci.user_id::text AS user_id, u.nickname, u.avatar_url, ci.post_id::text AS post_id, p.text,
+       p.image_urls, p.status AS post_status, ci.points, ci.streak, ci.created_at
+FROM check_ins ci JOIN activity_occurrences o ON o.id = ci.occurrence_id JOIN users u ON u.id = ci.user_id
+JOIN posts p ON p.id = ci.post_id
+WHERE ci.id = $1
+"""
+
+# Newest first; others' check-ins only when their post is visible and not deleted; mine always.
+CHECK_INS = """
+SELECT ci.id::text AS id, ci.activity_id::text AS activity_id, ci.occurrence_id::text AS occurrence_id,
+       o.local_date, ci.user_id::text AS user_id, u.nickname, u.avatar_url, ci.post_id::text AS post_id, p.text,
+       p.image_urls, p.status AS post_status, ci.points, ci.streak, ci.created_at, ci.id AS sort_id
+FROM check_ins ci JOIN activity_occurrences o ON o.id = ci.occurrence_id JOIN users u ON u.id = ci.user_id
+JOIN posts p ON p.id = ci.post_id
+WHERE ci.activity_id = $1 AND ($2::bigint IS NULL OR ci.occurrence_id = $2)
+  AND ($3::bigint IS NULL OR ci.user_id = $3)
+  AND ((p.status = 'visible' AND p.deleted_at IS NULL) OR ci.user_id = $4)
+  AND ($5::bigint IS NULL OR ci.id < $5)
+ORDER BY ci.id DESC
+LIMIT $6
+"""
+
+# Per member: check-ins, points, longest streak, and the current streak: the streak at the latest opened
+# occurrence ($2), else, while that one is still open ($4), the streak at the one before it ($3).
+STANDINGS = """
+SELECT ci.user_id, count(*)::int AS check_ins, coalesce(sum(ci.points), 0)::int AS points,
+       max(ci.streak) AS longest_streak,
+       coalesce(max(ci.streak) FILTER (WHERE ci.occurrence_id = $2),
+                CASE WHEN $4 THEN max(ci.streak) FILTER (WHERE ci.occurrence_id = $3) END, 0) AS current_streak
+FROM check_ins ci
+WHERE ci.activity_id = $1 AND ($5::bigint IS NULL OR ci.user_id = $5)
+GROUP BY ci.user_id
+"""
+
+RANKING = """
+SELECT rank() OVER (ORDER BY s.check_ins DESC, s.longest_streak DESC, s.current_streak DESC)::int AS rank,
+       s.user_id::text AS user_id, u.nickname, u.avatar_url, s.check_ins, s.points, s.current_streak,
+       s.longest_streak
+FROM (
+    SELECT ci.user_id, count(*)::int AS check_ins, coalesce(sum(ci.points), 0)::int AS points,
+           max(ci.streak) AS longest_streak,
+           coalesce(max(ci.streak) FILTER (WHERE ci.occurrence_id = $2),
+                    CASE WHEN $4 THEN max(ci.streak) FILTER (WHERE ci.occurrence_id = $3) END, 0) AS current_streak
+    FROM check_ins ci
+    WHERE ci.activity_id = $1 AND ($5::bigint IS NULL OR ci.user_id = $5)
+    GROUP BY ci.user_id
+) s JOIN users u ON u.id = s.user_id
+ORDER BY rank, s.user_id
+LIMIT $6
+"""

@@ -1,0 +1,226 @@
+"""HTTP routes of theme activities, check-ins and the community's time zone: thin handlers over logic.py."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import asyncpg
+from litestar import Controller, delete, get, patch, post, put
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from service.activities import examples as ex
+from service.activities import logic
+from service.activities import models as m
+from service.activities.examples import answer
+from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.errors import responses
+from service.ids import MAX_ID, PathId
+from service.paging import Cursor, Limit
+from service.settings import Settings
+
+TAG = "activities"
+AUTH = ("unauthorized", "token_expired")
+MEMBER = (*AUTH, "not_found", "not_member", "app_disabled")
+ADMIN = (*MEMBER, "forbidden")
+CONTENT = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "wechat_error")
+# Routes by activity id answer `not_found` to non-members: the activity is the community's business.
+IN_ACTIVITY = (*AUTH, "not_found", "app_disabled")
+
+OptionalId = Annotated[int | None, Parameter(ge=1, le=MAX_ID, description="An id")]
+
+
+class CommunityActivitiesController(Controller):
+    path = "/communities/{community_id:int}"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @post(
+        "/activities",
+        operation_id="createActivity",
+        summary="Schedule a recurring theme activity (admins); the robot announces each occurrence",
+        description=(
+            "Recurrence: `daily`, `weekly` on `weekdays`, or on `dates`. The window is local time in the "
+            "community's time zone; a `windowEnd` earlier than `windowStart` closes the next day. Occurrences "
+            "are generated ahead; the one open now (if any) is announced at once. Title and prompt are "
+            "content-checked."
+        ),
+        status_code=201,
+        responses={
+            **responses(*ADMIN, *CONTENT),
+            **answer(201, ex.ACTIVITY, "scheduled, open now", "The activity with its open and next occurrence"),
+        },
+    )
+    async def create(
+        self, community_id: PathId, data: m.ActivityCreate, caller: CurrentUser, state: State
+    ) -> m.Activity:
+        return await logic.create_activity(state.pool, state.wechat, state.settings, community_id, caller.id, data)
+
+    @get(
+        "/activities",
+        operation_id="listActivities",
+        summary="A community's theme activities, newest first (members)",
+        responses={
+            **responses(*MEMBER),
+            **answer(200, ex.ACTIVITIES, "one active activity", "Activities, newest first"),
+        },
+    )
+    async def list_activities(
+        self,
+        community_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        status: Literal["active", "ended"] | None = None,
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> m.ActivityPage:
+        return await logic.list_activities(db, community_id, user.id, status, limit, cursor)
+
+    @get(
+        "/timezone",
+        operation_id="getCommunityTimeZone",
+        summary="The community's time zone: it decides local days and active hours (members)",
+        responses={
+            **responses(*AUTH, "not_found", "not_member"),
+            **answer(200, ex.TIME_ZONE, "the default zone", "The community time zone"),
+        },
+    )
+    async def time_zone(self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.TimeZoneSetting:
+        return await logic.get_time_zone(db, community_id, user.id)
+
+    @put(
+        "/timezone",
+        operation_id="setCommunityTimeZone",
+        summary="Set the community's IANA time zone (owner); occurrences not yet open follow it",
+        responses={
+            **responses(*AUTH, "not_found", "not_member", "forbidden"),
+            **answer(200, ex.TIME_ZONE, "set", "The time zone now in force"),
+        },
+    )
+    async def set_time_zone(
+        self,
+        community_id: PathId,
+        data: m.TimeZoneSetting,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        settings: Settings,
+    ) -> m.TimeZoneSetting:
+        return await logic.set_time_zone(db, settings, community_id, user.id, data)
+
+
+class ActivitiesController(Controller):
+    path = "/activities/{activity_id:int}"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @get(
+        "",
+        operation_id="getActivity",
+        summary="An activity with its open and next occurrence and my streaks (members)",
+        responses={
+            **responses(*IN_ACTIVITY),
+            **answer(200, ex.ACTIVITY, "checked in today, a streak of 3", "The activity as the caller sees it"),
+        },
+    )
+    async def read(self, activity_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Activity:
+        return await logic.get_activity(db, activity_id, user.id)
+
+    @patch(
+        "",
+        operation_id="updateActivity",
+        summary="Edit an activity (admins); a new window or days regenerate the occurrences not yet open",
+        responses={
+            **responses(*IN_ACTIVITY, "forbidden", "activity_ended", *CONTENT),
+            **answer(200, ex.ACTIVITY, "edited", "The activity after the change"),
+        },
+    )
+    async def update(
+        self, activity_id: PathId, data: m.ActivityUpdate, caller: CurrentUser, state: State
+    ) -> m.Activity:
+        return await logic.update_activity(state.pool, state.wechat, state.settings, activity_id, caller.id, data)
+
+    @delete(
+        "",
+        operation_id="endActivity",
+        summary="End an activity (admins): no further occurrences; past check-ins stay",
+        status_code=204,
+        responses=responses(*IN_ACTIVITY, "forbidden"),
+    )
+    async def end(self, activity_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> None:
+        await logic.end_activity(db, activity_id, user.id)
+
+    @get(
+        "/occurrences",
+        operation_id="listActivityOccurrences",
+        summary="Occurrences that have opened, newest first (members)",
+        responses={
+            **responses(*IN_ACTIVITY),
+            **answer(200, ex.OCCURRENCES, "the latest occurrence", "Occurrences, newest first"),
+        },
+    )
+    async def occurrences(
+        self, activity_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 20, cursor: Cursor = None
+    ) -> m.OccurrencePage:
+        return await logic.list_occurrences(db, activity_id, user.id, limit, cursor)
+
+    @post(
+        "/check-ins",
+        operation_id="checkIn",
+        summary="Check in (打卡): answer the open occurrence with a post, once per occurrence",
+        description=(
+            "The text is content-checked (WeChat msg_sec_check); text held for review is kept pending but the "
+            "check-in counts. Outside the window: `check_in_late` (closed) or `check_in_not_open`; a second "
+            "check-in: `already_checked_in`. Recorded as the interaction `check_in`."
+        ),
+        status_code=201,
+        responses={
+            **responses(
+                *IN_ACTIVITY,
+                "not_member",
+                "member_muted",
+                "introduction_required",
+                "check_in_late",
+                "check_in_not_open",
+                "already_checked_in",
+                "activity_ended",
+                *CONTENT,
+            ),
+            **answer(201, ex.CHECK_IN, "the third day in a row", "The check-in and its streak"),
+        },
+    )
+    async def check_in(
+        self, activity_id: PathId, data: m.CheckInCreate, caller: CurrentUser, state: State
+    ) -> m.CheckIn:
+        return await logic.check_in(state.pool, state.wechat, activity_id, caller.id, data)
+
+    @get(
+        "/check-ins",
+        operation_id="listCheckIns",
+        summary="Check-ins, newest first, of one occurrence or one member (members)",
+        responses={**responses(*IN_ACTIVITY), **answer(200, ex.CHECK_INS, "one check-in", "Check-ins, newest first")},
+    )
+    async def check_ins(
+        self,
+        activity_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        occurrence_id: Annotated[OptionalId, Parameter(query="occurrenceId")] = None,
+        user_id: Annotated[OptionalId, Parameter(query="userId", description="Only this member's")] = None,
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> m.CheckInPage:
+        return await logic.list_check_ins(db, activity_id, user.id, occurrence_id, user_id, limit, cursor)
+
+    @get(
+        "/ranking",
+        operation_id="activityRanking",
+        summary="The activity's ranking: check-ins, streaks and points per member (members)",
+        responses={**responses(*IN_ACTIVITY), **answer(200, ex.RANKING, "two members", "The ranking")},
+    )
+    async def ranking(
+        self, activity_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 50
+    ) -> m.Ranking:
+        return await logic.ranking(db, activity_id, user.id, limit)
+
+
+CONTROLLERS = [CommunityActivitiesController, ActivitiesController]

@@ -1,0 +1,72 @@
+"""Requests and answers of community apps (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from service.checkout.models import Order
+
+# The catalogue: key -> (name, what it does). The keys are stable: routes and tables use them.
+APPS: dict[str, tuple[str, str]] = {
+    "robots": ("关键词机器人", "Keyword auto-reply robots in the feed and customer-service messages."),
+    "polls": ("命名投票", "Product naming polls: proposals, votes and free trials for the winners."),
+    "collections": ("群收款", "Group collections: members pay their share through WeChat Pay."),
+    "activities": ("主题打卡", "Recurring theme activities with daily or weekly check-ins, streaks and rankings."),
+    "meetups": ("线上线下活动", "Online and offline meetups: sign-ups, waitlist, fees, venue check-in, reminders."),
+    "warmup": ("暖场机器人", "Posts a topic from the admins' list when the community goes quiet."),
+}
+APP_PATTERN = "^(" + "|".join(APPS) + ")$"
+PRICE_MAX_FEN = 10_000_000
+
+AppKey = Annotated[str, Meta(pattern=APP_PATTERN, examples=["meetups"], description="An app of the catalogue")]
+Billing = Literal["free", "one_off", "monthly"]
+AppState = Literal["enabled", "disabled", "payment_required", "expired"]
+
+
+class CatalogueApp(msgspec.Struct, rename="camel", kw_only=True):
+    app: Annotated[str, Meta(examples=["meetups"])]
+    name: Annotated[str, Meta(examples=["线上线下活动"])]
+    description: str
+    billing: Annotated[Billing, Meta(description="free, one_off (pay once, keep it) or monthly (pay per month)")]
+    price_fen: Annotated[int | None, Meta(examples=[1990], description="null when free")]
+
+
+class Catalogue(msgspec.Struct, rename="camel"):
+    items: list[CatalogueApp]
+
+
+class CommunityApp(msgspec.Struct, rename="camel", kw_only=True):
+    app: Annotated[str, Meta(examples=["meetups"])]
+    name: str
+    description: str
+    state: Annotated[
+        AppState,
+        Meta(
+            description="enabled: on; disabled: the owner switched it off; payment_required: priced and never "
+            "paid; expired: the paid period ended"
+        ),
+    ]
+    billing: Billing
+    price_fen: int | None
+    purchased: Annotated[bool, Meta(description="A one-off purchase was made: the app stays paid for good")]
+    paid_until: Annotated[datetime | None, Meta(description="End of the paid monthly periods, if any")]
+
+
+class CommunityAppList(msgspec.Struct, rename="camel"):
+    items: list[CommunityApp]
+
+
+class AppCheckout(msgspec.Struct, rename="camel", kw_only=True):
+    """The app and, when it must be paid first, the order to pay with `wx.requestPayment` (order.payment)."""
+
+    app: CommunityApp
+    order: Order | None = None
+
+
+class AppPrice(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    billing: Annotated[Literal["one_off", "monthly"], Meta(examples=["monthly"])]
+    price_fen: Annotated[int, Meta(ge=1, le=PRICE_MAX_FEN, examples=[1990], description="Price in fen")]

@@ -1,0 +1,88 @@
+"""The SQL of community apps: $n parameters only."""
+
+from __future__ import annotations
+
+APP_ACTIVE = "SELECT community_app_active($1, $2)"
+
+# Every app of the catalogue ($2) in one community: the owner's switch, what was paid, the current price.
+APP_STATES = """
+SELECT a.app, ca.id AS community_app_id, ca.enabled, coalesce(ca.purchased, false) AS purchased, ca.paid_until,
+       p.billing, p.price_fen
+FROM unnest($2::text[]) WITH ORDINALITY AS a(app, n)
+LEFT JOIN community_apps ca ON ca.community_id = $1 AND ca.app = a.app
+LEFT JOIN app_prices p ON p.app = a.app
+ORDER BY a.n
+"""
+
+PRICES = "SELECT app, billing, price_fen FROM app_prices"
+
+SET_PRICE = """
+INSERT INTO app_prices (app, billing, price_fen) VALUES ($1, $2, $3)
+ON CONFLICT (app) DO UPDATE SET billing = excluded.billing, price_fen = excluded.price_fen, updated_at = now()
+"""
+
+CLEAR_PRICE = "DELETE FROM app_prices WHERE app = $1"
+
+SWITCH = """
+INSERT INTO community_apps (community_id, app, enabled, changed_by) VALUES ($1, $2, $3, $4)
+ON CONFLICT (community_id, app) DO UPDATE SET enabled = excluded.enabled, changed_by = excluded.changed_by,
+       changed_at = now()
+RETURNING id
+"""
+
+LOCK_COMMUNITY_APP = "SELECT * FROM community_apps WHERE id = $1 FOR UPDATE"
+
+PURCHASE = "SELECT billing, price_fen FROM app_purchases WHERE order_id = $1"
+
+RECORD_PURCHASE = """
+INSERT INTO app_purchases (order_id, community_app_id, billing, price_fen) VALUES ($1, $2, $3, $4)
+ON CONFLICT (order_id) DO NOTHING
+"""
+
+APPLY_PURCHASE = """
+INSERT INTO app_purchases (order_id, community_app_id, billing, price_fen, applied_at) VALUES ($1, $2, $3, $4, now())
+ON CONFLICT (order_id) DO UPDATE SET applied_at = now()
+"""
+
+# A paid app is switched on by its payment (the owner asked for it by paying).
+GRANT_ONE_OFF = "UPDATE community_apps SET purchased = true, enabled = true, changed_at = now() WHERE id = $1"
+
+# A month more, from the end of the paid period or from now when it already ended.
+GRANT_MONTH = """
+UPDATE community_apps
+SET paid_until = greatest(coalesce(paid_until, now()), now()) + interval '1 month', enabled = true, changed_at = now()
+WHERE id = $1
+"""
+
+REVOKE_ONE_OFF = "UPDATE community_apps SET purchased = false, changed_at = now() WHERE id = $1"
+
+REVOKE_MONTH = """
+UPDATE community_apps SET paid_until = paid_until - interval '1 month', changed_at = now()
+WHERE id = $1 AND paid_until IS NOT NULL
+"""
+
+# Claimed once per paid period (reminded_for = paid_until) before sending: a reminder is never sent twice.
+CLAIM_EXPIRY_REMINDERS = """
+UPDATE community_apps ca SET reminded_for = ca.paid_until, reminder_result = 'sending'
+FROM (
+    SELECT x.id FROM community_apps x
+    WHERE x.enabled AND NOT x.purchased AND x.paid_until > now()
+      AND x.paid_until <= now() + make_interval(secs => $1)
+      AND x.reminded_for IS DISTINCT FROM x.paid_until
+      AND EXISTS (SELECT 1 FROM app_prices p WHERE p.app = x.app)
+    ORDER BY x.paid_until
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+) due
+WHERE ca.id = due.id
+RETURNING ca.id, ca.community_id, ca.app, ca.paid_until
+"""
+
+OWNER_CONTACT = """
+SELECT u.openid, c.name AS community_name, c.timezone
+FROM communities c JOIN users u ON u.id = c.owner_id WHERE c.id = $1
+"""
+
+SET_REMINDER_RESULT = "UPDATE community_apps SET reminder_result = $2 WHERE id = $1"
+
+BILLING_OF = "SELECT billing FROM app_prices WHERE app = $1"

@@ -1,0 +1,195 @@
+"""The SQL of meetups: $n parameters only. Locks are taken in one order: order, meetup, sign-up."""
+
+from __future__ import annotations
+
+INSERT_MEETUP = """
+INSERT INTO meetups (community_id, created_by, title, description, mode, place, latitude, longitude, starts_at,
+                     ends_at, signup_deadline, capacity, waitlist, fee_fen, venue_code, promotion_hold)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+RETURNING id
+"""
+
+MEETUP = """
+SELECT m.*, (SELECT count(*) FROM meetup_signups s WHERE s.meetup_id = m.id AND s.status = 'waitlisted')::int
+           AS waitlist_count
+FROM meetups m WHERE m.id = $1
+"""
+
+LOCK_MEETUP = "SELECT * FROM meetups WHERE id = $1 FOR UPDATE"
+
+UPDATE_MEETUP = """
+UPDATE meetups SET title = $2, description = $3, place = $4, latitude = $5, longitude = $6, capacity = $7,
+       waitlist = $8, signup_deadline = $9, updated_at = now()
+WHERE id = $1
+"""
+
+CANCEL_MEETUP = """
+UPDATE meetups SET status = 'cancelled', cancel_reason = $2, cancelled_at = now(), seats_taken = 0, updated_at = now()
+WHERE id = $1
+"""
+
+CANCEL_ALL_SIGNUPS = """
+UPDATE meetup_signups SET status = 'cancelled', cancel_reason = 'meetup_cancelled', hold_until = NULL,
+       updated_at = now()
+WHERE meetup_id = $1 AND status <> 'cancelled'
+RETURNING id, order_id
+"""
+
+ADD_SEATS = "UPDATE meetups SET seats_taken = seats_taken + $2, updated_at = now() WHERE id = $1"
+
+# Upcoming (not ended) soonest first, or past latest first; cursor (starts_at, id).
+MEETUPS_UPCOMING = """
+SELECT m.*, (SELECT count(*) FROM meetup_signups s WHERE s.meetup_id = m.id AND s.status = 'waitlisted')::int
+           AS waitlist_count
+FROM meetups m
+WHERE m.community_id = $1 AND m.ends_at > $2
+  AND ($3::timestamptz IS NULL OR (m.starts_at, m.id) > ($3, $4))
+ORDER BY m.starts_at, m.id
+LIMIT $5
+"""
+
+MEETUPS_PAST = """
+SELECT m.*, (SELECT count(*) FROM meetup_signups s WHERE s.meetup_id = m.id AND s.status = 'waitlisted')::int
+           AS waitlist_count
+FROM meetups m
+WHERE m.community_id = $1 AND m.ends_at <= $2
+  AND ($3::timestamptz IS NULL OR (m.starts_at, m.id) < ($3, $4))
+ORDER BY m.starts_at DESC, m.id DESC
+LIMIT $5
+"""
+
+SIGNUP = """
+SELECT s.*, u.nickname,
+       CASE WHEN s.status = 'waitlisted' THEN (
+           SELECT count(*) FROM meetup_signups w
+           WHERE w.meetup_id = s.meetup_id AND w.status = 'waitlisted'
+             AND (w.waitlisted_at, w.id) <= (s.waitlisted_at, s.id)
+       )::int END AS waitlist_position
+FROM meetup_signups s JOIN users u ON u.id = s.user_id
+WHERE s.id = $1
+"""
+
+SIGNUP_OF = "SELECT * FROM meetup_signups WHERE meetup_id = $1 AND user_id = $2"
+
+SIGNUP_ID_OF = "SELECT id FROM meetup_signups WHERE meetup_id = $1 AND user_id = $2"
+
+LOCK_SIGNUP = "SELECT * FROM meetup_signups WHERE id = $1 FOR UPDATE"
+
+LOCK_SIGNUP_OF = "SELECT * FROM meetup_signups WHERE meetup_id = $1 AND user_id = $2 FOR UPDATE"
+
+SIGNUP_WITH_ORDER = """
+SELECT s.*, o.status AS order_status, o.time_expire AS order_expires_at
+FROM meetup_signups s LEFT JOIN orders o ON o.id = s.order_id
+WHERE s.id = $1
+"""
+
+LOCK_ORDER = "SELECT id, status FROM orders WHERE id = $1 FOR UPDATE"
+
+# A new sign-up, or a cancelled one taken up again (fresh state, a new place in the waitlist). Taken under the
+# meetup's lock, so the clock orders the waitlist exactly as the sign-ups came through the lock.
+UPSERT_SIGNUP = """
+INSERT INTO meetup_signups (meetup_id, community_id, user_id, status, waitlisted_at, hold_until)
+VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'waitlisted' THEN clock_timestamp() END, $5)
+ON CONFLICT (meetup_id, user_id) DO UPDATE
+SET status = excluded.status, waitlisted_at = excluded.waitlisted_at, hold_until = excluded.hold_until,
+    cancel_reason = NULL, order_id = NULL, attended_at = NULL, attended_via = NULL, reminder_status = NULL,
+    promotion_notice = NULL, created_at = now(), updated_at = now()
+RETURNING id, status
+"""
+
+ATTACH_ORDER = """
+UPDATE meetup_signups SET order_id = $2, hold_until = greatest(hold_until, $3), updated_at = now()
+WHERE id = $1 AND status = 'pending_payment'
+"""
+
+CONFIRM = """
+UPDATE meetup_signups SET status = 'confirmed', hold_until = NULL, order_id = coalesce($2, order_id),
+       cancel_reason = NULL, updated_at = now()
+WHERE id = $1
+"""
+
+CANCEL_SIGNUP = """
+UPDATE meetup_signups SET status = 'cancelled', cancel_reason = $2, hold_until = NULL, updated_at = now()
+WHERE id = $1
+"""
+
+# The first waitlisted members, in the order they queued, get the free places.
+PROMOTE = """
+UPDATE meetup_signups s SET status = $3, hold_until = $4, promotion_notice = NULL, updated_at = now()
+FROM (
+    SELECT id FROM meetup_signups
+    WHERE meetup_id = $1 AND status = 'waitlisted'
+    ORDER BY waitlisted_at, id
+    LIMIT $2
+    FOR UPDATE
+) next
+WHERE s.id = next.id
+RETURNING s.id
+"""
+
+SIGNUPS = """
+SELECT s.*, u.nickname, NULL::int AS waitlist_position, s.id AS sort_id
+FROM meetup_signups s JOIN users u ON u.id = s.user_id
+WHERE s.meetup_id = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::bigint IS NULL OR s.id > $3)
+ORDER BY s.id
+LIMIT $4
+"""
+
+# Paid orders of the sign-ups a cancelled meetup cancelled: each is refunded once (refund_order refuses a
+# second full refund).
+PAID_ORDERS_OF_CANCELLED = """
+SELECT s.order_id FROM meetup_signups s JOIN orders o ON o.id = s.order_id
+WHERE s.meetup_id = $1 AND s.cancel_reason = 'meetup_cancelled' AND o.status = 'paid'
+ORDER BY s.order_id
+"""
+
+OPEN_ORDERS_OF_CANCELLED = """
+SELECT o.id FROM orders o
+WHERE o.purpose = 'meetup' AND o.status = 'created'
+  AND o.subject_id IN (SELECT s.id FROM meetup_signups s WHERE s.meetup_id = $1)
+"""
+
+MARK_ATTENDED = """
+UPDATE meetup_signups SET attended_at = $2, attended_via = $3, updated_at = now()
+WHERE id = $1 AND attended_at IS NULL
+RETURNING id
+"""
+
+SIGNUP_MEETUP = "SELECT meetup_id FROM meetup_signups WHERE id = $1"
+
+# Claimed before sending (at most one reminder per sign-up, never retried).
+CLAIM_REMINDERS = """
+UPDATE meetup_signups s SET reminder_status = 'sending'
+FROM (
+    SELECT s2.id FROM meetup_signups s2 JOIN meetups m ON m.id = s2.meetup_id
+    WHERE s2.status = 'confirmed' AND s2.reminder_status IS NULL AND m.status = 'open'
+      AND m.starts_at > now() AND m.starts_at <= now() + make_interval(secs => $1)
+    ORDER BY m.starts_at
+    LIMIT $2
+    FOR UPDATE OF s2 SKIP LOCKED
+) due
+WHERE s.id = due.id
+RETURNING s.id
+"""
+
+CLAIM_PROMOTION_NOTICE = """
+UPDATE meetup_signups SET promotion_notice = 'sending'
+WHERE id = $1 AND promotion_notice IS NULL AND status IN ('confirmed', 'pending_payment')
+RETURNING id
+"""
+
+# Who to tell, and what: the member's openid and mute setting, the meetup, the community's time zone.
+NOTICE_CONTEXT = """
+SELECT u.openid, coalesce(mb.notifications_muted, false) AS muted, m.id AS meetup_id, m.title, m.place, m.mode,
+       m.starts_at, s.hold_until, c.timezone
+FROM meetup_signups s
+JOIN users u ON u.id = s.user_id
+JOIN meetups m ON m.id = s.meetup_id
+JOIN communities c ON c.id = m.community_id
+LEFT JOIN memberships mb ON mb.community_id = m.community_id AND mb.user_id = s.user_id
+WHERE s.id = $1
+"""
+
+SET_REMINDER_STATUS = "UPDATE meetup_signups SET reminder_status = $2 WHERE id = $1"
+
+SET_PROMOTION_NOTICE = "UPDATE meetup_signups SET promotion_notice = $2 WHERE id = $1"

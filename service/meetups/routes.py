@@ -1,0 +1,219 @@
+"""HTTP routes of meetups: thin handlers over logic.py."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import asyncpg
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.datastructures import State
+
+from service.activities.examples import answer
+from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.errors import responses
+from service.idempotency import IdempotencyKey
+from service.ids import PathId
+from service.meetups import examples as ex
+from service.meetups import logic
+from service.meetups import models as m
+from service.paging import Cursor, Limit
+from service.settings import Settings
+
+TAG = "meetups"
+AUTH = ("unauthorized", "token_expired")
+CONTENT = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "wechat_error")
+PAYING = ("payment_unavailable", "order_already_paid", "conflict", "idempotency_key_reused")
+# Routes by meetup id answer `not_found` to non-members.
+IN_MEETUP = (*AUTH, "not_found", "app_disabled")
+
+
+class CommunityMeetupsController(Controller):
+    path = "/communities/{community_id:int}/meetups"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @post(
+        "",
+        operation_id="createMeetup",
+        summary="Create an online or offline meetup (admins): time, place, capacity, deadline, optional fee",
+        description=(
+            "`endsAt` defaults to two hours after `startsAt`, `signupDeadline` to the start. With `feeFen`, "
+            "a place is paid through checkout. Title, description and place are content-checked."
+        ),
+        status_code=201,
+        responses={
+            **responses(*AUTH, "not_found", "not_member", "forbidden", "app_disabled", *CONTENT),
+            **answer(201, ex.MEETUP, "a full meetup with a waitlist", "The meetup"),
+        },
+    )
+    async def create(self, community_id: PathId, data: m.MeetupCreate, caller: CurrentUser, state: State) -> m.Meetup:
+        return await logic.create_meetup(state.pool, state.wechat, state.settings, community_id, caller.id, data)
+
+    @get(
+        "",
+        operation_id="listMeetups",
+        summary="A community's meetups: upcoming soonest first, or past latest first (members)",
+        responses={
+            **responses(*AUTH, "not_found", "not_member", "app_disabled"),
+            **answer(200, ex.MEETUPS, "one upcoming meetup", "Meetups"),
+        },
+    )
+    async def list_meetups(
+        self,
+        community_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        when: Literal["upcoming", "past"] = "upcoming",
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> m.MeetupPage:
+        return await logic.list_meetups(db, community_id, user.id, when, limit, cursor)
+
+
+class MeetupsController(Controller):
+    path = "/meetups/{meetup_id:int}"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @get(
+        "",
+        operation_id="getMeetup",
+        summary="A meetup with places left, the waitlist and my sign-up (members)",
+        responses={
+            **responses(*IN_MEETUP),
+            **answer(200, ex.MEETUP, "my place is confirmed", "The meetup as the caller sees it"),
+        },
+    )
+    async def read(self, meetup_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Meetup:
+        return await logic.get_meetup(db, meetup_id, user.id)
+
+    @patch(
+        "",
+        operation_id="updateMeetup",
+        summary="Edit a meetup (admins): text, place, capacity (more places promote the waitlist), deadline",
+        responses={
+            **responses(*IN_MEETUP, "forbidden", "meetup_cancelled", "capacity_below_signups", *CONTENT),
+            **answer(200, ex.MEETUP, "edited", "The meetup after the change"),
+        },
+    )
+    async def update(self, meetup_id: PathId, data: m.MeetupUpdate, caller: CurrentUser, state: State) -> m.Meetup:
+        return await logic.update_meetup(state.pool, state.wechat, meetup_id, caller.id, data)
+
+    @post(
+        "/cancel",
+        operation_id="cancelMeetup",
+        summary="Cancel a meetup (admins): every sign-up ends and every paid place is refunded in full",
+        description="Allowed with the app switched off, so the money can always go back. Cancelling twice is fine.",
+        status_code=200,
+        responses={
+            **responses(*AUTH, "not_found", "forbidden"),
+            **answer(200, ex.MEETUP, "cancelled", "The cancelled meetup"),
+        },
+    )
+    async def cancel(
+        self, meetup_id: PathId, caller: CurrentUser, state: State, data: m.MeetupCancel | None = None
+    ) -> m.Meetup:
+        return await logic.cancel_meetup(state.pool, state.pay, meetup_id, caller.id, data or m.MeetupCancel())
+
+    @post(
+        "/signups",
+        operation_id="signUpForMeetup",
+        summary="Sign up: a place (201), a held place with the order to pay, or the waitlist; again -> 200",
+        description=(
+            "Free meetup: `confirmed`. Paid: `pending_payment` with `order.payment` for `wx.requestPayment`; "
+            "the place is held while the order can be paid and confirmed by the payment. Full: `waitlisted` "
+            "(or `meetup_full` without a waitlist). Race-free: concurrent sign-ups never exceed the capacity. "
+            "Send an `Idempotency-Key` to retry safely."
+        ),
+        status_code=201,
+        responses={
+            **responses(*IN_MEETUP, "meetup_full", "meetup_cancelled", "signup_closed", *PAYING),
+            **answer(200, ex.WAITLISTED, "already on the waitlist", "Already signed up: nothing changed"),
+            **answer(
+                201,
+                ex.PENDING,
+                "a paid place held for payment",
+                "New sign-up: confirmed, held for payment (with the order) or waitlisted",
+            ),
+        },
+    )
+    async def sign_up(
+        self, meetup_id: PathId, caller: CurrentUser, state: State, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.SignupResult]:
+        return await logic.sign_up(state.pool, state.pay, state.settings, meetup_id, caller.id, idempotency_key)
+
+    @delete(
+        "/signups/me",
+        operation_id="cancelMySignup",
+        summary="Give up my place or leave the waitlist; a paid place is refunded until the sign-up deadline",
+        description="Allowed with the app switched off. The freed place goes to the first waitlisted member.",
+        status_code=200,
+        responses={
+            **responses(*AUTH, "not_found", "cancellation_closed", "conflict"),
+            **answer(200, ex.SIGNUP, "cancelled", "My sign-up after cancelling"),
+        },
+    )
+    async def cancel_signup(self, meetup_id: PathId, caller: CurrentUser, state: State) -> m.Signup:
+        return await logic.cancel_signup(state.pool, state.pay, meetup_id, caller.id)
+
+    @get(
+        "/signups",
+        operation_id="listMeetupSignups",
+        summary="Sign-ups of a meetup in the order they came (admins)",
+        responses={**responses(*IN_MEETUP, "forbidden"), **answer(200, ex.SIGNUPS, "one confirmed place", "Sign-ups")},
+    )
+    async def signups(
+        self,
+        meetup_id: PathId,
+        user: CurrentUser,
+        db: asyncpg.Connection,
+        status: Literal["confirmed", "pending_payment", "waitlisted", "cancelled"] | None = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> m.SignupPage:
+        return await logic.list_signups(db, meetup_id, user.id, status, limit, cursor)
+
+    @get(
+        "/venue-code",
+        operation_id="getMeetupVenueCode",
+        summary="The venue's short code and a fresh signed QR payload to show at the door (admins)",
+        responses={
+            **responses(*IN_MEETUP, "forbidden", "meetup_cancelled"),
+            **answer(200, ex.VENUE_CODE, "code and QR payload", "The venue credentials"),
+        },
+    )
+    async def venue_code(
+        self, meetup_id: PathId, user: CurrentUser, db: asyncpg.Connection, settings: Settings
+    ) -> m.VenueCode:
+        return await logic.venue_code(db, settings, meetup_id, user.id)
+
+    @post(
+        "/attendance",
+        operation_id="checkInAtVenue",
+        summary="Check in at the venue with the short code or the scanned QR payload (confirmed members)",
+        description=(
+            "201 the first time (recorded as the interaction `attendance`), 200 after. A wrong, altered or "
+            "foreign code: `venue_code_invalid`; an expired QR payload: `venue_code_expired`; outside the "
+            "check-in hours: `venue_check_in_closed`."
+        ),
+        status_code=201,
+        responses={
+            **responses(
+                *IN_MEETUP,
+                "meetup_cancelled",
+                "venue_code_invalid",
+                "venue_code_expired",
+                "venue_check_in_closed",
+                "not_signed_up",
+            ),
+            **answer(200, ex.ATTENDED, "checked in before", "Checked in before: nothing changed"),
+            **answer(201, ex.ATTENDED, "checked in", "My sign-up with the attendance time"),
+        },
+    )
+    async def attend(
+        self, meetup_id: PathId, data: m.AttendanceCheck, user: CurrentUser, db: asyncpg.Connection, settings: Settings
+    ) -> Response[m.Signup]:
+        return await logic.attend(db, settings, meetup_id, user.id, data)
+
+
+CONTROLLERS = [CommunityMeetupsController, MeetupsController]

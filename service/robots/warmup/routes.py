@@ -1,0 +1,99 @@
+"""HTTP routes of the warm-up robot: its settings and the admins' topic list."""
+
+from __future__ import annotations
+
+import asyncpg
+from litestar import Controller, delete, get, patch, post
+from litestar.datastructures import State
+
+from service.activities.examples import answer
+from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.errors import responses
+from service.ids import PathId
+from service.paging import Cursor, Limit
+from service.robots.warmup import examples as ex
+from service.robots.warmup import logic
+from service.robots.warmup import models as m
+
+TAG = "warmup"
+ADMIN = ("unauthorized", "token_expired", "not_found", "not_member", "forbidden", "app_disabled")
+CONTENT = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "wechat_error")
+
+
+class WarmupController(Controller):
+    path = "/communities/{community_id:int}/warmup"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @get(
+        "",
+        operation_id="getWarmupSettings",
+        summary="The warm-up robot's settings, its last post and the next topic (admins)",
+        responses={**responses(*ADMIN), **answer(200, ex.SETTINGS, "on, 3 quiet hours", "The robot settings")},
+    )
+    async def read(self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.WarmupSettings:
+        return await logic.get_settings(db, community_id, user.id)
+
+    @patch(
+        "",
+        operation_id="updateWarmupSettings",
+        summary="Turn the robot on or off, set the quiet time and the active hours (admins)",
+        description="Active hours are local time in the community's time zone; equal times mean all day.",
+        responses={**responses(*ADMIN), **answer(200, ex.SETTINGS, "updated", "The robot settings after the change")},
+    )
+    async def update(
+        self, community_id: PathId, data: m.WarmupSettingsUpdate, user: CurrentUser, db: asyncpg.Connection
+    ) -> m.WarmupSettings:
+        return await logic.update_settings(db, community_id, user.id, data)
+
+    @get(
+        "/topics",
+        operation_id="listWarmupTopics",
+        summary="The topics the robot posts in turn (admins)",
+        responses={
+            **responses(*ADMIN),
+            **answer(200, ex.TOPICS, "one topic", "Topics in the order the robot takes them"),
+        },
+    )
+    async def topics(
+        self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 50, cursor: Cursor = None
+    ) -> m.WarmupTopicPage:
+        return await logic.list_topics(db, community_id, user.id, limit, cursor)
+
+    @post(
+        "/topics",
+        operation_id="addWarmupTopic",
+        summary="Add a topic (admins); content-checked, since the robot will post it",
+        status_code=201,
+        responses={**responses(*ADMIN, *CONTENT), **answer(201, ex.TOPIC, "added", "The topic")},
+    )
+    async def add_topic(
+        self, community_id: PathId, data: m.WarmupTopicCreate, caller: CurrentUser, state: State
+    ) -> m.WarmupTopic:
+        return await logic.add_topic(state.pool, state.wechat, community_id, caller.id, data)
+
+    @patch(
+        "/topics/{topic_id:int}",
+        operation_id="updateWarmupTopic",
+        summary="Reword or move a topic (admins)",
+        responses={**responses(*ADMIN, *CONTENT), **answer(200, ex.TOPIC, "moved", "The topic after the change")},
+    )
+    async def update_topic(
+        self, community_id: PathId, topic_id: PathId, data: m.WarmupTopicUpdate, caller: CurrentUser, state: State
+    ) -> m.WarmupTopic:
+        return await logic.update_topic(state.pool, state.wechat, community_id, topic_id, caller.id, data)
+
+    @delete(
+        "/topics/{topic_id:int}",
+        operation_id="deleteWarmupTopic",
+        summary="Remove a topic (admins)",
+        status_code=204,
+        responses=responses(*ADMIN),
+    )
+    async def delete_topic(
+        self, community_id: PathId, topic_id: PathId, user: CurrentUser, db: asyncpg.Connection
+    ) -> None:
+        await logic.delete_topic(db, community_id, topic_id, user.id)
+
+
+CONTROLLERS = [WarmupController]

@@ -1,0 +1,169 @@
+"""A world for operating a community: the API, the WeChat sandbox with the Pay sandbox mounted on it (one
+server, as `python -m service sandbox` runs them), members logged in through the sandbox, and an in-process
+job worker holding both WeChat clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+from service.app import create_app
+from service.db.pool import create_pool
+from service.jobs import JobContext
+from service.jobs.worker import Worker, import_job_modules
+from service.settings import Settings
+from service.wechat.client import WeChatClient
+from service.wechat.pay import SandboxKeys, WeChatPay
+from service.wechat.sandbox import create_sandbox_app
+from service.wechat.sandbox.app import CONTROLLERS
+from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
+from tests.support import make_settings, serve
+from tests.wechat_support import Sandbox, login, sandbox_config
+
+OPERATOR_KEY = "operator-key-for-tests-0123456789abcdef"
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    name: str
+    openid: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class World:
+    settings: Settings
+    api: httpx.AsyncClient
+    sandbox: Sandbox
+    pay_sandbox: PaySandbox
+    pool: asyncpg.Pool
+    pay: WeChatPay
+    wechat: WeChatClient
+    worker: Worker
+
+    async def member(self, name: str) -> Member:
+        """Log in through the sandbox (a real visit: content checks accept the member)."""
+        tokens = await login(self.api, self.sandbox.url, name)
+        user_id = int(tokens["user"]["id"])
+        openid = await self.pool.fetchval("SELECT openid FROM users WHERE id = $1", user_id)
+        return Member(user_id, name, openid, tokens["accessToken"])
+
+    async def community(self, owner: Member, *members: Member, **fields: Any) -> str:
+        body = {"name": f"{owner.name}'s circle", **fields}
+        response = await self.api.post("/v1/communities", json=body, headers=owner.headers)
+        assert response.status_code == 201, response.text
+        community_id = response.json()["id"]
+        for member in members:
+            joined = await self.api.post(f"/v1/communities/{community_id}/join", headers=member.headers)
+            assert joined.status_code == 201, joined.text
+        return community_id
+
+    async def consent(self, member: Member, template_id: str, count: int = 1) -> None:
+        """The member accepted wx.requestSubscribeMessage for ``template_id`` ``count`` times."""
+        await self.sandbox.control(
+            "POST", "/sandbox/subscribe-consent", json={"user": member.name, "templateId": template_id, "count": count}
+        )
+
+    async def subscribe_messages(self, member: Member) -> list[dict]:
+        answer = await self.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": member.openid})
+        return answer["items"]
+
+    async def pay_order(self, order: dict, drop: bool = False) -> dict:
+        """The member pays in WeChat; the signed notification reaches the API before this returns."""
+        prepay_id = order["payment"]["package"].removeprefix("prepay_id=")
+        return await self.sandbox.control("POST", "/sandbox/pay", json={"prepayId": prepay_id, "drop": drop})
+
+    async def run_due_jobs(self, rounds: int = 10) -> None:
+        """Make every queued job due now and run the worker until nothing is due."""
+        for _ in range(rounds):
+            await self.pool.execute("UPDATE jobs SET run_at = now() WHERE status = 'queued'")
+            if await self.worker.run_once() == 0:
+                return
+
+    async def run_job(self, kind: str) -> None:
+        """Run one periodic job now (its queued row, seeded by the worker)."""
+        await self.worker.seed_periodic()
+        await self.pool.execute("UPDATE jobs SET run_at = now() WHERE kind = $1 AND status = 'queued'", kind)
+        handler = self.worker.jobs.handlers[kind]
+        await handler(self.worker.context, {})
+
+
+@contextlib.asynccontextmanager
+async def serve_on(app, sock: socket.socket) -> AsyncIterator[None]:
+    """Serve on a socket bound beforehand: the app must know its own URL (WeChat Pay notifies it)."""
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None, access_log=False))
+    server.install_signal_handlers = lambda: None
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            await task
+            raise RuntimeError("server stopped during start-up")
+        await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+def pay_keys() -> SandboxKeys:
+    return SandboxKeys.generate()
+
+
+@pytest.fixture
+async def world(database_url, pay_keys) -> AsyncIterator[World]:
+    import_job_modules()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    api_url = "http://{}:{}".format(*sock.getsockname())
+    async with httpx.AsyncClient(timeout=10) as notify_http:
+        pay_sandbox = PaySandbox.from_keys(pay_keys, http=notify_http)
+        sandbox_app = create_sandbox_app(sandbox_config(), [*CONTROLLERS, pay_sandbox_router(pay_sandbox)])
+        async with serve(sandbox_app) as sandbox_url, httpx.AsyncClient(base_url=sandbox_url, timeout=10) as control:
+            settings = make_settings(
+                database_url,
+                wechat_api_base=sandbox_url,
+                public_base_url=api_url,
+                wechat_pay_notify_base_url=api_url,
+                operator_api_key=OPERATOR_KEY,
+                **pay_keys.settings_overrides(sandbox_url),
+            )
+            pool = await create_pool(settings)
+            try:
+                async with (
+                    serve_on(create_app(settings), sock),
+                    httpx.AsyncClient(base_url=api_url, timeout=30) as api,
+                    httpx.AsyncClient(timeout=10) as http,
+                ):
+                    pay = WeChatPay.from_settings(settings, http)
+                    wechat = WeChatClient(http, pool, settings)
+                    context = JobContext(
+                        pool=pool, settings=settings, http=http, services={"pay": pay, "wechat": wechat}
+                    )
+                    worker = Worker(context, concurrency=4, lease=5, poll_interval=0.05, backoff_base=0.2)
+                    sandbox = Sandbox(url=sandbox_url, state=sandbox_app.state.sandbox, http=control)
+                    yield World(settings, api, sandbox, pay_sandbox, pool, pay, wechat, worker)
+            finally:
+                await pool.close()
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code, body
+    return body

@@ -1,0 +1,386 @@
+"""Theme activities over HTTP and against the database: scheduling, the robot's announcements, check-ins
+(content-checked, duplicate, late, early), streaks across local days, rankings, the community's time zone,
+and callers without standing on every route."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from service.activities import logic
+from service.activities import queries as q
+from service.errors import Problem
+from tests.operating.conftest import assert_problem
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def window_around_now(zone: ZoneInfo = SHANGHAI) -> dict[str, str]:
+    """A check-in window open now: from an hour ago to two hours ahead, local time (it may span midnight)."""
+    now = datetime.now(zone)
+    return {
+        "windowStart": (now - timedelta(hours=1)).strftime("%H:%M"),
+        "windowEnd": (now + timedelta(hours=2)).strftime("%H:%M"),
+    }
+
+
+async def create_activity(world, owner, cid: str, **fields) -> dict:
+    body = {"title": "早起打卡", "prompt": "晒出今天早上的第一张照片", "recurrence": "daily", **window_around_now()}
+    response = await world.api.post(f"/v1/communities/{cid}/activities", json={**body, **fields}, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def check_in(world, member, activity_id: str, text: str = "六点起床，跑了五公里", **extra):
+    return await world.api.post(
+        f"/v1/activities/{activity_id}/check-ins", json={"text": text, **extra}, headers=member.headers
+    )
+
+
+@pytest.fixture
+async def people(world):
+    return [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+
+
+async def test_an_activity_is_announced_and_members_check_in_once(world, people):
+    alice, bob, carol, dave = people
+    cid = await world.community(alice, bob, carol)
+    activity = await create_activity(world, alice, cid, rewardPoints=10)
+    assert activity["timeZone"] == "Asia/Shanghai" and activity["recurrence"] == "daily"
+    current = activity["current"]
+    assert current is not None and current["postId"] is not None and activity["next"] is not None
+    announcement = await world.pool.fetchrow("SELECT * FROM posts WHERE id = $1", int(current["postId"]))
+    assert announcement["author_id"] is None and announcement["robot"] == "activities"
+    assert announcement["kind"] == "activity" and "早起打卡" in announcement["text"]
+
+    first = await check_in(world, bob, activity["id"], imageUrls=["https://cdn.example.com/run.jpg"])
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert body["streak"] == 1 and body["points"] == 10 and body["postStatus"] == "visible"
+    assert body["occurrenceId"] == current["id"] and body["userId"] == str(bob.id)
+    post = await world.pool.fetchrow("SELECT * FROM posts WHERE id = $1", int(body["postId"]))
+    assert (
+        post["author_id"] == bob.id
+        and post["kind"] == "check_in"
+        and post["image_urls"] == ["https://cdn.example.com/run.jpg"]
+    )
+    recorded = await world.pool.fetch(
+        "SELECT kind, post_id FROM interaction_events WHERE user_id = $1 AND kind = 'check_in'", bob.id
+    )
+    assert [(r["kind"], r["post_id"]) for r in recorded] == [("check_in", int(body["postId"]))]
+
+    assert_problem(await check_in(world, bob, activity["id"], "再打一次"), 409, "already_checked_in")
+    # Concurrent check-ins of one member: exactly one counts, the others leave no post behind.
+    racing = await asyncio.gather(*(check_in(world, alice, activity["id"], f"第 {n} 次") for n in range(5)))
+    assert sorted(r.status_code for r in racing) == [201, 409, 409, 409, 409]
+    assert (
+        await world.pool.fetchval("SELECT count(*) FROM posts WHERE author_id = $1 AND kind = 'check_in'", alice.id)
+        == 1
+    )
+    assert_problem(await check_in(world, carol, activity["id"], "这里有 sandbox-risky 内容"), 422, "content_rejected")
+    held = await check_in(world, carol, activity["id"], "需要 sandbox-review 的内容")
+    assert held.status_code == 201 and held.json()["postStatus"] == "pending"
+    assert await world.pool.fetchval("SELECT count(*) FROM check_ins") == 3
+
+    mine = (await world.api.get(f"/v1/activities/{activity['id']}", headers=bob.headers)).json()["me"]
+    assert mine == {"checkedInNow": True, "checkIns": 1, "points": 10, "currentStreak": 1, "longestStreak": 1}
+    # Carol's held check-in counts, but others see only visible check-ins.
+    listed = (await world.api.get(f"/v1/activities/{activity['id']}/check-ins", headers=bob.headers)).json()
+    assert [item["userId"] for item in listed["items"]] == [str(alice.id), str(bob.id)]
+    own = (await world.api.get(f"/v1/activities/{activity['id']}/check-ins", headers=carol.headers)).json()
+    assert {item["userId"] for item in own["items"]} == {str(alice.id), str(bob.id), str(carol.id)}
+    ranking = (await world.api.get(f"/v1/activities/{activity['id']}/ranking", headers=carol.headers)).json()
+    assert [(e["rank"], e["checkIns"], e["points"]) for e in ranking["items"]] == [(1, 1, 10)] * 3
+
+
+async def test_late_early_and_foreign_occurrences(world, people):
+    alice, bob, *_ = people
+    cid = await world.community(alice, bob)
+    activity = await create_activity(world, alice, cid)
+    current_id = int(activity["current"]["id"])
+    # Move the open occurrence into yesterday: its window has closed.
+    await world.pool.execute(
+        "UPDATE activity_occurrences SET opens_at = opens_at - interval '1 day', "
+        "closes_at = now() - interval '1 minute' WHERE id = $1",
+        current_id,
+    )
+    late = assert_problem(await check_in(world, bob, activity["id"]), 409, "check_in_late")
+    assert "next window opens" in late["detail"]
+    assert_problem(await check_in(world, bob, activity["id"], occurrenceId=str(current_id)), 409, "check_in_late")
+    upcoming = (await world.api.get(f"/v1/activities/{activity['id']}", headers=bob.headers)).json()["next"]
+    assert_problem(await check_in(world, bob, activity["id"], occurrenceId=upcoming["id"]), 409, "check_in_not_open")
+    tomorrow = (datetime.now(SHANGHAI) + timedelta(days=1)).date().isoformat()
+    later = await create_activity(world, alice, cid, startsOn=tomorrow)
+    assert later["current"] is None
+    assert_problem(await check_in(world, bob, later["id"]), 409, "check_in_not_open")
+    other = await create_activity(world, alice, await world.community(alice))
+    foreign = other["current"]["id"]
+    assert_problem(await check_in(world, bob, activity["id"], occurrenceId=foreign), 404, "not_found")
+
+
+async def test_schedules_are_validated_as_a_whole(world, people):
+    alice, *_ = people
+    cid = await world.community(alice)
+    url = f"/v1/communities/{cid}/activities"
+    base = {"title": "t", "prompt": "p", "windowStart": "07:00", "windowEnd": "09:00"}
+    cases = [
+        ({"recurrence": "weekly"}, "weekdays"),
+        ({"recurrence": "daily", "weekdays": [1]}, "weekdays"),
+        ({"recurrence": "dates"}, "dates"),
+        ({"recurrence": "daily", "windowEnd": "07:00"}, "windowEnd"),
+        ({"recurrence": "daily", "startsOn": "2020-01-01"}, "startsOn"),
+        ({"recurrence": "daily", "endsOn": "2020-01-01"}, "endsOn"),
+        ({"recurrence": "dates", "dates": ["2020-01-01"]}, "dates"),
+        ({"recurrence": "daily", "windowStart": "24:00"}, "windowStart"),
+        ({"recurrence": "weekly", "weekdays": [8]}, "weekdays"),
+    ]
+    for extra, field in cases:
+        response = await world.api.post(url, json={**base, **extra}, headers=alice.headers)
+        body = assert_problem(response, 400, "validation_failed")
+        assert any(field in error["field"] for error in body["errors"]), (extra, body)
+    weekly = await world.api.post(
+        url, json={**base, "recurrence": "weekly", "weekdays": [5, 1, 1]}, headers=alice.headers
+    )
+    assert weekly.status_code == 201 and weekly.json()["weekdays"] == [1, 5]
+
+
+async def community_activity(world, owner, member, zone: str, start: time, end: time, starts_on: date) -> dict:
+    """An activity whose occurrences are generated from a chosen moment (not now), for calendar scenarios."""
+    cid = await world.community(owner, member)
+    await world.pool.execute("UPDATE communities SET timezone = $2 WHERE id = $1", int(cid), zone)
+    activity = await create_activity(world, owner, cid)
+    activity_id = int(activity["id"])
+    await world.pool.execute("DELETE FROM activity_occurrences WHERE activity_id = $1", activity_id)
+    await world.pool.execute(
+        "UPDATE activities SET starts_on = $2, window_start = $3, window_end = $4, generated_until = NULL "
+        "WHERE id = $1",
+        activity_id,
+        starts_on,
+        start,
+        end,
+    )
+    return activity
+
+
+async def generate_at(world, activity_id: int, now: datetime, days: int) -> list:
+    async with world.pool.acquire() as conn:
+        row = await conn.fetchrow(q.ACTIVITY, activity_id)
+        await logic.generate(conn, row, now, days)
+        return await conn.fetch(
+            "SELECT * FROM activity_occurrences WHERE activity_id = $1 ORDER BY opens_at", activity_id
+        )
+
+
+async def check_in_at(world, activity_id: int, user_id: int, at: datetime):
+    """What the route does after the content check, at a chosen instant."""
+    async with world.pool.acquire() as conn, conn.transaction():
+        activity = await conn.fetchrow(q.ACTIVITY, activity_id)
+        occurrence = await logic._target_occurrence(conn, activity, None, at)
+        check_in_id = await logic.record_check_in(conn, activity, occurrence, user_id, "打卡", [], "visible", at)
+        return await conn.fetchrow("SELECT * FROM check_ins WHERE id = $1", check_in_id)
+
+
+async def standing_at(world, activity_id: int, user_id: int, now: datetime) -> dict:
+    async with world.pool.acquire() as conn:
+        args = await logic._streak_args(conn, activity_id, now)
+        row = await conn.fetchrow(q.STANDINGS, activity_id, *args, user_id)
+        return dict(row)
+
+
+async def test_streaks_follow_local_days_across_utc_midnight(world, people):
+    alice, bob, *_ = people
+    # Windows 00:00-12:00 in Shanghai are 16:00-04:00 UTC: every check-in at 17:30Z belongs to the next local day.
+    shanghai = await community_activity(world, alice, bob, "Asia/Shanghai", time(0), time(12), date(2025, 3, 1))
+    sid = int(shanghai["id"])
+    occurrences = await generate_at(world, sid, datetime(2025, 2, 28, 16, tzinfo=UTC), days=6)
+    assert [o["local_date"] for o in occurrences] == [date(2025, 3, d) for d in range(1, 8)]
+    assert occurrences[0]["opens_at"] == datetime(2025, 2, 28, 16, tzinfo=UTC)
+    streaks = []
+    for day in (28, 1, 2, 4):  # 17:30Z on 28 Feb, 1, 2 and 4 March: local 1, 2, 3 and 5 March; 4 March missed
+        at = datetime(2025, 3 if day < 28 else 2, day, 17, 30, tzinfo=UTC)
+        streaks.append((await check_in_at(world, sid, bob.id, at))["streak"])
+    assert streaks == [1, 2, 3, 1]
+    with pytest.raises(Problem) as duplicate:
+        await check_in_at(world, sid, bob.id, datetime(2025, 3, 4, 19, tzinfo=UTC))
+    assert duplicate.value.code == "already_checked_in"
+    # 02:00 on 6 March local: that window is open and not yet missed, so the run of 5 March still counts.
+    assert await standing_at(world, sid, bob.id, datetime(2025, 3, 5, 18, tzinfo=UTC)) == {
+        "user_id": bob.id,
+        "check_ins": 4,
+        "points": 0,
+        "longest_streak": 3,
+        "current_streak": 1,
+    }
+    # 13:00 on 6 March local: the window closed without a check-in: the streak is broken.
+    assert (await standing_at(world, sid, bob.id, datetime(2025, 3, 6, 5, tzinfo=UTC)))["current_streak"] == 0
+
+    # The same schedule and instants in a UTC community: 17:30Z is after the 00:00-12:00 window: late.
+    in_utc = await community_activity(world, alice, bob, "UTC", time(0), time(12), date(2025, 3, 1))
+    await generate_at(world, int(in_utc["id"]), datetime(2025, 3, 1, tzinfo=UTC), days=3)
+    with pytest.raises(Problem) as late:
+        await check_in_at(world, int(in_utc["id"]), bob.id, datetime(2025, 3, 1, 17, 30, tzinfo=UTC))
+    assert late.value.code == "check_in_late"
+
+    ranking = (await world.api.get(f"/v1/activities/{sid}/ranking", headers=alice.headers)).json()["items"]
+    assert [(e["userId"], e["checkIns"], e["longestStreak"], e["currentStreak"]) for e in ranking] == [
+        (str(bob.id), 4, 3, 0)
+    ]
+
+
+async def test_streak_across_a_dst_change(world, people):
+    alice, bob, *_ = people
+    berlin = await community_activity(world, alice, bob, "Europe/Berlin", time(9), time(10), date(2025, 3, 28))
+    bid = int(berlin["id"])
+    occurrences = await generate_at(world, bid, datetime(2025, 3, 27, 23, tzinfo=UTC), days=4)
+    assert [o["opens_at"].hour for o in occurrences] == [8, 8, 7, 7, 7]  # 09:00 CET, then CEST from 30 March
+    assert [
+        (await check_in_at(world, bid, bob.id, o["opens_at"] + timedelta(minutes=5)))["streak"] for o in occurrences
+    ] == [1, 2, 3, 4, 5]
+
+
+async def test_generation_and_announcements_are_idempotent(world, people):
+    alice, *_ = people
+    cid = await world.community(alice)
+    activity = await create_activity(world, alice, cid)
+    aid = int(activity["id"])
+    count = await world.pool.fetchval("SELECT count(*) FROM activity_occurrences WHERE activity_id = $1", aid)
+    assert count >= world.settings.activities_horizon_days
+    await world.pool.execute("UPDATE activities SET generated_until = NULL")
+    await world.run_job("activities.generate")
+    await world.run_job("activities.generate")
+    assert await world.pool.fetchval("SELECT count(*) FROM activity_occurrences WHERE activity_id = $1", aid) == count
+    # Days pass (the last five days are not generated yet): the job catches up, once.
+    await world.pool.execute(
+        "DELETE FROM activity_occurrences WHERE activity_id = $1 AND local_date > current_date + 5", aid
+    )
+    await world.pool.execute("UPDATE activities SET generated_until = current_date + 5 WHERE id = $1", aid)
+    await world.run_job("activities.generate")
+    await world.run_job("activities.generate")
+    assert await world.pool.fetchval("SELECT count(*) FROM activity_occurrences WHERE activity_id = $1", aid) == count
+    # Tomorrow's occurrence opens (moved to now): one announcement, however often the job runs.
+    upcoming = await world.pool.fetchval(
+        "SELECT id FROM activity_occurrences WHERE activity_id = $1 AND announced_at IS NULL ORDER BY opens_at LIMIT 1",
+        aid,
+    )
+    await world.pool.execute(
+        "UPDATE activity_occurrences SET opens_at = now() - interval '1 second' WHERE id = $1", upcoming
+    )
+    await world.run_job("activities.announce")
+    await world.run_job("activities.announce")
+    posts = await world.pool.fetchval(
+        "SELECT count(*) FROM posts WHERE community_id = $1 AND robot = 'activities'", int(cid)
+    )
+    assert posts == 2
+    # An occurrence that closed before it could be announced is marked, not posted.
+    missed = await world.pool.fetchval(
+        "SELECT id FROM activity_occurrences WHERE activity_id = $1 AND announced_at IS NULL ORDER BY opens_at LIMIT 1",
+        aid,
+    )
+    await world.pool.execute(
+        "UPDATE activity_occurrences SET opens_at = now() - interval '2 hours', closes_at = now() - interval '1 hour'"
+        " WHERE id = $1",
+        missed,
+    )
+    await world.run_job("activities.announce")
+    row = await world.pool.fetchrow("SELECT post_id, announced_at FROM activity_occurrences WHERE id = $1", missed)
+    assert row["post_id"] is None and row["announced_at"] is not None
+
+
+async def test_editing_the_schedule_and_the_time_zone_regenerates_what_has_not_opened(world, people):
+    alice, bob, *_ = people
+    cid = await world.community(alice, bob)
+    activity = await create_activity(
+        world,
+        alice,
+        cid,
+        windowStart="07:00",
+        windowEnd="08:00",
+        startsOn=(datetime.now(SHANGHAI) + timedelta(days=1)).date().isoformat(),
+    )
+    aid = int(activity["id"])
+    first = await world.pool.fetchval("SELECT min(opens_at) FROM activity_occurrences WHERE activity_id = $1", aid)
+    assert first.astimezone(SHANGHAI).time() == time(7)
+
+    assert_problem(
+        await world.api.put(f"/v1/communities/{cid}/timezone", json={"timeZone": "Mars/Base"}, headers=alice.headers),
+        400,
+        "validation_failed",
+    )
+    assert_problem(
+        await world.api.put(f"/v1/communities/{cid}/timezone", json={"timeZone": "UTC"}, headers=bob.headers),
+        403,
+        "forbidden",
+    )
+    changed = await world.api.put(
+        f"/v1/communities/{cid}/timezone", json={"timeZone": "Europe/Berlin"}, headers=alice.headers
+    )
+    assert changed.status_code == 200 and changed.json() == {"timeZone": "Europe/Berlin"}
+    read = await world.api.get(f"/v1/communities/{cid}/timezone", headers=bob.headers)
+    assert read.json() == {"timeZone": "Europe/Berlin"}
+    berlin = ZoneInfo("Europe/Berlin")
+    opens = await world.pool.fetch("SELECT opens_at FROM activity_occurrences WHERE activity_id = $1", aid)
+    assert opens and all(o["opens_at"].astimezone(berlin).time() == time(7) for o in opens)
+
+    edited = await world.api.patch(
+        f"/v1/activities/{aid}",
+        json={"windowStart": "20:00", "windowEnd": "21:30", "title": "晚间复盘"},
+        headers=alice.headers,
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["title"] == "晚间复盘" and edited.json()["windowStart"] == "20:00"
+    opens = await world.pool.fetch("SELECT opens_at, closes_at FROM activity_occurrences WHERE activity_id = $1", aid)
+    assert all(o["opens_at"].astimezone(berlin).time() == time(20) for o in opens)
+    assert all(o["closes_at"] - o["opens_at"] == timedelta(minutes=90) for o in opens)
+
+    assert (await world.api.delete(f"/v1/activities/{aid}", headers=alice.headers)).status_code == 204
+    assert await world.pool.fetchval("SELECT count(*) FROM activity_occurrences WHERE activity_id = $1", aid) == 0
+    assert_problem(
+        await world.api.patch(f"/v1/activities/{aid}", json={"title": "x"}, headers=alice.headers),
+        409,
+        "activity_ended",
+    )
+    listed = (await world.api.get(f"/v1/communities/{cid}/activities?status=ended", headers=bob.headers)).json()
+    assert [item["id"] for item in listed["items"]] == [str(aid)]
+
+
+async def test_callers_without_standing_get_nothing(world, people):
+    alice, bob, carol, dave = people
+    cid = await world.community(alice, bob)
+    activity = await create_activity(world, alice, cid)
+    aid = activity["id"]
+    outsider = dave.headers
+    by_id = [
+        ("GET", f"/v1/activities/{aid}", None),
+        ("PATCH", f"/v1/activities/{aid}", {"title": "mine"}),
+        ("DELETE", f"/v1/activities/{aid}", None),
+        ("GET", f"/v1/activities/{aid}/occurrences", None),
+        ("POST", f"/v1/activities/{aid}/check-ins", {"text": "hi"}),
+        ("GET", f"/v1/activities/{aid}/check-ins", None),
+        ("GET", f"/v1/activities/{aid}/ranking", None),
+    ]
+    for method, url, body in by_id:
+        assert_problem(await world.api.request(method, url, json=body, headers=outsider), 404, "not_found")
+    in_community = [
+        (
+            "POST",
+            f"/v1/communities/{cid}/activities",
+            {"title": "t", "prompt": "p", "recurrence": "daily", "windowStart": "07:00", "windowEnd": "08:00"},
+        ),
+        ("GET", f"/v1/communities/{cid}/activities", None),
+        ("GET", f"/v1/communities/{cid}/timezone", None),
+        ("PUT", f"/v1/communities/{cid}/timezone", {"timeZone": "UTC"}),
+    ]
+    for method, url, body in in_community:
+        assert_problem(await world.api.request(method, url, json=body, headers=outsider), 403, "not_member")
+    # A plain member reads and checks in, but does not manage.
+    for method, url, body in [by_id[1], by_id[2], in_community[0], in_community[3]]:
+        assert_problem(await world.api.request(method, url, json=body, headers=bob.headers), 403, "forbidden")
+    for method, url, body in by_id:
+        assert_problem(await world.api.request(method, url, json=body), 401, "unauthorized")
+    assert_problem(await world.api.get("/v1/activities/999999999", headers=alice.headers), 404, "not_found")
+    # A member who left loses access at once.
+    assert (await world.api.delete(f"/v1/communities/{cid}/members/me", headers=bob.headers)).status_code == 204
+    assert_problem(await check_in(world, bob, aid), 404, "not_found")
