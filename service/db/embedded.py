@@ -19,7 +19,9 @@ def start(data_dir: Path = DEFAULT_DIR) -> str:
     import pgserver  # imported here: production never needs it
 
     data_dir = data_dir.resolve()
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    # pgserver creates the folder outside its own inter-process lock, so two instances starting at
+    # once race on it; creating it here first leaves initdb and start-up to its lock.
+    data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
     log.info("embedded postgresql ready", extra={"dataDir": str(data_dir)})
     # Hold the handle for the life of the process; pgserver stops the server at exit.
