@@ -29,7 +29,7 @@ from service.activities.recurrence import (
     parse_hhmm,
     upcoming,
 )
-from service.apps.logic import require_app
+from service.apps.logic import require_app, require_app_member
 from service.communities.logic import ADMIN_ROLES, check_can_post, require_member, require_owner
 from service.errors import FieldError, Problem, register
 from service.interactions.logic import record
@@ -122,10 +122,7 @@ async def _activity_for(
 
 async def _admin_in(conn: asyncpg.Connection, community_id: int, user_id: int) -> str:
     """The community's time zone, for one of its admins, with the app on."""
-    standing = await require_member(conn, community_id, user_id)
-    await require_app(conn, community_id, APP)
-    if standing["role"] not in ADMIN_ROLES:
-        raise Problem("forbidden", "only the community's admins manage its activities")
+    await require_app_member(conn, community_id, user_id, APP, admin=True)
     return await conn.fetchval(q.COMMUNITY_TIME_ZONE, community_id)
 
 
@@ -311,8 +308,7 @@ async def get_activity(conn: asyncpg.Connection, activity_id: int, user_id: int)
 async def list_activities(
     conn: asyncpg.Connection, community_id: int, user_id: int, status: str | None, limit: int, cursor: str | None
 ) -> m.ActivityPage:
-    await require_member(conn, community_id, user_id)
-    await require_app(conn, community_id, APP)
+    await require_app_member(conn, community_id, user_id, APP)
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(q.ACTIVITIES, community_id, status, after[0] if after else None, limit + 1)
     items = [

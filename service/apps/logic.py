@@ -53,6 +53,16 @@ async def require_app(conn: asyncpg.Connection, community_id: int, app: str) -> 
     raise Problem("app_disabled", f"{name} ({app}) must be paid for before it can be used here")
 
 
+async def require_app_member(
+    conn: asyncpg.Connection, community_id: int, user_id: int, app: str, *, admin: bool = False
+) -> asyncpg.Record:
+    """The caller's standing as an active member (an admin, when asked) of a community where ``app`` is on.
+    Membership is checked first, so a stranger learns nothing of the community's apps."""
+    standing = await (require_admin if admin else require_member)(conn, community_id, user_id)
+    await require_app(conn, community_id, app)
+    return standing
+
+
 def _state(row: asyncpg.Record, now: datetime) -> str:
     enabled = True if row["enabled"] is None else row["enabled"]
     if not enabled:

@@ -24,6 +24,7 @@ import asyncpg
 import msgspec
 from litestar import Response
 
+from service.apps.logic import require_app_member
 from service.checkout import logic as checkout
 from service.checkout.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo, register_purpose
 from service.collections import models as m
@@ -43,6 +44,8 @@ register("collection_settled", 409, "The collection is settled or being settled:
 register("not_participant", 403, "You are not one of the collection's participants.")
 register("share_already_paid", 409, "You have already paid your share of this collection.")
 
+# Switched off, no collection starts and no share is paid; what was paid still settles or is refunded.
+APP = "collections"
 PURPOSE = "collection_share"
 # An order created with less time than this before the deadline could not be paid in time.
 MIN_TIME_TO_PAY = timedelta(seconds=60)
@@ -115,7 +118,7 @@ async def get_collection(conn: asyncpg.Connection, collection_id: int, user_id: 
 async def list_collections(
     conn: asyncpg.Connection, community_id: int, user_id: int, status: str | None, limit: int, cursor: str | None
 ) -> m.CollectionPage:
-    await require_member(conn, community_id, user_id)
+    await require_app_member(conn, community_id, user_id, APP)
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(q.COLLECTIONS, community_id, user_id, status, after[0] if after else None, limit + 1)
     items = [_collection(row) for row in rows[:limit]]
@@ -168,7 +171,7 @@ async def create_collection(
     deadline = _deadline(settings, data.deadline)
 
     async def action() -> tuple[int, m.Collection]:
-        standing = await require_member(conn, community_id, user_id)
+        standing = await require_app_member(conn, community_id, user_id, APP)
         if await conn.fetchval(q.COLLECTIONS_BY, community_id) == "admins" and standing["role"] not in ADMIN_ROLES:
             raise Problem("forbidden", "in this community only admins start collections")
         participants = await _participants(conn, community_id, user_id, data.participant_ids)
@@ -204,7 +207,7 @@ async def pay_share(
         collection = await conn.fetchrow(q.COLLECTION, collection_id, user_id)
         if collection is None:
             raise Problem("not_found", "no such collection")
-        await require_member(conn, collection["community_id"], user_id)
+        await require_app_member(conn, collection["community_id"], user_id, APP)
         share = await conn.fetchrow(q.PARTICIPANT, collection_id, user_id)
     if share is None:
         raise Problem("not_participant")

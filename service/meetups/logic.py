@@ -25,7 +25,7 @@ from litestar import Response
 from msgspec import UNSET
 
 from service.activities.content import openid_of, status_for
-from service.apps.logic import require_app
+from service.apps.logic import require_app, require_app_member
 from service.apps.messaging import send_once, thing
 from service.checkout import logic as checkout
 from service.checkout.purposes import PaidOrder, Purpose, RefundInfo, Refuse, register_purpose
@@ -221,17 +221,13 @@ async def create_meetup(
 
 
 async def _admin_in(conn: asyncpg.Connection, community_id: int, user_id: int) -> None:
-    standing = await require_member(conn, community_id, user_id)
-    await require_app(conn, community_id, APP)
-    if standing["role"] not in ADMIN_ROLES:
-        raise Problem("forbidden", "only the community's admins manage its meetups")
+    await require_app_member(conn, community_id, user_id, APP, admin=True)
 
 
 async def list_meetups(
     conn: asyncpg.Connection, community_id: int, user_id: int, when: str, limit: int, cursor: str | None
 ) -> m.MeetupPage:
-    await require_member(conn, community_id, user_id)
-    await require_app(conn, community_id, APP)
+    await require_app_member(conn, community_id, user_id, APP)
     after = decode_cursor(cursor, datetime, int)
     query = q.MEETUPS_UPCOMING if when == "upcoming" else q.MEETUPS_PAST
     rows = await conn.fetch(query, community_id, _now(), *(after or (None, None)), limit + 1)

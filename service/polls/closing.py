@@ -12,13 +12,13 @@ from datetime import datetime
 
 import asyncpg
 
-from service.communities.logic import require_admin, require_member
+from service.apps.logic import require_app_member
 from service.errors import Problem
 from service.jobs import enqueue
 from service.polls import draw
 from service.polls import models as m
 from service.polls import queries as q
-from service.polls.logic import audit, poll_state, read_poll
+from service.polls.logic import APP, audit, poll_state, read_poll
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ async def advance(conn: asyncpg.Connection, poll_id: int, admin_id: int) -> m.Po
     """By hand: proposing -> voting now, or voting -> closed now."""
     async with conn.transaction():
         state = await poll_state(conn, poll_id, q.POLL_STATE_LOCKED)
-        await require_admin(conn, state["community_id"], admin_id)
+        await require_app_member(conn, state["community_id"], admin_id, APP, admin=True)
         if state["status"] == "proposing":
             await _open_voting(conn, poll_id, admin_id)
         elif state["status"] == "voting":
@@ -179,7 +179,7 @@ async def close(conn: asyncpg.Connection, poll_id: int, admin_id: int) -> m.Resu
     """By hand: close now, from either open phase. Closing a closed poll answers its results again."""
     async with conn.transaction():
         state = await poll_state(conn, poll_id, q.POLL_STATE_LOCKED)
-        await require_admin(conn, state["community_id"], admin_id)
+        await require_app_member(conn, state["community_id"], admin_id, APP, admin=True)
         if state["status"] != "closed":
             await _close(conn, poll_id, admin_id)
     return await results(conn, poll_id, admin_id)
@@ -187,7 +187,7 @@ async def close(conn: asyncpg.Connection, poll_id: int, admin_id: int) -> m.Resu
 
 async def results(conn: asyncpg.Connection, poll_id: int, user_id: int) -> m.Results:
     state = await poll_state(conn, poll_id)
-    await require_member(conn, state["community_id"], user_id)
+    await require_app_member(conn, state["community_id"], user_id, APP)
     if state["status"] != "closed":
         raise Problem("poll_not_closed", "the results are published when the poll closes")
     poll = await conn.fetchrow(q.CLOSED_POLL, poll_id)

@@ -20,7 +20,8 @@ import asyncpg
 import msgspec
 from litestar import Response
 
-from service.communities.logic import ADMIN_ROLES, require_admin, require_member
+from service.apps.logic import require_app_member
+from service.communities.logic import ADMIN_ROLES
 from service.errors import FieldError, Problem, register
 from service.idempotency import run_once, scope_of
 from service.interactions.logic import record
@@ -34,6 +35,9 @@ from service.settings import Settings
 from service.wechat.client import WeChatClient
 from service.wechat.errors import CONTENT_REJECTED, WECHAT_SESSION_STALE, WeChatError
 
+# The community app these routes belong to. Trials already granted stay claimable and shippable when the
+# app is switched off: they are promises made to members.
+APP = "polls"
 POLL_NOT_ACCEPTING_PROPOSALS = register(
     "poll_not_accepting_proposals",
     409,
@@ -165,7 +169,7 @@ async def read_poll(conn: asyncpg.Connection, poll_id: int, user_id: int) -> m.P
     row = await conn.fetchrow(q.POLL, poll_id)
     if row is None:
         raise Problem("not_found", "no such poll")
-    standing = await require_member(conn, int(row["community_id"]), user_id)
+    standing = await require_app_member(conn, int(row["community_id"]), user_id, APP)
     return poll_model(row, await _me(conn, row, user_id, standing["role"]))
 
 
@@ -225,7 +229,7 @@ async def create_poll(
     title = data.title.strip()
 
     async def action() -> tuple[int, m.Poll]:
-        standing = await require_admin(conn, community_id, user_id)
+        standing = await require_app_member(conn, community_id, user_id, APP, admin=True)
         seed = draw.new_seed()
         rules = data.rewards
         poll_id = await conn.fetchval(
@@ -275,7 +279,7 @@ async def create_poll(
 async def list_polls(
     conn: asyncpg.Connection, community_id: int, user_id: int, status: str | None, limit: int, cursor: str | None
 ) -> m.PollPage:
-    await require_member(conn, community_id, user_id)
+    await require_app_member(conn, community_id, user_id, APP)
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(q.POLLS_OF_COMMUNITY, community_id, status, after[0] if after else None, limit + 1)
     items = [poll_model(row) for row in rows[:limit]]
@@ -301,7 +305,7 @@ async def _proposal_view(conn: asyncpg.Connection, state: asyncpg.Record, propos
 
 
 async def _require_active_proposer(conn: asyncpg.Connection, state: asyncpg.Record, user_id: int) -> asyncpg.Record:
-    standing = await require_member(conn, state["community_id"], user_id)
+    standing = await require_app_member(conn, state["community_id"], user_id, APP)
     if standing["muted_until"] is not None and standing["muted_until"] > datetime.now(UTC):
         raise Problem("member_muted", f"muted until {standing['muted_until'].isoformat()}")
     return standing
@@ -367,7 +371,7 @@ async def list_proposals(
     conn: asyncpg.Connection, poll_id: int, user_id: int, limit: int, cursor: str | None
 ) -> m.ProposalPage:
     state = await poll_state(conn, poll_id)
-    standing = await require_member(conn, state["community_id"], user_id)
+    standing = await require_app_member(conn, state["community_id"], user_id, APP)
     admin = standing["role"] in ADMIN_ROLES
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(q.PROPOSALS, poll_id, user_id, admin, after[0] if after else None, limit + 1)
@@ -378,7 +382,7 @@ async def list_proposals(
 
 async def _locked_for_moderation(conn: asyncpg.Connection, poll_id: int, admin_id: int) -> asyncpg.Record:
     state = await poll_state(conn, poll_id, q.POLL_STATE_LOCKED)
-    await require_admin(conn, state["community_id"], admin_id)
+    await require_app_member(conn, state["community_id"], admin_id, APP, admin=True)
     if state["status"] == "closed":
         raise Problem("poll_closed")
     return state
@@ -454,7 +458,7 @@ async def audit_log(conn: asyncpg.Connection, poll_id: int, user_id: int, limit:
     """Every proposal, vote, withdrawal, moderation and phase change, oldest first. Admins see it at any time;
     members once the poll is closed (votes are not public while they can still sway others)."""
     state = await poll_state(conn, poll_id)
-    standing = await require_member(conn, state["community_id"], user_id)
+    standing = await require_app_member(conn, state["community_id"], user_id, APP)
     if standing["role"] not in ADMIN_ROLES and state["status"] != "closed":
         raise Problem("poll_not_closed", "members see the full record once the poll is closed")
     after = decode_cursor(cursor, int)

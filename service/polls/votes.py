@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import asyncpg
 
-from service.communities.logic import require_member
+from service.apps.logic import require_app_member
 from service.errors import Problem
 from service.idempotency import run_once, scope_of
 from service.interactions.logic import record
 from service.polls import models as m
 from service.polls import queries as q
-from service.polls.logic import audit, invalid, not_accepting_votes, poll_state, proposal_in
+from service.polls.logic import APP, audit, invalid, not_accepting_votes, poll_state, proposal_in
 
 
 async def _voting_state(conn: asyncpg.Connection, poll_id: int, user_id: int) -> asyncpg.Record:
     state = await poll_state(conn, poll_id, q.POLL_STATE_SHARED)
-    await require_member(conn, state["community_id"], user_id)
+    await require_app_member(conn, state["community_id"], user_id, APP)
     if not state["accepting_votes"]:
         raise not_accepting_votes(state)
     return state

@@ -21,7 +21,7 @@ import asyncpg
 import msgspec
 from msgspec import UNSET
 
-from service.communities.logic import require_admin
+from service.apps.logic import require_app_member
 from service.errors import FieldError, Problem, register
 from service.feed.safety import POST_SCENE, judge
 from service.jobs import enqueue
@@ -37,6 +37,7 @@ from service.wechat.errors import CONTENT_REJECTED, WECHAT_SESSION_STALE, WeChat
 
 log = logging.getLogger("service.robots")
 
+APP = "robots"  # switched off, its rules are neither managed nor matched (queries.ENABLED_RULES)
 MAX_RULES = 50  # per community: every visible text is matched against all of them
 REPLY_KIND = "robots.customer_reply"  # the job that answers a customer-service message
 register("too_many_rules", 409, f"A community has at most {MAX_RULES} keyword rules: delete one first.")
@@ -81,10 +82,10 @@ async def create_rule(
 ) -> m.Rule:
     keyword = await _validate(data.keyword, data.match_mode)
     async with pool.acquire() as conn:
-        await require_admin(conn, community_id, user_id)
+        await require_app_member(conn, community_id, user_id, APP, admin=True)
     await _check_reply(pool, wechat, user_id, data.reply)
     async with pool.acquire() as conn, conn.transaction():
-        await require_admin(conn, community_id, user_id)
+        await require_app_member(conn, community_id, user_id, APP, admin=True)
         await conn.execute(q.LOCK_RULES_OF, community_id)  # count, then add
         if await conn.fetchval(q.COUNT_RULES, community_id) >= MAX_RULES:
             raise Problem("too_many_rules")
@@ -104,7 +105,7 @@ async def create_rule(
 async def list_rules(
     conn: asyncpg.Connection, community_id: int, user_id: int, limit: int, cursor: str | None
 ) -> m.RulePage:
-    await require_admin(conn, community_id, user_id)
+    await require_app_member(conn, community_id, user_id, APP, admin=True)
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(q.RULES, community_id, after[0] if after else None, limit + 1)
     next_cursor = encode_cursor(rows[limit - 1]["sort_id"]) if len(rows) > limit else None
@@ -115,7 +116,7 @@ async def _rule_for_admin(conn: asyncpg.Connection, rule_id: int, user_id: int, 
     row = await conn.fetchrow(q.LOCK_RULE if lock else q.RULE, rule_id)
     if row is None:
         raise Problem("not_found", "no such robot rule")
-    await require_admin(conn, int(row["community_id"]), user_id)
+    await require_app_member(conn, int(row["community_id"]), user_id, APP, admin=True)
     return row
 
 

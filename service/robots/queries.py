@@ -37,7 +37,7 @@ DELETE_RULE = "UPDATE robot_rules SET deleted_at = now(), enabled = false WHERE 
 # The rules a text is matched against, in the order they are tried.
 ENABLED_RULES = """
 SELECT id, keyword, match_mode, reply, cooldown_seconds FROM robot_rules
-WHERE community_id = $1 AND enabled AND deleted_at IS NULL
+WHERE community_id = $1 AND enabled AND deleted_at IS NULL AND community_app_active($1, 'robots')
 ORDER BY id
 """
 

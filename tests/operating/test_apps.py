@@ -213,3 +213,68 @@ async def test_jobs_skip_communities_where_the_app_is_off(world, people):
     async with world.pool.acquire() as conn:
         with pytest.raises(ValueError):
             await require_app(conn, int(cid), "chess")
+
+
+async def test_polls_collections_and_robots_switched_off_refuse_their_routes_and_the_robot_stays_silent(
+    world, people
+):
+    alice, bob, *_ = people
+    cid = await world.community(alice, bob)
+    now = datetime.now(UTC)
+    poll_body = {
+        "title": "新款冷萃咖啡",
+        "proposalsCloseAt": (now + timedelta(hours=1)).isoformat(),
+        "votingCloseAt": (now + timedelta(hours=2)).isoformat(),
+    }
+    poll = await world.api.post(f"/v1/communities/{cid}/polls", json=poll_body, headers=alice.headers)
+    assert poll.status_code == 201, poll.text
+    pid = poll.json()["id"]
+    rule = await world.api.post(
+        f"/v1/communities/{cid}/robot-rules", json={"keyword": "价格", "reply": "价格请看群公告"}, headers=alice.headers
+    )
+    assert rule.status_code == 201, rule.text
+    share = {"title": "聚餐", "amountFen": 5000}
+    collection = await world.api.post(f"/v1/communities/{cid}/collections", json=share, headers=alice.headers)
+    assert collection.status_code == 201, collection.text
+    collection_id = collection.json()["id"]
+
+    for app in ("polls", "collections", "robots"):
+        assert (await world.api.delete(f"/v1/communities/{cid}/apps/{app}", headers=alice.headers)).status_code == 204
+    assert set(await apps_of(world, bob, cid)) == {"activities", "meetups", "warmup"}
+
+    blocked = [
+        (alice, "POST", f"/v1/communities/{cid}/polls", poll_body),
+        (bob, "GET", f"/v1/communities/{cid}/polls", None),
+        (bob, "GET", f"/v1/polls/{pid}", None),
+        (bob, "POST", f"/v1/polls/{pid}/proposals", {"name": "星空"}),
+        (bob, "GET", f"/v1/polls/{pid}/proposals", None),
+        (alice, "POST", f"/v1/polls/{pid}/advance", None),
+        (alice, "POST", f"/v1/polls/{pid}/close", None),
+        (alice, "POST", f"/v1/communities/{cid}/collections", share),
+        (bob, "GET", f"/v1/communities/{cid}/collections", None),
+        (bob, "POST", f"/v1/collections/{collection_id}/pay", None),
+        (alice, "GET", f"/v1/communities/{cid}/robot-rules", None),
+        (alice, "POST", f"/v1/communities/{cid}/robot-rules", {"keyword": "x", "reply": "y"}),
+        (alice, "PATCH", f"/v1/robot-rules/{rule.json()['id']}", {"enabled": False}),
+    ]
+    for who, method, url, body in blocked:
+        response = await world.api.request(method, url, json=body, headers=who.headers)
+        assert "switched" in assert_problem(response, 409, "app_disabled")["detail"], (method, url)
+    # A stranger still learns nothing about the community's apps.
+    dave = people[3]
+    assert_problem(await world.api.get(f"/v1/polls/{pid}", headers=dave.headers), 403, "not_member")
+
+    # What members paid for stays reachable: the collection is readable and can be cancelled (refunds).
+    assert (await world.api.get(f"/v1/collections/{collection_id}", headers=bob.headers)).status_code == 200
+    cancelled = await world.api.post(f"/v1/collections/{collection_id}/cancel", headers=alice.headers)
+    assert cancelled.status_code == 200, cancelled.text
+
+    # The keyword robot no longer answers in the feed.
+    post = await world.api.post(f"/v1/communities/{cid}/posts", json={"text": "请问价格多少"}, headers=bob.headers)
+    assert post.status_code == 201, post.text
+    robot = "SELECT count(*) FROM comments WHERE post_id = $1 AND robot = 'keyword'"
+    assert await world.pool.fetchval(robot, int(post.json()["id"])) == 0
+
+    assert (await world.api.put(f"/v1/communities/{cid}/apps/robots", headers=alice.headers)).status_code == 200
+    again = await world.api.post(f"/v1/communities/{cid}/posts", json={"text": "价格呢"}, headers=bob.headers)
+    assert await world.pool.fetchval(robot, int(again.json()["id"])) == 1

@@ -18,8 +18,7 @@ from msgspec import UNSET
 
 from service.activities.content import openid_of, status_for
 from service.activities.recurrence import format_hhmm, parse_hhmm
-from service.apps.logic import require_app
-from service.communities.logic import require_admin
+from service.apps.logic import require_app_member
 from service.errors import Problem
 from service.paging import decode_cursor, encode_cursor
 from service.robots.warmup import models as m
@@ -37,8 +36,7 @@ def _now() -> datetime:
 
 
 async def _admin(conn: asyncpg.Connection, community_id: int, user_id: int) -> None:
-    await require_admin(conn, community_id, user_id)
-    await require_app(conn, community_id, APP)
+    await require_app_member(conn, community_id, user_id, APP, admin=True)
 
 
 def _topic(row: asyncpg.Record | None) -> m.WarmupTopic | None:
