@@ -215,9 +215,7 @@ async def test_jobs_skip_communities_where_the_app_is_off(world, people):
             await require_app(conn, int(cid), "chess")
 
 
-async def test_polls_collections_and_robots_switched_off_refuse_their_routes_and_the_robot_stays_silent(
-    world, people
-):
+async def test_polls_collections_and_robots_switched_off_refuse_their_routes_and_the_robot_stays_silent(world, people):
     alice, bob, *_ = people
     cid = await world.community(alice, bob)
     now = datetime.now(UTC)
