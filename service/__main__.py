@@ -58,6 +58,18 @@ async def _migrate(settings: Settings) -> None:
         await conn.close()
 
 
+async def _rebuild_metrics(settings: Settings) -> None:
+    from service.db.pool import connect
+    from service.interactions.logic import rebuild
+
+    conn = await connect(settings.database_url)
+    try:
+        days = await rebuild(conn, settings)
+        log.info("metrics rebuilt", extra={"communityDays": days})
+    finally:
+        await conn.close()
+
+
 def _wants_sandbox(settings: Settings) -> bool:
     # An explicit WECHAT_API_BASE means the developer runs their own WeChat stand-in: leave it alone.
     return (
@@ -158,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="MODULE",
         help="also import MODULE to register its job kinds (repeatable)",
     )
+    sub.add_parser(
+        "rebuild-metrics", help="recompute every metrics roll-up from the raw events (gives what the worker built)"
+    )
     sub.add_parser("sandbox", help="serve the WeChat sandbox on SANDBOX_HOST:SANDBOX_PORT")
     export = sub.add_parser("openapi", help="write the OpenAPI document")
     export.add_argument("path", type=Path, nargs="?", default=Path("openapi/openapi.json"))
@@ -186,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command in ("run", "migrate"):
         asyncio.run(_migrate(settings))
+    if args.command == "rebuild-metrics":
+        asyncio.run(_rebuild_metrics(settings))
     if args.command == "serve":
         _serve(settings)
     if args.command == "run":

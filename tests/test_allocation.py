@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.interactions.allocation import split
+from service.interactions.allocation import split, split_two_tiers
 
 weights = st.dictionaries(
     st.integers(min_value=1, max_value=10**6),
@@ -63,3 +63,41 @@ def test_negative_input_is_refused():
         split(-1, {1: 1})
     with pytest.raises(ValueError):
         split(1, {1: -1})
+
+
+communities = st.dictionaries(
+    st.integers(min_value=1, max_value=10**6),
+    st.tuples(
+        st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False),
+        st.dictionaries(
+            st.integers(min_value=1, max_value=10**6),
+            st.floats(min_value=0.5, max_value=1e4, allow_nan=False, allow_infinity=False),
+            min_size=1,
+            max_size=20,
+        ),
+    ),
+    max_size=15,
+)
+
+
+@given(amount=st.integers(min_value=0, max_value=10**10), pool=communities)
+def test_two_tiers_pay_out_the_whole_pool_to_members(amount, pool):
+    scores = {c: score for c, (score, _) in pool.items()}
+    members = {c: contributions for c, (_, contributions) in pool.items()}
+    paid = split_two_tiers(amount, scores, members)
+    assert set(paid) == set(pool)
+    total = sum(fen for shares in paid.values() for fen in shares.values())
+    assert total == (amount if any(score > 0 for score in scores.values()) else 0)
+    tier_one = split(amount, scores)
+    for community, shares in paid.items():
+        assert set(shares) == set(members[community])
+        assert sum(shares.values()) == tier_one[community]  # tier 2 splits exactly the tier-1 share
+        assert all(fen >= 0 for fen in shares.values())
+
+
+def test_two_tiers_hand_computed_and_refuse_a_community_without_contributors():
+    # 1,000 fen by scores 3:1 -> 750 and 250; 750 by 1:1:1 -> 250 each; 250 by 2:1 -> 167 and 83.
+    paid = split_two_tiers(1000, {1: 3.0, 2: 1.0}, {1: {10: 1, 11: 1, 12: 1}, 2: {20: 2, 21: 1}})
+    assert paid == {1: {10: 250, 11: 250, 12: 250}, 2: {20: 167, 21: 83}}
+    with pytest.raises(ValueError):
+        split_two_tiers(100, {1: 1.0}, {1: {10: 0}})

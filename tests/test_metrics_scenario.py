@@ -6,6 +6,10 @@ comments beside each figure; the definitions are in docs/metrics.md.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -153,6 +157,40 @@ async def test_every_metric_matches_the_hand_computation(client, world, settings
     assert body["stage"] == "gather"
 
 
+# The next day holds only the last 300 s of C's session, which ran past midnight.
+NEXT_DAY = {key: 0 for key in EXPECTED} | {
+    "averagePostsViewed": 0.0,
+    "membersOnline": 1,
+    "averageOnlineSeconds": 300.0,
+    "peakConcurrentUsers": 1,
+    "activityScore": 8.0,  # 1 x 5 minutes + 3 x 1
+}
+# Both days together: C was online 600 s, so (600 + 900 + 600 + 300) / 4 = 600 s, 10 minutes instead of 8.75.
+BOTH_DAYS = EXPECTED | {"averageOnlineSeconds": 600.0, "activityScore": 77.5}
+
+
+@pytest.mark.parametrize("granularity", ["day", "week", "month"])
+async def test_periods_of_every_granularity_are_computed_over_the_period_alone(
+    client, world, settings, database_url, day, granularity
+):
+    await rolled_up(database_url, settings)
+    after = day + timedelta(days=1)
+    params = {"from": str(day), "to": str(after), "granularity": granularity}
+    response = await client.get(f"/v1/communities/{world['c1']}/metrics", params=params, headers=auth(world, "A"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["total"] == BOTH_DAYS  # over the whole window, not summed from the periods
+
+    def period_of(d):  # weeks start on Monday; periods are clipped to the window
+        return {"day": d, "week": d - timedelta(days=d.weekday()), "month": d.replace(day=1)}[granularity]
+
+    if period_of(day) == period_of(after):
+        expected = [(str(day), str(after), BOTH_DAYS)]
+    else:
+        expected = [(str(day), str(day), EXPECTED), (str(after), str(after), NEXT_DAY)]
+    assert [(p["start"], p["end"], p["values"]) for p in body["periods"]] == expected
+
+
 async def test_rebuild_gives_identical_rollups(client, world, settings, database_url):
     from service.db.pool import connect
 
@@ -175,6 +213,17 @@ async def test_rebuild_gives_identical_rollups(client, world, settings, database
         assert await logic.rollup_incremental(conn, settings) <= first
         assert await snapshot() == incremental
         await logic.rebuild(conn, settings)
+        assert await snapshot() == incremental
+        # The command operators run does the same.
+        await conn.execute("TRUNCATE rollup_views, rollup_presence, rollup_contributions, rollup_days")
+        env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": settings.secret_key, "LOG_FORMAT": "json"}
+        command = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "service", "rebuild-metrics", env=env, stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await command.communicate()
+        assert command.returncode == 0
+        (done,) = [json.loads(line) for line in out.splitlines() if b"metrics rebuilt" in line]
+        assert done["communityDays"] == first
         assert await snapshot() == incremental
     finally:
         await conn.close()

@@ -12,6 +12,7 @@ from fractions import Fraction
 from typing import TypeVar
 
 K = TypeVar("K", bound=Hashable)
+M = TypeVar("M", bound=Hashable)
 
 
 def split(amount: int, weights: Mapping[K, int | float | Fraction]) -> dict[K, int]:
@@ -35,6 +36,20 @@ def split(amount: int, weights: Mapping[K, int | float | Fraction]) -> dict[K, i
     for key in by_remainder[:leftover]:
         result[key] += 1
     return result
+
+
+def split_two_tiers(
+    amount: int,
+    community_scores: Mapping[K, int | float | Fraction],
+    member_scores: Mapping[K, Mapping[M, int | float]],
+) -> dict[K, dict[M, int]]:
+    """Tier 1 splits ``amount`` among communities by score, tier 2 each community's share among its members by
+    contribution. Every community needs a member with a positive contribution, so nothing is lost between
+    the tiers: the members' fen add up to ``amount`` exactly whenever any community score is positive."""
+    if any(not any(score > 0 for score in member_scores[c].values()) for c in community_scores):
+        raise ValueError("every community needs a member with a positive contribution")
+    shares = split(amount, community_scores)
+    return {c: split(shares[c], member_scores[c]) for c in community_scores}
 
 
 def _order(key: Hashable) -> tuple[int, str]:

@@ -15,7 +15,7 @@ from service.checkout.logic import create_transfer
 from service.checkout.purposes import PaidOrder, Purpose, Refuse, TransferInfo, register_purpose
 from service.errors import Problem, register
 from service.interactions import queries as q
-from service.interactions.allocation import split
+from service.interactions.allocation import split_two_tiers
 from service.interactions.logic import compute_metrics, day_bounds, validate_window
 from service.interactions.models import (
     CommunityAllocation,
@@ -96,13 +96,12 @@ async def plan(conn: asyncpg.Connection, settings: Settings, pool: asyncpg.Recor
         if positive:
             scores[community_id] = total.activity_score
             member_scores[community_id] = positive
-    shares = split(pool["amount_fen"], scores)
-    member_shares = {c: split(shares[c], member_scores[c]) for c in scores}
+    member_shares = split_two_tiers(pool["amount_fen"], scores, member_scores)
     return [
         CommunityAllocation(
             community_id=str(community_id),
             activity_score=scores[community_id],
-            amount_fen=shares[community_id],
+            amount_fen=sum(member_shares[community_id].values()),
             members=[
                 MemberAllocation(
                     user_id=str(user_id), contribution=member_scores[community_id][user_id], amount_fen=fen
