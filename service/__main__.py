@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -95,7 +97,7 @@ def start_sandbox(settings: Settings, timeout: float = 15.0) -> subprocess.Popen
     if _sandbox_answers(url):
         log.info("using the WeChat sandbox already running", extra={"url": url})
         return None
-    process = subprocess.Popen([sys.executable, "-m", "service", "sandbox"], env=os.environ.copy())
+    process = _child("sandbox")
     deadline = time.monotonic() + timeout
     while not _sandbox_answers(url):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -104,6 +106,20 @@ def start_sandbox(settings: Settings, timeout: float = 15.0) -> subprocess.Popen
         time.sleep(0.1)
     log.info("WeChat sandbox started", extra={"url": url, "appid": settings.sandbox_appid})
     return process
+
+
+def _die_with_parent() -> None:
+    # Runs in the child before exec: Linux sends it SIGTERM when `run` dies, even by SIGKILL, so a killed
+    # `make run` leaves no server, worker or sandbox holding its ports.
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def _child(command: str) -> subprocess.Popen:
+    """`python -m service <command>` beside `run`, with its settings (the environment) and its fate."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "service", command], env=os.environ.copy(), preexec_fn=_die_with_parent
+    )
 
 
 def stop_process(process: subprocess.Popen | None) -> None:
@@ -208,12 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         sandbox = start_sandbox(settings) if with_sandbox else None
         # One job worker beside the API, so payments reconcile and metrics roll up in development too.
-        worker = subprocess.Popen([sys.executable, "-m", "service", "worker"], env=os.environ.copy())
+        worker = _child("worker")
+        server = _child("serve")
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the children in order, as on Ctrl-C
         try:
-            _serve(settings)
+            server.wait()
+        except KeyboardInterrupt:
+            pass
         finally:
-            stop_process(worker)
-            stop_process(sandbox)
+            for process in (server, worker, sandbox):
+                stop_process(process)
     if args.command == "worker":
         from service.jobs.worker import run_worker
 

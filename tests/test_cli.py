@@ -22,7 +22,8 @@ def free_port() -> int:
 
 def start(workdir, port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(PORT=str(port), LOG_FORMAT="json")
+    # A sandbox of its own: one a developer (or another test) runs on the default port would be reused.
+    env.update(PORT=str(port), SANDBOX_PORT=str(free_port()), LOG_FORMAT="json")
     return subprocess.Popen(
         [sys.executable, "-m", "service", "run"],
         cwd=workdir,
@@ -78,3 +79,34 @@ def test_run_twice_at_once_then_again_reuses_the_embedded_database(tmp_path):
     finally:
         lines = stop(proc)
     assert applied(lines) == []  # same data folder, nothing left to apply
+
+
+@pytest.mark.slow
+def test_killed_run_leaves_no_orphans_and_the_next_run_reuses_the_database(tmp_path):
+    import psutil  # installed with pgserver
+
+    port = free_port()
+    proc = start(tmp_path, port)
+    try:
+        wait_ready(port, proc)
+        spec = httpx.get(f"http://127.0.0.1:{port}/schema/openapi.json", timeout=5)
+        assert spec.status_code == 200 and spec.json()["info"]["title"]
+        # The server (and its worker processes), the job worker and the sandbox; the embedded PostgreSQL is
+        # not a child: it outlives `run` and the next run attaches to it.
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert {tuple(p.cmdline()[-2:]) for p in children} >= {("service", c) for c in ("serve", "worker", "sandbox")}
+        proc.kill()
+        proc.wait(timeout=10)
+        _, alive = psutil.wait_procs(children, timeout=15)
+        assert alive == [], [p.cmdline() for p in alive]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    port = free_port()
+    proc = start(tmp_path, port)
+    try:
+        assert wait_ready(port, proc)["status"] == "ready"
+    finally:
+        lines = stop(proc)
+    assert applied(lines) == []  # the killed run's database, reused as it was
