@@ -357,3 +357,109 @@ async def test_a_payment_for_a_closed_order_is_recorded_and_refunded(world, sand
     assert got["status"] == "paid" and got["refunds"][0]["reason"].startswith("order_closed")
     assert await admissions(world) == 0  # on_paid never ran
     assert await world.ledger_violations() == []
+
+
+def _resealed(keys, genuine_body: bytes, change) -> bytes:
+    """The genuine notification with its resource decrypted, changed by ``change`` and encrypted again."""
+    envelope = json.loads(genuine_body)
+    resource = envelope["resource"]
+    data = json.loads(
+        wxpay.aes_gcm_decrypt(
+            keys.apiv3_key.encode(), resource["nonce"], resource["ciphertext"], resource["associated_data"]
+        )
+    )
+    change(data)
+    plaintext = json.dumps(data).encode()
+    envelope["resource"] = wxpay.aes_gcm_encrypt(keys.apiv3_key.encode(), plaintext, resource["associated_data"])
+    return json.dumps(envelope).encode()
+
+
+async def _refused_then_genuine(world, keys, path: str, genuine, mismatch, unknown) -> None:
+    """Every bad variant of ``genuine`` is refused with its code; the caller checks nothing changed."""
+    platform, serial = keys.platform_key, keys.public_key_id
+
+    def signed(body: bytes, key=platform, key_serial=serial, timestamp=None) -> dict:
+        return {**wxpay.signed_headers(key, key_serial, body, timestamp), "Content-Type": "application/json"}
+
+    mismatched, unknown_body = _resealed(keys, genuine.body, mismatch), _resealed(keys, genuine.body, unknown)
+    cases = [
+        ("forged signature", genuine.body, signed(genuine.body, key=wxpay.new_rsa_key()), 401, "pay_signature_invalid"),
+        (
+            "wrong serial",
+            genuine.body,
+            signed(genuine.body, key_serial="PUB_KEY_ID_0000OLD"),
+            401,
+            "pay_serial_unknown",
+        ),
+        ("stale", genuine.body, signed(genuine.body, timestamp=int(time.time()) - 301), 401, "pay_notification_stale"),
+        (
+            "altered body",
+            genuine.body.replace(b'"id":"', b'"id":"x'),
+            signed(genuine.body),
+            401,
+            "pay_signature_invalid",
+        ),
+        ("no signature", genuine.body, {"Content-Type": "application/json"}, 401, "pay_signature_invalid"),
+        ("wrong amount", mismatched, signed(mismatched), 409, "pay_notification_mismatch"),
+        ("unknown", unknown_body, signed(unknown_body), 404, "pay_notification_unknown"),
+    ]
+    for name, body, headers, status, code in cases:
+        response = await world.api.post(path, content=body, headers=headers)
+        assert (response.status_code, response.json()["code"]) == (status, code), name
+
+
+async def test_forged_stale_and_mismatching_refund_and_transfer_notifications_change_nothing(world, sandbox_keys):
+    payee_id, auth = await world.user()
+    world.sandbox.auto_complete_refunds = False
+    order = await world.order(auth, amount_fen=2500)
+    await world.pay_order(order)
+    assert (await world.api.post(f"/v1/orders/{order['id']}/refund", headers=auth)).status_code == 201
+    await world.run_due_jobs()  # the refund is submitted; WeChat has not finished it
+    out_refund_no = await world.pool.fetchval("SELECT out_refund_no FROM refunds")
+    finished = await world.control.post("/sandbox/pay/refunds", json={"outRefundNo": out_refund_no, "drop": True})
+    assert finished.json()["deliveredStatus"] is None
+    genuine = next(n for n in world.sandbox.notifications.values() if n.kind == "refund")
+
+    def more(data):
+        data["amount"]["refund"] += 1
+
+    def other(data):
+        data["out_refund_no"] = "RFNOTOURS"
+
+    await _refused_then_genuine(world, sandbox_keys, "/v1/pay/refund-notify", genuine, more, other)
+    assert await world.pool.fetchval("SELECT status FROM refunds") != "succeeded"
+    assert await ledger(world, "refund") == 0
+    replay = await world.control.post(f"/sandbox/pay/notifications/{genuine.id}/replay", json={})
+    assert replay.json()["deliveredStatus"] == 204
+    assert (await world.get_order(order["id"], auth))["status"] == "refunded"
+    assert await ledger(world, "refund") == 1 and await world.ledger_violations() == []
+
+    async with world.pool.acquire() as conn, conn.transaction():
+        transfer_id = await logic.create_transfer(
+            conn,
+            payee_user_id=payee_id,
+            amount_fen=4200,
+            purpose="test_entry",
+            subject_id=1,
+            remark="collection settled",
+            dedupe_key="collection:9",
+        )
+    await world.run_due_jobs()
+    out_bill_no = await world.pool.fetchval("SELECT out_bill_no FROM transfers")
+    confirmed = await world.control.post("/sandbox/pay/transfers", json={"outBillNo": out_bill_no, "drop": True})
+    assert confirmed.json()["deliveredStatus"] is None
+    genuine = next(n for n in world.sandbox.notifications.values() if n.kind == "transfer")
+
+    def more(data):
+        data["transfer_amount"] += 1
+
+    def other(data):
+        data["out_bill_no"] = "TBNOTOURS"
+
+    await _refused_then_genuine(world, sandbox_keys, "/v1/pay/transfer-notify", genuine, more, other)
+    view = (await world.api.get(f"/v1/transfers/{transfer_id}", headers=auth)).json()
+    assert view["status"] == "wait_user_confirm" and await ledger(world, "transfer") == 0
+    replay = await world.control.post(f"/sandbox/pay/notifications/{genuine.id}/replay", json={})
+    assert replay.json()["deliveredStatus"] == 204
+    assert (await world.api.get(f"/v1/transfers/{transfer_id}", headers=auth)).json()["status"] == "succeeded"
+    assert await ledger(world, "transfer") == 1
