@@ -123,12 +123,13 @@ class WeChatMessagesController(Controller):
         summary="WeChat's customer-service message push (plain or safe mode): answered `success` at once",
         description=(
             "Verifies `signature` (and `msg_signature` with the EncodingAESKey in safe mode), stores the message "
-            "once (WeChat retries), and answers `success` within WeChat's 5 seconds whatever happens next; the "
-            "keyword robot answers through the customer-service send API from a job."
+            "once (WeChat retries), and answers `success` within WeChat's 5 seconds; when the message cannot be "
+            "stored in time it answers 503 at once, so WeChat pushes it again. The keyword robot answers through the "
+            "customer-service send API from a job."
         ),
         media_type="text/plain",
         status_code=200,
-        responses=responses("invalid_signature"),
+        responses=responses("invalid_signature", "not_ready"),
     )
     async def receive(self, request: Request, state: State) -> Response[str]:
         body = await request.body()
@@ -140,8 +141,11 @@ class WeChatMessagesController(Controller):
             try:
                 async with asyncio.timeout(PUSH_BUDGET):
                     await logic.receive_customer_message(state.pool, message)
-            except Exception:  # answering WeChat in time matters more: log, and let it go
+            except Exception:
+                # Still inside WeChat's 5 seconds: a quick refusal makes WeChat push the message again (it retries
+                # three times), where `success` would lose it. The message is stored once whichever push lands.
                 log.exception("customer-service message not stored", extra={"msgKey": message.msg_key})
+                raise Problem("not_ready", "the message could not be stored: WeChat will push it again") from None
         return Response("success", media_type="text/plain")
 
 

@@ -89,6 +89,19 @@ async def test_plain_and_safe_mode_pushes_are_stored_once(world, db):
     assert await db.fetchval("SELECT count(*) FROM jobs WHERE kind = 'robots.customer_reply'") == 3
 
 
+async def test_a_push_that_cannot_be_stored_in_time_is_refused_fast_and_the_retry_stores_it(world, db):
+    alice = await world.member("alice")
+    async with db.transaction():  # a stuck database: the message table is locked past the push budget
+        await db.execute("LOCK TABLE wechat_messages IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        refused = await push(world, signed(), text_xml(alice.openid, "价格多少", 2001))
+        waited = time.monotonic() - started
+    assert_problem(refused, 503, "not_ready")
+    assert waited < 5  # inside WeChat's 5 seconds, so WeChat pushes again instead of giving up
+    assert (await push(world, signed(), text_xml(alice.openid, "价格多少", 2001))).text == "success"
+    assert await db.fetchval("SELECT count(*) FROM wechat_messages WHERE msg_key = '2001'") == 1
+
+
 async def test_forged_pushes_are_refused(world, db):
     alice = await world.member("alice")
     xml = text_xml(alice.openid, "hi", 2001)
