@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := openapi/node_modules/.installed-stamp
 NPX := cd openapi && npx --no-install
 
-.PHONY: install run test lint format openapi bench clean browser
+.PHONY: install run test lint format openapi walkthrough bench clean browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -49,6 +49,10 @@ format: install
 openapi: install
 	$(BIN)/python -m service openapi openapi --errors docs/errors.md
 	$(NPX) openapi-typescript openapi.json --output types.ts --silent
+
+## Run docs/walkthrough.md against a fresh live server and write the answers it got into it.
+walkthrough: install browser
+	$(BIN)/python -m tests.walkthrough
 
 ## Load benchmarks with wrk; prints ratios against the same-run baseline.
 bench: install
