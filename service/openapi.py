@@ -289,6 +289,7 @@ class SelfHostedSwagger(_Completed, SwaggerRenderPlugin):
             js_url=f"{assets}/swagger-ui-bundle.js",
             css_url=f"{assets}/swagger-ui.css",
             standalone_preset_js_url=f"{assets}/swagger-ui-standalone-preset.js",
+            favicon=f"<link rel='icon' type='image/png' href='{assets}/favicon-32x32.png'>",
             path="/swagger",
         )
 
