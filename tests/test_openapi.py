@@ -16,10 +16,8 @@ import yaml
 from service.app import create_app
 from service.errors import ACTIONS, CODES, action, errors_markdown
 from service.openapi import METHODS, answer_type, body_type, document, document_json, document_yaml, handlers
-from tests.support import ROOT, make_settings
+from tests.support import KIT, ROOT, make_settings, node_tool
 
-KIT = ROOT / "openapi"
-NODE_BIN = KIT / "node_modules" / ".bin"
 DRIFTED = "drifted from the code: run `make openapi` and commit it"
 
 
@@ -38,12 +36,6 @@ def operations(spec):
         for method in METHODS:
             if method in item:
                 yield f"{method.upper()} {path}", item[method]
-
-
-def node_tool(name: str) -> str:
-    tool = NODE_BIN / name
-    assert tool.exists(), f"{tool} is missing: run `make install` (npm ci in openapi/)"
-    return str(tool)
 
 
 def test_committed_spec_matches_the_code(app):
