@@ -19,7 +19,7 @@ def test_differences_ignore_what_varies_and_catch_the_rest():
     assert differences({"seconds": 2.0}, {"seconds": "2.5"}, shape_only=True) != []
 
 
-def test_every_step_shows_its_answer_or_prints_nothing():
+def test_every_answer_block_is_filled_in():
     for step in steps(DOC.read_text()):
         if step.answer is not None:
             assert step.answer.strip(), f"an answer block is empty: run `make walkthrough`\n{step.script}"
