@@ -28,7 +28,6 @@ from litestar.static_files import create_static_files_router
 from service.errors import CODES, PROBLEM_MEDIA_TYPE
 
 METHODS = ("get", "put", "post", "delete", "patch")
-_PROBLEM_REF = "#/components/schemas/ProblemBody"
 _EXAMPLE_AT = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 # Values for fields that carry no example in their model, by field name; anything else gets a plain placeholder.
 _BY_NAME: dict[str, Any] = {
