@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The front-end kit (openapi/): TypeScript types and the wx.request wrapper, checked with tsc.
+NODE_STAMP := openapi/node_modules/.installed-stamp
+NPX := cd openapi && npx --no-install
 
-.PHONY: install run test lint format openapi bench clean
+.PHONY: install run test lint format openapi walkthrough bench clean browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -13,14 +16,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(NODE_STAMP): openapi/package.json openapi/package-lock.json
+	@command -v npm >/dev/null || (echo "node 20+ and npm are required for the front-end kit (openapi/)" && exit 1)
+	cd openapi && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
+
+## Debian's chromium for the docs-page browser check; curl and jq for the walkthrough test (as root, like CI).
+browser:
+	@command -v chromium >/dev/null && command -v jq >/dev/null && command -v curl >/dev/null || \
+		(apt-get update -q && apt-get install -y -q --no-install-recommends chromium jq curl) || \
+		(echo "chromium, jq and curl are required: install them from your package manager" && exit 1)
 
 ## Serve the API on http://127.0.0.1:8000 (docs at /schema): embedded PostgreSQL when DATABASE_URL is unset.
 run: install
 	$(BIN)/python -m service run
 
 ## The whole test suite against a real PostgreSQL (DATABASE_URL, else the embedded one).
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install
@@ -31,9 +45,14 @@ format: install
 	$(BIN)/ruff check --fix service tests benchmarks
 	$(BIN)/ruff format service tests benchmarks
 
-## Regenerate the OpenAPI document from the code (a test fails when the committed one drifts).
+## Regenerate openapi/openapi.{json,yaml}, openapi/types.ts and docs/errors.md (tests fail when they drift).
 openapi: install
-	$(BIN)/python -m service openapi openapi/openapi.json
+	$(BIN)/python -m service openapi openapi --errors docs/errors.md
+	$(NPX) openapi-typescript openapi.json --output types.ts --silent
+
+## Run docs/walkthrough.md against a fresh live server and write the answers it got into it.
+walkthrough: install browser
+	$(BIN)/python -m tests.walkthrough
 
 ## Load benchmarks with wrk; prints ratios against the same-run baseline.
 bench: install
@@ -42,4 +61,4 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache openapi/node_modules

@@ -160,15 +160,22 @@ def _serve(settings: Settings) -> None:
     _granian("service.app:app_from_env", settings.host, settings.port, settings.workers, settings)
 
 
-def _export_openapi(path: Path) -> None:
-    from service.app import create_app, openapi_document
+def _export_openapi(folder: Path, errors_doc: Path | None) -> None:
+    from service.app import create_app
+    from service.errors import errors_markdown
+    from service.openapi import document_json, document_yaml
 
     settings = load_settings(
         database_url="postgresql://unused/unused",
         secret_key="x" * 32,
         public_base_url="http://127.0.0.1:8000",
     )
-    path.write_text(openapi_document(create_app(settings)))
+    app = create_app(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "openapi.json").write_text(document_json(app))
+    (folder / "openapi.yaml").write_text(document_yaml(app))
+    if errors_doc is not None:
+        errors_doc.write_text(errors_markdown())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,13 +197,14 @@ def main(argv: list[str] | None = None) -> int:
         "rebuild-metrics", help="recompute every metrics roll-up from the raw events (gives what the worker built)"
     )
     sub.add_parser("sandbox", help="serve the WeChat sandbox on SANDBOX_HOST:SANDBOX_PORT")
-    export = sub.add_parser("openapi", help="write the OpenAPI document")
-    export.add_argument("path", type=Path, nargs="?", default=Path("openapi/openapi.json"))
+    export = sub.add_parser("openapi", help="write openapi.json and openapi.yaml into a folder, and docs/errors.md")
+    export.add_argument("folder", type=Path, nargs="?", default=Path("openapi"))
+    export.add_argument("--errors", type=Path, default=Path("docs/errors.md"), help="the problem-code table")
     args = parser.parse_args(argv)
 
     try:
         if args.command == "openapi":
-            _export_openapi(args.path)
+            _export_openapi(args.folder, args.errors)
             return 0
         # Decided before _dev_settings() points WECHAT_API_BASE at the sandbox it will start.
         with_sandbox = args.command == "run" and _wants_sandbox(load_settings())

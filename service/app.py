@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import asyncpg
 import httpx
-import msgspec
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Server, Tag
-from litestar.serialization import encode_json
 from litestar.types import ControllerRouterHandler
 
 from service import __version__
@@ -26,6 +22,7 @@ from service.errors import handle_exception
 from service.health import HealthController
 from service.logs import configure_logging
 from service.middleware import request_id_middleware
+from service.openapi import CompletedJson, CompletedScalar, CompletedYaml, SelfHostedSwagger, document_json
 from service.settings import Settings, load_settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
@@ -232,7 +229,12 @@ def openapi_config(settings: Settings) -> OpenAPIConfig:
             }
         ),
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin(path="/scalar")],
+        render_plugins=[
+            SelfHostedSwagger("/schema"),
+            CompletedScalar(path="/scalar"),
+            CompletedJson(),
+            CompletedYaml(),
+        ],
         use_handler_docstrings=True,
     )
 
@@ -246,5 +248,4 @@ def app_from_env() -> Litestar:
 
 def openapi_document(app: Litestar) -> str:
     """The OpenAPI document as stable, diffable JSON (sorted keys, two-space indent)."""
-    schema = msgspec.json.decode(encode_json(app.openapi_schema.to_schema()))
-    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return document_json(app)

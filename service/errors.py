@@ -1,7 +1,8 @@
 """RFC 9457 problem+json errors with stable, machine-readable codes.
 
-Every error the API can answer is a code in ``CODES``: the status it answers with and what it means.
-Domains raise ``Problem(code)``; one set of handlers turns every exception into problem+json.
+Every error the API can answer is a code in ``CODES``: the status it answers with and what it means, and
+in ``action(code)`` what a client should do about it. Domains raise ``Problem(code)``; one set of handlers
+turns every exception into problem+json. ``errors_markdown()`` is docs/errors.md.
 """
 
 from __future__ import annotations
@@ -40,13 +41,64 @@ CODES: dict[str, tuple[int, str]] = {
 }
 
 
-def register(code: str, status: int, meaning: str) -> str:
-    """Declare a domain's error code once, where the domain defines its errors."""
+# What a client should do about a problem. Most codes follow from their status; the rest say so when registered.
+ACTIONS: dict[str, str] = {
+    "fix": "Fix the request: a client bug or invalid input (show `errors` beside their fields).",
+    "show": "Show the user a message for the code; nothing to repeat as is.",
+    "refresh": "Refresh the access token once (POST /v1/auth/refresh) and repeat; if that fails, log in again.",
+    "login": "Log in again: call wx.login, then POST /v1/auth/login, and repeat.",
+    "retry": "Retry later: after `Retry-After` seconds when given, with the same Idempotency-Key.",
+    "wechat": "Answered to WeChat's own servers (notifications, message push); a mini program never sees it.",
+}
+_ACTION_BY_STATUS = {400: "fix", 401: "login", 413: "fix", 415: "fix", 429: "retry", 500: "retry", 503: "retry"}
+_CLIENT_ACTIONS: dict[str, str] = {"token_expired": "refresh", "unauthorized": "refresh"}
+
+
+def register(code: str, status: int, meaning: str, *, action: str | None = None) -> str:
+    """Declare a domain's error code once, where the domain defines its errors (``action``: a key of ACTIONS,
+    when the status alone does not say what a client should do)."""
     known = CODES.get(code)
     if known is not None and known != (status, meaning):
         raise ValueError(f"error code {code!r} is already registered differently")
+    if action is not None:
+        if action not in ACTIONS:
+            raise ValueError(f"unknown client action {action!r}")
+        _CLIENT_ACTIONS[code] = action
     CODES[code] = (status, meaning)
     return code
+
+
+def action(code: str) -> str:
+    """What a client should do about ``code``: a key of ACTIONS."""
+    return _CLIENT_ACTIONS.get(code) or _ACTION_BY_STATUS.get(CODES[code][0], "show")
+
+
+def errors_markdown() -> str:
+    """docs/errors.md: every problem code, its status, meaning and the client's action."""
+    lines = [
+        "# Problem codes",
+        "",
+        "<!-- Generated from service/errors.py and the domains' register() calls by `make openapi`; "
+        "a test fails when it drifts. -->",
+        "",
+        "Every error is RFC 9457 `application/problem+json` with a stable `code`, the `requestId` (also in the",
+        "`X-Request-Id` header: quote it when reporting a problem) and, for `validation_failed`,",
+        "`errors: [{field, message, source}]`. Each operation in the OpenAPI document lists the codes it may answer,",
+        "and the generated TypeScript types (`openapi/types.ts`) type each error response's `code` accordingly.",
+        "",
+        "What to do:",
+        "",
+        "| action | the client should |",
+        "|---|---|",
+        *(f"| `{name}` | {text} |" for name, text in ACTIONS.items()),
+        "",
+        "| code | HTTP | meaning | action |",
+        "|---|---|---|---|",
+    ]
+    for code, (status, meaning) in sorted(CODES.items(), key=lambda item: (item[1][0], item[0])):
+        cell = meaning.replace("|", "\\|")
+        lines.append(f"| `{code}` | {status} | {cell} | `{action(code)}` |")
+    return "\n".join(lines) + "\n"
 
 
 class FieldError(msgspec.Struct, frozen=True):
@@ -168,9 +220,10 @@ def responses(*codes: str) -> dict[int, ResponseSpec]:
         by_status.setdefault(CODES[code][0], []).append(code)
     specs = {}
     for status, status_codes in sorted(by_status.items()):
-        lines = "; ".join(f"`{c}`: {CODES[c][1]}" for c in status_codes)
+        lines = "\n".join(f"- `{c}`: {CODES[c][1]}" for c in status_codes)
         specs[status] = ResponseSpec(
             data_container=ProblemBody,
+            generate_examples=False,
             description=lines,
             media_type=PROBLEM_MEDIA_TYPE,
             examples=[

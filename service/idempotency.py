@@ -24,6 +24,7 @@ register(
     "idempotency_key_reused",
     422,
     "This Idempotency-Key was already used for a different request: use a new key per request.",
+    action="fix",
 )
 
 IdempotencyKey = Annotated[

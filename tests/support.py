@@ -18,6 +18,7 @@ from service.app import create_app
 from service.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+KIT = ROOT / "openapi"  # the front-end kit: spec, generated types, the wx.request wrapper
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
@@ -101,3 +102,10 @@ async def api_client(settings: Settings, **app_kwargs) -> AsyncIterator[httpx.As
     async with serve(create_app(settings, **app_kwargs)) as base_url:
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             yield client
+
+
+def node_tool(name: str) -> str:
+    """A tool of the front-end kit's pinned npm packages (openapi/node_modules/.bin)."""
+    tool = KIT / "node_modules" / ".bin" / name
+    assert tool.exists(), f"{tool} is missing: run `make install` (npm ci in openapi/)"
+    return str(tool)

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import msgspec
-from litestar.openapi.datastructures import ResponseSpec
-
 from service.activities import models as m
-from service.communities.examples import example
-
-
-def answer(status: int, value: msgspec.Struct, summary: str, description: str) -> dict[int, ResponseSpec]:
-    """The success response of a route, with an example."""
-    return {status: ResponseSpec(data_container=type(value), description=description, examples=example(summary, value))}
-
 
 _OPENED = datetime(2025, 3, 1, 22, 0, tzinfo=UTC)  # 06:00 on 2 March in Shanghai
 OCCURRENCE = m.Occurrence(

@@ -12,10 +12,10 @@ from litestar.params import Parameter
 from service.activities import examples as ex
 from service.activities import logic
 from service.activities import models as m
-from service.activities.examples import answer
 from service.auth.guard import BEARER_SECURITY, CurrentUser
 from service.errors import responses
 from service.ids import MAX_ID, PathId
+from service.openapi import answer
 from service.paging import Cursor, Limit
 from service.settings import Settings
 

@@ -9,7 +9,6 @@ from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from service.activities.examples import answer
 from service.apps import examples as ex
 from service.apps import logic
 from service.apps import models as m
@@ -17,6 +16,7 @@ from service.auth.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
 from service.errors import responses
 from service.idempotency import IdempotencyKey
 from service.ids import PathId
+from service.openapi import answer
 
 TAG = "apps"
 AUTH = ("unauthorized", "token_expired")

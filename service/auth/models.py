@@ -10,9 +10,23 @@ import msgspec
 # wx.login codes and phone-button codes: opaque printable ASCII.
 WeChatCode = Annotated[
     str,
-    msgspec.Meta(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$", description="Code from wx.login"),
+    msgspec.Meta(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        examples=["0a3Xkq000Wb8yV1ZGz300nT2Jt3Xkq0S"],
+        description="Code from wx.login",
+    ),
 ]
-RefreshToken = Annotated[str, msgspec.Meta(min_length=16, max_length=128, description="Refresh token from login")]
+RefreshToken = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=16,
+        max_length=128,
+        examples=["kq7wYc0bTz3H9vLx2mNf5RdA8sPjUe4G"],
+        description="Refresh token from login",
+    ),
+]
 # Visible text without control characters or surrounding blanks.
 Nickname = Annotated[
     str,

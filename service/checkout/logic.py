@@ -26,12 +26,31 @@ from service.wechat.pay import NotificationRejected, PayConfig, PayError, WeChat
 
 log = logging.getLogger("service.checkout")
 
-register("pay_signature_invalid", 401, "The WeChat Pay signature does not verify: forged or altered notification.")
-register("pay_serial_unknown", 401, "Wechatpay-Serial names no WeChat Pay key we hold.")
-register("pay_notification_stale", 401, "The notification is signed more than 5 minutes away from now.")
-register("pay_notification_malformed", 400, "Not a WeChat Pay notification, or its resource does not decrypt.")
-register("pay_notification_mismatch", 409, "The notification disagrees with our record (amount, payer, appid, mchid).")
-register("pay_notification_unknown", 404, "The notification names no order, refund or transfer of ours.")
+register(
+    "pay_signature_invalid",
+    401,
+    "The WeChat Pay signature does not verify: forged or altered notification.",
+    action="wechat",
+)
+register("pay_serial_unknown", 401, "Wechatpay-Serial names no WeChat Pay key we hold.", action="wechat")
+register(
+    "pay_notification_stale", 401, "The notification is signed more than 5 minutes away from now.", action="wechat"
+)
+register(
+    "pay_notification_malformed",
+    400,
+    "Not a WeChat Pay notification, or its resource does not decrypt.",
+    action="wechat",
+)
+register(
+    "pay_notification_mismatch",
+    409,
+    "The notification disagrees with our record (amount, payer, appid, mchid).",
+    action="wechat",
+)
+register(
+    "pay_notification_unknown", 404, "The notification names no order, refund or transfer of ours.", action="wechat"
+)
 register("payment_unavailable", 503, "WeChat Pay cannot be reached right now: retry shortly.")
 register("order_not_paid", 409, "The order is not paid, or is already refunded.")
 register("order_already_paid", 409, "The order has been paid meanwhile.")

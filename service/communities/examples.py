@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import msgspec
-from litestar.openapi.spec import Example
-
 from service.communities import models as m
+from service.openapi import example  # noqa: F401 - the routes' examples.example
 
 _AT = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 
@@ -91,7 +89,3 @@ MY_COMMUNITIES = m.MyCommunityPage(
     ],
     next_cursor="WyIyMDI1LTAzLTAyVDA3OjAwOjAwKzAwOjAwIiw0Ml0",
 )
-
-
-def example(summary: str, value: msgspec.Struct) -> list[Example]:
-    return [Example(summary=summary, value=msgspec.to_builtins(value))]

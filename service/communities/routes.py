@@ -89,6 +89,7 @@ class CommunitiesController(Controller):
             (*AUTH, "not_found"),
             {
                 200: ResponseSpec(
+                    generate_examples=False,
                     data_container=m.Community,
                     description="The community as the caller sees it",
                     examples=examples.example("a member's view", examples.COMMUNITY),
@@ -143,16 +144,19 @@ class CommunitiesController(Controller):
             ),
             {
                 201: ResponseSpec(
+                    generate_examples=False,
                     data_container=m.JoinResult,
                     description="Admitted (membership and welcome), or a new entry order to pay (paid communities)",
                     examples=examples.example("joined", examples.JOINED),
                 ),
                 200: ResponseSpec(
+                    generate_examples=False,
                     data_container=m.JoinResult,
                     description="Already a member (nothing changed), or the entry order already created",
                     examples=examples.example("already a member", examples.ALREADY),
                 ),
                 202: ResponseSpec(
+                    generate_examples=False,
                     data_container=m.JoinResult,
                     description="Approval needed: a pending request",
                     examples=examples.example("pending approval", examples.PENDING),
@@ -433,6 +437,7 @@ class MyCommunitiesController(Controller):
             AUTH,
             {
                 200: ResponseSpec(
+                    generate_examples=False,
                     data_container=m.MyCommunityPage,
                     description="A page of my communities",
                     examples=examples.example("one community with unread posts", examples.MY_COMMUNITIES),

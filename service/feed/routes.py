@@ -33,7 +33,7 @@ FeedLimit = Annotated[int, Parameter(ge=1, le=50, description="Page size (1-50)"
 
 
 def _ok(model: type, description: str, status: int = 200) -> dict[int, ResponseSpec]:
-    return {status: ResponseSpec(data_container=model, description=description)}
+    return {status: ResponseSpec(generate_examples=False, data_container=model, description=description)}
 
 
 def _with(codes: tuple[str, ...], model: type, description: str, status: int = 200) -> dict[int, ResponseSpec]:

@@ -8,7 +8,6 @@ import asyncpg
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import State
 
-from service.activities.examples import answer
 from service.auth.guard import BEARER_SECURITY, CurrentUser
 from service.errors import responses
 from service.idempotency import IdempotencyKey
@@ -16,6 +15,7 @@ from service.ids import PathId
 from service.meetups import examples as ex
 from service.meetups import logic
 from service.meetups import models as m
+from service.openapi import answer
 from service.paging import Cursor, Limit
 from service.settings import Settings
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import msgspec
-from litestar.openapi.spec import Example
-
+from service.openapi import example  # noqa: F401 - the routes' ex.example
 from service.polls import draw
 from service.polls import models as m
 
@@ -167,7 +165,3 @@ SHARED = m.SharedPost(
     image_urls=["https://cdn.example.com/f.jpg"],
     created_at=_CLOSED + timedelta(days=6),
 )
-
-
-def example(summary: str, value: msgspec.Struct) -> list[Example]:
-    return [Example(summary=summary, value=msgspec.to_builtins(value))]

@@ -47,7 +47,11 @@ def _duplicate_response(request: Request, duplicate: DuplicateProposal) -> Respo
 
 
 def _ok(status: int, model: type, description: str, summary: str, value: msgspec.Struct) -> dict[int, ResponseSpec]:
-    return {status: ResponseSpec(data_container=model, description=description, examples=ex.example(summary, value))}
+    return {
+        status: ResponseSpec(
+            generate_examples=False, data_container=model, description=description, examples=ex.example(summary, value)
+        )
+    }
 
 
 def _propose_responses() -> dict[int, ResponseSpec]:
@@ -70,6 +74,7 @@ def _propose_responses() -> dict[int, ResponseSpec]:
         "existingProposalId": "5002",
     }
     specs[409] = ResponseSpec(
+        generate_examples=False,
         data_container=DuplicateProposalProblem,
         description=conflict.description,
         media_type=PROBLEM_MEDIA_TYPE,

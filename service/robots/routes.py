@@ -21,7 +21,9 @@ from service.wechat.client import WeChatClient
 
 log = logging.getLogger("service.robots")
 
-register("invalid_signature", 403, "The request is not signed by WeChat (signature, timestamp or key).")
+register(
+    "invalid_signature", 403, "The request is not signed by WeChat (signature, timestamp or key).", action="wechat"
+)
 
 TAG = "robots"
 AUTH = ("unauthorized", "token_expired")

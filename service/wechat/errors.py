@@ -9,24 +9,29 @@ from __future__ import annotations
 from service.errors import Problem, register
 
 INVALID_CODE = register(
-    "invalid_code", 400, "The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry."
+    "invalid_code",
+    400,
+    "The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry.",
+    action="login",
 )
-CODE_USED = register("code_used", 400, "The WeChat code was already used: get a new one and retry.")
+CODE_USED = register("code_used", 400, "The WeChat code was already used: get a new one and retry.", action="login")
 WECHAT_UNAVAILABLE = register("wechat_unavailable", 503, "WeChat is unavailable: retry after Retry-After seconds.")
-WECHAT_ERROR = register("wechat_error", 502, "WeChat refused the call; `detail` carries its errcode.")
+WECHAT_ERROR = register("wechat_error", 502, "WeChat refused the call; `detail` carries its errcode.", action="show")
 INVALID_OPEN_DATA = register(
     "invalid_open_data",
     400,
     "encryptedData does not decrypt with the session of your latest login: call wx.login, log in, and retry.",
+    action="login",
 )
 OPEN_DATA_SIGNATURE_MISMATCH = register(
-    "open_data_signature_mismatch", 400, "rawData does not match its signature for your latest login."
+    "open_data_signature_mismatch", 400, "rawData does not match its signature for your latest login.", action="login"
 )
 CONTENT_REJECTED = register("content_rejected", 422, "The text did not pass WeChat's content-safety check.")
 WECHAT_SESSION_STALE = register(
     "wechat_session_stale",
     409,
     "WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.",
+    action="login",
 )
 
 # WeChat's errcodes that mean "the access token is no longer valid": the only reasons to force a refresh.

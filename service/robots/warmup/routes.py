@@ -6,10 +6,10 @@ import asyncpg
 from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
 
-from service.activities.examples import answer
 from service.auth.guard import BEARER_SECURITY, CurrentUser
 from service.errors import responses
 from service.ids import PathId
+from service.openapi import answer
 from service.paging import Cursor, Limit
 from service.robots.warmup import examples as ex
 from service.robots.warmup import logic

@@ -1,0 +1,297 @@
+"""The OpenAPI document front-end developers work from: completed, exported, and served with its own UI.
+
+Litestar builds the document from the routes. ``complete`` then fills in what it cannot know: an example
+request and answer for every operation that declares none (built from the models' field examples, so they
+validate against the models), the problem codes each error response may carry (typed enums, so generated
+TypeScript can switch on them), and every registered code on ``ProblemBody``. The exported files and the
+served pages pass through the same function, so what the UI shows is what ``make openapi`` commits.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+from litestar import Litestar, Request, Response
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
+from litestar.openapi.spec import Example
+from litestar.routes import HTTPRoute
+from litestar.serialization import encode_json
+from litestar.static_files import create_static_files_router
+
+from service.errors import CODES, PROBLEM_MEDIA_TYPE
+
+METHODS = ("get", "put", "post", "delete", "patch")
+_EXAMPLE_AT = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
+# Values for fields that carry no example in their model, by field name; anything else gets a plain placeholder.
+_BY_NAME: dict[str, Any] = {
+    "nickname": "小林",
+    "avatar_url": "https://cdn.example.com/a.jpg",
+    "cover_url": "https://cdn.example.com/c.jpg",
+    "image_urls": ["https://cdn.example.com/p.jpg"],
+    "name": "城市跑团",
+    "title": "周六晨跑",
+    "text": "今天跑了 10 公里，配速 5:30。",
+    "reason": "活动取消",
+    "message": "我也喜欢跑步",
+    "description": "每周六早上一起跑 10 公里",
+    "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJl",
+    "refresh_token": "kq7wYc0bTz3H9vLx2mNf5RdA8sPjUe4G",
+    "expires_in": 900,
+    "refresh_expires_in": 2592000,
+    "phone_number": "13800138000",
+    "time_zone": "Asia/Shanghai",
+}
+
+
+# --- handlers and their types ------------------------------------------------------------------------------
+
+
+def handlers(app: Litestar) -> dict[str, HTTPRouteHandler]:
+    """Route handlers in the document, by operationId."""
+    found: dict[str, HTTPRouteHandler] = {}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler, _ in route.route_handler_map.values():
+                if isinstance(handler.operation_id, str) and handler.resolve_include_in_schema():
+                    found[handler.operation_id] = handler
+    return found
+
+
+def body_type(handler: HTTPRouteHandler) -> Any | None:
+    """The request body's model, without ``| None``."""
+    data = handler.parsed_fn_signature.parameters.get("data")
+    if data is None:
+        return None
+    inner = [t.annotation for t in data.inner_types if t.annotation is not type(None)] if data.is_optional else []
+    return inner[0] if inner else data.annotation
+
+
+def answer_type(handler: HTTPRouteHandler, status: int) -> Any | None:
+    """The model of a success answer: the status's declared container, else the return type (``Response[X]``: X)."""
+    spec = (handler.responses or {}).get(status)
+    if spec is not None and spec.data_container is not None:
+        return spec.data_container
+    returned = handler.parsed_fn_signature.return_type
+    if returned.is_subclass_of(Response):
+        return returned.inner_types[0].annotation if returned.inner_types else None
+    return None if returned.annotation is type(None) else returned.annotation
+
+
+# --- examples ----------------------------------------------------------------------------------------------
+
+
+def example(summary: str, value: msgspec.Struct) -> list[Example]:
+    """An example of a model instance, for ``ResponseSpec(examples=...)`` and ``Body(examples=...)``."""
+    # Raw JSON: Litestar drops None from the dicts of the document, and a null field is part of the shape.
+    return [Example(summary=summary, value=msgspec.Raw(msgspec.json.encode(value)))]
+
+
+def answer(status: int, value: msgspec.Struct, summary: str, description: str) -> dict[int, ResponseSpec]:
+    """The success response of a route, with an example."""
+    return {
+        status: ResponseSpec(
+            generate_examples=False,
+            data_container=type(value),
+            description=description,
+            examples=example(summary, value),
+        )
+    }
+
+
+def sample(model: Any) -> Any:
+    """A JSON example of ``model`` (wire names): its fields' declared examples, else plain placeholders.
+
+    Request models get their required fields and those with an example; answers get every field.
+    """
+    return _sample(msgspec.inspect.type_info(model), "", depth=0)
+
+
+def _sample(info: msgspec.inspect.Type, name: str, depth: int) -> Any:
+    mi = msgspec.inspect
+    if isinstance(info, mi.Metadata):
+        examples = (info.extra_json_schema or {}).get("examples")
+        return examples[0] if examples else _sample(info.type, name, depth)
+    if isinstance(info, mi.StructType):
+        out = {}
+        for field in info.fields:
+            if depth > 3 and not field.required:
+                continue  # recursive models (replies of replies): stop a few levels down
+            out[field.encode_name] = _sample(field.type, field.name, depth + 1)
+        return out
+    if isinstance(info, mi.UnionType):
+        present = [t for t in info.types if not isinstance(t, mi.NoneType)]
+        return _sample(present[0], name, depth) if present and depth <= 4 else None
+    if isinstance(info, mi.LiteralType):
+        return info.values[0]
+    if isinstance(info, mi.EnumType):
+        return next(iter(info.cls)).value
+    if isinstance(info, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+        if name in _BY_NAME:
+            return _BY_NAME[name]
+        item = name.removesuffix("s")  # community_ids: each a community_id
+        return [_sample(info.item_type, item, depth + 1)] if depth <= 4 else []
+    if isinstance(info, mi.DictType):
+        return {}
+    if isinstance(info, mi.BoolType):
+        return False
+    if isinstance(info, mi.IntType):
+        if name in _BY_NAME:
+            return _BY_NAME[name]
+        return max(1, info.ge or 0, (info.gt or 0) + 1)
+    if isinstance(info, mi.FloatType):
+        return 1.5
+    if isinstance(info, mi.DateTimeType):
+        return _EXAMPLE_AT.isoformat().replace("+00:00", "Z")
+    if isinstance(info, mi.DateType):
+        return date(2025, 3, 1).isoformat()
+    if isinstance(info, mi.TimeType):
+        return time(8, 30).isoformat()
+    if isinstance(info, mi.StrType):
+        if name in _BY_NAME:
+            return _BY_NAME[name]
+        if name == "id" or name.endswith("_id"):
+            return "42"
+        return name.replace("_", " ") or "text"
+    return None
+
+
+# --- completing the document -------------------------------------------------------------------------------
+
+
+def complete(app: Litestar, schema: dict[str, Any]) -> dict[str, Any]:
+    """Fill in examples and problem codes (in place, idempotent); returns ``schema``."""
+    by_id = handlers(app)
+    for item in schema.get("paths", {}).values():
+        for method in METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            handler = by_id.get(operation.get("operationId", ""))
+            if handler is not None:
+                _complete_examples(handler, operation)
+            _narrow_problem_codes(operation)
+    problem = schema.get("components", {}).get("schemas", {}).get("ProblemBody")
+    if problem is not None:
+        problem["properties"]["code"] = {
+            "type": "string",
+            "enum": sorted(CODES),
+            "description": "Stable machine-readable code; docs/errors.md says what each means and what to do",
+        }
+        problem["examples"] = [_problem_example("community_full")]
+    return schema
+
+
+def _problem_example(code: str) -> dict[str, Any]:
+    status, meaning = CODES[code]
+    return {
+        "type": f"https://errors.community.example/{code}",
+        "title": meaning,
+        "status": status,
+        "code": code,
+        "instance": "/v1/communities/42/join",
+        "requestId": "6f1c2a9e4b7d4e0f",
+    }
+
+
+def _has_examples(media: dict[str, Any]) -> bool:
+    return bool(media.get("examples") or media.get("example") or media.get("schema", {}).get("examples"))
+
+
+def _complete_examples(handler: HTTPRouteHandler, operation: dict[str, Any]) -> None:
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if body is not None and not _has_examples(body) and (model := body_type(handler)) is not None:
+        body["examples"] = {"request": {"summary": "a request", "value": sample(model)}}
+    for status, response in operation.get("responses", {}).items():
+        media = response.get("content", {}).get("application/json")
+        if not status.startswith("2") or media is None or _has_examples(media):
+            continue
+        if (model := answer_type(handler, int(status))) is not None:
+            media["examples"] = {
+                "answer": {"summary": response.get("description", "the answer"), "value": sample(model)}
+            }
+
+
+def _narrow_problem_codes(operation: dict[str, Any]) -> None:
+    """Each error response's schema names the codes it may carry (they are the examples' codes)."""
+    for response in operation.get("responses", {}).values():
+        media = response.get("content", {}).get(PROBLEM_MEDIA_TYPE)
+        if media is None or set(media.get("schema", {})) != {"$ref"}:
+            continue  # not a problem, or narrowed already
+        codes = sorted({example["value"]["code"] for example in media.get("examples", {}).values()})
+        if codes:
+            media["schema"] = {
+                "allOf": [
+                    media["schema"],
+                    {"type": "object", "properties": {"code": {"type": "string", "enum": codes}}, "required": ["code"]},
+                ]
+            }
+
+
+def document(app: Litestar) -> dict[str, Any]:
+    """The completed OpenAPI document of ``app`` as plain JSON data."""
+    return complete(app, msgspec.json.decode(encode_json(app.openapi_schema.to_schema())))
+
+
+def document_json(app: Litestar) -> str:
+    """Stable, diffable JSON (sorted keys, two-space indent)."""
+    return json.dumps(document(app), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def document_yaml(app: Litestar) -> str:
+    return yaml.safe_dump(document(app), sort_keys=True, allow_unicode=True, width=120)
+
+
+# --- serving -----------------------------------------------------------------------------------------------
+
+
+class _Completed:
+    """Render the completed document: the pages show what `make openapi` exports."""
+
+    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        # Litestar caches the schema per app: the first page completes it in place, later ones find nothing to do.
+        return super().render(request, complete(request.app, openapi_schema))  # type: ignore[misc]
+
+
+class CompletedJson(_Completed, JsonRenderPlugin):
+    pass
+
+
+class CompletedYaml(_Completed, YamlRenderPlugin):
+    pass
+
+
+class CompletedScalar(_Completed, ScalarRenderPlugin):
+    pass
+
+
+def _swagger_ui_assets() -> Path:
+    # swagger-ui-py ships Swagger UI's release files; only its static folder is used.
+    import swagger_ui.utils
+
+    return swagger_ui.utils.SWAGGER_UI_PY_ROOT / "static"
+
+
+class SelfHostedSwagger(_Completed, SwaggerRenderPlugin):
+    """Swagger UI served from the app itself: the page works offline and where public CDNs are slow or
+    blocked (mainland China, CI machines)."""
+
+    def __init__(self, docs_path: str = "/schema") -> None:
+        assets = f"{docs_path}/swagger-ui"
+        super().__init__(
+            js_url=f"{assets}/swagger-ui-bundle.js",
+            css_url=f"{assets}/swagger-ui.css",
+            standalone_preset_js_url=f"{assets}/swagger-ui-standalone-preset.js",
+            favicon=f"<link rel='icon' type='image/png' href='{assets}/favicon-32x32.png'>",
+            path="/swagger",
+        )
+
+    def receive_router(self, router) -> None:
+        super().receive_router(router)
+        router.register(create_static_files_router(path="/swagger-ui", directories=[_swagger_ui_assets()]))
