@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(NODE_STAMP): openapi/package.json openapi/package-lock.json
-	@command -v npm >/dev/null || (echo "node 20+ and npm are required for the front-end kit (openapi/)" && exit 1)
+	@command -v npm >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm) || \
+		(echo "node and npm are required for the front-end kit (openapi/): install them" && exit 1)
 	cd openapi && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
@@ -30,7 +31,7 @@ browser:
 		(echo "chromium, jq and curl are required: install them from your package manager" && exit 1)
 
 ## Serve the API on http://127.0.0.1:8000 (docs at /schema): embedded PostgreSQL when DATABASE_URL is unset.
-run: install
+run: $(STAMP)
 	$(BIN)/python -m service run
 
 ## The whole test suite against a real PostgreSQL (DATABASE_URL, else the embedded one).
