@@ -8,6 +8,7 @@ from litestar import Litestar, get
 
 from service.app import create_app
 from service.checkout.purposes import PaidOrder, Purpose, register_purpose
+from service.deps import Db
 from service.ids import PathId
 from service.logs import configure_logging
 from service.settings import load_settings
@@ -25,7 +26,7 @@ def bare() -> Row:
 
 
 @get("/bench/users/{user_id:int}", include_in_schema=False)
-async def one_query(user_id: PathId, db: asyncpg.Connection) -> Row:
+async def one_query(user_id: PathId, db: Db) -> Row:
     """The baseline: one primary-key SELECT through the pool."""
     row = await db.fetchrow("SELECT id, nickname FROM users WHERE id = $1", user_id)
     return Row(id=str(row["id"]), nickname=row["nickname"])

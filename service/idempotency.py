@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import asyncpg
 import msgspec
 from litestar import Response
-from litestar.params import Parameter
+from litestar.params import HeaderParameter
 
 from service.errors import Problem, register
 
@@ -29,8 +29,8 @@ register(
 
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(
-        header="Idempotency-Key",
+    HeaderParameter(
+        name="Idempotency-Key",
         min_length=1,
         max_length=100,
         pattern=r"^[\x21-\x7e]+$",

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar.params import Parameter
+from litestar.params import PathParameter
 
 MAX_ID = 2**53 - 1
 
-PathId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="Resource id (decimal string of an integer)")]
+PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="Resource id (decimal string of an integer)")]

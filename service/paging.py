@@ -11,14 +11,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from service.errors import FieldError, Problem
 
-Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (1-100)")]
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (1-100)")]
 Cursor = Annotated[
     str | None,
-    Parameter(max_length=200, description="`nextCursor` of the previous page; omit for the first page"),
+    QueryParameter(max_length=200, description="`nextCursor` of the previous page; omit for the first page"),
 ]
 
 

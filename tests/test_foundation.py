@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 import pytest
 from litestar import get, post
-from litestar.params import Parameter
+from litestar.params import JSONBody, QueryParameter
 
 from service.errors import Problem
 from service.ids import PathId
@@ -23,12 +23,12 @@ class Item(msgspec.Struct, rename="camel"):
 
 
 @post("/test/items", sync_to_thread=False)
-def create_item(data: Item) -> Item:
+def create_item(data: JSONBody[Item]) -> Item:
     return data
 
 
 @get("/test/items/{item_id:int}", sync_to_thread=False)
-def read_item(item_id: PathId, limit: Annotated[int, Parameter(ge=1, le=50)] = 10) -> dict:
+def read_item(item_id: PathId, limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10) -> dict:
     if item_id == 7:
         raise Problem("not_found", "no item 7")
     return {"id": str(item_id), "limit": limit}

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import asyncpg
 from litestar import Controller, delete, get, patch, post, put
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from service.activities import examples as ex
 from service.activities import logic
 from service.activities import models as m
 from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.deps import AppSettings, Db
 from service.errors import responses
 from service.ids import MAX_ID, PathId
 from service.openapi import answer
 from service.paging import Cursor, Limit
-from service.settings import Settings
 
 TAG = "activities"
 AUTH = ("unauthorized", "token_expired")
@@ -27,7 +26,7 @@ CONTENT = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "we
 # Routes by activity id answer `not_found` to non-members: the activity is the community's business.
 IN_ACTIVITY = (*AUTH, "not_found", "app_disabled")
 
-OptionalId = Annotated[int | None, Parameter(ge=1, le=MAX_ID, description="An id")]
+OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, description="An id")]
 
 
 class CommunityActivitiesController(Controller):
@@ -52,7 +51,7 @@ class CommunityActivitiesController(Controller):
         },
     )
     async def create(
-        self, community_id: PathId, data: m.ActivityCreate, caller: CurrentUser, state: State
+        self, community_id: PathId, data: JSONBody[m.ActivityCreate], caller: CurrentUser, state: State
     ) -> m.Activity:
         return await logic.create_activity(state.pool, state.wechat, state.settings, community_id, caller.id, data)
 
@@ -69,8 +68,8 @@ class CommunityActivitiesController(Controller):
         self,
         community_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        status: Literal["active", "ended"] | None = None,
+        db: Db,
+        status: FromQuery[Literal["active", "ended"] | None] = None,
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> m.ActivityPage:
@@ -85,7 +84,7 @@ class CommunityActivitiesController(Controller):
             **answer(200, ex.TIME_ZONE, "the default zone", "The community time zone"),
         },
     )
-    async def time_zone(self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.TimeZoneSetting:
+    async def time_zone(self, community_id: PathId, user: CurrentUser, db: Db) -> m.TimeZoneSetting:
         return await logic.get_time_zone(db, community_id, user.id)
 
     @put(
@@ -100,10 +99,10 @@ class CommunityActivitiesController(Controller):
     async def set_time_zone(
         self,
         community_id: PathId,
-        data: m.TimeZoneSetting,
+        data: JSONBody[m.TimeZoneSetting],
         user: CurrentUser,
-        db: asyncpg.Connection,
-        settings: Settings,
+        db: Db,
+        settings: AppSettings,
     ) -> m.TimeZoneSetting:
         return await logic.set_time_zone(db, settings, community_id, user.id, data)
 
@@ -122,7 +121,7 @@ class ActivitiesController(Controller):
             **answer(200, ex.ACTIVITY, "checked in today, a streak of 3", "The activity as the caller sees it"),
         },
     )
-    async def read(self, activity_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Activity:
+    async def read(self, activity_id: PathId, user: CurrentUser, db: Db) -> m.Activity:
         return await logic.get_activity(db, activity_id, user.id)
 
     @patch(
@@ -135,7 +134,7 @@ class ActivitiesController(Controller):
         },
     )
     async def update(
-        self, activity_id: PathId, data: m.ActivityUpdate, caller: CurrentUser, state: State
+        self, activity_id: PathId, data: JSONBody[m.ActivityUpdate], caller: CurrentUser, state: State
     ) -> m.Activity:
         return await logic.update_activity(state.pool, state.wechat, state.settings, activity_id, caller.id, data)
 
@@ -146,7 +145,7 @@ class ActivitiesController(Controller):
         status_code=204,
         responses=responses(*IN_ACTIVITY, "forbidden"),
     )
-    async def end(self, activity_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> None:
+    async def end(self, activity_id: PathId, user: CurrentUser, db: Db) -> None:
         await logic.end_activity(db, activity_id, user.id)
 
     @get(
@@ -159,7 +158,7 @@ class ActivitiesController(Controller):
         },
     )
     async def occurrences(
-        self, activity_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 20, cursor: Cursor = None
+        self, activity_id: PathId, user: CurrentUser, db: Db, limit: Limit = 20, cursor: Cursor = None
     ) -> m.OccurrencePage:
         return await logic.list_occurrences(db, activity_id, user.id, limit, cursor)
 
@@ -189,7 +188,7 @@ class ActivitiesController(Controller):
         },
     )
     async def check_in(
-        self, activity_id: PathId, data: m.CheckInCreate, caller: CurrentUser, state: State
+        self, activity_id: PathId, data: JSONBody[m.CheckInCreate], caller: CurrentUser, state: State
     ) -> m.CheckIn:
         return await logic.check_in(state.pool, state.wechat, activity_id, caller.id, data)
 
@@ -203,9 +202,9 @@ class ActivitiesController(Controller):
         self,
         activity_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        occurrence_id: Annotated[OptionalId, Parameter(query="occurrenceId")] = None,
-        user_id: Annotated[OptionalId, Parameter(query="userId", description="Only this member's")] = None,
+        db: Db,
+        occurrence_id: Annotated[OptionalId, QueryParameter(name="occurrenceId")] = None,
+        user_id: Annotated[OptionalId, QueryParameter(name="userId", description="Only this member's")] = None,
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> m.CheckInPage:
@@ -217,9 +216,7 @@ class ActivitiesController(Controller):
         summary="The activity's ranking: check-ins, streaks and points per member (members)",
         responses={**responses(*IN_ACTIVITY), **answer(200, ex.RANKING, "two members", "The ranking")},
     )
-    async def ranking(
-        self, activity_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 50
-    ) -> m.Ranking:
+    async def ranking(self, activity_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50) -> m.Ranking:
         return await logic.ranking(db, activity_id, user.id, limit)
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import asyncpg
 from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from service.apps import examples as ex
 from service.apps import logic
 from service.apps import models as m
 from service.auth.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
+from service.deps import Db
 from service.errors import responses
 from service.idempotency import IdempotencyKey
 from service.ids import PathId
@@ -23,7 +23,7 @@ AUTH = ("unauthorized", "token_expired")
 OWNER = (*AUTH, "not_found", "not_member", "forbidden")
 PAYING = ("payment_unavailable", "order_already_paid", "conflict", "idempotency_key_reused")
 
-AppPath = Annotated[str, Parameter(pattern=m.APP_PATTERN, description="An app: " + ", ".join(m.APPS))]
+AppPath = Annotated[str, PathParameter(pattern=m.APP_PATTERN, description="An app: " + ", ".join(m.APPS))]
 
 
 class AppCatalogueController(Controller):
@@ -37,7 +37,7 @@ class AppCatalogueController(Controller):
         summary="Every app an owner can switch on, with its price (free, one-off or monthly, in fen)",
         responses={**responses(*AUTH), **answer(200, ex.CATALOGUE, "meetups priced monthly", "The catalogue")},
     )
-    async def catalogue(self, user: CurrentUser, db: asyncpg.Connection) -> m.Catalogue:
+    async def catalogue(self, user: CurrentUser, db: Db) -> m.Catalogue:
         return await logic.catalogue(db)
 
 
@@ -53,7 +53,7 @@ class AppPricesController(Controller):
         description="Communities that have not paid lose the app until they pay; paid periods are kept.",
         responses={**responses("operator_only"), **answer(200, ex.PRICE, "monthly", "The app with its new price")},
     )
-    async def set_price(self, app: AppPath, data: m.AppPrice, db: asyncpg.Connection) -> m.CatalogueApp:
+    async def set_price(self, app: AppPath, data: JSONBody[m.AppPrice], db: Db) -> m.CatalogueApp:
         return await logic.set_price(db, app, data)
 
     @delete(
@@ -63,7 +63,7 @@ class AppPricesController(Controller):
         status_code=204,
         responses=responses("operator_only"),
     )
-    async def clear_price(self, app: AppPath, db: asyncpg.Connection) -> None:
+    async def clear_price(self, app: AppPath, db: Db) -> None:
         await logic.clear_price(db, app)
 
 
@@ -82,9 +82,9 @@ class CommunityAppsController(Controller):
         self,
         community_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
+        db: Db,
         include_all: Annotated[
-            bool, Parameter(query="all", description="Every app with its state and price (owner and admins)")
+            bool, QueryParameter(name="all", description="Every app with its state and price (owner and admins)")
         ] = False,
     ) -> m.CommunityAppList:
         return await logic.community_apps(db, community_id, user.id, include_all)
@@ -144,7 +144,7 @@ class CommunityAppsController(Controller):
         status_code=204,
         responses=responses(*OWNER),
     )
-    async def disable(self, community_id: PathId, app: AppPath, user: CurrentUser, db: asyncpg.Connection) -> None:
+    async def disable(self, community_id: PathId, app: AppPath, user: CurrentUser, db: Db) -> None:
         await logic.disable(db, community_id, user.id, app)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from service.auth import queries
-from service.auth.guard import CurrentUser
+from service.auth.guard import Caller
 from service.auth.models import LoginResult, Me, ProfileUpdate, SessionInfo, Tokens
 from service.auth.tokens import issue_access_token
 from service.errors import Problem, register
@@ -141,7 +141,7 @@ async def logout(conn: asyncpg.Connection, refresh_token: str) -> None:
     await conn.execute(queries.REVOKE_FAMILY_OF_TOKEN, _digest(refresh_token))
 
 
-def session_info(user: CurrentUser) -> SessionInfo:
+def session_info(user: Caller) -> SessionInfo:
     return SessionInfo(user_id=str(user.id), expires_at=datetime.fromtimestamp(user.token_expires_at, UTC))
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncpg
 from litestar import Controller, Request, get, patch, post
 from litestar.datastructures import State
+from litestar.params import JSONBody
 
 from service.auth import logic
 from service.auth.guard import BEARER_SECURITY, CurrentUser
@@ -18,9 +18,8 @@ from service.auth.models import (
     SessionInfo,
     Tokens,
 )
+from service.deps import AppSettings, Db, WeChat
 from service.errors import responses
-from service.settings import Settings
-from service.wechat.client import WeChatClient
 
 TOKEN_ERRORS = ("unauthorized", "token_expired")
 WECHAT_ERRORS = ("wechat_unavailable", "wechat_error")
@@ -42,7 +41,7 @@ class AuthController(Controller):
         responses=responses("invalid_code", "code_used", "rate_limited", *WECHAT_ERRORS),
     )
     async def login(
-        self, data: LoginRequest, request: Request, state: State, settings: Settings, wechat: WeChatClient
+        self, data: JSONBody[LoginRequest], request: Request, state: State, settings: AppSettings, wechat: WeChat
     ) -> LoginResult:
         address = request.client.host if request.client else "unknown"
         return await logic.login(state.pool, wechat, state.session_keys, settings, data.code, address)
@@ -58,7 +57,7 @@ class AuthController(Controller):
         ),
         responses=responses("invalid_refresh_token", "refresh_token_reused"),
     )
-    async def refresh(self, data: RefreshRequest, db: asyncpg.Connection, settings: Settings) -> Tokens:
+    async def refresh(self, data: JSONBody[RefreshRequest], db: Db, settings: AppSettings) -> Tokens:
         return await logic.refresh(db, settings, data.refresh_token)
 
     @post(
@@ -72,7 +71,7 @@ class AuthController(Controller):
         ),
         responses=responses(),
     )
-    async def logout(self, data: RefreshRequest, db: asyncpg.Connection) -> None:
+    async def logout(self, data: JSONBody[RefreshRequest], db: Db) -> None:
         await logic.logout(db, data.refresh_token)
 
     @post(
@@ -83,7 +82,7 @@ class AuthController(Controller):
         responses=responses(*TOKEN_ERRORS, "invalid_code", "code_used", "rate_limited", *WECHAT_ERRORS),
         security=BEARER_SECURITY,
     )
-    async def bind_phone(self, data: PhoneRequest, caller: CurrentUser, state: State, wechat: WeChatClient) -> Me:
+    async def bind_phone(self, data: JSONBody[PhoneRequest], caller: CurrentUser, state: State, wechat: WeChat) -> Me:
         return await logic.bind_phone(state.pool, wechat, caller.id, data.code)
 
     @get(
@@ -103,7 +102,7 @@ class MeController(Controller):
     tags = ["me"]
 
     @get(operation_id="getMe", summary="My profile", responses=responses(*TOKEN_ERRORS), security=BEARER_SECURITY)
-    async def get_me(self, user: CurrentUser, db: asyncpg.Connection) -> Me:
+    async def get_me(self, user: CurrentUser, db: Db) -> Me:
         return await logic.get_me(db, user.id)
 
     @patch(
@@ -113,5 +112,5 @@ class MeController(Controller):
         responses=responses(*TOKEN_ERRORS, "content_rejected", "wechat_session_stale", "rate_limited", *WECHAT_ERRORS),
         security=BEARER_SECURITY,
     )
-    async def update_me(self, data: ProfileUpdate, caller: CurrentUser, state: State, wechat: WeChatClient) -> Me:
+    async def update_me(self, data: JSONBody[ProfileUpdate], caller: CurrentUser, state: State, wechat: WeChat) -> Me:
         return await logic.update_me(state.pool, wechat, caller.id, data)

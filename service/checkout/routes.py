@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import asyncpg
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, JSONBody
 
 from service.auth.guard import BEARER_SECURITY, CurrentUser
 from service.checkout import logic
 from service.checkout.models import Order, Refund, RefundRequest, Transfer
+from service.deps import AppSettings, Db, Pay
 from service.errors import register, responses
 from service.ids import PathId
-from service.settings import Settings
 from service.wechat.pay import Refund as WxRefund
-from service.wechat.pay import Transaction, TransferBill, WeChatPay
+from service.wechat.pay import Transaction, TransferBill
 
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(header="Idempotency-Key", min_length=1, max_length=128, description="Retries return the first result"),
+    HeaderParameter(
+        name="Idempotency-Key", min_length=1, max_length=128, description="Retries return the first result"
+    ),
 ]
 # Raised by the community_entry purpose's on_refund (the owner cannot refund their way out); registered the
 # same way in communities.logic, which may be imported after this module.
@@ -46,9 +47,7 @@ class OrdersController(Controller):
         security=BEARER_SECURITY,
         responses=responses("unauthorized", "token_expired", "not_found"),
     )
-    async def get_order(
-        self, order_id: PathId, user: CurrentUser, db: asyncpg.Connection, pay: WeChatPay, settings: Settings
-    ) -> Order:
+    async def get_order(self, order_id: PathId, user: CurrentUser, db: Db, pay: Pay, settings: AppSettings) -> Order:
         return await logic.get_order(db, pay, settings, order_id, user.id)
 
     @post(
@@ -72,9 +71,9 @@ class OrdersController(Controller):
         order_id: PathId,
         user: CurrentUser,
         state: State,
-        pay: WeChatPay,
-        settings: Settings,
-        data: RefundRequest | None = None,
+        pay: Pay,
+        settings: AppSettings,
+        data: JSONBody[RefundRequest | None] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Refund:
         # A payer has at most one refund per order, so a retry (with or without Idempotency-Key) gets it back.
@@ -93,9 +92,7 @@ class TransfersController(Controller):
         security=BEARER_SECURITY,
         responses=responses("unauthorized", "token_expired", "not_found"),
     )
-    async def get_transfer(
-        self, transfer_id: PathId, user: CurrentUser, db: asyncpg.Connection, pay: WeChatPay
-    ) -> Transfer:
+    async def get_transfer(self, transfer_id: PathId, user: CurrentUser, db: Db, pay: Pay) -> Transfer:
         return await logic.get_transfer(db, pay, transfer_id, user.id)
 
 
@@ -112,7 +109,7 @@ class PayNotificationsController(Controller):
         summary="WeChat Pay payment notification: verified on the raw body, applied exactly once",
         responses=responses(*NOTIFY_ERRORS),
     )
-    async def notify(self, request: Request, db: asyncpg.Connection, pay: WeChatPay) -> None:
+    async def notify(self, request: Request, db: Db, pay: Pay) -> None:
         notification = logic.open_notification(pay, request.headers, await request.body())
         if notification.event_type == "TRANSACTION.SUCCESS":
             await logic.apply_transaction(db, pay.config, logic.decode_notification(notification, Transaction))
@@ -124,7 +121,7 @@ class PayNotificationsController(Controller):
         summary="WeChat Pay refund notification (REFUND.SUCCESS, ABNORMAL, CLOSED), applied exactly once",
         responses=responses(*NOTIFY_ERRORS),
     )
-    async def refund_notify(self, request: Request, db: asyncpg.Connection, pay: WeChatPay) -> None:
+    async def refund_notify(self, request: Request, db: Db, pay: Pay) -> None:
         notification = logic.open_notification(pay, request.headers, await request.body())
         if notification.event_type.startswith("REFUND."):
             await logic.apply_refund(db, logic.decode_notification(notification, WxRefund))
@@ -136,7 +133,7 @@ class PayNotificationsController(Controller):
         summary="WeChat Pay merchant transfer notification (MCHTRANSFER.BILL.FINISHED), applied exactly once",
         responses=responses(*NOTIFY_ERRORS),
     )
-    async def transfer_notify(self, request: Request, db: asyncpg.Connection, pay: WeChatPay) -> None:
+    async def transfer_notify(self, request: Request, db: Db, pay: Pay) -> None:
         notification = logic.open_notification(pay, request.headers, await request.body())
         if notification.event_type == "MCHTRANSFER.BILL.FINISHED":
             await logic.apply_transfer(db, logic.decode_notification(notification, TransferBill))

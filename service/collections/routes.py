@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import asyncpg
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import JSONBody, QueryParameter
 
 from service.auth.guard import BEARER_SECURITY, CurrentUser
 from service.checkout.models import Order
 from service.collections import logic
 from service.collections import models as m
+from service.deps import AppSettings, Db
 from service.errors import responses
 from service.idempotency import IdempotencyKey
 from service.ids import PathId
 from service.paging import Cursor, Limit
-from service.settings import Settings
 
 TAG = "collections"
 MEMBER = ("unauthorized", "token_expired", "not_found", "not_member")
@@ -44,10 +43,10 @@ class CommunityCollectionsController(Controller):
     async def start(
         self,
         community_id: PathId,
-        data: m.CollectionCreate,
+        data: JSONBody[m.CollectionCreate],
         user: CurrentUser,
-        db: asyncpg.Connection,
-        settings: Settings,
+        db: Db,
+        settings: AppSettings,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Collection]:
         return await logic.create_collection(db, settings, community_id, user.id, data, idempotency_key)
@@ -62,8 +61,10 @@ class CommunityCollectionsController(Controller):
         self,
         community_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        status: Annotated[m.CollectionStatus | None, Parameter(description="Only collections in this state")] = None,
+        db: Db,
+        status: Annotated[
+            m.CollectionStatus | None, QueryParameter(description="Only collections in this state")
+        ] = None,
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> m.CollectionPage:
@@ -81,7 +82,7 @@ class CollectionsController(Controller):
         summary="A collection's progress: who paid, the total, my share (members of its community)",
         responses=responses(*MEMBER),
     )
-    async def read(self, collection_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Collection:
+    async def read(self, collection_id: PathId, user: CurrentUser, db: Db) -> m.Collection:
         return await logic.get_collection(db, collection_id, user.id)
 
     @post(
@@ -125,8 +126,8 @@ class CollectionsController(Controller):
         self,
         collection_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        data: m.CollectionCancel | None = None,
+        db: Db,
+        data: JSONBody[m.CollectionCancel | None] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Collection]:
         return await logic.cancel(db, collection_id, user.id, data or m.CollectionCancel(), idempotency_key)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import asyncpg
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from service.auth.guard import BEARER_SECURITY, CurrentUser
 from service.checkout.models import Refund
 from service.communities import examples, logic, paid
 from service.communities import models as m
+from service.deps import Db
 from service.errors import FieldError, Problem, responses
 from service.idempotency import IdempotencyKey
 from service.ids import MAX_ID, PathId
@@ -26,7 +26,7 @@ ADMIN = (*MEMBER, "forbidden")
 
 UserRef = Annotated[
     str,
-    Parameter(
+    PathParameter(
         pattern=r"^(me|[1-9][0-9]{0,15})$",
         description="`me` for yourself (your own settings; DELETE = leave), or a member's user id",
     ),
@@ -60,7 +60,7 @@ class CommunitiesController(Controller):
         responses=responses(*AUTH, "idempotency_key_reused"),
     )
     async def create(
-        self, data: m.CommunityCreate, user: CurrentUser, db: asyncpg.Connection, idempotency_key: IdempotencyKey = None
+        self, data: JSONBody[m.CommunityCreate], user: CurrentUser, db: Db, idempotency_key: IdempotencyKey = None
     ) -> Response[m.Community]:
         return await logic.create_community(db, user.id, data, idempotency_key)
 
@@ -73,9 +73,9 @@ class CommunitiesController(Controller):
     async def discover(
         self,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        q: Annotated[str | None, Parameter(max_length=40, description="Part of the name")] = None,
-        tag: Annotated[str | None, Parameter(max_length=16, description="An exact tag")] = None,
+        db: Db,
+        q: Annotated[str | None, QueryParameter(max_length=40, description="Part of the name")] = None,
+        tag: Annotated[str | None, QueryParameter(max_length=16, description="An exact tag")] = None,
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> m.CommunityPage:
@@ -97,7 +97,7 @@ class CommunitiesController(Controller):
             },
         ),
     )
-    async def read(self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Community:
+    async def read(self, community_id: PathId, user: CurrentUser, db: Db) -> m.Community:
         return await logic.get_community(db, community_id, user.id)
 
     @patch(
@@ -107,7 +107,7 @@ class CommunitiesController(Controller):
         responses=responses(*ADMIN, "cap_below_member_count"),
     )
     async def update(
-        self, community_id: PathId, data: m.CommunityUpdate, user: CurrentUser, db: asyncpg.Connection
+        self, community_id: PathId, data: JSONBody[m.CommunityUpdate], user: CurrentUser, db: Db
     ) -> m.Community:
         return await logic.update_community(db, community_id, user.id, data)
 
@@ -169,7 +169,7 @@ class CommunitiesController(Controller):
         community_id: PathId,
         caller: CurrentUser,
         state: State,
-        data: m.JoinBody | None = None,
+        data: JSONBody[m.JoinBody | None] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.JoinResult]:
         # `caller`, not `user`: a paid join waits on WeChat Pay and must not hold a pooled connection meanwhile.
@@ -186,9 +186,9 @@ class CommunitiesController(Controller):
     async def transfer(
         self,
         community_id: PathId,
-        data: m.OwnershipTransfer,
+        data: JSONBody[m.OwnershipTransfer],
         user: CurrentUser,
-        db: asyncpg.Connection,
+        db: Db,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Community]:
         new_owner = _user_id(data.user_id, user, field="userId", source="body")
@@ -204,9 +204,9 @@ class CommunitiesController(Controller):
     async def introduce(
         self,
         community_id: PathId,
-        data: m.IntroductionCreate,
+        data: JSONBody[m.IntroductionCreate],
         user: CurrentUser,
-        db: asyncpg.Connection,
+        db: Db,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Introduction]:
         return await logic.introduce(db, community_id, user.id, data, idempotency_key)
@@ -218,7 +218,7 @@ class CommunitiesController(Controller):
         status_code=204,
         responses=responses(*MEMBER),
     )
-    async def mark_read(self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> None:
+    async def mark_read(self, community_id: PathId, user: CurrentUser, db: Db) -> None:
         await logic.mark_read(db, community_id, user.id)
 
     @get(
@@ -231,10 +231,10 @@ class CommunitiesController(Controller):
         self,
         community_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        days: Annotated[int, Parameter(ge=1, le=90, description="Joined within this many days")] = 7,
+        db: Db,
+        days: Annotated[int, QueryParameter(ge=1, le=90, description="Joined within this many days")] = 7,
         introduced: Annotated[
-            bool | None, Parameter(description="false: only those without an introduction; true: only with one")
+            bool | None, QueryParameter(description="false: only those without an introduction; true: only with one")
         ] = None,
         limit: Limit = 20,
         cursor: Cursor = None,
@@ -251,10 +251,10 @@ class CommunitiesController(Controller):
         self,
         community_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
+        db: Db,
         action: Annotated[
             str | None,
-            Parameter(max_length=40, description="Only this action, e.g. member.removed"),
+            QueryParameter(max_length=40, description="Only this action, e.g. member.removed"),
         ] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -272,8 +272,8 @@ class MembersController(Controller):
         self,
         community_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        role: Annotated[m.Role | None, Parameter(description="Only members with this role")] = None,
+        db: Db,
+        role: Annotated[m.Role | None, QueryParameter(description="Only members with this role")] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> m.MemberPage:
@@ -286,7 +286,7 @@ class MembersController(Controller):
         responses=responses(*ADMIN),
     )
     async def update_member(
-        self, community_id: PathId, user_id: UserRef, data: m.MemberUpdate, user: CurrentUser, db: asyncpg.Connection
+        self, community_id: PathId, user_id: UserRef, data: JSONBody[m.MemberUpdate], user: CurrentUser, db: Db
     ) -> m.Membership:
         return await logic.update_member(db, community_id, user.id, _user_id(user_id, user), data)
 
@@ -301,8 +301,8 @@ class MembersController(Controller):
         community_id: PathId,
         user_id: UserRef,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        reason: Annotated[str, Parameter(max_length=200, description="Why the member was removed")] = "",
+        db: Db,
+        reason: Annotated[str, QueryParameter(max_length=200, description="Why the member was removed")] = "",
     ) -> None:
         target = _user_id(user_id, user)
         if target == user.id:
@@ -326,8 +326,8 @@ class JoinRequestsController(Controller):
         self,
         community_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        status: Literal["pending", "approved", "rejected", "cancelled"] = "pending",
+        db: Db,
+        status: FromQuery[Literal["pending", "approved", "rejected", "cancelled"]] = "pending",
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> m.JoinRequestPage:
@@ -345,7 +345,7 @@ class JoinRequestsController(Controller):
         community_id: PathId,
         request_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
+        db: Db,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.JoinRequest]:
         return await logic.approve_join_request(db, community_id, request_id, user.id, idempotency_key)
@@ -362,8 +362,8 @@ class JoinRequestsController(Controller):
         community_id: PathId,
         request_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        data: m.RejectBody | None = None,
+        db: Db,
+        data: JSONBody[m.RejectBody | None] = None,
     ) -> m.JoinRequest:
         reason = (data or m.RejectBody()).reason
         return await logic.reject_join_request(db, community_id, request_id, user.id, reason)
@@ -382,9 +382,7 @@ class InvitesController(Controller):
         status_code=201,
         responses=responses(*ADMIN),
     )
-    async def create(
-        self, community_id: PathId, data: m.InviteCreate, user: CurrentUser, db: asyncpg.Connection
-    ) -> m.Invite:
+    async def create(self, community_id: PathId, data: JSONBody[m.InviteCreate], user: CurrentUser, db: Db) -> m.Invite:
         return await logic.create_invite(db, community_id, user.id, data)
 
     @get(
@@ -397,7 +395,7 @@ class InvitesController(Controller):
         self,
         community_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
+        db: Db,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> m.InvitePage:
@@ -412,9 +410,9 @@ class InvitesController(Controller):
     async def revoke(
         self,
         community_id: PathId,
-        code: Annotated[str, Parameter(pattern=r"^[A-Za-z0-9_-]{6,32}$", description="The invite code")],
+        code: Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{6,32}$", description="The invite code")],
         user: CurrentUser,
-        db: asyncpg.Connection,
+        db: Db,
     ) -> None:
         await logic.revoke_invite(db, community_id, user.id, code)
 
@@ -445,9 +443,7 @@ class MyCommunitiesController(Controller):
             },
         ),
     )
-    async def list_mine(
-        self, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 20, cursor: Cursor = None
-    ) -> m.MyCommunityPage:
+    async def list_mine(self, user: CurrentUser, db: Db, limit: Limit = 20, cursor: Cursor = None) -> m.MyCommunityPage:
         return await logic.my_communities(db, user.id, limit, cursor)
 
 
@@ -468,9 +464,10 @@ class CommunityOrdersController(Controller):
         self,
         community_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
+        db: Db,
         status: Annotated[
-            Literal["created", "paid", "refunded", "closed"] | None, Parameter(description="Only orders in this state")
+            Literal["created", "paid", "refunded", "closed"] | None,
+            QueryParameter(description="Only orders in this state"),
         ] = None,
         limit: Limit = 20,
         cursor: Cursor = None,
@@ -488,9 +485,9 @@ class CommunityOrdersController(Controller):
         self,
         community_id: PathId,
         order_id: PathId,
-        data: m.EntryRefundCreate,
+        data: JSONBody[m.EntryRefundCreate],
         user: CurrentUser,
-        db: asyncpg.Connection,
+        db: Db,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Refund]:
         return await paid.refund_entry(db, community_id, order_id, user.id, data, idempotency_key)
@@ -501,7 +498,7 @@ class CommunityOrdersController(Controller):
         summary="Entry fees retained and the part still inside refund windows, not withdrawable yet (admins)",
         responses=responses(*ADMIN),
     )
-    async def earnings(self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Earnings:
+    async def earnings(self, community_id: PathId, user: CurrentUser, db: Db) -> m.Earnings:
         return await paid.earnings(db, community_id, user.id)
 
 

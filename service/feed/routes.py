@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import asyncpg
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.deps import Db, WeChat
 from service.errors import responses
 from service.feed import logic
 from service.feed import models as m
 from service.ids import MAX_ID, PathId
 from service.paging import Cursor
-from service.wechat.client import WeChatClient
 
 TAG = "feed"
 AUTH = ("unauthorized", "token_expired")
@@ -29,7 +28,7 @@ MEMBER = (*AUTH, "not_found", "not_member")
 ADMIN = (*MEMBER, "forbidden")
 WRITE = (*MEMBER, "member_muted", "introduction_required", "rate_limited", "content_rejected", "wechat_session_stale")
 
-FeedLimit = Annotated[int, Parameter(ge=1, le=50, description="Page size (1-50)")]
+FeedLimit = Annotated[int, QueryParameter(ge=1, le=50, description="Page size (1-50)")]
 
 
 def _ok(model: type, description: str, status: int = 200) -> dict[int, ResponseSpec]:
@@ -63,7 +62,7 @@ class CommunityFeedController(Controller):
         community_id: PathId,
         caller: CurrentUser,
         state: State,
-        order: m.FeedOrder = "latest",
+        order: FromQuery[m.FeedOrder] = "latest",
         limit: FeedLimit = 20,
         cursor: Cursor = None,
     ) -> Response[m.FeedPage]:
@@ -94,7 +93,7 @@ class CommunityFeedController(Controller):
         responses=_with(WRITE, m.FeedItem, "The post as you see it", 201),
     )
     async def create_post(
-        self, community_id: PathId, data: m.PostCreate, caller: CurrentUser, state: State, wechat: WeChatClient
+        self, community_id: PathId, data: JSONBody[m.PostCreate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> Response[m.FeedItem]:
         return await logic.create_post(state.pool, wechat, state.settings, community_id, caller.id, data)
 
@@ -141,7 +140,7 @@ class PostsController(Controller):
         responses=_with((*WRITE, "forbidden", "edit_window_closed"), m.FeedItem, "The post as you see it"),
     )
     async def update(
-        self, post_id: PathId, data: m.PostUpdate, caller: CurrentUser, state: State, wechat: WeChatClient
+        self, post_id: PathId, data: JSONBody[m.PostUpdate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> Response[m.FeedItem]:
         return await logic.update_post(state.pool, wechat, state.settings, post_id, caller.id, data)
 
@@ -151,7 +150,7 @@ class PostsController(Controller):
         summary="Delete a post (its author or an admin); kept for audit, gone from every feed",
         responses=responses(*ADMIN),
     )
-    async def remove(self, post_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> None:
+    async def remove(self, post_id: PathId, user: CurrentUser, db: Db) -> None:
         await logic.delete_post(db, post_id, user.id)
 
     @post(
@@ -162,7 +161,7 @@ class PostsController(Controller):
         responses=_with(WRITE, m.Comment, "The comment as you see it", 201),
     )
     async def comment(
-        self, post_id: PathId, data: m.CommentCreate, caller: CurrentUser, state: State, wechat: WeChatClient
+        self, post_id: PathId, data: JSONBody[m.CommentCreate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> Response[m.Comment]:
         return await logic.create_comment(state.pool, wechat, state.settings, post_id, caller.id, data)
 
@@ -179,7 +178,7 @@ class PostsController(Controller):
         state: State,
         parent_id: Annotated[
             int | None,
-            Parameter(query="parentId", ge=1, le=MAX_ID, description="List the replies of this thread instead"),
+            QueryParameter(name="parentId", ge=1, le=MAX_ID, description="List the replies of this thread instead"),
         ] = None,
         limit: FeedLimit = 20,
         cursor: Cursor = None,
@@ -192,7 +191,7 @@ class PostsController(Controller):
         summary="Like a post (idempotent)",
         responses=_with(MEMBER, m.LikeState, "Liked"),
     )
-    async def like(self, post_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.LikeState:
+    async def like(self, post_id: PathId, user: CurrentUser, db: Db) -> m.LikeState:
         return await logic.like(db, post_id, user.id)
 
     @delete(
@@ -202,7 +201,7 @@ class PostsController(Controller):
         status_code=200,
         responses=_with(MEMBER, m.LikeState, "Not liked"),
     )
-    async def unlike(self, post_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.LikeState:
+    async def unlike(self, post_id: PathId, user: CurrentUser, db: Db) -> m.LikeState:
         return await logic.unlike(db, post_id, user.id)
 
     @post(
@@ -212,7 +211,7 @@ class PostsController(Controller):
         status_code=201,
         responses=_with(MEMBER, m.Share, "The share", 201),
     )
-    async def share(self, post_id: PathId, data: m.ShareCreate, user: CurrentUser, db: asyncpg.Connection) -> m.Share:
+    async def share(self, post_id: PathId, data: JSONBody[m.ShareCreate], user: CurrentUser, db: Db) -> m.Share:
         return await logic.share(db, post_id, user.id, data)
 
     @put(
@@ -221,7 +220,7 @@ class PostsController(Controller):
         summary="Mark a post as essence (admins; idempotent)",
         responses=_with(ADMIN, m.EssenceState, "Essence"),
     )
-    async def mark_essence(self, post_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.EssenceState:
+    async def mark_essence(self, post_id: PathId, user: CurrentUser, db: Db) -> m.EssenceState:
         return await logic.set_essence(db, post_id, user.id, True)
 
     @delete(
@@ -231,7 +230,7 @@ class PostsController(Controller):
         status_code=200,
         responses=_with(ADMIN, m.EssenceState, "Not essence"),
     )
-    async def unmark_essence(self, post_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.EssenceState:
+    async def unmark_essence(self, post_id: PathId, user: CurrentUser, db: Db) -> m.EssenceState:
         return await logic.set_essence(db, post_id, user.id, False)
 
 
@@ -246,7 +245,7 @@ class CommentsController(Controller):
         summary="Delete a comment (its author or an admin); kept for audit",
         responses=responses(*ADMIN),
     )
-    async def remove(self, comment_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> None:
+    async def remove(self, comment_id: PathId, user: CurrentUser, db: Db) -> None:
         await logic.delete_comment(db, comment_id, user.id)
 
 

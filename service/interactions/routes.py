@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 import asyncpg
 from litestar import Controller, get, post
-from litestar.params import Parameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from service.auth.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
+from service.deps import AppSettings, Db
 from service.errors import Problem, register, responses
 from service.ids import MAX_ID, PathId
 from service.interactions import logic, rewards
@@ -27,14 +28,13 @@ from service.interactions.models import (
     RewardPool,
     RewardPoolCreate,
 )
-from service.settings import Settings
 
 register("not_community_member", 403, "Only active members of this community may do this.")
 register("admins_only", 403, "Only the community's owner and admins may do this.")
 
-From = Annotated[date, Parameter(query="from", description="First local day of the window (YYYY-MM-DD)")]
-To = Annotated[date, Parameter(query="to", description="Last local day of the window, inclusive")]
-Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size")]
+From = Annotated[date, QueryParameter(name="from", description="First local day of the window (YYYY-MM-DD)")]
+To = Annotated[date, QueryParameter(name="to", description="Last local day of the window, inclusive")]
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size")]
 
 
 async def member_role(db: asyncpg.Connection, community_id: int, user_id: int) -> str:
@@ -60,7 +60,7 @@ class InteractionsController(Controller):
         responses=responses("unauthorized", "token_expired", "batch_too_large"),
     )
     async def record_events(
-        self, data: EventBatch, user: CurrentUser, db: asyncpg.Connection, settings: Settings
+        self, data: JSONBody[EventBatch], user: CurrentUser, db: Db, settings: AppSettings
     ) -> BatchResult:
         return await logic.ingest(db, settings, user.id, data)
 
@@ -73,7 +73,7 @@ class InteractionsController(Controller):
         responses=responses("unauthorized", "token_expired", "not_community_member"),
     )
     async def heartbeat(
-        self, data: Heartbeat, user: CurrentUser, db: asyncpg.Connection, settings: Settings
+        self, data: JSONBody[Heartbeat], user: CurrentUser, db: Db, settings: AppSettings
     ) -> PresenceSession:
         community_id = int(data.community_id)
         await member_role(db, community_id, user.id)
@@ -98,9 +98,9 @@ class MetricsController(Controller):
         start: From,
         end: To,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        settings: Settings,
-        granularity: Literal["day", "week", "month"] = "day",
+        db: Db,
+        settings: AppSettings,
+        granularity: FromQuery[Literal["day", "week", "month"]] = "day",
     ) -> Metrics:
         if await member_role(db, community_id, user.id) not in ("owner", "admin"):
             raise Problem("admins_only")
@@ -118,8 +118,8 @@ class MetricsController(Controller):
         start: From,
         end: To,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        settings: Settings,
+        db: Db,
+        settings: AppSettings,
         limit: Limit = 50,
     ) -> Leaderboard:
         is_admin = await member_role(db, community_id, user.id) in ("owner", "admin")
@@ -160,7 +160,7 @@ class RewardPoolsController(Controller):
         description="Send the operator key in `X-Operator-Key`. Nothing is paid until the pool is committed.",
         responses=responses("operator_only", "window_too_long"),
     )
-    async def create(self, data: RewardPoolCreate, db: asyncpg.Connection, settings: Settings) -> RewardPool:
+    async def create(self, data: JSONBody[RewardPoolCreate], db: Db, settings: AppSettings) -> RewardPool:
         return await rewards.create_pool(db, settings, data, "operator")
 
     @get(
@@ -169,7 +169,7 @@ class RewardPoolsController(Controller):
         summary="Read a reward pool: the preview while draft, the recorded allocation once committed",
         responses=responses("operator_only", "pool_not_found"),
     )
-    async def read(self, pool_id: PathId, db: asyncpg.Connection, settings: Settings) -> RewardPool:
+    async def read(self, pool_id: PathId, db: Db, settings: AppSettings) -> RewardPool:
         return await rewards.read_pool(db, settings, pool_id)
 
     @post(
@@ -179,7 +179,7 @@ class RewardPoolsController(Controller):
         status_code=200,
         responses=responses("operator_only", "pool_not_found", "nothing_to_allocate"),
     )
-    async def commit(self, pool_id: PathId, db: asyncpg.Connection, settings: Settings) -> RewardPool:
+    async def commit(self, pool_id: PathId, db: Db, settings: AppSettings) -> RewardPool:
         return await rewards.commit_pool(db, settings, pool_id)
 
 
@@ -197,9 +197,9 @@ class MyRewardsController(Controller):
     async def my_rewards(
         self,
         user: CurrentUser,
-        db: asyncpg.Connection,
+        db: Db,
         limit: Limit = 20,
-        cursor: Annotated[str | None, Parameter(pattern=r"^[1-9][0-9]{0,15}$")] = None,
+        cursor: Annotated[str | None, QueryParameter(pattern=r"^[1-9][0-9]{0,15}$")] = None,
     ) -> MyRewards:
         before = int(cursor) if cursor else None
         if before is not None and before > MAX_ID:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-import asyncpg
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import State
+from litestar.params import FromQuery, JSONBody
 
 from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.deps import AppSettings, Db
 from service.errors import responses
 from service.idempotency import IdempotencyKey
 from service.ids import PathId
@@ -17,7 +18,6 @@ from service.meetups import logic
 from service.meetups import models as m
 from service.openapi import answer
 from service.paging import Cursor, Limit
-from service.settings import Settings
 
 TAG = "meetups"
 AUTH = ("unauthorized", "token_expired")
@@ -46,7 +46,9 @@ class CommunityMeetupsController(Controller):
             **answer(201, ex.MEETUP, "a full meetup with a waitlist", "The meetup"),
         },
     )
-    async def create(self, community_id: PathId, data: m.MeetupCreate, caller: CurrentUser, state: State) -> m.Meetup:
+    async def create(
+        self, community_id: PathId, data: JSONBody[m.MeetupCreate], caller: CurrentUser, state: State
+    ) -> m.Meetup:
         return await logic.create_meetup(state.pool, state.wechat, state.settings, community_id, caller.id, data)
 
     @get(
@@ -62,8 +64,8 @@ class CommunityMeetupsController(Controller):
         self,
         community_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        when: Literal["upcoming", "past"] = "upcoming",
+        db: Db,
+        when: FromQuery[Literal["upcoming", "past"]] = "upcoming",
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> m.MeetupPage:
@@ -84,7 +86,7 @@ class MeetupsController(Controller):
             **answer(200, ex.MEETUP, "my place is confirmed", "The meetup as the caller sees it"),
         },
     )
-    async def read(self, meetup_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Meetup:
+    async def read(self, meetup_id: PathId, user: CurrentUser, db: Db) -> m.Meetup:
         return await logic.get_meetup(db, meetup_id, user.id)
 
     @patch(
@@ -96,7 +98,9 @@ class MeetupsController(Controller):
             **answer(200, ex.MEETUP, "edited", "The meetup after the change"),
         },
     )
-    async def update(self, meetup_id: PathId, data: m.MeetupUpdate, caller: CurrentUser, state: State) -> m.Meetup:
+    async def update(
+        self, meetup_id: PathId, data: JSONBody[m.MeetupUpdate], caller: CurrentUser, state: State
+    ) -> m.Meetup:
         return await logic.update_meetup(state.pool, state.wechat, meetup_id, caller.id, data)
 
     @post(
@@ -111,7 +115,7 @@ class MeetupsController(Controller):
         },
     )
     async def cancel(
-        self, meetup_id: PathId, caller: CurrentUser, state: State, data: m.MeetupCancel | None = None
+        self, meetup_id: PathId, caller: CurrentUser, state: State, data: JSONBody[m.MeetupCancel | None] = None
     ) -> m.Meetup:
         return await logic.cancel_meetup(state.pool, state.pay, meetup_id, caller.id, data or m.MeetupCancel())
 
@@ -166,8 +170,8 @@ class MeetupsController(Controller):
         self,
         meetup_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
-        status: Literal["confirmed", "pending_payment", "waitlisted", "cancelled"] | None = None,
+        db: Db,
+        status: FromQuery[Literal["confirmed", "pending_payment", "waitlisted", "cancelled"] | None] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> m.SignupPage:
@@ -182,9 +186,7 @@ class MeetupsController(Controller):
             **answer(200, ex.VENUE_CODE, "code and QR payload", "The venue credentials"),
         },
     )
-    async def venue_code(
-        self, meetup_id: PathId, user: CurrentUser, db: asyncpg.Connection, settings: Settings
-    ) -> m.VenueCode:
+    async def venue_code(self, meetup_id: PathId, user: CurrentUser, db: Db, settings: AppSettings) -> m.VenueCode:
         return await logic.venue_code(db, settings, meetup_id, user.id)
 
     @post(
@@ -211,7 +213,7 @@ class MeetupsController(Controller):
         },
     )
     async def attend(
-        self, meetup_id: PathId, data: m.AttendanceCheck, user: CurrentUser, db: asyncpg.Connection, settings: Settings
+        self, meetup_id: PathId, data: JSONBody[m.AttendanceCheck], user: CurrentUser, db: Db, settings: AppSettings
     ) -> Response[m.Signup]:
         return await logic.attend(db, settings, meetup_id, user.id, data)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import Body, Parameter
+from litestar.params import Body, JSONBody, QueryParameter
 
 from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.deps import AppSettings, Db
 from service.errors import CODES, PROBLEM_MEDIA_TYPE, ProblemBody, problem_response, responses
 from service.idempotency import IdempotencyKey
 from service.ids import PathId
@@ -21,7 +21,6 @@ from service.polls import closing, logic, trials, votes
 from service.polls import examples as ex
 from service.polls import models as m
 from service.polls.logic import DuplicateProposal
-from service.settings import Settings
 
 POLLS_TAG = "polls"
 TRIALS_TAG = "trials"
@@ -30,7 +29,7 @@ MEMBER = (*AUTH, "not_found", "not_member")
 ADMIN = (*MEMBER, "forbidden")
 WECHAT = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "wechat_error")
 PollStatusFilter = Annotated[
-    Literal["proposing", "voting", "closed"] | None, Parameter(description="Only polls in this phase")
+    Literal["proposing", "voting", "closed"] | None, QueryParameter(description="Only polls in this phase")
 ]
 
 
@@ -113,8 +112,8 @@ class CommunityPollsController(Controller):
         community_id: PathId,
         data: Annotated[m.PollCreate, Body(examples=ex.example("a poll with trial rewards", ex.POLL_CREATE))],
         user: CurrentUser,
-        db: asyncpg.Connection,
-        settings: Settings,
+        db: Db,
+        settings: AppSettings,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Poll]:
         return await logic.create_poll(db, settings, community_id, user.id, data, idempotency_key)
@@ -129,7 +128,7 @@ class CommunityPollsController(Controller):
         self,
         community_id: PathId,
         user: CurrentUser,
-        db: asyncpg.Connection,
+        db: Db,
         status: PollStatusFilter = None,
         limit: Limit = 20,
         cursor: Cursor = None,
@@ -148,7 +147,7 @@ class PollsController(Controller):
         summary="A poll, with my proposals and votes left (members of its community)",
         responses={**responses(*MEMBER), **_ok(200, m.Poll, "The poll as the caller sees it", "voting", ex.POLL)},
     )
-    async def read(self, poll_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Poll:
+    async def read(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Poll:
         return await logic.read_poll(db, poll_id, user.id)
 
     @post(
@@ -167,7 +166,7 @@ class PollsController(Controller):
         self,
         request: Request,
         poll_id: PathId,
-        data: m.ProposalCreate,
+        data: JSONBody[m.ProposalCreate],
         caller: CurrentUser,
         state: State,
         idempotency_key: IdempotencyKey = None,
@@ -186,7 +185,7 @@ class PollsController(Controller):
         responses=responses(*MEMBER),
     )
     async def proposals(
-        self, poll_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 50, cursor: Cursor = None
+        self, poll_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50, cursor: Cursor = None
     ) -> m.ProposalPage:
         return await logic.list_proposals(db, poll_id, user.id, limit, cursor)
 
@@ -201,9 +200,9 @@ class PollsController(Controller):
         self,
         poll_id: PathId,
         proposal_id: PathId,
-        data: m.ProposalModeration,
+        data: JSONBody[m.ProposalModeration],
         user: CurrentUser,
-        db: asyncpg.Connection,
+        db: Db,
     ) -> m.Proposal:
         return await logic.moderate(db, poll_id, user.id, proposal_id, data)
 
@@ -217,7 +216,7 @@ class PollsController(Controller):
         responses=responses(*ADMIN, "poll_closed", "proposal_merged", "invalid_merge"),
     )
     async def merge(
-        self, poll_id: PathId, proposal_id: PathId, data: m.ProposalMerge, user: CurrentUser, db: asyncpg.Connection
+        self, poll_id: PathId, proposal_id: PathId, data: JSONBody[m.ProposalMerge], user: CurrentUser, db: Db
     ) -> m.Proposal:
         return await logic.merge(db, poll_id, user.id, proposal_id, data)
 
@@ -241,9 +240,9 @@ class PollsController(Controller):
     async def vote(
         self,
         poll_id: PathId,
-        data: m.VoteCreate,
+        data: JSONBody[m.VoteCreate],
         user: CurrentUser,
-        db: asyncpg.Connection,
+        db: Db,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Vote]:
         return await votes.vote(db, poll_id, user.id, int(data.proposal_id), idempotency_key)
@@ -260,7 +259,7 @@ class PollsController(Controller):
             "vote_changes_not_allowed",
         ),
     )
-    async def set_votes(self, poll_id: PathId, data: m.VoteSet, user: CurrentUser, db: asyncpg.Connection) -> m.MyVotes:
+    async def set_votes(self, poll_id: PathId, data: JSONBody[m.VoteSet], user: CurrentUser, db: Db) -> m.MyVotes:
         return await votes.set_votes(db, poll_id, user.id, data)
 
     @delete(
@@ -269,7 +268,7 @@ class PollsController(Controller):
         summary="Withdraw my vote for a proposal (during voting, when the poll allows vote changes)",
         responses=responses(*MEMBER, "poll_not_accepting_votes", "vote_changes_not_allowed"),
     )
-    async def withdraw(self, poll_id: PathId, proposal_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> None:
+    async def withdraw(self, poll_id: PathId, proposal_id: PathId, user: CurrentUser, db: Db) -> None:
         await votes.withdraw_vote(db, poll_id, user.id, proposal_id)
 
     @post(
@@ -279,7 +278,7 @@ class PollsController(Controller):
         status_code=200,
         responses=responses(*ADMIN, "poll_closed"),
     )
-    async def advance(self, poll_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Poll:
+    async def advance(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Poll:
         return await closing.advance(db, poll_id, user.id)
 
     @post(
@@ -290,7 +289,7 @@ class PollsController(Controller):
         status_code=200,
         responses={**responses(*ADMIN), **_ok(200, m.Results, "The final results", "closed", ex.RESULTS)},
     )
-    async def close(self, poll_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Results:
+    async def close(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Results:
         return await closing.close(db, poll_id, user.id)
 
     @get(
@@ -308,7 +307,7 @@ class PollsController(Controller):
             **_ok(200, m.Results, "The final results", "results", ex.RESULTS),
         },
     )
-    async def results(self, poll_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.Results:
+    async def results(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Results:
         return await closing.results(db, poll_id, user.id)
 
     @get(
@@ -319,7 +318,7 @@ class PollsController(Controller):
         responses=responses(*MEMBER, "poll_not_closed"),
     )
     async def audit(
-        self, poll_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 100, cursor: Cursor = None
+        self, poll_id: PathId, user: CurrentUser, db: Db, limit: Limit = 100, cursor: Cursor = None
     ) -> m.AuditPage:
         return await logic.audit_log(db, poll_id, user.id, limit, cursor)
 
@@ -331,7 +330,7 @@ class PollsController(Controller):
         responses=responses(*ADMIN),
     )
     async def list_trials(
-        self, poll_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 50, cursor: Cursor = None
+        self, poll_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50, cursor: Cursor = None
     ) -> m.TrialPage:
         return await trials.poll_trials(db, poll_id, user.id, limit, cursor)
 
@@ -346,7 +345,7 @@ class PollsController(Controller):
         },
     )
     async def list_feedback(
-        self, poll_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 50, cursor: Cursor = None
+        self, poll_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50, cursor: Cursor = None
     ) -> m.FeedbackPage:
         return await trials.poll_feedback(db, poll_id, user.id, limit, cursor)
 
@@ -366,7 +365,7 @@ class TrialsController(Controller):
             **_ok(200, m.Trial, "The claimed qualification", "claimed", ex.TRIAL),
         },
     )
-    async def claim(self, trial_id: PathId, data: m.TrialClaim, user: CurrentUser, db: asyncpg.Connection) -> m.Trial:
+    async def claim(self, trial_id: PathId, data: JSONBody[m.TrialClaim], user: CurrentUser, db: Db) -> m.Trial:
         return await trials.claim(db, trial_id, user.id, data)
 
     @post(
@@ -377,7 +376,7 @@ class TrialsController(Controller):
         responses=responses(*ADMIN, "trial_expired", "trial_not_claimed"),
     )
     async def ship(
-        self, trial_id: PathId, user: CurrentUser, db: asyncpg.Connection, data: m.TrialShipment | None = None
+        self, trial_id: PathId, user: CurrentUser, db: Db, data: JSONBody[m.TrialShipment | None] = None
     ) -> m.Trial:
         return await trials.ship(db, trial_id, user.id, data or m.TrialShipment())
 
@@ -403,7 +402,7 @@ class TrialsController(Controller):
     async def give_feedback(
         self,
         trial_id: PathId,
-        data: m.FeedbackCreate,
+        data: JSONBody[m.FeedbackCreate],
         caller: CurrentUser,
         state: State,
         idempotency_key: IdempotencyKey = None,
@@ -429,7 +428,7 @@ class TrialsController(Controller):
             **_ok(200, m.SharedPost, "Shared before: the same post", "shared before", ex.SHARED),
         },
     )
-    async def share(self, trial_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> Response[m.SharedPost]:
+    async def share(self, trial_id: PathId, user: CurrentUser, db: Db) -> Response[m.SharedPost]:
         return await trials.share_feedback(db, trial_id, user.id)
 
 
@@ -447,9 +446,7 @@ class MyTrialsController(Controller):
             **_ok(200, m.TrialPage, "My qualifications", "mine", m.TrialPage(items=[ex.TRIAL], next_cursor=None)),
         },
     )
-    async def mine(
-        self, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 20, cursor: Cursor = None
-    ) -> m.TrialPage:
+    async def mine(self, user: CurrentUser, db: Db, limit: Limit = 20, cursor: Cursor = None) -> m.TrialPage:
         return await trials.my_trials(db, user.id, limit, cursor)
 
 

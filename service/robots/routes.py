@@ -6,18 +6,17 @@ import asyncio
 import logging
 from typing import Annotated
 
-import asyncpg
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import JSONBody, QueryParameter
 
 from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.deps import Db, WeChat
 from service.errors import Problem, register, responses
 from service.ids import PathId
 from service.paging import Cursor, Limit
 from service.robots import logic, push
 from service.robots import models as m
-from service.wechat.client import WeChatClient
 
 log = logging.getLogger("service.robots")
 
@@ -32,9 +31,9 @@ CHECKED = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "we
 # WeChat waits 5 seconds for an answer; storing the message must finish well within that.
 PUSH_BUDGET = 3.0
 
-Signature = Annotated[str | None, Parameter(query="signature", max_length=64, description="sha1 signature")]
-Timestamp = Annotated[str | None, Parameter(query="timestamp", max_length=20)]
-Nonce = Annotated[str | None, Parameter(query="nonce", max_length=64)]
+Signature = Annotated[str | None, QueryParameter(name="signature", max_length=64, description="sha1 signature")]
+Timestamp = Annotated[str | None, QueryParameter(name="timestamp", max_length=20)]
+Nonce = Annotated[str | None, QueryParameter(name="nonce", max_length=64)]
 
 
 class RobotRulesController(Controller):
@@ -49,7 +48,7 @@ class RobotRulesController(Controller):
         responses=responses(*ADMIN),
     )
     async def list_rules(
-        self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 50, cursor: Cursor = None
+        self, community_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50, cursor: Cursor = None
     ) -> m.RulePage:
         return await logic.list_rules(db, community_id, user.id, limit, cursor)
 
@@ -66,7 +65,7 @@ class RobotRulesController(Controller):
         responses=responses(*ADMIN, "too_many_rules", *CHECKED),
     )
     async def create_rule(
-        self, community_id: PathId, data: m.RuleCreate, caller: CurrentUser, state: State, wechat: WeChatClient
+        self, community_id: PathId, data: JSONBody[m.RuleCreate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> m.Rule:
         return await logic.create_rule(state.pool, wechat, community_id, caller.id, data)
 
@@ -83,12 +82,12 @@ class RobotRuleController(Controller):
         responses=responses(*ADMIN, *CHECKED),
     )
     async def update_rule(
-        self, rule_id: PathId, data: m.RuleUpdate, caller: CurrentUser, state: State, wechat: WeChatClient
+        self, rule_id: PathId, data: JSONBody[m.RuleUpdate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> m.Rule:
         return await logic.update_rule(state.pool, wechat, rule_id, caller.id, data)
 
     @delete("", operation_id="deleteRobotRule", summary="Delete a keyword rule (admins)", responses=responses(*ADMIN))
-    async def delete_rule(self, rule_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> None:
+    async def delete_rule(self, rule_id: PathId, user: CurrentUser, db: Db) -> None:
         await logic.delete_rule(db, rule_id, user.id)
 
 
@@ -109,7 +108,7 @@ class WeChatMessagesController(Controller):
         signature: Signature = None,
         timestamp: Timestamp = None,
         nonce: Nonce = None,
-        echostr: Annotated[str | None, Parameter(query="echostr", max_length=200)] = None,
+        echostr: Annotated[str | None, QueryParameter(name="echostr", max_length=200)] = None,
     ) -> str:
         try:
             push.verify(

@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from litestar import Litestar, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, JSONBody
 
 from service.app import create_app
 from service.auth.guard import CurrentUser
@@ -26,6 +26,7 @@ from service.checkout import logic
 from service.checkout.models import Order
 from service.checkout.purposes import PaidOrder, Purpose, RefundInfo, Refuse, register_purpose, unregister_purpose
 from service.db.pool import create_pool
+from service.deps import AppSettings, Pay
 from service.jobs import JobContext
 from service.jobs.worker import Worker, import_job_modules
 from service.settings import Settings
@@ -43,12 +44,12 @@ class TestOrder(msgspec.Struct, rename="camel"):
 
 @post("/test/orders", status_code=201)
 async def create_test_order(
-    data: TestOrder,
+    data: JSONBody[TestOrder],
     user: CurrentUser,
     state: State,
-    pay: WeChatPay,
-    settings: Settings,
-    idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+    pay: Pay,
+    settings: AppSettings,
+    idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
 ) -> Order:
     """What a domain route (paid join, collection share) does: create the order for its purpose."""
     checkout = await logic.create_order(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncpg
 from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
+from litestar.params import JSONBody
 
 from service.auth.guard import BEARER_SECURITY, CurrentUser
+from service.deps import Db
 from service.errors import responses
 from service.ids import PathId
 from service.openapi import answer
@@ -31,7 +32,7 @@ class WarmupController(Controller):
         summary="The warm-up robot's settings, its last post and the next topic (admins)",
         responses={**responses(*ADMIN), **answer(200, ex.SETTINGS, "on, 3 quiet hours", "The robot settings")},
     )
-    async def read(self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection) -> m.WarmupSettings:
+    async def read(self, community_id: PathId, user: CurrentUser, db: Db) -> m.WarmupSettings:
         return await logic.get_settings(db, community_id, user.id)
 
     @patch(
@@ -42,7 +43,7 @@ class WarmupController(Controller):
         responses={**responses(*ADMIN), **answer(200, ex.SETTINGS, "updated", "The robot settings after the change")},
     )
     async def update(
-        self, community_id: PathId, data: m.WarmupSettingsUpdate, user: CurrentUser, db: asyncpg.Connection
+        self, community_id: PathId, data: JSONBody[m.WarmupSettingsUpdate], user: CurrentUser, db: Db
     ) -> m.WarmupSettings:
         return await logic.update_settings(db, community_id, user.id, data)
 
@@ -56,7 +57,7 @@ class WarmupController(Controller):
         },
     )
     async def topics(
-        self, community_id: PathId, user: CurrentUser, db: asyncpg.Connection, limit: Limit = 50, cursor: Cursor = None
+        self, community_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50, cursor: Cursor = None
     ) -> m.WarmupTopicPage:
         return await logic.list_topics(db, community_id, user.id, limit, cursor)
 
@@ -68,7 +69,7 @@ class WarmupController(Controller):
         responses={**responses(*ADMIN, *CONTENT), **answer(201, ex.TOPIC, "added", "The topic")},
     )
     async def add_topic(
-        self, community_id: PathId, data: m.WarmupTopicCreate, caller: CurrentUser, state: State
+        self, community_id: PathId, data: JSONBody[m.WarmupTopicCreate], caller: CurrentUser, state: State
     ) -> m.WarmupTopic:
         return await logic.add_topic(state.pool, state.wechat, community_id, caller.id, data)
 
@@ -79,7 +80,12 @@ class WarmupController(Controller):
         responses={**responses(*ADMIN, *CONTENT), **answer(200, ex.TOPIC, "moved", "The topic after the change")},
     )
     async def update_topic(
-        self, community_id: PathId, topic_id: PathId, data: m.WarmupTopicUpdate, caller: CurrentUser, state: State
+        self,
+        community_id: PathId,
+        topic_id: PathId,
+        data: JSONBody[m.WarmupTopicUpdate],
+        caller: CurrentUser,
+        state: State,
     ) -> m.WarmupTopic:
         return await logic.update_topic(state.pool, state.wechat, community_id, topic_id, caller.id, data)
 
@@ -90,9 +96,7 @@ class WarmupController(Controller):
         status_code=204,
         responses=responses(*ADMIN),
     )
-    async def delete_topic(
-        self, community_id: PathId, topic_id: PathId, user: CurrentUser, db: asyncpg.Connection
-    ) -> None:
+    async def delete_topic(self, community_id: PathId, topic_id: PathId, user: CurrentUser, db: Db) -> None:
         await logic.delete_topic(db, community_id, topic_id, user.id)
 
 

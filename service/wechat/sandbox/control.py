@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from wechatpy.crypto.cryptography import WeChatCipher
 from wechatpy.crypto.pkcs7 import PKCS7Encoder
 
-from service.wechat.sandbox.state import Fault, SandboxState, SandboxUser
+from service.wechat.sandbox.state import Fault, Sandbox, SandboxState, SandboxUser
 
 UserName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
@@ -116,83 +116,83 @@ class SandboxControl(Controller):
     include_in_schema = False
 
     @post("/wx-login", status_code=200)
-    async def wx_login(self, data: WxLogin, sandbox: SandboxState) -> WxLoginAnswer:
+    async def wx_login(self, data: JSONBody[WxLogin], sandbox: Sandbox) -> WxLoginAnswer:
         """Stands in for wx.login: a code valid once for 5 minutes; the same name is always the same openid."""
         user = sandbox.visit(data.user, with_unionid=data.with_unionid)
         return WxLoginAnswer(code=sandbox.new_login_code(user), openid=user.openid)
 
     @post("/phone-code", status_code=200)
-    async def phone_code(self, data: PhoneCodeRequest, sandbox: SandboxState) -> CodeAnswer:
+    async def phone_code(self, data: JSONBody[PhoneCodeRequest], sandbox: Sandbox) -> CodeAnswer:
         """Stands in for the getPhoneNumber button: a single-use code for the user's phone number."""
         user = _visited(sandbox, data.user)
         number = data.phone_number or "138" + str(int(hashlib.sha256(user.openid.encode()).hexdigest(), 16))[-8:]
         return CodeAnswer(code=sandbox.new_phone_code(user, number, data.country_code))
 
     @post("/subscribe-consent", status_code=200)
-    async def subscribe_consent(self, data: ConsentRequest, sandbox: SandboxState) -> dict[str, int]:
+    async def subscribe_consent(self, data: JSONBody[ConsentRequest], sandbox: Sandbox) -> dict[str, int]:
         """Stands in for wx.requestSubscribeMessage accepted: each consent allows one message."""
         user = _visited(sandbox, data.user)
         sandbox.consents[(user.openid, data.template_id)] += data.count
         return {"remaining": sandbox.consents[(user.openid, data.template_id)]}
 
     @post("/open-data", status_code=200)
-    async def open_data(self, data: OpenDataRequest, sandbox: SandboxState) -> OpenDataAnswer:
+    async def open_data(self, data: JSONBody[OpenDataRequest], sandbox: Sandbox) -> OpenDataAnswer:
         """encryptedData, iv, rawData and signature for ``data``, as the client would receive them."""
         return seal_open_data(sandbox, _visited(sandbox, data.user), data.data)
 
     @post("/faults", status_code=200)
-    async def set_fault(self, data: FaultRequest, sandbox: SandboxState) -> dict[str, str]:
+    async def set_fault(self, data: JSONBody[FaultRequest], sandbox: Sandbox) -> dict[str, str]:
         """Make WeChat's endpoints (not /sandbox) busy (-1), fail with HTTP 500, or slow, ``count`` times."""
         sandbox.fault = Fault(data.mode, data.delay_seconds, data.count, data.path_prefix)
         return {"mode": data.mode}
 
     @delete("/faults", status_code=204)
-    async def clear_fault(self, sandbox: SandboxState) -> None:
+    async def clear_fault(self, sandbox: Sandbox) -> None:
         sandbox.fault = None
 
     @post("/access-token/revoke", status_code=200)
-    async def revoke_token(self, data: RevokeTokenRequest, sandbox: SandboxState) -> dict[str, int]:
+    async def revoke_token(self, data: JSONBody[RevokeTokenRequest], sandbox: Sandbox) -> dict[str, int]:
         """Make WeChat refuse the current access token with 42001 (expired) or 40001 (invalid)."""
         if sandbox.current_token is not None:
             sandbox.current_token.refused_with = data.errcode
         return {"errcode": data.errcode}
 
     @put("/content-rules", status_code=200)
-    async def content_rules(self, data: ContentRules, sandbox: SandboxState) -> ContentRules:
+    async def content_rules(self, data: JSONBody[ContentRules], sandbox: Sandbox) -> ContentRules:
         """Replace the words msg_sec_check flags: word -> label."""
         sandbox.risky_words, sandbox.review_words = dict(data.risky), dict(data.review)
         return data
 
     @post("/clock", status_code=200)
-    async def advance_clock(self, data: ClockRequest, sandbox: SandboxState) -> dict[str, float]:
+    async def advance_clock(self, data: JSONBody[ClockRequest], sandbox: Sandbox) -> dict[str, float]:
         """Move the sandbox's clock forward (codes and tokens expire) without waiting."""
         sandbox.clock_offset += data.advance_seconds
         return {"now": sandbox.now(), "offsetSeconds": sandbox.clock_offset, "realNow": time.time()}
 
     @get("/messages/subscribe")
     async def subscribe_messages(
-        self, sandbox: SandboxState, openid: Annotated[str | None, Parameter(query="openid")] = None
+        self, sandbox: Sandbox, openid: Annotated[str | None, QueryParameter(name="openid")] = None
     ) -> Items:
         return Items([m for m in sandbox.subscribe_messages if openid is None or m["openid"] == openid])
 
     @get("/messages/custom")
     async def custom_messages(
-        self, sandbox: SandboxState, openid: Annotated[str | None, Parameter(query="openid")] = None
+        self, sandbox: Sandbox, openid: Annotated[str | None, QueryParameter(name="openid")] = None
     ) -> Items:
         return Items([m for m in sandbox.custom_messages if openid is None or m["openid"] == openid])
 
     @delete("/messages", status_code=204)
-    async def clear_messages(self, sandbox: SandboxState) -> None:
+    async def clear_messages(self, sandbox: Sandbox) -> None:
         sandbox.subscribe_messages.clear()
         sandbox.custom_messages.clear()
 
     @get("/users/{name:str}")
-    async def user(self, name: str, sandbox: SandboxState) -> dict[str, str | None]:
+    async def user(self, name: FromPath[str], sandbox: Sandbox) -> dict[str, str | None]:
         """The openid (and unionid) of a user name: never the session_key."""
         user = _visited(sandbox, name)
         return {"user": user.name, "openid": user.openid, "unionid": user.unionid}
 
     @get("/stats")
-    async def stats(self, sandbox: SandboxState) -> dict[str, int]:
+    async def stats(self, sandbox: Sandbox) -> dict[str, int]:
         """Calls per WeChat endpoint, tokens issued, forced refreshes."""
         return dict(sandbox.stats)

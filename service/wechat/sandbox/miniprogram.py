@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 
-from service.wechat.sandbox.state import SandboxState
+from service.wechat.sandbox.state import Sandbox, SandboxState
 
 ERRMSG = {
     -1: "system error",
@@ -80,7 +80,7 @@ class MiniProgramApi(Controller):
     include_in_schema = False
 
     @get("/sns/jscode2session")
-    async def jscode2session(self, request: Request, sandbox: SandboxState) -> Response:
+    async def jscode2session(self, request: Request, sandbox: Sandbox) -> Response:
         # WeChat answers this one as text/plain: a client must not rely on the content type.
         plain = "text/plain"
         sandbox.stats["jscode2session"] += 1
@@ -106,7 +106,7 @@ class MiniProgramApi(Controller):
         return Response(msgspec.json.encode(answer), media_type=plain)
 
     @post("/cgi-bin/stable_token", status_code=200)
-    async def stable_token(self, request: Request, sandbox: SandboxState) -> Response:
+    async def stable_token(self, request: Request, sandbox: Sandbox) -> Response:
         sandbox.stats["stable_token"] += 1
         body = await _json_object(request)
         if body is None:
@@ -125,7 +125,7 @@ class MiniProgramApi(Controller):
         return Response(msgspec.json.encode({"access_token": token.value, "expires_in": expires_in}))
 
     @post("/wxa/business/getuserphonenumber", status_code=200)
-    async def phone_number(self, request: Request, sandbox: SandboxState) -> Response:
+    async def phone_number(self, request: Request, sandbox: Sandbox) -> Response:
         sandbox.stats["getuserphonenumber"] += 1
         if errcode := sandbox.check_token(request.query_params.get("access_token")):
             return wechat_error(errcode)
@@ -148,7 +148,7 @@ class MiniProgramApi(Controller):
         return wechat_ok({"phone_info": info})
 
     @post("/wxa/msg_sec_check", status_code=200)
-    async def msg_sec_check(self, request: Request, sandbox: SandboxState) -> Response:
+    async def msg_sec_check(self, request: Request, sandbox: Sandbox) -> Response:
         sandbox.stats["msg_sec_check"] += 1
         if errcode := sandbox.check_token(request.query_params.get("access_token")):
             return wechat_error(errcode)
@@ -183,7 +183,7 @@ class MiniProgramApi(Controller):
         return wechat_ok({"result": {"suggest": suggest, "label": label}, "detail": detail, "trace_id": _rid()})
 
     @post("/cgi-bin/message/subscribe/send", status_code=200)
-    async def subscribe_send(self, request: Request, sandbox: SandboxState) -> Response:
+    async def subscribe_send(self, request: Request, sandbox: Sandbox) -> Response:
         sandbox.stats["subscribe_send"] += 1
         if errcode := sandbox.check_token(request.query_params.get("access_token")):
             return wechat_error(errcode)
@@ -208,7 +208,7 @@ class MiniProgramApi(Controller):
         return wechat_ok({"msgid": secrets.randbits(60)})
 
     @post("/cgi-bin/message/custom/send", status_code=200)
-    async def custom_send(self, request: Request, sandbox: SandboxState) -> Response:
+    async def custom_send(self, request: Request, sandbox: Sandbox) -> Response:
         sandbox.stats["custom_send"] += 1
         if errcode := sandbox.check_token(request.query_params.get("access_token")):
             return wechat_error(errcode)

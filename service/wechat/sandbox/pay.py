@@ -40,6 +40,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric import rsa
 from litestar import Request, Response, Router, get, post, put
 from litestar.background_tasks import BackgroundTask
+from litestar.params import FromPath, JSONBody
 
 from service.settings import Settings
 from service.wechat.pay import (
@@ -708,12 +709,12 @@ def pay_sandbox_router(sandbox: PaySandbox) -> Router:
         return await signed_call(request, "jsapi", lambda body: sandbox.answer(200, sandbox.jsapi(body)))
 
     @get("/v3/pay/transactions/out-trade-no/{out_trade_no:str}")
-    async def query(request: Request, out_trade_no: str) -> Response[bytes]:
+    async def query(request: Request, out_trade_no: FromPath[str]) -> Response[bytes]:
         mchid = request.query_params.get("mchid")
         return await signed_call(request, "query", lambda _: sandbox.answer(200, sandbox.query(out_trade_no, mchid)))
 
     @post("/v3/pay/transactions/out-trade-no/{out_trade_no:str}/close", status_code=200)
-    async def close(request: Request, out_trade_no: str) -> Response[bytes]:
+    async def close(request: Request, out_trade_no: FromPath[str]) -> Response[bytes]:
         def action(body: bytes) -> Response[bytes]:
             sandbox.close(out_trade_no, body)
             return sandbox.answer(204)
@@ -732,7 +733,7 @@ def pay_sandbox_router(sandbox: PaySandbox) -> Router:
         return await signed_call(request, "refund", action)
 
     @get("/v3/refund/domestic/refunds/{out_refund_no:str}")
-    async def refund_query(request: Request, out_refund_no: str) -> Response[bytes]:
+    async def refund_query(request: Request, out_refund_no: FromPath[str]) -> Response[bytes]:
         def action(_: bytes) -> Response[bytes]:
             found = sandbox.refunds.get(out_refund_no)
             if found is None:
@@ -752,7 +753,7 @@ def pay_sandbox_router(sandbox: PaySandbox) -> Router:
         return await signed_call(request, "transfer", action)
 
     @get("/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no:str}")
-    async def transfer_query(request: Request, out_bill_no: str) -> Response[bytes]:
+    async def transfer_query(request: Request, out_bill_no: FromPath[str]) -> Response[bytes]:
         return await signed_call(
             request,
             "transfer_query",
@@ -762,7 +763,7 @@ def pay_sandbox_router(sandbox: PaySandbox) -> Router:
     # --- control calls ----------------------------------------------------------------------------------------
 
     @post("/sandbox/pay", status_code=200)
-    async def pay(data: PayControl) -> Response[dict]:
+    async def pay(data: JSONBody[PayControl]) -> Response[dict]:
         try:
             async with sandbox._lock:
                 order = sandbox.pay(data.prepay_id, data.result)
@@ -795,7 +796,7 @@ def pay_sandbox_router(sandbox: PaySandbox) -> Router:
         ]
 
     @post("/sandbox/pay/notifications/{notification_id:str}/replay", status_code=200)
-    async def replay(notification_id: str, data: ReplayControl | None = None) -> Response[dict]:
+    async def replay(notification_id: FromPath[str], data: JSONBody[ReplayControl | None] = None) -> Response[dict]:
         sent = sandbox.notifications.get(notification_id)
         if sent is None:
             return _control_error(SandboxError(404, "NOT_FOUND", "no such notification"))
@@ -803,7 +804,7 @@ def pay_sandbox_router(sandbox: PaySandbox) -> Router:
         return Response({"deliveredStatus": status})
 
     @post("/sandbox/pay/refunds", status_code=200)
-    async def finish_refund(data: RefundControl) -> Response[dict]:
+    async def finish_refund(data: JSONBody[RefundControl]) -> Response[dict]:
         try:
             async with sandbox._lock:
                 refund = sandbox.finish_refund(data.out_refund_no, data.result)
@@ -814,7 +815,7 @@ def pay_sandbox_router(sandbox: PaySandbox) -> Router:
         return Response({"status": refund.status, "deliveredStatus": status})
 
     @post("/sandbox/pay/transfers", status_code=200)
-    async def finish_transfer(data: TransferControl) -> Response[dict]:
+    async def finish_transfer(data: JSONBody[TransferControl]) -> Response[dict]:
         try:
             async with sandbox._lock:
                 transfer = sandbox.finish_transfer(data.out_bill_no, data.result)
@@ -825,14 +826,14 @@ def pay_sandbox_router(sandbox: PaySandbox) -> Router:
         return Response({"state": transfer.state, "deliveredStatus": status})
 
     @post("/sandbox/pay/faults", status_code=204)
-    async def add_fault(data: FaultControl) -> None:
+    async def add_fault(data: JSONBody[FaultControl]) -> None:
         # An empty code only delays the call (a slow WeChat), then answers normally.
         sandbox.faults[data.operation].append(
             Fault(data.status, data.code, data.message, data.times, data.delay_seconds)
         )
 
     @put("/sandbox/pay/settings", status_code=200)
-    async def update_settings(data: SettingsControl) -> dict:
+    async def update_settings(data: JSONBody[SettingsControl]) -> dict:
         if data.drop_notifications is not None:
             sandbox.drop_notifications = data.drop_notifications
         if data.auto_complete_refunds is not None:

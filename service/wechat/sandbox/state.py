@@ -15,6 +15,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import msgspec
+from litestar.di import NamedDependency
 
 from service.settings import Settings
 
@@ -227,3 +228,7 @@ class SandboxState:
             if fault.remaining <= 0:
                 self.fault = None
         return fault
+
+
+# What the sandbox's handlers take as `sandbox` (create_sandbox_app provides the one state).
+Sandbox = NamedDependency[SandboxState]
