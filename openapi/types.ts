@@ -45,15 +45,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An activity with its open and next occurrence and my streaks (members) */
+        /**
+         * An activity with its open and next occurrence and my streaks (members)
+         * @description `current` is the occurrence open now and `next` the one after (null when there is none). `me` holds my check-ins, points and streaks: a missed occurrence breaks a streak, the one open now only once it closes. A non-member gets `not_found`; `app_disabled` while the activities app is off.
+         */
         get: operations["getActivity"];
         put?: never;
         post?: never;
-        /** End an activity (admins): no further occurrences; past check-ins stay */
+        /**
+         * End an activity (admins): no further occurrences; past check-ins stay
+         * @description Deletes the occurrences not yet open; one open now still takes check-ins until it closes. Ending an ended activity changes nothing.
+         */
         delete: operations["endActivity"];
         options?: never;
         head?: never;
-        /** Edit an activity (admins); a new window or days regenerate the occurrences not yet open */
+        /**
+         * Edit an activity (admins); a new window or days regenerate the occurrences not yet open
+         * @description Only the fields sent change. A new window, weekdays, dates or end date drop the occurrences not yet open and generate them again; opened ones keep theirs. A new title or prompt must pass WeChat's content check outright (text held for review is refused too: the robot posts it); an ended activity answers `activity_ended`.
+         */
         patch: operations["updateActivity"];
         trace?: never;
     };
@@ -64,7 +73,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Check-ins, newest first, of one occurrence or one member (members) */
+        /**
+         * Check-ins, newest first, of one occurrence or one member (members)
+         * @description Narrow with `occurrenceId` or `userId`, or list the whole activity. A check-in whose post is held for review or deleted is listed to its author only. A non-member gets `not_found`.
+         */
         get: operations["listCheckIns"];
         put?: never;
         /**
@@ -85,7 +97,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Occurrences that have opened, newest first (members) */
+        /**
+         * Occurrences that have opened, newest first (members)
+         * @description Only occurrences whose window has opened, each with the robot's announcement post and its check-in count. A non-member gets `not_found`; `app_disabled` while the activities app is off.
+         */
         get: operations["listActivityOccurrences"];
         put?: never;
         post?: never;
@@ -102,7 +117,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The activity's ranking: check-ins, streaks and points per member (members) */
+        /**
+         * The activity's ranking: check-ins, streaks and points per member (members)
+         * @description Ranked by check-ins, then longest streak, then current streak; members equal on all three share a rank. A non-member gets `not_found`; `app_disabled` while the activities app is off.
+         */
         get: operations["activityRanking"];
         put?: never;
         post?: never;
@@ -160,7 +178,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read a reward pool: the preview while draft, the recorded allocation once committed */
+        /**
+         * Read a reward pool: the preview while draft, the recorded allocation once committed
+         * @description A draft shows the allocation the pool would make now, which follows the activity recorded in its window; a committed pool shows the allocation recorded at commit, which never changes.
+         */
         get: operations["readRewardPool"];
         put?: never;
         post?: never;
@@ -179,7 +200,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Commit a pool's allocation once (idempotent: a repeat returns the recorded allocation) */
+        /**
+         * Commit a pool's allocation once (idempotent: a repeat returns the recorded allocation)
+         * @description Records the allocation the draft shows (integer fen, largest-remainder rounding) and promises one merchant transfer per member reward of 0.1 yuan or more: the worker sends it and the member confirms it in the mini program; smaller rewards stay owed. `nothing_to_allocate` when no community meets the pool's thresholds with a member contribution.
+         */
         post: operations["commitRewardPool"];
         delete?: never;
         options?: never;
@@ -253,7 +277,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Bind the phone number behind a getPhoneNumber code */
+        /**
+         * Bind the phone number behind a getPhoneNumber code
+         * @description Send the `code` of the getPhoneNumber button's event (single use, 5 minutes). The number WeChat gives is stored as E.164 (`+8613800138000`), replacing an earlier one. `invalid_code` or `code_used`: have the member tap the button again.
+         */
         post: operations["bindPhone"];
         delete?: never;
         options?: never;
@@ -327,7 +354,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel an open collection (initiator or admins): every payer is refunded */
+        /**
+         * Cancel an open collection (initiator or admins): every payer is refunded
+         * @description While it is open: every paid share is refunded in full (a job submits the refunds, whose reason names the cancellation) and the orders still payable are closed. Cancelling a cancelled collection answers it again; a settled one, or one being settled, answers `collection_settled`.
+         */
         post: operations["cancelCollection"];
         delete?: never;
         options?: never;
@@ -382,7 +412,10 @@ export interface paths {
         /** Discover listed communities, newest first, by name or tag */
         get: operations["discoverCommunities"];
         put?: never;
-        /** Create a community (you become its owner and first member) */
+        /**
+         * Create a community (you become its owner and first member)
+         * @description Tags are trimmed, lower-cased and deduplicated; `welcomeTemplate` may use `{nickname}` and `{community}`; a paid community needs `priceFen`, and only a paid one may have it. Send an `Idempotency-Key` to retry safely: a retry answers the community created first.
+         */
         post: operations["createCommunity"];
         delete?: never;
         options?: never;
@@ -404,7 +437,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Edit a community (admins; visibility, entry mode, price and cap: owner only) */
+        /**
+         * Edit a community (admins; visibility, entry mode, price and cap: owner only)
+         * @description Only the fields sent change. Admins edit the texts, tags and the welcome and introduction settings; only the owner changes visibility, entry mode, price, cap, refund window and `collectionsBy`. Leaving paid entry drops the price; the cap cannot go below the member count (`cap_below_member_count`).
+         */
         patch: operations["updateCommunity"];
         trace?: never;
     };
@@ -415,7 +451,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A community's theme activities, newest first (members) */
+        /**
+         * A community's theme activities, newest first (members)
+         * @description Active and ended activities unless `status` narrows them; `nextOpensAt` is the opening of the current or next occurrence (null when none is scheduled). `app_disabled` while the activities app is off.
+         */
         get: operations["listActivities"];
         put?: never;
         /**
@@ -476,7 +515,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Pay one more month of a monthly app before it ends (owner): 202 with the order */
+        /**
+         * Pay one more month of a monthly app before it ends (owner): 202 with the order
+         * @description Only a priced monthly app (`app_not_renewable` otherwise). The payment adds a month to the paid period (from now, if it has ended) and switches the app on; asking again returns the same payable order. App purchases are not refunded to the payer on request.
+         */
         post: operations["renewCommunityApp"];
         delete?: never;
         options?: never;
@@ -585,7 +627,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Post my self-introduction (once per community), marked as an introduction */
+        /**
+         * Post my self-introduction (once per community), marked as an introduction
+         * @description The text becomes my visible post of kind `introduction` and marks me introduced, which lifts `introduction_required` for posting. Once per community (`already_introduced`), not while muted. Send an `Idempotency-Key` to retry safely.
+         */
         post: operations["introduceMyself"];
         delete?: never;
         options?: never;
@@ -624,7 +669,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke an invite link (its creator or an admin) */
+        /**
+         * Revoke an invite link (its creator or an admin)
+         * @description Admins revoke any link of the community, other members only their own (someone else's code answers `invite_not_found`). Revoking a revoked link is fine; members who joined through it stay.
+         */
         delete: operations["revokeInvite"];
         options?: never;
         head?: never;
@@ -677,7 +725,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Approve a join request: the applicant is admitted and welcomed (admins) */
+        /**
+         * Approve a join request: the applicant is admitted and welcomed (admins)
+         * @description Admits the applicant under the cap (`community_full` when it is reached) and the welcome robot greets them; an approval also lets back a member an admin removed. Approving an approved request answers it again; a rejected or cancelled one answers `request_not_pending`.
+         */
         post: operations["approveJoinRequest"];
         delete?: never;
         options?: never;
@@ -694,7 +745,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Reject a join request with a reason the applicant sees (admins) */
+        /**
+         * Reject a join request with a reason the applicant sees (admins)
+         * @description The optional `reason` is kept on the request, where the applicant reads it (`joinRequest` of the community). Rejecting a rejected request answers it again; an approved or cancelled one answers `request_not_pending`.
+         */
         post: operations["rejectJoinRequest"];
         delete?: never;
         options?: never;
@@ -709,7 +763,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Member contribution ranking (members see ranks, admins also the details) */
+        /**
+         * Member contribution ranking (members see ranks, admins also the details)
+         * @description Each active member's contribution over the local days `from` to `to` (METRICS_TIMEZONE, at most 366 days): weighted valid posts, valid comments, comments and likes received and poll participation (docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`.
+         */
         get: operations["communityLeaderboard"];
         put?: never;
         post?: never;
@@ -726,7 +783,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A community's meetups: upcoming soonest first, or past latest first (members) */
+        /**
+         * A community's meetups: upcoming soonest first, or past latest first (members)
+         * @description `upcoming`: meetups not ended yet, soonest start first; `past`: ended ones, latest first. Cancelled meetups are listed too, with `status` `cancelled`. `app_disabled` while the meetups app is off.
+         */
         get: operations["listMeetups"];
         put?: never;
         /**
@@ -767,7 +827,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** `me`: leave the community. Others: remove the member (admins) */
+        /**
+         * `me`: leave the community. Others: remove the member (admins)
+         * @description `me`: leaving twice is fine, and the owner must transfer ownership first (`owner_must_transfer`). Others: admins remove members, only the owner removes an admin, nobody the owner; a removed member comes back only through an admin's approval. Either way the member's invite links are revoked.
+         */
         delete: operations["removeMember"];
         options?: never;
         head?: never;
@@ -838,7 +901,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Refund an entry order with a reason the payer sees (admins); a full refund ends the membership */
+        /**
+         * Refund an entry order with a reason the payer sees (admins); a full refund ends the membership
+         * @description Admins refund at any time (no refund window): what is left of the payment, or `amountFen` of it. A refund of the whole fee ends the payer's membership, so the owner's own entry order answers `owner_must_transfer`; a partial one keeps it. A job submits the refund to WeChat Pay; send an `Idempotency-Key` to retry safely.
+         */
         post: operations["refundCommunityOrder"];
         delete?: never;
         options?: never;
@@ -855,7 +921,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Hand the community to another member (owner only); you stay on as an admin */
+        /**
+         * Hand the community to another member (owner only); you stay on as an admin
+         * @description `userId` must be an active member: they become the owner and you an admin in one step, recorded in the audit log. Naming yourself changes nothing. Send an `Idempotency-Key` to retry safely.
+         */
         post: operations["transferCommunityOwnership"];
         delete?: never;
         options?: never;
@@ -967,7 +1036,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The warm-up robot's settings, its last post and the next topic (admins) */
+        /**
+         * The warm-up robot's settings, its last post and the next topic (admins)
+         * @description `nextTopic` is what the robot posts when the community has been quiet for `quietMinutes` within its active hours; `lastPostId` is its latest warm-up post. `app_disabled` while the warm-up app is off.
+         */
         get: operations["getWarmupSettings"];
         put?: never;
         post?: never;
@@ -988,10 +1060,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The topics the robot posts in turn (admins) */
+        /**
+         * The topics the robot posts in turn (admins)
+         * @description In the robot's order (position, then id), starting over after the last; `usedCount` says how often each was posted. Deleted topics are not listed.
+         */
         get: operations["listWarmupTopics"];
         put?: never;
-        /** Add a topic (admins); content-checked, since the robot will post it */
+        /**
+         * Add a topic (admins); content-checked, since the robot will post it
+         * @description The text must pass WeChat's content check outright (text held for review is refused too), since the robot posts it. Without `position` the topic goes after the last one.
+         */
         post: operations["addWarmupTopic"];
         delete?: never;
         options?: never;
@@ -1009,11 +1087,17 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove a topic (admins) */
+        /**
+         * Remove a topic (admins)
+         * @description The topic leaves the rotation; posts the robot made with it stay. Deleting it again answers `not_found`.
+         */
         delete: operations["deleteWarmupTopic"];
         options?: never;
         head?: never;
-        /** Reword or move a topic (admins) */
+        /**
+         * Reword or move a topic (admins)
+         * @description Only the fields sent change; a new text is content-checked like a new topic, a new `position` moves it in the robot's order.
+         */
         patch: operations["updateWarmupTopic"];
         trace?: never;
     };
@@ -1139,14 +1223,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A meetup with places left, the waitlist and my sign-up (members) */
+        /**
+         * A meetup with places left, the waitlist and my sign-up (members)
+         * @description `seatsLeft` and `waitlistCount` are counted now; `mySignup` is my sign-up, or null. A non-member gets `not_found`; `app_disabled` while the meetups app is off.
+         */
         get: operations["getMeetup"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Edit a meetup (admins): text, place, capacity (more places promote the waitlist), deadline */
+        /**
+         * Edit a meetup (admins): text, place, capacity (more places promote the waitlist), deadline
+         * @description Only the fields sent change; a new title, description or place must pass WeChat's content check outright. More capacity promotes the waitlist, first come first served (a paid place is held for payment and the member notified); capacity cannot go below the places taken (`capacity_below_signups`). A cancelled meetup answers `meetup_cancelled`.
+         */
         patch: operations["updateMeetup"];
         trace?: never;
     };
@@ -1197,7 +1287,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Sign-ups of a meetup in the order they came (admins) */
+        /**
+         * Sign-ups of a meetup in the order they came (admins)
+         * @description Every sign-up in the order it came, narrowed by `status`; a cancelled one carries `cancelReason`. A non-member gets `not_found`.
+         */
         get: operations["listMeetupSignups"];
         put?: never;
         /**
@@ -1238,7 +1331,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The venue's short code and a fresh signed QR payload to show at the door (admins) */
+        /**
+         * The venue's short code and a fresh signed QR payload to show at the door (admins)
+         * @description The short code stays the same; the QR payload is signed and expires after MEETUPS_QR_TTL seconds (300) or when check-in closes, so show a fresh one. Check-in opens MEETUPS_CHECKIN_OPENS_BEFORE seconds (3600) before the start and closes at the end.
+         */
         get: operations["getMeetupVenueCode"];
         put?: never;
         post?: never;
@@ -1274,7 +1370,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ask for my payment back, within the order's refund window (asking again returns the same refund) */
+        /**
+         * Ask for my payment back, within the order's refund window (asking again returns the same refund)
+         * @description The whole payment, inside the refund window (`refundableUntil` on the order); a purchase its payer may not refund (e.g. a community app) answers `refund_not_allowed`. The refund goes to WeChat Pay at once and a job retries it. A community entry fee refunded ends the membership, so the owner must transfer ownership first.
+         */
         post: operations["refundOrder"];
         delete?: never;
         options?: never;
@@ -1291,7 +1390,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** WeChat Pay payment notification: verified on the raw body, applied exactly once */
+        /**
+         * WeChat Pay payment notification: verified on the raw body, applied exactly once
+         * @description Verified first: WeChat Pay's platform signature over the raw body (the key named by `Wechatpay-Serial`, signed within 5 minutes), then the resource decrypted with the APIv3 key. A notification that disagrees with our record changes nothing (`pay_notification_mismatch`). TRANSACTION.SUCCESS records the payment once and, in the same transaction, grants what was bought, or refunds it in full when it can no longer be granted (e.g. a full community); other events are ignored.
+         */
         post: operations["payNotify"];
         delete?: never;
         options?: never;
@@ -1308,7 +1410,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** WeChat Pay refund notification (REFUND.SUCCESS, ABNORMAL, CLOSED), applied exactly once */
+        /**
+         * WeChat Pay refund notification (REFUND.SUCCESS, ABNORMAL, CLOSED), applied exactly once
+         * @description Verified first: WeChat Pay's platform signature over the raw body (the key named by `Wechatpay-Serial`, signed within 5 minutes), then the resource decrypted with the APIv3 key. A notification that disagrees with our record changes nothing (`pay_notification_mismatch`). The refund's new state is recorded once; a success enters the ledger, an abnormal refund is logged for a person to finish in WeChat Pay.
+         */
         post: operations["payRefundNotify"];
         delete?: never;
         options?: never;
@@ -1325,7 +1430,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** WeChat Pay merchant transfer notification (MCHTRANSFER.BILL.FINISHED), applied exactly once */
+        /**
+         * WeChat Pay merchant transfer notification (MCHTRANSFER.BILL.FINISHED), applied exactly once
+         * @description Verified first: WeChat Pay's platform signature over the raw body (the key named by `Wechatpay-Serial`, signed within 5 minutes), then the resource decrypted with the APIv3 key. A notification that disagrees with our record changes nothing (`pay_notification_mismatch`). The transfer's state is recorded once; a finished transfer settles what it paid for (e.g. marks the member's reward paid).
+         */
         post: operations["payTransferNotify"];
         delete?: never;
         options?: never;
@@ -1359,7 +1467,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Move the poll to its next phase now (admins): proposing -> voting -> closed */
+        /**
+         * Move the poll to its next phase now (admins): proposing -> voting -> closed
+         * @description Does now what the deadline jobs do: a proposing poll opens voting, a voting poll closes with its final ranking, free trials and draw (as `closePoll`). A closed poll answers `poll_closed`.
+         */
         post: operations["advancePoll"];
         delete?: never;
         options?: never;
@@ -1533,9 +1644,15 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Replace all my votes at once (during voting; dropping a vote needs allowVoteChanges) */
+        /**
+         * Replace all my votes at once (during voting; dropping a vote needs allowVoteChanges)
+         * @description `proposalIds` is my whole choice: votes left out are withdrawn (only where the poll has `allowVoteChanges`) and new ones cast, in one transaction. At most `votesPerMember`; each added proposal must be visible.
+         */
         put: operations["setMyVotes"];
-        /** Vote for a proposal (members, during voting; one vote per proposal, N per member) */
+        /**
+         * Vote for a proposal (members, during voting; one vote per proposal, N per member)
+         * @description One vote per proposal (`already_voted`) and at most `votesPerMember` per member, which holds under parallel requests; only visible proposals take votes. Send an `Idempotency-Key` to retry safely.
+         */
         post: operations["castVote"];
         delete?: never;
         options?: never;
@@ -1553,7 +1670,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Withdraw my vote for a proposal (during voting, when the poll allows vote changes) */
+        /**
+         * Withdraw my vote for a proposal (during voting, when the poll allows vote changes)
+         * @description Until the voting deadline, where the poll has `allowVoteChanges` (`vote_changes_not_allowed` otherwise); the vote can then be cast again. Withdrawing a vote I do not have changes nothing.
+         */
         delete: operations["withdrawVote"];
         options?: never;
         head?: never;
@@ -1575,7 +1695,10 @@ export interface paths {
         delete: operations["deletePost"];
         options?: never;
         head?: never;
-        /** Edit my post within the edit window (15 minutes by default); a new text is checked again */
+        /**
+         * Edit my post within the edit window (15 minutes by default); a new text is checked again
+         * @description Only the author, within POST_EDIT_WINDOW seconds (900) of posting, and only while allowed to post (not muted, introduced where asked). A changed text is checked by WeChat like a new post: risky -> `content_rejected`, review -> the post is `pending` again. Newcomers may not add links past their limit.
+         */
         patch: operations["updatePost"];
         trace?: never;
     };
@@ -1589,7 +1712,10 @@ export interface paths {
         /** Comment threads of a post, oldest first, each with its first replies; or one thread's replies */
         get: operations["listComments"];
         put?: never;
-        /** Comment on a post, or reply to a comment (`parentId`); checked by WeChat like a post */
+        /**
+         * Comment on a post, or reply to a comment (`parentId`); checked by WeChat like a post
+         * @description `parentId` answers a comment; a reply to a reply joins its thread. WeChat's check decides as for posts: pass -> visible, review -> pending (only you see it), risky -> `content_rejected`, WeChat unreachable -> pending and checked again by a job. The post must be visible; newcomers' limits apply (`rate_limited` with Retry-After).
+         */
         post: operations["createComment"];
         delete?: never;
         options?: never;
@@ -1684,7 +1810,10 @@ export interface paths {
         delete: operations["deleteRobotRule"];
         options?: never;
         head?: never;
-        /** Change a keyword rule: keyword, mode, reply, enabled, cooldown (admins) */
+        /**
+         * Change a keyword rule: keyword, mode, reply, enabled, cooldown (admins)
+         * @description Only the fields sent change; the keyword is validated again against the match mode. A changed reply must pass WeChat's content check outright, since the robot posts it; while WeChat cannot check it the change answers 503 `wechat_unavailable`.
+         */
         patch: operations["updateRobotRule"];
         trace?: never;
     };
@@ -1714,7 +1843,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Claim my free trial with a delivery note (before it expires; again to change the note) */
+        /**
+         * Claim my free trial with a delivery note (before it expires; again to change the note)
+         * @description Only the holder, before `expiresAt` (`trial_expired` after). Claiming again replaces the delivery note until an admin ships the trial (`trial_already_shipped`).
+         */
         post: operations["claimTrial"];
         delete?: never;
         options?: never;
@@ -1731,7 +1863,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Rate my trial 1-5 with text and images (the holder, once claimed; once) */
+        /**
+         * Rate my trial 1-5 with text and images (the holder, once claimed; once)
+         * @description Only the holder of a claimed or shipped trial, once (`feedback_exists`). WeChat checks the text: risky is refused, text held for review is kept and stays pending when shared. Send an `Idempotency-Key` to retry safely.
+         */
         post: operations["giveTrialFeedback"];
         delete?: never;
         options?: never;
@@ -1748,7 +1883,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Share my feedback to the community feed as my post (kind `feedback`); again: the same post */
+        /**
+         * Share my feedback to the community feed as my post (kind `feedback`); again: the same post
+         * @description Posts the stars and text (`★★★★☆ 试用「…」：…`) to the trial's community as my post; text WeChat held for review stays pending. 201 the first time, then 200 with the same post; the community's posting rules apply.
+         */
         post: operations["shareTrialFeedback"];
         delete?: never;
         options?: never;
@@ -1765,7 +1903,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mark a claimed trial shipped (admins of its community) */
+        /**
+         * Mark a claimed trial shipped (admins of its community)
+         * @description The trial must be claimed (`trial_not_claimed`; `trial_expired` when it lapsed unclaimed); `shippingNote` is optional. Marking a shipped trial again changes nothing; this works with the polls app switched off, since granted trials are promises to members.
+         */
         post: operations["shipTrial"];
         delete?: never;
         options?: never;
@@ -1780,7 +1921,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** WeChat's server verification: answers echostr when the signature is ours */
+        /**
+         * WeChat's server verification: answers echostr when the signature is ours
+         * @description Called by WeChat when the push URL is configured, never by the mini program. `signature` must be the SHA-1 of the token, `timestamp` and `nonce`, with the timestamp within 5 minutes; then `echostr` comes back as plain text, else 403 `invalid_signature`.
+         */
         get: operations["verifyWeChatMessagePush"];
         put?: never;
         /**

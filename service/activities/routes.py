@@ -59,6 +59,10 @@ class CommunityActivitiesController(Controller):
         "/activities",
         operation_id="listActivities",
         summary="A community's theme activities, newest first (members)",
+        description=(
+            "Active and ended activities unless `status` narrows them; `nextOpensAt` is the opening of the current or "
+            "next occurrence (null when none is scheduled). `app_disabled` while the activities app is off."
+        ),
         responses={
             **responses(*MEMBER),
             **answer(200, ex.ACTIVITIES, "one active activity", "Activities, newest first"),
@@ -116,6 +120,11 @@ class ActivitiesController(Controller):
         "",
         operation_id="getActivity",
         summary="An activity with its open and next occurrence and my streaks (members)",
+        description=(
+            "`current` is the occurrence open now and `next` the one after (null when there is none). `me` holds my "
+            "check-ins, points and streaks: a missed occurrence breaks a streak, the one open now only once it closes. "
+            "A non-member gets `not_found`; `app_disabled` while the activities app is off."
+        ),
         responses={
             **responses(*IN_ACTIVITY),
             **answer(200, ex.ACTIVITY, "checked in today, a streak of 3", "The activity as the caller sees it"),
@@ -128,6 +137,12 @@ class ActivitiesController(Controller):
         "",
         operation_id="updateActivity",
         summary="Edit an activity (admins); a new window or days regenerate the occurrences not yet open",
+        description=(
+            "Only the fields sent change. A new window, weekdays, dates or end date drop the occurrences not yet open "
+            "and generate them again; opened ones keep theirs. A new title or prompt must pass WeChat's content check "
+            "outright (text held for review is refused too: the robot posts it); an ended activity answers "
+            "`activity_ended`."
+        ),
         responses={
             **responses(*IN_ACTIVITY, "forbidden", "activity_ended", *CONTENT),
             **answer(200, ex.ACTIVITY, "edited", "The activity after the change"),
@@ -142,6 +157,10 @@ class ActivitiesController(Controller):
         "",
         operation_id="endActivity",
         summary="End an activity (admins): no further occurrences; past check-ins stay",
+        description=(
+            "Deletes the occurrences not yet open; one open now still takes check-ins until it closes. Ending an ended "
+            "activity changes nothing."
+        ),
         status_code=204,
         responses=responses(*IN_ACTIVITY, "forbidden"),
     )
@@ -152,6 +171,10 @@ class ActivitiesController(Controller):
         "/occurrences",
         operation_id="listActivityOccurrences",
         summary="Occurrences that have opened, newest first (members)",
+        description=(
+            "Only occurrences whose window has opened, each with the robot's announcement post and its check-in count. "
+            "A non-member gets `not_found`; `app_disabled` while the activities app is off."
+        ),
         responses={
             **responses(*IN_ACTIVITY),
             **answer(200, ex.OCCURRENCES, "the latest occurrence", "Occurrences, newest first"),
@@ -196,6 +219,10 @@ class ActivitiesController(Controller):
         "/check-ins",
         operation_id="listCheckIns",
         summary="Check-ins, newest first, of one occurrence or one member (members)",
+        description=(
+            "Narrow with `occurrenceId` or `userId`, or list the whole activity. A check-in whose post is held for "
+            "review or deleted is listed to its author only. A non-member gets `not_found`."
+        ),
         responses={**responses(*IN_ACTIVITY), **answer(200, ex.CHECK_INS, "one check-in", "Check-ins, newest first")},
     )
     async def check_ins(
@@ -214,6 +241,10 @@ class ActivitiesController(Controller):
         "/ranking",
         operation_id="activityRanking",
         summary="The activity's ranking: check-ins, streaks and points per member (members)",
+        description=(
+            "Ranked by check-ins, then longest streak, then current streak; members equal on all three share a rank. A "
+            "non-member gets `not_found`; `app_disabled` while the activities app is off."
+        ),
         responses={**responses(*IN_ACTIVITY), **answer(200, ex.RANKING, "two members", "The ranking")},
     )
     async def ranking(self, activity_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50) -> m.Ranking:

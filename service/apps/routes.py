@@ -121,6 +121,11 @@ class CommunityAppsController(Controller):
         "/{app:str}/renewal",
         operation_id="renewCommunityApp",
         summary="Pay one more month of a monthly app before it ends (owner): 202 with the order",
+        description=(
+            "Only a priced monthly app (`app_not_renewable` otherwise). The payment adds a month to the paid period "
+            "(from now, if it has ended) and switches the app on; asking again returns the same payable order. App "
+            "purchases are not refunded to the payer on request."
+        ),
         status_code=202,
         responses={
             **responses(*OWNER, *PAYING, "app_not_renewable"),

@@ -79,6 +79,11 @@ class AuthController(Controller):
         status_code=200,
         operation_id="bindPhone",
         summary="Bind the phone number behind a getPhoneNumber code",
+        description=(
+            "Send the `code` of the getPhoneNumber button's event (single use, 5 minutes). The number WeChat gives is "
+            "stored as E.164 (`+8613800138000`), replacing an earlier one. `invalid_code` or `code_used`: have the "
+            "member tap the button again."
+        ),
         responses=responses(*TOKEN_ERRORS, "invalid_code", "code_used", "rate_limited", *WECHAT_ERRORS),
         security=BEARER_SECURITY,
     )

@@ -34,6 +34,12 @@ NOTIFY_ERRORS = (
     "pay_notification_mismatch",
     "pay_notification_unknown",
 )
+# What every WeChat Pay notification goes through before it changes anything.
+NOTIFY_CHECKS = (
+    "Verified first: WeChat Pay's platform signature over the raw body (the key named by `Wechatpay-Serial`, "
+    "signed within 5 minutes), then the resource decrypted with the APIv3 key. A notification that disagrees "
+    "with our record changes nothing (`pay_notification_mismatch`). "
+)
 
 
 class OrdersController(Controller):
@@ -55,6 +61,12 @@ class OrdersController(Controller):
         status_code=201,
         operation_id="refundOrder",
         summary="Ask for my payment back, within the order's refund window (asking again returns the same refund)",
+        description=(
+            "The whole payment, inside the refund window (`refundableUntil` on the order); a purchase its payer may "
+            "not refund (e.g. a community app) answers `refund_not_allowed`. The refund goes to WeChat Pay at once and "
+            "a job retries it. A community entry fee refunded ends the membership, so the owner must transfer "
+            "ownership first."
+        ),
         security=BEARER_SECURITY,
         responses=responses(
             "unauthorized",
@@ -107,6 +119,11 @@ class PayNotificationsController(Controller):
         status_code=204,
         operation_id="payNotify",
         summary="WeChat Pay payment notification: verified on the raw body, applied exactly once",
+        description=NOTIFY_CHECKS
+        + (
+            "TRANSACTION.SUCCESS records the payment once and, in the same transaction, grants what was bought, or "
+            "refunds it in full when it can no longer be granted (e.g. a full community); other events are ignored."
+        ),
         responses=responses(*NOTIFY_ERRORS),
     )
     async def notify(self, request: Request, db: Db, pay: Pay) -> None:
@@ -119,6 +136,11 @@ class PayNotificationsController(Controller):
         status_code=204,
         operation_id="payRefundNotify",
         summary="WeChat Pay refund notification (REFUND.SUCCESS, ABNORMAL, CLOSED), applied exactly once",
+        description=NOTIFY_CHECKS
+        + (
+            "The refund's new state is recorded once; a success enters the ledger, an abnormal refund is logged for a "
+            "person to finish in WeChat Pay."
+        ),
         responses=responses(*NOTIFY_ERRORS),
     )
     async def refund_notify(self, request: Request, db: Db, pay: Pay) -> None:
@@ -131,6 +153,11 @@ class PayNotificationsController(Controller):
         status_code=204,
         operation_id="payTransferNotify",
         summary="WeChat Pay merchant transfer notification (MCHTRANSFER.BILL.FINISHED), applied exactly once",
+        description=NOTIFY_CHECKS
+        + (
+            "The transfer's state is recorded once; a finished transfer settles what it paid for (e.g. marks the "
+            "member's reward paid)."
+        ),
         responses=responses(*NOTIFY_ERRORS),
     )
     async def transfer_notify(self, request: Request, db: Db, pay: Pay) -> None:

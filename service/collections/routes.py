@@ -119,6 +119,11 @@ class CollectionsController(Controller):
         "/{collection_id:int}/cancel",
         operation_id="cancelCollection",
         summary="Cancel an open collection (initiator or admins): every payer is refunded",
+        description=(
+            "While it is open: every paid share is refunded in full (a job submits the refunds, whose reason names the "
+            "cancellation) and the orders still payable are closed. Cancelling a cancelled collection answers it "
+            "again; a settled one, or one being settled, answers `collection_settled`."
+        ),
         status_code=200,
         responses=responses(*MEMBER, "forbidden", "collection_settled", "idempotency_key_reused"),
     )

@@ -56,6 +56,11 @@ class CommunitiesController(Controller):
         "",
         operation_id="createCommunity",
         summary="Create a community (you become its owner and first member)",
+        description=(
+            "Tags are trimmed, lower-cased and deduplicated; `welcomeTemplate` may use `{nickname}` and `{community}`; "
+            "a paid community needs `priceFen`, and only a paid one may have it. Send an `Idempotency-Key` to retry "
+            "safely: a retry answers the community created first."
+        ),
         status_code=201,
         responses=responses(*AUTH, "idempotency_key_reused"),
     )
@@ -104,6 +109,11 @@ class CommunitiesController(Controller):
         "/{community_id:int}",
         operation_id="updateCommunity",
         summary="Edit a community (admins; visibility, entry mode, price and cap: owner only)",
+        description=(
+            "Only the fields sent change. Admins edit the texts, tags and the welcome and introduction settings; only "
+            "the owner changes visibility, entry mode, price, cap, refund window and `collectionsBy`. Leaving paid "
+            "entry drops the price; the cap cannot go below the member count (`cap_below_member_count`)."
+        ),
         responses=responses(*ADMIN, "cap_below_member_count"),
     )
     async def update(
@@ -180,6 +190,10 @@ class CommunitiesController(Controller):
         "/{community_id:int}/ownership-transfer",
         operation_id="transferCommunityOwnership",
         summary="Hand the community to another member (owner only); you stay on as an admin",
+        description=(
+            "`userId` must be an active member: they become the owner and you an admin in one step, recorded in the "
+            "audit log. Naming yourself changes nothing. Send an `Idempotency-Key` to retry safely."
+        ),
         status_code=200,
         responses=responses(*ADMIN, "idempotency_key_reused"),
     )
@@ -198,6 +212,11 @@ class CommunitiesController(Controller):
         "/{community_id:int}/introduction",
         operation_id="introduceMyself",
         summary="Post my self-introduction (once per community), marked as an introduction",
+        description=(
+            "The text becomes my visible post of kind `introduction` and marks me introduced, which lifts "
+            "`introduction_required` for posting. Once per community (`already_introduced`), not while muted. Send an "
+            "`Idempotency-Key` to retry safely."
+        ),
         status_code=201,
         responses=responses(*MEMBER, "member_muted", "already_introduced", "idempotency_key_reused"),
     )
@@ -294,6 +313,11 @@ class MembersController(Controller):
         "/{user_id:str}",
         operation_id="removeMember",
         summary="`me`: leave the community. Others: remove the member (admins)",
+        description=(
+            "`me`: leaving twice is fine, and the owner must transfer ownership first (`owner_must_transfer`). Others: "
+            "admins remove members, only the owner removes an admin, nobody the owner; a removed member comes back "
+            "only through an admin's approval. Either way the member's invite links are revoked."
+        ),
         responses=responses(*ADMIN, "owner_must_transfer"),
     )
     async def remove_member(
@@ -337,6 +361,11 @@ class JoinRequestsController(Controller):
         "/{request_id:int}/approve",
         operation_id="approveJoinRequest",
         summary="Approve a join request: the applicant is admitted and welcomed (admins)",
+        description=(
+            "Admits the applicant under the cap (`community_full` when it is reached) and the welcome robot greets "
+            "them; an approval also lets back a member an admin removed. Approving an approved request answers it "
+            "again; a rejected or cancelled one answers `request_not_pending`."
+        ),
         status_code=200,
         responses=responses(*ADMIN, "request_not_pending", "community_full", "idempotency_key_reused"),
     )
@@ -354,6 +383,11 @@ class JoinRequestsController(Controller):
         "/{request_id:int}/reject",
         operation_id="rejectJoinRequest",
         summary="Reject a join request with a reason the applicant sees (admins)",
+        description=(
+            "The optional `reason` is kept on the request, where the applicant reads it (`joinRequest` of the "
+            "community). Rejecting a rejected request answers it again; an approved or cancelled one answers "
+            "`request_not_pending`."
+        ),
         status_code=200,
         responses=responses(*ADMIN, "request_not_pending"),
     )
@@ -405,6 +439,10 @@ class InvitesController(Controller):
         "/{code:str}",
         operation_id="revokeInvite",
         summary="Revoke an invite link (its creator or an admin)",
+        description=(
+            "Admins revoke any link of the community, other members only their own (someone else's code answers "
+            "`invite_not_found`). Revoking a revoked link is fine; members who joined through it stay."
+        ),
         responses=responses(*MEMBER, "invite_not_found"),
     )
     async def revoke(
@@ -478,6 +516,12 @@ class CommunityOrdersController(Controller):
         "/orders/{order_id:int}/refund",
         operation_id="refundCommunityOrder",
         summary="Refund an entry order with a reason the payer sees (admins); a full refund ends the membership",
+        description=(
+            "Admins refund at any time (no refund window): what is left of the payment, or `amountFen` of it. A refund "
+            "of the whole fee ends the payer's membership, so the owner's own entry order answers "
+            "`owner_must_transfer`; a partial one keeps it. A job submits the refund to WeChat Pay; send an "
+            "`Idempotency-Key` to retry safely."
+        ),
         status_code=201,
         responses=responses(*ADMIN, "order_not_paid", "owner_must_transfer", "idempotency_key_reused"),
     )

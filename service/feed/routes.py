@@ -137,6 +137,11 @@ class PostsController(Controller):
         "",
         operation_id="updatePost",
         summary="Edit my post within the edit window (15 minutes by default); a new text is checked again",
+        description=(
+            "Only the author, within POST_EDIT_WINDOW seconds (900) of posting, and only while allowed to post (not "
+            "muted, introduced where asked). A changed text is checked by WeChat like a new post: risky -> "
+            "`content_rejected`, review -> the post is `pending` again. Newcomers may not add links past their limit."
+        ),
         responses=_with((*WRITE, "forbidden", "edit_window_closed"), m.FeedItem, "The post as you see it"),
     )
     async def update(
@@ -157,6 +162,12 @@ class PostsController(Controller):
         "/comments",
         operation_id="createComment",
         summary="Comment on a post, or reply to a comment (`parentId`); checked by WeChat like a post",
+        description=(
+            "`parentId` answers a comment; a reply to a reply joins its thread. WeChat's check decides as for posts: "
+            "pass -> visible, review -> pending (only you see it), risky -> `content_rejected`, WeChat unreachable -> "
+            "pending and checked again by a job. The post must be visible; newcomers' limits apply (`rate_limited` "
+            "with Retry-After)."
+        ),
         status_code=201,
         responses=_with(WRITE, m.Comment, "The comment as you see it", 201),
     )

@@ -110,6 +110,11 @@ class MetricsController(Controller):
         "/leaderboard",
         operation_id="communityLeaderboard",
         summary="Member contribution ranking (members see ranks, admins also the details)",
+        description=(
+            "Each active member's contribution over the local days `from` to `to` (METRICS_TIMEZONE, at most 366 "
+            "days): weighted valid posts, valid comments, comments and likes received and poll participation "
+            "(docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`."
+        ),
         responses=responses("unauthorized", "token_expired", "not_community_member", "window_too_long"),
     )
     async def leaderboard(
@@ -167,6 +172,10 @@ class RewardPoolsController(Controller):
         "/{pool_id:int}",
         operation_id="readRewardPool",
         summary="Read a reward pool: the preview while draft, the recorded allocation once committed",
+        description=(
+            "A draft shows the allocation the pool would make now, which follows the activity recorded in its window; "
+            "a committed pool shows the allocation recorded at commit, which never changes."
+        ),
         responses=responses("operator_only", "pool_not_found"),
     )
     async def read(self, pool_id: PathId, db: Db, settings: AppSettings) -> RewardPool:
@@ -176,6 +185,12 @@ class RewardPoolsController(Controller):
         "/{pool_id:int}/commit",
         operation_id="commitRewardPool",
         summary="Commit a pool's allocation once (idempotent: a repeat returns the recorded allocation)",
+        description=(
+            "Records the allocation the draft shows (integer fen, largest-remainder rounding) and promises one "
+            "merchant transfer per member reward of 0.1 yuan or more: the worker sends it and the member confirms it "
+            "in the mini program; smaller rewards stay owed. `nothing_to_allocate` when no community meets the pool's "
+            "thresholds with a member contribution."
+        ),
         status_code=200,
         responses=responses("operator_only", "pool_not_found", "nothing_to_allocate"),
     )

@@ -55,6 +55,10 @@ class CommunityMeetupsController(Controller):
         "",
         operation_id="listMeetups",
         summary="A community's meetups: upcoming soonest first, or past latest first (members)",
+        description=(
+            "`upcoming`: meetups not ended yet, soonest start first; `past`: ended ones, latest first. Cancelled "
+            "meetups are listed too, with `status` `cancelled`. `app_disabled` while the meetups app is off."
+        ),
         responses={
             **responses(*AUTH, "not_found", "not_member", "app_disabled"),
             **answer(200, ex.MEETUPS, "one upcoming meetup", "Meetups"),
@@ -81,6 +85,10 @@ class MeetupsController(Controller):
         "",
         operation_id="getMeetup",
         summary="A meetup with places left, the waitlist and my sign-up (members)",
+        description=(
+            "`seatsLeft` and `waitlistCount` are counted now; `mySignup` is my sign-up, or null. A non-member gets "
+            "`not_found`; `app_disabled` while the meetups app is off."
+        ),
         responses={
             **responses(*IN_MEETUP),
             **answer(200, ex.MEETUP, "my place is confirmed", "The meetup as the caller sees it"),
@@ -93,6 +101,12 @@ class MeetupsController(Controller):
         "",
         operation_id="updateMeetup",
         summary="Edit a meetup (admins): text, place, capacity (more places promote the waitlist), deadline",
+        description=(
+            "Only the fields sent change; a new title, description or place must pass WeChat's content check outright. "
+            "More capacity promotes the waitlist, first come first served (a paid place is held for payment and the "
+            "member notified); capacity cannot go below the places taken (`capacity_below_signups`). A cancelled "
+            "meetup answers `meetup_cancelled`."
+        ),
         responses={
             **responses(*IN_MEETUP, "forbidden", "meetup_cancelled", "capacity_below_signups", *CONTENT),
             **answer(200, ex.MEETUP, "edited", "The meetup after the change"),
@@ -164,6 +178,10 @@ class MeetupsController(Controller):
         "/signups",
         operation_id="listMeetupSignups",
         summary="Sign-ups of a meetup in the order they came (admins)",
+        description=(
+            "Every sign-up in the order it came, narrowed by `status`; a cancelled one carries `cancelReason`. A "
+            "non-member gets `not_found`."
+        ),
         responses={**responses(*IN_MEETUP, "forbidden"), **answer(200, ex.SIGNUPS, "one confirmed place", "Sign-ups")},
     )
     async def signups(
@@ -181,6 +199,11 @@ class MeetupsController(Controller):
         "/venue-code",
         operation_id="getMeetupVenueCode",
         summary="The venue's short code and a fresh signed QR payload to show at the door (admins)",
+        description=(
+            "The short code stays the same; the QR payload is signed and expires after MEETUPS_QR_TTL seconds (300) or "
+            "when check-in closes, so show a fresh one. Check-in opens MEETUPS_CHECKIN_OPENS_BEFORE seconds (3600) "
+            "before the start and closes at the end."
+        ),
         responses={
             **responses(*IN_MEETUP, "forbidden", "meetup_cancelled"),
             **answer(200, ex.VENUE_CODE, "code and QR payload", "The venue credentials"),

@@ -224,6 +224,10 @@ class PollsController(Controller):
         "/{poll_id:int}/votes",
         operation_id="castVote",
         summary="Vote for a proposal (members, during voting; one vote per proposal, N per member)",
+        description=(
+            "One vote per proposal (`already_voted`) and at most `votesPerMember` per member, which holds under "
+            "parallel requests; only visible proposals take votes. Send an `Idempotency-Key` to retry safely."
+        ),
         status_code=201,
         responses={
             **responses(
@@ -251,6 +255,11 @@ class PollsController(Controller):
         "/{poll_id:int}/votes",
         operation_id="setMyVotes",
         summary="Replace all my votes at once (during voting; dropping a vote needs allowVoteChanges)",
+        description=(
+            "`proposalIds` is my whole choice: votes left out are withdrawn (only where the poll has "
+            "`allowVoteChanges`) and new ones cast, in one transaction. At most `votesPerMember`; each added proposal "
+            "must be visible."
+        ),
         responses=responses(
             *MEMBER,
             "poll_not_accepting_votes",
@@ -266,6 +275,10 @@ class PollsController(Controller):
         "/{poll_id:int}/votes/{proposal_id:int}",
         operation_id="withdrawVote",
         summary="Withdraw my vote for a proposal (during voting, when the poll allows vote changes)",
+        description=(
+            "Until the voting deadline, where the poll has `allowVoteChanges` (`vote_changes_not_allowed` otherwise); "
+            "the vote can then be cast again. Withdrawing a vote I do not have changes nothing."
+        ),
         responses=responses(*MEMBER, "poll_not_accepting_votes", "vote_changes_not_allowed"),
     )
     async def withdraw(self, poll_id: PathId, proposal_id: PathId, user: CurrentUser, db: Db) -> None:
@@ -275,6 +288,10 @@ class PollsController(Controller):
         "/{poll_id:int}/advance",
         operation_id="advancePoll",
         summary="Move the poll to its next phase now (admins): proposing -> voting -> closed",
+        description=(
+            "Does now what the deadline jobs do: a proposing poll opens voting, a voting poll closes with its final "
+            "ranking, free trials and draw (as `closePoll`). A closed poll answers `poll_closed`."
+        ),
         status_code=200,
         responses=responses(*ADMIN, "poll_closed"),
     )
@@ -359,6 +376,10 @@ class TrialsController(Controller):
         "/{trial_id:int}/claim",
         operation_id="claimTrial",
         summary="Claim my free trial with a delivery note (before it expires; again to change the note)",
+        description=(
+            "Only the holder, before `expiresAt` (`trial_expired` after). Claiming again replaces the delivery note "
+            "until an admin ships the trial (`trial_already_shipped`)."
+        ),
         status_code=200,
         responses={
             **responses(*AUTH, "not_found", "not_trial_holder", "trial_expired", "trial_already_shipped"),
@@ -372,6 +393,11 @@ class TrialsController(Controller):
         "/{trial_id:int}/ship",
         operation_id="shipTrial",
         summary="Mark a claimed trial shipped (admins of its community)",
+        description=(
+            "The trial must be claimed (`trial_not_claimed`; `trial_expired` when it lapsed unclaimed); `shippingNote` "
+            "is optional. Marking a shipped trial again changes nothing; this works with the polls app switched off, "
+            "since granted trials are promises to members."
+        ),
         status_code=200,
         responses=responses(*ADMIN, "trial_expired", "trial_not_claimed"),
     )
@@ -384,6 +410,11 @@ class TrialsController(Controller):
         "/{trial_id:int}/feedback",
         operation_id="giveTrialFeedback",
         summary="Rate my trial 1-5 with text and images (the holder, once claimed; once)",
+        description=(
+            "Only the holder of a claimed or shipped trial, once (`feedback_exists`). WeChat checks the text: risky is "
+            "refused, text held for review is kept and stays pending when shared. Send an `Idempotency-Key` to retry "
+            "safely."
+        ),
         status_code=201,
         responses={
             **responses(
@@ -413,6 +444,11 @@ class TrialsController(Controller):
         "/{trial_id:int}/feedback/share",
         operation_id="shareTrialFeedback",
         summary="Share my feedback to the community feed as my post (kind `feedback`); again: the same post",
+        description=(
+            "Posts the stars and text (`★★★★☆ 试用「…」：…`) to the trial's community as my post; text WeChat held for "
+            "review stays pending. 201 the first time, then 200 with the same post; the community's posting rules "
+            "apply."
+        ),
         status_code=201,
         responses={
             **responses(

@@ -79,6 +79,11 @@ class RobotRuleController(Controller):
         "",
         operation_id="updateRobotRule",
         summary="Change a keyword rule: keyword, mode, reply, enabled, cooldown (admins)",
+        description=(
+            "Only the fields sent change; the keyword is validated again against the match mode. A changed reply must "
+            "pass WeChat's content check outright, since the robot posts it; while WeChat cannot check it the change "
+            "answers 503 `wechat_unavailable`."
+        ),
         responses=responses(*ADMIN, *CHECKED),
     )
     async def update_rule(
@@ -99,6 +104,11 @@ class WeChatMessagesController(Controller):
         "",
         operation_id="verifyWeChatMessagePush",
         summary="WeChat's server verification: answers echostr when the signature is ours",
+        description=(
+            "Called by WeChat when the push URL is configured, never by the mini program. `signature` must be the "
+            "SHA-1 of the token, `timestamp` and `nonce`, with the timestamp within 5 minutes; then `echostr` comes "
+            "back as plain text, else 403 `invalid_signature`."
+        ),
         media_type="text/plain",
         responses=responses("invalid_signature"),
     )

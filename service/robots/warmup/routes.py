@@ -30,6 +30,10 @@ class WarmupController(Controller):
         "",
         operation_id="getWarmupSettings",
         summary="The warm-up robot's settings, its last post and the next topic (admins)",
+        description=(
+            "`nextTopic` is what the robot posts when the community has been quiet for `quietMinutes` within its "
+            "active hours; `lastPostId` is its latest warm-up post. `app_disabled` while the warm-up app is off."
+        ),
         responses={**responses(*ADMIN), **answer(200, ex.SETTINGS, "on, 3 quiet hours", "The robot settings")},
     )
     async def read(self, community_id: PathId, user: CurrentUser, db: Db) -> m.WarmupSettings:
@@ -51,6 +55,10 @@ class WarmupController(Controller):
         "/topics",
         operation_id="listWarmupTopics",
         summary="The topics the robot posts in turn (admins)",
+        description=(
+            "In the robot's order (position, then id), starting over after the last; `usedCount` says how often each "
+            "was posted. Deleted topics are not listed."
+        ),
         responses={
             **responses(*ADMIN),
             **answer(200, ex.TOPICS, "one topic", "Topics in the order the robot takes them"),
@@ -65,6 +73,10 @@ class WarmupController(Controller):
         "/topics",
         operation_id="addWarmupTopic",
         summary="Add a topic (admins); content-checked, since the robot will post it",
+        description=(
+            "The text must pass WeChat's content check outright (text held for review is refused too), since the robot "
+            "posts it. Without `position` the topic goes after the last one."
+        ),
         status_code=201,
         responses={**responses(*ADMIN, *CONTENT), **answer(201, ex.TOPIC, "added", "The topic")},
     )
@@ -77,6 +89,10 @@ class WarmupController(Controller):
         "/topics/{topic_id:int}",
         operation_id="updateWarmupTopic",
         summary="Reword or move a topic (admins)",
+        description=(
+            "Only the fields sent change; a new text is content-checked like a new topic, a new `position` moves it in "
+            "the robot's order."
+        ),
         responses={**responses(*ADMIN, *CONTENT), **answer(200, ex.TOPIC, "moved", "The topic after the change")},
     )
     async def update_topic(
@@ -93,6 +109,9 @@ class WarmupController(Controller):
         "/topics/{topic_id:int}",
         operation_id="deleteWarmupTopic",
         summary="Remove a topic (admins)",
+        description=(
+            "The topic leaves the rotation; posts the robot made with it stay. Deleting it again answers `not_found`."
+        ),
         status_code=204,
         responses=responses(*ADMIN),
     )
