@@ -39,6 +39,8 @@ CODES: dict[str, tuple[int, str]] = {
     "internal_error": (500, "An unexpected error; the request id identifies it in the logs."),
     "not_ready": (503, "The service is not ready: database unreachable or migrations pending."),
 }
+# The HTTP layer's own codes, which any route may answer; the domains register the rest.
+HTTP_CODES = frozenset(CODES)
 
 
 # What a client should do about a problem. Most codes follow from their status; the rest say so when registered.

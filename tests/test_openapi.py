@@ -14,11 +14,14 @@ import pytest
 import yaml
 
 from service.app import create_app
-from service.errors import ACTIONS, CODES, action, errors_markdown
+from service.errors import ACTIONS, CODES, HTTP_CODES, action, errors_markdown
 from service.openapi import METHODS, answer_type, body_type, document, document_json, document_yaml, handlers
 from tests.support import KIT, ROOT, make_settings, node_tool
 
 DRIFTED = "drifted from the code: run `make openapi` and commit it"
+# Who may call an operation is in its summary ("(admins)", "(members)"); any other domain code is a rule of
+# the operation, which its description explains.
+ACCESS_CODES = {"not_member", "not_community_member", "admins_only", "operator_only"}
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +88,25 @@ def test_every_operation_is_documented(spec):
             assert any(code.startswith("4") for code in operation["responses"]), f"{where} documents no errors"
         operation_ids.append(operation["operationId"])
     assert len(operation_ids) == len(set(operation_ids)), "operationIds must be unique"
+
+
+def problem_codes(operation) -> set[str]:
+    """Every problem code the operation's error responses list."""
+    return {
+        code
+        for status, response in operation["responses"].items()
+        if status[0] in "45"
+        for code in response["content"]["application/problem+json"]["schema"]["allOf"][1]["properties"]["code"]["enum"]
+    }
+
+
+def test_operations_answering_rule_specific_codes_describe_their_behaviour(spec):
+    for where, operation in operations(spec):
+        rules = sorted(problem_codes(operation) - HTTP_CODES - ACCESS_CODES)
+        if rules:
+            assert operation.get("description"), (
+                f"{where} may answer {', '.join(rules)}: describe when, in a description"
+            )
 
 
 def _json_examples(media: dict) -> list:
