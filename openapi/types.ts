@@ -1956,6 +1956,7 @@ export interface components {
             me?: components["schemas"]["MyProgress"] | null;
             /** @description The next occurrence to open */
             next?: components["schemas"]["Occurrence"] | null;
+            /** @example 晒出你今天早上 7 点前的第一张照片 */
             prompt: string;
             /** @enum {string} */
             recurrence: "daily" | "weekly" | "dates";
@@ -2025,6 +2026,10 @@ export interface components {
         /** ActivityPage */
         ActivityPage: {
             items: components["schemas"]["ActivitySummary"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** ActivitySummary */
@@ -2040,7 +2045,9 @@ export interface components {
             /** @enum {string} */
             status: "active" | "ended";
             title: string;
+            /** @example 09:00 */
             windowEnd: string;
+            /** @example 06:00 */
             windowStart: string;
         };
         /** ActivityUpdate */
@@ -2179,6 +2186,10 @@ export interface components {
         /** CheckInPage */
         CheckInPage: {
             items: components["schemas"]["CheckIn"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** ClientEvent */
@@ -2189,6 +2200,7 @@ export interface components {
             communityId: string;
             dwellMs?: number | null;
             id: string;
+            /** @example pages/community/index */
             page?: string | null;
             /** @description A resource id */
             postId?: string | null;
@@ -2198,6 +2210,10 @@ export interface components {
         /** Collection */
         Collection: {
             amountFen: number;
+            /**
+             * @description Empty unless cancelled
+             * @example
+             */
             cancelReason: string;
             cancelledAt: string | null;
             /** @description Money of those shares */
@@ -2209,6 +2225,7 @@ export interface components {
             deadline: string;
             id: string;
             initiatorId: string;
+            /** @example 阿杰 */
             initiatorNickname: string;
             /** @description The caller's share; null when not a participant */
             myShare?: components["schemas"]["MyShare"] | null;
@@ -2255,6 +2272,10 @@ export interface components {
         /** CollectionPage */
         CollectionPage: {
             items: components["schemas"]["Collection"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** Comment */
@@ -2269,7 +2290,11 @@ export interface components {
             replyCount: number;
             /** @description The comment this one answers */
             replyToId: string | null;
-            /** @description The robot that wrote it (e.g. `keyword`), null for members */
+            /**
+             * @description The robot that wrote it (e.g. `keyword`), null for members
+             * @example null
+             * @example keyword
+             */
             robot: string | null;
             /** @enum {string} */
             status: "visible" | "pending" | "rejected";
@@ -2288,6 +2313,10 @@ export interface components {
         /** CommentPage */
         CommentPage: {
             items: components["schemas"]["CommentWithReplies"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** CommentWithReplies */
@@ -2304,7 +2333,11 @@ export interface components {
             replyCount: number;
             /** @description The comment this one answers */
             replyToId: string | null;
-            /** @description The robot that wrote it (e.g. `keyword`), null for members */
+            /**
+             * @description The robot that wrote it (e.g. `keyword`), null for members
+             * @example null
+             * @example keyword
+             */
             robot: string | null;
             /** @enum {string} */
             status: "visible" | "pending" | "rejected";
@@ -2321,6 +2354,7 @@ export interface components {
             /** @enum {string} */
             entryMode: "free" | "approval" | "paid";
             id: string;
+            /** @example 介绍一下你自己：怎么称呼、在哪个城市、喜欢什么。 */
             introductionPrompt: string;
             introductionRequired: boolean;
             /** @description My latest join request, so a rejected applicant sees the reason */
@@ -2339,11 +2373,18 @@ export interface components {
              * @enum {string}
              */
             stage: "gather" | "active" | "operate" | "commercialise";
+            /**
+             * @example [
+             *       "跑步",
+             *       "健康"
+             *     ]
+             */
             tags: string[];
             /** Format: date-time */
             updatedAt: string;
             /** @enum {string} */
             visibility: "listed" | "unlisted";
+            /** @example 欢迎 {nickname} 加入「{community}」！请做个自我介绍，让大家认识你吧。 */
             welcomeTemplate: string;
         };
         /** CommunityAllocation */
@@ -2451,6 +2492,10 @@ export interface components {
         /** CommunityPage */
         CommunityPage: {
             items: components["schemas"]["CommunitySummary"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** CommunitySummary */
@@ -2466,6 +2511,12 @@ export interface components {
             memberCount: number;
             name: string;
             priceFen: number | null;
+            /**
+             * @example [
+             *       "跑步",
+             *       "健康"
+             *     ]
+             */
             tags: string[];
         };
         /** CommunityUpdate */
@@ -2524,11 +2575,17 @@ export interface components {
         };
         /** Draw */
         Draw: {
+            /** @example hmac-sha256-rank-v1 */
             algorithm: string;
             count: number;
             eligibleUserIds: string[];
             pollId: string;
+            /** @example 5f1d3c0be7a94e2b8c6d0a1f3e5b7c9d2a4f6e8b0c1d3e5f7a9b1c3d5e7f9a0b */
             seed: string;
+            /**
+             * @description SHA-256 of the voter draw's seed (hex), published when the poll is created
+             * @example 3ac8cb2e84c9a6faf6f3599a8875904299e784dba46383a67a295281c9dabaa1
+             */
             seedCommitment: string;
             winnerUserIds: string[];
         };
@@ -2568,8 +2625,10 @@ export interface components {
             createdAt: string;
             id: string;
             paidAt: string | null;
+            /** @example https://cdn.example.com/a.jpg */
             payerAvatarUrl: string;
             payerId: string;
+            /** @example 小林 */
             payerNickname: string;
             /** @description Until when the payer may ask for a refund; null when not refundable */
             refundableUntil: string | null;
@@ -2581,6 +2640,10 @@ export interface components {
         /** EntryOrderPage */
         EntryOrderPage: {
             items: components["schemas"]["EntryOrder"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** EntryRefundCreate */
@@ -2618,12 +2681,19 @@ export interface components {
             firstComments: components["schemas"]["Comment"][];
             id: string;
             imageUrls: string[];
-            /** @description post, introduction, welcome (robot), digest (robot) */
+            /**
+             * @description post, introduction, welcome (robot), digest (robot)
+             * @example post
+             */
             kind: string;
             likeCount: number;
             likedByMe: boolean;
             link: components["schemas"]["Link"] | null;
-            /** @description The robot that wrote it, null for members */
+            /**
+             * @description The robot that wrote it, null for members
+             * @example null
+             * @example welcome
+             */
             robot: string | null;
             shareCount: number;
             /**
@@ -2637,6 +2707,10 @@ export interface components {
         /** FeedPage */
         FeedPage: {
             items: components["schemas"]["FeedItem"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** Feedback */
@@ -2675,6 +2749,10 @@ export interface components {
             averageRating: number | null;
             count: number;
             items: components["schemas"]["Feedback"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** FieldError */
@@ -2711,10 +2789,12 @@ export interface components {
         };
         /** Invite */
         Invite: {
+            /** @example q3V9xk2LmP0a */
             code: string;
             communityId: string;
             /** Format: date-time */
             createdAt: string;
+            /** @example 7 */
             createdBy: string;
             /** Format: date-time */
             expiresAt: string;
@@ -2739,6 +2819,10 @@ export interface components {
         /** InvitePage */
         InvitePage: {
             items: components["schemas"]["Invite"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** JoinBody */
@@ -2762,6 +2846,7 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             decidedAt: string | null;
+            /** @example 7 */
             decidedBy: string | null;
             id: string;
             message: string;
@@ -2774,6 +2859,10 @@ export interface components {
         /** JoinRequestPage */
         JoinRequestPage: {
             items: components["schemas"]["JoinRequest"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** JoinResult */
@@ -2859,6 +2948,10 @@ export interface components {
         };
         /** Meetup */
         Meetup: {
+            /**
+             * @description Empty unless cancelled
+             * @example
+             */
             cancelReason: string;
             capacity: number;
             communityId: string;
@@ -2875,6 +2968,7 @@ export interface components {
             /** @enum {string} */
             mode: "online" | "offline";
             mySignup?: components["schemas"]["Signup"] | null;
+            /** @example 奥林匹克森林公园南门 */
             place: string;
             seatsLeft: number;
             /** @description Confirmed places and places held for payment */
@@ -2946,6 +3040,10 @@ export interface components {
         /** MeetupPage */
         MeetupPage: {
             items: components["schemas"]["Meetup"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** MeetupUpdate */
@@ -2993,6 +3091,10 @@ export interface components {
         /** MemberPage */
         MemberPage: {
             items: components["schemas"]["Member"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** MemberUpdate */
@@ -3086,6 +3188,10 @@ export interface components {
         /** MyCommunityPage */
         MyCommunityPage: {
             items: components["schemas"]["MyCommunity"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** MyProgress */
@@ -3117,6 +3223,10 @@ export interface components {
         /** MyRewards */
         MyRewards: {
             items: components["schemas"]["MyReward"][];
+            /**
+             * @description The last reward's id
+             * @example 128
+             */
             nextCursor: string | null;
         };
         /** MyShare */
@@ -3144,6 +3254,10 @@ export interface components {
         /** NewcomerPage */
         NewcomerPage: {
             items: components["schemas"]["Newcomer"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** Occurrence */
@@ -3166,6 +3280,10 @@ export interface components {
         /** OccurrencePage */
         OccurrencePage: {
             items: components["schemas"]["Occurrence"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** Order */
@@ -3175,9 +3293,14 @@ export interface components {
             createdAt: string;
             description: string;
             id: string;
+            /** @example CK20250301083000a1b2c3d4e5f60718 */
             outTradeNo: string;
             paidAt: string | null;
             payment?: components["schemas"]["PaymentParams"] | null;
+            /**
+             * @description What it pays for: community_entry, collection_share, meetup, app
+             * @example community_entry
+             */
             purpose: string;
             refundableUntil: string | null;
             refundedFen: number;
@@ -3207,10 +3330,15 @@ export interface components {
         };
         /** PaymentParams */
         PaymentParams: {
+            /** @example 5K8264ILTKCH16CQ2502SI8ZNMTM67VS */
             nonceStr: string;
+            /** @example prepay_id=wx01083000123456789012345678901234 */
             package: string;
+            /** @example oR9d8PuhnIc+YZ8cBHFCwfgpaK9gd7vaRvkYD7rthRAZ... */
             paySign: string;
+            /** @example RSA */
             signType: string;
+            /** @example 1740817800 */
             timeStamp: string;
         };
         /** PhoneRequest */
@@ -3232,6 +3360,7 @@ export interface components {
             communityId: string;
             /** Format: date-time */
             createdAt: string;
+            /** @example 7 */
             createdBy: string;
             description: string;
             id: string;
@@ -3243,6 +3372,10 @@ export interface components {
             proposalsPerMember: number;
             resultPostId: string | null;
             rewards: components["schemas"]["RewardRules"];
+            /**
+             * @description SHA-256 of the voter draw's seed (hex), published when the poll is created
+             * @example 3ac8cb2e84c9a6faf6f3599a8875904299e784dba46383a67a295281c9dabaa1
+             */
             seedCommitment: string;
             /** @enum {string} */
             status: "proposing" | "voting" | "closed";
@@ -3329,6 +3462,10 @@ export interface components {
         /** PollPage */
         PollPage: {
             items: components["schemas"]["Poll"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** PostCreate */
@@ -3441,6 +3578,10 @@ export interface components {
         /** ProposalPage */
         ProposalPage: {
             items: components["schemas"]["Proposal"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** Qualification */
@@ -3458,6 +3599,7 @@ export interface components {
             name: string;
             proposalId: string;
             proposerId: string;
+            /** @example 小林 */
             proposerNickname: string;
             rank: number;
             votes: number;
@@ -3535,6 +3677,7 @@ export interface components {
             pollId: string;
             qualifications: components["schemas"]["Qualification"][];
             ranking: components["schemas"]["RankedProposal"][];
+            /** @example more votes first; on equal votes the earlier proposal (its creation time), then the lower proposal id */
             tieBreakRule: string;
             totalVotes: number;
             voterCount: number;
@@ -3598,12 +3741,15 @@ export interface components {
             cooldownSeconds: number;
             /** Format: date-time */
             createdAt: string;
+            /** @example 7 */
             createdBy: string;
             enabled: boolean;
             id: string;
+            /** @example 价格 */
             keyword: string;
             /** @enum {string} */
             matchMode: "exact" | "contains" | "regex";
+            /** @example 价格请看群公告置顶哦～ */
             reply: string;
             /** Format: date-time */
             updatedAt: string;
@@ -3638,6 +3784,10 @@ export interface components {
         /** RulePage */
         RulePage: {
             items: components["schemas"]["Rule"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** RuleUpdate */
@@ -3693,6 +3843,10 @@ export interface components {
             /** @constant */
             kind: "feedback";
             postId: string;
+            /**
+             * @description visible, or pending while WeChat's review lasts
+             * @example visible
+             */
             status: string;
             text: string;
         };
@@ -3725,6 +3879,10 @@ export interface components {
         /** SignupPage */
         SignupPage: {
             items: components["schemas"]["Signup"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** SignupResult */
@@ -3760,10 +3918,16 @@ export interface components {
             appId: string;
             /** Format: date-time */
             createdAt: string;
+            /**
+             * @example null
+             * @example USER_REFUSED
+             */
             failReason?: string | null;
             id: string;
             mchId: string;
+            /** @example ABBQO+oYAAABAAAAAAAKXuT8BsMAAAAOpnJlEUnv */
             packageInfo?: string | null;
+            /** @example 社区活跃奖励 */
             remark: string;
             /** @enum {string} */
             status: "pending" | "wait_user_confirm" | "processing" | "succeeded" | "failed" | "cancelled";
@@ -3772,6 +3936,7 @@ export interface components {
         Trial: {
             claimedAt: string | null;
             communityId: string;
+            /** @example 上海市徐汇区某路 1 号 张三 138****0000 */
             deliveryNote: string | null;
             /** Format: date-time */
             expiresAt: string;
@@ -3780,12 +3945,15 @@ export interface components {
             grantedAt: string;
             id: string;
             pollId: string;
+            /** @example 新款冷萃咖啡 */
             pollTitle: string;
             position: number;
+            /** @example 冷萃咖啡 6 瓶装 */
             product: string;
             /** @enum {string} */
             reason: "winner" | "top_proposer" | "drawn_voter";
             shippedAt: string | null;
+            /** @example 顺丰 SF1234567890 */
             shippingNote: string | null;
             /** @enum {string} */
             status: "granted" | "claimed" | "shipped" | "expired";
@@ -3802,6 +3970,10 @@ export interface components {
         /** TrialPage */
         TrialPage: {
             items: components["schemas"]["Trial"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** TrialShipment */
@@ -3825,7 +3997,10 @@ export interface components {
             code: string;
             /** Format: date-time */
             qrExpiresAt: string;
-            /** @description Encode it as a QR code; it expires at qrExpiresAt */
+            /**
+             * @description Encode it as a QR code; it expires at qrExpiresAt
+             * @example mv1.88.1749258000.q0o2c3H6kQ8JtQdq1Yc4mJYl3gqQe1uI0u8s0cQm0bE
+             */
             qrPayload: string;
         };
         /** Vote */
@@ -3912,6 +4087,10 @@ export interface components {
         /** WarmupTopicPage */
         WarmupTopicPage: {
             items: components["schemas"]["WarmupTopic"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** WarmupTopicUpdate */
@@ -3923,6 +4102,7 @@ export interface components {
         };
         /** Welcome */
         Welcome: {
+            /** @example 介绍一下你自己：怎么称呼、在哪个城市、喜欢什么。 */
             introductionPrompt: string;
             introductionRequired: boolean;
             postId: string;
@@ -3930,8 +4110,10 @@ export interface components {
         };
         /** AuditEntry */
         communities_models_AuditEntry: {
+            /** @example member.joined */
             action: string;
             actorId: string | null;
+            /** @example 阿杰 */
             actorNickname: string | null;
             /** Format: date-time */
             createdAt: string;
@@ -3940,15 +4122,21 @@ export interface components {
             };
             id: string;
             subjectId: string | null;
+            /** @example 小林 */
             subjectNickname: string | null;
         };
         /** AuditPage */
         communities_models_AuditPage: {
             items: components["schemas"]["communities_models_AuditEntry"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
         /** AuditEntry */
         polls_models_AuditEntry: {
+            /** @example vote.cast */
             action: string;
             actorId: string | null;
             /** Format: date-time */
@@ -3962,6 +4150,10 @@ export interface components {
         /** AuditPage */
         polls_models_AuditPage: {
             items: components["schemas"]["polls_models_AuditEntry"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
             nextCursor: string | null;
         };
     };

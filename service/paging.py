@@ -20,6 +20,14 @@ Cursor = Annotated[
     str | None,
     QueryParameter(max_length=200, description="`nextCursor` of the previous page; omit for the first page"),
 ]
+# Every page's `nextCursor`: what encode_cursor gives for the last item's key ("2025-03-01T08:30:00Z", 42).
+NextCursor = Annotated[
+    str | None,
+    msgspec.Meta(
+        examples=["WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0"],
+        description="Pass as `cursor` for the next page; null on the last page",
+    ),
+]
 
 
 def encode_cursor(*key: Any) -> str:

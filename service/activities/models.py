@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from service.paging import NextCursor
+
 Recurrence = Literal["daily", "weekly", "dates"]
 HHMM = Annotated[
     str,
@@ -78,7 +80,7 @@ class Activity(msgspec.Struct, rename="camel", kw_only=True):
     id: Annotated[str, Meta(examples=["77"])]
     community_id: str
     title: str
-    prompt: str
+    prompt: Annotated[str, Meta(examples=["晒出你今天早上 7 点前的第一张照片"])]
     recurrence: Recurrence
     weekdays: list[int]
     dates: list[date]
@@ -99,8 +101,8 @@ class ActivitySummary(msgspec.Struct, rename="camel", kw_only=True):
     id: str
     title: str
     recurrence: Recurrence
-    window_start: str
-    window_end: str
+    window_start: Annotated[str, Meta(examples=["06:00"])]
+    window_end: Annotated[str, Meta(examples=["09:00"])]
     reward_points: int
     status: Literal["active", "ended"]
     next_opens_at: Annotated[datetime | None, Meta(description="When the next (or current) window opens")]
@@ -109,12 +111,12 @@ class ActivitySummary(msgspec.Struct, rename="camel", kw_only=True):
 
 class ActivityPage(msgspec.Struct, rename="camel"):
     items: list[ActivitySummary]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class OccurrencePage(msgspec.Struct, rename="camel"):
     items: list[Occurrence]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class CheckInCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -147,7 +149,7 @@ class CheckIn(msgspec.Struct, rename="camel", kw_only=True):
 
 class CheckInPage(msgspec.Struct, rename="camel"):
     items: list[CheckIn]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class RankingEntry(msgspec.Struct, rename="camel", kw_only=True):

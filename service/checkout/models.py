@@ -15,11 +15,11 @@ TransferStatus = Literal["pending", "wait_user_confirm", "processing", "succeede
 class PaymentParams(msgspec.Struct, frozen=True, rename="camel"):
     """Pass as is to `wx.requestPayment` (timeStamp, nonceStr, package, signType, paySign)."""
 
-    time_stamp: str
-    nonce_str: str
-    package: str
-    sign_type: str
-    pay_sign: str
+    time_stamp: Annotated[str, msgspec.Meta(examples=["1740817800"])]
+    nonce_str: Annotated[str, msgspec.Meta(examples=["5K8264ILTKCH16CQ2502SI8ZNMTM67VS"])]
+    package: Annotated[str, msgspec.Meta(examples=["prepay_id=wx01083000123456789012345678901234"])]
+    sign_type: Annotated[str, msgspec.Meta(examples=["RSA"])]
+    pay_sign: Annotated[str, msgspec.Meta(examples=["oR9d8PuhnIc+YZ8cBHFCwfgpaK9gd7vaRvkYD7rthRAZ..."])]
 
 
 class Refund(msgspec.Struct, frozen=True, rename="camel"):
@@ -34,8 +34,14 @@ class Refund(msgspec.Struct, frozen=True, rename="camel"):
 
 class Order(msgspec.Struct, frozen=True, rename="camel"):
     id: str
-    out_trade_no: str
-    purpose: str
+    out_trade_no: Annotated[str, msgspec.Meta(examples=["CK20250301083000a1b2c3d4e5f60718"])]
+    purpose: Annotated[
+        str,
+        msgspec.Meta(
+            examples=["community_entry"],
+            description="What it pays for: community_entry, collection_share, meetup, app",
+        ),
+    ]
     subject_id: str | None
     description: str
     amount_fen: int
@@ -62,9 +68,9 @@ class Transfer(msgspec.Struct, frozen=True, rename="camel"):
     id: str
     amount_fen: int
     status: TransferStatus
-    remark: str
+    remark: Annotated[str, msgspec.Meta(examples=["社区活跃奖励"])]
     created_at: datetime
     mch_id: str
     app_id: str
-    package_info: str | None = None
-    fail_reason: str | None = None
+    package_info: Annotated[str | None, msgspec.Meta(examples=["ABBQO+oYAAABAAAAAAAKXuT8BsMAAAAOpnJlEUnv"])] = None
+    fail_reason: Annotated[str | None, msgspec.Meta(examples=[None, "USER_REFUSED"])] = None

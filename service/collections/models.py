@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from service.paging import NextCursor
+
 # A merchant transfer below 0.1 yuan is refused by WeChat, so no share is smaller.
 SHARE_MIN_FEN = 10
 SHARE_MAX_FEN = 50_000
@@ -79,7 +81,7 @@ class Collection(msgspec.Struct, rename="camel", kw_only=True):
     id: str
     community_id: str
     initiator_id: str
-    initiator_nickname: str
+    initiator_nickname: Annotated[str, Meta(examples=["阿杰"])]
     title: str
     amount_fen: int
     deadline: datetime
@@ -95,7 +97,7 @@ class Collection(msgspec.Struct, rename="camel", kw_only=True):
         str | None,
         Meta(description="The initiator confirms the payout with wx.requestMerchantTransfer: GET /v1/transfers/{id}"),
     ]
-    cancel_reason: str
+    cancel_reason: Annotated[str, Meta(examples=[""], description="Empty unless cancelled")]
     created_at: datetime
     settled_at: datetime | None
     cancelled_at: datetime | None
@@ -107,4 +109,4 @@ class Collection(msgspec.Struct, rename="camel", kw_only=True):
 
 class CollectionPage(msgspec.Struct, rename="camel"):
     items: list[Collection]
-    next_cursor: str | None
+    next_cursor: NextCursor

@@ -9,6 +9,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from service.checkout.models import Order, OrderStatus, Refund
+from service.paging import NextCursor
 
 MEMBER_CAP_DEFAULT = 100
 # The documented hard maximum (also a CHECK in the migration); WeChat groups stop at 500 members too.
@@ -118,7 +119,7 @@ class JoinRequest(msgspec.Struct, rename="camel", kw_only=True):
     reason: str
     created_at: datetime
     decided_at: datetime | None
-    decided_by: str | None
+    decided_by: Annotated[str | None, Meta(examples=["7"])]
 
 
 class Community(msgspec.Struct, rename="camel", kw_only=True):
@@ -127,15 +128,15 @@ class Community(msgspec.Struct, rename="camel", kw_only=True):
     name: str
     description: str
     cover_url: str
-    tags: list[str]
+    tags: Annotated[list[str], Meta(examples=[["跑步", "健康"]])]
     visibility: Visibility
     entry_mode: EntryMode
     price_fen: int | None
     member_cap: int
     member_count: int
-    welcome_template: str
+    welcome_template: Annotated[str, Meta(examples=[DEFAULT_WELCOME])]
     introduction_required: bool
-    introduction_prompt: str
+    introduction_prompt: Annotated[str, Meta(examples=[DEFAULT_INTRODUCTION_PROMPT])]
     refund_window_hours: int
     collections_by: CollectionsBy
     created_at: datetime
@@ -157,7 +158,7 @@ class CommunitySummary(msgspec.Struct, rename="camel", kw_only=True):
     name: str
     description: str
     cover_url: str
-    tags: list[str]
+    tags: Annotated[list[str], Meta(examples=[["跑步", "健康"]])]
     entry_mode: EntryMode
     price_fen: int | None
     member_count: int
@@ -167,7 +168,7 @@ class CommunitySummary(msgspec.Struct, rename="camel", kw_only=True):
 
 class CommunityPage(msgspec.Struct, rename="camel"):
     items: list[CommunitySummary]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class MyCommunity(msgspec.Struct, rename="camel", kw_only=True):
@@ -189,7 +190,7 @@ class MyCommunity(msgspec.Struct, rename="camel", kw_only=True):
 
 class MyCommunityPage(msgspec.Struct, rename="camel"):
     items: list[MyCommunity]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class JoinBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -213,7 +214,7 @@ class Welcome(msgspec.Struct, rename="camel", kw_only=True):
     post_id: str
     text: str
     introduction_required: bool
-    introduction_prompt: str
+    introduction_prompt: Annotated[str, Meta(examples=[DEFAULT_INTRODUCTION_PROMPT])]
 
 
 class JoinResult(msgspec.Struct, rename="camel", kw_only=True):
@@ -233,7 +234,7 @@ class JoinResult(msgspec.Struct, rename="camel", kw_only=True):
 
 class JoinRequestPage(msgspec.Struct, rename="camel"):
     items: list[JoinRequest]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class RejectBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -246,9 +247,9 @@ class InviteCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, k
 
 
 class Invite(msgspec.Struct, rename="camel", kw_only=True):
-    code: str
+    code: Annotated[str, Meta(examples=["q3V9xk2LmP0a"])]
     community_id: str
-    created_by: str
+    created_by: Annotated[str, Meta(examples=["7"])]
     max_uses: int
     uses: int
     expires_at: datetime
@@ -258,7 +259,7 @@ class Invite(msgspec.Struct, rename="camel", kw_only=True):
 
 class InvitePage(msgspec.Struct, rename="camel"):
     items: list[Invite]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class Member(msgspec.Struct, rename="camel", kw_only=True):
@@ -273,7 +274,7 @@ class Member(msgspec.Struct, rename="camel", kw_only=True):
 
 class MemberPage(msgspec.Struct, rename="camel"):
     items: list[Member]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class MemberUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -313,23 +314,23 @@ class Newcomer(msgspec.Struct, rename="camel", kw_only=True):
 
 class NewcomerPage(msgspec.Struct, rename="camel"):
     items: list[Newcomer]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class AuditEntry(msgspec.Struct, rename="camel", kw_only=True):
     id: str
-    action: str
+    action: Annotated[str, Meta(examples=["member.joined"])]
     actor_id: str | None
-    actor_nickname: str | None
+    actor_nickname: Annotated[str | None, Meta(examples=["阿杰"])]
     subject_id: str | None
-    subject_nickname: str | None
+    subject_nickname: Annotated[str | None, Meta(examples=["小林"])]
     details: dict[str, Any]
     created_at: datetime
 
 
 class AuditPage(msgspec.Struct, rename="camel"):
     items: list[AuditEntry]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 # --- paid entry ------------------------------------------------------------------------------------------
@@ -340,8 +341,8 @@ class EntryOrder(msgspec.Struct, rename="camel", kw_only=True):
 
     id: str
     payer_id: str
-    payer_nickname: str
-    payer_avatar_url: str
+    payer_nickname: Annotated[str, Meta(examples=["小林"])]
+    payer_avatar_url: Annotated[str, Meta(examples=["https://cdn.example.com/a.jpg"])]
     amount_fen: int
     status: OrderStatus
     created_at: datetime
@@ -355,7 +356,7 @@ class EntryOrder(msgspec.Struct, rename="camel", kw_only=True):
 
 class EntryOrderPage(msgspec.Struct, rename="camel"):
     items: list[EntryOrder]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class EntryRefundCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from service.paging import NextCursor
+
 POST_TEXT_MAX = 2000  # msg_sec_check takes up to 2,500 characters
 COMMENT_TEXT_MAX = 500
 IMAGES_MAX = 9
@@ -91,7 +93,10 @@ class Comment(msgspec.Struct, rename="camel", kw_only=True):
     parent_id: Annotated[str | None, Meta(description="The thread (top-level comment) of a reply")]
     reply_to_id: Annotated[str | None, Meta(description="The comment this one answers")]
     author: Author
-    robot: Annotated[str | None, Meta(description="The robot that wrote it (e.g. `keyword`), null for members")]
+    robot: Annotated[
+        str | None,
+        Meta(examples=[None, "keyword"], description="The robot that wrote it (e.g. `keyword`), null for members"),
+    ]
     text: str
     status: PostStatus
     reply_count: int
@@ -104,15 +109,17 @@ class CommentWithReplies(Comment, kw_only=True):
 
 class CommentPage(msgspec.Struct, rename="camel"):
     items: list[CommentWithReplies]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class FeedItem(msgspec.Struct, rename="camel", kw_only=True):
     id: str
     community_id: str
-    kind: Annotated[str, Meta(description="post, introduction, welcome (robot), digest (robot)")]
+    kind: Annotated[str, Meta(examples=["post"], description="post, introduction, welcome (robot), digest (robot)")]
     author: Author
-    robot: Annotated[str | None, Meta(description="The robot that wrote it, null for members")]
+    robot: Annotated[
+        str | None, Meta(examples=[None, "welcome"], description="The robot that wrote it, null for members")
+    ]
     text: str
     image_urls: list[str]
     link: Link | None
@@ -133,7 +140,7 @@ class FeedItem(msgspec.Struct, rename="camel", kw_only=True):
 
 class FeedPage(msgspec.Struct, rename="camel"):
     items: list[FeedItem]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class LikeState(msgspec.Struct, rename="camel", kw_only=True):

@@ -23,7 +23,7 @@ class ClientEvent(Camel, frozen=True):
     community_id: IdString
     at: datetime
     post_id: IdString | None = None
-    page: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    page: Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["pages/community/index"])] | None = None
     dwell_ms: Annotated[int, msgspec.Meta(ge=0, le=86_400_000)] | None = None
 
 
@@ -171,4 +171,4 @@ class MyReward(Camel, frozen=True):
 
 class MyRewards(Camel, frozen=True):
     items: list[MyReward]
-    next_cursor: str | None
+    next_cursor: Annotated[str | None, msgspec.Meta(examples=["128"], description="The last reward's id")]

@@ -9,6 +9,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from service.checkout.models import Order
+from service.paging import NextCursor
 
 Mode = Literal["online", "offline"]
 SignupStatus = Literal["confirmed", "pending_payment", "waitlisted", "cancelled"]
@@ -87,7 +88,7 @@ class SignupResult(msgspec.Struct, rename="camel", kw_only=True):
 
 class SignupPage(msgspec.Struct, rename="camel"):
     items: list[Signup]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class Meetup(msgspec.Struct, rename="camel", kw_only=True):
@@ -96,7 +97,7 @@ class Meetup(msgspec.Struct, rename="camel", kw_only=True):
     title: str
     description: str
     mode: Mode
-    place: str
+    place: Annotated[str, Meta(examples=["奥林匹克森林公园南门"])]
     latitude: float | None
     longitude: float | None
     starts_at: datetime
@@ -109,14 +110,14 @@ class Meetup(msgspec.Struct, rename="camel", kw_only=True):
     waitlist_count: int
     fee_fen: int | None
     status: Literal["open", "cancelled"]
-    cancel_reason: str
+    cancel_reason: Annotated[str, Meta(examples=[""], description="Empty unless cancelled")]
     created_at: datetime
     my_signup: Signup | None = None
 
 
 class MeetupPage(msgspec.Struct, rename="camel"):
     items: list[Meetup]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class MeetupCancel(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -132,7 +133,13 @@ class AttendanceCheck(msgspec.Struct, rename="camel", forbid_unknown_fields=True
 
 class VenueCode(msgspec.Struct, rename="camel", kw_only=True):
     code: Annotated[str, Meta(examples=["K7P3QZ"], description="Show it at the venue; valid during check-in")]
-    qr_payload: Annotated[str, Meta(description="Encode it as a QR code; it expires at qrExpiresAt")]
+    qr_payload: Annotated[
+        str,
+        Meta(
+            examples=["mv1.88.1749258000.q0o2c3H6kQ8JtQdq1Yc4mJYl3gqQe1uI0u8s0cQm0bE"],
+            description="Encode it as a QR code; it expires at qrExpiresAt",
+        ),
+    ]
     qr_expires_at: datetime
     check_in_opens_at: datetime
     check_in_closes_at: datetime

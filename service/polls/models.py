@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from service.paging import NextCursor
+
 PollStatus = Literal["proposing", "voting", "closed"]
 ProposalStatus = Literal["visible", "pending", "hidden", "merged"]
 TrialReason = Literal["winner", "top_proposer", "drawn_voter"]
@@ -18,6 +20,13 @@ NAME_MAX = 30
 VOTES_PER_MEMBER_MAX = 20
 PROPOSALS_PER_MEMBER_MAX = 10
 TIE_BREAK_RULE = "more votes first; on equal votes the earlier proposal (its creation time), then the lower proposal id"
+SeedCommitment = Annotated[
+    str,
+    Meta(
+        examples=["3ac8cb2e84c9a6faf6f3599a8875904299e784dba46383a67a295281c9dabaa1"],
+        description="SHA-256 of the voter draw's seed (hex), published when the poll is created",
+    ),
+]
 
 Title = Annotated[str, Meta(min_length=1, max_length=40, examples=["新款冷萃咖啡"], description="1-40 characters")]
 Description = Annotated[
@@ -78,7 +87,7 @@ class PollMe(msgspec.Struct, rename="camel", kw_only=True):
 class Poll(msgspec.Struct, rename="camel", kw_only=True):
     id: str
     community_id: str
-    created_by: str
+    created_by: Annotated[str, Meta(examples=["7"])]
     title: str
     description: str
     image_urls: list[str]
@@ -94,7 +103,7 @@ class Poll(msgspec.Struct, rename="camel", kw_only=True):
     allow_vote_changes: bool
     anonymous_proposals: bool
     rewards: RewardRules
-    seed_commitment: str
+    seed_commitment: SeedCommitment
     proposal_count: int
     announcement_post_id: str | None
     result_post_id: str | None
@@ -104,7 +113,7 @@ class Poll(msgspec.Struct, rename="camel", kw_only=True):
 
 class PollPage(msgspec.Struct, rename="camel"):
     items: list[Poll]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class ProposalCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -127,7 +136,7 @@ class Proposal(msgspec.Struct, rename="camel", kw_only=True):
 
 class ProposalPage(msgspec.Struct, rename="camel"):
     items: list[Proposal]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class ProposalModeration(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -170,7 +179,7 @@ class RankedProposal(msgspec.Struct, rename="camel", kw_only=True):
     proposal_id: str
     name: str
     proposer_id: str
-    proposer_nickname: str
+    proposer_nickname: Annotated[str, Meta(examples=["小林"])]
     votes: int
     created_at: datetime
 
@@ -178,10 +187,10 @@ class RankedProposal(msgspec.Struct, rename="camel", kw_only=True):
 class Draw(msgspec.Struct, rename="camel", kw_only=True):
     """Everything needed to redo the voter draw (docs/polls.md)."""
 
-    algorithm: str
+    algorithm: Annotated[str, Meta(examples=["hmac-sha256-rank-v1"])]
     poll_id: str
-    seed: str
-    seed_commitment: str
+    seed: Annotated[str, Meta(examples=["5f1d3c0be7a94e2b8c6d0a1f3e5b7c9d2a4f6e8b0c1d3e5f7a9b1c3d5e7f9a0b"])]
+    seed_commitment: SeedCommitment
     eligible_user_ids: list[str]
     count: int
     winner_user_ids: list[str]
@@ -199,7 +208,7 @@ class Results(msgspec.Struct, rename="camel", kw_only=True):
     closed_at: datetime
     total_votes: int
     voter_count: int
-    tie_break_rule: str
+    tie_break_rule: Annotated[str, Meta(examples=[TIE_BREAK_RULE])]
     winner: RankedProposal | None
     ranking: list[RankedProposal]
     draw: Draw
@@ -208,7 +217,7 @@ class Results(msgspec.Struct, rename="camel", kw_only=True):
 
 class AuditEntry(msgspec.Struct, rename="camel", kw_only=True):
     id: str
-    action: str
+    action: Annotated[str, Meta(examples=["vote.cast"])]
     actor_id: str | None
     proposal_id: str | None
     vote_id: str | None
@@ -219,7 +228,7 @@ class AuditEntry(msgspec.Struct, rename="camel", kw_only=True):
 
 class AuditPage(msgspec.Struct, rename="camel"):
     items: list[AuditEntry]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 # --- free trials -----------------------------------------------------------------------------------------
@@ -228,9 +237,9 @@ class AuditPage(msgspec.Struct, rename="camel"):
 class Trial(msgspec.Struct, rename="camel", kw_only=True):
     id: str
     poll_id: str
-    poll_title: str
+    poll_title: Annotated[str, Meta(examples=["新款冷萃咖啡"])]
     community_id: str
-    product: str
+    product: Annotated[str, Meta(examples=["冷萃咖啡 6 瓶装"])]
     user_id: str
     reason: TrialReason
     position: int
@@ -238,15 +247,15 @@ class Trial(msgspec.Struct, rename="camel", kw_only=True):
     granted_at: datetime
     expires_at: datetime
     claimed_at: datetime | None
-    delivery_note: str | None
+    delivery_note: Annotated[str | None, Meta(examples=["上海市徐汇区某路 1 号 张三 138****0000"])]
     shipped_at: datetime | None
-    shipping_note: str | None
+    shipping_note: Annotated[str | None, Meta(examples=["顺丰 SF1234567890"])]
     feedback_id: str | None
 
 
 class TrialPage(msgspec.Struct, rename="camel"):
     items: list[Trial]
-    next_cursor: str | None
+    next_cursor: NextCursor
 
 
 class TrialClaim(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -287,7 +296,7 @@ class Feedback(msgspec.Struct, rename="camel", kw_only=True):
 
 class FeedbackPage(msgspec.Struct, rename="camel", kw_only=True):
     items: list[Feedback]
-    next_cursor: str | None
+    next_cursor: NextCursor
     count: int
     average_rating: float | None
 
@@ -296,7 +305,7 @@ class SharedPost(msgspec.Struct, rename="camel", kw_only=True):
     post_id: str
     community_id: str
     kind: Literal["feedback"]
-    status: str
+    status: Annotated[str, Meta(examples=["visible"], description="visible, or pending while WeChat's review lasts")]
     text: str
     image_urls: list[str]
     created_at: datetime

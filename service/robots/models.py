@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from service.paging import NextCursor
 from service.robots.matching import PATTERN_MAX
 
 MatchMode = Literal["exact", "contains", "regex"]
@@ -53,16 +54,16 @@ class RuleUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_
 class Rule(msgspec.Struct, rename="camel", kw_only=True):
     id: str
     community_id: str
-    keyword: str
+    keyword: Annotated[str, Meta(examples=["价格"])]
     match_mode: MatchMode
-    reply: str
+    reply: Annotated[str, Meta(examples=["价格请看群公告置顶哦～"])]
     enabled: bool
     cooldown_seconds: int
-    created_by: str
+    created_by: Annotated[str, Meta(examples=["7"])]
     created_at: datetime
     updated_at: datetime
 
 
 class RulePage(msgspec.Struct, rename="camel"):
     items: list[Rule]
-    next_cursor: str | None
+    next_cursor: NextCursor

@@ -8,6 +8,8 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from service.paging import NextCursor
+
 HHMM = Annotated[
     str,
     Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"], description="Local time HH:MM"),
@@ -59,4 +61,4 @@ class WarmupTopicUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=Tr
 
 class WarmupTopicPage(msgspec.Struct, rename="camel"):
     items: list[WarmupTopic]
-    next_cursor: str | None
+    next_cursor: NextCursor
