@@ -550,7 +550,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The community's collections, newest first, with my share (members) */
+        /**
+         * The community's collections, newest first, with my share (members)
+         * @description `app_disabled` while the collections app is off; each collection stays readable by its id.
+         */
         get: operations["listCollections"];
         put?: never;
         /**
@@ -939,7 +942,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The community's polls, newest first (members) */
+        /**
+         * The community's polls, newest first (members)
+         * @description Filter with `status`. `app_disabled` while the polls app is off in the community.
+         */
         get: operations["listPolls"];
         put?: never;
         /**
@@ -997,7 +1003,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The community's keyword auto-reply rules, in the order they are tried (admins) */
+        /**
+         * The community's keyword auto-reply rules, in the order they are tried (admins)
+         * @description `app_disabled` while the robots app is off; its rules then answer nothing.
+         */
         get: operations["listRobotRules"];
         put?: never;
         /**
@@ -1448,7 +1457,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A poll, with my proposals and votes left (members of its community) */
+        /**
+         * A poll, with my proposals and votes left (members of its community)
+         * @description `app_disabled` while the polls app is off; trials it granted stay under `/v1/trials`.
+         */
         get: operations["getPoll"];
         put?: never;
         post?: never;
@@ -1806,7 +1818,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Delete a keyword rule (admins) */
+        /**
+         * Delete a keyword rule (admins)
+         * @description Soft: the rule stops answering at once. `app_disabled` while the robots app is off.
+         */
         delete: operations["deleteRobotRule"];
         options?: never;
         head?: never;
@@ -5903,7 +5918,8 @@ export interface operations {
                 };
             };
             /**
-             * @description - `share_already_paid`: You have already paid your share of this collection.
+             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+             *     - `share_already_paid`: You have already paid your share of this collection.
              *     - `collection_closed`: The collection takes no more payments: past its deadline, settled or cancelled.
              *     - `order_already_paid`: The order has been paid meanwhile.
              *     - `conflict`: The request conflicts with the current state.
@@ -5915,7 +5931,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "collection_closed" | "conflict" | "order_already_paid" | "share_already_paid";
+                        code: "app_disabled" | "collection_closed" | "conflict" | "order_already_paid" | "share_already_paid";
                     };
                 };
             };
@@ -7117,6 +7133,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "app_disabled";
+                    };
+                };
+            };
         };
     };
     startCollection: {
@@ -7198,6 +7226,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "app_disabled";
                     };
                 };
             };
@@ -9360,6 +9400,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "app_disabled";
+                    };
+                };
+            };
         };
     };
     createPoll: {
@@ -9441,6 +9493,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "app_disabled";
                     };
                 };
             };
@@ -9728,6 +9792,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "app_disabled";
+                    };
+                };
+            };
         };
     };
     createRobotRule: {
@@ -9810,7 +9886,8 @@ export interface operations {
                 };
             };
             /**
-             * @description - `too_many_rules`: A community has at most 50 keyword rules: delete one first.
+             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+             *     - `too_many_rules`: A community has at most 50 keyword rules: delete one first.
              *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
              */
             409: {
@@ -9820,7 +9897,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "too_many_rules" | "wechat_session_stale";
+                        code: "app_disabled" | "too_many_rules" | "wechat_session_stale";
                     };
                 };
             };
@@ -12405,6 +12482,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "app_disabled";
+                    };
+                };
+            };
         };
     };
     advancePoll: {
@@ -12482,7 +12571,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more. */
+            /**
+             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+             *     - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12490,7 +12582,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "poll_closed";
+                        code: "app_disabled" | "poll_closed";
                     };
                 };
             };
@@ -12573,7 +12665,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description - `poll_not_closed`: Results, the draw and the full record are published when the poll closes. */
+            /**
+             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+             *     - `poll_not_closed`: Results, the draw and the full record are published when the poll closes.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12581,7 +12676,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "poll_not_closed";
+                        code: "app_disabled" | "poll_not_closed";
                     };
                 };
             };
@@ -12659,6 +12754,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "app_disabled";
                     };
                 };
             };
@@ -12823,6 +12930,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "app_disabled";
+                    };
+                };
+            };
         };
     };
     proposeName: {
@@ -12908,7 +13027,8 @@ export interface operations {
                 };
             };
             /**
-             * @description - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
              *     - `poll_not_accepting_proposals`: The poll does not take proposals now: its proposal phase ended (deadline passed, voting or closed).
              *     - `proposal_limit_reached`: You have made as many proposals as this poll allows each member.
              *     - `duplicate_proposal`: The same name (ignoring case, width, spaces and punctuation) was already proposed: `existingProposalId` names it. Vote for it instead.
@@ -12920,7 +13040,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["DuplicateProposalProblem"] & {
                         /** @enum {string} */
-                        code: "duplicate_proposal" | "poll_not_accepting_proposals" | "proposal_limit_reached" | "wechat_session_stale";
+                        code: "app_disabled" | "duplicate_proposal" | "poll_not_accepting_proposals" | "proposal_limit_reached" | "wechat_session_stale";
                     };
                 };
             };
@@ -13047,7 +13167,8 @@ export interface operations {
                 };
             };
             /**
-             * @description - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
+             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+             *     - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
              *     - `proposal_merged`: The proposal was merged into another; act on that one.
              */
             409: {
@@ -13057,7 +13178,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "poll_closed" | "proposal_merged";
+                        code: "app_disabled" | "poll_closed" | "proposal_merged";
                     };
                 };
             };
@@ -13145,7 +13266,8 @@ export interface operations {
                 };
             };
             /**
-             * @description - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
+             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+             *     - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
              *     - `proposal_merged`: The proposal was merged into another; act on that one.
              *     - `invalid_merge`: Merge a proposal into another visible proposal of the same poll, not into itself.
              */
@@ -13156,7 +13278,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "invalid_merge" | "poll_closed" | "proposal_merged";
+                        code: "app_disabled" | "invalid_merge" | "poll_closed" | "proposal_merged";
                     };
                 };
             };
@@ -13234,7 +13356,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description - `poll_not_closed`: Results, the draw and the full record are published when the poll closes. */
+            /**
+             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+             *     - `poll_not_closed`: Results, the draw and the full record are published when the poll closes.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -13242,7 +13367,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "poll_not_closed";
+                        code: "app_disabled" | "poll_not_closed";
                     };
                 };
             };
@@ -13407,7 +13532,8 @@ export interface operations {
                 };
             };
             /**
-             * @description - `poll_not_accepting_votes`: The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.
+             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+             *     - `poll_not_accepting_votes`: The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.
              *     - `proposal_not_votable`: Only visible proposals can get votes (not pending, hidden or merged ones).
              *     - `vote_limit_reached`: You have used all your votes in this poll; withdraw one to vote again.
              *     - `vote_changes_not_allowed`: This poll does not let members change or withdraw votes.
@@ -13419,7 +13545,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "poll_not_accepting_votes" | "proposal_not_votable" | "vote_changes_not_allowed" | "vote_limit_reached";
+                        code: "app_disabled" | "poll_not_accepting_votes" | "proposal_not_votable" | "vote_changes_not_allowed" | "vote_limit_reached";
                     };
                 };
             };
@@ -13505,7 +13631,8 @@ export interface operations {
                 };
             };
             /**
-             * @description - `poll_not_accepting_votes`: The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.
+             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+             *     - `poll_not_accepting_votes`: The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.
              *     - `proposal_not_votable`: Only visible proposals can get votes (not pending, hidden or merged ones).
              *     - `already_voted`: You already vote for this proposal (one vote per proposal).
              *     - `vote_limit_reached`: You have used all your votes in this poll; withdraw one to vote again.
@@ -13517,7 +13644,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "already_voted" | "poll_not_accepting_votes" | "proposal_not_votable" | "vote_limit_reached";
+                        code: "already_voted" | "app_disabled" | "poll_not_accepting_votes" | "proposal_not_votable" | "vote_limit_reached";
                     };
                 };
             };
@@ -13608,7 +13735,8 @@ export interface operations {
                 };
             };
             /**
-             * @description - `poll_not_accepting_votes`: The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.
+             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+             *     - `poll_not_accepting_votes`: The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.
              *     - `vote_changes_not_allowed`: This poll does not let members change or withdraw votes.
              */
             409: {
@@ -13618,7 +13746,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "poll_not_accepting_votes" | "vote_changes_not_allowed";
+                        code: "app_disabled" | "poll_not_accepting_votes" | "vote_changes_not_allowed";
                     };
                 };
             };
@@ -14622,6 +14750,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "app_disabled";
+                    };
+                };
+            };
         };
     };
     updateRobotRule: {
@@ -14703,7 +14843,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry. */
+            /**
+             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -14711,7 +14854,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "wechat_session_stale";
+                        code: "app_disabled" | "wechat_session_stale";
                     };
                 };
             };

@@ -38,7 +38,7 @@ class CommunityCollectionsController(Controller):
             "community's `collectionsBy` is `admins`, only admins start collections."
         ),
         status_code=201,
-        responses=responses(*MEMBER, "forbidden", "validation_failed", "idempotency_key_reused"),
+        responses=responses(*MEMBER, "app_disabled", "forbidden", "validation_failed", "idempotency_key_reused"),
     )
     async def start(
         self,
@@ -55,7 +55,8 @@ class CommunityCollectionsController(Controller):
         "",
         operation_id="listCollections",
         summary="The community's collections, newest first, with my share (members)",
-        responses=responses(*MEMBER),
+        description="`app_disabled` while the collections app is off; each collection stays readable by its id.",
+        responses=responses(*MEMBER, "app_disabled"),
     )
     async def list_collections(
         self,
@@ -96,6 +97,7 @@ class CollectionsController(Controller):
         status_code=201,
         responses=responses(
             *MEMBER,
+            "app_disabled",
             "not_participant",
             "share_already_paid",
             "collection_closed",

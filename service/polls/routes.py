@@ -27,6 +27,9 @@ TRIALS_TAG = "trials"
 AUTH = ("unauthorized", "token_expired")
 MEMBER = (*AUTH, "not_found", "not_member")
 ADMIN = (*MEMBER, "forbidden")
+# Poll routes answer app_disabled while the polls app is off; trials already granted stay reachable.
+POLL_MEMBER = (*MEMBER, "app_disabled")
+POLL_ADMIN = (*ADMIN, "app_disabled")
 WECHAT = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "wechat_error")
 PollStatusFilter = Annotated[
     Literal["proposing", "voting", "closed"] | None, QueryParameter(description="Only polls in this phase")
@@ -55,7 +58,7 @@ def _ok(status: int, model: type, description: str, summary: str, value: msgspec
 
 def _propose_responses() -> dict[int, ResponseSpec]:
     specs = responses(
-        *MEMBER,
+        *POLL_MEMBER,
         *WECHAT,
         "member_muted",
         "poll_not_accepting_proposals",
@@ -103,7 +106,7 @@ class CommunityPollsController(Controller):
         ),
         status_code=201,
         responses={
-            **responses(*ADMIN, "idempotency_key_reused"),
+            **responses(*POLL_ADMIN, "idempotency_key_reused"),
             **_ok(201, m.Poll, "The new poll", "created", ex.POLL),
         },
     )
@@ -122,7 +125,8 @@ class CommunityPollsController(Controller):
         "",
         operation_id="listPolls",
         summary="The community's polls, newest first (members)",
-        responses=responses(*MEMBER),
+        description="Filter with `status`. `app_disabled` while the polls app is off in the community.",
+        responses=responses(*POLL_MEMBER),
     )
     async def list_polls(
         self,
@@ -145,7 +149,8 @@ class PollsController(Controller):
         "/{poll_id:int}",
         operation_id="getPoll",
         summary="A poll, with my proposals and votes left (members of its community)",
-        responses={**responses(*MEMBER), **_ok(200, m.Poll, "The poll as the caller sees it", "voting", ex.POLL)},
+        description="`app_disabled` while the polls app is off; trials it granted stay under `/v1/trials`.",
+        responses={**responses(*POLL_MEMBER), **_ok(200, m.Poll, "The poll as the caller sees it", "voting", ex.POLL)},
     )
     async def read(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Poll:
         return await logic.read_poll(db, poll_id, user.id)
@@ -182,7 +187,7 @@ class PollsController(Controller):
         summary="Proposals in the order they came (members see visible ones and their own; admins all)",
         description="`proposerId` is null for others' proposals while an anonymous poll is open; `votes` and "
         "`rank` are filled in once the poll is closed.",
-        responses=responses(*MEMBER),
+        responses=responses(*POLL_MEMBER),
     )
     async def proposals(
         self, poll_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50, cursor: Cursor = None
@@ -194,7 +199,7 @@ class PollsController(Controller):
         operation_id="moderateProposal",
         summary="Hide an unsuitable proposal or show a pending or hidden one (admins, before close)",
         description="Hiding a proposal withdraws its votes: their members may vote again.",
-        responses=responses(*ADMIN, "poll_closed", "proposal_merged"),
+        responses=responses(*POLL_ADMIN, "poll_closed", "proposal_merged"),
     )
     async def moderate(
         self,
@@ -213,7 +218,7 @@ class PollsController(Controller):
         description="Its votes move to the target, except where the member already votes for the target (that "
         "vote goes back to the member). The merged proposal answers later duplicates with the target's id.",
         status_code=200,
-        responses=responses(*ADMIN, "poll_closed", "proposal_merged", "invalid_merge"),
+        responses=responses(*POLL_ADMIN, "poll_closed", "proposal_merged", "invalid_merge"),
     )
     async def merge(
         self, poll_id: PathId, proposal_id: PathId, data: JSONBody[m.ProposalMerge], user: CurrentUser, db: Db
@@ -231,7 +236,7 @@ class PollsController(Controller):
         status_code=201,
         responses={
             **responses(
-                *MEMBER,
+                *POLL_MEMBER,
                 "poll_not_accepting_votes",
                 "proposal_not_votable",
                 "already_voted",
@@ -261,7 +266,7 @@ class PollsController(Controller):
             "must be visible."
         ),
         responses=responses(
-            *MEMBER,
+            *POLL_MEMBER,
             "poll_not_accepting_votes",
             "proposal_not_votable",
             "vote_limit_reached",
@@ -279,7 +284,7 @@ class PollsController(Controller):
             "Until the voting deadline, where the poll has `allowVoteChanges` (`vote_changes_not_allowed` otherwise); "
             "the vote can then be cast again. Withdrawing a vote I do not have changes nothing."
         ),
-        responses=responses(*MEMBER, "poll_not_accepting_votes", "vote_changes_not_allowed"),
+        responses=responses(*POLL_MEMBER, "poll_not_accepting_votes", "vote_changes_not_allowed"),
     )
     async def withdraw(self, poll_id: PathId, proposal_id: PathId, user: CurrentUser, db: Db) -> None:
         await votes.withdraw_vote(db, poll_id, user.id, proposal_id)
@@ -293,7 +298,7 @@ class PollsController(Controller):
             "ranking, free trials and draw (as `closePoll`). A closed poll answers `poll_closed`."
         ),
         status_code=200,
-        responses=responses(*ADMIN, "poll_closed"),
+        responses=responses(*POLL_ADMIN, "poll_closed"),
     )
     async def advance(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Poll:
         return await closing.advance(db, poll_id, user.id)
@@ -304,7 +309,7 @@ class PollsController(Controller):
         summary="Close the poll now (admins): final ranking, free trials, draw and result post",
         description="Closing a closed poll changes nothing and answers its results again.",
         status_code=200,
-        responses={**responses(*ADMIN), **_ok(200, m.Results, "The final results", "closed", ex.RESULTS)},
+        responses={**responses(*POLL_ADMIN), **_ok(200, m.Results, "The final results", "closed", ex.RESULTS)},
     )
     async def close(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Results:
         return await closing.close(db, poll_id, user.id)
@@ -320,7 +325,7 @@ class PollsController(Controller):
             "(docs/polls.md)."
         ),
         responses={
-            **responses(*MEMBER, "poll_not_closed"),
+            **responses(*POLL_MEMBER, "poll_not_closed"),
             **_ok(200, m.Results, "The final results", "results", ex.RESULTS),
         },
     )
@@ -332,7 +337,7 @@ class PollsController(Controller):
         operation_id="getPollAudit",
         summary="Every proposal, vote, withdrawal, moderation and phase change, oldest first",
         description="Admins at any time; members once the poll is closed.",
-        responses=responses(*MEMBER, "poll_not_closed"),
+        responses=responses(*POLL_MEMBER, "poll_not_closed"),
     )
     async def audit(
         self, poll_id: PathId, user: CurrentUser, db: Db, limit: Limit = 100, cursor: Cursor = None

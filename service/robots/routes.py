@@ -45,7 +45,8 @@ class RobotRulesController(Controller):
         "",
         operation_id="listRobotRules",
         summary="The community's keyword auto-reply rules, in the order they are tried (admins)",
-        responses=responses(*ADMIN),
+        description="`app_disabled` while the robots app is off; its rules then answer nothing.",
+        responses=responses(*ADMIN, "app_disabled"),
     )
     async def list_rules(
         self, community_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50, cursor: Cursor = None
@@ -62,7 +63,7 @@ class RobotRulesController(Controller):
             "or comment, and has not answered that member within `cooldownSeconds`, answers with a robot comment."
         ),
         status_code=201,
-        responses=responses(*ADMIN, "too_many_rules", *CHECKED),
+        responses=responses(*ADMIN, "app_disabled", "too_many_rules", *CHECKED),
     )
     async def create_rule(
         self, community_id: PathId, data: JSONBody[m.RuleCreate], caller: CurrentUser, state: State, wechat: WeChat
@@ -84,14 +85,20 @@ class RobotRuleController(Controller):
             "pass WeChat's content check outright, since the robot posts it; while WeChat cannot check it the change "
             "answers 503 `wechat_unavailable`."
         ),
-        responses=responses(*ADMIN, *CHECKED),
+        responses=responses(*ADMIN, "app_disabled", *CHECKED),
     )
     async def update_rule(
         self, rule_id: PathId, data: JSONBody[m.RuleUpdate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> m.Rule:
         return await logic.update_rule(state.pool, wechat, rule_id, caller.id, data)
 
-    @delete("", operation_id="deleteRobotRule", summary="Delete a keyword rule (admins)", responses=responses(*ADMIN))
+    @delete(
+        "",
+        operation_id="deleteRobotRule",
+        summary="Delete a keyword rule (admins)",
+        description="Soft: the rule stops answering at once. `app_disabled` while the robots app is off.",
+        responses=responses(*ADMIN, "app_disabled"),
+    )
     async def delete_rule(self, rule_id: PathId, user: CurrentUser, db: Db) -> None:
         await logic.delete_rule(db, rule_id, user.id)
 
