@@ -632,7 +632,7 @@ export interface paths {
         put?: never;
         /**
          * Post my self-introduction (once per community), marked as an introduction
-         * @description The text becomes my visible post of kind `introduction` and marks me introduced, which lifts `introduction_required` for posting. Once per community (`already_introduced`), not while muted. Send an `Idempotency-Key` to retry safely.
+         * @description The text becomes my post of kind `introduction` and marks me introduced, which lifts `introduction_required` for posting. WeChat checks the text like a post's: risky -> 422 `content_rejected`; review, or WeChat unreachable -> status `pending` (only I see it until it is passed). Once per community (`already_introduced`), not while muted. Send an `Idempotency-Key` to retry safely.
          */
         post: operations["introduceMyself"];
         delete?: never;
@@ -2793,6 +2793,11 @@ export interface components {
             createdAt: string;
             imageUrls: string[];
             postId: string;
+            /**
+             * @description pending: WeChat asked for a review, or could not be reached yet; only I see it
+             * @enum {string}
+             */
+            status: "visible" | "pending";
             text: string;
             userId: string;
         };
@@ -7573,7 +7578,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description - `already_introduced`: You have already introduced yourself in this community. */
+            /**
+             * @description - `already_introduced`: You have already introduced yourself in this community.
+             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7581,11 +7589,14 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "already_introduced";
+                        code: "already_introduced" | "wechat_session_stale";
                     };
                 };
             };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
+            /**
+             * @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
+             *     - `content_rejected`: The text did not pass WeChat's content-safety check.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7593,7 +7604,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "idempotency_key_reused";
+                        code: "content_rejected" | "idempotency_key_reused";
                     };
                 };
             };

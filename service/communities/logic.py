@@ -20,10 +20,13 @@ from msgspec import UNSET
 from service.communities import models as m
 from service.communities import queries as q
 from service.errors import FieldError, Problem, register
+from service.feed.queries import QUEUE_POST_CHECK
+from service.feed.safety import POST_SCENE, Verdict, judge, require_allowed
 from service.idempotency import run_once, scope_of
 from service.interactions.logic import record
 from service.paging import decode_cursor, encode_cursor
 from service.robots.identity import post_as_robot
+from service.wechat.client import WeChatClient
 
 register("not_member", 403, "You are not a member of this community (or no longer are).")
 register("community_full", 409, "The community has reached its member cap.")
@@ -682,12 +685,35 @@ async def transfer_ownership(
 
 
 async def introduce(
-    conn: asyncpg.Connection, community_id: int, user_id: int, data: m.IntroductionCreate, key: str | None
+    pool: asyncpg.Pool,
+    wechat: WeChatClient,
+    community_id: int,
+    user_id: int,
+    data: m.IntroductionCreate,
+    key: str | None,
 ) -> Response[bytes]:
+    """The self-introduction, checked by WeChat like any post before others see it (no connection is held
+    while WeChat answers): risky is refused, review or an unavailable WeChat keep it pending."""
     text = data.text.strip()
     if not text:
         raise _invalid("text", "must not be blank")
+    async with pool.acquire() as conn:
+        await require_member(conn, community_id, user_id)
+        openid = await conn.fetchval(q.USER_OPENID, user_id)
+    verdict = require_allowed(await judge(wechat, openid, POST_SCENE, text), "introduction")
+    async with pool.acquire() as conn:
+        return await _introduce(conn, community_id, user_id, data, text, verdict, key)
 
+
+async def _introduce(
+    conn: asyncpg.Connection,
+    community_id: int,
+    user_id: int,
+    data: m.IntroductionCreate,
+    text: str,
+    verdict: Verdict,
+    key: str | None,
+) -> Response[bytes]:
     async def action() -> tuple[int, m.Introduction]:
         await require_member(conn, community_id, user_id)
         mine = await conn.fetchrow(q.MEMBERSHIP_FOR_UPDATE, community_id, user_id)
@@ -697,7 +723,12 @@ async def introduce(
             raise Problem("member_muted", f"muted until {mine['muted_until'].isoformat()}")
         if mine["introduced"]:
             raise Problem("already_introduced")
-        post = await conn.fetchrow(q.INSERT_MEMBER_POST, community_id, user_id, "introduction", text, data.image_urls)
+        label = None if verdict.outcome == "pass" else verdict.label
+        post = await conn.fetchrow(
+            q.INSERT_INTRODUCTION, community_id, user_id, text, data.image_urls, verdict.status, label
+        )
+        if verdict.outcome == "unchecked":
+            await conn.execute(QUEUE_POST_CHECK, int(post["post_id"]))
         await conn.execute(q.SET_INTRODUCTION, community_id, user_id, int(post["post_id"]))
         await _audit(conn, community_id, user_id, "member.introduced", user_id, {"postId": post["post_id"]})
         await record(conn, community_id, user_id, "introduction", post_id=int(post["post_id"]))

@@ -301,6 +301,10 @@ class Introduction(msgspec.Struct, rename="camel", kw_only=True):
     user_id: str
     text: str
     image_urls: list[str]
+    status: Annotated[
+        Literal["visible", "pending"],
+        Meta(description="pending: WeChat asked for a review, or could not be reached yet; only I see it"),
+    ]
     created_at: datetime
 
 

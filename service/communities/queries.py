@@ -176,11 +176,16 @@ USER_NICKNAME = "SELECT nickname FROM users WHERE id = $1"
 
 # --- posts the ceremony writes ---------------------------------------------------------------------------
 
-INSERT_MEMBER_POST = """
-INSERT INTO posts (community_id, author_id, kind, text, image_urls) VALUES ($1, $2, $3, $4, $5)
+# An introduction: its activity is recorded with it, so it is counted already (the recheck job of a pending
+# one only makes it visible).
+INSERT_INTRODUCTION = """
+INSERT INTO posts (community_id, author_id, kind, text, image_urls, status, check_label, counted_at)
+VALUES ($1, $2, 'introduction', $3, $4, $5, $6, now())
 RETURNING id::text AS post_id, community_id::text AS community_id, author_id::text AS user_id, text, image_urls,
-          created_at
+          status, created_at
 """
+
+USER_OPENID = "SELECT openid FROM users WHERE id = $1"
 
 # --- join requests -------------------------------------------------------------------------------------
 

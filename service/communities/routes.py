@@ -13,7 +13,7 @@ from service.auth.guard import BEARER_SECURITY, CurrentUser
 from service.checkout.models import Refund
 from service.communities import examples, logic, paid
 from service.communities import models as m
-from service.deps import Db
+from service.deps import Db, WeChat
 from service.errors import FieldError, Problem, responses
 from service.idempotency import IdempotencyKey
 from service.ids import MAX_ID, PathId
@@ -213,22 +213,32 @@ class CommunitiesController(Controller):
         operation_id="introduceMyself",
         summary="Post my self-introduction (once per community), marked as an introduction",
         description=(
-            "The text becomes my visible post of kind `introduction` and marks me introduced, which lifts "
-            "`introduction_required` for posting. Once per community (`already_introduced`), not while muted. Send an "
-            "`Idempotency-Key` to retry safely."
+            "The text becomes my post of kind `introduction` and marks me introduced, which lifts "
+            "`introduction_required` for posting. WeChat checks the text like a post's: risky -> 422 "
+            "`content_rejected`; review, or WeChat unreachable -> status `pending` (only I see it until it is "
+            "passed). Once per community (`already_introduced`), not while muted. Send an `Idempotency-Key` to "
+            "retry safely."
         ),
         status_code=201,
-        responses=responses(*MEMBER, "member_muted", "already_introduced", "idempotency_key_reused"),
+        responses=responses(
+            *MEMBER,
+            "member_muted",
+            "already_introduced",
+            "idempotency_key_reused",
+            "content_rejected",
+            "wechat_session_stale",
+        ),
     )
     async def introduce(
         self,
         community_id: PathId,
         data: JSONBody[m.IntroductionCreate],
-        user: CurrentUser,
-        db: Db,
+        caller: CurrentUser,
+        state: State,
+        wechat: WeChat,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Introduction]:
-        return await logic.introduce(db, community_id, user.id, data, idempotency_key)
+        return await logic.introduce(state.pool, wechat, community_id, caller.id, data, idempotency_key)
 
     @post(
         "/{community_id:int}/read",

@@ -141,3 +141,30 @@ async def test_each_item_decodes_to_the_documented_models(world):
         400,
         "validation_failed",
     )
+
+
+async def test_introductions_are_checked_like_posts(world, db, jobs):
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol, dave)
+
+    async def introduce(member, text: str):
+        url = f"/v1/communities/{cid}/introduction"
+        return await world.client.post(url, json={"text": text}, headers=member.headers)
+
+    assert_problem(await introduce(bob, "我是 sandbox-risky 的人"), 422, "content_rejected")
+    assert await db.fetchval("SELECT count(*) FROM posts WHERE kind = 'introduction'") == 0
+    assert await db.fetchval("SELECT introduced_at FROM memberships WHERE user_id = $1", bob.id) is None
+
+    held = await introduce(carol, "hello, sandbox-review me")
+    assert held.status_code == 201 and held.json()["status"] == "pending"
+    assert held.json()["postId"] not in [i["id"] for i in (await world.feed(alice, cid))["items"]]
+
+    await world.sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    kept = await introduce(dave, "大家好，我是 dave")
+    assert kept.status_code == 201 and kept.json()["status"] == "pending"
+    await world.sandbox.control("DELETE", "/sandbox/faults")
+    assert await recheck_pending(jobs.pool, wechat_of(jobs)) == 1
+    assert kept.json()["postId"] in [i["id"] for i in (await world.feed(alice, cid))["items"]]
+    # Recorded once, with the introduction: the recheck does not add a `post` activity.
+    assert await events(db, "post") == []
+    assert await db.fetchval("SELECT count(*) FROM interaction_events WHERE kind = 'introduction'") == 2
