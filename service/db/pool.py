@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 import asyncpg
 import msgspec
 
 from service.settings import Settings
+
+log = logging.getLogger("service.db")
+
+# "The database cannot be reached right now": refused, reset or timed-out connections and unresolvable hosts
+# (OSError), a server shutting down, starting up or recovering from a crash, no connection slot left.
+# Retryable, unlike a bug or a bad query: the pool reconnects by itself once the server is back.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -33,3 +51,20 @@ async def connect(dsn: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(dsn)
     await _init_connection(conn)
     return conn
+
+
+async def create_pool_when_reachable(
+    settings: Settings, stop: asyncio.Event, max_delay: float = 30.0
+) -> asyncpg.Pool | None:
+    """The pool, once the database answers (a worker may start before it, or while it restarts); None when
+    `stop` is set first."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return await create_pool(settings)
+        except UNAVAILABLE as exc:
+            log.warning("database unreachable, retrying", extra={"error": repr(exc), "retryIn": delay})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, max_delay)
+    return None

@@ -212,17 +212,21 @@ async def run_worker(settings, extra_modules: Iterable[str] = ()) -> None:
     """`python -m service worker`: the pool, the HTTP client and the Pay client, then work until SIGTERM."""
     import httpx
 
-    from service.db.pool import create_pool
+    from service.db.pool import create_pool_when_reachable
     from service.wechat.client import WeChatClient
     from service.wechat.pay import WeChatPay
 
     import_job_modules(extra_modules)
-    pool = await create_pool(settings)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.wechat_timeout, connect=2.0))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    # Waiting beats exiting: `make run` starts a worker nobody restarts, and an orchestrator's back-off after
+    # repeated exits would keep the jobs waiting for minutes once the database is back.
+    pool = await create_pool_when_reachable(settings, stop)
+    if pool is None:
+        return
+    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.wechat_timeout, connect=2.0))
     try:
         context = JobContext(
             pool=pool,
