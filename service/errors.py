@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
-from service.db.pool import UNAVAILABLE
+from service.db.pool import caused_by_unavailable
 from service.logs import request_id_var
 
 log = logging.getLogger("service.errors")
@@ -157,7 +157,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return problem_response(request, Problem(code, exc.detail, headers=exc.headers))
     if isinstance(exc, HTTPException) and exc.status_code == 503:
         return problem_response(request, Problem("not_ready", exc.detail, headers=exc.headers))
-    if isinstance(exc, UNAVAILABLE):
+    if caused_by_unavailable(exc):
         # PostgreSQL restarting or failing over: the client retries after Retry-After, the pool reconnects.
         log.warning("database unavailable", extra={"path": request.url.path, "error": repr(exc)})
         return problem_response(request, Problem("not_ready", "the database is unavailable: retry", retry_after=2))

@@ -10,6 +10,8 @@ import signal
 import sys
 
 import asyncpg
+import pytest
+from litestar import get
 
 from service.settings import Settings
 from tests.factories import create_user
@@ -80,3 +82,43 @@ async def test_a_worker_started_while_the_database_is_away_waits_for_it(database
             if worker.returncode is None:
                 worker.kill()
                 await worker.wait()
+
+
+def _interface_error_on_a_dead_connection() -> Exception:
+    try:
+        try:
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+        except asyncpg.ConnectionDoesNotExistError:
+            # Chained implicitly, as when asyncpg's Transaction.__aexit__ finds the connection gone.
+            raise asyncpg.InterfaceError("cannot call Transaction.__aexit__(): the connection is closed")  # noqa: B904
+    except asyncpg.InterfaceError as exc:
+        return exc
+
+
+RAISED = {
+    "refused": ConnectionRefusedError(111, "Connection refused"),
+    "starting": asyncpg.CannotConnectNowError("the database system is starting up"),
+    "terminated": asyncpg.AdminShutdownError("terminating connection due to administrator command"),
+    "mid_operation": asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+    "cleanup_after": _interface_error_on_a_dead_connection(),
+    "asyncpg_1069": asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
+    "misuse": asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
+    "bad_query": asyncpg.UndefinedColumnError("column x does not exist"),
+}
+
+
+@get("/test/raise/{name:str}", sync_to_thread=False)
+def raise_named(name: str) -> None:
+    raise RAISED[name]
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [(name, 503) for name in ("refused", "starting", "terminated", "mid_operation", "cleanup_after", "asyncpg_1069")]
+    + [("misuse", 500), ("bad_query", 500)],
+)
+async def test_errors_of_a_database_going_away_answer_503_others_500(settings, name, status):
+    async with api_client(settings, extra_routes=[raise_named]) as client:
+        response = await client.get(f"/test/raise/{name}")
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == ("not_ready" if status == 503 else "internal_error")

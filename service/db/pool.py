@@ -23,7 +23,22 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
+    # What asyncpg raises instead, now and then, on a connection the server has just terminated
+    # ("cannot switch to state 12; another operation (2) is in progress", MagicStack/asyncpg#1069).
+    asyncpg.InternalClientError,
 )
+
+
+def caused_by_unavailable(exc: BaseException) -> bool:
+    """Whether the database going away caused `exc`, also when cleaning up on the dead connection raised another
+    error on top ("cannot call Transaction.__aexit__(): the underlying connection is closed")."""
+    for _ in range(10):
+        if isinstance(exc, UNAVAILABLE):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        if exc is None:
+            return False
+    return False
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
