@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format openapi bench clean
+.PHONY: install run test lint format openapi bench soak clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -40,6 +40,12 @@ bench: install
 	@command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk) || \
 		(echo "wrk is required: install it from your package manager" && exit 1)
 	$(BIN)/python -m benchmarks
+
+## The whole service (API, worker, WeChat sandbox as processes) under a realistic mix for SOAK_MINUTES minutes:
+## throughput, p50/p99 per kind, RSS growth, then every acknowledged write checked against the database.
+SOAK_MINUTES ?= 3
+soak: install
+	$(BIN)/python -m benchmarks.soak --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
