@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format openapi bench soak clean
+.PHONY: install run test lint format openapi bench soak faults clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -46,6 +46,13 @@ bench: install
 SOAK_MINUTES ?= 3
 soak: install
 	$(BIN)/python -m benchmarks.soak --minutes $(SOAK_MINUTES)
+
+## Under load: kill -9 the API and the worker, restart and crash PostgreSQL, WeChat slow and failing; pass/fail
+## per fault, then no acknowledged write lost, no double payment, the ledger balanced. A short variant runs
+## in `make test` (tests/test_faults.py).
+FAULT_PHASE_SECONDS ?= 20
+faults: install
+	$(BIN)/python -m benchmarks.faults --phase-seconds $(FAULT_PHASE_SECONDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
