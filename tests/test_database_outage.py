@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 
 import asyncpg
@@ -95,27 +96,31 @@ def _interface_error_on_a_dead_connection() -> Exception:
         return exc
 
 
-RAISED = {
+DATABASE_AWAY = {
     "refused": ConnectionRefusedError(111, "Connection refused"),
+    "unreachable": OSError(113, "No route to host"),
+    "unresolvable": socket.gaierror(-2, "Name or service not known"),
     "starting": asyncpg.CannotConnectNowError("the database system is starting up"),
     "terminated": asyncpg.AdminShutdownError("terminating connection due to administrator command"),
     "mid_operation": asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
     "cleanup_after": _interface_error_on_a_dead_connection(),
     "asyncpg_1069": asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
+}
+BUGS = {
     "misuse": asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
     "bad_query": asyncpg.UndefinedColumnError("column x does not exist"),
+    "missing_file": FileNotFoundError(2, "No such file or directory"),
 }
 
 
 @get("/test/raise/{name:str}", sync_to_thread=False)
 def raise_named(name: str) -> None:
-    raise RAISED[name]
+    raise {**DATABASE_AWAY, **BUGS}[name]
 
 
 @pytest.mark.parametrize(
     ("name", "status"),
-    [(name, 503) for name in ("refused", "starting", "terminated", "mid_operation", "cleanup_after", "asyncpg_1069")]
-    + [("misuse", 500), ("bad_query", 500)],
+    [(name, 503) for name in DATABASE_AWAY] + [(name, 500) for name in BUGS],
 )
 async def test_errors_of_a_database_going_away_answer_503_others_500(settings, name, status):
     async with api_client(settings, extra_routes=[raise_named]) as client:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 
 import asyncpg
 import msgspec
@@ -13,11 +14,13 @@ from service.settings import Settings
 
 log = logging.getLogger("service.db")
 
-# "The database cannot be reached right now": refused, reset or timed-out connections and unresolvable hosts
-# (OSError), a server shutting down, starting up or recovering from a crash, no connection slot left.
-# Retryable, unlike a bug or a bad query: the pool reconnects by itself once the server is back.
+# "The database cannot be reached right now": refused, reset or timed-out connections, unresolvable hosts, a
+# server shutting down, starting up or recovering from a crash, no connection slot left. Retryable, unlike a
+# bug or a bad query: the pool reconnects by itself once the server is back.
 UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
@@ -33,7 +36,8 @@ def caused_by_unavailable(exc: BaseException) -> bool:
     """Whether the database going away caused `exc`, also when cleaning up on the dead connection raised another
     error on top ("cannot call Transaction.__aexit__(): the underlying connection is closed")."""
     for _ in range(10):
-        if isinstance(exc, UNAVAILABLE):
+        # A bare OSError is a network one too ("no route to host"); its subclasses for files are not.
+        if isinstance(exc, UNAVAILABLE) or type(exc) is OSError:
             return True
         exc = exc.__cause__ or exc.__context__
         if exc is None:
@@ -77,7 +81,7 @@ async def create_pool_when_reachable(
     while not stop.is_set():
         try:
             return await create_pool(settings)
-        except UNAVAILABLE as exc:
+        except (OSError, *UNAVAILABLE) as exc:
             log.warning("database unreachable, retrying", extra={"error": repr(exc), "retryIn": delay})
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
