@@ -53,7 +53,7 @@ class Member:
     access: str = ""
     refresh: str = ""
     communities: set[int] = field(default_factory=set)
-    seen_posts: list[int] = field(default_factory=list)
+    seen_posts: dict[int, list[int]] = field(default_factory=dict)  # community id -> posts of its last feed page
     refreshing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -110,6 +110,7 @@ class Load:
         self.phase = "setup"
         self.samples: list[Sample] = []
         self.acks = Acks()
+        self.rejected_events: Counter = Counter()  # by code: a well-behaved client should see none
         self.undelivered: dict[str, float] = {}  # notification id -> when WeChat Pay sends it again
         self.resend_after = 2.0
         self._ids = itertools.count(1)
@@ -274,7 +275,7 @@ class Load:
                 "feed", "GET", f"/v1/communities/{community}/feed", member, params={"order": order, "limit": 20}
             )
             if answer is not None and answer.status_code == 200:
-                member.seen_posts = [int(item["id"]) for item in answer.json()["items"]][:20]
+                member.seen_posts[community] = [int(item["id"]) for item in answer.json()["items"]]
         elif kind == "my_feed":
             await self.call("my_feed", "GET", "/v1/feed", member, params={"limit": 20})
         elif kind == "heartbeat":
@@ -306,10 +307,11 @@ class Load:
     async def events(self, member: Member, community: int) -> None:
         at = datetime.now(UTC).isoformat()
         events = []
+        seen = member.seen_posts.get(community)
         for _ in range(self.random.randint(5, 30)):
             event_id = f"e{self.tag}-{next(self._ids)}"
-            if member.seen_posts and self.random.random() < 0.8:
-                post = self.random.choice(member.seen_posts)
+            if seen and self.random.random() < 0.8:
+                post = self.random.choice(seen)
                 events.append(
                     {
                         "id": event_id,
@@ -327,6 +329,7 @@ class Load:
         answer = await self.call("events", "POST", "/v1/events", member, json={"events": events})
         if answer is not None and answer.status_code == 200:
             rejected = {r["index"] for r in answer.json()["rejected"]}
+            self.rejected_events.update(r["code"] for r in answer.json()["rejected"])
             self.acks.events.update((member.user_id, e["id"]) for i, e in enumerate(events) if i not in rejected)
 
     # --- running --------------------------------------------------------------------------------------------

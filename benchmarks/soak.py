@@ -80,7 +80,7 @@ async def soak(dsn: str, minutes: float, users: int, members: int) -> int:
             checks = [await settle(conn, load), *await verify(conn, load.acks)]
         finally:
             await conn.close()
-        print(f"\nacknowledged: {load.acks.counts()}")
+        print(f"\nacknowledged: {load.acks.counts()}; events refused: {dict(load.rejected_events) or 'none'}")
         for check in checks:
             print(f"  {'PASS' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
         return 0 if all(c.ok for c in checks) else 1
