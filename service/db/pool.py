@@ -31,6 +31,15 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.InternalClientError,
 )
 
+# Anything a query may raise when the server or the connection fails under it (the server's errors, asyncpg's
+# interface errors on a closed connection, network errors): what a long-running loop survives and retries.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+    *UNAVAILABLE,
+)
+
 
 def caused_by_unavailable(exc: BaseException) -> bool:
     """Whether the database going away caused `exc`, also when cleaning up on the dead connection raised another
