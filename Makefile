@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := openapi/node_modules/.installed-stamp
 NPX := cd openapi && npx --no-install
 
-.PHONY: install run test lint format openapi walkthrough bench clean browser
+.PHONY: install run test lint format openapi walkthrough bench soak faults clean browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -60,6 +60,19 @@ bench: install
 	@command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk) || \
 		(echo "wrk is required: install it from your package manager" && exit 1)
 	$(BIN)/python -m benchmarks
+
+## The whole service (API, worker, WeChat sandbox as processes) under a realistic mix for SOAK_MINUTES minutes:
+## throughput, p50/p99 per kind, RSS growth, then every acknowledged write checked against the database.
+SOAK_MINUTES ?= 3
+soak: install
+	$(BIN)/python -m benchmarks.soak --minutes $(SOAK_MINUTES)
+
+## Under load: kill -9 the API and the worker, restart and crash PostgreSQL, WeChat slow and failing; pass/fail
+## per fault, then no acknowledged write lost, no double payment, the ledger balanced. A short variant runs
+## in `make test` (tests/test_faults.py).
+FAULT_PHASE_SECONDS ?= 20
+faults: install
+	$(BIN)/python -m benchmarks.faults --phase-seconds $(FAULT_PHASE_SECONDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache openapi/node_modules

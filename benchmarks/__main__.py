@@ -11,8 +11,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks import throughput
+from benchmarks.processes import free_port, stop, tree_peak_rss_kib
 from benchmarks.scenarios import BASELINE, SCENARIOS, Request, Scenario
 from service.db import embedded
 from service.db.migrate import migrate
@@ -86,12 +85,6 @@ INGEST_TARGET: list[int] = []  # (community, member, post) the ingestion benchma
 METRICS_COMMUNITY: list[int] = []
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def lua_for(request: Request) -> str:
     if request.script:
         return request.script + REPORT_LUA
@@ -117,28 +110,6 @@ def lua_for(request: Request) -> str:
         lines.append(f"wrk.body = {json.dumps(request.body)}")
         lines.append('wrk.headers["Content-Type"] = "application/json"')
     return "\n".join(lines) + "\n" + REPORT_LUA
-
-
-def tree_peak_rss_kib(pid: int) -> int:
-    """Sum of the peak resident set (VmHWM) of a process and its children."""
-    pids = [pid]
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                pids.append(int(entry.name))
-    total = 0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
 
 
 def run_wrk(base_url: str, request: Request, duration: int, connections: int) -> dict:
@@ -218,14 +189,6 @@ def start_server(kind: str, dsn: str, workers_env: dict[str, str]) -> tuple[subp
         time.sleep(0.1)
     stop(proc)
     raise RuntimeError(f"{kind} did not become ready")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
+from service.db.pool import caused_by_unavailable
 from service.logs import request_id_var
 
 log = logging.getLogger("service.errors")
@@ -210,6 +211,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return problem_response(request, Problem(code, exc.detail, headers=exc.headers))
     if isinstance(exc, HTTPException) and exc.status_code == 503:
         return problem_response(request, Problem("not_ready", exc.detail, headers=exc.headers))
+    if caused_by_unavailable(exc):
+        # PostgreSQL restarting or failing over: the client retries after Retry-After, the pool reconnects.
+        log.warning("database unavailable", extra={"path": request.url.path, "error": repr(exc)})
+        return problem_response(request, Problem("not_ready", "the database is unavailable: retry", retry_after=2))
     log.exception("unhandled error", extra={"path": request.url.path})
     return problem_response(request, Problem("internal_error"))
 

@@ -8,7 +8,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -109,3 +109,69 @@ def node_tool(name: str) -> str:
     tool = KIT / "node_modules" / ".bin" / name
     assert tool.exists(), f"{tool} is missing: run `make install` (npm ci in openapi/)"
     return str(tool)
+
+
+class DatabaseGate:
+    """A TCP proxy in front of PostgreSQL that a test closes and opens again: the database "goes away"
+    (connections dropped, new ones refused) and comes back, without touching the shared server.
+
+    async with DatabaseGate(database_url) as gate: ... gate.url ... await gate.close() ... await gate.open()
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self.target = urlsplit(database_url)
+        self.port = 0
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        user = f"{self.target.username}@" if self.target.username else ""
+        return urlunsplit(self.target._replace(netloc=f"{user}127.0.0.1:{self.port}", query=""))
+
+    async def _upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.target.hostname:
+            return await asyncio.open_connection(self.target.hostname, self.target.port or 5432)
+        # The embedded server listens on a Unix socket only: ?host=/its/socket/folder
+        folder = parse_qs(self.target.query)["host"][0]
+        return await asyncio.open_unix_connection(f"{folder}/.s.PGSQL.{self.target.port or 5432}")
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await self._upstream()
+        except OSError:
+            writer.close()
+            return
+        self.writers |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        self.writers -= {writer, up_writer}
+
+    async def open(self) -> None:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        """Refuse new connections and cut the open ones, as a server going down does."""
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for writer in list(self.writers):
+            writer.transport.abort()
+        self.writers.clear()
+
+    async def __aenter__(self) -> DatabaseGate:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 
 import asyncpg
 
+from service.db.pool import DATABASE_ERRORS, create_pool_when_reachable
 from service.jobs import queries
 from service.jobs.queue import JobContext, Registry, Reschedule, registry
 
@@ -112,7 +113,7 @@ class Worker:
                 if free > 0:
                     try:
                         rows = await self.claim(free)
-                    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+                    except DATABASE_ERRORS as exc:
                         log.warning("claiming jobs failed", extra={"error": repr(exc)})
                 for row in rows:
                     task = asyncio.create_task(self._execute(row))
@@ -120,7 +121,7 @@ class Worker:
                     task.add_done_callback(self._running.pop)
                 if time.monotonic() - last_purge > PURGE_EVERY:
                     last_purge = time.monotonic()
-                    with contextlib.suppress(OSError, asyncpg.PostgresError):
+                    with contextlib.suppress(*DATABASE_ERRORS):
                         await self.pool.execute(queries.PURGE_FINISHED, KEEP_FINISHED_DAYS)
                         await self.seed_periodic()
                 if rows and len(rows) == free:
@@ -153,7 +154,7 @@ class Worker:
     async def _heartbeat(self, job_id: int, attempt: int) -> None:
         while True:
             await asyncio.sleep(self.lease / 3)
-            with contextlib.suppress(OSError, asyncpg.PostgresError):
+            with contextlib.suppress(*DATABASE_ERRORS):
                 await self.pool.execute(queries.EXTEND_LEASE, job_id, attempt, float(self.lease))
 
     async def _execute(self, row: asyncpg.Record) -> None:
@@ -212,17 +213,20 @@ async def run_worker(settings, extra_modules: Iterable[str] = ()) -> None:
     """`python -m service worker`: the pool, the HTTP client and the Pay client, then work until SIGTERM."""
     import httpx
 
-    from service.db.pool import create_pool
     from service.wechat.client import WeChatClient
     from service.wechat.pay import WeChatPay
 
     import_job_modules(extra_modules)
-    pool = await create_pool(settings)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.wechat_timeout, connect=2.0))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    # Waiting beats exiting: `make run` starts a worker nobody restarts, and an orchestrator's back-off after
+    # repeated exits would keep the jobs waiting for minutes once the database is back.
+    pool = await create_pool_when_reachable(settings, stop)
+    if pool is None:
+        return
+    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.wechat_timeout, connect=2.0))
     try:
         context = JobContext(
             pool=pool,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import asyncpg
 import httpx
 import pytest
 
@@ -144,6 +145,40 @@ async def test_unknown_kind_fails_without_retry(context):
     assert await worker(context).run_once() == 1
     row = await job_row(context, job_id)
     assert row["status"] == "failed" and "no handler" in row["last_error"]
+
+
+class FlakyDatabaseWorker(Worker):
+    """Claims fail with these errors first, as while PostgreSQL restarts under the worker."""
+
+    def __init__(self, *args, errors: list[Exception], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.errors = errors
+
+    async def claim(self, limit: int):
+        if self.errors:
+            raise self.errors.pop(0)
+        return await super().claim(limit)
+
+
+async def test_the_worker_polls_on_through_database_errors(context):
+    job_id = await add(context, "test.record", {"w": "after"})
+    errors = [
+        ConnectionRefusedError(111, "Connection refused"),
+        asyncpg.CannotConnectNowError("the database system is starting up"),
+        asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        asyncpg.InterfaceError("cannot call Connection.fetch(): connection is closed"),
+        # Seen killing the worker in the fault run: asyncpg on a connection the server just terminated (#1069).
+        asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
+    ]
+    stop = asyncio.Event()
+    run = asyncio.create_task(FlakyDatabaseWorker(context, jobs, errors=errors, poll_interval=0.02, lease=5).run(stop))
+    async with asyncio.timeout(5):
+        while (await job_row(context, job_id))["status"] != "done":
+            assert not run.done(), run.exception()
+            await asyncio.sleep(0.02)
+    assert errors == []
+    stop.set()
+    await run
 
 
 async def test_graceful_stop_hands_running_jobs_back(context):

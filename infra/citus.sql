@@ -1,0 +1,83 @@
+-- Citus, once the data outgrows one PostgreSQL server: where every table goes (infra/README.md, "How it scales").
+-- Not run today. tests/test_infra.py checks it against the migrated schema: every table is named here exactly
+-- once, every distribution column exists and is NOT NULL, and a table still marked "pending" has not got its
+-- column yet. So a new table cannot close this path unnoticed: its migration must give it a place here.
+
+-- Everything that belongs to one community, distributed by community id and co-located with `communities`:
+-- a feed page, a join, a payment's admission, a poll vote or a metrics query runs on one shard. At distribution
+-- time their primary and unique keys gain community_id (e.g. posts (community_id, id)), as Citus requires.
+SELECT create_distributed_table('communities', 'id');
+SELECT create_distributed_table('memberships', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('join_requests', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('invites', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('referrals', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('community_audit_log', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('community_entries', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('community_stages', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('community_apps', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('posts', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('comments', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('post_likes', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('post_shares', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('feed_digests', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('feed_notifications', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('robot_rules', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('robot_replies', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('warmup_settings', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('warmup_topics', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('interaction_events', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('presence_sessions', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('rollup_views', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('rollup_presence', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('rollup_contributions', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('rollup_days', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('reward_allocations', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('polls', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('poll_proposals', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('trial_qualifications', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('trial_feedback', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('collections', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('activities', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('activity_occurrences', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('check_ins', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('meetups', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('meetup_signups', 'community_id', colocate_with => 'communities');
+
+-- Pending: these reach their community through a parent row. Each needs a NOT NULL community_id, backfilled
+-- from the parent and written by the code that inserts it, before it joins the list above. The money tables
+-- matter most: a payment's transaction locks the order and admits the payer in the community, one shard only
+-- when the order lives beside the community (orders.subject_id is the community only for paid entry).
+-- pending: orders community_id (from the purpose's subject: community, collection, community app, meetup)
+-- pending: refunds community_id (from orders)
+-- pending: ledger_entries community_id (from orders, refunds, transfers)
+-- pending: transfers community_id (from the purpose's subject: collection, reward allocation)
+-- pending: collection_participants community_id (from collections)
+-- pending: app_purchases community_id (from community_apps)
+-- pending: poll_votes community_id (from polls)
+-- pending: poll_participants community_id (from polls)
+-- pending: poll_audit community_id (from polls)
+-- pending: poll_posts community_id (from polls)
+-- pending: content_checks community_id (from posts, comments)
+-- pending: robot_cooldowns community_id (from robot_rules)
+
+-- Per member, co-located with each other by user id: sessions and the answers kept for Idempotency-Key.
+SELECT create_distributed_table('refresh_tokens', 'user_id');
+SELECT create_distributed_table('idempotent_requests', 'user_id', colocate_with => 'refresh_tokens');
+
+-- Read by every community's queries (authors in a feed page, robot names, app prices, pools), written rarely:
+-- a copy on every node. `users` is the big one; profile edits then write to every node, which logins and
+-- nickname changes can afford.
+SELECT create_reference_table('users');
+SELECT create_reference_table('robots');
+SELECT create_reference_table('app_prices');
+SELECT create_reference_table('reward_pools');
+
+-- On the coordinator only: the job queue (workers claim with FOR UPDATE SKIP LOCKED on one table), the shared
+-- WeChat access token, login rate limits, WeChat's message pushes, roll-up watermarks and the migrations.
+-- (wechat_messages.rule_id then stays a plain column: a local table cannot reference a distributed one.)
+SELECT citus_add_local_table_to_metadata('jobs');
+SELECT citus_add_local_table_to_metadata('wechat_access_tokens');
+SELECT citus_add_local_table_to_metadata('rate_limits');
+SELECT citus_add_local_table_to_metadata('wechat_messages');
+SELECT citus_add_local_table_to_metadata('rollup_state');
+SELECT citus_add_local_table_to_metadata('schema_migrations');
