@@ -2888,7 +2888,7 @@ export interface components {
         /** JoinResult */
         JoinResult: {
             membership?: components["schemas"]["Membership"] | null;
-            /** @description Paid communities: the entry order. Pass `order.payment` to wx.requestPayment, then poll GET /v1/orders/{id}: `paid` means admitted; a refused payment is refunded and its refund's reason starts with the code (community_full, community_closed, member_removed, already_member). */
+            /** @description Paid communities: the entry order. Pass `order.payment` to wx.requestPayment, then poll GET /v1/orders/{id}: `paid` with no refund means admitted; a refused payment shows `paid` with a refund under way, then `refunded`, and its refund's reason starts with the code (community_full, community_closed, member_removed, already_member). */
             order?: components["schemas"]["Order"] | null;
             /** @enum {string} */
             outcome: "joined" | "already_member" | "pending" | "payment";

@@ -226,8 +226,9 @@ class JoinResult(msgspec.Struct, rename="camel", kw_only=True):
         Order | None,
         Meta(
             description="Paid communities: the entry order. Pass `order.payment` to wx.requestPayment, then poll "
-            "GET /v1/orders/{id}: `paid` means admitted; a refused payment is refunded and its refund's reason "
-            "starts with the code (community_full, community_closed, member_removed, already_member)."
+            "GET /v1/orders/{id}: `paid` with no refund means admitted; a refused payment shows `paid` with a "
+            "refund under way, then `refunded`, and its refund's reason starts with the code (community_full, "
+            "community_closed, member_removed, already_member)."
         ),
     ] = None
 
