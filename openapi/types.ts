@@ -610,7 +610,7 @@ export interface paths {
         };
         /**
          * A community's feed, latest or hot (members only)
-         * @description `latest`: newest first, keyset cursor on (created time, id): pages never repeat or skip a post, whatever is posted meanwhile (new posts appear when you start again from the first page). `hot`: by the time-decayed score (likes + 2 comments + 3 shares + 1) x 2^(-age in hours / 24) (docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I liked it, the essence flag and its first comments. My own pending posts are included, marked.
+         * @description `latest`: newest first, keyset cursor on (created time, id): pages never repeat or skip a post, whatever is posted meanwhile (new posts appear when you start again from the first page). `hot`: by the time-decayed score (likes + 2 comments + 3 shares + 1) x 2^(-age in hours / 24) (docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I liked it, the essence flag and its first comments. My own pending posts are included, marked. Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes; my own writes, my likes and my standing are always current (docs/feed.md, the page cache).
          */
         get: operations["getCommunityFeed"];
         put?: never;

@@ -19,6 +19,7 @@ from service.auth.guard import enforce_declared_security, provide_caller, provid
 from service.db import migrate as migrations
 from service.db.pool import create_pool
 from service.errors import handle_exception
+from service.feed.cache import PageCache
 from service.health import HealthController
 from service.logs import configure_logging
 from service.middleware import request_id_middleware
@@ -195,6 +196,7 @@ def create_app(
         debug=False,
     )
     app.state.settings = settings
+    app.state.feed_cache = PageCache(settings.feed_cache_seconds) if settings.feed_cache_seconds else None
     app.state.session_keys = SessionKeySealer(settings)
     # Outermost wrapper, so even unrouted requests (404, 405) carry a request id.
     app.asgi_handler = request_id_middleware(app.asgi_handler, log_access=settings.access_log)

@@ -129,6 +129,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     operator_api_key: str | None = None
     # Feed and robots (docs/feed.md).
     post_edit_window: Annotated[int, msgspec.Meta(ge=0, le=86400)] = 900  # seconds an author may edit a post
+    # Seconds each API process keeps a community feed page as everyone sees it (service/feed/cache.py); 0: off.
+    feed_cache_seconds: Annotated[float, msgspec.Meta(ge=0, le=60)] = 1.0
     # Newcomer limits (Discourse-like): during their first NEWCOMER_HOURS in a community, plain members write
     # at most this many posts and comments, and at most NEWCOMER_MAX_LINKS links in one post or comment.
     newcomer_hours: Annotated[int, msgspec.Meta(ge=0, le=720)] = 24

@@ -71,6 +71,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "db_pool_max": 20,
         # Every test logs in from 127.0.0.1: the per-address login limit is tested on its own.
         "login_rate_per_address": 100_000,
+        # Feed rules are asserted right after other members act: the page cache (tests/feed/test_cache.py)
+        # lets their writes show only after its TTL.
+        "feed_cache_seconds": 0,
     }
     values.update(overrides)
     return load_settings({}, **values)

@@ -25,6 +25,7 @@ from service.errors import FieldError, Problem, register
 from service.feed import limits
 from service.feed import models as m
 from service.feed import queries as q
+from service.feed.cache import PageCache, SharedPage
 from service.feed.safety import COMMENT_SCENE, POST_SCENE, Verdict, judge, require_allowed
 from service.interactions.logic import record
 from service.jobs import enqueue
@@ -46,10 +47,11 @@ def _json(body: bytes, status: int = 200) -> Response[bytes]:
     return Response(content=body, status_code=status, media_type="application/json")
 
 
-def _page(row: Any, limit: int, cursor_of) -> Response[bytes]:
+def _page(row: Any, limit: int, cursor_of, items: bytes | None = None) -> Response[bytes]:
     more = row["fetched"] > limit
     next_cursor = encode_cursor(*cursor_of(row)) if more else None
-    return _json(b'{"items":' + row["items"] + b',"nextCursor":' + msgspec.json.encode(next_cursor) + b"}")
+    items = row["items"] if items is None else items
+    return _json(b'{"items":' + items + b',"nextCursor":' + msgspec.json.encode(next_cursor) + b"}")
 
 
 def _invalid(field: str, message: str) -> Problem:
@@ -94,16 +96,49 @@ def _label(verdict: Verdict) -> int | None:
 # --- reading -------------------------------------------------------------------------------------------
 
 
+# Per order: the reader's page, the shared page (cache.py), the cursor's type and the last item's sort key.
+_ORDERS = {
+    "latest": (q.FEED_LATEST, q.SHARED_LATEST, datetime, lambda r: ("latest", r["last_created_at"], r["last_id"])),
+    "hot": (q.FEED_HOT, q.SHARED_HOT, float, lambda r: ("hot", r["last_hot_rank"], r["last_id"])),
+}
+# A write whose transaction began before a shared page was read may commit after it: its author's next
+# reads bypass the cache this long.
+IN_FLIGHT_SLACK = timedelta(seconds=10)
+
+
 async def community_feed(
-    pool: asyncpg.Pool, community_id: int, user_id: int, order: m.FeedOrder, limit: int, cursor: str | None
+    pool: asyncpg.Pool,
+    cache: PageCache | None,
+    settings: Settings,
+    community_id: int,
+    user_id: int,
+    order: m.FeedOrder,
+    limit: int,
+    cursor: str | None,
 ) -> Response[bytes]:
-    if order == "hot":
-        row = await pool.fetchrow(q.FEED_HOT, community_id, user_id, *_cursor(cursor, "hot", float), limit)
-        _require_standing(row)
-        return _page(row, limit, lambda r: ("hot", r["last_hot_rank"], r["last_id"]))
-    row = await pool.fetchrow(q.FEED_LATEST, community_id, user_id, *_cursor(cursor, "latest", datetime), limit)
+    own_query, shared_query, key_type, cursor_of = _ORDERS[order]
+    after = _cursor(cursor, order, key_type)
+    if cache is not None:
+
+        async def load() -> SharedPage:
+            row = await pool.fetchrow(shared_query, community_id, *after, limit)
+            return SharedPage(read_at=row["read_at"], post_ids=row["post_ids"], items=row["items"], row=row)
+
+        shared = await cache.page((community_id, order, *after, limit), load)
+        reader = await pool.fetchrow(
+            q.READER_OF_PAGE,
+            community_id,
+            user_id,
+            shared.post_ids,
+            shared.read_at - IN_FLIGHT_SLACK,
+            float(settings.post_edit_window),
+        )
+        _require_standing(reader)
+        if not reader["own_news"]:
+            return _page(shared.row, limit, cursor_of, shared.items_for(set(reader["liked"])))
+    row = await pool.fetchrow(own_query, community_id, user_id, *after, limit)
     _require_standing(row)
-    return _page(row, limit, lambda r: ("latest", r["last_created_at"], r["last_id"]))
+    return _page(row, limit, cursor_of)
 
 
 async def essence(

@@ -32,15 +32,16 @@ def _comment_json(row: str, user: str, robot: str, extra: str = "") -> str:
 
 
 def _item_json(me: str) -> str:
-    """One feed item of post `p` (authors `u`/`r` joined, first comments `fc` joined) as seen by user `me`."""
+    """One feed item of post `p` (authors `u`/`r` joined, first comments `fc` joined) as seen by user `me`.
+    `likedByMe` comes first, so a cached item can be made a reader's own by its first bytes (cache.py)."""
     return f"""json_build_object(
+        'likedByMe', EXISTS (SELECT FROM post_likes l WHERE l.post_id = p.id AND l.user_id = {me}),
         'id', p.id::text, 'communityId', p.community_id::text, 'kind', p.kind,
         'author', {_author("u", "r", "p")}, 'robot', p.robot, 'text', p.text, 'imageUrls', p.image_urls,
         'link', CASE WHEN p.link_kind IS NULL THEN NULL
                      ELSE json_build_object('kind', p.link_kind, 'id', p.link_id::text) END,
         'status', p.status, 'likeCount', p.like_count, 'commentCount', p.comment_count,
         'shareCount', p.share_count, 'viewCount', p.view_count,
-        'likedByMe', EXISTS (SELECT FROM post_likes l WHERE l.post_id = p.id AND l.user_id = {me}),
         'essence', p.essence_at IS NOT NULL, 'essenceAt', {_time("p.essence_at")},
         'createdAt', {_time("p.created_at")}, 'editedAt', {_time("p.edited_at")},
         'firstComments', coalesce(fc.comments, '[]'::json))"""
@@ -64,9 +65,19 @@ LEFT JOIN LATERAL (
 _SEEN_BY = "p.deleted_at IS NULL AND (p.status = 'visible' OR (p.status = 'pending' AND p.author_id = {me}))"
 
 
-def _page(source: str, me: str, limit: str) -> str:
+def _page(source: str, me: str, limit: str, *, shared: bool = False) -> str:
     """The page's JSON (bytes), how many rows were fetched (limit + 1 means there is more), and the sort key
-    of the page's last item. ``source`` yields posts `p` numbered `n` in page order."""
+    of the page's last item. ``source`` yields posts `p` numbered `n` in page order. A ``shared`` page (no
+    reader: me is NULL) has the items apart, with their post ids, for the cache to finish per reader."""
+    if shared:
+        items = f"""statement_timestamp() AS read_at,
+       ARRAY(SELECT p.id FROM page p WHERE p.n <= {limit} ORDER BY p.n) AS post_ids,
+       ARRAY(SELECT convert_to({_item_json(me)}::text, 'UTF8')
+             FROM page p {_ITEM_JOINS} WHERE p.n <= {limit} ORDER BY p.n) AS items"""  # noqa: S608
+    else:
+        items = f"""convert_to(coalesce(
+           (SELECT json_agg({_item_json(me)} ORDER BY p.n) FROM page p {_ITEM_JOINS} WHERE p.n <= {limit}),
+           '[]'::json)::text, 'UTF8') AS items"""  # noqa: S608
     return f"""
 page AS (SELECT * FROM ({source}) p)
 SELECT (SELECT count(*) FROM page) AS fetched,
@@ -74,9 +85,7 @@ SELECT (SELECT count(*) FROM page) AS fetched,
        (SELECT hot_rank FROM page WHERE n = {limit}) AS last_hot_rank,
        (SELECT essence_at FROM page WHERE n = {limit}) AS last_essence_at,
        (SELECT id FROM page WHERE n = {limit}) AS last_id,
-       convert_to(coalesce(
-           (SELECT json_agg({_item_json(me)} ORDER BY p.n) FROM page p {_ITEM_JOINS} WHERE p.n <= {limit}),
-           '[]'::json)::text, 'UTF8') AS items"""  # noqa: S608
+       {items}"""  # noqa: S608
 
 
 _STANDING = """
@@ -108,6 +117,42 @@ def _community_page(order: str, key: str, key_type: str, extra: str = "") -> str
 
 FEED_LATEST = _community_page("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz")
 FEED_HOT = _community_page("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "double precision")
+
+
+def _shared_page(order: str, key: str, key_type: str) -> str:
+    """A page of one community's visible posts as everyone sees them (no reader, no standing check), for the
+    page cache. $1 community, $2/$3 the cursor (NULL: first page), $4 limit."""
+    source = f"""
+        SELECT p.*, row_number() OVER (ORDER BY {order}) AS n FROM (
+            SELECT p.* FROM posts p
+            WHERE p.community_id = $1 AND p.deleted_at IS NULL AND p.status = 'visible'
+              AND ($2::{key_type} IS NULL OR ({key}) < ($2, $3))
+            ORDER BY {order}
+            LIMIT $4 + 1
+        ) p"""  # noqa: S608
+    return f"WITH {_page(source, 'NULL::bigint', '$4', shared=True)}\n"
+
+
+SHARED_LATEST = _shared_page("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz")
+SHARED_HOT = _shared_page("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "double precision")
+
+# What a cached page lacks for its reader, in one trip: $1 community, $2 reader, $3 the page's post ids,
+# $4 when the page was read (less a slack for transactions in flight then), $5 the edit window in seconds.
+# `own_news`: the reader has a pending post there (only they see it) or wrote, edited or deleted one since
+# (they see their own writes at once): the page is then built for them alone.
+READER_OF_PAGE = """
+SELECT c.id IS NOT NULL AS found, m.status AS standing,
+       ARRAY(SELECT l.post_id FROM post_likes l WHERE l.user_id = $2 AND l.post_id = ANY($3::bigint[])) AS liked,
+       EXISTS (SELECT FROM posts p
+               WHERE p.community_id = $1 AND p.author_id = $2 AND p.status = 'pending' AND p.deleted_at IS NULL)
+       OR EXISTS (SELECT FROM posts p
+                  WHERE p.community_id = $1 AND p.author_id = $2
+                    AND p.created_at >= $4::timestamptz - make_interval(secs => $5)
+                    AND greatest(p.created_at, p.updated_at, p.deleted_at) >= $4) AS own_news
+FROM (SELECT $1::bigint AS id) wanted
+LEFT JOIN communities c ON c.id = wanted.id
+LEFT JOIN memberships m ON m.community_id = wanted.id AND m.user_id = $2
+"""
 # Essence: visible posts marked by an admin, most recently marked first; cursor (essence_at, id).
 ESSENCE = _community_page(
     "p.essence_at DESC, p.id DESC", "p.essence_at, p.id", "timestamptz", "AND p.essence_at IS NOT NULL"

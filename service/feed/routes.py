@@ -53,7 +53,9 @@ class CommunityFeedController(Controller):
             "whatever is posted meanwhile (new posts appear when you start again from the first page). "
             "`hot`: by the time-decayed score (likes + 2 comments + 3 shares + 1) x 2^(-age in hours / 24) "
             "(docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I "
-            "liked it, the essence flag and its first comments. My own pending posts are included, marked."
+            "liked it, the essence flag and its first comments. My own pending posts are included, marked. "
+            "Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes; my own writes, my likes "
+            "and my standing are always current (docs/feed.md, the page cache)."
         ),
         responses=_with(MEMBER, m.FeedPage, "A page of posts"),
     )
@@ -66,7 +68,9 @@ class CommunityFeedController(Controller):
         limit: FeedLimit = 20,
         cursor: Cursor = None,
     ) -> Response[m.FeedPage]:
-        return await logic.community_feed(state.pool, community_id, caller.id, order, limit, cursor)
+        return await logic.community_feed(
+            state.pool, state.feed_cache, state.settings, community_id, caller.id, order, limit, cursor
+        )
 
     @get(
         "/essence",
