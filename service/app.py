@@ -15,6 +15,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Server, Tag
+from litestar.routes import HTTPRoute
 from litestar.serialization import encode_json
 from litestar.types import ControllerRouterHandler
 
@@ -26,6 +27,7 @@ from service.errors import handle_exception
 from service.health import HealthController
 from service.logs import configure_logging
 from service.middleware import request_id_middleware
+from service.openapi_schema import StrictStructSchemaPlugin
 from service.settings import Settings, load_settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
@@ -194,10 +196,17 @@ def create_app(
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(settings),
+        plugins=[StrictStructSchemaPlugin()],
         logging_config=None,  # logging is configured once, by service.logs
         debug=False,
     )
     app.state.settings = settings
+    # What OPTIONS answers in `Allow` (service.middleware): every method of the path.
+    app.state.allowed_methods = {
+        route.path_format: ", ".join(sorted(route.methods)).encode()
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+    }
     app.state.session_keys = SessionKeySealer(settings)
     # Outermost wrapper, so even unrouted requests (404, 405) carry a request id.
     app.asgi_handler = request_id_middleware(app.asgi_handler, log_access=settings.access_log)

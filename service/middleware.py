@@ -17,6 +17,15 @@ access_log = logging.getLogger("service.access")
 _SAFE_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
 
+def _allow_every_method(message: Message, scope: Scope) -> None:
+    """Litestar builds the automatic OPTIONS handler of a path with the first handler registered on it, so a
+    controller with GET, PATCH and DELETE on one path answered `Allow: DELETE, OPTIONS` (its 405s were right)."""
+    allow = scope["app"].state.allowed_methods.get(scope.get("path_template"))
+    if allow:
+        headers = [(k, v) for k, v in message["headers"] if k.lower() != b"allow"]
+        message["headers"] = [*headers, (b"allow", allow)]
+
+
 def request_id_middleware(app: ASGIApp, *, log_access: bool = True) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,6 +42,8 @@ def request_id_middleware(app: ASGIApp, *, log_access: bool = True) -> ASGIApp:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                if scope["method"] == "OPTIONS":
+                    _allow_every_method(message, scope)
             await send(message)
 
         try:

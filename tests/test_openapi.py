@@ -36,3 +36,15 @@ def test_every_operation_is_documented():
                 assert any(code.startswith("4") for code in operation["responses"]), f"{where} documents no errors"
             operation_ids.append(operation["operationId"])
     assert len(operation_ids) == len(set(operation_ids)), "operationIds must be unique"
+
+
+def test_schemas_state_what_the_decoder_enforces():
+    # Found by the contract fuzzer: the spec allowed extra fields, `ge=0` and item constraints the API refuses.
+    schemas = json.loads(generated())["components"]["schemas"]
+    assert schemas["PostCreate"]["additionalProperties"] is False
+    update = schemas["CommunityUpdate"]["properties"]
+    assert update["refundWindowHours"]["minimum"] == 0
+    assert update["tags"]["oneOf"][0]["items"]["minLength"] == 1
+    assert schemas["VoteSet"]["properties"]["proposalIds"]["items"]["pattern"] == r"^[1-9][0-9]{0,15}$(?!\n)"
+    weekdays = schemas["ActivityUpdate"]["properties"]["weekdays"]["oneOf"][0]["items"]
+    assert (weekdays["minimum"], weekdays["maximum"]) == (1, 7)

@@ -7,10 +7,12 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.patterns import NOT_BLANK
+
 # wx.login codes and phone-button codes: opaque printable ASCII.
 WeChatCode = Annotated[
     str,
-    msgspec.Meta(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$", description="Code from wx.login"),
+    msgspec.Meta(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$(?!\n)", description="Code from wx.login"),
 ]
 RefreshToken = Annotated[str, msgspec.Meta(min_length=16, max_length=128, description="Refresh token from login")]
 # Visible text without control characters or surrounding blanks.
@@ -19,7 +21,7 @@ Nickname = Annotated[
     msgspec.Meta(
         min_length=1,
         max_length=32,
-        pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
+        pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$(?!\n)",
         description="1 to 32 characters, no control characters, no leading or trailing blanks",
     ),
 ]
@@ -27,7 +29,7 @@ AvatarUrl = Annotated[
     str,
     msgspec.Meta(
         max_length=512,
-        pattern=r"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\s]*)?$",
+        pattern=rf"^https://[A-Za-z0-9.-]+(?::[0-9]{{1,5}})?(?:[/?#]{NOT_BLANK}*)?$(?!\n)",
         description="An https URL, at most 512 characters",
     ),
 ]

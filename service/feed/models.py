@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from service.patterns import HTTPS_URL
+
 POST_TEXT_MAX = 2000  # msg_sec_check takes up to 2,500 characters
 COMMENT_TEXT_MAX = 500
 IMAGES_MAX = 9
@@ -23,8 +25,8 @@ LinkKind = Literal["product", "poll"]
 ShareTarget = Literal["chat", "group", "moments", "favorite", "other"]
 FeedOrder = Literal["latest", "hot"]
 
-IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$", examples=["42"], description="An id")]
-ImageUrl = Annotated[str, Meta(max_length=500, pattern=r"^https://\S+$", examples=["https://cdn.example.com/a.jpg"])]
+IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["42"], description="An id")]
+ImageUrl = Annotated[str, Meta(max_length=500, pattern=HTTPS_URL, examples=["https://cdn.example.com/a.jpg"])]
 ImageUrls = Annotated[list[ImageUrl], Meta(max_length=IMAGES_MAX, description=f"Up to {IMAGES_MAX} https image URLs")]
 PostText = Annotated[
     str,
@@ -64,7 +66,7 @@ class CommentCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, 
         Annotated[
             str,
             Meta(
-                pattern=r"^[1-9][0-9]{0,15}$",
+                pattern=r"^[1-9][0-9]{0,15}$(?!\n)",
                 description="Reply to this comment. Replies are one level deep: replying to a reply joins its thread.",
             ),
         ]

@@ -199,7 +199,7 @@ class MyRewardsController(Controller):
         user: CurrentUser,
         db: asyncpg.Connection,
         limit: Limit = 20,
-        cursor: Annotated[str | None, Parameter(pattern=r"^[1-9][0-9]{0,15}$")] = None,
+        cursor: Annotated[str | None, Parameter(pattern=r"^[1-9][0-9]{0,15}$(?!\n)")] = None,
     ) -> MyRewards:
         before = int(cursor) if cursor else None
         if before is not None and before > MAX_ID:
