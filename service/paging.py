@@ -15,6 +15,8 @@ from litestar.params import Parameter
 
 from service.errors import FieldError, Problem
 
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (1-100)")]
 Cursor = Annotated[
     str | None,
@@ -36,7 +38,11 @@ def decode_cursor(cursor: str | None, *types: type) -> tuple | None:
         parts = msgspec.json.decode(raw)
         if not isinstance(parts, list) or len(parts) != len(types):
             raise ValueError("wrong shape")
-        return tuple(msgspec.convert(part, kind, strict=False) for part, kind in zip(parts, types, strict=True))
+        key = tuple(msgspec.convert(part, kind, strict=False) for part, kind in zip(parts, types, strict=True))
+        # A forged integer past bigint would reach PostgreSQL and fail there (a 500, not the client's 400).
+        if any(isinstance(part, int) and not BIGINT_MIN <= part <= BIGINT_MAX for part in key):
+            raise ValueError("out of range")
+        return key
     except (ValueError, binascii.Error, msgspec.DecodeError, msgspec.ValidationError):
         raise Problem(
             "validation_failed",
