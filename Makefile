@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format openapi bench clean
+.PHONY: install run test fuzz lint format openapi bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -22,6 +22,12 @@ run: install
 ## The whole test suite against a real PostgreSQL (DATABASE_URL, else the embedded one).
 test: install
 	$(BIN)/python -m pytest
+
+## The contract fuzzer at length: FUZZ_EXAMPLES examples per operation and identity, random each run
+## (`make test` runs 8, the same every run).
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/test_contract.py -q
 
 lint: install
 	$(BIN)/ruff check service tests benchmarks
