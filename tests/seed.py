@@ -13,7 +13,9 @@ collection, entry order and meetup place), `member` (a plain member who owns not
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +28,7 @@ from service.jobs import JobContext
 from service.jobs.worker import Worker, import_job_modules
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
-from tests.stack import OPERATOR_KEY, Stack
+from tests.stack import OPERATOR_KEY, LiveStack, Stack
 from tests.wechat_support import bearer, login
 
 CAST = ("owner", "admin", "author", "member", "stranger")
@@ -141,7 +143,7 @@ class Seeder:
         await self.advance(admin, poll_id)
         await self.vote(voter, poll_id, proposal_id)
         await self.call("POST", f"/v1/polls/{poll_id}/close", admin)
-        (trial,) = (await self.call("GET", "/v1/me/trials", holder))["items"]
+        (trial,) = [t for t in (await self.call("GET", "/v1/me/trials", holder))["items"] if t["pollId"] == poll_id]
         return poll_id, trial["id"]
 
     async def claim(self, holder: User, trial_id: str) -> None:
@@ -204,8 +206,9 @@ class Seeder:
         return (await self.call("POST", "/v1/admin/reward-pools", None, json=body, headers=OPERATOR))["id"]
 
 
-async def seed_with(stack: Stack, build) -> Any:
-    """Run ``build(seeder)`` with a client, a pool and an in-process worker holding both WeChat clients."""
+@contextlib.asynccontextmanager
+async def seeder_for(stack: Stack) -> AsyncIterator[Seeder]:
+    """A Seeder with a client, a pool and an in-process worker holding both WeChat clients."""
     import_job_modules()
     pool = await create_pool(stack.settings)
     try:
@@ -216,17 +219,17 @@ async def seed_with(stack: Stack, build) -> Any:
             pay = WeChatPay.from_settings(stack.settings, http)
             services = {"pay": pay, "wechat": WeChatClient(http, pool, stack.settings)}
             context = JobContext(pool=pool, settings=stack.settings, http=http, services=services)
-            worker = Worker(context, concurrency=2, lease=5, poll_interval=0.05, backoff_base=0.2)
-            return await build(Seeder(stack, api, worker))
+            yield Seeder(stack, api, Worker(context, concurrency=2, lease=5, poll_interval=0.05, backoff_base=0.2))
     finally:
         await pool.close()
 
 
 async def seed(stack: Stack) -> Seeded:
-    return await seed_with(stack, _build)
+    async with seeder_for(stack) as seeder:
+        return await build(seeder)
 
 
-async def _build(s: Seeder) -> Seeded:
+async def build(s: Seeder) -> Seeded:
     users = {name: await s.user(name) for name in CAST}
     owner, admin, author, member = (users[name] for name in ("owner", "admin", "author", "member"))
     seeded = Seeded(users)
@@ -281,3 +284,15 @@ async def _build(s: Seeder) -> Seeded:
 
     ids["pool_id"] = await s.reward_pool(cid)
     return seeded
+
+
+@contextlib.contextmanager
+def seeder_in(live: LiveStack) -> Iterator[Seeder]:
+    """A Seeder living on a LiveStack's event loop (call its coroutines through ``live.run``)."""
+    assert live.stack is not None
+    exits = contextlib.AsyncExitStack()
+    seeder = live.run(exits.enter_async_context(seeder_for(live.stack)))
+    try:
+        yield seeder
+    finally:
+        live.run(exits.aclose())
