@@ -27,7 +27,7 @@ from service.errors import handle_exception
 from service.health import HealthController
 from service.logs import configure_logging
 from service.middleware import request_id_middleware
-from service.openapi_schema import StrictStructSchemaPlugin
+from service.openapi_schema import StrictStructSchemaPlugin, document_body_limit
 from service.settings import Settings, load_settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
@@ -201,6 +201,7 @@ def create_app(
         debug=False,
     )
     app.state.settings = settings
+    document_body_limit(app)
     # What OPTIONS answers in `Allow` (service.middleware): every method of the path.
     app.state.allowed_methods = {
         route.path_format: ", ".join(sorted(route.methods)).encode()

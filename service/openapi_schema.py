@@ -9,10 +9,13 @@ own description of the type, so the spec and the decoder cannot disagree.
 from __future__ import annotations
 
 import msgspec
+from litestar import Litestar
 from litestar._openapi.schema_generation import SchemaCreator
 from litestar._openapi.schema_generation.plugins import StructSchemaPlugin
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
+
+from service.errors import responses
 
 _NUMBER = {"ge": "minimum", "le": "maximum", "gt": "exclusive_minimum", "lt": "exclusive_maximum"}
 _NUMBER["multiple_of"] = "multiple_of"
@@ -64,3 +67,13 @@ def _items(schema: Schema) -> Schema | Reference | None:
         return schema.items
     arrays = [s for s in schema.one_of or [] if isinstance(s, Schema) and s.items is not None]
     return arrays[0].items if len(arrays) == 1 else None
+
+
+def document_body_limit(app: Litestar) -> None:
+    """Every handler that decodes a body may answer 413 `payload_too_large` (MAX_BODY_BYTES): say so. Handlers
+    that read the raw body (WeChat's notifications) list the code themselves."""
+    too_large = responses("payload_too_large")[413]
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if "data" in handler.parsed_fn_signature.parameters and 413 not in (handler.responses or {}):
+                handler.responses = {**(handler.responses or {}), 413: too_large}

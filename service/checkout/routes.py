@@ -32,6 +32,7 @@ NOTIFY_ERRORS = (
     "pay_notification_malformed",
     "pay_notification_mismatch",
     "pay_notification_unknown",
+    "payload_too_large",
 )
 
 

@@ -57,7 +57,7 @@ class InteractionsController(Controller):
             "are rejected one by one with a code; the rest are accepted. At most EVENT_BATCH_MAX (100) events."
         ),
         status_code=200,
-        responses=responses("unauthorized", "token_expired", "batch_too_large"),
+        responses=responses("unauthorized", "token_expired", "batch_too_large", "payload_too_large"),
     )
     async def record_events(
         self, data: EventBatch, user: CurrentUser, db: asyncpg.Connection, settings: Settings

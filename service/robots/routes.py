@@ -128,7 +128,7 @@ class WeChatMessagesController(Controller):
         ),
         media_type="text/plain",
         status_code=200,
-        responses=responses("invalid_signature"),
+        responses=responses("invalid_signature", "payload_too_large"),
     )
     async def receive(self, request: Request, state: State) -> Response[str]:
         body = await request.body()
