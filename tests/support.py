@@ -70,6 +70,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "db_pool_max": 20,
         # Every test logs in from 127.0.0.1: the per-address login limit is tested on its own.
         "login_rate_per_address": 100_000,
+        # Likewise members write a lot in tests: the write flood limit is tested on its own.
+        "write_rate_posts": 100_000,
+        "write_rate_comments": 100_000,
     }
     values.update(overrides)
     return load_settings({}, **values)
