@@ -27,7 +27,7 @@ test: install
 ## (`make test` runs 8, the same every run).
 FUZZ_EXAMPLES ?= 200
 fuzz: install
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/test_contract.py -q
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/test_contract.py -q --hypothesis-show-statistics
 
 lint: install
 	$(BIN)/ruff check service tests benchmarks
