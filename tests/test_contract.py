@@ -1,5 +1,6 @@
 """Schemathesis over every operation of openapi/openapi.json, against the real stack (API, database, WeChat and
-Pay sandboxes) with a seeded community, as a member of it and as a stranger to it.
+Pay sandboxes) with a seeded community, as a member of it and as a stranger to it, and the operator routes
+with the operator key.
 
 Every answer must be documented: no 5xx, a documented status, content type, headers and body schema, bad
 input refused with 4xx. Path parameters are either generated or the ids of real rows (the member's
@@ -22,24 +23,24 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.openapi.checks import RejectedPositiveData
 
-from tests.seed import Seeded
+from tests.seed import OPERATOR, Seeded
 from tests.support import ROOT
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 SCHEMA = schemathesis.openapi.from_path(ROOT / "openapi" / "openapi.json")
 REAL_IDS: dict[str, str] = {}  # path parameter name -> the id of a seeded row, filled once seeded
-CALLER: dict[str, str] = {}  # the access token of the identity under test
+CALLER: dict[str, str] = {}  # the credentials of the identity under test: a header and its value
 
 
 @SCHEMA.auth(refresh_interval=None, retry_on=[])
 class SeededIdentity:
-    """Credentials as schemathesis' own auth, so its auth checks know to strip them (and expect a 401)."""
+    """Credentials as schemathesis' own auth, so its auth checks know to strip them (and expect a 401/403)."""
 
     def get(self, case, context):
-        return CALLER.get("token", "unset")
+        return dict(CALLER) or {"Authorization": "Bearer unset"}  # collection time: nobody is seeded yet
 
     def set(self, case, data, context):
-        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+        case.headers = {**(case.headers or {}), **data}
 
 
 @SCHEMA.hook
@@ -90,15 +91,28 @@ def identities_as_seeded(live, seeded: Seeded):
         assert left.status_code in (204, 403), left.text
 
 
-@pytest.mark.parametrize("identity", ["member", "stranger"])
-@SCHEMA.parametrize()
-@hypothesis.settings(
+FUZZ_SETTINGS = hypothesis.settings(
     max_examples=EXAMPLES,
     deadline=None,
     derandomize=not os.environ.get("FUZZ_RANDOM"),
     suppress_health_check=list(hypothesis.HealthCheck),
     database=None,
 )
+
+
+@pytest.mark.parametrize("identity", ["member", "stranger"])
+@SCHEMA.parametrize()
+@FUZZ_SETTINGS
 def test_every_answer_is_documented(case, identity, live, seeded: Seeded):
-    CALLER["token"] = seeded.users[identity].tokens["accessToken"]
+    CALLER.clear()
+    CALLER.update(seeded.users[identity].headers)
+    case.call_and_validate(base_url=live.api_url)
+
+
+@SCHEMA.include(path_regex="^/v1/admin/").parametrize()
+@FUZZ_SETTINGS
+def test_every_operator_answer_is_documented(case, live):
+    """The platform operator's routes, with its key (members and strangers only reach its refusal)."""
+    CALLER.clear()
+    CALLER.update(OPERATOR)
     case.call_and_validate(base_url=live.api_url)
