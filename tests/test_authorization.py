@@ -99,10 +99,11 @@ def test_public_routes_are_all_in_the_spec():
 #
 # Who may call each operation, by role in the seeded community (tests/seed.py): anonymous (no token),
 # stranger (logged in, not a member), member, author (a member who owns the row the path names), admin,
-# owner, and the platform operator (X-Operator-Key, no token). Every role below a row's rule must be refused
-# (401, 403 or 404 with a refusal code) and must change nothing; every role it admits must get a 2xx (or a
-# status the row accepts: the role may, the state says no). Rows whose call changes or removes what it names
-# get a fresh row for every call (`fresh_*` targets). A route of the spec without a row fails.
+# owner, and the platform operator (X-Operator-Key, no token). Every role a row does not admit must be
+# refused (401, 403 or 404 with a refusal code) and is called first, on the same rows as the admitted ones;
+# every role it admits must get a 2xx (or a status the row accepts: the role may, the state says no). Rows
+# whose call changes or removes what it names get a fresh row for every call (`fresh_*` targets). A route
+# of the spec without a row fails.
 
 ROLES = ("anonymous", "stranger", "member", "author", "admin", "owner", "operator")
 MEMBERS = frozenset({"member", "author", "admin", "owner"})
@@ -488,7 +489,8 @@ def refused(response: httpx.Response) -> bool:
 
 
 async def check_row(s: Seeder, seeded: Seeded, method: str, path: str, row: Row) -> list[str]:
-    """Every role, the refused ones first (they must leave everything as it was); what went wrong."""
+    """Every role, the refused ones first (the admitted calls after them find the rows as seeded); what
+    went wrong."""
     wrong = []
     for role in sorted(ROLES, key=lambda r: r in row.allowed):
         target = await TARGETS[row.target](s, seeded, role) if row.target else {}
