@@ -85,10 +85,11 @@ def pay_keys() -> SandboxKeys:
 @pytest.fixture(scope="module")
 def live_stack(admin_url: str, template_db: str, pay_keys: SandboxKeys) -> Iterator[LiveStack]:
     """The whole stack in a thread of its own over a database of its own, shared by the tests of a module.
-    Newcomer limits are off: the seeded members joined a moment ago and the tests write a lot."""
+    Newcomer limits are off: the seeded members joined a moment ago and the tests write a lot. The seeded
+    access tokens outlive a long run (`make fuzz`), which would otherwise end in a wall of 401s."""
     name = unique_name("live")
     asyncio.run(create_database(admin_url, name, template=template_db))
-    stack = LiveStack(with_database(admin_url, name), pay_keys, newcomer_hours=0)
+    stack = LiveStack(with_database(admin_url, name), pay_keys, newcomer_hours=0, access_token_ttl=6 * 3600)
     try:
         with stack.running():
             yield stack
