@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -39,11 +39,15 @@ def decode_cursor(cursor: str | None, *types: type) -> tuple | None:
         if not isinstance(parts, list) or len(parts) != len(types):
             raise ValueError("wrong shape")
         key = tuple(msgspec.convert(part, kind, strict=False) for part, kind in zip(parts, types, strict=True))
-        # A forged integer past bigint would reach PostgreSQL and fail there (a 500, not the client's 400).
-        if any(isinstance(part, int) and not BIGINT_MIN <= part <= BIGINT_MAX for part in key):
-            raise ValueError("out of range")
+        # A forged integer past bigint, or a time that leaves the calendar in UTC (year 1 at +14:00), would
+        # reach PostgreSQL and fail there: a 500, not the client's 400.
+        for part in key:
+            if isinstance(part, int) and not BIGINT_MIN <= part <= BIGINT_MAX:
+                raise ValueError("out of range")
+            if isinstance(part, datetime):
+                part.astimezone(UTC)  # OverflowError when it leaves the calendar
         return key
-    except (ValueError, binascii.Error, msgspec.DecodeError, msgspec.ValidationError):
+    except (ValueError, OverflowError, binascii.Error, msgspec.DecodeError, msgspec.ValidationError):
         raise Problem(
             "validation_failed",
             "invalid cursor",

@@ -4,8 +4,9 @@ anything else a client sends answers 400 `validation_failed`, never a 500."""
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -71,6 +72,25 @@ def test_a_cursor_of_one_list_is_refused_by_a_list_of_another_shape(key):
         assert problem.code == "validation_failed"
     else:
         raise AssertionError("a two-part cursor was read as one part")
+
+
+# RFC 3339 offsets are whole minutes.
+offsets = st.integers(-23 * 60, 23 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+
+
+@given(st.datetimes(timezones=offsets), ids)
+@example(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))), 1)
+@example(datetime(9999, 12, 31, 23, 59, tzinfo=timezone(-timedelta(hours=14))), 1)
+def test_a_forged_time_reaches_the_database_only_within_the_calendar(moment, number):
+    # Found by this test: year 1 at +14:00 is year 0 in UTC, which PostgreSQL refused with a 500.
+    forged = encode_cursor(moment, number)
+    try:
+        key = decode_cursor(forged, datetime, int)
+    except Problem:
+        with pytest.raises(OverflowError):
+            moment.astimezone(UTC)
+    else:
+        assert key[0] == moment and key[0].astimezone(UTC)
 
 
 async def test_a_forged_cursor_past_bigint_is_400_over_http(client, sandbox):
