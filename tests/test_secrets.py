@@ -48,8 +48,7 @@ class Capture:
 
 @contextlib.contextmanager
 def json_logs() -> Iterator[io.StringIO]:
-    """The production logging set-up at DEBUG, written to a buffer (the sandbox emulates WeChat: not ours).
-    Entered once the stack runs: the sandbox's Litestar app installs its own root handler at start-up."""
+    """The production logging set-up at DEBUG, written to a buffer (the sandbox emulates WeChat: not ours)."""
     config = logging_config("DEBUG")
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
