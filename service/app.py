@@ -26,7 +26,7 @@ from service.db.pool import create_pool
 from service.errors import handle_exception
 from service.health import HealthController
 from service.logs import configure_logging
-from service.middleware import request_id_middleware
+from service.middleware import refuse_nul, request_id_middleware
 from service.openapi_schema import StrictStructSchemaPlugin, document_body_limit
 from service.settings import Settings, load_settings
 from service.wechat.client import WeChatClient
@@ -193,6 +193,7 @@ def create_app(
             "wechat": Provide(_provide_wechat, sync_to_thread=False),
         },
         guards=[enforce_declared_security],
+        before_request=refuse_nul,
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(settings),

@@ -211,3 +211,20 @@ async def test_every_route_that_reads_a_body_refuses_one_too_large_and_documents
         "requestBody" in op for item in spec["paths"].values() for op in item.values() if isinstance(op, dict)
     )
     assert checked == with_body + 4
+
+
+async def test_nul_characters_are_400_not_500(client, sandbox):
+    # Found by the contract fuzzer: PostgreSQL text cannot hold U+0000, and it reached the database as a 500.
+    tokens = await login(client, sandbox.url, "alice")
+    body = {"name": "跑团", "description": "a\u0000b"}
+    problem = assert_problem(
+        await client.post("/v1/communities", json=body, headers=bearer(tokens)), 400, "validation_failed"
+    )
+    assert problem["errors"][0]["field"] == "body"
+    listed = await client.get("/v1/communities", params={"q": "a\u0000"}, headers=bearer(tokens))
+    assert assert_problem(listed, 400, "validation_failed")["errors"][0]["field"] == "query"
+    # A backslash followed by the text u0000 is just text.
+    created = await client.post(
+        "/v1/communities", json={"name": "跑团", "description": "\\u0000"}, headers=bearer(tokens)
+    )
+    assert created.status_code == 201 and created.json()["description"] == "\\u0000"
