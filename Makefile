@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := openapi/node_modules/.installed-stamp
 NPX := cd openapi && npx --no-install
 
-.PHONY: install run test lint format openapi walkthrough bench soak faults clean browser
+.PHONY: install run test fuzz lint format openapi walkthrough bench soak faults clean browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -37,6 +37,12 @@ run: $(STAMP)
 ## The whole test suite against a real PostgreSQL (DATABASE_URL, else the embedded one).
 test: install browser
 	$(BIN)/python -m pytest
+
+## The contract fuzzer at length: FUZZ_EXAMPLES examples per operation and identity, random each run
+## (`make test` runs 8, the same every run).
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/test_contract.py -q --hypothesis-show-statistics
 
 lint: install
 	$(BIN)/ruff check service tests benchmarks

@@ -2604,19 +2604,6 @@ export interface components {
             seedCommitment: string;
             winnerUserIds: string[];
         };
-        /** DuplicateProposalProblem */
-        DuplicateProposalProblem: {
-            code: string;
-            detail?: string | null;
-            errors?: components["schemas"]["FieldError"][] | null;
-            existingProposalId?: string | null;
-            instance?: string | null;
-            requestId?: string | null;
-            retryAfter?: number | null;
-            status: number;
-            title: string;
-            type: string;
-        };
         /** Earnings */
         Earnings: {
             communityId: string;
@@ -4444,7 +4431,10 @@ export interface operations {
                     "application/json": components["schemas"]["Activity"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4452,7 +4442,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -4508,6 +4498,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "activity_ended" | "app_disabled" | "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -4657,7 +4659,10 @@ export interface operations {
                     "application/json": components["schemas"]["CheckIn"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4665,7 +4670,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -4728,6 +4733,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "activity_ended" | "already_checked_in" | "app_disabled" | "check_in_late" | "check_in_not_open" | "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -4950,7 +4967,10 @@ export interface operations {
                     "application/json": components["schemas"]["CatalogueApp"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4958,7 +4978,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -4983,6 +5003,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -5070,6 +5102,7 @@ export interface operations {
             /**
              * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
              *     - `window_too_long`: The metrics window is longer than 366 days or ends before it starts.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
              */
             400: {
                 headers: {
@@ -5078,7 +5111,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed" | "window_too_long";
+                        code: "bad_request" | "validation_failed" | "window_too_long";
                     };
                 };
             };
@@ -5103,6 +5136,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -5329,6 +5374,7 @@ export interface operations {
              * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
              *     - `invalid_code`: The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry.
              *     - `code_used`: The WeChat code was already used: get a new one and retry.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
              */
             400: {
                 headers: {
@@ -5337,7 +5383,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "code_used" | "invalid_code" | "validation_failed";
+                        code: "bad_request" | "code_used" | "invalid_code" | "validation_failed";
                     };
                 };
             };
@@ -5350,6 +5396,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -5411,7 +5469,10 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5419,7 +5480,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -5432,6 +5493,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -5463,6 +5536,7 @@ export interface operations {
              * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
              *     - `invalid_code`: The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry.
              *     - `code_used`: The WeChat code was already used: get a new one and retry.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
              */
             400: {
                 headers: {
@@ -5471,7 +5545,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "code_used" | "invalid_code" | "validation_failed";
+                        code: "bad_request" | "code_used" | "invalid_code" | "validation_failed";
                     };
                 };
             };
@@ -5499,6 +5573,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -5562,7 +5648,10 @@ export interface operations {
                     "application/json": components["schemas"]["Tokens"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5570,7 +5659,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -5598,6 +5687,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -5764,7 +5865,10 @@ export interface operations {
                     "application/json": components["schemas"]["Collection"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5772,7 +5876,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -5827,6 +5931,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "collection_settled";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -6134,7 +6250,10 @@ export interface operations {
                     "application/json": components["schemas"]["Community"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6142,7 +6261,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -6170,6 +6289,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -6274,7 +6405,10 @@ export interface operations {
                     "application/json": components["schemas"]["Community"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6282,7 +6416,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -6337,6 +6471,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "cap_below_member_count";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -6459,7 +6605,10 @@ export interface operations {
                     "application/json": components["schemas"]["Activity"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6467,7 +6616,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -6525,6 +6674,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "app_disabled" | "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -7180,7 +7341,10 @@ export interface operations {
                     "application/json": components["schemas"]["Collection"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7188,7 +7352,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -7243,6 +7407,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "app_disabled";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -7524,7 +7700,10 @@ export interface operations {
                     "application/json": components["schemas"]["Introduction"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7532,7 +7711,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -7590,6 +7769,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "already_introduced" | "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -7714,7 +7905,10 @@ export interface operations {
                     "application/json": components["schemas"]["Invite"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7722,7 +7916,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -7765,6 +7959,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -7893,7 +8099,10 @@ export interface operations {
                     "application/json": components["schemas"]["JoinResult"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7901,7 +8110,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -7987,6 +8196,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "invite_expired" | "invite_used_up";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -8235,7 +8456,10 @@ export interface operations {
                     "application/json": components["schemas"]["JoinRequest"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8243,7 +8467,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -8298,6 +8522,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "request_not_pending";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -8504,7 +8740,10 @@ export interface operations {
                     "application/json": components["schemas"]["Meetup"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8512,7 +8751,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -8570,6 +8809,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "app_disabled" | "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -8811,7 +9062,10 @@ export interface operations {
                     "application/json": components["schemas"]["Membership"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8819,7 +9073,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -8862,6 +9116,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -9153,7 +9419,10 @@ export interface operations {
                     "application/json": components["schemas"]["Refund"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9161,7 +9430,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -9222,6 +9491,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
             /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
             422: {
                 headers: {
@@ -9264,7 +9545,10 @@ export interface operations {
                     "application/json": components["schemas"]["Community"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9272,7 +9556,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -9315,6 +9599,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -9453,7 +9749,10 @@ export interface operations {
                     "application/json": components["schemas"]["Poll"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9461,7 +9760,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -9519,6 +9818,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
             /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
             422: {
                 headers: {
@@ -9558,7 +9869,10 @@ export interface operations {
                     "application/json": components["schemas"]["FeedItem"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9566,7 +9880,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -9622,6 +9936,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -9842,7 +10168,10 @@ export interface operations {
                     "application/json": components["schemas"]["Rule"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9850,7 +10179,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -9909,6 +10238,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "app_disabled" | "too_many_rules" | "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -10061,7 +10402,10 @@ export interface operations {
                     "application/json": components["schemas"]["TimeZoneSetting"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10069,7 +10413,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -10112,6 +10456,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -10231,7 +10587,10 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupSettings"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10239,7 +10598,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -10294,6 +10653,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "app_disabled";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -10418,7 +10789,10 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupTopic"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10426,7 +10800,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -10484,6 +10858,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "app_disabled" | "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -10641,7 +11027,10 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupTopic"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10649,7 +11038,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -10707,6 +11096,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "app_disabled" | "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -10770,7 +11171,10 @@ export interface operations {
                     "application/json": components["schemas"]["BatchResult"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10778,7 +11182,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -10809,7 +11213,10 @@ export interface operations {
                     };
                 };
             };
-            /** @description - `batch_too_large`: The event batch holds more events than the documented maximum. */
+            /**
+             * @description - `batch_too_large`: The event batch holds more events than the documented maximum.
+             *     - `payload_too_large`: The request body exceeds the size limit.
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -10817,7 +11224,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "batch_too_large";
+                        code: "batch_too_large" | "payload_too_large";
                     };
                 };
             };
@@ -10968,7 +11375,10 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10976,7 +11386,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -11016,6 +11426,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -11359,7 +11781,10 @@ export interface operations {
                     "application/json": components["schemas"]["Meetup"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11367,7 +11792,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -11424,6 +11849,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "app_disabled" | "capacity_below_signups" | "meetup_cancelled" | "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -11499,7 +11936,10 @@ export interface operations {
                     "application/json": components["schemas"]["Signup"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11507,7 +11947,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -11579,6 +12019,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
         };
     };
     cancelMeetup: {
@@ -11606,7 +12058,10 @@ export interface operations {
                     "application/json": components["schemas"]["Meetup"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11614,7 +12069,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -11654,6 +12109,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -12124,7 +12591,10 @@ export interface operations {
                     "application/json": components["schemas"]["Refund"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12132,7 +12602,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -12188,6 +12658,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "order_not_paid" | "owner_must_transfer" | "refund_window_closed";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -12267,6 +12749,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
         };
     };
     payRefundNotify: {
@@ -12343,6 +12837,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
         };
     };
     payTransferNotify: {
@@ -12416,6 +12922,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "pay_notification_mismatch";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -12983,7 +13501,10 @@ export interface operations {
                     "application/json": components["schemas"]["Proposal"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12991,7 +13512,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -13049,9 +13570,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["DuplicateProposalProblem"] & {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "app_disabled" | "duplicate_proposal" | "poll_not_accepting_proposals" | "proposal_limit_reached" | "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -13123,7 +13656,10 @@ export interface operations {
                     "application/json": components["schemas"]["Proposal"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13131,7 +13667,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -13193,6 +13729,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
         };
     };
     mergeProposal: {
@@ -13222,7 +13770,10 @@ export interface operations {
                     "application/json": components["schemas"]["Proposal"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13230,7 +13781,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -13290,6 +13841,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "app_disabled" | "invalid_merge" | "poll_closed" | "proposal_merged";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -13491,7 +14054,10 @@ export interface operations {
                     "application/json": components["schemas"]["MyVotes"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13499,7 +14065,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -13560,6 +14126,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
         };
     };
     castVote: {
@@ -13590,7 +14168,10 @@ export interface operations {
                     "application/json": components["schemas"]["Vote"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13598,7 +14179,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -13656,6 +14237,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "already_voted" | "app_disabled" | "poll_not_accepting_votes" | "proposal_not_votable" | "vote_limit_reached";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -13937,7 +14530,10 @@ export interface operations {
                     "application/json": components["schemas"]["FeedItem"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -13945,7 +14541,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -14005,6 +14601,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "edit_window_closed" | "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -14140,7 +14748,10 @@ export interface operations {
                     "application/json": components["schemas"]["Comment"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14148,7 +14759,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -14204,6 +14815,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -14560,7 +15183,10 @@ export interface operations {
                     "application/json": components["schemas"]["Share"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14568,7 +15194,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -14611,6 +15237,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
         };
     };
     presenceHeartbeat: {
@@ -14635,7 +15273,10 @@ export interface operations {
                     "application/json": components["schemas"]["PresenceSession"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14643,7 +15284,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -14683,6 +15324,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -14800,7 +15453,10 @@ export interface operations {
                     "application/json": components["schemas"]["Rule"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -14808,7 +15464,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -14866,6 +15522,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "app_disabled" | "wechat_session_stale";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -15006,7 +15674,10 @@ export interface operations {
                     "application/json": components["schemas"]["Trial"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15014,7 +15685,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -15081,6 +15752,18 @@ export interface operations {
                     };
                 };
             };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
         };
     };
     giveTrialFeedback: {
@@ -15111,7 +15794,10 @@ export interface operations {
                     "application/json": components["schemas"]["Feedback"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15119,7 +15805,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -15187,6 +15873,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "trial_expired";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -15356,7 +16054,10 @@ export interface operations {
                     "application/json": components["schemas"]["Trial"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            /**
+             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -15364,7 +16065,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "validation_failed";
+                        code: "bad_request" | "validation_failed";
                     };
                 };
             };
@@ -15431,6 +16132,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "trial_expired";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };
@@ -15549,6 +16262,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "not_found";
+                    };
+                };
+            };
+            /** @description - `payload_too_large`: The request body exceeds the size limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "payload_too_large";
                     };
                 };
             };

@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Server, Tag
+from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from service import __version__
@@ -22,8 +23,9 @@ from service.errors import handle_exception
 from service.feed.cache import PageCache
 from service.health import HealthController
 from service.logs import configure_logging
-from service.middleware import request_id_middleware
+from service.middleware import refuse_nul, request_id_middleware
 from service.openapi import CompletedJson, CompletedScalar, CompletedYaml, SelfHostedSwagger, document_json
+from service.openapi_schema import StrictStructSchemaPlugin, document_body_errors
 from service.settings import Settings, load_settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
@@ -189,14 +191,23 @@ def create_app(
             "wechat": Provide(_provide_wechat, sync_to_thread=False),
         },
         guards=[enforce_declared_security],
+        before_request=refuse_nul,
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(settings),
+        plugins=[StrictStructSchemaPlugin()],
         logging_config=None,  # logging is configured once, by service.logs
         debug=False,
     )
     app.state.settings = settings
     app.state.feed_cache = PageCache(settings.feed_cache_seconds) if settings.feed_cache_seconds else None
+    document_body_errors(app)
+    # What OPTIONS answers in `Allow` (service.middleware): every method of the path.
+    app.state.allowed_methods = {
+        route.path_format: ", ".join(sorted(route.methods)).encode()
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+    }
     app.state.session_keys = SessionKeySealer(settings)
     # Outermost wrapper, so even unrouted requests (404, 405) carry a request id.
     app.asgi_handler = request_id_middleware(app.asgi_handler, log_access=settings.access_log)

@@ -33,7 +33,7 @@ IdempotencyKey = Annotated[
         name="Idempotency-Key",
         min_length=1,
         max_length=100,
-        pattern=r"^[\x21-\x7e]+$",
+        pattern=r"^[\x21-\x7e]+$(?!\n)",
         description="A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first "
         "answer instead of acting twice. Keys are kept for at least 24 hours.",
     ),

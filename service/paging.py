@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
 from litestar.params import QueryParameter
 
 from service.errors import FieldError, Problem
+
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (1-100)")]
 Cursor = Annotated[
@@ -44,8 +46,16 @@ def decode_cursor(cursor: str | None, *types: type) -> tuple | None:
         parts = msgspec.json.decode(raw)
         if not isinstance(parts, list) or len(parts) != len(types):
             raise ValueError("wrong shape")
-        return tuple(msgspec.convert(part, kind, strict=False) for part, kind in zip(parts, types, strict=True))
-    except (ValueError, binascii.Error, msgspec.DecodeError, msgspec.ValidationError):
+        key = tuple(msgspec.convert(part, kind, strict=False) for part, kind in zip(parts, types, strict=True))
+        # A forged integer past bigint, or a time that leaves the calendar in UTC (year 1 at +14:00), would
+        # reach PostgreSQL and fail there: a 500, not the client's 400.
+        for part in key:
+            if isinstance(part, int) and not BIGINT_MIN <= part <= BIGINT_MAX:
+                raise ValueError("out of range")
+            if isinstance(part, datetime):
+                part.astimezone(UTC)  # OverflowError when it leaves the calendar
+        return key
+    except (ValueError, OverflowError, binascii.Error, msgspec.DecodeError, msgspec.ValidationError):
         raise Problem(
             "validation_failed",
             "invalid cursor",

@@ -86,6 +86,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_rate_per_address: Positive = 30
     login_rate_per_code: Positive = 3
     login_rate_window: Positive = 60
+    # Posts and comments one member may write, in all communities together, per write_rate_window seconds
+    # (on top of the newcomer limits): a flood is refused with 429 before it reaches WeChat's content check.
+    write_rate_posts: Positive = 10
+    write_rate_comments: Positive = 30
+    write_rate_window: Positive = 60
     # Checkout: WeChat Pay v3 (service/wechat/pay.py). Without WECHAT_PAY_MCHID the app pays through the Pay
     # sandbox with sandbox keys (kept in .data/pay-sandbox in development); production requires a merchant.
     wechat_pay_mchid: str | None = None

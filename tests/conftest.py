@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -9,6 +9,9 @@ import pytest
 from service.db.migrate import migrate
 from service.db.pool import connect
 from service.settings import Settings
+from service.wechat.pay import SandboxKeys
+from tests.seed import Seeded, seed
+from tests.stack import LiveStack, Stack
 from tests.support import (
     admin_dsn,
     api_client,
@@ -69,3 +72,37 @@ def settings(database_url: str, sandbox: Sandbox) -> Settings:
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(settings) as client:
         yield client
+
+
+# -- one live stack per module, for synchronous clients (schemathesis, the role matrix) --------------------
+
+
+@pytest.fixture(scope="session")
+def pay_keys() -> SandboxKeys:
+    return SandboxKeys.generate()
+
+
+@pytest.fixture(scope="module")
+def live_stack(admin_url: str, template_db: str, pay_keys: SandboxKeys) -> Iterator[LiveStack]:
+    """The whole stack in a thread of its own over a database of its own, shared by the tests of a module.
+    Newcomer limits are off: the seeded members joined a moment ago and the tests write a lot. The seeded
+    access tokens outlive a long run (`make fuzz`), which would otherwise end in a wall of 401s."""
+    name = unique_name("live")
+    asyncio.run(create_database(admin_url, name, template=template_db))
+    stack = LiveStack(with_database(admin_url, name), pay_keys, newcomer_hours=0, access_token_ttl=6 * 3600)
+    try:
+        with stack.running():
+            yield stack
+    finally:
+        asyncio.run(drop_database(admin_url, name))
+
+
+@pytest.fixture(scope="module")
+def live(live_stack: LiveStack) -> Stack:
+    assert live_stack.stack is not None
+    return live_stack.stack
+
+
+@pytest.fixture(scope="module")
+def seeded(live_stack: LiveStack, live: Stack) -> Seeded:
+    return live_stack.run(seed(live))

@@ -74,6 +74,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         # Feed rules are asserted right after other members act: the page cache (tests/feed/test_cache.py)
         # lets their writes show only after its TTL.
         "feed_cache_seconds": 0,
+        # Likewise members write a lot in tests: the write flood limit is tested on its own.
+        "write_rate_posts": 100_000,
+        "write_rate_comments": 100_000,
     }
     values.update(overrides)
     return load_settings({}, **values)

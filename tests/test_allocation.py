@@ -48,6 +48,44 @@ def test_split_is_deterministic_whatever_the_key_order(amount, weights):
     assert split(amount, weights) == split(amount, reversed_weights)
 
 
+int_weights = st.dictionaries(st.integers(1, 10**6), st.integers(0, 10**6), min_size=1, max_size=40)
+
+
+@given(amount=st.integers(0, 10**12), weights=int_weights, factor=st.integers(2, 1000))
+def test_scaling_every_weight_changes_nothing(amount, weights, factor):
+    assert split(amount, {k: w * factor for k, w in weights.items()}) == split(amount, weights)
+
+
+@given(amount=st.integers(0, 10**12), weights=int_weights)
+def test_a_larger_weight_never_gets_less(amount, weights):
+    shares = split(amount, weights)
+    for a in weights:
+        for b in weights:
+            if weights[a] > weights[b]:
+                assert shares[a] >= shares[b]
+
+
+@given(amount=st.integers(0, 10**12), weights=int_weights, more=st.integers(1, 10**6))
+def test_a_larger_amount_takes_at_most_one_fen_from_anyone(amount, weights, more):
+    # Largest remainder may give someone one fen less out of a larger amount (the Alabama paradox), never more.
+    before, after = split(amount, weights), split(amount + more, weights)
+    assert all(after[key] >= before[key] - 1 for key in weights)
+
+
+@given(
+    amount=st.integers(0, 10**10),
+    tiers=st.dictionaries(st.integers(1, 50), st.tuples(st.integers(1, 10**4), int_weights), min_size=1, max_size=8),
+)
+def test_two_tiers_hand_out_the_whole_pool_to_the_fen(amount, tiers):
+    """The reward pool: split among communities, then each community's share among its members."""
+    communities = split(amount, {c: weight for c, (weight, _) in tiers.items()})
+    paid = 0
+    for community, (_, members) in tiers.items():
+        shares = split(communities[community], members)
+        paid += sum(shares.values()) if any(members.values()) else communities[community]
+    assert paid == amount
+
+
 def test_hand_computed_cases():
     assert split(100, {1: 1, 2: 1, 3: 1}) == {1: 34, 2: 33, 3: 33}
     assert split(10, {"a": 3, "b": 3, "c": 4}) == {"a": 3, "b": 3, "c": 4}

@@ -283,6 +283,65 @@ async def test_tampered_and_foreign_tokens_are_refused(client, sandbox, settings
     )
 
 
+def _claims_without(claims: dict, name: str) -> dict:
+    return {k: v for k, v in claims.items() if k != name}
+
+
+# Each case: how a token is made from the genuine claims and the secret key. All must answer 401 unauthorized.
+WRONG_TOKENS = {
+    "HS512 with the right key": lambda c, key: jwt.encode(c, key, algorithm="HS512"),
+    "HS384 with the right key": lambda c, key: jwt.encode(c, key, algorithm="HS384"),
+    "another issuer": lambda c, key: jwt.encode({**c, "iss": "someone-else"}, key, algorithm="HS256"),
+    "typ refresh": lambda c, key: jwt.encode({**c, "typ": "refresh"}, key, algorithm="HS256"),
+    "no typ": lambda c, key: jwt.encode(_claims_without(c, "typ"), key, algorithm="HS256"),
+    "no exp": lambda c, key: jwt.encode(_claims_without(c, "exp"), key, algorithm="HS256"),
+    "no sub": lambda c, key: jwt.encode(_claims_without(c, "sub"), key, algorithm="HS256"),
+    "sub not a user id": lambda c, key: jwt.encode({**c, "sub": "admin"}, key, algorithm="HS256"),
+    "exp not an integer": lambda c, key: jwt.encode({**c, "exp": float(c["exp"]) + 0.5}, key, algorithm="HS256"),
+    "key id header injected": lambda c, key: jwt.encode(c, key, algorithm="HS256", headers={"kid": "../../x"}) + "x",
+}
+
+
+@pytest.mark.parametrize("make", WRONG_TOKENS.values(), ids=WRONG_TOKENS)
+async def test_tokens_signed_or_claiming_otherwise_are_refused(client, sandbox, settings, make):
+    tokens = await login(client, sandbox.url, "alice")
+    claims = jwt.decode(tokens["accessToken"], options={"verify_signature": False})
+    token = make(claims, settings.secret_key)
+    assert_problem(await client.get("/v1/me", headers=bearer(token)), 401, "unauthorized")
+
+
+async def test_a_token_of_an_account_that_is_gone_is_refused(client, sandbox, database_url):
+    tokens = await login(client, sandbox.url, "alice")
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("DELETE FROM refresh_tokens")
+        await conn.execute("DELETE FROM users WHERE id = $1", int(tokens["user"]["id"]))
+    finally:
+        await conn.close()
+    assert_problem(await client.get("/v1/me", headers=bearer(tokens)), 401, "unauthorized")
+    refused = await client.post("/v1/auth/refresh", json={"refreshToken": tokens["refreshToken"]})
+    assert_problem(refused, 401, "invalid_refresh_token")
+
+
+async def test_a_reused_refresh_token_revokes_every_token_of_its_family(client, sandbox):
+    # Rotate three times, then the first token comes back: each of the four refresh tokens is dead.
+    tokens = await login(client, sandbox.url, "alice")
+    family = [tokens["refreshToken"]]
+    for _ in range(3):
+        answer = await client.post("/v1/auth/refresh", json={"refreshToken": family[-1]})
+        family.append(answer.json()["refreshToken"])
+    assert_problem(await client.post("/v1/auth/refresh", json={"refreshToken": family[0]}), 401, "refresh_token_reused")
+    for spent in family[1:]:
+        refused = await client.post("/v1/auth/refresh", json={"refreshToken": spent})
+        assert refused.status_code == 401 and refused.json()["code"] in (
+            "invalid_refresh_token",
+            "refresh_token_reused",
+        )
+    assert_problem(
+        await client.post("/v1/auth/refresh", json={"refreshToken": family[-1]}), 401, "invalid_refresh_token"
+    )
+
+
 # -- phone -------------------------------------------------------------------------------------------------
 
 

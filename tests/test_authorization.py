@@ -1,19 +1,31 @@
-"""Who may call each route, asserted over HTTP for every operation in the spec.
+"""Who may call each route, asserted over HTTP for every operation in the spec, in two layers.
 
-The spec's `security` of an operation is its rule: `bearer` routes answer 401 to a caller without a
+The spec's `security` of an operation is its first rule: `bearer` routes answer 401 to a caller without a
 token, `operator` routes answer 403 `operator_only` without the operator key, and a route with no
 security must be listed in PUBLIC with the reason it is open. A new route that declares no rule, or
-declares one it does not enforce, fails here. Role checks inside a community (member, admin, owner) are
-asserted by each domain's IDOR tests.
+declares one it does not enforce, fails here.
+
+ROLE_MATRIX is the second: one row per operation naming the roles admitted (anonymous, stranger, member,
+the author of the row named, admin, owner, operator), each role called over HTTP on a seeded community.
+A new route without a row fails.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 
+from tests.seed import OPERATOR as OPERATOR_HEADERS
+from tests.seed import Seeded, Seeder, User, local_window, seeder_in
+from tests.stack import LiveStack
 from tests.support import ROOT
 
 SPEC = json.loads((ROOT / "openapi" / "openapi.json").read_text())
@@ -81,3 +93,439 @@ def test_public_routes_are_all_in_the_spec():
     documented = {(m, p) for m, p, _ in OPERATIONS}
     missing = {route for route in PUBLIC if route not in documented and not route[1].startswith("/v1/wechat")}
     assert missing == set()
+
+
+# -- the role matrix -------------------------------------------------------------------------------------
+#
+# Who may call each operation, by role in the seeded community (tests/seed.py): anonymous (no token),
+# stranger (logged in, not a member), member, author (a member who owns the row the path names), admin,
+# owner, and the platform operator (X-Operator-Key, no token). Every role a row does not admit must be
+# refused (401, 403 or 404 with a refusal code) and is called first, on the same rows as the admitted ones;
+# every role it admits must get a 2xx (or a status the row accepts: the role may, the state says no). Rows
+# whose call changes or removes what it names get a fresh row for every call (`fresh_*` targets). A route
+# of the spec without a row fails.
+
+ROLES = ("anonymous", "stranger", "member", "author", "admin", "owner", "operator")
+MEMBERS = frozenset({"member", "author", "admin", "owner"})
+ADMINS = frozenset({"admin", "owner"})
+SIGNED_IN = MEMBERS | {"stranger"}
+EVERYONE = frozenset(ROLES)
+AUTHOR = frozenset({"author"})
+AUTHOR_OR_ADMINS = AUTHOR | ADMINS
+OWNER = frozenset({"owner"})
+OPERATOR = frozenset({"operator"})
+NOBODY = frozenset()  # WeChat's calls: only its signature admits, whoever else calls
+REFUSALS = {
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "not_member",
+    "not_community_member",
+    "admins_only",
+    "operator_only",
+    "not_trial_holder",
+    "not_participant",
+    "invite_not_found",  # someone else's invite link, as if it did not exist
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    allowed: frozenset[str]
+    target: str | None = None  # a TARGETS entry: the path parameters (and body) to call with, made per call
+    body: dict | None = None
+    accept: tuple[int, ...] = ()  # besides 2xx, for the admitted roles
+    query: dict | None = None
+
+
+def at(**delta: float) -> str:
+    return (datetime.now(UTC) + timedelta(**delta)).isoformat()
+
+
+TEXT = {"text": "今天跑了五公里，天气很好"}
+WEEK = {"from": str(datetime.now(UTC).date() - timedelta(days=7)), "to": str(datetime.now(UTC).date())}
+ROLE_MATRIX: dict[tuple[str, str], Row] = {
+    ("GET", "/healthz"): Row(EVERYONE),
+    ("GET", "/readyz"): Row(EVERYONE),
+    ("POST", "/v1/auth/login"): Row(EVERYONE, "login_code", {"code": "{login_code}"}),
+    ("POST", "/v1/auth/refresh"): Row(EVERYONE, "refresh_token", {"refreshToken": "{refresh_token}"}),
+    ("POST", "/v1/auth/logout"): Row(EVERYONE, "refresh_token", {"refreshToken": "{refresh_token}"}),
+    ("POST", "/v1/auth/phone"): Row(SIGNED_IN, "phone_code", {"code": "{phone_code}"}),
+    ("GET", "/v1/auth/session"): Row(SIGNED_IN),
+    ("GET", "/v1/me"): Row(SIGNED_IN),
+    ("PATCH", "/v1/me"): Row(SIGNED_IN, body={"avatarUrl": "https://cdn.example.com/a.png"}),
+    ("GET", "/v1/me/communities"): Row(SIGNED_IN),
+    ("GET", "/v1/me/rewards"): Row(SIGNED_IN),
+    ("GET", "/v1/me/trials"): Row(SIGNED_IN),
+    ("GET", "/v1/feed"): Row(SIGNED_IN),
+    ("GET", "/v1/apps"): Row(SIGNED_IN),
+    ("POST", "/v1/events"): Row(SIGNED_IN, "events"),
+    ("POST", "/v1/presence/heartbeat"): Row(MEMBERS, body={"communityId": "{community_id}"}),
+    ("POST", "/v1/pay/notify"): Row(NOBODY, body={}),
+    ("POST", "/v1/pay/refund-notify"): Row(NOBODY, body={}),
+    ("POST", "/v1/pay/transfer-notify"): Row(NOBODY, body={}),
+    ("GET", "/v1/wechat/messages"): Row(NOBODY),
+    ("POST", "/v1/wechat/messages"): Row(NOBODY),
+    # Communities and belonging.
+    ("GET", "/v1/communities"): Row(SIGNED_IN),
+    ("POST", "/v1/communities"): Row(SIGNED_IN, body={"name": "新社群"}),
+    ("GET", "/v1/communities/{community_id}"): Row(SIGNED_IN),
+    ("PATCH", "/v1/communities/{community_id}"): Row(ADMINS, body={"description": "每周六早上一起跑"}),
+    ("POST", "/v1/communities/{community_id}/join"): Row(SIGNED_IN, "fresh_community", {}),
+    ("GET", "/v1/communities/{community_id}/members"): Row(MEMBERS),
+    ("PATCH", "/v1/communities/{community_id}/members/{user_id}"): Row(ADMINS, "fresh_community", {"muteMinutes": 10}),
+    # The author named by the path leaves (as with `me`); admins remove them.
+    ("DELETE", "/v1/communities/{community_id}/members/{user_id}"): Row(ADMINS | AUTHOR, "fresh_community"),
+    ("POST", "/v1/communities/{community_id}/introduction"): Row(MEMBERS, body={"text": "大家好，我是小林"}),
+    ("POST", "/v1/communities/{community_id}/read"): Row(MEMBERS),
+    ("GET", "/v1/communities/{community_id}/invites"): Row(MEMBERS),
+    ("POST", "/v1/communities/{community_id}/invites"): Row(MEMBERS, body={}),
+    ("DELETE", "/v1/communities/{community_id}/invites/{code}"): Row(AUTHOR_OR_ADMINS, "fresh_invite"),
+    ("GET", "/v1/communities/{community_id}/join-requests"): Row(ADMINS),
+    ("POST", "/v1/communities/{community_id}/join-requests/{request_id}/approve"): Row(ADMINS, "fresh_request"),
+    ("POST", "/v1/communities/{community_id}/join-requests/{request_id}/reject"): Row(
+        ADMINS, "fresh_request", {"reason": "请先填写申请理由"}
+    ),
+    ("GET", "/v1/communities/{community_id}/newcomers"): Row(ADMINS),
+    ("GET", "/v1/communities/{community_id}/audit-log"): Row(ADMINS),
+    ("POST", "/v1/communities/{community_id}/ownership-transfer"): Row(
+        OWNER, "fresh_community", {"userId": "{admin_id}"}
+    ),
+    ("GET", "/v1/communities/{community_id}/orders"): Row(ADMINS),
+    ("POST", "/v1/communities/{community_id}/orders/{order_id}/refund"): Row(
+        ADMINS, "fresh_entry_order", {"reason": "活动取消"}
+    ),
+    ("GET", "/v1/communities/{community_id}/earnings"): Row(ADMINS),
+    ("GET", "/v1/communities/{community_id}/metrics"): Row(ADMINS, query=WEEK),
+    ("GET", "/v1/communities/{community_id}/leaderboard"): Row(MEMBERS, query=WEEK),
+    ("GET", "/v1/communities/{community_id}/timezone"): Row(MEMBERS),
+    ("PUT", "/v1/communities/{community_id}/timezone"): Row(OWNER, body={"timeZone": "Asia/Shanghai"}),
+    # Apps: switching on a free app that is on answers 200; renewing one that is not monthly is refused.
+    ("GET", "/v1/communities/{community_id}/apps"): Row(MEMBERS),
+    ("PUT", "/v1/communities/{community_id}/apps/{app}"): Row(OWNER),
+    ("DELETE", "/v1/communities/{community_id}/apps/{app}"): Row(OWNER, "fresh_community"),
+    ("POST", "/v1/communities/{community_id}/apps/{app}/renewal"): Row(OWNER, accept=(409,)),
+    ("PUT", "/v1/admin/apps/{app}/price"): Row(OPERATOR, "unused_app", {"billing": "monthly", "priceFen": 990}),
+    ("DELETE", "/v1/admin/apps/{app}/price"): Row(OPERATOR, "unused_app"),
+    # Feed.
+    ("GET", "/v1/communities/{community_id}/feed"): Row(MEMBERS),
+    ("GET", "/v1/communities/{community_id}/essence"): Row(MEMBERS),
+    ("POST", "/v1/communities/{community_id}/posts"): Row(MEMBERS, body=TEXT),
+    ("GET", "/v1/posts/{post_id}"): Row(MEMBERS),
+    ("PATCH", "/v1/posts/{post_id}"): Row(AUTHOR, body={"text": "今天跑了十公里"}),
+    ("DELETE", "/v1/posts/{post_id}"): Row(AUTHOR_OR_ADMINS, "fresh_post"),
+    ("GET", "/v1/posts/{post_id}/comments"): Row(MEMBERS),
+    ("POST", "/v1/posts/{post_id}/comments"): Row(MEMBERS, body={"text": "加油，一起跑"}),
+    ("DELETE", "/v1/comments/{comment_id}"): Row(AUTHOR_OR_ADMINS, "fresh_comment"),
+    ("PUT", "/v1/posts/{post_id}/like"): Row(MEMBERS),
+    ("DELETE", "/v1/posts/{post_id}/like"): Row(MEMBERS),
+    ("POST", "/v1/posts/{post_id}/share"): Row(MEMBERS, body={"target": "chat"}),
+    ("PUT", "/v1/posts/{post_id}/essence"): Row(ADMINS),
+    ("DELETE", "/v1/posts/{post_id}/essence"): Row(ADMINS),
+    # Robots.
+    ("GET", "/v1/communities/{community_id}/robot-rules"): Row(ADMINS),
+    ("POST", "/v1/communities/{community_id}/robot-rules"): Row(ADMINS, body={"keyword": "报名", "reply": "看群公告"}),
+    ("PATCH", "/v1/robot-rules/{rule_id}"): Row(ADMINS, body={"enabled": True}),
+    ("DELETE", "/v1/robot-rules/{rule_id}"): Row(ADMINS, "fresh_rule"),
+    ("GET", "/v1/communities/{community_id}/warmup"): Row(ADMINS),
+    ("PATCH", "/v1/communities/{community_id}/warmup"): Row(ADMINS, body={"quietMinutes": 120}),
+    ("GET", "/v1/communities/{community_id}/warmup/topics"): Row(ADMINS),
+    ("POST", "/v1/communities/{community_id}/warmup/topics"): Row(ADMINS, body={"text": "大家最近在读什么书？"}),
+    ("PATCH", "/v1/communities/{community_id}/warmup/topics/{topic_id}"): Row(ADMINS, body={"position": 1}),
+    ("DELETE", "/v1/communities/{community_id}/warmup/topics/{topic_id}"): Row(ADMINS, "fresh_topic"),
+    # Checkout and collections.
+    ("GET", "/v1/orders/{order_id}"): Row(AUTHOR),
+    ("POST", "/v1/orders/{order_id}/refund"): Row(AUTHOR, "own_entry_order", {"reason": "不想参加了"}),
+    ("GET", "/v1/transfers/{transfer_id}"): Row(AUTHOR),
+    ("GET", "/v1/communities/{community_id}/collections"): Row(MEMBERS),
+    ("POST", "/v1/communities/{community_id}/collections"): Row(
+        MEMBERS, body={"title": "周六烧烤 AA", "amountFen": 4500}
+    ),
+    ("GET", "/v1/collections/{collection_id}"): Row(MEMBERS),
+    ("POST", "/v1/collections/{collection_id}/pay"): Row(MEMBERS - AUTHOR, "fresh_collection"),
+    ("POST", "/v1/collections/{collection_id}/cancel"): Row(AUTHOR_OR_ADMINS, "fresh_collection", {}),
+    # Rewards.
+    ("POST", "/v1/admin/reward-pools"): Row(OPERATOR, "reward_pool_body"),
+    ("GET", "/v1/admin/reward-pools/{pool_id}"): Row(OPERATOR),
+    # Nothing rolled up yet in the seeded world: nothing_to_allocate, after the operator check.
+    ("POST", "/v1/admin/reward-pools/{pool_id}/commit"): Row(OPERATOR, "fresh_pool", accept=(409,)),
+    # Polls and trials: the seeded poll is in its proposal phase; `voting` and `closed` are the others.
+    ("GET", "/v1/communities/{community_id}/polls"): Row(MEMBERS),
+    ("POST", "/v1/communities/{community_id}/polls"): Row(ADMINS, "poll_body"),
+    ("GET", "/v1/polls/{poll_id}"): Row(MEMBERS),
+    ("POST", "/v1/polls/{poll_id}/advance"): Row(ADMINS, "fresh_poll"),
+    ("POST", "/v1/polls/{poll_id}/close"): Row(ADMINS, "fresh_poll"),
+    ("GET", "/v1/polls/{poll_id}/audit"): Row(MEMBERS, "closed_poll"),  # admins before the close too
+    ("GET", "/v1/polls/{poll_id}/proposals"): Row(MEMBERS),
+    ("POST", "/v1/polls/{poll_id}/proposals"): Row(MEMBERS, "proposal_name", {"name": "{name}"}),
+    ("PATCH", "/v1/polls/{poll_id}/proposals/{proposal_id}"): Row(ADMINS, "fresh_poll", {"status": "hidden"}),
+    ("POST", "/v1/polls/{poll_id}/proposals/{proposal_id}/merge"): Row(
+        ADMINS, "fresh_poll", {"intoProposalId": "{other_proposal_id}"}
+    ),
+    ("POST", "/v1/polls/{poll_id}/votes"): Row(MEMBERS, "voting_poll", {"proposalId": "{proposal_id}"}, (409,)),
+    ("PUT", "/v1/polls/{poll_id}/votes"): Row(MEMBERS, "voting_poll", {"proposalIds": ["{proposal_id}"]}),
+    ("DELETE", "/v1/polls/{poll_id}/votes/{proposal_id}"): Row(MEMBERS, "voted"),
+    ("GET", "/v1/polls/{poll_id}/results"): Row(MEMBERS, "closed_poll"),
+    ("GET", "/v1/polls/{poll_id}/trials"): Row(ADMINS, "closed_poll"),
+    ("GET", "/v1/polls/{poll_id}/feedback"): Row(ADMINS, "closed_poll"),
+    ("POST", "/v1/trials/{trial_id}/claim"): Row(AUTHOR, body={"deliveryNote": "上海市徐汇区某路 1 号"}),
+    ("POST", "/v1/trials/{trial_id}/ship"): Row(ADMINS, "fresh_trial", {"shippingNote": "顺丰 SF1234567890"}),
+    ("POST", "/v1/trials/{trial_id}/feedback"): Row(AUTHOR, "fresh_trial", {"rating": 5, "text": "很好喝"}),
+    ("POST", "/v1/trials/{trial_id}/feedback/share"): Row(AUTHOR, "trial_with_feedback"),
+    # Activities.
+    ("GET", "/v1/communities/{community_id}/activities"): Row(MEMBERS),
+    ("POST", "/v1/communities/{community_id}/activities"): Row(ADMINS, "activity_body"),
+    ("GET", "/v1/activities/{activity_id}"): Row(MEMBERS),
+    ("PATCH", "/v1/activities/{activity_id}"): Row(ADMINS, body={"title": "早起打卡第二季"}),
+    ("DELETE", "/v1/activities/{activity_id}"): Row(ADMINS, "fresh_activity"),
+    ("GET", "/v1/activities/{activity_id}/check-ins"): Row(MEMBERS),
+    ("POST", "/v1/activities/{activity_id}/check-ins"): Row(MEMBERS, body={"text": "六点起床，跑了五公里"}),
+    ("GET", "/v1/activities/{activity_id}/occurrences"): Row(MEMBERS),
+    ("GET", "/v1/activities/{activity_id}/ranking"): Row(MEMBERS),
+    # Meetups: the seeded one starts in three days, so the venue door is not open yet.
+    ("GET", "/v1/communities/{community_id}/meetups"): Row(MEMBERS),
+    ("POST", "/v1/communities/{community_id}/meetups"): Row(ADMINS, "meetup_body"),
+    ("GET", "/v1/meetups/{meetup_id}"): Row(MEMBERS),
+    ("PATCH", "/v1/meetups/{meetup_id}"): Row(ADMINS, body={"capacity": 20}),
+    ("POST", "/v1/meetups/{meetup_id}/cancel"): Row(ADMINS, "fresh_meetup", {}),
+    ("GET", "/v1/meetups/{meetup_id}/signups"): Row(ADMINS),
+    ("POST", "/v1/meetups/{meetup_id}/signups"): Row(MEMBERS, "fresh_meetup"),
+    ("DELETE", "/v1/meetups/{meetup_id}/signups/me"): Row(MEMBERS, "signed_up"),
+    ("GET", "/v1/meetups/{meetup_id}/venue-code"): Row(ADMINS),
+    ("POST", "/v1/meetups/{meetup_id}/attendance"): Row(MEMBERS, "venue_code", {"code": "{venue}"}, (409,)),
+}
+
+
+async def _new_user(s: Seeder) -> User:
+    return await s.user(f"matrix-{uuid.uuid4().hex[:10]}")
+
+
+async def _fresh_community(s: Seeder, seeded: Seeded, role: str) -> dict:
+    u = seeded.users
+    cid = await s.community(u["owner"], u["admin"], u["author"], u["member"])
+    await s.promote(u["owner"], cid, u["admin"])
+    return {"community_id": cid, "user_id": u["author"].id, "admin_id": u["admin"].id}
+
+
+async def _fresh_poll(s: Seeder, seeded: Seeded, role: str) -> dict:
+    u, cid = seeded.users, seeded.ids["community_id"]
+    poll_id = await s.poll(u["admin"], cid)
+    mine, other = await s.proposal(u["author"], poll_id), await s.proposal(u["member"], poll_id)
+    return {"poll_id": poll_id, "proposal_id": mine, "other_proposal_id": other}
+
+
+async def _fresh_trial(s: Seeder, seeded: Seeded, role: str) -> dict:
+    u = seeded.users
+    _, trial_id = await s.trial(u["admin"], u["author"], u["member"], seeded.ids["community_id"])
+    await s.claim(u["author"], trial_id)
+    return {"trial_id": trial_id}
+
+
+async def _trial_with_feedback(s: Seeder, seeded: Seeded, role: str) -> dict:
+    target = await _fresh_trial(s, seeded, role)
+    body = {"rating": 4, "text": "口感顺滑"}
+    await s.call("POST", f"/v1/trials/{target['trial_id']}/feedback", seeded.users["author"], json=body)
+    return target
+
+
+async def _own_entry_order(s: Seeder, seeded: Seeded, role: str) -> dict:
+    u = seeded.users
+    cid = await s.community(u["owner"], entryMode="paid", priceFen=990)
+    return {"order_id": (await s.join(u["author"], cid))["order"]["id"]}
+
+
+async def _fresh_entry_order(s: Seeder, seeded: Seeded, role: str) -> dict:
+    paid = seeded.extra["paid_community_id"]
+    return {"community_id": paid, "order_id": (await s.join(await _new_user(s), paid))["order"]["id"]}
+
+
+async def _fresh_request(s: Seeder, seeded: Seeded, role: str) -> dict:
+    approval = seeded.extra["approval_community_id"]
+    return {"community_id": approval, "request_id": await s.join_request(await _new_user(s), approval)}
+
+
+async def _voted(s: Seeder, seeded: Seeded, role: str) -> dict:
+    target = {"poll_id": seeded.extra["voting_poll_id"], "proposal_id": seeded.extra["voting_proposal_id"]}
+    if role in MEMBERS:
+        await s.call("POST", "/v1/polls/{poll_id}/votes".format(**target), seeded.users[role], (201, 409),
+                     json={"proposalId": target["proposal_id"]})  # fmt: skip
+    return target
+
+
+async def _signed_up(s: Seeder, seeded: Seeded, role: str) -> dict:
+    meetup_id = await s.meetup(seeded.users["admin"], seeded.ids["community_id"])
+    if role in MEMBERS:
+        await s.sign_up(seeded.users[role], meetup_id)
+    return {"meetup_id": meetup_id}
+
+
+async def _venue_code(s: Seeder, seeded: Seeded, role: str) -> dict:
+    venue = await s.call("GET", f"/v1/meetups/{seeded.ids['meetup_id']}/venue-code", seeded.users["admin"])
+    return {"venue": venue["code"]}
+
+
+async def _unused_app(s: Seeder, seeded: Seeded, role: str) -> dict:
+    async def free_again() -> None:  # a priced app would be off in every community of the later rows
+        await s.call("DELETE", "/v1/admin/apps/warmup/price", None, (204,), headers=OPERATOR_HEADERS)
+
+    return {"app": "warmup", "cleanup": free_again}
+
+
+async def _events(s: Seeder, seeded: Seeded, role: str) -> dict:
+    event = {"id": uuid.uuid4().hex, "type": "post_view", "at": at(), "dwellMs": 4000}
+    event |= {"communityId": seeded.ids["community_id"], "postId": seeded.ids["post_id"]}
+    return {"body": {"events": [event]}}
+
+
+async def _reward_pool_body(s: Seeder, seeded: Seeded, role: str) -> dict:
+    today = datetime.now(UTC).date()
+    body = {"amountFen": 10000, "start": str(today - timedelta(days=7)), "end": str(today)}
+    return {"body": body | {"communityIds": [seeded.ids["community_id"]]}}
+
+
+def _made(make: str, key: str):
+    """A target that makes a fresh row with a Seeder helper (as the seeded roles do) and names it ``key``."""
+
+    async def target(s: Seeder, seeded: Seeded, role: str) -> dict:
+        u, ids = seeded.users, seeded.ids
+        made = {
+            "post": lambda: s.post(u["author"], ids["community_id"]),
+            "comment": lambda: s.comment(u["author"], ids["post_id"]),
+            "invite": lambda: s.invite(u["author"], ids["community_id"]),
+            "rule": lambda: s.robot_rule(u["admin"], ids["community_id"]),
+            "topic": lambda: s.topic(u["admin"], ids["community_id"]),
+            "activity": lambda: s.activity(u["admin"], ids["community_id"]),
+            "meetup": lambda: s.meetup(u["admin"], ids["community_id"]),
+            "collection": lambda: s.collection(u["author"], ids["community_id"], [u["member"], u["admin"], u["owner"]]),
+            "pool": lambda: s.reward_pool(ids["community_id"]),
+        }
+        return {key: await made[make]()}
+
+    return target
+
+
+async def _body(body: dict) -> dict:
+    return {"body": body}
+
+
+TARGETS = {
+    "login_code": lambda s, seeded, role: _login_code(s),
+    "refresh_token": lambda s, seeded, role: _refresh_token(s),
+    "phone_code": lambda s, seeded, role: _phone_code(s, seeded, role),
+    "events": _events,
+    "fresh_community": _fresh_community,
+    "fresh_invite": _made("invite", "code"),
+    "fresh_request": _fresh_request,
+    "fresh_entry_order": _fresh_entry_order,
+    "own_entry_order": _own_entry_order,
+    "unused_app": _unused_app,
+    "fresh_post": _made("post", "post_id"),
+    "fresh_comment": _made("comment", "comment_id"),
+    "fresh_rule": _made("rule", "rule_id"),
+    "fresh_topic": _made("topic", "topic_id"),
+    "fresh_activity": _made("activity", "activity_id"),
+    "fresh_meetup": _made("meetup", "meetup_id"),
+    "fresh_collection": _made("collection", "collection_id"),
+    "fresh_pool": _made("pool", "pool_id"),
+    "reward_pool_body": _reward_pool_body,
+    "fresh_poll": _fresh_poll,
+    "proposal_name": lambda s, seeded, role: _name(),
+    "voting_poll": lambda s, seeded, role: _ids(
+        poll_id=seeded.extra["voting_poll_id"], proposal_id=seeded.extra["voting_proposal_id"]
+    ),
+    "voted": _voted,
+    "closed_poll": lambda s, seeded, role: _ids(poll_id=seeded.extra["closed_poll_id"]),
+    "fresh_trial": _fresh_trial,
+    "trial_with_feedback": _trial_with_feedback,
+    "poll_body": lambda s, seeded, role: _body(
+        {"title": "新品命名", "proposalsCloseAt": at(hours=1), "votingCloseAt": at(hours=2)}
+    ),
+    "activity_body": lambda s, seeded, role: _body(
+        {"title": "晚间拉伸", "prompt": "拉伸十分钟", "recurrence": "daily", **local_window()}
+    ),
+    "meetup_body": lambda s, seeded, role: _body(
+        {"title": "周日夜跑", "mode": "offline", "place": "奥森北门", "startsAt": at(days=4), "capacity": 10}
+    ),
+    "signed_up": _signed_up,
+    "venue_code": _venue_code,
+}
+
+
+async def _ids(**ids: str) -> dict:
+    return ids
+
+
+async def _name() -> dict:
+    return {"name": f"晨光{uuid.uuid4().hex[:6]}"}
+
+
+async def _login_code(s: Seeder) -> dict:
+    return {"login_code": await s.stack.sandbox.wx_login(f"matrix-{uuid.uuid4().hex[:10]}")}
+
+
+async def _refresh_token(s: Seeder) -> dict:
+    return {"refresh_token": (await _new_user(s)).tokens["refreshToken"]}
+
+
+async def _phone_code(s: Seeder, seeded: Seeded, role: str) -> dict:
+    name = seeded.users[role if role in seeded.users else "stranger"].name
+    return {"phone_code": await s.stack.sandbox.phone_code(name, "13800138000")}
+
+
+def fill(template: Any, values: dict) -> Any:
+    if isinstance(template, str):
+        return template.format_map(values)
+    if isinstance(template, list):
+        return [fill(item, values) for item in template]
+    if isinstance(template, dict):
+        return {key: fill(value, values) for key, value in template.items()}
+    return template
+
+
+def refused(response: httpx.Response) -> bool:
+    if response.status_code not in (401, 403, 404):
+        return False
+    return response.json().get("code") in REFUSALS
+
+
+async def check_row(s: Seeder, seeded: Seeded, method: str, path: str, row: Row) -> list[str]:
+    """Every role, the refused ones first (the admitted calls after them find the rows as seeded); what
+    went wrong."""
+    wrong = []
+    for role in sorted(ROLES, key=lambda r: r in row.allowed):
+        target = await TARGETS[row.target](s, seeded, role) if row.target else {}
+        values = {**seeded.ids, **target}
+        headers = OPERATOR_HEADERS if role == "operator" else seeded.users[role].headers if role in seeded.users else {}
+        body = target.get("body", fill(row.body, values))
+        response = await s.api.request(method, fill(path, values), json=body, params=row.query, headers=headers)
+        if "cleanup" in target:
+            await target["cleanup"]()
+        if row.allowed is NOBODY:
+            ok = 400 <= response.status_code < 500
+        elif role in row.allowed:
+            ok = response.is_success or response.status_code in row.accept
+        else:
+            ok = refused(response)
+        if not ok:
+            verdict = "should be admitted" if role in row.allowed else "should be refused"
+            wrong.append(f"{role} {verdict}: {response.status_code} {response.text[:300]}")
+    return wrong
+
+
+@pytest.fixture(scope="module")
+def seeder(live_stack: LiveStack) -> Iterator[Seeder]:
+    with seeder_in(live_stack) as seeder:
+        yield seeder
+
+
+def test_every_operation_has_a_row_in_the_role_matrix():
+    documented = {(m, p) for m, p, _ in OPERATIONS}
+    assert documented - ROLE_MATRIX.keys() == set(), "add a row to ROLE_MATRIX for each new route"
+    assert ROLE_MATRIX.keys() - documented == set(), "ROLE_MATRIX names routes the spec does not have"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ROLE_MATRIX), ids=[f"{m} {p}" for m, p in sorted(ROLE_MATRIX)])
+def test_each_role_is_admitted_or_refused_as_the_matrix_says(live_stack, seeded, seeder, method, path):
+    row = ROLE_MATRIX[(method, path)]
+    wrong = live_stack.run(check_row(seeder, seeded, method, path, row))
+    assert not wrong, "\n".join(wrong)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Annotated
 
 import msgspec
@@ -14,7 +15,9 @@ from litestar.params import JSONBody, QueryParameter
 from service.errors import Problem
 from service.ids import PathId
 from service.settings import SettingsError, load_settings
-from tests.support import api_client, database_name, drop_database
+from tests.stack import OPERATOR_KEY
+from tests.support import ROOT, api_client, database_name, drop_database
+from tests.wechat_support import bearer, login
 
 
 class Item(msgspec.Struct, rename="camel"):
@@ -176,3 +179,52 @@ def test_cli_reports_bad_variable_and_exits_2(monkeypatch, capsys):
     monkeypatch.setenv("PORT", "-1")
     assert main(["migrate"]) == 2
     assert "PORT" in capsys.readouterr().err
+
+
+async def test_options_allows_every_method_of_the_path_without_a_token(client):
+    # Found by the contract fuzzer: Litestar's automatic OPTIONS listed only the first handler of a path
+    # (`Allow: DELETE, OPTIONS` for GET, PATCH and DELETE), and the bearer guard answered 401 to it.
+    response = await client.options("/v1/activities/1")
+    assert response.status_code == 204
+    assert response.headers["allow"] == "DELETE, GET, OPTIONS, PATCH"
+    assert (await client.options("/v1/me")).headers["allow"] == "GET, OPTIONS, PATCH"
+
+
+async def test_every_route_that_reads_a_body_refuses_one_too_large_and_documents_it(settings, sandbox):
+    spec = json.loads((ROOT / "openapi" / "openapi.json").read_text())
+    small = msgspec.structs.replace(settings, max_body_bytes=2048, operator_api_key=OPERATOR_KEY)
+    oversized = b'{"text": "' + b"x" * 4096 + b'"}'
+    async with api_client(small) as client:
+        tokens = await login(client, sandbox.url, "alice")
+        headers = {**bearer(tokens), "x-operator-key": OPERATOR_KEY, "content-type": "application/json"}
+        checked = 0
+        for path, item in spec["paths"].items():
+            for method, operation in item.items():
+                if not isinstance(operation, dict) or "413" not in operation.get("responses", {}):
+                    continue
+                url = re.sub(r"\{[^}]+\}", "1", path)
+                response = await client.request(method, url, content=oversized, headers=headers)
+                assert_problem(response, 413, "payload_too_large")
+                checked += 1
+    # Every operation with a JSON body, and WeChat's four raw-body calls.
+    with_body = sum(
+        "requestBody" in op for item in spec["paths"].values() for op in item.values() if isinstance(op, dict)
+    )
+    assert checked == with_body + 4
+
+
+async def test_nul_characters_are_400_not_500(client, sandbox):
+    # Found by the contract fuzzer: PostgreSQL text cannot hold U+0000, and it reached the database as a 500.
+    tokens = await login(client, sandbox.url, "alice")
+    body = {"name": "跑团", "description": "a\u0000b"}
+    problem = assert_problem(
+        await client.post("/v1/communities", json=body, headers=bearer(tokens)), 400, "validation_failed"
+    )
+    assert problem["errors"][0]["field"] == "body"
+    listed = await client.get("/v1/communities", params={"q": "a\u0000"}, headers=bearer(tokens))
+    assert assert_problem(listed, 400, "validation_failed")["errors"][0]["field"] == "query"
+    # A backslash followed by the text u0000 is just text.
+    created = await client.post(
+        "/v1/communities", json={"name": "跑团", "description": "\\u0000"}, headers=bearer(tokens)
+    )
+    assert created.status_code == 201 and created.json()["description"] == "\\u0000"

@@ -177,3 +177,13 @@ async def test_joins_and_departures_are_recorded_with_the_membership_change(clie
     finally:
         await conn.close()
     assert kinds == ["join", "leave"]
+
+
+@pytest.mark.parametrize(("start", "end"), [("0001-01-01", "0001-02-01"), ("9999-12-01", "9999-12-31")])
+async def test_windows_at_the_ends_of_the_calendar_are_400_not_500(client, world, start, end):
+    # Found by the contract fuzzer: local midnights of year 1 and 9999 overflow PostgreSQL and datetime.
+    params = {"from": start, "to": end}
+    response = await client.get(f"/v1/communities/{world['c1']}/leaderboard", params=params, headers=world["member"])
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "validation_failed"
+    assert {e["field"] for e in response.json()["errors"]} == {"from", "to"}

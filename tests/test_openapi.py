@@ -187,3 +187,15 @@ def test_every_error_response_lists_its_codes_with_their_meaning(spec):
 
 def test_problem_codes_are_an_enum_of_every_registered_code(spec):
     assert spec["components"]["schemas"]["ProblemBody"]["properties"]["code"]["enum"] == sorted(CODES)
+
+
+def test_schemas_state_what_the_decoder_enforces(spec):
+    # Found by the contract fuzzer: the spec allowed extra fields, `ge=0` and item constraints the API refuses.
+    schemas = spec["components"]["schemas"]
+    assert schemas["PostCreate"]["additionalProperties"] is False
+    update = schemas["CommunityUpdate"]["properties"]
+    assert update["refundWindowHours"]["minimum"] == 0
+    assert update["tags"]["oneOf"][0]["items"]["minLength"] == 1
+    assert schemas["VoteSet"]["properties"]["proposalIds"]["items"]["pattern"] == r"^[1-9][0-9]{0,15}$(?!\n)"
+    weekdays = schemas["ActivityUpdate"]["properties"]["weekdays"]["oneOf"][0]["items"]
+    assert (weekdays["minimum"], weekdays["maximum"]) == (1, 7)

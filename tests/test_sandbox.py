@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import httpx
@@ -183,3 +184,12 @@ async def test_sandbox_refuses_unknown_paths(sandbox):
     assert (await sandbox.http.get("/cgi-bin/nothing")).status_code == 404
     with pytest.raises(httpx.HTTPStatusError):
         await sandbox.control("GET", "/sandbox/nothing")
+
+
+async def test_the_sandbox_leaves_the_logging_set_up_alone():
+    # Found by the log scan: Litestar's default logging config replaced the root handlers when the sandbox
+    # started, so `python -m service sandbox` (and every test beside it) lost the JSON lines of service.logs.
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    async with run_sandbox():
+        assert (list(root.handlers), root.level) == before

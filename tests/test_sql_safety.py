@@ -20,29 +20,64 @@ def built_sql(node: ast.AST) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format"
 
 
+def built_names(function: ast.AST) -> set[str]:
+    """Local names a function assigns (or extends) with built text: `sql = f"..."`, `sql += " AND " + x`."""
+    names = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and built_sql(node.value):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif (
+            isinstance(node, ast.AugAssign | ast.AnnAssign)
+            and node.value is not None
+            and isinstance(node.target, ast.Name)
+        ):
+            if isinstance(node, ast.AugAssign) or built_sql(node.value):
+                names.add(node.target.id)
+    return names
+
+
+def offenders_in(tree: ast.AST, relative: str) -> list[str]:
+    found = []
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        built = built_names(function)
+        for call in ast.walk(function):
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr in QUERY_METHODS
+                and call.args
+                and (built_sql(call.args[0]) or (isinstance(call.args[0], ast.Name) and call.args[0].id in built))
+                and (relative, function.name) not in ALLOWED
+            ):
+                found.append(f"{relative}:{call.lineno} in {function.name}()")
+    return found
+
+
 def offenders() -> list[str]:
     found = []
     for path in sorted((ROOT / "service").rglob("*.py")):
-        relative = str(path.relative_to(ROOT))
-        tree = ast.parse(path.read_text())
-        for function in ast.walk(tree):
-            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
-                continue
-            for call in ast.walk(function):
-                if (
-                    isinstance(call, ast.Call)
-                    and isinstance(call.func, ast.Attribute)
-                    and call.func.attr in QUERY_METHODS
-                    and call.args
-                    and built_sql(call.args[0])
-                    and (relative, function.name) not in ALLOWED
-                ):
-                    found.append(f"{relative}:{call.lineno} in {function.name}()")
+        found += offenders_in(ast.parse(path.read_text()), str(path.relative_to(ROOT)))
     return found
 
 
 def test_no_query_is_built_from_values():
     assert offenders() == []
+
+
+def test_the_check_catches_queries_built_in_a_variable():
+    sample = ast.parse(
+        "async def f(conn, name, order):\n"
+        "    sql = 'SELECT * FROM t WHERE n = ' + repr(name)\n"
+        "    await conn.fetch(sql)\n"
+        "    listing = 'SELECT * FROM t'\n"
+        "    listing += ' ORDER BY ' + order\n"
+        "    await conn.fetch(listing)\n"
+        "    fine = 'SELECT 1'\n"
+        "    await conn.fetch(fine, name)\n"
+    )
+    assert offenders_in(sample, "sample.py") == ["sample.py:3 in f()", "sample.py:6 in f()"]
 
 
 def test_the_check_catches_built_queries():

@@ -9,11 +9,12 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from service.paging import NextCursor
+from service.patterns import HTTPS_URL
 
 Recurrence = Literal["daily", "weekly", "dates"]
 HHMM = Annotated[
     str,
-    Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["07:00"], description="Local time HH:MM"),
+    Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$(?!\n)", examples=["07:00"], description="Local time HH:MM"),
 ]
 Title = Annotated[str, Meta(min_length=1, max_length=60, examples=["早起打卡"])]
 Prompt = Annotated[str, Meta(min_length=1, max_length=500, examples=["晒出你今天早上 7 点前的第一张照片"])]
@@ -26,7 +27,7 @@ RewardPoints = Annotated[int, Meta(ge=0, le=1000, examples=[10], description="Po
 TimeZoneName = Annotated[
     str, Meta(min_length=1, max_length=64, examples=["Asia/Shanghai"], description="An IANA time zone name")
 ]
-ImageUrl = Annotated[str, Meta(max_length=500, pattern=r"^https://\S+$", examples=["https://cdn.example.com/a.jpg"])]
+ImageUrl = Annotated[str, Meta(max_length=500, pattern=HTTPS_URL, examples=["https://cdn.example.com/a.jpg"])]
 
 
 class ActivityCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -124,7 +125,8 @@ class CheckInCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, 
     image_urls: Annotated[list[ImageUrl], Meta(max_length=9)] = []
     occurrence_id: (
         Annotated[
-            str, Meta(pattern=r"^[1-9][0-9]{0,15}$", description="The occurrence answered; default the one open now")
+            str,
+            Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", description="The occurrence answered; default the one open now"),
         ]
         | None
     ) = None

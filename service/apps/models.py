@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from service.checkout.models import Order
+from service.patterns import END
 
 # The catalogue: key -> (name, what it does). The keys are stable: routes and tables use them.
 APPS: dict[str, tuple[str, str]] = {
@@ -19,7 +20,7 @@ APPS: dict[str, tuple[str, str]] = {
     "meetups": ("线上线下活动", "Online and offline meetups: sign-ups, waitlist, fees, venue check-in, reminders."),
     "warmup": ("暖场机器人", "Posts a topic from the admins' list when the community goes quiet."),
 }
-APP_PATTERN = "^(" + "|".join(APPS) + ")$"
+APP_PATTERN = "^(" + "|".join(APPS) + ")" + END
 PRICE_MAX_FEN = 10_000_000
 
 AppKey = Annotated[str, Meta(pattern=APP_PATTERN, examples=["meetups"], description="An app of the catalogue")]

@@ -39,6 +39,8 @@ CurrentUser = NamedDependency[Caller]
 
 
 def enforce_declared_security(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    if connection.scope.get("method") == "OPTIONS":
+        return  # Litestar's automatic OPTIONS answers only `Allow`; a CORS preflight never carries credentials
     schemes = {name for requirement in handler.resolve_security() for name in requirement}
     if "bearer" in schemes:
         connection.state.caller = _verified_caller(connection)

@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 
+from service import ratelimit
 from service.auth import queries
 from service.auth.guard import Caller
 from service.auth.models import LoginResult, Me, ProfileUpdate, SessionInfo, Tokens
@@ -80,16 +81,14 @@ async def enforce_login_limits(conn: asyncpg.Connection, settings: Settings, cod
         f"login:address:{client_address}": settings.login_rate_per_address,
         f"login:code:{hashlib.sha256(code.encode()).hexdigest()[:32]}": settings.login_rate_per_code,
     }
-    rows = await conn.fetch(queries.HIT_RATE_LIMITS, list(limits), settings.login_rate_window)
-    over = [row for row in rows if row["hits"] > limits[row["bucket"]]]
-    if over:
-        raise Problem("rate_limited", "too many login attempts", retry_after=max(row["retry_after"] for row in over))
+    await ratelimit.hit(conn, limits, settings.login_rate_window, "too many login attempts")
 
 
 async def prune(conn: asyncpg.Connection, settings: Settings) -> None:
     """Drop expired refresh tokens and finished rate-limit windows (also fit for a periodic job)."""
     await conn.execute(queries.DELETE_EXPIRED_REFRESH_TOKENS)
-    await conn.execute(queries.DELETE_STALE_RATE_LIMITS, max(settings.login_rate_window, 60) * 2)
+    longest = max(settings.login_rate_window, settings.write_rate_window, 60)
+    await conn.execute(queries.DELETE_STALE_RATE_LIMITS, longest * 2)
 
 
 async def login(

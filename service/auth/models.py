@@ -7,13 +7,15 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.patterns import NOT_BLANK
+
 # wx.login codes and phone-button codes: opaque printable ASCII.
 WeChatCode = Annotated[
     str,
     msgspec.Meta(
         min_length=1,
         max_length=128,
-        pattern=r"^[\x21-\x7e]+$",
+        pattern=r"^[\x21-\x7e]+$(?!\n)",
         examples=["0a3Xkq000Wb8yV1ZGz300nT2Jt3Xkq0S"],
         description="Code from wx.login",
     ),
@@ -33,7 +35,7 @@ Nickname = Annotated[
     msgspec.Meta(
         min_length=1,
         max_length=32,
-        pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
+        pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$(?!\n)",
         description="1 to 32 characters, no control characters, no leading or trailing blanks",
     ),
 ]
@@ -41,7 +43,7 @@ AvatarUrl = Annotated[
     str,
     msgspec.Meta(
         max_length=512,
-        pattern=r"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][^\s]*)?$",
+        pattern=rf"^https://[A-Za-z0-9.-]+(?::[0-9]{{1,5}})?(?:[/?#]{NOT_BLANK}*)?$(?!\n)",
         description="An https URL, at most 512 characters",
     ),
 ]

@@ -51,16 +51,6 @@ RETURNING id, nickname, avatar_url, phone, created_at
 """
 
 # Fixed windows: each bucket counts hits since its window started; a window older than $3 seconds restarts.
-HIT_RATE_LIMITS = """
-INSERT INTO rate_limits AS r (bucket, window_start, hits)
-SELECT bucket, now(), 1 FROM unnest($1::text[]) AS bucket
-ON CONFLICT (bucket) DO UPDATE
-SET window_start = CASE WHEN r.window_start <= now() - make_interval(secs => $2) THEN now() ELSE r.window_start END,
-    hits = CASE WHEN r.window_start <= now() - make_interval(secs => $2) THEN 1 ELSE r.hits + 1 END
-RETURNING bucket, hits,
-          greatest(1, ceil(extract(epoch FROM r.window_start + make_interval(secs => $2) - now())))::int AS retry_after
-"""
-
 DELETE_STALE_RATE_LIMITS = "DELETE FROM rate_limits WHERE window_start < now() - make_interval(secs => $1)"
 
 DELETE_EXPIRED_REFRESH_TOKENS = "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'"

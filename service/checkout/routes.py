@@ -33,6 +33,7 @@ NOTIFY_ERRORS = (
     "pay_notification_malformed",
     "pay_notification_mismatch",
     "pay_notification_unknown",
+    "payload_too_large",
 )
 # What every WeChat Pay notification goes through before it changes anything.
 NOTIFY_CHECKS = (

@@ -21,7 +21,7 @@ MIN_DURATION_MINUTES = 10
 CollectionStatus = Literal["open", "settling", "settled", "cancelled"]
 ShareStatus = Literal["unpaid", "paid", "refunded", "expired"]
 PayoutStatus = Literal["none", "pending", "succeeded", "failed", "cancelled"]
-IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$", examples=["42"])]
+IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["42"])]
 
 
 class CollectionCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):

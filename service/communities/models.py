@@ -10,6 +10,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from service.checkout.models import Order, OrderStatus, Refund
 from service.paging import NextCursor
+from service.patterns import HTTPS_URL, HTTPS_URL_OR_EMPTY
 
 MEMBER_CAP_DEFAULT = 100
 # The documented hard maximum (also a CHECK in the migration); WeChat groups stop at 500 members too.
@@ -29,8 +30,8 @@ RequestStatus = Literal["pending", "approved", "rejected", "cancelled"]
 
 Name = Annotated[str, Meta(min_length=1, max_length=40, examples=["城市跑团"], description="1-40 characters")]
 Description = Annotated[str, Meta(max_length=1000, examples=["每周六早上一起跑 10 公里"])]
-HttpsUrl = Annotated[str, Meta(max_length=500, pattern=r"^https://\S+$", examples=["https://cdn.example.com/c.jpg"])]
-CoverUrl = Annotated[str, Meta(max_length=500, pattern=r"^(https://\S+)?$", examples=["https://cdn.example.com/c.jpg"])]
+HttpsUrl = Annotated[str, Meta(max_length=500, pattern=HTTPS_URL, examples=["https://cdn.example.com/c.jpg"])]
+CoverUrl = Annotated[str, Meta(max_length=500, pattern=HTTPS_URL_OR_EMPTY, examples=["https://cdn.example.com/c.jpg"])]
 Tag = Annotated[str, Meta(min_length=1, max_length=16)]
 Tags = Annotated[list[Tag], Meta(max_length=5, examples=[["跑步", "健康"]], description="Up to 5 tags")]
 PriceFen = Annotated[int, Meta(ge=1, le=PRICE_MAX_FEN, examples=[990], description="Entry price in fen (paid only)")]
@@ -59,7 +60,7 @@ RefundWindowHours = Annotated[
     ),
 ]
 CollectionsBy = Literal["members", "admins"]
-IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$", examples=["42"], description="An id")]
+IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["42"], description="An id")]
 
 
 class CommunityCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -201,7 +202,7 @@ class JoinBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_on
         Annotated[
             str,
             Meta(
-                pattern=r"^[A-Za-z0-9_-]{6,32}$",
+                pattern=r"^[A-Za-z0-9_-]{6,32}$(?!\n)",
                 examples=["q3V9xk2LmP0a"],
                 description="An invite link's code: admits without review and records who referred you",
             ),

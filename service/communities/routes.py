@@ -27,7 +27,7 @@ ADMIN = (*MEMBER, "forbidden")
 UserRef = Annotated[
     str,
     PathParameter(
-        pattern=r"^(me|[1-9][0-9]{0,15})$",
+        pattern=r"^(me|[1-9][0-9]{0,15})$(?!\n)",
         description="`me` for yourself (your own settings; DELETE = leave), or a member's user id",
     ),
 ]
@@ -458,7 +458,7 @@ class InvitesController(Controller):
     async def revoke(
         self,
         community_id: PathId,
-        code: Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{6,32}$", description="The invite code")],
+        code: Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{6,32}$(?!\n)", description="The invite code")],
         user: CurrentUser,
         db: Db,
     ) -> None:

@@ -5,6 +5,9 @@ A plain member, during the first `NEWCOMER_HOURS` (24) after joining a community
 (2) links (http/https URLs in the text) in any one of them. Owners and admins have no limits. Everything
 written counts, pending or deleted too. Over a limit: 429 `rate_limited`, with Retry-After the seconds
 until the newcomer period ends (when the limit lifts).
+
+Every member, whatever their role, may also write at most WRITE_RATE_POSTS posts and WRITE_RATE_COMMENTS
+comments per WRITE_RATE_WINDOW seconds (`check_flood`; Retry-After: the end of the window).
 """
 
 from __future__ import annotations
@@ -15,12 +18,21 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from service import ratelimit
 from service.errors import Problem
 from service.feed import queries as q
 from service.settings import Settings
 
 _URL = re.compile(r"https?://", re.IGNORECASE)
 EXEMPT_ROLES = frozenset({"owner", "admin"})
+
+
+async def check_flood(conn: asyncpg.Connection, settings: Settings, user_id: int, *, kind: str) -> None:
+    """Count one post or comment of this member and raise `rate_limited` past WRITE_RATE_POSTS or
+    WRITE_RATE_COMMENTS per WRITE_RATE_WINDOW seconds, whatever their role and however long they have been in."""
+    limit = settings.write_rate_posts if kind == "post" else settings.write_rate_comments
+    detail = f"at most {limit} {kind}s per {settings.write_rate_window} seconds"
+    await ratelimit.hit(conn, {f"write:{kind}:{user_id}": limit}, settings.write_rate_window, detail)
 
 
 def count_links(text: str) -> int:

@@ -239,6 +239,7 @@ async def create_post(
         raise _invalid("text", "a post needs text or at least one image")
     async with pool.acquire() as conn:
         openid = await _writer(conn, settings, community_id, user_id, "post", text)
+        await limits.check_flood(conn, settings, user_id, kind="post")
     verdict = require_allowed(await judge(wechat, openid, POST_SCENE, text), "post")
     link_kind, link_id = _link(data.link)
     async with pool.acquire() as conn:
@@ -362,6 +363,7 @@ async def create_comment(
         _require_open(post)
         community_id = post["community_id"]
         openid = await _writer(conn, settings, community_id, user_id, "comment", text)
+        await limits.check_flood(conn, settings, user_id, kind="comment")
         await _thread_of(conn, post_id, parent_id)
     verdict = require_allowed(await judge(wechat, openid, COMMENT_SCENE, text), "comment")
     async with pool.acquire() as conn:

@@ -13,6 +13,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from service.paging import NextCursor
+from service.patterns import HTTPS_URL
 
 POST_TEXT_MAX = 2000  # msg_sec_check takes up to 2,500 characters
 COMMENT_TEXT_MAX = 500
@@ -25,8 +26,8 @@ LinkKind = Literal["product", "poll"]
 ShareTarget = Literal["chat", "group", "moments", "favorite", "other"]
 FeedOrder = Literal["latest", "hot"]
 
-IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$", examples=["42"], description="An id")]
-ImageUrl = Annotated[str, Meta(max_length=500, pattern=r"^https://\S+$", examples=["https://cdn.example.com/a.jpg"])]
+IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["42"], description="An id")]
+ImageUrl = Annotated[str, Meta(max_length=500, pattern=HTTPS_URL, examples=["https://cdn.example.com/a.jpg"])]
 ImageUrls = Annotated[list[ImageUrl], Meta(max_length=IMAGES_MAX, description=f"Up to {IMAGES_MAX} https image URLs")]
 PostText = Annotated[
     str,
@@ -66,7 +67,7 @@ class CommentCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, 
         Annotated[
             str,
             Meta(
-                pattern=r"^[1-9][0-9]{0,15}$",
+                pattern=r"^[1-9][0-9]{0,15}$(?!\n)",
                 description="Reply to this comment. Replies are one level deep: replying to a reply joins its thread.",
             ),
         ]

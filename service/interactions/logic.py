@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from service.errors import Problem, register
+from service.errors import FieldError, Problem, register
 from service.interactions import queries as q
 from service.interactions.models import (
     BatchResult,
@@ -48,6 +48,7 @@ SERVER_KINDS = frozenset(
 CLIENT_KINDS = frozenset({"page_view", "post_view", "share_open"})
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_WINDOW_DAYS = 366
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 
 
 async def record(
@@ -230,7 +231,15 @@ def activity_score(settings: Settings, v: dict) -> float:
     )
 
 
-def validate_window(start: date, end: date) -> None:
+def validate_window(start: date, end: date, fields: tuple[str, str] = ("from", "to"), source: str = "query") -> None:
+    # Local midnights of year 1 or 9999 fall outside what PostgreSQL and datetime can hold (a 500 before this).
+    outside = [
+        FieldError(field=name, message=f"a day from {FIRST_DAY} to {LAST_DAY}", source=source)
+        for name, day in zip(fields, (start, end), strict=True)
+        if not FIRST_DAY <= day <= LAST_DAY
+    ]
+    if outside:
+        raise Problem("validation_failed", "day out of range", errors=outside)
     if end < start or (end - start).days + 1 > MAX_WINDOW_DAYS:
         raise Problem("window_too_long", f"from must not be after to, and the window at most {MAX_WINDOW_DAYS} days")
 

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-IdString = Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]{0,15}$", description="A resource id")]
-ClientEventId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+IdString = Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", description="A resource id")]
+ClientEventId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$(?!\n)")]
 
 
 class Camel(msgspec.Struct, rename="camel", kw_only=True):

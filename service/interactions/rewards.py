@@ -130,7 +130,7 @@ def _pool(row: asyncpg.Record, communities: list[CommunityAllocation]) -> Reward
 async def create_pool(
     conn: asyncpg.Connection, settings: Settings, data: RewardPoolCreate, operator: str
 ) -> RewardPool:
-    validate_window(data.start, data.end)
+    validate_window(data.start, data.end, ("start", "end"), "body")
     row = await conn.fetchrow(
         q.INSERT_POOL,
         data.amount_fen,

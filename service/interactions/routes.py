@@ -57,7 +57,7 @@ class InteractionsController(Controller):
             "are rejected one by one with a code; the rest are accepted. At most EVENT_BATCH_MAX (100) events."
         ),
         status_code=200,
-        responses=responses("unauthorized", "token_expired", "batch_too_large"),
+        responses=responses("unauthorized", "token_expired", "batch_too_large", "payload_too_large"),
     )
     async def record_events(
         self, data: JSONBody[EventBatch], user: CurrentUser, db: Db, settings: AppSettings
@@ -214,7 +214,7 @@ class MyRewardsController(Controller):
         user: CurrentUser,
         db: Db,
         limit: Limit = 20,
-        cursor: Annotated[str | None, QueryParameter(pattern=r"^[1-9][0-9]{0,15}$")] = None,
+        cursor: Annotated[str | None, QueryParameter(pattern=r"^[1-9][0-9]{0,15}$(?!\n)")] = None,
     ) -> MyRewards:
         before = int(cursor) if cursor else None
         if before is not None and before > MAX_ID:

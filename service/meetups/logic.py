@@ -57,6 +57,7 @@ APP = "meetups"
 PURPOSE = "meetup"
 DEFAULT_LENGTH = timedelta(hours=2)
 MAX_LENGTH = timedelta(days=7)
+MAX_AHEAD = timedelta(days=366)  # and so no default end or reminder time overflows the calendar (a 500 before)
 HOLD_GRACE = timedelta(seconds=60)  # a hold outlives its order's time_expire by this much
 REMINDER_BATCH = 200
 
@@ -178,6 +179,8 @@ async def create_meetup(
     data: m.MeetupCreate,
 ) -> m.Meetup:
     now = _now()
+    if data.starts_at - now > MAX_AHEAD:
+        raise _invalid([("startsAt", "at most a year ahead")])
     ends_at = data.ends_at or data.starts_at + DEFAULT_LENGTH
     deadline = data.signup_deadline or data.starts_at
     errors = _check_place(data.mode, data.place, data.latitude, data.longitude)

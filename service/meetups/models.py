@@ -127,7 +127,7 @@ class MeetupCancel(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
 class AttendanceCheck(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     """Exactly one of `code` (typed in) or `qr` (scanned)."""
 
-    code: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{6}$", examples=["K7P3QZ"])] | None = None
+    code: Annotated[str, Meta(pattern=r"^[A-Za-z0-9]{6}$(?!\n)", examples=["K7P3QZ"])] | None = None
     qr: Annotated[str, Meta(max_length=200, examples=["mv1.88.1749260400.Fh3...43 characters"])] | None = None
 
 

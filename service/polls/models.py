@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from service.paging import NextCursor
+from service.patterns import HTTPS_URL
 
 PollStatus = Literal["proposing", "voting", "closed"]
 ProposalStatus = Literal["visible", "pending", "hidden", "merged"]
@@ -32,10 +33,10 @@ Title = Annotated[str, Meta(min_length=1, max_length=40, examples=["新款冷萃
 Description = Annotated[
     str, Meta(max_length=2000, examples=["低糖、冷萃 12 小时的瓶装咖啡，夏天上市。帮它起个名字吧！"])
 ]
-HttpsUrl = Annotated[str, Meta(max_length=500, pattern=r"^https://\S+$", examples=["https://cdn.example.com/p.jpg"])]
+HttpsUrl = Annotated[str, Meta(max_length=500, pattern=HTTPS_URL, examples=["https://cdn.example.com/p.jpg"])]
 ImageUrls = Annotated[list[HttpsUrl], Meta(max_length=9, description="Up to 9 https image URLs")]
 Deadline = Annotated[datetime, Meta(tz=True, examples=["2025-06-01T12:00:00Z"])]
-IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$", examples=["301"], description="An id")]
+IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["301"], description="An id")]
 ProposalName = Annotated[
     str,
     Meta(

@@ -147,7 +147,7 @@ class WeChatMessagesController(Controller):
         ),
         media_type="text/plain",
         status_code=200,
-        responses=responses("invalid_signature", "not_ready"),
+        responses=responses("invalid_signature", "not_ready", "payload_too_large"),
     )
     async def receive(self, request: Request, state: State) -> Response[str]:
         body = await request.body()

@@ -168,3 +168,28 @@ async def test_introductions_are_checked_like_posts(world, db, jobs):
     # Recorded once, with the introduction: the recheck does not add a `post` activity.
     assert await events(db, "post") == []
     assert await db.fetchval("SELECT count(*) FROM interaction_events WHERE kind = 'introduction'") == 2
+
+
+async def test_every_member_s_writing_is_rate_limited_before_the_content_check(database_url, sandbox):
+    settings = make_settings(
+        database_url, wechat_api_base=sandbox.url, newcomer_hours=0, write_rate_posts=2, write_rate_comments=3
+    )
+    async with api_client(settings) as client:
+        from tests.feed.conftest import World
+
+        world = World(client, sandbox)
+        alice, bob = await world.member("alice"), await world.member("bob")
+        cid = await world.community(alice, bob)
+        other = await world.community(alice)
+        first = await world.post(alice, cid, "one")  # the owner too: the limit is per member, whatever the role
+        await world.post(alice, other, "two")  # and across communities
+        checks = (await sandbox.stats())["msg_sec_check"]
+        over = await client.post(f"/v1/communities/{cid}/posts", json={"text": "three"}, headers=alice.headers)
+        problem = assert_problem(over, 429, "rate_limited")
+        assert 0 < int(over.headers["retry-after"]) <= 60 and problem["retryAfter"] == int(over.headers["retry-after"])
+        assert (await sandbox.stats())["msg_sec_check"] == checks  # refused before WeChat was asked
+        await world.post(bob, cid, "bob is not alice")
+        for n in range(3):
+            await world.comment(bob, first["id"], f"comment {n}")
+        assert (await world.comment(bob, first["id"], "a fourth", status=429))["code"] == "rate_limited"
+        await world.comment(alice, first["id"], "alice may still comment")

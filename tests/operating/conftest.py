@@ -4,9 +4,6 @@ job worker holding both WeChat clients."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,22 +11,18 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 
-from service.app import create_app
 from service.db.pool import create_pool
 from service.jobs import JobContext
 from service.jobs.worker import Worker, import_job_modules
 from service.settings import Settings
 from service.wechat.client import WeChatClient
-from service.wechat.pay import SandboxKeys, WeChatPay
-from service.wechat.sandbox import create_sandbox_app
-from service.wechat.sandbox.app import CONTROLLERS
-from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
-from tests.support import make_settings, serve
-from tests.wechat_support import Sandbox, login, sandbox_config
+from service.wechat.pay import WeChatPay
+from service.wechat.sandbox.pay import PaySandbox
+from tests.stack import OPERATOR_KEY, full_stack
+from tests.wechat_support import Sandbox, login
 
-OPERATOR_KEY = "operator-key-for-tests-0123456789abcdef"
+__all__ = ["OPERATOR_KEY", "assert_problem"]
 
 
 @dataclass(frozen=True)
@@ -102,64 +95,24 @@ class World:
         await handler(self.worker.context, {})
 
 
-@contextlib.asynccontextmanager
-async def serve_on(app, sock: socket.socket) -> AsyncIterator[None]:
-    """Serve on a socket bound beforehand: the app must know its own URL (WeChat Pay notifies it)."""
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None, access_log=False))
-    server.install_signal_handlers = lambda: None
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            await task
-            raise RuntimeError("server stopped during start-up")
-        await asyncio.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
-
-
-@pytest.fixture(scope="session")
-def pay_keys() -> SandboxKeys:
-    return SandboxKeys.generate()
-
-
 @pytest.fixture
 async def world(database_url, pay_keys) -> AsyncIterator[World]:
     import_job_modules()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    api_url = "http://{}:{}".format(*sock.getsockname())
-    async with httpx.AsyncClient(timeout=10) as notify_http:
-        pay_sandbox = PaySandbox.from_keys(pay_keys, http=notify_http)
-        sandbox_app = create_sandbox_app(sandbox_config(), [*CONTROLLERS, pay_sandbox_router(pay_sandbox)])
-        async with serve(sandbox_app) as sandbox_url, httpx.AsyncClient(base_url=sandbox_url, timeout=10) as control:
-            settings = make_settings(
-                database_url,
-                wechat_api_base=sandbox_url,
-                public_base_url=api_url,
-                wechat_pay_notify_base_url=api_url,
-                operator_api_key=OPERATOR_KEY,
-                **pay_keys.settings_overrides(sandbox_url),
-            )
-            pool = await create_pool(settings)
-            try:
-                async with (
-                    serve_on(create_app(settings), sock),
-                    httpx.AsyncClient(base_url=api_url, timeout=30) as api,
-                    httpx.AsyncClient(timeout=10) as http,
-                ):
-                    pay = WeChatPay.from_settings(settings, http)
-                    wechat = WeChatClient(http, pool, settings)
-                    context = JobContext(
-                        pool=pool, settings=settings, http=http, services={"pay": pay, "wechat": wechat}
-                    )
-                    worker = Worker(context, concurrency=4, lease=5, poll_interval=0.05, backoff_base=0.2)
-                    sandbox = Sandbox(url=sandbox_url, state=sandbox_app.state.sandbox, http=control)
-                    yield World(settings, api, sandbox, pay_sandbox, pool, pay, wechat, worker)
-            finally:
-                await pool.close()
+    async with full_stack(database_url, pay_keys) as stack:
+        settings = stack.settings
+        pool = await create_pool(settings)
+        try:
+            async with (
+                httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api,
+                httpx.AsyncClient(timeout=10) as http,
+            ):
+                pay = WeChatPay.from_settings(settings, http)
+                wechat = WeChatClient(http, pool, settings)
+                context = JobContext(pool=pool, settings=settings, http=http, services={"pay": pay, "wechat": wechat})
+                worker = Worker(context, concurrency=4, lease=5, poll_interval=0.05, backoff_base=0.2)
+                yield World(settings, api, stack.sandbox, stack.pay_sandbox, pool, pay, wechat, worker)
+        finally:
+            await pool.close()
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict:

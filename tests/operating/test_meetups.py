@@ -436,3 +436,15 @@ async def test_callers_without_standing_get_nothing(world, people):
     listed = (await world.api.get(f"/v1/communities/{cid}/meetups", headers=bob.headers)).json()
     assert [item["id"] for item in listed["items"]] == [mid]
     assert (await world.api.get(f"/v1/communities/{cid}/meetups?when=past", headers=bob.headers)).json()["items"] == []
+
+
+async def test_a_meetup_more_than_a_year_ahead_is_400_not_500(world, people):
+    # Found while probing date bounds: a start in 9999 overflowed the default end (start + 2 h) into a 500.
+    alice, *_ = people
+    cid = await world.community(alice)
+    for starts_at in ("9999-12-31T23:00:00-14:00", at(days=400)):
+        body = {"title": "周六晨跑", "mode": "online", "startsAt": starts_at, "capacity": 10}
+        response = await world.api.post(f"/v1/communities/{cid}/meetups", json=body, headers=alice.headers)
+        problem = assert_problem(response, 400, "validation_failed")
+        assert [e["field"] for e in problem["errors"]] == ["startsAt"]
+    await create_meetup(world, alice, cid, startsAt=at(days=300))

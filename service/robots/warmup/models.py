@@ -12,7 +12,7 @@ from service.paging import NextCursor
 
 HHMM = Annotated[
     str,
-    Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"], description="Local time HH:MM"),
+    Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$(?!\n)", examples=["09:00"], description="Local time HH:MM"),
 ]
 QuietMinutes = Annotated[
     int,

@@ -52,6 +52,7 @@ def create_sandbox_app(config: SandboxConfig, controllers: Sequence[ControllerRo
         },
         before_request=_inject_fault,
         openapi_config=None,
+        logging_config=None,  # logging is configured once, by service.logs (Litestar's default replaced it)
         debug=False,
     )
     app.state.sandbox = state

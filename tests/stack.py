@@ -1,0 +1,125 @@
+"""The whole stack over loopback HTTP: the API, and the WeChat sandbox with the Pay sandbox mounted on it (one
+server, as `python -m service sandbox` runs them).
+
+`full_stack` runs in the caller's event loop (async tests); `LiveStack` runs it in a thread of its own, for
+synchronous clients such as schemathesis (requests), which would block a loop they shared with the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+
+from service.app import create_app
+from service.settings import Settings
+from service.wechat.pay import SandboxKeys
+from service.wechat.sandbox import create_sandbox_app
+from service.wechat.sandbox.app import CONTROLLERS
+from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
+from tests.support import make_settings, serve
+from tests.wechat_support import Sandbox, sandbox_config
+
+OPERATOR_KEY = "operator-key-for-tests-0123456789abcdef"
+T = TypeVar("T")
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    api_url: str
+    sandbox: Sandbox
+    pay_sandbox: PaySandbox
+
+
+@contextlib.asynccontextmanager
+async def serve_on(app, sock: socket.socket) -> AsyncIterator[None]:
+    """Serve on a socket bound beforehand: the app must know its own URL (WeChat Pay notifies it)."""
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None, access_log=False))
+    server.install_signal_handlers = lambda: None
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            await task
+            raise RuntimeError("server stopped during start-up")
+        await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def full_stack(database_url: str, pay_keys: SandboxKeys, **overrides: object) -> AsyncIterator[Stack]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    api_url = "http://{}:{}".format(*sock.getsockname())
+    async with httpx.AsyncClient(timeout=10) as notify_http:
+        pay_sandbox = PaySandbox.from_keys(pay_keys, http=notify_http)
+        sandbox_app = create_sandbox_app(sandbox_config(), [*CONTROLLERS, pay_sandbox_router(pay_sandbox)])
+        async with serve(sandbox_app) as sandbox_url, httpx.AsyncClient(base_url=sandbox_url, timeout=10) as control:
+            values: dict[str, object] = {
+                "wechat_api_base": sandbox_url,
+                "public_base_url": api_url,
+                "wechat_pay_notify_base_url": api_url,
+                "operator_api_key": OPERATOR_KEY,
+                **pay_keys.settings_overrides(sandbox_url),
+                **overrides,
+            }
+            settings = make_settings(database_url, **values)
+            async with serve_on(create_app(settings), sock):
+                sandbox = Sandbox(url=sandbox_url, state=sandbox_app.state.sandbox, http=control)
+                yield Stack(settings, api_url, sandbox, pay_sandbox)
+
+
+class LiveStack:
+    """`full_stack` served from a background thread with its own event loop, for synchronous test code."""
+
+    def __init__(self, database_url: str, pay_keys: SandboxKeys, **overrides: object) -> None:
+        self._args = (database_url, pay_keys)
+        self._overrides = overrides
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.stack: Stack | None = None
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the stack's event loop (seeding, database access) and wait for its result."""
+        assert self._loop is not None, "the stack is not running"
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=300)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Stack]:
+        loop = self._loop = asyncio.new_event_loop()
+        stop = asyncio.Event()
+
+        async def main() -> None:
+            try:
+                async with full_stack(*self._args, **self._overrides) as stack:
+                    self.stack = stack
+                    self._ready.set()
+                    await stop.wait()
+            except BaseException as exc:  # surfaced in the test thread
+                self._error = exc
+                self._ready.set()
+
+        thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+        thread.start()
+        self._ready.wait(60)
+        if self._error is not None or self.stack is None:
+            raise RuntimeError("the stack did not start") from self._error
+        try:
+            yield self.stack
+        finally:
+            loop.call_soon_threadsafe(stop.set)
+            thread.join(30)
+            loop.close()
+            self._loop = None
