@@ -94,36 +94,33 @@ def resource_notification(world, keys, transaction: dict, *, event: str = "TRANS
     ).encode()
 
 
+def _signer(keys):
+    def signed(body: bytes, key=keys.platform_key, key_serial=keys.public_key_id, timestamp=None) -> dict:
+        return {**wxpay.signed_headers(key, key_serial, body, timestamp), "Content-Type": "application/json"}
+
+    return signed
+
+
+def _unverifiable(keys, body: bytes) -> list[tuple]:
+    """``body`` as WeChat Pay would never send it: (name, body, headers, status, code) each."""
+    signed = _signer(keys)
+    return [
+        ("forged signature", body, signed(body, key=wxpay.new_rsa_key()), 401, "pay_signature_invalid"),
+        ("wrong serial", body, signed(body, key_serial="PUB_KEY_ID_0000OLD"), 401, "pay_serial_unknown"),
+        ("stale", body, signed(body, timestamp=int(time.time()) - 301), 401, "pay_notification_stale"),
+        ("altered body", body.replace(b'"id":"', b'"id":"x'), signed(body), 401, "pay_signature_invalid"),
+        ("no signature", body, {"Content-Type": "application/json"}, 401, "pay_signature_invalid"),
+    ]
+
+
 async def test_forged_stale_and_mismatching_notifications_change_nothing(world, sandbox_keys):
     _, auth = await world.user()
     order = await world.order(auth, amount_fen=1500)
     paid = await world.pay_order(order, drop=True)
     genuine = world.sandbox.notifications[paid["notificationId"]]
     transaction = world.sandbox.transaction(world.sandbox.orders[order["outTradeNo"]])
-    platform, serial = sandbox_keys.platform_key, sandbox_keys.public_key_id
-
-    def signed(body: bytes, key=platform, key_serial=serial, timestamp=None) -> dict:
-        return {**wxpay.signed_headers(key, key_serial, body, timestamp), "Content-Type": "application/json"}
-
-    cases = [
-        ("forged signature", genuine.body, signed(genuine.body, key=wxpay.new_rsa_key()), 401, "pay_signature_invalid"),
-        (
-            "wrong serial",
-            genuine.body,
-            signed(genuine.body, key_serial="PUB_KEY_ID_0000OLD"),
-            401,
-            "pay_serial_unknown",
-        ),
-        ("stale", genuine.body, signed(genuine.body, timestamp=int(time.time()) - 301), 401, "pay_notification_stale"),
-        (
-            "altered body",
-            genuine.body.replace(b'"id":"', b'"id":"x'),
-            signed(genuine.body),
-            401,
-            "pay_signature_invalid",
-        ),
-        ("no signature", genuine.body, {"Content-Type": "application/json"}, 401, "pay_signature_invalid"),
-    ]
+    signed = _signer(sandbox_keys)
+    cases = _unverifiable(sandbox_keys, genuine.body)
     for field, value in (("amount", {**transaction["amount"], "total": 1}), ("appid", "wxother"), ("mchid", "19")):
         body = resource_notification(world, sandbox_keys, {**transaction, field: value})
         cases.append((f"wrong {field}", body, signed(body), 409, "pay_notification_mismatch"))
@@ -376,30 +373,10 @@ def _resealed(keys, genuine_body: bytes, change) -> bytes:
 
 async def _refused_then_genuine(world, keys, path: str, genuine, mismatch, unknown) -> None:
     """Every bad variant of ``genuine`` is refused with its code; the caller checks nothing changed."""
-    platform, serial = keys.platform_key, keys.public_key_id
-
-    def signed(body: bytes, key=platform, key_serial=serial, timestamp=None) -> dict:
-        return {**wxpay.signed_headers(key, key_serial, body, timestamp), "Content-Type": "application/json"}
-
+    signed = _signer(keys)
     mismatched, unknown_body = _resealed(keys, genuine.body, mismatch), _resealed(keys, genuine.body, unknown)
     cases = [
-        ("forged signature", genuine.body, signed(genuine.body, key=wxpay.new_rsa_key()), 401, "pay_signature_invalid"),
-        (
-            "wrong serial",
-            genuine.body,
-            signed(genuine.body, key_serial="PUB_KEY_ID_0000OLD"),
-            401,
-            "pay_serial_unknown",
-        ),
-        ("stale", genuine.body, signed(genuine.body, timestamp=int(time.time()) - 301), 401, "pay_notification_stale"),
-        (
-            "altered body",
-            genuine.body.replace(b'"id":"', b'"id":"x'),
-            signed(genuine.body),
-            401,
-            "pay_signature_invalid",
-        ),
-        ("no signature", genuine.body, {"Content-Type": "application/json"}, 401, "pay_signature_invalid"),
+        *_unverifiable(keys, genuine.body),
         ("wrong amount", mismatched, signed(mismatched), 409, "pay_notification_mismatch"),
         ("unknown", unknown_body, signed(unknown_body), 404, "pay_notification_unknown"),
     ]
