@@ -13,6 +13,7 @@ import sys
 import asyncpg
 import pytest
 from litestar import get
+from litestar.params import FromPath
 
 from service.settings import Settings
 from tests.factories import create_user
@@ -114,7 +115,7 @@ BUGS = {
 
 
 @get("/test/raise/{name:str}", sync_to_thread=False)
-def raise_named(name: str) -> None:
+def raise_named(name: FromPath[str]) -> None:
     raise {**DATABASE_AWAY, **BUGS}[name]
 
 
