@@ -117,15 +117,20 @@ async def _notifications(conn: asyncpg.Connection, settings: Settings, apply: bo
     user_id = (await seed_users(conn, 1))[0]
     count = NOTIFY_ORDERS if apply else 1
     prefix = "bench-apply-" if apply else "bench-dup-"
+    community_id = await conn.fetchval(
+        "INSERT INTO communities (owner_id, name, welcome_template) VALUES ($1, 'bench orders', '') RETURNING id",
+        user_id,
+    )
     await conn.execute(
-        "INSERT INTO orders (out_trade_no, payer_user_id, payer_openid, purpose, subject_id, description, "
-        "amount_fen, time_expire) "
-        "SELECT $1 || g, $2, 'openid-1', 'bench', g + $4, 'bench', 100, now() + interval '1 day' "
+        "INSERT INTO orders (out_trade_no, payer_user_id, payer_openid, purpose, subject_id, community_id, "
+        "description, amount_fen, time_expire) "
+        "SELECT $1 || g, $2, 'openid-1', 'bench', g + $4, $5, 'bench', 100, now() + interval '1 day' "
         "FROM generate_series(1, $3) g",
         prefix,
         user_id,
         count,
         0 if apply else 10**9,
+        community_id,
     )
     rotation = []
     for n in range(1, count + 1):

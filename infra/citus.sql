@@ -1,7 +1,9 @@
 -- Citus, once the data outgrows one PostgreSQL server: where every table goes (infra/README.md, "How it scales").
 -- Not run today. tests/test_infra.py checks it against the migrated schema: every table is named here exactly
--- once, every distribution column exists and is NOT NULL, and a table still marked "pending" has not got its
--- column yet. So a new table cannot close this path unnoticed: its migration must give it a place here.
+-- once, every distribution column exists and is NOT NULL, and what is distributed by community_id is co-located
+-- with communities. So a new table cannot close this path unnoticed: its migration must give it a place here. A
+-- table without its column yet may wait as `-- pending: <table> <column> (from where)`, which the test allows
+-- only while the column is missing; none waits since migration 0013 gave the last 12 their community_id.
 
 -- Everything that belongs to one community, distributed by community id and co-located with `communities`:
 -- a feed page, a join, a payment's admission, a poll vote or a metrics query runs on one shard. At distribution
@@ -42,23 +44,21 @@ SELECT create_distributed_table('activity_occurrences', 'community_id', colocate
 SELECT create_distributed_table('check_ins', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('meetups', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('meetup_signups', 'community_id', colocate_with => 'communities');
-
--- Pending: these reach their community through a parent row. Each needs a NOT NULL community_id, backfilled
--- from the parent and written by the code that inserts it, before it joins the list above. The money tables
--- matter most: a payment's transaction locks the order and admits the payer in the community, one shard only
--- when the order lives beside the community (orders.subject_id is the community only for paid entry).
--- pending: orders community_id (from the purpose's subject: community, collection, community app, meetup)
--- pending: refunds community_id (from orders)
--- pending: ledger_entries community_id (from orders, refunds, transfers)
--- pending: transfers community_id (from the purpose's subject: collection, reward allocation)
--- pending: collection_participants community_id (from collections)
--- pending: app_purchases community_id (from community_apps)
--- pending: poll_votes community_id (from polls)
--- pending: poll_participants community_id (from polls)
--- pending: poll_audit community_id (from polls)
--- pending: poll_posts community_id (from polls)
--- pending: content_checks community_id (from posts, comments)
--- pending: robot_cooldowns community_id (from robot_rules)
+-- These reach their community through a parent row and carry a copy of its community_id (migration 0013), so
+-- the child lives on its parent's shard. The money tables above all: a payment's transaction locks the order and
+-- admits the payer, one shard because the order lives beside its community.
+SELECT create_distributed_table('orders', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('refunds', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('ledger_entries', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('transfers', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('collection_participants', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('app_purchases', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('poll_votes', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('poll_participants', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('poll_audit', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('poll_posts', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('content_checks', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('robot_cooldowns', 'community_id', colocate_with => 'communities');
 
 -- Per member, co-located with each other by user id: sessions and the answers kept for Idempotency-Key.
 SELECT create_distributed_table('refresh_tokens', 'user_id');

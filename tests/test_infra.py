@@ -106,7 +106,7 @@ def test_image_is_multi_stage_non_root_with_a_health_check():
 
 
 CITUS_PLAN = re.compile(
-    r"create_distributed_table\('(?P<distributed>\w+)', '(?P<column>\w+)'"
+    r"create_distributed_table\('(?P<distributed>\w+)', '(?P<column>\w+)'(?:, colocate_with => '(?P<colocate>\w+)')?"
     r"|create_reference_table\('(?P<reference>\w+)'\)"
     r"|citus_add_local_table_to_metadata\('(?P<local>\w+)'\)"
     r"|^-- pending: (?P<pending>\w+) (?P<pending_column>\w+)",
@@ -140,6 +140,8 @@ async def test_every_table_has_its_place_in_the_citus_plan(database_url):
     for m in plan:
         if m["distributed"]:
             assert not_null.get((m["distributed"], m["column"])), f"{m['distributed']}.{m['column']} NOT NULL"
+            if m["column"] == "community_id":  # a community's rows share its shard only when co-located
+                assert m["colocate"] == "communities", f"{m['distributed']} co-located with communities"
         if m["pending"]:
             # Once the column exists, the table belongs among the distributed ones.
             assert (m["pending"], m["pending_column"]) not in not_null, f"{m['pending']} is no longer pending"

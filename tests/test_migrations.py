@@ -78,3 +78,159 @@ async def test_app_can_migrate_at_start_when_configured(empty_database):
     async with serve(create_app(make_settings(empty_database, migrate_on_start=True))) as base_url:
         async with httpx.AsyncClient(base_url=base_url) as client:
             assert (await client.get("/readyz")).status_code == 200
+
+
+def up_to(version: int) -> list[migrations.Migration]:
+    return [m for m in migrations.discover() if m.version <= version]
+
+
+# Rows as they stood before 0013 gave the last 12 tables their community_id: every parent in a community of its
+# own (named after it), so a row backfilled from the wrong parent or purpose shows up under the wrong name.
+ROWS_BEFORE_0013 = """
+INSERT INTO users (appid, openid) VALUES ('wx-test-app', 'owner'), ('wx-test-app', 'payer');
+INSERT INTO communities (owner_id, name, welcome_template)
+SELECT id, name, '' FROM users, unnest(ARRAY['entry', 'collection', 'app', 'meetup', 'reward', 'poll', 'feed']) name
+WHERE openid = 'owner';
+
+INSERT INTO collections (community_id, initiator_id, title, amount_fen, deadline, participant_count)
+SELECT id, owner_id, 'gift', 500, now() + interval '1 day', 1 FROM communities WHERE name = 'collection';
+INSERT INTO collection_participants (collection_id, user_id) SELECT id, initiator_id FROM collections;
+INSERT INTO community_apps (community_id, app, enabled) SELECT id, 'polls', true FROM communities WHERE name = 'app';
+INSERT INTO meetups (community_id, created_by, title, mode, starts_at, ends_at, signup_deadline, capacity, venue_code)
+SELECT id, owner_id, 'meetup', 'online', now() + interval '2 days', now() + interval '3 days', now() + interval '1 day',
+       10, 'code'
+FROM communities WHERE name = 'meetup';
+INSERT INTO meetup_signups (meetup_id, community_id, user_id, status)
+SELECT m.id, m.community_id, u.id, 'confirmed' FROM meetups m, users u WHERE u.openid = 'payer';
+INSERT INTO reward_pools (amount_fen, window_from, window_to, status, created_by)
+VALUES (1000, '2026-01-01', '2026-01-31', 'committed', 'operator');
+INSERT INTO reward_allocations (pool_id, community_id, user_id, amount_fen, basis)
+SELECT p.id, c.id, c.owner_id, 1000, 1 FROM reward_pools p, communities c WHERE c.name = 'reward';
+
+-- One order per purpose, each naming its subject; the meetup fee paid, refunded and in the ledger.
+INSERT INTO orders (out_trade_no, payer_user_id, payer_openid, purpose, subject_id, description, amount_fen,
+                    time_expire)
+SELECT 'CK-' || s.purpose, u.id, u.openid, s.purpose, s.subject_id, s.purpose, 500, now() + interval '15 minutes'
+FROM users u, (
+    SELECT 'community_entry' AS purpose, id AS subject_id FROM communities WHERE name = 'entry'
+    UNION ALL SELECT 'collection_share', id FROM collections
+    UNION ALL SELECT 'app', id FROM community_apps
+    UNION ALL SELECT 'meetup', id FROM meetup_signups
+) s
+WHERE u.openid = 'payer';
+UPDATE orders SET status = 'paid', paid_fen = amount_fen, transaction_id = 'T-1', paid_at = now()
+WHERE purpose = 'meetup';
+INSERT INTO ledger_entries (kind, order_id, amount_fen) SELECT 'payment', id, amount_fen FROM orders WHERE paid_fen > 0;
+INSERT INTO refunds (order_id, out_refund_no, amount_fen, initiated_by, reason)
+SELECT id, 'RF-1', amount_fen, 'payer', 'changed my mind' FROM orders WHERE paid_fen > 0;
+INSERT INTO ledger_entries (kind, order_id, refund_id, amount_fen)
+SELECT 'refund', order_id, id, amount_fen FROM refunds;
+INSERT INTO app_purchases (order_id, community_app_id, billing, price_fen)
+SELECT id, subject_id, 'monthly', 500 FROM orders WHERE purpose = 'app';
+
+-- One transfer per purpose that pays out; the reward's in the ledger.
+INSERT INTO transfers (out_bill_no, payee_user_id, payee_openid, amount_fen, purpose, subject_id, remark, dedupe_key)
+SELECT 'TR-' || s.purpose, u.id, u.openid, 500, s.purpose, s.subject_id, 'payout', s.purpose
+FROM users u, (
+    SELECT 'collection_share' AS purpose, id AS subject_id FROM collections
+    UNION ALL SELECT 'reward', id FROM reward_allocations
+) s
+WHERE u.openid = 'owner';
+INSERT INTO ledger_entries (kind, transfer_id, amount_fen) SELECT 'transfer', id, amount_fen FROM transfers
+WHERE purpose = 'reward';
+
+INSERT INTO polls (community_id, created_by, title, proposals_close_at, voting_close_at, votes_per_member,
+                   proposals_per_member, draw_seed, seed_commitment)
+SELECT id, owner_id, 'name it', now() + interval '1 day', now() + interval '2 days', 1, 1, 'seed', 'commitment'
+FROM communities WHERE name = 'poll';
+INSERT INTO poll_participants (poll_id, user_id) SELECT id, created_by FROM polls;
+INSERT INTO poll_proposals (poll_id, community_id, proposer_id, name, name_key)
+SELECT id, community_id, created_by, 'Star', 'star' FROM polls;
+INSERT INTO poll_votes (poll_id, proposal_id, user_id) SELECT poll_id, id, proposer_id FROM poll_proposals;
+INSERT INTO poll_audit (poll_id, actor_id, action) SELECT id, created_by, 'poll.opened' FROM polls;
+INSERT INTO posts (community_id, robot, kind, text) SELECT community_id, 'poll', 'poll', 'vote!' FROM polls;
+INSERT INTO poll_posts (poll_id, purpose, post_id)
+SELECT p.id, 'announcement', x.id FROM polls p JOIN posts x USING (community_id);
+
+-- A pending post in the feed community, a pending comment under the poll's post: each check from its own parent.
+INSERT INTO posts (community_id, author_id, text, status) SELECT id, owner_id, 'held', 'pending' FROM communities
+WHERE name = 'feed';
+INSERT INTO comments (community_id, post_id, author_id, text, status)
+SELECT x.community_id, x.id, u.id, 'held too', 'pending' FROM posts x, users u
+WHERE x.robot = 'poll' AND u.openid = 'payer';
+INSERT INTO content_checks (post_id) SELECT id FROM posts WHERE status = 'pending';
+INSERT INTO content_checks (comment_id) SELECT id FROM comments;
+INSERT INTO robot_rules (community_id, keyword, match_mode, reply, created_by)
+SELECT id, 'hi', 'exact', 'hello', owner_id FROM communities WHERE name = 'feed';
+INSERT INTO robot_cooldowns (rule_id, member, last_reply_at) SELECT id, 'user:1', now() FROM robot_rules;
+"""
+
+COMMUNITY_OF_EVERY_ROW = """
+SELECT r.row, c.name FROM (
+    SELECT 'orders ' || purpose AS row, community_id FROM orders
+    UNION ALL SELECT 'refunds', community_id FROM refunds
+    UNION ALL SELECT 'ledger_entries ' || kind, community_id FROM ledger_entries
+    UNION ALL SELECT 'transfers ' || purpose, community_id FROM transfers
+    UNION ALL SELECT 'collection_participants', community_id FROM collection_participants
+    UNION ALL SELECT 'app_purchases', community_id FROM app_purchases
+    UNION ALL SELECT 'poll_votes', community_id FROM poll_votes
+    UNION ALL SELECT 'poll_participants', community_id FROM poll_participants
+    UNION ALL SELECT 'poll_audit', community_id FROM poll_audit
+    UNION ALL SELECT 'poll_posts', community_id FROM poll_posts
+    UNION ALL SELECT 'content_checks ' || CASE WHEN post_id IS NULL THEN 'comment' ELSE 'post' END, community_id
+              FROM content_checks
+    UNION ALL SELECT 'robot_cooldowns', community_id FROM robot_cooldowns
+) r LEFT JOIN communities c ON c.id = r.community_id
+"""
+
+
+async def test_0013_backfills_every_row_with_the_community_of_its_parent(empty_database):
+    conn = await connect(empty_database)
+    try:
+        await migrations.migrate(conn, up_to(12))
+        await conn.execute(ROWS_BEFORE_0013)
+        await migrations.migrate(conn)
+        found = sorted((r["row"], r["name"]) for r in await conn.fetch(COMMUNITY_OF_EVERY_ROW))
+    finally:
+        await conn.close()
+    assert found == sorted(
+        {
+            "orders community_entry": "entry",  # the subject is the community
+            "orders collection_share": "collection",
+            "orders app": "app",
+            "orders meetup": "meetup",  # the subject is the sign-up
+            "refunds": "meetup",
+            "ledger_entries payment": "meetup",
+            "ledger_entries refund": "meetup",
+            "ledger_entries transfer": "reward",
+            "transfers collection_share": "collection",
+            "transfers reward": "reward",  # the subject is the reward allocation
+            "collection_participants": "collection",
+            "app_purchases": "app",
+            "poll_votes": "poll",
+            "poll_participants": "poll",
+            "poll_audit": "poll",
+            "poll_posts": "poll",
+            "content_checks post": "feed",
+            "content_checks comment": "poll",
+            "robot_cooldowns": "feed",
+        }.items()
+    )
+
+
+async def test_0013_names_an_order_whose_community_it_cannot_find(empty_database):
+    conn = await connect(empty_database)
+    try:
+        await migrations.migrate(conn, up_to(12))
+        await conn.execute(
+            "INSERT INTO users (appid, openid) VALUES ('wx-test-app', 'payer');"
+            "INSERT INTO orders (out_trade_no, payer_user_id, payer_openid, purpose, description, amount_fen, "
+            "time_expire) SELECT 'CK-1', id, openid, 'mystery', 'what is it', 100, now() FROM users"
+        )
+        with pytest.raises(Exception, match="no community found for order mystery"):
+            await migrations.migrate(conn)
+        assert [m.version for m in await migrations.pending(conn)] == [13]
+        column = "SELECT attname FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'community_id'"
+        assert await conn.fetchval(column) is None  # nothing of 0013 stayed
+    finally:
+        await conn.close()

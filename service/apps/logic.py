@@ -149,7 +149,7 @@ async def enable(
     view = _view(row, _now())
     if view.state == "enabled":
         return _json(200, m.AppCheckout(app=view))
-    return await _checkout(pool, pay, settings, user_id, row, key)
+    return await _checkout(pool, pay, settings, community_id, user_id, row, key)
 
 
 async def renew(
@@ -170,11 +170,17 @@ async def renew(
         if row["community_app_id"] is None:
             await conn.execute(q.SWITCH, community_id, app, True, user_id)
             (row,) = await _states(conn, community_id, [app])
-    return await _checkout(pool, pay, settings, user_id, row, key)
+    return await _checkout(pool, pay, settings, community_id, user_id, row, key)
 
 
 async def _checkout(
-    pool: asyncpg.Pool, pay: WeChatPay, settings: Settings, user_id: int, row: asyncpg.Record, key: str | None
+    pool: asyncpg.Pool,
+    pay: WeChatPay,
+    settings: Settings,
+    community_id: int,
+    user_id: int,
+    row: asyncpg.Record,
+    key: str | None,
 ) -> Response[bytes]:
     name = m.APPS[row["app"]][0]
     result = await checkout.create_order(
@@ -184,6 +190,7 @@ async def _checkout(
         payer_user_id=user_id,
         purpose=PURPOSE,
         subject_id=row["community_app_id"],
+        community_id=community_id,
         amount_fen=row["price_fen"],
         description=f"社区应用：{name}",
         idempotency_key=key,

@@ -35,12 +35,14 @@ LOCK_COMMUNITY_APP = "SELECT * FROM community_apps WHERE id = $1 FOR UPDATE"
 PURCHASE = "SELECT billing, price_fen FROM app_purchases WHERE order_id = $1"
 
 RECORD_PURCHASE = """
-INSERT INTO app_purchases (order_id, community_app_id, billing, price_fen) VALUES ($1, $2, $3, $4)
+INSERT INTO app_purchases (order_id, community_app_id, community_id, billing, price_fen)
+SELECT $1, a.id, a.community_id, $3, $4 FROM community_apps a WHERE a.id = $2
 ON CONFLICT (order_id) DO NOTHING
 """
 
 APPLY_PURCHASE = """
-INSERT INTO app_purchases (order_id, community_app_id, billing, price_fen, applied_at) VALUES ($1, $2, $3, $4, now())
+INSERT INTO app_purchases (order_id, community_app_id, community_id, billing, price_fen, applied_at)
+SELECT $1, a.id, a.community_id, $3, $4, now() FROM community_apps a WHERE a.id = $2
 ON CONFLICT (order_id) DO UPDATE SET applied_at = now()
 """
 

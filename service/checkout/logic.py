@@ -112,12 +112,14 @@ async def create_order(
     payer_user_id: int,
     purpose: str,
     subject_id: int | None,
+    community_id: int,
     amount_fen: int,
     description: str,
     idempotency_key: str | None = None,
     pay_within: float | None = None,
 ) -> Checkout:
     """Create (or return the still-payable existing) order for this payer and thing, placed with WeChat.
+    `community_id` is the community the thing belongs to (the order's distribution key, infra/citus.sql).
 
     The answer carries the `wx.requestPayment` parameters. A retry with the same Idempotency-Key returns the
     same order; a WeChat outage leaves the order without prepay_id and answers 503: the retry places it.
@@ -133,6 +135,7 @@ async def create_order(
             payer_user_id,
             purpose,
             subject_id,
+            community_id,
             amount_fen,
             description,
             idempotency_key,
@@ -162,7 +165,17 @@ async def create_order(
 
 
 async def _open_order(
-    pool, pay, settings, payer_user_id, purpose, subject_id, amount_fen, description, idempotency_key, pay_within
+    pool,
+    pay,
+    settings,
+    payer_user_id,
+    purpose,
+    subject_id,
+    community_id,
+    amount_fen,
+    description,
+    idempotency_key,
+    pay_within,
 ) -> tuple[asyncpg.Record, bool]:
     for _ in range(3):
         stale: asyncpg.Record | None = None
@@ -188,6 +201,7 @@ async def _open_order(
                         openid,
                         purpose,
                         subject_id,
+                        community_id,
                         description,
                         amount_fen,
                         min(float(settings.checkout_order_ttl), pay_within or float("inf")),
@@ -579,13 +593,23 @@ async def create_transfer(
     amount_fen: int,
     purpose: str,
     subject_id: int | None,
+    community_id: int,
     remark: str,
     dedupe_key: str,
 ) -> int:
     """Promise a merchant transfer (in the caller's transaction); asking again with the same `dedupe_key`
-    returns the first one. The `checkout.transfer` job sends it and follows it to a final state."""
+    returns the first one. The `checkout.transfer` job sends it and follows it to a final state. `community_id`:
+    the community the payout comes from, as for orders."""
     transfer_id = await conn.fetchval(
-        queries.INSERT_TRANSFER, _number("TR"), payee_user_id, amount_fen, purpose, subject_id, remark, dedupe_key
+        queries.INSERT_TRANSFER,
+        _number("TR"),
+        payee_user_id,
+        amount_fen,
+        purpose,
+        subject_id,
+        community_id,
+        remark,
+        dedupe_key,
     )
     if transfer_id is None:
         existing = await conn.fetchrow(queries.TRANSFER_BY_DEDUPE_KEY, dedupe_key)

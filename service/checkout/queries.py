@@ -19,9 +19,9 @@ FOR UPDATE
 # time_expire to the second: WeChat gets it to the second, and placing the same order again must send the
 # same value to get the same prepay_id back.
 INSERT_ORDER = """
-INSERT INTO orders (out_trade_no, payer_user_id, payer_openid, purpose, subject_id, description, amount_fen,
-                    time_expire, idempotency_key)
-VALUES ($1, $2, $3, $4, $5, $6, $7, date_trunc('second', now()) + make_interval(secs => $8), $9)
+INSERT INTO orders (out_trade_no, payer_user_id, payer_openid, purpose, subject_id, community_id, description,
+                    amount_fen, time_expire, idempotency_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, date_trunc('second', now()) + make_interval(secs => $9), $10)
 RETURNING *
 """
 
@@ -62,9 +62,11 @@ SELECT * FROM refunds WHERE order_id = $1 AND initiated_by = $2 AND status NOT I
 ORDER BY id LIMIT 1
 """
 
+# Refunds and ledger rows copy the community of their order (or transfer) in the same statement: the Citus
+# distribution key (infra/citus.sql), so they live on the shard of their community.
 INSERT_REFUND = """
-INSERT INTO refunds (order_id, out_refund_no, amount_fen, initiated_by, requested_by, reason)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO refunds (order_id, community_id, out_refund_no, amount_fen, initiated_by, requested_by, reason)
+SELECT o.id, o.community_id, $2, $3, $4, $5, $6 FROM orders o WHERE o.id = $1
 RETURNING *
 """
 
@@ -86,20 +88,24 @@ WHERE id = $1
 """
 
 INSERT_LEDGER_PAYMENT = """
-INSERT INTO ledger_entries (kind, order_id, amount_fen, external_id) VALUES ('payment', $1, $2, $3)
+INSERT INTO ledger_entries (kind, order_id, community_id, amount_fen, external_id)
+SELECT 'payment', o.id, o.community_id, $2, $3 FROM orders o WHERE o.id = $1
 """
 
 INSERT_LEDGER_REFUND = """
-INSERT INTO ledger_entries (kind, order_id, refund_id, amount_fen, external_id) VALUES ('refund', $1, $2, $3, $4)
+INSERT INTO ledger_entries (kind, order_id, refund_id, community_id, amount_fen, external_id)
+SELECT 'refund', o.id, $2, o.community_id, $3, $4 FROM orders o WHERE o.id = $1
 """
 
 INSERT_LEDGER_TRANSFER = """
-INSERT INTO ledger_entries (kind, transfer_id, amount_fen, external_id) VALUES ('transfer', $1, $2, $3)
+INSERT INTO ledger_entries (kind, transfer_id, community_id, amount_fen, external_id)
+SELECT 'transfer', t.id, t.community_id, $2, $3 FROM transfers t WHERE t.id = $1
 """
 
 INSERT_TRANSFER = """
-INSERT INTO transfers (out_bill_no, payee_user_id, payee_openid, amount_fen, purpose, subject_id, remark, dedupe_key)
-SELECT $1, u.id, u.openid, $3, $4, $5, $6, $7 FROM users u WHERE u.id = $2
+INSERT INTO transfers (out_bill_no, payee_user_id, payee_openid, amount_fen, purpose, subject_id, community_id,
+                       remark, dedupe_key)
+SELECT $1, u.id, u.openid, $3, $4, $5, $6, $7, $8 FROM users u WHERE u.id = $2
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING id
 """

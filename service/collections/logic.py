@@ -223,6 +223,7 @@ async def pay_share(
         payer_user_id=user_id,
         purpose=PURPOSE,
         subject_id=collection_id,
+        community_id=collection["community_id"],
         amount_fen=collection["amount_fen"],
         description=f"群收款「{collection['title']}」",
         idempotency_key=key,
@@ -359,6 +360,7 @@ async def settle(pool: asyncpg.Pool, pay: WeChatPay, collection_id: int) -> None
                 amount_fen=collection["collected_fen"],
                 purpose=PURPOSE,
                 subject_id=collection_id,
+                community_id=collection["community_id"],
                 remark=f"群收款结算 {collection['title']}",
                 dedupe_key=f"collection:{collection_id}",
             )

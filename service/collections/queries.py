@@ -19,7 +19,8 @@ RETURNING id
 """
 
 INSERT_PARTICIPANTS = """
-INSERT INTO collection_participants (collection_id, user_id) SELECT $1, unnest($2::bigint[])
+INSERT INTO collection_participants (collection_id, community_id, user_id)
+SELECT c.id, c.community_id, unnest($2::bigint[]) FROM collections c WHERE c.id = $1
 """
 
 _VIEW = """

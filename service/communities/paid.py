@@ -78,6 +78,7 @@ async def join(
         payer_user_id=user_id,
         purpose=PURPOSE,
         subject_id=community_id,
+        community_id=community_id,
         amount_fen=community["price_fen"],
         description=f"加入社群「{community['name']}」",
         idempotency_key=key,

@@ -293,7 +293,7 @@ WHERE pool_id = $1 ORDER BY community_id, user_id NULLS FIRST
 """
 
 PAYABLE_ALLOCATIONS = """
-SELECT id, user_id, amount_fen FROM reward_allocations
+SELECT id, community_id, user_id, amount_fen FROM reward_allocations
 WHERE pool_id = $1 AND user_id IS NOT NULL AND amount_fen >= $2 AND transfer_id IS NULL ORDER BY id
 """
 

@@ -190,6 +190,7 @@ async def _promise_payouts(conn: asyncpg.Connection, pool_id: int) -> None:
             amount_fen=row["amount_fen"],
             purpose=REWARD_PURPOSE,
             subject_id=row["id"],
+            community_id=row["community_id"],
             remark="社区活跃奖励",
             dedupe_key=f"reward:{row['id']}",
         )

@@ -411,6 +411,7 @@ async def sign_up(
             payer_user_id=user_id,
             purpose=PURPOSE,
             subject_id=signup_id,
+            community_id=meetup["community_id"],
             amount_fen=meetup["fee_fen"],
             description=f"活动报名：{meetup['title']}"[:100],
             idempotency_key=key,

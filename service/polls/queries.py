@@ -77,11 +77,15 @@ INSERT_ROBOT_POST = """
 INSERT INTO posts (community_id, robot, kind, text) VALUES ($1, 'poll', 'poll', $2) RETURNING id
 """
 
-INSERT_POLL_POST = "INSERT INTO poll_posts (poll_id, purpose, post_id) VALUES ($1, $2, $3)"
+# The poll's rows copy its community_id in the same statement: the Citus distribution key (infra/citus.sql).
+INSERT_POLL_POST = """
+INSERT INTO poll_posts (poll_id, community_id, purpose, post_id)
+SELECT id, community_id, $2, $3 FROM polls WHERE id = $1
+"""
 
 INSERT_AUDIT = """
-INSERT INTO poll_audit (poll_id, actor_id, action, proposal_id, vote_id, subject_id, details)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO poll_audit (poll_id, community_id, actor_id, action, proposal_id, vote_id, subject_id, details)
+SELECT id, community_id, $2, $3, $4, $5, $6, $7 FROM polls WHERE id = $1
 """
 
 AUDIT = """
@@ -104,7 +108,7 @@ SELECT true FROM idempotent_requests WHERE user_id = $1 AND key = $2 AND status_
 
 # Creates and locks the member's participation row: their proposals and votes in this poll queue up here.
 LOCK_PARTICIPANT = """
-INSERT INTO poll_participants (poll_id, user_id) VALUES ($1, $2)
+INSERT INTO poll_participants (poll_id, community_id, user_id) SELECT id, community_id, $2 FROM polls WHERE id = $1
 ON CONFLICT (poll_id, user_id) DO UPDATE SET poll_id = EXCLUDED.poll_id
 """
 
@@ -172,7 +176,8 @@ WHERE id = $1 AND poll_id = $2
 EVER_VOTED = "SELECT EXISTS (SELECT 1 FROM poll_votes WHERE proposal_id = $1 AND user_id = $2)"
 
 INSERT_VOTE = """
-INSERT INTO poll_votes (poll_id, proposal_id, user_id) VALUES ($1, $2, $3)
+INSERT INTO poll_votes (poll_id, community_id, proposal_id, user_id)
+SELECT id, community_id, $2, $3 FROM polls WHERE id = $1
 ON CONFLICT (proposal_id, user_id) WHERE status = 'active' DO NOTHING
 RETURNING id, created_at
 """
@@ -195,10 +200,10 @@ CARRY_VOTES = """
 WITH moved AS (
     UPDATE poll_votes SET status = 'withdrawn', withdrawn_at = now(), withdraw_reason = 'merged'
     WHERE proposal_id = $1 AND status = 'active'
-    RETURNING id, poll_id, user_id
+    RETURNING id, poll_id, community_id, user_id
 )
-INSERT INTO poll_votes (poll_id, proposal_id, user_id, carried_from)
-SELECT moved.poll_id, $2, moved.user_id, moved.id FROM moved
+INSERT INTO poll_votes (poll_id, community_id, proposal_id, user_id, carried_from)
+SELECT moved.poll_id, moved.community_id, $2, moved.user_id, moved.id FROM moved
 WHERE NOT EXISTS (
     SELECT 1 FROM poll_votes v WHERE v.proposal_id = $2 AND v.user_id = moved.user_id AND v.status = 'active'
 )

@@ -44,7 +44,8 @@ ORDER BY id
 # Takes the rule's cooldown for a member when it has lapsed (or was never taken): a row back means "answer".
 # Concurrent writers serialise on the row, and the WHERE is re-checked after the wait, so one of them wins.
 TAKE_COOLDOWN = """
-INSERT INTO robot_cooldowns (rule_id, member, last_reply_at) VALUES ($1, $2, now())
+INSERT INTO robot_cooldowns (rule_id, community_id, member, last_reply_at)
+SELECT id, community_id, $2, now() FROM robot_rules WHERE id = $1
 ON CONFLICT (rule_id, member) DO UPDATE SET last_reply_at = now()
 WHERE robot_cooldowns.last_reply_at <= now() - make_interval(secs => $3)
 RETURNING true

@@ -39,6 +39,7 @@ PURPOSE = "test_entry"
 
 class TestOrder(msgspec.Struct, rename="camel"):
     amount_fen: int
+    community_id: int  # the world's community: every order belongs to one
     subject_id: int = 1
 
 
@@ -59,6 +60,7 @@ async def create_test_order(
         payer_user_id=user.id,
         purpose=PURPOSE,
         subject_id=data.subject_id,
+        community_id=data.community_id,
         amount_fen=data.amount_fen,
         description="Test community entry",
         idempotency_key=idempotency_key,
@@ -69,6 +71,12 @@ async def create_test_order(
 TEST_TABLES = """
 CREATE TABLE test_admissions (order_id bigint PRIMARY KEY, user_id bigint NOT NULL, subject_id bigint NOT NULL);
 CREATE TABLE test_seats (subject_id bigint PRIMARY KEY, seats integer NOT NULL);
+"""
+
+# The community of the test purpose's orders and transfers, with an owner of its own.
+TEST_COMMUNITY = """
+WITH owner AS (INSERT INTO users (appid, openid) VALUES ('wx-test-app', 'o-test-community-owner') RETURNING id)
+INSERT INTO communities (owner_id, name, welcome_template) SELECT id, 'test community', '' FROM owner RETURNING id
 """
 
 
@@ -132,6 +140,7 @@ class World:
     pool: asyncpg.Pool
     pay: WeChatPay
     worker: Worker
+    community_id: int  # what the test purpose's orders and transfers belong to
 
     async def user(self, openid: str | None = None) -> tuple[int, dict[str, str]]:
         openid = openid or f"o{asyncio.get_running_loop().time():.6f}".replace(".", "")
@@ -142,7 +151,10 @@ class World:
 
     async def order(self, headers: dict, amount_fen: int = 990, subject_id: int = 1, **extra) -> dict:
         response = await self.api.post(
-            "/test/orders", json={"amountFen": amount_fen, "subjectId": subject_id}, headers=headers, **extra
+            "/test/orders",
+            json={"amountFen": amount_fen, "communityId": self.community_id, "subjectId": subject_id},
+            headers=headers,
+            **extra,
         )
         assert response.status_code == 201, response.text
         return response.json()
@@ -202,6 +214,7 @@ async def world(database_url, sandbox, sandbox_url, sandbox_keys) -> AsyncIterat
     settings = world_settings(database_url, api_url, sandbox_url, sandbox_keys)
     pool = await create_pool(settings)
     await pool.execute(TEST_TABLES)
+    community_id = await pool.fetchval(TEST_COMMUNITY)
     try:
         async with (
             serve_on(create_app(settings, extra_routes=[create_test_order]), sock),
@@ -212,6 +225,6 @@ async def world(database_url, sandbox, sandbox_url, sandbox_keys) -> AsyncIterat
             pay = WeChatPay.from_settings(settings, http)
             context = JobContext(pool=pool, settings=settings, http=http, services={"pay": pay})
             worker = Worker(context, concurrency=4, lease=5, poll_interval=0.05, backoff_base=0.2)
-            yield World(settings, api, control, sandbox, sandbox_url, pool, pay, worker)
+            yield World(settings, api, control, sandbox, sandbox_url, pool, pay, worker, community_id)
     finally:
         await pool.close()

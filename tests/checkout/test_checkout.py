@@ -267,6 +267,7 @@ async def test_transfer_to_a_member(world):
             amount_fen=4200,
             purpose="test_entry",
             subject_id=1,
+            community_id=world.community_id,
             remark="collection settled",
             dedupe_key="collection:1",
         )
@@ -277,6 +278,7 @@ async def test_transfer_to_a_member(world):
                 amount_fen=4200,
                 purpose="test_entry",
                 subject_id=1,
+                community_id=world.community_id,
                 remark="collection settled",
                 dedupe_key="collection:1",
             )
@@ -325,7 +327,8 @@ async def test_notifications_are_answered_fast(world, event):
 async def test_wechat_outage_at_order_time_is_503_and_the_retry_places_the_order(world):
     _, auth = await world.user()
     await world.control.post("/sandbox/pay/faults", json={"operation": "jsapi", "times": 1})
-    failed = await world.api.post("/test/orders", json={"amountFen": 100}, headers=auth)
+    body = {"amountFen": 100, "communityId": world.community_id}
+    failed = await world.api.post("/test/orders", json=body, headers=auth)
     assert (failed.status_code, failed.json()["code"]) == (503, "payment_unavailable")
     order = await world.order(auth, amount_fen=100)
     assert order["payment"] and world.sandbox.calls["jsapi"] == 2
@@ -418,6 +421,7 @@ async def test_forged_stale_and_mismatching_refund_and_transfer_notifications_ch
             amount_fen=4200,
             purpose="test_entry",
             subject_id=1,
+            community_id=world.community_id,
             remark="collection settled",
             dedupe_key="collection:9",
         )
