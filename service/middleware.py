@@ -27,8 +27,11 @@ async def refuse_nul(request: Request) -> None:
     """Litestar before_request hook: PostgreSQL text cannot hold U+0000, so a NUL in the query or the JSON body
     is refused here, before any work (it reached the database as a 500; found by the contract fuzzer)."""
     where = "path" if "\x00" in request.scope["path"] else "query" if b"%00" in request.scope["query_string"] else None
-    if where is None and request.method in ("POST", "PUT", "PATCH") and _NUL_ESCAPE.search(await request.body()):
-        where = "body"
+    if where is None and request.method in ("POST", "PUT", "PATCH"):
+        body = await request.body()
+        # The substring test is a memchr scan; the regex, with its look-behind, cost 1 ms on a 13 KB batch.
+        if b"\\u0000" in body and _NUL_ESCAPE.search(body):
+            where = "body"
     if where is not None:
         message = "must not contain the character U+0000"
         raise Problem("validation_failed", message, errors=[FieldError(field=where, message=message, source=where)])

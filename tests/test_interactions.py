@@ -71,6 +71,30 @@ async def test_a_retried_batch_counts_once(client, world, database_url):
     assert await count_events(database_url) == 2
 
 
+async def test_events_are_stored_as_sent_and_a_time_without_offset_is_utc(client, world, database_url):
+    from service.db.pool import connect
+
+    at = datetime.now(UTC).replace(microsecond=123000) - timedelta(minutes=5)
+    naive = event(2, world["c1"], page="pages/home", type_="page_view", dwell=None)
+    naive["at"] = at.replace(tzinfo=None).isoformat()
+    del naive["dwellMs"]
+    batch = {"events": [event(1, world["c1"], world["post"], at=at), naive]}
+    response = await client.post("/v1/events", json=batch, headers=world["member"])
+    assert response.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+    conn = await connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT community_id, user_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at "
+            "FROM interaction_events WHERE client_event_id IS NOT NULL ORDER BY client_event_id"
+        )
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in rows] == [
+        (world["c1"], world["member_id"], "post_view", world["post"], f"post:{world['post']}", 4000, "e1", at),
+        (world["c1"], world["member_id"], "page_view", None, "page:pages/home", None, "e2", at),
+    ]
+
+
 async def test_bad_events_are_rejected_one_by_one_and_the_rest_kept(client, world, database_url):
     now = datetime.now(UTC)
     batch = {

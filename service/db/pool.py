@@ -65,6 +65,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections skip asyncpg's reset query (RESET ALL, UNLISTEN, CLOSE ALL, unlock all advisory
+    locks): a round trip on every request. asyncpg still rolls back a transaction left open, and the service
+    keeps no session state on pooled connections: no SET, LISTEN, cursors outside a transaction or temporary
+    tables, and the one session advisory lock (migrate's) is released by its own finally."""
+
+
 async def create_pool(settings: Settings, dsn: str | None = None) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         dsn or settings.database_url,
@@ -72,6 +79,7 @@ async def create_pool(settings: Settings, dsn: str | None = None) -> asyncpg.Poo
         max_size=settings.db_pool_max,
         command_timeout=settings.db_command_timeout,
         init=_init_connection,
+        reset=_keep_session,
     )
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import msgspec
 
 from service.errors import FieldError, Problem, register
 from service.interactions import queries as q
@@ -105,7 +106,7 @@ async def ingest(conn: asyncpg.Connection, settings: Settings, user_id: int, bat
     visible_communities = set(visible["communities"])
     post_community = dict(zip(visible["post_ids"], visible["post_communities"], strict=True))
 
-    rows: list[tuple] = []
+    rows: list[EventRow] = []
     for index, event in candidates:
         community_id = int(event.community_id)
         post_id = int(event.post_id) if event.post_id is not None else None
@@ -115,11 +116,23 @@ async def ingest(conn: asyncpg.Connection, settings: Settings, user_id: int, bat
             reject(index, event, "unknown_post", "no such post in that community")
         else:
             target = f"post:{post_id}" if post_id is not None else f"page:{event.page}"
-            rows.append((community_id, event.type, post_id, target, event.dwell_ms, event.id, _aware(event.at)))
+            rows.append(EventRow(community_id, event.type, post_id, target, event.dwell_ms, event.id, _aware(event.at)))
 
-    inserted = await conn.fetchval(q.INSERT_CLIENT_EVENTS, user_id, *map(list, zip(*rows, strict=True))) if rows else 0
+    inserted = await conn.fetchval(q.INSERT_CLIENT_EVENTS, user_id, rows) if rows else 0
     rejected.sort(key=lambda r: r.index)
     return BatchResult(accepted=inserted, duplicates=len(rows) - inserted, rejected=rejected)
+
+
+class EventRow(msgspec.Struct, omit_defaults=False):
+    """A row of interaction_events as INSERT_CLIENT_EVENTS reads it from JSON."""
+
+    community_id: int
+    kind: str
+    post_id: int | None
+    target: str
+    dwell_ms: int | None
+    client_event_id: str
+    occurred_at: datetime
 
 
 def _aware(at: datetime) -> datetime:

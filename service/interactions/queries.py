@@ -7,14 +7,17 @@ INSERT INTO interaction_events (community_id, user_id, kind, post_id, target, oc
 VALUES ($1, $2, $3, $4, $5, coalesce($6, now()))
 """
 
-# Client events arrive as parallel arrays; a retried batch hits the unique index and is skipped.
+# Client events arrive as one JSON array of rows (asyncpg encodes seven arrays of 100 at three times the CPU);
+# a retried batch hits the unique index and is skipped.
 INSERT_CLIENT_EVENTS = """
 WITH inserted AS (
     INSERT INTO interaction_events
         (community_id, user_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at)
     SELECT e.community_id, $1, e.kind, e.post_id, e.target, e.dwell_ms, e.client_event_id, e.occurred_at
-    FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::text[], $8::timestamptz[])
-        AS e (community_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at)
+    FROM json_to_recordset($2::json) AS e (
+        community_id bigint, kind text, post_id bigint, target text, dwell_ms int, client_event_id text,
+        occurred_at timestamptz
+    )
     ON CONFLICT DO NOTHING
     RETURNING 1
 )
