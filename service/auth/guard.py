@@ -38,7 +38,8 @@ class Caller(msgspec.Struct, frozen=True):
 CurrentUser = NamedDependency[Caller]
 
 
-def enforce_declared_security(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+async def enforce_declared_security(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    # async although it never awaits: Litestar runs a sync guard in a worker thread, a hop on every request.
     if connection.scope.get("method") == "OPTIONS":
         return  # Litestar's automatic OPTIONS answers only `Allow`; a CORS preflight never carries credentials
     schemes = {name for requirement in handler.resolve_security() for name in requirement}
