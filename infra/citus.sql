@@ -44,6 +44,7 @@ SELECT create_distributed_table('activity_occurrences', 'community_id', colocate
 SELECT create_distributed_table('check_ins', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('meetups', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('meetup_signups', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('payouts', 'community_id', colocate_with => 'communities');
 -- These reach their community through a parent row and carry a copy of its community_id (migration 0013), so
 -- the child lives on its parent's shard. The money tables above all: a payment's transaction locks the order and
 -- admits the payer, one shard because the order lives beside its community.

@@ -906,7 +906,7 @@ export interface paths {
         put?: never;
         /**
          * Refund an entry order with a reason the payer sees (admins); a full refund ends the membership
-         * @description Admins refund at any time (no refund window): what is left of the payment, or `amountFen` of it. A refund of the whole fee ends the payer's membership, so the owner's own entry order answers `owner_must_transfer`; a partial one keeps it. A job submits the refund to WeChat Pay; send an `Idempotency-Key` to retry safely.
+         * @description Admins refund at any time (no refund window) until the owner withdraws the payment (`order_paid_out`): what is left of the payment, or `amountFen` of it. A refund of the whole fee ends the payer's membership, so the owner's own entry order answers `owner_must_transfer`; a partial one keeps it. A job submits the refund to WeChat Pay; send an `Idempotency-Key` to retry safely.
          */
         post: operations["refundCommunityOrder"];
         delete?: never;
@@ -929,6 +929,27 @@ export interface paths {
          * @description `userId` must be an active member: they become the owner and you an admin in one step, recorded in the audit log. Naming yourself changes nothing. Send an `Idempotency-Key` to retry safely.
          */
         post: operations["transferCommunityOwnership"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/communities/{community_id}/payouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The community's payouts to its owners, newest first (admins) */
+        get: operations["listCommunityPayouts"];
+        put?: never;
+        /**
+         * Withdraw the community's withdrawable entry fees to me by merchant transfer (owner)
+         * @description Takes every entry payment past its refund window with no refund in flight (`withdrawableFen` of the earnings), oldest first, up to 1,999.99 yuan per payout; what is left waits for the next. Those payments can no longer be refunded (`order_paid_out`). Confirm the transfer in the mini program with `wx.requestMerchantTransfer` (`GET /v1/transfers/{transferId}`); a transfer that fails or is not confirmed in 24 hours fails the payout and makes its money withdrawable again. Send an `Idempotency-Key` to retry safely.
+         */
+        post: operations["withdrawCommunityEarnings"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2611,13 +2632,17 @@ export interface components {
             inRefundWindowFen: number;
             paidFen: number;
             paidOrders: number;
+            /** @description Transferred to owners by finished payouts */
+            paidOutFen: number;
+            /** @description In payouts waiting for the owner to confirm the transfer */
+            payingOutFen: number;
             refundWindowHours: number;
             refundedFen: number;
             /** @description Refunds promised but not finished yet */
             refundingFen: number;
             /** @description paid - refunded */
             retainedFen: number;
-            /** @description retained - refunding - in refund window */
+            /** @description What a payout takes now: payments past their refund window, with no refund in flight, not in a payout yet */
             withdrawableFen: number;
         };
         /** EntryOrder */
@@ -3348,6 +3373,30 @@ export interface components {
             /** @example 1740817800 */
             timeStamp: string;
         };
+        /** Payout */
+        Payout: {
+            amountFen: number;
+            communityId: string;
+            /** Format: date-time */
+            createdAt: string;
+            finishedAt: string | null;
+            id: string;
+            /** @description Entry orders whose money this payout carries */
+            orderCount: number;
+            payeeId: string;
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+            transferId: string | null;
+        };
+        /** PayoutPage */
+        PayoutPage: {
+            items: components["schemas"]["Payout"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
+            nextCursor: string | null;
+        };
         /** PhoneRequest */
         PhoneRequest: {
             /**
@@ -3523,7 +3572,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "admins_only" | "already_checked_in" | "already_introduced" | "already_member" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "cancellation_closed" | "cap_below_member_count" | "capacity_below_signups" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "method_not_allowed" | "no_feedback" | "not_community_member" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "admins_only" | "already_checked_in" | "already_introduced" | "already_member" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "cancellation_closed" | "cap_below_member_count" | "capacity_below_signups" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "method_not_allowed" | "no_feedback" | "not_community_member" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -9478,6 +9527,7 @@ export interface operations {
             };
             /**
              * @description - `order_not_paid`: The order is not paid, or is already refunded.
+             *     - `order_paid_out`: The order's money has been paid out to the community's owner: it cannot be refunded.
              *     - `owner_must_transfer`: The owner cannot leave: transfer ownership first.
              */
             409: {
@@ -9487,7 +9537,7 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
-                        code: "order_not_paid" | "owner_must_transfer";
+                        code: "order_not_paid" | "order_paid_out" | "owner_must_transfer";
                     };
                 };
             };
@@ -9611,6 +9661,195 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemBody"] & {
                         /** @enum {string} */
                         code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "idempotency_key_reused";
+                    };
+                };
+            };
+        };
+    };
+    listCommunityPayouts: {
+        parameters: {
+            query?: {
+                /** @description Page size (1-100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutPage"];
+                };
+            };
+            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "validation_failed";
+                    };
+                };
+            };
+            /**
+             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
+             *     - `token_expired`: The access token expired: refresh it.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "token_expired" | "unauthorized";
+                    };
+                };
+            };
+            /**
+             * @description - `not_member`: You are not a member of this community (or no longer are).
+             *     - `forbidden`: Your role does not allow this action.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "forbidden" | "not_member";
+                    };
+                };
+            };
+            /** @description - `not_found`: No such resource, or you may not see it. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "not_found";
+                    };
+                };
+            };
+        };
+    };
+    withdrawCommunityEarnings: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payout"];
+                };
+            };
+            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "validation_failed";
+                    };
+                };
+            };
+            /**
+             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
+             *     - `token_expired`: The access token expired: refresh it.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "token_expired" | "unauthorized";
+                    };
+                };
+            };
+            /**
+             * @description - `not_member`: You are not a member of this community (or no longer are).
+             *     - `forbidden`: Your role does not allow this action.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "forbidden" | "not_member";
+                    };
+                };
+            };
+            /** @description - `not_found`: No such resource, or you may not see it. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "not_found";
+                    };
+                };
+            };
+            /**
+             * @description - `nothing_to_withdraw`: No entry fee is withdrawable yet (see the community's earnings).
+             *     - `payout_too_large`: A single entry payment of 2,000 yuan or more cannot be paid out by merchant transfer without the payee's real name.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemBody"] & {
+                        /** @enum {string} */
+                        code: "nothing_to_withdraw" | "payout_too_large";
                     };
                 };
             };

@@ -196,6 +196,9 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
         ADMINS, "fresh_entry_order", {"reason": "活动取消"}
     ),
     ("GET", "/v1/communities/{community_id}/earnings"): Row(ADMINS),
+    # Nothing is past its refund window in the matrix's community: the owner is told so.
+    ("POST", "/v1/communities/{community_id}/payouts"): Row(OWNER, accept=(409,)),
+    ("GET", "/v1/communities/{community_id}/payouts"): Row(ADMINS),
     ("GET", "/v1/communities/{community_id}/metrics"): Row(ADMINS, query=WEEK),
     ("GET", "/v1/communities/{community_id}/leaderboard"): Row(MEMBERS, query=WEEK),
     ("GET", "/v1/communities/{community_id}/timezone"): Row(MEMBERS),

@@ -229,7 +229,7 @@ async def test_0013_names_an_order_whose_community_it_cannot_find(empty_database
         )
         with pytest.raises(Exception, match="no community found for order mystery"):
             await migrations.migrate(conn)
-        assert [m.version for m in await migrations.pending(conn)] == [13]
+        assert [m.version for m in await migrations.pending(conn)][:1] == [13]  # and the later ones wait behind it
         column = "SELECT attname FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'community_id'"
         assert await conn.fetchval(column) is None  # nothing of 0013 stayed
     finally:

@@ -56,6 +56,7 @@ register("order_not_paid", 409, "The order is not paid, or is already refunded."
 register("order_already_paid", 409, "The order has been paid meanwhile.")
 register("refund_window_closed", 409, "The refund window of this order has passed.")
 register("refund_not_allowed", 403, "This purchase cannot be refunded by its payer.")
+register("order_paid_out", 409, "The order's money has been paid out to the community's owner: it cannot be refunded.")
 
 # An open order with less time left than this is not handed out again: the member could not finish paying.
 MIN_PAYABLE = timedelta(seconds=60)
@@ -445,6 +446,8 @@ async def _create_refund(
     reason: str,
 ) -> asyncpg.Record:
     """Inside a transaction holding the order's lock: promise a refund and queue its submission."""
+    if order["payout_id"] is not None:
+        raise Problem("order_paid_out", "the owner has withdrawn this payment")
     promised = await conn.fetchval(queries.REFUNDS_PROMISED, order["id"])
     if amount_fen <= 0 or promised + amount_fen > order["paid_fen"]:
         raise Problem("order_not_paid", "nothing left to refund on this order")

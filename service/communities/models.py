@@ -395,4 +395,36 @@ class Earnings(msgspec.Struct, rename="camel", kw_only=True):
     retained_fen: Annotated[int, Meta(description="paid - refunded")]
     refunding_fen: Annotated[int, Meta(description="Refunds promised but not finished yet")]
     in_refund_window_fen: Annotated[int, Meta(description="Retained on payments still inside their refund window")]
-    withdrawable_fen: Annotated[int, Meta(description="retained - refunding - in refund window")]
+    paying_out_fen: Annotated[int, Meta(description="In payouts waiting for the owner to confirm the transfer")]
+    paid_out_fen: Annotated[int, Meta(description="Transferred to owners by finished payouts")]
+    withdrawable_fen: Annotated[
+        int,
+        Meta(
+            description="What a payout takes now: payments past their refund window, with no refund in flight, "
+            "not in a payout yet"
+        ),
+    ]
+
+
+PayoutStatus = Literal["pending", "succeeded", "failed"]
+
+
+class Payout(msgspec.Struct, rename="camel", kw_only=True):
+    """Entry fees sent to the community's owner by merchant transfer. `pending` until the owner confirms the
+    transfer in WeChat (`GET /v1/transfers/{transferId}` gives what `wx.requestMerchantTransfer` needs);
+    `failed` when it fails or is not confirmed in 24 hours, and its money is withdrawable again."""
+
+    id: str
+    community_id: str
+    payee_id: str
+    amount_fen: int
+    order_count: Annotated[int, Meta(description="Entry orders whose money this payout carries")]
+    status: PayoutStatus
+    transfer_id: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class PayoutPage(msgspec.Struct, rename="camel"):
+    items: list[Payout]
+    next_cursor: NextCursor

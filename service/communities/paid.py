@@ -262,5 +262,7 @@ async def earnings(conn: asyncpg.Connection, community_id: int, user_id: int) ->
         retained_fen=retained,
         refunding_fen=row["refunding_fen"],
         in_refund_window_fen=row["in_window_fen"],
-        withdrawable_fen=retained - row["refunding_fen"] - row["in_window_fen"],
+        paying_out_fen=row["paying_out_fen"],
+        paid_out_fen=row["paid_out_fen"],
+        withdrawable_fen=row["withdrawable_fen"],
     )

@@ -358,26 +358,58 @@ SELECT id, purpose, subject_id FROM orders WHERE id = $1 AND purpose = 'communit
 """
 
 # Per paid order: what is retained, what is being refunded, and whether its refund window is still open.
+# entry_order_money (migration 0014): each paid entry order's money and whether a payout may take it.
 EARNINGS = """
-WITH entry AS (
-    SELECT o.status, o.paid_fen, o.refunded_fen, o.paid_at,
-           coalesce(e.refund_window_hours, c.refund_window_hours) AS window_hours,
-           coalesce((SELECT sum(r.amount_fen) FROM refunds r
-                     WHERE r.order_id = o.id AND r.status IN ('pending', 'processing', 'abnormal')), 0) AS refunding
-    FROM orders o
-    JOIN communities c ON c.id = o.subject_id
-    LEFT JOIN community_entries e ON e.order_id = o.id
-    WHERE o.purpose = 'community_entry' AND o.subject_id = $1 AND o.paid_fen > 0
-)
 SELECT count(*) AS paid_orders,
        coalesce(sum(paid_fen), 0)::bigint AS paid_fen,
        coalesce(sum(refunded_fen), 0)::bigint AS refunded_fen,
-       coalesce(sum(refunding), 0)::bigint AS refunding_fen,
-       coalesce(sum(paid_fen - refunded_fen - refunding) FILTER (
-           WHERE status = 'paid' AND paid_at + make_interval(hours => window_hours) > now()
-       ), 0)::bigint AS in_window_fen
-FROM entry
+       coalesce(sum(refunding_fen), 0)::bigint AS refunding_fen,
+       coalesce(sum(paid_fen - refunded_fen - refunding_fen) FILTER (
+           WHERE status = 'paid' AND refundable_until > now()
+       ), 0)::bigint AS in_window_fen,
+       coalesce(sum(paid_fen - refunded_fen) FILTER (WHERE payout_status = 'pending'), 0)::bigint AS paying_out_fen,
+       coalesce(sum(paid_fen - refunded_fen) FILTER (WHERE payout_status = 'succeeded'), 0)::bigint AS paid_out_fen,
+       coalesce(sum(paid_fen - refunded_fen) FILTER (WHERE withdrawable), 0)::bigint AS withdrawable_fen
+FROM entry_order_money
+WHERE community_id = $1
 """
+
+# --- payouts -------------------------------------------------------------------------------------------
+
+# First lock every entry order not paid out yet; WITHDRAWABLE_ORDERS then reads them in a fresh snapshot, so a
+# refund committed before the lock is seen, and one asked after it waits and finds the order paid out.
+LOCK_UNPAID_OUT_ORDERS = """
+SELECT id FROM orders
+WHERE purpose = 'community_entry' AND subject_id = $1 AND status = 'paid' AND payout_id IS NULL
+ORDER BY id
+FOR UPDATE
+"""
+
+WITHDRAWABLE_ORDERS = """
+SELECT order_id AS id, paid_fen - refunded_fen AS amount_fen FROM entry_order_money
+WHERE community_id = $1 AND order_id = ANY($2::bigint[]) AND withdrawable
+ORDER BY paid_at, order_id
+"""
+
+INSERT_PAYOUT = """
+INSERT INTO payouts (community_id, payee_user_id, amount_fen, order_count) VALUES ($1, $2, $3, $4) RETURNING id
+"""
+
+HOLD_ORDERS = "UPDATE orders SET payout_id = $2, updated_at = now() WHERE id = ANY($1::bigint[])"
+
+SET_PAYOUT_TRANSFER = "UPDATE payouts SET transfer_id = $2 WHERE id = $1"
+
+PAYOUT = "SELECT * FROM payouts WHERE id = $1"
+
+PAYOUTS = """
+SELECT * FROM payouts WHERE community_id = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3
+"""
+
+FINISH_PAYOUT = """
+UPDATE payouts SET status = $2, finished_at = now() WHERE id = $1 AND status = 'pending' RETURNING community_id
+"""
+
+RELEASE_ORDERS = "UPDATE orders SET payout_id = NULL, updated_at = now() WHERE payout_id = $1"
 
 # An invite named when ordering: checked (not used) now; one use is counted when the payer is admitted.
 INVITE_FOR_ORDER = """

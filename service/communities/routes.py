@@ -11,7 +11,7 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from service.auth.guard import BEARER_SECURITY, CurrentUser
 from service.checkout.models import Refund
-from service.communities import examples, logic, paid
+from service.communities import examples, logic, paid, payouts
 from service.communities import models as m
 from service.deps import Db, WeChat
 from service.errors import FieldError, Problem, responses
@@ -527,13 +527,16 @@ class CommunityOrdersController(Controller):
         operation_id="refundCommunityOrder",
         summary="Refund an entry order with a reason the payer sees (admins); a full refund ends the membership",
         description=(
-            "Admins refund at any time (no refund window): what is left of the payment, or `amountFen` of it. A refund "
+            "Admins refund at any time (no refund window) until the owner withdraws the payment (`order_paid_out`): "
+            "what is left of the payment, or `amountFen` of it. A refund "
             "of the whole fee ends the payer's membership, so the owner's own entry order answers "
             "`owner_must_transfer`; a partial one keeps it. A job submits the refund to WeChat Pay; send an "
             "`Idempotency-Key` to retry safely."
         ),
         status_code=201,
-        responses=responses(*ADMIN, "order_not_paid", "owner_must_transfer", "idempotency_key_reused"),
+        responses=responses(
+            *ADMIN, "order_not_paid", "order_paid_out", "owner_must_transfer", "idempotency_key_reused"
+        ),
     )
     async def refund_order(
         self,
@@ -554,6 +557,37 @@ class CommunityOrdersController(Controller):
     )
     async def earnings(self, community_id: PathId, user: CurrentUser, db: Db) -> m.Earnings:
         return await paid.earnings(db, community_id, user.id)
+
+    @post(
+        "/payouts",
+        operation_id="withdrawCommunityEarnings",
+        summary="Withdraw the community's withdrawable entry fees to me by merchant transfer (owner)",
+        description=(
+            "Takes every entry payment past its refund window with no refund in flight (`withdrawableFen` of the "
+            "earnings), oldest first, up to 1,999.99 yuan per payout; what is left waits for the next. Those "
+            "payments can no longer be refunded (`order_paid_out`). Confirm the transfer in the mini program "
+            "with `wx.requestMerchantTransfer` (`GET /v1/transfers/{transferId}`); a transfer that fails or is "
+            "not confirmed in 24 hours fails the payout and makes its money withdrawable again. Send an "
+            "`Idempotency-Key` to retry safely."
+        ),
+        status_code=201,
+        responses=responses(*ADMIN, "nothing_to_withdraw", "payout_too_large", "idempotency_key_reused"),
+    )
+    async def withdraw(
+        self, community_id: PathId, user: CurrentUser, db: Db, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.Payout]:
+        return await payouts.withdraw(db, community_id, user.id, idempotency_key)
+
+    @get(
+        "/payouts",
+        operation_id="listCommunityPayouts",
+        summary="The community's payouts to its owners, newest first (admins)",
+        responses=responses(*ADMIN),
+    )
+    async def list_payouts(
+        self, community_id: PathId, user: CurrentUser, db: Db, limit: Limit = 20, cursor: Cursor = None
+    ) -> m.PayoutPage:
+        return await payouts.list_payouts(db, community_id, user.id, limit, cursor)
 
 
 CONTROLLERS = [

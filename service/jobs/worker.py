@@ -42,6 +42,7 @@ JOB_MODULES = (
     "service.robots.jobs",
     "service.polls.jobs",
     "service.communities.paid",
+    "service.communities.payouts",
     "service.collections.jobs",
     "service.apps.jobs",
     "service.activities.jobs",

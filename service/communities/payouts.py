@@ -1,0 +1,116 @@
+"""Owner payouts: the community's withdrawable entry fees, sent to its owner by merchant transfer.
+
+An entry payment becomes withdrawable once its payer's refund window has passed and no refund of it is in
+flight. `POST /v1/communities/{id}/payouts` binds every such order to one payout (`orders.payout_id`) and
+promises one transfer of their total, in one transaction under the orders' locks: two payouts never carry the
+same order, and a bound order can no longer be refunded (`order_paid_out`). The checkout worker sends the
+transfer; the owner confirms it in WeChat. When it fails or is not confirmed in time, `_on_transfer` marks
+the payout failed and releases its orders, whose money is withdrawable again.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from litestar import Response
+
+from service.checkout import logic as checkout
+from service.checkout.purposes import PaidOrder, Purpose, Refuse, TransferInfo, register_purpose
+from service.communities import logic
+from service.communities import models as m
+from service.communities import queries as q
+from service.errors import Problem, register
+from service.idempotency import run_once, scope_of
+from service.paging import decode_cursor, encode_cursor
+
+PURPOSE = "community_payout"
+# WeChat Pay transfers nothing under 0.1 yuan, and asks the payee's real name from 2,000 yuan, which we do
+# not collect: a payout stays under it and leaves the rest for the next one.
+MIN_PAYOUT_FEN = 10
+MAX_PAYOUT_FEN = 199_999
+
+register("nothing_to_withdraw", 409, "No entry fee is withdrawable yet (see the community's earnings).")
+register(
+    "payout_too_large",
+    409,
+    "A single entry payment of 2,000 yuan or more cannot be paid out by merchant transfer without the payee's "
+    "real name.",
+)
+
+
+def _payout(row: asyncpg.Record) -> m.Payout:
+    return m.Payout(
+        id=str(row["id"]),
+        community_id=str(row["community_id"]),
+        payee_id=str(row["payee_user_id"]),
+        amount_fen=row["amount_fen"],
+        order_count=row["order_count"],
+        status=row["status"],
+        transfer_id=str(row["transfer_id"]) if row["transfer_id"] is not None else None,
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+async def withdraw(conn: asyncpg.Connection, community_id: int, owner_id: int, key: str | None) -> Response[bytes]:
+    """The owner takes the withdrawable entry fees, oldest payments first, up to MAX_PAYOUT_FEN."""
+
+    async def action() -> tuple[int, m.Payout]:
+        await logic.require_owner(conn, community_id, owner_id)
+        locked = [row["id"] for row in await conn.fetch(q.LOCK_UNPAID_OUT_ORDERS, community_id)]
+        orders, total, too_large = [], 0, False
+        for row in await conn.fetch(q.WITHDRAWABLE_ORDERS, community_id, locked):
+            if total + row["amount_fen"] <= MAX_PAYOUT_FEN:
+                orders.append(row["id"])
+                total += row["amount_fen"]
+            too_large |= row["amount_fen"] > MAX_PAYOUT_FEN
+        if not orders and too_large:
+            raise Problem("payout_too_large")
+        if total < MIN_PAYOUT_FEN:
+            raise Problem("nothing_to_withdraw", f"{total} fen withdrawable; a payout needs {MIN_PAYOUT_FEN}")
+        payout_id = await conn.fetchval(q.INSERT_PAYOUT, community_id, owner_id, total, len(orders))
+        await conn.execute(q.HOLD_ORDERS, orders, payout_id)
+        transfer_id = await checkout.create_transfer(
+            conn,
+            payee_user_id=owner_id,
+            amount_fen=total,
+            purpose=PURPOSE,
+            subject_id=payout_id,
+            community_id=community_id,
+            remark="社群入群费提现",
+            dedupe_key=f"payout:{payout_id}",
+        )
+        await conn.execute(q.SET_PAYOUT_TRANSFER, payout_id, transfer_id)
+        await logic._audit(
+            conn, community_id, owner_id, "payout.created", owner_id, {"payoutId": str(payout_id), "amountFen": total}
+        )
+        return 201, _payout(await conn.fetchrow(q.PAYOUT, payout_id))
+
+    return await run_once(conn, owner_id, key, scope_of("community.payout", community_id), action)
+
+
+async def list_payouts(
+    conn: asyncpg.Connection, community_id: int, user_id: int, limit: int, cursor: str | None
+) -> m.PayoutPage:
+    await logic.require_admin(conn, community_id, user_id)
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(q.PAYOUTS, community_id, after[0] if after else None, limit + 1)
+    next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
+    return m.PayoutPage(items=[_payout(row) for row in rows[:limit]], next_cursor=next_cursor)
+
+
+async def _on_transfer(conn: asyncpg.Connection, transfer: TransferInfo) -> None:
+    succeeded = transfer.status == "succeeded"
+    community_id = await conn.fetchval(q.FINISH_PAYOUT, transfer.subject_id, "succeeded" if succeeded else "failed")
+    if community_id is None:
+        return  # finished already
+    if not succeeded:
+        await conn.execute(q.RELEASE_ORDERS, transfer.subject_id)
+    details = {"payoutId": str(transfer.subject_id), "amountFen": transfer.amount_fen, "status": transfer.status}
+    await logic._audit(conn, community_id, None, "payout.finished", transfer.payee_user_id, details)
+
+
+async def _never_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse:
+    return Refuse("not_payable", "payouts are paid out, never paid for")
+
+
+register_purpose(Purpose(PURPOSE, on_paid=_never_paid, on_transfer=_on_transfer))
