@@ -9,12 +9,13 @@ import msgspec
 from msgspec import Meta
 
 from service.paging import NextCursor
+from service.wechat.pay import MAX_UNNAMED_TRANSFER_FEN, MIN_TRANSFER_FEN
 
-# A merchant transfer below 0.1 yuan is refused by WeChat, so no share is smaller.
-SHARE_MIN_FEN = 10
+# The collection is paid out in one merchant transfer: no share below what WeChat transfers, no total above
+# what it transfers without the payee's real name.
+SHARE_MIN_FEN = MIN_TRANSFER_FEN
 SHARE_MAX_FEN = 50_000
-# WeChat asks for the payee's real name on transfers of 2,000 yuan or more; we do not hold it.
-TOTAL_MAX_FEN = 199_999
+TOTAL_MAX_FEN = MAX_UNNAMED_TRANSFER_FEN
 PARTICIPANTS_MAX = 500  # the largest community
 MIN_DURATION_MINUTES = 10
 

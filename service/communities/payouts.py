@@ -21,12 +21,9 @@ from service.communities import queries as q
 from service.errors import Problem, register
 from service.idempotency import run_once, scope_of
 from service.paging import decode_cursor, encode_cursor
+from service.wechat.pay import MAX_UNNAMED_TRANSFER_FEN, MIN_TRANSFER_FEN
 
 PURPOSE = "community_payout"
-# WeChat Pay transfers nothing under 0.1 yuan, and asks the payee's real name from 2,000 yuan, which we do
-# not collect: a payout stays under it and leaves the rest for the next one.
-MIN_PAYOUT_FEN = 10
-MAX_PAYOUT_FEN = 199_999
 
 register("nothing_to_withdraw", 409, "No entry fee is withdrawable yet (see the community's earnings).")
 register(
@@ -52,21 +49,22 @@ def _payout(row: asyncpg.Record) -> m.Payout:
 
 
 async def withdraw(conn: asyncpg.Connection, community_id: int, owner_id: int, key: str | None) -> Response[bytes]:
-    """The owner takes the withdrawable entry fees, oldest payments first, up to MAX_PAYOUT_FEN."""
+    """The owner takes the withdrawable entry fees, oldest payments first, in one merchant transfer: up to what
+    WeChat transfers without the payee's real name, leaving the rest for the next payout."""
 
     async def action() -> tuple[int, m.Payout]:
         await logic.require_owner(conn, community_id, owner_id)
         locked = [row["id"] for row in await conn.fetch(q.LOCK_UNPAID_OUT_ORDERS, community_id)]
         orders, total, too_large = [], 0, False
         for row in await conn.fetch(q.WITHDRAWABLE_ORDERS, community_id, locked):
-            if total + row["amount_fen"] <= MAX_PAYOUT_FEN:
+            if total + row["amount_fen"] <= MAX_UNNAMED_TRANSFER_FEN:
                 orders.append(row["id"])
                 total += row["amount_fen"]
-            too_large |= row["amount_fen"] > MAX_PAYOUT_FEN
+            too_large |= row["amount_fen"] > MAX_UNNAMED_TRANSFER_FEN
         if not orders and too_large:
             raise Problem("payout_too_large")
-        if total < MIN_PAYOUT_FEN:
-            raise Problem("nothing_to_withdraw", f"{total} fen withdrawable; a payout needs {MIN_PAYOUT_FEN}")
+        if total < MIN_TRANSFER_FEN:
+            raise Problem("nothing_to_withdraw", f"{total} fen withdrawable; a payout needs {MIN_TRANSFER_FEN}")
         payout_id = await conn.fetchval(q.INSERT_PAYOUT, community_id, owner_id, total, len(orders))
         await conn.execute(q.HOLD_ORDERS, orders, payout_id)
         transfer_id = await checkout.create_transfer(

@@ -357,7 +357,6 @@ ENTRY_ORDER = """
 SELECT id, purpose, subject_id FROM orders WHERE id = $1 AND purpose = 'community_entry' AND subject_id = $2
 """
 
-# Per paid order: what is retained, what is being refunded, and whether its refund window is still open.
 # entry_order_money (migration 0014): each paid entry order's money and whether a payout may take it.
 EARNINGS = """
 SELECT count(*) AS paid_orders,

@@ -25,6 +25,7 @@ from service.interactions.models import (
     RewardPoolCreate,
 )
 from service.settings import Settings
+from service.wechat.pay import MIN_TRANSFER_FEN
 
 register("nothing_to_allocate", 409, "No community meets the pool's thresholds with any member contribution.")
 register("pool_not_found", 404, "No such reward pool.")
@@ -176,13 +177,10 @@ async def commit_pool(conn: asyncpg.Connection, settings: Settings, pool_id: int
     return _pool(row, _stored(stored))
 
 
-# WeChat Pay transfers nothing under 0.1 yuan: smaller rewards stay owed.
-MIN_TRANSFER_FEN = 10
-
-
 async def _promise_payouts(conn: asyncpg.Connection, pool_id: int) -> None:
     """One merchant transfer per member reward, promised in the commit's transaction; the checkout worker
     sends it, the member confirms it in the mini program, and `on_transfer` marks the reward paid."""
+    # WeChat Pay transfers nothing under 0.1 yuan: smaller rewards stay owed.
     for row in await conn.fetch(q.PAYABLE_ALLOCATIONS, pool_id, MIN_TRANSFER_FEN):
         transfer_id = await create_transfer(
             conn,

@@ -55,6 +55,10 @@ SANDBOX_MERCHANT_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 SANDBOX_PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092025010100000000000001"
 DEV_KEYS_DIR = Path(".data/pay-sandbox")
 # Answers we may retry: WeChat's own trouble, rate limits and a merchant balance that may be topped up.
+# Merchant transfers: WeChat refuses less than 0.1 yuan, and asks the payee's real name (which we do not hold)
+# from 2,000 yuan.
+MIN_TRANSFER_FEN = 10
+MAX_UNNAMED_TRANSFER_FEN = 199_999
 RETRYABLE_CODES = frozenset({"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "NOT_ENOUGH", "BANKERROR"})
 
 

@@ -31,14 +31,16 @@ SELECT o.id AS order_id,
        o.payout_id,
        p.status AS payout_status,
        refunding.fen AS refunding_fen,
-       o.paid_at + make_interval(hours => coalesce(e.refund_window_hours, c.refund_window_hours)) AS refundable_until,
-       (o.status = 'paid' AND o.payout_id IS NULL AND refunding.fen = 0
-        AND o.paid_at + make_interval(hours => coalesce(e.refund_window_hours, c.refund_window_hours)) <= now())
-           AS withdrawable
+       refund.until AS refundable_until,
+       (o.status = 'paid' AND o.payout_id IS NULL AND refunding.fen = 0 AND refund.until <= now()) AS withdrawable
 FROM orders o
 JOIN communities c ON c.id = o.subject_id
 LEFT JOIN community_entries e ON e.order_id = o.id
 LEFT JOIN payouts p ON p.id = o.payout_id
+-- The payer's refund window, frozen per payment (community_entries) or the community's.
+CROSS JOIN LATERAL (
+    SELECT o.paid_at + make_interval(hours => coalesce(e.refund_window_hours, c.refund_window_hours)) AS until
+) refund
 CROSS JOIN LATERAL (
     SELECT coalesce(sum(r.amount_fen), 0) AS fen FROM refunds r
     WHERE r.order_id = o.id AND r.status IN ('pending', 'processing', 'abnormal')
