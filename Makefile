@@ -47,6 +47,7 @@ fuzz: install
 lint: install
 	$(BIN)/ruff check service tests benchmarks
 	$(BIN)/ruff format --check service tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff check --fix service tests benchmarks

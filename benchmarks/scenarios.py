@@ -55,7 +55,7 @@ async def _baseline(conn: asyncpg.Connection, settings: Settings) -> Request:
 
 
 async def _me(conn: asyncpg.Connection, settings: Settings) -> Request:
-    from service.auth.tokens import issue_access_token
+    from service.core.tokens import issue_access_token
 
     ids = await seed_users(conn)
     token = issue_access_token(settings, ids[len(ids) // 2])
@@ -63,7 +63,7 @@ async def _me(conn: asyncpg.Connection, settings: Settings) -> Request:
 
 
 async def _session(conn: asyncpg.Connection, settings: Settings) -> Request:
-    from service.auth.tokens import issue_access_token
+    from service.core.tokens import issue_access_token
 
     ids = await seed_users(conn)
     return Request("/v1/auth/session", headers={"Authorization": f"Bearer {issue_access_token(settings, ids[0])}"})
@@ -71,7 +71,7 @@ async def _session(conn: asyncpg.Connection, settings: Settings) -> Request:
 
 async def _my_communities(conn: asyncpg.Connection, settings: Settings) -> Request:
     """A member of 50 communities of 100 members, 2,000 posts each, read a day ago (so each has unread posts)."""
-    from service.auth.tokens import issue_access_token
+    from service.core.tokens import issue_access_token
 
     ids = await seed_users(conn, 100)
     owner, me = ids[0], ids[1]
@@ -245,7 +245,7 @@ async def _seed_feed(conn: asyncpg.Connection, settings: Settings) -> tuple[int,
 
 
 async def _feed(conn: asyncpg.Connection, settings: Settings, order: str) -> Request:
-    from service.auth.tokens import issue_access_token
+    from service.core.tokens import issue_access_token
 
     community_id, viewer = await _seed_feed(conn, settings)
     token = issue_access_token(settings, viewer)

@@ -7,9 +7,11 @@ import msgspec
 from litestar import Litestar, get
 
 from service.app import create_app
-from service.checkout.purposes import PaidOrder, Purpose, register_purpose
-from service.deps import Db
-from service.ids import PathId
+from service.core.deps import Db
+from service.core.domain import Domain
+from service.core.ids import PathId
+from service.core.money.purposes import PaidOrder, Purpose
+from service.domains import DOMAINS
 from service.logs import configure_logging
 from service.settings import load_settings
 
@@ -40,5 +42,5 @@ def app_from_env() -> Litestar:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     # Orders seeded for the notification benchmark are bought for this purpose: paying only marks them paid.
-    register_purpose(Purpose("bench", on_paid=_accept))
-    return create_app(settings, extra_routes=[bare, one_query])
+    bench = Domain("bench", purposes=[Purpose("bench", on_paid=_accept)])
+    return create_app(settings, domains=(*DOMAINS, bench), extra_routes=[bare, one_query])

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 
 from benchmarks.scenarios import Request, seed_users
-from service.auth.tokens import issue_access_token
+from service.core.tokens import issue_access_token
 from service.interactions import logic
 from service.settings import Settings
 

@@ -184,15 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="development: embedded database when DATABASE_URL is unset, migrate, serve")
     sub.add_parser("serve", help="serve the API (refuses while migrations are pending)")
     sub.add_parser("migrate", help="apply pending migrations")
-    worker = sub.add_parser("worker", help="run background jobs until SIGTERM (any number of workers may run)")
-    worker.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="also import MODULE to register its job kinds (repeatable)",
-    )
+    sub.add_parser("worker", help="run background jobs until SIGTERM (any number of workers may run)")
     sub.add_parser(
         "rebuild-metrics", help="recompute every metrics roll-up from the raw events (gives what the worker built)"
     )
@@ -243,9 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             for process in (server, worker, sandbox):
                 stop_process(process)
     if args.command == "worker":
-        from service.jobs.worker import run_worker
+        from service.worker import run_worker
 
-        _run_async(run_worker(settings, args.imports))
+        _run_async(run_worker(settings))
     return 0
 
 

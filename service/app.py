@@ -16,9 +16,11 @@ from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from service import __version__
-from service.auth.guard import enforce_declared_security, provide_caller, provide_current_user
+from service.core.domain import Domain, check_declared, install, job_registry
+from service.core.guard import enforce_declared_security, provide_caller, provide_current_user
 from service.db import migrate as migrations
 from service.db.pool import create_pool
+from service.domains import DOMAINS
 from service.errors import handle_exception
 from service.feed.cache import PageCache
 from service.health import HealthController
@@ -31,98 +33,10 @@ from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
 from service.wechat.sealing import SessionKeySealer
 
-TAGS = [
-    Tag(name="health", description="Liveness and readiness probes."),
-    Tag(name="auth", description="WeChat login (wx.login code), token refresh, logout, phone binding."),
-    Tag(name="me", description="The signed-in member's own profile."),
-    Tag(
-        name="checkout",
-        description="Orders paid with WeChat Pay (JSAPI), refunds, merchant transfers and WeChat Pay notifications.",
-    ),
-    Tag(
-        name="communities",
-        description="Communities and belonging to one: discover, join (free, approval, paid, invite links), "
-        "roles, mute, leave, the welcome ceremony and self-introductions, the audit log.",
-    ),
-    Tag(
-        name="collections",
-        description="Group collections: participants pay a share each; settled to the initiator after the deadline.",
-    ),
-    Tag(name="interactions", description="Client events (views, share opens) and presence heartbeats."),
-    Tag(name="metrics", description="Activity metrics and member contribution ranks (docs/metrics.md)."),
-    Tag(name="rewards", description="Two-tier reward pools (platform operator) and my rewards."),
-    Tag(
-        name="feed",
-        description="Community feeds (latest, hot, essence, my feed), posts, comments with replies, likes, shares; "
-        "texts pass WeChat's content check; newcomer limits (docs/feed.md).",
-    ),
-    Tag(
-        name="robots",
-        description="Keyword auto-reply rules of a community and WeChat's customer-service message push.",
-    ),
-    Tag(
-        name="polls",
-        description="Product-naming polls: proposals (deduplicated, content-checked), votes with per-member limits, "
-        "phases advanced at deadlines, final results with a documented tie-break, the audit record (docs/polls.md).",
-    ),
-    Tag(
-        name="trials",
-        description="Free-trial qualifications granted when a poll closes (winner, top proposers, a verifiable "
-        "draw among voters): claim, ship, feedback and sharing it to the feed.",
-    ),
-    Tag(
-        name="activities",
-        description="Recurring theme activities and check-ins (打卡): occurrences in the community's time zone, "
-        "streaks and rankings; the community's time zone.",
-    ),
-    Tag(
-        name="meetups",
-        description="Online and offline events: sign-ups with capacity and waitlist, fees through checkout, "
-        "venue check-in by short code or signed QR payload, reminders.",
-    ),
-    Tag(name="warmup", description="The warm-up robot: topics it posts when the community goes quiet."),
-    Tag(
-        name="apps",
-        description="Community apps the owner switches on and off; priced apps are paid through checkout.",
-    ),
-]
+HEALTH_TAG = Tag(name="health", description="Liveness and readiness probes.")
 
 
-def domain_routes() -> list:
-    """The domain controllers, mounted under /v1."""
-    from service.activities.routes import CONTROLLERS as ACTIVITY_CONTROLLERS
-    from service.apps.routes import CONTROLLERS as APP_CONTROLLERS
-    from service.auth.routes import AuthController, MeController
-    from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
-    from service.collections.routes import CONTROLLERS as COLLECTION_CONTROLLERS
-    from service.communities.routes import CONTROLLERS as COMMUNITY_CONTROLLERS
-    from service.feed.routes import CONTROLLERS as FEED_CONTROLLERS
-    from service.interactions.routes import CONTROLLERS as INTERACTION_CONTROLLERS
-    from service.meetups.routes import CONTROLLERS as MEETUP_CONTROLLERS
-    from service.polls.routes import CONTROLLERS as POLL_CONTROLLERS
-    from service.robots.routes import CONTROLLERS as ROBOT_CONTROLLERS
-    from service.robots.warmup.routes import CONTROLLERS as WARMUP_CONTROLLERS
-
-    return [
-        AuthController,
-        MeController,
-        OrdersController,
-        TransfersController,
-        PayNotificationsController,
-        *COMMUNITY_CONTROLLERS,
-        *COLLECTION_CONTROLLERS,
-        *INTERACTION_CONTROLLERS,
-        *FEED_CONTROLLERS,
-        *ROBOT_CONTROLLERS,
-        *POLL_CONTROLLERS,
-        *ACTIVITY_CONTROLLERS,
-        *MEETUP_CONTROLLERS,
-        *WARMUP_CONTROLLERS,
-        *APP_CONTROLLERS,
-    ]
-
-
-def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
+def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None, domains: Sequence[Domain]):
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await create_pool(settings)
@@ -133,6 +47,7 @@ def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None):
                 elif todo := await migrations.pending(conn):
                     names = ", ".join(f"{m.version:04d}_{m.name}" for m in todo)
                     raise RuntimeError(f"migrations pending ({names}): run `python -m service migrate`")
+                await check_declared(conn, domains, job_registry(domains))
             client = http_client or httpx.AsyncClient(
                 timeout=httpx.Timeout(settings.wechat_timeout, connect=2.0),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
@@ -171,17 +86,20 @@ def create_app(
     settings: Settings,
     http_client: httpx.AsyncClient | None = None,
     *,
+    domains: Sequence[Domain] = DOMAINS,
     extra_routes: Sequence[ControllerRouterHandler] = (),
 ) -> Litestar:
-    """Build the API. Dependencies come in; nothing is created at import time.
+    """Build the API from the domain list. Dependencies come in; nothing is created at import time.
 
     ``extra_routes`` lets benchmarks and tests mount routes that are not part of the contract.
     """
     if not settings.database_url:
         raise ValueError("settings.database_url is required to build the app")
+    install(domains)
+    controllers = [controller for domain in domains for controller in domain.controllers]
     app = Litestar(
-        route_handlers=[HealthController, Router(path="/v1", route_handlers=domain_routes()), *extra_routes],
-        lifespan=[_lifespan(settings, http_client)],
+        route_handlers=[HealthController, Router(path="/v1", route_handlers=controllers), *extra_routes],
+        lifespan=[_lifespan(settings, http_client, domains)],
         dependencies={
             "db": Provide(_provide_db),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
@@ -194,7 +112,7 @@ def create_app(
         before_request=refuse_nul,
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=openapi_config(settings),
+        openapi_config=openapi_config(settings, [HEALTH_TAG, *(tag for domain in domains for tag in domain.tags)]),
         plugins=[StrictStructSchemaPlugin()],
         logging_config=None,  # logging is configured once, by service.logs
         debug=False,
@@ -214,7 +132,7 @@ def create_app(
     return app
 
 
-def openapi_config(settings: Settings) -> OpenAPIConfig:
+def openapi_config(settings: Settings, tags: list[Tag]) -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Community backend API",
         version=__version__,
@@ -224,7 +142,7 @@ def openapi_config(settings: Settings) -> OpenAPIConfig:
             "stable `code`."
         ),
         servers=[Server(url=settings.public_base_url, description="this instance")],
-        tags=TAGS,
+        tags=tags,
         components=Components(
             security_schemes={
                 "bearer": SecurityScheme(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from service.auth.tokens import issue_access_token
+from service.core.tokens import issue_access_token
 from service.settings import Settings
 
 

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import asyncpg
 
-from service.auth.tokens import issue_access_token
+from service.core.interactions import record
+from service.core.tokens import issue_access_token
 from service.db.pool import connect
-from service.interactions.logic import record
 from service.settings import Settings
 
 

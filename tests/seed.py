@@ -23,9 +23,11 @@ from typing import Any
 import httpx
 
 import service.polls.jobs  # noqa: F401  (registers the job kinds the seed runs)
+from service.core.domain import job_registry
 from service.db.pool import create_pool
+from service.domains import DOMAINS
 from service.jobs import JobContext
-from service.jobs.worker import Worker, import_job_modules
+from service.jobs.worker import Worker
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
 from tests.stack import OPERATOR_KEY, LiveStack, Stack
@@ -209,7 +211,6 @@ class Seeder:
 @contextlib.asynccontextmanager
 async def seeder_for(stack: Stack) -> AsyncIterator[Seeder]:
     """A Seeder with a client, a pool and an in-process worker holding both WeChat clients."""
-    import_job_modules()
     pool = await create_pool(stack.settings)
     try:
         async with (
@@ -219,7 +220,11 @@ async def seeder_for(stack: Stack) -> AsyncIterator[Seeder]:
             pay = WeChatPay.from_settings(stack.settings, http)
             services = {"pay": pay, "wechat": WeChatClient(http, pool, stack.settings)}
             context = JobContext(pool=pool, settings=stack.settings, http=http, services=services)
-            yield Seeder(stack, api, Worker(context, concurrency=2, lease=5, poll_interval=0.05, backoff_base=0.2))
+            yield Seeder(
+                stack,
+                api,
+                Worker(context, job_registry(DOMAINS), concurrency=2, lease=5, poll_interval=0.05, backoff_base=0.2),
+            )
     finally:
         await pool.close()
 

@@ -9,7 +9,7 @@ import jwt
 import msgspec
 import pytest
 
-from service.auth.tokens import issue_access_token
+from service.core.tokens import issue_access_token
 from service.wechat.sealing import SessionKeySealer
 from tests.support import api_client, make_settings
 from tests.test_foundation import assert_problem

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from service.communities.logic import render_welcome
-from service.idempotency import purge_expired
+from service.core.idempotency import purge_expired
 from tests.factories import assert_problem, create_community, create_users, join
 
 

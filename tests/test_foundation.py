@@ -12,8 +12,8 @@ import pytest
 from litestar import get, post
 from litestar.params import JSONBody, QueryParameter
 
+from service.core.ids import PathId
 from service.errors import Problem
-from service.ids import PathId
 from service.settings import SettingsError, load_settings
 from tests.stack import OPERATOR_KEY
 from tests.support import ROOT, api_client, database_name, drop_database

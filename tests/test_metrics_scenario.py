@@ -294,7 +294,7 @@ async def test_two_tier_pool_splits_exactly_and_commits_once(client, world, sett
 
     # Each member reward was promised as one merchant transfer in the commit; the checkout worker sends it
     # and its outcome reaches the reward through the purpose's on_transfer hook.
-    from service.checkout.purposes import TransferInfo, get_purpose
+    from service.core.money.purposes import TransferInfo, get_purpose
     from service.db.pool import connect
 
     conn = await connect(database_url)

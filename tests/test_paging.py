@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from service.core.paging import decode_cursor, encode_cursor
 from service.errors import Problem
-from service.paging import decode_cursor, encode_cursor
 from tests.wechat_support import bearer, login
 
 ids = st.integers(min_value=1, max_value=2**53 - 1)

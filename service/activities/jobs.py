@@ -6,7 +6,9 @@ import logging
 from datetime import UTC, datetime
 
 from service.activities import logic
-from service.jobs import JobContext, job
+from service.jobs import JobContext, Registry
+
+JOBS = Registry()
 
 log = logging.getLogger("service.activities")
 
@@ -14,14 +16,14 @@ GENERATE_EVERY = 3600
 ANNOUNCE_EVERY = 60
 
 
-@job("activities.generate", every=GENERATE_EVERY)
+@JOBS.job("activities.generate", every=GENERATE_EVERY)
 async def generate(ctx: JobContext, payload: dict) -> None:
     created = await logic.generate_due(ctx.pool, ctx.settings)
     if created:
         log.info("activity occurrences generated", extra={"count": created})
 
 
-@job("activities.announce", every=ANNOUNCE_EVERY)
+@JOBS.job("activities.announce", every=ANNOUNCE_EVERY)
 async def announce(ctx: JobContext, payload: dict) -> None:
     async with ctx.pool.acquire() as conn:
         posted = await logic.announce_due(conn, datetime.now(UTC))

@@ -20,8 +20,12 @@ from msgspec import UNSET
 
 from service.activities import models as m
 from service.activities import queries as q
-from service.activities.content import openid_of, status_for
-from service.activities.recurrence import (
+from service.core.access import ADMIN_ROLES, check_can_post, require_member, require_owner
+from service.core.apps import require_app, require_app_member
+from service.core.content import openid_of, status_for
+from service.core.interactions import record
+from service.core.paging import decode_cursor, encode_cursor
+from service.core.recurrence import (
     Schedule,
     format_hhmm,
     is_time_zone,
@@ -29,11 +33,7 @@ from service.activities.recurrence import (
     parse_hhmm,
     upcoming,
 )
-from service.apps.logic import require_app, require_app_member
-from service.communities.logic import ADMIN_ROLES, check_can_post, require_member, require_owner
 from service.errors import FieldError, Problem, register
-from service.interactions.logic import record
-from service.paging import decode_cursor, encode_cursor
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from service.paging import NextCursor
-from service.patterns import HTTPS_URL
+from service.core.paging import NextCursor
+from service.core.patterns import HTTPS_URL
 
 Recurrence = Literal["daily", "weekly", "dates"]
 HHMM = Annotated[

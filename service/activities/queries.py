@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-OPENID = "SELECT openid FROM users WHERE id = $1"
-
 COMMUNITY_TIME_ZONE = "SELECT timezone FROM communities WHERE id = $1"
 
 SET_COMMUNITY_TIME_ZONE = "UPDATE communities SET timezone = $2, updated_at = now() WHERE id = $1"

@@ -11,12 +11,12 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from service.activities import examples as ex
 from service.activities import logic
 from service.activities import models as m
-from service.auth.guard import BEARER_SECURITY, CurrentUser
-from service.deps import AppSettings, Db
+from service.core.deps import AppSettings, Db
+from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.ids import MAX_ID, PathId
+from service.core.paging import Cursor, Limit
 from service.errors import responses
-from service.ids import MAX_ID, PathId
 from service.openapi import answer
-from service.paging import Cursor, Limit
 
 TAG = "activities"
 AUTH = ("unauthorized", "token_expired")

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 import msgspec
 
 from service.apps import models as m
-from service.meetups.examples import ORDER
+from service.core.apps import APPS
+from service.core.money.examples import ORDER
 
 
 def _app(app: str, **fields) -> m.CommunityApp:
-    name, description = m.APPS[app]
+    name, description = APPS[app]
     values = {"state": "enabled", "billing": "free", "price_fen": None, "purchased": False, "paid_until": None}
     return m.CommunityApp(app=app, name=name, description=description, **{**values, **fields})
 
@@ -25,7 +26,7 @@ CATALOGUE = m.Catalogue(
             billing="monthly" if app == "meetups" else "free",
             price_fen=1990 if app == "meetups" else None,
         )
-        for app, (name, description) in m.APPS.items()
+        for app, (name, description) in APPS.items()
     ]
 )
 PAID_UNTIL = datetime(2025, 7, 1, 8, 0, tzinfo=UTC)
@@ -43,5 +44,5 @@ TO_PAY = m.AppCheckout(
     ),
 )
 PRICE = m.CatalogueApp(
-    app="meetups", name=m.APPS["meetups"][0], description=m.APPS["meetups"][1], billing="monthly", price_fen=1990
+    app="meetups", name=APPS["meetups"][0], description=APPS["meetups"][1], billing="monthly", price_fen=1990
 )

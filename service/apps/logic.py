@@ -17,16 +17,16 @@ from litestar import Response
 
 from service.apps import models as m
 from service.apps import queries as q
-from service.apps.messaging import send_once, thing
-from service.checkout import logic as checkout
-from service.checkout.purposes import PaidOrder, Purpose, RefundInfo, Refuse, register_purpose
-from service.communities.logic import require_admin, require_member, require_owner
+from service.core.access import require_admin, require_member, require_owner
+from service.core.apps import APP_STATES, APPS, app_state
+from service.core.messaging import send_once, thing
+from service.core.money import checkout
+from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
 from service.errors import Problem, register
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
 
-register("app_disabled", 409, "This app is switched off in this community, or its paid period has ended.")
 register("app_not_renewable", 409, "Only a monthly app that is priced can be renewed.")
 
 PURPOSE = "app"
@@ -36,50 +36,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def require_app(conn: asyncpg.Connection, community_id: int, app: str) -> None:
-    """Raise `app_disabled` unless ``app`` is on in the community. Call it after the membership check in every
-    route of the app (its reads too), and in the app's jobs before they act for a community."""
-    if app not in m.APPS:
-        raise ValueError(f"unknown app {app!r}")
-    if await conn.fetchval(q.APP_ACTIVE, community_id, app):
-        return
-    (row,) = await conn.fetch(q.APP_STATES, community_id, [app])
-    state = _state(row, _now())
-    name = m.APPS[app][0]
-    if state == "disabled":
-        raise Problem("app_disabled", f"the owner switched {name} ({app}) off in this community")
-    if state == "expired":
-        raise Problem("app_disabled", f"{name} ({app}) was paid until {row['paid_until'].isoformat()}")
-    raise Problem("app_disabled", f"{name} ({app}) must be paid for before it can be used here")
-
-
-async def require_app_member(
-    conn: asyncpg.Connection, community_id: int, user_id: int, app: str, *, admin: bool = False
-) -> asyncpg.Record:
-    """The caller's standing as an active member (an admin, when asked) of a community where ``app`` is on.
-    Membership is checked first, so a stranger learns nothing of the community's apps."""
-    standing = await (require_admin if admin else require_member)(conn, community_id, user_id)
-    await require_app(conn, community_id, app)
-    return standing
-
-
-def _state(row: asyncpg.Record, now: datetime) -> str:
-    enabled = True if row["enabled"] is None else row["enabled"]
-    if not enabled:
-        return "disabled"
-    paid = row["purchased"] or (row["paid_until"] is not None and row["paid_until"] > now)
-    if row["billing"] is None or paid:
-        return "enabled"
-    return "expired" if row["paid_until"] is not None else "payment_required"
-
-
 def _view(row: asyncpg.Record, now: datetime) -> m.CommunityApp:
-    name, description = m.APPS[row["app"]]
+    name, description = APPS[row["app"]]
     return m.CommunityApp(
         app=row["app"],
         name=name,
         description=description,
-        state=_state(row, now),
+        state=app_state(row, now),
         billing=row["billing"] or "free",
         price_fen=row["price_fen"],
         purchased=row["purchased"],
@@ -88,7 +51,7 @@ def _view(row: asyncpg.Record, now: datetime) -> m.CommunityApp:
 
 
 async def _states(conn: asyncpg.Connection, community_id: int, apps: list[str]) -> list[asyncpg.Record]:
-    return await conn.fetch(q.APP_STATES, community_id, apps)
+    return await conn.fetch(APP_STATES, community_id, apps)
 
 
 # --- reading -------------------------------------------------------------------------------------------------
@@ -97,7 +60,7 @@ async def _states(conn: asyncpg.Connection, community_id: int, apps: list[str]) 
 async def catalogue(conn: asyncpg.Connection) -> m.Catalogue:
     prices = {row["app"]: row for row in await conn.fetch(q.PRICES)}
     items = []
-    for app, (name, description) in m.APPS.items():
+    for app, (name, description) in APPS.items():
         price = prices.get(app)
         items.append(
             m.CatalogueApp(
@@ -120,7 +83,7 @@ async def community_apps(
     else:
         await require_member(conn, community_id, user_id)
     now = _now()
-    views = [_view(row, now) for row in await _states(conn, community_id, list(m.APPS))]
+    views = [_view(row, now) for row in await _states(conn, community_id, list(APPS))]
     return m.CommunityAppList(items=views if include_all else [v for v in views if v.state == "enabled"])
 
 
@@ -182,7 +145,7 @@ async def _checkout(
     row: asyncpg.Record,
     key: str | None,
 ) -> Response[bytes]:
-    name = m.APPS[row["app"]][0]
+    name = APPS[row["app"]][0]
     result = await checkout.create_order(
         pool,
         pay,
@@ -216,7 +179,7 @@ async def disable(conn: asyncpg.Connection, community_id: int, user_id: int, app
 
 async def set_price(conn: asyncpg.Connection, app: str, data: m.AppPrice) -> m.CatalogueApp:
     await conn.execute(q.SET_PRICE, app, data.billing, data.price_fen)
-    name, description = m.APPS[app]
+    name, description = APPS[app]
     return m.CatalogueApp(app=app, name=name, description=description, billing=data.billing, price_fen=data.price_fen)
 
 
@@ -255,7 +218,8 @@ async def _no_payer_refunds(conn: asyncpg.Connection, order: PaidOrder) -> None:
     return None  # an app purchase is refunded by the platform, not by the payer
 
 
-register_purpose(Purpose(PURPOSE, on_paid=_on_paid, on_refund=_on_refund, payer_refund_window=_no_payer_refunds))
+# What a payment of this purpose means (declared by the domain; see service/core/money/purposes.py).
+APP_PURPOSE = Purpose(PURPOSE, on_paid=_on_paid, on_refund=_on_refund, payer_refund_window=_no_payer_refunds)
 
 
 # --- expiry reminders ---------------------------------------------------------------------------------------------
@@ -269,7 +233,7 @@ async def send_expiry_reminders(pool: asyncpg.Pool, wechat: WeChatClient, settin
         contact = await pool.fetchrow(q.OWNER_CONTACT, row["community_id"])
         local_end = row["paid_until"].astimezone(ZoneInfo(contact["timezone"]))
         data = {
-            "thing1": thing(m.APPS[row["app"]][0]),
+            "thing1": thing(APPS[row["app"]][0]),
             "time2": local_end.strftime("%Y-%m-%d %H:%M"),
             "thing3": thing(contact["community_name"]),
         }

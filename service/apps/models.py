@@ -8,18 +8,11 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from service.checkout.models import Order
-from service.patterns import END
+from service.core.apps import APPS
+from service.core.money.models import Order
+from service.core.patterns import END
 
 # The catalogue: key -> (name, what it does). The keys are stable: routes and tables use them.
-APPS: dict[str, tuple[str, str]] = {
-    "robots": ("关键词机器人", "Keyword auto-reply robots in the feed and customer-service messages."),
-    "polls": ("命名投票", "Product naming polls: proposals, votes and free trials for the winners."),
-    "collections": ("群收款", "Group collections: members pay their share through WeChat Pay."),
-    "activities": ("主题打卡", "Recurring theme activities with daily or weekly check-ins, streaks and rankings."),
-    "meetups": ("线上线下活动", "Online and offline meetups: sign-ups, waitlist, fees, venue check-in, reminders."),
-    "warmup": ("暖场机器人", "Posts a topic from the admins' list when the community goes quiet."),
-}
 APP_PATTERN = "^(" + "|".join(APPS) + ")" + END
 PRICE_MAX_FEN = 10_000_000
 

@@ -2,18 +2,6 @@
 
 from __future__ import annotations
 
-APP_ACTIVE = "SELECT community_app_active($1, $2)"
-
-# Every app of the catalogue ($2) in one community: the owner's switch, what was paid, the current price.
-APP_STATES = """
-SELECT a.app, ca.id AS community_app_id, ca.enabled, coalesce(ca.purchased, false) AS purchased, ca.paid_until,
-       p.billing, p.price_fen
-FROM unnest($2::text[]) WITH ORDINALITY AS a(app, n)
-LEFT JOIN community_apps ca ON ca.community_id = $1 AND ca.app = a.app
-LEFT JOIN app_prices p ON p.app = a.app
-ORDER BY a.n
-"""
-
 PRICES = "SELECT app, billing, price_fen FROM app_prices"
 
 SET_PRICE = """

@@ -11,11 +11,12 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from service.apps import examples as ex
 from service.apps import logic
 from service.apps import models as m
-from service.auth.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
-from service.deps import Db
+from service.core.apps import APPS
+from service.core.deps import Db
+from service.core.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
+from service.core.idempotency import IdempotencyKey
+from service.core.ids import PathId
 from service.errors import responses
-from service.idempotency import IdempotencyKey
-from service.ids import PathId
 from service.openapi import answer
 
 TAG = "apps"
@@ -23,7 +24,7 @@ AUTH = ("unauthorized", "token_expired")
 OWNER = (*AUTH, "not_found", "not_member", "forbidden")
 PAYING = ("payment_unavailable", "order_already_paid", "conflict", "idempotency_key_reused")
 
-AppPath = Annotated[str, PathParameter(pattern=m.APP_PATTERN, description="An app: " + ", ".join(m.APPS))]
+AppPath = Annotated[str, PathParameter(pattern=m.APP_PATTERN, description="An app: " + ", ".join(APPS))]
 
 
 class AppCatalogueController(Controller):

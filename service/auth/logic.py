@@ -20,11 +20,11 @@ from typing import Any
 
 import asyncpg
 
-from service import ratelimit
 from service.auth import queries
-from service.auth.guard import Caller
 from service.auth.models import LoginResult, Me, ProfileUpdate, SessionInfo, Tokens
-from service.auth.tokens import issue_access_token
+from service.core import ratelimit
+from service.core.guard import Caller
+from service.core.tokens import issue_access_token
 from service.errors import Problem, register
 from service.settings import Settings
 from service.wechat import crypto

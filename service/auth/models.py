@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from service.patterns import NOT_BLANK
+from service.core.patterns import NOT_BLANK
 
 # wx.login codes and phone-button codes: opaque printable ASCII.
 WeChatCode = Annotated[

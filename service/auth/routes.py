@@ -7,7 +7,6 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from service.auth import logic
-from service.auth.guard import BEARER_SECURITY, CurrentUser
 from service.auth.models import (
     LoginRequest,
     LoginResult,
@@ -18,7 +17,8 @@ from service.auth.models import (
     SessionInfo,
     Tokens,
 )
-from service.deps import AppSettings, Db, WeChat
+from service.core.deps import AppSettings, Db, WeChat
+from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.errors import responses
 
 TOKEN_ERRORS = ("unauthorized", "token_expired")

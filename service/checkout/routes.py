@@ -8,12 +8,12 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody
 
-from service.auth.guard import BEARER_SECURITY, CurrentUser
-from service.checkout import logic
-from service.checkout.models import Order, Refund, RefundRequest, Transfer
-from service.deps import AppSettings, Db, Pay
+from service.core.deps import AppSettings, Db, Pay
+from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.ids import PathId
+from service.core.money import checkout as logic
+from service.core.money.models import Order, Refund, RefundRequest, Transfer
 from service.errors import register, responses
-from service.ids import PathId
 from service.wechat.pay import Refund as WxRefund
 from service.wechat.pay import Transaction, TransferBill
 

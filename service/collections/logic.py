@@ -24,16 +24,16 @@ import asyncpg
 import msgspec
 from litestar import Response
 
-from service.apps.logic import require_app_member
-from service.checkout import logic as checkout
-from service.checkout.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo, register_purpose
 from service.collections import models as m
 from service.collections import queries as q
-from service.communities.logic import ADMIN_ROLES, require_member
+from service.core.access import ADMIN_ROLES, require_member
+from service.core.apps import require_app_member
+from service.core.idempotency import run_once, scope_of
+from service.core.money import checkout
+from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo
+from service.core.paging import decode_cursor, encode_cursor
 from service.errors import FieldError, Problem, register
-from service.idempotency import run_once, scope_of
 from service.jobs import Reschedule, enqueue
-from service.paging import decode_cursor, encode_cursor
 from service.settings import Settings
 from service.wechat.pay import WeChatPay
 
@@ -274,14 +274,13 @@ async def _no_payer_refunds(conn: asyncpg.Connection, order: PaidOrder) -> None:
     return None
 
 
-register_purpose(
-    Purpose(
-        PURPOSE,
-        on_paid=_on_paid,
-        on_refund=_on_refund,
-        on_transfer=_on_transfer,
-        payer_refund_window=_no_payer_refunds,
-    )
+# What a payment of this purpose means (declared by the domain; see service/core/money/purposes.py).
+SHARE_PURPOSE = Purpose(
+    PURPOSE,
+    on_paid=_on_paid,
+    on_refund=_on_refund,
+    on_transfer=_on_transfer,
+    payer_refund_window=_no_payer_refunds,
 )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from service.paging import NextCursor
+from service.core.paging import NextCursor
 from service.wechat.pay import MAX_UNNAMED_TRANSFER_FEN, MIN_TRANSFER_FEN
 
 # The collection is paid out in one merchant transfer: no share below what WeChat transfers, no total above

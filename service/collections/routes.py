@@ -8,15 +8,15 @@ from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
-from service.auth.guard import BEARER_SECURITY, CurrentUser
-from service.checkout.models import Order
 from service.collections import logic
 from service.collections import models as m
-from service.deps import AppSettings, Db
+from service.core.deps import AppSettings, Db
+from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.idempotency import IdempotencyKey
+from service.core.ids import PathId
+from service.core.money.models import Order
+from service.core.paging import Cursor, Limit
 from service.errors import responses
-from service.idempotency import IdempotencyKey
-from service.ids import PathId
-from service.paging import Cursor, Limit
 
 TAG = "collections"
 MEMBER = ("unauthorized", "token_expired", "not_found", "not_member")

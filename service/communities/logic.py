@@ -19,22 +19,19 @@ from msgspec import UNSET
 
 from service.communities import models as m
 from service.communities import queries as q
+from service.core.access import ADMIN_ROLES, require_admin, require_member, require_owner
+from service.core.content import POST_SCENE, QUEUE_POST_CHECK, Verdict, judge, require_allowed
+from service.core.idempotency import run_once, scope_of
+from service.core.interactions import record
+from service.core.paging import decode_cursor, encode_cursor
+from service.core.robots import post_as_robot
 from service.errors import FieldError, Problem, register
-from service.feed.queries import QUEUE_POST_CHECK
-from service.feed.safety import POST_SCENE, Verdict, judge, require_allowed
-from service.idempotency import run_once, scope_of
-from service.interactions.logic import record
-from service.paging import decode_cursor, encode_cursor
-from service.robots.identity import post_as_robot
 from service.wechat.client import WeChatClient
 
-register("not_member", 403, "You are not a member of this community (or no longer are).")
 register("community_full", 409, "The community has reached its member cap.")
 register("already_member", 409, "You are already a member of this community.")
 register("payment_required", 402, "This community is paid: joining goes through checkout.")
 register("member_removed", 403, "An admin removed you from this community; only an admin's approval lets you back.")
-register("member_muted", 403, "An admin muted you in this community for a while.")
-register("introduction_required", 403, "This community asks newcomers to introduce themselves before posting.")
 register("already_introduced", 409, "You have already introduced yourself in this community.")
 register("request_not_pending", 409, "The join request was already decided or withdrawn.")
 register("invite_not_found", 404, "No such invite link in this community.")
@@ -44,7 +41,6 @@ register("owner_must_transfer", 409, "The owner cannot leave: transfer ownership
 register("cap_below_member_count", 409, "The member cap cannot go below the current number of members.")
 
 Via = Literal["free", "approval", "invite", "paid"]
-ADMIN_ROLES = frozenset({"owner", "admin"})
 NEWCOMER_FALLBACK_NAME = "新朋友"
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
@@ -87,53 +83,6 @@ def render_welcome(template: str, nickname: str, community: str) -> str:
 
 def _unknown_placeholders(template: str) -> list[str]:
     return sorted({name for name in _PLACEHOLDER.findall(template) if name not in m.WELCOME_PLACEHOLDERS})
-
-
-# --- access checks (also for other domains) -------------------------------------------------------------
-
-
-async def _access(conn: asyncpg.Connection, community_id: int, user_id: int) -> asyncpg.Record:
-    row = await conn.fetchrow(q.ACCESS, community_id, user_id)
-    if row is None:
-        raise Problem("not_found", "no such community")
-    return row
-
-
-async def require_member(conn: asyncpg.Connection, community_id: int, user_id: int) -> asyncpg.Record:
-    """The caller's standing in the community (role, status, muted_until, introduced, community settings).
-
-    Raises `not_found` when the community does not exist and `not_member` unless the caller is an active
-    member. Other domains call this (or the two below) before showing or changing anything of a community.
-    """
-    row = await _access(conn, community_id, user_id)
-    if row["status"] != "active":
-        raise Problem("not_member")
-    return row
-
-
-async def require_admin(conn: asyncpg.Connection, community_id: int, user_id: int) -> asyncpg.Record:
-    row = await require_member(conn, community_id, user_id)
-    if row["role"] not in ADMIN_ROLES:
-        raise Problem("forbidden", "only the community's admins may do this")
-    return row
-
-
-async def require_owner(conn: asyncpg.Connection, community_id: int, user_id: int) -> asyncpg.Record:
-    row = await require_member(conn, community_id, user_id)
-    if row["role"] != "owner":
-        raise Problem("forbidden", "only the community's owner may do this")
-    return row
-
-
-async def check_can_post(conn: asyncpg.Connection, community_id: int, user_id: int) -> asyncpg.Record:
-    """For the feed: may this member post or comment now? Raises `member_muted` while an admin's mute lasts
-    and `introduction_required` for a plain member who has not introduced themselves where that is asked."""
-    row = await require_member(conn, community_id, user_id)
-    if row["muted_until"] is not None and row["muted_until"] > datetime.now(UTC):
-        raise Problem("member_muted", f"muted until {row['muted_until'].isoformat()}")
-    if row["introduction_required"] and row["role"] == "member" and not row["introduced"]:
-        raise Problem("introduction_required", "post your self-introduction first")
-    return row
 
 
 # --- admission -----------------------------------------------------------------------------------------

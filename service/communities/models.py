@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from service.checkout.models import Order, OrderStatus, Refund
-from service.paging import NextCursor
-from service.patterns import HTTPS_URL, HTTPS_URL_OR_EMPTY
+from service.core.money.models import Order, OrderStatus, Refund
+from service.core.paging import NextCursor
+from service.core.patterns import HTTPS_URL, HTTPS_URL_OR_EMPTY
 
 MEMBER_CAP_DEFAULT = 100
 # The documented hard maximum (also a CHECK in the migration); WeChat groups stop at 500 members too.

@@ -21,15 +21,15 @@ import asyncpg
 import msgspec
 from litestar import Response
 
-from service.checkout import logic as checkout
-from service.checkout.models import Refund
-from service.checkout.purposes import PaidOrder, Purpose, RefundInfo, Refuse, register_purpose
 from service.communities import logic
 from service.communities import models as m
 from service.communities import queries as q
+from service.core.idempotency import run_once, scope_of
+from service.core.money import checkout
+from service.core.money.models import Refund
+from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
+from service.core.paging import decode_cursor, encode_cursor
 from service.errors import Problem
-from service.idempotency import run_once, scope_of
-from service.paging import decode_cursor, encode_cursor
 from service.settings import Settings
 from service.wechat.pay import WeChatPay
 
@@ -165,7 +165,8 @@ async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundI
     await logic._audit(conn, community_id, actor, "member.refunded", payer, details)
 
 
-register_purpose(Purpose(PURPOSE, on_paid=_on_paid, on_refund=_on_refund, payer_refund_window=_refund_window))
+# What a payment of this purpose means (declared by the domain; see service/core/money/purposes.py).
+ENTRY_PURPOSE = Purpose(PURPOSE, on_paid=_on_paid, on_refund=_on_refund, payer_refund_window=_refund_window)
 
 
 # --- the community's side: orders, admin refunds, earnings -------------------------------------------------

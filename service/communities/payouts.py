@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncpg
 from litestar import Response
 
-from service.checkout import logic as checkout
-from service.checkout.purposes import PaidOrder, Purpose, Refuse, TransferInfo, register_purpose
 from service.communities import logic
 from service.communities import models as m
 from service.communities import queries as q
+from service.core.idempotency import run_once, scope_of
+from service.core.money import checkout
+from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
+from service.core.paging import decode_cursor, encode_cursor
 from service.errors import Problem, register
-from service.idempotency import run_once, scope_of
-from service.paging import decode_cursor, encode_cursor
 from service.wechat.pay import MAX_UNNAMED_TRANSFER_FEN, MIN_TRANSFER_FEN
 
 PURPOSE = "community_payout"
@@ -111,4 +111,5 @@ async def _never_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse:
     return Refuse("not_payable", "payouts are paid out, never paid for")
 
 
-register_purpose(Purpose(PURPOSE, on_paid=_never_paid, on_transfer=_on_transfer))
+# What a payment of this purpose means (declared by the domain; see service/core/money/purposes.py).
+PAYOUT_PURPOSE = Purpose(PURPOSE, on_paid=_never_paid, on_transfer=_on_transfer)

@@ -95,14 +95,6 @@ FROM memberships m WHERE m.community_id = $1 AND m.user_id = $2 FOR UPDATE
 """
 
 # What every access check needs: does the community exist, and what is the caller in it.
-ACCESS = """
-SELECT m.role, m.status, m.muted_until, m.introduction_post_id IS NOT NULL AS introduced,
-       c.introduction_required, c.entry_mode
-FROM communities c
-LEFT JOIN memberships m ON m.community_id = c.id AND m.user_id = $2
-WHERE c.id = $1
-"""
-
 INSERT_OWNER = """
 INSERT INTO memberships (community_id, user_id, role, via) VALUES ($1, $2, 'owner', 'owner')
 """

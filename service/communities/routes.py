@@ -9,15 +9,15 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
-from service.auth.guard import BEARER_SECURITY, CurrentUser
-from service.checkout.models import Refund
 from service.communities import examples, logic, paid, payouts
 from service.communities import models as m
-from service.deps import Db, WeChat
+from service.core.deps import Db, WeChat
+from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.idempotency import IdempotencyKey
+from service.core.ids import MAX_ID, PathId
+from service.core.money.models import Refund
+from service.core.paging import Cursor, Limit
 from service.errors import FieldError, Problem, responses
-from service.idempotency import IdempotencyKey
-from service.ids import MAX_ID, PathId
-from service.paging import Cursor, Limit
 
 TAG = "communities"
 AUTH = ("unauthorized", "token_expired")

@@ -12,15 +12,17 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from service.core.content import COMMENT_SCENE, POST_SCENE, Verdict, judge
+from service.core.messaging import wechat_of
+from service.core.robots import post_as_robot
 from service.feed import logic
 from service.feed import queries as q
-from service.feed.safety import COMMENT_SCENE, POST_SCENE, Verdict, judge
-from service.jobs import JobContext, job
-from service.robots.identity import post_as_robot
-from service.robots.jobs import wechat_of
+from service.jobs import JobContext, Registry
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 from service.wechat.errors import WeChatError, WeChatUnavailable
+
+JOBS = Registry()
 
 log = logging.getLogger("service.feed")
 
@@ -82,7 +84,7 @@ async def _apply_recheck(conn: asyncpg.Connection, check: Any, verdict: Verdict 
             await logic.comment_became_visible(conn, target)
 
 
-@job("feed.recheck", every=RECHECK_EVERY)
+@JOBS.job("feed.recheck", every=RECHECK_EVERY)
 async def recheck(ctx: JobContext, payload: dict) -> None:
     while await recheck_pending(ctx.pool, wechat_of(ctx)) == RECHECK_BATCH:
         pass
@@ -128,7 +130,7 @@ async def send_notification(pool: asyncpg.Pool, wechat: WeChatClient, settings: 
     return status
 
 
-@job(logic.NOTIFY_KIND)
+@JOBS.job(logic.NOTIFY_KIND)
 async def notify(ctx: JobContext, payload: dict) -> None:
     await send_notification(ctx.pool, wechat_of(ctx), ctx.settings, int(payload["notification_id"]))
 
@@ -178,7 +180,7 @@ async def weekly_digests(pool: asyncpg.Pool, settings: Settings, now: datetime |
         after = communities[-1]
 
 
-@job("feed.digest", every=DIGEST_EVERY)
+@JOBS.job("feed.digest", every=DIGEST_EVERY)
 async def digest(ctx: JobContext, payload: dict) -> None:
     posted = await weekly_digests(ctx.pool, ctx.settings)
     if posted:
@@ -197,6 +199,6 @@ async def refresh_view_counts(pool: asyncpg.Pool) -> None:
         await conn.execute(q.SET_VIEW_WATERMARK, started)
 
 
-@job("feed.views", every=VIEWS_EVERY)
+@JOBS.job("feed.views", every=VIEWS_EVERY)
 async def views(ctx: JobContext, payload: dict) -> None:
     await refresh_view_counts(ctx.pool)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from service import ratelimit
+from service.core import ratelimit
 from service.errors import Problem
 from service.feed import queries as q
 from service.settings import Settings

@@ -20,17 +20,25 @@ import msgspec
 from litestar import Response
 from msgspec import UNSET
 
-from service.communities.logic import check_can_post, require_admin, require_member
+from service.core.access import check_can_post, require_admin, require_member
+from service.core.content import (
+    COMMENT_SCENE,
+    POST_SCENE,
+    QUEUE_COMMENT_CHECK,
+    QUEUE_POST_CHECK,
+    Verdict,
+    judge,
+    require_allowed,
+)
+from service.core.hooks import Published, published
+from service.core.interactions import record
+from service.core.paging import decode_cursor, encode_cursor
 from service.errors import FieldError, Problem, register
 from service.feed import limits
 from service.feed import models as m
 from service.feed import queries as q
 from service.feed.cache import PageCache, SharedPage
-from service.feed.safety import COMMENT_SCENE, POST_SCENE, Verdict, judge, require_allowed
-from service.interactions.logic import record
 from service.jobs import enqueue
-from service.paging import decode_cursor, encode_cursor
-from service.robots.logic import answer_in_feed
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 
@@ -178,9 +186,7 @@ async def post_became_visible(conn: asyncpg.Connection, post: Any) -> None:
     if post["author_id"] is None or not await conn.fetchval(q.MARK_POST_COUNTED, post["id"]):
         return
     await record(conn, post["community_id"], post["author_id"], "post", post_id=post["id"])
-    await answer_in_feed(
-        conn, community_id=post["community_id"], post_id=post["id"], author_id=post["author_id"], text=post["text"]
-    )
+    await published(conn, Published(post["community_id"], post["id"], post["author_id"], post["text"]))
 
 
 async def comment_became_visible(conn: asyncpg.Connection, comment: Any) -> None:
@@ -192,15 +198,15 @@ async def comment_became_visible(conn: asyncpg.Connection, comment: Any) -> None
         await conn.execute(q.ADD_REPLY_COUNT, comment["parent_id"], 1)
     await record(conn, comment["community_id"], comment["author_id"], "comment", post_id=comment["post_id"])
     await _queue_notifications(conn, comment)
-    await answer_in_feed(
-        conn,
-        community_id=comment["community_id"],
-        post_id=comment["post_id"],
-        author_id=comment["author_id"],
-        text=comment["text"],
+    event = Published(
+        comment["community_id"],
+        comment["post_id"],
+        comment["author_id"],
+        comment["text"],
         comment_id=comment["id"],
         thread_id=comment["parent_id"] or comment["id"],
     )
+    await published(conn, event)
 
 
 async def _queue_notifications(conn: asyncpg.Connection, comment: Any) -> None:
@@ -258,7 +264,7 @@ async def create_post(
                 _label(verdict),
             )
             if verdict.outcome == "unchecked":
-                await conn.execute(q.QUEUE_POST_CHECK, post["id"])
+                await conn.execute(QUEUE_POST_CHECK, post["id"])
             elif verdict.outcome == "pass":
                 await post_became_visible(conn, post)
         return _json(await _post_item(conn, post["id"], user_id), 201)
@@ -295,7 +301,7 @@ async def update_post(
             await conn.execute(q.UPDATE_POST, post_id, text, images, link_kind, link_id, status, label)
             if verdict is not None:
                 if verdict.outcome == "unchecked":
-                    await conn.execute(q.QUEUE_POST_CHECK, post_id)
+                    await conn.execute(QUEUE_POST_CHECK, post_id)
                 else:
                     await conn.execute(q.DROP_POST_CHECK, post_id)
                 if verdict.outcome == "pass":
@@ -384,7 +390,7 @@ async def create_comment(
                 _label(verdict),
             )
             if verdict.outcome == "unchecked":
-                await conn.execute(q.QUEUE_COMMENT_CHECK, comment_id)
+                await conn.execute(QUEUE_COMMENT_CHECK, comment_id)
             elif verdict.outcome == "pass":
                 await comment_became_visible(conn, await conn.fetchrow(q.COMMENT, comment_id))
         return _json(await conn.fetchval(q.COMMENT_ITEM, comment_id), 201)

@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from service.paging import NextCursor
-from service.patterns import HTTPS_URL
+from service.core.paging import NextCursor
+from service.core.patterns import HTTPS_URL
 
 POST_TEXT_MAX = 2000  # msg_sec_check takes up to 2,500 characters
 COMMENT_TEXT_MAX = 500

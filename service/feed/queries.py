@@ -355,14 +355,6 @@ ADD_SHARE_COUNT = "UPDATE posts SET share_count = share_count + 1 WHERE id = $1 
 
 # --- content checks ------------------------------------------------------------------------------------
 
-QUEUE_POST_CHECK = """
-INSERT INTO content_checks (post_id, community_id) SELECT id, community_id FROM posts WHERE id = $1
-ON CONFLICT (post_id) WHERE post_id IS NOT NULL DO UPDATE SET attempts = 0, next_at = now(), last_error = NULL
-"""
-QUEUE_COMMENT_CHECK = """
-INSERT INTO content_checks (comment_id, community_id) SELECT id, community_id FROM comments WHERE id = $1
-ON CONFLICT (comment_id) WHERE comment_id IS NOT NULL DO NOTHING
-"""
 DROP_POST_CHECK = "DELETE FROM content_checks WHERE post_id = $1"
 
 # Due checks, claimed for $1 seconds so other workers leave them alone meanwhile (no lock held while WeChat

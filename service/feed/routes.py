@@ -14,13 +14,13 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from service.auth.guard import BEARER_SECURITY, CurrentUser
-from service.deps import Db, WeChat
+from service.core.deps import Db, WeChat
+from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.ids import MAX_ID, PathId
+from service.core.paging import Cursor
 from service.errors import responses
 from service.feed import logic
 from service.feed import models as m
-from service.ids import MAX_ID, PathId
-from service.paging import Cursor
 
 TAG = "feed"
 AUTH = ("unauthorized", "token_expired")

@@ -6,7 +6,9 @@ import logging
 from datetime import UTC, datetime
 
 from service.interactions import logic
-from service.jobs import JobContext, job
+from service.jobs import JobContext, Registry
+
+JOBS = Registry()
 
 log = logging.getLogger("service.interactions")
 
@@ -14,7 +16,7 @@ ROLLUP_EVERY = 60  # seconds
 MAINTAIN_EVERY = 6 * 3600
 
 
-@job("interactions.rollup", every=ROLLUP_EVERY)
+@JOBS.job("interactions.rollup", every=ROLLUP_EVERY)
 async def rollup(ctx: JobContext, payload: dict) -> None:
     async with ctx.pool.acquire() as conn:
         touched = await logic.rollup_incremental(conn, ctx.settings)
@@ -22,7 +24,7 @@ async def rollup(ctx: JobContext, payload: dict) -> None:
         log.info("roll-up", extra={"communityDays": touched})
 
 
-@job("interactions.maintain", every=MAINTAIN_EVERY)
+@JOBS.job("interactions.maintain", every=MAINTAIN_EVERY)
 async def maintain(ctx: JobContext, payload: dict) -> None:
     """Create next months' partitions, drop those past retention, refresh community stages."""
     async with ctx.pool.acquire() as conn:

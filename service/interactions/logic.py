@@ -29,43 +29,10 @@ log = logging.getLogger("service.interactions")
 register("batch_too_large", 413, "The event batch holds more events than the documented maximum.")
 register("window_too_long", 400, "The metrics window is longer than 366 days or ends before it starts.")
 
-# Actions other domains record in the same transaction as the action itself.
-SERVER_KINDS = frozenset(
-    {
-        "post",
-        "comment",
-        "like",
-        "share",
-        "introduction",
-        "proposal",
-        "vote",
-        "feedback",
-        "join",
-        "leave",
-        "check_in",
-        "attendance",
-    }
-)
 CLIENT_KINDS = frozenset({"page_view", "post_view", "share_open"})
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_WINDOW_DAYS = 366
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
-
-
-async def record(
-    conn: asyncpg.Connection,
-    community_id: int,
-    user_id: int,
-    kind: str,
-    *,
-    post_id: int | None = None,
-    occurred_at: datetime | None = None,
-) -> None:
-    """Record a member's action. Call it inside the transaction that performs the action."""
-    if kind not in SERVER_KINDS:
-        raise ValueError(f"unknown interaction kind {kind!r}")
-    target = f"post:{post_id}" if post_id is not None else None
-    await conn.execute(q.INSERT_EVENT, community_id, user_id, kind, post_id, target, occurred_at)
 
 
 # --- client events ----------------------------------------------------------------------------------

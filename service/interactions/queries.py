@@ -2,11 +2,6 @@
 
 # --- recording -----------------------------------------------------------------------------------
 
-INSERT_EVENT = """
-INSERT INTO interaction_events (community_id, user_id, kind, post_id, target, occurred_at)
-VALUES ($1, $2, $3, $4, $5, coalesce($6, now()))
-"""
-
 # Client events arrive as one JSON array of rows (asyncpg encodes seven arrays of 100 at three times the CPU);
 # a retried batch hits the unique index and is skipped.
 INSERT_CLIENT_EVENTS = """

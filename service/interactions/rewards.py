@@ -11,8 +11,8 @@ from datetime import date
 
 import asyncpg
 
-from service.checkout.logic import create_transfer
-from service.checkout.purposes import PaidOrder, Purpose, Refuse, TransferInfo, register_purpose
+from service.core.money.checkout import create_transfer
+from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
 from service.errors import Problem, register
 from service.interactions import queries as q
 from service.interactions.allocation import split_two_tiers
@@ -205,7 +205,8 @@ async def _never_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse:
 
 
 REWARD_PURPOSE = "reward"
-register_purpose(Purpose(REWARD_PURPOSE, on_paid=_never_paid, on_transfer=_on_transfer))
+# What a payment of this purpose means (declared by the domain; see service/core/money/purposes.py).
+REWARD_PAYMENTS = Purpose(REWARD_PURPOSE, on_paid=_never_paid, on_transfer=_on_transfer)
 
 
 def _stored(rows: list[asyncpg.Record]) -> list[CommunityAllocation]:

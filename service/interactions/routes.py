@@ -9,10 +9,10 @@ import asyncpg
 from litestar import Controller, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from service.auth.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
-from service.deps import AppSettings, Db
+from service.core.deps import AppSettings, Db
+from service.core.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
+from service.core.ids import MAX_ID, PathId
 from service.errors import Problem, register, responses
-from service.ids import MAX_ID, PathId
 from service.interactions import logic, rewards
 from service.interactions import queries as q
 from service.interactions.models import (

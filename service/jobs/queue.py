@@ -1,4 +1,4 @@
-"""Registering job kinds and enqueueing jobs."""
+"""Job kinds (each domain declares a `Registry` of its own) and enqueueing jobs."""
 
 from __future__ import annotations
 
@@ -61,10 +61,6 @@ class Registry:
         """Register a handler; with `every`, a periodic job: workers keep one queued and run it again
         `every` seconds after each successful run."""
         return lambda handler: self.register(kind, handler, every)
-
-
-registry = Registry()
-job = registry.job
 
 
 async def enqueue(

@@ -15,40 +15,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import importlib
 import logging
 import os
 import random
-import signal
 import socket
 import time
 import uuid
-from collections.abc import Iterable
 
 import asyncpg
 
-from service.db.pool import DATABASE_ERRORS, create_pool_when_reachable
+from service.db.pool import DATABASE_ERRORS
 from service.jobs import queries
-from service.jobs.queue import JobContext, Registry, Reschedule, registry
+from service.jobs.queue import JobContext, Registry, Reschedule
 
 log = logging.getLogger("service.jobs.worker")
 
-# Modules whose import registers job kinds, or checkout purposes (the worker applies payments it finds by
-# reconciliation, which runs the purpose's on_paid); domains add theirs here.
-JOB_MODULES = (
-    "service.checkout.jobs",
-    "service.interactions.jobs",
-    "service.feed.jobs",
-    "service.robots.jobs",
-    "service.polls.jobs",
-    "service.communities.paid",
-    "service.communities.payouts",
-    "service.collections.jobs",
-    "service.apps.jobs",
-    "service.activities.jobs",
-    "service.meetups.jobs",
-    "service.robots.warmup.jobs",
-)
 PURGE_EVERY = 3600.0
 KEEP_FINISHED_DAYS = 7
 
@@ -63,7 +44,7 @@ class Worker:
     def __init__(
         self,
         context: JobContext,
-        jobs: Registry = registry,
+        jobs: Registry,
         *,
         concurrency: int = 4,
         lease: float = 60.0,
@@ -203,45 +184,3 @@ class Worker:
             )
         finally:
             heartbeat.cancel()
-
-
-def import_job_modules(extra: Iterable[str] = ()) -> None:
-    for module in (*JOB_MODULES, *extra):
-        importlib.import_module(module)
-
-
-async def run_worker(settings, extra_modules: Iterable[str] = ()) -> None:
-    """`python -m service worker`: the pool, the HTTP client and the Pay client, then work until SIGTERM."""
-    import httpx
-
-    from service.wechat.client import WeChatClient
-    from service.wechat.pay import WeChatPay
-
-    import_job_modules(extra_modules)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    # Waiting beats exiting: `make run` starts a worker nobody restarts, and an orchestrator's back-off after
-    # repeated exits would keep the jobs waiting for minutes once the database is back.
-    pool = await create_pool_when_reachable(settings, stop)
-    if pool is None:
-        return
-    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.wechat_timeout, connect=2.0))
-    try:
-        context = JobContext(
-            pool=pool,
-            settings=settings,
-            http=http,
-            services={"pay": WeChatPay.from_settings(settings, http), "wechat": WeChatClient(http, pool, settings)},
-        )
-        worker = Worker(
-            context,
-            concurrency=settings.jobs_concurrency,
-            lease=settings.jobs_lease,
-            poll_interval=settings.jobs_poll_interval,
-        )
-        await worker.run(stop)
-    finally:
-        await http.aclose()
-        await pool.close()

@@ -4,34 +4,36 @@ from __future__ import annotations
 
 import logging
 
-from service.apps.messaging import wechat_of
-from service.jobs import JobContext, job
+from service.core.messaging import wechat_of
+from service.jobs import JobContext, Registry
 from service.meetups import logic
+
+JOBS = Registry()
 
 log = logging.getLogger("service.meetups")
 
 REMINDERS_EVERY = 60
 
 
-@job("meetups.release_hold")
+@JOBS.job("meetups.release_hold")
 async def release_hold(ctx: JobContext, payload: dict) -> None:
     """An unpaid place's hold lapsed: close the order, pass the place to the waitlist."""
     await logic.release_hold(ctx.pool, ctx.services["pay"], payload["signup_id"])
 
 
-@job("meetups.refund_cancelled")
+@JOBS.job("meetups.refund_cancelled")
 async def refund_cancelled(ctx: JobContext, payload: dict) -> None:
     """A cancelled meetup: refund every paid place (idempotent)."""
     await logic.refund_cancelled(ctx.pool, ctx.services["pay"], payload["meetup_id"])
 
 
-@job("meetups.promoted")
+@JOBS.job("meetups.promoted")
 async def promoted(ctx: JobContext, payload: dict) -> None:
     """Tell a member the waitlist gave them a place (at most once)."""
     await logic.notify_promoted(ctx.pool, wechat_of(ctx), ctx.settings, payload["signup_id"])
 
 
-@job("meetups.reminders", every=REMINDERS_EVERY)
+@JOBS.job("meetups.reminders", every=REMINDERS_EVERY)
 async def reminders(ctx: JobContext, payload: dict) -> None:
     """Subscribe-message reminders before the start, once per confirmed place."""
     sent = await logic.send_reminders(ctx.pool, wechat_of(ctx), ctx.settings)

@@ -24,19 +24,19 @@ import msgspec
 from litestar import Response
 from msgspec import UNSET
 
-from service.activities.content import openid_of, status_for
-from service.apps.logic import require_app, require_app_member
-from service.apps.messaging import send_once, thing
-from service.checkout import logic as checkout
-from service.checkout.purposes import PaidOrder, Purpose, RefundInfo, Refuse, register_purpose
-from service.communities.logic import ADMIN_ROLES, require_member
+from service.core.access import ADMIN_ROLES, require_member
+from service.core.apps import require_app, require_app_member
+from service.core.content import openid_of, status_for
+from service.core.interactions import record
+from service.core.messaging import send_once, thing
+from service.core.money import checkout
+from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
+from service.core.paging import decode_cursor, encode_cursor
 from service.errors import FieldError, Problem, register
-from service.interactions.logic import record
 from service.jobs import Reschedule, enqueue
 from service.meetups import models as m
 from service.meetups import queries as q
 from service.meetups import venue
-from service.paging import decode_cursor, encode_cursor
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import PayError, WeChatPay
@@ -644,4 +644,5 @@ async def _refund_window(conn: asyncpg.Connection, order: PaidOrder) -> timedelt
     return meetup["signup_deadline"] - order.paid_at
 
 
-register_purpose(Purpose(PURPOSE, on_paid=_on_paid, on_refund=_on_refund, payer_refund_window=_refund_window))
+# What a payment of this purpose means (declared by the domain; see service/core/money/purposes.py).
+MEETUP_PURPOSE = Purpose(PURPOSE, on_paid=_on_paid, on_refund=_on_refund, payer_refund_window=_refund_window)

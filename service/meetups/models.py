@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from service.checkout.models import Order
-from service.paging import NextCursor
+from service.core.money.models import Order
+from service.core.paging import NextCursor
 
 Mode = Literal["online", "offline"]
 SignupStatus = Literal["confirmed", "pending_payment", "waitlisted", "cancelled"]

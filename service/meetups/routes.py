@@ -8,16 +8,16 @@ from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody
 
-from service.auth.guard import BEARER_SECURITY, CurrentUser
-from service.deps import AppSettings, Db
+from service.core.deps import AppSettings, Db
+from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.idempotency import IdempotencyKey
+from service.core.ids import PathId
+from service.core.paging import Cursor, Limit
 from service.errors import responses
-from service.idempotency import IdempotencyKey
-from service.ids import PathId
 from service.meetups import examples as ex
 from service.meetups import logic
 from service.meetups import models as m
 from service.openapi import answer
-from service.paging import Cursor, Limit
 
 TAG = "meetups"
 AUTH = ("unauthorized", "token_expired")

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import asyncpg
 
-from service.apps.logic import require_app_member
+from service.core.apps import require_app_member
 from service.errors import Problem
 from service.jobs import enqueue
 from service.polls import draw

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from service.jobs import JobContext, Reschedule, job
+from service.jobs import JobContext, Registry, Reschedule
 from service.polls import closing, trials
 
+JOBS = Registry()
 
-@job("polls.advance")
+
+@JOBS.job("polls.advance")
 async def advance(ctx: JobContext, payload: dict) -> None:
     """At a phase deadline: open voting, or close the poll (tally, trials, result post)."""
     async with ctx.pool.acquire() as conn:
         await closing.advance_due(conn, int(payload["poll_id"]))
 
 
-@job("polls.expire_trials")
+@JOBS.job("polls.expire_trials")
 async def expire_trials(ctx: JobContext, payload: dict) -> None:
     """At the claim deadline: unclaimed qualifications become expired."""
     async with ctx.pool.acquire() as conn:

@@ -20,13 +20,13 @@ import asyncpg
 import msgspec
 from litestar import Response
 
-from service.apps.logic import require_app_member
-from service.communities.logic import ADMIN_ROLES
+from service.core.access import ADMIN_ROLES
+from service.core.apps import require_app_member
+from service.core.idempotency import run_once, scope_of
+from service.core.interactions import record
+from service.core.paging import decode_cursor, encode_cursor
 from service.errors import FieldError, Problem, register
-from service.idempotency import run_once, scope_of
-from service.interactions.logic import record
 from service.jobs import enqueue
-from service.paging import decode_cursor, encode_cursor
 from service.polls import draw
 from service.polls import models as m
 from service.polls import queries as q

@@ -11,12 +11,12 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, JSONBody, QueryParameter
 
-from service.auth.guard import BEARER_SECURITY, CurrentUser
-from service.deps import AppSettings, Db
+from service.core.deps import AppSettings, Db
+from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.idempotency import IdempotencyKey
+from service.core.ids import PathId
+from service.core.paging import Cursor, Limit
 from service.errors import CODES, PROBLEM_MEDIA_TYPE, ProblemBody, problem_response, responses
-from service.idempotency import IdempotencyKey
-from service.ids import PathId
-from service.paging import Cursor, Limit
 from service.polls import closing, logic, trials, votes
 from service.polls import examples as ex
 from service.polls import models as m

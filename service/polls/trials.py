@@ -11,11 +11,11 @@ from datetime import datetime
 import asyncpg
 from litestar import Response
 
-from service.communities.logic import check_can_post, require_admin
+from service.core.access import check_can_post, require_admin
+from service.core.idempotency import run_once, scope_of
+from service.core.interactions import record
+from service.core.paging import decode_cursor
 from service.errors import Problem, register
-from service.idempotency import run_once, scope_of
-from service.interactions.logic import record
-from service.paging import decode_cursor
 from service.polls import models as m
 from service.polls import queries as q
 from service.polls.logic import audit, build, check_content, openid_of, page_of, poll_state, replay_only

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncpg
 
-from service.apps.logic import require_app_member
+from service.core.apps import require_app_member
+from service.core.idempotency import run_once, scope_of
+from service.core.interactions import record
 from service.errors import Problem
-from service.idempotency import run_once, scope_of
-from service.interactions.logic import record
 from service.polls import models as m
 from service.polls import queries as q
 from service.polls.logic import APP, audit, invalid, not_accepting_votes, poll_state, proposal_in

@@ -21,15 +21,16 @@ import asyncpg
 import msgspec
 from msgspec import UNSET
 
-from service.apps.logic import require_app_member
+from service.core.apps import require_app_member
+from service.core.content import POST_SCENE, judge
+from service.core.hooks import Published
+from service.core.paging import decode_cursor, encode_cursor
+from service.core.robots import comment_as_robot
 from service.errors import FieldError, Problem, register
-from service.feed.safety import POST_SCENE, judge
 from service.jobs import enqueue
-from service.paging import decode_cursor, encode_cursor
 from service.robots import matching
 from service.robots import models as m
 from service.robots import queries as q
-from service.robots.identity import comment_as_robot
 from service.robots.push import InboundMessage
 from service.settings import Settings
 from service.wechat.client import WeChatClient
@@ -164,19 +165,11 @@ async def choose_rule(conn: asyncpg.Connection, community_id: int, member: str, 
     return None
 
 
-async def answer_in_feed(
-    conn: asyncpg.Connection,
-    *,
-    community_id: int,
-    post_id: int,
-    author_id: int,
-    text: str,
-    comment_id: int | None = None,
-    thread_id: int | None = None,
-) -> int | None:
-    """Called in the transaction that makes a member's post or comment visible: the robot's comment id, or
-    None when no rule answers."""
-    rule = await choose_rule(conn, community_id, f"user:{author_id}", text)
+async def answer_in_feed(conn: asyncpg.Connection, event: Published) -> int | None:
+    """The hook on a member's post or comment becoming visible (in that transaction): the robot's comment id,
+    or None when no rule answers."""
+    community_id, post_id, comment_id = event.community_id, event.post_id, event.comment_id
+    rule = await choose_rule(conn, community_id, f"user:{event.author_id}", event.text)
     if rule is None:
         return None
     reply_id = await comment_as_robot(
@@ -185,10 +178,10 @@ async def answer_in_feed(
         post_id,
         "keyword",
         rule["reply"],
-        thread_id=thread_id if comment_id is not None else None,
+        thread_id=event.thread_id if comment_id is not None else None,
         reply_to_id=comment_id,
     )
-    await conn.execute(q.INSERT_FEED_REPLY, rule["id"], community_id, author_id, post_id, comment_id, reply_id)
+    await conn.execute(q.INSERT_FEED_REPLY, rule["id"], community_id, event.author_id, post_id, comment_id, reply_id)
     return reply_id
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from service.paging import NextCursor
+from service.core.paging import NextCursor
 from service.robots.matching import PATTERN_MAX
 
 MatchMode = Literal["exact", "contains", "regex"]

@@ -10,11 +10,11 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
-from service.auth.guard import BEARER_SECURITY, CurrentUser
-from service.deps import Db, WeChat
+from service.core.deps import Db, WeChat
+from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.ids import PathId
+from service.core.paging import Cursor, Limit
 from service.errors import Problem, register, responses
-from service.ids import PathId
-from service.paging import Cursor, Limit
 from service.robots import logic, push
 from service.robots import models as m
 

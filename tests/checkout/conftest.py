@@ -20,15 +20,17 @@ from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody
 
 from service.app import create_app
-from service.auth.guard import CurrentUser
-from service.auth.tokens import issue_access_token
-from service.checkout import logic
-from service.checkout.models import Order
-from service.checkout.purposes import PaidOrder, Purpose, RefundInfo, Refuse, register_purpose, unregister_purpose
+from service.core.deps import AppSettings, Pay
+from service.core.domain import Domain, install, job_registry
+from service.core.guard import CurrentUser
+from service.core.money import checkout as logic
+from service.core.money.models import Order
+from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
+from service.core.tokens import issue_access_token
 from service.db.pool import create_pool
-from service.deps import AppSettings, Pay
+from service.domains import DOMAINS
 from service.jobs import JobContext
-from service.jobs.worker import Worker, import_job_modules
+from service.jobs.worker import Worker
 from service.settings import Settings
 from service.wechat.pay import SandboxKeys, WeChatPay
 from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
@@ -99,11 +101,15 @@ async def _leave(conn: asyncpg.Connection, order: PaidOrder, refund: RefundInfo)
     await conn.execute("DELETE FROM test_admissions WHERE order_id = $1", order.id)
 
 
+# The domains and a test domain whose purpose admits payers into the test table.
+TEST_DOMAINS = (*DOMAINS, Domain("checkout_test", purposes=[Purpose(PURPOSE, on_paid=_admit, on_refund=_leave)]))
+
+
 @pytest.fixture(autouse=True)
 def test_purpose():
-    register_purpose(Purpose(PURPOSE, on_paid=_admit, on_refund=_leave))
+    install(TEST_DOMAINS)
     yield
-    unregister_purpose(PURPOSE)
+    install(DOMAINS)
 
 
 @pytest.fixture(scope="session")
@@ -207,7 +213,6 @@ def world_settings(database_url: str, api_url: str, sandbox_url: str, keys: Sand
 
 @pytest.fixture
 async def world(database_url, sandbox, sandbox_url, sandbox_keys) -> AsyncIterator[World]:
-    import_job_modules()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     api_url = "http://{}:{}".format(*sock.getsockname())
@@ -217,14 +222,16 @@ async def world(database_url, sandbox, sandbox_url, sandbox_keys) -> AsyncIterat
     community_id = await pool.fetchval(TEST_COMMUNITY)
     try:
         async with (
-            serve_on(create_app(settings, extra_routes=[create_test_order]), sock),
+            serve_on(create_app(settings, domains=TEST_DOMAINS, extra_routes=[create_test_order]), sock),
             httpx.AsyncClient(base_url=api_url, timeout=30) as api,
             httpx.AsyncClient(base_url=sandbox_url, timeout=30) as control,
             httpx.AsyncClient(timeout=10) as http,
         ):
             pay = WeChatPay.from_settings(settings, http)
             context = JobContext(pool=pool, settings=settings, http=http, services={"pay": pay})
-            worker = Worker(context, concurrency=4, lease=5, poll_interval=0.05, backoff_base=0.2)
+            worker = Worker(
+                context, job_registry(DOMAINS), concurrency=4, lease=5, poll_interval=0.05, backoff_base=0.2
+            )
             yield World(settings, api, control, sandbox, sandbox_url, pool, pay, worker, community_id)
     finally:
         await pool.close()

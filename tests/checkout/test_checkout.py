@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from service.checkout import logic
+from service.core.money import checkout as logic
 from service.wechat import pay as wxpay
 
 

@@ -45,7 +45,7 @@ async def audit(world, owner: dict, community_id: str, action: str) -> list[dict
 
 async def run_refund_jobs(world, concurrency: int = 4) -> None:
     """Submit every queued refund now (other jobs stay scheduled)."""
-    worker = Worker(world.worker.context, concurrency=concurrency, lease=5, poll_interval=0.05)
+    worker = Worker(world.worker.context, world.worker.jobs, concurrency=concurrency, lease=5, poll_interval=0.05)
     for _ in range(500):
         await world.pool.execute("UPDATE jobs SET run_at = now() WHERE status = 'queued' AND kind = 'checkout.refund'")
         if await worker.run_once() == 0:

@@ -12,9 +12,11 @@ import asyncpg
 import httpx
 import pytest
 
+from service.core.domain import job_registry
 from service.db.pool import create_pool
+from service.domains import DOMAINS
 from service.jobs import JobContext
-from service.jobs.worker import Worker, import_job_modules
+from service.jobs.worker import Worker
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
@@ -97,7 +99,6 @@ class World:
 
 @pytest.fixture
 async def world(database_url, pay_keys) -> AsyncIterator[World]:
-    import_job_modules()
     async with full_stack(database_url, pay_keys) as stack:
         settings = stack.settings
         pool = await create_pool(settings)
@@ -109,7 +110,9 @@ async def world(database_url, pay_keys) -> AsyncIterator[World]:
                 pay = WeChatPay.from_settings(settings, http)
                 wechat = WeChatClient(http, pool, settings)
                 context = JobContext(pool=pool, settings=settings, http=http, services={"pay": pay, "wechat": wechat})
-                worker = Worker(context, concurrency=4, lease=5, poll_interval=0.05, backoff_base=0.2)
+                worker = Worker(
+                    context, job_registry(DOMAINS), concurrency=4, lease=5, poll_interval=0.05, backoff_base=0.2
+                )
                 yield World(settings, api, stack.sandbox, stack.pay_sandbox, pool, pay, wechat, worker)
         finally:
             await pool.close()

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from service.activities.recurrence import Schedule, is_time_zone, local_date, upcoming, window_of, windows
-from service.robots.warmup.quiet import active_seconds, is_active
+from service.core.recurrence import Schedule, is_time_zone, local_date, upcoming, window_of, windows
+from service.warmup.quiet import active_seconds, is_active
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")

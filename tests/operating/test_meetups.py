@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.auth.tokens import issue_access_token
-from service.checkout import logic as checkout
+from service.core.money import checkout
+from service.core.tokens import issue_access_token
 from service.meetups import venue
 from tests.operating.conftest import Member, assert_problem
 

@@ -13,8 +13,9 @@ import asyncpg
 import httpx
 import pytest
 
-import service.polls.jobs  # noqa: F401  (registers the job kinds)
+from service.core.domain import job_registry
 from service.db.pool import connect, create_pool
+from service.domains import DOMAINS
 from service.jobs import JobContext
 from service.jobs.worker import Worker
 from service.settings import Settings
@@ -121,7 +122,11 @@ class World:
         """Run every due job with the real worker until none is left; how many ran."""
         pool = await create_pool(self.settings)
         try:
-            worker = Worker(JobContext(pool=pool, settings=self.settings, http=self.client), poll_interval=0.01)
+            worker = Worker(
+                JobContext(pool=pool, settings=self.settings, http=self.client),
+                job_registry(DOMAINS),
+                poll_interval=0.01,
+            )
             ran = 0
             while count := await worker.run_once():
                 ran += count

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from service.robots.warmup import models as m
+from service.warmup import models as m
 
 TOPIC = m.WarmupTopic(
     id="12",

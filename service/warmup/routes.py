@@ -6,15 +6,15 @@ from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
-from service.auth.guard import BEARER_SECURITY, CurrentUser
-from service.deps import Db
+from service.core.deps import Db
+from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.ids import PathId
+from service.core.paging import Cursor, Limit
 from service.errors import responses
-from service.ids import PathId
 from service.openapi import answer
-from service.paging import Cursor, Limit
-from service.robots.warmup import examples as ex
-from service.robots.warmup import logic
-from service.robots.warmup import models as m
+from service.warmup import examples as ex
+from service.warmup import logic
+from service.warmup import models as m
 
 TAG = "warmup"
 ADMIN = ("unauthorized", "token_expired", "not_found", "not_member", "forbidden", "app_disabled")

@@ -12,7 +12,7 @@ from service.jobs import JobContext
 from service.wechat.client import WeChatClient
 from service.wechat.errors import WeChatError, WeChatUnavailable
 
-log = logging.getLogger("service.apps.messaging")
+log = logging.getLogger("service.core.messaging")
 
 # WeChat's template fields: `thing` holds at most 20 characters.
 THING_MAX = 20

@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from service.paging import NextCursor
+from service.core.paging import NextCursor
 
 HHMM = Annotated[
     str,

@@ -16,17 +16,17 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from msgspec import UNSET
 
-from service.activities.content import openid_of, status_for
-from service.activities.recurrence import format_hhmm, parse_hhmm
-from service.apps.logic import require_app_member
+from service.core.apps import require_app_member
+from service.core.content import openid_of, status_for
+from service.core.paging import decode_cursor, encode_cursor
+from service.core.recurrence import format_hhmm, parse_hhmm
 from service.errors import Problem
-from service.paging import decode_cursor, encode_cursor
-from service.robots.warmup import models as m
-from service.robots.warmup import queries as q
-from service.robots.warmup.quiet import active_seconds, is_active
+from service.warmup import models as m
+from service.warmup import queries as q
+from service.warmup.quiet import active_seconds, is_active
 from service.wechat.client import WeChatClient
 
-log = logging.getLogger("service.robots.warmup")
+log = logging.getLogger("service.warmup")
 
 APP = "warmup"
 

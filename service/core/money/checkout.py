@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from service.checkout import queries
-from service.checkout.models import Order, PaymentParams, Refund, Transfer
-from service.checkout.purposes import PaidOrder, RefundInfo, Refuse, TransferInfo, get_purpose
+from service.core.money import queries
+from service.core.money.models import Order, PaymentParams, Refund, Transfer
+from service.core.money.purposes import PaidOrder, RefundInfo, Refuse, TransferInfo, get_purpose
 from service.errors import Problem, register
 from service.jobs import Reschedule, enqueue
 from service.settings import Settings

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from service.jobs import JobContext, job
-from service.robots.warmup import logic
+from service.jobs import JobContext, Registry
+from service.warmup import logic
+
+JOBS = Registry()
 
 WARM_UP_EVERY = 60
 
 
-@job("robots.warmup", every=WARM_UP_EVERY)
+@JOBS.job("robots.warmup", every=WARM_UP_EVERY)
 async def warm_up(ctx: JobContext, payload: dict) -> None:
     await logic.warm_up(ctx.pool)

@@ -1,5 +1,6 @@
 """What a payment buys: each purpose ('community_entry', 'collection_share', 'app', 'meetup', ...) is owned
-by a domain, which registers its hooks here at import time.
+by a domain, which declares it in its `Domain` (service/core/domain.py); `install` puts the declared purposes
+of the one domain list (service/domains.py) in force when the app or the worker starts.
 
 - `on_paid(conn, order)` runs inside the transaction that records the payment, exactly once per order. It
   grants what was bought (admits the member, marks the share paid) or returns `Refuse(reason, message)` when
@@ -77,17 +78,19 @@ class Purpose:
 _purposes: dict[str, Purpose] = {}
 
 
-def register_purpose(purpose: Purpose) -> Purpose:
-    known = _purposes.get(purpose.name)
-    if known is not None and known != purpose:
-        raise ValueError(f"checkout purpose {purpose.name!r} is already registered")
-    _purposes[purpose.name] = purpose
-    return purpose
+def install_purposes(purposes: list[Purpose]) -> None:
+    """Put the declared purposes in force for this process (the app and the worker, from one domain list)."""
+    table: dict[str, Purpose] = {}
+    for purpose in purposes:
+        if purpose.name in table:
+            raise ValueError(f"checkout purpose {purpose.name!r} is declared twice")
+        table[purpose.name] = purpose
+    _purposes.clear()
+    _purposes.update(table)
 
 
-def unregister_purpose(name: str) -> None:
-    """For tests that register a purpose of their own."""
-    _purposes.pop(name, None)
+def declared_purposes() -> frozenset[str]:
+    return frozenset(_purposes)
 
 
 def get_purpose(name: str) -> Purpose | None:

@@ -1,4 +1,9 @@
-"""Content safety: a member's text is checked with WeChat's msg_sec_check (v2) before anyone else sees it.
+"""The content pipeline: a member's text is checked with WeChat's msg_sec_check (v2) before anyone else sees it.
+
+Two ways to use it. Feed posts and comments (`judge`) are never lost: a text WeChat cannot check now is kept
+pending and queued for the recheck job (`QUEUE_POST_CHECK`, `QUEUE_COMMENT_CHECK`). Texts of the operating
+domains (activities, meetups, the warm-up robot; `status_for`) are answered at once: WeChat unavailable is a
+503 the client retries.
 
 - pass    -> visible at once
 - review  -> kept 'pending': hidden from others, shown to its author marked pending (a person decides)
@@ -15,11 +20,13 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
+import asyncpg
+
 from service.errors import Problem
 from service.wechat.client import Scene, WeChatClient
 from service.wechat.errors import CONTENT_REJECTED, WECHAT_SESSION_STALE, WeChatError, WeChatUnavailable
 
-log = logging.getLogger("service.feed")
+log = logging.getLogger("service.content")
 
 POST_SCENE: Scene = 3  # forum post
 COMMENT_SCENE: Scene = 2  # comment
@@ -70,3 +77,43 @@ def require_allowed(verdict: Verdict, what: str) -> Verdict:
     if verdict.reason == "not visited recently":
         raise Problem(WECHAT_SESSION_STALE)
     return verdict
+
+
+# --- the re-check queue (feed.recheck works it off) ---------------------------------------------------------
+
+QUEUE_POST_CHECK = """
+INSERT INTO content_checks (post_id, community_id) SELECT id, community_id FROM posts WHERE id = $1
+ON CONFLICT (post_id) WHERE post_id IS NOT NULL DO UPDATE SET attempts = 0, next_at = now(), last_error = NULL
+"""
+QUEUE_COMMENT_CHECK = """
+INSERT INTO content_checks (comment_id, community_id) SELECT id, community_id FROM comments WHERE id = $1
+ON CONFLICT (comment_id) WHERE comment_id IS NOT NULL DO NOTHING
+"""
+
+
+# --- answered at once (activities, meetups, the warm-up robot) ----------------------------------------------
+
+OPENID = "SELECT openid FROM users WHERE id = $1"
+
+
+async def openid_of(conn: asyncpg.Connection, user_id: int) -> str:
+    openid = await conn.fetchval(OPENID, user_id)
+    if openid is None:
+        raise Problem("unauthorized", "no such user")
+    return openid
+
+
+async def status_for(wechat: WeChatClient, openid: str, text: str, scene: Scene = POST_SCENE) -> str:
+    """'visible' or 'pending' for ``text``; raises `content_rejected` when WeChat finds it risky and
+    `wechat_session_stale` when WeChat has not seen the member lately. WeChat unavailable propagates (503)."""
+    if not text.strip():
+        return "visible"
+    try:
+        verdict = await wechat.check_text(openid, scene, text)
+    except WeChatError as exc:
+        if exc.errcode == NOT_VISITED_RECENTLY:
+            raise Problem(WECHAT_SESSION_STALE) from None
+        raise
+    if verdict.suggest == "risky":
+        raise Problem(CONTENT_REJECTED, f"WeChat flagged the text (label {verdict.label})")
+    return "pending" if verdict.suggest == "review" else "visible"

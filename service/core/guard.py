@@ -16,8 +16,8 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import BaseRouteHandler
 
-from service.auth.tokens import verify_access_token
-from service.deps import Db
+from service.core.deps import Db
+from service.core.tokens import verify_access_token
 from service.errors import Problem, register
 from service.settings import Settings
 

@@ -1,0 +1,23 @@
+"""What the communities domain contributes to the app and the worker (listed in service/domains.py)."""
+
+from __future__ import annotations
+
+from litestar.openapi.spec import Tag
+
+from service.communities.paid import ENTRY_PURPOSE
+from service.communities.payouts import PAYOUT_PURPOSE
+from service.communities.routes import CONTROLLERS
+from service.core.domain import Domain
+
+DOMAIN = Domain(
+    "communities",
+    controllers=CONTROLLERS,
+    tags=[
+        Tag(
+            name="communities",
+            description="Communities and belonging to one: discover, join (free, approval, paid, invite links), "
+            "roles, mute, leave, the welcome ceremony and self-introductions, the audit log.",
+        )
+    ],
+    purposes=[ENTRY_PURPOSE, PAYOUT_PURPOSE],
+)

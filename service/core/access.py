@@ -1,0 +1,72 @@
+"""Membership access, for every domain: is the caller a member, an admin, the owner; may they post now?
+
+Every check runs against the database on every request (no cached roles), so a removed or departed member
+loses access at once. One pair of codes for every domain: `not_member` (not an active member) and
+`forbidden` (a member whose role does not allow it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+
+from service.errors import Problem, register
+
+register("not_member", 403, "You are not a member of this community (or no longer are).")
+register("member_muted", 403, "An admin muted you in this community for a while.")
+register("introduction_required", 403, "This community asks newcomers to introduce themselves before posting.")
+
+ADMIN_ROLES = frozenset({"owner", "admin"})
+
+ACCESS = """
+SELECT m.role, m.status, m.muted_until, m.introduction_post_id IS NOT NULL AS introduced,
+       c.introduction_required, c.entry_mode
+FROM communities c
+LEFT JOIN memberships m ON m.community_id = c.id AND m.user_id = $2
+WHERE c.id = $1
+"""
+
+
+async def access_row(conn: asyncpg.Connection, community_id: int, user_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(ACCESS, community_id, user_id)
+    if row is None:
+        raise Problem("not_found", "no such community")
+    return row
+
+
+async def require_member(conn: asyncpg.Connection, community_id: int, user_id: int) -> asyncpg.Record:
+    """The caller's standing in the community (role, status, muted_until, introduced, community settings).
+
+    Raises `not_found` when the community does not exist and `not_member` unless the caller is an active
+    member. Other domains call this (or the two below) before showing or changing anything of a community.
+    """
+    row = await access_row(conn, community_id, user_id)
+    if row["status"] != "active":
+        raise Problem("not_member")
+    return row
+
+
+async def require_admin(conn: asyncpg.Connection, community_id: int, user_id: int) -> asyncpg.Record:
+    row = await require_member(conn, community_id, user_id)
+    if row["role"] not in ADMIN_ROLES:
+        raise Problem("forbidden", "only the community's admins may do this")
+    return row
+
+
+async def require_owner(conn: asyncpg.Connection, community_id: int, user_id: int) -> asyncpg.Record:
+    row = await require_member(conn, community_id, user_id)
+    if row["role"] != "owner":
+        raise Problem("forbidden", "only the community's owner may do this")
+    return row
+
+
+async def check_can_post(conn: asyncpg.Connection, community_id: int, user_id: int) -> asyncpg.Record:
+    """For the feed: may this member post or comment now? Raises `member_muted` while an admin's mute lasts
+    and `introduction_required` for a plain member who has not introduced themselves where that is asked."""
+    row = await require_member(conn, community_id, user_id)
+    if row["muted_until"] is not None and row["muted_until"] > datetime.now(UTC):
+        raise Problem("member_muted", f"muted until {row['muted_until'].isoformat()}")
+    if row["introduction_required"] and row["role"] == "member" and not row["introduced"]:
+        raise Problem("introduction_required", "post your self-introduction first")
+    return row

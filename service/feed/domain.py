@@ -1,0 +1,22 @@
+"""What the feed domain contributes to the app and the worker (listed in service/domains.py)."""
+
+from __future__ import annotations
+
+from litestar.openapi.spec import Tag
+
+from service.core.domain import Domain
+from service.feed.jobs import JOBS
+from service.feed.routes import CONTROLLERS
+
+DOMAIN = Domain(
+    "feed",
+    controllers=CONTROLLERS,
+    tags=[
+        Tag(
+            name="feed",
+            description="Community feeds (latest, hot, essence, my feed), posts, comments with replies, likes, shares; "
+            "texts pass WeChat's content check; newcomer limits (docs/feed.md).",
+        )
+    ],
+    jobs=[JOBS],
+)

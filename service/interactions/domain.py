@@ -1,0 +1,22 @@
+"""What the interactions domain contributes to the app and the worker (listed in service/domains.py)."""
+
+from __future__ import annotations
+
+from litestar.openapi.spec import Tag
+
+from service.core.domain import Domain
+from service.interactions.jobs import JOBS
+from service.interactions.rewards import REWARD_PAYMENTS
+from service.interactions.routes import CONTROLLERS
+
+DOMAIN = Domain(
+    "interactions",
+    controllers=CONTROLLERS,
+    tags=[
+        Tag(name="interactions", description="Client events (views, share opens) and presence heartbeats."),
+        Tag(name="metrics", description="Activity metrics and member contribution ranks (docs/metrics.md)."),
+        Tag(name="rewards", description="Two-tier reward pools (platform operator) and my rewards."),
+    ],
+    jobs=[JOBS],
+    purposes=[REWARD_PAYMENTS],
+)

@@ -1,0 +1,24 @@
+"""What the meetups domain contributes to the app and the worker (listed in service/domains.py)."""
+
+from __future__ import annotations
+
+from litestar.openapi.spec import Tag
+
+from service.core.domain import Domain
+from service.meetups.jobs import JOBS
+from service.meetups.logic import MEETUP_PURPOSE
+from service.meetups.routes import CONTROLLERS
+
+DOMAIN = Domain(
+    "meetups",
+    controllers=CONTROLLERS,
+    tags=[
+        Tag(
+            name="meetups",
+            description="Online and offline events: sign-ups with capacity and waitlist, fees through checkout, "
+            "venue check-in by short code or signed QR payload, reminders.",
+        )
+    ],
+    jobs=[JOBS],
+    purposes=[MEETUP_PURPOSE],
+)
