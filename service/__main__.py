@@ -162,7 +162,8 @@ def _serve(settings: Settings) -> None:
 
 def _export_openapi(folder: Path, errors_doc: Path | None) -> None:
     from service.app import create_app
-    from service.errors import errors_markdown
+    from service.core.domain import problem_table
+    from service.domains import DOMAINS
     from service.openapi import document_json, document_yaml
 
     settings = load_settings(
@@ -175,7 +176,7 @@ def _export_openapi(folder: Path, errors_doc: Path | None) -> None:
     (folder / "openapi.json").write_text(document_json(app))
     (folder / "openapi.yaml").write_text(document_yaml(app))
     if errors_doc is not None:
-        errors_doc.write_text(errors_markdown())
+        errors_doc.write_text(problem_table(DOMAINS).markdown())
 
 
 def main(argv: list[str] | None = None) -> int:

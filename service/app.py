@@ -16,7 +16,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from service import __version__
-from service.core.domain import Domain, check_declared, install, job_registry
+from service.core.domain import Domain, check_declared, install, job_registry, problem_table
 from service.core.guard import enforce_declared_security, provide_caller, provide_current_user
 from service.db import migrate as migrations
 from service.db.pool import create_pool
@@ -118,6 +118,7 @@ def create_app(
         debug=False,
     )
     app.state.settings = settings
+    app.state.problems = problem_table(domains)
     app.state.feed_cache = PageCache(settings.feed_cache_seconds) if settings.feed_cache_seconds else None
     document_body_errors(app)
     # What OPTIONS answers in `Allow` (service.middleware): every method of the path.

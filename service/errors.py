@@ -1,14 +1,18 @@
 """RFC 9457 problem+json errors with stable, machine-readable codes.
 
-Every error the API can answer is a code in ``CODES``: the status it answers with and what it means, and
-in ``action(code)`` what a client should do about it. Domains raise ``Problem(code)``; one set of handlers
-turns every exception into problem+json. ``errors_markdown()`` is docs/errors.md.
+Every error the API can answer is a declared `Code`: the status it answers with, what it means and what a
+client should do about it. Each layer declares its codes in a `Problems` table: the HTTP layer's here
+(`HTTP`), WeChat's in service/wechat/errors.py, the core's in service/core/problems.py and each domain's in
+its problems.py, which extends the core's, so a domain's routes list only codes it may raise. The app's table is
+the union of its domains' tables (`app.state.problems`); docs/errors.md is its `markdown()`. Domains raise
+`Problem(code)`; one set of handlers turns every exception into problem+json.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -24,27 +28,7 @@ log = logging.getLogger("service.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
-# code -> (HTTP status, meaning). The single source for docs and the OpenAPI error responses.
-CODES: dict[str, tuple[int, str]] = {
-    "bad_request": (400, "The request is malformed (e.g. its body is not valid JSON)."),
-    "validation_failed": (400, "A field is missing or invalid; `errors` lists each field."),
-    "unauthorized": (401, "No valid access token: log in again or refresh the token."),
-    "token_expired": (401, "The access token expired: refresh it."),
-    "forbidden": (403, "Your role does not allow this action."),
-    "not_found": (404, "No such resource, or you may not see it."),
-    "method_not_allowed": (405, "This route does not accept that method."),
-    "conflict": (409, "The request conflicts with the current state."),
-    "payload_too_large": (413, "The request body exceeds the size limit."),
-    "unsupported_media_type": (415, "Send JSON with Content-Type: application/json."),
-    "rate_limited": (429, "Too many requests: wait for Retry-After seconds."),
-    "internal_error": (500, "An unexpected error; the request id identifies it in the logs."),
-    "not_ready": (503, "The service is not ready: database unreachable or migrations pending."),
-}
-# The HTTP layer's own codes, which any route may answer; the domains register the rest.
-HTTP_CODES = frozenset(CODES)
-
-
-# What a client should do about a problem. Most codes follow from their status; the rest say so when registered.
+# What a client should do about a problem. Most codes follow from their status; the rest say so when declared.
 ACTIONS: dict[str, str] = {
     "fix": "Fix the request: a client bug or invalid input (show `errors` beside their fields).",
     "show": "Show the user a message for the code; nothing to repeat as is.",
@@ -54,54 +38,147 @@ ACTIONS: dict[str, str] = {
     "wechat": "Answered to WeChat's own servers (notifications, message push); a mini program never sees it.",
 }
 _ACTION_BY_STATUS = {400: "fix", 401: "login", 413: "fix", 415: "fix", 429: "retry", 500: "retry", 503: "retry"}
-_CLIENT_ACTIONS: dict[str, str] = {"token_expired": "refresh", "unauthorized": "refresh"}
 
 
-def register(code: str, status: int, meaning: str, *, action: str | None = None) -> str:
-    """Declare a domain's error code once, where the domain defines its errors (``action``: a key of ACTIONS,
-    when the status alone does not say what a client should do)."""
-    known = CODES.get(code)
-    if known is not None and known != (status, meaning):
-        raise ValueError(f"error code {code!r} is already registered differently")
-    if action is not None:
-        if action not in ACTIONS:
-            raise ValueError(f"unknown client action {action!r}")
-        _CLIENT_ACTIONS[code] = action
-    CODES[code] = (status, meaning)
-    return code
+@dataclass(frozen=True)
+class Code:
+    """One problem code: its HTTP status, what it means, and (when the status does not say) the client's action."""
+
+    code: str
+    status: int
+    meaning: str
+    action: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.action is not None and self.action not in ACTIONS:
+            raise ValueError(f"unknown client action {self.action!r} for {self.code!r}")
+
+    @property
+    def client_action(self) -> str:
+        return self.action or _ACTION_BY_STATUS.get(self.status, "show")
 
 
-def action(code: str) -> str:
-    """What a client should do about ``code``: a key of ACTIONS."""
-    return _CLIENT_ACTIONS.get(code) or _ACTION_BY_STATUS.get(CODES[code][0], "show")
+class Problems(Mapping[str, tuple[int, str]]):
+    """A table of declared codes: code -> (status, meaning). Immutable; `extend` and `merge` make new tables."""
+
+    def __init__(self, codes: Mapping[str, Code]) -> None:
+        self._codes = dict(codes)
+
+    def extend(self, *codes: Code) -> Problems:
+        return Problems._joined([self._codes, {c.code: c for c in codes}])
+
+    @staticmethod
+    def merge(*tables: Problems) -> Problems:
+        return Problems._joined([table._codes for table in tables])
+
+    @staticmethod
+    def _joined(parts: list[Mapping[str, Code]]) -> Problems:
+        joined: dict[str, Code] = {}
+        for part in parts:
+            for name, code in part.items():
+                if joined.get(name, code) != code:
+                    raise ValueError(f"problem code {name!r} is declared twice, differently")
+                joined[name] = code
+        return Problems(joined)
+
+    def __getitem__(self, code: str) -> tuple[int, str]:
+        declared = self._codes[code]
+        return declared.status, declared.meaning
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._codes)
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def action(self, code: str) -> str:
+        """What a client should do about ``code``: a key of ACTIONS."""
+        return self._codes[code].client_action
+
+    def responses(self, *codes: str) -> dict[int, ResponseSpec]:
+        """OpenAPI error responses for a route: each status lists the codes it may carry. An undeclared code
+        fails here, when the route is defined."""
+        by_status: dict[int, list[str]] = {}
+        # Any route answers validation_failed for bad input and not_found for a path that names nothing.
+        for code in dict.fromkeys(("validation_failed", "not_found", *codes)):
+            if code not in self._codes:
+                raise KeyError(f"problem code {code!r} is not declared in this table")
+            by_status.setdefault(self[code][0], []).append(code)
+        specs = {}
+        for status, status_codes in sorted(by_status.items()):
+            lines = "\n".join(f"- `{c}`: {self[c][1]}" for c in status_codes)
+            specs[status] = ResponseSpec(
+                data_container=ProblemBody,
+                generate_examples=False,
+                description=lines,
+                media_type=PROBLEM_MEDIA_TYPE,
+                examples=[
+                    Example(
+                        summary=c,
+                        value={
+                            "type": f"https://errors.community.example/{c}",
+                            "title": self[c][1],
+                            "status": status,
+                            "code": c,
+                        },
+                    )
+                    for c in status_codes
+                ],
+            )
+        return specs
+
+    def markdown(self) -> str:
+        """docs/errors.md: every problem code, its status, meaning and the client's action."""
+        lines = [
+            "# Problem codes",
+            "",
+            "<!-- Generated from the problem tables (service/errors.py, service/wechat/errors.py, "
+            "service/core/problems.py "
+            "and each domain's problems.py) by `make openapi`; a test fails when it drifts. -->",
+            "",
+            "Every error is RFC 9457 `application/problem+json` with a stable `code`, the `requestId` (also in the",
+            "`X-Request-Id` header: quote it when reporting a problem) and, for `validation_failed`,",
+            "`errors: [{field, message, source}]`. Each operation in the OpenAPI document lists the codes it may "
+            "answer,",
+            "and the generated TypeScript types (`openapi/types.ts`) type each error response's `code` accordingly.",
+            "",
+            "What to do:",
+            "",
+            "| action | the client should |",
+            "|---|---|",
+            *(f"| `{name}` | {text} |" for name, text in ACTIONS.items()),
+            "",
+            "| code | HTTP | meaning | action |",
+            "|---|---|---|---|",
+        ]
+        for code, (status, meaning) in sorted(self.items(), key=lambda item: (item[1][0], item[0])):
+            cell = meaning.replace("|", "\\|")
+            lines.append(f"| `{code}` | {status} | {cell} | `{self.action(code)}` |")
+        return "\n".join(lines) + "\n"
 
 
-def errors_markdown() -> str:
-    """docs/errors.md: every problem code, its status, meaning and the client's action."""
-    lines = [
-        "# Problem codes",
-        "",
-        "<!-- Generated from service/errors.py and the domains' register() calls by `make openapi`; "
-        "a test fails when it drifts. -->",
-        "",
-        "Every error is RFC 9457 `application/problem+json` with a stable `code`, the `requestId` (also in the",
-        "`X-Request-Id` header: quote it when reporting a problem) and, for `validation_failed`,",
-        "`errors: [{field, message, source}]`. Each operation in the OpenAPI document lists the codes it may answer,",
-        "and the generated TypeScript types (`openapi/types.ts`) type each error response's `code` accordingly.",
-        "",
-        "What to do:",
-        "",
-        "| action | the client should |",
-        "|---|---|",
-        *(f"| `{name}` | {text} |" for name, text in ACTIONS.items()),
-        "",
-        "| code | HTTP | meaning | action |",
-        "|---|---|---|---|",
-    ]
-    for code, (status, meaning) in sorted(CODES.items(), key=lambda item: (item[1][0], item[0])):
-        cell = meaning.replace("|", "\\|")
-        lines.append(f"| `{code}` | {status} | {cell} | `{action(code)}` |")
-    return "\n".join(lines) + "\n"
+# The HTTP layer's own codes, which any route may answer; the other layers and the domains extend them.
+HTTP = Problems(
+    {
+        c.code: c
+        for c in (
+            Code("bad_request", 400, "The request is malformed (e.g. its body is not valid JSON)."),
+            Code("validation_failed", 400, "A field is missing or invalid; `errors` lists each field."),
+            Code("unauthorized", 401, "No valid access token: log in again or refresh the token.", action="refresh"),
+            Code("token_expired", 401, "The access token expired: refresh it.", action="refresh"),
+            Code("forbidden", 403, "Your role does not allow this action."),
+            Code("not_found", 404, "No such resource, or you may not see it."),
+            Code("method_not_allowed", 405, "This route does not accept that method."),
+            Code("conflict", 409, "The request conflicts with the current state."),
+            Code("payload_too_large", 413, "The request body exceeds the size limit."),
+            Code("unsupported_media_type", 415, "Send JSON with Content-Type: application/json."),
+            Code("rate_limited", 429, "Too many requests: wait for Retry-After seconds."),
+            Code("internal_error", 500, "An unexpected error; the request id identifies it in the logs."),
+            Code("not_ready", 503, "The service is not ready: database unreachable or migrations pending."),
+        )
+    }
+)
+HTTP_CODES = frozenset(HTTP)
 
 
 class FieldError(msgspec.Struct, frozen=True):
@@ -136,26 +213,28 @@ class Problem(Exception):
         retry_after: int | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if code not in CODES:
-            raise KeyError(f"unregistered error code {code!r}")
         self.code = code
-        self.status = CODES[code][0]
         self.detail = detail
         self.errors = errors
         self.retry_after = retry_after
         self.headers = dict(headers or {})
-        super().__init__(f"{code}: {detail or CODES[code][1]}")
+        super().__init__(f"{code}: {detail}" if detail else code)
 
 
-def problem_response(request: Request[Any, Any, Any] | None, problem: Problem) -> Response[bytes]:
-    status, meaning = CODES[problem.code]
+def problem_response(request: Request[Any, Any, Any], problem: Problem) -> Response[bytes]:
+    """The problem+json answer, with the status and meaning the app's table declares for the code."""
+    table: Problems = request.app.state.problems
+    if problem.code not in table:
+        log.error("undeclared problem code", extra={"code": problem.code, "path": request.url.path})
+        problem = Problem("internal_error")
+    status, meaning = table[problem.code]
     body = ProblemBody(
         type=f"https://errors.community.example/{problem.code}",
         title=meaning,
         status=status,
         code=problem.code,
         detail=problem.detail,
-        instance=request.url.path if request is not None else None,
+        instance=request.url.path,
         request_id=request_id_var.get(),
         errors=problem.errors,
         retry_after=problem.retry_after,
@@ -217,33 +296,3 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return problem_response(request, Problem("not_ready", "the database is unavailable: retry", retry_after=2))
     log.exception("unhandled error", extra={"path": request.url.path})
     return problem_response(request, Problem("internal_error"))
-
-
-def responses(*codes: str) -> dict[int, ResponseSpec]:
-    """OpenAPI error responses for a route: each status lists the codes it may carry."""
-    by_status: dict[int, list[str]] = {}
-    # Any route answers validation_failed for bad input and not_found for a path that names nothing.
-    for code in dict.fromkeys(("validation_failed", "not_found", *codes)):
-        by_status.setdefault(CODES[code][0], []).append(code)
-    specs = {}
-    for status, status_codes in sorted(by_status.items()):
-        lines = "\n".join(f"- `{c}`: {CODES[c][1]}" for c in status_codes)
-        specs[status] = ResponseSpec(
-            data_container=ProblemBody,
-            generate_examples=False,
-            description=lines,
-            media_type=PROBLEM_MEDIA_TYPE,
-            examples=[
-                Example(
-                    summary=c,
-                    value={
-                        "type": f"https://errors.community.example/{c}",
-                        "title": CODES[c][1],
-                        "status": status,
-                        "code": c,
-                    },
-                )
-                for c in status_codes
-            ],
-        )
-    return specs

@@ -10,7 +10,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 
 from service.db import migrate as migrations
-from service.errors import Problem, responses
+from service.errors import HTTP, Problem
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -33,7 +33,7 @@ class HealthController(Controller):
         "/readyz",
         operation_id="readyz",
         summary="Readiness: the database answers and migrations are current",
-        responses=responses("not_ready"),
+        responses=HTTP.responses("not_ready"),
     )
     async def readyz(self, state: State) -> Readiness:
         try:

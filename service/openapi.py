@@ -25,7 +25,7 @@ from litestar.routes import HTTPRoute
 from litestar.serialization import encode_json
 from litestar.static_files import create_static_files_router
 
-from service.errors import CODES, PROBLEM_MEDIA_TYPE
+from service.errors import PROBLEM_MEDIA_TYPE, Problems
 
 METHODS = ("get", "put", "post", "delete", "patch")
 _EXAMPLE_AT = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
@@ -187,15 +187,15 @@ def complete(app: Litestar, schema: dict[str, Any]) -> dict[str, Any]:
     if problem is not None:
         problem["properties"]["code"] = {
             "type": "string",
-            "enum": sorted(CODES),
+            "enum": sorted(app.state.problems),
             "description": "Stable machine-readable code; docs/errors.md says what each means and what to do",
         }
-        problem["examples"] = [_problem_example("community_full")]
+        problem["examples"] = [_problem_example(app.state.problems, "community_full")]
     return schema
 
 
-def _problem_example(code: str) -> dict[str, Any]:
-    status, meaning = CODES[code]
+def _problem_example(problems: Problems, code: str) -> dict[str, Any]:
+    status, meaning = problems[code]
     return {
         "type": f"https://errors.community.example/{code}",
         "title": meaning,

@@ -15,8 +15,6 @@ from litestar._openapi.schema_generation.plugins import StructSchemaPlugin
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
-from service.errors import responses
-
 _NUMBER = {"ge": "minimum", "le": "maximum", "gt": "exclusive_minimum", "lt": "exclusive_maximum"}
 _NUMBER["multiple_of"] = "multiple_of"
 _STRING = {"min_length": "min_length", "max_length": "max_length", "pattern": "pattern"}
@@ -73,10 +71,11 @@ def document_body_errors(app: Litestar) -> None:
     """Every handler that decodes a body may answer 400 `bad_request` (not JSON) and 413 `payload_too_large`
     (MAX_BODY_BYTES): add both to the codes it lists. Handlers that read the raw body (WeChat's
     notifications) list their codes themselves."""
+    problems = app.state.problems
     for route in app.routes:
         for handler in getattr(route, "route_handlers", ()):
             if "data" not in handler.parsed_fn_signature.parameters:
                 continue
             listed = handler.responses or {}
             codes = [e.summary for status, spec in listed.items() if status >= 400 for e in spec.examples or []]
-            handler.responses = {**listed, **responses(*codes, "bad_request", "payload_too_large")}
+            handler.responses = {**listed, **problems.responses(*codes, "bad_request", "payload_too_large")}

@@ -120,8 +120,6 @@ REFUSALS = {
     "forbidden",
     "not_found",
     "not_member",
-    "not_community_member",
-    "admins_only",
     "operator_only",
     "not_trial_holder",
     "not_participant",

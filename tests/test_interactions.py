@@ -158,7 +158,7 @@ async def test_heartbeats_make_sessions_and_a_gap_ends_one(database_url, world):
         stranger = await client.post(
             "/v1/presence/heartbeat", json={"communityId": str(world["c2"])}, headers=world["member"]
         )
-        assert stranger.status_code == 403 and stranger.json()["code"] == "not_community_member"
+        assert stranger.status_code == 403 and stranger.json()["code"] == "not_member"
 
 
 async def test_partitions_past_retention_are_dropped(database_url, settings):

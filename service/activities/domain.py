@@ -5,11 +5,13 @@ from __future__ import annotations
 from litestar.openapi.spec import Tag
 
 from service.activities.jobs import JOBS
+from service.activities.problems import PROBLEMS
 from service.activities.routes import CONTROLLERS
 from service.core.domain import Domain
 
 DOMAIN = Domain(
     "activities",
+    problems=PROBLEMS,
     controllers=CONTROLLERS,
     tags=[
         Tag(

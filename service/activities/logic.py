@@ -33,16 +33,12 @@ from service.core.recurrence import (
     parse_hhmm,
     upcoming,
 )
-from service.errors import FieldError, Problem, register
+from service.errors import FieldError, Problem
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 
 log = logging.getLogger("service.activities")
 
-register("check_in_late", 409, "The occurrence's check-in window has closed: check in during the next one.")
-register("check_in_not_open", 409, "The check-in window has not opened yet.")
-register("already_checked_in", 409, "You already checked into this occurrence (one check-in per occurrence).")
-register("activity_ended", 409, "The activity has ended.")
 
 APP = "activities"
 ROBOT = "activities"

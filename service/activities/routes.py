@@ -11,11 +11,11 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from service.activities import examples as ex
 from service.activities import logic
 from service.activities import models as m
+from service.activities.problems import PROBLEMS
 from service.core.deps import AppSettings, Db
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
 from service.core.paging import Cursor, Limit
-from service.errors import responses
 from service.openapi import answer
 
 TAG = "activities"
@@ -46,7 +46,7 @@ class CommunityActivitiesController(Controller):
         ),
         status_code=201,
         responses={
-            **responses(*ADMIN, *CONTENT),
+            **PROBLEMS.responses(*ADMIN, *CONTENT),
             **answer(201, ex.ACTIVITY, "scheduled, open now", "The activity with its open and next occurrence"),
         },
     )
@@ -64,7 +64,7 @@ class CommunityActivitiesController(Controller):
             "next occurrence (null when none is scheduled). `app_disabled` while the activities app is off."
         ),
         responses={
-            **responses(*MEMBER),
+            **PROBLEMS.responses(*MEMBER),
             **answer(200, ex.ACTIVITIES, "one active activity", "Activities, newest first"),
         },
     )
@@ -84,7 +84,7 @@ class CommunityActivitiesController(Controller):
         operation_id="getCommunityTimeZone",
         summary="The community's time zone: it decides local days and active hours (members)",
         responses={
-            **responses(*AUTH, "not_found", "not_member"),
+            **PROBLEMS.responses(*AUTH, "not_found", "not_member"),
             **answer(200, ex.TIME_ZONE, "the default zone", "The community time zone"),
         },
     )
@@ -96,7 +96,7 @@ class CommunityActivitiesController(Controller):
         operation_id="setCommunityTimeZone",
         summary="Set the community's IANA time zone (owner); occurrences not yet open follow it",
         responses={
-            **responses(*AUTH, "not_found", "not_member", "forbidden"),
+            **PROBLEMS.responses(*AUTH, "not_found", "not_member", "forbidden"),
             **answer(200, ex.TIME_ZONE, "set", "The time zone now in force"),
         },
     )
@@ -126,7 +126,7 @@ class ActivitiesController(Controller):
             "A non-member gets `not_found`; `app_disabled` while the activities app is off."
         ),
         responses={
-            **responses(*IN_ACTIVITY),
+            **PROBLEMS.responses(*IN_ACTIVITY),
             **answer(200, ex.ACTIVITY, "checked in today, a streak of 3", "The activity as the caller sees it"),
         },
     )
@@ -144,7 +144,7 @@ class ActivitiesController(Controller):
             "`activity_ended`."
         ),
         responses={
-            **responses(*IN_ACTIVITY, "forbidden", "activity_ended", *CONTENT),
+            **PROBLEMS.responses(*IN_ACTIVITY, "forbidden", "activity_ended", *CONTENT),
             **answer(200, ex.ACTIVITY, "edited", "The activity after the change"),
         },
     )
@@ -162,7 +162,7 @@ class ActivitiesController(Controller):
             "activity changes nothing."
         ),
         status_code=204,
-        responses=responses(*IN_ACTIVITY, "forbidden"),
+        responses=PROBLEMS.responses(*IN_ACTIVITY, "forbidden"),
     )
     async def end(self, activity_id: PathId, user: CurrentUser, db: Db) -> None:
         await logic.end_activity(db, activity_id, user.id)
@@ -176,7 +176,7 @@ class ActivitiesController(Controller):
             "A non-member gets `not_found`; `app_disabled` while the activities app is off."
         ),
         responses={
-            **responses(*IN_ACTIVITY),
+            **PROBLEMS.responses(*IN_ACTIVITY),
             **answer(200, ex.OCCURRENCES, "the latest occurrence", "Occurrences, newest first"),
         },
     )
@@ -196,7 +196,7 @@ class ActivitiesController(Controller):
         ),
         status_code=201,
         responses={
-            **responses(
+            **PROBLEMS.responses(
                 *IN_ACTIVITY,
                 "not_member",
                 "member_muted",
@@ -223,7 +223,10 @@ class ActivitiesController(Controller):
             "Narrow with `occurrenceId` or `userId`, or list the whole activity. A check-in whose post is held for "
             "review or deleted is listed to its author only. A non-member gets `not_found`."
         ),
-        responses={**responses(*IN_ACTIVITY), **answer(200, ex.CHECK_INS, "one check-in", "Check-ins, newest first")},
+        responses={
+            **PROBLEMS.responses(*IN_ACTIVITY),
+            **answer(200, ex.CHECK_INS, "one check-in", "Check-ins, newest first"),
+        },
     )
     async def check_ins(
         self,
@@ -245,7 +248,7 @@ class ActivitiesController(Controller):
             "Ranked by check-ins, then longest streak, then current streak; members equal on all three share a rank. A "
             "non-member gets `not_found`; `app_disabled` while the activities app is off."
         ),
-        responses={**responses(*IN_ACTIVITY), **answer(200, ex.RANKING, "two members", "The ranking")},
+        responses={**PROBLEMS.responses(*IN_ACTIVITY), **answer(200, ex.RANKING, "two members", "The ranking")},
     )
     async def ranking(self, activity_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50) -> m.Ranking:
         return await logic.ranking(db, activity_id, user.id, limit)

@@ -6,11 +6,13 @@ from litestar.openapi.spec import Tag
 
 from service.apps.jobs import JOBS
 from service.apps.logic import APP_PURPOSE
+from service.apps.problems import PROBLEMS
 from service.apps.routes import CONTROLLERS
 from service.core.domain import Domain
 
 DOMAIN = Domain(
     "apps",
+    problems=PROBLEMS,
     controllers=CONTROLLERS,
     tags=[
         Tag(

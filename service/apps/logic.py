@@ -22,12 +22,10 @@ from service.core.apps import APP_STATES, APPS, app_state
 from service.core.messaging import send_once, thing
 from service.core.money import checkout
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
-from service.errors import Problem, register
+from service.errors import Problem
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
-
-register("app_not_renewable", 409, "Only a monthly app that is priced can be renewed.")
 
 PURPOSE = "app"
 

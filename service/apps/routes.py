@@ -11,12 +11,12 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from service.apps import examples as ex
 from service.apps import logic
 from service.apps import models as m
+from service.apps.problems import PROBLEMS
 from service.core.apps import APPS
 from service.core.deps import Db
 from service.core.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
-from service.errors import responses
 from service.openapi import answer
 
 TAG = "apps"
@@ -36,7 +36,7 @@ class AppCatalogueController(Controller):
         "",
         operation_id="listAppCatalogue",
         summary="Every app an owner can switch on, with its price (free, one-off or monthly, in fen)",
-        responses={**responses(*AUTH), **answer(200, ex.CATALOGUE, "meetups priced monthly", "The catalogue")},
+        responses={**PROBLEMS.responses(*AUTH), **answer(200, ex.CATALOGUE, "meetups priced monthly", "The catalogue")},
     )
     async def catalogue(self, user: CurrentUser, db: Db) -> m.Catalogue:
         return await logic.catalogue(db)
@@ -52,7 +52,10 @@ class AppPricesController(Controller):
         operation_id="setAppPrice",
         summary="Price an app, one-off or per month (platform operator, X-Operator-Key)",
         description="Communities that have not paid lose the app until they pay; paid periods are kept.",
-        responses={**responses("operator_only"), **answer(200, ex.PRICE, "monthly", "The app with its new price")},
+        responses={
+            **PROBLEMS.responses("operator_only"),
+            **answer(200, ex.PRICE, "monthly", "The app with its new price"),
+        },
     )
     async def set_price(self, app: AppPath, data: JSONBody[m.AppPrice], db: Db) -> m.CatalogueApp:
         return await logic.set_price(db, app, data)
@@ -62,7 +65,7 @@ class AppPricesController(Controller):
         operation_id="clearAppPrice",
         summary="Make an app free again (platform operator, X-Operator-Key)",
         status_code=204,
-        responses=responses("operator_only"),
+        responses=PROBLEMS.responses("operator_only"),
     )
     async def clear_price(self, app: AppPath, db: Db) -> None:
         await logic.clear_price(db, app)
@@ -77,7 +80,7 @@ class CommunityAppsController(Controller):
         "",
         operation_id="listCommunityApps",
         summary="The apps that are on in a community (members); all=true: every app with its state (admins)",
-        responses={**responses(*OWNER), **answer(200, ex.COMMUNITY_APPS, "a free and a paid app", "Apps")},
+        responses={**PROBLEMS.responses(*OWNER), **answer(200, ex.COMMUNITY_APPS, "a free and a paid app", "Apps")},
     )
     async def list_apps(
         self,
@@ -101,7 +104,7 @@ class CommunityAppsController(Controller):
         ),
         status_code=200,
         responses={
-            **responses(*OWNER, *PAYING),
+            **PROBLEMS.responses(*OWNER, *PAYING),
             **answer(
                 202, ex.TO_PAY, "priced: the order to pay", "Priced and not paid up: the app and the order to pay"
             ),
@@ -129,7 +132,7 @@ class CommunityAppsController(Controller):
         ),
         status_code=202,
         responses={
-            **responses(*OWNER, *PAYING, "app_not_renewable"),
+            **PROBLEMS.responses(*OWNER, *PAYING, "app_not_renewable"),
             **answer(202, ex.TO_PAY, "one month more", "The app and the order to pay"),
         },
     )
@@ -148,7 +151,7 @@ class CommunityAppsController(Controller):
         operation_id="disableCommunityApp",
         summary="Switch an app off (owner): its routes answer app_disabled; a paid period is kept",
         status_code=204,
-        responses=responses(*OWNER),
+        responses=PROBLEMS.responses(*OWNER),
     )
     async def disable(self, community_id: PathId, app: AppPath, user: CurrentUser, db: Db) -> None:
         await logic.disable(db, community_id, user.id, app)

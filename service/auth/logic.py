@@ -25,7 +25,7 @@ from service.auth.models import LoginResult, Me, ProfileUpdate, SessionInfo, Tok
 from service.core import ratelimit
 from service.core.guard import Caller
 from service.core.tokens import issue_access_token
-from service.errors import Problem, register
+from service.errors import Problem
 from service.settings import Settings
 from service.wechat import crypto
 from service.wechat.client import WeChatClient
@@ -34,14 +34,8 @@ from service.wechat.sealing import SessionKeySealer
 
 log = logging.getLogger("service.auth")
 
-INVALID_REFRESH_TOKEN = register(
-    "invalid_refresh_token", 401, "The refresh token is unknown, expired or revoked: log in again."
-)
-REFRESH_TOKEN_REUSED = register(
-    "refresh_token_reused",
-    401,
-    "This refresh token was already exchanged, so it may have leaked: the session is revoked, log in again.",
-)
+INVALID_REFRESH_TOKEN = "invalid_refresh_token"
+REFRESH_TOKEN_REUSED = "refresh_token_reused"
 PROFILE_SCENE = 1  # msg_sec_check scene for profile text
 NOT_VISITED_RECENTLY = 61010
 PRUNE_PROBABILITY = 0.01

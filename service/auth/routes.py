@@ -17,9 +17,9 @@ from service.auth.models import (
     SessionInfo,
     Tokens,
 )
+from service.auth.problems import PROBLEMS
 from service.core.deps import AppSettings, Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
-from service.errors import responses
 
 TOKEN_ERRORS = ("unauthorized", "token_expired")
 WECHAT_ERRORS = ("wechat_unavailable", "wechat_error")
@@ -38,7 +38,7 @@ class AuthController(Controller):
             "Exchanges the code from `wx.login` for an access token (send it as `Authorization: Bearer`) and a "
             "refresh token. The first login creates the member. Rate limited per client address and per code."
         ),
-        responses=responses("invalid_code", "code_used", "rate_limited", *WECHAT_ERRORS),
+        responses=PROBLEMS.responses("invalid_code", "code_used", "rate_limited", *WECHAT_ERRORS),
     )
     async def login(
         self, data: JSONBody[LoginRequest], request: Request, state: State, settings: AppSettings, wechat: WeChat
@@ -55,7 +55,7 @@ class AuthController(Controller):
             "Each refresh token works once: the answer carries its successor. Presenting a spent refresh token "
             "again revokes the whole session (`refresh_token_reused`), so refresh from one place at a time."
         ),
-        responses=responses("invalid_refresh_token", "refresh_token_reused"),
+        responses=PROBLEMS.responses("invalid_refresh_token", "refresh_token_reused"),
     )
     async def refresh(self, data: JSONBody[RefreshRequest], db: Db, settings: AppSettings) -> Tokens:
         return await logic.refresh(db, settings, data.refresh_token)
@@ -69,7 +69,7 @@ class AuthController(Controller):
             "Revokes the refresh token and every token of its session; idempotent. Access tokens are not stored: "
             "an issued one stays valid until it expires (at most ACCESS_TOKEN_TTL seconds), so drop it."
         ),
-        responses=responses(),
+        responses=PROBLEMS.responses(),
     )
     async def logout(self, data: JSONBody[RefreshRequest], db: Db) -> None:
         await logic.logout(db, data.refresh_token)
@@ -84,7 +84,7 @@ class AuthController(Controller):
             "stored as E.164 (`+8613800138000`), replacing an earlier one. `invalid_code` or `code_used`: have the "
             "member tap the button again."
         ),
-        responses=responses(*TOKEN_ERRORS, "invalid_code", "code_used", "rate_limited", *WECHAT_ERRORS),
+        responses=PROBLEMS.responses(*TOKEN_ERRORS, "invalid_code", "code_used", "rate_limited", *WECHAT_ERRORS),
         security=BEARER_SECURITY,
     )
     async def bind_phone(self, data: JSONBody[PhoneRequest], caller: CurrentUser, state: State, wechat: WeChat) -> Me:
@@ -95,7 +95,7 @@ class AuthController(Controller):
         operation_id="getSession",
         summary="The session behind the access token",
         description="Checks the access token without touching the database: who it names and when it expires.",
-        responses=responses(*TOKEN_ERRORS),
+        responses=PROBLEMS.responses(*TOKEN_ERRORS),
         security=BEARER_SECURITY,
     )
     async def session(self, caller: CurrentUser) -> SessionInfo:
@@ -106,7 +106,12 @@ class MeController(Controller):
     path = "/me"
     tags = ["me"]
 
-    @get(operation_id="getMe", summary="My profile", responses=responses(*TOKEN_ERRORS), security=BEARER_SECURITY)
+    @get(
+        operation_id="getMe",
+        summary="My profile",
+        responses=PROBLEMS.responses(*TOKEN_ERRORS),
+        security=BEARER_SECURITY,
+    )
     async def get_me(self, user: CurrentUser, db: Db) -> Me:
         return await logic.get_me(db, user.id)
 
@@ -114,7 +119,9 @@ class MeController(Controller):
         operation_id="updateMe",
         summary="Edit my nickname or avatar URL",
         description="The nickname passes WeChat's content-safety check (scene: profile); the avatar URL must be https.",
-        responses=responses(*TOKEN_ERRORS, "content_rejected", "wechat_session_stale", "rate_limited", *WECHAT_ERRORS),
+        responses=PROBLEMS.responses(
+            *TOKEN_ERRORS, "content_rejected", "wechat_session_stale", "rate_limited", *WECHAT_ERRORS
+        ),
         security=BEARER_SECURITY,
     )
     async def update_me(self, data: JSONBody[ProfileUpdate], caller: CurrentUser, state: State, wechat: WeChat) -> Me:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from litestar.openapi.spec import Tag
 
 from service.checkout.jobs import JOBS
+from service.checkout.problems import PROBLEMS
 from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
 from service.core.domain import Domain
 
 DOMAIN = Domain(
     "checkout",
+    problems=PROBLEMS,
     controllers=[OrdersController, TransfersController, PayNotificationsController],
     tags=[
         Tag(

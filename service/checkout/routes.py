@@ -8,12 +8,12 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody
 
+from service.checkout.problems import PROBLEMS
 from service.core.deps import AppSettings, Db, Pay
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import PathId
 from service.core.money import checkout as logic
 from service.core.money.models import Order, Refund, RefundRequest, Transfer
-from service.errors import register, responses
 from service.wechat.pay import Refund as WxRefund
 from service.wechat.pay import Transaction, TransferBill
 
@@ -25,7 +25,6 @@ IdempotencyKey = Annotated[
 ]
 # Raised by the community_entry purpose's on_refund (the owner cannot refund their way out); registered the
 # same way in communities.logic, which may be imported after this module.
-register("owner_must_transfer", 409, "The owner cannot leave: transfer ownership first.")
 NOTIFY_ERRORS = (
     "pay_signature_invalid",
     "pay_serial_unknown",
@@ -52,7 +51,7 @@ class OrdersController(Controller):
         operation_id="getOrder",
         summary="One of my orders: status, refunds, refund deadline and, while payable, wx.requestPayment data",
         security=BEARER_SECURITY,
-        responses=responses("unauthorized", "token_expired", "not_found"),
+        responses=PROBLEMS.responses("unauthorized", "token_expired", "not_found"),
     )
     async def get_order(self, order_id: PathId, user: CurrentUser, db: Db, pay: Pay, settings: AppSettings) -> Order:
         return await logic.get_order(db, pay, settings, order_id, user.id)
@@ -69,7 +68,7 @@ class OrdersController(Controller):
             "ownership first."
         ),
         security=BEARER_SECURITY,
-        responses=responses(
+        responses=PROBLEMS.responses(
             "unauthorized",
             "token_expired",
             "not_found",
@@ -103,7 +102,7 @@ class TransfersController(Controller):
         operation_id="getTransfer",
         summary="A merchant transfer to me; while waitUserConfirm, confirm it with wx.requestMerchantTransfer",
         security=BEARER_SECURITY,
-        responses=responses("unauthorized", "token_expired", "not_found"),
+        responses=PROBLEMS.responses("unauthorized", "token_expired", "not_found"),
     )
     async def get_transfer(self, transfer_id: PathId, user: CurrentUser, db: Db, pay: Pay) -> Transfer:
         return await logic.get_transfer(db, pay, transfer_id, user.id)
@@ -125,7 +124,7 @@ class PayNotificationsController(Controller):
             "TRANSACTION.SUCCESS records the payment once and, in the same transaction, grants what was bought, or "
             "refunds it in full when it can no longer be granted (e.g. a full community); other events are ignored."
         ),
-        responses=responses(*NOTIFY_ERRORS),
+        responses=PROBLEMS.responses(*NOTIFY_ERRORS),
     )
     async def notify(self, request: Request, db: Db, pay: Pay) -> None:
         notification = logic.open_notification(pay, request.headers, await request.body())
@@ -142,7 +141,7 @@ class PayNotificationsController(Controller):
             "The refund's new state is recorded once; a success enters the ledger, an abnormal refund is logged for a "
             "person to finish in WeChat Pay."
         ),
-        responses=responses(*NOTIFY_ERRORS),
+        responses=PROBLEMS.responses(*NOTIFY_ERRORS),
     )
     async def refund_notify(self, request: Request, db: Db, pay: Pay) -> None:
         notification = logic.open_notification(pay, request.headers, await request.body())
@@ -159,7 +158,7 @@ class PayNotificationsController(Controller):
             "The transfer's state is recorded once; a finished transfer settles what it paid for (e.g. marks the "
             "member's reward paid)."
         ),
-        responses=responses(*NOTIFY_ERRORS),
+        responses=PROBLEMS.responses(*NOTIFY_ERRORS),
     )
     async def transfer_notify(self, request: Request, db: Db, pay: Pay) -> None:
         notification = logic.open_notification(pay, request.headers, await request.body())

@@ -6,11 +6,13 @@ from litestar.openapi.spec import Tag
 
 from service.collections.jobs import JOBS
 from service.collections.logic import SHARE_PURPOSE
+from service.collections.problems import PROBLEMS
 from service.collections.routes import CONTROLLERS
 from service.core.domain import Domain
 
 DOMAIN = Domain(
     "collections",
+    problems=PROBLEMS,
     controllers=CONTROLLERS,
     tags=[
         Tag(

@@ -32,17 +32,13 @@ from service.core.idempotency import run_once, scope_of
 from service.core.money import checkout
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo
 from service.core.paging import decode_cursor, encode_cursor
-from service.errors import FieldError, Problem, register
+from service.errors import FieldError, Problem
 from service.jobs import Reschedule, enqueue
 from service.settings import Settings
 from service.wechat.pay import WeChatPay
 
 log = logging.getLogger("service.collections")
 
-register("collection_closed", 409, "The collection takes no more payments: past its deadline, settled or cancelled.")
-register("collection_settled", 409, "The collection is settled or being settled: it can no longer be cancelled.")
-register("not_participant", 403, "You are not one of the collection's participants.")
-register("share_already_paid", 409, "You have already paid your share of this collection.")
 
 # Switched off, no collection starts and no share is paid; what was paid still settles or is refunded.
 APP = "collections"

@@ -10,13 +10,13 @@ from litestar.params import JSONBody, QueryParameter
 
 from service.collections import logic
 from service.collections import models as m
+from service.collections.problems import PROBLEMS
 from service.core.deps import AppSettings, Db
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
 from service.core.money.models import Order
 from service.core.paging import Cursor, Limit
-from service.errors import responses
 
 TAG = "collections"
 MEMBER = ("unauthorized", "token_expired", "not_found", "not_member")
@@ -38,7 +38,9 @@ class CommunityCollectionsController(Controller):
             "community's `collectionsBy` is `admins`, only admins start collections."
         ),
         status_code=201,
-        responses=responses(*MEMBER, "app_disabled", "forbidden", "validation_failed", "idempotency_key_reused"),
+        responses=PROBLEMS.responses(
+            *MEMBER, "app_disabled", "forbidden", "validation_failed", "idempotency_key_reused"
+        ),
     )
     async def start(
         self,
@@ -56,7 +58,7 @@ class CommunityCollectionsController(Controller):
         operation_id="listCollections",
         summary="The community's collections, newest first, with my share (members)",
         description="`app_disabled` while the collections app is off; each collection stays readable by its id.",
-        responses=responses(*MEMBER, "app_disabled"),
+        responses=PROBLEMS.responses(*MEMBER, "app_disabled"),
     )
     async def list_collections(
         self,
@@ -81,7 +83,7 @@ class CollectionsController(Controller):
         "/{collection_id:int}",
         operation_id="getCollection",
         summary="A collection's progress: who paid, the total, my share (members of its community)",
-        responses=responses(*MEMBER),
+        responses=PROBLEMS.responses(*MEMBER),
     )
     async def read(self, collection_id: PathId, user: CurrentUser, db: Db) -> m.Collection:
         return await logic.get_collection(db, collection_id, user.id)
@@ -95,7 +97,7 @@ class CollectionsController(Controller):
             "the deadline or after a cancel is refunded automatically (the order's refund says why)."
         ),
         status_code=201,
-        responses=responses(
+        responses=PROBLEMS.responses(
             *MEMBER,
             "app_disabled",
             "not_participant",
@@ -127,7 +129,7 @@ class CollectionsController(Controller):
             "again; a settled one, or one being settled, answers `collection_settled`."
         ),
         status_code=200,
-        responses=responses(*MEMBER, "forbidden", "collection_settled", "idempotency_key_reused"),
+        responses=PROBLEMS.responses(*MEMBER, "forbidden", "collection_settled", "idempotency_key_reused"),
     )
     async def cancel(
         self,

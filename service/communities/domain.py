@@ -6,11 +6,13 @@ from litestar.openapi.spec import Tag
 
 from service.communities.paid import ENTRY_PURPOSE
 from service.communities.payouts import PAYOUT_PURPOSE
+from service.communities.problems import PROBLEMS
 from service.communities.routes import CONTROLLERS
 from service.core.domain import Domain
 
 DOMAIN = Domain(
     "communities",
+    problems=PROBLEMS,
     controllers=CONTROLLERS,
     tags=[
         Tag(

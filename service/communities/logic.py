@@ -25,20 +25,8 @@ from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
 from service.core.paging import decode_cursor, encode_cursor
 from service.core.robots import post_as_robot
-from service.errors import FieldError, Problem, register
+from service.errors import FieldError, Problem
 from service.wechat.client import WeChatClient
-
-register("community_full", 409, "The community has reached its member cap.")
-register("already_member", 409, "You are already a member of this community.")
-register("payment_required", 402, "This community is paid: joining goes through checkout.")
-register("member_removed", 403, "An admin removed you from this community; only an admin's approval lets you back.")
-register("already_introduced", 409, "You have already introduced yourself in this community.")
-register("request_not_pending", 409, "The join request was already decided or withdrawn.")
-register("invite_not_found", 404, "No such invite link in this community.")
-register("invite_expired", 410, "The invite link expired or was revoked.")
-register("invite_used_up", 410, "The invite link reached its use limit.")
-register("owner_must_transfer", 409, "The owner cannot leave: transfer ownership first.")
-register("cap_below_member_count", 409, "The member cap cannot go below the current number of members.")
 
 Via = Literal["free", "approval", "invite", "paid"]
 NEWCOMER_FALLBACK_NAME = "新朋友"

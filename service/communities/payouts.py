@@ -20,18 +20,10 @@ from service.core.idempotency import run_once, scope_of
 from service.core.money import checkout
 from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
 from service.core.paging import decode_cursor, encode_cursor
-from service.errors import Problem, register
+from service.errors import Problem
 from service.wechat.pay import MAX_UNNAMED_TRANSFER_FEN, MIN_TRANSFER_FEN
 
 PURPOSE = "community_payout"
-
-register("nothing_to_withdraw", 409, "No entry fee is withdrawable yet (see the community's earnings).")
-register(
-    "payout_too_large",
-    409,
-    "A single entry payment of 2,000 yuan or more cannot be paid out by merchant transfer without the payee's "
-    "real name.",
-)
 
 
 def _payout(row: asyncpg.Record) -> m.Payout:

@@ -11,13 +11,14 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from service.communities import examples, logic, paid, payouts
 from service.communities import models as m
+from service.communities.problems import PROBLEMS
 from service.core.deps import Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import MAX_ID, PathId
 from service.core.money.models import Refund
 from service.core.paging import Cursor, Limit
-from service.errors import FieldError, Problem, responses
+from service.errors import FieldError, Problem
 
 TAG = "communities"
 AUTH = ("unauthorized", "token_expired")
@@ -44,7 +45,7 @@ def _user_id(ref: str, user: CurrentUser, field: str = "user_id", source: str = 
 
 
 def _with_success(codes: tuple[str, ...], extra: dict[int, ResponseSpec]) -> dict[int, ResponseSpec]:
-    return {**responses(*codes), **extra}
+    return {**PROBLEMS.responses(*codes), **extra}
 
 
 class CommunitiesController(Controller):
@@ -62,7 +63,7 @@ class CommunitiesController(Controller):
             "safely: a retry answers the community created first."
         ),
         status_code=201,
-        responses=responses(*AUTH, "idempotency_key_reused"),
+        responses=PROBLEMS.responses(*AUTH, "idempotency_key_reused"),
     )
     async def create(
         self, data: JSONBody[m.CommunityCreate], user: CurrentUser, db: Db, idempotency_key: IdempotencyKey = None
@@ -73,7 +74,7 @@ class CommunitiesController(Controller):
         "",
         operation_id="discoverCommunities",
         summary="Discover listed communities, newest first, by name or tag",
-        responses=responses(*AUTH),
+        responses=PROBLEMS.responses(*AUTH),
     )
     async def discover(
         self,
@@ -114,7 +115,7 @@ class CommunitiesController(Controller):
             "the owner changes visibility, entry mode, price, cap, refund window and `collectionsBy`. Leaving paid "
             "entry drops the price; the cap cannot go below the member count (`cap_below_member_count`)."
         ),
-        responses=responses(*ADMIN, "cap_below_member_count"),
+        responses=PROBLEMS.responses(*ADMIN, "cap_below_member_count"),
     )
     async def update(
         self, community_id: PathId, data: JSONBody[m.CommunityUpdate], user: CurrentUser, db: Db
@@ -195,7 +196,7 @@ class CommunitiesController(Controller):
             "audit log. Naming yourself changes nothing. Send an `Idempotency-Key` to retry safely."
         ),
         status_code=200,
-        responses=responses(*ADMIN, "idempotency_key_reused"),
+        responses=PROBLEMS.responses(*ADMIN, "idempotency_key_reused"),
     )
     async def transfer(
         self,
@@ -220,7 +221,7 @@ class CommunitiesController(Controller):
             "retry safely."
         ),
         status_code=201,
-        responses=responses(
+        responses=PROBLEMS.responses(
             *MEMBER,
             "member_muted",
             "already_introduced",
@@ -245,7 +246,7 @@ class CommunitiesController(Controller):
         operation_id="markCommunityRead",
         summary="I have read this community up to now (resets my unread count)",
         status_code=204,
-        responses=responses(*MEMBER),
+        responses=PROBLEMS.responses(*MEMBER),
     )
     async def mark_read(self, community_id: PathId, user: CurrentUser, db: Db) -> None:
         await logic.mark_read(db, community_id, user.id)
@@ -254,7 +255,7 @@ class CommunitiesController(Controller):
         "/{community_id:int}/newcomers",
         operation_id="listNewcomers",
         summary="Members who joined recently, e.g. those without an introduction (admins)",
-        responses=responses(*ADMIN),
+        responses=PROBLEMS.responses(*ADMIN),
     )
     async def newcomers(
         self,
@@ -274,7 +275,7 @@ class CommunitiesController(Controller):
         "/{community_id:int}/audit-log",
         operation_id="readCommunityAuditLog",
         summary="Membership and role changes, newest first (admins)",
-        responses=responses(*ADMIN),
+        responses=PROBLEMS.responses(*ADMIN),
     )
     async def audit_log(
         self,
@@ -296,7 +297,12 @@ class MembersController(Controller):
     tags = [TAG]
     security = BEARER_SECURITY
 
-    @get("", operation_id="listMembers", summary="Members, earliest first (members only)", responses=responses(*MEMBER))
+    @get(
+        "",
+        operation_id="listMembers",
+        summary="Members, earliest first (members only)",
+        responses=PROBLEMS.responses(*MEMBER),
+    )
     async def list_members(
         self,
         community_id: PathId,
@@ -312,7 +318,7 @@ class MembersController(Controller):
         "/{user_id:str}",
         operation_id="updateMember",
         summary="`me`: mute notifications, unfollow. Others: promote/demote (owner), mute (admins)",
-        responses=responses(*ADMIN),
+        responses=PROBLEMS.responses(*ADMIN),
     )
     async def update_member(
         self, community_id: PathId, user_id: UserRef, data: JSONBody[m.MemberUpdate], user: CurrentUser, db: Db
@@ -328,7 +334,7 @@ class MembersController(Controller):
             "admins remove members, only the owner removes an admin, nobody the owner; a removed member comes back "
             "only through an admin's approval. Either way the member's invite links are revoked."
         ),
-        responses=responses(*ADMIN, "owner_must_transfer"),
+        responses=PROBLEMS.responses(*ADMIN, "owner_must_transfer"),
     )
     async def remove_member(
         self,
@@ -354,7 +360,7 @@ class JoinRequestsController(Controller):
         "",
         operation_id="listJoinRequests",
         summary="Join requests, oldest first (admins)",
-        responses=responses(*ADMIN),
+        responses=PROBLEMS.responses(*ADMIN),
     )
     async def list_requests(
         self,
@@ -377,7 +383,7 @@ class JoinRequestsController(Controller):
             "again; a rejected or cancelled one answers `request_not_pending`."
         ),
         status_code=200,
-        responses=responses(*ADMIN, "request_not_pending", "community_full", "idempotency_key_reused"),
+        responses=PROBLEMS.responses(*ADMIN, "request_not_pending", "community_full", "idempotency_key_reused"),
     )
     async def approve(
         self,
@@ -399,7 +405,7 @@ class JoinRequestsController(Controller):
             "`request_not_pending`."
         ),
         status_code=200,
-        responses=responses(*ADMIN, "request_not_pending"),
+        responses=PROBLEMS.responses(*ADMIN, "request_not_pending"),
     )
     async def reject(
         self,
@@ -424,7 +430,7 @@ class InvitesController(Controller):
         summary="Create an invite link with an expiry and a use limit (members; admins in approval communities)",
         description="Share the code with the community id; joining with `inviteCode` records you as the referrer.",
         status_code=201,
-        responses=responses(*ADMIN),
+        responses=PROBLEMS.responses(*ADMIN),
     )
     async def create(self, community_id: PathId, data: JSONBody[m.InviteCreate], user: CurrentUser, db: Db) -> m.Invite:
         return await logic.create_invite(db, community_id, user.id, data)
@@ -433,7 +439,7 @@ class InvitesController(Controller):
         "",
         operation_id="listInvites",
         summary="Invite links, newest first (admins: all; members: their own)",
-        responses=responses(*MEMBER),
+        responses=PROBLEMS.responses(*MEMBER),
     )
     async def list_invites(
         self,
@@ -453,7 +459,7 @@ class InvitesController(Controller):
             "Admins revoke any link of the community, other members only their own (someone else's code answers "
             "`invite_not_found`). Revoking a revoked link is fine; members who joined through it stay."
         ),
-        responses=responses(*MEMBER, "invite_not_found"),
+        responses=PROBLEMS.responses(*MEMBER, "invite_not_found"),
     )
     async def revoke(
         self,
@@ -506,7 +512,7 @@ class CommunityOrdersController(Controller):
         "/orders",
         operation_id="listCommunityOrders",
         summary="The community's entry orders, newest first, with payer and refunds (admins)",
-        responses=responses(*ADMIN),
+        responses=PROBLEMS.responses(*ADMIN),
     )
     async def list_orders(
         self,
@@ -534,7 +540,7 @@ class CommunityOrdersController(Controller):
             "`Idempotency-Key` to retry safely."
         ),
         status_code=201,
-        responses=responses(
+        responses=PROBLEMS.responses(
             *ADMIN, "order_not_paid", "order_paid_out", "owner_must_transfer", "idempotency_key_reused"
         ),
     )
@@ -553,7 +559,7 @@ class CommunityOrdersController(Controller):
         "/earnings",
         operation_id="getCommunityEarnings",
         summary="Entry fees retained and the part still inside refund windows, not withdrawable yet (admins)",
-        responses=responses(*ADMIN),
+        responses=PROBLEMS.responses(*ADMIN),
     )
     async def earnings(self, community_id: PathId, user: CurrentUser, db: Db) -> m.Earnings:
         return await paid.earnings(db, community_id, user.id)
@@ -571,7 +577,7 @@ class CommunityOrdersController(Controller):
             "`Idempotency-Key` to retry safely."
         ),
         status_code=201,
-        responses=responses(*ADMIN, "nothing_to_withdraw", "payout_too_large", "idempotency_key_reused"),
+        responses=PROBLEMS.responses(*ADMIN, "nothing_to_withdraw", "payout_too_large", "idempotency_key_reused"),
     )
     async def withdraw(
         self, community_id: PathId, user: CurrentUser, db: Db, idempotency_key: IdempotencyKey = None
@@ -582,7 +588,7 @@ class CommunityOrdersController(Controller):
         "/payouts",
         operation_id="listCommunityPayouts",
         summary="The community's payouts to its owners, newest first (admins)",
-        responses=responses(*ADMIN),
+        responses=PROBLEMS.responses(*ADMIN),
     )
     async def list_payouts(
         self, community_id: PathId, user: CurrentUser, db: Db, limit: Limit = 20, cursor: Cursor = None

@@ -11,11 +11,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from service.errors import Problem, register
-
-register("not_member", 403, "You are not a member of this community (or no longer are).")
-register("member_muted", 403, "An admin muted you in this community for a while.")
-register("introduction_required", 403, "This community asks newcomers to introduce themselves before posting.")
+from service.errors import Problem
 
 ADMIN_ROLES = frozenset({"owner", "admin"})
 

@@ -11,9 +11,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from service.core.access import require_admin, require_member
-from service.errors import Problem, register
-
-register("app_disabled", 409, "This app is switched off in this community, or its paid period has ended.")
+from service.errors import Problem
 
 # app -> (name members read, what it does)
 APPS: dict[str, tuple[str, str]] = {

@@ -1,7 +1,7 @@
 """What a domain contributes, declared once in its package (`DOMAIN = Domain(...)` in its `__init__.py`).
 
 One list of domains (service/domains.py) builds the app (`create_app`) and the worker: their controllers,
-OpenAPI tags, job kinds, payment purposes and hooks. Nothing is registered by importing a module; what is
+problem codes, OpenAPI tags, job kinds, payment purposes and hooks. Nothing is registered by importing a module; what is
 not declared does not exist, and `check_declared` refuses to start over a database that still holds work
 (queued jobs, orders) of a kind no domain declares.
 """
@@ -17,17 +17,25 @@ from litestar.types import ControllerRouterHandler
 
 from service.core.hooks import OnPublished, install_hooks
 from service.core.money.purposes import Purpose, install_purposes
+from service.core.problems import SHARED
+from service.errors import Problems
 from service.jobs.queue import Registry
 
 
 @dataclass(frozen=True)
 class Domain:
     name: str
+    problems: Problems = field(default_factory=lambda: SHARED)
     controllers: Sequence[ControllerRouterHandler] = ()
     tags: Sequence[Tag] = ()
     jobs: Sequence[Registry] = ()
     purposes: Sequence[Purpose] = ()
     on_published: Sequence[OnPublished] = field(default=())
+
+
+def problem_table(domains: Sequence[Domain]) -> Problems:
+    """Every code the domains may answer: the app's table (a code declared twice differently stops start-up)."""
+    return Problems.merge(SHARED, *(domain.problems for domain in domains))
 
 
 def job_registry(domains: Sequence[Domain]) -> Registry:

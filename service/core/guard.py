@@ -18,14 +18,11 @@ from litestar.handlers import BaseRouteHandler
 
 from service.core.deps import Db
 from service.core.tokens import verify_access_token
-from service.errors import Problem, register
+from service.errors import Problem
 from service.settings import Settings
 
 BEARER_SECURITY = [{"bearer": []}]
 OPERATOR_SECURITY = [{"operator": []}]
-
-
-register("operator_only", 403, "Only the platform operator (X-Operator-Key) may do this.")
 
 
 class Caller(msgspec.Struct, frozen=True):

@@ -18,14 +18,7 @@ import msgspec
 from litestar import Response
 from litestar.params import HeaderParameter
 
-from service.errors import Problem, register
-
-register(
-    "idempotency_key_reused",
-    422,
-    "This Idempotency-Key was already used for a different request: use a new key per request.",
-    action="fix",
-)
+from service.errors import Problem
 
 IdempotencyKey = Annotated[
     str | None,

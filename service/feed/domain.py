@@ -6,10 +6,12 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.feed.jobs import JOBS
+from service.feed.problems import PROBLEMS
 from service.feed.routes import CONTROLLERS
 
 DOMAIN = Domain(
     "feed",
+    problems=PROBLEMS,
     controllers=CONTROLLERS,
     tags=[
         Tag(

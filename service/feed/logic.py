@@ -33,7 +33,7 @@ from service.core.content import (
 from service.core.hooks import Published, published
 from service.core.interactions import record
 from service.core.paging import decode_cursor, encode_cursor
-from service.errors import FieldError, Problem, register
+from service.errors import FieldError, Problem
 from service.feed import limits
 from service.feed import models as m
 from service.feed import queries as q
@@ -42,9 +42,7 @@ from service.jobs import enqueue
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 
-EDIT_WINDOW_CLOSED = register(
-    "edit_window_closed", 409, "A post can be edited only during the edit window after it was posted."
-)
+EDIT_WINDOW_CLOSED = "edit_window_closed"
 NOTIFY_KIND = "feed.notify"
 
 

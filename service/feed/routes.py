@@ -18,9 +18,9 @@ from service.core.deps import Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
 from service.core.paging import Cursor
-from service.errors import responses
 from service.feed import logic
 from service.feed import models as m
+from service.feed.problems import PROBLEMS
 
 TAG = "feed"
 AUTH = ("unauthorized", "token_expired")
@@ -36,7 +36,7 @@ def _ok(model: type, description: str, status: int = 200) -> dict[int, ResponseS
 
 
 def _with(codes: tuple[str, ...], model: type, description: str, status: int = 200) -> dict[int, ResponseSpec]:
-    return {**responses(*codes), **_ok(model, description, status)}
+    return {**PROBLEMS.responses(*codes), **_ok(model, description, status)}
 
 
 class CommunityFeedController(Controller):
@@ -157,7 +157,7 @@ class PostsController(Controller):
         "",
         operation_id="deletePost",
         summary="Delete a post (its author or an admin); kept for audit, gone from every feed",
-        responses=responses(*ADMIN),
+        responses=PROBLEMS.responses(*ADMIN),
     )
     async def remove(self, post_id: PathId, user: CurrentUser, db: Db) -> None:
         await logic.delete_post(db, post_id, user.id)
@@ -258,7 +258,7 @@ class CommentsController(Controller):
         "",
         operation_id="deleteComment",
         summary="Delete a comment (its author or an admin); kept for audit",
-        responses=responses(*ADMIN),
+        responses=PROBLEMS.responses(*ADMIN),
     )
     async def remove(self, comment_id: PathId, user: CurrentUser, db: Db) -> None:
         await logic.delete_comment(db, comment_id, user.id)

@@ -6,11 +6,13 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.interactions.jobs import JOBS
+from service.interactions.problems import PROBLEMS
 from service.interactions.rewards import REWARD_PAYMENTS
 from service.interactions.routes import CONTROLLERS
 
 DOMAIN = Domain(
     "interactions",
+    problems=PROBLEMS,
     controllers=CONTROLLERS,
     tags=[
         Tag(name="interactions", description="Client events (views, share opens) and presence heartbeats."),

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import msgspec
 
-from service.errors import FieldError, Problem, register
+from service.errors import FieldError, Problem
 from service.interactions import queries as q
 from service.interactions.models import (
     BatchResult,
@@ -26,8 +26,6 @@ from service.settings import Settings
 
 log = logging.getLogger("service.interactions")
 
-register("batch_too_large", 413, "The event batch holds more events than the documented maximum.")
-register("window_too_long", 400, "The metrics window is longer than 366 days or ends before it starts.")
 
 CLIENT_KINDS = frozenset({"page_view", "post_view", "share_open"})
 FUTURE_TOLERANCE = timedelta(minutes=5)

@@ -30,10 +30,6 @@ SELECT
           ORDER BY id) AS post_communities
 """
 
-MEMBER_ROLE = """
-SELECT role FROM memberships WHERE community_id = $1 AND user_id = $2 AND status = 'active'
-"""
-
 EVENT_PARTITIONS = """
 SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 WHERE i.inhparent = 'interaction_events'::regclass ORDER BY 1

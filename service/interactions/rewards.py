@@ -13,7 +13,7 @@ import asyncpg
 
 from service.core.money.checkout import create_transfer
 from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
-from service.errors import Problem, register
+from service.errors import Problem
 from service.interactions import queries as q
 from service.interactions.allocation import split_two_tiers
 from service.interactions.logic import compute_metrics, day_bounds, validate_window
@@ -26,9 +26,6 @@ from service.interactions.models import (
 )
 from service.settings import Settings
 from service.wechat.pay import MIN_TRANSFER_FEN
-
-register("nothing_to_allocate", 409, "No community meets the pool's thresholds with any member contribution.")
-register("pool_not_found", 404, "No such reward pool.")
 
 
 def contribution_weights(settings: Settings) -> dict[str, float]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-import asyncpg
 from litestar import Controller, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
+from service.core.access import ADMIN_ROLES, require_admin, require_member
 from service.core.deps import AppSettings, Db
 from service.core.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
-from service.errors import Problem, register, responses
+from service.errors import Problem
 from service.interactions import logic, rewards
 from service.interactions import queries as q
 from service.interactions.models import (
@@ -28,20 +28,11 @@ from service.interactions.models import (
     RewardPool,
     RewardPoolCreate,
 )
-
-register("not_community_member", 403, "Only active members of this community may do this.")
-register("admins_only", 403, "Only the community's owner and admins may do this.")
+from service.interactions.problems import PROBLEMS
 
 From = Annotated[date, QueryParameter(name="from", description="First local day of the window (YYYY-MM-DD)")]
 To = Annotated[date, QueryParameter(name="to", description="Last local day of the window, inclusive")]
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size")]
-
-
-async def member_role(db: asyncpg.Connection, community_id: int, user_id: int) -> str:
-    role = await db.fetchval(q.MEMBER_ROLE, community_id, user_id)
-    if role is None:
-        raise Problem("not_community_member")
-    return role
 
 
 class InteractionsController(Controller):
@@ -57,7 +48,7 @@ class InteractionsController(Controller):
             "are rejected one by one with a code; the rest are accepted. At most EVENT_BATCH_MAX (100) events."
         ),
         status_code=200,
-        responses=responses("unauthorized", "token_expired", "batch_too_large", "payload_too_large"),
+        responses=PROBLEMS.responses("unauthorized", "token_expired", "batch_too_large", "payload_too_large"),
     )
     async def record_events(
         self, data: JSONBody[EventBatch], user: CurrentUser, db: Db, settings: AppSettings
@@ -70,13 +61,13 @@ class InteractionsController(Controller):
         summary="Say I have the community open (about every 30 s)",
         description="A gap of more than 90 s between heartbeats ends the presence session.",
         status_code=200,
-        responses=responses("unauthorized", "token_expired", "not_community_member"),
+        responses=PROBLEMS.responses("unauthorized", "token_expired", "not_member"),
     )
     async def heartbeat(
         self, data: JSONBody[Heartbeat], user: CurrentUser, db: Db, settings: AppSettings
     ) -> PresenceSession:
         community_id = int(data.community_id)
-        await member_role(db, community_id, user.id)
+        await require_member(db, community_id, user.id)
         return await logic.heartbeat(db, settings, user.id, community_id)
 
 
@@ -90,7 +81,7 @@ class MetricsController(Controller):
         operation_id="communityMetrics",
         summary="Activity metrics of a community per period and in total (admins)",
         description="Definitions in docs/metrics.md. Days are local days in METRICS_TIMEZONE.",
-        responses=responses("unauthorized", "token_expired", "not_community_member", "admins_only", "window_too_long"),
+        responses=PROBLEMS.responses("unauthorized", "token_expired", "not_member", "forbidden", "window_too_long"),
     )
     async def metrics(
         self,
@@ -102,8 +93,7 @@ class MetricsController(Controller):
         settings: AppSettings,
         granularity: FromQuery[Literal["day", "week", "month"]] = "day",
     ) -> Metrics:
-        if await member_role(db, community_id, user.id) not in ("owner", "admin"):
-            raise Problem("admins_only")
+        await require_admin(db, community_id, user.id)
         return await logic.metrics(db, settings, community_id, start, end, granularity)
 
     @get(
@@ -115,7 +105,7 @@ class MetricsController(Controller):
             "days): weighted valid posts, valid comments, comments and likes received and poll participation "
             "(docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`."
         ),
-        responses=responses("unauthorized", "token_expired", "not_community_member", "window_too_long"),
+        responses=PROBLEMS.responses("unauthorized", "token_expired", "not_member", "window_too_long"),
     )
     async def leaderboard(
         self,
@@ -127,7 +117,7 @@ class MetricsController(Controller):
         settings: AppSettings,
         limit: Limit = 50,
     ) -> Leaderboard:
-        is_admin = await member_role(db, community_id, user.id) in ("owner", "admin")
+        is_admin = (await require_member(db, community_id, user.id))["role"] in ADMIN_ROLES
         members = await rewards.contributions(db, settings, community_id, start, end)
         scored = sorted(
             ((rewards.contribution_score(settings, c), user_id, c) for user_id, c in members.items()),
@@ -163,7 +153,7 @@ class RewardPoolsController(Controller):
         operation_id="createRewardPool",
         summary="Create a reward pool and preview its two-tier allocation (operator)",
         description="Send the operator key in `X-Operator-Key`. Nothing is paid until the pool is committed.",
-        responses=responses("operator_only", "window_too_long"),
+        responses=PROBLEMS.responses("operator_only", "window_too_long"),
     )
     async def create(self, data: JSONBody[RewardPoolCreate], db: Db, settings: AppSettings) -> RewardPool:
         return await rewards.create_pool(db, settings, data, "operator")
@@ -176,7 +166,7 @@ class RewardPoolsController(Controller):
             "A draft shows the allocation the pool would make now, which follows the activity recorded in its window; "
             "a committed pool shows the allocation recorded at commit, which never changes."
         ),
-        responses=responses("operator_only", "pool_not_found"),
+        responses=PROBLEMS.responses("operator_only", "pool_not_found"),
     )
     async def read(self, pool_id: PathId, db: Db, settings: AppSettings) -> RewardPool:
         return await rewards.read_pool(db, settings, pool_id)
@@ -192,7 +182,7 @@ class RewardPoolsController(Controller):
             "thresholds with a member contribution."
         ),
         status_code=200,
-        responses=responses("operator_only", "pool_not_found", "nothing_to_allocate"),
+        responses=PROBLEMS.responses("operator_only", "pool_not_found", "nothing_to_allocate"),
     )
     async def commit(self, pool_id: PathId, db: Db, settings: AppSettings) -> RewardPool:
         return await rewards.commit_pool(db, settings, pool_id)
@@ -207,7 +197,7 @@ class MyRewardsController(Controller):
         "/",
         operation_id="myRewards",
         summary="My rewards from committed pools, newest first",
-        responses=responses("unauthorized", "token_expired"),
+        responses=PROBLEMS.responses("unauthorized", "token_expired"),
     )
     async def my_rewards(
         self,

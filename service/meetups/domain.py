@@ -7,10 +7,12 @@ from litestar.openapi.spec import Tag
 from service.core.domain import Domain
 from service.meetups.jobs import JOBS
 from service.meetups.logic import MEETUP_PURPOSE
+from service.meetups.problems import PROBLEMS
 from service.meetups.routes import CONTROLLERS
 
 DOMAIN = Domain(
     "meetups",
+    problems=PROBLEMS,
     controllers=CONTROLLERS,
     tags=[
         Tag(

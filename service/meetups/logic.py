@@ -32,7 +32,7 @@ from service.core.messaging import send_once, thing
 from service.core.money import checkout
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
 from service.core.paging import decode_cursor, encode_cursor
-from service.errors import FieldError, Problem, register
+from service.errors import FieldError, Problem
 from service.jobs import Reschedule, enqueue
 from service.meetups import models as m
 from service.meetups import queries as q
@@ -43,15 +43,6 @@ from service.wechat.pay import PayError, WeChatPay
 
 log = logging.getLogger("service.meetups")
 
-register("meetup_full", 409, "Every place is taken and this meetup keeps no waitlist.")
-register("meetup_cancelled", 409, "The meetup was cancelled.")
-register("signup_closed", 409, "The sign-up deadline has passed.")
-register("not_signed_up", 409, "You have no confirmed place at this meetup.")
-register(
-    "cancellation_closed", 409, "Too late to cancel: paid places until the sign-up deadline, others until the start."
-)
-register("capacity_below_signups", 409, "The capacity cannot go below the places already taken.")
-register("venue_check_in_closed", 409, "Venue check-in is open from shortly before the start until the end.")
 
 APP = "meetups"
 PURPOSE = "meetup"

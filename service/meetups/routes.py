@@ -13,10 +13,10 @@ from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
 from service.core.paging import Cursor, Limit
-from service.errors import responses
 from service.meetups import examples as ex
 from service.meetups import logic
 from service.meetups import models as m
+from service.meetups.problems import PROBLEMS
 from service.openapi import answer
 
 TAG = "meetups"
@@ -42,7 +42,7 @@ class CommunityMeetupsController(Controller):
         ),
         status_code=201,
         responses={
-            **responses(*AUTH, "not_found", "not_member", "forbidden", "app_disabled", *CONTENT),
+            **PROBLEMS.responses(*AUTH, "not_found", "not_member", "forbidden", "app_disabled", *CONTENT),
             **answer(201, ex.MEETUP, "a full meetup with a waitlist", "The meetup"),
         },
     )
@@ -60,7 +60,7 @@ class CommunityMeetupsController(Controller):
             "meetups are listed too, with `status` `cancelled`. `app_disabled` while the meetups app is off."
         ),
         responses={
-            **responses(*AUTH, "not_found", "not_member", "app_disabled"),
+            **PROBLEMS.responses(*AUTH, "not_found", "not_member", "app_disabled"),
             **answer(200, ex.MEETUPS, "one upcoming meetup", "Meetups"),
         },
     )
@@ -90,7 +90,7 @@ class MeetupsController(Controller):
             "`not_found`; `app_disabled` while the meetups app is off."
         ),
         responses={
-            **responses(*IN_MEETUP),
+            **PROBLEMS.responses(*IN_MEETUP),
             **answer(200, ex.MEETUP, "my place is confirmed", "The meetup as the caller sees it"),
         },
     )
@@ -108,7 +108,7 @@ class MeetupsController(Controller):
             "meetup answers `meetup_cancelled`."
         ),
         responses={
-            **responses(*IN_MEETUP, "forbidden", "meetup_cancelled", "capacity_below_signups", *CONTENT),
+            **PROBLEMS.responses(*IN_MEETUP, "forbidden", "meetup_cancelled", "capacity_below_signups", *CONTENT),
             **answer(200, ex.MEETUP, "edited", "The meetup after the change"),
         },
     )
@@ -124,7 +124,7 @@ class MeetupsController(Controller):
         description="Allowed with the app switched off, so the money can always go back. Cancelling twice is fine.",
         status_code=200,
         responses={
-            **responses(*AUTH, "not_found", "forbidden"),
+            **PROBLEMS.responses(*AUTH, "not_found", "forbidden"),
             **answer(200, ex.MEETUP, "cancelled", "The cancelled meetup"),
         },
     )
@@ -145,7 +145,7 @@ class MeetupsController(Controller):
         ),
         status_code=201,
         responses={
-            **responses(*IN_MEETUP, "meetup_full", "meetup_cancelled", "signup_closed", *PAYING),
+            **PROBLEMS.responses(*IN_MEETUP, "meetup_full", "meetup_cancelled", "signup_closed", *PAYING),
             **answer(200, ex.WAITLISTED, "already on the waitlist", "Already signed up: nothing changed"),
             **answer(
                 201,
@@ -167,7 +167,7 @@ class MeetupsController(Controller):
         description="Allowed with the app switched off. The freed place goes to the first waitlisted member.",
         status_code=200,
         responses={
-            **responses(*AUTH, "not_found", "cancellation_closed", "conflict"),
+            **PROBLEMS.responses(*AUTH, "not_found", "cancellation_closed", "conflict"),
             **answer(200, ex.SIGNUP, "cancelled", "My sign-up after cancelling"),
         },
     )
@@ -182,7 +182,10 @@ class MeetupsController(Controller):
             "Every sign-up in the order it came, narrowed by `status`; a cancelled one carries `cancelReason`. A "
             "non-member gets `not_found`."
         ),
-        responses={**responses(*IN_MEETUP, "forbidden"), **answer(200, ex.SIGNUPS, "one confirmed place", "Sign-ups")},
+        responses={
+            **PROBLEMS.responses(*IN_MEETUP, "forbidden"),
+            **answer(200, ex.SIGNUPS, "one confirmed place", "Sign-ups"),
+        },
     )
     async def signups(
         self,
@@ -205,7 +208,7 @@ class MeetupsController(Controller):
             "before the start and closes at the end."
         ),
         responses={
-            **responses(*IN_MEETUP, "forbidden", "meetup_cancelled"),
+            **PROBLEMS.responses(*IN_MEETUP, "forbidden", "meetup_cancelled"),
             **answer(200, ex.VENUE_CODE, "code and QR payload", "The venue credentials"),
         },
     )
@@ -223,7 +226,7 @@ class MeetupsController(Controller):
         ),
         status_code=201,
         responses={
-            **responses(
+            **PROBLEMS.responses(
                 *IN_MEETUP,
                 "meetup_cancelled",
                 "venue_code_invalid",

@@ -18,11 +18,8 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from service.errors import Problem, register
+from service.errors import Problem
 from service.settings import Settings, SettingsError
-
-register("venue_code_invalid", 403, "The venue code or QR payload is not this meetup's: wrong, altered or forged.")
-register("venue_code_expired", 410, "The QR payload has expired: scan the one shown at the venue now.")
 
 VERSION = "mv1"
 # No 0/O, 1/I/L: read aloud and typed on a phone without mistakes. 31^6 ≈ 9 x 10^8 codes.

@@ -6,10 +6,12 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.polls.jobs import JOBS
+from service.polls.problems import PROBLEMS
 from service.polls.routes import CONTROLLERS
 
 DOMAIN = Domain(
     "polls",
+    problems=PROBLEMS,
     controllers=CONTROLLERS,
     tags=[
         Tag(

@@ -25,7 +25,7 @@ from service.core.apps import require_app_member
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
 from service.core.paging import decode_cursor, encode_cursor
-from service.errors import FieldError, Problem, register
+from service.errors import FieldError, Problem
 from service.jobs import enqueue
 from service.polls import draw
 from service.polls import models as m
@@ -38,31 +38,8 @@ from service.wechat.errors import CONTENT_REJECTED, WECHAT_SESSION_STALE, WeChat
 # The community app these routes belong to. Trials already granted stay claimable and shippable when the
 # app is switched off: they are promises made to members.
 APP = "polls"
-POLL_NOT_ACCEPTING_PROPOSALS = register(
-    "poll_not_accepting_proposals",
-    409,
-    "The poll does not take proposals now: its proposal phase ended (deadline passed, voting or closed).",
-)
-POLL_NOT_ACCEPTING_VOTES = register(
-    "poll_not_accepting_votes",
-    409,
-    "The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.",
-)
-register("poll_closed", 409, "The poll is closed: its results are final and nothing in it changes any more.")
-register("poll_not_closed", 409, "Results, the draw and the full record are published when the poll closes.")
-register(
-    "duplicate_proposal",
-    409,
-    "The same name (ignoring case, width, spaces and punctuation) was already proposed: "
-    "`existingProposalId` names it. Vote for it instead.",
-)
-register("proposal_limit_reached", 409, "You have made as many proposals as this poll allows each member.")
-register("vote_limit_reached", 409, "You have used all your votes in this poll; withdraw one to vote again.")
-register("already_voted", 409, "You already vote for this proposal (one vote per proposal).")
-register("vote_changes_not_allowed", 409, "This poll does not let members change or withdraw votes.")
-register("proposal_not_votable", 409, "Only visible proposals can get votes (not pending, hidden or merged ones).")
-register("proposal_merged", 409, "The proposal was merged into another; act on that one.")
-register("invalid_merge", 409, "Merge a proposal into another visible proposal of the same poll, not into itself.")
+POLL_NOT_ACCEPTING_PROPOSALS = "poll_not_accepting_proposals"
+POLL_NOT_ACCEPTING_VOTES = "poll_not_accepting_votes"
 
 SCENE_FORUM = 3  # msg_sec_check scene for user text shown to others (WECHAT.md)
 NOT_VISITED_RECENTLY = 61010

@@ -16,11 +16,12 @@ from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
 from service.core.paging import Cursor, Limit
-from service.errors import CODES, PROBLEM_MEDIA_TYPE, ProblemBody, problem_response, responses
+from service.errors import PROBLEM_MEDIA_TYPE, ProblemBody, problem_response
 from service.polls import closing, logic, trials, votes
 from service.polls import examples as ex
 from service.polls import models as m
 from service.polls.logic import DuplicateProposal
+from service.polls.problems import PROBLEMS
 
 POLLS_TAG = "polls"
 TRIALS_TAG = "trials"
@@ -57,7 +58,7 @@ def _ok(status: int, model: type, description: str, summary: str, value: msgspec
 
 
 def _propose_responses() -> dict[int, ResponseSpec]:
-    specs = responses(
+    specs = PROBLEMS.responses(
         *POLL_MEMBER,
         *WECHAT,
         "member_muted",
@@ -69,7 +70,7 @@ def _propose_responses() -> dict[int, ResponseSpec]:
     conflict = specs[409]
     duplicate = {
         "type": "https://errors.community.example/duplicate_proposal",
-        "title": CODES["duplicate_proposal"][1],
+        "title": PROBLEMS["duplicate_proposal"][1],
         "status": 409,
         "code": "duplicate_proposal",
         "detail": "proposal 5002 already has this name",
@@ -106,7 +107,7 @@ class CommunityPollsController(Controller):
         ),
         status_code=201,
         responses={
-            **responses(*POLL_ADMIN, "idempotency_key_reused"),
+            **PROBLEMS.responses(*POLL_ADMIN, "idempotency_key_reused"),
             **_ok(201, m.Poll, "The new poll", "created", ex.POLL),
         },
     )
@@ -126,7 +127,7 @@ class CommunityPollsController(Controller):
         operation_id="listPolls",
         summary="The community's polls, newest first (members)",
         description="Filter with `status`. `app_disabled` while the polls app is off in the community.",
-        responses=responses(*POLL_MEMBER),
+        responses=PROBLEMS.responses(*POLL_MEMBER),
     )
     async def list_polls(
         self,
@@ -150,7 +151,10 @@ class PollsController(Controller):
         operation_id="getPoll",
         summary="A poll, with my proposals and votes left (members of its community)",
         description="`app_disabled` while the polls app is off; trials it granted stay under `/v1/trials`.",
-        responses={**responses(*POLL_MEMBER), **_ok(200, m.Poll, "The poll as the caller sees it", "voting", ex.POLL)},
+        responses={
+            **PROBLEMS.responses(*POLL_MEMBER),
+            **_ok(200, m.Poll, "The poll as the caller sees it", "voting", ex.POLL),
+        },
     )
     async def read(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Poll:
         return await logic.read_poll(db, poll_id, user.id)
@@ -187,7 +191,7 @@ class PollsController(Controller):
         summary="Proposals in the order they came (members see visible ones and their own; admins all)",
         description="`proposerId` is null for others' proposals while an anonymous poll is open; `votes` and "
         "`rank` are filled in once the poll is closed.",
-        responses=responses(*POLL_MEMBER),
+        responses=PROBLEMS.responses(*POLL_MEMBER),
     )
     async def proposals(
         self, poll_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50, cursor: Cursor = None
@@ -199,7 +203,7 @@ class PollsController(Controller):
         operation_id="moderateProposal",
         summary="Hide an unsuitable proposal or show a pending or hidden one (admins, before close)",
         description="Hiding a proposal withdraws its votes: their members may vote again.",
-        responses=responses(*POLL_ADMIN, "poll_closed", "proposal_merged"),
+        responses=PROBLEMS.responses(*POLL_ADMIN, "poll_closed", "proposal_merged"),
     )
     async def moderate(
         self,
@@ -218,7 +222,7 @@ class PollsController(Controller):
         description="Its votes move to the target, except where the member already votes for the target (that "
         "vote goes back to the member). The merged proposal answers later duplicates with the target's id.",
         status_code=200,
-        responses=responses(*POLL_ADMIN, "poll_closed", "proposal_merged", "invalid_merge"),
+        responses=PROBLEMS.responses(*POLL_ADMIN, "poll_closed", "proposal_merged", "invalid_merge"),
     )
     async def merge(
         self, poll_id: PathId, proposal_id: PathId, data: JSONBody[m.ProposalMerge], user: CurrentUser, db: Db
@@ -235,7 +239,7 @@ class PollsController(Controller):
         ),
         status_code=201,
         responses={
-            **responses(
+            **PROBLEMS.responses(
                 *POLL_MEMBER,
                 "poll_not_accepting_votes",
                 "proposal_not_votable",
@@ -265,7 +269,7 @@ class PollsController(Controller):
             "`allowVoteChanges`) and new ones cast, in one transaction. At most `votesPerMember`; each added proposal "
             "must be visible."
         ),
-        responses=responses(
+        responses=PROBLEMS.responses(
             *POLL_MEMBER,
             "poll_not_accepting_votes",
             "proposal_not_votable",
@@ -284,7 +288,7 @@ class PollsController(Controller):
             "Until the voting deadline, where the poll has `allowVoteChanges` (`vote_changes_not_allowed` otherwise); "
             "the vote can then be cast again. Withdrawing a vote I do not have changes nothing."
         ),
-        responses=responses(*POLL_MEMBER, "poll_not_accepting_votes", "vote_changes_not_allowed"),
+        responses=PROBLEMS.responses(*POLL_MEMBER, "poll_not_accepting_votes", "vote_changes_not_allowed"),
     )
     async def withdraw(self, poll_id: PathId, proposal_id: PathId, user: CurrentUser, db: Db) -> None:
         await votes.withdraw_vote(db, poll_id, user.id, proposal_id)
@@ -298,7 +302,7 @@ class PollsController(Controller):
             "ranking, free trials and draw (as `closePoll`). A closed poll answers `poll_closed`."
         ),
         status_code=200,
-        responses=responses(*POLL_ADMIN, "poll_closed"),
+        responses=PROBLEMS.responses(*POLL_ADMIN, "poll_closed"),
     )
     async def advance(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Poll:
         return await closing.advance(db, poll_id, user.id)
@@ -309,7 +313,7 @@ class PollsController(Controller):
         summary="Close the poll now (admins): final ranking, free trials, draw and result post",
         description="Closing a closed poll changes nothing and answers its results again.",
         status_code=200,
-        responses={**responses(*POLL_ADMIN), **_ok(200, m.Results, "The final results", "closed", ex.RESULTS)},
+        responses={**PROBLEMS.responses(*POLL_ADMIN), **_ok(200, m.Results, "The final results", "closed", ex.RESULTS)},
     )
     async def close(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Results:
         return await closing.close(db, poll_id, user.id)
@@ -325,7 +329,7 @@ class PollsController(Controller):
             "(docs/polls.md)."
         ),
         responses={
-            **responses(*POLL_MEMBER, "poll_not_closed"),
+            **PROBLEMS.responses(*POLL_MEMBER, "poll_not_closed"),
             **_ok(200, m.Results, "The final results", "results", ex.RESULTS),
         },
     )
@@ -337,7 +341,7 @@ class PollsController(Controller):
         operation_id="getPollAudit",
         summary="Every proposal, vote, withdrawal, moderation and phase change, oldest first",
         description="Admins at any time; members once the poll is closed.",
-        responses=responses(*POLL_MEMBER, "poll_not_closed"),
+        responses=PROBLEMS.responses(*POLL_MEMBER, "poll_not_closed"),
     )
     async def audit(
         self, poll_id: PathId, user: CurrentUser, db: Db, limit: Limit = 100, cursor: Cursor = None
@@ -349,7 +353,7 @@ class PollsController(Controller):
         operation_id="listPollTrials",
         summary="The poll's free-trial qualifications with delivery notes, to ship them (admins)",
         tags=[TRIALS_TAG],
-        responses=responses(*ADMIN),
+        responses=PROBLEMS.responses(*ADMIN),
     )
     async def list_trials(
         self, poll_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50, cursor: Cursor = None
@@ -362,7 +366,7 @@ class PollsController(Controller):
         summary="All trial feedback of the poll with the average rating (admins)",
         tags=[TRIALS_TAG],
         responses={
-            **responses(*ADMIN),
+            **PROBLEMS.responses(*ADMIN),
             **_ok(200, m.FeedbackPage, "Feedback, oldest first, with count and average", "feedback", ex.FEEDBACK_PAGE),
         },
     )
@@ -387,7 +391,7 @@ class TrialsController(Controller):
         ),
         status_code=200,
         responses={
-            **responses(*AUTH, "not_found", "not_trial_holder", "trial_expired", "trial_already_shipped"),
+            **PROBLEMS.responses(*AUTH, "not_found", "not_trial_holder", "trial_expired", "trial_already_shipped"),
             **_ok(200, m.Trial, "The claimed qualification", "claimed", ex.TRIAL),
         },
     )
@@ -404,7 +408,7 @@ class TrialsController(Controller):
             "since granted trials are promises to members."
         ),
         status_code=200,
-        responses=responses(*ADMIN, "trial_expired", "trial_not_claimed"),
+        responses=PROBLEMS.responses(*ADMIN, "trial_expired", "trial_not_claimed"),
     )
     async def ship(
         self, trial_id: PathId, user: CurrentUser, db: Db, data: JSONBody[m.TrialShipment | None] = None
@@ -422,7 +426,7 @@ class TrialsController(Controller):
         ),
         status_code=201,
         responses={
-            **responses(
+            **PROBLEMS.responses(
                 *AUTH,
                 *WECHAT,
                 "not_found",
@@ -456,7 +460,7 @@ class TrialsController(Controller):
         ),
         status_code=201,
         responses={
-            **responses(
+            **PROBLEMS.responses(
                 *AUTH,
                 "not_found",
                 "not_member",
@@ -483,7 +487,7 @@ class MyTrialsController(Controller):
         operation_id="listMyTrials",
         summary="My free-trial qualifications, newest first (an unclaimed one past its deadline is expired)",
         responses={
-            **responses(*AUTH),
+            **PROBLEMS.responses(*AUTH),
             **_ok(200, m.TrialPage, "My qualifications", "mine", m.TrialPage(items=[ex.TRIAL], next_cursor=None)),
         },
     )

@@ -15,18 +15,11 @@ from service.core.access import check_can_post, require_admin
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
 from service.core.paging import decode_cursor
-from service.errors import Problem, register
+from service.errors import Problem
 from service.polls import models as m
 from service.polls import queries as q
 from service.polls.logic import audit, build, check_content, openid_of, page_of, poll_state, replay_only
 from service.wechat.client import WeChatClient
-
-register("not_trial_holder", 403, "Only the member who holds this free-trial qualification may do this.")
-register("trial_expired", 410, "The qualification was not claimed before its deadline and has expired.")
-register("trial_not_claimed", 409, "The qualification has not been claimed yet: claim it with a delivery note first.")
-register("trial_already_shipped", 409, "The trial was already shipped: its delivery note no longer changes.")
-register("feedback_exists", 409, "You already gave feedback on this trial (one per qualification).")
-register("no_feedback", 409, "There is no feedback on this trial to share yet.")
 
 
 def _status(row: asyncpg.Record) -> str:

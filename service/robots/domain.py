@@ -7,10 +7,12 @@ from litestar.openapi.spec import Tag
 from service.core.domain import Domain
 from service.robots.jobs import JOBS
 from service.robots.logic import answer_in_feed
+from service.robots.problems import PROBLEMS
 from service.robots.routes import CONTROLLERS
 
 DOMAIN = Domain(
     "robots",
+    problems=PROBLEMS,
     controllers=CONTROLLERS,
     tags=[
         Tag(

@@ -26,11 +26,12 @@ from service.core.content import POST_SCENE, judge
 from service.core.hooks import Published
 from service.core.paging import decode_cursor, encode_cursor
 from service.core.robots import comment_as_robot
-from service.errors import FieldError, Problem, register
+from service.errors import FieldError, Problem
 from service.jobs import enqueue
 from service.robots import matching
 from service.robots import models as m
 from service.robots import queries as q
+from service.robots.problems import MAX_RULES
 from service.robots.push import InboundMessage
 from service.settings import Settings
 from service.wechat.client import WeChatClient
@@ -39,9 +40,7 @@ from service.wechat.errors import CONTENT_REJECTED, WECHAT_SESSION_STALE, WeChat
 log = logging.getLogger("service.robots")
 
 APP = "robots"  # switched off, its rules are neither managed nor matched (queries.ENABLED_RULES)
-MAX_RULES = 50  # per community: every visible text is matched against all of them
 REPLY_KIND = "robots.customer_reply"  # the job that answers a customer-service message
-register("too_many_rules", 409, f"A community has at most {MAX_RULES} keyword rules: delete one first.")
 
 
 def _rule(row: Any) -> m.Rule:

@@ -14,15 +14,13 @@ from service.core.deps import Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import PathId
 from service.core.paging import Cursor, Limit
-from service.errors import Problem, register, responses
+from service.errors import Problem
 from service.robots import logic, push
 from service.robots import models as m
+from service.robots.problems import PROBLEMS
 
 log = logging.getLogger("service.robots")
 
-register(
-    "invalid_signature", 403, "The request is not signed by WeChat (signature, timestamp or key).", action="wechat"
-)
 
 TAG = "robots"
 AUTH = ("unauthorized", "token_expired")
@@ -46,7 +44,7 @@ class RobotRulesController(Controller):
         operation_id="listRobotRules",
         summary="The community's keyword auto-reply rules, in the order they are tried (admins)",
         description="`app_disabled` while the robots app is off; its rules then answer nothing.",
-        responses=responses(*ADMIN, "app_disabled"),
+        responses=PROBLEMS.responses(*ADMIN, "app_disabled"),
     )
     async def list_rules(
         self, community_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50, cursor: Cursor = None
@@ -63,7 +61,7 @@ class RobotRulesController(Controller):
             "or comment, and has not answered that member within `cooldownSeconds`, answers with a robot comment."
         ),
         status_code=201,
-        responses=responses(*ADMIN, "app_disabled", "too_many_rules", *CHECKED),
+        responses=PROBLEMS.responses(*ADMIN, "app_disabled", "too_many_rules", *CHECKED),
     )
     async def create_rule(
         self, community_id: PathId, data: JSONBody[m.RuleCreate], caller: CurrentUser, state: State, wechat: WeChat
@@ -85,7 +83,7 @@ class RobotRuleController(Controller):
             "pass WeChat's content check outright, since the robot posts it; while WeChat cannot check it the change "
             "answers 503 `wechat_unavailable`."
         ),
-        responses=responses(*ADMIN, "app_disabled", *CHECKED),
+        responses=PROBLEMS.responses(*ADMIN, "app_disabled", *CHECKED),
     )
     async def update_rule(
         self, rule_id: PathId, data: JSONBody[m.RuleUpdate], caller: CurrentUser, state: State, wechat: WeChat
@@ -97,7 +95,7 @@ class RobotRuleController(Controller):
         operation_id="deleteRobotRule",
         summary="Delete a keyword rule (admins)",
         description="Soft: the rule stops answering at once. `app_disabled` while the robots app is off.",
-        responses=responses(*ADMIN, "app_disabled"),
+        responses=PROBLEMS.responses(*ADMIN, "app_disabled"),
     )
     async def delete_rule(self, rule_id: PathId, user: CurrentUser, db: Db) -> None:
         await logic.delete_rule(db, rule_id, user.id)
@@ -117,7 +115,7 @@ class WeChatMessagesController(Controller):
             "back as plain text, else 403 `invalid_signature`."
         ),
         media_type="text/plain",
-        responses=responses("invalid_signature"),
+        responses=PROBLEMS.responses("invalid_signature"),
     )
     async def verify(
         self,
@@ -147,7 +145,7 @@ class WeChatMessagesController(Controller):
         ),
         media_type="text/plain",
         status_code=200,
-        responses=responses("invalid_signature", "not_ready", "payload_too_large"),
+        responses=PROBLEMS.responses("invalid_signature", "not_ready", "payload_too_large"),
     )
     async def receive(self, request: Request, state: State) -> Response[str]:
         body = await request.body()

@@ -6,10 +6,12 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.warmup.jobs import JOBS
+from service.warmup.problems import PROBLEMS
 from service.warmup.routes import CONTROLLERS
 
 DOMAIN = Domain(
     "warmup",
+    problems=PROBLEMS,
     controllers=CONTROLLERS,
     tags=[Tag(name="warmup", description="The warm-up robot: topics it posts when the community goes quiet.")],
     jobs=[JOBS],

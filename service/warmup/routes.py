@@ -10,11 +10,11 @@ from service.core.deps import Db
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import PathId
 from service.core.paging import Cursor, Limit
-from service.errors import responses
 from service.openapi import answer
 from service.warmup import examples as ex
 from service.warmup import logic
 from service.warmup import models as m
+from service.warmup.problems import PROBLEMS
 
 TAG = "warmup"
 ADMIN = ("unauthorized", "token_expired", "not_found", "not_member", "forbidden", "app_disabled")
@@ -34,7 +34,7 @@ class WarmupController(Controller):
             "`nextTopic` is what the robot posts when the community has been quiet for `quietMinutes` within its "
             "active hours; `lastPostId` is its latest warm-up post. `app_disabled` while the warm-up app is off."
         ),
-        responses={**responses(*ADMIN), **answer(200, ex.SETTINGS, "on, 3 quiet hours", "The robot settings")},
+        responses={**PROBLEMS.responses(*ADMIN), **answer(200, ex.SETTINGS, "on, 3 quiet hours", "The robot settings")},
     )
     async def read(self, community_id: PathId, user: CurrentUser, db: Db) -> m.WarmupSettings:
         return await logic.get_settings(db, community_id, user.id)
@@ -44,7 +44,10 @@ class WarmupController(Controller):
         operation_id="updateWarmupSettings",
         summary="Turn the robot on or off, set the quiet time and the active hours (admins)",
         description="Active hours are local time in the community's time zone; equal times mean all day.",
-        responses={**responses(*ADMIN), **answer(200, ex.SETTINGS, "updated", "The robot settings after the change")},
+        responses={
+            **PROBLEMS.responses(*ADMIN),
+            **answer(200, ex.SETTINGS, "updated", "The robot settings after the change"),
+        },
     )
     async def update(
         self, community_id: PathId, data: JSONBody[m.WarmupSettingsUpdate], user: CurrentUser, db: Db
@@ -60,7 +63,7 @@ class WarmupController(Controller):
             "was posted. Deleted topics are not listed."
         ),
         responses={
-            **responses(*ADMIN),
+            **PROBLEMS.responses(*ADMIN),
             **answer(200, ex.TOPICS, "one topic", "Topics in the order the robot takes them"),
         },
     )
@@ -78,7 +81,7 @@ class WarmupController(Controller):
             "posts it. Without `position` the topic goes after the last one."
         ),
         status_code=201,
-        responses={**responses(*ADMIN, *CONTENT), **answer(201, ex.TOPIC, "added", "The topic")},
+        responses={**PROBLEMS.responses(*ADMIN, *CONTENT), **answer(201, ex.TOPIC, "added", "The topic")},
     )
     async def add_topic(
         self, community_id: PathId, data: JSONBody[m.WarmupTopicCreate], caller: CurrentUser, state: State
@@ -93,7 +96,10 @@ class WarmupController(Controller):
             "Only the fields sent change; a new text is content-checked like a new topic, a new `position` moves it in "
             "the robot's order."
         ),
-        responses={**responses(*ADMIN, *CONTENT), **answer(200, ex.TOPIC, "moved", "The topic after the change")},
+        responses={
+            **PROBLEMS.responses(*ADMIN, *CONTENT),
+            **answer(200, ex.TOPIC, "moved", "The topic after the change"),
+        },
     )
     async def update_topic(
         self,
@@ -113,7 +119,7 @@ class WarmupController(Controller):
             "The topic leaves the rotation; posts the robot made with it stay. Deleting it again answers `not_found`."
         ),
         status_code=204,
-        responses=responses(*ADMIN),
+        responses=PROBLEMS.responses(*ADMIN),
     )
     async def delete_topic(self, community_id: PathId, topic_id: PathId, user: CurrentUser, db: Db) -> None:
         await logic.delete_topic(db, community_id, topic_id, user.id)

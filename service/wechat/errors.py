@@ -6,33 +6,16 @@ that can do better (keep a post pending when WeChat is down) catch ``WeChatUnava
 
 from __future__ import annotations
 
-from service.errors import Problem, register
+from service.errors import HTTP, Code, Problem
 
-INVALID_CODE = register(
-    "invalid_code",
-    400,
-    "The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry.",
-    action="login",
-)
-CODE_USED = register("code_used", 400, "The WeChat code was already used: get a new one and retry.", action="login")
-WECHAT_UNAVAILABLE = register("wechat_unavailable", 503, "WeChat is unavailable: retry after Retry-After seconds.")
-WECHAT_ERROR = register("wechat_error", 502, "WeChat refused the call; `detail` carries its errcode.", action="show")
-INVALID_OPEN_DATA = register(
-    "invalid_open_data",
-    400,
-    "encryptedData does not decrypt with the session of your latest login: call wx.login, log in, and retry.",
-    action="login",
-)
-OPEN_DATA_SIGNATURE_MISMATCH = register(
-    "open_data_signature_mismatch", 400, "rawData does not match its signature for your latest login.", action="login"
-)
-CONTENT_REJECTED = register("content_rejected", 422, "The text did not pass WeChat's content-safety check.")
-WECHAT_SESSION_STALE = register(
-    "wechat_session_stale",
-    409,
-    "WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.",
-    action="login",
-)
+INVALID_CODE = "invalid_code"
+CODE_USED = "code_used"
+WECHAT_UNAVAILABLE = "wechat_unavailable"
+WECHAT_ERROR = "wechat_error"
+INVALID_OPEN_DATA = "invalid_open_data"
+OPEN_DATA_SIGNATURE_MISMATCH = "open_data_signature_mismatch"
+CONTENT_REJECTED = "content_rejected"
+WECHAT_SESSION_STALE = "wechat_session_stale"
 
 # WeChat's errcodes that mean "the access token is no longer valid": the only reasons to force a refresh.
 TOKEN_INVALID_ERRCODES = frozenset({40001, 42001})
@@ -56,3 +39,36 @@ class WeChatUnavailable(Problem):
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(WECHAT_UNAVAILABLE, detail, retry_after=retry_after)
+
+
+# WeChat's problems, under the HTTP layer's: every layer above extends this table.
+WECHAT = HTTP.extend(
+    Code(
+        "invalid_code",
+        400,
+        "The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry.",
+        action="login",
+    ),
+    Code("code_used", 400, "The WeChat code was already used: get a new one and retry.", action="login"),
+    Code("wechat_unavailable", 503, "WeChat is unavailable: retry after Retry-After seconds."),
+    Code("wechat_error", 502, "WeChat refused the call; `detail` carries its errcode.", action="show"),
+    Code(
+        "invalid_open_data",
+        400,
+        "encryptedData does not decrypt with the session of your latest login: call wx.login, log in, and retry.",
+        action="login",
+    ),
+    Code(
+        "open_data_signature_mismatch",
+        400,
+        "rawData does not match its signature for your latest login.",
+        action="login",
+    ),
+    Code("content_rejected", 422, "The text did not pass WeChat's content-safety check."),
+    Code(
+        "wechat_session_stale",
+        409,
+        "WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.",
+        action="login",
+    ),
+)

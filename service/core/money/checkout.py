@@ -18,7 +18,7 @@ import asyncpg
 from service.core.money import queries
 from service.core.money.models import Order, PaymentParams, Refund, Transfer
 from service.core.money.purposes import PaidOrder, RefundInfo, Refuse, TransferInfo, get_purpose
-from service.errors import Problem, register
+from service.errors import Problem
 from service.jobs import Reschedule, enqueue
 from service.settings import Settings
 from service.wechat import pay as wxpay
@@ -26,37 +26,6 @@ from service.wechat.pay import NotificationRejected, PayConfig, PayError, WeChat
 
 log = logging.getLogger("service.checkout")
 
-register(
-    "pay_signature_invalid",
-    401,
-    "The WeChat Pay signature does not verify: forged or altered notification.",
-    action="wechat",
-)
-register("pay_serial_unknown", 401, "Wechatpay-Serial names no WeChat Pay key we hold.", action="wechat")
-register(
-    "pay_notification_stale", 401, "The notification is signed more than 5 minutes away from now.", action="wechat"
-)
-register(
-    "pay_notification_malformed",
-    400,
-    "Not a WeChat Pay notification, or its resource does not decrypt.",
-    action="wechat",
-)
-register(
-    "pay_notification_mismatch",
-    409,
-    "The notification disagrees with our record (amount, payer, appid, mchid).",
-    action="wechat",
-)
-register(
-    "pay_notification_unknown", 404, "The notification names no order, refund or transfer of ours.", action="wechat"
-)
-register("payment_unavailable", 503, "WeChat Pay cannot be reached right now: retry shortly.")
-register("order_not_paid", 409, "The order is not paid, or is already refunded.")
-register("order_already_paid", 409, "The order has been paid meanwhile.")
-register("refund_window_closed", 409, "The refund window of this order has passed.")
-register("refund_not_allowed", 403, "This purchase cannot be refunded by its payer.")
-register("order_paid_out", 409, "The order's money has been paid out to the community's owner: it cannot be refunded.")
 
 # An open order with less time left than this is not handed out again: the member could not finish paying.
 MIN_PAYABLE = timedelta(seconds=60)

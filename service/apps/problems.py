@@ -1,0 +1,10 @@
+"""The problem codes of the apps domain, over the core's (service/errors.py): its routes list only these."""
+
+from __future__ import annotations
+
+from service.core.problems import SHARED
+from service.errors import Code
+
+PROBLEMS = SHARED.extend(
+    Code("app_not_renewable", 409, "Only a monthly app that is priced can be renewed."),
+)

@@ -1,0 +1,10 @@
+"""The problem codes of the feed domain, over the core's (service/errors.py): its routes list only these."""
+
+from __future__ import annotations
+
+from service.core.problems import SHARED
+from service.errors import Code
+
+PROBLEMS = SHARED.extend(
+    Code("edit_window_closed", 409, "A post can be edited only during the edit window after it was posted."),
+)

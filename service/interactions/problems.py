@@ -1,0 +1,13 @@
+"""The problem codes of the interactions domain, over the core's (service/errors.py): its routes list only these."""
+
+from __future__ import annotations
+
+from service.core.problems import SHARED
+from service.errors import Code
+
+PROBLEMS = SHARED.extend(
+    Code("batch_too_large", 413, "The event batch holds more events than the documented maximum."),
+    Code("window_too_long", 400, "The metrics window is longer than 366 days or ends before it starts."),
+    Code("nothing_to_allocate", 409, "No community meets the pool's thresholds with any member contribution."),
+    Code("pool_not_found", 404, "No such reward pool."),
+)
