@@ -33,6 +33,7 @@ from service.core.recurrence import (
     parse_hhmm,
     upcoming,
 )
+from service.core.rows import from_row
 from service.errors import FieldError, Problem
 from service.settings import Settings
 from service.wechat.client import WeChatClient
@@ -483,7 +484,7 @@ async def record_check_in(
 
 
 def _check_in(row: asyncpg.Record) -> m.CheckIn:
-    return m.CheckIn(**{name: row[name] for name in m.CheckIn.__struct_fields__})
+    return from_row(m.CheckIn, row)
 
 
 async def list_check_ins(
@@ -511,7 +512,7 @@ async def ranking(conn: asyncpg.Connection, activity_id: int, user_id: int, limi
     rows = await conn.fetch(q.RANKING, activity_id, last_id, previous_id, still_open, None, limit)
     return m.Ranking(
         activity_id=str(activity_id),
-        items=[m.RankingEntry(**{name: row[name] for name in m.RankingEntry.__struct_fields__}) for row in rows],
+        items=[from_row(m.RankingEntry, row) for row in rows],
     )
 
 

@@ -23,8 +23,9 @@ from service.core.access import ADMIN_ROLES, require_admin, require_member, requ
 from service.core.content import POST_SCENE, QUEUE_POST_CHECK, Verdict, judge, require_allowed
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
-from service.core.paging import decode_cursor, encode_cursor
+from service.core.paging import decode_cursor
 from service.core.robots import post_as_robot
+from service.core.rows import from_row, invalid, page_of
 from service.errors import FieldError, Problem
 from service.wechat.client import WeChatClient
 
@@ -34,22 +35,6 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 # --- small helpers -------------------------------------------------------------------------------------
-
-
-def _build(model: type, row: Any, **extra: Any) -> Any:
-    """A response Struct from a row whose column names are the Struct's field names."""
-    values = {**dict(row), **extra}
-    return model(**{name: values[name] for name in model.__struct_fields__ if name in values})
-
-
-def _page(model: type, page_model: type, rows: list, limit: int, cursor_of) -> Any:
-    items = [_build(model, row) for row in rows[:limit]]
-    next_cursor = encode_cursor(*cursor_of(rows[limit - 1])) if len(rows) > limit else None
-    return page_model(items=items, next_cursor=next_cursor)
-
-
-def _invalid(field: str, message: str) -> Problem:
-    return Problem("validation_failed", message, errors=[FieldError(field=field, message=message, source="body")])
 
 
 async def _audit(
@@ -140,7 +125,7 @@ async def admit(
     await _audit(conn, community_id, actor_id, "member.joined", user_id, logged)
     await record(conn, community_id, user_id, "join")
     return Admission(
-        membership=_build(m.Membership, row),
+        membership=from_row(m.Membership, row),
         welcome=m.Welcome(
             post_id=str(post_id),
             text=text,
@@ -218,7 +203,7 @@ def _settings_args(values: dict[str, Any]) -> list[Any]:
 
 async def _membership(conn: asyncpg.Connection, community_id: int, user_id: int) -> m.Membership | None:
     row = await conn.fetchrow(q.MEMBERSHIP, community_id, user_id)
-    return None if row is None else _build(m.Membership, row)
+    return None if row is None else from_row(m.Membership, row)
 
 
 async def _community(conn: asyncpg.Connection, community_id: int, viewer_id: int) -> m.Community:
@@ -226,11 +211,11 @@ async def _community(conn: asyncpg.Connection, community_id: int, viewer_id: int
     if row is None:
         raise Problem("not_found", "no such community")
     request = await conn.fetchrow(q.LATEST_REQUEST_OF, community_id, viewer_id)
-    return _build(
+    return from_row(
         m.Community,
         row,
         membership=await _membership(conn, community_id, viewer_id),
-        join_request=None if request is None else _build(m.JoinRequest, request),
+        join_request=None if request is None else from_row(m.JoinRequest, request),
     )
 
 
@@ -296,13 +281,13 @@ async def discover(
         after[0] if after else None,
         limit + 1,
     )
-    return _page(m.CommunitySummary, m.CommunityPage, rows, limit, lambda row: (row["sort_id"],))
+    return page_of(m.CommunitySummary, m.CommunityPage, rows, limit, lambda row: (row["sort_id"],))
 
 
 async def my_communities(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.MyCommunityPage:
     after = decode_cursor(cursor, datetime, int)
     rows = await conn.fetch(q.MY_COMMUNITIES, user_id, *(after or (None, None)), limit + 1)
-    return _page(m.MyCommunity, m.MyCommunityPage, rows, limit, lambda row: (row["last_activity_at"], row["sort_id"]))
+    return page_of(m.MyCommunity, m.MyCommunityPage, rows, limit, lambda row: (row["last_activity_at"], row["sort_id"]))
 
 
 async def mark_read(conn: asyncpg.Connection, community_id: int, user_id: int) -> None:
@@ -327,7 +312,7 @@ async def _use_invite(conn: asyncpg.Connection, community_id: int, code: str) ->
 
 
 async def _join_request(conn: asyncpg.Connection, request_id: int, community_id: int) -> m.JoinRequest:
-    return _build(m.JoinRequest, await conn.fetchrow(q.JOIN_REQUEST, request_id, community_id))
+    return from_row(m.JoinRequest, await conn.fetchrow(q.JOIN_REQUEST, request_id, community_id))
 
 
 async def _admit_or_report(
@@ -370,7 +355,7 @@ async def join(
             raise Problem("not_found", "no such community")
         mine = await conn.fetchrow(q.MEMBERSHIP, community_id, user_id)
         if mine is not None and mine["status"] == "active":
-            return 200, m.JoinResult(outcome="already_member", membership=_build(m.Membership, mine))
+            return 200, m.JoinResult(outcome="already_member", membership=from_row(m.Membership, mine))
         if community["entry_mode"] == "paid":
             raise Problem("payment_required", f"joining costs {community['price_fen']} fen")
         removed = mine is not None and mine["status"] == "removed"
@@ -396,7 +381,7 @@ async def list_join_requests(
     await require_admin(conn, community_id, user_id)
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(q.JOIN_REQUESTS, community_id, status, after[0] if after else None, limit + 1)
-    return _page(m.JoinRequest, m.JoinRequestPage, rows, limit, lambda row: (row["sort_id"],))
+    return page_of(m.JoinRequest, m.JoinRequestPage, rows, limit, lambda row: (row["sort_id"],))
 
 
 async def approve_join_request(
@@ -460,7 +445,7 @@ async def create_invite(conn: asyncpg.Connection, community_id: int, user_id: in
         row = await conn.fetchrow(q.INSERT_INVITE, community_id, code, user_id, data.max_uses, data.expires_in_hours)
         details = {"code": code, "maxUses": data.max_uses, "expiresAt": row["expires_at"].isoformat()}
         await _audit(conn, community_id, user_id, "invite.created", None, details)
-        return _build(m.Invite, row)
+        return from_row(m.Invite, row)
 
 
 async def list_invites(
@@ -471,7 +456,7 @@ async def list_invites(
     creator = None if standing["role"] in ADMIN_ROLES else user_id
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(q.INVITES, community_id, creator, after[0] if after else None, limit + 1)
-    return _page(m.Invite, m.InvitePage, rows, limit, lambda row: (row["sort_id"],))
+    return page_of(m.Invite, m.InvitePage, rows, limit, lambda row: (row["sort_id"],))
 
 
 async def revoke_invite(conn: asyncpg.Connection, community_id: int, user_id: int, code: str) -> None:
@@ -493,7 +478,7 @@ async def list_members(
     await require_member(conn, community_id, user_id)
     after = decode_cursor(cursor, datetime, int)
     rows = await conn.fetch(q.MEMBERS, community_id, role, *(after or (None, None)), limit + 1)
-    return _page(m.Member, m.MemberPage, rows, limit, lambda row: (row["joined_at"], row["sort_id"]))
+    return page_of(m.Member, m.MemberPage, rows, limit, lambda row: (row["joined_at"], row["sort_id"]))
 
 
 async def update_member(
@@ -633,7 +618,7 @@ async def introduce(
     while WeChat answers): risky is refused, review or an unavailable WeChat keep it pending."""
     text = data.text.strip()
     if not text:
-        raise _invalid("text", "must not be blank")
+        raise invalid("text", "must not be blank")
     async with pool.acquire() as conn:
         await require_member(conn, community_id, user_id)
         openid = await conn.fetchval(q.USER_OPENID, user_id)
@@ -669,7 +654,7 @@ async def _introduce(
         await conn.execute(q.SET_INTRODUCTION, community_id, user_id, int(post["post_id"]))
         await _audit(conn, community_id, user_id, "member.introduced", user_id, {"postId": post["post_id"]})
         await record(conn, community_id, user_id, "introduction", post_id=int(post["post_id"]))
-        return 201, _build(m.Introduction, post)
+        return 201, from_row(m.Introduction, post)
 
     scope = scope_of("community.introduction", community_id, msgspec.to_builtins(data))
     return await run_once(conn, user_id, key, scope, action)
@@ -688,7 +673,7 @@ async def newcomers(
     since = datetime.now(UTC) - timedelta(days=days)
     after = decode_cursor(cursor, datetime, int)
     rows = await conn.fetch(q.NEWCOMERS, community_id, since, introduced, *(after or (None, None)), limit + 1)
-    return _page(m.Newcomer, m.NewcomerPage, rows, limit, lambda row: (row["joined_at"], row["sort_id"]))
+    return page_of(m.Newcomer, m.NewcomerPage, rows, limit, lambda row: (row["joined_at"], row["sort_id"]))
 
 
 async def audit_log(
@@ -697,4 +682,4 @@ async def audit_log(
     await require_admin(conn, community_id, admin_id)
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(q.AUDIT_LOG, community_id, action, after[0] if after else None, limit + 1)
-    return _page(m.AuditEntry, m.AuditPage, rows, limit, lambda row: (row["sort_id"],))
+    return page_of(m.AuditEntry, m.AuditPage, rows, limit, lambda row: (row["sort_id"],))

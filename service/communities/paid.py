@@ -29,6 +29,7 @@ from service.core.money import checkout
 from service.core.money.models import Refund
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
 from service.core.paging import decode_cursor, encode_cursor
+from service.core.rows import from_row
 from service.errors import Problem
 from service.settings import Settings
 from service.wechat.pay import WeChatPay
@@ -63,7 +64,7 @@ async def join(
         community = await conn.fetchrow(q.COMMUNITY, community_id)
         mine = await conn.fetchrow(q.MEMBERSHIP, community_id, user_id)
         if mine is not None and mine["status"] == "active":
-            membership = logic._build(m.Membership, mine)
+            membership = from_row(m.Membership, mine)
             return Response(m.JoinResult(outcome="already_member", membership=membership), status_code=200)
         if mine is not None and mine["status"] == "removed":
             raise Problem("member_removed")

@@ -25,6 +25,7 @@ from service.core.apps import require_app_member
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
 from service.core.paging import decode_cursor, encode_cursor
+from service.core.rows import from_row, invalid
 from service.errors import FieldError, Problem
 from service.jobs import enqueue
 from service.polls import draw
@@ -56,15 +57,6 @@ class DuplicateProposal(Problem):
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
-
-
-def invalid(field: str, message: str) -> Problem:
-    return Problem("validation_failed", message, errors=[FieldError(field=field, message=message, source="body")])
-
-
-def build(model: type, row: Any, **extra: Any) -> Any:
-    values = {**dict(row), **extra}
-    return model(**{name: values[name] for name in model.__struct_fields__ if name in values})
 
 
 def page_of(items: list, rows: list, limit: int) -> tuple[list, str | None]:
@@ -125,7 +117,7 @@ def poll_model(row: asyncpg.Record, me: m.PollMe | None = None) -> m.Poll:
         claim_days=row["trial_claim_days"],
         product=row["trial_product"],
     )
-    return build(m.Poll, row, rewards=rewards, me=me)
+    return from_row(m.Poll, row, rewards=rewards, me=me)
 
 
 async def _me(conn: asyncpg.Connection, poll: asyncpg.Record, user_id: int, role: str) -> m.PollMe:
@@ -269,7 +261,7 @@ async def list_polls(
 
 def _proposal(row: asyncpg.Record, *, reveal: bool) -> m.Proposal:
     proposer = str(row["proposer_id"]) if reveal or row["mine"] else None
-    return build(m.Proposal, row, proposer_id=proposer)
+    return from_row(m.Proposal, row, proposer_id=proposer)
 
 
 def _reveals_proposers(state: asyncpg.Record, role: str) -> bool:
@@ -440,5 +432,5 @@ async def audit_log(conn: asyncpg.Connection, poll_id: int, user_id: int, limit:
         raise Problem("poll_not_closed", "members see the full record once the poll is closed")
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(q.AUDIT, poll_id, after[0] if after else None, limit + 1)
-    items, next_cursor = page_of([build(m.AuditEntry, row) for row in rows], rows, limit)
+    items, next_cursor = page_of([from_row(m.AuditEntry, row) for row in rows], rows, limit)
     return m.AuditPage(items=items, next_cursor=next_cursor)

@@ -15,10 +15,11 @@ from service.core.access import check_can_post, require_admin
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
 from service.core.paging import decode_cursor
+from service.core.rows import from_row
 from service.errors import Problem
 from service.polls import models as m
 from service.polls import queries as q
-from service.polls.logic import audit, build, check_content, openid_of, page_of, poll_state, replay_only
+from service.polls.logic import audit, check_content, openid_of, page_of, poll_state, replay_only
 from service.wechat.client import WeChatClient
 
 
@@ -27,7 +28,7 @@ def _status(row: asyncpg.Record) -> str:
 
 
 async def _trial(conn: asyncpg.Connection, trial_id: int) -> m.Trial:
-    return build(m.Trial, await conn.fetchrow(q.TRIAL, trial_id))
+    return from_row(m.Trial, await conn.fetchrow(q.TRIAL, trial_id))
 
 
 async def _holder_trial(conn: asyncpg.Connection, trial_id: int, user_id: int, query: str) -> asyncpg.Record:
@@ -51,7 +52,7 @@ def _require_received(row: asyncpg.Record) -> None:
 async def my_trials(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.TrialPage:
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(q.MY_TRIALS, user_id, after[0] if after else None, limit + 1)
-    items, next_cursor = page_of([build(m.Trial, row) for row in rows], rows, limit)
+    items, next_cursor = page_of([from_row(m.Trial, row) for row in rows], rows, limit)
     return m.TrialPage(items=items, next_cursor=next_cursor)
 
 
@@ -62,7 +63,7 @@ async def poll_trials(
     await require_admin(conn, state["community_id"], admin_id)
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(q.POLL_TRIALS, poll_id, after[0] if after else None, limit + 1)
-    items, next_cursor = page_of([build(m.Trial, row) for row in rows], rows, limit)
+    items, next_cursor = page_of([from_row(m.Trial, row) for row in rows], rows, limit)
     return m.TrialPage(items=items, next_cursor=next_cursor)
 
 
@@ -155,7 +156,7 @@ async def give_feedback(
         details = {"rating": data.rating, "contentStatus": verdict}
         await audit(conn, trial["poll_id"], user_id, "feedback.given", subject_id=user_id, details=details)
         await record(conn, trial["community_id"], user_id, "feedback")
-        return 201, build(m.Feedback, await conn.fetchrow(q.FEEDBACK, feedback_id))
+        return 201, from_row(m.Feedback, await conn.fetchrow(q.FEEDBACK, feedback_id))
 
     async with pool.acquire() as conn:
         return await run_once(conn, user_id, key, scope, action)
@@ -169,7 +170,7 @@ async def poll_feedback(
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(q.FEEDBACK_OF_POLL, poll_id, after[0] if after else None, limit + 1)
     stats = await conn.fetchrow(q.FEEDBACK_STATS, poll_id)
-    items, next_cursor = page_of([build(m.Feedback, row) for row in rows], rows, limit)
+    items, next_cursor = page_of([from_row(m.Feedback, row) for row in rows], rows, limit)
     return m.FeedbackPage(items=items, next_cursor=next_cursor, count=stats["count"], average_rating=stats["average"])
 
 
@@ -188,7 +189,7 @@ async def share_feedback(conn: asyncpg.Connection, trial_id: int, user_id: int) 
         if feedback is None:
             raise Problem("no_feedback")
         if feedback["post_id"] is not None:
-            return Response(build(m.SharedPost, await conn.fetchrow(q.POST, feedback["post_id"])), status_code=200)
+            return Response(from_row(m.SharedPost, await conn.fetchrow(q.POST, feedback["post_id"])), status_code=200)
         community_id = trial["community_id"]
         await check_can_post(conn, community_id, user_id)
         text = feedback_post_text(feedback["rating"], feedback["trial_product"], feedback["title"], feedback["text"])
@@ -200,4 +201,4 @@ async def share_feedback(conn: asyncpg.Connection, trial_id: int, user_id: int) 
             conn, trial["poll_id"], user_id, "feedback.shared", subject_id=user_id, details={"postId": str(post_id)}
         )
         await record(conn, community_id, user_id, "post", post_id=post_id)
-        return Response(build(m.SharedPost, await conn.fetchrow(q.POST, post_id)), status_code=201)
+        return Response(from_row(m.SharedPost, await conn.fetchrow(q.POST, post_id)), status_code=201)

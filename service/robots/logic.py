@@ -26,6 +26,7 @@ from service.core.content import POST_SCENE, judge
 from service.core.hooks import Published
 from service.core.paging import decode_cursor, encode_cursor
 from service.core.robots import comment_as_robot
+from service.core.rows import from_row
 from service.errors import FieldError, Problem
 from service.jobs import enqueue
 from service.robots import matching
@@ -44,7 +45,7 @@ REPLY_KIND = "robots.customer_reply"  # the job that answers a customer-service 
 
 
 def _rule(row: Any) -> m.Rule:
-    return m.Rule(**{name: row[name] for name in m.Rule.__struct_fields__})
+    return from_row(m.Rule, row)
 
 
 def _invalid(field: str, message: str) -> Problem:
