@@ -65,7 +65,7 @@ SELECT 'job kind' AS what, kind AS name FROM jobs
 WHERE status IN ('queued', 'running') AND NOT kind = ANY($1::text[])
 UNION
 SELECT 'payment purpose', purpose FROM orders
-WHERE status IN ('created', 'paid') AND NOT purpose = ANY($2::text[])
+WHERE status = 'created' AND NOT purpose = ANY($2::text[])
 UNION
 SELECT 'payment purpose', purpose FROM transfers
 WHERE status IN ('pending', 'wait_user_confirm', 'processing') AND NOT purpose = ANY($2::text[])
@@ -75,7 +75,8 @@ ORDER BY 1, 2
 
 async def check_declared(conn: asyncpg.Connection, domains: Sequence[Domain], jobs: Registry) -> None:
     """Refuse to start over work that no domain of the list can finish: a queued job of an unknown kind, an
-    open order or transfer of an unknown purpose (a domain left out of service/domains.py)."""
+    unpaid order (its payment may still arrive, and `on_paid` must run) or a transfer in flight (`on_transfer`)
+    of an unknown purpose: a domain left out of service/domains.py."""
     purposes = [purpose.name for domain in domains for purpose in domain.purposes]
     rows = await conn.fetch(_UNDECLARED, list(jobs.handlers), purposes)
     if rows:
