@@ -2151,6 +2151,32 @@ export interface components {
             /** @example mv1.88.1749260400.Fh3...43 characters */
             qr?: string | null;
         };
+        /** AuditEntry */
+        AuditEntry: {
+            /** @example member.joined */
+            action: string;
+            actorId: string | null;
+            /** @example 阿杰 */
+            actorNickname: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            details: {
+                [key: string]: unknown;
+            };
+            id: string;
+            subjectId: string | null;
+            /** @example 小林 */
+            subjectNickname: string | null;
+        };
+        /** AuditPage */
+        AuditPage: {
+            items: components["schemas"]["AuditEntry"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
+            nextCursor: string | null;
+        };
         /** Author */
         Author: {
             avatarUrl: string;
@@ -2786,6 +2812,7 @@ export interface components {
         FieldError: {
             field: string;
             message: string;
+            reason?: string | null;
             source?: string | null;
         };
         /** Health */
@@ -3441,6 +3468,28 @@ export interface components {
             votingCloseAt: string;
             votingOpenedAt: string | null;
         };
+        /** PollAuditEntry */
+        PollAuditEntry: {
+            /** @example vote.cast */
+            action: string;
+            actorId: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            details: Record<string, never>;
+            id: string;
+            proposalId: string | null;
+            subjectId: string | null;
+            voteId: string | null;
+        };
+        /** PollAuditPage */
+        PollAuditPage: {
+            items: components["schemas"]["PollAuditEntry"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
+            nextCursor: string | null;
+        };
         /**
          * PollCreate
          * @example {
@@ -3568,6 +3617,7 @@ export interface components {
          *     }
          */
         ProblemBody: {
+            action: string;
             /**
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
@@ -3581,6 +3631,7 @@ export interface components {
             status: number;
             title: string;
             type: string;
+            userMessage: string;
         };
         /** ProfileUpdate */
         ProfileUpdate: {
@@ -4164,57 +4215,1203 @@ export interface components {
             postId: string;
             text: string;
         };
-        /** AuditEntry */
-        communities_models_AuditEntry: {
-            /** @example member.joined */
-            action: string;
-            actorId: string | null;
-            /** @example 阿杰 */
-            actorNickname: string | null;
-            /** Format: date-time */
-            createdAt: string;
-            details: {
-                [key: string]: unknown;
+    };
+    responses: {
+        /**
+         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+         */
+        Problem400_37c871f8fa: {
+            headers: {
+                [name: string]: unknown;
             };
-            id: string;
-            subjectId: string | null;
-            /** @example 小林 */
-            subjectNickname: string | null;
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "bad_request" | "validation_failed";
+                };
+            };
         };
-        /** AuditPage */
-        communities_models_AuditPage: {
-            items: components["schemas"]["communities_models_AuditEntry"][];
-            /**
-             * @description Pass as `cursor` for the next page; null on the last page
-             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
-             */
-            nextCursor: string | null;
+        /**
+         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `window_too_long`: The metrics window is longer than 366 days or ends before it starts.
+         */
+        Problem400_81c9e2f9ba: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "validation_failed" | "window_too_long";
+                };
+            };
         };
-        /** AuditEntry */
-        polls_models_AuditEntry: {
-            /** @example vote.cast */
-            action: string;
-            actorId: string | null;
-            /** Format: date-time */
-            createdAt: string;
-            details: Record<string, never>;
-            id: string;
-            proposalId: string | null;
-            subjectId: string | null;
-            voteId: string | null;
+        /**
+         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `invalid_code`: The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry.
+         *     - `code_used`: The WeChat code was already used: get a new one and retry.
+         *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+         */
+        Problem400_9ff55e0466: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "bad_request" | "code_used" | "invalid_code" | "validation_failed";
+                };
+            };
         };
-        /** AuditPage */
-        polls_models_AuditPage: {
-            items: components["schemas"]["polls_models_AuditEntry"][];
-            /**
-             * @description Pass as `cursor` for the next page; null on the last page
-             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
-             */
-            nextCursor: string | null;
+        /**
+         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `window_too_long`: The metrics window is longer than 366 days or ends before it starts.
+         *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+         */
+        Problem400_a36182b28b: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "bad_request" | "validation_failed" | "window_too_long";
+                };
+            };
+        };
+        /**
+         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `pay_notification_malformed`: Not a WeChat Pay notification, or its resource does not decrypt.
+         */
+        Problem400_b35fc1a75f: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "pay_notification_malformed" | "validation_failed";
+                };
+            };
+        };
+        /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
+        Problem400_validation_failed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "validation_failed";
+                };
+            };
+        };
+        /**
+         * @description - `invalid_refresh_token`: The refresh token is unknown, expired or revoked: log in again.
+         *     - `refresh_token_reused`: This refresh token was already exchanged, so it may have leaked: the session is revoked, log in again.
+         */
+        Problem401_20c8384509: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "invalid_refresh_token" | "refresh_token_reused";
+                };
+            };
+        };
+        /**
+         * @description - `unauthorized`: No valid access token: log in again or refresh the token.
+         *     - `token_expired`: The access token expired: refresh it.
+         */
+        Problem401_96fc0df2fc: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "token_expired" | "unauthorized";
+                };
+            };
+        };
+        /**
+         * @description - `pay_signature_invalid`: The WeChat Pay signature does not verify: forged or altered notification.
+         *     - `pay_serial_unknown`: Wechatpay-Serial names no WeChat Pay key we hold.
+         *     - `pay_notification_stale`: The notification is signed more than 5 minutes away from now.
+         */
+        Problem401_c1d284b19c: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "pay_notification_stale" | "pay_serial_unknown" | "pay_signature_invalid";
+                };
+            };
+        };
+        /** @description - `payment_required`: This community is paid: joining goes through checkout. */
+        Problem402_payment_required: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "payment_required";
+                };
+            };
+        };
+        /**
+         * @description - `not_member`: You are not a member of this community (or no longer are).
+         *     - `member_muted`: An admin muted you in this community for a while.
+         */
+        Problem403_2021320d4a: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "member_muted" | "not_member";
+                };
+            };
+        };
+        /**
+         * @description - `not_member`: You are not a member of this community (or no longer are).
+         *     - `not_trial_holder`: Only the member who holds this free-trial qualification may do this.
+         *     - `member_muted`: An admin muted you in this community for a while.
+         *     - `introduction_required`: This community asks newcomers to introduce themselves before posting.
+         */
+        Problem403_36d801db7b: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "introduction_required" | "member_muted" | "not_member" | "not_trial_holder";
+                };
+            };
+        };
+        /**
+         * @description - `not_member`: You are not a member of this community (or no longer are).
+         *     - `forbidden`: Your role does not allow this action.
+         */
+        Problem403_37f581a5cb: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "forbidden" | "not_member";
+                };
+            };
+        };
+        /**
+         * @description - `not_member`: You are not a member of this community (or no longer are).
+         *     - `member_muted`: An admin muted you in this community for a while.
+         *     - `introduction_required`: This community asks newcomers to introduce themselves before posting.
+         *     - `forbidden`: Your role does not allow this action.
+         */
+        Problem403_4d385e9eee: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "forbidden" | "introduction_required" | "member_muted" | "not_member";
+                };
+            };
+        };
+        /**
+         * @description - `not_member`: You are not a member of this community (or no longer are).
+         *     - `not_participant`: You are not one of the collection's participants.
+         */
+        Problem403_9f927edd9e: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "not_member" | "not_participant";
+                };
+            };
+        };
+        /**
+         * @description - `not_member`: You are not a member of this community (or no longer are).
+         *     - `member_muted`: An admin muted you in this community for a while.
+         *     - `introduction_required`: This community asks newcomers to introduce themselves before posting.
+         */
+        Problem403_b871e80213: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "introduction_required" | "member_muted" | "not_member";
+                };
+            };
+        };
+        /** @description - `forbidden`: Your role does not allow this action. */
+        Problem403_forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "forbidden";
+                };
+            };
+        };
+        /** @description - `invalid_signature`: The request is not signed by WeChat (signature, timestamp or key). */
+        Problem403_invalid_signature: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "invalid_signature";
+                };
+            };
+        };
+        /** @description - `member_removed`: An admin removed you from this community; only an admin's approval lets you back. */
+        Problem403_member_removed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "member_removed";
+                };
+            };
+        };
+        /** @description - `not_member`: You are not a member of this community (or no longer are). */
+        Problem403_not_member: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "not_member";
+                };
+            };
+        };
+        /** @description - `not_trial_holder`: Only the member who holds this free-trial qualification may do this. */
+        Problem403_not_trial_holder: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "not_trial_holder";
+                };
+            };
+        };
+        /** @description - `operator_only`: Only the platform operator (X-Operator-Key) may do this. */
+        Problem403_operator_only: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "operator_only";
+                };
+            };
+        };
+        /** @description - `refund_not_allowed`: This purchase cannot be refunded by its payer. */
+        Problem403_refund_not_allowed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "refund_not_allowed";
+                };
+            };
+        };
+        /** @description - `venue_code_invalid`: The venue code or QR payload is not this meetup's: wrong, altered or forged. */
+        Problem403_venue_code_invalid: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "venue_code_invalid";
+                };
+            };
+        };
+        /**
+         * @description - `not_found`: No such resource, or you may not see it.
+         *     - `invite_not_found`: No such invite link in this community.
+         */
+        Problem404_15ca92ef85: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "invite_not_found" | "not_found";
+                };
+            };
+        };
+        /**
+         * @description - `not_found`: No such resource, or you may not see it.
+         *     - `pay_notification_unknown`: The notification names no order, refund or transfer of ours.
+         */
+        Problem404_7da53f67a4: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "not_found" | "pay_notification_unknown";
+                };
+            };
+        };
+        /**
+         * @description - `not_found`: No such resource, or you may not see it.
+         *     - `pool_not_found`: No such reward pool.
+         */
+        Problem404_f3660de772: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "not_found" | "pool_not_found";
+                };
+            };
+        };
+        /** @description - `not_found`: No such resource, or you may not see it. */
+        Problem404_not_found: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "not_found";
+                };
+            };
+        };
+        /**
+         * @description - `cancellation_closed`: Too late to cancel: paid places until the sign-up deadline, others until the start.
+         *     - `conflict`: The request conflicts with the current state.
+         */
+        Problem409_053000275f: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "cancellation_closed" | "conflict";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
+         *     - `proposal_merged`: The proposal was merged into another; act on that one.
+         */
+        Problem409_06e15c3dc2: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "poll_closed" | "proposal_merged";
+                };
+            };
+        };
+        /**
+         * @description - `order_already_paid`: The order has been paid meanwhile.
+         *     - `conflict`: The request conflicts with the current state.
+         */
+        Problem409_0a5d79270f: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "conflict" | "order_already_paid";
+                };
+            };
+        };
+        /**
+         * @description - `community_full`: The community has reached its member cap.
+         *     - `order_already_paid`: The order has been paid meanwhile.
+         *     - `conflict`: The request conflicts with the current state.
+         */
+        Problem409_17e09ab165: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "community_full" | "conflict" | "order_already_paid";
+                };
+            };
+        };
+        /**
+         * @description - `order_not_paid`: The order is not paid, or is already refunded.
+         *     - `refund_window_closed`: The refund window of this order has passed.
+         *     - `owner_must_transfer`: The owner cannot leave: transfer ownership first.
+         */
+        Problem409_1ade985cd8: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "order_not_paid" | "owner_must_transfer" | "refund_window_closed";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `activity_ended`: The activity has ended.
+         *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         */
+        Problem409_2c4ba99b89: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "activity_ended" | "app_disabled" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `check_in_late`: The occurrence's check-in window has closed: check in during the next one.
+         *     - `check_in_not_open`: The check-in window has not opened yet.
+         *     - `already_checked_in`: You already checked into this occurrence (one check-in per occurrence).
+         *     - `activity_ended`: The activity has ended.
+         *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         */
+        Problem409_4b20bc72f2: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "activity_ended" | "already_checked_in" | "app_disabled" | "check_in_late" | "check_in_not_open" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `share_already_paid`: You have already paid your share of this collection.
+         *     - `collection_closed`: The collection takes no more payments: past its deadline, settled or cancelled.
+         *     - `order_already_paid`: The order has been paid meanwhile.
+         *     - `conflict`: The request conflicts with the current state.
+         */
+        Problem409_4f2a61746a: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "collection_closed" | "conflict" | "order_already_paid" | "share_already_paid";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `too_many_rules`: A community has at most 50 keyword rules: delete one first.
+         *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         */
+        Problem409_5a1ab4f981: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "too_many_rules" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         *     - `poll_not_accepting_proposals`: The poll does not take proposals now: its proposal phase ended (deadline passed, voting or closed).
+         *     - `proposal_limit_reached`: You have made as many proposals as this poll allows each member.
+         *     - `duplicate_proposal`: The same name (ignoring case, width, spaces and punctuation) was already proposed: `existingProposalId` names it. Vote for it instead.
+         */
+        Problem409_6198816270: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "duplicate_proposal" | "poll_not_accepting_proposals" | "proposal_limit_reached" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `meetup_cancelled`: The meetup was cancelled.
+         *     - `venue_check_in_closed`: Venue check-in is open from shortly before the start until the end.
+         *     - `not_signed_up`: You have no confirmed place at this meetup.
+         */
+        Problem409_66ea09730c: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "meetup_cancelled" | "not_signed_up" | "venue_check_in_closed";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         */
+        Problem409_6eff6cff5c: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
+         *     - `proposal_merged`: The proposal was merged into another; act on that one.
+         *     - `invalid_merge`: Merge a proposal into another visible proposal of the same poll, not into itself.
+         */
+        Problem409_712ef0b061: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "invalid_merge" | "poll_closed" | "proposal_merged";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `poll_not_accepting_votes`: The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.
+         *     - `proposal_not_votable`: Only visible proposals can get votes (not pending, hidden or merged ones).
+         *     - `already_voted`: You already vote for this proposal (one vote per proposal).
+         *     - `vote_limit_reached`: You have used all your votes in this poll; withdraw one to vote again.
+         */
+        Problem409_7bd2488311: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "already_voted" | "app_disabled" | "poll_not_accepting_votes" | "proposal_not_votable" | "vote_limit_reached";
+                };
+            };
+        };
+        /**
+         * @description - `nothing_to_withdraw`: No entry fee is withdrawable yet (see the community's earnings).
+         *     - `payout_too_large`: A single entry payment of 2,000 yuan or more cannot be paid out by merchant transfer without the payee's real name.
+         */
+        Problem409_90e50c93d3: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "nothing_to_withdraw" | "payout_too_large";
+                };
+            };
+        };
+        /**
+         * @description - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         *     - `edit_window_closed`: A post can be edited only during the edit window after it was posted.
+         */
+        Problem409_9ac16e07da: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "edit_window_closed" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
+         * @description - `already_introduced`: You have already introduced yourself in this community.
+         *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         */
+        Problem409_a35b3399a9: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "already_introduced" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
+         * @description - `request_not_pending`: The join request was already decided or withdrawn.
+         *     - `community_full`: The community has reached its member cap.
+         */
+        Problem409_ad9e53a715: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "community_full" | "request_not_pending";
+                };
+            };
+        };
+        /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
+        Problem409_app_disabled: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled";
+                };
+            };
+        };
+        /**
+         * @description - `order_already_paid`: The order has been paid meanwhile.
+         *     - `conflict`: The request conflicts with the current state.
+         *     - `app_not_renewable`: Only a monthly app that is priced can be renewed.
+         */
+        Problem409_b57125816a: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_not_renewable" | "conflict" | "order_already_paid";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `poll_not_closed`: Results, the draw and the full record are published when the poll closes.
+         */
+        Problem409_c0bb3411c8: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "poll_not_closed";
+                };
+            };
+        };
+        /** @description - `cap_below_member_count`: The member cap cannot go below the current number of members. */
+        Problem409_cap_below_member_count: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "cap_below_member_count";
+                };
+            };
+        };
+        /** @description - `collection_settled`: The collection is settled or being settled: it can no longer be cancelled. */
+        Problem409_collection_settled: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "collection_settled";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `meetup_full`: Every place is taken and this meetup keeps no waitlist.
+         *     - `meetup_cancelled`: The meetup was cancelled.
+         *     - `signup_closed`: The sign-up deadline has passed.
+         *     - `order_already_paid`: The order has been paid meanwhile.
+         *     - `conflict`: The request conflicts with the current state.
+         */
+        Problem409_d5c245a160: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "conflict" | "meetup_cancelled" | "meetup_full" | "order_already_paid" | "signup_closed";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `meetup_cancelled`: The meetup was cancelled.
+         */
+        Problem409_e09e1f25c1: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "meetup_cancelled";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `meetup_cancelled`: The meetup was cancelled.
+         *     - `capacity_below_signups`: The capacity cannot go below the places already taken.
+         *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         */
+        Problem409_e1e332b930: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "capacity_below_signups" | "meetup_cancelled" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `poll_not_accepting_votes`: The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.
+         *     - `vote_changes_not_allowed`: This poll does not let members change or withdraw votes.
+         */
+        Problem409_e307923c95: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "poll_not_accepting_votes" | "vote_changes_not_allowed";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
+         */
+        Problem409_e7d0678629: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "poll_closed";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `poll_not_accepting_votes`: The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.
+         *     - `proposal_not_votable`: Only visible proposals can get votes (not pending, hidden or merged ones).
+         *     - `vote_limit_reached`: You have used all your votes in this poll; withdraw one to vote again.
+         *     - `vote_changes_not_allowed`: This poll does not let members change or withdraw votes.
+         */
+        Problem409_f89820e724: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "poll_not_accepting_votes" | "proposal_not_votable" | "vote_changes_not_allowed" | "vote_limit_reached";
+                };
+            };
+        };
+        /**
+         * @description - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         *     - `trial_not_claimed`: The qualification has not been claimed yet: claim it with a delivery note first.
+         *     - `feedback_exists`: You already gave feedback on this trial (one per qualification).
+         */
+        Problem409_fc182ec62d: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "feedback_exists" | "trial_not_claimed" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
+         * @description - `order_not_paid`: The order is not paid, or is already refunded.
+         *     - `order_paid_out`: The order's money has been paid out to the community's owner: it cannot be refunded.
+         *     - `owner_must_transfer`: The owner cannot leave: transfer ownership first.
+         */
+        Problem409_fdca6d5fbb: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "order_not_paid" | "order_paid_out" | "owner_must_transfer";
+                };
+            };
+        };
+        /** @description - `no_feedback`: There is no feedback on this trial to share yet. */
+        Problem409_no_feedback: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "no_feedback";
+                };
+            };
+        };
+        /** @description - `nothing_to_allocate`: No community meets the pool's thresholds with any member contribution. */
+        Problem409_nothing_to_allocate: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "nothing_to_allocate";
+                };
+            };
+        };
+        /** @description - `owner_must_transfer`: The owner cannot leave: transfer ownership first. */
+        Problem409_owner_must_transfer: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "owner_must_transfer";
+                };
+            };
+        };
+        /** @description - `pay_notification_mismatch`: The notification disagrees with our record (amount, payer, appid, mchid). */
+        Problem409_pay_notification_mismatch: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "pay_notification_mismatch";
+                };
+            };
+        };
+        /** @description - `request_not_pending`: The join request was already decided or withdrawn. */
+        Problem409_request_not_pending: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "request_not_pending";
+                };
+            };
+        };
+        /** @description - `trial_already_shipped`: The trial was already shipped: its delivery note no longer changes. */
+        Problem409_trial_already_shipped: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "trial_already_shipped";
+                };
+            };
+        };
+        /** @description - `trial_not_claimed`: The qualification has not been claimed yet: claim it with a delivery note first. */
+        Problem409_trial_not_claimed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "trial_not_claimed";
+                };
+            };
+        };
+        /** @description - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry. */
+        Problem409_wechat_session_stale: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "wechat_session_stale";
+                };
+            };
+        };
+        /**
+         * @description - `invite_expired`: The invite link expired or was revoked.
+         *     - `invite_used_up`: The invite link reached its use limit.
+         */
+        Problem410_3e66572ab2: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "invite_expired" | "invite_used_up";
+                };
+            };
+        };
+        /** @description - `trial_expired`: The qualification was not claimed before its deadline and has expired. */
+        Problem410_trial_expired: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "trial_expired";
+                };
+            };
+        };
+        /** @description - `venue_code_expired`: The QR payload has expired: scan the one shown at the venue now. */
+        Problem410_venue_code_expired: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "venue_code_expired";
+                };
+            };
+        };
+        /**
+         * @description - `batch_too_large`: The event batch holds more events than the documented maximum.
+         *     - `payload_too_large`: The request body exceeds the size limit.
+         */
+        Problem413_d7d343c52e: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "batch_too_large" | "payload_too_large";
+                };
+            };
+        };
+        /** @description - `payload_too_large`: The request body exceeds the size limit. */
+        Problem413_payload_too_large: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "payload_too_large";
+                };
+            };
+        };
+        /**
+         * @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
+         *     - `content_rejected`: The text did not pass WeChat's content-safety check.
+         */
+        Problem422_4888bad0e6: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "content_rejected" | "idempotency_key_reused";
+                };
+            };
+        };
+        /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
+        Problem422_content_rejected: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "content_rejected";
+                };
+            };
+        };
+        /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
+        Problem422_idempotency_key_reused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "idempotency_key_reused";
+                };
+            };
+        };
+        /** @description - `rate_limited`: Too many requests: wait for Retry-After seconds. */
+        Problem429_rate_limited: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "rate_limited";
+                };
+            };
+        };
+        /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
+        Problem502_wechat_error: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "wechat_error";
+                };
+            };
+        };
+        /** @description - `not_ready`: The service is not ready: database unreachable or migrations pending. */
+        Problem503_not_ready: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "not_ready";
+                };
+            };
+        };
+        /** @description - `payment_unavailable`: WeChat Pay cannot be reached right now: retry shortly. */
+        Problem503_payment_unavailable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "payment_unavailable";
+                };
+            };
+        };
+        /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
+        Problem503_wechat_unavailable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "wechat_unavailable";
+                };
+            };
         };
     };
-    responses: never;
-    parameters: never;
+    parameters: {
+        /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
+        "header.Idempotency-Key": string | null;
+        /** @description Resource id (decimal string of an integer) */
+        "path.activity_id": number;
+        /** @description An app: robots, polls, collections, activities, meetups, warmup */
+        "path.app": string;
+        /** @description Resource id (decimal string of an integer) */
+        "path.collection_id": number;
+        /** @description Resource id (decimal string of an integer) */
+        "path.community_id": number;
+        /** @description Resource id (decimal string of an integer) */
+        "path.meetup_id": number;
+        /** @description Resource id (decimal string of an integer) */
+        "path.order_id": number;
+        /** @description Resource id (decimal string of an integer) */
+        "path.poll_id": number;
+        /** @description Resource id (decimal string of an integer) */
+        "path.pool_id": number;
+        /** @description Resource id (decimal string of an integer) */
+        "path.post_id": number;
+        /** @description Resource id (decimal string of an integer) */
+        "path.proposal_id": number;
+        /** @description Resource id (decimal string of an integer) */
+        "path.request_id": number;
+        /** @description Resource id (decimal string of an integer) */
+        "path.rule_id": number;
+        /** @description Resource id (decimal string of an integer) */
+        "path.topic_id": number;
+        /** @description Resource id (decimal string of an integer) */
+        "path.trial_id": number;
+        /** @description `me` for yourself (your own settings; DELETE = leave), or a member's user id */
+        "path.user_id": string;
+        /** @description `nextCursor` of the previous page; omit for the first page */
+        "query.cursor": string | null;
+        /** @description First local day of the window (YYYY-MM-DD) */
+        "query.from": string;
+        /** @description Page size (1-100) */
+        "query.limit": number;
+        /** @description Page size (1-100) */
+        "query.limit.2": number;
+        /** @description Page size (1-50) */
+        "query.limit.3": number;
+        /** @description Last local day of the window, inclusive */
+        "query.to": string;
+    };
     requestBodies: never;
     headers: never;
     pathItems: never;
@@ -4259,42 +5456,9 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `not_ready`: The service is not ready: database unreachable or migrations pending. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_ready";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            404: components["responses"]["Problem404_not_found"];
+            503: components["responses"]["Problem503_not_ready"];
         };
     };
     getActivity: {
@@ -4303,7 +5467,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                activity_id: number;
+                activity_id: components["parameters"]["path.activity_id"];
             };
             cookie?: never;
         };
@@ -4318,57 +5482,10 @@ export interface operations {
                     "application/json": components["schemas"]["Activity"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     endActivity: {
@@ -4377,7 +5494,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                activity_id: number;
+                activity_id: components["parameters"]["path.activity_id"];
             };
             cookie?: never;
         };
@@ -4390,69 +5507,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `forbidden`: Your role does not allow this action. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     updateActivity: {
@@ -4461,7 +5520,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                activity_id: number;
+                activity_id: components["parameters"]["path.activity_id"];
             };
             cookie?: never;
         };
@@ -4480,124 +5539,15 @@ export interface operations {
                     "application/json": components["schemas"]["Activity"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `forbidden`: Your role does not allow this action. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `activity_ended`: The activity has ended.
-             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "activity_ended" | "app_disabled" | "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_2c4ba99b89"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     listCheckIns: {
@@ -4608,14 +5558,14 @@ export interface operations {
                 /** @description An id */
                 user_id?: number | null;
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                activity_id: number;
+                activity_id: components["parameters"]["path.activity_id"];
             };
             cookie?: never;
         };
@@ -4630,57 +5580,10 @@ export interface operations {
                     "application/json": components["schemas"]["CheckInPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     checkIn: {
@@ -4689,7 +5592,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                activity_id: number;
+                activity_id: components["parameters"]["path.activity_id"];
             };
             cookie?: never;
         };
@@ -4708,145 +5611,29 @@ export interface operations {
                     "application/json": components["schemas"]["CheckIn"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `member_muted`: An admin muted you in this community for a while.
-             *     - `introduction_required`: This community asks newcomers to introduce themselves before posting.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "introduction_required" | "member_muted" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `check_in_late`: The occurrence's check-in window has closed: check in during the next one.
-             *     - `check_in_not_open`: The check-in window has not opened yet.
-             *     - `already_checked_in`: You already checked into this occurrence (one check-in per occurrence).
-             *     - `activity_ended`: The activity has ended.
-             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "activity_ended" | "already_checked_in" | "app_disabled" | "check_in_late" | "check_in_not_open" | "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_b871e80213"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_4b20bc72f2"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     listActivityOccurrences: {
         parameters: {
             query?: {
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                activity_id: number;
+                activity_id: components["parameters"]["path.activity_id"];
             };
             cookie?: never;
         };
@@ -4861,69 +5648,22 @@ export interface operations {
                     "application/json": components["schemas"]["OccurrencePage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     activityRanking: {
         parameters: {
             query?: {
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                activity_id: number;
+                activity_id: components["parameters"]["path.activity_id"];
             };
             cookie?: never;
         };
@@ -4938,57 +5678,10 @@ export interface operations {
                     "application/json": components["schemas"]["Ranking"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     setAppPrice: {
@@ -4997,7 +5690,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description An app: robots, polls, collections, activities, meetups, warmup */
-                app: string;
+                app: components["parameters"]["path.app"];
             };
             cookie?: never;
         };
@@ -5016,57 +5709,10 @@ export interface operations {
                     "application/json": components["schemas"]["CatalogueApp"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /** @description - `operator_only`: Only the platform operator (X-Operator-Key) may do this. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "operator_only";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            403: components["responses"]["Problem403_operator_only"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     clearAppPrice: {
@@ -5075,7 +5721,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description An app: robots, polls, collections, activities, meetups, warmup */
-                app: string;
+                app: components["parameters"]["path.app"];
             };
             cookie?: never;
         };
@@ -5088,42 +5734,9 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /** @description - `operator_only`: Only the platform operator (X-Operator-Key) may do this. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "operator_only";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            403: components["responses"]["Problem403_operator_only"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     createRewardPool: {
@@ -5148,58 +5761,10 @@ export interface operations {
                     "application/json": components["schemas"]["RewardPool"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `window_too_long`: The metrics window is longer than 366 days or ends before it starts.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed" | "window_too_long";
-                    };
-                };
-            };
-            /** @description - `operator_only`: Only the platform operator (X-Operator-Key) may do this. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "operator_only";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_a36182b28b"];
+            403: components["responses"]["Problem403_operator_only"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     readRewardPool: {
@@ -5208,7 +5773,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                pool_id: number;
+                pool_id: components["parameters"]["path.pool_id"];
             };
             cookie?: never;
         };
@@ -5223,45 +5788,9 @@ export interface operations {
                     "application/json": components["schemas"]["RewardPool"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /** @description - `operator_only`: Only the platform operator (X-Operator-Key) may do this. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "operator_only";
-                    };
-                };
-            };
-            /**
-             * @description - `not_found`: No such resource, or you may not see it.
-             *     - `pool_not_found`: No such reward pool.
-             */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found" | "pool_not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            403: components["responses"]["Problem403_operator_only"];
+            404: components["responses"]["Problem404_f3660de772"];
         };
     };
     commitRewardPool: {
@@ -5270,7 +5799,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                pool_id: number;
+                pool_id: components["parameters"]["path.pool_id"];
             };
             cookie?: never;
         };
@@ -5285,57 +5814,10 @@ export interface operations {
                     "application/json": components["schemas"]["RewardPool"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /** @description - `operator_only`: Only the platform operator (X-Operator-Key) may do this. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "operator_only";
-                    };
-                };
-            };
-            /**
-             * @description - `not_found`: No such resource, or you may not see it.
-             *     - `pool_not_found`: No such reward pool.
-             */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found" | "pool_not_found";
-                    };
-                };
-            };
-            /** @description - `nothing_to_allocate`: No community meets the pool's thresholds with any member contribution. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "nothing_to_allocate";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            403: components["responses"]["Problem403_operator_only"];
+            404: components["responses"]["Problem404_f3660de772"];
+            409: components["responses"]["Problem409_nothing_to_allocate"];
         };
     };
     listAppCatalogue: {
@@ -5356,45 +5838,9 @@ export interface operations {
                     "application/json": components["schemas"]["Catalogue"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     login: {
@@ -5419,83 +5865,12 @@ export interface operations {
                     "application/json": components["schemas"]["LoginResult"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `invalid_code`: The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry.
-             *     - `code_used`: The WeChat code was already used: get a new one and retry.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "code_used" | "invalid_code" | "validation_failed";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `rate_limited`: Too many requests: wait for Retry-After seconds. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "rate_limited";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_9ff55e0466"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            429: components["responses"]["Problem429_rate_limited"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     logout: {
@@ -5518,45 +5893,9 @@ export interface operations {
                 };
                 content?: never;
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     bindPhone: {
@@ -5581,98 +5920,13 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `invalid_code`: The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry.
-             *     - `code_used`: The WeChat code was already used: get a new one and retry.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "code_used" | "invalid_code" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `rate_limited`: Too many requests: wait for Retry-After seconds. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "rate_limited";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_9ff55e0466"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            429: components["responses"]["Problem429_rate_limited"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     refreshSession: {
@@ -5697,60 +5951,10 @@ export interface operations {
                     "application/json": components["schemas"]["Tokens"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `invalid_refresh_token`: The refresh token is unknown, expired or revoked: log in again.
-             *     - `refresh_token_reused`: This refresh token was already exchanged, so it may have leaked: the session is revoked, log in again.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "invalid_refresh_token" | "refresh_token_reused";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_20c8384509"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     getSession: {
@@ -5771,45 +5975,9 @@ export interface operations {
                     "application/json": components["schemas"]["SessionInfo"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     getCollection: {
@@ -5818,7 +5986,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                collection_id: number;
+                collection_id: components["parameters"]["path.collection_id"];
             };
             cookie?: never;
         };
@@ -5833,57 +6001,10 @@ export interface operations {
                     "application/json": components["schemas"]["Collection"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     cancelCollection: {
@@ -5891,11 +6012,11 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                collection_id: number;
+                collection_id: components["parameters"]["path.collection_id"];
             };
             cookie?: never;
         };
@@ -5914,99 +6035,13 @@ export interface operations {
                     "application/json": components["schemas"]["Collection"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `collection_settled`: The collection is settled or being settled: it can no longer be cancelled. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "collection_settled";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_collection_settled"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     payCollectionShare: {
@@ -6014,11 +6049,11 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                collection_id: number;
+                collection_id: components["parameters"]["path.collection_id"];
             };
             cookie?: never;
         };
@@ -6033,102 +6068,13 @@ export interface operations {
                     "application/json": components["schemas"]["Order"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `not_participant`: You are not one of the collection's participants.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member" | "not_participant";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `share_already_paid`: You have already paid your share of this collection.
-             *     - `collection_closed`: The collection takes no more payments: past its deadline, settled or cancelled.
-             *     - `order_already_paid`: The order has been paid meanwhile.
-             *     - `conflict`: The request conflicts with the current state.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "collection_closed" | "conflict" | "order_already_paid" | "share_already_paid";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
-            /** @description - `payment_unavailable`: WeChat Pay cannot be reached right now: retry shortly. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payment_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_9f927edd9e"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_4f2a61746a"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
+            503: components["responses"]["Problem503_payment_unavailable"];
         };
     };
     deleteComment: {
@@ -6150,60 +6096,10 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     discoverCommunities: {
@@ -6214,9 +6110,9 @@ export interface operations {
                 /** @description An exact tag */
                 tag?: string | null;
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path?: never;
@@ -6233,45 +6129,9 @@ export interface operations {
                     "application/json": components["schemas"]["CommunityPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     createCommunity: {
@@ -6279,7 +6139,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path?: never;
             cookie?: never;
@@ -6299,72 +6159,11 @@ export interface operations {
                     "application/json": components["schemas"]["Community"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     getCommunity: {
@@ -6373,7 +6172,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -6388,45 +6187,9 @@ export interface operations {
                     "application/json": components["schemas"]["Community"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     updateCommunity: {
@@ -6435,7 +6198,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -6454,87 +6217,12 @@ export interface operations {
                     "application/json": components["schemas"]["Community"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `cap_below_member_count`: The member cap cannot go below the current number of members. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "cap_below_member_count";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_cap_below_member_count"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     listActivities: {
@@ -6542,14 +6230,14 @@ export interface operations {
             query?: {
                 status?: "active" | "ended" | null;
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -6564,69 +6252,11 @@ export interface operations {
                     "application/json": components["schemas"]["ActivityPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     createActivity: {
@@ -6635,7 +6265,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -6654,126 +6284,15 @@ export interface operations {
                     "application/json": components["schemas"]["Activity"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_6eff6cff5c"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     listCommunityApps: {
@@ -6785,7 +6304,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -6800,60 +6319,10 @@ export interface operations {
                     "application/json": components["schemas"]["CommunityAppList"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     enableCommunityApp: {
@@ -6861,13 +6330,13 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
                 /** @description An app: robots, polls, collections, activities, meetups, warmup */
-                app: string;
+                app: components["parameters"]["path.app"];
             };
             cookie?: never;
         };
@@ -6891,99 +6360,13 @@ export interface operations {
                     "application/json": components["schemas"]["AppCheckout"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `order_already_paid`: The order has been paid meanwhile.
-             *     - `conflict`: The request conflicts with the current state.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "conflict" | "order_already_paid";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
-            /** @description - `payment_unavailable`: WeChat Pay cannot be reached right now: retry shortly. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payment_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_0a5d79270f"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
+            503: components["responses"]["Problem503_payment_unavailable"];
         };
     };
     disableCommunityApp: {
@@ -6992,9 +6375,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
                 /** @description An app: robots, polls, collections, activities, meetups, warmup */
-                app: string;
+                app: components["parameters"]["path.app"];
             };
             cookie?: never;
         };
@@ -7007,60 +6390,10 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     renewCommunityApp: {
@@ -7068,13 +6401,13 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
                 /** @description An app: robots, polls, collections, activities, meetups, warmup */
-                app: string;
+                app: components["parameters"]["path.app"];
             };
             cookie?: never;
         };
@@ -7089,100 +6422,13 @@ export interface operations {
                     "application/json": components["schemas"]["AppCheckout"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `order_already_paid`: The order has been paid meanwhile.
-             *     - `conflict`: The request conflicts with the current state.
-             *     - `app_not_renewable`: Only a monthly app that is priced can be renewed.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_not_renewable" | "conflict" | "order_already_paid";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
-            /** @description - `payment_unavailable`: WeChat Pay cannot be reached right now: retry shortly. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payment_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_b57125816a"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
+            503: components["responses"]["Problem503_payment_unavailable"];
         };
     };
     readCommunityAuditLog: {
@@ -7191,14 +6437,14 @@ export interface operations {
                 /** @description Only this action, e.g. member.removed */
                 action?: string | null;
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -7210,63 +6456,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["communities_models_AuditPage"];
+                    "application/json": components["schemas"]["AuditPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     listCollections: {
@@ -7275,14 +6471,14 @@ export interface operations {
                 /** @description Only collections in this state */
                 status?: "open" | "settling" | "settled" | "cancelled" | null;
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -7297,69 +6493,11 @@ export interface operations {
                     "application/json": components["schemas"]["CollectionPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     startCollection: {
@@ -7367,11 +6505,11 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -7390,99 +6528,13 @@ export interface operations {
                     "application/json": components["schemas"]["Collection"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     getCommunityEarnings: {
@@ -7491,7 +6543,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -7506,74 +6558,24 @@ export interface operations {
                     "application/json": components["schemas"]["Earnings"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     getCommunityEssence: {
         parameters: {
             query?: {
                 /** @description Page size (1-50) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.3"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -7588,57 +6590,10 @@ export interface operations {
                     "application/json": components["schemas"]["FeedPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     getCommunityFeed: {
@@ -7646,14 +6601,14 @@ export interface operations {
             query?: {
                 order?: "latest" | "hot";
                 /** @description Page size (1-50) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.3"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -7668,57 +6623,10 @@ export interface operations {
                     "application/json": components["schemas"]["FeedPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     introduceMyself: {
@@ -7726,11 +6634,11 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -7749,119 +6657,27 @@ export interface operations {
                     "application/json": components["schemas"]["Introduction"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `member_muted`: An admin muted you in this community for a while.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "member_muted" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `already_introduced`: You have already introduced yourself in this community.
-             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "already_introduced" | "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /**
-             * @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
-             *     - `content_rejected`: The text did not pass WeChat's content-safety check.
-             */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected" | "idempotency_key_reused";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_2021320d4a"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_a35b3399a9"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_4888bad0e6"];
         };
     };
     listInvites: {
         parameters: {
             query?: {
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -7876,57 +6692,10 @@ export interface operations {
                     "application/json": components["schemas"]["InvitePage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     createInvite: {
@@ -7935,7 +6704,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -7954,75 +6723,11 @@ export interface operations {
                     "application/json": components["schemas"]["Invite"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     revokeInvite: {
@@ -8031,7 +6736,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
                 /** @description The invite code */
                 code: string;
             };
@@ -8046,60 +6751,10 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /**
-             * @description - `not_found`: No such resource, or you may not see it.
-             *     - `invite_not_found`: No such invite link in this community.
-             */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "invite_not_found" | "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_15ca92ef85"];
         };
     };
     joinCommunity: {
@@ -8107,11 +6762,11 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -8148,142 +6803,16 @@ export interface operations {
                     "application/json": components["schemas"]["JoinResult"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `payment_required`: This community is paid: joining goes through checkout. */
-            402: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payment_required";
-                    };
-                };
-            };
-            /** @description - `member_removed`: An admin removed you from this community; only an admin's approval lets you back. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "member_removed";
-                    };
-                };
-            };
-            /**
-             * @description - `not_found`: No such resource, or you may not see it.
-             *     - `invite_not_found`: No such invite link in this community.
-             */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "invite_not_found" | "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `community_full`: The community has reached its member cap.
-             *     - `order_already_paid`: The order has been paid meanwhile.
-             *     - `conflict`: The request conflicts with the current state.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "community_full" | "conflict" | "order_already_paid";
-                    };
-                };
-            };
-            /**
-             * @description - `invite_expired`: The invite link expired or was revoked.
-             *     - `invite_used_up`: The invite link reached its use limit.
-             */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "invite_expired" | "invite_used_up";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
-            /** @description - `payment_unavailable`: WeChat Pay cannot be reached right now: retry shortly. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payment_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            402: components["responses"]["Problem402_payment_required"];
+            403: components["responses"]["Problem403_member_removed"];
+            404: components["responses"]["Problem404_15ca92ef85"];
+            409: components["responses"]["Problem409_17e09ab165"];
+            410: components["responses"]["Problem410_3e66572ab2"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
+            503: components["responses"]["Problem503_payment_unavailable"];
         };
     };
     listJoinRequests: {
@@ -8291,14 +6820,14 @@ export interface operations {
             query?: {
                 status?: "pending" | "approved" | "rejected" | "cancelled";
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -8313,60 +6842,10 @@ export interface operations {
                     "application/json": components["schemas"]["JoinRequestPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     approveJoinRequest: {
@@ -8374,13 +6853,13 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
                 /** @description Resource id (decimal string of an integer) */
-                request_id: number;
+                request_id: components["parameters"]["path.request_id"];
             };
             cookie?: never;
         };
@@ -8395,87 +6874,12 @@ export interface operations {
                     "application/json": components["schemas"]["JoinRequest"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `request_not_pending`: The join request was already decided or withdrawn.
-             *     - `community_full`: The community has reached its member cap.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "community_full" | "request_not_pending";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_ad9e53a715"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     rejectJoinRequest: {
@@ -8484,9 +6888,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
                 /** @description Resource id (decimal string of an integer) */
-                request_id: number;
+                request_id: components["parameters"]["path.request_id"];
             };
             cookie?: never;
         };
@@ -8505,103 +6909,28 @@ export interface operations {
                     "application/json": components["schemas"]["JoinRequest"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `request_not_pending`: The join request was already decided or withdrawn. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "request_not_pending";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_request_not_pending"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     communityLeaderboard: {
         parameters: {
             query: {
                 /** @description First local day of the window (YYYY-MM-DD) */
-                from: string;
+                from: components["parameters"]["query.from"];
                 /** @description Last local day of the window, inclusive */
-                to: string;
+                to: components["parameters"]["query.to"];
                 /** @description Page size */
                 limit?: number;
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -8616,60 +6945,10 @@ export interface operations {
                     "application/json": components["schemas"]["Leaderboard"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `window_too_long`: The metrics window is longer than 366 days or ends before it starts.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed" | "window_too_long";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_81c9e2f9ba"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     listMeetups: {
@@ -8677,14 +6956,14 @@ export interface operations {
             query?: {
                 when?: "upcoming" | "past";
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -8699,69 +6978,11 @@ export interface operations {
                     "application/json": components["schemas"]["MeetupPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     createMeetup: {
@@ -8770,7 +6991,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -8789,126 +7010,15 @@ export interface operations {
                     "application/json": components["schemas"]["Meetup"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_6eff6cff5c"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     listMembers: {
@@ -8917,14 +7027,14 @@ export interface operations {
                 /** @description Only members with this role */
                 role?: "owner" | "admin" | "member" | null;
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -8939,57 +7049,10 @@ export interface operations {
                     "application/json": components["schemas"]["MemberPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     removeMember: {
@@ -9001,9 +7064,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
                 /** @description `me` for yourself (your own settings; DELETE = leave), or a member's user id */
-                user_id: string;
+                user_id: components["parameters"]["path.user_id"];
             };
             cookie?: never;
         };
@@ -9016,72 +7079,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `owner_must_transfer`: The owner cannot leave: transfer ownership first. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "owner_must_transfer";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_owner_must_transfer"];
         };
     };
     updateMember: {
@@ -9090,9 +7092,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
                 /** @description `me` for yourself (your own settings; DELETE = leave), or a member's user id */
-                user_id: string;
+                user_id: components["parameters"]["path.user_id"];
             };
             cookie?: never;
         };
@@ -9111,90 +7113,26 @@ export interface operations {
                     "application/json": components["schemas"]["Membership"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     communityMetrics: {
         parameters: {
             query: {
                 /** @description First local day of the window (YYYY-MM-DD) */
-                from: string;
+                from: components["parameters"]["query.from"];
                 /** @description Last local day of the window, inclusive */
-                to: string;
+                to: components["parameters"]["query.to"];
                 granularity?: "day" | "week" | "month";
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -9209,63 +7147,10 @@ export interface operations {
                     "application/json": components["schemas"]["Metrics"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `window_too_long`: The metrics window is longer than 366 days or ends before it starts.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed" | "window_too_long";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_81c9e2f9ba"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     listNewcomers: {
@@ -9276,14 +7161,14 @@ export interface operations {
                 /** @description false: only those without an introduction; true: only with one */
                 introduced?: boolean | null;
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -9298,60 +7183,10 @@ export interface operations {
                     "application/json": components["schemas"]["NewcomerPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     listCommunityOrders: {
@@ -9360,14 +7195,14 @@ export interface operations {
                 /** @description Only orders in this state */
                 status?: "created" | "paid" | "refunded" | "closed" | null;
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -9382,60 +7217,10 @@ export interface operations {
                     "application/json": components["schemas"]["EntryOrderPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     refundCommunityOrder: {
@@ -9443,13 +7228,13 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
                 /** @description Resource id (decimal string of an integer) */
-                order_id: number;
+                order_id: components["parameters"]["path.order_id"];
             };
             cookie?: never;
         };
@@ -9468,103 +7253,13 @@ export interface operations {
                     "application/json": components["schemas"]["Refund"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `order_not_paid`: The order is not paid, or is already refunded.
-             *     - `order_paid_out`: The order's money has been paid out to the community's owner: it cannot be refunded.
-             *     - `owner_must_transfer`: The owner cannot leave: transfer ownership first.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "order_not_paid" | "order_paid_out" | "owner_must_transfer";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_fdca6d5fbb"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     transferCommunityOwnership: {
@@ -9572,11 +7267,11 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -9595,101 +7290,26 @@ export interface operations {
                     "application/json": components["schemas"]["Community"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     listCommunityPayouts: {
         parameters: {
             query?: {
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -9704,60 +7324,10 @@ export interface operations {
                     "application/json": components["schemas"]["PayoutPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     withdrawCommunityEarnings: {
@@ -9765,11 +7335,11 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -9784,87 +7354,12 @@ export interface operations {
                     "application/json": components["schemas"]["Payout"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `nothing_to_withdraw`: No entry fee is withdrawable yet (see the community's earnings).
-             *     - `payout_too_large`: A single entry payment of 2,000 yuan or more cannot be paid out by merchant transfer without the payee's real name.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "nothing_to_withdraw" | "payout_too_large";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_90e50c93d3"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     listPolls: {
@@ -9873,14 +7368,14 @@ export interface operations {
                 /** @description Only polls in this phase */
                 status?: "proposing" | "voting" | "closed" | null;
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -9895,69 +7390,11 @@ export interface operations {
                     "application/json": components["schemas"]["PollPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     createPoll: {
@@ -9965,11 +7402,11 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -9988,99 +7425,13 @@ export interface operations {
                     "application/json": components["schemas"]["Poll"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     createPost: {
@@ -10089,7 +7440,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -10108,112 +7459,14 @@ export interface operations {
                     "application/json": components["schemas"]["FeedItem"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `member_muted`: An admin muted you in this community for a while.
-             *     - `introduction_required`: This community asks newcomers to introduce themselves before posting.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "introduction_required" | "member_muted" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected";
-                    };
-                };
-            };
-            /** @description - `rate_limited`: Too many requests: wait for Retry-After seconds. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "rate_limited";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_b871e80213"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_wechat_session_stale"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            429: components["responses"]["Problem429_rate_limited"];
         };
     };
     markCommunityRead: {
@@ -10222,7 +7475,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -10235,71 +7488,24 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     listRobotRules: {
         parameters: {
             query?: {
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -10314,72 +7520,11 @@ export interface operations {
                     "application/json": components["schemas"]["RulePage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     createRobotRule: {
@@ -10388,7 +7533,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -10407,139 +7552,16 @@ export interface operations {
                     "application/json": components["schemas"]["Rule"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `too_many_rules`: A community has at most 50 keyword rules: delete one first.
-             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "too_many_rules" | "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected";
-                    };
-                };
-            };
-            /** @description - `rate_limited`: Too many requests: wait for Retry-After seconds. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "rate_limited";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_5a1ab4f981"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            429: components["responses"]["Problem429_rate_limited"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     getCommunityTimeZone: {
@@ -10548,7 +7570,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -10563,57 +7585,10 @@ export interface operations {
                     "application/json": components["schemas"]["TimeZoneSetting"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     setCommunityTimeZone: {
@@ -10622,7 +7597,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -10641,75 +7616,11 @@ export interface operations {
                     "application/json": components["schemas"]["TimeZoneSetting"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     getWarmupSettings: {
@@ -10718,7 +7629,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -10733,72 +7644,11 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupSettings"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     updateWarmupSettings: {
@@ -10807,7 +7657,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -10826,101 +7676,26 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupSettings"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     listWarmupTopics: {
         parameters: {
             query?: {
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -10935,72 +7710,11 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupTopicPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     addWarmupTopic: {
@@ -11009,7 +7723,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
             };
             cookie?: never;
         };
@@ -11028,126 +7742,15 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupTopic"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_6eff6cff5c"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     deleteWarmupTopic: {
@@ -11156,9 +7759,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
                 /** @description Resource id (decimal string of an integer) */
-                topic_id: number;
+                topic_id: components["parameters"]["path.topic_id"];
             };
             cookie?: never;
         };
@@ -11171,72 +7774,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     updateWarmupTopic: {
@@ -11245,9 +7787,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                community_id: number;
+                community_id: components["parameters"]["path.community_id"];
                 /** @description Resource id (decimal string of an integer) */
-                topic_id: number;
+                topic_id: components["parameters"]["path.topic_id"];
             };
             cookie?: never;
         };
@@ -11266,126 +7808,15 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupTopic"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_6eff6cff5c"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     recordEvents: {
@@ -11410,72 +7841,19 @@ export interface operations {
                     "application/json": components["schemas"]["BatchResult"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `batch_too_large`: The event batch holds more events than the documented maximum.
-             *     - `payload_too_large`: The request body exceeds the size limit.
-             */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "batch_too_large" | "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_d7d343c52e"];
         };
     };
     getMyFeed: {
         parameters: {
             query?: {
                 /** @description Page size (1-50) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.3"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path?: never;
@@ -11492,45 +7870,9 @@ export interface operations {
                     "application/json": components["schemas"]["FeedPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     getMe: {
@@ -11551,45 +7893,9 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     updateMe: {
@@ -11614,129 +7920,24 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected";
-                    };
-                };
-            };
-            /** @description - `rate_limited`: Too many requests: wait for Retry-After seconds. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "rate_limited";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_wechat_session_stale"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            429: components["responses"]["Problem429_rate_limited"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     listMyCommunities: {
         parameters: {
             query?: {
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path?: never;
@@ -11753,45 +7954,9 @@ export interface operations {
                     "application/json": components["schemas"]["MyCommunityPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     myRewards: {
@@ -11816,54 +7981,18 @@ export interface operations {
                     "application/json": components["schemas"]["MyRewards"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     listMyTrials: {
         parameters: {
             query?: {
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path?: never;
@@ -11880,45 +8009,9 @@ export interface operations {
                     "application/json": components["schemas"]["TrialPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     getMeetup: {
@@ -11927,7 +8020,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                meetup_id: number;
+                meetup_id: components["parameters"]["path.meetup_id"];
             };
             cookie?: never;
         };
@@ -11942,57 +8035,10 @@ export interface operations {
                     "application/json": components["schemas"]["Meetup"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     updateMeetup: {
@@ -12001,7 +8047,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                meetup_id: number;
+                meetup_id: components["parameters"]["path.meetup_id"];
             };
             cookie?: never;
         };
@@ -12020,125 +8066,15 @@ export interface operations {
                     "application/json": components["schemas"]["Meetup"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `forbidden`: Your role does not allow this action. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `meetup_cancelled`: The meetup was cancelled.
-             *     - `capacity_below_signups`: The capacity cannot go below the places already taken.
-             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "capacity_below_signups" | "meetup_cancelled" | "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_e1e332b930"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     checkInAtVenue: {
@@ -12147,7 +8083,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                meetup_id: number;
+                meetup_id: components["parameters"]["path.meetup_id"];
             };
             cookie?: never;
         };
@@ -12175,101 +8111,13 @@ export interface operations {
                     "application/json": components["schemas"]["Signup"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `venue_code_invalid`: The venue code or QR payload is not this meetup's: wrong, altered or forged. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "venue_code_invalid";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `meetup_cancelled`: The meetup was cancelled.
-             *     - `venue_check_in_closed`: Venue check-in is open from shortly before the start until the end.
-             *     - `not_signed_up`: You have no confirmed place at this meetup.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "meetup_cancelled" | "not_signed_up" | "venue_check_in_closed";
-                    };
-                };
-            };
-            /** @description - `venue_code_expired`: The QR payload has expired: scan the one shown at the venue now. */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "venue_code_expired";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_venue_code_invalid"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_66ea09730c"];
+            410: components["responses"]["Problem410_venue_code_expired"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     cancelMeetup: {
@@ -12278,7 +8126,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                meetup_id: number;
+                meetup_id: components["parameters"]["path.meetup_id"];
             };
             cookie?: never;
         };
@@ -12297,72 +8145,11 @@ export interface operations {
                     "application/json": components["schemas"]["Meetup"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `forbidden`: Your role does not allow this action. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     listMeetupSignups: {
@@ -12370,14 +8157,14 @@ export interface operations {
             query?: {
                 status?: "confirmed" | "pending_payment" | "waitlisted" | "cancelled" | null;
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                meetup_id: number;
+                meetup_id: components["parameters"]["path.meetup_id"];
             };
             cookie?: never;
         };
@@ -12392,69 +8179,11 @@ export interface operations {
                     "application/json": components["schemas"]["SignupPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `forbidden`: Your role does not allow this action. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     signUpForMeetup: {
@@ -12462,11 +8191,11 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                meetup_id: number;
+                meetup_id: components["parameters"]["path.meetup_id"];
             };
             cookie?: never;
         };
@@ -12490,88 +8219,12 @@ export interface operations {
                     "application/json": components["schemas"]["SignupResult"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `meetup_full`: Every place is taken and this meetup keeps no waitlist.
-             *     - `meetup_cancelled`: The meetup was cancelled.
-             *     - `signup_closed`: The sign-up deadline has passed.
-             *     - `order_already_paid`: The order has been paid meanwhile.
-             *     - `conflict`: The request conflicts with the current state.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "conflict" | "meetup_cancelled" | "meetup_full" | "order_already_paid" | "signup_closed";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
-            /** @description - `payment_unavailable`: WeChat Pay cannot be reached right now: retry shortly. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payment_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_d5c245a160"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
+            503: components["responses"]["Problem503_payment_unavailable"];
         };
     };
     cancelMySignup: {
@@ -12580,7 +8233,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                meetup_id: number;
+                meetup_id: components["parameters"]["path.meetup_id"];
             };
             cookie?: never;
         };
@@ -12595,60 +8248,10 @@ export interface operations {
                     "application/json": components["schemas"]["Signup"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `cancellation_closed`: Too late to cancel: paid places until the sign-up deadline, others until the start.
-             *     - `conflict`: The request conflicts with the current state.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "cancellation_closed" | "conflict";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_053000275f"];
         };
     };
     getMeetupVenueCode: {
@@ -12657,7 +8260,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                meetup_id: number;
+                meetup_id: components["parameters"]["path.meetup_id"];
             };
             cookie?: never;
         };
@@ -12672,72 +8275,11 @@ export interface operations {
                     "application/json": components["schemas"]["VenueCode"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `forbidden`: Your role does not allow this action. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `meetup_cancelled`: The meetup was cancelled.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "meetup_cancelled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_e09e1f25c1"];
         };
     };
     getOrder: {
@@ -12746,7 +8288,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                order_id: number;
+                order_id: components["parameters"]["path.order_id"];
             };
             cookie?: never;
         };
@@ -12761,45 +8303,9 @@ export interface operations {
                     "application/json": components["schemas"]["Order"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     refundOrder: {
@@ -12811,7 +8317,7 @@ export interface operations {
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                order_id: number;
+                order_id: components["parameters"]["path.order_id"];
             };
             cookie?: never;
         };
@@ -12830,88 +8336,12 @@ export interface operations {
                     "application/json": components["schemas"]["Refund"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `refund_not_allowed`: This purchase cannot be refunded by its payer. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "refund_not_allowed";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `order_not_paid`: The order is not paid, or is already refunded.
-             *     - `refund_window_closed`: The refund window of this order has passed.
-             *     - `owner_must_transfer`: The owner cannot leave: transfer ownership first.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "order_not_paid" | "owner_must_transfer" | "refund_window_closed";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_refund_not_allowed"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_1ade985cd8"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     payNotify: {
@@ -12930,76 +8360,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `pay_notification_malformed`: Not a WeChat Pay notification, or its resource does not decrypt.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "pay_notification_malformed" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `pay_signature_invalid`: The WeChat Pay signature does not verify: forged or altered notification.
-             *     - `pay_serial_unknown`: Wechatpay-Serial names no WeChat Pay key we hold.
-             *     - `pay_notification_stale`: The notification is signed more than 5 minutes away from now.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "pay_notification_stale" | "pay_serial_unknown" | "pay_signature_invalid";
-                    };
-                };
-            };
-            /**
-             * @description - `not_found`: No such resource, or you may not see it.
-             *     - `pay_notification_unknown`: The notification names no order, refund or transfer of ours.
-             */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found" | "pay_notification_unknown";
-                    };
-                };
-            };
-            /** @description - `pay_notification_mismatch`: The notification disagrees with our record (amount, payer, appid, mchid). */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "pay_notification_mismatch";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_b35fc1a75f"];
+            401: components["responses"]["Problem401_c1d284b19c"];
+            404: components["responses"]["Problem404_7da53f67a4"];
+            409: components["responses"]["Problem409_pay_notification_mismatch"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     payRefundNotify: {
@@ -13018,76 +8383,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `pay_notification_malformed`: Not a WeChat Pay notification, or its resource does not decrypt.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "pay_notification_malformed" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `pay_signature_invalid`: The WeChat Pay signature does not verify: forged or altered notification.
-             *     - `pay_serial_unknown`: Wechatpay-Serial names no WeChat Pay key we hold.
-             *     - `pay_notification_stale`: The notification is signed more than 5 minutes away from now.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "pay_notification_stale" | "pay_serial_unknown" | "pay_signature_invalid";
-                    };
-                };
-            };
-            /**
-             * @description - `not_found`: No such resource, or you may not see it.
-             *     - `pay_notification_unknown`: The notification names no order, refund or transfer of ours.
-             */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found" | "pay_notification_unknown";
-                    };
-                };
-            };
-            /** @description - `pay_notification_mismatch`: The notification disagrees with our record (amount, payer, appid, mchid). */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "pay_notification_mismatch";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_b35fc1a75f"];
+            401: components["responses"]["Problem401_c1d284b19c"];
+            404: components["responses"]["Problem404_7da53f67a4"];
+            409: components["responses"]["Problem409_pay_notification_mismatch"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     payTransferNotify: {
@@ -13106,76 +8406,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `pay_notification_malformed`: Not a WeChat Pay notification, or its resource does not decrypt.
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "pay_notification_malformed" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `pay_signature_invalid`: The WeChat Pay signature does not verify: forged or altered notification.
-             *     - `pay_serial_unknown`: Wechatpay-Serial names no WeChat Pay key we hold.
-             *     - `pay_notification_stale`: The notification is signed more than 5 minutes away from now.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "pay_notification_stale" | "pay_serial_unknown" | "pay_signature_invalid";
-                    };
-                };
-            };
-            /**
-             * @description - `not_found`: No such resource, or you may not see it.
-             *     - `pay_notification_unknown`: The notification names no order, refund or transfer of ours.
-             */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found" | "pay_notification_unknown";
-                    };
-                };
-            };
-            /** @description - `pay_notification_mismatch`: The notification disagrees with our record (amount, payer, appid, mchid). */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "pay_notification_mismatch";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_b35fc1a75f"];
+            401: components["responses"]["Problem401_c1d284b19c"];
+            404: components["responses"]["Problem404_7da53f67a4"];
+            409: components["responses"]["Problem409_pay_notification_mismatch"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     getPoll: {
@@ -13184,7 +8419,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
             };
             cookie?: never;
         };
@@ -13199,69 +8434,11 @@ export interface operations {
                     "application/json": components["schemas"]["Poll"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     advancePoll: {
@@ -13270,7 +8447,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
             };
             cookie?: never;
         };
@@ -13285,75 +8462,11 @@ export interface operations {
                     "application/json": components["schemas"]["Poll"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "poll_closed";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_e7d0678629"];
         };
     };
     getPollAudit: {
@@ -13362,12 +8475,12 @@ export interface operations {
                 /** @description Page size (1-100) */
                 limit?: number;
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
             };
             cookie?: never;
         };
@@ -13379,75 +8492,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["polls_models_AuditPage"];
+                    "application/json": components["schemas"]["PollAuditPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `poll_not_closed`: Results, the draw and the full record are published when the poll closes.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "poll_not_closed";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_c0bb3411c8"];
         };
     };
     closePoll: {
@@ -13456,7 +8508,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
             };
             cookie?: never;
         };
@@ -13471,86 +8523,25 @@ export interface operations {
                     "application/json": components["schemas"]["Results"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     listPollFeedback: {
         parameters: {
             query?: {
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
             };
             cookie?: never;
         };
@@ -13565,74 +8556,24 @@ export interface operations {
                     "application/json": components["schemas"]["FeedbackPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     listProposals: {
         parameters: {
             query?: {
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
             };
             cookie?: never;
         };
@@ -13647,69 +8588,11 @@ export interface operations {
                     "application/json": components["schemas"]["ProposalPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     proposeName: {
@@ -13717,11 +8600,11 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
             };
             cookie?: never;
         };
@@ -13740,132 +8623,15 @@ export interface operations {
                     "application/json": components["schemas"]["Proposal"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `member_muted`: An admin muted you in this community for a while.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "member_muted" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-             *     - `poll_not_accepting_proposals`: The poll does not take proposals now: its proposal phase ended (deadline passed, voting or closed).
-             *     - `proposal_limit_reached`: You have made as many proposals as this poll allows each member.
-             *     - `duplicate_proposal`: The same name (ignoring case, width, spaces and punctuation) was already proposed: `existingProposalId` names it. Vote for it instead.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "duplicate_proposal" | "poll_not_accepting_proposals" | "proposal_limit_reached" | "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /**
-             * @description - `content_rejected`: The text did not pass WeChat's content-safety check.
-             *     - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
-             */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected" | "idempotency_key_reused";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_2021320d4a"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_6198816270"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_4888bad0e6"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     moderateProposal: {
@@ -13874,9 +8640,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
                 /** @description Resource id (decimal string of an integer) */
-                proposal_id: number;
+                proposal_id: components["parameters"]["path.proposal_id"];
             };
             cookie?: never;
         };
@@ -13895,91 +8661,12 @@ export interface operations {
                     "application/json": components["schemas"]["Proposal"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
-             *     - `proposal_merged`: The proposal was merged into another; act on that one.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "poll_closed" | "proposal_merged";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_06e15c3dc2"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     mergeProposal: {
@@ -13988,9 +8675,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
                 /** @description Resource id (decimal string of an integer) */
-                proposal_id: number;
+                proposal_id: components["parameters"]["path.proposal_id"];
             };
             cookie?: never;
         };
@@ -14009,92 +8696,12 @@ export interface operations {
                     "application/json": components["schemas"]["Proposal"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
-             *     - `proposal_merged`: The proposal was merged into another; act on that one.
-             *     - `invalid_merge`: Merge a proposal into another visible proposal of the same poll, not into itself.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "invalid_merge" | "poll_closed" | "proposal_merged";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_712ef0b061"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     getPollResults: {
@@ -14103,7 +8710,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
             };
             cookie?: never;
         };
@@ -14118,86 +8725,25 @@ export interface operations {
                     "application/json": components["schemas"]["Results"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `poll_not_closed`: Results, the draw and the full record are published when the poll closes.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "poll_not_closed";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_c0bb3411c8"];
         };
     };
     listPollTrials: {
         parameters: {
             query?: {
                 /** @description Page size (1-100) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
             };
             cookie?: never;
         };
@@ -14212,60 +8758,10 @@ export interface operations {
                     "application/json": components["schemas"]["TrialPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     setMyVotes: {
@@ -14274,7 +8770,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
             };
             cookie?: never;
         };
@@ -14293,90 +8789,12 @@ export interface operations {
                     "application/json": components["schemas"]["MyVotes"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `poll_not_accepting_votes`: The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.
-             *     - `proposal_not_votable`: Only visible proposals can get votes (not pending, hidden or merged ones).
-             *     - `vote_limit_reached`: You have used all your votes in this poll; withdraw one to vote again.
-             *     - `vote_changes_not_allowed`: This poll does not let members change or withdraw votes.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "poll_not_accepting_votes" | "proposal_not_votable" | "vote_changes_not_allowed" | "vote_limit_reached";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_f89820e724"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     castVote: {
@@ -14384,11 +8802,11 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
             };
             cookie?: never;
         };
@@ -14407,102 +8825,13 @@ export interface operations {
                     "application/json": components["schemas"]["Vote"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `poll_not_accepting_votes`: The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.
-             *     - `proposal_not_votable`: Only visible proposals can get votes (not pending, hidden or merged ones).
-             *     - `already_voted`: You already vote for this proposal (one vote per proposal).
-             *     - `vote_limit_reached`: You have used all your votes in this poll; withdraw one to vote again.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "already_voted" | "app_disabled" | "poll_not_accepting_votes" | "proposal_not_votable" | "vote_limit_reached";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "idempotency_key_reused";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_7bd2488311"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     withdrawVote: {
@@ -14511,9 +8840,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                poll_id: number;
+                poll_id: components["parameters"]["path.poll_id"];
                 /** @description Resource id (decimal string of an integer) */
-                proposal_id: number;
+                proposal_id: components["parameters"]["path.proposal_id"];
             };
             cookie?: never;
         };
@@ -14526,73 +8855,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `poll_not_accepting_votes`: The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.
-             *     - `vote_changes_not_allowed`: This poll does not let members change or withdraw votes.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "poll_not_accepting_votes" | "vote_changes_not_allowed";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_e307923c95"];
         };
     };
     getPost: {
@@ -14601,7 +8868,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                post_id: number;
+                post_id: components["parameters"]["path.post_id"];
             };
             cookie?: never;
         };
@@ -14616,57 +8883,10 @@ export interface operations {
                     "application/json": components["schemas"]["FeedItem"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     deletePost: {
@@ -14675,7 +8895,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                post_id: number;
+                post_id: components["parameters"]["path.post_id"];
             };
             cookie?: never;
         };
@@ -14688,60 +8908,10 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     updatePost: {
@@ -14750,7 +8920,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                post_id: number;
+                post_id: components["parameters"]["path.post_id"];
             };
             cookie?: never;
         };
@@ -14769,116 +8939,14 @@ export interface operations {
                     "application/json": components["schemas"]["FeedItem"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `member_muted`: An admin muted you in this community for a while.
-             *     - `introduction_required`: This community asks newcomers to introduce themselves before posting.
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "introduction_required" | "member_muted" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-             *     - `edit_window_closed`: A post can be edited only during the edit window after it was posted.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "edit_window_closed" | "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected";
-                    };
-                };
-            };
-            /** @description - `rate_limited`: Too many requests: wait for Retry-After seconds. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "rate_limited";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_4d385e9eee"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_9ac16e07da"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            429: components["responses"]["Problem429_rate_limited"];
         };
     };
     listComments: {
@@ -14887,14 +8955,14 @@ export interface operations {
                 /** @description List the replies of this thread instead */
                 parentId?: number | null;
                 /** @description Page size (1-50) */
-                limit?: number;
+                limit?: components["parameters"]["query.limit.3"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
-                cursor?: string | null;
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                post_id: number;
+                post_id: components["parameters"]["path.post_id"];
             };
             cookie?: never;
         };
@@ -14909,57 +8977,10 @@ export interface operations {
                     "application/json": components["schemas"]["CommentPage"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     createComment: {
@@ -14968,7 +8989,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                post_id: number;
+                post_id: components["parameters"]["path.post_id"];
             };
             cookie?: never;
         };
@@ -14987,112 +9008,14 @@ export interface operations {
                     "application/json": components["schemas"]["Comment"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `member_muted`: An admin muted you in this community for a while.
-             *     - `introduction_required`: This community asks newcomers to introduce themselves before posting.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "introduction_required" | "member_muted" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected";
-                    };
-                };
-            };
-            /** @description - `rate_limited`: Too many requests: wait for Retry-After seconds. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "rate_limited";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_b871e80213"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_wechat_session_stale"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            429: components["responses"]["Problem429_rate_limited"];
         };
     };
     markEssence: {
@@ -15101,7 +9024,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                post_id: number;
+                post_id: components["parameters"]["path.post_id"];
             };
             cookie?: never;
         };
@@ -15116,60 +9039,10 @@ export interface operations {
                     "application/json": components["schemas"]["EssenceState"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     unmarkEssence: {
@@ -15178,7 +9051,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                post_id: number;
+                post_id: components["parameters"]["path.post_id"];
             };
             cookie?: never;
         };
@@ -15193,60 +9066,10 @@ export interface operations {
                     "application/json": components["schemas"]["EssenceState"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     likePost: {
@@ -15255,7 +9078,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                post_id: number;
+                post_id: components["parameters"]["path.post_id"];
             };
             cookie?: never;
         };
@@ -15270,57 +9093,10 @@ export interface operations {
                     "application/json": components["schemas"]["LikeState"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     unlikePost: {
@@ -15329,7 +9105,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                post_id: number;
+                post_id: components["parameters"]["path.post_id"];
             };
             cookie?: never;
         };
@@ -15344,57 +9120,10 @@ export interface operations {
                     "application/json": components["schemas"]["LikeState"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     sharePost: {
@@ -15403,7 +9132,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                post_id: number;
+                post_id: components["parameters"]["path.post_id"];
             };
             cookie?: never;
         };
@@ -15422,72 +9151,11 @@ export interface operations {
                     "application/json": components["schemas"]["Share"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     presenceHeartbeat: {
@@ -15512,72 +9180,11 @@ export interface operations {
                     "application/json": components["schemas"]["PresenceSession"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_member`: You are not a member of this community (or no longer are). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     deleteRobotRule: {
@@ -15586,7 +9193,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                rule_id: number;
+                rule_id: components["parameters"]["path.rule_id"];
             };
             cookie?: never;
         };
@@ -15599,72 +9206,11 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     updateRobotRule: {
@@ -15673,7 +9219,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                rule_id: number;
+                rule_id: components["parameters"]["path.rule_id"];
             };
             cookie?: never;
         };
@@ -15692,138 +9238,16 @@ export interface operations {
                     "application/json": components["schemas"]["Rule"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-             *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "app_disabled" | "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `content_rejected`: The text did not pass WeChat's content-safety check. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected";
-                    };
-                };
-            };
-            /** @description - `rate_limited`: Too many requests: wait for Retry-After seconds. */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "rate_limited";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_6eff6cff5c"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            429: components["responses"]["Problem429_rate_limited"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     getTransfer: {
@@ -15847,45 +9271,9 @@ export interface operations {
                     "application/json": components["schemas"]["Transfer"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     claimTrial: {
@@ -15894,7 +9282,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                trial_id: number;
+                trial_id: components["parameters"]["path.trial_id"];
             };
             cookie?: never;
         };
@@ -15913,96 +9301,13 @@ export interface operations {
                     "application/json": components["schemas"]["Trial"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_trial_holder`: Only the member who holds this free-trial qualification may do this. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_trial_holder";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `trial_already_shipped`: The trial was already shipped: its delivery note no longer changes. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "trial_already_shipped";
-                    };
-                };
-            };
-            /** @description - `trial_expired`: The qualification was not claimed before its deadline and has expired. */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "trial_expired";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_trial_holder"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_trial_already_shipped"];
+            410: components["responses"]["Problem410_trial_expired"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     giveTrialFeedback: {
@@ -16010,11 +9315,11 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
             };
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                trial_id: number;
+                trial_id: components["parameters"]["path.trial_id"];
             };
             cookie?: never;
         };
@@ -16033,139 +9338,16 @@ export interface operations {
                     "application/json": components["schemas"]["Feedback"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /** @description - `not_trial_holder`: Only the member who holds this free-trial qualification may do this. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_trial_holder";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /**
-             * @description - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-             *     - `trial_not_claimed`: The qualification has not been claimed yet: claim it with a delivery note first.
-             *     - `feedback_exists`: You already gave feedback on this trial (one per qualification).
-             */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "feedback_exists" | "trial_not_claimed" | "wechat_session_stale";
-                    };
-                };
-            };
-            /** @description - `trial_expired`: The qualification was not claimed before its deadline and has expired. */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "trial_expired";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /**
-             * @description - `content_rejected`: The text did not pass WeChat's content-safety check.
-             *     - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
-             */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "content_rejected" | "idempotency_key_reused";
-                    };
-                };
-            };
-            /** @description - `wechat_error`: WeChat refused the call; `detail` carries its errcode. */
-            502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_error";
-                    };
-                };
-            };
-            /** @description - `wechat_unavailable`: WeChat is unavailable: retry after Retry-After seconds. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "wechat_unavailable";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_trial_holder"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_fc182ec62d"];
+            410: components["responses"]["Problem410_trial_expired"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_4888bad0e6"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     shareTrialFeedback: {
@@ -16174,7 +9356,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                trial_id: number;
+                trial_id: components["parameters"]["path.trial_id"];
             };
             cookie?: never;
         };
@@ -16198,74 +9380,11 @@ export interface operations {
                     "application/json": components["schemas"]["SharedPost"];
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `not_trial_holder`: Only the member who holds this free-trial qualification may do this.
-             *     - `member_muted`: An admin muted you in this community for a while.
-             *     - `introduction_required`: This community asks newcomers to introduce themselves before posting.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "introduction_required" | "member_muted" | "not_member" | "not_trial_holder";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `no_feedback`: There is no feedback on this trial to share yet. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "no_feedback";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_36d801db7b"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_no_feedback"];
         };
     };
     shipTrial: {
@@ -16274,7 +9393,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                trial_id: number;
+                trial_id: components["parameters"]["path.trial_id"];
             };
             cookie?: never;
         };
@@ -16293,99 +9412,13 @@ export interface operations {
                     "application/json": components["schemas"]["Trial"];
                 };
             };
-            /**
-             * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-             *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-             */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "bad_request" | "validation_failed";
-                    };
-                };
-            };
-            /**
-             * @description - `unauthorized`: No valid access token: log in again or refresh the token.
-             *     - `token_expired`: The access token expired: refresh it.
-             */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "token_expired" | "unauthorized";
-                    };
-                };
-            };
-            /**
-             * @description - `not_member`: You are not a member of this community (or no longer are).
-             *     - `forbidden`: Your role does not allow this action.
-             */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "forbidden" | "not_member";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `trial_not_claimed`: The qualification has not been claimed yet: claim it with a delivery note first. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "trial_not_claimed";
-                    };
-                };
-            };
-            /** @description - `trial_expired`: The qualification was not claimed before its deadline and has expired. */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "trial_expired";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_trial_not_claimed"];
+            410: components["responses"]["Problem410_trial_expired"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     verifyWeChatMessagePush: {
@@ -16412,42 +9445,9 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /** @description - `invalid_signature`: The request is not signed by WeChat (signature, timestamp or key). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "invalid_signature";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            403: components["responses"]["Problem403_invalid_signature"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     receiveWeChatMessage: {
@@ -16468,66 +9468,11 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description - `validation_failed`: A field is missing or invalid; `errors` lists each field. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "validation_failed";
-                    };
-                };
-            };
-            /** @description - `invalid_signature`: The request is not signed by WeChat (signature, timestamp or key). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "invalid_signature";
-                    };
-                };
-            };
-            /** @description - `not_found`: No such resource, or you may not see it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_found";
-                    };
-                };
-            };
-            /** @description - `payload_too_large`: The request body exceeds the size limit. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
-            /** @description - `not_ready`: The service is not ready: database unreachable or migrations pending. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemBody"] & {
-                        /** @enum {string} */
-                        code: "not_ready";
-                    };
-                };
-            };
+            400: components["responses"]["Problem400_validation_failed"];
+            403: components["responses"]["Problem403_invalid_signature"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            503: components["responses"]["Problem503_not_ready"];
         };
     };
 }

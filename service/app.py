@@ -26,7 +26,7 @@ from service.feed.cache import PageCache
 from service.health import HealthController
 from service.logs import configure_logging
 from service.middleware import refuse_nul, request_id_middleware
-from service.openapi import CompletedJson, CompletedScalar, CompletedYaml, SelfHostedSwagger, document_json
+from service.openapi import CompletedJson, CompletedYaml, SelfHostedSwagger, document_json
 from service.openapi_schema import StrictStructSchemaPlugin, document_body_errors
 from service.settings import Settings, load_settings
 from service.wechat.client import WeChatClient
@@ -163,7 +163,6 @@ def openapi_config(settings: Settings, tags: list[Tag]) -> OpenAPIConfig:
         path="/schema",
         render_plugins=[
             SelfHostedSwagger("/schema"),
-            CompletedScalar(path="/scalar"),
             CompletedJson(),
             CompletedYaml(),
         ],

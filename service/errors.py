@@ -20,9 +20,12 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
+from litestar.utils.scope.state import ScopeState
 
 from service.db.pool import caused_by_unavailable
 from service.logs import request_id_var
+from service.messages import prefers_english, user_message
+from service.validation import explain, field_errors
 
 log = logging.getLogger("service.errors")
 
@@ -182,9 +185,14 @@ HTTP_CODES = frozenset(HTTP)
 
 
 class FieldError(msgspec.Struct, frozen=True):
+    """One bad input: its path as the client sent it (camelCase, dotted: `items[0].name`), a short message,
+    where it was (body, query, path, header) and a stable reason (required, type, too_short, too_long,
+    too_small, too_large, pattern, not_allowed, unknown_field, invalid)."""
+
     field: str
     message: str
     source: str | None = None
+    reason: str | None = None
 
 
 class ProblemBody(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel"):
@@ -194,6 +202,10 @@ class ProblemBody(msgspec.Struct, frozen=True, omit_defaults=True, rename="camel
     title: str
     status: int
     code: str
+    # For people: in Chinese unless Accept-Language prefers English. Codes and `detail` are for programs.
+    user_message: str
+    # What the client should do: fix, show, refresh, login, retry or wechat (docs/errors.md).
+    action: str
     detail: str | None = None
     instance: str | None = None
     request_id: str | None = None
@@ -212,8 +224,10 @@ class Problem(Exception):
         errors: list[FieldError] | None = None,
         retry_after: int | None = None,
         headers: Mapping[str, str] | None = None,
+        label: int | None = None,
     ) -> None:
         self.code = code
+        self.label = label  # WeChat's content-check label: the member's message says what it found
         self.detail = detail
         self.errors = errors
         self.retry_after = retry_after
@@ -233,6 +247,8 @@ def problem_response(request: Request[Any, Any, Any], problem: Problem) -> Respo
         title=meaning,
         status=status,
         code=problem.code,
+        user_message=user_message(problem.code, prefers_english(request.headers.get("accept-language")), problem.label),
+        action=table.action(problem.code),
         detail=problem.detail,
         instance=request.url.path,
         request_id=request_id_var.get(),
@@ -267,21 +283,35 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
+            reason, message = explain(str(item.get("message", "invalid")))
+            source = _source_name(item.get("source"))
             errors.append(
-                FieldError(
-                    field=str(item.get("key") or "body"),
-                    message=str(item.get("message", "invalid")),
-                    source=_source_name(item.get("source")),
-                )
+                FieldError(field=str(item.get("key") or "body"), message=message, source=source, reason=reason)
             )
     return errors
+
+
+def _every_body_error(request: Request[Any, Any, Any], errors: list[FieldError]) -> list[FieldError]:
+    """The decoder named the first bad body field: check the body again for all of them."""
+    if not any(error.source == "body" for error in errors):
+        return errors
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    body = ScopeState.from_scope(request.scope).body
+    if data is None or not isinstance(body, bytes):
+        return errors
+    try:
+        found = field_errors(data.annotation, msgspec.json.decode(body))
+    except (msgspec.DecodeError, RecursionError):
+        return errors
+    others = [error for error in errors if error.source != "body"]
+    return others + [FieldError(e.path or "body", e.message, "body", e.reason) for e in found] if found else errors
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if isinstance(exc, Problem):
         return problem_response(request, exc)
     if isinstance(exc, ValidationException):
-        errors = _validation_errors(exc)
+        errors = _every_body_error(request, _validation_errors(exc))
         if errors:
             return problem_response(request, Problem("validation_failed", exc.detail, errors=errors))
         return problem_response(request, Problem("bad_request", exc.detail))

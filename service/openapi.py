@@ -9,6 +9,7 @@ served pages pass through the same function, so what the UI shows is what ``make
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -19,7 +20,7 @@ import yaml
 from litestar import Litestar, Request, Response
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Example
 from litestar.routes import HTTPRoute
 from litestar.serialization import encode_json
@@ -28,6 +29,7 @@ from litestar.static_files import create_static_files_router
 from service.errors import PROBLEM_MEDIA_TYPE, Problems
 
 METHODS = ("get", "put", "post", "delete", "patch")
+PROBLEM_BODY = "#/components/schemas/ProblemBody"
 _EXAMPLE_AT = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 # Values for fields that carry no example in their model, by field name; anything else gets a placeholder.
 _BY_NAME: dict[str, Any] = {
@@ -172,7 +174,7 @@ def placeholder(name: str) -> str:
 
 
 def complete(app: Litestar, schema: dict[str, Any]) -> dict[str, Any]:
-    """Fill in examples and problem codes (in place, idempotent); returns ``schema``."""
+    """Fill in examples and problem codes, share what operations repeat (in place, idempotent); returns ``schema``."""
     by_id = handlers(app)
     for item in schema.get("paths", {}).values():
         for method in METHODS:
@@ -182,7 +184,8 @@ def complete(app: Litestar, schema: dict[str, Any]) -> dict[str, Any]:
             handler = by_id.get(operation.get("operationId", ""))
             if handler is not None:
                 _complete_examples(handler, operation)
-            _narrow_problem_codes(operation)
+            _share_problem_responses(schema, operation)
+    _share_parameters(schema)
     problem = schema.get("components", {}).get("schemas", {}).get("ProblemBody")
     if problem is not None:
         problem["properties"]["code"] = {
@@ -224,20 +227,64 @@ def _complete_examples(handler: HTTPRouteHandler, operation: dict[str, Any]) -> 
             }
 
 
-def _narrow_problem_codes(operation: dict[str, Any]) -> None:
-    """Each error response's schema names the codes it may carry (they are the examples' codes)."""
-    for response in operation.get("responses", {}).values():
+def _share_problem_responses(schema: dict[str, Any], operation: dict[str, Any]) -> None:
+    """Each error response names the codes it may carry (an enum over the problem's `code`). A plain problem
+    response lives once in `components/responses` (129 operations share a few dozen distinct sets) without the
+    examples `Problems.responses` wrote, which only repeat the code table; a problem with fields of its own
+    (duplicate_proposal) keeps its hand-written examples in place."""
+    shared = schema.setdefault("components", {}).setdefault("responses", {})
+    for status, response in operation.get("responses", {}).items():
         media = response.get("content", {}).get(PROBLEM_MEDIA_TYPE)
         if media is None or set(media.get("schema", {})) != {"$ref"}:
-            continue  # not a problem, or narrowed already
+            continue  # not a problem, or done already
         codes = sorted({example["value"]["code"] for example in media.get("examples", {}).values()})
-        if codes:
-            media["schema"] = {
-                "allOf": [
-                    media["schema"],
-                    {"type": "object", "properties": {"code": {"type": "string", "enum": codes}}, "required": ["code"]},
-                ]
-            }
+        if not codes:
+            continue
+        narrowed = {
+            "allOf": [
+                media["schema"],
+                {"type": "object", "properties": {"code": {"type": "string", "enum": codes}}, "required": ["code"]},
+            ]
+        }
+        if media["schema"] != {"$ref": PROBLEM_BODY}:
+            media["schema"] = narrowed
+            continue
+        name = f"Problem{status}_" + ("_".join(codes) if len(codes) == 1 else _digest(codes))
+        shared.setdefault(
+            name, {"description": response["description"], "content": {PROBLEM_MEDIA_TYPE: {"schema": narrowed}}}
+        )
+        operation["responses"][status] = {"$ref": f"#/components/responses/{name}"}
+
+
+def _digest(codes: list[str]) -> str:
+    return hashlib.sha1(" ".join(codes).encode()).hexdigest()[:10]
+
+
+def _share_parameters(schema: dict[str, Any]) -> None:
+    """A parameter declared alike by several operations (paths ids, paging, Idempotency-Key) lives once in
+    `components/parameters`."""
+    operations = [op for item in schema.get("paths", {}).values() for m in METHODS if (op := item.get(m))]
+    uses: dict[str, int] = {}
+    for operation in operations:
+        for parameter in operation.get("parameters", []):
+            if "$ref" not in parameter:
+                key = json.dumps(parameter, sort_keys=True)
+                uses[key] = uses.get(key, 0) + 1
+    shared = schema.setdefault("components", {}).setdefault("parameters", {})
+    names = {json.dumps(value, sort_keys=True): name for name, value in shared.items()}
+    for operation in operations:
+        for index, parameter in enumerate(operation.get("parameters", [])):
+            key = json.dumps(parameter, sort_keys=True)
+            if "$ref" in parameter or uses.get(key, 0) < 2:
+                continue
+            if key not in names:
+                base = f"{parameter['in']}.{parameter['name']}"
+                name, n = base, 2
+                while name in shared:
+                    name, n = f"{base}.{n}", n + 1
+                shared[name] = parameter
+                names[key] = name
+            operation["parameters"][index] = {"$ref": f"#/components/parameters/{names[key]}"}
 
 
 def document(app: Litestar) -> dict[str, Any]:
@@ -272,9 +319,6 @@ class CompletedJson(_Completed, JsonRenderPlugin):
 class CompletedYaml(_Completed, YamlRenderPlugin):
     pass
 
-
-class CompletedScalar(_Completed, ScalarRenderPlugin):
-    pass
 
 
 def _swagger_ui_assets() -> Path:

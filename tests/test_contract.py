@@ -59,7 +59,11 @@ def flatmap_path_parameters(context, path_parameters):
 
 @functools.cache
 def path_schemas(method: str, path: str) -> dict[str, jsonschema_rs.Validator]:
-    parameters = SCHEMA.raw_schema["paths"][path][method.lower()].get("parameters", [])
+    shared = SCHEMA.raw_schema["components"].get("parameters", {})
+    parameters = [
+        shared[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p
+        for p in SCHEMA.raw_schema["paths"][path][method.lower()].get("parameters", [])
+    ]
     return {p["name"]: jsonschema_rs.validator_for(p["schema"]) for p in parameters if p["in"] == "path"}
 
 

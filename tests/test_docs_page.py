@@ -77,3 +77,10 @@ async def test_swagger_ui_renders_every_operation(settings, tmp_path):
     assert "community_full" in join and "Idempotency-Key" in join
     assert not errors, errors
     assert not outside, f"the page reached outside the app: {outside}"
+
+
+async def test_no_docs_page_loads_from_a_cdn(client):
+    """Scalar's page loaded its script from a CDN (blank offline, unreliable in China): it is not served."""
+    assert (await client.get("/schema/scalar")).status_code == 404
+    swagger = await client.get("/schema")
+    assert swagger.status_code == 200 and "https://" not in swagger.text

@@ -168,7 +168,7 @@ async def update_me(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, upda
             raise
         # "review" is let through for a nickname: there is no pending state to hold it in.
         if verdict.suggest == "risky":
-            raise Problem(CONTENT_REJECTED, f"the nickname was rejected (label {verdict.label})")
+            raise Problem(CONTENT_REJECTED, f"the nickname was rejected (label {verdict.label})", label=verdict.label)
     async with pool.acquire() as conn:
         row = await conn.fetchrow(queries.UPDATE_PROFILE, user_id, update.nickname, update.avatar_url)
     if row is None:

@@ -73,7 +73,7 @@ async def judge(wechat: WeChatClient, openid: str, scene: Scene, text: str) -> V
 def require_allowed(verdict: Verdict, what: str) -> Verdict:
     """In a request: risky is refused, a member WeChat has not seen lately is asked to log in again."""
     if verdict.outcome == "risky":
-        raise Problem(CONTENT_REJECTED, f"the {what} was rejected (label {verdict.label})")
+        raise Problem(CONTENT_REJECTED, f"the {what} was rejected (label {verdict.label})", label=verdict.label)
     if verdict.reason == "not visited recently":
         raise Problem(WECHAT_SESSION_STALE)
     return verdict
@@ -115,5 +115,5 @@ async def status_for(wechat: WeChatClient, openid: str, text: str, scene: Scene 
             raise Problem(WECHAT_SESSION_STALE) from None
         raise
     if verdict.suggest == "risky":
-        raise Problem(CONTENT_REJECTED, f"WeChat flagged the text (label {verdict.label})")
+        raise Problem(CONTENT_REJECTED, f"WeChat flagged the text (label {verdict.label})", label=verdict.label)
     return "pending" if verdict.suggest == "review" else "visible"

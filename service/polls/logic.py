@@ -432,5 +432,5 @@ async def audit_log(conn: asyncpg.Connection, poll_id: int, user_id: int, limit:
         raise Problem("poll_not_closed", "members see the full record once the poll is closed")
     after = decode_cursor(cursor, int)
     rows = await conn.fetch(q.AUDIT, poll_id, after[0] if after else None, limit + 1)
-    items, next_cursor = page_of([from_row(m.AuditEntry, row) for row in rows], rows, limit)
-    return m.AuditPage(items=items, next_cursor=next_cursor)
+    items, next_cursor = page_of([from_row(m.PollAuditEntry, row) for row in rows], rows, limit)
+    return m.PollAuditPage(items=items, next_cursor=next_cursor)

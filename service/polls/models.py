@@ -216,7 +216,7 @@ class Results(msgspec.Struct, rename="camel", kw_only=True):
     qualifications: list[Qualification]
 
 
-class AuditEntry(msgspec.Struct, rename="camel", kw_only=True):
+class PollAuditEntry(msgspec.Struct, rename="camel", kw_only=True):
     id: str
     action: Annotated[str, Meta(examples=["vote.cast"])]
     actor_id: str | None
@@ -227,8 +227,8 @@ class AuditEntry(msgspec.Struct, rename="camel", kw_only=True):
     created_at: datetime
 
 
-class AuditPage(msgspec.Struct, rename="camel"):
-    items: list[AuditEntry]
+class PollAuditPage(msgspec.Struct, rename="camel"):
+    items: list[PollAuditEntry]
     next_cursor: NextCursor
 
 

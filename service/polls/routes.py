@@ -345,7 +345,7 @@ class PollsController(Controller):
     )
     async def audit(
         self, poll_id: PathId, user: CurrentUser, db: Db, limit: Limit = 100, cursor: Cursor = None
-    ) -> m.AuditPage:
+    ) -> m.PollAuditPage:
         return await logic.audit_log(db, poll_id, user.id, limit, cursor)
 
     @get(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from service.core.messaging import wechat_of
 from service.feed.jobs import last_week, refresh_view_counts, send_notification, weekly_digests
-from service.robots.jobs import wechat_of
 
 TEMPLATE = "sandbox-comment-template"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import msgspec
 
+from service.core.messaging import wechat_of
 from service.feed.jobs import recheck_pending
-from service.robots.jobs import wechat_of
 from tests.factories import assert_problem
 from tests.feed.conftest import events
 from tests.support import api_client, make_settings

@@ -12,7 +12,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from service.robots.jobs import wechat_of
+from service.core.messaging import wechat_of
 from service.robots.logic import answer_customer_message
 from tests.factories import assert_problem
 
