@@ -320,7 +320,6 @@ class CompletedYaml(_Completed, YamlRenderPlugin):
     pass
 
 
-
 def _swagger_ui_assets() -> Path:
     # swagger-ui-py ships Swagger UI's release files; only its static folder is used.
     import swagger_ui.utils
