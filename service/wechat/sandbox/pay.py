@@ -45,16 +45,15 @@ from litestar.params import FromPath, JSONBody
 from service.settings import Settings
 from service.wechat.pay import (
     BEIJING,
-    SandboxKeys,
     aes_gcm_encrypt,
     format_time,
-    load_dev_keys,
     parse_authorization,
     public_pem,
     request_message,
     rsa_verify,
     signed_headers,
 )
+from service.wechat.sandbox.keys import SandboxKeys, load_dev_keys
 
 MAX_SKEW = 300
 _OUT_NO = re.compile(r"^[0-9A-Za-z_\-|*]{6,32}$")
@@ -188,8 +187,8 @@ class PaySandbox:
 
     @classmethod
     def for_development(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> PaySandbox:
-        """The sandbox `python -m service sandbox` serves: the keys of .data/pay-sandbox, which the app
-        loads too when WECHAT_PAY_MCHID is unset, and the app's appid."""
+        """The sandbox `python -m service sandbox` serves: the keys of .data/pay-sandbox, which `python -m service
+        run` gives the app too when WECHAT_PAY_MCHID is unset, and the app's appid."""
         keys = load_dev_keys()
         if settings.wechat_appid:
             keys = dataclasses.replace(keys, appid=settings.wechat_appid)
