@@ -111,7 +111,8 @@ async def _notifications(conn: asyncpg.Connection, settings: Settings, apply: bo
     import json
     import secrets
 
-    from service.wechat.pay import aes_gcm_encrypt, load_dev_keys, signed_headers
+    from service.wechat.pay import aes_gcm_encrypt, signed_headers
+    from service.wechat.sandbox.keys import load_dev_keys
 
     keys = load_dev_keys()  # the server loads the same development sandbox keys
     user_id = (await seed_users(conn, 1))[0]

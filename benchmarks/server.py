@@ -14,6 +14,7 @@ from service.core.money.purposes import PaidOrder, Purpose
 from service.domains import DOMAINS
 from service.logs import configure_logging
 from service.settings import load_settings
+from service.wechat.sandbox.keys import load_dev_keys, pay_sandbox_settings
 
 
 class Row(msgspec.Struct, frozen=True):
@@ -39,7 +40,9 @@ async def _accept(conn: asyncpg.Connection, order: PaidOrder) -> None:
 
 
 def app_from_env() -> Litestar:
-    settings = load_settings()
+    # No merchant: the development Pay sandbox's keys, as `make run` gives them (the notification benchmark signs
+    # with them).
+    settings = load_settings(**pay_sandbox_settings(load_settings(), load_dev_keys))
     configure_logging(settings.log_level, settings.log_format)
     # Orders seeded for the notification benchmark are bought for this purpose: paying only marks them paid.
     bench = Domain("bench", purposes=[Purpose("bench", on_paid=_accept)])

@@ -24,7 +24,7 @@ import httpx
 
 from benchmarks.processes import free_port, kill, stop, tree_rss_kib
 from service.settings import Settings
-from service.wechat.pay import DEV_KEYS_DIR, load_dev_keys
+from service.wechat.sandbox.keys import DEV_KEYS_DIR, load_dev_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
@@ -119,6 +119,9 @@ class Stack:
         self.api_port, self.sandbox_port = free_port(), free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
+        # The API and the sandbox share the Pay sandbox keys of one folder: create them once, before both; the
+        # sandbox reads them there, the API and the worker get them through their settings.
+        pay_keys = load_dev_keys(ROOT / DEV_KEYS_DIR)
         values: dict[str, object] = {
             "environment": "development",
             "database_url": dsn,
@@ -132,14 +135,13 @@ class Stack:
             "access_log": False,
             "log_level": "WARNING",
             "login_rate_per_address": 1_000_000,  # every member logs in from 127.0.0.1
+            **pay_keys.settings_overrides(self.sandbox_url),
             **settings,
         }
         # Nothing of the caller's own settings leaks in: the run is the same on every machine.
         self.env = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
         self.env.update({k.upper(): str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()})
         self.processes: dict[str, subprocess.Popen] = {}
-        # The API and the sandbox read the Pay sandbox keys from one folder: create them once, before both.
-        load_dev_keys(ROOT / DEV_KEYS_DIR)
 
     def _spawn(self, role: str, *args: str) -> subprocess.Popen:
         log = open(self.logs / f"{role}.log", "ab")  # noqa: SIM115 - the child holds it; closed with the process

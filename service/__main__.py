@@ -23,12 +23,16 @@ DATA_DIR = Path(".data")
 
 
 def _dev_settings() -> Settings:
-    """Settings for a developer machine: an embedded database, a persisted dev secret, and the WeChat
-    sandbox (its fixed credentials) when no WeChat credentials are set."""
+    """Settings for a developer machine: an embedded database, a persisted dev secret, the WeChat sandbox (its
+    fixed credentials) when no WeChat credentials are set, and the Pay sandbox's keys when no merchant is."""
+    from service.wechat.sandbox.keys import load_dev_keys, pay_sandbox_settings
+
     settings = load_settings()
     overrides: dict[str, object] = {}
     if _wants_sandbox(settings):
         overrides["wechat_api_base"] = _sandbox_url(settings)
+    # No merchant: the Pay sandbox's development keys, which the sandbox process loads too (.data/pay-sandbox).
+    overrides.update(pay_sandbox_settings(settings, load_dev_keys))
     if not settings.database_url:
         if settings.environment == "production":
             raise SettingsError("DATABASE_URL is required when ENVIRONMENT=production")

@@ -9,7 +9,7 @@ import pytest
 from service.db.migrate import migrate
 from service.db.pool import connect
 from service.settings import Settings
-from service.wechat.pay import SandboxKeys
+from service.wechat.sandbox.keys import SandboxKeys
 from tests.seed import Seeded, seed
 from tests.stack import LiveStack, Stack
 from tests.support import (

@@ -20,9 +20,9 @@ import uvicorn
 
 from service.app import create_app
 from service.settings import Settings
-from service.wechat.pay import SandboxKeys
 from service.wechat.sandbox import create_sandbox_app
 from service.wechat.sandbox.app import CONTROLLERS
+from service.wechat.sandbox.keys import SandboxKeys
 from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
 from tests.support import make_settings, serve
 from tests.wechat_support import Sandbox, sandbox_config

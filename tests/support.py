@@ -16,6 +16,7 @@ import uvicorn
 
 from service.app import create_app
 from service.settings import Settings, load_settings
+from service.wechat.sandbox.keys import in_memory_keys, pay_sandbox_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 KIT = ROOT / "openapi"  # the front-end kit: spec, generated types, the wx.request wrapper
@@ -79,6 +80,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "write_rate_comments": 100_000,
     }
     values.update(overrides)
+    # No merchant: a Pay sandbox's keys, kept in memory (`make run` passes the development sandbox's likewise).
+    values = {**pay_sandbox_settings(load_settings({}, **values), in_memory_keys), **values}
     return load_settings({}, **values)
 
 

@@ -32,7 +32,8 @@ from service.domains import DOMAINS
 from service.jobs import JobContext
 from service.jobs.worker import Worker
 from service.settings import Settings
-from service.wechat.pay import SandboxKeys, WeChatPay
+from service.wechat.pay import WeChatPay
+from service.wechat.sandbox.keys import SandboxKeys
 from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
 from tests.support import make_settings, serve
 

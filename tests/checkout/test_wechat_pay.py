@@ -16,7 +16,8 @@ from wechatpayv3 import utils as v3utils
 from wechatpayv3.core import Core
 
 from service.wechat import pay as wxpay
-from service.wechat.pay import PayError, SandboxKeys, WeChatPay, pay_config, private_pem, public_pem
+from service.wechat.pay import PayError, WeChatPay, pay_config, private_pem, public_pem
+from service.wechat.sandbox.keys import SandboxKeys, load_dev_keys
 from tests.checkout.conftest import world_settings
 
 
@@ -329,8 +330,8 @@ def test_signature_helpers_reject_garbage(sandbox_keys):
 
 
 def test_development_keys_are_created_once_and_kept(tmp_path):
-    first = wxpay.load_dev_keys(tmp_path / "keys")
-    again = wxpay.load_dev_keys(tmp_path / "keys")
+    first = load_dev_keys(tmp_path / "keys")
+    again = load_dev_keys(tmp_path / "keys")
     assert public_pem(first.platform_key.public_key()) == public_pem(again.platform_key.public_key())
     assert first.apiv3_key == again.apiv3_key and len(first.apiv3_key) == 32
     assert oct((tmp_path / "keys" / "merchant.pem").stat().st_mode & 0o777) == "0o600"

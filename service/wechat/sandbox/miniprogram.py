@@ -73,6 +73,16 @@ async def _json_object(request: Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+async def _token_call(request: Request, sandbox: Sandbox, name: str) -> dict[str, Any] | Response:
+    """Count a call made with an access_token, check the token and read the JSON object: the body, or WeChat's
+    error answer."""
+    sandbox.stats[name] += 1
+    if errcode := sandbox.check_token(request.query_params.get("access_token")):
+        return wechat_error(errcode)
+    body = await _json_object(request)
+    return wechat_error(47001) if body is None else body
+
+
 class MiniProgramApi(Controller):
     """Login, access token, phone number, content safety, subscribe and customer-service messages."""
 
@@ -126,12 +136,9 @@ class MiniProgramApi(Controller):
 
     @post("/wxa/business/getuserphonenumber", status_code=200)
     async def phone_number(self, request: Request, sandbox: Sandbox) -> Response:
-        sandbox.stats["getuserphonenumber"] += 1
-        if errcode := sandbox.check_token(request.query_params.get("access_token")):
-            return wechat_error(errcode)
-        body = await _json_object(request)
-        if body is None:
-            return wechat_error(47001)
+        body = await _token_call(request, sandbox, "getuserphonenumber")
+        if isinstance(body, Response):
+            return body
         if not isinstance(code := body.get("code"), str) or not code:
             return wechat_error(41008)
         errcode, entry = sandbox.redeem(sandbox.phone_codes, code, sandbox.config.phone_code_ttl)
@@ -149,11 +156,10 @@ class MiniProgramApi(Controller):
 
     @post("/wxa/msg_sec_check", status_code=200)
     async def msg_sec_check(self, request: Request, sandbox: Sandbox) -> Response:
-        sandbox.stats["msg_sec_check"] += 1
-        if errcode := sandbox.check_token(request.query_params.get("access_token")):
-            return wechat_error(errcode)
-        body = await _json_object(request)
-        if body is None or body.get("version") != 2 or body.get("scene") not in (1, 2, 3, 4):
+        body = await _token_call(request, sandbox, "msg_sec_check")
+        if isinstance(body, Response):
+            return body
+        if body.get("version") != 2 or body.get("scene") not in (1, 2, 3, 4):
             return wechat_error(47001)
         content, openid = body.get("content"), body.get("openid")
         if not isinstance(content, str) or not isinstance(openid, str):
@@ -184,12 +190,9 @@ class MiniProgramApi(Controller):
 
     @post("/cgi-bin/message/subscribe/send", status_code=200)
     async def subscribe_send(self, request: Request, sandbox: Sandbox) -> Response:
-        sandbox.stats["subscribe_send"] += 1
-        if errcode := sandbox.check_token(request.query_params.get("access_token")):
-            return wechat_error(errcode)
-        body = await _json_object(request)
-        if body is None:
-            return wechat_error(47001)
+        body = await _token_call(request, sandbox, "subscribe_send")
+        if isinstance(body, Response):
+            return body
         openid, template_id, data = body.get("touser"), body.get("template_id"), body.get("data")
         if not isinstance(openid, str) or sandbox.user(openid=openid) is None:
             return wechat_error(40003)
@@ -209,12 +212,9 @@ class MiniProgramApi(Controller):
 
     @post("/cgi-bin/message/custom/send", status_code=200)
     async def custom_send(self, request: Request, sandbox: Sandbox) -> Response:
-        sandbox.stats["custom_send"] += 1
-        if errcode := sandbox.check_token(request.query_params.get("access_token")):
-            return wechat_error(errcode)
-        body = await _json_object(request)
-        if body is None:
-            return wechat_error(47001)
+        body = await _token_call(request, sandbox, "custom_send")
+        if isinstance(body, Response):
+            return body
         openid, msgtype = body.get("touser"), body.get("msgtype")
         if not isinstance(openid, str) or sandbox.user(openid=openid) is None:
             return wechat_error(40003)
