@@ -91,8 +91,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     write_rate_posts: Positive = 10
     write_rate_comments: Positive = 30
     write_rate_window: Positive = 60
-    # Checkout: WeChat Pay v3 (service/wechat/pay.py). Without WECHAT_PAY_MCHID the app pays through the Pay
-    # sandbox with sandbox keys (kept in .data/pay-sandbox in development); production requires a merchant.
+    # Checkout: WeChat Pay v3 (service/wechat/pay/). `make run` without WECHAT_PAY_MCHID sets these to the Pay
+    # sandbox's merchant (keys kept in .data/pay-sandbox); production requires a real merchant.
     wechat_pay_mchid: str | None = None
     wechat_pay_merchant_serial: str | None = None  # serial of the merchant API certificate
     wechat_pay_private_key: str | None = None  # merchant API private key: PEM text or path of the PEM file
