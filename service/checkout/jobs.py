@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.core.money import checkout as logic
+from service.core import money as logic
 from service.jobs import JobContext, Registry
 
 JOBS = Registry()

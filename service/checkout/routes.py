@@ -9,10 +9,10 @@ from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody
 
 from service.checkout.problems import PROBLEMS
+from service.core import money as logic
 from service.core.deps import AppSettings, Db, Pay
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import PathId
-from service.core.money import checkout as logic
 from service.core.money.models import Order, Refund, RefundRequest, Transfer
 from service.wechat.pay import Refund as WxRefund
 from service.wechat.pay import Transaction, TransferBill
@@ -127,9 +127,9 @@ class PayNotificationsController(Controller):
         responses=PROBLEMS.responses(*NOTIFY_ERRORS),
     )
     async def notify(self, request: Request, db: Db, pay: Pay) -> None:
-        notification = logic.open_notification(pay, request.headers, await request.body())
-        if notification.event_type == "TRANSACTION.SUCCESS":
-            await logic.apply_transaction(db, pay.config, logic.decode_notification(notification, Transaction))
+        txn = logic.read_notification(pay, request.headers, await request.body(), "TRANSACTION.SUCCESS", Transaction)
+        if txn is not None:
+            await logic.apply_transaction(db, pay.config, txn)
 
     @post(
         "/refund-notify",
@@ -144,9 +144,9 @@ class PayNotificationsController(Controller):
         responses=PROBLEMS.responses(*NOTIFY_ERRORS),
     )
     async def refund_notify(self, request: Request, db: Db, pay: Pay) -> None:
-        notification = logic.open_notification(pay, request.headers, await request.body())
-        if notification.event_type.startswith("REFUND."):
-            await logic.apply_refund(db, logic.decode_notification(notification, WxRefund))
+        refund = logic.read_notification(pay, request.headers, await request.body(), "REFUND", WxRefund)
+        if refund is not None:
+            await logic.apply_refund(db, refund)
 
     @post(
         "/transfer-notify",
@@ -161,6 +161,8 @@ class PayNotificationsController(Controller):
         responses=PROBLEMS.responses(*NOTIFY_ERRORS),
     )
     async def transfer_notify(self, request: Request, db: Db, pay: Pay) -> None:
-        notification = logic.open_notification(pay, request.headers, await request.body())
-        if notification.event_type == "MCHTRANSFER.BILL.FINISHED":
-            await logic.apply_transfer(db, logic.decode_notification(notification, TransferBill))
+        bill = logic.read_notification(
+            pay, request.headers, await request.body(), "MCHTRANSFER.BILL.FINISHED", TransferBill
+        )
+        if bill is not None:
+            await logic.apply_transfer(db, bill)
