@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from benchmarks.load import Acks, Load
-from service.core.money.checkout import ledger_violations
+from service.core.money import ledger_violations
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from litestar import Response
 
 from service.apps import models as m
 from service.apps import queries as q
+from service.core import money as checkout
 from service.core.access import require_admin, require_member, require_owner
 from service.core.apps import APP_STATES, APPS, app_state
 from service.core.messaging import send_once, thing
-from service.core.money import checkout
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
 from service.errors import Problem
 from service.settings import Settings

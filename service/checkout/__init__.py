@@ -1,5 +1,4 @@
-"""Checkout: orders paid through WeChat Pay, exactly-once notifications, refunds, transfers and the ledger.
-
-Domains plug in through `purposes.register_purpose` (what a payment buys) and call `logic.create_order`,
-`logic.refund_order` and `logic.create_transfer`; see purposes.py.
+"""Checkout: the HTTP face and the jobs of the money engine (service/core/money): orders, WeChat Pay's
+notifications, refunds and transfers. Domains declare what a payment buys as a purpose in their Domain and call
+`create_order`, `refund_order`, `close_order` and `create_transfer` from service.core.money.
 """

@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-from service.core.money import checkout as logic
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from service.core import money
 from service.jobs import JobContext, Registry
+from service.wechat.pay import WeChatPay
 
 JOBS = Registry()
 
 
-@JOBS.job("checkout.reconcile")
-async def reconcile(ctx: JobContext, payload: dict) -> None:
-    """An order still unpaid some minutes after creation: ask WeChat (its notification may be lost)."""
-    await logic.reconcile_order(ctx.pool, ctx.services["pay"], payload["order_id"])
+def _step(key: str, step: Callable[[asyncpg.Pool, WeChatPay, int], Awaitable[None]]):
+    """A job that runs one step of checkout on the order, refund or transfer whose id is `payload[key]`."""
+
+    async def run(ctx: JobContext, payload: dict) -> None:
+        await step(ctx.pool, ctx.services["pay"], payload[key])
+
+    return run
 
 
-@JOBS.job("checkout.expire")
-async def expire(ctx: JobContext, payload: dict) -> None:
-    """After time_expire: close the order at WeChat and here (or apply a last-moment payment)."""
-    await logic.expire_order(ctx.pool, ctx.services["pay"], payload["order_id"])
-
-
-@JOBS.job("checkout.refund")
-async def refund(ctx: JobContext, payload: dict) -> None:
-    """Submit a refund, retried with backoff while WeChat is unavailable, then follow it to its end."""
-    await logic.submit_refund(ctx.pool, ctx.services["pay"], payload["refund_id"])
-
-
-@JOBS.job("checkout.transfer")
-async def transfer(ctx: JobContext, payload: dict) -> None:
-    """Send a merchant transfer, retried with backoff, then follow it until the member confirms."""
-    await logic.submit_transfer(ctx.pool, ctx.services["pay"], payload["transfer_id"])
+# An order still unpaid some minutes after creation: ask WeChat (its notification may be lost).
+JOBS.register("checkout.reconcile", _step("order_id", money.reconcile_order))
+# After time_expire: close the order at WeChat and here (or apply a last-moment payment).
+JOBS.register("checkout.expire", _step("order_id", money.expire_order))
+# Submit a refund, retried with backoff while WeChat is unavailable, then follow it to its end.
+JOBS.register("checkout.refund", _step("refund_id", money.submit_refund))
+# Send a merchant transfer, retried with backoff, then follow it until the member confirms.
+JOBS.register("checkout.transfer", _step("transfer_id", money.submit_transfer))

@@ -9,10 +9,10 @@ from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody
 
 from service.checkout.problems import PROBLEMS
+from service.core import money
 from service.core.deps import AppSettings, Db, Pay
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import PathId
-from service.core.money import checkout as logic
 from service.core.money.models import Order, Refund, RefundRequest, Transfer
 from service.wechat.pay import Refund as WxRefund
 from service.wechat.pay import Transaction, TransferBill
@@ -23,9 +23,13 @@ IdempotencyKey = Annotated[
         name="Idempotency-Key", min_length=1, max_length=128, description="Retries return the first result"
     ),
 ]
-# Raised by the community_entry purpose's on_refund (the owner cannot refund their way out); registered the
-# same way in communities.logic, which may be imported after this module.
-NOTIFY_ERRORS = (
+# What every WeChat Pay notification goes through before it changes anything.
+NOTIFY_CHECKS = (
+    "Verified first: WeChat Pay's platform signature over the raw body (the key named by `Wechatpay-Serial`, "
+    "signed within 5 minutes), then the resource decrypted with the APIv3 key. A notification that disagrees "
+    "with our record changes nothing (`pay_notification_mismatch`). "
+)
+NOTIFY_RESPONSES = PROBLEMS.responses(
     "pay_signature_invalid",
     "pay_serial_unknown",
     "pay_notification_stale",
@@ -34,12 +38,18 @@ NOTIFY_ERRORS = (
     "pay_notification_unknown",
     "payload_too_large",
 )
-# What every WeChat Pay notification goes through before it changes anything.
-NOTIFY_CHECKS = (
-    "Verified first: WeChat Pay's platform signature over the raw body (the key named by `Wechatpay-Serial`, "
-    "signed within 5 minutes), then the resource decrypted with the APIv3 key. A notification that disagrees "
-    "with our record changes nothing (`pay_notification_mismatch`). "
-)
+
+
+def _notification(path: str, operation_id: str, summary: str, effect: str):
+    """A route WeChat Pay notifies: 204 acknowledges, anything else makes WeChat send the notification again."""
+    return post(
+        path,
+        status_code=204,
+        operation_id=operation_id,
+        summary=summary,
+        description=NOTIFY_CHECKS + effect,
+        responses=NOTIFY_RESPONSES,
+    )
 
 
 class OrdersController(Controller):
@@ -54,7 +64,7 @@ class OrdersController(Controller):
         responses=PROBLEMS.responses("unauthorized", "token_expired", "not_found"),
     )
     async def get_order(self, order_id: PathId, user: CurrentUser, db: Db, pay: Pay, settings: AppSettings) -> Order:
-        return await logic.get_order(db, pay, settings, order_id, user.id)
+        return await money.get_order(db, pay, settings, order_id, user.id)
 
     @post(
         "/{order_id:int}/refund",
@@ -90,7 +100,7 @@ class OrdersController(Controller):
     ) -> Refund:
         # A payer has at most one refund per order, so a retry (with or without Idempotency-Key) gets it back.
         reason = data.reason if data is not None else ""
-        return await logic.request_refund(state.pool, pay, settings, order_id, user.id, reason)
+        return await money.request_refund(state.pool, pay, settings, order_id, user.id, reason)
 
 
 class TransfersController(Controller):
@@ -105,7 +115,7 @@ class TransfersController(Controller):
         responses=PROBLEMS.responses("unauthorized", "token_expired", "not_found"),
     )
     async def get_transfer(self, transfer_id: PathId, user: CurrentUser, db: Db, pay: Pay) -> Transfer:
-        return await logic.get_transfer(db, pay, transfer_id, user.id)
+        return await money.get_transfer(db, pay, transfer_id, user.id)
 
 
 class PayNotificationsController(Controller):
@@ -114,53 +124,40 @@ class PayNotificationsController(Controller):
     path = "/pay"
     tags = ["checkout"]
 
-    @post(
+    @_notification(
         "/notify",
-        status_code=204,
-        operation_id="payNotify",
+        "payNotify",
         summary="WeChat Pay payment notification: verified on the raw body, applied exactly once",
-        description=NOTIFY_CHECKS
-        + (
-            "TRANSACTION.SUCCESS records the payment once and, in the same transaction, grants what was bought, or "
-            "refunds it in full when it can no longer be granted (e.g. a full community); other events are ignored."
-        ),
-        responses=PROBLEMS.responses(*NOTIFY_ERRORS),
+        effect="TRANSACTION.SUCCESS records the payment once and, in the same transaction, grants what was bought, "
+        "or refunds it in full when it can no longer be granted (e.g. a full community); other events are ignored.",
     )
     async def notify(self, request: Request, db: Db, pay: Pay) -> None:
-        notification = logic.open_notification(pay, request.headers, await request.body())
-        if notification.event_type == "TRANSACTION.SUCCESS":
-            await logic.apply_transaction(db, pay.config, logic.decode_notification(notification, Transaction))
+        txn = money.read_notification(pay, request.headers, await request.body(), "TRANSACTION.SUCCESS", Transaction)
+        if txn is not None:
+            await money.apply_transaction(db, pay.config, txn)
 
-    @post(
+    @_notification(
         "/refund-notify",
-        status_code=204,
-        operation_id="payRefundNotify",
+        "payRefundNotify",
         summary="WeChat Pay refund notification (REFUND.SUCCESS, ABNORMAL, CLOSED), applied exactly once",
-        description=NOTIFY_CHECKS
-        + (
-            "The refund's new state is recorded once; a success enters the ledger, an abnormal refund is logged for a "
-            "person to finish in WeChat Pay."
-        ),
-        responses=PROBLEMS.responses(*NOTIFY_ERRORS),
+        effect="The refund's new state is recorded once; a success enters the ledger, an abnormal refund is logged "
+        "for a person to finish in WeChat Pay.",
     )
     async def refund_notify(self, request: Request, db: Db, pay: Pay) -> None:
-        notification = logic.open_notification(pay, request.headers, await request.body())
-        if notification.event_type.startswith("REFUND."):
-            await logic.apply_refund(db, logic.decode_notification(notification, WxRefund))
+        refund = money.read_notification(pay, request.headers, await request.body(), "REFUND", WxRefund)
+        if refund is not None:
+            await money.apply_refund(db, refund)
 
-    @post(
+    @_notification(
         "/transfer-notify",
-        status_code=204,
-        operation_id="payTransferNotify",
+        "payTransferNotify",
         summary="WeChat Pay merchant transfer notification (MCHTRANSFER.BILL.FINISHED), applied exactly once",
-        description=NOTIFY_CHECKS
-        + (
-            "The transfer's state is recorded once; a finished transfer settles what it paid for (e.g. marks the "
-            "member's reward paid)."
-        ),
-        responses=PROBLEMS.responses(*NOTIFY_ERRORS),
+        effect="The transfer's state is recorded once; a finished transfer settles what it paid for (e.g. marks "
+        "the member's reward paid).",
     )
     async def transfer_notify(self, request: Request, db: Db, pay: Pay) -> None:
-        notification = logic.open_notification(pay, request.headers, await request.body())
-        if notification.event_type == "MCHTRANSFER.BILL.FINISHED":
-            await logic.apply_transfer(db, logic.decode_notification(notification, TransferBill))
+        bill = money.read_notification(
+            pay, request.headers, await request.body(), "MCHTRANSFER.BILL.FINISHED", TransferBill
+        )
+        if bill is not None:
+            await money.apply_transfer(db, bill)

@@ -26,10 +26,10 @@ from litestar import Response
 
 from service.collections import models as m
 from service.collections import queries as q
+from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
 from service.core.apps import require_app_member
 from service.core.idempotency import run_once, scope_of
-from service.core.money import checkout
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo
 from service.core.paging import decode_cursor, encode_cursor
 from service.errors import FieldError, Problem

@@ -16,8 +16,8 @@ from litestar import Response
 from service.communities import logic
 from service.communities import models as m
 from service.communities import queries as q
+from service.core import money as checkout
 from service.core.idempotency import run_once, scope_of
-from service.core.money import checkout
 from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
 from service.core.paging import decode_cursor, encode_cursor
 from service.errors import Problem

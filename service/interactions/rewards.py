@@ -11,7 +11,7 @@ from datetime import date
 
 import asyncpg
 
-from service.core.money.checkout import create_transfer
+from service.core.money import create_transfer
 from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
 from service.errors import Problem
 from service.interactions import queries as q

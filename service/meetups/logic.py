@@ -24,12 +24,12 @@ import msgspec
 from litestar import Response
 from msgspec import UNSET
 
+from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
 from service.core.apps import require_app, require_app_member
 from service.core.content import openid_of, status_for
 from service.core.interactions import record
 from service.core.messaging import send_once, thing
-from service.core.money import checkout
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
 from service.core.paging import decode_cursor, encode_cursor
 from service.errors import FieldError, Problem

@@ -20,10 +20,10 @@ from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody
 
 from service.app import create_app
+from service.core import money as logic
 from service.core.deps import AppSettings, Pay
 from service.core.domain import Domain, install, job_registry
 from service.core.guard import CurrentUser
-from service.core.money import checkout as logic
 from service.core.money.models import Order
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
 from service.core.tokens import issue_access_token

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from service.core.money import checkout as logic
+from service.core import money as logic
 from service.wechat import pay as wxpay
 
 

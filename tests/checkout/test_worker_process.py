@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from service.core.money import checkout as logic
+from service.core import money as logic
 from tests.checkout.worker_process import start_worker
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from service.core import money as checkout
 from service.core.apps import require_app
-from service.core.money import checkout
 from tests.operating.conftest import OPERATOR_KEY, assert_problem
 from tests.operating.test_meetups import at, create_meetup
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.core.money import checkout
+from service.core import money as checkout
 from service.core.tokens import issue_access_token
 from service.meetups import venue
 from tests.operating.conftest import Member, assert_problem

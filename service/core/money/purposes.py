@@ -15,15 +15,23 @@ of the one domain list (service/domains.py) in force when the app or the worker 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from typing import Any, Self
 
 import asyncpg
 
 
+class _FromRow:
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Self:
+        """From an orders or transfers row, which has a column of each field's name."""
+        return cls(**{f.name: row[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class PaidOrder:
+class PaidOrder(_FromRow):
     id: int
     out_trade_no: str
     payer_user_id: int
@@ -42,7 +50,7 @@ class RefundInfo:
 
 
 @dataclass(frozen=True)
-class TransferInfo:
+class TransferInfo(_FromRow):
     id: int
     payee_user_id: int
     purpose: str

@@ -53,6 +53,8 @@ ORDER BY id DESC LIMIT $4
 
 ORDER_REFUNDS = "SELECT * FROM refunds WHERE order_id = $1 ORDER BY id"
 
+REFUND = "SELECT * FROM refunds WHERE id = $1"
+
 REFUNDS_PROMISED = """
 SELECT coalesce(sum(amount_fen), 0) FROM refunds WHERE order_id = $1 AND status NOT IN ('closed', 'failed')
 """
