@@ -34,9 +34,9 @@ browser:
 run: $(STAMP)
 	$(BIN)/python -m service run
 
-## The whole test suite against a real PostgreSQL (DATABASE_URL, else the embedded one).
+## The whole test suite against a real PostgreSQL (DATABASE_URL, else the embedded one), on every core.
 test: install browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 ## The contract fuzzer at length: FUZZ_EXAMPLES examples per operation and identity, random each run
 ## (`make test` runs 8, the same every run).
