@@ -19,7 +19,7 @@ from service.core.rows import from_row
 from service.errors import Problem
 from service.polls import models as m
 from service.polls import queries as q
-from service.polls.logic import audit, check_content, openid_of, page_of, poll_state, replay_only
+from service.polls.common import audit, check_content, openid_of, page_of, poll_state, replay_only
 from service.wechat.client import WeChatClient
 
 
