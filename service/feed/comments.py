@@ -20,7 +20,7 @@ from service.feed import page_queries as pages
 from service.feed import queries as q
 from service.feed.reading import json_response
 from service.feed.visibility import comment_became_visible
-from service.feed.writing import label_of, may_write, require_open
+from service.feed.writing import audit_removal, label_of, may_write, require_open
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 
@@ -94,8 +94,5 @@ async def delete_comment(conn: asyncpg.Connection, comment_id: int, user_id: int
             await conn.execute(q.ADD_COMMENT_COUNT, comment["post_id"], -1)
             if comment["parent_id"] is not None:
                 await conn.execute(q.ADD_REPLY_COUNT, comment["parent_id"], -1)
-        if comment["author_id"] != user_id:
-            details = {"commentId": str(comment_id), "postId": str(comment["post_id"]), "robot": comment["robot"]}
-            await conn.execute(
-                q.INSERT_AUDIT, comment["community_id"], user_id, "comment.deleted", comment["author_id"], details
-            )
+        details = {"commentId": str(comment_id), "postId": str(comment["post_id"])}
+        await audit_removal(conn, comment, user_id, "comment.deleted", details)

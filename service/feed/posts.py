@@ -23,7 +23,7 @@ from service.feed import models as m
 from service.feed import queries as q
 from service.feed.reading import json_response, post_item
 from service.feed.visibility import post_became_visible
-from service.feed.writing import label_of, may_write
+from service.feed.writing import audit_removal, label_of, may_write
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 
@@ -129,8 +129,4 @@ async def delete_post(conn: asyncpg.Connection, post_id: int, user_id: int) -> N
             return
         await conn.execute(q.DELETE_POST, post_id, user_id)
         await conn.execute(q.DROP_POST_CHECK, post_id)
-        if post["author_id"] != user_id:
-            details = {"postId": str(post_id), "robot": post["robot"]}
-            await conn.execute(
-                q.INSERT_AUDIT, post["community_id"], user_id, "post.deleted", post["author_id"], details
-            )
+        await audit_removal(conn, post, user_id, "post.deleted", {"postId": str(post_id)})

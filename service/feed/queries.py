@@ -9,21 +9,16 @@ from __future__ import annotations
 USER_OPENID = "SELECT openid, nickname FROM users WHERE id = $1"
 
 # Serialises one member's writes in a community (newcomer limits are counted under this lock).
-LOCK_MEMBERSHIP = """
-SELECT m.role, m.status, m.joined_at FROM memberships m WHERE m.community_id = $1 AND m.user_id = $2 FOR UPDATE
-"""
-
 MEMBERSHIP = "SELECT m.role, m.status, m.joined_at FROM memberships m WHERE m.community_id = $1 AND m.user_id = $2"
+LOCK_MEMBERSHIP = MEMBERSHIP + " FOR UPDATE"
 
 # Posts or comments a member wrote in a community since $3 (every status: deleting is no way around a limit).
-POSTS_SINCE = """
-SELECT count(*) AS written, min(created_at) AS first_at FROM posts
+_WRITTEN_SINCE = """
+SELECT count(*) AS written, min(created_at) AS first_at FROM {table}
 WHERE community_id = $1 AND author_id = $2 AND created_at >= $3
 """
-COMMENTS_SINCE = """
-SELECT count(*) AS written, min(created_at) AS first_at FROM comments
-WHERE community_id = $1 AND author_id = $2 AND created_at >= $3
-"""
+POSTS_SINCE = _WRITTEN_SINCE.format(table="posts")
+COMMENTS_SINCE = _WRITTEN_SINCE.format(table="comments")
 
 INSERT_POST = """
 INSERT INTO posts (community_id, author_id, kind, text, image_urls, link_kind, link_id, status, check_label)
@@ -31,17 +26,12 @@ VALUES ($1, $2, 'post', $3, $4, $5, $6, $7, $8)
 RETURNING id, community_id, author_id, text, status, created_at, counted_at
 """
 
-LOCK_POST = """
-SELECT id, community_id, author_id, robot, kind, text, image_urls, link_kind, link_id, status, created_at,
-       deleted_at, essence_at, counted_at
-FROM posts WHERE id = $1 FOR UPDATE
-"""
-
 POST = """
 SELECT id, community_id, author_id, robot, kind, text, image_urls, link_kind, link_id, status, created_at,
        deleted_at, essence_at, counted_at
 FROM posts WHERE id = $1
 """
+LOCK_POST = POST + "FOR UPDATE\n"
 
 UPDATE_POST = """
 UPDATE posts SET text = $2, image_urls = $3, link_kind = $4, link_id = $5, status = $6, check_label = $7,
@@ -78,17 +68,12 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id
 """
 
-LOCK_COMMENT = """
-SELECT c.id, c.community_id, c.post_id, c.parent_id, c.reply_to_id, c.author_id, c.robot, c.text, c.status,
-       c.deleted_at, c.counted_at, c.created_at
-FROM comments c WHERE c.id = $1 FOR UPDATE
-"""
-
 COMMENT = """
 SELECT c.id, c.community_id, c.post_id, c.parent_id, c.reply_to_id, c.author_id, c.robot, c.text, c.status,
        c.deleted_at, c.counted_at, c.created_at
 FROM comments c WHERE c.id = $1
 """
+LOCK_COMMENT = COMMENT + "FOR UPDATE\n"
 
 SET_COMMENT_STATUS = "UPDATE comments SET status = $2, check_label = $3, updated_at = now() WHERE id = $1"
 

@@ -39,3 +39,10 @@ def require_open(post: Any) -> None:
 
 def label_of(verdict: Verdict) -> int | None:
     return None if verdict.outcome == "pass" else verdict.label
+
+
+async def audit_removal(conn: asyncpg.Connection, text: Any, user_id: int, action: str, details: dict) -> None:
+    """An admin who deletes another's post or comment leaves a line in the community's audit log."""
+    if text["author_id"] != user_id:
+        details = {**details, "robot": text["robot"]}
+        await conn.execute(q.INSERT_AUDIT, text["community_id"], user_id, action, text["author_id"], details)

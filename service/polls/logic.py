@@ -4,6 +4,7 @@ reading polls, and the full record of what happened in one."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -13,14 +14,13 @@ from litestar import Response
 from service.core.access import ADMIN_ROLES
 from service.core.apps import require_app_member
 from service.core.idempotency import run_once, scope_of
-from service.core.paging import decode_cursor, encode_cursor
 from service.core.rows import from_row
 from service.errors import FieldError, Problem
 from service.jobs import enqueue
 from service.polls import draw
 from service.polls import models as m
 from service.polls import queries as q
-from service.polls.common import APP, audit, page_of, poll_state
+from service.polls.common import APP, audit, page_after, poll_state
 from service.settings import Settings
 
 MAX_SCHEDULE = timedelta(days=180)
@@ -153,10 +153,10 @@ async def list_polls(
     conn: asyncpg.Connection, community_id: int, user_id: int, status: str | None, limit: int, cursor: str | None
 ) -> m.PollPage:
     await require_app_member(conn, community_id, user_id, APP)
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.POLLS_OF_COMMUNITY, community_id, status, after[0] if after else None, limit + 1)
-    items = [poll_model(row) for row in rows[:limit]]
-    next_cursor = encode_cursor(int(rows[limit - 1]["id"])) if len(rows) > limit else None
+    query = q.POLLS_OF_COMMUNITY
+    items, next_cursor = await page_after(
+        conn, query, community_id, status, limit=limit, cursor=cursor, item=poll_model
+    )
     return m.PollPage(items=items, next_cursor=next_cursor)
 
 
@@ -170,7 +170,6 @@ async def audit_log(conn: asyncpg.Connection, poll_id: int, user_id: int, limit:
     standing = await require_app_member(conn, state["community_id"], user_id, APP)
     if standing["role"] not in ADMIN_ROLES and state["status"] != "closed":
         raise Problem("poll_not_closed", "members see the full record once the poll is closed")
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.AUDIT, poll_id, after[0] if after else None, limit + 1)
-    items, next_cursor = page_of([from_row(m.PollAuditEntry, row) for row in rows], rows, limit)
+    entry = partial(from_row, m.PollAuditEntry)
+    items, next_cursor = await page_after(conn, q.AUDIT, poll_id, limit=limit, cursor=cursor, item=entry)
     return m.PollAuditPage(items=items, next_cursor=next_cursor)

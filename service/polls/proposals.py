@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 
 import asyncpg
 from litestar import Response
@@ -11,7 +12,6 @@ from service.core.access import ADMIN_ROLES
 from service.core.apps import require_app_member
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
-from service.core.paging import decode_cursor
 from service.core.rows import from_row, invalid
 from service.errors import Problem
 from service.polls import models as m
@@ -22,7 +22,7 @@ from service.polls.common import (
     audit,
     check_content,
     openid_of,
-    page_of,
+    page_after,
     poll_state,
     proposal_in,
     replay_only,
@@ -126,10 +126,10 @@ async def list_proposals(
     state = await poll_state(conn, poll_id)
     standing = await require_app_member(conn, state["community_id"], user_id, APP)
     admin = standing["role"] in ADMIN_ROLES
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.PROPOSALS, poll_id, user_id, admin, after[0] if after else None, limit + 1)
     reveal = _reveals_proposers(state, standing["role"])
-    items, next_cursor = page_of([_proposal(row, reveal=reveal) for row in rows], rows, limit)
+    items, next_cursor = await page_after(
+        conn, q.PROPOSALS, poll_id, user_id, admin, limit=limit, cursor=cursor, item=partial(_proposal, reveal=reveal)
+    )
     return m.ProposalPage(items=items, next_cursor=next_cursor)
 
 
