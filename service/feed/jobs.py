@@ -15,8 +15,8 @@ import asyncpg
 from service.core.content import COMMENT_SCENE, POST_SCENE, Verdict, judge
 from service.core.messaging import wechat_of
 from service.core.robots import post_as_robot
-from service.feed import logic
 from service.feed import queries as q
+from service.feed import visibility
 from service.jobs import JobContext, Registry
 from service.settings import Settings
 from service.wechat.client import WeChatClient
@@ -79,9 +79,9 @@ async def _apply_recheck(conn: asyncpg.Connection, check: Any, verdict: Verdict 
     await conn.execute(q.SET_POST_STATUS if is_post else q.SET_COMMENT_STATUS, target["id"], status, label)
     if verdict.outcome == "pass":
         if is_post:
-            await logic.post_became_visible(conn, target)
+            await visibility.post_became_visible(conn, target)
         else:
-            await logic.comment_became_visible(conn, target)
+            await visibility.comment_became_visible(conn, target)
 
 
 @JOBS.job("feed.recheck", every=RECHECK_EVERY)
@@ -130,7 +130,7 @@ async def send_notification(pool: asyncpg.Pool, wechat: WeChatClient, settings: 
     return status
 
 
-@JOBS.job(logic.NOTIFY_KIND)
+@JOBS.job(visibility.NOTIFY_KIND)
 async def notify(ctx: JobContext, payload: dict) -> None:
     await send_notification(ctx.pool, wechat_of(ctx), ctx.settings, int(payload["notification_id"]))
 

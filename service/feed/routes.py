@@ -1,4 +1,4 @@
-"""HTTP routes of the feed: thin handlers over logic.py.
+"""HTTP routes of the feed: thin handlers over reading.py, posts.py, comments.py and reactions.py.
 
 Read routes take only `caller` (the token, no connection) and `state`: the logic uses the pool for its one
 statement, so Litestar resolves one cheap dependency. Write routes that wait on WeChat's content check take
@@ -18,7 +18,7 @@ from service.core.deps import Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
 from service.core.paging import Cursor
-from service.feed import logic
+from service.feed import comments, posts, reactions, reading
 from service.feed import models as m
 from service.feed.problems import PROBLEMS
 
@@ -68,7 +68,7 @@ class CommunityFeedController(Controller):
         limit: FeedLimit = 20,
         cursor: Cursor = None,
     ) -> Response[m.FeedPage]:
-        return await logic.community_feed(
+        return await reading.community_feed(
             state.pool, state.feed_cache, state.settings, community_id, caller.id, order, limit, cursor
         )
 
@@ -81,7 +81,7 @@ class CommunityFeedController(Controller):
     async def essence(
         self, community_id: PathId, caller: CurrentUser, state: State, limit: FeedLimit = 20, cursor: Cursor = None
     ) -> Response[m.FeedPage]:
-        return await logic.essence(state.pool, community_id, caller.id, limit, cursor)
+        return await reading.essence(state.pool, community_id, caller.id, limit, cursor)
 
     @post(
         "/posts",
@@ -99,7 +99,7 @@ class CommunityFeedController(Controller):
     async def create_post(
         self, community_id: PathId, data: JSONBody[m.PostCreate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> Response[m.FeedItem]:
-        return await logic.create_post(state.pool, wechat, state.settings, community_id, caller.id, data)
+        return await posts.create_post(state.pool, wechat, state.settings, community_id, caller.id, data)
 
 
 class MyFeedController(Controller):
@@ -120,7 +120,7 @@ class MyFeedController(Controller):
     async def my_feed(
         self, caller: CurrentUser, state: State, limit: FeedLimit = 20, cursor: Cursor = None
     ) -> Response[m.FeedPage]:
-        return await logic.my_feed(state.pool, caller.id, limit, cursor)
+        return await reading.my_feed(state.pool, caller.id, limit, cursor)
 
 
 class PostsController(Controller):
@@ -135,7 +135,7 @@ class PostsController(Controller):
         responses=_with(MEMBER, m.FeedItem, "The post"),
     )
     async def read(self, post_id: PathId, caller: CurrentUser, state: State) -> Response[m.FeedItem]:
-        return await logic.get_post(state.pool, post_id, caller.id)
+        return await reading.get_post(state.pool, post_id, caller.id)
 
     @patch(
         "",
@@ -151,7 +151,7 @@ class PostsController(Controller):
     async def update(
         self, post_id: PathId, data: JSONBody[m.PostUpdate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> Response[m.FeedItem]:
-        return await logic.update_post(state.pool, wechat, state.settings, post_id, caller.id, data)
+        return await posts.update_post(state.pool, wechat, state.settings, post_id, caller.id, data)
 
     @delete(
         "",
@@ -160,7 +160,7 @@ class PostsController(Controller):
         responses=PROBLEMS.responses(*ADMIN),
     )
     async def remove(self, post_id: PathId, user: CurrentUser, db: Db) -> None:
-        await logic.delete_post(db, post_id, user.id)
+        await posts.delete_post(db, post_id, user.id)
 
     @post(
         "/comments",
@@ -178,7 +178,7 @@ class PostsController(Controller):
     async def comment(
         self, post_id: PathId, data: JSONBody[m.CommentCreate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> Response[m.Comment]:
-        return await logic.create_comment(state.pool, wechat, state.settings, post_id, caller.id, data)
+        return await comments.create_comment(state.pool, wechat, state.settings, post_id, caller.id, data)
 
     @get(
         "/comments",
@@ -198,7 +198,7 @@ class PostsController(Controller):
         limit: FeedLimit = 20,
         cursor: Cursor = None,
     ) -> Response[m.CommentPage]:
-        return await logic.list_comments(state.pool, post_id, caller.id, parent_id, limit, cursor)
+        return await reading.list_comments(state.pool, post_id, caller.id, parent_id, limit, cursor)
 
     @put(
         "/like",
@@ -207,7 +207,7 @@ class PostsController(Controller):
         responses=_with(MEMBER, m.LikeState, "Liked"),
     )
     async def like(self, post_id: PathId, user: CurrentUser, db: Db) -> m.LikeState:
-        return await logic.like(db, post_id, user.id)
+        return await reactions.like(db, post_id, user.id)
 
     @delete(
         "/like",
@@ -217,7 +217,7 @@ class PostsController(Controller):
         responses=_with(MEMBER, m.LikeState, "Not liked"),
     )
     async def unlike(self, post_id: PathId, user: CurrentUser, db: Db) -> m.LikeState:
-        return await logic.unlike(db, post_id, user.id)
+        return await reactions.unlike(db, post_id, user.id)
 
     @post(
         "/share",
@@ -227,7 +227,7 @@ class PostsController(Controller):
         responses=_with(MEMBER, m.Share, "The share", 201),
     )
     async def share(self, post_id: PathId, data: JSONBody[m.ShareCreate], user: CurrentUser, db: Db) -> m.Share:
-        return await logic.share(db, post_id, user.id, data)
+        return await reactions.share(db, post_id, user.id, data)
 
     @put(
         "/essence",
@@ -236,7 +236,7 @@ class PostsController(Controller):
         responses=_with(ADMIN, m.EssenceState, "Essence"),
     )
     async def mark_essence(self, post_id: PathId, user: CurrentUser, db: Db) -> m.EssenceState:
-        return await logic.set_essence(db, post_id, user.id, True)
+        return await reactions.set_essence(db, post_id, user.id, True)
 
     @delete(
         "/essence",
@@ -246,7 +246,7 @@ class PostsController(Controller):
         responses=_with(ADMIN, m.EssenceState, "Not essence"),
     )
     async def unmark_essence(self, post_id: PathId, user: CurrentUser, db: Db) -> m.EssenceState:
-        return await logic.set_essence(db, post_id, user.id, False)
+        return await reactions.set_essence(db, post_id, user.id, False)
 
 
 class CommentsController(Controller):
@@ -261,7 +261,7 @@ class CommentsController(Controller):
         responses=PROBLEMS.responses(*ADMIN),
     )
     async def remove(self, comment_id: PathId, user: CurrentUser, db: Db) -> None:
-        await logic.delete_comment(db, comment_id, user.id)
+        await comments.delete_comment(db, comment_id, user.id)
 
 
 CONTROLLERS = [CommunityFeedController, MyFeedController, PostsController, CommentsController]

@@ -18,7 +18,8 @@ from service.jobs import enqueue
 from service.polls import draw
 from service.polls import models as m
 from service.polls import queries as q
-from service.polls.logic import APP, audit, poll_state, read_poll
+from service.polls.common import APP, audit, poll_state
+from service.polls.logic import read_poll
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ SELECT p.id::text AS id, p.community_id::text AS community_id, p.created_by::tex
        p.proposals_close_at, p.voting_close_at, p.voting_opened_at, p.closed_at, p.votes_per_member,
        p.proposals_per_member, p.allow_vote_changes, p.anonymous_proposals, p.trial_product,
        p.reward_winning_proposer, p.reward_top_proposers, p.reward_drawn_voters, p.trial_claim_days,
-       p.seed_commitment, p.created_at,
+       p.seed_commitment, p.created_at, p.id AS sort_id,
        (SELECT count(*) FROM poll_proposals x WHERE x.poll_id = p.id AND x.status = 'visible')::int
            AS proposal_count,
        (SELECT post_id::text FROM poll_posts WHERE poll_id = p.id AND purpose = 'announcement')

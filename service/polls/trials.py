@@ -7,6 +7,7 @@ not claimed by `expires_at` is expired: it reads as expired at once, and a job w
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 import asyncpg
 from litestar import Response
@@ -14,12 +15,11 @@ from litestar import Response
 from service.core.access import check_can_post, require_admin
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
-from service.core.paging import decode_cursor
 from service.core.rows import from_row
 from service.errors import Problem
 from service.polls import models as m
 from service.polls import queries as q
-from service.polls.logic import audit, check_content, openid_of, page_of, poll_state, replay_only
+from service.polls.common import audit, check_content, openid_of, page_after, poll_state, replay_only
 from service.wechat.client import WeChatClient
 
 
@@ -49,10 +49,11 @@ def _require_received(row: asyncpg.Record) -> None:
         raise Problem("trial_not_claimed")
 
 
+_trial_item = partial(from_row, m.Trial)
+
+
 async def my_trials(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.TrialPage:
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.MY_TRIALS, user_id, after[0] if after else None, limit + 1)
-    items, next_cursor = page_of([from_row(m.Trial, row) for row in rows], rows, limit)
+    items, next_cursor = await page_after(conn, q.MY_TRIALS, user_id, limit=limit, cursor=cursor, item=_trial_item)
     return m.TrialPage(items=items, next_cursor=next_cursor)
 
 
@@ -61,9 +62,7 @@ async def poll_trials(
 ) -> m.TrialPage:
     state = await poll_state(conn, poll_id)
     await require_admin(conn, state["community_id"], admin_id)
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.POLL_TRIALS, poll_id, after[0] if after else None, limit + 1)
-    items, next_cursor = page_of([from_row(m.Trial, row) for row in rows], rows, limit)
+    items, next_cursor = await page_after(conn, q.POLL_TRIALS, poll_id, limit=limit, cursor=cursor, item=_trial_item)
     return m.TrialPage(items=items, next_cursor=next_cursor)
 
 
@@ -167,10 +166,9 @@ async def poll_feedback(
 ) -> m.FeedbackPage:
     state = await poll_state(conn, poll_id)
     await require_admin(conn, state["community_id"], admin_id)
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.FEEDBACK_OF_POLL, poll_id, after[0] if after else None, limit + 1)
+    feedback = partial(from_row, m.Feedback)
+    items, next_cursor = await page_after(conn, q.FEEDBACK_OF_POLL, poll_id, limit=limit, cursor=cursor, item=feedback)
     stats = await conn.fetchrow(q.FEEDBACK_STATS, poll_id)
-    items, next_cursor = page_of([from_row(m.Feedback, row) for row in rows], rows, limit)
     return m.FeedbackPage(items=items, next_cursor=next_cursor, count=stats["count"], average_rating=stats["average"])
 
 

@@ -16,7 +16,7 @@ from service.core.rows import invalid
 from service.errors import Problem
 from service.polls import models as m
 from service.polls import queries as q
-from service.polls.logic import APP, audit, not_accepting_votes, poll_state, proposal_in
+from service.polls.common import APP, audit, not_accepting_votes, poll_state, proposal_in
 
 
 async def _voting_state(conn: asyncpg.Connection, poll_id: int, user_id: int) -> asyncpg.Record:

@@ -1,0 +1,237 @@
+"""The SQL that reads the feed: pages of posts and comments, built as JSON. $n parameters only.
+
+Read paths build the JSON of a page in PostgreSQL (one statement: the caller's standing, the page, authors,
+counts from the post rows, liked-by-me, first comments) and hand it back as bytes, untouched by Python.
+The fragments below are constant SQL text assembled at import time; no value is ever formatted into SQL.
+"""
+
+from __future__ import annotations
+
+from service.feed.models import FIRST_COMMENTS
+
+
+def _time(column: str) -> str:
+    """RFC 3339 UTC with microseconds, whatever the session's time zone."""
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
+def _author(user: str, robot: str, row: str) -> str:
+    return f"""CASE WHEN {row}.author_id IS NULL
+            THEN json_build_object('id', NULL, 'nickname', coalesce({robot}.nickname, {row}.robot),
+                                   'avatarUrl', coalesce({robot}.avatar_url, ''))
+            ELSE json_build_object('id', {row}.author_id::text, 'nickname', {user}.nickname,
+                                   'avatarUrl', {user}.avatar_url) END"""
+
+
+def _comment_json(row: str, user: str, robot: str, extra: str = "") -> str:
+    return f"""json_build_object(
+        'id', {row}.id::text, 'postId', {row}.post_id::text, 'parentId', {row}.parent_id::text,
+        'replyToId', {row}.reply_to_id::text, 'author', {_author(user, robot, row)}, 'robot', {row}.robot,
+        'text', {row}.text, 'status', {row}.status, 'replyCount', {row}.reply_count,
+        'createdAt', {_time(f"{row}.created_at")}{extra})"""
+
+
+def _item_json(me: str) -> str:
+    """One feed item of post `p` (authors `u`/`r` joined, first comments `fc` joined) as seen by user `me`.
+    `likedByMe` comes first, so a cached item can be made a reader's own by its first bytes (cache.py)."""
+    return f"""json_build_object(
+        'likedByMe', EXISTS (SELECT FROM post_likes l WHERE l.post_id = p.id AND l.user_id = {me}),
+        'id', p.id::text, 'communityId', p.community_id::text, 'kind', p.kind,
+        'author', {_author("u", "r", "p")}, 'robot', p.robot, 'text', p.text, 'imageUrls', p.image_urls,
+        'link', CASE WHEN p.link_kind IS NULL THEN NULL
+                     ELSE json_build_object('kind', p.link_kind, 'id', p.link_id::text) END,
+        'status', p.status, 'likeCount', p.like_count, 'commentCount', p.comment_count,
+        'shareCount', p.share_count, 'viewCount', p.view_count,
+        'essence', p.essence_at IS NOT NULL, 'essenceAt', {_time("p.essence_at")},
+        'createdAt', {_time("p.created_at")}, 'editedAt', {_time("p.edited_at")},
+        'firstComments', coalesce(fc.comments, '[]'::json))"""
+
+
+# Authors and the first comments of each post `p` of a page.
+_ITEM_JOINS = f"""
+LEFT JOIN users u ON u.id = p.author_id
+LEFT JOIN robots r ON r.name = p.robot
+LEFT JOIN LATERAL (
+    SELECT json_agg({_comment_json("c", "cu", "cr")} ORDER BY c.created_at, c.id) AS comments
+    FROM (SELECT * FROM comments c
+          WHERE c.post_id = p.id AND c.parent_id IS NULL AND c.deleted_at IS NULL AND c.status = 'visible'
+          ORDER BY c.created_at, c.id LIMIT {FIRST_COMMENTS}) c
+    LEFT JOIN users cu ON cu.id = c.author_id
+    LEFT JOIN robots cr ON cr.name = c.robot
+) fc ON true
+"""  # noqa: S608
+
+# What a member may see of a community's posts: the visible ones, and their own pending ones.
+_SEEN_BY = "p.deleted_at IS NULL AND (p.status = 'visible' OR (p.status = 'pending' AND p.author_id = {me}))"
+
+
+def _page(source: str, me: str, limit: str, *, shared: bool = False) -> str:
+    """The page's JSON (bytes), how many rows were fetched (limit + 1 means there is more), and the sort key
+    of the page's last item. ``source`` yields posts `p` numbered `n` in page order. A ``shared`` page (no
+    reader: me is NULL) has the items apart, with their post ids, for the cache to finish per reader."""
+    if shared:
+        items = f"""statement_timestamp() AS read_at,
+       ARRAY(SELECT p.id FROM page p WHERE p.n <= {limit} ORDER BY p.n) AS post_ids,
+       ARRAY(SELECT convert_to({_item_json(me)}::text, 'UTF8')
+             FROM page p {_ITEM_JOINS} WHERE p.n <= {limit} ORDER BY p.n) AS items"""  # noqa: S608
+    else:
+        items = f"""convert_to(coalesce(
+           (SELECT json_agg({_item_json(me)} ORDER BY p.n) FROM page p {_ITEM_JOINS} WHERE p.n <= {limit}),
+           '[]'::json)::text, 'UTF8') AS items"""  # noqa: S608
+    return f"""
+page AS (SELECT * FROM ({source}) p)
+SELECT (SELECT count(*) FROM page) AS fetched,
+       (SELECT created_at FROM page WHERE n = {limit}) AS last_created_at,
+       (SELECT hot_rank FROM page WHERE n = {limit}) AS last_hot_rank,
+       (SELECT essence_at FROM page WHERE n = {limit}) AS last_essence_at,
+       (SELECT id FROM page WHERE n = {limit}) AS last_id,
+       {items}"""  # noqa: S608
+
+
+_STANDING = """
+standing AS (
+    SELECT c.id, m.status FROM communities c
+    LEFT JOIN memberships m ON m.community_id = c.id AND m.user_id = $2
+    WHERE c.id = $1
+)"""
+
+
+def _community_page(order: str, key: str, key_type: str, extra: str = "") -> str:
+    """A page of one community's posts for a member. $1 community, $2 me, $3/$4 the cursor (NULL: first
+    page), $5 limit. ``order`` is the ORDER BY, ``key`` the matching keyset row."""
+    source = f"""
+        SELECT p.*, row_number() OVER (ORDER BY {order}) AS n FROM (
+            SELECT p.* FROM posts p
+            WHERE p.community_id = $1 AND {_SEEN_BY.format(me="$2")} {extra}
+              AND EXISTS (SELECT FROM standing WHERE status = 'active')
+              AND ($3::{key_type} IS NULL OR ({key}) < ($3, $4))
+            ORDER BY {order}
+            LIMIT $5 + 1
+        ) p"""  # noqa: S608
+    return f"""WITH {_STANDING},
+{_page(source, "$2", "$5")},
+       (SELECT status FROM standing) AS standing,
+       EXISTS (SELECT FROM standing) AS found
+"""  # noqa: S608
+
+
+FEED_LATEST = _community_page("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz")
+FEED_HOT = _community_page("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "double precision")
+
+
+def _shared_page(order: str, key: str, key_type: str) -> str:
+    """A page of one community's visible posts as everyone sees them (no reader, no standing check), for the
+    page cache. $1 community, $2/$3 the cursor (NULL: first page), $4 limit."""
+    source = f"""
+        SELECT p.*, row_number() OVER (ORDER BY {order}) AS n FROM (
+            SELECT p.* FROM posts p
+            WHERE p.community_id = $1 AND p.deleted_at IS NULL AND p.status = 'visible'
+              AND ($2::{key_type} IS NULL OR ({key}) < ($2, $3))
+            ORDER BY {order}
+            LIMIT $4 + 1
+        ) p"""  # noqa: S608
+    return f"WITH {_page(source, 'NULL::bigint', '$4', shared=True)}\n"
+
+
+SHARED_LATEST = _shared_page("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz")
+SHARED_HOT = _shared_page("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "double precision")
+
+# What a cached page lacks for its reader, in one trip: $1 community, $2 reader, $3 the page's post ids,
+# $4 when the page was read (less a slack for transactions in flight then), $5 the edit window in seconds.
+# `own_news`: the reader has a pending post there (only they see it) or wrote, edited or deleted one since
+# (they see their own writes at once): the page is then built for them alone.
+READER_OF_PAGE = """
+SELECT c.id IS NOT NULL AS found, m.status AS standing,
+       ARRAY(SELECT l.post_id FROM post_likes l WHERE l.user_id = $2 AND l.post_id = ANY($3::bigint[])) AS liked,
+       EXISTS (SELECT FROM posts p
+               WHERE p.community_id = $1 AND p.author_id = $2 AND p.status = 'pending' AND p.deleted_at IS NULL)
+       OR EXISTS (SELECT FROM posts p
+                  WHERE p.community_id = $1 AND p.author_id = $2
+                    AND p.created_at >= $4::timestamptz - make_interval(secs => $5)
+                    AND greatest(p.created_at, p.updated_at, p.deleted_at) >= $4) AS own_news
+FROM (SELECT $1::bigint AS id) wanted
+LEFT JOIN communities c ON c.id = wanted.id
+LEFT JOIN memberships m ON m.community_id = wanted.id AND m.user_id = $2
+"""
+# Essence: visible posts marked by an admin, most recently marked first; cursor (essence_at, id).
+ESSENCE = _community_page(
+    "p.essence_at DESC, p.id DESC", "p.essence_at, p.id", "timestamptz", "AND p.essence_at IS NOT NULL"
+)
+
+# My feed: the latest posts of the communities I am an active member of, follow and have not muted.
+# $1 me, $2/$3 cursor (created_at, id), $4 limit.
+_MY_SOURCE = f"""
+        SELECT p.*, row_number() OVER (ORDER BY p.created_at DESC, p.id DESC) AS n FROM (
+            SELECT p.* FROM memberships m CROSS JOIN LATERAL (
+                SELECT p.* FROM posts p
+                WHERE p.community_id = m.community_id AND {_SEEN_BY.format(me="$1")}
+                  AND ($2::timestamptz IS NULL OR (p.created_at, p.id) < ($2, $3))
+                ORDER BY p.created_at DESC, p.id DESC
+                LIMIT $4 + 1
+            ) p
+            WHERE m.user_id = $1 AND m.status = 'active' AND NOT m.unfollowed AND NOT m.notifications_muted
+            ORDER BY p.created_at DESC, p.id DESC
+            LIMIT $4 + 1
+        ) p"""  # noqa: S608
+MY_FEED = f"WITH {_page(_MY_SOURCE, '$1', '$4')}\n"
+
+# One post as `me` sees it: $1 post, $2 me. The row tells the logic whether `me` may see it.
+POST_ITEM = f"""
+WITH page AS (SELECT p.*, 1 AS n FROM posts p WHERE p.id = $1)
+SELECT p.community_id, p.author_id, p.status, p.deleted_at IS NOT NULL AS deleted, m.status AS standing,
+       convert_to(({_item_json("$2")})::text, 'UTF8') AS item
+FROM page p
+LEFT JOIN memberships m ON m.community_id = p.community_id AND m.user_id = $2
+{_ITEM_JOINS}
+"""  # noqa: S608
+
+# --- comments ------------------------------------------------------------------------------------------
+
+_COMMENT_SEEN = "c.deleted_at IS NULL AND (c.status = 'visible' OR (c.status = 'pending' AND c.author_id = $2))"
+
+
+def _comment_page(where: str, with_replies: bool) -> str:
+    """A page of comments `t`, oldest first. $1 post or thread, $2 me, $3/$4 cursor, $5 limit."""
+    replies = "'[]'::json"
+    joins = ""
+    if with_replies:
+        replies = "coalesce(replies.items, '[]'::json)"
+        joins = f"""
+           LEFT JOIN LATERAL (
+               SELECT json_agg({_comment_json("c", "ru", "rr")} ORDER BY c.created_at, c.id) AS items
+               FROM (SELECT * FROM comments c WHERE c.parent_id = t.id AND {_COMMENT_SEEN}
+                     ORDER BY c.created_at, c.id LIMIT {FIRST_COMMENTS}) c
+               LEFT JOIN users ru ON ru.id = c.author_id
+               LEFT JOIN robots rr ON rr.name = c.robot
+           ) replies ON true"""  # noqa: S608
+    return f"""
+WITH page AS (
+    SELECT c.*, row_number() OVER (ORDER BY c.created_at, c.id) AS n FROM (
+        SELECT c.* FROM comments c
+        WHERE {where} AND {_COMMENT_SEEN}
+          AND ($3::timestamptz IS NULL OR (c.created_at, c.id) > ($3, $4))
+        ORDER BY c.created_at, c.id
+        LIMIT $5 + 1
+    ) c
+)
+SELECT (SELECT count(*) FROM page) AS fetched,
+       (SELECT created_at FROM page WHERE n = $5) AS last_created_at,
+       (SELECT id FROM page WHERE n = $5) AS last_id,
+       convert_to(coalesce((
+           SELECT json_agg({_comment_json("t", "u", "r", f", 'replies', {replies}")} ORDER BY t.n)
+           FROM page t
+           LEFT JOIN users u ON u.id = t.author_id
+           LEFT JOIN robots r ON r.name = t.robot {joins}
+           WHERE t.n <= $5), '[]'::json)::text, 'UTF8') AS items
+"""  # noqa: S608
+
+
+# Threads of a post, each with its first replies; and the replies of one thread.
+COMMENT_THREADS = _comment_page("c.post_id = $1 AND c.parent_id IS NULL", with_replies=True)
+COMMENT_REPLIES = _comment_page("c.parent_id = $1", with_replies=False)
+
+COMMENT_ITEM = f"""
+SELECT convert_to(({_comment_json("c", "u", "r")})::text, 'UTF8') AS item
+FROM comments c LEFT JOIN users u ON u.id = c.author_id LEFT JOIN robots r ON r.name = c.robot
+WHERE c.id = $1
+"""  # noqa: S608

@@ -1,0 +1,132 @@
+"""Writing posts: create, edit within the edit window, delete (soft, audited when an admin does it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from litestar import Response
+from msgspec import UNSET
+
+from service.core.access import check_can_post, require_admin, require_member
+from service.core.content import (
+    POST_SCENE,
+    QUEUE_POST_CHECK,
+    judge,
+    require_allowed,
+)
+from service.core.rows import invalid
+from service.errors import Problem
+from service.feed import limits
+from service.feed import models as m
+from service.feed import queries as q
+from service.feed.reading import json_response, post_item
+from service.feed.visibility import post_became_visible
+from service.feed.writing import audit_removal, label_of, may_write
+from service.settings import Settings
+from service.wechat.client import WeChatClient
+
+EDIT_WINDOW_CLOSED = "edit_window_closed"
+
+
+def _link(link: m.Link | None) -> tuple[str | None, int | None]:
+    return (None, None) if link is None else (link.kind, int(link.id))
+
+
+async def create_post(
+    pool: asyncpg.Pool, wechat: WeChatClient, settings: Settings, community_id: int, user_id: int, data: m.PostCreate
+) -> Response[bytes]:
+    text = data.text.strip()
+    if not text and not data.image_urls:
+        raise invalid("text", "a post needs text or at least one image")
+    async with pool.acquire() as conn:
+        openid = await may_write(conn, settings, community_id, user_id, "post", text)
+        await limits.check_flood(conn, settings, user_id, kind="post")
+    verdict = require_allowed(await judge(wechat, openid, POST_SCENE, text), "post")
+    link_kind, link_id = _link(data.link)
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await conn.execute(q.LOCK_MEMBERSHIP, community_id, user_id)  # one writer per member at a time
+            await may_write(conn, settings, community_id, user_id, "post", text)
+            post = await conn.fetchrow(
+                q.INSERT_POST,
+                community_id,
+                user_id,
+                text,
+                data.image_urls,
+                link_kind,
+                link_id,
+                verdict.status,
+                label_of(verdict),
+            )
+            if verdict.outcome == "unchecked":
+                await conn.execute(QUEUE_POST_CHECK, post["id"])
+            elif verdict.outcome == "pass":
+                await post_became_visible(conn, post)
+        return json_response(await post_item(conn, post["id"], user_id), 201)
+
+
+async def update_post(
+    pool: asyncpg.Pool, wechat: WeChatClient, settings: Settings, post_id: int, user_id: int, data: m.PostUpdate
+) -> Response[bytes]:
+    asked_at = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        post = await conn.fetchrow(q.POST, post_id)
+        _check_editable(post, user_id, settings, asked_at)
+        await check_can_post(conn, post["community_id"], user_id)
+        openid = await conn.fetchval(q.USER_OPENID, user_id)
+    text = post["text"] if data.text is UNSET else data.text.strip()
+    images = post["image_urls"] if data.image_urls is UNSET else data.image_urls
+    link_kind, link_id = (post["link_kind"], post["link_id"]) if data.link is UNSET else _link(data.link)
+    if not text and not images:
+        raise invalid("text", "a post needs text or at least one image")
+    if limits.count_links(text) > limits.count_links(post["text"]):
+        async with pool.acquire() as conn:
+            await limits.check_newcomer(
+                conn, settings, post["community_id"], user_id, kind="post", text=text, count_posts=False
+            )
+    text_changed = text != post["text"]
+    verdict = require_allowed(await judge(wechat, openid, POST_SCENE, text), "post") if text_changed else None
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            post = await conn.fetchrow(q.LOCK_POST, post_id)
+            _check_editable(post, user_id, settings, asked_at)
+            status, label = post["status"], None
+            if verdict is not None:
+                status, label = verdict.status, label_of(verdict)
+            await conn.execute(q.UPDATE_POST, post_id, text, images, link_kind, link_id, status, label)
+            if verdict is not None:
+                if verdict.outcome == "unchecked":
+                    await conn.execute(QUEUE_POST_CHECK, post_id)
+                else:
+                    await conn.execute(q.DROP_POST_CHECK, post_id)
+                if verdict.outcome == "pass":
+                    await post_became_visible(conn, {**dict(post), "text": text})
+        return json_response(await post_item(conn, post_id, user_id))
+
+
+def _check_editable(post: Any, user_id: int, settings: Settings, asked_at: datetime) -> None:
+    if post is None or post["deleted_at"] is not None:
+        raise Problem("not_found", "no such post")
+    if post["author_id"] != user_id:
+        raise Problem("forbidden", "only the author edits a post")
+    if asked_at > post["created_at"] + timedelta(seconds=settings.post_edit_window):
+        raise Problem(EDIT_WINDOW_CLOSED, f"posts can be edited for {settings.post_edit_window // 60} minutes")
+
+
+async def delete_post(conn: asyncpg.Connection, post_id: int, user_id: int) -> None:
+    """Soft delete (kept for audit) by the author or an admin of the community; deleting twice is fine."""
+    async with conn.transaction():
+        post = await conn.fetchrow(q.LOCK_POST, post_id)
+        if post is None:
+            raise Problem("not_found", "no such post")
+        if post["author_id"] != user_id:
+            await require_admin(conn, post["community_id"], user_id)
+        elif post["deleted_at"] is None:
+            await require_member(conn, post["community_id"], user_id)
+        if post["deleted_at"] is not None:
+            return
+        await conn.execute(q.DELETE_POST, post_id, user_id)
+        await conn.execute(q.DROP_POST_CHECK, post_id)
+        await audit_removal(conn, post, user_id, "post.deleted", {"postId": str(post_id)})

@@ -1,0 +1,151 @@
+"""Reading the feed: a community's pages (latest, hot, essence), my feed, one post, a post's comments.
+
+Only active members read a community's posts. Pages are built by one SQL statement that also checks the
+caller's standing, and go out as the bytes PostgreSQL produced (page_queries.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Response
+
+from service.core.paging import decode_cursor, encode_cursor
+from service.errors import FieldError, Problem
+from service.feed import models as m
+from service.feed import page_queries as pages
+from service.feed import queries as q
+from service.feed.cache import PageCache, SharedPage
+from service.settings import Settings
+
+
+def json_response(body: bytes, status: int = 200) -> Response[bytes]:
+    return Response(content=body, status_code=status, media_type="application/json")
+
+
+def _page(row: Any, limit: int, cursor_of, items: bytes | None = None) -> Response[bytes]:
+    more = row["fetched"] > limit
+    next_cursor = encode_cursor(*cursor_of(row)) if more else None
+    items = row["items"] if items is None else items
+    return json_response(b'{"items":' + items + b',"nextCursor":' + msgspec.json.encode(next_cursor) + b"}")
+
+
+def _cursor(cursor: str | None, tag: str, key_type: type) -> tuple[Any, Any]:
+    """A page's cursor is tagged with its order, so one order's cursor is never read as another's."""
+    after = decode_cursor(cursor, str, key_type, int)
+    if after is None:
+        return None, None
+    if after[0] != tag:
+        raise Problem(
+            "validation_failed",
+            "invalid cursor",
+            errors=[FieldError(field="cursor", message="a cursor of another list or order", source="query")],
+        )
+    return after[1], after[2]
+
+
+def _require_standing(row: Any) -> None:
+    if not row["found"]:
+        raise Problem("not_found", "no such community")
+    if row["standing"] != "active":
+        raise Problem("not_member")
+
+
+# Per order: the reader's page, the shared page (cache.py), the cursor's type and the last item's sort key.
+_ORDERS = {
+    "latest": (
+        pages.FEED_LATEST,
+        pages.SHARED_LATEST,
+        datetime,
+        lambda r: ("latest", r["last_created_at"], r["last_id"]),
+    ),
+    "hot": (pages.FEED_HOT, pages.SHARED_HOT, float, lambda r: ("hot", r["last_hot_rank"], r["last_id"])),
+}
+# A write whose transaction began before a shared page was read may commit after it: its author's next
+# reads bypass the cache this long.
+IN_FLIGHT_SLACK = timedelta(seconds=10)
+
+
+async def community_feed(
+    pool: asyncpg.Pool,
+    cache: PageCache | None,
+    settings: Settings,
+    community_id: int,
+    user_id: int,
+    order: m.FeedOrder,
+    limit: int,
+    cursor: str | None,
+) -> Response[bytes]:
+    own_query, shared_query, key_type, cursor_of = _ORDERS[order]
+    after = _cursor(cursor, order, key_type)
+    if cache is not None:
+
+        async def load() -> SharedPage:
+            row = await pool.fetchrow(shared_query, community_id, *after, limit)
+            return SharedPage(read_at=row["read_at"], post_ids=row["post_ids"], items=row["items"], row=row)
+
+        shared = await cache.page((community_id, order, *after, limit), load)
+        reader = await pool.fetchrow(
+            pages.READER_OF_PAGE,
+            community_id,
+            user_id,
+            shared.post_ids,
+            shared.read_at - IN_FLIGHT_SLACK,
+            float(settings.post_edit_window),
+        )
+        _require_standing(reader)
+        if not reader["own_news"]:
+            return _page(shared.row, limit, cursor_of, shared.items_for(set(reader["liked"])))
+    row = await pool.fetchrow(own_query, community_id, user_id, *after, limit)
+    _require_standing(row)
+    return _page(row, limit, cursor_of)
+
+
+async def essence(
+    pool: asyncpg.Pool, community_id: int, user_id: int, limit: int, cursor: str | None
+) -> Response[bytes]:
+    row = await pool.fetchrow(pages.ESSENCE, community_id, user_id, *_cursor(cursor, "essence", datetime), limit)
+    _require_standing(row)
+    return _page(row, limit, lambda r: ("essence", r["last_essence_at"], r["last_id"]))
+
+
+async def my_feed(pool: asyncpg.Pool, user_id: int, limit: int, cursor: str | None) -> Response[bytes]:
+    row = await pool.fetchrow(pages.MY_FEED, user_id, *_cursor(cursor, "mine", datetime), limit)
+    return _page(row, limit, lambda r: ("mine", r["last_created_at"], r["last_id"]))
+
+
+async def post_item(conn: asyncpg.Connection | asyncpg.Pool, post_id: int, user_id: int) -> bytes:
+    """The post as ``user_id`` sees it; not_found unless they may see it."""
+    row = await conn.fetchrow(pages.POST_ITEM, post_id, user_id)
+    if row is None or row["deleted"]:
+        raise Problem("not_found", "no such post")
+    if row["standing"] != "active":
+        raise Problem("not_member")
+    if row["status"] != "visible" and row["author_id"] != user_id:
+        raise Problem("not_found", "no such post")
+    return row["item"]
+
+
+async def get_post(pool: asyncpg.Pool, post_id: int, user_id: int) -> Response[bytes]:
+    return json_response(await post_item(pool, post_id, user_id))
+
+
+async def list_comments(
+    pool: asyncpg.Pool, post_id: int, user_id: int, parent_id: int | None, limit: int, cursor: str | None
+) -> Response[bytes]:
+    """Threads of a post (each with its first replies), or with ``parent_id`` the replies of one thread."""
+    async with pool.acquire() as conn:
+        await post_item(conn, post_id, user_id)  # the caller may see the post
+        if parent_id is None:
+            after = _cursor(cursor, "threads", datetime)
+            row = await conn.fetchrow(pages.COMMENT_THREADS, post_id, user_id, *after, limit)
+            return _page(row, limit, lambda r: ("threads", r["last_created_at"], r["last_id"]))
+        thread = await conn.fetchrow(q.COMMENT, parent_id)
+        if thread is None or thread["post_id"] != post_id or thread["parent_id"] is not None:
+            raise Problem("not_found", "no such thread on this post")
+        after = _cursor(cursor, "replies", datetime)
+        row = await conn.fetchrow(pages.COMMENT_REPLIES, parent_id, user_id, *after, limit)
+        return _page(row, limit, lambda r: ("replies", r["last_created_at"], r["last_id"]))

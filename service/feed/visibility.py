@@ -1,0 +1,63 @@
+"""When a member's post or comment becomes visible (at once, or later by the recheck job): in the same
+transaction, the member's activity is recorded once, the counters kept on the rows change, the notifications
+are queued and the hook `published` lets the robots answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from service.core.hooks import Published, published
+from service.core.interactions import record
+from service.feed import queries as q
+from service.jobs import enqueue
+
+NOTIFY_KIND = "feed.notify"
+
+
+async def post_became_visible(conn: asyncpg.Connection, post: Any) -> None:
+    """In the transaction that made a member's post visible: its activity (once) and the robot's answer."""
+    if post["author_id"] is None or not await conn.fetchval(q.MARK_POST_COUNTED, post["id"]):
+        return
+    await record(conn, post["community_id"], post["author_id"], "post", post_id=post["id"])
+    await published(conn, Published(post["community_id"], post["id"], post["author_id"], post["text"]))
+
+
+async def comment_became_visible(conn: asyncpg.Connection, comment: Any) -> None:
+    """In the transaction that made a member's comment visible: counters, activity, notifications, robot."""
+    if comment["author_id"] is None or not await conn.fetchval(q.MARK_COMMENT_COUNTED, comment["id"]):
+        return
+    await conn.execute(q.ADD_COMMENT_COUNT, comment["post_id"], 1)
+    if comment["parent_id"] is not None:
+        await conn.execute(q.ADD_REPLY_COUNT, comment["parent_id"], 1)
+    await record(conn, comment["community_id"], comment["author_id"], "comment", post_id=comment["post_id"])
+    await _queue_notifications(conn, comment)
+    event = Published(
+        comment["community_id"],
+        comment["post_id"],
+        comment["author_id"],
+        comment["text"],
+        comment_id=comment["id"],
+        thread_id=comment["parent_id"] or comment["id"],
+    )
+    await published(conn, event)
+
+
+async def _queue_notifications(conn: asyncpg.Connection, comment: Any) -> None:
+    """The post's author hears of a comment, the answered comment's author of a reply (once each, never
+    about their own words). Recorded either way; a member who muted the community is recorded as muted."""
+    targets = await conn.fetchrow(q.NOTIFY_TARGETS, comment["post_id"], comment["reply_to_id"])
+    actor = comment["author_id"]
+    recipients: dict[int, str] = {}
+    if targets["reply_to_author"] is not None and targets["reply_to_author"] != actor:
+        recipients[targets["reply_to_author"]] = "reply"
+    if targets["post_author"] is not None and targets["post_author"] != actor:
+        recipients.setdefault(targets["post_author"], "comment")
+    for user_id, kind in recipients.items():
+        row = await conn.fetchrow(
+            q.INSERT_NOTIFICATION, user_id, comment["community_id"], kind, comment["post_id"], comment["id"], actor
+        )
+        if row is not None and row["status"] == "queued":
+            await enqueue(conn, NOTIFY_KIND, {"notification_id": row["id"]}, max_attempts=6)

@@ -1,0 +1,108 @@
+"""What the rules of naming polls share: the app, a poll's state and audit record, WeChat's content check,
+paging, and how proposals and votes run side by side with phase changes.
+
+Concurrency, in one place:
+- Proposals and votes read the poll row FOR SHARE; a phase change (the deadline job, an admin) takes it FOR
+  UPDATE. So members act in parallel, and a phase change waits for the proposals and votes in flight: none
+  commits after the phase it belonged to ended.
+- Each member's proposals and votes in a poll queue on their `poll_participants` row (FOR UPDATE), and the
+  limits are counted under that lock: 50 parallel votes of one member still give at most N votes.
+- One counted vote per member and proposal is also a unique index; duplicate names are a unique constraint
+  on the normalised name (naming.py), so even two members proposing the same name at once get one proposal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from service.core.paging import decode_cursor, encode_cursor
+from service.errors import Problem
+from service.polls import queries as q
+from service.wechat.client import WeChatClient
+from service.wechat.errors import CONTENT_REJECTED, WECHAT_SESSION_STALE, WeChatError
+
+# The community app these routes belong to. Trials already granted stay claimable and shippable when the
+# app is switched off: they are promises made to members.
+APP = "polls"
+POLL_NOT_ACCEPTING_PROPOSALS = "poll_not_accepting_proposals"
+POLL_NOT_ACCEPTING_VOTES = "poll_not_accepting_votes"
+
+SCENE_FORUM = 3  # msg_sec_check scene for user text shown to others (WECHAT.md)
+NOT_VISITED_RECENTLY = 61010
+
+
+async def page_after(
+    conn: asyncpg.Connection, query: str, *args: Any, limit: int, cursor: str | None, item: Callable[[Any], Any]
+) -> tuple[list, str | None]:
+    """Up to ``limit`` items of ``query`` after ``cursor``, and the cursor of the next page (None: the last).
+    The query's last two parameters are the cursor's id and how many rows (one more than the page, to know
+    whether there is more); its rows carry `sort_id`, the key the cursor holds."""
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(query, *args, after[0] if after else None, limit + 1)
+    next_cursor = encode_cursor(rows[limit - 1]["sort_id"]) if len(rows) > limit else None
+    return [item(row) for row in rows[:limit]], next_cursor
+
+
+async def audit(
+    conn: asyncpg.Connection,
+    poll_id: int,
+    actor_id: int | None,
+    action: str,
+    *,
+    proposal_id: int | None = None,
+    vote_id: int | None = None,
+    subject_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    await conn.execute(q.INSERT_AUDIT, poll_id, actor_id, action, proposal_id, vote_id, subject_id, details or {})
+
+
+async def poll_state(conn: asyncpg.Connection, poll_id: int, query: str = q.POLL_STATE) -> asyncpg.Record:
+    row = await conn.fetchrow(query, poll_id)
+    if row is None:
+        raise Problem("not_found", "no such poll")
+    return row
+
+
+async def check_content(wechat: WeChatClient, openid: str, text: str) -> str:
+    """WeChat's verdict on member text shown to others: 'pass' or 'review'; 'risky' is refused here."""
+    try:
+        verdict = await wechat.check_text(openid, SCENE_FORUM, text)
+    except WeChatError as exc:
+        if exc.errcode == NOT_VISITED_RECENTLY:
+            raise Problem(WECHAT_SESSION_STALE) from None
+        raise
+    if verdict.suggest == "risky":
+        raise Problem(CONTENT_REJECTED, f"the text was rejected (label {verdict.label})")
+    return verdict.suggest
+
+
+async def openid_of(conn: asyncpg.Connection, user_id: int) -> str:
+    openid = await conn.fetchval(q.USER_OPENID, user_id)
+    if openid is None:
+        raise Problem("unauthorized", "this account no longer exists")
+    return openid
+
+
+def not_accepting_votes(state: asyncpg.Record) -> Problem:
+    if state["status"] == "proposing":
+        detail = f"voting opens at {state['proposals_close_at'].isoformat()}"
+    elif state["status"] == "voting":
+        detail = f"the voting deadline passed at {state['voting_close_at'].isoformat()}"
+    else:
+        detail = "the poll is closed"
+    return Problem(POLL_NOT_ACCEPTING_VOTES, detail)
+
+
+async def replay_only() -> tuple[int, Any]:
+    raise RuntimeError("a stored answer is replayed; the action does not run again")
+
+
+async def proposal_in(conn: asyncpg.Connection, poll_id: int, proposal_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(q.PROPOSAL, proposal_id, poll_id)
+    if row is None:
+        raise Problem("not_found", f"no proposal {proposal_id} in this poll")
+    return row

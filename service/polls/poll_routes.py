@@ -1,0 +1,151 @@
+"""HTTP routes of a poll as a whole: open, list, read, advance, close, its results and record (over
+logic.py and closing.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import Controller, Response, get, post
+from litestar.params import Body, QueryParameter
+
+from service.core.deps import AppSettings, Db
+from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.idempotency import IdempotencyKey
+from service.core.ids import PathId
+from service.core.paging import Cursor, Limit
+from service.polls import closing, logic
+from service.polls import examples as ex
+from service.polls import models as m
+from service.polls.problems import PROBLEMS
+from service.polls.responses import POLL_ADMIN, POLL_MEMBER, POLLS_TAG, ok
+
+PollStatusFilter = Annotated[
+    Literal["proposing", "voting", "closed"] | None, QueryParameter(description="Only polls in this phase")
+]
+
+
+class CommunityPollsController(Controller):
+    path = "/communities/{community_id:int}/polls"
+    tags = [POLLS_TAG]
+    security = BEARER_SECURITY
+
+    @post(
+        "",
+        operation_id="createPoll",
+        summary="Open a product-naming poll (owner and admins)",
+        description=(
+            "Phases: members propose names until `proposalsCloseAt`, vote until `votingCloseAt`, then the poll "
+            "closes and its results are final. Jobs advance the phases at the deadlines (admins may advance by "
+            "hand). The feed robot announces the poll. `rewards` sets who wins a free trial at close; the seed of "
+            "the voter draw is committed now (`seedCommitment` = SHA-256 of the seed) and revealed at close."
+        ),
+        status_code=201,
+        responses={
+            **PROBLEMS.responses(*POLL_ADMIN, "idempotency_key_reused"),
+            **ok(201, m.Poll, "The new poll", "created", ex.POLL),
+        },
+    )
+    async def create(
+        self,
+        community_id: PathId,
+        data: Annotated[m.PollCreate, Body(examples=ex.example("a poll with trial rewards", ex.POLL_CREATE))],
+        user: CurrentUser,
+        db: Db,
+        settings: AppSettings,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Poll]:
+        return await logic.create_poll(db, settings, community_id, user.id, data, idempotency_key)
+
+    @get(
+        "",
+        operation_id="listPolls",
+        summary="The community's polls, newest first (members)",
+        description="Filter with `status`. `app_disabled` while the polls app is off in the community.",
+        responses=PROBLEMS.responses(*POLL_MEMBER),
+    )
+    async def list_polls(
+        self,
+        community_id: PathId,
+        user: CurrentUser,
+        db: Db,
+        status: PollStatusFilter = None,
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> m.PollPage:
+        return await logic.list_polls(db, community_id, user.id, status, limit, cursor)
+
+
+class PollsController(Controller):
+    """One poll: read it, move it on, close it, its results and its full record."""
+
+    path = "/polls"
+    tags = [POLLS_TAG]
+    security = BEARER_SECURITY
+
+    @get(
+        "/{poll_id:int}",
+        operation_id="getPoll",
+        summary="A poll, with my proposals and votes left (members of its community)",
+        description="`app_disabled` while the polls app is off; trials it granted stay under `/v1/trials`.",
+        responses={
+            **PROBLEMS.responses(*POLL_MEMBER),
+            **ok(200, m.Poll, "The poll as the caller sees it", "voting", ex.POLL),
+        },
+    )
+    async def read(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Poll:
+        return await logic.read_poll(db, poll_id, user.id)
+
+    @post(
+        "/{poll_id:int}/advance",
+        operation_id="advancePoll",
+        summary="Move the poll to its next phase now (admins): proposing -> voting -> closed",
+        description=(
+            "Does now what the deadline jobs do: a proposing poll opens voting, a voting poll closes with its final "
+            "ranking, free trials and draw (as `closePoll`). A closed poll answers `poll_closed`."
+        ),
+        status_code=200,
+        responses=PROBLEMS.responses(*POLL_ADMIN, "poll_closed"),
+    )
+    async def advance(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Poll:
+        return await closing.advance(db, poll_id, user.id)
+
+    @post(
+        "/{poll_id:int}/close",
+        operation_id="closePoll",
+        summary="Close the poll now (admins): final ranking, free trials, draw and result post",
+        description="Closing a closed poll changes nothing and answers its results again.",
+        status_code=200,
+        responses={**PROBLEMS.responses(*POLL_ADMIN), **ok(200, m.Results, "The final results", "closed", ex.RESULTS)},
+    )
+    async def close(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Results:
+        return await closing.close(db, poll_id, user.id)
+
+    @get(
+        "/{poll_id:int}/results",
+        operation_id="getPollResults",
+        summary="Final ranking, qualifications and the published draw (members, once closed)",
+        description=(
+            "Ties are broken by `tieBreakRule`. `draw` holds everything needed to redo the voter draw: check "
+            "that SHA-256(`seed`) equals the `seedCommitment` published at creation, then rank `eligibleUserIds` "
+            "by HMAC-SHA256(key = hex-decoded seed, message = `<pollId>:<userId>`) and take the first `count` "
+            "(docs/polls.md)."
+        ),
+        responses={
+            **PROBLEMS.responses(*POLL_MEMBER, "poll_not_closed"),
+            **ok(200, m.Results, "The final results", "results", ex.RESULTS),
+        },
+    )
+    async def results(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Results:
+        return await closing.results(db, poll_id, user.id)
+
+    @get(
+        "/{poll_id:int}/audit",
+        operation_id="getPollAudit",
+        summary="Every proposal, vote, withdrawal, moderation and phase change, oldest first",
+        description="Admins at any time; members once the poll is closed.",
+        responses=PROBLEMS.responses(*POLL_MEMBER, "poll_not_closed"),
+    )
+    async def audit(
+        self, poll_id: PathId, user: CurrentUser, db: Db, limit: Limit = 100, cursor: Cursor = None
+    ) -> m.PollAuditPage:
+        return await logic.audit_log(db, poll_id, user.id, limit, cursor)
