@@ -34,9 +34,11 @@ browser:
 run: $(STAMP)
 	$(BIN)/python -m service run
 
-## The whole test suite against a real PostgreSQL (DATABASE_URL, else the embedded one), on every core.
+## The whole test suite against a real PostgreSQL (DATABASE_URL, else the embedded one): the tests that must
+## run alone (timed fault injection), then the rest on every core.
 test: install browser
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -m serial
+	$(BIN)/python -m pytest -n auto -m "not serial"
 
 ## The contract fuzzer at length: FUZZ_EXAMPLES examples per operation and identity, random each run
 ## (`make test` runs 8, the same every run).
