@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -39,7 +40,7 @@ class Postgres:
         with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR, which pgserver never uses here
             warnings.simplefilter("ignore")
             from pgserver._commands import POSTGRES_BIN_PATH
-            from pgserver.utils import ensure_user_exists
+            from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
         self.bin = POSTGRES_BIN_PATH
         self.root = Path(tempfile.mkdtemp(prefix="stack-pg-"))
@@ -51,6 +52,11 @@ class Postgres:
         if os.geteuid() == 0:
             self.user = "pgserver"
             ensure_user_exists(self.user)
+            # As pgserver does for its own server: the user must reach the binaries, wherever the venv lies
+            # (a fresh clone under a 0700 temporary folder, before any pgserver server prepared them).
+            ensure_prefix_permissions(self.bin)
+            ensure_folder_permissions(self.bin, stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH)
+            ensure_folder_permissions(self.bin.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
             entry = pwd.getpwnam(self.user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
 
