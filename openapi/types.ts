@@ -50,7 +50,11 @@ export interface paths {
          * @description `current` is the occurrence open now and `next` the one after (null when there is none). `me` holds my check-ins, points and streaks: a missed occurrence breaks a streak, the one open now only once it closes. A non-member gets `not_found`; `app_disabled` while the activities app is off.
          */
         get: operations["getActivity"];
-        put?: never;
+        /**
+         * Edit an activity (admins); a new window or days regenerate the occurrences not yet open
+         * @description Only the fields sent change. A new window, weekdays, dates or end date drop the occurrences not yet open and generate them again; opened ones keep theirs. A new title or prompt must pass WeChat's content check outright (text held for review is refused too: the robot posts it); an ended activity answers `activity_ended`.
+         */
+        put: operations["updateActivity"];
         post?: never;
         /**
          * End an activity (admins): no further occurrences; past check-ins stay
@@ -59,11 +63,7 @@ export interface paths {
         delete: operations["endActivity"];
         options?: never;
         head?: never;
-        /**
-         * Edit an activity (admins); a new window or days regenerate the occurrences not yet open
-         * @description Only the fields sent change. A new window, weekdays, dates or end date drop the occurrences not yet open and generate them again; opened ones keep theirs. A new title or prompt must pass WeChat's content check outright (text held for review is refused too: the robot posts it); an ended activity answers `activity_ended`.
-         */
-        patch: operations["updateActivity"];
+        patch?: never;
         trace?: never;
     };
     "/v1/activities/{activity_id}/check-ins": {
@@ -432,16 +432,16 @@ export interface paths {
         };
         /** A community, with my membership and my latest join request */
         get: operations["getCommunity"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
         /**
          * Edit a community (admins; visibility, entry mode, price and cap: owner only)
          * @description Only the fields sent change. Admins edit the texts, tags and the welcome and introduction settings; only the owner changes visibility, entry mode, price, cap, refund window and `collectionsBy`. Leaving paid entry drops the price; the cap cannot go below the member count (`cap_below_member_count`).
          */
-        patch: operations["updateCommunity"];
+        put: operations["updateCommunity"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/communities/{community_id}/activities": {
@@ -828,7 +828,8 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        put?: never;
+        /** `me`: mute notifications, unfollow. Others: promote/demote (owner), mute (admins) */
+        put: operations["updateMember"];
         post?: never;
         /**
          * `me`: leave the community. Others: remove the member (admins)
@@ -837,8 +838,7 @@ export interface paths {
         delete: operations["removeMember"];
         options?: never;
         head?: never;
-        /** `me`: mute notifications, unfollow. Others: promote/demote (owner), mute (admins) */
-        patch: operations["updateMember"];
+        patch?: never;
         trace?: never;
     };
     "/v1/communities/{community_id}/metrics": {
@@ -1071,16 +1071,16 @@ export interface paths {
          * @description `nextTopic` is what the robot posts when the community has been quiet for `quietMinutes` within its active hours; `lastPostId` is its latest warm-up post. `app_disabled` while the warm-up app is off.
          */
         get: operations["getWarmupSettings"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
         /**
          * Turn the robot on or off, set the quiet time and the active hours (admins)
          * @description Active hours are local time in the community's time zone; equal times mean all day.
          */
-        patch: operations["updateWarmupSettings"];
+        put: operations["updateWarmupSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/communities/{community_id}/warmup/topics": {
@@ -1115,7 +1115,11 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        put?: never;
+        /**
+         * Reword or move a topic (admins)
+         * @description Only the fields sent change; a new text is content-checked like a new topic, a new `position` moves it in the robot's order.
+         */
+        put: operations["updateWarmupTopic"];
         post?: never;
         /**
          * Remove a topic (admins)
@@ -1124,11 +1128,7 @@ export interface paths {
         delete: operations["deleteWarmupTopic"];
         options?: never;
         head?: never;
-        /**
-         * Reword or move a topic (admins)
-         * @description Only the fields sent change; a new text is content-checked like a new topic, a new `position` moves it in the robot's order.
-         */
-        patch: operations["updateWarmupTopic"];
+        patch?: never;
         trace?: never;
     };
     "/v1/events": {
@@ -1180,16 +1180,16 @@ export interface paths {
         };
         /** My profile */
         get: operations["getMe"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
         /**
          * Edit my nickname or avatar URL
          * @description The nickname passes WeChat's content-safety check (scene: profile); the avatar URL must be https.
          */
-        patch: operations["updateMe"];
+        put: operations["updateMe"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/me/communities": {
@@ -1258,16 +1258,16 @@ export interface paths {
          * @description `seatsLeft` and `waitlistCount` are counted now; `mySignup` is my sign-up, or null. A non-member gets `not_found`; `app_disabled` while the meetups app is off.
          */
         get: operations["getMeetup"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
         /**
          * Edit a meetup (admins): text, place, capacity (more places promote the waitlist), deadline
          * @description Only the fields sent change; a new title, description or place must pass WeChat's content check outright. More capacity promotes the waitlist, first come first served (a paid place is held for payment and the member notified); capacity cannot go below the places taken (`capacity_below_signups`). A cancelled meetup answers `meetup_cancelled`.
          */
-        patch: operations["updateMeetup"];
+        put: operations["updateMeetup"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/meetups/{meetup_id}/attendance": {
@@ -1600,16 +1600,16 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
         /**
          * Hide an unsuitable proposal or show a pending or hidden one (admins, before close)
          * @description Hiding a proposal withdraws its votes: their members may vote again.
          */
-        patch: operations["moderateProposal"];
+        put: operations["moderateProposal"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/polls/{poll_id}/proposals/{proposal_id}/merge": {
@@ -1722,17 +1722,17 @@ export interface paths {
         };
         /** One post (members of its community; a pending or rejected post only to its author) */
         get: operations["getPost"];
-        put?: never;
+        /**
+         * Edit my post within the edit window (15 minutes by default); a new text is checked again
+         * @description Only the author, within POST_EDIT_WINDOW seconds (900) of posting, and only while allowed to post (not muted, introduced where asked). A changed text is checked by WeChat like a new post: risky -> `content_rejected`, review -> the post is `pending` again. Newcomers may not add links past their limit.
+         */
+        put: operations["updatePost"];
         post?: never;
         /** Delete a post (its author or an admin); kept for audit, gone from every feed */
         delete: operations["deletePost"];
         options?: never;
         head?: never;
-        /**
-         * Edit my post within the edit window (15 minutes by default); a new text is checked again
-         * @description Only the author, within POST_EDIT_WINDOW seconds (900) of posting, and only while allowed to post (not muted, introduced where asked). A changed text is checked by WeChat like a new post: risky -> `content_rejected`, review -> the post is `pending` again. Newcomers may not add links past their limit.
-         */
-        patch: operations["updatePost"];
+        patch?: never;
         trace?: never;
     };
     "/v1/posts/{post_id}/comments": {
@@ -1837,7 +1837,11 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        put?: never;
+        /**
+         * Change a keyword rule: keyword, mode, reply, enabled, cooldown (admins)
+         * @description Only the fields sent change; the keyword is validated again against the match mode. A changed reply must pass WeChat's content check outright, since the robot posts it; while WeChat cannot check it the change answers 503 `wechat_unavailable`.
+         */
+        put: operations["updateRobotRule"];
         post?: never;
         /**
          * Delete a keyword rule (admins)
@@ -1846,11 +1850,7 @@ export interface paths {
         delete: operations["deleteRobotRule"];
         options?: never;
         head?: never;
-        /**
-         * Change a keyword rule: keyword, mode, reply, enabled, cooldown (admins)
-         * @description Only the fields sent change; the keyword is validated again against the match mode. A changed reply must pass WeChat's content check outright, since the robot posts it; while WeChat cannot check it the change answers 503 `wechat_unavailable`.
-         */
-        patch: operations["updateRobotRule"];
+        patch?: never;
         trace?: never;
     };
     "/v1/transfers/{transfer_id}": {
@@ -3395,8 +3395,8 @@ export interface components {
             package: string;
             /** @example oR9d8PuhnIc+YZ8cBHFCwfgpaK9gd7vaRvkYD7rthRAZ... */
             paySign: string;
-            /** @example RSA */
-            signType: string;
+            /** @constant */
+            signType: "RSA";
             /** @example 1740817800 */
             timeStamp: string;
         };
@@ -5370,33 +5370,33 @@ export interface components {
         /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
         "header.Idempotency-Key": string | null;
         /** @description Resource id (decimal string of an integer) */
-        "path.activity_id": number;
+        "path.activity_id": string;
         /** @description An app: robots, polls, collections, activities, meetups, warmup */
         "path.app": string;
         /** @description Resource id (decimal string of an integer) */
-        "path.collection_id": number;
+        "path.collection_id": string;
         /** @description Resource id (decimal string of an integer) */
-        "path.community_id": number;
+        "path.community_id": string;
         /** @description Resource id (decimal string of an integer) */
-        "path.meetup_id": number;
+        "path.meetup_id": string;
         /** @description Resource id (decimal string of an integer) */
-        "path.order_id": number;
+        "path.order_id": string;
         /** @description Resource id (decimal string of an integer) */
-        "path.poll_id": number;
+        "path.poll_id": string;
         /** @description Resource id (decimal string of an integer) */
-        "path.pool_id": number;
+        "path.pool_id": string;
         /** @description Resource id (decimal string of an integer) */
-        "path.post_id": number;
+        "path.post_id": string;
         /** @description Resource id (decimal string of an integer) */
-        "path.proposal_id": number;
+        "path.proposal_id": string;
         /** @description Resource id (decimal string of an integer) */
-        "path.request_id": number;
+        "path.request_id": string;
         /** @description Resource id (decimal string of an integer) */
-        "path.rule_id": number;
+        "path.rule_id": string;
         /** @description Resource id (decimal string of an integer) */
-        "path.topic_id": number;
+        "path.topic_id": string;
         /** @description Resource id (decimal string of an integer) */
-        "path.trial_id": number;
+        "path.trial_id": string;
         /** @description `me` for yourself (your own settings; DELETE = leave), or a member's user id */
         "path.user_id": string;
         /** @description `nextCursor` of the previous page; omit for the first page */
@@ -5488,32 +5488,6 @@ export interface operations {
             409: components["responses"]["Problem409_app_disabled"];
         };
     };
-    endActivity: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Resource id (decimal string of an integer) */
-                activity_id: components["parameters"]["path.activity_id"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, nothing follows */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["Problem400_validation_failed"];
-            401: components["responses"]["Problem401_96fc0df2fc"];
-            403: components["responses"]["Problem403_forbidden"];
-            404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_app_disabled"];
-        };
-    };
     updateActivity: {
         parameters: {
             query?: never;
@@ -5548,6 +5522,32 @@ export interface operations {
             422: components["responses"]["Problem422_content_rejected"];
             502: components["responses"]["Problem502_wechat_error"];
             503: components["responses"]["Problem503_wechat_unavailable"];
+        };
+    };
+    endActivity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                activity_id: components["parameters"]["path.activity_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     listCheckIns: {
@@ -6083,7 +6083,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                comment_id: number;
+                comment_id: string;
             };
             cookie?: never;
         };
@@ -7055,37 +7055,6 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
         };
     };
-    removeMember: {
-        parameters: {
-            query?: {
-                /** @description Why the member was removed */
-                reason?: string;
-            };
-            header?: never;
-            path: {
-                /** @description Resource id (decimal string of an integer) */
-                community_id: components["parameters"]["path.community_id"];
-                /** @description `me` for yourself (your own settings; DELETE = leave), or a member's user id */
-                user_id: components["parameters"]["path.user_id"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, nothing follows */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["Problem400_validation_failed"];
-            401: components["responses"]["Problem401_96fc0df2fc"];
-            403: components["responses"]["Problem403_37f581a5cb"];
-            404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_owner_must_transfer"];
-        };
-    };
     updateMember: {
         parameters: {
             query?: never;
@@ -7118,6 +7087,37 @@ export interface operations {
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
+        };
+    };
+    removeMember: {
+        parameters: {
+            query?: {
+                /** @description Why the member was removed */
+                reason?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+                /** @description `me` for yourself (your own settings; DELETE = leave), or a member's user id */
+                user_id: components["parameters"]["path.user_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_owner_must_transfer"];
         };
     };
     communityMetrics: {
@@ -7753,34 +7753,6 @@ export interface operations {
             503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
-    deleteWarmupTopic: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Resource id (decimal string of an integer) */
-                community_id: components["parameters"]["path.community_id"];
-                /** @description Resource id (decimal string of an integer) */
-                topic_id: components["parameters"]["path.topic_id"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, nothing follows */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["Problem400_validation_failed"];
-            401: components["responses"]["Problem401_96fc0df2fc"];
-            403: components["responses"]["Problem403_37f581a5cb"];
-            404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_app_disabled"];
-        };
-    };
     updateWarmupTopic: {
         parameters: {
             query?: never;
@@ -7817,6 +7789,34 @@ export interface operations {
             422: components["responses"]["Problem422_content_rejected"];
             502: components["responses"]["Problem502_wechat_error"];
             503: components["responses"]["Problem503_wechat_unavailable"];
+        };
+    };
+    deleteWarmupTopic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+                /** @description Resource id (decimal string of an integer) */
+                topic_id: components["parameters"]["path.topic_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
         };
     };
     recordEvents: {
@@ -8889,31 +8889,6 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
         };
     };
-    deletePost: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Resource id (decimal string of an integer) */
-                post_id: components["parameters"]["path.post_id"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, nothing follows */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["Problem400_validation_failed"];
-            401: components["responses"]["Problem401_96fc0df2fc"];
-            403: components["responses"]["Problem403_37f581a5cb"];
-            404: components["responses"]["Problem404_not_found"];
-        };
-    };
     updatePost: {
         parameters: {
             query?: never;
@@ -8947,6 +8922,31 @@ export interface operations {
             413: components["responses"]["Problem413_payload_too_large"];
             422: components["responses"]["Problem422_content_rejected"];
             429: components["responses"]["Problem429_rate_limited"];
+        };
+    };
+    deletePost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                post_id: components["parameters"]["path.post_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     listComments: {
@@ -9187,32 +9187,6 @@ export interface operations {
             413: components["responses"]["Problem413_payload_too_large"];
         };
     };
-    deleteRobotRule: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Resource id (decimal string of an integer) */
-                rule_id: components["parameters"]["path.rule_id"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Request fulfilled, nothing follows */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["Problem400_validation_failed"];
-            401: components["responses"]["Problem401_96fc0df2fc"];
-            403: components["responses"]["Problem403_37f581a5cb"];
-            404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_app_disabled"];
-        };
-    };
     updateRobotRule: {
         parameters: {
             query?: never;
@@ -9250,13 +9224,39 @@ export interface operations {
             503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
+    deleteRobotRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                rule_id: components["parameters"]["path.rule_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
+        };
+    };
     getTransfer: {
         parameters: {
             query?: never;
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                transfer_id: number;
+                transfer_id: string;
             };
             cookie?: never;
         };

@@ -28,7 +28,7 @@ from litestar.static_files import create_static_files_router
 
 from service.errors import PROBLEM_MEDIA_TYPE, Problems
 
-METHODS = ("get", "put", "post", "delete", "patch")
+METHODS = ("get", "put", "post", "delete")
 PROBLEM_BODY = "#/components/schemas/ProblemBody"
 _EXAMPLE_AT = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 # Values for fields that carry no example in their model, by field name; anything else gets a placeholder.
@@ -267,6 +267,10 @@ def _share_parameters(schema: dict[str, Any]) -> None:
     uses: dict[str, int] = {}
     for operation in operations:
         for parameter in operation.get("parameters", []):
+            if parameter.get("schema", {}).get("type") == "string":
+                # an id path parameter is a string of digits: its bounds belong to the integer the server reads
+                parameter["schema"].pop("minimum", None)
+                parameter["schema"].pop("maximum", None)
             if "$ref" not in parameter:
                 key = json.dumps(parameter, sort_keys=True)
                 uses[key] = uses.get(key, 0) + 1

@@ -108,7 +108,7 @@ class Seeder:
 
     async def promote(self, owner: User, community_id: str, who: User) -> None:
         path = f"/v1/communities/{community_id}/members/{who.id}"
-        await self.call("PATCH", path, owner, json={"role": "admin"})
+        await self.call("PUT", path, owner, json={"role": "admin"})
 
     async def post(self, who: User, community_id: str, text: str = "今天跑了五公里，天气很好") -> str:
         return (await self.call("POST", f"/v1/communities/{community_id}/posts", who, json={"text": text}))["id"]
@@ -277,13 +277,13 @@ async def build(s: Seeder) -> Seeded:
     # A paid community the author paid to enter (the entry order), an approval one with a pending request.
     paid = await s.community(owner, admin, name="付费读书会")
     await s.promote(owner, paid, admin)
-    await s.call("PATCH", f"/v1/communities/{paid}", owner, json={"entryMode": "paid", "priceFen": 990})
+    await s.call("PUT", f"/v1/communities/{paid}", owner, json={"entryMode": "paid", "priceFen": 990})
     entry = await s.join(author, paid)
     seeded.extra["paid_community_id"] = paid
     ids["order_id"] = entry["order"]["id"]
     approval = await s.community(owner, admin, author, member, name="审核制社群")
     await s.promote(owner, approval, admin)
-    await s.call("PATCH", f"/v1/communities/{approval}", owner, json={"entryMode": "approval"})
+    await s.call("PUT", f"/v1/communities/{approval}", owner, json={"entryMode": "approval"})
     seeded.extra["approval_community_id"] = approval
     ids["request_id"] = await s.join_request(users["stranger"], approval)
 

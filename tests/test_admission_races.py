@@ -77,7 +77,7 @@ async def test_concurrent_approvals_respect_the_cap(busy_client, database_url, s
     cid = (await create_community(busy_client, owner, entryMode="approval", memberCap=12))["id"]
     admin_request = (await join(busy_client, admin, cid))["request"]["id"]
     await busy_client.post(f"/v1/communities/{cid}/join-requests/{admin_request}/approve", headers=owner.headers)
-    await busy_client.patch(f"/v1/communities/{cid}/members/{admin.id}", json={"role": "admin"}, headers=owner.headers)
+    await busy_client.put(f"/v1/communities/{cid}/members/{admin.id}", json={"role": "admin"}, headers=owner.headers)
     requests = await post_all(busy_client, [(f"/v1/communities/{cid}/join", {}, u.headers) for u in applicants])
     ids = [r.json()["request"]["id"] for r in requests]
 

@@ -364,13 +364,13 @@ async def test_phone_binding_with_a_single_use_code(client, sandbox):
 async def test_profile_edit(client, sandbox):
     tokens = await login(client, sandbox.url, "alice")
     update = {"nickname": "爱丽丝 Alice", "avatarUrl": "https://cdn.example.com/a/alice.png?size=132"}
-    response = await client.patch("/v1/me", json=update, headers=bearer(tokens))
+    response = await client.put("/v1/me", json=update, headers=bearer(tokens))
     assert response.status_code == 200, response.text
     assert response.json()["nickname"] == "爱丽丝 Alice"
     me = (await client.get("/v1/me", headers=bearer(tokens))).json()
     assert me["avatarUrl"] == update["avatarUrl"]
     # Absent fields stay as they are.
-    response = await client.patch("/v1/me", json={"nickname": "Al"}, headers=bearer(tokens))
+    response = await client.put("/v1/me", json={"nickname": "Al"}, headers=bearer(tokens))
     assert response.json()["avatarUrl"] == update["avatarUrl"]
     assert (await sandbox.stats())["msg_sec_check"] == 2
 
@@ -392,16 +392,16 @@ async def test_profile_edit(client, sandbox):
 )
 async def test_profile_validation(client, sandbox, update, field):
     tokens = await login(client, sandbox.url, "alice")
-    body = assert_problem(await client.patch("/v1/me", json=update, headers=bearer(tokens)), 400, "validation_failed")
+    body = assert_problem(await client.put("/v1/me", json=update, headers=bearer(tokens)), 400, "validation_failed")
     if field:
         assert any(field in error["field"] or error["field"] == "body" for error in body["errors"]), body
 
 
 async def test_risky_nickname_is_rejected_and_review_passes(client, sandbox):
     tokens = await login(client, sandbox.url, "alice")
-    risky = await client.patch("/v1/me", json={"nickname": "sandbox-risky guy"}, headers=bearer(tokens))
+    risky = await client.put("/v1/me", json={"nickname": "sandbox-risky guy"}, headers=bearer(tokens))
     assert_problem(risky, 422, "content_rejected")
-    review = await client.patch("/v1/me", json={"nickname": "sandbox-review me"}, headers=bearer(tokens))
+    review = await client.put("/v1/me", json={"nickname": "sandbox-review me"}, headers=bearer(tokens))
     assert review.status_code == 200
     assert (await client.get("/v1/me", headers=bearer(tokens))).json()["nickname"] == "sandbox-review me"
 
@@ -409,16 +409,16 @@ async def test_risky_nickname_is_rejected_and_review_passes(client, sandbox):
 async def test_nickname_check_needs_a_recent_visit(client, sandbox):
     tokens = await login(client, sandbox.url, "alice")
     await sandbox.control("POST", "/sandbox/clock", json={"advanceSeconds": 2 * 3600 + 1})
-    stale = await client.patch("/v1/me", json={"nickname": "Alice"}, headers=bearer(tokens))
+    stale = await client.put("/v1/me", json={"nickname": "Alice"}, headers=bearer(tokens))
     assert_problem(stale, 409, "wechat_session_stale")
     await login(client, sandbox.url, "alice")  # wx.login again: WeChat has seen the member
-    assert (await client.patch("/v1/me", json={"nickname": "Alice"}, headers=bearer(tokens))).status_code == 200
+    assert (await client.put("/v1/me", json={"nickname": "Alice"}, headers=bearer(tokens))).status_code == 200
 
 
 async def test_avatar_only_edit_needs_no_content_check(client, sandbox):
     tokens = await login(client, sandbox.url, "alice")
     await sandbox.fault("http500")
-    response = await client.patch("/v1/me", json={"avatarUrl": "https://a.example/x.png"}, headers=bearer(tokens))
+    response = await client.put("/v1/me", json={"avatarUrl": "https://a.example/x.png"}, headers=bearer(tokens))
     assert response.status_code == 200
 
 

@@ -104,34 +104,34 @@ async def test_owner_and_admins_edit_within_their_rights(client, people):
     cid = community["id"]
     await join(client, bob, cid)
     await join(client, carol, cid)
-    await client.patch(f"/v1/communities/{cid}/members/{bob.id}", json={"role": "admin"}, headers=alice.headers)
+    await client.put(f"/v1/communities/{cid}/members/{bob.id}", json={"role": "admin"}, headers=alice.headers)
 
-    edited = await client.patch(f"/v1/communities/{cid}", json={"description": "books"}, headers=bob.headers)
+    edited = await client.put(f"/v1/communities/{cid}", json={"description": "books"}, headers=bob.headers)
     assert edited.status_code == 200 and edited.json()["description"] == "books"
-    refused = await client.patch(f"/v1/communities/{cid}", json={"memberCap": 200}, headers=bob.headers)
+    refused = await client.put(f"/v1/communities/{cid}", json={"memberCap": 200}, headers=bob.headers)
     assert "memberCap" in assert_problem(refused, 403, "forbidden")["detail"]
     assert_problem(
-        await client.patch(f"/v1/communities/{cid}", json={"description": "x"}, headers=carol.headers),
+        await client.put(f"/v1/communities/{cid}", json={"description": "x"}, headers=carol.headers),
         403,
         "forbidden",
     )
 
-    raised = await client.patch(f"/v1/communities/{cid}", json={"memberCap": 500}, headers=alice.headers)
+    raised = await client.put(f"/v1/communities/{cid}", json={"memberCap": 500}, headers=alice.headers)
     assert raised.json()["memberCap"] == 500
-    too_high = await client.patch(f"/v1/communities/{cid}", json={"memberCap": 501}, headers=alice.headers)
+    too_high = await client.put(f"/v1/communities/{cid}", json={"memberCap": 501}, headers=alice.headers)
     assert_problem(too_high, 400, "validation_failed")
-    too_low = await client.patch(f"/v1/communities/{cid}", json={"memberCap": 2}, headers=alice.headers)
+    too_low = await client.put(f"/v1/communities/{cid}", json={"memberCap": 2}, headers=alice.headers)
     assert_problem(too_low, 409, "cap_below_member_count")
 
-    no_price = await client.patch(f"/v1/communities/{cid}", json={"entryMode": "paid"}, headers=alice.headers)
+    no_price = await client.put(f"/v1/communities/{cid}", json={"entryMode": "paid"}, headers=alice.headers)
     assert "priceFen" in {e["field"] for e in assert_problem(no_price, 400, "validation_failed")["errors"]}
-    paid = await client.patch(
+    paid = await client.put(
         f"/v1/communities/{cid}", json={"entryMode": "paid", "priceFen": 990}, headers=alice.headers
     )
     assert paid.json()["priceFen"] == 990
-    free_again = await client.patch(f"/v1/communities/{cid}", json={"entryMode": "free"}, headers=alice.headers)
+    free_again = await client.put(f"/v1/communities/{cid}", json={"entryMode": "free"}, headers=alice.headers)
     assert free_again.json()["priceFen"] is None and free_again.json()["entryMode"] == "free"
-    unknown_field = await client.patch(f"/v1/communities/{cid}", json={"ownerId": "1"}, headers=alice.headers)
+    unknown_field = await client.put(f"/v1/communities/{cid}", json={"ownerId": "1"}, headers=alice.headers)
     assert_problem(unknown_field, 400, "validation_failed")
 
     log = (await client.get(f"/v1/communities/{cid}/audit-log", headers=alice.headers)).json()["items"]

@@ -148,7 +148,7 @@ async def test_approval_flow(client, people, db):
     assert [item["id"] for item in rejected_list.json()["items"]] == [carol_request]
 
     # Carol may ask again after a rejection; a full community refuses new requests.
-    await client.patch(f"/v1/communities/{cid}", json={"memberCap": 2}, headers=alice.headers)
+    await client.put(f"/v1/communities/{cid}", json={"memberCap": 2}, headers=alice.headers)
     assert_problem(await client.post(f"/v1/communities/{cid}/join", headers=dave.headers), 409, "community_full")
     actions = await audit_actions(client, alice, cid)
     assert "join_request.rejected" in actions and "member.joined" in actions
@@ -307,38 +307,38 @@ async def test_roles_promote_demote_and_who_may_remove_whom(client, people):
     for person in (bob, carol, dave):
         await join(client, person, cid)
 
-    promoted = await client.patch(members_url(cid, bob.id), json={"role": "admin"}, headers=alice.headers)
+    promoted = await client.put(members_url(cid, bob.id), json={"role": "admin"}, headers=alice.headers)
     assert promoted.status_code == 200 and promoted.json()["role"] == "admin"
     admins = (await client.get(members_url(cid) + "?role=admin", headers=carol.headers)).json()["items"]
     assert [item["userId"] for item in admins] == [str(bob.id)]
 
     # An admin may not promote, may not remove another admin or the owner, may remove members.
     assert_problem(
-        await client.patch(members_url(cid, carol.id), json={"role": "admin"}, headers=bob.headers), 403, "forbidden"
+        await client.put(members_url(cid, carol.id), json={"role": "admin"}, headers=bob.headers), 403, "forbidden"
     )
-    await client.patch(members_url(cid, carol.id), json={"role": "admin"}, headers=alice.headers)
+    await client.put(members_url(cid, carol.id), json={"role": "admin"}, headers=alice.headers)
     assert_problem(await client.delete(members_url(cid, carol.id), headers=bob.headers), 403, "forbidden")
     assert_problem(await client.delete(members_url(cid, alice.id), headers=bob.headers), 403, "forbidden")
     assert_problem(
-        await client.patch(members_url(cid, alice.id), json={"role": "member"}, headers=alice.headers),
+        await client.put(members_url(cid, alice.id), json={"role": "member"}, headers=alice.headers),
         403,
         "forbidden",
     )
     assert_problem(await client.delete(members_url(cid, bob.id), headers=dave.headers), 403, "forbidden")
     assert (await client.delete(members_url(cid, dave.id), headers=bob.headers)).status_code == 204
 
-    demoted = await client.patch(members_url(cid, carol.id), json={"role": "member"}, headers=alice.headers)
+    demoted = await client.put(members_url(cid, carol.id), json={"role": "member"}, headers=alice.headers)
     assert demoted.json()["role"] == "member"
     assert_problem(await client.get(f"/v1/communities/{cid}/audit-log", headers=carol.headers), 403, "forbidden")
     actions = await audit_actions(client, alice, cid)
     assert actions.count("member.promoted") == 2 and "member.demoted" in actions and "member.removed" in actions
     assert_problem(
-        await client.patch(members_url(cid, "99999999999999999"), json={}, headers=alice.headers),
+        await client.put(members_url(cid, "99999999999999999"), json={}, headers=alice.headers),
         400,
         "validation_failed",
     )
     assert_problem(
-        await client.patch(members_url(cid, "someone"), json={}, headers=alice.headers), 400, "validation_failed"
+        await client.put(members_url(cid, "someone"), json={}, headers=alice.headers), 400, "validation_failed"
     )
 
 
@@ -347,9 +347,9 @@ async def test_mute_by_admins_and_my_own_settings(client, people, db):
     cid = (await create_community(client, alice))["id"]
     await join(client, bob, cid)
     await join(client, carol, cid)
-    await client.patch(members_url(cid, bob.id), json={"role": "admin"}, headers=alice.headers)
+    await client.put(members_url(cid, bob.id), json={"role": "admin"}, headers=alice.headers)
 
-    muted = await client.patch(members_url(cid, carol.id), json={"muteMinutes": 60}, headers=bob.headers)
+    muted = await client.put(members_url(cid, carol.id), json={"muteMinutes": 60}, headers=bob.headers)
     assert muted.status_code == 200 and muted.json()["mutedUntil"] is not None
     intro = await client.post(f"/v1/communities/{cid}/introduction", json={"text": "hi all"}, headers=carol.headers)
     assert_problem(intro, 403, "member_muted")
@@ -362,35 +362,35 @@ async def test_mute_by_admins_and_my_own_settings(client, people, db):
     assert (await client.get(f"/v1/communities/{cid}", headers=carol.headers)).json()["membership"]["mutedUntil"]
 
     assert_problem(
-        await client.patch(members_url(cid, bob.id), json={"muteMinutes": 5}, headers=carol.headers), 403, "forbidden"
+        await client.put(members_url(cid, bob.id), json={"muteMinutes": 5}, headers=carol.headers), 403, "forbidden"
     )
     assert_problem(
-        await client.patch(members_url(cid, alice.id), json={"muteMinutes": 5}, headers=bob.headers), 403, "forbidden"
+        await client.put(members_url(cid, alice.id), json={"muteMinutes": 5}, headers=bob.headers), 403, "forbidden"
     )
-    owner_mutes_admin = await client.patch(members_url(cid, bob.id), json={"muteMinutes": 5}, headers=alice.headers)
+    owner_mutes_admin = await client.put(members_url(cid, bob.id), json={"muteMinutes": 5}, headers=alice.headers)
     assert owner_mutes_admin.status_code == 200
     assert_problem(
-        await client.patch(members_url(cid, "me"), json={"muteMinutes": 5}, headers=carol.headers), 403, "forbidden"
+        await client.put(members_url(cid, "me"), json={"muteMinutes": 5}, headers=carol.headers), 403, "forbidden"
     )
     assert_problem(
-        await client.patch(members_url(cid, carol.id), json={"muteMinutes": 43_201}, headers=alice.headers),
+        await client.put(members_url(cid, carol.id), json={"muteMinutes": 43_201}, headers=alice.headers),
         400,
         "validation_failed",
     )
-    unmuted = await client.patch(members_url(cid, carol.id), json={"muteMinutes": 0}, headers=alice.headers)
+    unmuted = await client.put(members_url(cid, carol.id), json={"muteMinutes": 0}, headers=alice.headers)
     assert unmuted.json()["mutedUntil"] is None
     await check_can_post(db, int(cid), carol.id)
 
-    mine = await client.patch(
+    mine = await client.put(
         members_url(cid, "me"), json={"notificationsMuted": True, "unfollowed": True}, headers=carol.headers
     )
     assert mine.json()["notificationsMuted"] is True and mine.json()["unfollowed"] is True
-    only_one = await client.patch(members_url(cid, "me"), json={"unfollowed": False}, headers=carol.headers)
+    only_one = await client.put(members_url(cid, "me"), json={"unfollowed": False}, headers=carol.headers)
     assert only_one.json()["notificationsMuted"] is True and only_one.json()["unfollowed"] is False
     listed = (await client.get("/v1/me/communities", headers=carol.headers)).json()["items"][0]
     assert listed["notificationsMuted"] is True and listed["unfollowed"] is False
     assert_problem(
-        await client.patch(members_url(cid, carol.id), json={"notificationsMuted": False}, headers=alice.headers),
+        await client.put(members_url(cid, carol.id), json={"notificationsMuted": False}, headers=alice.headers),
         403,
         "forbidden",
     )
@@ -483,17 +483,17 @@ async def test_a_member_or_admin_of_one_community_can_do_nothing_in_another(clie
     a = (await create_community(client, alice, name="A"))["id"]
     b = (await create_community(client, carol, name="B", entryMode="approval"))["id"]
     await join(client, bob, a)
-    await client.patch(members_url(a, bob.id), json={"role": "admin"}, headers=alice.headers)
+    await client.put(members_url(a, bob.id), json={"role": "admin"}, headers=alice.headers)
     b_request = (await join(client, dave, b))["request"]["id"]
     b_code = (await client.post(f"/v1/communities/{b}/invites", json={}, headers=carol.headers)).json()["code"]
 
     for who in (alice, bob):  # A's owner and A's admin
         h = who.headers
         attempts = [
-            await client.patch(f"/v1/communities/{b}", json={"description": "mine now"}, headers=h),
+            await client.put(f"/v1/communities/{b}", json={"description": "mine now"}, headers=h),
             await client.get(members_url(b), headers=h),
-            await client.patch(members_url(b, carol.id), json={"muteMinutes": 10}, headers=h),
-            await client.patch(members_url(b, carol.id), json={"role": "member"}, headers=h),
+            await client.put(members_url(b, carol.id), json={"muteMinutes": 10}, headers=h),
+            await client.put(members_url(b, carol.id), json={"role": "member"}, headers=h),
             await client.delete(members_url(b, carol.id), headers=h),
             await client.get(f"/v1/communities/{b}/join-requests", headers=h),
             await client.post(f"/v1/communities/{b}/join-requests/{b_request}/approve", headers=h),

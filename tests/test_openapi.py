@@ -239,3 +239,18 @@ def test_schemas_state_what_the_decoder_enforces(spec):
     assert schemas["VoteSet"]["properties"]["proposalIds"]["items"]["pattern"] == r"^[1-9][0-9]{0,15}$(?!\n)"
     weekdays = schemas["ActivityUpdate"]["properties"]["weekdays"]["oneOf"][0]["items"]
     assert (weekdays["minimum"], weekdays["maximum"]) == (1, 7)
+
+
+def test_every_operation_uses_a_method_wx_request_has(spec):
+    """wx.request knows GET, POST, PUT, DELETE, OPTIONS and HEAD: partial updates are PUT with the fields to change."""
+    assert not [path for path, item in spec["paths"].items() if "patch" in item]
+
+
+def test_every_path_parameter_is_a_string_like_the_ids_in_bodies(spec):
+    parameters = spec["components"]["parameters"]
+    for where, operation in operations(spec):
+        for parameter in operation.get("parameters", []):
+            parameter = parameters.get(parameter.get("$ref", "").rsplit("/", 1)[-1], parameter)
+            if parameter["in"] == "path":
+                assert parameter["schema"]["type"] == "string", f"{where}: {parameter['name']}"
+                assert "pattern" in parameter["schema"], f"{where}: {parameter['name']}"

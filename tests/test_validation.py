@@ -69,3 +69,18 @@ async def test_three_bad_fields_get_one_answer_naming_all_three(client, sandbox)
     assert query.json()["errors"] == [
         {"field": "limit", "message": "must be at most 100", "source": "query", "reason": "too_large"}
     ]
+
+
+async def test_an_id_in_the_path_is_a_string_of_digits(client, sandbox):
+    """Ids travel as strings, in paths too: anything but digits is a bad request, not a missing resource."""
+    tokens = await login(client, sandbox.url, "alice")
+    created = await client.post("/v1/communities", json={"name": "晨跑群"}, headers=bearer(tokens))
+    community_id = created.json()["id"]
+    assert isinstance(community_id, str)
+    assert (await client.get(f"/v1/communities/{community_id}", headers=bearer(tokens))).status_code == 200
+    for bad in ("abc", "0", "-1", "1.5", "9007199254740992"):
+        answer = await client.get(f"/v1/communities/{bad}", headers=bearer(tokens))
+        assert answer.status_code == 400, bad
+        assert answer.json()["code"] == "validation_failed", bad
+        assert answer.json()["errors"][0]["field"] == "community_id", bad
+    assert (await client.get("/v1/communities/9007199254740991", headers=bearer(tokens))).status_code == 404

@@ -165,7 +165,7 @@ async def test_session_key_is_never_answered_nor_logged(client, sandbox, setting
         code = await sandbox.phone_code("alice")
         answers.append(await client.post("/v1/auth/phone", json={"code": code}, headers=bearer(tokens)))
         answers.append(await client.get("/v1/me", headers=bearer(tokens)))
-        answers.append(await client.patch("/v1/me", json={"nickname": "Alice"}, headers=bearer(tokens)))
+        answers.append(await client.put("/v1/me", json={"nickname": "Alice"}, headers=bearer(tokens)))
         answers.append(await client.post("/v1/auth/refresh", json={"refreshToken": tokens["refreshToken"]}))
         answers.append(await client.post("/v1/auth/refresh", json={"refreshToken": tokens["refreshToken"]}))
         answers.append(await client.post("/v1/auth/login", json={"code": code}))  # an error answer, too

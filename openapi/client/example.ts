@@ -6,7 +6,7 @@ import { createClient, memoryTokens } from "./index";
 
 const api = createClient({ baseUrl: "http://127.0.0.1:8000", tokens: memoryTokens() });
 
-export async function joinAndGreet(communityId: number): Promise<string> {
+export async function joinAndGreet(communityId: string): Promise<string> {
   const joined = await api.post("/v1/communities/{community_id}/join", {
     path: { community_id: communityId },
     idempotencyKey: `join-${communityId}`,
@@ -34,7 +34,7 @@ export async function joinAndGreet(communityId: number): Promise<string> {
   }
 }
 
-export async function post(communityId: number, text: string) {
+export async function post(communityId: string, text: string) {
   const created = await api.post("/v1/communities/{community_id}/posts", {
     path: { community_id: communityId },
     body: { text },
@@ -42,7 +42,7 @@ export async function post(communityId: number, text: string) {
   return created.ok ? created.data.id : created.problem.code;
 }
 
-export async function feed(communityId: number) {
+export async function feed(communityId: string) {
   const page = await api.get("/v1/communities/{community_id}/feed", {
     path: { community_id: communityId },
     query: { order: "hot", limit: 20 },
@@ -50,7 +50,7 @@ export async function feed(communityId: number) {
   // @ts-expect-error: the path parameter is required
   await api.get("/v1/communities/{community_id}/feed");
   // @ts-expect-error: there is no PUT on this path
-  await api.put("/v1/communities/{community_id}/feed", { path: { community_id: 1 } });
+  await api.put("/v1/communities/{community_id}/feed", { path: { community_id: "1" } });
   return page.ok ? page.data.items.map((item) => item.id) : [];
 }
 

@@ -15,7 +15,7 @@
  */
 import type { components, paths } from "../types";
 
-export type Method = "get" | "put" | "post" | "delete" | "patch";
+export type Method = "get" | "put" | "post" | "delete";
 type Upper<M extends Method> = Uppercase<M> & WechatMiniprogram.RequestOption["method"];
 
 /** The API's paths that answer `method`. */
@@ -235,8 +235,6 @@ export function createClient(options: ClientOptions) {
       request<"post", P>("post", path, ...opts),
     put: <P extends PathsFor<"put">>(path: P, ...opts: OptionsArg<Operation<P, "put">>) =>
       request<"put", P>("put", path, ...opts),
-    patch: <P extends PathsFor<"patch">>(path: P, ...opts: OptionsArg<Operation<P, "patch">>) =>
-      request<"patch", P>("patch", path, ...opts),
     delete: <P extends PathsFor<"delete">>(path: P, ...opts: OptionsArg<Operation<P, "delete">>) =>
       request<"delete", P>("delete", path, ...opts),
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
@@ -30,7 +30,7 @@ OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, description="
 
 
 class CommunityActivitiesController(Controller):
-    path = "/communities/{community_id:int}"
+    path = "/communities/{community_id:str}"
     tags = [TAG]
     security = BEARER_SECURITY
 
@@ -112,7 +112,7 @@ class CommunityActivitiesController(Controller):
 
 
 class ActivitiesController(Controller):
-    path = "/activities/{activity_id:int}"
+    path = "/activities/{activity_id:str}"
     tags = [TAG]
     security = BEARER_SECURITY
 
@@ -133,7 +133,7 @@ class ActivitiesController(Controller):
     async def read(self, activity_id: PathId, user: CurrentUser, db: Db) -> m.Activity:
         return await logic.get_activity(db, activity_id, user.id)
 
-    @patch(
+    @put(
         "",
         operation_id="updateActivity",
         summary="Edit an activity (admins); a new window or days regenerate the occurrences not yet open",

@@ -72,7 +72,7 @@ class AppPricesController(Controller):
 
 
 class CommunityAppsController(Controller):
-    path = "/communities/{community_id:int}/apps"
+    path = "/communities/{community_id:str}/apps"
     tags = [TAG]
     security = BEARER_SECURITY
 

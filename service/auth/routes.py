@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, get, post, put
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
@@ -115,7 +115,7 @@ class MeController(Controller):
     async def get_me(self, user: CurrentUser, db: Db) -> Me:
         return await logic.get_me(db, user.id)
 
-    @patch(
+    @put(
         operation_id="updateMe",
         summary="Edit my nickname or avatar URL",
         description="The nickname passes WeChat's content-safety check (scene: profile); the avatar URL must be https.",

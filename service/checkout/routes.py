@@ -57,7 +57,7 @@ class OrdersController(Controller):
     tags = ["checkout"]
 
     @get(
-        "/{order_id:int}",
+        "/{order_id:str}",
         operation_id="getOrder",
         summary="One of my orders: status, refunds, refund deadline and, while payable, wx.requestPayment data",
         security=BEARER_SECURITY,
@@ -67,7 +67,7 @@ class OrdersController(Controller):
         return await money.get_order(db, pay, settings, order_id, user.id)
 
     @post(
-        "/{order_id:int}/refund",
+        "/{order_id:str}/refund",
         status_code=201,
         operation_id="refundOrder",
         summary="Ask for my payment back, within the order's refund window (asking again returns the same refund)",
@@ -108,7 +108,7 @@ class TransfersController(Controller):
     tags = ["checkout"]
 
     @get(
-        "/{transfer_id:int}",
+        "/{transfer_id:str}",
         operation_id="getTransfer",
         summary="A merchant transfer to me; while waitUserConfirm, confirm it with wx.requestMerchantTransfer",
         security=BEARER_SECURITY,

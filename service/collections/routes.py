@@ -23,7 +23,7 @@ MEMBER = ("unauthorized", "token_expired", "not_found", "not_member")
 
 
 class CommunityCollectionsController(Controller):
-    path = "/communities/{community_id:int}/collections"
+    path = "/communities/{community_id:str}/collections"
     tags = [TAG]
     security = BEARER_SECURITY
 
@@ -80,7 +80,7 @@ class CollectionsController(Controller):
     security = BEARER_SECURITY
 
     @get(
-        "/{collection_id:int}",
+        "/{collection_id:str}",
         operation_id="getCollection",
         summary="A collection's progress: who paid, the total, my share (members of its community)",
         responses=PROBLEMS.responses(*MEMBER),
@@ -89,7 +89,7 @@ class CollectionsController(Controller):
         return await logic.get_collection(db, collection_id, user.id)
 
     @post(
-        "/{collection_id:int}/pay",
+        "/{collection_id:str}/pay",
         operation_id="payCollectionShare",
         summary="Pay my share: the order with wx.requestPayment data (201 new, 200 the still-payable one)",
         description=(
@@ -120,7 +120,7 @@ class CollectionsController(Controller):
         return await logic.pay_share(state.pool, state.pay, state.settings, collection_id, caller.id, idempotency_key)
 
     @post(
-        "/{collection_id:int}/cancel",
+        "/{collection_id:str}/cancel",
         operation_id="cancelCollection",
         summary="Cancel an open collection (initiator or admins): every payer is refunded",
         description=(

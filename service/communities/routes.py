@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
@@ -88,7 +88,7 @@ class CommunitiesController(Controller):
         return await logic.discover(db, q, tag, limit, cursor)
 
     @get(
-        "/{community_id:int}",
+        "/{community_id:str}",
         operation_id="getCommunity",
         summary="A community, with my membership and my latest join request",
         responses=_with_success(
@@ -106,8 +106,8 @@ class CommunitiesController(Controller):
     async def read(self, community_id: PathId, user: CurrentUser, db: Db) -> m.Community:
         return await logic.get_community(db, community_id, user.id)
 
-    @patch(
-        "/{community_id:int}",
+    @put(
+        "/{community_id:str}",
         operation_id="updateCommunity",
         summary="Edit a community (admins; visibility, entry mode, price and cap: owner only)",
         description=(
@@ -123,7 +123,7 @@ class CommunitiesController(Controller):
         return await logic.update_community(db, community_id, user.id, data)
 
     @post(
-        "/{community_id:int}/join",
+        "/{community_id:str}/join",
         operation_id="joinCommunity",
         summary="Join: free -> member (201), approval -> pending request (202), paid -> order to pay (201/200)",
         description=(
@@ -188,7 +188,7 @@ class CommunitiesController(Controller):
         return await paid.join(state.pool, state.pay, state.settings, community_id, caller.id, data, idempotency_key)
 
     @post(
-        "/{community_id:int}/ownership-transfer",
+        "/{community_id:str}/ownership-transfer",
         operation_id="transferCommunityOwnership",
         summary="Hand the community to another member (owner only); you stay on as an admin",
         description=(
@@ -210,7 +210,7 @@ class CommunitiesController(Controller):
         return await logic.transfer_ownership(db, community_id, user.id, new_owner, idempotency_key)
 
     @post(
-        "/{community_id:int}/introduction",
+        "/{community_id:str}/introduction",
         operation_id="introduceMyself",
         summary="Post my self-introduction (once per community), marked as an introduction",
         description=(
@@ -242,7 +242,7 @@ class CommunitiesController(Controller):
         return await logic.introduce(state.pool, wechat, community_id, caller.id, data, idempotency_key)
 
     @post(
-        "/{community_id:int}/read",
+        "/{community_id:str}/read",
         operation_id="markCommunityRead",
         summary="I have read this community up to now (resets my unread count)",
         status_code=204,
@@ -252,7 +252,7 @@ class CommunitiesController(Controller):
         await logic.mark_read(db, community_id, user.id)
 
     @get(
-        "/{community_id:int}/newcomers",
+        "/{community_id:str}/newcomers",
         operation_id="listNewcomers",
         summary="Members who joined recently, e.g. those without an introduction (admins)",
         responses=PROBLEMS.responses(*ADMIN),
@@ -272,7 +272,7 @@ class CommunitiesController(Controller):
         return await logic.newcomers(db, community_id, user.id, days, introduced, limit, cursor)
 
     @get(
-        "/{community_id:int}/audit-log",
+        "/{community_id:str}/audit-log",
         operation_id="readCommunityAuditLog",
         summary="Membership and role changes, newest first (admins)",
         responses=PROBLEMS.responses(*ADMIN),
@@ -293,7 +293,7 @@ class CommunitiesController(Controller):
 
 
 class MembersController(Controller):
-    path = "/communities/{community_id:int}/members"
+    path = "/communities/{community_id:str}/members"
     tags = [TAG]
     security = BEARER_SECURITY
 
@@ -314,7 +314,7 @@ class MembersController(Controller):
     ) -> m.MemberPage:
         return await logic.list_members(db, community_id, user.id, role, limit, cursor)
 
-    @patch(
+    @put(
         "/{user_id:str}",
         operation_id="updateMember",
         summary="`me`: mute notifications, unfollow. Others: promote/demote (owner), mute (admins)",
@@ -352,7 +352,7 @@ class MembersController(Controller):
 
 
 class JoinRequestsController(Controller):
-    path = "/communities/{community_id:int}/join-requests"
+    path = "/communities/{community_id:str}/join-requests"
     tags = [TAG]
     security = BEARER_SECURITY
 
@@ -374,7 +374,7 @@ class JoinRequestsController(Controller):
         return await logic.list_join_requests(db, community_id, user.id, status, limit, cursor)
 
     @post(
-        "/{request_id:int}/approve",
+        "/{request_id:str}/approve",
         operation_id="approveJoinRequest",
         summary="Approve a join request: the applicant is admitted and welcomed (admins)",
         description=(
@@ -396,7 +396,7 @@ class JoinRequestsController(Controller):
         return await logic.approve_join_request(db, community_id, request_id, user.id, idempotency_key)
 
     @post(
-        "/{request_id:int}/reject",
+        "/{request_id:str}/reject",
         operation_id="rejectJoinRequest",
         summary="Reject a join request with a reason the applicant sees (admins)",
         description=(
@@ -420,7 +420,7 @@ class JoinRequestsController(Controller):
 
 
 class InvitesController(Controller):
-    path = "/communities/{community_id:int}/invites"
+    path = "/communities/{community_id:str}/invites"
     tags = [TAG]
     security = BEARER_SECURITY
 
@@ -504,7 +504,7 @@ class MyCommunitiesController(Controller):
 class CommunityOrdersController(Controller):
     """Paid entry seen from the community: its orders, admin refunds and the owner's earnings (admins)."""
 
-    path = "/communities/{community_id:int}"
+    path = "/communities/{community_id:str}"
     tags = ["checkout"]
     security = BEARER_SECURITY
 
@@ -529,7 +529,7 @@ class CommunityOrdersController(Controller):
         return await paid.entry_orders(db, community_id, user.id, status, limit, cursor)
 
     @post(
-        "/orders/{order_id:int}/refund",
+        "/orders/{order_id:str}/refund",
         operation_id="refundCommunityOrder",
         summary="Refund an entry order with a reason the payer sees (admins); a full refund ends the membership",
         description=(

@@ -11,4 +11,15 @@ from litestar.params import PathParameter
 
 MAX_ID = 2**53 - 1
 
-PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="Resource id (decimal string of an integer)")]
+# A string on the wire like every id in a body (the mini program passes ids from answers as they are); the handler
+# gets an int, and anything but digits answers 400 `validation_failed`, not 404.
+ID_PATTERN = r"^[1-9][0-9]{0,15}$"
+PathId = Annotated[
+    int,
+    PathParameter(
+        ge=1,
+        le=MAX_ID,
+        description="Resource id (decimal string of an integer)",
+        schema_extra={"type": "string", "pattern": ID_PATTERN},
+    ),
+]

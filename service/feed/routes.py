@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, QueryParameter
@@ -40,7 +40,7 @@ def _with(codes: tuple[str, ...], model: type, description: str, status: int = 2
 
 
 class CommunityFeedController(Controller):
-    path = "/communities/{community_id:int}"
+    path = "/communities/{community_id:str}"
     tags = [TAG]
     security = BEARER_SECURITY
 
@@ -124,7 +124,7 @@ class MyFeedController(Controller):
 
 
 class PostsController(Controller):
-    path = "/posts/{post_id:int}"
+    path = "/posts/{post_id:str}"
     tags = [TAG]
     security = BEARER_SECURITY
 
@@ -137,7 +137,7 @@ class PostsController(Controller):
     async def read(self, post_id: PathId, caller: CurrentUser, state: State) -> Response[m.FeedItem]:
         return await reading.get_post(state.pool, post_id, caller.id)
 
-    @patch(
+    @put(
         "",
         operation_id="updatePost",
         summary="Edit my post within the edit window (15 minutes by default); a new text is checked again",
@@ -250,7 +250,7 @@ class PostsController(Controller):
 
 
 class CommentsController(Controller):
-    path = "/comments/{comment_id:int}"
+    path = "/comments/{comment_id:str}"
     tags = [TAG]
     security = BEARER_SECURITY
 

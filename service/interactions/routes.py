@@ -72,7 +72,7 @@ class InteractionsController(Controller):
 
 
 class MetricsController(Controller):
-    path = "/communities/{community_id:int}"
+    path = "/communities/{community_id:str}"
     tags = ["metrics"]
     security = BEARER_SECURITY
 
@@ -159,7 +159,7 @@ class RewardPoolsController(Controller):
         return await rewards.create_pool(db, settings, data, "operator")
 
     @get(
-        "/{pool_id:int}",
+        "/{pool_id:str}",
         operation_id="readRewardPool",
         summary="Read a reward pool: the preview while draft, the recorded allocation once committed",
         description=(
@@ -172,7 +172,7 @@ class RewardPoolsController(Controller):
         return await rewards.read_pool(db, settings, pool_id)
 
     @post(
-        "/{pool_id:int}/commit",
+        "/{pool_id:str}/commit",
         operation_id="commitRewardPool",
         summary="Commit a pool's allocation once (idempotent: a repeat returns the recorded allocation)",
         description=(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody
 
@@ -28,7 +28,7 @@ IN_MEETUP = (*AUTH, "not_found", "app_disabled")
 
 
 class CommunityMeetupsController(Controller):
-    path = "/communities/{community_id:int}/meetups"
+    path = "/communities/{community_id:str}/meetups"
     tags = [TAG]
     security = BEARER_SECURITY
 
@@ -77,7 +77,7 @@ class CommunityMeetupsController(Controller):
 
 
 class MeetupsController(Controller):
-    path = "/meetups/{meetup_id:int}"
+    path = "/meetups/{meetup_id:str}"
     tags = [TAG]
     security = BEARER_SECURITY
 
@@ -97,7 +97,7 @@ class MeetupsController(Controller):
     async def read(self, meetup_id: PathId, user: CurrentUser, db: Db) -> m.Meetup:
         return await logic.get_meetup(db, meetup_id, user.id)
 
-    @patch(
+    @put(
         "",
         operation_id="updateMeetup",
         summary="Edit a meetup (admins): text, place, capacity (more places promote the waitlist), deadline",

@@ -25,7 +25,7 @@ PollStatusFilter = Annotated[
 
 
 class CommunityPollsController(Controller):
-    path = "/communities/{community_id:int}/polls"
+    path = "/communities/{community_id:str}/polls"
     tags = [POLLS_TAG]
     security = BEARER_SECURITY
 
@@ -83,7 +83,7 @@ class PollsController(Controller):
     security = BEARER_SECURITY
 
     @get(
-        "/{poll_id:int}",
+        "/{poll_id:str}",
         operation_id="getPoll",
         summary="A poll, with my proposals and votes left (members of its community)",
         description="`app_disabled` while the polls app is off; trials it granted stay under `/v1/trials`.",
@@ -96,7 +96,7 @@ class PollsController(Controller):
         return await logic.read_poll(db, poll_id, user.id)
 
     @post(
-        "/{poll_id:int}/advance",
+        "/{poll_id:str}/advance",
         operation_id="advancePoll",
         summary="Move the poll to its next phase now (admins): proposing -> voting -> closed",
         description=(
@@ -110,7 +110,7 @@ class PollsController(Controller):
         return await closing.advance(db, poll_id, user.id)
 
     @post(
-        "/{poll_id:int}/close",
+        "/{poll_id:str}/close",
         operation_id="closePoll",
         summary="Close the poll now (admins): final ranking, free trials, draw and result post",
         description="Closing a closed poll changes nothing and answers its results again.",
@@ -121,7 +121,7 @@ class PollsController(Controller):
         return await closing.close(db, poll_id, user.id)
 
     @get(
-        "/{poll_id:int}/results",
+        "/{poll_id:str}/results",
         operation_id="getPollResults",
         summary="Final ranking, qualifications and the published draw (members, once closed)",
         description=(
@@ -139,7 +139,7 @@ class PollsController(Controller):
         return await closing.results(db, poll_id, user.id)
 
     @get(
-        "/{poll_id:int}/audit",
+        "/{poll_id:str}/audit",
         operation_id="getPollAudit",
         summary="Every proposal, vote, withdrawal, moderation and phase change, oldest first",
         description="Admins at any time; members once the poll is closed.",

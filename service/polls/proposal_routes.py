@@ -4,7 +4,7 @@ moderate and merge them (over proposals.py)."""
 from __future__ import annotations
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
@@ -77,7 +77,7 @@ class ProposalsController(Controller):
     security = BEARER_SECURITY
 
     @post(
-        "/{poll_id:int}/proposals",
+        "/{poll_id:str}/proposals",
         operation_id="proposeName",
         summary="Propose a name (members, during the proposal phase)",
         description=(
@@ -103,7 +103,7 @@ class ProposalsController(Controller):
             return _duplicate_response(request, duplicate)
 
     @get(
-        "/{poll_id:int}/proposals",
+        "/{poll_id:str}/proposals",
         operation_id="listProposals",
         summary="Proposals in the order they came (members see visible ones and their own; admins all)",
         description="`proposerId` is null for others' proposals while an anonymous poll is open; `votes` and "
@@ -115,8 +115,8 @@ class ProposalsController(Controller):
     ) -> m.ProposalPage:
         return await proposals.list_proposals(db, poll_id, user.id, limit, cursor)
 
-    @patch(
-        "/{poll_id:int}/proposals/{proposal_id:int}",
+    @put(
+        "/{poll_id:str}/proposals/{proposal_id:str}",
         operation_id="moderateProposal",
         summary="Hide an unsuitable proposal or show a pending or hidden one (admins, before close)",
         description="Hiding a proposal withdraws its votes: their members may vote again.",
@@ -133,7 +133,7 @@ class ProposalsController(Controller):
         return await proposals.moderate(db, poll_id, user.id, proposal_id, data)
 
     @post(
-        "/{poll_id:int}/proposals/{proposal_id:int}/merge",
+        "/{poll_id:str}/proposals/{proposal_id:str}/merge",
         operation_id="mergeProposal",
         summary="Merge a duplicate into another visible proposal (admins, before close)",
         description="Its votes move to the target, except where the member already votes for the target (that "

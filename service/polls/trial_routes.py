@@ -27,7 +27,7 @@ class PollTrialsController(Controller):
     security = BEARER_SECURITY
 
     @get(
-        "/{poll_id:int}/trials",
+        "/{poll_id:str}/trials",
         operation_id="listPollTrials",
         summary="The poll's free-trial qualifications with delivery notes, to ship them (admins)",
         tags=[TRIALS_TAG],
@@ -39,7 +39,7 @@ class PollTrialsController(Controller):
         return await trials.poll_trials(db, poll_id, user.id, limit, cursor)
 
     @get(
-        "/{poll_id:int}/feedback",
+        "/{poll_id:str}/feedback",
         operation_id="listPollFeedback",
         summary="All trial feedback of the poll with the average rating (admins)",
         tags=[TRIALS_TAG],
@@ -60,7 +60,7 @@ class TrialsController(Controller):
     security = BEARER_SECURITY
 
     @post(
-        "/{trial_id:int}/claim",
+        "/{trial_id:str}/claim",
         operation_id="claimTrial",
         summary="Claim my free trial with a delivery note (before it expires; again to change the note)",
         description=(
@@ -77,7 +77,7 @@ class TrialsController(Controller):
         return await trials.claim(db, trial_id, user.id, data)
 
     @post(
-        "/{trial_id:int}/ship",
+        "/{trial_id:str}/ship",
         operation_id="shipTrial",
         summary="Mark a claimed trial shipped (admins of its community)",
         description=(
@@ -94,7 +94,7 @@ class TrialsController(Controller):
         return await trials.ship(db, trial_id, user.id, data or m.TrialShipment())
 
     @post(
-        "/{trial_id:int}/feedback",
+        "/{trial_id:str}/feedback",
         operation_id="giveTrialFeedback",
         summary="Rate my trial 1-5 with text and images (the holder, once claimed; once)",
         description=(
@@ -128,7 +128,7 @@ class TrialsController(Controller):
         return await trials.give_feedback(state.pool, state.wechat, trial_id, caller.id, data, idempotency_key)
 
     @post(
-        "/{trial_id:int}/feedback/share",
+        "/{trial_id:str}/feedback/share",
         operation_id="shareTrialFeedback",
         summary="Share my feedback to the community feed as my post (kind `feedback`); again: the same post",
         description=(

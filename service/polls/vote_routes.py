@@ -24,7 +24,7 @@ class VotesController(Controller):
     security = BEARER_SECURITY
 
     @post(
-        "/{poll_id:int}/votes",
+        "/{poll_id:str}/votes",
         operation_id="castVote",
         summary="Vote for a proposal (members, during voting; one vote per proposal, N per member)",
         description=(
@@ -55,7 +55,7 @@ class VotesController(Controller):
         return await votes.vote(db, poll_id, user.id, int(data.proposal_id), idempotency_key)
 
     @put(
-        "/{poll_id:int}/votes",
+        "/{poll_id:str}/votes",
         operation_id="setMyVotes",
         summary="Replace all my votes at once (during voting; dropping a vote needs allowVoteChanges)",
         description=(
@@ -75,7 +75,7 @@ class VotesController(Controller):
         return await votes.set_votes(db, poll_id, user.id, data)
 
     @delete(
-        "/{poll_id:int}/votes/{proposal_id:int}",
+        "/{poll_id:str}/votes/{proposal_id:str}",
         operation_id="withdrawVote",
         summary="Withdraw my vote for a proposal (during voting, when the poll allows vote changes)",
         description=(

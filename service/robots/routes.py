@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Annotated
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
@@ -35,7 +35,7 @@ Nonce = Annotated[str | None, QueryParameter(name="nonce", max_length=64)]
 
 
 class RobotRulesController(Controller):
-    path = "/communities/{community_id:int}/robot-rules"
+    path = "/communities/{community_id:str}/robot-rules"
     tags = [TAG]
     security = BEARER_SECURITY
 
@@ -70,11 +70,11 @@ class RobotRulesController(Controller):
 
 
 class RobotRuleController(Controller):
-    path = "/robot-rules/{rule_id:int}"
+    path = "/robot-rules/{rule_id:str}"
     tags = [TAG]
     security = BEARER_SECURITY
 
-    @patch(
+    @put(
         "",
         operation_id="updateRobotRule",
         summary="Change a keyword rule: keyword, mode, reply, enabled, cooldown (admins)",

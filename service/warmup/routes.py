@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
@@ -22,7 +22,7 @@ CONTENT = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "we
 
 
 class WarmupController(Controller):
-    path = "/communities/{community_id:int}/warmup"
+    path = "/communities/{community_id:str}/warmup"
     tags = [TAG]
     security = BEARER_SECURITY
 
@@ -39,7 +39,7 @@ class WarmupController(Controller):
     async def read(self, community_id: PathId, user: CurrentUser, db: Db) -> m.WarmupSettings:
         return await logic.get_settings(db, community_id, user.id)
 
-    @patch(
+    @put(
         "",
         operation_id="updateWarmupSettings",
         summary="Turn the robot on or off, set the quiet time and the active hours (admins)",
@@ -88,8 +88,8 @@ class WarmupController(Controller):
     ) -> m.WarmupTopic:
         return await logic.add_topic(state.pool, state.wechat, community_id, caller.id, data)
 
-    @patch(
-        "/topics/{topic_id:int}",
+    @put(
+        "/topics/{topic_id:str}",
         operation_id="updateWarmupTopic",
         summary="Reword or move a topic (admins)",
         description=(
@@ -112,7 +112,7 @@ class WarmupController(Controller):
         return await logic.update_topic(state.pool, state.wechat, community_id, topic_id, caller.id, data)
 
     @delete(
-        "/topics/{topic_id:int}",
+        "/topics/{topic_id:str}",
         operation_id="deleteWarmupTopic",
         summary="Remove a topic (admins)",
         description=(

@@ -224,7 +224,7 @@ async def test_rules_bounds_and_who_may_do_what(world):
     assert (await read(world, collection_id, c))["myShare"] is None  # members see progress
 
     # Only admins start collections where the owner says so.
-    policy = await world.api.patch(f"/v1/communities/{cid}", json={"collectionsBy": "admins"}, headers=owner)
+    policy = await world.api.put(f"/v1/communities/{cid}", json={"collectionsBy": "admins"}, headers=owner)
     assert policy.status_code == 200 and policy.json()["collectionsBy"] == "admins"
     refused = await world.api.post(
         f"/v1/communities/{cid}/collections", json={"title": "t", "amountFen": 100}, headers=a

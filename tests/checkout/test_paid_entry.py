@@ -271,7 +271,7 @@ async def test_refunds_outside_the_window_and_the_window_setting(world):
     assert (await membership(world, late, cid))["status"] == "active"
 
     # The owner shortens the window to nothing: new payments are final, earlier ones keep their 72 hours.
-    changed = await world.api.patch(f"/v1/communities/{cid}", json={"refundWindowHours": 0}, headers=owner)
+    changed = await world.api.put(f"/v1/communities/{cid}", json={"refundWindowHours": 0}, headers=owner)
     assert changed.status_code == 200 and changed.json()["refundWindowHours"] == 0
     _, newcomer, new_order = await paid_member(world, owner, cid)
     assert new_order["refundableUntil"] is None
@@ -291,9 +291,9 @@ async def test_refunds_outside_the_window_and_the_window_setting(world):
     await world.pool.execute(
         "UPDATE memberships SET role = 'admin' WHERE community_id = $1 AND user_id = $2", int(cid), late_id
     )
-    by_admin = await world.api.patch(f"/v1/communities/{cid}", json={"refundWindowHours": 24}, headers=late)
+    by_admin = await world.api.put(f"/v1/communities/{cid}", json={"refundWindowHours": 24}, headers=late)
     assert (by_admin.status_code, by_admin.json()["code"]) == (403, "forbidden")
-    too_long = await world.api.patch(f"/v1/communities/{cid}", json={"refundWindowHours": 721}, headers=owner)
+    too_long = await world.api.put(f"/v1/communities/{cid}", json={"refundWindowHours": 721}, headers=owner)
     assert (too_long.status_code, too_long.json()["code"]) == (400, "validation_failed")
     assert early_id != late_id
 
@@ -321,9 +321,9 @@ async def test_admins_list_orders_refund_with_a_reason_and_see_earnings(world):
     cid = community["id"]
     for auth in (admin, plain):
         await join(world, auth, cid)
-    promoted = await world.api.patch(f"/v1/communities/{cid}/members/{admin_id}", json={"role": "admin"}, headers=owner)
+    promoted = await world.api.put(f"/v1/communities/{cid}/members/{admin_id}", json={"role": "admin"}, headers=owner)
     assert promoted.status_code == 200
-    paid = await world.api.patch(f"/v1/communities/{cid}", json={"entryMode": "paid", "priceFen": 990}, headers=owner)
+    paid = await world.api.put(f"/v1/communities/{cid}", json={"entryMode": "paid", "priceFen": 990}, headers=owner)
     assert paid.status_code == 200
     a_id, a, a_order = await paid_member(world, owner, cid)
     b_id, b, b_order = await paid_member(world, owner, cid)
@@ -429,7 +429,7 @@ async def test_payments_that_cannot_be_honoured_are_refunded_with_the_reason(wor
     cid2 = (await paid_community(world, owner))["id"]
     _, late = await world.user()
     order = (await join(world, late, cid2))["order"]
-    await world.api.patch(f"/v1/communities/{cid2}", json={"entryMode": "approval"}, headers=owner)
+    await world.api.put(f"/v1/communities/{cid2}", json={"entryMode": "approval"}, headers=owner)
     await world.pay_order(order)
     await run_refund_jobs(world)
     closed = await world.wait_for(order["id"], late, "refunded")

@@ -40,7 +40,7 @@ async def test_the_owner_withdraws_what_is_past_the_refund_window_once(world):
     _, _, b_order = await paid_member(world, owner, cid)
     _, _, c_order = await paid_member(world, owner, cid)
     admin_id, admin, _ = await paid_member(world, owner, cid)
-    promoted = await world.api.patch(f"/v1/communities/{cid}/members/{admin_id}", json={"role": "admin"}, headers=owner)
+    promoted = await world.api.put(f"/v1/communities/{cid}/members/{admin_id}", json={"role": "admin"}, headers=owner)
     assert promoted.status_code == 200, promoted.text
     await aged(world, a_order, b_order)
 

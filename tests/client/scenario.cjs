@@ -34,7 +34,7 @@ const refreshes = () => sent.filter((path) => path === "/v1/auth/refresh").lengt
   // An access token the server refuses: one refresh, then the call is repeated.
   const spent = tokens.get().refreshToken;
   tokens.set({ ...tokens.get(), accessToken: "not-a-token" });
-  const renewed = await client.patch("/v1/me", { body: { nickname: "Carol" } });
+  const renewed = await client.put("/v1/me", { body: { nickname: "Carol" } });
   seen.renewed = { ok: renewed.ok, nickname: renewed.ok ? renewed.data.nickname : null, refreshes: refreshes() };
 
   // Three calls at once with a refused token share a single refresh (a refresh token works once).

@@ -48,7 +48,7 @@ class World:
     async def member(self, name: str) -> Member:
         tokens = await login(self.client, self.sandbox.url, name)
         headers = bearer(tokens)
-        renamed = await self.client.patch("/v1/me", json={"nickname": name}, headers=headers)
+        renamed = await self.client.put("/v1/me", json={"nickname": name}, headers=headers)
         assert renamed.status_code == 200, renamed.text
         openid = (await self.sandbox.control("GET", f"/sandbox/users/{name}"))["openid"]
         return Member(name, int(renamed.json()["id"]), openid, headers)

@@ -49,7 +49,7 @@ async def test_notifications_with_and_without_consent(world, db, jobs):
     assert reply["replyToId"] == first["id"]
 
     # A member who muted the community is recorded as muted, and no job is queued for them.
-    await world.client.patch(
+    await world.client.put(
         f"/v1/communities/{cid}/members/me", json={"notificationsMuted": True}, headers=alice.headers
     )
     await world.comment(bob, post["id"], "hello?")

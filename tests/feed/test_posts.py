@@ -87,7 +87,7 @@ async def test_only_active_members_read_and_write(world, db):
     # A plain member can neither mark essence nor delete someone else's post.
     assert_problem(await world.client.put(f"/v1/posts/{pid}/essence", headers=carol.headers), 403, "forbidden")
     assert_problem(await world.client.delete(f"/v1/posts/{pid}", headers=carol.headers), 403, "forbidden")
-    response = await world.client.patch(f"/v1/posts/{pid}", json={"text": "mine now"}, headers=carol.headers)
+    response = await world.client.put(f"/v1/posts/{pid}", json={"text": "mine now"}, headers=carol.headers)
     assert_problem(response, 403, "forbidden")
 
     # Removed: access ends at once.
@@ -105,13 +105,13 @@ async def test_edit_window_and_soft_delete(world, db):
     alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
     cid = await world.community(alice, bob, carol)
     post = await world.post(bob, cid, "typo hre")
-    edited = await world.client.patch(
+    edited = await world.client.put(
         f"/v1/posts/{post['id']}", json={"text": "typo here", "link": {"kind": "poll", "id": "7"}}, headers=bob.headers
     )
     assert edited.status_code == 200, edited.text
     assert edited.json()["text"] == "typo here" and edited.json()["editedAt"] and edited.json()["link"]["id"] == "7"
     await db.execute("UPDATE posts SET created_at = created_at - interval '16 minutes' WHERE id = $1", int(post["id"]))
-    late = await world.client.patch(f"/v1/posts/{post['id']}", json={"text": "too late"}, headers=bob.headers)
+    late = await world.client.put(f"/v1/posts/{post['id']}", json={"text": "too late"}, headers=bob.headers)
     assert_problem(late, 409, "edit_window_closed")
 
     comment = await world.comment(carol, post["id"], "first!")
@@ -166,9 +166,9 @@ async def test_my_feed_skips_unfollowed_and_muted_communities(world, db):
     for cid, text in ((runners, "run"), (readers, "read"), (cooks, "cook")):
         await world.post(alice, cid, text)
     me = f"/v1/communities/{readers}/members/me"
-    assert (await world.client.patch(me, json={"unfollowed": True}, headers=bob.headers)).status_code == 200
+    assert (await world.client.put(me, json={"unfollowed": True}, headers=bob.headers)).status_code == 200
     me = f"/v1/communities/{cooks}/members/me"
-    assert (await world.client.patch(me, json={"notificationsMuted": True}, headers=bob.headers)).status_code == 200
+    assert (await world.client.put(me, json={"notificationsMuted": True}, headers=bob.headers)).status_code == 200
     mine = (await world.client.get("/v1/feed", headers=bob.headers)).json()["items"]
     assert [i["text"] for i in mine if i["kind"] == "post"] == ["run"]
     assert {i["communityId"] for i in mine} == {runners}

@@ -324,7 +324,7 @@ async def test_editing_the_schedule_and_the_time_zone_regenerates_what_has_not_o
     opens = await world.pool.fetch("SELECT opens_at FROM activity_occurrences WHERE activity_id = $1", aid)
     assert opens and all(o["opens_at"].astimezone(berlin).time() == time(7) for o in opens)
 
-    edited = await world.api.patch(
+    edited = await world.api.put(
         f"/v1/activities/{aid}",
         json={"windowStart": "20:00", "windowEnd": "21:30", "title": "晚间复盘"},
         headers=alice.headers,
@@ -338,7 +338,7 @@ async def test_editing_the_schedule_and_the_time_zone_regenerates_what_has_not_o
     assert (await world.api.delete(f"/v1/activities/{aid}", headers=alice.headers)).status_code == 204
     assert await world.pool.fetchval("SELECT count(*) FROM activity_occurrences WHERE activity_id = $1", aid) == 0
     assert_problem(
-        await world.api.patch(f"/v1/activities/{aid}", json={"title": "x"}, headers=alice.headers),
+        await world.api.put(f"/v1/activities/{aid}", json={"title": "x"}, headers=alice.headers),
         409,
         "activity_ended",
     )
@@ -354,7 +354,7 @@ async def test_callers_without_standing_get_nothing(world, people):
     outsider = dave.headers
     by_id = [
         ("GET", f"/v1/activities/{aid}", None),
-        ("PATCH", f"/v1/activities/{aid}", {"title": "mine"}),
+        ("PUT", f"/v1/activities/{aid}", {"title": "mine"}),
         ("DELETE", f"/v1/activities/{aid}", None),
         ("GET", f"/v1/activities/{aid}/occurrences", None),
         ("POST", f"/v1/activities/{aid}/check-ins", {"text": "hi"}),

@@ -30,7 +30,7 @@ async def apps_of(world, member, cid: str, **params) -> dict[str, str]:
 async def test_the_owner_switches_apps_and_disabled_apps_answer_app_disabled(world, people):
     alice, bob, carol, dave = people
     cid = await world.community(alice, bob, carol)
-    promoted = await world.api.patch(
+    promoted = await world.api.put(
         f"/v1/communities/{cid}/members/{carol.id}", json={"role": "admin"}, headers=alice.headers
     )
     assert promoted.status_code == 200, promoted.text
@@ -197,7 +197,7 @@ async def test_a_one_off_app_is_bought_for_good(world, people):
 async def test_jobs_skip_communities_where_the_app_is_off(world, people):
     alice, *_ = people
     cid = await world.community(alice)
-    await world.api.patch(
+    await world.api.put(
         f"/v1/communities/{cid}/warmup",
         json={"quietMinutes": 10, "activeFrom": "00:00", "activeUntil": "00:00"},
         headers=alice.headers,
@@ -253,7 +253,7 @@ async def test_polls_collections_and_robots_switched_off_refuse_their_routes_and
         (bob, "POST", f"/v1/collections/{collection_id}/pay", None),
         (alice, "GET", f"/v1/communities/{cid}/robot-rules", None),
         (alice, "POST", f"/v1/communities/{cid}/robot-rules", {"keyword": "x", "reply": "y"}),
-        (alice, "PATCH", f"/v1/robot-rules/{rule.json()['id']}", {"enabled": False}),
+        (alice, "PUT", f"/v1/robot-rules/{rule.json()['id']}", {"enabled": False}),
     ]
     for who, method, url, body in blocked:
         response = await world.api.request(method, url, json=body, headers=who.headers)

@@ -121,11 +121,11 @@ async def test_the_waitlist_is_promoted_in_order(world, people):
     # Carol comes back at the end of the queue; more places promote the queue in order.
     assert (await sign_up(world, carol, mid)).json()["signup"]["waitlistPosition"] == 3
     assert_problem(
-        await world.api.patch(f"/v1/meetups/{mid}", json={"capacity": 1}, headers=alice.headers),
+        await world.api.put(f"/v1/meetups/{mid}", json={"capacity": 1}, headers=alice.headers),
         409,
         "capacity_below_signups",
     )
-    grown = await world.api.patch(f"/v1/meetups/{mid}", json={"capacity": 4}, headers=alice.headers)
+    grown = await world.api.put(f"/v1/meetups/{mid}", json={"capacity": 4}, headers=alice.headers)
     assert grown.status_code == 200 and grown.json()["seatsTaken"] == 4
     statuses = dict(await world.pool.fetch("SELECT user_id, status FROM meetup_signups WHERE meetup_id = $1", int(mid)))
     assert statuses == {
@@ -349,7 +349,7 @@ async def test_reminders_respect_consent_and_mute_and_go_out_once(world, people)
     template = world.settings.meetups_reminder_template_id
     await world.consent(bob, template, count=5)
     await world.consent(dave, template, count=5)
-    muted = await world.api.patch(
+    muted = await world.api.put(
         f"/v1/communities/{cid}/members/me", json={"notificationsMuted": True}, headers=dave.headers
     )
     assert muted.status_code == 200, muted.text
@@ -407,7 +407,7 @@ async def test_callers_without_standing_get_nothing(world, people):
     mid = meetup["id"]
     by_id = [
         ("GET", f"/v1/meetups/{mid}", None),
-        ("PATCH", f"/v1/meetups/{mid}", {"title": "mine"}),
+        ("PUT", f"/v1/meetups/{mid}", {"title": "mine"}),
         ("POST", f"/v1/meetups/{mid}/cancel", {}),
         ("POST", f"/v1/meetups/{mid}/signups", None),
         ("DELETE", f"/v1/meetups/{mid}/signups/me", None),

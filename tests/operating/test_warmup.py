@@ -18,7 +18,7 @@ async def people(world):
 
 async def setup_robot(world, owner, cid: str, *topics: str, **settings) -> None:
     body = {"quietMinutes": 60, "activeFrom": "00:00", "activeUntil": "00:00", **settings}
-    response = await world.api.patch(f"/v1/communities/{cid}/warmup", json=body, headers=owner.headers)
+    response = await world.api.put(f"/v1/communities/{cid}/warmup", json=body, headers=owner.headers)
     assert response.status_code == 200, response.text
     for text in topics:
         added = await world.api.post(f"/v1/communities/{cid}/warmup/topics", json={"text": text}, headers=owner.headers)
@@ -157,10 +157,10 @@ async def test_the_robot_answers_to_admins_only(world, people):
     topic = (await world.api.get(f"/v1/communities/{cid}/warmup/topics", headers=alice.headers)).json()["items"][0]
     routes = [
         ("GET", f"/v1/communities/{cid}/warmup", None),
-        ("PATCH", f"/v1/communities/{cid}/warmup", {"quietMinutes": 30}),
+        ("PUT", f"/v1/communities/{cid}/warmup", {"quietMinutes": 30}),
         ("GET", f"/v1/communities/{cid}/warmup/topics", None),
         ("POST", f"/v1/communities/{cid}/warmup/topics", {"text": "t"}),
-        ("PATCH", f"/v1/communities/{cid}/warmup/topics/{topic['id']}", {"text": "t"}),
+        ("PUT", f"/v1/communities/{cid}/warmup/topics/{topic['id']}", {"text": "t"}),
         ("DELETE", f"/v1/communities/{cid}/warmup/topics/{topic['id']}", None),
     ]
     for method, url, body in routes:
@@ -169,7 +169,7 @@ async def test_the_robot_answers_to_admins_only(world, people):
         assert_problem(await world.api.request(method, url, json=body), 401, "unauthorized")
     # A topic is reached only through its own community.
     foreign = f"/v1/communities/{other}/warmup/topics/{topic['id']}"
-    assert_problem(await world.api.patch(foreign, json={"text": "x"}, headers=carol.headers), 404, "not_found")
+    assert_problem(await world.api.put(foreign, json={"text": "x"}, headers=carol.headers), 404, "not_found")
     assert_problem(await world.api.delete(foreign, headers=carol.headers), 404, "not_found")
 
     risky = await world.api.post(
@@ -177,9 +177,9 @@ async def test_the_robot_answers_to_admins_only(world, people):
     )
     assert_problem(risky, 422, "content_rejected")
     for bad in ({"quietMinutes": 5}, {"activeFrom": "25:00"}, {"unknown": 1}):
-        response = await world.api.patch(f"/v1/communities/{cid}/warmup", json=bad, headers=alice.headers)
+        response = await world.api.put(f"/v1/communities/{cid}/warmup", json=bad, headers=alice.headers)
         assert_problem(response, 400, "validation_failed")
-    moved = await world.api.patch(
+    moved = await world.api.put(
         f"/v1/communities/{cid}/warmup/topics/{topic['id']}",
         json={"text": "新话题", "position": 9},
         headers=alice.headers,

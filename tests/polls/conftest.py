@@ -150,7 +150,7 @@ async def world(client, sandbox, settings, database_url) -> World:
     community_id = created.json()["id"]
     world = World(client, sandbox, settings, database_url, community_id, owner, owner)
     world.admin = await world.member("admin")
-    promoted = await client.patch(
+    promoted = await client.put(
         f"/v1/communities/{community_id}/members/{world.admin.id}", json={"role": "admin"}, headers=owner.headers
     )
     assert promoted.status_code == 200, promoted.text

@@ -47,7 +47,7 @@ async def test_outsiders_and_other_communities_admins_reach_nothing(world):
     open_poll = await world.open_poll()
     target = await world.proposal(carol, open_poll["id"], "山泉")
     assert_problem(await world.propose(mallory, open_poll["id"], "偷偷"), 403, "not_member")
-    moderate = await c.patch(f"/v1/polls/{open_poll['id']}/proposals/{target}", json={"status": "hidden"}, headers=h)
+    moderate = await c.put(f"/v1/polls/{open_poll['id']}/proposals/{target}", json={"status": "hidden"}, headers=h)
     assert_problem(moderate, 403, "not_member")
     await world.advance(open_poll["id"])
     assert_problem(await world.vote(mallory, open_poll["id"], target), 403, "not_member")
@@ -73,7 +73,7 @@ async def test_ids_from_another_poll_are_not_found(world):
         headers=world.admin.headers,
     )
     assert_problem(merge, 404, "not_found")
-    hide = await world.client.patch(
+    hide = await world.client.put(
         f"/v1/polls/{first['id']}/proposals/{elsewhere}", json={"status": "hidden"}, headers=world.admin.headers
     )
     assert_problem(hide, 404, "not_found")

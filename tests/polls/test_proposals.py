@@ -92,7 +92,7 @@ async def test_risky_names_are_rejected_and_reviewed_ones_wait_for_an_admin(worl
 
     await world.advance(poll["id"])
     assert_problem(await world.vote(dave, poll["id"], pending_id), 409, "proposal_not_votable")
-    approved = await world.client.patch(
+    approved = await world.client.put(
         f"/v1/polls/{poll['id']}/proposals/{pending_id}", json={"status": "visible"}, headers=world.admin.headers
     )
     assert approved.status_code == 200 and approved.json()["status"] == "visible"
@@ -123,7 +123,7 @@ async def test_proposers_stay_anonymous_until_the_poll_closes(world):
 async def test_muted_members_cannot_propose(world):
     carol = world.members[0]
     poll = await world.open_poll()
-    muted = await world.client.patch(
+    muted = await world.client.put(
         f"/v1/communities/{world.community_id}/members/{carol.id}",
         json={"muteMinutes": 60},
         headers=world.owner.headers,
@@ -190,7 +190,7 @@ async def test_hiding_a_proposal_gives_its_votes_back(world):
     await world.voted(erin, poll_id, unsuitable)
     assert_problem(await world.vote(erin, poll_id, fine), 409, "vote_limit_reached")
 
-    hidden = await world.client.patch(
+    hidden = await world.client.put(
         f"/v1/polls/{poll_id}/proposals/{unsuitable}",
         json={"status": "hidden", "reason": "不合适"},
         headers=world.admin.headers,
@@ -203,7 +203,7 @@ async def test_hiding_a_proposal_gives_its_votes_back(world):
 
     results = await world.close(poll_id)
     assert [r["proposalId"] for r in results["ranking"]] == [fine]
-    late = await world.client.patch(
+    late = await world.client.put(
         f"/v1/polls/{poll_id}/proposals/{fine}", json={"status": "hidden"}, headers=world.admin.headers
     )
     assert_problem(late, 409, "poll_closed")

@@ -39,7 +39,7 @@ async def test_admins_manage_rules(world, db):
         await world.client.get(f"/v1/communities/{cid}/robot-rules", headers=carol.headers), 403, "not_member"
     )
     assert_problem(
-        await world.client.patch(f"/v1/robot-rules/{rule['id']}", json={"enabled": False}, headers=bob.headers),
+        await world.client.put(f"/v1/robot-rules/{rule['id']}", json={"enabled": False}, headers=bob.headers),
         403,
         "forbidden",
     )
@@ -56,7 +56,7 @@ async def test_admins_manage_rules(world, db):
     rejected = await add_rule(world, alice, cid, 422, keyword="hi", reply="欢迎来 sandbox-risky")
     assert rejected["code"] == "content_rejected"
 
-    changed = await world.client.patch(
+    changed = await world.client.put(
         f"/v1/robot-rules/{rule['id']}", json={"matchMode": "exact", "cooldownSeconds": 0}, headers=alice.headers
     )
     assert changed.status_code == 200 and changed.json()["matchMode"] == "exact" and changed.json()["keyword"] == "价格"

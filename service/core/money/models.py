@@ -18,7 +18,7 @@ class PaymentParams(msgspec.Struct, frozen=True, rename="camel"):
     time_stamp: Annotated[str, msgspec.Meta(examples=["1740817800"])]
     nonce_str: Annotated[str, msgspec.Meta(examples=["5K8264ILTKCH16CQ2502SI8ZNMTM67VS"])]
     package: Annotated[str, msgspec.Meta(examples=["prepay_id=wx01083000123456789012345678901234"])]
-    sign_type: Annotated[str, msgspec.Meta(examples=["RSA"])]
+    sign_type: Literal["RSA"]
     pay_sign: Annotated[str, msgspec.Meta(examples=["oR9d8PuhnIc+YZ8cBHFCwfgpaK9gd7vaRvkYD7rthRAZ..."])]
 
 
