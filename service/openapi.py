@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -107,6 +109,21 @@ def answer(status: int, value: msgspec.Struct, summary: str, description: str) -
     }
 
 
+def documenter(problems: Problems) -> Callable[..., dict[str, Any]]:
+    """``doc = documenter(PROBLEMS)``; then ``@get(path, **doc("listThings", "Summary", *codes))`` gives a route its
+    operation id, summary and problem responses (codes checked against ``problems``). Its description is the
+    handler's docstring; ``ok`` adds the success response with its example (``answer``)."""
+
+    def doc(operation_id: str, summary: str, *codes: str, ok: dict[int, ResponseSpec] | None = None) -> dict[str, Any]:
+        return {
+            "operation_id": operation_id,
+            "summary": summary,
+            "responses": {**problems.responses(*codes), **(ok or {})},
+        }
+
+    return doc
+
+
 def sample(model: Any) -> Any:
     """A JSON example of ``model`` (wire names): its fields' declared examples, else plain placeholders.
 
@@ -181,6 +198,8 @@ def complete(app: Litestar, schema: dict[str, Any]) -> dict[str, Any]:
             operation = item.get(method)
             if operation is None:
                 continue
+            if "description" in operation:
+                operation["description"] = _unwrap(operation["description"])
             handler = by_id.get(operation.get("operationId", ""))
             if handler is not None:
                 _complete_examples(handler, operation)
@@ -195,6 +214,11 @@ def complete(app: Litestar, schema: dict[str, Any]) -> dict[str, Any]:
         }
         problem["examples"] = [_problem_example(app.state.problems, "community_full")]
     return schema
+
+
+def _unwrap(text: str) -> str:
+    """A docstring's wrapped lines as one paragraph; blank lines and list items keep their breaks."""
+    return re.sub(r"(?<=\S)\n(?=[^\n\s-])", " ", text)
 
 
 def _problem_example(problems: Problems, code: str) -> dict[str, Any]:

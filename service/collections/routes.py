@@ -17,9 +17,11 @@ from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
 from service.core.money.models import Order
 from service.core.paging import Cursor, Limit
+from service.openapi import documenter
 
 TAG = "collections"
 MEMBER = ("unauthorized", "token_expired", "not_found", "not_member")
+doc = documenter(PROBLEMS)
 
 
 class CommunityCollectionsController(Controller):
@@ -29,17 +31,11 @@ class CommunityCollectionsController(Controller):
 
     @post(
         "",
-        operation_id="startCollection",
-        summary="Start a group collection: each participant pays amountFen before the deadline (members)",
-        description=(
-            "Participants are the chosen active members, or every other active member. After the deadline "
-            "(default 24 hours) the worker settles it: the money paid goes to you by merchant transfer "
-            "(confirm it with wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. Where the "
-            "community's `collectionsBy` is `admins`, only admins start collections."
-        ),
         status_code=201,
-        responses=PROBLEMS.responses(
-            *MEMBER, "app_disabled", "forbidden", "validation_failed", "idempotency_key_reused"
+        **doc(
+            "startCollection",
+            "Start a group collection: each participant pays amountFen before the deadline (members)",
+            *(*MEMBER, "app_disabled", "forbidden", "validation_failed", "idempotency_key_reused"),
         ),
     )
     async def start(
@@ -51,14 +47,20 @@ class CommunityCollectionsController(Controller):
         settings: AppSettings,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Collection]:
+        """Participants are the chosen active members, or every other active member. After the deadline (default 24
+        hours) the worker settles it: the money paid goes to you by merchant transfer (confirm it with
+        wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. Where the community's `collectionsBy`
+        is `admins`, only admins start collections."""
         return await logic.create_collection(db, settings, community_id, user.id, data, idempotency_key)
 
     @get(
         "",
-        operation_id="listCollections",
-        summary="The community's collections, newest first, with my share (members)",
-        description="`app_disabled` while the collections app is off; each collection stays readable by its id.",
-        responses=PROBLEMS.responses(*MEMBER, "app_disabled"),
+        **doc(
+            "listCollections",
+            "The community's collections, newest first, with my share (members)",
+            *MEMBER,
+            "app_disabled",
+        ),
     )
     async def list_collections(
         self,
@@ -71,6 +73,7 @@ class CommunityCollectionsController(Controller):
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> m.CollectionPage:
+        """`app_disabled` while the collections app is off; each collection stays readable by its id."""
         return await logic.list_collections(db, community_id, user.id, status, limit, cursor)
 
 
@@ -81,55 +84,41 @@ class CollectionsController(Controller):
 
     @get(
         "/{collection_id:str}",
-        operation_id="getCollection",
-        summary="A collection's progress: who paid, the total, my share (members of its community)",
-        responses=PROBLEMS.responses(*MEMBER),
+        **doc(
+            "getCollection",
+            "A collection's progress: who paid, the total, my share (members of its community)",
+            *MEMBER,
+        ),
     )
     async def read(self, collection_id: PathId, user: CurrentUser, db: Db) -> m.Collection:
         return await logic.get_collection(db, collection_id, user.id)
 
     @post(
         "/{collection_id:str}/pay",
-        operation_id="payCollectionShare",
-        summary="Pay my share: the order with wx.requestPayment data (201 new, 200 the still-payable one)",
-        description=(
-            "Only the collection's participants, once each, before the deadline. A payment that arrives after "
-            "the deadline or after a cancel is refunded automatically (the order's refund says why)."
-        ),
         status_code=201,
-        responses=PROBLEMS.responses(
-            *MEMBER,
-            "app_disabled",
-            "not_participant",
-            "share_already_paid",
-            "collection_closed",
-            "idempotency_key_reused",
-            "payment_unavailable",
-            "order_already_paid",
-            "conflict",
+        **doc(
+            "payCollectionShare",
+            "Pay my share: the order with wx.requestPayment data (201 new, 200 the still-payable one)",
+            *(*MEMBER, "app_disabled", "not_participant", "share_already_paid", "collection_closed"),
+            *("idempotency_key_reused", "payment_unavailable", "order_already_paid", "conflict"),
         ),
     )
     async def pay(
-        self,
-        collection_id: PathId,
-        caller: CurrentUser,
-        state: State,
-        idempotency_key: IdempotencyKey = None,
+        self, collection_id: PathId, caller: CurrentUser, state: State, idempotency_key: IdempotencyKey = None
     ) -> Response[Order]:
+        """Only the collection's participants, once each, before the deadline. A payment that arrives after the deadline
+        or after a cancel is refunded automatically (the order's refund says why)."""
         # `caller`, not `user`: placing the order waits on WeChat Pay without holding a pooled connection.
         return await logic.pay_share(state.pool, state.pay, state.settings, collection_id, caller.id, idempotency_key)
 
     @post(
         "/{collection_id:str}/cancel",
-        operation_id="cancelCollection",
-        summary="Cancel an open collection (initiator or admins): every payer is refunded",
-        description=(
-            "While it is open: every paid share is refunded in full (a job submits the refunds, whose reason names the "
-            "cancellation) and the orders still payable are closed. Cancelling a cancelled collection answers it "
-            "again; a settled one, or one being settled, answers `collection_settled`."
-        ),
         status_code=200,
-        responses=PROBLEMS.responses(*MEMBER, "forbidden", "collection_settled", "idempotency_key_reused"),
+        **doc(
+            "cancelCollection",
+            "Cancel an open collection (initiator or admins): every payer is refunded",
+            *(*MEMBER, "forbidden", "collection_settled", "idempotency_key_reused"),
+        ),
     )
     async def cancel(
         self,
@@ -139,6 +128,9 @@ class CollectionsController(Controller):
         data: JSONBody[m.CollectionCancel | None] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Collection]:
+        """While it is open: every paid share is refunded in full (a job submits the refunds, whose reason names the
+        cancellation) and the orders still payable are closed. Cancelling a cancelled collection answers it again; a
+        settled one, or one being settled, answers `collection_settled`."""
         return await logic.cancel(db, collection_id, user.id, data or m.CollectionCancel(), idempotency_key)
 
 
