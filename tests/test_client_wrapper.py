@@ -1,5 +1,5 @@
 """openapi/client, compiled by tsc, against the real API: bearer token, one shared refresh on 401, the end of a
-session, problems as values. wx.request is played by node's fetch (tests/client/scenario.cjs)."""
+session, problems as values, through the strict wx (tests/client/wx.cjs, tests/client/scenario.cjs)."""
 
 from __future__ import annotations
 

@@ -1,17 +1,11 @@
-// Drives openapi/client (compiled by tsc) against a live API, with wx.request played by fetch.
+// Drives openapi/client (compiled by tsc) against a live API through the strict wx (wx.cjs).
 // Usage: node scenario.cjs <compiled client/index.js> <api url> <sandbox url>; prints what it saw as JSON.
 const [clientPath, api, sandbox] = process.argv.slice(2);
 const { createClient, memoryTokens } = require(clientPath);
 
-const sent = [];
-globalThis.wx = {
-  request(options) {
-    sent.push(new URL(options.url).pathname);
-    fetch(options.url, { method: options.method, headers: options.header, body: options.data })
-      .then(async (res) => options.success({ statusCode: res.status, data: await res.text(), header: Object.fromEntries(res.headers) }))
-      .catch((err) => options.fail({ errMsg: `request:fail ${err.message}` }));
-  },
-};
+const { wx, log } = require("./wx.cjs").createWx({ sandbox });
+globalThis.wx = wx; // the strict one: what WeChat refuses, it refuses
+const sent = { filter: (keep) => log.map((entry) => new URL(entry.url).pathname).filter(keep) };
 
 async function wxLogin(user) {
   const res = await fetch(`${sandbox}/sandbox/wx-login`, {
@@ -43,7 +37,7 @@ const refreshes = () => sent.filter((path) => path === "/v1/auth/refresh").lengt
   seen.together = { ok: together.map((r) => r.ok), refreshes: refreshes() };
 
   // Problems come back as values with their code.
-  const missing = await client.get("/v1/communities/{community_id}", { path: { community_id: 999999 } });
+  const missing = await client.get("/v1/communities/{community_id}", { path: { community_id: "999999" } });
   seen.missing = { ok: missing.ok, status: missing.status, code: missing.ok ? null : missing.problem.code };
 
   // A spent refresh token: the session is over; the call answers its 401 and the store is emptied.
