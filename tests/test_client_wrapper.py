@@ -1,5 +1,6 @@
-"""openapi/client, compiled by tsc, against the real API: bearer token, one shared refresh on 401, the end of a
-session, problems as values, through the strict wx (tests/client/wx.cjs, tests/client/scenario.cjs)."""
+"""openapi/client, compiled by tsc, against the whole stack through the strict wx (tests/client/wx.cjs,
+tests/client/scenario.cjs): bearer token, one shared refresh on 401, silent re-login, the end of a session, problems
+as values, a paid join through wx.requestPayment, Retry-After and Idempotency-Key reuse, wechat_session_stale."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import asyncio
 import json
 import subprocess
 
-from service.app import create_app
-from tests.support import KIT, ROOT, node_tool, serve
+from tests.stack import full_stack
+from tests.support import KIT, ROOT, node_tool
 
 
 def compile_client(out) -> str:
@@ -25,9 +26,11 @@ def compile_client(out) -> str:
     return str(out / "client" / "index.js")
 
 
-async def test_the_wrapper_against_the_api(settings, sandbox, tmp_path):
+async def test_the_wrapper_against_the_api(database_url, pay_keys, tmp_path):
     compiled = await asyncio.to_thread(compile_client, tmp_path / "js")
-    async with serve(create_app(settings)) as api:
+    # The whole stack: WeChat Pay's sandbox pays an order and notifies the API.
+    async with full_stack(database_url, pay_keys) as stack:
+        api, sandbox = stack.api_url, stack.sandbox
         node = await asyncio.create_subprocess_exec(
             "node",
             str(ROOT / "tests" / "client" / "scenario.cjs"),
@@ -44,11 +47,20 @@ async def test_the_wrapper_against_the_api(settings, sandbox, tmp_path):
     assert seen["renewed"] == {"ok": True, "nickname": "Carol", "refreshes": 1}
     assert seen["together"] == {"ok": [True, True, True], "refreshes": 2}
     assert seen["missing"] == {"ok": False, "status": 404, "code": "not_found"}
+    assert seen["relogged"] == {"ok": True, "logins": 1, "ended": []}
     assert seen["over"] == {
         "ok": False,
         "status": 401,
         "code": "unauthorized",
-        "ended": ["refresh_token_reused"],
+        "ended": ["invalid_code"],
         "tokens": None,
+    }
+    assert seen["pay"] == {"outcome": "payment", "status": "paid", "sheets": 1, "member": "active"}
+    assert seen["retry"]["ok"] and seen["retry"]["waitedMs"] >= 900
+    assert len(seen["retry"]["keys"]) == 2 and seen["retry"]["keys"][0] == seen["retry"]["keys"][1]
+    assert seen["retry"]["keys"][0]
+    assert seen["stale"] == {
+        "ok": True,
+        "calls": ["POST /v1/auth/phone Bearer a", "POST /v1/auth/login undefined", "POST /v1/auth/phone Bearer fresh"],
     }
     assert seen["offline"] == {"ok": False, "status": 0, "code": "network_error"}

@@ -58,3 +58,15 @@ export async function me() {
   const answer = await api.get("/v1/me"); // no options needed
   return answer.ok ? answer.data.nickname : null;
 }
+
+export async function joinPaid(communityId: string) {
+  const joined = await api.post("/v1/communities/{community_id}/join", { path: { community_id: communityId } });
+  const order = joined.ok ? joined.data.order : null;
+  if (!order?.payment) return null;
+  // `order.payment` is what wx.requestPayment takes, as is (signType is the literal "RSA"):
+  const sheet: WechatMiniprogram.RequestPaymentOption = order.payment;
+  void sheet;
+  // pay() shows the payment sheet, then follows the order until it is paid, refunded or closed.
+  const paid = await api.pay(order);
+  return paid.ok ? paid.data.status : paid.problem.code;
+}

@@ -9,9 +9,18 @@
  *
  * Every call answers a value, never throws: `{ok: true, data}` typed by the operation's success answers, or
  * `{ok: false, problem}` typed by the problem codes the operation declares (plus those any route may answer
- * and `network_error` when wx.request itself fails). The access token goes in as a bearer token; on a 401 the
- * client refreshes the session once (one refresh at a time: a refresh token works only once) and repeats the
- * call. When the refresh fails the session is over: the tokens are dropped and `onSessionEnded` runs.
+ * and `network_error` when wx.request itself fails). Only wx's methods are used (no PATCH: partial updates are
+ * PUT); ids are the strings the answers carry.
+ *
+ * Sessions: the access token goes in as a bearer token; on a 401 the client refreshes the session once (one
+ * refresh at a time: a refresh token works only once) and repeats the call. When the refresh token is spent,
+ * or the server answers `wechat_session_stale`, it logs in again silently with wx.login (no user action) and
+ * repeats the call once; only when that fails too are the tokens dropped and `onSessionEnded` called.
+ * Retries: a 429 or 503 with `Retry-After` (up to `maxRetryWaitMs`) is sent again after that wait. Every POST
+ * carries an `Idempotency-Key` (yours, or one made per call) that its retries reuse, so a payment or a join
+ * repeated after a lost answer happens once. `pay(order)` and `upload(filePath)` wrap wx.requestPayment and
+ * wx.uploadFile. `dev: {sandboxUrl, user}` is WeChat DevTools mode against `make run` (docs/devtools.md): the
+ * login code and the payment come from the WeChat sandbox.
  */
 import type { components, paths } from "../types";
 
@@ -106,12 +115,22 @@ export function memoryTokens(initial: Session | null = null): TokenStore {
 export interface ClientOptions {
   baseUrl: string;
   tokens?: TokenStore;
-  /** The session could not be refreshed: send the user through wx.login again. */
+  /** The session could not be renewed, not even by a silent wx.login: show the login page. */
   onSessionEnded?: (problem: Problem | NetworkProblem) => void;
+  /** A fresh login code; default wx.login (or the sandbox in dev mode). */
+  loginCode?: () => Promise<string>;
+  /** WeChat DevTools against `make run`: login codes and payments come from the WeChat sandbox. */
+  dev?: { sandboxUrl: string; user: string };
   /** wx.request, or a stand-in with its signature (tests, other platforms). */
   request?: typeof wx.request;
   timeoutMs?: number;
+  /** The longest Retry-After the client waits for before sending again (longer: the 429/503 is answered). */
+  maxRetryWaitMs?: number;
 }
+
+/** An order as the API answers it (`order.payment` goes to wx.requestPayment as is). */
+export type Order = components["schemas"]["Order"];
+const FINAL_ORDER = new Set(["paid", "refunded", "closed"]);
 
 interface LooseOptions {
   path?: Record<string, unknown>;
@@ -125,7 +144,13 @@ interface RawAnswer {
   status: number;
   body: unknown;
   requestId?: string;
+  retryAfter?: number;
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const newKey = () => `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+/** Routes of the session itself: never refreshed or re-logged around. */
+const SESSION_ROUTES = ["/v1/auth/login", "/v1/auth/refresh", "/v1/auth/logout"];
 
 type LoginAnswer = Operation<"/v1/auth/login", "post">;
 type RefreshAnswer = Operation<"/v1/auth/refresh", "post">;
@@ -134,6 +159,7 @@ export function createClient(options: ClientOptions) {
   const tokens = options.tokens ?? storageTokens();
   const send = options.request ?? wx.request;
   let refreshing: Promise<boolean> | null = null;
+  let relogging: Promise<boolean> | null = null;
 
   function url(path: string, params?: Record<string, unknown>, query?: Record<string, unknown>): string {
     const filled = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(String(params?.[name])));
@@ -156,15 +182,16 @@ export function createClient(options: ClientOptions) {
         timeout: options.timeoutMs ?? 15000,
         success: (res) => {
           const text = typeof res.data === "string" ? res.data : "";
-          const requestId = (res.header as Record<string, string | undefined>)["x-request-id"] ??
-            (res.header as Record<string, string | undefined>)["X-Request-Id"];
+          const headers = res.header as Record<string, string | undefined>;
+          const requestId = headers["x-request-id"] ?? headers["X-Request-Id"];
+          const retryAfter = Number(headers["retry-after"] ?? headers["Retry-After"] ?? NaN);
           let parsed: unknown = undefined;
           try {
             parsed = text ? JSON.parse(text) : undefined;
           } catch {
             parsed = text;
           }
-          resolve({ status: res.statusCode, body: parsed, requestId });
+          resolve({ status: res.statusCode, body: parsed, requestId, retryAfter });
         },
         fail: (err) =>
           resolve({
@@ -187,24 +214,66 @@ export function createClient(options: ClientOptions) {
     return session ? { ...header, authorization: `Bearer ${session.accessToken}` } : header;
   }
 
+  function wxCall<T>(api: "login" | "requestPayment", args: Record<string, unknown> = {}): Promise<T> {
+    return new Promise((resolve, reject) => (wx[api] as Function)({ ...args, success: resolve, fail: reject }));
+  }
+
+  /** Ask the WeChat sandbox (dev mode only). */
+  async function sandbox<T>(path: string, body: unknown): Promise<T> {
+    const answer = await exchange("post", options.dev!.sandboxUrl.replace(/\/$/, "") + path, body, {});
+    if (answer.status >= 300) throw new Error(`sandbox ${path}: ${answer.status}`);
+    return answer.body as T;
+  }
+
+  const loginCode =
+    options.loginCode ??
+    (options.dev
+      ? async () => (await sandbox<{ code: string }>("/sandbox/wx-login", { user: options.dev!.user })).code
+      : async () => (await wxCall<{ code: string }>("login")).code);
+
+  async function login(code: string): Promise<Result<LoginAnswer>> {
+    const answer = result<LoginAnswer>(await exchange("post", url("/v1/auth/login"), { code }, {}));
+    if (answer.ok) tokens.set({ accessToken: answer.data.accessToken, refreshToken: answer.data.refreshToken });
+    return answer;
+  }
+
+  /** A new session without the user: wx.login needs no tap. Shared by concurrent callers. */
+  function renew(why: RawAnswer): Promise<boolean> {
+    relogging ??= (async () => {
+      const answer = await loginCode().then(login, () => null);
+      if (answer?.ok) return true;
+      tokens.set(null);
+      options.onSessionEnded?.((answer && !answer.ok ? answer.problem : why.body) as Problem);
+      return false;
+    })().finally(() => (relogging = null));
+    return relogging;
+  }
+
   /** Exchange the refresh token once; concurrent callers share the one exchange. */
-  function refresh(): Promise<boolean> {
+  function refresh(first: RawAnswer): Promise<boolean> {
     refreshing ??= (async () => {
       const session = tokens.get();
-      if (!session) return false;
+      if (!session) return renew(first);
       const answer = await exchange("post", url("/v1/auth/refresh"), { refreshToken: session.refreshToken }, {});
       if (answer.status === 200) {
         const data = answer.body as Success<RefreshAnswer>;
         tokens.set({ accessToken: data.accessToken, refreshToken: data.refreshToken });
         return true;
       }
-      if (answer.status === 401) {
-        tokens.set(null); // the refresh token is spent, expired or revoked: this session is over
-        options.onSessionEnded?.(answer.body as Problem);
-      }
-      return false; // a network failure or 503 keeps the session: the next call tries again
+      // The refresh token is spent, expired or revoked: log in again. A network failure or 503 keeps the
+      // session: the next call tries again.
+      return answer.status === 401 ? renew(answer) : false;
     })().finally(() => (refreshing = null));
     return refreshing;
+  }
+
+  /** Send; once more after a short Retry-After. */
+  async function exchangePatiently(method: Method, target: string, body: unknown, header: Record<string, string>) {
+    const answer = await exchange(method, target, body, header);
+    const wait = (answer.retryAfter ?? NaN) * 1000;
+    if ((answer.status !== 429 && answer.status !== 503) || !(wait <= (options.maxRetryWaitMs ?? 5000))) return answer;
+    await sleep(wait);
+    return exchange(method, target, body, header);
   }
 
   async function request<M extends Method, P extends PathsFor<M>>(
@@ -215,16 +284,65 @@ export function createClient(options: ClientOptions) {
     // Typed at the call site; plain data from here on.
     const o: LooseOptions = (args as unknown as [LooseOptions?])[0] ?? {};
     const header: Record<string, string> = { ...o.header };
-    if (o.idempotencyKey) header["idempotency-key"] = o.idempotencyKey;
+    // One key for this call and all its repeats: the server does a money or membership POST once.
+    if (method === "post") header["idempotency-key"] = o.idempotencyKey ?? newKey();
     const target = url(path, o.path, o.query);
     const sentWith = tokens.get();
-    const first = await exchange(method, target, o.body, authorised(header, sentWith));
-    if (first.status !== 401 || !sentWith || path.startsWith("/v1/auth/")) return result(first);
-    // Another call may have refreshed meanwhile: then only repeat with the new token.
+    const first = await exchangePatiently(method, target, o.body, authorised(header, sentWith));
+    if (!sentWith || SESSION_ROUTES.includes(path)) return result(first);
+    const stale = (first.body as Problem | undefined)?.code === "wechat_session_stale";
+    if (first.status !== 401 && !stale) return result(first);
+    // Another call may have renewed the session meanwhile: then only repeat with the new token.
     const current = tokens.get();
-    const renewed = current && current.accessToken !== sentWith.accessToken ? true : await refresh();
+    const moved = current && current.accessToken !== sentWith.accessToken;
+    const renewed = moved || (await (stale ? renew(first) : refresh(first)));
     if (!renewed) return result(first);
-    return result(await exchange(method, target, o.body, authorised(header, tokens.get())));
+    return result(await exchangePatiently(method, target, o.body, authorised(header, tokens.get())));
+  }
+
+  /** Pay an order (`order.payment` as is), then follow it until the API says how it ended. */
+  async function pay(order: Order, follow = { tries: 10, everyMs: 500 }) {
+    const payment = order.payment;
+    if (payment) {
+      try {
+        if (options.dev) await sandbox("/sandbox/pay", { prepayId: payment.package.replace(/^prepay_id=/, "") });
+        else await wxCall("requestPayment", { ...payment });
+      } catch (failure) {
+        // Cancelled or failed in the payment sheet: the order stays payable; show it as it is.
+      }
+    }
+    type ReadOrder = Operation<"/v1/orders/{order_id}", "get">;
+    const read = () => request<"get", "/v1/orders/{order_id}">("get", "/v1/orders/{order_id}", { path: { order_id: order.id } } as RequestOptions<ReadOrder>);
+    let latest = await read();
+    for (let i = 1; i < follow.tries && latest.ok && !FINAL_ORDER.has((latest.data as Order).status); i++) {
+      await sleep(follow.everyMs);
+      latest = await read();
+    }
+    return latest;
+  }
+
+  /** Upload a photo from wx.chooseMedia through wx.uploadFile (its answer body is a string). */
+  function upload(filePath: string, purpose = "post"): Promise<{ ok: boolean; status: number; data: unknown }> {
+    const session = tokens.get();
+    return new Promise((resolve) =>
+      wx.uploadFile({
+        url: url("/v1/media"),
+        filePath,
+        name: "file",
+        formData: { purpose },
+        header: authorised({}, session),
+        success: (res) => {
+          let data: unknown = res.data;
+          try {
+            data = JSON.parse(res.data);
+          } catch {
+            // not JSON: hand back the text
+          }
+          resolve({ ok: res.statusCode >= 200 && res.statusCode < 300, status: res.statusCode, data });
+        },
+        fail: (err) => resolve({ ok: false, status: 0, data: { code: "network_error", detail: err.errMsg } }),
+      }),
+    );
   }
 
   return {
@@ -238,12 +356,12 @@ export function createClient(options: ClientOptions) {
     delete: <P extends PathsFor<"delete">>(path: P, ...opts: OptionsArg<Operation<P, "delete">>) =>
       request<"delete", P>("delete", path, ...opts),
 
-    /** Log in with a wx.login code and keep the session. */
-    async login(code: string): Promise<Result<LoginAnswer>> {
-      const answer = result<LoginAnswer>(await exchange("post", url("/v1/auth/login"), { code }, {}));
-      if (answer.ok) tokens.set({ accessToken: answer.data.accessToken, refreshToken: answer.data.refreshToken });
-      return answer;
+    /** Log in with a login code (default: a fresh one from wx.login, or the sandbox in dev mode). */
+    async login(code?: string): Promise<Result<LoginAnswer>> {
+      return login(code ?? (await loginCode()));
     },
+    pay,
+    upload,
 
     /** Revoke the session on the server and forget it here. */
     async logout(): Promise<void> {

@@ -3,7 +3,7 @@
 const [clientPath, api, sandbox] = process.argv.slice(2);
 const { createClient, memoryTokens } = require(clientPath);
 
-const { wx, log } = require("./wx.cjs").createWx({ sandbox });
+const { wx, log } = require("./wx.cjs").createWx({ sandbox, user: "carol" });
 globalThis.wx = wx; // the strict one: what WeChat refuses, it refuses
 const sent = { filter: (keep) => log.map((entry) => new URL(entry.url).pathname).filter(keep) };
 
@@ -12,6 +12,21 @@ async function wxLogin(user) {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user }),
   });
   return (await res.json()).code;
+}
+
+// A server that answers each request with the next scripted reply and records what came.
+function scripted(replies) {
+  const seen = [];
+  const server = require("node:http").createServer((req, res) => {
+    seen.push({ method: req.method, url: req.url, key: req.headers["idempotency-key"], auth: req.headers.authorization });
+    const [status, body, headers] = replies.shift() ?? [500, { code: "internal_error" }];
+    res.writeHead(status, { "content-type": "application/json", ...(headers ?? {}) });
+    res.end(JSON.stringify(body));
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({ url: `http://127.0.0.1:${server.address().port}`, seen, close: () => server.close() })),
+  );
 }
 
 const refreshes = () => sent.filter((path) => path === "/v1/auth/refresh").length;
@@ -40,10 +55,59 @@ const refreshes = () => sent.filter((path) => path === "/v1/auth/refresh").lengt
   const missing = await client.get("/v1/communities/{community_id}", { path: { community_id: "999999" } });
   seen.missing = { ok: missing.ok, status: missing.status, code: missing.ok ? null : missing.problem.code };
 
-  // A spent refresh token: the session is over; the call answers its 401 and the store is emptied.
+  // A spent refresh token: a silent wx.login (no tap needed) renews the session and the call is repeated.
   tokens.set({ accessToken: "not-a-token", refreshToken: spent });
-  const over = await client.get("/v1/me");
-  seen.over = { ok: over.ok, status: over.status, code: over.ok ? null : over.problem.code, ended, tokens: tokens.get() };
+  const logins = () => sent.filter((path) => path === "/v1/auth/login").length;
+  const before = logins();
+  const relogged = await client.get("/v1/me");
+  seen.relogged = { ok: relogged.ok, logins: logins() - before, ended: [...ended] };
+
+  // When the silent login fails too, the session is over: the 401 is answered, the store emptied, the app told.
+  const doomed = memoryTokens({ accessToken: "not-a-token", refreshToken: spent });
+  const lost = createClient({
+    baseUrl: api, tokens: doomed, loginCode: async () => "not-a-code",
+    onSessionEnded: (problem) => ended.push(problem.code),
+  });
+  const over = await lost.get("/v1/me");
+  seen.over = { ok: over.ok, status: over.status, code: over.ok ? null : over.problem.code, ended, tokens: doomed.get() };
+
+  // A paid join: order.payment goes to wx.requestPayment as is, then the order is followed until it is paid.
+  const owner = createClient({ baseUrl: api, tokens: memoryTokens(), loginCode: () => wxLogin("olivia") });
+  await owner.login();
+  const paid = (await owner.post("/v1/communities", { body: { name: "付费跑团" } })).data;
+  await owner.put("/v1/communities/{community_id}", {
+    path: { community_id: paid.id }, body: { entryMode: "paid", priceFen: 990 },
+  });
+  const joined = await client.post("/v1/communities/{community_id}/join", { path: { community_id: paid.id } });
+  const order = await client.pay(joined.data.order);
+  const member = await client.get("/v1/communities/{community_id}", { path: { community_id: paid.id } });
+  seen.pay = {
+    outcome: joined.data.outcome,
+    status: order.ok ? order.data.status : order.problem.code,
+    sheets: log.filter((entry) => entry.api === "requestPayment").length,
+    member: member.ok ? member.data.membership?.status : member.problem.code,
+  };
+
+  // Against a scripted server: Retry-After is waited for and the POST sent again with the same key;
+  // wechat_session_stale (here on /v1/auth/phone) logs in again and repeats the call with the new token.
+  const script = await scripted([
+    [429, { code: "rate_limited" }, { "retry-after": "1" }],
+    [201, { id: "7" }],
+    [400, { code: "wechat_session_stale" }],
+    [200, { accessToken: "fresh", refreshToken: "r2", expiresIn: 7200 }],
+    [200, { phoneNumber: "13800000000" }],
+  ]);
+  const scripted_ = createClient({ baseUrl: script.url, tokens: memoryTokens({ accessToken: "a", refreshToken: "r" }) });
+  const started = Date.now();
+  const retried = await scripted_.post("/v1/communities", { body: { name: "x" } });
+  seen.retry = {
+    ok: retried.ok,
+    waitedMs: Date.now() - started,
+    keys: script.seen.map((r) => r.key),
+  };
+  const phone = await scripted_.post("/v1/auth/phone", { body: { code: "c" } });
+  seen.stale = { ok: phone.ok, calls: script.seen.slice(2).map((r) => `${r.method} ${r.url} ${r.auth}`) };
+  script.close();
 
   const offline = createClient({ baseUrl: "http://127.0.0.1:9", tokens: memoryTokens() });
   const unreachable = await offline.get("/healthz");
