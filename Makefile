@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# What serving needs, without the test tools (`make run` on a user's machine).
+SERVE_STAMP := $(VENV)/.serving-stamp
 # The front-end kit (openapi/): TypeScript types and the wx.request wrapper, checked with tsc.
 NODE_STAMP := openapi/node_modules/.installed-stamp
 NPX := cd openapi && npx --no-install
@@ -22,6 +24,14 @@ $(NODE_STAMP): openapi/package.json openapi/package-lock.json
 	cd openapi && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+$(SERVE_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
+	@test -x $(BIN)/python || (echo "==> creating $(VENV)" && $(PYTHON) -m venv $(VENV))
+	@echo "==> installing what serving needs into $(VENV) (about a minute the first time; no test tools)"
+	$(BIN)/python -m pip install --upgrade --progress-bar on pip
+	$(BIN)/python -m pip install --progress-bar on -e .
+	@touch $(SERVE_STAMP)
+
 install: $(STAMP) $(NODE_STAMP)
 
 ## Debian's chromium for the docs-page browser check; curl and jq for the walkthrough test (as root, like CI).
@@ -31,7 +41,8 @@ browser:
 		(echo "chromium, jq and curl are required: install them from your package manager" && exit 1)
 
 ## Serve the API on http://127.0.0.1:8000 (docs at /schema): embedded PostgreSQL when DATABASE_URL is unset.
-run: $(STAMP)
+run: $(SERVE_STAMP)
+	@echo "==> starting: embedded PostgreSQL when DATABASE_URL is unset, migrations, the API, a job worker, the WeChat sandbox"
 	$(BIN)/python -m service run
 
 ## The whole test suite against a real PostgreSQL (DATABASE_URL, else the embedded one): the tests that must

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ctypes
 import logging
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -29,8 +32,14 @@ def _dev_settings() -> Settings:
 
     settings = load_settings()
     overrides: dict[str, object] = {}
+    if "PUBLIC_BASE_URL" not in os.environ:
+        # Pay notifications and signed URLs point at this server: follow PORT unless told otherwise.
+        overrides["public_base_url"] = f"http://127.0.0.1:{settings.port}"
+    if "SANDBOX_HOST" not in os.environ and settings.host != "127.0.0.1":
+        # Listening on the LAN for DevTools or a phone: so does the sandbox they ask for codes and payments.
+        overrides["sandbox_host"] = settings.host
     if _wants_sandbox(settings):
-        overrides["wechat_api_base"] = _sandbox_url(settings)
+        overrides["wechat_api_base"] = f"http://127.0.0.1:{settings.sandbox_port}"
     # No merchant: the Pay sandbox's development keys, which the sandbox process loads too (.data/pay-sandbox).
     overrides.update(pay_sandbox_settings(settings, load_dev_keys))
     if not settings.database_url:
@@ -84,7 +93,58 @@ def _wants_sandbox(settings: Settings) -> bool:
 
 
 def _sandbox_url(settings: Settings) -> str:
-    return f"http://{settings.sandbox_host}:{settings.sandbox_port}"
+    return f"http://{_local(settings.sandbox_host)}:{settings.sandbox_port}"
+
+
+def _local(host: str) -> str:
+    """Where this machine reaches a server listening on ``host``."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - compared, not bound
+
+
+def start_up_warnings(settings: Settings) -> list[str]:
+    """Settings that send traffic somewhere a developer may not expect, said once at start-up."""
+    warnings = []
+    if os.environ.get("WECHAT_API_BASE"):
+        warnings.append(
+            f"WECHAT_API_BASE is set: WeChat calls go to {settings.wechat_api_base} and the built-in sandbox "
+            "is not started"
+        )
+    public = urllib.parse.urlsplit(settings.public_base_url)
+    if "PUBLIC_BASE_URL" in os.environ and (public.port or {"https": 443}.get(public.scheme, 80)) != settings.port:
+        warnings.append(
+            f"PUBLIC_BASE_URL {settings.public_base_url} is not on PORT {settings.port}: WeChat Pay notifications "
+            "and signed URLs go there (fine behind a proxy that forwards it here)"
+        )
+    return warnings
+
+
+def lan_address() -> str | None:
+    """This machine's address on its network, for a phone or WeChat DevTools (no packet is sent)."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("10.255.255.255", 1))
+        return probe.getsockname()[0]
+    return None
+
+
+def banner(settings: Settings, sandbox: bool) -> str:
+    api = f"http://{_local(settings.host)}:{settings.port}"
+    lines = ["", "社区服务已就绪 / the API is ready", f"  API       {api}", f"  Docs      {api}/schema"]
+    if sandbox:
+        lines.append(f"  Sandbox   {_sandbox_url(settings)}   (WeChat and WeChat Pay stand-in: docs/devtools.md)")
+    if settings.host in ("0.0.0.0", "::") and (lan := lan_address()):  # noqa: S104 - compared, not bound
+        lines.append(f"  LAN       http://{lan}:{settings.port}   (for WeChat DevTools or a phone)")
+    lines.append("  Ctrl-C stops it.")
+    return "\n".join(lines) + "\n"
+
+
+def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/healthz", timeout=0.5):  # noqa: S310 - our own URL
+                return True
+        time.sleep(0.2)
+    return False
 
 
 def _sandbox_answers(url: str) -> bool:
@@ -205,11 +265,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         # Decided before _dev_settings() points WECHAT_API_BASE at the sandbox it will start.
         with_sandbox = args.command == "run" and _wants_sandbox(load_settings())
+        warnings = start_up_warnings(load_settings()) if args.command == "run" else []
         settings = _dev_settings() if args.command == "run" else load_settings()
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    for warning in warnings:
+        log.warning(warning)
 
     if args.command == "sandbox":
         if settings.environment == "production":
@@ -231,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         # One job worker beside the API, so payments reconcile and metrics roll up in development too.
         worker = _child("worker")
         server = _child("serve")
+        if _wait_ready(f"http://{_local(settings.host)}:{settings.port}", server):
+            print(banner(settings, sandbox=with_sandbox), flush=True)
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the children in order, as on Ctrl-C
         try:
             server.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -83,6 +84,12 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     # No merchant: a Pay sandbox's keys, kept in memory (`make run` passes the development sandbox's likewise).
     values = {**pay_sandbox_settings(load_settings({}, **values), in_memory_keys), **values}
     return load_settings({}, **values)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @contextlib.asynccontextmanager

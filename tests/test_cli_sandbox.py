@@ -12,14 +12,8 @@ import time
 
 import httpx
 
-from tests.support import ROOT, TEST_SECRET
+from tests.support import ROOT, TEST_SECRET, free_port
 from tests.wechat_support import bearer, login
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def child_env(**values: str) -> dict[str, str]:

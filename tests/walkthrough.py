@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,16 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import ROOT, TEST_SECRET, admin_dsn, create_database, drop_database, unique_name, with_database
+from tests.support import (
+    ROOT,
+    TEST_SECRET,
+    admin_dsn,
+    create_database,
+    drop_database,
+    free_port,
+    unique_name,
+    with_database,
+)
 
 DOC = ROOT / "docs" / "walkthrough.md"
 DOC_API, DOC_SANDBOX = "http://127.0.0.1:8000", "http://127.0.0.1:8900"
@@ -99,12 +107,6 @@ def documents(text: str) -> list:
 
 def pretty(values: list) -> str:
     return "".join(json.dumps(value, indent=2, ensure_ascii=False) + "\n" for value in values)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
