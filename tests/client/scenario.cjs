@@ -5,7 +5,7 @@ const { createClient, memoryTokens } = require(clientPath);
 
 const { wx, log } = require("./wx.cjs").createWx({ sandbox, user: "carol" });
 globalThis.wx = wx; // the strict one: what WeChat refuses, it refuses
-const sent = { filter: (keep) => log.map((entry) => new URL(entry.url).pathname).filter(keep) };
+const sent = { filter: (keep) => log.filter((e) => e.url).map((e) => new URL(e.url).pathname).filter(keep) };
 
 async function wxLogin(user) {
   const res = await fetch(`${sandbox}/sandbox/wx-login`, {

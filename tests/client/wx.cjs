@@ -1,11 +1,13 @@
 // A strict `wx` for tests: what a mini program can send, refused the way WeChat refuses it (../shared/WECHAT.md,
 // "The client"). Real HTTP to the live API; wx.login and wx.requestPayment go to the WeChat sandbox, as the
 // client's dev mode does in DevTools. createWx({sandbox, user}) -> {wx, log}; `log` lists every request sent.
+// createWx({devtools: true}) is WeChat DevTools: wx.login gives a code only real WeChat can exchange and
+// wx.requestPayment cannot pay a sandbox order, so the client's dev mode must not use them.
 const METHODS = new Set(["OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT"]);
 const MAX_REQUESTS = 10; // in flight, wx.request and wx.uploadFile each
 const MAX_SOCKETS = 5;
 
-function createWx({ sandbox, user = "alice" } = {}) {
+function createWx({ sandbox, user = "alice", devtools = false } = {}) {
   const log = [];
   const storage = new Map();
   let requests = 0;
@@ -89,6 +91,8 @@ function createWx({ sandbox, user = "alice" } = {}) {
   }
 
   function login(options = {}) {
+    log.push({ api: "login" });
+    if (devtools) return settle(options, Promise.resolve({ code: "devtools-code-for-real-wechat", errMsg: "login:ok" }));
     return settle(options, sandboxPost("/sandbox/wx-login", { user }).then(({ code }) => ({ code, errMsg: "login:ok" })));
   }
 
@@ -99,6 +103,7 @@ function createWx({ sandbox, user = "alice" } = {}) {
     if (options.signType !== "RSA") return settle(options, refuse("requestPayment", "signType must be RSA"));
     const prepayId = options.package.replace(/^prepay_id=/, "");
     log.push({ api: "requestPayment", prepayId });
+    if (devtools) return settle(options, refuse("requestPayment", "sandbox order cannot be paid in DevTools"));
     return settle(options, sandboxPost("/sandbox/pay", { prepayId }).then(() => ({ errMsg: "requestPayment:ok" })));
   }
 
