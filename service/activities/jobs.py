@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from service.activities import logic
+from service.activities import occurrences
 from service.jobs import JobContext, Registry
 
 JOBS = Registry()
@@ -18,7 +18,7 @@ ANNOUNCE_EVERY = 60
 
 @JOBS.job("activities.generate", every=GENERATE_EVERY)
 async def generate(ctx: JobContext, payload: dict) -> None:
-    created = await logic.generate_due(ctx.pool, ctx.settings)
+    created = await occurrences.generate_due(ctx.pool, ctx.settings)
     if created:
         log.info("activity occurrences generated", extra={"count": created})
 
@@ -26,6 +26,6 @@ async def generate(ctx: JobContext, payload: dict) -> None:
 @JOBS.job("activities.announce", every=ANNOUNCE_EVERY)
 async def announce(ctx: JobContext, payload: dict) -> None:
     async with ctx.pool.acquire() as conn:
-        posted = await logic.announce_due(conn, datetime.now(UTC))
+        posted = await occurrences.announce_due(conn, datetime.now(UTC))
     if posted:
         log.info("activity occurrences announced", extra={"count": posted})

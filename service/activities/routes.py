@@ -8,8 +8,8 @@ from litestar import Controller, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
+from service.activities import checkins, manage
 from service.activities import examples as ex
-from service.activities import logic
 from service.activities import models as m
 from service.activities.problems import PROBLEMS
 from service.core.deps import AppSettings, Db
@@ -53,7 +53,7 @@ class CommunityActivitiesController(Controller):
     async def create(
         self, community_id: PathId, data: JSONBody[m.ActivityCreate], caller: CurrentUser, state: State
     ) -> m.Activity:
-        return await logic.create_activity(state.pool, state.wechat, state.settings, community_id, caller.id, data)
+        return await manage.create_activity(state.pool, state.wechat, state.settings, community_id, caller.id, data)
 
     @get(
         "/activities",
@@ -77,7 +77,7 @@ class CommunityActivitiesController(Controller):
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> m.ActivityPage:
-        return await logic.list_activities(db, community_id, user.id, status, limit, cursor)
+        return await manage.list_activities(db, community_id, user.id, status, limit, cursor)
 
     @get(
         "/timezone",
@@ -89,7 +89,7 @@ class CommunityActivitiesController(Controller):
         },
     )
     async def time_zone(self, community_id: PathId, user: CurrentUser, db: Db) -> m.TimeZoneSetting:
-        return await logic.get_time_zone(db, community_id, user.id)
+        return await checkins.get_time_zone(db, community_id, user.id)
 
     @put(
         "/timezone",
@@ -108,7 +108,7 @@ class CommunityActivitiesController(Controller):
         db: Db,
         settings: AppSettings,
     ) -> m.TimeZoneSetting:
-        return await logic.set_time_zone(db, settings, community_id, user.id, data)
+        return await checkins.set_time_zone(db, settings, community_id, user.id, data)
 
 
 class ActivitiesController(Controller):
@@ -131,7 +131,7 @@ class ActivitiesController(Controller):
         },
     )
     async def read(self, activity_id: PathId, user: CurrentUser, db: Db) -> m.Activity:
-        return await logic.get_activity(db, activity_id, user.id)
+        return await manage.get_activity(db, activity_id, user.id)
 
     @put(
         "",
@@ -151,7 +151,7 @@ class ActivitiesController(Controller):
     async def update(
         self, activity_id: PathId, data: JSONBody[m.ActivityUpdate], caller: CurrentUser, state: State
     ) -> m.Activity:
-        return await logic.update_activity(state.pool, state.wechat, state.settings, activity_id, caller.id, data)
+        return await manage.update_activity(state.pool, state.wechat, state.settings, activity_id, caller.id, data)
 
     @delete(
         "",
@@ -165,7 +165,7 @@ class ActivitiesController(Controller):
         responses=PROBLEMS.responses(*IN_ACTIVITY, "forbidden"),
     )
     async def end(self, activity_id: PathId, user: CurrentUser, db: Db) -> None:
-        await logic.end_activity(db, activity_id, user.id)
+        await manage.end_activity(db, activity_id, user.id)
 
     @get(
         "/occurrences",
@@ -183,7 +183,7 @@ class ActivitiesController(Controller):
     async def occurrences(
         self, activity_id: PathId, user: CurrentUser, db: Db, limit: Limit = 20, cursor: Cursor = None
     ) -> m.OccurrencePage:
-        return await logic.list_occurrences(db, activity_id, user.id, limit, cursor)
+        return await manage.list_occurrences(db, activity_id, user.id, limit, cursor)
 
     @post(
         "/check-ins",
@@ -213,7 +213,7 @@ class ActivitiesController(Controller):
     async def check_in(
         self, activity_id: PathId, data: JSONBody[m.CheckInCreate], caller: CurrentUser, state: State
     ) -> m.CheckIn:
-        return await logic.check_in(state.pool, state.wechat, activity_id, caller.id, data)
+        return await checkins.check_in(state.pool, state.wechat, activity_id, caller.id, data)
 
     @get(
         "/check-ins",
@@ -238,7 +238,7 @@ class ActivitiesController(Controller):
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> m.CheckInPage:
-        return await logic.list_check_ins(db, activity_id, user.id, occurrence_id, user_id, limit, cursor)
+        return await checkins.list_check_ins(db, activity_id, user.id, occurrence_id, user_id, limit, cursor)
 
     @get(
         "/ranking",
@@ -251,7 +251,7 @@ class ActivitiesController(Controller):
         responses={**PROBLEMS.responses(*IN_ACTIVITY), **answer(200, ex.RANKING, "two members", "The ranking")},
     )
     async def ranking(self, activity_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50) -> m.Ranking:
-        return await logic.ranking(db, activity_id, user.id, limit)
+        return await checkins.ranking(db, activity_id, user.id, limit)
 
 
 CONTROLLERS = [CommunityActivitiesController, ActivitiesController]

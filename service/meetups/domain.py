@@ -6,8 +6,8 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.meetups.jobs import JOBS
-from service.meetups.logic import MEETUP_PURPOSE
 from service.meetups.problems import PROBLEMS
+from service.meetups.purpose import MEETUP_PURPOSE
 from service.meetups.routes import CONTROLLERS
 
 DOMAIN = Domain(

@@ -6,7 +6,7 @@ import logging
 
 from service.core.messaging import wechat_of
 from service.jobs import JobContext, Registry
-from service.meetups import logic
+from service.meetups import logic, notices, signups
 
 JOBS = Registry()
 
@@ -18,7 +18,7 @@ REMINDERS_EVERY = 60
 @JOBS.job("meetups.release_hold")
 async def release_hold(ctx: JobContext, payload: dict) -> None:
     """An unpaid place's hold lapsed: close the order, pass the place to the waitlist."""
-    await logic.release_hold(ctx.pool, ctx.services["pay"], payload["signup_id"])
+    await signups.release_hold(ctx.pool, ctx.services["pay"], payload["signup_id"])
 
 
 @JOBS.job("meetups.refund_cancelled")
@@ -30,12 +30,12 @@ async def refund_cancelled(ctx: JobContext, payload: dict) -> None:
 @JOBS.job("meetups.promoted")
 async def promoted(ctx: JobContext, payload: dict) -> None:
     """Tell a member the waitlist gave them a place (at most once)."""
-    await logic.notify_promoted(ctx.pool, wechat_of(ctx), ctx.settings, payload["signup_id"])
+    await notices.notify_promoted(ctx.pool, wechat_of(ctx), ctx.settings, payload["signup_id"])
 
 
 @JOBS.job("meetups.reminders", every=REMINDERS_EVERY)
 async def reminders(ctx: JobContext, payload: dict) -> None:
     """Subscribe-message reminders before the start, once per confirmed place."""
-    sent = await logic.send_reminders(ctx.pool, wechat_of(ctx), ctx.settings)
+    sent = await notices.send_reminders(ctx.pool, wechat_of(ctx), ctx.settings)
     if sent:
         log.info("meetup reminders", extra={"count": sent})

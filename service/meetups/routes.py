@@ -13,8 +13,8 @@ from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
 from service.core.paging import Cursor, Limit
+from service.meetups import attendance, logic, signups
 from service.meetups import examples as ex
-from service.meetups import logic
 from service.meetups import models as m
 from service.meetups.problems import PROBLEMS
 from service.openapi import answer
@@ -158,7 +158,7 @@ class MeetupsController(Controller):
     async def sign_up(
         self, meetup_id: PathId, caller: CurrentUser, state: State, idempotency_key: IdempotencyKey = None
     ) -> Response[m.SignupResult]:
-        return await logic.sign_up(state.pool, state.pay, state.settings, meetup_id, caller.id, idempotency_key)
+        return await signups.sign_up(state.pool, state.pay, state.settings, meetup_id, caller.id, idempotency_key)
 
     @delete(
         "/signups/me",
@@ -172,7 +172,7 @@ class MeetupsController(Controller):
         },
     )
     async def cancel_signup(self, meetup_id: PathId, caller: CurrentUser, state: State) -> m.Signup:
-        return await logic.cancel_signup(state.pool, state.pay, meetup_id, caller.id)
+        return await signups.cancel_signup(state.pool, state.pay, meetup_id, caller.id)
 
     @get(
         "/signups",
@@ -196,7 +196,7 @@ class MeetupsController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> m.SignupPage:
-        return await logic.list_signups(db, meetup_id, user.id, status, limit, cursor)
+        return await signups.list_signups(db, meetup_id, user.id, status, limit, cursor)
 
     @get(
         "/venue-code",
@@ -213,7 +213,7 @@ class MeetupsController(Controller):
         },
     )
     async def venue_code(self, meetup_id: PathId, user: CurrentUser, db: Db, settings: AppSettings) -> m.VenueCode:
-        return await logic.venue_code(db, settings, meetup_id, user.id)
+        return await attendance.venue_code(db, settings, meetup_id, user.id)
 
     @post(
         "/attendance",
@@ -241,7 +241,7 @@ class MeetupsController(Controller):
     async def attend(
         self, meetup_id: PathId, data: JSONBody[m.AttendanceCheck], user: CurrentUser, db: Db, settings: AppSettings
     ) -> Response[m.Signup]:
-        return await logic.attend(db, settings, meetup_id, user.id, data)
+        return await attendance.attend(db, settings, meetup_id, user.id, data)
 
 
 CONTROLLERS = [CommunityMeetupsController, MeetupsController]

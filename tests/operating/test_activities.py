@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.activities import logic
+from service.activities import checkins, manage, occurrences
 from service.activities import queries as q
 from service.errors import Problem
 from tests.operating.conftest import assert_problem
@@ -168,7 +168,7 @@ async def community_activity(world, owner, member, zone: str, start: time, end: 
 async def generate_at(world, activity_id: int, now: datetime, days: int) -> list:
     async with world.pool.acquire() as conn:
         row = await conn.fetchrow(q.ACTIVITY, activity_id)
-        await logic.generate(conn, row, now, days)
+        await occurrences.generate(conn, row, now, days)
         return await conn.fetch(
             "SELECT * FROM activity_occurrences WHERE activity_id = $1 ORDER BY opens_at", activity_id
         )
@@ -178,14 +178,14 @@ async def check_in_at(world, activity_id: int, user_id: int, at: datetime):
     """What the route does after the content check, at a chosen instant."""
     async with world.pool.acquire() as conn, conn.transaction():
         activity = await conn.fetchrow(q.ACTIVITY, activity_id)
-        occurrence = await logic._target_occurrence(conn, activity, None, at)
-        check_in_id = await logic.record_check_in(conn, activity, occurrence, user_id, "打卡", [], "visible", at)
+        occurrence = await checkins._target_occurrence(conn, activity, None, at)
+        check_in_id = await checkins.record_check_in(conn, activity, occurrence, user_id, "打卡", [], "visible", at)
         return await conn.fetchrow("SELECT * FROM check_ins WHERE id = $1", check_in_id)
 
 
 async def standing_at(world, activity_id: int, user_id: int, now: datetime) -> dict:
     async with world.pool.acquire() as conn:
-        args = await logic._streak_args(conn, activity_id, now)
+        args = await manage._streak_args(conn, activity_id, now)
         row = await conn.fetchrow(q.STANDINGS, activity_id, *args, user_id)
         return dict(row)
 

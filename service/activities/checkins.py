@@ -1,0 +1,164 @@
+"""Check-ins (once per occurrence, inside its window, as a content-checked post), streaks, the
+ranking, and the community time zone they are counted in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from service.activities import models as m
+from service.activities import queries as q
+from service.activities.logic import _activity_for, _invalid, _now
+from service.activities.manage import _streak_args
+from service.activities.occurrences import regenerate
+from service.core.access import check_can_post, require_member, require_owner
+from service.core.content import openid_of, status_for
+from service.core.interactions import record
+from service.core.paging import decode_cursor, encode_cursor
+from service.core.recurrence import (
+    is_time_zone,
+)
+from service.core.rows import from_row
+from service.errors import FieldError, Problem
+from service.settings import Settings
+from service.wechat.client import WeChatClient
+
+
+async def _target_occurrence(
+    conn: asyncpg.Connection, activity: asyncpg.Record, occurrence_id: int | None, at: datetime
+) -> asyncpg.Record:
+    if occurrence_id is not None:
+        row = await conn.fetchrow(q.OCCURRENCE, occurrence_id)
+        if row is None or row["activity_id"] != activity["id"]:
+            raise Problem("not_found", "no such occurrence of this activity")
+    else:
+        row = await conn.fetchrow(q.OPEN_OCCURRENCE, activity["id"], at)
+        if row is None:
+            following = await conn.fetchrow(q.NEXT_OCCURRENCE, activity["id"], at)
+            latest = await conn.fetch(q.LATEST_OPENED, activity["id"], at)
+            later = f"; the next window opens at {following['opens_at'].isoformat()}" if following else ""
+            if latest:
+                raise Problem("check_in_late", f"the window closed at {latest[0]['closes_at'].isoformat()}{later}")
+            if activity["status"] != "active":
+                raise Problem("activity_ended")
+            raise Problem("check_in_not_open", f"no window is open{later}")
+    if at < row["opens_at"]:
+        raise Problem("check_in_not_open", f"the window opens at {row['opens_at'].isoformat()}")
+    if at >= row["closes_at"]:
+        raise Problem("check_in_late", f"the window closed at {row['closes_at'].isoformat()}")
+    return row
+
+
+async def check_in(
+    pool: asyncpg.Pool, wechat: WeChatClient, activity_id: int, user_id: int, data: m.CheckInCreate
+) -> m.CheckIn:
+    """Check into the open occurrence (or the one named): late, early and duplicate check-ins answer 409.
+    The window is judged at the moment the request arrived, not after the content check."""
+    at = _now()
+    text = data.text.strip()
+    if not text:
+        raise _invalid([("text", "must not be blank")])
+    occurrence_id = int(data.occurrence_id) if data.occurrence_id else None
+    async with pool.acquire() as conn:
+        activity = await _activity_for(conn, activity_id, user_id)
+        await check_can_post(conn, activity["community_id"], user_id)
+        occurrence = await _target_occurrence(conn, activity, occurrence_id, at)
+        if await conn.fetchval(q.HAS_CHECKED_IN, occurrence["id"], user_id):
+            raise Problem("already_checked_in", f"already checked into the occurrence of {occurrence['local_date']}")
+        openid = await openid_of(conn, user_id)
+    status = await status_for(wechat, openid, text)
+    async with pool.acquire() as conn, conn.transaction():
+        await check_can_post(conn, activity["community_id"], user_id)
+        check_in_id = await record_check_in(conn, activity, occurrence, user_id, text, data.image_urls, status, at)
+        return _check_in(await conn.fetchrow(q.CHECK_IN, check_in_id))
+
+
+async def record_check_in(
+    conn: asyncpg.Connection,
+    activity: asyncpg.Record,
+    occurrence: asyncpg.Record,
+    user_id: int,
+    text: str,
+    image_urls: list[str],
+    post_status: str,
+    at: datetime,
+) -> int:
+    """In the caller's transaction: the check-in post, the check-in with its streak, the interaction.
+    Raises `already_checked_in` (and the transaction must roll back) when the member got there first."""
+    post_id = await conn.fetchval(
+        q.INSERT_MEMBER_POST, activity["community_id"], user_id, text, image_urls, post_status
+    )
+    check_in_id = await conn.fetchval(
+        q.INSERT_CHECK_IN,
+        occurrence["id"],
+        activity["id"],
+        activity["community_id"],
+        user_id,
+        post_id,
+        activity["reward_points"],
+        occurrence["opens_at"],
+        at,
+    )
+    if check_in_id is None:
+        raise Problem("already_checked_in", f"already checked into the occurrence of {occurrence['local_date']}")
+    await record(conn, activity["community_id"], user_id, "check_in", post_id=post_id, occurred_at=at)
+    return check_in_id
+
+
+def _check_in(row: asyncpg.Record) -> m.CheckIn:
+    return from_row(m.CheckIn, row)
+
+
+async def list_check_ins(
+    conn: asyncpg.Connection,
+    activity_id: int,
+    user_id: int,
+    occurrence_id: int | None,
+    of_user: int | None,
+    limit: int,
+    cursor: str | None,
+) -> m.CheckInPage:
+    await _activity_for(conn, activity_id, user_id)
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(
+        q.CHECK_INS, activity_id, occurrence_id, of_user, user_id, after[0] if after else None, limit + 1
+    )
+    items = [_check_in(row) for row in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit - 1]["sort_id"]) if len(rows) > limit else None
+    return m.CheckInPage(items=items, next_cursor=next_cursor)
+
+
+async def ranking(conn: asyncpg.Connection, activity_id: int, user_id: int, limit: int) -> m.Ranking:
+    await _activity_for(conn, activity_id, user_id)
+    last_id, previous_id, still_open = await _streak_args(conn, activity_id, _now())
+    rows = await conn.fetch(q.RANKING, activity_id, last_id, previous_id, still_open, None, limit)
+    return m.Ranking(
+        activity_id=str(activity_id),
+        items=[from_row(m.RankingEntry, row) for row in rows],
+    )
+
+
+# --- the community's time zone ------------------------------------------------------------------------------------
+
+
+async def get_time_zone(conn: asyncpg.Connection, community_id: int, user_id: int) -> m.TimeZoneSetting:
+    await require_member(conn, community_id, user_id)
+    return m.TimeZoneSetting(time_zone=await conn.fetchval(q.COMMUNITY_TIME_ZONE, community_id))
+
+
+async def set_time_zone(
+    conn: asyncpg.Connection, settings: Settings, community_id: int, user_id: int, data: m.TimeZoneSetting
+) -> m.TimeZoneSetting:
+    """The owner sets the zone; occurrences not yet open are generated again in the new zone."""
+    if not is_time_zone(data.time_zone):
+        error = FieldError(field="timeZone", message="not an IANA time zone name", source="body")
+        raise Problem("validation_failed", "unknown time zone", errors=[error])
+    now = _now()
+    async with conn.transaction():
+        await require_owner(conn, community_id, user_id)
+        if await conn.fetchval(q.COMMUNITY_TIME_ZONE, community_id) != data.time_zone:
+            await conn.execute(q.SET_COMMUNITY_TIME_ZONE, community_id, data.time_zone)
+            for row in await conn.fetch(q.ACTIVITIES_OF_COMMUNITY, community_id):
+                await regenerate(conn, row["id"], now, settings.activities_horizon_days)
+    return m.TimeZoneSetting(time_zone=data.time_zone)

@@ -1,0 +1,171 @@
+"""A meetup's places: sign-up under the meetup's lock, the waitlist, holds for paid places, cancellation."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import asyncpg
+from litestar import Response
+
+from service.core import money as checkout
+from service.core.paging import decode_cursor, encode_cursor
+from service.errors import Problem
+from service.jobs import Reschedule
+from service.meetups import models as m
+from service.meetups import queries as q
+from service.meetups.logic import (
+    HOLD_GRACE,
+    PURPOSE,
+    _close_quietly,
+    _json,
+    _meetup_for,
+    _now,
+    _promote,
+    _schedule_release,
+    _signup,
+    _signup_view,
+)
+from service.settings import Settings
+from service.wechat.pay import WeChatPay
+
+log = logging.getLogger("service.meetups")
+
+
+async def _cancel(conn: asyncpg.Connection, meetup_id: int, signup: asyncpg.Record, reason: str, now: datetime) -> None:
+    """Under the meetup's and the sign-up's locks: cancel it and pass a freed place on."""
+    await conn.execute(q.CANCEL_SIGNUP, signup["id"], reason)
+    if signup["status"] in ("confirmed", "pending_payment"):
+        await conn.execute(q.ADD_SEATS, meetup_id, -1)
+        await _promote(conn, meetup_id, now)
+
+
+async def sign_up(
+    pool: asyncpg.Pool, pay: WeChatPay, settings: Settings, meetup_id: int, user_id: int, key: str | None
+) -> Response[bytes]:
+    """201 with a new sign-up (confirmed, pending_payment with the order to pay, or waitlisted); 200 with the
+    existing one when already signed up (a pending payment gets its order again)."""
+    now = _now()
+    async with pool.acquire() as conn, conn.transaction():
+        await _meetup_for(conn, meetup_id, user_id)
+        meetup = await conn.fetchrow(q.LOCK_MEETUP, meetup_id)
+        current = await conn.fetchrow(q.LOCK_SIGNUP_OF, meetup_id, user_id)
+        created = current is None or current["status"] == "cancelled"
+        if created:
+            if meetup["status"] == "cancelled":
+                raise Problem("meetup_cancelled")
+            if now >= meetup["signup_deadline"]:
+                raise Problem("signup_closed", f"sign-ups closed at {meetup['signup_deadline'].isoformat()}")
+            hold_until = None
+            if meetup["seats_taken"] < meetup["capacity"]:
+                status = "confirmed" if meetup["fee_fen"] is None else "pending_payment"
+            elif meetup["waitlist"]:
+                status = "waitlisted"
+            else:
+                raise Problem("meetup_full", f"all {meetup['capacity']} places are taken")
+            if status == "pending_payment":
+                hold_until = now + timedelta(seconds=settings.checkout_order_ttl) + HOLD_GRACE
+            row = await conn.fetchrow(q.UPSERT_SIGNUP, meetup_id, meetup["community_id"], user_id, status, hold_until)
+            if status != "waitlisted":
+                await conn.execute(q.ADD_SEATS, meetup_id, 1)
+            if hold_until is not None:
+                await _schedule_release(conn, row["id"], hold_until)
+            signup_id = row["id"]
+        else:
+            signup_id = current["id"]
+        status = (await conn.fetchrow(q.SIGNUP, signup_id))["status"]
+    order = None
+    if status == "pending_payment":
+        result = await checkout.create_order(
+            pool,
+            pay,
+            settings,
+            payer_user_id=user_id,
+            purpose=PURPOSE,
+            subject_id=signup_id,
+            community_id=meetup["community_id"],
+            amount_fen=meetup["fee_fen"],
+            description=f"活动报名：{meetup['title']}"[:100],
+            idempotency_key=key,
+        )
+        order = result.order
+        if order.purpose != PURPOSE or order.subject_id != str(signup_id):
+            raise Problem("idempotency_key_reused", "this Idempotency-Key paid for something else")
+        async with pool.acquire() as conn:
+            await conn.execute(q.ATTACH_ORDER, signup_id, int(order.id), order.time_expire + HOLD_GRACE)
+    async with pool.acquire() as conn:
+        signup = await _signup_view(conn, signup_id)
+    return _json(201 if created else 200, m.SignupResult(signup=signup, order=order))
+
+
+async def cancel_signup(pool: asyncpg.Pool, pay: WeChatPay, meetup_id: int, user_id: int) -> m.Signup:
+    """Give up my place or leave the waitlist (also with the app switched off). A paid place is refunded in
+    full until the sign-up deadline; after it, `cancellation_closed`. Cancelling twice is fine."""
+    now = _now()
+    for _ in range(3):
+        async with pool.acquire() as conn:
+            await _meetup_for(conn, meetup_id, user_id, app_required=False)
+            seen = await conn.fetchrow(q.SIGNUP_OF, meetup_id, user_id)
+            if seen is None:
+                raise Problem("not_found", "you have not signed up for this meetup")
+            if seen["status"] == "cancelled":
+                return await _signup_view(conn, seen["id"])
+            order_id = seen["order_id"]
+            async with conn.transaction():
+                order = await conn.fetchrow(q.LOCK_ORDER, order_id) if order_id else None
+                meetup = await conn.fetchrow(q.LOCK_MEETUP, meetup_id)
+                signup = await conn.fetchrow(q.LOCK_SIGNUP, seen["id"])
+                if signup["order_id"] != order_id:
+                    continue  # paid meanwhile: take the locks again, the order's first
+                if signup["status"] == "cancelled":
+                    return await _signup_view(conn, signup["id"])
+                if now >= meetup["starts_at"]:
+                    raise Problem("cancellation_closed", "the meetup has started")
+                paid = signup["status"] == "confirmed" and order is not None and order["status"] == "paid"
+                if paid and now >= meetup["signup_deadline"]:
+                    raise Problem("cancellation_closed", "a paid place can be cancelled until the sign-up deadline")
+                await _cancel(conn, meetup_id, signup, "member", now)
+                if paid:
+                    await checkout.refund_order(
+                        conn, order_id, initiated_by="payer", requested_by=user_id, reason="meetup sign-up cancelled"
+                    )
+            if order is not None and order["status"] == "created":
+                await _close_quietly(pool, pay, order_id)
+            return await _signup_view(conn, seen["id"])
+    raise Problem("conflict", "the sign-up changed while cancelling; retry")
+
+
+async def list_signups(
+    conn: asyncpg.Connection, meetup_id: int, user_id: int, status: str | None, limit: int, cursor: str | None
+) -> m.SignupPage:
+    await _meetup_for(conn, meetup_id, user_id, admin=True)
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(q.SIGNUPS, meetup_id, status, after[0] if after else None, limit + 1)
+    items = [_signup(row) for row in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit - 1]["sort_id"]) if len(rows) > limit else None
+    return m.SignupPage(items=items, next_cursor=next_cursor)
+
+
+async def release_hold(pool: asyncpg.Pool, pay: WeChatPay, signup_id: int) -> None:
+    """The hold of an unpaid place lapsed: close its order (a last-moment payment confirms the place
+    instead), then pass the place on. Runs again later while the hold or the order is still alive."""
+    row = await pool.fetchrow(q.SIGNUP_WITH_ORDER, signup_id)
+    if row is None or row["status"] != "pending_payment":
+        return
+    now = _now()
+    if row["hold_until"] > now:
+        raise Reschedule((row["hold_until"] - now).total_seconds() + 1)
+    if row["order_status"] == "created":
+        if await checkout.close_order(pool, pay, row["order_id"]) == "paid":
+            return
+    async with pool.acquire() as conn, conn.transaction():
+        if row["order_id"] is not None:
+            await conn.fetchrow(q.LOCK_ORDER, row["order_id"])
+        await conn.fetchrow(q.LOCK_MEETUP, row["meetup_id"])
+        signup = await conn.fetchrow(q.LOCK_SIGNUP, signup_id)
+        if signup["status"] != "pending_payment" or signup["order_id"] != row["order_id"]:
+            return  # paid, cancelled or given a new order meanwhile
+        if signup["hold_until"] > now:
+            raise Reschedule((signup["hold_until"] - now).total_seconds() + 1)
+        await _cancel(conn, row["meetup_id"], signup, "hold_expired", now)
+    log.info("unpaid meetup place released", extra={"signupId": signup_id})
