@@ -21,10 +21,13 @@ import asyncpg
 import msgspec
 from litestar import Response
 
-from service.communities import logic
+from service.communities import joining, logic, members
 from service.communities import models as m
+from service.communities import paid_models as pm
+from service.communities import paid_queries as pq
 from service.communities import queries as q
 from service.core import money as checkout
+from service.core.access import require_admin
 from service.core.idempotency import run_once, scope_of
 from service.core.money.models import Refund
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
@@ -51,7 +54,7 @@ async def join(
     data: m.JoinBody | None,
     key: str | None,
 ) -> Response:
-    """Join any community: free and approval ones through `logic.join`, paid ones through checkout.
+    """Join any community: free and approval ones through `joining.join`, paid ones through checkout.
 
     Paid: 201 with a new order, 200 with the still-payable one (a repeated Idempotency-Key gets the order it
     created, as it is now), 200 `already_member` for a member. The connection is given back before WeChat is
@@ -59,8 +62,8 @@ async def join(
     """
     data = data or m.JoinBody()
     async with pool.acquire() as conn:
-        if await conn.fetchval(q.ENTRY_MODE, community_id) != "paid":
-            return await logic.join(conn, community_id, user_id, data, key)  # also answers not_found
+        if await conn.fetchval(pq.ENTRY_MODE, community_id) != "paid":
+            return await joining.join(conn, community_id, user_id, data, key)  # also answers not_found
         community = await conn.fetchrow(q.COMMUNITY, community_id)
         mine = await conn.fetchrow(q.MEMBERSHIP, community_id, user_id)
         if mine is not None and mine["status"] == "active":
@@ -88,13 +91,13 @@ async def join(
     if order.purpose != PURPOSE or order.subject_id != str(community_id):
         raise Problem("idempotency_key_reused")
     if invite is not None:
-        await pool.execute(q.INSERT_ENTRY, int(order.id), community_id, invite["id"], invite["created_by"])
+        await pool.execute(pq.INSERT_ENTRY, int(order.id), community_id, invite["id"], invite["created_by"])
     return Response(m.JoinResult(outcome="payment", order=order), status_code=201 if placed.created else 200)
 
 
 async def _invite(conn: asyncpg.Connection, community_id: int, code: str) -> asyncpg.Record:
     """A live invite of this community; its use is counted only when the payer is admitted."""
-    invite = await conn.fetchrow(q.INVITE_FOR_ORDER, community_id, code)
+    invite = await conn.fetchrow(pq.INVITE_FOR_ORDER, community_id, code)
     if invite is None:
         raise Problem("invite_not_found")
     if invite["revoked"] or invite["expired"]:
@@ -112,7 +115,7 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
     community = await conn.fetchrow(q.LOCK_COMMUNITY, order.subject_id)
     if community is None or community["entry_mode"] != "paid":
         return Refuse("community_closed", "the community no longer takes paid entries")
-    entry = await conn.fetchrow(q.RECORD_ENTRY_PAYMENT, order.id, order.subject_id, community["refund_window_hours"])
+    entry = await conn.fetchrow(pq.RECORD_ENTRY_PAYMENT, order.id, order.subject_id, community["refund_window_hours"])
     try:
         async with conn.transaction():  # a savepoint: a refusal leaves nothing of the admission behind
             await logic.admit(
@@ -129,32 +132,32 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
             return Refuse(problem.code, problem.detail or "")
         raise
     if entry["invite_id"] is not None:
-        await conn.execute(q.COUNT_INVITE_USE, entry["invite_id"])
+        await conn.execute(pq.COUNT_INVITE_USE, entry["invite_id"])
     return None
 
 
 async def _refund_window(conn: asyncpg.Connection, order: PaidOrder) -> timedelta | None:
-    hours = await conn.fetchval(q.ENTRY_REFUND_WINDOW, order.subject_id, order.id)
+    hours = await conn.fetchval(pq.ENTRY_REFUND_WINDOW, order.subject_id, order.id)
     return timedelta(hours=hours) if hours else None
 
 
 async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundInfo) -> None:
     """A payer's or an admin's refund (the order's lock is held): the whole fee back ends the membership."""
     community_id, payer = order.subject_id, order.payer_user_id
-    full = await conn.fetchval(q.REFUNDS_PROMISED, order.id) >= order.amount_fen
+    full = await conn.fetchval(pq.REFUNDS_PROMISED, order.id) >= order.amount_fen
     await conn.execute(q.LOCK_COMMUNITY, community_id)  # departures change member_count
     mine = await conn.fetchrow(q.MEMBERSHIP, community_id, payer)
     leaves = (
         full
         and mine is not None
         and mine["status"] == "active"
-        and not await conn.fetchval(q.LATER_ENTRY_PAYMENT, community_id, payer, order.id, order.paid_at)
+        and not await conn.fetchval(pq.LATER_ENTRY_PAYMENT, community_id, payer, order.id, order.paid_at)
     )
     if leaves and mine["role"] == "owner":
         raise Problem("owner_must_transfer", "the owner cannot take the entry fee back: transfer ownership first")
     if leaves:
-        await logic._end_membership(conn, community_id, payer, "left", None)
-    actor = await conn.fetchval(q.REFUND_REQUESTED_BY, refund.id)
+        await members._end_membership(conn, community_id, payer, "left", None)
+    actor = await conn.fetchval(pq.REFUND_REQUESTED_BY, refund.id)
     details = {
         "orderId": str(order.id),
         "refundId": str(refund.id),
@@ -187,17 +190,17 @@ def _refund(row: asyncpg.Record) -> Refund:
 
 async def entry_orders(
     conn: asyncpg.Connection, community_id: int, user_id: int, status: str | None, limit: int, cursor: str | None
-) -> m.EntryOrderPage:
+) -> pm.EntryOrderPage:
     """The community's entry orders, newest first (admins)."""
-    await logic.require_admin(conn, community_id, user_id)
+    await require_admin(conn, community_id, user_id)
     after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.ENTRY_ORDERS, community_id, status, after[0] if after else None, limit + 1)
+    rows = await conn.fetch(pq.ENTRY_ORDERS, community_id, status, after[0] if after else None, limit + 1)
     page = rows[:limit]
     refunds: dict[int, list[Refund]] = defaultdict(list)
-    for row in await conn.fetch(q.REFUNDS_OF_ORDERS, [row["id"] for row in page]):
+    for row in await conn.fetch(pq.REFUNDS_OF_ORDERS, [row["id"] for row in page]):
         refunds[row["order_id"]].append(_refund(row))
     items = [
-        m.EntryOrder(
+        pm.EntryOrder(
             id=str(row["id"]),
             payer_id=str(row["payer_user_id"]),
             payer_nickname=row["nickname"],
@@ -217,7 +220,7 @@ async def entry_orders(
         for row in page
     ]
     next_cursor = encode_cursor(page[-1]["id"]) if len(rows) > limit else None
-    return m.EntryOrderPage(items=items, next_cursor=next_cursor)
+    return pm.EntryOrderPage(items=items, next_cursor=next_cursor)
 
 
 async def refund_entry(
@@ -225,15 +228,15 @@ async def refund_entry(
     community_id: int,
     order_id: int,
     admin_id: int,
-    data: m.EntryRefundCreate,
+    data: pm.EntryRefundCreate,
     key: str | None,
 ) -> Response[bytes]:
     """An admin refunds an entry order of their community, with a reason the payer sees. The refund job
     submits it to WeChat once this transaction commits."""
 
     async def action() -> tuple[int, Refund]:
-        await logic.require_admin(conn, community_id, admin_id)
-        if await conn.fetchrow(q.ENTRY_ORDER, order_id, community_id) is None:
+        await require_admin(conn, community_id, admin_id)
+        if await conn.fetchrow(pq.ENTRY_ORDER, order_id, community_id) is None:
             raise Problem("not_found", "no such order in this community")
         refund = await checkout.refund_order(
             conn,
@@ -249,13 +252,13 @@ async def refund_entry(
     return await run_once(conn, admin_id, key, scope, action)
 
 
-async def earnings(conn: asyncpg.Connection, community_id: int, user_id: int) -> m.Earnings:
+async def earnings(conn: asyncpg.Connection, community_id: int, user_id: int) -> pm.Earnings:
     """Entry fees kept by the community and the part not withdrawable yet (owner and admins)."""
-    await logic.require_admin(conn, community_id, user_id)
+    await require_admin(conn, community_id, user_id)
     community = await conn.fetchrow(q.COMMUNITY, community_id)
-    row = await conn.fetchrow(q.EARNINGS, community_id)
+    row = await conn.fetchrow(pq.EARNINGS, community_id)
     retained = row["paid_fen"] - row["refunded_fen"]
-    return m.Earnings(
+    return pm.Earnings(
         community_id=str(community_id),
         refund_window_hours=community["refund_window_hours"],
         paid_orders=row["paid_orders"],

@@ -14,9 +14,10 @@ import asyncpg
 from litestar import Response
 
 from service.communities import logic
-from service.communities import models as m
-from service.communities import queries as q
+from service.communities import paid_models as pm
+from service.communities import paid_queries as pq
 from service.core import money as checkout
+from service.core.access import require_admin, require_owner
 from service.core.idempotency import run_once, scope_of
 from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
 from service.core.paging import decode_cursor, encode_cursor
@@ -26,8 +27,8 @@ from service.wechat.pay import MAX_UNNAMED_TRANSFER_FEN, MIN_TRANSFER_FEN
 PURPOSE = "community_payout"
 
 
-def _payout(row: asyncpg.Record) -> m.Payout:
-    return m.Payout(
+def _payout(row: asyncpg.Record) -> pm.Payout:
+    return pm.Payout(
         id=str(row["id"]),
         community_id=str(row["community_id"]),
         payee_id=str(row["payee_user_id"]),
@@ -44,11 +45,11 @@ async def withdraw(conn: asyncpg.Connection, community_id: int, owner_id: int, k
     """The owner takes the withdrawable entry fees, oldest payments first, in one merchant transfer: up to what
     WeChat transfers without the payee's real name, leaving the rest for the next payout."""
 
-    async def action() -> tuple[int, m.Payout]:
-        await logic.require_owner(conn, community_id, owner_id)
-        locked = [row["id"] for row in await conn.fetch(q.LOCK_UNPAID_OUT_ORDERS, community_id)]
+    async def action() -> tuple[int, pm.Payout]:
+        await require_owner(conn, community_id, owner_id)
+        locked = [row["id"] for row in await conn.fetch(pq.LOCK_UNPAID_OUT_ORDERS, community_id)]
         orders, total, too_large = [], 0, False
-        for row in await conn.fetch(q.WITHDRAWABLE_ORDERS, community_id, locked):
+        for row in await conn.fetch(pq.WITHDRAWABLE_ORDERS, community_id, locked):
             if total + row["amount_fen"] <= MAX_UNNAMED_TRANSFER_FEN:
                 orders.append(row["id"])
                 total += row["amount_fen"]
@@ -57,8 +58,8 @@ async def withdraw(conn: asyncpg.Connection, community_id: int, owner_id: int, k
             raise Problem("payout_too_large")
         if total < MIN_TRANSFER_FEN:
             raise Problem("nothing_to_withdraw", f"{total} fen withdrawable; a payout needs {MIN_TRANSFER_FEN}")
-        payout_id = await conn.fetchval(q.INSERT_PAYOUT, community_id, owner_id, total, len(orders))
-        await conn.execute(q.HOLD_ORDERS, orders, payout_id)
+        payout_id = await conn.fetchval(pq.INSERT_PAYOUT, community_id, owner_id, total, len(orders))
+        await conn.execute(pq.HOLD_ORDERS, orders, payout_id)
         transfer_id = await checkout.create_transfer(
             conn,
             payee_user_id=owner_id,
@@ -69,32 +70,32 @@ async def withdraw(conn: asyncpg.Connection, community_id: int, owner_id: int, k
             remark="社群入群费提现",
             dedupe_key=f"payout:{payout_id}",
         )
-        await conn.execute(q.SET_PAYOUT_TRANSFER, payout_id, transfer_id)
+        await conn.execute(pq.SET_PAYOUT_TRANSFER, payout_id, transfer_id)
         await logic._audit(
             conn, community_id, owner_id, "payout.created", owner_id, {"payoutId": str(payout_id), "amountFen": total}
         )
-        return 201, _payout(await conn.fetchrow(q.PAYOUT, payout_id))
+        return 201, _payout(await conn.fetchrow(pq.PAYOUT, payout_id))
 
     return await run_once(conn, owner_id, key, scope_of("community.payout", community_id), action)
 
 
 async def list_payouts(
     conn: asyncpg.Connection, community_id: int, user_id: int, limit: int, cursor: str | None
-) -> m.PayoutPage:
-    await logic.require_admin(conn, community_id, user_id)
+) -> pm.PayoutPage:
+    await require_admin(conn, community_id, user_id)
     after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.PAYOUTS, community_id, after[0] if after else None, limit + 1)
+    rows = await conn.fetch(pq.PAYOUTS, community_id, after[0] if after else None, limit + 1)
     next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
-    return m.PayoutPage(items=[_payout(row) for row in rows[:limit]], next_cursor=next_cursor)
+    return pm.PayoutPage(items=[_payout(row) for row in rows[:limit]], next_cursor=next_cursor)
 
 
 async def _on_transfer(conn: asyncpg.Connection, transfer: TransferInfo) -> None:
     succeeded = transfer.status == "succeeded"
-    community_id = await conn.fetchval(q.FINISH_PAYOUT, transfer.subject_id, "succeeded" if succeeded else "failed")
+    community_id = await conn.fetchval(pq.FINISH_PAYOUT, transfer.subject_id, "succeeded" if succeeded else "failed")
     if community_id is None:
         return  # finished already
     if not succeeded:
-        await conn.execute(q.RELEASE_ORDERS, transfer.subject_id)
+        await conn.execute(pq.RELEASE_ORDERS, transfer.subject_id)
     details = {"payoutId": str(transfer.subject_id), "amountFen": transfer.amount_fen, "status": transfer.status}
     await logic._audit(conn, community_id, None, "payout.finished", transfer.payee_user_id, details)
 

@@ -1,0 +1,188 @@
+"""Joining a community: free, by invite, or by request and approval; invites and referrals.
+Each admission takes the community row's lock, so the cap is exact."""
+
+from __future__ import annotations
+
+import secrets
+
+import asyncpg
+import msgspec
+from litestar import Response
+
+from service.communities import models as m
+from service.communities import queries as q
+from service.communities.logic import Via, _audit, _membership, admit
+from service.core.access import ADMIN_ROLES, require_admin, require_member
+from service.core.idempotency import run_once, scope_of
+from service.core.paging import decode_cursor
+from service.core.rows import from_row, page_of
+from service.errors import Problem
+
+
+async def _use_invite(conn: asyncpg.Connection, community_id: int, code: str) -> asyncpg.Record:
+    row = await conn.fetchrow(q.USE_INVITE, community_id, code)
+    if row is not None:
+        return row
+    state = await conn.fetchrow(q.INVITE_STATE, community_id, code)
+    if state is None:
+        raise Problem("invite_not_found")
+    if state["revoked"] or state["expired"]:
+        raise Problem("invite_expired")
+    raise Problem("invite_used_up")
+
+
+async def _join_request(conn: asyncpg.Connection, request_id: int, community_id: int) -> m.JoinRequest:
+    return from_row(m.JoinRequest, await conn.fetchrow(q.JOIN_REQUEST, request_id, community_id))
+
+
+async def _admit_or_report(
+    conn: asyncpg.Connection, community_id: int, user_id: int, *, via: Via, invite_code: str | None
+) -> tuple[int, m.JoinResult]:
+    try:
+        # A savepoint: when admission is refused, the invite use it took is given back too.
+        async with conn.transaction():
+            invite = None if invite_code is None else await _use_invite(conn, community_id, invite_code)
+            details = {} if invite_code is None else {"inviteCode": invite_code}
+            admission = await admit(
+                conn,
+                community_id,
+                user_id,
+                via=via,
+                actor_id=user_id,
+                referrer_id=None if invite is None else invite["created_by"],
+                invite_id=None if invite is None else invite["id"],
+                details=details,
+            )
+    except Problem as problem:
+        if problem.code != "already_member":
+            raise
+        membership = await _membership(conn, community_id, user_id)
+        return 200, m.JoinResult(outcome="already_member", membership=membership)
+    return 201, m.JoinResult(outcome="joined", membership=admission.membership, welcome=admission.welcome)
+
+
+async def join(
+    conn: asyncpg.Connection, community_id: int, user_id: int, data: m.JoinBody | None, key: str | None
+) -> Response[bytes]:
+    """Free: admitted at once (201). Approval: a pending request (202). Already a member: 200 with outcome
+    `already_member`. An invite code admits without review. Paid communities go through `paid.join`; this
+    answers `payment_required` only if a community became paid after `paid.join` looked."""
+    data = data or m.JoinBody()
+
+    async def action() -> tuple[int, m.JoinResult]:
+        community = await conn.fetchrow(q.COMMUNITY, community_id)
+        if community is None:
+            raise Problem("not_found", "no such community")
+        mine = await conn.fetchrow(q.MEMBERSHIP, community_id, user_id)
+        if mine is not None and mine["status"] == "active":
+            return 200, m.JoinResult(outcome="already_member", membership=from_row(m.Membership, mine))
+        if community["entry_mode"] == "paid":
+            raise Problem("payment_required", f"joining costs {community['price_fen']} fen")
+        removed = mine is not None and mine["status"] == "removed"
+        if data.invite_code is not None:
+            return await _admit_or_report(conn, community_id, user_id, via="invite", invite_code=data.invite_code)
+        if community["entry_mode"] == "free" and not removed:
+            return await _admit_or_report(conn, community_id, user_id, via="free", invite_code=None)
+        # Approval communities, and removed members of free ones asking to come back: an admin decides.
+        if community["member_count"] >= community["member_cap"]:
+            raise Problem("community_full", f"all {community['member_cap']} places are taken")
+        request_id = await conn.fetchval(q.INSERT_JOIN_REQUEST, community_id, user_id, data.message.strip())
+        if request_id is None:  # one pending request per member: asking again shows the first
+            request_id = await conn.fetchval(q.PENDING_REQUEST_OF, community_id, user_id)
+        return 202, m.JoinResult(outcome="pending", request=await _join_request(conn, request_id, community_id))
+
+    scope = scope_of("community.join", community_id, msgspec.to_builtins(data))
+    return await run_once(conn, user_id, key, scope, action)
+
+
+async def list_join_requests(
+    conn: asyncpg.Connection, community_id: int, user_id: int, status: str, limit: int, cursor: str | None
+) -> m.JoinRequestPage:
+    await require_admin(conn, community_id, user_id)
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(q.JOIN_REQUESTS, community_id, status, after[0] if after else None, limit + 1)
+    return page_of(m.JoinRequest, m.JoinRequestPage, rows, limit, lambda row: (row["sort_id"],))
+
+
+async def approve_join_request(
+    conn: asyncpg.Connection, community_id: int, request_id: int, admin_id: int, key: str | None
+) -> Response[bytes]:
+    """Admit the applicant (cap enforced by admit); approving an approved request again answers the same."""
+
+    async def action() -> tuple[int, m.JoinRequest]:
+        await require_admin(conn, community_id, admin_id)
+        request = await conn.fetchrow(q.LOCK_JOIN_REQUEST, request_id, community_id)
+        if request is None:
+            raise Problem("not_found", "no such join request in this community")
+        if request["status"] == "approved":
+            return 200, await _join_request(conn, request_id, community_id)
+        if request["status"] != "pending":
+            raise Problem("request_not_pending", f"the request is {request['status']}")
+        await conn.execute(q.DECIDE_JOIN_REQUEST, request_id, community_id, "approved", "", admin_id)
+        await admit(
+            conn,
+            community_id,
+            request["user_id"],
+            via="approval",
+            actor_id=admin_id,
+            details={"requestId": str(request_id)},
+        )
+        return 200, await _join_request(conn, request_id, community_id)
+
+    return await run_once(conn, admin_id, key, scope_of("join_request.approve", community_id, request_id), action)
+
+
+async def reject_join_request(
+    conn: asyncpg.Connection, community_id: int, request_id: int, admin_id: int, reason: str
+) -> m.JoinRequest:
+    async with conn.transaction():
+        await require_admin(conn, community_id, admin_id)
+        request = await conn.fetchrow(q.LOCK_JOIN_REQUEST, request_id, community_id)
+        if request is None:
+            raise Problem("not_found", "no such join request in this community")
+        if request["status"] == "rejected":
+            return await _join_request(conn, request_id, community_id)
+        if request["status"] != "pending":
+            raise Problem("request_not_pending", f"the request is {request['status']}")
+        reason = reason.strip()
+        await conn.execute(q.DECIDE_JOIN_REQUEST, request_id, community_id, "rejected", reason, admin_id)
+        details = {"requestId": str(request_id), "reason": reason}
+        await _audit(conn, community_id, admin_id, "join_request.rejected", request["user_id"], details)
+        return await _join_request(conn, request_id, community_id)
+
+
+# --- invites -------------------------------------------------------------------------------------------
+
+
+async def create_invite(conn: asyncpg.Connection, community_id: int, user_id: int, data: m.InviteCreate) -> m.Invite:
+    """Any member may invite (referrals are rewarded later), except in approval communities, where a link
+    would let people skip the review: there only admins create links."""
+    async with conn.transaction():
+        standing = await require_member(conn, community_id, user_id)
+        if standing["entry_mode"] == "approval" and standing["role"] not in ADMIN_ROLES:
+            raise Problem("forbidden", "in an approval community only admins create invite links")
+        code = secrets.token_urlsafe(9)
+        row = await conn.fetchrow(q.INSERT_INVITE, community_id, code, user_id, data.max_uses, data.expires_in_hours)
+        details = {"code": code, "maxUses": data.max_uses, "expiresAt": row["expires_at"].isoformat()}
+        await _audit(conn, community_id, user_id, "invite.created", None, details)
+        return from_row(m.Invite, row)
+
+
+async def list_invites(
+    conn: asyncpg.Connection, community_id: int, user_id: int, limit: int, cursor: str | None
+) -> m.InvitePage:
+    """Admins see every link of the community; members see their own."""
+    standing = await require_member(conn, community_id, user_id)
+    creator = None if standing["role"] in ADMIN_ROLES else user_id
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(q.INVITES, community_id, creator, after[0] if after else None, limit + 1)
+    return page_of(m.Invite, m.InvitePage, rows, limit, lambda row: (row["sort_id"],))
+
+
+async def revoke_invite(conn: asyncpg.Connection, community_id: int, user_id: int, code: str) -> None:
+    async with conn.transaction():
+        standing = await require_member(conn, community_id, user_id)
+        creator = None if standing["role"] in ADMIN_ROLES else user_id
+        row = await conn.fetchrow(q.REVOKE_INVITE, community_id, code, creator)
+        if row is None:
+            raise Problem("invite_not_found")

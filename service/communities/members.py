@@ -1,0 +1,236 @@
+"""Members as a community sees them: the list, roles, mutes, removal, leaving, ownership transfer,
+and the welcome ceremony's second half, self-introductions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import msgspec
+from litestar import Response
+from msgspec import UNSET
+
+from service.communities import models as m
+from service.communities import queries as q
+from service.communities.logic import _audit, _community, _membership
+from service.core.access import ADMIN_ROLES, require_admin, require_member, require_owner
+from service.core.content import POST_SCENE, QUEUE_POST_CHECK, Verdict, judge, require_allowed
+from service.core.idempotency import run_once, scope_of
+from service.core.interactions import record
+from service.core.paging import decode_cursor
+from service.core.rows import from_row, invalid, page_of
+from service.errors import Problem
+from service.wechat.client import WeChatClient
+
+
+async def list_members(
+    conn: asyncpg.Connection, community_id: int, user_id: int, role: str | None, limit: int, cursor: str | None
+) -> m.MemberPage:
+    await require_member(conn, community_id, user_id)
+    after = decode_cursor(cursor, datetime, int)
+    rows = await conn.fetch(q.MEMBERS, community_id, role, *(after or (None, None)), limit + 1)
+    return page_of(m.Member, m.MemberPage, rows, limit, lambda row: (row["joined_at"], row["sort_id"]))
+
+
+async def update_member(
+    conn: asyncpg.Connection, community_id: int, actor_id: int, target_id: int, data: m.MemberUpdate
+) -> m.Membership:
+    """`me`: my notification and follow settings. Others: role (owner only), mute (admins; only the owner
+    mutes an admin; nobody mutes the owner)."""
+    role_sent = data.role is not UNSET
+    mute_sent = data.mute_minutes is not UNSET
+    own_sent = data.notifications_muted is not UNSET or data.unfollowed is not UNSET
+    async with conn.transaction():
+        actor = await require_member(conn, community_id, actor_id)
+        if target_id == actor_id:
+            if role_sent or mute_sent:
+                raise Problem("forbidden", "you cannot change your own role or mute yourself")
+            if own_sent:
+                await conn.execute(
+                    q.SET_MEMBER_PREFERENCES,
+                    community_id,
+                    actor_id,
+                    None if data.notifications_muted is UNSET else data.notifications_muted,
+                    None if data.unfollowed is UNSET else data.unfollowed,
+                )
+            return await _membership(conn, community_id, actor_id)
+
+        if own_sent:
+            raise Problem("forbidden", "notification and follow settings are the member's own")
+        target = await conn.fetchrow(q.MEMBERSHIP_FOR_UPDATE, community_id, target_id)
+        if target is None or target["status"] != "active":
+            raise Problem("not_found", "no such member")
+        target_role = target["role"]
+        if role_sent:
+            if actor["role"] != "owner":
+                raise Problem("forbidden", "only the owner promotes and demotes admins")
+            if target_role == "owner":
+                raise Problem("forbidden", "the owner's role changes only by transferring ownership")
+            if data.role != target_role:
+                await conn.execute(q.SET_ROLE, community_id, target_id, data.role)
+                action = "member.promoted" if data.role == "admin" else "member.demoted"
+                await _audit(conn, community_id, actor_id, action, target_id, {"role": data.role})
+                target_role = data.role
+        if mute_sent:
+            if actor["role"] not in ADMIN_ROLES:
+                raise Problem("forbidden", "only admins mute members")
+            if target_role == "owner" or (target_role == "admin" and actor["role"] != "owner"):
+                raise Problem("forbidden", "only the owner mutes an admin, and nobody mutes the owner")
+            if data.mute_minutes == 0:
+                await conn.execute(q.SET_MUTED_UNTIL, community_id, target_id, None)
+                await _audit(conn, community_id, actor_id, "member.unmuted", target_id)
+            else:
+                until = datetime.now(UTC) + timedelta(minutes=data.mute_minutes)
+                await conn.execute(q.SET_MUTED_UNTIL, community_id, target_id, until)
+                details = {"minutes": data.mute_minutes, "until": until.isoformat()}
+                await _audit(conn, community_id, actor_id, "member.muted", target_id, details)
+        return await _membership(conn, community_id, target_id)
+
+
+async def _end_membership(
+    conn: asyncpg.Connection, community_id: int, user_id: int, status: str, removed_by: int | None
+) -> None:
+    await conn.execute(q.END_MEMBERSHIP, community_id, user_id, status, removed_by)
+    await conn.execute(q.ADD_MEMBER_COUNT, community_id, -1)
+    await conn.execute(q.REVOKE_INVITES_OF, community_id, user_id)
+    await record(conn, community_id, user_id, "leave")
+
+
+async def leave(conn: asyncpg.Connection, community_id: int, user_id: int) -> None:
+    """Leave now; leaving twice is fine. Re-joining later goes through the entry mode again."""
+    async with conn.transaction():
+        if await conn.fetchrow(q.LOCK_COMMUNITY, community_id) is None:
+            raise Problem("not_found", "no such community")
+        mine = await conn.fetchrow(q.MEMBERSHIP, community_id, user_id)
+        if mine is not None and mine["status"] == "left":
+            return
+        if mine is None or mine["status"] != "active":
+            raise Problem("not_member")
+        if mine["role"] == "owner":
+            raise Problem("owner_must_transfer")
+        await _end_membership(conn, community_id, user_id, "left", None)
+        await _audit(conn, community_id, user_id, "member.left", user_id)
+
+
+async def remove_member(
+    conn: asyncpg.Connection, community_id: int, admin_id: int, target_id: int, reason: str
+) -> None:
+    """Admins remove members; only the owner removes an admin; the owner cannot be removed."""
+    async with conn.transaction():
+        actor = await require_admin(conn, community_id, admin_id)
+        await conn.execute(q.LOCK_COMMUNITY, community_id)  # departures change member_count
+        target = await conn.fetchrow(q.MEMBERSHIP, community_id, target_id)
+        if target is not None and target["status"] == "removed":
+            return
+        if target is None or target["status"] != "active":
+            raise Problem("not_found", "no such member")
+        if target["role"] == "owner" or (target["role"] == "admin" and actor["role"] != "owner"):
+            raise Problem("forbidden", "only the owner removes an admin, and nobody removes the owner")
+        await _end_membership(conn, community_id, target_id, "removed", admin_id)
+        await _audit(conn, community_id, admin_id, "member.removed", target_id, {"reason": reason.strip()})
+
+
+async def transfer_ownership(
+    conn: asyncpg.Connection, community_id: int, owner_id: int, new_owner_id: int, key: str | None
+) -> Response[bytes]:
+    """The owner hands the community to an active member and stays on as an admin."""
+
+    async def action() -> tuple[int, m.Community]:
+        # Lock first, then check: concurrent transfers see the owner the previous one left behind.
+        await conn.execute(q.LOCK_COMMUNITY, community_id)
+        await require_owner(conn, community_id, owner_id)
+        if new_owner_id != owner_id:
+            target = await conn.fetchrow(q.MEMBERSHIP_FOR_UPDATE, community_id, new_owner_id)
+            if target is None or target["status"] != "active":
+                raise Problem("not_found", "no such member")
+            await conn.execute(q.SET_ROLE, community_id, owner_id, "admin")  # one owner at any moment
+            await conn.execute(q.SET_ROLE, community_id, new_owner_id, "owner")
+            await conn.execute(q.SET_OWNER, community_id, new_owner_id)
+            details = {"from": str(owner_id), "to": str(new_owner_id)}
+            await _audit(conn, community_id, owner_id, "ownership.transferred", new_owner_id, details)
+        return 200, await _community(conn, community_id, owner_id)
+
+    scope = scope_of("community.transfer", community_id, new_owner_id)
+    return await run_once(conn, owner_id, key, scope, action)
+
+
+# --- the welcome ceremony's second half: introductions ---------------------------------------------------
+
+
+async def introduce(
+    pool: asyncpg.Pool,
+    wechat: WeChatClient,
+    community_id: int,
+    user_id: int,
+    data: m.IntroductionCreate,
+    key: str | None,
+) -> Response[bytes]:
+    """The self-introduction, checked by WeChat like any post before others see it (no connection is held
+    while WeChat answers): risky is refused, review or an unavailable WeChat keep it pending."""
+    text = data.text.strip()
+    if not text:
+        raise invalid("text", "must not be blank")
+    async with pool.acquire() as conn:
+        await require_member(conn, community_id, user_id)
+        openid = await conn.fetchval(q.USER_OPENID, user_id)
+    verdict = require_allowed(await judge(wechat, openid, POST_SCENE, text), "introduction")
+    async with pool.acquire() as conn:
+        return await _introduce(conn, community_id, user_id, data, text, verdict, key)
+
+
+async def _introduce(
+    conn: asyncpg.Connection,
+    community_id: int,
+    user_id: int,
+    data: m.IntroductionCreate,
+    text: str,
+    verdict: Verdict,
+    key: str | None,
+) -> Response[bytes]:
+    async def action() -> tuple[int, m.Introduction]:
+        await require_member(conn, community_id, user_id)
+        mine = await conn.fetchrow(q.MEMBERSHIP_FOR_UPDATE, community_id, user_id)
+        if mine["status"] != "active":  # left between the check and the lock
+            raise Problem("not_member")
+        if mine["muted_until"] is not None and mine["muted_until"] > datetime.now(UTC):
+            raise Problem("member_muted", f"muted until {mine['muted_until'].isoformat()}")
+        if mine["introduced"]:
+            raise Problem("already_introduced")
+        label = None if verdict.outcome == "pass" else verdict.label
+        post = await conn.fetchrow(
+            q.INSERT_INTRODUCTION, community_id, user_id, text, data.image_urls, verdict.status, label
+        )
+        if verdict.outcome == "unchecked":
+            await conn.execute(QUEUE_POST_CHECK, int(post["post_id"]))
+        await conn.execute(q.SET_INTRODUCTION, community_id, user_id, int(post["post_id"]))
+        await _audit(conn, community_id, user_id, "member.introduced", user_id, {"postId": post["post_id"]})
+        await record(conn, community_id, user_id, "introduction", post_id=int(post["post_id"]))
+        return 201, from_row(m.Introduction, post)
+
+    scope = scope_of("community.introduction", community_id, msgspec.to_builtins(data))
+    return await run_once(conn, user_id, key, scope, action)
+
+
+async def newcomers(
+    conn: asyncpg.Connection,
+    community_id: int,
+    admin_id: int,
+    days: int,
+    introduced: bool | None,
+    limit: int,
+    cursor: str | None,
+) -> m.NewcomerPage:
+    await require_admin(conn, community_id, admin_id)
+    since = datetime.now(UTC) - timedelta(days=days)
+    after = decode_cursor(cursor, datetime, int)
+    rows = await conn.fetch(q.NEWCOMERS, community_id, since, introduced, *(after or (None, None)), limit + 1)
+    return page_of(m.Newcomer, m.NewcomerPage, rows, limit, lambda row: (row["joined_at"], row["sort_id"]))
+
+
+async def audit_log(
+    conn: asyncpg.Connection, community_id: int, admin_id: int, action: str | None, limit: int, cursor: str | None
+) -> m.AuditPage:
+    await require_admin(conn, community_id, admin_id)
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(q.AUDIT_LOG, community_id, action, after[0] if after else None, limit + 1)
+    return page_of(m.AuditEntry, m.AuditPage, rows, limit, lambda row: (row["sort_id"],))

@@ -1,0 +1,124 @@
+"""The SQL of paid entry (paid.py) and owners' payouts (payouts.py): $n parameters only. Ids leave as text."""
+
+from __future__ import annotations
+
+# --- paid entry (paid.py) --------------------------------------------------------------------------------
+
+ENTRY_MODE = "SELECT entry_mode FROM communities WHERE id = $1"
+
+# The invite behind an entry order, taken when the order is created (first order wins).
+INSERT_ENTRY = """
+INSERT INTO community_entries (order_id, community_id, invite_id, referrer_id) VALUES ($1, $2, $3, $4)
+ON CONFLICT (order_id) DO NOTHING
+"""
+
+# At payment: the refund window in force now is the one this payment keeps.
+RECORD_ENTRY_PAYMENT = """
+INSERT INTO community_entries AS e (order_id, community_id, refund_window_hours) VALUES ($1, $2, $3)
+ON CONFLICT (order_id) DO UPDATE SET refund_window_hours = EXCLUDED.refund_window_hours
+RETURNING e.invite_id, e.referrer_id
+"""
+
+# An invite that brought a paying member counts one use, as long as it has uses left.
+COUNT_INVITE_USE = "UPDATE invites SET uses = uses + 1 WHERE id = $1 AND uses < max_uses"
+
+ENTRY_REFUND_WINDOW = """
+SELECT coalesce(e.refund_window_hours, c.refund_window_hours)
+FROM communities c LEFT JOIN community_entries e ON e.order_id = $2
+WHERE c.id = $1
+"""
+
+# Another payment of this member for this community, made after the given one: then that payment, not the
+# given one, is what the current membership stands on.
+LATER_ENTRY_PAYMENT = """
+SELECT EXISTS (
+    SELECT 1 FROM orders
+    WHERE purpose = 'community_entry' AND subject_id = $1 AND payer_user_id = $2 AND status = 'paid'
+      AND id <> $3 AND paid_at > $4
+)
+"""
+
+ENTRY_ORDERS = """
+SELECT o.id, o.payer_user_id, u.nickname, u.avatar_url, o.amount_fen, o.status, o.created_at, o.paid_at,
+       o.refunded_fen, coalesce(e.refund_window_hours, c.refund_window_hours) AS window_hours
+FROM orders o
+JOIN users u ON u.id = o.payer_user_id
+JOIN communities c ON c.id = o.subject_id
+LEFT JOIN community_entries e ON e.order_id = o.id
+WHERE o.purpose = 'community_entry' AND o.subject_id = $1
+  AND ($2::text IS NULL OR o.status = $2)
+  AND ($3::bigint IS NULL OR o.id < $3)
+ORDER BY o.id DESC
+LIMIT $4
+"""
+
+REFUNDS_OF_ORDERS = "SELECT * FROM refunds WHERE order_id = ANY($1::bigint[]) ORDER BY id"
+
+ENTRY_ORDER = """
+SELECT id, purpose, subject_id FROM orders WHERE id = $1 AND purpose = 'community_entry' AND subject_id = $2
+"""
+
+# entry_order_money (migration 0014): each paid entry order's money and whether a payout may take it.
+EARNINGS = """
+SELECT count(*) AS paid_orders,
+       coalesce(sum(paid_fen), 0)::bigint AS paid_fen,
+       coalesce(sum(refunded_fen), 0)::bigint AS refunded_fen,
+       coalesce(sum(refunding_fen), 0)::bigint AS refunding_fen,
+       coalesce(sum(paid_fen - refunded_fen - refunding_fen) FILTER (
+           WHERE status = 'paid' AND refundable_until > now()
+       ), 0)::bigint AS in_window_fen,
+       coalesce(sum(paid_fen - refunded_fen) FILTER (WHERE payout_status = 'pending'), 0)::bigint AS paying_out_fen,
+       coalesce(sum(paid_fen - refunded_fen) FILTER (WHERE payout_status = 'succeeded'), 0)::bigint AS paid_out_fen,
+       coalesce(sum(paid_fen - refunded_fen) FILTER (WHERE withdrawable), 0)::bigint AS withdrawable_fen
+FROM entry_order_money
+WHERE community_id = $1
+"""
+
+# --- payouts -------------------------------------------------------------------------------------------
+
+# First lock every entry order not paid out yet; WITHDRAWABLE_ORDERS then reads them in a fresh snapshot, so a
+# refund committed before the lock is seen, and one asked after it waits and finds the order paid out.
+LOCK_UNPAID_OUT_ORDERS = """
+SELECT id FROM orders
+WHERE purpose = 'community_entry' AND subject_id = $1 AND status = 'paid' AND payout_id IS NULL
+ORDER BY id
+FOR UPDATE
+"""
+
+WITHDRAWABLE_ORDERS = """
+SELECT order_id AS id, paid_fen - refunded_fen AS amount_fen FROM entry_order_money
+WHERE community_id = $1 AND order_id = ANY($2::bigint[]) AND withdrawable
+ORDER BY paid_at, order_id
+"""
+
+INSERT_PAYOUT = """
+INSERT INTO payouts (community_id, payee_user_id, amount_fen, order_count) VALUES ($1, $2, $3, $4) RETURNING id
+"""
+
+HOLD_ORDERS = "UPDATE orders SET payout_id = $2, updated_at = now() WHERE id = ANY($1::bigint[])"
+
+SET_PAYOUT_TRANSFER = "UPDATE payouts SET transfer_id = $2 WHERE id = $1"
+
+PAYOUT = "SELECT * FROM payouts WHERE id = $1"
+
+PAYOUTS = """
+SELECT * FROM payouts WHERE community_id = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3
+"""
+
+FINISH_PAYOUT = """
+UPDATE payouts SET status = $2, finished_at = now() WHERE id = $1 AND status = 'pending' RETURNING community_id
+"""
+
+RELEASE_ORDERS = "UPDATE orders SET payout_id = NULL, updated_at = now() WHERE payout_id = $1"
+
+# An invite named when ordering: checked (not used) now; one use is counted when the payer is admitted.
+INVITE_FOR_ORDER = """
+SELECT id, created_by, revoked_at IS NOT NULL AS revoked, expires_at <= now() AS expired, uses >= max_uses AS used_up
+FROM invites WHERE community_id = $1 AND code = $2
+"""
+
+REFUNDS_PROMISED = """
+SELECT coalesce(sum(amount_fen), 0) FROM refunds WHERE order_id = $1 AND status NOT IN ('closed', 'failed')
+"""
+
+REFUND_REQUESTED_BY = "SELECT requested_by FROM refunds WHERE id = $1"
