@@ -11,6 +11,7 @@ the union of its domains' tables (`app.state.problems`); docs/errors.md is its `
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -279,7 +280,14 @@ def _source_name(source: object) -> str | None:
     return None if source is None else str(getattr(source, "value", source))
 
 
+# Litestar names a missing required parameter only in its message.
+_MISSING = re.compile(r"^Missing required (query|header|cookie|path) parameter '([^']+)'")
+
+
 def _validation_errors(exc: ValidationException) -> list[FieldError]:
+    if missing := _MISSING.match(str(exc.detail)):
+        source, name = missing.groups()
+        return [FieldError(field=name, message="is required", source=source, reason="required")]
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):

@@ -84,3 +84,13 @@ async def test_an_id_in_the_path_is_a_string_of_digits(client, sandbox):
         assert answer.json()["code"] == "validation_failed", bad
         assert answer.json()["errors"][0]["field"] == "community_id", bad
     assert (await client.get("/v1/communities/9007199254740991", headers=bearer(tokens))).status_code == 404
+
+
+async def test_a_missing_required_query_parameter_is_named(client, sandbox):
+    tokens = await login(client, sandbox.url, "alice")
+    community_id = (await client.post("/v1/communities", json={"name": "晨跑群"}, headers=bearer(tokens))).json()["id"]
+    answer = await client.get(f"/v1/communities/{community_id}/leaderboard?to=2026-01-07", headers=bearer(tokens))
+    assert answer.status_code == 400 and answer.json()["code"] == "validation_failed"
+    assert answer.json()["errors"] == [
+        {"field": "from", "message": "is required", "source": "query", "reason": "required"}
+    ]

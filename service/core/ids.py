@@ -13,7 +13,7 @@ MAX_ID = 2**53 - 1
 
 # A string on the wire like every id in a body (the mini program passes ids from answers as they are); the handler
 # gets an int, and anything but digits answers 400 `validation_failed`, not 404.
-ID_PATTERN = r"^[1-9][0-9]{0,15}$"
+ID_PATTERN = r"^[1-9][0-9]{0,15}$(?!\n)"
 PathId = Annotated[
     int,
     PathParameter(
