@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks import throughput
+from benchmarks import media, throughput
 from benchmarks.processes import free_port, stop, tree_peak_rss_kib
 from benchmarks.scenarios import BASELINE, SCENARIOS, Request, Scenario
 from service.db import embedded
@@ -209,7 +209,8 @@ def main() -> int:
     scenarios: list[Scenario] = [BASELINE] + [s for s in SCENARIOS if not args.only or s.name in args.only]
     rows = []
     for kind in args.servers.split(","):
-        proc, base_url = start_server(kind, dsn, {})
+        media_env = {**media.SERVER_ENV, "MEDIA_DIR": tempfile.mkdtemp(prefix="bench-media-")}
+        proc, base_url = start_server(kind, dsn, media_env)
         try:
             for scenario in scenarios:
                 if not requests[scenario.name].rotation:  # a rotation is used once: no warm-up run
@@ -221,6 +222,8 @@ def main() -> int:
                 print(f"  {kind:8} {scenario.name:24} {result['rps']:9.0f} req/s", file=sys.stderr, flush=True)
             if extras and kind == args.servers.split(",")[0]:
                 comparisons.append(ingestion(base_url, dsn, requests["ingest"], args.duration))
+            if (not args.only or "media" in args.only) and kind == args.servers.split(",")[0]:
+                comparisons += uploads(base_url, requests["feed_latest"], args.duration)
             rss_mib = tree_peak_rss_kib(proc.pid) / 1024
         finally:
             stop(proc)
@@ -244,10 +247,19 @@ def main() -> int:
         )
     if extras:
         comparisons.append(asyncio.run(metrics_comparison(dsn)))
+    if comparisons:
         print("\n| measurement | figure | same-run baseline | ratio | goal |\n|---|---:|---:|---:|---|")
         for name, figure, baseline, ratio, goal in comparisons:
             print(f"| {name} | {figure} | {baseline} | {ratio:.2f} | {goal} |")
     return 0
+
+
+def uploads(base_url: str, feed: Request, duration: int) -> list[tuple[str, str, str, float, str]]:
+    """Photo uploads (benchmarks/media.py): CPU per upload, uploads/s, and the feed's p99 beside them."""
+    print("  photo uploads beside the feed ...", file=sys.stderr, flush=True)
+    photo = media.phone_jpeg()
+    run_feed = lambda: run_wrk(base_url, feed, duration, 16)  # noqa: E731
+    return [media.cpu_per_upload(photo), *media.uploads_beside_feed(base_url, feed.headers, run_feed, duration, photo)]
 
 
 def ingestion(base_url: str, dsn: str, request: Request, duration: int) -> tuple[str, str, str, float, str]:

@@ -64,6 +64,8 @@ SELECT create_distributed_table('robot_cooldowns', 'community_id', colocate_with
 -- Per member, co-located with each other by user id: sessions and the answers kept for Idempotency-Key.
 SELECT create_distributed_table('refresh_tokens', 'user_id');
 SELECT create_distributed_table('idempotent_requests', 'user_id', colocate_with => 'refresh_tokens');
+-- A member's uploads; GET /v1/media/{id} and the upload limits look them up by their owner.
+SELECT create_distributed_table('media', 'owner_id', colocate_with => 'refresh_tokens');
 
 -- Read by every community's queries (authors in a feed page, robot names, app prices, pools), written rarely:
 -- a copy on every node. `users` is the big one; profile edits then write to every node, which logins and
@@ -72,6 +74,10 @@ SELECT create_reference_table('users');
 SELECT create_reference_table('robots');
 SELECT create_reference_table('app_prices');
 SELECT create_reference_table('reward_pools');
+-- Stored images by content (shared by every uploader of the same file) and WeChat's checks of them: one row
+-- per distinct photo, read by every upload's deduplication and every verdict.
+SELECT create_reference_table('media_objects');
+SELECT create_reference_table('media_checks');
 
 -- On the coordinator only: the job queue (workers claim with FOR UPDATE SKIP LOCKED on one table), the shared
 -- WeChat access token, login rate limits, WeChat's message pushes, roll-up watermarks and the migrations.

@@ -1246,6 +1246,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a photo as wx.uploadFile sends it (multipart, field `file`)
+         * @description `wx.uploadFile({url, filePath, name: "file", formData: {purpose: "post"}})`; the answer body arrives as a string: `JSON.parse(res.data)`. The type is judged by the bytes (JPEG, PNG, WebP, GIF, HEIC), at most 10 MB and 50 million pixels. Orientation is applied and every piece of metadata (EXIF with GPS, XMP, ICC) is removed. The answer's URLs work for the uploader at once; others see the photo only once WeChat's image check approved it (`status`). Per member: 30 uploads a minute, 300 a day (429 with Retry-After).
+         */
+        post: operations["uploadMedia"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media/files/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A stored image behind a signed, expiring link
+         * @description The links in a media resource; no token needed (WeChat's image check fetches them too).
+         */
+        get: operations["getMediaFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media/{media_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A photo of mine, with fresh signed URLs
+         * @description URLs expire (`urlExpiresAt`): ask again for fresh ones. Another member's photo is `not_found`.
+         */
+        get: operations["getMedia"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/meetups/{meetup_id}": {
         parameters: {
             query?: never;
@@ -3005,6 +3065,55 @@ export interface components {
             /** @description E.164, e.g. +8613800138000 */
             phoneNumber: string | null;
         };
+        /** Media */
+        Media: {
+            /**
+             * @description Bytes of the display image
+             * @example 284113
+             */
+            bytes: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** @example 1600 */
+            height: number;
+            /**
+             * @description The media id, as posts and profiles take it
+             * @example 8812
+             */
+            id: string;
+            /**
+             * @description image/jpeg, or image/png with transparency
+             * @example image/jpeg
+             */
+            mimeType: string;
+            /** @enum {string} */
+            purpose: "post" | "comment" | "avatar" | "cover" | "introduction" | "checkin" | "feedback";
+            /**
+             * @description WeChat's image check: `pending` until its verdict (also while a person reviews it), `approved`, or `rejected`. Only its uploader sees an image that is not approved.
+             * @enum {string}
+             */
+            status: "pending" | "approved" | "rejected";
+            /**
+             * @description The thumbnail (long edge ≤ 400), signed like `url`
+             * @example https://api.example.com/v1/media/files/4e0b…b66a-thumb.jpg?expires=1764580200&signature=…
+             */
+            thumbnailUrl: string;
+            /**
+             * @description The display image: a signed URL that expires (`urlExpiresAt`)
+             * @example https://api.example.com/v1/media/files/4e0b…b66a.jpg?expires=1764580200&signature=…
+             */
+            url: string;
+            /**
+             * Format: date-time
+             * @description Ask again (GET /v1/media/{id}) for fresh URLs after this
+             */
+            urlExpiresAt: string;
+            /**
+             * @description Pixels of the display image (long edge ≤ 1600)
+             * @example 1200
+             */
+            width: number;
+        };
         /** Meetup */
         Meetup: {
             /**
@@ -3622,7 +3731,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "cancellation_closed" | "cap_below_member_count" | "capacity_below_signups" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "cancellation_closed" | "cap_below_member_count" | "capacity_below_signups" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "media_link_invalid" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -4091,6 +4200,16 @@ export interface components {
              */
             shippingNote: string;
         };
+        /** UploadForm */
+        UploadForm: {
+            /** Format: binary */
+            file: string;
+            /**
+             * @default post
+             * @enum {string}
+             */
+            purpose: "post" | "comment" | "avatar" | "cover" | "introduction" | "checkin" | "feedback";
+        };
         /** VenueCode */
         VenueCode: {
             /** Format: date-time */
@@ -4481,6 +4600,18 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "invalid_signature";
+                };
+            };
+        };
+        /** @description - `media_link_invalid`: The file link is not signed by us or has expired: ask for the media again. */
+        Problem403_media_link_invalid: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "media_link_invalid";
                 };
             };
         };
@@ -5240,6 +5371,21 @@ export interface components {
             };
         };
         /**
+         * @description - `media_too_large`: The file is larger than 10 MB (MEDIA_MAX_BYTES).
+         *     - `payload_too_large`: The request body exceeds the size limit.
+         */
+        Problem413_3f2b9ec223: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "media_too_large" | "payload_too_large";
+                };
+            };
+        };
+        /**
          * @description - `batch_too_large`: The event batch holds more events than the documented maximum.
          *     - `payload_too_large`: The request body exceeds the size limit.
          */
@@ -5263,6 +5409,33 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "payload_too_large";
+                };
+            };
+        };
+        /** @description - `media_unsupported_type`: The file is not a JPEG, PNG, WebP, GIF or HEIC image (judged by its bytes). */
+        Problem415_media_unsupported_type: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "media_unsupported_type";
+                };
+            };
+        };
+        /**
+         * @description - `media_too_many_pixels`: The image has more pixels than MEDIA_MAX_PIXELS; it was not decoded.
+         *     - `media_unreadable`: The image is damaged or cut short.
+         */
+        Problem422_3f0f8dfef8: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "media_too_many_pixels" | "media_unreadable";
                 };
             };
         };
@@ -8007,6 +8180,94 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TrialPage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    uploadMedia: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["UploadForm"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Media"];
+                };
+            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_3f2b9ec223"];
+            415: components["responses"]["Problem415_media_unsupported_type"];
+            422: components["responses"]["Problem422_3f0f8dfef8"];
+            429: components["responses"]["Problem429_rate_limited"];
+        };
+    };
+    getMediaFile: {
+        parameters: {
+            query: {
+                /** @description Expiry, epoch seconds */
+                expires: number;
+                /** @description HMAC of key and expiry */
+                signature: string;
+            };
+            header?: never;
+            path: {
+                /** @description The file's name in the store */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": string;
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            403: components["responses"]["Problem403_media_link_invalid"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    getMedia: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                media_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Media"];
                 };
             };
             400: components["responses"]["Problem400_validation_failed"];

@@ -18,6 +18,7 @@ from litestar.types import ControllerRouterHandler
 from service import __version__
 from service.core.domain import Domain, check_declared, install, job_registry, problem_table
 from service.core.guard import enforce_declared_security, provide_caller, provide_current_user
+from service.core.storage import Storage
 from service.db import migrate as migrations
 from service.db.pool import create_pool
 from service.domains import DOMAINS
@@ -58,6 +59,7 @@ def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None, domains
             if settings.environment == "production":
                 _ = app.state.pay.config  # load the merchant keys now: a bad key must stop start-up
             app.state.wechat = WeChatClient(client, pool, settings)
+            app.state.storage = Storage(settings)
             try:
                 yield
             finally:
@@ -75,6 +77,10 @@ def _provide_pay(state: State) -> WeChatPay:
 
 def _provide_wechat(state: State) -> WeChatClient:
     return state.wechat
+
+
+def _provide_storage(state: State) -> Storage:
+    return state.storage
 
 
 async def _provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:
@@ -107,6 +113,7 @@ def create_app(
             "caller": provide_caller,
             "pay": Provide(_provide_pay, sync_to_thread=False),
             "wechat": Provide(_provide_wechat, sync_to_thread=False),
+            "storage": Provide(_provide_storage, sync_to_thread=False),
         },
         guards=[enforce_declared_security],
         before_request=refuse_nul,

@@ -15,6 +15,7 @@ from service.communities.domain import DOMAIN as COMMUNITIES
 from service.core.domain import Domain
 from service.feed.domain import DOMAIN as FEED
 from service.interactions.domain import DOMAIN as INTERACTIONS
+from service.media.domain import DOMAIN as MEDIA
 from service.meetups.domain import DOMAIN as MEETUPS
 from service.polls.domain import DOMAIN as POLLS
 from service.robots.domain import DOMAIN as ROBOTS
@@ -28,6 +29,7 @@ DOMAINS: tuple[Domain, ...] = (
     COLLECTIONS,
     INTERACTIONS,
     FEED,
+    MEDIA,
     ROBOTS,
     POLLS,
     ACTIVITIES,

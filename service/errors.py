@@ -282,6 +282,8 @@ def _source_name(source: object) -> str | None:
 
 # Litestar names a missing required parameter only in its message.
 _MISSING = re.compile(r"^Missing required (query|header|cookie|path) parameter '([^']+)'")
+# ... and a missing form field (multipart) only in the message of the whole body's error.
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 
 
 def _validation_errors(exc: ValidationException) -> list[FieldError]:
@@ -293,9 +295,10 @@ def _validation_errors(exc: ValidationException) -> list[FieldError]:
         if isinstance(item, dict):
             reason, message = explain(str(item.get("message", "invalid")))
             source = _source_name(item.get("source"))
-            errors.append(
-                FieldError(field=str(item.get("key") or "body"), message=message, source=source, reason=reason)
-            )
+            field = str(item.get("key") or "body")
+            if field == "data" and (missing_field := _MISSING_FIELD.search(str(item.get("message", "")))):
+                field = missing_field.group(1)
+            errors.append(FieldError(field=field, message=message, source=source, reason=reason))
     return errors
 
 

@@ -153,6 +153,15 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # Apps
     "app_not_renewable": ("该功能无需续费。", "This feature cannot be renewed."),
+    # Photos
+    "media_unsupported_type": (
+        "只支持 JPG、PNG、WebP、GIF 和 HEIC 格式的图片。",
+        "Only JPG, PNG, WebP, GIF and HEIC images can be uploaded.",
+    ),
+    "media_too_large": ("图片不能超过 10MB，请压缩后再上传。", "Images must be under 10 MB. Please compress it."),
+    "media_too_many_pixels": ("图片尺寸过大，请裁剪或缩小后再上传。", "This image is too large. Please resize it."),
+    "media_unreadable": ("图片已损坏或不完整，请重新选择。", "This image is damaged. Please choose another."),
+    "media_link_invalid": ("图片链接已过期，请刷新后查看。", "This image link has expired. Refresh to see it."),
 }
 
 # WeChat's content-check labels -> why a text was refused, for the member who wrote it.

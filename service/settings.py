@@ -24,6 +24,7 @@ SECRET_FIELDS = frozenset(
         "operator_api_key",
         "wechat_message_token",
         "wechat_message_aes_key",
+        "media_s3_secret_access_key",
     }
 )
 
@@ -167,6 +168,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     meetups_promotion_template_id: str = "sandbox-meetup-promotion"
     apps_expiry_reminder_lead: Annotated[int, msgspec.Meta(ge=3600)] = 3 * 86400  # remind before a paid app ends
     apps_expiry_template_id: str = "sandbox-app-expiry"
+    # Photos (service/media, docs/media.md). Storage: a local folder served by the app under signed URLs, or an
+    # S3-compatible bucket (Tencent COS, MinIO, AWS) when MEDIA_S3_BUCKET is set.
+    media_dir: str = ".data/media"
+    media_s3_bucket: str | None = None
+    media_s3_endpoint: str | None = None  # e.g. https://cos.ap-shanghai.myqcloud.com; unset: AWS
+    media_s3_region: str = "us-east-1"
+    media_s3_access_key_id: str | None = None
+    media_s3_secret_access_key: str | None = None
+    media_url_ttl: Annotated[int, msgspec.Meta(ge=1, le=7 * 86400)] = 3600  # signed display URLs live this long
+    media_max_bytes: Annotated[int, msgspec.Meta(ge=1024, le=10 * 1024 * 1024)] = 10 * 1024 * 1024  # WeChat's limit
+    media_max_pixels: Annotated[int, msgspec.Meta(ge=10_000)] = 50_000_000  # larger images are never decoded
+    media_uploads_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 30
+    media_uploads_per_day: Annotated[int, msgspec.Meta(ge=1)] = 300
+    media_decoders: Annotated[int, msgspec.Meta(ge=1, le=32)] = 2  # photos decoded at once per process
+    media_check_resubmit_after: Annotated[int, msgspec.Meta(ge=0)] = 1800  # a verdict that never came is asked again
+    media_check_max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 5
+    media_unattached_hours: Annotated[int, msgspec.Meta(ge=1)] = 24  # uploads never used are deleted after this
+    # The sandbox's image check: the verdict is pushed to PUBLIC_BASE_URL/v1/wechat/messages after this delay.
+    sandbox_media_check_delay: Annotated[float, msgspec.Meta(ge=0)] = 1.0
 
     def __post_init__(self) -> None:
         if self.db_pool_min > self.db_pool_max:

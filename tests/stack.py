@@ -64,7 +64,8 @@ async def full_stack(database_url: str, pay_keys: SandboxKeys, **overrides: obje
     api_url = "http://{}:{}".format(*sock.getsockname())
     async with httpx.AsyncClient(timeout=10) as notify_http:
         pay_sandbox = PaySandbox.from_keys(pay_keys, http=notify_http)
-        sandbox_app = create_sandbox_app(sandbox_config(), [*CONTROLLERS, pay_sandbox_router(pay_sandbox)])
+        config = sandbox_config(message_push_url=f"{api_url}/v1/wechat/messages", media_check_delay=0.05)
+        sandbox_app = create_sandbox_app(config, [*CONTROLLERS, pay_sandbox_router(pay_sandbox)])
         async with serve(sandbox_app) as sandbox_url, httpx.AsyncClient(base_url=sandbox_url, timeout=10) as control:
             values: dict[str, object] = {
                 "wechat_api_base": sandbox_url,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -79,6 +80,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         # Likewise members write a lot in tests: the write flood limit is tested on its own.
         "write_rate_posts": 100_000,
         "write_rate_comments": 100_000,
+        # Photos stored locally go to a folder of this database's own, outside the checkout.
+        "media_dir": os.path.join(tempfile.gettempdir(), "community-media", database_url.rsplit("/", 1)[-1]),
     }
     values.update(overrides)
     # No merchant: a Pay sandbox's keys, kept in memory (`make run` passes the development sandbox's likewise).

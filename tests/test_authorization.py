@@ -12,6 +12,7 @@ A new route without a row fails.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import uuid
@@ -19,9 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.seed import OPERATOR as OPERATOR_HEADERS
 from tests.seed import Seeded, Seeder, User, local_window, seeder_in
@@ -41,6 +44,7 @@ PUBLIC = {
     ("POST", "/v1/pay/transfer-notify"): "WeChat Pay, verified by its platform signature",
     ("GET", "/v1/wechat/messages"): "WeChat's URL check, verified by its signature",
     ("POST", "/v1/wechat/messages"): "WeChat's message push, verified by its signature",
+    ("GET", "/v1/media/files/{name}"): "a stored image behind a link we signed (HMAC) that expires",
 }
 
 OPERATIONS = [
@@ -164,6 +168,10 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/pay/transfer-notify"): Row(NOBODY, body={}),
     ("GET", "/v1/wechat/messages"): Row(NOBODY),
     ("POST", "/v1/wechat/messages"): Row(NOBODY),
+    # Photos: an upload is its uploader's alone until it is used; its file links work for whoever holds one.
+    ("POST", "/v1/media"): Row(SIGNED_IN, "photo"),
+    ("GET", "/v1/media/{media_id}"): Row(AUTHOR, "own_media"),
+    ("GET", "/v1/media/files/{name}"): Row(EVERYONE, "media_file"),
     # Communities and belonging.
     ("GET", "/v1/communities"): Row(SIGNED_IN),
     ("POST", "/v1/communities"): Row(SIGNED_IN, body={"name": "新社群"}),
@@ -405,6 +413,27 @@ def _made(make: str, key: str):
     return target
 
 
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 140, 200)).save(out, "JPEG")
+    return out.getvalue()
+
+
+async def _photo(s: Seeder, seeded: Seeded, role: str) -> dict:
+    return {"files": {"file": ("tmp_1.jpg", _jpeg(), "image/jpeg")}}
+
+
+async def _own_media(s: Seeder, seeded: Seeded, role: str) -> dict:
+    files = (await _photo(s, seeded, role))["files"]
+    return {"media_id": (await s.call("POST", "/v1/media", seeded.users["author"], files=files))["id"]}
+
+
+async def _media_file(s: Seeder, seeded: Seeded, role: str) -> dict:
+    media_id = (await _own_media(s, seeded, role))["media_id"]
+    url = urlsplit((await s.call("GET", f"/v1/media/{media_id}", seeded.users["author"]))["url"])
+    return {"name": url.path.rsplit("/", 1)[1], "query": dict(parse_qsl(url.query))}
+
+
 async def _body(body: dict) -> dict:
     return {"body": body}
 
@@ -448,6 +477,9 @@ TARGETS = {
         {"title": "周日夜跑", "mode": "offline", "place": "奥森北门", "startsAt": at(days=4), "capacity": 10}
     ),
     "signed_up": _signed_up,
+    "photo": _photo,
+    "own_media": _own_media,
+    "media_file": _media_file,
     "venue_code": _venue_code,
 }
 
@@ -498,7 +530,9 @@ async def check_row(s: Seeder, seeded: Seeded, method: str, path: str, row: Row)
         values = {**seeded.ids, **target}
         headers = OPERATOR_HEADERS if role == "operator" else seeded.users[role].headers if role in seeded.users else {}
         body = target.get("body", fill(row.body, values))
-        response = await s.api.request(method, fill(path, values), json=body, params=row.query, headers=headers)
+        upload = {"files": target["files"]} if "files" in target else {"json": body}
+        query = target.get("query", row.query)
+        response = await s.api.request(method, fill(path, values), params=query, headers=headers, **upload)
         if "cleanup" in target:
             await target["cleanup"]()
         if row.allowed is NOBODY:

@@ -8,6 +8,8 @@ import asyncio
 import json
 import subprocess
 
+from PIL import Image
+
 from tests.stack import full_stack
 from tests.support import KIT, ROOT, node_tool
 
@@ -28,6 +30,9 @@ def compile_client(out) -> str:
 
 async def test_the_wrapper_against_the_api(database_url, pay_keys, tmp_path):
     compiled = await asyncio.to_thread(compile_client, tmp_path / "js")
+    photo, text = tmp_path / "tmp_photo.jpg", tmp_path / "tmp_note.jpg"
+    Image.new("RGB", (320, 240), (30, 120, 200)).save(photo, "JPEG")
+    text.write_text("not a photo")
     # The whole stack: WeChat Pay's sandbox pays an order and notifies the API.
     async with full_stack(database_url, pay_keys) as stack:
         api, sandbox = stack.api_url, stack.sandbox
@@ -37,6 +42,8 @@ async def test_the_wrapper_against_the_api(database_url, pay_keys, tmp_path):
             compiled,
             api,
             sandbox.url,
+            str(photo),
+            str(text),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -44,6 +51,17 @@ async def test_the_wrapper_against_the_api(database_url, pay_keys, tmp_path):
     assert node.returncode == 0, err.decode()
     seen = json.loads(out)
     assert seen["login"] and seen["me"]
+    assert seen["upload"] == {
+        "ok": True,
+        "status": 201,
+        "id": "string",
+        "purpose": "checkin",
+        "refused": {
+            "status": 415,
+            "code": "media_unsupported_type",
+            "message": "只支持 JPG、PNG、WebP、GIF 和 HEIC 格式的图片。",
+        },
+    }
     assert seen["renewed"] == {"ok": True, "nickname": "Carol", "refreshes": 1}
     assert seen["together"] == {"ok": [True, True, True], "refreshes": 2}
     assert seen["missing"] == {"ok": False, "status": 404, "code": "not_found"}

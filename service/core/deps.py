@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncpg
 from litestar.di import NamedDependency
 
+from service.core.storage import Storage
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
@@ -19,3 +20,4 @@ Db = NamedDependency[asyncpg.Connection]
 AppSettings = NamedDependency[Settings]
 WeChat = NamedDependency[WeChatClient]
 Pay = NamedDependency[WeChatPay]
+Store = NamedDependency[Storage]

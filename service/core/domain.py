@@ -15,7 +15,7 @@ import asyncpg
 from litestar.openapi.spec import Tag
 from litestar.types import ControllerRouterHandler
 
-from service.core.hooks import OnPublished, install_hooks
+from service.core.hooks import OnMediaVerdict, OnPublished, install_hooks
 from service.core.money.purposes import Purpose, install_purposes
 from service.core.problems import SHARED
 from service.errors import Problems
@@ -31,6 +31,7 @@ class Domain:
     jobs: Sequence[Registry] = ()
     purposes: Sequence[Purpose] = ()
     on_published: Sequence[OnPublished] = field(default=())
+    on_media_verdict: Sequence[OnMediaVerdict] = field(default=())
 
 
 def problem_table(domains: Sequence[Domain]) -> Problems:
@@ -56,7 +57,10 @@ def install(domains: Sequence[Domain]) -> Registry:
     if len(set(names)) != len(names):
         raise ValueError(f"a domain is listed twice: {names}")
     install_purposes([purpose for domain in domains for purpose in domain.purposes])
-    install_hooks([hook for domain in domains for hook in domain.on_published])
+    install_hooks(
+        [hook for domain in domains for hook in domain.on_published],
+        [hook for domain in domains for hook in domain.on_media_verdict],
+    )
     return job_registry(domains)
 
 

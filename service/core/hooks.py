@@ -24,16 +24,34 @@ class Published:
     thread_id: int | None = None  # the top comment of a reply's thread
 
 
+@dataclass(frozen=True)
+class MediaVerdict:
+    """WeChat's image check answered (the `wxa_media_check` push, matched by `trace_id`)."""
+
+    trace_id: str
+    suggest: str  # pass, review or risky; empty when WeChat could not check the image (errcode != 0)
+    label: int | None = None
+
+
 OnPublished = Callable[[asyncpg.Connection, Published], Awaitable[None]]
+OnMediaVerdict = Callable[[asyncpg.Connection, MediaVerdict], Awaitable[None]]
 
 _on_published: list[OnPublished] = []
+_on_media_verdict: list[OnMediaVerdict] = []
 
 
-def install_hooks(on_published: Sequence[OnPublished]) -> None:
+def install_hooks(on_published: Sequence[OnPublished], on_media_verdict: Sequence[OnMediaVerdict] = ()) -> None:
     _on_published[:] = on_published
+    _on_media_verdict[:] = on_media_verdict
 
 
 async def published(conn: asyncpg.Connection, event: Published) -> None:
     """Call every handler of the event in the caller's transaction (the keyword robot answers here)."""
     for handler in _on_published:
+        await handler(conn, event)
+
+
+async def media_verdict(conn: asyncpg.Connection, event: MediaVerdict) -> None:
+    """Call every handler of an image verdict in the caller's transaction (the media domain applies it)."""
+    for handler in _on_media_verdict:
         await handler(conn, event)

@@ -21,6 +21,7 @@ import asyncpg
 import msgspec
 from msgspec import UNSET
 
+from service.core import hooks
 from service.core.apps import require_app_member
 from service.core.content import POST_SCENE, judge
 from service.core.hooks import Published
@@ -186,8 +187,12 @@ async def answer_in_feed(conn: asyncpg.Connection, event: Published) -> int | No
 
 
 async def receive_customer_message(pool: asyncpg.Pool, message: InboundMessage) -> None:
-    """Store a pushed message once (WeChat retries pushes) and queue the answer, in one transaction."""
+    """Store a pushed message once (WeChat retries pushes) and queue the answer, in one transaction. An image
+    check's verdict goes to whichever domain handles it (service.core.hooks)."""
     async with pool.acquire() as conn, conn.transaction():
+        if message.media_verdict is not None:
+            await hooks.media_verdict(conn, message.media_verdict)
+            return
         message_id = await conn.fetchval(
             q.INSERT_MESSAGE, message.msg_key, message.openid, message.msg_type, message.content
         )

@@ -19,6 +19,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
+from service.core.hooks import MediaVerdict
 from service.settings import Settings
 
 MAX_SKEW = 300
@@ -34,6 +35,8 @@ class InboundMessage:
     openid: str
     msg_type: str
     content: str
+    # The `wxa_media_check` event: WeChat's verdict on an image (handled by the media domain, not stored here).
+    media_verdict: MediaVerdict | None = None
 
 
 def _keys(settings: Settings) -> tuple[str, str]:
@@ -110,4 +113,24 @@ def open_message(settings: Settings, query: Mapping[str, str], body: bytes) -> I
     msg_id = message.get("MsgId")
     key = str(msg_id) if msg_id not in (None, "") else f"{openid}:{message.get('CreateTime', '')}:{msg_type}"
     content = message.get("Content") if msg_type == "text" else ""
-    return InboundMessage(msg_key=key, openid=openid, msg_type=msg_type, content=str(content or "")[:2000])
+    return InboundMessage(
+        msg_key=key,
+        openid=openid,
+        msg_type=msg_type,
+        content=str(content or "")[:2000],
+        media_verdict=_media_verdict(message),
+    )
+
+
+def _media_verdict(message: dict[str, Any]) -> MediaVerdict | None:
+    trace_id = message.get("trace_id")
+    if message.get("Event") != "wxa_media_check" or not isinstance(trace_id, str) or not trace_id:
+        return None
+    result = message.get("result") if str(message.get("errcode", 0)) == "0" else None
+    suggest = result.get("suggest") if isinstance(result, dict) else None
+    label = result.get("label") if isinstance(result, dict) else None
+    return MediaVerdict(
+        trace_id=trace_id[:128],
+        suggest=suggest if suggest in ("pass", "review", "risky") else "",
+        label=int(label) if str(label).isdigit() else None,
+    )

@@ -1,6 +1,7 @@
 // Drives openapi/client (compiled by tsc) against a live API through the strict wx (wx.cjs).
-// Usage: node scenario.cjs <compiled client/index.js> <api url> <sandbox url>; prints what it saw as JSON.
-const [clientPath, api, sandbox] = process.argv.slice(2);
+// Usage: node scenario.cjs <compiled client/index.js> <api url> <sandbox url> <a JPEG> <a text file>; prints what
+// it saw as JSON.
+const [clientPath, api, sandbox, photoPath, textPath] = process.argv.slice(2);
 const { createClient, memoryTokens } = require(clientPath);
 
 const { wx, log } = require("./wx.cjs").createWx({ sandbox, user: "carol" });
@@ -39,6 +40,14 @@ const refreshes = () => sent.filter((path) => path === "/v1/auth/refresh").lengt
 
   seen.login = (await client.login(await wxLogin("carol"))).ok;
   seen.me = (await client.get("/v1/me")).ok;
+
+  // A photo from wx.chooseMedia through wx.uploadFile: the body comes back as a string, the client parses it.
+  const photo = await client.upload(photoPath, "checkin");
+  const text = await client.upload(textPath);
+  seen.upload = {
+    ok: photo.ok, status: photo.status, id: typeof photo.data.id, purpose: photo.data.purpose,
+    refused: { status: text.status, code: text.data.code, message: text.data.userMessage },
+  };
 
   // An access token the server refuses: one refresh, then the call is repeated.
   const spent = tokens.get().refreshToken;

@@ -73,7 +73,7 @@ async def _json_object(request: Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-async def _token_call(request: Request, sandbox: Sandbox, name: str) -> dict[str, Any] | Response:
+async def token_call(request: Request, sandbox: Sandbox, name: str) -> dict[str, Any] | Response:
     """Count a call made with an access_token, check the token and read the JSON object: the body, or WeChat's
     error answer."""
     sandbox.stats[name] += 1
@@ -136,7 +136,7 @@ class MiniProgramApi(Controller):
 
     @post("/wxa/business/getuserphonenumber", status_code=200)
     async def phone_number(self, request: Request, sandbox: Sandbox) -> Response:
-        body = await _token_call(request, sandbox, "getuserphonenumber")
+        body = await token_call(request, sandbox, "getuserphonenumber")
         if isinstance(body, Response):
             return body
         if not isinstance(code := body.get("code"), str) or not code:
@@ -156,7 +156,7 @@ class MiniProgramApi(Controller):
 
     @post("/wxa/msg_sec_check", status_code=200)
     async def msg_sec_check(self, request: Request, sandbox: Sandbox) -> Response:
-        body = await _token_call(request, sandbox, "msg_sec_check")
+        body = await token_call(request, sandbox, "msg_sec_check")
         if isinstance(body, Response):
             return body
         if body.get("version") != 2 or body.get("scene") not in (1, 2, 3, 4):
@@ -190,7 +190,7 @@ class MiniProgramApi(Controller):
 
     @post("/cgi-bin/message/subscribe/send", status_code=200)
     async def subscribe_send(self, request: Request, sandbox: Sandbox) -> Response:
-        body = await _token_call(request, sandbox, "subscribe_send")
+        body = await token_call(request, sandbox, "subscribe_send")
         if isinstance(body, Response):
             return body
         openid, template_id, data = body.get("touser"), body.get("template_id"), body.get("data")
@@ -212,7 +212,7 @@ class MiniProgramApi(Controller):
 
     @post("/cgi-bin/message/custom/send", status_code=200)
     async def custom_send(self, request: Request, sandbox: Sandbox) -> Response:
-        body = await _token_call(request, sandbox, "custom_send")
+        body = await token_call(request, sandbox, "custom_send")
         if isinstance(body, Response):
             return body
         openid, msgtype = body.get("touser"), body.get("msgtype")

@@ -49,6 +49,10 @@ class SandboxConfig(msgspec.Struct, kw_only=True):
     visit_window: float = 7200.0
     risky_words: dict[str, int] = msgspec.field(default_factory=dict)
     review_words: dict[str, int] = msgspec.field(default_factory=dict)
+    # The image check pushes its verdicts here (the API's POST /v1/wechat/messages), signed with this token.
+    message_push_url: str | None = None
+    message_token: str = "sandbox-message-token"
+    media_check_delay: float = 1.0
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> SandboxConfig:
@@ -57,6 +61,9 @@ class SandboxConfig(msgspec.Struct, kw_only=True):
             "secret": settings.sandbox_secret,
             "risky_words": parse_words(settings.sandbox_risky_words),
             "review_words": parse_words(settings.sandbox_review_words),
+            "message_push_url": settings.public_base_url.rstrip("/") + "/v1/wechat/messages",
+            "message_token": settings.sandbox_message_token,
+            "media_check_delay": settings.sandbox_media_check_delay,
         }
         values.update(overrides)
         return cls(**values)
@@ -118,6 +125,11 @@ class SandboxState:
         self.risky_words = dict(config.risky_words)
         self.review_words = dict(config.review_words)
         self.fault: Fault | None = None
+        # The image check: verdicts by content sha256, every submission, and its delivery tasks.
+        self.media_rules: dict[str, str] = {}
+        self.media_checks: list = []
+        self.media_hold = False
+        self.tasks: set = set()
         # Counters the tests read: calls per endpoint, tokens issued, forced refreshes.
         self.stats: Counter[str] = Counter()
 

@@ -1,0 +1,34 @@
+"""The media domain's jobs: submit an image to WeChat's check, ask again when no verdict came, delete unused
+uploads."""
+
+from __future__ import annotations
+
+from service.core.messaging import wechat_of
+from service.core.storage import Storage
+from service.jobs import JobContext, Registry
+from service.media import logic
+from service.media import queries as q
+
+JOBS = Registry()
+
+
+def storage_of(ctx: JobContext) -> Storage:
+    storage = ctx.services.get("storage")
+    if storage is None:
+        storage = ctx.services["storage"] = Storage(ctx.settings)
+    return storage
+
+
+@JOBS.job(q.CHECK_KIND)
+async def check(ctx: JobContext, payload: dict) -> None:
+    await logic.submit_check(ctx.pool, ctx.settings, storage_of(ctx), wechat_of(ctx), str(payload["sha256"]))
+
+
+@JOBS.job(q.RESUBMIT_KIND, every=60)
+async def resubmit(ctx: JobContext, payload: dict) -> None:
+    await logic.resubmit_stale(ctx.pool, ctx.settings)
+
+
+@JOBS.job(q.CLEANUP_KIND, every=3600)
+async def cleanup(ctx: JobContext, payload: dict) -> None:
+    await logic.delete_unattached(ctx.pool, ctx.settings, storage_of(ctx))

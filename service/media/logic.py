@@ -1,0 +1,170 @@
+"""Photos: upload (limits, decoding off the event loop, storage once per content), reading, WeChat's verdicts,
+re-submission of checks that never came back, and deletion of uploads nobody used."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+import asyncpg
+
+from service.core import ratelimit
+from service.core.hooks import MediaVerdict
+from service.core.storage import Storage
+from service.errors import Problem
+from service.jobs import enqueue
+from service.media import models as m
+from service.media import queries as q
+from service.media.processing import Processed, Refused, process
+from service.settings import Settings
+from service.wechat.client import WeChatClient
+
+log = logging.getLogger("service.media")
+
+# What members see: a verdict of `review` waits for a person and shows as pending meanwhile.
+SHOWN_STATUS = {"pending": "pending", "review": "pending", "approved": "approved", "rejected": "rejected"}
+# WeChat may fetch the image up to 30 minutes after the submission: its URL outlives that.
+CHECK_URL_TTL = 3600
+
+
+@functools.lru_cache(maxsize=1)
+def _decoders(count: int) -> anyio.CapacityLimiter:
+    # Photos decoded at once in this process: more would only queue for the same cores and hold their memory.
+    return anyio.CapacityLimiter(count)
+
+
+async def _limit(pool: asyncpg.Pool, settings: Settings, user_id: int) -> None:
+    async with pool.acquire() as conn:
+        detail = f"at most {settings.media_uploads_per_minute} photos a minute"
+        await ratelimit.hit(conn, {f"media-minute:{user_id}": settings.media_uploads_per_minute}, 60, detail)
+        detail = f"at most {settings.media_uploads_per_day} photos a day"
+        await ratelimit.hit(conn, {f"media-day:{user_id}": settings.media_uploads_per_day}, 86400, detail)
+
+
+async def _store(settings: Settings, storage: Storage, data: bytes) -> Processed:
+    """Decode off the event loop, then write both files. Files before rows: a row never points at a missing
+    file; the same content always has the same keys, so writing it again is harmless."""
+    try:
+        limiter = _decoders(settings.media_decoders)
+        processed = await anyio.to_thread.run_sync(process, data, settings.media_max_pixels, limiter=limiter)
+    except Refused as refused:
+        raise Problem(refused.code, refused.detail) from None
+    await storage.put(processed.key, processed.display, processed.mime_type)
+    await storage.put(processed.thumbnail_key, processed.thumbnail, processed.mime_type)
+    return processed
+
+
+async def to_media(storage: Storage, row: Any) -> m.Media:
+    return m.Media(
+        id=row["id"],
+        status=SHOWN_STATUS[row["check_status"]],  # type: ignore[arg-type]
+        purpose=row["purpose"],
+        width=row["width"],
+        height=row["height"],
+        bytes=row["bytes"],
+        mime_type=row["mime_type"],
+        url=await storage.url(row["storage_key"]),
+        thumbnail_url=await storage.url(row["thumbnail_key"]),
+        url_expires_at=datetime.now(UTC) + timedelta(seconds=storage.ttl),
+        created_at=row["created_at"],
+    )
+
+
+async def upload(
+    pool: asyncpg.Pool, settings: Settings, storage: Storage, user_id: int, data: bytes, purpose: str
+) -> m.Media:
+    """Store a member's photo and ask WeChat to check it; nothing is stored for a file we refuse."""
+    if len(data) > settings.media_max_bytes:
+        raise Problem("media_too_large", f"{len(data)} bytes; at most {settings.media_max_bytes}")
+    await _limit(pool, settings, user_id)
+    source = hashlib.sha256(data).hexdigest()
+    async with pool.acquire() as conn:
+        known = await conn.fetchval(q.OBJECT_BY_SOURCE, source)
+    processed = None if known else await _store(settings, storage, data)
+    async with pool.acquire() as conn, conn.transaction():
+        sha = known and await conn.fetchval(q.LOCK_OBJECT, known)
+        if not sha:
+            processed = processed or await _store(settings, storage, data)  # cleaned up in between: decode after all
+            sha = processed.sha256
+            object_row = (
+                processed.key,
+                processed.thumbnail_key,
+                processed.mime_type,
+                processed.width,
+                processed.height,
+            )
+            await conn.execute(q.INSERT_OBJECT, sha, *object_row, len(processed.display))
+            await conn.fetchval(q.LOCK_OBJECT, sha)
+        media_id = await conn.fetchval(q.INSERT_MEDIA, user_id, sha, source, len(data), purpose)
+        await enqueue(conn, q.CHECK_KIND, {"sha256": sha}, dedupe_key=f"media-check:{sha}", max_attempts=8)
+        row = await conn.fetchrow(q.MEDIA_BY_ID, media_id)
+    log.info("photo uploaded", extra={"mediaId": media_id, "bytes": len(data), "reused": processed is None})
+    return await to_media(storage, row)
+
+
+async def read(conn: asyncpg.Connection, storage: Storage, media_id: int, user_id: int) -> m.Media:
+    row = await conn.fetchrow(q.MEDIA_BY_ID, media_id)
+    # Until a photo is used somewhere, it is its uploader's alone; anyone else learns nothing of it.
+    if row is None or row["owner_id"] != user_id:
+        raise Problem("not_found", "no such media")
+    return await to_media(storage, row)
+
+
+# -- WeChat's check --------------------------------------------------------------------------------------------
+
+
+async def submit_check(
+    pool: asyncpg.Pool, settings: Settings, storage: Storage, wechat: WeChatClient, sha: str
+) -> None:
+    """Send a pending image to media_check_async with a URL WeChat can fetch; its verdict is pushed later."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(q.TO_CHECK, sha)
+    if row is None or row["status"] != "pending":
+        return  # deleted, or decided meanwhile
+    if row["check_attempts"] >= settings.media_check_max_attempts:
+        log.warning("image check gave up", extra={"sha256": sha, "attempts": row["check_attempts"]})
+        return
+    url = await storage.url(row["storage_key"], CHECK_URL_TTL)
+    trace_id = await wechat.check_media(row["openid"], m.SCENES[row["purpose"]], url)  # type: ignore[arg-type]
+    async with pool.acquire() as conn:
+        await conn.execute(q.SUBMITTED, trace_id, sha)
+    log.info("image check submitted", extra={"sha256": sha, "traceId": trace_id})
+
+
+async def apply_verdict(conn: asyncpg.Connection, verdict: MediaVerdict) -> None:
+    """The `wxa_media_check` push, in its receiver's transaction: the first answer to a submission counts; a
+    duplicate, or one for an image already decided, changes nothing."""
+    sha = await conn.fetchval(q.ANSWERED, verdict.trace_id, verdict.suggest or None)
+    if sha is None:
+        log.info("image verdict ignored (duplicate or unknown)", extra={"traceId": verdict.trace_id})
+        return
+    if verdict.suggest not in ("pass", "review", "risky"):
+        return  # WeChat could not check it (e.g. it could not fetch the URL): re-submitted later
+    status = await conn.fetchval(q.DECIDED, sha, verdict.suggest, verdict.label)
+    log.info("image verdict", extra={"sha256": sha, "suggest": verdict.suggest, "status": status})
+
+
+async def resubmit_stale(pool: asyncpg.Pool, settings: Settings) -> int:
+    """Queue a new check for every image whose verdict has not come after MEDIA_CHECK_RESUBMIT_AFTER."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(q.STALE_CHECKS, settings.media_check_max_attempts, settings.media_check_resubmit_after)
+        for row in rows:
+            await enqueue(conn, q.CHECK_KIND, {"sha256": row["sha256"]}, dedupe_key=f"media-check:{row['sha256']}")
+    return len(rows)
+
+
+async def delete_unattached(pool: asyncpg.Pool, settings: Settings, storage: Storage) -> int:
+    """Delete uploads never used after MEDIA_UNATTACHED_HOURS, and the files no upload refers to any more."""
+    async with pool.acquire() as conn, conn.transaction():
+        gone = await conn.fetch(q.EXPIRED_UPLOADS, settings.media_unattached_hours)
+        orphans = await conn.fetch(q.ORPHANS, list({row["object_sha256"] for row in gone}))
+    for row in orphans:
+        await storage.delete(row["storage_key"])
+        await storage.delete(row["thumbnail_key"])
+    if gone:
+        log.info("unused uploads deleted", extra={"uploads": len(gone), "files": 2 * len(orphans)})
+    return len(gone)

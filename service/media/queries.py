@@ -1,0 +1,90 @@
+"""The media domain's SQL (tables in service/db/migrations/0015_media.sql)."""
+
+from __future__ import annotations
+
+CHECK_KIND = "media.check"  # send one stored image to WeChat's check
+RESUBMIT_KIND = "media.resubmit"  # ask again for verdicts that never came
+CLEANUP_KIND = "media.cleanup"  # delete uploads nobody used
+
+_MEDIA = """
+SELECT m.id::text AS id, m.owner_id, m.purpose, m.created_at,
+       o.sha256, o.storage_key, o.thumbnail_key, o.mime_type, o.width, o.height, o.bytes, o.status AS check_status
+FROM media m JOIN media_objects o ON o.sha256 = m.object_sha256
+"""
+
+MEDIA_BY_ID = _MEDIA + "WHERE m.id = $1"
+
+# The same file uploaded before (by anyone): its stored object is reused without decoding it again.
+OBJECT_BY_SOURCE = """
+SELECT object_sha256 FROM media WHERE source_sha256 = $1 LIMIT 1
+"""
+
+# Held until the upload commits, so the clean-up cannot delete the object under it.
+LOCK_OBJECT = "SELECT sha256 FROM media_objects WHERE sha256 = $1 FOR SHARE"
+
+INSERT_OBJECT = """
+INSERT INTO media_objects (sha256, storage_key, thumbnail_key, mime_type, width, height, bytes)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (sha256) DO NOTHING
+"""
+
+INSERT_MEDIA = """
+INSERT INTO media (owner_id, object_sha256, source_sha256, source_bytes, purpose)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id
+"""
+
+# The first uploader's openid and purpose decide the check's scene.
+TO_CHECK = """
+SELECT o.sha256, o.storage_key, o.status, o.check_attempts, u.openid, m.purpose
+FROM media_objects o
+JOIN media m ON m.object_sha256 = o.sha256
+JOIN users u ON u.id = m.owner_id
+WHERE o.sha256 = $1
+ORDER BY m.id
+LIMIT 1
+"""
+
+SUBMITTED = """
+WITH check_row AS (INSERT INTO media_checks (trace_id, object_sha256) VALUES ($1, $2) ON CONFLICT DO NOTHING)
+UPDATE media_objects SET submitted_at = now(), check_attempts = check_attempts + 1 WHERE sha256 = $2
+"""
+
+# A verdict counts once: the first answer to a submission, and only while its image is still pending.
+ANSWERED = """
+UPDATE media_checks SET suggest = $2, answered_at = now()
+WHERE trace_id = $1 AND answered_at IS NULL
+RETURNING object_sha256
+"""
+
+DECIDED = """
+UPDATE media_objects
+SET status = CASE $2::text WHEN 'pass' THEN 'approved' WHEN 'risky' THEN 'rejected' ELSE 'review' END,
+    label = $3, checked_at = now()
+WHERE sha256 = $1 AND status = 'pending'
+RETURNING status
+"""
+
+STALE_CHECKS = """
+SELECT sha256 FROM media_objects
+WHERE status = 'pending' AND check_attempts < $1
+  AND (submitted_at IS NULL OR submitted_at <= now() - make_interval(secs => $2))
+ORDER BY submitted_at NULLS FIRST
+LIMIT 500
+"""
+
+EXPIRED_UPLOADS = """
+DELETE FROM media
+WHERE id IN (
+    SELECT id FROM media WHERE attached_at IS NULL AND created_at <= now() - make_interval(hours => $1)
+    ORDER BY created_at LIMIT 1000
+)
+RETURNING object_sha256
+"""
+
+# Objects no upload refers to any more; their files are deleted once the rows are gone.
+ORPHANS = """
+DELETE FROM media_objects o
+WHERE o.sha256 = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM media m WHERE m.object_sha256 = o.sha256)
+RETURNING o.storage_key, o.thumbnail_key
+"""

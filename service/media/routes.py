@@ -1,0 +1,110 @@
+"""HTTP routes of photos: upload (what wx.uploadFile sends), read, and the local store's signed file links."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import State
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, PathParameter, QueryParameter
+
+from service.core.deps import AppSettings, Db, Store
+from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.ids import PathId
+from service.core.storage import LOCAL_PREFIX, local_url_valid
+from service.errors import Problem
+from service.media import logic
+from service.media import models as m
+from service.media.problems import PROBLEMS
+from service.openapi import documenter
+
+doc = documenter(PROBLEMS)
+AUTH = ("unauthorized", "token_expired")
+# The form around a 10 MB file: the body limit of this one route (the app's is 1 MB).
+UPLOAD_BODY_MAX = 10 * 1024 * 1024 + 64 * 1024
+CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png"}
+FILE_NAME = r"^[0-9a-f]{64}(-thumb)?\.(jpg|png)$(?!\n)"
+
+
+class MediaController(Controller):
+    path = "/media"
+    tags = ["media"]
+    security = BEARER_SECURITY
+
+    @post(
+        "",
+        status_code=201,
+        request_max_body_size=UPLOAD_BODY_MAX,
+        **doc(
+            "uploadMedia",
+            "Upload a photo as wx.uploadFile sends it (multipart, field `file`)",
+            *AUTH,
+            "media_unsupported_type",
+            "media_too_large",
+            "payload_too_large",
+            "media_too_many_pixels",
+            "media_unreadable",
+            "rate_limited",
+        ),
+    )
+    async def upload(
+        self,
+        data: Annotated[m.UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+        user: CurrentUser,
+        state: State,
+        settings: AppSettings,
+        storage: Store,
+    ) -> m.Media:
+        """`wx.uploadFile({url, filePath, name: "file", formData: {purpose: "post"}})`; the answer body arrives as
+        a string: `JSON.parse(res.data)`. The type is judged by the bytes (JPEG, PNG, WebP, GIF, HEIC), at most
+        10 MB and 50 million pixels. Orientation is applied and every piece of metadata (EXIF with GPS, XMP, ICC)
+        is removed. The answer's URLs work for the uploader at once; others see the photo only once WeChat's
+        image check approved it (`status`). Per member: 30 uploads a minute, 300 a day (429 with Retry-After)."""
+        content = await data.file.read(settings.media_max_bytes + 1)
+        await data.file.close()
+        return await logic.upload(state.pool, settings, storage, user.id, content, data.purpose)
+
+    @get(
+        "/{media_id:str}",
+        **doc("getMedia", "A photo of mine, with fresh signed URLs", *AUTH, "not_found"),
+    )
+    async def read(self, media_id: PathId, user: CurrentUser, db: Db, storage: Store) -> m.Media:
+        """URLs expire (`urlExpiresAt`): ask again for fresh ones. Another member's photo is `not_found`."""
+        return await logic.read(db, storage, media_id, user.id)
+
+
+class MediaFilesController(Controller):
+    """The local store's files (`make run`, tests). With a bucket, URLs point at the bucket instead."""
+
+    path = "/media/files"
+    tags = ["media"]
+
+    @get(
+        "/{name:str}",
+        media_type="image/jpeg",
+        **doc("getMediaFile", "A stored image behind a signed, expiring link", "media_link_invalid", "not_found"),
+    )
+    async def file(
+        self,
+        name: Annotated[str, PathParameter(pattern=FILE_NAME, description="The file's name in the store")],
+        storage: Store,
+        settings: AppSettings,
+        expires: Annotated[int, QueryParameter(ge=0, le=2**53 - 1, description="Expiry, epoch seconds")],
+        signature: Annotated[str, QueryParameter(min_length=1, max_length=64, description="HMAC of key and expiry")],
+    ) -> Response[bytes]:
+        """The links in a media resource; no token needed (WeChat's image check fetches them too)."""
+        stored = LOCAL_PREFIX + name
+        if not storage.local:
+            raise Problem("not_found", "files are served by the bucket")
+        if not local_url_valid(settings, stored, expires, signature):
+            raise Problem("media_link_invalid", "the link is not ours or has expired")
+        content = await storage.read(stored)
+        if content is None:
+            raise Problem("not_found", "no such file")
+        content_type = CONTENT_TYPES.get(stored.rsplit(".", 1)[-1], "application/octet-stream")
+        headers = {"cache-control": "private, max-age=3600", "x-content-type-options": "nosniff"}
+        return Response(content, media_type=content_type, headers=headers)
+
+
+CONTROLLERS = [MediaController, MediaFilesController]

@@ -1,0 +1,133 @@
+"""WeChat's image check end to end: the sandbox downloads our signed URL, pushes a signed verdict to the message
+URL, duplicates change nothing, a verdict that never comes is asked again; the S3 path against a real S3 server."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.media.conftest import media_world, phone_photo, sha256
+
+
+async def test_verdicts_arrive_by_push_risky_rejects_and_duplicates_change_nothing(world):
+    alice = await world.user("alice")
+    await world.sandbox("POST", "/hold", json={"hold": True})
+    fine = await world.uploaded(alice, phone_photo(color=(10, 200, 10)), purpose="post")
+    risky = await world.uploaded(alice, phone_photo(color=(200, 10, 10)), purpose="avatar")
+    await world.run_jobs()  # the check jobs submit both to media_check_async
+
+    checks = (await world.sandbox("GET", "/checks"))["items"]
+    assert sorted(check["scene"] for check in checks) == [1, 3]  # avatar: profile; post: forum
+    assert {check["openid"] for check in checks} == {
+        (await world.stack.sandbox.control("GET", "/sandbox/users/alice"))["openid"]
+    }
+    served = (await world.fetch(risky["url"])).content
+    await world.sandbox("POST", "/rules", json={"sha256": sha256(served), "suggest": "risky"})
+
+    released = (await world.sandbox("POST", "/release", json={"repeat": 2}))["items"]
+    assert sorted(check["suggest"] for check in released) == ["pass", "risky"]
+    assert all(check["state"] == "pushed" and check["pushes"] == 2 for check in released)
+    assert await world.status(alice, fine["id"]) == "approved"
+    assert await world.status(alice, risky["id"]) == "rejected"
+    pool = world.seeder.pool
+    answered = await pool.fetch("SELECT suggest FROM media_checks WHERE answered_at IS NOT NULL ORDER BY suggest")
+    assert [row["suggest"] for row in answered] == ["pass", "risky"]
+
+    # A late, forged or replayed "pass" for the rejected image changes nothing.
+    trace = next(check["traceId"] for check in released if check["suggest"] == "risky")
+    token, timestamp, nonce = world.stack.settings.sandbox_message_token, str(int(time.time())), "n1"
+    signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+    body = {"MsgType": "event", "Event": "wxa_media_check", "FromUserName": "o", "CreateTime": 1, "trace_id": trace}
+    body |= {"errcode": 0, "result": {"suggest": "pass", "label": 100}}
+    query = {"signature": signature, "timestamp": timestamp, "nonce": nonce}
+    replay = await world.api.post("/v1/wechat/messages", params=query, json=body)
+    assert replay.status_code == 200 and replay.text == "success"
+    forged = await world.api.post("/v1/wechat/messages", params={**query, "signature": "0" * 40}, json=body)
+    assert forged.status_code == 403 and forged.json()["code"] == "invalid_signature"
+    assert await world.status(alice, risky["id"]) == "rejected"
+
+
+async def test_a_verdict_that_never_comes_is_asked_for_again(database_url, pay_keys):
+    async with media_world(database_url, pay_keys, media_check_resubmit_after=0) as world:
+        alice = await world.user("alice")
+        await world.sandbox("POST", "/hold", json={"hold": True})
+        media = await world.uploaded(alice, phone_photo())
+        await world.drain_checks()
+        dropped = (await world.sandbox("POST", "/drop"))["items"]
+        assert len(dropped) == 1 and await world.status(alice, media["id"]) == "pending"
+
+        await world.run_jobs()  # the re-submission job finds it unchecked and submits it again
+        checks = (await world.sandbox("GET", "/checks"))["items"]
+        assert [check["state"] for check in checks][:1] == ["dropped"] and len(checks) >= 2
+        await world.sandbox("POST", "/release", json={})
+        assert await world.status(alice, media["id"]) == "approved"
+        attempts = await world.seeder.pool.fetchval("SELECT check_attempts FROM media_objects")
+        assert attempts == len(checks)
+
+
+async def test_an_unreachable_url_gets_no_verdict(database_url, pay_keys):
+    # WeChat downloads the image itself: a URL it cannot fetch (here: a public base URL nobody serves) is
+    # never checked, and the image stays its uploader's alone.
+    async with media_world(database_url, pay_keys, public_base_url="http://127.0.0.1:9") as world:
+        alice = await world.user("alice")
+        media = (await world.upload(alice, phone_photo())).json()
+        await world.sandbox("POST", "/hold", json={"hold": True})
+        await world.run_jobs()
+        released = (await world.sandbox("POST", "/release", json={}))["items"]
+        assert [check["state"] for check in released] == ["fetch_failed"]
+        pending = await world.seeder.pool.fetchval("SELECT status FROM media_objects WHERE sha256 IS NOT NULL")
+        assert pending == "pending" and media["status"] == "pending"
+
+
+@contextlib.contextmanager
+def s3_server() -> Iterator[str]:
+    """moto's S3 in server mode: a real HTTP server speaking the S3 protocol (signatures included)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+async def test_the_s3_path_stores_signs_checks_and_cleans_up(database_url, pay_keys):
+    boto3 = pytest.importorskip("boto3")
+    with s3_server() as endpoint:
+        keys = {"aws_access_key_id": "test-key", "aws_secret_access_key": "test-secret"}
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys)
+        s3.create_bucket(Bucket="photos")
+        settings = {
+            "media_s3_bucket": "photos",
+            "media_s3_endpoint": endpoint,
+            "media_s3_access_key_id": keys["aws_access_key_id"],
+            "media_s3_secret_access_key": keys["aws_secret_access_key"],
+        }
+        async with media_world(database_url, pay_keys, **settings) as world:
+            alice = await world.user("alice")
+            media = await world.uploaded(alice, phone_photo())
+            assert media["url"].startswith(endpoint + "/photos/media/") and "X-Amz-Signature" in media["url"]
+            assert (await world.fetch(media["url"])).status_code == 200
+            async with httpx.AsyncClient() as http:  # the bucket is private: unsigned reads are refused
+                assert (await http.get(media["url"].split("?")[0])).status_code == 403
+            stored = sorted(item["Key"] for item in s3.list_objects_v2(Bucket="photos")["Contents"])
+            assert len(stored) == 2 and any(key.endswith("-thumb.jpg") for key in stored)
+
+            await world.run_jobs()
+            await world.sandbox("POST", "/release", json={})
+            assert await world.status(alice, media["id"]) == "approved"  # WeChat fetched the presigned URL
+
+            # Never attached to anything: a day later the upload and its files are gone.
+            pool = world.seeder.pool
+            await pool.execute("UPDATE media SET created_at = now() - interval '25 hours'")
+            await world.run_jobs()
+            assert await pool.fetchval("SELECT count(*) FROM media") == 0
+            assert await pool.fetchval("SELECT count(*) FROM media_objects") == 0
+            assert s3.list_objects_v2(Bucket="photos").get("KeyCount") == 0
