@@ -161,8 +161,7 @@ def start_sandbox(settings: Settings, timeout: float = 15.0) -> subprocess.Popen
     if _sandbox_answers(url):
         log.info("using the WeChat sandbox already running", extra={"url": url})
         return None
-    # The sandbox pushes image-check verdicts to the API's message URL: the API's own address, PORT included.
-    process = _child("sandbox", PUBLIC_BASE_URL=settings.public_base_url)
+    process = _child("sandbox")
     deadline = time.monotonic() + timeout
     while not _sandbox_answers(url):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -180,10 +179,10 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
-def _child(command: str, **env: str) -> subprocess.Popen:
+def _child(command: str) -> subprocess.Popen:
     """`python -m service <command>` beside `run`, with its settings (the environment) and its fate."""
     return subprocess.Popen(
-        [sys.executable, "-m", "service", command], env={**os.environ, **env}, preexec_fn=_die_with_parent
+        [sys.executable, "-m", "service", command], env=os.environ.copy(), preexec_fn=_die_with_parent
     )
 
 

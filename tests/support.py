@@ -81,7 +81,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "write_rate_posts": 100_000,
         "write_rate_comments": 100_000,
         # Photos stored locally go to a folder of this database's own, outside the checkout.
-        "media_dir": os.path.join(tempfile.gettempdir(), "community-media", database_url.rsplit("/", 1)[-1]),
+        "media_dir": os.path.join(tempfile.gettempdir(), "community-media", database_name(database_url)),
     }
     values.update(overrides)
     # No merchant: a Pay sandbox's keys, kept in memory (`make run` passes the development sandbox's likewise).
