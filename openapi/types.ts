@@ -990,8 +990,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Post in a community: text (checked by WeChat), up to 9 images, a link to a product or poll
-         * @description WeChat's content check decides: pass -> visible (201, status `visible`); review -> held (201, status `pending`, only you see it); risky -> 422 `content_rejected`. When WeChat cannot be reached the post is kept `pending` and checked again by a job. New members have limits in their first 24 hours (429 `rate_limited` with Retry-After; docs/feed.md).
+         * Post in a community: text (checked by WeChat), up to 9 uploaded photos, a link to a product or poll
+         * @description WeChat's content check decides: pass -> visible (201, status `visible`); review -> held (201, status `pending`, only you see it); risky -> 422 `content_rejected`. When WeChat cannot be reached the post is kept `pending` and checked again by a job. Photos (`imageIds`, your uploads) are checked by WeChat too: the post stays `pending` until every one passed, and one refused photo turns it `rejected` (422 `media_rejected` when it was refused before you posted). New members have limits in their first 24 hours (429 `rate_limited` with Retry-After; docs/feed.md).
          */
         post: operations["createPost"];
         delete?: never;
@@ -2793,7 +2793,10 @@ export interface components {
             /** @description The first 3 visible top-level comments, oldest first */
             firstComments: components["schemas"]["Comment"][];
             id: string;
+            /** @description Deprecated: URLs given before photos could be uploaded */
             imageUrls: string[];
+            /** @description Uploaded photos, with signed URLs that expire in an hour */
+            images: components["schemas"]["Image"][];
             /**
              * @description post, introduction, welcome (robot), digest (robot)
              * @example post
@@ -2884,6 +2887,22 @@ export interface components {
         Heartbeat: {
             /** @description A resource id */
             communityId: string;
+        };
+        /** Image */
+        Image: {
+            /** @example 1600 */
+            height: number;
+            /**
+             * @description An id
+             * @example 42
+             */
+            id: string;
+            /** @example https://api.example.com/v1/media/files/4e0b…b66a-thumb.jpg?… */
+            thumbnailUrl: string;
+            /** @example https://api.example.com/v1/media/files/4e0b…b66a.jpg?expires=… */
+            url: string;
+            /** @example 1200 */
+            width: number;
         };
         /** Introduction */
         Introduction: {
@@ -3684,7 +3703,9 @@ export interface components {
         };
         /** PostCreate */
         PostCreate: {
-            /** @description Up to 9 https image URLs */
+            /** @description Up to 9 of your uploads (POST /v1/media), in order. The post is shown to others once WeChat's image check passed every one; one refused image refuses the post. */
+            imageIds?: string[];
+            /** @description Deprecated: image URLs from before photos could be uploaded (send `imageIds` instead) */
             imageUrls?: string[];
             link?: components["schemas"]["Link"] | null;
             /**
@@ -3696,7 +3717,7 @@ export interface components {
         };
         /** PostUpdate */
         PostUpdate: {
-            /** @description Up to 9 https image URLs */
+            /** @description Deprecated: image URLs from before photos could be uploaded (send `imageIds` instead) */
             imageUrls?: string[];
             link?: components["schemas"]["Link"] | null;
             /**
@@ -3731,7 +3752,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "cancellation_closed" | "cap_below_member_count" | "capacity_below_signups" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "media_link_invalid" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "cancellation_closed" | "cap_below_member_count" | "capacity_below_signups" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -5463,6 +5484,21 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "content_rejected";
+                };
+            };
+        };
+        /**
+         * @description - `content_rejected`: The text did not pass WeChat's content-safety check.
+         *     - `media_rejected`: An image did not pass WeChat's image check: remove it.
+         */
+        Problem422_dceb8d418c: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "content_rejected" | "media_rejected";
                 };
             };
         };
@@ -7638,7 +7674,7 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_wechat_session_stale"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_content_rejected"];
+            422: components["responses"]["Problem422_dceb8d418c"];
             429: components["responses"]["Problem429_rate_limited"];
         };
     };

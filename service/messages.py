@@ -50,6 +50,7 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "introduction_required": ("请先发布自我介绍，再参与讨论。", "Please introduce yourself before posting."),
     "app_disabled": ("该功能在本社群未开启或已到期。", "This feature is off or expired in this community."),
     "operator_only": ("仅平台运营方可以进行此操作。", "Only the platform operator can do this."),
+    "media_rejected": ("有图片未通过安全检查，请删除后再发布。", "An image did not pass the safety check. Remove it."),
     "idempotency_key_reused": (
         "请求重复，请刷新后重试。",
         "This request was already made differently. Refresh and retry.",

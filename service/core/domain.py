@@ -15,7 +15,7 @@ import asyncpg
 from litestar.openapi.spec import Tag
 from litestar.types import ControllerRouterHandler
 
-from service.core.hooks import OnMediaVerdict, OnPublished, install_hooks
+from service.core.hooks import OnMediaDecided, OnMediaVerdict, OnPublished, install_hooks
 from service.core.money.purposes import Purpose, install_purposes
 from service.core.problems import SHARED
 from service.errors import Problems
@@ -32,6 +32,7 @@ class Domain:
     purposes: Sequence[Purpose] = ()
     on_published: Sequence[OnPublished] = field(default=())
     on_media_verdict: Sequence[OnMediaVerdict] = field(default=())
+    on_media_decided: Sequence[OnMediaDecided] = field(default=())
 
 
 def problem_table(domains: Sequence[Domain]) -> Problems:
@@ -60,6 +61,7 @@ def install(domains: Sequence[Domain]) -> Registry:
     install_hooks(
         [hook for domain in domains for hook in domain.on_published],
         [hook for domain in domains for hook in domain.on_media_verdict],
+        [hook for domain in domains for hook in domain.on_media_decided],
     )
     return job_registry(domains)
 

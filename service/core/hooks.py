@@ -33,16 +33,32 @@ class MediaVerdict:
     label: int | None = None
 
 
+@dataclass(frozen=True)
+class MediaDecided:
+    """A stored image's check ended: `approved`, `rejected` (with WeChat's label) or `review` (held)."""
+
+    sha256: str
+    status: str
+    label: int | None = None
+
+
 OnPublished = Callable[[asyncpg.Connection, Published], Awaitable[None]]
 OnMediaVerdict = Callable[[asyncpg.Connection, MediaVerdict], Awaitable[None]]
+OnMediaDecided = Callable[[asyncpg.Connection, MediaDecided], Awaitable[None]]
 
 _on_published: list[OnPublished] = []
 _on_media_verdict: list[OnMediaVerdict] = []
+_on_media_decided: list[OnMediaDecided] = []
 
 
-def install_hooks(on_published: Sequence[OnPublished], on_media_verdict: Sequence[OnMediaVerdict] = ()) -> None:
+def install_hooks(
+    on_published: Sequence[OnPublished],
+    on_media_verdict: Sequence[OnMediaVerdict] = (),
+    on_media_decided: Sequence[OnMediaDecided] = (),
+) -> None:
     _on_published[:] = on_published
     _on_media_verdict[:] = on_media_verdict
+    _on_media_decided[:] = on_media_decided
 
 
 async def published(conn: asyncpg.Connection, event: Published) -> None:
@@ -54,4 +70,10 @@ async def published(conn: asyncpg.Connection, event: Published) -> None:
 async def media_verdict(conn: asyncpg.Connection, event: MediaVerdict) -> None:
     """Call every handler of an image verdict in the caller's transaction (the media domain applies it)."""
     for handler in _on_media_verdict:
+        await handler(conn, event)
+
+
+async def media_decided(conn: asyncpg.Connection, event: MediaDecided) -> None:
+    """Call every handler of a decided image in the caller's transaction (the feed shows or refuses posts)."""
+    for handler in _on_media_decided:
         await handler(conn, event)

@@ -12,6 +12,7 @@ SHARED = WECHAT.extend(
     Code("introduction_required", 403, "This community asks newcomers to introduce themselves before posting."),
     Code("app_disabled", 409, "This app is switched off in this community, or its paid period has ended."),
     Code("operator_only", 403, "Only the platform operator (X-Operator-Key) may do this."),
+    Code("media_rejected", 422, "An image did not pass WeChat's image check: remove it.", action="fix"),
     Code(
         "idempotency_key_reused",
         422,

@@ -93,6 +93,13 @@ class Storage:
         except (FileNotFoundError, NotFoundError):
             pass  # already gone: deleting is idempotent
 
+    async def urls(self, keys: list[str]) -> dict[str, str]:
+        """Signed URLs for many keys at once (a feed page's photos): one call to the signer for a bucket."""
+        if self.local or not keys:
+            return {key: await self.url(key) for key in keys}
+        signed = await obstore.sign_async(self._store, "GET", keys, timedelta(seconds=self.ttl))
+        return dict(zip(keys, signed, strict=True))
+
     async def url(self, key: str, ttl: int | None = None) -> str:
         """A GET URL that works without our token until it expires (WeChat's image check fetches it too)."""
         ttl = ttl or self.ttl

@@ -8,6 +8,7 @@ from service.core.domain import Domain
 from service.feed.jobs import JOBS
 from service.feed.problems import PROBLEMS
 from service.feed.routes import CONTROLLERS
+from service.feed.visibility import images_decided
 
 DOMAIN = Domain(
     "feed",
@@ -21,4 +22,5 @@ DOMAIN = Domain(
         )
     ],
     jobs=[JOBS],
+    on_media_decided=[images_decided],
 )

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from service.core.content import COMMENT_SCENE, POST_SCENE, Verdict, judge
+from service.core.media import images_state
 from service.core.messaging import wechat_of
 from service.core.robots import post_as_robot
 from service.feed import queries as q
@@ -76,8 +77,10 @@ async def _apply_recheck(conn: asyncpg.Connection, check: Any, verdict: Verdict 
     await conn.execute(q.DROP_CHECK, check["id"])
     status = {"pass": "visible", "review": "pending", "risky": "rejected"}[verdict.outcome]
     label = None if verdict.outcome == "pass" else verdict.label
+    if is_post and status == "visible" and (await images_state(conn, target["image_ids"]))[0] != "approved":
+        status = "pending"  # the text passed; its photos are still being checked (the image verdict shows it)
     await conn.execute(q.SET_POST_STATUS if is_post else q.SET_COMMENT_STATUS, target["id"], status, label)
-    if verdict.outcome == "pass":
+    if status == "visible":
         if is_post:
             await visibility.post_became_visible(conn, target)
         else:

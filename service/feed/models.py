@@ -28,7 +28,23 @@ FeedOrder = Literal["latest", "hot"]
 
 IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["42"], description="An id")]
 ImageUrl = Annotated[str, Meta(max_length=500, pattern=HTTPS_URL, examples=["https://cdn.example.com/a.jpg"])]
-ImageUrls = Annotated[list[ImageUrl], Meta(max_length=IMAGES_MAX, description=f"Up to {IMAGES_MAX} https image URLs")]
+ImageUrls = Annotated[
+    list[ImageUrl],
+    Meta(
+        max_length=IMAGES_MAX,
+        description="Deprecated: image URLs from before photos could be uploaded (send `imageIds` instead)",
+    ),
+]
+ImageIds = Annotated[
+    list[IdString],
+    Meta(
+        max_length=IMAGES_MAX,
+        description=(
+            f"Up to {IMAGES_MAX} of your uploads (POST /v1/media), in order. The post is shown to others once "
+            "WeChat's image check passed every one; one refused image refuses the post."
+        ),
+    ),
+]
 PostText = Annotated[
     str,
     Meta(
@@ -40,6 +56,14 @@ CommentText = Annotated[
 ]
 
 
+class Image(msgspec.Struct, rename="camel", kw_only=True):
+    id: IdString
+    url: Annotated[str, Meta(examples=["https://api.example.com/v1/media/files/4e0b…b66a.jpg?expires=…"])]
+    thumbnail_url: Annotated[str, Meta(examples=["https://api.example.com/v1/media/files/4e0b…b66a-thumb.jpg?…"])]
+    width: Annotated[int, Meta(examples=[1200])]
+    height: Annotated[int, Meta(examples=[1600])]
+
+
 class Link(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     """What a post links to: a product of the community's shop or one of its polls."""
 
@@ -49,6 +73,7 @@ class Link(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=T
 
 class PostCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     text: PostText = ""
+    image_ids: ImageIds = []
     image_urls: ImageUrls = []
     link: Link | None = None
 
@@ -122,7 +147,8 @@ class FeedItem(msgspec.Struct, rename="camel", kw_only=True):
         str | None, Meta(examples=[None, "welcome"], description="The robot that wrote it, null for members")
     ]
     text: str
-    image_urls: list[str]
+    images: Annotated[list[Image], Meta(description="Uploaded photos, with signed URLs that expire in an hour")]
+    image_urls: Annotated[list[str], Meta(description="Deprecated: URLs given before photos could be uploaded")]
     link: Link | None
     status: Annotated[PostStatus, Meta(description="Others only ever see `visible`; you also see your own pending")]
     like_count: int

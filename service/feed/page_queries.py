@@ -7,7 +7,11 @@ The fragments below are constant SQL text assembled at import time; no value is 
 
 from __future__ import annotations
 
+from service.core.media import IMAGES_JSON
 from service.feed.models import FIRST_COMMENTS
+
+# A post's uploaded photos, URLs as placeholders signed per answer (service/core/media.py).
+_IMAGES = f"CASE WHEN p.image_ids = '{{}}' THEN '[]'::json ELSE {IMAGES_JSON.format(ids='p.image_ids')} END"
 
 
 def _time(column: str) -> str:
@@ -37,7 +41,8 @@ def _item_json(me: str) -> str:
     return f"""json_build_object(
         'likedByMe', EXISTS (SELECT FROM post_likes l WHERE l.post_id = p.id AND l.user_id = {me}),
         'id', p.id::text, 'communityId', p.community_id::text, 'kind', p.kind,
-        'author', {_author("u", "r", "p")}, 'robot', p.robot, 'text', p.text, 'imageUrls', p.image_urls,
+        'author', {_author("u", "r", "p")}, 'robot', p.robot, 'text', p.text,
+        'images', {_IMAGES}, 'imageUrls', p.image_urls,
         'link', CASE WHEN p.link_kind IS NULL THEN NULL
                      ELSE json_build_object('kind', p.link_kind, 'id', p.link_id::text) END,
         'status', p.status, 'likeCount', p.like_count, 'commentCount', p.comment_count,

@@ -16,6 +16,7 @@ from service.core.content import (
     judge,
     require_allowed,
 )
+from service.core.media import claim_images, images_state, release_images
 from service.core.rows import invalid
 from service.errors import Problem
 from service.feed import limits
@@ -38,7 +39,8 @@ async def create_post(
     pool: asyncpg.Pool, wechat: WeChatClient, settings: Settings, community_id: int, user_id: int, data: m.PostCreate
 ) -> Response[bytes]:
     text = data.text.strip()
-    if not text and not data.image_urls:
+    image_ids = [int(media_id) for media_id in data.image_ids]
+    if not text and not data.image_urls and not image_ids:
         raise invalid("text", "a post needs text or at least one image")
     async with pool.acquire() as conn:
         openid = await may_write(conn, settings, community_id, user_id, "post", text)
@@ -49,6 +51,9 @@ async def create_post(
         async with conn.transaction():
             await conn.execute(q.LOCK_MEMBERSHIP, community_id, user_id)  # one writer per member at a time
             await may_write(conn, settings, community_id, user_id, "post", text)
+            images = await claim_images(conn, user_id, image_ids) if image_ids else "approved"
+            # Shown to others when the text passed and every image did; an image still being checked holds it.
+            shown = verdict.outcome == "pass" and images == "approved"
             post = await conn.fetchrow(
                 q.INSERT_POST,
                 community_id,
@@ -57,12 +62,13 @@ async def create_post(
                 data.image_urls,
                 link_kind,
                 link_id,
-                verdict.status,
+                "visible" if shown else "pending" if verdict.outcome == "pass" else verdict.status,
                 label_of(verdict),
+                image_ids,
             )
             if verdict.outcome == "unchecked":
                 await conn.execute(QUEUE_POST_CHECK, post["id"])
-            elif verdict.outcome == "pass":
+            elif shown:
                 await post_became_visible(conn, post)
         return json_response(await post_item(conn, post["id"], user_id), 201)
 
@@ -95,13 +101,15 @@ async def update_post(
             status, label = post["status"], None
             if verdict is not None:
                 status, label = verdict.status, label_of(verdict)
+                if status == "visible" and (await images_state(conn, post["image_ids"]))[0] != "approved":
+                    status = "pending"  # its photos are still being checked
             await conn.execute(q.UPDATE_POST, post_id, text, images, link_kind, link_id, status, label)
             if verdict is not None:
                 if verdict.outcome == "unchecked":
                     await conn.execute(QUEUE_POST_CHECK, post_id)
                 else:
                     await conn.execute(q.DROP_POST_CHECK, post_id)
-                if verdict.outcome == "pass":
+                if status == "visible":
                     await post_became_visible(conn, {**dict(post), "text": text})
         return json_response(await post_item(conn, post_id, user_id))
 
@@ -129,4 +137,5 @@ async def delete_post(conn: asyncpg.Connection, post_id: int, user_id: int) -> N
             return
         await conn.execute(q.DELETE_POST, post_id, user_id)
         await conn.execute(q.DROP_POST_CHECK, post_id)
+        await release_images(conn, post["image_ids"])
         await audit_removal(conn, post, user_id, "post.deleted", {"postId": str(post_id)})

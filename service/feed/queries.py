@@ -21,14 +21,14 @@ POSTS_SINCE = _WRITTEN_SINCE.format(table="posts")
 COMMENTS_SINCE = _WRITTEN_SINCE.format(table="comments")
 
 INSERT_POST = """
-INSERT INTO posts (community_id, author_id, kind, text, image_urls, link_kind, link_id, status, check_label)
-VALUES ($1, $2, 'post', $3, $4, $5, $6, $7, $8)
+INSERT INTO posts (community_id, author_id, kind, text, image_urls, link_kind, link_id, status, check_label, image_ids)
+VALUES ($1, $2, 'post', $3, $4, $5, $6, $7, $8, $9)
 RETURNING id, community_id, author_id, text, status, created_at, counted_at
 """
 
 POST = """
 SELECT id, community_id, author_id, robot, kind, text, image_urls, link_kind, link_id, status, created_at,
-       deleted_at, essence_at, counted_at
+       deleted_at, essence_at, counted_at, image_ids, check_label
 FROM posts WHERE id = $1
 """
 LOCK_POST = POST + "FOR UPDATE\n"
@@ -211,4 +211,15 @@ WITH touched AS (
 )
 UPDATE posts p SET view_count = greatest(p.view_count, counted.views)
 FROM counted WHERE p.id = counted.post_id AND p.view_count < counted.views
+"""
+
+# Posts held for an image whose check just ended (the text passed or is itself still held).
+POSTS_WAITING_FOR = """
+SELECT p.id, p.community_id, p.author_id, p.text, p.image_ids, p.check_label, p.counted_at,
+       EXISTS (SELECT FROM content_checks k WHERE k.post_id = p.id) AS text_unchecked
+FROM posts p
+WHERE p.status = 'pending' AND p.image_ids <> '{}' AND p.deleted_at IS NULL
+  AND p.image_ids && (SELECT array_agg(m.id) FROM media m WHERE m.object_sha256 = $1)
+ORDER BY p.id
+FOR UPDATE OF p
 """

@@ -17,6 +17,7 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from service.core.deps import Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
+from service.core.media import sign_urls
 from service.core.paging import Cursor
 from service.feed import comments, posts, reactions, reading
 from service.feed import models as m
@@ -29,6 +30,12 @@ ADMIN = (*MEMBER, "forbidden")
 WRITE = (*MEMBER, "member_muted", "introduction_required", "rate_limited", "content_rejected", "wechat_session_stale")
 
 FeedLimit = Annotated[int, QueryParameter(ge=1, le=50, description="Page size (1-50)")]
+
+
+async def _signed(state: State, answer: Response[bytes]) -> Response[bytes]:
+    """Photo URLs are signed per answer (they expire); the page itself may come from the shared cache."""
+    answer.content = await sign_urls(state.storage, answer.content)
+    return answer
 
 
 def _ok(model: type, description: str, status: int = 200) -> dict[int, ResponseSpec]:
@@ -68,9 +75,10 @@ class CommunityFeedController(Controller):
         limit: FeedLimit = 20,
         cursor: Cursor = None,
     ) -> Response[m.FeedPage]:
-        return await reading.community_feed(
+        page = await reading.community_feed(
             state.pool, state.feed_cache, state.settings, community_id, caller.id, order, limit, cursor
         )
+        return await _signed(state, page)
 
     @get(
         "/essence",
@@ -81,25 +89,28 @@ class CommunityFeedController(Controller):
     async def essence(
         self, community_id: PathId, caller: CurrentUser, state: State, limit: FeedLimit = 20, cursor: Cursor = None
     ) -> Response[m.FeedPage]:
-        return await reading.essence(state.pool, community_id, caller.id, limit, cursor)
+        return await _signed(state, await reading.essence(state.pool, community_id, caller.id, limit, cursor))
 
     @post(
         "/posts",
         operation_id="createPost",
-        summary="Post in a community: text (checked by WeChat), up to 9 images, a link to a product or poll",
+        summary="Post in a community: text (checked by WeChat), up to 9 uploaded photos, a link to a product or poll",
         description=(
             "WeChat's content check decides: pass -> visible (201, status `visible`); review -> held (201, status "
             "`pending`, only you see it); risky -> 422 `content_rejected`. When WeChat cannot be reached the post "
-            "is kept `pending` and checked again by a job. New members have limits in their first 24 hours "
-            "(429 `rate_limited` with Retry-After; docs/feed.md)."
+            "is kept `pending` and checked again by a job. Photos (`imageIds`, your uploads) are checked by WeChat "
+            "too: the post stays `pending` until every one passed, and one refused photo turns it `rejected` "
+            "(422 `media_rejected` when it was refused before you posted). New members have limits in their first "
+            "24 hours (429 `rate_limited` with Retry-After; docs/feed.md)."
         ),
         status_code=201,
-        responses=_with(WRITE, m.FeedItem, "The post as you see it", 201),
+        responses=_with((*WRITE, "media_rejected"), m.FeedItem, "The post as you see it", 201),
     )
     async def create_post(
         self, community_id: PathId, data: JSONBody[m.PostCreate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> Response[m.FeedItem]:
-        return await posts.create_post(state.pool, wechat, state.settings, community_id, caller.id, data)
+        created = await posts.create_post(state.pool, wechat, state.settings, community_id, caller.id, data)
+        return await _signed(state, created)
 
 
 class MyFeedController(Controller):
@@ -120,7 +131,7 @@ class MyFeedController(Controller):
     async def my_feed(
         self, caller: CurrentUser, state: State, limit: FeedLimit = 20, cursor: Cursor = None
     ) -> Response[m.FeedPage]:
-        return await reading.my_feed(state.pool, caller.id, limit, cursor)
+        return await _signed(state, await reading.my_feed(state.pool, caller.id, limit, cursor))
 
 
 class PostsController(Controller):
@@ -135,7 +146,7 @@ class PostsController(Controller):
         responses=_with(MEMBER, m.FeedItem, "The post"),
     )
     async def read(self, post_id: PathId, caller: CurrentUser, state: State) -> Response[m.FeedItem]:
-        return await reading.get_post(state.pool, post_id, caller.id)
+        return await _signed(state, await reading.get_post(state.pool, post_id, caller.id))
 
     @put(
         "",
@@ -151,7 +162,8 @@ class PostsController(Controller):
     async def update(
         self, post_id: PathId, data: JSONBody[m.PostUpdate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> Response[m.FeedItem]:
-        return await posts.update_post(state.pool, wechat, state.settings, post_id, caller.id, data)
+        updated = await posts.update_post(state.pool, wechat, state.settings, post_id, caller.id, data)
+        return await _signed(state, updated)
 
     @delete(
         "",

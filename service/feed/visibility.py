@@ -9,8 +9,9 @@ from typing import Any
 
 import asyncpg
 
-from service.core.hooks import Published, published
+from service.core.hooks import MediaDecided, Published, published
 from service.core.interactions import record
+from service.core.media import images_state
 from service.feed import queries as q
 from service.jobs import enqueue
 
@@ -61,3 +62,19 @@ async def _queue_notifications(conn: asyncpg.Connection, comment: Any) -> None:
         )
         if row is not None and row["status"] == "queued":
             await enqueue(conn, NOTIFY_KIND, {"notification_id": row["id"]}, max_attempts=6)
+
+
+async def images_decided(conn: asyncpg.Connection, decided: MediaDecided) -> None:
+    """An image's check ended (hook, in the verdict's transaction): posts waiting for it are shown once every
+    image passed and their text did; one refused image refuses the post, with that image's label. An image held
+    for review keeps the post held."""
+    if decided.status == "review":
+        return
+    for post in await conn.fetch(q.POSTS_WAITING_FOR, decided.sha256):
+        state, label = await images_state(conn, post["image_ids"])
+        if state == "rejected":
+            await conn.execute(q.SET_POST_STATUS, post["id"], "rejected", label)
+            await conn.execute(q.DROP_POST_CHECK, post["id"])
+        elif state == "approved" and not post["text_unchecked"] and post["check_label"] is None:
+            await conn.execute(q.SET_POST_STATUS, post["id"], "visible", None)
+            await post_became_visible(conn, post)

@@ -12,8 +12,8 @@ from typing import Any
 import anyio
 import asyncpg
 
-from service.core import ratelimit
-from service.core.hooks import MediaVerdict
+from service.core import hooks, ratelimit
+from service.core.hooks import MediaDecided, MediaVerdict
 from service.core.storage import Storage
 from service.errors import Problem
 from service.jobs import enqueue
@@ -146,6 +146,8 @@ async def apply_verdict(conn: asyncpg.Connection, verdict: MediaVerdict) -> None
         return  # WeChat could not check it (e.g. it could not fetch the URL): re-submitted later
     status = await conn.fetchval(q.DECIDED, sha, verdict.suggest, verdict.label)
     log.info("image verdict", extra={"sha256": sha, "suggest": verdict.suggest, "status": status})
+    if status is not None:  # what waited for this image (a post) is shown or refused in this transaction
+        await hooks.media_decided(conn, MediaDecided(sha, status, verdict.label))
 
 
 async def resubmit_stale(pool: asyncpg.Pool, settings: Settings) -> int:
@@ -161,7 +163,7 @@ async def delete_unattached(pool: asyncpg.Pool, settings: Settings, storage: Sto
     """Delete uploads never used after MEDIA_UNATTACHED_HOURS, and the files no upload refers to any more."""
     async with pool.acquire() as conn, conn.transaction():
         gone = await conn.fetch(q.EXPIRED_UPLOADS, settings.media_unattached_hours)
-        orphans = await conn.fetch(q.ORPHANS, list({row["object_sha256"] for row in gone}))
+        orphans = await conn.fetch(q.ORPHANS)
     for row in orphans:
         await storage.delete(row["storage_key"])
         await storage.delete(row["thumbnail_key"])

@@ -82,9 +82,15 @@ WHERE id IN (
 RETURNING object_sha256
 """
 
-# Objects no upload refers to any more; their files are deleted once the rows are gone.
+# Objects no upload refers to any more (uploads expired, or deleted with what they were attached to); their
+# files are deleted once the rows are gone. An upload of the same content meanwhile holds its row (FOR SHARE).
 ORPHANS = """
 DELETE FROM media_objects o
-WHERE o.sha256 = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM media m WHERE m.object_sha256 = o.sha256)
+WHERE o.sha256 IN (
+    SELECT sha256 FROM media_objects x
+    WHERE NOT EXISTS (SELECT 1 FROM media m WHERE m.object_sha256 = x.sha256)
+    LIMIT 1000
+    FOR UPDATE SKIP LOCKED
+)
 RETURNING o.storage_key, o.thumbnail_key
 """

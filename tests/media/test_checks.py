@@ -124,10 +124,18 @@ async def test_the_s3_path_stores_signs_checks_and_cleans_up(database_url, pay_k
             await world.sandbox("POST", "/release", json={})
             assert await world.status(alice, media["id"]) == "approved"  # WeChat fetched the presigned URL
 
-            # Never attached to anything: a day later the upload and its files are gone.
+            # A post's photos are signed together for each answer.
+            posted = await world.uploaded(alice, phone_photo(color=(9, 9, 9)))
+            community = await world.seeder.community(alice)
+            body = {"imageIds": [posted["id"]]}
+            post = await world.seeder.call("POST", f"/v1/communities/{community}/posts", alice, json=body)
+            for url in (post["images"][0]["url"], post["images"][0]["thumbnailUrl"]):
+                assert url.startswith(endpoint) and (await world.fetch(url)).status_code == 200
+
+            # Never attached to anything: a day later the upload and its files are gone; the post's stay.
             pool = world.seeder.pool
             await pool.execute("UPDATE media SET created_at = now() - interval '25 hours'")
             await world.run_jobs()
-            assert await pool.fetchval("SELECT count(*) FROM media") == 0
-            assert await pool.fetchval("SELECT count(*) FROM media_objects") == 0
-            assert s3.list_objects_v2(Bucket="photos").get("KeyCount") == 0
+            assert await pool.fetchval("SELECT array_agg(id::text) FROM media") == [posted["id"]]
+            assert await pool.fetchval("SELECT count(*) FROM media_objects") == 1
+            assert s3.list_objects_v2(Bucket="photos").get("KeyCount") == 2

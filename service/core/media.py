@@ -1,0 +1,90 @@
+"""Photos in what members write: what any domain needs to take `imageIds` and to show them.
+
+- `claim_images`: the ids must be the writer's own uploads and not refused by WeChat; they become attached (an
+  attached upload is never deleted as unused). Answers the images' state: `approved` when WeChat passed every
+  one, else `pending` (the writing stays hidden from others until `MediaDecided` says otherwise).
+- `IMAGES_JSON`: the SQL that renders a row's images as JSON, with placeholders where the URLs go;
+  `sign_urls` replaces them with signed, expiring URLs in the bytes of an answer (pages are built by
+  PostgreSQL; URLs are signed per request, never stored).
+- `release_images`: what is deleted with the writing (its uploads; the files go with the clean-up job).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import asyncpg
+
+from service.core.storage import Storage
+from service.errors import FieldError, Problem
+
+PLACEHOLDER = "mediakey:"
+# A placeholder as PostgreSQL writes it: a whole JSON string, not preceded by a backslash (a member's text that
+# contains one is escaped, `\"mediakey:…\"`, and never matches).
+_PLACEHOLDERS = re.compile(rb'(?<!\\)"mediakey:(media/[0-9a-f]{64}(?:-thumb)?\.(?:jpg|png))"')
+
+# `{ids}` is the SQL expression of the row's bigint[] of media ids, e.g. p.image_ids.
+IMAGES_JSON = """coalesce((
+    SELECT json_agg(json_build_object(
+        'id', m.id::text, 'url', 'mediakey:' || o.storage_key, 'thumbnailUrl', 'mediakey:' || o.thumbnail_key,
+        'width', o.width, 'height', o.height) ORDER BY i.ord)
+    FROM unnest({ids}) WITH ORDINALITY AS i(id, ord)
+    JOIN media m ON m.id = i.id
+    JOIN media_objects o ON o.sha256 = m.object_sha256
+), '[]'::json)"""
+
+_CLAIM = """
+UPDATE media m SET attached_at = coalesce(m.attached_at, now())
+FROM media_objects o
+WHERE m.id = ANY($1::bigint[]) AND m.owner_id = $2 AND o.sha256 = m.object_sha256
+RETURNING m.id, o.status
+"""
+
+_STATE = """
+SELECT coalesce(bool_and(o.status = 'approved'), true) AS approved, coalesce(bool_or(o.status = 'rejected'), false)
+       AS rejected, max(o.label) FILTER (WHERE o.status = 'rejected') AS label
+FROM media m JOIN media_objects o ON o.sha256 = m.object_sha256
+WHERE m.id = ANY($1::bigint[])
+"""
+
+
+async def claim_images(conn: asyncpg.Connection, owner_id: int, ids: Sequence[int], field: str = "imageIds") -> str:
+    """Attach the writer's uploads (in the caller's transaction); `approved` or `pending`."""
+    if len(set(ids)) != len(ids):
+        raise _invalid(field, "lists the same image twice")
+    rows = {row["id"]: row["status"] for row in await conn.fetch(_CLAIM, list(ids), owner_id)}
+    missing = [index for index, media_id in enumerate(ids) if media_id not in rows]
+    if missing:
+        raise _invalid(f"{field}[{missing[0]}]", "is not a photo you uploaded")
+    refused = [index for index, media_id in enumerate(ids) if rows[media_id] == "rejected"]
+    if refused:
+        raise Problem("media_rejected", f"image {refused[0]} did not pass WeChat's image check")
+    return "approved" if all(status == "approved" for status in rows.values()) else "pending"
+
+
+async def images_state(conn: asyncpg.Connection, ids: Sequence[int]) -> tuple[str, int | None]:
+    """(`approved` | `pending` | `rejected`, the refusing label) of a row's images; no images is approved."""
+    row = await conn.fetchrow(_STATE, list(ids))
+    if row["rejected"]:
+        return "rejected", row["label"]
+    return ("approved" if row["approved"] else "pending"), None
+
+
+async def release_images(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+    """The writing is deleted: so are its uploads (the clean-up job deletes files nothing refers to)."""
+    if ids:
+        await conn.execute("DELETE FROM media WHERE id = ANY($1::bigint[])", list(ids))
+
+
+async def sign_urls(storage: Storage, body: bytes) -> bytes:
+    """Replace every image placeholder in a JSON answer with a signed URL (one signature per distinct key)."""
+    keys = {match.decode() for match in _PLACEHOLDERS.findall(body)}
+    if not keys:
+        return body
+    urls = await storage.urls(sorted(keys))
+    return _PLACEHOLDERS.sub(lambda match: b'"' + urls[match.group(1).decode()].encode() + b'"', body)
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem("validation_failed", message, errors=[FieldError(field=field, message=message, source="body")])

@@ -1,0 +1,6 @@
+-- Posts take uploaded photos (imageIds) instead of URLs: the media ids, in order. A post with images is shown
+-- to others once WeChat's image check approved every one (service/core/media.py).
+ALTER TABLE posts ADD COLUMN image_ids bigint[] NOT NULL DEFAULT '{}';
+ALTER TABLE posts ADD CONSTRAINT posts_image_ids_count CHECK (cardinality(image_ids) <= 9);
+-- A verdict finds the posts waiting for it.
+CREATE INDEX posts_pending_images ON posts USING gin (image_ids) WHERE status = 'pending' AND image_ids <> '{}';

@@ -1,0 +1,95 @@
+"""Posts with uploaded photos: hidden from others until WeChat's pushed verdicts approved every photo, refused
+when one is risky, photos signed per answer, deleted with the post."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.media.conftest import phone_photo, sha256
+
+
+async def _feed_ids(world, who, community_id: str) -> list[str]:
+    page = await world.seeder.call("GET", f"/v1/communities/{community_id}/feed", who)
+    return [item["id"] for item in page["items"]]
+
+
+async def _post(world, who, community_id: str, **body) -> dict:
+    return await world.seeder.call("POST", f"/v1/communities/{community_id}/posts", who, json=body)
+
+
+async def test_a_post_with_two_photos_shows_to_others_once_both_pass(world):
+    alice, bob = await world.user("alice"), await world.user("bob")
+    community = await world.seeder.community(alice, bob)
+    await world.sandbox("POST", "/hold", json={"hold": True})
+    first = await world.uploaded(alice, phone_photo(color=(1, 100, 1)))
+    second = await world.uploaded(alice, phone_photo(color=(100, 1, 1)))
+    post = await _post(world, alice, community, text="周末跑步打卡", imageIds=[first["id"], second["id"]])
+    assert post["status"] == "pending"
+    assert [image["id"] for image in post["images"]] == [first["id"], second["id"]]
+    for image in post["images"]:
+        assert (await world.fetch(image["url"])).status_code == 200
+    assert post["id"] not in await _feed_ids(world, bob, community)
+    assert post["id"] in await _feed_ids(world, alice, community)  # the author sees it, marked pending
+
+    await world.run_jobs()
+    await world.sandbox("POST", "/release", json={})
+    shown = await world.seeder.call("GET", f"/v1/posts/{post['id']}", bob)
+    assert shown["status"] == "visible" and len(shown["images"]) == 2
+    assert post["id"] in await _feed_ids(world, bob, community)
+    thumbnail = await world.fetch(shown["images"][0]["thumbnailUrl"])
+    assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/jpeg"
+    # The member's activity was recorded once, when the post became visible.
+    counted = await world.seeder.pool.fetchval(
+        "SELECT counted_at IS NOT NULL FROM posts WHERE id = $1", int(post["id"])
+    )
+    assert counted
+
+
+async def test_one_risky_photo_refuses_the_post_and_it_never_shows(world):
+    alice, bob = await world.user("alice"), await world.user("bob")
+    community = await world.seeder.community(alice, bob)
+    await world.sandbox("POST", "/hold", json={"hold": True})
+    fine = await world.uploaded(alice, phone_photo(color=(1, 1, 100)))
+    risky = await world.uploaded(alice, phone_photo(color=(90, 90, 1)))
+    post = await _post(world, alice, community, imageIds=[fine["id"], risky["id"]])
+    await world.run_jobs()
+    served = (await world.fetch(risky["url"])).content
+    await world.sandbox("POST", "/rules", json={"sha256": sha256(served), "suggest": "risky"})
+    await world.sandbox("POST", "/release", json={"repeat": 2})
+
+    mine = await world.seeder.call("GET", f"/v1/posts/{post['id']}", alice)
+    assert mine["status"] == "rejected"
+    refused = await world.api.get(f"/v1/posts/{post['id']}", headers=bob.headers)
+    assert refused.status_code == 404
+    assert post["id"] not in await _feed_ids(world, bob, community)
+
+    # The refused photo cannot be posted again; someone else's upload cannot be posted at all.
+    again = await world.api.post(
+        f"/v1/communities/{community}/posts", json={"imageIds": [risky["id"]]}, headers=alice.headers
+    )
+    assert again.status_code == 422 and again.json()["code"] == "media_rejected"
+    borrowed = await world.api.post(
+        f"/v1/communities/{community}/posts", json={"imageIds": [fine["id"]]}, headers=bob.headers
+    )
+    assert borrowed.status_code == 400 and borrowed.json()["errors"][0]["field"] == "imageIds[0]"
+
+
+async def test_photos_already_approved_show_at_once_and_go_with_the_post(world):
+    alice, bob = await world.user("alice"), await world.user("bob")
+    community = await world.seeder.community(alice, bob)
+    photo = await world.uploaded(alice, phone_photo(color=(5, 5, 5)))
+    await world.run_jobs()  # not held: the sandbox pushes its verdict on its own, 50 ms later
+    for _ in range(100):
+        if await world.status(alice, photo["id"]) == "approved":
+            break
+        await asyncio.sleep(0.05)
+    assert await world.status(alice, photo["id"]) == "approved"
+    post = await _post(world, alice, community, text="晨跑", imageIds=[photo["id"]])
+    assert post["status"] == "visible" and post["id"] in await _feed_ids(world, bob, community)
+
+    await world.seeder.call("DELETE", f"/v1/posts/{post['id']}", alice, (204,))
+    pool = world.seeder.pool
+    assert await pool.fetchval("SELECT count(*) FROM media") == 0
+    await world.run_jobs()  # the clean-up job deletes the files nothing refers to
+    assert await pool.fetchval("SELECT count(*) FROM media_objects") == 0
+    assert (await world.fetch(photo["url"])).status_code == 404
