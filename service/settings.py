@@ -181,7 +181,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     media_max_pixels: Annotated[int, msgspec.Meta(ge=10_000)] = 50_000_000  # larger images are never decoded
     media_uploads_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 30
     media_uploads_per_day: Annotated[int, msgspec.Meta(ge=1)] = 300
-    media_decoders: Annotated[int, msgspec.Meta(ge=1, le=32)] = 2  # photos decoded at once per process
+    # Photos decoded at once per API process: one keeps a core free for the process's event loop (the feed's p99
+    # while uploads run: benchmarks/media.py); more processes (WORKERS) decode more at once.
+    media_decoders: Annotated[int, msgspec.Meta(ge=1, le=32)] = 1
     media_check_resubmit_after: Annotated[int, msgspec.Meta(ge=0)] = 1800  # a verdict that never came is asked again
     media_check_max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 5
     media_unattached_hours: Annotated[int, msgspec.Meta(ge=1)] = 24  # uploads never used are deleted after this

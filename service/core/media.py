@@ -19,10 +19,10 @@ import asyncpg
 from service.core.storage import Storage
 from service.errors import FieldError, Problem
 
-PLACEHOLDER = "mediakey:"
-# A placeholder as PostgreSQL writes it: a whole JSON string, not preceded by a backslash (a member's text that
-# contains one is escaped, `\"mediakey:…\"`, and never matches).
-_PLACEHOLDERS = re.compile(rb'(?<!\\)"mediakey:(media/[0-9a-f]{64}(?:-thumb)?\.(?:jpg|png))"')
+PLACEHOLDER = b'"mediakey:'
+# A placeholder as PostgreSQL writes it: a whole JSON string. One inside a member's text is escaped
+# (`\"mediakey:…\"`): preceded by a backslash, it is left alone.
+_PLACEHOLDERS = re.compile(rb'"mediakey:(media/[0-9a-f]{64}(?:-thumb)?\.(?:jpg|png))"')
 
 # `{ids}` is the SQL expression of the row's bigint[] of media ids, e.g. p.image_ids.
 IMAGES_JSON = """coalesce((
@@ -79,11 +79,17 @@ async def release_images(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
 
 async def sign_urls(storage: Storage, body: bytes) -> bytes:
     """Replace every image placeholder in a JSON answer with a signed URL (one signature per distinct key)."""
-    keys = {match.decode() for match in _PLACEHOLDERS.findall(body)}
-    if not keys:
+    if PLACEHOLDER not in body:  # most answers: one fast scan, no regex
         return body
-    urls = await storage.urls(sorted(keys))
-    return _PLACEHOLDERS.sub(lambda match: b'"' + urls[match.group(1).decode()].encode() + b'"', body)
+    found = [match for match in _PLACEHOLDERS.finditer(body) if not body[match.start() - 1 : match.start()] == b"\\"]
+    if not found:
+        return body
+    urls = await storage.urls(sorted({match.group(1).decode() for match in found}))
+    parts, last = [], 0
+    for match in found:
+        parts += [body[last : match.start()], b'"', urls[match.group(1).decode()].encode(), b'"']
+        last = match.end()
+    return b"".join([*parts, body[last:]])
 
 
 def _invalid(field: str, message: str) -> Problem:
