@@ -1807,7 +1807,7 @@ export interface paths {
         put?: never;
         /**
          * Comment on a post, or reply to a comment (`parentId`); checked by WeChat like a post
-         * @description `parentId` answers a comment; a reply to a reply joins its thread. WeChat's check decides as for posts: pass -> visible, review -> pending (only you see it), risky -> `content_rejected`, WeChat unreachable -> pending and checked again by a job. The post must be visible; newcomers' limits apply (`rate_limited` with Retry-After).
+         * @description `parentId` answers a comment; a reply to a reply joins its thread. WeChat's check decides as for posts: pass -> visible, review -> pending (only you see it), risky -> `content_rejected`, WeChat unreachable -> pending and checked again by a job. A photo (`imageId`, your upload) holds the comment `pending` until WeChat passed it; a refused one turns it `rejected`. The post must be visible; newcomers' limits apply (`rate_limited` with Retry-After).
          */
         post: operations["createComment"];
         delete?: never;
@@ -2406,6 +2406,8 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             id: string;
+            /** @description Its photo, with signed URLs that expire in an hour */
+            image: components["schemas"]["Image"] | null;
             /** @description The thread (top-level comment) of a reply */
             parentId: string | null;
             postId: string;
@@ -2424,6 +2426,11 @@ export interface components {
         };
         /** CommentCreate */
         CommentCreate: {
+            /**
+             * @description One of your uploads (POST /v1/media): the comment shows to others once WeChat passed it
+             * @example 42
+             */
+            imageId?: string | null;
             /** @description Reply to this comment. Replies are one level deep: replying to a reply joins its thread. */
             parentId?: string | null;
             /**
@@ -2447,6 +2454,8 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             id: string;
+            /** @description Its photo, with signed URLs that expire in an hour */
+            image: components["schemas"]["Image"] | null;
             /** @description The thread (top-level comment) of a reply */
             parentId: string | null;
             postId: string;
@@ -9311,7 +9320,7 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_wechat_session_stale"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_content_rejected"];
+            422: components["responses"]["Problem422_dceb8d418c"];
             429: components["responses"]["Problem429_rate_limited"];
         };
     };

@@ -55,8 +55,8 @@ async def claim_images(conn: asyncpg.Connection, owner_id: int, ids: Sequence[in
         raise _invalid(field, "lists the same image twice")
     rows = {row["id"]: row["status"] for row in await conn.fetch(_CLAIM, list(ids), owner_id)}
     missing = [index for index, media_id in enumerate(ids) if media_id not in rows]
-    if missing:
-        raise _invalid(f"{field}[{missing[0]}]", "is not a photo you uploaded")
+    if missing:  # `imageIds[2]` in a list; `imageId` alone
+        raise _invalid(f"{field}[{missing[0]}]" if field.endswith("s") else field, "is not a photo you uploaded")
     refused = [index for index, media_id in enumerate(ids) if rows[media_id] == "rejected"]
     if refused:
         raise Problem("media_rejected", f"image {refused[0]} did not pass WeChat's image check")

@@ -12,6 +12,7 @@ from service.core.content import (
     judge,
     require_allowed,
 )
+from service.core.media import claim_images, release_images
 from service.core.rows import invalid
 from service.errors import Problem
 from service.feed import limits
@@ -47,6 +48,7 @@ async def create_comment(
     if not text:
         raise invalid("text", "must not be blank")
     parent_id = int(data.parent_id) if data.parent_id is not None else None
+    image_id = int(data.image_id) if data.image_id is not None else None
     async with pool.acquire() as conn:
         post = await conn.fetchrow(q.POST, post_id)
         require_open(post)
@@ -61,6 +63,8 @@ async def create_comment(
             await may_write(conn, settings, community_id, user_id, "comment", text)
             require_open(await conn.fetchrow(q.POST, post_id))
             thread_id, reply_to_id = await _thread_of(conn, post_id, parent_id)
+            image = await claim_images(conn, user_id, [image_id], "imageId") if image_id else "approved"
+            shown = verdict.outcome == "pass" and image == "approved"  # a photo being checked holds it back
             comment_id = await conn.fetchval(
                 q.INSERT_COMMENT,
                 community_id,
@@ -69,12 +73,13 @@ async def create_comment(
                 reply_to_id,
                 user_id,
                 text,
-                verdict.status,
+                "visible" if shown else "pending" if verdict.outcome == "pass" else verdict.status,
                 label_of(verdict),
+                image_id,
             )
             if verdict.outcome == "unchecked":
                 await conn.execute(QUEUE_COMMENT_CHECK, comment_id)
-            elif verdict.outcome == "pass":
+            elif shown:
                 await comment_became_visible(conn, await conn.fetchrow(q.COMMENT, comment_id))
         return json_response(await conn.fetchval(pages.COMMENT_ITEM, comment_id), 201)
 
@@ -90,6 +95,7 @@ async def delete_comment(conn: asyncpg.Connection, comment_id: int, user_id: int
         if comment["deleted_at"] is not None:
             return
         await conn.execute(q.DELETE_COMMENT, comment_id, user_id)
+        await release_images(conn, [comment["image_id"]] if comment["image_id"] else [])
         if comment["counted_at"] is not None:
             await conn.execute(q.ADD_COMMENT_COUNT, comment["post_id"], -1)
             if comment["parent_id"] is not None:

@@ -77,7 +77,8 @@ async def _apply_recheck(conn: asyncpg.Connection, check: Any, verdict: Verdict 
     await conn.execute(q.DROP_CHECK, check["id"])
     status = {"pass": "visible", "review": "pending", "risky": "rejected"}[verdict.outcome]
     label = None if verdict.outcome == "pass" else verdict.label
-    if is_post and status == "visible" and (await images_state(conn, target["image_ids"]))[0] != "approved":
+    photos = target["image_ids"] if is_post else [target["image_id"]] if target["image_id"] else []
+    if status == "visible" and (await images_state(conn, photos))[0] != "approved":
         status = "pending"  # the text passed; its photos are still being checked (the image verdict shows it)
     await conn.execute(q.SET_POST_STATUS if is_post else q.SET_COMMENT_STATUS, target["id"], status, label)
     if status == "visible":

@@ -98,6 +98,13 @@ class CommentCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, 
         ]
         | None
     ) = None
+    image_id: (
+        Annotated[
+            IdString,
+            Meta(description="One of your uploads (POST /v1/media): the comment shows to others once WeChat passed it"),
+        ]
+        | None
+    ) = None
 
 
 class ShareCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -124,6 +131,7 @@ class Comment(msgspec.Struct, rename="camel", kw_only=True):
         Meta(examples=[None, "keyword"], description="The robot that wrote it (e.g. `keyword`), null for members"),
     ]
     text: str
+    image: Annotated[Image | None, Meta(description="Its photo, with signed URLs that expire in an hour")]
     status: PostStatus
     reply_count: int
     created_at: datetime

@@ -27,11 +27,17 @@ def _author(user: str, robot: str, row: str) -> str:
                                    'avatarUrl', {user}.avatar_url) END"""
 
 
+def _image(row: str) -> str:
+    """A comment's one photo, or null."""
+    return f"""CASE WHEN {row}.image_id IS NULL THEN NULL
+            ELSE ({IMAGES_JSON.format(ids=f"ARRAY[{row}.image_id]")}) -> 0 END"""
+
+
 def _comment_json(row: str, user: str, robot: str, extra: str = "") -> str:
     return f"""json_build_object(
         'id', {row}.id::text, 'postId', {row}.post_id::text, 'parentId', {row}.parent_id::text,
         'replyToId', {row}.reply_to_id::text, 'author', {_author(user, robot, row)}, 'robot', {row}.robot,
-        'text', {row}.text, 'status', {row}.status, 'replyCount', {row}.reply_count,
+        'text', {row}.text, 'image', {_image(row)}, 'status', {row}.status, 'replyCount', {row}.reply_count,
         'createdAt', {_time(f"{row}.created_at")}{extra})"""
 
 

@@ -63,14 +63,14 @@ INSERT INTO community_audit_log (community_id, actor_id, action, subject_id, det
 # --- writing comments ----------------------------------------------------------------------------------
 
 INSERT_COMMENT = """
-INSERT INTO comments (community_id, post_id, parent_id, reply_to_id, author_id, text, status, check_label)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO comments (community_id, post_id, parent_id, reply_to_id, author_id, text, status, check_label, image_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING id
 """
 
 COMMENT = """
 SELECT c.id, c.community_id, c.post_id, c.parent_id, c.reply_to_id, c.author_id, c.robot, c.text, c.status,
-       c.deleted_at, c.counted_at, c.created_at
+       c.deleted_at, c.counted_at, c.created_at, c.image_id, c.check_label
 FROM comments c WHERE c.id = $1
 """
 LOCK_COMMENT = COMMENT + "FOR UPDATE\n"
@@ -109,6 +109,7 @@ ADD_SHARE_COUNT = "UPDATE posts SET share_count = share_count + 1 WHERE id = $1 
 # --- content checks ------------------------------------------------------------------------------------
 
 DROP_POST_CHECK = "DELETE FROM content_checks WHERE post_id = $1"
+DROP_COMMENT_CHECK = "DELETE FROM content_checks WHERE comment_id = $1"
 
 # Due checks, claimed for $1 seconds so other workers leave them alone meanwhile (no lock held while WeChat
 # is asked). The text and the author's openid come along.
@@ -222,4 +223,14 @@ WHERE p.status = 'pending' AND p.image_ids <> '{}' AND p.deleted_at IS NULL
   AND p.image_ids && (SELECT array_agg(m.id) FROM media m WHERE m.object_sha256 = $1)
 ORDER BY p.id
 FOR UPDATE OF p
+"""
+
+COMMENTS_WAITING_FOR = """
+SELECT c.id, c.image_id, c.check_label,
+       EXISTS (SELECT FROM content_checks k WHERE k.comment_id = c.id) AS text_unchecked
+FROM comments c
+WHERE c.status = 'pending' AND c.deleted_at IS NULL
+  AND c.image_id IN (SELECT m.id FROM media m WHERE m.object_sha256 = $1)
+ORDER BY c.id
+FOR UPDATE OF c
 """

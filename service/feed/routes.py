@@ -181,16 +181,18 @@ class PostsController(Controller):
         description=(
             "`parentId` answers a comment; a reply to a reply joins its thread. WeChat's check decides as for posts: "
             "pass -> visible, review -> pending (only you see it), risky -> `content_rejected`, WeChat unreachable -> "
-            "pending and checked again by a job. The post must be visible; newcomers' limits apply (`rate_limited` "
-            "with Retry-After)."
+            "pending and checked again by a job. A photo (`imageId`, your upload) holds the comment `pending` until "
+            "WeChat passed it; a refused one turns it `rejected`. The post must be visible; newcomers' limits apply "
+            "(`rate_limited` with Retry-After)."
         ),
         status_code=201,
-        responses=_with(WRITE, m.Comment, "The comment as you see it", 201),
+        responses=_with((*WRITE, "media_rejected"), m.Comment, "The comment as you see it", 201),
     )
     async def comment(
         self, post_id: PathId, data: JSONBody[m.CommentCreate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> Response[m.Comment]:
-        return await comments.create_comment(state.pool, wechat, state.settings, post_id, caller.id, data)
+        created = await comments.create_comment(state.pool, wechat, state.settings, post_id, caller.id, data)
+        return await _signed(state, created)
 
     @get(
         "/comments",
@@ -210,7 +212,8 @@ class PostsController(Controller):
         limit: FeedLimit = 20,
         cursor: Cursor = None,
     ) -> Response[m.CommentPage]:
-        return await reading.list_comments(state.pool, post_id, caller.id, parent_id, limit, cursor)
+        page = await reading.list_comments(state.pool, post_id, caller.id, parent_id, limit, cursor)
+        return await _signed(state, page)
 
     @put(
         "/like",

@@ -65,9 +65,9 @@ async def _queue_notifications(conn: asyncpg.Connection, comment: Any) -> None:
 
 
 async def images_decided(conn: asyncpg.Connection, decided: MediaDecided) -> None:
-    """An image's check ended (hook, in the verdict's transaction): posts waiting for it are shown once every
-    image passed and their text did; one refused image refuses the post, with that image's label. An image held
-    for review keeps the post held."""
+    """An image's check ended (hook, in the verdict's transaction): posts and comments waiting for it are shown
+    once every image passed and their text did; one refused image refuses them, with that image's label. An image
+    held for review keeps them held."""
     if decided.status == "review":
         return
     for post in await conn.fetch(q.POSTS_WAITING_FOR, decided.sha256):
@@ -78,3 +78,10 @@ async def images_decided(conn: asyncpg.Connection, decided: MediaDecided) -> Non
         elif state == "approved" and not post["text_unchecked"] and post["check_label"] is None:
             await conn.execute(q.SET_POST_STATUS, post["id"], "visible", None)
             await post_became_visible(conn, post)
+    for comment in await conn.fetch(q.COMMENTS_WAITING_FOR, decided.sha256):
+        if decided.status == "rejected":
+            await conn.execute(q.SET_COMMENT_STATUS, comment["id"], "rejected", decided.label)
+            await conn.execute(q.DROP_COMMENT_CHECK, comment["id"])
+        elif not comment["text_unchecked"] and comment["check_label"] is None:
+            await conn.execute(q.SET_COMMENT_STATUS, comment["id"], "visible", None)
+            await comment_became_visible(conn, await conn.fetchrow(q.COMMENT, comment["id"]))

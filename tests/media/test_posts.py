@@ -96,3 +96,40 @@ async def test_photos_already_approved_show_at_once_and_go_with_the_post(world):
     await world.run_jobs()  # the clean-up job deletes the files nothing refers to
     assert await pool.fetchval("SELECT count(*) FROM media_objects") == 0
     assert (await world.fetch(photo["url"])).status_code == 404
+
+
+async def test_a_comment_with_a_photo_waits_for_it_and_a_risky_one_is_refused(world):
+    alice, bob = await world.user("alice"), await world.user("bob")
+    community = await world.seeder.community(alice, bob)
+    post_id = await world.seeder.post(alice, community)
+    await world.sandbox("POST", "/hold", json={"hold": True})
+    fine = await world.uploaded(bob, phone_photo(color=(3, 200, 3)), purpose="comment")
+    risky = await world.uploaded(bob, phone_photo(color=(200, 3, 200)), purpose="comment")
+    body = {"text": "同去！", "imageId": fine["id"]}
+    shown = await world.seeder.call("POST", f"/v1/posts/{post_id}/comments", bob, json=body)
+    body = {"text": "看这张", "imageId": risky["id"]}
+    refused = await world.seeder.call("POST", f"/v1/posts/{post_id}/comments", bob, json=body)
+    assert shown["status"] == refused["status"] == "pending" and shown["image"]["id"] == fine["id"]
+    assert (await world.fetch(shown["image"]["thumbnailUrl"])).status_code == 200
+
+    async def seen_by_alice() -> dict[str, str]:
+        page = await world.seeder.call("GET", f"/v1/posts/{post_id}/comments", alice)
+        return {item["id"]: item["status"] for item in page["items"]}
+
+    assert await seen_by_alice() == {}
+    await world.run_jobs()
+    served = (await world.fetch(risky["url"])).content
+    await world.sandbox("POST", "/rules", json={"sha256": sha256(served), "suggest": "risky"})
+    await world.sandbox("POST", "/release", json={})
+    assert await seen_by_alice() == {shown["id"]: "visible"}
+    page = await world.seeder.call("GET", f"/v1/posts/{post_id}/comments", alice)
+    assert (await world.fetch(page["items"][0]["image"]["url"])).status_code == 200
+    notified = await world.seeder.pool.fetchval(
+        "SELECT count(*) FROM feed_notifications WHERE user_id = $1", int(alice.id)
+    )
+    assert notified == 1  # alice hears of the comment once it shows, not of the refused one
+
+    borrowed = await world.api.post(
+        f"/v1/posts/{post_id}/comments", json={"text": "借图", "imageId": fine["id"]}, headers=alice.headers
+    )
+    assert borrowed.status_code == 400 and borrowed.json()["errors"][0]["field"] == "imageId"

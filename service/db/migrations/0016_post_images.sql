@@ -1,6 +1,9 @@
--- Posts take uploaded photos (imageIds) instead of URLs: the media ids, in order. A post with images is shown
+-- Posts (imageIds) and comments (imageId) take uploaded photos instead of URLs: the media ids, in order. A post with images is shown
 -- to others once WeChat's image check approved every one (service/core/media.py).
 ALTER TABLE posts ADD COLUMN image_ids bigint[] NOT NULL DEFAULT '{}';
 ALTER TABLE posts ADD CONSTRAINT posts_image_ids_count CHECK (cardinality(image_ids) <= 9);
 -- A verdict finds the posts waiting for it.
 CREATE INDEX posts_pending_images ON posts USING gin (image_ids) WHERE status = 'pending' AND image_ids <> '{}';
+
+ALTER TABLE comments ADD COLUMN image_id bigint;
+CREATE INDEX comments_pending_image ON comments (image_id) WHERE status = 'pending' AND image_id IS NOT NULL;
