@@ -632,7 +632,7 @@ export interface paths {
         put?: never;
         /**
          * Post my self-introduction (once per community), marked as an introduction
-         * @description The text becomes my post of kind `introduction` and marks me introduced, which lifts `introduction_required` for posting. WeChat checks the text like a post's: risky -> 422 `content_rejected`; review, or WeChat unreachable -> status `pending` (only I see it until it is passed). Once per community (`already_introduced`), not while muted. Send an `Idempotency-Key` to retry safely.
+         * @description The text becomes my post of kind `introduction` and marks me introduced, which lifts `introduction_required` for posting. WeChat checks the text like a post's: risky -> 422 `content_rejected`; review, or WeChat unreachable -> status `pending` (only I see it until it is passed). Photos (`imageIds`, my uploads) hold it `pending` until WeChat passed each; one refused photo rejects it. Once per community (`already_introduced`), not while muted. Send an `Idempotency-Key` to retry safely.
          */
         post: operations["introduceMyself"];
         delete?: never;
@@ -2902,8 +2902,8 @@ export interface components {
             /** @example 1600 */
             height: number;
             /**
-             * @description An id
-             * @example 42
+             * @description A media id
+             * @example 8812
              */
             id: string;
             /** @example https://api.example.com/v1/media/files/4e0b…b66a-thumb.jpg?… */
@@ -2919,9 +2919,10 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             imageUrls: string[];
+            images: components["schemas"]["Image"][];
             postId: string;
             /**
-             * @description pending: WeChat asked for a review, or could not be reached yet; only I see it
+             * @description pending: WeChat asked for a review, could not be reached yet, or is still checking a photo; only I see it
              * @enum {string}
              */
             status: "visible" | "pending";
@@ -2930,6 +2931,9 @@ export interface components {
         };
         /** IntroductionCreate */
         IntroductionCreate: {
+            /** @description Up to 9 of your uploads (POST /v1/media), in order. Shown to others once WeChat's image check passed every one; one refused image refuses what carries it. */
+            imageIds?: string[];
+            /** @description Deprecated: image URLs (send `imageIds` instead) */
             imageUrls?: string[];
             /** @example 大家好，我是小林，在杭州，喜欢越野跑。 */
             text: string;
@@ -3712,7 +3716,7 @@ export interface components {
         };
         /** PostCreate */
         PostCreate: {
-            /** @description Up to 9 of your uploads (POST /v1/media), in order. The post is shown to others once WeChat's image check passed every one; one refused image refuses the post. */
+            /** @description Up to 9 of your uploads (POST /v1/media), in order. Shown to others once WeChat's image check passed every one; one refused image refuses what carries it. */
             imageIds?: string[];
             /** @description Deprecated: image URLs from before photos could be uploaded (send `imageIds` instead) */
             imageUrls?: string[];
@@ -5455,6 +5459,22 @@ export interface components {
             };
         };
         /**
+         * @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
+         *     - `content_rejected`: The text did not pass WeChat's content-safety check.
+         *     - `media_rejected`: An image did not pass WeChat's image check: remove it.
+         */
+        Problem422_2a2a988f81: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "content_rejected" | "idempotency_key_reused" | "media_rejected";
+                };
+            };
+        };
+        /**
          * @description - `media_too_many_pixels`: The image has more pixels than MEDIA_MAX_PIXELS; it was not decoded.
          *     - `media_unreadable`: The image is damaged or cut short.
          */
@@ -5470,8 +5490,8 @@ export interface components {
             };
         };
         /**
-         * @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
-         *     - `content_rejected`: The text did not pass WeChat's content-safety check.
+         * @description - `content_rejected`: The text did not pass WeChat's content-safety check.
+         *     - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
          */
         Problem422_4888bad0e6: {
             headers: {
@@ -6881,7 +6901,7 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_a35b3399a9"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_4888bad0e6"];
+            422: components["responses"]["Problem422_2a2a988f81"];
         };
     };
     listInvites: {

@@ -17,6 +17,7 @@ from service.core.access import ADMIN_ROLES, require_admin, require_member, requ
 from service.core.content import POST_SCENE, QUEUE_POST_CHECK, Verdict, judge, require_allowed
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
+from service.core.media import Image, claim_images
 from service.core.paging import decode_cursor
 from service.core.rows import from_row, invalid, page_of
 from service.errors import Problem
@@ -197,15 +198,18 @@ async def _introduce(
         if mine["introduced"]:
             raise Problem("already_introduced")
         label = None if verdict.outcome == "pass" else verdict.label
+        image_ids = [int(media_id) for media_id in data.image_ids]
+        images = await claim_images(conn, user_id, image_ids) if image_ids else "approved"
+        status = "pending" if images != "approved" else verdict.status  # shown once its photos passed too
         post = await conn.fetchrow(
-            q.INSERT_INTRODUCTION, community_id, user_id, text, data.image_urls, verdict.status, label
+            q.INSERT_INTRODUCTION, community_id, user_id, text, data.image_urls, status, label, image_ids
         )
         if verdict.outcome == "unchecked":
             await conn.execute(QUEUE_POST_CHECK, int(post["post_id"]))
         await conn.execute(q.SET_INTRODUCTION, community_id, user_id, int(post["post_id"]))
         await _audit(conn, community_id, user_id, "member.introduced", user_id, {"postId": post["post_id"]})
         await record(conn, community_id, user_id, "introduction", post_id=int(post["post_id"]))
-        return 201, from_row(m.Introduction, post)
+        return 201, from_row(m.Introduction, post, images=msgspec.json.decode(post["images"], type=list[Image]))
 
     scope = scope_of("community.introduction", community_id, msgspec.to_builtins(data))
     return await run_once(conn, user_id, key, scope, action)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from service.core.media import Image, ImageIds
 from service.core.money.models import Order
 from service.core.paging import NextCursor
 from service.core.patterns import HTTPS_URL, HTTPS_URL_OR_EMPTY
@@ -294,7 +295,10 @@ class OwnershipTransfer(msgspec.Struct, rename="camel", forbid_unknown_fields=Tr
 
 class IntroductionCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     text: Annotated[str, Meta(min_length=1, max_length=1000, examples=["大家好，我是小林，在杭州，喜欢越野跑。"])]
-    image_urls: Annotated[list[HttpsUrl], Meta(max_length=9)] = []
+    image_ids: ImageIds = []
+    image_urls: Annotated[
+        list[HttpsUrl], Meta(max_length=9, description="Deprecated: image URLs (send `imageIds` instead)")
+    ] = []
 
 
 class Introduction(msgspec.Struct, rename="camel", kw_only=True):
@@ -302,10 +306,14 @@ class Introduction(msgspec.Struct, rename="camel", kw_only=True):
     community_id: str
     user_id: str
     text: str
+    images: list[Image]
     image_urls: list[str]
     status: Annotated[
         Literal["visible", "pending"],
-        Meta(description="pending: WeChat asked for a review, or could not be reached yet; only I see it"),
+        Meta(
+            description="pending: WeChat asked for a review, could not be reached yet, or is still checking a photo; "
+            "only I see it"
+        ),
     ]
     created_at: datetime
 

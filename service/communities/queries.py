@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.core.media import IMAGES_JSON
+
 # --- communities ---------------------------------------------------------------------------------------
 
 # The owner is the first member: member_count starts at 1.
@@ -170,12 +172,16 @@ USER_NICKNAME = "SELECT nickname FROM users WHERE id = $1"
 
 # An introduction: its activity is recorded with it, so it is counted already (the recheck job of a pending
 # one only makes it visible).
-INSERT_INTRODUCTION = """
-INSERT INTO posts (community_id, author_id, kind, text, image_urls, status, check_label, counted_at)
-VALUES ($1, $2, 'introduction', $3, $4, $5, $6, now())
+INSERT_INTRODUCTION = (
+    """
+INSERT INTO posts (community_id, author_id, kind, text, image_urls, status, check_label, counted_at, image_ids)
+VALUES ($1, $2, 'introduction', $3, $4, $5, $6, now(), $7)
 RETURNING id::text AS post_id, community_id::text AS community_id, author_id::text AS user_id, text, image_urls,
-          status, created_at
+          status, created_at, """
+    + IMAGES_JSON.format(ids="posts.image_ids")
+    + """::text AS images
 """
+)
 
 USER_OPENID = "SELECT openid FROM users WHERE id = $1"
 

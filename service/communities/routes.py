@@ -24,6 +24,7 @@ from service.core.deps import Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
+from service.core.media import sign_urls
 from service.core.paging import Cursor, Limit
 
 
@@ -196,7 +197,8 @@ class CommunitiesController(Controller):
             "The text becomes my post of kind `introduction` and marks me introduced, which lifts "
             "`introduction_required` for posting. WeChat checks the text like a post's: risky -> 422 "
             "`content_rejected`; review, or WeChat unreachable -> status `pending` (only I see it until it is "
-            "passed). Once per community (`already_introduced`), not while muted. Send an `Idempotency-Key` to "
+            "passed). Photos (`imageIds`, my uploads) hold it `pending` until WeChat passed each; one refused photo "
+            "rejects it. Once per community (`already_introduced`), not while muted. Send an `Idempotency-Key` to "
             "retry safely."
         ),
         status_code=201,
@@ -206,6 +208,7 @@ class CommunitiesController(Controller):
             "already_introduced",
             "idempotency_key_reused",
             "content_rejected",
+            "media_rejected",
             "wechat_session_stale",
         ),
     )
@@ -218,7 +221,9 @@ class CommunitiesController(Controller):
         wechat: WeChat,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Introduction]:
-        return await members.introduce(state.pool, wechat, community_id, caller.id, data, idempotency_key)
+        answer = await members.introduce(state.pool, wechat, community_id, caller.id, data, idempotency_key)
+        answer.content = await sign_urls(state.storage, answer.content)  # stored answers keep placeholders
+        return answer
 
     @post(
         "/{community_id:str}/read",

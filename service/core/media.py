@@ -13,11 +13,38 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Annotated
 
 import asyncpg
+import msgspec
+from msgspec import Meta
 
 from service.core.storage import Storage
 from service.errors import FieldError, Problem
+
+IMAGES_MAX = 9
+MediaId = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["8812"], description="A media id")]
+ImageIds = Annotated[
+    list[MediaId],
+    Meta(
+        max_length=IMAGES_MAX,
+        description=(
+            f"Up to {IMAGES_MAX} of your uploads (POST /v1/media), in order. Shown to others once WeChat's image "
+            "check passed every one; one refused image refuses what carries it."
+        ),
+    ),
+]
+
+
+class Image(msgspec.Struct, rename="camel", kw_only=True):
+    """An uploaded photo as answers show it: URLs signed for this answer (they expire in an hour)."""
+
+    id: MediaId
+    url: Annotated[str, Meta(examples=["https://api.example.com/v1/media/files/4e0b…b66a.jpg?expires=…"])]
+    thumbnail_url: Annotated[str, Meta(examples=["https://api.example.com/v1/media/files/4e0b…b66a-thumb.jpg?…"])]
+    width: Annotated[int, Meta(examples=[1200])]
+    height: Annotated[int, Meta(examples=[1600])]
+
 
 PLACEHOLDER = b'"mediakey:'
 # A placeholder as PostgreSQL writes it: a whole JSON string. One inside a member's text is escaped

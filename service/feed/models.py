@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from service.core.media import Image, ImageIds
 from service.core.paging import NextCursor
 from service.core.patterns import HTTPS_URL
 
@@ -35,16 +36,6 @@ ImageUrls = Annotated[
         description="Deprecated: image URLs from before photos could be uploaded (send `imageIds` instead)",
     ),
 ]
-ImageIds = Annotated[
-    list[IdString],
-    Meta(
-        max_length=IMAGES_MAX,
-        description=(
-            f"Up to {IMAGES_MAX} of your uploads (POST /v1/media), in order. The post is shown to others once "
-            "WeChat's image check passed every one; one refused image refuses the post."
-        ),
-    ),
-]
 PostText = Annotated[
     str,
     Meta(
@@ -54,14 +45,6 @@ PostText = Annotated[
 CommentText = Annotated[
     str, Meta(min_length=1, max_length=COMMENT_TEXT_MAX, examples=["算我一个！"], description="1-500 characters")
 ]
-
-
-class Image(msgspec.Struct, rename="camel", kw_only=True):
-    id: IdString
-    url: Annotated[str, Meta(examples=["https://api.example.com/v1/media/files/4e0b…b66a.jpg?expires=…"])]
-    thumbnail_url: Annotated[str, Meta(examples=["https://api.example.com/v1/media/files/4e0b…b66a-thumb.jpg?…"])]
-    width: Annotated[int, Meta(examples=[1200])]
-    height: Annotated[int, Meta(examples=[1600])]
 
 
 class Link(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):

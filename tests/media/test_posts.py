@@ -133,3 +133,23 @@ async def test_a_comment_with_a_photo_waits_for_it_and_a_risky_one_is_refused(wo
         f"/v1/posts/{post_id}/comments", json={"text": "借图", "imageId": fine["id"]}, headers=alice.headers
     )
     assert borrowed.status_code == 400 and borrowed.json()["errors"][0]["field"] == "imageId"
+
+
+async def test_an_introduction_with_photos_shows_once_they_pass(world):
+    alice, bob = await world.user("alice"), await world.user("bob")
+    community = await world.seeder.community(alice, bob)
+    await world.sandbox("POST", "/hold", json={"hold": True})
+    photo = await world.uploaded(bob, phone_photo(color=(120, 30, 200)), purpose="introduction")
+    body = {"text": "大家好，我是 Bob，喜欢越野跑。", "imageIds": [photo["id"]]}
+    headers = {"Idempotency-Key": "intro-bob-1"}
+    path = f"/v1/communities/{community}/introduction"
+    intro = await world.seeder.call("POST", path, bob, json=body, headers=headers)
+    assert intro["status"] == "pending" and intro["images"][0]["id"] == photo["id"]
+    assert (await world.fetch(intro["images"][0]["url"])).status_code == 200
+    again = await world.seeder.call("POST", path, bob, json=body, headers=headers)  # the stored answer, re-signed
+    assert again["postId"] == intro["postId"] and again["images"][0]["url"].startswith("http")
+    assert intro["postId"] not in await _feed_ids(world, alice, community)
+
+    await world.run_jobs()
+    await world.sandbox("POST", "/release", json={})
+    assert intro["postId"] in await _feed_ids(world, alice, community)
