@@ -81,7 +81,7 @@ export interface paths {
         put?: never;
         /**
          * Check in (打卡): answer the open occurrence with a post, once per occurrence
-         * @description The text is content-checked (WeChat msg_sec_check); text held for review is kept pending but the check-in counts. Outside the window: `check_in_late` (closed) or `check_in_not_open`; a second check-in: `already_checked_in`. Recorded as the interaction `check_in`.
+         * @description The text is content-checked (WeChat msg_sec_check); text held for review is kept pending but the check-in counts; so do photos (`imageIds`, my uploads) until WeChat passed them. Outside the window: `check_in_late` (closed) or `check_in_not_open`; a second check-in: `already_checked_in`. Recorded as the interaction `check_in`.
          */
         post: operations["checkIn"];
         delete?: never;
@@ -1961,7 +1961,7 @@ export interface paths {
         put?: never;
         /**
          * Rate my trial 1-5 with text and images (the holder, once claimed; once)
-         * @description Only the holder of a claimed or shipped trial, once (`feedback_exists`). WeChat checks the text: risky is refused, text held for review is kept and stays pending when shared. Send an `Idempotency-Key` to retry safely.
+         * @description Only the holder of a claimed or shipped trial, once (`feedback_exists`). WeChat checks the text: risky is refused, text held for review is kept and stays pending when shared. Photos (`imageIds`, my uploads) show to the admins once WeChat approved them. Send an `Idempotency-Key` to retry safely.
          */
         post: operations["giveTrialFeedback"];
         delete?: never;
@@ -2281,6 +2281,7 @@ export interface components {
             /** @example 5120 */
             id: string;
             imageUrls: string[];
+            images: components["schemas"]["Image"][];
             /** Format: date */
             localDate: string;
             nickname: string;
@@ -2288,7 +2289,7 @@ export interface components {
             points: number;
             postId: string;
             /**
-             * @description pending: held for review
+             * @description pending: held for review, or its photos are still being checked
              * @enum {string}
              */
             postStatus: "visible" | "pending" | "rejected";
@@ -2299,6 +2300,9 @@ export interface components {
         };
         /** CheckInCreate */
         CheckInCreate: {
+            /** @description Up to 9 of your uploads (POST /v1/media), in order. Shown to others once WeChat's image check passed every one; one refused image refuses what carries it. */
+            imageIds?: string[];
+            /** @description Deprecated: image URLs (send `imageIds` instead) */
             imageUrls?: string[];
             /** @description The occurrence answered; default the one open now */
             occurrenceId?: string | null;
@@ -2846,6 +2850,8 @@ export interface components {
             createdAt: string;
             id: string;
             imageUrls: string[];
+            /** @description Its photos: all of them for their author, the approved ones for admins */
+            images: components["schemas"]["Image"][];
             nickname: string;
             pollId: string;
             postId: string | null;
@@ -2856,7 +2862,9 @@ export interface components {
         };
         /** FeedbackCreate */
         FeedbackCreate: {
-            /** @description Up to 9 https image URLs */
+            /** @description Up to 9 of your uploads (POST /v1/media), in order. Shown to others once WeChat's image check passed every one; one refused image refuses what carries it. */
+            imageIds?: string[];
+            /** @description Deprecated: image URLs (send `imageIds` instead) */
             imageUrls?: string[];
             /**
              * @description 1 (poor) to 5 (excellent)
@@ -4090,11 +4098,12 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             imageUrls: string[];
+            images: components["schemas"]["Image"][];
             /** @constant */
             kind: "feedback";
             postId: string;
             /**
-             * @description visible, or pending while WeChat's review lasts
+             * @description visible; pending while WeChat reviews the text or checks a photo; rejected: a photo refused
              * @example visible
              */
             status: string;
@@ -5855,7 +5864,7 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_4b20bc72f2"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_content_rejected"];
+            422: components["responses"]["Problem422_dceb8d418c"];
             502: components["responses"]["Problem502_wechat_error"];
             503: components["responses"]["Problem503_wechat_unavailable"];
         };
@@ -9671,7 +9680,7 @@ export interface operations {
             409: components["responses"]["Problem409_fc182ec62d"];
             410: components["responses"]["Problem410_trial_expired"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_4888bad0e6"];
+            422: components["responses"]["Problem422_2a2a988f81"];
             502: components["responses"]["Problem502_wechat_error"];
             503: components["responses"]["Problem503_wechat_unavailable"];
         };

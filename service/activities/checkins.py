@@ -15,6 +15,7 @@ from service.activities.occurrences import regenerate
 from service.core.access import check_can_post, require_member, require_owner
 from service.core.content import openid_of, status_for
 from service.core.interactions import record
+from service.core.media import claim_images, images_of
 from service.core.paging import decode_cursor, encode_cursor
 from service.core.recurrence import (
     is_time_zone,
@@ -68,9 +69,14 @@ async def check_in(
             raise Problem("already_checked_in", f"already checked into the occurrence of {occurrence['local_date']}")
         openid = await openid_of(conn, user_id)
     status = await status_for(wechat, openid, text)
+    image_ids = [int(media_id) for media_id in data.image_ids]
     async with pool.acquire() as conn, conn.transaction():
         await check_can_post(conn, activity["community_id"], user_id)
-        check_in_id = await record_check_in(conn, activity, occurrence, user_id, text, data.image_urls, status, at)
+        if image_ids and await claim_images(conn, user_id, image_ids) != "approved":
+            status = "pending"  # the check-in counts; its post shows once WeChat passed the photos
+        check_in_id = await record_check_in(
+            conn, activity, occurrence, user_id, text, data.image_urls, status, at, image_ids
+        )
         return _check_in(await conn.fetchrow(q.CHECK_IN, check_in_id))
 
 
@@ -83,11 +89,12 @@ async def record_check_in(
     image_urls: list[str],
     post_status: str,
     at: datetime,
+    image_ids: list[int] | None = None,
 ) -> int:
     """In the caller's transaction: the check-in post, the check-in with its streak, the interaction.
     Raises `already_checked_in` (and the transaction must roll back) when the member got there first."""
     post_id = await conn.fetchval(
-        q.INSERT_MEMBER_POST, activity["community_id"], user_id, text, image_urls, post_status
+        q.INSERT_MEMBER_POST, activity["community_id"], user_id, text, image_urls, post_status, image_ids or []
     )
     check_in_id = await conn.fetchval(
         q.INSERT_CHECK_IN,
@@ -107,7 +114,7 @@ async def record_check_in(
 
 
 def _check_in(row: asyncpg.Record) -> m.CheckIn:
-    return from_row(m.CheckIn, row)
+    return from_row(m.CheckIn, row, images=images_of(row))
 
 
 async def list_check_ins(

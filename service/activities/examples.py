@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from service.activities import models as m
+from service.core.media import EXAMPLE_IMAGE
 
 _OPENED = datetime(2025, 3, 1, 22, 0, tzinfo=UTC)  # 06:00 on 2 March in Shanghai
 OCCURRENCE = m.Occurrence(
@@ -70,7 +71,8 @@ CHECK_IN = m.CheckIn(
     avatar_url="https://cdn.example.com/a.jpg",
     post_id="7002",
     text="6:10 起床，跑了 5 公里",
-    image_urls=["https://cdn.example.com/run.jpg"],
+    images=[EXAMPLE_IMAGE],
+    image_urls=[],
     post_status="visible",
     points=10,
     streak=3,

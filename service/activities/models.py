@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from service.core.media import Image, ImageIds
 from service.core.paging import NextCursor
 from service.core.patterns import HTTPS_URL
 
@@ -122,7 +123,10 @@ class OccurrencePage(msgspec.Struct, rename="camel"):
 
 class CheckInCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     text: Annotated[str, Meta(min_length=1, max_length=2000, examples=["6:10 起床，跑了 5 公里"])]
-    image_urls: Annotated[list[ImageUrl], Meta(max_length=9)] = []
+    image_ids: ImageIds = []
+    image_urls: Annotated[
+        list[ImageUrl], Meta(max_length=9, description="Deprecated: image URLs (send `imageIds` instead)")
+    ] = []
     occurrence_id: (
         Annotated[
             str,
@@ -142,8 +146,12 @@ class CheckIn(msgspec.Struct, rename="camel", kw_only=True):
     avatar_url: str
     post_id: str
     text: str
+    images: list[Image]
     image_urls: list[str]
-    post_status: Annotated[Literal["visible", "pending", "rejected"], Meta(description="pending: held for review")]
+    post_status: Annotated[
+        Literal["visible", "pending", "rejected"],
+        Meta(description="pending: held for review, or its photos are still being checked"),
+    ]
     points: int
     streak: Annotated[int, Meta(description="The run of consecutive occurrences this check-in completes")]
     created_at: datetime

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from service.core.media import IMAGES_JSON
+
+_IMAGES = IMAGES_JSON.format(ids="p.image_ids") + "::text"  # a check-in's photos, URLs as placeholders
+
 COMMUNITY_TIME_ZONE = "SELECT timezone FROM communities WHERE id = $1"
 
 SET_COMMUNITY_TIME_ZONE = "UPDATE communities SET timezone = $2, updated_at = now() WHERE id = $1"
@@ -128,7 +132,8 @@ LIMIT $4
 HAS_CHECKED_IN = "SELECT EXISTS (SELECT 1 FROM check_ins WHERE occurrence_id = $1 AND user_id = $2)"
 
 INSERT_MEMBER_POST = """
-INSERT INTO posts (community_id, author_id, kind, text, image_urls, status) VALUES ($1, $2, 'check_in', $3, $4, $5)
+INSERT INTO posts (community_id, author_id, kind, text, image_urls, status, image_ids)
+VALUES ($1, $2, 'check_in', $3, $4, $5, $6)
 RETURNING id
 """
 
@@ -145,20 +150,28 @@ ON CONFLICT (occurrence_id, user_id) DO NOTHING
 RETURNING id
 """
 
-CHECK_IN = """
+CHECK_IN = (
+    """
 SELECT ci.id::text AS id, ci.activity_id::text AS activity_id, ci.occurrence_id::text AS occurrence_id,
        o.local_date, ci.user_id::text AS user_id, u.nickname, u.avatar_url, ci.post_id::text AS post_id, p.text,
-       p.image_urls, p.status AS post_status, ci.points, ci.streak, ci.created_at
+       p.image_urls, p.status AS post_status, ci.points, ci.streak, ci.created_at, """
+    + _IMAGES
+    + """ AS images
 FROM check_ins ci JOIN activity_occurrences o ON o.id = ci.occurrence_id JOIN users u ON u.id = ci.user_id
 JOIN posts p ON p.id = ci.post_id
 WHERE ci.id = $1
 """
+)
 
 # Newest first; others' check-ins only when their post is visible and not deleted; mine always.
-CHECK_INS = """
+CHECK_INS = (
+    """
 SELECT ci.id::text AS id, ci.activity_id::text AS activity_id, ci.occurrence_id::text AS occurrence_id,
        o.local_date, ci.user_id::text AS user_id, u.nickname, u.avatar_url, ci.post_id::text AS post_id, p.text,
-       p.image_urls, p.status AS post_status, ci.points, ci.streak, ci.created_at, ci.id AS sort_id
+       p.image_urls, p.status AS post_status, ci.points, ci.streak, ci.created_at, ci.id AS sort_id,
+       """
+    + _IMAGES
+    + """ AS images
 FROM check_ins ci JOIN activity_occurrences o ON o.id = ci.occurrence_id JOIN users u ON u.id = ci.user_id
 JOIN posts p ON p.id = ci.post_id
 WHERE ci.activity_id = $1 AND ($2::bigint IS NULL OR ci.occurrence_id = $2)
@@ -168,6 +181,7 @@ WHERE ci.activity_id = $1 AND ($2::bigint IS NULL OR ci.occurrence_id = $2)
 ORDER BY ci.id DESC
 LIMIT $6
 """
+)
 
 # Per member: check-ins, points, longest streak, and the current streak: the streak at the latest opened
 # occurrence ($2), else, while that one is still open ($4), the streak at the one before it ($3).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
@@ -12,9 +12,10 @@ from service.activities import checkins, manage
 from service.activities import examples as ex
 from service.activities import models as m
 from service.activities.problems import PROBLEMS
-from service.core.deps import AppSettings, Db
+from service.core.deps import AppSettings, Db, Store
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
+from service.core.media import signed_json
 from service.core.paging import Cursor, Limit
 from service.openapi import answer
 
@@ -191,8 +192,9 @@ class ActivitiesController(Controller):
         summary="Check in (打卡): answer the open occurrence with a post, once per occurrence",
         description=(
             "The text is content-checked (WeChat msg_sec_check); text held for review is kept pending but the "
-            "check-in counts. Outside the window: `check_in_late` (closed) or `check_in_not_open`; a second "
-            "check-in: `already_checked_in`. Recorded as the interaction `check_in`."
+            "check-in counts; so do photos (`imageIds`, my uploads) until WeChat passed them. Outside the window: "
+            "`check_in_late` (closed) or `check_in_not_open`; a second check-in: `already_checked_in`. Recorded as "
+            "the interaction `check_in`."
         ),
         status_code=201,
         responses={
@@ -206,14 +208,16 @@ class ActivitiesController(Controller):
                 "already_checked_in",
                 "activity_ended",
                 *CONTENT,
+                "media_rejected",
             ),
             **answer(201, ex.CHECK_IN, "the third day in a row", "The check-in and its streak"),
         },
     )
     async def check_in(
         self, activity_id: PathId, data: JSONBody[m.CheckInCreate], caller: CurrentUser, state: State
-    ) -> m.CheckIn:
-        return await checkins.check_in(state.pool, state.wechat, activity_id, caller.id, data)
+    ) -> Response[m.CheckIn]:
+        made = await checkins.check_in(state.pool, state.wechat, activity_id, caller.id, data)
+        return await signed_json(state.storage, made, 201)
 
     @get(
         "/check-ins",
@@ -233,12 +237,14 @@ class ActivitiesController(Controller):
         activity_id: PathId,
         user: CurrentUser,
         db: Db,
+        storage: Store,
         occurrence_id: Annotated[OptionalId, QueryParameter(name="occurrenceId")] = None,
         user_id: Annotated[OptionalId, QueryParameter(name="userId", description="Only this member's")] = None,
         limit: Limit = 20,
         cursor: Cursor = None,
-    ) -> m.CheckInPage:
-        return await checkins.list_check_ins(db, activity_id, user.id, occurrence_id, user_id, limit, cursor)
+    ) -> Response[m.CheckInPage]:
+        page = await checkins.list_check_ins(db, activity_id, user.id, occurrence_id, user_id, limit, cursor)
+        return await signed_json(storage, page)
 
     @get(
         "/ranking",

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import asyncpg
 import msgspec
+from litestar import Response
 from msgspec import Meta
 
 from service.core.storage import Storage
@@ -46,6 +47,14 @@ class Image(msgspec.Struct, rename="camel", kw_only=True):
     height: Annotated[int, Meta(examples=[1600])]
 
 
+# What the OpenAPI examples show for an image.
+EXAMPLE_IMAGE = Image(
+    id="8812",
+    url="https://api.example.com/v1/media/files/4e0b…b66a.jpg?expires=…",
+    thumbnail_url="https://api.example.com/v1/media/files/4e0b…b66a-thumb.jpg?expires=…",
+    width=1200,
+    height=1600,
+)
 PLACEHOLDER = b'"mediakey:'
 # A placeholder as PostgreSQL writes it: a whole JSON string. One inside a member's text is escaped
 # (`\"mediakey:…\"`): preceded by a backslash, it is left alone.
@@ -60,6 +69,11 @@ IMAGES_JSON = """coalesce((
     JOIN media m ON m.id = i.id
     JOIN media_objects o ON o.sha256 = m.object_sha256
 ), '[]'::json)"""
+
+# The same, for readers other than the uploader: only what WeChat approved.
+APPROVED_IMAGES_JSON = IMAGES_JSON.replace(
+    "ON o.sha256 = m.object_sha256", "ON o.sha256 = m.object_sha256 AND o.status = 'approved'"
+)
 
 _CLAIM = """
 UPDATE media m SET attached_at = coalesce(m.attached_at, now())
@@ -117,6 +131,17 @@ async def sign_urls(storage: Storage, body: bytes) -> bytes:
         parts += [body[last : match.start()], b'"', urls[match.group(1).decode()].encode(), b'"']
         last = match.end()
     return b"".join([*parts, body[last:]])
+
+
+async def signed_json(storage: Storage, value: object, status: int = 200) -> Response[bytes]:
+    """An answer whose images (decoded from `IMAGES_JSON`) get their URLs signed."""
+    body = await sign_urls(storage, msgspec.json.encode(value))
+    return Response(content=body, status_code=status, media_type="application/json")
+
+
+def images_of(row: asyncpg.Record) -> list[Image]:
+    """The `images` column (IMAGES_JSON as text) of a row, placeholders still in."""
+    return msgspec.json.decode(row["images"], type=list[Image])
 
 
 def _invalid(field: str, message: str) -> Problem:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from service.core.media import EXAMPLE_IMAGE
 from service.openapi import example  # noqa: F401 - the routes' ex.example
 from service.polls import draw
 from service.polls import models as m
@@ -148,7 +149,8 @@ FEEDBACK = m.Feedback(
     nickname="小雨",
     rating=4,
     text="口感顺滑，甜度刚好，瓶子再小一点更好带。",
-    image_urls=["https://cdn.example.com/f.jpg"],
+    images=[EXAMPLE_IMAGE],
+    image_urls=[],
     content_status="pass",
     post_id=None,
     created_at=_CLOSED + timedelta(days=6),
@@ -162,6 +164,7 @@ SHARED = m.SharedPost(
     kind="feedback",
     status="visible",
     text="★★★★☆ 试用「冷萃咖啡 6 瓶装」：口感顺滑，甜度刚好，瓶子再小一点更好带。",
-    image_urls=["https://cdn.example.com/f.jpg"],
+    images=[EXAMPLE_IMAGE],
+    image_urls=[],
     created_at=_CLOSED + timedelta(days=6),
 )

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from service.core.media import Image, ImageIds
 from service.core.paging import NextCursor
 from service.core.patterns import HTTPS_URL
 
@@ -278,7 +279,10 @@ class TrialShipment(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
 class FeedbackCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     rating: Rating
     text: Annotated[str, Meta(max_length=1000, examples=["口感顺滑，甜度刚好，瓶子再小一点更好带。"])] = ""
-    image_urls: ImageUrls = []
+    image_ids: ImageIds = []
+    image_urls: Annotated[
+        list[HttpsUrl], Meta(max_length=9, description="Deprecated: image URLs (send `imageIds` instead)")
+    ] = []
 
 
 class Feedback(msgspec.Struct, rename="camel", kw_only=True):
@@ -289,6 +293,9 @@ class Feedback(msgspec.Struct, rename="camel", kw_only=True):
     nickname: str
     rating: int
     text: str
+    images: Annotated[
+        list[Image], Meta(description="Its photos: all of them for their author, the approved ones for admins")
+    ]
     image_urls: list[str]
     content_status: ContentStatus
     post_id: str | None
@@ -306,7 +313,14 @@ class SharedPost(msgspec.Struct, rename="camel", kw_only=True):
     post_id: str
     community_id: str
     kind: Literal["feedback"]
-    status: Annotated[str, Meta(examples=["visible"], description="visible, or pending while WeChat's review lasts")]
+    status: Annotated[
+        str,
+        Meta(
+            examples=["visible"],
+            description="visible; pending while WeChat reviews the text or checks a photo; rejected: a photo refused",
+        ),
+    ]
     text: str
+    images: list[Image]
     image_urls: list[str]
     created_at: datetime

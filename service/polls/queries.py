@@ -1,5 +1,7 @@
 """SQL of naming polls and free trials. Read queries cast ids to text: they go to the wire as strings."""
 
+from service.core.media import APPROVED_IMAGES_JSON, IMAGES_JSON
+
 # --- polls -------------------------------------------------------------------------------------------------
 
 INSERT_POLL = """
@@ -336,23 +338,28 @@ SELECT min(expires_at) FROM trial_qualifications WHERE poll_id = $1 AND status =
 
 INSERT_FEEDBACK = """
 INSERT INTO trial_feedback (qualification_id, poll_id, community_id, user_id, rating, text, image_urls,
-                            content_status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                            content_status, image_ids)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (qualification_id) DO NOTHING
 RETURNING id
 """
 
-_FEEDBACK_SELECT = """
+
+def _feedback_select(images: str) -> str:
+    return f"""
 SELECT f.id::text AS id, f.qualification_id::text AS trial_id, f.poll_id::text AS poll_id,
        f.user_id::text AS user_id, coalesce(u.nickname, '') AS nickname, f.rating, f.text, f.image_urls,
-       f.content_status, f.post_id::text AS post_id, f.created_at, f.id AS sort_id
+       f.content_status, f.post_id::text AS post_id, f.created_at, f.id AS sort_id,
+       {images.format(ids="f.image_ids")}::text AS images
 FROM trial_feedback f JOIN users u ON u.id = f.user_id
-"""
+"""  # noqa: S608 - constant SQL fragments, assembled at import time
 
-FEEDBACK = _FEEDBACK_SELECT + "WHERE f.id = $1"
+
+# The holder's own feedback shows all its photos; the admins' list only those WeChat approved.
+FEEDBACK = _feedback_select(IMAGES_JSON) + "WHERE f.id = $1"
 
 FEEDBACK_OF_POLL = (
-    _FEEDBACK_SELECT
+    _feedback_select(APPROVED_IMAGES_JSON)
     + """
 WHERE f.poll_id = $1 AND ($2::bigint IS NULL OR f.id > $2)
 ORDER BY f.id
@@ -366,20 +373,26 @@ SELECT count(*)::int AS count, round(avg(rating), 2)::float8 AS average FROM tri
 
 LOCK_FEEDBACK_OF_TRIAL = """
 SELECT f.id, f.community_id, f.rating, f.text, f.image_urls, f.content_status, f.post_id, p.title,
-       p.trial_product
+       p.trial_product, f.image_ids
 FROM trial_feedback f JOIN polls p ON p.id = f.poll_id
 WHERE f.qualification_id = $1
 FOR UPDATE OF f
 """
 
 INSERT_MEMBER_POST = """
-INSERT INTO posts (community_id, author_id, kind, text, image_urls, status) VALUES ($1, $2, 'feedback', $3, $4, $5)
+INSERT INTO posts (community_id, author_id, kind, text, image_urls, status, image_ids, check_label)
+VALUES ($1, $2, 'feedback', $3, $4, $5, $6, $7)
 RETURNING id
 """
 
-POST = """
-SELECT id::text AS post_id, community_id::text AS community_id, kind, status, text, image_urls, created_at
+POST = (
+    """
+SELECT id::text AS post_id, community_id::text AS community_id, kind, status, text, image_urls, created_at,
+       """
+    + IMAGES_JSON.format(ids="posts.image_ids")
+    + """::text AS images
 FROM posts WHERE id = $1
 """
+)
 
 SET_FEEDBACK_POST = "UPDATE trial_feedback SET post_id = $2 WHERE id = $1"

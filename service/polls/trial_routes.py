@@ -7,10 +7,11 @@ from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
-from service.core.deps import Db
+from service.core.deps import Db, Store
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
+from service.core.media import sign_urls, signed_json
 from service.core.paging import Cursor, Limit
 from service.polls import examples as ex
 from service.polls import models as m
@@ -49,9 +50,9 @@ class PollTrialsController(Controller):
         },
     )
     async def list_feedback(
-        self, poll_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50, cursor: Cursor = None
-    ) -> m.FeedbackPage:
-        return await trials.poll_feedback(db, poll_id, user.id, limit, cursor)
+        self, poll_id: PathId, user: CurrentUser, db: Db, storage: Store, limit: Limit = 50, cursor: Cursor = None
+    ) -> Response[m.FeedbackPage]:
+        return await signed_json(storage, await trials.poll_feedback(db, poll_id, user.id, limit, cursor))
 
 
 class TrialsController(Controller):
@@ -99,8 +100,8 @@ class TrialsController(Controller):
         summary="Rate my trial 1-5 with text and images (the holder, once claimed; once)",
         description=(
             "Only the holder of a claimed or shipped trial, once (`feedback_exists`). WeChat checks the text: risky is "
-            "refused, text held for review is kept and stays pending when shared. Send an `Idempotency-Key` to retry "
-            "safely."
+            "refused, text held for review is kept and stays pending when shared. Photos (`imageIds`, my uploads) show "
+            "to the admins once WeChat approved them. Send an `Idempotency-Key` to retry safely."
         ),
         status_code=201,
         responses={
@@ -113,6 +114,7 @@ class TrialsController(Controller):
                 "trial_not_claimed",
                 "feedback_exists",
                 "idempotency_key_reused",
+                "media_rejected",
             ),
             **ok(201, m.Feedback, "The feedback", "feedback", ex.FEEDBACK),
         },
@@ -125,7 +127,9 @@ class TrialsController(Controller):
         state: State,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Feedback]:
-        return await trials.give_feedback(state.pool, state.wechat, trial_id, caller.id, data, idempotency_key)
+        answer = await trials.give_feedback(state.pool, state.wechat, trial_id, caller.id, data, idempotency_key)
+        answer.content = await sign_urls(state.storage, answer.content)  # stored answers keep placeholders
+        return answer
 
     @post(
         "/{trial_id:str}/feedback/share",
@@ -151,8 +155,9 @@ class TrialsController(Controller):
             **ok(200, m.SharedPost, "Shared before: the same post", "shared before", ex.SHARED),
         },
     )
-    async def share(self, trial_id: PathId, user: CurrentUser, db: Db) -> Response[m.SharedPost]:
-        return await trials.share_feedback(db, trial_id, user.id)
+    async def share(self, trial_id: PathId, user: CurrentUser, db: Db, storage: Store) -> Response[m.SharedPost]:
+        shared = await trials.share_feedback(db, trial_id, user.id)
+        return await signed_json(storage, shared.content, shared.status_code)
 
 
 class MyTrialsController(Controller):

@@ -15,6 +15,7 @@ from litestar import Response
 from service.core.access import check_can_post, require_admin
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
+from service.core.media import claim_images, images_of, images_state
 from service.core.rows import from_row
 from service.errors import Problem
 from service.polls import models as m
@@ -50,6 +51,7 @@ def _require_received(row: asyncpg.Record) -> None:
 
 
 _trial_item = partial(from_row, m.Trial)
+REVIEW_LABEL = 21000
 
 
 async def my_trials(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.TrialPage:
@@ -125,7 +127,8 @@ async def give_feedback(
     """The holder of a claimed or shipped trial rates it (1-5) with optional text and images, once.
     The text is content-checked (it may be shared to the feed) without holding a connection meanwhile."""
     text = data.text.strip()
-    scope = scope_of("trial.feedback", trial_id, data.rating, text, data.image_urls)
+    image_ids = [int(media_id) for media_id in data.image_ids]
+    scope = scope_of("trial.feedback", trial_id, data.rating, text, data.image_urls, image_ids)
     async with pool.acquire() as conn:
         if key is not None and await conn.fetchval(q.KEY_ANSWERED, user_id, key):
             return await run_once(conn, user_id, key, scope, replay_only)
@@ -139,6 +142,8 @@ async def give_feedback(
     async def action() -> tuple[int, m.Feedback]:
         trial = await _holder_trial(conn, trial_id, user_id, q.LOCK_TRIAL)
         _require_received(trial)
+        if image_ids:
+            await claim_images(conn, user_id, image_ids)
         feedback_id = await conn.fetchval(
             q.INSERT_FEEDBACK,
             trial_id,
@@ -149,13 +154,15 @@ async def give_feedback(
             text,
             data.image_urls,
             verdict,
+            image_ids,
         )
         if feedback_id is None:
             raise Problem("feedback_exists")
         details = {"rating": data.rating, "contentStatus": verdict}
         await audit(conn, trial["poll_id"], user_id, "feedback.given", subject_id=user_id, details=details)
         await record(conn, trial["community_id"], user_id, "feedback")
-        return 201, from_row(m.Feedback, await conn.fetchrow(q.FEEDBACK, feedback_id))
+        row = await conn.fetchrow(q.FEEDBACK, feedback_id)
+        return 201, from_row(m.Feedback, row, images=images_of(row))
 
     async with pool.acquire() as conn:
         return await run_once(conn, user_id, key, scope, action)
@@ -166,7 +173,10 @@ async def poll_feedback(
 ) -> m.FeedbackPage:
     state = await poll_state(conn, poll_id)
     await require_admin(conn, state["community_id"], admin_id)
-    feedback = partial(from_row, m.Feedback)
+
+    def feedback(row: asyncpg.Record) -> m.Feedback:
+        return from_row(m.Feedback, row, images=images_of(row))
+
     items, next_cursor = await page_after(conn, q.FEEDBACK_OF_POLL, poll_id, limit=limit, cursor=cursor, item=feedback)
     stats = await conn.fetchrow(q.FEEDBACK_STATS, poll_id)
     return m.FeedbackPage(items=items, next_cursor=next_cursor, count=stats["count"], average_rating=stats["average"])
@@ -187,16 +197,34 @@ async def share_feedback(conn: asyncpg.Connection, trial_id: int, user_id: int) 
         if feedback is None:
             raise Problem("no_feedback")
         if feedback["post_id"] is not None:
-            return Response(from_row(m.SharedPost, await conn.fetchrow(q.POST, feedback["post_id"])), status_code=200)
+            return Response(_shared(await conn.fetchrow(q.POST, feedback["post_id"])), status_code=200)
         community_id = trial["community_id"]
         await check_can_post(conn, community_id, user_id)
         text = feedback_post_text(feedback["rating"], feedback["trial_product"], feedback["title"], feedback["text"])
         # Text WeChat wanted reviewed stays pending in the feed too.
         status = "pending" if feedback["content_status"] == "review" else "visible"
-        post_id = await conn.fetchval(q.INSERT_MEMBER_POST, community_id, user_id, text, feedback["image_urls"], status)
+        photos, _ = await images_state(conn, feedback["image_ids"])
+        if photos != "approved":  # refused photos refuse the post; photos still being checked hold it
+            status = "rejected" if photos == "rejected" else "pending"
+        # A text held for review keeps the post held after its photos pass (label 21000: "other").
+        label = REVIEW_LABEL if feedback["content_status"] == "review" else None
+        post_id = await conn.fetchval(
+            q.INSERT_MEMBER_POST,
+            community_id,
+            user_id,
+            text,
+            feedback["image_urls"],
+            status,
+            feedback["image_ids"],
+            label,
+        )
         await conn.execute(q.SET_FEEDBACK_POST, feedback["id"], post_id)
         await audit(
             conn, trial["poll_id"], user_id, "feedback.shared", subject_id=user_id, details={"postId": str(post_id)}
         )
         await record(conn, community_id, user_id, "post", post_id=post_id)
-        return Response(from_row(m.SharedPost, await conn.fetchrow(q.POST, post_id)), status_code=201)
+        return Response(_shared(await conn.fetchrow(q.POST, post_id)), status_code=201)
+
+
+def _shared(row: asyncpg.Record) -> m.SharedPost:
+    return from_row(m.SharedPost, row, images=images_of(row))

@@ -153,3 +153,48 @@ async def test_an_introduction_with_photos_shows_once_they_pass(world):
     await world.run_jobs()
     await world.sandbox("POST", "/release", json={})
     assert intro["postId"] in await _feed_ids(world, alice, community)
+
+
+async def test_a_check_in_with_a_photo_counts_at_once_and_shows_once_it_passes(world):
+    alice, bob = await world.user("alice"), await world.user("bob")
+    community = await world.seeder.community(alice, bob)
+    activity = await world.seeder.activity(alice, community)
+    await world.sandbox("POST", "/hold", json={"hold": True})
+    photo = await world.uploaded(bob, phone_photo(color=(60, 160, 60)), purpose="checkin")
+    body = {"text": "今天 5 公里", "imageIds": [photo["id"]]}
+    check_in = await world.seeder.call("POST", f"/v1/activities/{activity}/check-ins", bob, json=body)
+    assert check_in["postStatus"] == "pending" and check_in["streak"] == 1
+    assert (await world.fetch(check_in["images"][0]["thumbnailUrl"])).status_code == 200
+
+    async def listed_for_alice() -> list[dict]:
+        return (await world.seeder.call("GET", f"/v1/activities/{activity}/check-ins", alice))["items"]
+
+    assert await listed_for_alice() == []
+    await world.run_jobs()
+    await world.sandbox("POST", "/release", json={})
+    [shown] = await listed_for_alice()
+    assert shown["postStatus"] == "visible" and (await world.fetch(shown["images"][0]["url"])).status_code == 200
+
+
+async def test_trial_feedback_photos_reach_the_admins_once_approved_and_go_to_the_shared_post(world):
+    alice, bob, carol = await world.user("alice"), await world.user("bob"), await world.user("carol")
+    community = await world.seeder.community(alice, bob, carol)
+    poll_id, trial_id = await world.seeder.trial(alice, bob, carol, community)
+    await world.seeder.claim(bob, trial_id)
+    await world.sandbox("POST", "/hold", json={"hold": True})
+    photo = await world.uploaded(bob, phone_photo(color=(200, 120, 40)), purpose="feedback")
+    body = {"rating": 5, "text": "很好喝", "imageIds": [photo["id"]]}
+    given = await world.seeder.call("POST", f"/v1/trials/{trial_id}/feedback", bob, json=body)
+    assert [image["id"] for image in given["images"]] == [photo["id"]]  # the author sees their own photo
+
+    async def admins_see() -> list[dict]:
+        return (await world.seeder.call("GET", f"/v1/polls/{poll_id}/feedback", alice))["items"][0]["images"]
+
+    assert await admins_see() == []  # not before WeChat approved it
+    await world.run_jobs()
+    await world.sandbox("POST", "/release", json={})
+    [seen] = await admins_see()
+    assert (await world.fetch(seen["url"])).status_code == 200
+    shared = await world.seeder.call("POST", f"/v1/trials/{trial_id}/feedback/share", bob)
+    assert shared["status"] == "visible" and shared["images"][0]["id"] == photo["id"]
+    assert shared["postId"] in await _feed_ids(world, carol, community)
