@@ -1181,8 +1181,8 @@ export interface paths {
         /** My profile */
         get: operations["getMe"];
         /**
-         * Edit my nickname or avatar URL
-         * @description The nickname passes WeChat's content-safety check (scene: profile); the avatar URL must be https.
+         * Edit my nickname or avatar (an uploaded photo)
+         * @description The nickname passes WeChat's content-safety check (scene: profile). The avatar: `avatarMediaId`, one of my uploads (`wx.chooseAvatar` -> `wx.uploadFile` with purpose `avatar`); `avatarUrl` becomes its public link, which shows the photo once WeChat approved it. `avatarUrl` itself is deprecated.
          */
         put: operations["updateMe"];
         post?: never;
@@ -1278,6 +1278,26 @@ export interface paths {
          * @description The links in a media resource; no token needed (WeChat's image check fetches them too).
          */
         get: operations["getMediaFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media/public/{media_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An avatar or a cover: a redirect to a freshly signed URL
+         * @description What `avatarUrl` and `coverUrl` point at when set from an upload: once WeChat approved the photo, a 302 to a signed URL of its thumbnail (avatar) or display image (cover), cacheable for 5 minutes (the signed URL lives an hour); before that, or for any other upload, 404.
+         */
+        get: operations["openPublicMedia"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2561,6 +2581,11 @@ export interface components {
              */
             collectionsBy: "members" | "admins";
             /**
+             * @description One of my uploads (purpose `cover`): `coverUrl` becomes its public link, which shows it once WeChat approved it (`coverUrl` itself is deprecated)
+             * @example 8812
+             */
+            coverMediaId?: string | null;
+            /**
              * @default
              * @example https://cdn.example.com/c.jpg
              */
@@ -2657,6 +2682,11 @@ export interface components {
         /** CommunityUpdate */
         CommunityUpdate: {
             collectionsBy?: "members" | "admins";
+            /**
+             * @description One of my uploads (purpose `cover`): `coverUrl` becomes its public link, which shows it once WeChat approved it (`coverUrl` itself is deprecated)
+             * @example 8812
+             */
+            coverMediaId?: string | null;
             /** @example https://cdn.example.com/c.jpg */
             coverUrl?: string;
             /** @example 每周六早上一起跑 10 公里 */
@@ -3786,7 +3816,12 @@ export interface components {
         };
         /** ProfileUpdate */
         ProfileUpdate: {
-            /** @description An https URL, at most 512 characters */
+            /**
+             * @description One of my uploads (purpose `avatar`): `avatarUrl` becomes its public link, which shows it once WeChat's image check approved it
+             * @example 8812
+             */
+            avatarMediaId?: string | null;
+            /** @description Deprecated: an https URL (send `avatarMediaId` instead) */
             avatarUrl?: string | null;
             /** @description 1 to 32 characters, no control characters, no leading or trailing blanks */
             nickname?: string | null;
@@ -5469,6 +5504,21 @@ export interface components {
         };
         /**
          * @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
+         *     - `media_rejected`: An image did not pass WeChat's image check: remove it.
+         */
+        Problem422_17e23c9ec0: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "idempotency_key_reused" | "media_rejected";
+                };
+            };
+        };
+        /**
+         * @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
          *     - `content_rejected`: The text did not pass WeChat's content-safety check.
          *     - `media_rejected`: An image did not pass WeChat's image check: remove it.
          */
@@ -5552,6 +5602,18 @@ export interface components {
                 };
             };
         };
+        /** @description - `media_rejected`: An image did not pass WeChat's image check: remove it. */
+        Problem422_media_rejected: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "media_rejected";
+                };
+            };
+        };
         /** @description - `rate_limited`: Too many requests: wait for Retry-After seconds. */
         Problem429_rate_limited: {
             headers: {
@@ -5624,6 +5686,8 @@ export interface components {
         "path.collection_id": string;
         /** @description Resource id (decimal string of an integer) */
         "path.community_id": string;
+        /** @description Resource id (decimal string of an integer) */
+        "path.media_id": string;
         /** @description Resource id (decimal string of an integer) */
         "path.meetup_id": string;
         /** @description Resource id (decimal string of an integer) */
@@ -6410,7 +6474,7 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_idempotency_key_reused"];
+            422: components["responses"]["Problem422_17e23c9ec0"];
         };
     };
     getCommunity: {
@@ -6470,6 +6534,7 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_cap_below_member_count"];
             413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_media_rejected"];
         };
     };
     listActivities: {
@@ -8172,7 +8237,7 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_wechat_session_stale"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_content_rejected"];
+            422: components["responses"]["Problem422_dceb8d418c"];
             429: components["responses"]["Problem429_rate_limited"];
             502: components["responses"]["Problem502_wechat_error"];
             503: components["responses"]["Problem503_wechat_unavailable"];
@@ -8323,13 +8388,38 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
         };
     };
+    openPublicMedia: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                media_id: components["parameters"]["path.media_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Redirect Response */
+            302: {
+                headers: {
+                    /** @description target path for the redirect */
+                    location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
     getMedia: {
         parameters: {
             query?: never;
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                media_id: string;
+                media_id: components["parameters"]["path.media_id"];
             };
             cookie?: never;
         };

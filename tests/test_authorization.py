@@ -45,6 +45,7 @@ PUBLIC = {
     ("GET", "/v1/wechat/messages"): "WeChat's URL check, verified by its signature",
     ("POST", "/v1/wechat/messages"): "WeChat's message push, verified by its signature",
     ("GET", "/v1/media/files/{name}"): "a stored image behind a link we signed (HMAC) that expires",
+    ("GET", "/v1/media/public/{media_id}"): "an approved avatar or cover: shown to anyone, like the profile it is on",
 }
 
 OPERATIONS = [
@@ -172,6 +173,8 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/media"): Row(SIGNED_IN, "photo"),
     ("GET", "/v1/media/{media_id}"): Row(AUTHOR, "own_media"),
     ("GET", "/v1/media/files/{name}"): Row(EVERYONE, "media_file"),
+    # Not yet approved by WeChat (no check runs here): every role gets the same 404.
+    ("GET", "/v1/media/public/{media_id}"): Row(NOBODY, "own_media"),
     # Communities and belonging.
     ("GET", "/v1/communities"): Row(SIGNED_IN),
     ("POST", "/v1/communities"): Row(SIGNED_IN, body={"name": "新社群"}),

@@ -24,6 +24,7 @@ from service.auth import queries
 from service.auth.models import LoginResult, Me, ProfileUpdate, SessionInfo, Tokens
 from service.core import ratelimit
 from service.core.guard import Caller
+from service.core.media import claim_public_image
 from service.core.tokens import issue_access_token
 from service.errors import Problem
 from service.settings import Settings
@@ -154,7 +155,9 @@ async def bind_phone(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, cod
     return _row_to_me(row)
 
 
-async def update_me(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, update: ProfileUpdate) -> Me:
+async def update_me(
+    pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, update: ProfileUpdate, public_base_url: str
+) -> Me:
     if update.nickname is not None:
         async with pool.acquire() as conn:
             identity = await conn.fetchrow(queries.SELECT_IDENTITY, user_id)
@@ -169,8 +172,12 @@ async def update_me(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, upda
         # "review" is let through for a nickname: there is no pending state to hold it in.
         if verdict.suggest == "risky":
             raise Problem(CONTENT_REJECTED, f"the nickname was rejected (label {verdict.label})", label=verdict.label)
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(queries.UPDATE_PROFILE, user_id, update.nickname, update.avatar_url)
+    async with pool.acquire() as conn, conn.transaction():
+        avatar_url = update.avatar_url
+        if update.avatar_media_id is not None:
+            media_id = int(update.avatar_media_id)
+            avatar_url = await claim_public_image(conn, user_id, media_id, "avatarMediaId", public_base_url)
+        row = await conn.fetchrow(queries.UPDATE_PROFILE, user_id, update.nickname, avatar_url)
     if row is None:
         raise Problem("unauthorized", "this account no longer exists")
     return _row_to_me(row)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.core.media import MediaId
 from service.core.patterns import NOT_BLANK
 
 # wx.login codes and phone-button codes: opaque printable ASCII.
@@ -73,7 +74,19 @@ class ProfileUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     """Fields to change; absent fields stay as they are."""
 
     nickname: Nickname | None = None
-    avatar_url: AvatarUrl | None = None
+    avatar_media_id: (
+        Annotated[
+            MediaId,
+            msgspec.Meta(
+                description="One of my uploads (purpose `avatar`): `avatarUrl` becomes its public link, which shows "
+                "it once WeChat's image check approved it"
+            ),
+        ]
+        | None
+    ) = None
+    avatar_url: (
+        Annotated[AvatarUrl, msgspec.Meta(description="Deprecated: an https URL (send `avatarMediaId` instead)")] | None
+    ) = None
 
 
 class Tokens(msgspec.Struct, rename="camel", kw_only=True):

@@ -117,12 +117,16 @@ class MeController(Controller):
 
     @put(
         operation_id="updateMe",
-        summary="Edit my nickname or avatar URL",
-        description="The nickname passes WeChat's content-safety check (scene: profile); the avatar URL must be https.",
+        summary="Edit my nickname or avatar (an uploaded photo)",
+        description=(
+            "The nickname passes WeChat's content-safety check (scene: profile). The avatar: `avatarMediaId`, one of "
+            "my uploads (`wx.chooseAvatar` -> `wx.uploadFile` with purpose `avatar`); `avatarUrl` becomes its public "
+            "link, which shows the photo once WeChat approved it. `avatarUrl` itself is deprecated."
+        ),
         responses=PROBLEMS.responses(
-            *TOKEN_ERRORS, "content_rejected", "wechat_session_stale", "rate_limited", *WECHAT_ERRORS
+            *TOKEN_ERRORS, "content_rejected", "media_rejected", "wechat_session_stale", "rate_limited", *WECHAT_ERRORS
         ),
         security=BEARER_SECURITY,
     )
     async def update_me(self, data: JSONBody[ProfileUpdate], caller: CurrentUser, state: State, wechat: WeChat) -> Me:
-        return await logic.update_me(state.pool, wechat, caller.id, data)
+        return await logic.update_me(state.pool, wechat, caller.id, data, state.settings.public_base_url)

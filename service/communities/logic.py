@@ -23,6 +23,7 @@ from service.communities import queries as q
 from service.core.access import require_admin, require_member
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
+from service.core.media import claim_public_image
 from service.core.paging import decode_cursor
 from service.core.robots import post_as_robot
 from service.core.rows import from_row, page_of
@@ -219,11 +220,13 @@ async def _community(conn: asyncpg.Connection, community_id: int, viewer_id: int
 
 
 async def create_community(
-    conn: asyncpg.Connection, user_id: int, data: m.CommunityCreate, key: str | None
+    conn: asyncpg.Connection, user_id: int, data: m.CommunityCreate, key: str | None, base_url: str
 ) -> Response[bytes]:
-    values = _normalise(msgspec.structs.asdict(data))
+    values = _normalise({name: getattr(data, name) for name in _EDITABLE})
 
     async def action() -> tuple[int, m.Community]:
+        if data.cover_media_id is not None:
+            values["cover_url"] = await _cover(conn, user_id, data.cover_media_id, base_url)
         community_id = await conn.fetchval(q.INSERT_COMMUNITY, user_id, *_settings_args(values))
         await conn.execute(q.INSERT_OWNER, community_id, user_id)
         await _audit(conn, community_id, user_id, "community.created", user_id, {"name": values["name"]})
@@ -238,8 +241,12 @@ async def get_community(conn: asyncpg.Connection, community_id: int, viewer_id: 
     return await _community(conn, community_id, viewer_id)
 
 
+async def _cover(conn: asyncpg.Connection, user_id: int, media_id: str, base_url: str) -> str:
+    return await claim_public_image(conn, user_id, int(media_id), "coverMediaId", base_url)
+
+
 async def update_community(
-    conn: asyncpg.Connection, community_id: int, user_id: int, data: m.CommunityUpdate
+    conn: asyncpg.Connection, community_id: int, user_id: int, data: m.CommunityUpdate, base_url: str
 ) -> m.Community:
     sent = {name for name in _EDITABLE if getattr(data, name) is not UNSET}
     async with conn.transaction():
@@ -253,6 +260,8 @@ async def update_community(
         values.update({name: getattr(data, name) for name in sent})
         if "entry_mode" in sent and data.entry_mode != "paid" and "price_fen" not in sent:
             values["price_fen"] = None  # leaving paid entry drops the price
+        if data.cover_media_id is not None:
+            values["cover_url"] = await _cover(conn, user_id, data.cover_media_id, base_url)
         values = _normalise(values)
         if values["member_cap"] < current["member_count"]:
             raise Problem("cap_below_member_count", f"the community has {current['member_count']} members already")

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from service.core.media import Image, ImageIds
+from service.core.media import Image, ImageIds, MediaId
 from service.core.money.models import Order
 from service.core.paging import NextCursor
 from service.core.patterns import HTTPS_URL, HTTPS_URL_OR_EMPTY
@@ -68,6 +68,16 @@ class CommunityCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True
     name: Name
     description: Description = ""
     cover_url: CoverUrl = ""
+    cover_media_id: (
+        Annotated[
+            MediaId,
+            Meta(
+                description="One of my uploads (purpose `cover`): `coverUrl` becomes its public link, which shows it "
+                "once WeChat approved it (`coverUrl` itself is deprecated)"
+            ),
+        ]
+        | None
+    ) = None
     tags: Tags = []
     visibility: Visibility = "listed"
     entry_mode: EntryMode = "free"
@@ -87,6 +97,16 @@ class CommunityUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True
     name: Name | UnsetType = UNSET
     description: Description | UnsetType = UNSET
     cover_url: CoverUrl | UnsetType = UNSET
+    cover_media_id: (
+        Annotated[
+            MediaId,
+            Meta(
+                description="One of my uploads (purpose `cover`): `coverUrl` becomes its public link, which shows it "
+                "once WeChat approved it (`coverUrl` itself is deprecated)"
+            ),
+        ]
+        | None
+    ) = None
     tags: Tags | UnsetType = UNSET
     visibility: Visibility | UnsetType = UNSET
     entry_mode: EntryMode | UnsetType = UNSET

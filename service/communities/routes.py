@@ -20,7 +20,7 @@ from service.communities.member_routes import (
 from service.communities.order_routes import CommunityOrdersController
 from service.communities.params import ADMIN, AUTH, MEMBER, TAG, _user_id, _with_success
 from service.communities.problems import PROBLEMS
-from service.core.deps import Db, WeChat
+from service.core.deps import AppSettings, Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
@@ -43,12 +43,17 @@ class CommunitiesController(Controller):
             "safely: a retry answers the community created first."
         ),
         status_code=201,
-        responses=PROBLEMS.responses(*AUTH, "idempotency_key_reused"),
+        responses=PROBLEMS.responses(*AUTH, "idempotency_key_reused", "media_rejected"),
     )
     async def create(
-        self, data: JSONBody[m.CommunityCreate], user: CurrentUser, db: Db, idempotency_key: IdempotencyKey = None
+        self,
+        data: JSONBody[m.CommunityCreate],
+        user: CurrentUser,
+        db: Db,
+        settings: AppSettings,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Community]:
-        return await logic.create_community(db, user.id, data, idempotency_key)
+        return await logic.create_community(db, user.id, data, idempotency_key, settings.public_base_url)
 
     @get(
         "",
@@ -95,12 +100,17 @@ class CommunitiesController(Controller):
             "the owner changes visibility, entry mode, price, cap, refund window and `collectionsBy`. Leaving paid "
             "entry drops the price; the cap cannot go below the member count (`cap_below_member_count`)."
         ),
-        responses=PROBLEMS.responses(*ADMIN, "cap_below_member_count"),
+        responses=PROBLEMS.responses(*ADMIN, "cap_below_member_count", "media_rejected"),
     )
     async def update(
-        self, community_id: PathId, data: JSONBody[m.CommunityUpdate], user: CurrentUser, db: Db
+        self,
+        community_id: PathId,
+        data: JSONBody[m.CommunityUpdate],
+        user: CurrentUser,
+        db: Db,
+        settings: AppSettings,
     ) -> m.Community:
-        return await logic.update_community(db, community_id, user.id, data)
+        return await logic.update_community(db, community_id, user.id, data, settings.public_base_url)
 
     @post(
         "/{community_id:str}/join",

@@ -112,6 +112,16 @@ async def images_state(conn: asyncpg.Connection, ids: Sequence[int]) -> tuple[st
     return ("approved" if row["approved"] else "pending"), None
 
 
+PUBLIC_PATH = "/v1/media/public/"
+
+
+async def claim_public_image(conn: asyncpg.Connection, owner_id: int, media_id: int, field: str, base_url: str) -> str:
+    """An avatar or a cover: the stable URL of one of the member's uploads (a redirect to a fresh signed URL,
+    served to anyone once WeChat approved it: GET /v1/media/public/{id})."""
+    await claim_images(conn, owner_id, [media_id], field)
+    return f"{base_url.rstrip('/')}{PUBLIC_PATH}{media_id}"
+
+
 async def release_images(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
     """The writing is deleted: so are its uploads (the clean-up job deletes files nothing refers to)."""
     if ids:

@@ -94,3 +94,10 @@ WHERE o.sha256 IN (
 )
 RETURNING o.storage_key, o.thumbnail_key
 """
+
+# An avatar or cover shown to anyone: attached, approved.
+PUBLIC_IMAGE = """
+SELECT m.purpose, o.storage_key, o.thumbnail_key
+FROM media m JOIN media_objects o ON o.sha256 = m.object_sha256
+WHERE m.id = $1 AND m.purpose IN ('avatar', 'cover') AND m.attached_at IS NOT NULL AND o.status = 'approved'
+"""

@@ -8,6 +8,7 @@ from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, PathParameter, QueryParameter
+from litestar.response import Redirect
 
 from service.core.deps import AppSettings, Db, Store
 from service.core.guard import BEARER_SECURITY, CurrentUser
@@ -16,6 +17,7 @@ from service.core.storage import LOCAL_PREFIX, local_url_valid
 from service.errors import Problem
 from service.media import logic
 from service.media import models as m
+from service.media import queries as q
 from service.media.problems import PROBLEMS
 from service.openapi import documenter
 
@@ -107,4 +109,26 @@ class MediaFilesController(Controller):
         return Response(content, media_type=content_type, headers=headers)
 
 
-CONTROLLERS = [MediaController, MediaFilesController]
+class PublicMediaController(Controller):
+    """Avatars and covers: stable links that anyone may open (an <image> sends no token)."""
+
+    path = "/media/public"
+    tags = ["media"]
+
+    @get(
+        "/{media_id:str}",
+        status_code=302,
+        **doc("openPublicMedia", "An avatar or a cover: a redirect to a freshly signed URL", "not_found"),
+    )
+    async def open(self, media_id: PathId, db: Db, storage: Store) -> Redirect:
+        """What `avatarUrl` and `coverUrl` point at when set from an upload: once WeChat approved the photo, a
+        302 to a signed URL of its thumbnail (avatar) or display image (cover), cacheable for 5 minutes (the
+        signed URL lives an hour); before that, or for any other upload, 404."""
+        row = await db.fetchrow(q.PUBLIC_IMAGE, media_id)
+        if row is None:
+            raise Problem("not_found", "no such avatar or cover")
+        key = row["thumbnail_key"] if row["purpose"] == "avatar" else row["storage_key"]
+        return Redirect(await storage.url(key), status_code=302, headers={"cache-control": "public, max-age=300"})
+
+
+CONTROLLERS = [MediaController, MediaFilesController, PublicMediaController]

@@ -4,6 +4,10 @@ when one is risky, photos signed per answer, deleted with the post."""
 from __future__ import annotations
 
 import asyncio
+import io
+
+import httpx
+from PIL import Image
 
 from tests.media.conftest import phone_photo, sha256
 
@@ -198,3 +202,32 @@ async def test_trial_feedback_photos_reach_the_admins_once_approved_and_go_to_th
     shared = await world.seeder.call("POST", f"/v1/trials/{trial_id}/feedback/share", bob)
     assert shared["status"] == "visible" and shared["images"][0]["id"] == photo["id"]
     assert shared["postId"] in await _feed_ids(world, carol, community)
+
+
+async def test_an_avatar_and_a_cover_from_uploads_show_to_anyone_once_approved(world):
+    alice, bob = await world.user("alice"), await world.user("bob")
+    await world.sandbox("POST", "/hold", json={"hold": True})
+    avatar = await world.uploaded(alice, phone_photo(color=(250, 200, 10)), purpose="avatar")
+    cover = await world.uploaded(alice, phone_photo(2400, 1200, orientation=1, color=(10, 90, 250)), purpose="cover")
+    me = await world.seeder.call("PUT", "/v1/me", alice, json={"avatarMediaId": avatar["id"]})
+    assert me["avatarUrl"] == f"{world.stack.api_url}/v1/media/public/{avatar['id']}"
+    community = await world.seeder.call(
+        "POST", "/v1/communities", alice, json={"name": "跑团", "coverMediaId": cover["id"]}
+    )
+    assert community["coverUrl"].endswith(f"/v1/media/public/{cover['id']}")
+
+    async with httpx.AsyncClient(timeout=10) as http:  # what an <image src> does: no token, follows redirects
+        assert (await http.get(me["avatarUrl"])).status_code == 404  # not before WeChat approved it
+        await world.run_jobs()
+        await world.sandbox("POST", "/release", json={})
+        shown = await http.get(me["avatarUrl"], follow_redirects=True)
+        assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+        assert max(Image.open(io.BytesIO(shown.content)).size) == 400  # the thumbnail
+        wide = await http.get(community["coverUrl"], follow_redirects=True)
+        assert Image.open(io.BytesIO(wide.content)).size == (1600, 800)  # the display image
+        # Any other upload is not public, approved or not.
+        other = await world.uploaded(bob, phone_photo(color=(1, 1, 1)))
+        assert (await http.get(f"{world.stack.api_url}/v1/media/public/{other['id']}")).status_code == 404
+
+    taken = await world.api.put("/v1/me", json={"avatarMediaId": avatar["id"]}, headers=bob.headers)
+    assert taken.status_code == 400 and taken.json()["errors"][0]["field"] == "avatarMediaId"

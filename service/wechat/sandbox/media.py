@@ -14,7 +14,9 @@ drop them (the verdict that never comes), and list every submission.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import io
 import logging
 import secrets
 import time
@@ -25,6 +27,7 @@ import httpx
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody
+from PIL import Image
 
 from service.wechat.sandbox.miniprogram import token_call, wechat_error, wechat_ok
 from service.wechat.sandbox.state import Sandbox, SandboxState
@@ -200,3 +203,20 @@ class MediaControl(Controller):
     @get("/checks")
     async def checks(self, sandbox: Sandbox) -> dict[str, list[MediaCheckView]]:
         return _listed(sandbox.media_checks)
+
+    @get("/sample-photo.jpg", media_type="image/jpeg")
+    async def sample_photo(self) -> Response[bytes]:
+        """A photo as a phone takes it, to try uploads with curl: 1200x900, EXIF with GPS and orientation 6."""
+        return Response(_sample_jpeg(), media_type="image/jpeg")
+
+
+@functools.cache
+def _sample_jpeg() -> bytes:
+    image = Image.new("RGB", (1200, 900), (70, 130, 180))
+    image.paste((240, 200, 60), (0, 0, 300, 225))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the phone was held upright
+    exif[0x8825] = {1: "N", 2: (30.0, 15.0, 9.0), 3: "E", 4: (120.0, 9.0, 41.0)}  # GPS: a member's home
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()
