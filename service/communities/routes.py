@@ -24,7 +24,7 @@ from service.core.deps import AppSettings, Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
-from service.core.media import sign_urls
+from service.core.media import sign_answer
 from service.core.paging import Cursor, Limit
 
 
@@ -232,8 +232,7 @@ class CommunitiesController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Introduction]:
         answer = await members.introduce(state.pool, wechat, community_id, caller.id, data, idempotency_key)
-        answer.content = await sign_urls(state.storage, answer.content)  # stored answers keep placeholders
-        return answer
+        return await sign_answer(state.storage, answer)
 
     @post(
         "/{community_id:str}/read",

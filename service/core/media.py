@@ -20,8 +20,9 @@ import msgspec
 from litestar import Response
 from msgspec import Meta
 
+from service.core.rows import invalid
 from service.core.storage import Storage
-from service.errors import FieldError, Problem
+from service.errors import Problem
 
 IMAGES_MAX = 9
 MediaId = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["8812"], description="A media id")]
@@ -93,11 +94,11 @@ WHERE m.id = ANY($1::bigint[])
 async def claim_images(conn: asyncpg.Connection, owner_id: int, ids: Sequence[int], field: str = "imageIds") -> str:
     """Attach the writer's uploads (in the caller's transaction); `approved` or `pending`."""
     if len(set(ids)) != len(ids):
-        raise _invalid(field, "lists the same image twice")
+        raise invalid(field, "lists the same image twice")
     rows = {row["id"]: row["status"] for row in await conn.fetch(_CLAIM, list(ids), owner_id)}
     missing = [index for index, media_id in enumerate(ids) if media_id not in rows]
     if missing:  # `imageIds[2]` in a list; `imageId` alone
-        raise _invalid(f"{field}[{missing[0]}]" if field.endswith("s") else field, "is not a photo you uploaded")
+        raise invalid(f"{field}[{missing[0]}]" if field.endswith("s") else field, "is not a photo you uploaded")
     refused = [index for index, media_id in enumerate(ids) if rows[media_id] == "rejected"]
     if refused:
         raise Problem("media_rejected", f"image {refused[0]} did not pass WeChat's image check")
@@ -143,6 +144,13 @@ async def sign_urls(storage: Storage, body: bytes) -> bytes:
     return b"".join([*parts, body[last:]])
 
 
+async def sign_answer(storage: Storage, answer: Response[bytes]) -> Response[bytes]:
+    """Sign the images of an answer built as bytes (a page from PostgreSQL, an answer kept for an Idempotency-Key):
+    what is cached or stored keeps its placeholders, never URLs."""
+    answer.content = await sign_urls(storage, answer.content)
+    return answer
+
+
 async def signed_json(storage: Storage, value: object, status: int = 200) -> Response[bytes]:
     """An answer whose images (decoded from `IMAGES_JSON`) get their URLs signed."""
     body = await sign_urls(storage, msgspec.json.encode(value))
@@ -152,7 +160,3 @@ async def signed_json(storage: Storage, value: object, status: int = 200) -> Res
 def images_of(row: asyncpg.Record) -> list[Image]:
     """The `images` column (IMAGES_JSON as text) of a row, placeholders still in."""
     return msgspec.json.decode(row["images"], type=list[Image])
-
-
-def _invalid(field: str, message: str) -> Problem:
-    return Problem("validation_failed", message, errors=[FieldError(field=field, message=message, source="body")])

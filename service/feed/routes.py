@@ -17,7 +17,7 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from service.core.deps import Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
-from service.core.media import sign_urls
+from service.core.media import sign_answer
 from service.core.paging import Cursor
 from service.feed import comments, posts, reactions, reading
 from service.feed import models as m
@@ -30,12 +30,6 @@ ADMIN = (*MEMBER, "forbidden")
 WRITE = (*MEMBER, "member_muted", "introduction_required", "rate_limited", "content_rejected", "wechat_session_stale")
 
 FeedLimit = Annotated[int, QueryParameter(ge=1, le=50, description="Page size (1-50)")]
-
-
-async def _signed(state: State, answer: Response[bytes]) -> Response[bytes]:
-    """Photo URLs are signed per answer (they expire); the page itself may come from the shared cache."""
-    answer.content = await sign_urls(state.storage, answer.content)
-    return answer
 
 
 def _ok(model: type, description: str, status: int = 200) -> dict[int, ResponseSpec]:
@@ -78,7 +72,7 @@ class CommunityFeedController(Controller):
         page = await reading.community_feed(
             state.pool, state.feed_cache, state.settings, community_id, caller.id, order, limit, cursor
         )
-        return await _signed(state, page)
+        return await sign_answer(state.storage, page)
 
     @get(
         "/essence",
@@ -89,7 +83,9 @@ class CommunityFeedController(Controller):
     async def essence(
         self, community_id: PathId, caller: CurrentUser, state: State, limit: FeedLimit = 20, cursor: Cursor = None
     ) -> Response[m.FeedPage]:
-        return await _signed(state, await reading.essence(state.pool, community_id, caller.id, limit, cursor))
+        return await sign_answer(
+            state.storage, await reading.essence(state.pool, community_id, caller.id, limit, cursor)
+        )
 
     @post(
         "/posts",
@@ -110,7 +106,7 @@ class CommunityFeedController(Controller):
         self, community_id: PathId, data: JSONBody[m.PostCreate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> Response[m.FeedItem]:
         created = await posts.create_post(state.pool, wechat, state.settings, community_id, caller.id, data)
-        return await _signed(state, created)
+        return await sign_answer(state.storage, created)
 
 
 class MyFeedController(Controller):
@@ -131,7 +127,7 @@ class MyFeedController(Controller):
     async def my_feed(
         self, caller: CurrentUser, state: State, limit: FeedLimit = 20, cursor: Cursor = None
     ) -> Response[m.FeedPage]:
-        return await _signed(state, await reading.my_feed(state.pool, caller.id, limit, cursor))
+        return await sign_answer(state.storage, await reading.my_feed(state.pool, caller.id, limit, cursor))
 
 
 class PostsController(Controller):
@@ -146,7 +142,7 @@ class PostsController(Controller):
         responses=_with(MEMBER, m.FeedItem, "The post"),
     )
     async def read(self, post_id: PathId, caller: CurrentUser, state: State) -> Response[m.FeedItem]:
-        return await _signed(state, await reading.get_post(state.pool, post_id, caller.id))
+        return await sign_answer(state.storage, await reading.get_post(state.pool, post_id, caller.id))
 
     @put(
         "",
@@ -163,7 +159,7 @@ class PostsController(Controller):
         self, post_id: PathId, data: JSONBody[m.PostUpdate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> Response[m.FeedItem]:
         updated = await posts.update_post(state.pool, wechat, state.settings, post_id, caller.id, data)
-        return await _signed(state, updated)
+        return await sign_answer(state.storage, updated)
 
     @delete(
         "",
@@ -192,7 +188,7 @@ class PostsController(Controller):
         self, post_id: PathId, data: JSONBody[m.CommentCreate], caller: CurrentUser, state: State, wechat: WeChat
     ) -> Response[m.Comment]:
         created = await comments.create_comment(state.pool, wechat, state.settings, post_id, caller.id, data)
-        return await _signed(state, created)
+        return await sign_answer(state.storage, created)
 
     @get(
         "/comments",
@@ -213,7 +209,7 @@ class PostsController(Controller):
         cursor: Cursor = None,
     ) -> Response[m.CommentPage]:
         page = await reading.list_comments(state.pool, post_id, caller.id, parent_id, limit, cursor)
-        return await _signed(state, page)
+        return await sign_answer(state.storage, page)
 
     @put(
         "/like",

@@ -11,7 +11,7 @@ from service.core.deps import Db, Store
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
-from service.core.media import sign_urls, signed_json
+from service.core.media import sign_answer, signed_json
 from service.core.paging import Cursor, Limit
 from service.polls import examples as ex
 from service.polls import models as m
@@ -128,8 +128,7 @@ class TrialsController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Feedback]:
         answer = await trials.give_feedback(state.pool, state.wechat, trial_id, caller.id, data, idempotency_key)
-        answer.content = await sign_urls(state.storage, answer.content)  # stored answers keep placeholders
-        return answer
+        return await sign_answer(state.storage, answer)
 
     @post(
         "/{trial_id:str}/feedback/share",

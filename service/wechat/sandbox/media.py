@@ -28,6 +28,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody
 from PIL import Image
+from wechatpy.utils import WeChatSigner
 
 from service.wechat.sandbox.miniprogram import token_call, wechat_error, wechat_ok
 from service.wechat.sandbox.state import Sandbox, SandboxState
@@ -52,7 +53,9 @@ class MediaCheck:
 
 
 def _push_signature(token: str, timestamp: str, nonce: str) -> str:
-    return hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()  # noqa: S324 - WeChat's
+    signer = WeChatSigner()  # what the API's wechatpy.utils.check_signature checks against
+    signer.add_data(token, timestamp, nonce)
+    return signer.signature
 
 
 async def _deliver(sandbox: SandboxState, check: MediaCheck, repeat: int = 1) -> None:
