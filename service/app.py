@@ -88,6 +88,14 @@ async def _provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
+class _VersionRouter(Router):
+    """The /v1 router, built afresh by each create_app and registered into that app alone: litestar's
+    defensive deep copy of a registered router (half of the app's build time) protects nothing here."""
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _VersionRouter:
+        return self
+
+
 def create_app(
     settings: Settings,
     http_client: httpx.AsyncClient | None = None,
@@ -104,7 +112,7 @@ def create_app(
     install(domains)
     controllers = [controller for domain in domains for controller in domain.controllers]
     app = Litestar(
-        route_handlers=[HealthController, Router(path="/v1", route_handlers=controllers), *extra_routes],
+        route_handlers=[HealthController, _VersionRouter(path="/v1", route_handlers=controllers), *extra_routes],
         lifespan=[_lifespan(settings, http_client, domains)],
         dependencies={
             "db": Provide(_provide_db),

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
 
 from service.app import create_app
 from service.settings import Settings
@@ -24,7 +22,7 @@ from service.wechat.sandbox import create_sandbox_app
 from service.wechat.sandbox.app import CONTROLLERS
 from service.wechat.sandbox.keys import SandboxKeys
 from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
-from tests.support import make_settings, serve
+from tests.support import bound_socket, make_settings, serve
 from tests.wechat_support import Sandbox, sandbox_config
 
 OPERATOR_KEY = "operator-key-for-tests-0123456789abcdef"
@@ -40,27 +38,8 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def serve_on(app, sock: socket.socket) -> AsyncIterator[None]:
-    """Serve on a socket bound beforehand: the app must know its own URL (WeChat Pay notifies it)."""
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None, access_log=False))
-    server.install_signal_handlers = lambda: None
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            await task
-            raise RuntimeError("server stopped during start-up")
-        await asyncio.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
-
-
-@contextlib.asynccontextmanager
 async def full_stack(database_url: str, pay_keys: SandboxKeys, **overrides: object) -> AsyncIterator[Stack]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = bound_socket()
     api_url = "http://{}:{}".format(*sock.getsockname())
     async with httpx.AsyncClient(timeout=10) as notify_http:
         pay_sandbox = PaySandbox.from_keys(pay_keys, http=notify_http)
@@ -76,7 +55,7 @@ async def full_stack(database_url: str, pay_keys: SandboxKeys, **overrides: obje
                 **overrides,
             }
             settings = make_settings(database_url, **values)
-            async with serve_on(create_app(settings), sock):
+            async with serve(create_app(settings), sock):
                 sandbox = Sandbox(url=sandbox_url, state=sandbox_app.state.sandbox, http=control)
                 yield Stack(settings, api_url, sandbox, pay_sandbox)
 

@@ -4,8 +4,6 @@ whose `on_paid` admits payers into a test table (up to a number of seats), and a
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -14,7 +12,6 @@ import asyncpg
 import httpx
 import msgspec
 import pytest
-import uvicorn
 from litestar import Litestar, post
 from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody
@@ -35,7 +32,7 @@ from service.settings import Settings
 from service.wechat.pay import WeChatPay
 from service.wechat.sandbox.keys import SandboxKeys
 from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
-from tests.support import make_settings, serve
+from tests.support import bound_socket, make_settings, serve
 
 PURPOSE = "test_entry"
 
@@ -118,25 +115,6 @@ def sandbox_keys() -> SandboxKeys:
     return SandboxKeys.generate()
 
 
-@contextlib.asynccontextmanager
-async def serve_on(app, sock: socket.socket) -> AsyncIterator[str]:
-    """Like tests.support.serve, on a socket bound beforehand (the app must know its own URL)."""
-    config = uvicorn.Config(app, lifespan="on", log_config=None, access_log=False)
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            await task
-            raise RuntimeError("server stopped during start-up")
-        await asyncio.sleep(0.01)
-    try:
-        yield "http://{}:{}".format(*sock.getsockname())
-    finally:
-        server.should_exit = True
-        await task
-
-
 @dataclass
 class World:
     settings: Settings
@@ -214,8 +192,7 @@ def world_settings(database_url: str, api_url: str, sandbox_url: str, keys: Sand
 
 @pytest.fixture
 async def world(database_url, sandbox, sandbox_url, sandbox_keys) -> AsyncIterator[World]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = bound_socket()
     api_url = "http://{}:{}".format(*sock.getsockname())
     settings = world_settings(database_url, api_url, sandbox_url, sandbox_keys)
     pool = await create_pool(settings)
@@ -223,7 +200,7 @@ async def world(database_url, sandbox, sandbox_url, sandbox_keys) -> AsyncIterat
     community_id = await pool.fetchval(TEST_COMMUNITY)
     try:
         async with (
-            serve_on(create_app(settings, domains=TEST_DOMAINS, extra_routes=[create_test_order]), sock),
+            serve(create_app(settings, domains=TEST_DOMAINS, extra_routes=[create_test_order]), sock),
             httpx.AsyncClient(base_url=api_url, timeout=30) as api,
             httpx.AsyncClient(base_url=sandbox_url, timeout=30) as control,
             httpx.AsyncClient(timeout=10) as http,
