@@ -60,6 +60,9 @@ SELECT create_distributed_table('poll_audit', 'community_id', colocate_with => '
 SELECT create_distributed_table('poll_posts', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('content_checks', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('robot_cooldowns', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('moderation_cases', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('reports', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('moderation_actions', 'community_id', colocate_with => 'communities');
 
 -- Per member, co-located with each other by user id: sessions and the answers kept for Idempotency-Key.
 SELECT create_distributed_table('refresh_tokens', 'user_id');

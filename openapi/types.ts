@@ -151,6 +151,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/moderation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The platform operator's queue: reports against communities, their owners and admins
+         * @description Send the operator key in `X-Operator-Key`.
+         */
+        get: operations["listOperatorModerationQueue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/moderation/{case_id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide a case of the operator's queue: approve or remove
+         * @description `approve` keeps or releases the content (also what WeChat's check held for review) and dismisses the reports; `remove` removes a post or comment (its author sees the reason in `GET /v1/me/removals` and gets a subscribe message), delists a reported community, and upholds a member case. Deciding is final and done once: the same decision again answers the case as it is, another one `case_decided`. Reporters are told the outcome. The operator does not mute or remove members: their community's admins do.
+         */
+        post: operations["decideOperatorModerationCase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/reward-pools": {
         parameters: {
             query?: never;
@@ -861,6 +901,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/communities/{community_id}/moderation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The community's moderation queue (admins): open cases, newest first, or decided ones
+         * @description Each case: the content with its photos, the reasons and their counts, the reporters' notes, whether WeChat's check held it for review or reports hid it, and the author's history here (earlier removals, mutes, current mute). Cases against the community's owner and admins are the operator's.
+         */
+        get: operations["listModerationQueue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/communities/{community_id}/newcomers": {
         parameters: {
             query?: never;
@@ -1212,6 +1272,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/removals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My posts and comments that moderators removed, with the reason, newest first */
+        get: operations["listMyRemovals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My reports and their outcome, newest first */
+        get: operations["listMyReports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/rewards": {
         parameters: {
             query?: never;
@@ -1448,6 +1542,43 @@ export interface paths {
         get: operations["getMeetupVenueCode"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/moderation/cases/{case_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One case of my community's queue (admins) */
+        get: operations["readModerationCase"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/moderation/cases/{case_id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide a case (admins): approve or remove, and optionally mute or remove the author
+         * @description `approve` keeps or releases the content (also what WeChat's check held for review) and dismisses the reports; `remove` removes a post or comment (its author sees the reason in `GET /v1/me/removals` and gets a subscribe message), delists a reported community, and upholds a member case. Deciding is final and done once: the same decision again answers the case as it is, another one `case_decided`. Reporters are told the outcome. `muteAuthorMinutes` and `removeAuthor` follow the member rules (only the owner mutes or removes an admin); a refused sanction leaves the whole decision undone.
+         */
+        post: operations["decideModerationCase"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1909,6 +2040,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a post, comment, member or community (once per target)
+         * @description A reason from the list; `other` needs a `note`. Members report what they can see in their communities; a member is reported with the `communityId` where it happened. Reports against a community, its owner or its admins go to the platform operator, the rest to the community's admins. When `REPORT_HIDE_THRESHOLD` distinct members reported a post or comment it is hidden until decided.
+         */
+        post: operations["createReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/robot-rules/{rule_id}": {
         parameters: {
             query?: never;
@@ -2269,6 +2420,51 @@ export interface components {
             accepted: number;
             duplicates: number;
             rejected: components["schemas"]["RejectedEvent"][];
+        };
+        /** Case */
+        Case: {
+            author: components["schemas"]["Person"] | null;
+            communityId: string;
+            decidedAt: string | null;
+            /** @description Hidden from readers since enough members reported it */
+            hidden: boolean;
+            history: components["schemas"]["History"] | null;
+            id: string;
+            /** @description Its photos, also those WeChat held for review */
+            images: components["schemas"]["Image"][];
+            /** @description The reporters' notes */
+            notes: string[];
+            /** Format: date-time */
+            openedAt: string;
+            /** @description The post of a reported comment (or the post itself) */
+            postId: string | null;
+            /**
+             * @description operator: against a community or its staff
+             * @enum {string}
+             */
+            queue: "community" | "operator";
+            /** @description The decision's reason */
+            reason: string;
+            reasons: components["schemas"]["ReasonCount"][];
+            reporters: number;
+            /** @description WeChat's content check answered `review`: a person decides */
+            review: boolean;
+            /** @enum {string} */
+            status: "open" | "approved" | "removed";
+            targetId: string;
+            /** @enum {string} */
+            targetKind: "post" | "comment" | "member" | "community";
+            /** @description The reported text: a post, a comment, a nickname or a community name */
+            text: string;
+        };
+        /** CasePage */
+        CasePage: {
+            items: components["schemas"]["Case"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
+            nextCursor: string | null;
         };
         /** Catalogue */
         Catalogue: {
@@ -2738,6 +2934,26 @@ export interface components {
             validComments: number;
             validPosts: number;
         };
+        /** Decision */
+        Decision: {
+            /**
+             * @description approve: keep or release it, the reports are dismissed; remove: a post or comment is removed (its author is told the reason), a community is delisted, a member case is upheld
+             * @enum {string}
+             */
+            action: "approve" | "remove";
+            /** @description Also mute the author (admins of the community) */
+            muteAuthorMinutes?: number | null;
+            /**
+             * @default
+             * @example 广告内容
+             */
+            reason: string;
+            /**
+             * @description Also remove the author from the community (admins)
+             * @default false
+             */
+            removeAuthor: boolean;
+        };
         /** Draw */
         Draw: {
             /** @example hmac-sha256-rank-v1 */
@@ -2934,6 +3150,16 @@ export interface components {
         Heartbeat: {
             /** @description A resource id */
             communityId: string;
+        };
+        /** History */
+        History: {
+            mutedUntil: string | null;
+            /** @description Times an admin muted them here */
+            mutes: number;
+            /** @description Earlier cases against them decided `removed` here */
+            removals: number;
+            /** @description owner, admin or member; null when no longer a member */
+            role: string | null;
         };
         /** Image */
         Image: {
@@ -3603,6 +3829,12 @@ export interface components {
              */
             nextCursor: string | null;
         };
+        /** Person */
+        Person: {
+            avatarUrl: string;
+            id: string;
+            nickname: string;
+        };
         /** PhoneRequest */
         PhoneRequest: {
             /**
@@ -3803,7 +4035,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "cancellation_closed" | "cap_below_member_count" | "capacity_below_signups" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "cancellation_closed" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -3920,6 +4152,11 @@ export interface components {
             /** @constant */
             status: "ready";
         };
+        /** ReasonCount */
+        ReasonCount: {
+            count: number;
+            reason: string;
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /**
@@ -3961,6 +4198,79 @@ export interface components {
             id: string;
             index: number;
             message: string;
+        };
+        /** Removal */
+        Removal: {
+            caseId: string;
+            communityId: string;
+            /** Format: date-time */
+            decidedAt: string;
+            reason: string;
+            targetId: string;
+            /** @enum {string} */
+            targetKind: "post" | "comment" | "member" | "community";
+            text: string;
+        };
+        /** RemovalPage */
+        RemovalPage: {
+            items: components["schemas"]["Removal"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
+            nextCursor: string | null;
+        };
+        /** Report */
+        Report: {
+            communityId: string;
+            /** Format: date-time */
+            createdAt: string;
+            decidedAt: string | null;
+            id: string;
+            note: string;
+            /**
+             * @description pending: not decided yet; dismissed: the moderators kept it; upheld: they acted on it
+             * @enum {string}
+             */
+            outcome: "pending" | "dismissed" | "upheld";
+            reason: string;
+            targetId: string;
+            /** @enum {string} */
+            targetKind: "post" | "comment" | "member" | "community";
+        };
+        /** ReportCreate */
+        ReportCreate: {
+            /**
+             * @description Where it happened: required for a member
+             * @example 42
+             */
+            communityId?: string | null;
+            /**
+             * @default
+             * @example 连续发广告链接
+             */
+            note: string;
+            /**
+             * @description spam (ads), abuse, pornography, fraud, illegal, or other (then a `note` is required)
+             * @enum {string}
+             */
+            reason: "spam" | "abuse" | "pornography" | "fraud" | "illegal" | "other";
+            /**
+             * @description The post, comment, member (user id) or community reported
+             * @example 42
+             */
+            targetId: string;
+            /** @enum {string} */
+            targetKind: "post" | "comment" | "member" | "community";
+        };
+        /** ReportPage */
+        ReportPage: {
+            items: components["schemas"]["Report"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
+            nextCursor: string | null;
         };
         /** Results */
         Results: {
@@ -4917,6 +5227,21 @@ export interface components {
             };
         };
         /**
+         * @description - `already_reported`: You have already reported this; its outcome shows in your reports.
+         *     - `conflict`: The request conflicts with the current state.
+         */
+        Problem409_3294d0d484: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "already_reported" | "conflict";
+                };
+            };
+        };
+        /**
          * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
          *     - `check_in_late`: The occurrence's check-in window has closed: check in during the next one.
          *     - `check_in_not_open`: The check-in window has not opened yet.
@@ -5166,6 +5491,18 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "cap_below_member_count";
+                };
+            };
+        };
+        /** @description - `case_decided`: Another moderator already decided this case differently; reload the queue. */
+        Problem409_case_decided: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "case_decided";
                 };
             };
         };
@@ -5518,6 +5855,21 @@ export interface components {
             };
         };
         /**
+         * @description - `cannot_report_yourself`: Your own posts, comments and profile cannot be reported.
+         *     - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
+         */
+        Problem422_2591fd1d78: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "cannot_report_yourself" | "idempotency_key_reused";
+                };
+            };
+        };
+        /**
          * @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
          *     - `content_rejected`: The text did not pass WeChat's content-safety check.
          *     - `media_rejected`: An image did not pass WeChat's image check: remove it.
@@ -5683,6 +6035,8 @@ export interface components {
         /** @description An app: robots, polls, collections, activities, meetups, warmup */
         "path.app": string;
         /** @description Resource id (decimal string of an integer) */
+        "path.case_id": string;
+        /** @description Resource id (decimal string of an integer) */
         "path.collection_id": string;
         /** @description Resource id (decimal string of an integer) */
         "path.community_id": string;
@@ -5720,6 +6074,7 @@ export interface components {
         "query.limit.2": number;
         /** @description Page size (1-50) */
         "query.limit.3": number;
+        "query.status": "open" | "decided";
         /** @description Last local day of the window, inclusive */
         "query.to": string;
     };
@@ -6048,6 +6403,67 @@ export interface operations {
             400: components["responses"]["Problem400_validation_failed"];
             403: components["responses"]["Problem403_operator_only"];
             404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    listOperatorModerationQueue: {
+        parameters: {
+            query?: {
+                status?: components["parameters"]["query.status"];
+                /** @description Page size (1-100) */
+                limit?: components["parameters"]["query.limit.2"];
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: components["parameters"]["query.cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cases */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CasePage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            403: components["responses"]["Problem403_operator_only"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    decideOperatorModerationCase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                case_id: components["parameters"]["path.case_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Decision"];
+            };
+        };
+        responses: {
+            /** @description The decided case */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Case"];
+                };
+            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            403: components["responses"]["Problem403_operator_only"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_case_decided"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     createRewardPool: {
@@ -7465,6 +7881,39 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
         };
     };
+    listModerationQueue: {
+        parameters: {
+            query?: {
+                status?: components["parameters"]["query.status"];
+                /** @description Page size (1-100) */
+                limit?: components["parameters"]["query.limit.2"];
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: components["parameters"]["query.cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cases */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CasePage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
     listNewcomers: {
         parameters: {
             query?: {
@@ -8271,6 +8720,62 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
         };
     };
+    listMyRemovals: {
+        parameters: {
+            query?: {
+                /** @description Page size (1-100) */
+                limit?: components["parameters"]["query.limit.2"];
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: components["parameters"]["query.cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description My removed content */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemovalPage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    listMyReports: {
+        parameters: {
+            query?: {
+                /** @description Page size (1-100) */
+                limit?: components["parameters"]["query.limit.2"];
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: components["parameters"]["query.cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description My reports */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportPage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
     myRewards: {
         parameters: {
             query?: {
@@ -8705,6 +9210,65 @@ export interface operations {
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_e09e1f25c1"];
+        };
+    };
+    readModerationCase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                case_id: components["parameters"]["path.case_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The case */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Case"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    decideModerationCase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                case_id: components["parameters"]["path.case_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Decision"];
+            };
+        };
+        responses: {
+            /** @description The decided case */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Case"];
+                };
+            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_case_decided"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     getOrder: {
@@ -9610,6 +10174,40 @@ export interface operations {
             403: components["responses"]["Problem403_not_member"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
+        };
+    };
+    createReport: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportCreate"];
+            };
+        };
+        responses: {
+            /** @description The report, `pending` until decided */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_3294d0d484"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_2591fd1d78"];
         };
     };
     updateRobotRule: {

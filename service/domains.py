@@ -17,6 +17,7 @@ from service.feed.domain import DOMAIN as FEED
 from service.interactions.domain import DOMAIN as INTERACTIONS
 from service.media.domain import DOMAIN as MEDIA
 from service.meetups.domain import DOMAIN as MEETUPS
+from service.moderation.domain import DOMAIN as MODERATION
 from service.polls.domain import DOMAIN as POLLS
 from service.robots.domain import DOMAIN as ROBOTS
 from service.warmup.domain import DOMAIN as WARMUP
@@ -30,6 +31,7 @@ DOMAINS: tuple[Domain, ...] = (
     INTERACTIONS,
     FEED,
     MEDIA,
+    MODERATION,
     ROBOTS,
     POLLS,
     ACTIVITIES,

@@ -147,6 +147,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # post excerpt, thing2: who, thing3: comment excerpt, time4: when) and the page it opens.
     notify_template_id: str = "sandbox-comment-template"
     notify_page: str = "pages/post/detail"
+    # Moderation: distinct reporters that hide a post or comment until a moderator decides; the subscribe
+    # message that tells authors and reporters the outcome, and the page it opens.
+    report_hide_threshold: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 3
+    moderation_template_id: str = "sandbox-moderation-result"
+    moderation_page: str = "pages/moderation/result"
     # Customer-service message push (POST /v1/wechat/messages): the token and EncodingAESKey set in WeChat's
     # console; unset, the sandbox's documented pair is used outside production (in production the push is refused).
     wechat_message_token: str | None = None

@@ -261,6 +261,16 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/admin/reward-pools/{pool_id}"): Row(OPERATOR),
     # Nothing rolled up yet in the seeded world: nothing_to_allocate, after the operator check.
     ("POST", "/v1/admin/reward-pools/{pool_id}/commit"): Row(OPERATOR, "fresh_pool", accept=(409,)),
+    ("POST", "/v1/reports"): Row(
+        MEMBERS, "newcomers_post", {"targetKind": "post", "targetId": "{post_id}", "reason": "spam"}
+    ),
+    ("GET", "/v1/me/reports"): Row(SIGNED_IN),
+    ("GET", "/v1/me/removals"): Row(SIGNED_IN),
+    ("GET", "/v1/communities/{community_id}/moderation"): Row(ADMINS),
+    ("GET", "/v1/moderation/cases/{case_id}"): Row(ADMINS, "fresh_case"),
+    ("POST", "/v1/moderation/cases/{case_id}/decision"): Row(ADMINS, "fresh_case", {"action": "approve"}),
+    ("GET", "/v1/admin/moderation"): Row(OPERATOR),
+    ("POST", "/v1/admin/moderation/{case_id}/decision"): Row(OPERATOR, "fresh_staff_case", {"action": "approve"}),
     # Polls and trials: the seeded poll is in its proposal phase; `voting` and `closed` are the others.
     ("GET", "/v1/communities/{community_id}/polls"): Row(MEMBERS),
     ("POST", "/v1/communities/{community_id}/polls"): Row(ADMINS, "poll_body"),
@@ -416,6 +426,26 @@ def _made(make: str, key: str):
     return target
 
 
+async def _newcomers_post(s: Seeder, seeded: Seeded, role: str) -> dict:
+    """A post by a member who holds none of the roles: every role may report it."""
+    newcomer, cid = await _new_user(s), seeded.ids["community_id"]
+    await s.join(newcomer, cid)
+    return {"post_id": await s.post(newcomer, cid)}
+
+
+async def _case(s: Seeder, seeded: Seeded, author: str) -> dict:
+    """A reported post of ``author``: a case of the community's queue, or of the operator's for the staff's."""
+    u, cid = seeded.users, seeded.ids["community_id"]
+    post_id = await s.post(u[author], cid)
+    report = {"targetKind": "post", "targetId": post_id, "reason": "spam"}
+    await s.call("POST", "/v1/reports", u["member" if author != "member" else "author"], json=report)
+    if author in ("admin", "owner"):
+        cases = await s.call("GET", "/v1/admin/moderation", None, headers=OPERATOR_HEADERS)
+    else:
+        cases = await s.call("GET", f"/v1/communities/{cid}/moderation", u["admin"])
+    return {"case_id": next(case["id"] for case in cases["items"] if case["targetId"] == post_id)}
+
+
 def _jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), (90, 140, 200)).save(out, "JPEG")
@@ -460,6 +490,9 @@ TARGETS = {
     "fresh_meetup": _made("meetup", "meetup_id"),
     "fresh_collection": _made("collection", "collection_id"),
     "fresh_pool": _made("pool", "pool_id"),
+    "newcomers_post": _newcomers_post,
+    "fresh_case": lambda s, seeded, role: _case(s, seeded, "author"),
+    "fresh_staff_case": lambda s, seeded, role: _case(s, seeded, "owner"),
     "reward_pool_body": _reward_pool_body,
     "fresh_poll": _fresh_poll,
     "proposal_name": lambda s, seeded, role: _name(),

@@ -8,6 +8,7 @@ from service.communities.paid import ENTRY_PURPOSE
 from service.communities.payouts import PAYOUT_PURPOSE
 from service.communities.problems import PROBLEMS
 from service.communities.routes import CONTROLLERS
+from service.communities.sanctions import apply_sanction
 from service.core.domain import Domain
 
 DOMAIN = Domain(
@@ -22,4 +23,5 @@ DOMAIN = Domain(
         )
     ],
     purposes=[ENTRY_PURPOSE, PAYOUT_PURPOSE],
+    on_sanctioned=[apply_sanction],
 )

@@ -6,7 +6,8 @@ domains (activities, meetups, the warm-up robot; `status_for`) are answered at o
 503 the client retries.
 
 - pass    -> visible at once
-- review  -> kept 'pending': hidden from others, shown to its author marked pending (a person decides)
+- review  -> kept 'pending': hidden from others, shown to its author marked pending, until an admin decides it
+  in the moderation queue (service/moderation)
 - risky   -> refused with `content_rejected` (422); nothing is stored
 - WeChat unavailable (network, 5xx, busy, rate limit, an unexpected answer) -> kept 'pending' and queued
   for the recheck job, so nothing a member wrote is lost while WeChat is down

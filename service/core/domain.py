@@ -15,7 +15,7 @@ import asyncpg
 from litestar.openapi.spec import Tag
 from litestar.types import ControllerRouterHandler
 
-from service.core.hooks import OnMediaDecided, OnMediaVerdict, OnPublished, install_hooks
+from service.core.hooks import OnMediaDecided, OnMediaVerdict, OnModerated, OnPublished, OnSanctioned, install_hooks
 from service.core.money.purposes import Purpose, install_purposes
 from service.core.problems import SHARED
 from service.errors import Problems
@@ -33,6 +33,8 @@ class Domain:
     on_published: Sequence[OnPublished] = field(default=())
     on_media_verdict: Sequence[OnMediaVerdict] = field(default=())
     on_media_decided: Sequence[OnMediaDecided] = field(default=())
+    on_moderated: Sequence[OnModerated] = field(default=())
+    on_sanctioned: Sequence[OnSanctioned] = field(default=())
 
 
 def problem_table(domains: Sequence[Domain]) -> Problems:
@@ -62,6 +64,8 @@ def install(domains: Sequence[Domain]) -> Registry:
         [hook for domain in domains for hook in domain.on_published],
         [hook for domain in domains for hook in domain.on_media_verdict],
         [hook for domain in domains for hook in domain.on_media_decided],
+        [hook for domain in domains for hook in domain.on_moderated],
+        [hook for domain in domains for hook in domain.on_sanctioned],
     )
     return job_registry(domains)
 

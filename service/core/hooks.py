@@ -42,23 +42,54 @@ class MediaDecided:
     label: int | None = None
 
 
+@dataclass(frozen=True)
+class Moderated:
+    """A moderation decision on a member's post or comment (`kind` post or comment): `hide` (distinct reporters
+    reached the threshold), `release` (approved: shown again, or at last after WeChat's `review`), `remove`."""
+
+    kind: str
+    target_id: int
+    action: str
+
+
+@dataclass(frozen=True)
+class Sanctioned:
+    """A moderator acts from a moderation case: `mute` the member (`minutes`), `remove` them from the community,
+    or `delist` the community. ``actor_id`` None: the platform operator. Refusals raise a Problem."""
+
+    community_id: int
+    actor_id: int | None
+    action: str
+    member_id: int | None = None
+    minutes: int | None = None
+    reason: str = ""
+
+
 OnPublished = Callable[[asyncpg.Connection, Published], Awaitable[None]]
 OnMediaVerdict = Callable[[asyncpg.Connection, MediaVerdict], Awaitable[None]]
 OnMediaDecided = Callable[[asyncpg.Connection, MediaDecided], Awaitable[None]]
+OnModerated = Callable[[asyncpg.Connection, Moderated], Awaitable[None]]
+OnSanctioned = Callable[[asyncpg.Connection, Sanctioned], Awaitable[None]]
 
 _on_published: list[OnPublished] = []
 _on_media_verdict: list[OnMediaVerdict] = []
 _on_media_decided: list[OnMediaDecided] = []
+_on_moderated: list[OnModerated] = []
+_on_sanctioned: list[OnSanctioned] = []
 
 
 def install_hooks(
     on_published: Sequence[OnPublished],
     on_media_verdict: Sequence[OnMediaVerdict] = (),
     on_media_decided: Sequence[OnMediaDecided] = (),
+    on_moderated: Sequence[OnModerated] = (),
+    on_sanctioned: Sequence[OnSanctioned] = (),
 ) -> None:
     _on_published[:] = on_published
     _on_media_verdict[:] = on_media_verdict
     _on_media_decided[:] = on_media_decided
+    _on_moderated[:] = on_moderated
+    _on_sanctioned[:] = on_sanctioned
 
 
 async def published(conn: asyncpg.Connection, event: Published) -> None:
@@ -76,4 +107,16 @@ async def media_verdict(conn: asyncpg.Connection, event: MediaVerdict) -> None:
 async def media_decided(conn: asyncpg.Connection, event: MediaDecided) -> None:
     """Call every handler of a decided image in the caller's transaction (the feed shows or refuses posts)."""
     for handler in _on_media_decided:
+        await handler(conn, event)
+
+
+async def moderated(conn: asyncpg.Connection, event: Moderated) -> None:
+    """Call every handler of a moderation decision in the decision's transaction (the feed applies it)."""
+    for handler in _on_moderated:
+        await handler(conn, event)
+
+
+async def sanctioned(conn: asyncpg.Connection, event: Sanctioned) -> None:
+    """Call every handler of a sanction in the decision's transaction (communities mutes, removes, delists)."""
+    for handler in _on_sanctioned:
         await handler(conn, event)

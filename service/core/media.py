@@ -91,6 +91,18 @@ WHERE m.id = ANY($1::bigint[])
 """
 
 
+_APPROVE_HELD = """
+UPDATE media_objects SET status = 'approved'
+WHERE status = 'review' AND sha256 IN (SELECT object_sha256 FROM media WHERE id = ANY($1::bigint[]))
+"""
+
+
+async def approve_held_images(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+    """A moderator approved content whose photos WeChat held for `review`: a person decided, they are shown."""
+    if ids:
+        await conn.execute(_APPROVE_HELD, list(ids))
+
+
 async def claim_images(conn: asyncpg.Connection, owner_id: int, ids: Sequence[int], field: str = "imageIds") -> str:
     """Attach the writer's uploads (in the caller's transaction); `approved` or `pending`."""
     if len(set(ids)) != len(ids):

@@ -1,0 +1,39 @@
+"""Moderation decisions on posts and comments (the core's `moderated` hook, in the decision's transaction).
+
+`hide` takes visible content out of every reader's sight but its author's (kept `pending`, as for WeChat's
+`review`); `release` shows it (again): its held photos are approved, and a first appearance is counted and
+answered by the robots as any other; `remove` refuses it for good (`rejected`). Counters of a hidden comment
+stay as they were: it was seen, and a release must not count it twice.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from service.core.hooks import Moderated
+from service.core.media import approve_held_images
+from service.feed import queries as q
+from service.feed.visibility import comment_became_visible, post_became_visible
+
+_STATUS = {"hide": "pending", "release": "visible", "remove": "rejected"}
+
+
+async def apply_moderation(conn: asyncpg.Connection, event: Moderated) -> None:
+    is_post = event.kind == "post"
+    row = await conn.fetchrow(q.LOCK_POST if is_post else q.LOCK_COMMENT, event.target_id)
+    if row is None or row["deleted_at"] is not None:
+        return
+    status = _STATUS[event.action]
+    if event.action == "hide" and row["status"] != "visible":
+        return  # pending or refused already: nothing more to hide
+    await conn.execute(q.SET_POST_STATUS if is_post else q.SET_COMMENT_STATUS, row["id"], status, row["check_label"])
+    if event.action == "hide":
+        return
+    # A person decided: WeChat's re-check of the text no longer matters.
+    await conn.execute(q.DROP_POST_CHECK if is_post else q.DROP_COMMENT_CHECK, row["id"])
+    if event.action == "release" and row["status"] != "visible":
+        await approve_held_images(conn, row["image_ids"] if is_post else [row["image_id"]] if row["image_id"] else [])
+        if is_post:
+            await post_became_visible(conn, row)
+        else:
+            await comment_became_visible(conn, row)

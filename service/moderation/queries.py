@@ -1,0 +1,149 @@
+"""SQL of moderation: reports, cases, decisions. Ids leave as text."""
+
+from __future__ import annotations
+
+from service.core.media import IMAGES_JSON
+
+# What is reported: where, whose, and whether the reporter can see it.
+TARGETS = {
+    "post": """SELECT community_id, author_id, status = 'visible' AND deleted_at IS NULL AS visible
+               FROM posts WHERE id = $1""",
+    "comment": """SELECT community_id, author_id, status = 'visible' AND deleted_at IS NULL AS visible
+                  FROM comments WHERE id = $1""",
+    "member": """SELECT community_id, user_id AS author_id, status = 'active' AS visible
+                 FROM memberships WHERE user_id = $1 AND community_id = $2""",
+    "community": "SELECT id AS community_id, NULL::bigint AS author_id, true AS visible FROM communities WHERE id = $1",
+}
+
+ROLE = "SELECT role FROM memberships WHERE community_id = $1 AND user_id = $2 AND status = 'active'"
+
+OPEN_CASE = """
+INSERT INTO moderation_cases (community_id, queue, target_kind, target_id, author_id) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (target_kind, target_id) WHERE status = 'open' DO UPDATE SET reporters = moderation_cases.reporters
+RETURNING id, hidden
+"""
+
+INSERT_REPORT = """
+INSERT INTO reports (reporter_id, community_id, case_id, target_kind, target_id, reason, note)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (reporter_id, target_kind, target_id) DO NOTHING
+RETURNING id
+"""
+
+# One more reporter (the case row is locked by OPEN_CASE); content is hidden when they reach the threshold ($2).
+COUNT_REPORTER = """
+UPDATE moderation_cases SET reporters = reporters + 1,
+       hidden = hidden OR (target_kind IN ('post', 'comment') AND reporters + 1 >= $2)
+WHERE id = $1
+RETURNING hidden
+"""
+
+_REPORT = """
+SELECT r.id::text AS id, r.target_kind, r.target_id::text AS target_id, r.community_id::text AS community_id,
+       r.reason, r.note, CASE c.status WHEN 'open' THEN 'pending' WHEN 'approved' THEN 'dismissed' ELSE 'upheld' END
+       AS outcome, r.created_at, c.decided_at, r.id AS sort_id
+FROM reports r JOIN moderation_cases c ON c.id = r.case_id
+"""
+REPORT = _REPORT + "WHERE r.id = $1"
+MY_REPORTS = _REPORT + "WHERE r.reporter_id = $1 AND ($2::bigint IS NULL OR r.id < $2) ORDER BY r.id DESC LIMIT $3"
+
+# Content WeChat's check held for review (its text, or one of its photos) becomes a case of its community's
+# queue, or the operator's for the staff's own content; $1: one community, or NULL for all.
+COLLECT_REVIEWS = """
+INSERT INTO moderation_cases (community_id, queue, target_kind, target_id, author_id, review)
+SELECT t.community_id, CASE WHEN m.role IN ('owner', 'admin') THEN 'operator' ELSE 'community' END,
+       t.kind, t.id, t.author_id, true
+FROM (
+    SELECT 'post' AS kind, id, community_id, author_id, check_label, image_ids FROM posts
+    WHERE status = 'pending' AND deleted_at IS NULL AND author_id IS NOT NULL
+      AND ($1::bigint IS NULL OR community_id = $1)
+    UNION ALL
+    SELECT 'comment', id, community_id, author_id, check_label,
+           CASE WHEN image_id IS NULL THEN '{}'::bigint[] ELSE ARRAY[image_id] END FROM comments
+    WHERE status = 'pending' AND deleted_at IS NULL AND author_id IS NOT NULL
+      AND ($1::bigint IS NULL OR community_id = $1)
+) t
+LEFT JOIN memberships m ON m.community_id = t.community_id AND m.user_id = t.author_id AND m.status = 'active'
+WHERE t.check_label IS NOT NULL
+   OR EXISTS (SELECT FROM media md JOIN media_objects o ON o.sha256 = md.object_sha256
+              WHERE md.id = ANY(t.image_ids) AND o.status = 'review')
+ON CONFLICT (target_kind, target_id) WHERE status = 'open'
+DO UPDATE SET review = true WHERE NOT moderation_cases.review
+"""
+
+_UTC = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+# The photos of a post or a comment's one photo; a member or a community has none.
+_IMAGES = IMAGES_JSON.format(
+    ids="coalesce(p.image_ids, CASE WHEN cm.image_id IS NULL THEN '{}'::bigint[] ELSE ARRAY[cm.image_id] END)"
+)
+_MUTED_UNTIL = _UTC.format("ms.muted_until")
+_CASE = f"""
+SELECT c.id::text AS id, c.community_id::text AS community_id, c.queue, c.target_kind,
+       c.target_id::text AS target_id,
+       CASE c.target_kind WHEN 'post' THEN c.target_id::text WHEN 'comment' THEN cm.post_id::text END AS post_id,
+       coalesce(CASE c.target_kind WHEN 'post' THEN p.text WHEN 'comment' THEN cm.text
+                WHEN 'member' THEN u.nickname ELSE co.name END, '') AS text,
+       {_IMAGES} AS images,
+       CASE WHEN u.id IS NULL THEN NULL
+            ELSE json_build_object('id', u.id::text, 'nickname', u.nickname, 'avatarUrl', u.avatar_url) END AS author,
+       c.review, c.hidden, c.reporters,
+       coalesce((SELECT json_agg(json_build_object('reason', x.reason, 'count', x.n) ORDER BY x.n DESC, x.reason)
+                 FROM (SELECT reason, count(*) AS n FROM reports WHERE case_id = c.id GROUP BY reason) x), '[]')
+       AS reasons,
+       coalesce((SELECT json_agg(r.note ORDER BY r.id) FROM reports r WHERE r.case_id = c.id AND r.note <> ''), '[]')
+       AS notes,
+       CASE WHEN c.author_id IS NULL THEN NULL ELSE json_build_object(
+           'removals', (SELECT count(*) FROM moderation_cases h WHERE h.community_id = c.community_id
+                        AND h.author_id = c.author_id AND h.status = 'removed' AND h.id <> c.id),
+           'mutes', (SELECT count(*) FROM community_audit_log a WHERE a.community_id = c.community_id
+                     AND a.subject_id = c.author_id AND a.action = 'member.muted'),
+           'mutedUntil', {_MUTED_UNTIL}, 'role', ms.role) END AS history,
+       c.status, c.reason, c.opened_at, c.decided_at, c.id AS sort_id
+FROM moderation_cases c
+LEFT JOIN posts p ON c.target_kind = 'post' AND p.id = c.target_id
+LEFT JOIN comments cm ON c.target_kind = 'comment' AND cm.id = c.target_id
+LEFT JOIN communities co ON co.id = c.community_id
+LEFT JOIN users u ON u.id = c.author_id
+LEFT JOIN memberships ms ON ms.community_id = c.community_id AND ms.user_id = c.author_id AND ms.status = 'active'
+"""  # noqa: S608
+CASE = _CASE + "WHERE c.id = $1"
+# $1 community (NULL: every community's operator cases), $2 queue, $3 open or decided, $4 cursor, $5 limit.
+QUEUE = (
+    _CASE
+    + """WHERE ($1::bigint IS NULL OR c.community_id = $1) AND c.queue = $2
+  AND (c.status = 'open') = ($3 = 'open') AND ($4::bigint IS NULL OR c.id < $4)
+ORDER BY c.id DESC LIMIT $5"""
+)
+
+CASE_ROW = "SELECT * FROM moderation_cases WHERE id = $1"
+LOCK_CASE = CASE_ROW + " FOR UPDATE"
+
+DECIDE = """
+UPDATE moderation_cases SET status = $2, decided_by = $3, reason = $4, decided_at = now() WHERE id = $1
+"""
+
+INSERT_ACTION = """
+INSERT INTO moderation_actions (case_id, community_id, actor_id, action, reason, details)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+MY_REMOVALS = """
+SELECT c.id::text AS case_id, c.community_id::text AS community_id, c.target_kind, c.target_id::text AS target_id,
+       coalesce(p.text, cm.text, '') AS text, c.reason, c.decided_at, c.id AS sort_id
+FROM moderation_cases c
+LEFT JOIN posts p ON c.target_kind = 'post' AND p.id = c.target_id
+LEFT JOIN comments cm ON c.target_kind = 'comment' AND cm.id = c.target_id
+WHERE c.author_id = $1 AND c.status = 'removed' AND c.target_kind IN ('post', 'comment')
+  AND ($2::bigint IS NULL OR c.id < $2)
+ORDER BY c.id DESC LIMIT $3
+"""
+
+# The outcome goes out once: claimed before anything is sent.
+CLAIM_NOTICE = """
+UPDATE moderation_cases SET notified_at = now() WHERE id = $1 AND notified_at IS NULL AND status <> 'open'
+RETURNING target_kind, status, reason, author_id, (SELECT openid FROM users WHERE id = author_id) AS author_openid
+"""
+REPORTER_OPENIDS = """
+SELECT u.openid FROM reports r JOIN users u ON u.id = r.reporter_id WHERE r.case_id = $1 AND u.openid IS NOT NULL
+"""

@@ -1,0 +1,132 @@
+"""Decisions: WeChat's `review` released by an admin, removal told to the author and the reporters, one decision
+when two admins decide at once, sanctions from the case, and nobody else's queue."""
+
+from __future__ import annotations
+
+import asyncio
+
+from service.moderation.jobs import notify
+from tests.moderation.conftest import TEMPLATE, decide, queue, report
+
+
+async def test_an_admin_releases_a_post_wechat_held_for_review(world, db):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    held = await world.post(bob, cid, "please sandbox-review this")
+    assert held["status"] == "pending"
+    assert held["id"] not in [item["id"] for item in (await world.feed(carol, cid))["items"]]
+
+    [case] = (await queue(world, alice, cid))["items"]
+    assert case["review"] is True and case["reporters"] == 0 and case["targetId"] == held["id"]
+    assert (await queue(world, alice, cid))["items"][0]["id"] == case["id"]  # read again: the same one case
+
+    decided = await decide(world, alice, case["id"], action="approve")
+    assert decided["status"] == "approved" and decided["decidedAt"] is not None
+    shown = [item for item in (await world.feed(carol, cid))["items"] if item["id"] == held["id"]]
+    assert [item["status"] for item in shown] == ["visible"]
+    assert (await queue(world, alice, cid))["items"] == []
+    assert [c["id"] for c in (await queue(world, alice, cid, status="decided"))["items"]] == [case["id"]]
+    counted = await db.fetchval(
+        "SELECT count(*) FROM interaction_events WHERE kind = 'post' AND post_id = $1", int(held["id"])
+    )
+    assert counted == 1  # released, it counts as any post that appeared
+
+
+async def test_a_removal_tells_the_author_and_the_reporters(world, jobs):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(bob, cid, "加我微信领优惠券")
+    comment = await world.comment(bob, post["id"], "私聊我")
+    mine = await report(world, carol, "post", post["id"])
+    await report(world, carol, "comment", comment["id"], reason="abuse")
+    for name in ("bob", "carol"):
+        await world.sandbox.control(
+            "POST", "/sandbox/subscribe-consent", json={"user": name, "templateId": TEMPLATE, "count": 5}
+        )
+
+    [comment_case, post_case] = (await queue(world, alice, cid))["items"]
+    await decide(world, alice, post_case["id"], action="remove", reason="广告内容")
+    await decide(world, alice, comment_case["id"], action="approve")
+    for reader in (bob, carol):  # removed for good, for its author too
+        assert post["id"] not in [item["id"] for item in (await world.feed(reader, cid))["items"]]
+
+    removals = (await world.client.get("/v1/me/removals", headers=bob.headers)).json()["items"]
+    assert [(r["targetId"], r["reason"], r["text"]) for r in removals] == [(post["id"], "广告内容", "加我微信领优惠券")]
+    outcomes = (await world.client.get("/v1/me/reports", headers=carol.headers)).json()["items"]
+    assert {r["targetKind"]: r["outcome"] for r in outcomes} == {"post": "upheld", "comment": "dismissed"}
+    assert mine["id"] in [r["id"] for r in outcomes]
+
+    for case in (post_case, comment_case):
+        await notify(jobs, {"case_id": case["id"]})
+        await notify(jobs, {"case_id": case["id"]})  # a retried job sends nothing twice
+    to_bob = await world.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": bob.openid})
+    assert [m["message"]["data"]["thing2"]["value"] for m in to_bob["items"]] == ["广告内容"]
+    to_carol = await world.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": carol.openid})
+    results = sorted(m["message"]["data"]["thing2"]["value"] for m in to_carol["items"])
+    assert results == ["已处理违规内容", "经核实未发现违规"]
+    assert all(m["message"]["template_id"] == TEMPLATE for m in to_bob["items"] + to_carol["items"])
+
+
+async def test_two_admins_deciding_at_once_leave_one_audited_decision(world, db):
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol, dave)
+    promoted = await world.client.put(
+        f"/v1/communities/{cid}/members/{dave.id}", json={"role": "admin"}, headers=alice.headers
+    )
+    assert promoted.status_code == 200, promoted.text
+    post = await world.post(bob, cid)
+    await report(world, carol, "post", post["id"])
+    [case] = (await queue(world, alice, cid))["items"]
+
+    answers = await asyncio.gather(
+        world.client.post(
+            f"/v1/moderation/cases/{case['id']}/decision", json={"action": "approve"}, headers=alice.headers
+        ),
+        world.client.post(
+            f"/v1/moderation/cases/{case['id']}/decision", json={"action": "remove"}, headers=dave.headers
+        ),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    assert [a.json()["code"] for a in answers if a.status_code == 409] == ["case_decided"]
+    winner = next(a.json() for a in answers if a.status_code == 200)
+    same = await decide(world, alice, case["id"], action="approve" if winner["status"] == "approved" else "remove")
+    assert same["status"] == winner["status"] and same["decidedAt"] == winner["decidedAt"]
+    actions = await db.fetch("SELECT actor_id, action FROM moderation_actions WHERE case_id = $1", int(case["id"]))
+    assert len(actions) == 1 and actions[0]["actor_id"] in (alice.id, dave.id)
+
+
+async def test_a_decision_can_mute_the_author_and_the_history_shows_it(world):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    first = await world.post(bob, cid, "第一条广告")
+    await report(world, carol, "post", first["id"])
+    [case] = (await queue(world, alice, cid))["items"]
+    await decide(world, alice, case["id"], action="remove", reason="广告", muteAuthorMinutes=60)
+    refused = await world.client.post(f"/v1/communities/{cid}/posts", json={"text": "再发"}, headers=bob.headers)
+    assert refused.status_code == 403 and refused.json()["code"] == "member_muted"
+
+    await report(world, carol, "member", str(bob.id), communityId=cid, reason="spam")
+    [member_case] = (await queue(world, alice, cid))["items"]
+    assert member_case["targetKind"] == "member" and member_case["text"] == "bob"
+    assert member_case["history"]["removals"] == 1 and member_case["history"]["mutes"] == 1
+    assert member_case["history"]["mutedUntil"] is not None
+    await decide(world, alice, member_case["id"], action="remove", removeAuthor=True, reason="屡次发广告")
+    members = await world.client.get(f"/v1/communities/{cid}/members", headers=alice.headers)
+    assert str(bob.id) not in [m["userId"] for m in members.json()["items"]]
+
+
+async def test_nobody_else_sees_or_decides_a_communitys_queue(world):
+    alice, bob, carol, erin = [await world.member(name) for name in ("alice", "bob", "carol", "erin")]
+    cid = await world.community(alice, bob, carol)
+    await world.community(erin)  # erin administers another community
+    post = await world.post(bob, cid)
+    await report(world, carol, "post", post["id"])
+    [case] = (await queue(world, alice, cid))["items"]
+
+    assert (await queue(world, erin, cid, expect=403))["code"] == "not_member"
+    assert (await queue(world, carol, cid, expect=403))["code"] == "forbidden"
+    for who in (erin, carol, bob):
+        read = await world.client.get(f"/v1/moderation/cases/{case['id']}", headers=who.headers)
+        assert read.status_code == 404
+        assert (await decide(world, who, case["id"], expect=404, action="remove"))["code"] == "not_found"
+    assert (await queue(world, alice, cid))["items"][0]["status"] == "open"

@@ -1,0 +1,117 @@
+"""Reports: once per reporter and target, the threshold hides content for everyone but its author (admins find it
+in their queue), what non-members and authors may not report, and where reports against the staff go."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.moderation.conftest import OPERATOR, queue, report
+
+
+async def test_the_threshold_hides_a_post_for_all_but_its_author_and_the_admins_queue(world):
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol, dave)
+    post = await world.post(bob, cid, "加我微信领优惠券")
+
+    first = await report(world, carol, "post", post["id"], note="连续发广告")
+    assert first["outcome"] == "pending" and first["communityId"] == cid and first["decidedAt"] is None
+    assert post["id"] in [item["id"] for item in (await world.feed(dave, cid))["items"]]  # one reporter: still shown
+
+    again = await world.client.post(
+        "/v1/reports", json={"targetKind": "post", "targetId": post["id"], "reason": "abuse"}, headers=carol.headers
+    )
+    assert again.status_code == 409 and again.json()["code"] == "already_reported"
+
+    await report(world, dave, "post", post["id"], reason="fraud")
+    for reader in (carol, dave, alice):
+        assert post["id"] not in [item["id"] for item in (await world.feed(reader, cid))["items"]]
+    mine = (await world.feed(bob, cid))["items"]
+    assert [(item["id"], item["status"]) for item in mine if item["id"] == post["id"]] == [(post["id"], "pending")]
+
+    [case] = (await queue(world, alice, cid))["items"]
+    assert case["targetKind"] == "post" and case["targetId"] == post["id"] and case["hidden"] is True
+    assert case["reporters"] == 2 and case["text"] == "加我微信领优惠券" and case["author"]["id"] == str(bob.id)
+    assert sorted((r["reason"], r["count"]) for r in case["reasons"]) == [("fraud", 1), ("spam", 1)]
+    assert case["notes"] == ["连续发广告"] and case["history"]["role"] == "member"
+    assert case["history"]["removals"] == 0 and case["queue"] == "community"
+
+
+async def test_what_cannot_be_reported(world):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob)
+    post = await world.post(bob, cid)
+
+    own = await world.client.post(
+        "/v1/reports", json={"targetKind": "post", "targetId": post["id"], "reason": "spam"}, headers=bob.headers
+    )
+    assert own.status_code == 422 and own.json()["code"] == "cannot_report_yourself"
+    stranger = await world.client.post(
+        "/v1/reports", json={"targetKind": "post", "targetId": post["id"], "reason": "spam"}, headers=carol.headers
+    )
+    assert stranger.status_code == 404  # a post of a community I am not in does not exist for me
+    missing = await world.client.post(
+        "/v1/reports", json={"targetKind": "comment", "targetId": "99999", "reason": "spam"}, headers=alice.headers
+    )
+    assert missing.status_code == 404
+    other = await world.client.post(
+        "/v1/reports", json={"targetKind": "post", "targetId": post["id"], "reason": "other"}, headers=alice.headers
+    )
+    assert other.status_code == 400 and other.json()["errors"][0]["field"] == "note"
+    member = await world.client.post(
+        "/v1/reports", json={"targetKind": "member", "targetId": str(bob.id), "reason": "abuse"}, headers=alice.headers
+    )
+    assert member.status_code == 400 and member.json()["errors"][0]["field"] == "communityId"
+    assert (await world.client.get("/v1/me/reports", headers=alice.headers)).json()["items"] == []
+
+
+async def test_concurrent_reports_count_each_reporter_once(world):
+    members = [await world.member(f"m{n}") for n in range(6)]
+    owner, author, *reporters = members
+    cid = await world.community(owner, author, *reporters)
+    post = await world.post(author, cid)
+    body = {"targetKind": "post", "targetId": post["id"], "reason": "spam"}
+    answers = await asyncio.gather(
+        *(world.client.post("/v1/reports", json=body, headers=who.headers) for who in reporters for _ in range(2))
+    )
+    statuses = [answer.status_code for answer in answers]
+    assert all(sorted(statuses[n : n + 2]) == [201, 409] for n in range(0, len(statuses), 2))  # one each
+    [case] = (await queue(world, owner, cid))["items"]
+    assert case["reporters"] == len(reporters) and case["hidden"] is True
+
+
+async def test_reports_against_the_staff_and_communities_go_to_the_operator(world):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    owners_post = await world.post(alice, cid, "店主的帖子")
+    await report(world, bob, "post", owners_post["id"])
+    await report(world, bob, "community", cid, reason="fraud")
+    await report(world, carol, "member", str(alice.id), communityId=cid, reason="abuse")
+
+    assert (await queue(world, alice, cid))["items"] == []  # the staff do not judge themselves
+    operator = await world.client.get("/v1/admin/moderation", headers=OPERATOR)
+    assert operator.status_code == 200
+    kinds = sorted(case["targetKind"] for case in operator.json()["items"])
+    assert kinds == ["community", "member", "post"]
+    assert (await world.client.get("/v1/admin/moderation")).json()["code"] == "operator_only"
+
+    [community_case] = [case for case in operator.json()["items"] if case["targetKind"] == "community"]
+    delisted = await world.client.post(
+        f"/v1/admin/moderation/{community_case['id']}/decision",
+        json={"action": "remove", "reason": "虚假宣传"},
+        headers=OPERATOR,
+    )
+    assert delisted.status_code == 200 and delisted.json()["status"] == "removed"
+    community = await world.client.get(f"/v1/communities/{cid}", headers=alice.headers)
+    assert community.json()["visibility"] == "unlisted"
+
+    [post_case] = [case for case in operator.json()["items"] if case["targetKind"] == "post"]
+    muting = await world.client.post(
+        f"/v1/admin/moderation/{post_case['id']}/decision",
+        json={"action": "remove", "muteAuthorMinutes": 60},
+        headers=OPERATOR,
+    )
+    assert muting.status_code == 400  # the operator decides content; admins mute members
+    community_case_by_admin = await world.client.post(
+        f"/v1/moderation/cases/{post_case['id']}/decision", json={"action": "approve"}, headers=alice.headers
+    )
+    assert community_case_by_admin.status_code == 404
