@@ -37,9 +37,13 @@ from service.wechat.sealing import SessionKeySealer
 HEALTH_TAG = Tag(name="health", description="Liveness and readiness probes.")
 
 
-def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None, domains: Sequence[Domain]):
+def _lifespan(http_client: httpx.AsyncClient | None, domains: Sequence[Domain]):
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        """Every start-up applies `app.state.settings` afresh: what a run holds (pool, clients, caches) is
+        made here, so a built app can be started again over other settings (the tests build one per worker)."""
+        settings: Settings = app.state.settings
+        install(domains)
         pool = await create_pool(settings)
         try:
             async with pool.acquire() as conn:
@@ -60,6 +64,8 @@ def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None, domains
                 _ = app.state.pay.config  # load the merchant keys now: a bad key must stop start-up
             app.state.wechat = WeChatClient(client, pool, settings)
             app.state.storage = Storage(settings)
+            app.state.session_keys = SessionKeySealer(settings)
+            app.state.feed_cache = PageCache(settings.feed_cache_seconds) if settings.feed_cache_seconds else None
             try:
                 yield
             finally:
@@ -69,6 +75,10 @@ def _lifespan(settings: Settings, http_client: httpx.AsyncClient | None, domains
             await pool.close()
 
     return lifespan
+
+
+def _provide_settings(state: State) -> Settings:
+    return state.settings
 
 
 def _provide_pay(state: State) -> WeChatPay:
@@ -113,10 +123,10 @@ def create_app(
     controllers = [controller for domain in domains for controller in domain.controllers]
     app = Litestar(
         route_handlers=[HealthController, _VersionRouter(path="/v1", route_handlers=controllers), *extra_routes],
-        lifespan=[_lifespan(settings, http_client, domains)],
+        lifespan=[_lifespan(http_client, domains)],
         dependencies={
             "db": Provide(_provide_db),
-            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "settings": Provide(_provide_settings, sync_to_thread=False),
             "user": provide_current_user,
             "caller": provide_caller,
             "pay": Provide(_provide_pay, sync_to_thread=False),
@@ -134,7 +144,6 @@ def create_app(
     )
     app.state.settings = settings
     app.state.problems = problem_table(domains)
-    app.state.feed_cache = PageCache(settings.feed_cache_seconds) if settings.feed_cache_seconds else None
     document_body_errors(app)
     # What OPTIONS answers in `Allow` (service.middleware): every method of the path.
     app.state.allowed_methods = {
@@ -142,7 +151,6 @@ def create_app(
         for route in app.routes
         if isinstance(route, HTTPRoute)
     }
-    app.state.session_keys = SessionKeySealer(settings)
     # Outermost wrapper, so even unrouted requests (404, 405) carry a request id.
     app.asgi_handler = request_id_middleware(app.asgi_handler, log_access=settings.access_log)
     return app

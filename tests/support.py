@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import asyncpg
 import httpx
 import uvicorn
+from litestar import Litestar
 
 from service.app import create_app
 from service.settings import Settings, load_settings
@@ -133,10 +134,30 @@ async def serve(app, sock: socket.socket | None = None) -> AsyncIterator[str]:
         sock.close()
 
 
+# Apps built by this worker process and not serving now, by what is fixed when an app is built.
+_IDLE_APPS: dict[tuple, list[Litestar]] = {}
+
+
+@contextlib.asynccontextmanager
+async def reused_app(settings: Settings, **app_kwargs) -> AsyncIterator[Litestar]:
+    """An app for ``settings``, built once per worker and shape: registering 250 routes costs more than most
+    tests. Each start-up applies its settings afresh (service/app.py), so every test still gets its own database,
+    sandbox, pool and caches. What create_app fixes at build time is the key: the body limit, the access log,
+    and the arguments (domains, extra routes, an HTTP client)."""
+    key = (settings.max_body_bytes, settings.access_log, *sorted((name, id(v)) for name, v in app_kwargs.items()))
+    idle = _IDLE_APPS.setdefault(key, [])
+    app = idle.pop() if idle else create_app(settings, **app_kwargs)
+    app.state.settings = settings
+    try:
+        yield app
+    finally:
+        idle.append(app)
+
+
 @contextlib.asynccontextmanager
 async def api_client(settings: Settings, **app_kwargs) -> AsyncIterator[httpx.AsyncClient]:
     """The real app over real HTTP, with a client pointed at it."""
-    async with serve(create_app(settings, **app_kwargs)) as base_url:
+    async with reused_app(settings, **app_kwargs) as app, serve(app) as base_url:
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             yield client
 

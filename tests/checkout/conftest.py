@@ -16,7 +16,6 @@ from litestar import Litestar, post
 from litestar.datastructures import State
 from litestar.params import HeaderParameter, JSONBody
 
-from service.app import create_app
 from service.core import money as logic
 from service.core.deps import AppSettings, Pay
 from service.core.domain import Domain, install, job_registry
@@ -32,7 +31,7 @@ from service.settings import Settings
 from service.wechat.pay import WeChatPay
 from service.wechat.sandbox.keys import SandboxKeys
 from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
-from tests.support import bound_socket, make_settings, serve
+from tests.support import bound_socket, make_settings, reused_app, serve
 
 PURPOSE = "test_entry"
 
@@ -185,6 +184,9 @@ async def sandbox_url(sandbox) -> AsyncIterator[str]:
         yield url
 
 
+TEST_ROUTES = (create_test_order,)
+
+
 def world_settings(database_url: str, api_url: str, sandbox_url: str, keys: SandboxKeys, **overrides) -> Settings:
     values = {"public_base_url": api_url, "wechat_pay_notify_base_url": api_url, **keys.settings_overrides(sandbox_url)}
     return make_settings(database_url, **{**values, **overrides})
@@ -200,7 +202,8 @@ async def world(database_url, sandbox, sandbox_url, sandbox_keys) -> AsyncIterat
     community_id = await pool.fetchval(TEST_COMMUNITY)
     try:
         async with (
-            serve(create_app(settings, domains=TEST_DOMAINS, extra_routes=[create_test_order]), sock),
+            reused_app(settings, domains=TEST_DOMAINS, extra_routes=TEST_ROUTES) as app,
+            serve(app, sock),
             httpx.AsyncClient(base_url=api_url, timeout=30) as api,
             httpx.AsyncClient(base_url=sandbox_url, timeout=30) as control,
             httpx.AsyncClient(timeout=10) as http,
