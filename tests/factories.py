@@ -56,11 +56,3 @@ async def join(client, user: User, community_id: str, **body) -> dict:
     response = await client.post(f"/v1/communities/{community_id}/join", json=body, headers=user.headers)
     assert response.status_code in (200, 201, 202), response.text
     return response.json()
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code, body
-    return body

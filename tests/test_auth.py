@@ -12,8 +12,8 @@ import pytest
 from service.core.tokens import issue_access_token
 from service.wechat.sealing import SessionKeySealer
 from tests.support import api_client, make_settings
-from tests.test_foundation import assert_problem
 from tests.wechat_support import bearer, login
+from tests.world import assert_problem
 
 # -- login -------------------------------------------------------------------------------------------------
 

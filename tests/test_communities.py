@@ -9,7 +9,8 @@ import pytest
 
 from service.communities.logic import render_welcome
 from service.core.idempotency import purge_expired
-from tests.factories import assert_problem, create_community, create_users, join
+from tests.factories import create_community, create_users, join
+from tests.world import assert_problem
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from service.settings import SettingsError, load_settings
 from tests.stack import OPERATOR_KEY
 from tests.support import ROOT, api_client, database_name, drop_database
 from tests.wechat_support import bearer, login
+from tests.world import assert_problem
 
 
 class Item(msgspec.Struct, rename="camel"):
@@ -46,17 +47,6 @@ def boom() -> None:
 async def test_client(settings):
     async with api_client(settings, extra_routes=[create_item, read_item, boom]) as client:
         yield client
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["title"]
-    assert body["requestId"] == response.headers["x-request-id"]
-    return body
 
 
 async def test_healthz_and_readyz(client):

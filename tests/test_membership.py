@@ -8,7 +8,8 @@ import pytest
 
 from service.core.access import check_can_post
 from service.errors import Problem
-from tests.factories import assert_problem, create_community, create_users, join
+from tests.factories import create_community, create_users, join
+from tests.world import assert_problem
 
 
 @pytest.fixture

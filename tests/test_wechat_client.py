@@ -15,8 +15,8 @@ from service.settings import Settings
 from service.wechat.client import WeChatClient
 from service.wechat.errors import WeChatError, WeChatUnavailable
 from tests.support import api_client
-from tests.test_foundation import assert_problem
 from tests.wechat_support import bearer, login
+from tests.world import assert_problem
 
 
 @contextlib.asynccontextmanager

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -16,7 +15,8 @@ from service.feed.models import Comment, CommentPage, FeedItem, FeedPage
 from service.jobs import JobContext
 from service.settings import Settings
 from tests.support import make_settings
-from tests.wechat_support import Sandbox, bearer, login
+from tests.wechat_support import Sandbox
+from tests.world import Member, sign_in
 
 
 @pytest.fixture
@@ -32,26 +32,13 @@ async def db(database_url: str):
     await conn.close()
 
 
-@dataclass
-class Member:
-    name: str
-    id: int
-    openid: str
-    headers: dict[str, str]
-
-
 class World:
     def __init__(self, client: httpx.AsyncClient, sandbox: Sandbox) -> None:
         self.client = client
         self.sandbox = sandbox
 
     async def member(self, name: str) -> Member:
-        tokens = await login(self.client, self.sandbox.url, name)
-        headers = bearer(tokens)
-        renamed = await self.client.put("/v1/me", json={"nickname": name}, headers=headers)
-        assert renamed.status_code == 200, renamed.text
-        openid = (await self.sandbox.control("GET", f"/sandbox/users/{name}"))["openid"]
-        return Member(name, int(renamed.json()["id"]), openid, headers)
+        return await sign_in(self.client, self.sandbox, name, nickname=True)
 
     async def community(self, owner: Member, *members: Member, **fields: Any) -> str:
         body = {"name": "Runners", **fields}

@@ -9,8 +9,8 @@ import asyncio
 import pytest
 
 from service.feed.cache import PageCache
-from tests.factories import assert_problem
 from tests.support import make_settings
+from tests.world import assert_problem
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import asyncio
 import math
 from datetime import UTC, datetime, timedelta
 
-from tests.factories import assert_problem
+from tests.world import assert_problem
 
 SEED_SQL = """
 INSERT INTO posts (community_id, author_id, kind, text, created_at, like_count, comment_count, share_count)

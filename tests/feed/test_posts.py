@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.factories import assert_problem
 from tests.feed.conftest import events
+from tests.world import assert_problem
 
 
 async def test_a_post_with_comments_replies_likes_and_shares(world, db):

@@ -8,9 +8,9 @@ import msgspec
 
 from service.core.messaging import wechat_of
 from service.feed.jobs import recheck_pending
-from tests.factories import assert_problem
 from tests.feed.conftest import events
 from tests.support import api_client, make_settings
+from tests.world import assert_problem
 
 
 async def test_risky_text_is_refused_and_nothing_is_stored(world, db):

@@ -22,21 +22,10 @@ from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
 from service.wechat.sandbox.pay import PaySandbox
 from tests.stack import OPERATOR_KEY, full_stack
-from tests.wechat_support import Sandbox, login
+from tests.wechat_support import Sandbox
+from tests.world import Member, sign_in
 
-__all__ = ["OPERATOR_KEY", "assert_problem"]
-
-
-@dataclass(frozen=True)
-class Member:
-    id: int
-    name: str
-    openid: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+__all__ = ["OPERATOR_KEY"]
 
 
 @dataclass
@@ -52,10 +41,7 @@ class World:
 
     async def member(self, name: str) -> Member:
         """Log in through the sandbox (a real visit: content checks accept the member)."""
-        tokens = await login(self.api, self.sandbox.url, name)
-        user_id = int(tokens["user"]["id"])
-        openid = await self.pool.fetchval("SELECT openid FROM users WHERE id = $1", user_id)
-        return Member(user_id, name, openid, tokens["accessToken"])
+        return await sign_in(self.api, self.sandbox, name)
 
     async def community(self, owner: Member, *members: Member, **fields: Any) -> str:
         body = {"name": f"{owner.name}'s circle", **fields}
@@ -116,10 +102,3 @@ async def world(database_url, pay_keys) -> AsyncIterator[World]:
                 yield World(settings, api, stack.sandbox, stack.pay_sandbox, pool, pay, wechat, worker)
         finally:
             await pool.close()
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["code"] == code, body
-    return body

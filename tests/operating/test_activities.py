@@ -13,7 +13,7 @@ import pytest
 from service.activities import checkins, manage, occurrences
 from service.activities import queries as q
 from service.errors import Problem
-from tests.operating.conftest import assert_problem
+from tests.world import assert_problem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

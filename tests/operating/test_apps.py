@@ -9,8 +9,9 @@ import pytest
 
 from service.core import money as checkout
 from service.core.apps import require_app
-from tests.operating.conftest import OPERATOR_KEY, assert_problem
+from tests.operating.conftest import OPERATOR_KEY
 from tests.operating.test_meetups import at, create_meetup
+from tests.world import assert_problem
 
 APPS = ["robots", "polls", "collections", "activities", "meetups", "warmup"]
 OPERATOR = {"X-Operator-Key": OPERATOR_KEY}

@@ -12,7 +12,8 @@ import pytest
 from service.core import money as checkout
 from service.core.tokens import issue_access_token
 from service.meetups import venue
-from tests.operating.conftest import Member, assert_problem
+from tests.wechat_support import bearer
+from tests.world import Member, assert_problem
 
 
 def at(**delta: float) -> str:
@@ -66,7 +67,7 @@ async def crowd(world, community_id: str, count: int) -> list[Member]:
         int(community_id),
         ids,
     )
-    return [Member(i, f"m{i}", f"o-crowd-{i}", issue_access_token(world.settings, i)) for i in ids]
+    return [Member(i, f"m{i}", bearer(issue_access_token(world.settings, i)), f"o-crowd-{i}") for i in ids]
 
 
 @pytest.mark.parametrize("waitlist", [False, True])

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.operating.conftest import assert_problem
+from tests.world import assert_problem
 
 
 @pytest.fixture

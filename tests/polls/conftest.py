@@ -19,14 +19,8 @@ from service.domains import DOMAINS
 from service.jobs import JobContext
 from service.jobs.worker import Worker
 from service.settings import Settings
-from tests.wechat_support import Sandbox, bearer, login
-
-
-@dataclass(frozen=True)
-class Member:
-    id: int
-    name: str
-    headers: dict[str, str]
+from tests.wechat_support import Sandbox
+from tests.world import Member, sign_in
 
 
 @dataclass
@@ -135,11 +129,6 @@ class World:
             return ran
         finally:
             await pool.close()
-
-
-async def sign_in(client: httpx.AsyncClient, sandbox: Sandbox, name: str) -> Member:
-    tokens = await login(client, sandbox.url, name)
-    return Member(int(tokens["user"]["id"]), name, bearer(tokens))
 
 
 @pytest.fixture

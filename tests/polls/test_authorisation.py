@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.factories import assert_problem
 from tests.polls.conftest import sign_in
+from tests.world import assert_problem
 
 
 async def test_outsiders_and_other_communities_admins_reach_nothing(world):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.polls import closing
-from tests.factories import assert_problem
+from tests.world import assert_problem
 
 
 async def test_a_poll_runs_through_its_phases_on_the_deadline_jobs(world):

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from tests.factories import assert_problem
 from tests.polls.conftest import sign_in
+from tests.world import assert_problem
 
 
 @pytest.mark.parametrize(

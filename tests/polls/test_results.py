@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from service.polls import draw
 from service.polls.closing import Ranked, proposer_awards, rank
-from tests.factories import assert_problem
+from tests.world import assert_problem
 
 _T0 = datetime(2025, 6, 1, tzinfo=UTC)
 

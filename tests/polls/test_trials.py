@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import assert_problem
+from tests.world import assert_problem
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from tests.factories import assert_problem
+from tests.world import assert_problem
 
 
 async def _voting_poll(world, names: int = 10, **fields) -> tuple[str, list[str]]:

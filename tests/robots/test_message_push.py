@@ -14,7 +14,7 @@ from wechatpy.utils import WeChatSigner
 
 from service.core.messaging import wechat_of
 from service.robots.logic import answer_customer_message
-from tests.factories import assert_problem
+from tests.world import assert_problem
 
 TOKEN = "sandbox-message-token"
 AES_KEY = "c2FuZGJveC1tZXNzYWdlLXB1c2gtYWVzLWtleS0zMmI"

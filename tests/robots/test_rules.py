@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.factories import assert_problem
 from tests.feed.conftest import events
+from tests.world import assert_problem
 
 
 async def add_rule(world, admin, cid: str, status: int = 201, **body) -> dict:
