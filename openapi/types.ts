@@ -1272,6 +1272,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My inbox across my communities, newest first, with the unread count
+         * @description Never my own actions. Likes on a post are one item (`count`, the latest liker) that rises to the top with each new like. Items of a community whose notifications I muted are listed but not counted. Read items older than INBOX_KEEP_DAYS (30) are purged.
+         */
+        get: operations["listNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark items read: all up to one (`upToId`), or some (`ids`); answers the new unread count */
+        post: operations["markNotificationsRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/notifications/unread-count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The badge: my unread inbox items (muted communities left out) */
+        get: operations["countUnreadNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/removals": {
         parameters: {
             query?: never;
@@ -2357,6 +2411,12 @@ export interface components {
              */
             windowStart?: string;
         };
+        /** Actor */
+        Actor: {
+            avatarUrl: string;
+            id: string;
+            nickname: string;
+        };
         /** AppCheckout */
         AppCheckout: {
             app: components["schemas"]["CommunityApp"];
@@ -3351,6 +3411,11 @@ export interface components {
             tokenType: "Bearer";
             user: components["schemas"]["Me"];
         };
+        /** MarkRead */
+        MarkRead: {
+            ids?: string[];
+            upToId?: string | null;
+        };
         /** Me */
         Me: {
             avatarUrl: string;
@@ -3723,6 +3788,41 @@ export interface components {
              * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
              */
             nextCursor: string | null;
+        };
+        /** Notification */
+        Notification: {
+            /** @description Who did it (for likes: the latest); null for decisions */
+            actor: components["schemas"]["Actor"] | null;
+            communityId: string | null;
+            /** @description Likes: how many; otherwise 1 */
+            count: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description Details by kind, e.g. `postId`, `outcome`, `reason` */
+            data: {
+                [key: string]: string;
+            };
+            id: string;
+            /**
+             * @description comment: on my post; reply: to my comment; likes: on my post (one item per post, `count`); join_approved / join_rejected: my join request; trial_won / trial_shipped: a free trial of a poll; report_decided: a report of mine (`data.outcome`); content_removed: my post or comment (`data.reason`)
+             * @enum {string}
+             */
+            kind: "comment" | "reply" | "likes" | "join_approved" | "join_rejected" | "trial_won" | "trial_shipped" | "report_decided" | "content_removed";
+            read: boolean;
+            subjectId: string;
+            /** @description What to open: post, comment, community, trial, report */
+            subjectType: string;
+        };
+        /** NotificationPage */
+        NotificationPage: {
+            items: components["schemas"]["Notification"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
+            nextCursor: string | null;
+            /** @description Unread items across my communities, muted ones left out */
+            unreadCount: number;
         };
         /** Occurrence */
         Occurrence: {
@@ -4587,6 +4687,10 @@ export interface components {
              * @example 顺丰 SF1234567890
              */
             shippingNote: string;
+        };
+        /** Unread */
+        Unread: {
+            unreadCount: number;
         };
         /** UploadForm */
         UploadForm: {
@@ -8713,6 +8817,85 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MyCommunityPage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    listNotifications: {
+        parameters: {
+            query?: {
+                /** @description Page size (1-100) */
+                limit?: components["parameters"]["query.limit.2"];
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: components["parameters"]["query.cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description My inbox */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    markNotificationsRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkRead"];
+            };
+        };
+        responses: {
+            /** @description The unread count */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Unread"];
+                };
+            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
+        };
+    };
+    countUnreadNotifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The unread count */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Unread"];
                 };
             };
             400: components["responses"]["Problem400_validation_failed"];

@@ -14,6 +14,7 @@ from service.collections.domain import DOMAIN as COLLECTIONS
 from service.communities.domain import DOMAIN as COMMUNITIES
 from service.core.domain import Domain
 from service.feed.domain import DOMAIN as FEED
+from service.inbox.domain import DOMAIN as INBOX
 from service.interactions.domain import DOMAIN as INTERACTIONS
 from service.media.domain import DOMAIN as MEDIA
 from service.meetups.domain import DOMAIN as MEETUPS
@@ -30,6 +31,7 @@ DOMAINS: tuple[Domain, ...] = (
     COLLECTIONS,
     INTERACTIONS,
     FEED,
+    INBOX,
     MEDIA,
     MODERATION,
     ROBOTS,

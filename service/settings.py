@@ -149,6 +149,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     notify_page: str = "pages/post/detail"
     # Moderation: distinct reporters that hide a post or comment until a moderator decides; the subscribe
     # message that tells authors and reporters the outcome, and the page it opens.
+    # Read inbox items are kept this many days, then purged.
+    inbox_keep_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 30
     report_hide_threshold: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 3
     moderation_template_id: str = "sandbox-moderation-result"
     moderation_page: str = "pages/moderation/result"

@@ -265,6 +265,9 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
         MEMBERS, "newcomers_post", {"targetKind": "post", "targetId": "{post_id}", "reason": "spam"}
     ),
     ("GET", "/v1/me/reports"): Row(SIGNED_IN),
+    ("GET", "/v1/me/notifications"): Row(SIGNED_IN),
+    ("GET", "/v1/me/notifications/unread-count"): Row(SIGNED_IN),
+    ("POST", "/v1/me/notifications/read"): Row(SIGNED_IN, body={"upToId": "1000"}),
     ("GET", "/v1/me/removals"): Row(SIGNED_IN),
     ("GET", "/v1/communities/{community_id}/moderation"): Row(ADMINS),
     ("GET", "/v1/moderation/cases/{case_id}"): Row(ADMINS, "fresh_case"),

@@ -14,6 +14,7 @@ from service.communities import queries as q
 from service.communities.logic import Via, _audit, _membership, admit
 from service.core.access import ADMIN_ROLES, require_admin, require_member
 from service.core.idempotency import run_once, scope_of
+from service.core.inbox import Item, deliver
 from service.core.paging import decode_cursor
 from service.core.rows import from_row, page_of
 from service.errors import Problem
@@ -127,6 +128,7 @@ async def approve_join_request(
             actor_id=admin_id,
             details={"requestId": str(request_id)},
         )
+        await deliver(conn, Item(request["user_id"], "join_approved", "community", community_id, community_id))
         return 200, await _join_request(conn, request_id, community_id)
 
     return await run_once(conn, admin_id, key, scope_of("join_request.approve", community_id, request_id), action)
@@ -148,6 +150,10 @@ async def reject_join_request(
         await conn.execute(q.DECIDE_JOIN_REQUEST, request_id, community_id, "rejected", reason, admin_id)
         details = {"requestId": str(request_id), "reason": reason}
         await _audit(conn, community_id, admin_id, "join_request.rejected", request["user_id"], details)
+        rejected = Item(
+            request["user_id"], "join_rejected", "community", community_id, community_id, data={"reason": reason}
+        )
+        await deliver(conn, rejected)
         return await _join_request(conn, request_id, community_id)
 
 

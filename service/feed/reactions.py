@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from service.core.access import require_admin, require_member
+from service.core.inbox import Item, deliver
 from service.core.interactions import record
 from service.feed import models as m
 from service.feed import queries as q
@@ -28,6 +29,9 @@ async def like(conn: asyncpg.Connection, post_id: int, user_id: int) -> m.LikeSt
         if await conn.fetchval(q.INSERT_LIKE, post_id, user_id, post["community_id"]):
             count = await conn.fetchval(q.ADD_LIKE_COUNT, post_id, 1)
             await record(conn, post["community_id"], user_id, "like", post_id=post_id)
+            if post["author_id"] is not None:
+                likes = Item(post["author_id"], "likes", "post", post_id, post["community_id"], user_id, count=count)
+                await deliver(conn, likes)
         else:
             count = await conn.fetchval(q.LIKE_COUNT, post_id)
     return m.LikeState(post_id=str(post_id), liked=True, like_count=count)

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from service.core.hooks import MediaDecided, Published, published
+from service.core.inbox import Item, deliver
 from service.core.interactions import record
 from service.core.media import images_state
 from service.feed import queries as q
@@ -57,6 +58,9 @@ async def _queue_notifications(conn: asyncpg.Connection, comment: Any) -> None:
     if targets["post_author"] is not None and targets["post_author"] != actor:
         recipients.setdefault(targets["post_author"], "comment")
     for user_id, kind in recipients.items():
+        data = {"postId": str(comment["post_id"])}
+        item = Item(user_id, kind, "comment", comment["id"], comment["community_id"], actor, data)
+        await deliver(conn, item)
         row = await conn.fetchrow(
             q.INSERT_NOTIFICATION, user_id, comment["community_id"], kind, comment["post_id"], comment["id"], actor
         )

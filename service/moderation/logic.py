@@ -15,6 +15,7 @@ from litestar import Response
 from service.core.access import ADMIN_ROLES, access_row
 from service.core.hooks import Moderated, Sanctioned, moderated, sanctioned
 from service.core.idempotency import run_once, scope_of
+from service.core.inbox import Item, deliver
 from service.core.media import signed_json
 from service.core.paging import decode_cursor
 from service.core.rows import from_row, invalid, page_of
@@ -136,6 +137,20 @@ async def read_case(conn: asyncpg.Connection, storage: Storage, case_id: int, ac
     return await signed_json(storage, from_row(m.Case, await conn.fetchrow(q.CASE, case_id)))
 
 
+async def _tell(conn: asyncpg.Connection, case: asyncpg.Record, status: str, reason: str) -> None:
+    """The inbox: each reporter hears the outcome of their report, the author of removed content why."""
+    outcome = "upheld" if status == "removed" else "dismissed"
+    kind, target_id, community_id = case["target_kind"], case["target_id"], case["community_id"]
+    for report in await conn.fetch(q.REPORTERS, case["id"]):
+        data = {"outcome": outcome, "targetKind": kind, "targetId": str(target_id)}
+        await deliver(
+            conn, Item(report["reporter_id"], "report_decided", "report", report["id"], community_id, data=data)
+        )
+    if status == "removed" and kind in ("post", "comment") and case["author_id"] is not None:
+        data = {"reason": reason, "targetKind": kind}
+        await deliver(conn, Item(case["author_id"], "content_removed", kind, target_id, community_id, data=data))
+
+
 async def decide(
     conn: asyncpg.Connection, storage: Storage, case_id: int, actor_id: int | None, data: m.Decision
 ) -> Response[bytes]:
@@ -167,5 +182,6 @@ async def decide(
             )
             await sanctioned(conn, event)
             await conn.execute(q.INSERT_ACTION, case_id, community_id, actor_id, action, reason, {"minutes": minutes})
+        await _tell(conn, case, status, reason)
         await enqueue(conn, NOTIFY_KIND, {"case_id": case_id}, max_attempts=3)
         return await read_case(conn, storage, case_id, actor_id)

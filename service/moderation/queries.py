@@ -144,6 +144,7 @@ CLAIM_NOTICE = """
 UPDATE moderation_cases SET notified_at = now() WHERE id = $1 AND notified_at IS NULL AND status <> 'open'
 RETURNING target_kind, status, reason, author_id, (SELECT openid FROM users WHERE id = author_id) AS author_openid
 """
+REPORTERS = "SELECT id, reporter_id FROM reports WHERE case_id = $1"
 REPORTER_OPENIDS = """
 SELECT u.openid FROM reports r JOIN users u ON u.id = r.reporter_id WHERE r.case_id = $1 AND u.openid IS NOT NULL
 """

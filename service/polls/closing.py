@@ -13,6 +13,7 @@ from datetime import datetime
 import asyncpg
 
 from service.core.apps import require_app_member
+from service.core.inbox import Item, deliver
 from service.errors import Problem
 from service.jobs import enqueue
 from service.polls import draw
@@ -124,6 +125,9 @@ async def _close(conn: asyncpg.Connection, poll_id: int, actor_id: int | None) -
             [a[1] for a in awards],
             [a[2] for a in awards],
         )
+    for trial in granted:
+        data = {"pollId": str(poll_id), "product": poll["trial_product"]}
+        await deliver(conn, Item(trial["user_id"], "trial_won", "trial", trial["id"], community_id, data=data))
     winner = ranking[0] if ranking and ranking[0].votes > 0 else None
     text = result_text(poll["title"], poll["trial_product"], winner, total, len(voters), len(granted))
     post_id = await conn.fetchval(q.INSERT_ROBOT_POST, community_id, text)

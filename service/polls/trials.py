@@ -14,6 +14,7 @@ from litestar import Response
 
 from service.core.access import check_can_post, require_admin
 from service.core.idempotency import run_once, scope_of
+from service.core.inbox import Item, deliver
 from service.core.interactions import record
 from service.core.media import claim_images, images_of, images_state
 from service.core.rows import from_row
@@ -101,6 +102,8 @@ async def ship(conn: asyncpg.Connection, trial_id: int, admin_id: int, data: m.T
         if status == "claimed":
             await conn.execute(q.SHIP_TRIAL, trial_id, admin_id, data.shipping_note.strip())
             await audit(conn, trial["poll_id"], admin_id, "trial.shipped", subject_id=trial["user_id"])
+            shipped = Item(trial["user_id"], "trial_shipped", "trial", trial_id, trial["community_id"], admin_id)
+            await deliver(conn, shipped)
     return await _trial(conn, trial_id)
 
 

@@ -56,6 +56,13 @@ async def test_a_removal_tells_the_author_and_the_reporters(world, jobs):
     assert {r["targetKind"]: r["outcome"] for r in outcomes} == {"post": "upheld", "comment": "dismissed"}
     assert mine["id"] in [r["id"] for r in outcomes]
 
+    inbox = (await world.client.get("/v1/me/notifications", headers=bob.headers)).json()["items"]
+    removed = [(i["subjectType"], i["subjectId"], i["data"]["reason"]) for i in inbox if i["kind"] == "content_removed"]
+    assert removed == [("post", post["id"], "广告内容")]
+    inbox = (await world.client.get("/v1/me/notifications", headers=carol.headers)).json()["items"]
+    decided = sorted((i["data"]["targetKind"], i["data"]["outcome"]) for i in inbox if i["kind"] == "report_decided")
+    assert decided == [("comment", "dismissed"), ("post", "upheld")]
+
     for case in (post_case, comment_case):
         await notify(jobs, {"case_id": case["id"]})
         await notify(jobs, {"case_id": case["id"]})  # a retried job sends nothing twice

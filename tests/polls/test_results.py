@@ -109,6 +109,10 @@ async def test_the_closed_poll_publishes_a_draw_anyone_can_redo(world):
     # Everyone qualified holds a trial valid for claimDays.
     winner_trials = (await world.client.get("/v1/me/trials", headers=carol.headers)).json()["items"]
     assert [(t["pollId"], t["reason"], t["status"]) for t in winner_trials] == [(poll_id, "winner", "granted")]
+    told = (await world.client.get("/v1/me/notifications", headers=carol.headers)).json()["items"]
+    assert [(i["kind"], i["subjectId"]) for i in told if i["kind"] == "trial_won"] == [
+        ("trial_won", winner_trials[0]["id"])
+    ]
     granted_at = datetime.fromisoformat(winner_trials[0]["grantedAt"])
     assert datetime.fromisoformat(winner_trials[0]["expiresAt"]) - granted_at == timedelta(days=7)
 

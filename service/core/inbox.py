@@ -1,0 +1,59 @@
+"""The inbox, written by every domain: what happened that concerns a member (a reply, likes, a decision on
+their request or their report, a trial won), in the transaction of the event.
+
+Never for the member's own action; an item from a community the member muted is kept but does not count in the
+badge. Likes are one item per post: each new like raises it to the top, unread, with the count and the latest
+liker. The inbox domain (service/inbox) reads, counts, marks and purges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import asyncpg
+
+_INSERT = """
+INSERT INTO inbox_items (user_id, community_id, kind, subject_type, subject_id, actor_id, data, count, muted)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, coalesce(m.notifications_muted, false)
+FROM (SELECT 1) one
+LEFT JOIN memberships m ON m.community_id = $2 AND m.user_id = $1
+"""
+
+# A new like moves the post's one item to the top (a fresh id), unread.
+_LIKES = (
+    _INSERT
+    + """ON CONFLICT (user_id, subject_id) WHERE kind = 'likes' DO UPDATE
+SET id = nextval(pg_get_serial_sequence('inbox_items', 'id')), count = excluded.count,
+    actor_id = excluded.actor_id, read_at = NULL, created_at = now()
+"""
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    """``kind`` says what happened; ``subject_type`` and ``subject_id`` what the client opens."""
+
+    user_id: int
+    kind: str
+    subject_type: str
+    subject_id: int
+    community_id: int | None = None
+    actor_id: int | None = None
+    data: dict = field(default_factory=dict)
+    count: int = 1  # likes: the post's likes now
+
+
+async def deliver(conn: asyncpg.Connection, item: Item) -> None:
+    if item.actor_id is not None and item.actor_id == item.user_id:
+        return  # never for my own action
+    args = (
+        item.user_id,
+        item.community_id,
+        item.kind,
+        item.subject_type,
+        item.subject_id,
+        item.actor_id,
+        item.data,
+        item.count,
+    )
+    await conn.execute(_LIKES if item.kind == "likes" else _INSERT, *args)

@@ -1,0 +1,34 @@
+"""Reading, counting and marking my inbox."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import asyncpg
+
+from service.core.paging import decode_cursor
+from service.core.rows import invalid, page_of
+from service.inbox import models as m
+from service.inbox import queries as q
+
+
+async def page(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.NotificationPage:
+    after = decode_cursor(cursor, int)
+    rows = await conn.fetch(q.PAGE, user_id, after[0] if after else None, limit + 1)
+    with_count = partial(m.NotificationPage, unread_count=await conn.fetchval(q.UNREAD, user_id))
+    return page_of(m.Notification, with_count, rows, limit, lambda row: (row["sort_id"],))
+
+
+async def unread(conn: asyncpg.Connection, user_id: int) -> m.Unread:
+    return m.Unread(unread_count=await conn.fetchval(q.UNREAD, user_id))
+
+
+async def mark_read(conn: asyncpg.Connection, user_id: int, data: m.MarkRead) -> m.Unread:
+    """Marking what is read already, or someone else's ids, changes nothing."""
+    if (data.up_to_id is None) == (not data.ids):
+        raise invalid("upToId", "send either upToId or ids")
+    if data.up_to_id is not None:
+        await conn.execute(q.MARK_UP_TO, user_id, int(data.up_to_id))
+    else:
+        await conn.execute(q.MARK_IDS, user_id, [int(item) for item in data.ids])
+    return await unread(conn, user_id)

@@ -1,0 +1,66 @@
+"""The inbox as the API shows it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from service.core.paging import NextCursor
+
+Kind = Annotated[
+    Literal[
+        "comment",
+        "reply",
+        "likes",
+        "join_approved",
+        "join_rejected",
+        "trial_won",
+        "trial_shipped",
+        "report_decided",
+        "content_removed",
+    ],
+    Meta(
+        description="comment: on my post; reply: to my comment; likes: on my post (one item per post, `count`); "
+        "join_approved / join_rejected: my join request; trial_won / trial_shipped: a free trial of a poll; "
+        "report_decided: a report of mine (`data.outcome`); content_removed: my post or comment (`data.reason`)"
+    ),
+]
+
+
+class Actor(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    nickname: str
+    avatar_url: str
+
+
+class Notification(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    kind: Kind
+    community_id: str | None
+    subject_type: Annotated[str, Meta(description="What to open: post, comment, community, trial, report")]
+    subject_id: str
+    actor: Annotated[Actor | None, Meta(description="Who did it (for likes: the latest); null for decisions")]
+    count: Annotated[int, Meta(description="Likes: how many; otherwise 1")]
+    data: Annotated[dict[str, str], Meta(description="Details by kind, e.g. `postId`, `outcome`, `reason`")]
+    read: bool
+    created_at: datetime
+
+
+class NotificationPage(msgspec.Struct, rename="camel"):
+    items: list[Notification]
+    unread_count: Annotated[int, Meta(description="Unread items across my communities, muted ones left out")]
+    next_cursor: NextCursor
+
+
+class MarkRead(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """`upToId`: everything up to it (the newest shown: all); or `ids`: these ones."""
+
+    up_to_id: Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,14}$(?!\n)")] | None = None
+    ids: Annotated[list[Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,14}$(?!\n)")]], Meta(max_length=100)] = []
+
+
+class Unread(msgspec.Struct, rename="camel"):
+    unread_count: int

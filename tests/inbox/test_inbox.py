@@ -1,0 +1,122 @@
+"""The inbox over HTTP: replies and likes reach the right members, never their own actions; likes are one item
+per post; muted communities stay out of the badge; marking read moves it; decisions on requests, reports and
+content arrive; old read items are purged."""
+
+from __future__ import annotations
+
+from service.inbox.jobs import purge
+from tests.inbox.conftest import badge, inbox
+from tests.world import assert_problem
+
+
+async def test_replies_and_likes_reach_the_right_inboxes_and_never_my_own(world):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(alice, cid, "周末一起跑步")
+    comment = await world.comment(bob, post["id"], "算我一个")
+    reply = await world.comment(carol, post["id"], "我也来", parent=comment["id"])
+    await world.comment(alice, post["id"], "好的")  # the author's own comment: nobody's inbox but... nobody's
+
+    mine = await inbox(world, alice)
+    kinds = [(item["kind"], item["actor"]["nickname"]) for item in mine["items"]]
+    assert kinds == [("comment", "carol"), ("comment", "bob")] and mine["unreadCount"] == 2
+    bobs = await inbox(world, bob)
+    assert [(i["kind"], i["subjectId"], i["data"]["postId"]) for i in bobs["items"]] == [
+        ("reply", reply["id"], post["id"])
+    ]
+    assert (await inbox(world, carol))["items"] == []
+
+    for who in (bob, carol, alice):  # alice likes her own post: not in her inbox
+        liked = await world.client.put(f"/v1/posts/{post['id']}/like", headers=who.headers)
+        assert liked.status_code == 200, liked.text
+    mine = await inbox(world, alice)
+    likes = [item for item in mine["items"] if item["kind"] == "likes"]
+    assert len(likes) == 1 and mine["items"][0] == likes[0]  # one item per post, on top
+    assert likes[0]["count"] == 2 and likes[0]["actor"]["nickname"] == "carol" and likes[0]["subjectId"] == post["id"]
+    assert await badge(world, alice) == 3
+
+
+async def test_marking_read_moves_the_badge_and_a_new_like_raises_the_item_again(world):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(alice, cid)
+    await world.comment(bob, post["id"], "第一")
+    await world.client.put(f"/v1/posts/{post['id']}/like", headers=bob.headers)
+    items = (await inbox(world, alice))["items"]
+    assert await badge(world, alice) == 2
+
+    some = await world.client.post("/v1/me/notifications/read", json={"ids": [items[-1]["id"]]}, headers=alice.headers)
+    assert some.json() == {"unreadCount": 1}
+    others = await world.client.post("/v1/me/notifications/read", json={"ids": [items[0]["id"]]}, headers=bob.headers)
+    assert others.json() == {"unreadCount": 0}  # someone else's ids change nothing of mine
+    assert await badge(world, alice) == 1
+    everything = await world.client.post(
+        "/v1/me/notifications/read", json={"upToId": items[0]["id"]}, headers=alice.headers
+    )
+    assert everything.json() == {"unreadCount": 0}
+    assert all(item["read"] for item in (await inbox(world, alice))["items"])
+
+    await world.client.put(f"/v1/posts/{post['id']}/like", headers=carol.headers)
+    top = (await inbox(world, alice))["items"][0]
+    assert top["kind"] == "likes" and top["read"] is False and top["count"] == 2
+    assert int(top["id"]) > int(items[0]["id"]) and await badge(world, alice) == 1
+
+    for bad in ({}, {"upToId": "1", "ids": ["2"]}, {"ids": ["x"]}):
+        assert_problem(
+            await world.client.post("/v1/me/notifications/read", json=bad, headers=alice.headers),
+            400,
+            "validation_failed",
+        )
+
+
+async def test_a_muted_community_is_listed_but_left_out_of_the_badge(world):
+    alice, bob = [await world.member(name) for name in ("alice", "bob")]
+    cid = await world.community(alice, bob)
+    post = await world.post(alice, cid)
+    muted = await world.client.put(
+        f"/v1/communities/{cid}/members/{alice.id}", json={"notificationsMuted": True}, headers=alice.headers
+    )
+    assert muted.status_code == 200, muted.text
+    await world.comment(bob, post["id"], "你好")
+    page = await inbox(world, alice)
+    assert [item["kind"] for item in page["items"]] == ["comment"] and page["unreadCount"] == 0
+
+
+async def test_pages_follow_each_other_without_repeats(world):
+    alice, bob = [await world.member(name) for name in ("alice", "bob")]
+    cid = await world.community(alice, bob)
+    post = await world.post(alice, cid)
+    for n in range(5):
+        await world.comment(bob, post["id"], f"第{n}条")
+    first = await inbox(world, alice, limit=2)
+    second = await inbox(world, alice, limit=2, cursor=first["nextCursor"])
+    third = await inbox(world, alice, limit=2, cursor=second["nextCursor"])
+    ids = [item["id"] for page in (first, second, third) for item in page["items"]]
+    assert len(ids) == len(set(ids)) == 5 and third["nextCursor"] is None
+
+
+async def test_decisions_on_my_request_and_my_report_arrive(world):
+    alice, carol = [await world.member(name) for name in ("alice", "carol")]
+    cid = await world.community(alice, entryMode="approval")
+    asked = await world.client.post(f"/v1/communities/{cid}/join", json={"message": "hi"}, headers=carol.headers)
+    assert asked.status_code == 202, asked.text
+    request_id = asked.json()["request"]["id"]
+    rejected = await world.client.post(
+        f"/v1/communities/{cid}/join-requests/{request_id}/reject", json={"reason": "名额已满"}, headers=alice.headers
+    )
+    assert rejected.status_code == 200, rejected.text
+    [item] = (await inbox(world, carol))["items"]
+    assert item["kind"] == "join_rejected" and item["subjectId"] == cid and item["data"] == {"reason": "名额已满"}
+
+
+async def test_old_read_items_are_purged(world, db, jobs):
+    alice, bob = [await world.member(name) for name in ("alice", "bob")]
+    cid = await world.community(alice, bob)
+    post = await world.post(alice, cid)
+    await world.comment(bob, post["id"], "一")
+    await world.comment(bob, post["id"], "二")
+    items = (await inbox(world, alice))["items"]
+    await world.client.post("/v1/me/notifications/read", json={"ids": [items[1]["id"]]}, headers=alice.headers)
+    await db.execute("UPDATE inbox_items SET read_at = now() - interval '31 days' WHERE read_at IS NOT NULL")
+    await purge(jobs, {})
+    assert [item["id"] for item in (await inbox(world, alice))["items"]] == [items[0]["id"]]
