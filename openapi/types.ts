@@ -454,7 +454,7 @@ export interface paths {
         put?: never;
         /**
          * Create a community (you become its owner and first member)
-         * @description Tags are trimmed, lower-cased and deduplicated; `welcomeTemplate` may use `{nickname}` and `{community}`; a paid community needs `priceFen`, and only a paid one may have it. Send an `Idempotency-Key` to retry safely: a retry answers the community created first.
+         * @description Tags are trimmed, lower-cased and deduplicated; `welcomeTemplate` may use `{nickname}` and `{community}`; a paid community needs `priceFen`, and only a paid one may have it. The cover: `coverMediaId`, one of my uploads (purpose `cover`); `coverUrl` becomes its public link (`coverUrl` itself is no longer taken). Send an `Idempotency-Key` to retry safely: a retry answers the community created first.
          */
         post: operations["createCommunity"];
         delete?: never;
@@ -474,7 +474,7 @@ export interface paths {
         get: operations["getCommunity"];
         /**
          * Edit a community (admins; visibility, entry mode, price and cap: owner only)
-         * @description Only the fields sent change. Admins edit the texts, tags and the welcome and introduction settings; only the owner changes visibility, entry mode, price, cap, refund window and `collectionsBy`. Leaving paid entry drops the price; the cap cannot go below the member count (`cap_below_member_count`).
+         * @description Only the fields sent change. Admins edit the texts, tags and the welcome and introduction settings; only the owner changes visibility, entry mode, price, cap, refund window and `collectionsBy`. Leaving paid entry drops the price; the cap cannot go below the member count (`cap_below_member_count`). `coverMediaId` sets the cover from one of my uploads, `coverMediaId: null` removes it.
          */
         put: operations["updateCommunity"];
         post?: never;
@@ -1031,7 +1031,7 @@ export interface paths {
         put?: never;
         /**
          * Open a product-naming poll (owner and admins)
-         * @description Phases: members propose names until `proposalsCloseAt`, vote until `votingCloseAt`, then the poll closes and its results are final. Jobs advance the phases at the deadlines (admins may advance by hand). The feed robot announces the poll. `rewards` sets who wins a free trial at close; the seed of the voter draw is committed now (`seedCommitment` = SHA-256 of the seed) and revealed at close.
+         * @description Phases: members propose names until `proposalsCloseAt`, vote until `votingCloseAt`, then the poll closes and its results are final. Jobs advance the phases at the deadlines (admins may advance by hand). The feed robot announces the poll. `rewards` sets who wins a free trial at close; the seed of the voter draw is committed now (`seedCommitment` = SHA-256 of the seed) and revealed at close. The product's pictures: `imageIds`, my uploads (purpose `post`); members see each once WeChat approved it (`imageUrls` is no longer taken).
          */
         post: operations["createPoll"];
         delete?: never;
@@ -1242,7 +1242,7 @@ export interface paths {
         get: operations["getMe"];
         /**
          * Edit my nickname or avatar (an uploaded photo)
-         * @description The nickname passes WeChat's content-safety check (scene: profile). The avatar: `avatarMediaId`, one of my uploads (`wx.chooseAvatar` -> `wx.uploadFile` with purpose `avatar`); `avatarUrl` becomes its public link, which shows the photo once WeChat approved it. `avatarUrl` itself is deprecated.
+         * @description The nickname passes WeChat's content-safety check (scene: profile). The avatar: `avatarMediaId`, one of my uploads (`wx.chooseAvatar` -> `wx.uploadFile` with purpose `avatar`); `avatarUrl` becomes its public link, which shows the photo once WeChat approved it. `avatarUrl` is no longer taken (400 naming it).
          */
         put: operations["updateMe"];
         post?: never;
@@ -1988,12 +1988,15 @@ export interface paths {
         /** One post (members of its community; a pending or rejected post only to its author) */
         get: operations["getPost"];
         /**
-         * Edit my post within the edit window (15 minutes by default); a new text is checked again
-         * @description Only the author, within POST_EDIT_WINDOW seconds (900) of posting, and only while allowed to post (not muted, introduced where asked). A changed text is checked by WeChat like a new post: risky -> `content_rejected`, review -> the post is `pending` again. Newcomers may not add links past their limit.
+         * Edit my post within the edit window (15 minutes by default); new text or photos are checked again
+         * @description Only the author, within POST_EDIT_WINDOW seconds (900) of posting, and only while allowed to post (not muted, introduced where asked). A changed text is checked by WeChat like a new post: risky -> `content_rejected`, review -> the post is `pending` again. `imageIds` replaces the photos (your uploads, in order; `[]` removes them): the post is judged again like a new one and stays `pending` until WeChat passed every new photo; photos it no longer shows are deleted unless something else shows them. Newcomers may not add links past their limit.
          */
         put: operations["updatePost"];
         post?: never;
-        /** Delete a post (its author or an admin); kept for audit, gone from every feed */
+        /**
+         * Delete a post (its author or an admin); kept for audit, gone from every feed
+         * @description Its photos are deleted with it, from storage too (by a job, moments later), unless something else alive shows the same upload (e.g. the trial feedback a shared post came from).
+         */
         delete: operations["deletePost"];
         options?: never;
         head?: never;
@@ -2470,6 +2473,10 @@ export interface components {
         };
         /** Author */
         Author: {
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
             avatarUrl: string;
             /** @description The member's user id; null for a robot */
             id: string | null;
@@ -2551,11 +2558,19 @@ export interface components {
         /** CheckIn */
         CheckIn: {
             activityId: string;
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
             avatarUrl: string;
             /** Format: date-time */
             createdAt: string;
             /** @example 5120 */
             id: string;
+            /**
+             * @description URLs stored before photos were uploaded (see `images`); read-only
+             * @example []
+             */
             imageUrls: string[];
             images: components["schemas"]["Image"][];
             /** Format: date */
@@ -2578,8 +2593,6 @@ export interface components {
         CheckInCreate: {
             /** @description Up to 9 of your uploads (POST /v1/media), in order. Shown to others once WeChat's image check passed every one; one refused image refuses what carries it. */
             imageIds?: string[];
-            /** @description Deprecated: image URLs (send `imageIds` instead) */
-            imageUrls?: string[];
             /** @description The occurrence answered; default the one open now */
             occurrenceId?: string | null;
             /** @example 6:10 起床，跑了 5 公里 */
@@ -2758,6 +2771,10 @@ export interface components {
         Community: {
             /** @enum {string} */
             collectionsBy: "members" | "admins";
+            /**
+             * @description The public link of the cover uploaded (`coverMediaId`: it shows the photo once WeChat approved it), a URL set before covers were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
             coverUrl: string;
             /** Format: date-time */
             createdAt: string;
@@ -2837,15 +2854,10 @@ export interface components {
              */
             collectionsBy: "members" | "admins";
             /**
-             * @description One of my uploads (purpose `cover`): `coverUrl` becomes its public link, which shows it once WeChat approved it (`coverUrl` itself is deprecated)
+             * @description One of my uploads (purpose `cover`): `coverUrl` becomes its public link, which shows it once WeChat approved it
              * @example 8812
              */
             coverMediaId?: string | null;
-            /**
-             * @default
-             * @example https://cdn.example.com/c.jpg
-             */
-            coverUrl: string;
             /**
              * @default
              * @example 每周六早上一起跑 10 公里
@@ -2916,6 +2928,10 @@ export interface components {
         };
         /** CommunitySummary */
         CommunitySummary: {
+            /**
+             * @description The public link of the cover uploaded (`coverMediaId`: it shows the photo once WeChat approved it), a URL set before covers were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
             coverUrl: string;
             /** Format: date-time */
             createdAt: string;
@@ -2939,12 +2955,10 @@ export interface components {
         CommunityUpdate: {
             collectionsBy?: "members" | "admins";
             /**
-             * @description One of my uploads (purpose `cover`): `coverUrl` becomes its public link, which shows it once WeChat approved it (`coverUrl` itself is deprecated)
+             * @description One of my uploads (purpose `cover`): `coverUrl` becomes its public link, which shows it once WeChat approved it; null removes the cover
              * @example 8812
              */
             coverMediaId?: string | null;
-            /** @example https://cdn.example.com/c.jpg */
-            coverUrl?: string;
             /** @example 每周六早上一起跑 10 公里 */
             description?: string;
             entryMode?: "free" | "approval" | "paid";
@@ -3057,7 +3071,10 @@ export interface components {
             createdAt: string;
             id: string;
             paidAt: string | null;
-            /** @example https://cdn.example.com/a.jpg */
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
             payerAvatarUrl: string;
             payerId: string;
             /** @example 小林 */
@@ -3112,7 +3129,10 @@ export interface components {
             /** @description The first 3 visible top-level comments, oldest first */
             firstComments: components["schemas"]["Comment"][];
             id: string;
-            /** @description Deprecated: URLs given before photos could be uploaded */
+            /**
+             * @description URLs stored before photos were uploaded (see `images`); read-only
+             * @example []
+             */
             imageUrls: string[];
             /** @description Uploaded photos, with signed URLs that expire in an hour */
             images: components["schemas"]["Image"][];
@@ -3155,6 +3175,10 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             id: string;
+            /**
+             * @description URLs stored before photos were uploaded (see `images`); read-only
+             * @example []
+             */
             imageUrls: string[];
             /** @description Its photos: all of them for their author, the approved ones for admins */
             images: components["schemas"]["Image"][];
@@ -3170,8 +3194,6 @@ export interface components {
         FeedbackCreate: {
             /** @description Up to 9 of your uploads (POST /v1/media), in order. Shown to others once WeChat's image check passed every one; one refused image refuses what carries it. */
             imageIds?: string[];
-            /** @description Deprecated: image URLs (send `imageIds` instead) */
-            imageUrls?: string[];
             /**
              * @description 1 (poor) to 5 (excellent)
              * @example 4
@@ -3242,6 +3264,10 @@ export interface components {
             communityId: string;
             /** Format: date-time */
             createdAt: string;
+            /**
+             * @description URLs stored before photos were uploaded (see `images`); read-only
+             * @example []
+             */
             imageUrls: string[];
             images: components["schemas"]["Image"][];
             postId: string;
@@ -3257,8 +3283,6 @@ export interface components {
         IntroductionCreate: {
             /** @description Up to 9 of your uploads (POST /v1/media), in order. Shown to others once WeChat's image check passed every one; one refused image refuses what carries it. */
             imageIds?: string[];
-            /** @description Deprecated: image URLs (send `imageIds` instead) */
-            imageUrls?: string[];
             /** @example 大家好，我是小林，在杭州，喜欢越野跑。 */
             text: string;
         };
@@ -3316,6 +3340,10 @@ export interface components {
         };
         /** JoinRequest */
         JoinRequest: {
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
             avatarUrl: string;
             communityId: string;
             /** Format: date-time */
@@ -3364,6 +3392,10 @@ export interface components {
         };
         /** LeaderboardEntry */
         LeaderboardEntry: {
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
             avatarUrl: string;
             details?: components["schemas"]["Contribution"] | null;
             nickname: string;
@@ -3418,6 +3450,10 @@ export interface components {
         };
         /** Me */
         Me: {
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
             avatarUrl: string;
             /** Format: date-time */
             createdAt: string;
@@ -3601,6 +3637,10 @@ export interface components {
         };
         /** Member */
         Member: {
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
             avatarUrl: string;
             introduced: boolean;
             /** Format: date-time */
@@ -3693,6 +3733,10 @@ export interface components {
         };
         /** MyCommunity */
         MyCommunity: {
+            /**
+             * @description The public link of the cover uploaded (`coverMediaId`: it shows the photo once WeChat approved it), a URL set before covers were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
             coverUrl: string;
             /** @enum {string} */
             entryMode: "free" | "approval" | "paid";
@@ -3773,6 +3817,10 @@ export interface components {
         };
         /** Newcomer */
         Newcomer: {
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
             avatarUrl: string;
             introduced: boolean;
             /** Format: date-time */
@@ -3885,6 +3933,10 @@ export interface components {
         };
         /** Participant */
         Participant: {
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
             avatarUrl: string;
             nickname: string;
             paidAt: string | null;
@@ -3958,7 +4010,13 @@ export interface components {
             createdBy: string;
             description: string;
             id: string;
+            /**
+             * @description URLs stored before photos were uploaded (see `images`); read-only
+             * @example []
+             */
             imageUrls: string[];
+            /** @description The product's pictures, URLs signed for this answer: those WeChat approved for members, all of them for the poll's admins */
+            images: components["schemas"]["Image"][];
             me?: components["schemas"]["PollMe"] | null;
             proposalCount: number;
             /** Format: date-time */
@@ -4007,8 +4065,8 @@ export interface components {
          *       "allowVoteChanges": true,
          *       "anonymousProposals": true,
          *       "description": "低糖、冷萃 12 小时的瓶装咖啡，夏天上市。帮它起个名字吧！",
-         *       "imageUrls": [
-         *         "https://cdn.example.com/p.jpg"
+         *       "imageIds": [
+         *         "8812"
          *       ],
          *       "proposalsCloseAt": "2025-05-27T12:00:00Z",
          *       "proposalsPerMember": 3,
@@ -4037,8 +4095,8 @@ export interface components {
              * @example 低糖、冷萃 12 小时的瓶装咖啡，夏天上市。帮它起个名字吧！
              */
             description: string;
-            /** @description Up to 9 https image URLs */
-            imageUrls?: string[];
+            /** @description The product's pictures: up to 9 of my uploads (purpose `post`), in order. Members see each once WeChat's image check approved it; the poll's admins see them all at once. */
+            imageIds?: string[];
             /**
              * Format: date-time
              * @description End of the proposal phase; voting opens then
@@ -4088,8 +4146,6 @@ export interface components {
         PostCreate: {
             /** @description Up to 9 of your uploads (POST /v1/media), in order. Shown to others once WeChat's image check passed every one; one refused image refuses what carries it. */
             imageIds?: string[];
-            /** @description Deprecated: image URLs from before photos could be uploaded (send `imageIds` instead) */
-            imageUrls?: string[];
             link?: components["schemas"]["Link"] | null;
             /**
              * @description Up to 2000 characters
@@ -4100,8 +4156,8 @@ export interface components {
         };
         /** PostUpdate */
         PostUpdate: {
-            /** @description Deprecated: image URLs from before photos could be uploaded (send `imageIds` instead) */
-            imageUrls?: string[];
+            /** @description The post's photos from now on, in order (up to 9 of your uploads): new ones hold the post again until WeChat's image check passed them */
+            imageIds?: string[];
             link?: components["schemas"]["Link"] | null;
             /**
              * @description Up to 2000 characters
@@ -4153,8 +4209,6 @@ export interface components {
              * @example 8812
              */
             avatarMediaId?: string | null;
-            /** @description Deprecated: an https URL (send `avatarMediaId` instead) */
-            avatarUrl?: string | null;
             /** @description 1 to 32 characters, no control characters, no leading or trailing blanks */
             nickname?: string | null;
         };
@@ -4237,6 +4291,10 @@ export interface components {
         };
         /** RankingEntry */
         RankingEntry: {
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
             avatarUrl: string;
             checkIns: number;
             currentStreak: number;
@@ -4542,6 +4600,10 @@ export interface components {
             communityId: string;
             /** Format: date-time */
             createdAt: string;
+            /**
+             * @description URLs stored before photos were uploaded (see `images`); read-only
+             * @example []
+             */
             imageUrls: string[];
             images: components["schemas"]["Image"][];
             /** @constant */
@@ -8296,7 +8358,7 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_app_disabled"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_idempotency_key_reused"];
+            422: components["responses"]["Problem422_17e23c9ec0"];
         };
     };
     createPost: {
@@ -10092,7 +10154,7 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_9ac16e07da"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_content_rejected"];
+            422: components["responses"]["Problem422_dceb8d418c"];
             429: components["responses"]["Problem429_rate_limited"];
         };
     };

@@ -36,9 +36,6 @@ _EXAMPLE_AT = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 # Values for fields that carry no example in their model, by field name; anything else gets a placeholder.
 _BY_NAME: dict[str, Any] = {
     "nickname": "小林",
-    "avatar_url": "https://cdn.example.com/a.jpg",
-    "cover_url": "https://cdn.example.com/c.jpg",
-    "image_urls": ["https://cdn.example.com/p.jpg"],
     "name": "城市跑团",
     "title": "周六晨跑",
     "text": "今天跑了 10 公里，配速 5:30。",

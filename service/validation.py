@@ -3,7 +3,8 @@
 msgspec stops at the first error. When a body fails, the error handler asks `field_errors` to check the
 decoded JSON again, field by field and into nested objects and lists, so a form can mark every input it
 must fix. Each error carries a stable `reason` and a short message without the decoder's internals
-(no regular expressions).
+(no regular expressions). A field a model no longer takes is refused like any unknown field; when the model
+names it in `removed_fields` (a ClassVar: sent name -> message), the message says what replaced it.
 """
 
 from __future__ import annotations
@@ -77,10 +78,11 @@ def _struct_errors(struct: type[msgspec.Struct], value: dict, path: str) -> list
             continue
         found += field_errors(field.type, value[field.encode_name], where)
     if struct.__struct_config__.forbid_unknown_fields:
+        removed: dict[str, str] = getattr(struct, "removed_fields", {})
         for name in value:
             if name not in known:
                 where = f"{path}.{name}" if path else name
-                found.append(BadField(where, "unknown_field", "is not a field of this request"))
+                found.append(BadField(where, "unknown_field", removed.get(name, "is not a field of this request")))
     return found
 
 

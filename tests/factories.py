@@ -56,3 +56,23 @@ async def join(client, user: User, community_id: str, **body) -> dict:
     response = await client.post(f"/v1/communities/{community_id}/join", json=body, headers=user.headers)
     assert response.status_code in (200, 201, 202), response.text
     return response.json()
+
+
+async def upload_photo(client, user: User, purpose: str = "post", color: tuple[int, int, int] = (180, 60, 40)) -> str:
+    """A photo uploaded as wx.uploadFile sends it (POST /v1/media); its media id. Without a worker WeChat never
+    checks it: what carries it stays pending."""
+    from tests.media.conftest import phone_photo
+
+    files = {"file": ("tmp_1.jpg", phone_photo(color=color), "image/jpeg")}
+    response = await client.post("/v1/media", files=files, data={"purpose": purpose}, headers=user.headers)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def approve_photo(db, media_id: str) -> None:
+    """What WeChat's `pass` verdict leaves behind, for tests whose subject is not the image check (tests/media)."""
+    await db.execute(
+        "UPDATE media_objects o SET status = 'approved', checked_at = now() FROM media m "
+        "WHERE m.id = $1 AND o.sha256 = m.object_sha256",
+        int(media_id),
+    )

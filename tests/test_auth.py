@@ -11,6 +11,7 @@ import pytest
 
 from service.core.tokens import issue_access_token
 from service.wechat.sealing import SessionKeySealer
+from tests.media.conftest import phone_photo
 from tests.support import api_client, make_settings
 from tests.wechat_support import bearer, login
 from tests.world import assert_problem
@@ -361,28 +362,37 @@ async def test_phone_binding_with_a_single_use_code(client, sandbox):
 # -- profile -----------------------------------------------------------------------------------------------
 
 
-async def test_profile_edit(client, sandbox):
+async def _avatar(client, tokens) -> str:
+    """An avatar as the mini program uploads it (wx.chooseAvatar, then wx.uploadFile): its media id."""
+    files = {"file": ("avatar.jpg", phone_photo(400, 400, orientation=1), "image/jpeg")}
+    response = await client.post("/v1/media", files=files, data={"purpose": "avatar"}, headers=bearer(tokens))
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def test_profile_edit(client, sandbox, settings):
     tokens = await login(client, sandbox.url, "alice")
-    update = {"nickname": "爱丽丝 Alice", "avatarUrl": "https://cdn.example.com/a/alice.png?size=132"}
+    update = {"nickname": "爱丽丝 Alice", "avatarMediaId": await _avatar(client, tokens)}
     response = await client.put("/v1/me", json=update, headers=bearer(tokens))
     assert response.status_code == 200, response.text
     assert response.json()["nickname"] == "爱丽丝 Alice"
+    link = f"{settings.public_base_url}/v1/media/public/{update['avatarMediaId']}"
     me = (await client.get("/v1/me", headers=bearer(tokens))).json()
-    assert me["avatarUrl"] == update["avatarUrl"]
+    assert me["avatarUrl"] == link
     # Absent fields stay as they are.
     response = await client.put("/v1/me", json={"nickname": "Al"}, headers=bearer(tokens))
-    assert response.json()["avatarUrl"] == update["avatarUrl"]
+    assert response.json()["avatarUrl"] == link
     assert (await sandbox.stats())["msg_sec_check"] == 2
 
 
 @pytest.mark.parametrize(
     ("update", "field"),
     [
-        ({"avatarUrl": "http://cdn.example.com/a.png"}, "avatarUrl"),
-        ({"avatarUrl": "javascript:alert(1)"}, "avatarUrl"),
-        ({"avatarUrl": "https://"}, "avatarUrl"),
-        ({"avatarUrl": "https://cdn.example.com/" + "a" * 500}, "avatarUrl"),
-        ({"avatarUrl": "https://cdn.example.com/a b.png"}, "avatarUrl"),
+        # An avatar is an upload now: a URL, from any host, is refused and the client told what replaced it.
+        ({"avatarUrl": "https://cdn.example.com/a.png"}, "avatarUrl"),
+        ({"nickname": "Al", "avatarUrl": "javascript:alert(1)"}, "avatarUrl"),
+        ({"avatarMediaId": "https://cdn.example.com/a.png"}, "avatarMediaId"),
+        ({"avatarMediaId": "0"}, "avatarMediaId"),
         ({"nickname": ""}, "nickname"),
         ({"nickname": "x" * 33}, "nickname"),
         ({"nickname": " padded"}, "nickname"),
@@ -395,6 +405,13 @@ async def test_profile_validation(client, sandbox, update, field):
     body = assert_problem(await client.put("/v1/me", json=update, headers=bearer(tokens)), 400, "validation_failed")
     if field:
         assert any(field in error["field"] or error["field"] == "body" for error in body["errors"]), body
+    if field == "avatarUrl":
+        [error] = body["errors"]
+        assert (error["field"], error["reason"]) == ("avatarUrl", "unknown_field")
+        assert "upload the photo (POST /v1/media, purpose `avatar`)" in error["message"]
+        assert "`avatarMediaId`" in error["message"]
+    me = (await client.get("/v1/me", headers=bearer(tokens))).json()
+    assert me["nickname"] == "" and me["avatarUrl"] == ""  # nothing of a refused edit is kept
 
 
 async def test_risky_nickname_is_rejected_and_review_passes(client, sandbox):
@@ -417,8 +434,9 @@ async def test_nickname_check_needs_a_recent_visit(client, sandbox):
 
 async def test_avatar_only_edit_needs_no_content_check(client, sandbox):
     tokens = await login(client, sandbox.url, "alice")
+    media_id = await _avatar(client, tokens)
     await sandbox.fault("http500")
-    response = await client.put("/v1/me", json={"avatarUrl": "https://a.example/x.png"}, headers=bearer(tokens))
+    response = await client.put("/v1/me", json={"avatarMediaId": media_id}, headers=bearer(tokens))
     assert response.status_code == 200
 
 

@@ -156,7 +156,7 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/auth/phone"): Row(SIGNED_IN, "phone_code", {"code": "{phone_code}"}),
     ("GET", "/v1/auth/session"): Row(SIGNED_IN),
     ("GET", "/v1/me"): Row(SIGNED_IN),
-    ("PUT", "/v1/me"): Row(SIGNED_IN, body={"avatarUrl": "https://cdn.example.com/a.png"}),
+    ("PUT", "/v1/me"): Row(SIGNED_IN, body={"nickname": "小林"}),
     ("GET", "/v1/me/communities"): Row(SIGNED_IN),
     ("GET", "/v1/me/rewards"): Row(SIGNED_IN),
     ("GET", "/v1/me/trials"): Row(SIGNED_IN),

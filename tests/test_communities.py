@@ -9,7 +9,7 @@ import pytest
 
 from service.communities.logic import render_welcome
 from service.core.idempotency import purge_expired
-from tests.factories import create_community, create_users, join
+from tests.factories import create_community, create_users, join, upload_photo
 from tests.world import assert_problem
 
 
@@ -19,16 +19,18 @@ async def people(database_url, settings):
     return alice, bob, carol
 
 
-async def test_create_and_read_a_community(client, people):
+async def test_create_and_read_a_community(client, people, settings):
     alice, bob, _ = people
+    cover = await upload_photo(client, alice, "cover")
     created = await create_community(
         client,
         alice,
         name="  城市跑团  ",
         description="每周六早上一起跑",
         tags=["跑步", "Running", "running"],
-        coverUrl="https://cdn.example.com/c.jpg",
+        coverMediaId=cover,
     )
+    assert created["coverUrl"] == f"{settings.public_base_url}/v1/media/public/{cover}"
     assert created["name"] == "城市跑团"
     assert created["tags"] == ["跑步", "running"]
     assert created["ownerId"] == str(alice.id)
@@ -41,7 +43,24 @@ async def test_create_and_read_a_community(client, people):
 
     seen_by_bob = (await client.get(f"/v1/communities/{created['id']}", headers=bob.headers)).json()
     assert seen_by_bob["membership"] is None and seen_by_bob["joinRequest"] is None
-    assert seen_by_bob["name"] == "城市跑团"
+    assert seen_by_bob["name"] == "城市跑团" and seen_by_bob["coverUrl"] == created["coverUrl"]
+
+    # The cover is changed from another upload, and removed with null; other fields stay as they are.
+    path = f"/v1/communities/{created['id']}"
+    other = await upload_photo(client, alice, "cover", color=(20, 200, 20))
+    changed = (await client.put(path, json={"coverMediaId": other}, headers=alice.headers)).json()
+    assert changed["coverUrl"].endswith(f"/v1/media/public/{other}") and changed["name"] == "城市跑团"
+    kept = (await client.put(path, json={"description": "周六跑"}, headers=alice.headers)).json()
+    assert kept["coverUrl"] == changed["coverUrl"]
+    removed = (await client.put(path, json={"coverMediaId": None}, headers=alice.headers)).json()
+    assert removed["coverUrl"] == "" and removed["description"] == "周六跑"
+    # A cover URL is no longer taken, on create or edit, from any host: the field is refused by name.
+    for method, url in (("POST", "/v1/communities"), ("PUT", path)):
+        body = {"name": "ok", "coverUrl": "https://cdn.example.com/c.jpg"}
+        refused = await client.request(method, url, json=body, headers=alice.headers)
+        [error] = assert_problem(refused, 400, "validation_failed")["errors"]
+        assert error["field"] == "coverUrl" and error["reason"] == "unknown_field"
+        assert "purpose `cover`" in error["message"] and "`coverMediaId`" in error["message"]
 
 
 async def test_creating_is_idempotent_with_a_key(client, people, database_url):
@@ -76,6 +95,7 @@ async def test_creating_is_idempotent_with_a_key(client, people, database_url):
         ({"name": "ok", "visibility": "secret"}, "visibility"),
         ({"name": "ok", "tags": ["a"] * 6}, "tags"),
         ({"name": "ok", "coverUrl": "javascript:alert(1)"}, "coverUrl"),
+        ({"name": "ok", "coverMediaId": "javascript:alert(1)"}, "coverMediaId"),
         ({"name": "ok", "welcomeTemplate": "Hi {nickname}, {0.__class__}"}, "welcomeTemplate"),
         ({"name": "ok", "description": "d" * 1001}, "description"),
     ],

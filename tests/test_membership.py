@@ -8,7 +8,7 @@ import pytest
 
 from service.core.access import check_can_post
 from service.errors import Problem
-from tests.factories import create_community, create_users, join
+from tests.factories import create_community, create_users, join, upload_photo
 from tests.world import assert_problem
 
 
@@ -435,26 +435,34 @@ async def test_introductions_and_newcomers(client, people, db):
     assert raised.value.code == "introduction_required"
     await check_can_post(db, int(cid), alice.id)  # the owner is not asked to introduce themselves
 
+    photo = await upload_photo(client, bob, "introduction")
     response = await client.post(
         f"/v1/communities/{cid}/introduction",
-        json={"text": "  I am Bob, I like tea.  ", "imageUrls": ["https://cdn.example.com/bob.jpg"]},
+        json={"text": "  I am Bob, I like tea.  ", "imageIds": [photo]},
         headers=bob.headers,
     )
     assert response.status_code == 201, response.text
     intro = response.json()
     assert intro["text"] == "I am Bob, I like tea." and intro["userId"] == str(bob.id)
+    assert [image["id"] for image in intro["images"]] == [photo] and intro["imageUrls"] == []
     post = await db.fetchrow("SELECT * FROM posts WHERE id = $1", int(intro["postId"]))
     assert post["kind"] == "introduction" and post["author_id"] == bob.id
-    assert post["image_urls"] == ["https://cdn.example.com/bob.jpg"]
-    await check_can_post(db, int(cid), bob.id)
+    assert post["image_ids"] == [int(photo)] and post["status"] == "pending"  # until WeChat passed the photo
+    await check_can_post(db, int(cid), bob.id)  # introduced at once all the same
     assert_problem(
         await client.post(f"/v1/communities/{cid}/introduction", json={"text": "again"}, headers=bob.headers),
         409,
         "already_introduced",
     )
-    for body in ({"text": "   "}, {"text": "x" * 1001}, {"text": "ok", "imageUrls": ["http://insecure"]}, {}):
+    someone_elses = {"text": "ok", "imageIds": [photo]}
+    for body in ({"text": "   "}, {"text": "x" * 1001}, {"text": "ok", "imageIds": ["x"]}, someone_elses, {}):
         response = await client.post(f"/v1/communities/{cid}/introduction", json=body, headers=carol.headers)
         assert_problem(response, 400, "validation_failed")
+    # Image URLs are no longer taken, from any host: the field is refused by name.
+    body = {"text": "ok", "imageUrls": ["https://cdn.example.com/carol.jpg"]}
+    response = await client.post(f"/v1/communities/{cid}/introduction", json=body, headers=carol.headers)
+    [error] = assert_problem(response, 400, "validation_failed")["errors"]
+    assert error["field"] == "imageUrls" and "`imageIds`" in error["message"]
 
     url = f"/v1/communities/{cid}/newcomers"
     missing = (await client.get(url, params={"introduced": "false"}, headers=alice.headers)).json()["items"]

@@ -3,7 +3,7 @@ message a form can show beside the input (no decoder internals such as regular e
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
@@ -43,6 +43,23 @@ def test_every_bad_field_at_its_camel_case_path():
     ]
     assert field_errors(Event, {"title": "fine"}) == []
     assert field_errors(Event, ["not", "an", "object"])[0].reason == "type"
+
+
+class Ticket(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    removed_fields: ClassVar[dict[str, str]] = {"seatUrl": "is no longer taken: send `seatId`"}
+
+    seat_id: str = ""
+    place: Place | None = None
+
+
+def test_a_removed_field_is_refused_and_says_what_replaced_it():
+    body = {"seatUrl": "https://a.example/1", "colour": "red", "place": {"streetName": "ok", "seatUrl": "x"}}
+    assert field_errors(Ticket, body) == [
+        BadField("place.seatUrl", "unknown_field", "is not a field of this request"),  # only where it was removed
+        BadField("seatUrl", "unknown_field", "is no longer taken: send `seatId`"),
+        BadField("colour", "unknown_field", "is not a field of this request"),
+    ]
+    assert msgspec.structs.fields(Ticket)[0].name == "seat_id"  # a ClassVar, not a field of the request
 
 
 def test_messages_say_what_is_wrong_without_the_decoders_internals():

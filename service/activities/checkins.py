@@ -74,9 +74,7 @@ async def check_in(
         await check_can_post(conn, activity["community_id"], user_id)
         if image_ids and await claim_images(conn, user_id, image_ids) != "approved":
             status = "pending"  # the check-in counts; its post shows once WeChat passed the photos
-        check_in_id = await record_check_in(
-            conn, activity, occurrence, user_id, text, data.image_urls, status, at, image_ids
-        )
+        check_in_id = await record_check_in(conn, activity, occurrence, user_id, text, status, at, image_ids)
         return _check_in(await conn.fetchrow(q.CHECK_IN, check_in_id))
 
 
@@ -86,16 +84,13 @@ async def record_check_in(
     occurrence: asyncpg.Record,
     user_id: int,
     text: str,
-    image_urls: list[str],
     post_status: str,
     at: datetime,
-    image_ids: list[int] | None = None,
+    image_ids: list[int],
 ) -> int:
     """In the caller's transaction: the check-in post, the check-in with its streak, the interaction.
     Raises `already_checked_in` (and the transaction must roll back) when the member got there first."""
-    post_id = await conn.fetchval(
-        q.INSERT_MEMBER_POST, activity["community_id"], user_id, text, image_urls, post_status, image_ids or []
-    )
+    post_id = await conn.fetchval(q.INSERT_MEMBER_POST, activity["community_id"], user_id, text, post_status, image_ids)
     check_in_id = await conn.fetchval(
         q.INSERT_CHECK_IN,
         occurrence["id"],

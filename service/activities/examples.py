@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from service.activities import models as m
-from service.core.media import EXAMPLE_IMAGE
+from service.core.media import EXAMPLE_IMAGE, PUBLIC_LINK_EXAMPLE
 
 _OPENED = datetime(2025, 3, 1, 22, 0, tzinfo=UTC)  # 06:00 on 2 March in Shanghai
 OCCURRENCE = m.Occurrence(
@@ -68,7 +68,7 @@ CHECK_IN = m.CheckIn(
     local_date=date(2025, 3, 2),
     user_id="1001",
     nickname="小林",
-    avatar_url="https://cdn.example.com/a.jpg",
+    avatar_url=PUBLIC_LINK_EXAMPLE,
     post_id="7002",
     text="6:10 起床，跑了 5 公里",
     images=[EXAMPLE_IMAGE],
@@ -86,7 +86,7 @@ RANKING = m.Ranking(
             rank=1,
             user_id="1001",
             nickname="小林",
-            avatar_url="https://cdn.example.com/a.jpg",
+            avatar_url=PUBLIC_LINK_EXAMPLE,
             check_ins=5,
             points=50,
             current_streak=3,

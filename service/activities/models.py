@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from service.core.media import Image, ImageIds
+from service.core.media import IMAGE_URLS_REMOVED, AvatarLink, EarlierImageUrls, Image, ImageIds
 from service.core.paging import NextCursor
-from service.core.patterns import HTTPS_URL
 
 Recurrence = Literal["daily", "weekly", "dates"]
 HHMM = Annotated[
@@ -28,7 +27,6 @@ RewardPoints = Annotated[int, Meta(ge=0, le=1000, examples=[10], description="Po
 TimeZoneName = Annotated[
     str, Meta(min_length=1, max_length=64, examples=["Asia/Shanghai"], description="An IANA time zone name")
 ]
-ImageUrl = Annotated[str, Meta(max_length=500, pattern=HTTPS_URL, examples=["https://cdn.example.com/a.jpg"])]
 
 
 class ActivityCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -122,11 +120,10 @@ class OccurrencePage(msgspec.Struct, rename="camel"):
 
 
 class CheckInCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    removed_fields: ClassVar[dict[str, str]] = IMAGE_URLS_REMOVED
+
     text: Annotated[str, Meta(min_length=1, max_length=2000, examples=["6:10 起床，跑了 5 公里"])]
     image_ids: ImageIds = []
-    image_urls: Annotated[
-        list[ImageUrl], Meta(max_length=9, description="Deprecated: image URLs (send `imageIds` instead)")
-    ] = []
     occurrence_id: (
         Annotated[
             str,
@@ -143,11 +140,11 @@ class CheckIn(msgspec.Struct, rename="camel", kw_only=True):
     local_date: date
     user_id: str
     nickname: str
-    avatar_url: str
+    avatar_url: AvatarLink
     post_id: str
     text: str
     images: list[Image]
-    image_urls: list[str]
+    image_urls: EarlierImageUrls
     post_status: Annotated[
         Literal["visible", "pending", "rejected"],
         Meta(description="pending: held for review, or its photos are still being checked"),
@@ -166,7 +163,7 @@ class RankingEntry(msgspec.Struct, rename="camel", kw_only=True):
     rank: int
     user_id: str
     nickname: str
-    avatar_url: str
+    avatar_url: AvatarLink
     check_ins: int
     points: int
     current_streak: int

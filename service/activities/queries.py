@@ -132,8 +132,8 @@ LIMIT $4
 HAS_CHECKED_IN = "SELECT EXISTS (SELECT 1 FROM check_ins WHERE occurrence_id = $1 AND user_id = $2)"
 
 INSERT_MEMBER_POST = """
-INSERT INTO posts (community_id, author_id, kind, text, image_urls, status, image_ids)
-VALUES ($1, $2, 'check_in', $3, $4, $5, $6)
+INSERT INTO posts (community_id, author_id, kind, text, status, image_ids)
+VALUES ($1, $2, 'check_in', $3, $4, $5)
 RETURNING id
 """
 

@@ -173,7 +173,7 @@ async def update_me(
         if verdict.suggest == "risky":
             raise Problem(CONTENT_REJECTED, f"the nickname was rejected (label {verdict.label})", label=verdict.label)
     async with pool.acquire() as conn, conn.transaction():
-        avatar_url = update.avatar_url
+        avatar_url = None
         if update.avatar_media_id is not None:
             media_id = int(update.avatar_media_id)
             avatar_url = await claim_public_image(conn, user_id, media_id, "avatarMediaId", public_base_url)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
-from service.core.media import MediaId
-from service.core.patterns import NOT_BLANK
+from service.core.media import AvatarLink, MediaId, url_removed
 
 # wx.login codes and phone-button codes: opaque printable ASCII.
 WeChatCode = Annotated[
@@ -40,14 +39,6 @@ Nickname = Annotated[
         description="1 to 32 characters, no control characters, no leading or trailing blanks",
     ),
 ]
-AvatarUrl = Annotated[
-    str,
-    msgspec.Meta(
-        max_length=512,
-        pattern=rf"^https://[A-Za-z0-9.-]+(?::[0-9]{{1,5}})?(?:[/?#]{NOT_BLANK}*)?$(?!\n)",
-        description="An https URL, at most 512 characters",
-    ),
-]
 
 
 class LoginRequest(msgspec.Struct, rename="camel"):
@@ -65,13 +56,15 @@ class PhoneRequest(msgspec.Struct, rename="camel"):
 class Me(msgspec.Struct, rename="camel"):
     id: str
     nickname: str
-    avatar_url: str
+    avatar_url: AvatarLink
     phone_number: Annotated[str, msgspec.Meta(description="E.164, e.g. +8613800138000")] | None
     created_at: datetime
 
 
 class ProfileUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     """Fields to change; absent fields stay as they are."""
+
+    removed_fields: ClassVar[dict[str, str]] = url_removed("avatarUrl", "avatar", "avatarMediaId")
 
     nickname: Nickname | None = None
     avatar_media_id: (
@@ -83,9 +76,6 @@ class ProfileUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
             ),
         ]
         | None
-    ) = None
-    avatar_url: (
-        Annotated[AvatarUrl, msgspec.Meta(description="Deprecated: an https URL (send `avatarMediaId` instead)")] | None
     ) = None
 
 

@@ -121,7 +121,7 @@ class MeController(Controller):
         description=(
             "The nickname passes WeChat's content-safety check (scene: profile). The avatar: `avatarMediaId`, one of "
             "my uploads (`wx.chooseAvatar` -> `wx.uploadFile` with purpose `avatar`); `avatarUrl` becomes its public "
-            "link, which shows the photo once WeChat approved it. `avatarUrl` itself is deprecated."
+            "link, which shows the photo once WeChat approved it. `avatarUrl` is no longer taken (400 naming it)."
         ),
         responses=PROBLEMS.responses(
             *TOKEN_ERRORS, "content_rejected", "media_rejected", "wechat_session_stale", "rate_limited", *WECHAT_ERRORS

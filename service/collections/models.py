@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from service.core.media import AvatarLink
 from service.core.paging import NextCursor
 from service.wechat.pay import MAX_UNNAMED_TRANSFER_FEN, MIN_TRANSFER_FEN
 
@@ -68,7 +69,7 @@ class CollectionCancel(msgspec.Struct, rename="camel", forbid_unknown_fields=Tru
 class Participant(msgspec.Struct, rename="camel", kw_only=True):
     user_id: str
     nickname: str
-    avatar_url: str
+    avatar_url: AvatarLink
     status: ShareStatus
     paid_at: datetime | None
 

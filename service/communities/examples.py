@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from service.communities import models as m
+from service.core.media import PUBLIC_LINK_EXAMPLE
 from service.openapi import example  # noqa: F401 - the routes' examples.example
 
 _AT = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
@@ -25,7 +26,7 @@ COMMUNITY = m.Community(
     owner_id="7",
     name="城市跑团",
     description="每周六早上一起跑 10 公里",
-    cover_url="https://cdn.example.com/c.jpg",
+    cover_url=PUBLIC_LINK_EXAMPLE,
     tags=["跑步", "健康"],
     visibility="listed",
     entry_mode="free",
@@ -48,7 +49,7 @@ JOIN_REQUEST = m.JoinRequest(
     community_id="42",
     user_id="1001",
     nickname="小林",
-    avatar_url="https://cdn.example.com/a.jpg",
+    avatar_url=PUBLIC_LINK_EXAMPLE,
     message="我也喜欢跑步",
     status="pending",
     reason="",
@@ -75,7 +76,7 @@ MY_COMMUNITIES = m.MyCommunityPage(
         m.MyCommunity(
             id="42",
             name="城市跑团",
-            cover_url="https://cdn.example.com/c.jpg",
+            cover_url=PUBLIC_LINK_EXAMPLE,
             entry_mode="free",
             member_count=37,
             role="member",

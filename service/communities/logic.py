@@ -146,7 +146,8 @@ async def seats_left(conn: asyncpg.Connection, community_id: int) -> int:
 
 # --- communities ---------------------------------------------------------------------------------------
 
-_EDITABLE = (
+# The settings' columns, in the order of INSERT_COMMUNITY and UPDATE_COMMUNITY; the cover is set from an upload.
+_COLUMNS = (
     "name",
     "description",
     "cover_url",
@@ -161,6 +162,7 @@ _EDITABLE = (
     "refund_window_hours",
     "collections_by",
 )
+_EDITABLE = tuple(name for name in _COLUMNS if name != "cover_url")  # what the requests name
 _OWNER_ONLY = ("visibility", "entry_mode", "price_fen", "member_cap", "refund_window_hours", "collections_by")
 
 
@@ -198,7 +200,7 @@ def _normalise(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _settings_args(values: dict[str, Any]) -> list[Any]:
-    return [values[name] for name in _EDITABLE]
+    return [values[name] for name in _COLUMNS]
 
 
 async def _membership(conn: asyncpg.Connection, community_id: int, user_id: int) -> m.Membership | None:
@@ -222,7 +224,7 @@ async def _community(conn: asyncpg.Connection, community_id: int, viewer_id: int
 async def create_community(
     conn: asyncpg.Connection, user_id: int, data: m.CommunityCreate, key: str | None, base_url: str
 ) -> Response[bytes]:
-    values = _normalise({name: getattr(data, name) for name in _EDITABLE})
+    values = _normalise({name: getattr(data, name) for name in _EDITABLE} | {"cover_url": ""})
 
     async def action() -> tuple[int, m.Community]:
         if data.cover_media_id is not None:
@@ -256,17 +258,18 @@ async def update_community(
             if standing["role"] != "owner":
                 fields = ", ".join(_camel(name) for name in owner_only)
                 raise Problem("forbidden", f"only the owner may change {fields}")
-        values = {name: current[name] for name in _EDITABLE}
+        values = {name: current[name] for name in _COLUMNS}
         values.update({name: getattr(data, name) for name in sent})
         if "entry_mode" in sent and data.entry_mode != "paid" and "price_fen" not in sent:
             values["price_fen"] = None  # leaving paid entry drops the price
-        if data.cover_media_id is not None:
-            values["cover_url"] = await _cover(conn, user_id, data.cover_media_id, base_url)
+        if data.cover_media_id is not UNSET:  # null removes the cover
+            media_id = data.cover_media_id
+            values["cover_url"] = "" if media_id is None else await _cover(conn, user_id, media_id, base_url)
         values = _normalise(values)
         if values["member_cap"] < current["member_count"]:
             raise Problem("cap_below_member_count", f"the community has {current['member_count']} members already")
         await conn.execute(q.UPDATE_COMMUNITY, community_id, *_settings_args(values))
-        if changed := sorted(_camel(name) for name in _EDITABLE if values[name] != current[name]):
+        if changed := sorted(_camel(name) for name in _COLUMNS if values[name] != current[name]):
             await _audit(conn, community_id, user_id, "community.updated", None, {"fields": changed})
         return await _community(conn, community_id, user_id)
 

@@ -201,9 +201,7 @@ async def _introduce(
         image_ids = [int(media_id) for media_id in data.image_ids]
         images = await claim_images(conn, user_id, image_ids) if image_ids else "approved"
         status = "pending" if images != "approved" else verdict.status  # shown once its photos passed too
-        post = await conn.fetchrow(
-            q.INSERT_INTRODUCTION, community_id, user_id, text, data.image_urls, status, label, image_ids
-        )
+        post = await conn.fetchrow(q.INSERT_INTRODUCTION, community_id, user_id, text, status, label, image_ids)
         if verdict.outcome == "unchecked":
             await conn.execute(QUEUE_POST_CHECK, int(post["post_id"]))
         await conn.execute(q.SET_INTRODUCTION, community_id, user_id, int(post["post_id"]))

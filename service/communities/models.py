@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from service.core.media import Image, ImageIds, MediaId
+from service.core.media import (
+    IMAGE_URLS_REMOVED,
+    AvatarLink,
+    CoverLink,
+    EarlierImageUrls,
+    Image,
+    ImageIds,
+    MediaId,
+    url_removed,
+)
 from service.core.money.models import Order
 from service.core.paging import NextCursor
-from service.core.patterns import HTTPS_URL, HTTPS_URL_OR_EMPTY
 
 MEMBER_CAP_DEFAULT = 100
 # The documented hard maximum (also a CHECK in the migration); WeChat groups stop at 500 members too.
@@ -31,8 +39,12 @@ RequestStatus = Literal["pending", "approved", "rejected", "cancelled"]
 
 Name = Annotated[str, Meta(min_length=1, max_length=40, examples=["城市跑团"], description="1-40 characters")]
 Description = Annotated[str, Meta(max_length=1000, examples=["每周六早上一起跑 10 公里"])]
-HttpsUrl = Annotated[str, Meta(max_length=500, pattern=HTTPS_URL, examples=["https://cdn.example.com/c.jpg"])]
-CoverUrl = Annotated[str, Meta(max_length=500, pattern=HTTPS_URL_OR_EMPTY, examples=["https://cdn.example.com/c.jpg"])]
+_COVER_MEDIA = (
+    "One of my uploads (purpose `cover`): `coverUrl` becomes its public link, which shows it once WeChat approved it"
+)
+CoverMediaId = Annotated[MediaId, Meta(description=_COVER_MEDIA)]
+NewCoverMediaId = Annotated[MediaId, Meta(description=f"{_COVER_MEDIA}; null removes the cover")]
+COVER_URL_REMOVED = url_removed("coverUrl", "cover", "coverMediaId")
 Tag = Annotated[str, Meta(min_length=1, max_length=16)]
 Tags = Annotated[list[Tag], Meta(max_length=5, examples=[["跑步", "健康"]], description="Up to 5 tags")]
 PriceFen = Annotated[int, Meta(ge=1, le=PRICE_MAX_FEN, examples=[990], description="Entry price in fen (paid only)")]
@@ -65,19 +77,11 @@ IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["4
 
 
 class CommunityCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    removed_fields: ClassVar[dict[str, str]] = COVER_URL_REMOVED
+
     name: Name
     description: Description = ""
-    cover_url: CoverUrl = ""
-    cover_media_id: (
-        Annotated[
-            MediaId,
-            Meta(
-                description="One of my uploads (purpose `cover`): `coverUrl` becomes its public link, which shows it "
-                "once WeChat approved it (`coverUrl` itself is deprecated)"
-            ),
-        ]
-        | None
-    ) = None
+    cover_media_id: CoverMediaId | None = None
     tags: Tags = []
     visibility: Visibility = "listed"
     entry_mode: EntryMode = "free"
@@ -91,22 +95,14 @@ class CommunityCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True
 
 
 class CommunityUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    """Only the fields sent change. Visibility, entry mode, price, cap, refund window and who may start
-    collections are the owner's."""
+    """Only the fields sent change; `coverMediaId: null` removes the cover. Visibility, entry mode, price, cap,
+    refund window and who may start collections are the owner's."""
+
+    removed_fields: ClassVar[dict[str, str]] = COVER_URL_REMOVED
 
     name: Name | UnsetType = UNSET
     description: Description | UnsetType = UNSET
-    cover_url: CoverUrl | UnsetType = UNSET
-    cover_media_id: (
-        Annotated[
-            MediaId,
-            Meta(
-                description="One of my uploads (purpose `cover`): `coverUrl` becomes its public link, which shows it "
-                "once WeChat approved it (`coverUrl` itself is deprecated)"
-            ),
-        ]
-        | None
-    ) = None
+    cover_media_id: NewCoverMediaId | None | UnsetType = UNSET
     tags: Tags | UnsetType = UNSET
     visibility: Visibility | UnsetType = UNSET
     entry_mode: EntryMode | UnsetType = UNSET
@@ -135,7 +131,7 @@ class JoinRequest(msgspec.Struct, rename="camel", kw_only=True):
     community_id: str
     user_id: str
     nickname: str
-    avatar_url: str
+    avatar_url: AvatarLink
     message: str
     status: RequestStatus
     reason: str
@@ -149,7 +145,7 @@ class Community(msgspec.Struct, rename="camel", kw_only=True):
     owner_id: str
     name: str
     description: str
-    cover_url: str
+    cover_url: CoverLink
     tags: Annotated[list[str], Meta(examples=[["跑步", "健康"]])]
     visibility: Visibility
     entry_mode: EntryMode
@@ -179,7 +175,7 @@ class CommunitySummary(msgspec.Struct, rename="camel", kw_only=True):
     id: str
     name: str
     description: str
-    cover_url: str
+    cover_url: CoverLink
     tags: Annotated[list[str], Meta(examples=[["跑步", "健康"]])]
     entry_mode: EntryMode
     price_fen: int | None
@@ -196,7 +192,7 @@ class CommunityPage(msgspec.Struct, rename="camel"):
 class MyCommunity(msgspec.Struct, rename="camel", kw_only=True):
     id: str
     name: str
-    cover_url: str
+    cover_url: CoverLink
     entry_mode: EntryMode
     member_count: int
     role: Role
@@ -288,7 +284,7 @@ class InvitePage(msgspec.Struct, rename="camel"):
 class Member(msgspec.Struct, rename="camel", kw_only=True):
     user_id: str
     nickname: str
-    avatar_url: str
+    avatar_url: AvatarLink
     role: Role
     joined_at: datetime
     introduced: bool
@@ -314,11 +310,10 @@ class OwnershipTransfer(msgspec.Struct, rename="camel", forbid_unknown_fields=Tr
 
 
 class IntroductionCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    removed_fields: ClassVar[dict[str, str]] = IMAGE_URLS_REMOVED
+
     text: Annotated[str, Meta(min_length=1, max_length=1000, examples=["大家好，我是小林，在杭州，喜欢越野跑。"])]
     image_ids: ImageIds = []
-    image_urls: Annotated[
-        list[HttpsUrl], Meta(max_length=9, description="Deprecated: image URLs (send `imageIds` instead)")
-    ] = []
 
 
 class Introduction(msgspec.Struct, rename="camel", kw_only=True):
@@ -327,7 +322,7 @@ class Introduction(msgspec.Struct, rename="camel", kw_only=True):
     user_id: str
     text: str
     images: list[Image]
-    image_urls: list[str]
+    image_urls: EarlierImageUrls
     status: Annotated[
         Literal["visible", "pending"],
         Meta(
@@ -341,7 +336,7 @@ class Introduction(msgspec.Struct, rename="camel", kw_only=True):
 class Newcomer(msgspec.Struct, rename="camel", kw_only=True):
     user_id: str
     nickname: str
-    avatar_url: str
+    avatar_url: AvatarLink
     joined_at: datetime
     introduced: bool
 

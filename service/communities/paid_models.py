@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from service.communities.models import PRICE_MAX_FEN
+from service.core.media import AvatarLink
 from service.core.money.models import OrderStatus, Refund
 from service.core.paging import NextCursor
 
@@ -19,7 +20,7 @@ class EntryOrder(msgspec.Struct, rename="camel", kw_only=True):
     id: str
     payer_id: str
     payer_nickname: Annotated[str, Meta(examples=["小林"])]
-    payer_avatar_url: Annotated[str, Meta(examples=["https://cdn.example.com/a.jpg"])]
+    payer_avatar_url: AvatarLink
     amount_fen: int
     status: OrderStatus
     created_at: datetime

@@ -174,8 +174,8 @@ USER_NICKNAME = "SELECT nickname FROM users WHERE id = $1"
 # one only makes it visible).
 INSERT_INTRODUCTION = (
     """
-INSERT INTO posts (community_id, author_id, kind, text, image_urls, status, check_label, counted_at, image_ids)
-VALUES ($1, $2, 'introduction', $3, $4, $5, $6, now(), $7)
+INSERT INTO posts (community_id, author_id, kind, text, status, check_label, counted_at, image_ids)
+VALUES ($1, $2, 'introduction', $3, $4, $5, now(), $6)
 RETURNING id::text AS post_id, community_id::text AS community_id, author_id::text AS user_id, text, image_urls,
           status, created_at, """
     + IMAGES_JSON.format(ids="posts.image_ids")

@@ -39,8 +39,9 @@ class CommunitiesController(Controller):
         summary="Create a community (you become its owner and first member)",
         description=(
             "Tags are trimmed, lower-cased and deduplicated; `welcomeTemplate` may use `{nickname}` and `{community}`; "
-            "a paid community needs `priceFen`, and only a paid one may have it. Send an `Idempotency-Key` to retry "
-            "safely: a retry answers the community created first."
+            "a paid community needs `priceFen`, and only a paid one may have it. The cover: `coverMediaId`, one of my "
+            "uploads (purpose `cover`); `coverUrl` becomes its public link (`coverUrl` itself is no longer taken). "
+            "Send an `Idempotency-Key` to retry safely: a retry answers the community created first."
         ),
         status_code=201,
         responses=PROBLEMS.responses(*AUTH, "idempotency_key_reused", "media_rejected"),
@@ -98,7 +99,8 @@ class CommunitiesController(Controller):
         description=(
             "Only the fields sent change. Admins edit the texts, tags and the welcome and introduction settings; only "
             "the owner changes visibility, entry mode, price, cap, refund window and `collectionsBy`. Leaving paid "
-            "entry drops the price; the cap cannot go below the member count (`cap_below_member_count`)."
+            "entry drops the price; the cap cannot go below the member count (`cap_below_member_count`). "
+            "`coverMediaId` sets the cover from one of my uploads, `coverMediaId: null` removes it."
         ),
         responses=PROBLEMS.responses(*ADMIN, "cap_below_member_count", "media_rejected"),
     )

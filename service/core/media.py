@@ -6,7 +6,11 @@
 - `IMAGES_JSON`: the SQL that renders a row's images as JSON, with placeholders where the URLs go;
   `sign_urls` replaces them with signed, expiring URLs in the bytes of an answer (pages are built by
   PostgreSQL; URLs are signed per request, never stored).
-- `release_images`: what is deleted with the writing (its uploads; the files go with the clean-up job).
+- `EarlierImageUrls`, `AvatarLink`, `CoverLink`: what answers say of the URL fields they keep showing;
+  `IMAGE_URLS_REMOVED`, `url_removed`: what a request that still sends a removed URL input is told.
+- `release_images`: what is deleted with the writing: its uploads that no other live item shows (a shared
+  feedback's post shows the feedback's photos; a member may post the same upload twice), then, by a job, the
+  stored files no upload refers to any more.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from msgspec import Meta
 from service.core.rows import invalid
 from service.core.storage import Storage
 from service.errors import Problem
+from service.jobs import enqueue
 
 IMAGES_MAX = 9
 MediaId = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["8812"], description="A media id")]
@@ -36,6 +41,45 @@ ImageIds = Annotated[
         ),
     ),
 ]
+
+# What answers still show of the URLs given before photos were uploaded (the rows keep them: our server does not
+# fetch other hosts, and they were published before images were checked).
+EarlierImageUrls = Annotated[
+    list[str],
+    Meta(examples=[[]], description="URLs stored before photos were uploaded (see `images`); read-only"),
+]
+PUBLIC_LINK_EXAMPLE = "https://api.example.com/v1/media/public/8812"
+AvatarLink = Annotated[
+    str,
+    Meta(
+        examples=[PUBLIC_LINK_EXAMPLE],
+        description="The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once "
+        "WeChat approved it), a URL set before avatars were uploaded, or empty",
+    ),
+]
+CoverLink = Annotated[
+    str,
+    Meta(
+        examples=[PUBLIC_LINK_EXAMPLE],
+        description="The public link of the cover uploaded (`coverMediaId`: it shows the photo once WeChat approved "
+        "it), a URL set before covers were uploaded, or empty",
+    ),
+]
+
+# The inputs that took an https URL from any host were removed once photos were uploaded: a client that still
+# sends one is refused like any unknown field (400 `validation_failed`, reason `unknown_field`) and told what
+# replaced it (`removed_fields` of a request model, read by service/validation.py).
+IMAGE_URLS_REMOVED = {
+    "imageUrls": "is no longer taken: upload the photos (POST /v1/media) and send their ids in `imageIds`"
+}
+
+
+def url_removed(field: str, purpose: str, replacement: str) -> dict[str, str]:
+    """`removed_fields` of a model whose one-photo URL input (avatarUrl, coverUrl) gave way to an upload's id."""
+    return {
+        field: f"is no longer taken: upload the photo (POST /v1/media, purpose `{purpose}`) and send its id in "
+        f"`{replacement}`"
+    }
 
 
 class Image(msgspec.Struct, rename="camel", kw_only=True):
@@ -135,10 +179,32 @@ async def claim_public_image(conn: asyncpg.Connection, owner_id: int, media_id: 
     return f"{base_url.rstrip('/')}{PUBLIC_PATH}{media_id}"
 
 
+# Run by the media domain: deletes the stored files of contents no upload refers to any more.
+FILES_KIND = "media.files"
+
+# The uploads of something deleted (the caller already marked it deleted, in its transaction) that nothing else
+# alive shows: a post or comment not deleted, trial feedback, a poll, or (purpose avatar or cover: only those are
+# served by the public link) a member's avatar or a community's cover.
+_RELEASE = f"""
+DELETE FROM media m
+WHERE m.id = ANY($1::bigint[])
+  AND NOT EXISTS (
+      SELECT FROM posts p WHERE p.image_ids <> '{{}}' AND p.image_ids @> ARRAY[m.id] AND p.deleted_at IS NULL)
+  AND NOT EXISTS (SELECT FROM comments c WHERE c.image_id = m.id AND c.deleted_at IS NULL)
+  AND NOT EXISTS (SELECT FROM trial_feedback f WHERE f.image_ids <> '{{}}' AND f.image_ids @> ARRAY[m.id])
+  AND NOT EXISTS (SELECT FROM polls x WHERE x.image_ids <> '{{}}' AND x.image_ids @> ARRAY[m.id])
+  AND (m.purpose NOT IN ('avatar', 'cover') OR (
+      NOT EXISTS (SELECT FROM users u WHERE u.avatar_url LIKE '%{PUBLIC_PATH}' || m.id)
+      AND NOT EXISTS (SELECT FROM communities c WHERE c.cover_url LIKE '%{PUBLIC_PATH}' || m.id)))
+RETURNING m.id
+"""  # noqa: S608 - a constant path, formatted at import time
+
+
 async def release_images(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
-    """The writing is deleted: so are its uploads (the clean-up job deletes files nothing refers to)."""
-    if ids:
-        await conn.execute("DELETE FROM media WHERE id = ANY($1::bigint[])", list(ids))
+    """The writing is deleted (or no longer shows these photos): its uploads go, unless something else alive
+    shows them, and a job deletes the stored files no upload refers to any more (in this transaction)."""
+    if ids and await conn.fetch(_RELEASE, list(ids)):
+        await enqueue(conn, FILES_KIND, dedupe_key=FILES_KIND)
 
 
 async def sign_urls(storage: Storage, body: bytes) -> bytes:
@@ -169,6 +235,6 @@ async def signed_json(storage: Storage, value: object, status: int = 200) -> Res
     return Response(content=body, status_code=status, media_type="application/json")
 
 
-def images_of(row: asyncpg.Record) -> list[Image]:
+def images_of(row: asyncpg.Record, column: str = "images") -> list[Image]:
     """The `images` column (IMAGES_JSON as text) of a row, placeholders still in."""
-    return msgspec.json.decode(row["images"], type=list[Image])
+    return msgspec.json.decode(row[column], type=list[Image])

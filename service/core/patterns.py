@@ -3,10 +3,8 @@
 
 Two differences matter. `$` also matches before a final newline in Python, so every pattern ends with
 `END`, which refuses it in both. `\\s` differs (Python counts U+001C-U+001F and U+0085 as blanks, ECMA-262
-counts U+FEFF), so control characters and both sets of blanks are listed outright where blanks are refused.
+counts U+FEFF), so where blanks are refused, list control characters and both sets of blanks outright
+(`[^\\s\\x00-\\x1f\\x7f-\\x9f\\ufeff]`).
 """
 
 END = r"$(?!\n)"
-NOT_BLANK = r"[^\s\x00-\x1f\x7f-\x9f\ufeff]"
-HTTPS_URL = rf"^https://{NOT_BLANK}+{END}"
-HTTPS_URL_OR_EMPTY = rf"^(https://{NOT_BLANK}+)?{END}"

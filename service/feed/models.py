@@ -7,18 +7,16 @@ document that shape in the OpenAPI contract and the tests decode every page with
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from service.core.media import Image, ImageIds
+from service.core.media import IMAGE_URLS_REMOVED, IMAGES_MAX, AvatarLink, EarlierImageUrls, Image, ImageIds
 from service.core.paging import NextCursor
-from service.core.patterns import HTTPS_URL
 
 POST_TEXT_MAX = 2000  # msg_sec_check takes up to 2,500 characters
 COMMENT_TEXT_MAX = 500
-IMAGES_MAX = 9
 FIRST_COMMENTS = 3  # comments shown with each feed item
 EDIT_WINDOW_DEFAULT = 900
 
@@ -28,14 +26,6 @@ ShareTarget = Literal["chat", "group", "moments", "favorite", "other"]
 FeedOrder = Literal["latest", "hot"]
 
 IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["42"], description="An id")]
-ImageUrl = Annotated[str, Meta(max_length=500, pattern=HTTPS_URL, examples=["https://cdn.example.com/a.jpg"])]
-ImageUrls = Annotated[
-    list[ImageUrl],
-    Meta(
-        max_length=IMAGES_MAX,
-        description="Deprecated: image URLs from before photos could be uploaded (send `imageIds` instead)",
-    ),
-]
 PostText = Annotated[
     str,
     Meta(
@@ -55,17 +45,30 @@ class Link(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=T
 
 
 class PostCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    removed_fields: ClassVar[dict[str, str]] = IMAGE_URLS_REMOVED
+
     text: PostText = ""
     image_ids: ImageIds = []
-    image_urls: ImageUrls = []
     link: Link | None = None
 
 
 class PostUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    """Only the fields sent change; `link: null` removes the link. Allowed within the edit window."""
+    """Only the fields sent change; `link: null` removes the link, `imageIds: []` the photos. Allowed within the
+    edit window."""
+
+    removed_fields: ClassVar[dict[str, str]] = IMAGE_URLS_REMOVED
 
     text: PostText | UnsetType = UNSET
-    image_urls: ImageUrls | UnsetType = UNSET
+    image_ids: (
+        Annotated[
+            ImageIds,
+            Meta(
+                description=f"The post's photos from now on, in order (up to {IMAGES_MAX} of your uploads): new ones "
+                "hold the post again until WeChat's image check passed them"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
     link: Link | None | UnsetType = UNSET
 
 
@@ -100,7 +103,7 @@ class ShareCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw
 class Author(msgspec.Struct, rename="camel", kw_only=True):
     id: Annotated[str | None, Meta(description="The member's user id; null for a robot")]
     nickname: str
-    avatar_url: str
+    avatar_url: AvatarLink
 
 
 class Comment(msgspec.Struct, rename="camel", kw_only=True):
@@ -139,7 +142,7 @@ class FeedItem(msgspec.Struct, rename="camel", kw_only=True):
     ]
     text: str
     images: Annotated[list[Image], Meta(description="Uploaded photos, with signed URLs that expire in an hour")]
-    image_urls: Annotated[list[str], Meta(description="Deprecated: URLs given before photos could be uploaded")]
+    image_urls: EarlierImageUrls
     link: Link | None
     status: Annotated[PostStatus, Meta(description="Others only ever see `visible`; you also see your own pending")]
     like_count: int

@@ -40,7 +40,7 @@ async def create_post(
 ) -> Response[bytes]:
     text = data.text.strip()
     image_ids = [int(media_id) for media_id in data.image_ids]
-    if not text and not data.image_urls and not image_ids:
+    if not text and not image_ids:
         raise invalid("text", "a post needs text or at least one image")
     async with pool.acquire() as conn:
         openid = await may_write(conn, settings, community_id, user_id, "post", text)
@@ -59,7 +59,6 @@ async def create_post(
                 community_id,
                 user_id,
                 text,
-                data.image_urls,
                 link_kind,
                 link_id,
                 "visible" if shown else "pending" if verdict.outcome == "pass" else verdict.status,
@@ -83,27 +82,33 @@ async def update_post(
         await check_can_post(conn, post["community_id"], user_id)
         openid = await conn.fetchval(q.USER_OPENID, user_id)
     text = post["text"] if data.text is UNSET else data.text.strip()
-    images = post["image_urls"] if data.image_urls is UNSET else data.image_urls
+    image_ids = post["image_ids"] if data.image_ids is UNSET else [int(media_id) for media_id in data.image_ids]
     link_kind, link_id = (post["link_kind"], post["link_id"]) if data.link is UNSET else _link(data.link)
-    if not text and not images:
+    if not text and not image_ids and not post["image_urls"]:
         raise invalid("text", "a post needs text or at least one image")
     if limits.count_links(text) > limits.count_links(post["text"]):
         async with pool.acquire() as conn:
             await limits.check_newcomer(
                 conn, settings, post["community_id"], user_id, kind="post", text=text, count_posts=False
             )
-    text_changed = text != post["text"]
-    verdict = require_allowed(await judge(wechat, openid, POST_SCENE, text), "post") if text_changed else None
+    # Other photos make it a new post to judge, as when it was created: its text is checked again with them.
+    changed = text != post["text"] or image_ids != post["image_ids"]
+    verdict = require_allowed(await judge(wechat, openid, POST_SCENE, text), "post") if changed else None
     async with pool.acquire() as conn:
         async with conn.transaction():
             post = await conn.fetchrow(q.LOCK_POST, post_id)
             _check_editable(post, user_id, settings, asked_at)
-            status, label = post["status"], None
+            status, label = post["status"], post["check_label"]
+            if data.image_ids is UNSET:
+                image_ids = post["image_ids"]
+            elif image_ids != post["image_ids"]:
+                await claim_images(conn, user_id, image_ids)
             if verdict is not None:
                 status, label = verdict.status, label_of(verdict)
-                if status == "visible" and (await images_state(conn, post["image_ids"]))[0] != "approved":
+                if status == "visible" and (await images_state(conn, image_ids))[0] != "approved":
                     status = "pending"  # its photos are still being checked
-            await conn.execute(q.UPDATE_POST, post_id, text, images, link_kind, link_id, status, label)
+            await conn.execute(q.UPDATE_POST, post_id, text, image_ids, link_kind, link_id, status, label)
+            await release_images(conn, [media_id for media_id in post["image_ids"] if media_id not in image_ids])
             if verdict is not None:
                 if verdict.outcome == "unchecked":
                     await conn.execute(QUEUE_POST_CHECK, post_id)

@@ -21,8 +21,8 @@ POSTS_SINCE = _WRITTEN_SINCE.format(table="posts")
 COMMENTS_SINCE = _WRITTEN_SINCE.format(table="comments")
 
 INSERT_POST = """
-INSERT INTO posts (community_id, author_id, kind, text, image_urls, link_kind, link_id, status, check_label, image_ids)
-VALUES ($1, $2, 'post', $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO posts (community_id, author_id, kind, text, link_kind, link_id, status, check_label, image_ids)
+VALUES ($1, $2, 'post', $3, $4, $5, $6, $7, $8)
 RETURNING id, community_id, author_id, text, status, created_at, counted_at
 """
 
@@ -34,7 +34,7 @@ FROM posts WHERE id = $1
 LOCK_POST = POST + "FOR UPDATE\n"
 
 UPDATE_POST = """
-UPDATE posts SET text = $2, image_urls = $3, link_kind = $4, link_id = $5, status = $6, check_label = $7,
+UPDATE posts SET text = $2, image_ids = $3, link_kind = $4, link_id = $5, status = $6, check_label = $7,
        edited_at = now(), updated_at = now()
 WHERE id = $1
 """

@@ -147,13 +147,18 @@ class PostsController(Controller):
     @put(
         "",
         operation_id="updatePost",
-        summary="Edit my post within the edit window (15 minutes by default); a new text is checked again",
+        summary="Edit my post within the edit window (15 minutes by default); new text or photos are checked again",
         description=(
             "Only the author, within POST_EDIT_WINDOW seconds (900) of posting, and only while allowed to post (not "
             "muted, introduced where asked). A changed text is checked by WeChat like a new post: risky -> "
-            "`content_rejected`, review -> the post is `pending` again. Newcomers may not add links past their limit."
+            "`content_rejected`, review -> the post is `pending` again. `imageIds` replaces the photos (your uploads, "
+            "in order; `[]` removes them): the post is judged again like a new one and stays `pending` until WeChat "
+            "passed every new photo; photos it no longer shows are deleted unless something else shows them. "
+            "Newcomers may not add links past their limit."
         ),
-        responses=_with((*WRITE, "forbidden", "edit_window_closed"), m.FeedItem, "The post as you see it"),
+        responses=_with(
+            (*WRITE, "forbidden", "edit_window_closed", "media_rejected"), m.FeedItem, "The post as you see it"
+        ),
     )
     async def update(
         self, post_id: PathId, data: JSONBody[m.PostUpdate], caller: CurrentUser, state: State, wechat: WeChat
@@ -165,6 +170,10 @@ class PostsController(Controller):
         "",
         operation_id="deletePost",
         summary="Delete a post (its author or an admin); kept for audit, gone from every feed",
+        description=(
+            "Its photos are deleted with it, from storage too (by a job, moments later), unless something else alive "
+            "shows the same upload (e.g. the trial feedback a shared post came from)."
+        ),
         responses=PROBLEMS.responses(*ADMIN),
     )
     async def remove(self, post_id: PathId, user: CurrentUser, db: Db) -> None:

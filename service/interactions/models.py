@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.core.media import AvatarLink
+
 IdString = Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", description="A resource id")]
 ClientEventId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$(?!\n)")]
 
@@ -110,7 +112,7 @@ class LeaderboardEntry(Camel, frozen=True, omit_defaults=True):
     rank: int
     user_id: str
     nickname: str
-    avatar_url: str
+    avatar_url: AvatarLink
     score: float
     details: Contribution | None = None
 

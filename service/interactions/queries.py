@@ -165,17 +165,18 @@ FROM presence_sessions,
 # $1 community, $2 window start, $3 window end (timestamptz), $4 time zone, $5 granularity.
 
 # Speech: posts and comments by members (robots have no author). Valid: visible, at least 5 characters
-# or an image, and the first of its author's identical texts (case and spacing aside) in the window.
-# One row per period plus the total (period NULL).
+# or an image (uploaded, or a URL stored before uploads), and the first of its author's identical texts (case
+# and spacing aside) with as many images in the window. One row per period plus the total (period NULL).
 SPEECH_METRICS = """
 WITH speech AS (
     SELECT 'post' AS kind, author_id, created_at, coalesce(text, '') AS text,
-           coalesce(cardinality(image_urls), 0) AS images,
+           cardinality(image_urls) + cardinality(image_ids) AS images,
            status = 'visible' AND deleted_at IS NULL AS visible
     FROM posts
     WHERE community_id = $1 AND author_id IS NOT NULL AND created_at >= $2 AND created_at < $3
     UNION ALL
-    SELECT 'comment', author_id, created_at, coalesce(text, ''), 0, status = 'visible' AND deleted_at IS NULL
+    SELECT 'comment', author_id, created_at, coalesce(text, ''), (image_id IS NOT NULL)::int,
+           status = 'visible' AND deleted_at IS NULL
     FROM comments
     WHERE community_id = $1 AND author_id IS NOT NULL AND created_at >= $2 AND created_at < $3
 ), judged AS (
@@ -201,12 +202,12 @@ GROUP BY GROUPING SETS ((period), ())
 VALID_SPEECH_BY_MEMBER = """
 WITH speech AS (
     SELECT 'post' AS kind, author_id, created_at, coalesce(text, '') AS text,
-           coalesce(cardinality(image_urls), 0) AS images
+           cardinality(image_urls) + cardinality(image_ids) AS images
     FROM posts
     WHERE community_id = $1 AND author_id IS NOT NULL AND created_at >= $2 AND created_at < $3
       AND status = 'visible' AND deleted_at IS NULL
     UNION ALL
-    SELECT 'comment', author_id, created_at, coalesce(text, ''), 0
+    SELECT 'comment', author_id, created_at, coalesce(text, ''), (image_id IS NOT NULL)::int
     FROM comments
     WHERE community_id = $1 AND author_id IS NOT NULL AND created_at >= $2 AND created_at < $3
       AND status = 'visible' AND deleted_at IS NULL

@@ -1,8 +1,9 @@
 """The media domain's jobs: submit an image to WeChat's check, ask again when no verdict came, delete unused
-uploads."""
+uploads, delete the files of deleted ones."""
 
 from __future__ import annotations
 
+from service.core.media import FILES_KIND
 from service.core.messaging import wechat_of
 from service.core.storage import Storage
 from service.jobs import JobContext, Registry
@@ -32,3 +33,9 @@ async def resubmit(ctx: JobContext, payload: dict) -> None:
 @JOBS.job(q.CLEANUP_KIND, every=3600)
 async def cleanup(ctx: JobContext, payload: dict) -> None:
     await logic.delete_unattached(ctx.pool, ctx.settings, storage_of(ctx))
+
+
+@JOBS.job(FILES_KIND)
+async def delete_files(ctx: JobContext, payload: dict) -> None:
+    """Queued when a deleted post or comment took uploads with it (`release_images`)."""
+    await logic.delete_orphans(ctx.pool, storage_of(ctx))

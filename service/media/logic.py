@@ -163,10 +163,23 @@ async def delete_unattached(pool: asyncpg.Pool, settings: Settings, storage: Sto
     """Delete uploads never used after MEDIA_UNATTACHED_HOURS, and the files no upload refers to any more."""
     async with pool.acquire() as conn, conn.transaction():
         gone = await conn.fetch(q.EXPIRED_UPLOADS, settings.media_unattached_hours)
-        orphans = await conn.fetch(q.ORPHANS)
-    for row in orphans:
-        await storage.delete(row["storage_key"])
-        await storage.delete(row["thumbnail_key"])
+    files = await delete_orphans(pool, storage)
     if gone:
-        log.info("unused uploads deleted", extra={"uploads": len(gone), "files": 2 * len(orphans)})
+        log.info("unused uploads deleted", extra={"uploads": len(gone), "files": files})
     return len(gone)
+
+
+async def delete_orphans(pool: asyncpg.Pool, storage: Storage) -> int:
+    """Delete the stored files of the contents no upload refers to any more (uploads expired, or deleted with
+    what showed them: `release_images` queues this at once). Their rows go first: a file is never missing
+    under a row."""
+    files = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            orphans = await conn.fetch(q.ORPHANS)
+        for row in orphans:
+            await storage.delete(row["storage_key"])
+            await storage.delete(row["thumbnail_key"])
+        files += 2 * len(orphans)
+        if len(orphans) < q.ORPHANS_BATCH:
+            return files

@@ -14,6 +14,7 @@ from litestar import Response
 from service.core.access import ADMIN_ROLES
 from service.core.apps import require_app_member
 from service.core.idempotency import run_once, scope_of
+from service.core.media import claim_images, images_of
 from service.core.rows import from_row
 from service.errors import FieldError, Problem
 from service.jobs import enqueue
@@ -31,7 +32,8 @@ def local_time(settings: Settings, at: datetime) -> str:
     return at.astimezone(ZoneInfo(settings.metrics_timezone)).strftime("%m月%d日 %H:%M")
 
 
-def poll_model(row: asyncpg.Record, me: m.PollMe | None = None) -> m.Poll:
+def poll_model(row: asyncpg.Record, me: m.PollMe | None = None, *, admin: bool) -> m.Poll:
+    """The poll as a member (its approved photos) or one of its admins (all of them) sees it."""
     rewards = m.RewardRules(
         winning_proposer=row["reward_winning_proposer"],
         top_proposers=row["reward_top_proposers"],
@@ -39,7 +41,8 @@ def poll_model(row: asyncpg.Record, me: m.PollMe | None = None) -> m.Poll:
         claim_days=row["trial_claim_days"],
         product=row["trial_product"],
     )
-    return from_row(m.Poll, row, rewards=rewards, me=me)
+    images = images_of(row, "images" if admin else "approved_images")
+    return from_row(m.Poll, row, rewards=rewards, me=me, images=images)
 
 
 async def _me(conn: asyncpg.Connection, poll: asyncpg.Record, user_id: int, role: str) -> m.PollMe:
@@ -61,7 +64,8 @@ async def read_poll(conn: asyncpg.Connection, poll_id: int, user_id: int) -> m.P
     if row is None:
         raise Problem("not_found", "no such poll")
     standing = await require_app_member(conn, int(row["community_id"]), user_id, APP)
-    return poll_model(row, await _me(conn, row, user_id, standing["role"]))
+    me = await _me(conn, row, user_id, standing["role"])
+    return poll_model(row, me, admin=standing["role"] in ADMIN_ROLES)
 
 
 # --- polls -------------------------------------------------------------------------------------------------
@@ -100,9 +104,12 @@ async def create_poll(
     """Admins open a poll: the feed robot announces it, and jobs wait at both deadlines."""
     _check_schedule(data)
     title = data.title.strip()
+    image_ids = [int(media_id) for media_id in data.image_ids]
 
     async def action() -> tuple[int, m.Poll]:
         standing = await require_app_member(conn, community_id, user_id, APP, admin=True)
+        if image_ids:
+            await claim_images(conn, user_id, image_ids)  # shown to members once WeChat approved each
         seed = draw.new_seed()
         rules = data.rewards
         poll_id = await conn.fetchval(
@@ -111,7 +118,7 @@ async def create_poll(
             user_id,
             title,
             data.description.strip(),
-            data.image_urls,
+            image_ids,
             data.proposals_close_at,
             data.voting_close_at,
             data.votes_per_member,
@@ -143,7 +150,7 @@ async def create_poll(
             conn, "polls.advance", {"poll_id": poll_id}, run_at=data.voting_close_at, dedupe_key=f"poll:{poll_id}:close"
         )
         row = await conn.fetchrow(q.POLL, poll_id)
-        return 201, poll_model(row, await _me(conn, row, user_id, standing["role"]))
+        return 201, poll_model(row, await _me(conn, row, user_id, standing["role"]), admin=True)
 
     scope = scope_of("poll.create", community_id, msgspec.to_builtins(data))
     return await run_once(conn, user_id, key, scope, action)
@@ -152,10 +159,10 @@ async def create_poll(
 async def list_polls(
     conn: asyncpg.Connection, community_id: int, user_id: int, status: str | None, limit: int, cursor: str | None
 ) -> m.PollPage:
-    await require_app_member(conn, community_id, user_id, APP)
-    query = q.POLLS_OF_COMMUNITY
+    standing = await require_app_member(conn, community_id, user_id, APP)
+    item = partial(poll_model, admin=standing["role"] in ADMIN_ROLES)
     items, next_cursor = await page_after(
-        conn, query, community_id, status, limit=limit, cursor=cursor, item=poll_model
+        conn, q.POLLS_OF_COMMUNITY, community_id, status, limit=limit, cursor=cursor, item=item
     )
     return m.PollPage(items=items, next_cursor=next_cursor)
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta
 
-from service.core.media import Image, ImageIds
+from service.core.media import IMAGE_URLS_REMOVED, IMAGES_MAX, EarlierImageUrls, Image, ImageIds
 from service.core.paging import NextCursor
-from service.core.patterns import HTTPS_URL
 
 PollStatus = Literal["proposing", "voting", "closed"]
 ProposalStatus = Literal["visible", "pending", "hidden", "merged"]
@@ -34,8 +33,6 @@ Title = Annotated[str, Meta(min_length=1, max_length=40, examples=["新款冷萃
 Description = Annotated[
     str, Meta(max_length=2000, examples=["低糖、冷萃 12 小时的瓶装咖啡，夏天上市。帮它起个名字吧！"])
 ]
-HttpsUrl = Annotated[str, Meta(max_length=500, pattern=HTTPS_URL, examples=["https://cdn.example.com/p.jpg"])]
-ImageUrls = Annotated[list[HttpsUrl], Meta(max_length=9, description="Up to 9 https image URLs")]
 Deadline = Annotated[datetime, Meta(tz=True, examples=["2025-06-01T12:00:00Z"])]
 IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["301"], description="An id")]
 ProposalName = Annotated[
@@ -63,9 +60,17 @@ class RewardRules(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw
 
 
 class PollCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    removed_fields: ClassVar[dict[str, str]] = IMAGE_URLS_REMOVED
+
     title: Title
     description: Description = ""
-    image_urls: ImageUrls = []
+    image_ids: Annotated[
+        ImageIds,
+        Meta(
+            description=f"The product's pictures: up to {IMAGES_MAX} of my uploads (purpose `post`), in order. "
+            "Members see each once WeChat's image check approved it; the poll's admins see them all at once."
+        ),
+    ] = []
     proposals_close_at: Annotated[Deadline, Meta(description="End of the proposal phase; voting opens then")]
     voting_close_at: Annotated[Deadline, Meta(description="End of voting: the poll closes and results are final")]
     votes_per_member: Annotated[int, Meta(ge=1, le=VOTES_PER_MEMBER_MAX, description="N votes per member")] = 3
@@ -92,7 +97,14 @@ class Poll(msgspec.Struct, rename="camel", kw_only=True):
     created_by: Annotated[str, Meta(examples=["7"])]
     title: str
     description: str
-    image_urls: list[str]
+    images: Annotated[
+        list[Image],
+        Meta(
+            description="The product's pictures, URLs signed for this answer: those WeChat approved for members, all "
+            "of them for the poll's admins"
+        ),
+    ]
+    image_urls: EarlierImageUrls
     status: PollStatus
     accepting_proposals: bool
     accepting_votes: bool
@@ -277,12 +289,11 @@ class TrialShipment(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
 
 
 class FeedbackCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    removed_fields: ClassVar[dict[str, str]] = IMAGE_URLS_REMOVED
+
     rating: Rating
     text: Annotated[str, Meta(max_length=1000, examples=["口感顺滑，甜度刚好，瓶子再小一点更好带。"])] = ""
     image_ids: ImageIds = []
-    image_urls: Annotated[
-        list[HttpsUrl], Meta(max_length=9, description="Deprecated: image URLs (send `imageIds` instead)")
-    ] = []
 
 
 class Feedback(msgspec.Struct, rename="camel", kw_only=True):
@@ -296,7 +307,7 @@ class Feedback(msgspec.Struct, rename="camel", kw_only=True):
     images: Annotated[
         list[Image], Meta(description="Its photos: all of them for their author, the approved ones for admins")
     ]
-    image_urls: list[str]
+    image_urls: EarlierImageUrls
     content_status: ContentStatus
     post_id: str | None
     created_at: datetime
@@ -322,5 +333,5 @@ class SharedPost(msgspec.Struct, rename="camel", kw_only=True):
     ]
     text: str
     images: list[Image]
-    image_urls: list[str]
+    image_urls: EarlierImageUrls
     created_at: datetime

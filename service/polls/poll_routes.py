@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 from litestar import Controller, Response, get, post
 from litestar.params import Body, QueryParameter
 
-from service.core.deps import AppSettings, Db
+from service.core.deps import AppSettings, Db, Store
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
+from service.core.media import sign_answer, signed_json
 from service.core.paging import Cursor, Limit
 from service.polls import closing, logic
 from service.polls import examples as ex
@@ -37,11 +38,13 @@ class CommunityPollsController(Controller):
             "Phases: members propose names until `proposalsCloseAt`, vote until `votingCloseAt`, then the poll "
             "closes and its results are final. Jobs advance the phases at the deadlines (admins may advance by "
             "hand). The feed robot announces the poll. `rewards` sets who wins a free trial at close; the seed of "
-            "the voter draw is committed now (`seedCommitment` = SHA-256 of the seed) and revealed at close."
+            "the voter draw is committed now (`seedCommitment` = SHA-256 of the seed) and revealed at close. The "
+            "product's pictures: `imageIds`, my uploads (purpose `post`); members see each once WeChat approved it "
+            "(`imageUrls` is no longer taken)."
         ),
         status_code=201,
         responses={
-            **PROBLEMS.responses(*POLL_ADMIN, "idempotency_key_reused"),
+            **PROBLEMS.responses(*POLL_ADMIN, "idempotency_key_reused", "media_rejected"),
             **ok(201, m.Poll, "The new poll", "created", ex.POLL),
         },
     )
@@ -52,9 +55,11 @@ class CommunityPollsController(Controller):
         user: CurrentUser,
         db: Db,
         settings: AppSettings,
+        storage: Store,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Poll]:
-        return await logic.create_poll(db, settings, community_id, user.id, data, idempotency_key)
+        created = await logic.create_poll(db, settings, community_id, user.id, data, idempotency_key)
+        return await sign_answer(storage, created)
 
     @get(
         "",
@@ -68,11 +73,12 @@ class CommunityPollsController(Controller):
         community_id: PathId,
         user: CurrentUser,
         db: Db,
+        storage: Store,
         status: PollStatusFilter = None,
         limit: Limit = 20,
         cursor: Cursor = None,
-    ) -> m.PollPage:
-        return await logic.list_polls(db, community_id, user.id, status, limit, cursor)
+    ) -> Response[m.PollPage]:
+        return await signed_json(storage, await logic.list_polls(db, community_id, user.id, status, limit, cursor))
 
 
 class PollsController(Controller):
@@ -92,8 +98,8 @@ class PollsController(Controller):
             **ok(200, m.Poll, "The poll as the caller sees it", "voting", ex.POLL),
         },
     )
-    async def read(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Poll:
-        return await logic.read_poll(db, poll_id, user.id)
+    async def read(self, poll_id: PathId, user: CurrentUser, db: Db, storage: Store) -> Response[m.Poll]:
+        return await signed_json(storage, await logic.read_poll(db, poll_id, user.id))
 
     @post(
         "/{poll_id:str}/advance",
@@ -106,8 +112,8 @@ class PollsController(Controller):
         status_code=200,
         responses=PROBLEMS.responses(*POLL_ADMIN, "poll_closed"),
     )
-    async def advance(self, poll_id: PathId, user: CurrentUser, db: Db) -> m.Poll:
-        return await closing.advance(db, poll_id, user.id)
+    async def advance(self, poll_id: PathId, user: CurrentUser, db: Db, storage: Store) -> Response[m.Poll]:
+        return await signed_json(storage, await closing.advance(db, poll_id, user.id))
 
     @post(
         "/{poll_id:str}/close",

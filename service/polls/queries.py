@@ -5,7 +5,7 @@ from service.core.media import APPROVED_IMAGES_JSON, IMAGES_JSON
 # --- polls -------------------------------------------------------------------------------------------------
 
 INSERT_POLL = """
-INSERT INTO polls (community_id, created_by, title, description, image_urls, proposals_close_at, voting_close_at,
+INSERT INTO polls (community_id, created_by, title, description, image_ids, proposals_close_at, voting_close_at,
                    votes_per_member, proposals_per_member, allow_vote_changes, anonymous_proposals, trial_product,
                    reward_winning_proposer, reward_top_proposers, reward_drawn_voters, trial_claim_days,
                    draw_seed, seed_commitment)
@@ -13,10 +13,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 RETURNING id
 """
 
-# The poll as the API shows it; "accepting" uses the database clock, the one the deadline jobs run by.
-_POLL_SELECT = """
+# The poll as the API shows it; "accepting" uses the database clock, the one the deadline jobs run by. Its photos
+# twice: all of them (for its admins) and those WeChat approved (for members), URLs as placeholders.
+_POLL_SELECT = f"""
 SELECT p.id::text AS id, p.community_id::text AS community_id, p.created_by::text AS created_by, p.title,
        p.description, p.image_urls, p.status,
+       {IMAGES_JSON.format(ids="p.image_ids")}::text AS images,
+       {APPROVED_IMAGES_JSON.format(ids="p.image_ids")}::text AS approved_images,
        p.status = 'proposing' AND now() < p.proposals_close_at AS accepting_proposals,
        p.status = 'voting' AND now() < p.voting_close_at AS accepting_votes,
        p.proposals_close_at, p.voting_close_at, p.voting_opened_at, p.closed_at, p.votes_per_member,
@@ -29,7 +32,7 @@ SELECT p.id::text AS id, p.community_id::text AS community_id, p.created_by::tex
            AS announcement_post_id,
        (SELECT post_id::text FROM poll_posts WHERE poll_id = p.id AND purpose = 'result') AS result_post_id
 FROM polls p
-"""
+"""  # noqa: S608 - constant SQL fragments, assembled at import time
 
 POLL = _POLL_SELECT + "WHERE p.id = $1"
 
@@ -337,9 +340,9 @@ SELECT min(expires_at) FROM trial_qualifications WHERE poll_id = $1 AND status =
 # --- feedback ----------------------------------------------------------------------------------------------
 
 INSERT_FEEDBACK = """
-INSERT INTO trial_feedback (qualification_id, poll_id, community_id, user_id, rating, text, image_urls,
-                            content_status, image_ids)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO trial_feedback (qualification_id, poll_id, community_id, user_id, rating, text, content_status,
+                            image_ids)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (qualification_id) DO NOTHING
 RETURNING id
 """

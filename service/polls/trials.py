@@ -131,7 +131,8 @@ async def give_feedback(
     The text is content-checked (it may be shared to the feed) without holding a connection meanwhile."""
     text = data.text.strip()
     image_ids = [int(media_id) for media_id in data.image_ids]
-    scope = scope_of("trial.feedback", trial_id, data.rating, text, data.image_urls, image_ids)
+    # `[]` where the removed imageUrls were: a retry across the upgrade keeps its scope.
+    scope = scope_of("trial.feedback", trial_id, data.rating, text, [], image_ids)
     async with pool.acquire() as conn:
         if key is not None and await conn.fetchval(q.KEY_ANSWERED, user_id, key):
             return await run_once(conn, user_id, key, scope, replay_only)
@@ -155,7 +156,6 @@ async def give_feedback(
             user_id,
             data.rating,
             text,
-            data.image_urls,
             verdict,
             image_ids,
         )

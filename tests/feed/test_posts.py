@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.factories import approve_photo, upload_photo
 from tests.feed.conftest import events
 from tests.world import assert_problem
 
@@ -12,8 +13,11 @@ from tests.world import assert_problem
 async def test_a_post_with_comments_replies_likes_and_shares(world, db):
     alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
     cid = await world.community(alice, bob, carol)
-    post = await world.post(bob, cid, "周六早上跑步吗", imageUrls=["https://cdn.example.com/a.jpg"])
+    photo = await upload_photo(world.client, bob)
+    await approve_photo(db, photo)
+    post = await world.post(bob, cid, "周六早上跑步吗", imageIds=[photo])
     assert post["status"] == "visible" and post["author"] == {"id": str(bob.id), "nickname": "bob", "avatarUrl": ""}
+    assert [image["id"] for image in post["images"]] == [photo] and post["imageUrls"] == []
     first = [await world.comment(who, post["id"], f"comment {n}") for n, who in enumerate([alice, carol, alice, carol])]
     reply = await world.comment(bob, post["id"], "thanks!", parent=first[0]["id"])
     assert reply["parentId"] == first[0]["id"] and reply["replyToId"] == first[0]["id"]

@@ -8,6 +8,7 @@ import msgspec
 
 from service.core.messaging import wechat_of
 from service.feed.jobs import recheck_pending
+from tests.factories import upload_photo
 from tests.feed.conftest import events
 from tests.support import api_client, make_settings
 from tests.world import assert_problem
@@ -118,28 +119,49 @@ async def test_newcomer_limits(database_url, sandbox, db):
         await world.post(bob, cid, f"free at last {links}")
 
 
-async def test_each_item_decodes_to_the_documented_models(world):
+async def test_each_item_decodes_to_the_documented_models(world, db):
     from service.feed.models import FeedPage
 
     alice = await world.member("alice")
     cid = await world.community(alice)
-    await world.post(alice, cid, "", imageUrls=["https://cdn.example.com/only-an-image.jpg"])
+    photo = await upload_photo(world.client, alice)
+    await world.post(alice, cid, "", imageIds=[photo])
+    # A post written before photos were uploaded keeps its image URLs, shown read-only.
+    await db.execute(
+        "INSERT INTO posts (community_id, author_id, kind, text, image_urls, status, created_at) "
+        "VALUES ($1, $2, 'post', '', $3, 'visible', now() - interval '1 day')",
+        int(cid),
+        alice.id,
+        ["https://cdn.example.com/only-an-image.jpg"],
+    )
     response = await world.client.get(f"/v1/communities/{cid}/feed", headers=alice.headers)
     page = msgspec.json.decode(response.content, type=FeedPage)
-    assert page.items[0].image_urls == ["https://cdn.example.com/only-an-image.jpg"] and page.items[0].text == ""
+    assert [image.id for image in page.items[0].images] == [photo] and page.items[0].image_urls == []
+    assert page.items[0].text == "" and page.items[0].status == "pending"  # until WeChat passed the photo
+    assert page.items[1].image_urls == ["https://cdn.example.com/only-an-image.jpg"] and page.items[1].images == []
     empty = await world.client.post(f"/v1/communities/{cid}/posts", json={"text": "  "}, headers=alice.headers)
     assert_problem(empty, 400, "validation_failed")
-    too_many = {"text": "x", "imageUrls": [f"https://cdn.example.com/{n}.jpg" for n in range(10)]}
-    assert_problem(
+    too_many = {"text": "x", "imageIds": [photo] * 10}
+    problem = assert_problem(
         await world.client.post(f"/v1/communities/{cid}/posts", json=too_many, headers=alice.headers),
         400,
         "validation_failed",
     )
-    plain_http = {"text": "x", "imageUrls": ["http://cdn.example.com/a.jpg"]}
-    assert_problem(
-        await world.client.post(f"/v1/communities/{cid}/posts", json=plain_http, headers=alice.headers),
-        400,
-        "validation_failed",
+    assert [error["field"] for error in problem["errors"]] == ["imageIds"]
+    # Image URLs are no longer taken, from any host, on a new post or an edit: the field is refused by name.
+    before = await db.fetch("SELECT id, text, image_urls FROM posts WHERE community_id = $1 ORDER BY id", int(cid))
+    for method, path in (("POST", f"/v1/communities/{cid}/posts"), ("PUT", f"/v1/posts/{page.items[0].id}")):
+        for urls in (["https://cdn.example.com/a.jpg"], ["http://cdn.example.com/a.jpg"]):
+            refused = await world.client.request(
+                method, path, json={"text": "x", "imageUrls": urls}, headers=alice.headers
+            )
+            [error] = assert_problem(refused, 400, "validation_failed")["errors"]
+            assert (error["field"], error["reason"]) == ("imageUrls", "unknown_field")
+            assert error["message"] == (
+                "is no longer taken: upload the photos (POST /v1/media) and send their ids in `imageIds`"
+            )
+    assert (
+        await db.fetch("SELECT id, text, image_urls FROM posts WHERE community_id = $1 ORDER BY id", int(cid)) == before
     )
 
 

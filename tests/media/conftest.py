@@ -78,6 +78,16 @@ class MediaWorld:
         await pool.execute("UPDATE jobs SET run_at = now() WHERE status = 'queued' AND kind = ANY($1)", PERIODIC)
         await self.drain_checks()
 
+    async def run_queued(self, kind: str) -> int:
+        """Run the jobs of one kind queued so far, now (not the periodic clean-up): how many there were."""
+        pool = self.seeder.pool
+        queued = await pool.fetchval("SELECT count(*) FROM jobs WHERE status = 'queued' AND kind = $1", kind)
+        await pool.execute("UPDATE jobs SET run_at = now() WHERE status = 'queued' AND kind = $1", kind)
+        for _ in range(10):
+            if await self.seeder.worker.run_once() == 0:
+                break
+        return queued
+
     async def drain_checks(self) -> None:
         for _ in range(20):
             await self.seeder.pool.execute(

@@ -1,15 +1,20 @@
 """Posts with uploaded photos: hidden from others until WeChat's pushed verdicts approved every photo, refused
-when one is risky, photos signed per answer, deleted with the post."""
+when one is risky, photos signed per answer, replaced by an edit, deleted with the post (from storage too) unless
+something alive still shows them; the same for comments, introductions, check-ins, feedback, avatars, covers and
+a poll's pictures."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import os
 
 import httpx
 from PIL import Image
 
+from service.core.media import FILES_KIND
 from tests.media.conftest import phone_photo, sha256
+from tests.seed import at
 
 
 async def _feed_ids(world, who, community_id: str) -> list[str]:
@@ -19,6 +24,23 @@ async def _feed_ids(world, who, community_id: str) -> list[str]:
 
 async def _post(world, who, community_id: str, **body) -> dict:
     return await world.seeder.call("POST", f"/v1/communities/{community_id}/posts", who, json=body)
+
+
+async def _approved(world, who, **photo) -> dict:
+    """An upload WeChat passed: not held, the sandbox pushes its verdict on its own, moments later."""
+    media = await world.uploaded(who, phone_photo(**photo))
+    await world.run_jobs()
+    for _ in range(100):
+        if await world.status(who, media["id"]) == "approved":
+            break
+        await asyncio.sleep(0.05)
+    assert await world.status(who, media["id"]) == "approved"
+    return media
+
+
+def _stored_files(world) -> list[str]:
+    folder = world.stack.settings.media_dir
+    return [name for _, _, files in os.walk(folder) for name in files]
 
 
 async def test_a_post_with_two_photos_shows_to_others_once_both_pass(world):
@@ -81,25 +103,76 @@ async def test_one_risky_photo_refuses_the_post_and_it_never_shows(world):
 async def test_photos_already_approved_show_at_once_and_go_with_the_post(world):
     alice, bob = await world.user("alice"), await world.user("bob")
     community = await world.seeder.community(alice, bob)
-    photo = await world.uploaded(alice, phone_photo(color=(5, 5, 5)))
-    await world.run_jobs()  # not held: the sandbox pushes its verdict on its own, 50 ms later
-    for _ in range(100):
-        if await world.status(alice, photo["id"]) == "approved":
-            break
-        await asyncio.sleep(0.05)
-    assert await world.status(alice, photo["id"]) == "approved"
+    photo = await _approved(world, alice, color=(5, 5, 5))
     # A member's text that looks like our URL placeholder is text, never signed.
     text = '晨跑 "mediakey:media/' + "a" * 64 + '.jpg"'
     post = await _post(world, alice, community, text=text, imageIds=[photo["id"]])
     assert post["status"] == "visible" and post["id"] in await _feed_ids(world, bob, community)
     assert post["text"] == text and post["images"][0]["url"].startswith("http")
+    assert len(_stored_files(world)) == 2  # the display image and its thumbnail
 
     await world.seeder.call("DELETE", f"/v1/posts/{post['id']}", alice, (204,))
     pool = world.seeder.pool
     assert await pool.fetchval("SELECT count(*) FROM media") == 0
-    await world.run_jobs()  # the clean-up job deletes the files nothing refers to
+    # The deletion itself queued the deletion of the files (not the hourly clean-up of unused uploads).
+    assert await world.run_queued(FILES_KIND) == 1
     assert await pool.fetchval("SELECT count(*) FROM media_objects") == 0
-    assert (await world.fetch(photo["url"])).status_code == 404
+    assert (await world.fetch(photo["url"])).status_code == 404 and _stored_files(world) == []
+
+
+async def test_a_deleted_posts_photos_stay_while_another_post_shows_the_same_upload(world):
+    alice, bob = await world.user("alice"), await world.user("bob")
+    community = await world.seeder.community(alice, bob)
+    photo = await _approved(world, alice, color=(7, 70, 140))
+    first = await _post(world, alice, community, text="第一次", imageIds=[photo["id"]])
+    second = await _post(world, alice, community, text="再发一次", imageIds=[photo["id"]])  # a retry, or on purpose
+
+    await world.seeder.call("DELETE", f"/v1/posts/{first['id']}", alice, (204,))
+    assert await world.run_queued(FILES_KIND) == 0  # nothing to delete: the other post shows the photo
+    shown = await world.seeder.call("GET", f"/v1/posts/{second['id']}", bob)
+    assert [image["id"] for image in shown["images"]] == [photo["id"]]
+    assert (await world.fetch(shown["images"][0]["url"])).status_code == 200
+
+    await world.seeder.call("DELETE", f"/v1/posts/{second['id']}", alice, (204,))
+    assert await world.run_queued(FILES_KIND) == 1
+    assert await world.seeder.pool.fetchval("SELECT count(*) FROM media_objects") == 0
+    assert (await world.fetch(shown["images"][0]["url"])).status_code == 404 and _stored_files(world) == []
+
+
+async def test_an_edit_replaces_the_photos_and_holds_the_post_until_the_new_ones_pass(world):
+    alice, bob = await world.user("alice"), await world.user("bob")
+    community = await world.seeder.community(alice, bob)
+    old = await _approved(world, alice, color=(1, 2, 250))
+    post = await _post(world, alice, community, text="周末跑步", imageIds=[old["id"]])
+    assert post["status"] == "visible"
+
+    await world.sandbox("POST", "/hold", json={"hold": True})
+    new = await world.uploaded(alice, phone_photo(color=(250, 2, 1)))
+    path = f"/v1/posts/{post['id']}"
+    edited = await world.seeder.call("PUT", path, alice, json={"imageIds": [new["id"]]})
+    assert edited["status"] == "pending" and [image["id"] for image in edited["images"]] == [new["id"]]
+    assert edited["text"] == "周末跑步" and post["id"] not in await _feed_ids(world, bob, community)
+    # The photo it no longer shows is deleted, from storage too.
+    assert await world.run_queued(FILES_KIND) == 1
+    assert (await world.fetch(old["url"])).status_code == 404
+
+    await world.run_jobs()
+    await world.sandbox("POST", "/release", json={})
+    assert post["id"] in await _feed_ids(world, bob, community)
+    shown = await world.seeder.call("GET", path, bob)
+    assert shown["status"] == "visible" and (await world.fetch(shown["images"][0]["url"])).status_code == 200
+
+    # Someone else's upload is refused; `[]` removes the photos and the text stays.
+    bobs = await world.uploaded(bob, phone_photo(color=(2, 250, 1)))
+    borrowed = await world.api.put(path, json={"imageIds": [bobs["id"]]}, headers=alice.headers)
+    assert borrowed.status_code == 400 and borrowed.json()["errors"][0]["field"] == "imageIds[0]"
+    cleared = await world.seeder.call("PUT", path, alice, json={"imageIds": []})
+    assert cleared["images"] == [] and cleared["status"] == "visible" and cleared["text"] == "周末跑步"
+    assert await world.run_queued(FILES_KIND) == 1
+    assert (await world.fetch(new["url"])).status_code == 404
+    # Text alone may not go with the photos.
+    empty = await world.api.put(path, json={"text": ""}, headers=alice.headers)
+    assert empty.status_code == 400 and empty.json()["errors"][0]["field"] == "text"
 
 
 async def test_a_comment_with_a_photo_waits_for_it_and_a_risky_one_is_refused(world):
@@ -203,6 +276,12 @@ async def test_trial_feedback_photos_reach_the_admins_once_approved_and_go_to_th
     assert shared["status"] == "visible" and shared["images"][0]["id"] == photo["id"]
     assert shared["postId"] in await _feed_ids(world, carol, community)
 
+    # The shared post shows the feedback's own upload: deleting the post leaves the feedback its photo.
+    await world.seeder.call("DELETE", f"/v1/posts/{shared['postId']}", bob, (204,))
+    assert await world.run_queued(FILES_KIND) == 0
+    [still] = await admins_see()
+    assert still["id"] == photo["id"] and (await world.fetch(still["url"])).status_code == 200
+
 
 async def test_an_avatar_and_a_cover_from_uploads_show_to_anyone_once_approved(world):
     alice, bob = await world.user("alice"), await world.user("bob")
@@ -231,3 +310,44 @@ async def test_an_avatar_and_a_cover_from_uploads_show_to_anyone_once_approved(w
 
     taken = await world.api.put("/v1/me", json={"avatarMediaId": avatar["id"]}, headers=bob.headers)
     assert taken.status_code == 400 and taken.json()["errors"][0]["field"] == "avatarMediaId"
+
+
+async def test_a_polls_pictures_are_its_admins_uploads_shown_to_members_once_approved(world):
+    alice, bob = await world.user("alice"), await world.user("bob")
+    community = await world.seeder.community(alice, bob)
+    await world.sandbox("POST", "/hold", json={"hold": True})
+    fine = await world.uploaded(alice, phone_photo(color=(30, 30, 200)))
+    risky = await world.uploaded(alice, phone_photo(color=(200, 30, 30)))
+    bobs = await world.uploaded(bob, phone_photo(color=(30, 200, 30)))
+    path = f"/v1/communities/{community}/polls"
+    body = {"title": "新款冷萃咖啡", "proposalsCloseAt": at(hours=1), "votingCloseAt": at(hours=2)}
+
+    borrowed = await world.api.post(path, json={**body, "imageIds": [fine["id"], bobs["id"]]}, headers=alice.headers)
+    assert borrowed.status_code == 400 and borrowed.json()["errors"][0]["field"] == "imageIds[1]"
+    urls = await world.api.post(
+        path, json={**body, "imageUrls": ["https://cdn.example.com/p.jpg"]}, headers=alice.headers
+    )
+    assert urls.status_code == 400 and urls.json()["errors"][0]["field"] == "imageUrls"
+    poll = await world.seeder.call("POST", path, alice, json={**body, "imageIds": [fine["id"], risky["id"]]})
+    assert [image["id"] for image in poll["images"]] == [fine["id"], risky["id"]] and poll["imageUrls"] == []
+    assert (await world.fetch(poll["images"][0]["thumbnailUrl"])).status_code == 200  # its admin sees them at once
+
+    async def seen_by(who) -> tuple[list[str], list[str]]:
+        one = await world.seeder.call("GET", f"/v1/polls/{poll['id']}", who)
+        [listed] = (await world.seeder.call("GET", path, who))["items"]
+        return [image["id"] for image in one["images"]], [image["id"] for image in listed["images"]]
+
+    assert await seen_by(bob) == ([], [])  # not before WeChat approved them
+    assert await seen_by(alice) == ([fine["id"], risky["id"]],) * 2
+
+    await world.run_jobs()
+    served = (await world.fetch(risky["url"])).content
+    await world.sandbox("POST", "/rules", json={"sha256": sha256(served), "suggest": "risky"})
+    await world.sandbox("POST", "/release", json={})
+    assert await seen_by(bob) == ([fine["id"]],) * 2  # the approved one; never the refused one
+    assert await seen_by(alice) == ([fine["id"], risky["id"]],) * 2
+    one = await world.seeder.call("GET", f"/v1/polls/{poll['id']}", bob)
+    assert (await world.fetch(one["images"][0]["url"])).status_code == 200
+    # A refused picture cannot be used again.
+    again = await world.api.post(path, json={**body, "imageIds": [risky["id"]]}, headers=alice.headers)
+    assert again.status_code == 422 and again.json()["code"] == "media_rejected"

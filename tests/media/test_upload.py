@@ -88,6 +88,28 @@ async def test_the_same_file_is_stored_once_and_uploads_are_rate_limited(databas
         assert await pool.fetchval("SELECT count(*) FROM media WHERE owner_id = $1", int(alice.id)) == 3
 
 
+async def test_uploads_stop_at_the_daily_quota_until_its_window_ends(database_url, pay_keys):
+    async with media_world(database_url, pay_keys, media_uploads_per_minute=100, media_uploads_per_day=2) as world:
+        alice, bob = await world.user("alice"), await world.user("bob")
+        for n in range(2):
+            await world.uploaded(alice, phone_photo(color=(n, 9, 9)))
+        limited = await world.upload(alice, phone_photo(color=(9, 9, 9)))
+        assert limited.status_code == 429 and limited.json()["code"] == "rate_limited"
+        assert limited.json()["detail"] == "at most 2 photos a day"
+        # Retry-After: when the day's window ends, not in a minute.
+        assert 86400 - 60 <= int(limited.headers["retry-after"]) <= 86400
+        assert limited.json()["retryAfter"] == int(limited.headers["retry-after"])
+        # A refused file counts too (decoding is the cost the quota guards), and the quota is per member.
+        assert (await world.upload(alice, b"not a photo")).status_code == 429
+        await world.uploaded(bob, phone_photo(color=(9, 9, 9)))
+        pool = world.seeder.pool
+        assert await pool.fetchval("SELECT count(*) FROM media WHERE owner_id = $1", int(alice.id)) == 2
+
+        # The next day (the window started 24 hours ago) alice may upload again.
+        await pool.execute("UPDATE rate_limits SET window_start = window_start - interval '1 day'")
+        await world.uploaded(alice, phone_photo(color=(9, 9, 9)))
+
+
 async def test_a_file_link_works_only_as_signed_and_until_it_expires(world):
     alice = await world.user("alice")
     media = await world.uploaded(alice, phone_photo())

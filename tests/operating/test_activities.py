@@ -13,6 +13,7 @@ import pytest
 from service.activities import checkins, manage, occurrences
 from service.activities import queries as q
 from service.errors import Problem
+from tests.factories import approve_photo, upload_photo
 from tests.world import assert_problem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -56,17 +57,21 @@ async def test_an_activity_is_announced_and_members_check_in_once(world, people)
     assert announcement["author_id"] is None and announcement["robot"] == "activities"
     assert announcement["kind"] == "activity" and "早起打卡" in announcement["text"]
 
-    first = await check_in(world, bob, activity["id"], imageUrls=["https://cdn.example.com/run.jpg"])
+    # Image URLs are no longer taken, from any host: the field is refused by name, nothing is recorded.
+    refused = await check_in(world, bob, activity["id"], imageUrls=["https://cdn.example.com/run.jpg"])
+    [error] = assert_problem(refused, 400, "validation_failed")["errors"]
+    assert error["field"] == "imageUrls" and "`imageIds`" in error["message"]
+
+    photo = await upload_photo(world.api, bob, "checkin")
+    await approve_photo(world.pool, photo)
+    first = await check_in(world, bob, activity["id"], imageIds=[photo])
     assert first.status_code == 201, first.text
     body = first.json()
     assert body["streak"] == 1 and body["points"] == 10 and body["postStatus"] == "visible"
     assert body["occurrenceId"] == current["id"] and body["userId"] == str(bob.id)
+    assert [image["id"] for image in body["images"]] == [photo] and body["imageUrls"] == []
     post = await world.pool.fetchrow("SELECT * FROM posts WHERE id = $1", int(body["postId"]))
-    assert (
-        post["author_id"] == bob.id
-        and post["kind"] == "check_in"
-        and post["image_urls"] == ["https://cdn.example.com/run.jpg"]
-    )
+    assert post["author_id"] == bob.id and post["kind"] == "check_in" and post["image_ids"] == [int(photo)]
     recorded = await world.pool.fetch(
         "SELECT kind, post_id FROM interaction_events WHERE user_id = $1 AND kind = 'check_in'", bob.id
     )
@@ -179,7 +184,7 @@ async def check_in_at(world, activity_id: int, user_id: int, at: datetime):
     async with world.pool.acquire() as conn, conn.transaction():
         activity = await conn.fetchrow(q.ACTIVITY, activity_id)
         occurrence = await checkins._target_occurrence(conn, activity, None, at)
-        check_in_id = await checkins.record_check_in(conn, activity, occurrence, user_id, "打卡", [], "visible", at)
+        check_in_id = await checkins.record_check_in(conn, activity, occurrence, user_id, "打卡", "visible", at, [])
         return await conn.fetchrow("SELECT * FROM check_ins WHERE id = $1", check_in_id)
 
 

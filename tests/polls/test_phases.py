@@ -145,7 +145,10 @@ async def test_poll_schedule_is_validated(world):
         ({"proposalsCloseAt": "2030-01-01T00:00:00"}, "proposalsCloseAt"),  # no time zone
         ({"votesPerMember": 0}, "votesPerMember"),
         ({"rewards": {"drawnVoters": 501}}, "rewards.drawnVoters"),
-        ({"imageUrls": ["http://insecure.example.com/a.jpg"]}, "imageUrls[0]"),
+        ({"imageIds": ["https://cdn.example.com/a.jpg"]}, "imageIds[0]"),
+        ({"imageIds": [str(n) for n in range(1, 11)]}, "imageIds"),
+        # Image URLs are no longer taken, from any host: the field is refused by name.
+        ({"imageUrls": ["https://cdn.example.com/a.jpg"]}, "imageUrls"),
     ]
     for fields, field in cases:
         body = {

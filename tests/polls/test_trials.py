@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories import approve_photo, upload_photo
 from tests.world import assert_problem
 
 
@@ -81,16 +82,25 @@ async def test_only_holders_of_a_claimed_trial_give_feedback(world, closed):
         assert claimed.status_code == 200
     await world.client.post(f"/v1/trials/{carol_trial['id']}/ship", headers=world.admin.headers)
 
-    body = {"rating": 5, "text": "顺滑好喝", "imageUrls": ["https://cdn.example.com/f.jpg"]}
+    photo = await upload_photo(world.client, carol, "feedback")
+    body = {"rating": 5, "text": "顺滑好喝", "imageIds": [photo]}
     not_mine = await world.client.post(feedback_url.format(carol_trial["id"]), json=body, headers=frank.headers)
     assert_problem(not_mine, 403, "not_trial_holder")
     admin_try = await world.client.post(feedback_url.format(carol_trial["id"]), json=body, headers=world.admin.headers)
     assert_problem(admin_try, 403, "not_trial_holder")
     unclaimed = await world.client.post(feedback_url.format(erin_trial["id"]), json=body, headers=erin.headers)
     assert_problem(unclaimed, 409, "trial_not_claimed")
-    for bad in ({"rating": 6}, {"rating": 0}, {"rating": 3, "imageUrls": ["http://x.example.com/a.jpg"]}):
+    franks = await upload_photo(world.client, frank, "feedback", color=(9, 9, 9))
+    cases = (
+        ({"rating": 6}, "rating"),
+        ({"rating": 0}, "rating"),
+        ({"rating": 3, "imageIds": [franks]}, "imageIds[0]"),  # someone else's upload
+        # Image URLs are no longer taken, from any host: the field is refused by name.
+        ({"rating": 3, "imageUrls": ["https://x.example.com/a.jpg"]}, "imageUrls"),
+    )
+    for bad, field in cases:
         answer = await world.client.post(feedback_url.format(carol_trial["id"]), json=bad, headers=carol.headers)
-        assert_problem(answer, 400, "validation_failed")
+        assert [error["field"] for error in assert_problem(answer, 400, "validation_failed")["errors"]] == [field]
     risky = await world.client.post(
         feedback_url.format(carol_trial["id"]), json={"rating": 1, "text": "sandbox-risky"}, headers=carol.headers
     )
@@ -99,6 +109,7 @@ async def test_only_holders_of_a_claimed_trial_give_feedback(world, closed):
     given = await world.client.post(feedback_url.format(carol_trial["id"]), json=body, headers=carol.headers)
     assert given.status_code == 201, given.text
     assert given.json()["rating"] == 5 and given.json()["contentStatus"] == "pass"
+    assert [image["id"] for image in given.json()["images"]] == [photo] and given.json()["imageUrls"] == []
     twice = await world.client.post(feedback_url.format(carol_trial["id"]), json=body, headers=carol.headers)
     assert_problem(twice, 409, "feedback_exists")
     # Claimed but not shipped yet is enough (the parcel may be quicker than the admin).
@@ -123,11 +134,20 @@ async def test_feedback_is_shared_to_the_feed_once(world, closed):
     await world.client.post(f"/v1/trials/{trial['id']}/claim", json={"deliveryNote": "地址"}, headers=carol.headers)
     share_url = f"/v1/trials/{trial['id']}/feedback/share"
     assert_problem(await world.client.post(share_url, headers=carol.headers), 409, "no_feedback")
-    await world.client.post(
+    photo = await upload_photo(world.client, carol, "feedback")
+    given = await world.client.post(
         f"/v1/trials/{trial['id']}/feedback",
-        json={"rating": 4, "text": "不错", "imageUrls": ["https://cdn.example.com/f.jpg"]},
+        json={"rating": 4, "text": "不错", "imageIds": [photo]},
         headers=carol.headers,
     )
+    async with world.db() as conn:
+        await approve_photo(conn, photo)
+        # And image URLs stored before photos were uploaded go with the feedback to its post.
+        await conn.execute(
+            "UPDATE trial_feedback SET image_urls = $2 WHERE id = $1",
+            int(given.json()["id"]),
+            ["https://cdn.example.com/f.jpg"],
+        )
     assert_problem(await world.client.post(share_url, headers=erin.headers), 403, "not_trial_holder")
     shared = await world.client.post(share_url, headers=carol.headers)
     assert shared.status_code == 201, shared.text
@@ -139,7 +159,8 @@ async def test_feedback_is_shared_to_the_feed_once(world, closed):
         row = await conn.fetchrow("SELECT * FROM posts WHERE id = $1", int(post["postId"]))
         recorded = await conn.fetchval("SELECT count(*) FROM interaction_events WHERE kind = 'post'")
     assert row["author_id"] == carol.id and row["robot"] is None and row["status"] == "visible"
-    assert row["image_urls"] == ["https://cdn.example.com/f.jpg"] and recorded == 1
+    assert row["image_urls"] == ["https://cdn.example.com/f.jpg"] and row["image_ids"] == [int(photo)]
+    assert post["images"][0]["id"] == photo and recorded == 1
 
 
 async def test_unclaimed_trials_expire(world, closed):
