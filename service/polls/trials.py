@@ -21,6 +21,7 @@ from service.core.rows import from_row
 from service.errors import Problem
 from service.polls import models as m
 from service.polls import queries as q
+from service.polls import trial_queries as tq
 from service.polls.common import audit, check_content, openid_of, page_after, poll_state, replay_only
 from service.wechat.client import WeChatClient
 
@@ -30,7 +31,7 @@ def _status(row: asyncpg.Record) -> str:
 
 
 async def _trial(conn: asyncpg.Connection, trial_id: int) -> m.Trial:
-    return from_row(m.Trial, await conn.fetchrow(q.TRIAL, trial_id))
+    return from_row(m.Trial, await conn.fetchrow(tq.TRIAL, trial_id))
 
 
 async def _holder_trial(conn: asyncpg.Connection, trial_id: int, user_id: int, query: str) -> asyncpg.Record:
@@ -56,7 +57,7 @@ REVIEW_LABEL = 21000
 
 
 async def my_trials(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.TrialPage:
-    items, next_cursor = await page_after(conn, q.MY_TRIALS, user_id, limit=limit, cursor=cursor, item=_trial_item)
+    items, next_cursor = await page_after(conn, tq.MY_TRIALS, user_id, limit=limit, cursor=cursor, item=_trial_item)
     return m.TrialPage(items=items, next_cursor=next_cursor)
 
 
@@ -65,7 +66,7 @@ async def poll_trials(
 ) -> m.TrialPage:
     state = await poll_state(conn, poll_id)
     await require_admin(conn, state["community_id"], admin_id)
-    items, next_cursor = await page_after(conn, q.POLL_TRIALS, poll_id, limit=limit, cursor=cursor, item=_trial_item)
+    items, next_cursor = await page_after(conn, tq.POLL_TRIALS, poll_id, limit=limit, cursor=cursor, item=_trial_item)
     return m.TrialPage(items=items, next_cursor=next_cursor)
 
 
@@ -75,13 +76,13 @@ async def claim(conn: asyncpg.Connection, trial_id: int, user_id: int, data: m.T
     if not note:
         raise Problem("validation_failed", "the delivery note must not be blank")
     async with conn.transaction():
-        trial = await _holder_trial(conn, trial_id, user_id, q.LOCK_TRIAL)
+        trial = await _holder_trial(conn, trial_id, user_id, tq.LOCK_TRIAL)
         status = _status(trial)
         if status == "expired":
             raise Problem("trial_expired")
         if status == "shipped":
             raise Problem("trial_already_shipped")
-        await conn.execute(q.CLAIM_TRIAL, trial_id, note)
+        await conn.execute(tq.CLAIM_TRIAL, trial_id, note)
         action = "trial.claimed" if status == "granted" else "trial.note_changed"
         await audit(conn, trial["poll_id"], user_id, action, subject_id=user_id)
     return await _trial(conn, trial_id)
@@ -90,7 +91,7 @@ async def claim(conn: asyncpg.Connection, trial_id: int, user_id: int, data: m.T
 async def ship(conn: asyncpg.Connection, trial_id: int, admin_id: int, data: m.TrialShipment) -> m.Trial:
     """Admins mark a claimed trial shipped; marking it again changes nothing."""
     async with conn.transaction():
-        trial = await conn.fetchrow(q.LOCK_TRIAL, trial_id)
+        trial = await conn.fetchrow(tq.LOCK_TRIAL, trial_id)
         if trial is None:
             raise Problem("not_found", "no such free trial")
         await require_admin(conn, trial["community_id"], admin_id)
@@ -100,7 +101,7 @@ async def ship(conn: asyncpg.Connection, trial_id: int, admin_id: int, data: m.T
         if status == "granted":
             raise Problem("trial_not_claimed")
         if status == "claimed":
-            await conn.execute(q.SHIP_TRIAL, trial_id, admin_id, data.shipping_note.strip())
+            await conn.execute(tq.SHIP_TRIAL, trial_id, admin_id, data.shipping_note.strip())
             await audit(conn, trial["poll_id"], admin_id, "trial.shipped", subject_id=trial["user_id"])
             shipped = Item(trial["user_id"], "trial_shipped", "trial", trial_id, trial["community_id"], admin_id)
             await deliver(conn, shipped)
@@ -111,9 +112,9 @@ async def expire_due(conn: asyncpg.Connection, poll_id: int) -> datetime | None:
     """Write down the expiry of a poll's unclaimed qualifications past their deadline; the next deadline of
     those still open, if any."""
     async with conn.transaction():
-        for row in await conn.fetch(q.EXPIRE_DUE_TRIALS, poll_id):
+        for row in await conn.fetch(tq.EXPIRE_DUE_TRIALS, poll_id):
             await audit(conn, poll_id, None, "trial.expired", subject_id=row["user_id"])
-        return await conn.fetchval(q.NEXT_TRIAL_DEADLINE, poll_id)
+        return await conn.fetchval(tq.NEXT_TRIAL_DEADLINE, poll_id)
 
 
 # --- feedback ----------------------------------------------------------------------------------------------
@@ -136,7 +137,7 @@ async def give_feedback(
     async with pool.acquire() as conn:
         if key is not None and await conn.fetchval(q.KEY_ANSWERED, user_id, key):
             return await run_once(conn, user_id, key, scope, replay_only)
-        trial = await _holder_trial(conn, trial_id, user_id, q.TRIAL_STATE)
+        trial = await _holder_trial(conn, trial_id, user_id, tq.TRIAL_STATE)
         _require_received(trial)
         if trial["has_feedback"]:
             raise Problem("feedback_exists")
@@ -144,12 +145,12 @@ async def give_feedback(
     verdict = await check_content(wechat, openid, text) if openid else "pass"
 
     async def action() -> tuple[int, m.Feedback]:
-        trial = await _holder_trial(conn, trial_id, user_id, q.LOCK_TRIAL)
+        trial = await _holder_trial(conn, trial_id, user_id, tq.LOCK_TRIAL)
         _require_received(trial)
         if image_ids:
             await claim_images(conn, user_id, image_ids)
         feedback_id = await conn.fetchval(
-            q.INSERT_FEEDBACK,
+            tq.INSERT_FEEDBACK,
             trial_id,
             trial["poll_id"],
             trial["community_id"],
@@ -164,7 +165,7 @@ async def give_feedback(
         details = {"rating": data.rating, "contentStatus": verdict}
         await audit(conn, trial["poll_id"], user_id, "feedback.given", subject_id=user_id, details=details)
         await record(conn, trial["community_id"], user_id, "feedback")
-        row = await conn.fetchrow(q.FEEDBACK, feedback_id)
+        row = await conn.fetchrow(tq.FEEDBACK, feedback_id)
         return 201, from_row(m.Feedback, row, images=images_of(row))
 
     async with pool.acquire() as conn:
@@ -180,8 +181,8 @@ async def poll_feedback(
     def feedback(row: asyncpg.Record) -> m.Feedback:
         return from_row(m.Feedback, row, images=images_of(row))
 
-    items, next_cursor = await page_after(conn, q.FEEDBACK_OF_POLL, poll_id, limit=limit, cursor=cursor, item=feedback)
-    stats = await conn.fetchrow(q.FEEDBACK_STATS, poll_id)
+    items, next_cursor = await page_after(conn, tq.FEEDBACK_OF_POLL, poll_id, limit=limit, cursor=cursor, item=feedback)
+    stats = await conn.fetchrow(tq.FEEDBACK_STATS, poll_id)
     return m.FeedbackPage(items=items, next_cursor=next_cursor, count=stats["count"], average_rating=stats["average"])
 
 
@@ -195,12 +196,12 @@ async def share_feedback(conn: asyncpg.Connection, trial_id: int, user_id: int) 
     """The holder shares their feedback to the community feed as their own post (kind `feedback`), once;
     sharing again answers the same post. The community's posting rules apply (muted members cannot)."""
     async with conn.transaction():
-        trial = await _holder_trial(conn, trial_id, user_id, q.LOCK_TRIAL)
-        feedback = await conn.fetchrow(q.LOCK_FEEDBACK_OF_TRIAL, trial_id)
+        trial = await _holder_trial(conn, trial_id, user_id, tq.LOCK_TRIAL)
+        feedback = await conn.fetchrow(tq.LOCK_FEEDBACK_OF_TRIAL, trial_id)
         if feedback is None:
             raise Problem("no_feedback")
         if feedback["post_id"] is not None:
-            return Response(_shared(await conn.fetchrow(q.POST, feedback["post_id"])), status_code=200)
+            return Response(_shared(await conn.fetchrow(tq.POST, feedback["post_id"])), status_code=200)
         community_id = trial["community_id"]
         await check_can_post(conn, community_id, user_id)
         text = feedback_post_text(feedback["rating"], feedback["trial_product"], feedback["title"], feedback["text"])
@@ -212,7 +213,7 @@ async def share_feedback(conn: asyncpg.Connection, trial_id: int, user_id: int) 
         # A text held for review keeps the post held after its photos pass (label 21000: "other").
         label = REVIEW_LABEL if feedback["content_status"] == "review" else None
         post_id = await conn.fetchval(
-            q.INSERT_MEMBER_POST,
+            tq.INSERT_MEMBER_POST,
             community_id,
             user_id,
             text,
@@ -221,12 +222,12 @@ async def share_feedback(conn: asyncpg.Connection, trial_id: int, user_id: int) 
             feedback["image_ids"],
             label,
         )
-        await conn.execute(q.SET_FEEDBACK_POST, feedback["id"], post_id)
+        await conn.execute(tq.SET_FEEDBACK_POST, feedback["id"], post_id)
         await audit(
             conn, trial["poll_id"], user_id, "feedback.shared", subject_id=user_id, details={"postId": str(post_id)}
         )
         await record(conn, community_id, user_id, "post", post_id=post_id)
-        return Response(_shared(await conn.fetchrow(q.POST, post_id)), status_code=201)
+        return Response(_shared(await conn.fetchrow(tq.POST, post_id)), status_code=201)
 
 
 def _shared(row: asyncpg.Record) -> m.SharedPost:
