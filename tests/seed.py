@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -60,13 +61,16 @@ def at(**delta: float) -> str:
     return (datetime.now(UTC) + timedelta(**delta)).isoformat()
 
 
-def local_window() -> dict[str, str]:
-    """A check-in window open now in Asia/Shanghai (the default time zone): an hour ago to two hours ahead."""
-    now = datetime.now(UTC) + timedelta(hours=8)
-    return {
-        "windowStart": (now - timedelta(hours=1)).strftime("%H:%M"),
-        "windowEnd": (now + timedelta(hours=2)).strftime("%H:%M"),
-    }
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local_window(zone: ZoneInfo = SHANGHAI) -> dict[str, str]:
+    """A check-in window open now, local time (Asia/Shanghai, the default time zone): from an hour ago, but not
+    before today's midnight, to two hours ahead. A window opened yesterday evening belongs to yesterday, a day
+    before the activity starts, so around midnight it would not be open."""
+    now = datetime.now(zone)
+    opens = max(now - timedelta(hours=1), now.replace(hour=0, minute=0, second=0, microsecond=0))
+    return {"windowStart": opens.strftime("%H:%M"), "windowEnd": (now + timedelta(hours=2)).strftime("%H:%M")}
 
 
 class Seeder:

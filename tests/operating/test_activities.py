@@ -14,22 +14,14 @@ from service.activities import checkins, manage, occurrences
 from service.activities import queries as q
 from service.errors import Problem
 from tests.factories import approve_photo, upload_photo
+from tests.seed import local_window
 from tests.world import assert_problem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def window_around_now(zone: ZoneInfo = SHANGHAI) -> dict[str, str]:
-    """A check-in window open now: from an hour ago to two hours ahead, local time (it may span midnight)."""
-    now = datetime.now(zone)
-    return {
-        "windowStart": (now - timedelta(hours=1)).strftime("%H:%M"),
-        "windowEnd": (now + timedelta(hours=2)).strftime("%H:%M"),
-    }
-
-
 async def create_activity(world, owner, cid: str, **fields) -> dict:
-    body = {"title": "早起打卡", "prompt": "晒出今天早上的第一张照片", "recurrence": "daily", **window_around_now()}
+    body = {"title": "早起打卡", "prompt": "晒出今天早上的第一张照片", "recurrence": "daily", **local_window()}
     response = await world.api.post(f"/v1/communities/{cid}/activities", json={**body, **fields}, headers=owner.headers)
     assert response.status_code == 201, response.text
     return response.json()
