@@ -3852,13 +3852,13 @@ export interface components {
             };
             id: string;
             /**
-             * @description comment: on my post; reply: to my comment; likes: on my post (one item per post, `count`); join_approved / join_rejected: my join request; trial_won / trial_shipped: a free trial of a poll; report_decided: a report of mine (`data.outcome`); content_removed: my post or comment (`data.reason`)
+             * @description comment: on my post; reply: to my comment; likes: on my post (one item per post, `count`); join_approved / join_rejected: my join request; trial_won / trial_closing / trial_shipped: a free trial of a poll (closing: claim before `data.expiresAt`); poll_closed: a poll I took part in has its result; report_decided: a report of mine (`data.outcome`); content_removed: my post or comment (`data.reason`); meetup_changed / meetup_cancelled: a meetup I signed up for; collection_asked / collection_refunded / collection_settled: a group collection asks my share, refunded it, or paid me what it collected; app_expiring: a monthly app of my community ends soon; reward_paid: a reward reached my WeChat Pay
              * @enum {string}
              */
-            kind: "comment" | "reply" | "likes" | "join_approved" | "join_rejected" | "trial_won" | "trial_shipped" | "report_decided" | "content_removed";
+            kind: "comment" | "reply" | "likes" | "join_approved" | "join_rejected" | "trial_won" | "trial_closing" | "trial_shipped" | "poll_closed" | "report_decided" | "content_removed" | "meetup_changed" | "meetup_cancelled" | "collection_asked" | "collection_refunded" | "collection_settled" | "app_expiring" | "reward_paid";
             read: boolean;
             subjectId: string;
-            /** @description What to open: post, comment, community, trial, report */
+            /** @description What to open: post, comment, community, trial, poll, report, meetup, collection, reward */
             subjectType: string;
         };
         /** NotificationPage */

@@ -19,6 +19,7 @@ from service.interactions import logic
 from service.interactions.models import MetricValues
 from service.settings import Settings
 from tests.scenario import Factory
+from tests.world import notices
 
 TZ = ZoneInfo("Asia/Shanghai")
 OPERATOR_KEY = "operator-key-0123456789-0123456789-abcdef"
@@ -315,12 +316,16 @@ async def test_two_tier_pool_splits_exactly_and_commits_once(client, world, sett
             status="succeeded",
             dedupe_key=f"reward:{mine_transfer['subject_id']}",
         )
-        async with conn.transaction():
-            await purpose.on_transfer(conn, info)
+        for _ in range(2):  # a notification delivered twice
+            async with conn.transaction():
+                await purpose.on_transfer(conn, info)
     finally:
         await conn.close()
     mine = (await client.get("/v1/me/rewards", headers=auth(world, "A"))).json()
     assert mine["items"][0]["status"] == "paid"
+    told = await notices(client, auth(world, "A"), "reward_paid")  # once, in A's inbox
+    assert [(i["subjectId"], i["data"]["amountFen"]) for i in told] == [(mine["items"][0]["id"], "3789")]
+    assert await notices(client, auth(world, "B"), "reward_paid") == []
 
 
 async def test_reward_pools_are_for_the_operator_only(client, world):

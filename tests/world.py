@@ -41,3 +41,10 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict:
     assert body["title"]
     assert body["requestId"] == response.headers["x-request-id"]
     return body
+
+
+async def notices(client: httpx.AsyncClient, headers: dict[str, str], kind: str) -> list[dict]:
+    """The member's inbox items of one kind, newest first (the first page)."""
+    response = await client.get("/v1/me/notifications", params={"limit": 100}, headers=headers)
+    assert response.status_code == 200, response.text
+    return [item for item in response.json()["items"] if item["kind"] == kind]

@@ -20,6 +20,7 @@ from service.apps import queries as q
 from service.core import money as checkout
 from service.core.access import require_admin, require_member, require_owner
 from service.core.apps import APP_STATES, APPS, app_state
+from service.core.inbox import Item, deliver
 from service.core.messaging import send_once, thing
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
 from service.errors import Problem
@@ -226,9 +227,16 @@ APP_PURPOSE = Purpose(PURPOSE, on_paid=_on_paid, on_refund=_on_refund, payer_ref
 async def send_expiry_reminders(pool: asyncpg.Pool, wechat: WeChatClient, settings: Settings, batch: int = 100) -> int:
     """Remind owners of monthly apps ending within APPS_EXPIRY_REMINDER_LEAD, once per paid period; returns how
     many reminders were claimed. Each is claimed (committed) before it is sent, so none goes out twice."""
-    claimed = await pool.fetch(q.CLAIM_EXPIRY_REMINDERS, float(settings.apps_expiry_reminder_lead), batch)
-    for row in claimed:
-        contact = await pool.fetchrow(q.OWNER_CONTACT, row["community_id"])
+    async with pool.acquire() as conn, conn.transaction():
+        claimed = await conn.fetch(q.CLAIM_EXPIRY_REMINDERS, float(settings.apps_expiry_reminder_lead), batch)
+        contacts = [await conn.fetchrow(q.OWNER_CONTACT, row["community_id"]) for row in claimed]
+        for row, contact in zip(claimed, contacts, strict=True):
+            data = {"app": row["app"], "appName": APPS[row["app"]][0], "endsAt": row["paid_until"].isoformat()}
+            ending = Item(
+                contact["owner_id"], "app_expiring", "community", row["community_id"], row["community_id"], data=data
+            )
+            await deliver(conn, ending)
+    for row, contact in zip(claimed, contacts, strict=True):
         local_end = row["paid_until"].astimezone(ZoneInfo(contact["timezone"]))
         data = {
             "thing1": thing(APPS[row["app"]][0]),

@@ -69,7 +69,7 @@ RETURNING ca.id, ca.community_id, ca.app, ca.paid_until
 """
 
 OWNER_CONTACT = """
-SELECT u.openid, c.name AS community_name, c.timezone
+SELECT u.id AS owner_id, u.openid, c.name AS community_name, c.timezone
 FROM communities c JOIN users u ON u.id = c.owner_id WHERE c.id = $1
 """
 

@@ -30,6 +30,7 @@ from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
 from service.core.apps import require_app_member
 from service.core.idempotency import run_once, scope_of
+from service.core.inbox import Item, deliver
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo
 from service.core.paging import decode_cursor, encode_cursor
 from service.errors import FieldError, Problem
@@ -178,6 +179,10 @@ async def create_collection(
             q.INSERT_COLLECTION, community_id, user_id, title, data.amount_fen, deadline, len(participants)
         )
         await conn.execute(q.INSERT_PARTICIPANTS, collection_id, participants)
+        asked = {"title": title, "amountFen": str(data.amount_fen), "deadline": deadline.isoformat()}
+        await deliver(
+            conn, Item(participants, "collection_asked", "collection", collection_id, community_id, user_id, asked)
+        )
         await enqueue(
             conn,
             "collections.settle",
@@ -304,10 +309,21 @@ async def cancel(
             raise Problem("collection_settled", f"the collection is {collection['status']}")
         await conn.execute(q.CANCEL, collection_id, user_id, reason)
         refund_reason = f"collection_cancelled: {reason or collection['title']}"
-        for share in await conn.fetch(q.PAID_SHARES, collection_id):
+        paid = await conn.fetch(q.PAID_SHARES, collection_id)
+        for share in paid:
             await checkout.refund_order(
                 conn, share["order_id"], initiated_by="admin", requested_by=user_id, reason=refund_reason
             )
+        refunded = Item(
+            [share["user_id"] for share in paid],
+            "collection_refunded",
+            "collection",
+            collection_id,
+            collection["community_id"],
+            user_id,
+            {"title": collection["title"], "amountFen": str(collection["amount_fen"]), "reason": reason},
+        )
+        await deliver(conn, refunded)
         await enqueue(
             conn,
             "collections.settle",
@@ -361,6 +377,18 @@ async def settle(pool: asyncpg.Pool, pay: WeChatPay, collection_id: int) -> None
             )
             payout = "pending"
         await conn.execute(q.MARK_SETTLED, collection_id, transfer_id, payout)
+        settled = {"title": collection["title"], "collectedFen": str(collection["collected_fen"])}
+        await deliver(
+            conn,
+            Item(
+                collection["initiator_id"],
+                "collection_settled",
+                "collection",
+                collection_id,
+                collection["community_id"],
+                data=settled,
+            ),
+        )
     log.info(
         "collection settled",
         extra={"collectionId": collection_id, "collectedFen": collection["collected_fen"], "transferId": transfer_id},

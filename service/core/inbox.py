@@ -8,15 +8,19 @@ liker. The inbox domain (service/inbox) reads, counts, marks and purges.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
 
 _INSERT = """
 INSERT INTO inbox_items (user_id, community_id, kind, subject_type, subject_id, actor_id, data, count, muted)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, coalesce(m.notifications_muted, false)
-FROM (SELECT 1) one
-LEFT JOIN memberships m ON m.community_id = $2 AND m.user_id = $1
+SELECT r.id, $2, $3, $4, $5, $6, $7, $8, coalesce(m.notifications_muted, false)
+FROM unnest($1::bigint[]) AS r (id)
+LEFT JOIN memberships m ON m.community_id = $2 AND m.user_id = r.id
+WHERE r.id IS DISTINCT FROM $6
+  -- $9, a reminder a job may repeat after a crash: at most one item of its kind about its subject per member
+  AND NOT ($9 AND EXISTS (SELECT 1 FROM inbox_items o WHERE o.user_id = r.id AND o.kind = $3 AND o.subject_id = $5))
 """
 
 # A new like moves the post's one item to the top (a fresh id), unread.
@@ -31,9 +35,10 @@ SET id = nextval(pg_get_serial_sequence('inbox_items', 'id')), count = excluded.
 
 @dataclass(frozen=True)
 class Item:
-    """``kind`` says what happened; ``subject_type`` and ``subject_id`` what the client opens."""
+    """``kind`` says what happened; ``subject_type`` and ``subject_id`` what the client opens; ``user_id`` who
+    gets it: one member, or many at once (everyone signed up to a meetup that changed)."""
 
-    user_id: int
+    user_id: int | Sequence[int]
     kind: str
     subject_type: str
     subject_id: int
@@ -41,13 +46,16 @@ class Item:
     actor_id: int | None = None
     data: dict = field(default_factory=dict)
     count: int = 1  # likes: the post's likes now
+    once: bool = False  # a reminder: never twice to the same member about the same subject
 
 
 async def deliver(conn: asyncpg.Connection, item: Item) -> None:
-    if item.actor_id is not None and item.actor_id == item.user_id:
-        return  # never for my own action
+    """Write the item for its members in one statement, leaving out the actor (never for my own action)."""
+    users = [item.user_id] if isinstance(item.user_id, int) else list(item.user_id)
+    if not users:
+        return
     args = (
-        item.user_id,
+        users,
         item.community_id,
         item.kind,
         item.subject_type,
@@ -55,5 +63,6 @@ async def deliver(conn: asyncpg.Connection, item: Item) -> None:
         item.actor_id,
         item.data,
         item.count,
+        item.once,
     )
     await conn.execute(_LIKES if item.kind == "likes" else _INSERT, *args)

@@ -18,14 +18,27 @@ Kind = Annotated[
         "join_approved",
         "join_rejected",
         "trial_won",
+        "trial_closing",
         "trial_shipped",
+        "poll_closed",
         "report_decided",
         "content_removed",
+        "meetup_changed",
+        "meetup_cancelled",
+        "collection_asked",
+        "collection_refunded",
+        "collection_settled",
+        "app_expiring",
+        "reward_paid",
     ],
     Meta(
         description="comment: on my post; reply: to my comment; likes: on my post (one item per post, `count`); "
-        "join_approved / join_rejected: my join request; trial_won / trial_shipped: a free trial of a poll; "
-        "report_decided: a report of mine (`data.outcome`); content_removed: my post or comment (`data.reason`)"
+        "join_approved / join_rejected: my join request; trial_won / trial_closing / trial_shipped: a free trial "
+        "of a poll (closing: claim before `data.expiresAt`); poll_closed: a poll I took part in has its result; "
+        "report_decided: a report of mine (`data.outcome`); content_removed: my post or comment (`data.reason`); "
+        "meetup_changed / meetup_cancelled: a meetup I signed up for; collection_asked / collection_refunded / "
+        "collection_settled: a group collection asks my share, refunded it, or paid me what it collected; "
+        "app_expiring: a monthly app of my community ends soon; reward_paid: a reward reached my WeChat Pay"
     ),
 ]
 
@@ -40,7 +53,9 @@ class Notification(msgspec.Struct, rename="camel", kw_only=True):
     id: str
     kind: Kind
     community_id: str | None
-    subject_type: Annotated[str, Meta(description="What to open: post, comment, community, trial, report")]
+    subject_type: Annotated[
+        str, Meta(description="What to open: post, comment, community, trial, poll, report, meetup, collection, reward")
+    ]
     subject_id: str
     actor: Annotated[Actor | None, Meta(description="Who did it (for likes: the latest); null for decisions")]
     count: Annotated[int, Meta(description="Likes: how many; otherwise 1")]

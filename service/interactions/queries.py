@@ -294,7 +294,10 @@ WHERE pool_id = $1 AND user_id IS NOT NULL AND amount_fen >= $2 AND transfer_id 
 
 SET_ALLOCATION_TRANSFER = "UPDATE reward_allocations SET transfer_id = $2 WHERE id = $1"
 
-MARK_ALLOCATION_PAID = "UPDATE reward_allocations SET status = 'paid' WHERE id = $1 AND transfer_id = $2"
+MARK_ALLOCATION_PAID = """
+UPDATE reward_allocations SET status = 'paid' WHERE id = $1 AND transfer_id = $2 AND status <> 'paid'
+RETURNING community_id
+"""
 
 MY_REWARDS = """
 SELECT a.id, a.pool_id, a.community_id, a.amount_fen, a.status, a.transfer_id, a.created_at, p.window_from,

@@ -11,6 +11,7 @@ from datetime import date
 
 import asyncpg
 
+from service.core.inbox import Item, deliver
 from service.core.money import create_transfer
 from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
 from service.errors import Problem
@@ -193,8 +194,13 @@ async def _promise_payouts(conn: asyncpg.Connection, pool_id: int) -> None:
 
 
 async def _on_transfer(conn: asyncpg.Connection, transfer: TransferInfo) -> None:
-    if transfer.status == "succeeded":
-        await conn.execute(q.MARK_ALLOCATION_PAID, transfer.subject_id, transfer.id)
+    if transfer.status != "succeeded":
+        return
+    community_id = await conn.fetchval(q.MARK_ALLOCATION_PAID, transfer.subject_id, transfer.id)
+    if community_id is not None:  # the first time only
+        data = {"amountFen": str(transfer.amount_fen)}
+        paid = Item(transfer.payee_user_id, "reward_paid", "reward", transfer.subject_id, community_id, data=data)
+        await deliver(conn, paid)
 
 
 async def _never_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse:

@@ -29,6 +29,7 @@ from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
 from service.core.apps import require_app, require_app_member
 from service.core.content import openid_of, status_for
+from service.core.inbox import Item, deliver
 from service.core.paging import decode_cursor, encode_cursor
 from service.errors import FieldError, Problem
 from service.jobs import enqueue
@@ -271,7 +272,20 @@ async def update_meetup(
             values["signup_deadline"],
         )
         await _promote(conn, meetup_id, now)
+        changed = sorted(name for name in _TOLD_CHANGES if values[name] != row[name])
+        if changed:
+            data = {"title": values["title"], "changed": ",".join(changed)}
+            await _tell_signed_up(conn, row, "meetup_changed", user_id, data)
         return await _meetup_view(conn, await conn.fetchrow(q.MEETUP, meetup_id), user_id)
+
+
+# What members signed up must hear of (the capacity or the waitlist changes nothing for them).
+_TOLD_CHANGES = ("title", "description", "place", "latitude", "longitude", "signup_deadline")
+
+
+async def _tell_signed_up(conn: asyncpg.Connection, meetup: asyncpg.Record, kind: str, actor: int, data: dict) -> None:
+    signed_up = [r["user_id"] for r in await conn.fetch(q.SIGNED_UP, meetup["id"])]
+    await deliver(conn, Item(signed_up, kind, "meetup", meetup["id"], meetup["community_id"], actor, data))
 
 
 async def cancel_meetup(
@@ -283,6 +297,9 @@ async def cancel_meetup(
         await _meetup_for(conn, meetup_id, user_id, admin=True, app_required=False)
         row = await conn.fetchrow(q.LOCK_MEETUP, meetup_id)
         if row["status"] != "cancelled":
+            await _tell_signed_up(
+                conn, row, "meetup_cancelled", user_id, {"title": row["title"], "reason": data.reason}
+            )
             await conn.execute(q.CANCEL_MEETUP, meetup_id, data.reason.strip())
             await conn.execute(q.CANCEL_ALL_SIGNUPS, meetup_id)
             await enqueue(

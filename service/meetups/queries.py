@@ -28,6 +28,12 @@ UPDATE meetups SET status = 'cancelled', cancel_reason = $2, cancelled_at = now(
 WHERE id = $1
 """
 
+# Who hears of a change or a cancellation: everyone holding or waiting for a place.
+SIGNED_UP = """
+SELECT user_id FROM meetup_signups
+WHERE meetup_id = $1 AND status IN ('confirmed', 'pending_payment', 'waitlisted')
+"""
+
 CANCEL_ALL_SIGNUPS = """
 UPDATE meetup_signups SET status = 'cancelled', cancel_reason = 'meetup_cancelled', hold_until = NULL,
        updated_at = now()

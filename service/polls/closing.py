@@ -8,7 +8,7 @@ twice, late, or after an admin acted changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -78,6 +78,10 @@ def result_text(title: str, product: str, winner: Ranked | None, total: int, vot
     return text
 
 
+# Holders who have not claimed their trial are reminded this long before the deadline.
+TRIAL_CLOSING_LEAD = timedelta(hours=24)
+
+
 async def _open_voting(conn: asyncpg.Connection, poll_id: int, actor_id: int | None) -> None:
     await conn.execute(q.OPEN_VOTING, poll_id)
     await audit(
@@ -129,6 +133,8 @@ async def _close(conn: asyncpg.Connection, poll_id: int, actor_id: int | None) -
         data = {"pollId": str(poll_id), "product": poll["trial_product"]}
         await deliver(conn, Item(trial["user_id"], "trial_won", "trial", trial["id"], community_id, data=data))
     winner = ranking[0] if ranking and ranking[0].votes > 0 else None
+    outcome = {"title": poll["title"], "winner": winner.name if winner else ""}
+    await deliver(conn, Item(sorted(members), "poll_closed", "poll", poll_id, community_id, data=outcome))
     text = result_text(poll["title"], poll["trial_product"], winner, total, len(voters), len(granted))
     post_id = await conn.fetchval(q.INSERT_ROBOT_POST, community_id, text)
     await conn.execute(q.INSERT_POLL_POST, poll_id, "result", post_id)
@@ -148,6 +154,11 @@ async def _close(conn: asyncpg.Connection, poll_id: int, actor_id: int | None) -
         await enqueue(
             conn, "polls.expire_trials", {"poll_id": poll_id}, run_at=expires_at, dedupe_key=f"poll:{poll_id}:expire"
         )
+        # A claim window shorter than the lead is told by trial_won alone.
+        if expires_at - TRIAL_CLOSING_LEAD > closed_at:
+            reminder = {"poll_id": poll_id, "product": poll["trial_product"]}
+            run_at = expires_at - TRIAL_CLOSING_LEAD
+            await enqueue(conn, "polls.trial_closing", reminder, run_at=run_at, dedupe_key=f"poll:{poll_id}:closing")
 
 
 async def advance_due(conn: asyncpg.Connection, poll_id: int) -> str | None:

@@ -24,3 +24,10 @@ async def expire_trials(ctx: JobContext, payload: dict) -> None:
         next_deadline = await trials.expire_due(conn, int(payload["poll_id"]))
     if next_deadline is not None:
         raise Reschedule((next_deadline - datetime.now(UTC)).total_seconds() + 1)
+
+
+@JOBS.job("polls.trial_closing")
+async def trial_closing(ctx: JobContext, payload: dict) -> None:
+    """A day before the claim deadline: holders who have not claimed are told."""
+    async with ctx.pool.acquire() as conn:
+        await trials.remind_unclaimed(conn, int(payload["poll_id"]), payload["product"])

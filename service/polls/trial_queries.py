@@ -130,3 +130,9 @@ FROM posts WHERE id = $1
 )
 
 SET_FEEDBACK_POST = "UPDATE trial_feedback SET post_id = $2 WHERE id = $1"
+
+# Holders who have not claimed yet and still can: told the deadline is near.
+UNCLAIMED = """
+SELECT id, user_id, community_id, expires_at FROM trial_qualifications
+WHERE poll_id = $1 AND status = 'granted' AND expires_at > now()
+"""

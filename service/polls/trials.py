@@ -232,3 +232,14 @@ async def share_feedback(conn: asyncpg.Connection, trial_id: int, user_id: int) 
 
 def _shared(row: asyncpg.Record) -> m.SharedPost:
     return from_row(m.SharedPost, row, images=images_of(row))
+
+
+async def remind_unclaimed(conn: asyncpg.Connection, poll_id: int, product: str) -> None:
+    """Before the claim deadline: every holder who has not claimed is told, once."""
+    async with conn.transaction():
+        for trial in await conn.fetch(tq.UNCLAIMED, poll_id):
+            data = {"pollId": str(poll_id), "product": product, "expiresAt": trial["expires_at"].isoformat()}
+            closing = Item(
+                trial["user_id"], "trial_closing", "trial", trial["id"], trial["community_id"], data=data, once=True
+            )
+            await deliver(conn, closing)

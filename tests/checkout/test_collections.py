@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from service.collections import logic
 from tests.checkout.worker_process import start_worker
+from tests.world import notices
 
 
 async def community_with(world, members: int) -> tuple[str, list[tuple[int, dict]]]:
@@ -107,6 +108,15 @@ async def test_a_collection_is_settled_after_its_deadline(world):
     assert len(world.sandbox.transfers) == 1
     assert await world.pool.fetchval("SELECT count(*) FROM transfers") == 1
     assert await world.pool.fetchval("SELECT count(*) FROM ledger_entries WHERE kind = 'transfer'") == 1
+    # Every participant was asked, the initiator was not; the initiator is told once what was collected.
+    for auth in (owner, b, c, d):
+        asked = await notices(world.api, auth, "collection_asked")
+        assert [(i["subjectId"], i["data"]["amountFen"], i["actor"]["id"]) for i in asked] == [
+            (collection_id, "4500", str(a_id))
+        ]
+    assert await notices(world.api, a, "collection_asked") == []
+    told = await notices(world.api, a, "collection_settled")
+    assert [(i["subjectId"], i["data"]["collectedFen"]) for i in told] == [(collection_id, "9000")]
     cancel = await world.api.post(f"/v1/collections/{collection_id}/cancel", headers=a)
     assert (cancel.status_code, cancel.json()["code"]) == (409, "collection_settled")
     assert await world.ledger_violations() == []
@@ -148,6 +158,10 @@ async def test_a_cancelled_collection_refunds_every_payer(world):
     closed = await world.api.post(f"/v1/collections/{collection_id}/pay", headers=d)
     assert (closed.status_code, closed.json()["code"]) == (409, "collection_closed")
     assert len(world.sandbox.refunds) == 3 and not world.sandbox.transfers
+    # The payers at the cancel are told their share comes back (d paid after it: checkout refunds that one).
+    for auth, expected in ((b, 1), (c, 1), (d, 0)):
+        refunded = await notices(world.api, auth, "collection_refunded")
+        assert [(i["subjectId"], i["data"]["reason"]) for i in refunded] == [(collection_id, "下雨取消")] * expected
     assert (await read(world, collection_id, owner))["status"] == "cancelled" and owner_id
     assert await world.ledger_violations() == []
 

@@ -11,7 +11,7 @@ from service.core import money as checkout
 from service.core.apps import require_app
 from tests.operating.conftest import OPERATOR_KEY
 from tests.operating.test_meetups import at, create_meetup
-from tests.world import assert_problem
+from tests.world import assert_problem, notices
 
 APPS = ["robots", "polls", "collections", "activities", "meetups", "warmup"]
 OPERATOR = {"X-Operator-Key": OPERATOR_KEY}
@@ -145,6 +145,10 @@ async def test_a_paid_app_is_enabled_by_a_sandbox_payment_renewed_reminded_and_e
     assert message["message"]["template_id"] == world.settings.apps_expiry_template_id
     assert message["message"]["data"]["thing1"]["value"] == "线上线下活动"
     assert await world.pool.fetchval("SELECT reminder_result FROM community_apps WHERE app = 'meetups'") == "sent"
+    told = await notices(world.api, alice.headers, "app_expiring")  # and in the inbox, once
+    assert [(i["subjectType"], i["data"]["app"], i["data"]["appName"]) for i in told] == [
+        ("community", "meetups", "线上线下活动")
+    ]
 
     # The period ends: the app is off again until paid.
     await world.pool.execute("UPDATE community_apps SET paid_until = now() - interval '1 second' WHERE app = 'meetups'")

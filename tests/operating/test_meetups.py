@@ -13,7 +13,7 @@ from service.core import money as checkout
 from service.core.tokens import issue_access_token
 from service.meetups import venue
 from tests.wechat_support import bearer
-from tests.world import Member, assert_problem
+from tests.world import Member, assert_problem, notices
 
 
 def at(**delta: float) -> str:
@@ -239,6 +239,31 @@ async def test_cancelling_a_meetup_refunds_every_paid_place(world, people):
     assert await world.pool.fetchval("SELECT count(*) FROM refunds") == 2
     assert_problem(await sign_up(world, dave, mid), 409, "meetup_cancelled")
     assert await ledger_violations(world) == []
+    # Everyone signed up hears of it once (paid, holding a place to pay), the admin who cancelled does not.
+    for member in (bob, carol, dave):
+        told = await notices(world.api, member.headers, "meetup_cancelled")
+        assert [(i["subjectType"], i["subjectId"], i["data"]["reason"]) for i in told] == [("meetup", mid, "暴雨")]
+    assert await notices(world.api, alice.headers, "meetup_cancelled") == []
+
+
+async def test_signed_up_members_hear_of_changes_that_concern_them(world, people):
+    alice, bob, carol, dave, _ = people
+    cid = await world.community(alice, bob, carol, dave)
+    mid = (await create_meetup(world, alice, cid, capacity=1))["id"]
+    for member in (bob, carol):  # bob has the place, carol waits
+        assert (await sign_up(world, member, mid)).status_code in (200, 201)
+    grown = await world.api.put(f"/v1/meetups/{mid}", json={"capacity": 3}, headers=alice.headers)
+    assert grown.status_code == 200, grown.text
+    assert await notices(world.api, bob.headers, "meetup_changed") == []  # more places change nothing for bob
+
+    moved = await world.api.put(f"/v1/meetups/{mid}", json={"place": "奥森北门"}, headers=alice.headers)
+    assert moved.status_code == 200, moved.text
+    for member in (bob, carol):
+        told = await notices(world.api, member.headers, "meetup_changed")
+        assert [(i["subjectId"], i["data"]["changed"], i["actor"]["id"]) for i in told] == [
+            (mid, "place", str(alice.id))
+        ]
+    assert await notices(world.api, dave.headers, "meetup_changed") == []  # not signed up
 
 
 async def test_cancellation_rules_and_the_payers_refund_window(world, people):

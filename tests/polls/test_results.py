@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from service.polls import draw
 from service.polls.closing import Ranked, proposer_awards, rank
-from tests.world import assert_problem
+from tests.world import assert_problem, notices
 
 _T0 = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -115,6 +115,11 @@ async def test_the_closed_poll_publishes_a_draw_anyone_can_redo(world):
     ]
     granted_at = datetime.fromisoformat(winner_trials[0]["grantedAt"])
     assert datetime.fromisoformat(winner_trials[0]["expiresAt"]) - granted_at == timedelta(days=7)
+    # Everyone who took part hears the result; a member who did not take part does not.
+    for who in (carol, dave, erin, *extra):
+        told = await notices(world.client, who.headers, "poll_closed")
+        assert [(i["subjectId"], i["data"]["winner"]) for i in told] == [(poll_id, "晨光")]
+    assert await notices(world.client, world.owner.headers, "poll_closed") == []
 
 
 async def test_a_tie_in_the_poll_goes_to_the_earlier_proposal(world):

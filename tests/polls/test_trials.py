@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from tests.factories import approve_photo, upload_photo
-from tests.world import assert_problem
+from tests.world import assert_problem, notices
 
 
 @pytest.fixture
@@ -191,3 +193,22 @@ async def test_unclaimed_trials_expire(world, closed):
         statuses = dict(await conn.fetch("SELECT user_id, status FROM trial_qualifications"))
         expired_logged = await conn.fetchval("SELECT count(*) FROM poll_audit WHERE action = 'trial.expired'")
     assert statuses[carol.id] == "expired" and statuses[dave.id] == "claimed" and expired_logged == 2
+
+
+async def test_holders_who_have_not_claimed_are_reminded_once_before_the_deadline(world, closed):
+    carol, dave, erin, _ = world.members
+    claimed = await _trial(world, dave)
+    await world.client.post(f"/v1/trials/{claimed['id']}/claim", json={"deliveryNote": "地址"}, headers=dave.headers)
+    assert await world.run_jobs() == 0  # a day before the deadline, not yet
+    for _ in range(2):  # a reminder job that runs again (a crash after sending) tells nobody twice
+        async with world.db() as conn:
+            await conn.execute(
+                "UPDATE jobs SET run_at = now(), status = 'queued' WHERE dedupe_key = $1", f"poll:{closed}:closing"
+            )
+        assert await world.run_jobs() == 1
+    for who in (carol, erin):
+        trial = await _trial(world, who)
+        told = await notices(world.client, who.headers, "trial_closing")
+        assert [(i["subjectId"], i["data"]["product"]) for i in told] == [(trial["id"], "冷萃 6 瓶")]
+        assert datetime.fromisoformat(told[0]["data"]["expiresAt"]) == datetime.fromisoformat(trial["expiresAt"])
+    assert await notices(world.client, dave.headers, "trial_closing") == []
