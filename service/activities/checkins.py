@@ -16,7 +16,7 @@ from service.core.access import check_can_post, require_member, require_owner
 from service.core.content import openid_of, status_for
 from service.core.interactions import record
 from service.core.media import claim_images, images_of
-from service.core.paging import decode_cursor, encode_cursor
+from service.core.paging import fetch_page
 from service.core.recurrence import (
     is_time_zone,
 )
@@ -122,12 +122,9 @@ async def list_check_ins(
     cursor: str | None,
 ) -> m.CheckInPage:
     await _activity_for(conn, activity_id, user_id)
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(
-        q.CHECK_INS, activity_id, occurrence_id, of_user, user_id, after[0] if after else None, limit + 1
+    items, next_cursor = await fetch_page(
+        conn, q.CHECK_INS, activity_id, occurrence_id, of_user, user_id, limit=limit, cursor=cursor, item=_check_in
     )
-    items = [_check_in(row) for row in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1]["sort_id"]) if len(rows) > limit else None
     return m.CheckInPage(items=items, next_cursor=next_cursor)
 
 

@@ -32,7 +32,7 @@ from service.core.apps import require_app_member
 from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo
-from service.core.paging import decode_cursor, encode_cursor
+from service.core.paging import fetch_page
 from service.errors import FieldError, Problem
 from service.jobs import Reschedule, enqueue
 from service.settings import Settings
@@ -116,10 +116,9 @@ async def list_collections(
     conn: asyncpg.Connection, community_id: int, user_id: int, status: str | None, limit: int, cursor: str | None
 ) -> m.CollectionPage:
     await require_app_member(conn, community_id, user_id, APP)
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.COLLECTIONS, community_id, user_id, status, after[0] if after else None, limit + 1)
-    items = [_collection(row) for row in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
+    items, next_cursor = await fetch_page(
+        conn, q.COLLECTIONS, community_id, user_id, status, limit=limit, cursor=cursor, item=_collection, key=("id",)
+    )
     return m.CollectionPage(items=items, next_cursor=next_cursor)
 
 

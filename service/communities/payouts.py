@@ -20,7 +20,7 @@ from service.core import money as checkout
 from service.core.access import require_admin, require_owner
 from service.core.idempotency import run_once, scope_of
 from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
-from service.core.paging import decode_cursor, encode_cursor
+from service.core.paging import fetch_page
 from service.errors import Problem
 from service.wechat.pay import MAX_UNNAMED_TRANSFER_FEN, MIN_TRANSFER_FEN
 
@@ -83,10 +83,10 @@ async def list_payouts(
     conn: asyncpg.Connection, community_id: int, user_id: int, limit: int, cursor: str | None
 ) -> pm.PayoutPage:
     await require_admin(conn, community_id, user_id)
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(pq.PAYOUTS, community_id, after[0] if after else None, limit + 1)
-    next_cursor = encode_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
-    return pm.PayoutPage(items=[_payout(row) for row in rows[:limit]], next_cursor=next_cursor)
+    items, next_cursor = await fetch_page(
+        conn, pq.PAYOUTS, community_id, limit=limit, cursor=cursor, item=_payout, key=("id",)
+    )
+    return pm.PayoutPage(items=items, next_cursor=next_cursor)
 
 
 async def _on_transfer(conn: asyncpg.Connection, transfer: TransferInfo) -> None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import asyncpg
 import msgspec
 from litestar.params import QueryParameter
 
@@ -61,3 +63,23 @@ def decode_cursor(cursor: str | None, *types: type) -> tuple | None:
             "invalid cursor",
             errors=[FieldError(field="cursor", message="not a cursor this list gave out", source="query")],
         ) from None
+
+
+async def fetch_page(
+    conn: asyncpg.Connection,
+    query: str,
+    *args: Any,
+    limit: int,
+    cursor: str | None,
+    item: Callable[[asyncpg.Record], Any],
+    key: tuple[str, ...] = ("sort_id",),
+    types: tuple[type, ...] = (int,),
+) -> tuple[list, str | None]:
+    """One keyset page: up to ``limit`` items of ``query`` after ``cursor``, and the next page's cursor (None on
+    the last page). The query's last parameters are the cursor's parts (NULL on the first page, one per
+    ``types``) and how many rows to fetch: one more than the page, to know whether another follows. The
+    cursor holds the row's ``key`` columns."""
+    after = decode_cursor(cursor, *types) or (None,) * len(types)
+    rows = await conn.fetch(query, *args, *after, limit + 1)
+    next_cursor = encode_cursor(*(rows[limit - 1][name] for name in key)) if len(rows) > limit else None
+    return [item(row) for row in rows[:limit]], next_cursor

@@ -9,7 +9,7 @@ import asyncpg
 from litestar import Response
 
 from service.core import money as checkout
-from service.core.paging import decode_cursor, encode_cursor
+from service.core.paging import fetch_page
 from service.errors import Problem
 from service.jobs import Reschedule
 from service.meetups import models as m
@@ -139,10 +139,7 @@ async def list_signups(
     conn: asyncpg.Connection, meetup_id: int, user_id: int, status: str | None, limit: int, cursor: str | None
 ) -> m.SignupPage:
     await _meetup_for(conn, meetup_id, user_id, admin=True)
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.SIGNUPS, meetup_id, status, after[0] if after else None, limit + 1)
-    items = [_signup(row) for row in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1]["sort_id"]) if len(rows) > limit else None
+    items, next_cursor = await fetch_page(conn, q.SIGNUPS, meetup_id, status, limit=limit, cursor=cursor, item=_signup)
     return m.SignupPage(items=items, next_cursor=next_cursor)
 
 

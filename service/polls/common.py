@@ -13,12 +13,10 @@ Concurrency, in one place:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 
-from service.core.paging import decode_cursor, encode_cursor
 from service.errors import Problem
 from service.polls import queries as q
 from service.wechat.client import WeChatClient
@@ -32,18 +30,6 @@ POLL_NOT_ACCEPTING_VOTES = "poll_not_accepting_votes"
 
 SCENE_FORUM = 3  # msg_sec_check scene for user text shown to others (WECHAT.md)
 NOT_VISITED_RECENTLY = 61010
-
-
-async def page_after(
-    conn: asyncpg.Connection, query: str, *args: Any, limit: int, cursor: str | None, item: Callable[[Any], Any]
-) -> tuple[list, str | None]:
-    """Up to ``limit`` items of ``query`` after ``cursor``, and the cursor of the next page (None: the last).
-    The query's last two parameters are the cursor's id and how many rows (one more than the page, to know
-    whether there is more); its rows carry `sort_id`, the key the cursor holds."""
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(query, *args, after[0] if after else None, limit + 1)
-    next_cursor = encode_cursor(rows[limit - 1]["sort_id"]) if len(rows) > limit else None
-    return [item(row) for row in rows[:limit]], next_cursor
 
 
 async def audit(

@@ -15,13 +15,14 @@ from service.core.access import ADMIN_ROLES
 from service.core.apps import require_app_member
 from service.core.idempotency import run_once, scope_of
 from service.core.media import claim_images, images_of
+from service.core.paging import fetch_page
 from service.core.rows import from_row
 from service.errors import FieldError, Problem
 from service.jobs import enqueue
 from service.polls import draw
 from service.polls import models as m
 from service.polls import queries as q
-from service.polls.common import APP, audit, page_after, poll_state
+from service.polls.common import APP, audit, poll_state
 from service.settings import Settings
 
 MAX_SCHEDULE = timedelta(days=180)
@@ -161,7 +162,7 @@ async def list_polls(
 ) -> m.PollPage:
     standing = await require_app_member(conn, community_id, user_id, APP)
     item = partial(poll_model, admin=standing["role"] in ADMIN_ROLES)
-    items, next_cursor = await page_after(
+    items, next_cursor = await fetch_page(
         conn, q.POLLS_OF_COMMUNITY, community_id, status, limit=limit, cursor=cursor, item=item
     )
     return m.PollPage(items=items, next_cursor=next_cursor)
@@ -178,5 +179,5 @@ async def audit_log(conn: asyncpg.Connection, poll_id: int, user_id: int, limit:
     if standing["role"] not in ADMIN_ROLES and state["status"] != "closed":
         raise Problem("poll_not_closed", "members see the full record once the poll is closed")
     entry = partial(from_row, m.PollAuditEntry)
-    items, next_cursor = await page_after(conn, q.AUDIT, poll_id, limit=limit, cursor=cursor, item=entry)
+    items, next_cursor = await fetch_page(conn, q.AUDIT, poll_id, limit=limit, cursor=cursor, item=entry)
     return m.PollAuditPage(items=items, next_cursor=next_cursor)

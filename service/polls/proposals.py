@@ -12,6 +12,7 @@ from service.core.access import ADMIN_ROLES
 from service.core.apps import require_app_member
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
+from service.core.paging import fetch_page
 from service.core.rows import from_row, invalid
 from service.errors import Problem
 from service.polls import models as m
@@ -22,7 +23,6 @@ from service.polls.common import (
     audit,
     check_content,
     openid_of,
-    page_after,
     poll_state,
     proposal_in,
     replay_only,
@@ -127,7 +127,7 @@ async def list_proposals(
     standing = await require_app_member(conn, state["community_id"], user_id, APP)
     admin = standing["role"] in ADMIN_ROLES
     reveal = _reveals_proposers(state, standing["role"])
-    items, next_cursor = await page_after(
+    items, next_cursor = await fetch_page(
         conn, q.PROPOSALS, poll_id, user_id, admin, limit=limit, cursor=cursor, item=partial(_proposal, reveal=reveal)
     )
     return m.ProposalPage(items=items, next_cursor=next_cursor)

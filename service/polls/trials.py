@@ -17,12 +17,13 @@ from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.interactions import record
 from service.core.media import claim_images, images_of, images_state
+from service.core.paging import fetch_page
 from service.core.rows import from_row
 from service.errors import Problem
 from service.polls import models as m
 from service.polls import queries as q
 from service.polls import trial_queries as tq
-from service.polls.common import audit, check_content, openid_of, page_after, poll_state, replay_only
+from service.polls.common import audit, check_content, openid_of, poll_state, replay_only
 from service.wechat.client import WeChatClient
 
 
@@ -57,7 +58,7 @@ REVIEW_LABEL = 21000
 
 
 async def my_trials(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.TrialPage:
-    items, next_cursor = await page_after(conn, tq.MY_TRIALS, user_id, limit=limit, cursor=cursor, item=_trial_item)
+    items, next_cursor = await fetch_page(conn, tq.MY_TRIALS, user_id, limit=limit, cursor=cursor, item=_trial_item)
     return m.TrialPage(items=items, next_cursor=next_cursor)
 
 
@@ -66,7 +67,7 @@ async def poll_trials(
 ) -> m.TrialPage:
     state = await poll_state(conn, poll_id)
     await require_admin(conn, state["community_id"], admin_id)
-    items, next_cursor = await page_after(conn, tq.POLL_TRIALS, poll_id, limit=limit, cursor=cursor, item=_trial_item)
+    items, next_cursor = await fetch_page(conn, tq.POLL_TRIALS, poll_id, limit=limit, cursor=cursor, item=_trial_item)
     return m.TrialPage(items=items, next_cursor=next_cursor)
 
 
@@ -181,7 +182,7 @@ async def poll_feedback(
     def feedback(row: asyncpg.Record) -> m.Feedback:
         return from_row(m.Feedback, row, images=images_of(row))
 
-    items, next_cursor = await page_after(conn, tq.FEEDBACK_OF_POLL, poll_id, limit=limit, cursor=cursor, item=feedback)
+    items, next_cursor = await fetch_page(conn, tq.FEEDBACK_OF_POLL, poll_id, limit=limit, cursor=cursor, item=feedback)
     stats = await conn.fetchrow(tq.FEEDBACK_STATS, poll_id)
     return m.FeedbackPage(items=items, next_cursor=next_cursor, count=stats["count"], average_rating=stats["average"])
 

@@ -25,7 +25,7 @@ from service.core import hooks
 from service.core.apps import require_app_member
 from service.core.content import POST_SCENE, judge
 from service.core.hooks import Published
-from service.core.paging import decode_cursor, encode_cursor
+from service.core.paging import fetch_page
 from service.core.robots import comment_as_robot
 from service.core.rows import from_row
 from service.errors import FieldError, Problem
@@ -108,10 +108,8 @@ async def list_rules(
     conn: asyncpg.Connection, community_id: int, user_id: int, limit: int, cursor: str | None
 ) -> m.RulePage:
     await require_app_member(conn, community_id, user_id, APP, admin=True)
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.RULES, community_id, after[0] if after else None, limit + 1)
-    next_cursor = encode_cursor(rows[limit - 1]["sort_id"]) if len(rows) > limit else None
-    return m.RulePage(items=[_rule(row) for row in rows[:limit]], next_cursor=next_cursor)
+    items, next_cursor = await fetch_page(conn, q.RULES, community_id, limit=limit, cursor=cursor, item=_rule)
+    return m.RulePage(items=items, next_cursor=next_cursor)
 
 
 async def _rule_for_admin(conn: asyncpg.Connection, rule_id: int, user_id: int, *, lock: bool = False) -> Any:

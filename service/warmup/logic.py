@@ -18,7 +18,7 @@ from msgspec import UNSET
 
 from service.core.apps import require_app_member
 from service.core.content import openid_of, status_for
-from service.core.paging import decode_cursor, encode_cursor
+from service.core.paging import fetch_page
 from service.core.recurrence import format_hhmm, parse_hhmm
 from service.errors import Problem
 from service.warmup import models as m
@@ -94,13 +94,16 @@ async def list_topics(
     conn: asyncpg.Connection, community_id: int, user_id: int, limit: int, cursor: str | None
 ) -> m.WarmupTopicPage:
     await _admin(conn, community_id, user_id)
-    after = decode_cursor(cursor, int, int)
-    rows = await conn.fetch(q.TOPICS, community_id, *(after or (None, None)), limit + 1)
-    items = [_topic(row) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(last["position"], last["sort_id"])
+    items, next_cursor = await fetch_page(
+        conn,
+        q.TOPICS,
+        community_id,
+        limit=limit,
+        cursor=cursor,
+        item=_topic,
+        key=("position", "sort_id"),
+        types=(int, int),
+    )
     return m.WarmupTopicPage(items=items, next_cursor=next_cursor)
 
 
