@@ -34,11 +34,13 @@ $(SERVE_STAMP): pyproject.toml
 
 install: $(STAMP) $(NODE_STAMP)
 
-## Debian's chromium for the docs-page browser check; curl and jq for the walkthrough test (as root, like CI).
+## Debian's chromium for the docs-page browser check; curl and jq for the walkthrough test; caddy for the
+## instances behind a proxy (as root, like CI).
 browser:
-	@command -v chromium >/dev/null && command -v jq >/dev/null && command -v curl >/dev/null || \
-		(apt-get update -q && apt-get install -y -q --no-install-recommends chromium jq curl) || \
-		(echo "chromium, jq and curl are required: install them from your package manager" && exit 1)
+	@command -v chromium >/dev/null && command -v jq >/dev/null && command -v curl >/dev/null && \
+		command -v caddy >/dev/null || \
+		(apt-get update -q && apt-get install -y -q --no-install-recommends chromium jq curl caddy) || \
+		(echo "chromium, jq, curl and caddy are required: install them from your package manager" && exit 1)
 
 ## Serve the API on http://127.0.0.1:8000 (docs at /schema): embedded PostgreSQL when DATABASE_URL is unset.
 run: $(SERVE_STAMP)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import stat
 import subprocess
@@ -118,12 +119,15 @@ def wait_ready(url: str, timeout: float = 60.0, process: subprocess.Popen | None
 class Stack:
     """The API, the worker and the WeChat sandbox as processes over one database (`dsn`)."""
 
-    def __init__(self, dsn: str, name: str, logs: Path | None = None, **settings: object) -> None:
+    def __init__(self, dsn: str, name: str, logs: Path | None = None, instances: int = 1, **settings: object) -> None:
         self.dsn = dsn
         self.logs = logs or OUT / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.api_port, self.sandbox_port = free_port(), free_port()
-        self.api_url = f"http://127.0.0.1:{self.api_port}"
+        self.api_ports = [free_port() for _ in range(instances)]
+        self.api_port, self.sandbox_port = self.api_ports[0], free_port()
+        # Several instances are reached as in production: through Caddy, which balances over them.
+        self.proxy = Proxy(self.api_ports, self.logs) if instances > 1 else None
+        self.api_url = self.proxy.url if self.proxy else f"http://127.0.0.1:{self.api_port}"
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
         # The API and the sandbox share the Pay sandbox keys of one folder: create them once, before both; the
         # sandbox reads them there, the API and the worker get them through their settings.
@@ -149,13 +153,13 @@ class Stack:
         self.env.update({k.upper(): str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()})
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def _spawn(self, role: str, *args: str) -> subprocess.Popen:
+    def _spawn(self, role: str, *args: str, **env: str) -> subprocess.Popen:
         log = open(self.logs / f"{role}.log", "ab")  # noqa: SIM115 - the child holds it; closed with the process
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "service", *args],
                 cwd=ROOT,
-                env=self.env,
+                env={**self.env, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -171,13 +175,22 @@ class Stack:
         migrate = self._spawn("migrate", "migrate")
         if migrate.wait(timeout=120) != 0:
             raise RuntimeError(f"migrations failed: see {self.logs / 'migrate.log'}")
-        self.start_api()
+        for instance in range(len(self.api_ports)):
+            self.start_api(instance)
+        if self.proxy:
+            self.proxy.start()
         self.start_worker()
         return self
 
-    def start_api(self) -> float:
-        """Start the API; the seconds it took to answer /readyz."""
-        return wait_ready(f"{self.api_url}/readyz", process=self._spawn("api", "serve"))
+    def start_api(self, instance: int = 0) -> float:
+        """Start the API (one of its instances: roles api, api2, ...); the seconds it took to answer /readyz."""
+        port = self.api_ports[instance]
+        process = self._spawn(self.api_role(instance), "serve", PORT=str(port))
+        return wait_ready(f"http://127.0.0.1:{port}/readyz", process=process)
+
+    @staticmethod
+    def api_role(instance: int) -> str:
+        return "api" if instance == 0 else f"api{instance + 1}"
 
     def start_worker(self) -> None:
         self._spawn("worker", "worker")
@@ -195,6 +208,58 @@ class Stack:
         return tree_rss_kib(self.processes[role].pid) / 1024
 
     def close(self) -> None:
-        for role in ("worker", "api", "sandbox"):
+        if self.proxy:
+            self.proxy.close()
+        apis = [self.api_role(instance) for instance in range(len(self.api_ports))]
+        for role in ("worker", *apis, "sandbox"):
             if role in self.processes and self.alive(role):
                 stop(self.processes[role])
+
+
+class Proxy:
+    """Caddy (Debian's package) before the API instances, configured by infra/Caddyfile itself: the same body
+    limit, balancing and retries, with the instances' loopback ports in place of compose's DNS lookup."""
+
+    def __init__(self, upstreams: list[int], logs: Path) -> None:
+        self.upstreams = upstreams
+        self.logs = logs
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def config(self) -> str:
+        production = (ROOT / "infra" / "Caddyfile").read_text()
+        site, replaced = re.subn(r"^:80 \{", f"http://127.0.0.1:{self.port} {{", production, flags=re.M)
+        site, balanced = re.subn(
+            r"dynamic a \{.*?\n\t\t\}",
+            # Each answer names the instance that gave it (tests check the balancing).
+            "to "
+            + " ".join(f"127.0.0.1:{p}" for p in self.upstreams)
+            + "\n\t\theader_down X-Upstream {http.reverse_proxy.upstream.hostport}",
+            site,
+            flags=re.S,
+        )
+        if (replaced, balanced) != (1, 1):
+            raise RuntimeError("infra/Caddyfile no longer has the `:80` site and `dynamic a` upstreams this expects")
+        # No admin endpoint (port 2019 would clash between stacks), no certificates on loopback.
+        return "{\n\tadmin off\n\tauto_https off\n}\n\n" + site
+
+    def start(self) -> None:
+        caddy = shutil.which("caddy")
+        if caddy is None:
+            raise RuntimeError("caddy is required (Debian's package `caddy`; `make test` installs it)")
+        config = self.logs / "Caddyfile"
+        config.write_text(self.config())
+        with open(self.logs / "caddy.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [caddy, "run", "--config", str(config), "--adapter", "caddyfile"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "HOME": str(self.logs), "XDG_DATA_HOME": str(self.logs)},
+            )
+        wait_ready(f"{self.url}/readyz", process=self.process)
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            stop(self.process)
