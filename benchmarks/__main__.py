@@ -22,6 +22,7 @@ import httpx
 from benchmarks import media, throughput
 from benchmarks.processes import free_port, stop, tree_peak_rss_kib
 from benchmarks.scenarios import BASELINE, SCENARIOS, Request, Scenario
+from benchmarks.stack import Proxy
 from service.db import embedded
 from service.db.migrate import migrate
 from service.db.pool import connect
@@ -58,6 +59,8 @@ SERVERS = {
         "--no-ws",
         "benchmarks.server:app_from_env",
     ],
+    # The bare one-query limit (benchmarks/bare.py) under the same granian settings.
+    "bare": lambda port: [*SERVERS["granian"](port)[:-1], "benchmarks.bare:app_from_env"],
     "uvicorn": lambda port: [
         sys.executable,
         "-m",
@@ -81,6 +84,7 @@ SERVERS = {
 }
 
 
+NO_CACHE = "granian, no feed cache"
 INGEST_TARGET: list[int] = []  # (community, member, post) the ingestion benchmark writes to
 METRICS_COMMUNITY: list[int] = []
 
@@ -89,10 +93,12 @@ def lua_for(request: Request) -> str:
     if request.script:
         return request.script + REPORT_LUA
     if request.rotation:
+        sign = request.sign or (lambda body: {})
         entries = ",\n".join(
             "{"
             + ", ".join(
-                f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in {**h, "Content-Type": "application/json"}.items()
+                f"[{json.dumps(k)}] = {json.dumps(v)}"
+                for k, v in {**h, **sign(b.encode()), "Content-Type": "application/json"}.items()
             )
             + "}, "
             + json.dumps(b)
@@ -197,6 +203,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--servers", default="granian", help="comma-separated: granian,uvicorn")
     parser.add_argument("--only", action="append", default=[], help="scenario names to run (baseline always runs)")
+    parser.add_argument(
+        "--instances", type=int, default=0, help="also: req/s through Caddy with 1 and N granian instances"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is required (apt-get install wrk)", file=sys.stderr)
@@ -207,7 +216,7 @@ def main() -> int:
     dsn, requests = asyncio.run(prepare_database(admin, extras))
     comparisons: list[tuple[str, str, str, float, str]] = []
     scenarios: list[Scenario] = [BASELINE] + [s for s in SCENARIOS if not args.only or s.name in args.only]
-    rows = []
+    rows = [measure("bare", dsn, {}, BASELINE, requests, args)]  # the limit: one SELECT, nothing of the app
     for kind in args.servers.split(","):
         media_env = {**media.SERVER_ENV, "MEDIA_DIR": tempfile.mkdtemp(prefix="bench-media-")}
         proc, base_url = start_server(kind, dsn, media_env)
@@ -220,6 +229,12 @@ def main() -> int:
                 result.update(server=kind, scenario=scenario.name, goal=scenario.goal, connections=connections)
                 rows.append(result)
                 print(f"  {kind:8} {scenario.name:24} {result['rps']:9.0f} req/s", file=sys.stderr, flush=True)
+            if kind == "granian" and {"feed_latest", "feed_hot"} & {s.name for s in scenarios}:
+                # The same feed pages with no page cache: what every read costs the database.
+                rows += [
+                    {**row, "server": NO_CACHE}
+                    for row in measure_all("granian", dsn, {"FEED_CACHE_SECONDS": "0"}, requests, args, "feed_")
+                ]
             if extras and kind == args.servers.split(",")[0]:
                 comparisons.append(ingestion(base_url, dsn, requests["ingest"], args.duration))
             if (not args.only or "media" in args.only) and kind == args.servers.split(",")[0]:
@@ -230,21 +245,26 @@ def main() -> int:
         for row in rows:
             row.setdefault("rss_mib", rss_mib)
 
-    print(f"\ncores: {os.cpu_count()}, wrk -t1 -d{args.duration}s, one server worker\n")
+    print(f"\ncores: {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}, wrk -t1 -d{args.duration}s, one worker\n")
     print(
-        "| server | scenario | conns | req/s | p50 ms | p99 ms | req/s vs baseline | p99 vs baseline | errors | "
-        "peak RSS MiB | goal |"
+        "| server | scenario | conns | req/s | p50 ms | p99 ms | req/s vs baseline | p99 vs baseline "
+        "| req/s vs bare limit | errors | peak RSS MiB | goal |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    bare = rows[0]
     for row in rows:
-        base = next(r for r in rows if r["server"] == row["server"] and r["scenario"] == "baseline")
+        # The no-cache feed runs on a server of its own: compared with the granian baseline.
+        server = "granian" if row["server"] == NO_CACHE else row["server"]
+        base = next(r for r in rows if r["server"] == server and r["scenario"] == "baseline")
         p99_ratio = row["p99_us"] / max(base["p99_us"], 1)
         print(
             f"| {row['server']} | {row['scenario']} | {row['connections']} | {row['rps']:.0f} | "
-            f"{row['p50_us'] / 1000:.2f} | "
-            f"{row['p99_us'] / 1000:.2f} | {row['rps'] / base['rps']:.2f} | {p99_ratio:.2f} "
-            f"| {row['errors'] + row['non2xx']} | {row['rss_mib']:.0f} | {row['goal']} |"
+            f"{row['p50_us'] / 1000:.2f} | {row['p99_us'] / 1000:.2f} | {row['rps'] / base['rps']:.2f} | "
+            f"{p99_ratio:.2f} | {row['rps'] / bare['rps']:.2f} | {row['errors'] + row['non2xx']} | "
+            f"{row['rss_mib']:.0f} | {row['goal']} |"
         )
+    if args.instances > 1:
+        scaling(dsn, requests, args)
     if extras:
         comparisons.append(asyncio.run(metrics_comparison(dsn)))
     if comparisons:
@@ -252,6 +272,59 @@ def main() -> int:
         for name, figure, baseline, ratio, goal in comparisons:
             print(f"| {name} | {figure} | {baseline} | {ratio:.2f} | {goal} |")
     return 0
+
+
+def measure(kind: str, dsn: str, env: dict[str, str], scenario: Scenario, requests: dict, args) -> dict:
+    """One scenario on a server of its own: warmed up, then measured."""
+    return measure_all(kind, dsn, env, requests, args, scenario.name, [scenario])[0]
+
+
+def measure_all(
+    kind: str, dsn: str, env: dict[str, str], requests: dict, args, prefix: str, scenarios: list | None = None
+) -> list[dict]:
+    """The scenarios whose name starts with `prefix`, on one server started with `env`."""
+    chosen = [s for s in scenarios or SCENARIOS if s.name.startswith(prefix) and s.name in requests]
+    proc, base_url = start_server(kind, dsn, env)
+    rows = []
+    try:
+        for scenario in chosen:
+            run_wrk(base_url, requests[scenario.name], 2, args.connections)
+            result = run_wrk(base_url, requests[scenario.name], args.duration, args.connections)
+            result.update(server=kind, scenario=scenario.name, goal=scenario.goal, connections=args.connections)
+            print(f"  {kind:8} {scenario.name:24} {result['rps']:9.0f} req/s ({env or 'as is'})", file=sys.stderr)
+            rows.append(result)
+        rss_mib = tree_peak_rss_kib(proc.pid) / 1024
+    finally:
+        stop(proc)
+    return [{**row, "rss_mib": rss_mib} for row in rows]
+
+
+def scaling(dsn: str, requests: dict, args) -> None:
+    """req/s through Caddy (infra/Caddyfile) with one granian instance, then with N, on the same database."""
+    names = ["baseline", "me", "feed_latest"]
+    rates: dict[int, dict[str, float]] = {}
+    logs = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
+    for count in (1, args.instances):
+        servers = [start_server("granian", dsn, {}) for _ in range(count)]
+        proxy = Proxy([int(url.rsplit(":", 1)[1]) for _, url in servers], logs)
+        try:
+            proxy.start()
+            for name in names:
+                run_wrk(proxy.url, requests[name], 2, args.connections)
+                rates.setdefault(count, {})[name] = run_wrk(proxy.url, requests[name], args.duration, args.connections)[
+                    "rps"
+                ]
+                print(f"  caddy -> {count} x granian {name:16} {rates[count][name]:9.0f} req/s", file=sys.stderr)
+        finally:
+            proxy.close()
+            for proc, _ in servers:
+                stop(proc)
+    n = args.instances
+    print(f"\n| through Caddy | req/s, 1 instance | req/s, {n} instances | scaling | goal |\n|---|---:|---:|---:|---|")
+    for name in names:
+        print(
+            f"| {name} | {rates[1][name]:.0f} | {rates[n][name]:.0f} | {rates[n][name] / rates[1][name]:.2f} | >= 1.7 |"
+        )
 
 
 def uploads(base_url: str, feed: Request, duration: int) -> list[tuple[str, str, str, float, str]]:
