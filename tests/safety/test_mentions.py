@@ -92,6 +92,7 @@ async def test_only_members_who_did_not_block_me_within_the_limit(world, db):
 
     problem = await refused([str(bob.id), str(outsider.id)], 422, "mention_not_member")
     assert str(outsider.id) in problem["detail"] and problem["userMessage"] == "只能提及本社群的成员。"
+    assert [(e["field"], str(outsider.id) in e["message"]) for e in problem["errors"]] == [("mentions", True)]
     await refused([str(erin.id)], 422, "mention_not_member")  # signed in, never joined
     await refused([str(u.id) for u in (bob, carol, dave, erin)], 400, "too_many_mentions")
     await refused(["abc"], 400, "validation_failed")
