@@ -6,8 +6,8 @@ from datetime import datetime
 
 import asyncpg
 
-from service.core.paging import decode_cursor
-from service.core.rows import from_row, page_of
+from service.core.paging import fetch_page
+from service.core.rows import from_row
 from service.errors import Problem
 from service.safety import models as m
 from service.safety import queries as q
@@ -38,6 +38,14 @@ async def unblock(conn: asyncpg.Connection, user_id: int, blocked_id: int) -> No
 
 
 async def blocks(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.BlockPage:
-    after = decode_cursor(cursor, datetime, int)
-    rows = await conn.fetch(q.PAGE, user_id, *(after or (None, None)), limit + 1)
-    return page_of(m.Block, m.BlockPage, rows, limit, lambda row: (row["blocked_at"], row["sort_id"]))
+    items, next_cursor = await fetch_page(
+        conn,
+        q.PAGE,
+        user_id,
+        limit=limit,
+        cursor=cursor,
+        item=lambda row: from_row(m.Block, row),
+        key=("blocked_at", "sort_id"),
+        types=(datetime, int),
+    )
+    return m.BlockPage(items=items, next_cursor=next_cursor)
