@@ -63,6 +63,7 @@ SELECT create_distributed_table('robot_cooldowns', 'community_id', colocate_with
 SELECT create_distributed_table('moderation_cases', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('reports', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('moderation_actions', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('mention_notices', 'community_id', colocate_with => 'communities');
 
 -- Per member, co-located with each other by user id: sessions and the answers kept for Idempotency-Key.
 SELECT create_distributed_table('refresh_tokens', 'user_id');
@@ -83,6 +84,8 @@ SELECT create_reference_table('reward_pools');
 -- per distinct photo, read by every upload's deduplication and every verdict.
 SELECT create_reference_table('media_objects');
 SELECT create_reference_table('media_checks');
+-- Blocks between members: every feed page and member list filters by them, whatever the community.
+SELECT create_reference_table('member_blocks');
 
 -- On the coordinator only: the job queue (workers claim with FOR UPDATE SKIP LOCKED on one table), the shared
 -- WeChat access token, login rate limits, WeChat's message pushes, roll-up watermarks and the migrations.

@@ -650,7 +650,7 @@ export interface paths {
         };
         /**
          * A community's feed, latest or hot (members only)
-         * @description `latest`: newest first, keyset cursor on (created time, id): pages never repeat or skip a post, whatever is posted meanwhile (new posts appear when you start again from the first page). `hot`: by the time-decayed score (likes + 2 comments + 3 shares + 1) x 2^(-age in hours / 24) (docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I liked it, the essence flag and its first comments. My own pending posts are included, marked. Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes; my own writes, my likes and my standing are always current (docs/feed.md, the page cache).
+         * @description `latest`: newest first, keyset cursor on (created time, id): pages never repeat or skip a post, whatever is posted meanwhile (new posts appear when you start again from the first page). `hot`: by the time-decayed score (likes + 2 comments + 3 shares + 1) x 2^(-age in hours / 24) (docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I liked it, the essence flag and its first comments. My own pending posts are included, marked. Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes; my own writes, my likes and my standing are always current (docs/feed.md, the page cache). Posts and comments of members I blocked are left out: a page may then hold fewer items than `limit` while `nextCursor` goes on.
          */
         get: operations["getCommunityFeed"];
         put?: never;
@@ -1051,7 +1051,7 @@ export interface paths {
         put?: never;
         /**
          * Post in a community: text (checked by WeChat), up to 9 uploaded photos, a link to a product or poll
-         * @description WeChat's content check decides: pass -> visible (201, status `visible`); review -> held (201, status `pending`, only you see it); risky -> 422 `content_rejected`. When WeChat cannot be reached the post is kept `pending` and checked again by a job. Photos (`imageIds`, your uploads) are checked by WeChat too: the post stays `pending` until every one passed, and one refused photo turns it `rejected` (422 `media_rejected` when it was refused before you posted). New members have limits in their first 24 hours (429 `rate_limited` with Retry-After; docs/feed.md).
+         * @description WeChat's content check decides: pass -> visible (201, status `visible`); review -> held (201, status `pending`, only you see it); risky -> 422 `content_rejected`. When WeChat cannot be reached the post is kept `pending` and checked again by a job. Photos (`imageIds`, your uploads) are checked by WeChat too: the post stays `pending` until every one passed, and one refused photo turns it `rejected` (422 `media_rejected` when it was refused before you posted). New members have limits in their first 24 hours (429 `rate_limited` with Retry-After; docs/feed.md). `mentions`: members of the community, told in their inbox once the post is visible (docs/safety.md).
          */
         post: operations["createPost"];
         delete?: never;
@@ -1247,6 +1247,44 @@ export interface paths {
         put: operations["updateMe"];
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/blocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My blocked members, most recently blocked first */
+        get: operations["listBlocks"];
+        put?: never;
+        /**
+         * Block a member (idempotent: blocking again answers the block)
+         * @description What the blocked member writes disappears from my feeds and comment lists (others still see it); they cannot reply to my posts or comments, mention me or notify me (`blocked`); neither of us sees the other in member lists. They are not told. At most MAX_BLOCKS (1000) blocks (`too_many_blocks`).
+         */
+        post: operations["blockMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/blocks/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Unblock a member (idempotent); their content shows again */
+        delete: operations["unblockMember"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1989,7 +2027,7 @@ export interface paths {
         get: operations["getPost"];
         /**
          * Edit my post within the edit window (15 minutes by default); new text or photos are checked again
-         * @description Only the author, within POST_EDIT_WINDOW seconds (900) of posting, and only while allowed to post (not muted, introduced where asked). A changed text is checked by WeChat like a new post: risky -> `content_rejected`, review -> the post is `pending` again. `imageIds` replaces the photos (your uploads, in order; `[]` removes them): the post is judged again like a new one and stays `pending` until WeChat passed every new photo; photos it no longer shows are deleted unless something else shows them. Newcomers may not add links past their limit.
+         * @description Only the author, within POST_EDIT_WINDOW seconds (900) of posting, and only while allowed to post (not muted, introduced where asked). A changed text is checked by WeChat like a new post: risky -> `content_rejected`, review -> the post is `pending` again. `imageIds` replaces the photos (your uploads, in order; `[]` removes them): the post is judged again like a new one and stays `pending` until WeChat passed every new photo; photos it no longer shows are deleted unless something else shows them. Newcomers may not add links past their limit. `mentions` replaces the mentions: only members not mentioned before are told.
          */
         put: operations["updatePost"];
         post?: never;
@@ -2015,7 +2053,7 @@ export interface paths {
         put?: never;
         /**
          * Comment on a post, or reply to a comment (`parentId`); checked by WeChat like a post
-         * @description `parentId` answers a comment; a reply to a reply joins its thread. WeChat's check decides as for posts: pass -> visible, review -> pending (only you see it), risky -> `content_rejected`, WeChat unreachable -> pending and checked again by a job. A photo (`imageId`, your upload) holds the comment `pending` until WeChat passed it; a refused one turns it `rejected`. The post must be visible; newcomers' limits apply (`rate_limited` with Retry-After).
+         * @description `parentId` answers a comment; a reply to a reply joins its thread. WeChat's check decides as for posts: pass -> visible, review -> pending (only you see it), risky -> `content_rejected`, WeChat unreachable -> pending and checked again by a job. A photo (`imageId`, your upload) holds the comment `pending` until WeChat passed it; a refused one turns it `rejected`. The post must be visible; newcomers' limits apply (`rate_limited` with Retry-After). A member who blocked you: you cannot comment on their post nor reply to them (403 `blocked`), nor mention them. A blocked member's comments are left out of your lists.
          */
         post: operations["createComment"];
         delete?: never;
@@ -2488,6 +2526,35 @@ export interface components {
             duplicates: number;
             rejected: components["schemas"]["RejectedEvent"][];
         };
+        /** Block */
+        Block: {
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
+            avatarUrl: string;
+            /** Format: date-time */
+            blockedAt: string;
+            nickname: string;
+            userId: string;
+        };
+        /** BlockCreate */
+        BlockCreate: {
+            /**
+             * @description The member to block
+             * @example 1002
+             */
+            userId: string;
+        };
+        /** BlockPage */
+        BlockPage: {
+            items: components["schemas"]["Block"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
+            nextCursor: string | null;
+        };
         /** Case */
         Case: {
             author: components["schemas"]["Person"] | null;
@@ -2701,6 +2768,7 @@ export interface components {
             id: string;
             /** @description Its photo, with signed URLs that expire in an hour */
             image: components["schemas"]["Image"] | null;
+            mentions: components["schemas"]["Mention"][];
             /** @description The thread (top-level comment) of a reply */
             parentId: string | null;
             postId: string;
@@ -2724,6 +2792,8 @@ export interface components {
              * @example 42
              */
             imageId?: string | null;
+            /** @description User ids of members of this community to mention (at most MAX_MENTIONS, 10): they are told in their inbox. Duplicates count once, yourself not at all. A member who blocked you cannot be mentioned. */
+            mentions?: string[];
             /** @description Reply to this comment. Replies are one level deep: replying to a reply joins its thread. */
             parentId?: string | null;
             /**
@@ -2749,6 +2819,7 @@ export interface components {
             id: string;
             /** @description Its photo, with signed URLs that expire in an hour */
             image: components["schemas"]["Image"] | null;
+            mentions: components["schemas"]["Mention"][];
             /** @description The thread (top-level comment) of a reply */
             parentId: string | null;
             postId: string;
@@ -3144,6 +3215,7 @@ export interface components {
             likeCount: number;
             likedByMe: boolean;
             link: components["schemas"]["Link"] | null;
+            mentions: components["schemas"]["Mention"][];
             /**
              * @description The robot that wrote it, null for members
              * @example null
@@ -3688,6 +3760,11 @@ export interface components {
             status: "active" | "left" | "removed";
             unfollowed: boolean;
         };
+        /** Mention */
+        Mention: {
+            nickname: string;
+            userId: string;
+        };
         /** MetricPeriod */
         MetricPeriod: {
             /** Format: date */
@@ -3852,10 +3929,10 @@ export interface components {
             };
             id: string;
             /**
-             * @description comment: on my post; reply: to my comment; likes: on my post (one item per post, `count`); join_approved / join_rejected: my join request; trial_won / trial_closing / trial_shipped: a free trial of a poll (closing: claim before `data.expiresAt`); poll_closed: a poll I took part in has its result; report_decided: a report of mine (`data.outcome`); content_removed: my post or comment (`data.reason`); meetup_changed / meetup_cancelled: a meetup I signed up for; collection_asked / collection_refunded / collection_settled: a group collection asks my share, refunded it, or paid me what it collected; app_expiring: a monthly app of my community ends soon; reward_paid: a reward reached my WeChat Pay
+             * @description comment: on my post; reply: to my comment; mention: a post or comment mentioned me; likes: on my post (one item per post, `count`); join_approved / join_rejected: my join request; trial_won / trial_closing / trial_shipped: a free trial of a poll (closing: claim before `data.expiresAt`); poll_closed: a poll I took part in has its result; report_decided: a report of mine (`data.outcome`); content_removed: my post or comment (`data.reason`); meetup_changed / meetup_cancelled: a meetup I signed up for; collection_asked / collection_refunded / collection_settled: a group collection asks my share, refunded it, or paid me what it collected; app_expiring: a monthly app of my community ends soon; reward_paid: a reward reached my WeChat Pay
              * @enum {string}
              */
-            kind: "comment" | "reply" | "likes" | "join_approved" | "join_rejected" | "trial_won" | "trial_closing" | "trial_shipped" | "poll_closed" | "report_decided" | "content_removed" | "meetup_changed" | "meetup_cancelled" | "collection_asked" | "collection_refunded" | "collection_settled" | "app_expiring" | "reward_paid";
+            kind: "comment" | "reply" | "mention" | "likes" | "join_approved" | "join_rejected" | "trial_won" | "trial_closing" | "trial_shipped" | "poll_closed" | "report_decided" | "content_removed" | "meetup_changed" | "meetup_cancelled" | "collection_asked" | "collection_refunded" | "collection_settled" | "app_expiring" | "reward_paid";
             read: boolean;
             subjectId: string;
             /** @description What to open: post, comment, community, trial, poll, report, meetup, collection, reward */
@@ -4147,6 +4224,8 @@ export interface components {
             /** @description Up to 9 of your uploads (POST /v1/media), in order. Shown to others once WeChat's image check passed every one; one refused image refuses what carries it. */
             imageIds?: string[];
             link?: components["schemas"]["Link"] | null;
+            /** @description User ids of members of this community to mention (at most MAX_MENTIONS, 10): they are told in their inbox. Duplicates count once, yourself not at all. A member who blocked you cannot be mentioned. */
+            mentions?: string[];
             /**
              * @description Up to 2000 characters
              * @default
@@ -4159,6 +4238,8 @@ export interface components {
             /** @description The post's photos from now on, in order (up to 9 of your uploads): new ones hold the post again until WeChat's image check passed them */
             imageIds?: string[];
             link?: components["schemas"]["Link"] | null;
+            /** @description The mentions from now on: only the newly mentioned are told */
+            mentions?: string[];
             /**
              * @description Up to 2000 characters
              * @example 周六早上七点，滨江步道集合跑 10 公里
@@ -4191,7 +4272,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "cancellation_closed" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -4907,6 +4988,22 @@ export interface components {
         };
         /**
          * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `too_many_mentions`: More members mentioned than MAX_MENTIONS allows.
+         *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+         */
+        Problem400_552b3ceaf7: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "bad_request" | "too_many_mentions" | "validation_failed";
+                };
+            };
+        };
+        /**
+         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
          *     - `window_too_long`: The metrics window is longer than 366 days or ends before it starts.
          */
         Problem400_81c9e2f9ba: {
@@ -5089,16 +5186,34 @@ export interface components {
          * @description - `not_member`: You are not a member of this community (or no longer are).
          *     - `member_muted`: An admin muted you in this community for a while.
          *     - `introduction_required`: This community asks newcomers to introduce themselves before posting.
-         *     - `forbidden`: Your role does not allow this action.
+         *     - `blocked`: This member blocked you: you cannot reply to, mention or notify them.
          */
-        Problem403_4d385e9eee: {
+        Problem403_6f3532de7a: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
-                    code: "forbidden" | "introduction_required" | "member_muted" | "not_member";
+                    code: "blocked" | "introduction_required" | "member_muted" | "not_member";
+                };
+            };
+        };
+        /**
+         * @description - `not_member`: You are not a member of this community (or no longer are).
+         *     - `member_muted`: An admin muted you in this community for a while.
+         *     - `introduction_required`: This community asks newcomers to introduce themselves before posting.
+         *     - `blocked`: This member blocked you: you cannot reply to, mention or notify them.
+         *     - `forbidden`: Your role does not allow this action.
+         */
+        Problem403_83ece825f0: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "blocked" | "forbidden" | "introduction_required" | "member_muted" | "not_member";
                 };
             };
         };
@@ -5876,6 +5991,18 @@ export interface components {
                 };
             };
         };
+        /** @description - `too_many_blocks`: Your block list holds MAX_BLOCKS members already: unblock someone first. */
+        Problem409_too_many_blocks: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "too_many_blocks";
+                };
+            };
+        };
         /** @description - `trial_already_shipped`: The trial was already shipped: its delivery note no longer changes. */
         Problem409_trial_already_shipped: {
             headers: {
@@ -6036,6 +6163,22 @@ export interface components {
             };
         };
         /**
+         * @description - `content_rejected`: The text did not pass WeChat's content-safety check.
+         *     - `mention_not_member`: A mentioned user is not a member of this community (`detail` names them).
+         *     - `media_rejected`: An image did not pass WeChat's image check: remove it.
+         */
+        Problem422_28bd509ab0: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "content_rejected" | "media_rejected" | "mention_not_member";
+                };
+            };
+        };
+        /**
          * @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
          *     - `content_rejected`: The text did not pass WeChat's content-safety check.
          *     - `media_rejected`: An image did not pass WeChat's image check: remove it.
@@ -6078,6 +6221,18 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "content_rejected" | "idempotency_key_reused";
+                };
+            };
+        };
+        /** @description - `cannot_block_yourself`: You cannot block yourself. */
+        Problem422_cannot_block_yourself: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "cannot_block_yourself";
                 };
             };
         };
@@ -8386,13 +8541,13 @@ export interface operations {
                     "application/json": components["schemas"]["FeedItem"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_552b3ceaf7"];
             401: components["responses"]["Problem401_96fc0df2fc"];
-            403: components["responses"]["Problem403_b871e80213"];
+            403: components["responses"]["Problem403_6f3532de7a"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_wechat_session_stale"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_dceb8d418c"];
+            422: components["responses"]["Problem422_28bd509ab0"];
             429: components["responses"]["Problem429_rate_limited"];
         };
     };
@@ -8856,6 +9011,88 @@ export interface operations {
             429: components["responses"]["Problem429_rate_limited"];
             502: components["responses"]["Problem502_wechat_error"];
             503: components["responses"]["Problem503_wechat_unavailable"];
+        };
+    };
+    listBlocks: {
+        parameters: {
+            query?: {
+                /** @description Page size (1-100) */
+                limit?: components["parameters"]["query.limit.2"];
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: components["parameters"]["query.cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description My block list */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockPage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    blockMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BlockCreate"];
+            };
+        };
+        responses: {
+            /** @description The block */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Block"];
+                };
+            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_too_many_blocks"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_cannot_block_yourself"];
+        };
+    };
+    unblockMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     listMyCommunities: {
@@ -10148,13 +10385,13 @@ export interface operations {
                     "application/json": components["schemas"]["FeedItem"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_552b3ceaf7"];
             401: components["responses"]["Problem401_96fc0df2fc"];
-            403: components["responses"]["Problem403_4d385e9eee"];
+            403: components["responses"]["Problem403_83ece825f0"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_9ac16e07da"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_dceb8d418c"];
+            422: components["responses"]["Problem422_28bd509ab0"];
             429: components["responses"]["Problem429_rate_limited"];
         };
     };
@@ -10242,13 +10479,13 @@ export interface operations {
                     "application/json": components["schemas"]["Comment"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_552b3ceaf7"];
             401: components["responses"]["Problem401_96fc0df2fc"];
-            403: components["responses"]["Problem403_b871e80213"];
+            403: components["responses"]["Problem403_6f3532de7a"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_wechat_session_stale"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_dceb8d418c"];
+            422: components["responses"]["Problem422_28bd509ab0"];
             429: components["responses"]["Problem429_rate_limited"];
         };
     };

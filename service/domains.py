@@ -21,6 +21,7 @@ from service.meetups.domain import DOMAIN as MEETUPS
 from service.moderation.domain import DOMAIN as MODERATION
 from service.polls.domain import DOMAIN as POLLS
 from service.robots.domain import DOMAIN as ROBOTS
+from service.safety.domain import DOMAIN as SAFETY
 from service.warmup.domain import DOMAIN as WARMUP
 
 # In the order of the OpenAPI document's tags.
@@ -34,6 +35,7 @@ DOMAINS: tuple[Domain, ...] = (
     INBOX,
     MEDIA,
     MODERATION,
+    SAFETY,
     ROBOTS,
     POLLS,
     ACTIVITIES,

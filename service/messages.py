@@ -47,6 +47,7 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     # The core: membership, apps, idempotency, money
     "not_member": ("你还不是该社群的成员。", "You are not a member of this community."),
     "member_muted": ("你已被管理员禁言，暂时不能发言。", "An admin has muted you here for a while."),
+    "blocked": ("对方已将你屏蔽，无法回复或提及对方。", "This member blocked you: you cannot reply or mention."),
     "introduction_required": ("请先发布自我介绍，再参与讨论。", "Please introduce yourself before posting."),
     "app_disabled": ("该功能在本社群未开启或已到期。", "This feature is off or expired in this community."),
     "operator_only": ("仅平台运营方可以进行此操作。", "Only the platform operator can do this."),
@@ -140,6 +141,11 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "check_in_not_open": ("打卡还没开始。", "Check-in has not opened yet."),
     "already_checked_in": ("本期已经打过卡了。", "You have already checked in this time."),
     "activity_ended": ("活动已结束。", "This activity has ended."),
+    # Safety: blocks and mentions
+    "cannot_block_yourself": ("不能屏蔽自己。", "You cannot block yourself."),
+    "too_many_blocks": ("屏蔽名单已满，请先移除一些再试。", "Your block list is full. Unblock someone first."),
+    "too_many_mentions": ("一次提及的人太多了，请减少后再发布。", "Too many members mentioned. Mention fewer."),
+    "mention_not_member": ("只能提及本社群的成员。", "You can only mention members of this community."),
     "already_reported": ("你已经举报过了，处理结果会通知你。", "You already reported this; you will hear the outcome."),
     "cannot_report_yourself": ("不能举报自己。", "You cannot report yourself."),
     "case_decided": ("其他管理员已处理该举报，请刷新。", "Another moderator already decided this. Please refresh."),

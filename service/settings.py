@@ -147,6 +147,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # post excerpt, thing2: who, thing3: comment excerpt, time4: when) and the page it opens.
     notify_template_id: str = "sandbox-comment-template"
     notify_page: str = "pages/post/detail"
+    # Mentions (docs/safety.md): how many members one post or comment may mention, and the subscribe message that
+    # tells a mentioned member (thing1: who, thing2: excerpt, time3: when; it opens NOTIFY_PAGE).
+    max_mentions: Annotated[int, msgspec.Meta(ge=0, le=100)] = 10
+    mention_template_id: str = "sandbox-mention-template"
+    # Blocking (docs/safety.md): how many members one member may block.
+    max_blocks: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
     # Moderation: distinct reporters that hide a post or comment until a moderator decides; the subscribe
     # message that tells authors and reporters the outcome, and the page it opens.
     # Read inbox items are kept this many days, then purged.

@@ -269,6 +269,9 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/me/notifications/unread-count"): Row(SIGNED_IN),
     ("POST", "/v1/me/notifications/read"): Row(SIGNED_IN, body={"upToId": "1000"}),
     ("GET", "/v1/me/removals"): Row(SIGNED_IN),
+    ("POST", "/v1/me/blocks"): Row(SIGNED_IN, "new_user", {"userId": "{new_user_id}"}),
+    ("GET", "/v1/me/blocks"): Row(SIGNED_IN),
+    ("DELETE", "/v1/me/blocks/{user_id}"): Row(SIGNED_IN),
     ("GET", "/v1/communities/{community_id}/moderation"): Row(ADMINS),
     ("GET", "/v1/moderation/cases/{case_id}"): Row(ADMINS, "fresh_case"),
     ("POST", "/v1/moderation/cases/{case_id}/decision"): Row(ADMINS, "fresh_case", {"action": "approve"}),
@@ -323,6 +326,10 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
 
 async def _new_user(s: Seeder) -> User:
     return await s.user(f"matrix-{uuid.uuid4().hex[:10]}")
+
+
+async def _new_user_id(s: Seeder) -> dict:
+    return {"new_user_id": (await _new_user(s)).id}
 
 
 async def _fresh_community(s: Seeder, seeded: Seeded, role: str) -> dict:
@@ -480,6 +487,7 @@ TARGETS = {
     "phone_code": lambda s, seeded, role: _phone_code(s, seeded, role),
     "events": _events,
     "fresh_community": _fresh_community,
+    "new_user": lambda s, seeded, role: _new_user_id(s),
     "fresh_invite": _made("invite", "code"),
     "fresh_request": _fresh_request,
     "fresh_entry_order": _fresh_entry_order,

@@ -29,7 +29,7 @@ async def list_members(
 ) -> m.MemberPage:
     await require_member(conn, community_id, user_id)
     after = decode_cursor(cursor, datetime, int)
-    rows = await conn.fetch(q.MEMBERS, community_id, role, *(after or (None, None)), limit + 1)
+    rows = await conn.fetch(q.MEMBERS, community_id, role, *(after or (None, None)), limit + 1, user_id)
     return page_of(m.Member, m.MemberPage, rows, limit, lambda row: (row["joined_at"], row["sort_id"]))
 
 
@@ -225,7 +225,7 @@ async def newcomers(
     await require_admin(conn, community_id, admin_id)
     since = datetime.now(UTC) - timedelta(days=days)
     after = decode_cursor(cursor, datetime, int)
-    rows = await conn.fetch(q.NEWCOMERS, community_id, since, introduced, *(after or (None, None)), limit + 1)
+    rows = await conn.fetch(q.NEWCOMERS, community_id, since, introduced, *(after or (None, None)), limit + 1, admin_id)
     return page_of(m.Newcomer, m.NewcomerPage, rows, limit, lambda row: (row["joined_at"], row["sort_id"]))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.core.blocks import apart
 from service.core.media import IMAGES_JSON
 
 # --- communities ---------------------------------------------------------------------------------------
@@ -143,28 +144,31 @@ SET_INTRODUCTION = """
 UPDATE memberships SET introduction_post_id = $3, introduced_at = now() WHERE community_id = $1 AND user_id = $2
 """
 
-MEMBERS = """
+# Member lists leave out whoever the viewer ($6 / $7) blocked or was blocked by.
+MEMBERS = f"""
 SELECT m.user_id::text AS user_id, u.nickname, u.avatar_url, m.role, m.joined_at,
        m.introduction_post_id IS NOT NULL AS introduced, m.muted_until, m.user_id AS sort_id
 FROM memberships m JOIN users u ON u.id = m.user_id
 WHERE m.community_id = $1 AND m.status = 'active'
   AND ($2::text IS NULL OR m.role = $2)
   AND ($3::timestamptz IS NULL OR (m.joined_at, m.user_id) > ($3, $4))
+  AND {apart("$6", "m.user_id")}
 ORDER BY m.joined_at, m.user_id
 LIMIT $5
-"""
+"""  # noqa: S608
 
 # Members who joined since $2, newest first; $3 = false keeps only those without an introduction.
-NEWCOMERS = """
+NEWCOMERS = f"""
 SELECT m.user_id::text AS user_id, u.nickname, u.avatar_url, m.joined_at,
        m.introduction_post_id IS NOT NULL AS introduced, m.user_id AS sort_id
 FROM memberships m JOIN users u ON u.id = m.user_id
 WHERE m.community_id = $1 AND m.status = 'active' AND m.joined_at >= $2
   AND ($3::boolean IS NULL OR (m.introduction_post_id IS NOT NULL) = $3)
   AND ($4::timestamptz IS NULL OR (m.joined_at, m.user_id) < ($4, $5))
+  AND {apart("$7", "m.user_id")}
 ORDER BY m.joined_at DESC, m.user_id DESC
 LIMIT $6
-"""
+"""  # noqa: S608
 
 USER_NICKNAME = "SELECT nickname FROM users WHERE id = $1"
 

@@ -1,9 +1,10 @@
 """The inbox, written by every domain: what happened that concerns a member (a reply, likes, a decision on
 their request or their report, a trial won), in the transaction of the event.
 
-Never for the member's own action; an item from a community the member muted is kept but does not count in the
-badge. Likes are one item per post: each new like raises it to the top, unread, with the count and the latest
-liker. The inbox domain (service/inbox) reads, counts, marks and purges.
+Never for the member's own action, nor from a member they blocked (service/core/blocks.py); an item from a
+community the member muted is kept but does not count in the badge. Likes are one item per post: each new like
+raises it to the top, unread, with the count and the latest liker. The inbox domain (service/inbox) reads,
+counts, marks and purges.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ SELECT r.id, $2, $3, $4, $5, $6, $7, $8, coalesce(m.notifications_muted, false)
 FROM unnest($1::bigint[]) AS r (id)
 LEFT JOIN memberships m ON m.community_id = $2 AND m.user_id = r.id
 WHERE r.id IS DISTINCT FROM $6
+  AND NOT EXISTS (SELECT FROM member_blocks b WHERE b.blocker_id = r.id AND b.blocked_id = $6)
   -- $9, a reminder a job may repeat after a crash: at most one item of its kind about its subject per member
   AND NOT ($9 AND EXISTS (SELECT 1 FROM inbox_items o WHERE o.user_id = r.id AND o.kind = $3 AND o.subject_id = $5))
 """
@@ -50,7 +52,8 @@ class Item:
 
 
 async def deliver(conn: asyncpg.Connection, item: Item) -> None:
-    """Write the item for its members in one statement, leaving out the actor (never for my own action)."""
+    """Write the item for its members in one statement, leaving out the actor (never for my own action) and
+    whoever blocked the actor."""
     users = [item.user_id] if isinstance(item.user_id, int) else list(item.user_id)
     if not users:
         return

@@ -6,7 +6,9 @@ the same first page over and over. So each process keeps a page's shared part fo
 finishes it for every reader with one small query: their standing (checked on every request, so a removed
 member loses access at once), which of the page's posts they liked, and whether they have news of their own
 there (a pending post only they see, or a post written, edited or deleted since the page was read): such a
-reader gets a page built for them alone. What others do shows within the TTL; what readers do shows at once.
+reader gets a page built for them alone. Members the reader blocked: their posts are left out of the shared
+page for that reader (the page may then hold fewer items; its cursor is the shared one); a page showing one of
+their comments is built for the reader alone. What others do shows within the TTL; what readers do shows at once.
 Readers waiting for the same page share one query.
 """
 
@@ -29,12 +31,19 @@ LIKED_TRUE = b'{"likedByMe" : true'
 class SharedPage:
     read_at: datetime  # the database's time when the page was read
     post_ids: list[int]
+    author_ids: list[int | None]  # per item; None for a robot
+    commenter_ids: list[int]  # whoever wrote one of the items' first comments
     items: list[bytes]
     row: Any  # fetched and the sort keys of the last item, for the cursor
 
-    def items_for(self, liked: set[int]) -> bytes:
-        """The items as a JSON array, with the reader's likes."""
-        return b"[" + b",".join(self._item(i, liked) for i in range(len(self.items))) + b"]"
+    @property
+    def writers(self) -> list[int]:
+        return list({*(a for a in self.author_ids if a is not None), *self.commenter_ids})
+
+    def items_for(self, liked: set[int], blocked: set[int]) -> bytes:
+        """The items as a JSON array, with the reader's likes, without the posts of members they blocked."""
+        shown = (i for i in range(len(self.items)) if self.author_ids[i] not in blocked)
+        return b"[" + b",".join(self._item(i, liked) for i in shown) + b"]"
 
     def _item(self, index: int, liked: set[int]) -> bytes:
         item = self.items[index]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 from litestar import Response
 
 from service.core.access import require_admin
+from service.core.blocks import refuse_if_blocked
 from service.core.content import (
     COMMENT_SCENE,
     QUEUE_COMMENT_CHECK,
@@ -15,7 +18,7 @@ from service.core.content import (
 from service.core.media import claim_images, release_images
 from service.core.rows import invalid
 from service.errors import Problem
-from service.feed import limits
+from service.feed import limits, mentions
 from service.feed import models as m
 from service.feed import page_queries as pages
 from service.feed import queries as q
@@ -26,9 +29,14 @@ from service.settings import Settings
 from service.wechat.client import WeChatClient
 
 
-async def _thread_of(conn: asyncpg.Connection, post_id: int, parent_id: int | None) -> tuple[int | None, int | None]:
-    """(thread, answered comment) for a reply to ``parent_id``: a reply to a reply joins its thread."""
+async def _thread_of(
+    conn: asyncpg.Connection, post: Any, parent_id: int | None, user_id: int
+) -> tuple[int | None, int | None]:
+    """(thread, answered comment) for a reply to ``parent_id``: a reply to a reply joins its thread. Refused
+    (`blocked`) when the post's author or the answered comment's author blocked the writer."""
+    post_id = post["id"]
     if parent_id is None:
+        await refuse_if_blocked(conn, user_id, [post["author_id"]], "reply to")
         return None, None
     parent = await conn.fetchrow(q.COMMENT, parent_id)
     if (
@@ -38,6 +46,7 @@ async def _thread_of(conn: asyncpg.Connection, post_id: int, parent_id: int | No
         or parent["status"] != "visible"
     ):
         raise Problem("not_found", "no such comment on this post")
+    await refuse_if_blocked(conn, user_id, [post["author_id"], parent["author_id"]], "reply to")
     return parent["parent_id"] or parent["id"], parent["id"]
 
 
@@ -55,14 +64,16 @@ async def create_comment(
         community_id = post["community_id"]
         openid = await may_write(conn, settings, community_id, user_id, "comment", text)
         await limits.check_flood(conn, settings, user_id, kind="comment")
-        await _thread_of(conn, post_id, parent_id)
+        await _thread_of(conn, post, parent_id, user_id)
     verdict = require_allowed(await judge(wechat, openid, COMMENT_SCENE, text), "comment")
     async with pool.acquire() as conn:
         async with conn.transaction():
             await conn.execute(q.LOCK_MEMBERSHIP, community_id, user_id)
             await may_write(conn, settings, community_id, user_id, "comment", text)
-            require_open(await conn.fetchrow(q.POST, post_id))
-            thread_id, reply_to_id = await _thread_of(conn, post_id, parent_id)
+            post = await conn.fetchrow(q.POST, post_id)
+            require_open(post)
+            thread_id, reply_to_id = await _thread_of(conn, post, parent_id, user_id)
+            mentioned = await mentions.checked(conn, settings, community_id, user_id, data.mentions)
             image = await claim_images(conn, user_id, [image_id], "imageId") if image_id else "approved"
             shown = verdict.outcome == "pass" and image == "approved"  # a photo being checked holds it back
             comment_id = await conn.fetchval(
@@ -76,6 +87,7 @@ async def create_comment(
                 "visible" if shown else "pending" if verdict.outcome == "pass" else verdict.status,
                 label_of(verdict),
                 image_id,
+                mentioned,
             )
             if verdict.outcome == "unchecked":
                 await conn.execute(QUEUE_COMMENT_CHECK, comment_id)

@@ -6,6 +6,7 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.feed.jobs import JOBS
+from service.feed.mentions import JOBS as MENTION_JOBS
 from service.feed.moderation import apply_moderation
 from service.feed.problems import PROBLEMS
 from service.feed.routes import CONTROLLERS
@@ -22,7 +23,7 @@ DOMAIN = Domain(
             "texts pass WeChat's content check; newcomer limits (docs/feed.md).",
         )
     ],
-    jobs=[JOBS],
+    jobs=[JOBS, MENTION_JOBS],
     on_media_decided=[images_decided],
     on_moderated=[apply_moderation],
 )

@@ -37,6 +37,24 @@ CommentText = Annotated[
 ]
 
 
+MENTIONS_SENT_MAX = 100  # the decoder's bound; MAX_MENTIONS (a setting, 10) is the rule
+MentionIds = Annotated[
+    list[IdString],
+    Meta(
+        max_length=MENTIONS_SENT_MAX,
+        description="User ids of members of this community to mention (at most MAX_MENTIONS, 10): they are told in "
+        "their inbox. Duplicates count once, yourself not at all. A member who blocked you cannot be mentioned.",
+    ),
+]
+
+
+class Mention(msgspec.Struct, rename="camel", kw_only=True):
+    """A mentioned member, for the client to render @nickname."""
+
+    user_id: str
+    nickname: str
+
+
 class Link(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     """What a post links to: a product of the community's shop or one of its polls."""
 
@@ -50,6 +68,7 @@ class PostCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_
     text: PostText = ""
     image_ids: ImageIds = []
     link: Link | None = None
+    mentions: MentionIds = []
 
 
 class PostUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -70,6 +89,10 @@ class PostUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_
         | UnsetType
     ) = UNSET
     link: Link | None | UnsetType = UNSET
+    mentions: (
+        Annotated[MentionIds, Meta(description="The mentions from now on: only the newly mentioned are told")]
+        | UnsetType
+    ) = UNSET
 
 
 class CommentCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -91,6 +114,7 @@ class CommentCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, 
         ]
         | None
     ) = None
+    mentions: MentionIds = []
 
 
 class ShareCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -121,6 +145,7 @@ class Comment(msgspec.Struct, rename="camel", kw_only=True):
     status: PostStatus
     reply_count: int
     created_at: datetime
+    mentions: list[Mention]
 
 
 class CommentWithReplies(Comment, kw_only=True):
@@ -157,6 +182,7 @@ class FeedItem(msgspec.Struct, rename="camel", kw_only=True):
     first_comments: Annotated[
         list[Comment], Meta(description=f"The first {FIRST_COMMENTS} visible top-level comments, oldest first")
     ]
+    mentions: list[Mention]
 
 
 class FeedPage(msgspec.Struct, rename="camel"):

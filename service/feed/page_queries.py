@@ -7,6 +7,7 @@ The fragments below are constant SQL text assembled at import time; no value is 
 
 from __future__ import annotations
 
+from service.core.blocks import unblocked
 from service.core.media import IMAGES_JSON
 from service.feed.models import FIRST_COMMENTS
 
@@ -33,12 +34,20 @@ def _image(row: str) -> str:
             ELSE ({IMAGES_JSON.format(ids=f"ARRAY[{row}.image_id]")}) -> 0 END"""
 
 
+def _mentions(row: str) -> str:
+    """The members a post or comment mentions, in the author's order, for the client's @nickname."""
+    return f"""CASE WHEN {row}.mention_ids = '{{}}' THEN '[]'::json ELSE (
+            SELECT json_agg(json_build_object('userId', mu.id::text, 'nickname', mu.nickname)
+                            ORDER BY array_position({row}.mention_ids, mu.id))
+            FROM users mu WHERE mu.id = ANY({row}.mention_ids)) END"""  # noqa: S608
+
+
 def _comment_json(row: str, user: str, robot: str, extra: str = "") -> str:
     return f"""json_build_object(
         'id', {row}.id::text, 'postId', {row}.post_id::text, 'parentId', {row}.parent_id::text,
         'replyToId', {row}.reply_to_id::text, 'author', {_author(user, robot, row)}, 'robot', {row}.robot,
         'text', {row}.text, 'image', {_image(row)}, 'status', {row}.status, 'replyCount', {row}.reply_count,
-        'createdAt', {_time(f"{row}.created_at")}{extra})"""
+        'createdAt', {_time(f"{row}.created_at")}, 'mentions', {_mentions(row)}{extra})"""
 
 
 def _item_json(me: str) -> str:
@@ -55,25 +64,37 @@ def _item_json(me: str) -> str:
         'shareCount', p.share_count, 'viewCount', p.view_count,
         'essence', p.essence_at IS NOT NULL, 'essenceAt', {_time("p.essence_at")},
         'createdAt', {_time("p.created_at")}, 'editedAt', {_time("p.edited_at")},
-        'firstComments', coalesce(fc.comments, '[]'::json))"""
+        'firstComments', coalesce(fc.comments, '[]'::json), 'mentions', {_mentions("p")})"""
 
 
-# Authors and the first comments of each post `p` of a page.
-_ITEM_JOINS = f"""
+def _first_comments(me: str) -> str:
+    """The first visible comments of post `p` that reader ``me`` has not blocked the authors of."""
+    return f"""SELECT * FROM comments c
+          WHERE c.post_id = p.id AND c.parent_id IS NULL AND c.deleted_at IS NULL AND c.status = 'visible'
+            AND {unblocked(me, "c.author_id")}
+          ORDER BY c.created_at, c.id LIMIT {FIRST_COMMENTS}"""  # noqa: S608
+
+
+def _item_joins(me: str) -> str:
+    """Authors and the first comments of each post `p` of a page."""
+    return f"""
 LEFT JOIN users u ON u.id = p.author_id
 LEFT JOIN robots r ON r.name = p.robot
 LEFT JOIN LATERAL (
     SELECT json_agg({_comment_json("c", "cu", "cr")} ORDER BY c.created_at, c.id) AS comments
-    FROM (SELECT * FROM comments c
-          WHERE c.post_id = p.id AND c.parent_id IS NULL AND c.deleted_at IS NULL AND c.status = 'visible'
-          ORDER BY c.created_at, c.id LIMIT {FIRST_COMMENTS}) c
+    FROM ({_first_comments(me)}) c
     LEFT JOIN users cu ON cu.id = c.author_id
     LEFT JOIN robots cr ON cr.name = c.robot
 ) fc ON true
 """  # noqa: S608
 
-# What a member may see of a community's posts: the visible ones, and their own pending ones.
-_SEEN_BY = "p.deleted_at IS NULL AND (p.status = 'visible' OR (p.status = 'pending' AND p.author_id = {me}))"
+
+# What a member may see of a community's posts: the visible ones, and their own pending ones; never those of a
+# member they blocked.
+_SEEN_BY = (
+    "p.deleted_at IS NULL AND (p.status = 'visible' OR (p.status = 'pending' AND p.author_id = {me})) AND "
+    + unblocked("{me}", "p.author_id")
+)
 
 
 def _page(source: str, me: str, limit: str, *, shared: bool = False) -> str:
@@ -83,11 +104,14 @@ def _page(source: str, me: str, limit: str, *, shared: bool = False) -> str:
     if shared:
         items = f"""statement_timestamp() AS read_at,
        ARRAY(SELECT p.id FROM page p WHERE p.n <= {limit} ORDER BY p.n) AS post_ids,
+       ARRAY(SELECT p.author_id FROM page p WHERE p.n <= {limit} ORDER BY p.n) AS author_ids,
+       ARRAY(SELECT DISTINCT c.author_id FROM page p CROSS JOIN LATERAL ({_first_comments(me)}) c
+             WHERE p.n <= {limit} AND c.author_id IS NOT NULL) AS commenter_ids,
        ARRAY(SELECT convert_to({_item_json(me)}::text, 'UTF8')
-             FROM page p {_ITEM_JOINS} WHERE p.n <= {limit} ORDER BY p.n) AS items"""  # noqa: S608
+             FROM page p {_item_joins(me)} WHERE p.n <= {limit} ORDER BY p.n) AS items"""  # noqa: S608
     else:
         items = f"""convert_to(coalesce(
-           (SELECT json_agg({_item_json(me)} ORDER BY p.n) FROM page p {_ITEM_JOINS} WHERE p.n <= {limit}),
+           (SELECT json_agg({_item_json(me)} ORDER BY p.n) FROM page p {_item_joins(me)} WHERE p.n <= {limit}),
            '[]'::json)::text, 'UTF8') AS items"""  # noqa: S608
     return f"""
 page AS (SELECT * FROM ({source}) p)
@@ -148,12 +172,15 @@ SHARED_LATEST = _shared_page("p.created_at DESC, p.id DESC", "p.created_at, p.id
 SHARED_HOT = _shared_page("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "double precision")
 
 # What a cached page lacks for its reader, in one trip: $1 community, $2 reader, $3 the page's post ids,
-# $4 when the page was read (less a slack for transactions in flight then), $5 the edit window in seconds.
-# `own_news`: the reader has a pending post there (only they see it) or wrote, edited or deleted one since
-# (they see their own writes at once): the page is then built for them alone.
+# $4 when the page was read (less a slack for transactions in flight then), $5 the edit window in seconds,
+# $6 the members who wrote on the page. `own_news`: the reader has a pending post there (only they see it) or
+# wrote, edited or deleted one since (they see their own writes at once): the page is then built for them alone.
+# `blocked`: the page's writers the reader blocked (their posts are left out; their comments need a page of its own).
 READER_OF_PAGE = """
 SELECT c.id IS NOT NULL AS found, m.status AS standing,
        ARRAY(SELECT l.post_id FROM post_likes l WHERE l.user_id = $2 AND l.post_id = ANY($3::bigint[])) AS liked,
+       ARRAY(SELECT b.blocked_id FROM member_blocks b
+             WHERE b.blocker_id = $2 AND b.blocked_id = ANY($6::bigint[])) AS blocked,
        EXISTS (SELECT FROM posts p
                WHERE p.community_id = $1 AND p.author_id = $2 AND p.status = 'pending' AND p.deleted_at IS NULL)
        OR EXISTS (SELECT FROM posts p
@@ -193,12 +220,15 @@ SELECT p.community_id, p.author_id, p.status, p.deleted_at IS NOT NULL AS delete
        convert_to(({_item_json("$2")})::text, 'UTF8') AS item
 FROM page p
 LEFT JOIN memberships m ON m.community_id = p.community_id AND m.user_id = $2
-{_ITEM_JOINS}
+{_item_joins("$2")}
 """  # noqa: S608
 
 # --- comments ------------------------------------------------------------------------------------------
 
-_COMMENT_SEEN = "c.deleted_at IS NULL AND (c.status = 'visible' OR (c.status = 'pending' AND c.author_id = $2))"
+_COMMENT_SEEN = (
+    "c.deleted_at IS NULL AND (c.status = 'visible' OR (c.status = 'pending' AND c.author_id = $2)) AND "
+    + unblocked("$2", "c.author_id")
+)
 
 
 def _comment_page(where: str, with_replies: bool) -> str:

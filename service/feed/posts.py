@@ -19,7 +19,7 @@ from service.core.content import (
 from service.core.media import claim_images, images_state, release_images
 from service.core.rows import invalid
 from service.errors import Problem
-from service.feed import limits
+from service.feed import limits, mentions
 from service.feed import models as m
 from service.feed import queries as q
 from service.feed.reading import json_response, post_item
@@ -51,6 +51,7 @@ async def create_post(
         async with conn.transaction():
             await conn.execute(q.LOCK_MEMBERSHIP, community_id, user_id)  # one writer per member at a time
             await may_write(conn, settings, community_id, user_id, "post", text)
+            mentioned = await mentions.checked(conn, settings, community_id, user_id, data.mentions)
             images = await claim_images(conn, user_id, image_ids) if image_ids else "approved"
             # Shown to others when the text passed and every image did; an image still being checked holds it.
             shown = verdict.outcome == "pass" and images == "approved"
@@ -64,6 +65,7 @@ async def create_post(
                 "visible" if shown else "pending" if verdict.outcome == "pass" else verdict.status,
                 label_of(verdict),
                 image_ids,
+                mentioned,
             )
             if verdict.outcome == "unchecked":
                 await conn.execute(QUEUE_POST_CHECK, post["id"])
@@ -99,6 +101,9 @@ async def update_post(
             post = await conn.fetchrow(q.LOCK_POST, post_id)
             _check_editable(post, user_id, settings, asked_at)
             status, label = post["status"], post["check_label"]
+            mentioned = post["mention_ids"]
+            if data.mentions is not UNSET:
+                mentioned = await mentions.checked(conn, settings, post["community_id"], user_id, data.mentions)
             if data.image_ids is UNSET:
                 image_ids = post["image_ids"]
             elif image_ids != post["image_ids"]:
@@ -107,15 +112,15 @@ async def update_post(
                 status, label = verdict.status, label_of(verdict)
                 if status == "visible" and (await images_state(conn, image_ids))[0] != "approved":
                     status = "pending"  # its photos are still being checked
-            await conn.execute(q.UPDATE_POST, post_id, text, image_ids, link_kind, link_id, status, label)
+            await conn.execute(q.UPDATE_POST, post_id, text, image_ids, link_kind, link_id, status, label, mentioned)
             await release_images(conn, [media_id for media_id in post["image_ids"] if media_id not in image_ids])
             if verdict is not None:
                 if verdict.outcome == "unchecked":
                     await conn.execute(QUEUE_POST_CHECK, post_id)
                 else:
                     await conn.execute(q.DROP_POST_CHECK, post_id)
-                if status == "visible":
-                    await post_became_visible(conn, {**dict(post), "text": text})
+            if status == "visible":  # shown for the first time, or still: the newly mentioned are told
+                await post_became_visible(conn, {**dict(post), "text": text})
         return json_response(await post_item(conn, post_id, user_id))
 
 

@@ -7,4 +7,11 @@ from service.errors import Code
 
 PROBLEMS = SHARED.extend(
     Code("edit_window_closed", 409, "A post can be edited only during the edit window after it was posted."),
+    Code("too_many_mentions", 400, "More members mentioned than MAX_MENTIONS allows.", action="fix"),
+    Code(
+        "mention_not_member",
+        422,
+        "A mentioned user is not a member of this community (`detail` names them).",
+        action="fix",
+    ),
 )

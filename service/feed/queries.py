@@ -21,21 +21,22 @@ POSTS_SINCE = _WRITTEN_SINCE.format(table="posts")
 COMMENTS_SINCE = _WRITTEN_SINCE.format(table="comments")
 
 INSERT_POST = """
-INSERT INTO posts (community_id, author_id, kind, text, link_kind, link_id, status, check_label, image_ids)
-VALUES ($1, $2, 'post', $3, $4, $5, $6, $7, $8)
+INSERT INTO posts (community_id, author_id, kind, text, link_kind, link_id, status, check_label, image_ids,
+                   mention_ids)
+VALUES ($1, $2, 'post', $3, $4, $5, $6, $7, $8, $9)
 RETURNING id, community_id, author_id, text, status, created_at, counted_at
 """
 
 POST = """
 SELECT id, community_id, author_id, robot, kind, text, image_urls, link_kind, link_id, status, created_at,
-       deleted_at, essence_at, counted_at, image_ids, check_label
+       deleted_at, essence_at, counted_at, image_ids, check_label, mention_ids
 FROM posts WHERE id = $1
 """
 LOCK_POST = POST + "FOR UPDATE\n"
 
 UPDATE_POST = """
 UPDATE posts SET text = $2, image_ids = $3, link_kind = $4, link_id = $5, status = $6, check_label = $7,
-       edited_at = now(), updated_at = now()
+       mention_ids = $8, edited_at = now(), updated_at = now()
 WHERE id = $1
 """
 
@@ -63,8 +64,9 @@ INSERT INTO community_audit_log (community_id, actor_id, action, subject_id, det
 # --- writing comments ----------------------------------------------------------------------------------
 
 INSERT_COMMENT = """
-INSERT INTO comments (community_id, post_id, parent_id, reply_to_id, author_id, text, status, check_label, image_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO comments (community_id, post_id, parent_id, reply_to_id, author_id, text, status, check_label, image_id,
+                      mention_ids)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 RETURNING id
 """
 

@@ -85,7 +85,14 @@ async def community_feed(
 
         async def load() -> SharedPage:
             row = await pool.fetchrow(shared_query, community_id, *after, limit)
-            return SharedPage(read_at=row["read_at"], post_ids=row["post_ids"], items=row["items"], row=row)
+            return SharedPage(
+                read_at=row["read_at"],
+                post_ids=row["post_ids"],
+                author_ids=row["author_ids"],
+                commenter_ids=row["commenter_ids"],
+                items=row["items"],
+                row=row,
+            )
 
         shared = await cache.page((community_id, order, *after, limit), load)
         reader = await pool.fetchrow(
@@ -95,10 +102,12 @@ async def community_feed(
             shared.post_ids,
             shared.read_at - IN_FLIGHT_SLACK,
             float(settings.post_edit_window),
+            shared.writers,
         )
         _require_standing(reader)
-        if not reader["own_news"]:
-            return _page(shared.row, limit, cursor_of, shared.items_for(set(reader["liked"])))
+        blocked = set(reader["blocked"])
+        if not reader["own_news"] and blocked.isdisjoint(shared.commenter_ids):
+            return _page(shared.row, limit, cursor_of, shared.items_for(set(reader["liked"]), blocked))
     row = await pool.fetchrow(own_query, community_id, user_id, *after, limit)
     _require_standing(row)
     return _page(row, limit, cursor_of)

@@ -28,6 +28,7 @@ AUTH = ("unauthorized", "token_expired")
 MEMBER = (*AUTH, "not_found", "not_member")
 ADMIN = (*MEMBER, "forbidden")
 WRITE = (*MEMBER, "member_muted", "introduction_required", "rate_limited", "content_rejected", "wechat_session_stale")
+MENTIONS = ("too_many_mentions", "mention_not_member", "blocked")  # `blocked`: a mentioned (or answered) member
 
 FeedLimit = Annotated[int, QueryParameter(ge=1, le=50, description="Page size (1-50)")]
 
@@ -56,7 +57,8 @@ class CommunityFeedController(Controller):
             "(docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I "
             "liked it, the essence flag and its first comments. My own pending posts are included, marked. "
             "Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes; my own writes, my likes "
-            "and my standing are always current (docs/feed.md, the page cache)."
+            "and my standing are always current (docs/feed.md, the page cache). Posts and comments of members I "
+            "blocked are left out: a page may then hold fewer items than `limit` while `nextCursor` goes on."
         ),
         responses=_with(MEMBER, m.FeedPage, "A page of posts"),
     )
@@ -97,10 +99,11 @@ class CommunityFeedController(Controller):
             "is kept `pending` and checked again by a job. Photos (`imageIds`, your uploads) are checked by WeChat "
             "too: the post stays `pending` until every one passed, and one refused photo turns it `rejected` "
             "(422 `media_rejected` when it was refused before you posted). New members have limits in their first "
-            "24 hours (429 `rate_limited` with Retry-After; docs/feed.md)."
+            "24 hours (429 `rate_limited` with Retry-After; docs/feed.md). `mentions`: members of the community, told "
+            "in their inbox once the post is visible (docs/safety.md)."
         ),
         status_code=201,
-        responses=_with((*WRITE, "media_rejected"), m.FeedItem, "The post as you see it", 201),
+        responses=_with((*WRITE, *MENTIONS, "media_rejected"), m.FeedItem, "The post as you see it", 201),
     )
     async def create_post(
         self, community_id: PathId, data: JSONBody[m.PostCreate], caller: CurrentUser, state: State, wechat: WeChat
@@ -154,10 +157,13 @@ class PostsController(Controller):
             "`content_rejected`, review -> the post is `pending` again. `imageIds` replaces the photos (your uploads, "
             "in order; `[]` removes them): the post is judged again like a new one and stays `pending` until WeChat "
             "passed every new photo; photos it no longer shows are deleted unless something else shows them. "
-            "Newcomers may not add links past their limit."
+            "Newcomers may not add links past their limit. `mentions` replaces the mentions: only members not "
+            "mentioned before are told."
         ),
         responses=_with(
-            (*WRITE, "forbidden", "edit_window_closed", "media_rejected"), m.FeedItem, "The post as you see it"
+            (*WRITE, *MENTIONS, "forbidden", "edit_window_closed", "media_rejected"),
+            m.FeedItem,
+            "The post as you see it",
         ),
     )
     async def update(
@@ -188,10 +194,11 @@ class PostsController(Controller):
             "pass -> visible, review -> pending (only you see it), risky -> `content_rejected`, WeChat unreachable -> "
             "pending and checked again by a job. A photo (`imageId`, your upload) holds the comment `pending` until "
             "WeChat passed it; a refused one turns it `rejected`. The post must be visible; newcomers' limits apply "
-            "(`rate_limited` with Retry-After)."
+            "(`rate_limited` with Retry-After). A member who blocked you: you cannot comment on their post nor reply "
+            "to them (403 `blocked`), nor mention them. A blocked member's comments are left out of your lists."
         ),
         status_code=201,
-        responses=_with((*WRITE, "media_rejected"), m.Comment, "The comment as you see it", 201),
+        responses=_with((*WRITE, *MENTIONS, "media_rejected"), m.Comment, "The comment as you see it", 201),
     )
     async def comment(
         self, post_id: PathId, data: JSONBody[m.CommentCreate], caller: CurrentUser, state: State, wechat: WeChat

@@ -9,19 +9,25 @@ from typing import Any
 
 import asyncpg
 
+from service.core.blocks import blockers_among
 from service.core.hooks import MediaDecided, Published, published
 from service.core.inbox import Item, deliver
 from service.core.interactions import record
 from service.core.media import images_state
 from service.feed import queries as q
+from service.feed.mentions import tell_mentioned
 from service.jobs import enqueue
 
 NOTIFY_KIND = "feed.notify"
 
 
 async def post_became_visible(conn: asyncpg.Connection, post: Any) -> None:
-    """In the transaction that made a member's post visible: its activity (once) and the robot's answer."""
-    if post["author_id"] is None or not await conn.fetchval(q.MARK_POST_COUNTED, post["id"]):
+    """In the transaction that made a member's post visible: the newly mentioned are told, its activity (once) and
+    the robot's answer."""
+    if post["author_id"] is None:
+        return
+    await tell_mentioned(conn, "post", post["id"])
+    if not await conn.fetchval(q.MARK_POST_COUNTED, post["id"]):
         return
     await record(conn, post["community_id"], post["author_id"], "post", post_id=post["id"])
     await published(conn, Published(post["community_id"], post["id"], post["author_id"], post["text"]))
@@ -35,7 +41,8 @@ async def comment_became_visible(conn: asyncpg.Connection, comment: Any) -> None
     if comment["parent_id"] is not None:
         await conn.execute(q.ADD_REPLY_COUNT, comment["parent_id"], 1)
     await record(conn, comment["community_id"], comment["author_id"], "comment", post_id=comment["post_id"])
-    await _queue_notifications(conn, comment)
+    told = await _queue_notifications(conn, comment)
+    await tell_mentioned(conn, "comment", comment["id"], told)
     event = Published(
         comment["community_id"],
         comment["post_id"],
@@ -47,9 +54,10 @@ async def comment_became_visible(conn: asyncpg.Connection, comment: Any) -> None
     await published(conn, event)
 
 
-async def _queue_notifications(conn: asyncpg.Connection, comment: Any) -> None:
+async def _queue_notifications(conn: asyncpg.Connection, comment: Any) -> set[int]:
     """The post's author hears of a comment, the answered comment's author of a reply (once each, never
-    about their own words). Recorded either way; a member who muted the community is recorded as muted."""
+    about their own words nor from a member they blocked). Recorded either way; a member who muted the community
+    is recorded as muted. Returns who was told."""
     targets = await conn.fetchrow(q.NOTIFY_TARGETS, comment["post_id"], comment["reply_to_id"])
     actor = comment["author_id"]
     recipients: dict[int, str] = {}
@@ -57,6 +65,8 @@ async def _queue_notifications(conn: asyncpg.Connection, comment: Any) -> None:
         recipients[targets["reply_to_author"]] = "reply"
     if targets["post_author"] is not None and targets["post_author"] != actor:
         recipients.setdefault(targets["post_author"], "comment")
+    for blocker in await blockers_among(conn, actor, recipients):
+        del recipients[blocker]
     for user_id, kind in recipients.items():
         data = {"postId": str(comment["post_id"])}
         item = Item(user_id, kind, "comment", comment["id"], comment["community_id"], actor, data)
@@ -66,6 +76,7 @@ async def _queue_notifications(conn: asyncpg.Connection, comment: Any) -> None:
         )
         if row is not None and row["status"] == "queued":
             await enqueue(conn, NOTIFY_KIND, {"notification_id": row["id"]}, max_attempts=6)
+    return set(recipients)
 
 
 async def images_decided(conn: asyncpg.Connection, decided: MediaDecided) -> None:

@@ -14,6 +14,7 @@ Kind = Annotated[
     Literal[
         "comment",
         "reply",
+        "mention",
         "likes",
         "join_approved",
         "join_rejected",
@@ -32,7 +33,8 @@ Kind = Annotated[
         "reward_paid",
     ],
     Meta(
-        description="comment: on my post; reply: to my comment; likes: on my post (one item per post, `count`); "
+        description="comment: on my post; reply: to my comment; mention: a post or comment mentioned me; "
+        "likes: on my post (one item per post, `count`); "
         "join_approved / join_rejected: my join request; trial_won / trial_closing / trial_shipped: a free trial "
         "of a poll (closing: claim before `data.expiresAt`); poll_closed: a poll I took part in has its result; "
         "report_decided: a report of mine (`data.outcome`); content_removed: my post or comment (`data.reason`); "
