@@ -111,7 +111,9 @@ async def serve(app, sock: socket.socket | None = None) -> AsyncIterator[str]:
     Started and stopped through uvicorn's startup/shutdown steps rather than its run loop: the loop's 0.1 s
     tick and the shutdown's fixed 0.1 s grace cost every test about 0.4 s for its two servers."""
     sock = sock or bound_socket()
-    config = uvicorn.Config(app, lifespan="on", log_config=None, access_log=False)
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from 127.0.0.1 as the client, which
+    # granian (what serves in production) never does; the app decides (service/core/addresses.py).
+    config = uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, proxy_headers=False)
     config.load()
     server = uvicorn.Server(config)
     server.lifespan = config.lifespan_class(config)

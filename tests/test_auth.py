@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from service.core.tokens import issue_access_token
+from service.settings import SettingsError
 from service.wechat.sealing import SessionKeySealer
 from tests.media.conftest import phone_photo
 from tests.support import api_client, make_settings
@@ -161,11 +162,59 @@ async def test_login_is_rate_limited_per_client_address(database_url, sandbox):
     strict = make_settings(database_url, wechat_api_base=sandbox.url, login_rate_per_address=3)
     async with api_client(strict) as api:
         for name in ("a", "b", "c"):
-            await login(api, sandbox.url, name)
+            assert_problem(await api.post("/v1/auth/login", json={"code": f"bogus-{name}"}), 400, "invalid_code")
         code = await sandbox.wx_login("d")
         response = await api.post("/v1/auth/login", json={"code": code})
         assert_problem(response, 429, "rate_limited")
         assert int(response.headers["retry-after"]) <= strict.login_rate_window
+
+
+async def test_successful_logins_do_not_use_up_the_address_limit(database_url, sandbox):
+    """Many members behind one NAT address: only failed attempts count against it."""
+    strict = make_settings(database_url, wechat_api_base=sandbox.url, login_rate_per_address=2)
+    async with api_client(strict) as api:
+        for name in ("a", "b", "c", "d"):
+            await login(api, sandbox.url, name)
+        assert_problem(await api.post("/v1/auth/login", json={"code": "bogus-1"}), 400, "invalid_code")
+        await login(api, sandbox.url, "e")
+        assert_problem(await api.post("/v1/auth/login", json={"code": "bogus-2"}), 400, "invalid_code")
+        assert_problem(await api.post("/v1/auth/login", json={"code": "bogus-3"}), 429, "rate_limited")
+
+
+async def test_behind_a_trusted_proxy_the_login_limit_keys_on_the_forwarded_client(database_url, sandbox):
+    """The tests reach the app from 127.0.0.1: as a trusted proxy, its X-Forwarded-For names the client."""
+    behind = make_settings(
+        database_url, wechat_api_base=sandbox.url, login_rate_per_address=2, trusted_proxies="10.0.0.0/8, 127.0.0.1"
+    )
+
+    async def attempt(api, forwarded: str, status: int, code: str) -> None:
+        body = {"code": "bogus-" + forwarded.replace(", ", "-")}  # a code of its own: the per-code limit stays out of the way
+        response = await api.post("/v1/auth/login", json=body, headers={"x-forwarded-for": forwarded})
+        assert_problem(response, status, code)
+
+    async with api_client(behind) as api:
+        # An attacker behind the proxy spends their own bucket; forging a left-hand address does not help,
+        # since the proxy appends the address it saw (the rightmost untrusted hop is the client).
+        await attempt(api, "203.0.113.7", 400, "invalid_code")
+        await attempt(api, "198.51.100.1, 203.0.113.7", 400, "invalid_code")
+        await attempt(api, "198.51.100.2, 203.0.113.7, 10.1.2.3", 429, "rate_limited")
+        # Everyone else, behind the same proxy, still logs in.
+        await attempt(api, "203.0.113.8", 400, "invalid_code")
+        code = await sandbox.wx_login("alice")
+        ok = await api.post("/v1/auth/login", json={"code": code}, headers={"x-forwarded-for": "203.0.113.9"})
+        assert ok.status_code == 200, ok.text
+
+    # Without TRUSTED_PROXIES the header is ignored: every forged address shares the peer's bucket.
+    untrusting = make_settings(database_url, wechat_api_base=sandbox.url, login_rate_per_address=2)
+    async with api_client(untrusting) as api:
+        await attempt(api, "192.0.2.1", 400, "invalid_code")
+        await attempt(api, "192.0.2.2", 400, "invalid_code")
+        await attempt(api, "192.0.2.3", 429, "rate_limited")
+
+
+def test_trusted_proxies_must_be_addresses_or_networks(database_url):
+    with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
+        make_settings(database_url, trusted_proxies="10.0.0.0/8, caddy")
 
 
 async def test_wechat_rate_limit_45011_is_429(database_url, sandbox, settings):
