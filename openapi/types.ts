@@ -4191,7 +4191,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "cancellation_closed" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "cancellation_closed" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -4892,16 +4892,35 @@ export interface components {
     responses: {
         /**
          * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `invalid_code`: The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry.
+         *     - `code_used`: The WeChat code was already used: get a new one and retry.
          *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+         *     - `json_too_deep`: The JSON body nests arrays and objects more than 32 levels deep.
          */
-        Problem400_37c871f8fa: {
+        Problem400_0464292a0a: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
-                    code: "bad_request" | "validation_failed";
+                    code: "bad_request" | "code_used" | "invalid_code" | "json_too_deep" | "validation_failed";
+                };
+            };
+        };
+        /**
+         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+         *     - `json_too_deep`: The JSON body nests arrays and objects more than 32 levels deep.
+         */
+        Problem400_3cd090c3a3: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "bad_request" | "json_too_deep" | "validation_failed";
                 };
             };
         };
@@ -4922,34 +4941,18 @@ export interface components {
         };
         /**
          * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-         *     - `invalid_code`: The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry.
-         *     - `code_used`: The WeChat code was already used: get a new one and retry.
-         *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-         */
-        Problem400_9ff55e0466: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "bad_request" | "code_used" | "invalid_code" | "validation_failed";
-                };
-            };
-        };
-        /**
-         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
          *     - `window_too_long`: The metrics window is longer than 366 days or ends before it starts.
          *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+         *     - `json_too_deep`: The JSON body nests arrays and objects more than 32 levels deep.
          */
-        Problem400_a36182b28b: {
+        Problem400_aa56ba7102: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
-                    code: "bad_request" | "validation_failed" | "window_too_long";
+                    code: "bad_request" | "json_too_deep" | "validation_failed" | "window_too_long";
                 };
             };
         };
@@ -6345,7 +6348,7 @@ export interface operations {
                     "application/json": components["schemas"]["Activity"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
@@ -6443,7 +6446,7 @@ export interface operations {
                     "application/json": components["schemas"]["CheckIn"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_b871e80213"];
             404: components["responses"]["Problem404_not_found"];
@@ -6541,7 +6544,7 @@ export interface operations {
                     "application/json": components["schemas"]["CatalogueApp"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             403: components["responses"]["Problem403_operator_only"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
@@ -6625,7 +6628,7 @@ export interface operations {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             403: components["responses"]["Problem403_operator_only"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_case_decided"];
@@ -6654,7 +6657,7 @@ export interface operations {
                     "application/json": components["schemas"]["RewardPool"];
                 };
             };
-            400: components["responses"]["Problem400_a36182b28b"];
+            400: components["responses"]["Problem400_aa56ba7102"];
             403: components["responses"]["Problem403_operator_only"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
@@ -6758,7 +6761,7 @@ export interface operations {
                     "application/json": components["schemas"]["LoginResult"];
                 };
             };
-            400: components["responses"]["Problem400_9ff55e0466"];
+            400: components["responses"]["Problem400_0464292a0a"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
             429: components["responses"]["Problem429_rate_limited"];
@@ -6786,7 +6789,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
         };
@@ -6813,7 +6816,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            400: components["responses"]["Problem400_9ff55e0466"];
+            400: components["responses"]["Problem400_0464292a0a"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
@@ -6844,7 +6847,7 @@ export interface operations {
                     "application/json": components["schemas"]["Tokens"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_20c8384509"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
@@ -6928,7 +6931,7 @@ export interface operations {
                     "application/json": components["schemas"]["Collection"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -7052,7 +7055,7 @@ export interface operations {
                     "application/json": components["schemas"]["Community"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
@@ -7110,7 +7113,7 @@ export interface operations {
                     "application/json": components["schemas"]["Community"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -7178,7 +7181,7 @@ export interface operations {
                     "application/json": components["schemas"]["Activity"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -7422,7 +7425,7 @@ export interface operations {
                     "application/json": components["schemas"]["Collection"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -7551,7 +7554,7 @@ export interface operations {
                     "application/json": components["schemas"]["Introduction"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_2021320d4a"];
             404: components["responses"]["Problem404_not_found"];
@@ -7617,7 +7620,7 @@ export interface operations {
                     "application/json": components["schemas"]["Invite"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -7697,7 +7700,7 @@ export interface operations {
                     "application/json": components["schemas"]["JoinResult"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             402: components["responses"]["Problem402_payment_required"];
             403: components["responses"]["Problem403_member_removed"];
@@ -7803,7 +7806,7 @@ export interface operations {
                     "application/json": components["schemas"]["JoinRequest"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -7904,7 +7907,7 @@ export interface operations {
                     "application/json": components["schemas"]["Meetup"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -7976,7 +7979,7 @@ export interface operations {
                     "application/json": components["schemas"]["Membership"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8180,7 +8183,7 @@ export interface operations {
                     "application/json": components["schemas"]["Refund"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8217,7 +8220,7 @@ export interface operations {
                     "application/json": components["schemas"]["Community"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8352,7 +8355,7 @@ export interface operations {
                     "application/json": components["schemas"]["Poll"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8386,7 +8389,7 @@ export interface operations {
                     "application/json": components["schemas"]["FeedItem"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_b871e80213"];
             404: components["responses"]["Problem404_not_found"];
@@ -8479,7 +8482,7 @@ export interface operations {
                     "application/json": components["schemas"]["Rule"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8543,7 +8546,7 @@ export interface operations {
                     "application/json": components["schemas"]["TimeZoneSetting"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8603,7 +8606,7 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupSettings"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8669,7 +8672,7 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupTopic"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8707,7 +8710,7 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupTopic"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8768,7 +8771,7 @@ export interface operations {
                     "application/json": components["schemas"]["BatchResult"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_d7d343c52e"];
@@ -8847,7 +8850,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_wechat_session_stale"];
@@ -8936,7 +8939,7 @@ export interface operations {
                     "application/json": components["schemas"]["Unread"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
@@ -9098,7 +9101,7 @@ export interface operations {
                     "application/json": components["schemas"]["Media"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_3f2b9ec223"];
@@ -9241,7 +9244,7 @@ export interface operations {
                     "application/json": components["schemas"]["Meetup"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
@@ -9286,7 +9289,7 @@ export interface operations {
                     "application/json": components["schemas"]["Signup"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_venue_code_invalid"];
             404: components["responses"]["Problem404_not_found"];
@@ -9320,7 +9323,7 @@ export interface operations {
                     "application/json": components["schemas"]["Meetup"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
@@ -9508,7 +9511,7 @@ export interface operations {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
@@ -9570,7 +9573,7 @@ export interface operations {
                     "application/json": components["schemas"]["Refund"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_refund_not_allowed"];
             404: components["responses"]["Problem404_not_found"];
@@ -9857,7 +9860,7 @@ export interface operations {
                     "application/json": components["schemas"]["Proposal"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_2021320d4a"];
             404: components["responses"]["Problem404_not_found"];
@@ -9895,7 +9898,7 @@ export interface operations {
                     "application/json": components["schemas"]["Proposal"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -9930,7 +9933,7 @@ export interface operations {
                     "application/json": components["schemas"]["Proposal"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -10023,7 +10026,7 @@ export interface operations {
                     "application/json": components["schemas"]["MyVotes"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_member"];
             404: components["responses"]["Problem404_not_found"];
@@ -10059,7 +10062,7 @@ export interface operations {
                     "application/json": components["schemas"]["Vote"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_member"];
             404: components["responses"]["Problem404_not_found"];
@@ -10148,7 +10151,7 @@ export interface operations {
                     "application/json": components["schemas"]["FeedItem"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_4d385e9eee"];
             404: components["responses"]["Problem404_not_found"];
@@ -10242,7 +10245,7 @@ export interface operations {
                     "application/json": components["schemas"]["Comment"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_b871e80213"];
             404: components["responses"]["Problem404_not_found"];
@@ -10385,7 +10388,7 @@ export interface operations {
                     "application/json": components["schemas"]["Share"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_member"];
             404: components["responses"]["Problem404_not_found"];
@@ -10414,7 +10417,7 @@ export interface operations {
                     "application/json": components["schemas"]["PresenceSession"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_member"];
             404: components["responses"]["Problem404_not_found"];
@@ -10446,7 +10449,7 @@ export interface operations {
                     "application/json": components["schemas"]["Report"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_member"];
             404: components["responses"]["Problem404_not_found"];
@@ -10480,7 +10483,7 @@ export interface operations {
                     "application/json": components["schemas"]["Rule"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -10569,7 +10572,7 @@ export interface operations {
                     "application/json": components["schemas"]["Trial"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_trial_holder"];
             404: components["responses"]["Problem404_not_found"];
@@ -10606,7 +10609,7 @@ export interface operations {
                     "application/json": components["schemas"]["Feedback"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_trial_holder"];
             404: components["responses"]["Problem404_not_found"];
@@ -10680,7 +10683,7 @@ export interface operations {
                     "application/json": components["schemas"]["Trial"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];

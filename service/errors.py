@@ -168,6 +168,7 @@ HTTP = Problems(
         for c in (
             Code("bad_request", 400, "The request is malformed (e.g. its body is not valid JSON)."),
             Code("validation_failed", 400, "A field is missing or invalid; `errors` lists each field."),
+            Code("json_too_deep", 400, "The JSON body nests arrays and objects more than 32 levels deep."),
             Code("unauthorized", 401, "No valid access token: log in again or refresh the token.", action="refresh"),
             Code("token_expired", 401, "The access token expired: refresh it.", action="refresh"),
             Code("forbidden", 403, "Your role does not allow this action."),

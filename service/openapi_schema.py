@@ -68,8 +68,8 @@ def _items(schema: Schema) -> Schema | Reference | None:
 
 
 def document_body_errors(app: Litestar) -> None:
-    """Every handler that decodes a body may answer 400 `bad_request` (not JSON) and 413 `payload_too_large`
-    (MAX_BODY_BYTES): add both to the codes it lists. Handlers that read the raw body (WeChat's
+    """Every handler that decodes a body may answer 400 `bad_request` (not JSON), 400 `json_too_deep` and 413
+    `payload_too_large` (MAX_BODY_BYTES): add them to the codes it lists. Handlers that read the raw body (WeChat's
     notifications) list their codes themselves."""
     problems = app.state.problems
     for route in app.routes:
@@ -78,4 +78,5 @@ def document_body_errors(app: Litestar) -> None:
                 continue
             listed = handler.responses or {}
             codes = [e.summary for status, spec in listed.items() if status >= 400 for e in spec.examples or []]
-            handler.responses = {**listed, **problems.responses(*codes, "bad_request", "payload_too_large")}
+            body_codes = ("bad_request", "json_too_deep", "payload_too_large")
+            handler.responses = {**listed, **problems.responses(*codes, *body_codes)}
