@@ -188,7 +188,8 @@ async def test_behind_a_trusted_proxy_the_login_limit_keys_on_the_forwarded_clie
     )
 
     async def attempt(api, forwarded: str, status: int, code: str) -> None:
-        body = {"code": "bogus-" + forwarded.replace(", ", "-")}  # a code of its own: the per-code limit stays out of the way
+        # A code of its own per attempt: the per-code limit stays out of the way.
+        body = {"code": "bogus-" + forwarded.replace(", ", "-")}
         response = await api.post("/v1/auth/login", json=body, headers={"x-forwarded-for": forwarded})
         assert_problem(response, status, code)
 
