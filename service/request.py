@@ -3,7 +3,8 @@
 Litestar decodes a body as untyped JSON and then converts it with msgspec's lax rules (strict=False), which
 took "50" for 50 and "true" for true: the spec types them as numbers and booleans, and so does the decoder
 now. The untyped decoding also recursed into any depth (1,000 levels: RecursionError, a 500): a body nested
-deeper than MAX_JSON_DEPTH is refused before it is decoded.
+deeper than MAX_JSON_DEPTH is refused before it is decoded. Every text it holds then meets the text policy
+(service/text.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.serialization import decode_json
 from litestar.types import Empty
 
-from service.errors import Problem
+from service.core.text import may_break_policy, text_errors
+from service.errors import FieldError, Problem
 from service.validation import MAX_JSON_DEPTH, too_deep
 
 _AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
@@ -32,6 +34,7 @@ class StrictJsonRequest(Request):
             if too_deep(body):
                 raise Problem("json_too_deep", f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
             handler = self.route_handler
+            detail = f"Validation failed for {self.method} {self.url.path}"  # what the contract test looks for
             try:
                 self._json = decode_json(
                     body or b"null",
@@ -46,8 +49,10 @@ class StrictJsonRequest(Request):
                 message = str(exc.__cause__)
                 at = _AT.search(message)
                 item = {"message": message, "key": (at["path"] if at else "") or "body", "source": "body"}
-                detail = f"Validation failed for {self.method} {self.url.path}"
                 raise ValidationException(detail, extra=[item]) from None
+            if may_break_policy(body) and (errors := text_errors(self._json)):
+                fields = [FieldError(e.path, e.message, "body", e.reason) for e in errors]
+                raise Problem("validation_failed", detail, errors=fields)
         return self._json
 
 
