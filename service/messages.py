@@ -67,6 +67,7 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
         "WeChat Pay is unavailable right now. Please try again soon.",
     ),
     "order_not_paid": ("订单尚未支付或已退款。", "This order is not paid or was already refunded."),
+    "refund_exceeds_remaining": ("退款金额超过了订单剩余可退金额。", "The amount is more than what is left to refund."),
     "order_already_paid": ("订单已支付。", "This order has already been paid."),
     "refund_window_closed": ("已超过可退款时间。", "The refund period has passed."),
     "refund_not_allowed": ("该订单不支持退款。", "This purchase cannot be refunded."),
