@@ -338,6 +338,9 @@ def _claims_without(claims: dict, name: str) -> dict:
     return {k: v for k, v in claims.items() if k != name}
 
 
+ARABIC_INDIC = str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
+
+
 # Each case: how a token is made from the genuine claims and the secret key. All must answer 401 unauthorized.
 WRONG_TOKENS = {
     "HS512 with the right key": lambda c, key: jwt.encode(c, key, algorithm="HS512"),
@@ -348,6 +351,15 @@ WRONG_TOKENS = {
     "no exp": lambda c, key: jwt.encode(_claims_without(c, "exp"), key, algorithm="HS256"),
     "no sub": lambda c, key: jwt.encode(_claims_without(c, "sub"), key, algorithm="HS256"),
     "sub not a user id": lambda c, key: jwt.encode({**c, "sub": "admin"}, key, algorithm="HS256"),
+    # isdigit() took these: Arabic-Indic digits, and 30 nines overflowed bigint into a 500.
+    "sub in Arabic-Indic digits": lambda c, key: jwt.encode(
+        {**c, "sub": c["sub"].translate(ARABIC_INDIC)}, key, algorithm="HS256"
+    ),
+    "sub past bigint": lambda c, key: jwt.encode({**c, "sub": "9" * 30}, key, algorithm="HS256"),
+    "sub zero": lambda c, key: jwt.encode({**c, "sub": "0"}, key, algorithm="HS256"),
+    "sub with a leading zero": lambda c, key: jwt.encode({**c, "sub": "0" + c["sub"]}, key, algorithm="HS256"),
+    "sub with a sign": lambda c, key: jwt.encode({**c, "sub": "+" + c["sub"]}, key, algorithm="HS256"),
+    "sub with a newline": lambda c, key: jwt.encode({**c, "sub": c["sub"] + "\n"}, key, algorithm="HS256"),
     "exp not an integer": lambda c, key: jwt.encode({**c, "exp": float(c["exp"]) + 0.5}, key, algorithm="HS256"),
     "key id header injected": lambda c, key: jwt.encode(c, key, algorithm="HS256", headers={"kid": "../../x"}) + "x",
 }
