@@ -2,9 +2,9 @@
 
 Litestar decodes a body as untyped JSON and then converts it with msgspec's lax rules (strict=False), which
 took "50" for 50 and "true" for true: the spec types them as numbers and booleans, and so does the decoder
-now. The untyped decoding also recursed into any depth (1,000 levels: RecursionError, a 500): a body nested
-deeper than MAX_JSON_DEPTH is refused before it is decoded. Every text it holds then meets the text policy
-(service/text.py).
+now (199.0 is still an integer, as JSON Schema has it). The untyped decoding also recursed into any depth
+(1,000 levels: RecursionError, a 500): a body nested deeper than MAX_JSON_DEPTH is refused before it is
+decoded. Every text it holds then meets the text policy (service/core/text.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from litestar.types import Empty
 
 from service.core.text import may_break_policy, text_errors
 from service.errors import FieldError, Problem
-from service.validation import MAX_JSON_DEPTH, too_deep
+from service.validation import MAX_JSON_DEPTH, integral_numbers, too_deep
 
 _AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 
@@ -37,7 +37,7 @@ class StrictJsonRequest(Request):
             detail = f"Validation failed for {self.method} {self.url.path}"  # what the contract test looks for
             try:
                 self._json = decode_json(
-                    body or b"null",
+                    integral_numbers(body or b"null"),
                     target_type=_body_type(handler),
                     type_decoders=handler.resolve_type_decoders(),
                     strict=True,

@@ -56,6 +56,19 @@ def too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+# JSON Schema's integer takes 199.0 (a number with no fraction); msgspec's strict decoding takes only 199.
+_INTEGRAL_FLOAT = re.compile(rb"[0-9]\.0+(?=[\s,\]}]|$)")
+_STRING_OR_ZEROS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|(?<=[0-9])\.0+(?=[\s,\]}]|$)')
+
+
+def integral_numbers(body: bytes) -> bytes:
+    """``body`` with every number written with a zero fraction (``199.0``) written as an integer (``199``),
+    outside strings. A float field takes either; an integer field takes only the second when decoded strictly."""
+    if not _INTEGRAL_FLOAT.search(body):
+        return body
+    return _STRING_OR_ZEROS.sub(lambda match: match[0] if match[0][:1] == b'"' else b"", body)
+
+
 @dataclass(frozen=True)
 class BadField:
     path: str

@@ -157,3 +157,15 @@ def test_nesting_depth_is_counted_outside_strings():
     assert too_deep(b"[" * 33 + b"]" * 33) and not too_deep(b"[" * 32 + b"]" * 32)
     assert not too_deep(b'["' + b"[{" * 100 + b'"]')
     assert not too_deep(b'["\\"' + b"[" * 100 + b'"]')  # an escaped quote does not end the string
+
+
+async def test_a_whole_number_written_with_a_zero_fraction_is_still_an_integer(client, sandbox):
+    """JSON Schema's integer takes 199.0, so the strict decoder does too (the contract fuzzer sends it)."""
+    tokens = await login(client, sandbox.url, "alice")
+    body = b'{"name": "1.0 \\u7248 9.00", "memberCap": 199.0, "refundWindowHours": 114.00}'
+    headers = {**bearer(tokens), "content-type": "application/json"}
+    created = await client.post("/v1/communities", content=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert (created.json()["memberCap"], created.json()["name"]) == (199, "1.0 \u7248 9.00")  # text untouched
+    fraction = await client.post("/v1/communities", json={"name": "x", "memberCap": 199.5}, headers=bearer(tokens))
+    assert_problem(fraction, 400, "validation_failed")
