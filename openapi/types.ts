@@ -5107,6 +5107,22 @@ export interface components {
         };
         /**
          * @description - `not_member`: You are not a member of this community (or no longer are).
+         *     - `forbidden`: Your role does not allow this action.
+         *     - `member_muted`: An admin muted you in this community for a while.
+         */
+        Problem403_55cb107240: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "forbidden" | "member_muted" | "not_member";
+                };
+            };
+        };
+        /**
+         * @description - `not_member`: You are not a member of this community (or no longer are).
          *     - `not_participant`: You are not one of the collection's participants.
          */
         Problem403_9f927edd9e: {
@@ -7061,6 +7077,7 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
             422: components["responses"]["Problem422_17e23c9ec0"];
+            429: components["responses"]["Problem429_rate_limited"];
         };
     };
     getCommunity: {
@@ -7623,9 +7640,10 @@ export interface operations {
             };
             400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
-            403: components["responses"]["Problem403_37f581a5cb"];
+            403: components["responses"]["Problem403_55cb107240"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
+            429: components["responses"]["Problem429_rate_limited"];
         };
     };
     revokeInvite: {

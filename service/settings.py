@@ -97,6 +97,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     write_rate_posts: Positive = 10
     write_rate_comments: Positive = 30
     write_rate_window: Positive = 60
+    # Communities one user may create, and invite links one member may create (all communities together), per
+    # create_rate_window seconds: 100 of each in a second were accepted.
+    create_rate_communities: Positive = 10
+    create_rate_invites: Positive = 30
+    create_rate_window: Positive = 3600
     # Checkout: WeChat Pay v3 (service/wechat/pay/). `make run` without WECHAT_PAY_MCHID sets these to the Pay
     # sandbox's merchant (keys kept in .data/pay-sandbox); production requires a real merchant.
     wechat_pay_mchid: str | None = None

@@ -81,6 +81,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         # Likewise members write a lot in tests: the write flood limit is tested on its own.
         "write_rate_posts": 100_000,
         "write_rate_comments": 100_000,
+        "create_rate_communities": 100_000,
+        "create_rate_invites": 100_000,
         # Photos stored locally go to a folder of this database's own, outside the checkout.
         "media_dir": os.path.join(tempfile.gettempdir(), "community-media", database_name(database_url)),
     }
