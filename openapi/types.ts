@@ -4272,7 +4272,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -4973,16 +4973,35 @@ export interface components {
     responses: {
         /**
          * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `invalid_code`: The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry.
+         *     - `code_used`: The WeChat code was already used: get a new one and retry.
          *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+         *     - `json_too_deep`: The JSON body nests arrays and objects more than 32 levels deep.
          */
-        Problem400_37c871f8fa: {
+        Problem400_0464292a0a: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
-                    code: "bad_request" | "validation_failed";
+                    code: "bad_request" | "code_used" | "invalid_code" | "json_too_deep" | "validation_failed";
+                };
+            };
+        };
+        /**
+         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+         *     - `json_too_deep`: The JSON body nests arrays and objects more than 32 levels deep.
+         */
+        Problem400_3cd090c3a3: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "bad_request" | "json_too_deep" | "validation_failed";
                 };
             };
         };
@@ -4990,15 +5009,16 @@ export interface components {
          * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
          *     - `too_many_mentions`: More members mentioned than MAX_MENTIONS allows.
          *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+         *     - `json_too_deep`: The JSON body nests arrays and objects more than 32 levels deep.
          */
-        Problem400_552b3ceaf7: {
+        Problem400_4f3d33f9f4: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
-                    code: "bad_request" | "too_many_mentions" | "validation_failed";
+                    code: "bad_request" | "json_too_deep" | "too_many_mentions" | "validation_failed";
                 };
             };
         };
@@ -5019,34 +5039,18 @@ export interface components {
         };
         /**
          * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
-         *     - `invalid_code`: The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry.
-         *     - `code_used`: The WeChat code was already used: get a new one and retry.
-         *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
-         */
-        Problem400_9ff55e0466: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "bad_request" | "code_used" | "invalid_code" | "validation_failed";
-                };
-            };
-        };
-        /**
-         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
          *     - `window_too_long`: The metrics window is longer than 366 days or ends before it starts.
          *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+         *     - `json_too_deep`: The JSON body nests arrays and objects more than 32 levels deep.
          */
-        Problem400_a36182b28b: {
+        Problem400_aa56ba7102: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
-                    code: "bad_request" | "validation_failed" | "window_too_long";
+                    code: "bad_request" | "json_too_deep" | "validation_failed" | "window_too_long";
                 };
             };
         };
@@ -5179,6 +5183,22 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "forbidden" | "not_member";
+                };
+            };
+        };
+        /**
+         * @description - `not_member`: You are not a member of this community (or no longer are).
+         *     - `forbidden`: Your role does not allow this action.
+         *     - `member_muted`: An admin muted you in this community for a while.
+         */
+        Problem403_55cb107240: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "forbidden" | "member_muted" | "not_member";
                 };
             };
         };
@@ -5594,6 +5614,23 @@ export interface components {
             };
         };
         /**
+         * @description - `order_not_paid`: The order is not paid, or is already refunded.
+         *     - `refund_exceeds_remaining`: The amount is more than what is left to refund on the order (see `detail`).
+         *     - `order_paid_out`: The order's money has been paid out to the community's owner: it cannot be refunded.
+         *     - `owner_must_transfer`: The owner cannot leave: transfer ownership first.
+         */
+        Problem409_66c0770939: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "refund_exceeds_remaining";
+                };
+            };
+        };
+        /**
          * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
          *     - `meetup_cancelled`: The meetup was cancelled.
          *     - `venue_check_in_closed`: Venue check-in is open from shortly before the start until the end.
@@ -5912,22 +5949,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "feedback_exists" | "trial_not_claimed" | "wechat_session_stale";
-                };
-            };
-        };
-        /**
-         * @description - `order_not_paid`: The order is not paid, or is already refunded.
-         *     - `order_paid_out`: The order's money has been paid out to the community's owner: it cannot be refunded.
-         *     - `owner_must_transfer`: The owner cannot leave: transfer ownership first.
-         */
-        Problem409_fdca6d5fbb: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "order_not_paid" | "order_paid_out" | "owner_must_transfer";
                 };
             };
         };
@@ -6500,7 +6521,7 @@ export interface operations {
                     "application/json": components["schemas"]["Activity"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
@@ -6598,7 +6619,7 @@ export interface operations {
                     "application/json": components["schemas"]["CheckIn"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_b871e80213"];
             404: components["responses"]["Problem404_not_found"];
@@ -6696,7 +6717,7 @@ export interface operations {
                     "application/json": components["schemas"]["CatalogueApp"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             403: components["responses"]["Problem403_operator_only"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
@@ -6780,7 +6801,7 @@ export interface operations {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             403: components["responses"]["Problem403_operator_only"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_case_decided"];
@@ -6809,7 +6830,7 @@ export interface operations {
                     "application/json": components["schemas"]["RewardPool"];
                 };
             };
-            400: components["responses"]["Problem400_a36182b28b"];
+            400: components["responses"]["Problem400_aa56ba7102"];
             403: components["responses"]["Problem403_operator_only"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
@@ -6913,7 +6934,7 @@ export interface operations {
                     "application/json": components["schemas"]["LoginResult"];
                 };
             };
-            400: components["responses"]["Problem400_9ff55e0466"];
+            400: components["responses"]["Problem400_0464292a0a"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
             429: components["responses"]["Problem429_rate_limited"];
@@ -6941,7 +6962,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
         };
@@ -6968,7 +6989,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            400: components["responses"]["Problem400_9ff55e0466"];
+            400: components["responses"]["Problem400_0464292a0a"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
@@ -6999,7 +7020,7 @@ export interface operations {
                     "application/json": components["schemas"]["Tokens"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_20c8384509"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
@@ -7083,7 +7104,7 @@ export interface operations {
                     "application/json": components["schemas"]["Collection"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -7207,11 +7228,12 @@ export interface operations {
                     "application/json": components["schemas"]["Community"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
             422: components["responses"]["Problem422_17e23c9ec0"];
+            429: components["responses"]["Problem429_rate_limited"];
         };
     };
     getCommunity: {
@@ -7265,7 +7287,7 @@ export interface operations {
                     "application/json": components["schemas"]["Community"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -7333,7 +7355,7 @@ export interface operations {
                     "application/json": components["schemas"]["Activity"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -7577,7 +7599,7 @@ export interface operations {
                     "application/json": components["schemas"]["Collection"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -7706,7 +7728,7 @@ export interface operations {
                     "application/json": components["schemas"]["Introduction"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_2021320d4a"];
             404: components["responses"]["Problem404_not_found"];
@@ -7772,11 +7794,12 @@ export interface operations {
                     "application/json": components["schemas"]["Invite"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
-            403: components["responses"]["Problem403_37f581a5cb"];
+            403: components["responses"]["Problem403_55cb107240"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
+            429: components["responses"]["Problem429_rate_limited"];
         };
     };
     revokeInvite: {
@@ -7852,7 +7875,7 @@ export interface operations {
                     "application/json": components["schemas"]["JoinResult"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             402: components["responses"]["Problem402_payment_required"];
             403: components["responses"]["Problem403_member_removed"];
@@ -7958,7 +7981,7 @@ export interface operations {
                     "application/json": components["schemas"]["JoinRequest"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8059,7 +8082,7 @@ export interface operations {
                     "application/json": components["schemas"]["Meetup"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8131,7 +8154,7 @@ export interface operations {
                     "application/json": components["schemas"]["Membership"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8335,11 +8358,11 @@ export interface operations {
                     "application/json": components["schemas"]["Refund"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_fdca6d5fbb"];
+            409: components["responses"]["Problem409_66c0770939"];
             413: components["responses"]["Problem413_payload_too_large"];
             422: components["responses"]["Problem422_idempotency_key_reused"];
         };
@@ -8372,7 +8395,7 @@ export interface operations {
                     "application/json": components["schemas"]["Community"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8507,7 +8530,7 @@ export interface operations {
                     "application/json": components["schemas"]["Poll"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8541,7 +8564,7 @@ export interface operations {
                     "application/json": components["schemas"]["FeedItem"];
                 };
             };
-            400: components["responses"]["Problem400_552b3ceaf7"];
+            400: components["responses"]["Problem400_4f3d33f9f4"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_6f3532de7a"];
             404: components["responses"]["Problem404_not_found"];
@@ -8634,7 +8657,7 @@ export interface operations {
                     "application/json": components["schemas"]["Rule"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8698,7 +8721,7 @@ export interface operations {
                     "application/json": components["schemas"]["TimeZoneSetting"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8758,7 +8781,7 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupSettings"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8824,7 +8847,7 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupTopic"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8862,7 +8885,7 @@ export interface operations {
                     "application/json": components["schemas"]["WarmupTopic"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -8923,7 +8946,7 @@ export interface operations {
                     "application/json": components["schemas"]["BatchResult"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_d7d343c52e"];
@@ -9002,7 +9025,7 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_wechat_session_stale"];
@@ -9063,7 +9086,7 @@ export interface operations {
                     "application/json": components["schemas"]["Block"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_too_many_blocks"];
@@ -9173,7 +9196,7 @@ export interface operations {
                     "application/json": components["schemas"]["Unread"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_payload_too_large"];
@@ -9335,7 +9358,7 @@ export interface operations {
                     "application/json": components["schemas"]["Media"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_3f2b9ec223"];
@@ -9478,7 +9501,7 @@ export interface operations {
                     "application/json": components["schemas"]["Meetup"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
@@ -9523,7 +9546,7 @@ export interface operations {
                     "application/json": components["schemas"]["Signup"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_venue_code_invalid"];
             404: components["responses"]["Problem404_not_found"];
@@ -9557,7 +9580,7 @@ export interface operations {
                     "application/json": components["schemas"]["Meetup"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
@@ -9745,7 +9768,7 @@ export interface operations {
                     "application/json": components["schemas"]["Case"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
@@ -9807,7 +9830,7 @@ export interface operations {
                     "application/json": components["schemas"]["Refund"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_refund_not_allowed"];
             404: components["responses"]["Problem404_not_found"];
@@ -10094,7 +10117,7 @@ export interface operations {
                     "application/json": components["schemas"]["Proposal"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_2021320d4a"];
             404: components["responses"]["Problem404_not_found"];
@@ -10132,7 +10155,7 @@ export interface operations {
                     "application/json": components["schemas"]["Proposal"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -10167,7 +10190,7 @@ export interface operations {
                     "application/json": components["schemas"]["Proposal"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -10260,7 +10283,7 @@ export interface operations {
                     "application/json": components["schemas"]["MyVotes"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_member"];
             404: components["responses"]["Problem404_not_found"];
@@ -10296,7 +10319,7 @@ export interface operations {
                     "application/json": components["schemas"]["Vote"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_member"];
             404: components["responses"]["Problem404_not_found"];
@@ -10385,7 +10408,7 @@ export interface operations {
                     "application/json": components["schemas"]["FeedItem"];
                 };
             };
-            400: components["responses"]["Problem400_552b3ceaf7"];
+            400: components["responses"]["Problem400_4f3d33f9f4"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_83ece825f0"];
             404: components["responses"]["Problem404_not_found"];
@@ -10479,7 +10502,7 @@ export interface operations {
                     "application/json": components["schemas"]["Comment"];
                 };
             };
-            400: components["responses"]["Problem400_552b3ceaf7"];
+            400: components["responses"]["Problem400_4f3d33f9f4"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_6f3532de7a"];
             404: components["responses"]["Problem404_not_found"];
@@ -10622,7 +10645,7 @@ export interface operations {
                     "application/json": components["schemas"]["Share"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_member"];
             404: components["responses"]["Problem404_not_found"];
@@ -10651,7 +10674,7 @@ export interface operations {
                     "application/json": components["schemas"]["PresenceSession"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_member"];
             404: components["responses"]["Problem404_not_found"];
@@ -10683,7 +10706,7 @@ export interface operations {
                     "application/json": components["schemas"]["Report"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_member"];
             404: components["responses"]["Problem404_not_found"];
@@ -10717,7 +10740,7 @@ export interface operations {
                     "application/json": components["schemas"]["Rule"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
@@ -10806,7 +10829,7 @@ export interface operations {
                     "application/json": components["schemas"]["Trial"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_trial_holder"];
             404: components["responses"]["Problem404_not_found"];
@@ -10843,7 +10866,7 @@ export interface operations {
                     "application/json": components["schemas"]["Feedback"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_trial_holder"];
             404: components["responses"]["Problem404_not_found"];
@@ -10917,7 +10940,7 @@ export interface operations {
                     "application/json": components["schemas"]["Trial"];
                 };
             };
-            400: components["responses"]["Problem400_37c871f8fa"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];

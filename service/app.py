@@ -29,6 +29,7 @@ from service.logs import configure_logging
 from service.middleware import refuse_nul, request_id_middleware
 from service.openapi import CompletedJson, CompletedYaml, SelfHostedSwagger, document_json
 from service.openapi_schema import StrictStructSchemaPlugin, document_body_errors
+from service.request import StrictJsonRequest
 from service.settings import Settings, load_settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
@@ -135,6 +136,7 @@ def create_app(
         },
         guards=[enforce_declared_security],
         before_request=refuse_nul,
+        request_class=StrictJsonRequest,
         exception_handlers={Exception: handle_exception},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_config(settings, [HEALTH_TAG, *(tag for domain in domains for tag in domain.tags)]),

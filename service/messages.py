@@ -12,6 +12,7 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     # The HTTP layer
     "bad_request": ("请求格式不正确，请稍后重试。", "The request could not be read. Please try again."),
     "validation_failed": ("填写的内容有误，请检查标出的项目。", "Some fields are not valid: please check them."),
+    "json_too_deep": ("提交的内容层级过深，无法处理。", "The request nests too deeply to be read."),
     "unauthorized": ("登录已失效，请重新登录。", "Your session has ended. Please sign in again."),
     "token_expired": ("登录已过期，正在为你刷新。", "Your session expired. Refreshing it."),
     "forbidden": ("你没有权限进行此操作。", "You are not allowed to do this."),
@@ -67,6 +68,7 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
         "WeChat Pay is unavailable right now. Please try again soon.",
     ),
     "order_not_paid": ("订单尚未支付或已退款。", "This order is not paid or was already refunded."),
+    "refund_exceeds_remaining": ("退款金额超过了订单剩余可退金额。", "The amount is more than what is left to refund."),
     "order_already_paid": ("订单已支付。", "This order has already been paid."),
     "refund_window_closed": ("已超过可退款时间。", "The refund period has passed."),
     "refund_not_allowed": ("该订单不支持退款。", "This purchase cannot be refunded."),

@@ -15,6 +15,8 @@ from litestar._openapi.schema_generation.plugins import StructSchemaPlugin
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
+from service.core.text import TEXT_PATTERN, VISIBLE_TEXT_PATTERN
+
 _NUMBER = {"ge": "minimum", "le": "maximum", "gt": "exclusive_minimum", "lt": "exclusive_maximum"}
 _NUMBER["multiple_of"] = "multiple_of"
 _STRING = {"min_length": "min_length", "max_length": "max_length", "pattern": "pattern"}
@@ -27,12 +29,16 @@ class StrictStructSchemaPlugin(StructSchemaPlugin):
         info = msgspec.inspect.type_info(field_definition.type_)
         if info.forbid_unknown_fields:
             schema.additional_properties = False
+        # The texts a client sends get the text policy's pattern: prefer_alias is Litestar's mark of a request
+        # body's schema; a request model shared with an answer (RewardRules) may be drawn first for the answer,
+        # but only request models refuse unknown fields.
+        request = schema_creator.prefer_alias or info.forbid_unknown_fields
         for field in info.fields:
-            constrain((schema.properties or {}).get(field.encode_name), field.type)
+            constrain((schema.properties or {}).get(field.encode_name), field.type, request)
         return schema
 
 
-def constrain(schema: Schema | Reference | None, kind: msgspec.inspect.Type) -> None:
+def constrain(schema: Schema | Reference | None, kind: msgspec.inspect.Type, request: bool = False) -> None:
     """Add to ``schema`` the constraints of ``kind`` it lacks. Constraints may sit beside a `oneOf` (an optional
     field): JSON Schema applies number, string and array keywords only to values of that type."""
     if not isinstance(schema, Schema):
@@ -42,15 +48,17 @@ def constrain(schema: Schema | Reference | None, kind: msgspec.inspect.Type) -> 
     if isinstance(kind, msgspec.inspect.UnionType):
         others = [t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType)]
         if len(others) == 1:
-            constrain(schema, others[0])
+            constrain(schema, others[0], request)
         return
     if isinstance(kind, msgspec.inspect.IntType | msgspec.inspect.FloatType):
         _copy(kind, schema, _NUMBER)
     elif isinstance(kind, msgspec.inspect.StrType):
         _copy(kind, schema, _STRING)
+        if request and schema.pattern is None:  # the text policy the decoder applies (service/core/text.py)
+            schema.pattern = VISIBLE_TEXT_PATTERN if (kind.min_length or 0) >= 1 else TEXT_PATTERN
     elif isinstance(kind, msgspec.inspect.ListType | msgspec.inspect.SetType | msgspec.inspect.FrozenSetType):
         _copy(kind, schema, _ARRAY)
-        constrain(_items(schema), kind.item_type)
+        constrain(_items(schema), kind.item_type, request)
 
 
 def _copy(kind: msgspec.inspect.Type, schema: Schema, names: dict[str, str]) -> None:
@@ -68,8 +76,8 @@ def _items(schema: Schema) -> Schema | Reference | None:
 
 
 def document_body_errors(app: Litestar) -> None:
-    """Every handler that decodes a body may answer 400 `bad_request` (not JSON) and 413 `payload_too_large`
-    (MAX_BODY_BYTES): add both to the codes it lists. Handlers that read the raw body (WeChat's
+    """Every handler that decodes a body may answer 400 `bad_request` (not JSON), 400 `json_too_deep` and 413
+    `payload_too_large` (MAX_BODY_BYTES): add them to the codes it lists. Handlers that read the raw body (WeChat's
     notifications) list their codes themselves."""
     problems = app.state.problems
     for route in app.routes:
@@ -78,4 +86,5 @@ def document_body_errors(app: Litestar) -> None:
                 continue
             listed = handler.responses or {}
             codes = [e.summary for status, spec in listed.items() if status >= 400 for e in spec.examples or []]
-            handler.responses = {**listed, **problems.responses(*codes, "bad_request", "payload_too_large")}
+            body_codes = ("bad_request", "json_too_deep", "payload_too_large")
+            handler.responses = {**listed, **problems.responses(*codes, *body_codes)}

@@ -6,6 +6,8 @@ The variable for a field is its name in upper case (``database_url`` -> ``DATABA
 from __future__ import annotations
 
 import base64
+import functools
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Annotated, Literal
@@ -87,11 +89,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_rate_per_address: Positive = 30
     login_rate_per_code: Positive = 3
     login_rate_window: Positive = 60
+    # Peers whose X-Forwarded-For is believed (comma-separated addresses or CIDRs: Caddy, the ingress); none by
+    # default, so the login limit keys on the TCP peer. See docs/security.md.
+    trusted_proxies: str = ""
     # Posts and comments one member may write, in all communities together, per write_rate_window seconds
     # (on top of the newcomer limits): a flood is refused with 429 before it reaches WeChat's content check.
     write_rate_posts: Positive = 10
     write_rate_comments: Positive = 30
     write_rate_window: Positive = 60
+    # Communities one user may create, and invite links one member may create (all communities together), per
+    # create_rate_window seconds: 100 of each in a second were accepted.
+    create_rate_communities: Positive = 10
+    create_rate_invites: Positive = 30
+    create_rate_window: Positive = 3600
     # Checkout: WeChat Pay v3 (service/wechat/pay/). `make run` without WECHAT_PAY_MCHID sets these to the Pay
     # sandbox's merchant (keys kept in .data/pay-sandbox); production requires a real merchant.
     wechat_pay_mchid: str | None = None
@@ -222,6 +232,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("COLLECTION_DEFAULT_HOURS must not exceed COLLECTION_MAX_HOURS")
         if bool(self.wechat_appid) != bool(self.wechat_secret):
             raise SettingsError("WECHAT_APPID and WECHAT_SECRET must be set together")
+        try:
+            proxy_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise SettingsError(f"TRUSTED_PROXIES: {exc}") from None
         for name in ("wechat_message_aes_key", "sandbox_message_aes_key"):
             key = getattr(self, name)
             if key is not None and not _is_encoding_aes_key(key):
@@ -256,6 +270,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return f"Settings({', '.join(shown)})"
 
     __str__ = __repr__
+
+
+@functools.cache
+def proxy_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """TRUSTED_PROXIES as networks (an address alone is a /32 or /128); ValueError names a bad entry."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
 
 
 def _is_encoding_aes_key(key: str) -> bool:

@@ -81,6 +81,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         # Likewise members write a lot in tests: the write flood limit is tested on its own.
         "write_rate_posts": 100_000,
         "write_rate_comments": 100_000,
+        "create_rate_communities": 100_000,
+        "create_rate_invites": 100_000,
         # Photos stored locally go to a folder of this database's own, outside the checkout.
         "media_dir": os.path.join(tempfile.gettempdir(), "community-media", database_name(database_url)),
     }
@@ -111,7 +113,9 @@ async def serve(app, sock: socket.socket | None = None) -> AsyncIterator[str]:
     Started and stopped through uvicorn's startup/shutdown steps rather than its run loop: the loop's 0.1 s
     tick and the shutdown's fixed 0.1 s grace cost every test about 0.4 s for its two servers."""
     sock = sock or bound_socket()
-    config = uvicorn.Config(app, lifespan="on", log_config=None, access_log=False)
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from 127.0.0.1 as the client, which
+    # granian (what serves in production) never does; the app decides (service/core/addresses.py).
+    config = uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, proxy_headers=False)
     config.load()
     server = uvicorn.Server(config)
     server.lifespan = config.lifespan_class(config)

@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from service.core.tokens import issue_access_token
+from service.settings import SettingsError
 from service.wechat.sealing import SessionKeySealer
 from tests.media.conftest import phone_photo
 from tests.support import api_client, make_settings
@@ -161,11 +162,60 @@ async def test_login_is_rate_limited_per_client_address(database_url, sandbox):
     strict = make_settings(database_url, wechat_api_base=sandbox.url, login_rate_per_address=3)
     async with api_client(strict) as api:
         for name in ("a", "b", "c"):
-            await login(api, sandbox.url, name)
+            assert_problem(await api.post("/v1/auth/login", json={"code": f"bogus-{name}"}), 400, "invalid_code")
         code = await sandbox.wx_login("d")
         response = await api.post("/v1/auth/login", json={"code": code})
         assert_problem(response, 429, "rate_limited")
         assert int(response.headers["retry-after"]) <= strict.login_rate_window
+
+
+async def test_successful_logins_do_not_use_up_the_address_limit(database_url, sandbox):
+    """Many members behind one NAT address: only failed attempts count against it."""
+    strict = make_settings(database_url, wechat_api_base=sandbox.url, login_rate_per_address=2)
+    async with api_client(strict) as api:
+        for name in ("a", "b", "c", "d"):
+            await login(api, sandbox.url, name)
+        assert_problem(await api.post("/v1/auth/login", json={"code": "bogus-1"}), 400, "invalid_code")
+        await login(api, sandbox.url, "e")
+        assert_problem(await api.post("/v1/auth/login", json={"code": "bogus-2"}), 400, "invalid_code")
+        assert_problem(await api.post("/v1/auth/login", json={"code": "bogus-3"}), 429, "rate_limited")
+
+
+async def test_behind_a_trusted_proxy_the_login_limit_keys_on_the_forwarded_client(database_url, sandbox):
+    """The tests reach the app from 127.0.0.1: as a trusted proxy, its X-Forwarded-For names the client."""
+    behind = make_settings(
+        database_url, wechat_api_base=sandbox.url, login_rate_per_address=2, trusted_proxies="10.0.0.0/8, 127.0.0.1"
+    )
+
+    async def attempt(api, forwarded: str, status: int, code: str) -> None:
+        # A code of its own per attempt: the per-code limit stays out of the way.
+        body = {"code": "bogus-" + forwarded.replace(", ", "-")}
+        response = await api.post("/v1/auth/login", json=body, headers={"x-forwarded-for": forwarded})
+        assert_problem(response, status, code)
+
+    async with api_client(behind) as api:
+        # An attacker behind the proxy spends their own bucket; forging a left-hand address does not help,
+        # since the proxy appends the address it saw (the rightmost untrusted hop is the client).
+        await attempt(api, "203.0.113.7", 400, "invalid_code")
+        await attempt(api, "198.51.100.1, 203.0.113.7", 400, "invalid_code")
+        await attempt(api, "198.51.100.2, 203.0.113.7, 10.1.2.3", 429, "rate_limited")
+        # Everyone else, behind the same proxy, still logs in.
+        await attempt(api, "203.0.113.8", 400, "invalid_code")
+        code = await sandbox.wx_login("alice")
+        ok = await api.post("/v1/auth/login", json={"code": code}, headers={"x-forwarded-for": "203.0.113.9"})
+        assert ok.status_code == 200, ok.text
+
+    # Without TRUSTED_PROXIES the header is ignored: every forged address shares the peer's bucket.
+    untrusting = make_settings(database_url, wechat_api_base=sandbox.url, login_rate_per_address=2)
+    async with api_client(untrusting) as api:
+        await attempt(api, "192.0.2.1", 400, "invalid_code")
+        await attempt(api, "192.0.2.2", 400, "invalid_code")
+        await attempt(api, "192.0.2.3", 429, "rate_limited")
+
+
+def test_trusted_proxies_must_be_addresses_or_networks(database_url):
+    with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
+        make_settings(database_url, trusted_proxies="10.0.0.0/8, caddy")
 
 
 async def test_wechat_rate_limit_45011_is_429(database_url, sandbox, settings):
@@ -288,6 +338,9 @@ def _claims_without(claims: dict, name: str) -> dict:
     return {k: v for k, v in claims.items() if k != name}
 
 
+ARABIC_INDIC = str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
+
+
 # Each case: how a token is made from the genuine claims and the secret key. All must answer 401 unauthorized.
 WRONG_TOKENS = {
     "HS512 with the right key": lambda c, key: jwt.encode(c, key, algorithm="HS512"),
@@ -298,6 +351,15 @@ WRONG_TOKENS = {
     "no exp": lambda c, key: jwt.encode(_claims_without(c, "exp"), key, algorithm="HS256"),
     "no sub": lambda c, key: jwt.encode(_claims_without(c, "sub"), key, algorithm="HS256"),
     "sub not a user id": lambda c, key: jwt.encode({**c, "sub": "admin"}, key, algorithm="HS256"),
+    # isdigit() took these: Arabic-Indic digits, and 30 nines overflowed bigint into a 500.
+    "sub in Arabic-Indic digits": lambda c, key: jwt.encode(
+        {**c, "sub": c["sub"].translate(ARABIC_INDIC)}, key, algorithm="HS256"
+    ),
+    "sub past bigint": lambda c, key: jwt.encode({**c, "sub": "9" * 30}, key, algorithm="HS256"),
+    "sub zero": lambda c, key: jwt.encode({**c, "sub": "0"}, key, algorithm="HS256"),
+    "sub with a leading zero": lambda c, key: jwt.encode({**c, "sub": "0" + c["sub"]}, key, algorithm="HS256"),
+    "sub with a sign": lambda c, key: jwt.encode({**c, "sub": "+" + c["sub"]}, key, algorithm="HS256"),
+    "sub with a newline": lambda c, key: jwt.encode({**c, "sub": c["sub"] + "\n"}, key, algorithm="HS256"),
     "exp not an integer": lambda c, key: jwt.encode({**c, "exp": float(c["exp"]) + 0.5}, key, algorithm="HS256"),
     "key id header injected": lambda c, key: jwt.encode(c, key, algorithm="HS256", headers={"kid": "../../x"}) + "x",
 }

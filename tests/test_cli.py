@@ -8,11 +8,36 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support import free_port
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """The folder a run works in. The embedded PostgreSQL outlives `run` by design (the next run attaches to
+    it) and a killed run cannot stop it: stopped here, so the suite leaves no server behind."""
+    yield tmp_path
+    stop_embedded(tmp_path / ".data" / "pg")
+
+
+def stop_embedded(data: Path) -> None:
+    import psutil  # installed with pgserver
+
+    pid_file = data / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    try:
+        server = psutil.Process(int(pid_file.read_text().split()[0]))
+        if str(data) in " ".join(server.cmdline()):  # not a recycled pid
+            server.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
+            server.wait(timeout=30)
+    except psutil.NoSuchProcess:
+        pass
+    assert not any(str(data) in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"]))
 
 
 def start(workdir, port: int) -> subprocess.Popen:
@@ -54,9 +79,9 @@ def applied(lines: list[dict]) -> list[str]:
 
 
 @pytest.mark.slow
-def test_run_twice_at_once_then_again_reuses_the_embedded_database(tmp_path):
+def test_run_twice_at_once_then_again_reuses_the_embedded_database(workdir):
     ports = [free_port(), free_port()]
-    procs = [start(tmp_path, port) for port in ports]
+    procs = [start(workdir, port) for port in ports]
     try:
         for port, proc in zip(ports, procs, strict=True):
             assert wait_ready(port, proc)["status"] == "ready"
@@ -65,10 +90,10 @@ def test_run_twice_at_once_then_again_reuses_the_embedded_database(tmp_path):
     # Both instances migrated the same database at once: exactly one applied the migrations.
     assert sorted(len(applied(lines)) for lines in outputs)[0] == 0
     assert sum(len(applied(lines)) for lines in outputs) >= 1
-    assert (tmp_path / ".data" / "pg" / "PG_VERSION").exists()
+    assert (workdir / ".data" / "pg" / "PG_VERSION").exists()
 
     port = free_port()
-    proc = start(tmp_path, port)
+    proc = start(workdir, port)
     try:
         wait_ready(port, proc)
     finally:
@@ -77,11 +102,11 @@ def test_run_twice_at_once_then_again_reuses_the_embedded_database(tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_run_leaves_no_orphans_and_the_next_run_reuses_the_database(tmp_path):
+def test_killed_run_leaves_no_orphans_and_the_next_run_reuses_the_database(workdir):
     import psutil  # installed with pgserver
 
     port = free_port()
-    proc = start(tmp_path, port)
+    proc = start(workdir, port)
     try:
         wait_ready(port, proc)
         spec = httpx.get(f"http://127.0.0.1:{port}/schema/openapi.json", timeout=5)
@@ -99,7 +124,7 @@ def test_killed_run_leaves_no_orphans_and_the_next_run_reuses_the_database(tmp_p
             proc.kill()
 
     port = free_port()
-    proc = start(tmp_path, port)
+    proc = start(workdir, port)
     try:
         assert wait_ready(port, proc)["status"] == "ready"
     finally:

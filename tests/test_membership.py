@@ -9,6 +9,7 @@ import pytest
 from service.core.access import check_can_post
 from service.errors import Problem
 from tests.factories import create_community, create_users, join, upload_photo
+from tests.support import api_client, make_settings
 from tests.world import assert_problem
 
 
@@ -354,6 +355,9 @@ async def test_mute_by_admins_and_my_own_settings(client, people, db):
     assert muted.status_code == 200 and muted.json()["mutedUntil"] is not None
     intro = await client.post(f"/v1/communities/{cid}/introduction", json={"text": "hi all"}, headers=carol.headers)
     assert_problem(intro, 403, "member_muted")
+    # A link speaks for the community: a muted member creates none.
+    invite = await client.post(f"/v1/communities/{cid}/invites", json={}, headers=carol.headers)
+    assert_problem(invite, 403, "member_muted")
     with pytest.raises(Problem) as raised:
         await check_can_post(db, int(cid), carol.id)
     assert raised.value.code == "member_muted"
@@ -535,3 +539,29 @@ async def test_a_member_or_admin_of_one_community_can_do_nothing_in_another(clie
     assert await db.fetchval("SELECT status FROM join_requests WHERE id = $1", int(b_request)) == "pending"
     assert await db.fetchval("SELECT revoked_at FROM invites WHERE code = $1", b_code) is None
     assert await db.fetchval("SELECT count(*) FROM community_audit_log WHERE community_id = $1", int(b)) == 2
+
+
+async def test_creating_communities_and_invite_links_is_rate_limited(database_url, sandbox, people):
+    """100 of each from one user in 0.9 s were accepted."""
+    alice, bob, _, _ = people
+    limited = make_settings(database_url, wechat_api_base=sandbox.url, create_rate_communities=2, create_rate_invites=3)
+    async with api_client(limited) as api:
+        first = await create_community(api, alice)
+        keyed = {**alice.headers, "Idempotency-Key": "second"}
+        second = await api.post("/v1/communities", json={"name": "晨跑"}, headers=keyed)
+        assert second.status_code == 201, second.text
+        third = await api.post("/v1/communities", json={"name": "夜跑"}, headers=alice.headers)
+        assert_problem(third, 429, "rate_limited")
+        assert int(third.headers["retry-after"]) <= limited.create_rate_window
+        # A retry of one that was created answers it again, uncounted.
+        retried = await api.post("/v1/communities", json={"name": "晨跑"}, headers=keyed)
+        assert retried.status_code == 201 and retried.json()["id"] == second.json()["id"]
+        assert len((await api.get("/v1/me/communities", headers=alice.headers)).json()["items"]) == 2
+        assert (await create_community(api, bob))["id"]  # per user
+
+        url = f"/v1/communities/{first['id']}/invites"
+        for _ in range(3):
+            assert (await api.post(url, json={}, headers=alice.headers)).status_code == 201
+        assert_problem(await api.post(url, json={}, headers=alice.headers), 429, "rate_limited")
+        listed = await api.get(url, headers=alice.headers)
+        assert len(listed.json()["items"]) == 3  # nothing half-written

@@ -41,6 +41,7 @@ def test_a_cursor_is_url_safe_and_within_the_documented_length(key):
 @example("WyJ4Il0")  # ["x"]
 @example("WzEsMl0")  # [1,2]
 @example("Wy0xXQ")  # [-1]: a key of the right shape is the list's to judge
+@example(base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode())  # RecursionError: it was a 500
 def test_any_other_string_is_a_cursor_or_a_400(text):
     try:
         key = decode_cursor(text, int)

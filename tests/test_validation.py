@@ -3,12 +3,15 @@ message a form can show beside the input (no decoder internals such as regular e
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, ClassVar, Literal
 
 import msgspec
+import pytest
 
-from service.validation import BadField, explain, field_errors
+from service.validation import BadField, explain, field_errors, too_deep
 from tests.wechat_support import bearer, login
+from tests.world import assert_problem
 
 
 class Place(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -111,3 +114,71 @@ async def test_a_missing_required_query_parameter_is_named(client, sandbox):
     assert answer.json()["errors"] == [
         {"field": "from", "message": "is required", "source": "query", "reason": "required"}
     ]
+
+
+async def test_numbers_and_booleans_sent_as_strings_are_refused(client, sandbox):
+    """The spec types them as numbers and booleans; the decoder used to take "50" for 50 and "true" for true."""
+    tokens = await login(client, sandbox.url, "alice")
+    body = {"name": "晨跑群", "memberCap": "50", "priceFen": "990", "introductionRequired": "true"}
+    answer = await client.post("/v1/communities", json=body, headers=bearer(tokens))
+    problem = assert_problem(answer, 400, "validation_failed")
+    assert {(e["field"], e["reason"], e["message"]) for e in problem["errors"]} == {
+        ("memberCap", "type", "must be int"),
+        ("priceFen", "type", "must be int | null"),
+        ("introductionRequired", "type", "must be bool"),
+    }
+    mine = await client.get("/v1/me/communities", headers=bearer(tokens))
+    assert mine.status_code == 200 and mine.json()["items"] == []  # nothing was created
+    typed = {"name": "晨跑群", "entryMode": "paid", "memberCap": 50, "priceFen": 990, "introductionRequired": True}
+    created = await client.post("/v1/communities", json=typed, headers=bearer(tokens))
+    assert created.status_code == 201, created.text
+    assert (created.json()["memberCap"], created.json()["introductionRequired"]) == (50, True)
+    # Query parameters are text on the wire: they are still converted.
+    assert (await client.get("/v1/communities?limit=5", headers=bearer(tokens))).status_code == 200
+
+
+@pytest.mark.parametrize("nested", [b"[" * 1000 + b"]" * 1000, b'{"code":' * 1000 + b"1" + b"}" * 1000])
+async def test_deeply_nested_json_is_refused_before_it_is_decoded(client, sandbox, nested, caplog):
+    """1,000 levels raised RecursionError in the untyped decoding: a 500 and a logged traceback, token or not."""
+    tokens = await login(client, sandbox.url, "alice")
+    headers = {"content-type": "application/json"}
+    for path, auth in (("/v1/auth/login", {}), ("/v1/communities", bearer(tokens))):
+        answer = await client.post(path, content=nested, headers={**headers, **auth})
+        problem = assert_problem(answer, 400, "json_too_deep")
+        assert problem["userMessage"] == "提交的内容层级过深，无法处理。"
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    # Brackets inside strings are text, and 32 levels are still read (then judged by the model).
+    deep_ok = b'{"name": "' + b"[" * 100 + b'", "tags": ' + b"[" * 31 + b"]" * 31 + b"}"
+    answer = await client.post("/v1/communities", content=deep_ok, headers={**headers, **bearer(tokens)})
+    assert_problem(answer, 400, "validation_failed")
+
+
+def test_nesting_depth_is_counted_outside_strings():
+    assert too_deep(b"[" * 33 + b"]" * 33) and not too_deep(b"[" * 32 + b"]" * 32)
+    assert not too_deep(b'["' + b"[{" * 100 + b'"]')
+    assert not too_deep(b'["\\"' + b"[" * 100 + b'"]')  # an escaped quote does not end the string
+
+
+async def test_a_whole_number_written_with_a_zero_fraction_is_still_an_integer(client, sandbox):
+    """JSON Schema's integer takes 199.0, so the strict decoder does too (the contract fuzzer sends it)."""
+    tokens = await login(client, sandbox.url, "alice")
+    body = b'{"name": "1.0 \\u7248 9.00", "memberCap": 199.0, "refundWindowHours": 114.00}'
+    headers = {**bearer(tokens), "content-type": "application/json"}
+    created = await client.post("/v1/communities", content=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert (created.json()["memberCap"], created.json()["name"]) == (199, "1.0 \u7248 9.00")  # text untouched
+    fraction = await client.post("/v1/communities", json={"name": "x", "memberCap": 199.5}, headers=bearer(tokens))
+    assert_problem(fraction, 400, "validation_failed")
+
+
+@pytest.mark.parametrize("route", ["metrics", "leaderboard"])
+@pytest.mark.parametrize("query", ["from=2026-01-01", "to=2026-01-07", "", "from=2026-01-01&to=soon"])
+async def test_missing_or_invalid_query_parameters_answer_validation_failed(client, sandbox, route, query):
+    """Schemathesis found `to` missing answered `bad_request`, a code these operations do not list."""
+    tokens = await login(client, sandbox.url, "alice")
+    community_id = (await client.post("/v1/communities", json={"name": "晨跑群"}, headers=bearer(tokens))).json()["id"]
+    answer = await client.get(f"/v1/communities/{community_id}/{route}?{query}", headers=bearer(tokens))
+    problem = assert_problem(answer, 400, "validation_failed")
+    fields = {error["field"] for error in problem["errors"]}
+    assert fields == {"from", "to"} - {part.split("=")[0] for part in query.split("&") if "soon" not in part}
+    assert all(error["source"] == "query" for error in problem["errors"])

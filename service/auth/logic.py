@@ -70,10 +70,18 @@ async def _issue(conn: asyncpg.Connection, settings: Settings, user_id: int, fam
     )
 
 
+def _address_bucket(client_address: str) -> str:
+    return f"login:address:{client_address}"
+
+
 async def enforce_login_limits(conn: asyncpg.Connection, settings: Settings, code: str, client_address: str) -> None:
-    """Fixed windows per client address and per code; over either answers 429 with Retry-After."""
+    """Fixed windows per client address and per code; over either answers 429 with Retry-After.
+
+    Both are charged before WeChat is asked (concurrent guesses cannot slip past the count, and a flood never
+    reaches WeChat's own quota); a login that succeeds gives its address hit back, so the address limit counts
+    failed attempts only and many members behind one NAT address are not locked out by each other."""
     limits = {
-        f"login:address:{client_address}": settings.login_rate_per_address,
+        _address_bucket(client_address): settings.login_rate_per_address,
         f"login:code:{hashlib.sha256(code.encode()).hexdigest()[:32]}": settings.login_rate_per_code,
     }
     await ratelimit.hit(conn, limits, settings.login_rate_window, "too many login attempts")
@@ -104,6 +112,7 @@ async def login(
                 queries.UPSERT_USER_ON_LOGIN, wechat.appid, session.openid, session.unionid, sealed
             )
             tokens = await _issue(conn, settings, row["id"], uuid.uuid4())
+        await ratelimit.refund(conn, _address_bucket(client_address))
         if random.random() < PRUNE_PROBABILITY:  # noqa: S311 - not security relevant
             await prune(conn, settings)
     log.info("login", extra={"userId": row["id"], "newUser": row["created"]})

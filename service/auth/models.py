@@ -8,6 +8,8 @@ from typing import Annotated, ClassVar, Literal
 import msgspec
 
 from service.core.media import AvatarLink, MediaId, url_removed
+from service.core.patterns import END
+from service.core.text import INVISIBLE, REFUSED
 
 # wx.login codes and phone-button codes: opaque printable ASCII.
 WeChatCode = Annotated[
@@ -29,13 +31,13 @@ RefreshToken = Annotated[
         description="Refresh token from login",
     ),
 ]
-# Visible text without control characters or surrounding blanks.
+# One line of visible text: the text policy (service/core/text.py), no line breaks or tabs, no surrounding blanks.
 Nickname = Annotated[
     str,
     msgspec.Meta(
         min_length=1,
         max_length=32,
-        pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$(?!\n)",
+        pattern=rf"^[^{INVISIBLE}{REFUSED}](?:[^\x00-\x1f{REFUSED}]*[^{INVISIBLE}{REFUSED}])?{END}",
         description="1 to 32 characters, no control characters, no leading or trailing blanks",
     ),
 ]

@@ -18,6 +18,7 @@ from service.auth.models import (
     Tokens,
 )
 from service.auth.problems import PROBLEMS
+from service.core.addresses import client_address
 from service.core.deps import AppSettings, Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 
@@ -43,7 +44,7 @@ class AuthController(Controller):
     async def login(
         self, data: JSONBody[LoginRequest], request: Request, state: State, settings: AppSettings, wechat: WeChat
     ) -> LoginResult:
-        address = request.client.host if request.client else "unknown"
+        address = client_address(request, settings)
         return await logic.login(state.pool, wechat, state.session_keys, settings, data.code, address)
 
     @post(

@@ -4,6 +4,7 @@ Each admission takes the community row's lock, so the cap is exact."""
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 
 import asyncpg
 import msgspec
@@ -12,12 +13,14 @@ from litestar import Response
 from service.communities import models as m
 from service.communities import queries as q
 from service.communities.logic import Via, _audit, _membership, admit
+from service.core import ratelimit
 from service.core.access import ADMIN_ROLES, require_admin, require_member
 from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.paging import decode_cursor
 from service.core.rows import from_row, page_of
 from service.errors import Problem
+from service.settings import Settings
 
 
 async def _use_invite(conn: asyncpg.Connection, community_id: int, code: str) -> asyncpg.Record:
@@ -160,13 +163,21 @@ async def reject_join_request(
 # --- invites -------------------------------------------------------------------------------------------
 
 
-async def create_invite(conn: asyncpg.Connection, community_id: int, user_id: int, data: m.InviteCreate) -> m.Invite:
+async def create_invite(
+    conn: asyncpg.Connection, settings: Settings, community_id: int, user_id: int, data: m.InviteCreate
+) -> m.Invite:
     """Any member may invite (referrals are rewarded later), except in approval communities, where a link
-    would let people skip the review: there only admins create links."""
+    would let people skip the review: there only admins create links. A muted member may not (a link speaks
+    for the community), and nobody creates more than CREATE_RATE_INVITES per CREATE_RATE_WINDOW seconds."""
     async with conn.transaction():
         standing = await require_member(conn, community_id, user_id)
         if standing["entry_mode"] == "approval" and standing["role"] not in ADMIN_ROLES:
             raise Problem("forbidden", "in an approval community only admins create invite links")
+        if standing["muted_until"] is not None and standing["muted_until"] > datetime.now(UTC):
+            raise Problem("member_muted", f"muted until {standing['muted_until'].isoformat()}")
+        limit = settings.create_rate_invites
+        detail = f"at most {limit} invite links per {settings.create_rate_window} seconds"
+        await ratelimit.hit(conn, {f"create:invite:{user_id}": limit}, settings.create_rate_window, detail)
         code = secrets.token_urlsafe(9)
         row = await conn.fetchrow(q.INSERT_INVITE, community_id, code, user_id, data.max_uses, data.expires_in_hours)
         details = {"code": code, "maxUses": data.max_uses, "expiresAt": row["expires_at"].isoformat()}

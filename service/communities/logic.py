@@ -20,6 +20,7 @@ from msgspec import UNSET
 
 from service.communities import models as m
 from service.communities import queries as q
+from service.core import ratelimit
 from service.core.access import require_admin, require_member
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
@@ -28,6 +29,7 @@ from service.core.paging import decode_cursor
 from service.core.robots import post_as_robot
 from service.core.rows import from_row, page_of
 from service.errors import FieldError, Problem
+from service.settings import Settings
 
 Via = Literal["free", "approval", "invite", "paid"]
 NEWCOMER_FALLBACK_NAME = "新朋友"
@@ -222,11 +224,16 @@ async def _community(conn: asyncpg.Connection, community_id: int, viewer_id: int
 
 
 async def create_community(
-    conn: asyncpg.Connection, user_id: int, data: m.CommunityCreate, key: str | None, base_url: str
+    conn: asyncpg.Connection, user_id: int, data: m.CommunityCreate, key: str | None, settings: Settings
 ) -> Response[bytes]:
     values = _normalise({name: getattr(data, name) for name in _EDITABLE} | {"cover_url": ""})
+    base_url = settings.public_base_url
 
     async def action() -> tuple[int, m.Community]:
+        # Counted only when one is created: a retry with the same Idempotency-Key answers without coming here.
+        limit = settings.create_rate_communities
+        detail = f"at most {limit} new communities per {settings.create_rate_window} seconds"
+        await ratelimit.hit(conn, {f"create:community:{user_id}": limit}, settings.create_rate_window, detail)
         if data.cover_media_id is not None:
             values["cover_url"] = await _cover(conn, user_id, data.cover_media_id, base_url)
         community_id = await conn.fetchval(q.INSERT_COMMUNITY, user_id, *_settings_args(values))

@@ -12,7 +12,7 @@ from service.communities import examples, joining, logic, members
 from service.communities import models as m
 from service.communities.params import ADMIN, AUTH, MEMBER, TAG, UserRef, _user_id, _with_success
 from service.communities.problems import PROBLEMS
-from service.core.deps import Db
+from service.core.deps import AppSettings, Db
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
@@ -157,10 +157,12 @@ class InvitesController(Controller):
         summary="Create an invite link with an expiry and a use limit (members; admins in approval communities)",
         description="Share the code with the community id; joining with `inviteCode` records you as the referrer.",
         status_code=201,
-        responses=PROBLEMS.responses(*ADMIN),
+        responses=PROBLEMS.responses(*ADMIN, "member_muted", "rate_limited"),
     )
-    async def create(self, community_id: PathId, data: JSONBody[m.InviteCreate], user: CurrentUser, db: Db) -> m.Invite:
-        return await joining.create_invite(db, community_id, user.id, data)
+    async def create(
+        self, community_id: PathId, data: JSONBody[m.InviteCreate], user: CurrentUser, db: Db, settings: AppSettings
+    ) -> m.Invite:
+        return await joining.create_invite(db, settings, community_id, user.id, data)
 
     @get(
         "",

@@ -59,7 +59,12 @@ class CommunityOrdersController(Controller):
         ),
         status_code=201,
         responses=PROBLEMS.responses(
-            *ADMIN, "order_not_paid", "order_paid_out", "owner_must_transfer", "idempotency_key_reused"
+            *ADMIN,
+            "order_not_paid",
+            "refund_exceeds_remaining",
+            "order_paid_out",
+            "owner_must_transfer",
+            "idempotency_key_reused",
         ),
     )
     async def refund_order(

@@ -44,7 +44,7 @@ class CommunitiesController(Controller):
             "Send an `Idempotency-Key` to retry safely: a retry answers the community created first."
         ),
         status_code=201,
-        responses=PROBLEMS.responses(*AUTH, "idempotency_key_reused", "media_rejected"),
+        responses=PROBLEMS.responses(*AUTH, "idempotency_key_reused", "media_rejected", "rate_limited"),
     )
     async def create(
         self,
@@ -54,7 +54,7 @@ class CommunitiesController(Controller):
         settings: AppSettings,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Community]:
-        return await logic.create_community(db, user.id, data, idempotency_key, settings.public_base_url)
+        return await logic.create_community(db, user.id, data, idempotency_key, settings)
 
     @get(
         "",

@@ -57,7 +57,7 @@ def decode_cursor(cursor: str | None, *types: type) -> tuple | None:
             if isinstance(part, datetime):
                 part.astimezone(UTC)  # OverflowError when it leaves the calendar
         return key
-    except (ValueError, OverflowError, binascii.Error, msgspec.DecodeError, msgspec.ValidationError):
+    except (ValueError, OverflowError, RecursionError, binascii.Error, msgspec.DecodeError, msgspec.ValidationError):
         raise Problem(
             "validation_failed",
             "invalid cursor",

@@ -48,6 +48,9 @@ SHARED = WECHAT.extend(
     Code("payment_unavailable", 503, "WeChat Pay cannot be reached right now: retry shortly."),
     Code("order_not_paid", 409, "The order is not paid, or is already refunded."),
     Code("order_already_paid", 409, "The order has been paid meanwhile."),
+    Code(
+        "refund_exceeds_remaining", 409, "The amount is more than what is left to refund on the order (see `detail`)."
+    ),
     Code("refund_window_closed", 409, "The refund window of this order has passed."),
     Code("refund_not_allowed", 403, "This purchase cannot be refunded by its payer."),
     Code("order_paid_out", 409, "The order's money has been paid out to the community's owner: it cannot be refunded."),

@@ -3,6 +3,8 @@
 `hit(conn, {bucket: limit}, window)` counts one hit in each bucket and raises 429 `rate_limited`, with
 Retry-After the seconds until the window ends, when any bucket is over its limit. Login limits callers per
 address and per code (service.auth); the feed limits every member's writing (service.feed.limits).
+`refund` takes a hit back: a bucket charged up front (so concurrent attempts cannot all slip past the count)
+can then count only the attempts that failed.
 """
 
 from __future__ import annotations
@@ -27,3 +29,10 @@ async def hit(conn: asyncpg.Connection, limits: dict[str, int], window: int, det
     over = [row for row in rows if row["hits"] > limits[row["bucket"]]]
     if over:
         raise Problem("rate_limited", detail, retry_after=max(row["retry_after"] for row in over))
+
+
+REFUND = "UPDATE rate_limits SET hits = hits - 1 WHERE bucket = $1 AND hits > 0"
+
+
+async def refund(conn: asyncpg.Connection, bucket: str) -> None:
+    await conn.execute(REFUND, bucket)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import time
 
 import jwt
@@ -53,6 +54,14 @@ def _verified_claims(secret_key: str, token: str) -> AccessClaims:
         )
     except jwt.InvalidTokenError:
         raise Problem("unauthorized", "invalid access token") from None
-    if claims.get("typ") != "access" or not str(claims["sub"]).isdigit() or not isinstance(claims["exp"], int):
+    user_id = _user_id(claims["sub"])
+    if claims.get("typ") != "access" or user_id is None or not isinstance(claims["exp"], int):
         raise Problem("unauthorized", "invalid access token")
-    return AccessClaims(user_id=int(claims["sub"]), expires_at=claims["exp"])
+    return AccessClaims(user_id=user_id, expires_at=claims["exp"])
+
+
+_SUBJECT = re.compile(r"[1-9][0-9]{0,17}")  # ASCII digits only (isdigit() took "١٢٣"), within bigint
+
+
+def _user_id(subject: object) -> int | None:
+    return int(subject) if isinstance(subject, str) and _SUBJECT.fullmatch(subject) else None

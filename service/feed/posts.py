@@ -35,6 +35,12 @@ def _link(link: m.Link | None) -> tuple[str | None, int | None]:
     return (None, None) if link is None else (link.kind, int(link.id))
 
 
+async def _check_link(conn: asyncpg.Connection, community_id: int, link_kind: str | None, link_id: int | None) -> None:
+    """A poll link names a poll of the post's community: another community's poll, or none, is refused."""
+    if link_kind == "poll" and not await conn.fetchval(q.POLL_OF_COMMUNITY, link_id, community_id):
+        raise invalid("link.id", "no poll of this community has this id")
+
+
 async def create_post(
     pool: asyncpg.Pool, wechat: WeChatClient, settings: Settings, community_id: int, user_id: int, data: m.PostCreate
 ) -> Response[bytes]:
@@ -52,6 +58,7 @@ async def create_post(
             await conn.execute(q.LOCK_MEMBERSHIP, community_id, user_id)  # one writer per member at a time
             await may_write(conn, settings, community_id, user_id, "post", text)
             mentioned = await mentions.checked(conn, settings, community_id, user_id, data.mentions)
+            await _check_link(conn, community_id, link_kind, link_id)
             images = await claim_images(conn, user_id, image_ids) if image_ids else "approved"
             # Shown to others when the text passed and every image did; an image still being checked holds it.
             shown = verdict.outcome == "pass" and images == "approved"
@@ -100,6 +107,8 @@ async def update_post(
         async with conn.transaction():
             post = await conn.fetchrow(q.LOCK_POST, post_id)
             _check_editable(post, user_id, settings, asked_at)
+            if data.link is not UNSET:
+                await _check_link(conn, post["community_id"], link_kind, link_id)
             status, label = post["status"], post["check_label"]
             mentioned = post["mention_ids"]
             if data.mentions is not UNSET:

@@ -7,6 +7,8 @@ from __future__ import annotations
 # --- writing posts -------------------------------------------------------------------------------------
 
 USER_OPENID = "SELECT openid, nickname FROM users WHERE id = $1"
+# A post links to a poll of its own community (no product catalogue is kept: a product id is the shop's).
+POLL_OF_COMMUNITY = "SELECT EXISTS (SELECT 1 FROM polls WHERE id = $1 AND community_id = $2)"
 
 # Serialises one member's writes in a community (newcomer limits are counted under this lock).
 MEMBERSHIP = "SELECT m.role, m.status, m.joined_at FROM memberships m WHERE m.community_id = $1 AND m.user_id = $2"

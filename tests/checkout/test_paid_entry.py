@@ -371,6 +371,10 @@ async def test_admins_list_orders_refund_with_a_reason_and_see_earnings(world):
     assert (await membership(world, a, cid))["status"] == "active"  # a partial refund keeps the member
     pending = (await world.api.get(f"/v1/communities/{cid}/earnings", headers=admin)).json()
     assert (pending["refundingFen"], pending["withdrawableFen"]) == (300, 0)  # a's waits for its refund
+    # More than the 690 left: refused by name (it answered order_not_paid, "nothing left"), nothing promised.
+    over = await world.api.post(url, json={"reason": "多退了", "amountFen": 691}, headers=admin)
+    assert (over.status_code, over.json()["code"]) == (409, "refund_exceeds_remaining")
+    assert "690" in over.json()["detail"] and over.json()["userMessage"] == "退款金额超过了订单剩余可退金额。"
     full = await world.api.post(url, json={"reason": "活动取消"}, headers=admin)
     assert full.status_code == 201 and full.json()["amountFen"] == 690
     assert (await membership(world, a, cid))["status"] == "left"

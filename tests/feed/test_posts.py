@@ -7,6 +7,7 @@ import asyncio
 
 from tests.factories import approve_photo, upload_photo
 from tests.feed.conftest import events
+from tests.seed import at
 from tests.world import assert_problem
 
 
@@ -109,11 +110,12 @@ async def test_edit_window_and_soft_delete(world, db):
     alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
     cid = await world.community(alice, bob, carol)
     post = await world.post(bob, cid, "typo hre")
+    poll = await new_poll(world, alice, cid)
     edited = await world.client.put(
-        f"/v1/posts/{post['id']}", json={"text": "typo here", "link": {"kind": "poll", "id": "7"}}, headers=bob.headers
+        f"/v1/posts/{post['id']}", json={"text": "typo here", "link": {"kind": "poll", "id": poll}}, headers=bob.headers
     )
     assert edited.status_code == 200, edited.text
-    assert edited.json()["text"] == "typo here" and edited.json()["editedAt"] and edited.json()["link"]["id"] == "7"
+    assert edited.json()["text"] == "typo here" and edited.json()["editedAt"] and edited.json()["link"]["id"] == poll
     await db.execute("UPDATE posts SET created_at = created_at - interval '16 minutes' WHERE id = $1", int(post["id"]))
     late = await world.client.put(f"/v1/posts/{post['id']}", json={"text": "too late"}, headers=bob.headers)
     assert_problem(late, 409, "edit_window_closed")
@@ -184,3 +186,34 @@ async def test_my_feed_skips_unfollowed_and_muted_communities(world, db):
         f"/v1/communities/{runners}/feed", params={"cursor": page["nextCursor"]}, headers=alice.headers
     )
     assert_problem(wrong, 400, "validation_failed")
+
+
+async def new_poll(world, admin, cid: str) -> str:
+    body = {"title": "新款冷萃咖啡", "proposalsCloseAt": at(hours=1), "votingCloseAt": at(hours=2)}
+    created = await world.client.post(f"/v1/communities/{cid}/polls", json=body, headers=admin.headers)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+async def test_a_post_links_only_to_a_poll_of_its_own_community(world, db):
+    """A poll of another community, or an id no poll has, is refused when posting and when editing."""
+    alice, bob, dave = await world.member("alice"), await world.member("bob"), await world.member("dave")
+    cid, other = await world.community(alice, bob), await world.community(dave)
+    own, foreign = await new_poll(world, alice, cid), await new_poll(world, dave, other)
+    for poll_id in (foreign, "999999"):
+        body = {"text": "投票啦", "link": {"kind": "poll", "id": poll_id}}
+        answer = await world.client.post(f"/v1/communities/{cid}/posts", json=body, headers=bob.headers)
+        problem = assert_problem(answer, 400, "validation_failed")
+        assert problem["errors"][0]["field"] == "link.id"
+    assert await db.fetchval("SELECT count(*) FROM posts WHERE link_kind = 'poll'") == 0  # nothing half-written
+    post = await world.post(bob, cid, "投票啦", link={"kind": "poll", "id": own})
+    assert post["link"] == {"kind": "poll", "id": own}
+    moved = await world.client.put(
+        f"/v1/posts/{post['id']}", json={"link": {"kind": "poll", "id": foreign}}, headers=bob.headers
+    )
+    assert_problem(moved, 400, "validation_failed")
+    # Editing the text alone keeps the link; removing it is always allowed.
+    kept = await world.client.put(f"/v1/posts/{post['id']}", json={"text": "投票啦！"}, headers=bob.headers)
+    assert kept.status_code == 200 and kept.json()["link"] == {"kind": "poll", "id": own}
+    dropped = await world.client.put(f"/v1/posts/{post['id']}", json={"link": None}, headers=bob.headers)
+    assert dropped.status_code == 200 and dropped.json()["link"] is None

@@ -50,9 +50,11 @@ async def promise_refund(
     """Inside a transaction holding the order's lock: promise a refund and queue its submission."""
     if order["payout_id"] is not None:
         raise Problem("order_paid_out", "the owner has withdrawn this payment")
-    promised = await conn.fetchval(queries.REFUNDS_PROMISED, order["id"])
-    if amount_fen <= 0 or promised + amount_fen > order["paid_fen"]:
+    left = order["paid_fen"] - await conn.fetchval(queries.REFUNDS_PROMISED, order["id"])
+    if left <= 0 or amount_fen <= 0:
         raise Problem("order_not_paid", "nothing left to refund on this order")
+    if amount_fen > left:
+        raise Problem("refund_exceeds_remaining", f"at most {left} fen is left to refund on this order")
     refund = await conn.fetchrow(
         queries.INSERT_REFUND, order["id"], merchant_number("RF"), amount_fen, initiated_by, requested_by, reason[:200]
     )
