@@ -7,6 +7,7 @@ from litestar.openapi.spec import Tag
 from service.core.domain import Domain
 from service.feed.jobs import JOBS
 from service.feed.moderation import apply_moderation
+from service.feed.privacy import PRIVACY
 from service.feed.problems import PROBLEMS
 from service.feed.routes import CONTROLLERS
 from service.feed.visibility import images_decided
@@ -25,4 +26,5 @@ DOMAIN = Domain(
     jobs=[JOBS],
     on_media_decided=[images_decided],
     on_moderated=[apply_moderation],
+    privacy=PRIVACY,
 )
