@@ -26,10 +26,10 @@ class _Row(msgspec.Struct, rename="camel", kw_only=True):
 
 class ExportedProfile(_Row):
     id: str
-    openid: str
-    unionid: str | None
+    openid: Annotated[str, Meta(examples=["oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"])]
+    unionid: Annotated[str | None, Meta(examples=["oGZUI0egBJY1zhBYw2KhdUfwVJJE"])]
     nickname: str
-    avatar_url: str
+    avatar_url: Annotated[str, Meta(examples=["https://api.example.com/v1/media/public/8812"])]
     phone_number: str | None
     created_at: datetime
     last_login_at: datetime | None
@@ -37,10 +37,10 @@ class ExportedProfile(_Row):
 
 class ExportedMembership(_Row):
     community_id: str
-    community_name: str
-    role: str
-    status: str
-    via: str | None
+    community_name: Annotated[str, Meta(examples=["晨跑俱乐部"])]
+    role: Annotated[str, Meta(examples=["member"])]
+    status: Annotated[str, Meta(examples=["active"])]
+    via: Annotated[str | None, Meta(examples=["free"])]
     joined_at: datetime
     left_at: datetime | None
 
@@ -49,7 +49,7 @@ class ExportedJoinRequest(_Row):
     id: str
     community_id: str
     message: str | None
-    status: str
+    status: Annotated[str, Meta(examples=["pending"])]
     reason: str | None
     created_at: datetime
 
@@ -57,10 +57,10 @@ class ExportedJoinRequest(_Row):
 class ExportedPost(_Row):
     id: str
     community_id: str
-    kind: str
+    kind: Annotated[str, Meta(examples=["post"])]
     text: str
-    image_urls: list[str]
-    status: str
+    image_urls: list[Annotated[str, Meta(examples=["https://cdn.example.com/p/1.jpg"])]]
+    status: Annotated[str, Meta(examples=["visible"])]
     created_at: datetime
     deleted_at: datetime | None
 
@@ -71,7 +71,7 @@ class ExportedComment(_Row):
     community_id: str
     parent_id: str | None
     text: str
-    status: str
+    status: Annotated[str, Meta(examples=["visible"])]
     created_at: datetime
     deleted_at: datetime | None
 
@@ -86,8 +86,8 @@ class ExportedVote(_Row):
     id: str
     poll_id: str
     proposal_id: str
-    proposal_name: str
-    status: str
+    proposal_name: Annotated[str, Meta(examples=["星空拿铁"])]
+    status: Annotated[str, Meta(examples=["active"])]
     created_at: datetime
 
 
@@ -95,19 +95,19 @@ class ExportedProposal(_Row):
     id: str
     poll_id: str
     name: str
-    status: str
+    status: Annotated[str, Meta(examples=["approved"])]
     created_at: datetime
 
 
 class ExportedTrial(_Row):
     id: str
     poll_id: str
-    reason: str
-    status: str
+    reason: Annotated[str, Meta(examples=["winner"])]
+    status: Annotated[str, Meta(examples=["claimed"])]
     granted_at: datetime
-    delivery_note: str | None
+    delivery_note: Annotated[str | None, Meta(examples=["上海市徐汇区某路 1 号"])]
     shipped_at: datetime | None
-    feedback: str | None
+    feedback: Annotated[str | None, Meta(examples=["味道很好，会回购"])]
 
 
 class ExportedCheckIn(_Row):
@@ -123,19 +123,19 @@ class ExportedCheckIn(_Row):
 class ExportedSignup(_Row):
     id: str
     meetup_id: str
-    meetup_title: str
-    status: str
+    meetup_title: Annotated[str, Meta(examples=["周六晨跑"])]
+    status: Annotated[str, Meta(examples=["confirmed"])]
     created_at: datetime
     attended_at: datetime | None
 
 
 class ExportedOrder(_Row):
     id: str
-    out_trade_no: str
-    purpose: str
+    out_trade_no: Annotated[str, Meta(examples=["CE20250301083000A1B2C3"])]
+    purpose: Annotated[str, Meta(examples=["community_entry"])]
     description: str
     amount_fen: int
-    status: str
+    status: Annotated[str, Meta(examples=["paid"])]
     paid_fen: int
     refunded_fen: int
     created_at: datetime
@@ -146,7 +146,7 @@ class ExportedRefund(_Row):
     id: str
     order_id: str
     amount_fen: int
-    status: str
+    status: Annotated[str, Meta(examples=["succeeded"])]
     reason: str | None
     created_at: datetime
 
@@ -154,7 +154,7 @@ class ExportedRefund(_Row):
 class ExportedCollection(_Row):
     collection_id: str
     title: str
-    status: str
+    status: Annotated[str, Meta(examples=["paid"])]
     order_id: str | None
     paid_at: datetime | None
 
@@ -164,33 +164,33 @@ class ExportedReward(_Row):
     pool_id: str
     community_id: str
     amount_fen: int
-    status: str
+    status: Annotated[str, Meta(examples=["owed"])]
     created_at: datetime
 
 
 class ExportedTransfer(_Row):
     id: str
-    purpose: str
+    purpose: Annotated[str, Meta(examples=["reward"])]
     amount_fen: int
-    status: str
+    status: Annotated[str, Meta(examples=["succeeded"])]
     created_at: datetime
 
 
 class ExportedReport(_Row):
     id: str
-    target_kind: str
+    target_kind: Annotated[str, Meta(examples=["post"])]
     target_id: str
     reason: str
-    note: str | None
-    outcome: Annotated[str, Meta(description="The case's status: open, approved or removed")]
+    note: Annotated[str | None, Meta(examples=["这条内容是广告"])]
+    outcome: Annotated[str, Meta(description="The case's status: open, approved or removed", examples=["removed"])]
     created_at: datetime
 
 
 class ExportedNotification(_Row):
     id: str
-    kind: str
+    kind: Annotated[str, Meta(examples=["comment"])]
     community_id: str | None
-    subject_type: str
+    subject_type: Annotated[str, Meta(examples=["comment"])]
     subject_id: str
     created_at: datetime
     read_at: datetime | None
@@ -198,7 +198,7 @@ class ExportedNotification(_Row):
 
 class ExportedUpload(_Row):
     id: str
-    purpose: str
+    purpose: Annotated[str, Meta(examples=["post"])]
     created_at: datetime
 
 
