@@ -95,6 +95,7 @@ async def enrich(s: Seeder, seeded: Seeded) -> None:
     await s.call("POST", f"/v1/activities/{ids['activity_id']}/check-ins", author, json={"text": "六点起床跑了五公里"})
     refund = f"/v1/communities/{seeded.extra['paid_community_id']}/orders/{ids['order_id']}/refund"
     await s.call("POST", refund, owner, json={"reason": "活动取消"})
+    await s.pay_share(author, await s.collection(member, cid, [author]))
     await s.run_due_jobs()
 
 

@@ -23,8 +23,9 @@ from tests.world import assert_problem, sign_in
 
 NO_DELETION = {"pending": False, "requestedAt": None, "dueAt": None}
 
-# What the export of the seeded, enriched author must hold (rewards and collections: none in that world).
+# What the export of the seeded, enriched author must hold (rewards: none, no pool is committed in that world).
 FILLED = (
+    "collections",
     "memberships",
     "posts",
     "comments",
@@ -79,6 +80,14 @@ async def test_the_export_holds_everything_and_the_erasure_leaves_no_trace(world
     async with pool.acquire() as conn:
         assert await traces(conn, needles), "the world must hold the identity before the erasure"
 
+    joined = await pool.fetch(
+        """SELECT c.id, c.member_count FROM communities c JOIN memberships m ON m.community_id = c.id
+           WHERE m.user_id = $1 AND m.status = 'active'""",
+        int(author.id),
+    )
+    side_effects = "SELECT (SELECT count(*) FROM community_audit_log), (SELECT count(*) FROM posts)"
+    before_effects = tuple(await pool.fetchrow(side_effects))
+
     started = await world.api.delete("/v1/me", headers=author.headers)
     assert started.status_code == 202, started.text
     assert started.json()["pending"] is True
@@ -104,6 +113,11 @@ async def test_the_export_holds_everything_and_the_erasure_leaves_no_trace(world
         kept = await conn.fetch("SELECT payer_openid FROM orders WHERE payer_user_id = $1", int(author.id))
         tombstone = await conn.fetchval("SELECT openid FROM users WHERE id = $1", int(author.id))
     assert kept and {row["payer_openid"] for row in kept} == {tombstone}  # the money under one pseudonym
+    # Memberships ended quietly: the counts follow, no audit entry, no greeting post.
+    ids = [row["id"] for row in joined]
+    counts = dict(await pool.fetch("SELECT id, member_count FROM communities WHERE id = ANY($1)", ids))
+    assert counts == {row["id"]: row["member_count"] - 1 for row in joined}
+    assert tuple(await pool.fetchrow(side_effects)) == before_effects
     assert await pool.fetchval("SELECT count(*) FROM media WHERE owner_id = $1", int(author.id)) == 0
     await world.run_kind("media.files")  # the avatar's stored files go too
     assert await pool.fetchval("SELECT count(*) FROM jobs WHERE kind = 'media.files' AND status <> 'done'") == 0
@@ -190,6 +204,20 @@ async def test_tokens_die_at_once_in_every_api_process(client, sandbox, settings
             assert_problem(await api.get("/v1/me", headers=alice.headers), 401, "unauthorized")
     async with api_client(settings) as later:
         assert_problem(await later.get("/v1/me", headers=alice.headers), 401, "unauthorized")
+
+
+async def test_two_workers_erase_each_due_account_once(client, sandbox, settings):
+    members = [await sign_in(client, sandbox, name) for name in ("alice", "bob", "carol")]
+    for member in members:
+        assert (await client.delete("/v1/me", headers=member.headers)).status_code == 202
+    pool = await create_pool(settings)
+    try:
+        await pool.execute("UPDATE account_deletions SET due_at = now()")
+        assert sum(await asyncio.gather(erase_due(pool), erase_due(pool))) == 3
+        assert await erase_due(pool) == 0
+        assert await pool.fetchval("SELECT count(*) FROM users WHERE erased_at IS NOT NULL") == 3
+    finally:
+        await pool.close()
 
 
 # A column that names a member: a reference to users, or a name that says so (also without a foreign key).
