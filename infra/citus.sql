@@ -72,6 +72,8 @@ SELECT create_distributed_table('idempotent_requests', 'user_id', colocate_with 
 SELECT create_distributed_table('media', 'owner_id', colocate_with => 'refresh_tokens');
 -- A member's inbox: read, counted and marked by its owner.
 SELECT create_distributed_table('inbox_items', 'user_id', colocate_with => 'refresh_tokens');
+-- A member's pending deletion (注销), read at login and by the erasure job.
+SELECT create_distributed_table('account_deletions', 'user_id', colocate_with => 'refresh_tokens');
 
 -- Read by every community's queries (authors in a feed page, robot names, app prices, pools), written rarely:
 -- a copy on every node. `users` is the big one; profile edits then write to every node, which logins and

@@ -279,7 +279,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with a wx.login code
-         * @description Exchanges the code from `wx.login` for an access token (send it as `Authorization: Bearer`) and a refresh token. The first login creates the member. Rate limited per client address and per code.
+         * @description Exchanges the code from `wx.login` for an access token (send it as `Authorization: Bearer`) and a refresh token. The first login creates the member. Rate limited per client address and per code. A login during an account's deletion cooling-off cancels the deletion (`deletionCancelled`).
          */
         post: operations["login"];
         delete?: never;
@@ -1246,7 +1246,11 @@ export interface paths {
          */
         put: operations["updateMe"];
         post?: never;
-        delete?: never;
+        /**
+         * Delete my account (注销), after a cooling-off period
+         * @description Starts the deletion: the account is erased ACCOUNT_DELETION_DAYS (7) days later, at `dueAt`. Every session ends now (refresh tokens are revoked); logging in again before `dueAt` cancels the deletion. Repeating the call answers the same deletion. An owner must first transfer each community (`owner_must_transfer`, `detail` names one). What is erased and what stays: docs/privacy.md.
+         */
+        delete: operations["deleteMe"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1302,6 +1306,43 @@ export interface paths {
          * @description Unread counts visible posts by others since my last `POST /v1/communities/{id}/read` (or since I joined), up to 100. The order follows activity, so a community can move between pages while you page through.
          */
         get: operations["listMyCommunities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/deletion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My account's pending deletion, if any */
+        get: operations["getMyDeletion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A copy of my data
+         * @description Everything the service holds about me, as JSON: profile, memberships and join requests, posts, comments, likes, votes and proposals, free trials, check-ins, meetup sign-ups, orders and refunds, collections, rewards and transfers, reports I made, notifications, uploads. Of others only what I could see. EXPORT_RATE_PER_DAY (3) exports per day.
+         */
+        get: operations["exportMe"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2304,6 +2345,31 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AccountExport */
+        AccountExport: {
+            blocks?: components["schemas"]["ExportedBlock"][];
+            checkIns?: components["schemas"]["ExportedCheckIn"][];
+            collections?: components["schemas"]["ExportedCollection"][];
+            comments?: components["schemas"]["ExportedComment"][];
+            /** Format: date-time */
+            exportedAt: string;
+            joinRequests?: components["schemas"]["ExportedJoinRequest"][];
+            likes?: components["schemas"]["ExportedLike"][];
+            meetupSignups?: components["schemas"]["ExportedSignup"][];
+            memberships?: components["schemas"]["ExportedMembership"][];
+            notifications?: components["schemas"]["ExportedNotification"][];
+            orders?: components["schemas"]["ExportedOrder"][];
+            posts?: components["schemas"]["ExportedPost"][];
+            profile?: components["schemas"]["ExportedProfile"] | null;
+            proposals?: components["schemas"]["ExportedProposal"][];
+            refunds?: components["schemas"]["ExportedRefund"][];
+            reports?: components["schemas"]["ExportedReport"][];
+            rewards?: components["schemas"]["ExportedReward"][];
+            transfers?: components["schemas"]["ExportedTransfer"][];
+            trials?: components["schemas"]["ExportedTrial"][];
+            uploads?: components["schemas"]["ExportedUpload"][];
+            votes?: components["schemas"]["ExportedVote"][];
+        };
         /** Activity */
         Activity: {
             communityId: string;
@@ -3099,6 +3165,13 @@ export interface components {
              */
             removeAuthor: boolean;
         };
+        /** Deletion */
+        Deletion: {
+            /** @description When the account will be erased */
+            dueAt?: string | null;
+            pending: boolean;
+            requestedAt?: string | null;
+        };
         /** Draw */
         Draw: {
             /** @example hmac-sha256-rank-v1 */
@@ -3185,6 +3258,245 @@ export interface components {
         /** EventBatch */
         EventBatch: {
             events: components["schemas"]["ClientEvent"][];
+        };
+        /** ExportedBlock */
+        ExportedBlock: {
+            blockedId: string;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** ExportedCheckIn */
+        ExportedCheckIn: {
+            activityId: string;
+            communityId: string;
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            points: number;
+            postId: string | null;
+            streak: number;
+        };
+        /** ExportedCollection */
+        ExportedCollection: {
+            collectionId: string;
+            orderId: string | null;
+            paidAt: string | null;
+            /** @example paid */
+            status: string;
+            title: string;
+        };
+        /** ExportedComment */
+        ExportedComment: {
+            communityId: string;
+            /** Format: date-time */
+            createdAt: string;
+            deletedAt: string | null;
+            id: string;
+            parentId: string | null;
+            postId: string;
+            /** @example visible */
+            status: string;
+            text: string;
+        };
+        /** ExportedJoinRequest */
+        ExportedJoinRequest: {
+            communityId: string;
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            message: string | null;
+            reason: string | null;
+            /** @example pending */
+            status: string;
+        };
+        /** ExportedLike */
+        ExportedLike: {
+            communityId: string;
+            /** Format: date-time */
+            createdAt: string;
+            postId: string;
+        };
+        /** ExportedMembership */
+        ExportedMembership: {
+            communityId: string;
+            /** @example 晨跑俱乐部 */
+            communityName: string;
+            /** Format: date-time */
+            joinedAt: string;
+            leftAt: string | null;
+            /** @example member */
+            role: string;
+            /** @example active */
+            status: string;
+            /** @example free */
+            via: string | null;
+        };
+        /** ExportedNotification */
+        ExportedNotification: {
+            communityId: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            /** @example comment */
+            kind: string;
+            readAt: string | null;
+            subjectId: string;
+            /** @example comment */
+            subjectType: string;
+        };
+        /** ExportedOrder */
+        ExportedOrder: {
+            amountFen: number;
+            /** Format: date-time */
+            createdAt: string;
+            description: string;
+            id: string;
+            /** @example CE20250301083000A1B2C3 */
+            outTradeNo: string;
+            paidAt: string | null;
+            paidFen: number;
+            /** @example community_entry */
+            purpose: string;
+            refundedFen: number;
+            /** @example paid */
+            status: string;
+        };
+        /** ExportedPost */
+        ExportedPost: {
+            communityId: string;
+            /** Format: date-time */
+            createdAt: string;
+            deletedAt: string | null;
+            id: string;
+            imageUrls: string[];
+            /** @example post */
+            kind: string;
+            /** @example visible */
+            status: string;
+            text: string;
+        };
+        /** ExportedProfile */
+        ExportedProfile: {
+            /** @example https://api.example.com/v1/media/public/8812 */
+            avatarUrl: string;
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            lastLoginAt: string | null;
+            nickname: string;
+            /** @example oUpF8uMuAJO_M2pxb1Q9zNjWeS6o */
+            openid: string;
+            phoneNumber: string | null;
+            /** @example oGZUI0egBJY1zhBYw2KhdUfwVJJE */
+            unionid: string | null;
+        };
+        /** ExportedProposal */
+        ExportedProposal: {
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            name: string;
+            pollId: string;
+            /** @example approved */
+            status: string;
+        };
+        /** ExportedRefund */
+        ExportedRefund: {
+            amountFen: number;
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            orderId: string;
+            reason: string | null;
+            /** @example succeeded */
+            status: string;
+        };
+        /** ExportedReport */
+        ExportedReport: {
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            /** @example 这条内容是广告 */
+            note: string | null;
+            /**
+             * @description The case's status: open, approved or removed
+             * @example removed
+             */
+            outcome: string;
+            reason: string;
+            targetId: string;
+            /** @example post */
+            targetKind: string;
+        };
+        /** ExportedReward */
+        ExportedReward: {
+            amountFen: number;
+            communityId: string;
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            poolId: string;
+            /** @example owed */
+            status: string;
+        };
+        /** ExportedSignup */
+        ExportedSignup: {
+            attendedAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            meetupId: string;
+            /** @example 周六晨跑 */
+            meetupTitle: string;
+            /** @example confirmed */
+            status: string;
+        };
+        /** ExportedTransfer */
+        ExportedTransfer: {
+            amountFen: number;
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            /** @example reward */
+            purpose: string;
+            /** @example succeeded */
+            status: string;
+        };
+        /** ExportedTrial */
+        ExportedTrial: {
+            /** @example 上海市徐汇区某路 1 号 */
+            deliveryNote: string | null;
+            /** @example 味道很好，会回购 */
+            feedback: string | null;
+            /** Format: date-time */
+            grantedAt: string;
+            id: string;
+            pollId: string;
+            /** @example winner */
+            reason: string;
+            shippedAt: string | null;
+            /** @example claimed */
+            status: string;
+        };
+        /** ExportedUpload */
+        ExportedUpload: {
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            /** @example post */
+            purpose: string;
+        };
+        /** ExportedVote */
+        ExportedVote: {
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            pollId: string;
+            proposalId: string;
+            /** @example 星空拿铁 */
+            proposalName: string;
+            /** @example active */
+            status: string;
         };
         /** FeedItem */
         FeedItem: {
@@ -3502,6 +3814,11 @@ export interface components {
         /** LoginResult */
         LoginResult: {
             accessToken: string;
+            /**
+             * @description This login cancelled the account's pending deletion (DELETE /v1/me)
+             * @default false
+             */
+            deletionCancelled: boolean;
             /** @description Seconds the access token lives */
             expiresIn: number;
             newUser: boolean;
@@ -9036,6 +9353,30 @@ export interface operations {
             503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
+    deleteMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request accepted, processing continues off-line */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deletion"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_owner_must_transfer"];
+        };
+    };
     listBlocks: {
         parameters: {
             query?: {
@@ -9144,6 +9485,53 @@ export interface operations {
             400: components["responses"]["Problem400_validation_failed"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    getMyDeletion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deletion"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    exportMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountExport"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            429: components["responses"]["Problem429_rate_limited"];
         };
     };
     listNotifications: {

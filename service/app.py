@@ -18,6 +18,7 @@ from litestar.types import ControllerRouterHandler
 from service import __version__
 from service.core.domain import Domain, check_declared, install, job_registry, problem_table
 from service.core.guard import enforce_declared_security, provide_caller, provide_current_user
+from service.core.revocation import ErasedAccounts
 from service.core.storage import Storage
 from service.db import migrate as migrations
 from service.db.pool import create_pool
@@ -67,9 +68,12 @@ def _lifespan(http_client: httpx.AsyncClient | None, domains: Sequence[Domain]):
             app.state.storage = Storage(settings)
             app.state.session_keys = SessionKeySealer(settings)
             app.state.feed_cache = PageCache(settings.feed_cache_seconds) if settings.feed_cache_seconds else None
+            app.state.erased_accounts = erased = ErasedAccounts(settings)
+            await erased.start()
             try:
                 yield
             finally:
+                await erased.close()
                 if http_client is None:
                     await client.aclose()
         finally:

@@ -92,7 +92,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "invite_not_found": ("邀请链接无效。", "This invite link is not valid."),
     "invite_expired": ("邀请链接已过期。", "This invite link has expired."),
     "invite_used_up": ("邀请链接的使用次数已满。", "This invite link has been used up."),
-    "owner_must_transfer": ("群主需先转让社群才能退出。", "Transfer ownership before leaving."),
+    "owner_must_transfer": (
+        "群主需先把社群转让给其他成员，才能退出或注销账号。",
+        "Transfer ownership to another member before leaving or deleting your account.",
+    ),
     "cap_below_member_count": ("人数上限不能低于当前成员数。", "The cap cannot be below the current member count."),
     "nothing_to_withdraw": ("暂无可提现的收入。", "There is nothing to withdraw yet."),
     "payout_too_large": (

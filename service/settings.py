@@ -170,6 +170,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     report_hide_threshold: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 3
     moderation_template_id: str = "sandbox-moderation-result"
     moderation_page: str = "pages/moderation/result"
+    # Account deletion (docs/privacy.md): days of cooling-off before the erasure (a login cancels it); exports of
+    # my data a member may take per day.
+    account_deletion_days: Annotated[int, msgspec.Meta(ge=0, le=90)] = 7
+    export_rate_per_day: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
     # Customer-service message push (POST /v1/wechat/messages): the token and EncodingAESKey set in WeChat's
     # console; unset, the sandbox's documented pair is used outside production (in production the push is refused).
     wechat_message_token: str | None = None

@@ -160,6 +160,10 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/me/communities"): Row(SIGNED_IN),
     ("GET", "/v1/me/rewards"): Row(SIGNED_IN),
     ("GET", "/v1/me/trials"): Row(SIGNED_IN),
+    # The owner must hand the community over first (409); the others start a deletion that a login cancels.
+    ("DELETE", "/v1/me"): Row(SIGNED_IN, accept=(409,)),
+    ("GET", "/v1/me/deletion"): Row(SIGNED_IN),
+    ("GET", "/v1/me/export"): Row(SIGNED_IN),
     ("GET", "/v1/feed"): Row(SIGNED_IN),
     ("GET", "/v1/apps"): Row(SIGNED_IN),
     ("POST", "/v1/events"): Row(SIGNED_IN, "events"),

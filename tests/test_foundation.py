@@ -177,7 +177,7 @@ async def test_options_allows_every_method_of_the_path_without_a_token(client):
     response = await client.options("/v1/activities/1")
     assert response.status_code == 204
     assert response.headers["allow"] == "DELETE, GET, OPTIONS, PUT"
-    assert (await client.options("/v1/me")).headers["allow"] == "GET, OPTIONS, PUT"
+    assert (await client.options("/v1/me")).headers["allow"] == "DELETE, GET, OPTIONS, PUT"
 
 
 async def test_every_route_that_reads_a_body_refuses_one_too_large_and_documents_it(settings, sandbox):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar.openapi.spec import Tag
 
 from service.activities.jobs import JOBS
+from service.activities.privacy import PRIVACY
 from service.activities.problems import PROBLEMS
 from service.activities.routes import CONTROLLERS
 from service.core.domain import Domain
@@ -21,4 +22,5 @@ DOMAIN = Domain(
         )
     ],
     jobs=[JOBS],
+    privacy=PRIVACY,
 )

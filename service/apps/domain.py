@@ -9,6 +9,7 @@ from service.apps.logic import APP_PURPOSE
 from service.apps.problems import PROBLEMS
 from service.apps.routes import CONTROLLERS
 from service.core.domain import Domain
+from service.core.privacy import Privacy
 
 DOMAIN = Domain(
     "apps",
@@ -22,4 +23,5 @@ DOMAIN = Domain(
     ],
     jobs=[JOBS],
     purposes=[APP_PURPOSE],
+    privacy=Privacy(keeps=("community_apps",)),  # who changed an app stays, as the tombstone
 )

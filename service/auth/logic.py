@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 
-from service.auth import queries
+from service.auth import deletion, queries
 from service.auth.models import LoginResult, Me, ProfileUpdate, SessionInfo, Tokens
 from service.core import ratelimit
 from service.core.guard import Caller
@@ -91,7 +91,7 @@ async def prune(conn: asyncpg.Connection, settings: Settings) -> None:
     """Drop expired refresh tokens and finished rate-limit windows (also fit for a periodic job)."""
     await conn.execute(queries.DELETE_EXPIRED_REFRESH_TOKENS)
     longest = max(settings.login_rate_window, settings.write_rate_window, 60)
-    await conn.execute(queries.DELETE_STALE_RATE_LIMITS, longest * 2)
+    await conn.execute(queries.DELETE_STALE_RATE_LIMITS, longest * 2, deletion.EXPORT_WINDOW)
 
 
 async def login(
@@ -112,11 +112,12 @@ async def login(
                 queries.UPSERT_USER_ON_LOGIN, wechat.appid, session.openid, session.unionid, sealed
             )
             tokens = await _issue(conn, settings, row["id"], uuid.uuid4())
+            cancelled = await deletion.cancel_on_login(conn, row["id"])
         await ratelimit.refund(conn, _address_bucket(client_address))
         if random.random() < PRUNE_PROBABILITY:  # noqa: S311 - not security relevant
             await prune(conn, settings)
-    log.info("login", extra={"userId": row["id"], "newUser": row["created"]})
-    return LoginResult(**_fields(tokens), user=_row_to_me(row), new_user=row["created"])
+    log.info("login", extra={"userId": row["id"], "newUser": row["created"], "deletionCancelled": cancelled})
+    return LoginResult(**_fields(tokens), user=_row_to_me(row), new_user=row["created"], deletion_cancelled=cancelled)
 
 
 def _fields(tokens: Tokens) -> dict[str, Any]:

@@ -92,6 +92,17 @@ class Tokens(msgspec.Struct, rename="camel", kw_only=True):
 class LoginResult(Tokens, kw_only=True):
     user: Me
     new_user: bool
+    deletion_cancelled: Annotated[
+        bool, msgspec.Meta(description="This login cancelled the account's pending deletion (DELETE /v1/me)")
+    ] = False
+
+
+class Deletion(msgspec.Struct, rename="camel", kw_only=True):
+    """My account's deletion: pending (erased at `dueAt` unless I log in before) or none."""
+
+    pending: bool
+    requested_at: datetime | None = None
+    due_at: Annotated[datetime | None, msgspec.Meta(description="When the account will be erased")] = None
 
 
 class SessionInfo(msgspec.Struct, rename="camel"):

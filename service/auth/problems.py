@@ -12,4 +12,5 @@ PROBLEMS = SHARED.extend(
         401,
         "This refresh token was already exchanged, so it may have leaked: the session is revoked, log in again.",
     ),
+    Code("owner_must_transfer", 409, "The owner cannot leave: transfer ownership first."),
 )

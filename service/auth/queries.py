@@ -51,6 +51,65 @@ RETURNING id, nickname, avatar_url, phone, created_at
 """
 
 # Fixed windows: each bucket counts hits since its window started; a window older than $3 seconds restarts.
-DELETE_STALE_RATE_LIMITS = "DELETE FROM rate_limits WHERE window_start < now() - make_interval(secs => $1)"
+# Export buckets (a day's window, $2) outlive the others.
+DELETE_STALE_RATE_LIMITS = """
+DELETE FROM rate_limits
+WHERE window_start < now() - make_interval(secs => CASE WHEN bucket LIKE 'export:%' THEN $2::int ELSE $1::int END)
+"""
 
 DELETE_EXPIRED_REFRESH_TOKENS = "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'"
+
+# -- account deletion (deletion.py) -----------------------------------------------------------------------------
+
+OWNED_COMMUNITY = "SELECT id, name FROM communities WHERE owner_id = $1 ORDER BY id LIMIT 1"
+
+# Repeated requests keep the first one's dates.
+REQUEST_DELETION = """
+INSERT INTO account_deletions (user_id, due_at) VALUES ($1, now() + make_interval(days => $2))
+ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id
+RETURNING requested_at, due_at
+"""
+
+SELECT_DELETION = "SELECT requested_at, due_at FROM account_deletions WHERE user_id = $1 AND completed_at IS NULL"
+
+CANCEL_DELETION = "DELETE FROM account_deletions WHERE user_id = $1 AND completed_at IS NULL RETURNING user_id"
+
+REVOKE_SESSIONS = "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
+
+# The member's row is locked too: a login holding it (about to cancel) is skipped, and a login waiting for it
+# finds, once the erasure commits, a pseudonymous openid and creates a new account.
+NEXT_DUE = """
+SELECT d.user_id FROM account_deletions d JOIN users u ON u.id = d.user_id
+WHERE d.completed_at IS NULL AND d.due_at <= now()
+ORDER BY d.due_at LIMIT 1
+FOR UPDATE SKIP LOCKED
+"""
+
+# Money still moving for the member: an unpaid order may yet be paid, a refund or a transfer is in flight.
+MONEY_IN_FLIGHT = """
+SELECT EXISTS (SELECT FROM orders WHERE payer_user_id = $1 AND status = 'created' AND time_expire > now())
+    OR EXISTS (SELECT FROM refunds r JOIN orders o ON o.id = r.order_id
+               WHERE o.payer_user_id = $1 AND r.status IN ('pending', 'processing'))
+    OR EXISTS (SELECT FROM transfers
+               WHERE payee_user_id = $1 AND status IN ('pending', 'wait_user_confirm', 'processing'))
+"""
+
+POSTPONE_DELETION = "UPDATE account_deletions SET due_at = now() + interval '1 hour' WHERE user_id = $1"
+
+COMPLETE_DELETION = "UPDATE account_deletions SET completed_at = now() WHERE user_id = $1"
+
+# The tombstone: the id stays (money records, threads), nothing identifies the member any more.
+TOMBSTONE = """
+UPDATE users SET openid = $2, unionid = NULL, nickname = $3, avatar_url = '', phone = NULL,
+                 session_key_sealed = NULL, last_login_at = NULL, erased_at = now(), updated_at = now()
+WHERE id = $1
+"""
+
+DELETE_SESSIONS = "DELETE FROM refresh_tokens WHERE user_id = $1"
+
+DELETE_KEPT_ANSWERS = "DELETE FROM idempotent_requests WHERE user_id = $1"
+
+EXPORT_PROFILE = """
+SELECT id::text AS id, openid, unionid, nickname, avatar_url, phone AS phone_number, created_at, last_login_at
+FROM users WHERE id = $1
+"""

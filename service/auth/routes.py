@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, Request, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
-from service.auth import logic
+from service.auth import deletion, logic
 from service.auth.models import (
+    Deletion,
     LoginRequest,
     LoginResult,
     Me,
@@ -21,6 +22,7 @@ from service.auth.problems import PROBLEMS
 from service.core.addresses import client_address
 from service.core.deps import AppSettings, Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.privacy import AccountExport
 
 TOKEN_ERRORS = ("unauthorized", "token_expired")
 WECHAT_ERRORS = ("wechat_unavailable", "wechat_error")
@@ -37,7 +39,8 @@ class AuthController(Controller):
         summary="Log in with a wx.login code",
         description=(
             "Exchanges the code from `wx.login` for an access token (send it as `Authorization: Bearer`) and a "
-            "refresh token. The first login creates the member. Rate limited per client address and per code."
+            "refresh token. The first login creates the member. Rate limited per client address and per code. A login "
+            "during an account's deletion cooling-off cancels the deletion (`deletionCancelled`)."
         ),
         responses=PROBLEMS.responses("invalid_code", "code_used", "rate_limited", *WECHAT_ERRORS),
     )
@@ -131,3 +134,45 @@ class MeController(Controller):
     )
     async def update_me(self, data: JSONBody[ProfileUpdate], caller: CurrentUser, state: State, wechat: WeChat) -> Me:
         return await logic.update_me(state.pool, wechat, caller.id, data, state.settings.public_base_url)
+
+    @delete(
+        status_code=202,
+        operation_id="deleteMe",
+        summary="Delete my account (注销), after a cooling-off period",
+        description=(
+            "Starts the deletion: the account is erased ACCOUNT_DELETION_DAYS (7) days later, at `dueAt`. Every "
+            "session ends now (refresh tokens are revoked); logging in again before `dueAt` cancels the deletion. "
+            "Repeating the call answers the same deletion. An owner must first transfer each community "
+            "(`owner_must_transfer`, `detail` names one). What is erased and what stays: docs/privacy.md."
+        ),
+        responses=PROBLEMS.responses(*TOKEN_ERRORS, "owner_must_transfer"),
+        security=BEARER_SECURITY,
+    )
+    async def delete_me(self, user: CurrentUser, db: Db, settings: AppSettings) -> Deletion:
+        return await deletion.request(db, settings, user.id)
+
+    @get(
+        "/deletion",
+        operation_id="getMyDeletion",
+        summary="My account's pending deletion, if any",
+        responses=PROBLEMS.responses(*TOKEN_ERRORS),
+        security=BEARER_SECURITY,
+    )
+    async def get_deletion(self, user: CurrentUser, db: Db) -> Deletion:
+        return await deletion.status(db, user.id)
+
+    @get(
+        "/export",
+        operation_id="exportMe",
+        summary="A copy of my data",
+        description=(
+            "Everything the service holds about me, as JSON: profile, memberships and join requests, posts, comments, "
+            "likes, votes and proposals, free trials, check-ins, meetup sign-ups, orders and refunds, collections, "
+            "rewards and transfers, reports I made, notifications, uploads. Of others only what I could see. "
+            "EXPORT_RATE_PER_DAY (3) exports per day."
+        ),
+        responses=PROBLEMS.responses(*TOKEN_ERRORS, "rate_limited"),
+        security=BEARER_SECURITY,
+    )
+    async def export_me(self, user: CurrentUser, db: Db, settings: AppSettings) -> AccountExport:
+        return await deletion.export(db, settings, user.id)

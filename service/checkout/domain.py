@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar.openapi.spec import Tag
 
 from service.checkout.jobs import JOBS
+from service.checkout.privacy import PRIVACY
 from service.checkout.problems import PROBLEMS
 from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
 from service.core.domain import Domain
@@ -21,4 +22,5 @@ DOMAIN = Domain(
         )
     ],
     jobs=[JOBS],
+    privacy=PRIVACY,
 )

@@ -6,6 +6,7 @@ from litestar.openapi.spec import Tag
 
 from service.collections.jobs import JOBS
 from service.collections.logic import SHARE_PURPOSE
+from service.collections.privacy import PRIVACY
 from service.collections.problems import PROBLEMS
 from service.collections.routes import CONTROLLERS
 from service.core.domain import Domain
@@ -23,4 +24,5 @@ DOMAIN = Domain(
     ],
     jobs=[JOBS],
     purposes=[SHARE_PURPOSE],
+    privacy=PRIVACY,
 )

@@ -6,6 +6,7 @@ from litestar.openapi.spec import Tag
 
 from service.communities.paid import ENTRY_PURPOSE
 from service.communities.payouts import PAYOUT_PURPOSE
+from service.communities.privacy import PRIVACY
 from service.communities.problems import PROBLEMS
 from service.communities.routes import CONTROLLERS
 from service.communities.sanctions import apply_sanction
@@ -24,4 +25,5 @@ DOMAIN = Domain(
     ],
     purposes=[ENTRY_PURPOSE, PAYOUT_PURPOSE],
     on_sanctioned=[apply_sanction],
+    privacy=PRIVACY,
 )

@@ -17,6 +17,7 @@ from litestar.types import ControllerRouterHandler
 
 from service.core.hooks import OnMediaDecided, OnMediaVerdict, OnModerated, OnPublished, OnSanctioned, install_hooks
 from service.core.money.purposes import Purpose, install_purposes
+from service.core.privacy import Privacy, install_privacy
 from service.core.problems import SHARED
 from service.errors import Problems
 from service.jobs.queue import Registry
@@ -35,6 +36,7 @@ class Domain:
     on_media_decided: Sequence[OnMediaDecided] = field(default=())
     on_moderated: Sequence[OnModerated] = field(default=())
     on_sanctioned: Sequence[OnSanctioned] = field(default=())
+    privacy: Privacy = field(default_factory=Privacy)  # its part of account erasure and export (core/privacy.py)
 
 
 def problem_table(domains: Sequence[Domain]) -> Problems:
@@ -67,6 +69,7 @@ def install(domains: Sequence[Domain]) -> Registry:
         [hook for domain in domains for hook in domain.on_moderated],
         [hook for domain in domains for hook in domain.on_sanctioned],
     )
+    install_privacy([domain.privacy for domain in domains])
     return job_registry(domains)
 
 

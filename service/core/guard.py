@@ -61,6 +61,8 @@ def _verified_caller(request: ASGIConnection) -> Caller:
         raise Problem("unauthorized", "send Authorization: Bearer <access token>")
     settings: Settings = request.app.state.settings
     claims = verify_access_token(settings, token.strip())
+    if claims.user_id in (request.app.state.get("erased_accounts") or ()):
+        raise Problem("unauthorized", "this account was deleted")
     return Caller(id=claims.user_id, token_expires_at=claims.expires_at)
 
 

@@ -8,6 +8,7 @@ from service.core.domain import Domain
 from service.feed.jobs import JOBS
 from service.feed.mentions import JOBS as MENTION_JOBS
 from service.feed.moderation import apply_moderation
+from service.feed.privacy import PRIVACY
 from service.feed.problems import PROBLEMS
 from service.feed.routes import CONTROLLERS
 from service.feed.visibility import images_decided
@@ -26,4 +27,5 @@ DOMAIN = Domain(
     jobs=[JOBS, MENTION_JOBS],
     on_media_decided=[images_decided],
     on_moderated=[apply_moderation],
+    privacy=PRIVACY,
 )

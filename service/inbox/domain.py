@@ -6,6 +6,7 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.inbox.jobs import JOBS
+from service.inbox.privacy import PRIVACY
 from service.inbox.routes import CONTROLLERS
 
 DOMAIN = Domain(
@@ -19,4 +20,5 @@ DOMAIN = Domain(
         )
     ],
     jobs=[JOBS],
+    privacy=PRIVACY,
 )

@@ -6,6 +6,7 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.interactions.jobs import JOBS
+from service.interactions.privacy import PRIVACY
 from service.interactions.problems import PROBLEMS
 from service.interactions.rewards import REWARD_PAYMENTS
 from service.interactions.routes import CONTROLLERS
@@ -21,4 +22,5 @@ DOMAIN = Domain(
     ],
     jobs=[JOBS],
     purposes=[REWARD_PAYMENTS],
+    privacy=PRIVACY,
 )

@@ -7,6 +7,7 @@ from litestar.openapi.spec import Tag
 from service.core.domain import Domain
 from service.media.jobs import JOBS
 from service.media.logic import apply_verdict
+from service.media.privacy import PRIVACY
 from service.media.problems import PROBLEMS
 from service.media.routes import CONTROLLERS
 
@@ -25,4 +26,5 @@ DOMAIN = Domain(
     ],
     jobs=[JOBS],
     on_media_verdict=[apply_verdict],
+    privacy=PRIVACY,
 )

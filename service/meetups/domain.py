@@ -6,6 +6,7 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.meetups.jobs import JOBS
+from service.meetups.privacy import PRIVACY
 from service.meetups.problems import PROBLEMS
 from service.meetups.purpose import MEETUP_PURPOSE
 from service.meetups.routes import CONTROLLERS
@@ -23,4 +24,5 @@ DOMAIN = Domain(
     ],
     jobs=[JOBS],
     purposes=[MEETUP_PURPOSE],
+    privacy=PRIVACY,
 )

@@ -6,6 +6,7 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.moderation.jobs import JOBS
+from service.moderation.privacy import PRIVACY
 from service.moderation.problems import PROBLEMS
 from service.moderation.routes import CONTROLLERS
 
@@ -22,4 +23,5 @@ DOMAIN = Domain(
         )
     ],
     jobs=[JOBS],
+    privacy=PRIVACY,
 )

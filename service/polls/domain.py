@@ -6,6 +6,7 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.polls.jobs import JOBS
+from service.polls.privacy import PRIVACY
 from service.polls.problems import PROBLEMS
 from service.polls.routes import CONTROLLERS
 
@@ -27,4 +28,5 @@ DOMAIN = Domain(
         ),
     ],
     jobs=[JOBS],
+    privacy=PRIVACY,
 )

@@ -5,12 +5,14 @@ from __future__ import annotations
 from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
+from service.safety.privacy import PRIVACY
 from service.safety.problems import PROBLEMS
 from service.safety.routes import CONTROLLERS
 
 DOMAIN = Domain(
     "safety",
     problems=PROBLEMS,
+    privacy=PRIVACY,
     controllers=CONTROLLERS,
     tags=[
         Tag(

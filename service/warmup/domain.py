@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
+from service.core.privacy import Privacy
 from service.warmup.jobs import JOBS
 from service.warmup.problems import PROBLEMS
 from service.warmup.routes import CONTROLLERS
@@ -15,4 +16,5 @@ DOMAIN = Domain(
     controllers=CONTROLLERS,
     tags=[Tag(name="warmup", description="The warm-up robot: topics it posts when the community goes quiet.")],
     jobs=[JOBS],
+    privacy=Privacy(keeps=("warmup_topics",)),  # topics an admin wrote stay
 )

@@ -1,0 +1,70 @@
+"""The communities domain's part of account erasure and export (core/privacy.py, docs/privacy.md).
+
+Memberships end as a quiet departure: no audit entry, no greeting, no metric; the member count follows. Join
+requests go (their messages are the member's words). The welcome post that greeted the member by name keeps its
+thread but names the erased member no more. Invites, referrals, audit entries and paid entries stay: they name the
+tombstone's id only.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from service.core.privacy import (
+    ERASED_NICKNAME,
+    AccountExport,
+    Erasure,
+    ExportedJoinRequest,
+    ExportedMembership,
+    Privacy,
+    fill,
+)
+
+_END_MEMBERSHIPS = """
+WITH ended AS (
+    UPDATE memberships SET status = 'left', role = 'member', left_at = now()
+    WHERE user_id = $1 AND status = 'active'
+    RETURNING community_id
+)
+UPDATE communities c SET member_count = c.member_count - 1 FROM ended WHERE c.id = ended.community_id
+"""
+
+_UNNAME_WELCOMES = """
+UPDATE posts p SET text = replace(p.text, u.nickname, $2)
+FROM memberships m JOIN users u ON u.id = m.user_id
+WHERE m.user_id = $1 AND p.id = m.welcome_post_id AND u.nickname <> ''
+"""
+
+_DELETE_JOIN_REQUESTS = "DELETE FROM join_requests WHERE user_id = $1"
+
+_MEMBERSHIPS = """
+SELECT m.community_id::text AS community_id, c.name AS community_name, m.role, m.status, m.via, m.joined_at,
+       m.left_at
+FROM memberships m JOIN communities c ON c.id = m.community_id
+WHERE m.user_id = $1 ORDER BY m.joined_at
+"""
+
+_JOIN_REQUESTS = """
+SELECT id::text AS id, community_id::text AS community_id, message, status, reason, created_at
+FROM join_requests WHERE user_id = $1 ORDER BY id
+"""
+
+
+async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
+    await conn.execute(_UNNAME_WELCOMES, erasure.user_id, ERASED_NICKNAME)
+    await conn.execute(_END_MEMBERSHIPS, erasure.user_id)
+    await conn.execute(_DELETE_JOIN_REQUESTS, erasure.user_id)
+
+
+async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
+    await fill(conn, into.memberships, ExportedMembership, _MEMBERSHIPS, user_id)
+    await fill(conn, into.join_requests, ExportedJoinRequest, _JOIN_REQUESTS, user_id)
+
+
+PRIVACY = Privacy(
+    erase=erase,
+    export=export,
+    erases=("memberships", "join_requests"),
+    # An owner cannot be erased (owner_must_transfer); payouts are money.
+    keeps=("communities", "invites", "referrals", "community_audit_log", "community_entries", "payouts"),
+)

@@ -1,0 +1,83 @@
+"""Access tokens of an erased account stop working at once, in every API process.
+
+Access tokens are checked without the database (tokens.py). The erasure (a job in the worker) sends
+`NOTIFY account_erased, '<user id>'` in its transaction; each API process listens on a connection of its own and
+refuses the ids it heard. At start, and again after the listening connection was lost, a process reads the accounts
+erased within one access-token lifetime (older tokens have expired anyway). Refresh tokens are deleted by the erasure
+itself, so none can mint a new access token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import asyncpg
+
+from service.db.pool import DATABASE_ERRORS
+from service.settings import Settings
+
+log = logging.getLogger("service.revocation")
+
+CHANNEL = "account_erased"
+NOTIFY = f"SELECT pg_notify('{CHANNEL}', $1::bigint::text)"
+_RECENT = "SELECT id FROM users WHERE erased_at > now() - make_interval(secs => $1)"
+
+
+class ErasedAccounts:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._heard: dict[int, float] = {}  # user id -> when heard (monotonic), forgotten after a token lifetime
+        self._conn: asyncpg.Connection | None = None
+        self._reconnecting: asyncio.Task | None = None
+        self._closed = False
+
+    def __contains__(self, user_id: int) -> bool:
+        return user_id in self._heard
+
+    def _add(self, user_id: int) -> None:
+        now = time.monotonic()
+        stale = [uid for uid, at in self._heard.items() if at < now - self._settings.access_token_ttl]
+        for uid in stale:
+            del self._heard[uid]
+        self._heard[user_id] = now
+
+    async def start(self) -> None:
+        conn = await asyncpg.connect(self._settings.database_url)
+        try:
+            # Listen first, then read: an erasure committed in between is heard or read, never missed.
+            await conn.add_listener(CHANNEL, self._notified)
+            for row in await conn.fetch(_RECENT, self._settings.access_token_ttl):
+                self._add(row["id"])
+        except BaseException:
+            await conn.close()
+            raise
+        conn.add_termination_listener(self._lost)
+        self._conn = conn
+
+    def _notified(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        self._add(int(payload))
+
+    def _lost(self, conn: object) -> None:
+        if not self._closed:
+            log.warning("lost the account_erased listener, reconnecting")
+            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = 0.5
+        while not self._closed:
+            try:
+                await self.start()
+                return
+            except DATABASE_ERRORS as exc:
+                log.warning("account_erased listener unavailable", extra={"error": repr(exc), "retryIn": delay})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+        if self._conn is not None:
+            await self._conn.close()

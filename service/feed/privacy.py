@@ -1,0 +1,55 @@
+"""The feed's part of account erasure and export (core/privacy.py, docs/privacy.md).
+
+Posts and comments stay, so the threads others wrote in stay readable: their author shows as the tombstone
+(已注销用户, no avatar) and their photos go (the media domain deletes the uploads and their files). Subscribe
+messages waiting for the member go. Likes and shares stay as counts under the tombstone's id.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from service.core.privacy import AccountExport, Erasure, ExportedComment, ExportedLike, ExportedPost, Privacy, fill
+
+_UNPICTURE_POSTS = "UPDATE posts SET image_ids = '{}', image_urls = '{}' WHERE author_id = $1"
+_UNPICTURE_COMMENTS = "UPDATE comments SET image_id = NULL WHERE author_id = $1 AND image_id IS NOT NULL"
+_DELETE_NOTIFICATIONS = "DELETE FROM feed_notifications WHERE user_id = $1"
+# Who was told of a mention: the member's own notices go; notices of their mentions stay (actor: the tombstone).
+_DELETE_MENTION_NOTICES = "DELETE FROM mention_notices WHERE user_id = $1"
+
+_POSTS = """
+SELECT id::text AS id, community_id::text AS community_id, kind, text, image_urls, status, created_at, deleted_at
+FROM posts WHERE author_id = $1 ORDER BY id
+"""
+
+_COMMENTS = """
+SELECT id::text AS id, post_id::text AS post_id, community_id::text AS community_id, parent_id::text AS parent_id,
+       text, status, created_at, deleted_at
+FROM comments WHERE author_id = $1 ORDER BY id
+"""
+
+_LIKES = """
+SELECT post_id::text AS post_id, community_id::text AS community_id, created_at
+FROM post_likes WHERE user_id = $1 ORDER BY created_at
+"""
+
+
+async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
+    await conn.execute(_UNPICTURE_POSTS, erasure.user_id)
+    await conn.execute(_UNPICTURE_COMMENTS, erasure.user_id)
+    await conn.execute(_DELETE_NOTIFICATIONS, erasure.user_id)
+    await conn.execute(_DELETE_MENTION_NOTICES, erasure.user_id)
+
+
+async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
+    await fill(conn, into.posts, ExportedPost, _POSTS, user_id)
+    await fill(conn, into.comments, ExportedComment, _COMMENTS, user_id)
+    await fill(conn, into.likes, ExportedLike, _LIKES, user_id)
+
+
+PRIVACY = Privacy(
+    erase=erase,
+    export=export,
+    erases=("posts", "comments", "feed_notifications", "mention_notices"),
+    keeps=("post_likes", "post_shares"),
+)

@@ -1,0 +1,26 @@
+"""The inbox's part of account erasure and export (core/privacy.py): the member's inbox goes; items in others'
+inboxes about what the member did stay, their actor now the tombstone."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from service.core.privacy import AccountExport, Erasure, ExportedNotification, Privacy, fill
+
+_DELETE = "DELETE FROM inbox_items WHERE user_id = $1"
+_ITEMS = """
+SELECT id::text AS id, kind, community_id::text AS community_id, subject_type, subject_id::text AS subject_id,
+       created_at, read_at
+FROM inbox_items WHERE user_id = $1 ORDER BY id
+"""
+
+
+async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
+    await conn.execute(_DELETE, erasure.user_id)
+
+
+async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
+    await fill(conn, into.notifications, ExportedNotification, _ITEMS, user_id)
+
+
+PRIVACY = Privacy(erase=erase, export=export, erases=("inbox_items",))

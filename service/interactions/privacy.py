@@ -1,0 +1,31 @@
+"""Interactions' part of account export (core/privacy.py): reward shares. Events, presence and the daily roll-ups
+stay as the community's metrics under the tombstone's id (nothing in them names the member); reward shares are
+money."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from service.core.privacy import AccountExport, ExportedReward, Privacy, fill
+
+_REWARDS = """
+SELECT id::text AS id, pool_id::text AS pool_id, community_id::text AS community_id, amount_fen, status, created_at
+FROM reward_allocations WHERE user_id = $1 ORDER BY id
+"""
+
+
+async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
+    await fill(conn, into.rewards, ExportedReward, _REWARDS, user_id)
+
+
+PRIVACY = Privacy(
+    export=export,
+    keeps=(
+        "interaction_events",
+        "presence_sessions",
+        "rollup_contributions",
+        "rollup_presence",
+        "rollup_views",
+        "reward_allocations",
+    ),
+)

@@ -1,0 +1,22 @@
+"""Meetups' part of account export (core/privacy.py): sign-ups. They stay under the tombstone's id (seats,
+attendance and paid fees are the meetup's record)."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from service.core.privacy import AccountExport, ExportedSignup, Privacy, fill
+
+_SIGNUPS = """
+SELECT s.id::text AS id, s.meetup_id::text AS meetup_id, m.title AS meetup_title, s.status, s.created_at,
+       s.attended_at
+FROM meetup_signups s JOIN meetups m ON m.id = s.meetup_id
+WHERE s.user_id = $1 ORDER BY s.id
+"""
+
+
+async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
+    await fill(conn, into.meetup_signups, ExportedSignup, _SIGNUPS, user_id)
+
+
+PRIVACY = Privacy(export=export, keeps=("meetups", "meetup_signups"))

@@ -1,0 +1,53 @@
+"""The polls' part of account erasure and export (core/privacy.py): votes, proposals and participations stay as
+counts and results under the tombstone's id; a free trial loses its delivery and shipping notes (an address);
+trial feedback stays readable, like posts, without its photos."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from service.core.privacy import AccountExport, Erasure, ExportedProposal, ExportedTrial, ExportedVote, Privacy, fill
+
+_UNNOTE_TRIALS = """
+UPDATE trial_qualifications SET delivery_note = NULL, shipping_note = NULL
+WHERE user_id = $1 AND (delivery_note IS NOT NULL OR shipping_note IS NOT NULL)
+"""
+_UNPICTURE_FEEDBACK = "UPDATE trial_feedback SET image_ids = '{}', image_urls = '{}' WHERE user_id = $1"
+
+_VOTES = """
+SELECT v.id::text AS id, v.poll_id::text AS poll_id, v.proposal_id::text AS proposal_id, p.name AS proposal_name,
+       v.status, v.created_at
+FROM poll_votes v JOIN poll_proposals p ON p.id = v.proposal_id
+WHERE v.user_id = $1 ORDER BY v.id
+"""
+
+_PROPOSALS = """
+SELECT id::text AS id, poll_id::text AS poll_id, name, status, created_at
+FROM poll_proposals WHERE proposer_id = $1 ORDER BY id
+"""
+
+_TRIALS = """
+SELECT q.id::text AS id, q.poll_id::text AS poll_id, q.reason, q.status, q.granted_at, q.delivery_note, q.shipped_at,
+       f.text AS feedback
+FROM trial_qualifications q LEFT JOIN trial_feedback f ON f.qualification_id = q.id
+WHERE q.user_id = $1 ORDER BY q.id
+"""
+
+
+async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
+    await conn.execute(_UNNOTE_TRIALS, erasure.user_id)
+    await conn.execute(_UNPICTURE_FEEDBACK, erasure.user_id)
+
+
+async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
+    await fill(conn, into.votes, ExportedVote, _VOTES, user_id)
+    await fill(conn, into.proposals, ExportedProposal, _PROPOSALS, user_id)
+    await fill(conn, into.trials, ExportedTrial, _TRIALS, user_id)
+
+
+PRIVACY = Privacy(
+    erase=erase,
+    export=export,
+    erases=("trial_qualifications", "trial_feedback"),
+    keeps=("polls", "poll_votes", "poll_proposals", "poll_participants", "poll_audit"),
+)

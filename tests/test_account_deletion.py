@@ -1,0 +1,255 @@
+"""Account deletion (注销, docs/privacy.md) over HTTP: the cooling-off, what cancels it, what refuses it, and what the
+erasure leaves: no trace of the member's identity anywhere in the database, the money whole, the threads readable,
+tokens dead at once in every API process, and a later login a new, empty account."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import asyncpg
+import pytest
+
+from service.auth.deletion import erase_due
+from service.core.domain import install
+from service.core.money import ledger_violations
+from service.core.privacy import ERASED_NICKNAME, declared_tables
+from service.db.pool import create_pool
+from service.domains import DOMAINS
+from tests.feed.conftest import World
+from tests.privacy_world import NICKNAME, PHONE, REPORT_NOTE, PrivacyWorld, privacy_world
+from tests.support import api_client
+from tests.world import assert_problem, sign_in
+
+NO_DELETION = {"pending": False, "requestedAt": None, "dueAt": None}
+
+# What the export of the seeded, enriched author must hold (rewards: none, no pool is committed in that world).
+FILLED = (
+    "collections",
+    "memberships",
+    "posts",
+    "comments",
+    "likes",
+    "votes",
+    "proposals",
+    "trials",
+    "checkIns",
+    "meetupSignups",
+    "orders",
+    "refunds",
+    "transfers",
+    "reports",
+    "notifications",
+    "uploads",
+    "blocks",
+)
+
+
+@pytest.fixture
+async def world(database_url: str, pay_keys) -> PrivacyWorld:
+    async with privacy_world(database_url, pay_keys) as running:
+        yield running
+
+
+async def traces(conn: asyncpg.Connection, needles: list[str]) -> list[str]:
+    """Every table.column whose text holds one of the needles: every text, json and array column of every table."""
+    columns = await conn.fetch(
+        """SELECT table_name, column_name FROM information_schema.columns
+           WHERE table_schema = 'public' AND data_type IN ('text', 'character varying', 'jsonb', 'json', 'ARRAY')"""
+    )
+    patterns = [f"%{needle}%" for needle in needles]
+    found = []
+    for table, column in columns:
+        sql = f'SELECT count(*) FROM "{table}" WHERE "{column}"::text LIKE ANY($1::text[])'  # noqa: S608 - catalog names
+        if await conn.fetchval(sql, patterns):
+            found.append(f"{table}.{column}")
+    return found
+
+
+async def test_the_export_holds_everything_and_the_erasure_leaves_no_trace(world: PrivacyWorld):
+    author, member = world.author, world.seeded.users["member"]
+    identity = await world.identity("author")
+    needles = [identity["openid"], identity["unionid"], PHONE, NICKNAME]
+    pool = world.seeder.pool
+
+    mine = await world.export(author.headers)
+    assert [section for section in FILLED if not mine[section]] == []
+    assert mine["profile"]["nickname"] == NICKNAME and mine["profile"]["phoneNumber"] == f"+86{PHONE}"
+    assert mine["profile"]["unionid"] == identity["unionid"] and mine["profile"]["openid"] == identity["openid"]
+    assert [r["note"] for r in mine["reports"]] == [REPORT_NOTE]
+    assert {t["deliveryNote"] for t in mine["trials"]} == {"上海市徐汇区某路 1 号"}
+    async with pool.acquire() as conn:
+        assert await traces(conn, needles), "the world must hold the identity before the erasure"
+
+    joined = await pool.fetch(
+        """SELECT c.id, c.member_count FROM communities c JOIN memberships m ON m.community_id = c.id
+           WHERE m.user_id = $1 AND m.status = 'active'""",
+        int(author.id),
+    )
+    side_effects = "SELECT (SELECT count(*) FROM community_audit_log), (SELECT count(*) FROM posts)"
+    before_effects = tuple(await pool.fetchrow(side_effects))
+
+    started = await world.api.delete("/v1/me", headers=author.headers)
+    assert started.status_code == 202, started.text
+    assert started.json()["pending"] is True
+    again = await world.api.delete("/v1/me", headers=author.headers)
+    assert again.status_code == 202 and again.json() == started.json()  # idempotent
+    shown = await world.api.get("/v1/me/deletion", headers=author.headers)
+    assert shown.json() == started.json()
+    refreshed = await world.api.post("/v1/auth/refresh", json={"refreshToken": author.tokens["refreshToken"]})
+    assert_problem(refreshed, 401, "invalid_refresh_token")  # every session ended with the request
+
+    # The author's collection payout waits for their confirmation in WeChat: money in flight postpones the erasure.
+    await world.erase_due(author.id)
+    assert await pool.fetchval("SELECT erased_at FROM users WHERE id = $1", int(author.id)) is None
+    out_bill_no = await pool.fetchval("SELECT out_bill_no FROM transfers WHERE payee_user_id = $1", int(author.id))
+    await world.stack.sandbox.control("POST", "/sandbox/pay/transfers", json={"outBillNo": out_bill_no})
+    await world.seeder.run_due_jobs()
+    await world.erase_due(author.id)
+
+    assert_problem(await world.api.get("/v1/me", headers=author.headers), 401, "unauthorized")
+    async with pool.acquire() as conn:
+        assert await traces(conn, needles) == []
+        assert await ledger_violations(conn) == []
+        kept = await conn.fetch("SELECT payer_openid FROM orders WHERE payer_user_id = $1", int(author.id))
+        tombstone = await conn.fetchval("SELECT openid FROM users WHERE id = $1", int(author.id))
+    assert kept and {row["payer_openid"] for row in kept} == {tombstone}  # the money under one pseudonym
+    # Memberships ended quietly: the counts follow, no audit entry, no greeting post.
+    ids = [row["id"] for row in joined]
+    counts = dict(await pool.fetch("SELECT id, member_count FROM communities WHERE id = ANY($1)", ids))
+    assert counts == {row["id"]: row["member_count"] - 1 for row in joined}
+    assert tuple(await pool.fetchrow(side_effects)) == before_effects
+    assert await pool.fetchval("SELECT count(*) FROM media WHERE owner_id = $1", int(author.id)) == 0
+    await world.run_kind("media.files")  # the avatar's stored files go too
+    assert await pool.fetchval("SELECT count(*) FROM jobs WHERE kind = 'media.files' AND status <> 'done'") == 0
+    assert await pool.fetchval("SELECT count(*) FROM media_objects WHERE NOT EXISTS (SELECT FROM media)") == 0
+
+    # The thread stays readable: the post and the author's comment, by a deleted member.
+    cid, post_id = world.seeded.ids["community_id"], world.seeded.ids["post_id"]
+    feed = await world.seeder.call("GET", f"/v1/communities/{cid}/feed", member)
+    (post,) = [item for item in feed["items"] if item["id"] == post_id]
+    assert post["author"]["nickname"] == ERASED_NICKNAME and post["text"]
+    comments = await world.seeder.call("GET", f"/v1/posts/{post_id}/comments", member)
+    assert {c["author"]["nickname"] for c in comments["items"] if c["author"]["id"] == author.id} == {ERASED_NICKNAME}
+    members = await world.seeder.call("GET", f"/v1/communities/{cid}/members", member)
+    assert author.id not in {m["userId"] for m in members["items"]}
+
+    # The same WeChat account later: a new, empty account.
+    back = await world.login("author")
+    assert back["newUser"] is True and back["user"]["id"] != author.id and back["deletionCancelled"] is False
+    fresh = await world.export({"authorization": f"Bearer {back['accessToken']}"})
+    assert [section for section in FILLED if fresh[section]] == []
+    assert fresh["profile"]["nickname"] == ""
+
+
+async def test_a_login_during_the_cooling_off_cancels_it(client, sandbox, settings):
+    world = World(client, sandbox)
+    alice = await world.member("alice")
+    assert (await client.get("/v1/me/deletion", headers=alice.headers)).json() == NO_DELETION
+    started = await client.delete("/v1/me", headers=alice.headers)
+    assert started.status_code == 202, started.text
+    assert started.json()["dueAt"] > started.json()["requestedAt"]
+
+    back = await sign_in(client, sandbox, "alice")
+    login = await client.post("/v1/auth/login", json={"code": await sandbox.wx_login("alice")})
+    assert login.json()["deletionCancelled"] is False  # the first login after the request cancelled it already
+    assert (await client.get("/v1/me/deletion", headers=back.headers)).json() == NO_DELETION
+    pool = await create_pool(settings)
+    try:
+        assert await erase_due(pool) == 0
+    finally:
+        await pool.close()
+    assert (await client.get("/v1/me", headers=back.headers)).json()["nickname"] == "alice"
+
+
+async def test_the_login_answer_says_the_deletion_was_cancelled(client, sandbox):
+    alice = await sign_in(client, sandbox, "alice")
+    assert (await client.delete("/v1/me", headers=alice.headers)).status_code == 202
+    login = await client.post("/v1/auth/login", json={"code": await sandbox.wx_login("alice")})
+    assert login.status_code == 200 and login.json()["deletionCancelled"] is True
+    assert login.json()["newUser"] is False and login.json()["user"]["id"] == str(alice.id)
+
+
+async def test_an_owner_must_transfer_ownership_first(client, sandbox):
+    world = World(client, sandbox)
+    owner, bob = await world.member("owner"), await world.member("bob")
+    cid = await world.community(owner, bob, name="读书会")
+    refused = assert_problem(await client.delete("/v1/me", headers=owner.headers), 409, "owner_must_transfer")
+    assert "转让" in refused["userMessage"] and "读书会" in refused["detail"]
+    assert (await client.get("/v1/me/deletion", headers=owner.headers)).json() == NO_DELETION
+
+    handed = await client.post(
+        f"/v1/communities/{cid}/ownership-transfer", json={"userId": str(bob.id)}, headers=owner.headers
+    )
+    assert handed.status_code == 200, handed.text
+    assert (await client.delete("/v1/me", headers=owner.headers)).status_code == 202
+
+
+async def test_tokens_die_at_once_in_every_api_process(client, sandbox, settings):
+    """Two API processes running, a third started after the erasure: none takes the erased member's token."""
+    alice = await sign_in(client, sandbox, "alice")
+    assert (await client.delete("/v1/me", headers=alice.headers)).status_code == 202
+    async with api_client(settings) as other:
+        assert (await other.get("/v1/me", headers=alice.headers)).status_code == 200
+        pool = await create_pool(settings)
+        try:
+            await pool.execute("UPDATE account_deletions SET due_at = now() WHERE user_id = $1", alice.id)
+            assert await erase_due(pool) == 1
+        finally:
+            await pool.close()
+        for api in (client, other):
+            for _ in range(50):  # the NOTIFY reaches each process within milliseconds
+                if (await api.get("/v1/me", headers=alice.headers)).status_code == 401:
+                    break
+                await asyncio.sleep(0.02)
+            assert_problem(await api.get("/v1/me", headers=alice.headers), 401, "unauthorized")
+    async with api_client(settings) as later:
+        assert_problem(await later.get("/v1/me", headers=alice.headers), 401, "unauthorized")
+
+
+async def test_two_workers_erase_each_due_account_once(client, sandbox, settings):
+    members = [await sign_in(client, sandbox, name) for name in ("alice", "bob", "carol")]
+    for member in members:
+        assert (await client.delete("/v1/me", headers=member.headers)).status_code == 202
+    pool = await create_pool(settings)
+    try:
+        await pool.execute("UPDATE account_deletions SET due_at = now()")
+        assert sum(await asyncio.gather(erase_due(pool), erase_due(pool))) == 3
+        assert await erase_due(pool) == 0
+        assert await pool.fetchval("SELECT count(*) FROM users WHERE erased_at IS NOT NULL") == 3
+    finally:
+        await pool.close()
+
+
+# A column that names a member: a reference to users, or a name that says so (also without a foreign key).
+PERSON_COLUMN = re.compile(
+    r"^(member|(\w+_)?(user|author|owner|reporter|actor|payer|payee|proposer|referrer|referred|initiator|blocker"
+    r"|blocked|subject)(_user)?_id|\w*openid)$"
+)
+
+USER_TABLES = """
+SELECT c.relname AS table_name, a.attname AS column_name,
+       EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f'
+               AND k.confrelid = 'users'::regclass AND a.attnum = ANY(k.conkey)) AS references_users
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0
+  AND NOT a.attisdropped
+"""
+
+
+async def test_every_table_that_names_a_member_is_erased_or_kept_by_a_domain(database_url):
+    """A new table with a user column must be erased by its domain's privacy hook, or declared kept (money,
+    audit, counts): otherwise this fails, naming the table."""
+    install(DOMAINS)
+    erased, kept = declared_tables()
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(USER_TABLES)
+    finally:
+        await conn.close()
+    tables = {row["table_name"] for row in rows}
+    holding = {row["table_name"] for row in rows if row["references_users"] or PERSON_COLUMN.match(row["column_name"])}
+    assert {"posts", "orders", "inbox_items", "robot_cooldowns", "wechat_messages"} <= holding
+    assert sorted(holding - erased - kept) == [], "tables naming a member that no domain erases or keeps"
+    assert sorted((erased | kept) - tables) == [], "declared tables that do not exist"
+    assert erased & kept == set()
