@@ -8,10 +8,12 @@ not declared does not exist, and `check_declared` refuses to start over a databa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 import asyncpg
+from litestar import Litestar
 from litestar.openapi.spec import Tag
 from litestar.types import ControllerRouterHandler
 
@@ -35,6 +37,8 @@ class Domain:
     on_media_decided: Sequence[OnMediaDecided] = field(default=())
     on_moderated: Sequence[OnModerated] = field(default=())
     on_sanctioned: Sequence[OnSanctioned] = field(default=())
+    # What the API process runs while it serves, entered after the pool is made (the live hub's listener).
+    lifespans: Sequence[Callable[[Litestar], AbstractAsyncContextManager[None]]] = ()
 
 
 def problem_table(domains: Sequence[Domain]) -> Problems:

@@ -3,7 +3,8 @@ their request or their report, a trial won), in the transaction of the event.
 
 Never for the member's own action; an item from a community the member muted is kept but does not count in the
 badge. Likes are one item per post: each new like raises it to the top, unread, with the count and the latest
-liker. The inbox domain (service/inbox) reads, counts, marks and purges.
+liker. The inbox domain (service/inbox) reads, counts, marks and purges. A counted item is also a live event
+(service/core/live.py) with the new unread count, sent when the transaction commits.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from service.core import live
+
 _INSERT = """
 INSERT INTO inbox_items (user_id, community_id, kind, subject_type, subject_id, actor_id, data, count, muted)
 SELECT $1, $2, $3, $4, $5, $6, $7, $8, coalesce(m.notifications_muted, false)
 FROM (SELECT 1) one
 LEFT JOIN memberships m ON m.community_id = $2 AND m.user_id = $1
 """
+_RETURNING = "RETURNING id, muted"
 
 # A new like moves the post's one item to the top (a fresh id), unread.
 _LIKES = (
@@ -27,6 +31,9 @@ SET id = nextval(pg_get_serial_sequence('inbox_items', 'id')), count = excluded.
     actor_id = excluded.actor_id, read_at = NULL, created_at = now()
 """
 )
+
+# The badge: unread items, muted communities left out.
+UNREAD = "SELECT count(*) FROM inbox_items WHERE user_id = $1 AND read_at IS NULL AND NOT muted"
 
 
 @dataclass(frozen=True)
@@ -56,4 +63,14 @@ async def deliver(conn: asyncpg.Connection, item: Item) -> None:
         item.data,
         item.count,
     )
-    await conn.execute(_LIKES if item.kind == "likes" else _INSERT, *args)
+    row = await conn.fetchrow((_LIKES if item.kind == "likes" else _INSERT) + _RETURNING, *args)
+    if row["muted"]:
+        return
+    event = {
+        "type": "notification",
+        "notificationId": str(row["id"]),
+        "kind": item.kind,
+        "communityId": None if item.community_id is None else str(item.community_id),
+        "unreadCount": await conn.fetchval(UNREAD, item.user_id),
+    }
+    await live.publish(conn, [live.user(item.user_id)], event)
