@@ -152,6 +152,7 @@ class Hub:
     async def view(self, socket: Socket, community_id: int | None) -> None:
         """The socket views a community (None: none): its presence there counts, its online counts follow.
         The caller checked the membership."""
+        await self.leave(socket)
         targets = {t for t in socket.targets if not t.startswith("v")}
         socket.viewing = community_id
         if community_id is None:
@@ -162,9 +163,18 @@ class Hub:
         async with self.pool.acquire() as conn, conn.transaction():
             session = await presence.touch(conn, socket.user_id, community_id, gap)
             count = await presence.online(conn, community_id, gap)
-            if session["started_at"] == session["last_seen_at"]:  # someone arrived: tell every viewer
+            arrived = session["started_at"] == session["last_seen_at"]
+            if arrived:  # tell every viewer, this socket included
                 await live.publish(conn, [viewers(community_id)], msgspec.to_builtins(_online(community_id, count)))
-        socket.send(_online(community_id, count))
+        if not arrived:
+            socket.send(_online(community_id, count))
+
+    async def leave(self, socket: Socket) -> None:
+        """The socket stops viewing its community (it views another, or closes): present until now."""
+        if socket.viewing is not None:
+            async with self.pool.acquire() as conn:
+                await presence.touch(conn, socket.user_id, socket.viewing, self.settings.presence_gap_seconds)
+            socket.viewing = None
 
     # --- every LIVE_PING_SECONDS ---
 

@@ -17,6 +17,7 @@ from litestar import Controller, WebSocket, get, websocket
 
 from service.core.access import require_member
 from service.core.guard import BEARER_SECURITY, CurrentUser, verified_caller
+from service.db.pool import DATABASE_ERRORS
 from service.errors import Problem, problem_response
 from service.live import models as m
 from service.live.hub import Hub, Socket
@@ -84,6 +85,8 @@ async def live_socket(socket: WebSocket) -> None:
     finally:
         for task in tasks:
             task.cancel()
+        with contextlib.suppress(*DATABASE_ERRORS):
+            await hub.leave(me)
         hub.close(me)
         if me.close_code is not None:
             with contextlib.suppress(Exception):  # a slow consumer may not take even the close frame
