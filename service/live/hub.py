@@ -26,7 +26,7 @@ from service.settings import Settings
 
 log = logging.getLogger("service.live")
 
-_PING = msgspec.json.encode(m.Ping()).decode()
+_PING = msgspec.json.encode(m.LivePing()).decode()
 
 
 def viewers(community_id: int) -> str:
@@ -196,7 +196,7 @@ class Hub:
         if self.listener is None or self.listener.is_closed():
             await self._listen()  # events in between were lost: clients catch up with `since`
             for socket in self.all():
-                socket.send(m.Resync())
+                socket.send(m.LiveResync())
         async with self.pool.acquire() as conn:
             await self._refresh(conn)
 
@@ -223,5 +223,5 @@ class Hub:
         self.counts = {c: n for c, n in self.counts.items() if c in viewed}
 
 
-def _online(community_id: int, count: int) -> m.Online:
-    return m.Online(community_id=str(community_id), count=count)
+def _online(community_id: int, count: int) -> m.LiveOnline:
+    return m.LiveOnline(community_id=str(community_id), count=count)

@@ -14,14 +14,14 @@ from msgspec import Meta
 Id = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["42"], description="An id")]
 
 
-class Ready(msgspec.Struct, tag="ready", tag_field="type", rename="camel", kw_only=True):
+class LiveReady(msgspec.Struct, tag="ready", tag_field="type", rename="camel", kw_only=True):
     """Sent once the socket is open: who I am and how often to expect a `ping`."""
 
     user_id: Id
     ping_seconds: Annotated[float, Meta(examples=[25.0], description="The server pings this often")]
 
 
-class NewPost(msgspec.Struct, tag="post", tag_field="type", rename="camel", kw_only=True):
+class LivePost(msgspec.Struct, tag="post", tag_field="type", rename="camel", kw_only=True):
     """A post became visible in a community I am a member of (my own included): catch up with the feed's
     `since`, or fetch it (`GET /v1/posts/{postId}`)."""
 
@@ -30,7 +30,7 @@ class NewPost(msgspec.Struct, tag="post", tag_field="type", rename="camel", kw_o
     author_id: Id | None = None
 
 
-class NewComment(msgspec.Struct, tag="comment", tag_field="type", rename="camel", kw_only=True):
+class LiveComment(msgspec.Struct, tag="comment", tag_field="type", rename="camel", kw_only=True):
     """A comment became visible on a post I wrote or commented on (never my own)."""
 
     community_id: Id
@@ -39,7 +39,7 @@ class NewComment(msgspec.Struct, tag="comment", tag_field="type", rename="camel"
     author_id: Id | None = None
 
 
-class NewNotification(msgspec.Struct, tag="notification", tag_field="type", rename="camel", kw_only=True):
+class LiveNotification(msgspec.Struct, tag="notification", tag_field="type", rename="camel", kw_only=True):
     """A new item in my inbox, and my unread count now (the badge)."""
 
     notification_id: Id
@@ -48,7 +48,7 @@ class NewNotification(msgspec.Struct, tag="notification", tag_field="type", rena
     unread_count: Annotated[int, Meta(ge=0, examples=[3])]
 
 
-class Online(msgspec.Struct, tag="online", tag_field="type", rename="camel", kw_only=True):
+class LiveOnline(msgspec.Struct, tag="online", tag_field="type", rename="camel", kw_only=True):
     """How many members have the community I am viewing open (seen within PRESENCE_GAP_SECONDS): sent when I
     start viewing it, when someone arrives and every `pingSeconds` while it changes."""
 
@@ -56,35 +56,45 @@ class Online(msgspec.Struct, tag="online", tag_field="type", rename="camel", kw_
     count: Annotated[int, Meta(ge=0, examples=[12])]
 
 
-class Resync(msgspec.Struct, tag="resync", tag_field="type", rename="camel", kw_only=True):
+class LiveResync(msgspec.Struct, tag="resync", tag_field="type", rename="camel", kw_only=True):
     """Events may have been missed (the server's database link was interrupted): catch up with `since`."""
 
 
-class Ping(msgspec.Struct, tag="ping", tag_field="type", rename="camel", kw_only=True):
+class LivePing(msgspec.Struct, tag="ping", tag_field="type", rename="camel", kw_only=True):
     """A heartbeat, either way: answer with `pong`."""
 
 
-class Pong(msgspec.Struct, tag="pong", tag_field="type", rename="camel", kw_only=True):
+class LivePong(msgspec.Struct, tag="pong", tag_field="type", rename="camel", kw_only=True):
     """The answer to a `ping`, either way."""
 
 
-class View(msgspec.Struct, tag="view", tag_field="type", rename="camel", kw_only=True, forbid_unknown_fields=True):
+class LiveView(msgspec.Struct, tag="view", tag_field="type", rename="camel", kw_only=True, forbid_unknown_fields=True):
     """Client: I am viewing this community (its `online` counts follow; my presence there counts like a
     heartbeat's), or `null` when I leave it."""
 
     community_id: Id | None
 
 
-class Error(msgspec.Struct, tag="error", tag_field="type", rename="camel", kw_only=True):
+class LiveError(msgspec.Struct, tag="error", tag_field="type", rename="camel", kw_only=True):
     """A client message the server could not take (the socket stays open)."""
 
     code: Annotated[str, Meta(examples=["not_member"], description="A problem code (docs/errors.md)")]
     message: Annotated[str, Meta(examples=["你还不是该社区成员。"], description="For people, in Chinese")]
 
 
-SERVER_MESSAGES = (Ready, NewPost, NewComment, NewNotification, Online, Resync, Ping, Pong, Error)
-CLIENT_MESSAGES = (View, Ping, Pong)
-ClientMessage = View | Ping | Pong
+SERVER_MESSAGES = (
+    LiveReady,
+    LivePost,
+    LiveComment,
+    LiveNotification,
+    LiveOnline,
+    LiveResync,
+    LivePing,
+    LivePong,
+    LiveError,
+)
+CLIENT_MESSAGES = (LiveView, LivePing, LivePong)
+ClientMessage = LiveView | LivePing | LivePong
 
 # Close codes of the socket (onClose's `code`); the reason is the code's name.
 CLOSE_CODES = {

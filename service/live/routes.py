@@ -78,7 +78,7 @@ async def live_socket(socket: WebSocket) -> None:
     me = await hub.open(socket, caller.id)
     tasks = [asyncio.create_task(_write(me)), asyncio.create_task(_read(hub, me))]
     try:
-        me.send(m.Ready(user_id=str(caller.id), ping_seconds=hub.settings.live_ping_seconds))
+        me.send(m.LiveReady(user_id=str(caller.id), ping_seconds=hub.settings.live_ping_seconds))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(me.ended.wait(), max(caller.token_expires_at - time.time(), 0))
         me.end(4401, "token_expired")  # no-op when it ended otherwise
@@ -112,18 +112,18 @@ async def _read(hub: Hub, me: Socket) -> None:
         try:
             await _answer(hub, me, _DECODER.decode(message.get("text") or message.get("bytes") or b""))
         except msgspec.DecodeError:
-            me.send(m.Error(code="validation_failed", message=user_message("validation_failed", False)))
+            me.send(m.LiveError(code="validation_failed", message=user_message("validation_failed", False)))
         except Problem as problem:
-            me.send(m.Error(code=problem.code, message=user_message(problem.code, False)))
+            me.send(m.LiveError(code=problem.code, message=user_message(problem.code, False)))
         except Exception:
             log.exception("live message failed", extra={"userId": me.user_id})
             me.end(1011, "internal_error")
 
 
 async def _answer(hub: Hub, me: Socket, message: m.ClientMessage) -> None:
-    if isinstance(message, m.Ping):
-        me.send(m.Pong())
-    elif isinstance(message, m.View):
+    if isinstance(message, m.LivePing):
+        me.send(m.LivePong())
+    elif isinstance(message, m.LiveView):
         community_id = None if message.community_id is None else int(message.community_id)
         if community_id is not None:
             async with hub.pool.acquire() as conn:
