@@ -128,4 +128,5 @@ async def test_the_server_closes_open_sockets_when_it_stops(settings, sandbox):
         await next_event(socket, "ready")
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await asyncio.wait_for(socket.recv(), 5)
-    assert closed.value.rcvd is None or closed.value.rcvd.code in (1001, 1012)
+    # uvicorn closes open sockets (1012) before the lifespan ends; the hub's 1001 covers servers that do not.
+    assert closed.value.rcvd.code in (1001, 1012)
