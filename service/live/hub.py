@@ -95,9 +95,10 @@ class Hub:
                 await self._ticker
         for socket in self.all():
             socket.end(1001, "going_away")
-        async with asyncio.timeout(5):
-            while self.sockets:
-                await asyncio.sleep(0.01)
+        with contextlib.suppress(TimeoutError):  # a handler stuck on a dead client does not hold the shutdown
+            async with asyncio.timeout(5):
+                while self.sockets:
+                    await asyncio.sleep(0.01)
         if self.listener is not None:
             await self.listener.close()
 

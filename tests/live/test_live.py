@@ -54,6 +54,11 @@ async def test_a_post_reaches_the_members_sockets_and_since_catches_up_exactly_o
         later = await world.post(bob, cid, "回来之后")
         assert (await next_event(socket, "post"))["postId"] == later["id"]
         assert [i["id"] for i in (await world.feed(alice, cid, since=caught[-1]))["items"]] == [later["id"]]
+    # Unhappy paths: not an id, not a member, both directions at once.
+    not_id = await world.client.get(f"/v1/communities/{cid}/feed", params={"since": "0"}, headers=alice.headers)
+    assert_problem(not_id, 400, "validation_failed")
+    outsider = await world.client.get(f"/v1/communities/{cid}/feed", params={"since": "1"}, headers=carol.headers)
+    assert_problem(outsider, 403, "not_member")
     both = await world.client.get(
         f"/v1/communities/{cid}/feed", params={"since": "1", "cursor": "x"}, headers=alice.headers
     )
