@@ -104,7 +104,10 @@ async def _write(me: Socket) -> None:
 
 async def _read(hub: Hub, me: Socket) -> None:
     while True:
-        message = await me.socket.receive()
+        try:
+            message = await me.socket.receive()
+        except Exception:  # the connection broke under the server
+            message = {"type": "websocket.disconnect"}
         if message["type"] == "websocket.disconnect":
             me.gone()
             return

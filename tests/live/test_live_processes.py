@@ -144,8 +144,10 @@ async def _close_code(reader: asyncio.StreamReader) -> int:
 
 
 async def test_a_slow_consumer_is_dropped_and_the_others_get_everything(settings, sandbox):
+    # 18 MB of events: far past what the kernel buffers for a socket behind a 4 KB window (about 4 MB), while
+    # a socket that reads never has more than one read's worth of them (about 40) queued.
     count = 3000
-    small = make_settings(settings.database_url, wechat_api_base=sandbox.url, live_queue_size=50)
+    small = make_settings(settings.database_url, wechat_api_base=sandbox.url, live_queue_size=200)
     async with api_client(small) as client:
         world = World(client, sandbox)
         slow, fast = await world.member("slow"), await world.member("fast")
