@@ -15,21 +15,23 @@ import asyncpg
 
 from service.core import live
 
-_INSERT = """
+_ROW = """
 INSERT INTO inbox_items (user_id, community_id, kind, subject_type, subject_id, actor_id, data, count, muted)
 SELECT $1, $2, $3, $4, $5, $6, $7, $8, coalesce(m.notifications_muted, false)
 FROM (SELECT 1) one
 LEFT JOIN memberships m ON m.community_id = $2 AND m.user_id = $1
 """
 _RETURNING = "RETURNING id, muted"
+_INSERT = _ROW + _RETURNING
 
 # A new like moves the post's one item to the top (a fresh id), unread.
 _LIKES = (
-    _INSERT
+    _ROW
     + """ON CONFLICT (user_id, subject_id) WHERE kind = 'likes' DO UPDATE
 SET id = nextval(pg_get_serial_sequence('inbox_items', 'id')), count = excluded.count,
     actor_id = excluded.actor_id, read_at = NULL, created_at = now()
 """
+    + _RETURNING
 )
 
 # The badge: unread items, muted communities left out.
@@ -63,7 +65,7 @@ async def deliver(conn: asyncpg.Connection, item: Item) -> None:
         item.data,
         item.count,
     )
-    row = await conn.fetchrow((_LIKES if item.kind == "likes" else _INSERT) + _RETURNING, *args)
+    row = await conn.fetchrow(_LIKES if item.kind == "likes" else _INSERT, *args)
     if row["muted"]:
         return
     event = {
