@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks import media, throughput
+from benchmarks import live, media, throughput
 from benchmarks.processes import free_port, stop, tree_peak_rss_kib
 from benchmarks.scenarios import BASELINE, SCENARIOS, Request, Scenario
 from benchmarks.stack import Proxy
@@ -267,6 +267,8 @@ def main() -> int:
         scaling(dsn, requests, args)
     if extras:
         comparisons.append(asyncio.run(metrics_comparison(dsn)))
+    if not args.only or "live" in args.only:
+        comparisons += asyncio.run(live.fan_out(admin))
     if comparisons:
         print("\n| measurement | figure | same-run baseline | ratio | goal |\n|---|---:|---:|---:|---|")
         for name, figure, baseline, ratio, goal in comparisons:

@@ -650,7 +650,7 @@ export interface paths {
         };
         /**
          * A community's feed, latest or hot (members only)
-         * @description `latest`: newest first, keyset cursor on (created time, id): pages never repeat or skip a post, whatever is posted meanwhile (new posts appear when you start again from the first page). `hot`: by the time-decayed score (likes + 2 comments + 3 shares + 1) x 2^(-age in hours / 24) (docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I liked it, the essence flag and its first comments. My own pending posts are included, marked. Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes; my own writes, my likes and my standing are always current (docs/feed.md, the page cache). Posts and comments of members I blocked are left out: a page may then hold fewer items than `limit` while `nextCursor` goes on.
+         * @description `latest`: newest first, keyset cursor on (created time, id): pages never repeat or skip a post, whatever is posted meanwhile (new posts appear when you start again from the first page). `hot`: by the time-decayed score (likes + 2 comments + 3 shares + 1) x 2^(-age in hours / 24) (docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I liked it, the essence flag and its first comments. My own pending posts are included, marked. Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes; my own writes, my likes and my standing are always current (docs/feed.md, the page cache). Posts and comments of members I blocked are left out: a page may then hold fewer items than `limit` while `nextCursor` goes on. `since` (the newest post id I have, after a live `post` event or a return from the background) answers only the newer posts, oldest first, whatever the `order`, never from the cache (docs/live.md).
          */
         get: operations["getCommunityFeed"];
         put?: never;
@@ -1231,6 +1231,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live updates: a WebSocket that wx.connectSocket opens with the bearer token in its header
+         * @description Open with `wx.connectSocket({url: 'wss://…/v1/live', header: {Authorization: 'Bearer …'}})`. The server sends the JSON text messages of the 101 answer; the client may send `view`, `ping` and `pong` (`x-client-messages`). A missing or bad token fails the handshake (401). A plain HTTP GET answers 426 `upgrade_required`. At most LIVE_SOCKETS_PER_USER (5) sockets per member: a 6th closes the oldest. Reconnect after the app returns from the background and catch up with `since` on the feed and the inbox (docs/live.md). Close codes:
+         *
+         *     - `1001` going_away: the server is shutting down; reconnect
+         *     - `4401` token_expired: the access token expired while open; refresh it and reconnect
+         *     - `4408` idle: no message (not even a pong) for two ping intervals
+         *     - `4409` replaced: a newer socket of mine exceeded LIVE_SOCKETS_PER_USER; this, the oldest, was closed
+         *     - `4429` slow_consumer: more than LIVE_QUEUE_SIZE events waited for this socket
+         */
+        get: operations["openLiveSocket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -1360,7 +1386,7 @@ export interface paths {
         };
         /**
          * My inbox across my communities, newest first, with the unread count
-         * @description Never my own actions. Likes on a post are one item (`count`, the latest liker) that rises to the top with each new like. Items of a community whose notifications I muted are listed but not counted. Read items older than INBOX_KEEP_DAYS (30) are purged.
+         * @description Never my own actions. Likes on a post are one item (`count`, the latest liker) that rises to the top with each new like. Items of a community whose notifications I muted are listed but not counted. Read items older than INBOX_KEEP_DAYS (30) are purged. After a live `notification` event or a return from the background, `since` (the newest id I have) answers only the newer items, oldest first (docs/live.md).
          */
         get: operations["listNotifications"];
         put?: never;
@@ -3803,6 +3829,238 @@ export interface components {
             /** @enum {string} */
             kind: "product" | "poll";
         };
+        /**
+         * LiveComment
+         * @description A comment became visible on a post I wrote or commented on (never my own).
+         * @example {
+         *       "authorId": "42",
+         *       "commentId": "42",
+         *       "communityId": "42",
+         *       "postId": "42",
+         *       "type": "comment"
+         *     }
+         */
+        LiveComment: {
+            /** @default null */
+            authorId: string | null;
+            /**
+             * @description An id
+             * @example 42
+             */
+            commentId: string;
+            /**
+             * @description An id
+             * @example 42
+             */
+            communityId: string;
+            /**
+             * @description An id
+             * @example 42
+             */
+            postId: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "LiveComment";
+        };
+        /**
+         * LiveError
+         * @description A client message the server could not take (the socket stays open).
+         * @example {
+         *       "code": "not_member",
+         *       "message": "你还不是该社区成员。",
+         *       "type": "error"
+         *     }
+         */
+        LiveError: {
+            /**
+             * @description A problem code (docs/errors.md)
+             * @example not_member
+             */
+            code: string;
+            /**
+             * @description For people, in Chinese
+             * @example 你还不是该社区成员。
+             */
+            message: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "LiveError";
+        };
+        /**
+         * LiveNotification
+         * @description A new item in my inbox, and my unread count now (the badge).
+         * @example {
+         *       "communityId": "42",
+         *       "kind": "reply",
+         *       "notificationId": "42",
+         *       "type": "notification",
+         *       "unreadCount": 3
+         *     }
+         */
+        LiveNotification: {
+            /** @default null */
+            communityId: string | null;
+            /**
+             * @description The inbox item's kind
+             * @example reply
+             */
+            kind: string;
+            /**
+             * @description An id
+             * @example 42
+             */
+            notificationId: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "LiveNotification";
+            /** @example 3 */
+            unreadCount: number;
+        };
+        /**
+         * LiveOnline
+         * @description How many members have the community I am viewing open (seen within PRESENCE_GAP_SECONDS): sent when I
+         *     start viewing it, when someone arrives and every `pingSeconds` while it changes.
+         * @example {
+         *       "communityId": "42",
+         *       "count": 12,
+         *       "type": "online"
+         *     }
+         */
+        LiveOnline: {
+            /**
+             * @description An id
+             * @example 42
+             */
+            communityId: string;
+            /** @example 12 */
+            count: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "LiveOnline";
+        };
+        /**
+         * LivePing
+         * @description A heartbeat, either way: answer with `pong`.
+         * @example {
+         *       "type": "ping"
+         *     }
+         */
+        LivePing: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "LivePing";
+        };
+        /**
+         * LivePong
+         * @description The answer to a `ping`, either way.
+         * @example {
+         *       "type": "pong"
+         *     }
+         */
+        LivePong: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "LivePong";
+        };
+        /**
+         * LivePost
+         * @description A post became visible in a community I am a member of (my own included): catch up with the feed's
+         *     `since`, or fetch it (`GET /v1/posts/{postId}`).
+         * @example {
+         *       "authorId": "42",
+         *       "communityId": "42",
+         *       "postId": "42",
+         *       "type": "post"
+         *     }
+         */
+        LivePost: {
+            /** @default null */
+            authorId: string | null;
+            /**
+             * @description An id
+             * @example 42
+             */
+            communityId: string;
+            /**
+             * @description An id
+             * @example 42
+             */
+            postId: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "LivePost";
+        };
+        /**
+         * LiveReady
+         * @description Sent once the socket is open: who I am and how often to expect a `ping`.
+         * @example {
+         *       "pingSeconds": 25,
+         *       "type": "ready",
+         *       "userId": "42"
+         *     }
+         */
+        LiveReady: {
+            /**
+             * @description The server pings this often
+             * @example 25
+             */
+            pingSeconds: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "LiveReady";
+            /**
+             * @description An id
+             * @example 42
+             */
+            userId: string;
+        };
+        /**
+         * LiveResync
+         * @description Events may have been missed (the server's database link was interrupted): catch up with `since`.
+         * @example {
+         *       "type": "resync"
+         *     }
+         */
+        LiveResync: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "LiveResync";
+        };
+        /**
+         * LiveView
+         * @description Client: I am viewing this community (its `online` counts follow; my presence there counts like a
+         *     heartbeat's), or `null` when I leave it.
+         * @example {
+         *       "communityId": "42",
+         *       "type": "view"
+         *     }
+         */
+        LiveView: {
+            communityId: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "LiveView";
+        };
         /** LoginRequest */
         LoginRequest: {
             /**
@@ -4589,7 +4847,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -6625,6 +6883,18 @@ export interface components {
                 };
             };
         };
+        /** @description - `upgrade_required`: GET /v1/live is a WebSocket: open it with wx.connectSocket (docs/live.md). */
+        Problem426_upgrade_required: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "upgrade_required";
+                };
+            };
+        };
         /** @description - `rate_limited`: Too many requests: wait for Retry-After seconds. */
         Problem429_rate_limited: {
             headers: {
@@ -6733,6 +7003,8 @@ export interface components {
         "query.limit.2": number;
         /** @description Page size (1-50) */
         "query.limit.3": number;
+        /** @description Catch up: only items newer than this id (the newest I have), oldest first, up to `limit` (a full page: ask again with its last id). Not with `cursor` */
+        "query.since": string | null;
         "query.status": "open" | "decided";
         /** @description Last local day of the window, inclusive */
         "query.to": string;
@@ -7992,6 +8264,8 @@ export interface operations {
                 limit?: components["parameters"]["query.limit.3"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
                 cursor?: components["parameters"]["query.cursor"];
+                /** @description Catch up: only items newer than this id (the newest I have), oldest first, up to `limit` (a full page: ask again with its last id). Not with `cursor` */
+                since?: components["parameters"]["query.since"];
             };
             header?: never;
             path: {
@@ -9297,6 +9571,30 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
         };
     };
+    openLiveSocket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching Protocols: the socket is open; the server sends these JSON texts */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveReady"] | components["schemas"]["LivePost"] | components["schemas"]["LiveComment"] | components["schemas"]["LiveNotification"] | components["schemas"]["LiveOnline"] | components["schemas"]["LiveResync"] | components["schemas"]["LivePing"] | components["schemas"]["LivePong"] | components["schemas"]["LiveError"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            426: components["responses"]["Problem426_upgrade_required"];
+        };
+    };
     getMe: {
         parameters: {
             query?: never;
@@ -9541,6 +9839,8 @@ export interface operations {
                 limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
                 cursor?: components["parameters"]["query.cursor"];
+                /** @description Catch up: only items newer than this id (the newest I have), oldest first, up to `limit` (a full page: ask again with its last id). Not with `cursor` */
+                since?: components["parameters"]["query.since"];
             };
             header?: never;
             path?: never;

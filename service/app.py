@@ -128,7 +128,7 @@ def create_app(
     controllers = [controller for domain in domains for controller in domain.controllers]
     app = Litestar(
         route_handlers=[HealthController, _VersionRouter(path="/v1", route_handlers=controllers), *extra_routes],
-        lifespan=[_lifespan(http_client, domains)],
+        lifespan=[_lifespan(http_client, domains), *(hook for domain in domains for hook in domain.lifespans)],
         dependencies={
             "db": Provide(_provide_db),
             "settings": Provide(_provide_settings, sync_to_thread=False),

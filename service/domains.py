@@ -16,6 +16,7 @@ from service.core.domain import Domain
 from service.feed.domain import DOMAIN as FEED
 from service.inbox.domain import DOMAIN as INBOX
 from service.interactions.domain import DOMAIN as INTERACTIONS
+from service.live.domain import DOMAIN as LIVE
 from service.media.domain import DOMAIN as MEDIA
 from service.meetups.domain import DOMAIN as MEETUPS
 from service.moderation.domain import DOMAIN as MODERATION
@@ -33,6 +34,7 @@ DOMAINS: tuple[Domain, ...] = (
     INTERACTIONS,
     FEED,
     INBOX,
+    LIVE,
     MEDIA,
     MODERATION,
     SAFETY,

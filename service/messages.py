@@ -23,6 +23,7 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "unsupported_media_type": ("请求格式不受支持。", "This format is not supported."),
     "rate_limited": ("操作太频繁了，请稍后再试。", "Too many attempts. Please wait a moment."),
     "internal_error": ("服务开小差了，请稍后再试。", "Something went wrong on our side. Please try again later."),
+    "upgrade_required": ("请使用 wx.connectSocket 连接实时消息。", "Open this with wx.connectSocket (a WebSocket)."),
     "not_ready": ("服务暂时不可用，请稍后再试。", "The service is briefly unavailable. Please try again soon."),
     # WeChat
     "invalid_code": ("微信登录凭证已失效，请重新登录。", "Your WeChat sign-in expired. Please sign in again."),

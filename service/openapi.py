@@ -200,6 +200,8 @@ def complete(app: Litestar, schema: dict[str, Any]) -> dict[str, Any]:
             handler = by_id.get(operation.get("operationId", ""))
             if handler is not None:
                 _complete_examples(handler, operation)
+                if messages := handler.opt.get("socket_messages"):
+                    _document_socket(schema, operation, *messages)
             _share_problem_responses(schema, operation)
     _share_parameters(schema)
     problem = schema.get("components", {}).get("schemas", {}).get("ProblemBody")
@@ -211,6 +213,44 @@ def complete(app: Litestar, schema: dict[str, Any]) -> dict[str, Any]:
         }
         problem["examples"] = [_problem_example(app.state.problems, "community_full")]
     return schema
+
+
+def _document_socket(schema: dict[str, Any], operation: dict[str, Any], received: tuple, sent: tuple) -> None:
+    """A WebSocket's messages, which litestar does not document: the 101 answer holds what the server sends,
+    `x-client-messages` what the client may send; each message is a component with its example."""
+    _, found = msgspec.json.schema_components([*received, *sent], ref_template="#/components/schemas/{name}")
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in {*received, *sent}:
+        found[model.__name__]["examples"] = [_message(model)]
+    for name, component in found.items():
+        schemas.setdefault(name, component)
+
+    def one_of(models: tuple, description: str) -> dict[str, Any]:
+        refs = [{"$ref": f"#/components/schemas/{model.__name__}"} for model in models]
+        examples = {
+            model.__name__: {"summary": " ".join((model.__doc__ or "").split()), "value": _message(model)}
+            for model in models
+        }
+        return {
+            "description": description,
+            "content": {
+                "application/json": {
+                    "schema": {"oneOf": refs, "discriminator": {"propertyName": "type"}},
+                    "examples": examples,
+                }
+            },
+        }
+
+    responses = operation["responses"]
+    responses.pop("200", None)  # the handler's plain-HTTP side never succeeds
+    responses["101"] = one_of(received, "Switching Protocols: the socket is open; the server sends these JSON texts")
+    operation["x-client-messages"] = one_of(sent, "What the client may send, as JSON texts")
+
+
+def _message(model: Any) -> dict[str, Any]:
+    """A message's example: its tag, then its fields."""
+    info = msgspec.inspect.type_info(model)
+    return {info.tag_field: info.tag, **sample(model)}
 
 
 def _unwrap(text: str) -> str:

@@ -168,6 +168,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Read inbox items are kept this many days, then purged.
     inbox_keep_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 30
     report_hide_threshold: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 3
+    # Live updates (GET /v1/live, docs/live.md): sockets per member and API process (WeChat opens at most 5; a
+    # 6th closes the member's oldest), the app-level ping interval, and the events a socket may have queued
+    # before it counts as a slow consumer and is closed.
+    live_sockets_per_user: Annotated[int, msgspec.Meta(ge=1, le=100)] = 5
+    live_ping_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 25.0
+    live_queue_size: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 100
     moderation_template_id: str = "sandbox-moderation-result"
     moderation_page: str = "pages/moderation/result"
     # Account deletion (docs/privacy.md): days of cooling-off before the erasure (a login cancels it); exports of

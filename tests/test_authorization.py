@@ -272,6 +272,8 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/me/notifications"): Row(SIGNED_IN),
     ("GET", "/v1/me/notifications/unread-count"): Row(SIGNED_IN),
     ("POST", "/v1/me/notifications/read"): Row(SIGNED_IN, body={"upToId": "1000"}),
+    # Over plain HTTP the socket's path answers 426 to whoever signed in (tests/live open the WebSocket).
+    ("GET", "/v1/live"): Row(SIGNED_IN, accept=(426,)),
     ("GET", "/v1/me/removals"): Row(SIGNED_IN),
     ("POST", "/v1/me/blocks"): Row(SIGNED_IN, "new_user", {"userId": "{new_user_id}"}),
     ("GET", "/v1/me/blocks"): Row(SIGNED_IN),

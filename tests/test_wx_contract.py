@@ -1,5 +1,6 @@
 """The API as a mini program reaches it: through a strict `wx` (tests/client/wx.cjs) that refuses what WeChat
-refuses (no PATCH, no Referer, 10 requests in flight, upload answers as strings, payment fields as strings)."""
+refuses (no PATCH, no Referer, 10 requests in flight, upload answers as strings, payment fields as strings, at
+most 5 sockets)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from tests.support import KIT, ROOT, serve
 CLIENT = ROOT / "tests" / "client"
 
 
-async def node(script: str, *args: str, timeout: float = 120) -> dict:
+async def node(script: str, *args: str, timeout: float = 120, flags: tuple[str, ...] = ()) -> dict:
     process = await asyncio.create_subprocess_exec(
-        "node", str(CLIENT / script), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        "node", *flags, str(CLIENT / script), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=timeout)
     assert process.returncode == 0, err.decode()
@@ -45,3 +46,15 @@ async def test_every_operation_of_the_spec_goes_through_wx_request(settings, san
     # Signed in with made-up ids and empty bodies: refusals with codes, never a server error.
     assert {where: status for where, status in seen["answers"].items() if status >= 500} == {}
     assert {status for status in seen["answers"].values()} >= {200, 400, 404}
+
+
+async def test_the_live_socket_through_wx_connect_socket(settings, sandbox):
+    """wx.connectSocket with the token in its header: JSON texts both ways, at most 5 sockets, a bad token refused
+    (node 20 has WebSocket behind a flag)."""
+    async with serve(create_app(settings)) as api:
+        seen = await node("live_socket.cjs", api, sandbox.url, flags=("--experimental-websocket",))
+    assert seen["ready"] and seen["post"]
+    assert (seen["online"], seen["since"], seen["types"]) == (1, 0, ["string"])
+    assert seen["sixth"] == "connectSocket:fail exceed max task count"
+    assert seen["badUrl"] == "connectSocket:fail invalid url"
+    assert (seen["refused"], seen["closed"]) == ("connectSocket:fail", 1000)

@@ -8,10 +8,12 @@ not declared does not exist, and `check_declared` refuses to start over a databa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 import asyncpg
+from litestar import Litestar
 from litestar.openapi.spec import Tag
 from litestar.types import ControllerRouterHandler
 
@@ -37,6 +39,8 @@ class Domain:
     on_moderated: Sequence[OnModerated] = field(default=())
     on_sanctioned: Sequence[OnSanctioned] = field(default=())
     privacy: Privacy = field(default_factory=Privacy)  # its part of account erasure and export (core/privacy.py)
+    # What the API process runs while it serves, entered after the pool is made (the live hub's listener).
+    lifespans: Sequence[Callable[[Litestar], AbstractAsyncContextManager[None]]] = ()
 
 
 def problem_table(domains: Sequence[Domain]) -> Problems:

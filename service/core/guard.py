@@ -37,11 +37,13 @@ CurrentUser = NamedDependency[Caller]
 
 async def enforce_declared_security(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     # async although it never awaits: Litestar runs a sync guard in a worker thread, a hop on every request.
+    if connection.scope["type"] != "http":
+        return  # a WebSocket checks its token itself, to refuse the upgrade with a problem (service/live)
     if connection.scope.get("method") == "OPTIONS":
         return  # Litestar's automatic OPTIONS answers only `Allow`; a CORS preflight never carries credentials
     schemes = {name for requirement in handler.resolve_security() for name in requirement}
     if "bearer" in schemes:
-        connection.state.caller = _verified_caller(connection)
+        connection.state.caller = verified_caller(connection)
     elif "operator" in schemes:
         settings: Settings = connection.app.state.settings
         key = connection.headers.get("x-operator-key", "")
@@ -51,10 +53,10 @@ async def enforce_declared_security(connection: ASGIConnection, handler: BaseRou
 
 def _caller(request: Request) -> Caller:
     # Verified by the guard already when the route declares bearer security.
-    return request.state.get("caller") or _verified_caller(request)
+    return request.state.get("caller") or verified_caller(request)
 
 
-def _verified_caller(request: ASGIConnection) -> Caller:
+def verified_caller(request: ASGIConnection) -> Caller:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

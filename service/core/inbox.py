@@ -4,7 +4,8 @@ their request or their report, a trial won), in the transaction of the event.
 Never for the member's own action, nor from a member they blocked (service/core/blocks.py); an item from a
 community the member muted is kept but does not count in the badge. Likes are one item per post: each new like
 raises it to the top, unread, with the count and the latest liker. The inbox domain (service/inbox) reads,
-counts, marks and purges.
+counts, marks and purges. A counted item is also a live event (service/core/live.py) with the new unread count,
+sent when the transaction commits.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-_INSERT = """
+from service.core import live
+
+_ROW = """
 INSERT INTO inbox_items (user_id, community_id, kind, subject_type, subject_id, actor_id, data, count, muted)
 SELECT r.id, $2, $3, $4, $5, $6, $7, $8, coalesce(m.notifications_muted, false)
 FROM unnest($1::bigint[]) AS r (id)
@@ -24,15 +27,21 @@ WHERE r.id IS DISTINCT FROM $6
   -- $9, a reminder a job may repeat after a crash: at most one item of its kind about its subject per member
   AND NOT ($9 AND EXISTS (SELECT 1 FROM inbox_items o WHERE o.user_id = r.id AND o.kind = $3 AND o.subject_id = $5))
 """
+_RETURNING = "RETURNING user_id, id, muted"
+_INSERT = _ROW + _RETURNING
 
 # A new like moves the post's one item to the top (a fresh id), unread.
 _LIKES = (
-    _INSERT
+    _ROW
     + """ON CONFLICT (user_id, subject_id) WHERE kind = 'likes' DO UPDATE
 SET id = nextval(pg_get_serial_sequence('inbox_items', 'id')), count = excluded.count,
     actor_id = excluded.actor_id, read_at = NULL, created_at = now()
 """
+    + _RETURNING
 )
+
+# The badge: unread items, muted communities left out.
+UNREAD = "SELECT count(*) FROM inbox_items WHERE user_id = $1 AND read_at IS NULL AND NOT muted"
 
 
 @dataclass(frozen=True)
@@ -68,4 +77,14 @@ async def deliver(conn: asyncpg.Connection, item: Item) -> None:
         item.count,
         item.once,
     )
-    await conn.execute(_LIKES if item.kind == "likes" else _INSERT, *args)
+    for row in await conn.fetch(_LIKES if item.kind == "likes" else _INSERT, *args):
+        if row["muted"]:
+            continue
+        event = {
+            "type": "notification",
+            "notificationId": str(row["id"]),
+            "kind": item.kind,
+            "communityId": None if item.community_id is None else str(item.community_id),
+            "unreadCount": await conn.fetchval(UNREAD, row["user_id"]),
+        }
+        await live.publish(conn, [live.user(row["user_id"])], event)

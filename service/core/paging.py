@@ -33,6 +33,24 @@ NextCursor = Annotated[
     ),
 ]
 
+# Catching up after the app was in the background (docs/live.md): the newest id the client has.
+Since = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=r"^[1-9][0-9]{0,15}$(?!\n)",
+        description="Catch up: only items newer than this id (the newest I have), oldest first, up to `limit` "
+        "(a full page: ask again with its last id). Not with `cursor`",
+    ),
+]
+
+
+def since_id(since: str | None, cursor: str | None) -> int | None:
+    """The id of a `since` parameter; `since` and `cursor` page in opposite directions, so not both."""
+    if since is not None and cursor is not None:
+        message = "send either cursor (older pages) or since (newer items)"
+        raise Problem("validation_failed", message, errors=[FieldError(field="since", message=message, source="query")])
+    return None if since is None else int(since)
+
 
 def encode_cursor(*key: Any) -> str:
     raw = msgspec.json.encode([k.isoformat() if isinstance(k, datetime) else k for k in key])

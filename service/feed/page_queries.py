@@ -153,6 +153,21 @@ def _community_page(order: str, key: str, key_type: str, extra: str = "") -> str
 FEED_LATEST = _community_page("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz")
 FEED_HOT = _community_page("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "double precision")
 
+# Catching up (docs/live.md): $1 community, $2 me, $3 the newest post id the reader has, $4 limit; the posts
+# after it oldest first, at most $4 (never a next page: the reader asks again from the last one).
+_SINCE_SOURCE = f"""
+        SELECT p.*, row_number() OVER (ORDER BY p.id) AS n FROM (
+            SELECT p.* FROM posts p
+            WHERE p.community_id = $1 AND {_SEEN_BY.format(me="$2")} AND p.id > $3
+              AND EXISTS (SELECT FROM standing WHERE status = 'active')
+            ORDER BY p.id LIMIT $4
+        ) p"""  # noqa: S608
+FEED_SINCE = f"""WITH {_STANDING},
+{_page(_SINCE_SOURCE, "$2", "$4")},
+       (SELECT status FROM standing) AS standing,
+       EXISTS (SELECT FROM standing) AS found
+"""  # noqa: S608
+
 
 def _shared_page(order: str, key: str, key_type: str) -> str:
     """A page of one community's visible posts as everyone sees them (no reader, no standing check), for the

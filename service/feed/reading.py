@@ -13,7 +13,7 @@ import asyncpg
 import msgspec
 from litestar import Response
 
-from service.core.paging import decode_cursor, encode_cursor
+from service.core.paging import decode_cursor, encode_cursor, since_id
 from service.errors import FieldError, Problem
 from service.feed import models as m
 from service.feed import page_queries as pages
@@ -78,8 +78,13 @@ async def community_feed(
     order: m.FeedOrder,
     limit: int,
     cursor: str | None,
+    since: str | None = None,
 ) -> Response[bytes]:
     own_query, shared_query, key_type, cursor_of = _ORDERS[order]
+    if (newer_than := since_id(since, cursor)) is not None:  # catching up: the reader's own, never cached
+        row = await pool.fetchrow(pages.FEED_SINCE, community_id, user_id, newer_than, limit)
+        _require_standing(row)
+        return _page(row, limit, cursor_of)
     after = _cursor(cursor, order, key_type)
     if cache is not None:
 

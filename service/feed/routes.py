@@ -18,7 +18,7 @@ from service.core.deps import Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
 from service.core.media import sign_answer
-from service.core.paging import Cursor
+from service.core.paging import Cursor, Since
 from service.feed import comments, posts, reactions, reading
 from service.feed import models as m
 from service.feed.problems import PROBLEMS
@@ -58,7 +58,9 @@ class CommunityFeedController(Controller):
             "liked it, the essence flag and its first comments. My own pending posts are included, marked. "
             "Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes; my own writes, my likes "
             "and my standing are always current (docs/feed.md, the page cache). Posts and comments of members I "
-            "blocked are left out: a page may then hold fewer items than `limit` while `nextCursor` goes on."
+            "blocked are left out: a page may then hold fewer items than `limit` while `nextCursor` goes on. "
+            "`since` (the newest post id I have, after a live `post` event or a return from the background) answers "
+            "only the newer posts, oldest first, whatever the `order`, never from the cache (docs/live.md)."
         ),
         responses=_with(MEMBER, m.FeedPage, "A page of posts"),
     )
@@ -70,9 +72,10 @@ class CommunityFeedController(Controller):
         order: FromQuery[m.FeedOrder] = "latest",
         limit: FeedLimit = 20,
         cursor: Cursor = None,
+        since: Since = None,
     ) -> Response[m.FeedPage]:
         page = await reading.community_feed(
-            state.pool, state.feed_cache, state.settings, community_id, caller.id, order, limit, cursor
+            state.pool, state.feed_cache, state.settings, community_id, caller.id, order, limit, cursor, since
         )
         return await sign_answer(state.storage, page)
 

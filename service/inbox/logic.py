@@ -6,15 +6,20 @@ from functools import partial
 
 import asyncpg
 
-from service.core.paging import decode_cursor
+from service.core.paging import decode_cursor, since_id
 from service.core.rows import invalid, page_of
 from service.inbox import models as m
 from service.inbox import queries as q
 
 
-async def page(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.NotificationPage:
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.PAGE, user_id, after[0] if after else None, limit + 1)
+async def page(
+    conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None, since: str | None = None
+) -> m.NotificationPage:
+    if (newer_than := since_id(since, cursor)) is not None:
+        rows = await conn.fetch(q.SINCE, user_id, newer_than, limit)  # never more than a page: no cursor
+    else:
+        after = decode_cursor(cursor, int)
+        rows = await conn.fetch(q.PAGE, user_id, after[0] if after else None, limit + 1)
     with_count = partial(m.NotificationPage, unread_count=await conn.fetchval(q.UNREAD, user_id))
     return page_of(m.Notification, with_count, rows, limit, lambda row: (row["sort_id"],))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.core.inbox import UNREAD  # noqa: F401  (the badge, counted alike when an item is delivered)
+
 PAGE = """
 SELECT i.id::text AS id, i.kind, i.community_id::text AS community_id, i.subject_type,
        i.subject_id::text AS subject_id,
@@ -13,7 +15,8 @@ WHERE i.user_id = $1 AND ($2::bigint IS NULL OR i.id < $2)
 ORDER BY i.id DESC LIMIT $3
 """
 
-UNREAD = "SELECT count(*) FROM inbox_items WHERE user_id = $1 AND read_at IS NULL AND NOT muted"
+# Catching up: items newer than $2, oldest first (the same columns as PAGE).
+SINCE = PAGE.replace("($2::bigint IS NULL OR i.id < $2)", "i.id > $2").replace("ORDER BY i.id DESC", "ORDER BY i.id")
 
 MARK_UP_TO = "UPDATE inbox_items SET read_at = now() WHERE user_id = $1 AND id <= $2 AND read_at IS NULL"
 MARK_IDS = "UPDATE inbox_items SET read_at = now() WHERE user_id = $1 AND id = ANY($2::bigint[]) AND read_at IS NULL"

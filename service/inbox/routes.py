@@ -7,7 +7,7 @@ from litestar.params import JSONBody
 
 from service.core.deps import Db
 from service.core.guard import BEARER_SECURITY, CurrentUser
-from service.core.paging import Cursor, Limit
+from service.core.paging import Cursor, Limit, Since
 from service.core.problems import SHARED
 from service.inbox import examples as ex
 from service.inbox import logic
@@ -29,12 +29,15 @@ class InboxController(Controller):
         description=(
             "Never my own actions. Likes on a post are one item (`count`, the latest liker) that rises to the top "
             "with each new like. Items of a community whose notifications I muted are listed but not counted. Read "
-            "items older than INBOX_KEEP_DAYS (30) are purged."
+            "items older than INBOX_KEEP_DAYS (30) are purged. After a live `notification` event or a return from the "
+            "background, `since` (the newest id I have) answers only the newer items, oldest first (docs/live.md)."
         ),
         responses={**SHARED.responses(*AUTH), **answer(200, ex.PAGE, "a reply and likes", "My inbox")},
     )
-    async def page(self, user: CurrentUser, db: Db, limit: Limit = 20, cursor: Cursor = None) -> m.NotificationPage:
-        return await logic.page(db, user.id, limit, cursor)
+    async def page(
+        self, user: CurrentUser, db: Db, limit: Limit = 20, cursor: Cursor = None, since: Since = None
+    ) -> m.NotificationPage:
+        return await logic.page(db, user.id, limit, cursor, since)
 
     @get(
         "/unread-count",

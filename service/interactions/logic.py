@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import msgspec
 
+from service.core import presence
 from service.errors import FieldError, Problem
 from service.interactions import queries as q
 from service.interactions.models import (
@@ -110,12 +111,7 @@ def _aware(at: datetime) -> datetime:
 
 async def heartbeat(conn: asyncpg.Connection, settings: Settings, user_id: int, community_id: int) -> PresenceSession:
     """Extend the member's open session in the community, or start one after a gap."""
-    async with conn.transaction():
-        await conn.execute(q.LOCK_PRESENCE, str(user_id), str(community_id))
-        now = await conn.fetchval("SELECT clock_timestamp()")
-        row = await conn.fetchrow(q.EXTEND_SESSION, user_id, community_id, now, float(settings.presence_gap_seconds))
-        if row is None:
-            row = await conn.fetchrow(q.START_SESSION, user_id, community_id, now)
+    row = await presence.touch(conn, user_id, community_id, settings.presence_gap_seconds)
     return PresenceSession(
         session_id=str(row["id"]),
         started_at=row["started_at"],

@@ -35,25 +35,6 @@ SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhreli
 WHERE i.inhparent = 'interaction_events'::regclass ORDER BY 1
 """
 
-# --- presence ------------------------------------------------------------------------------------
-
-LOCK_PRESENCE = "SELECT pg_advisory_xact_lock(hashtextextended('presence:' || $1 || ':' || $2, 0))"
-
-EXTEND_SESSION = """
-UPDATE presence_sessions SET last_seen_at = greatest(last_seen_at, $3::timestamptz)
-WHERE id = (
-    SELECT id FROM presence_sessions
-    WHERE user_id = $1 AND community_id = $2 AND last_seen_at >= $3::timestamptz - make_interval(secs => $4)
-    ORDER BY last_seen_at DESC LIMIT 1
-)
-RETURNING id, started_at, last_seen_at
-"""
-
-START_SESSION = """
-INSERT INTO presence_sessions (community_id, user_id, started_at, last_seen_at) VALUES ($2, $1, $3, $3)
-RETURNING id, started_at, last_seen_at
-"""
-
 # --- roll-ups ------------------------------------------------------------------------------------
 # $1 community, $2 day (local date), $3 time zone. A local day is [day 00:00, next day 00:00) in $3.
 

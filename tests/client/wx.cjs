@@ -107,26 +107,34 @@ function createWx({ sandbox, user = "alice", devtools = false } = {}) {
     return settle(options, sandboxPost("/sandbox/pay", { prepayId }).then(() => ({ errMsg: "requestPayment:ok" })));
   }
 
+  // wx.connectSocket: at most 5 open at once, headers (Authorization) allowed but not Referer, ws(s) URLs only
+  // (the device insists on wss://, DevTools' 不校验合法域名 lets ws:// through), text frames arrive as strings.
   function connectSocket(options) {
-    if (sockets >= MAX_SOCKETS) {
-      settle(options, refuse("connectSocket", "exceed max task count"));
-      return null;
-    }
-    if (typeof WebSocket === "undefined") {
-      settle(options, refuse("connectSocket", "no WebSocket in this node"));
-      return null;
-    }
+    const fail = (message) => (settle(options, refuse("connectSocket", message)), null);
+    if (!/^wss?:\/\//.test(options.url ?? "")) return fail("invalid url");
+    if (hasReferer(options.header)) return fail("invalid header: Referer");
+    if (sockets >= MAX_SOCKETS) return fail("exceed max task count");
+    if (typeof WebSocket === "undefined") return fail("no WebSocket in this node (run it with --experimental-websocket)");
     sockets += 1;
-    const socket = new WebSocket(options.url.replace(/^http/, "ws"), options.protocols);
+    log.push({ api: "connectSocket", url: options.url });
+    const socket = new WebSocket(options.url, { protocols: options.protocols, headers: options.header ?? {} });
+    let open = true;
+    const release = () => open && ((open = false), (sockets -= 1));
+    socket.addEventListener("close", release);
+    socket.addEventListener("error", release); // a refused handshake may end without a close event
+    const on = (event, wrap) => (fn) => socket.addEventListener(event, (e) => fn(wrap(e)));
     const task = {
-      onOpen: (fn) => socket.addEventListener("open", () => fn({})),
-      onMessage: (fn) => socket.addEventListener("message", (event) => fn({ data: event.data })),
-      onClose: (fn) => socket.addEventListener("close", (event) => fn({ code: event.code, reason: event.reason })),
-      onError: (fn) => socket.addEventListener("error", () => fn({ errMsg: "connectSocket:fail" })),
-      send: ({ data }) => socket.send(data),
-      close: () => socket.close(),
+      onOpen: on("open", () => ({ header: {}, errMsg: "connectSocket:ok" })),
+      onMessage: on("message", (e) => ({ data: typeof e.data === "string" ? e.data : new Uint8Array(e.data).buffer })),
+      onClose: on("close", (e) => ({ code: e.code, reason: e.reason })),
+      onError: on("error", () => ({ errMsg: "connectSocket:fail" })),
+      send: ({ data, success, fail: failed }) => {
+        if (socket.readyState !== 1) return failed?.({ errMsg: "sendSocketMessage:fail socket is not connected" });
+        socket.send(data);
+        success?.({ errMsg: "sendSocketMessage:ok" });
+      },
+      close: ({ code, reason } = {}) => socket.close(code ?? 1000, reason),
     };
-    socket.addEventListener("close", () => (sockets -= 1));
     settle(options, Promise.resolve({ errMsg: "connectSocket:ok" }));
     return task;
   }

@@ -1,0 +1,33 @@
+"""Live updates, published by every domain: an event for members' open sockets (service/live serves them).
+
+`publish` sends it with pg_notify in the writer's transaction, so it leaves when the transaction commits and
+never when it rolls back. Every API process LISTENs on one connection and hands each event to its sockets
+that follow a target: ``community(id)`` (the community's members) or ``user(id)`` (that member's sockets).
+Events are small (ids and counts, never content): the client reads what it may see through the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+import msgspec
+
+CHANNEL = "live"
+# A NOTIFY payload holds at most 8000 bytes: recipients go out in batches that fit.
+BATCH = 400
+
+
+def community(community_id: int) -> str:
+    return f"c{community_id}"
+
+
+def user(user_id: int) -> str:
+    return f"u{user_id}"
+
+
+async def publish(conn: asyncpg.Connection, targets: Sequence[str], event: dict) -> None:
+    """Send ``event`` (camelCase keys, ids as strings, a `type`) to the sockets following any of ``targets``."""
+    for start in range(0, len(targets), BATCH):
+        payload = msgspec.json.encode({"to": list(targets[start : start + BATCH]), "event": event}).decode()
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)

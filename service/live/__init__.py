@@ -1,0 +1,1 @@
+"""Live updates over a WebSocket that wx.connectSocket opens (GET /v1/live, docs/live.md)."""

@@ -1,0 +1,228 @@
+"""One hub per API process: the one LISTEN connection, the open sockets and what each follows.
+
+PostgreSQL hands every committed event (core/live.py) to the hub's listening connection once per process; the
+hub puts it, encoded once, in the bounded queue of each socket that follows one of its targets. A socket whose
+queue is full is a slow consumer: it is closed, and nobody else waits for it. Every LIVE_PING_SECONDS the hub
+pings, closes the idle, refreshes memberships, extends the presence of the sockets viewing a community and
+sends the online counts that changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+import asyncpg
+import msgspec
+from litestar import WebSocket
+
+from service.core import live, presence
+from service.db.pool import DATABASE_ERRORS, connect
+from service.live import models as m
+from service.live import queries as q
+from service.settings import Settings
+
+log = logging.getLogger("service.live")
+
+_PING = msgspec.json.encode(m.LivePing()).decode()
+
+
+def viewers(community_id: int) -> str:
+    """The target of a community's online counts: the sockets viewing it."""
+    return f"v{community_id}"
+
+
+class Socket:
+    """One open socket of a member: its queue of encoded events and the targets it follows."""
+
+    def __init__(self, socket: WebSocket, user_id: int, queue_size: int) -> None:
+        self.socket = socket
+        self.user_id = user_id
+        self.queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
+        self.targets: set[str] = set()  # what it follows (Hub._follow)
+        self.viewing: int | None = None
+        self.heard = asyncio.get_running_loop().time()
+        self.ended = asyncio.Event()
+        self.close_code: int | None = 1000
+        self.close_reason = "closed"
+
+    def offer(self, text: str) -> None:
+        if self.ended.is_set():
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            log.warning("live socket dropped: slow consumer", extra={"userId": self.user_id})
+            self.end(4429, "slow_consumer")
+
+    def send(self, message: msgspec.Struct) -> None:
+        self.offer(msgspec.json.encode(message).decode())
+
+    def gone(self) -> None:
+        """The client went away: nothing left to close."""
+        self.close_code = None
+        self.ended.set()
+
+    def end(self, code: int, reason: str) -> None:
+        if not self.ended.is_set():
+            self.close_code, self.close_reason = code, reason
+            self.ended.set()
+
+
+class Hub:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.sockets: dict[int, list[Socket]] = defaultdict(list)  # by member, oldest first
+        self.following: dict[str, set[Socket]] = defaultdict(set)  # by target
+        self.counts: dict[int, int] = {}  # the online count last sent, by viewed community
+        self.listener: asyncpg.Connection | None = None
+        self._ticker: asyncio.Task | None = None
+
+    # --- the process's life ---
+
+    async def start(self) -> None:
+        await self._listen()
+        self._ticker = asyncio.create_task(self._tick_forever())
+
+    async def stop(self) -> None:
+        """Close every socket (1001 going away) and the listening connection."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for socket in self.all():
+            socket.end(1001, "going_away")
+        with contextlib.suppress(TimeoutError):  # a handler stuck on a dead client does not hold the shutdown
+            async with asyncio.timeout(5):
+                while self.sockets:
+                    await asyncio.sleep(0.01)
+        if self.listener is not None:
+            await self.listener.close()
+
+    async def _listen(self) -> None:
+        self.listener = await connect(self.settings.database_url)
+        await self.listener.add_listener(live.CHANNEL, self._notified)
+
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        message = msgspec.json.decode(payload)
+        text = msgspec.json.encode(message["event"]).decode()
+        reached: set[Socket] = set()
+        for target in message["to"]:
+            reached.update(self.following.get(target, ()))
+        for socket in reached:
+            socket.offer(text)
+
+    # --- sockets ---
+
+    def all(self) -> list[Socket]:
+        return [socket for sockets in self.sockets.values() for socket in sockets]
+
+    async def open(self, websocket: WebSocket, user_id: int) -> Socket:
+        """Register a socket; past LIVE_SOCKETS_PER_USER the member's oldest is closed (4409 replaced): WeChat
+        itself opens at most 5, so a 6th means an older one died without the server noticing."""
+        socket = Socket(websocket, user_id, self.settings.live_queue_size)
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(q.MEMBERSHIPS, [user_id])
+        mine = self.sockets[user_id]
+        mine.append(socket)
+        for old in mine[: -self.settings.live_sockets_per_user]:
+            old.end(4409, "replaced")
+        self._follow(socket, {live.user(user_id), *(live.community(c) for c in (row["communities"] if row else ()))})
+        return socket
+
+    def close(self, socket: Socket) -> None:
+        self._follow(socket, set())
+        mine = self.sockets[socket.user_id]
+        mine.remove(socket)
+        if not mine:
+            del self.sockets[socket.user_id]
+
+    def _follow(self, socket: Socket, targets: set[str]) -> None:
+        for target in socket.targets - targets:
+            followers = self.following[target]
+            followers.discard(socket)
+            if not followers:
+                del self.following[target]
+        for target in targets - socket.targets:
+            self.following[target].add(socket)
+        socket.targets = targets
+
+    async def view(self, socket: Socket, community_id: int | None) -> None:
+        """The socket views a community (None: none): its presence there counts, its online counts follow.
+        The caller checked the membership."""
+        await self.leave(socket)
+        targets = {t for t in socket.targets if not t.startswith("v")}
+        socket.viewing = community_id
+        if community_id is None:
+            self._follow(socket, targets)
+            return
+        self._follow(socket, targets | {live.community(community_id), viewers(community_id)})
+        gap = self.settings.presence_gap_seconds
+        async with self.pool.acquire() as conn, conn.transaction():
+            session = await presence.touch(conn, socket.user_id, community_id, gap)
+            count = await presence.online(conn, community_id, gap)
+            arrived = session["started_at"] == session["last_seen_at"]
+            if arrived:  # tell every viewer, this socket included
+                await live.publish(conn, [viewers(community_id)], msgspec.to_builtins(_online(community_id, count)))
+        if not arrived:
+            socket.send(_online(community_id, count))
+
+    async def leave(self, socket: Socket) -> None:
+        """The socket stops viewing its community (it views another, or closes): present until now."""
+        if socket.viewing is not None:
+            async with self.pool.acquire() as conn:
+                await presence.touch(conn, socket.user_id, socket.viewing, self.settings.presence_gap_seconds)
+            socket.viewing = None
+
+    # --- every LIVE_PING_SECONDS ---
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.live_ping_seconds)
+            try:
+                await self.tick()
+            except DATABASE_ERRORS as exc:
+                log.warning("live tick failed", extra={"error": repr(exc)})
+
+    async def tick(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for socket in self.all():
+            if now - socket.heard > 2 * self.settings.live_ping_seconds:
+                socket.end(4408, "idle")
+            else:
+                socket.offer(_PING)
+        if self.listener is None or self.listener.is_closed():
+            await self._listen()  # events in between were lost: clients catch up with `since`
+            for socket in self.all():
+                socket.send(m.LiveResync())
+        async with self.pool.acquire() as conn:
+            await self._refresh(conn)
+
+    async def _refresh(self, conn: asyncpg.Connection) -> None:
+        """Memberships that changed, presence of the viewing sockets, online counts that changed."""
+        rows = await conn.fetch(q.MEMBERSHIPS, list(self.sockets))
+        communities = {row["user_id"]: row["communities"] for row in rows}
+        gap = self.settings.presence_gap_seconds
+        viewed: set[int] = set()
+        for socket in self.all():
+            kept = {t for t in socket.targets if not t.startswith("c")}
+            member_of = set(communities.get(socket.user_id, ()))
+            self._follow(socket, kept | {live.community(c) for c in member_of})
+            if socket.viewing is not None and socket.viewing in member_of:
+                await presence.touch(conn, socket.user_id, socket.viewing, gap)
+                viewed.add(socket.viewing)
+        for community_id in viewed:
+            count = await presence.online(conn, community_id, gap)
+            if self.counts.get(community_id) != count:
+                self.counts[community_id] = count
+                text = msgspec.json.encode(_online(community_id, count)).decode()
+                for socket in self.following.get(viewers(community_id), ()):
+                    socket.offer(text)
+        self.counts = {c: n for c, n in self.counts.items() if c in viewed}
+
+
+def _online(community_id: int, count: int) -> m.LiveOnline:
+    return m.LiveOnline(community_id=str(community_id), count=count)
