@@ -867,7 +867,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * A member's profile: nickname, role, joined at, introduction, contribution figures (members only)
+         * @description Contribution: valid posts and comments (as contribution scores count them), essence posts, check-ins with points and streaks. Their posts: GET .../members/{user_id}/posts. A user who is not an active member answers 404.
+         */
+        get: operations["getMemberProfile"];
         /** `me`: mute notifications, unfollow. Others: promote/demote (owner), mute (admins) */
         put: operations["updateMember"];
         post?: never;
@@ -876,6 +880,23 @@ export interface paths {
          * @description `me`: leaving twice is fine, and the owner must transfer ownership first (`owner_must_transfer`). Others: admins remove members, only the owner removes an admin, nobody the owner; a removed member comes back only through an admin's approval. Either way the member's invite links are revoked.
          */
         delete: operations["removeMember"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/communities/{community_id}/members/{user_id}/posts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A member's posts in the community, newest first, as the feed shows them (members only) */
+        get: operations["listMemberPosts"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1016,6 +1037,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/communities/{community_id}/pins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pin a visible post of the community on top of its feed (admins; at most 3; idempotent)
+         * @description The feed's first page starts with the pinned posts, in the order pinned, marked `pinned`; they are not repeated further down. A 4th pin answers 409 `pin_limit_reached`; a pending or refused post 409 `post_not_pinnable`; a post of another community 404. A pinned post that is deleted or hidden frees its place.
+         */
+        post: operations["pinPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/communities/{community_id}/pins/{post_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Unpin a post (admins; idempotent) */
+        delete: operations["unpinPost"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/communities/{community_id}/polls": {
         parameters: {
             query?: never;
@@ -1095,6 +1153,26 @@ export interface paths {
          * @description Match modes: `exact` (the whole text), `contains`, `regex` (at most 100 characters; a pattern that backtracks catastrophically is refused). The first enabled rule that matches a member's visible post or comment, and has not answered that member within `cooldownSeconds`, answers with a robot comment.
          */
         post: operations["createRobotRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/communities/{community_id}/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search a community's posts and comments by words, best matches first (members only)
+         * @description Chinese needs no spaces: `跑步` finds 今天早上去跑步了. Every word of `q` must match; a Chinese run of two or more characters matches as written, one character or a Latin word as the start of a word. Only what every member sees: no pending, held, hidden or removed content, nothing by removed members. Each hit has a `snippet` of its text and the `highlights` in it as [start, end) UTF-16 offsets. A `q` with nothing to search (only spaces or punctuation) answers 400 `search_query_blank`.
+         */
+        get: operations["searchCommunity"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3000,14 +3078,6 @@ export interface components {
              */
             welcomeTemplate?: string;
         };
-        /** Contribution */
-        Contribution: {
-            commentsReceived: number;
-            likesReceived: number;
-            participation: number;
-            validComments: number;
-            validPosts: number;
-        };
         /** Decision */
         Decision: {
             /**
@@ -3144,6 +3214,8 @@ export interface components {
             likeCount: number;
             likedByMe: boolean;
             link: components["schemas"]["Link"] | null;
+            /** @description Pinned by an admin: the feed's first page starts with these */
+            pinned: boolean;
             /**
              * @description The robot that wrote it, null for members
              * @example null
@@ -3397,7 +3469,7 @@ export interface components {
              * @example https://api.example.com/v1/media/public/8812
              */
             avatarUrl: string;
-            details?: components["schemas"]["Contribution"] | null;
+            details?: components["schemas"]["interactions_models_Contribution"] | null;
             nickname: string;
             rank: number;
             score: number;
@@ -3665,6 +3737,23 @@ export interface components {
              * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
              */
             nextCursor: string | null;
+        };
+        /** MemberProfile */
+        MemberProfile: {
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
+            avatarUrl: string;
+            contribution: components["schemas"]["communities_models_Contribution"];
+            /** @description The text of their self-introduction, while it is visible */
+            introduction: string | null;
+            /** Format: date-time */
+            joinedAt: string;
+            nickname: string;
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
+            userId: string;
         };
         /** MemberUpdate */
         MemberUpdate: {
@@ -3995,6 +4084,26 @@ export interface components {
              */
             code: string;
         };
+        /** Pin */
+        Pin: {
+            /** Format: date-time */
+            pinnedAt: string;
+            pinnedBy: string;
+            postId: string;
+        };
+        /** PinCreate */
+        PinCreate: {
+            /**
+             * @description An id
+             * @example 42
+             */
+            postId: string;
+        };
+        /** Pins */
+        Pins: {
+            /** @description In the order pinned, the feed's order (at most 3) */
+            items: components["schemas"]["Pin"][];
+        };
         /** Poll */
         Poll: {
             acceptingProposals: boolean;
@@ -4191,7 +4300,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "cancellation_closed" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "cancellation_closed" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -4571,6 +4680,46 @@ export interface components {
              */
             reply?: string;
         };
+        /** SearchHit */
+        SearchHit: {
+            author: components["schemas"]["Author"];
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * @description The matched words in `snippet` as [start, end) offsets in UTF-16 code units, as JavaScript's `snippet.slice(start, end)` reads them (render them bold); no markup is in the snippet
+             * @example [
+             *       [
+             *         7,
+             *         9
+             *       ]
+             *     ]
+             */
+            highlights: number[][];
+            /** @description The post's or the comment's id */
+            id: string;
+            /**
+             * @description What matched: a post, or a comment on `postId`
+             * @enum {string}
+             */
+            kind: "post" | "comment";
+            /** @description The post to open (the comment's post for a comment) */
+            postId: string;
+            /**
+             * @description Up to 60 characters of the text around the first match; … where it was cut
+             * @example …今天早上去跑步了，沿着江边跑了五公里
+             */
+            snippet: string;
+        };
+        /** SearchPage */
+        SearchPage: {
+            /** @description Best matches first */
+            items: components["schemas"]["SearchHit"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
+            nextCursor: string | null;
+        };
         /** SessionInfo */
         SessionInfo: {
             /** Format: date-time */
@@ -4888,8 +5037,47 @@ export interface components {
             postId: string;
             text: string;
         };
+        /** Contribution */
+        communities_models_Contribution: {
+            /** @description Check-ins in the community's activities */
+            checkIns: number;
+            /** @description The longest current check-in streak over the activities */
+            currentStreak: number;
+            /** @description Visible posts an admin marked as essence */
+            essencePosts: number;
+            longestStreak: number;
+            /** @description Points earned by check-ins */
+            points: number;
+            /** @description Visible comments counted the same way */
+            validComments: number;
+            /** @description Visible posts of 5+ characters or with a photo, the same words counted once */
+            validPosts: number;
+        };
+        /** Contribution */
+        interactions_models_Contribution: {
+            commentsReceived: number;
+            likesReceived: number;
+            participation: number;
+            validComments: number;
+            validPosts: number;
+        };
     };
     responses: {
+        /**
+         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `search_query_blank`: The search query has no letters, digits or CJK characters to search for.
+         */
+        Problem400_34b3eb2b83: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "search_query_blank" | "validation_failed";
+                };
+            };
+        };
         /**
          * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
          *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
@@ -5542,6 +5730,21 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "already_voted" | "app_disabled" | "poll_not_accepting_votes" | "proposal_not_votable" | "vote_limit_reached";
+                };
+            };
+        };
+        /**
+         * @description - `pin_limit_reached`: The community already has its 3 pinned posts: unpin one first.
+         *     - `post_not_pinnable`: Only a visible post can be pinned (not a pending, rejected or deleted one).
+         */
+        Problem409_7f7b731432: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "pin_limit_reached" | "post_not_pinnable";
                 };
             };
         };
@@ -7920,6 +8123,8 @@ export interface operations {
             query?: {
                 /** @description Only members with this role */
                 role?: "owner" | "admin" | "member" | null;
+                /** @description Only members whose nickname contains this */
+                q?: string | null;
                 /** @description Page size (1-100) */
                 limit?: components["parameters"]["query.limit"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
@@ -7941,6 +8146,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MemberPage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    getMemberProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+                /** @description `me` for yourself (your own settings; DELETE = leave), or a member's user id */
+                user_id: components["parameters"]["path.user_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberProfile"];
                 };
             };
             400: components["responses"]["Problem400_validation_failed"];
@@ -8012,6 +8246,40 @@ export interface operations {
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_owner_must_transfer"];
+        };
+    };
+    listMemberPosts: {
+        parameters: {
+            query?: {
+                /** @description Page size (1-50) */
+                limit?: components["parameters"]["query.limit.3"];
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: components["parameters"]["query.cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+                /** @description Resource id (decimal string of an integer) */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the member's posts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedPage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     communityMetrics: {
@@ -8289,6 +8557,68 @@ export interface operations {
             422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
+    pinPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PinCreate"];
+            };
+        };
+        responses: {
+            /** @description The pins, in order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pins"];
+                };
+            };
+            400: components["responses"]["Problem400_37c871f8fa"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_7f7b731432"];
+            413: components["responses"]["Problem413_payload_too_large"];
+        };
+    };
+    unpinPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+                /** @description Resource id (decimal string of an integer) */
+                post_id: components["parameters"]["path.post_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pins left, in order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pins"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
     listPolls: {
         parameters: {
             query?: {
@@ -8489,6 +8819,40 @@ export interface operations {
             429: components["responses"]["Problem429_rate_limited"];
             502: components["responses"]["Problem502_wechat_error"];
             503: components["responses"]["Problem503_wechat_unavailable"];
+        };
+    };
+    searchCommunity: {
+        parameters: {
+            query: {
+                /** @description Words to find (1-50 characters), Chinese included; every word must match */
+                q: string;
+                /** @description Page size (1-50) */
+                limit?: components["parameters"]["query.limit.3"];
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: components["parameters"]["query.cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Matches, best first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchPage"];
+                };
+            };
+            400: components["responses"]["Problem400_34b3eb2b83"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     getCommunityTimeZone: {

@@ -7,6 +7,7 @@ from litestar.openapi.spec import Tag
 from service.core.domain import Domain
 from service.feed.jobs import JOBS
 from service.feed.moderation import apply_moderation
+from service.feed.notice_routes import CONTROLLERS as NOTICE_CONTROLLERS
 from service.feed.problems import PROBLEMS
 from service.feed.routes import CONTROLLERS
 from service.feed.visibility import images_decided
@@ -14,12 +15,13 @@ from service.feed.visibility import images_decided
 DOMAIN = Domain(
     "feed",
     problems=PROBLEMS,
-    controllers=CONTROLLERS,
+    controllers=[*CONTROLLERS, *NOTICE_CONTROLLERS],
     tags=[
         Tag(
             name="feed",
             description="Community feeds (latest, hot, essence, my feed), posts, comments with replies, likes, shares; "
-            "texts pass WeChat's content check; newcomer limits (docs/feed.md).",
+            "texts pass WeChat's content check; newcomer limits (docs/feed.md); search, a member's posts and "
+            "pinned notices (docs/search.md).",
         )
     ],
     jobs=[JOBS],

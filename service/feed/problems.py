@@ -7,4 +7,7 @@ from service.errors import Code
 
 PROBLEMS = SHARED.extend(
     Code("edit_window_closed", 409, "A post can be edited only during the edit window after it was posted."),
+    Code("search_query_blank", 400, "The search query has no letters, digits or CJK characters to search for."),
+    Code("pin_limit_reached", 409, "The community already has its 3 pinned posts: unpin one first."),
+    Code("post_not_pinnable", 409, "Only a visible post can be pinned (not a pending, rejected or deleted one)."),
 )

@@ -85,9 +85,12 @@ async def community_feed(
 
         async def load() -> SharedPage:
             row = await pool.fetchrow(shared_query, community_id, *after, limit)
-            return SharedPage(read_at=row["read_at"], post_ids=row["post_ids"], items=row["items"], row=row)
+            return SharedPage(
+                read_at=row["read_at"], post_ids=row["post_ids"], items=row["items"], row=row, pins=row["pins"]
+            )
 
-        shared = await cache.page((community_id, order, *after, limit), load)
+        key = (community_id, order, *after, limit)
+        shared = await cache.page(key, load)
         reader = await pool.fetchrow(
             pages.READER_OF_PAGE,
             community_id,
@@ -97,7 +100,9 @@ async def community_feed(
             float(settings.post_edit_window),
         )
         _require_standing(reader)
-        if not reader["own_news"]:
+        if reader["pins"] != shared.pins:
+            cache.forget(key, shared)  # pinned or unpinned since, maybe through another process
+        elif not reader["own_news"]:
             return _page(shared.row, limit, cursor_of, shared.items_for(set(reader["liked"])))
     row = await pool.fetchrow(own_query, community_id, user_id, *after, limit)
     _require_standing(row)
@@ -110,6 +115,18 @@ async def essence(
     row = await pool.fetchrow(pages.ESSENCE, community_id, user_id, *_cursor(cursor, "essence", datetime), limit)
     _require_standing(row)
     return _page(row, limit, lambda r: ("essence", r["last_essence_at"], r["last_id"]))
+
+
+async def member_posts(
+    pool: asyncpg.Pool, community_id: int, user_id: int, member_id: int, limit: int, cursor: str | None
+) -> Response[bytes]:
+    """A member's posts in the community as the reader sees them (a profile); not_found for no such member."""
+    after = _cursor(cursor, "member", datetime)
+    row = await pool.fetchrow(pages.MEMBER_POSTS, community_id, user_id, *after, limit, member_id)
+    _require_standing(row)
+    if not await pool.fetchval(pages.MEMBER_SHOWN, community_id, member_id, user_id):
+        raise Problem("not_found", "no such member")
+    return _page(row, limit, lambda r: ("member", r["last_created_at"], r["last_id"]))
 
 
 async def my_feed(pool: asyncpg.Pool, user_id: int, limit: int, cursor: str | None) -> Response[bytes]:

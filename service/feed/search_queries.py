@@ -1,0 +1,34 @@
+"""The SQL of search in a community (docs/search.md). $n parameters only; fragments are constant SQL."""
+
+from __future__ import annotations
+
+from service.core.shown import author_shown
+
+_SHOWN_POST = "p.deleted_at IS NULL AND p.status = 'visible'"
+
+# Posts and comments of community $1 matching tsquery $2 that reader $3 may see (visible, not deleted, by
+# a robot or a member not removed; a comment also needs its post visible), ranked, best first: keyset
+# (rank, kind, id) < ($4, $5, $6), $7 rows. ts_rank is real (float4): the cursor gives it back exactly.
+SEARCH = f"""
+WITH hits AS (
+    SELECT 'post' AS kind, p.id, p.id AS post_id, p.author_id, p.robot, p.text, p.created_at,
+           ts_rank(p.search_terms, $2::tsquery) AS rank
+    FROM posts p
+    WHERE p.community_id = $1 AND p.search_terms @@ $2::tsquery AND {_SHOWN_POST}
+      AND {author_shown("p", "$3")}
+    UNION ALL
+    SELECT 'comment', c.id, c.post_id, c.author_id, c.robot, c.text, c.created_at,
+           ts_rank(c.search_terms, $2::tsquery)
+    FROM comments c JOIN posts p ON p.id = c.post_id
+    WHERE c.community_id = $1 AND c.search_terms @@ $2::tsquery AND c.deleted_at IS NULL
+      AND c.status = 'visible' AND {_SHOWN_POST} AND {author_shown("c", "$3")} AND {author_shown("p", "$3")}
+)
+SELECT h.kind, h.id, h.post_id, h.author_id, h.text, h.created_at, h.rank,
+       coalesce(u.nickname, r.nickname, h.robot) AS nickname, coalesce(u.avatar_url, r.avatar_url, '') AS avatar_url
+FROM hits h
+LEFT JOIN users u ON u.id = h.author_id
+LEFT JOIN robots r ON r.name = h.robot
+WHERE $4::real IS NULL OR (h.rank, h.kind, h.id) < ($4::real, $5::text, $6::bigint)
+ORDER BY h.rank DESC, h.kind DESC, h.id DESC
+LIMIT $7
+"""  # noqa: S608
