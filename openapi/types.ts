@@ -3078,6 +3078,14 @@ export interface components {
              */
             welcomeTemplate?: string;
         };
+        /** Contribution */
+        Contribution: {
+            commentsReceived: number;
+            likesReceived: number;
+            participation: number;
+            validComments: number;
+            validPosts: number;
+        };
         /** Decision */
         Decision: {
             /**
@@ -3469,7 +3477,7 @@ export interface components {
              * @example https://api.example.com/v1/media/public/8812
              */
             avatarUrl: string;
-            details?: components["schemas"]["interactions_models_Contribution"] | null;
+            details?: components["schemas"]["Contribution"] | null;
             nickname: string;
             rank: number;
             score: number;
@@ -3745,8 +3753,11 @@ export interface components {
              * @example https://api.example.com/v1/media/public/8812
              */
             avatarUrl: string;
-            contribution: components["schemas"]["communities_models_Contribution"];
-            /** @description The text of their self-introduction, while it is visible */
+            contribution: components["schemas"]["ProfileFigures"];
+            /**
+             * @description The text of their self-introduction, while it is visible
+             * @example 大家好，我是小林，爱跑步
+             */
             introduction: string | null;
             /** Format: date-time */
             joinedAt: string;
@@ -4088,7 +4099,12 @@ export interface components {
         Pin: {
             /** Format: date-time */
             pinnedAt: string;
+            /**
+             * @description The admin who pinned it
+             * @example 7
+             */
             pinnedBy: string;
+            /** @example 42 */
             postId: string;
         };
         /** PinCreate */
@@ -4310,6 +4326,22 @@ export interface components {
             title: string;
             type: string;
             userMessage: string;
+        };
+        /** ProfileFigures */
+        ProfileFigures: {
+            /** @description Check-ins in the community's activities */
+            checkIns: number;
+            /** @description The longest current check-in streak over the activities */
+            currentStreak: number;
+            /** @description Visible posts an admin marked as essence */
+            essencePosts: number;
+            longestStreak: number;
+            /** @description Points earned by check-ins */
+            points: number;
+            /** @description Visible comments counted the same way */
+            validComments: number;
+            /** @description Visible posts of 5+ characters or with a photo, the same words counted once */
+            validPosts: number;
         };
         /** ProfileUpdate */
         ProfileUpdate: {
@@ -5036,30 +5068,6 @@ export interface components {
             introductionRequired: boolean;
             postId: string;
             text: string;
-        };
-        /** Contribution */
-        communities_models_Contribution: {
-            /** @description Check-ins in the community's activities */
-            checkIns: number;
-            /** @description The longest current check-in streak over the activities */
-            currentStreak: number;
-            /** @description Visible posts an admin marked as essence */
-            essencePosts: number;
-            longestStreak: number;
-            /** @description Points earned by check-ins */
-            points: number;
-            /** @description Visible comments counted the same way */
-            validComments: number;
-            /** @description Visible posts of 5+ characters or with a photo, the same words counted once */
-            validPosts: number;
-        };
-        /** Contribution */
-        interactions_models_Contribution: {
-            commentsReceived: number;
-            likesReceived: number;
-            participation: number;
-            validComments: number;
-            validPosts: number;
         };
     };
     responses: {

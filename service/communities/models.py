@@ -362,7 +362,7 @@ class AuditPage(msgspec.Struct, rename="camel"):
     next_cursor: NextCursor
 
 
-class Contribution(msgspec.Struct, rename="camel", kw_only=True):
+class ProfileFigures(msgspec.Struct, rename="camel", kw_only=True):
     valid_posts: Annotated[
         int, Meta(description="Visible posts of 5+ characters or with a photo, the same words counted once")
     ]
@@ -380,5 +380,11 @@ class MemberProfile(msgspec.Struct, rename="camel", kw_only=True):
     avatar_url: AvatarLink
     role: Role
     joined_at: datetime
-    introduction: Annotated[str | None, Meta(description="The text of their self-introduction, while it is visible")]
-    contribution: Contribution
+    introduction: Annotated[
+        str | None,
+        Meta(
+            examples=["大家好，我是小林，爱跑步"],
+            description="The text of their self-introduction, while it is visible",
+        ),
+    ]
+    contribution: ProfileFigures

@@ -22,7 +22,7 @@ async def profile(conn: asyncpg.Connection, community_id: int, reader_id: int, u
     if row is None:
         raise Problem("not_found", "no such member")
     speech = await conn.fetchrow(q.VALID_SPEECH, community_id, *_EVER, user_id)
-    figures = m.Contribution(
+    figures = m.ProfileFigures(
         valid_posts=speech["valid_posts"] if speech else 0,
         valid_comments=speech["valid_comments"] if speech else 0,
         essence_posts=row["essence_count"],

@@ -218,8 +218,8 @@ class PinCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_o
 
 
 class Pin(msgspec.Struct, rename="camel", kw_only=True):
-    post_id: str
-    pinned_by: str
+    post_id: Annotated[str, Meta(examples=["42"])]
+    pinned_by: Annotated[str, Meta(examples=["7"], description="The admin who pinned it")]
     pinned_at: datetime
 
 
