@@ -81,7 +81,11 @@ async def search(
         raise Problem("search_query_blank")
     await require_member(conn, community_id, user_id)
     after = decode_cursor(cursor, float, str, int) or (None, None, None)
-    rows = await conn.fetch(sq.SEARCH, community_id, tsquery(found), user_id, *after, limit + 1)
+    async with conn.transaction():
+        # How to find the candidates depends on how common the words are (walk the newest posts, or read
+        # the index): a plan made once for any query would read every match of a common word.
+        await conn.execute(sq.CUSTOM_PLANS)
+        rows = await conn.fetch(sq.SEARCH, community_id, tsquery(found), user_id, *after, limit + 1)
     items = []
     for row in rows[:limit]:
         text, highlights = snippet(row["text"], found)
