@@ -5,6 +5,7 @@ A scenario seeds what it needs (once, before the servers start) and names one re
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -268,6 +269,86 @@ async def _feed_hot(conn: asyncpg.Connection, settings: Settings) -> Request:
     return await _feed(conn, settings, "hot")
 
 
+SEARCH_POSTS = 100_000
+# Sentences of a running club; each post joins three (so 跑步 is in about one post in five) and one post in
+# 500 mentions the marathon.
+_PHRASES = [
+    "今天早上去跑步了",
+    "周末一起去爬山吧",
+    "配速五分三十秒",
+    "晚上在江边骑车",
+    "新买的跑鞋很舒服",
+    "膝盖有点疼",
+    "下周有没有人约",
+    "天气太热了",
+    "游泳一千米",
+    "拉伸一定要做",
+    "早睡早起身体好",
+    "这家店的早餐不错",
+    "公园的樱花开了",
+    "打卡第十天",
+    "教练说要多练核心",
+    "雨天在家做瑜伽",
+    "体重轻了两公斤",
+    "路线推荐给大家",
+]
+
+
+async def _search(conn: asyncpg.Connection, settings: Settings, q: str) -> Request:
+    """GET /v1/communities/{id}/search over 100,000 posts of one community (and its comments)."""
+    from urllib.parse import quote
+
+    from service.core.tokens import issue_access_token
+
+    if not _search_world:
+        members = (await seed_users(conn, 200))[:200]
+        community_id = await conn.fetchval(
+            "INSERT INTO communities (owner_id, name, welcome_template, member_cap, member_count) "
+            "VALUES ($1, 'search bench', 'Welcome {nickname}', 500, $2) RETURNING id",
+            members[0],
+            len(members),
+        )
+        await conn.execute(
+            "INSERT INTO memberships (community_id, user_id, role, via) "
+            "SELECT $1, u, CASE WHEN u = $2 THEN 'owner' ELSE 'member' END, "
+            "CASE WHEN u = $2 THEN 'owner' ELSE 'free' END FROM unnest($3::bigint[]) u",
+            community_id,
+            members[0],
+            members,
+        )
+        print(f"  seeding {SEARCH_POSTS:,} posts for search ...", file=sys.stderr, flush=True)
+        await conn.execute(
+            "INSERT INTO posts (community_id, author_id, text, created_at) "
+            "SELECT $1, ($2::bigint[])[1 + g % $3], "
+            "($4::text[])[1 + (g * 7) % 18] || '，' || ($4::text[])[1 + (g * 11) % 17] || '，' "
+            "|| ($4::text[])[1 + (g * 13) % 16]"
+            " || '，第 ' || g || ' 次记录' || CASE WHEN g % 500 = 0 THEN '，报名了秋季马拉松' ELSE '' END, "
+            "now() - make_interval(secs => g * 20) FROM generate_series(1, $5) g",
+            community_id,
+            members,
+            len(members),
+            _PHRASES,
+            SEARCH_POSTS,
+        )
+        _search_world.update(community=community_id, reader=members[1])
+    token = issue_access_token(settings, _search_world["reader"])
+    return Request(
+        f"/v1/communities/{_search_world['community']}/search?q={quote(q)}&limit=20",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+_search_world: dict[str, int] = {}
+
+
+async def _search_rare(conn: asyncpg.Connection, settings: Settings) -> Request:
+    return await _search(conn, settings, "马拉松")
+
+
+async def _search_common(conn: asyncpg.Connection, settings: Settings) -> Request:
+    return await _search(conn, settings, "跑步")
+
+
 BASELINE = Scenario("baseline", "GET one user by primary key (one asyncpg SELECT)", _baseline)
 
 SCENARIOS: list[Scenario] = [
@@ -305,5 +386,15 @@ SCENARIOS: list[Scenario] = [
         "GET a community feed page, hot (the same page ordered by the stored time-decayed rank)",
         _feed_hot,
         goal=">= 0.60 req/s, p99 <= 3x",
+    ),
+    Scenario(
+        "search_rare",
+        "GET a community search over 100,000 posts: a word in 1 post of 500 (200 hits), a page of 20",
+        _search_rare,
+    ),
+    Scenario(
+        "search_common",
+        "GET a community search over 100,000 posts: 跑步, in 1 post of 6 (16,000 hits ranked), a page of 20",
+        _search_common,
     ),
 ]

@@ -867,7 +867,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * A member's profile: nickname, role, joined at, introduction, contribution figures (members only)
+         * @description Contribution: valid posts and comments (as contribution scores count them), essence posts, check-ins with points and streaks. Their posts: GET .../members/{user_id}/posts. A user who is not an active member answers 404.
+         */
+        get: operations["getMemberProfile"];
         /** `me`: mute notifications, unfollow. Others: promote/demote (owner), mute (admins) */
         put: operations["updateMember"];
         post?: never;
@@ -876,6 +880,23 @@ export interface paths {
          * @description `me`: leaving twice is fine, and the owner must transfer ownership first (`owner_must_transfer`). Others: admins remove members, only the owner removes an admin, nobody the owner; a removed member comes back only through an admin's approval. Either way the member's invite links are revoked.
          */
         delete: operations["removeMember"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/communities/{community_id}/members/{user_id}/posts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A member's posts in the community, newest first, as the feed shows them (members only) */
+        get: operations["listMemberPosts"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1016,6 +1037,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/communities/{community_id}/pins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pin a visible post of the community on top of its feed (admins; at most 3; idempotent)
+         * @description The feed's first page starts with the pinned posts, in the order pinned, marked `pinned`; they are not repeated further down. A 4th pin answers 409 `pin_limit_reached`; a pending or refused post 409 `post_not_pinnable`; a post of another community 404. A pinned post that is deleted or hidden frees its place.
+         */
+        post: operations["pinPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/communities/{community_id}/pins/{post_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Unpin a post (admins; idempotent) */
+        delete: operations["unpinPost"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/communities/{community_id}/polls": {
         parameters: {
             query?: never;
@@ -1095,6 +1153,26 @@ export interface paths {
          * @description Match modes: `exact` (the whole text), `contains`, `regex` (at most 100 characters; a pattern that backtracks catastrophically is refused). The first enabled rule that matches a member's visible post or comment, and has not answered that member within `cooldownSeconds`, answers with a robot comment.
          */
         post: operations["createRobotRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/communities/{community_id}/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search a community's posts and comments by words, best matches first (members only)
+         * @description Chinese needs no spaces: `跑步` finds 今天早上去跑步了. Every word of `q` must match; a Chinese run of two or more characters matches as written, one character or a Latin word as the start of a word. Only what every member sees: no pending, held, hidden or removed content, nothing by removed members. Each hit has a `snippet` of its text and the `highlights` in it as [start, end) UTF-16 offsets. A `q` with nothing to search (only spaces or punctuation) answers 400 `search_query_blank`.
+         */
+        get: operations["searchCommunity"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3554,6 +3632,8 @@ export interface components {
             likedByMe: boolean;
             link: components["schemas"]["Link"] | null;
             mentions: components["schemas"]["Mention"][];
+            /** @description Pinned by an admin: the feed's first page starts with these */
+            pinned: boolean;
             /**
              * @description The robot that wrote it, null for members
              * @example null
@@ -4313,6 +4393,26 @@ export interface components {
              */
             nextCursor: string | null;
         };
+        /** MemberProfile */
+        MemberProfile: {
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
+            avatarUrl: string;
+            contribution: components["schemas"]["ProfileFigures"];
+            /**
+             * @description The text of their self-introduction, while it is visible
+             * @example 大家好，我是小林，爱跑步
+             */
+            introduction: string | null;
+            /** Format: date-time */
+            joinedAt: string;
+            nickname: string;
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
+            userId: string;
+        };
         /** MemberUpdate */
         MemberUpdate: {
             /** @description 0 unmutes; at most 30 days */
@@ -4647,6 +4747,31 @@ export interface components {
              */
             code: string;
         };
+        /** Pin */
+        Pin: {
+            /** Format: date-time */
+            pinnedAt: string;
+            /**
+             * @description The admin who pinned it
+             * @example 7
+             */
+            pinnedBy: string;
+            /** @example 42 */
+            postId: string;
+        };
+        /** PinCreate */
+        PinCreate: {
+            /**
+             * @description An id
+             * @example 42
+             */
+            postId: string;
+        };
+        /** Pins */
+        Pins: {
+            /** @description In the order pinned, the feed's order (at most 3) */
+            items: components["schemas"]["Pin"][];
+        };
         /** Poll */
         Poll: {
             acceptingProposals: boolean;
@@ -4847,7 +4972,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -4857,6 +4982,22 @@ export interface components {
             title: string;
             type: string;
             userMessage: string;
+        };
+        /** ProfileFigures */
+        ProfileFigures: {
+            /** @description Check-ins in the community's activities */
+            checkIns: number;
+            /** @description The longest current check-in streak over the activities */
+            currentStreak: number;
+            /** @description Visible posts an admin marked as essence */
+            essencePosts: number;
+            longestStreak: number;
+            /** @description Points earned by check-ins */
+            points: number;
+            /** @description Visible comments counted the same way */
+            validComments: number;
+            /** @description Visible posts of 5+ characters or with a photo, the same words counted once */
+            validPosts: number;
         };
         /** ProfileUpdate */
         ProfileUpdate: {
@@ -5227,6 +5368,46 @@ export interface components {
              */
             reply?: string;
         };
+        /** SearchHit */
+        SearchHit: {
+            author: components["schemas"]["Author"];
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * @description The matched words in `snippet` as [start, end) offsets in UTF-16 code units, as JavaScript's `snippet.slice(start, end)` reads them (render them bold); no markup is in the snippet
+             * @example [
+             *       [
+             *         7,
+             *         9
+             *       ]
+             *     ]
+             */
+            highlights: number[][];
+            /** @description The post's or the comment's id */
+            id: string;
+            /**
+             * @description What matched: a post, or a comment on `postId`
+             * @enum {string}
+             */
+            kind: "post" | "comment";
+            /** @description The post to open (the comment's post for a comment) */
+            postId: string;
+            /**
+             * @description Up to 60 characters of the text around the first match; … where it was cut
+             * @example …今天早上去跑步了，沿着江边跑了五公里
+             */
+            snippet: string;
+        };
+        /** SearchPage */
+        SearchPage: {
+            /** @description Best matches first */
+            items: components["schemas"]["SearchHit"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
+            nextCursor: string | null;
+        };
         /** SessionInfo */
         SessionInfo: {
             /** Format: date-time */
@@ -5561,6 +5742,21 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "bad_request" | "code_used" | "invalid_code" | "json_too_deep" | "validation_failed";
+                };
+            };
+        };
+        /**
+         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `search_query_blank`: The search query has no letters, digits or CJK characters to search for.
+         */
+        Problem400_34b3eb2b83: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "search_query_blank" | "validation_failed";
                 };
             };
         };
@@ -6269,6 +6465,21 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "already_voted" | "app_disabled" | "poll_not_accepting_votes" | "proposal_not_votable" | "vote_limit_reached";
+                };
+            };
+        };
+        /**
+         * @description - `pin_limit_reached`: The community already has its 3 pinned posts: unpin one first.
+         *     - `post_not_pinnable`: Only a visible post can be pinned (not a pending, rejected or deleted one).
+         */
+        Problem409_7f7b731432: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "pin_limit_reached" | "post_not_pinnable";
                 };
             };
         };
@@ -6993,6 +7204,8 @@ export interface components {
         "path.trial_id": string;
         /** @description `me` for yourself (your own settings; DELETE = leave), or a member's user id */
         "path.user_id": string;
+        /** @description Resource id (decimal string of an integer) */
+        "path.user_id.2": string;
         /** @description `nextCursor` of the previous page; omit for the first page */
         "query.cursor": string | null;
         /** @description First local day of the window (YYYY-MM-DD) */
@@ -8689,6 +8902,8 @@ export interface operations {
             query?: {
                 /** @description Only members with this role */
                 role?: "owner" | "admin" | "member" | null;
+                /** @description Only members whose nickname contains this */
+                q?: string | null;
                 /** @description Page size (1-100) */
                 limit?: components["parameters"]["query.limit"];
                 /** @description `nextCursor` of the previous page; omit for the first page */
@@ -8710,6 +8925,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MemberPage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    getMemberProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+                /** @description `me` for yourself (your own settings; DELETE = leave), or a member's user id */
+                user_id: components["parameters"]["path.user_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberProfile"];
                 };
             };
             400: components["responses"]["Problem400_validation_failed"];
@@ -8781,6 +9025,40 @@ export interface operations {
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_owner_must_transfer"];
+        };
+    };
+    listMemberPosts: {
+        parameters: {
+            query?: {
+                /** @description Page size (1-50) */
+                limit?: components["parameters"]["query.limit.3"];
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: components["parameters"]["query.cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+                /** @description Resource id (decimal string of an integer) */
+                user_id: components["parameters"]["path.user_id.2"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the member's posts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedPage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     communityMetrics: {
@@ -9058,6 +9336,68 @@ export interface operations {
             422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
+    pinPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PinCreate"];
+            };
+        };
+        responses: {
+            /** @description The pins, in order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pins"];
+                };
+            };
+            400: components["responses"]["Problem400_3cd090c3a3"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_7f7b731432"];
+            413: components["responses"]["Problem413_payload_too_large"];
+        };
+    };
+    unpinPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+                /** @description Resource id (decimal string of an integer) */
+                post_id: components["parameters"]["path.post_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pins left, in order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Pins"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
     listPolls: {
         parameters: {
             query?: {
@@ -9258,6 +9598,40 @@ export interface operations {
             429: components["responses"]["Problem429_rate_limited"];
             502: components["responses"]["Problem502_wechat_error"];
             503: components["responses"]["Problem503_wechat_unavailable"];
+        };
+    };
+    searchCommunity: {
+        parameters: {
+            query: {
+                /** @description Words to find (1-50 characters), Chinese included; every word must match */
+                q: string;
+                /** @description Page size (1-50) */
+                limit?: components["parameters"]["query.limit.3"];
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: components["parameters"]["query.cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Matches, best first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchPage"];
+                };
+            };
+            400: components["responses"]["Problem400_34b3eb2b83"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     getCommunityTimeZone: {
@@ -9739,7 +10113,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description Resource id (decimal string of an integer) */
-                user_id: string;
+                user_id: components["parameters"]["path.user_id.2"];
             };
             cookie?: never;
         };

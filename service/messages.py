@@ -105,6 +105,9 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # Feed and robots
     "edit_window_closed": ("已超过可编辑时间。", "This can no longer be edited."),
+    "search_query_blank": ("请输入要搜索的文字。", "Type the words to search for."),
+    "pin_limit_reached": ("最多置顶 3 条帖子，请先取消一条。", "At most 3 posts can be pinned: unpin one first."),
+    "post_not_pinnable": ("该帖子还未公开或已被移除，无法置顶。", "Only visible posts can be pinned."),
     "too_many_rules": ("关键词规则已达上限，请先删除一条。", "Too many keyword rules: delete one first."),
     "invalid_signature": ("请求未通过微信签名校验。", "The request is not signed by WeChat."),
     # Collections

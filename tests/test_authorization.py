@@ -226,6 +226,11 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     # Feed.
     ("GET", "/v1/communities/{community_id}/feed"): Row(MEMBERS),
     ("GET", "/v1/communities/{community_id}/essence"): Row(MEMBERS),
+    ("GET", "/v1/communities/{community_id}/search"): Row(MEMBERS, query={"q": "跑步"}),
+    ("GET", "/v1/communities/{community_id}/members/{user_id}"): Row(MEMBERS),
+    ("GET", "/v1/communities/{community_id}/members/{user_id}/posts"): Row(MEMBERS),
+    ("POST", "/v1/communities/{community_id}/pins"): Row(ADMINS, body={"postId": "{post_id}"}),
+    ("DELETE", "/v1/communities/{community_id}/pins/{post_id}"): Row(ADMINS),
     ("POST", "/v1/communities/{community_id}/posts"): Row(MEMBERS, body=TEXT),
     ("GET", "/v1/posts/{post_id}"): Row(MEMBERS),
     ("PUT", "/v1/posts/{post_id}"): Row(AUTHOR, body={"text": "今天跑了十公里"}),

@@ -8,7 +8,7 @@ from litestar import Controller, Response, delete, get, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
-from service.communities import examples, joining, logic, members
+from service.communities import examples, joining, logic, members, profiles
 from service.communities import models as m
 from service.communities.params import ADMIN, AUTH, MEMBER, TAG, UserRef, _user_id, _with_success
 from service.communities.problems import PROBLEMS
@@ -36,10 +36,28 @@ class MembersController(Controller):
         user: CurrentUser,
         db: Db,
         role: Annotated[m.Role | None, QueryParameter(description="Only members with this role")] = None,
+        q: Annotated[
+            str | None,
+            QueryParameter(min_length=1, max_length=20, description="Only members whose nickname contains this"),
+        ] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> m.MemberPage:
-        return await members.list_members(db, community_id, user.id, role, limit, cursor)
+        return await members.list_members(db, community_id, user.id, role, limit, cursor, q)
+
+    @get(
+        "/{user_id:str}",
+        operation_id="getMemberProfile",
+        summary="A member's profile: nickname, role, joined at, introduction, contribution figures (members only)",
+        description=(
+            "Contribution: valid posts and comments (as contribution scores count them), essence posts, check-ins "
+            "with points and streaks. Their posts: GET .../members/{user_id}/posts. A user who is not an active "
+            "member answers 404."
+        ),
+        responses=PROBLEMS.responses(*MEMBER),
+    )
+    async def profile(self, community_id: PathId, user_id: UserRef, user: CurrentUser, db: Db) -> m.MemberProfile:
+        return await profiles.profile(db, community_id, user.id, _user_id(user_id, user))
 
     @put(
         "/{user_id:str}",

@@ -25,11 +25,17 @@ from service.wechat.client import WeChatClient
 
 
 async def list_members(
-    conn: asyncpg.Connection, community_id: int, user_id: int, role: str | None, limit: int, cursor: str | None
+    conn: asyncpg.Connection,
+    community_id: int,
+    user_id: int,
+    role: str | None,
+    limit: int,
+    cursor: str | None,
+    nickname: str | None = None,
 ) -> m.MemberPage:
     await require_member(conn, community_id, user_id)
     after = decode_cursor(cursor, datetime, int)
-    rows = await conn.fetch(q.MEMBERS, community_id, role, *(after or (None, None)), limit + 1, user_id)
+    rows = await conn.fetch(q.MEMBERS, community_id, role, *(after or (None, None)), limit + 1, nickname, user_id)
     return page_of(m.Member, m.MemberPage, rows, limit, lambda row: (row["joined_at"], row["sort_id"]))
 
 

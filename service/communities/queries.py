@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from service.core.blocks import apart
 from service.core.media import IMAGES_JSON
+from service.core.shown import member_shown
 
 # --- communities ---------------------------------------------------------------------------------------
 
@@ -144,7 +145,8 @@ SET_INTRODUCTION = """
 UPDATE memberships SET introduction_post_id = $3, introduced_at = now() WHERE community_id = $1 AND user_id = $2
 """
 
-# Member lists leave out whoever the viewer ($6 / $7) blocked or was blocked by.
+# $6: part of the nickname (case-insensitive), $7 the reader (neither
+# blocked the other: core/shown.py).
 MEMBERS = f"""
 SELECT m.user_id::text AS user_id, u.nickname, u.avatar_url, m.role, m.joined_at,
        m.introduction_post_id IS NOT NULL AS introduced, m.muted_until, m.user_id AS sort_id
@@ -152,7 +154,8 @@ FROM memberships m JOIN users u ON u.id = m.user_id
 WHERE m.community_id = $1 AND m.status = 'active'
   AND ($2::text IS NULL OR m.role = $2)
   AND ($3::timestamptz IS NULL OR (m.joined_at, m.user_id) > ($3, $4))
-  AND {apart("$6", "m.user_id")}
+  AND ($6::text IS NULL OR strpos(lower(u.nickname), lower($6)) > 0)
+  AND {member_shown("$1", "m.user_id", "$7")}
 ORDER BY m.joined_at, m.user_id
 LIMIT $5
 """  # noqa: S608

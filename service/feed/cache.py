@@ -35,6 +35,7 @@ class SharedPage:
     commenter_ids: list[int]  # whoever wrote one of the items' first comments
     items: list[bytes]
     row: Any  # fetched and the sort keys of the last item, for the cursor
+    pins: list[int]  # the community's pinned posts when the page was read
 
     @property
     def writers(self) -> list[int]:
@@ -58,6 +59,12 @@ class PageCache:
         self.size = size
         self._pages: OrderedDict[Any, tuple[float, SharedPage]] = OrderedDict()
         self._loading: dict[Any, asyncio.Future[SharedPage]] = {}
+
+    def forget(self, key: Any, page: SharedPage) -> None:
+        """Drop a page found stale (unless a newer one replaced it already)."""
+        cached = self._pages.get(key)
+        if cached is not None and cached[1] is page:
+            del self._pages[key]
 
     async def page(self, key: Any, load: Callable[[], Awaitable[SharedPage]]) -> SharedPage:
         now = time.monotonic()

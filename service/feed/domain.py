@@ -8,6 +8,7 @@ from service.core.domain import Domain
 from service.feed.jobs import JOBS
 from service.feed.mentions import JOBS as MENTION_JOBS
 from service.feed.moderation import apply_moderation
+from service.feed.notice_routes import CONTROLLERS as NOTICE_CONTROLLERS
 from service.feed.privacy import PRIVACY
 from service.feed.problems import PROBLEMS
 from service.feed.routes import CONTROLLERS
@@ -16,12 +17,13 @@ from service.feed.visibility import images_decided
 DOMAIN = Domain(
     "feed",
     problems=PROBLEMS,
-    controllers=CONTROLLERS,
+    controllers=[*CONTROLLERS, *NOTICE_CONTROLLERS],
     tags=[
         Tag(
             name="feed",
             description="Community feeds (latest, hot, essence, my feed), posts, comments with replies, likes, shares; "
-            "texts pass WeChat's content check; newcomer limits (docs/feed.md).",
+            "texts pass WeChat's content check; newcomer limits (docs/feed.md); search, a member's posts and "
+            "pinned notices (docs/search.md).",
         )
     ],
     jobs=[JOBS, MENTION_JOBS],

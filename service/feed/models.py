@@ -179,6 +179,7 @@ class FeedItem(msgspec.Struct, rename="camel", kw_only=True):
     essence_at: datetime | None
     created_at: datetime
     edited_at: datetime | None
+    pinned: Annotated[bool, Meta(description="Pinned by an admin: the feed's first page starts with these")]
     first_comments: Annotated[
         list[Comment], Meta(description=f"The first {FIRST_COMMENTS} visible top-level comments, oldest first")
     ]
@@ -208,3 +209,45 @@ class EssenceState(msgspec.Struct, rename="camel", kw_only=True):
     post_id: str
     essence: bool
     essence_at: datetime | None
+
+
+class SearchHit(msgspec.Struct, rename="camel", kw_only=True):
+    kind: Annotated[Literal["post", "comment"], Meta(description="What matched: a post, or a comment on `postId`")]
+    id: Annotated[str, Meta(description="The post's or the comment's id")]
+    post_id: Annotated[str, Meta(description="The post to open (the comment's post for a comment)")]
+    author: Author
+    snippet: Annotated[
+        str,
+        Meta(
+            examples=["…今天早上去跑步了，沿着江边跑了五公里"],
+            description="Up to 60 characters of the text around the first match; … where it was cut",
+        ),
+    ]
+    highlights: Annotated[
+        list[Annotated[list[int], Meta(min_length=2, max_length=2)]],
+        Meta(
+            examples=[[[7, 9]]],
+            description="The matched words in `snippet` as [start, end) offsets in UTF-16 code units, as "
+            "JavaScript's `snippet.slice(start, end)` reads them (render them bold); no markup is in the snippet",
+        ),
+    ]
+    created_at: datetime
+
+
+class SearchPage(msgspec.Struct, rename="camel"):
+    items: Annotated[list[SearchHit], Meta(description="Best matches first")]
+    next_cursor: NextCursor
+
+
+class PinCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    post_id: IdString
+
+
+class Pin(msgspec.Struct, rename="camel", kw_only=True):
+    post_id: Annotated[str, Meta(examples=["42"])]
+    pinned_by: Annotated[str, Meta(examples=["7"], description="The admin who pinned it")]
+    pinned_at: datetime
+
+
+class Pins(msgspec.Struct, rename="camel"):
+    items: Annotated[list[Pin], Meta(description="In the order pinned, the feed's order (at most 3)")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from service.core.blocks import unblocked
 from service.core.media import IMAGES_JSON
+from service.core.shown import member_shown
 from service.feed.models import FIRST_COMMENTS
 
 # A post's uploaded photos, URLs as placeholders signed per answer (service/core/media.py).
@@ -64,7 +65,8 @@ def _item_json(me: str) -> str:
         'shareCount', p.share_count, 'viewCount', p.view_count,
         'essence', p.essence_at IS NOT NULL, 'essenceAt', {_time("p.essence_at")},
         'createdAt', {_time("p.created_at")}, 'editedAt', {_time("p.edited_at")},
-        'firstComments', coalesce(fc.comments, '[]'::json), 'mentions', {_mentions("p")})"""
+        'pinned', EXISTS (SELECT FROM post_pins pp WHERE pp.post_id = p.id),
+        'firstComments', coalesce(fc.comments, '[]'::json), 'mentions', {_mentions("p")})"""  # noqa: S608
 
 
 def _first_comments(me: str) -> str:
@@ -100,7 +102,8 @@ _SEEN_BY = (
 def _page(source: str, me: str, limit: str, *, shared: bool = False) -> str:
     """The page's JSON (bytes), how many rows were fetched (limit + 1 means there is more), and the sort key
     of the page's last item. ``source`` yields posts `p` numbered `n` in page order. A ``shared`` page (no
-    reader: me is NULL) has the items apart, with their post ids, for the cache to finish per reader."""
+    reader: me is NULL) has the items apart, with their post ids, for the cache to finish per reader. Pinned
+    posts come first with n <= 0 (_pinned) and do not count in the page's size."""
     if shared:
         items = f"""statement_timestamp() AS read_at,
        ARRAY(SELECT p.id FROM page p WHERE p.n <= {limit} ORDER BY p.n) AS post_ids,
@@ -115,7 +118,7 @@ def _page(source: str, me: str, limit: str, *, shared: bool = False) -> str:
            '[]'::json)::text, 'UTF8') AS items"""  # noqa: S608
     return f"""
 page AS (SELECT * FROM ({source}) p)
-SELECT (SELECT count(*) FROM page) AS fetched,
+SELECT (SELECT count(*) FROM page WHERE n > 0) AS fetched,
        (SELECT created_at FROM page WHERE n = {limit}) AS last_created_at,
        (SELECT hot_rank FROM page WHERE n = {limit}) AS last_hot_rank,
        (SELECT essence_at FROM page WHERE n = {limit}) AS last_essence_at,
@@ -131,18 +134,36 @@ standing AS (
 )"""
 
 
-def _community_page(order: str, key: str, key_type: str, extra: str = "") -> str:
+# Pinned notices (pins.py): the feed's first page starts with them, in the order pinned, numbered
+# -2, -1, 0 (so before the ranked posts, and apart from the page size); no page ranks them again.
+PIN_LIMIT = 3
+_NOT_PINNED = "AND NOT EXISTS (SELECT FROM post_pins pp WHERE pp.post_id = p.id)"
+
+
+def _pinned(seen: str, first_page: str, extra: str = "") -> str:
+    return f"""
+        UNION ALL
+        SELECT p.*, row_number() OVER (ORDER BY pp.id) - {PIN_LIMIT} AS n
+        FROM post_pins pp JOIN posts p ON p.id = pp.post_id
+        WHERE pp.community_id = $1 AND {first_page} AND {seen} {extra}"""  # noqa: S608
+
+
+def _community_page(order: str, key: str, key_type: str, extra: str = "", *, pins: bool = False) -> str:
     """A page of one community's posts for a member. $1 community, $2 me, $3/$4 the cursor (NULL: first
-    page), $5 limit. ``order`` is the ORDER BY, ``key`` the matching keyset row."""
+    page), $5 limit. ``order`` is the ORDER BY, ``key`` the matching keyset row; ``pins``: pinned posts
+    first (the feed)."""
+    active = "AND EXISTS (SELECT FROM standing WHERE status = 'active')"
     source = f"""
         SELECT p.*, row_number() OVER (ORDER BY {order}) AS n FROM (
             SELECT p.* FROM posts p
-            WHERE p.community_id = $1 AND {_SEEN_BY.format(me="$2")} {extra}
-              AND EXISTS (SELECT FROM standing WHERE status = 'active')
+            WHERE p.community_id = $1 AND {_SEEN_BY.format(me="$2")} {extra} {_NOT_PINNED if pins else ""}
+              {active}
               AND ($3::{key_type} IS NULL OR ({key}) < ($3, $4))
             ORDER BY {order}
             LIMIT $5 + 1
         ) p"""  # noqa: S608
+    if pins:
+        source += _pinned(_SEEN_BY.format(me="$2"), f"$3::{key_type} IS NULL", active)
     return f"""WITH {_STANDING},
 {_page(source, "$2", "$5")},
        (SELECT status FROM standing) AS standing,
@@ -150,8 +171,12 @@ def _community_page(order: str, key: str, key_type: str, extra: str = "") -> str
 """  # noqa: S608
 
 
-FEED_LATEST = _community_page("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz")
-FEED_HOT = _community_page("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "double precision")
+FEED_LATEST = _community_page("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz", pins=True)
+FEED_HOT = _community_page("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "double precision", pins=True)
+
+
+# The community's pins in order: a cached page read before a pin or an unpin is stale for everyone.
+_PINS = "ARRAY(SELECT pp.post_id FROM post_pins pp WHERE pp.community_id = $1 ORDER BY pp.id)"
 
 # Catching up (docs/live.md): $1 community, $2 me, $3 the newest post id the reader has, $4 limit; the posts
 # after it oldest first, at most $4 (never a next page: the reader asks again from the last one).
@@ -171,16 +196,18 @@ FEED_SINCE = f"""WITH {_STANDING},
 
 def _shared_page(order: str, key: str, key_type: str) -> str:
     """A page of one community's visible posts as everyone sees them (no reader, no standing check), for the
-    page cache. $1 community, $2/$3 the cursor (NULL: first page), $4 limit."""
+    page cache, with the pinned posts first and the community's pins as read (`pins`: the cache compares them
+    with the reader's, READER_OF_PAGE). $1 community, $2/$3 the cursor (NULL: first page), $4 limit."""
+    visible = "p.deleted_at IS NULL AND p.status = 'visible'"
     source = f"""
         SELECT p.*, row_number() OVER (ORDER BY {order}) AS n FROM (
             SELECT p.* FROM posts p
-            WHERE p.community_id = $1 AND p.deleted_at IS NULL AND p.status = 'visible'
+            WHERE p.community_id = $1 AND {visible} {_NOT_PINNED}
               AND ($2::{key_type} IS NULL OR ({key}) < ($2, $3))
             ORDER BY {order}
             LIMIT $4 + 1
-        ) p"""  # noqa: S608
-    return f"WITH {_page(source, 'NULL::bigint', '$4', shared=True)}\n"
+        ) p {_pinned(visible, f"$2::{key_type} IS NULL")}"""  # noqa: S608
+    return f"WITH {_page(source, 'NULL::bigint', '$4', shared=True)},\n       {_PINS} AS pins\n"
 
 
 SHARED_LATEST = _shared_page("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz")
@@ -191,8 +218,8 @@ SHARED_HOT = _shared_page("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "dou
 # $6 the members who wrote on the page. `own_news`: the reader has a pending post there (only they see it) or
 # wrote, edited or deleted one since (they see their own writes at once): the page is then built for them alone.
 # `blocked`: the page's writers the reader blocked (their posts are left out; their comments need a page of its own).
-READER_OF_PAGE = """
-SELECT c.id IS NOT NULL AS found, m.status AS standing,
+READER_OF_PAGE = f"""
+SELECT c.id IS NOT NULL AS found, m.status AS standing, {_PINS} AS pins,
        ARRAY(SELECT l.post_id FROM post_likes l WHERE l.user_id = $2 AND l.post_id = ANY($3::bigint[])) AS liked,
        ARRAY(SELECT b.blocked_id FROM member_blocks b
              WHERE b.blocker_id = $2 AND b.blocked_id = ANY($6::bigint[])) AS blocked,
@@ -205,11 +232,22 @@ SELECT c.id IS NOT NULL AS found, m.status AS standing,
 FROM (SELECT $1::bigint AS id) wanted
 LEFT JOIN communities c ON c.id = wanted.id
 LEFT JOIN memberships m ON m.community_id = wanted.id AND m.user_id = $2
-"""
+"""  # noqa: S608
 # Essence: visible posts marked by an admin, most recently marked first; cursor (essence_at, id).
 ESSENCE = _community_page(
     "p.essence_at DESC, p.id DESC", "p.essence_at, p.id", "timestamptz", "AND p.essence_at IS NOT NULL"
 )
+
+# A member's posts in the community, newest first ($6 the member; profiles).
+MEMBER_POSTS = _community_page(
+    "p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz", "AND p.author_id = $6"
+)
+
+# The member whose posts are asked for ($2) is shown to the reader ($3) in community $1.
+MEMBER_SHOWN = f"""
+SELECT EXISTS (SELECT FROM memberships WHERE community_id = $1 AND user_id = $2 AND status = 'active'
+               AND {member_shown("$1", "$2", "$3")})
+"""  # noqa: S608
 
 # My feed: the latest posts of the communities I am an active member of, follow and have not muted.
 # $1 me, $2/$3 cursor (created_at, id), $4 limit.

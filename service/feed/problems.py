@@ -14,4 +14,7 @@ PROBLEMS = SHARED.extend(
         "A mentioned user is not a member of this community (`detail` names them).",
         action="fix",
     ),
+    Code("search_query_blank", 400, "The search query has no letters, digits or CJK characters to search for."),
+    Code("pin_limit_reached", 409, "The community already has its 3 pinned posts: unpin one first."),
+    Code("post_not_pinnable", 409, "Only a visible post can be pinned (not a pending, rejected or deleted one)."),
 )

@@ -97,9 +97,11 @@ async def community_feed(
                 commenter_ids=row["commenter_ids"],
                 items=row["items"],
                 row=row,
+                pins=row["pins"],
             )
 
-        shared = await cache.page((community_id, order, *after, limit), load)
+        key = (community_id, order, *after, limit)
+        shared = await cache.page(key, load)
         reader = await pool.fetchrow(
             pages.READER_OF_PAGE,
             community_id,
@@ -111,7 +113,9 @@ async def community_feed(
         )
         _require_standing(reader)
         blocked = set(reader["blocked"])
-        if not reader["own_news"] and blocked.isdisjoint(shared.commenter_ids):
+        if reader["pins"] != shared.pins:
+            cache.forget(key, shared)  # pinned or unpinned since, maybe through another process
+        elif not reader["own_news"] and blocked.isdisjoint(shared.commenter_ids):
             return _page(shared.row, limit, cursor_of, shared.items_for(set(reader["liked"]), blocked))
     row = await pool.fetchrow(own_query, community_id, user_id, *after, limit)
     _require_standing(row)
@@ -124,6 +128,18 @@ async def essence(
     row = await pool.fetchrow(pages.ESSENCE, community_id, user_id, *_cursor(cursor, "essence", datetime), limit)
     _require_standing(row)
     return _page(row, limit, lambda r: ("essence", r["last_essence_at"], r["last_id"]))
+
+
+async def member_posts(
+    pool: asyncpg.Pool, community_id: int, user_id: int, member_id: int, limit: int, cursor: str | None
+) -> Response[bytes]:
+    """A member's posts in the community as the reader sees them (a profile); not_found for no such member."""
+    after = _cursor(cursor, "member", datetime)
+    row = await pool.fetchrow(pages.MEMBER_POSTS, community_id, user_id, *after, limit, member_id)
+    _require_standing(row)
+    if not await pool.fetchval(pages.MEMBER_SHOWN, community_id, member_id, user_id):
+        raise Problem("not_found", "no such member")
+    return _page(row, limit, lambda r: ("member", r["last_created_at"], r["last_id"]))
 
 
 async def my_feed(pool: asyncpg.Pool, user_id: int, limit: int, cursor: str | None) -> Response[bytes]:

@@ -1,5 +1,7 @@
 """SQL of the interactions domain: recording, presence, roll-ups, metrics and rewards."""
 
+from service.core.speech import valid_speech_by_member
+
 # --- recording -----------------------------------------------------------------------------------
 
 # Client events arrive as one JSON array of rows (asyncpg encodes seven arrays of 100 at three times the CPU);
@@ -180,28 +182,7 @@ GROUP BY GROUPING SETS ((period), ())
 """
 
 # A member's own valid speech in the window, for contribution scores. $1 community, $2..$3 window.
-VALID_SPEECH_BY_MEMBER = """
-WITH speech AS (
-    SELECT 'post' AS kind, author_id, created_at, coalesce(text, '') AS text,
-           cardinality(image_urls) + cardinality(image_ids) AS images
-    FROM posts
-    WHERE community_id = $1 AND author_id IS NOT NULL AND created_at >= $2 AND created_at < $3
-      AND status = 'visible' AND deleted_at IS NULL
-    UNION ALL
-    SELECT 'comment', author_id, created_at, coalesce(text, ''), (image_id IS NOT NULL)::int
-    FROM comments
-    WHERE community_id = $1 AND author_id IS NOT NULL AND created_at >= $2 AND created_at < $3
-      AND status = 'visible' AND deleted_at IS NULL
-), valid AS (
-    SELECT DISTINCT ON (author_id, regexp_replace(lower(btrim(text)), '\\s+', ' ', 'g'), images) author_id, kind
-    FROM speech
-    WHERE char_length(btrim(text)) >= 5 OR images > 0
-    ORDER BY author_id, regexp_replace(lower(btrim(text)), '\\s+', ' ', 'g'), images, created_at, kind
-)
-SELECT author_id AS user_id, count(*) FILTER (WHERE kind = 'post') AS valid_posts,
-       count(*) FILTER (WHERE kind = 'comment') AS valid_comments
-FROM valid GROUP BY author_id
-"""
+VALID_SPEECH_BY_MEMBER = valid_speech_by_member()
 
 # Roll-up reads, one row per period plus the total (period NULL). $1 community, $2 first day,
 # $3 last day (inclusive), $4 granularity ('day' | 'week' | 'month').

@@ -165,3 +165,23 @@ async def test_blocking_at_once_stays_within_the_limit(world, db):
     )
     assert sorted(a.status_code for a in answers) == [200] * MAX_BLOCKS + [409] * (len(others) - MAX_BLOCKS)
     assert await db.fetchval("SELECT count(*) FROM member_blocks WHERE blocker_id = $1", me.id) == MAX_BLOCKS
+
+
+async def test_search_and_profiles_leave_out_a_blocked_member(world):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    bobs = await world.post(bob, cid, "今天早上去跑步了")
+    await block(world, alice, bob)
+
+    def hits(who) -> list[str]:
+        return world.client.get(f"/v1/communities/{cid}/search", params={"q": "跑步"}, headers=who.headers)
+
+    assert [h["id"] for h in (await hits(carol)).json()["items"]] == [bobs["id"]]
+    assert (await hits(alice)).json()["items"] == []
+    # Neither sees the other's profile (both ways, as in member lists); carol sees both.
+    for who, whom in ((alice, bob), (bob, alice)):
+        profile = await world.client.get(f"/v1/communities/{cid}/members/{whom.id}", headers=who.headers)
+        assert_problem(profile, 404, "not_found")
+    assert (await world.client.get(f"/v1/communities/{cid}/members/{bob.id}", headers=carol.headers)).status_code == 200
+    await unblock(world, alice, bob)
+    assert [h["id"] for h in (await hits(alice)).json()["items"]] == [bobs["id"]]

@@ -1,0 +1,43 @@
+"""The SQL of member profiles (docs/search.md). $n parameters only; the fragments are constant SQL."""
+
+from __future__ import annotations
+
+from service.core.shown import member_shown
+from service.core.speech import valid_speech_by_member
+
+# Member $2 of community $1 as reader $3 sees them, with their contribution figures: essence posts (visible
+# ones), and their check-ins in the community's activities: count, points, longest streak and current
+# streak, the best over activities. A current streak is the activities domain's: the streak at the latest
+# opened occurrence, else, while that one is still open, the streak at the one before it.
+PROFILE = f"""
+SELECT m.user_id::text AS user_id, u.nickname, u.avatar_url, m.role, m.joined_at,
+       CASE WHEN ip.deleted_at IS NULL AND ip.status = 'visible' THEN ip.text END AS introduction,
+       (SELECT count(*) FROM posts p
+        WHERE p.community_id = $1 AND p.author_id = $2 AND p.essence_at IS NOT NULL
+          AND p.deleted_at IS NULL AND p.status = 'visible')::int AS essence_count,
+       coalesce(ci.check_ins, 0) AS check_ins, coalesce(ci.points, 0) AS points,
+       coalesce(ci.longest_streak, 0) AS longest_streak,
+       (SELECT coalesce(max(coalesce(at_latest.streak, CASE WHEN o.still_open THEN at_before.streak END)), 0)
+        FROM activities a
+        CROSS JOIN LATERAL (
+            SELECT (array_agg(l.id ORDER BY l.opens_at DESC))[1] AS latest,
+                   (array_agg(l.id ORDER BY l.opens_at DESC))[2] AS before,
+                   (array_agg(l.closes_at ORDER BY l.opens_at DESC))[1] > now() AS still_open
+            FROM (SELECT id, opens_at, closes_at FROM activity_occurrences
+                  WHERE activity_id = a.id AND opens_at <= now() ORDER BY opens_at DESC LIMIT 2) l
+        ) o
+        LEFT JOIN check_ins at_latest ON at_latest.occurrence_id = o.latest AND at_latest.user_id = $2
+        LEFT JOIN check_ins at_before ON at_before.occurrence_id = o.before AND at_before.user_id = $2
+        WHERE a.community_id = $1) AS current_streak
+FROM memberships m
+JOIN users u ON u.id = m.user_id
+LEFT JOIN posts ip ON ip.id = m.introduction_post_id
+LEFT JOIN LATERAL (
+    SELECT count(*)::int AS check_ins, sum(points)::int AS points, max(streak) AS longest_streak
+    FROM check_ins WHERE community_id = $1 AND user_id = $2
+) ci ON true
+WHERE m.community_id = $1 AND m.user_id = $2 AND m.status = 'active' AND {member_shown("$1", "$2", "$3")}
+"""  # noqa: S608
+
+# The member's valid posts and comments since ever (the interactions domain's definition).
+VALID_SPEECH = valid_speech_by_member("AND author_id = $4")

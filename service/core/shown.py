@@ -1,0 +1,31 @@
+"""Whose writing a reader is shown, as SQL fragments every domain that lists members or their writing uses.
+
+One place on purpose: blocks (service/core/blocks.py) narrow what a reader sees here, and search, profiles, a
+member's posts and the member list follow. Writing: not by a member the reader blocked. Members: neither
+blocked the other.
+"""
+
+from __future__ import annotations
+
+from service.core.blocks import apart, unblocked
+
+
+def _reader(me: str, user: str) -> str:
+    """Whether reader `me` is shown what member `user` wrote."""
+    return unblocked(me, user)
+
+
+def author_shown(row: str, me: str) -> str:
+    """The author of `row` (a posts or comments row) is shown to reader `me`: a robot, or a member the
+    community did not remove."""
+    return f"""({row}.author_id IS NULL OR (NOT EXISTS (
+        SELECT FROM memberships shown_m
+        WHERE shown_m.community_id = {row}.community_id AND shown_m.user_id = {row}.author_id
+          AND shown_m.status = 'removed') AND {_reader(me, f"{row}.author_id")}))"""
+
+
+def member_shown(community: str, user: str, me: str) -> str:
+    """Member `user` of `community` is shown to reader `me` (profiles, a member's posts, the member list):
+    neither blocked the other."""
+    del community
+    return apart(me, user)

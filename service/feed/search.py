@@ -1,0 +1,110 @@
+"""Search in a community: posts and comments by words, Chinese included (docs/search.md).
+
+Texts are indexed by PostgreSQL's `search_terms` (migration 0024): CJK runs as overlapping bigrams plus their
+last character, other words whole. A query is cut by the same rules here: a CJK run of two or more characters
+must appear as consecutive bigrams (a phrase), one character or a word as a prefix; all of them must match.
+Hits are ranked by ts_rank; each carries a snippet of its text around the first match, and the ranges of
+the query's words in it, in UTF-16 code units (what a mini program's JavaScript strings index).
+"""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+
+from service.core.access import require_member
+from service.core.paging import decode_cursor, encode_cursor
+from service.errors import Problem
+from service.feed import models as m
+from service.feed import search_queries as sq
+
+# The same classes as search_terms() in migration 0024: Han, kana, Hangul; ASCII and Latin letters, digits.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_TOKEN = re.compile(f"[{_CJK}]+|[0-9a-z\u00c0-\u024f]+")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+SNIPPET_CHARS = 60  # of text around the first match
+_BEFORE = 15  # characters shown before it
+
+
+def words(q: str) -> list[str]:
+    """The query's words, as search_terms() cuts a text."""
+    return _TOKEN.findall(q.translate(_ASCII_LOWER))
+
+
+def tsquery(found: list[str]) -> str:
+    """A tsquery (its text form) that every word must match: a CJK run as a phrase of its bigrams, a single
+    character or a word as a prefix. Words hold letters only, so quoting them needs no escaping."""
+    parts = []
+    for word in found:
+        if len(word) > 1 and re.match(f"[{_CJK}]", word):
+            parts.append("(" + " <-> ".join(f"'{word[i : i + 2]}'" for i in range(len(word) - 1)) + ")")
+        else:
+            parts.append(f"'{word[:64]}':*")
+    return " & ".join(parts)
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def snippet(text: str, found: list[str]) -> tuple[str, list[list[int]]]:
+    """The text around the first match (with … where it is cut) and the matches in it as [start, end) ranges
+    in UTF-16 code units."""
+    lowered = text.translate(_ASCII_LOWER)
+    first = min((i for w in found if (i := lowered.find(w)) >= 0), default=0)
+    start = max(0, first - _BEFORE)
+    end = min(len(text), start + SNIPPET_CHARS)
+    prefix = "…" if start > 0 else ""
+    shown = prefix + text[start:end] + ("…" if end < len(text) else "")
+    spans: list[tuple[int, int]] = []
+    for word in found:
+        at = lowered.find(word, start)
+        while 0 <= at < end:
+            spans.append((at, min(at + len(word), end)))
+            at = lowered.find(word, at + len(word))
+    merged: list[list[int]] = []
+    for begin, stop in sorted(spans):
+        if merged and begin <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], stop)  # overlapping matches show as one
+        else:
+            merged.append([begin, stop])
+    offset = _utf16(prefix)
+    return shown, [[offset + _utf16(text[start:b]), offset + _utf16(text[start:e])] for b, e in merged]
+
+
+async def search(
+    conn: asyncpg.Connection, community_id: int, user_id: int, q: str, limit: int, cursor: str | None
+) -> m.SearchPage:
+    found = words(q)
+    if not found:
+        raise Problem("search_query_blank")
+    await require_member(conn, community_id, user_id)
+    after = decode_cursor(cursor, float, str, int) or (None, None, None)
+    async with conn.transaction():
+        # How to find the candidates depends on how common the words are (walk the newest posts, or read
+        # the index): a plan made once for any query would read every match of a common word.
+        await conn.execute(sq.CUSTOM_PLANS)
+        rows = await conn.fetch(sq.SEARCH, community_id, tsquery(found), user_id, *after, limit + 1)
+    items = []
+    for row in rows[:limit]:
+        text, highlights = snippet(row["text"], found)
+        author = m.Author(
+            id=None if row["author_id"] is None else str(row["author_id"]),
+            nickname=row["nickname"],
+            avatar_url=row["avatar_url"],
+        )
+        items.append(
+            m.SearchHit(
+                kind=row["kind"],
+                id=str(row["id"]),
+                post_id=str(row["post_id"]),
+                author=author,
+                snippet=text,
+                highlights=highlights,
+                created_at=row["created_at"],
+            )
+        )
+    last = rows[limit - 1] if len(rows) > limit else None
+    next_cursor = None if last is None else encode_cursor(last["rank"], last["kind"], last["id"])
+    return m.SearchPage(items=items, next_cursor=next_cursor)

@@ -1,0 +1,113 @@
+"""Search in a community over HTTP (docs/search.md): Chinese words without spaces, ranked hits with highlighted
+snippets, only what every member may see, members only, cursor pages; member search by nickname."""
+
+from __future__ import annotations
+
+import msgspec
+
+from service.feed.models import SearchPage
+from tests.world import assert_problem
+
+
+async def search(world, who, cid: str, q: str, **params) -> dict:
+    response = await world.client.get(f"/v1/communities/{cid}/search", params={"q": q, **params}, headers=who.headers)
+    assert response.status_code == 200, response.text
+    msgspec.json.decode(response.content, type=SearchPage)
+    return response.json()
+
+
+def marked(hit: dict) -> list[str]:
+    """The highlighted parts of a hit's snippet, read as JavaScript would (UTF-16 offsets)."""
+    units = hit["snippet"].encode("utf-16-le")
+    return [units[2 * start : 2 * end].decode("utf-16-le") for start, end in hit["highlights"]]
+
+
+async def test_chinese_words_are_found_without_spaces_and_highlighted(world):
+    alice, bob = [await world.member(name) for name in ("alice", "bob")]
+    cid = await world.community(alice, bob)
+    run = await world.post(alice, cid, "今天早上去跑步了")
+    await world.post(alice, cid, "周末一起去爬山吧")  # unrelated: 跑 and 步 nowhere
+    await world.post(bob, cid, "步行去公司，跑了几步")  # 跑 and 步, but never 跑步
+    comment = await world.comment(bob, run["id"], "😀明天也一起跑步吧 Running")
+
+    found = await search(world, bob, cid, "跑步")
+    hits = {(hit["kind"], hit["id"]): hit for hit in found["items"]}
+    assert set(hits) == {("post", run["id"]), ("comment", comment["id"])}
+    post_hit, comment_hit = hits[("post", run["id"])], hits[("comment", comment["id"])]
+    assert post_hit["snippet"] == "今天早上去跑步了" and post_hit["highlights"] == [[5, 7]]
+    assert post_hit["postId"] == run["id"] and post_hit["author"]["nickname"] == "alice"
+    assert comment_hit["postId"] == run["id"] and marked(comment_hit) == ["跑步"]  # after an emoji: 2 UTF-16 units
+
+    assert [h["id"] for h in (await search(world, bob, cid, "早上 跑步"))["items"]] == [run["id"]]  # every word
+    assert [h["id"] for h in (await search(world, bob, cid, "去跑步了"))["items"]] == [run["id"]]  # as written
+    assert (await search(world, bob, cid, "跑步早上"))["items"] == []
+    assert [h["id"] for h in (await search(world, bob, cid, "早"))["items"]] == [run["id"]]  # one character
+    latin = (await search(world, bob, cid, "RUNNIN"))["items"]  # a Latin word: any case, as a prefix
+    assert [h["id"] for h in latin] == [comment["id"]] and marked(latin[0]) == ["Runnin"]
+    assert (await search(world, bob, cid, "游泳"))["items"] == []
+
+
+async def test_only_what_every_member_sees_is_found(world):
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol)
+    shown = await world.post(alice, cid, "夜跑路线推荐")
+    held = await world.post(bob, cid, "夜跑装备 sandbox-review")
+    assert held["status"] == "pending"
+    deleted = await world.post(bob, cid, "夜跑约吗")
+    assert (await world.client.delete(f"/v1/posts/{deleted['id']}", headers=bob.headers)).status_code == 204
+    on_deleted = await world.comment(carol, shown["id"], "夜跑要注意安全")
+    held_comment = await world.comment(carol, shown["id"], "夜跑 sandbox-review")
+    assert held_comment["status"] == "pending"
+    by_removed = await world.post(carol, cid, "夜跑打卡第一天")
+    assert (await world.client.delete(f"/v1/communities/{cid}/members/{carol.id}", headers=alice.headers)).is_success
+
+    for reader in (alice, bob):  # not even their authors find held content
+        found = {h["id"] for h in (await search(world, reader, cid, "夜跑"))["items"]}
+        assert found == {shown["id"]}, found
+    assert on_deleted["id"] not in found and by_removed["id"] not in found
+
+    url = f"/v1/communities/{cid}/search"
+    assert_problem(await world.client.get(url, params={"q": "夜跑"}, headers=dave.headers), 403, "not_member")
+    assert_problem(await world.client.get(url, params={"q": "夜跑"}, headers=carol.headers), 403, "not_member")
+    assert_problem(
+        await world.client.get("/v1/communities/999999/search", params={"q": "夜跑"}, headers=bob.headers),
+        404,
+        "not_found",
+    )
+    blank = assert_problem(
+        await world.client.get(url, params={"q": "  ，！ "}, headers=bob.headers), 400, "search_query_blank"
+    )
+    assert blank["userMessage"] == "请输入要搜索的文字。"
+    for bad in ({}, {"q": ""}, {"q": "跑" * 51}, {"q": "跑", "cursor": "bm90IGEgY3Vyc29y"}):
+        assert_problem(await world.client.get(url, params=bad, headers=bob.headers), 400, "validation_failed")
+
+
+async def test_hits_are_ranked_and_paged_by_cursor_without_repeats(world):
+    alice, bob = [await world.member(name) for name in ("alice", "bob")]
+    cid = await world.community(alice, bob)
+    strong = await world.post(alice, cid, "跑步跑步跑步，天天跑步")
+    posts = [await world.post(alice, cid, f"第{i}次跑步，很长的一段话" * 3) for i in range(5)]
+    first = await search(world, bob, cid, "跑步", limit=2)
+    assert first["items"][0]["id"] == strong["id"] and first["nextCursor"]
+    seen = [hit["id"] for hit in first["items"]]
+    cursor = first["nextCursor"]
+    while cursor:
+        page = await search(world, bob, cid, "跑步", limit=2, cursor=cursor)
+        seen += [hit["id"] for hit in page["items"]]
+        cursor = page["nextCursor"]
+    assert sorted(seen) == sorted([strong["id"], *(p["id"] for p in posts)])
+
+
+async def test_member_search_by_nickname(world):
+    alice, bob, bobby, carol = [await world.member(name) for name in ("alice", "bob", "bobby", "carol")]
+    cid = await world.community(alice, bob, bobby)
+    url = f"/v1/communities/{cid}/members"
+    found = await world.client.get(url, params={"q": "BOB"}, headers=alice.headers)
+    assert found.status_code == 200, found.text
+    assert [m["nickname"] for m in found.json()["items"]] == ["bob", "bobby"]
+    assert (await world.client.get(url, params={"q": "zed"}, headers=alice.headers)).json()["items"] == []
+    page = (await world.client.get(url, params={"q": "bob", "limit": 1}, headers=alice.headers)).json()
+    rest = await world.client.get(url, params={"q": "bob", "cursor": page["nextCursor"]}, headers=alice.headers)
+    assert [m["nickname"] for m in page["items"] + rest.json()["items"]] == ["bob", "bobby"]
+    assert_problem(await world.client.get(url, params={"q": "bob"}, headers=carol.headers), 403, "not_member")
+    assert_problem(await world.client.get(url, params={"q": ""}, headers=alice.headers), 400, "validation_failed")
