@@ -277,7 +277,7 @@ UPDATE invites SET revoked_at = now() WHERE community_id = $1 AND created_by = $
 """
 
 INSERT_REFERRAL = """
-INSERT INTO referrals (community_id, referred_id, referrer_id, invite_id) VALUES ($1, $2, $3, $4)
+INSERT INTO referrals (community_id, referred_id, referrer_id, invite_id, share_id) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (community_id, referred_id) DO NOTHING
 """
 
@@ -298,3 +298,6 @@ WHERE a.community_id = $1 AND ($2::text IS NULL OR a.action = $2) AND ($3::bigin
 ORDER BY a.id DESC
 LIMIT $4
 """
+
+# The sharer behind a share code of this community (a code of another community credits nobody).
+SHARE_OF = "SELECT id, user_id FROM post_shares WHERE code = $2 AND community_id = $1 ORDER BY id LIMIT 1"
