@@ -3356,7 +3356,10 @@ export interface components {
              * @enum {string}
              */
             outcome: "join" | "request" | "pay" | "full";
-            /** @description Send it as `shareCode` when joining: the sharer is credited */
+            /**
+             * @description Send it as `shareCode` when joining: the sharer is credited
+             * @example Xq3V9xk2LmP0
+             */
             shareCode: string;
         };
         /** Image */
@@ -4300,12 +4303,18 @@ export interface components {
         };
         /** PreviewPost */
         PreviewPost: {
-            /** @description The author's nickname; a robot's posts show the community's */
+            /**
+             * @description The author's nickname; a robot's posts show the community's
+             * @example 小林
+             */
             authorNickname: string;
             commentCount: number;
             /** Format: date-time */
             createdAt: string;
-            /** @description The post's first 140 characters */
+            /**
+             * @description The post's first 140 characters
+             * @example 周六早上七点，公园门口集合
+             */
             excerpt: string;
             id: string;
             imageCount: number;
@@ -4762,10 +4771,15 @@ export interface components {
         };
         /** SharePreview */
         SharePreview: {
+            /**
+             * @description A share's code: its link opens the public preview (GET /v1/shares/{code}); joining with `shareCode` credits the sharer
+             * @example Xq3V9xk2LmP0
+             */
             code: string;
             community: components["schemas"]["CommunityCard"];
             join: components["schemas"]["HowToJoin"];
             post: components["schemas"]["PreviewPost"];
+            /** @example 阿杰 */
             sharerNickname: string;
         };
         /** SharedPost */

@@ -209,12 +209,16 @@ EXCERPT_MAX = 140  # characters of a post (and of a community's description) a p
 
 class PreviewPost(msgspec.Struct, rename="camel", kw_only=True):
     id: str
-    excerpt: Annotated[str, Meta(description=f"The post's first {EXCERPT_MAX} characters")]
+    excerpt: Annotated[
+        str, Meta(examples=["周六早上七点，公园门口集合"], description=f"The post's first {EXCERPT_MAX} characters")
+    ]
     truncated: Annotated[bool, Meta(description="The post is longer than the excerpt")]
     image_count: int
     like_count: int
     comment_count: int
-    author_nickname: Annotated[str, Meta(description="The author's nickname; a robot's posts show the community's")]
+    author_nickname: Annotated[
+        str, Meta(examples=["小林"], description="The author's nickname; a robot's posts show the community's")
+    ]
     created_at: datetime
 
 
@@ -237,12 +241,14 @@ class HowToJoin(msgspec.Struct, rename="camel", kw_only=True):
             "the admins; `pay`: it answers an order to pay; `full`: no place is left"
         ),
     ]
-    share_code: Annotated[str, Meta(description="Send it as `shareCode` when joining: the sharer is credited")]
+    share_code: Annotated[
+        str, Meta(examples=["Xq3V9xk2LmP0"], description="Send it as `shareCode` when joining: the sharer is credited")
+    ]
 
 
 class SharePreview(msgspec.Struct, rename="camel", kw_only=True):
-    code: str
-    sharer_nickname: str
+    code: ShareCode
+    sharer_nickname: Annotated[str, Meta(examples=["阿杰"])]
     post: PreviewPost
     community: CommunityCard
     join: HowToJoin
