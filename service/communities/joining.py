@@ -95,7 +95,9 @@ async def join(
         # Approval communities, and removed members of free ones asking to come back: an admin decides.
         if community["member_count"] >= community["member_cap"]:
             raise Problem("community_full", f"all {community['member_cap']} places are taken")
-        request_id = await conn.fetchval(q.INSERT_JOIN_REQUEST, community_id, user_id, data.message.strip())
+        share = await share_of(conn, community_id, data.share_code)  # credited if the request is approved
+        share_id = None if share is None else share["id"]
+        request_id = await conn.fetchval(q.INSERT_JOIN_REQUEST, community_id, user_id, data.message.strip(), share_id)
         if request_id is None:  # one pending request per member: asking again shows the first
             request_id = await conn.fetchval(q.PENDING_REQUEST_OF, community_id, user_id)
         return 202, m.JoinResult(outcome="pending", request=await _join_request(conn, request_id, community_id))
@@ -134,6 +136,8 @@ async def approve_join_request(
             request["user_id"],
             via="approval",
             actor_id=admin_id,
+            referrer_id=request["sharer_id"],
+            share_id=request["share_id"],
             details={"requestId": str(request_id)},
         )
         await deliver(conn, Item(request["user_id"], "join_approved", "community", community_id, community_id))

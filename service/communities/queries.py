@@ -188,7 +188,7 @@ USER_OPENID = "SELECT openid FROM users WHERE id = $1"
 # --- join requests -------------------------------------------------------------------------------------
 
 INSERT_JOIN_REQUEST = """
-INSERT INTO join_requests (community_id, user_id, message) VALUES ($1, $2, $3)
+INSERT INTO join_requests (community_id, user_id, message, share_id) VALUES ($1, $2, $3, $4)
 ON CONFLICT (community_id, user_id) WHERE status = 'pending' DO NOTHING
 RETURNING id
 """
@@ -201,7 +201,9 @@ WHERE r.id = $1 AND r.community_id = $2
 """
 
 LOCK_JOIN_REQUEST = """
-SELECT id, user_id, status FROM join_requests WHERE id = $1 AND community_id = $2 FOR UPDATE
+SELECT j.id, j.user_id, j.status, j.share_id, s.user_id AS sharer_id
+FROM join_requests j LEFT JOIN post_shares s ON s.id = j.share_id AND s.community_id = j.community_id
+WHERE j.id = $1 AND j.community_id = $2 FOR UPDATE OF j
 """
 
 PENDING_REQUEST_OF = "SELECT id FROM join_requests WHERE community_id = $1 AND user_id = $2 AND status = 'pending'"

@@ -109,7 +109,7 @@ async def test_nobody_refers_themselves_and_a_foreign_share_credits_nobody(world
     assert_problem(malformed, 400, "validation_failed")
 
 
-async def test_the_preview_of_a_paid_or_approval_community_says_how_to_join(world):
+async def test_an_approval_community_credits_the_sharer_when_the_request_is_approved(world):
     alice, bob = [await world.member(name) for name in ("alice", "bob")]
     cid = await world.community(alice, entryMode="approval")
     post = await world.post(alice, cid, "审核制的社群")
@@ -117,3 +117,9 @@ async def test_the_preview_of_a_paid_or_approval_community_says_how_to_join(worl
     assert preview["join"]["outcome"] == "request" and preview["community"]["entryMode"] == "approval"
     pending = await join(world, bob, cid, 202, shareCode=preview["join"]["shareCode"])
     assert pending["outcome"] == "pending"
+    assert (await referrals(world, alice, cid))["items"] == []  # not admitted yet: nothing credited
+    approve = f"/v1/communities/{cid}/join-requests/{pending['request']['id']}/approve"
+    approved = await world.client.post(approve, headers=alice.headers)
+    assert approved.status_code == 200, approved.text
+    board = await referrals(world, alice, cid)  # the approval admitted bob: the sharer is credited
+    assert [(e["userId"], e["referrals"]) for e in board["items"]] == [(str(alice.id), 1)]

@@ -6,8 +6,9 @@ CREATE INDEX post_shares_code ON post_shares (code) WHERE code IS NOT NULL;
 
 -- A referral is credited once, at the referred member's first admission (after payment, for paid entry).
 ALTER TABLE referrals ADD COLUMN share_id bigint;
--- The share a paid entry order came through, credited when the payment admits the payer.
+-- The share a paid entry order or a join request came through, credited when the payment or the approval admits.
 ALTER TABLE community_entries ADD COLUMN share_id bigint;
+ALTER TABLE join_requests ADD COLUMN share_id bigint;
 
 CREATE TABLE invite_posters (
     community_id  bigint NOT NULL REFERENCES communities (id),
