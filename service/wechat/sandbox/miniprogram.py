@@ -265,5 +265,4 @@ class MiniProgramCodes(Controller):
             return wechat_error(41030)
         width = body.get("width", 430)
         width = min(max(width if isinstance(width, int) else 430, 280), 1280)  # WeChat clamps the width
-        sandbox.mini_program_codes.append({"scene": scene, "page": page, "width": width})
         return Response(_code_png(scene, page, width), media_type="image/png")

@@ -122,7 +122,6 @@ class SandboxState:
         self.consents: Counter[tuple[str, str]] = Counter()
         self.subscribe_messages: list[dict] = []
         self.custom_messages: list[dict] = []
-        self.mini_program_codes: list[dict] = []  # every code drawn (wxacode.getUnlimited)
         self.risky_words = dict(config.risky_words)
         self.review_words = dict(config.review_words)
         self.fault: Fault | None = None
