@@ -722,6 +722,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/communities/{community_id}/invites/{code}/poster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An invite link's mini-program code as a PNG (its creator, or an admin)
+         * @description WeChat's unlimited mini-program code (wxacode.getUnlimited) opening the join page (INVITE_PAGE) with the scene `<community id>.<invite code>`: the page joins with that `inviteCode`. Drawn once per invite and kept; a revoked, expired or used-up link answers its code.
+         */
+        get: operations["getInvitePoster"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/communities/{community_id}/join": {
         parameters: {
             query?: never;
@@ -1135,6 +1155,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/communities/{community_id}/referrals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who brought the most members in (members only)
+         * @description Referrals credited to each member: someone admitted for the first time through their invite link or their share (`shareCode`), for paid entry once paid. Never for oneself, never twice for one member; only referrer and referred who are still members count. Each also weighs in the member tier of reward pools (CONTRIBUTION_REFERRAL, docs/growth.md).
+         */
+        get: operations["referralLeaderboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/communities/{community_id}/robot-rules": {
         parameters: {
             query?: never;
@@ -1171,6 +1211,26 @@ export interface paths {
          * @description Chinese needs no spaces: `跑步` finds 今天早上去跑步了. Every word of `q` must match; a Chinese run of two or more characters matches as written, one character or a Latin word as the start of a word. Only what every member sees: no pending, held, hidden or removed content, nothing by removed members. Each hit has a `snippet` of its text and the `highlights` in it as [start, end) UTF-16 offsets. A `q` with nothing to search (only spaces or punctuation) answers 400 `search_query_blank`.
          */
         get: operations["searchCommunity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/communities/{community_id}/stage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The community's stage and what to do next (admins)
+         * @description The one stage of the community (also on the community and in its metrics), computed once a day over the last 30 local days: gather -> active -> operate -> commercialise, up or down as activity goes (thresholds in docs/metrics.md). `advice` lists the stage's actions (gather: invite and welcome; active: a theme activity; operate: a meetup; commercialise: a paid app, a collection, paid entry) and `missing` what the next stage still needs (docs/growth.md).
+         */
+        get: operations["communityStage"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2252,7 +2312,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Record that I shared a post, and where (chat, group, Moments, ...) */
+        /**
+         * Share a post: a code for its link, attributed to me, and where it went (chat, group, ...)
+         * @description Each share answers its own `code`: the link carries it, anyone opens its public preview (GET /v1/shares/{code}), and whoever joins with `shareCode` is credited to me as a referral.
+         */
         post: operations["sharePost"];
         delete?: never;
         options?: never;
@@ -2319,6 +2382,26 @@ export interface paths {
          * @description Soft: the rule stops answering at once. `app_disabled` while the robots app is off.
          */
         delete: operations["deleteRobotRule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shares/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The public preview of a shared post: an excerpt, its author, the community's card, how to join
+         * @description Anyone may open it, without a token. The post's first 140 characters, its author's nickname, the sharer's nickname, the community's public card (name, cover, member count, entry mode and price) and how to join (send `join.shareCode` as `shareCode` to POST /v1/communities/{id}/join and the sharer is credited once you are admitted). Nothing else: a pending, hidden, refused or deleted post answers 404 as an unknown code does. Limited per client address (`rate_limited`).
+         */
+        get: operations["getSharePreview"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -3086,6 +3169,24 @@ export interface components {
         CommunityAppList: {
             items: components["schemas"]["CommunityApp"][];
         };
+        /** CommunityCard */
+        CommunityCard: {
+            /**
+             * @description The public link of the cover uploaded (`coverMediaId`: it shows the photo once WeChat approved it), a URL set before covers were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
+            coverUrl: string;
+            /** @description The first 140 characters of its description */
+            description: string;
+            /** @enum {string} */
+            entryMode: "free" | "approval" | "paid";
+            id: string;
+            memberCap: number;
+            memberCount: number;
+            name: string;
+            /** @description Paid entry: the price in fen */
+            priceFen: number | null;
+        };
         /** CommunityCreate */
         CommunityCreate: {
             /**
@@ -3246,6 +3347,11 @@ export interface components {
             commentsReceived: number;
             likesReceived: number;
             participation: number;
+            /**
+             * @description Members brought in (invite or share) and still in
+             * @default 0
+             */
+            referrals: number;
             validComments: number;
             validPosts: number;
         };
@@ -3733,6 +3839,19 @@ export interface components {
             /** @description owner, admin or member; null when no longer a member */
             role: string | null;
         };
+        /** HowToJoin */
+        HowToJoin: {
+            /**
+             * @description `join`: POST /v1/communities/{id}/join admits at once; `request`: it sends a request to the admins; `pay`: it answers an order to pay; `full`: no place is left
+             * @enum {string}
+             */
+            outcome: "join" | "request" | "pay" | "full";
+            /**
+             * @description Send it as `shareCode` when joining: the sharer is credited
+             * @example Xq3V9xk2LmP0
+             */
+            shareCode: string;
+        };
         /** Image */
         Image: {
             /** @example 1600 */
@@ -3827,6 +3946,11 @@ export interface components {
              * @example 我也喜欢跑步
              */
             message: string;
+            /**
+             * @description The code of the shared post that brought you (GET /v1/shares/{code}): its sharer is credited when you are admitted. It admits nobody by itself; a code of another community, or an unknown one, credits nobody
+             * @example Xq3V9xk2LmP0
+             */
+            shareCode?: string | null;
         };
         /** JoinRequest */
         JoinRequest: {
@@ -4473,7 +4597,10 @@ export interface components {
             granularity: "day" | "week" | "month";
             periods: components["schemas"]["MetricPeriod"][];
             rolledUpAt: string | null;
-            /** @enum {string} */
+            /**
+             * @description The community's stage (GET .../stage): the daily one, whatever the window asked
+             * @enum {string}
+             */
             stage: "gather" | "active" | "operate" | "commercialise";
             /** Format: date */
             start: string;
@@ -4955,6 +5082,27 @@ export interface components {
             /** Format: date-time */
             startedAt: string;
         };
+        /** PreviewPost */
+        PreviewPost: {
+            /**
+             * @description The author's nickname; a robot's posts show the community's
+             * @example 小林
+             */
+            authorNickname: string;
+            commentCount: number;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * @description The post's first 140 characters
+             * @example 周六早上七点，公园门口集合
+             */
+            excerpt: string;
+            id: string;
+            imageCount: number;
+            likeCount: number;
+            /** @description The post is longer than the excerpt */
+            truncated: boolean;
+        };
         /**
          * ProblemBody
          * @example {
@@ -5111,6 +5259,27 @@ export interface components {
         ReasonCount: {
             count: number;
             reason: string;
+        };
+        /** ReferralEntry */
+        ReferralEntry: {
+            /**
+             * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
+             * @example https://api.example.com/v1/media/public/8812
+             */
+            avatarUrl: string;
+            nickname: string;
+            /** @description 1 for the most referrals; equal counts share a rank */
+            rank: number;
+            /** @description Members brought in by an invite or a share, still members */
+            referrals: number;
+            userId: string;
+        };
+        /** ReferralLeaderboard */
+        ReferralLeaderboard: {
+            communityId: string;
+            items: components["schemas"]["ReferralEntry"][];
+            /** @description My place; null when I brought nobody in */
+            mine: components["schemas"]["ReferralEntry"] | null;
         };
         /** RefreshRequest */
         RefreshRequest: {
@@ -5416,6 +5585,11 @@ export interface components {
         };
         /** Share */
         Share: {
+            /**
+             * @description A share's code: its link opens the public preview (GET /v1/shares/{code}); joining with `shareCode` credits the sharer
+             * @example Xq3V9xk2LmP0
+             */
+            code: string;
             /** Format: date-time */
             createdAt: string;
             id: string;
@@ -5431,6 +5605,19 @@ export interface components {
              * @enum {string}
              */
             target: "chat" | "group" | "moments" | "favorite" | "other";
+        };
+        /** SharePreview */
+        SharePreview: {
+            /**
+             * @description A share's code: its link opens the public preview (GET /v1/shares/{code}); joining with `shareCode` credits the sharer
+             * @example Xq3V9xk2LmP0
+             */
+            code: string;
+            community: components["schemas"]["CommunityCard"];
+            join: components["schemas"]["HowToJoin"];
+            post: components["schemas"]["PreviewPost"];
+            /** @example 阿杰 */
+            sharerNickname: string;
         };
         /** SharedPost */
         SharedPost: {
@@ -5492,6 +5679,51 @@ export interface components {
         SignupResult: {
             order?: components["schemas"]["Order"] | null;
             signup: components["schemas"]["Signup"];
+        };
+        /** Stage */
+        Stage: {
+            advice: components["schemas"]["StageAdvice"][];
+            /** @description When it entered this stage */
+            changedAt: string | null;
+            communityId: string;
+            /** @description The daily job's last run; null: not yet */
+            computedAt: string | null;
+            end: string | null;
+            /** @description What the next stage still needs */
+            missing: components["schemas"]["StageGap"][];
+            /** @enum {null|string} */
+            nextStage: "gather" | "active" | "operate" | "commercialise" | null;
+            /**
+             * @description The stage it left last
+             * @enum {null|string}
+             */
+            previousStage: "gather" | "active" | "operate" | "commercialise" | null;
+            /** @enum {string} */
+            stage: "gather" | "active" | "operate" | "commercialise";
+            start: string | null;
+            /** @description The figures the stage came from */
+            totals: components["schemas"]["MetricValues"] | null;
+        };
+        /** StageAdvice */
+        StageAdvice: {
+            /**
+             * @description What to do: each names a feature of the app
+             * @enum {string}
+             */
+            action: "invite" | "welcome" | "theme_activity" | "meetup" | "paid_app" | "collection" | "paid_entry";
+            /** @description The advice as admins read it (Chinese) */
+            text: string;
+        };
+        /** StageGap */
+        StageGap: {
+            have: number;
+            /**
+             * @description A metric of `totals`
+             * @example effectiveSpeakers
+             */
+            metric: string;
+            /** @description The least the next stage asks over 30 days */
+            need: number;
         };
         /** TimeZoneSetting */
         TimeZoneSetting: {
@@ -7176,6 +7408,8 @@ export interface components {
         "path.app": string;
         /** @description Resource id (decimal string of an integer) */
         "path.case_id": string;
+        /** @description The invite code */
+        "path.code": string;
         /** @description Resource id (decimal string of an integer) */
         "path.collection_id": string;
         /** @description Resource id (decimal string of an integer) */
@@ -8614,7 +8848,7 @@ export interface operations {
                 /** @description Resource id (decimal string of an integer) */
                 community_id: components["parameters"]["path.community_id"];
                 /** @description The invite code */
-                code: string;
+                code: components["parameters"]["path.code"];
             };
             cookie?: never;
         };
@@ -8631,6 +8865,38 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_member"];
             404: components["responses"]["Problem404_15ca92ef85"];
+        };
+    };
+    getInvitePoster: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+                /** @description The invite code */
+                code: components["parameters"]["path.code"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_15ca92ef85"];
+            410: components["responses"]["Problem410_3e66572ab2"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     joinCommunity: {
@@ -9530,6 +9796,36 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
         };
     };
+    referralLeaderboard: {
+        parameters: {
+            query?: {
+                /** @description How many leaders (1-100) */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferralLeaderboard"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
     listRobotRules: {
         parameters: {
             query?: {
@@ -9631,6 +9927,33 @@ export interface operations {
             400: components["responses"]["Problem400_34b3eb2b83"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    communityStage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
         };
     };
@@ -11838,6 +12161,32 @@ export interface operations {
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_app_disabled"];
+        };
+    };
+    getSharePreview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The share's code */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The preview */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharePreview"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            404: components["responses"]["Problem404_not_found"];
+            429: components["responses"]["Problem429_rate_limited"];
         };
     };
     getTransfer: {

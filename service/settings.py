@@ -222,6 +222,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     media_unattached_hours: Annotated[int, msgspec.Meta(ge=1)] = 24  # uploads never used are deleted after this
     # The sandbox's image check: the verdict is pushed to PUBLIC_BASE_URL/v1/wechat/messages after this delay.
     sandbox_media_check_delay: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    # Growth: public share previews allowed per client address and minute; the referral score of a member per
+    # credited referral, in the member tier of reward pools (docs/growth.md).
+    share_previews_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 60
+    contribution_referral: float = 10.0
+    # The mini-program page an invite poster's code opens; it reads `<community id>.<invite code>` from `scene`.
+    invite_page: str = "pages/join/index"
 
     def __post_init__(self) -> None:
         if self.db_pool_min > self.db_pool_max:

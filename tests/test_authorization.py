@@ -46,6 +46,7 @@ PUBLIC = {
     ("POST", "/v1/wechat/messages"): "WeChat's message push, verified by its signature",
     ("GET", "/v1/media/files/{name}"): "a stored image behind a link we signed (HMAC) that expires",
     ("GET", "/v1/media/public/{media_id}"): "an approved avatar or cover: shown to anyone, like the profile it is on",
+    ("GET", "/v1/shares/{code}"): "a shared post's preview: what a member chose to show anyone, visible posts only",
 }
 
 OPERATIONS = [
@@ -241,6 +242,10 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("PUT", "/v1/posts/{post_id}/like"): Row(MEMBERS),
     ("DELETE", "/v1/posts/{post_id}/like"): Row(MEMBERS),
     ("POST", "/v1/posts/{post_id}/share"): Row(MEMBERS, body={"target": "chat"}),
+    ("GET", "/v1/shares/{code}"): Row(EVERYONE, "share_code"),
+    ("GET", "/v1/communities/{community_id}/referrals"): Row(MEMBERS),
+    ("GET", "/v1/communities/{community_id}/stage"): Row(ADMINS),
+    ("GET", "/v1/communities/{community_id}/invites/{code}/poster"): Row(AUTHOR_OR_ADMINS, "fresh_invite"),
     ("PUT", "/v1/posts/{post_id}/essence"): Row(ADMINS),
     ("DELETE", "/v1/posts/{post_id}/essence"): Row(ADMINS),
     # Robots.
@@ -447,6 +452,12 @@ def _made(make: str, key: str):
     return target
 
 
+async def _share_code(s: Seeder, seeded: Seeded, role: str) -> dict:
+    share = {"target": "group"}
+    path = f"/v1/posts/{seeded.ids['post_id']}/share"
+    return {"code": (await s.call("POST", path, seeded.users["author"], json=share))["code"]}
+
+
 async def _newcomers_post(s: Seeder, seeded: Seeded, role: str) -> dict:
     """A post by a member who holds none of the roles: every role may report it."""
     newcomer, cid = await _new_user(s), seeded.ids["community_id"]
@@ -500,6 +511,7 @@ TARGETS = {
     "fresh_community": _fresh_community,
     "new_user": lambda s, seeded, role: _new_user_id(s),
     "fresh_invite": _made("invite", "code"),
+    "share_code": _share_code,
     "fresh_request": _fresh_request,
     "fresh_entry_order": _fresh_entry_order,
     "own_entry_order": _own_entry_order,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.interactions import logic
+from service.interactions import logic, stages
 from service.interactions.models import MetricValues
 from service.settings import Settings
 from tests.scenario import Factory
@@ -250,6 +250,7 @@ async def test_leaderboard_ranks_by_contribution(client, world, settings, databa
         "commentsReceived": 3,
         "likesReceived": 1,
         "participation": 0,
+        "referrals": 0,
     }
     member = (
         await client.get(f"/v1/communities/{world['c1']}/leaderboard", params=params, headers=auth(world, "D"))
@@ -369,12 +370,12 @@ def test_stage_thresholds():
         base.update(average_posts_viewed=0.0, average_online_seconds=0.0, activity_score=0.0)
         return MetricValues(**{**base, **v})
 
-    assert logic.stage_of(values()) == "gather"
-    assert logic.stage_of(values(effective_speakers=5, valid_comments=9)) == "gather"
-    assert logic.stage_of(values(effective_speakers=5, valid_comments=10)) == "active"
-    assert logic.stage_of(values(effective_speakers=10, valid_comments=40, peak_concurrent_users=5)) == "operate"
+    assert stages.stage_of(values()) == "gather"
+    assert stages.stage_of(values(effective_speakers=5, valid_comments=9)) == "gather"
+    assert stages.stage_of(values(effective_speakers=5, valid_comments=10)) == "active"
+    assert stages.stage_of(values(effective_speakers=10, valid_comments=40, peak_concurrent_users=5)) == "operate"
     assert (
-        logic.stage_of(values(effective_speakers=20, valid_comments=100, peak_concurrent_users=10, new_members=10))
+        stages.stage_of(values(effective_speakers=20, valid_comments=100, peak_concurrent_users=10, new_members=10))
         == "commercialise"
     )
 
@@ -386,7 +387,7 @@ async def test_stage_is_refreshed_from_the_metrics_and_shown_on_the_community(cl
     try:
         await logic.rollup_incremental(conn, settings)
         await conn.execute("INSERT INTO community_stages (community_id, stage) VALUES ($1, 'operate')", world["c1"])
-        await logic.refresh_stages(conn, settings, [world["c1"]])  # the scripted day is a quiet community
+        await stages.refresh_stages(conn, settings, [world["c1"]])  # the scripted day is a quiet community
     finally:
         await conn.close()
     community = (await client.get(f"/v1/communities/{world['c1']}", headers=auth(world, "B"))).json()

@@ -151,6 +151,25 @@ async def test_msg_sec_check_shapes_and_limits(sandbox):
     assert (await check(openid="o-unknown"))["errcode"] == 40003
 
 
+async def test_unlimited_mini_program_code_answers_a_png_or_an_errcode(sandbox):
+    token = (await stable_token(sandbox))["access_token"]
+
+    async def draw(**body):
+        full = {"scene": "42.q3V9xk2LmP0a", "page": "pages/join/index", **body}
+        return await sandbox.http.post("/wxa/getwxacodeunlimit", params={"access_token": token}, json=full)
+
+    drawn = await draw(width=100)
+    assert drawn.headers["content-type"] == "image/png" and drawn.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert drawn.content == (await draw(width=280)).content  # clamped to WeChat's least width; equal asks, equal codes
+    assert drawn.content != (await draw(scene="43.q3V9xk2LmP0a", width=280)).content
+    assert (await draw(scene="x" * 33)).json()["errcode"] == 40169
+    assert (await draw(scene="")).json()["errcode"] == 40169
+    assert (await draw(page="admin/secret")).json()["errcode"] == 41030
+    assert (await draw(page="admin/secret", check_path=False)).headers["content-type"] == "image/png"
+    unauthorised = await sandbox.http.post("/wxa/getwxacodeunlimit", json={"scene": "1"})
+    assert unauthorised.json()["errcode"] == 41001
+
+
 async def test_faults_hit_wechat_endpoints_only(sandbox):
     await sandbox.fault("busy", count=2)
     assert (await stable_token(sandbox))["errcode"] == -1

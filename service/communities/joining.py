@@ -39,22 +39,30 @@ async def _join_request(conn: asyncpg.Connection, request_id: int, community_id:
     return from_row(m.JoinRequest, await conn.fetchrow(q.JOIN_REQUEST, request_id, community_id))
 
 
+async def share_of(conn: asyncpg.Connection, community_id: int, code: str | None) -> asyncpg.Record | None:
+    """The share (id, sharer) a join came through; None for no code, or one that is not this community's."""
+    return None if code is None else await conn.fetchrow(q.SHARE_OF, community_id, code)
+
+
 async def _admit_or_report(
-    conn: asyncpg.Connection, community_id: int, user_id: int, *, via: Via, invite_code: str | None
+    conn: asyncpg.Connection, community_id: int, user_id: int, *, via: Via, data: m.JoinBody
 ) -> tuple[int, m.JoinResult]:
     try:
         # A savepoint: when admission is refused, the invite use it took is given back too.
         async with conn.transaction():
-            invite = None if invite_code is None else await _use_invite(conn, community_id, invite_code)
-            details = {} if invite_code is None else {"inviteCode": invite_code}
+            invite = None if data.invite_code is None else await _use_invite(conn, community_id, data.invite_code)
+            share = None if invite is not None else await share_of(conn, community_id, data.share_code)
+            details = {"inviteCode": data.invite_code} if invite else {"shareId": str(share["id"])} if share else {}
+            referrer = invite["created_by"] if invite else share["user_id"] if share else None
             admission = await admit(
                 conn,
                 community_id,
                 user_id,
                 via=via,
                 actor_id=user_id,
-                referrer_id=None if invite is None else invite["created_by"],
+                referrer_id=referrer,
                 invite_id=None if invite is None else invite["id"],
+                share_id=None if share is None else share["id"],
                 details=details,
             )
     except Problem as problem:
@@ -84,13 +92,15 @@ async def join(
             raise Problem("payment_required", f"joining costs {community['price_fen']} fen")
         removed = mine is not None and mine["status"] == "removed"
         if data.invite_code is not None:
-            return await _admit_or_report(conn, community_id, user_id, via="invite", invite_code=data.invite_code)
+            return await _admit_or_report(conn, community_id, user_id, via="invite", data=data)
         if community["entry_mode"] == "free" and not removed:
-            return await _admit_or_report(conn, community_id, user_id, via="free", invite_code=None)
+            return await _admit_or_report(conn, community_id, user_id, via="free", data=data)
         # Approval communities, and removed members of free ones asking to come back: an admin decides.
         if community["member_count"] >= community["member_cap"]:
             raise Problem("community_full", f"all {community['member_cap']} places are taken")
-        request_id = await conn.fetchval(q.INSERT_JOIN_REQUEST, community_id, user_id, data.message.strip())
+        share = await share_of(conn, community_id, data.share_code)  # credited if the request is approved
+        share_id = None if share is None else share["id"]
+        request_id = await conn.fetchval(q.INSERT_JOIN_REQUEST, community_id, user_id, data.message.strip(), share_id)
         if request_id is None:  # one pending request per member: asking again shows the first
             request_id = await conn.fetchval(q.PENDING_REQUEST_OF, community_id, user_id)
         return 202, m.JoinResult(outcome="pending", request=await _join_request(conn, request_id, community_id))
@@ -129,6 +139,8 @@ async def approve_join_request(
             request["user_id"],
             via="approval",
             actor_id=admin_id,
+            referrer_id=request["sharer_id"],
+            share_id=request["share_id"],
             details={"requestId": str(request_id)},
         )
         await deliver(conn, Item(request["user_id"], "join_approved", "community", community_id, community_id))
@@ -166,9 +178,10 @@ async def reject_join_request(
 async def create_invite(
     conn: asyncpg.Connection, settings: Settings, community_id: int, user_id: int, data: m.InviteCreate
 ) -> m.Invite:
-    """Any member may invite (referrals are rewarded later), except in approval communities, where a link
-    would let people skip the review: there only admins create links. A muted member may not (a link speaks
-    for the community), and nobody creates more than CREATE_RATE_INVITES per CREATE_RATE_WINDOW seconds."""
+    """Any member may invite (referrals count in reward pools, docs/growth.md), except in approval communities,
+    where a link would let people skip the review: there only admins create links. A muted member may not (a
+    link speaks for the community), and nobody creates more than CREATE_RATE_INVITES per CREATE_RATE_WINDOW
+    seconds."""
     async with conn.transaction():
         standing = await require_member(conn, community_id, user_id)
         if standing["entry_mode"] == "approval" and standing["role"] not in ADMIN_ROLES:

@@ -79,6 +79,7 @@ async def admit(
     actor_id: int | None = None,
     referrer_id: int | None = None,
     invite_id: int | None = None,
+    share_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> Admission:
     """Make ``user_id`` an active member of ``community_id``: the one way anybody becomes a member.
@@ -95,8 +96,8 @@ async def admit(
       removed this user; only ``via="approval"`` lets them back), ``community_full``.
     - On success: the membership is active (a former member's row is reused), member_count is one higher,
       a pending join request of the user is cancelled, the welcome robot has posted the greeting, the
-      referral is recorded (first referral wins), and the audit log has ``member.joined`` with ``actor_id``
-      (None for the system, e.g. a payment) and ``details``.
+      referral is credited (only at a first admission, never to oneself), and the audit log has
+      ``member.joined`` with ``actor_id`` (None for the system, e.g. a payment) and ``details``.
     """
     if not conn.is_in_transaction():
         raise RuntimeError("admit() must run inside the caller's transaction")
@@ -121,8 +122,9 @@ async def admit(
     await conn.execute(q.SET_WELCOME_POST, community_id, user_id, post_id)
 
     logged: dict[str, Any] = {"via": via, "rejoin": current is not None, **(details or {})}
-    if referrer_id is not None and referrer_id != user_id:
-        await conn.execute(q.INSERT_REFERRAL, community_id, user_id, referrer_id, invite_id)
+    # A referral brings someone new: coming back after leaving credits nobody.
+    if referrer_id is not None and referrer_id != user_id and current is None:
+        await conn.execute(q.INSERT_REFERRAL, community_id, user_id, referrer_id, invite_id, share_id)
         logged["referrerId"] = str(referrer_id)
     await _audit(conn, community_id, actor_id, "member.joined", user_id, logged)
     await record(conn, community_id, user_id, "join")

@@ -226,6 +226,19 @@ class JoinBody(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_on
         ]
         | None
     ) = None
+    share_code: (
+        Annotated[
+            str,
+            Meta(
+                pattern=r"^[A-Za-z0-9_-]{8,32}$(?!\n)",
+                examples=["Xq3V9xk2LmP0"],
+                description="The code of the shared post that brought you (GET /v1/shares/{code}): its sharer is "
+                "credited when you are admitted. It admits nobody by itself; a code of another community, or "
+                "an unknown one, credits nobody",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class Welcome(msgspec.Struct, rename="camel", kw_only=True):
@@ -279,6 +292,20 @@ class Invite(msgspec.Struct, rename="camel", kw_only=True):
 class InvitePage(msgspec.Struct, rename="camel"):
     items: list[Invite]
     next_cursor: NextCursor
+
+
+class ReferralEntry(msgspec.Struct, rename="camel", kw_only=True):
+    rank: Annotated[int, Meta(description="1 for the most referrals; equal counts share a rank")]
+    user_id: str
+    nickname: str
+    avatar_url: AvatarLink
+    referrals: Annotated[int, Meta(description="Members brought in by an invite or a share, still members")]
+
+
+class ReferralLeaderboard(msgspec.Struct, rename="camel", kw_only=True):
+    community_id: str
+    items: list[ReferralEntry]
+    mine: Annotated[ReferralEntry | None, Meta(description="My place; null when I brought nobody in")]
 
 
 class Member(msgspec.Struct, rename="camel", kw_only=True):

@@ -75,6 +75,7 @@ async def join(
         if community["member_count"] >= community["member_cap"]:
             raise Problem("community_full", f"all {community['member_cap']} places are taken")
         invite = None if data.invite_code is None else await _invite(conn, community_id, data.invite_code)
+        share = None if invite is not None else await joining.share_of(conn, community_id, data.share_code)
     placed = await checkout.create_order(
         pool,
         pay,
@@ -91,7 +92,9 @@ async def join(
     if order.purpose != PURPOSE or order.subject_id != str(community_id):
         raise Problem("idempotency_key_reused")
     if invite is not None:
-        await pool.execute(pq.INSERT_ENTRY, int(order.id), community_id, invite["id"], invite["created_by"])
+        await pool.execute(pq.INSERT_ENTRY, int(order.id), community_id, invite["id"], invite["created_by"], None)
+    elif share is not None:
+        await pool.execute(pq.INSERT_ENTRY, int(order.id), community_id, None, share["user_id"], share["id"])
     return Response(m.JoinResult(outcome="payment", order=order), status_code=201 if placed.created else 200)
 
 
@@ -125,6 +128,7 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
                 via="paid",
                 referrer_id=entry["referrer_id"],
                 invite_id=entry["invite_id"],
+                share_id=entry["share_id"],
                 details={"orderId": str(order.id), "amountFen": order.amount_fen},
             )
     except Problem as problem:

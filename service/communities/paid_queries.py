@@ -8,7 +8,7 @@ ENTRY_MODE = "SELECT entry_mode FROM communities WHERE id = $1"
 
 # The invite behind an entry order, taken when the order is created (first order wins).
 INSERT_ENTRY = """
-INSERT INTO community_entries (order_id, community_id, invite_id, referrer_id) VALUES ($1, $2, $3, $4)
+INSERT INTO community_entries (order_id, community_id, invite_id, referrer_id, share_id) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (order_id) DO NOTHING
 """
 
@@ -16,7 +16,7 @@ ON CONFLICT (order_id) DO NOTHING
 RECORD_ENTRY_PAYMENT = """
 INSERT INTO community_entries AS e (order_id, community_id, refund_window_hours) VALUES ($1, $2, $3)
 ON CONFLICT (order_id) DO UPDATE SET refund_window_hours = EXCLUDED.refund_window_hours
-RETURNING e.invite_id, e.referrer_id
+RETURNING e.invite_id, e.referrer_id, e.share_id
 """
 
 # An invite that brought a paying member counts one use, as long as it has uses left.

@@ -195,7 +195,7 @@ USER_OPENID = "SELECT openid FROM users WHERE id = $1"
 # --- join requests -------------------------------------------------------------------------------------
 
 INSERT_JOIN_REQUEST = """
-INSERT INTO join_requests (community_id, user_id, message) VALUES ($1, $2, $3)
+INSERT INTO join_requests (community_id, user_id, message, share_id) VALUES ($1, $2, $3, $4)
 ON CONFLICT (community_id, user_id) WHERE status = 'pending' DO NOTHING
 RETURNING id
 """
@@ -208,7 +208,9 @@ WHERE r.id = $1 AND r.community_id = $2
 """
 
 LOCK_JOIN_REQUEST = """
-SELECT id, user_id, status FROM join_requests WHERE id = $1 AND community_id = $2 FOR UPDATE
+SELECT j.id, j.user_id, j.status, j.share_id, s.user_id AS sharer_id
+FROM join_requests j LEFT JOIN post_shares s ON s.id = j.share_id AND s.community_id = j.community_id
+WHERE j.id = $1 AND j.community_id = $2 FOR UPDATE OF j
 """
 
 PENDING_REQUEST_OF = "SELECT id FROM join_requests WHERE community_id = $1 AND user_id = $2 AND status = 'pending'"
@@ -284,7 +286,7 @@ UPDATE invites SET revoked_at = now() WHERE community_id = $1 AND created_by = $
 """
 
 INSERT_REFERRAL = """
-INSERT INTO referrals (community_id, referred_id, referrer_id, invite_id) VALUES ($1, $2, $3, $4)
+INSERT INTO referrals (community_id, referred_id, referrer_id, invite_id, share_id) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (community_id, referred_id) DO NOTHING
 """
 
@@ -305,3 +307,6 @@ WHERE a.community_id = $1 AND ($2::text IS NULL OR a.action = $2) AND ($3::bigin
 ORDER BY a.id DESC
 LIMIT $4
 """
+
+# The sharer behind a share code of this community (a code of another community credits nobody).
+SHARE_OF = "SELECT id, user_id FROM post_shares WHERE code = $2 AND community_id = $1 ORDER BY id LIMIT 1"

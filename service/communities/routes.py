@@ -11,6 +11,7 @@ from litestar.params import JSONBody, QueryParameter
 
 from service.communities import examples, logic, members, paid
 from service.communities import models as m
+from service.communities.growth_routes import GrowthController
 from service.communities.member_routes import (
     InvitesController,
     JoinRequestsController,
@@ -294,4 +295,5 @@ CONTROLLERS = [
     JoinRequestsController,
     InvitesController,
     MyCommunitiesController,
+    GrowthController,
 ]

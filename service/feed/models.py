@@ -12,7 +12,15 @@ from typing import Annotated, ClassVar, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from service.core.media import IMAGE_URLS_REMOVED, IMAGES_MAX, AvatarLink, EarlierImageUrls, Image, ImageIds
+from service.core.media import (
+    IMAGE_URLS_REMOVED,
+    IMAGES_MAX,
+    AvatarLink,
+    CoverLink,
+    EarlierImageUrls,
+    Image,
+    ImageIds,
+)
 from service.core.paging import NextCursor
 
 POST_TEXT_MAX = 2000  # msg_sec_check takes up to 2,500 characters
@@ -197,8 +205,20 @@ class LikeState(msgspec.Struct, rename="camel", kw_only=True):
     like_count: int
 
 
+ShareCode = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9_-]{8,32}$(?!\n)",
+        examples=["Xq3V9xk2LmP0"],
+        description="A share's code: its link opens the public preview (GET /v1/shares/{code}); joining with "
+        "`shareCode` credits the sharer",
+    ),
+]
+
+
 class Share(msgspec.Struct, rename="camel", kw_only=True):
     id: str
+    code: ShareCode
     post_id: str
     target: ShareTarget
     share_count: int
@@ -251,3 +271,53 @@ class Pin(msgspec.Struct, rename="camel", kw_only=True):
 
 class Pins(msgspec.Struct, rename="camel"):
     items: Annotated[list[Pin], Meta(description="In the order pinned, the feed's order (at most 3)")]
+
+
+EXCERPT_MAX = 140  # characters of a post (and of a community's description) a preview shows
+
+
+class PreviewPost(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    excerpt: Annotated[
+        str, Meta(examples=["周六早上七点，公园门口集合"], description=f"The post's first {EXCERPT_MAX} characters")
+    ]
+    truncated: Annotated[bool, Meta(description="The post is longer than the excerpt")]
+    image_count: int
+    like_count: int
+    comment_count: int
+    author_nickname: Annotated[
+        str, Meta(examples=["小林"], description="The author's nickname; a robot's posts show the community's")
+    ]
+    created_at: datetime
+
+
+class CommunityCard(msgspec.Struct, rename="camel", kw_only=True):
+    id: str
+    name: str
+    description: Annotated[str, Meta(description=f"The first {EXCERPT_MAX} characters of its description")]
+    cover_url: CoverLink
+    member_count: int
+    member_cap: int
+    entry_mode: Literal["free", "approval", "paid"]
+    price_fen: Annotated[int | None, Meta(description="Paid entry: the price in fen")]
+
+
+class HowToJoin(msgspec.Struct, rename="camel", kw_only=True):
+    outcome: Annotated[
+        Literal["join", "request", "pay", "full"],
+        Meta(
+            description="`join`: POST /v1/communities/{id}/join admits at once; `request`: it sends a request to "
+            "the admins; `pay`: it answers an order to pay; `full`: no place is left"
+        ),
+    ]
+    share_code: Annotated[
+        str, Meta(examples=["Xq3V9xk2LmP0"], description="Send it as `shareCode` when joining: the sharer is credited")
+    ]
+
+
+class SharePreview(msgspec.Struct, rename="camel", kw_only=True):
+    code: ShareCode
+    sharer_nickname: Annotated[str, Meta(examples=["阿杰"])]
+    post: PreviewPost
+    community: CommunityCard
+    join: HowToJoin

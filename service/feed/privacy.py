@@ -51,5 +51,5 @@ PRIVACY = Privacy(
     erase=erase,
     export=export,
     erases=("posts", "comments", "feed_notifications", "mention_notices"),
-    keeps=("post_likes", "post_shares"),
+    keeps=("post_likes", "post_shares", "post_pins"),  # pins: the admin who pinned, as a moderation record
 )

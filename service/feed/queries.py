@@ -105,10 +105,26 @@ ADD_LIKE_COUNT = "UPDATE posts SET like_count = like_count + $2 WHERE id = $1 RE
 LIKE_COUNT = "SELECT like_count FROM posts WHERE id = $1"
 
 INSERT_SHARE = """
-INSERT INTO post_shares (post_id, community_id, user_id, target) VALUES ($1, $2, $3, $4)
+INSERT INTO post_shares (post_id, community_id, user_id, target, code) VALUES ($1, $2, $3, $4, $5)
 RETURNING id, created_at
 """
 ADD_SHARE_COUNT = "UPDATE posts SET share_count = share_count + 1 WHERE id = $1 RETURNING share_count"
+
+# What a shared link shows anyone: only a visible, undeleted post; the community's public card; the sharer.
+SHARE_PREVIEW = """
+SELECT s.code, p.id, left(p.text, $2) AS excerpt, char_length(p.text) > $2 AS truncated,
+       cardinality(p.image_ids) + cardinality(p.image_urls) AS image_count, p.like_count, p.comment_count,
+       p.created_at, coalesce(a.nickname, '') AS author_nickname, p.robot, coalesce(sh.nickname, '') AS sharer_nickname,
+       c.id AS community_id, c.name, left(c.description, $2) AS description, c.cover_url, c.member_count,
+       c.member_cap, c.entry_mode, c.price_fen
+FROM post_shares s
+JOIN posts p ON p.id = s.post_id AND p.community_id = s.community_id
+JOIN communities c ON c.id = s.community_id
+LEFT JOIN users a ON a.id = p.author_id
+LEFT JOIN users sh ON sh.id = s.user_id
+WHERE s.code = $1 AND p.status = 'visible' AND p.deleted_at IS NULL
+ORDER BY s.id LIMIT 1
+"""
 
 # --- content checks ------------------------------------------------------------------------------------
 

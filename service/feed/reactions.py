@@ -3,6 +3,7 @@ changes what they count."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import asyncpg
@@ -49,13 +50,20 @@ async def unlike(conn: asyncpg.Connection, post_id: int, user_id: int) -> m.Like
 
 
 async def share(conn: asyncpg.Connection, post_id: int, user_id: int, data: m.ShareCreate) -> m.Share:
+    """Each share gets its own code, so whoever joins through its link is credited to this sharer."""
+    code = secrets.token_urlsafe(9)
     async with conn.transaction():
         post = await _open_post_of_member(conn, post_id, user_id)
-        row = await conn.fetchrow(q.INSERT_SHARE, post_id, post["community_id"], user_id, data.target)
+        row = await conn.fetchrow(q.INSERT_SHARE, post_id, post["community_id"], user_id, data.target, code)
         count = await conn.fetchval(q.ADD_SHARE_COUNT, post_id)
         await record(conn, post["community_id"], user_id, "share", post_id=post_id)
     return m.Share(
-        id=str(row["id"]), post_id=str(post_id), target=data.target, share_count=count, created_at=row["created_at"]
+        id=str(row["id"]),
+        code=code,
+        post_id=str(post_id),
+        target=data.target,
+        share_count=count,
+        created_at=row["created_at"],
     )
 
 

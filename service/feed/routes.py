@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Response, delete, get, post, put
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
-from service.core.deps import Db, WeChat
+from service.core.deps import AppSettings, Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
 from service.core.media import sign_answer
 from service.core.paging import Cursor, Since
-from service.feed import comments, posts, reactions, reading
+from service.feed import comments, posts, reactions, reading, sharing
 from service.feed import models as m
 from service.feed.problems import PROBLEMS
 
@@ -252,7 +252,11 @@ class PostsController(Controller):
     @post(
         "/share",
         operation_id="sharePost",
-        summary="Record that I shared a post, and where (chat, group, Moments, ...)",
+        summary="Share a post: a code for its link, attributed to me, and where it went (chat, group, ...)",
+        description=(
+            "Each share answers its own `code`: the link carries it, anyone opens its public preview "
+            "(GET /v1/shares/{code}), and whoever joins with `shareCode` is credited to me as a referral."
+        ),
         status_code=201,
         responses=_with(MEMBER, m.Share, "The share", 201),
     )
@@ -294,4 +298,34 @@ class CommentsController(Controller):
         await comments.delete_comment(db, comment_id, user.id)
 
 
-CONTROLLERS = [CommunityFeedController, MyFeedController, PostsController, CommentsController]
+class SharesController(Controller):
+    """A shared link opened by anyone: no token needed (a member's or a stranger's is ignored)."""
+
+    path = "/shares"
+    tags = [TAG]
+
+    @get(
+        "/{code:str}",
+        operation_id="getSharePreview",
+        summary="The public preview of a shared post: an excerpt, its author, the community's card, how to join",
+        description=(
+            f"Anyone may open it, without a token. The post's first {m.EXCERPT_MAX} characters, its author's "
+            "nickname, the sharer's nickname, the community's public card (name, cover, member count, entry mode "
+            "and price) and how to join (send `join.shareCode` as `shareCode` to POST /v1/communities/{id}/join "
+            "and the sharer is credited once you are admitted). Nothing else: a pending, hidden, refused or "
+            "deleted post answers 404 as an unknown code does. Limited per client address (`rate_limited`)."
+        ),
+        responses=_with(("not_found", "rate_limited"), m.SharePreview, "The preview"),
+    )
+    async def preview(
+        self,
+        code: Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{8,32}$(?!\n)", description="The share's code")],
+        request: Request,
+        db: Db,
+        settings: AppSettings,
+    ) -> m.SharePreview:
+        address = request.client.host if request.client else "unknown"
+        return await sharing.preview(db, settings, code, address)
+
+
+CONTROLLERS = [CommunityFeedController, MyFeedController, PostsController, CommentsController, SharesController]

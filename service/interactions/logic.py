@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -283,31 +282,6 @@ async def metrics(
         periods=[MetricPeriod(start=max(p, start), end=period_end(p, granularity, end), values=v) for p, v in periods],
         total=total,
         weights=activity_weights(settings),
-        stage=stage_of(total),
+        stage=await conn.fetchval(q.STAGE, community_id),  # the daily one (stages.py), not this window's
         rolled_up_at=rolled_up_at,
     )
-
-
-# Stage thresholds over the last 30 days (documented in docs/metrics.md).
-STAGES = (
-    (
-        "commercialise",
-        {"effective_speakers": 20, "valid_comments": 100, "peak_concurrent_users": 10, "new_members": 10},
-    ),
-    ("operate", {"effective_speakers": 10, "valid_comments": 40, "peak_concurrent_users": 5}),
-    ("active", {"effective_speakers": 5, "valid_comments": 10}),
-)
-
-
-def stage_of(values: MetricValues) -> str:
-    for stage, thresholds in STAGES:
-        if all(getattr(values, name) >= minimum for name, minimum in thresholds.items()):
-            return stage
-    return "gather"
-
-
-async def refresh_stages(conn: asyncpg.Connection, settings: Settings, community_ids: Iterable[int]) -> None:
-    today = datetime.now(ZoneInfo(settings.metrics_timezone)).date()
-    for community_id in community_ids:
-        _, total, _ = await compute_metrics(conn, settings, community_id, today - timedelta(days=29), today, "month")
-        await conn.execute(q.SET_STAGE, community_id, stage_of(total))

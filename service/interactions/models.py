@@ -81,6 +81,9 @@ class MetricValues(Camel, frozen=True):
     activity_score: float
 
 
+StageName = Literal["gather", "active", "operate", "commercialise"]
+
+
 class MetricPeriod(Camel, frozen=True):
     start: date
     end: date
@@ -96,8 +99,41 @@ class Metrics(Camel, frozen=True):
     periods: list[MetricPeriod]
     total: MetricValues
     weights: dict[str, float]
-    stage: Literal["gather", "active", "operate", "commercialise"]
+    stage: Annotated[
+        StageName,
+        msgspec.Meta(description="The community's stage (GET .../stage): the daily one, whatever the window asked"),
+    ]
     rolled_up_at: datetime | None
+
+
+class StageAdvice(Camel, frozen=True):
+    action: Annotated[
+        Literal["invite", "welcome", "theme_activity", "meetup", "paid_app", "collection", "paid_entry"],
+        msgspec.Meta(description="What to do: each names a feature of the app"),
+    ]
+    text: Annotated[str, msgspec.Meta(description="The advice as admins read it (Chinese)")]
+
+
+class StageGap(Camel, frozen=True):
+    metric: Annotated[str, msgspec.Meta(examples=["effectiveSpeakers"], description="A metric of `totals`")]
+    have: int
+    need: Annotated[int, msgspec.Meta(description="The least the next stage asks over 30 days")]
+
+
+class Stage(Camel, frozen=True):
+    """The one stage of a community: the daily job's, over the last 30 local days (docs/growth.md)."""
+
+    community_id: str
+    stage: StageName
+    previous_stage: Annotated[StageName | None, msgspec.Meta(description="The stage it left last")]
+    changed_at: Annotated[datetime | None, msgspec.Meta(description="When it entered this stage")]
+    computed_at: Annotated[datetime | None, msgspec.Meta(description="The daily job's last run; null: not yet")]
+    start: date | None
+    end: date | None
+    totals: Annotated[MetricValues | None, msgspec.Meta(description="The figures the stage came from")]
+    advice: list[StageAdvice]
+    next_stage: StageName | None
+    missing: Annotated[list[StageGap], msgspec.Meta(description="What the next stage still needs")]
 
 
 class Contribution(Camel, frozen=True):
@@ -106,6 +142,7 @@ class Contribution(Camel, frozen=True):
     comments_received: int
     likes_received: int
     participation: int
+    referrals: Annotated[int, msgspec.Meta(description="Members brought in (invite or share) and still in")] = 0
 
 
 class LeaderboardEntry(Camel, frozen=True, omit_defaults=True):

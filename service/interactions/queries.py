@@ -120,9 +120,20 @@ RETURNING watermark - $1::interval
 
 SET_WATERMARK = "UPDATE rollup_state SET watermark = $1 WHERE name = 'daily'"
 
+# A changed stage remembers the one it left and when; an unchanged one only its fresh figures.
 SET_STAGE = """
-INSERT INTO community_stages (community_id, stage) VALUES ($1, $2)
-ON CONFLICT (community_id) DO UPDATE SET stage = excluded.stage, computed_at = now()
+INSERT INTO community_stages AS s (community_id, stage, totals, window_from, window_to) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (community_id) DO UPDATE
+SET stage = excluded.stage, totals = excluded.totals, window_from = excluded.window_from,
+    window_to = excluded.window_to, computed_at = now(),
+    previous_stage = CASE WHEN s.stage <> excluded.stage THEN s.stage ELSE s.previous_stage END,
+    changed_at = CASE WHEN s.stage <> excluded.stage THEN now() ELSE s.changed_at END
+"""
+
+STAGE = """
+SELECT coalesce(s.stage, 'gather') AS stage, s.totals, s.window_from, s.window_to, s.computed_at, s.previous_stage,
+       s.changed_at
+FROM communities c LEFT JOIN community_stages s ON s.community_id = c.id WHERE c.id = $1
 """
 
 # Days with something new since the watermark: events recorded or presence seen after it.
@@ -215,6 +226,15 @@ FROM rollup_contributions WHERE community_id = $1 AND day BETWEEN $2 AND $3
 GROUP BY user_id
 """
 
+# Referrals credited in the window (communities' referrals table: one per referred member, at first admission),
+# counted only while the referred member is still in: a refunded or departed entry earns nothing.
+REFERRALS_BY_MEMBER = """
+SELECT r.referrer_id AS user_id, count(*) AS referrals
+FROM referrals r
+JOIN memberships m ON m.community_id = r.community_id AND m.user_id = r.referred_id AND m.status = 'active'
+WHERE r.community_id = $1 AND r.created_at >= $2 AND r.created_at < $3
+GROUP BY r.referrer_id
+"""
 
 ACTIVE_MEMBERS = "SELECT user_id FROM memberships WHERE community_id = $1 AND status = 'active'"
 

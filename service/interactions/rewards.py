@@ -36,6 +36,7 @@ def contribution_weights(settings: Settings) -> dict[str, float]:
         "commentsReceived": settings.contribution_comment_received,
         "likesReceived": settings.contribution_like_received,
         "participation": settings.contribution_participation,
+        "referrals": settings.contribution_referral,
     }
 
 
@@ -46,7 +47,8 @@ def contribution_score(settings: Settings, c: Contribution) -> float:
         + w["validComments"] * c.valid_comments
         + w["commentsReceived"] * c.comments_received
         + w["likesReceived"] * c.likes_received
-        + w["participation"] * c.participation,
+        + w["participation"] * c.participation
+        + w["referrals"] * c.referrals,
         6,
     )
 
@@ -63,6 +65,10 @@ async def contributions(
         r["user_id"]: r for r in await conn.fetch(q.VALID_SPEECH_BY_MEMBER, community_id, window_start, window_end)
     }
     given = {r["user_id"]: r for r in await conn.fetch(q.CONTRIBUTIONS, community_id, start, end)}
+    referred = {
+        r["user_id"]: r["referrals"]
+        for r in await conn.fetch(q.REFERRALS_BY_MEMBER, community_id, window_start, window_end)
+    }
     result = {}
     for user_id in members:
         s, g = speech.get(user_id), given.get(user_id)
@@ -72,6 +78,7 @@ async def contributions(
             comments_received=int(g["comments_received"]) if g else 0,
             likes_received=int(g["likes_received"]) if g else 0,
             participation=int(g["participation"]) if g else 0,
+            referrals=referred.get(user_id, 0),
         )
     return result
 

@@ -13,7 +13,7 @@ from service.core.deps import AppSettings, Db
 from service.core.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
 from service.errors import Problem
-from service.interactions import logic, rewards
+from service.interactions import logic, rewards, stages
 from service.interactions import queries as q
 from service.interactions.models import (
     BatchResult,
@@ -27,6 +27,7 @@ from service.interactions.models import (
     PresenceSession,
     RewardPool,
     RewardPoolCreate,
+    Stage,
 )
 from service.interactions.problems import PROBLEMS
 
@@ -95,6 +96,23 @@ class MetricsController(Controller):
     ) -> Metrics:
         await require_admin(db, community_id, user.id)
         return await logic.metrics(db, settings, community_id, start, end, granularity)
+
+    @get(
+        "/stage",
+        operation_id="communityStage",
+        summary="The community's stage and what to do next (admins)",
+        description=(
+            "The one stage of the community (also on the community and in its metrics), computed once a day over "
+            "the last 30 local days: gather -> active -> operate -> commercialise, up or down as activity goes "
+            "(thresholds in docs/metrics.md). `advice` lists the stage's actions (gather: invite and welcome; "
+            "active: a theme activity; operate: a meetup; commercialise: a paid app, a collection, paid entry) "
+            "and `missing` what the next stage still needs (docs/growth.md)."
+        ),
+        responses=PROBLEMS.responses("unauthorized", "token_expired", "not_found", "not_member", "forbidden"),
+    )
+    async def stage(self, community_id: PathId, user: CurrentUser, db: Db) -> Stage:
+        await require_admin(db, community_id, user.id)
+        return await stages.stage(db, community_id)
 
     @get(
         "/leaderboard",

@@ -61,8 +61,10 @@ class WeChatClient:
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
         repeatable: bool,
+        image: bool = False,
     ) -> dict[str, Any]:
-        """WeChat's JSON answer (errcode -1 retried away); raises WeChatUnavailable when it cannot get one."""
+        """WeChat's JSON answer (errcode -1 retried away); raises WeChatUnavailable when it cannot get one.
+        With ``image``, an image answer comes back as ``{"image": bytes}`` (errors are still JSON)."""
         attempts = self._settings.wechat_retries + 1
         content = msgspec.json.encode(body) if body is not None else None
         headers = {"content-type": "application/json"} if content is not None else None
@@ -86,6 +88,8 @@ class WeChatClient:
                 if repeatable:
                     continue
                 break
+            if image and response.headers.get("content-type", "").startswith("image/"):
+                return {"image": response.content}
             try:
                 answer = msgspec.json.decode(response.content)
             except msgspec.DecodeError:
@@ -101,13 +105,16 @@ class WeChatClient:
             return answer
         raise WeChatUnavailable(f"WeChat {reason}", retry_after=self._settings.wechat_retry_after)
 
-    async def _with_token(self, path: str, body: dict[str, Any], *, repeatable: bool) -> dict[str, Any]:
+    async def _with_token(
+        self, path: str, body: dict[str, Any], *, repeatable: bool, image: bool = False
+    ) -> dict[str, Any]:
         token = await self.tokens.get()
-        answer = await self._request("POST", path, params={"access_token": token}, body=body, repeatable=repeatable)
+        params = {"access_token": token}
+        answer = await self._request("POST", path, params=params, body=body, repeatable=repeatable, image=image)
         if answer.get("errcode") in TOKEN_INVALID_ERRCODES:
             # The call was refused before anything happened, so it is safe to send again with a new token.
-            token = await self.tokens.get(stale=token)
-            answer = await self._request("POST", path, params={"access_token": token}, body=body, repeatable=repeatable)
+            params = {"access_token": await self.tokens.get(stale=token)}
+            answer = await self._request("POST", path, params=params, body=body, repeatable=repeatable, image=image)
         return answer
 
     @staticmethod
@@ -165,6 +172,18 @@ class WeChatClient:
             )
         except KeyError:
             raise WeChatError(None) from None
+
+    # -- mini-program codes ---------------------------------------------------------------------------------
+
+    async def unlimited_code(self, scene: str, page: str, *, width: int = 430, check_path: bool = True) -> bytes:
+        """wxacode.getUnlimited: the image of a mini-program code opening ``page`` with ``scene`` (at most 32
+        visible characters), which the page reads from its launch options. Drawing it again is harmless."""
+        body = {"scene": scene, "page": page, "width": width, "check_path": check_path}
+        answer = await self._with_token("/wxa/getwxacodeunlimit", body, repeatable=True, image=True)
+        if isinstance(image := answer.get("image"), bytes) and image:
+            return image
+        self._raise_for(answer)
+        raise WeChatError(None)
 
     # -- content safety and messages -----------------------------------------------------------------------
 

@@ -18,12 +18,18 @@ from litestar.types import ControllerRouterHandler
 from service.settings import load_settings
 from service.wechat.sandbox.control import SandboxControl
 from service.wechat.sandbox.media import MediaCheckApi, MediaControl
-from service.wechat.sandbox.miniprogram import MiniProgramApi, wechat_error
+from service.wechat.sandbox.miniprogram import MiniProgramApi, MiniProgramCodes, wechat_error
 from service.wechat.sandbox.state import SandboxConfig, SandboxState
 
 log = logging.getLogger("service.wechat.sandbox")
 
-CONTROLLERS: list[ControllerRouterHandler] = [MiniProgramApi, MediaCheckApi, SandboxControl, MediaControl]
+CONTROLLERS: list[ControllerRouterHandler] = [
+    MiniProgramApi,
+    MiniProgramCodes,
+    MediaCheckApi,
+    SandboxControl,
+    MediaControl,
+]
 CONTROL_PREFIX = "/sandbox/"
 
 
