@@ -1,5 +1,6 @@
 """Joining a community: free, by invite, or by request and approval; invites and referrals.
-Each admission takes the community row's lock, so the cap is exact."""
+Each admission takes the community row's lock, so the cap is exact; a full community of a series sends the
+newcomer to a sister (series.py)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,12 @@ async def _admit_or_report(
             raise
         membership = await _membership(conn, community_id, user_id)
         return 200, m.JoinResult(outcome="already_member", membership=membership)
-    return 201, m.JoinResult(outcome="joined", membership=admission.membership, welcome=admission.welcome)
+    return 201, m.JoinResult(
+        outcome="joined",
+        community_id=str(admission.community_id),
+        membership=admission.membership,
+        welcome=admission.welcome,
+    )
 
 
 async def join(
@@ -84,8 +90,10 @@ async def join(
             return await _admit_or_report(conn, community_id, user_id, via="invite", invite_code=data.invite_code)
         if community["entry_mode"] == "free" and not removed:
             return await _admit_or_report(conn, community_id, user_id, via="free", invite_code=None)
-        # Approval communities, and removed members of free ones asking to come back: an admin decides.
-        if community["member_count"] >= community["member_cap"]:
+        # Approval communities, and removed members of free ones asking to come back: an admin decides. A full
+        # community of a series takes the request: the approval admits to a sister with room.
+        full = community["member_count"] >= community["member_cap"]
+        if full and await conn.fetchval(q.SERIES_OF, community_id) is None:
             raise Problem("community_full", f"all {community['member_cap']} places are taken")
         request_id = await conn.fetchval(q.INSERT_JOIN_REQUEST, community_id, user_id, data.message.strip())
         if request_id is None:  # one pending request per member: asking again shows the first

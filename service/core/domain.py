@@ -15,7 +15,15 @@ import asyncpg
 from litestar.openapi.spec import Tag
 from litestar.types import ControllerRouterHandler
 
-from service.core.hooks import OnMediaDecided, OnMediaVerdict, OnModerated, OnPublished, OnSanctioned, install_hooks
+from service.core.hooks import (
+    OnCommunityOpened,
+    OnMediaDecided,
+    OnMediaVerdict,
+    OnModerated,
+    OnPublished,
+    OnSanctioned,
+    install_hooks,
+)
 from service.core.money.purposes import Purpose, install_purposes
 from service.core.problems import SHARED
 from service.errors import Problems
@@ -35,6 +43,7 @@ class Domain:
     on_media_decided: Sequence[OnMediaDecided] = field(default=())
     on_moderated: Sequence[OnModerated] = field(default=())
     on_sanctioned: Sequence[OnSanctioned] = field(default=())
+    on_community_opened: Sequence[OnCommunityOpened] = field(default=())
 
 
 def problem_table(domains: Sequence[Domain]) -> Problems:
@@ -66,6 +75,7 @@ def install(domains: Sequence[Domain]) -> Registry:
         [hook for domain in domains for hook in domain.on_media_decided],
         [hook for domain in domains for hook in domain.on_moderated],
         [hook for domain in domains for hook in domain.on_sanctioned],
+        [hook for domain in domains for hook in domain.on_community_opened],
     )
     return job_registry(domains)
 

@@ -314,4 +314,4 @@ async def refresh_stages(conn: asyncpg.Connection, settings: Settings, community
     today = datetime.now(ZoneInfo(settings.metrics_timezone)).date()
     for community_id in community_ids:
         _, total, _ = await compute_metrics(conn, settings, community_id, today - timedelta(days=29), today, "month")
-        await conn.execute(q.SET_STAGE, community_id, stage_of(total))
+        await conn.execute(q.SET_STAGE, community_id, stage_of(total), total.activity_score)

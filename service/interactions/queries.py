@@ -138,8 +138,9 @@ RETURNING watermark - $1::interval
 SET_WATERMARK = "UPDATE rollup_state SET watermark = $1 WHERE name = 'daily'"
 
 SET_STAGE = """
-INSERT INTO community_stages (community_id, stage) VALUES ($1, $2)
-ON CONFLICT (community_id) DO UPDATE SET stage = excluded.stage, computed_at = now()
+INSERT INTO community_stages (community_id, stage, activity_score) VALUES ($1, $2, $3)
+ON CONFLICT (community_id) DO UPDATE SET stage = excluded.stage, activity_score = excluded.activity_score,
+    computed_at = now()
 """
 
 # Days with something new since the watermark: events recorded or presence seen after it.

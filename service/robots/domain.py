@@ -6,7 +6,7 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.robots.jobs import JOBS
-from service.robots.logic import answer_in_feed
+from service.robots.logic import answer_in_feed, on_community_opened
 from service.robots.problems import PROBLEMS
 from service.robots.routes import CONTROLLERS
 
@@ -22,4 +22,5 @@ DOMAIN = Domain(
     ],
     jobs=[JOBS],
     on_published=[answer_in_feed],
+    on_community_opened=[on_community_opened],
 )
