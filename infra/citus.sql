@@ -83,6 +83,7 @@ SELECT create_reference_table('reward_pools');
 SELECT create_reference_table('brands');
 SELECT create_reference_table('brand_admins');
 SELECT create_reference_table('community_series');
+SELECT create_reference_table('brand_exports');
 -- Stored images by content (shared by every uploader of the same file) and WeChat's checks of them: one row
 -- per distinct photo, read by every upload's deduplication and every verdict.
 SELECT create_reference_table('media_objects');

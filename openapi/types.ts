@@ -463,6 +463,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/brands/{brand_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a CSV of the brand (its team): its members, or its communities with their figures
+         * @description UTF-8 with a byte-order mark, so Excel opens the Chinese correctly. At most 50,000 rows: `X-Export-Truncated: true` says rows were cut. Every download is recorded (who, which, how many rows).
+         */
+        get: operations["exportBrandCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/brands/{brand_id}/series": {
         parameters: {
             query?: never;
@@ -7336,6 +7356,36 @@ export interface operations {
             422: components["responses"]["Problem422_content_rejected"];
             502: components["responses"]["Problem502_wechat_error"];
             503: components["responses"]["Problem503_wechat_unavailable"];
+        };
+    };
+    exportBrandCsv: {
+        parameters: {
+            query?: {
+                /** @description members: one row per member and community; communities */
+                report?: "members" | "communities";
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     createSeries: {

@@ -322,6 +322,7 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/brands"): Row(SIGNED_IN, body={"name": "新品牌"}),
     ("GET", "/v1/brands/{brand_id}"): Row(ADMINS, "fresh_brand"),
     ("PUT", "/v1/brands/{brand_id}/defaults"): Row(ADMINS, "fresh_brand", {"introductionRequired": True}),
+    ("GET", "/v1/brands/{brand_id}/export"): Row(ADMINS, "fresh_brand"),
     ("PUT", "/v1/brands/{brand_id}/admins/{user_id}"): Row(OWNER, "fresh_brand"),
     ("DELETE", "/v1/brands/{brand_id}/admins/{user_id}"): Row(OWNER, "fresh_brand"),
     # Only the community's own owner, on the brand's team, attaches it.

@@ -28,7 +28,7 @@ PAGE_COMMUNITIES = 500  # the brand page lists this many communities at most
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
-async def _role(conn: asyncpg.Connection, brand_id: int, user_id: int) -> str:
+async def team_role(conn: asyncpg.Connection, brand_id: int, user_id: int) -> str:
     """The caller's role on the brand's team; `not_found` for no brand, `forbidden` off the team."""
     if await conn.fetchval("SELECT 1 FROM brands WHERE id = $1", brand_id) is None:
         raise Problem("not_found", "no such brand")
@@ -39,7 +39,7 @@ async def _role(conn: asyncpg.Connection, brand_id: int, user_id: int) -> str:
 
 
 async def _require_brand_owner(conn: asyncpg.Connection, brand_id: int, user_id: int) -> None:
-    if await _role(conn, brand_id, user_id) != "owner":
+    if await team_role(conn, brand_id, user_id) != "owner":
         raise Problem("forbidden", "only the brand's owner may change its team")
 
 
@@ -104,7 +104,7 @@ async def create_brand(
 
 
 async def get_brand(conn: asyncpg.Connection, brand_id: int, user_id: int) -> m.Brand:
-    await _role(conn, brand_id, user_id)
+    await team_role(conn, brand_id, user_id)
     return await _brand(conn, brand_id)
 
 
@@ -113,10 +113,10 @@ async def update_defaults(
 ) -> m.Brand:
     """Replace the defaults (the brand's team); communities attached later inherit the new ones."""
     async with pool.acquire() as conn:
-        await _role(conn, brand_id, user_id)
+        await team_role(conn, brand_id, user_id)
     await _check_defaults(pool, wechat, user_id, data)
     async with pool.acquire() as conn, conn.transaction():
-        await _role(conn, brand_id, user_id)
+        await team_role(conn, brand_id, user_id)
         await conn.execute(q.UPDATE_DEFAULTS, brand_id, *_defaults_args(data))
         return await _brand(conn, brand_id)
 
@@ -144,7 +144,7 @@ async def attach(conn: asyncpg.Connection, brand_id: int, user_id: int, data: m.
     """The owner of a community, on the brand's team, puts it in the brand; it inherits the brand's defaults."""
     community_id = int(data.community_id)
     async with conn.transaction():
-        await _role(conn, brand_id, user_id)
+        await team_role(conn, brand_id, user_id)
         await require_owner(conn, community_id, user_id)
         current = await conn.fetchrow(q.COMMUNITY_BRAND, community_id)
         if current["brand_id"] == brand_id:
@@ -170,7 +170,7 @@ async def create_series(
         raise invalid("name", "must not be blank")
 
     async def action() -> tuple[int, m.Series]:
-        await _role(conn, brand_id, user_id)
+        await team_role(conn, brand_id, user_id)
         current = await conn.fetchrow(q.COMMUNITY_BRAND, community_id)
         if current is None or current["brand_id"] != brand_id:
             raise Problem("not_found", "no such community in this brand")

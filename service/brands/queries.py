@@ -96,3 +96,29 @@ WHERE c.series_id = $1 AND m.user_id = $2 AND m.status = 'active'
 ORDER BY m.role = 'member' DESC, c.series_number
 LIMIT 1
 """
+
+# --- CSV export -----------------------------------------------------------------------------------------
+
+EXPORT_MEMBERS = """
+SELECT c.id::text, c.name, m.user_id::text, u.nickname, m.role, m.via, m.joined_at,
+       m.introduction_post_id IS NOT NULL
+FROM communities c
+JOIN memberships m ON m.community_id = c.id AND m.status = 'active'
+JOIN users u ON u.id = m.user_id
+WHERE c.brand_id = $1
+ORDER BY c.id, m.joined_at, m.user_id
+LIMIT $2
+"""
+
+EXPORT_COMMUNITIES = """
+SELECT c.id::text, c.name, c.member_count, c.member_cap, c.entry_mode, coalesce(s.stage, 'gather'),
+       coalesce(s.activity_score, 0), c.series_id::text, c.series_number
+FROM communities c LEFT JOIN community_stages s ON s.community_id = c.id
+WHERE c.brand_id = $1
+ORDER BY c.id
+LIMIT $2
+"""
+
+INSERT_EXPORT = """
+INSERT INTO brand_exports (brand_id, user_id, report, row_count, truncated) VALUES ($1, $2, $3, $4, $5)
+"""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
 
 from service.brands import examples as ex
-from service.brands import logic
+from service.brands import export, logic
 from service.brands import models as m
 from service.brands.problems import PROBLEMS
 from service.core.deps import Db, WeChat
@@ -127,6 +129,28 @@ class BrandsController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Series]:
         return await logic.create_series(db, brand_id, user.id, data, idempotency_key)
+
+    @get(
+        "/{brand_id:str}/export",
+        operation_id="exportBrandCsv",
+        media_type="text/csv",
+        summary="Download a CSV of the brand (its team): its members, or its communities with their figures",
+        description=(
+            "UTF-8 with a byte-order mark, so Excel opens the Chinese correctly. At most 50,000 rows: "
+            "`X-Export-Truncated: true` says rows were cut. Every download is recorded (who, which, how many rows)."
+        ),
+        responses=PROBLEMS.responses(*TEAM),
+    )
+    async def download(
+        self,
+        brand_id: PathId,
+        user: CurrentUser,
+        db: Db,
+        report: Annotated[
+            export.Report, QueryParameter(description="members: one row per member and community; communities")
+        ] = "members",
+    ) -> Response[bytes]:
+        return await export.export(db, brand_id, user.id, report)
 
 
 class SeriesController(Controller):

@@ -153,3 +153,36 @@ async def test_the_brand_team_is_admin_everywhere_in_the_brand_and_nowhere_else(
     assert_problem(bad, 400, "validation_failed")
     page = (await world.client.get(f"/v1/brands/{brand['id']}", headers=owner.headers)).json()
     assert [(t["userId"], t["role"]) for t in page["team"]] == [(str(boss.id), "owner"), (str(owner.id), "admin")]
+
+
+async def test_the_team_downloads_csv_with_chinese_intact_and_each_download_is_recorded(world, db):
+    boss, member, stranger = (
+        await world.member("品牌方"),
+        await world.member("=HYPERLINK(1)"),
+        await world.member("路人"),
+    )
+    brand = await create_brand(world, boss)
+    cid = await world.community(boss, member, name="跑团 1群")
+    await attach(world, boss, brand["id"], cid)
+    response = await world.client.get(f"/v1/brands/{brand['id']}/export", headers=boss.headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["x-export-truncated"] == "false"
+    assert response.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "社群ID,社群,用户ID,昵称,角色,加入方式,加入时间,已自我介绍"
+    assert [line.split(",")[:5] for line in lines[1:]] == [
+        [cid, "跑团 1群", str(boss.id), "品牌方", "owner"],
+        [cid, "跑团 1群", str(member.id), "'=HYPERLINK(1)", "member"],  # a formula is shown, never run
+    ]
+    communities = await world.client.get(
+        f"/v1/brands/{brand['id']}/export", params={"report": "communities"}, headers=boss.headers
+    )
+    assert communities.content.decode("utf-8-sig").splitlines()[1].startswith(f"{cid},跑团 1群,2,")
+    assert_problem(
+        await world.client.get(f"/v1/brands/{brand['id']}/export", headers=stranger.headers), 403, "forbidden"
+    )
+    bad = await world.client.get(f"/v1/brands/{brand['id']}/export", params={"report": "x"}, headers=boss.headers)
+    assert_problem(bad, 400, "validation_failed")
+    logged = await db.fetch("SELECT user_id, report, row_count FROM brand_exports ORDER BY id")
+    assert [tuple(r) for r in logged] == [(boss.id, "members", 2), (boss.id, "communities", 1)]
