@@ -3,6 +3,7 @@ communities inherit the brand's welcome and keyword robots, the brand page, and 
 
 from __future__ import annotations
 
+from service.interactions.logic import refresh_stages
 from tests.world import assert_problem
 
 WELCOME = "欢迎 {nickname} 来到「{community}」，山野跑团大家庭又多了一位跑友！"
@@ -186,3 +187,16 @@ async def test_the_team_downloads_csv_with_chinese_intact_and_each_download_is_r
     assert_problem(bad, 400, "validation_failed")
     logged = await db.fetch("SELECT user_id, report, row_count FROM brand_exports ORDER BY id")
     assert [tuple(r) for r in logged] == [(boss.id, "members", 2), (boss.id, "communities", 1)]
+
+
+async def test_the_brand_page_shows_the_score_the_stage_job_keeps(world, db, settings):
+    boss, member = await world.member("品牌方"), await world.member("小跑")
+    brand = await create_brand(world, boss)
+    cid = await world.community(boss, member, name="跑团 1群")
+    await attach(world, boss, brand["id"], cid)
+    await world.post(member, cid, "今天跑了十公里，江边风很大")
+    await refresh_stages(db, settings, [int(cid)])  # what the daily interactions.maintain job does
+    page = (await world.client.get(f"/v1/brands/{brand['id']}", headers=boss.headers)).json()
+    (row,) = page["communities"]
+    # One effective speaker (new members are counted by the roll-up, not run here).
+    assert (row["stage"], row["activityScore"]) == ("gather", settings.weight_effective_speakers)
