@@ -12,6 +12,7 @@ from litestar import Response
 
 from service.communities import models as m
 from service.communities import queries as q
+from service.communities import series
 from service.communities.logic import Via, _audit, _membership, admit
 from service.core.access import ADMIN_ROLES, require_admin, require_member
 from service.core.idempotency import run_once, scope_of
@@ -92,9 +93,7 @@ async def join(
             return await _admit_or_report(conn, community_id, user_id, via="free", invite_code=None)
         # Approval communities, and removed members of free ones asking to come back: an admin decides. A full
         # community of a series takes the request: the approval admits to a sister with room.
-        full = community["member_count"] >= community["member_cap"]
-        if full and await conn.fetchval(q.SERIES_OF, community_id) is None:
-            raise Problem("community_full", f"all {community['member_cap']} places are taken")
+        await series.check_room(conn, community)
         request_id = await conn.fetchval(q.INSERT_JOIN_REQUEST, community_id, user_id, data.message.strip())
         if request_id is None:  # one pending request per member: asking again shows the first
             request_id = await conn.fetchval(q.PENDING_REQUEST_OF, community_id, user_id)

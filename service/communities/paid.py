@@ -71,11 +71,9 @@ async def join(
             return Response(m.JoinResult(outcome="already_member", membership=membership), status_code=200)
         if mine is not None and mine["status"] == "removed":
             raise Problem("member_removed")
-        # Advisory (no lock): saves a payment that would only be refunded. The cap is enforced when paid. A
-        # series always has room: the payment buys entry to the series (a sister, opened if need be).
-        full = community["member_count"] >= community["member_cap"]
-        if full and await conn.fetchval(q.SERIES_OF, community_id) is None:
-            raise Problem("community_full", f"all {community['member_cap']} places are taken")
+        # Advisory: saves a payment that would only be refunded. The cap is enforced when paid; in a series the
+        # payment buys entry to the series (a sister, opened if need be).
+        await series.check_room(conn, community)
         invite = None if data.invite_code is None else await _invite(conn, community_id, data.invite_code)
     placed = await checkout.create_order(
         pool,

@@ -20,6 +20,13 @@ async def lock(conn: asyncpg.Connection, community_id: int) -> asyncpg.Record | 
     return await conn.fetchrow(q.LOCK_SERIES_OF, community_id)
 
 
+async def check_room(conn: asyncpg.Connection, community: asyncpg.Record) -> None:
+    """The advisory cap check (no lock) before a join request or an entry order; a series always has room."""
+    full = community["member_count"] >= community["member_cap"]
+    if full and await conn.fetchval(q.SERIES_OF, int(community["id"])) is None:
+        raise Problem("community_full", f"all {community['member_cap']} places are taken")
+
+
 async def place(conn: asyncpg.Connection, series: asyncpg.Record, community_id: int, user_id: int) -> int:
     """The community of the series to admit ``user_id`` to (the series is locked by the caller)."""
     home = await conn.fetchval(q.SERIES_HOME, series["id"], user_id)
