@@ -84,6 +84,11 @@ SELECT create_reference_table('users');
 SELECT create_reference_table('robots');
 SELECT create_reference_table('app_prices');
 SELECT create_reference_table('reward_pools');
+-- Brands, their teams and series: read by every access check of a brand's communities, written rarely.
+SELECT create_reference_table('brands');
+SELECT create_reference_table('brand_admins');
+SELECT create_reference_table('community_series');
+SELECT create_reference_table('brand_exports');
 -- Stored images by content (shared by every uploader of the same file) and WeChat's checks of them: one row
 -- per distinct photo, read by every upload's deduplication and every verdict.
 SELECT create_reference_table('media_objects');

@@ -368,6 +368,141 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/brands": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a brand; I become its owner (its team acts as admins in every community of the brand)
+         * @description Default keyword replies must pass WeChat's content check, since the robot posts them.
+         */
+        post: operations["createBrand"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The brand page (its team): communities with member counts, stage and activity score */
+        get: operations["getBrand"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/admins/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Add a brand admin (the brand's owner): admin in every community of the brand */
+        put: operations["addBrandAdmin"];
+        post?: never;
+        /** Remove a brand admin (the brand's owner); their rights in the brand's communities end at once */
+        delete: operations["removeBrandAdmin"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/communities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put a community I own into the brand (I am on its team); it inherits the brand's defaults
+         * @description `inheritDefaults` (default true): the brand's welcome template, introduction rules and keyword rules replace the community's (a keyword the community already answers keeps its own rule). Attaching again answers the brand as it is.
+         */
+        post: operations["attachBrandCommunity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/defaults": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Replace the defaults communities attached from now on inherit (the brand's team)
+         * @description Default keyword replies must pass WeChat's content check, since the robot posts them.
+         */
+        put: operations["updateBrandDefaults"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a CSV of the brand (its team): its members, or its communities with their figures
+         * @description UTF-8 with a byte-order mark, so Excel opens the Chinese correctly. At most 50,000 rows: `X-Export-Truncated: true` says rows were cut. Every download is recorded (who, which, how many rows).
+         */
+        get: operations["exportBrandCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a community of the brand the template and first sister of a series (the brand's team)
+         * @description When a sister is full, a join (free, approval, paid: the payment buys entry to the series) goes to the next sister with room; when all are full a new sister `<name> <n>群` is opened with the template's settings and keyword rules. One plain membership per series at a time (docs/brands.md).
+         */
+        post: operations["createSeries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/collections/{collection_id}": {
         parameters: {
             query?: never;
@@ -753,7 +888,7 @@ export interface paths {
         put?: never;
         /**
          * Join: free -> member (201), approval -> pending request (202), paid -> order to pay (201/200)
-         * @description A free community admits at once and the welcome robot greets the newcomer; the answer carries the greeting and the self-introduction prompt. An approval community records a pending request for the admins. A paid community answers outcome `payment` with the entry order: 201 for a new order, 200 for the still-payable one; pass `order.payment` to wx.requestPayment. The member is admitted (and welcomed) when WeChat Pay confirms the payment; a payment that finds the community full or closed, or the payer removed, is refunded in full and the order's refund says why. With `inviteCode` a valid invite link admits without review (paid communities: still through payment) and records who referred you. A member joining again gets 200 with outcome `already_member`. Send an `Idempotency-Key` to retry safely.
+         * @description A free community admits at once and the welcome robot greets the newcomer; the answer carries the greeting and the self-introduction prompt. An approval community records a pending request for the admins. A paid community answers outcome `payment` with the entry order: 201 for a new order, 200 for the still-payable one; pass `order.payment` to wx.requestPayment. The member is admitted (and welcomed) when WeChat Pay confirms the payment; a payment that finds the community full or closed, or the payer removed, is refunded in full and the order's refund says why. With `inviteCode` a valid invite link admits without review (paid communities: still through payment) and records who referred you. A member joining again gets 200 with outcome `already_member`. Send an `Idempotency-Key` to retry safely. A full community of a series admits to the next sister with room, opened if all are full (`communityId` says which); a plain member of another sister gets `already_in_series` (docs/brands.md).
          */
         post: operations["joinCommunity"];
         delete?: never;
@@ -2387,6 +2522,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/series/{series_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A series of sister communities: each with its room, and the one I am in */
+        get: operations["getSeries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/shares/{code}": {
         parameters: {
             query?: never;
@@ -2729,6 +2881,16 @@ export interface components {
              */
             priceFen: number;
         };
+        /** AttachCommunity */
+        AttachCommunity: {
+            /** @example 42 */
+            communityId: string;
+            /**
+             * @description Take the brand's defaults (over the community's own)
+             * @default true
+             */
+            inheritDefaults: boolean;
+        };
         /** AttendanceCheck */
         AttendanceCheck: {
             /** @example K7P3QZ */
@@ -2807,6 +2969,57 @@ export interface components {
              * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
              */
             nextCursor: string | null;
+        };
+        /** Brand */
+        Brand: {
+            /** @description The brand's communities, oldest first */
+            communities: components["schemas"]["BrandCommunity"][];
+            /** Format: date-time */
+            createdAt: string;
+            defaults: components["schemas"]["BrandDefaults"];
+            description: string;
+            id: string;
+            name: string;
+            ownerId: string;
+            team: components["schemas"]["TeamMember"][];
+        };
+        /** BrandCommunity */
+        BrandCommunity: {
+            /** @description Over the last 30 days, computed with the stage */
+            activityScore: number;
+            entryMode: string;
+            id: string;
+            memberCap: number;
+            memberCount: number;
+            name: string;
+            seriesId: string | null;
+            seriesNumber: number | null;
+            /**
+             * @description Derived daily from the last 30 days of metrics
+             * @enum {string}
+             */
+            stage: "gather" | "active" | "operate" | "commercialise";
+        };
+        /** BrandCreate */
+        BrandCreate: {
+            defaults?: components["schemas"]["BrandDefaults"];
+            /** @default  */
+            description: string;
+            /** @example 山野跑团 */
+            name: string;
+        };
+        /** BrandDefaults */
+        BrandDefaults: {
+            /** @example 说说你的配速和常跑路线 */
+            introductionPrompt?: string | null;
+            introductionRequired?: boolean | null;
+            /** @description Keyword rules added to each attached community */
+            robotRules?: components["schemas"]["RuleDefault"][];
+            /**
+             * @description {nickname}, {community}
+             * @example 欢迎 {nickname} 加入「{community}」！
+             */
+            welcomeTemplate?: string | null;
         };
         /** Case */
         Case: {
@@ -3984,6 +4197,8 @@ export interface components {
         };
         /** JoinResult */
         JoinResult: {
+            /** @description Joined: the community I am now in; a sister community when the one asked was full */
+            communityId?: string | null;
             membership?: components["schemas"]["Membership"] | null;
             /** @description Paid communities: the entry order. Pass `order.payment` to wx.requestPayment, then poll GET /v1/orders/{id}: `paid` with no refund means admitted; a refused payment shows `paid` with a refund under way, then `refunded`, and its refund's reason starts with the code (community_full, community_closed, member_removed, already_member). */
             order?: components["schemas"]["Order"] | null;
@@ -5120,7 +5335,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -5508,6 +5723,18 @@ export interface components {
              */
             reply: string;
         };
+        /** RuleDefault */
+        RuleDefault: {
+            /** @example 报名 */
+            keyword: string;
+            /**
+             * @default contains
+             * @enum {string}
+             */
+            matchMode: "exact" | "contains";
+            /** @example 报名请看群公告置顶～ */
+            reply: string;
+        };
         /** RulePage */
         RulePage: {
             items: components["schemas"]["Rule"][];
@@ -5576,6 +5803,29 @@ export interface components {
              * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
              */
             nextCursor: string | null;
+        };
+        /** Series */
+        Series: {
+            brandId: string;
+            id: string;
+            /** @description The sister I am a member of (one at a time) */
+            myCommunityId: string | null;
+            name: string;
+            sisters: components["schemas"]["Sister"][];
+            templateId: string;
+        };
+        /** SeriesCreate */
+        SeriesCreate: {
+            /**
+             * @description A community of the brand: the template and first sister
+             * @example 42
+             */
+            communityId: string;
+            /**
+             * @description Sisters are named `<name> <n>群`
+             * @example 跑团
+             */
+            name: string;
         };
         /** SessionInfo */
         SessionInfo: {
@@ -5680,6 +5930,15 @@ export interface components {
             order?: components["schemas"]["Order"] | null;
             signup: components["schemas"]["Signup"];
         };
+        /** Sister */
+        Sister: {
+            hasRoom: boolean;
+            id: string;
+            memberCap: number;
+            memberCount: number;
+            name: string;
+            number: number;
+        };
         /** Stage */
         Stage: {
             advice: components["schemas"]["StageAdvice"][];
@@ -5724,6 +5983,15 @@ export interface components {
             metric: string;
             /** @description The least the next stage asks over 30 days */
             need: number;
+        };
+        /** TeamMember */
+        TeamMember: {
+            /** Format: date-time */
+            addedAt: string;
+            nickname: string;
+            /** @enum {string} */
+            role: "owner" | "admin";
+            userId: string;
         };
         /** TimeZoneSetting */
         TimeZoneSetting: {
@@ -6483,22 +6751,6 @@ export interface components {
             };
         };
         /**
-         * @description - `community_full`: The community has reached its member cap.
-         *     - `order_already_paid`: The order has been paid meanwhile.
-         *     - `conflict`: The request conflicts with the current state.
-         */
-        Problem409_17e09ab165: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "community_full" | "conflict" | "order_already_paid";
-                };
-            };
-        };
-        /**
          * @description - `order_not_paid`: The order is not paid, or is already refunded.
          *     - `refund_window_closed`: The refund window of this order has passed.
          *     - `owner_must_transfer`: The owner cannot leave: transfer ownership first.
@@ -6760,21 +7012,6 @@ export interface components {
                 };
             };
         };
-        /**
-         * @description - `request_not_pending`: The join request was already decided or withdrawn.
-         *     - `community_full`: The community has reached its member cap.
-         */
-        Problem409_ad9e53a715: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "community_full" | "request_not_pending";
-                };
-            };
-        };
         /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
         Problem409_app_disabled: {
             headers: {
@@ -6851,6 +7088,30 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "collection_settled";
+                };
+            };
+        };
+        /** @description - `community_in_brand`: The community already belongs to another brand. */
+        Problem409_community_in_brand: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "community_in_brand";
+                };
+            };
+        };
+        /** @description - `community_in_series`: The community already belongs to a series. */
+        Problem409_community_in_series: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "community_in_series";
                 };
             };
         };
@@ -6933,6 +7194,39 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "app_disabled" | "poll_closed";
+                };
+            };
+        };
+        /**
+         * @description - `community_full`: The community has reached its member cap.
+         *     - `already_in_series`: You are already a member of a sister community of this series (one at a time).
+         *     - `order_already_paid`: The order has been paid meanwhile.
+         *     - `conflict`: The request conflicts with the current state.
+         */
+        Problem409_f349fc9730: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "already_in_series" | "community_full" | "conflict" | "order_already_paid";
+                };
+            };
+        };
+        /**
+         * @description - `request_not_pending`: The join request was already decided or withdrawn.
+         *     - `community_full`: The community has reached its member cap.
+         *     - `already_in_series`: You are already a member of a sister community of this series (one at a time).
+         */
+        Problem409_f61063cda6: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "already_in_series" | "community_full" | "request_not_pending";
                 };
             };
         };
@@ -7406,6 +7700,8 @@ export interface components {
         "path.activity_id": string;
         /** @description An app: robots, polls, collections, activities, meetups, warmup */
         "path.app": string;
+        /** @description Resource id (decimal string of an integer) */
+        "path.brand_id": string;
         /** @description Resource id (decimal string of an integer) */
         "path.case_id": string;
         /** @description The invite code */
@@ -8083,6 +8379,260 @@ export interface operations {
             400: components["responses"]["Problem400_validation_failed"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    createBrand: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrandCreate"];
+            };
+        };
+        responses: {
+            /** @description The brand */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Brand"];
+                };
+            };
+            400: components["responses"]["Problem400_3cd090c3a3"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_wechat_session_stale"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_4888bad0e6"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
+        };
+    };
+    getBrand: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The brand, its team and its communities */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Brand"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    addBrandAdmin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+                /** @description Resource id (decimal string of an integer) */
+                user_id: components["parameters"]["path.user_id.2"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The brand, its team and its communities */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Brand"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    removeBrandAdmin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+                /** @description Resource id (decimal string of an integer) */
+                user_id: components["parameters"]["path.user_id.2"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    attachBrandCommunity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttachCommunity"];
+            };
+        };
+        responses: {
+            /** @description The brand, its team and its communities */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Brand"];
+                };
+            };
+            400: components["responses"]["Problem400_3cd090c3a3"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_community_in_brand"];
+            413: components["responses"]["Problem413_payload_too_large"];
+        };
+    };
+    updateBrandDefaults: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrandDefaults"];
+            };
+        };
+        responses: {
+            /** @description The brand, its team and its communities */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Brand"];
+                };
+            };
+            400: components["responses"]["Problem400_3cd090c3a3"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_wechat_session_stale"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
+        };
+    };
+    exportBrandCsv: {
+        parameters: {
+            query?: {
+                /** @description members: one row per member and community; communities */
+                report?: "members" | "communities";
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    createSeries: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
+            };
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SeriesCreate"];
+            };
+        };
+        responses: {
+            /** @description The series */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Series"];
+                };
+            };
+            400: components["responses"]["Problem400_3cd090c3a3"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_community_in_series"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     getCollection: {
@@ -8950,7 +9500,7 @@ export interface operations {
             402: components["responses"]["Problem402_payment_required"];
             403: components["responses"]["Problem403_member_removed"];
             404: components["responses"]["Problem404_15ca92ef85"];
-            409: components["responses"]["Problem409_17e09ab165"];
+            409: components["responses"]["Problem409_f349fc9730"];
             410: components["responses"]["Problem410_3e66572ab2"];
             413: components["responses"]["Problem413_payload_too_large"];
             422: components["responses"]["Problem422_idempotency_key_reused"];
@@ -9020,7 +9570,7 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_ad9e53a715"];
+            409: components["responses"]["Problem409_f61063cda6"];
             422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
@@ -12161,6 +12711,32 @@ export interface operations {
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_app_disabled"];
+        };
+    };
+    getSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                series_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The series */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Series"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
         };
     };
     getSharePreview: {

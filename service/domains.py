@@ -9,6 +9,7 @@ from __future__ import annotations
 from service.activities.domain import DOMAIN as ACTIVITIES
 from service.apps.domain import DOMAIN as APPS
 from service.auth.domain import DOMAIN as AUTH
+from service.brands.domain import DOMAIN as BRANDS
 from service.checkout.domain import DOMAIN as CHECKOUT
 from service.collections.domain import DOMAIN as COLLECTIONS
 from service.communities.domain import DOMAIN as COMMUNITIES
@@ -30,6 +31,7 @@ DOMAINS: tuple[Domain, ...] = (
     AUTH,
     CHECKOUT,
     COMMUNITIES,
+    BRANDS,
     COLLECTIONS,
     INTERACTIONS,
     FEED,

@@ -83,6 +83,12 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     # Communities
     "community_full": ("社群人数已满。", "This community is full."),
     "already_member": ("你已经是该社群的成员了。", "You are already a member."),
+    "community_in_brand": ("该社群已属于另一个品牌。", "The community belongs to another brand."),
+    "community_in_series": ("该社群已属于一个系列。", "The community already belongs to a series."),
+    "already_in_series": (
+        "你已加入本系列的另一个姊妹群，同一系列只能加入一个群。",
+        "You are already in a sister community.",
+    ),
     "payment_required": ("该社群需付费加入。", "This community requires a paid entry."),
     "member_removed": (
         "你已被移出该社群，需管理员同意才能重新加入。",

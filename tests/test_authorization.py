@@ -337,6 +337,19 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("DELETE", "/v1/meetups/{meetup_id}/signups/me"): Row(MEMBERS, "signed_up"),
     ("GET", "/v1/meetups/{meetup_id}/venue-code"): Row(ADMINS),
     ("POST", "/v1/meetups/{meetup_id}/attendance"): Row(MEMBERS, "venue_code", {"code": "{venue}"}, (409,)),
+    # Brands: the owner of the seeded community owns the brand, its admin is a brand admin (docs/brands.md).
+    ("POST", "/v1/brands"): Row(SIGNED_IN, body={"name": "新品牌"}),
+    ("GET", "/v1/brands/{brand_id}"): Row(ADMINS, "fresh_brand"),
+    ("PUT", "/v1/brands/{brand_id}/defaults"): Row(ADMINS, "fresh_brand", {"introductionRequired": True}),
+    ("GET", "/v1/brands/{brand_id}/export"): Row(ADMINS, "fresh_brand"),
+    ("PUT", "/v1/brands/{brand_id}/admins/{user_id}"): Row(OWNER, "fresh_brand"),
+    ("DELETE", "/v1/brands/{brand_id}/admins/{user_id}"): Row(OWNER, "fresh_brand"),
+    # Only the community's own owner, on the brand's team, attaches it.
+    ("POST", "/v1/brands/{brand_id}/communities"): Row(OWNER, "fresh_brand", {"communityId": "{community_id}"}),
+    ("POST", "/v1/brands/{brand_id}/series"): Row(
+        ADMINS, "branded_community", {"communityId": "{community_id}", "name": "跑团"}
+    ),
+    ("GET", "/v1/series/{series_id}"): Row(SIGNED_IN, "fresh_series"),
 }
 
 
@@ -353,6 +366,29 @@ async def _fresh_community(s: Seeder, seeded: Seeded, role: str) -> dict:
     cid = await s.community(u["owner"], u["admin"], u["author"], u["member"])
     await s.promote(u["owner"], cid, u["admin"])
     return {"community_id": cid, "user_id": u["author"].id, "admin_id": u["admin"].id}
+
+
+async def _fresh_brand(s: Seeder, seeded: Seeded, role: str) -> dict:
+    """A brand of the owner with the admin on its team, and a community of the owner outside any brand."""
+    u = seeded.users
+    brand_id = (await s.call("POST", "/v1/brands", u["owner"], json={"name": "品牌"}))["id"]
+    await s.call("PUT", f"/v1/brands/{brand_id}/admins/{u['admin'].id}", u["owner"])
+    cid = await s.community(u["owner"], u["author"], u["member"])
+    return {"brand_id": brand_id, "community_id": cid, "user_id": u["author"].id}
+
+
+async def _branded_community(s: Seeder, seeded: Seeded, role: str) -> dict:
+    target = await _fresh_brand(s, seeded, role)
+    body = {"communityId": target["community_id"]}
+    await s.call("POST", f"/v1/brands/{target['brand_id']}/communities", seeded.users["owner"], json=body)
+    return target
+
+
+async def _fresh_series(s: Seeder, seeded: Seeded, role: str) -> dict:
+    target = await _branded_community(s, seeded, role)
+    body = {"communityId": target["community_id"], "name": "跑团"}
+    series = await s.call("POST", f"/v1/brands/{target['brand_id']}/series", seeded.users["owner"], json=body)
+    return {"series_id": series["id"]}
 
 
 async def _fresh_poll(s: Seeder, seeded: Seeded, role: str) -> dict:
@@ -510,6 +546,9 @@ TARGETS = {
     "events": _events,
     "fresh_community": _fresh_community,
     "new_user": lambda s, seeded, role: _new_user_id(s),
+    "fresh_brand": _fresh_brand,
+    "branded_community": _branded_community,
+    "fresh_series": _fresh_series,
     "fresh_invite": _made("invite", "code"),
     "share_code": _share_code,
     "fresh_request": _fresh_request,

@@ -1,5 +1,6 @@
 """Joining a community: free, by invite, or by request and approval; invites and referrals.
-Each admission takes the community row's lock, so the cap is exact."""
+Each admission takes the community row's lock, so the cap is exact; a full community of a series sends the
+newcomer to a sister (series.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from litestar import Response
 
 from service.communities import models as m
 from service.communities import queries as q
+from service.communities import series
 from service.communities.logic import Via, _audit, _membership, admit
 from service.core import ratelimit
 from service.core.access import ADMIN_ROLES, require_admin, require_member
@@ -70,7 +72,12 @@ async def _admit_or_report(
             raise
         membership = await _membership(conn, community_id, user_id)
         return 200, m.JoinResult(outcome="already_member", membership=membership)
-    return 201, m.JoinResult(outcome="joined", membership=admission.membership, welcome=admission.welcome)
+    return 201, m.JoinResult(
+        outcome="joined",
+        community_id=str(admission.community_id),
+        membership=admission.membership,
+        welcome=admission.welcome,
+    )
 
 
 async def join(
@@ -95,9 +102,9 @@ async def join(
             return await _admit_or_report(conn, community_id, user_id, via="invite", data=data)
         if community["entry_mode"] == "free" and not removed:
             return await _admit_or_report(conn, community_id, user_id, via="free", data=data)
-        # Approval communities, and removed members of free ones asking to come back: an admin decides.
-        if community["member_count"] >= community["member_cap"]:
-            raise Problem("community_full", f"all {community['member_cap']} places are taken")
+        # Approval communities, and removed members of free ones asking to come back: an admin decides. A full
+        # community of a series takes the request: the approval admits to a sister with room.
+        await series.check_room(conn, community)
         share = await share_of(conn, community_id, data.share_code)  # credited if the request is approved
         share_id = None if share is None else share["id"]
         request_id = await conn.fetchval(q.INSERT_JOIN_REQUEST, community_id, user_id, data.message.strip(), share_id)

@@ -20,6 +20,7 @@ from msgspec import UNSET
 
 from service.communities import models as m
 from service.communities import queries as q
+from service.communities import series
 from service.core import ratelimit
 from service.core.access import require_admin, require_member
 from service.core.idempotency import run_once, scope_of
@@ -65,6 +66,7 @@ def _unknown_placeholders(template: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Admission:
+    community_id: int
     membership: m.Membership
     welcome: m.Welcome
     rejoined: bool
@@ -92,6 +94,9 @@ async def admit(
     - It locks the community row (``SELECT ... FOR UPDATE``) before counting, so concurrent admissions are
       serialised and the cap is never exceeded. Take no other community's lock before it in the same
       transaction; taking your own rows' locks (an order, an invite) first is fine.
+    - A community of a series (series.py): the series' lock comes first, and the newcomer goes to the next sister
+      with room (opened when all are full); ``Admission.community_id`` says where. Raises ``already_in_series``
+      for a plain member of another sister.
     - Raises ``Problem``: ``not_found`` (no community), ``already_member``, ``member_removed`` (an admin
       removed this user; only ``via="approval"`` lets them back), ``community_full``.
     - On success: the membership is active (a former member's row is reused), member_count is one higher,
@@ -101,6 +106,8 @@ async def admit(
     """
     if not conn.is_in_transaction():
         raise RuntimeError("admit() must run inside the caller's transaction")
+    if (sisters := await series.lock(conn, community_id)) is not None:
+        community_id = await series.place(conn, sisters, community_id, user_id)
     community = await conn.fetchrow(q.LOCK_COMMUNITY, community_id)
     if community is None:
         raise Problem("not_found", "no such community")
@@ -129,6 +136,7 @@ async def admit(
     await _audit(conn, community_id, actor_id, "member.joined", user_id, logged)
     await record(conn, community_id, user_id, "join")
     return Admission(
+        community_id=community_id,
         membership=from_row(m.Membership, row),
         welcome=m.Welcome(
             post_id=str(post_id),

@@ -128,7 +128,9 @@ class JoinRequestsController(Controller):
             "again; a rejected or cancelled one answers `request_not_pending`."
         ),
         status_code=200,
-        responses=PROBLEMS.responses(*ADMIN, "request_not_pending", "community_full", "idempotency_key_reused"),
+        responses=PROBLEMS.responses(
+            *ADMIN, "request_not_pending", "community_full", "already_in_series", "idempotency_key_reused"
+        ),
     )
     async def approve(
         self,

@@ -250,6 +250,10 @@ class Welcome(msgspec.Struct, rename="camel", kw_only=True):
 
 class JoinResult(msgspec.Struct, rename="camel", kw_only=True):
     outcome: Literal["joined", "already_member", "pending", "payment"]
+    community_id: Annotated[
+        str | None,
+        Meta(description="Joined: the community I am now in; a sister community when the one asked was full"),
+    ] = None
     membership: Membership | None = None
     welcome: Welcome | None = None
     request: JoinRequest | None = None

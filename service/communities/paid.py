@@ -21,7 +21,7 @@ import asyncpg
 import msgspec
 from litestar import Response
 
-from service.communities import joining, logic, members
+from service.communities import joining, logic, members, series
 from service.communities import models as m
 from service.communities import paid_models as pm
 from service.communities import paid_queries as pq
@@ -39,7 +39,7 @@ from service.wechat.pay import WeChatPay
 
 PURPOSE = "community_entry"
 # What admit() may refuse a paying member for; each becomes the refund's reason code.
-REFUSED_BY_ADMIT = frozenset({"community_full", "member_removed", "already_member"})
+REFUSED_BY_ADMIT = frozenset({"community_full", "member_removed", "already_member", "already_in_series"})
 
 
 # --- joining -------------------------------------------------------------------------------------------
@@ -71,9 +71,9 @@ async def join(
             return Response(m.JoinResult(outcome="already_member", membership=membership), status_code=200)
         if mine is not None and mine["status"] == "removed":
             raise Problem("member_removed")
-        # Advisory (no lock): saves a payment that would only be refunded. The cap is enforced when paid.
-        if community["member_count"] >= community["member_cap"]:
-            raise Problem("community_full", f"all {community['member_cap']} places are taken")
+        # Advisory: saves a payment that would only be refunded. The cap is enforced when paid; in a series the
+        # payment buys entry to the series (a sister, opened if need be).
+        await series.check_room(conn, community)
         invite = None if data.invite_code is None else await _invite(conn, community_id, data.invite_code)
         share = None if invite is not None else await joining.share_of(conn, community_id, data.share_code)
     placed = await checkout.create_order(
@@ -115,6 +115,7 @@ async def _invite(conn: asyncpg.Connection, community_id: int, code: str) -> asy
 
 async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
     """In the payment's transaction (the order's lock is held): admit the payer, or refuse and be refunded."""
+    await series.lock(conn, order.subject_id)  # a series' lock comes before any community's
     community = await conn.fetchrow(q.LOCK_COMMUNITY, order.subject_id)
     if community is None or community["entry_mode"] != "paid":
         return Refuse("community_closed", "the community no longer takes paid entries")
@@ -149,6 +150,8 @@ async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundI
     """A payer's or an admin's refund (the order's lock is held): the whole fee back ends the membership."""
     community_id, payer = order.subject_id, order.payer_user_id
     full = await conn.fetchval(pq.REFUNDS_PROMISED, order.id) >= order.amount_fen
+    if (sisters := await series.lock(conn, community_id)) is not None:  # the payment bought the series
+        community_id = await conn.fetchval(q.SERIES_HOME, sisters["id"], payer) or community_id
     await conn.execute(q.LOCK_COMMUNITY, community_id)  # departures change member_count
     mine = await conn.fetchrow(q.MEMBERSHIP, community_id, payer)
     leaves = (

@@ -8,6 +8,7 @@ from service.errors import Code
 PROBLEMS = SHARED.extend(
     Code("community_full", 409, "The community has reached its member cap."),
     Code("already_member", 409, "You are already a member of this community."),
+    Code("already_in_series", 409, "You are already a member of a sister community of this series (one at a time)."),
     Code("payment_required", 402, "This community is paid: joining goes through checkout."),
     Code("member_removed", 403, "An admin removed you from this community; only an admin's approval lets you back."),
     Code("already_introduced", 409, "You have already introduced yourself in this community."),

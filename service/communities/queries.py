@@ -310,3 +310,42 @@ LIMIT $4
 
 # The sharer behind a share code of this community (a code of another community credits nobody).
 SHARE_OF = "SELECT id, user_id FROM post_shares WHERE code = $2 AND community_id = $1 ORDER BY id LIMIT 1"
+
+# --- sister communities (docs/brands.md) -------------------------------------------------------------------
+
+# The series of a community, locked: every admission to a series takes it before any community's lock.
+LOCK_SERIES_OF = """
+SELECT s.id, s.name, s.template_id FROM community_series s
+WHERE s.id = (SELECT series_id FROM communities WHERE id = $1)
+FOR UPDATE
+"""
+
+SERIES_OF = "SELECT series_id FROM communities WHERE id = $1"
+
+# Where a plain member of the series already is (staff may hold roles in several sisters).
+SERIES_HOME = """
+SELECT c.id FROM communities c JOIN memberships m ON m.community_id = c.id
+WHERE c.series_id = $1 AND m.user_id = $2 AND m.status = 'active' AND m.role = 'member'
+LIMIT 1
+"""
+
+# The asked community if it has room, else the first sister with room.
+SISTER_WITH_ROOM = """
+SELECT id FROM communities WHERE series_id = $1 AND member_count < member_cap
+ORDER BY id = $2 DESC, series_number
+LIMIT 1
+"""
+
+NEXT_SISTER_NUMBER = "UPDATE community_series SET sisters = sisters + 1 WHERE id = $1 RETURNING sisters"
+
+# A new sister: the template's settings under a numbered name, the template's owner as its first member.
+OPEN_SISTER = """
+INSERT INTO communities (owner_id, name, description, cover_url, tags, visibility, entry_mode, price_fen,
+                         member_cap, member_count, welcome_template, introduction_required, introduction_prompt,
+                         refund_window_hours, collections_by, brand_id, series_id, series_number)
+SELECT owner_id, $2, description, cover_url, tags, visibility, entry_mode, price_fen, member_cap, 1,
+       welcome_template, introduction_required, introduction_prompt, refund_window_hours, collections_by,
+       brand_id, series_id, $3
+FROM communities WHERE id = $1
+RETURNING id, owner_id
+"""

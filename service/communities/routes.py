@@ -128,7 +128,9 @@ class CommunitiesController(Controller):
             "closed, or the payer removed, is refunded in full and the order's refund says why. With "
             "`inviteCode` a valid invite link admits without review (paid communities: still through payment) "
             "and records who referred you. A member joining again gets 200 with outcome `already_member`. Send "
-            "an `Idempotency-Key` to retry safely."
+            "an `Idempotency-Key` to retry safely. A full community of a series admits to the next sister with "
+            "room, opened if all are full (`communityId` says which); a plain member of another sister gets "
+            "`already_in_series` (docs/brands.md)."
         ),
         status_code=201,
         responses=_with_success(
@@ -137,6 +139,7 @@ class CommunitiesController(Controller):
                 "not_found",
                 "payment_required",
                 "community_full",
+                "already_in_series",
                 "member_removed",
                 "invite_not_found",
                 "invite_expired",

@@ -2,7 +2,8 @@
 
 Every check runs against the database on every request (no cached roles), so a removed or departed member
 loses access at once. One pair of codes for every domain: `not_member` (not an active member) and
-`forbidden` (a member whose role does not allow it).
+`forbidden` (a member whose role does not allow it). A brand's owner and admins count as admins of every
+community of the brand (docs/brands.md).
 """
 
 from __future__ import annotations
@@ -15,11 +16,17 @@ from service.errors import Problem
 
 ADMIN_ROLES = frozenset({"owner", "admin"})
 
+# The brand's team (docs/brands.md) stands as admins in every community of the brand, member or not; a community's
+# owner stays its owner.
 ACCESS = """
-SELECT m.role, m.status, m.muted_until, m.introduction_post_id IS NOT NULL AS introduced,
-       c.introduction_required, c.entry_mode
+SELECT CASE WHEN b.user_id IS NOT NULL AND (m.status IS DISTINCT FROM 'active' OR m.role = 'member') THEN 'admin'
+            ELSE m.role END AS role,
+       CASE WHEN b.user_id IS NOT NULL THEN 'active' ELSE m.status END AS status,
+       m.muted_until, m.introduction_post_id IS NOT NULL AS introduced,
+       c.introduction_required, c.entry_mode, b.user_id IS NOT NULL AS brand_admin
 FROM communities c
 LEFT JOIN memberships m ON m.community_id = c.id AND m.user_id = $2
+LEFT JOIN brand_admins b ON b.brand_id = c.brand_id AND b.user_id = $2
 WHERE c.id = $1
 """
 

@@ -17,7 +17,15 @@ from litestar import Litestar
 from litestar.openapi.spec import Tag
 from litestar.types import ControllerRouterHandler
 
-from service.core.hooks import OnMediaDecided, OnMediaVerdict, OnModerated, OnPublished, OnSanctioned, install_hooks
+from service.core.hooks import (
+    OnCommunityOpened,
+    OnMediaDecided,
+    OnMediaVerdict,
+    OnModerated,
+    OnPublished,
+    OnSanctioned,
+    install_hooks,
+)
 from service.core.money.purposes import Purpose, install_purposes
 from service.core.privacy import Privacy, install_privacy
 from service.core.problems import SHARED
@@ -41,6 +49,7 @@ class Domain:
     privacy: Privacy = field(default_factory=Privacy)  # its part of account erasure and export (core/privacy.py)
     # What the API process runs while it serves, entered after the pool is made (the live hub's listener).
     lifespans: Sequence[Callable[[Litestar], AbstractAsyncContextManager[None]]] = ()
+    on_community_opened: Sequence[OnCommunityOpened] = field(default=())
 
 
 def problem_table(domains: Sequence[Domain]) -> Problems:
@@ -72,6 +81,7 @@ def install(domains: Sequence[Domain]) -> Registry:
         [hook for domain in domains for hook in domain.on_media_decided],
         [hook for domain in domains for hook in domain.on_moderated],
         [hook for domain in domains for hook in domain.on_sanctioned],
+        [hook for domain in domains for hook in domain.on_community_opened],
     )
     install_privacy([domain.privacy for domain in domains])
     return job_registry(domains)

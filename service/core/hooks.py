@@ -65,17 +65,31 @@ class Sanctioned:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class CommunityOpened:
+    """A community got settings from elsewhere: a sister opened from its series' template (``source_id``), or a
+    community attached to a brand whose defaults include keyword rules (``robot_rules``: keyword, matchMode,
+    reply). ``actor_id``: who the copied rules are recorded as created by."""
+
+    community_id: int
+    actor_id: int
+    source_id: int | None = None
+    robot_rules: tuple[dict[str, str], ...] = ()
+
+
 OnPublished = Callable[[asyncpg.Connection, Published], Awaitable[None]]
 OnMediaVerdict = Callable[[asyncpg.Connection, MediaVerdict], Awaitable[None]]
 OnMediaDecided = Callable[[asyncpg.Connection, MediaDecided], Awaitable[None]]
 OnModerated = Callable[[asyncpg.Connection, Moderated], Awaitable[None]]
 OnSanctioned = Callable[[asyncpg.Connection, Sanctioned], Awaitable[None]]
+OnCommunityOpened = Callable[[asyncpg.Connection, CommunityOpened], Awaitable[None]]
 
 _on_published: list[OnPublished] = []
 _on_media_verdict: list[OnMediaVerdict] = []
 _on_media_decided: list[OnMediaDecided] = []
 _on_moderated: list[OnModerated] = []
 _on_sanctioned: list[OnSanctioned] = []
+_on_community_opened: list[OnCommunityOpened] = []
 
 
 def install_hooks(
@@ -84,12 +98,14 @@ def install_hooks(
     on_media_decided: Sequence[OnMediaDecided] = (),
     on_moderated: Sequence[OnModerated] = (),
     on_sanctioned: Sequence[OnSanctioned] = (),
+    on_community_opened: Sequence[OnCommunityOpened] = (),
 ) -> None:
     _on_published[:] = on_published
     _on_media_verdict[:] = on_media_verdict
     _on_media_decided[:] = on_media_decided
     _on_moderated[:] = on_moderated
     _on_sanctioned[:] = on_sanctioned
+    _on_community_opened[:] = on_community_opened
 
 
 async def published(conn: asyncpg.Connection, event: Published) -> None:
@@ -119,4 +135,10 @@ async def moderated(conn: asyncpg.Connection, event: Moderated) -> None:
 async def sanctioned(conn: asyncpg.Connection, event: Sanctioned) -> None:
     """Call every handler of a sanction in the decision's transaction (communities mutes, removes, delists)."""
     for handler in _on_sanctioned:
+        await handler(conn, event)
+
+
+async def community_opened(conn: asyncpg.Connection, event: CommunityOpened) -> None:
+    """Call every handler in the caller's transaction (the robots domain copies keyword rules)."""
+    for handler in _on_community_opened:
         await handler(conn, event)

@@ -122,10 +122,11 @@ SET_WATERMARK = "UPDATE rollup_state SET watermark = $1 WHERE name = 'daily'"
 
 # A changed stage remembers the one it left and when; an unchanged one only its fresh figures.
 SET_STAGE = """
-INSERT INTO community_stages AS s (community_id, stage, totals, window_from, window_to) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO community_stages AS s (community_id, stage, totals, window_from, window_to, activity_score)
+VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (community_id) DO UPDATE
 SET stage = excluded.stage, totals = excluded.totals, window_from = excluded.window_from,
-    window_to = excluded.window_to, computed_at = now(),
+    window_to = excluded.window_to, activity_score = excluded.activity_score, computed_at = now(),
     previous_stage = CASE WHEN s.stage <> excluded.stage THEN s.stage ELSE s.previous_stage END,
     changed_at = CASE WHEN s.stage <> excluded.stage THEN now() ELSE s.changed_at END
 """

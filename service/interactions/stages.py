@@ -70,7 +70,7 @@ async def refresh_stages(
     for community_id in community_ids:
         _, total, _ = await compute_metrics(conn, settings, community_id, start, end, "month")
         totals = msgspec.json.encode(total).decode()
-        await conn.execute(q.SET_STAGE, community_id, stage_of(total), totals, start, end)
+        await conn.execute(q.SET_STAGE, community_id, stage_of(total), totals, start, end, total.activity_score)
 
 
 async def current_stage(conn: asyncpg.Connection, community_id: int) -> str:

@@ -6,7 +6,7 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.robots.jobs import JOBS
-from service.robots.logic import answer_in_feed
+from service.robots.logic import answer_in_feed, on_community_opened
 from service.robots.privacy import PRIVACY
 from service.robots.problems import PROBLEMS
 from service.robots.routes import CONTROLLERS
@@ -24,4 +24,5 @@ DOMAIN = Domain(
     jobs=[JOBS],
     on_published=[answer_in_feed],
     privacy=PRIVACY,
+    on_community_opened=[on_community_opened],
 )

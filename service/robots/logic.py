@@ -233,3 +233,13 @@ async def answer_customer_message(pool: asyncpg.Pool, settings: Settings, wechat
         if status == "replied":
             await conn.execute(q.INSERT_SERVICE_REPLY, rule_id, reply["community_id"], message["user_id"], message_id)
     return status
+
+
+async def on_community_opened(conn: asyncpg.Connection, event: hooks.CommunityOpened) -> None:
+    """A sister community answers like its template; a community attached to a brand adds the brand's rules."""
+    await conn.execute(q.LOCK_RULES_OF, event.community_id)
+    if event.source_id is not None:
+        await conn.execute(q.COPY_RULES, event.community_id, event.source_id, event.actor_id)
+    if event.robot_rules:
+        columns = [[rule[name] for rule in event.robot_rules] for name in ("keyword", "matchMode", "reply")]
+        await conn.execute(q.ADD_DEFAULT_RULES, event.community_id, event.actor_id, *columns, MAX_RULES)

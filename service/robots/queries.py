@@ -87,3 +87,24 @@ USER_OPENID = "SELECT openid FROM users WHERE id = $1"
 LOCK_RULES_OF = "SELECT pg_advisory_xact_lock(1919053423, $1::int)"
 
 FINISH_MESSAGE = "UPDATE wechat_messages SET status = $2, handled_at = now() WHERE id = $1 AND status = 'received'"
+
+# A sister community opened from its series' template gets the template's live rules.
+COPY_RULES = """
+INSERT INTO robot_rules (community_id, keyword, match_mode, reply, enabled, cooldown_seconds, created_by)
+SELECT $1, keyword, match_mode, reply, enabled, cooldown_seconds, $3 FROM robot_rules
+WHERE community_id = $2 AND deleted_at IS NULL
+ORDER BY id
+"""
+
+# A brand's default rules ($3 keywords, $4 modes, $5 replies); a keyword the community already answers keeps the
+# community's own rule, and the community's limit holds.
+ADD_DEFAULT_RULES = """
+INSERT INTO robot_rules (community_id, keyword, match_mode, reply, created_by)
+SELECT $1, d.keyword, d.mode, d.reply, $2
+FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS d(keyword, mode, reply, n)
+WHERE NOT EXISTS (
+    SELECT 1 FROM robot_rules r WHERE r.community_id = $1 AND r.deleted_at IS NULL AND r.keyword = d.keyword
+)
+ORDER BY d.n
+LIMIT greatest(0, $6 - (SELECT count(*) FROM robot_rules WHERE community_id = $1 AND deleted_at IS NULL))
+"""

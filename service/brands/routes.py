@@ -1,0 +1,171 @@
+"""HTTP routes of brands and series: thin handlers over logic.py."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, delete, get, post, put
+from litestar.datastructures import State
+from litestar.params import JSONBody, QueryParameter
+
+from service.brands import examples as ex
+from service.brands import export, logic
+from service.brands import models as m
+from service.brands.problems import PROBLEMS
+from service.core.deps import Db, WeChat
+from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.idempotency import IdempotencyKey
+from service.core.ids import PathId
+from service.openapi import answer
+
+TAG = "brands"
+AUTH = ("unauthorized", "token_expired")
+TEAM = (*AUTH, "not_found", "forbidden")
+CHECKED = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "wechat_error")
+BRAND_PAGE = answer(200, ex.BRAND, "a brand with a series of two", "The brand, its team and its communities")
+
+
+class BrandsController(Controller):
+    path = "/brands"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @post(
+        "",
+        operation_id="createBrand",
+        summary="Create a brand; I become its owner (its team acts as admins in every community of the brand)",
+        description="Default keyword replies must pass WeChat's content check, since the robot posts them.",
+        status_code=201,
+        responses={
+            **PROBLEMS.responses(*AUTH, *CHECKED, "idempotency_key_reused"),
+            **answer(201, ex.BRAND, "a new brand", "The brand"),
+        },
+    )
+    async def create(
+        self,
+        data: JSONBody[m.BrandCreate],
+        caller: CurrentUser,
+        state: State,
+        wechat: WeChat,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Brand]:
+        return await logic.create_brand(state.pool, wechat, caller.id, data, idempotency_key)
+
+    @get(
+        "/{brand_id:str}",
+        operation_id="getBrand",
+        summary="The brand page (its team): communities with member counts, stage and activity score",
+        responses={**PROBLEMS.responses(*TEAM), **BRAND_PAGE},
+    )
+    async def page(self, brand_id: PathId, user: CurrentUser, db: Db) -> m.Brand:
+        return await logic.get_brand(db, brand_id, user.id)
+
+    @put(
+        "/{brand_id:str}/defaults",
+        operation_id="updateBrandDefaults",
+        summary="Replace the defaults communities attached from now on inherit (the brand's team)",
+        description="Default keyword replies must pass WeChat's content check, since the robot posts them.",
+        responses={**PROBLEMS.responses(*TEAM, *CHECKED), **BRAND_PAGE},
+    )
+    async def defaults(
+        self, brand_id: PathId, data: JSONBody[m.BrandDefaults], caller: CurrentUser, state: State, wechat: WeChat
+    ) -> m.Brand:
+        return await logic.update_defaults(state.pool, wechat, brand_id, caller.id, data)
+
+    @put(
+        "/{brand_id:str}/admins/{user_id:str}",
+        operation_id="addBrandAdmin",
+        summary="Add a brand admin (the brand's owner): admin in every community of the brand",
+        responses={**PROBLEMS.responses(*TEAM), **BRAND_PAGE},
+    )
+    async def add_admin(self, brand_id: PathId, user_id: PathId, user: CurrentUser, db: Db) -> m.Brand:
+        return await logic.add_admin(db, brand_id, user.id, user_id)
+
+    @delete(
+        "/{brand_id:str}/admins/{user_id:str}",
+        operation_id="removeBrandAdmin",
+        summary="Remove a brand admin (the brand's owner); their rights in the brand's communities end at once",
+        responses=PROBLEMS.responses(*TEAM),
+    )
+    async def remove_admin(self, brand_id: PathId, user_id: PathId, user: CurrentUser, db: Db) -> None:
+        await logic.remove_admin(db, brand_id, user.id, user_id)
+
+    @post(
+        "/{brand_id:str}/communities",
+        operation_id="attachBrandCommunity",
+        summary="Put a community I own into the brand (I am on its team); it inherits the brand's defaults",
+        description=(
+            "`inheritDefaults` (default true): the brand's welcome template, introduction rules and keyword rules "
+            "replace the community's (a keyword the community already answers keeps its own rule). Attaching again "
+            "answers the brand as it is."
+        ),
+        status_code=200,
+        responses={**PROBLEMS.responses(*TEAM, "not_member", "community_in_brand"), **BRAND_PAGE},
+    )
+    async def attach(self, brand_id: PathId, data: JSONBody[m.AttachCommunity], user: CurrentUser, db: Db) -> m.Brand:
+        return await logic.attach(db, brand_id, user.id, data)
+
+    @post(
+        "/{brand_id:str}/series",
+        operation_id="createSeries",
+        summary="Make a community of the brand the template and first sister of a series (the brand's team)",
+        description=(
+            "When a sister is full, a join (free, approval, paid: the payment buys entry to the series) goes to the "
+            "next sister with room; when all are full a new sister `<name> <n>群` is opened with the template's "
+            "settings and keyword rules. One plain membership per series at a time (docs/brands.md)."
+        ),
+        status_code=201,
+        responses={
+            **PROBLEMS.responses(*TEAM, "community_in_series", "idempotency_key_reused"),
+            **answer(201, ex.SERIES, "a series of two", "The series"),
+        },
+    )
+    async def series(
+        self,
+        brand_id: PathId,
+        data: JSONBody[m.SeriesCreate],
+        user: CurrentUser,
+        db: Db,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Series]:
+        return await logic.create_series(db, brand_id, user.id, data, idempotency_key)
+
+    @get(
+        "/{brand_id:str}/export",
+        operation_id="exportBrandCsv",
+        media_type="text/csv",
+        summary="Download a CSV of the brand (its team): its members, or its communities with their figures",
+        description=(
+            "UTF-8 with a byte-order mark, so Excel opens the Chinese correctly. At most 50,000 rows: "
+            "`X-Export-Truncated: true` says rows were cut. Every download is recorded (who, which, how many rows)."
+        ),
+        responses=PROBLEMS.responses(*TEAM),
+    )
+    async def download(
+        self,
+        brand_id: PathId,
+        user: CurrentUser,
+        db: Db,
+        report: Annotated[
+            export.Report, QueryParameter(description="members: one row per member and community; communities")
+        ] = "members",
+    ) -> Response[bytes]:
+        return await export.export(db, brand_id, user.id, report)
+
+
+class SeriesController(Controller):
+    path = "/series"
+    tags = [TAG]
+    security = BEARER_SECURITY
+
+    @get(
+        "/{series_id:str}",
+        operation_id="getSeries",
+        summary="A series of sister communities: each with its room, and the one I am in",
+        responses={**PROBLEMS.responses(*AUTH, "not_found"), **answer(200, ex.SERIES, "two sisters", "The series")},
+    )
+    async def get(self, series_id: PathId, user: CurrentUser, db: Db) -> m.Series:
+        return await logic.get_series(db, series_id, user.id)
+
+
+CONTROLLERS = [BrandsController, SeriesController]

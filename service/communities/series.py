@@ -1,0 +1,50 @@
+"""Sister communities: where an admission to a community of a series really goes (docs/brands.md).
+
+A full community of a series sends the newcomer to the next sister with room, and when every sister is full a
+new one is opened from the series' template: numbered name, same settings, the template's robots. One plain
+membership per series at a time. Callers hold the series' lock (`lock`) before any community's lock, so the choice
+of the sister, the one-membership rule and the opening of a sister are serialised per series.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from service.communities import queries as q
+from service.core import hooks
+from service.errors import Problem
+
+
+async def lock(conn: asyncpg.Connection, community_id: int) -> asyncpg.Record | None:
+    """The community's series, locked for the transaction; None outside a series."""
+    return await conn.fetchrow(q.LOCK_SERIES_OF, community_id)
+
+
+async def check_room(conn: asyncpg.Connection, community: asyncpg.Record) -> None:
+    """The advisory cap check (no lock) before a join request or an entry order; a series always has room."""
+    full = community["member_count"] >= community["member_cap"]
+    if full and await conn.fetchval(q.SERIES_OF, int(community["id"])) is None:
+        raise Problem("community_full", f"all {community['member_cap']} places are taken")
+
+
+async def place(conn: asyncpg.Connection, series: asyncpg.Record, community_id: int, user_id: int) -> int:
+    """The community of the series to admit ``user_id`` to (the series is locked by the caller)."""
+    home = await conn.fetchval(q.SERIES_HOME, series["id"], user_id)
+    if home is not None and home != community_id:
+        raise Problem("already_in_series", f"already a member of the sister community {home}")
+    mine = await conn.fetchrow(q.MEMBERSHIP, community_id, user_id)
+    if home is not None or (mine is not None and mine["status"] in ("active", "removed")):
+        return community_id  # admit() answers already_member or member_removed for the community asked
+    sister = await conn.fetchval(q.SISTER_WITH_ROOM, series["id"], community_id)
+    return sister if sister is not None else await _open_sister(conn, series)
+
+
+async def _open_sister(conn: asyncpg.Connection, series: asyncpg.Record) -> int:
+    number = await conn.fetchval(q.NEXT_SISTER_NUMBER, series["id"])
+    row = await conn.fetchrow(q.OPEN_SISTER, series["template_id"], f"{series['name']} {number}群", number)
+    await conn.execute(q.INSERT_OWNER, row["id"], row["owner_id"])
+    details = {"seriesId": str(series["id"]), "templateId": str(series["template_id"]), "number": number}
+    await conn.execute(q.INSERT_AUDIT, row["id"], None, "community.opened", None, details)
+    opened = hooks.CommunityOpened(row["id"], row["owner_id"], source_id=series["template_id"])
+    await hooks.community_opened(conn, opened)
+    return row["id"]

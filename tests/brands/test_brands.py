@@ -1,0 +1,202 @@
+"""Brands over real HTTP: the team acts as admins in the brand's communities (and nowhere else), attached
+communities inherit the brand's welcome and keyword robots, the brand page, and who may do what."""
+
+from __future__ import annotations
+
+from service.interactions.stages import refresh_stages
+from tests.world import assert_problem
+
+WELCOME = "欢迎 {nickname} 来到「{community}」，山野跑团大家庭又多了一位跑友！"
+RULE = {"keyword": "报名", "matchMode": "contains", "reply": "报名请看群公告置顶～"}
+
+
+async def create_brand(world, owner, **defaults) -> dict:
+    body = {"name": "山野跑团", "defaults": defaults}
+    response = await world.client.post("/v1/brands", json=body, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def attach(world, who, brand_id: str, community_id: str, status: int = 200, **body) -> dict:
+    url = f"/v1/brands/{brand_id}/communities"
+    response = await world.client.post(url, json={"communityId": community_id, **body}, headers=who.headers)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def join(world, who, cid: str) -> dict:
+    response = await world.client.post(f"/v1/communities/{cid}/join", headers=who.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def rules(world, who, cid: str) -> list[tuple[str, str]]:
+    response = await world.client.get(f"/v1/communities/{cid}/robot-rules", headers=who.headers)
+    assert response.status_code == 200, response.text
+    return [(rule["keyword"], rule["reply"]) for rule in response.json()["items"]]
+
+
+async def test_a_brand_with_three_communities_shares_robots_and_welcome_defaults(world, db):
+    owner, runner, walker = await world.member("阿山"), await world.member("小跑"), await world.member("小走")
+    brand = await create_brand(
+        world,
+        owner,
+        welcomeTemplate=WELCOME,
+        introductionRequired=True,
+        introductionPrompt="说说你的配速",
+        robotRules=[RULE],
+    )
+    assert brand["team"][0]["role"] == "owner" and brand["defaults"]["robotRules"] == [RULE]
+    cids = [await world.community(owner, name=f"跑团{n}") for n in range(3)]
+    # The third already answers the keyword its own way: its rule stays (the community's setting wins).
+    own = {"keyword": "报名", "reply": "本群报名找群主"}
+    created = await world.client.post(f"/v1/communities/{cids[2]}/robot-rules", json=own, headers=owner.headers)
+    assert created.status_code == 201, created.text
+    for cid in cids:
+        page = await attach(world, owner, brand["id"], cid)
+    assert [c["id"] for c in page["communities"]] == cids
+    assert {(c["memberCount"], c["stage"], c["activityScore"]) for c in page["communities"]} == {(1, "gather", 0)}
+    assert await rules(world, owner, cids[0]) == await rules(world, owner, cids[1]) == [("报名", RULE["reply"])]
+    assert await rules(world, owner, cids[2]) == [("报名", "本群报名找群主")]
+
+    for n, cid in enumerate(cids):
+        joined = await join(world, runner, cid)
+        assert joined["communityId"] == cid
+        assert joined["welcome"]["text"] == f"欢迎 小跑 来到「跑团{n}」，山野跑团大家庭又多了一位跑友！"
+        assert joined["welcome"]["introductionRequired"] and joined["welcome"]["introductionPrompt"] == "说说你的配速"
+    # The robot answers in every community of the brand (after the introduction the brand asks for).
+    intro = {"text": "我是小跑，配速六分，周末常跑江边"}
+    post = await world.client.post(f"/v1/communities/{cids[1]}/introduction", json=intro, headers=runner.headers)
+    assert post.status_code == 201, post.text
+    asked = await world.post(runner, cids[1], "我想报名周末的活动")
+    replies = await db.fetch("SELECT text FROM comments WHERE robot = 'keyword' AND post_id = $1", int(asked["id"]))
+    assert [r["text"] for r in replies] == [RULE["reply"]]
+
+    # A community overrides the default afterwards; the others keep it.
+    changed = await world.client.put(
+        f"/v1/communities/{cids[0]}", json={"welcomeTemplate": "{nickname} 你好"}, headers=owner.headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert (await join(world, walker, cids[0]))["welcome"]["text"] == "小走 你好"
+    assert (await join(world, walker, cids[1]))["welcome"]["text"].startswith("欢迎 小走 来到「跑团1」")
+
+    page = (await world.client.get(f"/v1/brands/{brand['id']}", headers=owner.headers)).json()
+    assert [c["memberCount"] for c in page["communities"]] == [3, 3, 2]
+
+
+async def test_the_brand_team_is_admin_everywhere_in_the_brand_and_nowhere_else(world):
+    owner, boss, helper, member, stranger = [
+        await world.member(n) for n in ("主理人", "品牌方", "助理", "成员", "路人")
+    ]
+    brand = await create_brand(world, boss)
+    inside = await world.community(owner, member, name="品牌群")
+    outside = await world.community(owner, member, name="自家群")
+    await attach(world, owner, brand["id"], inside, status=403)  # the owner of the community is not on the team
+    added = await world.client.put(f"/v1/brands/{brand['id']}/admins/{owner.id}", headers=boss.headers)
+    assert added.status_code == 200, added.text
+    await attach(world, owner, brand["id"], inside)
+    assert_problem(
+        await world.client.post(
+            f"/v1/brands/{brand['id']}/communities", json={"communityId": inside}, headers=boss.headers
+        ),
+        403,
+        "forbidden",
+    )  # the brand's owner does not own the community
+
+    await world.client.put(f"/v1/brands/{brand['id']}/admins/{helper.id}", headers=boss.headers)
+    edit = {"description": "品牌方来过"}
+    for admin in (boss, helper):  # neither is a member of either community
+        assert (
+            await world.client.put(f"/v1/communities/{inside}", json=edit, headers=admin.headers)
+        ).status_code == 200
+        listed = await world.client.get(f"/v1/communities/{inside}/join-requests", headers=admin.headers)
+        assert listed.status_code == 200, listed.text
+        muted = await world.client.put(
+            f"/v1/communities/{inside}/members/{member.id}", json={"muteMinutes": 10}, headers=admin.headers
+        )
+        assert muted.status_code == 200, muted.text
+        assert_problem(
+            await world.client.put(f"/v1/communities/{outside}", json=edit, headers=admin.headers), 403, "not_member"
+        )
+        # Admin, not owner: the owner's settings stay the owner's.
+        refused = await world.client.put(f"/v1/communities/{inside}", json={"memberCap": 50}, headers=admin.headers)
+        assert_problem(refused, 403, "forbidden")
+
+    # Off the team: the rights end at once.
+    removed = await world.client.delete(f"/v1/brands/{brand['id']}/admins/{helper.id}", headers=boss.headers)
+    assert removed.status_code == 204
+    assert_problem(
+        await world.client.put(f"/v1/communities/{inside}", json=edit, headers=helper.headers), 403, "not_member"
+    )
+
+    # Who may do what on the brand itself.
+    assert_problem(await world.client.get(f"/v1/brands/{brand['id']}", headers=stranger.headers), 403, "forbidden")
+    assert_problem(
+        await world.client.put(f"/v1/brands/{brand['id']}/admins/{stranger.id}", headers=owner.headers),
+        403,
+        "forbidden",
+    )
+    assert_problem(
+        await world.client.delete(f"/v1/brands/{brand['id']}/admins/{boss.id}", headers=boss.headers), 403, "forbidden"
+    )
+    assert_problem(await world.client.get("/v1/brands/999999", headers=boss.headers), 404, "not_found")
+    other = await create_brand(world, owner)
+    assert_problem(
+        await world.client.post(
+            f"/v1/brands/{other['id']}/communities", json={"communityId": inside}, headers=owner.headers
+        ),
+        409,
+        "community_in_brand",
+    )
+    bad = await world.client.post(
+        "/v1/brands", json={"name": "x", "defaults": {"welcomeTemplate": "{who}"}}, headers=boss.headers
+    )
+    assert_problem(bad, 400, "validation_failed")
+    page = (await world.client.get(f"/v1/brands/{brand['id']}", headers=owner.headers)).json()
+    assert [(t["userId"], t["role"]) for t in page["team"]] == [(str(boss.id), "owner"), (str(owner.id), "admin")]
+
+
+async def test_the_team_downloads_csv_with_chinese_intact_and_each_download_is_recorded(world, db):
+    boss, member, stranger = (
+        await world.member("品牌方"),
+        await world.member("=HYPERLINK(1)"),
+        await world.member("路人"),
+    )
+    brand = await create_brand(world, boss)
+    cid = await world.community(boss, member, name="跑团 1群")
+    await attach(world, boss, brand["id"], cid)
+    response = await world.client.get(f"/v1/brands/{brand['id']}/export", headers=boss.headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["x-export-truncated"] == "false"
+    assert response.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "社群ID,社群,用户ID,昵称,角色,加入方式,加入时间,已自我介绍"
+    assert [line.split(",")[:5] for line in lines[1:]] == [
+        [cid, "跑团 1群", str(boss.id), "品牌方", "owner"],
+        [cid, "跑团 1群", str(member.id), "'=HYPERLINK(1)", "member"],  # a formula is shown, never run
+    ]
+    communities = await world.client.get(
+        f"/v1/brands/{brand['id']}/export", params={"report": "communities"}, headers=boss.headers
+    )
+    assert communities.content.decode("utf-8-sig").splitlines()[1].startswith(f"{cid},跑团 1群,2,")
+    assert_problem(
+        await world.client.get(f"/v1/brands/{brand['id']}/export", headers=stranger.headers), 403, "forbidden"
+    )
+    bad = await world.client.get(f"/v1/brands/{brand['id']}/export", params={"report": "x"}, headers=boss.headers)
+    assert_problem(bad, 400, "validation_failed")
+    logged = await db.fetch("SELECT user_id, report, row_count FROM brand_exports ORDER BY id")
+    assert [tuple(r) for r in logged] == [(boss.id, "members", 2), (boss.id, "communities", 1)]
+
+
+async def test_the_brand_page_shows_the_score_the_stage_job_keeps(world, db, settings):
+    boss, member = await world.member("品牌方"), await world.member("小跑")
+    brand = await create_brand(world, boss)
+    cid = await world.community(boss, member, name="跑团 1群")
+    await attach(world, boss, brand["id"], cid)
+    await world.post(member, cid, "今天跑了十公里，江边风很大")
+    await refresh_stages(db, settings, [int(cid)])  # what the daily interactions.stages job does
+    page = (await world.client.get(f"/v1/brands/{brand['id']}", headers=boss.headers)).json()
+    (row,) = page["communities"]
+    # One effective speaker (new members are counted by the roll-up, not run here).
+    assert (row["stage"], row["activityScore"]) == ("gather", settings.weight_effective_speakers)

@@ -1,0 +1,129 @@
+"""Sister communities over real HTTP: joins to a full community of a series go to the next sister with room,
+a new sister is opened (numbered name, the template's settings and robots, its own welcome ceremony) when all are
+full, and a plain member belongs to one sister of a series at a time — under 300 concurrent joins too."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import pytest
+
+from tests.factories import create_users
+from tests.support import api_client, make_settings
+from tests.world import assert_problem, sign_in
+
+WELCOME = "欢迎 {nickname} 加入「{community}」"
+
+
+@pytest.fixture
+async def busy_client(database_url, sandbox):
+    # A pool big enough that the joins really race inside PostgreSQL rather than queue for a connection.
+    async with api_client(make_settings(database_url, wechat_api_base=sandbox.url, db_pool_max=30)) as client:
+        yield client
+
+
+async def call(client, method: str, url: str, who, expect: int = 200, **kw) -> dict:
+    response = await client.request(method, url, headers=who.headers, **kw)
+    assert response.status_code == expect, response.text
+    return response.json() if response.content else {}
+
+
+async def series_of(client, owner, **community) -> tuple[str, str]:
+    """A brand of ``owner`` with one community that is the template of a series named 跑团; (community, series)."""
+    brand = await call(client, "POST", "/v1/brands", owner, 201, json={"name": "山野跑团"})
+    body = {"name": "跑团 1群", "welcomeTemplate": WELCOME, **community}
+    cid = (await call(client, "POST", "/v1/communities", owner, 201, json=body))["id"]
+    await call(client, "POST", f"/v1/brands/{brand['id']}/communities", owner, json={"communityId": cid})
+    created = {"communityId": cid, "name": "跑团"}
+    series = await call(client, "POST", f"/v1/brands/{brand['id']}/series", owner, 201, json=created)
+    return cid, series["id"]
+
+
+async def test_300_concurrent_joins_fill_sisters_of_100_exactly_and_open_new_ones(
+    busy_client, sandbox, database_url, settings, db
+):
+    owner = await sign_in(busy_client, sandbox, "团长", nickname=True)
+    joiners = await create_users(database_url, settings, *(f"跑友{i}" for i in range(300)))
+    cid, series_id = await series_of(busy_client, owner, memberCap=100)
+    rule = {"keyword": "报名", "reply": "报名请看群公告置顶～"}
+    await call(busy_client, "POST", f"/v1/communities/{cid}/robot-rules", owner, 201, json=rule)
+
+    started = time.monotonic()
+    answers = await asyncio.gather(
+        *(busy_client.post(f"/v1/communities/{cid}/join", headers=u.headers) for u in joiners)
+    )
+    elapsed = time.monotonic() - started
+    assert Counter(a.status_code for a in answers) == {201: 300}, {a.text for a in answers if a.status_code != 201}
+    placed = Counter(a.json()["communityId"] for a in answers)
+
+    series = await call(busy_client, "GET", f"/v1/series/{series_id}", owner)
+    sisters = [(s["name"], s["memberCount"], s["hasRoom"]) for s in series["sisters"]]
+    # The owner holds a place in each: three sisters of 99 newcomers fill exactly, the last 3 open a fourth.
+    assert sisters == [
+        ("跑团 1群", 100, False),
+        ("跑团 2群", 100, False),
+        ("跑团 3群", 100, False),
+        ("跑团 4群", 4, True),
+    ]
+    ids = [int(s["id"]) for s in series["sisters"]]
+    assert [placed[str(i)] for i in ids] == [99, 99, 99, 3]
+    for community_id, (name, count, _) in zip(ids, sisters, strict=True):
+        active = "SELECT count(*) FROM memberships WHERE community_id = $1 AND status = 'active'"
+        assert await db.fetchval(active, community_id) == count
+        # Each sister's own welcome ceremony, naming it; and the template's settings and robots.
+        welcomes = await db.fetch("SELECT text FROM posts WHERE community_id = $1 AND kind = 'welcome'", community_id)
+        assert len(welcomes) == count - 1 and all(f"加入「{name}」" in w["text"] for w in welcomes)
+        row = await db.fetchrow("SELECT member_cap, welcome_template FROM communities WHERE id = $1", community_id)
+        assert tuple(row) == (100, WELCOME)
+        rules = "SELECT keyword, reply FROM robot_rules WHERE community_id = $1 AND deleted_at IS NULL"
+        assert [tuple(r) for r in await db.fetch(rules, community_id)] == [("报名", rule["reply"])]
+    # Nobody admitted twice: one plain membership per series.
+    twice = """
+        SELECT m.user_id FROM memberships m JOIN communities c ON c.id = m.community_id
+        WHERE c.series_id = $1 AND m.status = 'active' AND m.role = 'member'
+        GROUP BY m.user_id HAVING count(*) > 1"""
+    assert await db.fetch(twice, int(series_id)) == []
+    opened = "SELECT count(*) FROM community_audit_log WHERE action = 'community.opened'"
+    assert await db.fetchval(opened) == 3
+    assert elapsed < 20, f"300 joins took {elapsed:.1f} s"
+
+
+async def test_one_sister_at_a_time_and_approvals_overflow_too(client, sandbox, db):
+    owner, runner, applicant, late = [
+        await sign_in(client, sandbox, n, nickname=True) for n in ("团长", "小跑", "小申", "小迟")
+    ]
+    cid, series_id = await series_of(client, owner, memberCap=2)
+    joined = await call(client, "POST", f"/v1/communities/{cid}/join", runner, 201)
+    assert joined["communityId"] == cid  # the asked one had room
+    # Full now: the next join opens 跑团 2群 and says so.
+    second = await call(client, "POST", f"/v1/communities/{cid}/join", applicant, 201)
+    sister = second["communityId"]
+    assert sister != cid and second["welcome"]["text"] == "欢迎 小申 加入「跑团 2群」"
+    # A plain member of one sister cannot join another; leaving lets them move.
+    assert_problem(
+        await client.post(f"/v1/communities/{cid}/join", headers=applicant.headers), 409, "already_in_series"
+    )
+    assert_problem(
+        await client.post(f"/v1/communities/{sister}/join", headers=runner.headers), 409, "already_in_series"
+    )
+    await call(client, "DELETE", f"/v1/communities/{sister}/members/me", applicant, 204)
+    moved = await call(client, "POST", f"/v1/communities/{cid}/join", applicant, 201)
+    assert moved["communityId"] == sister  # 1群 is still full: back into the sister with room
+    mine = await call(client, "GET", f"/v1/series/{series_id}", applicant)
+    assert mine["myCommunityId"] == sister
+
+    # Approval: a full community of a series still takes requests; approving admits to a sister with room.
+    await call(client, "PUT", f"/v1/communities/{cid}", owner, json={"entryMode": "approval"})
+    request = (await call(client, "POST", f"/v1/communities/{cid}/join", late, 202))["request"]
+    await call(client, "POST", f"/v1/communities/{cid}/join-requests/{request['id']}/approve", owner)
+    series = await call(client, "GET", f"/v1/series/{series_id}", late)
+    assert [(s["name"], s["memberCount"]) for s in series["sisters"]] == [
+        ("跑团 1群", 2),
+        ("跑团 2群", 2),
+        ("跑团 3群", 2),
+    ]
+    assert series["myCommunityId"] == series["sisters"][2]["id"]
+    # The brand's team sees every sister on the brand page, and strangers no series they cannot find.
+    assert_problem(await client.get("/v1/series/999999", headers=late.headers), 404, "not_found")
