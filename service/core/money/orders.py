@@ -49,7 +49,7 @@ async def create_order(
     pay_within: float | None = None,
 ) -> Checkout:
     """Create (or return the still-payable existing) order for this payer and thing, placed with WeChat.
-    `community_id` is the community the thing belongs to (the order's distribution key, infra/citus.sql).
+    `community_id` is the community the thing belongs to (the order's distribution key, service/db/citus.sql).
 
     The answer carries the `wx.requestPayment` parameters. A retry with the same Idempotency-Key returns the
     same order; a WeChat outage leaves the order without prepay_id and answers 503: the retry places it.

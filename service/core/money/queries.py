@@ -65,7 +65,7 @@ ORDER BY id LIMIT 1
 """
 
 # Refunds and ledger rows copy the community of their order (or transfer) in the same statement: the Citus
-# distribution key (infra/citus.sql), so they live on the shard of their community.
+# distribution key (service/db/citus.sql), so they live on the shard of their community.
 INSERT_REFUND = """
 INSERT INTO refunds (order_id, community_id, out_refund_no, amount_fen, initiated_by, requested_by, reason)
 SELECT o.id, o.community_id, $2, $3, $4, $5, $6 FROM orders o WHERE o.id = $1
