@@ -73,7 +73,7 @@ def load_plan(text: str | None = None) -> list[Placement]:
 
 async def current_placement(conn: asyncpg.Connection) -> dict[str, str]:
     rows = await conn.fetch(
-        "SELECT logicalrelid::regclass::text AS name, partmethod, repmodel FROM pg_dist_partition "
+        "SELECT logicalrelid::regclass::text AS name, partmethod::text, repmodel::text FROM pg_dist_partition "
         "WHERE NOT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = logicalrelid)"
     )
     kinds = {"h": "distributed"}
