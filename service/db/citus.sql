@@ -20,6 +20,9 @@ SELECT create_reference_table('reward_pools');
 -- per distinct photo, read by every upload's deduplication and every verdict.
 SELECT create_reference_table('media_objects');
 SELECT create_reference_table('media_checks');
+-- The uploads themselves: every feed page joins them for its posts' photos, so they sit beside every shard (an
+-- upload writes to every node, like a profile edit).
+SELECT create_reference_table('media');
 
 -- Everything that belongs to one community, distributed by community id and co-located with `communities`:
 -- a feed page, a join, a payment's admission, a poll vote or a metrics query runs on one shard. At distribution
@@ -83,8 +86,6 @@ SELECT create_distributed_table('moderation_actions', 'community_id', colocate_w
 -- Per member, co-located with each other by user id: sessions and the answers kept for Idempotency-Key.
 SELECT create_distributed_table('refresh_tokens', 'user_id');
 SELECT create_distributed_table('idempotent_requests', 'user_id', colocate_with => 'refresh_tokens');
--- A member's uploads; GET /v1/media/{id} and the upload limits look them up by their owner.
-SELECT create_distributed_table('media', 'owner_id', colocate_with => 'refresh_tokens');
 -- A member's inbox: read, counted and marked by its owner.
 SELECT create_distributed_table('inbox_items', 'user_id', colocate_with => 'refresh_tokens');
 

@@ -45,7 +45,8 @@ def _item_json(me: str) -> str:
     """One feed item of post `p` (authors `u`/`r` joined, first comments `fc` joined) as seen by user `me`.
     `likedByMe` comes first, so a cached item can be made a reader's own by its first bytes (cache.py)."""
     return f"""json_build_object(
-        'likedByMe', EXISTS (SELECT FROM post_likes l WHERE l.post_id = p.id AND l.user_id = {me}),
+        'likedByMe', EXISTS (SELECT FROM post_likes l
+                             WHERE l.community_id = p.community_id AND l.post_id = p.id AND l.user_id = {me}),
         'id', p.id::text, 'communityId', p.community_id::text, 'kind', p.kind,
         'author', {_author("u", "r", "p")}, 'robot', p.robot, 'text', p.text,
         'images', {_IMAGES}, 'imageUrls', p.image_urls,
@@ -58,14 +59,15 @@ def _item_json(me: str) -> str:
         'firstComments', coalesce(fc.comments, '[]'::json))"""
 
 
-# Authors and the first comments of each post `p` of a page.
+# Authors and the first comments of each post `p` of a page (by community too: one shard under Citus).
 _ITEM_JOINS = f"""
 LEFT JOIN users u ON u.id = p.author_id
 LEFT JOIN robots r ON r.name = p.robot
 LEFT JOIN LATERAL (
     SELECT json_agg({_comment_json("c", "cu", "cr")} ORDER BY c.created_at, c.id) AS comments
     FROM (SELECT * FROM comments c
-          WHERE c.post_id = p.id AND c.parent_id IS NULL AND c.deleted_at IS NULL AND c.status = 'visible'
+          WHERE c.community_id = p.community_id AND c.post_id = p.id AND c.parent_id IS NULL
+            AND c.deleted_at IS NULL AND c.status = 'visible'
           ORDER BY c.created_at, c.id LIMIT {FIRST_COMMENTS}) c
     LEFT JOIN users cu ON cu.id = c.author_id
     LEFT JOIN robots cr ON cr.name = c.robot
