@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
+import time
 from datetime import date
 
 import asyncpg
@@ -22,7 +24,8 @@ from service.core.money import queries as money
 from service.db.citus import current_placement, load_plan
 from service.feed import page_queries as feed
 from service.interactions import queries as metrics
-from tests.support import ROOT
+from tests.factories import create_community, create_users
+from tests.support import ROOT, api_client, create_database, drop_database, make_settings, unique_name, with_database
 
 KIT = ROOT.parent / "shared" / "citus"
 TESTS = [
@@ -101,6 +104,51 @@ async def explain_hot(url: str) -> list[str]:
     return not_router
 
 
+async def measure(url: str, rounds: int = 100) -> dict[str, float]:
+    """Median milliseconds of a free join and of a feed page (40 posts, first page of 20, no page cache), one
+    request at a time through the app in this process."""
+    settings = make_settings(url, feed_cache_seconds=0)
+    owner, *members = await create_users(url, settings, *(f"bench{i}" for i in range(rounds + 1)))
+    async with api_client(settings) as client:
+        cid = (await create_community(client, owner, memberCap=rounds + 10))["id"]
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(
+                "INSERT INTO posts (community_id, author_id, kind, text, status) "
+                "SELECT $1, $2, 'post', 'bench ' || i, 'visible' FROM generate_series(1, 40) i",
+                int(cid),
+                owner.id,
+            )
+        finally:
+            await conn.close()
+        timings: dict[str, list[float]] = {"free join": [], "feed page": []}
+        for member in members:
+            started = time.perf_counter()
+            answer = await client.post(f"/v1/communities/{cid}/join", json={}, headers=member.headers)
+            timings["free join"].append(time.perf_counter() - started)
+            assert answer.status_code == 201, answer.text
+        for member in members:
+            started = time.perf_counter()
+            answer = await client.get(f"/v1/communities/{cid}/feed?limit=20", headers=member.headers)
+            timings["feed page"].append(time.perf_counter() - started)
+            assert answer.status_code == 200, answer.text
+    return {name: statistics.median(values) * 1000 for name, values in timings.items()}
+
+
+async def compare(citus_url: str, plain_admin: str) -> None:
+    name = unique_name("citusbench")
+    await create_database(plain_admin, name)
+    plain = with_database(plain_admin, name)
+    try:
+        sh(sys.executable, "-m", "service", "migrate", env={**os.environ, "DATABASE_URL": plain})
+        figures = {"one PostgreSQL": await measure(plain), "Citus coordinator": await measure(citus_url)}
+    finally:
+        await drop_database(plain_admin, name)
+    print("\n| median ms, one request at a time | free join | feed page (20 of 40 posts) |\n|---|---:|---:|")
+    for where, f in figures.items():
+        print(f"| {where} | {f['free join']:.1f} | {f['feed page']:.1f} |")
+
+
 def main() -> int:
     if not (KIT / "cluster.sh").exists():
         print(
@@ -109,6 +157,7 @@ def main() -> int:
         )
         return 0
     sh("bash", str(KIT / "build.sh"))
+    plain_admin = os.environ.get("DATABASE_URL")  # a plain PostgreSQL to compare with, when given
     url = fresh_cluster()
     env = {**os.environ, "DATABASE_URL": url}
     sh(sys.executable, "-m", "service", "migrate", env=env)
@@ -121,6 +170,8 @@ def main() -> int:
         check=False,
     )
     not_router = asyncio.run(explain_hot(url))
+    if plain_admin and plain_admin != url:
+        asyncio.run(compare(url, plain_admin))
     print(f"\ntests against the coordinator: {'passed' if tests.returncode == 0 else 'FAILED'}")
     print(f"hot statements not router: {not_router or 'none'} (expected fan-out: {sorted(EXPECTED_FAN_OUT)})")
     return 1 if tests.returncode or not_router else 0
