@@ -98,9 +98,9 @@ UPDATE refunds SET status = $2, refund_id = coalesce($3, refund_id), last_error 
 WHERE id = $1
 """
 
+# $4: the community of the order just locked (a plain VALUES insert: one shard under Citus).
 INSERT_LEDGER_PAYMENT = """
-INSERT INTO ledger_entries (kind, order_id, community_id, amount_fen, external_id)
-SELECT 'payment', o.id, o.community_id, $2, $3 FROM orders o WHERE o.id = $1 AND o.community_id = $4
+INSERT INTO ledger_entries (kind, order_id, community_id, amount_fen, external_id) VALUES ('payment', $1, $4, $2, $3)
 """
 
 INSERT_LEDGER_REFUND = """
