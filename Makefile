@@ -9,7 +9,7 @@ SERVE_STAMP := $(VENV)/.serving-stamp
 NODE_STAMP := openapi/node_modules/.installed-stamp
 NPX := cd openapi && npx --no-install
 
-.PHONY: install run test fuzz lint format openapi walkthrough bench soak faults clean browser
+.PHONY: install run test fuzz lint format openapi walkthrough bench soak faults clean browser citus-check
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -76,6 +76,11 @@ openapi: install
 ## Run docs/walkthrough.md against a fresh live server and write the answers it got into it.
 walkthrough: install browser
 	$(BIN)/python -m tests.walkthrough
+
+## The Citus plan on a real local cluster built from ../shared/citus (skips, saying why, without it): migrate,
+## distribute, the concurrency tests against the coordinator, the hot statements' plans. Not part of `make test`.
+citus-check: install
+	$(BIN)/python -m tests.citus_check
 
 ## Load benchmarks with wrk; prints ratios against the same-run baseline.
 bench: install

@@ -1,4 +1,4 @@
-"""Command line: python -m service [run|serve|migrate|worker|sandbox|openapi]."""
+"""Command line: python -m service [run|serve|migrate|distribute|worker|sandbox|openapi]."""
 
 from __future__ import annotations
 
@@ -71,6 +71,31 @@ async def _migrate(settings: Settings) -> None:
         log.info("migrations current", extra={"applied": [f"{m.version:04d}_{m.name}" for m in applied]})
     finally:
         await conn.close()
+
+
+async def _distribute(settings: Settings) -> int:
+    from service.db.citus import DistributeError, distribute
+    from service.db.pool import connect
+
+    conn = await connect(settings.database_url)
+    try:
+        outcome = await distribute(conn)
+    except DistributeError as exc:
+        print(f"distribute: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await conn.close()
+    log.info(
+        "tables in place",
+        extra={
+            **outcome.counts,
+            "placedNow": len(outcome.placed),
+            "keysWidened": outcome.keys_widened,
+            "foreignKeysWidened": outcome.foreign_keys_widened,
+            "foreignKeysDropped": outcome.foreign_keys_dropped,
+        },
+    )
+    return 0
 
 
 async def _rebuild_metrics(settings: Settings) -> None:
@@ -249,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="development: embedded database when DATABASE_URL is unset, migrate, serve")
     sub.add_parser("serve", help="serve the API (refuses while migrations are pending)")
     sub.add_parser("migrate", help="apply pending migrations")
+    sub.add_parser("distribute", help="on a Citus coordinator: place every table as service/db/citus.sql says")
     sub.add_parser("worker", help="run background jobs until SIGTERM (any number of workers may run)")
     sub.add_parser(
         "rebuild-metrics", help="recompute every metrics roll-up from the raw events (gives what the worker built)"
@@ -285,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command in ("run", "migrate"):
         asyncio.run(_migrate(settings))
+    if args.command == "distribute":
+        return asyncio.run(_distribute(settings))
     if args.command == "rebuild-metrics":
         asyncio.run(_rebuild_metrics(settings))
     if args.command == "serve":

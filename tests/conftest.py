@@ -13,10 +13,12 @@ from service.wechat.sandbox.keys import SandboxKeys
 from tests.seed import Seeded, seed
 from tests.stack import LiveStack, Stack
 from tests.support import (
+    CITUS_DATABASE,
     admin_dsn,
     api_client,
     create_database,
     drop_database,
+    empty_citus_database,
     make_settings,
     unique_name,
     with_database,
@@ -32,6 +34,9 @@ def admin_url() -> str:
 @pytest.fixture(scope="session")
 def template_db(admin_url: str) -> str:
     """A database with every migration applied, cloned for each test."""
+    if CITUS_DATABASE:
+        yield ""
+        return
     name = unique_name("tpl")
 
     async def build() -> None:
@@ -50,6 +55,10 @@ def template_db(admin_url: str) -> str:
 @pytest.fixture
 async def database_url(admin_url: str, template_db: str) -> AsyncIterator[str]:
     """A fresh database per test, so tests run in any order and may use many connections."""
+    if CITUS_DATABASE:
+        await empty_citus_database(CITUS_DATABASE)
+        yield CITUS_DATABASE
+        return
     name = unique_name("t")
     await create_database(admin_url, name, template=template_db)
     yield with_database(admin_url, name)

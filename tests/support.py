@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import tempfile
 import uuid
@@ -61,6 +62,32 @@ async def drop_database(admin: str, name: str) -> None:
     conn = await asyncpg.connect(admin)
     try:
         await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+# `make citus-check` (tests/citus_check.py) runs chosen tests against the one distributed database of a local
+# Citus cluster (a template clone would not be distributed): emptied before each test instead.
+CITUS_DATABASE = os.environ.get("CITUS_CHECK_DATABASE_URL")
+
+
+async def empty_citus_database(url: str) -> None:
+    """Back to what migrate and distribute left: tables a test made dropped, every other table emptied but those
+    whose rows the migrations seed."""
+    from service.db.migrate import discover
+
+    seeded = {t for m in discover() for t in re.findall(r"INSERT INTO (\w+)", m.sql)}
+    conn = await asyncpg.connect(url)
+    try:
+        placed = {r[0] for r in await conn.fetch("SELECT logicalrelid::regclass::text FROM pg_dist_partition")}
+        made = await conn.fetch(
+            "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') "
+            "AND NOT relispartition AND NOT relname = ANY($1)",
+            list(placed),
+        )
+        for (name,) in made:
+            await conn.execute(f"DROP TABLE {name} CASCADE")
+        await conn.execute(f"TRUNCATE {', '.join(sorted(placed - seeded - {'schema_migrations'}))} CASCADE")
     finally:
         await conn.close()
 

@@ -1,9 +1,11 @@
 """The deployment files: valid against the Kubernetes and Compose schemas, probes in place, nothing as root, no
-real secret committed, and every table placed in the Citus plan. Without a Docker engine or a cluster here, the
-schema checks stand in for `docker compose config` and `kubectl apply --dry-run=server`."""
+real secret committed, and every table placed in the Citus plan (whose command refuses a server without Citus).
+Without a Docker engine or a cluster here, the schema checks stand in for `docker compose config` and
+`kubectl apply --dry-run=server`."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from service.db.citus import PLAN_FILE, DistributeError, distribute, load_plan
 from tests.support import ROOT
 
 INFRA = ROOT / "infra"
@@ -133,7 +136,7 @@ async def test_every_table_has_its_place_in_the_citus_plan(database_url):
         }
     finally:
         await conn.close()
-    plan = [m.groupdict() for m in CITUS_PLAN.finditer((INFRA / "citus.sql").read_text())]
+    plan = [m.groupdict() for m in CITUS_PLAN.finditer(PLAN_FILE.read_text())]
     named = [m["distributed"] or m["reference"] or m["local"] or m["pending"] for m in plan]
     assert sorted(named) == sorted(set(named)), "a table is named twice"
     assert set(named) == tables, f"unplaced: {sorted(tables - set(named))}, unknown: {sorted(set(named) - tables)}"
@@ -145,3 +148,25 @@ async def test_every_table_has_its_place_in_the_citus_plan(database_url):
         if m["pending"]:
             # Once the column exists, the table belongs among the distributed ones.
             assert (m["pending"], m["pending_column"]) not in not_null, f"{m['pending']} is no longer pending"
+    if not any(m["pending"] for m in plan):  # what the distribute command reads is what was checked
+        assert [p.table for p in load_plan()] == named
+
+
+async def test_distribute_refuses_a_server_without_citus_and_changes_nothing(database_url):
+    conn = await asyncpg.connect(database_url)
+    try:
+        schema = "SELECT count(*), sum(hashtext(pg_get_constraintdef(oid))) FROM pg_constraint"
+        before = await conn.fetchrow(schema)
+        with pytest.raises(DistributeError, match="no Citus extension"):
+            await distribute(conn)
+        assert await conn.fetchrow(schema) == before
+    finally:
+        await conn.close()
+    command = [sys.executable, "-m", "service", "distribute"]
+    done = subprocess.run(command, env={**os.environ, "DATABASE_URL": database_url}, capture_output=True, text=True)
+    assert done.returncode == 1 and "runs only on a Citus coordinator" in done.stderr, done.stderr
+
+
+def test_a_pending_table_stops_the_distribute_command():
+    with pytest.raises(DistributeError, match="polls is still pending"):
+        load_plan("SELECT create_reference_table('users');\n-- pending: polls community_id (migration 0099)\n")

@@ -1,5 +1,6 @@
 """SQL of login, refresh tokens, the member's profile and rate limits."""
 
+# Times from the inserted row (its defaults), not now(): Citus takes no now() in DO UPDATE SET.
 UPSERT_USER_ON_LOGIN = """
 INSERT INTO users (appid, openid, unionid, session_key_sealed, last_login_at)
 VALUES ($1, $2, $3, $4, now())
@@ -7,7 +8,7 @@ ON CONFLICT (appid, openid) DO UPDATE
 SET unionid = coalesce(EXCLUDED.unionid, users.unionid),
     session_key_sealed = EXCLUDED.session_key_sealed,
     last_login_at = EXCLUDED.last_login_at,
-    updated_at = now()
+    updated_at = EXCLUDED.updated_at
 RETURNING id, nickname, avatar_url, phone, created_at, (xmax = 0) AS created
 """
 

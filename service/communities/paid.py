@@ -137,7 +137,7 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
             return Refuse(problem.code, problem.detail or "")
         raise
     if entry["invite_id"] is not None:
-        await conn.execute(pq.COUNT_INVITE_USE, entry["invite_id"])
+        await conn.execute(pq.COUNT_INVITE_USE, entry["invite_id"], order.subject_id)
     return None
 
 

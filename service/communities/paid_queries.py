@@ -6,25 +6,26 @@ from __future__ import annotations
 
 ENTRY_MODE = "SELECT entry_mode FROM communities WHERE id = $1"
 
-# The invite behind an entry order, taken when the order is created (first order wins).
+# The invite behind an entry order, taken when the order is created (first order wins). The conflicts name the
+# key: under Citus it is (community_id, order_id) (service/db/citus.py).
 INSERT_ENTRY = """
 INSERT INTO community_entries (order_id, community_id, invite_id, referrer_id, share_id) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (order_id) DO NOTHING
+ON CONFLICT ON CONSTRAINT community_entries_pkey DO NOTHING
 """
 
 # At payment: the refund window in force now is the one this payment keeps.
 RECORD_ENTRY_PAYMENT = """
 INSERT INTO community_entries AS e (order_id, community_id, refund_window_hours) VALUES ($1, $2, $3)
-ON CONFLICT (order_id) DO UPDATE SET refund_window_hours = EXCLUDED.refund_window_hours
+ON CONFLICT ON CONSTRAINT community_entries_pkey DO UPDATE SET refund_window_hours = EXCLUDED.refund_window_hours
 RETURNING e.invite_id, e.referrer_id, e.share_id
 """
 
 # An invite that brought a paying member counts one use, as long as it has uses left.
-COUNT_INVITE_USE = "UPDATE invites SET uses = uses + 1 WHERE id = $1 AND uses < max_uses"
+COUNT_INVITE_USE = "UPDATE invites SET uses = uses + 1 WHERE id = $1 AND community_id = $2 AND uses < max_uses"
 
 ENTRY_REFUND_WINDOW = """
 SELECT coalesce(e.refund_window_hours, c.refund_window_hours)
-FROM communities c LEFT JOIN community_entries e ON e.order_id = $2
+FROM communities c LEFT JOIN community_entries e ON e.community_id = c.id AND e.order_id = $2
 WHERE c.id = $1
 """
 

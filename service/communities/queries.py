@@ -17,11 +17,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12, $13, $14)
 RETURNING id
 """
 
+# The stage is looked up by the same $1 as the community: one shard under Citus, where a correlated lookup under
+# FOR UPDATE is refused.
 COMMUNITY = """
 SELECT c.id::text AS id, c.owner_id::text AS owner_id, c.name, c.description, c.cover_url, c.tags, c.visibility,
        c.entry_mode, c.price_fen, c.member_cap, c.member_count, c.welcome_template, c.introduction_required,
        c.introduction_prompt, c.refund_window_hours, c.collections_by, c.created_at, c.updated_at,
-       coalesce((SELECT s.stage FROM community_stages s WHERE s.community_id = c.id), 'gather') AS stage
+       coalesce((SELECT s.stage FROM community_stages s WHERE s.community_id = $1), 'gather') AS stage
 FROM communities c WHERE c.id = $1
 """
 
@@ -30,7 +32,7 @@ LOCK_COMMUNITY = """
 SELECT c.id::text AS id, c.owner_id::text AS owner_id, c.name, c.description, c.cover_url, c.tags, c.visibility,
        c.entry_mode, c.price_fen, c.member_cap, c.member_count, c.welcome_template, c.introduction_required,
        c.introduction_prompt, c.refund_window_hours, c.collections_by, c.created_at, c.updated_at,
-       coalesce((SELECT s.stage FROM community_stages s WHERE s.community_id = c.id), 'gather') AS stage
+       coalesce((SELECT s.stage FROM community_stages s WHERE s.community_id = $1), 'gather') AS stage
 FROM communities c WHERE c.id = $1 FOR UPDATE
 """
 
@@ -104,12 +106,13 @@ INSERT INTO memberships (community_id, user_id, role, via) VALUES ($1, $2, 'owne
 """
 
 # Admit, or re-admit after leaving. An admin's mute and an earlier introduction survive a re-join, so
-# leaving and coming back is no way around a mute.
+# leaving and coming back is no way around a mute. The times come from the inserted row (its defaults): Citus
+# takes no now() in DO UPDATE SET.
 UPSERT_MEMBER = """
 INSERT INTO memberships AS m (community_id, user_id, via) VALUES ($1, $2, $3)
 ON CONFLICT (community_id, user_id) DO UPDATE
-SET role = 'member', status = 'active', via = EXCLUDED.via, joined_at = now(), left_at = NULL, removed_by = NULL,
-    notifications_muted = false, unfollowed = false, last_read_at = now()
+SET role = 'member', status = 'active', via = EXCLUDED.via, joined_at = EXCLUDED.joined_at, left_at = NULL,
+    removed_by = NULL, notifications_muted = false, unfollowed = false, last_read_at = EXCLUDED.last_read_at
 RETURNING m.role, m.status, m.joined_at, m.muted_until, m.notifications_muted, m.unfollowed,
        m.introduction_post_id IS NOT NULL AS introduced, m.introduction_post_id::text AS introduction_post_id
 """

@@ -16,9 +16,10 @@ from service.errors import Problem
 HIT = """
 INSERT INTO rate_limits AS r (bucket, window_start, hits)
 SELECT bucket, now(), 1 FROM unnest($1::text[]) AS bucket
-ON CONFLICT (bucket) DO UPDATE
-SET window_start = CASE WHEN r.window_start <= now() - make_interval(secs => $2) THEN now() ELSE r.window_start END,
-    hits = CASE WHEN r.window_start <= now() - make_interval(secs => $2) THEN 1 ELSE r.hits + 1 END
+ON CONFLICT (bucket) DO UPDATE  -- now() as the inserted row's: Citus takes no now() in DO UPDATE SET
+SET window_start = CASE WHEN r.window_start <= EXCLUDED.window_start - make_interval(secs => $2)
+                        THEN EXCLUDED.window_start ELSE r.window_start END,
+    hits = CASE WHEN r.window_start <= EXCLUDED.window_start - make_interval(secs => $2) THEN 1 ELSE r.hits + 1 END
 RETURNING bucket, hits,
           greatest(1, ceil(extract(epoch FROM r.window_start + make_interval(secs => $2) - now())))::int AS retry_after
 """

@@ -55,7 +55,8 @@ def _item_json(me: str) -> str:
     """One feed item of post `p` (authors `u`/`r` joined, first comments `fc` joined) as seen by user `me`.
     `likedByMe` comes first, so a cached item can be made a reader's own by its first bytes (cache.py)."""
     return f"""json_build_object(
-        'likedByMe', EXISTS (SELECT FROM post_likes l WHERE l.post_id = p.id AND l.user_id = {me}),
+        'likedByMe', EXISTS (SELECT FROM post_likes l
+                             WHERE l.community_id = p.community_id AND l.post_id = p.id AND l.user_id = {me}),
         'id', p.id::text, 'communityId', p.community_id::text, 'kind', p.kind,
         'author', {_author("u", "r", "p")}, 'robot', p.robot, 'text', p.text,
         'images', {_IMAGES}, 'imageUrls', p.image_urls,
@@ -72,7 +73,8 @@ def _item_json(me: str) -> str:
 def _first_comments(me: str) -> str:
     """The first visible comments of post `p` that reader ``me`` has not blocked the authors of."""
     return f"""SELECT * FROM comments c
-          WHERE c.post_id = p.id AND c.parent_id IS NULL AND c.deleted_at IS NULL AND c.status = 'visible'
+          WHERE c.community_id = p.community_id AND c.post_id = p.id AND c.parent_id IS NULL
+            AND c.deleted_at IS NULL AND c.status = 'visible'
             AND {unblocked(me, "c.author_id")}
           ORDER BY c.created_at, c.id LIMIT {FIRST_COMMENTS}"""  # noqa: S608
 

@@ -82,7 +82,7 @@ INSERT_ROBOT_POST = """
 INSERT INTO posts (community_id, robot, kind, text) VALUES ($1, 'poll', 'poll', $2) RETURNING id
 """
 
-# The poll's rows copy its community_id in the same statement: the Citus distribution key (infra/citus.sql).
+# The poll's rows copy its community_id in the same statement: the Citus distribution key (service/db/citus.sql).
 INSERT_POLL_POST = """
 INSERT INTO poll_posts (poll_id, community_id, purpose, post_id)
 SELECT id, community_id, $2, $3 FROM polls WHERE id = $1

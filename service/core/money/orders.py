@@ -49,7 +49,7 @@ async def create_order(
     pay_within: float | None = None,
 ) -> Checkout:
     """Create (or return the still-payable existing) order for this payer and thing, placed with WeChat.
-    `community_id` is the community the thing belongs to (the order's distribution key, infra/citus.sql).
+    `community_id` is the community the thing belongs to (the order's distribution key, service/db/citus.sql).
 
     The answer carries the `wx.requestPayment` parameters. A retry with the same Idempotency-Key returns the
     same order; a WeChat outage leaves the order without prepay_id and answers 503: the retry places it.
@@ -68,7 +68,7 @@ async def create_order(
                         row = await conn.fetchrow(queries.ORDER_BY_IDEMPOTENCY_KEY, payer_user_id, idempotency_key)
                         if row is not None:
                             return row, False
-                    row = await conn.fetchrow(queries.LOCK_OPEN_ORDER, payer_user_id, purpose, subject_id)
+                    row = await conn.fetchrow(queries.LOCK_OPEN_ORDER, payer_user_id, purpose, subject_id, community_id)
                     if row is not None:
                         if row["amount_fen"] == amount_fen and row["time_expire"] - datetime.now(UTC) > MIN_PAYABLE:
                             return row, False
@@ -124,7 +124,7 @@ async def _place(pool: asyncpg.Pool, pay: WeChatPay, row: asyncpg.Record) -> asy
             raise Problem("order_already_paid") from None
         raise Problem("payment_unavailable", "WeChat Pay did not accept the order; retry", retry_after=3) from None
     async with pool.acquire() as conn:
-        await conn.execute(queries.SET_PREPAY_ID, row["id"], prepay_id)
+        await conn.execute(queries.SET_PREPAY_ID, row["id"], prepay_id, row["community_id"])
         return await conn.fetchrow(queries.ORDER, row["id"])
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from service.core.money import queries
+from service.core.money.locks import lock_order_by_no
 from service.core.money.notifications import mismatch
 from service.core.money.purposes import PaidOrder, Refuse, get_purpose
 from service.core.money.refunds import promise_refund
@@ -31,7 +32,7 @@ async def apply_transaction(conn: asyncpg.Connection, config: PayConfig, txn: wx
     if txn.trade_state not in ("SUCCESS", "REFUND"):
         return "ignored"
     async with conn.transaction():
-        order = await conn.fetchrow(queries.LOCK_ORDER_BY_NO, txn.out_trade_no)
+        order = await lock_order_by_no(conn, txn.out_trade_no)
         if order is None:
             raise Problem("pay_notification_unknown", "no such order")
         if txn.amount is None or txn.amount.total != order["amount_fen"]:
@@ -46,8 +47,10 @@ async def apply_transaction(conn: asyncpg.Connection, config: PayConfig, txn: wx
             return "duplicate"
         paid_at = wxpay.parse_time(txn.success_time) if txn.success_time else datetime.now(UTC)
         was_closed = order["status"] == "closed"
-        order = await conn.fetchrow(queries.MARK_PAID, order["id"], txn.transaction_id, paid_at)
-        await conn.execute(queries.INSERT_LEDGER_PAYMENT, order["id"], order["amount_fen"], txn.transaction_id)
+        order = await conn.fetchrow(queries.MARK_PAID, order["id"], txn.transaction_id, paid_at, order["community_id"])
+        await conn.execute(
+            queries.INSERT_LEDGER_PAYMENT, order["id"], order["amount_fen"], txn.transaction_id, order["community_id"]
+        )
         if was_closed:
             refusal: Refuse | None = Refuse("order_closed", "the order had been closed when the payment arrived")
         else:

@@ -4,15 +4,23 @@ PAYER_OPENID = "SELECT openid FROM users WHERE id = $1"
 
 ORDER = "SELECT * FROM orders WHERE id = $1"
 
-LOCK_ORDER = "SELECT * FROM orders WHERE id = $1 FOR UPDATE"
+# Row locks name the community (the order's shard under Citus, which locks on one shard only): locks.py finds it
+# first when the caller knows only the order's id or WeChat's number.
+ORDER_COMMUNITY = "SELECT community_id FROM orders WHERE id = $1"
 
-LOCK_ORDER_BY_NO = "SELECT * FROM orders WHERE out_trade_no = $1 FOR UPDATE"
+ORDER_COMMUNITY_BY_NO = "SELECT community_id FROM orders WHERE out_trade_no = $1"
 
+LOCK_ORDER = "SELECT * FROM orders WHERE community_id = $1 AND id = $2 FOR UPDATE"
+
+LOCK_ORDER_BY_NO = "SELECT * FROM orders WHERE community_id = $1 AND out_trade_no = $2 FOR UPDATE"
+
+# Not by community: the same key reused for another community's order must be found (and refused).
 ORDER_BY_IDEMPOTENCY_KEY = "SELECT * FROM orders WHERE payer_user_id = $1 AND idempotency_key = $2"
 
 LOCK_OPEN_ORDER = """
 SELECT * FROM orders
 WHERE payer_user_id = $1 AND purpose = $2 AND coalesce(subject_id, 0) = coalesce($3, 0) AND status = 'created'
+  AND community_id = $4
 FOR UPDATE
 """
 
@@ -26,12 +34,12 @@ RETURNING *
 """
 
 SET_PREPAY_ID = """
-UPDATE orders SET prepay_id = $2, updated_at = now() WHERE id = $1 AND prepay_id IS NULL
+UPDATE orders SET prepay_id = $2, updated_at = now() WHERE id = $1 AND community_id = $3 AND prepay_id IS NULL
 """
 
 MARK_PAID = """
 UPDATE orders SET status = 'paid', paid_fen = amount_fen, transaction_id = $2, paid_at = $3, updated_at = now()
-WHERE id = $1
+WHERE id = $1 AND community_id = $4
 RETURNING *
 """
 
@@ -43,7 +51,7 @@ ADD_REFUNDED = """
 UPDATE orders SET refunded_fen = refunded_fen + $2,
        status = CASE WHEN refunded_fen + $2 = paid_fen THEN 'refunded' ELSE status END,
        updated_at = now()
-WHERE id = $1
+WHERE id = $1 AND community_id = $3
 """
 
 SUBJECT_ORDERS = """
@@ -56,7 +64,8 @@ ORDER_REFUNDS = "SELECT * FROM refunds WHERE order_id = $1 ORDER BY id"
 REFUND = "SELECT * FROM refunds WHERE id = $1"
 
 REFUNDS_PROMISED = """
-SELECT coalesce(sum(amount_fen), 0) FROM refunds WHERE order_id = $1 AND status NOT IN ('closed', 'failed')
+SELECT coalesce(sum(amount_fen), 0) FROM refunds
+WHERE order_id = $1 AND community_id = $2 AND status NOT IN ('closed', 'failed')
 """
 
 ACTIVE_REFUND_BY = """
@@ -65,10 +74,10 @@ ORDER BY id LIMIT 1
 """
 
 # Refunds and ledger rows copy the community of their order (or transfer) in the same statement: the Citus
-# distribution key (infra/citus.sql), so they live on the shard of their community.
+# distribution key (service/db/citus.sql), so they live on the shard of their community.
 INSERT_REFUND = """
 INSERT INTO refunds (order_id, community_id, out_refund_no, amount_fen, initiated_by, requested_by, reason)
-SELECT o.id, o.community_id, $2, $3, $4, $5, $6 FROM orders o WHERE o.id = $1
+SELECT o.id, o.community_id, $2, $3, $4, $5, $6 FROM orders o WHERE o.id = $1 AND o.community_id = $7
 RETURNING *
 """
 
@@ -79,9 +88,9 @@ FROM refunds r JOIN orders o ON o.id = r.order_id
 WHERE r.id = $1
 """
 
-REFUND_ORDER_ID = "SELECT order_id FROM refunds WHERE out_refund_no = $1"
+REFUND_ORDER = "SELECT order_id, community_id FROM refunds WHERE out_refund_no = $1"
 
-LOCK_REFUND = "SELECT * FROM refunds WHERE out_refund_no = $1 FOR UPDATE"
+LOCK_REFUND = "SELECT * FROM refunds WHERE community_id = $1 AND out_refund_no = $2 FOR UPDATE"
 
 UPDATE_REFUND = """
 UPDATE refunds SET status = $2, refund_id = coalesce($3, refund_id), last_error = $4,
@@ -89,14 +98,14 @@ UPDATE refunds SET status = $2, refund_id = coalesce($3, refund_id), last_error 
 WHERE id = $1
 """
 
+# $4: the community of the order just locked (a plain VALUES insert: one shard under Citus).
 INSERT_LEDGER_PAYMENT = """
-INSERT INTO ledger_entries (kind, order_id, community_id, amount_fen, external_id)
-SELECT 'payment', o.id, o.community_id, $2, $3 FROM orders o WHERE o.id = $1
+INSERT INTO ledger_entries (kind, order_id, community_id, amount_fen, external_id) VALUES ('payment', $1, $4, $2, $3)
 """
 
 INSERT_LEDGER_REFUND = """
 INSERT INTO ledger_entries (kind, order_id, refund_id, community_id, amount_fen, external_id)
-SELECT 'refund', o.id, $2, o.community_id, $3, $4 FROM orders o WHERE o.id = $1
+SELECT 'refund', o.id, $2, o.community_id, $3, $4 FROM orders o WHERE o.id = $1 AND o.community_id = $5
 """
 
 INSERT_LEDGER_TRANSFER = """

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from service.core.money import queries
+from service.core.money.locks import lock_order
 from service.core.money.models import Refund
 from service.core.money.notifications import mismatch
 from service.core.money.numbers import merchant_number
@@ -50,13 +51,20 @@ async def promise_refund(
     """Inside a transaction holding the order's lock: promise a refund and queue its submission."""
     if order["payout_id"] is not None:
         raise Problem("order_paid_out", "the owner has withdrawn this payment")
-    left = order["paid_fen"] - await conn.fetchval(queries.REFUNDS_PROMISED, order["id"])
+    left = order["paid_fen"] - await conn.fetchval(queries.REFUNDS_PROMISED, order["id"], order["community_id"])
     if left <= 0 or amount_fen <= 0:
         raise Problem("order_not_paid", "nothing left to refund on this order")
     if amount_fen > left:
         raise Problem("refund_exceeds_remaining", f"at most {left} fen is left to refund on this order")
     refund = await conn.fetchrow(
-        queries.INSERT_REFUND, order["id"], merchant_number("RF"), amount_fen, initiated_by, requested_by, reason[:200]
+        queries.INSERT_REFUND,
+        order["id"],
+        merchant_number("RF"),
+        amount_fen,
+        initiated_by,
+        requested_by,
+        reason[:200],
+        order["community_id"],
     )
     await enqueue(conn, "checkout.refund", {"refund_id": refund["id"]}, dedupe_key=f"checkout.refund:{refund['id']}")
     if initiated_by != "system":
@@ -73,7 +81,7 @@ async def request_refund(
     """The payer asks for the whole payment back, within the refund window. Asking again returns the same
     refund. The refund is submitted right away; a job retries it if WeChat is unavailable."""
     async with pool.acquire() as conn, conn.transaction():
-        order = await conn.fetchrow(queries.LOCK_ORDER, order_id)
+        order = await lock_order(conn, order_id)
         if order is None or order["payer_user_id"] != user_id:
             raise Problem("not_found", "no such order")
         existing = await conn.fetchrow(queries.ACTIVE_REFUND_BY, order_id, "payer")
@@ -86,7 +94,7 @@ async def request_refund(
             raise Problem("refund_not_allowed")
         if datetime.now(UTC) > order["paid_at"] + window:
             raise Problem("refund_window_closed", f"refunds were possible until {order['paid_at'] + window}")
-        left = order["paid_fen"] - await conn.fetchval(queries.REFUNDS_PROMISED, order_id)
+        left = order["paid_fen"] - await conn.fetchval(queries.REFUNDS_PROMISED, order_id, order["community_id"])
         refund = await promise_refund(conn, order, left, "payer", user_id, reason or "payer request")
     try:  # best effort at once, for a quick answer; the queued job is the guarantee
         await submit_refund(pool, pay, refund["id"])
@@ -107,12 +115,12 @@ async def refund_order(
 ) -> Refund:
     """Admin (or domain) refund hook, in the caller's transaction: refund all or part of a paid order,
     with a reason. The `checkout.refund` job submits it after the transaction commits."""
-    order = await conn.fetchrow(queries.LOCK_ORDER, order_id)
+    order = await lock_order(conn, order_id)
     if order is None:
         raise Problem("not_found", "no such order")
     if order["status"] != "paid":
         raise Problem("order_not_paid", f"the order is {order['status']}")
-    left = order["paid_fen"] - await conn.fetchval(queries.REFUNDS_PROMISED, order_id)
+    left = order["paid_fen"] - await conn.fetchval(queries.REFUNDS_PROMISED, order_id, order["community_id"])
     refund = await promise_refund(
         conn, order, left if amount_fen is None else amount_fen, initiated_by, requested_by, reason
     )
@@ -147,11 +155,13 @@ class _Refunds(Operation[wxpay.Refund]):
         await conn.execute(queries.UPDATE_REFUND, row["id"], "failed", None, str(exc)[:500])
 
     async def lock(self, conn: asyncpg.Connection, answer: wxpay.Refund) -> asyncpg.Record | None:
-        order_id = await conn.fetchval(queries.REFUND_ORDER_ID, answer.out_refund_no)
-        if order_id is None:
+        refund = await conn.fetchrow(queries.REFUND_ORDER, answer.out_refund_no)
+        if refund is None:
             return None
-        order = await conn.fetchrow(queries.LOCK_ORDER, order_id)  # the order's lock first, as everywhere
-        row = await conn.fetchrow(queries.LOCK_REFUND, answer.out_refund_no)
+        community_id = refund["community_id"]
+        # The order's lock first, as everywhere.
+        order = await conn.fetchrow(queries.LOCK_ORDER, community_id, refund["order_id"])
+        row = await conn.fetchrow(queries.LOCK_REFUND, community_id, answer.out_refund_no)
         if answer.out_trade_no and answer.out_trade_no != order["out_trade_no"]:
             raise mismatch("refund of another order", refundId=row["id"])
         return row
@@ -163,9 +173,14 @@ class _Refunds(Operation[wxpay.Refund]):
         await conn.execute(queries.UPDATE_REFUND, row["id"], status, answer.refund_id or None, None)
         order_id = row["order_id"]
         if status == "succeeded":
-            await conn.execute(queries.ADD_REFUNDED, order_id, row["amount_fen"])
+            await conn.execute(queries.ADD_REFUNDED, order_id, row["amount_fen"], row["community_id"])
             await conn.execute(
-                queries.INSERT_LEDGER_REFUND, order_id, row["id"], row["amount_fen"], answer.refund_id or None
+                queries.INSERT_LEDGER_REFUND,
+                order_id,
+                row["id"],
+                row["amount_fen"],
+                answer.refund_id or None,
+                row["community_id"],
             )
             log.info("refund succeeded", extra={"orderId": order_id, "refundId": row["id"]})
         elif status == "abnormal":

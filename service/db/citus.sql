@@ -1,9 +1,35 @@
 -- Citus, once the data outgrows one PostgreSQL server: where every table goes (infra/README.md, "How it scales").
--- Not run today. tests/test_infra.py checks it against the migrated schema: every table is named here exactly
--- once, every distribution column exists and is NOT NULL, and what is distributed by community_id is co-located
--- with communities. So a new table cannot close this path unnoticed: its migration must give it a place here. A
+-- `python -m service distribute` runs it on a Citus coordinator (service/db/citus.py): top to bottom, skipping
+-- what is already in place, and around it the key changes Citus requires (a distributed table's primary and
+-- unique keys gain its distribution column; foreign keys between co-located tables gain community_id). The order
+-- matters: reference tables first (everything points at users), then communities, then what is co-located with
+-- it. tests/test_infra.py checks it against the migrated schema: every table is named here exactly once, every
+-- distribution column exists and is NOT NULL, and what is distributed by community_id is co-located with
+-- communities. So a new table cannot close this path unnoticed: its migration must give it a place here. A
 -- table without its column yet may wait as `-- pending: <table> <column> (from where)`, which the test allows
--- only while the column is missing; none waits since migration 0013 gave the last 12 their community_id.
+-- only while the column is missing (and the command refuses to run while one waits).
+
+-- Read by every community's queries (authors in a feed page, robot names, app prices, pools), written rarely:
+-- a copy on every node. `users` is the big one; profile edits then write to every node, which logins and
+-- nickname changes can afford.
+SELECT create_reference_table('users');
+SELECT create_reference_table('robots');
+SELECT create_reference_table('app_prices');
+SELECT create_reference_table('reward_pools');
+-- Stored images by content (shared by every uploader of the same file) and WeChat's checks of them: one row
+-- per distinct photo, read by every upload's deduplication and every verdict.
+SELECT create_reference_table('media_objects');
+SELECT create_reference_table('media_checks');
+-- The uploads themselves: every feed page joins them for its posts' photos, so they sit beside every shard (an
+-- upload writes to every node, like a profile edit).
+SELECT create_reference_table('media');
+-- Brands, their teams and series: read by every access check of a brand's communities, written rarely.
+SELECT create_reference_table('brands');
+SELECT create_reference_table('brand_admins');
+SELECT create_reference_table('community_series');
+SELECT create_reference_table('brand_exports');
+-- Blocks between members: every feed page and member list filters by them, whatever the community.
+SELECT create_reference_table('member_blocks');
 
 -- Everything that belongs to one community, distributed by community id and co-located with `communities`:
 -- a feed page, a join, a payment's admission, a poll vote or a metrics query runs on one shard. At distribution
@@ -70,31 +96,10 @@ SELECT create_distributed_table('mention_notices', 'community_id', colocate_with
 -- Per member, co-located with each other by user id: sessions and the answers kept for Idempotency-Key.
 SELECT create_distributed_table('refresh_tokens', 'user_id');
 SELECT create_distributed_table('idempotent_requests', 'user_id', colocate_with => 'refresh_tokens');
--- A member's uploads; GET /v1/media/{id} and the upload limits look them up by their owner.
-SELECT create_distributed_table('media', 'owner_id', colocate_with => 'refresh_tokens');
 -- A member's inbox: read, counted and marked by its owner.
 SELECT create_distributed_table('inbox_items', 'user_id', colocate_with => 'refresh_tokens');
 -- A member's pending deletion (注销), read at login and by the erasure job.
 SELECT create_distributed_table('account_deletions', 'user_id', colocate_with => 'refresh_tokens');
-
--- Read by every community's queries (authors in a feed page, robot names, app prices, pools), written rarely:
--- a copy on every node. `users` is the big one; profile edits then write to every node, which logins and
--- nickname changes can afford.
-SELECT create_reference_table('users');
-SELECT create_reference_table('robots');
-SELECT create_reference_table('app_prices');
-SELECT create_reference_table('reward_pools');
--- Brands, their teams and series: read by every access check of a brand's communities, written rarely.
-SELECT create_reference_table('brands');
-SELECT create_reference_table('brand_admins');
-SELECT create_reference_table('community_series');
-SELECT create_reference_table('brand_exports');
--- Stored images by content (shared by every uploader of the same file) and WeChat's checks of them: one row
--- per distinct photo, read by every upload's deduplication and every verdict.
-SELECT create_reference_table('media_objects');
-SELECT create_reference_table('media_checks');
--- Blocks between members: every feed page and member list filters by them, whatever the community.
-SELECT create_reference_table('member_blocks');
 
 -- On the coordinator only: the job queue (workers claim with FOR UPDATE SKIP LOCKED on one table), the shared
 -- WeChat access token, login rate limits, WeChat's message pushes, roll-up watermarks and the migrations.
