@@ -1,7 +1,8 @@
 """The privacy tests' world: the seeded world (tests/seed.py) over the whole stack, whose `author` then gets every
 kind of row the export lists and every kind of identity the erasure must remove: a nickname (also in the welcome
 post that greeted them), a phone number, a unionid, an avatar upload, a like, a report with a note, an inbox item,
-a check-in, a refund. The author's collection payout stays unconfirmed (`wait_user_confirm`): money in flight."""
+a check-in, a refund, a reward share, blocks both ways, a mention. The author's collection payout stays
+unconfirmed (`wait_user_confirm`): money in flight."""
 
 from __future__ import annotations
 
@@ -101,6 +102,19 @@ async def enrich(s: Seeder, seeded: Seeded) -> None:
     await s.call("POST", "/v1/me/blocks", users["stranger"], json={"userId": str(author.id)})
     mention = {"text": "一起跑步吧", "mentions": [str(author.id)]}
     await s.call("POST", f"/v1/posts/{others_post}/comments", member, json=mention)
+    # A reward share from a committed pool, written as the commit writes it (a real commit needs days of
+    # rolled-up metrics; tests/test_metrics_scenario.py commits one over HTTP).
+    pool_id = await s.pool.fetchval(
+        "INSERT INTO reward_pools (amount_fen, window_from, window_to, status, created_by, committed_at) "
+        "VALUES (500, current_date, current_date, 'committed', 'operator', now()) RETURNING id"
+    )
+    await s.pool.execute(
+        "INSERT INTO reward_allocations (pool_id, community_id, user_id, amount_fen, basis) "
+        "VALUES ($1, $2, $3, 500, 1)",
+        pool_id,
+        int(cid),
+        int(author.id),
+    )
     await s.run_due_jobs()
 
 

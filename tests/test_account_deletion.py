@@ -23,7 +23,7 @@ from tests.world import assert_problem, sign_in
 
 NO_DELETION = {"pending": False, "requestedAt": None, "dueAt": None}
 
-# What the export of the seeded, enriched author must hold (rewards: none, no pool is committed in that world).
+# What the export of the seeded, enriched author must hold: every kind it lists.
 FILLED = (
     "collections",
     "memberships",
@@ -42,6 +42,7 @@ FILLED = (
     "notifications",
     "uploads",
     "blocks",
+    "rewards",
 )
 
 
