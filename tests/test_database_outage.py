@@ -128,3 +128,27 @@ async def test_errors_of_a_database_going_away_answer_503_others_500(settings, n
         response = await client.get(f"/test/raise/{name}")
     assert response.status_code == status, response.text
     assert response.json()["code"] == ("not_ready" if status == 503 else "internal_error")
+
+
+async def test_a_connection_lost_mid_request_counts_as_the_database_being_away(database_url):
+    """asyncpg hands a connection whose server went away back to the pool; the request's next query then fails
+    with an interface error, which must answer 503 like the connection error before it, not 500."""
+    from service.db.pool import caused_by_unavailable
+
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            pid = await conn.fetchval("SELECT pg_backend_pid()")
+            killer = await asyncpg.connect(database_url)
+            await killer.execute("SELECT pg_terminate_backend($1)", pid)
+            await killer.close()
+            raised = []
+            for _ in range(2):
+                try:
+                    await conn.fetchval("SELECT 1")
+                except Exception as exc:  # noqa: BLE001 - what asyncpg raises is the point
+                    raised.append(exc)
+            assert len(raised) == 2 and all(caused_by_unavailable(exc) for exc in raised), raised
+            assert isinstance(raised[1], asyncpg.InterfaceError) and "released back" in str(raised[1])
+    finally:
+        await pool.close()

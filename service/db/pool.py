@@ -41,12 +41,19 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def _lost_under_the_request(exc: BaseException) -> bool:
+    # A connection whose server went away is closed and handed back to the pool by asyncpg at once; the request
+    # still holding it then gets this interface error on its next query, not a connection error (seen when
+    # PostgreSQL crashed mid-request in the fault run).
+    return isinstance(exc, asyncpg.InterfaceError) and "released back to the pool" in str(exc)
+
+
 def caused_by_unavailable(exc: BaseException) -> bool:
     """Whether the database going away caused `exc`, also when cleaning up on the dead connection raised another
     error on top ("cannot call Transaction.__aexit__(): the underlying connection is closed")."""
     for _ in range(10):
         # A bare OSError is a network one too ("no route to host"); its subclasses for files are not.
-        if isinstance(exc, UNAVAILABLE) or type(exc) is OSError:
+        if isinstance(exc, UNAVAILABLE) or type(exc) is OSError or _lost_under_the_request(exc):
             return True
         exc = exc.__cause__ or exc.__context__
         if exc is None:
