@@ -28,7 +28,8 @@ from service.feed.cache import PageCache
 from service.health import HealthController
 from service.logs import configure_logging
 from service.middleware import refuse_nul, request_id_middleware
-from service.openapi import CompletedJson, CompletedYaml, SelfHostedSwagger, document_json
+from service.openapi import document_json
+from service.openapi_pages import CompletedJson, CompletedYaml, SelfHostedSwagger
 from service.openapi_schema import StrictStructSchemaPlugin, document_body_errors
 from service.request import StrictJsonRequest
 from service.settings import Settings, load_settings

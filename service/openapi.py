@@ -1,4 +1,4 @@
-"""The OpenAPI document front-end developers work from: completed, exported, and served with its own UI.
+"""The OpenAPI document front-end developers work from: completed and exported (served by openapi_pages.py).
 
 Litestar builds the document from the routes. ``complete`` then fills in what it cannot know: an example
 request and answer for every operation that declares none (built from the models' field examples, so they
@@ -14,19 +14,16 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import yaml
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Response
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Example
 from litestar.routes import HTTPRoute
 from litestar.serialization import encode_json
-from litestar.static_files import create_static_files_router
 
 from service.errors import PROBLEM_MEDIA_TYPE, Problems
 
@@ -364,48 +361,3 @@ def document_json(app: Litestar) -> str:
 
 def document_yaml(app: Litestar) -> str:
     return yaml.safe_dump(document(app), sort_keys=True, allow_unicode=True, width=120)
-
-
-# --- serving -----------------------------------------------------------------------------------------------
-
-
-class _Completed:
-    """Render the completed document: the pages show what `make openapi` exports."""
-
-    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
-        # Litestar caches the schema per app: the first page completes it in place, later ones find nothing to do.
-        return super().render(request, complete(request.app, openapi_schema))  # type: ignore[misc]
-
-
-class CompletedJson(_Completed, JsonRenderPlugin):
-    pass
-
-
-class CompletedYaml(_Completed, YamlRenderPlugin):
-    pass
-
-
-def _swagger_ui_assets() -> Path:
-    # swagger-ui-py ships Swagger UI's release files; only its static folder is used.
-    import swagger_ui.utils
-
-    return swagger_ui.utils.SWAGGER_UI_PY_ROOT / "static"
-
-
-class SelfHostedSwagger(_Completed, SwaggerRenderPlugin):
-    """Swagger UI served from the app itself: the page works offline and where public CDNs are slow or
-    blocked (mainland China, CI machines)."""
-
-    def __init__(self, docs_path: str = "/schema") -> None:
-        assets = f"{docs_path}/swagger-ui"
-        super().__init__(
-            js_url=f"{assets}/swagger-ui-bundle.js",
-            css_url=f"{assets}/swagger-ui.css",
-            standalone_preset_js_url=f"{assets}/swagger-ui-standalone-preset.js",
-            favicon=f"<link rel='icon' type='image/png' href='{assets}/favicon-32x32.png'>",
-            path="/swagger",
-        )
-
-    def receive_router(self, router) -> None:
-        super().receive_router(router)
-        router.register(create_static_files_router(path="/swagger-ui", directories=[_swagger_ui_assets()]))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.collections import logic
+from service.collections import closing
 from service.jobs import JobContext, Registry
 
 JOBS = Registry()
@@ -13,10 +13,10 @@ SWEEP_EVERY = 300.0
 @JOBS.job("collections.settle")
 async def settle(ctx: JobContext, payload: dict) -> None:
     """Queued for each collection's deadline (and on cancel): settle it, resumable after a crash."""
-    await logic.settle(ctx.pool, ctx.services["pay"], payload["collection_id"])
+    await closing.settle(ctx.pool, ctx.services["pay"], payload["collection_id"])
 
 
 @JOBS.job("collections.sweep", every=SWEEP_EVERY)
 async def sweep(ctx: JobContext, payload: dict) -> None:
     """A safety net: a collection past its deadline whose settle job failed for good gets a new one."""
-    await logic.enqueue_overdue(ctx.pool)
+    await closing.enqueue_overdue(ctx.pool)

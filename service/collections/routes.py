@@ -8,7 +8,7 @@ from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
-from service.collections import logic
+from service.collections import closing, logic
 from service.collections import models as m
 from service.collections.problems import PROBLEMS
 from service.core.deps import AppSettings, Db
@@ -131,7 +131,7 @@ class CollectionsController(Controller):
         """While it is open: every paid share is refunded in full (a job submits the refunds, whose reason names the
         cancellation) and the orders still payable are closed. Cancelling a cancelled collection answers it again; a
         settled one, or one being settled, answers `collection_settled`."""
-        return await logic.cancel(db, collection_id, user.id, data or m.CollectionCancel(), idempotency_key)
+        return await closing.cancel(db, collection_id, user.id, data or m.CollectionCancel(), idempotency_key)
 
 
 CONTROLLERS = [CommunityCollectionsController, CollectionsController]

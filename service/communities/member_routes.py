@@ -10,6 +10,7 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from service.communities import examples, joining, logic, members, profiles
 from service.communities import models as m
+from service.communities import profile_models as pm
 from service.communities.params import ADMIN, AUTH, MEMBER, TAG, UserRef, _user_id, _with_success
 from service.communities.problems import PROBLEMS
 from service.core.deps import AppSettings, Db
@@ -56,7 +57,7 @@ class MembersController(Controller):
         ),
         responses=PROBLEMS.responses(*MEMBER),
     )
-    async def profile(self, community_id: PathId, user_id: UserRef, user: CurrentUser, db: Db) -> m.MemberProfile:
+    async def profile(self, community_id: PathId, user_id: UserRef, user: CurrentUser, db: Db) -> pm.MemberProfile:
         return await profiles.profile(db, community_id, user.id, _user_id(user_id, user))
 
     @put(

@@ -8,7 +8,7 @@ import signal
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from service.collections import logic
+from service.collections import closing
 from tests.checkout.worker_process import start_worker
 from tests.world import notices
 
@@ -104,7 +104,7 @@ async def test_a_collection_is_settled_after_its_deadline(world):
     assert confirmed.json()["deliveredStatus"] == 204
     assert (await read(world, collection_id, a))["payoutStatus"] == "succeeded"
 
-    await logic.settle(world.pool, world.pay, int(collection_id))  # settling again changes nothing
+    await closing.settle(world.pool, world.pay, int(collection_id))  # settling again changes nothing
     assert len(world.sandbox.transfers) == 1
     assert await world.pool.fetchval("SELECT count(*) FROM transfers") == 1
     assert await world.pool.fetchval("SELECT count(*) FROM ledger_entries WHERE kind = 'transfer'") == 1

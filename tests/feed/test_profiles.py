@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from service.communities.models import MemberProfile
+from service.communities.profile_models import MemberProfile
 from service.feed.models import FeedPage
 from tests.seed import local_window
 from tests.world import assert_problem

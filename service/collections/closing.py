@@ -1,0 +1,145 @@
+"""Ending a group collection (the rules are in logic.py's docstring): `cancel` by the initiator or an admin while
+it is open, refunding every paid share; `settle` by the `collections.settle` job at the deadline, in steps that
+are each safe to repeat; `enqueue_overdue`, the sweep that finds collections whose job went missing."""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+from litestar import Response
+
+from service.collections import models as m
+from service.collections import queries as q
+from service.collections.logic import PURPOSE, SWEEP_BATCH, _detail, _now
+from service.core import money as checkout
+from service.core.access import ADMIN_ROLES, require_member
+from service.core.idempotency import run_once, scope_of
+from service.core.inbox import Item, deliver
+from service.errors import Problem
+from service.jobs import Reschedule, enqueue
+from service.wechat.pay import WeChatPay
+
+log = logging.getLogger("service.collections")
+
+
+async def cancel(
+    conn: asyncpg.Connection, collection_id: int, user_id: int, data: m.CollectionCancel, key: str | None
+) -> Response[bytes]:
+    """Initiator or admin, while the collection is open: every paid share is refunded (the refund jobs submit
+    them), and the `collections.settle` job closes the orders still payable. Cancelling again answers the
+    same."""
+    reason = data.reason.strip()
+
+    async def action() -> tuple[int, m.Collection]:
+        collection = await conn.fetchrow(q.LOCK_COLLECTION, collection_id)
+        if collection is None:
+            raise Problem("not_found", "no such collection")
+        standing = await require_member(conn, collection["community_id"], user_id)
+        if user_id != collection["initiator_id"] and standing["role"] not in ADMIN_ROLES:
+            raise Problem("forbidden", "only the initiator or an admin cancels a collection")
+        if collection["status"] == "cancelled":
+            return 200, await _detail(conn, collection_id, user_id)
+        if collection["status"] != "open":
+            raise Problem("collection_settled", f"the collection is {collection['status']}")
+        await conn.execute(q.CANCEL, collection_id, user_id, reason)
+        refund_reason = f"collection_cancelled: {reason or collection['title']}"
+        paid = await conn.fetch(q.PAID_SHARES, collection_id)
+        for share in paid:
+            await checkout.refund_order(
+                conn, share["order_id"], initiated_by="admin", requested_by=user_id, reason=refund_reason
+            )
+        refunded = Item(
+            [share["user_id"] for share in paid],
+            "collection_refunded",
+            "collection",
+            collection_id,
+            collection["community_id"],
+            user_id,
+            {"title": collection["title"], "amountFen": str(collection["amount_fen"]), "reason": reason},
+        )
+        await deliver(conn, refunded)
+        await enqueue(
+            conn,
+            "collections.settle",
+            {"collection_id": collection_id},
+            dedupe_key=f"collections.cancel:{collection_id}",
+        )
+        return 200, await _detail(conn, collection_id, user_id)
+
+    return await run_once(conn, user_id, key, scope_of("collection.cancel", collection_id, reason), action)
+
+
+async def settle(pool: asyncpg.Pool, pay: WeChatPay, collection_id: int) -> None:
+    """Settle a collection after its deadline (or tidy up a cancelled one). Each step is idempotent; run it
+    again after any failure or crash and it finishes what is missing."""
+    async with pool.acquire() as conn, conn.transaction():
+        collection = await conn.fetchrow(q.LOCK_COLLECTION, collection_id)
+        if collection is None or collection["status"] == "settled":
+            return
+        status = collection["status"]
+        if status == "open":
+            left = (collection["deadline"] - _now()).total_seconds()
+            if left > 0:
+                raise Reschedule(left)  # the deadline was moved, or the job ran early
+            await conn.execute(q.START_SETTLING, collection_id)
+            status = "settling"
+
+    # Outside any transaction (WeChat is called): a paid order is applied, an unpaid one closed for good.
+    for row in await pool.fetch(q.OPEN_SHARE_ORDERS, collection_id):
+        await checkout.close_order(pool, pay, row["id"])
+    if status == "cancelled":
+        return
+
+    async with pool.acquire() as conn, conn.transaction():
+        collection = await conn.fetchrow(q.LOCK_COLLECTION, collection_id)
+        if collection["status"] != "settling":
+            return
+        if await conn.fetch(q.OPEN_SHARE_ORDERS, collection_id):
+            raise Reschedule(1.0)  # an order was created while we closed the others: close it too
+        await conn.execute(q.EXPIRE_UNPAID, collection_id)
+        transfer_id, payout = None, "none"
+        if collection["collected_fen"] > 0:
+            transfer_id = await checkout.create_transfer(
+                conn,
+                payee_user_id=collection["initiator_id"],
+                amount_fen=collection["collected_fen"],
+                purpose=PURPOSE,
+                subject_id=collection_id,
+                community_id=collection["community_id"],
+                remark=f"群收款结算 {collection['title']}",
+                dedupe_key=f"collection:{collection_id}",
+            )
+            payout = "pending"
+        await conn.execute(q.MARK_SETTLED, collection_id, transfer_id, payout)
+        settled = {"title": collection["title"], "collectedFen": str(collection["collected_fen"])}
+        await deliver(
+            conn,
+            Item(
+                collection["initiator_id"],
+                "collection_settled",
+                "collection",
+                collection_id,
+                collection["community_id"],
+                data=settled,
+            ),
+        )
+    log.info(
+        "collection settled",
+        extra={"collectionId": collection_id, "collectedFen": collection["collected_fen"], "transferId": transfer_id},
+    )
+
+
+async def enqueue_overdue(pool: asyncpg.Pool) -> int:
+    """Make sure every collection past its deadline has a settle job (one that failed for good comes back)."""
+    async with pool.acquire() as conn, conn.transaction():
+        queued = 0
+        for row in await conn.fetch(q.OVERDUE, SWEEP_BATCH):
+            job_id = await enqueue(
+                conn,
+                "collections.settle",
+                {"collection_id": row["id"]},
+                dedupe_key=f"collections.settle:{row['id']}",
+            )
+            queued += job_id is not None
+        return queued
