@@ -131,8 +131,8 @@ async def test_errors_of_a_database_going_away_answer_503_others_500(settings, n
 
 
 async def test_a_connection_lost_mid_request_counts_as_the_database_being_away(database_url):
-    """asyncpg hands a connection whose server went away back to the pool; the request's next query then fails
-    with an interface error, which must answer 503 like the connection error before it, not 500."""
+    """asyncpg closes a connection whose server went away (and hands it back to the pool); the request's next
+    query then fails with an interface error, which must answer 503 like the connection error before it."""
     from service.db.pool import caused_by_unavailable
 
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
@@ -149,6 +149,8 @@ async def test_a_connection_lost_mid_request_counts_as_the_database_being_away(d
                 except Exception as exc:  # noqa: BLE001 - what asyncpg raises is the point
                     raised.append(exc)
             assert len(raised) == 2 and all(caused_by_unavailable(exc) for exc in raised), raised
-            assert isinstance(raised[1], asyncpg.InterfaceError) and "released back" in str(raised[1])
+            # Which one depends on the server and asyncpg's timing: "released back to the pool" or "connection is
+            # closed" (the embedded PostgreSQL 16).
+            assert isinstance(raised[1], asyncpg.InterfaceError), raised
     finally:
         await pool.close()

@@ -42,10 +42,11 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def _lost_under_the_request(exc: BaseException) -> bool:
-    # A connection whose server went away is closed and handed back to the pool by asyncpg at once; the request
-    # still holding it then gets this interface error on its next query, not a connection error (seen when
-    # PostgreSQL crashed mid-request in the fault run).
-    return isinstance(exc, asyncpg.InterfaceError) and "released back to the pool" in str(exc)
+    # A connection whose server went away is closed by asyncpg (and, from a pool, handed back to it at once); the
+    # request still holding it then gets one of these interface errors on its next query, not a connection error
+    # (seen when PostgreSQL crashed mid-request in the fault run).
+    lost = ("released back to the pool", "connection is closed")
+    return isinstance(exc, asyncpg.InterfaceError) and any(words in str(exc) for words in lost)
 
 
 def caused_by_unavailable(exc: BaseException) -> bool:
