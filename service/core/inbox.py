@@ -42,6 +42,12 @@ SET id = nextval(pg_get_serial_sequence('inbox_items', 'id')), count = excluded.
 
 # The badge: unread items, muted communities left out.
 UNREAD = "SELECT count(*) FROM inbox_items WHERE user_id = $1 AND read_at IS NULL AND NOT muted"
+# The same for every member an item just reached, in one statement.
+_UNREAD_OF = """
+SELECT user_id, count(*) AS unread FROM inbox_items
+WHERE user_id = ANY($1::bigint[]) AND read_at IS NULL AND NOT muted
+GROUP BY user_id
+"""
 
 
 @dataclass(frozen=True)
@@ -77,14 +83,16 @@ async def deliver(conn: asyncpg.Connection, item: Item) -> None:
         item.count,
         item.once,
     )
-    for row in await conn.fetch(_LIKES if item.kind == "likes" else _INSERT, *args):
-        if row["muted"]:
-            continue
+    told = [row for row in await conn.fetch(_LIKES if item.kind == "likes" else _INSERT, *args) if not row["muted"]]
+    if not told:
+        return
+    unread = dict(await conn.fetch(_UNREAD_OF, [row["user_id"] for row in told]))
+    for row in told:
         event = {
             "type": "notification",
             "notificationId": str(row["id"]),
             "kind": item.kind,
             "communityId": None if item.community_id is None else str(item.community_id),
-            "unreadCount": await conn.fetchval(UNREAD, row["user_id"]),
+            "unreadCount": unread[row["user_id"]],
         }
         await live.publish(conn, [live.user(row["user_id"])], event)
