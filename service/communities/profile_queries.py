@@ -36,7 +36,7 @@ LEFT JOIN LATERAL (
     SELECT count(*)::int AS check_ins, sum(points)::int AS points, max(streak) AS longest_streak
     FROM check_ins WHERE community_id = $1 AND user_id = $2
 ) ci ON true
-WHERE m.community_id = $1 AND m.user_id = $2 AND m.status = 'active' AND {member_shown("$1", "$2", "$3")}
+WHERE m.community_id = $1 AND m.user_id = $2 AND m.status = 'active' AND {member_shown("$2", "$3")}
 """  # noqa: S608
 
 # The member's valid posts and comments since ever (the interactions domain's definition).

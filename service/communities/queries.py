@@ -158,7 +158,7 @@ WHERE m.community_id = $1 AND m.status = 'active'
   AND ($2::text IS NULL OR m.role = $2)
   AND ($3::timestamptz IS NULL OR (m.joined_at, m.user_id) > ($3, $4))
   AND ($6::text IS NULL OR strpos(lower(u.nickname), lower($6)) > 0)
-  AND {member_shown("$1", "m.user_id", "$7")}
+  AND {member_shown("m.user_id", "$7")}
 ORDER BY m.joined_at, m.user_id
 LIMIT $5
 """  # noqa: S608

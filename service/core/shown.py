@@ -10,22 +10,16 @@ from __future__ import annotations
 from service.core.blocks import apart, unblocked
 
 
-def _reader(me: str, user: str) -> str:
-    """Whether reader `me` is shown what member `user` wrote."""
-    return unblocked(me, user)
-
-
 def author_shown(row: str, me: str) -> str:
     """The author of `row` (a posts or comments row) is shown to reader `me`: a robot, or a member the
     community did not remove."""
     return f"""({row}.author_id IS NULL OR (NOT EXISTS (
         SELECT FROM memberships shown_m
         WHERE shown_m.community_id = {row}.community_id AND shown_m.user_id = {row}.author_id
-          AND shown_m.status = 'removed') AND {_reader(me, f"{row}.author_id")}))"""
+          AND shown_m.status = 'removed') AND {unblocked(me, f"{row}.author_id")}))"""
 
 
-def member_shown(community: str, user: str, me: str) -> str:
-    """Member `user` of `community` is shown to reader `me` (profiles, a member's posts, the member list):
-    neither blocked the other."""
-    del community
+def member_shown(user: str, me: str) -> str:
+    """Member `user` is shown to reader `me` (profiles, a member's posts, the member list): neither blocked the
+    other."""
     return apart(me, user)

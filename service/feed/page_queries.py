@@ -248,7 +248,7 @@ MEMBER_POSTS = _community_page(
 # The member whose posts are asked for ($2) is shown to the reader ($3) in community $1.
 MEMBER_SHOWN = f"""
 SELECT EXISTS (SELECT FROM memberships WHERE community_id = $1 AND user_id = $2 AND status = 'active'
-               AND {member_shown("$1", "$2", "$3")})
+               AND {member_shown("$2", "$3")})
 """  # noqa: S608
 
 # My feed: the latest posts of the communities I am an active member of, follow and have not muted.
