@@ -17,6 +17,7 @@ from service.core.domain import Domain
 from service.feed.domain import DOMAIN as FEED
 from service.inbox.domain import DOMAIN as INBOX
 from service.interactions.domain import DOMAIN as INTERACTIONS
+from service.interests.domain import DOMAIN as INTERESTS
 from service.live.domain import DOMAIN as LIVE
 from service.media.domain import DOMAIN as MEDIA
 from service.meetups.domain import DOMAIN as MEETUPS
@@ -35,6 +36,7 @@ DOMAINS: tuple[Domain, ...] = (
     COLLECTIONS,
     INTERACTIONS,
     FEED,
+    INTERESTS,
     INBOX,
     LIVE,
     MEDIA,

@@ -30,6 +30,8 @@ SELECT create_reference_table('community_series');
 SELECT create_reference_table('brand_exports');
 -- Blocks between members: every feed page and member list filters by them, whatever the community.
 SELECT create_reference_table('member_blocks');
+-- A member's opt-out of the warm-up robot's introductions: read by every community's nudges.
+SELECT create_reference_table('interest_preferences');
 
 -- Everything that belongs to one community, distributed by community id and co-located with `communities`:
 -- a feed page, a join, a payment's admission, a poll vote or a metrics query runs on one shard. At distribution
@@ -92,6 +94,10 @@ SELECT create_distributed_table('moderation_cases', 'community_id', colocate_wit
 SELECT create_distributed_table('reports', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('moderation_actions', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('mention_notices', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('member_interests', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('community_interests', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('post_tags', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('warmup_nudges', 'community_id', colocate_with => 'communities');
 
 -- Per member, co-located with each other by user id: sessions and the answers kept for Idempotency-Key.
 SELECT create_distributed_table('refresh_tokens', 'user_id');
@@ -109,4 +115,5 @@ SELECT citus_add_local_table_to_metadata('wechat_access_tokens');
 SELECT citus_add_local_table_to_metadata('rate_limits');
 SELECT citus_add_local_table_to_metadata('wechat_messages');
 SELECT citus_add_local_table_to_metadata('rollup_state');
+SELECT citus_add_local_table_to_metadata('interest_progress');
 SELECT citus_add_local_table_to_metadata('schema_migrations');

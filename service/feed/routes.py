@@ -19,7 +19,7 @@ from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
 from service.core.media import sign_answer
 from service.core.paging import Cursor, Since
-from service.feed import comments, posts, reactions, reading, sharing
+from service.feed import comments, for_you, posts, reactions, reading, sharing
 from service.feed import models as m
 from service.feed.problems import PROBLEMS
 
@@ -77,6 +77,25 @@ class CommunityFeedController(Controller):
         page = await reading.community_feed(
             state.pool, state.feed_cache, state.settings, community_id, caller.id, order, limit, cursor, since
         )
+        return await sign_answer(state.storage, page)
+
+    @get(
+        "/for-you",
+        operation_id="getForYouFeed",
+        summary="My for-you feed in a community: hot posts, those on my interests lifted (members only)",
+        description=(
+            "The hot order's score plus 1 x how well the post's keywords match my interests (0-1: my weight for its "
+            "tags over my strongest tag's, capped at 1), for other members' posts of the last 30 days; my interests "
+            "are the tags of `getMyInterests` (docs/interests.md). Without interests: the hot order. Keyset cursor on "
+            "(rank, id), as the feed's; posts of members I blocked are left out; pinned notices are ranked like any "
+            "post. A post's keywords count once the interests job read it (about a minute)."
+        ),
+        responses=_with(MEMBER, m.FeedPage, "A page of posts"),
+    )
+    async def for_you_feed(
+        self, community_id: PathId, caller: CurrentUser, state: State, limit: FeedLimit = 20, cursor: Cursor = None
+    ) -> Response[m.FeedPage]:
+        page = await for_you.for_you(state.pool, community_id, caller.id, limit, cursor)
         return await sign_answer(state.storage, page)
 
     @get(

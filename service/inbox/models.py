@@ -31,6 +31,8 @@ Kind = Annotated[
         "collection_settled",
         "app_expiring",
         "reward_paid",
+        "introduction",
+        "interest_prompt",
     ],
     Meta(
         description="comment: on my post; reply: to my comment; mention: a post or comment mentioned me; "
@@ -40,7 +42,9 @@ Kind = Annotated[
         "report_decided: a report of mine (`data.outcome`); content_removed: my post or comment (`data.reason`); "
         "meetup_changed / meetup_cancelled: a meetup I signed up for; collection_asked / collection_refunded / "
         "collection_settled: a group collection asks my share, refunded it, or paid me what it collected; "
-        "app_expiring: a monthly app of my community ends soon; reward_paid: a reward reached my WeChat Pay"
+        "app_expiring: a monthly app of my community ends soon; reward_paid: a reward reached my WeChat Pay; "
+        "introduction: the warm-up robot introduces a member who shares an interest (`actor`, `data.tag`); "
+        "interest_prompt: the warm-up robot suggests a topic I care about (`data.tag`, `data.postId` when a post)"
     ),
 ]
 
@@ -56,7 +60,11 @@ class Notification(msgspec.Struct, rename="camel", kw_only=True):
     kind: Kind
     community_id: str | None
     subject_type: Annotated[
-        str, Meta(description="What to open: post, comment, community, trial, poll, report, meetup, collection, reward")
+        str,
+        Meta(
+            description="What to open: post, comment, community, trial, poll, report, meetup, collection, reward, "
+            "user (a member's profile in the community)"
+        ),
     ]
     subject_id: str
     actor: Annotated[Actor | None, Meta(description="Who did it (for likes: the latest); null for decisions")]
