@@ -47,13 +47,13 @@ ranked AS (
     SELECT t.*, row_number() OVER (PARTITION BY t.tag ORDER BY t.weight DESC, t.user_id) AS r
     FROM tags t WHERE t.weight >= $3
 )
-SELECT a.user_id AS first_id, b.user_id AS second_id, a.tag, a.weight + b.weight AS strength
-FROM ranked a JOIN ranked b ON b.tag = a.tag AND b.user_id > a.user_id
-WHERE a.r <= $4 AND b.r <= $4
-  AND {apart("a.user_id", "b.user_id")}
+SELECT one.user_id AS first_id, two.user_id AS second_id, one.tag, one.weight + two.weight AS strength
+FROM ranked one JOIN ranked two ON two.tag = one.tag AND two.user_id > one.user_id
+WHERE one.r <= $4 AND two.r <= $4
+  AND {apart("one.user_id", "two.user_id")}
   AND NOT EXISTS (SELECT FROM warmup_nudges n
-                  WHERE n.kind = 'introduction' AND n.user_id = a.user_id AND n.other_id = b.user_id)
-ORDER BY strength DESC, a.tag, a.user_id, b.user_id
+                  WHERE n.kind = 'introduction' AND n.user_id = one.user_id AND n.other_id = two.user_id)
+ORDER BY strength DESC, one.tag, one.user_id, two.user_id
 LIMIT 200
 """  # noqa: S608
 

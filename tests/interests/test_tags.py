@@ -52,7 +52,9 @@ async def test_a_member_who_writes_about_running_and_coffee_has_both_tags(world,
     for path in ("interests", "interests/mine"):
         response = await world.client.get(f"/v1/communities/{cid}/{path}", headers=dan.headers)
         assert_problem(response, 403, "not_member")
-    assert_problem(await world.client.get("/v1/communities/999999/interests/mine", headers=dan.headers), 404, "not_found")
+    assert_problem(
+        await world.client.get("/v1/communities/999999/interests/mine", headers=dan.headers), 404, "not_found"
+    )
 
 
 async def test_tags_are_bounded_and_held_content_waits(world, jobs, db, monkeypatch):

@@ -1,0 +1,125 @@
+"""The warm-up robot's introductions and topic prompts over HTTP: two members who share an interest are introduced
+(each told of the other, in the inbox), never twice; opt-out respected; blocked members never introduced to each
+other; at most one nudge per member per week and the community's daily caps; a silent member prompted with a
+topic they care about; nothing while the robot is off."""
+
+from __future__ import annotations
+
+from service.warmup import nudges
+from tests.interests.conftest import get, inbox, opt, robot_on, run
+
+
+async def introductions(world, who) -> list[tuple[str, str]]:
+    """(the other member's nickname, the tag) of each introduction in my inbox."""
+    items = await inbox(world, who, "introduction")
+    for item in items:
+        assert item["subjectType"] == "user" and item["subjectId"] == item["actor"]["id"] == item["data"]["userId"]
+    return sorted((item["actor"]["nickname"], item["data"]["tag"]) for item in items)
+
+
+async def test_members_who_share_an_interest_are_introduced_once_opt_out_and_blocks_respected(world, jobs, db):
+    alice, bob, carol, dan, erin = [await world.member(n) for n in ("alice", "bob", "carol", "dan", "erin")]
+    cid = await world.community(alice, bob, carol, dan, erin)
+    for who in (bob, carol, dan, erin):
+        await world.post(who, cid, "周末去跑步，有人一起吗")
+        await world.post(who, cid, "跑步真是最好的运动")
+    await world.post(alice, cid, "我喜欢钓鱼")
+    assert (await world.client.post("/v1/me/blocks", json={"userId": str(dan.id)}, headers=carol.headers)).is_success
+    assert (await opt(world, erin, False))["introductions"] is False
+    assert (await get(world, erin, "/v1/me/interest-settings"))["introductions"] is False
+    await run(jobs, "interests.extract")
+
+    await run(jobs, "robots.nudges")  # the robot is off: nothing
+    assert await db.fetchval("SELECT count(*) FROM warmup_nudges") == 0
+
+    await robot_on(world, alice, cid)
+    await run(jobs, "robots.nudges")
+    # One pair: bob and carol or bob and dan (carol blocked dan, erin opted out); one nudge per member a week.
+    first = await introductions(world, bob)
+    assert len(first) == 1 and first[0][0] in ("carol", "dan") and first[0][1] == "跑步"
+    met, waiting = (carol, dan) if first[0][0] == "carol" else (dan, carol)
+    assert await introductions(world, met) == [("bob", "跑步")]
+    for who in (alice, waiting, erin):
+        assert await introductions(world, who) == []
+    await run(jobs, "robots.nudges")
+    assert await db.fetchval("SELECT count(*) FROM warmup_nudges") == 2
+
+    await db.execute("UPDATE warmup_nudges SET created_at = created_at - interval '8 days'")
+    await run(jobs, "robots.nudges")
+    # A week later bob meets the other; bob is never introduced to the first again, carol and dan never.
+    assert [name for name, _ in await introductions(world, bob)] == ["carol", "dan"]
+    assert await introductions(world, carol) == [("bob", "跑步")]
+    assert await introductions(world, dan) == [("bob", "跑步")]
+    assert await introductions(world, erin) == []
+
+    # Back in: erin is introduced to those she has not met (one a week).
+    await db.execute("UPDATE warmup_nudges SET created_at = created_at - interval '8 days'")
+    assert (await opt(world, erin, True))["introductions"] is True
+    await run(jobs, "robots.nudges")
+    met = await introductions(world, erin)
+    assert len(met) == 1 and met[0][0] in ("bob", "carol", "dan")
+
+
+async def test_the_daily_caps_and_the_weekly_bound_hold(world, jobs, db, monkeypatch):
+    owner, *people = [await world.member(n) for n in ("owner", "m1", "m2", "m3", "m4", "m5", "m6")]
+    cid = await world.community(owner, *people)
+    for who in people:
+        await world.post(who, cid, "每天喝一杯咖啡")
+    await robot_on(world, owner, cid)
+    await run(jobs, "interests.extract")
+    monkeypatch.setattr(nudges, "INTRODUCTIONS_PER_DAY", 2)
+
+    await run(jobs, "robots.nudges")
+    await run(jobs, "robots.nudges")
+    assert await db.fetchval("SELECT count(*) FROM warmup_nudges WHERE kind = 'introduction'") == 4  # two pairs
+    # A day later the cap has room again: the third pair (the four introduced wait for their week).
+    await db.execute("UPDATE warmup_nudges SET created_at = created_at - interval '25 hours'")
+    await run(jobs, "robots.nudges")
+    rows = await db.fetch("SELECT user_id, count(*) AS n FROM warmup_nudges GROUP BY user_id")
+    assert len(rows) == 6 and all(row["n"] == 1 for row in rows)
+    await db.execute("UPDATE warmup_nudges SET created_at = created_at - interval '25 hours'")
+    await run(jobs, "robots.nudges")
+    assert await db.fetchval("SELECT count(*) FROM warmup_nudges") == 6  # everyone had one this week
+
+
+async def test_a_silent_member_is_prompted_with_a_topic_they_care_about(world, jobs, db, monkeypatch):
+    owner, quiet, talker, other = [await world.member(n) for n in ("owner", "quiet", "talker", "other")]
+    cid = await world.community(owner, quiet, talker, other)
+    await world.post(quiet, cid, "手冲咖啡的水温多少合适")
+    await world.post(quiet, cid, "咖啡是我的最爱")
+    await db.execute("UPDATE posts SET created_at = now() - interval '20 days' WHERE author_id = $1", quiet.id)
+    topic = await world.post(talker, cid, "这家店的咖啡很香，豆子新鲜")
+    await world.post(other, cid, "今晚去看电影")
+    await assert_opted_in(world, quiet)
+    await robot_on(world, owner, cid)
+    await run(jobs, "interests.extract")
+    monkeypatch.setattr(nudges, "INTRODUCTIONS_PER_DAY", 0)  # prompts only here
+
+    await run(jobs, "robots.nudges")
+    prompts = await inbox(world, quiet, "interest_prompt")
+    assert len(prompts) == 1
+    assert prompts[0]["data"] == {"tag": "咖啡", "postId": topic["id"]} and prompts[0]["subjectId"] == topic["id"]
+    for who in (talker, other):  # they spoke this week: not silent
+        assert await inbox(world, who, "interest_prompt") == []
+    await run(jobs, "robots.nudges")
+    assert len(await inbox(world, quiet, "interest_prompt")) == 1  # once a week at most
+
+    # The daily cap, and opt-out: a second silent member waits for the cap, an opted-out one is never prompted.
+    await db.execute("UPDATE posts SET created_at = now() - interval '10 days' WHERE author_id = ANY($1::bigint[])",
+                     [talker.id, other.id])  # fmt: skip
+    await opt(world, other, False)
+    monkeypatch.setattr(nudges, "PROMPTS_PER_DAY", 1)
+    await run(jobs, "robots.nudges")
+    assert await inbox(world, talker, "interest_prompt") == []
+    await db.execute("UPDATE warmup_nudges SET created_at = created_at - interval '25 hours'")
+    await run(jobs, "robots.nudges")
+    told = await inbox(world, talker, "interest_prompt")
+    # No one else wrote on it in the last two weeks (quiet did 20 days ago): the community.
+    assert len(told) == 1 and told[0]["data"]["tag"] == "咖啡"
+    assert told[0]["subjectType"] == "community" and "postId" not in told[0]["data"]
+    assert await inbox(world, other, "interest_prompt") == []
+
+
+async def assert_opted_in(world, who) -> None:
+    settings = await get(world, who, "/v1/me/interest-settings")
+    assert settings == {"introductions": True, "updatedAt": None}
