@@ -796,6 +796,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/communities/{community_id}/for-you": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My for-you feed in a community: hot posts, those on my interests lifted (members only)
+         * @description The hot order's score plus 1 x how well the post's keywords match my interests (0-1: my weight for its tags over my strongest tag's, capped at 1), for other members' posts of the last 30 days; my interests are the tags of `getMyInterests` (docs/interests.md). Without interests: the hot order. Keyset cursor on (rank, id), as the feed's; posts of members I blocked are left out; pinned notices are ranked like any post. A post's keywords count once the interests job read it (about a minute).
+         */
+        get: operations["getForYouFeed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/communities/{community_id}/interests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The community's top interests, by how many active members share each (admins)
+         * @description Tags are keywords of what members wrote (posts, check-ins, comments, poll proposals), extracted by a job within about a minute with the jieba segmenter (TF-IDF, nouns and verbs, stop words left out) and weighed by age (half-life 30 days); docs/interests.md says how and where it errs. Recomputed whenever members of the community wrote something new.
+         */
+        get: operations["getCommunityInterests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/communities/{community_id}/interests/mine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My interests in the community, strongest first (members)
+         * @description Tags are keywords of what members wrote (posts, check-ins, comments, poll proposals), extracted by a job within about a minute with the jieba segmenter (TF-IDF, nouns and verbs, stop words left out) and weighed by age (half-life 30 days); docs/interests.md says how and where it errs. Empty until I wrote something with a keyword; `introductions` is my setting.
+         */
+        get: operations["getMyInterests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/communities/{community_id}/introduction": {
         parameters: {
             query?: never;
@@ -1643,6 +1703,27 @@ export interface paths {
          */
         get: operations["exportMe"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/interest-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether the warm-up robot may introduce me and suggest topics from my interests */
+        get: operations["getInterestSettings"];
+        /**
+         * Opt out of (or back into) the warm-up robot's introductions and topic suggestions, in every community
+         * @description `introductions: false`: the robot neither introduces me to a member who shares an interest nor suggests me a topic, in any community, from the next run on (docs/interests.md). My tags are still kept for my for-you feed.
+         */
+        put: operations["updateInterestSettings"];
         post?: never;
         delete?: never;
         options?: never;
@@ -3472,6 +3553,33 @@ export interface components {
              */
             welcomeTemplate: string;
         };
+        /** CommunityInterest */
+        CommunityInterest: {
+            /**
+             * @description Active members carrying the tag
+             * @example 12
+             */
+            members: number;
+            /**
+             * @description A keyword, as written (Chinese intact; Latin lower-cased)
+             * @example 跑步
+             */
+            tag: string;
+            /**
+             * @description Their weights summed, as of `computedAt`
+             * @example 30.5
+             */
+            weight: number;
+        };
+        /** CommunityInterests */
+        CommunityInterests: {
+            /** @example 42 */
+            communityId: string;
+            /** @description When the job last computed them; null before it did */
+            computedAt: string | null;
+            /** @description By members carrying it, then weight */
+            tags: components["schemas"]["CommunityInterest"][];
+        };
         /** CommunityPage */
         CommunityPage: {
             items: components["schemas"]["CommunitySummary"][];
@@ -4080,6 +4188,17 @@ export interface components {
             url: string;
             /** @example 1200 */
             width: number;
+        };
+        /** InterestSettings */
+        InterestSettings: {
+            /** @description The warm-up robot may introduce me to members who share an interest and suggest topics I care about (default true) */
+            introductions: boolean;
+            /** @description When I last changed it; null: never */
+            updatedAt: string | null;
+        };
+        /** InterestSettingsUpdate */
+        InterestSettingsUpdate: {
+            introductions: boolean;
         };
         /** Introduction */
         Introduction: {
@@ -4723,6 +4842,19 @@ export interface components {
             contribution: number;
             userId: string;
         };
+        /** MemberInterest */
+        MemberInterest: {
+            /**
+             * @description A keyword, as written (Chinese intact; Latin lower-cased)
+             * @example 跑步
+             */
+            tag: string;
+            /**
+             * @description Texts carrying the tag, each worth 2^(-age in days / 30): fades unless renewed
+             * @example 3.62
+             */
+            weight: number;
+        };
         /** MemberPage */
         MemberPage: {
             items: components["schemas"]["Member"][];
@@ -4861,6 +4993,17 @@ export interface components {
              */
             nextCursor: string | null;
         };
+        /** MyInterests */
+        MyInterests: {
+            /** @example 42 */
+            communityId: string;
+            /** @description Whether the warm-up robot may introduce me and suggest topics (my interest settings) */
+            introductions: boolean;
+            /** @description Strongest first, at most 20 */
+            tags: components["schemas"]["MemberInterest"][];
+            /** @description The latest text counted; null before any */
+            updatedAt: string | null;
+        };
         /** MyProgress */
         MyProgress: {
             checkIns: number;
@@ -4946,13 +5089,13 @@ export interface components {
             };
             id: string;
             /**
-             * @description comment: on my post; reply: to my comment; mention: a post or comment mentioned me; likes: on my post (one item per post, `count`); join_approved / join_rejected: my join request; trial_won / trial_closing / trial_shipped: a free trial of a poll (closing: claim before `data.expiresAt`); poll_closed: a poll I took part in has its result; report_decided: a report of mine (`data.outcome`); content_removed: my post or comment (`data.reason`); meetup_changed / meetup_cancelled: a meetup I signed up for; collection_asked / collection_refunded / collection_settled: a group collection asks my share, refunded it, or paid me what it collected; app_expiring: a monthly app of my community ends soon; reward_paid: a reward reached my WeChat Pay
+             * @description comment: on my post; reply: to my comment; mention: a post or comment mentioned me; likes: on my post (one item per post, `count`); join_approved / join_rejected: my join request; trial_won / trial_closing / trial_shipped: a free trial of a poll (closing: claim before `data.expiresAt`); poll_closed: a poll I took part in has its result; report_decided: a report of mine (`data.outcome`); content_removed: my post or comment (`data.reason`); meetup_changed / meetup_cancelled: a meetup I signed up for; collection_asked / collection_refunded / collection_settled: a group collection asks my share, refunded it, or paid me what it collected; app_expiring: a monthly app of my community ends soon; reward_paid: a reward reached my WeChat Pay; introduction: the warm-up robot introduces a member who shares an interest (`actor`, `data.tag`); interest_prompt: the warm-up robot suggests a topic I care about (`data.tag`, `data.postId` when a post)
              * @enum {string}
              */
-            kind: "comment" | "reply" | "mention" | "likes" | "join_approved" | "join_rejected" | "trial_won" | "trial_closing" | "trial_shipped" | "poll_closed" | "report_decided" | "content_removed" | "meetup_changed" | "meetup_cancelled" | "collection_asked" | "collection_refunded" | "collection_settled" | "app_expiring" | "reward_paid";
+            kind: "comment" | "reply" | "mention" | "likes" | "join_approved" | "join_rejected" | "trial_won" | "trial_closing" | "trial_shipped" | "poll_closed" | "report_decided" | "content_removed" | "meetup_changed" | "meetup_cancelled" | "collection_asked" | "collection_refunded" | "collection_settled" | "app_expiring" | "reward_paid" | "introduction" | "interest_prompt";
             read: boolean;
             subjectId: string;
-            /** @description What to open: post, comment, community, trial, poll, report, meetup, collection, reward */
+            /** @description What to open: post, comment, community, trial, poll, report, meetup, collection, reward, user (a member's profile in the community) */
             subjectType: string;
         };
         /** NotificationPage */
@@ -9288,6 +9431,95 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
         };
     };
+    getForYouFeed: {
+        parameters: {
+            query?: {
+                /** @description Page size (1-50) */
+                limit?: components["parameters"]["query.limit.3"];
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: components["parameters"]["query.cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of posts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedPage"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    getCommunityInterests: {
+        parameters: {
+            query?: {
+                /** @description How many tags (1-50) */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The community's top tags */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommunityInterests"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    getMyInterests: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description My tags */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyInterests"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
     introduceMyself: {
         parameters: {
             query?: never;
@@ -11077,6 +11309,57 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             429: components["responses"]["Problem429_rate_limited"];
+        };
+    };
+    getInterestSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description My interest settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InterestSettings"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    updateInterestSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InterestSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description My interest settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InterestSettings"];
+                };
+            };
+            400: components["responses"]["Problem400_3cd090c3a3"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
         };
     };
     listNotifications: {

@@ -227,6 +227,7 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     # Feed.
     ("GET", "/v1/communities/{community_id}/feed"): Row(MEMBERS),
     ("GET", "/v1/communities/{community_id}/essence"): Row(MEMBERS),
+    ("GET", "/v1/communities/{community_id}/for-you"): Row(MEMBERS),
     ("GET", "/v1/communities/{community_id}/search"): Row(MEMBERS, query={"q": "跑步"}),
     ("GET", "/v1/communities/{community_id}/members/{user_id}"): Row(MEMBERS),
     ("GET", "/v1/communities/{community_id}/members/{user_id}/posts"): Row(MEMBERS),
@@ -245,6 +246,11 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/shares/{code}"): Row(EVERYONE, "share_code"),
     ("GET", "/v1/communities/{community_id}/referrals"): Row(MEMBERS),
     ("GET", "/v1/communities/{community_id}/stage"): Row(ADMINS),
+    # Interests: my tags (members), the community's (admins), and my opt-out of the robot's introductions.
+    ("GET", "/v1/communities/{community_id}/interests"): Row(ADMINS),
+    ("GET", "/v1/communities/{community_id}/interests/mine"): Row(MEMBERS),
+    ("GET", "/v1/me/interest-settings"): Row(SIGNED_IN),
+    ("PUT", "/v1/me/interest-settings"): Row(SIGNED_IN, body={"introductions": True}),
     ("GET", "/v1/communities/{community_id}/invites/{code}/poster"): Row(AUTHOR_OR_ADMINS, "fresh_invite"),
     ("PUT", "/v1/posts/{post_id}/essence"): Row(ADMINS),
     ("DELETE", "/v1/posts/{post_id}/essence"): Row(ADMINS),
