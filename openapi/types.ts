@@ -2773,6 +2773,8 @@ export interface components {
             comments?: components["schemas"]["ExportedComment"][];
             /** Format: date-time */
             exportedAt: string;
+            interestSettings?: components["schemas"]["ExportedInterestSettings"] | null;
+            interests?: components["schemas"]["ExportedInterest"][];
             joinRequests?: components["schemas"]["ExportedJoinRequest"][];
             likes?: components["schemas"]["ExportedLike"][];
             meetupSignups?: components["schemas"]["ExportedSignup"][];
@@ -3828,6 +3830,22 @@ export interface components {
             /** @example visible */
             status: string;
             text: string;
+        };
+        /** ExportedInterest */
+        ExportedInterest: {
+            communityId: string;
+            /** @example 跑步 */
+            tag: string;
+            /** Format: date-time */
+            weighedAt: string;
+            /** @example 3.62 */
+            weight: number;
+        };
+        /** ExportedInterestSettings */
+        ExportedInterestSettings: {
+            introductions: boolean;
+            /** Format: date-time */
+            updatedAt: string;
         };
         /** ExportedJoinRequest */
         ExportedJoinRequest: {

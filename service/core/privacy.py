@@ -209,6 +209,20 @@ class ExportedBlock(_Row):
     created_at: datetime
 
 
+class ExportedInterest(_Row):
+    """A keyword of what I wrote in a community, with its decayed weight as kept (docs/interests.md)."""
+
+    community_id: str
+    tag: Annotated[str, Meta(examples=["跑步"])]
+    weight: Annotated[float, Meta(examples=[3.62])]
+    weighed_at: datetime
+
+
+class ExportedInterestSettings(_Row):
+    introductions: bool
+    updated_at: datetime
+
+
 class AccountExport(_Row):
     """Everything the service holds about me: my own rows, and of others only what I could see (names of
     communities I joined, of proposals I voted for)."""
@@ -234,6 +248,8 @@ class AccountExport(_Row):
     notifications: list[ExportedNotification] = msgspec.field(default_factory=list)
     uploads: list[ExportedUpload] = msgspec.field(default_factory=list)
     blocks: list[ExportedBlock] = msgspec.field(default_factory=list)
+    interests: list[ExportedInterest] = msgspec.field(default_factory=list)
+    interest_settings: ExportedInterestSettings | None = None
 
 
 # Both run in the erasure's (or the export's) transaction.

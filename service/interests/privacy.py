@@ -1,11 +1,24 @@
-"""The interests' part of account erasure (core/privacy.py): the member's tags and settings go. A post's tags stay
-with the post (they name no one); the community's top tags are sums over members."""
+"""The interests' part of account erasure and export (core/privacy.py): the member's tags and settings go, and are
+in the export. A post's tags stay with the post (they name no one); the community's top tags are sums over members."""
 
 from __future__ import annotations
 
 import asyncpg
 
-from service.core.privacy import Erasure, Privacy
+from service.core.privacy import (
+    AccountExport,
+    Erasure,
+    ExportedInterest,
+    ExportedInterestSettings,
+    Privacy,
+    fill,
+)
+
+_INTERESTS = """
+SELECT community_id::text AS community_id, tag, weight, weighed_at FROM member_interests
+WHERE user_id = $1 ORDER BY community_id, weight DESC, tag
+"""
+_SETTINGS = "SELECT introductions, updated_at FROM interest_preferences WHERE user_id = $1"
 
 
 async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
@@ -13,4 +26,13 @@ async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
     await conn.execute("DELETE FROM interest_preferences WHERE user_id = $1", erasure.user_id)
 
 
-PRIVACY = Privacy(erase=erase, erases=("member_interests", "interest_preferences"))
+async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
+    await fill(conn, into.interests, ExportedInterest, _INTERESTS, user_id)
+    row = await conn.fetchrow(_SETTINGS, user_id)
+    if row is not None:
+        into.interest_settings = ExportedInterestSettings(
+            introductions=row["introductions"], updated_at=row["updated_at"]
+        )
+
+
+PRIVACY = Privacy(erase=erase, export=export, erases=("member_interests", "interest_preferences"))

@@ -123,3 +123,28 @@ async def test_a_silent_member_is_prompted_with_a_topic_they_care_about(world, j
 async def assert_opted_in(world, who) -> None:
     settings = await get(world, who, "/v1/me/interest-settings")
     assert settings == {"introductions": True, "updatedAt": None}
+
+
+async def test_the_export_holds_my_interests_and_the_erasure_takes_them(world, jobs, db):
+    alice, bob, carol = [await world.member(n) for n in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    for who in (bob, carol):
+        await world.post(who, cid, "周末去跑步，有人一起吗")
+    await robot_on(world, alice, cid)
+    await run(jobs, "interests.extract")
+    await run(jobs, "robots.nudges")
+    assert await introductions(world, carol) == [("bob", "跑步")]
+    await opt(world, bob, False)
+
+    exported = await get(world, bob, "/v1/me/export")
+    assert [(i["communityId"], i["tag"]) for i in exported["interests"]] == [(cid, "跑步")]
+    assert exported["interestSettings"]["introductions"] is False
+
+    assert (await world.client.delete("/v1/me", headers=bob.headers)).status_code == 202
+    await db.execute("UPDATE account_deletions SET due_at = now() WHERE user_id = $1", bob.id)
+    await run(jobs, "accounts.erase")
+    assert await db.fetchval("SELECT erased_at FROM users WHERE id = $1", bob.id) is not None
+    for table, column in (("member_interests", "user_id"), ("interest_preferences", "user_id")):
+        assert await db.fetchval(f"SELECT count(*) FROM {table} WHERE {column} = $1", bob.id) == 0  # noqa: S608
+    # The nudges naming bob go too, carol's included.
+    assert await db.fetchval("SELECT count(*) FROM warmup_nudges WHERE $1 IN (user_id, other_id)", bob.id) == 0
