@@ -11,7 +11,9 @@ lifted; the reader's own posts and older ones keep their hot score. A member wit
 
 Ratios of weights are taken in log space from the stored rows (ln w + t ln 2 / half-life), not as of now(): the
 same rows give the same ranks on every page, so the keyset cursor (rank, id) never repeats or skips a post while
-the job leaves the reader's tags alone. Blocked members' posts are left out as in the feed (_SEEN_BY).
+the job leaves the reader's tags alone. Blocked members' posts are left out as in the feed (_SEEN_BY). A page reads
+the hot index from the cursor down to BOOST under the (limit + 1)-th post there (below _BELOW), computing each
+post's match from its few tags: a band about one day of posts deep, whatever the community's size.
 """
 
 from __future__ import annotations
@@ -30,20 +32,27 @@ HALF_LIFE_SECONDS = 30 * 86400  # service/interests/extraction.py HALF_LIFE
 
 _SEEN = _SEEN_BY.format(me="$2")
 
+# A post's match (0-1) for the reader: 0 for their own posts and those older than the window.
+# (least() ignores a NULL: the sum over no tag must be 0 first.)
+_MATCH = f"""(
+        SELECT round(least(1, coalesce(sum(a.affinity), 0))::numeric, 6)::double precision
+        FROM post_tags pt JOIN affinity a ON a.tag = pt.tag
+        WHERE pt.post_id = p.id AND p.author_id IS DISTINCT FROM $2
+          AND p.created_at > now() - interval '{WINDOW_DAYS} days')"""  # noqa: S608
+
+# A post's rank is never below its hot_rank, so every post of the page lies below the cursor in the hot order too
+# (an index range), and no post whose hot_rank is BOOST under the n+1-th post of the hot order that ranks below the
+# cursor can make the page: the page is read from that band of the hot index, not from the whole community.
+_BELOW = "($3::double precision IS NULL OR (p.hot_rank, p.id) < ($3, $4))"
+_RANKED_BELOW = f"($3::double precision IS NULL OR (p.hot_rank + {BOOST} * {_MATCH}, p.id) < ($3, $4))"
+
 # $1 community, $2 me, $3/$4 the cursor (rank, id), $5 limit.
 _SOURCE = f"""
         SELECT p.*, row_number() OVER (ORDER BY p.for_you_rank DESC, p.id DESC) AS n FROM (
             SELECT p.* FROM (
-                SELECT p.*, p.hot_rank + {BOOST} * m.match AS for_you_rank
-                FROM matched m JOIN posts p ON p.id = m.post_id
-                WHERE p.community_id = $1 AND {_SEEN}
-                UNION ALL
-                (SELECT p.*, p.hot_rank AS for_you_rank FROM posts p
-                 WHERE p.community_id = $1 AND {_SEEN}
-                   AND NOT EXISTS (SELECT FROM matched m WHERE m.post_id = p.id)
-                   AND ($3::double precision IS NULL OR (p.hot_rank, p.id) < ($3, $4))
-                 ORDER BY p.hot_rank DESC, p.id DESC
-                 LIMIT $5 + 1)
+                SELECT p.*, p.hot_rank + {BOOST} * {_MATCH} AS for_you_rank FROM posts p
+                WHERE p.community_id = $1 AND {_SEEN} AND {_BELOW}
+                  AND p.hot_rank >= coalesce((SELECT floor FROM band), '-Infinity'::double precision)
             ) p
             WHERE EXISTS (SELECT FROM standing WHERE status = 'active')
               AND ($3::double precision IS NULL OR (p.for_you_rank, p.id) < ($3, $4))
@@ -59,14 +68,13 @@ mine AS (
     ORDER BY 2 DESC LIMIT {MY_TAGS}
 ),
 affinity AS (SELECT tag, exp(score - max(score) OVER ()) AS affinity FROM mine),
-matched AS (
-    SELECT pt.post_id, round(least(1, sum(a.affinity))::numeric, 6)::double precision AS match
-    FROM post_tags pt JOIN affinity a ON a.tag = pt.tag
-    JOIN posts mp ON mp.id = pt.post_id
-    WHERE pt.community_id = $1 AND mp.created_at > now() - interval '{WINDOW_DAYS} days'
-      AND mp.author_id IS DISTINCT FROM $2
-    GROUP BY pt.post_id
+hot AS (
+    SELECT p.hot_rank FROM posts p
+    WHERE p.community_id = $1 AND {_SEEN} AND {_BELOW} AND {_RANKED_BELOW}
+    ORDER BY p.hot_rank DESC, p.id DESC
+    LIMIT $5 + 1
 ),
+band AS (SELECT CASE WHEN count(*) > $5 THEN min(hot_rank) - {BOOST} END AS floor FROM hot),
 {_page(_SOURCE, "$2", "$5")},
        (SELECT for_you_rank FROM page WHERE n = $5) AS last_rank,
        (SELECT status FROM standing) AS standing,

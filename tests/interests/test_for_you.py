@@ -4,8 +4,11 @@ only."""
 
 from __future__ import annotations
 
+import json
+
 import msgspec
 
+from service.feed import for_you as fy
 from service.feed.models import FeedPage
 from tests.interests.conftest import get, run
 from tests.world import assert_problem
@@ -72,3 +75,31 @@ async def test_a_post_on_my_interest_ranks_above_an_equally_hot_one(world, jobs,
         f"/v1/communities/{cid}/for-you", params={"cursor": hot_cursor}, headers=alice.headers
     )
     assert_problem(response, 400, "validation_failed")
+
+
+async def test_pages_read_from_the_hot_band_match_ranking_every_post(world, jobs, db):
+    """The page is read from a band of the hot index (for_you.py): walking it page by page gives exactly the order
+    of ranking every post of the community, with engagement spread over days and many posts on my interests."""
+    alice, bob, carol = [await world.member(n) for n in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    await world.post(alice, cid, "跑步和咖啡是我每天的快乐")
+    await world.post(alice, cid, "今天又去跑步了")
+    texts = ["周末一起去跑步", "这家咖啡很好喝", "钓鱼的好去处", "爬山看日出", "跑步配咖啡"]
+    rows = [
+        (int(cid), (bob.id, carol.id)[i % 2], texts[i % 5] + f"（第{i}篇）", i * 37 % 90, i * 13 % 41)
+        for i in range(120)
+    ]
+    await db.executemany(
+        "INSERT INTO posts (community_id, author_id, text, like_count, created_at) "
+        "VALUES ($1, $2, $3, $5, now() - make_interval(hours => $4))",
+        rows,
+    )
+    await run(jobs, "interests.extract")
+    everything = fy.FOR_YOU.replace("(SELECT floor FROM band)", "NULL::double precision")
+    full = await db.fetchrow(everything, int(cid), alice.id, None, None, 1000)
+    expected = [item["id"] for item in json.loads(full["items"])]
+    assert len(expected) == await db.fetchval("SELECT count(*) FROM posts WHERE community_id = $1", int(cid))
+    hot = [item["id"] for item in (await world.feed(alice, cid, order="hot", limit=50))["items"]]
+    assert expected[:50] != hot  # interests changed the order
+    for limit in (7, 20):
+        assert await every_page(world, alice, cid, limit) == expected
