@@ -12,6 +12,7 @@ The progress row is locked in the batch's transaction: two workers never count a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -60,7 +61,9 @@ async def _batch(conn: asyncpg.Connection, source: str) -> tuple[int, set[int]]:
     if not rows:
         return 0, set()
     counted = [row for row in rows if row["state"] == "count"]
-    tags = {row["id"]: keywords(row["text"]) for row in counted}
+    # jieba is pure Python: off the event loop, so the worker's heartbeats and other jobs go on meanwhile (its
+    # dictionary loads here the first time, seconds).
+    tags = await asyncio.to_thread(lambda: {row["id"]: keywords(row["text"]) for row in counted})
     weights = _weights(counted, tags)
     half_life = HALF_LIFE.total_seconds()
     if weights:
