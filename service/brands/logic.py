@@ -16,7 +16,7 @@ from litestar import Response
 from service.brands import models as m
 from service.brands import queries as q
 from service.core import hooks
-from service.core.access import require_owner
+from service.core.access import brand_role, require_owner
 from service.core.content import POST_SCENE, judge
 from service.core.idempotency import run_once, scope_of
 from service.core.rows import from_row, invalid
@@ -30,12 +30,7 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 async def team_role(conn: asyncpg.Connection, brand_id: int, user_id: int) -> str:
     """The caller's role on the brand's team; `not_found` for no brand, `forbidden` off the team."""
-    if await conn.fetchval("SELECT 1 FROM brands WHERE id = $1", brand_id) is None:
-        raise Problem("not_found", "no such brand")
-    role = await conn.fetchval(q.TEAM_ROLE, brand_id, user_id)
-    if role is None:
-        raise Problem("forbidden", "only the brand's owner and admins may do this")
-    return role
+    return await brand_role(conn, brand_id, user_id)
 
 
 async def _require_brand_owner(conn: asyncpg.Connection, brand_id: int, user_id: int) -> None:

@@ -21,8 +21,6 @@ SELECT id::text AS id, owner_id::text AS owner_id, name, description, welcome_te
 FROM brands WHERE id = $1
 """
 
-TEAM_ROLE = "SELECT role FROM brand_admins WHERE brand_id = $1 AND user_id = $2"
-
 INSERT_TEAM_MEMBER = """
 INSERT INTO brand_admins (brand_id, user_id, role, added_by) VALUES ($1, $2, $3, $4)
 ON CONFLICT (brand_id, user_id) DO NOTHING

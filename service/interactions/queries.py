@@ -253,8 +253,11 @@ RETURNING *
 POOL = "SELECT * FROM reward_pools WHERE id = $1"
 LOCK_POOL = "SELECT * FROM reward_pools WHERE id = $1 FOR UPDATE"
 
+# A brand's pool ($2): the brand's communities only.
 CANDIDATE_COMMUNITIES = """
-SELECT id FROM communities WHERE ($1::bigint[] IS NULL OR id = ANY($1::bigint[])) ORDER BY id
+SELECT id FROM communities
+WHERE ($1::bigint[] IS NULL OR id = ANY($1::bigint[])) AND ($2::bigint IS NULL OR brand_id = $2)
+ORDER BY id
 """
 
 INSERT_ALLOCATIONS = """
