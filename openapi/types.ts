@@ -483,6 +483,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/brands/{brand_id}/reward-pools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a reward pool for the brand's communities and get its order (the brand's owner)
+         * @description Pay `order.payment` with `wx.requestPayment`; the pool is `unpaid` until the payment arrives, then `draft`. It is split over the brand's communities by activity score over `start`..`end` (local days), then over each community's members by contribution, to the fen. Only the brand's owner funds pools (brand admins: `forbidden`); a brand without communities: `brand_has_no_communities`. The same `Idempotency-Key` answers the same pool (200) with its still-payable order.
+         */
+        post: operations["createBrandRewardPool"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/reward-pools/{pool_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A brand's reward pool (its team): the preview once paid, the recorded allocation once committed
+         * @description Its payer also sees the order to pay while it is unpaid, and the refund once cancelled.
+         */
+        get: operations["getBrandRewardPool"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/reward-pools/{pool_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Call off a pool before it is committed (the brand's owner): refunded in full if it was paid
+         * @description An unpaid pool's order is closed at WeChat Pay; a paid pool's payment is refunded in full (`refund`, its reason starts with `pool_cancelled`). A committed pool cannot be cancelled (`pool_committed`). Cancelling again answers the pool as it is.
+         */
+        post: operations["cancelBrandRewardPool"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/reward-pools/{pool_id}/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commit a paid pool's allocation once and pay its members out (the brand's owner; idempotent)
+         * @description Records the allocation the preview shows (integer fen, largest-remainder rounding: the members' fen add up to the pool exactly) and promises one merchant transfer per member reward of 0.1 yuan or more, as for the operator's pools. A repeat returns the recorded allocation. `pool_not_paid` before the payment arrives; `nothing_to_allocate` when no community of the brand qualifies (cancel to get the money back).
+         */
+        post: operations["commitBrandRewardPool"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/reward-pools/{pool_id}/pay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The order of an unpaid pool again: the still-payable one, or a new one once it expired (owner)
+         * @description A paid or committed pool answers as it is; a cancelled one `pool_cancelled`.
+         */
+        post: operations["payBrandRewardPool"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/brands/{brand_id}/series": {
         parameters: {
             query?: never;
@@ -3021,6 +3121,45 @@ export interface components {
              */
             welcomeTemplate?: string | null;
         };
+        /** BrandRewardPool */
+        BrandRewardPool: {
+            allocatedFen: number;
+            amountFen: number;
+            brandId: string;
+            cancelledAt?: string | null;
+            committedAt?: string | null;
+            communities: components["schemas"]["CommunityAllocation"][];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date */
+            end: string;
+            id: string;
+            order?: components["schemas"]["Order"] | null;
+            orderId?: string | null;
+            paidAt?: string | null;
+            refund?: components["schemas"]["Refund"] | null;
+            /** Format: date */
+            start: string;
+            /** @enum {string} */
+            status: "unpaid" | "draft" | "committed" | "cancelled";
+            unallocatedFen: number;
+        };
+        /** BrandRewardPoolCreate */
+        BrandRewardPoolCreate: {
+            /**
+             * @description At least 1 yuan
+             * @example 50000
+             */
+            amountFen: number;
+            /** Format: date */
+            end: string;
+            /** @default 0 */
+            minActivityScore: number;
+            /** @default 0 */
+            minEffectiveSpeakers: number;
+            /** Format: date */
+            start: string;
+        };
         /** Case */
         Case: {
             author: components["schemas"]["Person"] | null;
@@ -5335,7 +5474,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -6783,6 +6922,37 @@ export interface components {
             };
         };
         /**
+         * @description - `pool_committed`: The reward pool is committed and paid out to members: it cannot be cancelled.
+         *     - `order_paid_out`: The order's money has been paid out to the community's owner: it cannot be refunded.
+         */
+        Problem409_30333470ce: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "order_paid_out" | "pool_committed";
+                };
+            };
+        };
+        /**
+         * @description - `pool_not_paid`: The brand's reward pool is not paid yet: pay its order first.
+         *     - `pool_cancelled`: The reward pool was cancelled.
+         *     - `nothing_to_allocate`: No community meets the pool's thresholds with any member contribution.
+         */
+        Problem409_30c422355c: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "nothing_to_allocate" | "pool_cancelled" | "pool_not_paid";
+                };
+            };
+        };
+        /**
          * @description - `already_reported`: You have already reported this; its outcome shows in your reports.
          *     - `conflict`: The request conflicts with the current state.
          */
@@ -6794,6 +6964,23 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "already_reported" | "conflict";
+                };
+            };
+        };
+        /**
+         * @description - `brand_has_no_communities`: The brand has no community to reward: attach one first.
+         *     - `order_already_paid`: The order has been paid meanwhile.
+         *     - `conflict`: The request conflicts with the current state.
+         *     - `pool_cancelled`: The reward pool was cancelled.
+         */
+        Problem409_3ba2bbd41e: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "brand_has_no_communities" | "conflict" | "order_already_paid" | "pool_cancelled";
                 };
             };
         };
@@ -7131,6 +7318,22 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "app_disabled" | "conflict" | "meetup_cancelled" | "meetup_full" | "order_already_paid" | "signup_closed";
+                };
+            };
+        };
+        /**
+         * @description - `order_already_paid`: The order has been paid meanwhile.
+         *     - `conflict`: The request conflicts with the current state.
+         *     - `pool_cancelled`: The reward pool was cancelled.
+         */
+        Problem409_d678b1f2ed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "conflict" | "order_already_paid" | "pool_cancelled";
                 };
             };
         };
@@ -8596,6 +8799,174 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    createBrandRewardPool: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
+            };
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrandRewardPoolCreate"];
+            };
+        };
+        responses: {
+            /** @description The pool of this Idempotency-Key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandRewardPool"];
+                };
+            };
+            /** @description The new pool and the order that pays it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandRewardPool"];
+                };
+            };
+            400: components["responses"]["Problem400_aa56ba7102"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_3ba2bbd41e"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
+            503: components["responses"]["Problem503_payment_unavailable"];
+        };
+    };
+    getBrandRewardPool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+                /** @description Resource id (decimal string of an integer) */
+                pool_id: components["parameters"]["path.pool_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pool */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandRewardPool"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_f3660de772"];
+        };
+    };
+    cancelBrandRewardPool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+                /** @description Resource id (decimal string of an integer) */
+                pool_id: components["parameters"]["path.pool_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pool */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandRewardPool"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_f3660de772"];
+            409: components["responses"]["Problem409_30333470ce"];
+            503: components["responses"]["Problem503_payment_unavailable"];
+        };
+    };
+    commitBrandRewardPool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+                /** @description Resource id (decimal string of an integer) */
+                pool_id: components["parameters"]["path.pool_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pool */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandRewardPool"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_f3660de772"];
+            409: components["responses"]["Problem409_30c422355c"];
+        };
+    };
+    payBrandRewardPool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+                /** @description Resource id (decimal string of an integer) */
+                pool_id: components["parameters"]["path.pool_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pool */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandRewardPool"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_f3660de772"];
+            409: components["responses"]["Problem409_d678b1f2ed"];
+            503: components["responses"]["Problem503_payment_unavailable"];
         };
     };
     createSeries: {

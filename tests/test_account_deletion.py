@@ -186,6 +186,19 @@ async def test_an_owner_must_transfer_ownership_first(client, sandbox):
     assert (await client.delete("/v1/me", headers=owner.headers)).status_code == 202
 
 
+async def test_a_brand_owner_is_stopped_like_a_community_owner(client, sandbox):
+    world = World(client, sandbox)
+    owner, bob = await world.member("owner"), await world.member("bob")
+    brand = await client.post("/v1/brands", json={"name": "山野跑团"}, headers=owner.headers)
+    assert brand.status_code == 201, brand.text
+    added = await client.put(f"/v1/brands/{brand.json()['id']}/admins/{bob.id}", headers=owner.headers)
+    assert added.status_code == 200, added.text
+    refused = assert_problem(await client.delete("/v1/me", headers=owner.headers), 409, "owner_must_transfer")
+    assert "山野跑团" in refused["detail"] and "转让" in refused["userMessage"]
+    assert (await client.get("/v1/me/deletion", headers=owner.headers)).json() == NO_DELETION
+    assert (await client.delete("/v1/me", headers=bob.headers)).status_code == 202  # a brand admin may go
+
+
 async def test_tokens_die_at_once_in_every_api_process(client, sandbox, settings):
     """Two API processes running, a third started after the erasure: none takes the erased member's token."""
     alice = await sign_in(client, sandbox, "alice")

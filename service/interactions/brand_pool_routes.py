@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import msgspec
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
@@ -13,6 +14,7 @@ from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
 from service.core.money.examples import ORDER
+from service.core.money.models import Refund
 from service.interactions import brand_pools
 from service.interactions.models import (
     BrandRewardPool,
@@ -66,6 +68,22 @@ COMMITTED = BrandRewardPool(
     order_id="6001",
     paid_at=_AT,
     committed_at=_AT,
+)
+CANCELLED = msgspec.structs.replace(
+    UNPAID,
+    status="cancelled",
+    order=None,
+    order_id="6001",
+    paid_at=_AT,
+    cancelled_at=_AT,
+    refund=Refund(
+        id="7001",
+        amount_fen=50000,
+        status="pending",
+        initiated_by="admin",
+        reason="pool_cancelled: 奖励池已取消",
+        created_at=_AT,
+    ),
 )
 POOL = answer(200, COMMITTED, "a committed pool", "The pool")
 
@@ -172,7 +190,7 @@ class BrandRewardPoolsController(Controller):
         status_code=200,
         responses={
             **PROBLEMS.responses(*TEAM, "pool_committed", "payment_unavailable", "order_paid_out"),
-            **answer(200, COMMITTED, "a cancelled pool", "The pool"),
+            **answer(200, CANCELLED, "a paid pool cancelled: its refund", "The pool"),
         },
     )
     async def cancel(

@@ -1,6 +1,7 @@
 """Interactions' part of account export (core/privacy.py): reward shares. Events, presence and the daily roll-ups
 stay as the community's metrics under the tombstone's id (nothing in them names the member); reward shares are
-money."""
+money, and so is a brand's reward pool its owner paid (`reward_pools.funded_by`; a brand's owner cannot be erased
+while they own the brand)."""
 
 from __future__ import annotations
 
@@ -27,5 +28,6 @@ PRIVACY = Privacy(
         "rollup_presence",
         "rollup_views",
         "reward_allocations",
+        "reward_pools",
     ),
 )
