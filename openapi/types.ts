@@ -471,8 +471,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Download a CSV of the brand (its team): its members, or its communities with their figures
-         * @description UTF-8 with a byte-order mark, so Excel opens the Chinese correctly. At most 50,000 rows: `X-Export-Truncated: true` says rows were cut. Every download is recorded (who, which, how many rows).
+         * Download a CSV over every community of the brand (its team): members, figures, money, metrics
+         * @description UTF-8 with a byte-order mark (Excel opens the Chinese correctly), CRLF lines, Chinese column headers (docs/brands.md lists them). Streamed from a read-only snapshot. `members` and `communities` are a picture of now; `orders` (orders and refunds), `rewards` (members' shares of committed pools) and `metrics` (one row per community and local day, as GET .../metrics counts) cover the local days `from`..`to` (default: the last 30 days; at most 366: `export_window_too_long`). At most 50,000 rows, counted before the first byte: `export_too_large` asks for a narrower window. A cell that starts like a formula is prefixed with `'`. Recorded in the brand's export log.
          */
         get: operations["exportBrandCsv"];
         put?: never;
@@ -868,6 +868,26 @@ export interface paths {
         };
         /** The community's essence posts, most recently marked first (members only) */
         get: operations["getCommunityEssence"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/communities/{community_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a CSV of one community (its admins, the brand's team too): members, money, metrics
+         * @description UTF-8 with a byte-order mark (Excel opens the Chinese correctly), CRLF lines, Chinese column headers (docs/brands.md lists them). Streamed from a read-only snapshot. `members` and `communities` are a picture of now; `orders` (orders and refunds), `rewards` (members' shares of committed pools) and `metrics` (one row per community and local day, as GET .../metrics counts) cover the local days `from`..`to` (default: the last 30 days; at most 366: `export_window_too_long`). At most 50,000 rows, counted before the first byte: `export_too_large` asks for a narrower window. A cell that starts like a formula is prefixed with `'`. Recorded in the community's audit log (`export.csv`).
+         */
+        get: operations["exportCommunityCsv"];
         put?: never;
         post?: never;
         delete?: never;
@@ -5474,7 +5494,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -6444,6 +6464,21 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "validation_failed" | "window_too_long";
+                };
+            };
+        };
+        /**
+         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `export_window_too_long`: The export's window (from..to) must be 1 to 366 days, in order.
+         */
+        Problem400_87a3cc035e: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "export_window_too_long" | "validation_failed";
                 };
             };
         };
@@ -7799,6 +7834,18 @@ export interface components {
                 };
             };
         };
+        /** @description - `export_too_large`: The export would hold more than 50,000 rows: narrow the window. */
+        Problem422_export_too_large: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "export_too_large";
+                };
+            };
+        };
         /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
         Problem422_idempotency_key_reused: {
             headers: {
@@ -7941,19 +7988,25 @@ export interface components {
         "path.user_id.2": string;
         /** @description `nextCursor` of the previous page; omit for the first page */
         "query.cursor": string | null;
+        /** @description First local day (YYYY-MM-DD) */
+        "query.from": string | null;
         /** @description First local day of the window (YYYY-MM-DD) */
-        "query.from": string;
+        "query.from.2": string;
         /** @description Page size (1-100) */
         "query.limit": number;
         /** @description Page size (1-100) */
         "query.limit.2": number;
         /** @description Page size (1-50) */
         "query.limit.3": number;
+        /** @description members, communities, orders (and refunds), rewards (allocations), metrics (by day) */
+        "query.report": "members" | "communities" | "orders" | "rewards" | "metrics";
         /** @description Catch up: only items newer than this id (the newest I have), oldest first, up to `limit` (a full page: ask again with its last id). Not with `cursor` */
         "query.since": string | null;
         "query.status": "open" | "decided";
+        /** @description Last local day, inclusive (default: today) */
+        "query.to": string | null;
         /** @description Last local day of the window, inclusive */
-        "query.to": string;
+        "query.to.2": string;
     };
     requestBodies: never;
     headers: never;
@@ -8774,8 +8827,12 @@ export interface operations {
     exportBrandCsv: {
         parameters: {
             query?: {
-                /** @description members: one row per member and community; communities */
-                report?: "members" | "communities";
+                /** @description members, communities, orders (and refunds), rewards (allocations), metrics (by day) */
+                report?: components["parameters"]["query.report"];
+                /** @description First local day (YYYY-MM-DD) */
+                from?: components["parameters"]["query.from"];
+                /** @description Last local day, inclusive (default: today) */
+                to?: components["parameters"]["query.to"];
             };
             header?: never;
             path: {
@@ -8786,19 +8843,20 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Request fulfilled, document follows */
+            /** @description Stream Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/csv": string;
+                    "text/csv": unknown;
                 };
             };
-            400: components["responses"]["Problem400_validation_failed"];
+            400: components["responses"]["Problem400_87a3cc035e"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
+            422: components["responses"]["Problem422_export_too_large"];
         };
     };
     createBrandRewardPool: {
@@ -9624,6 +9682,41 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
         };
     };
+    exportCommunityCsv: {
+        parameters: {
+            query?: {
+                /** @description members, communities, orders (and refunds), rewards (allocations), metrics (by day) */
+                report?: components["parameters"]["query.report"];
+                /** @description First local day (YYYY-MM-DD) */
+                from?: components["parameters"]["query.from"];
+                /** @description Last local day, inclusive (default: today) */
+                to?: components["parameters"]["query.to"];
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stream Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            400: components["responses"]["Problem400_87a3cc035e"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            422: components["responses"]["Problem422_export_too_large"];
+        };
+    };
     getCommunityFeed: {
         parameters: {
             query?: {
@@ -9984,9 +10077,9 @@ export interface operations {
         parameters: {
             query: {
                 /** @description First local day of the window (YYYY-MM-DD) */
-                from: components["parameters"]["query.from"];
+                from: components["parameters"]["query.from.2"];
                 /** @description Last local day of the window, inclusive */
-                to: components["parameters"]["query.to"];
+                to: components["parameters"]["query.to.2"];
                 /** @description Page size */
                 limit?: number;
             };
@@ -10252,9 +10345,9 @@ export interface operations {
         parameters: {
             query: {
                 /** @description First local day of the window (YYYY-MM-DD) */
-                from: components["parameters"]["query.from"];
+                from: components["parameters"]["query.from.2"];
                 /** @description Last local day of the window, inclusive */
-                to: components["parameters"]["query.to"];
+                to: components["parameters"]["query.to.2"];
                 granularity?: "day" | "week" | "month";
             };
             header?: never;

@@ -342,6 +342,7 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/brands/{brand_id}"): Row(ADMINS, "fresh_brand"),
     ("PUT", "/v1/brands/{brand_id}/defaults"): Row(ADMINS, "fresh_brand", {"introductionRequired": True}),
     ("GET", "/v1/brands/{brand_id}/export"): Row(ADMINS, "fresh_brand"),
+    ("GET", "/v1/communities/{community_id}/export"): Row(ADMINS, query={"report": "orders"}),
     ("PUT", "/v1/brands/{brand_id}/admins/{user_id}"): Row(OWNER, "fresh_brand"),
     ("DELETE", "/v1/brands/{brand_id}/admins/{user_id}"): Row(OWNER, "fresh_brand"),
     # Only the community's own owner, on the brand's team, attaches it.

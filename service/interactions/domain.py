@@ -10,6 +10,7 @@ from service.interactions.brand_pools import BRAND_POOL_PAYMENTS
 from service.interactions.jobs import JOBS
 from service.interactions.privacy import PRIVACY
 from service.interactions.problems import PROBLEMS
+from service.interactions.reports import METRICS, REWARDS
 from service.interactions.rewards import REWARD_PAYMENTS
 from service.interactions.routes import CONTROLLERS
 
@@ -29,4 +30,5 @@ DOMAIN = Domain(
     jobs=[JOBS],
     purposes=[REWARD_PAYMENTS, BRAND_POOL_PAYMENTS],
     privacy=PRIVACY,
+    reports=[METRICS, REWARDS],
 )

@@ -43,6 +43,7 @@ async def brand_with_activity(world) -> dict:  # noqa: F811
     """A brand (owner, one admin) with two active communities and an unbranded third; a day of activity rolled up."""
     owner_id, owner = await world.user()
     admin_id, admin = await world.user()
+    other_owner_id, _ = await world.user()
     day = datetime.now(TZ).date() - timedelta(days=1)
 
     def at(hh: int, mm: int = 0) -> datetime:
@@ -52,7 +53,7 @@ async def brand_with_activity(world) -> dict:  # noqa: F811
         f = Factory(conn, world.settings)
         c1 = await f.community("跑团 1群", owner=owner_id)
         c2 = await f.community("跑团 2群", owner=owner_id)
-        other = await f.community("别家社群", owner=admin_id)
+        other = await f.community("别家社群", owner=other_owner_id)
         people = [await f.user(f"成员{uuid.uuid4().hex[:6]}") for _ in range(5)]
         for member in people[:3]:
             await f.join(c1, member, at=at(8))
@@ -63,7 +64,7 @@ async def brand_with_activity(world) -> dict:  # noqa: F811
         for community, authors in ((c1, people[:3] * 2 + [people[0]]), (c2, people[3:]), (other, [people[0]])):
             for n, author in enumerate(authors):
                 post = await f.post(community, author, next(texts), at=at(9, n))
-                await f.comment(post, owner_id if community != other else admin_id, next(texts), at=at(10, n))
+                await f.comment(post, owner_id if community != other else other_owner_id, next(texts), at=at(10, n))
         await logic.rollup_incremental(conn, world.settings)
     brand = await call(world, "POST", "/v1/brands", owner, 201, json={"name": "山野跑团"})
     for cid in (c1, c2):
@@ -76,6 +77,7 @@ async def brand_with_activity(world) -> dict:  # noqa: F811
         "admin": admin,
         "communities": {str(c1), str(c2)},
         "other": str(other),
+        "other_owner_id": other_owner_id,
         "day": str(day),
     }
 

@@ -21,3 +21,6 @@ ALTER TABLE reward_pools ADD CONSTRAINT reward_pools_status_check
 CREATE INDEX reward_pools_of_brand ON reward_pools (brand_id, id) WHERE brand_id IS NOT NULL;
 CREATE UNIQUE INDEX reward_pools_idempotency ON reward_pools (funded_by, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
+
+-- CSV exports (docs/brands.md): a brand's downloads record their window too (a community's go to its audit log).
+ALTER TABLE brand_exports ADD COLUMN window_from date, ADD COLUMN window_to date;
