@@ -5163,7 +5163,7 @@ export interface components {
             paidAt: string | null;
             payment?: components["schemas"]["PaymentParams"] | null;
             /**
-             * @description What it pays for: community_entry, collection_share, meetup, app
+             * @description What it pays for: community_entry, collection_share, meetup, app, brand_reward_pool
              * @example community_entry
              */
             purpose: string;
