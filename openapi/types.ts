@@ -483,6 +483,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/brands/{brand_id}/ownership-transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand the brand to one of its admins (the brand's owner); you stay on as an admin
+         * @description `userId` must be a brand admin (add them first). A brand's owner must do this before deleting their account (`owner_must_transfer`). Pools the old owner paid stay theirs to be refunded to; the new owner commits or cancels them. Send an `Idempotency-Key` to retry safely.
+         */
+        post: operations["transferBrandOwnership"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/brands/{brand_id}/reward-pools": {
         parameters: {
             query?: never;
@@ -3179,6 +3199,14 @@ export interface components {
             minEffectiveSpeakers: number;
             /** Format: date */
             start: string;
+        };
+        /** BrandTransfer */
+        BrandTransfer: {
+            /**
+             * @description A brand admin: they become the owner, and you an admin
+             * @example 42
+             */
+            userId: string;
         };
         /** Case */
         Case: {
@@ -8857,6 +8885,42 @@ export interface operations {
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
             422: components["responses"]["Problem422_export_too_large"];
+        };
+    };
+    transferBrandOwnership: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
+            };
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrandTransfer"];
+            };
+        };
+        responses: {
+            /** @description The brand, its team and its communities */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Brand"];
+                };
+            };
+            400: components["responses"]["Problem400_3cd090c3a3"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     createBrandRewardPool: {

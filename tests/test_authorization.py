@@ -345,6 +345,8 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/communities/{community_id}/export"): Row(ADMINS, query={"report": "orders"}),
     ("PUT", "/v1/brands/{brand_id}/admins/{user_id}"): Row(OWNER, "fresh_brand"),
     ("DELETE", "/v1/brands/{brand_id}/admins/{user_id}"): Row(OWNER, "fresh_brand"),
+    # To the brand's admin (the matrix's admin role).
+    ("POST", "/v1/brands/{brand_id}/ownership-transfer"): Row(OWNER, "fresh_brand", {"userId": "{admin_id}"}),
     # Only the community's own owner, on the brand's team, attaches it.
     ("POST", "/v1/brands/{brand_id}/communities"): Row(OWNER, "fresh_brand", {"communityId": "{community_id}"}),
     ("POST", "/v1/brands/{brand_id}/series"): Row(
@@ -382,7 +384,7 @@ async def _fresh_brand(s: Seeder, seeded: Seeded, role: str) -> dict:
     brand_id = (await s.call("POST", "/v1/brands", u["owner"], json={"name": "品牌"}))["id"]
     await s.call("PUT", f"/v1/brands/{brand_id}/admins/{u['admin'].id}", u["owner"])
     cid = await s.community(u["owner"], u["author"], u["member"])
-    return {"brand_id": brand_id, "community_id": cid, "user_id": u["author"].id}
+    return {"brand_id": brand_id, "community_id": cid, "user_id": u["author"].id, "admin_id": u["admin"].id}
 
 
 async def _branded_community(s: Seeder, seeded: Seeded, role: str) -> dict:

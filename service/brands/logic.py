@@ -35,7 +35,7 @@ async def team_role(conn: asyncpg.Connection, brand_id: int, user_id: int) -> st
 
 async def _require_brand_owner(conn: asyncpg.Connection, brand_id: int, user_id: int) -> None:
     if await team_role(conn, brand_id, user_id) != "owner":
-        raise Problem("forbidden", "only the brand's owner may change its team")
+        raise Problem("forbidden", "only the brand's owner may change its team or hand it over")
 
 
 async def _check_defaults(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, data: m.BrandDefaults) -> None:
@@ -133,6 +133,27 @@ async def remove_admin(conn: asyncpg.Connection, brand_id: int, owner_id: int, u
         if user_id == owner_id:
             raise Problem("forbidden", "the brand's owner stays on its team")
         await conn.execute(q.DELETE_ADMIN, brand_id, user_id)
+
+
+async def transfer(
+    conn: asyncpg.Connection, brand_id: int, owner_id: int, data: m.BrandTransfer, key: str | None
+) -> Response[bytes]:
+    """The owner hands the brand to one of its admins and stays on as an admin (so they may then delete their
+    account: docs/brands.md). Naming oneself changes nothing."""
+    new_owner_id = int(data.user_id)
+
+    async def action() -> tuple[int, m.Brand]:
+        await conn.execute(q.LOCK_BRAND, brand_id)  # concurrent transfers see the owner the previous one left
+        await _require_brand_owner(conn, brand_id, owner_id)
+        if new_owner_id != owner_id:
+            if await conn.fetchval(q.TEAM_ROLE_OF, brand_id, new_owner_id) != "admin":
+                raise Problem("not_found", "no such admin of this brand")
+            await conn.execute(q.SET_TEAM_ROLE, brand_id, owner_id, "admin")
+            await conn.execute(q.SET_TEAM_ROLE, brand_id, new_owner_id, "owner")
+            await conn.execute(q.SET_BRAND_OWNER, brand_id, new_owner_id)
+        return 200, await _brand(conn, brand_id)
+
+    return await run_once(conn, owner_id, key, scope_of("brand.transfer", brand_id, new_owner_id), action)
 
 
 async def attach(conn: asyncpg.Connection, brand_id: int, user_id: int, data: m.AttachCommunity) -> m.Brand:

@@ -26,6 +26,14 @@ INSERT INTO brand_admins (brand_id, user_id, role, added_by) VALUES ($1, $2, $3,
 ON CONFLICT (brand_id, user_id) DO NOTHING
 """
 
+TEAM_ROLE_OF = "SELECT role FROM brand_admins WHERE brand_id = $1 AND user_id = $2"
+
+LOCK_BRAND = "SELECT owner_id FROM brands WHERE id = $1 FOR UPDATE"
+
+SET_TEAM_ROLE = "UPDATE brand_admins SET role = $3 WHERE brand_id = $1 AND user_id = $2"
+
+SET_BRAND_OWNER = "UPDATE brands SET owner_id = $2, updated_at = now() WHERE id = $1"
+
 DELETE_ADMIN = "DELETE FROM brand_admins WHERE brand_id = $1 AND user_id = $2 AND role = 'admin'"
 
 USER_EXISTS = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)"

@@ -108,6 +108,28 @@ class BrandsController(Controller):
         await logic.remove_admin(db, brand_id, user.id, user_id)
 
     @post(
+        "/{brand_id:str}/ownership-transfer",
+        operation_id="transferBrandOwnership",
+        summary="Hand the brand to one of its admins (the brand's owner); you stay on as an admin",
+        description=(
+            "`userId` must be a brand admin (add them first). A brand's owner must do this before deleting their "
+            "account (`owner_must_transfer`). Pools the old owner paid stay theirs to be refunded to; the new owner "
+            "commits or cancels them. Send an `Idempotency-Key` to retry safely."
+        ),
+        status_code=200,
+        responses={**PROBLEMS.responses(*TEAM, "idempotency_key_reused"), **BRAND_PAGE},
+    )
+    async def transfer(
+        self,
+        brand_id: PathId,
+        data: JSONBody[m.BrandTransfer],
+        user: CurrentUser,
+        db: Db,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Brand]:
+        return await logic.transfer(db, brand_id, user.id, data, idempotency_key)
+
+    @post(
         "/{brand_id:str}/communities",
         operation_id="attachBrandCommunity",
         summary="Put a community I own into the brand (I am on its team); it inherits the brand's defaults",
