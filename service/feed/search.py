@@ -15,6 +15,7 @@ import asyncpg
 
 from service.core.access import require_member
 from service.core.paging import decode_cursor, encode_cursor
+from service.core.rows import from_row
 from service.errors import Problem
 from service.feed import models as m
 from service.feed import search_queries as sq
@@ -89,22 +90,8 @@ async def search(
     items = []
     for row in rows[:limit]:
         text, highlights = snippet(row["text"], found)
-        author = m.Author(
-            id=None if row["author_id"] is None else str(row["author_id"]),
-            nickname=row["nickname"],
-            avatar_url=row["avatar_url"],
-        )
-        items.append(
-            m.SearchHit(
-                kind=row["kind"],
-                id=str(row["id"]),
-                post_id=str(row["post_id"]),
-                author=author,
-                snippet=text,
-                highlights=highlights,
-                created_at=row["created_at"],
-            )
-        )
+        author = from_row(m.Author, row, id=row["author_id"])
+        items.append(from_row(m.SearchHit, row, author=author, snippet=text, highlights=highlights))
     last = rows[limit - 1] if len(rows) > limit else None
     next_cursor = None if last is None else encode_cursor(last["rank"], last["kind"], last["id"])
     return m.SearchPage(items=items, next_cursor=next_cursor)
