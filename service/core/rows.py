@@ -7,13 +7,12 @@ fields, without re-validating what PostgreSQL already typed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from functools import cache
 from typing import Any, TypeVar
 
 import msgspec.inspect as mi
 
-from service.core.paging import encode_cursor
 from service.errors import FieldError, Problem
 
 T = TypeVar("T")
@@ -44,15 +43,6 @@ def _text_fields(model: type) -> frozenset[str]:
         return isinstance(kind, mi.StrType)
 
     return frozenset(field.name for field in mi.type_info(model).fields if is_text(field.type))
-
-
-def page_of(
-    model: type[T], page_model: type, rows: Sequence[Mapping[str, Any]], limit: int, cursor_of: Callable[[Any], tuple]
-) -> Any:
-    """A page of ``limit`` items from up to ``limit + 1`` rows; the cursor holds the sort key of the last one."""
-    items = [from_row(model, row) for row in rows[:limit]]
-    next_cursor = encode_cursor(*cursor_of(rows[limit - 1])) if len(rows) > limit else None
-    return page_model(items=items, next_cursor=next_cursor)
 
 
 def invalid(field: str, message: str) -> Problem:
