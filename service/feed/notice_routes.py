@@ -8,7 +8,7 @@ from litestar import Controller, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
-from service.core.deps import Db
+from service.core.deps import Db, Reads
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import PathId
 from service.core.media import sign_answer
@@ -49,12 +49,12 @@ class SearchController(Controller):
         self,
         community_id: PathId,
         q: SearchText,
-        user: CurrentUser,
-        db: Db,
+        caller: CurrentUser,
+        reads: Reads,
         limit: FeedLimit = 20,
         cursor: Cursor = None,
     ) -> m.SearchPage:
-        return await search.search(db, community_id, user.id, q, limit, cursor)
+        return await search.search(reads, community_id, caller.id, q, limit, cursor)
 
     @get(
         "/members/{user_id:str}/posts",

@@ -75,7 +75,7 @@ class CommunityFeedController(Controller):
         since: Since = None,
     ) -> Response[m.FeedPage]:
         page = await reading.community_feed(
-            state.pool, state.feed_cache, state.settings, community_id, caller.id, order, limit, cursor, since
+            state.reads, state.feed_cache, state.settings, community_id, caller.id, order, limit, cursor, since
         )
         return await sign_answer(state.storage, page)
 
