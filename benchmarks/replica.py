@@ -40,7 +40,9 @@ async def caught_up(primary_dsn: str, standby_dsn: str, timeout: float = 30.0) -
     started = time.monotonic()
     primary = await asyncpg.connect(primary_dsn)
     try:
-        target = await primary.fetchval("SELECT pg_current_wal_lsn()")
+        # The insert position, flushed by this statement's commit (it takes a transaction id): the standby can reach
+        # it, where the write position may stand in the middle of a record it replays only once the rest comes.
+        target = await primary.fetchval("SELECT pg_current_wal_insert_lsn() FROM pg_current_xact_id()")
     finally:
         await primary.close()
     while time.monotonic() - started < timeout:

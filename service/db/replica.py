@@ -11,6 +11,12 @@ when the replica silently stops receiving (a replica's own `now() - pg_last_xact
 A read goes to the replica only while that is at most REPLICA_MAX_LAG seconds ago, evaluated at the read: a
 watcher that stalls makes the replica unusable by itself.
 
+The noted position is where the primary inserts its next WAL record, in a statement that takes a transaction id:
+its commit flushes the WAL up to there. A replica replays only whole records, and the primary writes the last,
+partial page of a record only when something flushes it: a quiet primary (a read pruning a page writes WAL and
+commits nothing) would otherwise leave its write position in the middle of a record, out of the replica's reach
+for seconds. The cost: one tiny commit and one transaction id per round and API process.
+
 A replica that is unreachable, or fails under a read (connection refused or lost, the server shutting down, a
 query cancelled by a recovery conflict), is left alone: that read runs again on the primary, the client sees no
 error, and the replica is used again once the watcher finds it reachable and caught up. Each change of state is
@@ -43,6 +49,9 @@ Read = Callable[[asyncpg.Connection, datetime | None], Awaitable[T]]
 RECOVERY_CONFLICTS = frozenset({"40001", "40P01", "57P04"})
 CONNECT_TIMEOUT = 2.0  # seconds to open a replica connection; a replica out of reach must not hold a read long
 APPLICATION_NAME = "service-replica-reads"  # how the replica's pg_stat_activity names our connections
+NOT_CHECKED = "not checked yet"
+# Where the primary stands: its clock, and the end of its WAL, flushed by this statement's commit (an id is taken).
+PRIMARY_POSITION = "SELECT now(), pg_current_wal_insert_lsn() - '0/0'::pg_lsn, pg_current_xact_id()"
 
 
 def replica_failed(exc: BaseException) -> bool:
@@ -65,8 +74,8 @@ class ReadRouter:
         self._fresh_mono: float | None = None  # monotonic time since which the replica holds every write
         self._fresh_at: datetime | None = None  # the same, on the primary's clock
         self._samples: deque[tuple[float, datetime, int]] = deque(maxlen=1000)  # (monotonic, primary clock, LSN)
-        self._failure: str | None = "not checked yet"  # why the replica is not usable, lag aside
-        self._state = "starting"
+        self._failure: str | None = NOT_CHECKED  # why the replica is not usable, lag aside
+        self._state = "starting"  # then "replica" or "primary": where reads go, logged when it changes
         self._watcher: asyncio.Task[None] | None = None
         self._conns: dict[str, asyncpg.Connection | None] = {"primary": None, "replica": None}
 
@@ -102,29 +111,30 @@ class ReadRouter:
         return None if self._fresh_mono is None else time.monotonic() - self._fresh_mono
 
     def usable(self) -> bool:
-        """Whether a read now would go to the replica (logs a change of state)."""
+        """Whether a read now would go to the replica; logs when that changes (the reason with it)."""
         if self.replica is None:
             return False
         lag = self.lag()
         if self._failure is not None:
-            state = f"unusable: {self._failure}"
+            reason = self._failure
         elif lag is None or lag > self.max_lag:
-            state = "lagging"
+            reason = "lagging"
         else:
-            state = "replica"
-        if state != self._state:
-            self._transition(state, lag)
-        return state == "replica"
+            reason = None
+        state = "replica" if reason is None else "primary"
+        if state != self._state and self._failure != NOT_CHECKED:
+            self._transition(state, reason, lag)
+        return reason is None
 
-    def _transition(self, state: str, lag: float | None) -> None:
-        previous, self._state = self._state, state
-        details = {"state": state, "previous": previous, "maxLag": self.max_lag}
+    def _transition(self, state: str, reason: str | None, lag: float | None) -> None:
+        self._state = state
+        details: dict[str, object] = {"maxLag": self.max_lag}
         if lag is not None:
             details["lag"] = round(lag, 3)
-        if state == "replica":
+        if reason is None:
             log.info("reads served by the replica", extra=details)
         else:
-            log.warning("reads fall back to the primary", extra=details)
+            log.warning("reads fall back to the primary", extra={**details, "reason": reason})
 
     async def read(self, fn: Read[T]) -> T:
         """`fn(connection, as_of)` on the replica when usable, else (or when the replica fails under it) on the
@@ -137,7 +147,7 @@ class ReadRouter:
             except Exception as exc:
                 if not replica_failed(exc):
                     raise
-                self._failed(exc)
+                await self._failed(exc)
             else:
                 self.served["replica"] += 1
                 return result
@@ -146,11 +156,11 @@ class ReadRouter:
         self.served["primary"] += 1
         return result
 
-    def _failed(self, exc: BaseException) -> None:
+    async def _failed(self, exc: BaseException) -> None:
         self.served["fallbacks"] += 1
         self._failure = f"{type(exc).__name__}: {exc}"[:200]
         if self.replica is not None:
-            self.replica.expire_connections()  # the others went with the server: new ones once it is back
+            await self.replica.expire_connections()  # the others went with the server: new ones once it is back
         self.usable()  # logs the change
 
     # -- watching ---------------------------------------------------------------------------------------------
@@ -173,7 +183,11 @@ class ReadRouter:
 
     async def _watch(self) -> None:
         while True:
-            await self.check()
+            try:
+                await self.check()
+            except Exception as exc:  # a bug here must not stop the watching (the replica would stay as it was)
+                log.exception("replica watcher failed")
+                self._failure = f"watcher failed: {type(exc).__name__}"
             await asyncio.sleep(self.interval)
 
     async def check(self) -> None:
@@ -182,7 +196,7 @@ class ReadRouter:
         try:
             primary = await self._connection("primary", self.settings.database_url)
             noted = time.monotonic()  # before the query: every write acknowledged by then is at or before its LSN
-            at, lsn = await primary.fetchrow("SELECT now(), pg_current_wal_lsn() - '0/0'::pg_lsn")
+            at, lsn, _ = await primary.fetchrow(PRIMARY_POSITION)
             self._samples.append((noted, at, int(lsn)))
         except DATABASE_ERRORS:
             self._drop("primary")  # no new sample: the lag grows until the primary answers again
