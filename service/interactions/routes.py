@@ -82,7 +82,10 @@ class MetricsController(Controller):
         "/metrics",
         operation_id="communityMetrics",
         summary="Activity metrics of a community per period and in total (admins)",
-        description="Definitions in docs/metrics.md. Days are local days in METRICS_TIMEZONE.",
+        description=(
+            "Definitions in docs/metrics.md. Days are local days in METRICS_TIMEZONE. Where a read replica serves "
+            "them, the figures may be up to `REPLICA_MAX_LAG` (1 s) behind; my role is checked on the primary."
+        ),
         responses=PROBLEMS.responses("unauthorized", "token_expired", "not_member", "forbidden", "window_too_long"),
     )
     async def metrics(
@@ -124,7 +127,8 @@ class MetricsController(Controller):
         description=(
             "Each active member's contribution over the local days `from` to `to` (METRICS_TIMEZONE, at most 366 "
             "days): weighted valid posts, valid comments, comments and likes received and poll participation "
-            "(docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`."
+            "(docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`. Where a read "
+            "replica serves it, the ranking may be up to `REPLICA_MAX_LAG` (1 s) behind."
         ),
         responses=PROBLEMS.responses("unauthorized", "token_expired", "not_member", "window_too_long"),
     )
