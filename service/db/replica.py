@@ -50,6 +50,7 @@ RECOVERY_CONFLICTS = frozenset({"40001", "40P01", "57P04"})
 CONNECT_TIMEOUT = 2.0  # seconds to open a replica connection; a replica out of reach must not hold a read long
 APPLICATION_NAME = "service-replica-reads"  # how the replica's pg_stat_activity names our connections
 NOT_CHECKED = "not checked yet"
+CLOSE_TIMEOUT = 5.0  # seconds reads in flight on the replica may take to finish at shutdown
 # Where the primary stands: its clock, and the end of its WAL, flushed by this statement's commit (an id is taken).
 PRIMARY_POSITION = "SELECT now(), pg_current_wal_insert_lsn() - '0/0'::pg_lsn, pg_current_xact_id()"
 
@@ -102,7 +103,10 @@ class ReadRouter:
             if conn is not None:
                 conn.terminate()
         if self.replica is not None:
-            self.replica.terminate()
+            try:
+                await asyncio.wait_for(self.replica.close(), CLOSE_TIMEOUT)  # reads in flight finish first
+            except TimeoutError:
+                self.replica.terminate()
 
     # -- choosing ---------------------------------------------------------------------------------------------
 
