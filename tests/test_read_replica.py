@@ -106,6 +106,12 @@ class Run:
             assert time.monotonic() < deadline, "timed out"
             await asyncio.sleep(0.02)
 
+    async def until_async(self, condition, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not await condition():
+            assert time.monotonic() < deadline, "timed out"
+            await asyncio.sleep(0.05)
+
     async def on_standby(self, sql: str, *args: object) -> object:
         conn = await asyncpg.connect(self.standby.dsn)
         try:
@@ -204,6 +210,28 @@ async def test_a_replica_further_behind_than_the_bound_is_left_for_the_primary_u
     assert "reads fall back to the primary" in changes
     assert changes[-1] == "reads served by the replica"
     assert all(a != b for a, b in zip(changes, changes[1:], strict=False)), changes  # once per change, not per read
+
+
+async def test_a_replica_cut_off_from_the_primary_is_found_out_though_it_calls_itself_caught_up(strict: Run):
+    alice, bob = await strict.member("alice"), await strict.member("bob")
+    cid = await strict.community(alice, bob)
+    await strict.caught_up()
+    source = await strict.on_standby("SHOW primary_conninfo")
+    await strict.on_standby("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 user=postgres'")
+    await strict.on_standby("SELECT pg_reload_conf()")
+    try:
+        await strict.until_async(lambda: strict.on_standby("SELECT count(*) = 0 FROM pg_stat_wal_receiver"))
+        await strict.post(alice, cid, "never streamed")
+        # Its own word: everything it received is replayed (a lag taken from the replay timestamp would be 0).
+        assert await strict.on_standby("SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()")
+        await strict.until(lambda: not strict.reads.usable())  # measured against the primary: behind
+        assert await strict.feed(bob, cid) == ["never streamed"]
+    finally:
+        quoted = str(source).replace("'", "''")
+        await strict.on_standby(f"ALTER SYSTEM SET primary_conninfo = '{quoted}'")
+        await strict.on_standby("SELECT pg_reload_conf()")
+    await strict.caught_up()
+    await strict.until(strict.reads.usable)
 
 
 async def test_the_replica_stopped_under_load_costs_no_client_an_error(patient: Run):
