@@ -126,13 +126,15 @@ def compare(
     """The feed scenario's page (`feed_latest`) with and without the page cache, each served once with reads on the
     primary alone and once with DATABASE_REPLICA_URL set, on a disposable primary and its standby (one machine:
     they share its cores). Per run: req/s, p99 and the CPU each server spent per request."""
-    primary = Postgres().start()
+    primary = Postgres()
     standby: Standby | None = None
     rows = []
     try:
+        primary.start()
         print("  replica: seeding the feed community on a primary of its own ...", file=sys.stderr, flush=True)
         request = asyncio.run(_seed(primary.dsn, load_settings({}, database_url=primary.dsn, secret_key=secret)))
-        standby = Standby(primary).start()
+        standby = Standby(primary)  # kept before starting: closed even when its start fails
+        standby.start()
         asyncio.run(caught_up(primary.dsn, standby.dsn))
         for cache in ("1", "0"):
             for reads in ("primary", "replica"):

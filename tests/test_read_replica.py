@@ -29,10 +29,12 @@ from tests.world import Member, sign_in
 
 class Cluster:
     def __init__(self) -> None:
-        self.primary = Postgres().start()
+        self.primary = Postgres()
         self.standby: Standby | None = None
 
     def start(self) -> Cluster:
+        self.primary.start()
+
         async def migrated() -> None:
             conn = await connect(self.primary.dsn)
             try:
@@ -41,7 +43,8 @@ class Cluster:
                 await conn.close()
 
         asyncio.run(migrated())
-        self.standby = Standby(self.primary).start()
+        self.standby = Standby(self.primary)  # kept before starting: closed even when its start fails
+        self.standby.start()
         return self
 
     def close(self) -> None:
