@@ -61,6 +61,10 @@ SELECT create_distributed_table('rollup_views', 'community_id', colocate_with =>
 SELECT create_distributed_table('rollup_presence', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('rollup_contributions', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('rollup_days', 'community_id', colocate_with => 'communities');
+-- The speech roll-up (0029), kept by triggers on posts and comments: each row's trigger writes beside it. Citus
+-- runs triggers on distributed tables with citus.enable_unsafe_triggers (they touch only co-located shards).
+SELECT create_distributed_table('speech_hours', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('speech_keys', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('reward_allocations', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('polls', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('poll_proposals', 'community_id', colocate_with => 'communities');

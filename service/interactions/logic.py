@@ -10,6 +10,7 @@ import asyncpg
 import msgspec
 
 from service.core import presence
+from service.core.speech import whole_hours
 from service.errors import FieldError, Problem
 from service.interactions import queries as q
 from service.interactions.models import (
@@ -170,6 +171,13 @@ async def drop_expired_partitions(conn: asyncpg.Connection, settings: Settings, 
     return names
 
 
+def hours_fit_days(start: date, end: date, zone: str) -> bool:
+    """Whether every local midnight from `start` to the day after `end` is a whole UTC hour: then each hour of the
+    speech roll-up lies in one local day (any zone whose offsets are whole hours, DST included)."""
+    days = (end - start).days + 2
+    return whole_hours(*(day_bounds(start + timedelta(days=n), zone)[0] for n in range(days)))
+
+
 def day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
     tz = ZoneInfo(zone)
     return (datetime.combine(day, time(), tz), datetime.combine(day + timedelta(days=1), time(), tz))
@@ -225,7 +233,8 @@ async def compute_metrics(
     zone = settings.metrics_timezone
     window_start, _ = day_bounds(start, zone)
     _, window_end = day_bounds(end, zone)
-    speech = await conn.fetch(q.SPEECH_METRICS, community_id, window_start, window_end, zone, granularity)
+    speech_query = q.SPEECH_METRICS if hours_fit_days(start, end, zone) else q.SPEECH_METRICS_EXACT
+    speech = await conn.fetch(speech_query, community_id, window_start, window_end, zone, granularity)
     views = await conn.fetch(q.VIEW_METRICS, community_id, start, end, granularity)
     presence = await conn.fetch(q.PRESENCE_METRICS, community_id, start, end, granularity)
     days = await conn.fetch(q.DAY_METRICS, community_id, start, end, granularity)

@@ -1,6 +1,6 @@
 """SQL of the interactions domain: recording, presence, roll-ups, metrics and rewards."""
 
-from service.core.speech import valid_speech_by_member
+from service.core.speech import REPEATS_IN_WINDOW, ROLLED_UP_SPEECH_BY_MEMBER, valid_speech_by_member
 
 # --- recording -----------------------------------------------------------------------------------
 
@@ -162,7 +162,36 @@ FROM presence_sessions,
 # Speech: posts and comments by members (robots have no author). Valid: visible, at least 5 characters
 # or an image (uploaded, or a URL stored before uploads), and the first of its author's identical texts (case
 # and spacing aside) with as many images in the window. One row per period plus the total (period NULL).
-SPEECH_METRICS = """
+# Read from the speech roll-up (core/speech.py, migration 0029) when the window and every local midnight in it are
+# whole UTC hours: per period and author, the basic-valid rows less the repeats. An author is an effective speaker
+# of a period when something is left.
+SPEECH_METRICS = f"""
+WITH hours AS (
+    SELECT date_trunc($5, (hour AT TIME ZONE $4)::date)::date AS period, author_id,
+           sum(posts + comments) AS written, sum(valid_posts) AS valid_posts, sum(valid_comments) AS valid_comments
+    FROM speech_hours WHERE community_id = $1 AND hour >= $2 AND hour < $3
+    GROUP BY 1, 2
+), repeats AS (
+    SELECT date_trunc($5, (created_at AT TIME ZONE $4)::date)::date AS period, author_id,
+           count(*) FILTER (WHERE kind = 'post') AS posts, count(*) FILTER (WHERE kind = 'comment') AS comments
+    FROM ({REPEATS_IN_WINDOW}) r
+    GROUP BY 1, 2
+), judged AS (
+    SELECT period, author_id, h.valid_posts - coalesce(r.posts, 0) AS valid_posts,
+           h.valid_comments - coalesce(r.comments, 0) AS valid_comments
+    FROM hours h LEFT JOIN repeats r USING (period, author_id)
+    WHERE h.written > 0
+)
+SELECT period, count(DISTINCT author_id) AS speakers,
+       count(DISTINCT author_id) FILTER (WHERE valid_posts + valid_comments > 0) AS effective_speakers,
+       coalesce(sum(valid_posts), 0)::bigint AS valid_posts, coalesce(sum(valid_comments), 0)::bigint AS valid_comments
+FROM judged
+GROUP BY GROUPING SETS ((period), ())
+"""  # noqa: S608
+
+# The same from the posts and comments themselves, for windows the roll-up's hours do not fit (a zone whose
+# offset is not whole hours).
+SPEECH_METRICS_EXACT = """
 WITH speech AS (
     SELECT 'post' AS kind, author_id, created_at, coalesce(text, '') AS text,
            cardinality(image_urls) + cardinality(image_ids) AS images,
@@ -194,7 +223,8 @@ GROUP BY GROUPING SETS ((period), ())
 """
 
 # A member's own valid speech in the window, for contribution scores. $1 community, $2..$3 window.
-VALID_SPEECH_BY_MEMBER = valid_speech_by_member()
+VALID_SPEECH_BY_MEMBER = ROLLED_UP_SPEECH_BY_MEMBER
+VALID_SPEECH_BY_MEMBER_EXACT = valid_speech_by_member()
 
 # Roll-up reads, one row per period plus the total (period NULL). $1 community, $2 first day,
 # $3 last day (inclusive), $4 granularity ('day' | 'week' | 'month').
