@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -15,11 +15,11 @@ from service.db import migrate as migrations
 from service.db.pool import connect
 from service.interactions import logic
 from service.interactions import queries as q
-from tests.support import create_database, drop_database, unique_name, with_database
+from tests.support import create_database, drop_database, make_settings, unique_name, with_database
 
 START = datetime(2026, 3, 1, tzinfo=UTC)  # America/New_York starts daylight saving on 8 March 2026
 TEXTS = ["Hello world", "hello   WORLD", " hello world ", "hello\tworld", "hi", "ok", "", "Another thing", "a  b c"]
-ZONES = ("Asia/Shanghai", "America/New_York", "UTC")
+ZONES = ("Asia/Shanghai", "America/New_York", "Asia/Kolkata")  # UTC+8; daylight saving; UTC+05:30
 
 
 async def seed_people(conn: asyncpg.Connection) -> tuple[list[int], list[int]]:
@@ -109,11 +109,11 @@ async def change_randomly(conn: asyncpg.Connection, rng: random.Random, users: l
 
 
 async def assert_same(conn: asyncpg.Connection, communities: list[int], windows: int, rng: random.Random) -> None:
+    """The roll-up's figures are the rows' own, for random windows of local days in the roll-up's zone."""
+    zone = await conn.fetchval(q.SPEECH_ZONE)
     for _ in range(windows):
-        zone = rng.choice(ZONES)
         first = (START - timedelta(days=2)).date() + timedelta(days=rng.randrange(0, 20))
         last = first + timedelta(days=rng.randrange(0, 25))
-        assert logic.hours_fit_days(first, last, zone)
         start, _ = logic.day_bounds(first, zone)
         _, end = logic.day_bounds(last, zone)
         for community in communities:
@@ -122,9 +122,14 @@ async def assert_same(conn: asyncpg.Connection, communities: list[int], windows:
                 rolled = sorted(map(dict, await conn.fetch(q.SPEECH_METRICS, *args)), key=str)
                 exact = sorted(map(dict, await conn.fetch(q.SPEECH_METRICS_EXACT, *args)), key=str)
                 assert rolled == exact, (args, rolled, exact)
-            rolled = sorted(map(dict, await conn.fetch(q.VALID_SPEECH_BY_MEMBER, community, start, end)), key=str)
-            exact = sorted(map(dict, await conn.fetch(q.VALID_SPEECH_BY_MEMBER_EXACT, community, start, end)), key=str)
-            assert rolled == exact, (community, start, end, rolled, exact)
+            by_member = await conn.fetch(q.VALID_SPEECH_BY_MEMBER, community, start, end, zone)
+            exact = await conn.fetch(q.VALID_SPEECH_BY_MEMBER_EXACT, community, start, end)
+            assert sorted(map(dict, by_member), key=str) == sorted(map(dict, exact), key=str), (community, start)
+
+
+@pytest.fixture
+def settings(database_url):
+    return make_settings(database_url)
 
 
 @pytest.fixture
@@ -135,11 +140,12 @@ async def empty_database(admin_url):
     await drop_database(admin_url, name)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_the_roll_up_gives_what_the_rows_give_after_any_writes_and_changes(database_url, seed):
+@pytest.mark.parametrize(("seed", "zone"), [(1, ZONES[0]), (2, ZONES[1]), (3, ZONES[2])])
+async def test_the_roll_up_gives_what_the_rows_give_after_any_writes_and_changes(database_url, seed, zone):
     rng = random.Random(seed)
     conn = await connect(database_url)
     try:
+        await logic.rebuild_speech(conn, zone)
         users, communities = await seed_people(conn)
         await write_randomly(conn, rng, users, communities)
         repeats = await conn.fetchval("SELECT count(*) FROM posts WHERE speech_repeat")
@@ -147,19 +153,36 @@ async def test_the_roll_up_gives_what_the_rows_give_after_any_writes_and_changes
         await assert_same(conn, communities, 6, rng)
         await change_randomly(conn, rng, users)
         await assert_same(conn, communities, 6, rng)
+        # Rebuilt in another zone (rebuild-metrics after METRICS_TIMEZONE changed): the same again.
+        days = "SELECT * FROM speech_days WHERE posts + comments > 0 ORDER BY 1, 2, 3"  # emptied days stay, at 0
+        kept = [tuple(r) for r in await conn.fetch(days)]
+        await logic.rebuild_speech(conn, ZONES[seed % 3])
+        await assert_same(conn, communities, 6, rng)
+        await logic.rebuild_speech(conn, zone)
+        assert [tuple(r) for r in await conn.fetch(days)] == kept
         await conn.execute("DELETE FROM comments")
         await conn.execute("DELETE FROM posts")
         assert await conn.fetchval("SELECT count(*) FROM speech_keys") == 0
-        left = await conn.fetchval("SELECT count(*) FROM speech_hours WHERE posts + comments + valid_posts > 0")
+        left = await conn.fetchval("SELECT count(*) FROM speech_days WHERE posts + comments + valid_posts > 0")
         assert left == 0
     finally:
         await conn.close()
 
 
-async def test_a_window_the_hours_do_not_fit_is_computed_from_the_rows(database_url):
-    # Asia/Kolkata is UTC+05:30: its midnights fall inside UTC hours.
-    assert not logic.hours_fit_days(date(2026, 3, 1), date(2026, 3, 2), "Asia/Kolkata")
-    assert logic.hours_fit_days(date(2026, 3, 1), date(2026, 3, 31), "America/New_York")
+async def test_metrics_in_a_zone_other_than_the_roll_up_s_are_computed_from_the_rows(database_url, settings):
+    conn = await connect(database_url)
+    try:
+        users, communities = await seed_people(conn)
+        await write_randomly(conn, random.Random(5), users, communities)
+        first, last = START.date(), START.date() + timedelta(days=14)
+        shanghai = await logic.compute_metrics(conn, settings, communities[0], first, last, "week")
+        assert await conn.fetchval(q.SPEECH_ZONE) == settings.metrics_timezone == "Asia/Shanghai"
+        await conn.execute("UPDATE speech_zone SET zone = 'Asia/Kolkata'")  # changed, not rebuilt
+        assert await logic.compute_metrics(conn, settings, communities[0], first, last, "week") == shanghai
+        assert await logic.compute_metrics(conn, settings, communities[0], first, last, "week", exact=True) == shanghai
+        assert shanghai[1].valid_posts + shanghai[1].valid_comments > 0
+    finally:
+        await conn.close()
 
 
 async def test_concurrent_repeats_by_one_author_are_all_seen(database_url):
@@ -199,8 +222,12 @@ async def test_concurrent_repeats_by_one_author_are_all_seen(database_url):
     conn = await connect(database_url)
     try:
         assert await conn.fetchval("SELECT count(*) FROM comments WHERE speech_repeat") == 10
-        assert await conn.fetchval("SELECT sum(valid_comments) FROM speech_hours") == 10
-        rows = await conn.fetch(q.VALID_SPEECH_BY_MEMBER, communities[0], at, at + timedelta(hours=1))
+        assert await conn.fetchval("SELECT sum(valid_comments) FROM speech_days") == 10
+        rows = await conn.fetch(q.VALID_SPEECH_BY_MEMBER_EXACT, communities[0], at, at + timedelta(hours=1))
+        assert [(r["user_id"], r["valid_posts"], r["valid_comments"]) for r in rows] == [(users[1], 0, 1)]
+        start, _ = logic.day_bounds((at - timedelta(days=1)).date(), "Asia/Shanghai")
+        _, end = logic.day_bounds((at + timedelta(days=1)).date(), "Asia/Shanghai")
+        rows = await conn.fetch(q.VALID_SPEECH_BY_MEMBER, communities[0], start, end, "Asia/Shanghai")
         assert [(r["user_id"], r["valid_posts"], r["valid_comments"]) for r in rows] == [(users[1], 0, 1)]
     finally:
         await conn.close()

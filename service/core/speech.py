@@ -4,8 +4,6 @@ said twice by one member counted once."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 
 def valid_speech_by_member(author: str = "") -> str:
     """Per member, their valid posts and comments in a window. $1 community, $2..$3 the window; ``author``
@@ -34,11 +32,12 @@ FROM valid GROUP BY author_id
 """  # noqa: S608
 
 
-# The speech roll-up (migration 0029, docs/metrics.md "Speech roll-up"): per community, author and UTC hour, the
-# rows written and the basic-valid ones (visible, by a member, >= 5 characters or an image), kept by triggers.
+# The speech roll-up (migration 0029, docs/metrics.md "Speech roll-up"): per community, local day (in the zone of
+# speech_zone) and author, the rows written and the basic-valid ones (visible, by a member, >= 5 characters or an
+# image), kept by triggers.
 # Only rows flagged `speech_repeat` share their text and images with another row of their author, so the repeats
 # of a window are found among them alone: every flagged basic-valid row of the window but the first of its author's
-# identical ones (the same comparison and order as the definition). $1 community, $2..$3 the window, whole UTC hours.
+# identical ones (the same comparison and order as the definition). $1 community, $2..$3 the window.
 REPEATS_IN_WINDOW = """
 SELECT kind, author_id, created_at FROM (
     SELECT kind, author_id, created_at,
@@ -64,11 +63,12 @@ WHERE n > 1
 """
 
 # valid_speech_by_member() over the roll-up: the basic-valid rows of the window less its repeats. Same rows out
-# (members with at least one valid row). $1 community, $2..$3 the window, both whole UTC hours.
+# (members with at least one valid row). $1 community, $2..$3 the window: local midnights in $4, the roll-up's zone.
 ROLLED_UP_SPEECH_BY_MEMBER = f"""
-WITH hours AS (
+WITH days AS (
     SELECT author_id, sum(valid_posts) AS valid_posts, sum(valid_comments) AS valid_comments
-    FROM speech_hours WHERE community_id = $1 AND hour >= $2 AND hour < $3
+    FROM speech_days
+    WHERE community_id = $1 AND day >= ($2 AT TIME ZONE $4)::date AND day < ($3 AT TIME ZONE $4)::date
     GROUP BY author_id
 ), repeats AS (
     SELECT author_id, count(*) FILTER (WHERE kind = 'post') AS posts,
@@ -78,12 +78,7 @@ WITH hours AS (
 ), judged AS (
     SELECT author_id, (h.valid_posts - coalesce(r.posts, 0))::bigint AS valid_posts,
            (h.valid_comments - coalesce(r.comments, 0))::bigint AS valid_comments
-    FROM hours h LEFT JOIN repeats r USING (author_id)
+    FROM days h LEFT JOIN repeats r USING (author_id)
 )
 SELECT author_id AS user_id, valid_posts, valid_comments FROM judged WHERE valid_posts + valid_comments > 0
 """  # noqa: S608
-
-
-def whole_hours(*instants: datetime) -> bool:
-    """Whether each instant is a whole UTC hour (the speech roll-up's grain)."""
-    return all(instant.timestamp() % 3600 == 0 for instant in instants)

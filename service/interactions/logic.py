@@ -10,7 +10,6 @@ import asyncpg
 import msgspec
 
 from service.core import presence
-from service.core.speech import whole_hours
 from service.errors import FieldError, Problem
 from service.interactions import queries as q
 from service.interactions.models import (
@@ -147,9 +146,17 @@ async def rollup_incremental(conn: asyncpg.Connection, settings: Settings) -> in
     return len(touched)
 
 
+async def rebuild_speech(conn: asyncpg.Connection, zone: str) -> None:
+    """The speech roll-up from the posts and comments themselves, its days in `zone` (writers wait meanwhile)."""
+    async with conn.transaction():
+        await conn.execute(q.LOCK_SPEECH)
+        await conn.execute(q.REBUILD_SPEECH, zone)
+
+
 async def rebuild(conn: asyncpg.Connection, settings: Settings) -> int:
     """Recompute every roll-up from raw events and sessions."""
     async with conn.transaction():
+        await rebuild_speech(conn, settings.metrics_timezone)
         await conn.execute("TRUNCATE rollup_views, rollup_presence, rollup_contributions, rollup_days")
         days = await conn.fetch(q.ALL_DAYS, settings.metrics_timezone)
         for row in days:
@@ -169,13 +176,6 @@ async def drop_expired_partitions(conn: asyncpg.Connection, settings: Settings, 
     for name in names:
         await conn.execute(f'DROP TABLE "{name}"')  # names come from the catalogue, never from input
     return names
-
-
-def hours_fit_days(start: date, end: date, zone: str) -> bool:
-    """Whether every local midnight from `start` to the day after `end` is a whole UTC hour: then each hour of the
-    speech roll-up lies in one local day (any zone whose offsets are whole hours, DST included)."""
-    days = (end - start).days + 2
-    return whole_hours(*(day_bounds(start + timedelta(days=n), zone)[0] for n in range(days)))
 
 
 def day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
@@ -226,14 +226,23 @@ def validate_window(start: date, end: date, fields: tuple[str, str] = ("from", "
 
 
 async def compute_metrics(
-    conn: asyncpg.Connection, settings: Settings, community_id: int, start: date, end: date, granularity: str
+    conn: asyncpg.Connection,
+    settings: Settings,
+    community_id: int,
+    start: date,
+    end: date,
+    granularity: str,
+    *,
+    exact: bool = False,
 ) -> tuple[list[tuple[date, MetricValues]], MetricValues, datetime | None]:
-    """Every metric per period (day, week or month) and over the whole window [start, end]."""
+    """Every metric per period (day, week or month) and over the whole window [start, end]. `exact`: speech from
+    the posts and comments themselves rather than the speech roll-up (the same figures; benchmarks compare)."""
     validate_window(start, end)
     zone = settings.metrics_timezone
     window_start, _ = day_bounds(start, zone)
     _, window_end = day_bounds(end, zone)
-    speech_query = q.SPEECH_METRICS if hours_fit_days(start, end, zone) else q.SPEECH_METRICS_EXACT
+    rolled_up = not exact and await conn.fetchval(q.SPEECH_ZONE) == zone
+    speech_query = q.SPEECH_METRICS if rolled_up else q.SPEECH_METRICS_EXACT
     speech = await conn.fetch(speech_query, community_id, window_start, window_end, zone, granularity)
     views = await conn.fetch(q.VIEW_METRICS, community_id, start, end, granularity)
     presence = await conn.fetch(q.PRESENCE_METRICS, community_id, start, end, granularity)

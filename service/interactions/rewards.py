@@ -14,7 +14,6 @@ import asyncpg
 from service.core.inbox import Item, deliver
 from service.core.money import create_transfer
 from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
-from service.core.speech import whole_hours
 from service.errors import Problem
 from service.interactions import queries as q
 from service.interactions.allocation import split_two_tiers
@@ -62,8 +61,12 @@ async def contributions(
     window_start, _ = day_bounds(start, settings.metrics_timezone)
     _, window_end = day_bounds(end, settings.metrics_timezone)
     members = {r["user_id"] for r in await conn.fetch(q.ACTIVE_MEMBERS, community_id)}
-    speech_query = q.VALID_SPEECH_BY_MEMBER if whole_hours(window_start, window_end) else q.VALID_SPEECH_BY_MEMBER_EXACT
-    speech = {r["user_id"]: r for r in await conn.fetch(speech_query, community_id, window_start, window_end)}
+    zone = settings.metrics_timezone
+    if await conn.fetchval(q.SPEECH_ZONE) == zone:  # the roll-up's days are these local days
+        rows = await conn.fetch(q.VALID_SPEECH_BY_MEMBER, community_id, window_start, window_end, zone)
+    else:
+        rows = await conn.fetch(q.VALID_SPEECH_BY_MEMBER_EXACT, community_id, window_start, window_end)
+    speech = {r["user_id"]: r for r in rows}
     given = {r["user_id"]: r for r in await conn.fetch(q.CONTRIBUTIONS, community_id, start, end)}
     referred = {
         r["user_id"]: r["referrals"]

@@ -1,23 +1,32 @@
 -- Speech metrics without re-reading the speech (docs/metrics.md, "Speech roll-up"). What validity needs is known
 -- when a post or comment is written or changed, so triggers keep it:
--- * speech_hours: per community, author and UTC hour, how many posts and comments the author wrote (any status:
---   speakers) and how many of them are basic-valid (by a member, visible, not deleted, >= 5 characters of trimmed
---   text or an image). Upserted increments: exact under concurrent writers.
+-- * speech_days: per community, local day (in speech_zone's zone: the service's METRICS_TIMEZONE) and author, how
+--   many posts and comments the author wrote (any status: speakers) and how many are basic-valid (by a member,
+--   visible, not deleted, >= 5 characters of trimmed text or an image). Upserted increments: exact under
+--   concurrent writers.
 -- * speech_keys: per community, author and key (md5 of the text as the repeat rule compares it, and the image
 --   count) of every row long enough or with an image, how many rows have it. When a second row takes a key, both
 --   (and every later one) are flagged `speech_repeat`: only flagged rows can be repeats, so the metrics re-read only
 --   those (a partial index), and the flag never needs clearing (a flagged row that no longer shares its key is
 --   judged on its texts anyway). The upsert on the key serialises two writers of the same key: neither misses the
 --   other.
-CREATE TABLE speech_hours (
+CREATE TABLE speech_zone (
+    one   boolean PRIMARY KEY DEFAULT true CHECK (one),
+    zone  text NOT NULL
+);
+-- The service's default METRICS_TIMEZONE; `rebuild-metrics` sets another (the metrics read the rows themselves
+-- while the two differ).
+INSERT INTO speech_zone (zone) VALUES ('Asia/Shanghai');
+
+CREATE TABLE speech_days (
     community_id    bigint NOT NULL,
-    hour            timestamptz NOT NULL,  -- the UTC hour the rows were written in (created_at truncated)
+    day             date NOT NULL,
     author_id       bigint NOT NULL,
     posts           integer NOT NULL DEFAULT 0,
     comments        integer NOT NULL DEFAULT 0,
     valid_posts     integer NOT NULL DEFAULT 0,  -- basic-valid: repeats are taken off when read
     valid_comments  integer NOT NULL DEFAULT 0,
-    PRIMARY KEY (community_id, hour, author_id)
+    PRIMARY KEY (community_id, day, author_id)
 );
 
 CREATE TABLE speech_keys (
@@ -38,20 +47,16 @@ CREATE FUNCTION speech_key(body text, images integer) RETURNS uuid
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN md5(regexp_replace(lower(btrim(body)), '\s+', ' ', 'g') || '/' || images)::uuid;
 
-CREATE FUNCTION speech_hour(at timestamptz) RETURNS timestamptz
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN date_trunc('hour', at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
-
 -- One row's share of the roll-up, added (sign 1) or taken back (sign -1).
 CREATE FUNCTION speech_count(kind text, community bigint, author bigint, at timestamptz, valid boolean, sign integer)
 RETURNS void LANGUAGE sql AS $$
-INSERT INTO speech_hours AS h (community_id, hour, author_id, posts, comments, valid_posts, valid_comments)
-VALUES (community, speech_hour(at), author,
+INSERT INTO speech_days AS d (community_id, day, author_id, posts, comments, valid_posts, valid_comments)
+VALUES (community, (at AT TIME ZONE (SELECT zone FROM speech_zone))::date, author,
         CASE WHEN kind = 'post' THEN sign ELSE 0 END, CASE WHEN kind = 'comment' THEN sign ELSE 0 END,
         CASE WHEN kind = 'post' AND valid THEN sign ELSE 0 END, CASE WHEN kind = 'comment' AND valid THEN sign ELSE 0 END)
-ON CONFLICT (community_id, hour, author_id) DO UPDATE
-SET posts = h.posts + excluded.posts, comments = h.comments + excluded.comments,
-    valid_posts = h.valid_posts + excluded.valid_posts, valid_comments = h.valid_comments + excluded.valid_comments
+ON CONFLICT (community_id, day, author_id) DO UPDATE
+SET posts = d.posts + excluded.posts, comments = d.comments + excluded.comments,
+    valid_posts = d.valid_posts + excluded.valid_posts, valid_comments = d.valid_comments + excluded.valid_comments
 $$;
 
 CREATE FUNCTION speech_flag(kind text, row_id bigint) RETURNS void LANGUAGE plpgsql AS $$
@@ -106,8 +111,8 @@ DECLARE
     n_key uuid := CASE WHEN n_eligible THEN speech_key(n_text, n_images) END;
 BEGIN
     IF op <> 'UPDATE'
-       OR (o_community, o_author, speech_hour(o_at), o_eligible AND o_visible)
-          IS DISTINCT FROM (n_community, n_author, speech_hour(n_at), n_eligible AND n_visible) THEN
+       OR (o_community, o_author, o_at, o_eligible AND o_visible)
+          IS DISTINCT FROM (n_community, n_author, n_at, n_eligible AND n_visible) THEN
         IF op <> 'INSERT' AND o_author IS NOT NULL THEN
             PERFORM speech_count(kind, o_community, o_author, o_at, o_eligible AND o_visible, -1);
         END IF;
@@ -167,10 +172,17 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Backfill from the rows already written (before the triggers: nothing counted twice).
-INSERT INTO speech_hours (community_id, hour, author_id, posts, comments, valid_posts, valid_comments)
-SELECT community_id, speech_hour(created_at), author_id, sum(post), sum(1 - post), sum(post * valid),
-       sum((1 - post) * valid)
+-- The roll-up from the rows themselves: the migration's backfill, and `rebuild-metrics` (which first locks posts and
+-- comments against writers and sets the zone).
+CREATE FUNCTION speech_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+TRUNCATE speech_days, speech_keys;
+UPDATE posts SET speech_repeat = false WHERE speech_repeat;
+UPDATE comments SET speech_repeat = false WHERE speech_repeat;
+
+INSERT INTO speech_days (community_id, day, author_id, posts, comments, valid_posts, valid_comments)
+SELECT community_id, (created_at AT TIME ZONE (SELECT zone FROM speech_zone))::date, author_id, sum(post),
+       sum(1 - post), sum(post * valid), sum((1 - post) * valid)
 FROM (
     SELECT community_id, author_id, created_at, 1 AS post,
            (status = 'visible' AND deleted_at IS NULL
@@ -183,6 +195,7 @@ FROM (
 ) speech
 GROUP BY 1, 2, 3;
 
+DROP TABLE IF EXISTS speech_backfill;
 CREATE TEMPORARY TABLE speech_backfill ON COMMIT DROP AS
 SELECT community_id, author_id, speech_key(text, images) AS key, kind, id
 FROM (
@@ -206,9 +219,14 @@ WHERE k.row_count >= 2 AND b.kind = 'post' AND p.id = b.id;
 UPDATE comments c SET speech_repeat = true
 FROM speech_backfill b JOIN speech_keys k USING (community_id, author_id, key)
 WHERE k.row_count >= 2 AND b.kind = 'comment' AND c.id = b.id;
+DROP TABLE speech_backfill;
+END $$;
 
 CREATE INDEX posts_speech_repeats ON posts (community_id, created_at) WHERE speech_repeat;
 CREATE INDEX comments_speech_repeats ON comments (community_id, created_at) WHERE speech_repeat;
+
+-- Backfill from the rows already written, before the triggers (nothing counted twice).
+SELECT speech_rebuild();
 
 -- What the roll-up counts: who wrote a row, where, when, whether it is visible, its text and images.
 CREATE TRIGGER posts_speech AFTER INSERT OR DELETE
