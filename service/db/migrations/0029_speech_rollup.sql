@@ -47,17 +47,20 @@ CREATE FUNCTION speech_key(body text, images integer) RETURNS uuid
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN md5(regexp_replace(lower(btrim(body)), '\s+', ' ', 'g') || '/' || images)::uuid;
 
--- One row's share of the roll-up, added (sign 1) or taken back (sign -1).
+-- One row's share of the roll-up, added (sign 1) or taken back (sign -1). PL/pgSQL functions keep their plans for
+-- the session (a SQL function's would be planned on every call).
 CREATE FUNCTION speech_count(kind text, community bigint, author bigint, at timestamptz, valid boolean, sign integer)
-RETURNS void LANGUAGE sql AS $$
-INSERT INTO speech_days AS d (community_id, day, author_id, posts, comments, valid_posts, valid_comments)
-VALUES (community, (at AT TIME ZONE (SELECT zone FROM speech_zone))::date, author,
-        CASE WHEN kind = 'post' THEN sign ELSE 0 END, CASE WHEN kind = 'comment' THEN sign ELSE 0 END,
-        CASE WHEN kind = 'post' AND valid THEN sign ELSE 0 END, CASE WHEN kind = 'comment' AND valid THEN sign ELSE 0 END)
-ON CONFLICT (community_id, day, author_id) DO UPDATE
-SET posts = d.posts + excluded.posts, comments = d.comments + excluded.comments,
-    valid_posts = d.valid_posts + excluded.valid_posts, valid_comments = d.valid_comments + excluded.valid_comments
-$$;
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO speech_days AS d (community_id, day, author_id, posts, comments, valid_posts, valid_comments)
+    VALUES (community, (at AT TIME ZONE (SELECT zone FROM speech_zone))::date, author,
+            CASE WHEN kind = 'post' THEN sign ELSE 0 END, CASE WHEN kind = 'comment' THEN sign ELSE 0 END,
+            CASE WHEN kind = 'post' AND valid THEN sign ELSE 0 END,
+            CASE WHEN kind = 'comment' AND valid THEN sign ELSE 0 END)
+    ON CONFLICT (community_id, day, author_id) DO UPDATE
+    SET posts = d.posts + excluded.posts, comments = d.comments + excluded.comments,
+        valid_posts = d.valid_posts + excluded.valid_posts, valid_comments = d.valid_comments + excluded.valid_comments;
+END $$;
 
 CREATE FUNCTION speech_flag(kind text, row_id bigint) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
