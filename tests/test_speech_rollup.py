@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from service.communities.profile_queries import VALID_SPEECH as PROFILE_SPEECH
+from service.core.speech import valid_speech_by_member
 from service.db import migrate as migrations
 from service.db.pool import connect
 from service.interactions import logic
@@ -19,6 +21,8 @@ from tests.support import create_database, drop_database, make_settings, unique_
 
 START = datetime(2026, 3, 1, tzinfo=UTC)  # America/New_York starts daylight saving on 8 March 2026
 TEXTS = ["Hello world", "hello   WORLD", " hello world ", "hello\tworld", "hi", "ok", "", "Another thing", "a  b c"]
+EVER = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+PROFILE_SPEECH_EXACT = valid_speech_by_member("AND author_id = $4")
 ZONES = ("Asia/Shanghai", "America/New_York", "Asia/Kolkata")  # UTC+8; daylight saving; UTC+05:30
 
 
@@ -125,6 +129,10 @@ async def assert_same(conn: asyncpg.Connection, communities: list[int], windows:
             by_member = await conn.fetch(q.VALID_SPEECH_BY_MEMBER, community, start, end, zone)
             exact = await conn.fetch(q.VALID_SPEECH_BY_MEMBER_EXACT, community, start, end)
             assert sorted(map(dict, by_member), key=str) == sorted(map(dict, exact), key=str), (community, start)
+    for community in communities:  # member profiles: since ever, one member
+        for user in await conn.fetch("SELECT DISTINCT author_id FROM posts WHERE author_id IS NOT NULL"):
+            args = (community, *EVER, user["author_id"])
+            assert await conn.fetchrow(PROFILE_SPEECH, *args) == await conn.fetchrow(PROFILE_SPEECH_EXACT, *args)
 
 
 @pytest.fixture
