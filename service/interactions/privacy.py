@@ -1,5 +1,6 @@
 """Interactions' part of account export (core/privacy.py): reward shares. Events, presence and the daily roll-ups
-stay as the community's metrics under the tombstone's id (nothing in them names the member); reward shares are
+stay as the community's metrics under the tombstone's id (nothing in them names the member), and so does the speech
+roll-up (counts per day, and md5 keys of texts that stay themselves: posts and comments are kept); reward shares are
 money."""
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ PRIVACY = Privacy(
         "rollup_contributions",
         "rollup_presence",
         "rollup_views",
+        "speech_days",
+        "speech_keys",
         "reward_allocations",
     ),
 )
