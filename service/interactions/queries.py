@@ -221,7 +221,8 @@ FROM judged
 GROUP BY GROUPING SETS ((period), ())
 """
 
-# A member's own valid speech in the window, for contribution scores. $1 community, $2..$3 window.
+# A member's own valid speech in the window, for contribution scores. $1 community, $2..$3 window (local midnights),
+# $4 the zone: the roll-up's (speech_zone); in another zone, the exact one ($1..$3) reads the rows.
 VALID_SPEECH_BY_MEMBER = ROLLED_UP_SPEECH_BY_MEMBER
 VALID_SPEECH_BY_MEMBER_EXACT = valid_speech_by_member()
 
