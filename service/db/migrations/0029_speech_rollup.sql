@@ -51,9 +51,11 @@ RETURN md5(regexp_replace(lower(btrim(body)), '\s+', ' ', 'g') || '/' || images)
 -- the session (a SQL function's would be planned on every call).
 CREATE FUNCTION speech_count(kind text, community bigint, author bigint, at timestamptz, valid boolean, sign integer)
 RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    local_zone text := (SELECT zone FROM speech_zone);  -- apart: Citus takes no subquery in INSERT ... VALUES
 BEGIN
     INSERT INTO speech_days AS d (community_id, day, author_id, posts, comments, valid_posts, valid_comments)
-    VALUES (community, (at AT TIME ZONE (SELECT zone FROM speech_zone))::date, author,
+    VALUES (community, (at AT TIME ZONE local_zone)::date, author,
             CASE WHEN kind = 'post' THEN sign ELSE 0 END, CASE WHEN kind = 'comment' THEN sign ELSE 0 END,
             CASE WHEN kind = 'post' AND valid THEN sign ELSE 0 END,
             CASE WHEN kind = 'comment' AND valid THEN sign ELSE 0 END)
