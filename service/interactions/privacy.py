@@ -1,5 +1,6 @@
 """Interactions' part of account export (core/privacy.py): reward shares. Events, presence and the daily roll-ups
-stay as the community's metrics under the tombstone's id (nothing in them names the member); reward shares are
+stay as the community's metrics under the tombstone's id (nothing in them names the member), and so does the speech
+roll-up (counts per day, and md5 keys of texts that stay themselves: posts and comments are kept); reward shares are
 money, and so is a brand's reward pool its owner paid (`reward_pools.funded_by`; a brand's owner cannot be erased
 while they own the brand)."""
 
@@ -21,6 +22,8 @@ PRIVACY = Privacy(
         "rollup_contributions",
         "rollup_presence",
         "rollup_views",
+        "speech_days",
+        "speech_keys",
         "reward_allocations",
         "reward_pools",
     ),

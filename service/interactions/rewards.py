@@ -62,9 +62,12 @@ async def contributions(
     window_start, _ = day_bounds(start, settings.metrics_timezone)
     _, window_end = day_bounds(end, settings.metrics_timezone)
     members = {r["user_id"] for r in await conn.fetch(q.ACTIVE_MEMBERS, community_id)}
-    speech = {
-        r["user_id"]: r for r in await conn.fetch(q.VALID_SPEECH_BY_MEMBER, community_id, window_start, window_end)
-    }
+    zone = settings.metrics_timezone
+    if await conn.fetchval(q.SPEECH_ZONE) == zone:  # the roll-up's days are these local days
+        rows = await conn.fetch(q.VALID_SPEECH_BY_MEMBER, community_id, window_start, window_end, zone)
+    else:
+        rows = await conn.fetch(q.VALID_SPEECH_BY_MEMBER_EXACT, community_id, window_start, window_end)
+    speech = {r["user_id"]: r for r in rows}
     given = {r["user_id"]: r for r in await conn.fetch(q.CONTRIBUTIONS, community_id, start, end)}
     referred = {
         r["user_id"]: r["referrals"]
