@@ -268,7 +268,9 @@ def main() -> int:
     if extras:
         comparisons.append(asyncio.run(metrics_comparison(dsn)))
     if not args.only or "live" in args.only:
-        comparisons += asyncio.run(live.fan_out(admin))
+        comparisons += live.fan_out(admin)
+        if args.instances > 1:  # every member's socket through Caddy, spread over the instances
+            comparisons += live.fan_out(admin, live.SOCKETS_ACROSS, instances=args.instances)
     if comparisons:
         print("\n| measurement | figure | same-run baseline | ratio | goal |\n|---|---:|---:|---:|---|")
         for name, figure, baseline, ratio, goal in comparisons:

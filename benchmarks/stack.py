@@ -14,6 +14,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -145,6 +146,8 @@ class Stack:
             "access_log": False,
             "log_level": "WARNING",
             "login_rate_per_address": 1_000_000,  # every member logs in from 127.0.0.1
+            # Behind Caddy, which checks /readyz every second: a stopping instance leaves its rotation first.
+            "shutdown_drain_seconds": 2 if instances > 1 else 0,
             **pay_keys.settings_overrides(self.sandbox_url),
             **settings,
         }
@@ -197,6 +200,13 @@ class Stack:
 
     def kill(self, role: str) -> None:
         kill(self.processes[role])
+
+    def terminate(self, role: str) -> None:
+        """SIGTERM the role's main process, as a deploy or a scale-down does (compose, Kubernetes)."""
+        self.processes[role].send_signal(signal.SIGTERM)
+
+    def wait(self, role: str, timeout: float) -> int:
+        return self.processes[role].wait(timeout)
 
     def alive(self, role: str) -> bool:
         return self.processes[role].poll() is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -32,6 +33,7 @@ from service.openapi import document_json
 from service.openapi_pages import CompletedJson, CompletedYaml, SelfHostedSwagger
 from service.openapi_schema import StrictStructSchemaPlugin, document_body_errors
 from service.request import StrictJsonRequest
+from service.serving import on_drain_signal
 from service.settings import Settings, load_settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
@@ -70,10 +72,14 @@ def _lifespan(http_client: httpx.AsyncClient | None, domains: Sequence[Domain]):
             app.state.session_keys = SessionKeySealer(settings)
             app.state.feed_cache = PageCache(settings.feed_cache_seconds) if settings.feed_cache_seconds else None
             app.state.erased_accounts = erased = ErasedAccounts(settings)
+            # Set when the instance starts draining before a stop (service/serving.py): /readyz answers 503.
+            app.state.draining = draining = asyncio.Event()
+            unwatch = on_drain_signal(draining.set)
             await erased.start()
             try:
                 yield
             finally:
+                unwatch()
                 await erased.close()
                 if http_client is None:
                     await client.aclose()
