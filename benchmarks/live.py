@@ -24,6 +24,7 @@ from collections import Counter
 
 import httpx
 
+from benchmarks.cpu import CpuAccount
 from benchmarks.live_readers import Readers
 from benchmarks.processes import established
 from benchmarks.stack import SECRET, Stack
@@ -84,6 +85,16 @@ class Measured:
         self.samples: list[float] = []
         self.upstreams: Counter[str] = Counter()
         self.closed: Counter[str] = Counter()
+        self.cpu: CpuAccount | None = None
+
+
+def _cpu_groups(stack: Stack) -> dict[str, list[int]]:
+    groups = {f"API instance {n + 1}": [stack.pid(stack.api_role(n))] for n in range(len(stack.api_ports))}
+    groups.update({"job worker": [stack.pid("worker")], "WeChat sandbox": [stack.pid("sandbox")]})
+    if stack.proxy and stack.proxy.process:
+        groups["caddy"] = [stack.proxy.process.pid]
+    groups["client: socket readers and poster"] = [os.getpid()]
+    return groups
 
 
 def measure(stack: Stack, poster: dict[str, str], community_id: str, tokens: list[str], posts: int) -> Measured:
@@ -97,7 +108,8 @@ def measure(stack: Stack, poster: dict[str, str], community_id: str, tokens: lis
         # one upstream connection per socket; a keep-alive connection of the poster may add one or two).
         result.upstreams = Counter({f":{port}": established(port) - before[port] for port in stack.api_ports})
         print(f"    {len(tokens)} sockets open: {dict(result.upstreams)}", file=sys.stderr, flush=True)
-        with httpx.Client(base_url=api_url, timeout=30) as client:
+        cpu = CpuAccount(_cpu_groups(stack), database=stack.dsn.rsplit("/", 1)[1])
+        with httpx.Client(base_url=api_url, timeout=30) as client, cpu:
             for n in range(posts):
                 started = time.monotonic()
                 answer = client.post(
@@ -107,6 +119,7 @@ def measure(stack: Stack, poster: dict[str, str], community_id: str, tokens: lis
                 arrivals = group.arrivals(answer.json()["id"], timeout=60)
                 result.samples += [(at - started) * 1000 for at in arrivals]
         result.closed = group.closed
+    result.cpu = cpu
     return result
 
 
@@ -141,6 +154,11 @@ def fan_out(
     where = "one process" if instances == 1 else f"{instances} instances behind Caddy"
     if instances > 1:
         where += ": " + " + ".join(f"{n:,}" for _, n in sorted(many.upstreams.items()))
+    if many.cpu:
+        print(
+            f"\n  CPU while {posts} posts went to {sockets:,} sockets:\n{many.cpu.table(posts, 'post')}\n",
+            file=sys.stderr,
+        )
     if many.closed:
         print(f"    sockets closed by the server during the run: {dict(many.closed)}", file=sys.stderr, flush=True)
     rows = []
