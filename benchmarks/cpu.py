@@ -2,8 +2,8 @@
 
 Groups are process trees (an API instance and its granian worker, Caddy, the benchmark's own process with wrk
 or its socket readers) and the PostgreSQL backends of the benchmark's database (named in their command line);
-what is left is the rest of the machine (other sessions' suites on a shared machine). Processes that exit
-within the window are not counted.
+what is left is the rest of the machine (other sessions' suites on a shared machine). A process that exits
+within the window counts only if it is a child of this one that was waited for (wrk): os.times() has those.
 """
 
 from __future__ import annotations
@@ -63,13 +63,17 @@ class CpuAccount:
     def __enter__(self) -> CpuAccount:
         self.before = _processes()
         self.machine = _machine_ticks()
-        self.started = os.times().elapsed
+        self.started = os.times()
         return self
 
     def __exit__(self, *_: object) -> None:
         after = _processes()
         busy, total = _machine_ticks()
-        self.wall = os.times().elapsed - self.started
+        now = os.times()
+        self.wall = now.elapsed - self.started.elapsed
+        children = (now.children_user + now.children_system) - (
+            self.started.children_user + self.started.children_system
+        )
         cores = os.cpu_count() or 1
         self.busy_cores = (busy - self.machine[0]) / max(total - self.machine[1], 1) * cores
         seconds: dict[str, float] = {}
@@ -78,6 +82,9 @@ class CpuAccount:
             if used > 0:
                 label = self._label(pid, after)
                 seconds[label] = seconds.get(label, 0.0) + used / TICKS
+        if children > 0:
+            label = f"{self.roots.get(os.getpid(), 'this process')}: children that ended"
+            seconds[label] = seconds.get(label, 0.0) + children
         self.seconds = dict(sorted(seconds.items(), key=lambda item: -item[1]))
 
     def table(self, per: int = 0, unit: str = "") -> str:

@@ -141,9 +141,7 @@ def fan_out(
 ) -> list[tuple[str, str, str, float, str]]:
     """The two figures against their same-run baseline, on a database of their own (``admin``'s server)."""
     dsn = asyncio.run(_database(admin))
-    stack = Stack(
-        dsn, "live", instances=instances, newcomer_hours=0, write_rate_posts=1_000_000, live_queue_size=1000
-    ).start()
+    stack = Stack(dsn, "live", instances=instances, newcomer_hours=0, write_rate_posts=1_000_000).start()
     try:
         poster, community_id, tokens = asyncio.run(_prepare(stack, dsn, sockets))
         print(f"  live fan-out: 1 socket, then {sockets} ({instances} instance(s)) ...", file=sys.stderr, flush=True)

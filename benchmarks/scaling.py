@@ -28,7 +28,7 @@ def scaling(dsn: str, requests: dict, args, start_server: Callable, run_wrk: Cal
         try:
             proxy.start()
             groups = {f"API instance {n + 1}": [proc.pid] for n, (proc, _) in enumerate(servers)}
-            groups.update({"caddy": [proxy.process.pid], "wrk (and the benchmark's process)": [os.getpid()]})
+            groups.update({"caddy": [proxy.process.pid], "the benchmark (wrk)": [os.getpid()]})
             for name in NAMES:
                 run_wrk(proxy.url, requests[name], 2, args.connections)
                 with CpuAccount(groups, database) as cpu:

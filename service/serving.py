@@ -12,6 +12,8 @@ reconnect elsewhere), while every request is still served. The proxy's active he
 every second) takes the instance out of rotation; after the drain granian stops as usual: it stops listening,
 finishes the requests in flight, runs the app's shutdown. A second SIGTERM stops at once. Send SIGTERM to the
 main process only (compose, Kubernetes; systemd: KillMode=mixed): a worker signalled directly stops at once.
+
+Then, whatever the drain, the app's shutdown first waits for the HTTP requests in flight (InFlight).
 """
 
 from __future__ import annotations
@@ -51,6 +53,33 @@ class DrainingGranian(Granian):
         self.drain = threading.Timer(self.drain_seconds, super().signal_handler_interrupt)
         self.drain.daemon = True
         self.drain.start()
+
+
+class InFlight:
+    """The HTTP requests being served (counted by service.middleware), for a shutdown that waits for them.
+
+    granian runs the app's shutdown as soon as it is signalled, beside the requests still in flight: the pool
+    closed under them ("pool is closing", "got result for unknown protocol state": 500s and 503s). The app's
+    last lifespan (first to end) waits here until none is left, at most ``timeout`` seconds."""
+
+    def __init__(self) -> None:
+        self.count = 0  # no event to wait on: one app may be started on several loops (the tests)
+
+    def enter(self) -> None:
+        self.count += 1
+
+    def leave(self) -> None:
+        self.count -= 1
+
+    async def finished(self, timeout: float) -> bool:
+        """Whether every request in flight finished within ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.count and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        if self.count:
+            log.warning("stopping with requests in flight", extra={"requests": self.count})
+        return not self.count
 
 
 def on_drain_signal(callback: Callable[[], None]) -> Callable[[], None]:
