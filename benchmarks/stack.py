@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -221,6 +222,14 @@ class Stack:
         if self.proxy:
             self.proxy.close()
         apis = [self.api_role(instance) for instance in range(len(self.api_ports))]
+        # The API instances stop as a deploy stops them (SIGTERM to the main process: drain, then stop), all
+        # at once; a signal to the whole group would stop the workers under their main process.
+        signalled = [role for role in apis if role in self.processes and self.alive(role)]
+        for role in signalled:
+            self.terminate(role)
+        for role in signalled:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.wait(role, 15)
         for role in ("worker", *apis, "sandbox"):
             if role in self.processes and self.alive(role):
                 stop(self.processes[role])
