@@ -39,6 +39,9 @@ class DrainingGranian(Granian):
         super().__init__(*args, **kwargs)
         self.drain_seconds = drain_seconds
         self.drain: threading.Timer | None = None
+        # Inherited by the workers until their app listens for it: a drain signalled to a worker still
+        # starting must not end it (SIGUSR1's default action).
+        signal.signal(DRAIN_SIGNAL, signal.SIG_IGN)
 
     def signal_handler_interrupt(self, *args: object, **kwargs: object) -> None:
         if self.drain_seconds <= 0 or self.drain is not None:  # no drain, or a second signal: stop now
