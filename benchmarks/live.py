@@ -9,7 +9,7 @@ processes (benchmarks/live_readers.py: one Python process cannot read 5,000 sock
 is the time from sending the post to one socket receiving its event (monotonic clock, the same in every
 process). The same-run baseline is the same post with one socket open on the same path, so the ratio is what
 fanning out to N costs. The readers share the machine's cores with the servers, as real clients would not.
-Usage: python -m benchmarks.live [--sockets N] [--posts P] [--instances I] [--readers R]
+Usage: python -m benchmarks.live [--sockets N] [--posts P] [--instances I] (a reader process per 1,250 sockets)
 """
 
 from __future__ import annotations
