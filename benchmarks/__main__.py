@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks import live, media, throughput
+from benchmarks import live, media, replica, throughput
 from benchmarks.processes import free_port, stop, tree_peak_rss_kib
 from benchmarks.scaling import scaling
 from benchmarks.scenarios import BASELINE, SCENARIOS, Request, Scenario
@@ -265,6 +265,9 @@ def main() -> int:
         )
     if args.instances > 1:
         scaling(dsn, requests, args, start_server, run_wrk)
+    if not args.only or "replica" in args.only:  # the feed from the primary vs from a streaming replica
+        rows = replica.compare(start_server, run_wrk, BENCH_SECRET, args.duration, args.connections)
+        replica.report(rows, args.duration, args.connections)
     if extras:
         comparisons.append(asyncio.run(metrics_comparison(dsn)))
     if not args.only or "live" in args.only:

@@ -785,7 +785,7 @@ export interface paths {
         };
         /**
          * A community's feed, latest or hot (members only)
-         * @description `latest`: newest first, keyset cursor on (created time, id): pages never repeat or skip a post, whatever is posted meanwhile (new posts appear when you start again from the first page). `hot`: by the time-decayed score (likes + 2 comments + 3 shares + 1) x 2^(-age in hours / 24) (docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I liked it, the essence flag and its first comments. My own pending posts are included, marked. Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes; my own writes, my likes and my standing are always current (docs/feed.md, the page cache). Posts and comments of members I blocked are left out: a page may then hold fewer items than `limit` while `nextCursor` goes on. `since` (the newest post id I have, after a live `post` event or a return from the background) answers only the newer posts, oldest first, whatever the `order`, never from the cache (docs/live.md).
+         * @description `latest`: newest first, keyset cursor on (created time, id): pages never repeat or skip a post, whatever is posted meanwhile (new posts appear when you start again from the first page). `hot`: by the time-decayed score (likes + 2 comments + 3 shares + 1) x 2^(-age in hours / 24) (docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I liked it, the essence flag and its first comments. My own pending posts are included, marked. Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes, plus `REPLICA_MAX_LAG` (1 s) where a read replica serves them; my own writes, my likes and my standing are always current (docs/feed.md, the page cache). Posts and comments of members I blocked are left out: a page may then hold fewer items than `limit` while `nextCursor` goes on. `since` (the newest post id I have, after a live `post` event or a return from the background) answers only the newer posts, oldest first, whatever the `order`, never from the cache (docs/live.md).
          */
         get: operations["getCommunityFeed"];
         put?: never;
@@ -963,7 +963,7 @@ export interface paths {
         };
         /**
          * Member contribution ranking (members see ranks, admins also the details)
-         * @description Each active member's contribution over the local days `from` to `to` (METRICS_TIMEZONE, at most 366 days): weighted valid posts, valid comments, comments and likes received and poll participation (docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`.
+         * @description Each active member's contribution over the local days `from` to `to` (METRICS_TIMEZONE, at most 366 days): weighted valid posts, valid comments, comments and likes received and poll participation (docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`. Where a read replica serves it, the ranking may be up to `REPLICA_MAX_LAG` (1 s) behind.
          */
         get: operations["communityLeaderboard"];
         put?: never;
@@ -1066,7 +1066,7 @@ export interface paths {
         };
         /**
          * Activity metrics of a community per period and in total (admins)
-         * @description Definitions in docs/metrics.md. Days are local days in METRICS_TIMEZONE.
+         * @description Definitions in docs/metrics.md. Days are local days in METRICS_TIMEZONE. Where a read replica serves them, the figures may be up to `REPLICA_MAX_LAG` (1 s) behind; my role is checked on the primary.
          */
         get: operations["communityMetrics"];
         put?: never;
@@ -1343,7 +1343,7 @@ export interface paths {
         };
         /**
          * Search a community's posts and comments by words, best matches first (members only)
-         * @description Chinese needs no spaces: `跑步` finds 今天早上去跑步了. Every word of `q` must match; a Chinese run of two or more characters matches as written, one character or a Latin word as the start of a word. Only what every member sees: no pending, held, hidden or removed content, nothing by removed members. Each hit has a `snippet` of its text and the `highlights` in it as [start, end) UTF-16 offsets. A `q` with nothing to search (only spaces or punctuation) answers 400 `search_query_blank`.
+         * @description Chinese needs no spaces: `跑步` finds 今天早上去跑步了. Every word of `q` must match; a Chinese run of two or more characters matches as written, one character or a Latin word as the start of a word. Only what every member sees: no pending, held, hidden or removed content, nothing by removed members; where a read replica serves the hits, they may be up to `REPLICA_MAX_LAG` (1 s) behind every write, mine included. Each hit has a `snippet` of its text and the `highlights` in it as [start, end) UTF-16 offsets. A `q` with nothing to search (only spaces or punctuation) answers 400 `search_query_blank`.
          */
         get: operations["searchCommunity"];
         put?: never;

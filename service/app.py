@@ -23,6 +23,7 @@ from service.core.revocation import ErasedAccounts
 from service.core.storage import Storage
 from service.db import migrate as migrations
 from service.db.pool import create_pool
+from service.db.replica import ReadRouter
 from service.domains import DOMAINS
 from service.errors import handle_exception
 from service.feed.cache import PageCache
@@ -63,6 +64,7 @@ def _lifespan(http_client: httpx.AsyncClient | None, domains: Sequence[Domain]):
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             )
             app.state.pool = pool
+            app.state.reads = reads = ReadRouter(pool, settings)  # the replica's pool and watcher: started below
             app.state.http = client
             app.state.pay = WeChatPay.from_settings(settings, client)
             if settings.environment == "production":
@@ -77,9 +79,11 @@ def _lifespan(http_client: httpx.AsyncClient | None, domains: Sequence[Domain]):
             unwatch = on_drain_signal(draining.set)
             await erased.start()
             try:
+                await reads.start()
                 yield
             finally:
                 unwatch()
+                await reads.close()
                 await erased.close()
                 if http_client is None:
                     await client.aclose()
@@ -114,6 +118,10 @@ def _provide_wechat(state: State) -> WeChatClient:
 
 def _provide_storage(state: State) -> Storage:
     return state.storage
+
+
+def _provide_reads(state: State) -> ReadRouter:
+    return state.reads
 
 
 async def _provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:
@@ -159,6 +167,7 @@ def create_app(
             "pay": Provide(_provide_pay, sync_to_thread=False),
             "wechat": Provide(_provide_wechat, sync_to_thread=False),
             "storage": Provide(_provide_storage, sync_to_thread=False),
+            "reads": Provide(_provide_reads, sync_to_thread=False),
         },
         guards=[enforce_declared_security],
         before_request=refuse_nul,

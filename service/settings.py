@@ -18,6 +18,7 @@ import msgspec
 SECRET_FIELDS = frozenset(
     {
         "database_url",
+        "database_replica_url",
         "secret_key",
         "wechat_secret",
         "session_key_cipher_key",
@@ -46,6 +47,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_max: Positive = 10
     db_command_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     migrate_on_start: bool = False
+    # A streaming replica (hot standby) of DATABASE_URL: the feed's shared pages, search and metrics read from it
+    # while it is at most REPLICA_MAX_LAG seconds behind the primary, else from the primary (infra/README.md).
+    database_replica_url: str | None = None
+    replica_max_lag: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
 
     host: str = "127.0.0.1"
     port: Port = 8000

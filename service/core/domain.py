@@ -75,14 +75,7 @@ def install(domains: Sequence[Domain]) -> Registry:
     if len(set(names)) != len(names):
         raise ValueError(f"a domain is listed twice: {names}")
     install_purposes([purpose for domain in domains for purpose in domain.purposes])
-    install_hooks(
-        [hook for domain in domains for hook in domain.on_published],
-        [hook for domain in domains for hook in domain.on_media_verdict],
-        [hook for domain in domains for hook in domain.on_media_decided],
-        [hook for domain in domains for hook in domain.on_moderated],
-        [hook for domain in domains for hook in domain.on_sanctioned],
-        [hook for domain in domains for hook in domain.on_community_opened],
-    )
+    install_hooks(domains)
     install_privacy([domain.privacy for domain in domains])
     return job_registry(domains)
 

@@ -4,9 +4,7 @@ money."""
 
 from __future__ import annotations
 
-import asyncpg
-
-from service.core.privacy import AccountExport, ExportedReward, Privacy, fill
+from service.core.privacy import Privacy
 
 _REWARDS = """
 SELECT id::text AS id, pool_id::text AS pool_id, community_id::text AS community_id, amount_fen, status, created_at
@@ -14,12 +12,8 @@ FROM reward_allocations WHERE user_id = $1 ORDER BY id
 """
 
 
-async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
-    await fill(conn, into.rewards, ExportedReward, _REWARDS, user_id)
-
-
 PRIVACY = Privacy(
-    export=export,
+    exports={"rewards": _REWARDS},
     keeps=(
         "interaction_events",
         "presence_sessions",

@@ -14,6 +14,7 @@ import asyncpg
 from service.core.inbox import Item, deliver
 from service.core.money import create_transfer
 from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
+from service.core.rows import from_row
 from service.errors import Problem
 from service.interactions import queries as q
 from service.interactions.allocation import split_two_tiers
@@ -121,12 +122,11 @@ async def plan(conn: asyncpg.Connection, settings: Settings, pool: asyncpg.Recor
 
 def _pool(row: asyncpg.Record, communities: list[CommunityAllocation]) -> RewardPool:
     allocated = sum(m.amount_fen for c in communities for m in c.members)
-    return RewardPool(
-        id=str(row["id"]),
-        amount_fen=row["amount_fen"],
+    return from_row(
+        RewardPool,
+        row,
         start=row["window_from"],
         end=row["window_to"],
-        status=row["status"],
         allocated_fen=allocated,
         unallocated_fen=row["amount_fen"] - allocated,
         communities=communities,
