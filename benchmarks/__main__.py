@@ -21,8 +21,8 @@ import httpx
 
 from benchmarks import live, media, metrics, replica, throughput
 from benchmarks.processes import free_port, stop, tree_peak_rss_kib
+from benchmarks.scaling import scaling
 from benchmarks.scenarios import BASELINE, SCENARIOS, Request, Scenario
-from benchmarks.stack import Proxy
 from service.db import embedded
 from service.db.migrate import migrate
 from service.db.pool import connect
@@ -264,14 +264,16 @@ def main() -> int:
             f"{row['rss_mib']:.0f} | {row['goal']} |"
         )
     if args.instances > 1:
-        scaling(dsn, requests, args)
+        scaling(dsn, requests, args, start_server, run_wrk)
     if not args.only or "replica" in args.only:  # the feed from the primary vs from a streaming replica
         rows = replica.compare(start_server, run_wrk, BENCH_SECRET, args.duration, args.connections)
         replica.report(rows, args.duration, args.connections)
     if extras:
         comparisons += asyncio.run(metrics_comparison(dsn))
     if not args.only or "live" in args.only:
-        comparisons += asyncio.run(live.fan_out(admin))
+        comparisons += live.fan_out(admin)
+        if args.instances > 1:  # every member's socket through Caddy, spread over the instances
+            comparisons += live.fan_out(admin, live.SOCKETS_ACROSS, instances=args.instances)
     if comparisons:
         print("\n| measurement | figure | same-run baseline | ratio | goal |\n|---|---:|---:|---:|---|")
         for name, figure, baseline, ratio, goal in comparisons:
@@ -302,34 +304,6 @@ def measure_all(
     finally:
         stop(proc)
     return [{**row, "rss_mib": rss_mib} for row in rows]
-
-
-def scaling(dsn: str, requests: dict, args) -> None:
-    """req/s through Caddy (infra/Caddyfile) with one granian instance, then with N, on the same database."""
-    names = ["baseline", "me", "feed_latest"]
-    rates: dict[int, dict[str, float]] = {}
-    logs = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
-    for count in (1, args.instances):
-        servers = [start_server("granian", dsn, {}) for _ in range(count)]
-        proxy = Proxy([int(url.rsplit(":", 1)[1]) for _, url in servers], logs)
-        try:
-            proxy.start()
-            for name in names:
-                run_wrk(proxy.url, requests[name], 2, args.connections)
-                rates.setdefault(count, {})[name] = run_wrk(proxy.url, requests[name], args.duration, args.connections)[
-                    "rps"
-                ]
-                print(f"  caddy -> {count} x granian {name:16} {rates[count][name]:9.0f} req/s", file=sys.stderr)
-        finally:
-            proxy.close()
-            for proc, _ in servers:
-                stop(proc)
-    n = args.instances
-    print(f"\n| through Caddy | req/s, 1 instance | req/s, {n} instances | scaling | goal |\n|---|---:|---:|---:|---|")
-    for name in names:
-        print(
-            f"| {name} | {rates[1][name]:.0f} | {rates[n][name]:.0f} | {rates[n][name] / rates[1][name]:.2f} | >= 1.7 |"
-        )
 
 
 def uploads(base_url: str, feed: Request, duration: int) -> list[tuple[str, str, str, float, str]]:

@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers and migrations are current */
+        /** Readiness: the database answers, migrations are current and the instance is not stopping */
         get: operations["readyz"];
         put?: never;
         post?: never;

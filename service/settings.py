@@ -55,6 +55,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: Port = 8000
     workers: Positive = 1
+    # On SIGTERM, seconds the instance keeps serving while /readyz answers 503, so the proxy's health check
+    # takes it out of rotation before it stops listening (service/serving.py); 0 stops at once. Behind Caddy
+    # (infra/Caddyfile checks /readyz every second): 3.
+    shutdown_drain_seconds: Annotated[float, msgspec.Meta(ge=0, le=120)] = 0.0
     public_base_url: str = "http://127.0.0.1:8000"
     max_body_bytes: Positive = 1_048_576
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
