@@ -5,14 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from service.core.privacy import (
-    AccountExport,
-    Erasure,
-    ExportedInterest,
-    ExportedInterestSettings,
-    Privacy,
-    fill,
-)
+from service.core.privacy import AccountExport, Erasure, ExportedInterestSettings, Privacy
 
 _INTERESTS = """
 SELECT community_id::text AS community_id, tag, weight, weighed_at FROM member_interests
@@ -27,7 +20,7 @@ async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
 
 
 async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
-    await fill(conn, into.interests, ExportedInterest, _INTERESTS, user_id)
+    """The setting is one object, not a list section: a statement cannot fill it."""
     row = await conn.fetchrow(_SETTINGS, user_id)
     if row is not None:
         into.interest_settings = ExportedInterestSettings(
@@ -35,4 +28,6 @@ async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) ->
         )
 
 
-PRIVACY = Privacy(erase=erase, export=export, erases=("member_interests", "interest_preferences"))
+PRIVACY = Privacy(
+    erase=erase, export=export, exports={"interests": _INTERESTS}, erases=("member_interests", "interest_preferences")
+)
