@@ -3,7 +3,9 @@ arguments by type), sorted into router (one shard), multi-shard, refused by Citu
 
 A statement's constant is a module-level upper-case string that starts as SQL. Fragments that are not whole
 statements (a CTE's body, a format template) land among the refused with a syntax or reference error: the
-survey says which planned, it proves no statement right. EXPLAIN runs nothing.
+survey says which planned, it proves no statement right. Writes are also run with the sample arguments (rolled
+back): Citus matches an ON CONFLICT target with the shard's keys only then. A SQL function called with parameters
+over a distributed table is refused only when it runs a query (robots' rules did): the survey misses those.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncpg
 import service
 
 _SQL = re.compile(r"^\s*(--[^\n]*\n\s*)*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
+_WRITES = re.compile(r"^\s*(--[^\n]*\n\s*)*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 _SAMPLES = {
     "int2": 1,
     "int4": 1,
@@ -73,7 +76,9 @@ async def survey(url: str) -> dict[str, list[tuple[str, str]]]:
                 args = [[] if t.kind == "array" else _SAMPLES.get(t.name) for t in prepared.get_parameters()]
                 plan = "\n".join(r[0] for r in await prepared.fetch(*args))
                 tasks = re.findall(r"Task Count: (\d+)", plan)
-                if "Citus" not in plan:
+                if _WRITES.match(sql) and (refused := await _refused_when_run(conn, sql, args)):
+                    verdicts["refused"].append((name, refused))
+                elif "Citus" not in plan:
                     verdicts["plain"].append((name, ""))
                 elif tasks and all(t in ("0", "1") for t in tasks):
                     verdicts["router"].append((name, ""))
@@ -87,6 +92,18 @@ async def survey(url: str) -> dict[str, list[tuple[str, str]]]:
     finally:
         await conn.close()
     return verdicts
+
+
+async def _refused_when_run(conn: asyncpg.Connection, sql: str, args: list) -> str | None:
+    """A write's ON CONFLICT target is matched with the shard's keys only when it runs: run it (rolled back)."""
+    try:
+        async with conn.transaction():
+            await conn.execute(sql, *args)
+    except (asyncpg.FeatureNotSupportedError, asyncpg.InvalidColumnReferenceError) as refused:
+        return str(refused).splitlines()[0]
+    except asyncpg.PostgresError:
+        pass  # the sample arguments break a constraint: it was planned
+    return None
 
 
 async def _run_instead(conn: asyncpg.Connection, sql: str, args: list, exc: Exception) -> tuple[str, str]:

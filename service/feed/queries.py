@@ -97,7 +97,7 @@ ADD_REPLY_COUNT = "UPDATE comments SET reply_count = reply_count + $2 WHERE id =
 
 INSERT_LIKE = """
 INSERT INTO post_likes (post_id, user_id, community_id) VALUES ($1, $2, $3)
-ON CONFLICT (post_id, user_id) DO NOTHING
+ON CONFLICT ON CONSTRAINT post_likes_pkey DO NOTHING  -- by name: on Citus the key gains community_id
 RETURNING true
 """
 DELETE_LIKE = "DELETE FROM post_likes WHERE post_id = $1 AND user_id = $2 RETURNING true"
