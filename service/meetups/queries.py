@@ -85,7 +85,7 @@ LOCK_SIGNUP_OF = "SELECT * FROM meetup_signups WHERE meetup_id = $1 AND user_id 
 
 SIGNUP_WITH_ORDER = """
 SELECT s.*, o.status AS order_status, o.time_expire AS order_expires_at
-FROM meetup_signups s LEFT JOIN orders o ON o.id = s.order_id
+FROM meetup_signups s LEFT JOIN orders o ON o.community_id = s.community_id AND o.id = s.order_id
 WHERE s.id = $1
 """
 
@@ -145,7 +145,7 @@ LIMIT $4
 # Paid orders of the sign-ups a cancelled meetup cancelled: each is refunded once (refund_order refuses a
 # second full refund).
 PAID_ORDERS_OF_CANCELLED = """
-SELECT s.order_id FROM meetup_signups s JOIN orders o ON o.id = s.order_id
+SELECT s.order_id FROM meetup_signups s JOIN orders o ON o.community_id = s.community_id AND o.id = s.order_id
 WHERE s.meetup_id = $1 AND s.cancel_reason = 'meetup_cancelled' AND o.status = 'paid'
 ORDER BY s.order_id
 """

@@ -84,7 +84,7 @@ RETURNING *
 REFUND_FOR_SUBMIT = """
 SELECT r.id, r.order_id, r.out_refund_no, r.amount_fen, r.status, r.reason,
        o.out_trade_no, o.amount_fen AS order_amount_fen
-FROM refunds r JOIN orders o ON o.id = r.order_id
+FROM refunds r JOIN orders o ON o.community_id = r.community_id AND o.id = r.order_id  -- co-located on Citus
 WHERE r.id = $1
 """
 
