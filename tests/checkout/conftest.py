@@ -206,8 +206,8 @@ async def world(database_url, sandbox, sandbox_url, sandbox_keys) -> AsyncIterat
         async with (
             reused_app(settings, domains=TEST_DOMAINS, extra_routes=TEST_ROUTES) as app,
             serve(app, sock),
-            httpx.AsyncClient(base_url=api_url, timeout=30) as api,
-            httpx.AsyncClient(base_url=sandbox_url, timeout=30) as control,
+            httpx.AsyncClient(base_url=api_url, timeout=120 if CITUS_DATABASE else 30) as api,
+            httpx.AsyncClient(base_url=sandbox_url, timeout=120 if CITUS_DATABASE else 30) as control,
             httpx.AsyncClient(timeout=10) as http,
         ):
             pay = WeChatPay.from_settings(settings, http)
