@@ -82,11 +82,12 @@ walkthrough: install browser
 citus-check: install
 	$(BIN)/python -m tests.citus_check
 
-## Load benchmarks with wrk; prints ratios against the same-run baseline.
+## Load benchmarks with wrk; prints ratios against the same-run baseline. BENCH_ARGS="--instances 2" adds the
+## feed through Caddy at 1 and 2 instances (with the CPU per request) and the live fan-out to 5,000 sockets.
 bench: install
 	@command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk) || \
 		(echo "wrk is required: install it from your package manager" && exit 1)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 ## The whole service (API, worker, WeChat sandbox as processes) under a realistic mix for SOAK_MINUTES minutes:
 ## throughput, p50/p99 per kind, RSS growth, then every acknowledged write checked against the database.

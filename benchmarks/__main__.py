@@ -19,10 +19,10 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks import live, media, throughput
+from benchmarks import live, media, metrics, replica, throughput
 from benchmarks.processes import free_port, stop, tree_peak_rss_kib
+from benchmarks.scaling import scaling
 from benchmarks.scenarios import BASELINE, SCENARIOS, Request, Scenario
-from benchmarks.stack import Proxy
 from service.db import embedded
 from service.db.migrate import migrate
 from service.db.pool import connect
@@ -160,7 +160,7 @@ async def prepare_database(dsn_admin: str, extras: bool = True) -> tuple[str, di
             requests[scenario.name] = await scenario.seed(conn, settings)
         if extras:
             requests["ingest"], INGEST_TARGET[:] = await throughput.seed_ingestion(conn, settings)
-            print("  seeding 1 M events for the metrics comparison ...", file=sys.stderr, flush=True)
+            print("  seeding 100k posts, 400k comments, 1 M events for the metrics ...", file=sys.stderr, flush=True)
             METRICS_COMMUNITY[:] = [await throughput.seed_metrics(conn, settings)]
         await conn.execute("ANALYZE")
     finally:
@@ -264,11 +264,16 @@ def main() -> int:
             f"{row['rss_mib']:.0f} | {row['goal']} |"
         )
     if args.instances > 1:
-        scaling(dsn, requests, args)
+        scaling(dsn, requests, args, start_server, run_wrk)
+    if not args.only or "replica" in args.only:  # the feed from the primary vs from a streaming replica
+        rows = replica.compare(start_server, run_wrk, BENCH_SECRET, args.duration, args.connections)
+        replica.report(rows, args.duration, args.connections)
     if extras:
-        comparisons.append(asyncio.run(metrics_comparison(dsn)))
+        comparisons += asyncio.run(metrics_comparison(dsn))
     if not args.only or "live" in args.only:
-        comparisons += asyncio.run(live.fan_out(admin))
+        comparisons += live.fan_out(admin)
+        if args.instances > 1:  # every member's socket through Caddy, spread over the instances
+            comparisons += live.fan_out(admin, live.SOCKETS_ACROSS, instances=args.instances)
     if comparisons:
         print("\n| measurement | figure | same-run baseline | ratio | goal |\n|---|---:|---:|---:|---|")
         for name, figure, baseline, ratio, goal in comparisons:
@@ -299,34 +304,6 @@ def measure_all(
     finally:
         stop(proc)
     return [{**row, "rss_mib": rss_mib} for row in rows]
-
-
-def scaling(dsn: str, requests: dict, args) -> None:
-    """req/s through Caddy (infra/Caddyfile) with one granian instance, then with N, on the same database."""
-    names = ["baseline", "me", "feed_latest"]
-    rates: dict[int, dict[str, float]] = {}
-    logs = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
-    for count in (1, args.instances):
-        servers = [start_server("granian", dsn, {}) for _ in range(count)]
-        proxy = Proxy([int(url.rsplit(":", 1)[1]) for _, url in servers], logs)
-        try:
-            proxy.start()
-            for name in names:
-                run_wrk(proxy.url, requests[name], 2, args.connections)
-                rates.setdefault(count, {})[name] = run_wrk(proxy.url, requests[name], args.duration, args.connections)[
-                    "rps"
-                ]
-                print(f"  caddy -> {count} x granian {name:16} {rates[count][name]:9.0f} req/s", file=sys.stderr)
-        finally:
-            proxy.close()
-            for proc, _ in servers:
-                stop(proc)
-    n = args.instances
-    print(f"\n| through Caddy | req/s, 1 instance | req/s, {n} instances | scaling | goal |\n|---|---:|---:|---:|---|")
-    for name in names:
-        print(
-            f"| {name} | {rates[1][name]:.0f} | {rates[n][name]:.0f} | {rates[n][name] / rates[1][name]:.2f} | >= 1.7 |"
-        )
 
 
 def uploads(base_url: str, feed: Request, duration: int) -> list[tuple[str, str, str, float, str]]:
@@ -370,20 +347,14 @@ def ingestion(base_url: str, dsn: str, request: Request, duration: int) -> tuple
     )
 
 
-async def metrics_comparison(dsn: str) -> tuple[str, str, str, float, str]:
+async def metrics_comparison(dsn: str) -> list[tuple[str, str, str, float, str]]:
+    """The 30-day metrics against count(*) of the events, the old speech query beside, the triggers' write cost."""
     conn = await connect(dsn)
     try:
         settings = load_settings({}, database_url=dsn, secret_key=BENCH_SECRET)
-        timed = await throughput.time_metrics(conn, settings, METRICS_COMMUNITY[0])
+        return await metrics.comparisons(conn, settings, METRICS_COMMUNITY[0])
     finally:
         await conn.close()
-    return (
-        f"metrics of one community, 30 days by day, over {timed['rows']:,} events",
-        f"{timed['metrics_ms']:.1f} ms",
-        f"{timed['count_ms']:.1f} ms (count(*) of those rows)",
-        timed["metrics_ms"] / timed["count_ms"],
-        "<= 2.0",
-    )
 
 
 if __name__ == "__main__":

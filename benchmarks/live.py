@@ -1,32 +1,41 @@
-"""Live fan-out in `make bench`: from a post to the `post` event on N sockets of one API process.
+"""Live fan-out in `make bench`: from a post to the `post` event on N sockets, on one API process or on several
+behind Caddy.
 
 The API runs as in production (`python -m service serve`: granian, one worker, with the job worker and the
-WeChat sandbox: benchmarks/stack.py). One member posts through HTTP; N other members each hold a socket. A
-sample is the time from sending the post to one socket receiving its event. The same-run baseline is the same
-post with one socket open, so the ratio is what fanning out to N costs. The sockets' reader (this process)
-shares the machine with the server, as a load balancer's clients would not.
-Usage: python -m benchmarks.live [--sockets N] [--posts P]
+WeChat sandbox: benchmarks/stack.py); with `--instances 2` two API processes run behind Caddy (infra/Caddyfile),
+every socket and every post going through it, so an event reaches the sockets of both processes only through
+PostgreSQL's NOTIFY. One member posts through HTTP; N other members each hold a socket, read by a few client
+processes (benchmarks/live_readers.py: one Python process cannot read 5,000 sockets quickly enough). A sample
+is the time from sending the post to one socket receiving its event (monotonic clock, the same in every
+process). The same-run baseline is the same post with one socket open on the same path, so the ratio is what
+fanning out to N costs. The readers share the machine's cores with the servers, as real clients would not.
+Usage: python -m benchmarks.live [--sockets N] [--posts P] [--instances I] (a reader process per 1,250 sockets)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import math
 import os
 import sys
 import time
+from collections import Counter
 
 import httpx
-import websockets
 
+from benchmarks.cpu import CpuAccount
+from benchmarks.live_readers import Readers
+from benchmarks.processes import established
 from benchmarks.stack import SECRET, Stack
 from service.core.tokens import issue_access_token
 from service.db.pool import connect
 from service.settings import load_settings
 
 SOCKETS = 1000
+SOCKETS_ACROSS = 5000  # with several instances (make bench --instances N)
 POSTS = 20
+SOCKETS_PER_READER = 1250
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -69,75 +78,93 @@ async def _listeners(dsn: str, community_id: str, count: int) -> list[str]:
     return [issue_access_token(settings, user_id) for user_id in ids]
 
 
-async def _measure(
-    stack: Stack, poster: dict[str, str], community_id: str, tokens: list[str], posts: int
-) -> list[float]:
-    """Milliseconds from sending each post to each socket receiving it."""
-    url = stack.api_url.replace("http://", "ws://") + "/v1/live"
-    arrivals: dict[str, list[float]] = {}  # post id -> when each socket got it (it may come before the answer)
-    arrived = asyncio.Event()
+class Measured:
+    """The samples of one measurement and where its sockets were."""
 
-    async def listen(socket) -> None:
-        async for raw in socket:
-            at = time.perf_counter()
-            message = json.loads(raw)
-            if message["type"] == "post":
-                arrivals.setdefault(message["postId"], []).append(at)
-                arrived.set()
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self.upstreams: Counter[str] = Counter()
+        self.closed: Counter[str] = Counter()
+        self.cpu: CpuAccount | None = None
 
-    sockets = []
-    for start in range(0, len(tokens), 100):  # open them in batches, as clients arriving
-        batch = tokens[start : start + 100]
-        sockets += await asyncio.gather(
-            *(websockets.connect(url, additional_headers={"Authorization": f"Bearer {t}"}) for t in batch)
-        )
-    for socket in sockets:
-        assert json.loads(await socket.recv())["type"] == "ready"
-    readers = [asyncio.create_task(listen(socket)) for socket in sockets]
-    samples: list[float] = []
-    try:
-        async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
+
+def _cpu_groups(stack: Stack) -> dict[str, list[int]]:
+    groups = {f"API instance {n + 1}": [stack.pid(stack.api_role(n))] for n in range(len(stack.api_ports))}
+    groups.update({"job worker": [stack.pid("worker")], "WeChat sandbox": [stack.pid("sandbox")]})
+    if stack.proxy and stack.proxy.process:
+        groups["caddy"] = [stack.proxy.process.pid]
+    groups["client: socket readers and poster"] = [os.getpid()]
+    return groups
+
+
+def measure(stack: Stack, poster: dict[str, str], community_id: str, tokens: list[str], posts: int) -> Measured:
+    """Milliseconds from sending each post to each socket receiving it; every socket must get every post."""
+    api_url = stack.api_url
+    readers = max(1, math.ceil(len(tokens) / SOCKETS_PER_READER))
+    result = Measured()
+    before = {port: established(port) for port in stack.api_ports}
+    with Readers(api_url.replace("http://", "ws://") + "/v1/live", tokens, readers) as group:
+        # Where the sockets landed: the connections each instance holds now and did not before (Caddy opens
+        # one upstream connection per socket; a keep-alive connection of the poster may add one or two).
+        result.upstreams = Counter({f":{port}": established(port) - before[port] for port in stack.api_ports})
+        print(f"    {len(tokens)} sockets open: {dict(result.upstreams)}", file=sys.stderr, flush=True)
+        cpu = CpuAccount(_cpu_groups(stack), database=stack.dsn.rsplit("/", 1)[1])
+        with httpx.Client(base_url=api_url, timeout=30) as client, cpu:
             for n in range(posts):
-                started = time.perf_counter()
-                answer = await client.post(
+                started = time.monotonic()
+                answer = client.post(
                     f"/v1/communities/{community_id}/posts", json={"text": f"第{n}条：今天跑了五公里"}, headers=poster
                 )
                 answer.raise_for_status()
-                post_id = answer.json()["id"]
-                async with asyncio.timeout(30):
-                    while len(arrivals.get(post_id, ())) < len(sockets):
-                        arrived.clear()
-                        await arrived.wait()
-                samples += [(at - started) * 1000 for at in arrivals[post_id]]
-    finally:
-        for task in readers:
-            task.cancel()
-        await asyncio.gather(*(socket.close() for socket in sockets), return_exceptions=True)
-    return samples
+                arrivals = group.arrivals(answer.json()["id"], timeout=60)
+                result.samples += [(at - started) * 1000 for at in arrivals]
+        result.closed = group.closed
+    result.cpu = cpu
+    return result
 
 
-async def fan_out(admin: str, sockets: int = SOCKETS, posts: int = POSTS) -> list[tuple[str, str, str, float, str]]:
-    """The two figures against their same-run baseline, on a database of their own (``admin``'s server)."""
+async def _prepare(stack: Stack, dsn: str, sockets: int) -> tuple[dict[str, str], str, list[str]]:
+    poster, _, community_id = await _poster(stack)
+    return poster, community_id, await _listeners(dsn, community_id, sockets)
+
+
+async def _database(admin: str) -> str:
     from tests.support import create_database, unique_name, with_database
 
     name = unique_name("live")
     await create_database(admin, name)
-    dsn = with_database(admin, name)
-    stack = Stack(dsn, "live", newcomer_hours=0, write_rate_posts=1_000_000, live_queue_size=1000).start()
+    return with_database(admin, name)
+
+
+def fan_out(
+    admin: str, sockets: int = SOCKETS, posts: int = POSTS, instances: int = 1
+) -> list[tuple[str, str, str, float, str]]:
+    """The two figures against their same-run baseline, on a database of their own (``admin``'s server)."""
+    dsn = asyncio.run(_database(admin))
+    stack = Stack(dsn, "live", instances=instances, newcomer_hours=0, write_rate_posts=1_000_000).start()
     try:
-        poster, _, community_id = await _poster(stack)
-        tokens = await _listeners(dsn, community_id, sockets)
-        print(f"  live fan-out: 1 socket, then {sockets} ...", file=sys.stderr, flush=True)
-        one = await _measure(stack, poster, community_id, tokens[:1], posts)
-        many = await _measure(stack, poster, community_id, tokens, posts)
+        poster, community_id, tokens = asyncio.run(_prepare(stack, dsn, sockets))
+        print(f"  live fan-out: 1 socket, then {sockets} ({instances} instance(s)) ...", file=sys.stderr, flush=True)
+        one = measure(stack, poster, community_id, tokens[:1], posts)
+        many = measure(stack, poster, community_id, tokens, posts)
     finally:
         stack.close()
+    where = "one process" if instances == 1 else f"{instances} instances behind Caddy"
+    if instances > 1:
+        where += ": " + " + ".join(f"{n:,}" for _, n in sorted(many.upstreams.items()))
+    if many.cpu:
+        print(
+            f"\n  CPU while {posts} posts went to {sockets:,} sockets:\n{many.cpu.table(posts, 'post')}\n",
+            file=sys.stderr,
+        )
+    if many.closed:
+        print(f"    sockets closed by the server during the run: {dict(many.closed)}", file=sys.stderr, flush=True)
     rows = []
     for name, q in (("p50", 0.5), ("p99", 0.99)):
-        figure, base = percentile(many, q), percentile(one, q)
+        figure, base = percentile(many.samples, q), percentile(one.samples, q)
         rows.append(
             (
-                f"live fan-out {name}: a post to {sockets:,} sockets (one process)",
+                f"live fan-out {name}: a post to {sockets:,} sockets ({where})",
                 f"{figure:.1f} ms",
                 f"{base:.1f} ms (1 socket)",
                 figure / base,
@@ -154,10 +181,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.live")
     parser.add_argument("--sockets", type=int, default=SOCKETS)
     parser.add_argument("--posts", type=int, default=POSTS)
+    parser.add_argument("--instances", type=int, default=1, help="API processes behind Caddy (1: no proxy)")
     args = parser.parse_args()
     admin = os.environ.get("DATABASE_URL") or embedded.start(ROOT / ".data" / "bench-pg")
+    rows = fan_out(admin, args.sockets, args.posts, args.instances)
+    print(f"\ncores: {os.cpu_count()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     print("| measurement | figure | same-run baseline | ratio | goal |\n|---|---:|---:|---:|---|")
-    for name, figure, baseline, ratio, goal in asyncio.run(fan_out(admin, args.sockets, args.posts)):
+    for name, figure, baseline, ratio, goal in rows:
         print(f"| {name} | {figure} | {baseline} | {ratio:.2f} | {goal} |")
     return 0
 

@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -145,6 +147,8 @@ class Stack:
             "access_log": False,
             "log_level": "WARNING",
             "login_rate_per_address": 1_000_000,  # every member logs in from 127.0.0.1
+            # Behind Caddy, which checks /readyz every second: a stopping instance leaves its rotation first.
+            "shutdown_drain_seconds": 2 if instances > 1 else 0,
             **pay_keys.settings_overrides(self.sandbox_url),
             **settings,
         }
@@ -198,6 +202,13 @@ class Stack:
     def kill(self, role: str) -> None:
         kill(self.processes[role])
 
+    def terminate(self, role: str) -> None:
+        """SIGTERM the role's main process, as a deploy or a scale-down does (compose, Kubernetes)."""
+        self.processes[role].send_signal(signal.SIGTERM)
+
+    def wait(self, role: str, timeout: float) -> int:
+        return self.processes[role].wait(timeout)
+
     def alive(self, role: str) -> bool:
         return self.processes[role].poll() is None
 
@@ -211,6 +222,14 @@ class Stack:
         if self.proxy:
             self.proxy.close()
         apis = [self.api_role(instance) for instance in range(len(self.api_ports))]
+        # The API instances stop as a deploy stops them (SIGTERM to the main process: drain, then stop), all
+        # at once; a signal to the whole group would stop the workers under their main process.
+        signalled = [role for role in apis if role in self.processes and self.alive(role)]
+        for role in signalled:
+            self.terminate(role)
+        for role in signalled:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.wait(role, 15)
         for role in ("worker", *apis, "sandbox"):
             if role in self.processes and self.alive(role):
                 stop(self.processes[role])

@@ -28,7 +28,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers and migrations are current */
+        /** Readiness: the database answers, migrations are current and the instance is not stopping */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -471,12 +471,132 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Download a CSV of the brand (its team): its members, or its communities with their figures
-         * @description UTF-8 with a byte-order mark, so Excel opens the Chinese correctly. At most 50,000 rows: `X-Export-Truncated: true` says rows were cut. Every download is recorded (who, which, how many rows).
+         * Download a CSV over every community of the brand (its team): members, figures, money, metrics
+         * @description UTF-8 with a byte-order mark (Excel opens the Chinese correctly), CRLF lines, Chinese column headers (docs/brands.md lists them). Streamed from a read-only snapshot. `members` and `communities` are a picture of now; `orders` (orders and refunds), `rewards` (members' shares of committed pools) and `metrics` (one row per community and local day, as GET .../metrics counts) cover the local days `from`..`to` (default: the last 30 days; at most 366: `export_window_too_long`). At most 50,000 rows, counted before the first byte: `export_too_large` asks for a narrower window. A cell that starts like a formula is prefixed with `'`. Recorded in the brand's export log.
          */
         get: operations["exportBrandCsv"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/ownership-transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand the brand to one of its admins (the brand's owner); you stay on as an admin
+         * @description `userId` must be a brand admin (add them first). A brand's owner must do this before deleting their account (`owner_must_transfer`). Pools the old owner paid stay theirs to be refunded to; the new owner commits or cancels them. Send an `Idempotency-Key` to retry safely.
+         */
+        post: operations["transferBrandOwnership"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/reward-pools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a reward pool for the brand's communities and get its order (the brand's owner)
+         * @description Pay `order.payment` with `wx.requestPayment`; the pool is `unpaid` until the payment arrives, then `draft`. It is split over the brand's communities by activity score over `start`..`end` (local days), then over each community's members by contribution, to the fen. Only the brand's owner funds pools (brand admins: `forbidden`); a brand without communities: `brand_has_no_communities`. The same `Idempotency-Key` answers the same pool (200) with its still-payable order.
+         */
+        post: operations["createBrandRewardPool"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/reward-pools/{pool_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A brand's reward pool (its team): the preview once paid, the recorded allocation once committed
+         * @description Its payer also sees the order to pay while it is unpaid, and the refund once cancelled.
+         */
+        get: operations["getBrandRewardPool"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/reward-pools/{pool_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Call off a pool before it is committed (the brand's owner): refunded in full if it was paid
+         * @description An unpaid pool's order is closed at WeChat Pay; a paid pool's payment is refunded in full (`refund`, its reason starts with `pool_cancelled`). A committed pool cannot be cancelled (`pool_committed`). Cancelling again answers the pool as it is.
+         */
+        post: operations["cancelBrandRewardPool"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/reward-pools/{pool_id}/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commit a paid pool's allocation once and pay its members out (the brand's owner; idempotent)
+         * @description Records the allocation the preview shows (integer fen, largest-remainder rounding: the members' fen add up to the pool exactly) and promises one merchant transfer per member reward of 0.1 yuan or more, as for the operator's pools. A repeat returns the recorded allocation. `pool_not_paid` before the payment arrives; `nothing_to_allocate` when no community of the brand qualifies (cancel to get the money back).
+         */
+        post: operations["commitBrandRewardPool"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/brands/{brand_id}/reward-pools/{pool_id}/pay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The order of an unpaid pool again: the still-payable one, or a new one once it expired (owner)
+         * @description A paid or committed pool answers as it is; a cancelled one `pool_cancelled`.
+         */
+        post: operations["payBrandRewardPool"];
         delete?: never;
         options?: never;
         head?: never;
@@ -776,6 +896,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/communities/{community_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a CSV of one community (its admins, the brand's team too): members, money, metrics
+         * @description UTF-8 with a byte-order mark (Excel opens the Chinese correctly), CRLF lines, Chinese column headers (docs/brands.md lists them). Streamed from a read-only snapshot. `members` and `communities` are a picture of now; `orders` (orders and refunds), `rewards` (members' shares of committed pools) and `metrics` (one row per community and local day, as GET .../metrics counts) cover the local days `from`..`to` (default: the last 30 days; at most 366: `export_window_too_long`). At most 50,000 rows, counted before the first byte: `export_too_large` asks for a narrower window. A cell that starts like a formula is prefixed with `'`. Recorded in the community's audit log (`export.csv`).
+         */
+        get: operations["exportCommunityCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/communities/{community_id}/feed": {
         parameters: {
             query?: never;
@@ -785,7 +925,7 @@ export interface paths {
         };
         /**
          * A community's feed, latest or hot (members only)
-         * @description `latest`: newest first, keyset cursor on (created time, id): pages never repeat or skip a post, whatever is posted meanwhile (new posts appear when you start again from the first page). `hot`: by the time-decayed score (likes + 2 comments + 3 shares + 1) x 2^(-age in hours / 24) (docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I liked it, the essence flag and its first comments. My own pending posts are included, marked. Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes; my own writes, my likes and my standing are always current (docs/feed.md, the page cache). Posts and comments of members I blocked are left out: a page may then hold fewer items than `limit` while `nextCursor` goes on. `since` (the newest post id I have, after a live `post` event or a return from the background) answers only the newer posts, oldest first, whatever the `order`, never from the cache (docs/live.md).
+         * @description `latest`: newest first, keyset cursor on (created time, id): pages never repeat or skip a post, whatever is posted meanwhile (new posts appear when you start again from the first page). `hot`: by the time-decayed score (likes + 2 comments + 3 shares + 1) x 2^(-age in hours / 24) (docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I liked it, the essence flag and its first comments. My own pending posts are included, marked. Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes, plus `REPLICA_MAX_LAG` (1 s) where a read replica serves them; my own writes, my likes and my standing are always current (docs/feed.md, the page cache). Posts and comments of members I blocked are left out: a page may then hold fewer items than `limit` while `nextCursor` goes on. `since` (the newest post id I have, after a live `post` event or a return from the background) answers only the newer posts, oldest first, whatever the `order`, never from the cache (docs/live.md).
          */
         get: operations["getCommunityFeed"];
         put?: never;
@@ -963,7 +1103,7 @@ export interface paths {
         };
         /**
          * Member contribution ranking (members see ranks, admins also the details)
-         * @description Each active member's contribution over the local days `from` to `to` (METRICS_TIMEZONE, at most 366 days): weighted valid posts, valid comments, comments and likes received and poll participation (docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`.
+         * @description Each active member's contribution over the local days `from` to `to` (METRICS_TIMEZONE, at most 366 days): weighted valid posts, valid comments, comments and likes received and poll participation (docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`. Where a read replica serves it, the ranking may be up to `REPLICA_MAX_LAG` (1 s) behind.
          */
         get: operations["communityLeaderboard"];
         put?: never;
@@ -1066,7 +1206,7 @@ export interface paths {
         };
         /**
          * Activity metrics of a community per period and in total (admins)
-         * @description Definitions in docs/metrics.md. Days are local days in METRICS_TIMEZONE.
+         * @description Definitions in docs/metrics.md. Days are local days in METRICS_TIMEZONE. Where a read replica serves them, the figures may be up to `REPLICA_MAX_LAG` (1 s) behind; my role is checked on the primary.
          */
         get: operations["communityMetrics"];
         put?: never;
@@ -1343,7 +1483,7 @@ export interface paths {
         };
         /**
          * Search a community's posts and comments by words, best matches first (members only)
-         * @description Chinese needs no spaces: `跑步` finds 今天早上去跑步了. Every word of `q` must match; a Chinese run of two or more characters matches as written, one character or a Latin word as the start of a word. Only what every member sees: no pending, held, hidden or removed content, nothing by removed members. Each hit has a `snippet` of its text and the `highlights` in it as [start, end) UTF-16 offsets. A `q` with nothing to search (only spaces or punctuation) answers 400 `search_query_blank`.
+         * @description Chinese needs no spaces: `跑步` finds 今天早上去跑步了. Every word of `q` must match; a Chinese run of two or more characters matches as written, one character or a Latin word as the start of a word. Only what every member sees: no pending, held, hidden or removed content, nothing by removed members; where a read replica serves the hits, they may be up to `REPLICA_MAX_LAG` (1 s) behind every write, mine included. Each hit has a `snippet` of its text and the `highlights` in it as [start, end) UTF-16 offsets. A `q` with nothing to search (only spaces or punctuation) answers 400 `search_query_blank`.
          */
         get: operations["searchCommunity"];
         put?: never;
@@ -3020,6 +3160,53 @@ export interface components {
              * @example 欢迎 {nickname} 加入「{community}」！
              */
             welcomeTemplate?: string | null;
+        };
+        /** BrandRewardPool */
+        BrandRewardPool: {
+            allocatedFen: number;
+            amountFen: number;
+            brandId: string;
+            cancelledAt?: string | null;
+            committedAt?: string | null;
+            communities: components["schemas"]["CommunityAllocation"][];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date */
+            end: string;
+            id: string;
+            order?: components["schemas"]["Order"] | null;
+            orderId?: string | null;
+            paidAt?: string | null;
+            refund?: components["schemas"]["Refund"] | null;
+            /** Format: date */
+            start: string;
+            /** @enum {string} */
+            status: "unpaid" | "draft" | "committed" | "cancelled";
+            unallocatedFen: number;
+        };
+        /** BrandRewardPoolCreate */
+        BrandRewardPoolCreate: {
+            /**
+             * @description At least 1 yuan
+             * @example 50000
+             */
+            amountFen: number;
+            /** Format: date */
+            end: string;
+            /** @default 0 */
+            minActivityScore: number;
+            /** @default 0 */
+            minEffectiveSpeakers: number;
+            /** Format: date */
+            start: string;
+        };
+        /** BrandTransfer */
+        BrandTransfer: {
+            /**
+             * @description A brand admin: they become the owner, and you an admin
+             * @example 42
+             */
+            userId: string;
         };
         /** Case */
         Case: {
@@ -5004,7 +5191,7 @@ export interface components {
             paidAt: string | null;
             payment?: components["schemas"]["PaymentParams"] | null;
             /**
-             * @description What it pays for: community_entry, collection_share, meetup, app
+             * @description What it pays for: community_entry, collection_share, meetup, app, brand_reward_pool
              * @example community_entry
              */
             purpose: string;
@@ -5335,7 +5522,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_not_found" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -6310,6 +6497,21 @@ export interface components {
         };
         /**
          * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `export_window_too_long`: The export's window (from..to) must be 1 to 366 days, in order.
+         */
+        Problem400_87a3cc035e: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "export_window_too_long" | "validation_failed";
+                };
+            };
+        };
+        /**
+         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
          *     - `window_too_long`: The metrics window is longer than 366 days or ends before it starts.
          *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
          *     - `json_too_deep`: The JSON body nests arrays and objects more than 32 levels deep.
@@ -6783,6 +6985,37 @@ export interface components {
             };
         };
         /**
+         * @description - `pool_committed`: The reward pool is committed and paid out to members: it cannot be cancelled.
+         *     - `order_paid_out`: The order's money has been paid out to the community's owner: it cannot be refunded.
+         */
+        Problem409_30333470ce: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "order_paid_out" | "pool_committed";
+                };
+            };
+        };
+        /**
+         * @description - `pool_not_paid`: The brand's reward pool is not paid yet: pay its order first.
+         *     - `pool_cancelled`: The reward pool was cancelled.
+         *     - `nothing_to_allocate`: No community meets the pool's thresholds with any member contribution.
+         */
+        Problem409_30c422355c: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "nothing_to_allocate" | "pool_cancelled" | "pool_not_paid";
+                };
+            };
+        };
+        /**
          * @description - `already_reported`: You have already reported this; its outcome shows in your reports.
          *     - `conflict`: The request conflicts with the current state.
          */
@@ -6794,6 +7027,23 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "already_reported" | "conflict";
+                };
+            };
+        };
+        /**
+         * @description - `brand_has_no_communities`: The brand has no community to reward: attach one first.
+         *     - `order_already_paid`: The order has been paid meanwhile.
+         *     - `conflict`: The request conflicts with the current state.
+         *     - `pool_cancelled`: The reward pool was cancelled.
+         */
+        Problem409_3ba2bbd41e: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "brand_has_no_communities" | "conflict" | "order_already_paid" | "pool_cancelled";
                 };
             };
         };
@@ -7131,6 +7381,22 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "app_disabled" | "conflict" | "meetup_cancelled" | "meetup_full" | "order_already_paid" | "signup_closed";
+                };
+            };
+        };
+        /**
+         * @description - `order_already_paid`: The order has been paid meanwhile.
+         *     - `conflict`: The request conflicts with the current state.
+         *     - `pool_cancelled`: The reward pool was cancelled.
+         */
+        Problem409_d678b1f2ed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "conflict" | "order_already_paid" | "pool_cancelled";
                 };
             };
         };
@@ -7596,6 +7862,18 @@ export interface components {
                 };
             };
         };
+        /** @description - `export_too_large`: The export would hold more than 50,000 rows: narrow the window. */
+        Problem422_export_too_large: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "export_too_large";
+                };
+            };
+        };
         /** @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request. */
         Problem422_idempotency_key_reused: {
             headers: {
@@ -7738,19 +8016,25 @@ export interface components {
         "path.user_id.2": string;
         /** @description `nextCursor` of the previous page; omit for the first page */
         "query.cursor": string | null;
+        /** @description First local day (YYYY-MM-DD) */
+        "query.from": string | null;
         /** @description First local day of the window (YYYY-MM-DD) */
-        "query.from": string;
+        "query.from.2": string;
         /** @description Page size (1-100) */
         "query.limit": number;
         /** @description Page size (1-100) */
         "query.limit.2": number;
         /** @description Page size (1-50) */
         "query.limit.3": number;
+        /** @description members, communities, orders (and refunds), rewards (allocations), metrics (by day) */
+        "query.report": "members" | "communities" | "orders" | "rewards" | "metrics";
         /** @description Catch up: only items newer than this id (the newest I have), oldest first, up to `limit` (a full page: ask again with its last id). Not with `cursor` */
         "query.since": string | null;
         "query.status": "open" | "decided";
+        /** @description Last local day, inclusive (default: today) */
+        "query.to": string | null;
         /** @description Last local day of the window, inclusive */
-        "query.to": string;
+        "query.to.2": string;
     };
     requestBodies: never;
     headers: never;
@@ -8571,8 +8855,12 @@ export interface operations {
     exportBrandCsv: {
         parameters: {
             query?: {
-                /** @description members: one row per member and community; communities */
-                report?: "members" | "communities";
+                /** @description members, communities, orders (and refunds), rewards (allocations), metrics (by day) */
+                report?: components["parameters"]["query.report"];
+                /** @description First local day (YYYY-MM-DD) */
+                from?: components["parameters"]["query.from"];
+                /** @description Last local day, inclusive (default: today) */
+                to?: components["parameters"]["query.to"];
             };
             header?: never;
             path: {
@@ -8583,19 +8871,224 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Request fulfilled, document follows */
+            /** @description Stream Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/csv": string;
+                    "text/csv": unknown;
+                };
+            };
+            400: components["responses"]["Problem400_87a3cc035e"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            422: components["responses"]["Problem422_export_too_large"];
+        };
+    };
+    transferBrandOwnership: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
+            };
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrandTransfer"];
+            };
+        };
+        responses: {
+            /** @description The brand, its team and its communities */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Brand"];
+                };
+            };
+            400: components["responses"]["Problem400_3cd090c3a3"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
+        };
+    };
+    createBrandRewardPool: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
+            };
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrandRewardPoolCreate"];
+            };
+        };
+        responses: {
+            /** @description The pool of this Idempotency-Key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandRewardPool"];
+                };
+            };
+            /** @description The new pool and the order that pays it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandRewardPool"];
+                };
+            };
+            400: components["responses"]["Problem400_aa56ba7102"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_3ba2bbd41e"];
+            413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
+            503: components["responses"]["Problem503_payment_unavailable"];
+        };
+    };
+    getBrandRewardPool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+                /** @description Resource id (decimal string of an integer) */
+                pool_id: components["parameters"]["path.pool_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pool */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandRewardPool"];
                 };
             };
             400: components["responses"]["Problem400_validation_failed"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
-            404: components["responses"]["Problem404_not_found"];
+            404: components["responses"]["Problem404_f3660de772"];
+        };
+    };
+    cancelBrandRewardPool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+                /** @description Resource id (decimal string of an integer) */
+                pool_id: components["parameters"]["path.pool_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pool */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandRewardPool"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_f3660de772"];
+            409: components["responses"]["Problem409_30333470ce"];
+            503: components["responses"]["Problem503_payment_unavailable"];
+        };
+    };
+    commitBrandRewardPool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+                /** @description Resource id (decimal string of an integer) */
+                pool_id: components["parameters"]["path.pool_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pool */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandRewardPool"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_f3660de772"];
+            409: components["responses"]["Problem409_30c422355c"];
+        };
+    };
+    payBrandRewardPool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                brand_id: components["parameters"]["path.brand_id"];
+                /** @description Resource id (decimal string of an integer) */
+                pool_id: components["parameters"]["path.pool_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The pool */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandRewardPool"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_forbidden"];
+            404: components["responses"]["Problem404_f3660de772"];
+            409: components["responses"]["Problem409_d678b1f2ed"];
+            503: components["responses"]["Problem503_payment_unavailable"];
         };
     };
     createSeries: {
@@ -9253,6 +9746,41 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
         };
     };
+    exportCommunityCsv: {
+        parameters: {
+            query?: {
+                /** @description members, communities, orders (and refunds), rewards (allocations), metrics (by day) */
+                report?: components["parameters"]["query.report"];
+                /** @description First local day (YYYY-MM-DD) */
+                from?: components["parameters"]["query.from"];
+                /** @description Last local day, inclusive (default: today) */
+                to?: components["parameters"]["query.to"];
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stream Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            400: components["responses"]["Problem400_87a3cc035e"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            422: components["responses"]["Problem422_export_too_large"];
+        };
+    };
     getCommunityFeed: {
         parameters: {
             query?: {
@@ -9613,9 +10141,9 @@ export interface operations {
         parameters: {
             query: {
                 /** @description First local day of the window (YYYY-MM-DD) */
-                from: components["parameters"]["query.from"];
+                from: components["parameters"]["query.from.2"];
                 /** @description Last local day of the window, inclusive */
-                to: components["parameters"]["query.to"];
+                to: components["parameters"]["query.to.2"];
                 /** @description Page size */
                 limit?: number;
             };
@@ -9881,9 +10409,9 @@ export interface operations {
         parameters: {
             query: {
                 /** @description First local day of the window (YYYY-MM-DD) */
-                from: components["parameters"]["query.from"];
+                from: components["parameters"]["query.from.2"];
                 /** @description Last local day of the window, inclusive */
-                to: components["parameters"]["query.to"];
+                to: components["parameters"]["query.to.2"];
                 granularity?: "day" | "week" | "month";
             };
             header?: never;

@@ -222,11 +222,13 @@ def stop_process(process: subprocess.Popen | None) -> None:
         process.wait()
 
 
-def _granian(target: str, host: str, port: int, workers: int, settings: Settings) -> None:
-    from granian import Granian
+def _granian(target: str, host: str, port: int, workers: int, settings: Settings, drain: float = 0.0) -> None:
     from granian.constants import Interfaces, Loops
 
-    Granian(
+    from service.serving import DrainingGranian, raise_open_file_limit
+
+    raise_open_file_limit()  # the workers inherit it
+    DrainingGranian(
         target,
         factory=True,
         address=host,
@@ -235,6 +237,7 @@ def _granian(target: str, host: str, port: int, workers: int, settings: Settings
         workers=workers,
         loop=Loops.uvloop,
         log_dictconfig=logging_config(settings.log_level, settings.log_format),
+        drain_seconds=drain,
     ).serve()
 
 
@@ -246,7 +249,8 @@ def _serve_sandbox(settings: Settings) -> None:
 
 def _serve(settings: Settings) -> None:
     log.info("serving", extra={"url": f"http://{settings.host}:{settings.port}", "workers": settings.workers})
-    _granian("service.app:app_from_env", settings.host, settings.port, settings.workers, settings)
+    drain = settings.shutdown_drain_seconds
+    _granian("service.app:app_from_env", settings.host, settings.port, settings.workers, settings, drain)
 
 
 def _export_openapi(folder: Path, errors_doc: Path | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -22,6 +23,7 @@ from service.core.revocation import ErasedAccounts
 from service.core.storage import Storage
 from service.db import migrate as migrations
 from service.db.pool import create_pool
+from service.db.replica import ReadRouter
 from service.domains import DOMAINS
 from service.errors import handle_exception
 from service.feed.cache import PageCache
@@ -32,6 +34,7 @@ from service.openapi import document_json
 from service.openapi_pages import CompletedJson, CompletedYaml, SelfHostedSwagger
 from service.openapi_schema import StrictStructSchemaPlugin, document_body_errors
 from service.request import StrictJsonRequest
+from service.serving import InFlight, on_drain_signal
 from service.settings import Settings, load_settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
@@ -61,6 +64,7 @@ def _lifespan(http_client: httpx.AsyncClient | None, domains: Sequence[Domain]):
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             )
             app.state.pool = pool
+            app.state.reads = reads = ReadRouter(pool, settings)  # the replica's pool and watcher: started below
             app.state.http = client
             app.state.pay = WeChatPay.from_settings(settings, client)
             if settings.environment == "production":
@@ -70,10 +74,16 @@ def _lifespan(http_client: httpx.AsyncClient | None, domains: Sequence[Domain]):
             app.state.session_keys = SessionKeySealer(settings)
             app.state.feed_cache = PageCache(settings.feed_cache_seconds) if settings.feed_cache_seconds else None
             app.state.erased_accounts = erased = ErasedAccounts(settings)
+            # Set when the instance starts draining before a stop (service/serving.py): /readyz answers 503.
+            app.state.draining = draining = asyncio.Event()
+            unwatch = on_drain_signal(draining.set)
             await erased.start()
             try:
+                await reads.start()
                 yield
             finally:
+                unwatch()
+                await reads.close()
                 await erased.close()
                 if http_client is None:
                     await client.aclose()
@@ -81,6 +91,17 @@ def _lifespan(http_client: httpx.AsyncClient | None, domains: Sequence[Domain]):
             await pool.close()
 
     return lifespan
+
+
+# What a stop waits for requests in flight (below Kubernetes' 30 s grace less the 5 s drain: infra/k8s).
+IN_FLIGHT_GRACE_SECONDS = 20.0
+
+
+@asynccontextmanager
+async def _finish_requests(app: Litestar) -> AsyncIterator[None]:
+    """The last lifespan, so the first to end: the requests in flight finish before anything closes."""
+    yield
+    await app.state.in_flight.finished(IN_FLIGHT_GRACE_SECONDS)
 
 
 def _provide_settings(state: State) -> Settings:
@@ -97,6 +118,10 @@ def _provide_wechat(state: State) -> WeChatClient:
 
 def _provide_storage(state: State) -> Storage:
     return state.storage
+
+
+def _provide_reads(state: State) -> ReadRouter:
+    return state.reads
 
 
 async def _provide_db(state: State) -> AsyncIterator[asyncpg.Connection]:
@@ -129,7 +154,11 @@ def create_app(
     controllers = [controller for domain in domains for controller in domain.controllers]
     app = Litestar(
         route_handlers=[HealthController, _VersionRouter(path="/v1", route_handlers=controllers), *extra_routes],
-        lifespan=[_lifespan(http_client, domains), *(hook for domain in domains for hook in domain.lifespans)],
+        lifespan=[
+            _lifespan(http_client, domains),
+            *(hook for domain in domains for hook in domain.lifespans),
+            _finish_requests,
+        ],
         dependencies={
             "db": Provide(_provide_db),
             "settings": Provide(_provide_settings, sync_to_thread=False),
@@ -138,6 +167,7 @@ def create_app(
             "pay": Provide(_provide_pay, sync_to_thread=False),
             "wechat": Provide(_provide_wechat, sync_to_thread=False),
             "storage": Provide(_provide_storage, sync_to_thread=False),
+            "reads": Provide(_provide_reads, sync_to_thread=False),
         },
         guards=[enforce_declared_security],
         before_request=refuse_nul,
@@ -159,7 +189,8 @@ def create_app(
         if isinstance(route, HTTPRoute)
     }
     # Outermost wrapper, so even unrouted requests (404, 405) carry a request id.
-    app.asgi_handler = request_id_middleware(app.asgi_handler, log_access=settings.access_log)
+    app.state.in_flight = in_flight = InFlight()
+    app.asgi_handler = request_id_middleware(app.asgi_handler, log_access=settings.access_log, in_flight=in_flight)
     return app
 
 

@@ -32,10 +32,13 @@ class HealthController(Controller):
     @get(
         "/readyz",
         operation_id="readyz",
-        summary="Readiness: the database answers and migrations are current",
+        summary="Readiness: the database answers, migrations are current and the instance is not stopping",
         responses=HTTP.responses("not_ready"),
     )
     async def readyz(self, state: State) -> Readiness:
+        # Stopping soon (service/serving.py): the proxy's health check takes this instance out of rotation.
+        if (draining := state.get("draining")) and draining.is_set():
+            raise Problem("not_ready", "draining: this instance is stopping", retry_after=5)
         try:
             async with asyncio.timeout(2):
                 async with state.pool.acquire() as conn:

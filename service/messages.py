@@ -126,6 +126,24 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "window_too_long": ("统计时间范围不正确（最长 366 天）。", "The date range is not valid (366 days at most)."),
     "nothing_to_allocate": ("没有符合条件的社群可分配奖励。", "No community qualifies for this reward pool."),
     "pool_not_found": ("奖励池不存在。", "This reward pool does not exist."),
+    "export_window_too_long": (
+        "导出的时间范围需在 1 到 366 天之间。",
+        "The export's date range must be 1 to 366 days.",
+    ),
+    "export_too_large": (
+        "导出的数据超过 5 万行，请缩小时间范围。",
+        "The export exceeds 50,000 rows: narrow the dates.",
+    ),
+    "pool_not_paid": ("奖励池尚未付款，请先完成支付。", "This reward pool is not paid yet: pay it first."),
+    "pool_cancelled": ("奖励池已取消。", "This reward pool was cancelled."),
+    "pool_committed": (
+        "奖励池已确认发放，无法取消。",
+        "This reward pool is committed and paid out: it cannot be cancelled.",
+    ),
+    "brand_has_no_communities": (
+        "品牌下还没有社群，请先添加社群。",
+        "The brand has no community yet: attach one first.",
+    ),
     # Polls and trials
     "poll_not_accepting_proposals": ("投票已停止征集名称。", "This poll no longer takes proposals."),
     "poll_not_accepting_votes": ("现在不能投票。", "Voting is not open now."),

@@ -13,6 +13,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from service.core.text import refused_character
 from service.errors import FieldError, Problem
 from service.logs import request_id_var
+from service.serving import InFlight
 
 access_log = logging.getLogger("service.access")
 
@@ -52,11 +53,13 @@ def _allow_every_method(message: Message, scope: Scope) -> None:
         message["headers"] = [*headers, (b"allow", allow)]
 
 
-def request_id_middleware(app: ASGIApp, *, log_access: bool = True) -> ASGIApp:
+def request_id_middleware(app: ASGIApp, *, log_access: bool = True, in_flight: InFlight | None = None) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
+        if in_flight is not None:
+            in_flight.enter()
         incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
         request_id = incoming.decode() if incoming and _SAFE_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
@@ -75,6 +78,8 @@ def request_id_middleware(app: ASGIApp, *, log_access: bool = True) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
+            if in_flight is not None:
+                in_flight.leave()
             if log_access:
                 access_log.info(
                     "request",

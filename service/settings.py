@@ -18,6 +18,7 @@ import msgspec
 SECRET_FIELDS = frozenset(
     {
         "database_url",
+        "database_replica_url",
         "secret_key",
         "wechat_secret",
         "session_key_cipher_key",
@@ -46,10 +47,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_pool_max: Positive = 10
     db_command_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     migrate_on_start: bool = False
+    # A streaming replica (hot standby) of DATABASE_URL: the feed's shared pages, search and metrics read from it
+    # while it is at most REPLICA_MAX_LAG seconds behind the primary, else from the primary (infra/README.md).
+    database_replica_url: str | None = None
+    replica_max_lag: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
 
     host: str = "127.0.0.1"
     port: Port = 8000
     workers: Positive = 1
+    # On SIGTERM, seconds the instance keeps serving while /readyz answers 503, so the proxy's health check
+    # takes it out of rotation before it stops listening (service/serving.py); 0 stops at once. Behind Caddy
+    # (infra/Caddyfile checks /readyz every second): 3.
+    shutdown_drain_seconds: Annotated[float, msgspec.Meta(ge=0, le=120)] = 0.0
     public_base_url: str = "http://127.0.0.1:8000"
     max_body_bytes: Positive = 1_048_576
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -186,6 +186,35 @@ async def test_an_owner_must_transfer_ownership_first(client, sandbox):
     assert (await client.delete("/v1/me", headers=owner.headers)).status_code == 202
 
 
+async def test_a_brand_owner_is_stopped_like_a_community_owner(client, sandbox):
+    world = World(client, sandbox)
+    owner, bob = await world.member("owner"), await world.member("bob")
+    brand = await client.post("/v1/brands", json={"name": "山野跑团"}, headers=owner.headers)
+    assert brand.status_code == 201, brand.text
+    added = await client.put(f"/v1/brands/{brand.json()['id']}/admins/{bob.id}", headers=owner.headers)
+    assert added.status_code == 200, added.text
+    refused = assert_problem(await client.delete("/v1/me", headers=owner.headers), 409, "owner_must_transfer")
+    assert "山野跑团" in refused["detail"] and "转让" in refused["userMessage"]
+    assert (await client.get("/v1/me/deletion", headers=owner.headers)).json() == NO_DELETION
+
+    brand_id = brand.json()["id"]
+    stranger = await world.member("stranger")
+    body = {"userId": str(stranger.id)}
+    refused = await client.post(f"/v1/brands/{brand_id}/ownership-transfer", json=body, headers=owner.headers)
+    assert_problem(refused, 404, "not_found")  # only to one of the brand's admins
+    body = {"userId": str(bob.id)}
+    handed = await client.post(f"/v1/brands/{brand_id}/ownership-transfer", json=body, headers=owner.headers)
+    assert handed.status_code == 200, handed.text
+    assert [(t["userId"], t["role"]) for t in handed.json()["team"]] == [
+        (str(bob.id), "owner"),
+        (str(owner.id), "admin"),
+    ]
+    again = await client.post(f"/v1/brands/{brand_id}/ownership-transfer", json=body, headers=owner.headers)
+    assert_problem(again, 403, "forbidden")  # no longer the owner
+    assert (await client.delete("/v1/me", headers=owner.headers)).status_code == 202  # a brand admin may go
+    assert_problem(await client.delete("/v1/me", headers=bob.headers), 409, "owner_must_transfer")
+
+
 async def test_tokens_die_at_once_in_every_api_process(client, sandbox, settings):
     """Two API processes running, a third started after the erasure: none takes the erased member's token."""
     alice = await sign_in(client, sandbox, "alice")

@@ -342,14 +342,24 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/brands/{brand_id}"): Row(ADMINS, "fresh_brand"),
     ("PUT", "/v1/brands/{brand_id}/defaults"): Row(ADMINS, "fresh_brand", {"introductionRequired": True}),
     ("GET", "/v1/brands/{brand_id}/export"): Row(ADMINS, "fresh_brand"),
+    ("GET", "/v1/communities/{community_id}/export"): Row(ADMINS, query={"report": "orders"}),
     ("PUT", "/v1/brands/{brand_id}/admins/{user_id}"): Row(OWNER, "fresh_brand"),
     ("DELETE", "/v1/brands/{brand_id}/admins/{user_id}"): Row(OWNER, "fresh_brand"),
+    # To the brand's admin (the matrix's admin role).
+    ("POST", "/v1/brands/{brand_id}/ownership-transfer"): Row(OWNER, "fresh_brand", {"userId": "{admin_id}"}),
     # Only the community's own owner, on the brand's team, attaches it.
     ("POST", "/v1/brands/{brand_id}/communities"): Row(OWNER, "fresh_brand", {"communityId": "{community_id}"}),
     ("POST", "/v1/brands/{brand_id}/series"): Row(
         ADMINS, "branded_community", {"communityId": "{community_id}", "name": "跑团"}
     ),
     ("GET", "/v1/series/{series_id}"): Row(SIGNED_IN, "fresh_series"),
+    # Brand-funded reward pools: the brand's owner funds, commits and cancels; its team reads. An unpaid pool's
+    # commit answers pool_not_paid (409) to the owner.
+    ("POST", "/v1/brands/{brand_id}/reward-pools"): Row(OWNER, "brand_pool_body"),
+    ("GET", "/v1/brands/{brand_id}/reward-pools/{pool_id}"): Row(ADMINS, "brand_pool"),
+    ("POST", "/v1/brands/{brand_id}/reward-pools/{pool_id}/pay"): Row(OWNER, "brand_pool"),
+    ("POST", "/v1/brands/{brand_id}/reward-pools/{pool_id}/commit"): Row(OWNER, "brand_pool", accept=(409,)),
+    ("POST", "/v1/brands/{brand_id}/reward-pools/{pool_id}/cancel"): Row(OWNER, "brand_pool"),
 }
 
 
@@ -374,7 +384,7 @@ async def _fresh_brand(s: Seeder, seeded: Seeded, role: str) -> dict:
     brand_id = (await s.call("POST", "/v1/brands", u["owner"], json={"name": "品牌"}))["id"]
     await s.call("PUT", f"/v1/brands/{brand_id}/admins/{u['admin'].id}", u["owner"])
     cid = await s.community(u["owner"], u["author"], u["member"])
-    return {"brand_id": brand_id, "community_id": cid, "user_id": u["author"].id}
+    return {"brand_id": brand_id, "community_id": cid, "user_id": u["author"].id, "admin_id": u["admin"].id}
 
 
 async def _branded_community(s: Seeder, seeded: Seeded, role: str) -> dict:
@@ -382,6 +392,20 @@ async def _branded_community(s: Seeder, seeded: Seeded, role: str) -> dict:
     body = {"communityId": target["community_id"]}
     await s.call("POST", f"/v1/brands/{target['brand_id']}/communities", seeded.users["owner"], json=body)
     return target
+
+
+async def _brand_pool_body(s: Seeder, seeded: Seeded, role: str) -> dict:
+    target = await _branded_community(s, seeded, role)
+    today = datetime.now(UTC).date()
+    return {"brand_id": target["brand_id"], "body": {"amountFen": 1000, "start": str(today), "end": str(today)}}
+
+
+async def _brand_pool(s: Seeder, seeded: Seeded, role: str) -> dict:
+    """An unpaid pool of a brand with one community, created by the brand's owner."""
+    target = await _brand_pool_body(s, seeded, role)
+    path = f"/v1/brands/{target['brand_id']}/reward-pools"
+    pool = await s.call("POST", path, seeded.users["owner"], (201,), json=target["body"])
+    return {"brand_id": target["brand_id"], "pool_id": pool["id"]}
 
 
 async def _fresh_series(s: Seeder, seeded: Seeded, role: str) -> dict:
@@ -549,6 +573,8 @@ TARGETS = {
     "fresh_brand": _fresh_brand,
     "branded_community": _branded_community,
     "fresh_series": _fresh_series,
+    "brand_pool_body": _brand_pool_body,
+    "brand_pool": _brand_pool,
     "fresh_invite": _made("invite", "code"),
     "share_code": _share_code,
     "fresh_request": _fresh_request,

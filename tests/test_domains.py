@@ -14,6 +14,7 @@ import pytest
 from service.app import create_app
 from service.core.domain import Domain, install, job_registry, problem_table
 from service.core.money.purposes import Purpose, declared_purposes
+from service.core.privacy import Privacy
 from service.core.problems import SHARED
 from service.domains import DOMAINS
 from service.jobs import Registry
@@ -77,6 +78,13 @@ def test_a_purpose_or_job_declared_twice_stops_start_up():
         job_registry((*DOMAINS, Domain("copycat", jobs=[twice])))
     with pytest.raises(ValueError, match="community_entry"):
         install((*DOMAINS, Domain("copycat", purposes=[Purpose("community_entry", on_paid=None)])))
+    install(DOMAINS)
+
+
+def test_an_export_section_the_export_does_not_have_stops_start_up():
+    typo = Privacy(exports={"check_in": "SELECT 1 WHERE $1::bigint IS NULL"})
+    with pytest.raises(RuntimeError, match="check_in"):
+        install((*DOMAINS, Domain("copycat", privacy=typo)))
     install(DOMAINS)
 
 

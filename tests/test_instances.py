@@ -6,12 +6,15 @@ token, the feed cache's bounded staleness; and an instance killed mid-use costs 
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import time
 
 import httpx
 import pytest
+import websockets
 
+from benchmarks.processes import established
 from benchmarks.stack import Stack
 from tests.wechat_support import bearer, login
 
@@ -83,3 +86,122 @@ async def test_two_instances_behind_caddy_share_what_they_know(stack: Stack):
         answers = [await api.get("/v1/me", headers=bob) for _ in range(6)]
         assert [a.status_code for a in answers] == [200] * 6
         assert {a.headers["x-upstream"] for a in answers} == {f"127.0.0.1:{stack.api_ports[1]}"}
+
+
+@pytest.fixture
+def open_stack(database_url: str):
+    """Two instances with no write limit to speak of: a steady stream of posts."""
+    stack = Stack(database_url, "instances", instances=2, write_rate_posts=1_000_000, newcomer_hours=0)
+    try:
+        yield stack.start()
+    finally:
+        stack.close()
+
+
+async def test_an_instance_stopped_with_requests_in_flight_fails_none(open_stack: Stack):
+    """SIGTERM (a deploy, a scale-down) while requests run: the instance drains (its /readyz answers 503 and
+    Caddy's health check takes it out of rotation), finishes what is in flight and stops; new requests go to
+    the other instance; nothing fails. Without the drain, Caddy 2.6 retried refused POSTs with their bodies
+    consumed and answered 503 "no upstreams available" to 168 of 387 requests."""
+    stack = open_stack
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api:
+        alice = bearer(await login(api, stack.sandbox_url, "alice"))
+        cid = (await api.post("/v1/communities", json={"name": "跑团"}, headers=alice)).json()["id"]
+        url = stack.api_url.replace("http://", "ws://") + "/v1/live"
+        sockets = [await websockets.connect(url, additional_headers=alice) for _ in range(4)]  # on both
+        # Three posts held in flight by a slow WeChat content check, past the drain (2 s) to the stop itself.
+        slow = {"mode": "slow", "delaySeconds": 3.5, "pathPrefix": "/wxa/msg_sec_check", "count": 3}
+        assert (await api.post(f"{stack.sandbox_url}/sandbox/faults", json=slow)).status_code == 200
+        held = [
+            asyncio.create_task(api.post(f"/v1/communities/{cid}/posts", json={"text": f"慢{n}"}, headers=alice))
+            for n in range(3)
+        ]
+        answers: list[httpx.Response | Exception] = []
+        stopping = asyncio.Event()
+
+        async def keep_asking(n: int) -> None:  # reads and writes before, during and after the stop
+            while not stopping.is_set():
+                try:
+                    if n % 2:
+                        answers.append(await api.get("/v1/me", headers=alice))
+                    else:
+                        text = {"text": f"第{len(answers)}条"}
+                        answers.append(await api.post(f"/v1/communities/{cid}/posts", json=text, headers=alice))
+                except httpx.HTTPError as exc:
+                    answers.append(exc)
+
+        clients = [asyncio.create_task(keep_asking(n)) for n in range(16)]
+        await asyncio.sleep(0.5)
+        stack.terminate("api")
+        stopped_at = time.monotonic()
+        assert await asyncio.to_thread(stack.wait, "api", 20) == 0
+        stopped_in = time.monotonic() - stopped_at
+        during = len(answers)
+        await asyncio.sleep(1)  # and on, with one instance
+        stopping.set()
+        await asyncio.gather(*clients)
+        posted = await asyncio.gather(*held)
+        closes = [s.close_code for s in sockets]
+        for s in sockets:
+            await s.close()
+
+    assert [p.status_code for p in posted] == [201] * 3, [p.text for p in posted]
+    failed = [a if isinstance(a, Exception) else (a.status_code, a.text) for a in answers]
+    failed = [f for f in failed if isinstance(f, Exception) or f[0] not in (200, 201)]
+    assert not failed, failed
+    assert during > 50 and len(answers) > during
+    assert 3 <= stopped_in < 10  # the drain (2 s), then what was in flight (3.5 s from 0.5 s before)
+    # The stopped instance's sockets were told to go (1001), not dropped (1006); the other's stay open.
+    assert sorted(closes, key=str) == [1001, 1001, None, None], closes
+    log = (stack.logs / "api.log").read_text()
+    assert "unknown protocol state" not in log and "Traceback" not in log
+
+
+async def test_a_post_reaches_the_sockets_on_both_instances_through_caddy(open_stack: Stack):
+    """Sockets opened through Caddy land on both instances; a post written through either reaches them all
+    (each instance LISTENs on its own connection: PostgreSQL hands the NOTIFY to both)."""
+    stack = open_stack
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+        alice = bearer(await login(api, stack.sandbox_url, "alice"))
+        bob = bearer(await login(api, stack.sandbox_url, "bob"))
+        cid = (await api.post("/v1/communities", json={"name": "跑团"}, headers=alice)).json()["id"]
+        assert (await api.post(f"/v1/communities/{cid}/join", headers=bob)).status_code in (200, 201)
+        before = [established(port) for port in stack.api_ports]
+        url = stack.api_url.replace("http://", "ws://") + "/v1/live"
+        sockets = [await websockets.connect(url, additional_headers=bob) for _ in range(4)]
+        held = [established(port) - b for port, b in zip(stack.api_ports, before, strict=True)]
+        assert all(n >= 1 for n in held), held  # round robin: sockets on each instance
+        for socket in sockets:
+            assert json.loads(await socket.recv())["type"] == "ready"
+        posted = [
+            await api.post(f"/v1/communities/{cid}/posts", json={"text": f"第{n}条"}, headers=alice) for n in (1, 2)
+        ]
+        assert {p.headers["x-upstream"] for p in posted} == {f"127.0.0.1:{port}" for port in stack.api_ports}
+        for socket in sockets:
+            async with asyncio.timeout(5):
+                got = [json.loads(await socket.recv()) for _ in range(2)]
+            assert sorted(m["postId"] for m in got if m["type"] == "post") == sorted(p.json()["id"] for p in posted)
+            await socket.close()
+
+
+async def test_a_stop_lets_the_requests_of_gone_clients_finish_before_closing_the_pool(open_stack: Stack):
+    """A client that gave up on a request leaves its handler running; granian counts the connection as done
+    and, stopping, ran the app's shutdown beside the handler and exited: the handler was dropped half-way (this
+    post was never written) or the pool closed under it ("pool is closing" in the benchmark's server logs).
+    The app's shutdown now waits for the requests in flight first."""
+    stack = open_stack
+    direct = f"http://127.0.0.1:{stack.api_ports[0]}"
+    async with httpx.AsyncClient(base_url=direct, timeout=10) as api:
+        alice = bearer(await login(api, stack.sandbox_url, "alice"))
+        cid = (await api.post("/v1/communities", json={"name": "跑团"}, headers=alice)).json()["id"]
+        slow = {"mode": "slow", "delaySeconds": 4, "pathPrefix": "/wxa/msg_sec_check", "count": 1}
+        assert (await api.post(f"{stack.sandbox_url}/sandbox/faults", json=slow)).status_code == 200
+        with pytest.raises(httpx.TimeoutException):  # the client gives up; the post goes on on the server
+            await api.post(f"/v1/communities/{cid}/posts", json={"text": "等不及了"}, headers=alice, timeout=0.5)
+    stack.terminate("api")
+    assert await asyncio.to_thread(stack.wait, "api", 30) == 0
+    log = (stack.logs / "api.log").read_text()
+    assert "pool is closing" not in log and "protocol state" not in log and "Traceback" not in log, log[-3000:]
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+        feed = (await api.get(f"/v1/communities/{cid}/feed", headers=alice)).json()
+    assert [item["text"] for item in feed["items"]] == ["等不及了"]  # the handler finished its work

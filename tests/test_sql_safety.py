@@ -14,6 +14,9 @@ ALLOWED = {
     ("service/db/citus.py", "_drop_foreign_keys"),
     ("service/db/citus.py", "_widen_keys"),
     ("service/db/citus.py", "_restore_foreign_key"),
+    # A CSV report's row count: the report's own SQL, a constant its domain declares (core/exports.py), wrapped in
+    # count(*); the request's values go as parameters.
+    ("service/core/exports.py", "count"),
 }
 
 

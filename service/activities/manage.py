@@ -21,6 +21,7 @@ from service.core.recurrence import (
     local_date,
     parse_hhmm,
 )
+from service.core.rows import from_row
 from service.errors import Problem
 from service.settings import Settings
 from service.wechat.client import WeChatClient
@@ -29,14 +30,7 @@ from service.wechat.client import WeChatClient
 def _occurrence(row: asyncpg.Record | None) -> m.Occurrence | None:
     if row is None:
         return None
-    return m.Occurrence(
-        id=str(row["id"]),
-        local_date=row["local_date"],
-        opens_at=row["opens_at"],
-        closes_at=row["closes_at"],
-        post_id=None if row["post_id"] is None else str(row["post_id"]),
-        check_in_count=row["check_in_count"],
-    )
+    return from_row(m.Occurrence, row)
 
 
 async def _streak_args(
@@ -54,22 +48,12 @@ async def _activity_view(conn: asyncpg.Connection, row: asyncpg.Record, user_id:
     last_id, previous_id, still_open = await _streak_args(conn, row["id"], now)
     mine = await conn.fetchrow(q.STANDINGS, row["id"], last_id, previous_id, still_open, user_id)
     checked_now = current is not None and await conn.fetchval(q.HAS_CHECKED_IN, current["id"], user_id)
-    return m.Activity(
-        id=str(row["id"]),
-        community_id=str(row["community_id"]),
-        title=row["title"],
-        prompt=row["prompt"],
-        recurrence=row["recurrence"],
-        weekdays=list(row["weekdays"]),
-        dates=list(row["dates"]),
-        starts_on=row["starts_on"],
-        ends_on=row["ends_on"],
+    return from_row(
+        m.Activity,
+        row,
         window_start=format_hhmm(row["window_start"]),
         window_end=format_hhmm(row["window_end"]),
         time_zone=row["timezone"],
-        reward_points=row["reward_points"],
-        status=row["status"],
-        created_at=row["created_at"],
         current=_occurrence(current),
         next=_occurrence(following),
         me=m.MyProgress(

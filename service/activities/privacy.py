@@ -3,9 +3,7 @@ points are the activity's record); activities an admin created stay."""
 
 from __future__ import annotations
 
-import asyncpg
-
-from service.core.privacy import AccountExport, ExportedCheckIn, Privacy, fill
+from service.core.privacy import Privacy
 
 _CHECK_INS = """
 SELECT id::text AS id, activity_id::text AS activity_id, community_id::text AS community_id,
@@ -14,8 +12,4 @@ FROM check_ins WHERE user_id = $1 ORDER BY id
 """
 
 
-async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
-    await fill(conn, into.check_ins, ExportedCheckIn, _CHECK_INS, user_id)
-
-
-PRIVACY = Privacy(export=export, keeps=("activities", "check_ins"))
+PRIVACY = Privacy(exports={"check_ins": _CHECK_INS}, keeps=("activities", "check_ins"))

@@ -35,6 +35,9 @@ async def request(conn: asyncpg.Connection, settings: Settings, user_id: int) ->
         owned = await conn.fetchrow(q.OWNED_COMMUNITY, user_id)
         if owned is not None:
             raise Problem("owner_must_transfer", f"you own the community {owned['name']!r} (id {owned['id']})")
+        brand = await conn.fetchrow(q.OWNED_BRAND, user_id)
+        if brand is not None:
+            raise Problem("owner_must_transfer", f"you own the brand {brand['name']!r} (id {brand['id']})")
         row = await conn.fetchrow(q.REQUEST_DELETION, user_id, settings.account_deletion_days)
         await conn.execute(q.REVOKE_SESSIONS, user_id)
     log.info("account deletion requested", extra={"userId": user_id, "dueAt": row["due_at"].isoformat()})
@@ -62,7 +65,7 @@ async def erase_due(pool: asyncpg.Pool) -> int:
             if row is None:
                 return erased
             user_id = row["user_id"]
-            if await conn.fetchrow(q.OWNED_COMMUNITY, user_id) is not None:
+            if await conn.fetchrow(q.OWNED_COMMUNITY, user_id) or await conn.fetchrow(q.OWNED_BRAND, user_id):
                 # Became an owner after asking (a token still alive): the deletion is called off, not forced.
                 await conn.execute(q.CANCEL_DELETION, user_id)
                 log.warning("account deletion cancelled: the member owns a community", extra={"userId": user_id})

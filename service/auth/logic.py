@@ -25,6 +25,7 @@ from service.auth.models import LoginResult, Me, ProfileUpdate, SessionInfo, Tok
 from service.core import ratelimit
 from service.core.guard import Caller
 from service.core.media import claim_public_image
+from service.core.rows import from_row
 from service.core.tokens import issue_access_token
 from service.errors import Problem
 from service.settings import Settings
@@ -43,13 +44,7 @@ PRUNE_PROBABILITY = 0.01
 
 
 def _row_to_me(row: asyncpg.Record) -> Me:
-    return Me(
-        id=str(row["id"]),
-        nickname=row["nickname"],
-        avatar_url=row["avatar_url"],
-        phone_number=row["phone"],
-        created_at=row["created_at"],
-    )
+    return from_row(Me, row, phone_number=row["phone"])
 
 
 def _digest(refresh_token: str) -> bytes:

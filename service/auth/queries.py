@@ -64,6 +64,9 @@ DELETE_EXPIRED_REFRESH_TOKENS = "DELETE FROM refresh_tokens WHERE expires_at < n
 
 OWNED_COMMUNITY = "SELECT id, name FROM communities WHERE owner_id = $1 ORDER BY id LIMIT 1"
 
+# A brand's owner holds its team, its pools' money and its exports' audit: kept from deletion like a community's.
+OWNED_BRAND = "SELECT id, name FROM brands WHERE owner_id = $1 ORDER BY id LIMIT 1"
+
 # Repeated requests keep the first one's dates.
 REQUEST_DELETION = """
 INSERT INTO account_deletions (user_id, due_at) VALUES ($1, now() + make_interval(days => $2))

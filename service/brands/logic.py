@@ -16,7 +16,7 @@ from litestar import Response
 from service.brands import models as m
 from service.brands import queries as q
 from service.core import hooks
-from service.core.access import require_owner
+from service.core.access import brand_role, require_owner
 from service.core.content import POST_SCENE, judge
 from service.core.idempotency import run_once, scope_of
 from service.core.rows import from_row, invalid
@@ -30,17 +30,12 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 async def team_role(conn: asyncpg.Connection, brand_id: int, user_id: int) -> str:
     """The caller's role on the brand's team; `not_found` for no brand, `forbidden` off the team."""
-    if await conn.fetchval("SELECT 1 FROM brands WHERE id = $1", brand_id) is None:
-        raise Problem("not_found", "no such brand")
-    role = await conn.fetchval(q.TEAM_ROLE, brand_id, user_id)
-    if role is None:
-        raise Problem("forbidden", "only the brand's owner and admins may do this")
-    return role
+    return await brand_role(conn, brand_id, user_id)
 
 
 async def _require_brand_owner(conn: asyncpg.Connection, brand_id: int, user_id: int) -> None:
     if await team_role(conn, brand_id, user_id) != "owner":
-        raise Problem("forbidden", "only the brand's owner may change its team")
+        raise Problem("forbidden", "only the brand's owner may change its team or hand it over")
 
 
 async def _check_defaults(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, data: m.BrandDefaults) -> None:
@@ -138,6 +133,27 @@ async def remove_admin(conn: asyncpg.Connection, brand_id: int, owner_id: int, u
         if user_id == owner_id:
             raise Problem("forbidden", "the brand's owner stays on its team")
         await conn.execute(q.DELETE_ADMIN, brand_id, user_id)
+
+
+async def transfer(
+    conn: asyncpg.Connection, brand_id: int, owner_id: int, data: m.BrandTransfer, key: str | None
+) -> Response[bytes]:
+    """The owner hands the brand to one of its admins and stays on as an admin (so they may then delete their
+    account: docs/brands.md). Naming oneself changes nothing."""
+    new_owner_id = int(data.user_id)
+
+    async def action() -> tuple[int, m.Brand]:
+        await conn.execute(q.LOCK_BRAND, brand_id)  # concurrent transfers see the owner the previous one left
+        await _require_brand_owner(conn, brand_id, owner_id)
+        if new_owner_id != owner_id:
+            if await conn.fetchval(q.TEAM_ROLE_OF, brand_id, new_owner_id) != "admin":
+                raise Problem("not_found", "no such admin of this brand")
+            await conn.execute(q.SET_TEAM_ROLE, brand_id, owner_id, "admin")
+            await conn.execute(q.SET_TEAM_ROLE, brand_id, new_owner_id, "owner")
+            await conn.execute(q.SET_BRAND_OWNER, brand_id, new_owner_id)
+        return 200, await _brand(conn, brand_id)
+
+    return await run_once(conn, owner_id, key, scope_of("brand.transfer", brand_id, new_owner_id), action)
 
 
 async def attach(conn: asyncpg.Connection, brand_id: int, user_id: int, data: m.AttachCommunity) -> m.Brand:

@@ -85,6 +85,10 @@ class AttachCommunity(msgspec.Struct, rename="camel", forbid_unknown_fields=True
     inherit_defaults: Annotated[bool, Meta(description="Take the brand's defaults (over the community's own)")] = True
 
 
+class BrandTransfer(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    user_id: Annotated[Id, Meta(description="A brand admin: they become the owner, and you an admin")]
+
+
 class SeriesCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     community_id: Annotated[Id, Meta(description="A community of the brand: the template and first sister")]
     name: Annotated[

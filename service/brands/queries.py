@@ -21,12 +21,18 @@ SELECT id::text AS id, owner_id::text AS owner_id, name, description, welcome_te
 FROM brands WHERE id = $1
 """
 
-TEAM_ROLE = "SELECT role FROM brand_admins WHERE brand_id = $1 AND user_id = $2"
-
 INSERT_TEAM_MEMBER = """
 INSERT INTO brand_admins (brand_id, user_id, role, added_by) VALUES ($1, $2, $3, $4)
 ON CONFLICT (brand_id, user_id) DO NOTHING
 """
+
+TEAM_ROLE_OF = "SELECT role FROM brand_admins WHERE brand_id = $1 AND user_id = $2"
+
+LOCK_BRAND = "SELECT owner_id FROM brands WHERE id = $1 FOR UPDATE"
+
+SET_TEAM_ROLE = "UPDATE brand_admins SET role = $3 WHERE brand_id = $1 AND user_id = $2"
+
+SET_BRAND_OWNER = "UPDATE brands SET owner_id = $2, updated_at = now() WHERE id = $1"
 
 DELETE_ADMIN = "DELETE FROM brand_admins WHERE brand_id = $1 AND user_id = $2 AND role = 'admin'"
 
@@ -97,7 +103,7 @@ ORDER BY m.role = 'member' DESC, c.series_number
 LIMIT 1
 """
 
-# --- CSV export -----------------------------------------------------------------------------------------
+# --- CSV export (core/exports.py): $1 the communities, $2 the row limit ----------------------------------------
 
 EXPORT_MEMBERS = """
 SELECT c.id::text, c.name, m.user_id::text, u.nickname, m.role, m.via, m.joined_at,
@@ -105,7 +111,7 @@ SELECT c.id::text, c.name, m.user_id::text, u.nickname, m.role, m.via, m.joined_
 FROM communities c
 JOIN memberships m ON m.community_id = c.id AND m.status = 'active'
 JOIN users u ON u.id = m.user_id
-WHERE c.brand_id = $1
+WHERE c.id = ANY($1::bigint[])
 ORDER BY c.id, m.joined_at, m.user_id
 LIMIT $2
 """
@@ -114,11 +120,14 @@ EXPORT_COMMUNITIES = """
 SELECT c.id::text, c.name, c.member_count, c.member_cap, c.entry_mode, coalesce(s.stage, 'gather'),
        coalesce(s.activity_score, 0), c.series_id::text, c.series_number
 FROM communities c LEFT JOIN community_stages s ON s.community_id = c.id
-WHERE c.brand_id = $1
+WHERE c.id = ANY($1::bigint[])
 ORDER BY c.id
 LIMIT $2
 """
 
+BRAND_COMMUNITY_IDS = "SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM communities WHERE brand_id = $1"
+
 INSERT_EXPORT = """
-INSERT INTO brand_exports (brand_id, user_id, report, row_count, truncated) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO brand_exports (brand_id, user_id, report, row_count, truncated, window_from, window_to)
+VALUES ($1, $2, $3, $4, false, $5, $6)
 """

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
+from litestar.response import Stream
 
 from service.brands import examples as ex
 from service.brands import export, logic
 from service.brands import models as m
 from service.brands.problems import PROBLEMS
-from service.core.deps import Db, WeChat
+from service.core.deps import AppSettings, Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
@@ -22,6 +24,21 @@ TAG = "brands"
 AUTH = ("unauthorized", "token_expired")
 TEAM = (*AUTH, "not_found", "forbidden")
 CHECKED = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "wechat_error")
+EXPORT_BOUNDS = ("export_window_too_long", "export_too_large")
+EXPORT_DESCRIPTION = (
+    "UTF-8 with a byte-order mark (Excel opens the Chinese correctly), CRLF lines, Chinese column headers "
+    "(docs/brands.md lists them). Streamed from a read-only snapshot. `members` and `communities` are a picture of "
+    "now; `orders` (orders and refunds), `rewards` (members' shares of committed pools) and `metrics` (one row per "
+    "community and local day, as GET .../metrics counts) cover the local days `from`..`to` (default: the last 30 "
+    "days; at most 366: `export_window_too_long`). At most 50,000 rows, counted before the first byte: "
+    "`export_too_large` asks for a narrower window. A cell that starts like a formula is prefixed with `'`."
+)
+ReportParam = Annotated[
+    export.ReportName,
+    QueryParameter(description="members, communities, orders (and refunds), rewards (allocations), metrics (by day)"),
+]
+From = Annotated[date | None, QueryParameter(name="from", description="First local day (YYYY-MM-DD)")]
+To = Annotated[date | None, QueryParameter(name="to", description="Last local day, inclusive (default: today)")]
 BRAND_PAGE = answer(200, ex.BRAND, "a brand with a series of two", "The brand, its team and its communities")
 
 
@@ -91,6 +108,28 @@ class BrandsController(Controller):
         await logic.remove_admin(db, brand_id, user.id, user_id)
 
     @post(
+        "/{brand_id:str}/ownership-transfer",
+        operation_id="transferBrandOwnership",
+        summary="Hand the brand to one of its admins (the brand's owner); you stay on as an admin",
+        description=(
+            "`userId` must be a brand admin (add them first). A brand's owner must do this before deleting their "
+            "account (`owner_must_transfer`). Pools the old owner paid stay theirs to be refunded to; the new owner "
+            "commits or cancels them. Send an `Idempotency-Key` to retry safely."
+        ),
+        status_code=200,
+        responses={**PROBLEMS.responses(*TEAM, "idempotency_key_reused"), **BRAND_PAGE},
+    )
+    async def transfer(
+        self,
+        brand_id: PathId,
+        data: JSONBody[m.BrandTransfer],
+        user: CurrentUser,
+        db: Db,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Brand]:
+        return await logic.transfer(db, brand_id, user.id, data, idempotency_key)
+
+    @post(
         "/{brand_id:str}/communities",
         operation_id="attachBrandCommunity",
         summary="Put a community I own into the brand (I am on its team); it inherits the brand's defaults",
@@ -134,23 +173,48 @@ class BrandsController(Controller):
         "/{brand_id:str}/export",
         operation_id="exportBrandCsv",
         media_type="text/csv",
-        summary="Download a CSV of the brand (its team): its members, or its communities with their figures",
-        description=(
-            "UTF-8 with a byte-order mark, so Excel opens the Chinese correctly. At most 50,000 rows: "
-            "`X-Export-Truncated: true` says rows were cut. Every download is recorded (who, which, how many rows)."
-        ),
-        responses=PROBLEMS.responses(*TEAM),
+        tags=["export"],
+        summary="Download a CSV over every community of the brand (its team): members, figures, money, metrics",
+        description=EXPORT_DESCRIPTION + " Recorded in the brand's export log.",
+        responses=PROBLEMS.responses(*TEAM, *EXPORT_BOUNDS),
     )
     async def download(
         self,
         brand_id: PathId,
         user: CurrentUser,
-        db: Db,
-        report: Annotated[
-            export.Report, QueryParameter(description="members: one row per member and community; communities")
-        ] = "members",
-    ) -> Response[bytes]:
-        return await export.export(db, brand_id, user.id, report)
+        state: State,
+        settings: AppSettings,
+        report: ReportParam = "members",
+        start: From = None,
+        end: To = None,
+    ) -> Stream:
+        return await export.brand_export(state.pool, settings, brand_id, user.id, report, start, end)
+
+
+class CommunityExportController(Controller):
+    path = "/communities"
+    tags = ["export"]
+    security = BEARER_SECURITY
+
+    @get(
+        "/{community_id:str}/export",
+        operation_id="exportCommunityCsv",
+        media_type="text/csv",
+        summary="Download a CSV of one community (its admins, the brand's team too): members, money, metrics",
+        description=EXPORT_DESCRIPTION + " Recorded in the community's audit log (`export.csv`).",
+        responses=PROBLEMS.responses(*AUTH, "not_found", "not_member", "forbidden", *EXPORT_BOUNDS),
+    )
+    async def download(
+        self,
+        community_id: PathId,
+        user: CurrentUser,
+        state: State,
+        settings: AppSettings,
+        report: ReportParam = "members",
+        start: From = None,
+        end: To = None,
+    ) -> Stream:
+        return await export.community_export(state.pool, settings, community_id, user.id, report, start, end)
 
 
 class SeriesController(Controller):
@@ -168,4 +232,4 @@ class SeriesController(Controller):
         return await logic.get_series(db, series_id, user.id)
 
 
-CONTROLLERS = [BrandsController, SeriesController]
+CONTROLLERS = [BrandsController, SeriesController, CommunityExportController]

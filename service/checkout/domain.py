@@ -7,6 +7,7 @@ from litestar.openapi.spec import Tag
 from service.checkout.jobs import JOBS
 from service.checkout.privacy import PRIVACY
 from service.checkout.problems import PROBLEMS
+from service.checkout.reports import ORDERS
 from service.checkout.routes import OrdersController, PayNotificationsController, TransfersController
 from service.core.domain import Domain
 
@@ -23,4 +24,5 @@ DOMAIN = Domain(
     ],
     jobs=[JOBS],
     privacy=PRIVACY,
+    reports=[ORDERS],
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from service.core.privacy import AccountExport, Erasure, ExportedOrder, ExportedRefund, ExportedTransfer, Privacy, fill
+from service.core.privacy import Erasure, Privacy
 
 _PSEUDONYMIZE_ORDERS = "UPDATE orders SET payer_openid = $2 WHERE payer_user_id = $1"
 _PSEUDONYMIZE_TRANSFERS = "UPDATE transfers SET payee_openid = $2 WHERE payee_user_id = $1"
@@ -35,10 +35,8 @@ async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
     await conn.execute(_PSEUDONYMIZE_TRANSFERS, erasure.user_id, erasure.pseudonym)
 
 
-async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
-    await fill(conn, into.orders, ExportedOrder, _ORDERS, user_id)
-    await fill(conn, into.refunds, ExportedRefund, _REFUNDS, user_id)
-    await fill(conn, into.transfers, ExportedTransfer, _TRANSFERS, user_id)
-
-
-PRIVACY = Privacy(erase=erase, export=export, keeps=("orders", "refunds", "transfers"))
+PRIVACY = Privacy(
+    erase=erase,
+    exports={"orders": _ORDERS, "refunds": _REFUNDS, "transfers": _TRANSFERS},
+    keeps=("orders", "refunds", "transfers"),
+)

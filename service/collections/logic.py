@@ -33,6 +33,7 @@ from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo
 from service.core.paging import fetch_page
+from service.core.rows import from_row
 from service.errors import FieldError, Problem
 from service.jobs import enqueue
 from service.settings import Settings
@@ -65,27 +66,7 @@ def _collection(row: asyncpg.Record, participants: list[m.Participant] | None = 
     if row["my_status"] is not None:
         order_id = row["my_order_id"]
         share = m.MyShare(status=row["my_status"], order_id=None if order_id is None else str(order_id))
-    return m.Collection(
-        id=str(row["id"]),
-        community_id=str(row["community_id"]),
-        initiator_id=str(row["initiator_id"]),
-        initiator_nickname=row["initiator_nickname"],
-        title=row["title"],
-        amount_fen=row["amount_fen"],
-        deadline=row["deadline"],
-        status=row["status"],
-        participant_count=row["participant_count"],
-        paid_count=row["paid_count"],
-        collected_fen=row["collected_fen"],
-        payout_status=row["payout_status"],
-        transfer_id=None if row["transfer_id"] is None else str(row["transfer_id"]),
-        cancel_reason=row["cancel_reason"],
-        created_at=row["created_at"],
-        settled_at=row["settled_at"],
-        cancelled_at=row["cancelled_at"],
-        my_share=share,
-        participants=participants,
-    )
+    return from_row(m.Collection, row, my_share=share, participants=participants)
 
 
 async def _detail(conn: asyncpg.Connection, collection_id: int, viewer_id: int) -> m.Collection:

@@ -3,9 +3,7 @@ collections the member started stay: they are money records."""
 
 from __future__ import annotations
 
-import asyncpg
-
-from service.core.privacy import AccountExport, ExportedCollection, Privacy, fill
+from service.core.privacy import Privacy
 
 _COLLECTIONS = """
 SELECT p.collection_id::text AS collection_id, c.title, p.status, p.order_id::text AS order_id, p.paid_at
@@ -14,8 +12,4 @@ WHERE p.user_id = $1 ORDER BY p.collection_id
 """
 
 
-async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
-    await fill(conn, into.collections, ExportedCollection, _COLLECTIONS, user_id)
-
-
-PRIVACY = Privacy(export=export, keeps=("collections", "collection_participants"))
+PRIVACY = Privacy(exports={"collections": _COLLECTIONS}, keeps=("collections", "collection_participants"))

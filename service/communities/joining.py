@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from functools import partial
 
 import asyncpg
 import msgspec
@@ -19,8 +20,8 @@ from service.core import ratelimit
 from service.core.access import ADMIN_ROLES, require_admin, require_member
 from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
-from service.core.paging import decode_cursor
-from service.core.rows import from_row, page_of
+from service.core.paging import fetch_page
+from service.core.rows import from_row
 from service.errors import Problem
 from service.settings import Settings
 
@@ -120,9 +121,10 @@ async def list_join_requests(
     conn: asyncpg.Connection, community_id: int, user_id: int, status: str, limit: int, cursor: str | None
 ) -> m.JoinRequestPage:
     await require_admin(conn, community_id, user_id)
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.JOIN_REQUESTS, community_id, status, after[0] if after else None, limit + 1)
-    return page_of(m.JoinRequest, m.JoinRequestPage, rows, limit, lambda row: (row["sort_id"],))
+    items, next_cursor = await fetch_page(
+        conn, q.JOIN_REQUESTS, community_id, status, limit=limit, cursor=cursor, item=partial(from_row, m.JoinRequest)
+    )
+    return m.JoinRequestPage(items=items, next_cursor=next_cursor)
 
 
 async def approve_join_request(
@@ -211,9 +213,10 @@ async def list_invites(
     """Admins see every link of the community; members see their own."""
     standing = await require_member(conn, community_id, user_id)
     creator = None if standing["role"] in ADMIN_ROLES else user_id
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.INVITES, community_id, creator, after[0] if after else None, limit + 1)
-    return page_of(m.Invite, m.InvitePage, rows, limit, lambda row: (row["sort_id"],))
+    items, next_cursor = await fetch_page(
+        conn, q.INVITES, community_id, creator, limit=limit, cursor=cursor, item=partial(from_row, m.Invite)
+    )
+    return m.InvitePage(items=items, next_cursor=next_cursor)
 
 
 async def revoke_invite(conn: asyncpg.Connection, community_id: int, user_id: int, code: str) -> None:

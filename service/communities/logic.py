@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Literal
 
 import asyncpg
@@ -26,9 +27,9 @@ from service.core.access import require_admin, require_member
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
 from service.core.media import claim_public_image
-from service.core.paging import decode_cursor
+from service.core.paging import fetch_page
 from service.core.robots import post_as_robot
-from service.core.rows import from_row, page_of
+from service.core.rows import from_row
 from service.errors import FieldError, Problem
 from service.settings import Settings
 
@@ -299,23 +300,27 @@ def _like_pattern(text: str) -> str:
 async def discover(
     conn: asyncpg.Connection, query: str | None, tag: str | None, limit: int, cursor: str | None
 ) -> m.CommunityPage:
-    after = decode_cursor(cursor, int)
     query = (query or "").strip() or None
     tag = (tag or "").strip().lower() or None
-    rows = await conn.fetch(
-        q.DISCOVER,
-        None if query is None else _like_pattern(query),
-        tag,
-        after[0] if after else None,
-        limit + 1,
+    pattern = None if query is None else _like_pattern(query)
+    items, next_cursor = await fetch_page(
+        conn, q.DISCOVER, pattern, tag, limit=limit, cursor=cursor, item=partial(from_row, m.CommunitySummary)
     )
-    return page_of(m.CommunitySummary, m.CommunityPage, rows, limit, lambda row: (row["sort_id"],))
+    return m.CommunityPage(items=items, next_cursor=next_cursor)
 
 
 async def my_communities(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.MyCommunityPage:
-    after = decode_cursor(cursor, datetime, int)
-    rows = await conn.fetch(q.MY_COMMUNITIES, user_id, *(after or (None, None)), limit + 1)
-    return page_of(m.MyCommunity, m.MyCommunityPage, rows, limit, lambda row: (row["last_activity_at"], row["sort_id"]))
+    items, next_cursor = await fetch_page(
+        conn,
+        q.MY_COMMUNITIES,
+        user_id,
+        limit=limit,
+        cursor=cursor,
+        item=partial(from_row, m.MyCommunity),
+        key=("last_activity_at", "sort_id"),
+        types=(datetime, int),
+    )
+    return m.MyCommunityPage(items=items, next_cursor=next_cursor)
 
 
 async def mark_read(conn: asyncpg.Connection, community_id: int, user_id: int) -> None:

@@ -4,6 +4,7 @@ and the welcome ceremony's second half, self-introductions."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import asyncpg
 import msgspec
@@ -18,10 +19,13 @@ from service.core.content import POST_SCENE, QUEUE_POST_CHECK, Verdict, judge, r
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
 from service.core.media import Image, claim_images
-from service.core.paging import decode_cursor
-from service.core.rows import from_row, invalid, page_of
+from service.core.paging import fetch_page
+from service.core.rows import from_row, invalid
 from service.errors import Problem
 from service.wechat.client import WeChatClient
+
+# Members listed in the order they joined: the cursor holds the last one's joining time and id.
+_BY_JOINING = {"key": ("joined_at", "sort_id"), "types": (datetime, int)}
 
 
 async def list_members(
@@ -34,9 +38,19 @@ async def list_members(
     nickname: str | None = None,
 ) -> m.MemberPage:
     await require_member(conn, community_id, user_id)
-    after = decode_cursor(cursor, datetime, int)
-    rows = await conn.fetch(q.MEMBERS, community_id, role, *(after or (None, None)), limit + 1, nickname, user_id)
-    return page_of(m.Member, m.MemberPage, rows, limit, lambda row: (row["joined_at"], row["sort_id"]))
+    items, next_cursor = await fetch_page(
+        conn,
+        q.MEMBERS,
+        community_id,
+        role,
+        nickname,
+        user_id,
+        limit=limit,
+        cursor=cursor,
+        item=partial(from_row, m.Member),
+        **_BY_JOINING,
+    )
+    return m.MemberPage(items=items, next_cursor=next_cursor)
 
 
 async def update_member(
@@ -230,15 +244,26 @@ async def newcomers(
 ) -> m.NewcomerPage:
     await require_admin(conn, community_id, admin_id)
     since = datetime.now(UTC) - timedelta(days=days)
-    after = decode_cursor(cursor, datetime, int)
-    rows = await conn.fetch(q.NEWCOMERS, community_id, since, introduced, *(after or (None, None)), limit + 1, admin_id)
-    return page_of(m.Newcomer, m.NewcomerPage, rows, limit, lambda row: (row["joined_at"], row["sort_id"]))
+    items, next_cursor = await fetch_page(
+        conn,
+        q.NEWCOMERS,
+        community_id,
+        since,
+        introduced,
+        admin_id,
+        limit=limit,
+        cursor=cursor,
+        item=partial(from_row, m.Newcomer),
+        **_BY_JOINING,
+    )
+    return m.NewcomerPage(items=items, next_cursor=next_cursor)
 
 
 async def audit_log(
     conn: asyncpg.Connection, community_id: int, admin_id: int, action: str | None, limit: int, cursor: str | None
 ) -> m.AuditPage:
     await require_admin(conn, community_id, admin_id)
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.AUDIT_LOG, community_id, action, after[0] if after else None, limit + 1)
-    return page_of(m.AuditEntry, m.AuditPage, rows, limit, lambda row: (row["sort_id"],))
+    items, next_cursor = await fetch_page(
+        conn, q.AUDIT_LOG, community_id, action, limit=limit, cursor=cursor, item=partial(from_row, m.AuditEntry)
+    )
+    return m.AuditPage(items=items, next_cursor=next_cursor)

@@ -183,18 +183,6 @@ ENTRY_PURPOSE = Purpose(PURPOSE, on_paid=_on_paid, on_refund=_on_refund, payer_r
 # --- the community's side: orders, admin refunds, earnings -------------------------------------------------
 
 
-def _refund(row: asyncpg.Record) -> Refund:
-    return Refund(
-        id=str(row["id"]),
-        amount_fen=row["amount_fen"],
-        status=row["status"],
-        initiated_by=row["initiated_by"],
-        reason=row["reason"],
-        created_at=row["created_at"],
-        succeeded_at=row["succeeded_at"],
-    )
-
-
 async def entry_orders(
     conn: asyncpg.Connection, community_id: int, user_id: int, status: str | None, limit: int, cursor: str | None
 ) -> pm.EntryOrderPage:
@@ -205,18 +193,14 @@ async def entry_orders(
     page = rows[:limit]
     refunds: dict[int, list[Refund]] = defaultdict(list)
     for row in await conn.fetch(pq.REFUNDS_OF_ORDERS, [row["id"] for row in page]):
-        refunds[row["order_id"]].append(_refund(row))
+        refunds[row["order_id"]].append(checkout.refund_view(row))
     items = [
-        pm.EntryOrder(
-            id=str(row["id"]),
-            payer_id=str(row["payer_user_id"]),
+        from_row(
+            pm.EntryOrder,
+            row,
+            payer_id=row["payer_user_id"],
             payer_nickname=row["nickname"],
             payer_avatar_url=row["avatar_url"],
-            amount_fen=row["amount_fen"],
-            status=row["status"],
-            created_at=row["created_at"],
-            paid_at=row["paid_at"],
-            refunded_fen=row["refunded_fen"],
             refundable_until=(
                 row["paid_at"] + timedelta(hours=row["window_hours"])
                 if row["status"] == "paid" and row["window_hours"]

@@ -21,6 +21,7 @@ from service.core.access import require_admin, require_owner
 from service.core.idempotency import run_once, scope_of
 from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
 from service.core.paging import fetch_page
+from service.core.rows import from_row
 from service.errors import Problem
 from service.wechat.pay import MAX_UNNAMED_TRANSFER_FEN, MIN_TRANSFER_FEN
 
@@ -28,17 +29,7 @@ PURPOSE = "community_payout"
 
 
 def _payout(row: asyncpg.Record) -> pm.Payout:
-    return pm.Payout(
-        id=str(row["id"]),
-        community_id=str(row["community_id"]),
-        payee_id=str(row["payee_user_id"]),
-        amount_fen=row["amount_fen"],
-        order_count=row["order_count"],
-        status=row["status"],
-        transfer_id=str(row["transfer_id"]) if row["transfer_id"] is not None else None,
-        created_at=row["created_at"],
-        finished_at=row["finished_at"],
-    )
+    return from_row(pm.Payout, row, payee_id=row["payee_user_id"])
 
 
 async def withdraw(conn: asyncpg.Connection, community_id: int, owner_id: int, key: str | None) -> Response[bytes]:

@@ -12,12 +12,8 @@ import asyncpg
 
 from service.core.privacy import (
     ERASED_NICKNAME,
-    AccountExport,
     Erasure,
-    ExportedJoinRequest,
-    ExportedMembership,
     Privacy,
-    fill,
 )
 
 _END_MEMBERSHIPS = """
@@ -56,14 +52,9 @@ async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
     await conn.execute(_DELETE_JOIN_REQUESTS, erasure.user_id)
 
 
-async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
-    await fill(conn, into.memberships, ExportedMembership, _MEMBERSHIPS, user_id)
-    await fill(conn, into.join_requests, ExportedJoinRequest, _JOIN_REQUESTS, user_id)
-
-
 PRIVACY = Privacy(
     erase=erase,
-    export=export,
+    exports={"memberships": _MEMBERSHIPS, "join_requests": _JOIN_REQUESTS},
     erases=("memberships", "join_requests"),
     # An owner cannot be erased (owner_must_transfer); payouts are money.
     keeps=("communities", "invites", "referrals", "community_audit_log", "community_entries", "payouts"),

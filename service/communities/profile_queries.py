@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.core.shown import member_shown
-from service.core.speech import valid_speech_by_member
+from service.core.speech import rolled_up_speech_by_member
 
 # Member $2 of community $1 as reader $3 sees them, with their contribution figures: essence posts (visible
 # ones), and their check-ins in the community's activities: count, points, longest streak and current
@@ -39,5 +39,6 @@ LEFT JOIN LATERAL (
 WHERE m.community_id = $1 AND m.user_id = $2 AND m.status = 'active' AND {member_shown("$2", "$3")}
 """  # noqa: S608
 
-# The member's valid posts and comments since ever (the interactions domain's definition).
-VALID_SPEECH = valid_speech_by_member("AND author_id = $4")
+# The member's valid posts and comments since ever (the interactions domain's definition), from the speech roll-up:
+# every day of it (any zone), less the member's repeats. $1 community, $2..$3 since ever, $4 the member.
+VALID_SPEECH = rolled_up_speech_by_member(days="", author="AND author_id = $4")

@@ -148,32 +148,33 @@ SET_INTRODUCTION = """
 UPDATE memberships SET introduction_post_id = $3, introduced_at = now() WHERE community_id = $1 AND user_id = $2
 """
 
-# $6: part of the nickname (case-insensitive), $7 the reader (neither
-# blocked the other: core/shown.py).
+# $3: part of the nickname (case-insensitive), $4 the reader (neither blocked the other: core/shown.py);
+# $5, $6 the cursor, $7 how many.
 MEMBERS = f"""
 SELECT m.user_id::text AS user_id, u.nickname, u.avatar_url, m.role, m.joined_at,
        m.introduction_post_id IS NOT NULL AS introduced, m.muted_until, m.user_id AS sort_id
 FROM memberships m JOIN users u ON u.id = m.user_id
 WHERE m.community_id = $1 AND m.status = 'active'
   AND ($2::text IS NULL OR m.role = $2)
-  AND ($3::timestamptz IS NULL OR (m.joined_at, m.user_id) > ($3, $4))
-  AND ($6::text IS NULL OR strpos(lower(u.nickname), lower($6)) > 0)
-  AND {member_shown("m.user_id", "$7")}
+  AND ($5::timestamptz IS NULL OR (m.joined_at, m.user_id) > ($5, $6))
+  AND ($3::text IS NULL OR strpos(lower(u.nickname), lower($3)) > 0)
+  AND {member_shown("m.user_id", "$4")}
 ORDER BY m.joined_at, m.user_id
-LIMIT $5
+LIMIT $7
 """  # noqa: S608
 
-# Members who joined since $2, newest first; $3 = false keeps only those without an introduction.
+# Members who joined since $2, newest first; $3 = false keeps only those without an introduction; $4 the
+# admin reading; $5, $6 the cursor, $7 how many.
 NEWCOMERS = f"""
 SELECT m.user_id::text AS user_id, u.nickname, u.avatar_url, m.joined_at,
        m.introduction_post_id IS NOT NULL AS introduced, m.user_id AS sort_id
 FROM memberships m JOIN users u ON u.id = m.user_id
 WHERE m.community_id = $1 AND m.status = 'active' AND m.joined_at >= $2
   AND ($3::boolean IS NULL OR (m.introduction_post_id IS NOT NULL) = $3)
-  AND ($4::timestamptz IS NULL OR (m.joined_at, m.user_id) < ($4, $5))
-  AND {apart("$7", "m.user_id")}
+  AND ($5::timestamptz IS NULL OR (m.joined_at, m.user_id) < ($5, $6))
+  AND {apart("$4", "m.user_id")}
 ORDER BY m.joined_at DESC, m.user_id DESC
-LIMIT $6
+LIMIT $7
 """  # noqa: S608
 
 USER_NICKNAME = "SELECT nickname FROM users WHERE id = $1"

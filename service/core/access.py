@@ -31,6 +31,22 @@ WHERE c.id = $1
 """
 
 
+BRAND_ROLE = """
+SELECT a.role FROM brands b LEFT JOIN brand_admins a ON a.brand_id = b.id AND a.user_id = $2 WHERE b.id = $1
+"""
+
+
+async def brand_role(conn: asyncpg.Connection, brand_id: int, user_id: int) -> str:
+    """The caller's role on a brand's team (`owner` or `admin`): `not_found` for no brand, `forbidden` off the
+    team. For every domain that acts for a brand (brands, brand-funded reward pools)."""
+    row = await conn.fetchrow(BRAND_ROLE, brand_id, user_id)
+    if row is None:
+        raise Problem("not_found", "no such brand")
+    if row["role"] is None:
+        raise Problem("forbidden", "only the brand's owner and admins may do this")
+    return row["role"]
+
+
 async def access_row(conn: asyncpg.Connection, community_id: int, user_id: int) -> asyncpg.Record:
     row = await conn.fetchrow(ACCESS, community_id, user_id)
     if row is None:

@@ -11,6 +11,7 @@ import asyncpg
 from litestar.di import NamedDependency
 
 from service.core.storage import Storage
+from service.db.replica import ReadRouter
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
@@ -21,3 +22,7 @@ AppSettings = NamedDependency[Settings]
 WeChat = NamedDependency[WeChatClient]
 Pay = NamedDependency[WeChatPay]
 Store = NamedDependency[Storage]
+# The replica when it is usable, else the primary, for reads that tolerate REPLICA_MAX_LAG seconds of staleness
+# (service/db/replica.py): `await reads.read(fn)` runs `fn(connection, as_of)`. Checks of the caller's standing
+# and anything read after a write stay on the primary (`db`, or `reads.primary`).
+Reads = NamedDependency[ReadRouter]

@@ -1,9 +1,9 @@
 """What a domain contributes, declared once in its package (`DOMAIN = Domain(...)` in its `__init__.py`).
 
 One list of domains (service/domains.py) builds the app (`create_app`) and the worker: their controllers,
-problem codes, OpenAPI tags, job kinds, payment purposes and hooks. Nothing is registered by importing a module; what is
-not declared does not exist, and `check_declared` refuses to start over a database that still holds work
-(queued jobs, orders) of a kind no domain declares.
+problem codes, OpenAPI tags, job kinds, payment purposes, hooks and CSV reports. Nothing is registered by importing
+a module; what is not declared does not exist, and `check_declared` refuses to start over a database that still
+holds work (queued jobs, orders) of a kind no domain declares.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from litestar import Litestar
 from litestar.openapi.spec import Tag
 from litestar.types import ControllerRouterHandler
 
+from service.core.exports import Report, install_reports
 from service.core.hooks import (
     OnCommunityOpened,
     OnMediaDecided,
@@ -50,6 +51,7 @@ class Domain:
     # What the API process runs while it serves, entered after the pool is made (the live hub's listener).
     lifespans: Sequence[Callable[[Litestar], AbstractAsyncContextManager[None]]] = ()
     on_community_opened: Sequence[OnCommunityOpened] = field(default=())
+    reports: Sequence[Report] = ()  # CSV reports of its rows for admins (core/exports.py)
 
 
 def problem_table(domains: Sequence[Domain]) -> Problems:
@@ -75,15 +77,9 @@ def install(domains: Sequence[Domain]) -> Registry:
     if len(set(names)) != len(names):
         raise ValueError(f"a domain is listed twice: {names}")
     install_purposes([purpose for domain in domains for purpose in domain.purposes])
-    install_hooks(
-        [hook for domain in domains for hook in domain.on_published],
-        [hook for domain in domains for hook in domain.on_media_verdict],
-        [hook for domain in domains for hook in domain.on_media_decided],
-        [hook for domain in domains for hook in domain.on_moderated],
-        [hook for domain in domains for hook in domain.on_sanctioned],
-        [hook for domain in domains for hook in domain.on_community_opened],
-    )
+    install_hooks(domains)
     install_privacy([domain.privacy for domain in domains])
+    install_reports([report for domain in domains for report in domain.reports])
     return job_registry(domains)
 
 

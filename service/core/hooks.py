@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import asyncpg
+
+E = TypeVar("E")
 
 
 @dataclass(frozen=True)
@@ -84,61 +87,31 @@ OnModerated = Callable[[asyncpg.Connection, Moderated], Awaitable[None]]
 OnSanctioned = Callable[[asyncpg.Connection, Sanctioned], Awaitable[None]]
 OnCommunityOpened = Callable[[asyncpg.Connection, CommunityOpened], Awaitable[None]]
 
-_on_published: list[OnPublished] = []
-_on_media_verdict: list[OnMediaVerdict] = []
-_on_media_decided: list[OnMediaDecided] = []
-_on_moderated: list[OnModerated] = []
-_on_sanctioned: list[OnSanctioned] = []
-_on_community_opened: list[OnCommunityOpened] = []
+
+class Hook(Generic[E]):
+    """One event's handlers, called in order in the caller's transaction; ``declared_as`` is the `Domain` field
+    that lists them."""
+
+    def __init__(self, declared_as: str) -> None:
+        self.declared_as = declared_as
+        self.handlers: list[Callable[[asyncpg.Connection, E], Awaitable[None]]] = []
+
+    async def __call__(self, conn: asyncpg.Connection, event: E) -> None:
+        for handler in self.handlers:
+            await handler(conn, event)
 
 
-def install_hooks(
-    on_published: Sequence[OnPublished],
-    on_media_verdict: Sequence[OnMediaVerdict] = (),
-    on_media_decided: Sequence[OnMediaDecided] = (),
-    on_moderated: Sequence[OnModerated] = (),
-    on_sanctioned: Sequence[OnSanctioned] = (),
-    on_community_opened: Sequence[OnCommunityOpened] = (),
-) -> None:
-    _on_published[:] = on_published
-    _on_media_verdict[:] = on_media_verdict
-    _on_media_decided[:] = on_media_decided
-    _on_moderated[:] = on_moderated
-    _on_sanctioned[:] = on_sanctioned
-    _on_community_opened[:] = on_community_opened
+published = Hook[Published]("on_published")  # the keyword robot answers, live updates tell the community
+media_verdict = Hook[MediaVerdict]("on_media_verdict")  # the media domain applies WeChat's verdict
+media_decided = Hook[MediaDecided]("on_media_decided")  # the feed shows or refuses the posts of the image
+moderated = Hook[Moderated]("on_moderated")  # the feed applies the decision
+sanctioned = Hook[Sanctioned]("on_sanctioned")  # communities mutes, removes, delists
+community_opened = Hook[CommunityOpened]("on_community_opened")  # robots copy keyword rules
+
+HOOKS: tuple[Hook, ...] = (published, media_verdict, media_decided, moderated, sanctioned, community_opened)
 
 
-async def published(conn: asyncpg.Connection, event: Published) -> None:
-    """Call every handler of the event in the caller's transaction (the keyword robot answers here)."""
-    for handler in _on_published:
-        await handler(conn, event)
-
-
-async def media_verdict(conn: asyncpg.Connection, event: MediaVerdict) -> None:
-    """Call every handler of an image verdict in the caller's transaction (the media domain applies it)."""
-    for handler in _on_media_verdict:
-        await handler(conn, event)
-
-
-async def media_decided(conn: asyncpg.Connection, event: MediaDecided) -> None:
-    """Call every handler of a decided image in the caller's transaction (the feed shows or refuses posts)."""
-    for handler in _on_media_decided:
-        await handler(conn, event)
-
-
-async def moderated(conn: asyncpg.Connection, event: Moderated) -> None:
-    """Call every handler of a moderation decision in the decision's transaction (the feed applies it)."""
-    for handler in _on_moderated:
-        await handler(conn, event)
-
-
-async def sanctioned(conn: asyncpg.Connection, event: Sanctioned) -> None:
-    """Call every handler of a sanction in the decision's transaction (communities mutes, removes, delists)."""
-    for handler in _on_sanctioned:
-        await handler(conn, event)
-
-
-async def community_opened(conn: asyncpg.Connection, event: CommunityOpened) -> None:
-    """Call every handler in the caller's transaction (the robots domain copies keyword rules)."""
-    for handler in _on_community_opened:
-        await handler(conn, event)
+def install_hooks(domains: Sequence[Any]) -> None:
+    """Put in force the handlers the domains declare, in the order of the list."""
+    for hook in HOOKS:
+        hook.handlers[:] = [handler for domain in domains for handler in getattr(domain, hook.declared_as)]

@@ -7,14 +7,18 @@ column that no domain names.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Annotated
 
 import asyncpg
 import msgspec
+import msgspec.inspect
 from msgspec import Meta
+
+from service.core.rows import from_row
 
 # What the tombstone shows where the member's name was (posts, comments, member lists).
 ERASED_NICKNAME = "已注销用户"
@@ -252,8 +256,13 @@ class Erasure:
 
 @dataclass(frozen=True)
 class Privacy:
+    """A domain's part: ``exports`` fills sections of the export (a field of `AccountExport` -> a statement whose
+    only parameter is the member's id and whose columns are the section's fields); ``export`` does what a
+    statement cannot."""
+
     erase: Eraser | None = None
     export: Exporter | None = None
+    exports: Mapping[str, str] = field(default_factory=dict)
     erases: tuple[str, ...] = ()
     keeps: tuple[str, ...] = ()
 
@@ -262,6 +271,9 @@ _privacy: list[Privacy] = []
 
 
 def install_privacy(declared: Sequence[Privacy]) -> None:
+    unknown = {section for privacy in declared for section in privacy.exports} - _section_models().keys()
+    if unknown:  # at start-up, not when a member first asks for a copy
+        raise RuntimeError(f"export sections that AccountExport does not have: {sorted(unknown)}")
     _privacy[:] = declared
 
 
@@ -274,17 +286,21 @@ async def erase_account(conn: asyncpg.Connection, erasure: Erasure) -> None:
 async def export_account(conn: asyncpg.Connection, user_id: int, now: datetime) -> AccountExport:
     export = AccountExport(exported_at=now)
     for privacy in _privacy:
+        for section, sql in privacy.exports.items():
+            model = _section_models()[section]
+            getattr(export, section).extend(from_row(model, row) for row in await conn.fetch(sql, user_id))
         if privacy.export is not None:
             await privacy.export(conn, user_id, export)
     return export
 
 
+@cache
+def _section_models() -> dict[str, type]:
+    """Each list section of the export and the Struct of its items."""
+    fields = msgspec.inspect.type_info(AccountExport).fields
+    return {f.name: f.type.item_type.cls for f in fields if isinstance(f.type, msgspec.inspect.ListType)}
+
+
 def declared_tables() -> tuple[set[str], set[str]]:
     """The tables the installed domains erase, and those they keep."""
     return {t for p in _privacy for t in p.erases}, {t for p in _privacy for t in p.keeps}
-
-
-async def fill(conn: asyncpg.Connection, into: list, model: type, sql: str, user_id: int) -> None:
-    """Append the rows of ``sql`` (columns named as the model's fields, ids as text) to a section."""
-    rows = await conn.fetch(sql, user_id)
-    into.extend(model(**{name: row[name] for name in model.__struct_fields__}) for row in rows)

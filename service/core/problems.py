@@ -1,4 +1,4 @@
-"""The core's problem codes (membership access, apps, idempotency, money), under WeChat's: every domain's
+"""The core's problem codes (membership access, apps, idempotency, money, CSV exports), under WeChat's: every domain's
 table extends this one (service/errors.py)."""
 
 from __future__ import annotations
@@ -53,5 +53,7 @@ SHARED = WECHAT.extend(
     ),
     Code("refund_window_closed", 409, "The refund window of this order has passed."),
     Code("refund_not_allowed", 403, "This purchase cannot be refunded by its payer."),
+    Code("export_window_too_long", 400, "The export's window (from..to) must be 1 to 366 days, in order."),
+    Code("export_too_large", 422, "The export would hold more than 50,000 rows: narrow the window.", action="fix"),
     Code("order_paid_out", 409, "The order's money has been paid out to the community's owner: it cannot be refunded."),
 )

@@ -1,15 +1,18 @@
 """Rows to response Structs, one way for every domain.
 
-The SQL names each column as the Struct's field and casts ids to text (`id::text AS id`): ids are strings on
-the wire. `from_row` then only picks the fields, without re-validating what PostgreSQL already typed.
+The SQL names each column as the Struct's field. Ids are bigints in the database and strings on the wire:
+`from_row` turns an integer into text where the Struct's field is a string, and otherwise only picks the
+fields, without re-validating what PostgreSQL already typed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
+from functools import cache
 from typing import Any, TypeVar
 
-from service.core.paging import encode_cursor
+import msgspec.inspect as mi
+
 from service.errors import FieldError, Problem
 
 T = TypeVar("T")
@@ -18,16 +21,28 @@ T = TypeVar("T")
 def from_row(model: type[T], row: Mapping[str, Any], **extra: Any) -> T:
     """A response Struct from a row whose column names are the Struct's field names (``extra`` overrides)."""
     values = {**row, **extra}
-    return model(**{name: values[name] for name in model.__struct_fields__ if name in values})  # type: ignore[attr-defined]
+    texts = _text_fields(model)
+    return model(
+        **{
+            name: str(value) if type(value) is int and name in texts else value
+            for name in model.__struct_fields__  # type: ignore[attr-defined]
+            if name in values
+            for value in (values[name],)
+        }
+    )
 
 
-def page_of(
-    model: type[T], page_model: type, rows: Sequence[Mapping[str, Any]], limit: int, cursor_of: Callable[[Any], tuple]
-) -> Any:
-    """A page of ``limit`` items from up to ``limit + 1`` rows; the cursor holds the sort key of the last one."""
-    items = [from_row(model, row) for row in rows[:limit]]
-    next_cursor = encode_cursor(*cursor_of(rows[limit - 1])) if len(rows) > limit else None
-    return page_model(items=items, next_cursor=next_cursor)
+@cache
+def _text_fields(model: type) -> frozenset[str]:
+    """The fields a Struct types as a string (possibly null): where an id column's integer becomes text."""
+
+    def is_text(kind: mi.Type) -> bool:
+        kind = kind.type if isinstance(kind, mi.Metadata) else kind
+        if isinstance(kind, mi.UnionType):
+            return any(is_text(member) for member in kind.types)
+        return isinstance(kind, mi.StrType)
+
+    return frozenset(field.name for field in mi.type_info(model).fields if is_text(field.type))
 
 
 def invalid(field: str, message: str) -> Problem:

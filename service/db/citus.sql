@@ -30,6 +30,8 @@ SELECT create_reference_table('community_series');
 SELECT create_reference_table('brand_exports');
 -- Blocks between members: every feed page and member list filters by them, whatever the community.
 SELECT create_reference_table('member_blocks');
+-- The one zone of the speech roll-up's days, read by the triggers of posts and comments on every shard.
+SELECT create_reference_table('speech_zone');
 
 -- Everything that belongs to one community, distributed by community id and co-located with `communities`:
 -- a feed page, a join, a payment's admission, a poll vote or a metrics query runs on one shard. At distribution
@@ -61,6 +63,10 @@ SELECT create_distributed_table('rollup_views', 'community_id', colocate_with =>
 SELECT create_distributed_table('rollup_presence', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('rollup_contributions', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('rollup_days', 'community_id', colocate_with => 'communities');
+-- The speech roll-up (0029), kept by triggers on posts and comments: each row's trigger writes beside it. Citus
+-- runs triggers on distributed tables with citus.enable_unsafe_triggers (they touch only co-located shards).
+SELECT create_distributed_table('speech_days', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('speech_keys', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('reward_allocations', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('polls', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('poll_proposals', 'community_id', colocate_with => 'communities');

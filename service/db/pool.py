@@ -80,15 +80,17 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     tables, and the one session advisory lock (migrate's) is released by its own finally."""
 
 
-async def create_pool(settings: Settings, dsn: str | None = None) -> asyncpg.Pool:
-    return await asyncpg.create_pool(
-        dsn or settings.database_url,
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
-        command_timeout=settings.db_command_timeout,
-        init=_init_connection,
-        reset=_keep_session,
-    )
+async def create_pool(settings: Settings, dsn: str | None = None, **options: object) -> asyncpg.Pool:
+    """A pool of `dsn` (default DATABASE_URL) sized by the settings; `options` override asyncpg's arguments."""
+    arguments: dict[str, object] = {
+        "min_size": settings.db_pool_min,
+        "max_size": settings.db_pool_max,
+        "command_timeout": settings.db_command_timeout,
+        "init": _init_connection,
+        "reset": _keep_session,
+        **options,
+    }
+    return await asyncpg.create_pool(dsn or settings.database_url, **arguments)
 
 
 async def connect(dsn: str) -> asyncpg.Connection:

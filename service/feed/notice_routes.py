@@ -8,7 +8,7 @@ from litestar import Controller, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
-from service.core.deps import Db
+from service.core.deps import Db, Reads
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import PathId
 from service.core.media import sign_answer
@@ -39,7 +39,9 @@ class SearchController(Controller):
         description=(
             "Chinese needs no spaces: `跑步` finds 今天早上去跑步了. Every word of `q` must match; a Chinese run of "
             "two or more characters matches as written, one character or a Latin word as the start of a word. "
-            "Only what every member sees: no pending, held, hidden or removed content, nothing by removed members. "
+            "Only what every member sees: no pending, held, hidden or removed content, nothing by removed members; "
+            "where a read replica serves the hits, they may be up to `REPLICA_MAX_LAG` (1 s) behind every write, "
+            "mine included. "
             "Each hit has a `snippet` of its text and the `highlights` in it as [start, end) UTF-16 offsets. "
             "A `q` with nothing to search (only spaces or punctuation) answers 400 `search_query_blank`."
         ),
@@ -49,12 +51,12 @@ class SearchController(Controller):
         self,
         community_id: PathId,
         q: SearchText,
-        user: CurrentUser,
-        db: Db,
+        caller: CurrentUser,
+        reads: Reads,
         limit: FeedLimit = 20,
         cursor: Cursor = None,
     ) -> m.SearchPage:
-        return await search.search(db, community_id, user.id, q, limit, cursor)
+        return await search.search(reads, community_id, caller.id, q, limit, cursor)
 
     @get(
         "/members/{user_id:str}/posts",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from service.core.privacy import AccountExport, Erasure, ExportedComment, ExportedLike, ExportedPost, Privacy, fill
+from service.core.privacy import Erasure, Privacy
 
 _UNPICTURE_POSTS = "UPDATE posts SET image_ids = '{}', image_urls = '{}' WHERE author_id = $1"
 _UNPICTURE_COMMENTS = "UPDATE comments SET image_id = NULL WHERE author_id = $1 AND image_id IS NOT NULL"
@@ -41,15 +41,9 @@ async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
     await conn.execute(_DELETE_MENTION_NOTICES, erasure.user_id)
 
 
-async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
-    await fill(conn, into.posts, ExportedPost, _POSTS, user_id)
-    await fill(conn, into.comments, ExportedComment, _COMMENTS, user_id)
-    await fill(conn, into.likes, ExportedLike, _LIKES, user_id)
-
-
 PRIVACY = Privacy(
     erase=erase,
-    export=export,
+    exports={"posts": _POSTS, "comments": _COMMENTS, "likes": _LIKES},
     erases=("posts", "comments", "feed_notifications", "mention_notices"),
     keeps=("post_likes", "post_shares", "post_pins"),  # pins: the admin who pinned, as a moderation record
 )

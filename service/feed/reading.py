@@ -14,6 +14,7 @@ import msgspec
 from litestar import Response
 
 from service.core.paging import decode_cursor, encode_cursor, since_id
+from service.db.replica import ReadRouter
 from service.errors import FieldError, Problem
 from service.feed import models as m
 from service.feed import page_queries as pages
@@ -70,7 +71,7 @@ IN_FLIGHT_SLACK = timedelta(seconds=10)
 
 
 async def community_feed(
-    pool: asyncpg.Pool,
+    reads: ReadRouter,
     cache: PageCache | None,
     settings: Settings,
     community_id: int,
@@ -80,18 +81,23 @@ async def community_feed(
     cursor: str | None,
     since: str | None = None,
 ) -> Response[bytes]:
+    """The page as everyone sees it (from the cache, else from the replica when usable, else from the primary),
+    finished for its reader on the primary: their standing, likes and blocks, and whether they wrote since the
+    page was read (then the page is built for them alone, on the primary: they see their own writes at once)."""
+    pool = reads.primary
     own_query, shared_query, key_type, cursor_of = _ORDERS[order]
     if (newer_than := since_id(since, cursor)) is not None:  # catching up: the reader's own, never cached
         row = await pool.fetchrow(pages.FEED_SINCE, community_id, user_id, newer_than, limit)
         _require_standing(row)
         return _page(row, limit, cursor_of)
     after = _cursor(cursor, order, key_type)
-    if cache is not None:
+    if cache is not None or reads.usable():
 
-        async def load() -> SharedPage:
-            row = await pool.fetchrow(shared_query, community_id, *after, limit)
+        async def shared_page(conn: asyncpg.Connection, as_of: datetime | None) -> SharedPage:
+            row = await conn.fetchrow(shared_query, community_id, *after, limit)
             return SharedPage(
-                read_at=row["read_at"],
+                # From the replica: the time since which it holds every write, not its clock's.
+                read_at=row["read_at"] if as_of is None else min(as_of, row["read_at"]),
                 post_ids=row["post_ids"],
                 author_ids=row["author_ids"],
                 commenter_ids=row["commenter_ids"],
@@ -100,8 +106,11 @@ async def community_feed(
                 pins=row["pins"],
             )
 
+        async def load() -> SharedPage:
+            return await reads.read(shared_page)
+
         key = (community_id, order, *after, limit)
-        shared = await cache.page(key, load)
+        shared = await (load() if cache is None else cache.page(key, load))
         reader = await pool.fetchrow(
             pages.READER_OF_PAGE,
             community_id,
@@ -114,7 +123,8 @@ async def community_feed(
         _require_standing(reader)
         blocked = set(reader["blocked"])
         if reader["pins"] != shared.pins:
-            cache.forget(key, shared)  # pinned or unpinned since, maybe through another process
+            if cache is not None:
+                cache.forget(key, shared)  # pinned or unpinned since, maybe through another process
         elif not reader["own_news"] and blocked.isdisjoint(shared.commenter_ids):
             return _page(shared.row, limit, cursor_of, shared.items_for(set(reader["liked"]), blocked))
     row = await pool.fetchrow(own_query, community_id, user_id, *after, limit)

@@ -56,8 +56,9 @@ class CommunityFeedController(Controller):
             "`hot`: by the time-decayed score (likes + 2 comments + 3 shares + 1) x 2^(-age in hours / 24) "
             "(docs/feed.md), keyset cursor on (score rank, id). Each item carries its author, counts, whether I "
             "liked it, the essence flag and its first comments. My own pending posts are included, marked. "
-            "Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes; my own writes, my likes "
-            "and my standing are always current (docs/feed.md, the page cache). Posts and comments of members I "
+            "Pages may be up to `FEED_CACHE_SECONDS` (1 s) behind other members' writes, plus `REPLICA_MAX_LAG` (1 s) "
+            "where a read replica serves them; my own writes, my likes and my standing are always current "
+            "(docs/feed.md, the page cache). Posts and comments of members I "
             "blocked are left out: a page may then hold fewer items than `limit` while `nextCursor` goes on. "
             "`since` (the newest post id I have, after a live `post` event or a return from the background) answers "
             "only the newer posts, oldest first, whatever the `order`, never from the cache (docs/live.md)."
@@ -75,7 +76,7 @@ class CommunityFeedController(Controller):
         since: Since = None,
     ) -> Response[m.FeedPage]:
         page = await reading.community_feed(
-            state.pool, state.feed_cache, state.settings, community_id, caller.id, order, limit, cursor, since
+            state.reads, state.feed_cache, state.settings, community_id, caller.id, order, limit, cursor, since
         )
         return await sign_answer(state.storage, page)
 

@@ -15,6 +15,8 @@ import asyncpg
 
 from service.core.access import require_member
 from service.core.paging import decode_cursor, encode_cursor
+from service.core.rows import from_row
+from service.db.replica import ReadRouter
 from service.errors import Problem
 from service.feed import models as m
 from service.feed import search_queries as sq
@@ -74,37 +76,30 @@ def snippet(text: str, found: list[str]) -> tuple[str, list[list[int]]]:
 
 
 async def search(
-    conn: asyncpg.Connection, community_id: int, user_id: int, q: str, limit: int, cursor: str | None
+    reads: ReadRouter, community_id: int, user_id: int, q: str, limit: int, cursor: str | None
 ) -> m.SearchPage:
+    """The caller's standing is checked on the primary; the hits come from the replica when it is usable (they
+    show what every member sees, at most REPLICA_MAX_LAG seconds late: service/db/replica.py)."""
     found = words(q)
     if not found:
         raise Problem("search_query_blank")
-    await require_member(conn, community_id, user_id)
+    async with reads.primary.acquire() as conn:
+        await require_member(conn, community_id, user_id)
     after = decode_cursor(cursor, float, str, int) or (None, None, None)
-    async with conn.transaction():
-        # How to find the candidates depends on how common the words are (walk the newest posts, or read
-        # the index): a plan made once for any query would read every match of a common word.
-        await conn.execute(sq.CUSTOM_PLANS)
-        rows = await conn.fetch(sq.SEARCH, community_id, tsquery(found), user_id, *after, limit + 1)
+
+    async def hits(conn: asyncpg.Connection, _as_of: object) -> list[asyncpg.Record]:
+        async with conn.transaction():
+            # How to find the candidates depends on how common the words are (walk the newest posts, or read
+            # the index): a plan made once for any query would read every match of a common word.
+            await conn.execute(sq.CUSTOM_PLANS)
+            return await conn.fetch(sq.SEARCH, community_id, tsquery(found), user_id, *after, limit + 1)
+
+    rows = await reads.read(hits)
     items = []
     for row in rows[:limit]:
         text, highlights = snippet(row["text"], found)
-        author = m.Author(
-            id=None if row["author_id"] is None else str(row["author_id"]),
-            nickname=row["nickname"],
-            avatar_url=row["avatar_url"],
-        )
-        items.append(
-            m.SearchHit(
-                kind=row["kind"],
-                id=str(row["id"]),
-                post_id=str(row["post_id"]),
-                author=author,
-                snippet=text,
-                highlights=highlights,
-                created_at=row["created_at"],
-            )
-        )
+        author = from_row(m.Author, row, id=row["author_id"])
+        items.append(from_row(m.SearchHit, row, author=author, snippet=text, highlights=highlights))
     last = rows[limit - 1] if len(rows) > limit else None
     next_cursor = None if last is None else encode_cursor(last["rank"], last["kind"], last["id"])
     return m.SearchPage(items=items, next_cursor=next_cursor)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncpg
 
 from service.core import ratelimit
+from service.core.rows import from_row
 from service.errors import Problem
 from service.feed import models as m
 from service.feed import queries as q
@@ -30,25 +31,7 @@ async def preview(conn: asyncpg.Connection, settings: Settings, code: str, addre
     return m.SharePreview(
         code=row["code"],
         sharer_nickname=row["sharer_nickname"],
-        post=m.PreviewPost(
-            id=str(row["id"]),
-            excerpt=row["excerpt"],
-            truncated=row["truncated"],
-            image_count=row["image_count"],
-            like_count=row["like_count"],
-            comment_count=row["comment_count"],
-            author_nickname=row["name"] if row["robot"] else row["author_nickname"],
-            created_at=row["created_at"],
-        ),
-        community=m.CommunityCard(
-            id=str(row["community_id"]),
-            name=row["name"],
-            description=row["description"],
-            cover_url=row["cover_url"],
-            member_count=row["member_count"],
-            member_cap=row["member_cap"],
-            entry_mode=row["entry_mode"],
-            price_fen=row["price_fen"],
-        ),
+        post=from_row(m.PreviewPost, row, author_nickname=row["name"] if row["robot"] else row["author_nickname"]),
+        community=from_row(m.CommunityCard, row, id=row["community_id"]),
         join=m.HowToJoin(outcome=_outcome(row), share_code=row["code"]),
     )

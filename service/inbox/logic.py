@@ -6,8 +6,8 @@ from functools import partial
 
 import asyncpg
 
-from service.core.paging import decode_cursor, since_id
-from service.core.rows import invalid, page_of
+from service.core.paging import fetch_page, since_id
+from service.core.rows import from_row, invalid
 from service.inbox import models as m
 from service.inbox import queries as q
 
@@ -15,13 +15,14 @@ from service.inbox import queries as q
 async def page(
     conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None, since: str | None = None
 ) -> m.NotificationPage:
+    item = partial(from_row, m.Notification)
     if (newer_than := since_id(since, cursor)) is not None:
-        rows = await conn.fetch(q.SINCE, user_id, newer_than, limit)  # never more than a page: no cursor
+        # never more than a page: no cursor
+        items, next_cursor = [item(row) for row in await conn.fetch(q.SINCE, user_id, newer_than, limit)], None
     else:
-        after = decode_cursor(cursor, int)
-        rows = await conn.fetch(q.PAGE, user_id, after[0] if after else None, limit + 1)
-    with_count = partial(m.NotificationPage, unread_count=await conn.fetchval(q.UNREAD, user_id))
-    return page_of(m.Notification, with_count, rows, limit, lambda row: (row["sort_id"],))
+        items, next_cursor = await fetch_page(conn, q.PAGE, user_id, limit=limit, cursor=cursor, item=item)
+    unread_count = await conn.fetchval(q.UNREAD, user_id)
+    return m.NotificationPage(items=items, unread_count=unread_count, next_cursor=next_cursor)
 
 
 async def unread(conn: asyncpg.Connection, user_id: int) -> m.Unread:

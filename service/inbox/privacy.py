@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from service.core.privacy import AccountExport, Erasure, ExportedNotification, Privacy, fill
+from service.core.privacy import Erasure, Privacy
 
 _DELETE = "DELETE FROM inbox_items WHERE user_id = $1"
 _ITEMS = """
@@ -19,8 +19,4 @@ async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
     await conn.execute(_DELETE, erasure.user_id)
 
 
-async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
-    await fill(conn, into.notifications, ExportedNotification, _ITEMS, user_id)
-
-
-PRIVACY = Privacy(erase=erase, export=export, erases=("inbox_items",))
+PRIVACY = Privacy(erase=erase, exports={"notifications": _ITEMS}, erases=("inbox_items",))

@@ -146,9 +146,17 @@ async def rollup_incremental(conn: asyncpg.Connection, settings: Settings) -> in
     return len(touched)
 
 
+async def rebuild_speech(conn: asyncpg.Connection, zone: str) -> None:
+    """The speech roll-up from the posts and comments themselves, its days in `zone` (writers wait meanwhile)."""
+    async with conn.transaction():
+        await conn.execute(q.LOCK_SPEECH)
+        await conn.execute(q.REBUILD_SPEECH, zone)
+
+
 async def rebuild(conn: asyncpg.Connection, settings: Settings) -> int:
     """Recompute every roll-up from raw events and sessions."""
     async with conn.transaction():
+        await rebuild_speech(conn, settings.metrics_timezone)
         await conn.execute("TRUNCATE rollup_views, rollup_presence, rollup_contributions, rollup_days")
         days = await conn.fetch(q.ALL_DAYS, settings.metrics_timezone)
         for row in days:
@@ -218,14 +226,24 @@ def validate_window(start: date, end: date, fields: tuple[str, str] = ("from", "
 
 
 async def compute_metrics(
-    conn: asyncpg.Connection, settings: Settings, community_id: int, start: date, end: date, granularity: str
+    conn: asyncpg.Connection,
+    settings: Settings,
+    community_id: int,
+    start: date,
+    end: date,
+    granularity: str,
+    *,
+    exact: bool = False,
 ) -> tuple[list[tuple[date, MetricValues]], MetricValues, datetime | None]:
-    """Every metric per period (day, week or month) and over the whole window [start, end]."""
+    """Every metric per period (day, week or month) and over the whole window [start, end]. `exact`: speech from
+    the posts and comments themselves rather than the speech roll-up (the same figures; benchmarks compare)."""
     validate_window(start, end)
     zone = settings.metrics_timezone
     window_start, _ = day_bounds(start, zone)
     _, window_end = day_bounds(end, zone)
-    speech = await conn.fetch(q.SPEECH_METRICS, community_id, window_start, window_end, zone, granularity)
+    rolled_up = not exact and await conn.fetchval(q.SPEECH_ZONE) == zone
+    speech_query = q.SPEECH_METRICS if rolled_up else q.SPEECH_METRICS_EXACT
+    speech = await conn.fetch(speech_query, community_id, window_start, window_end, zone, granularity)
     views = await conn.fetch(q.VIEW_METRICS, community_id, start, end, granularity)
     presence = await conn.fetch(q.PRESENCE_METRICS, community_id, start, end, granularity)
     days = await conn.fetch(q.DAY_METRICS, community_id, start, end, granularity)

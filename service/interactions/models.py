@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from service.core.media import AvatarLink
+from service.core.money.models import Order, Refund
 
 IdString = Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", description="A resource id")]
 ClientEventId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$(?!\n)")]
@@ -211,3 +212,42 @@ class MyReward(Camel, frozen=True):
 class MyRewards(Camel, frozen=True):
     items: list[MyReward]
     next_cursor: Annotated[str | None, msgspec.Meta(examples=["128"], description="The last reward's id")]
+
+
+# --- brand-funded reward pools (docs/brands.md) -----------------------------------------------------------------
+
+BrandPoolStatus = Literal["unpaid", "draft", "committed", "cancelled"]
+
+
+class BrandRewardPoolCreate(Camel, frozen=True, forbid_unknown_fields=True):
+    """A pool the brand's owner pays for: split over the brand's communities by activity score over the local
+    days `start`..`end`, then over each community's members by contribution."""
+
+    amount_fen: Annotated[int, msgspec.Meta(ge=100, le=10**9, examples=[50000], description="At least 1 yuan")]
+    start: date
+    end: date
+    min_activity_score: Annotated[float, msgspec.Meta(ge=0)] = 0
+    min_effective_speakers: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class BrandRewardPool(Camel, frozen=True):
+    """`unpaid` until the payment arrives (`order` carries the wx.requestPayment data), `draft` once paid (the
+    allocation shown is a preview), `committed` (the recorded allocation, paid out by transfers), `cancelled`
+    (called off before commit; refunded in full when it was paid: `refund`)."""
+
+    id: str
+    brand_id: str
+    amount_fen: int
+    start: date
+    end: date
+    status: BrandPoolStatus
+    allocated_fen: int
+    unallocated_fen: int
+    communities: list[CommunityAllocation]
+    created_at: datetime
+    order_id: str | None = None
+    paid_at: datetime | None = None
+    committed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    order: Order | None = None
+    refund: Refund | None = None

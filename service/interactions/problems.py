@@ -10,4 +10,8 @@ PROBLEMS = SHARED.extend(
     Code("window_too_long", 400, "The metrics window is longer than 366 days or ends before it starts."),
     Code("nothing_to_allocate", 409, "No community meets the pool's thresholds with any member contribution."),
     Code("pool_not_found", 404, "No such reward pool."),
+    Code("pool_not_paid", 409, "The brand's reward pool is not paid yet: pay its order first."),
+    Code("pool_cancelled", 409, "The reward pool was cancelled."),
+    Code("pool_committed", 409, "The reward pool is committed and paid out to members: it cannot be cancelled."),
+    Code("brand_has_no_communities", 409, "The brand has no community to reward: attach one first."),
 )

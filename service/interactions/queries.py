@@ -1,6 +1,6 @@
 """SQL of the interactions domain: recording, presence, roll-ups, metrics and rewards."""
 
-from service.core.speech import valid_speech_by_member
+from service.core.speech import REPEATS_IN_WINDOW, ROLLED_UP_SPEECH_BY_MEMBER, valid_speech_by_member
 
 # --- recording -----------------------------------------------------------------------------------
 
@@ -162,7 +162,35 @@ FROM presence_sessions,
 # Speech: posts and comments by members (robots have no author). Valid: visible, at least 5 characters
 # or an image (uploaded, or a URL stored before uploads), and the first of its author's identical texts (case
 # and spacing aside) with as many images in the window. One row per period plus the total (period NULL).
-SPEECH_METRICS = """
+# Read from the speech roll-up (core/speech.py, migration 0029) when it is kept in $4: per period and author, the
+# basic-valid rows less the repeats. An author is an effective speaker of a period when something is left.
+SPEECH_METRICS = f"""
+WITH days AS (
+    SELECT date_trunc($5, day)::date AS period, author_id,
+           sum(posts + comments) AS written, sum(valid_posts) AS valid_posts, sum(valid_comments) AS valid_comments
+    FROM speech_days
+    WHERE community_id = $1 AND day >= ($2 AT TIME ZONE $4)::date AND day < ($3 AT TIME ZONE $4)::date
+    GROUP BY 1, 2
+), repeats AS (
+    SELECT date_trunc($5, (created_at AT TIME ZONE $4)::date)::date AS period, author_id,
+           count(*) FILTER (WHERE kind = 'post') AS posts, count(*) FILTER (WHERE kind = 'comment') AS comments
+    FROM ({REPEATS_IN_WINDOW}) r
+    GROUP BY 1, 2
+), judged AS (
+    SELECT period, author_id, h.valid_posts - coalesce(r.posts, 0) AS valid_posts,
+           h.valid_comments - coalesce(r.comments, 0) AS valid_comments
+    FROM days h LEFT JOIN repeats r USING (period, author_id)
+    WHERE h.written > 0
+)
+SELECT period, count(DISTINCT author_id) AS speakers,
+       count(DISTINCT author_id) FILTER (WHERE valid_posts + valid_comments > 0) AS effective_speakers,
+       coalesce(sum(valid_posts), 0)::bigint AS valid_posts, coalesce(sum(valid_comments), 0)::bigint AS valid_comments
+FROM judged
+GROUP BY GROUPING SETS ((period), ())
+"""  # noqa: S608
+
+# The same from the posts and comments themselves, for a zone other than the roll-up's.
+SPEECH_METRICS_EXACT = """
 WITH speech AS (
     SELECT 'post' AS kind, author_id, created_at, coalesce(text, '') AS text,
            cardinality(image_urls) + cardinality(image_ids) AS images,
@@ -193,8 +221,17 @@ FROM judged
 GROUP BY GROUPING SETS ((period), ())
 """
 
-# A member's own valid speech in the window, for contribution scores. $1 community, $2..$3 window.
-VALID_SPEECH_BY_MEMBER = valid_speech_by_member()
+# A member's own valid speech in the window, for contribution scores. $1 community, $2..$3 window (local midnights),
+# $4 the zone: the roll-up's (speech_zone); in another zone, the exact one ($1..$3) reads the rows.
+VALID_SPEECH_BY_MEMBER = ROLLED_UP_SPEECH_BY_MEMBER
+VALID_SPEECH_BY_MEMBER_EXACT = valid_speech_by_member()
+
+# The zone the speech roll-up's days are in: it answers only windows of local days in that zone.
+SPEECH_ZONE = "SELECT zone FROM speech_zone"
+
+# Rebuilt from the rows in another zone ($1), writers held off meanwhile (SHARE conflicts with every write).
+LOCK_SPEECH = "LOCK TABLE posts, comments IN SHARE MODE"
+REBUILD_SPEECH = "UPDATE speech_zone SET zone = $1 RETURNING speech_rebuild()"
 
 # Roll-up reads, one row per period plus the total (period NULL). $1 community, $2 first day,
 # $3 last day (inclusive), $4 granularity ('day' | 'week' | 'month').
@@ -253,8 +290,11 @@ RETURNING *
 POOL = "SELECT * FROM reward_pools WHERE id = $1"
 LOCK_POOL = "SELECT * FROM reward_pools WHERE id = $1 FOR UPDATE"
 
+# A brand's pool ($2): the brand's communities only.
 CANDIDATE_COMMUNITIES = """
-SELECT id FROM communities WHERE ($1::bigint[] IS NULL OR id = ANY($1::bigint[])) ORDER BY id
+SELECT id FROM communities
+WHERE ($1::bigint[] IS NULL OR id = ANY($1::bigint[])) AND ($2::bigint IS NULL OR brand_id = $2)
+ORDER BY id
 """
 
 INSERT_ALLOCATIONS = """

@@ -14,6 +14,7 @@ import asyncpg
 from service.core.inbox import Item, deliver
 from service.core.money import create_transfer
 from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
+from service.core.rows import from_row
 from service.errors import Problem
 from service.interactions import queries as q
 from service.interactions.allocation import split_two_tiers
@@ -61,9 +62,12 @@ async def contributions(
     window_start, _ = day_bounds(start, settings.metrics_timezone)
     _, window_end = day_bounds(end, settings.metrics_timezone)
     members = {r["user_id"] for r in await conn.fetch(q.ACTIVE_MEMBERS, community_id)}
-    speech = {
-        r["user_id"]: r for r in await conn.fetch(q.VALID_SPEECH_BY_MEMBER, community_id, window_start, window_end)
-    }
+    zone = settings.metrics_timezone
+    if await conn.fetchval(q.SPEECH_ZONE) == zone:  # the roll-up's days are these local days
+        rows = await conn.fetch(q.VALID_SPEECH_BY_MEMBER, community_id, window_start, window_end, zone)
+    else:
+        rows = await conn.fetch(q.VALID_SPEECH_BY_MEMBER_EXACT, community_id, window_start, window_end)
+    speech = {r["user_id"]: r for r in rows}
     given = {r["user_id"]: r for r in await conn.fetch(q.CONTRIBUTIONS, community_id, start, end)}
     referred = {
         r["user_id"]: r["referrals"]
@@ -84,11 +88,11 @@ async def contributions(
 
 
 async def plan(conn: asyncpg.Connection, settings: Settings, pool: asyncpg.Record) -> list[CommunityAllocation]:
-    """The allocation a pool would make now."""
+    """The allocation a pool would make now (a brand's pool: over the brand's communities of now)."""
     start, end = pool["window_from"], pool["window_to"]
     scores: dict[int, float] = {}
     member_scores: dict[int, dict[int, float]] = {}
-    for row in await conn.fetch(q.CANDIDATE_COMMUNITIES, pool["community_ids"]):
+    for row in await conn.fetch(q.CANDIDATE_COMMUNITIES, pool["community_ids"], pool["brand_id"]):
         community_id = row["id"]
         _, total, _ = await compute_metrics(conn, settings, community_id, start, end, "month")
         if (
@@ -121,12 +125,11 @@ async def plan(conn: asyncpg.Connection, settings: Settings, pool: asyncpg.Recor
 
 def _pool(row: asyncpg.Record, communities: list[CommunityAllocation]) -> RewardPool:
     allocated = sum(m.amount_fen for c in communities for m in c.members)
-    return RewardPool(
-        id=str(row["id"]),
-        amount_fen=row["amount_fen"],
+    return from_row(
+        RewardPool,
+        row,
         start=row["window_from"],
         end=row["window_to"],
-        status=row["status"],
         allocated_fen=allocated,
         unallocated_fen=row["amount_fen"] - allocated,
         communities=communities,
@@ -152,19 +155,31 @@ async def create_pool(
 
 async def read_pool(conn: asyncpg.Connection, settings: Settings, pool_id: int) -> RewardPool:
     row = await conn.fetchrow(q.POOL, pool_id)
-    if row is None:
+    if row is None or row["brand_id"] is not None:  # a brand's pool is the brand's (brand_pools.py)
         raise Problem("pool_not_found")
-    if row["status"] == "draft":
-        return _pool(row, await plan(conn, settings, row))
-    return _pool(row, _stored(await conn.fetch(q.POOL_ALLOCATIONS, pool_id)))
+    return _pool(row, await allocation(conn, settings, row))
 
 
-async def commit_pool(conn: asyncpg.Connection, settings: Settings, pool_id: int) -> RewardPool:
-    """Record the allocation once; committing again returns what was recorded."""
+async def allocation(conn: asyncpg.Connection, settings: Settings, row: asyncpg.Record) -> list[CommunityAllocation]:
+    """What a pool shows: the recorded allocation once committed, else the one it would make now."""
+    if row["status"] == "committed":
+        return _stored(await conn.fetch(q.POOL_ALLOCATIONS, row["id"]))
+    return await plan(conn, settings, row)
+
+
+async def commit_pool(
+    conn: asyncpg.Connection, settings: Settings, pool_id: int, brand_id: int | None = None
+) -> RewardPool:
+    """Record the allocation once; committing again returns what was recorded. `brand_id`: the brand whose pool
+    it must be (None: the operator's pools)."""
     async with conn.transaction():
         row = await conn.fetchrow(q.LOCK_POOL, pool_id)
-        if row is None:
+        if row is None or row["brand_id"] != brand_id:
             raise Problem("pool_not_found")
+        if row["status"] == "unpaid":  # a brand's pool before its payment (brand_pools.py)
+            raise Problem("pool_not_paid", "the pool is paid for before it is committed")
+        if row["status"] == "cancelled":
+            raise Problem("pool_cancelled")
         if row["status"] == "draft":
             communities = await plan(conn, settings, row)
             if not communities:
@@ -180,6 +195,14 @@ async def commit_pool(conn: asyncpg.Connection, settings: Settings, pool_id: int
             row = await conn.fetchrow(q.POOL, pool_id)
         stored = await conn.fetch(q.POOL_ALLOCATIONS, pool_id)
     return _pool(row, _stored(stored))
+
+
+async def commit(
+    conn: asyncpg.Connection, settings: Settings, pool_id: int, brand_id: int
+) -> tuple[asyncpg.Record, list[CommunityAllocation]]:
+    """A brand's pool committed (`commit_pool`): its row and its recorded allocation."""
+    await commit_pool(conn, settings, pool_id, brand_id)
+    return await conn.fetchrow(q.POOL, pool_id), _stored(await conn.fetch(q.POOL_ALLOCATIONS, pool_id))
 
 
 async def _promise_payouts(conn: asyncpg.Connection, pool_id: int) -> None:

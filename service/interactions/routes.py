@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
+import asyncpg
 from litestar import Controller, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from service.core.access import ADMIN_ROLES, require_admin, require_member
-from service.core.deps import AppSettings, Db
+from service.core.deps import AppSettings, Db, Reads
 from service.core.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
 from service.errors import Problem
@@ -81,7 +82,10 @@ class MetricsController(Controller):
         "/metrics",
         operation_id="communityMetrics",
         summary="Activity metrics of a community per period and in total (admins)",
-        description="Definitions in docs/metrics.md. Days are local days in METRICS_TIMEZONE.",
+        description=(
+            "Definitions in docs/metrics.md. Days are local days in METRICS_TIMEZONE. Where a read replica serves "
+            "them, the figures may be up to `REPLICA_MAX_LAG` (1 s) behind; my role is checked on the primary."
+        ),
         responses=PROBLEMS.responses("unauthorized", "token_expired", "not_member", "forbidden", "window_too_long"),
     )
     async def metrics(
@@ -89,13 +93,15 @@ class MetricsController(Controller):
         community_id: PathId,
         start: From,
         end: To,
-        user: CurrentUser,
-        db: Db,
+        caller: CurrentUser,
+        reads: Reads,
         settings: AppSettings,
         granularity: FromQuery[Literal["day", "week", "month"]] = "day",
     ) -> Metrics:
-        await require_admin(db, community_id, user.id)
-        return await logic.metrics(db, settings, community_id, start, end, granularity)
+        async with reads.primary.acquire() as db:  # the caller's role: on the primary, current
+            await require_admin(db, community_id, caller.id)
+        # The figures: from the replica when it is usable (at most REPLICA_MAX_LAG seconds late).
+        return await reads.read(lambda conn, _: logic.metrics(conn, settings, community_id, start, end, granularity))
 
     @get(
         "/stage",
@@ -121,7 +127,8 @@ class MetricsController(Controller):
         description=(
             "Each active member's contribution over the local days `from` to `to` (METRICS_TIMEZONE, at most 366 "
             "days): weighted valid posts, valid comments, comments and likes received and poll participation "
-            "(docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`."
+            "(docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`. Where a read "
+            "replica serves it, the ranking may be up to `REPLICA_MAX_LAG` (1 s) behind."
         ),
         responses=PROBLEMS.responses("unauthorized", "token_expired", "not_member", "window_too_long"),
     )
@@ -130,18 +137,25 @@ class MetricsController(Controller):
         community_id: PathId,
         start: From,
         end: To,
-        user: CurrentUser,
-        db: Db,
+        caller: CurrentUser,
+        reads: Reads,
         settings: AppSettings,
         limit: Limit = 50,
     ) -> Leaderboard:
-        is_admin = (await require_member(db, community_id, user.id))["role"] in ADMIN_ROLES
-        members = await rewards.contributions(db, settings, community_id, start, end)
-        scored = sorted(
-            ((rewards.contribution_score(settings, c), user_id, c) for user_id, c in members.items()),
-            key=lambda item: (-item[0], item[1]),
-        )[:limit]
-        names = {r["id"]: r for r in await db.fetch(q.MEMBER_NAMES, [user_id for _, user_id, _ in scored])}
+        async with reads.primary.acquire() as db:  # the caller's standing: on the primary, current
+            is_admin = (await require_member(db, community_id, caller.id))["role"] in ADMIN_ROLES
+
+        async def ranked(conn: asyncpg.Connection, _as_of: object) -> tuple[list, dict]:
+            members = await rewards.contributions(conn, settings, community_id, start, end)
+            scored = sorted(
+                ((rewards.contribution_score(settings, c), user_id, c) for user_id, c in members.items()),
+                key=lambda item: (-item[0], item[1]),
+            )[:limit]
+            names = {r["id"]: r for r in await conn.fetch(q.MEMBER_NAMES, [user_id for _, user_id, _ in scored])}
+            return scored, names
+
+        # The ranking: from the replica when it is usable (at most REPLICA_MAX_LAG seconds late).
+        scored, names = await reads.read(ranked)
         return Leaderboard(
             community_id=str(community_id),
             start=start,

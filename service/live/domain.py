@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,10 +22,19 @@ async def run_hub(app: Litestar) -> AsyncIterator[None]:
     hub = Hub(app.state.pool, app.state.settings)
     await hub.start()
     app.state.live = hub
+    # Draining before a stop (service/serving.py): sockets close with 1001 now, while the proxy still reaches
+    # this instance, so clients reconnect to another one instead of losing theirs when granian stops.
+    drain = asyncio.create_task(_drain_when(app.state.get("draining") or asyncio.Event(), hub))
     try:
         yield
     finally:
+        drain.cancel()
         await hub.stop()
+
+
+async def _drain_when(draining: asyncio.Event, hub: Hub) -> None:
+    await draining.wait()
+    hub.drain()
 
 
 DOMAIN = Domain(

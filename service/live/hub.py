@@ -80,6 +80,7 @@ class Hub:
         self.counts: dict[int, int] = {}  # the online count last sent, by viewed community
         self.listener: asyncpg.Connection | None = None
         self._ticker: asyncio.Task | None = None
+        self.draining = False  # the instance is about to stop: sockets go elsewhere
 
     # --- the process's life ---
 
@@ -101,6 +102,13 @@ class Hub:
                     await asyncio.sleep(0.01)
         if self.listener is not None:
             await self.listener.close()
+
+    def drain(self) -> None:
+        """Close every socket (1001 going away) and turn new ones away: the clients reconnect, through the
+        proxy, to an instance that stays."""
+        self.draining = True
+        for socket in self.all():
+            socket.end(1001, "going_away")
 
     async def _listen(self) -> None:
         self.listener = await connect(self.settings.database_url)

@@ -75,6 +75,9 @@ async def live_socket(socket: WebSocket) -> None:
         return
     hub: Hub = socket.app.state.live
     await socket.accept()
+    if hub.draining:  # this instance stops soon: reconnect (the proxy sends the client elsewhere)
+        await socket.close(1001, "going_away")
+        return
     me = await hub.open(socket, caller.id)
     tasks = [asyncio.create_task(_write(me)), asyncio.create_task(_read(hub, me))]
     try:

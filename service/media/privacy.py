@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncpg
 
 from service.core.media import FILES_KIND
-from service.core.privacy import AccountExport, Erasure, ExportedUpload, Privacy, fill
+from service.core.privacy import Erasure, Privacy
 from service.jobs import enqueue
 
 _DELETE_UPLOADS = "DELETE FROM media WHERE owner_id = $1"
@@ -19,8 +19,4 @@ async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
         await enqueue(conn, FILES_KIND, dedupe_key=FILES_KIND)
 
 
-async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
-    await fill(conn, into.uploads, ExportedUpload, _UPLOADS, user_id)
-
-
-PRIVACY = Privacy(erase=erase, export=export, erases=("media",))
+PRIVACY = Privacy(erase=erase, exports={"uploads": _UPLOADS}, erases=("media",))

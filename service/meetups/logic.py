@@ -31,6 +31,7 @@ from service.core.apps import require_app, require_app_member
 from service.core.content import openid_of, status_for
 from service.core.inbox import Item, deliver
 from service.core.paging import decode_cursor, encode_cursor
+from service.core.rows import from_row
 from service.errors import FieldError, Problem
 from service.jobs import enqueue
 from service.meetups import models as m
@@ -92,19 +93,7 @@ async def _meetup_for(
 
 
 def _signup(row: asyncpg.Record) -> m.Signup:
-    return m.Signup(
-        id=str(row["id"]),
-        meetup_id=str(row["meetup_id"]),
-        user_id=str(row["user_id"]),
-        nickname=row["nickname"],
-        status=row["status"],
-        cancel_reason=row["cancel_reason"],
-        waitlist_position=row["waitlist_position"],
-        hold_until=row["hold_until"],
-        order_id=None if row["order_id"] is None else str(row["order_id"]),
-        attended_at=row["attended_at"],
-        created_at=row["created_at"],
-    )
+    return from_row(m.Signup, row)
 
 
 async def _signup_view(conn: asyncpg.Connection, signup_id: int) -> m.Signup:
@@ -113,27 +102,10 @@ async def _signup_view(conn: asyncpg.Connection, signup_id: int) -> m.Signup:
 
 async def _meetup_view(conn: asyncpg.Connection, row: asyncpg.Record, user_id: int) -> m.Meetup:
     signup_id = await conn.fetchval(q.SIGNUP_ID_OF, row["id"], user_id)
-    return m.Meetup(
-        id=str(row["id"]),
-        community_id=str(row["community_id"]),
-        title=row["title"],
-        description=row["description"],
-        mode=row["mode"],
-        place=row["place"],
-        latitude=row["latitude"],
-        longitude=row["longitude"],
-        starts_at=row["starts_at"],
-        ends_at=row["ends_at"],
-        signup_deadline=row["signup_deadline"],
-        capacity=row["capacity"],
-        seats_taken=row["seats_taken"],
+    return from_row(
+        m.Meetup,
+        row,
         seats_left=max(0, row["capacity"] - row["seats_taken"]),
-        waitlist=row["waitlist"],
-        waitlist_count=row["waitlist_count"],
-        fee_fen=row["fee_fen"],
-        status=row["status"],
-        cancel_reason=row["cancel_reason"],
-        created_at=row["created_at"],
         my_signup=None if signup_id is None else await _signup_view(conn, signup_id),
     )
 

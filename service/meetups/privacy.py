@@ -3,9 +3,7 @@ attendance and paid fees are the meetup's record)."""
 
 from __future__ import annotations
 
-import asyncpg
-
-from service.core.privacy import AccountExport, ExportedSignup, Privacy, fill
+from service.core.privacy import Privacy
 
 _SIGNUPS = """
 SELECT s.id::text AS id, s.meetup_id::text AS meetup_id, m.title AS meetup_title, s.status, s.created_at,
@@ -15,8 +13,4 @@ WHERE s.user_id = $1 ORDER BY s.id
 """
 
 
-async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
-    await fill(conn, into.meetup_signups, ExportedSignup, _SIGNUPS, user_id)
-
-
-PRIVACY = Privacy(export=export, keeps=("meetups", "meetup_signups"))
+PRIVACY = Privacy(exports={"meetup_signups": _SIGNUPS}, keeps=("meetups", "meetup_signups"))

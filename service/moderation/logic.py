@@ -9,6 +9,8 @@ deciding otherwise `case_decided`. What it does to posts and comments (the feed)
 
 from __future__ import annotations
 
+from functools import partial
+
 import asyncpg
 from litestar import Response
 
@@ -17,8 +19,8 @@ from service.core.hooks import Moderated, Sanctioned, moderated, sanctioned
 from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.media import signed_json
-from service.core.paging import decode_cursor
-from service.core.rows import from_row, invalid, page_of
+from service.core.paging import fetch_page
+from service.core.rows import from_row, invalid
 from service.core.storage import Storage
 from service.errors import Problem
 from service.jobs import enqueue
@@ -72,15 +74,17 @@ async def report(
 
 
 async def my_reports(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.ReportPage:
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.MY_REPORTS, user_id, after[0] if after else None, limit + 1)
-    return page_of(m.Report, m.ReportPage, rows, limit, lambda row: (row["sort_id"],))
+    items, next_cursor = await fetch_page(
+        conn, q.MY_REPORTS, user_id, limit=limit, cursor=cursor, item=partial(from_row, m.Report)
+    )
+    return m.ReportPage(items=items, next_cursor=next_cursor)
 
 
 async def my_removals(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.RemovalPage:
-    after = decode_cursor(cursor, int)
-    rows = await conn.fetch(q.MY_REMOVALS, user_id, after[0] if after else None, limit + 1)
-    return page_of(m.Removal, m.RemovalPage, rows, limit, lambda row: (row["sort_id"],))
+    items, next_cursor = await fetch_page(
+        conn, q.MY_REMOVALS, user_id, limit=limit, cursor=cursor, item=partial(from_row, m.Removal)
+    )
+    return m.RemovalPage(items=items, next_cursor=next_cursor)
 
 
 async def queue(
@@ -93,10 +97,11 @@ async def queue(
 ) -> Response[bytes]:
     """A community's queue (``community_id``) or the operator's (None), with the photos' URLs signed."""
     await conn.execute(q.COLLECT_REVIEWS, community_id)
-    after = decode_cursor(cursor, int)
     kind = "community" if community_id is not None else "operator"
-    rows = await conn.fetch(q.QUEUE, community_id, kind, status, after[0] if after else None, limit + 1)
-    return await signed_json(storage, page_of(m.Case, m.CasePage, rows, limit, lambda row: (row["sort_id"],)))
+    items, next_cursor = await fetch_page(
+        conn, q.QUEUE, community_id, kind, status, limit=limit, cursor=cursor, item=partial(from_row, m.Case)
+    )
+    return await signed_json(storage, m.CasePage(items=items, next_cursor=next_cursor))
 
 
 async def community_queue(

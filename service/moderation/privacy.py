@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from service.core.privacy import AccountExport, Erasure, ExportedReport, Privacy, fill
+from service.core.privacy import Erasure, Privacy
 
 _UNNOTE = "UPDATE reports SET note = '' WHERE reporter_id = $1 AND note <> ''"
 _REPORTS = """
@@ -20,8 +20,6 @@ async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
     await conn.execute(_UNNOTE, erasure.user_id)
 
 
-async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
-    await fill(conn, into.reports, ExportedReport, _REPORTS, user_id)
-
-
-PRIVACY = Privacy(erase=erase, export=export, erases=("reports",), keeps=("moderation_cases", "moderation_actions"))
+PRIVACY = Privacy(
+    erase=erase, exports={"reports": _REPORTS}, erases=("reports",), keeps=("moderation_cases", "moderation_actions")
+)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from service.core.privacy import AccountExport, Erasure, ExportedProposal, ExportedTrial, ExportedVote, Privacy, fill
+from service.core.privacy import Erasure, Privacy
 
 _UNNOTE_TRIALS = """
 UPDATE trial_qualifications SET delivery_note = NULL, shipping_note = NULL
@@ -39,15 +39,9 @@ async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
     await conn.execute(_UNPICTURE_FEEDBACK, erasure.user_id)
 
 
-async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
-    await fill(conn, into.votes, ExportedVote, _VOTES, user_id)
-    await fill(conn, into.proposals, ExportedProposal, _PROPOSALS, user_id)
-    await fill(conn, into.trials, ExportedTrial, _TRIALS, user_id)
-
-
 PRIVACY = Privacy(
     erase=erase,
-    export=export,
+    exports={"votes": _VOTES, "proposals": _PROPOSALS, "trials": _TRIALS},
     erases=("trial_qualifications", "trial_feedback"),
     keeps=("polls", "poll_votes", "poll_proposals", "poll_participants", "poll_audit"),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from service.core.privacy import AccountExport, Erasure, ExportedBlock, Privacy, fill
+from service.core.privacy import Erasure, Privacy
 
 _ERASE = "DELETE FROM member_blocks WHERE blocker_id = $1 OR blocked_id = $1"
 
@@ -18,8 +18,4 @@ async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
     await conn.execute(_ERASE, erasure.user_id)
 
 
-async def export(conn: asyncpg.Connection, user_id: int, into: AccountExport) -> None:
-    await fill(conn, into.blocks, ExportedBlock, _BLOCKS, user_id)
-
-
-PRIVACY = Privacy(erase=erase, export=export, erases=("member_blocks",))
+PRIVACY = Privacy(erase=erase, exports={"blocks": _BLOCKS}, erases=("member_blocks",))

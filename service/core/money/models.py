@@ -39,7 +39,7 @@ class Order(msgspec.Struct, frozen=True, rename="camel"):
         str,
         msgspec.Meta(
             examples=["community_entry"],
-            description="What it pays for: community_entry, collection_share, meetup, app",
+            description="What it pays for: community_entry, collection_share, meetup, app, brand_reward_pool",
         ),
     ]
     subject_id: str | None

@@ -158,8 +158,6 @@ async def order_view(conn: asyncpg.Connection, pay: WeChatPay, settings: Setting
     return from_row(
         Order,
         row,
-        id=str(row["id"]),
-        subject_id=None if row["subject_id"] is None else str(row["subject_id"]),
         refundable_until=refundable_until,
         refunds=[refund_view(r) for r in refunds],
         payment=payment,

@@ -29,7 +29,7 @@ log = logging.getLogger("service.checkout")
 
 
 def refund_view(row: asyncpg.Record) -> Refund:
-    return from_row(Refund, row, id=str(row["id"]))
+    return from_row(Refund, row)
 
 
 async def refund_window(conn: asyncpg.Connection, settings: Settings, order: asyncpg.Record) -> timedelta | None:

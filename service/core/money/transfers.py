@@ -64,7 +64,6 @@ async def get_transfer(conn: asyncpg.Connection, pay: WeChatPay, transfer_id: in
     return from_row(
         Transfer,
         row,
-        id=str(row["id"]),
         mch_id=pay.config.mchid,
         app_id=pay.config.appid,
         package_info=row["package_info"] if row["status"] == "wait_user_confirm" else None,
