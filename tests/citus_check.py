@@ -24,6 +24,7 @@ from service.core.money import queries as money
 from service.db.citus import current_placement, load_plan
 from service.feed import page_queries as feed
 from service.interactions import queries as metrics
+from tests.citus_survey import report, survey
 from tests.factories import create_community, create_users
 from tests.support import ROOT, api_client, create_database, drop_database, make_settings, unique_name, with_database
 
@@ -37,6 +38,9 @@ TESTS = [
 # The hot statements with sample arguments (community 1, member 2, order 3): what each request runs most.
 HOT = {
     "feed page (latest)": (feed.FEED_LATEST, 1, 2, None, None, 20),
+    "feed page (hot)": (feed.FEED_HOT, 1, 2, None, None, 20),
+    "feed page (cached, shared part)": (feed.SHARED_LATEST, 1, None, None, 20),
+    "feed page (cached, the reader's part)": (feed.READER_OF_PAGE, 1, 2, [1], None, 60.0, [3]),
     "join: the community's lock": (communities.LOCK_COMMUNITY, 1),
     "join: the membership": (communities.MEMBERSHIP, 1, 2),
     "join: admit": (communities.UPSERT_MEMBER, 1, 2, "free"),
@@ -48,10 +52,12 @@ HOT = {
     "payment: the entry": (entry.RECORD_ENTRY_PAYMENT, 3, 1, 72),
     "metrics: views": (metrics.VIEW_METRICS, 1, date(2026, 1, 1), date(2026, 1, 31), "day"),
     "metrics: days": (metrics.DAY_METRICS, 1, date(2026, 1, 1), date(2026, 1, 31), "day"),
+    "the books' check (tests, monitoring)": (money.LEDGER_VIOLATIONS,),
 }
 # Found by WeChat's number only, so it asks every shard (an index lookup each, no lock); the lock that follows
 # is on one shard.
-EXPECTED_FAN_OUT = {"payment: find the order's community"}
+# The books' check reads every order: each shard checks its own (pushed down, no intermediate results).
+EXPECTED_FAN_OUT = {"payment: find the order's community", "the books' check (tests, monitoring)"}
 
 
 def sh(*command: str, env: dict | None = None) -> str:
@@ -147,9 +153,17 @@ async def compare(citus_url: str, plain_admin: str) -> None:
         figures = {"one PostgreSQL": await measure(plain), "Citus coordinator": await measure(citus_url)}
     finally:
         await drop_database(plain_admin, name)
-    print("\n| median ms, one request at a time | free join | feed page (20 of 40 posts) |\n|---|---:|---:|")
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[0]
+    print(f"\nload average {load}, {os.cpu_count()} cores")
+    print("| median ms, one request at a time | free join | feed page (20 of 40 posts) |\n|---|---:|---:|")
     for where, f in figures.items():
         print(f"| {where} | {f['free join']:.1f} | {f['feed page']:.1f} |")
+    plain, citus = figures["one PostgreSQL"], figures["Citus coordinator"]
+    print(
+        f"| Citus / one PostgreSQL | {citus['free join'] / plain['free join']:.2f}x "
+        f"| {citus['feed page'] / plain['feed page']:.2f}x |"
+    )
 
 
 def main() -> int:
@@ -173,6 +187,7 @@ def main() -> int:
         check=False,
     )
     not_router = asyncio.run(explain_hot(url))
+    report(asyncio.run(survey(url)))
     if plain_admin and plain_admin != url:
         asyncio.run(compare(url, plain_admin))
     print(f"\ntests against the coordinator: {'passed' if tests.returncode == 0 else 'FAILED'}")

@@ -116,6 +116,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         # Photos stored locally go to a folder of this database's own, outside the checkout.
         "media_dir": os.path.join(tempfile.gettempdir(), "community-media", database_name(database_url)),
     }
+    if CITUS_DATABASE:
+        # Through the coordinator a queue on one community's lock outlasts 10 s on loaded cores (infra/README.md).
+        values["db_command_timeout"] = 60.0
     values.update(overrides)
     # No merchant: a Pay sandbox's keys, kept in memory (`make run` passes the development sandbox's likewise).
     values = {**pay_sandbox_settings(load_settings({}, **values), in_memory_keys), **values}

@@ -55,7 +55,7 @@ LIMIT $2
 INSERT_OCCURRENCES = """
 INSERT INTO activity_occurrences (activity_id, community_id, local_date, opens_at, closes_at)
 SELECT $1, $2, d, o, cl FROM unnest($3::date[], $4::timestamptz[], $5::timestamptz[]) AS w(d, o, cl)
-ON CONFLICT (activity_id, local_date) DO NOTHING
+ON CONFLICT DO NOTHING  -- once per activity and day (no target: Citus widens that key)
 """
 
 # Occurrences not open yet: dropped when the schedule or the time zone changes, then generated again.
@@ -146,7 +146,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $8, 1 + coalesce((
         SELECT o.id FROM activity_occurrences o WHERE o.activity_id = $2 AND o.opens_at < $7
         ORDER BY o.opens_at DESC LIMIT 1)
 ), 0))
-ON CONFLICT (occurrence_id, user_id) DO NOTHING
+ON CONFLICT DO NOTHING  -- once per occurrence and member (no target: Citus widens that key)
 RETURNING id
 """
 

@@ -6,7 +6,8 @@ PRICES = "SELECT app, billing, price_fen FROM app_prices"
 
 SET_PRICE = """
 INSERT INTO app_prices (app, billing, price_fen) VALUES ($1, $2, $3)
-ON CONFLICT (app) DO UPDATE SET billing = excluded.billing, price_fen = excluded.price_fen, updated_at = now()
+ON CONFLICT (app) DO UPDATE
+SET billing = excluded.billing, price_fen = excluded.price_fen, updated_at = excluded.updated_at
 """
 
 CLEAR_PRICE = "DELETE FROM app_prices WHERE app = $1"
@@ -14,7 +15,7 @@ CLEAR_PRICE = "DELETE FROM app_prices WHERE app = $1"
 SWITCH = """
 INSERT INTO community_apps (community_id, app, enabled, changed_by) VALUES ($1, $2, $3, $4)
 ON CONFLICT (community_id, app) DO UPDATE SET enabled = excluded.enabled, changed_by = excluded.changed_by,
-       changed_at = now()
+       changed_at = excluded.changed_at
 RETURNING id
 """
 
@@ -25,13 +26,13 @@ PURCHASE = "SELECT billing, price_fen FROM app_purchases WHERE order_id = $1"
 RECORD_PURCHASE = """
 INSERT INTO app_purchases (order_id, community_app_id, community_id, billing, price_fen)
 SELECT $1, a.id, a.community_id, $3, $4 FROM community_apps a WHERE a.id = $2
-ON CONFLICT (order_id) DO NOTHING
+ON CONFLICT ON CONSTRAINT app_purchases_pkey DO NOTHING
 """
 
 APPLY_PURCHASE = """
 INSERT INTO app_purchases (order_id, community_app_id, community_id, billing, price_fen, applied_at)
 SELECT $1, a.id, a.community_id, $3, $4, now() FROM community_apps a WHERE a.id = $2
-ON CONFLICT (order_id) DO UPDATE SET applied_at = now()
+ON CONFLICT ON CONSTRAINT app_purchases_pkey DO UPDATE SET applied_at = EXCLUDED.applied_at
 """
 
 # A paid app is switched on by its payment (the owner asked for it by paying).

@@ -92,7 +92,7 @@ FOR UPDATE SKIP LOCKED
 # Money still moving for the member: an unpaid order may yet be paid, a refund or a transfer is in flight.
 MONEY_IN_FLIGHT = """
 SELECT EXISTS (SELECT FROM orders WHERE payer_user_id = $1 AND status = 'created' AND time_expire > now())
-    OR EXISTS (SELECT FROM refunds r JOIN orders o ON o.id = r.order_id
+    OR EXISTS (SELECT FROM refunds r JOIN orders o ON o.community_id = r.community_id AND o.id = r.order_id
                WHERE o.payer_user_id = $1 AND r.status IN ('pending', 'processing'))
     OR EXISTS (SELECT FROM transfers
                WHERE payee_user_id = $1 AND status IN ('pending', 'wait_user_confirm', 'processing'))

@@ -21,7 +21,7 @@ FROM orders WHERE payer_user_id = $1 ORDER BY id
 
 _REFUNDS = """
 SELECT r.id::text AS id, r.order_id::text AS order_id, r.amount_fen, r.status, r.reason, r.created_at
-FROM refunds r JOIN orders o ON o.id = r.order_id
+FROM refunds r JOIN orders o ON o.community_id = r.community_id AND o.id = r.order_id
 WHERE o.payer_user_id = $1 ORDER BY r.id
 """
 

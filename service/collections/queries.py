@@ -100,9 +100,10 @@ WHERE id = $1
 """
 
 SET_PAYOUT = """
-UPDATE collections SET payout_status = $3,
-       paid_out_at = CASE WHEN $3 = 'succeeded' THEN now() ELSE paid_out_at END, updated_at = now()
-WHERE id = $1 AND transfer_id = $2
+UPDATE collections c SET payout_status = $3,
+       paid_out_at = CASE WHEN $3 = 'succeeded' THEN t.now ELSE c.paid_out_at END, updated_at = t.now
+FROM (SELECT now() AS now) t  -- Citus takes no now() inside a CASE of a distributed UPDATE
+WHERE c.id = $1 AND c.transfer_id = $2
 """
 
 # Collections past their deadline and not settled yet (the sweep makes sure each has a settle job).

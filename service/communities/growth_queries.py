@@ -23,5 +23,5 @@ MY_REFERRALS = _RANKED + "WHERE k.referrer_id = $2"
 POSTER = "SELECT storage_key FROM invite_posters WHERE community_id = $1 AND scene = $2"
 SAVE_POSTER = """
 INSERT INTO invite_posters (community_id, scene, storage_key) VALUES ($1, $2, $3)
-ON CONFLICT (community_id, scene) DO UPDATE SET storage_key = excluded.storage_key, created_at = now()
+ON CONFLICT (community_id, scene) DO UPDATE SET storage_key = excluded.storage_key, created_at = excluded.created_at
 """

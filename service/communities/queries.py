@@ -278,7 +278,7 @@ LIMIT $4
 """
 
 REVOKE_INVITE = """
-UPDATE invites SET revoked_at = coalesce(revoked_at, now())
+UPDATE invites SET revoked_at = least(revoked_at, now())  -- least, not coalesce: Citus
 WHERE community_id = $1 AND code = $2 AND ($3::bigint IS NULL OR created_by = $3)
 RETURNING code, community_id::text AS community_id, created_by::text AS created_by, max_uses, uses, expires_at,
        revoked_at IS NOT NULL AS revoked, created_at

@@ -1,7 +1,8 @@
 """Community apps, for every domain that is one: is an app on in a community (`require_app`)?
 
 An app is on when the owner's switch is on (the default) and the app is free, bought once, or paid up to a
-date in the future: SQL function `community_app_active`, the one definition routes and jobs use.
+date in the future: SQL function `community_app_active`, the one definition routes and jobs use (`app_active`
+below is its body for the statements Citus must run).
 """
 
 from __future__ import annotations
@@ -23,7 +24,20 @@ APPS: dict[str, tuple[str, str]] = {
     "warmup": ("暖场机器人", "Posts a topic from the admins' list when the community goes quiet."),
 }
 
-APP_ACTIVE = "SELECT community_app_active($1, $2)"
+
+def app_active(community: str, app: str) -> str:
+    """The body of SQL function `community_app_active` (migration 0010) as an expression, for statements that
+    Citus runs: it plans no SQL function over a distributed table called with parameters (nor nests one in a
+    query it sends to a shard), but routes this like any other condition on the community's row.
+    ``community``/``app``: SQL of the statement (a parameter, a column, a constant), never a value."""
+    return f"""(SELECT coalesce(ca.enabled, true)
+           AND (p.app IS NULL OR coalesce(ca.purchased, false) OR coalesce(ca.paid_until > now(), false))
+    FROM (SELECT {app}::text AS app) a
+    LEFT JOIN community_apps ca ON ca.community_id = {community} AND ca.app = a.app
+    LEFT JOIN app_prices p ON p.app = a.app)"""  # noqa: S608
+
+
+APP_ACTIVE = f"SELECT {app_active('$1', '$2')}"
 
 # Every app of the catalogue ($2) in one community: the owner's switch, what was paid, the current price.
 APP_STATES = """

@@ -88,7 +88,7 @@ ON CONFLICT (post_id) WHERE post_id IS NOT NULL DO UPDATE SET attempts = 0, next
 """
 QUEUE_COMMENT_CHECK = """
 INSERT INTO content_checks (comment_id, community_id) SELECT id, community_id FROM comments WHERE id = $1
-ON CONFLICT (comment_id) WHERE comment_id IS NOT NULL DO NOTHING
+ON CONFLICT DO NOTHING  -- one check per comment (no target: Citus widens that key)
 """
 
 

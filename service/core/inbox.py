@@ -17,25 +17,31 @@ import asyncpg
 
 from service.core import live
 
+# No correlated subquery (Citus plans none beside unnest): who muted the community, who blocked the actor and who
+# already has the item are each read once for all the recipients.
 _ROW = """
 INSERT INTO inbox_items (user_id, community_id, kind, subject_type, subject_id, actor_id, data, count, muted)
-SELECT r.id, $2, $3, $4, $5, $6, $7, $8, coalesce(m.notifications_muted, false)
+SELECT r.id, $2, $3, $4, $5, $6, $7, $8,
+       r.id = ANY(ARRAY(SELECT m.user_id FROM memberships m
+                        WHERE m.community_id = $2 AND m.user_id = ANY($1::bigint[]) AND m.notifications_muted))
 FROM unnest($1::bigint[]) AS r (id)
-LEFT JOIN memberships m ON m.community_id = $2 AND m.user_id = r.id
 WHERE r.id IS DISTINCT FROM $6
-  AND NOT EXISTS (SELECT FROM member_blocks b WHERE b.blocker_id = r.id AND b.blocked_id = $6)
+  AND NOT r.id = ANY(ARRAY(SELECT b.blocker_id FROM member_blocks b
+                           WHERE b.blocker_id = ANY($1::bigint[]) AND b.blocked_id = $6))
   -- $9, a reminder a job may repeat after a crash: at most one item of its kind about its subject per member
-  AND NOT ($9 AND EXISTS (SELECT 1 FROM inbox_items o WHERE o.user_id = r.id AND o.kind = $3 AND o.subject_id = $5))
+  AND NOT ($9 AND r.id = ANY(ARRAY(SELECT o.user_id FROM inbox_items o
+                                   WHERE o.user_id = ANY($1::bigint[]) AND o.kind = $3 AND o.subject_id = $5)))
 """
 _RETURNING = "RETURNING user_id, id, muted"
 _INSERT = _ROW + _RETURNING
 
-# A new like moves the post's one item to the top (a fresh id), unread.
+# A new like moves the post's one item to the top (a fresh id: the inserted row's, drawn from the same sequence),
+# unread. The inserted row's values, not nextval() or now(): Citus takes only immutable functions in DO UPDATE.
 _LIKES = (
     _ROW
     + """ON CONFLICT (user_id, subject_id) WHERE kind = 'likes' DO UPDATE
-SET id = nextval(pg_get_serial_sequence('inbox_items', 'id')), count = excluded.count,
-    actor_id = excluded.actor_id, read_at = NULL, created_at = now()
+SET id = excluded.id, count = excluded.count, actor_id = excluded.actor_id, read_at = NULL,
+    created_at = excluded.created_at
 """
     + _RETURNING
 )

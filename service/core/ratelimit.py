@@ -13,23 +13,32 @@ import asyncpg
 
 from service.errors import Problem
 
+# One bucket per statement, its row from VALUES: Citus takes no parameter in the ON CONFLICT or RETURNING of an
+# INSERT ... SELECT (it re-plans that part without them: "there is no parameter $2"), and only immutable functions
+# in DO UPDATE SET or RETURNING: now() comes as the inserted row's, and the window is compared as the interval
+# between two instants (timestamptz - timestamptz is immutable; timestamptz - interval is not). Same on one server.
 HIT = """
 INSERT INTO rate_limits AS r (bucket, window_start, hits)
-SELECT bucket, now(), 1 FROM unnest($1::text[]) AS bucket
-ON CONFLICT (bucket) DO UPDATE  -- now() as the inserted row's: Citus takes no now() in DO UPDATE SET
-SET window_start = CASE WHEN r.window_start <= EXCLUDED.window_start - make_interval(secs => $2)
+VALUES ($1, now(), 1)
+ON CONFLICT (bucket) DO UPDATE
+SET window_start = CASE WHEN EXCLUDED.window_start - r.window_start >= make_interval(secs => $2)
                         THEN EXCLUDED.window_start ELSE r.window_start END,
-    hits = CASE WHEN r.window_start <= EXCLUDED.window_start - make_interval(secs => $2) THEN 1 ELSE r.hits + 1 END
-RETURNING bucket, hits,
-          greatest(1, ceil(extract(epoch FROM r.window_start + make_interval(secs => $2) - now())))::int AS retry_after
+    hits = CASE WHEN EXCLUDED.window_start - r.window_start >= make_interval(secs => $2) THEN 1 ELSE r.hits + 1 END
+RETURNING hits
+"""
+# Only for a refused hit: Citus takes no now() in RETURNING either.
+RETRY_AFTER = """
+SELECT greatest(1, ceil(extract(epoch FROM window_start + make_interval(secs => $2) - now())))::int
+FROM rate_limits WHERE bucket = $1
 """
 
 
 async def hit(conn: asyncpg.Connection, limits: dict[str, int], window: int, detail: str) -> None:
-    rows = await conn.fetch(HIT, list(limits), window)
-    over = [row for row in rows if row["hits"] > limits[row["bucket"]]]
+    """Every bucket counts the hit (one statement each, usually one or two), then any over its limit refuses."""
+    over = [bucket for bucket, limit in limits.items() if await conn.fetchval(HIT, bucket, window) > limit]
     if over:
-        raise Problem("rate_limited", detail, retry_after=max(row["retry_after"] for row in over))
+        retry_after = max([await conn.fetchval(RETRY_AFTER, bucket, window) for bucket in over])
+        raise Problem("rate_limited", detail, retry_after=retry_after)
 
 
 REFUND = "UPDATE rate_limits SET hits = hits - 1 WHERE bucket = $1 AND hits > 0"

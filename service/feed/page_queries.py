@@ -51,12 +51,13 @@ def _comment_json(row: str, user: str, robot: str, extra: str = "") -> str:
         'createdAt', {_time(f"{row}.created_at")}, 'mentions', {_mentions(row)}{extra})"""
 
 
-def _item_json(me: str) -> str:
+def _item_json(me: str, community: str) -> str:
     """One feed item of post `p` (authors `u`/`r` joined, first comments `fc` joined) as seen by user `me`.
-    `likedByMe` comes first, so a cached item can be made a reader's own by its first bytes (cache.py)."""
+    `likedByMe` comes first, so a cached item can be made a reader's own by its first bytes (cache.py).
+    ``community``: the page's community, a parameter where the statement has one (see _first_comments)."""
     return f"""json_build_object(
         'likedByMe', EXISTS (SELECT FROM post_likes l
-                             WHERE l.community_id = p.community_id AND l.post_id = p.id AND l.user_id = {me}),
+                             WHERE l.community_id = {community} AND l.post_id = p.id AND l.user_id = {me}),
         'id', p.id::text, 'communityId', p.community_id::text, 'kind', p.kind,
         'author', {_author("u", "r", "p")}, 'robot', p.robot, 'text', p.text,
         'images', {_IMAGES}, 'imageUrls', p.image_urls,
@@ -66,27 +67,30 @@ def _item_json(me: str) -> str:
         'shareCount', p.share_count, 'viewCount', p.view_count,
         'essence', p.essence_at IS NOT NULL, 'essenceAt', {_time("p.essence_at")},
         'createdAt', {_time("p.created_at")}, 'editedAt', {_time("p.edited_at")},
-        'pinned', EXISTS (SELECT FROM post_pins pp WHERE pp.post_id = p.id),
+        'pinned', EXISTS (SELECT FROM post_pins pp WHERE pp.community_id = {community} AND pp.post_id = p.id),
         'firstComments', coalesce(fc.comments, '[]'::json), 'mentions', {_mentions("p")})"""  # noqa: S608
 
 
-def _first_comments(me: str) -> str:
-    """The first visible comments of post `p` that reader ``me`` has not blocked the authors of."""
+def _first_comments(me: str, community: str) -> str:
+    """The first visible comments of post `p` that reader ``me`` has not blocked the authors of. ``community``
+    is the page's community parameter ($1) where the statement has one: Citus plans the page CTE (read several
+    times) apart, so `p` is then an intermediate result and only a parameter routes comments to one shard; on one
+    server it is the same condition, on the same index."""
     return f"""SELECT * FROM comments c
-          WHERE c.community_id = p.community_id AND c.post_id = p.id AND c.parent_id IS NULL
+          WHERE c.community_id = {community} AND c.post_id = p.id AND c.parent_id IS NULL
             AND c.deleted_at IS NULL AND c.status = 'visible'
             AND {unblocked(me, "c.author_id")}
           ORDER BY c.created_at, c.id LIMIT {FIRST_COMMENTS}"""  # noqa: S608
 
 
-def _item_joins(me: str) -> str:
+def _item_joins(me: str, community: str) -> str:
     """Authors and the first comments of each post `p` of a page."""
     return f"""
 LEFT JOIN users u ON u.id = p.author_id
 LEFT JOIN robots r ON r.name = p.robot
 LEFT JOIN LATERAL (
     SELECT json_agg({_comment_json("c", "cu", "cr")} ORDER BY c.created_at, c.id) AS comments
-    FROM ({_first_comments(me)}) c
+    FROM ({_first_comments(me, community)}) c
     LEFT JOIN users cu ON cu.id = c.author_id
     LEFT JOIN robots cr ON cr.name = c.robot
 ) fc ON true
@@ -101,7 +105,7 @@ _SEEN_BY = (
 )
 
 
-def _page(source: str, me: str, limit: str, *, shared: bool = False) -> str:
+def _page(source: str, me: str, limit: str, community: str, *, shared: bool = False) -> str:
     """The page's JSON (bytes), how many rows were fetched (limit + 1 means there is more), and the sort key
     of the page's last item. ``source`` yields posts `p` numbered `n` in page order. A ``shared`` page (no
     reader: me is NULL) has the items apart, with their post ids, for the cache to finish per reader. Pinned
@@ -110,13 +114,14 @@ def _page(source: str, me: str, limit: str, *, shared: bool = False) -> str:
         items = f"""statement_timestamp() AS read_at,
        ARRAY(SELECT p.id FROM page p WHERE p.n <= {limit} ORDER BY p.n) AS post_ids,
        ARRAY(SELECT p.author_id FROM page p WHERE p.n <= {limit} ORDER BY p.n) AS author_ids,
-       ARRAY(SELECT DISTINCT c.author_id FROM page p CROSS JOIN LATERAL ({_first_comments(me)}) c
+       ARRAY(SELECT DISTINCT c.author_id FROM page p CROSS JOIN LATERAL ({_first_comments(me, community)}) c
              WHERE p.n <= {limit} AND c.author_id IS NOT NULL) AS commenter_ids,
-       ARRAY(SELECT convert_to({_item_json(me)}::text, 'UTF8')
-             FROM page p {_item_joins(me)} WHERE p.n <= {limit} ORDER BY p.n) AS items"""  # noqa: S608
+       ARRAY(SELECT convert_to({_item_json(me, community)}::text, 'UTF8')
+             FROM page p {_item_joins(me, community)} WHERE p.n <= {limit} ORDER BY p.n) AS items"""  # noqa: S608
     else:
         items = f"""convert_to(coalesce(
-           (SELECT json_agg({_item_json(me)} ORDER BY p.n) FROM page p {_item_joins(me)} WHERE p.n <= {limit}),
+           (SELECT json_agg({_item_json(me, community)} ORDER BY p.n) FROM page p {_item_joins(me, community)}
+            WHERE p.n <= {limit}),
            '[]'::json)::text, 'UTF8') AS items"""  # noqa: S608
     return f"""
 page AS (SELECT * FROM ({source}) p)
@@ -139,14 +144,14 @@ standing AS (
 # Pinned notices (pins.py): the feed's first page starts with them, in the order pinned, numbered
 # -2, -1, 0 (so before the ranked posts, and apart from the page size); no page ranks them again.
 PIN_LIMIT = 3
-_NOT_PINNED = "AND NOT EXISTS (SELECT FROM post_pins pp WHERE pp.post_id = p.id)"
+_NOT_PINNED = "AND NOT EXISTS (SELECT FROM post_pins pp WHERE pp.community_id = $1 AND pp.post_id = p.id)"
 
 
 def _pinned(seen: str, first_page: str, extra: str = "") -> str:
     return f"""
         UNION ALL
         SELECT p.*, row_number() OVER (ORDER BY pp.id) - {PIN_LIMIT} AS n
-        FROM post_pins pp JOIN posts p ON p.id = pp.post_id
+        FROM post_pins pp JOIN posts p ON p.community_id = pp.community_id AND p.id = pp.post_id
         WHERE pp.community_id = $1 AND {first_page} AND {seen} {extra}"""  # noqa: S608
 
 
@@ -167,7 +172,7 @@ def _community_page(order: str, key: str, key_type: str, extra: str = "", *, pin
     if pins:
         source += _pinned(_SEEN_BY.format(me="$2"), f"$3::{key_type} IS NULL", active)
     return f"""WITH {_STANDING},
-{_page(source, "$2", "$5")},
+{_page(source, "$2", "$5", "$1")},
        (SELECT status FROM standing) AS standing,
        EXISTS (SELECT FROM standing) AS found
 """  # noqa: S608
@@ -190,7 +195,7 @@ _SINCE_SOURCE = f"""
             ORDER BY p.id LIMIT $4
         ) p"""  # noqa: S608
 FEED_SINCE = f"""WITH {_STANDING},
-{_page(_SINCE_SOURCE, "$2", "$4")},
+{_page(_SINCE_SOURCE, "$2", "$4", "$1")},
        (SELECT status FROM standing) AS standing,
        EXISTS (SELECT FROM standing) AS found
 """  # noqa: S608
@@ -209,7 +214,7 @@ def _shared_page(order: str, key: str, key_type: str) -> str:
             ORDER BY {order}
             LIMIT $4 + 1
         ) p {_pinned(visible, f"$2::{key_type} IS NULL")}"""  # noqa: S608
-    return f"WITH {_page(source, 'NULL::bigint', '$4', shared=True)},\n       {_PINS} AS pins\n"
+    return f"WITH {_page(source, 'NULL::bigint', '$4', '$1', shared=True)},\n       {_PINS} AS pins\n"
 
 
 SHARED_LATEST = _shared_page("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz")
@@ -222,7 +227,8 @@ SHARED_HOT = _shared_page("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "dou
 # `blocked`: the page's writers the reader blocked (their posts are left out; their comments need a page of its own).
 READER_OF_PAGE = f"""
 SELECT c.id IS NOT NULL AS found, m.status AS standing, {_PINS} AS pins,
-       ARRAY(SELECT l.post_id FROM post_likes l WHERE l.user_id = $2 AND l.post_id = ANY($3::bigint[])) AS liked,
+       ARRAY(SELECT l.post_id FROM post_likes l
+             WHERE l.community_id = $1 AND l.user_id = $2 AND l.post_id = ANY($3::bigint[])) AS liked,
        ARRAY(SELECT b.blocked_id FROM member_blocks b
              WHERE b.blocker_id = $2 AND b.blocked_id = ANY($6::bigint[])) AS blocked,
        EXISTS (SELECT FROM posts p
@@ -266,16 +272,16 @@ _MY_SOURCE = f"""
             ORDER BY p.created_at DESC, p.id DESC
             LIMIT $4 + 1
         ) p"""  # noqa: S608
-MY_FEED = f"WITH {_page(_MY_SOURCE, '$1', '$4')}\n"
+MY_FEED = f"WITH {_page(_MY_SOURCE, '$1', '$4', 'p.community_id')}\n"
 
 # One post as `me` sees it: $1 post, $2 me. The row tells the logic whether `me` may see it.
 POST_ITEM = f"""
 WITH page AS (SELECT p.*, 1 AS n FROM posts p WHERE p.id = $1)
 SELECT p.community_id, p.author_id, p.status, p.deleted_at IS NOT NULL AS deleted, m.status AS standing,
-       convert_to(({_item_json("$2")})::text, 'UTF8') AS item
+       convert_to(({_item_json("$2", "p.community_id")})::text, 'UTF8') AS item
 FROM page p
 LEFT JOIN memberships m ON m.community_id = p.community_id AND m.user_id = $2
-{_item_joins("$2")}
+{_item_joins("$2", "p.community_id")}
 """  # noqa: S608
 
 # --- comments ------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ UPDATE posts SET deleted_at = now(), deleted_by = $2, updated_at = now() WHERE i
 """
 
 SET_ESSENCE = """
-UPDATE posts SET essence_at = coalesce(essence_at, now()), essence_by = coalesce(essence_by, $2) WHERE id = $1
+UPDATE posts SET essence_at = least(essence_at, now()), essence_by = coalesce(essence_by, $2) WHERE id = $1
 RETURNING essence_at
 """
 
@@ -97,7 +97,7 @@ ADD_REPLY_COUNT = "UPDATE comments SET reply_count = reply_count + $2 WHERE id =
 
 INSERT_LIKE = """
 INSERT INTO post_likes (post_id, user_id, community_id) VALUES ($1, $2, $3)
-ON CONFLICT (post_id, user_id) DO NOTHING
+ON CONFLICT ON CONSTRAINT post_likes_pkey DO NOTHING  -- by name: on Citus the key gains community_id
 RETURNING true
 """
 DELETE_LIKE = "DELETE FROM post_likes WHERE post_id = $1 AND user_id = $2 RETURNING true"
@@ -167,7 +167,7 @@ SELECT $1, $2, $3, $4, $5, $6,
        CASE WHEN m.notifications_muted OR m.status IS DISTINCT FROM 'active' THEN 'muted' ELSE 'queued' END
 FROM (SELECT 1) one
 LEFT JOIN memberships m ON m.community_id = $2 AND m.user_id = $1
-ON CONFLICT (comment_id, user_id) DO NOTHING
+ON CONFLICT DO NOTHING  -- once per comment and member (no target: Citus widens that key)
 RETURNING id, status
 """
 
@@ -183,8 +183,9 @@ WHERE n.id = $1
 """
 
 FINISH_NOTIFICATION = """
-UPDATE feed_notifications SET status = $2, errcode = $3, sent_at = CASE WHEN $2 = 'sent' THEN now() END
-WHERE id = $1 AND status = 'queued'
+UPDATE feed_notifications n SET status = $2, errcode = $3, sent_at = CASE WHEN $2 = 'sent' THEN t.now END
+FROM (SELECT now() AS now) t  -- Citus takes no now() inside a CASE of a distributed UPDATE
+WHERE n.id = $1 AND n.status = 'queued'
 """
 
 # --- digests -------------------------------------------------------------------------------------------

@@ -126,9 +126,9 @@ INSERT INTO community_stages AS s (community_id, stage, totals, window_from, win
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (community_id) DO UPDATE
 SET stage = excluded.stage, totals = excluded.totals, window_from = excluded.window_from,
-    window_to = excluded.window_to, activity_score = excluded.activity_score, computed_at = now(),
+    window_to = excluded.window_to, activity_score = excluded.activity_score, computed_at = excluded.computed_at,
     previous_stage = CASE WHEN s.stage <> excluded.stage THEN s.stage ELSE s.previous_stage END,
-    changed_at = CASE WHEN s.stage <> excluded.stage THEN now() ELSE s.changed_at END
+    changed_at = CASE WHEN s.stage <> excluded.stage THEN excluded.changed_at ELSE s.changed_at END
 """
 
 STAGE = """

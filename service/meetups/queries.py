@@ -85,11 +85,12 @@ LOCK_SIGNUP_OF = "SELECT * FROM meetup_signups WHERE meetup_id = $1 AND user_id 
 
 SIGNUP_WITH_ORDER = """
 SELECT s.*, o.status AS order_status, o.time_expire AS order_expires_at
-FROM meetup_signups s LEFT JOIN orders o ON o.id = s.order_id
+FROM meetup_signups s LEFT JOIN orders o ON o.community_id = s.community_id AND o.id = s.order_id
 WHERE s.id = $1
 """
 
-LOCK_ORDER = "SELECT id, status FROM orders WHERE id = $1 FOR UPDATE"
+# $1 the meetup's community, $2 the order: a row lock Citus takes on the community's shard (it takes none by id).
+LOCK_ORDER = "SELECT id, status FROM orders WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
 # A new sign-up, or a cancelled one taken up again (fresh state, a new place in the waitlist). Taken under the
 # meetup's lock, so the clock orders the waitlist exactly as the sign-ups came through the lock.
@@ -99,7 +100,7 @@ VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'waitlisted' THEN clock_timestamp() END, 
 ON CONFLICT (meetup_id, user_id) DO UPDATE
 SET status = excluded.status, waitlisted_at = excluded.waitlisted_at, hold_until = excluded.hold_until,
     cancel_reason = NULL, order_id = NULL, attended_at = NULL, attended_via = NULL, reminder_status = NULL,
-    promotion_notice = NULL, created_at = now(), updated_at = now()
+    promotion_notice = NULL, created_at = excluded.created_at, updated_at = excluded.updated_at
 RETURNING id, status
 """
 
@@ -144,7 +145,7 @@ LIMIT $4
 # Paid orders of the sign-ups a cancelled meetup cancelled: each is refunded once (refund_order refuses a
 # second full refund).
 PAID_ORDERS_OF_CANCELLED = """
-SELECT s.order_id FROM meetup_signups s JOIN orders o ON o.id = s.order_id
+SELECT s.order_id FROM meetup_signups s JOIN orders o ON o.community_id = s.community_id AND o.id = s.order_id
 WHERE s.meetup_id = $1 AND s.cancel_reason = 'meetup_cancelled' AND o.status = 'paid'
 ORDER BY s.order_id
 """

@@ -104,7 +104,7 @@ async def cancel_signup(pool: asyncpg.Pool, pay: WeChatPay, meetup_id: int, user
     now = _now()
     for _ in range(3):
         async with pool.acquire() as conn:
-            await _meetup_for(conn, meetup_id, user_id, app_required=False)
+            community_id = (await _meetup_for(conn, meetup_id, user_id, app_required=False))["community_id"]
             seen = await conn.fetchrow(q.SIGNUP_OF, meetup_id, user_id)
             if seen is None:
                 raise Problem("not_found", "you have not signed up for this meetup")
@@ -112,7 +112,7 @@ async def cancel_signup(pool: asyncpg.Pool, pay: WeChatPay, meetup_id: int, user
                 return await _signup_view(conn, seen["id"])
             order_id = seen["order_id"]
             async with conn.transaction():
-                order = await conn.fetchrow(q.LOCK_ORDER, order_id) if order_id else None
+                order = await conn.fetchrow(q.LOCK_ORDER, community_id, order_id) if order_id else None
                 meetup = await conn.fetchrow(q.LOCK_MEETUP, meetup_id)
                 signup = await conn.fetchrow(q.LOCK_SIGNUP, seen["id"])
                 if signup["order_id"] != order_id:
@@ -157,7 +157,7 @@ async def release_hold(pool: asyncpg.Pool, pay: WeChatPay, signup_id: int) -> No
             return
     async with pool.acquire() as conn, conn.transaction():
         if row["order_id"] is not None:
-            await conn.fetchrow(q.LOCK_ORDER, row["order_id"])
+            await conn.fetchrow(q.LOCK_ORDER, row["community_id"], row["order_id"])
         await conn.fetchrow(q.LOCK_MEETUP, row["meetup_id"])
         signup = await conn.fetchrow(q.LOCK_SIGNUP, signup_id)
         if signup["status"] != "pending_payment" or signup["order_id"] != row["order_id"]:

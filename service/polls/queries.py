@@ -114,7 +114,7 @@ SELECT true FROM idempotent_requests WHERE user_id = $1 AND key = $2 AND status_
 # Creates and locks the member's participation row: their proposals and votes in this poll queue up here.
 LOCK_PARTICIPANT = """
 INSERT INTO poll_participants (poll_id, community_id, user_id) SELECT id, community_id, $2 FROM polls WHERE id = $1
-ON CONFLICT (poll_id, user_id) DO UPDATE SET poll_id = EXCLUDED.poll_id
+ON CONFLICT ON CONSTRAINT poll_participants_pkey DO UPDATE SET poll_id = EXCLUDED.poll_id
 """
 
 COUNT_MY_PROPOSALS = "SELECT count(*)::int FROM poll_proposals WHERE poll_id = $1 AND proposer_id = $2"
@@ -183,7 +183,7 @@ EVER_VOTED = "SELECT EXISTS (SELECT 1 FROM poll_votes WHERE proposal_id = $1 AND
 INSERT_VOTE = """
 INSERT INTO poll_votes (poll_id, community_id, proposal_id, user_id)
 SELECT id, community_id, $2, $3 FROM polls WHERE id = $1
-ON CONFLICT (proposal_id, user_id) WHERE status = 'active' DO NOTHING
+ON CONFLICT DO NOTHING  -- the active vote's key (poll_votes_one_per_proposal), named by no target for Citus
 RETURNING id, created_at
 """
 
@@ -247,7 +247,7 @@ INSERT_QUALIFICATIONS = """
 INSERT INTO trial_qualifications (poll_id, community_id, user_id, reason, position, granted_at, expires_at)
 SELECT $1, $2, q.user_id, q.reason, q.position, $3::timestamptz, $3::timestamptz + make_interval(days => $4)
 FROM unnest($5::bigint[], $6::text[], $7::int[]) AS q (user_id, reason, position)
-ON CONFLICT (poll_id, user_id) DO NOTHING
+ON CONFLICT DO NOTHING  -- once per poll and member (no target: Citus widens that key)
 RETURNING id, user_id, reason, expires_at
 """
 

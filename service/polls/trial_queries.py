@@ -49,7 +49,7 @@ FROM trial_qualifications t WHERE t.id = $1
 """
 
 CLAIM_TRIAL = """
-UPDATE trial_qualifications SET status = 'claimed', claimed_at = coalesce(claimed_at, now()), delivery_note = $2
+UPDATE trial_qualifications SET status = 'claimed', claimed_at = least(claimed_at, now()), delivery_note = $2
 WHERE id = $1
 """
 

@@ -159,7 +159,7 @@ async def choose_rule(conn: asyncpg.Connection, community_id: int, member: str, 
     cooldown for that member is taken (in the caller's transaction)."""
     for rule in await conn.fetch(q.ENABLED_RULES, community_id):
         if matching.matches(rule["match_mode"], rule["keyword"], text):
-            if await conn.fetchval(q.TAKE_COOLDOWN, rule["id"], member, float(rule["cooldown_seconds"])):
+            if await conn.fetchval(q.TAKE_COOLDOWN, rule["id"], member, float(rule["cooldown_seconds"]), community_id):
                 return rule
     return None
 

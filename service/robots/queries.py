@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.core.apps import app_active
+
 _RULE_COLUMNS = """
 id::text AS id, community_id::text AS community_id, keyword, match_mode, reply, enabled, cooldown_seconds,
 created_by::text AS created_by, created_at, updated_at"""
@@ -35,19 +37,22 @@ RETURNING {_RULE_COLUMNS}
 DELETE_RULE = "UPDATE robot_rules SET deleted_at = now(), enabled = false WHERE id = $1 AND deleted_at IS NULL"
 
 # The rules a text is matched against, in the order they are tried.
-ENABLED_RULES = """
+ENABLED_RULES = f"""
 SELECT id, keyword, match_mode, reply, cooldown_seconds FROM robot_rules
-WHERE community_id = $1 AND enabled AND deleted_at IS NULL AND community_app_active($1, 'robots')
+WHERE community_id = $1 AND enabled AND deleted_at IS NULL AND {app_active("$1", "'robots'")}
 ORDER BY id
-"""
+"""  # noqa: S608
 
 # Takes the rule's cooldown for a member when it has lapsed (or was never taken): a row back means "answer".
 # Concurrent writers serialise on the row, and the WHERE is re-checked after the wait, so one of them wins.
+# $1 rule, $2 member, $3 cooldown seconds, $4 the rule's community. For Citus too: VALUES naming the community
+# (one shard), the key by its name (widened with community_id there), and no now() after DO UPDATE (the inserted
+# row's time instead; the interval between two instants is immutable, now() - interval is not).
 TAKE_COOLDOWN = """
-INSERT INTO robot_cooldowns (rule_id, community_id, member, last_reply_at)
-SELECT id, community_id, $2, now() FROM robot_rules WHERE id = $1
-ON CONFLICT (rule_id, member) DO UPDATE SET last_reply_at = now()
-WHERE robot_cooldowns.last_reply_at <= now() - make_interval(secs => $3)
+INSERT INTO robot_cooldowns AS c (rule_id, community_id, member, last_reply_at)
+VALUES ($1, $4, $2, now())
+ON CONFLICT ON CONSTRAINT robot_cooldowns_pkey DO UPDATE SET last_reply_at = EXCLUDED.last_reply_at
+WHERE EXCLUDED.last_reply_at - c.last_reply_at >= make_interval(secs => $3)
 RETURNING true
 """
 

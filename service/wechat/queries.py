@@ -13,5 +13,5 @@ INSERT INTO wechat_access_tokens (appid, access_token, expires_at, refreshed_at)
 VALUES ($1, $2, now() + make_interval(secs => $3), now())
 ON CONFLICT (appid) DO UPDATE
 SET access_token = EXCLUDED.access_token, expires_at = EXCLUDED.expires_at, refreshed_at = EXCLUDED.refreshed_at
-RETURNING extract(epoch FROM expires_at)::float8 AS expires_at
+RETURNING expires_at  -- a timestamptz: Citus takes no non-immutable function (extract) in RETURNING
 """

@@ -58,7 +58,9 @@ class AccessTokenCache:
                         return row["access_token"]
                     force = stale is not None and row is not None and row["access_token"] == stale
                     token, expires_in = await self._fetch(force)
-                    expires_at = await conn.fetchval(queries.UPSERT_ACCESS_TOKEN, self._appid, token, expires_in)
+                    expires_at = (
+                        await conn.fetchval(queries.UPSERT_ACCESS_TOKEN, self._appid, token, expires_in)
+                    ).timestamp()
             log.info("wechat access token refreshed", extra={"forced": force, "expiresIn": expires_in})
             self._memo = (token, expires_at)
             return token

@@ -219,4 +219,4 @@ async def expire_order(pool: asyncpg.Pool, pay: WeChatPay, order_id: int) -> Non
 
 async def ledger_violations(conn: asyncpg.Connection) -> list[tuple[int, str]]:
     """Orders whose money does not add up (paid = refunded + retained); empty when the books are right."""
-    return [(r["order_id"], r["problem"]) for r in await conn.fetch(queries.LEDGER_VIOLATIONS)]
+    return [(r["order_id"], problem) for r in await conn.fetch(queries.LEDGER_VIOLATIONS) for problem in r["problems"]]

@@ -84,7 +84,7 @@ RETURNING *
 REFUND_FOR_SUBMIT = """
 SELECT r.id, r.order_id, r.out_refund_no, r.amount_fen, r.status, r.reason,
        o.out_trade_no, o.amount_fen AS order_amount_fen
-FROM refunds r JOIN orders o ON o.id = r.order_id
+FROM refunds r JOIN orders o ON o.community_id = r.community_id AND o.id = r.order_id  -- co-located on Citus
 WHERE r.id = $1
 """
 
@@ -93,9 +93,10 @@ REFUND_ORDER = "SELECT order_id, community_id FROM refunds WHERE out_refund_no =
 LOCK_REFUND = "SELECT * FROM refunds WHERE community_id = $1 AND out_refund_no = $2 FOR UPDATE"
 
 UPDATE_REFUND = """
-UPDATE refunds SET status = $2, refund_id = coalesce($3, refund_id), last_error = $4,
-       succeeded_at = CASE WHEN $2 = 'succeeded' THEN now() ELSE succeeded_at END, updated_at = now()
-WHERE id = $1
+UPDATE refunds r SET status = $2, refund_id = coalesce($3, r.refund_id), last_error = $4,
+       succeeded_at = CASE WHEN $2 = 'succeeded' THEN t.now ELSE r.succeeded_at END, updated_at = t.now
+FROM (SELECT now() AS now) t  -- Citus takes no now() inside a CASE of a distributed UPDATE; a column it takes
+WHERE r.id = $1
 """
 
 # $4: the community of the order just locked (a plain VALUES insert: one shard under Citus).
@@ -130,11 +131,41 @@ PAYEE_TRANSFER = "SELECT * FROM transfers WHERE id = $1 AND payee_user_id = $2"
 LOCK_TRANSFER_BY_NO = "SELECT * FROM transfers WHERE out_bill_no = $1 FOR UPDATE"
 
 UPDATE_TRANSFER = """
-UPDATE transfers SET status = $2, transfer_bill_no = coalesce($3, transfer_bill_no),
-       package_info = $4, fail_reason = coalesce($5, fail_reason), last_error = $6,
-       finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'cancelled') THEN now() ELSE finished_at END,
-       updated_at = now()
-WHERE id = $1
+UPDATE transfers x SET status = $2, transfer_bill_no = coalesce($3, x.transfer_bill_no),
+       package_info = $4, fail_reason = coalesce($5, x.fail_reason), last_error = $6,
+       finished_at = CASE WHEN $2 IN ('succeeded', 'failed', 'cancelled') THEN t.now ELSE x.finished_at END,
+       updated_at = t.now
+FROM (SELECT now() AS now) t  -- as in UPDATE_REFUND
+WHERE x.id = $1
 """
 
-LEDGER_VIOLATIONS = "SELECT order_id, problem FROM checkout_ledger_violations() ORDER BY order_id"
+# The books' check: what checkout_ledger_violations() (migration 0004) finds, as one statement Citus runs too (it
+# plans no SQL function over distributed tables): each order's ledger and refunds summed per (community, order),
+# joined on the distribution column, so every shard checks its own orders. Per order, the problems found.
+LEDGER_VIOLATIONS = """
+SELECT order_id, problems FROM (
+    SELECT o.id AS order_id, array_remove(ARRAY[
+        CASE WHEN coalesce(l.paid, 0) <> o.paid_fen
+             THEN 'ledger payments differ from the order''s paid amount' END,
+        CASE WHEN coalesce(l.refunded, 0) <> o.refunded_fen
+             THEN 'ledger refunds differ from the order''s refunded amount' END,
+        CASE WHEN coalesce(r.succeeded, 0) <> o.refunded_fen
+             THEN 'succeeded refunds differ from the order''s refunded amount' END,
+        CASE WHEN coalesce(l.paid, 0) <> coalesce(l.refunded, 0) + o.paid_fen - o.refunded_fen
+                  OR o.paid_fen - o.refunded_fen < 0
+             THEN 'paid is not refunded + retained' END,
+        CASE WHEN coalesce(r.promised, 0) > o.paid_fen THEN 'refunds promised exceed the payment' END
+    ], NULL) AS problems
+    FROM orders o
+    LEFT JOIN (SELECT community_id, order_id, sum(amount_fen) FILTER (WHERE kind = 'payment') AS paid,
+                      sum(amount_fen) FILTER (WHERE kind = 'refund') AS refunded
+               FROM ledger_entries WHERE order_id IS NOT NULL GROUP BY community_id, order_id) l
+           ON l.community_id = o.community_id AND l.order_id = o.id
+    LEFT JOIN (SELECT community_id, order_id, sum(amount_fen) FILTER (WHERE status = 'succeeded') AS succeeded,
+                      sum(amount_fen) FILTER (WHERE status NOT IN ('closed', 'failed')) AS promised
+               FROM refunds GROUP BY community_id, order_id) r
+           ON r.community_id = o.community_id AND r.order_id = o.id
+) b
+WHERE problems <> '{}'
+ORDER BY order_id
+"""
