@@ -75,7 +75,7 @@ hot AS (
     LIMIT $5 + 1
 ),
 band AS (SELECT CASE WHEN count(*) > $5 THEN min(hot_rank) - {BOOST} END AS floor FROM hot),
-{_page(_SOURCE, "$2", "$5")},
+{_page(_SOURCE, "$2", "$5", "$1")},
        (SELECT for_you_rank FROM page WHERE n = $5) AS last_rank,
        (SELECT status FROM standing) AS standing,
        EXISTS (SELECT FROM standing) AS found
