@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
+from service.interactions.ingestion import run_writer
 from service.interactions.jobs import JOBS
 from service.interactions.privacy import PRIVACY
 from service.interactions.problems import PROBLEMS
@@ -23,4 +24,5 @@ DOMAIN = Domain(
     jobs=[JOBS],
     purposes=[REWARD_PAYMENTS],
     privacy=PRIVACY,
+    lifespans=[run_writer],
 )

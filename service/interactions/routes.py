@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from litestar import Controller, get, post
+from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from service.core.access import ADMIN_ROLES, require_admin, require_member
@@ -13,7 +14,7 @@ from service.core.deps import AppSettings, Db
 from service.core.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
 from service.errors import Problem
-from service.interactions import logic, rewards, stages
+from service.interactions import ingestion, logic, rewards, stages
 from service.interactions import queries as q
 from service.interactions.models import (
     BatchResult,
@@ -52,9 +53,10 @@ class InteractionsController(Controller):
         responses=PROBLEMS.responses("unauthorized", "token_expired", "batch_too_large", "payload_too_large"),
     )
     async def record_events(
-        self, data: JSONBody[EventBatch], user: CurrentUser, db: Db, settings: AppSettings
+        self, data: JSONBody[EventBatch], user: CurrentUser, state: State, settings: AppSettings
     ) -> BatchResult:
-        return await logic.ingest(db, settings, user.id, data)
+        # No pooled connection held here: the process's event writer writes this batch with the others queued.
+        return await ingestion.ingest(state.event_writer, settings, user.id, data)
 
     @post(
         "/presence/heartbeat",
