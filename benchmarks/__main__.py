@@ -368,7 +368,7 @@ def ingestion(base_url: str, dsn: str, request: Request, duration: int) -> tuple
         f"{api_rate:,.0f} events/s",
         f"{copy_rate:,.0f} events/s (asyncpg COPY)",
         api_rate / copy_rate,
-        ">= 0.50",
+        ">= 0.60",
     )
 
 

@@ -283,3 +283,21 @@ async def test_one_write_answers_each_batch_with_its_own_duplicates(world, datab
         await writer.close()
     finally:
         await pool.close()
+
+
+async def test_events_written_meanwhile_by_another_process_are_duplicates(world, database_url):
+    """The writer COPYs events it found new; one stored since (by another API process) makes the unique index
+    refuse the COPY, and the idempotent INSERT writes the others and names it."""
+    from service.db.pool import connect
+    from service.interactions.ingestion import _store
+
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    c1, post, member = world["c1"], world["post"], world["member_id"]
+    records = [(c1, member, "post_view", post, f"post:{post}", 4000, f"m{n}", at) for n in range(3)]
+    conn = await connect(database_url)
+    try:
+        assert await _store(conn, records[1:2]) == []  # the other process
+        assert await _store(conn, records) == [(member, "m1", at)]
+    finally:
+        await conn.close()
+    assert await count_events(database_url) == 3

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import msgspec
 from litestar import Litestar
 
 from service.errors import Problem
@@ -32,19 +31,6 @@ log = logging.getLogger("service.interactions")
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 WRITE_MAX_EVENTS = 5_000  # events per coalesced write: batches queued beyond it wait for the next one
-
-
-class EventRow(msgspec.Struct, omit_defaults=False):
-    """A row of interaction_events as INSERT_CLIENT_EVENTS reads it from JSON."""
-
-    user_id: int
-    community_id: int
-    kind: str
-    post_id: int | None
-    target: str
-    dwell_ms: int | None
-    client_event_id: str
-    occurred_at: datetime
 
 
 @dataclass
@@ -148,43 +134,65 @@ class EventWriter:
     async def _write(self, group: list[_Pending]) -> None:
         pairs = {(p.user_id, int(e.community_id)) for p in group for _, e, _ in p.candidates}
         posts = {int(e.post_id) for p in group for _, e, _ in p.candidates if e.post_id is not None}
+        keys = [(p.user_id, e.id, at) for p in group for _, e, at in p.candidates]
         async with self._pool.acquire() as conn:
             found = await conn.fetchrow(
-                q.VISIBLE_TARGETS_OF_MANY, list({u for u, _ in pairs}), list({c for _, c in pairs}), list(posts)
+                q.VISIBLE_TARGETS_OF_MANY,
+                list({u for u, _ in pairs}),
+                list({c for _, c in pairs}),
+                list(posts),
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [k[2] for k in keys],
             )
             members = set(zip(found["member_users"], found["member_communities"], strict=True))
             post_community = dict(zip(found["post_ids"], found["post_communities"], strict=True))
-            rows: list[EventRow] = []
+            stored = {keys[n - 1] for n in found["stored"]}
+            records: list[tuple] = []
             owners: dict[tuple[int, str, datetime], int] = {}
             judged = [_Judged() for _ in group]
             for number, (pending, outcome) in enumerate(zip(group, judged, strict=True)):
+                user_id = pending.user_id
                 for index, event, at in pending.candidates:
                     community_id = int(event.community_id)
                     post_id = int(event.post_id) if event.post_id is not None else None
-                    if (pending.user_id, community_id) not in members:
+                    if (user_id, community_id) not in members:
                         outcome.reject(index, event, "unknown_community", "no such community, or you are not a member")
                     elif post_id is not None and post_community.get(post_id) != community_id:
                         outcome.reject(index, event, "unknown_post", "no such post in that community")
-                    elif (key := (pending.user_id, event.id, at)) in owners:
-                        outcome.sent += 1  # an earlier batch of this write sends it: a duplicate here
+                    elif (key := (user_id, event.id, at)) in owners or key in stored:
+                        outcome.sent += 1  # stored already, or sent by an earlier batch of this write
                         outcome.duplicates += 1
                     else:
                         owners[key] = number
                         outcome.sent += 1
                         target = f"post:{post_id}" if post_id is not None else f"page:{event.page}"
-                        rows.append(
-                            EventRow(
-                                pending.user_id, community_id, event.type, post_id, target, event.dwell_ms, event.id, at
-                            )
-                        )
+                        row = (community_id, user_id, event.type, post_id, target, event.dwell_ms, event.id, at)
+                        records.append(row)
             # One statement, committed when it returns: every event of the group is durable before any answer.
-            stored = await conn.fetch(q.INSERT_CLIENT_EVENTS, rows) if rows else []
-        for row in stored:  # the events already there: duplicates of the batch that sent them
-            judged[owners[(row["user_id"], row["client_event_id"], row["occurred_at"])]].duplicates += 1
+            for key in await _store(conn, records):  # stored meanwhile by another process: duplicates after all
+                judged[owners[key]].duplicates += 1
         for pending, outcome in zip(group, judged, strict=True):
             pending.rejected += outcome.rejected
             if not pending.future.done():  # a request gone away (cancelled) is not answered
                 pending.future.set_result(_answer(pending, outcome.sent - outcome.duplicates, outcome.duplicates))
+
+
+COLUMNS = ("community_id", "user_id", "kind", "post_id", "target", "dwell_ms", "client_event_id", "occurred_at")
+
+
+async def _store(conn: asyncpg.Connection, records: list[tuple]) -> list[tuple[int, str, datetime]]:
+    """Write new events; answers the keys of those found stored after all (another process wrote them since
+    they were looked up). COPY, as the events were checked new; if one was written meanwhile, the unique index
+    refuses the COPY and the idempotent INSERT takes its place."""
+    if not records:
+        return []
+    try:
+        await conn.copy_records_to_table("interaction_events", records=records, columns=COLUMNS)
+        return []
+    except asyncpg.UniqueViolationError:
+        rows = await conn.fetch(q.INSERT_CLIENT_EVENTS, [dict(zip(COLUMNS, record, strict=True)) for record in records])
+        return [(row["user_id"], row["client_event_id"], row["occurred_at"]) for row in rows]
 
 
 @dataclass

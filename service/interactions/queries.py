@@ -4,9 +4,9 @@ from service.core.speech import valid_speech_by_member
 
 # --- recording -----------------------------------------------------------------------------------
 
-# The events of every batch of one coalesced write (service/interactions/ingestion.py), as one JSON array of rows
-# (asyncpg encodes seven arrays at three times the CPU). A retried event hits the unique index and is skipped; the
-# statement answers those (usually none), so each batch counts its own duplicates.
+# A coalesced write's new events when their COPY met one written meanwhile (service/interactions/ingestion.py),
+# as one JSON array of rows. A retried event hits the unique index and is skipped; the statement answers those,
+# so each batch counts its own duplicates.
 INSERT_CLIENT_EVENTS = """
 WITH e AS MATERIALIZED (
     SELECT * FROM json_to_recordset($1::json) AS e (
@@ -28,7 +28,8 @@ WHERE NOT EXISTS (
 """
 
 # For the batches of one write: the active memberships among its members' and communities' (a superset of the
-# pairs asked: the caller keeps those it asked) and its visible posts. One trip for the whole write.
+# pairs asked: the caller keeps those it asked), its visible posts, and which of its events ($4-$6: user, client
+# id, time) are stored already (their ordinals). One trip for the whole write.
 VISIBLE_TARGETS_OF_MANY = """
 SELECT
     ARRAY(SELECT user_id FROM memberships
@@ -40,7 +41,10 @@ SELECT
     ARRAY(SELECT id FROM posts WHERE id = ANY($3::bigint[]) AND deleted_at IS NULL AND status = 'visible'
           ORDER BY id) AS post_ids,
     ARRAY(SELECT community_id FROM posts WHERE id = ANY($3::bigint[]) AND deleted_at IS NULL AND status = 'visible'
-          ORDER BY id) AS post_communities
+          ORDER BY id) AS post_communities,
+    ARRAY(SELECT k.n FROM unnest($4::bigint[], $5::text[], $6::timestamptz[]) WITH ORDINALITY AS k (u, id, at, n)
+          WHERE EXISTS (SELECT FROM interaction_events e
+                        WHERE e.user_id = k.u AND e.client_event_id = k.id AND e.occurred_at = k.at)) AS stored
 """
 
 EVENT_PARTITIONS = """

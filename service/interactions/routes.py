@@ -53,10 +53,11 @@ class InteractionsController(Controller):
         responses=PROBLEMS.responses("unauthorized", "token_expired", "batch_too_large", "payload_too_large"),
     )
     async def record_events(
-        self, data: JSONBody[EventBatch], user: CurrentUser, state: State, settings: AppSettings
+        self, data: JSONBody[EventBatch], caller: CurrentUser, state: State, settings: AppSettings
     ) -> BatchResult:
-        # No pooled connection held here: the process's event writer writes this batch with the others queued.
-        return await ingestion.ingest(state.event_writer, settings, user.id, data)
+        # `caller`, not `user`, and no `db`: no pooled connection is held while the process's event writer
+        # writes this batch with the others queued (it takes one connection for all of them).
+        return await ingestion.ingest(state.event_writer, settings, caller.id, data)
 
     @post(
         "/presence/heartbeat",
