@@ -48,7 +48,7 @@ async def ingest(writer: EventWriter, settings: Settings, user_id: int, batch: E
     if len(batch.events) > settings.event_batch_max:
         raise Problem("batch_too_large", f"at most {settings.event_batch_max} events per batch")
     now = datetime.now(UTC)
-    oldest = now - timedelta(days=settings.event_max_age_days)
+    oldest, latest = now - timedelta(days=settings.event_max_age_days), now + FUTURE_TOLERANCE
     rejected: list[RejectedEvent] = []
     candidates: list[tuple[int, ClientEvent, datetime]] = []
     seen: set[tuple[str, datetime]] = set()
@@ -57,8 +57,8 @@ async def ingest(writer: EventWriter, settings: Settings, user_id: int, batch: E
         rejected.append(RejectedEvent(index=index, id=event.id, code=code, message=message))
 
     for index, event in enumerate(batch.events):
-        at = _aware(event.at)
-        if at > now + FUTURE_TOLERANCE:
+        at = event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)  # no offset: UTC (RFC 3339 wants one)
+        if at > latest:
             reject(index, event, "in_future", "the event's time is in the future")
         elif at < oldest:
             reject(index, event, "too_old", f"events older than {settings.event_max_age_days} days are refused")
@@ -75,11 +75,6 @@ async def ingest(writer: EventWriter, settings: Settings, user_id: int, batch: E
     if not candidates:
         return _answer(pending, 0, 0)
     return await writer.write(pending)
-
-
-def _aware(at: datetime) -> datetime:
-    # RFC 3339 requires an offset; a client that omits it means UTC.
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _answer(pending: _Pending, accepted: int, duplicates: int) -> BatchResult:
@@ -132,43 +127,43 @@ class EventWriter:
                         _fail(one, single)
 
     async def _write(self, group: list[_Pending]) -> None:
-        pairs = {(p.user_id, int(e.community_id)) for p in group for _, e, _ in p.candidates}
-        posts = {int(e.post_id) for p in group for _, e, _ in p.candidates if e.post_id is not None}
-        keys = [(p.user_id, e.id, at) for p in group for _, e, at in p.candidates]
+        # Each event once: (batch, index, event, time, community, post), the ids parsed.
+        events = [
+            (number, index, event, at, int(event.community_id), None if event.post_id is None else int(event.post_id))
+            for number, pending in enumerate(group)
+            for index, event, at in pending.candidates
+        ]
+        users = [group[e[0]].user_id for e in events]
         async with self._pool.acquire() as conn:
             found = await conn.fetchrow(
                 q.VISIBLE_TARGETS_OF_MANY,
-                list({u for u, _ in pairs}),
-                list({c for _, c in pairs}),
-                list(posts),
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-                [k[2] for k in keys],
+                list(set(users)),
+                list({e[4] for e in events}),
+                list({e[5] for e in events if e[5] is not None}),
+                users,
+                [e[2].id for e in events],
+                [e[3] for e in events],
             )
             members = set(zip(found["member_users"], found["member_communities"], strict=True))
             post_community = dict(zip(found["post_ids"], found["post_communities"], strict=True))
-            stored = {keys[n - 1] for n in found["stored"]}
+            stored = set(found["stored"])  # ordinals (from 1) of the events stored already
             records: list[tuple] = []
             owners: dict[tuple[int, str, datetime], int] = {}
             judged = [_Judged() for _ in group]
-            for number, (pending, outcome) in enumerate(zip(group, judged, strict=True)):
-                user_id = pending.user_id
-                for index, event, at in pending.candidates:
-                    community_id = int(event.community_id)
-                    post_id = int(event.post_id) if event.post_id is not None else None
-                    if (user_id, community_id) not in members:
-                        outcome.reject(index, event, "unknown_community", "no such community, or you are not a member")
-                    elif post_id is not None and post_community.get(post_id) != community_id:
-                        outcome.reject(index, event, "unknown_post", "no such post in that community")
-                    elif (key := (user_id, event.id, at)) in owners or key in stored:
-                        outcome.sent += 1  # stored already, or sent by an earlier batch of this write
-                        outcome.duplicates += 1
-                    else:
-                        owners[key] = number
-                        outcome.sent += 1
-                        target = f"post:{post_id}" if post_id is not None else f"page:{event.page}"
-                        row = (community_id, user_id, event.type, post_id, target, event.dwell_ms, event.id, at)
-                        records.append(row)
+            for ordinal, (number, index, event, at, community_id, post_id) in enumerate(events, 1):
+                outcome, user_id = judged[number], users[ordinal - 1]
+                if (user_id, community_id) not in members:
+                    outcome.reject(index, event, "unknown_community", "no such community, or you are not a member")
+                elif post_id is not None and post_community.get(post_id) != community_id:
+                    outcome.reject(index, event, "unknown_post", "no such post in that community")
+                elif ordinal in stored or (key := (user_id, event.id, at)) in owners:
+                    outcome.sent += 1  # stored already, or sent by an earlier batch of this write
+                    outcome.duplicates += 1
+                else:
+                    owners[key] = number
+                    outcome.sent += 1
+                    target = f"post:{post_id}" if post_id is not None else f"page:{event.page}"
+                    records.append((community_id, user_id, event.type, post_id, target, event.dwell_ms, event.id, at))
             # One statement, committed when it returns: every event of the group is durable before any answer.
             for key in await _store(conn, records):  # stored meanwhile by another process: duplicates after all
                 judged[owners[key]].duplicates += 1
