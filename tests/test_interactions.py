@@ -301,3 +301,17 @@ async def test_events_written_meanwhile_by_another_process_are_duplicates(world,
     finally:
         await conn.close()
     assert await count_events(database_url) == 3
+
+
+async def test_more_concurrent_batches_than_pooled_connections(world, database_url, sandbox):
+    """Requests waiting for the event writer hold no pooled connection: with a pool of 2, twelve batches at once
+    are all written (the route once took `user`, which holds one, and 16 requests over a pool of 10 hung)."""
+    settings = make_settings(database_url, wechat_api_base=sandbox.url, db_pool_max=2)
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    batches = [{"events": [event(k * 10 + n, world["c1"], world["post"], at=at) for n in range(10)]} for k in range(12)]
+    async with api_client(settings) as client:
+        answers = await asyncio.wait_for(
+            asyncio.gather(*(client.post("/v1/events", json=b, headers=world["member"]) for b in batches)), 60
+        )
+    assert [a.json()["accepted"] for a in answers] == [10] * 12
+    assert await count_events(database_url) == 120
