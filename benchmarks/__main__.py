@@ -145,7 +145,7 @@ def run_wrk(base_url: str, request: Request, duration: int, connections: int) ->
     return result
 
 
-async def prepare_database(dsn_admin: str, extras: bool = True) -> tuple[str, dict[str, Request]]:
+async def prepare_database(dsn_admin: str, extras: bool = True, metrics: bool = True) -> tuple[str, dict[str, Request]]:
     from tests.support import create_database, unique_name, with_database
 
     name = unique_name("bench")
@@ -160,6 +160,7 @@ async def prepare_database(dsn_admin: str, extras: bool = True) -> tuple[str, di
             requests[scenario.name] = await scenario.seed(conn, settings)
         if extras:
             requests["ingest"], INGEST_TARGET[:] = await throughput.seed_ingestion(conn, settings)
+        if extras and metrics:
             print("  seeding 100k posts, 400k comments, 1 M events for the metrics ...", file=sys.stderr, flush=True)
             METRICS_COMMUNITY[:] = [await throughput.seed_metrics(conn, settings)]
         await conn.execute("ANALYZE")
@@ -213,7 +214,8 @@ def main() -> int:
 
     admin = os.environ.get("DATABASE_URL") or embedded.start(ROOT / ".data" / "bench-pg")
     extras = not args.only or bool({"ingest", "metrics"} & set(args.only))
-    dsn, requests = asyncio.run(prepare_database(admin, extras))
+    with_metrics = not args.only or "metrics" in args.only  # 1 M events to seed: only when measured
+    dsn, requests = asyncio.run(prepare_database(admin, extras, with_metrics))
     comparisons: list[tuple[str, str, str, float, str]] = []
     scenarios: list[Scenario] = [BASELINE] + [s for s in SCENARIOS if not args.only or s.name in args.only]
     rows = [measure("bare", dsn, {}, BASELINE, requests, args)]  # the limit: one SELECT, nothing of the app
@@ -268,7 +270,7 @@ def main() -> int:
     if not args.only or "replica" in args.only:  # the feed from the primary vs from a streaming replica
         rows = replica.compare(start_server, run_wrk, BENCH_SECRET, args.duration, args.connections)
         replica.report(rows, args.duration, args.connections)
-    if extras:
+    if extras and with_metrics:
         comparisons += asyncio.run(metrics_comparison(dsn))
     if not args.only or "live" in args.only:
         comparisons += live.fan_out(admin)
@@ -343,7 +345,7 @@ def ingestion(base_url: str, dsn: str, request: Request, duration: int) -> tuple
         f"{api_rate:,.0f} events/s",
         f"{copy_rate:,.0f} events/s (asyncpg COPY)",
         api_rate / copy_rate,
-        ">= 0.50",
+        ">= 0.60",
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import types
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, Union, get_args, get_origin
 
 import msgspec
@@ -43,17 +44,26 @@ _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _BRACKET = re.compile(rb"[\[\]{}]")
 
 
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_NOT_STRUCTURE = bytes(set(range(256)) - set(b'"[]{}'))
+_NOT_BRACKET = bytes(set(range(256)) - set(b"[]{}"))
+
+
 def too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether the JSON ``body`` nests arrays and objects more than ``limit`` levels deep (brackets inside
     strings do not count). Counting the opening brackets, two memchr-speed scans, settles almost every body."""
     if body.count(b"[") + body.count(b"{") <= limit:
         return False
-    depth = 0
-    for bracket in _BRACKET.findall(_JSON_STRING.sub(b'""', body)):
-        depth += 1 if bracket in (b"[", b"{") else -1
-        if depth > limit:
-            return True
-    return False
+    # Without an escape no string holds a quote: only quotes and brackets matter, kept by C-speed passes (the
+    # string regex over the whole of a 12 KB event batch cost 0.3 ms), and what lies between a quote and the
+    # next is a string.
+    structure = body.translate(None, _NOT_STRUCTURE)
+    if b"\\" in body or structure.count(b'"') % 2:
+        structure = _JSON_STRING.sub(b"", body)
+    else:
+        structure = b"".join(structure.split(b'"')[::2])
+    # The depth after each bracket, summed at C speed: the deepest one decides.
+    return max(accumulate(map(_STEP.__getitem__, structure.translate(None, _NOT_BRACKET))), default=0) > limit
 
 
 # JSON Schema's integer takes 199.0 (a number with no fraction); msgspec's strict decoding takes only 199.
@@ -64,7 +74,7 @@ _STRING_OR_ZEROS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|(?<=[0-9])\.0+(?=[\s,\
 def integral_numbers(body: bytes) -> bytes:
     """``body`` with every number written with a zero fraction (``199.0``) written as an integer (``199``),
     outside strings. A float field takes either; an integer field takes only the second when decoded strictly."""
-    if not _INTEGRAL_FLOAT.search(body):
+    if b".0" not in body or not _INTEGRAL_FLOAT.search(body):  # the substring test: a memchr-speed scan
         return body
     return _STRING_OR_ZEROS.sub(lambda match: match[0] if match[0][:1] == b'"' else b"", body)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
 from tests.scenario import Factory
@@ -211,3 +212,106 @@ async def test_windows_at_the_ends_of_the_calendar_are_400_not_500(client, world
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "validation_failed"
     assert {e["field"] for e in response.json()["errors"]} == {"from", "to"}
+
+
+async def test_concurrent_batches_with_overlapping_events_each_count_their_own(client, world, database_url):
+    """Batches sent at once are written together (service/interactions/ingestion.py): every distinct event is
+    accepted by exactly one of them, the others count it as a duplicate, and rejections stay per batch."""
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    retried = {"events": [event(0, world["c1"], world["post"], at=at)]}
+    assert (await client.post("/v1/events", json=retried, headers=world["member"])).json()["accepted"] == 1
+    batches = [
+        {"events": [event(n, world["c1"], world["post"], at=at) for n in range(k * 5, k * 5 + 10)]} for k in range(8)
+    ]  # batch k: events 5k .. 5k+9, so each overlaps the next by five; event 0 is already stored
+    batches[3]["events"].insert(2, event(99, world["c2"], world["other_post"], at=at))  # not my community
+    answers = await asyncio.gather(
+        *(client.post("/v1/events", json=batch, headers=world["member"]) for batch in batches)
+    )
+    bodies = [answer.json() for answer in answers]
+    for batch, body in zip(batches, bodies, strict=True):
+        valid = len(batch["events"]) - len(body["rejected"])
+        assert body["accepted"] + body["duplicates"] == valid, body
+    assert [r["index"] for r in bodies[3]["rejected"]] == [2]
+    assert bodies[3]["rejected"][0]["code"] == "unknown_community"
+    assert all(body["rejected"] == [] for n, body in enumerate(bodies) if n != 3)
+    assert sum(body["accepted"] for body in bodies) == 44  # events 1 .. 44
+    assert await count_events(database_url) == 45
+    again = await asyncio.gather(*(client.post("/v1/events", json=b, headers=world["member"]) for b in batches))
+    assert [a.json()["accepted"] for a in again] == [0] * 8
+    assert await count_events(database_url) == 45
+
+
+async def test_one_write_answers_each_batch_with_its_own_duplicates(world, database_url, settings):
+    """Three batches queued together go out in one write (one pooled connection) and each answer is exact."""
+    from service.db.pool import create_pool
+    from service.interactions.ingestion import EventWriter, ingest
+    from service.interactions.models import EventBatch
+
+    pool = await create_pool(settings)
+    acquired = []
+
+    class CountingPool:
+        def acquire(self):
+            acquired.append(1)
+            return pool.acquire()
+
+    def batch(*events):
+        return msgspec.convert({"events": list(events)}, EventBatch)
+
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    c1, post, member = world["c1"], world["post"], world["member_id"]
+    try:
+        writer = EventWriter(CountingPool())
+        first = await ingest(writer, settings, member, batch(event(0, c1, post, at=at)))
+        assert (first.accepted, first.duplicates, len(acquired)) == (1, 0, 1)
+        a, b, c = await asyncio.gather(
+            ingest(writer, settings, member, batch(*(event(n, c1, post, at=at) for n in (0, 1, 2)))),
+            ingest(writer, settings, member, batch(*(event(n, c1, post, at=at) for n in (1, 2, 3)))),
+            ingest(
+                writer,
+                settings,
+                member,
+                batch(event(3, c1, post, at=at), event(4, world["c2"], world["other_post"], at=at)),
+            ),
+        )
+        assert len(acquired) == 2  # the three batches: one write
+        assert (a.accepted, a.duplicates, a.rejected) == (2, 1, [])  # 1 and 2 new, 0 stored before
+        assert (b.accepted, b.duplicates, b.rejected) == (1, 2, [])  # 3 new, 1 and 2 sent by the first batch
+        assert (c.accepted, c.duplicates) == (0, 1)
+        assert [(r.index, r.code) for r in c.rejected] == [(1, "unknown_community")]
+        assert await count_events(database_url) == 4
+        await writer.close()
+    finally:
+        await pool.close()
+
+
+async def test_events_written_meanwhile_by_another_process_are_duplicates(world, database_url):
+    """The writer COPYs events it found new; one stored since (by another API process) makes the unique index
+    refuse the COPY, and the idempotent INSERT writes the others and names it."""
+    from service.db.pool import connect
+    from service.interactions.ingestion import _store
+
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    c1, post, member = world["c1"], world["post"], world["member_id"]
+    records = [(c1, member, "post_view", post, f"post:{post}", 4000, f"m{n}", at) for n in range(3)]
+    conn = await connect(database_url)
+    try:
+        assert await _store(conn, records[1:2]) == []  # the other process
+        assert await _store(conn, records) == [(member, "m1", at)]
+    finally:
+        await conn.close()
+    assert await count_events(database_url) == 3
+
+
+async def test_more_concurrent_batches_than_pooled_connections(world, database_url, sandbox):
+    """Requests waiting for the event writer hold no pooled connection: with a pool of 2, twelve batches at once
+    are all written (the route once took `user`, which holds one, and 16 requests over a pool of 10 hung)."""
+    settings = make_settings(database_url, wechat_api_base=sandbox.url, db_pool_max=2)
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    batches = [{"events": [event(k * 10 + n, world["c1"], world["post"], at=at) for n in range(10)]} for k in range(12)]
+    async with api_client(settings) as client:
+        answers = await asyncio.wait_for(
+            asyncio.gather(*(client.post("/v1/events", json=b, headers=world["member"]) for b in batches)), 60
+        )
+    assert [a.json()["accepted"] for a in answers] == [10] * 12
+    assert await count_events(database_url) == 120

@@ -15,7 +15,7 @@ from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import PathId
 from service.core.money.models import Order, Refund, RefundRequest, Transfer
 from service.wechat.pay import Refund as WxRefund
-from service.wechat.pay import Transaction, TransferBill
+from service.wechat.pay import Transaction, TransferBill, WeChatPay
 
 IdempotencyKey = Annotated[
     str | None,
@@ -131,7 +131,10 @@ class PayNotificationsController(Controller):
         effect="TRANSACTION.SUCCESS records the payment once and, in the same transaction, grants what was bought, "
         "or refunds it in full when it can no longer be granted (e.g. a full community); other events are ignored.",
     )
-    async def notify(self, request: Request, db: Db, pay: Pay) -> None:
+    async def notify(self, request: Request, db: Db) -> None:
+        # WeChat Pay from the app's state, not as a second dependency: Litestar resolves two independent
+        # dependencies in an anyio task group, a cost on the route every payment takes.
+        pay: WeChatPay = request.app.state.pay
         txn = money.read_notification(pay, request.headers, await request.body(), "TRANSACTION.SUCCESS", Transaction)
         if txn is not None:
             await money.apply_transaction(db, pay.config, txn)

@@ -38,8 +38,15 @@ _VISIBLE_CHAR = re.compile(f"[^{INVISIBLE}{REFUSED}]")
 _SUSPECT = re.compile(rb'\\[ubf]|\x7f|"(?:[ \t\r\n]|\\[tnr])+"')
 
 
+# A match of _SUSPECT needs one of these bytes: single-byte tests (memchr) settle compact JSON without the regex,
+# which cost 0.2 ms on a 12 KB event batch.
+_SUSPECT_BYTES = (b"\\", b"\x7f", b" ", b"\t", b"\r", b"\n")
+
+
 def may_break_policy(body: bytes) -> bool:
-    return not body.isascii() or _SUSPECT.search(body) is not None
+    if not body.isascii():
+        return True
+    return any(byte in body for byte in _SUSPECT_BYTES) and _SUSPECT.search(body) is not None
 
 
 def refused_character(text: str) -> str | None:

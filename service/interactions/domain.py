@@ -7,6 +7,7 @@ from litestar.openapi.spec import Tag
 from service.core.domain import Domain
 from service.interactions.brand_pool_routes import BrandRewardPoolsController
 from service.interactions.brand_pools import BRAND_POOL_PAYMENTS
+from service.interactions.ingestion import run_writer
 from service.interactions.jobs import JOBS
 from service.interactions.privacy import PRIVACY
 from service.interactions.problems import PROBLEMS
@@ -31,4 +32,5 @@ DOMAIN = Domain(
     purposes=[REWARD_PAYMENTS, BRAND_POOL_PAYMENTS],
     privacy=PRIVACY,
     reports=[METRICS, REWARDS],
+    lifespans=[run_writer],
 )

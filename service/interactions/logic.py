@@ -3,106 +3,29 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
-import msgspec
 
 from service.core import presence
 from service.errors import FieldError, Problem
 from service.interactions import queries as q
 from service.interactions.models import (
-    BatchResult,
-    ClientEvent,
-    EventBatch,
     MetricPeriod,
     Metrics,
     MetricValues,
     PresenceSession,
-    RejectedEvent,
 )
 from service.settings import Settings
 
 log = logging.getLogger("service.interactions")
 
 
-CLIENT_KINDS = frozenset({"page_view", "post_view", "share_open"})
-FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_WINDOW_DAYS = 366
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 
-
-# --- client events ----------------------------------------------------------------------------------
-
-
-async def ingest(conn: asyncpg.Connection, settings: Settings, user_id: int, batch: EventBatch) -> BatchResult:
-    """Accept the valid events of a batch, reject the others one by one; retries are absorbed."""
-    if len(batch.events) > settings.event_batch_max:
-        raise Problem("batch_too_large", f"at most {settings.event_batch_max} events per batch")
-    now = datetime.now(UTC)
-    oldest = now - timedelta(days=settings.event_max_age_days)
-    rejected: list[RejectedEvent] = []
-    candidates: list[tuple[int, ClientEvent]] = []
-    seen: set[tuple[str, datetime]] = set()
-
-    def reject(index: int, event: ClientEvent, code: str, message: str) -> None:
-        rejected.append(RejectedEvent(index=index, id=event.id, code=code, message=message))
-
-    for index, event in enumerate(batch.events):
-        at = _aware(event.at)
-        if at > now + FUTURE_TOLERANCE:
-            reject(index, event, "in_future", "the event's time is in the future")
-        elif at < oldest:
-            reject(index, event, "too_old", f"events older than {settings.event_max_age_days} days are refused")
-        elif event.type in ("post_view", "share_open") and event.post_id is None:
-            reject(index, event, "post_required", f"{event.type} needs postId")
-        elif event.type == "page_view" and event.page is None and event.post_id is None:
-            reject(index, event, "page_required", "page_view needs page or postId")
-        elif (event.id, at) in seen:
-            reject(index, event, "duplicate_in_batch", "the same id and time appear twice in this batch")
-        else:
-            seen.add((event.id, at))
-            candidates.append((index, event))
-
-    community_ids = {int(e.community_id) for _, e in candidates}
-    post_ids = {int(e.post_id) for _, e in candidates if e.post_id is not None}
-    visible = await conn.fetchrow(q.VISIBLE_TARGETS, user_id, community_ids, post_ids)
-    visible_communities = set(visible["communities"])
-    post_community = dict(zip(visible["post_ids"], visible["post_communities"], strict=True))
-
-    rows: list[EventRow] = []
-    for index, event in candidates:
-        community_id = int(event.community_id)
-        post_id = int(event.post_id) if event.post_id is not None else None
-        if community_id not in visible_communities:
-            reject(index, event, "unknown_community", "no such community, or you are not a member")
-        elif post_id is not None and post_community.get(post_id) != community_id:
-            reject(index, event, "unknown_post", "no such post in that community")
-        else:
-            target = f"post:{post_id}" if post_id is not None else f"page:{event.page}"
-            rows.append(EventRow(community_id, event.type, post_id, target, event.dwell_ms, event.id, _aware(event.at)))
-
-    inserted = await conn.fetchval(q.INSERT_CLIENT_EVENTS, user_id, rows) if rows else 0
-    rejected.sort(key=lambda r: r.index)
-    return BatchResult(accepted=inserted, duplicates=len(rows) - inserted, rejected=rejected)
-
-
-class EventRow(msgspec.Struct, omit_defaults=False):
-    """A row of interaction_events as INSERT_CLIENT_EVENTS reads it from JSON."""
-
-    community_id: int
-    kind: str
-    post_id: int | None
-    target: str
-    dwell_ms: int | None
-    client_event_id: str
-    occurred_at: datetime
-
-
-def _aware(at: datetime) -> datetime:
-    # RFC 3339 requires an offset; a client that omits it means UTC.
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+# Client events: service/interactions/ingestion.py.
 
 
 # --- presence ---------------------------------------------------------------------------------------

@@ -4,32 +4,47 @@ from service.core.speech import REPEATS_IN_WINDOW, ROLLED_UP_SPEECH_BY_MEMBER, v
 
 # --- recording -----------------------------------------------------------------------------------
 
-# Client events arrive as one JSON array of rows (asyncpg encodes seven arrays of 100 at three times the CPU);
-# a retried batch hits the unique index and is skipped.
+# A coalesced write's new events when their COPY met one written meanwhile (service/interactions/ingestion.py),
+# as one JSON array of rows. A retried event hits the unique index and is skipped; the statement answers those,
+# so each batch counts its own duplicates.
 INSERT_CLIENT_EVENTS = """
-WITH inserted AS (
+WITH e AS MATERIALIZED (
+    SELECT * FROM json_to_recordset($1::json) AS e (
+        user_id bigint, community_id bigint, kind text, post_id bigint, target text, dwell_ms int,
+        client_event_id text, occurred_at timestamptz
+    )
+), inserted AS (
     INSERT INTO interaction_events
         (community_id, user_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at)
-    SELECT e.community_id, $1, e.kind, e.post_id, e.target, e.dwell_ms, e.client_event_id, e.occurred_at
-    FROM json_to_recordset($2::json) AS e (
-        community_id bigint, kind text, post_id bigint, target text, dwell_ms int, client_event_id text,
-        occurred_at timestamptz
-    )
+    SELECT community_id, user_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at FROM e
     ON CONFLICT DO NOTHING
-    RETURNING 1
+    RETURNING user_id, client_event_id, occurred_at
 )
-SELECT count(*) FROM inserted
+SELECT e.user_id, e.client_event_id, e.occurred_at FROM e
+WHERE NOT EXISTS (
+    SELECT FROM inserted i
+    WHERE i.user_id = e.user_id AND i.client_event_id = e.client_event_id AND i.occurred_at = e.occurred_at
+)
 """
 
-# Which of the batch's communities the member may see, and which of its posts are visible where: one trip.
-VISIBLE_TARGETS = """
+# For the batches of one write: the active memberships among its members' and communities' (a superset of the
+# pairs asked: the caller keeps those it asked), its visible posts, and which of its events ($4-$6: user, client
+# id, time) are stored already (their ordinals). One trip for the whole write.
+VISIBLE_TARGETS_OF_MANY = """
 SELECT
+    ARRAY(SELECT user_id FROM memberships
+          WHERE user_id = ANY($1::bigint[]) AND community_id = ANY($2::bigint[]) AND status = 'active'
+          ORDER BY user_id, community_id) AS member_users,
     ARRAY(SELECT community_id FROM memberships
-          WHERE user_id = $1 AND status = 'active' AND community_id = ANY($2::bigint[])) AS communities,
+          WHERE user_id = ANY($1::bigint[]) AND community_id = ANY($2::bigint[]) AND status = 'active'
+          ORDER BY user_id, community_id) AS member_communities,
     ARRAY(SELECT id FROM posts WHERE id = ANY($3::bigint[]) AND deleted_at IS NULL AND status = 'visible'
           ORDER BY id) AS post_ids,
     ARRAY(SELECT community_id FROM posts WHERE id = ANY($3::bigint[]) AND deleted_at IS NULL AND status = 'visible'
-          ORDER BY id) AS post_communities
+          ORDER BY id) AS post_communities,
+    ARRAY(SELECT k.n FROM unnest($4::bigint[], $5::text[], $6::timestamptz[]) WITH ORDINALITY AS k (u, id, at, n)
+          WHERE EXISTS (SELECT FROM interaction_events e
+                        WHERE e.user_id = k.u AND e.client_event_id = k.id AND e.occurred_at = k.at)) AS stored
 """
 
 EVENT_PARTITIONS = """

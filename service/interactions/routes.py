@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import asyncpg
 from litestar import Controller, get, post
+from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from service.core.access import ADMIN_ROLES, require_admin, require_member
@@ -14,7 +15,7 @@ from service.core.deps import AppSettings, Db, Reads
 from service.core.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser
 from service.core.ids import MAX_ID, PathId
 from service.errors import Problem
-from service.interactions import logic, rewards, stages
+from service.interactions import ingestion, logic, rewards, stages
 from service.interactions import queries as q
 from service.interactions.models import (
     BatchResult,
@@ -53,9 +54,11 @@ class InteractionsController(Controller):
         responses=PROBLEMS.responses("unauthorized", "token_expired", "batch_too_large", "payload_too_large"),
     )
     async def record_events(
-        self, data: JSONBody[EventBatch], user: CurrentUser, db: Db, settings: AppSettings
+        self, data: JSONBody[EventBatch], caller: CurrentUser, state: State, settings: AppSettings
     ) -> BatchResult:
-        return await logic.ingest(db, settings, user.id, data)
+        # `caller`, not `user`, and no `db`: no pooled connection is held while the process's event writer
+        # writes this batch with the others queued (it takes one connection for all of them).
+        return await ingestion.ingest(state.event_writer, settings, caller.id, data)
 
     @post(
         "/presence/heartbeat",

@@ -5,14 +5,16 @@ PAYER_OPENID = "SELECT openid FROM users WHERE id = $1"
 ORDER = "SELECT * FROM orders WHERE id = $1"
 
 # Row locks name the community (the order's shard under Citus, which locks on one shard only): locks.py finds it
-# first when the caller knows only the order's id or WeChat's number.
+# first when the caller knows only the order's id.
 ORDER_COMMUNITY = "SELECT community_id FROM orders WHERE id = $1"
-
-ORDER_COMMUNITY_BY_NO = "SELECT community_id FROM orders WHERE out_trade_no = $1"
 
 LOCK_ORDER = "SELECT * FROM orders WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
 LOCK_ORDER_BY_NO = "SELECT * FROM orders WHERE community_id = $1 AND out_trade_no = $2 FOR UPDATE"
+
+# A notification's order, unlocked, by WeChat's number alone (every shard under Citus: an index lookup each, no
+# lock): a duplicate notification stops here; a first one then locks the order on its community (payments.py).
+ORDER_BY_NO = "SELECT * FROM orders WHERE out_trade_no = $1"
 
 # Not by community: the same key reused for another community's order must be found (and refused).
 ORDER_BY_IDEMPOTENCY_KEY = "SELECT * FROM orders WHERE payer_user_id = $1 AND idempotency_key = $2"
@@ -37,10 +39,18 @@ SET_PREPAY_ID = """
 UPDATE orders SET prepay_id = $2, updated_at = now() WHERE id = $1 AND community_id = $3 AND prepay_id IS NULL
 """
 
+# The order paid and its payment entered in the ledger: one statement, one round trip. The entry reads the order
+# as the statement found it (the amount does not change), on the order's community, like INSERT_LEDGER_REFUND.
 MARK_PAID = """
-UPDATE orders SET status = 'paid', paid_fen = amount_fen, transaction_id = $2, paid_at = $3, updated_at = now()
-WHERE id = $1 AND community_id = $4
-RETURNING *
+WITH paid AS (
+    UPDATE orders SET status = 'paid', paid_fen = amount_fen, transaction_id = $2, paid_at = $3, updated_at = now()
+    WHERE id = $1 AND community_id = $4
+    RETURNING *
+), entry AS (
+    INSERT INTO ledger_entries (kind, order_id, community_id, amount_fen, external_id)
+    SELECT 'payment', o.id, o.community_id, o.amount_fen, $2 FROM orders o WHERE o.id = $1 AND o.community_id = $4
+)
+SELECT * FROM paid
 """
 
 MARK_CLOSED = """
@@ -100,10 +110,6 @@ WHERE r.id = $1
 """
 
 # $4: the community of the order just locked (a plain VALUES insert: one shard under Citus).
-INSERT_LEDGER_PAYMENT = """
-INSERT INTO ledger_entries (kind, order_id, community_id, amount_fen, external_id) VALUES ('payment', $1, $4, $2, $3)
-"""
-
 INSERT_LEDGER_REFUND = """
 INSERT INTO ledger_entries (kind, order_id, refund_id, community_id, amount_fen, external_id)
 SELECT 'refund', o.id, $2, o.community_id, $3, $4 FROM orders o WHERE o.id = $1 AND o.community_id = $5

@@ -1,0 +1,218 @@
+"""Client events (POST /v1/events): each batch judged on its own, the batches of concurrent requests written together.
+
+A request validates its events (time, kind, duplicates inside the batch) and hands the rest to the process's
+`EventWriter`. The writer takes every batch queued while its previous write ran and, on one pooled connection,
+checks membership and posts for all of them in one statement and inserts their events in one more: one commit
+for many requests instead of two statements and a commit each (goal: ingestion at 0.60 of COPY, issue 24).
+Each request is answered only after that commit, so an acknowledged event is durable, and each answer counts
+its own events: an event already stored, or sent by an earlier batch of the same write, is a duplicate, as it
+would be if the two requests had been written one after the other. A write that fails is retried batch by
+batch, so one request's bad data fails that request alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from litestar import Litestar
+
+from service.errors import Problem
+from service.interactions import queries as q
+from service.interactions.models import BatchResult, ClientEvent, EventBatch, RejectedEvent
+from service.settings import Settings
+
+log = logging.getLogger("service.interactions")
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+WRITE_MAX_EVENTS = 5_000  # events per coalesced write: batches queued beyond it wait for the next one
+
+
+@dataclass
+class _Pending:
+    """A batch's events that passed the checks needing no database, waiting for the writer."""
+
+    user_id: int
+    candidates: list[tuple[int, ClientEvent, datetime]]
+    rejected: list[RejectedEvent]
+    future: asyncio.Future[BatchResult] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+async def ingest(writer: EventWriter, settings: Settings, user_id: int, batch: EventBatch) -> BatchResult:
+    """Accept the valid events of a batch, reject the others one by one; retries are absorbed."""
+    if len(batch.events) > settings.event_batch_max:
+        raise Problem("batch_too_large", f"at most {settings.event_batch_max} events per batch")
+    now = datetime.now(UTC)
+    oldest, latest = now - timedelta(days=settings.event_max_age_days), now + FUTURE_TOLERANCE
+    rejected: list[RejectedEvent] = []
+    candidates: list[tuple[int, ClientEvent, datetime]] = []
+    seen: set[tuple[str, datetime]] = set()
+
+    def reject(index: int, event: ClientEvent, code: str, message: str) -> None:
+        rejected.append(RejectedEvent(index=index, id=event.id, code=code, message=message))
+
+    for index, event in enumerate(batch.events):
+        at = event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)  # no offset: UTC (RFC 3339 wants one)
+        if at > latest:
+            reject(index, event, "in_future", "the event's time is in the future")
+        elif at < oldest:
+            reject(index, event, "too_old", f"events older than {settings.event_max_age_days} days are refused")
+        elif event.type in ("post_view", "share_open") and event.post_id is None:
+            reject(index, event, "post_required", f"{event.type} needs postId")
+        elif event.type == "page_view" and event.page is None and event.post_id is None:
+            reject(index, event, "page_required", "page_view needs page or postId")
+        elif (event.id, at) in seen:
+            reject(index, event, "duplicate_in_batch", "the same id and time appear twice in this batch")
+        else:
+            seen.add((event.id, at))
+            candidates.append((index, event, at))
+    pending = _Pending(user_id, candidates, rejected)
+    if not candidates:
+        return _answer(pending, 0, 0)
+    return await writer.write(pending)
+
+
+def _answer(pending: _Pending, accepted: int, duplicates: int) -> BatchResult:
+    pending.rejected.sort(key=lambda r: r.index)
+    return BatchResult(accepted=accepted, duplicates=duplicates, rejected=pending.rejected)
+
+
+class EventWriter:
+    """Writes the events of the batches queued in this process: one write at a time, each taking all that
+    waits (up to WRITE_MAX_EVENTS), so concurrent requests share one statement and one commit."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._queue: list[_Pending] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, pending: _Pending) -> BatchResult:
+        self._queue.append(pending)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await pending.future
+
+    async def close(self) -> None:
+        """Finish the writes already queued (their requests are waiting for them)."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            taken, size = 1, len(self._queue[0].candidates)
+            while taken < len(self._queue) and size + len(self._queue[taken].candidates) <= WRITE_MAX_EVENTS:
+                size += len(self._queue[taken].candidates)
+                taken += 1
+            group, self._queue = self._queue[:taken], self._queue[taken:]
+            try:
+                await self._write(group)
+            except asyncio.CancelledError:
+                for pending in [*group, *self._queue]:
+                    pending.future.cancel()
+                raise
+            except Exception as exc:  # one statement for all: nothing of the group was written
+                if len(group) == 1:
+                    _fail(group[0], exc)
+                    continue
+                log.warning("coalesced event write failed, writing batch by batch", extra={"error": repr(exc)})
+                for one in group:
+                    try:
+                        await self._write([one])
+                    except Exception as single:
+                        _fail(one, single)
+
+    async def _write(self, group: list[_Pending]) -> None:
+        # Each event once: (batch, index, event, time, community, post), the ids parsed.
+        events = [
+            (number, index, event, at, int(event.community_id), None if event.post_id is None else int(event.post_id))
+            for number, pending in enumerate(group)
+            for index, event, at in pending.candidates
+        ]
+        users = [group[e[0]].user_id for e in events]
+        async with self._pool.acquire() as conn:
+            found = await conn.fetchrow(
+                q.VISIBLE_TARGETS_OF_MANY,
+                list(set(users)),
+                list({e[4] for e in events}),
+                list({e[5] for e in events if e[5] is not None}),
+                users,
+                [e[2].id for e in events],
+                [e[3] for e in events],
+            )
+            members = set(zip(found["member_users"], found["member_communities"], strict=True))
+            post_community = dict(zip(found["post_ids"], found["post_communities"], strict=True))
+            stored = set(found["stored"])  # ordinals (from 1) of the events stored already
+            records: list[tuple] = []
+            owners: dict[tuple[int, str, datetime], int] = {}
+            judged = [_Judged() for _ in group]
+            for ordinal, (number, index, event, at, community_id, post_id) in enumerate(events, 1):
+                outcome, user_id = judged[number], users[ordinal - 1]
+                if (user_id, community_id) not in members:
+                    outcome.reject(index, event, "unknown_community", "no such community, or you are not a member")
+                elif post_id is not None and post_community.get(post_id) != community_id:
+                    outcome.reject(index, event, "unknown_post", "no such post in that community")
+                elif ordinal in stored or (key := (user_id, event.id, at)) in owners:
+                    outcome.sent += 1  # stored already, or sent by an earlier batch of this write
+                    outcome.duplicates += 1
+                else:
+                    owners[key] = number
+                    outcome.sent += 1
+                    target = f"post:{post_id}" if post_id is not None else f"page:{event.page}"
+                    records.append((community_id, user_id, event.type, post_id, target, event.dwell_ms, event.id, at))
+            # One statement, committed when it returns: every event of the group is durable before any answer.
+            for key in await _store(conn, records):  # stored meanwhile by another process: duplicates after all
+                judged[owners[key]].duplicates += 1
+        for pending, outcome in zip(group, judged, strict=True):
+            pending.rejected += outcome.rejected
+            if not pending.future.done():  # a request gone away (cancelled) is not answered
+                pending.future.set_result(_answer(pending, outcome.sent - outcome.duplicates, outcome.duplicates))
+
+
+COLUMNS = ("community_id", "user_id", "kind", "post_id", "target", "dwell_ms", "client_event_id", "occurred_at")
+
+
+async def _store(conn: asyncpg.Connection, records: list[tuple]) -> list[tuple[int, str, datetime]]:
+    """Write new events; answers the keys of those found stored after all (another process wrote them since
+    they were looked up). COPY, as the events were checked new; if one was written meanwhile, the unique index
+    refuses the COPY and the idempotent INSERT takes its place."""
+    if not records:
+        return []
+    try:
+        await conn.copy_records_to_table("interaction_events", records=records, columns=COLUMNS)
+        return []
+    except asyncpg.UniqueViolationError:
+        rows = await conn.fetch(q.INSERT_CLIENT_EVENTS, [dict(zip(COLUMNS, record, strict=True)) for record in records])
+        return [(row["user_id"], row["client_event_id"], row["occurred_at"]) for row in rows]
+
+
+@dataclass
+class _Judged:
+    """What one write made of a batch: rejections needing the database, events sent, duplicates among them."""
+
+    rejected: list[RejectedEvent] = field(default_factory=list)
+    sent: int = 0
+    duplicates: int = 0
+
+    def reject(self, index: int, event: ClientEvent, code: str, message: str) -> None:
+        self.rejected.append(RejectedEvent(index=index, id=event.id, code=code, message=message))
+
+
+def _fail(pending: _Pending, exc: Exception) -> None:
+    if not pending.future.done():
+        pending.future.set_exception(exc)
+
+
+@asynccontextmanager
+async def run_writer(app: Litestar) -> AsyncIterator[None]:
+    """One event writer per API process, over the app's pool."""
+    writer = EventWriter(app.state.pool)
+    app.state.event_writer = writer
+    try:
+        yield
+    finally:
+        await writer.close()
