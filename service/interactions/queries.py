@@ -55,11 +55,6 @@ WHERE i.inhparent = 'interaction_events'::regclass ORDER BY 1
 # --- roll-ups ------------------------------------------------------------------------------------
 # $1 community, $2 day (local date), $3 time zone. A local day is [day 00:00, next day 00:00) in $3.
 
-DAY_BOUNDS = """
-SELECT ($2::date)::timestamp AT TIME ZONE $3 AS day_start,
-       ($2::date + 1)::timestamp AT TIME ZONE $3 AS day_end
-"""
-
 CLEAR_DAY = """
 WITH v AS (DELETE FROM rollup_views WHERE community_id = $1 AND day = $2),
      p AS (DELETE FROM rollup_presence WHERE community_id = $1 AND day = $2),
