@@ -28,7 +28,7 @@ from PIL import Image
 
 from tests.seed import OPERATOR as OPERATOR_HEADERS
 from tests.seed import Seeded, Seeder, User, local_window, seeder_in
-from tests.stack import LiveStack
+from tests.stack import LiveStack, Stack
 from tests.support import ROOT
 
 SPEC = json.loads((ROOT / "openapi" / "openapi.json").read_text())
@@ -76,20 +76,25 @@ def concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "1", path)
 
 
+@pytest.fixture(scope="module")
+def anonymous(live: Stack) -> Iterator[httpx.Client]:
+    """A caller without credentials, on the module's stack: refused calls change nothing, so one database does."""
+    with httpx.Client(base_url=live.api_url, timeout=30) as client:
+        yield client
+
+
 @pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS])
-async def test_every_route_enforces_its_rule(client, method, path, operation):
+def test_every_route_enforces_its_rule(anonymous: httpx.Client, method, path, operation):
     kind = rule(operation)
     if kind == "public":
         assert (method, path) in PUBLIC, f"{method} {path} declares no security: add it to PUBLIC with a reason"
         return
     body = example_body(operation)
-    response = await client.request(method, concrete(path), json=body)
+    response = anonymous.request(method, concrete(path), json=body)
     if kind == "bearer":
         assert response.status_code == 401, f"{method} {path} without a token: {response.status_code}"
         assert response.json()["code"] == "unauthorized"
-        forged = await client.request(
-            method, concrete(path), json=body, headers={"Authorization": "Bearer not.a.token"}
-        )
+        forged = anonymous.request(method, concrete(path), json=body, headers={"Authorization": "Bearer not.a.token"})
         assert forged.status_code == 401
     else:
         assert response.status_code == 403 and response.json()["code"] == "operator_only", response.text

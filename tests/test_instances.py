@@ -110,7 +110,9 @@ async def test_an_instance_stopped_with_requests_in_flight_fails_none(open_stack
         # Two sockets on each instance, straight to its port: how Caddy spreads sockets is not the question here
         # (its health check may briefly hold one instance out on a busy machine), how each instance ends is.
         urls = [f"ws://127.0.0.1:{port}/v1/live" for port in stack.api_ports]
-        sockets = [await websockets.connect(urls[n % 2], additional_headers=alice) for n in range(4)]
+        # Unbounded queues: the test reads none of the live posts, and past 16 unread messages a client stops
+        # reading its socket, so it would see neither the close frame nor the end of the connection.
+        sockets = [await websockets.connect(urls[n % 2], additional_headers=alice, max_queue=None) for n in range(4)]
         # Three posts held in flight by a slow WeChat content check, past the drain (2 s) to the stop itself.
         slow = {"mode": "slow", "delaySeconds": 3.5, "pathPrefix": "/wxa/msg_sec_check", "count": 3}
         assert (await api.post(f"{stack.sandbox_url}/sandbox/faults", json=slow)).status_code == 200
