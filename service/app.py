@@ -39,6 +39,7 @@ from service.settings import Settings, load_settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
 from service.wechat.sealing import SessionKeySealer
+from service.wechat.tls import tls_context
 
 HEALTH_TAG = Tag(name="health", description="Liveness and readiness probes.")
 
@@ -60,6 +61,7 @@ def _lifespan(http_client: httpx.AsyncClient | None, domains: Sequence[Domain]):
                     raise RuntimeError(f"migrations pending ({names}): run `python -m service migrate`")
                 await check_declared(conn, domains, job_registry(domains))
             client = http_client or httpx.AsyncClient(
+                verify=tls_context(),
                 timeout=httpx.Timeout(settings.wechat_timeout, connect=2.0),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             )

@@ -16,6 +16,7 @@ from service.jobs.worker import Worker
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
+from service.wechat.tls import tls_context
 
 
 async def run_worker(settings: Settings, domains: Sequence[Domain] = DOMAINS) -> None:
@@ -30,7 +31,7 @@ async def run_worker(settings: Settings, domains: Sequence[Domain] = DOMAINS) ->
     pool = await create_pool_when_reachable(settings, stop)
     if pool is None:
         return
-    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.wechat_timeout, connect=2.0))
+    http = httpx.AsyncClient(verify=tls_context(), timeout=httpx.Timeout(settings.wechat_timeout, connect=2.0))
     try:
         async with pool.acquire() as conn:
             await check_declared(conn, domains, jobs)

@@ -32,6 +32,7 @@ from service.jobs.worker import Worker
 from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
 from tests.stack import OPERATOR_KEY, LiveStack, Stack
+from tests.support import http_client
 from tests.wechat_support import bearer, login
 
 CAST = ("owner", "admin", "author", "member", "stranger")
@@ -218,8 +219,8 @@ async def seeder_for(stack: Stack) -> AsyncIterator[Seeder]:
     pool = await create_pool(stack.settings)
     try:
         async with (
-            httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api,
-            httpx.AsyncClient(timeout=10) as http,
+            http_client(base_url=stack.api_url, timeout=30) as api,
+            http_client(timeout=10) as http,
         ):
             pay = WeChatPay.from_settings(stack.settings, http)
             services = {"pay": pay, "wechat": WeChatClient(http, pool, stack.settings)}

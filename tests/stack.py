@@ -14,15 +14,13 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import httpx
-
 from service.app import create_app
 from service.settings import Settings
 from service.wechat.sandbox import create_sandbox_app
 from service.wechat.sandbox.app import CONTROLLERS
 from service.wechat.sandbox.keys import SandboxKeys
 from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
-from tests.support import bound_socket, make_settings, serve
+from tests.support import bound_socket, http_client, make_settings, serve
 from tests.wechat_support import Sandbox, sandbox_config
 
 OPERATOR_KEY = "operator-key-for-tests-0123456789abcdef"
@@ -41,11 +39,11 @@ class Stack:
 async def full_stack(database_url: str, pay_keys: SandboxKeys, **overrides: object) -> AsyncIterator[Stack]:
     sock = bound_socket()
     api_url = "http://{}:{}".format(*sock.getsockname())
-    async with httpx.AsyncClient(timeout=10) as notify_http:
+    async with http_client(timeout=10) as notify_http:
         pay_sandbox = PaySandbox.from_keys(pay_keys, http=notify_http)
         config = sandbox_config(message_push_url=f"{api_url}/v1/wechat/messages", media_check_delay=0.05)
         sandbox_app = create_sandbox_app(config, [*CONTROLLERS, pay_sandbox_router(pay_sandbox)])
-        async with serve(sandbox_app) as sandbox_url, httpx.AsyncClient(base_url=sandbox_url, timeout=10) as control:
+        async with serve(sandbox_app) as sandbox_url, http_client(base_url=sandbox_url, timeout=10) as control:
             values: dict[str, object] = {
                 "wechat_api_base": sandbox_url,
                 "public_base_url": api_url,

@@ -22,6 +22,7 @@ from litestar import Litestar
 from service.app import create_app
 from service.settings import Settings, load_settings
 from service.wechat.sandbox.keys import in_memory_keys, pay_sandbox_settings
+from service.wechat.tls import tls_context
 
 ROOT = Path(__file__).resolve().parent.parent
 KIT = ROOT / "openapi"  # the front-end kit: spec, generated types, the wx.request wrapper
@@ -207,8 +208,14 @@ async def reused_app(settings: Settings, **app_kwargs) -> AsyncIterator[Litestar
 async def api_client(settings: Settings, **app_kwargs) -> AsyncIterator[httpx.AsyncClient]:
     """The real app over real HTTP, with a client pointed at it."""
     async with reused_app(settings, **app_kwargs) as app, serve(app) as base_url:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        async with http_client(base_url=base_url, timeout=30) as client:
             yield client
+
+
+def http_client(**options: object) -> httpx.AsyncClient:
+    """An httpx client on the process's one TLS context (service/wechat/tls.py): one of its own would read the CA
+    bundle (22 ms), and the tests make thousands of clients."""
+    return httpx.AsyncClient(verify=tls_context(), **options)
 
 
 def node_tool(name: str) -> str:

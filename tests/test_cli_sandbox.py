@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from tests.support import ROOT, TEST_SECRET, free_port
+from tests.support import ROOT, TEST_SECRET, free_port, http_client
 from tests.wechat_support import bearer, login
 
 
@@ -24,7 +24,7 @@ def child_env(**values: str) -> dict[str, str]:
 
 async def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=1) as http:
+    async with http_client(timeout=1) as http:
         while True:
             assert process.poll() is None, "the process exited during start-up"
             try:
@@ -53,7 +53,7 @@ async def test_sandbox_command_serves_on_the_configured_port():
     try:
         url = f"http://127.0.0.1:{port}"
         await wait_until_up(f"{url}/sandbox/stats", process)
-        async with httpx.AsyncClient(base_url=url) as http:
+        async with http_client(base_url=url) as http:
             answer = (await http.post("/sandbox/wx-login", json={"user": "alice"})).json()
             query = {
                 "appid": "wxsandbox0000000001",
@@ -82,7 +82,7 @@ async def test_run_starts_the_sandbox_beside_the_api_and_stops_it(database_url):
     api_url, sandbox_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sandbox_port}"
     try:
         await wait_until_up(f"{api_url}/healthz", process)
-        async with httpx.AsyncClient(base_url=api_url, timeout=10) as api:
+        async with http_client(base_url=api_url, timeout=10) as api:
             tokens = await login(api, sandbox_url, "alice")
             assert (await api.get("/v1/me", headers=bearer(tokens))).status_code == 200
     finally:

@@ -16,6 +16,7 @@ import websockets
 
 from benchmarks.processes import established
 from benchmarks.stack import Stack
+from tests.support import http_client
 from tests.wechat_support import bearer, login
 
 FEED_CACHE_SECONDS = 1.0
@@ -39,7 +40,7 @@ def stack(database_url: str):
 
 
 async def test_two_instances_behind_caddy_share_what_they_know(stack: Stack):
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+    async with http_client(base_url=stack.api_url, timeout=10) as api:
         alice = bearer(await login(api, stack.sandbox_url, "alice"))
         bob = bearer(await login(api, stack.sandbox_url, "bob"))
 
@@ -104,7 +105,7 @@ async def test_an_instance_stopped_with_requests_in_flight_fails_none(open_stack
     the other instance; nothing fails. Without the drain, Caddy 2.6 retried refused POSTs with their bodies
     consumed and answered 503 "no upstreams available" to 168 of 387 requests."""
     stack = open_stack
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api:
+    async with http_client(base_url=stack.api_url, timeout=30) as api:
         alice = bearer(await login(api, stack.sandbox_url, "alice"))
         cid = (await api.post("/v1/communities", json={"name": "跑团"}, headers=alice)).json()["id"]
         # Two sockets on each instance, straight to its port: how Caddy spreads sockets is not the question here
@@ -166,7 +167,7 @@ async def test_a_post_reaches_the_sockets_on_both_instances_through_caddy(open_s
     """Sockets opened through Caddy land on both instances; a post written through either reaches them all
     (each instance LISTENs on its own connection: PostgreSQL hands the NOTIFY to both)."""
     stack = open_stack
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+    async with http_client(base_url=stack.api_url, timeout=10) as api:
         alice = bearer(await login(api, stack.sandbox_url, "alice"))
         bob = bearer(await login(api, stack.sandbox_url, "bob"))
         cid = (await api.post("/v1/communities", json={"name": "跑团"}, headers=alice)).json()["id"]
@@ -196,7 +197,7 @@ async def test_a_stop_lets_the_requests_of_gone_clients_finish_before_closing_th
     The app's shutdown now waits for the requests in flight first."""
     stack = open_stack
     direct = f"http://127.0.0.1:{stack.api_ports[0]}"
-    async with httpx.AsyncClient(base_url=direct, timeout=10) as api:
+    async with http_client(base_url=direct, timeout=10) as api:
         alice = bearer(await login(api, stack.sandbox_url, "alice"))
         cid = (await api.post("/v1/communities", json={"name": "跑团"}, headers=alice)).json()["id"]
         slow = {"mode": "slow", "delaySeconds": 4, "pathPrefix": "/wxa/msg_sec_check", "count": 1}
@@ -207,6 +208,6 @@ async def test_a_stop_lets_the_requests_of_gone_clients_finish_before_closing_th
     assert await asyncio.to_thread(stack.wait, "api", 30) == 0
     log = (stack.logs / "api.log").read_text()
     assert "pool is closing" not in log and "protocol state" not in log and "Traceback" not in log, log[-3000:]
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+    async with http_client(base_url=stack.api_url, timeout=10) as api:
         feed = (await api.get(f"/v1/communities/{cid}/feed", headers=alice)).json()
     assert [item["text"] for item in feed["items"]] == ["等不及了"]  # the handler finished its work

@@ -10,7 +10,7 @@ import pytest
 from service.app import create_app
 from service.db import migrate as migrations
 from service.db.pool import connect
-from tests.support import create_database, drop_database, make_settings, serve, unique_name, with_database
+from tests.support import create_database, drop_database, http_client, make_settings, serve, unique_name, with_database
 
 
 @pytest.fixture
@@ -73,10 +73,9 @@ async def test_app_refuses_to_start_with_pending_migrations(empty_database):
 
 
 async def test_app_can_migrate_at_start_when_configured(empty_database):
-    import httpx
 
     async with serve(create_app(make_settings(empty_database, migrate_on_start=True))) as base_url:
-        async with httpx.AsyncClient(base_url=base_url) as client:
+        async with http_client(base_url=base_url) as client:
             assert (await client.get("/readyz")).status_code == 200
 
 

@@ -22,7 +22,7 @@ from benchmarks.stack import Postgres
 from service.db.migrate import migrate
 from service.db.pool import connect, create_pool
 from service.db.replica import APPLICATION_NAME, ReadRouter
-from tests.support import make_settings, reused_app, serve
+from tests.support import http_client, make_settings, reused_app, serve
 from tests.wechat_support import Sandbox
 from tests.world import Member, sign_in
 
@@ -133,7 +133,7 @@ async def running(cluster: Cluster, sandbox: Sandbox, **overrides: object) -> As
         **overrides,
     )
     async with reused_app(settings) as app, serve(app) as base_url:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        async with http_client(base_url=base_url, timeout=30) as client:
             run = Run(client, app.state.reads, sandbox, cluster)
             await run.until(run.reads.usable)  # the watcher's first round found the replica caught up
             yield run

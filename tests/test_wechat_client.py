@@ -14,7 +14,7 @@ from service.db.pool import create_pool
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 from service.wechat.errors import WeChatError, WeChatUnavailable
-from tests.support import api_client
+from tests.support import api_client, http_client
 from tests.wechat_support import bearer, login
 from tests.world import assert_problem
 
@@ -24,7 +24,7 @@ async def wechat_client(settings: Settings) -> AsyncIterator[WeChatClient]:
     """A client as an app instance builds it: its own pool and HTTP client, the shared database."""
     pool = await create_pool(settings)
     try:
-        async with httpx.AsyncClient(timeout=settings.wechat_timeout) as http:
+        async with http_client(timeout=settings.wechat_timeout) as http:
             yield WeChatClient(http, pool, settings)
     finally:
         await pool.close()

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from service.wechat.sandbox import SandboxConfig, SandboxState, create_sandbox_app
-from tests.support import make_settings, serve
+from tests.support import http_client, make_settings, serve
 
 
 def sandbox_config(**overrides: object) -> SandboxConfig:
@@ -52,13 +52,13 @@ class Sandbox:
 @contextlib.asynccontextmanager
 async def run_sandbox(config: SandboxConfig | None = None) -> AsyncIterator[Sandbox]:
     app = create_sandbox_app(config or sandbox_config())
-    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+    async with serve(app) as url, http_client(base_url=url, timeout=10) as http:
         yield Sandbox(url=url, state=app.state.sandbox, http=http)
 
 
 async def wx_login(sandbox_url: str, user_name: str, *, with_unionid: bool = False) -> str:
     """A fresh wx.login code for ``user_name`` (the same name is always the same WeChat user)."""
-    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as http:
+    async with http_client(base_url=sandbox_url, timeout=10) as http:
         response = await http.post("/sandbox/wx-login", json={"user": user_name, "withUnionid": with_unionid})
     response.raise_for_status()
     return response.json()["code"]

@@ -31,7 +31,7 @@ from service.settings import Settings
 from service.wechat.pay import WeChatPay
 from service.wechat.sandbox.keys import SandboxKeys
 from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
-from tests.support import CITUS_DATABASE, bound_socket, make_settings, reused_app, serve
+from tests.support import CITUS_DATABASE, bound_socket, http_client, make_settings, reused_app, serve
 
 PURPOSE = "test_entry"
 
@@ -176,7 +176,7 @@ class World:
 async def sandbox(sandbox_keys) -> AsyncIterator[PaySandbox]:
     # Through a Citus coordinator on the 2 shared cores of `make citus-check`, 200 payments queue ~100 ms each on
     # one community's lock (infra/README.md): its deliveries wait longer than WeChat's 10 s before giving up.
-    async with httpx.AsyncClient(timeout=60 if CITUS_DATABASE else 10) as http:
+    async with http_client(timeout=60 if CITUS_DATABASE else 10) as http:
         yield PaySandbox.from_keys(sandbox_keys, http=http)
 
 
@@ -206,9 +206,9 @@ async def world(database_url, sandbox, sandbox_url, sandbox_keys) -> AsyncIterat
         async with (
             reused_app(settings, domains=TEST_DOMAINS, extra_routes=TEST_ROUTES) as app,
             serve(app, sock),
-            httpx.AsyncClient(base_url=api_url, timeout=120 if CITUS_DATABASE else 30) as api,
-            httpx.AsyncClient(base_url=sandbox_url, timeout=120 if CITUS_DATABASE else 30) as control,
-            httpx.AsyncClient(timeout=10) as http,
+            http_client(base_url=api_url, timeout=120 if CITUS_DATABASE else 30) as api,
+            http_client(base_url=sandbox_url, timeout=120 if CITUS_DATABASE else 30) as control,
+            http_client(timeout=10) as http,
         ):
             pay = WeChatPay.from_settings(settings, http)
             context = JobContext(pool=pool, settings=settings, http=http, services={"pay": pay})

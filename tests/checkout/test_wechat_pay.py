@@ -19,12 +19,13 @@ from service.wechat import pay as wxpay
 from service.wechat.pay import PayError, WeChatPay, pay_config, private_pem, public_pem
 from service.wechat.sandbox.keys import SandboxKeys, load_dev_keys
 from tests.checkout.conftest import world_settings
+from tests.support import http_client
 
 
 @pytest.fixture
 async def client(database_url, sandbox_url, sandbox_keys):
     settings = world_settings(database_url, "http://127.0.0.1:9", sandbox_url, sandbox_keys)
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with http_client(timeout=10) as http:
         yield WeChatPay.from_settings(settings, http)
 
 
@@ -99,7 +100,7 @@ async def test_sandbox_accepts_requests_signed_by_wechatpayv3(sandbox_url, sandb
     authorization = v3utils.build_authorization(
         path, "POST", sandbox_keys.mchid, sandbox_keys.merchant_serial, sandbox_keys.merchant_key, data=body
     )
-    async with httpx.AsyncClient(base_url=sandbox_url) as http:
+    async with http_client(base_url=sandbox_url) as http:
         answer = await http.post(path, content=body, headers={"Authorization": authorization})
         assert answer.status_code == 200, answer.text
         assert answer.json()["prepay_id"].startswith("wx")
@@ -118,7 +119,7 @@ async def test_wechatpayv3_accepts_sandbox_notifications(client, sandbox, sandbo
     prepay_id = await client.create_jsapi_order(
         out_trade_no="CKNOTIFY0001", description="d", amount_fen=990, payer_openid="oPayer", time_expire=expire_in()
     )
-    async with httpx.AsyncClient(base_url=sandbox_url) as control:
+    async with http_client(base_url=sandbox_url) as control:
         paid = (await control.post("/sandbox/pay", json={"prepayId": prepay_id, "drop": True})).json()
     sent = sandbox.notifications[paid["notificationId"]]
     independent = v3core(sandbox_keys).callback(sent.headers, sent.body)
@@ -274,7 +275,7 @@ async def test_refund_and_transfer_against_the_sandbox(client, sandbox, sandbox_
     prepay_id = await client.create_jsapi_order(
         out_trade_no="CKREFUND01", description="d", amount_fen=800, payer_openid="oB", time_expire=expire_in()
     )
-    async with httpx.AsyncClient(base_url=sandbox_url) as control:
+    async with http_client(base_url=sandbox_url) as control:
         await control.post("/sandbox/pay", json={"prepayId": prepay_id, "drop": True})
         with pytest.raises(PayError) as too_much:
             await client.refund(out_trade_no="CKREFUND01", out_refund_no="RFA", refund_fen=801, total_fen=800)
@@ -306,7 +307,7 @@ async def test_unverifiable_answers_and_faults(client, sandbox_url):
     with pytest.raises(PayError) as unverified:
         await impostor.query_order("CKVERIFY01")
     assert unverified.value.code == "ANSWER_NOT_VERIFIED"
-    async with httpx.AsyncClient(base_url=sandbox_url) as control:
+    async with http_client(base_url=sandbox_url) as control:
         await control.post(
             "/sandbox/pay/faults", json={"operation": "query", "status": 429, "code": "FREQUENCY_LIMITED"}
         )

@@ -14,7 +14,7 @@ from service.db.pool import create_pool
 from service.feed.models import Comment, CommentPage, FeedItem, FeedPage
 from service.jobs import JobContext
 from service.settings import Settings
-from tests.support import make_settings
+from tests.support import http_client, make_settings
 from tests.wechat_support import Sandbox
 from tests.world import Member, sign_in
 
@@ -88,7 +88,7 @@ async def world(client: httpx.AsyncClient, sandbox: Sandbox) -> World:
 async def jobs(settings: Settings):
     """What the worker hands a job: its own pool and HTTP client (the WeChat client is built from them)."""
     pool = await create_pool(settings)
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with http_client(timeout=10) as http:
         yield JobContext(pool=pool, settings=settings, http=http)
     await pool.close()
 

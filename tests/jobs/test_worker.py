@@ -6,13 +6,13 @@ import asyncio
 from datetime import UTC, datetime
 
 import asyncpg
-import httpx
 import pytest
 
 from service.db.pool import create_pool
 from service.jobs import JobContext, Reschedule, enqueue
 from service.jobs.queue import Registry
 from service.jobs.worker import Worker, backoff
+from tests.support import http_client
 
 jobs = Registry()
 
@@ -48,7 +48,7 @@ async def later(ctx: JobContext, payload: dict) -> None:
 async def context(settings):
     pool = await create_pool(settings)
     await pool.execute("CREATE TABLE job_runs (job_id bigint, worker text, attempt int, at timestamptz DEFAULT now())")
-    async with httpx.AsyncClient() as http:
+    async with http_client() as http:
         yield JobContext(pool=pool, settings=settings, http=http)
     await pool.close()
 

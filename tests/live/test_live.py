@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
-import httpx
 import pytest
 import websockets
 
 from tests.live.conftest import collect, next_event, quiet, socket_of, ws_url
+from tests.support import http_client
 from tests.world import assert_problem
 
 
@@ -127,7 +127,7 @@ async def test_the_server_closes_open_sockets_when_it_stops(settings, sandbox):
     from tests.world import sign_in
 
     async with serve(create_app(settings)) as api:
-        async with httpx.AsyncClient(base_url=api) as client:
+        async with http_client(base_url=api) as client:
             alice = await sign_in(client, sandbox, "alice")
         socket = await websockets.connect(ws_url(api), additional_headers=alice.headers)
         await next_event(socket, "ready")

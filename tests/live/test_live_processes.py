@@ -20,7 +20,7 @@ from service.db.pool import connect
 from service.interactions import logic as metrics
 from tests.feed.conftest import World
 from tests.live.conftest import next_event, socket_of
-from tests.support import api_client, free_port, make_settings
+from tests.support import api_client, free_port, http_client, make_settings
 
 
 async def _granian_api(settings, port: int) -> asyncio.subprocess.Process:
@@ -36,7 +36,7 @@ async def _granian_api(settings, port: int) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "service", "serve", env=env, stdout=asyncio.subprocess.DEVNULL
     )
-    async with httpx.AsyncClient() as client, asyncio.timeout(60):
+    async with http_client() as client, asyncio.timeout(60):
         while True:
             assert process.returncode is None, "the second API process stopped"
             try:

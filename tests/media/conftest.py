@@ -18,6 +18,7 @@ from service.jobs.queries import SEED_PERIODIC
 from service.media import queries as q
 from tests.seed import Seeder, User, seeder_for
 from tests.stack import Stack, full_stack
+from tests.support import http_client
 
 PERIODIC = [q.RESUBMIT_KIND, q.CLEANUP_KIND]
 
@@ -62,7 +63,7 @@ class MediaWorld:
         return response.json()
 
     async def fetch(self, url: str) -> httpx.Response:
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with http_client(timeout=10) as http:
             return await http.get(url)
 
     async def status(self, who: User, media_id: str) -> str:

@@ -8,10 +8,10 @@ import hashlib
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.media.conftest import media_world, phone_photo, sha256
+from tests.support import http_client
 
 
 async def test_verdicts_arrive_by_push_risky_rejects_and_duplicates_change_nothing(world):
@@ -115,7 +115,7 @@ async def test_the_s3_path_stores_signs_checks_and_cleans_up(database_url, pay_k
             media = await world.uploaded(alice, phone_photo())
             assert media["url"].startswith(endpoint + "/photos/media/") and "X-Amz-Signature" in media["url"]
             assert (await world.fetch(media["url"])).status_code == 200
-            async with httpx.AsyncClient() as http:  # the bucket is private: unsigned reads are refused
+            async with http_client() as http:  # the bucket is private: unsigned reads are refused
                 assert (await http.get(media["url"].split("?")[0])).status_code == 403
             stored = sorted(item["Key"] for item in s3.list_objects_v2(Bucket="photos")["Contents"])
             assert len(stored) == 2 and any(key.endswith("-thumb.jpg") for key in stored)

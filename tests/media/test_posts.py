@@ -9,12 +9,12 @@ import asyncio
 import io
 import os
 
-import httpx
 from PIL import Image
 
 from service.core.media import FILES_KIND
 from tests.media.conftest import phone_photo, sha256
 from tests.seed import at
+from tests.support import http_client
 
 
 async def _feed_ids(world, who, community_id: str) -> list[str]:
@@ -295,7 +295,7 @@ async def test_an_avatar_and_a_cover_from_uploads_show_to_anyone_once_approved(w
     )
     assert community["coverUrl"].endswith(f"/v1/media/public/{cover['id']}")
 
-    async with httpx.AsyncClient(timeout=10) as http:  # what an <image src> does: no token, follows redirects
+    async with http_client(timeout=10) as http:  # what an <image src> does: no token, follows redirects
         assert (await http.get(me["avatarUrl"])).status_code == 404  # not before WeChat approved it
         await world.run_jobs()
         await world.sandbox("POST", "/release", json={})

@@ -22,6 +22,7 @@ from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
 from service.wechat.sandbox.pay import PaySandbox
 from tests.stack import OPERATOR_KEY, full_stack
+from tests.support import http_client
 from tests.wechat_support import Sandbox
 from tests.world import Member, sign_in
 
@@ -90,8 +91,8 @@ async def world(database_url, pay_keys) -> AsyncIterator[World]:
         pool = await create_pool(settings)
         try:
             async with (
-                httpx.AsyncClient(base_url=stack.api_url, timeout=30) as api,
-                httpx.AsyncClient(timeout=10) as http,
+                http_client(base_url=stack.api_url, timeout=30) as api,
+                http_client(timeout=10) as http,
             ):
                 pay = WeChatPay.from_settings(settings, http)
                 wechat = WeChatClient(http, pool, settings)

@@ -32,6 +32,7 @@ from wechatpy.utils import WeChatSigner
 
 from service.wechat.sandbox.miniprogram import token_call, wechat_error, wechat_ok
 from service.wechat.sandbox.state import Sandbox, SandboxState
+from service.wechat.tls import tls_context
 
 log = logging.getLogger("service.wechat.sandbox")
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -60,7 +61,7 @@ def _push_signature(token: str, timestamp: str, nonce: str) -> str:
 
 async def _deliver(sandbox: SandboxState, check: MediaCheck, repeat: int = 1) -> None:
     config = sandbox.config
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(verify=tls_context(), timeout=10) as http:
         try:
             fetched = await http.get(check.url)
         except httpx.HTTPError:

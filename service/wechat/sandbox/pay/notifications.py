@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from service.wechat.pay import aes_gcm_encrypt, format_time, signed_headers
 from service.wechat.sandbox.pay.ledger import PayLedger, SandboxOrder, SandboxRefund, SandboxTransfer
+from service.wechat.tls import tls_context
 
 
 @dataclass
@@ -81,7 +82,7 @@ class Notifier:
         if resign:
             sent.headers = self._headers(sent.body)
         if self.http is None:
-            self.http = httpx.AsyncClient(timeout=10)
+            self.http = httpx.AsyncClient(verify=tls_context(), timeout=10)
         try:
             response = await self.http.post(sent.url, content=sent.body, headers=sent.headers)
             status = response.status_code
