@@ -42,6 +42,14 @@ class BrandDefaults(msgspec.Struct, rename="camel", forbid_unknown_fields=True, 
         list[RuleDefault],
         Meta(max_length=MAX_DEFAULT_RULES, description="Keyword rules added to each attached community"),
     ] = []
+    points_spendable: Annotated[
+        bool | None,
+        Meta(
+            description="Brand-wide, not inherited: members may spend the check-in points they earned in the "
+            "brand's communities on trial places its naming polls offer (docs/brands.md). Off for a new brand; "
+            "null (or left out) keeps the current setting. Answers always carry true or false."
+        ),
+    ] = None
 
 
 class BrandCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
