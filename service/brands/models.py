@@ -44,11 +44,7 @@ class BrandDefaults(msgspec.Struct, rename="camel", forbid_unknown_fields=True, 
     ] = []
     points_spendable: Annotated[
         bool | None,
-        Meta(
-            description="Brand-wide, not inherited: members may spend the check-in points they earned in the "
-            "brand's communities on trial places its naming polls offer (docs/brands.md). Off for a new brand; "
-            "null (or left out) keeps the current setting. Answers always carry true or false."
-        ),
+        Meta(description="Brand-wide: members may spend check-in points on trial places (null: unchanged)"),
     ] = None
 
 

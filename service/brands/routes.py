@@ -83,8 +83,7 @@ class BrandsController(Controller):
         summary="Replace the defaults communities attached from now on inherit (the brand's team)",
         description=(
             "Default keyword replies must pass WeChat's content check, since the robot posts them. "
-            "`pointsSpendable` is the brand-wide switch that lets members spend check-in points on the trial places "
-            "the brand's polls offer (null or left out: unchanged); it acts at once in every community of the brand."
+            "`pointsSpendable` acts at once in every community of the brand (docs/brands.md)."
         ),
         responses={**PROBLEMS.responses(*TEAM, *CHECKED), **BRAND_PAGE},
     )

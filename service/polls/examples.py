@@ -172,6 +172,7 @@ SHARED = m.SharedPost(
 )
 
 TRIAL_POINTS = m.TrialPointsOffer(price=30, places=10)
+OFFERED = m.TrialPoints(price=30, places=10, places_left=7, redeemable_until=_CLOSED + timedelta(days=14))
 
 REDEEMED = m.Trial(
     id="7012",

@@ -60,23 +60,17 @@ class RewardRules(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw
 
 
 class TrialPointsOffer(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    """Free-trial places members redeem with check-in points, where the community's brand allows spending them
-    (docs/polls.md, "Trial places for points"). Redeemable from the poll's close until its claim window ends."""
+    """Trial places for check-in points (docs/polls.md)."""
 
-    price: Annotated[int, Meta(ge=1, le=100_000, examples=[30], description="Points one place costs")]
-    places: Annotated[int, Meta(ge=1, le=500, examples=[10], description="Places points can buy, in all")]
+    price: Annotated[int, Meta(ge=1, le=100_000, examples=[30])]
+    places: Annotated[int, Meta(ge=1, le=500, examples=[10])]
 
 
 class TrialPoints(msgspec.Struct, rename="camel", kw_only=True):
-    """The poll's offer of trial places for points, as it stands."""
-
     price: int
     places: int
     places_left: Annotated[int, Meta(examples=[7])]
-    redeemable_until: Annotated[
-        datetime | None,
-        Meta(description="Places are redeemed from the close until then (closedAt + claimDays); null before the close"),
-    ]
+    redeemable_until: Annotated[datetime | None, Meta(description="closedAt + claimDays")]
 
 
 class PollCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -98,13 +92,7 @@ class PollCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_
     allow_vote_changes: bool = True
     anonymous_proposals: Annotated[bool, Meta(description="Hide who proposed what until the poll closes")] = True
     rewards: RewardRules = msgspec.field(default_factory=RewardRules)
-    trial_points: Annotated[
-        TrialPointsOffer | None,
-        Meta(
-            description="Also offer trial places for check-in points (`points_not_spendable` unless the community's "
-            "brand allows spending them)"
-        ),
-    ] = None
+    trial_points: TrialPointsOffer | None = None
 
 
 class PollMe(msgspec.Struct, rename="camel", kw_only=True):
@@ -144,7 +132,7 @@ class Poll(msgspec.Struct, rename="camel", kw_only=True):
     allow_vote_changes: bool
     anonymous_proposals: bool
     rewards: RewardRules
-    trial_points: Annotated[TrialPoints | None, Meta(description="Trial places for points; null: none offered")] = None
+    trial_points: TrialPoints | None = None
     seed_commitment: SeedCommitment
     proposal_count: int
     announcement_post_id: str | None
@@ -366,10 +354,8 @@ class SharedPost(msgspec.Struct, rename="camel", kw_only=True):
 
 
 class PointsBalance(msgspec.Struct, rename="camel", kw_only=True):
-    """My check-in points in one brand: earned by check-ins in its communities, spent on trial places there."""
-
     brand_id: str
-    spendable: Annotated[bool, Meta(description="Whether the brand lets members spend them now")]
-    earned: Annotated[int, Meta(examples=[120])]
-    spent: Annotated[int, Meta(examples=[90])]
-    available: Annotated[int, Meta(examples=[30], description="earned - spent")]
+    spendable: bool
+    earned: int
+    spent: int
+    available: int

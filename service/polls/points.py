@@ -32,12 +32,12 @@ from service.polls import queries as q
 from service.polls import trial_queries as tq
 from service.polls.closing import TRIAL_CLOSING_LEAD
 from service.polls.common import APP, audit, poll_state
-from service.polls.logic import read_poll, require_points_spendable
+from service.polls.logic import require_points_spendable
 
 REDEEMED = "redeemed"
 
 
-async def set_offer(conn: asyncpg.Connection, poll_id: int, admin_id: int, data: m.TrialPointsOffer) -> m.Poll:
+async def set_offer(conn: asyncpg.Connection, poll_id: int, admin_id: int, data: m.TrialPointsOffer) -> m.TrialPoints:
     """Admins offer (or change) the poll's trial places for points, where the brand allows spending points. The
     places may not go below those already redeemed; a new price applies to later redemptions."""
     async with conn.transaction():
@@ -50,17 +50,19 @@ async def set_offer(conn: asyncpg.Connection, poll_id: int, admin_id: int, data:
         await conn.execute(q.SET_TRIAL_POINTS, poll_id, data.price, data.places)
         details = {"price": data.price, "places": data.places}
         await audit(conn, poll_id, admin_id, "trial_points.offered", details=details)
-    return await read_poll(conn, poll_id, admin_id)
+        until = (await conn.fetchrow(q.POLL_FOR_REDEMPTION, poll_id))["redeemable_until"]
+    return m.TrialPoints(
+        price=data.price, places=data.places, places_left=data.places - redeemed, redeemable_until=until
+    )
 
 
-async def withdraw_offer(conn: asyncpg.Connection, poll_id: int, admin_id: int) -> m.Poll:
+async def withdraw_offer(conn: asyncpg.Connection, poll_id: int, admin_id: int) -> None:
     """Admins stop selling places for points; places already redeemed stay (they are members' trials)."""
     async with conn.transaction():
         state = await poll_state(conn, poll_id, q.POLL_STATE_LOCKED)
         await require_app_member(conn, state["community_id"], admin_id, APP, admin=True)
         await conn.execute(q.SET_TRIAL_POINTS, poll_id, None, None)
         await audit(conn, poll_id, admin_id, "trial_points.withdrawn")
-    return await read_poll(conn, poll_id, admin_id)
 
 
 async def redeem(conn: asyncpg.Connection, poll_id: int, user_id: int, key: str | None):

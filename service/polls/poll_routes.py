@@ -40,8 +40,7 @@ class CommunityPollsController(Controller):
             "hand). The feed robot announces the poll. `rewards` sets who wins a free trial at close; the seed of "
             "the voter draw is committed now (`seedCommitment` = SHA-256 of the seed) and revealed at close. The "
             "product's pictures: `imageIds`, my uploads (purpose `post`); members see each once WeChat approved it "
-            "(`imageUrls` is no longer taken). `trialPoints` also offers trial places for check-in points, where "
-            "the community's brand allows spending them (`points_not_spendable` otherwise)."
+            "(`imageUrls` is no longer taken). `trialPoints`: places for check-in points (docs/polls.md)."
         ),
         status_code=201,
         responses={

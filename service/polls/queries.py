@@ -271,7 +271,8 @@ QUALIFICATIONS = """
 SELECT t.user_id::text AS user_id, coalesce(u.nickname, '') AS nickname, t.reason, t.position
 FROM trial_qualifications t JOIN users u ON u.id = t.user_id
 WHERE t.poll_id = $1
-ORDER BY CASE t.reason WHEN 'winner' THEN 0 WHEN 'top_proposer' THEN 1 ELSE 2 END, t.position, t.id
+ORDER BY CASE t.reason WHEN 'winner' THEN 0 WHEN 'top_proposer' THEN 1 WHEN 'drawn_voter' THEN 2 ELSE 3 END, t.position,
+         t.id
 """
 
 # --- trial places for points (docs/polls.md) ----------------------------------------------------------------
