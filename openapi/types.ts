@@ -453,7 +453,7 @@ export interface paths {
         get?: never;
         /**
          * Replace the defaults communities attached from now on inherit (the brand's team)
-         * @description Default keyword replies must pass WeChat's content check, since the robot posts them.
+         * @description Default keyword replies must pass WeChat's content check, since the robot posts them. `pointsSpendable` acts at once in every community of the brand (docs/brands.md).
          */
         put: operations["updateBrandDefaults"];
         post?: never;
@@ -1444,7 +1444,7 @@ export interface paths {
         put?: never;
         /**
          * Open a product-naming poll (owner and admins)
-         * @description Phases: members propose names until `proposalsCloseAt`, vote until `votingCloseAt`, then the poll closes and its results are final. Jobs advance the phases at the deadlines (admins may advance by hand). The feed robot announces the poll. `rewards` sets who wins a free trial at close; the seed of the voter draw is committed now (`seedCommitment` = SHA-256 of the seed) and revealed at close. The product's pictures: `imageIds`, my uploads (purpose `post`); members see each once WeChat approved it (`imageUrls` is no longer taken).
+         * @description Phases: members propose names until `proposalsCloseAt`, vote until `votingCloseAt`, then the poll closes and its results are final. Jobs advance the phases at the deadlines (admins may advance by hand). The feed robot announces the poll. `rewards` sets who wins a free trial at close; the seed of the voter draw is committed now (`seedCommitment` = SHA-256 of the seed) and revealed at close. The product's pictures: `imageIds`, my uploads (purpose `post`); members see each once WeChat approved it (`imageUrls` is no longer taken). `trialPoints`: places for check-in points (docs/polls.md).
          */
         post: operations["createPoll"];
         delete?: never;
@@ -1917,6 +1917,23 @@ export interface paths {
         };
         /** The badge: my unread inbox items (muted communities left out) */
         get: operations["countUnreadNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/points": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My check-in points in a brand: earned in its communities, spent, available */
+        get: operations["getMyPoints"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2510,6 +2527,50 @@ export interface paths {
         get: operations["getPollResults"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/polls/{poll_id}/trial-points": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Offer trial places for check-in points, or change the offer (admins)
+         * @description Where the community's brand lets members spend check-in points (docs/polls.md). `places` counts every place sold; a new `price` applies to later ones.
+         */
+        put: operations["setPollTrialPoints"];
+        post?: never;
+        /**
+         * Stop offering trial places for points (admins); redeemed ones stay
+         * @description `app_disabled` while the polls app is off.
+         */
+        delete: operations["withdrawPollTrialPoints"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/polls/{poll_id}/trial-redemptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Spend my check-in points on a trial place of the poll (members, once it closed)
+         * @description Costs `trialPoints.price` of my points in the brand (`GET /v1/me/points`); a trial of reason `redeemed`. A retry without the same `Idempotency-Key`: `trial_already_held`. Race-free (docs/polls.md).
+         */
+        post: operations["redeemTrialWithPoints"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3236,6 +3297,8 @@ export interface components {
             /** @example 说说你的配速和常跑路线 */
             introductionPrompt?: string | null;
             introductionRequired?: boolean | null;
+            /** @description Brand-wide: members may spend check-in points on trial places (null: unchanged) */
+            pointsSpendable?: boolean | null;
             /** @description Keyword rules added to each attached community */
             robotRules?: components["schemas"]["RuleDefault"][];
             /**
@@ -5462,6 +5525,14 @@ export interface components {
             /** @description In the order pinned, the feed's order (at most 3) */
             items: components["schemas"]["Pin"][];
         };
+        /** PointsBalance */
+        PointsBalance: {
+            available: number;
+            brandId: string;
+            earned: number;
+            spendable: boolean;
+            spent: number;
+        };
         /** Poll */
         Poll: {
             acceptingProposals: boolean;
@@ -5499,6 +5570,7 @@ export interface components {
             /** @enum {string} */
             status: "proposing" | "voting" | "closed";
             title: string;
+            trialPoints?: components["schemas"]["TrialPoints"] | null;
             votesPerMember: number;
             /** Format: date-time */
             votingCloseAt: string;
@@ -5545,6 +5617,7 @@ export interface components {
          *         "winningProposer": true
          *       },
          *       "title": "新款冷萃咖啡",
+         *       "trialPoints": null,
          *       "votesPerMember": 3,
          *       "votingCloseAt": "2025-06-03T12:00:00Z"
          *     }
@@ -5578,6 +5651,7 @@ export interface components {
              * @example 新款冷萃咖啡
              */
             title: string;
+            trialPoints?: components["schemas"]["TrialPointsOffer"] | null;
             /**
              * @description N votes per member
              * @default 3
@@ -5683,7 +5757,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "trial_redemption_closed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -5776,7 +5850,7 @@ export interface components {
             nickname: string;
             position: number;
             /** @enum {string} */
-            reason: "winner" | "top_proposer" | "drawn_voter";
+            reason: "winner" | "top_proposer" | "drawn_voter" | "redeemed";
             userId: string;
         };
         /** RankedProposal */
@@ -6402,7 +6476,7 @@ export interface components {
             /** @example 冷萃咖啡 6 瓶装 */
             product: string;
             /** @enum {string} */
-            reason: "winner" | "top_proposer" | "drawn_voter";
+            reason: "winner" | "top_proposer" | "drawn_voter" | "redeemed";
             shippedAt: string | null;
             /** @example 顺丰 SF1234567890 */
             shippingNote: string | null;
@@ -6426,6 +6500,22 @@ export interface components {
              * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
              */
             nextCursor: string | null;
+        };
+        /** TrialPoints */
+        TrialPoints: {
+            places: number;
+            /** @example 7 */
+            placesLeft: number;
+            price: number;
+            /** @description closedAt + claimDays */
+            redeemableUntil: string | null;
+        };
+        /** TrialPointsOffer */
+        TrialPointsOffer: {
+            /** @example 10 */
+            places: number;
+            /** @example 30 */
+            price: number;
         };
         /** TrialShipment */
         TrialShipment: {
@@ -7131,6 +7221,22 @@ export interface components {
         };
         /**
          * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `points_not_spendable`: The community's brand (if any) does not let members spend points.
+         *     - `points_places_below_redeemed`: Places cannot go below those already redeemed.
+         */
+        Problem409_1ce3fc2d23: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "points_not_spendable" | "points_places_below_redeemed";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
          *     - `activity_ended`: The activity has ended.
          *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
          */
@@ -7205,6 +7311,26 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "brand_has_no_communities" | "conflict" | "order_already_paid" | "pool_cancelled";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `points_not_spendable`: The community's brand (if any) does not let members spend points.
+         *     - `no_points_offer`: This poll offers no trial places for points.
+         *     - `trial_redemption_closed`: Places are redeemed from the poll's close until `redeemableUntil`.
+         *     - `trial_already_held`: You already hold a free trial of this poll (one per member).
+         *     - `no_places_left`: Every place offered for points is taken.
+         *     - `not_enough_points`: Your points in this brand do not cover the place.
+         */
+        Problem409_487a2a1500: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "no_places_left" | "no_points_offer" | "not_enough_points" | "points_not_spendable" | "trial_already_held" | "trial_redemption_closed";
                 };
             };
         };
@@ -7420,6 +7546,21 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "already_introduced" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `points_not_spendable`: The community's brand (if any) does not let members spend points.
+         */
+        Problem409_a742e1c41e: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "points_not_spendable";
                 };
             };
         };
@@ -11059,7 +11200,7 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_app_disabled"];
+            409: components["responses"]["Problem409_a742e1c41e"];
             413: components["responses"]["Problem413_payload_too_large"];
             422: components["responses"]["Problem422_17e23c9ec0"];
         };
@@ -11982,6 +12123,31 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Unread"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    getMyPoints: {
+        parameters: {
+            query: {
+                brandId: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description My points in the brand */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PointsBalance"];
                 };
             };
             400: components["responses"]["Problem400_validation_failed"];
@@ -12988,6 +13154,97 @@ export interface operations {
             403: components["responses"]["Problem403_not_member"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_c0bb3411c8"];
+        };
+    };
+    setPollTrialPoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                poll_id: components["parameters"]["path.poll_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrialPointsOffer"];
+            };
+        };
+        responses: {
+            /** @description The offer (the poll's `trialPoints`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrialPoints"];
+                };
+            };
+            400: components["responses"]["Problem400_3cd090c3a3"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_1ce3fc2d23"];
+            413: components["responses"]["Problem413_payload_too_large"];
+        };
+    };
+    withdrawPollTrialPoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                poll_id: components["parameters"]["path.poll_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_app_disabled"];
+        };
+    };
+    redeemTrialWithPoints: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
+            };
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                poll_id: components["parameters"]["path.poll_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description My new qualification */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Trial"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_not_member"];
+            404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_487a2a1500"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     listPollTrials: {

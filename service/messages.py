@@ -169,6 +169,19 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "trial_already_shipped": ("试用品已发货，无法修改。", "The trial has shipped and can no longer change."),
     "feedback_exists": ("你已经提交过反馈了。", "You have already given feedback."),
     "no_feedback": ("还没有可分享的反馈。", "There is no feedback to share yet."),
+    "points_not_spendable": (
+        "该社群所属品牌未开通积分兑换。",
+        "This community's brand does not let members spend points.",
+    ),
+    "no_points_offer": ("本次投票没有可用积分兑换的试用名额。", "This poll offers no trial places for points."),
+    "trial_redemption_closed": (
+        "现在不能兑换：投票结束后、领取截止前才可以用积分兑换试用名额。",
+        "Places can be redeemed only after the poll closes and before its claim deadline.",
+    ),
+    "trial_already_held": ("你已经获得本次投票的试用资格了。", "You already hold a trial of this poll."),
+    "no_places_left": ("积分兑换的试用名额已被抢完。", "Every trial place for points has been taken."),
+    "not_enough_points": ("积分不足，多参加打卡活动攒积分吧。", "You do not have enough points for this place."),
+    "points_places_below_redeemed": ("名额不能少于已兑换的数量。", "Places cannot be fewer than those redeemed."),
     # Activities and meetups
     "check_in_late": ("本期打卡已结束，下期再来吧。", "This check-in has closed. Join the next one."),
     "check_in_not_open": ("打卡还没开始。", "Check-in has not opened yet."),

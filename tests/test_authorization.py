@@ -327,6 +327,12 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/trials/{trial_id}/ship"): Row(ADMINS, "fresh_trial", {"shippingNote": "顺丰 SF1234567890"}),
     ("POST", "/v1/trials/{trial_id}/feedback"): Row(AUTHOR, "fresh_trial", {"rating": 5, "text": "很好喝"}),
     ("POST", "/v1/trials/{trial_id}/feedback/share"): Row(AUTHOR, "trial_with_feedback"),
+    # Trial places for points: the seeded community has no brand, so whoever may ask is told points_not_spendable
+    # (tests/polls/test_points_redemption.py covers the rest); members are refused the offer, strangers everything.
+    ("PUT", "/v1/polls/{poll_id}/trial-points"): Row(ADMINS, body={"price": 30, "places": 5}, accept=(409,)),
+    ("DELETE", "/v1/polls/{poll_id}/trial-points"): Row(ADMINS),
+    ("POST", "/v1/polls/{poll_id}/trial-redemptions"): Row(MEMBERS, accept=(409,)),
+    ("GET", "/v1/me/points"): Row(SIGNED_IN, "brand_points"),
     # Activities.
     ("GET", "/v1/communities/{community_id}/activities"): Row(MEMBERS),
     ("POST", "/v1/communities/{community_id}/activities"): Row(ADMINS, "activity_body"),
@@ -396,6 +402,11 @@ async def _fresh_brand(s: Seeder, seeded: Seeded, role: str) -> dict:
     await s.call("PUT", f"/v1/brands/{brand_id}/admins/{u['admin'].id}", u["owner"])
     cid = await s.community(u["owner"], u["author"], u["member"])
     return {"brand_id": brand_id, "community_id": cid, "user_id": u["author"].id, "admin_id": u["admin"].id}
+
+
+async def _brand_points(s: Seeder, seeded: Seeded, role: str) -> dict:
+    target = await _fresh_brand(s, seeded, role)
+    return {"query": {"brandId": target["brand_id"]}}
 
 
 async def _branded_community(s: Seeder, seeded: Seeded, role: str) -> dict:
@@ -583,6 +594,7 @@ TARGETS = {
     "new_user": lambda s, seeded, role: _new_user_id(s),
     "fresh_brand": _fresh_brand,
     "branded_community": _branded_community,
+    "brand_points": _brand_points,
     "fresh_series": _fresh_series,
     "brand_pool_body": _brand_pool_body,
     "brand_pool": _brand_pool,

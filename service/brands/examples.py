@@ -18,6 +18,7 @@ BRAND = m.Brand(  # short: it is shown on four routes
         introduction_required=True,
         introduction_prompt="说说你的配速和常跑路线",
         robot_rules=[m.RuleDefault(keyword="报名", reply="报名请看群公告置顶～")],
+        points_spendable=True,
     ),
     team=[
         m.TeamMember(user_id="1001", nickname="阿山", role="owner", added_at=_AT),

@@ -64,7 +64,7 @@ def _defaults_args(data: m.BrandDefaults) -> list:
     rules = [
         {"keyword": r.keyword.strip(), "matchMode": r.match_mode, "reply": r.reply.strip()} for r in data.robot_rules
     ]
-    return [data.welcome_template, data.introduction_required, data.introduction_prompt, rules]
+    return [data.welcome_template, data.introduction_required, data.introduction_prompt, rules, data.points_spendable]
 
 
 async def _brand(conn: asyncpg.Connection, brand_id: int) -> m.Brand:
@@ -74,6 +74,7 @@ async def _brand(conn: asyncpg.Connection, brand_id: int) -> m.Brand:
         introduction_required=row["introduction_required"],
         introduction_prompt=row["introduction_prompt"],
         robot_rules=msgspec.convert(row["robot_rules"], list[m.RuleDefault]),
+        points_spendable=row["points_spendable"],
     )
     team = [from_row(m.TeamMember, r) for r in await conn.fetch(q.TEAM, brand_id)]
     communities = [from_row(m.BrandCommunity, r) for r in await conn.fetch(q.COMMUNITIES, brand_id, PAGE_COMMUNITIES)]

@@ -42,6 +42,10 @@ class BrandDefaults(msgspec.Struct, rename="camel", forbid_unknown_fields=True, 
         list[RuleDefault],
         Meta(max_length=MAX_DEFAULT_RULES, description="Keyword rules added to each attached community"),
     ] = []
+    points_spendable: Annotated[
+        bool | None,
+        Meta(description="Brand-wide: members may spend check-in points on trial places (null: unchanged)"),
+    ] = None
 
 
 class BrandCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 INSERT_BRAND = """
 INSERT INTO brands (owner_id, name, description, welcome_template, introduction_required, introduction_prompt,
-                    robot_rules)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+                    robot_rules, points_spendable)
+VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, false))
 RETURNING id
 """
 
 UPDATE_DEFAULTS = """
 UPDATE brands SET welcome_template = $2, introduction_required = $3, introduction_prompt = $4, robot_rules = $5,
-       updated_at = now()
+       points_spendable = coalesce($6, points_spendable), updated_at = now()
 WHERE id = $1
 """
 
 BRAND = """
 SELECT id::text AS id, owner_id::text AS owner_id, name, description, welcome_template, introduction_required,
-       introduction_prompt, robot_rules, created_at
+       introduction_prompt, robot_rules, points_spendable, created_at
 FROM brands WHERE id = $1
 """
 

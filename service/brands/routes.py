@@ -81,7 +81,10 @@ class BrandsController(Controller):
         "/{brand_id:str}/defaults",
         operation_id="updateBrandDefaults",
         summary="Replace the defaults communities attached from now on inherit (the brand's team)",
-        description="Default keyword replies must pass WeChat's content check, since the robot posts them.",
+        description=(
+            "Default keyword replies must pass WeChat's content check, since the robot posts them. "
+            "`pointsSpendable` acts at once in every community of the brand (docs/brands.md)."
+        ),
         responses={**PROBLEMS.responses(*TEAM, *CHECKED), **BRAND_PAGE},
     )
     async def defaults(

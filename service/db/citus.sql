@@ -74,6 +74,9 @@ SELECT create_distributed_table('polls', 'community_id', colocate_with => 'commu
 SELECT create_distributed_table('poll_proposals', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('trial_qualifications', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('trial_feedback', 'community_id', colocate_with => 'communities');
+-- A member's spends of check-in points live beside the redeemed qualification (its poll's community); the balance
+-- of a brand sums them, and the check-ins, over the brand's shards.
+SELECT create_distributed_table('point_spends', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('collections', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('activities', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('activity_occurrences', 'community_id', colocate_with => 'communities');

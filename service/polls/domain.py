@@ -24,7 +24,8 @@ DOMAIN = Domain(
         Tag(
             name="trials",
             description="Free-trial qualifications granted when a poll closes (winner, top proposers, a verifiable "
-            "draw among voters): claim, ship, feedback and sharing it to the feed.",
+            "draw among voters) or redeemed with check-in points where the brand allows it: claim, ship, feedback and "
+            "sharing it to the feed.",
         ),
     ],
     jobs=[JOBS],

@@ -38,6 +38,7 @@ POLL = m.Poll(
     allow_vote_changes=True,
     anonymous_proposals=True,
     rewards=REWARDS,
+    trial_points=m.TrialPoints(price=30, places=10, places_left=10, redeemable_until=None),
     seed_commitment=draw.commitment(_SEED),
     proposal_count=18,
     announcement_post_id="9100",
@@ -169,3 +170,27 @@ SHARED = m.SharedPost(
     image_urls=[],
     created_at=_CLOSED + timedelta(days=6),
 )
+
+TRIAL_POINTS = m.TrialPointsOffer(price=30, places=10)
+OFFERED = m.TrialPoints(price=30, places=10, places_left=7, redeemable_until=_CLOSED + timedelta(days=14))
+
+REDEEMED = m.Trial(
+    id="7012",
+    poll_id="301",
+    poll_title="新款冷萃咖啡",
+    community_id="42",
+    product="冷萃咖啡 6 瓶装",
+    user_id="1009",
+    reason="redeemed",
+    position=3,
+    status="granted",
+    granted_at=_CLOSED + timedelta(hours=5),
+    expires_at=_CLOSED + timedelta(days=14, hours=5),
+    claimed_at=None,
+    delivery_note=None,
+    shipped_at=None,
+    shipping_note=None,
+    feedback_id=None,
+)
+
+POINTS = m.PointsBalance(brand_id="7", spendable=True, earned=120, spent=90, available=30)

@@ -43,7 +43,30 @@ def poll_model(row: asyncpg.Record, me: m.PollMe | None = None, *, admin: bool) 
         product=row["trial_product"],
     )
     images = images_of(row, "images" if admin else "approved_images")
-    return from_row(m.Poll, row, rewards=rewards, me=me, images=images)
+    return from_row(m.Poll, row, rewards=rewards, me=me, images=images, trial_points=trial_points(row))
+
+
+def trial_points(row: asyncpg.Record) -> m.TrialPoints | None:
+    """The poll's offer of trial places for points, with the places left; None when it offers none."""
+    if row["trial_points_price"] is None:
+        return None
+    return m.TrialPoints(
+        price=row["trial_points_price"],
+        places=row["trial_points_places"],
+        places_left=max(0, row["trial_points_places"] - row["points_redeemed"]),
+        redeemable_until=row["points_until"],
+    )
+
+
+async def require_points_spendable(conn: asyncpg.Connection, community_id: int) -> asyncpg.Record:
+    """The community's brand, when it lets members spend check-in points; `points_not_spendable` otherwise (no
+    brand, or the brand's switch is off)."""
+    brand = await conn.fetchrow(q.COMMUNITY_BRAND, community_id)
+    if brand is None:
+        raise Problem("points_not_spendable", "the community belongs to no brand")
+    if not brand["points_spendable"]:
+        raise Problem("points_not_spendable", "the community's brand does not let members spend points")
+    return brand
 
 
 async def _me(conn: asyncpg.Connection, poll: asyncpg.Record, user_id: int, role: str) -> m.PollMe:
@@ -106,9 +129,12 @@ async def create_poll(
     _check_schedule(data)
     title = data.title.strip()
     image_ids = [int(media_id) for media_id in data.image_ids]
+    offer = data.trial_points
 
     async def action() -> tuple[int, m.Poll]:
         standing = await require_app_member(conn, community_id, user_id, APP, admin=True)
+        if offer is not None:
+            await require_points_spendable(conn, community_id)
         if image_ids:
             await claim_images(conn, user_id, image_ids)  # shown to members once WeChat approved each
         seed = draw.new_seed()
@@ -133,6 +159,8 @@ async def create_poll(
             rules.claim_days,
             seed,
             draw.commitment(seed),
+            offer.price if offer else None,
+            offer.places if offer else None,
         )
         text = announcement_text(settings, title, data.proposals_close_at, data.voting_close_at)
         post_id = await conn.fetchval(q.INSERT_ROBOT_POST, community_id, text)

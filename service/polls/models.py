@@ -13,7 +13,7 @@ from service.core.paging import NextCursor
 
 PollStatus = Literal["proposing", "voting", "closed"]
 ProposalStatus = Literal["visible", "pending", "hidden", "merged"]
-TrialReason = Literal["winner", "top_proposer", "drawn_voter"]
+TrialReason = Literal["winner", "top_proposer", "drawn_voter", "redeemed"]
 TrialStatus = Literal["granted", "claimed", "shipped", "expired"]
 ContentStatus = Literal["pass", "review"]
 
@@ -59,6 +59,20 @@ class RewardRules(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw
     product: Annotated[str, Meta(max_length=100, examples=["冷萃咖啡 6 瓶装"])] = ""
 
 
+class TrialPointsOffer(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """Trial places for check-in points (docs/polls.md)."""
+
+    price: Annotated[int, Meta(ge=1, le=100_000, examples=[30])]
+    places: Annotated[int, Meta(ge=1, le=500, examples=[10])]
+
+
+class TrialPoints(msgspec.Struct, rename="camel", kw_only=True):
+    price: int
+    places: int
+    places_left: Annotated[int, Meta(examples=[7])]
+    redeemable_until: Annotated[datetime | None, Meta(description="closedAt + claimDays")]
+
+
 class PollCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     removed_fields: ClassVar[dict[str, str]] = IMAGE_URLS_REMOVED
 
@@ -78,6 +92,7 @@ class PollCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_
     allow_vote_changes: bool = True
     anonymous_proposals: Annotated[bool, Meta(description="Hide who proposed what until the poll closes")] = True
     rewards: RewardRules = msgspec.field(default_factory=RewardRules)
+    trial_points: TrialPointsOffer | None = None
 
 
 class PollMe(msgspec.Struct, rename="camel", kw_only=True):
@@ -117,6 +132,7 @@ class Poll(msgspec.Struct, rename="camel", kw_only=True):
     allow_vote_changes: bool
     anonymous_proposals: bool
     rewards: RewardRules
+    trial_points: TrialPoints | None = None
     seed_commitment: SeedCommitment
     proposal_count: int
     announcement_post_id: str | None
@@ -335,3 +351,11 @@ class SharedPost(msgspec.Struct, rename="camel", kw_only=True):
     images: list[Image]
     image_urls: EarlierImageUrls
     created_at: datetime
+
+
+class PointsBalance(msgspec.Struct, rename="camel", kw_only=True):
+    brand_id: str
+    spendable: bool
+    earned: int
+    spent: int
+    available: int

@@ -40,11 +40,11 @@ class CommunityPollsController(Controller):
             "hand). The feed robot announces the poll. `rewards` sets who wins a free trial at close; the seed of "
             "the voter draw is committed now (`seedCommitment` = SHA-256 of the seed) and revealed at close. The "
             "product's pictures: `imageIds`, my uploads (purpose `post`); members see each once WeChat approved it "
-            "(`imageUrls` is no longer taken)."
+            "(`imageUrls` is no longer taken). `trialPoints`: places for check-in points (docs/polls.md)."
         ),
         status_code=201,
         responses={
-            **PROBLEMS.responses(*POLL_ADMIN, "idempotency_key_reused", "media_rejected"),
+            **PROBLEMS.responses(*POLL_ADMIN, "idempotency_key_reused", "media_rejected", "points_not_spendable"),
             **ok(201, m.Poll, "The new poll", "created", ex.POLL),
         },
     )

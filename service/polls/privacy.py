@@ -1,6 +1,6 @@
 """The polls' part of account erasure and export (core/privacy.py): votes, proposals and participations stay as
 counts and results under the tombstone's id; a free trial loses its delivery and shipping notes (an address);
-trial feedback stays readable, like posts, without its photos."""
+trial feedback stays readable, like posts, without its photos; spends of check-in points stay (a ledger)."""
 
 from __future__ import annotations
 
@@ -43,5 +43,5 @@ PRIVACY = Privacy(
     erase=erase,
     exports={"votes": _VOTES, "proposals": _PROPOSALS, "trials": _TRIALS},
     erases=("trial_qualifications", "trial_feedback"),
-    keeps=("polls", "poll_votes", "poll_proposals", "poll_participants", "poll_audit"),
+    keeps=("polls", "poll_votes", "poll_proposals", "poll_participants", "poll_audit", "point_spends"),
 )

@@ -37,4 +37,11 @@ PROBLEMS = SHARED.extend(
     Code("trial_already_shipped", 409, "The trial was already shipped: its delivery note no longer changes."),
     Code("feedback_exists", 409, "You already gave feedback on this trial (one per qualification)."),
     Code("no_feedback", 409, "There is no feedback on this trial to share yet."),
+    Code("points_not_spendable", 409, "The community's brand (if any) does not let members spend points."),
+    Code("no_points_offer", 409, "This poll offers no trial places for points."),
+    Code("trial_redemption_closed", 409, "Places are redeemed from the poll's close until `redeemableUntil`."),
+    Code("trial_already_held", 409, "You already hold a free trial of this poll (one per member)."),
+    Code("no_places_left", 409, "Every place offered for points is taken."),
+    Code("not_enough_points", 409, "Your points in this brand do not cover the place."),
+    Code("points_places_below_redeemed", 409, "Places cannot go below those already redeemed."),
 )

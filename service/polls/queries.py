@@ -8,8 +8,8 @@ INSERT_POLL = """
 INSERT INTO polls (community_id, created_by, title, description, image_ids, proposals_close_at, voting_close_at,
                    votes_per_member, proposals_per_member, allow_vote_changes, anonymous_proposals, trial_product,
                    reward_winning_proposer, reward_top_proposers, reward_drawn_voters, trial_claim_days,
-                   draw_seed, seed_commitment)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                   draw_seed, seed_commitment, trial_points_price, trial_points_places)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 RETURNING id
 """
 
@@ -25,7 +25,10 @@ SELECT p.id::text AS id, p.community_id::text AS community_id, p.created_by::tex
        p.proposals_close_at, p.voting_close_at, p.voting_opened_at, p.closed_at, p.votes_per_member,
        p.proposals_per_member, p.allow_vote_changes, p.anonymous_proposals, p.trial_product,
        p.reward_winning_proposer, p.reward_top_proposers, p.reward_drawn_voters, p.trial_claim_days,
-       p.seed_commitment, p.created_at, p.id AS sort_id,
+       p.seed_commitment, p.created_at, p.id AS sort_id, p.trial_points_price, p.trial_points_places,
+       p.closed_at + make_interval(days => p.trial_claim_days) AS points_until,
+       (SELECT count(*) FROM trial_qualifications t WHERE t.poll_id = p.id AND t.reason = 'redeemed')::int
+           AS points_redeemed,
        (SELECT count(*) FROM poll_proposals x WHERE x.poll_id = p.id AND x.status = 'visible')::int
            AS proposal_count,
        (SELECT post_id::text FROM poll_posts WHERE poll_id = p.id AND purpose = 'announcement')
@@ -268,5 +271,62 @@ QUALIFICATIONS = """
 SELECT t.user_id::text AS user_id, coalesce(u.nickname, '') AS nickname, t.reason, t.position
 FROM trial_qualifications t JOIN users u ON u.id = t.user_id
 WHERE t.poll_id = $1
-ORDER BY CASE t.reason WHEN 'winner' THEN 0 WHEN 'top_proposer' THEN 1 ELSE 2 END, t.position, t.id
+ORDER BY CASE t.reason WHEN 'winner' THEN 0 WHEN 'top_proposer' THEN 1 WHEN 'drawn_voter' THEN 2 ELSE 3 END, t.position,
+         t.id
+"""
+
+# --- trial places for points (docs/polls.md) ----------------------------------------------------------------
+# The polls domain reads the brand's switch (brands) and the points earned (check_ins) here, with SQL: it imports
+# neither domain. A member's balance in a brand is computed, never stored: check-in points earned in the brand's
+# communities minus the points spent there (point_spends).
+
+# The brand of a community and whether it lets members spend points (no row: the community has no brand).
+COMMUNITY_BRAND = """
+SELECT b.id AS brand_id, b.points_spendable
+FROM communities c JOIN brands b ON b.id = c.brand_id
+WHERE c.id = $1
+"""
+
+BRAND_SPENDABLE = "SELECT points_spendable FROM brands WHERE id = $1"
+
+# The poll as a redemption needs it, its row locked: redemptions of one poll queue here (places, positions).
+POLL_FOR_REDEMPTION = """
+SELECT id, community_id, status, trial_product, trial_claim_days, trial_points_price, trial_points_places,
+       status = 'closed' AND now() < closed_at + make_interval(days => trial_claim_days) AS redeemable,
+       closed_at + make_interval(days => trial_claim_days) AS redeemable_until
+FROM polls WHERE id = $1
+FOR UPDATE
+"""
+
+MY_QUALIFICATION = "SELECT id FROM trial_qualifications WHERE poll_id = $1 AND user_id = $2"
+
+COUNT_REDEEMED = "SELECT count(*)::int FROM trial_qualifications WHERE poll_id = $1 AND reason = 'redeemed'"
+
+# A member's points in a brand queue here: every spend of theirs in the brand, whatever the poll, takes this lock
+# before reading the balance, so concurrent redemptions never spend the same points twice.
+LOCK_MEMBER_POINTS = "SELECT pg_advisory_xact_lock(hashtextextended('points:' || $1::bigint || ':' || $2::bigint, 0))"
+
+EARNED_POINTS = """
+SELECT coalesce(sum(ci.points), 0)::bigint
+FROM check_ins ci JOIN communities c ON c.id = ci.community_id
+WHERE ci.user_id = $1 AND c.brand_id = $2
+"""
+
+SPENT_POINTS = "SELECT coalesce(sum(points), 0)::bigint FROM point_spends WHERE user_id = $1 AND brand_id = $2"
+
+INSERT_REDEEMED = """
+INSERT INTO trial_qualifications (poll_id, community_id, user_id, reason, position, granted_at, expires_at)
+SELECT id, community_id, $2, 'redeemed', $3, now(), now() + make_interval(days => trial_claim_days)
+FROM polls WHERE id = $1
+ON CONFLICT DO NOTHING  -- once per poll and member (no target: Citus widens that key)
+RETURNING id, granted_at, expires_at
+"""
+
+INSERT_POINT_SPEND = """
+INSERT INTO point_spends (user_id, brand_id, community_id, poll_id, qualification_id, points)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+SET_TRIAL_POINTS = """
+UPDATE polls SET trial_points_price = $2, trial_points_places = $3, updated_at = now() WHERE id = $1
 """

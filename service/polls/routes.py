@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.polls.points_routes import MyPointsController, PollPointsController
 from service.polls.poll_routes import CommunityPollsController, PollsController
 from service.polls.proposal_routes import ProposalsController
 from service.polls.trial_routes import MyTrialsController, PollTrialsController, TrialsController
@@ -17,4 +18,6 @@ CONTROLLERS: list[Any] = [
     PollTrialsController,
     TrialsController,
     MyTrialsController,
+    PollPointsController,
+    MyPointsController,
 ]

@@ -1,0 +1,139 @@
+"""Free-trial places bought with check-in points (docs/polls.md, "Trial places for points").
+
+Where a community's brand allows it (`brands.points_spendable`), its admins offer a naming poll's trial places at a
+price in points; a member of the community redeems one with the points earned by check-ins in the brand's
+communities. The balance is never stored: check-in points earned in the brand's communities minus the points spent
+there (`point_spends`, one row per redeemed place).
+
+Race-free, in one transaction per redemption:
+- the poll row FOR UPDATE: redemptions of one poll queue, so places are counted (and positions given) exactly;
+- then an advisory lock on (member, brand): every spend of the member in the brand, whatever the poll, reads the
+  balance under it, so concurrent redemptions never spend the same points twice.
+Locks are always taken in that order (one poll, then one member's balance), so redemptions cannot deadlock.
+
+Redeemable from the poll's close (its winners and drawn voters hold their trials by then, so nobody pays for a
+place they would have won) until its claim window ends (`closedAt + claimDays`). One qualification per member and
+poll: asking again answers `trial_already_held` (with an Idempotency-Key, a retry replays the first 201).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from service.core.apps import require_app_member
+from service.core.idempotency import run_once, scope_of
+from service.core.rows import from_row
+from service.errors import Problem
+from service.jobs import enqueue
+from service.polls import models as m
+from service.polls import queries as q
+from service.polls import trial_queries as tq
+from service.polls.closing import TRIAL_CLOSING_LEAD
+from service.polls.common import APP, audit, poll_state
+from service.polls.logic import require_points_spendable
+
+REDEEMED = "redeemed"
+
+
+async def set_offer(conn: asyncpg.Connection, poll_id: int, admin_id: int, data: m.TrialPointsOffer) -> m.TrialPoints:
+    """Admins offer (or change) the poll's trial places for points, where the brand allows spending points. The
+    places may not go below those already redeemed; a new price applies to later redemptions."""
+    async with conn.transaction():
+        state = await poll_state(conn, poll_id, q.POLL_STATE_LOCKED)
+        await require_app_member(conn, state["community_id"], admin_id, APP, admin=True)
+        await require_points_spendable(conn, state["community_id"])
+        redeemed = await conn.fetchval(q.COUNT_REDEEMED, poll_id)
+        if data.places < redeemed:
+            raise Problem("points_places_below_redeemed", f"{redeemed} places are already redeemed")
+        await conn.execute(q.SET_TRIAL_POINTS, poll_id, data.price, data.places)
+        details = {"price": data.price, "places": data.places}
+        await audit(conn, poll_id, admin_id, "trial_points.offered", details=details)
+        until = (await conn.fetchrow(q.POLL_FOR_REDEMPTION, poll_id))["redeemable_until"]
+    return m.TrialPoints(
+        price=data.price, places=data.places, places_left=data.places - redeemed, redeemable_until=until
+    )
+
+
+async def withdraw_offer(conn: asyncpg.Connection, poll_id: int, admin_id: int) -> None:
+    """Admins stop selling places for points; places already redeemed stay (they are members' trials)."""
+    async with conn.transaction():
+        state = await poll_state(conn, poll_id, q.POLL_STATE_LOCKED)
+        await require_app_member(conn, state["community_id"], admin_id, APP, admin=True)
+        await conn.execute(q.SET_TRIAL_POINTS, poll_id, None, None)
+        await audit(conn, poll_id, admin_id, "trial_points.withdrawn")
+
+
+async def redeem(conn: asyncpg.Connection, poll_id: int, user_id: int, key: str | None):
+    """A member of the poll's community spends points on one of its trial places: 201 with the qualification."""
+
+    async def action() -> tuple[int, m.Trial]:
+        # Who may ask is settled before any lock: a stranger learns nothing and queues behind nobody.
+        state = await poll_state(conn, poll_id)
+        community_id = state["community_id"]
+        await require_app_member(conn, community_id, user_id, APP)
+        brand = await require_points_spendable(conn, community_id)
+        poll = await conn.fetchrow(q.POLL_FOR_REDEMPTION, poll_id)
+        if poll["trial_points_price"] is None:
+            raise Problem("no_points_offer")
+        if not poll["redeemable"]:
+            if poll["status"] != "closed":
+                raise Problem("trial_redemption_closed", "places are redeemed once the poll has closed")
+            until = poll["redeemable_until"].isoformat()
+            raise Problem("trial_redemption_closed", f"places could be redeemed until {until}")
+        held = await conn.fetchval(q.MY_QUALIFICATION, poll_id, user_id)
+        if held is not None:
+            raise Problem("trial_already_held", f"you hold free trial {held} of this poll")
+        redeemed = await conn.fetchval(q.COUNT_REDEEMED, poll_id)
+        if redeemed >= poll["trial_points_places"]:
+            raise Problem("no_places_left", f"all {poll['trial_points_places']} places are taken")
+        brand_id, price = brand["brand_id"], poll["trial_points_price"]
+        await conn.execute(q.LOCK_MEMBER_POINTS, user_id, brand_id)
+        # Read after the lock: READ COMMITTED shows every spend committed by whoever held it before.
+        available = await conn.fetchval(q.EARNED_POINTS, user_id, brand_id) - await conn.fetchval(
+            q.SPENT_POINTS, user_id, brand_id
+        )
+        if available < price:
+            raise Problem("not_enough_points", f"the place costs {price} points; you have {available}")
+        granted = await conn.fetchrow(q.INSERT_REDEEMED, poll_id, user_id, redeemed + 1)
+        if granted is None:  # unreachable under the poll's lock; the unique key says so if it ever were
+            raise Problem("trial_already_held")
+        trial_id = granted["id"]
+        await conn.execute(q.INSERT_POINT_SPEND, user_id, brand_id, community_id, poll_id, trial_id, price)
+        details = {"reason": REDEEMED, "points": price, "brandId": str(brand_id)}
+        await audit(conn, poll_id, user_id, "trial.granted", subject_id=user_id, details=details)
+        await _schedule(conn, poll_id, trial_id, granted, poll["trial_product"])
+        return 201, from_row(m.Trial, await conn.fetchrow(tq.TRIAL, trial_id))
+
+    return await run_once(conn, user_id, key, scope_of("poll.redeem_trial", poll_id), action)
+
+
+async def _schedule(conn: asyncpg.Connection, poll_id: int, trial_id: int, granted: asyncpg.Record, product: str):
+    """The expiry job of the poll (one already queued is kept: it runs earlier and reschedules itself to the next
+    deadline) and a reminder a day before this place's own claim deadline, as the close's grants get."""
+    expires_at: datetime = granted["expires_at"]
+    await enqueue(
+        conn, "polls.expire_trials", {"poll_id": poll_id}, run_at=expires_at, dedupe_key=f"poll:{poll_id}:expire"
+    )
+    remind_at = expires_at - TRIAL_CLOSING_LEAD
+    if remind_at > granted["granted_at"]:
+        await enqueue(
+            conn,
+            "polls.trial_closing",
+            {"poll_id": poll_id, "product": product},
+            run_at=remind_at,
+            dedupe_key=f"poll:{poll_id}:closing:{trial_id}",
+        )
+
+
+async def my_points(conn: asyncpg.Connection, brand_id: int, user_id: int) -> m.PointsBalance:
+    """My points in a brand (any signed-in member: only their own figures)."""
+    spendable = await conn.fetchval(q.BRAND_SPENDABLE, brand_id)
+    if spendable is None:
+        raise Problem("not_found", "no such brand")
+    earned = await conn.fetchval(q.EARNED_POINTS, user_id, brand_id)
+    spent = await conn.fetchval(q.SPENT_POINTS, user_id, brand_id)
+    return m.PointsBalance(
+        brand_id=str(brand_id), spendable=spendable, earned=earned, spent=spent, available=earned - spent
+    )
