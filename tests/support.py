@@ -35,7 +35,9 @@ def admin_dsn() -> str:
         return dsn
     from service.db import embedded
 
-    return embedded.start(embedded_data_dir())
+    data_dir = embedded_data_dir()
+    # In memory, the cluster goes with the run (an initdb, about 2 s, per pytest run): RAM is not left behind.
+    return embedded.start(data_dir, keep=data_dir.is_relative_to(ROOT))
 
 
 def embedded_data_dir() -> Path:
