@@ -27,13 +27,15 @@ SELECT p.id::text AS id, p.community_id::text AS community_id, p.created_by::tex
        p.reward_winning_proposer, p.reward_top_proposers, p.reward_drawn_voters, p.trial_claim_days,
        p.seed_commitment, p.created_at, p.id AS sort_id, p.trial_points_price, p.trial_points_places,
        p.closed_at + make_interval(days => p.trial_claim_days) AS points_until,
-       (SELECT count(*) FROM trial_qualifications t WHERE t.poll_id = p.id AND t.reason = 'redeemed')::int
-           AS points_redeemed,
-       (SELECT count(*) FROM poll_proposals x WHERE x.poll_id = p.id AND x.status = 'visible')::int
-           AS proposal_count,
-       (SELECT post_id::text FROM poll_posts WHERE poll_id = p.id AND purpose = 'announcement')
+       (SELECT count(*) FROM trial_qualifications t
+        WHERE t.poll_id = p.id AND t.community_id = p.community_id AND t.reason = 'redeemed')::int AS points_redeemed,
+       (SELECT count(*) FROM poll_proposals x
+        WHERE x.poll_id = p.id AND x.community_id = p.community_id AND x.status = 'visible')::int AS proposal_count,
+       (SELECT post_id::text FROM poll_posts o
+        WHERE o.poll_id = p.id AND o.community_id = p.community_id AND o.purpose = 'announcement')
            AS announcement_post_id,
-       (SELECT post_id::text FROM poll_posts WHERE poll_id = p.id AND purpose = 'result') AS result_post_id
+       (SELECT post_id::text FROM poll_posts o
+        WHERE o.poll_id = p.id AND o.community_id = p.community_id AND o.purpose = 'result') AS result_post_id
 FROM polls p
 """  # noqa: S608 - constant SQL fragments, assembled at import time
 
@@ -152,8 +154,10 @@ _PROPOSAL_SELECT = """
 SELECT p.id::text AS id, p.poll_id::text AS poll_id, p.name, p.proposer_id, p.status,
        p.merged_into::text AS merged_into_id, p.final_votes AS votes, p.final_rank AS rank, p.created_at,
        p.proposer_id = $2 AS mine,
-       EXISTS (SELECT 1 FROM poll_votes v WHERE v.proposal_id = p.id AND v.user_id = $2 AND v.status = 'active')
-           AS voted_by_me,
+       EXISTS (
+           SELECT 1 FROM poll_votes v
+           WHERE v.proposal_id = p.id AND v.community_id = p.community_id AND v.user_id = $2 AND v.status = 'active'
+       ) AS voted_by_me,
        p.id AS sort_id
 FROM poll_proposals p
 """
@@ -226,9 +230,9 @@ COUNT_ACTIVE_VOTES_ON = "SELECT count(*)::int FROM poll_votes WHERE proposal_id 
 TALLY = """
 SELECT p.id, p.proposer_id, p.name, p.created_at, count(v.id)::int AS votes
 FROM poll_proposals p
-LEFT JOIN poll_votes v ON v.proposal_id = p.id AND v.status = 'active'
+LEFT JOIN poll_votes v ON v.proposal_id = p.id AND v.community_id = p.community_id AND v.status = 'active'
 WHERE p.poll_id = $1 AND p.status = 'visible'
-GROUP BY p.id
+GROUP BY p.id, p.proposer_id, p.name, p.created_at
 ORDER BY votes DESC, p.created_at, p.id
 """
 
