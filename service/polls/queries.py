@@ -51,7 +51,9 @@ LIMIT $4
 )
 
 # The poll's state for a write. FOR SHARE (proposals, votes) lets members act together and makes a phase
-# change (FOR UPDATE) wait for them: no vote commits after the poll closed.
+# change (FOR UPDATE) wait for them: no vote commits after the poll closed. The locks name the community ($2,
+# read first by POLL_COMMUNITY, a poll never moves): Citus locks a row only on the one shard it names.
+POLL_COMMUNITY = "SELECT community_id FROM polls WHERE id = $1"
 _POLL_STATE = """
 SELECT id, community_id, status, votes_per_member, proposals_per_member, allow_vote_changes,
        anonymous_proposals, proposals_close_at, voting_close_at,
@@ -62,8 +64,8 @@ SELECT id, community_id, status, votes_per_member, proposals_per_member, allow_v
 FROM polls WHERE id = $1
 """
 POLL_STATE = _POLL_STATE
-POLL_STATE_SHARED = _POLL_STATE + " FOR SHARE"
-POLL_STATE_LOCKED = _POLL_STATE + " FOR UPDATE"
+POLL_STATE_SHARED = _POLL_STATE + " AND community_id = $2 FOR SHARE"
+POLL_STATE_LOCKED = _POLL_STATE + " AND community_id = $2 FOR UPDATE"
 
 POLL_FOR_CLOSING = """
 SELECT id, community_id, title, trial_product, reward_winning_proposer, reward_top_proposers,
@@ -298,7 +300,7 @@ POLL_FOR_REDEMPTION = """
 SELECT id, community_id, status, trial_product, trial_claim_days, trial_points_price, trial_points_places,
        status = 'closed' AND now() < closed_at + make_interval(days => trial_claim_days) AS redeemable,
        closed_at + make_interval(days => trial_claim_days) AS redeemable_until
-FROM polls WHERE id = $1
+FROM polls WHERE id = $1 AND community_id = $2
 FOR UPDATE
 """
 

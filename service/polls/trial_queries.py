@@ -36,9 +36,12 @@ LIMIT $3
 """
 )
 
+# Locked by its community ($2, read first by TRIAL_COMMUNITY): Citus locks a row only on the one shard it names.
+TRIAL_COMMUNITY = "SELECT community_id FROM trial_qualifications WHERE id = $1"
+
 LOCK_TRIAL = """
 SELECT id, poll_id, community_id, user_id, status, expires_at <= now() AS past_deadline
-FROM trial_qualifications WHERE id = $1
+FROM trial_qualifications WHERE id = $1 AND community_id = $2
 FOR UPDATE
 """
 
@@ -111,7 +114,7 @@ LOCK_FEEDBACK_OF_TRIAL = """
 SELECT f.id, f.community_id, f.rating, f.text, f.image_urls, f.content_status, f.post_id, p.title,
        p.trial_product, f.image_ids
 FROM trial_feedback f JOIN polls p ON p.id = f.poll_id AND p.community_id = f.community_id
-WHERE f.qualification_id = $1
+WHERE f.qualification_id = $1 AND f.community_id = $2
 FOR UPDATE OF f
 """
 

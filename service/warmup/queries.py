@@ -78,9 +78,9 @@ SELECT s.community_id, s.enabled, s.quiet_minutes, s.active_from, s.active_until
        s.last_topic_id, c.timezone, c.created_at AS community_created_at,
        greatest(
            (SELECT max(p.created_at) FROM posts p
-            WHERE p.community_id = s.community_id AND p.author_id IS NOT NULL AND p.deleted_at IS NULL),
+            WHERE p.community_id = $1 AND p.author_id IS NOT NULL AND p.deleted_at IS NULL),
            (SELECT max(cm.created_at) FROM comments cm
-            WHERE cm.community_id = s.community_id AND cm.author_id IS NOT NULL AND cm.deleted_at IS NULL)
+            WHERE cm.community_id = $1 AND cm.author_id IS NOT NULL AND cm.deleted_at IS NULL)
        ) AS last_member_at
 FROM warmup_settings s JOIN communities c ON c.id = s.community_id
 WHERE s.community_id = $1
