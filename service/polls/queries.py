@@ -209,18 +209,19 @@ RETURNING id, user_id
 """
 
 # Merging: every counted vote on the source moves to the target, unless its member already votes for the
-# target (then the member gets that vote back). One statement, so the unique index never sees two.
+# target (then the member gets that vote back). One statement, so the unique index never sees two. $3 the poll's
+# community (Citus: one shard; an anti-join, as it takes no correlated subquery over a CTE).
 CARRY_VOTES = """
 WITH moved AS (
     UPDATE poll_votes SET status = 'withdrawn', withdrawn_at = now(), withdraw_reason = 'merged'
-    WHERE proposal_id = $1 AND status = 'active'
+    WHERE proposal_id = $1 AND community_id = $3 AND status = 'active'
     RETURNING id, poll_id, community_id, user_id
 )
 INSERT INTO poll_votes (poll_id, community_id, proposal_id, user_id, carried_from)
 SELECT moved.poll_id, moved.community_id, $2, moved.user_id, moved.id FROM moved
-WHERE NOT EXISTS (
-    SELECT 1 FROM poll_votes v WHERE v.proposal_id = $2 AND v.user_id = moved.user_id AND v.status = 'active'
-)
+LEFT JOIN poll_votes v
+    ON v.proposal_id = $2 AND v.community_id = moved.community_id AND v.user_id = moved.user_id AND v.status = 'active'
+WHERE v.id IS NULL
 RETURNING id
 """
 
