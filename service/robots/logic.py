@@ -247,4 +247,5 @@ async def on_community_opened(conn: asyncpg.Connection, event: hooks.CommunityOp
         await conn.execute(q.COPY_RULES, event.community_id, event.source_id, event.actor_id)
     if event.robot_rules:
         columns = [[rule[name] for rule in event.robot_rules] for name in ("keyword", "matchMode", "reply")]
-        await conn.execute(q.ADD_DEFAULT_RULES, event.community_id, event.actor_id, *columns, MAX_RULES)
+        room = max(0, MAX_RULES - await conn.fetchval(q.COUNT_RULES, event.community_id))
+        await conn.execute(q.ADD_DEFAULT_RULES, event.community_id, event.actor_id, *columns, room)
