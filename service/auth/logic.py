@@ -122,7 +122,9 @@ def _fields(tokens: Tokens) -> dict[str, Any]:
 async def refresh(conn: asyncpg.Connection, settings: Settings, refresh_token: str) -> Tokens:
     """Exchange a refresh token for a new pair; the old one is spent."""
     async with conn.transaction():
-        row = await conn.fetchrow(queries.SELECT_REFRESH_TOKEN_FOR_UPDATE, _digest(refresh_token))
+        digest = _digest(refresh_token)
+        user_id = await conn.fetchval(queries.REFRESH_TOKEN_USER, digest)
+        row = None if user_id is None else await conn.fetchrow(queries.SELECT_REFRESH_TOKEN_FOR_UPDATE, digest, user_id)
         if row is not None and not (row["revoked"] or row["expired"] or row["used"]):
             await conn.execute(queries.MARK_REFRESH_TOKEN_USED, row["id"])
             return await _issue(conn, settings, row["user_id"], row["family_id"])

@@ -17,12 +17,14 @@ INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
 VALUES ($1, $2, $3, now() + make_interval(secs => $4))
 """
 
+# Locked by its user ($2, read first by REFRESH_TOKEN_USER): Citus locks a row only on the one shard it names.
+REFRESH_TOKEN_USER = "SELECT user_id FROM refresh_tokens WHERE token_hash = $1"
 SELECT_REFRESH_TOKEN_FOR_UPDATE = """
 SELECT id, user_id, family_id,
        expires_at <= now() AS expired,
        used_at IS NOT NULL AS used,
        revoked_at IS NOT NULL AS revoked
-FROM refresh_tokens WHERE token_hash = $1
+FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2
 FOR UPDATE
 """
 

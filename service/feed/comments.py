@@ -22,6 +22,7 @@ from service.feed import limits, mentions
 from service.feed import models as m
 from service.feed import page_queries as pages
 from service.feed import queries as q
+from service.feed.locks import lock_comment
 from service.feed.reading import json_response
 from service.feed.visibility import comment_became_visible
 from service.feed.writing import audit_removal, label_of, may_write, require_open
@@ -99,7 +100,7 @@ async def create_comment(
 async def delete_comment(conn: asyncpg.Connection, comment_id: int, user_id: int) -> None:
     """Soft delete by the author or an admin (robot comments: admins); the counters follow."""
     async with conn.transaction():
-        comment = await conn.fetchrow(q.LOCK_COMMENT, comment_id)
+        comment = await lock_comment(conn, comment_id)
         if comment is None:
             raise Problem("not_found", "no such comment")
         if comment["author_id"] != user_id:

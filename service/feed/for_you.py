@@ -37,7 +37,7 @@ _SEEN = _SEEN_BY.format(me="$2")
 _MATCH = f"""(
         SELECT round(least(1, coalesce(sum(a.affinity), 0))::numeric, 6)::double precision
         FROM post_tags pt JOIN affinity a ON a.tag = pt.tag
-        WHERE pt.post_id = p.id AND p.author_id IS DISTINCT FROM $2
+        WHERE pt.post_id = p.id AND pt.community_id = p.community_id AND p.author_id IS DISTINCT FROM $2
           AND p.created_at > now() - interval '{WINDOW_DAYS} days')"""  # noqa: S608
 
 # A post's rank is never below its hot_rank, so every post of the page lies below the cursor in the hot order too

@@ -18,6 +18,7 @@ from service.core.messaging import wechat_of
 from service.core.robots import post_as_robot
 from service.feed import queries as q
 from service.feed import visibility
+from service.feed.locks import lock_comment, lock_post
 from service.jobs import JobContext, Registry
 from service.settings import Settings
 from service.wechat.client import WeChatClient
@@ -59,7 +60,7 @@ async def recheck_pending(pool: asyncpg.Pool, wechat: WeChatClient, *, batch: in
 
 async def _apply_recheck(conn: asyncpg.Connection, check: Any, verdict: Verdict | None) -> None:
     is_post = check["post_id"] is not None
-    target = await conn.fetchrow(q.LOCK_POST if is_post else q.LOCK_COMMENT, check["post_id"] or check["comment_id"])
+    target = await (lock_post(conn, check["post_id"]) if is_post else lock_comment(conn, check["comment_id"]))
     if (
         verdict is None
         or target is None

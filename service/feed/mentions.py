@@ -55,8 +55,8 @@ FROM claimed n
 JOIN users u ON u.id = n.user_id
 JOIN users actor ON actor.id = n.actor_id
 JOIN memberships m ON m.community_id = n.community_id AND m.user_id = n.user_id AND NOT m.notifications_muted
-LEFT JOIN posts p ON $1 = 'post' AND p.id = $2
-LEFT JOIN comments c ON $1 = 'comment' AND c.id = $2
+LEFT JOIN posts p ON $1 = 'post' AND p.id = $2 AND p.community_id = n.community_id
+LEFT JOIN comments c ON $1 = 'comment' AND c.id = $2 AND c.community_id = n.community_id
 """
 
 

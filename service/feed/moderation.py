@@ -13,6 +13,7 @@ import asyncpg
 from service.core.hooks import Moderated
 from service.core.media import approve_held_images
 from service.feed import queries as q
+from service.feed.locks import lock_comment, lock_post
 from service.feed.visibility import comment_became_visible, post_became_visible
 
 _STATUS = {"hide": "pending", "release": "visible", "remove": "rejected"}
@@ -20,7 +21,7 @@ _STATUS = {"hide": "pending", "release": "visible", "remove": "rejected"}
 
 async def apply_moderation(conn: asyncpg.Connection, event: Moderated) -> None:
     is_post = event.kind == "post"
-    row = await conn.fetchrow(q.LOCK_POST if is_post else q.LOCK_COMMENT, event.target_id)
+    row = await (lock_post(conn, event.target_id) if is_post else lock_comment(conn, event.target_id))
     if row is None or row["deleted_at"] is not None:
         return
     status = _STATUS[event.action]

@@ -8,7 +8,8 @@ LOCK_COMMUNITY = "SELECT id FROM communities WHERE id = $1 FOR UPDATE"
 # Pins whose post is no longer visible (deleted, hidden, refused) free their place: no reader sees them.
 DROP_STALE_PINS = """
 DELETE FROM post_pins pp USING posts p
-WHERE pp.community_id = $1 AND p.id = pp.post_id AND (p.deleted_at IS NOT NULL OR p.status <> 'visible')
+WHERE pp.community_id = $1 AND p.community_id = pp.community_id AND p.id = pp.post_id
+  AND (p.deleted_at IS NOT NULL OR p.status <> 'visible')
 """
 
 PINS = """

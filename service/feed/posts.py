@@ -22,6 +22,7 @@ from service.errors import Problem
 from service.feed import limits, mentions
 from service.feed import models as m
 from service.feed import queries as q
+from service.feed.locks import lock_post
 from service.feed.reading import json_response, post_item
 from service.feed.visibility import post_became_visible
 from service.feed.writing import audit_removal, label_of, may_write
@@ -105,7 +106,7 @@ async def update_post(
     verdict = require_allowed(await judge(wechat, openid, POST_SCENE, text), "post") if changed else None
     async with pool.acquire() as conn:
         async with conn.transaction():
-            post = await conn.fetchrow(q.LOCK_POST, post_id)
+            post = await lock_post(conn, post_id)
             _check_editable(post, user_id, settings, asked_at)
             if data.link is not UNSET:
                 await _check_link(conn, post["community_id"], link_kind, link_id)
@@ -145,7 +146,7 @@ def _check_editable(post: Any, user_id: int, settings: Settings, asked_at: datet
 async def delete_post(conn: asyncpg.Connection, post_id: int, user_id: int) -> None:
     """Soft delete (kept for audit) by the author or an admin of the community; deleting twice is fine."""
     async with conn.transaction():
-        post = await conn.fetchrow(q.LOCK_POST, post_id)
+        post = await lock_post(conn, post_id)
         if post is None:
             raise Problem("not_found", "no such post")
         if post["author_id"] != user_id:

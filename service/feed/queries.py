@@ -34,7 +34,9 @@ SELECT id, community_id, author_id, robot, kind, text, image_urls, link_kind, li
        deleted_at, essence_at, counted_at, image_ids, check_label, mention_ids
 FROM posts WHERE id = $1
 """
-LOCK_POST = POST + "FOR UPDATE\n"
+# Locked by (id, community) ($2, read first by POST_COMMUNITY: service/feed/locks.py), as Citus requires.
+POST_COMMUNITY = "SELECT community_id FROM posts WHERE id = $1"
+LOCK_POST = POST + "AND community_id = $2\nFOR UPDATE\n"
 
 UPDATE_POST = """
 UPDATE posts SET text = $2, image_ids = $3, link_kind = $4, link_id = $5, status = $6, check_label = $7,
@@ -77,7 +79,8 @@ SELECT c.id, c.community_id, c.post_id, c.parent_id, c.reply_to_id, c.author_id,
        c.deleted_at, c.counted_at, c.created_at, c.image_id, c.check_label
 FROM comments c WHERE c.id = $1
 """
-LOCK_COMMENT = COMMENT + "FOR UPDATE\n"
+COMMENT_COMMUNITY = "SELECT community_id FROM comments WHERE id = $1"
+LOCK_COMMENT = COMMENT + "AND c.community_id = $2\nFOR UPDATE\n"
 
 SET_COMMENT_STATUS = "UPDATE comments SET status = $2, check_label = $3, updated_at = now() WHERE id = $1"
 
@@ -154,11 +157,11 @@ UPDATE content_checks SET next_at = now() + make_interval(secs => $2), last_erro
 
 # --- notifications -------------------------------------------------------------------------------------
 
-# Whom a new visible comment concerns: the post's author and the author of the comment answered.
+# Whom a new visible comment concerns: the post's author and the author of the comment answered. $3 the community.
 NOTIFY_TARGETS = """
 SELECT p.author_id AS post_author, rc.author_id AS reply_to_author
-FROM posts p LEFT JOIN comments rc ON rc.id = $2
-WHERE p.id = $1
+FROM posts p LEFT JOIN comments rc ON rc.id = $2 AND rc.community_id = p.community_id
+WHERE p.id = $1 AND p.community_id = $3
 """
 
 INSERT_NOTIFICATION = """
@@ -177,8 +180,8 @@ SELECT n.id, n.kind, n.status, n.created_at, u.openid, actor.nickname AS actor, 
 FROM feed_notifications n
 JOIN users u ON u.id = n.user_id
 JOIN users actor ON actor.id = n.actor_id
-JOIN posts p ON p.id = n.post_id
-JOIN comments c ON c.id = n.comment_id
+JOIN posts p ON p.id = n.post_id AND p.community_id = n.community_id
+JOIN comments c ON c.id = n.comment_id AND c.community_id = n.community_id
 WHERE n.id = $1
 """
 

@@ -13,11 +13,12 @@ from service.core.inbox import Item, deliver
 from service.core.interactions import record
 from service.feed import models as m
 from service.feed import queries as q
+from service.feed.locks import lock_post
 from service.feed.writing import require_open
 
 
 async def _open_post_of_member(conn: asyncpg.Connection, post_id: int, user_id: int, *, lock: bool = False) -> Any:
-    post = await conn.fetchrow(q.LOCK_POST if lock else q.POST, post_id)
+    post = await (lock_post(conn, post_id) if lock else conn.fetchrow(q.POST, post_id))
     require_open(post)
     await require_member(conn, post["community_id"], user_id)
     return post
@@ -70,7 +71,7 @@ async def share(conn: asyncpg.Connection, post_id: int, user_id: int, data: m.Sh
 async def set_essence(conn: asyncpg.Connection, post_id: int, user_id: int, on: bool) -> m.EssenceState:
     """Admins mark a visible post as essence (again: unchanged) or unmark it; both are audited."""
     async with conn.transaction():
-        post = await conn.fetchrow(q.LOCK_POST, post_id)
+        post = await lock_post(conn, post_id)
         require_open(post)
         await require_admin(conn, post["community_id"], user_id)
         essence_at = None

@@ -58,7 +58,7 @@ async def _queue_notifications(conn: asyncpg.Connection, comment: Any) -> set[in
     """The post's author hears of a comment, the answered comment's author of a reply (once each, never
     about their own words nor from a member they blocked). Recorded either way; a member who muted the community
     is recorded as muted. Returns who was told."""
-    targets = await conn.fetchrow(q.NOTIFY_TARGETS, comment["post_id"], comment["reply_to_id"])
+    targets = await conn.fetchrow(q.NOTIFY_TARGETS, comment["post_id"], comment["reply_to_id"], comment["community_id"])
     actor = comment["author_id"]
     recipients: dict[int, str] = {}
     if targets["reply_to_author"] is not None and targets["reply_to_author"] != actor:

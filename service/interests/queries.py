@@ -74,7 +74,7 @@ ON CONFLICT (community_id, user_id, tag) DO UPDATE SET
 ADD_POST_TAGS = """
 INSERT INTO post_tags (community_id, post_id, tag)
 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[])
-ON CONFLICT (post_id, tag) DO NOTHING
+ON CONFLICT ON CONSTRAINT post_tags_pkey DO NOTHING  -- by name: on Citus the key gains community_id
 """
 
 # Keep each touched member's top $3 tags, and none whose weight fell under $4. $1 communities, $2 members (pairs).
@@ -126,7 +126,7 @@ WHERE community_id = $1 ORDER BY members DESC, weight DESC, tag LIMIT $2
 
 PREFERENCES = "SELECT introductions, updated_at FROM interest_preferences WHERE user_id = $1"
 SET_PREFERENCES = """
-INSERT INTO interest_preferences (user_id, introductions) VALUES ($1, $2)
-ON CONFLICT (user_id) DO UPDATE SET introductions = excluded.introductions, updated_at = now()
+INSERT INTO interest_preferences (user_id, introductions, updated_at) VALUES ($1, $2, now())
+ON CONFLICT (user_id) DO UPDATE SET introductions = excluded.introductions, updated_at = excluded.updated_at
 RETURNING introductions, updated_at
 """

@@ -165,12 +165,15 @@ async def advance_due(conn: asyncpg.Connection, poll_id: int) -> str | None:
     """The deadline job: move the poll past every deadline that has passed. Returns the status it left, or
     None when there is no such poll. Safe to run any number of times."""
     async with conn.transaction():
-        state = await conn.fetchrow(q.POLL_STATE_LOCKED, poll_id)
+        community_id = await conn.fetchval(q.POLL_COMMUNITY, poll_id)
+        if community_id is None:
+            return None
+        state = await conn.fetchrow(q.POLL_STATE_LOCKED, poll_id, community_id)
         if state is None:
             return None
         if state["voting_due"]:
             await _open_voting(conn, poll_id, None)
-            state = await conn.fetchrow(q.POLL_STATE_LOCKED, poll_id)
+            state = await conn.fetchrow(q.POLL_STATE_LOCKED, poll_id, community_id)
         if state["closing_due"]:
             await _close(conn, poll_id, None)
             return "closed"

@@ -47,7 +47,12 @@ async def audit(
 
 
 async def poll_state(conn: asyncpg.Connection, poll_id: int, query: str = q.POLL_STATE) -> asyncpg.Record:
-    row = await conn.fetchrow(query, poll_id)
+    """The poll's state; POLL_STATE_SHARED and POLL_STATE_LOCKED lock it by its community, read first."""
+    if query == q.POLL_STATE:
+        row = await conn.fetchrow(query, poll_id)
+    else:
+        community_id = await conn.fetchval(q.POLL_COMMUNITY, poll_id)
+        row = None if community_id is None else await conn.fetchrow(query, poll_id, community_id)
     if row is None:
         raise Problem("not_found", "no such poll")
     return row

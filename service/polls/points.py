@@ -50,7 +50,7 @@ async def set_offer(conn: asyncpg.Connection, poll_id: int, admin_id: int, data:
         await conn.execute(q.SET_TRIAL_POINTS, poll_id, data.price, data.places)
         details = {"price": data.price, "places": data.places}
         await audit(conn, poll_id, admin_id, "trial_points.offered", details=details)
-        until = (await conn.fetchrow(q.POLL_FOR_REDEMPTION, poll_id))["redeemable_until"]
+        until = (await conn.fetchrow(q.POLL_FOR_REDEMPTION, poll_id, state["community_id"]))["redeemable_until"]
     return m.TrialPoints(
         price=data.price, places=data.places, places_left=data.places - redeemed, redeemable_until=until
     )
@@ -74,7 +74,7 @@ async def redeem(conn: asyncpg.Connection, poll_id: int, user_id: int, key: str 
         community_id = state["community_id"]
         await require_app_member(conn, community_id, user_id, APP)
         brand = await require_points_spendable(conn, community_id)
-        poll = await conn.fetchrow(q.POLL_FOR_REDEMPTION, poll_id)
+        poll = await conn.fetchrow(q.POLL_FOR_REDEMPTION, poll_id, community_id)
         if poll["trial_points_price"] is None:
             raise Problem("no_points_offer")
         if not poll["redeemable"]:

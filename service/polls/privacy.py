@@ -17,7 +17,7 @@ _UNPICTURE_FEEDBACK = "UPDATE trial_feedback SET image_ids = '{}', image_urls = 
 _VOTES = """
 SELECT v.id::text AS id, v.poll_id::text AS poll_id, v.proposal_id::text AS proposal_id, p.name AS proposal_name,
        v.status, v.created_at
-FROM poll_votes v JOIN poll_proposals p ON p.id = v.proposal_id
+FROM poll_votes v JOIN poll_proposals p ON p.id = v.proposal_id AND p.community_id = v.community_id
 WHERE v.user_id = $1 ORDER BY v.id
 """
 
@@ -29,7 +29,7 @@ FROM poll_proposals WHERE proposer_id = $1 ORDER BY id
 _TRIALS = """
 SELECT q.id::text AS id, q.poll_id::text AS poll_id, q.reason, q.status, q.granted_at, q.delivery_note, q.shipped_at,
        f.text AS feedback
-FROM trial_qualifications q LEFT JOIN trial_feedback f ON f.qualification_id = q.id
+FROM trial_qualifications q LEFT JOIN trial_feedback f ON f.qualification_id = q.id AND f.community_id = q.community_id
 WHERE q.user_id = $1 ORDER BY q.id
 """
 

@@ -190,7 +190,7 @@ async def merge(
         if target["status"] != "visible":
             raise Problem("invalid_merge", f"the target proposal is {target['status']}")
         before = await conn.fetchval(q.COUNT_ACTIVE_VOTES_ON, proposal_id)
-        carried = await conn.fetch(q.CARRY_VOTES, proposal_id, target_id)
+        carried = await conn.fetch(q.CARRY_VOTES, proposal_id, target_id, state["community_id"])
         await conn.execute(q.MERGE_PROPOSAL, proposal_id, poll_id, target_id, admin_id)
         details = {"into": str(target_id), "votesCarried": len(carried), "votesReturned": before - len(carried)}
         await audit(conn, poll_id, admin_id, "proposal.merged", proposal_id=proposal_id, details=details)

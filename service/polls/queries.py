@@ -27,13 +27,15 @@ SELECT p.id::text AS id, p.community_id::text AS community_id, p.created_by::tex
        p.reward_winning_proposer, p.reward_top_proposers, p.reward_drawn_voters, p.trial_claim_days,
        p.seed_commitment, p.created_at, p.id AS sort_id, p.trial_points_price, p.trial_points_places,
        p.closed_at + make_interval(days => p.trial_claim_days) AS points_until,
-       (SELECT count(*) FROM trial_qualifications t WHERE t.poll_id = p.id AND t.reason = 'redeemed')::int
-           AS points_redeemed,
-       (SELECT count(*) FROM poll_proposals x WHERE x.poll_id = p.id AND x.status = 'visible')::int
-           AS proposal_count,
-       (SELECT post_id::text FROM poll_posts WHERE poll_id = p.id AND purpose = 'announcement')
+       (SELECT count(*) FROM trial_qualifications t
+        WHERE t.poll_id = p.id AND t.community_id = p.community_id AND t.reason = 'redeemed')::int AS points_redeemed,
+       (SELECT count(*) FROM poll_proposals x
+        WHERE x.poll_id = p.id AND x.community_id = p.community_id AND x.status = 'visible')::int AS proposal_count,
+       (SELECT post_id::text FROM poll_posts o
+        WHERE o.poll_id = p.id AND o.community_id = p.community_id AND o.purpose = 'announcement')
            AS announcement_post_id,
-       (SELECT post_id::text FROM poll_posts WHERE poll_id = p.id AND purpose = 'result') AS result_post_id
+       (SELECT post_id::text FROM poll_posts o
+        WHERE o.poll_id = p.id AND o.community_id = p.community_id AND o.purpose = 'result') AS result_post_id
 FROM polls p
 """  # noqa: S608 - constant SQL fragments, assembled at import time
 
@@ -49,7 +51,9 @@ LIMIT $4
 )
 
 # The poll's state for a write. FOR SHARE (proposals, votes) lets members act together and makes a phase
-# change (FOR UPDATE) wait for them: no vote commits after the poll closed.
+# change (FOR UPDATE) wait for them: no vote commits after the poll closed. The locks name the community ($2,
+# read first by POLL_COMMUNITY, a poll never moves): Citus locks a row only on the one shard it names.
+POLL_COMMUNITY = "SELECT community_id FROM polls WHERE id = $1"
 _POLL_STATE = """
 SELECT id, community_id, status, votes_per_member, proposals_per_member, allow_vote_changes,
        anonymous_proposals, proposals_close_at, voting_close_at,
@@ -60,8 +64,8 @@ SELECT id, community_id, status, votes_per_member, proposals_per_member, allow_v
 FROM polls WHERE id = $1
 """
 POLL_STATE = _POLL_STATE
-POLL_STATE_SHARED = _POLL_STATE + " FOR SHARE"
-POLL_STATE_LOCKED = _POLL_STATE + " FOR UPDATE"
+POLL_STATE_SHARED = _POLL_STATE + " AND community_id = $2 FOR SHARE"
+POLL_STATE_LOCKED = _POLL_STATE + " AND community_id = $2 FOR UPDATE"
 
 POLL_FOR_CLOSING = """
 SELECT id, community_id, title, trial_product, reward_winning_proposer, reward_top_proposers,
@@ -152,8 +156,10 @@ _PROPOSAL_SELECT = """
 SELECT p.id::text AS id, p.poll_id::text AS poll_id, p.name, p.proposer_id, p.status,
        p.merged_into::text AS merged_into_id, p.final_votes AS votes, p.final_rank AS rank, p.created_at,
        p.proposer_id = $2 AS mine,
-       EXISTS (SELECT 1 FROM poll_votes v WHERE v.proposal_id = p.id AND v.user_id = $2 AND v.status = 'active')
-           AS voted_by_me,
+       EXISTS (
+           SELECT 1 FROM poll_votes v
+           WHERE v.proposal_id = p.id AND v.community_id = p.community_id AND v.user_id = $2 AND v.status = 'active'
+       ) AS voted_by_me,
        p.id AS sort_id
 FROM poll_proposals p
 """
@@ -203,18 +209,19 @@ RETURNING id, user_id
 """
 
 # Merging: every counted vote on the source moves to the target, unless its member already votes for the
-# target (then the member gets that vote back). One statement, so the unique index never sees two.
+# target (then the member gets that vote back). One statement, so the unique index never sees two. $3 the poll's
+# community (Citus: one shard; an anti-join, as it takes no correlated subquery over a CTE).
 CARRY_VOTES = """
 WITH moved AS (
     UPDATE poll_votes SET status = 'withdrawn', withdrawn_at = now(), withdraw_reason = 'merged'
-    WHERE proposal_id = $1 AND status = 'active'
+    WHERE proposal_id = $1 AND community_id = $3 AND status = 'active'
     RETURNING id, poll_id, community_id, user_id
 )
 INSERT INTO poll_votes (poll_id, community_id, proposal_id, user_id, carried_from)
 SELECT moved.poll_id, moved.community_id, $2, moved.user_id, moved.id FROM moved
-WHERE NOT EXISTS (
-    SELECT 1 FROM poll_votes v WHERE v.proposal_id = $2 AND v.user_id = moved.user_id AND v.status = 'active'
-)
+LEFT JOIN poll_votes v
+    ON v.proposal_id = $2 AND v.community_id = moved.community_id AND v.user_id = moved.user_id AND v.status = 'active'
+WHERE v.id IS NULL
 RETURNING id
 """
 
@@ -226,9 +233,9 @@ COUNT_ACTIVE_VOTES_ON = "SELECT count(*)::int FROM poll_votes WHERE proposal_id 
 TALLY = """
 SELECT p.id, p.proposer_id, p.name, p.created_at, count(v.id)::int AS votes
 FROM poll_proposals p
-LEFT JOIN poll_votes v ON v.proposal_id = p.id AND v.status = 'active'
+LEFT JOIN poll_votes v ON v.proposal_id = p.id AND v.community_id = p.community_id AND v.status = 'active'
 WHERE p.poll_id = $1 AND p.status = 'visible'
-GROUP BY p.id
+GROUP BY p.id, p.proposer_id, p.name, p.created_at
 ORDER BY votes DESC, p.created_at, p.id
 """
 
@@ -294,7 +301,7 @@ POLL_FOR_REDEMPTION = """
 SELECT id, community_id, status, trial_product, trial_claim_days, trial_points_price, trial_points_places,
        status = 'closed' AND now() < closed_at + make_interval(days => trial_claim_days) AS redeemable,
        closed_at + make_interval(days => trial_claim_days) AS redeemable_until
-FROM polls WHERE id = $1
+FROM polls WHERE id = $1 AND community_id = $2
 FOR UPDATE
 """
 

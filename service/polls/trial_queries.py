@@ -12,8 +12,8 @@ SELECT t.id::text AS id, t.poll_id::text AS poll_id, p.title AS poll_title, t.co
        t.granted_at, t.expires_at, t.claimed_at, t.delivery_note, t.shipped_at, t.shipping_note,
        f.id::text AS feedback_id, t.id AS sort_id
 FROM trial_qualifications t
-JOIN polls p ON p.id = t.poll_id
-LEFT JOIN trial_feedback f ON f.qualification_id = t.id
+JOIN polls p ON p.id = t.poll_id AND p.community_id = t.community_id
+LEFT JOIN trial_feedback f ON f.qualification_id = t.id AND f.community_id = t.community_id
 """
 
 TRIAL = _TRIAL_SELECT + "WHERE t.id = $1"
@@ -36,15 +36,20 @@ LIMIT $3
 """
 )
 
+# Locked by its community ($2, read first by TRIAL_COMMUNITY): Citus locks a row only on the one shard it names.
+TRIAL_COMMUNITY = "SELECT community_id FROM trial_qualifications WHERE id = $1"
+
 LOCK_TRIAL = """
 SELECT id, poll_id, community_id, user_id, status, expires_at <= now() AS past_deadline
-FROM trial_qualifications WHERE id = $1
+FROM trial_qualifications WHERE id = $1 AND community_id = $2
 FOR UPDATE
 """
 
 TRIAL_STATE = """
 SELECT t.id, t.poll_id, t.community_id, t.user_id, t.status, t.expires_at <= now() AS past_deadline,
-       EXISTS (SELECT 1 FROM trial_feedback f WHERE f.qualification_id = t.id) AS has_feedback
+       EXISTS (
+           SELECT 1 FROM trial_feedback f WHERE f.qualification_id = t.id AND f.community_id = t.community_id
+       ) AS has_feedback
 FROM trial_qualifications t WHERE t.id = $1
 """
 
@@ -108,8 +113,8 @@ SELECT count(*)::int AS count, round(avg(rating), 2)::float8 AS average FROM tri
 LOCK_FEEDBACK_OF_TRIAL = """
 SELECT f.id, f.community_id, f.rating, f.text, f.image_urls, f.content_status, f.post_id, p.title,
        p.trial_product, f.image_ids
-FROM trial_feedback f JOIN polls p ON p.id = f.poll_id
-WHERE f.qualification_id = $1
+FROM trial_feedback f JOIN polls p ON p.id = f.poll_id AND p.community_id = f.community_id
+WHERE f.qualification_id = $1 AND f.community_id = $2
 FOR UPDATE OF f
 """
 

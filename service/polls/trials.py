@@ -35,8 +35,14 @@ async def _trial(conn: asyncpg.Connection, trial_id: int) -> m.Trial:
     return from_row(m.Trial, await conn.fetchrow(tq.TRIAL, trial_id))
 
 
+async def _locked_trial(conn: asyncpg.Connection, trial_id: int) -> asyncpg.Record | None:
+    """LOCK_TRIAL by the trial's community, read first (a trial never moves)."""
+    community_id = await conn.fetchval(tq.TRIAL_COMMUNITY, trial_id)
+    return None if community_id is None else await conn.fetchrow(tq.LOCK_TRIAL, trial_id, community_id)
+
+
 async def _holder_trial(conn: asyncpg.Connection, trial_id: int, user_id: int, query: str) -> asyncpg.Record:
-    row = await conn.fetchrow(query, trial_id)
+    row = await (_locked_trial(conn, trial_id) if query == tq.LOCK_TRIAL else conn.fetchrow(query, trial_id))
     if row is None:
         raise Problem("not_found", "no such free trial")
     if row["user_id"] != user_id:
@@ -92,7 +98,7 @@ async def claim(conn: asyncpg.Connection, trial_id: int, user_id: int, data: m.T
 async def ship(conn: asyncpg.Connection, trial_id: int, admin_id: int, data: m.TrialShipment) -> m.Trial:
     """Admins mark a claimed trial shipped; marking it again changes nothing."""
     async with conn.transaction():
-        trial = await conn.fetchrow(tq.LOCK_TRIAL, trial_id)
+        trial = await _locked_trial(conn, trial_id)
         if trial is None:
             raise Problem("not_found", "no such free trial")
         await require_admin(conn, trial["community_id"], admin_id)
@@ -198,7 +204,7 @@ async def share_feedback(conn: asyncpg.Connection, trial_id: int, user_id: int) 
     sharing again answers the same post. The community's posting rules apply (muted members cannot)."""
     async with conn.transaction():
         trial = await _holder_trial(conn, trial_id, user_id, tq.LOCK_TRIAL)
-        feedback = await conn.fetchrow(tq.LOCK_FEEDBACK_OF_TRIAL, trial_id)
+        feedback = await conn.fetchrow(tq.LOCK_FEEDBACK_OF_TRIAL, trial_id, trial["community_id"])
         if feedback is None:
             raise Problem("no_feedback")
         if feedback["post_id"] is not None:

@@ -113,7 +113,12 @@ async def list_rules(
 
 
 async def _rule_for_admin(conn: asyncpg.Connection, rule_id: int, user_id: int, *, lock: bool = False) -> Any:
-    row = await conn.fetchrow(q.LOCK_RULE if lock else q.RULE, rule_id)
+    if not lock:
+        row = await conn.fetchrow(q.RULE, rule_id)
+    elif (community_id := await conn.fetchval(q.RULE_COMMUNITY, rule_id)) is None:
+        row = None
+    else:
+        row = await conn.fetchrow(q.LOCK_RULE, rule_id, community_id)
     if row is None:
         raise Problem("not_found", "no such robot rule")
     await require_app_member(conn, int(row["community_id"]), user_id, APP, admin=True)
@@ -242,4 +247,5 @@ async def on_community_opened(conn: asyncpg.Connection, event: hooks.CommunityOp
         await conn.execute(q.COPY_RULES, event.community_id, event.source_id, event.actor_id)
     if event.robot_rules:
         columns = [[rule[name] for rule in event.robot_rules] for name in ("keyword", "matchMode", "reply")]
-        await conn.execute(q.ADD_DEFAULT_RULES, event.community_id, event.actor_id, *columns, MAX_RULES)
+        room = max(0, MAX_RULES - await conn.fetchval(q.COUNT_RULES, event.community_id))
+        await conn.execute(q.ADD_DEFAULT_RULES, event.community_id, event.actor_id, *columns, room)

@@ -25,7 +25,11 @@ COUNT_RULES = "SELECT count(*) FROM robot_rules WHERE community_id = $1 AND dele
 
 RULE = f"SELECT {_RULE_COLUMNS} FROM robot_rules WHERE id = $1 AND deleted_at IS NULL"  # noqa: S608
 
-LOCK_RULE = f"SELECT {_RULE_COLUMNS} FROM robot_rules WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"  # noqa: S608
+# Locked by its community ($2, read first by RULE_COMMUNITY): Citus locks a row only on the one shard it names.
+RULE_COMMUNITY = "SELECT community_id FROM robot_rules WHERE id = $1"
+LOCK_RULE = f"""
+SELECT {_RULE_COLUMNS} FROM robot_rules WHERE id = $1 AND community_id = $2 AND deleted_at IS NULL FOR UPDATE
+"""  # noqa: S608
 
 UPDATE_RULE = f"""
 UPDATE robot_rules SET keyword = $2, match_mode = $3, reply = $4, enabled = $5, cooldown_seconds = $6,
@@ -107,9 +111,8 @@ ADD_DEFAULT_RULES = """
 INSERT INTO robot_rules (community_id, keyword, match_mode, reply, created_by)
 SELECT $1, d.keyword, d.mode, d.reply, $2
 FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS d(keyword, mode, reply, n)
-WHERE NOT EXISTS (
-    SELECT 1 FROM robot_rules r WHERE r.community_id = $1 AND r.deleted_at IS NULL AND r.keyword = d.keyword
-)
+LEFT JOIN robot_rules r ON r.community_id = $1 AND r.deleted_at IS NULL AND r.keyword = d.keyword
+WHERE r.id IS NULL  -- an anti-join: Citus takes no correlated subquery beside a set-returning function
 ORDER BY d.n
-LIMIT greatest(0, $6 - (SELECT count(*) FROM robot_rules WHERE community_id = $1 AND deleted_at IS NULL))
+LIMIT $6  -- the room left (MAX_RULES less COUNT_RULES, under LOCK_RULES_OF): Citus takes no subquery in LIMIT
 """

@@ -68,7 +68,7 @@ CROSS JOIN LATERAL (
     WHERE mi.community_id = $1 AND mi.user_id = e.user_id ORDER BY 2 DESC, mi.tag LIMIT 1
 ) top
 LEFT JOIN LATERAL (
-    SELECT p.id FROM post_tags pt JOIN posts p ON p.id = pt.post_id
+    SELECT p.id FROM post_tags pt JOIN posts p ON p.id = pt.post_id AND p.community_id = pt.community_id
     WHERE pt.community_id = $1 AND pt.tag = top.tag AND p.status = 'visible' AND p.deleted_at IS NULL
       AND p.author_id IS DISTINCT FROM e.user_id AND p.created_at > now() - $3::interval * 2
       AND (p.author_id IS NULL OR {apart("e.user_id", "p.author_id")})

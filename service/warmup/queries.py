@@ -31,7 +31,7 @@ LIMIT $4
 
 INSERT_TOPIC = """
 INSERT INTO warmup_topics (community_id, text, position, created_by)
-VALUES ($1, $2, coalesce($3, (SELECT coalesce(max(position), 0) + 1 FROM warmup_topics WHERE community_id = $1)), $4)
+SELECT $1, $2, coalesce($3, coalesce(max(position), 0) + 1), $4 FROM warmup_topics WHERE community_id = $1
 RETURNING id
 """
 
@@ -49,7 +49,9 @@ UPDATE warmup_topics SET deleted_at = now() WHERE id = $1 AND community_id = $2 
 NEXT_TOPIC = """
 SELECT id::text AS id, text, position, used_count, created_at FROM warmup_topics t
 WHERE t.community_id = $1 AND t.deleted_at IS NULL
-ORDER BY ((t.position, t.id) <= (SELECT l.position, l.id FROM warmup_topics l WHERE l.id = $2)) IS TRUE,
+ORDER BY ((t.position, t.id) <= (
+             SELECT l.position, l.id FROM warmup_topics l WHERE l.id = $2 AND l.community_id = $1
+         )) IS TRUE,
          t.position, t.id
 LIMIT 1
 """
@@ -76,9 +78,9 @@ SELECT s.community_id, s.enabled, s.quiet_minutes, s.active_from, s.active_until
        s.last_topic_id, c.timezone, c.created_at AS community_created_at,
        greatest(
            (SELECT max(p.created_at) FROM posts p
-            WHERE p.community_id = s.community_id AND p.author_id IS NOT NULL AND p.deleted_at IS NULL),
+            WHERE p.community_id = $1 AND p.author_id IS NOT NULL AND p.deleted_at IS NULL),
            (SELECT max(cm.created_at) FROM comments cm
-            WHERE cm.community_id = s.community_id AND cm.author_id IS NOT NULL AND cm.deleted_at IS NULL)
+            WHERE cm.community_id = $1 AND cm.author_id IS NOT NULL AND cm.deleted_at IS NULL)
        ) AS last_member_at
 FROM warmup_settings s JOIN communities c ON c.id = s.community_id
 WHERE s.community_id = $1
