@@ -10,7 +10,8 @@ RETURNING id
 """
 
 MEETUP = """
-SELECT m.*, (SELECT count(*) FROM meetup_signups s WHERE s.meetup_id = m.id AND s.status = 'waitlisted')::int
+SELECT m.*, (SELECT count(*) FROM meetup_signups s
+            WHERE s.meetup_id = m.id AND s.community_id = m.community_id AND s.status = 'waitlisted')::int
            AS waitlist_count
 FROM meetups m WHERE m.id = $1
 """
@@ -45,7 +46,8 @@ ADD_SEATS = "UPDATE meetups SET seats_taken = seats_taken + $2, updated_at = now
 
 # Upcoming (not ended) soonest first, or past latest first; cursor (starts_at, id).
 MEETUPS_UPCOMING = """
-SELECT m.*, (SELECT count(*) FROM meetup_signups s WHERE s.meetup_id = m.id AND s.status = 'waitlisted')::int
+SELECT m.*, (SELECT count(*) FROM meetup_signups s
+            WHERE s.meetup_id = m.id AND s.community_id = m.community_id AND s.status = 'waitlisted')::int
            AS waitlist_count
 FROM meetups m
 WHERE m.community_id = $1 AND m.ends_at > $2
@@ -55,7 +57,8 @@ LIMIT $5
 """
 
 MEETUPS_PAST = """
-SELECT m.*, (SELECT count(*) FROM meetup_signups s WHERE s.meetup_id = m.id AND s.status = 'waitlisted')::int
+SELECT m.*, (SELECT count(*) FROM meetup_signups s
+            WHERE s.meetup_id = m.id AND s.community_id = m.community_id AND s.status = 'waitlisted')::int
            AS waitlist_count
 FROM meetups m
 WHERE m.community_id = $1 AND m.ends_at <= $2
@@ -68,7 +71,7 @@ SIGNUP = """
 SELECT s.*, u.nickname,
        CASE WHEN s.status = 'waitlisted' THEN (
            SELECT count(*) FROM meetup_signups w
-           WHERE w.meetup_id = s.meetup_id AND w.status = 'waitlisted'
+           WHERE w.meetup_id = s.meetup_id AND w.community_id = s.community_id AND w.status = 'waitlisted'
              AND (w.waitlisted_at, w.id) <= (s.waitlisted_at, s.id)
        )::int END AS waitlist_position
 FROM meetup_signups s JOIN users u ON u.id = s.user_id
@@ -168,7 +171,7 @@ SIGNUP_MEETUP = "SELECT meetup_id FROM meetup_signups WHERE id = $1"
 CLAIM_REMINDERS = """
 UPDATE meetup_signups s SET reminder_status = 'sending'
 FROM (
-    SELECT s2.id FROM meetup_signups s2 JOIN meetups m ON m.id = s2.meetup_id
+    SELECT s2.id FROM meetup_signups s2 JOIN meetups m ON m.id = s2.meetup_id AND m.community_id = s2.community_id
     WHERE s2.status = 'confirmed' AND s2.reminder_status IS NULL AND m.status = 'open'
       AND m.starts_at > now() AND m.starts_at <= now() + make_interval(secs => $1)
     ORDER BY m.starts_at
@@ -191,7 +194,7 @@ SELECT u.openid, coalesce(mb.notifications_muted, false) AS muted, m.id AS meetu
        m.starts_at, s.hold_until, c.timezone
 FROM meetup_signups s
 JOIN users u ON u.id = s.user_id
-JOIN meetups m ON m.id = s.meetup_id
+JOIN meetups m ON m.id = s.meetup_id AND m.community_id = s.community_id
 JOIN communities c ON c.id = m.community_id
 LEFT JOIN memberships mb ON mb.community_id = m.community_id AND mb.user_id = s.user_id
 WHERE s.id = $1
