@@ -30,7 +30,7 @@ SELECT c.id, c.community_id, c.initiator_id, u.nickname AS initiator_nickname, c
        p.status AS my_status, p.order_id AS my_order_id
 FROM collections c
 JOIN users u ON u.id = c.initiator_id
-LEFT JOIN collection_participants p ON p.collection_id = c.id AND p.user_id = $2
+LEFT JOIN collection_participants p ON p.collection_id = c.id AND p.community_id = c.community_id AND p.user_id = $2
 """
 
 # One collection as the viewer ($2) sees it.
