@@ -16,7 +16,8 @@ SELECT m.*, (SELECT count(*) FROM meetup_signups s
 FROM meetups m WHERE m.id = $1
 """
 
-LOCK_MEETUP = "SELECT * FROM meetups WHERE id = $1 FOR UPDATE"
+# Row locks name the community ($1), so Citus takes them on its shard (it takes none by id alone).
+LOCK_MEETUP = "SELECT * FROM meetups WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
 UPDATE_MEETUP = """
 UPDATE meetups SET title = $2, description = $3, place = $4, latitude = $5, longitude = $6, capacity = $7,
@@ -82,9 +83,11 @@ SIGNUP_OF = "SELECT * FROM meetup_signups WHERE meetup_id = $1 AND user_id = $2"
 
 SIGNUP_ID_OF = "SELECT id FROM meetup_signups WHERE meetup_id = $1 AND user_id = $2"
 
-LOCK_SIGNUP = "SELECT * FROM meetup_signups WHERE id = $1 FOR UPDATE"
+LOCK_SIGNUP = "SELECT * FROM meetup_signups WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
-LOCK_SIGNUP_OF = "SELECT * FROM meetup_signups WHERE meetup_id = $1 AND user_id = $2 FOR UPDATE"
+LOCK_SIGNUP_OF = """
+SELECT * FROM meetup_signups WHERE community_id = $1 AND meetup_id = $2 AND user_id = $3 FOR UPDATE
+"""
 
 SIGNUP_WITH_ORDER = """
 SELECT s.*, o.status AS order_status, o.time_expire AS order_expires_at
@@ -123,17 +126,17 @@ UPDATE meetup_signups SET status = 'cancelled', cancel_reason = $2, hold_until =
 WHERE id = $1
 """
 
-# The first waitlisted members, in the order they queued, get the free places.
+# The first waitlisted members, in the order they queued, get the free places ($1 community, $2 meetup).
 PROMOTE = """
-UPDATE meetup_signups s SET status = $3, hold_until = $4, promotion_notice = NULL, updated_at = now()
+UPDATE meetup_signups s SET status = $4, hold_until = $5, promotion_notice = NULL, updated_at = now()
 FROM (
     SELECT id FROM meetup_signups
-    WHERE meetup_id = $1 AND status = 'waitlisted'
+    WHERE community_id = $1 AND meetup_id = $2 AND status = 'waitlisted'
     ORDER BY waitlisted_at, id
-    LIMIT $2
+    LIMIT $3
     FOR UPDATE
 ) next
-WHERE s.id = next.id
+WHERE s.community_id = $1 AND s.id = next.id
 RETURNING s.id
 """
 
@@ -165,7 +168,7 @@ WHERE id = $1 AND attended_at IS NULL
 RETURNING id
 """
 
-SIGNUP_MEETUP = "SELECT meetup_id FROM meetup_signups WHERE id = $1"
+SIGNUP_MEETUP = "SELECT meetup_id, community_id FROM meetup_signups WHERE id = $1"
 
 # Claimed before sending (at most one reminder per sign-up, never retried).
 CLAIM_REMINDERS = """
