@@ -23,10 +23,11 @@ SELECT a.id, a.community_id, a.title, a.prompt, a.recurrence, a.weekdays, a.date
 FROM activities a JOIN communities c ON c.id = a.community_id WHERE a.id = $1
 """
 
+# $1 the community, $2 the activity: a row lock Citus takes on the community's shard (it takes none by id).
 LOCK_ACTIVITY = """
 SELECT a.id, a.community_id, a.title, a.prompt, a.recurrence, a.weekdays, a.dates, a.starts_on, a.ends_on,
        a.window_start, a.window_end, a.reward_points, a.status, a.generated_until, a.created_at, c.timezone
-FROM activities a JOIN communities c ON c.id = a.community_id WHERE a.id = $1
+FROM activities a JOIN communities c ON c.id = a.community_id WHERE a.community_id = $1 AND a.id = $2
 FOR UPDATE OF a
 """
 

@@ -119,7 +119,8 @@ ORDER BY c.id DESC LIMIT $5"""
 )
 
 CASE_ROW = "SELECT * FROM moderation_cases WHERE id = $1"
-LOCK_CASE = CASE_ROW + " FOR UPDATE"
+# $1 the case's community, $2 the case: a row lock Citus takes on the community's shard (it takes none by id).
+LOCK_CASE = "SELECT * FROM moderation_cases WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
 DECIDE = """
 UPDATE moderation_cases SET status = $2, decided_by = $3, reason = $4, decided_at = now() WHERE id = $1
