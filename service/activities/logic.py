@@ -88,9 +88,11 @@ async def _activity_for(
     conn: asyncpg.Connection, activity_id: int, user_id: int, *, admin: bool = False, lock: bool = False
 ) -> asyncpg.Record:
     """The activity, for an active member of its community (anyone else: `not_found`), with the app on."""
-    row = await conn.fetchrow(q.LOCK_ACTIVITY if lock else q.ACTIVITY, activity_id)
+    row = await conn.fetchrow(q.ACTIVITY, activity_id)
     if row is None:
         raise Problem("not_found", "no such activity")
+    if lock:
+        row = await conn.fetchrow(q.LOCK_ACTIVITY, row["community_id"], activity_id)
     try:
         standing = await require_member(conn, row["community_id"], user_id)
     except Problem as exc:

@@ -54,7 +54,7 @@ async def generate_due(pool: asyncpg.Pool, settings: Settings, now: datetime | N
     async with pool.acquire() as conn:
         for row in await conn.fetch(q.TO_GENERATE, cutoff, GENERATE_BATCH):
             async with conn.transaction():
-                locked = await conn.fetchrow(q.LOCK_ACTIVITY, row["id"])
+                locked = await conn.fetchrow(q.LOCK_ACTIVITY, row["community_id"], row["id"])
                 if locked["status"] == "active":
                     created += await generate(conn, locked, now, horizon)
     return created

@@ -23,10 +23,11 @@ SELECT a.id, a.community_id, a.title, a.prompt, a.recurrence, a.weekdays, a.date
 FROM activities a JOIN communities c ON c.id = a.community_id WHERE a.id = $1
 """
 
+# $1 the community, $2 the activity: a row lock Citus takes on the community's shard (it takes none by id).
 LOCK_ACTIVITY = """
 SELECT a.id, a.community_id, a.title, a.prompt, a.recurrence, a.weekdays, a.dates, a.starts_on, a.ends_on,
        a.window_start, a.window_end, a.reward_points, a.status, a.generated_until, a.created_at, c.timezone
-FROM activities a JOIN communities c ON c.id = a.community_id WHERE a.id = $1
+FROM activities a JOIN communities c ON c.id = a.community_id WHERE a.community_id = $1 AND a.id = $2
 FOR UPDATE OF a
 """
 
@@ -70,7 +71,7 @@ DUE_ANNOUNCEMENTS = """
 SELECT o.id, o.activity_id, o.community_id, o.local_date, o.opens_at, o.closes_at,
        a.title, a.prompt, a.window_start, a.window_end, a.status,
        community_app_active(o.community_id, 'activities') AS app_active
-FROM activity_occurrences o JOIN activities a ON a.id = o.activity_id
+FROM activity_occurrences o JOIN activities a ON a.id = o.activity_id AND a.community_id = o.community_id
 WHERE o.announced_at IS NULL AND o.opens_at <= $1 AND ($2::bigint IS NULL OR o.activity_id = $2)
 ORDER BY o.opens_at
 LIMIT $3
@@ -83,13 +84,15 @@ MARK_ANNOUNCED = "UPDATE activity_occurrences SET post_id = $2, announced_at = $
 
 OCCURRENCE = """
 SELECT o.id, o.local_date, o.opens_at, o.closes_at, o.post_id,
-       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id)::int AS check_in_count, o.activity_id
+       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id AND ci.community_id = o.community_id)::int
+           AS check_in_count, o.activity_id
 FROM activity_occurrences o WHERE o.id = $1
 """
 
 OPEN_OCCURRENCE = """
 SELECT o.id, o.local_date, o.opens_at, o.closes_at, o.post_id,
-       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id)::int AS check_in_count
+       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id AND ci.community_id = o.community_id)::int
+           AS check_in_count
 FROM activity_occurrences o
 WHERE o.activity_id = $1 AND o.opens_at <= $2 AND o.closes_at > $2
 ORDER BY o.opens_at DESC LIMIT 1
@@ -97,7 +100,8 @@ ORDER BY o.opens_at DESC LIMIT 1
 
 NEXT_OCCURRENCE = """
 SELECT o.id, o.local_date, o.opens_at, o.closes_at, o.post_id,
-       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id)::int AS check_in_count
+       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id AND ci.community_id = o.community_id)::int
+           AS check_in_count
 FROM activity_occurrences o
 WHERE o.activity_id = $1 AND o.opens_at > $2 ORDER BY o.opens_at LIMIT 1
 """
@@ -110,7 +114,8 @@ ORDER BY opens_at DESC LIMIT 2
 
 OCCURRENCES = """
 SELECT o.id, o.local_date, o.opens_at, o.closes_at, o.post_id,
-       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id)::int AS check_in_count
+       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id AND ci.community_id = o.community_id)::int
+           AS check_in_count
 FROM activity_occurrences o
 WHERE o.activity_id = $1 AND ($2::timestamptz IS NULL OR (o.opens_at, o.id) < ($2, $3))
   AND o.opens_at <= $4
@@ -121,7 +126,8 @@ LIMIT $5
 ACTIVITIES = """
 SELECT a.id::text AS id, a.title, a.recurrence, a.window_start, a.window_end, a.reward_points, a.status,
        a.created_at, a.id AS sort_id,
-       (SELECT min(o.opens_at) FROM activity_occurrences o WHERE o.activity_id = a.id AND o.closes_at > now())
+       (SELECT min(o.opens_at) FROM activity_occurrences o
+         WHERE o.activity_id = a.id AND o.community_id = a.community_id AND o.closes_at > now())
            AS next_opens_at
 FROM activities a
 WHERE a.community_id = $1 AND ($2::text IS NULL OR a.status = $2) AND ($3::bigint IS NULL OR a.id < $3)
@@ -157,8 +163,9 @@ SELECT ci.id::text AS id, ci.activity_id::text AS activity_id, ci.occurrence_id:
        p.image_urls, p.status AS post_status, ci.points, ci.streak, ci.created_at, """
     + _IMAGES
     + """ AS images
-FROM check_ins ci JOIN activity_occurrences o ON o.id = ci.occurrence_id JOIN users u ON u.id = ci.user_id
-JOIN posts p ON p.id = ci.post_id
+FROM check_ins ci JOIN activity_occurrences o ON o.id = ci.occurrence_id AND o.community_id = ci.community_id
+JOIN users u ON u.id = ci.user_id
+JOIN posts p ON p.id = ci.post_id AND p.community_id = ci.community_id
 WHERE ci.id = $1
 """
 )
@@ -172,8 +179,9 @@ SELECT ci.id::text AS id, ci.activity_id::text AS activity_id, ci.occurrence_id:
        """
     + _IMAGES
     + """ AS images
-FROM check_ins ci JOIN activity_occurrences o ON o.id = ci.occurrence_id JOIN users u ON u.id = ci.user_id
-JOIN posts p ON p.id = ci.post_id
+FROM check_ins ci JOIN activity_occurrences o ON o.id = ci.occurrence_id AND o.community_id = ci.community_id
+JOIN users u ON u.id = ci.user_id
+JOIN posts p ON p.id = ci.post_id AND p.community_id = ci.community_id
 WHERE ci.activity_id = $1 AND ($2::bigint IS NULL OR ci.occurrence_id = $2)
   AND ($3::bigint IS NULL OR ci.user_id = $3)
   AND ((p.status = 'visible' AND p.deleted_at IS NULL) OR ci.user_id = $4)

@@ -190,8 +190,16 @@ async def clear_price(conn: asyncpg.Connection, app: str) -> None:
 # --- the checkout purpose ---------------------------------------------------------------------------------------
 
 
+async def _lock(conn: asyncpg.Connection, community_app_id: int | None) -> asyncpg.Record | None:
+    """The community app, locked (None when there is none): its community read first, unlocked."""
+    community_id = await conn.fetchval(q.COMMUNITY_OF_APP, community_app_id)
+    if community_id is None:
+        return None
+    return await conn.fetchrow(q.LOCK_COMMUNITY_APP, community_id, community_app_id)
+
+
 async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
-    row = await conn.fetchrow(q.LOCK_COMMUNITY_APP, order.subject_id)
+    row = await _lock(conn, order.subject_id)
     if row is None:
         return Refuse("app_unknown", "no such community app")
     purchase = await conn.fetchrow(q.PURCHASE, order.id)
@@ -206,7 +214,7 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
 
 async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundInfo) -> None:
     """An admin refund of an app purchase takes back what it bought."""
-    row = await conn.fetchrow(q.LOCK_COMMUNITY_APP, order.subject_id)
+    row = await _lock(conn, order.subject_id)
     purchase = await conn.fetchrow(q.PURCHASE, order.id)
     if row is None or purchase is None:
         return

@@ -19,7 +19,10 @@ ON CONFLICT (community_id, app) DO UPDATE SET enabled = excluded.enabled, change
 RETURNING id
 """
 
-LOCK_COMMUNITY_APP = "SELECT * FROM community_apps WHERE id = $1 FOR UPDATE"
+# $1 the community (read first by COMMUNITY_OF_APP), $2 the community app: a row lock Citus takes on the
+# community's shard (it takes none by id).
+COMMUNITY_OF_APP = "SELECT community_id FROM community_apps WHERE id = $1"
+LOCK_COMMUNITY_APP = "SELECT * FROM community_apps WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
 PURCHASE = "SELECT billing, price_fen FROM app_purchases WHERE order_id = $1"
 

@@ -11,7 +11,7 @@ from litestar import Response
 
 from service.collections import models as m
 from service.collections import queries as q
-from service.collections.logic import PURPOSE, SWEEP_BATCH, _detail, _now
+from service.collections.logic import PURPOSE, SWEEP_BATCH, _detail, _lock, _now
 from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
 from service.core.idempotency import run_once, scope_of
@@ -32,7 +32,7 @@ async def cancel(
     reason = data.reason.strip()
 
     async def action() -> tuple[int, m.Collection]:
-        collection = await conn.fetchrow(q.LOCK_COLLECTION, collection_id)
+        collection = await _lock(conn, collection_id)
         if collection is None:
             raise Problem("not_found", "no such collection")
         standing = await require_member(conn, collection["community_id"], user_id)
@@ -74,7 +74,7 @@ async def settle(pool: asyncpg.Pool, pay: WeChatPay, collection_id: int) -> None
     """Settle a collection after its deadline (or tidy up a cancelled one). Each step is idempotent; run it
     again after any failure or crash and it finishes what is missing."""
     async with pool.acquire() as conn, conn.transaction():
-        collection = await conn.fetchrow(q.LOCK_COLLECTION, collection_id)
+        collection = await _lock(conn, collection_id)
         if collection is None or collection["status"] == "settled":
             return
         status = collection["status"]
@@ -92,7 +92,7 @@ async def settle(pool: asyncpg.Pool, pay: WeChatPay, collection_id: int) -> None
         return
 
     async with pool.acquire() as conn, conn.transaction():
-        collection = await conn.fetchrow(q.LOCK_COLLECTION, collection_id)
+        collection = await _lock(conn, collection_id)
         if collection["status"] != "settling":
             return
         if await conn.fetch(q.OPEN_SHARE_ORDERS, collection_id):

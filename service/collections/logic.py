@@ -216,9 +216,17 @@ async def pay_share(
     return Response(order, status_code=201 if placed.created else 200)
 
 
+async def _lock(conn: asyncpg.Connection, collection_id: int) -> asyncpg.Record | None:
+    """The collection, locked (None when there is no such collection): its community read first, unlocked."""
+    community_id = await conn.fetchval(q.COLLECTION_COMMUNITY, collection_id)
+    if community_id is None:
+        return None
+    return await conn.fetchrow(q.LOCK_COLLECTION, community_id, collection_id)
+
+
 async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
     """In the payment's transaction: count the share, or refuse it (checkout then refunds it in full)."""
-    collection = await conn.fetchrow(q.LOCK_COLLECTION, order.subject_id)
+    collection = await _lock(conn, order.subject_id)
     if collection is None:
         return Refuse("collection_closed", "no such collection")
     if collection["status"] == "cancelled":
@@ -227,7 +235,7 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
         return Refuse("collection_closed", "the collection was settled before this payment arrived")
     if order.paid_at is not None and order.paid_at > collection["deadline"]:
         return Refuse("collection_closed", "paid after the deadline")
-    share = await conn.fetchrow(q.LOCK_PARTICIPANT, order.subject_id, order.payer_user_id)
+    share = await conn.fetchrow(q.LOCK_PARTICIPANT, collection["community_id"], order.subject_id, order.payer_user_id)
     if share is None:
         return Refuse("not_participant", "the payer is not a participant")
     if share["status"] != "unpaid":
@@ -239,7 +247,7 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
 
 async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundInfo) -> None:
     """A share refunded by a cancel no longer counts."""
-    await conn.execute(q.LOCK_COLLECTION, order.subject_id)
+    await _lock(conn, order.subject_id)
     if await conn.fetchval(q.MARK_SHARE_REFUNDED, order.subject_id, order.id) is not None:
         await conn.execute(q.ADD_PAID, order.subject_id, -1, -order.amount_fen)
 

@@ -30,7 +30,7 @@ SELECT c.id, c.community_id, c.initiator_id, u.nickname AS initiator_nickname, c
        p.status AS my_status, p.order_id AS my_order_id
 FROM collections c
 JOIN users u ON u.id = c.initiator_id
-LEFT JOIN collection_participants p ON p.collection_id = c.id AND p.user_id = $2
+LEFT JOIN collection_participants p ON p.collection_id = c.id AND p.community_id = c.community_id AND p.user_id = $2
 """
 
 # One collection as the viewer ($2) sees it.
@@ -52,12 +52,16 @@ WHERE p.collection_id = $1
 ORDER BY p.user_id
 """
 
-# The lock every change of a collection's state and money takes.
-LOCK_COLLECTION = "SELECT * FROM collections WHERE id = $1 FOR UPDATE"
+# The lock every change of a collection's state and money takes: $1 its community (read first by
+# COLLECTION_COMMUNITY), $2 the collection, so Citus takes it on the community's shard (it takes none by id).
+COLLECTION_COMMUNITY = "SELECT community_id FROM collections WHERE id = $1"
+LOCK_COLLECTION = "SELECT * FROM collections WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
 PARTICIPANT = "SELECT * FROM collection_participants WHERE collection_id = $1 AND user_id = $2"
 
-LOCK_PARTICIPANT = "SELECT * FROM collection_participants WHERE collection_id = $1 AND user_id = $2 FOR UPDATE"
+LOCK_PARTICIPANT = """
+SELECT * FROM collection_participants WHERE community_id = $1 AND collection_id = $2 AND user_id = $3 FOR UPDATE
+"""
 
 MARK_SHARE_PAID = """
 UPDATE collection_participants SET status = 'paid', order_id = $3, paid_at = $4

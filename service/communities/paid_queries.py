@@ -44,9 +44,9 @@ SELECT o.id, o.payer_user_id, u.nickname, u.avatar_url, o.amount_fen, o.status, 
        o.refunded_fen, coalesce(e.refund_window_hours, c.refund_window_hours) AS window_hours
 FROM orders o
 JOIN users u ON u.id = o.payer_user_id
-JOIN communities c ON c.id = o.subject_id
-LEFT JOIN community_entries e ON e.order_id = o.id
-WHERE o.purpose = 'community_entry' AND o.subject_id = $1
+JOIN communities c ON c.id = o.community_id
+LEFT JOIN community_entries e ON e.order_id = o.id AND e.community_id = o.community_id
+WHERE o.purpose = 'community_entry' AND o.subject_id = $1 AND o.community_id = $1
   AND ($2::text IS NULL OR o.status = $2)
   AND ($3::bigint IS NULL OR o.id < $3)
 ORDER BY o.id DESC
@@ -81,7 +81,7 @@ WHERE community_id = $1
 # refund committed before the lock is seen, and one asked after it waits and finds the order paid out.
 LOCK_UNPAID_OUT_ORDERS = """
 SELECT id FROM orders
-WHERE purpose = 'community_entry' AND subject_id = $1 AND status = 'paid' AND payout_id IS NULL
+WHERE purpose = 'community_entry' AND subject_id = $1 AND community_id = $1 AND status = 'paid' AND payout_id IS NULL
 ORDER BY id
 FOR UPDATE
 """

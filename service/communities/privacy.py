@@ -28,7 +28,7 @@ UPDATE communities c SET member_count = c.member_count - 1 FROM ended WHERE c.id
 _UNNAME_WELCOMES = """
 UPDATE posts p SET text = replace(p.text, u.nickname, $2)
 FROM memberships m JOIN users u ON u.id = m.user_id
-WHERE m.user_id = $1 AND p.id = m.welcome_post_id AND u.nickname <> ''
+WHERE m.user_id = $1 AND p.id = m.welcome_post_id AND p.community_id = m.community_id AND u.nickname <> ''
 """
 
 _DELETE_JOIN_REQUESTS = "DELETE FROM join_requests WHERE user_id = $1"

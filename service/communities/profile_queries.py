@@ -24,14 +24,16 @@ SELECT m.user_id::text AS user_id, u.nickname, u.avatar_url, m.role, m.joined_at
                    (array_agg(l.id ORDER BY l.opens_at DESC))[2] AS before,
                    (array_agg(l.closes_at ORDER BY l.opens_at DESC))[1] > now() AS still_open
             FROM (SELECT id, opens_at, closes_at FROM activity_occurrences
-                  WHERE activity_id = a.id AND opens_at <= now() ORDER BY opens_at DESC LIMIT 2) l
+                  WHERE activity_id = a.id AND community_id = $1 AND opens_at <= now() ORDER BY opens_at DESC LIMIT 2) l
         ) o
-        LEFT JOIN check_ins at_latest ON at_latest.occurrence_id = o.latest AND at_latest.user_id = $2
-        LEFT JOIN check_ins at_before ON at_before.occurrence_id = o.before AND at_before.user_id = $2
+        LEFT JOIN check_ins at_latest ON at_latest.occurrence_id = o.latest AND at_latest.community_id = $1
+            AND at_latest.user_id = $2
+        LEFT JOIN check_ins at_before ON at_before.occurrence_id = o.before AND at_before.community_id = $1
+            AND at_before.user_id = $2
         WHERE a.community_id = $1) AS current_streak
 FROM memberships m
 JOIN users u ON u.id = m.user_id
-LEFT JOIN posts ip ON ip.id = m.introduction_post_id
+LEFT JOIN posts ip ON ip.id = m.introduction_post_id AND ip.community_id = m.community_id
 LEFT JOIN LATERAL (
     SELECT count(*)::int AS check_ins, sum(points)::int AS points, max(streak) AS longest_streak
     FROM check_ins WHERE community_id = $1 AND user_id = $2

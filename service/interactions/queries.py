@@ -89,7 +89,7 @@ SELECT $1, $2, user_id, sum(comments), sum(likes), sum(participation)
 FROM (
     SELECT p.author_id AS user_id, (e.kind = 'comment')::int AS comments, (e.kind = 'like')::int AS likes,
            0 AS participation
-    FROM interaction_events e JOIN posts p ON p.id = e.post_id
+    FROM interaction_events e JOIN posts p ON p.id = e.post_id AND p.community_id = e.community_id
     WHERE e.community_id = $1 AND e.occurred_at >= $3 AND e.occurred_at < $4 AND e.kind IN ('comment', 'like')
       AND p.author_id IS NOT NULL AND p.author_id <> e.user_id
     UNION ALL

@@ -53,7 +53,7 @@ async def attend(
         opens, closes = _check_in_window(settings, meetup)
         if not opens <= now < closes:
             raise Problem("venue_check_in_closed", f"check-in is open from {opens.isoformat()} to {closes.isoformat()}")
-        signup = await conn.fetchrow(q.LOCK_SIGNUP_OF, meetup_id, user_id)
+        signup = await conn.fetchrow(q.LOCK_SIGNUP_OF, meetup["community_id"], meetup_id, user_id)
         if signup is None or signup["status"] != "confirmed":
             raise Problem("not_signed_up")
         first = await conn.fetchval(q.MARK_ATTENDED, signup["id"], now, "qr" if data.qr is not None else "code")

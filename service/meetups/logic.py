@@ -218,8 +218,8 @@ async def update_meetup(
     await _content_check(pool, wechat, user_id, *texts)
     now = _now()
     async with pool.acquire() as conn, conn.transaction():
-        await _meetup_for(conn, meetup_id, user_id, admin=True)
-        row = await conn.fetchrow(q.LOCK_MEETUP, meetup_id)
+        seen = await _meetup_for(conn, meetup_id, user_id, admin=True)
+        row = await conn.fetchrow(q.LOCK_MEETUP, seen["community_id"], meetup_id)
         if row["status"] == "cancelled":
             raise Problem("meetup_cancelled")
         values = dict(row)
@@ -243,7 +243,7 @@ async def update_meetup(
             values["waitlist"],
             values["signup_deadline"],
         )
-        await _promote(conn, meetup_id, now)
+        await _promote(conn, row["community_id"], meetup_id, now)
         changed = sorted(name for name in _TOLD_CHANGES if values[name] != row[name])
         if changed:
             data = {"title": values["title"], "changed": ",".join(changed)}
@@ -266,8 +266,8 @@ async def cancel_meetup(
     """Cancel it (admins, also with the app switched off, so money can always go back): every sign-up is
     cancelled and every paid place refunded in full (by a job; started here at once)."""
     async with pool.acquire() as conn, conn.transaction():
-        await _meetup_for(conn, meetup_id, user_id, admin=True, app_required=False)
-        row = await conn.fetchrow(q.LOCK_MEETUP, meetup_id)
+        seen = await _meetup_for(conn, meetup_id, user_id, admin=True, app_required=False)
+        row = await conn.fetchrow(q.LOCK_MEETUP, seen["community_id"], meetup_id)
         if row["status"] != "cancelled":
             await _tell_signed_up(
                 conn, row, "meetup_cancelled", user_id, {"title": row["title"], "reason": data.reason}
@@ -308,9 +308,9 @@ async def _close_quietly(pool: asyncpg.Pool, pay: WeChatPay, order_id: int) -> N
         log.info("closing a meetup order left to checkout's expiry", extra={"orderId": order_id, "why": str(exc)})
 
 
-async def _promote(conn: asyncpg.Connection, meetup_id: int, now: datetime) -> list[int]:
+async def _promote(conn: asyncpg.Connection, community_id: int, meetup_id: int, now: datetime) -> list[int]:
     """Under the meetup's lock: give free places to the waitlist, first come first served."""
-    meetup = await conn.fetchrow(q.LOCK_MEETUP, meetup_id)
+    meetup = await conn.fetchrow(q.LOCK_MEETUP, community_id, meetup_id)
     free = meetup["capacity"] - meetup["seats_taken"]
     if free <= 0 or meetup["status"] != "open" or meetup["starts_at"] <= now:
         return []
@@ -318,7 +318,9 @@ async def _promote(conn: asyncpg.Connection, meetup_id: int, now: datetime) -> l
     hold_until = now + timedelta(seconds=meetup["promotion_hold"]) if paid else None
     promoted = [
         r["id"]
-        for r in await conn.fetch(q.PROMOTE, meetup_id, free, "pending_payment" if paid else "confirmed", hold_until)
+        for r in await conn.fetch(
+            q.PROMOTE, community_id, meetup_id, free, "pending_payment" if paid else "confirmed", hold_until
+        )
     ]
     if promoted:
         await conn.execute(q.ADD_SEATS, meetup_id, len(promoted))

@@ -8,7 +8,7 @@ from service.core.privacy import Privacy
 _SIGNUPS = """
 SELECT s.id::text AS id, s.meetup_id::text AS meetup_id, m.title AS meetup_title, s.status, s.created_at,
        s.attended_at
-FROM meetup_signups s JOIN meetups m ON m.id = s.meetup_id
+FROM meetup_signups s JOIN meetups m ON m.id = s.meetup_id AND m.community_id = s.community_id
 WHERE s.user_id = $1 ORDER BY s.id
 """
 

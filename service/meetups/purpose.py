@@ -15,11 +15,12 @@ from service.meetups.signups import _cancel
 async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
     """In the payment's transaction (the order is locked): confirm the held place, or take a free one for a
     payment that arrives after its hold lapsed; otherwise refuse (the payment is refunded)."""
-    meetup_id = await conn.fetchval(q.SIGNUP_MEETUP, order.subject_id)
-    if meetup_id is None:
+    seen = await conn.fetchrow(q.SIGNUP_MEETUP, order.subject_id)
+    if seen is None:
         return Refuse("signup_unknown", "no such meetup sign-up")
-    meetup = await conn.fetchrow(q.LOCK_MEETUP, meetup_id)
-    signup = await conn.fetchrow(q.LOCK_SIGNUP, order.subject_id)
+    meetup_id, community_id = seen["meetup_id"], seen["community_id"]
+    meetup = await conn.fetchrow(q.LOCK_MEETUP, community_id, meetup_id)
+    signup = await conn.fetchrow(q.LOCK_SIGNUP, community_id, order.subject_id)
     if signup["user_id"] != order.payer_user_id:
         return Refuse("payer_mismatch", "the sign-up is someone else's")
     if meetup["status"] == "cancelled":
@@ -39,11 +40,12 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
 
 async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundInfo) -> None:
     """A payer's or an admin's refund (the order is locked) gives the place up."""
-    meetup_id = await conn.fetchval(q.SIGNUP_MEETUP, order.subject_id)
-    if meetup_id is None:
+    seen = await conn.fetchrow(q.SIGNUP_MEETUP, order.subject_id)
+    if seen is None:
         return
-    await conn.fetchrow(q.LOCK_MEETUP, meetup_id)
-    signup = await conn.fetchrow(q.LOCK_SIGNUP, order.subject_id)
+    meetup_id, community_id = seen["meetup_id"], seen["community_id"]
+    await conn.fetchrow(q.LOCK_MEETUP, community_id, meetup_id)
+    signup = await conn.fetchrow(q.LOCK_SIGNUP, community_id, order.subject_id)
     if signup["status"] in ("confirmed", "pending_payment") and signup["order_id"] == order.id:
         await _cancel(conn, meetup_id, signup, "refunded", _now())
 

@@ -10,12 +10,14 @@ RETURNING id
 """
 
 MEETUP = """
-SELECT m.*, (SELECT count(*) FROM meetup_signups s WHERE s.meetup_id = m.id AND s.status = 'waitlisted')::int
+SELECT m.*, (SELECT count(*) FROM meetup_signups s
+            WHERE s.meetup_id = m.id AND s.community_id = m.community_id AND s.status = 'waitlisted')::int
            AS waitlist_count
 FROM meetups m WHERE m.id = $1
 """
 
-LOCK_MEETUP = "SELECT * FROM meetups WHERE id = $1 FOR UPDATE"
+# Row locks name the community ($1), so Citus takes them on its shard (it takes none by id alone).
+LOCK_MEETUP = "SELECT * FROM meetups WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
 UPDATE_MEETUP = """
 UPDATE meetups SET title = $2, description = $3, place = $4, latitude = $5, longitude = $6, capacity = $7,
@@ -45,7 +47,8 @@ ADD_SEATS = "UPDATE meetups SET seats_taken = seats_taken + $2, updated_at = now
 
 # Upcoming (not ended) soonest first, or past latest first; cursor (starts_at, id).
 MEETUPS_UPCOMING = """
-SELECT m.*, (SELECT count(*) FROM meetup_signups s WHERE s.meetup_id = m.id AND s.status = 'waitlisted')::int
+SELECT m.*, (SELECT count(*) FROM meetup_signups s
+            WHERE s.meetup_id = m.id AND s.community_id = m.community_id AND s.status = 'waitlisted')::int
            AS waitlist_count
 FROM meetups m
 WHERE m.community_id = $1 AND m.ends_at > $2
@@ -55,7 +58,8 @@ LIMIT $5
 """
 
 MEETUPS_PAST = """
-SELECT m.*, (SELECT count(*) FROM meetup_signups s WHERE s.meetup_id = m.id AND s.status = 'waitlisted')::int
+SELECT m.*, (SELECT count(*) FROM meetup_signups s
+            WHERE s.meetup_id = m.id AND s.community_id = m.community_id AND s.status = 'waitlisted')::int
            AS waitlist_count
 FROM meetups m
 WHERE m.community_id = $1 AND m.ends_at <= $2
@@ -68,7 +72,7 @@ SIGNUP = """
 SELECT s.*, u.nickname,
        CASE WHEN s.status = 'waitlisted' THEN (
            SELECT count(*) FROM meetup_signups w
-           WHERE w.meetup_id = s.meetup_id AND w.status = 'waitlisted'
+           WHERE w.meetup_id = s.meetup_id AND w.community_id = s.community_id AND w.status = 'waitlisted'
              AND (w.waitlisted_at, w.id) <= (s.waitlisted_at, s.id)
        )::int END AS waitlist_position
 FROM meetup_signups s JOIN users u ON u.id = s.user_id
@@ -79,9 +83,11 @@ SIGNUP_OF = "SELECT * FROM meetup_signups WHERE meetup_id = $1 AND user_id = $2"
 
 SIGNUP_ID_OF = "SELECT id FROM meetup_signups WHERE meetup_id = $1 AND user_id = $2"
 
-LOCK_SIGNUP = "SELECT * FROM meetup_signups WHERE id = $1 FOR UPDATE"
+LOCK_SIGNUP = "SELECT * FROM meetup_signups WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
-LOCK_SIGNUP_OF = "SELECT * FROM meetup_signups WHERE meetup_id = $1 AND user_id = $2 FOR UPDATE"
+LOCK_SIGNUP_OF = """
+SELECT * FROM meetup_signups WHERE community_id = $1 AND meetup_id = $2 AND user_id = $3 FOR UPDATE
+"""
 
 SIGNUP_WITH_ORDER = """
 SELECT s.*, o.status AS order_status, o.time_expire AS order_expires_at
@@ -120,17 +126,17 @@ UPDATE meetup_signups SET status = 'cancelled', cancel_reason = $2, hold_until =
 WHERE id = $1
 """
 
-# The first waitlisted members, in the order they queued, get the free places.
+# The first waitlisted members, in the order they queued, get the free places ($1 community, $2 meetup).
 PROMOTE = """
-UPDATE meetup_signups s SET status = $3, hold_until = $4, promotion_notice = NULL, updated_at = now()
+UPDATE meetup_signups s SET status = $4, hold_until = $5, promotion_notice = NULL, updated_at = now()
 FROM (
     SELECT id FROM meetup_signups
-    WHERE meetup_id = $1 AND status = 'waitlisted'
+    WHERE community_id = $1 AND meetup_id = $2 AND status = 'waitlisted'
     ORDER BY waitlisted_at, id
-    LIMIT $2
+    LIMIT $3
     FOR UPDATE
 ) next
-WHERE s.id = next.id
+WHERE s.community_id = $1 AND s.id = next.id
 RETURNING s.id
 """
 
@@ -162,13 +168,13 @@ WHERE id = $1 AND attended_at IS NULL
 RETURNING id
 """
 
-SIGNUP_MEETUP = "SELECT meetup_id FROM meetup_signups WHERE id = $1"
+SIGNUP_MEETUP = "SELECT meetup_id, community_id FROM meetup_signups WHERE id = $1"
 
 # Claimed before sending (at most one reminder per sign-up, never retried).
 CLAIM_REMINDERS = """
 UPDATE meetup_signups s SET reminder_status = 'sending'
 FROM (
-    SELECT s2.id FROM meetup_signups s2 JOIN meetups m ON m.id = s2.meetup_id
+    SELECT s2.id FROM meetup_signups s2 JOIN meetups m ON m.id = s2.meetup_id AND m.community_id = s2.community_id
     WHERE s2.status = 'confirmed' AND s2.reminder_status IS NULL AND m.status = 'open'
       AND m.starts_at > now() AND m.starts_at <= now() + make_interval(secs => $1)
     ORDER BY m.starts_at
@@ -191,7 +197,7 @@ SELECT u.openid, coalesce(mb.notifications_muted, false) AS muted, m.id AS meetu
        m.starts_at, s.hold_until, c.timezone
 FROM meetup_signups s
 JOIN users u ON u.id = s.user_id
-JOIN meetups m ON m.id = s.meetup_id
+JOIN meetups m ON m.id = s.meetup_id AND m.community_id = s.community_id
 JOIN communities c ON c.id = m.community_id
 LEFT JOIN memberships mb ON mb.community_id = m.community_id AND mb.user_id = s.user_id
 WHERE s.id = $1

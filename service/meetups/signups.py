@@ -37,7 +37,7 @@ async def _cancel(conn: asyncpg.Connection, meetup_id: int, signup: asyncpg.Reco
     await conn.execute(q.CANCEL_SIGNUP, signup["id"], reason)
     if signup["status"] in ("confirmed", "pending_payment"):
         await conn.execute(q.ADD_SEATS, meetup_id, -1)
-        await _promote(conn, meetup_id, now)
+        await _promote(conn, signup["community_id"], meetup_id, now)
 
 
 async def sign_up(
@@ -47,9 +47,9 @@ async def sign_up(
     existing one when already signed up (a pending payment gets its order again)."""
     now = _now()
     async with pool.acquire() as conn, conn.transaction():
-        await _meetup_for(conn, meetup_id, user_id)
-        meetup = await conn.fetchrow(q.LOCK_MEETUP, meetup_id)
-        current = await conn.fetchrow(q.LOCK_SIGNUP_OF, meetup_id, user_id)
+        community_id = (await _meetup_for(conn, meetup_id, user_id))["community_id"]
+        meetup = await conn.fetchrow(q.LOCK_MEETUP, community_id, meetup_id)
+        current = await conn.fetchrow(q.LOCK_SIGNUP_OF, community_id, meetup_id, user_id)
         created = current is None or current["status"] == "cancelled"
         if created:
             if meetup["status"] == "cancelled":
@@ -113,8 +113,8 @@ async def cancel_signup(pool: asyncpg.Pool, pay: WeChatPay, meetup_id: int, user
             order_id = seen["order_id"]
             async with conn.transaction():
                 order = await conn.fetchrow(q.LOCK_ORDER, community_id, order_id) if order_id else None
-                meetup = await conn.fetchrow(q.LOCK_MEETUP, meetup_id)
-                signup = await conn.fetchrow(q.LOCK_SIGNUP, seen["id"])
+                meetup = await conn.fetchrow(q.LOCK_MEETUP, community_id, meetup_id)
+                signup = await conn.fetchrow(q.LOCK_SIGNUP, community_id, seen["id"])
                 if signup["order_id"] != order_id:
                     continue  # paid meanwhile: take the locks again, the order's first
                 if signup["status"] == "cancelled":
@@ -158,8 +158,8 @@ async def release_hold(pool: asyncpg.Pool, pay: WeChatPay, signup_id: int) -> No
     async with pool.acquire() as conn, conn.transaction():
         if row["order_id"] is not None:
             await conn.fetchrow(q.LOCK_ORDER, row["community_id"], row["order_id"])
-        await conn.fetchrow(q.LOCK_MEETUP, row["meetup_id"])
-        signup = await conn.fetchrow(q.LOCK_SIGNUP, signup_id)
+        await conn.fetchrow(q.LOCK_MEETUP, row["community_id"], row["meetup_id"])
+        signup = await conn.fetchrow(q.LOCK_SIGNUP, row["community_id"], signup_id)
         if signup["status"] != "pending_payment" or signup["order_id"] != row["order_id"]:
             return  # paid, cancelled or given a new order meanwhile
         if signup["hold_until"] > now:

@@ -11,7 +11,7 @@ _UNNOTE = "UPDATE reports SET note = '' WHERE reporter_id = $1 AND note <> ''"
 _REPORTS = """
 SELECT r.id::text AS id, r.target_kind, r.target_id::text AS target_id, r.reason, r.note, c.status AS outcome,
        r.created_at
-FROM reports r JOIN moderation_cases c ON c.id = r.case_id
+FROM reports r JOIN moderation_cases c ON c.id = r.case_id AND c.community_id = r.community_id
 WHERE r.reporter_id = $1 ORDER BY r.id
 """
 

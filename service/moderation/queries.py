@@ -42,7 +42,7 @@ _REPORT = """
 SELECT r.id::text AS id, r.target_kind, r.target_id::text AS target_id, r.community_id::text AS community_id,
        r.reason, r.note, CASE c.status WHEN 'open' THEN 'pending' WHEN 'approved' THEN 'dismissed' ELSE 'upheld' END
        AS outcome, r.created_at, c.decided_at, r.id AS sort_id
-FROM reports r JOIN moderation_cases c ON c.id = r.case_id
+FROM reports r JOIN moderation_cases c ON c.id = r.case_id AND c.community_id = r.community_id
 """
 REPORT = _REPORT + "WHERE r.id = $1"
 MY_REPORTS = _REPORT + "WHERE r.reporter_id = $1 AND ($2::bigint IS NULL OR r.id < $2) ORDER BY r.id DESC LIMIT $3"
@@ -89,9 +89,11 @@ SELECT c.id::text AS id, c.community_id::text AS community_id, c.queue, c.target
             ELSE json_build_object('id', u.id::text, 'nickname', u.nickname, 'avatarUrl', u.avatar_url) END AS author,
        c.review, c.hidden, c.reporters,
        coalesce((SELECT json_agg(json_build_object('reason', x.reason, 'count', x.n) ORDER BY x.n DESC, x.reason)
-                 FROM (SELECT reason, count(*) AS n FROM reports WHERE case_id = c.id GROUP BY reason) x), '[]')
+                 FROM (SELECT reason, count(*) AS n FROM reports
+                       WHERE case_id = c.id AND community_id = c.community_id GROUP BY reason) x), '[]')
        AS reasons,
-       coalesce((SELECT json_agg(r.note ORDER BY r.id) FROM reports r WHERE r.case_id = c.id AND r.note <> ''), '[]')
+       coalesce((SELECT json_agg(r.note ORDER BY r.id) FROM reports r
+                 WHERE r.case_id = c.id AND r.community_id = c.community_id AND r.note <> ''), '[]')
        AS notes,
        CASE WHEN c.author_id IS NULL THEN NULL ELSE json_build_object(
            'removals', (SELECT count(*) FROM moderation_cases h WHERE h.community_id = c.community_id
@@ -101,8 +103,8 @@ SELECT c.id::text AS id, c.community_id::text AS community_id, c.queue, c.target
            'mutedUntil', {_MUTED_UNTIL}, 'role', ms.role) END AS history,
        c.status, c.reason, c.opened_at, c.decided_at, c.id AS sort_id
 FROM moderation_cases c
-LEFT JOIN posts p ON c.target_kind = 'post' AND p.id = c.target_id
-LEFT JOIN comments cm ON c.target_kind = 'comment' AND cm.id = c.target_id
+LEFT JOIN posts p ON c.target_kind = 'post' AND p.id = c.target_id AND p.community_id = c.community_id
+LEFT JOIN comments cm ON c.target_kind = 'comment' AND cm.id = c.target_id AND cm.community_id = c.community_id
 LEFT JOIN communities co ON co.id = c.community_id
 LEFT JOIN users u ON u.id = c.author_id
 LEFT JOIN memberships ms ON ms.community_id = c.community_id AND ms.user_id = c.author_id AND ms.status = 'active'
@@ -117,7 +119,8 @@ ORDER BY c.id DESC LIMIT $5"""
 )
 
 CASE_ROW = "SELECT * FROM moderation_cases WHERE id = $1"
-LOCK_CASE = CASE_ROW + " FOR UPDATE"
+# $1 the case's community, $2 the case: a row lock Citus takes on the community's shard (it takes none by id).
+LOCK_CASE = "SELECT * FROM moderation_cases WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
 DECIDE = """
 UPDATE moderation_cases SET status = $2, decided_by = $3, reason = $4, decided_at = now() WHERE id = $1
@@ -132,8 +135,8 @@ MY_REMOVALS = """
 SELECT c.id::text AS case_id, c.community_id::text AS community_id, c.target_kind, c.target_id::text AS target_id,
        coalesce(p.text, cm.text, '') AS text, c.reason, c.decided_at, c.id AS sort_id
 FROM moderation_cases c
-LEFT JOIN posts p ON c.target_kind = 'post' AND p.id = c.target_id
-LEFT JOIN comments cm ON c.target_kind = 'comment' AND cm.id = c.target_id
+LEFT JOIN posts p ON c.target_kind = 'post' AND p.id = c.target_id AND p.community_id = c.community_id
+LEFT JOIN comments cm ON c.target_kind = 'comment' AND cm.id = c.target_id AND cm.community_id = c.community_id
 WHERE c.author_id = $1 AND c.status = 'removed' AND c.target_kind IN ('post', 'comment')
   AND ($2::bigint IS NULL OR c.id < $2)
 ORDER BY c.id DESC LIMIT $3

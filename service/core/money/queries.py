@@ -134,7 +134,9 @@ TRANSFER = "SELECT * FROM transfers WHERE id = $1"
 
 PAYEE_TRANSFER = "SELECT * FROM transfers WHERE id = $1 AND payee_user_id = $2"
 
-LOCK_TRANSFER_BY_NO = "SELECT * FROM transfers WHERE out_bill_no = $1 FOR UPDATE"
+# Read unlocked for its community ($1), then locked on that community's shard, as orders are.
+TRANSFER_COMMUNITY_BY_NO = "SELECT community_id FROM transfers WHERE out_bill_no = $1"
+LOCK_TRANSFER_BY_NO = "SELECT * FROM transfers WHERE community_id = $1 AND out_bill_no = $2 FOR UPDATE"
 
 UPDATE_TRANSFER = """
 UPDATE transfers x SET status = $2, transfer_bill_no = coalesce($3, x.transfer_bill_no),

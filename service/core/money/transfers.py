@@ -117,7 +117,10 @@ class _Transfers(Operation[wxpay.TransferBill]):
         await _finished(conn, row["id"])
 
     async def lock(self, conn: asyncpg.Connection, answer: wxpay.TransferBill) -> asyncpg.Record | None:
-        return await conn.fetchrow(queries.LOCK_TRANSFER_BY_NO, answer.out_bill_no)
+        community_id = await conn.fetchval(queries.TRANSFER_COMMUNITY_BY_NO, answer.out_bill_no)
+        if community_id is None:
+            return None
+        return await conn.fetchrow(queries.LOCK_TRANSFER_BY_NO, community_id, answer.out_bill_no)
 
     def amount(self, answer: wxpay.TransferBill) -> int | None:
         return answer.transfer_amount
