@@ -66,15 +66,21 @@ DELETE FROM activity_occurrences WHERE activity_id = $1 AND opens_at > $2 AND an
 
 ACTIVITIES_OF_COMMUNITY = "SELECT id FROM activities WHERE community_id = $1 AND status = 'active'"
 
-# Occurrences that opened and were not announced, with their activity, locked so workers never double-post.
+# Occurrences that opened and were not announced: found across communities without a lock, then each locked on
+# its community's shard with its activity (skipped if another worker holds it) so workers never double-post.
 DUE_ANNOUNCEMENTS = """
+SELECT o.community_id, o.id FROM activity_occurrences o
+WHERE o.announced_at IS NULL AND o.opens_at <= $1 AND ($2::bigint IS NULL OR o.activity_id = $2)
+ORDER BY o.opens_at
+LIMIT $3
+"""
+
+LOCK_ANNOUNCEMENT = """
 SELECT o.id, o.activity_id, o.community_id, o.local_date, o.opens_at, o.closes_at,
        a.title, a.prompt, a.window_start, a.window_end, a.status,
        community_app_active(o.community_id, 'activities') AS app_active
 FROM activity_occurrences o JOIN activities a ON a.id = o.activity_id AND a.community_id = o.community_id
-WHERE o.announced_at IS NULL AND o.opens_at <= $1 AND ($2::bigint IS NULL OR o.activity_id = $2)
-ORDER BY o.opens_at
-LIMIT $3
+WHERE o.community_id = $1 AND o.id = $2 AND o.announced_at IS NULL
 FOR UPDATE OF o SKIP LOCKED
 """
 
@@ -146,12 +152,12 @@ RETURNING id
 # The streak continues the member's check-in at the occurrence just before this one ($7 = its opens_at).
 INSERT_CHECK_IN = """
 INSERT INTO check_ins (occurrence_id, activity_id, community_id, user_id, post_id, points, created_at, streak)
-VALUES ($1, $2, $3, $4, $5, $6, $8, 1 + coalesce((
+SELECT $1, $2, $3, $4, $5, $6, $8, 1 + coalesce((
     SELECT prev.streak FROM check_ins prev
-    WHERE prev.user_id = $4 AND prev.occurrence_id = (
-        SELECT o.id FROM activity_occurrences o WHERE o.activity_id = $2 AND o.opens_at < $7
+    WHERE prev.community_id = $3 AND prev.user_id = $4 AND prev.occurrence_id = (
+        SELECT o.id FROM activity_occurrences o WHERE o.community_id = $3 AND o.activity_id = $2 AND o.opens_at < $7
         ORDER BY o.opens_at DESC LIMIT 1)
-), 0))
+), 0)
 ON CONFLICT DO NOTHING  -- once per occurrence and member (no target: Citus widens that key)
 RETURNING id
 """
