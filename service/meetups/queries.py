@@ -103,7 +103,7 @@ LOCK_ORDER = "SELECT id, status FROM orders WHERE community_id = $1 AND id = $2 
 UPSERT_SIGNUP = """
 INSERT INTO meetup_signups (meetup_id, community_id, user_id, status, waitlisted_at, hold_until)
 VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'waitlisted' THEN clock_timestamp() END, $5)
-ON CONFLICT (meetup_id, user_id) DO UPDATE
+ON CONFLICT (meetup_id, user_id, community_id) DO UPDATE
 SET status = excluded.status, waitlisted_at = excluded.waitlisted_at, hold_until = excluded.hold_until,
     cancel_reason = NULL, order_id = NULL, attended_at = NULL, attended_via = NULL, reminder_status = NULL,
     promotion_notice = NULL, created_at = excluded.created_at, updated_at = excluded.updated_at

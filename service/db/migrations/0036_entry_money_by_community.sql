@@ -29,12 +29,15 @@ LEFT JOIN (
 ) refunding ON refunding.community_id = o.community_id AND refunding.order_id = o.id
 WHERE o.purpose = 'community_entry' AND o.paid_fen > 0;
 
--- The one re-check per post and the one open case per target, keyed with their community too (last, so a lookup
--- by post or target still uses them): a post or a target belongs to one community, so the same rows are unique.
--- On Citus a distributed table's unique keys must hold community_id, and an ON CONFLICT target must name the
--- key's columns: QUEUE_POST_CHECK, OPEN_CASE and COLLECT_REVIEWS now name community_id, the same on both.
+-- The one re-check per post, the one open case per target and the one sign-up per member of a meetup, keyed with
+-- their community too (last, so a lookup by post, target or meetup still uses them): a post, a target or a meetup
+-- belongs to one community, so the same rows are unique. On Citus a distributed table's unique keys must hold
+-- community_id, and an ON CONFLICT ... DO UPDATE target must name the key's columns: QUEUE_POST_CHECK, OPEN_CASE,
+-- COLLECT_REVIEWS and UPSERT_SIGNUP now name community_id, the same on both.
 DROP INDEX content_checks_post;
 CREATE UNIQUE INDEX content_checks_post ON content_checks (post_id, community_id) WHERE post_id IS NOT NULL;
 DROP INDEX moderation_cases_one_open;
 CREATE UNIQUE INDEX moderation_cases_one_open ON moderation_cases (target_kind, target_id, community_id)
     WHERE status = 'open';
+ALTER TABLE meetup_signups DROP CONSTRAINT meetup_signups_meetup_id_user_id_key,
+    ADD CONSTRAINT meetup_signups_meetup_id_user_id_key UNIQUE (meetup_id, user_id, community_id);
