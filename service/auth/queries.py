@@ -96,12 +96,14 @@ WHERE d.user_id = $1 AND d.completed_at IS NULL AND d.due_at <= now()
 FOR UPDATE SKIP LOCKED
 """
 
-# Money still moving for the member: an unpaid order may yet be paid, a refund or a transfer is in flight.
+# Money still moving for the member: an unpaid order may yet be paid, a refund or a transfer is in flight. Each
+# subquery selects a column: Citus runs them across the shards as subplans, and one with an empty select list
+# fails there ("a column definition list is required").
 MONEY_IN_FLIGHT = """
-SELECT EXISTS (SELECT FROM orders WHERE payer_user_id = $1 AND status = 'created' AND time_expire > now())
-    OR EXISTS (SELECT FROM refunds r JOIN orders o ON o.community_id = r.community_id AND o.id = r.order_id
+SELECT EXISTS (SELECT 1 FROM orders WHERE payer_user_id = $1 AND status = 'created' AND time_expire > now())
+    OR EXISTS (SELECT 1 FROM refunds r JOIN orders o ON o.community_id = r.community_id AND o.id = r.order_id
                WHERE o.payer_user_id = $1 AND r.status IN ('pending', 'processing'))
-    OR EXISTS (SELECT FROM transfers
+    OR EXISTS (SELECT 1 FROM transfers
                WHERE payee_user_id = $1 AND status IN ('pending', 'wait_user_confirm', 'processing'))
 """
 
