@@ -163,9 +163,12 @@ UPDATE content_checks SET next_at = now() + make_interval(secs => $2), last_erro
 # --- notifications -------------------------------------------------------------------------------------
 
 # Whom a new visible comment concerns: the post's author and the author of the comment answered. $3 the community.
+# The answered comment ($2, NULL for none) in a subquery: a join made false by a NULL parameter leaves Citus no
+# shard for it, and it refuses the statement.
 NOTIFY_TARGETS = """
-SELECT p.author_id AS post_author, rc.author_id AS reply_to_author
-FROM posts p LEFT JOIN comments rc ON rc.id = $2 AND rc.community_id = p.community_id
+SELECT p.author_id AS post_author,
+       (SELECT rc.author_id FROM comments rc WHERE rc.community_id = $3 AND rc.id = $2) AS reply_to_author
+FROM posts p
 WHERE p.id = $1 AND p.community_id = $3
 """
 
