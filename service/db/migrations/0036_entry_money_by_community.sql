@@ -41,3 +41,56 @@ CREATE UNIQUE INDEX moderation_cases_one_open ON moderation_cases (target_kind, 
     WHERE status = 'open';
 ALTER TABLE meetup_signups DROP CONSTRAINT meetup_signups_meetup_id_user_id_key,
     ADD CONSTRAINT meetup_signups_meetup_id_user_id_key UNIQUE (meetup_id, user_id, community_id);
+
+-- The speech roll-up's rebuild (0029) without its temporary table: on Citus an UPDATE of a distributed table
+-- cannot join a table of the coordinator's session, so each post and comment is matched with its key again
+-- through the community (speech_key is immutable). The same rows counted and flagged on one PostgreSQL.
+CREATE OR REPLACE FUNCTION speech_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+TRUNCATE speech_days, speech_keys;
+UPDATE posts SET speech_repeat = false WHERE speech_repeat;
+UPDATE comments SET speech_repeat = false WHERE speech_repeat;
+
+INSERT INTO speech_days (community_id, day, author_id, posts, comments, valid_posts, valid_comments)
+SELECT community_id, (created_at AT TIME ZONE (SELECT zone FROM speech_zone))::date, author_id, sum(post),
+       sum(1 - post), sum(post * valid), sum((1 - post) * valid)
+FROM (
+    SELECT community_id, author_id, created_at, 1 AS post,
+           (status = 'visible' AND deleted_at IS NULL
+            AND (char_length(btrim(text)) >= 5 OR cardinality(image_urls) + cardinality(image_ids) > 0))::int AS valid
+    FROM posts WHERE author_id IS NOT NULL
+    UNION ALL
+    SELECT community_id, author_id, created_at, 0,
+           (status = 'visible' AND deleted_at IS NULL AND (char_length(btrim(text)) >= 5 OR image_id IS NOT NULL))::int
+    FROM comments WHERE author_id IS NOT NULL
+) speech
+GROUP BY 1, 2, 3;
+
+INSERT INTO speech_keys (community_id, author_id, key, row_count, first_kind, first_id)
+SELECT DISTINCT ON (community_id, author_id, key) community_id, author_id, key,
+       count(*) OVER (PARTITION BY community_id, author_id, key), kind, id
+FROM (
+    SELECT community_id, author_id, speech_key(text, images) AS key, kind, id
+    FROM (
+        SELECT community_id, author_id, text, cardinality(image_urls) + cardinality(image_ids) AS images,
+               'post' AS kind, id
+        FROM posts WHERE author_id IS NOT NULL
+        UNION ALL
+        SELECT community_id, author_id, text, (image_id IS NOT NULL)::int, 'comment', id
+        FROM comments WHERE author_id IS NOT NULL
+    ) speech
+    WHERE char_length(btrim(text)) >= 5 OR images > 0
+) keyed
+ORDER BY community_id, author_id, key, kind, id;
+
+UPDATE posts p SET speech_repeat = true
+FROM speech_keys k
+WHERE k.community_id = p.community_id AND k.author_id = p.author_id
+  AND k.key = speech_key(p.text, cardinality(p.image_urls) + cardinality(p.image_ids)) AND k.row_count >= 2
+  AND (char_length(btrim(p.text)) >= 5 OR cardinality(p.image_urls) + cardinality(p.image_ids) > 0);
+UPDATE comments c SET speech_repeat = true
+FROM speech_keys k
+WHERE k.community_id = c.community_id AND k.author_id = c.author_id
+  AND k.key = speech_key(c.text, (c.image_id IS NOT NULL)::int) AND k.row_count >= 2
+  AND (char_length(btrim(c.text)) >= 5 OR c.image_id IS NOT NULL);
+END $$;
