@@ -44,15 +44,19 @@ ALTER TABLE meetup_signups DROP CONSTRAINT meetup_signups_meetup_id_user_id_key,
 
 -- The speech roll-up's rebuild (0029) without its temporary table: on Citus an UPDATE of a distributed table
 -- cannot join a table of the coordinator's session, so each post and comment is matched with its key again
--- through the community (speech_key is immutable). The same rows counted and flagged on one PostgreSQL.
+-- through the community (speech_key is immutable). The zone is read once, first: the rebuild follows the zone's
+-- update in its transaction, and Citus reads a reference table modified there over one connection only. The same
+-- rows counted and flagged on one PostgreSQL.
 CREATE OR REPLACE FUNCTION speech_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    z text := (SELECT zone FROM speech_zone);
 BEGIN
 TRUNCATE speech_days, speech_keys;
 UPDATE posts SET speech_repeat = false WHERE speech_repeat;
 UPDATE comments SET speech_repeat = false WHERE speech_repeat;
 
 INSERT INTO speech_days (community_id, day, author_id, posts, comments, valid_posts, valid_comments)
-SELECT community_id, (created_at AT TIME ZONE (SELECT zone FROM speech_zone))::date, author_id, sum(post),
+SELECT community_id, (created_at AT TIME ZONE z)::date, author_id, sum(post),
        sum(1 - post), sum(post * valid), sum((1 - post) * valid)
 FROM (
     SELECT community_id, author_id, created_at, 1 AS post,
