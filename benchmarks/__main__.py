@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -124,7 +125,8 @@ def measured_wrk(
 ) -> dict:
     """run_wrk, with the CPU the server's process tree and the database's backends used per request: figures a
     shared machine does not skew as it skews req/s (benchmarks/cpu.py)."""
-    with CpuAccount({"api": [proc.pid], "wrk": [os.getpid()]}, database=dsn.rsplit("/", 1)[1]) as cpu:
+    database = urlsplit(dsn).path.lstrip("/")  # the DSN's host may be a socket's folder: a path with slashes
+    with CpuAccount({"api": [proc.pid], "wrk": [os.getpid()]}, database=database) as cpu:
         result = run_wrk(base_url, request, duration, connections)
     served = max(result["requests"], 1)
     result["api_cpu_ms"] = cpu.seconds.get("api", 0.0) * 1000 / served
