@@ -55,15 +55,21 @@ def _require_standing(row: Any) -> None:
         raise Problem("not_member")
 
 
-# Per order: the reader's page, the shared page (cache.py), the cursor's type and the last item's sort key.
+# Per order: the reader's page and the shared page (cache.py), each as (first page, pages after a cursor), the
+# cursor's type and the last item's sort key.
 _ORDERS = {
     "latest": (
-        pages.FEED_LATEST,
-        pages.SHARED_LATEST,
+        (pages.FEED_LATEST, pages.FEED_LATEST_AFTER),
+        (pages.SHARED_LATEST, pages.SHARED_LATEST_AFTER),
         datetime,
         lambda r: ("latest", r["last_created_at"], r["last_id"]),
     ),
-    "hot": (pages.FEED_HOT, pages.SHARED_HOT, float, lambda r: ("hot", r["last_hot_rank"], r["last_id"])),
+    "hot": (
+        (pages.FEED_HOT, pages.FEED_HOT_AFTER),
+        (pages.SHARED_HOT, pages.SHARED_HOT_AFTER),
+        float,
+        lambda r: ("hot", r["last_hot_rank"], r["last_id"]),
+    ),
 }
 # A write whose transaction began before a shared page was read may commit after it: its author's next
 # reads bypass the cache this long.
@@ -85,12 +91,13 @@ async def community_feed(
     finished for its reader on the primary: their standing, likes and blocks, and whether they wrote since the
     page was read (then the page is built for them alone, on the primary: they see their own writes at once)."""
     pool = reads.primary
-    own_query, shared_query, key_type, cursor_of = _ORDERS[order]
+    own_queries, shared_queries, key_type, cursor_of = _ORDERS[order]
     if (newer_than := since_id(since, cursor)) is not None:  # catching up: the reader's own, never cached
         row = await pool.fetchrow(pages.FEED_SINCE, community_id, user_id, newer_than, limit)
         _require_standing(row)
         return _page(row, limit, cursor_of)
     after = _cursor(cursor, order, key_type)
+    own_query, shared_query = own_queries[after[0] is not None], shared_queries[after[0] is not None]
     if cache is not None or reads.usable():
 
         async def shared_page(conn: asyncpg.Connection, as_of: datetime | None) -> SharedPage:
