@@ -260,15 +260,17 @@ SHARED_HOT_AFTER = _shared_page(*_HOT, after=True)
 
 # What a cached page lacks for its reader, in one trip: $1 community, $2 reader, $3 the page's post ids,
 # $4 when the page was read (less a slack for transactions in flight then), $5 the edit window in seconds,
-# $6 the members who wrote on the page. `own_news`: the reader has a pending post there (only they see it) or
+# $6 the members who wrote on the page. The two lists come as array literals (text), made once per cached page:
+# asyncpg would check and encode every element of a list for every reader.
+# `own_news`: the reader has a pending post there (only they see it) or
 # wrote, edited or deleted one since (they see their own writes at once): the page is then built for them alone.
 # `blocked`: the page's writers the reader blocked (their posts are left out; their comments need a page of its own).
 READER_OF_PAGE = f"""
 SELECT c.id IS NOT NULL AS found, m.status AS standing, {_PINS} AS pins,
        ARRAY(SELECT l.post_id FROM post_likes l
-             WHERE l.community_id = $1 AND l.user_id = $2 AND l.post_id = ANY($3::bigint[])) AS liked,
+             WHERE l.community_id = $1 AND l.user_id = $2 AND l.post_id = ANY($3::text::bigint[])) AS liked,
        ARRAY(SELECT b.blocked_id FROM member_blocks b
-             WHERE b.blocker_id = $2 AND b.blocked_id = ANY($6::bigint[])) AS blocked,
+             WHERE b.blocker_id = $2 AND b.blocked_id = ANY($6::text::bigint[])) AS blocked,
        EXISTS (SELECT FROM posts p
                WHERE p.community_id = $1 AND p.author_id = $2 AND p.status = 'pending' AND p.deleted_at IS NULL)
        OR EXISTS (SELECT FROM posts p

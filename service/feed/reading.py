@@ -27,11 +27,14 @@ def json_response(body: bytes, status: int = 200) -> Response[bytes]:
     return Response(content=body, status_code=status, media_type="application/json")
 
 
-def _page(row: Any, limit: int, cursor_of, items: bytes | None = None) -> Response[bytes]:
-    more = row["fetched"] > limit
-    next_cursor = encode_cursor(*cursor_of(row)) if more else None
-    items = row["items"] if items is None else items
-    return json_response(b'{"items":' + items + b',"nextCursor":' + msgspec.json.encode(next_cursor) + b"}")
+def _tail(row: Any, limit: int, cursor_of) -> bytes:
+    """What follows a page's items: its next cursor (null on the last page), and the end of the answer."""
+    next_cursor = encode_cursor(*cursor_of(row)) if row["fetched"] > limit else None
+    return b',"nextCursor":' + msgspec.json.encode(next_cursor) + b"}"
+
+
+def _page(row: Any, limit: int, cursor_of) -> Response[bytes]:
+    return json_response(b'{"items":' + row["items"] + _tail(row, limit, cursor_of))
 
 
 def _cursor(cursor: str | None, tag: str, key_type: type) -> tuple[Any, Any]:
@@ -109,8 +112,8 @@ async def community_feed(
                 author_ids=row["author_ids"],
                 commenter_ids=row["commenter_ids"],
                 items=row["items"],
-                row=row,
                 pins=row["pins"],
+                tail=_tail(row, limit, cursor_of),
             )
 
         async def load() -> SharedPage:
@@ -122,10 +125,10 @@ async def community_feed(
             pages.READER_OF_PAGE,
             community_id,
             user_id,
-            shared.post_ids,
+            shared.post_ids_text,
             shared.read_at - IN_FLIGHT_SLACK,
             float(settings.post_edit_window),
-            shared.writers,
+            shared.writers_text,
         )
         _require_standing(reader)
         blocked = set(reader["blocked"])
@@ -133,7 +136,7 @@ async def community_feed(
             if cache is not None:
                 cache.forget(key, shared)  # pinned or unpinned since, maybe through another process
         elif not reader["own_news"] and blocked.isdisjoint(shared.commenter_ids):
-            return _page(shared.row, limit, cursor_of, shared.items_for(set(reader["liked"]), blocked))
+            return json_response(shared.answer(set(reader["liked"]), blocked))
     row = await pool.fetchrow(own_query, community_id, user_id, *after, limit)
     _require_standing(row)
     return _page(row, limit, cursor_of)
