@@ -51,8 +51,8 @@ LIMIT $4
 )
 
 # The poll's state for a write. FOR SHARE (proposals, votes) lets members act together and makes a phase
-# change (FOR UPDATE) wait for them: no vote commits after the poll closed. The locks name the community ($2,
-# read first by POLL_COMMUNITY, a poll never moves): Citus locks a row only on the one shard it names.
+# change (FOR UPDATE) wait for them: no vote commits after the poll closed. The locks name the community ($1,
+# read first by POLL_COMMUNITY, a poll never moves; $2 the poll): Citus locks a row only on the one shard it names.
 POLL_COMMUNITY = "SELECT community_id FROM polls WHERE id = $1"
 _POLL_STATE = """
 SELECT id, community_id, status, votes_per_member, proposals_per_member, allow_vote_changes,
@@ -61,11 +61,11 @@ SELECT id, community_id, status, votes_per_member, proposals_per_member, allow_v
        status = 'voting' AND now() < voting_close_at AS accepting_votes,
        status = 'proposing' AND now() >= proposals_close_at AS voting_due,
        status = 'voting' AND now() >= voting_close_at AS closing_due
-FROM polls WHERE id = $1
+FROM polls
 """
-POLL_STATE = _POLL_STATE
-POLL_STATE_SHARED = _POLL_STATE + " AND community_id = $2 FOR SHARE"
-POLL_STATE_LOCKED = _POLL_STATE + " AND community_id = $2 FOR UPDATE"
+POLL_STATE = _POLL_STATE + "WHERE id = $1"
+POLL_STATE_SHARED = _POLL_STATE + "WHERE community_id = $1 AND id = $2 FOR SHARE"
+POLL_STATE_LOCKED = _POLL_STATE + "WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
 POLL_FOR_CLOSING = """
 SELECT id, community_id, title, trial_product, reward_winning_proposer, reward_top_proposers,
