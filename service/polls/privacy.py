@@ -43,5 +43,5 @@ PRIVACY = Privacy(
     erase=erase,
     exports={"votes": _VOTES, "proposals": _PROPOSALS, "trials": _TRIALS},
     erases=("trial_qualifications", "trial_feedback"),
-    keeps=("polls", "poll_votes", "poll_proposals", "poll_participants", "poll_audit", "point_spends"),
+    keeps=("polls", "poll_votes", "poll_proposals", "poll_participants", "poll_audit", "point_spends", "point_refunds"),
 )
