@@ -435,6 +435,17 @@ async def test_a_redeemed_place_that_expires_unclaimed_gives_back_its_points_and
     spends, refunds, audited = await ledger(world)
     assert [(user, points) for _, user, points in spends] == [(carol.id, PRICE)]  # the spend stays as it was
     assert refunds == [(spends[0][0], carol.id, PRICE, "expired")] and audited == 1
+    # Her copy of her data lists the spend with its refund.
+    exported = await world.client.get("/v1/me/export", headers=carol.headers)
+    assert exported.status_code == 200, exported.text
+    (spend,) = exported.json()["pointSpends"]
+    assert (spend["id"], spend["trialId"], spend["pollId"], spend["brandId"]) == (
+        str(spends[0][0]),
+        trial["id"],
+        poll_id,
+        brand_id,
+    )
+    assert (spend["points"], spend["refundReason"]) == (PRICE, "expired") and spend["refundedAt"] is not None
 
     # The job again (a retry, a late run): nothing more.
     assert await expire_now(world, poll_id) == 1
