@@ -45,7 +45,7 @@ async def set_offer(conn: asyncpg.Connection, poll_id: int, admin_id: int, data:
         state = await poll_state(conn, poll_id, q.POLL_STATE_LOCKED)
         await require_app_member(conn, state["community_id"], admin_id, APP, admin=True)
         await require_points_spendable(conn, state["community_id"])
-        redeemed = (await conn.fetchrow(q.COUNT_REDEEMED, poll_id))["held"]
+        redeemed = (await conn.fetchrow(q.COUNT_REDEEMED, poll_id, state["community_id"]))["held"]
         if data.places < redeemed:
             raise Problem("points_places_below_redeemed", f"{redeemed} places are already redeemed")
         await conn.execute(q.SET_TRIAL_POINTS, poll_id, data.price, data.places)
@@ -86,7 +86,7 @@ async def redeem(conn: asyncpg.Connection, poll_id: int, user_id: int, key: str 
         held = await conn.fetchval(q.MY_QUALIFICATION, poll_id, user_id)
         if held is not None:
             raise Problem("trial_already_held", f"you hold free trial {held} of this poll")
-        redeemed = await conn.fetchrow(q.COUNT_REDEEMED, poll_id)
+        redeemed = await conn.fetchrow(q.COUNT_REDEEMED, poll_id, community_id)
         if redeemed["held"] >= poll["trial_points_places"]:
             raise Problem("no_places_left", f"all {poll['trial_points_places']} places are taken")
         brand_id, price = brand["brand_id"], poll["trial_points_price"]
@@ -130,7 +130,10 @@ async def refund_expired(conn: asyncpg.Connection, poll_id: int, community_id: i
     """In the expiry job's transaction, after it wrote down the expired qualifications: each redeemed place of the
     poll that expired unclaimed gives its points back to the member (a `point_refunds` row, the spend untouched) and
     its place back to the offer (places count only unrefunded spends). One refund per spend: running again refunds
-    nothing twice. If the redemption window has closed meanwhile, nobody can take the place again."""
+    nothing twice. If the redemption window has closed meanwhile, nobody can take the place again.
+
+    Neither the poll's lock nor the member's: a refund only frees a place and adds points, so a redemption that
+    does not see it yet refuses at worst (`no_places_left`, `not_enough_points`); it never oversells nor overspends."""
     for refund in await conn.fetch(q.REFUND_EXPIRED, poll_id, community_id):
         details = {
             "points": refund["points"],

@@ -318,7 +318,7 @@ SELECT count(*)::int AS sold,
        count(*) FILTER (WHERE NOT EXISTS (
            SELECT FROM point_refunds r WHERE r.qualification_id = t.id AND r.community_id = t.community_id
        ))::int AS held
-FROM trial_qualifications t WHERE t.poll_id = $1 AND t.reason = 'redeemed'
+FROM trial_qualifications t WHERE t.poll_id = $1 AND t.community_id = $2 AND t.reason = 'redeemed'
 """
 
 # A member's points in a brand queue here: every spend of theirs in the brand, whatever the poll, takes this lock
@@ -342,8 +342,7 @@ INSERT INTO point_refunds (spend_id, user_id, brand_id, community_id, poll_id, q
 SELECT s.id, s.user_id, s.brand_id, s.community_id, s.poll_id, s.qualification_id, s.points, 'expired'
 FROM point_spends s JOIN trial_qualifications t ON t.id = s.qualification_id AND t.community_id = s.community_id
 WHERE s.poll_id = $1 AND s.community_id = $2 AND t.status = 'expired'
-ORDER BY s.id
-ON CONFLICT DO NOTHING
+ON CONFLICT DO NOTHING  -- no target: either unique key (spend, qualification) means refunded already
 RETURNING user_id, brand_id, qualification_id, points
 """
 
