@@ -21,6 +21,7 @@ from service.core.paging import fetch_page
 from service.core.rows import from_row, lock_in_community
 from service.errors import Problem
 from service.polls import models as m
+from service.polls import points
 from service.polls import queries as q
 from service.polls import trial_queries as tq
 from service.polls.common import audit, check_content, openid_of, poll_state, replay_only
@@ -119,11 +120,14 @@ async def ship(conn: asyncpg.Connection, trial_id: int, admin_id: int, data: m.T
 
 
 async def expire_due(conn: asyncpg.Connection, poll_id: int) -> datetime | None:
-    """Write down the expiry of a poll's unclaimed qualifications past their deadline; the next deadline of
-    those still open, if any."""
+    """Write down the expiry of a poll's unclaimed qualifications past their deadline, refund the redeemed ones
+    (points.refund_expired); the next deadline of those still open, if any."""
     async with conn.transaction():
         for row in await conn.fetch(tq.EXPIRE_DUE_TRIALS, poll_id):
             await audit(conn, poll_id, None, "trial.expired", subject_id=row["user_id"])
+        community_id = await conn.fetchval(q.POLL_COMMUNITY, poll_id)
+        if community_id is not None:
+            await points.refund_expired(conn, poll_id, community_id)
         return await conn.fetchval(tq.NEXT_TRIAL_DEADLINE, poll_id)
 
 
