@@ -2,7 +2,7 @@
 
 A request validates its events (time, kind, duplicates inside the batch) and hands the rest to the process's
 `EventWriter`. The writer takes every batch queued while its previous write ran and, on one pooled connection,
-checks membership and posts for all of them in one statement and inserts their events in one more: one commit
+checks membership and posts for all of them in one statement and COPYs their events in one more: one commit
 for many requests instead of two statements and a commit each (goal: ingestion at 0.60 of COPY, issue 24).
 Each request is answered only after that commit, so an acknowledged event is durable, and each answer counts
 its own events: an event already stored, or sent by an earlier batch of the same write, is a duplicate, as it
@@ -127,45 +127,41 @@ class EventWriter:
                         _fail(one, single)
 
     async def _write(self, group: list[_Pending]) -> None:
-        # Each event once: (batch, index, event, time, community, post), the ids parsed.
-        events = [
-            (number, index, event, at, int(event.community_id), None if event.post_id is None else int(event.post_id))
-            for number, pending in enumerate(group)
-            for index, event, at in pending.candidates
-        ]
-        users = [group[e[0]].user_id for e in events]
+        communities = {event.community_id for pending in group for _, event, _ in pending.candidates}
+        posts = {event.post_id for pending in group for _, event, _ in pending.candidates} - {None}
         async with self._pool.acquire() as conn:
             found = await conn.fetchrow(
                 q.VISIBLE_TARGETS_OF_MANY,
-                list(set(users)),
-                list({e[4] for e in events}),
-                list({e[5] for e in events if e[5] is not None}),
-                users,
-                [e[2].id for e in events],
-                [e[3] for e in events],
+                list({pending.user_id for pending in group}),
+                [int(community) for community in communities],
+                [int(post) for post in posts],
             )
             members = set(zip(found["member_users"], found["member_communities"], strict=True))
             post_community = dict(zip(found["post_ids"], found["post_communities"], strict=True))
-            stored = set(found["stored"])  # ordinals (from 1) of the events stored already
             records: list[tuple] = []
             owners: dict[tuple[int, str, datetime], int] = {}
             judged = [_Judged() for _ in group]
-            for ordinal, (number, index, event, at, community_id, post_id) in enumerate(events, 1):
-                outcome, user_id = judged[number], users[ordinal - 1]
-                if (user_id, community_id) not in members:
-                    outcome.reject(index, event, "unknown_community", "no such community, or you are not a member")
-                elif post_id is not None and post_community.get(post_id) != community_id:
-                    outcome.reject(index, event, "unknown_post", "no such post in that community")
-                elif ordinal in stored or (key := (user_id, event.id, at)) in owners:
-                    outcome.sent += 1  # stored already, or sent by an earlier batch of this write
-                    outcome.duplicates += 1
-                else:
-                    owners[key] = number
-                    outcome.sent += 1
-                    target = f"post:{post_id}" if post_id is not None else f"page:{event.page}"
-                    records.append((community_id, user_id, event.type, post_id, target, event.dwell_ms, event.id, at))
+            for number, pending in enumerate(group):
+                outcome, user_id, sent = judged[number], pending.user_id, 0
+                for index, event, at in pending.candidates:
+                    community_id, post_id = int(event.community_id), event.post_id
+                    if (user_id, community_id) not in members:
+                        outcome.reject(index, event, "unknown_community", "no such community, or you are not a member")
+                    elif post_id is not None and post_community.get(post_id := int(post_id)) != community_id:
+                        outcome.reject(index, event, "unknown_post", "no such post in that community")
+                    elif (key := (user_id, event.id, at)) in owners:
+                        sent += 1  # sent by an earlier batch of this write
+                        outcome.duplicates += 1
+                    else:
+                        owners[key] = number
+                        sent += 1
+                        target = f"post:{post_id}" if post_id is not None else f"page:{event.page}"
+                        records.append(
+                            (community_id, user_id, event.type, post_id, target, event.dwell_ms, event.id, at)
+                        )
+                outcome.sent = sent
             # One statement, committed when it returns: every event of the group is durable before any answer.
-            for key in await _store(conn, records):  # stored meanwhile by another process: duplicates after all
+            for key in await _store(conn, records):  # stored already (a retry), or by another process meanwhile
                 judged[owners[key]].duplicates += 1
         for pending, outcome in zip(group, judged, strict=True):
             pending.rejected += outcome.rejected
@@ -177,9 +173,9 @@ COLUMNS = ("community_id", "user_id", "kind", "post_id", "target", "dwell_ms", "
 
 
 async def _store(conn: asyncpg.Connection, records: list[tuple]) -> list[tuple[int, str, datetime]]:
-    """Write new events; answers the keys of those found stored after all (another process wrote them since
-    they were looked up). COPY, as the events were checked new; if one was written meanwhile, the unique index
-    refuses the COPY and the idempotent INSERT takes its place."""
+    """Write new events; answers the keys of those stored already (a retried batch, or another process wrote
+    them). COPY, as events are new but for retries; if one is stored, the unique index refuses the COPY (nothing
+    of it is written) and the idempotent INSERT takes its place, naming the events it found stored."""
     if not records:
         return []
     try:
