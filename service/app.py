@@ -89,6 +89,7 @@ def _lifespan(http_client: httpx.AsyncClient | None, domains: Sequence[Domain]):
                 gc.freeze()
                 yield
             finally:
+                gc.unfreeze()  # an app started again (the tests) leaves nothing frozen behind
                 unwatch()
                 await reads.close()
                 await erased.close()
