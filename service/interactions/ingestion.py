@@ -40,6 +40,8 @@ class _Pending:
     user_id: int
     candidates: list[tuple[int, ClientEvent, datetime]]
     rejected: list[RejectedEvent]
+    # When the request's checks rejected none: the (id, time) of its events and the (community, post) they name.
+    checked: tuple[set[tuple[str, datetime]], set[tuple[str, str]]] | None = None
     future: asyncio.Future[BatchResult] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -51,8 +53,8 @@ async def ingest(writer: EventWriter, settings: Settings, user_id: int, batch: E
     oldest, latest = now - timedelta(days=settings.event_max_age_days), now + FUTURE_TOLERANCE
     rejected: list[RejectedEvent] = []
     events = batch.events
-    if _all_valid(events, ats := [event.at for event in events], oldest, latest):
-        pending = _Pending(user_id, list(zip(range(len(events)), events, ats, strict=True)), rejected)
+    if checked := _all_valid(events, ats := [event.at for event in events], oldest, latest):
+        pending = _Pending(user_id, list(zip(range(len(events)), events, ats, strict=True)), rejected, checked)
         return await writer.write(pending)
     candidates: list[tuple[int, ClientEvent, datetime]] = []
     seen: set[tuple[str, datetime]] = set()
@@ -81,18 +83,25 @@ async def ingest(writer: EventWriter, settings: Settings, user_id: int, batch: E
     return await writer.write(pending)
 
 
-def _all_valid(events: list[ClientEvent], ats: list[datetime], oldest: datetime, latest: datetime) -> bool:
+def _all_valid(
+    events: list[ClientEvent], ats: list[datetime], oldest: datetime, latest: datetime
+) -> tuple[set[tuple[str, datetime]], set[tuple[str, str]]] | None:
     """Whether the loop of `ingest` would reject none of ``events`` (``ats``: their times), in a few passes at C
     speed: every time has an offset and lies in the window (a time without one cannot be compared with one:
-    TypeError), every event names a post (then neither kind rule applies), no id and time come twice."""
+    TypeError), every event names a post (then neither kind rule applies), no id and time come twice. If so,
+    the (id, time) of the events and the (community, post) pairs they name; None otherwise."""
     try:
         if not (oldest <= min(ats) and max(ats) <= latest):
-            return False
+            return None
     except (TypeError, ValueError):  # ValueError: no events
-        return False
-    if None in [event.post_id for event in events]:
-        return False
-    return len(set(zip([event.id for event in events], ats, strict=True))) == len(ats)
+        return None
+    posts = [event.post_id for event in events]
+    if None in posts:
+        return None
+    keys = set(zip([event.id for event in events], ats, strict=True))
+    if len(keys) != len(ats):
+        return None
+    return keys, set(zip([event.community_id for event in events], posts, strict=True))
 
 
 def _answer(pending: _Pending, accepted: int, duplicates: int) -> BatchResult:
@@ -148,8 +157,12 @@ class EventWriter:
         communities: set[str] = set()
         posts: set[str | None] = set()
         for pending in group:
-            communities.update([event.community_id for _, event, _ in pending.candidates])
-            posts.update([event.post_id for _, event, _ in pending.candidates])
+            if pending.checked is not None:  # the pairs its events name: a few
+                communities.update([community for community, _ in pending.checked[1]])
+                posts.update([post for _, post in pending.checked[1]])
+            else:
+                communities.update([event.community_id for _, event, _ in pending.candidates])
+                posts.update([event.post_id for _, event, _ in pending.candidates])
         posts.discard(None)
         users = {pending.user_id for pending in group}
         async with self._pool.acquire() as conn:
@@ -166,11 +179,37 @@ class EventWriter:
                 for post_id, community_id in zip(found["post_ids"], found["post_communities"], strict=True)
             }
             records: list[tuple] = []
-            owners: dict[tuple[int, str, datetime], int] = {}
+            spans: list[tuple[int, int]] = []  # per batch, its records' slice
+            sent_by: dict[int, set[tuple[str, datetime]]] = {user_id: set() for user_id in users}  # (id, time)
             judged = [_Judged() for _ in group]
             for number, pending in enumerate(group):
-                outcome, user_id, sent = judged[number], pending.user_id, 0
-                communities_of = member_of[user_id]
+                outcome, user_id, start = judged[number], pending.user_id, len(records)
+                communities_of, sent = member_of[user_id], sent_by[user_id]
+                if (
+                    (checked := pending.checked) is not None
+                    and checked[0].isdisjoint(sent)
+                    and all(
+                        (post := visible.get(post_sent)) is not None and post[1] == communities_of.get(community_sent)
+                        for community_sent, post_sent in checked[1]
+                    )
+                ):
+                    # Every event in a community of the member's, on a visible post of it, new to this write.
+                    sent |= checked[0]
+                    outcome.sent = len(pending.candidates)
+                    records += [
+                        (
+                            communities_of[e.community_id],
+                            user_id,
+                            e.type,
+                            *visible[e.post_id][::2],
+                            e.dwell_ms,
+                            e.id,
+                            at,
+                        )
+                        for _, e, at in pending.candidates
+                    ]
+                    spans.append((start, len(records)))
+                    continue
                 for index, event, at in pending.candidates:
                     if (community_id := communities_of.get(event.community_id)) is None:
                         outcome.reject(index, event, "unknown_community", "no such community, or you are not a member")
@@ -182,18 +221,20 @@ class EventWriter:
                     else:
                         outcome.reject(index, event, "unknown_post", "no such post in that community")
                         continue
-                    sent += 1
-                    if (key := (user_id, event.id, at)) in owners:
+                    outcome.sent += 1
+                    if (key := (event.id, at)) in sent:
                         outcome.duplicates += 1  # sent by an earlier batch of this write
                     else:
-                        owners[key] = number
+                        sent.add(key)
                         records.append(
                             (community_id, user_id, event.type, post_id, target, event.dwell_ms, event.id, at)
                         )
-                outcome.sent = sent
+                spans.append((start, len(records)))
             # One statement, committed when it returns: every event of the group is durable before any answer.
-            for key in await _store(conn, records):  # stored already (a retry), or by another process meanwhile
-                judged[owners[key]].duplicates += 1
+            if stored := await _store(conn, records):  # stored already (a retry), or by another process meanwhile
+                owner = {(r[1], r[6], r[7]): n for n, (start, end) in enumerate(spans) for r in records[start:end]}
+                for key in stored:
+                    judged[owner[key]].duplicates += 1
         for pending, outcome in zip(group, judged, strict=True):
             pending.rejected += outcome.rejected
             if not pending.future.done():  # a request gone away (cancelled) is not answered
