@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from benchmarks import live, media, metrics, replica, throughput
-from benchmarks.cpu import CpuAccount
-from benchmarks.processes import free_port, stop, tree_peak_rss_kib
+from benchmarks.cpu import CpuAccount, backend_cpu_seconds
+from benchmarks.processes import free_port, process_tree, stop, tree_peak_rss_kib
 from benchmarks.scaling import scaling
 from benchmarks.scenarios import BASELINE, SCENARIOS, Request, Scenario
 from service.db import embedded
@@ -255,7 +255,7 @@ def main() -> int:
                     for row in measure_all("granian", dsn, {"FEED_CACHE_SECONDS": "0"}, requests, args, "feed_")
                 ]
             if with_ingest and kind == args.servers.split(",")[0]:
-                comparisons.append(ingestion(base_url, dsn, requests["ingest"], args.duration))
+                comparisons += ingestion(base_url, dsn, requests["ingest"], args.duration, proc.pid)
             if (not args.only or "media" in args.only) and kind == args.servers.split(",")[0]:
                 comparisons += uploads(base_url, requests["feed_latest"], args.duration)
             rss_mib = tree_peak_rss_kib(proc.pid) / 1024
@@ -343,8 +343,12 @@ def uploads(base_url: str, feed: Request, duration: int) -> list[tuple[str, str,
     return [media.cpu_per_upload(photo), *media.uploads_beside_feed(base_url, feed.headers, run_feed, duration, photo)]
 
 
-def ingestion(base_url: str, dsn: str, request: Request, duration: int) -> tuple[str, str, str, float, str]:
-    """Events per second through POST /v1/events against COPY of as many events into the same table."""
+def ingestion(
+    base_url: str, dsn: str, request: Request, duration: int, api_pid: int
+) -> list[tuple[str, str, str, float, str]]:
+    """Events per second through POST /v1/events against COPY of as many events into the same table; beside
+    them the CPU per event of the API process (its worker included) and of this database's backends, which a
+    loaded machine does not distort as it does the events per second."""
     community, member, post = INGEST_TARGET
 
     async def count() -> int:
@@ -355,25 +359,51 @@ def ingestion(base_url: str, dsn: str, request: Request, duration: int) -> tuple
             await conn.close()
 
     before = asyncio.run(count())
-    result = run_wrk(base_url, request, duration, 16)
+    with CpuAccount({"api": process_tree(api_pid)}, database=urlsplit(dsn).path.lstrip("/")) as cpu:
+        result = run_wrk(base_url, request, duration, 16)
     inserted = asyncio.run(count()) - before
     api_rate = inserted / (result["duration_us"] / 1e6)
+
+    copy_backend: list[float] = []  # the CPU seconds of COPY's backend, read before it exits
 
     async def copy() -> float:
         conn = await connect(dsn)
         try:
-            return await throughput.copy_events(conn, inserted, community, member, post)
+            before = backend_cpu_seconds(conn.get_server_pid())
+            seconds = await throughput.copy_events(conn, inserted, community, member, post)
+            copy_backend.append(backend_cpu_seconds(conn.get_server_pid()) - before)
+            return seconds
         finally:
             await conn.close()
 
+    started = time.process_time()
     copy_rate = inserted / asyncio.run(copy())
-    return (
-        "event ingestion, POST /v1/events (batches of 100, 16 conns)",
-        f"{api_rate:,.0f} events/s",
-        f"{copy_rate:,.0f} events/s (asyncpg COPY)",
-        api_rate / copy_rate,
-        ">= 0.60",
+    copy_us = (time.process_time() - started) * 1e6 / max(inserted, 1)
+    copy_pg_us = copy_backend[0] * 1e6 / max(inserted, 1)
+    api_us = cpu.seconds.get("api", 0.0) * 1e6 / max(inserted, 1)
+    pg_us = cpu.seconds.get("postgres (this database)", 0.0) * 1e6 / max(inserted, 1)
+    print(
+        f"  ingestion: {inserted} events; CPU per event: API {api_us:.2f} us, its database {pg_us:.2f} us; "
+        f"COPY's client {copy_us:.2f} us, its database {copy_pg_us:.2f} us; load {os.getloadavg()[0]:.2f}",
+        file=sys.stderr,
+        flush=True,
     )
+    return [
+        (
+            "event ingestion, POST /v1/events (batches of 100, 16 conns)",
+            f"{api_rate:,.0f} events/s",
+            f"{copy_rate:,.0f} events/s (asyncpg COPY)",
+            api_rate / copy_rate,
+            ">= 0.60",
+        ),
+        (
+            "ingestion CPU per event, us: API process; its database",
+            f"{api_us:.2f}; {pg_us:.2f}",
+            f"COPY's client {copy_us:.2f}; its database {copy_pg_us:.2f}",
+            (api_us + pg_us) / max(copy_us + copy_pg_us, 1e-9),
+            "",
+        ),
+    ]
 
 
 async def metrics_comparison(dsn: str) -> list[tuple[str, str, str, float, str]]:

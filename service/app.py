@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -82,8 +83,13 @@ def _lifespan(http_client: httpx.AsyncClient | None, domains: Sequence[Domain]):
             await erased.start()
             try:
                 await reads.start()
+                # What start-up built (routes, schemas, settings, clients) lives as long as the process: out of the
+                # cyclic collector's sight, so a collection scans only what requests allocate (it took a tenth of
+                # the CPU of event ingestion, traversing the app's objects again and again).
+                gc.freeze()
                 yield
             finally:
+                gc.unfreeze()  # an app started again (the tests) leaves nothing frozen behind
                 unwatch()
                 await reads.close()
                 await erased.close()

@@ -52,8 +52,9 @@ async def enforce_declared_security(connection: ASGIConnection, handler: BaseRou
             raise Problem("operator_only")
 
 
-def _caller(request: Request) -> Caller:
-    # Verified by the guard already when the route declares bearer security.
+def caller_of(request: Request) -> Caller:
+    """The caller of a request; verified by the guard already when the route declares bearer security (a route
+    may read it here rather than take `caller` as a dependency)."""
     return request.state.get("caller") or verified_caller(request)
 
 
@@ -72,10 +73,10 @@ def verified_caller(request: ASGIConnection) -> Caller:
 def _current_user(request: Request, db: Db) -> Caller:
     # Taking `db` only orders this after the connection: Litestar resolves independent dependencies of one
     # handler together in an anyio task group, which costs a quarter of a one-query route's throughput.
-    return _caller(request)
+    return caller_of(request)
 
 
 # Mounted app-wide. A handler that takes `user: CurrentUser` requires a token (the usual case, beside `db`);
 # one that must not hold a connection (it waits on WeChat) takes `caller: CurrentUser` instead.
 provide_current_user = Provide(_current_user, sync_to_thread=False)
-provide_caller = Provide(_caller, sync_to_thread=False)
+provide_caller = Provide(caller_of, sync_to_thread=False)
