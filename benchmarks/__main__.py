@@ -120,6 +120,21 @@ def lua_for(request: Request) -> str:
     return "\n".join(lines) + "\n" + REPORT_LUA
 
 
+def measured_wrk(
+    proc: subprocess.Popen, dsn: str, base_url: str, request: Request, duration: int, connections: int
+) -> dict:
+    """run_wrk, with the CPU the server's process tree and the database's backends used per request: figures a
+    shared machine does not skew as it skews req/s (benchmarks/cpu.py)."""
+    database = urlsplit(dsn).path.lstrip("/")  # the DSN's host may be a socket's folder: a path with slashes
+    with CpuAccount({"api": [proc.pid], "wrk": [os.getpid()]}, database=database) as cpu:
+        result = run_wrk(base_url, request, duration, connections)
+    served = max(result["requests"], 1)
+    result["api_cpu_ms"] = cpu.seconds.get("api", 0.0) * 1000 / served
+    result["pg_cpu_ms"] = cpu.seconds.get("postgres (this database)", 0.0) * 1000 / served
+    result["load"] = os.getloadavg()[0]
+    return result
+
+
 def run_wrk(base_url: str, request: Request, duration: int, connections: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua_for(request))
@@ -229,7 +244,7 @@ def main() -> int:
                 if not requests[scenario.name].rotation:  # a rotation is used once: no warm-up run
                     run_wrk(base_url, requests[scenario.name], 2, args.connections)
                 connections = scenario.connections or args.connections
-                result = run_wrk(base_url, requests[scenario.name], args.duration, connections)
+                result = measured_wrk(proc, dsn, base_url, requests[scenario.name], args.duration, connections)
                 result.update(server=kind, scenario=scenario.name, goal=scenario.goal, connections=connections)
                 rows.append(result)
                 print(f"  {kind:8} {scenario.name:24} {result['rps']:9.0f} req/s", file=sys.stderr, flush=True)
@@ -267,6 +282,16 @@ def main() -> int:
             f"{p99_ratio:.2f} | {row['rps'] / bare['rps']:.2f} | {row['errors'] + row['non2xx']} | "
             f"{row['rss_mib']:.0f} | {row['goal']} |"
         )
+    print(
+        "\n| server | scenario | API CPU ms/req | its database's CPU ms/req | load average after |\n"
+        "|---|---|---:|---:|---:|"
+    )
+    for row in rows:
+        if "api_cpu_ms" in row:
+            print(
+                f"| {row['server']} | {row['scenario']} | {row['api_cpu_ms']:.3f} | {row['pg_cpu_ms']:.3f} | "
+                f"{row['load']:.2f} |"
+            )
     if args.instances > 1:
         scaling(dsn, requests, args, start_server, run_wrk)
     if not args.only or "replica" in args.only:  # the feed from the primary vs from a streaming replica
@@ -300,7 +325,7 @@ def measure_all(
     try:
         for scenario in chosen:
             run_wrk(base_url, requests[scenario.name], 2, args.connections)
-            result = run_wrk(base_url, requests[scenario.name], args.duration, args.connections)
+            result = measured_wrk(proc, dsn, base_url, requests[scenario.name], args.duration, args.connections)
             result.update(server=kind, scenario=scenario.name, goal=scenario.goal, connections=args.connections)
             print(f"  {kind:8} {scenario.name:24} {result['rps']:9.0f} req/s ({env or 'as is'})", file=sys.stderr)
             rows.append(result)
