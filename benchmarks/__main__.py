@@ -16,11 +16,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from benchmarks import live, media, metrics, replica, throughput
-from benchmarks.processes import free_port, stop, tree_peak_rss_kib
+from benchmarks.cpu import CpuAccount, backend_cpu_seconds
+from benchmarks.processes import free_port, process_tree, stop, tree_peak_rss_kib
 from benchmarks.scaling import scaling
 from benchmarks.scenarios import BASELINE, SCENARIOS, Request, Scenario
 from service.db import embedded
@@ -116,6 +118,21 @@ def lua_for(request: Request) -> str:
         lines.append(f"wrk.body = {json.dumps(request.body)}")
         lines.append('wrk.headers["Content-Type"] = "application/json"')
     return "\n".join(lines) + "\n" + REPORT_LUA
+
+
+def measured_wrk(
+    proc: subprocess.Popen, dsn: str, base_url: str, request: Request, duration: int, connections: int
+) -> dict:
+    """run_wrk, with the CPU the server's process tree and the database's backends used per request: figures a
+    shared machine does not skew as it skews req/s (benchmarks/cpu.py)."""
+    database = urlsplit(dsn).path.lstrip("/")  # the DSN's host may be a socket's folder: a path with slashes
+    with CpuAccount({"api": [proc.pid], "wrk": [os.getpid()]}, database=database) as cpu:
+        result = run_wrk(base_url, request, duration, connections)
+    served = max(result["requests"], 1)
+    result["api_cpu_ms"] = cpu.seconds.get("api", 0.0) * 1000 / served
+    result["pg_cpu_ms"] = cpu.seconds.get("postgres (this database)", 0.0) * 1000 / served
+    result["load"] = os.getloadavg()[0]
+    return result
 
 
 def run_wrk(base_url: str, request: Request, duration: int, connections: int) -> dict:
@@ -227,7 +244,7 @@ def main() -> int:
                 if not requests[scenario.name].rotation:  # a rotation is used once: no warm-up run
                     run_wrk(base_url, requests[scenario.name], 2, args.connections)
                 connections = scenario.connections or args.connections
-                result = run_wrk(base_url, requests[scenario.name], args.duration, connections)
+                result = measured_wrk(proc, dsn, base_url, requests[scenario.name], args.duration, connections)
                 result.update(server=kind, scenario=scenario.name, goal=scenario.goal, connections=connections)
                 rows.append(result)
                 print(f"  {kind:8} {scenario.name:24} {result['rps']:9.0f} req/s", file=sys.stderr, flush=True)
@@ -238,7 +255,7 @@ def main() -> int:
                     for row in measure_all("granian", dsn, {"FEED_CACHE_SECONDS": "0"}, requests, args, "feed_")
                 ]
             if with_ingest and kind == args.servers.split(",")[0]:
-                comparisons.append(ingestion(base_url, dsn, requests["ingest"], args.duration))
+                comparisons += ingestion(base_url, dsn, requests["ingest"], args.duration, proc.pid)
             if (not args.only or "media" in args.only) and kind == args.servers.split(",")[0]:
                 comparisons += uploads(base_url, requests["feed_latest"], args.duration)
             rss_mib = tree_peak_rss_kib(proc.pid) / 1024
@@ -265,6 +282,16 @@ def main() -> int:
             f"{p99_ratio:.2f} | {row['rps'] / bare['rps']:.2f} | {row['errors'] + row['non2xx']} | "
             f"{row['rss_mib']:.0f} | {row['goal']} |"
         )
+    print(
+        "\n| server | scenario | API CPU ms/req | its database's CPU ms/req | load average after |\n"
+        "|---|---|---:|---:|---:|"
+    )
+    for row in rows:
+        if "api_cpu_ms" in row:
+            print(
+                f"| {row['server']} | {row['scenario']} | {row['api_cpu_ms']:.3f} | {row['pg_cpu_ms']:.3f} | "
+                f"{row['load']:.2f} |"
+            )
     if args.instances > 1:
         scaling(dsn, requests, args, start_server, run_wrk)
     if not args.only or "replica" in args.only:  # the feed from the primary vs from a streaming replica
@@ -298,7 +325,7 @@ def measure_all(
     try:
         for scenario in chosen:
             run_wrk(base_url, requests[scenario.name], 2, args.connections)
-            result = run_wrk(base_url, requests[scenario.name], args.duration, args.connections)
+            result = measured_wrk(proc, dsn, base_url, requests[scenario.name], args.duration, args.connections)
             result.update(server=kind, scenario=scenario.name, goal=scenario.goal, connections=args.connections)
             print(f"  {kind:8} {scenario.name:24} {result['rps']:9.0f} req/s ({env or 'as is'})", file=sys.stderr)
             rows.append(result)
@@ -316,8 +343,12 @@ def uploads(base_url: str, feed: Request, duration: int) -> list[tuple[str, str,
     return [media.cpu_per_upload(photo), *media.uploads_beside_feed(base_url, feed.headers, run_feed, duration, photo)]
 
 
-def ingestion(base_url: str, dsn: str, request: Request, duration: int) -> tuple[str, str, str, float, str]:
-    """Events per second through POST /v1/events against COPY of as many events into the same table."""
+def ingestion(
+    base_url: str, dsn: str, request: Request, duration: int, api_pid: int
+) -> list[tuple[str, str, str, float, str]]:
+    """Events per second through POST /v1/events against COPY of as many events into the same table; beside
+    them the CPU per event of the API process (its worker included) and of this database's backends, which a
+    loaded machine does not distort as it does the events per second."""
     community, member, post = INGEST_TARGET
 
     async def count() -> int:
@@ -328,25 +359,51 @@ def ingestion(base_url: str, dsn: str, request: Request, duration: int) -> tuple
             await conn.close()
 
     before = asyncio.run(count())
-    result = run_wrk(base_url, request, duration, 16)
+    with CpuAccount({"api": process_tree(api_pid)}, database=urlsplit(dsn).path.lstrip("/")) as cpu:
+        result = run_wrk(base_url, request, duration, 16)
     inserted = asyncio.run(count()) - before
     api_rate = inserted / (result["duration_us"] / 1e6)
+
+    copy_backend: list[float] = []  # the CPU seconds of COPY's backend, read before it exits
 
     async def copy() -> float:
         conn = await connect(dsn)
         try:
-            return await throughput.copy_events(conn, inserted, community, member, post)
+            before = backend_cpu_seconds(conn.get_server_pid())
+            seconds = await throughput.copy_events(conn, inserted, community, member, post)
+            copy_backend.append(backend_cpu_seconds(conn.get_server_pid()) - before)
+            return seconds
         finally:
             await conn.close()
 
+    started = time.process_time()
     copy_rate = inserted / asyncio.run(copy())
-    return (
-        "event ingestion, POST /v1/events (batches of 100, 16 conns)",
-        f"{api_rate:,.0f} events/s",
-        f"{copy_rate:,.0f} events/s (asyncpg COPY)",
-        api_rate / copy_rate,
-        ">= 0.60",
+    copy_us = (time.process_time() - started) * 1e6 / max(inserted, 1)
+    copy_pg_us = copy_backend[0] * 1e6 / max(inserted, 1)
+    api_us = cpu.seconds.get("api", 0.0) * 1e6 / max(inserted, 1)
+    pg_us = cpu.seconds.get("postgres (this database)", 0.0) * 1e6 / max(inserted, 1)
+    print(
+        f"  ingestion: {inserted} events; CPU per event: API {api_us:.2f} us, its database {pg_us:.2f} us; "
+        f"COPY's client {copy_us:.2f} us, its database {copy_pg_us:.2f} us; load {os.getloadavg()[0]:.2f}",
+        file=sys.stderr,
+        flush=True,
     )
+    return [
+        (
+            "event ingestion, POST /v1/events (batches of 100, 16 conns)",
+            f"{api_rate:,.0f} events/s",
+            f"{copy_rate:,.0f} events/s (asyncpg COPY)",
+            api_rate / copy_rate,
+            ">= 0.60",
+        ),
+        (
+            "ingestion CPU per event, us: API process; its database",
+            f"{api_us:.2f}; {pg_us:.2f}",
+            f"COPY's client {copy_us:.2f}; its database {copy_pg_us:.2f}",
+            (api_us + pg_us) / max(copy_us + copy_pg_us, 1e-9),
+            "",
+        ),
+    ]
 
 
 async def metrics_comparison(dsn: str) -> list[tuple[str, str, str, float, str]]:

@@ -30,6 +30,12 @@ def _processes() -> dict[int, tuple[int, int, str]]:
     return found
 
 
+def backend_cpu_seconds(pid: int) -> float:
+    """CPU seconds a process (a PostgreSQL backend on this machine) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 def _machine_ticks() -> tuple[int, int]:
     """(busy, all) ticks of every core since boot."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]

@@ -2982,6 +2982,7 @@ export interface components {
             memberships?: components["schemas"]["ExportedMembership"][];
             notifications?: components["schemas"]["ExportedNotification"][];
             orders?: components["schemas"]["ExportedOrder"][];
+            pointSpends?: components["schemas"]["ExportedPointSpend"][];
             posts?: components["schemas"]["ExportedPost"][];
             profile?: components["schemas"]["ExportedProfile"] | null;
             proposals?: components["schemas"]["ExportedProposal"][];
@@ -4159,6 +4160,21 @@ export interface components {
             refundedFen: number;
             /** @example paid */
             status: string;
+        };
+        /** ExportedPointSpend */
+        ExportedPointSpend: {
+            brandId: string;
+            communityId: string;
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            /** @example 30 */
+            points: number;
+            pollId: string;
+            /** @example expired */
+            refundReason: string | null;
+            refundedAt: string | null;
+            trialId: string;
         };
         /** ExportedPost */
         ExportedPost: {

@@ -40,7 +40,7 @@ HOT = {
     "feed page (latest)": (feed.FEED_LATEST, 1, 2, None, None, 20),
     "feed page (hot)": (feed.FEED_HOT, 1, 2, None, None, 20),
     "feed page (cached, shared part)": (feed.SHARED_LATEST, 1, None, None, 20),
-    "feed page (cached, the reader's part)": (feed.READER_OF_PAGE, 1, 2, [1], None, 60.0, [3]),
+    "feed page (cached, the reader's part)": (feed.READER_OF_PAGE, 1, 2, "{1}", None, 60.0, "{3}"),
     "join: the community's lock": (communities.LOCK_COMMUNITY, 1),
     "join: the membership": (communities.MEMBERSHIP, 1, 2),
     "join: admit": (communities.UPSERT_MEMBER, 1, 2, "free"),

@@ -1,8 +1,8 @@
 """The privacy tests' world: the seeded world (tests/seed.py) over the whole stack, whose `author` then gets every
 kind of row the export lists and every kind of identity the erasure must remove: a nickname (also in the welcome
 post that greeted them), a phone number, a unionid, an avatar upload, a like, a report with a note, an inbox item,
-a check-in, a refund, a reward share, blocks both ways, a mention. The author's collection payout stays
-unconfirmed (`wait_user_confirm`): money in flight."""
+a check-in, a refund, a reward share, blocks both ways, a mention, check-in points spent on a trial place. The
+author's collection payout stays unconfirmed (`wait_user_confirm`): money in flight."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import httpx
 from service.auth.deletion import ERASE_KIND
 from service.jobs.queries import SEED_PERIODIC
 from tests.media.conftest import phone_photo
-from tests.seed import Seeded, Seeder, User, build, seeder_for
+from tests.seed import Seeded, Seeder, User, build, local_window, seeder_for
 from tests.stack import Stack, full_stack
 from tests.wechat_support import wx_login
 
@@ -102,6 +102,17 @@ async def enrich(s: Seeder, seeded: Seeded) -> None:
     await s.call("POST", "/v1/me/blocks", users["stranger"], json={"userId": str(author.id)})
     mention = {"text": "一起跑步吧", "mentions": [str(author.id)]}
     await s.call("POST", f"/v1/posts/{others_post}/comments", member, json=mention)
+    # Check-in points spent on a trial place: a brand that lets its members spend them, a poll that offers places.
+    branded = await s.community(owner, author, name="冷萃品牌群")
+    brand = await s.call("POST", "/v1/brands", owner, json={"name": "冷萃咖啡", "defaults": {"pointsSpendable": True}})
+    await s.call("POST", f"/v1/brands/{brand['id']}/communities", owner, json={"communityId": branded})
+    body = {"title": "早起打卡", "prompt": "晒晒早餐", "recurrence": "daily", "rewardPoints": 30, **local_window()}
+    activity = await s.call("POST", f"/v1/communities/{branded}/activities", owner, json=body)
+    await s.call("POST", f"/v1/activities/{activity['id']}/check-ins", author, json={"text": "六点起床喝冷萃"})
+    poll_id = await s.poll(owner, branded, trialPoints={"price": 30, "places": 1})
+    await s.call("POST", f"/v1/polls/{poll_id}/close", owner)
+    redeemed = await s.call("POST", f"/v1/polls/{poll_id}/trial-redemptions", author)
+    await s.claim(author, redeemed["id"])
     # A reward share from a committed pool, written as the commit writes it (a real commit needs days of
     # rolled-up metrics; tests/test_metrics_scenario.py commits one over HTTP).
     pool_id = await s.pool.fetchval(

@@ -33,6 +33,7 @@ FILLED = (
     "votes",
     "proposals",
     "trials",
+    "pointSpends",
     "checkIns",
     "meetupSignups",
     "orders",
@@ -79,6 +80,9 @@ async def test_the_export_holds_everything_and_the_erasure_leaves_no_trace(world
     assert mine["profile"]["unionid"] == identity["unionid"] and mine["profile"]["openid"] == identity["openid"]
     assert [r["note"] for r in mine["reports"]] == [REPORT_NOTE]
     assert {t["deliveryNote"] for t in mine["trials"]} == {"上海市徐汇区某路 1 号"}
+    (spend,) = mine["pointSpends"]
+    assert (spend["points"], spend["refundedAt"]) == (30, None)
+    assert spend["trialId"] in {t["id"] for t in mine["trials"] if t["reason"] == "redeemed"}
     async with pool.acquire() as conn:
         assert await traces(conn, needles), "the world must hold the identity before the erasure"
 

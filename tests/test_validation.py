@@ -182,3 +182,48 @@ async def test_missing_or_invalid_query_parameters_answer_validation_failed(clie
     fields = {error["field"] for error in problem["errors"]}
     assert fields == {"from", "to"} - {part.split("=")[0] for part in query.split("&") if "soon" not in part}
     assert all(error["source"] == "query" for error in problem["errors"])
+
+
+def test_an_event_batch_decoded_the_fast_way_is_the_one_decoded_the_usual_way():
+    """EventBatch.decode_fast (POST /v1/events) answers what the nesting check and the strict decoding answer, or
+    declines: over bodies with bad, escaped and non-ASCII ids, brackets in texts, unknown and nested fields,
+    numbers with a zero fraction."""
+    import random
+
+    from service.interactions.models import EventBatch
+    from service.validation import integral_numbers
+
+    def usual(body: bytes) -> object:
+        if too_deep(body):
+            return "too deep"
+        try:
+            return msgspec.to_builtins(msgspec.json.decode(integral_numbers(body), type=EventBatch, strict=True))
+        except msgspec.DecodeError:
+            return "refused"
+
+    ids = ["w1", "a.b:c-d_E", "", "x" * 64, "x" * 65, "a b", "\\u0041b", "\\u00e9", "é", "a\\n", '\\"', "[", "{x}"]
+    numbers = ["1", "12345", "0", "01", "1" * 16, "1" * 17, "1\\n", "\\u0031", "١", "-1", "1.0", "[1]"]
+    extras = ['"page":"[{"', '"page":"x"', '"x":1.0', '"x":[[[[1]]]]', '"x":{"y":[]}', '"dwellMs":4000.0']
+    extras += ['"dwellMs":4000.5', '"dwellMs":"4000"', '"type":"nope"', '"at":"2026-12-01T00:00:00"', '"at":5']
+    rng = random.Random(24)
+    fast_ones = 0
+    for _ in range(3000):
+        events = []
+        for n in range(rng.randint(1, 4)):
+            fields = {
+                "id": f'"{rng.choice(ids) if rng.random() < 0.3 else f"e{n}"}"',
+                "type": '"post_view"',
+                "communityId": f'"{rng.choice(numbers) if rng.random() < 0.2 else "7"}"',
+                "postId": f'"{rng.choice(numbers) if rng.random() < 0.2 else "9"}"',
+                "at": '"2026-12-01T00:00:00+00:00"',
+            }
+            text = ",".join(f'"{k}":{v}' for k, v in fields.items() if rng.random() > 0.03)
+            if rng.random() < 0.3:
+                text += "," + rng.choice(extras)
+            events.append("{" + text + "}")
+        body = ('{"events":[' + ",".join(events) + "]" + ("" if rng.random() > 0.05 else ',"x":[[]]') + "}").encode()
+        fast = EventBatch.decode_fast(body)
+        if fast is not None:
+            fast_ones += 1
+            assert msgspec.to_builtins(fast) == usual(body), body
+    assert fast_ones > 300

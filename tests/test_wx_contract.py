@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 from service.app import create_app
-from tests.support import KIT, ROOT, serve
+from tests.seed import local_window
+from tests.support import KIT, ROOT, make_settings, serve
 
 CLIENT = ROOT / "tests" / "client"
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
 async def node(script: str, *args: str, timeout: float = 120, flags: tuple[str, ...] = ()) -> dict:
@@ -58,3 +61,51 @@ async def test_the_live_socket_through_wx_connect_socket(settings, sandbox):
     assert seen["sixth"] == "connectSocket:fail exceed max task count"
     assert seen["badUrl"] == "connectSocket:fail invalid url"
     assert (seen["refused"], seen["closed"]) == ("connectSocket:fail", 1000)
+
+
+async def test_trial_places_for_points_through_wx_request(database_url, sandbox):
+    """The trial-points operations with real ids (every_operation.cjs reaches them only with made-up ones): the
+    owner's offer (PUT, DELETE), a member's redemption (POST, with and without an Idempotency-Key), the balance
+    (GET with the brand id in wx's `data`); ids as strings, refusals with their code and a Chinese `userMessage`."""
+    settings = make_settings(database_url, wechat_api_base=sandbox.url, newcomer_hours=0)
+    async with serve(create_app(settings)) as api:
+        seen = await node("trial_points.cjs", api, sandbox.url, json.dumps(local_window()))
+    assert seen["methods"] == ["DELETE", "GET", "POST", "PUT"]
+    assert seen["setup"] == {"attached": 200, "checkIn": 201, "points": 30}
+    assert seen["offer"] == {
+        "status": 200,
+        "body": {"price": 30, "places": 2, "placesLeft": 2, "redeemableUntil": None},
+    }
+    assert seen["closed"] == 200
+    brand_id = seen["before"]["body"]["brandId"]
+    assert isinstance(brand_id, str) and brand_id.isdigit()
+    assert seen["before"] == {
+        "status": 200,
+        "body": {"brandId": brand_id, "spendable": True, "earned": 30, "spent": 0, "available": 30},
+    }
+    assert seen["redeemed"] == {
+        "status": 201,
+        "reason": "redeemed",
+        "position": 1,
+        "types": ["string", "string", "string"],
+        "ownPoll": True,
+        "replayed": {"status": 201, "same": True, "header": "true"},
+    }
+    assert seen["after"] == {"brandId": brand_id, "spendable": True, "earned": 30, "spent": 30, "available": 0}
+    assert seen["placesLeft"] == 1
+    assert seen["withdrawn"] == {"status": 204, "body": ""}
+    assert seen["withdrawnOffer"] is None
+    assert seen["mine"] == [[seen["trialId"], "redeemed"]]
+    refusals = {
+        "memberOffers": (403, "forbidden"),
+        "early": (409, "trial_redemption_closed"),
+        "again": (409, "trial_already_held"),
+        "poor": (409, "not_enough_points"),
+        "badBrand": (400, "validation_failed"),
+        "noBrand": (404, "not_found"),
+        "noOffer": (409, "no_points_offer"),
+    }
+    assert {name: (seen[name]["status"], seen[name]["code"]) for name in refusals} == refusals
+    for name in refusals:
+        assert CHINESE.search(seen[name]["userMessage"]), (name, seen[name])
+    assert seen["poor"]["userMessage"] == "积分不足，多参加打卡活动攒积分吧。"

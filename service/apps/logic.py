@@ -23,6 +23,7 @@ from service.core.apps import APP_STATES, APPS, app_state
 from service.core.inbox import Item, deliver
 from service.core.messaging import send_once, thing
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
+from service.core.rows import lock_in_community
 from service.errors import Problem
 from service.settings import Settings
 from service.wechat.client import WeChatClient
@@ -191,11 +192,8 @@ async def clear_price(conn: asyncpg.Connection, app: str) -> None:
 
 
 async def _lock(conn: asyncpg.Connection, community_app_id: int | None) -> asyncpg.Record | None:
-    """The community app, locked (None when there is none): its community read first, unlocked."""
-    community_id = await conn.fetchval(q.COMMUNITY_OF_APP, community_app_id)
-    if community_id is None:
-        return None
-    return await conn.fetchrow(q.LOCK_COMMUNITY_APP, community_id, community_app_id)
+    """The community app, locked (None when there is none)."""
+    return await lock_in_community(conn, q.COMMUNITY_OF_APP, q.LOCK_COMMUNITY_APP, community_app_id)
 
 
 async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:

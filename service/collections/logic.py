@@ -33,7 +33,7 @@ from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo
 from service.core.paging import fetch_page
-from service.core.rows import from_row
+from service.core.rows import from_row, lock_in_community
 from service.errors import FieldError, Problem
 from service.jobs import enqueue
 from service.settings import Settings
@@ -217,11 +217,8 @@ async def pay_share(
 
 
 async def _lock(conn: asyncpg.Connection, collection_id: int) -> asyncpg.Record | None:
-    """The collection, locked (None when there is no such collection): its community read first, unlocked."""
-    community_id = await conn.fetchval(q.COLLECTION_COMMUNITY, collection_id)
-    if community_id is None:
-        return None
-    return await conn.fetchrow(q.LOCK_COLLECTION, community_id, collection_id)
+    """The collection, locked (None when there is no such collection)."""
+    return await lock_in_community(conn, q.COLLECTION_COMMUNITY, q.LOCK_COLLECTION, collection_id)
 
 
 async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:

@@ -1,9 +1,10 @@
 """Who is calling: the identity comes only from the bearer token, the operator only from the operator key.
 
-`enforce_declared_security` is an app-wide guard: the security an operation declares in the OpenAPI spec
-(`security=BEARER_SECURITY` or `OPERATOR_SECURITY` on a controller or handler) is exactly what it enforces,
-and it is checked before the body and parameters are read, so a caller without credentials learns nothing
-but 401/403.
+`enforce_declared_security` runs app-wide before every request: the security an operation declares in the
+OpenAPI spec (`security=BEARER_SECURITY` or `OPERATOR_SECURITY` on a controller or handler) is exactly what it
+enforces, and it is checked before the body and parameters are read, so a caller without credentials learns
+nothing but 401/403. It is part of the app's `before_request` hook (service/app.py), not a Litestar guard:
+Litestar hands a guard a copy of the route handler made for each request, whose resolved security is not kept.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ CurrentUser = NamedDependency[Caller]
 
 
 async def enforce_declared_security(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    # async although it never awaits: Litestar runs a sync guard in a worker thread, a hop on every request.
+    # `handler` is the registered one: it resolves its security once and keeps it.
     if connection.scope["type"] != "http":
         return  # a WebSocket checks its token itself, to refuse the upgrade with a problem (service/live)
     if connection.scope.get("method") == "OPTIONS":
@@ -51,8 +52,9 @@ async def enforce_declared_security(connection: ASGIConnection, handler: BaseRou
             raise Problem("operator_only")
 
 
-def _caller(request: Request) -> Caller:
-    # Verified by the guard already when the route declares bearer security.
+def caller_of(request: Request) -> Caller:
+    """The caller of a request; verified by the guard already when the route declares bearer security (a route
+    may read it here rather than take `caller` as a dependency)."""
     return request.state.get("caller") or verified_caller(request)
 
 
@@ -71,10 +73,10 @@ def verified_caller(request: ASGIConnection) -> Caller:
 def _current_user(request: Request, db: Db) -> Caller:
     # Taking `db` only orders this after the connection: Litestar resolves independent dependencies of one
     # handler together in an anyio task group, which costs a quarter of a one-query route's throughput.
-    return _caller(request)
+    return caller_of(request)
 
 
 # Mounted app-wide. A handler that takes `user: CurrentUser` requires a token (the usual case, beside `db`);
 # one that must not hold a connection (it waits on WeChat) takes `caller: CurrentUser` instead.
 provide_current_user = Provide(_current_user, sync_to_thread=False)
-provide_caller = Provide(_caller, sync_to_thread=False)
+provide_caller = Provide(caller_of, sync_to_thread=False)

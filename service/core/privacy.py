@@ -114,6 +114,21 @@ class ExportedTrial(_Row):
     feedback: Annotated[str | None, Meta(examples=["味道很好，会回购"])]
 
 
+class ExportedPointSpend(_Row):
+    """Check-in points I spent on a trial place (`trialId`); `refundedAt` and `refundReason` when they came back
+    (the place expired unclaimed: docs/polls.md)."""
+
+    id: str
+    brand_id: str
+    community_id: str
+    poll_id: str
+    trial_id: str
+    points: Annotated[int, Meta(examples=[30])]
+    created_at: datetime
+    refunded_at: datetime | None
+    refund_reason: Annotated[str | None, Meta(examples=["expired"])]
+
+
 class ExportedCheckIn(_Row):
     id: str
     activity_id: str
@@ -241,6 +256,7 @@ class AccountExport(_Row):
     votes: list[ExportedVote] = msgspec.field(default_factory=list)
     proposals: list[ExportedProposal] = msgspec.field(default_factory=list)
     trials: list[ExportedTrial] = msgspec.field(default_factory=list)
+    point_spends: list[ExportedPointSpend] = msgspec.field(default_factory=list)
     check_ins: list[ExportedCheckIn] = msgspec.field(default_factory=list)
     meetup_signups: list[ExportedSignup] = msgspec.field(default_factory=list)
     orders: list[ExportedOrder] = msgspec.field(default_factory=list)

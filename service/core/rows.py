@@ -1,4 +1,4 @@
-"""Rows to response Structs, one way for every domain.
+"""Rows to response Structs, one way for every domain; and a row's lock in its community.
 
 The SQL names each column as the Struct's field. Ids are bigints in the database and strings on the wire:
 `from_row` turns an integer into text where the Struct's field is a string, and otherwise only picks the
@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, TypeVar
 
+import asyncpg
 import msgspec.inspect as mi
 
 from service.errors import FieldError, Problem
@@ -48,3 +49,16 @@ def _text_fields(model: type) -> frozenset[str]:
 def invalid(field: str, message: str) -> Problem:
     """`validation_failed` for one body field that the decoder could not judge (a rule across fields)."""
     return Problem("validation_failed", message, errors=[FieldError(field=field, message=message, source="body")])
+
+
+async def lock_in_community(
+    conn: asyncpg.Connection, community_of: str, lock: str, key: Any, *args: Any
+) -> asyncpg.Record | None:
+    """The row of `key`, locked: `community_of` ($1 the key) reads its community, unlocked, then `lock` ($1 the
+    community, $2 the key, then `args`) locks it there. None when there is no such row (or it went in between).
+
+    Citus routes a statement to one shard, and so takes a row lock at all, only when it names the distribution
+    column (community_id); a row's community never changes, so the unlocked read first is safe.
+    """
+    community_id = await conn.fetchval(community_of, key)
+    return None if community_id is None else await conn.fetchrow(lock, community_id, key, *args)

@@ -77,6 +77,8 @@ SELECT create_distributed_table('trial_feedback', 'community_id', colocate_with 
 -- A member's spends of check-in points live beside the redeemed qualification (its poll's community); the balance
 -- of a brand sums them, and the check-ins, over the brand's shards.
 SELECT create_distributed_table('point_spends', 'community_id', colocate_with => 'communities');
+-- Their refunds (a place that expired unclaimed) live beside the spend they compensate.
+SELECT create_distributed_table('point_refunds', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('collections', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('activities', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('activity_occurrences', 'community_id', colocate_with => 'communities');

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 # Every item starts with its reader's like (queries._item_json): the shared page says false.
@@ -34,21 +35,51 @@ class SharedPage:
     author_ids: list[int | None]  # per item; None for a robot
     commenter_ids: list[int]  # whoever wrote one of the items' first comments
     items: list[bytes]
-    row: Any  # fetched and the sort keys of the last item, for the cursor
     pins: list[int]  # the community's pinned posts when the page was read
+    tail: bytes  # what follows the items in the answer: `,"nextCursor":...}` (reading._tail)
 
-    @property
+    @cached_property
     def writers(self) -> list[int]:
         return list({*(a for a in self.author_ids if a is not None), *self.commenter_ids})
 
+    @cached_property
+    def post_ids_text(self) -> str:
+        """The post ids as an array literal: PostgreSQL reads it for each reader, asyncpg does not re-encode it."""
+        return _array_literal(self.post_ids)
+
+    @cached_property
+    def writers_text(self) -> str:
+        return _array_literal(self.writers)
+
+    @cached_property
+    def _index(self) -> dict[int, int]:
+        return {post_id: index for index, post_id in enumerate(self.post_ids)}
+
+    @cached_property
+    def _plain(self) -> bytes:
+        """The answer of a reader who liked none of the items and blocked none of their authors."""
+        return b'{"items":[' + b",".join(self.items) + b"]" + self.tail
+
+    def answer(self, liked: set[int], blocked: set[int]) -> bytes:
+        """The page as a JSON answer, with the reader's likes, without the posts of members they blocked: built
+        once for every reader who liked and blocked none of it, per reader otherwise."""
+        if not liked and not blocked:
+            return self._plain
+        return b'{"items":' + self.items_for(liked, blocked) + self.tail
+
     def items_for(self, liked: set[int], blocked: set[int]) -> bytes:
         """The items as a JSON array, with the reader's likes, without the posts of members they blocked."""
-        shown = (i for i in range(len(self.items)) if self.author_ids[i] not in blocked)
-        return b"[" + b",".join(self._item(i, liked) for i in shown) + b"]"
+        items = list(self.items)
+        for post_id in liked:
+            if (index := self._index.get(post_id)) is not None:
+                items[index] = LIKED_TRUE + items[index][len(LIKED_FALSE) :]
+        if blocked:
+            items = [item for item, author in zip(items, self.author_ids, strict=True) if author not in blocked]
+        return b"[" + b",".join(items) + b"]"
 
-    def _item(self, index: int, liked: set[int]) -> bytes:
-        item = self.items[index]
-        return LIKED_TRUE + item[len(LIKED_FALSE) :] if self.post_ids[index] in liked else item
+
+def _array_literal(ids: list[int]) -> str:
+    return "{" + ",".join(map(str, ids)) + "}"
 
 
 class PageCache:

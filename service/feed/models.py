@@ -26,6 +26,7 @@ from service.core.paging import NextCursor
 POST_TEXT_MAX = 2000  # msg_sec_check takes up to 2,500 characters
 COMMENT_TEXT_MAX = 500
 FIRST_COMMENTS = 3  # comments shown with each feed item
+FEED_LIMIT_MAX = 50  # the largest page of posts
 EDIT_WINDOW_DEFAULT = 900
 
 PostStatus = Literal["visible", "pending", "rejected"]

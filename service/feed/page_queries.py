@@ -10,7 +10,7 @@ from __future__ import annotations
 from service.core.blocks import unblocked
 from service.core.media import IMAGES_JSON
 from service.core.shown import member_shown
-from service.feed.models import FIRST_COMMENTS
+from service.feed.models import FEED_LIMIT_MAX, FIRST_COMMENTS
 
 # A post's uploaded photos, URLs as placeholders signed per answer (service/core/media.py).
 _IMAGES = f"CASE WHEN p.image_ids = '{{}}' THEN '[]'::json ELSE {IMAGES_JSON.format(ids='p.image_ids')} END"
@@ -155,20 +155,49 @@ def _pinned(seen: str, first_page: str, extra: str = "") -> str:
         WHERE pp.community_id = $1 AND {first_page} AND {seen} {extra}"""  # noqa: S608
 
 
-def _community_page(order: str, key: str, key_type: str, extra: str = "", *, pins: bool = False) -> str:
+# The most rows a page statement fetches: the largest page (FEED_LIMIT_MAX) and one to tell whether there is more.
+_MOST = FEED_LIMIT_MAX + 1
+
+
+def _keyset(key: str, key_type: str, after: bool | None, cursor: str = "$3", cursor_id: str = "$4") -> tuple[str, str]:
+    """The cursor's condition and the LIMIT of a page's posts, for ``limit`` the page size parameter (below).
+
+    ``after`` None: one statement for every page (`cursor IS NULL OR (key) < cursor`, LIMIT limit + 1): PostgreSQL
+    plans it afresh for every execution (a custom plan: a LIMIT it cannot read makes a generic plan look costlier),
+    which for a page that builds 20 items of JSON costs as much as running it. ``after`` False (the first page) or
+    True (the pages after a cursor): statements whose generic plan is as good as a custom one, so PostgreSQL plans
+    them once per connection: the cursor is an index condition (or NULL, a one-time filter), the LIMIT a constant
+    (the largest page), the page size applied to the rows numbered."""
+    if after is None:
+        return f"({cursor}::{key_type} IS NULL OR ({key}) < ({cursor}, {cursor_id}))", "{limit} + 1"
+    if after:
+        return f"({key}) < ({cursor}::{key_type}, {cursor_id}::bigint)", str(_MOST)
+    return f"{cursor}::{key_type} IS NULL AND {cursor_id}::bigint IS NULL", str(_MOST)
+
+
+def _numbered(order: str, posts: str, limit: str, after: bool | None) -> str:
+    """Posts (``posts``: a SELECT with its LIMIT) numbered `n` in page order; at most ``limit`` + 1 of them."""
+    numbered = f"SELECT p.*, row_number() OVER (ORDER BY {order}) AS n FROM ({posts}) p"  # noqa: S608
+    return numbered if after is None else f"SELECT * FROM ({numbered}) p WHERE n <= {limit} + 1"  # noqa: S608
+
+
+def _community_page(
+    order: str, key: str, key_type: str, extra: str = "", *, pins: bool = False, after: bool | None = None
+) -> str:
     """A page of one community's posts for a member. $1 community, $2 me, $3/$4 the cursor (NULL: first
     page), $5 limit. ``order`` is the ORDER BY, ``key`` the matching keyset row; ``pins``: pinned posts
-    first (the feed)."""
+    first (the feed); ``after``: see _keyset."""
     active = "AND EXISTS (SELECT FROM standing WHERE status = 'active')"
-    source = f"""
-        SELECT p.*, row_number() OVER (ORDER BY {order}) AS n FROM (
+    cursor, most = _keyset(key, key_type, after)
+    posts = f"""
             SELECT p.* FROM posts p
             WHERE p.community_id = $1 AND {_SEEN_BY.format(me="$2")} {extra} {_NOT_PINNED if pins else ""}
               {active}
-              AND ($3::{key_type} IS NULL OR ({key}) < ($3, $4))
+              AND {cursor}
             ORDER BY {order}
-            LIMIT $5 + 1
-        ) p"""  # noqa: S608
+            LIMIT {most.format(limit="$5")}
+        """  # noqa: S608
+    source = _numbered(order, posts, "$5", after)
     if pins:
         source += _pinned(_SEEN_BY.format(me="$2"), f"$3::{key_type} IS NULL", active)
     return f"""WITH {_STANDING},
@@ -178,8 +207,13 @@ def _community_page(order: str, key: str, key_type: str, extra: str = "", *, pin
 """  # noqa: S608
 
 
-FEED_LATEST = _community_page("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz", pins=True)
-FEED_HOT = _community_page("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "double precision", pins=True)
+_LATEST = ("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz")
+_HOT = ("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "double precision")
+# The feed's first page (its cursor NULL), and the pages after a cursor: each planned once per connection.
+FEED_LATEST = _community_page(*_LATEST, pins=True, after=False)
+FEED_LATEST_AFTER = _community_page(*_LATEST, pins=True, after=True)
+FEED_HOT = _community_page(*_HOT, pins=True, after=False)
+FEED_HOT_AFTER = _community_page(*_HOT, pins=True, after=True)
 
 
 # The community's pins in order: a cached page read before a pin or an unpin is stale for everyone.
@@ -201,36 +235,42 @@ FEED_SINCE = f"""WITH {_STANDING},
 """  # noqa: S608
 
 
-def _shared_page(order: str, key: str, key_type: str) -> str:
+def _shared_page(order: str, key: str, key_type: str, *, after: bool) -> str:
     """A page of one community's visible posts as everyone sees them (no reader, no standing check), for the
     page cache, with the pinned posts first and the community's pins as read (`pins`: the cache compares them
-    with the reader's, READER_OF_PAGE). $1 community, $2/$3 the cursor (NULL: first page), $4 limit."""
+    with the reader's, READER_OF_PAGE). $1 community, $2/$3 the cursor (NULL: first page), $4 limit;
+    ``after``: see _keyset."""
     visible = "p.deleted_at IS NULL AND p.status = 'visible'"
-    source = f"""
-        SELECT p.*, row_number() OVER (ORDER BY {order}) AS n FROM (
+    cursor, most = _keyset(key, key_type, after, "$2", "$3")
+    posts = f"""
             SELECT p.* FROM posts p
             WHERE p.community_id = $1 AND {visible} {_NOT_PINNED}
-              AND ($2::{key_type} IS NULL OR ({key}) < ($2, $3))
+              AND {cursor}
             ORDER BY {order}
-            LIMIT $4 + 1
-        ) p {_pinned(visible, f"$2::{key_type} IS NULL")}"""  # noqa: S608
+            LIMIT {most.format(limit="$4")}
+        """  # noqa: S608
+    source = f"{_numbered(order, posts, '$4', after)} {_pinned(visible, f'$2::{key_type} IS NULL')}"
     return f"WITH {_page(source, 'NULL::bigint', '$4', '$1', shared=True)},\n       {_PINS} AS pins\n"
 
 
-SHARED_LATEST = _shared_page("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz")
-SHARED_HOT = _shared_page("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "double precision")
+SHARED_LATEST = _shared_page(*_LATEST, after=False)
+SHARED_LATEST_AFTER = _shared_page(*_LATEST, after=True)
+SHARED_HOT = _shared_page(*_HOT, after=False)
+SHARED_HOT_AFTER = _shared_page(*_HOT, after=True)
 
 # What a cached page lacks for its reader, in one trip: $1 community, $2 reader, $3 the page's post ids,
 # $4 when the page was read (less a slack for transactions in flight then), $5 the edit window in seconds,
-# $6 the members who wrote on the page. `own_news`: the reader has a pending post there (only they see it) or
+# $6 the members who wrote on the page. The two lists come as array literals (text), made once per cached page:
+# asyncpg would check and encode every element of a list for every reader.
+# `own_news`: the reader has a pending post there (only they see it) or
 # wrote, edited or deleted one since (they see their own writes at once): the page is then built for them alone.
 # `blocked`: the page's writers the reader blocked (their posts are left out; their comments need a page of its own).
 READER_OF_PAGE = f"""
 SELECT c.id IS NOT NULL AS found, m.status AS standing, {_PINS} AS pins,
        ARRAY(SELECT l.post_id FROM post_likes l
-             WHERE l.community_id = $1 AND l.user_id = $2 AND l.post_id = ANY($3::bigint[])) AS liked,
+             WHERE l.community_id = $1 AND l.user_id = $2 AND l.post_id = ANY($3::text::bigint[])) AS liked,
        ARRAY(SELECT b.blocked_id FROM member_blocks b
-             WHERE b.blocker_id = $2 AND b.blocked_id = ANY($6::bigint[])) AS blocked,
+             WHERE b.blocker_id = $2 AND b.blocked_id = ANY($6::text::bigint[])) AS blocked,
        EXISTS (SELECT FROM posts p
                WHERE p.community_id = $1 AND p.author_id = $2 AND p.status = 'pending' AND p.deleted_at IS NULL)
        OR EXISTS (SELECT FROM posts p

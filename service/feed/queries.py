@@ -29,14 +29,15 @@ VALUES ($1, $2, 'post', $3, $4, $5, $6, $7, $8, $9)
 RETURNING id, community_id, author_id, text, status, created_at, counted_at
 """
 
-POST = """
+_POST = """
 SELECT id, community_id, author_id, robot, kind, text, image_urls, link_kind, link_id, status, created_at,
        deleted_at, essence_at, counted_at, image_ids, check_label, mention_ids
-FROM posts WHERE id = $1
+FROM posts
 """
-# Locked by (id, community) ($2, read first by POST_COMMUNITY: service/feed/locks.py), as Citus requires.
+POST = _POST + "WHERE id = $1\n"
+# Locked by $1 the community (read first by POST_COMMUNITY: service/feed/locks.py) and $2 the post, as Citus requires.
 POST_COMMUNITY = "SELECT community_id FROM posts WHERE id = $1"
-LOCK_POST = POST + "AND community_id = $2\nFOR UPDATE\n"
+LOCK_POST = _POST + "WHERE community_id = $1 AND id = $2\nFOR UPDATE\n"
 
 UPDATE_POST = """
 UPDATE posts SET text = $2, image_ids = $3, link_kind = $4, link_id = $5, status = $6, check_label = $7,
@@ -74,13 +75,15 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 RETURNING id
 """
 
-COMMENT = """
+_COMMENT = """
 SELECT c.id, c.community_id, c.post_id, c.parent_id, c.reply_to_id, c.author_id, c.robot, c.text, c.status,
        c.deleted_at, c.counted_at, c.created_at, c.image_id, c.check_label
-FROM comments c WHERE c.id = $1
+FROM comments c
 """
+COMMENT = _COMMENT + "WHERE c.id = $1\n"
+# Locked as posts are: $1 the community (read first by COMMENT_COMMUNITY), $2 the comment.
 COMMENT_COMMUNITY = "SELECT community_id FROM comments WHERE id = $1"
-LOCK_COMMENT = COMMENT + "AND c.community_id = $2\nFOR UPDATE\n"
+LOCK_COMMENT = _COMMENT + "WHERE c.community_id = $1 AND c.id = $2\nFOR UPDATE\n"
 
 SET_COMMENT_STATUS = "UPDATE comments SET status = $2, check_label = $3, updated_at = now() WHERE id = $1"
 

@@ -27,11 +27,14 @@ def json_response(body: bytes, status: int = 200) -> Response[bytes]:
     return Response(content=body, status_code=status, media_type="application/json")
 
 
-def _page(row: Any, limit: int, cursor_of, items: bytes | None = None) -> Response[bytes]:
-    more = row["fetched"] > limit
-    next_cursor = encode_cursor(*cursor_of(row)) if more else None
-    items = row["items"] if items is None else items
-    return json_response(b'{"items":' + items + b',"nextCursor":' + msgspec.json.encode(next_cursor) + b"}")
+def _tail(row: Any, limit: int, cursor_of) -> bytes:
+    """What follows a page's items: its next cursor (null on the last page), and the end of the answer."""
+    next_cursor = encode_cursor(*cursor_of(row)) if row["fetched"] > limit else None
+    return b',"nextCursor":' + msgspec.json.encode(next_cursor) + b"}"
+
+
+def _page(row: Any, limit: int, cursor_of) -> Response[bytes]:
+    return json_response(b'{"items":' + row["items"] + _tail(row, limit, cursor_of))
 
 
 def _cursor(cursor: str | None, tag: str, key_type: type) -> tuple[Any, Any]:
@@ -55,15 +58,21 @@ def _require_standing(row: Any) -> None:
         raise Problem("not_member")
 
 
-# Per order: the reader's page, the shared page (cache.py), the cursor's type and the last item's sort key.
+# Per order: the reader's page and the shared page (cache.py), each as (first page, pages after a cursor), the
+# cursor's type and the last item's sort key.
 _ORDERS = {
     "latest": (
-        pages.FEED_LATEST,
-        pages.SHARED_LATEST,
+        (pages.FEED_LATEST, pages.FEED_LATEST_AFTER),
+        (pages.SHARED_LATEST, pages.SHARED_LATEST_AFTER),
         datetime,
         lambda r: ("latest", r["last_created_at"], r["last_id"]),
     ),
-    "hot": (pages.FEED_HOT, pages.SHARED_HOT, float, lambda r: ("hot", r["last_hot_rank"], r["last_id"])),
+    "hot": (
+        (pages.FEED_HOT, pages.FEED_HOT_AFTER),
+        (pages.SHARED_HOT, pages.SHARED_HOT_AFTER),
+        float,
+        lambda r: ("hot", r["last_hot_rank"], r["last_id"]),
+    ),
 }
 # A write whose transaction began before a shared page was read may commit after it: its author's next
 # reads bypass the cache this long.
@@ -85,12 +94,13 @@ async def community_feed(
     finished for its reader on the primary: their standing, likes and blocks, and whether they wrote since the
     page was read (then the page is built for them alone, on the primary: they see their own writes at once)."""
     pool = reads.primary
-    own_query, shared_query, key_type, cursor_of = _ORDERS[order]
+    own_queries, shared_queries, key_type, cursor_of = _ORDERS[order]
     if (newer_than := since_id(since, cursor)) is not None:  # catching up: the reader's own, never cached
         row = await pool.fetchrow(pages.FEED_SINCE, community_id, user_id, newer_than, limit)
         _require_standing(row)
         return _page(row, limit, cursor_of)
     after = _cursor(cursor, order, key_type)
+    own_query, shared_query = own_queries[after[0] is not None], shared_queries[after[0] is not None]
     if cache is not None or reads.usable():
 
         async def shared_page(conn: asyncpg.Connection, as_of: datetime | None) -> SharedPage:
@@ -102,8 +112,8 @@ async def community_feed(
                 author_ids=row["author_ids"],
                 commenter_ids=row["commenter_ids"],
                 items=row["items"],
-                row=row,
                 pins=row["pins"],
+                tail=_tail(row, limit, cursor_of),
             )
 
         async def load() -> SharedPage:
@@ -115,10 +125,10 @@ async def community_feed(
             pages.READER_OF_PAGE,
             community_id,
             user_id,
-            shared.post_ids,
+            shared.post_ids_text,
             shared.read_at - IN_FLIGHT_SLACK,
             float(settings.post_edit_window),
-            shared.writers,
+            shared.writers_text,
         )
         _require_standing(reader)
         blocked = set(reader["blocked"])
@@ -126,7 +136,7 @@ async def community_feed(
             if cache is not None:
                 cache.forget(key, shared)  # pinned or unpinned since, maybe through another process
         elif not reader["own_news"] and blocked.isdisjoint(shared.commenter_ids):
-            return _page(shared.row, limit, cursor_of, shared.items_for(set(reader["liked"]), blocked))
+            return json_response(shared.answer(set(reader["liked"]), blocked))
     row = await pool.fetchrow(own_query, community_id, user_id, *after, limit)
     _require_standing(row)
     return _page(row, limit, cursor_of)

@@ -30,7 +30,7 @@ ADMIN = (*MEMBER, "forbidden")
 WRITE = (*MEMBER, "member_muted", "introduction_required", "rate_limited", "content_rejected", "wechat_session_stale")
 MENTIONS = ("too_many_mentions", "mention_not_member", "blocked")  # `blocked`: a mentioned (or answered) member
 
-FeedLimit = Annotated[int, QueryParameter(ge=1, le=50, description="Page size (1-50)")]
+FeedLimit = Annotated[int, QueryParameter(ge=1, le=m.FEED_LIMIT_MAX, description=f"Page size (1-{m.FEED_LIMIT_MAX})")]
 
 
 def _ok(model: type, description: str, status: int = 200) -> dict[int, ResponseSpec]:

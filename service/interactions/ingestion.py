@@ -2,7 +2,7 @@
 
 A request validates its events (time, kind, duplicates inside the batch) and hands the rest to the process's
 `EventWriter`. The writer takes every batch queued while its previous write ran and, on one pooled connection,
-checks membership and posts for all of them in one statement and inserts their events in one more: one commit
+checks membership and posts for all of them in one statement and COPYs their events in one more: one commit
 for many requests instead of two statements and a commit each (goal: ingestion at 0.60 of COPY, issue 24).
 Each request is answered only after that commit, so an acknowledged event is durable, and each answer counts
 its own events: an event already stored, or sent by an earlier batch of the same write, is a duplicate, as it
@@ -40,6 +40,8 @@ class _Pending:
     user_id: int
     candidates: list[tuple[int, ClientEvent, datetime]]
     rejected: list[RejectedEvent]
+    # When the request's checks rejected none: the (id, time) of its events and the (community, post) they name.
+    checked: tuple[set[tuple[str, datetime]], set[tuple[str, str]]] | None = None
     future: asyncio.Future[BatchResult] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -50,13 +52,17 @@ async def ingest(writer: EventWriter, settings: Settings, user_id: int, batch: E
     now = datetime.now(UTC)
     oldest, latest = now - timedelta(days=settings.event_max_age_days), now + FUTURE_TOLERANCE
     rejected: list[RejectedEvent] = []
+    events = batch.events
+    if checked := _all_valid(events, ats := [event.at for event in events], oldest, latest):
+        pending = _Pending(user_id, list(zip(range(len(events)), events, ats, strict=True)), rejected, checked)
+        return await writer.write(pending)
     candidates: list[tuple[int, ClientEvent, datetime]] = []
     seen: set[tuple[str, datetime]] = set()
 
     def reject(index: int, event: ClientEvent, code: str, message: str) -> None:
         rejected.append(RejectedEvent(index=index, id=event.id, code=code, message=message))
 
-    for index, event in enumerate(batch.events):
+    for index, event in enumerate(events):
         at = event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)  # no offset: UTC (RFC 3339 wants one)
         if at > latest:
             reject(index, event, "in_future", "the event's time is in the future")
@@ -75,6 +81,27 @@ async def ingest(writer: EventWriter, settings: Settings, user_id: int, batch: E
     if not candidates:
         return _answer(pending, 0, 0)
     return await writer.write(pending)
+
+
+def _all_valid(
+    events: list[ClientEvent], ats: list[datetime], oldest: datetime, latest: datetime
+) -> tuple[set[tuple[str, datetime]], set[tuple[str, str]]] | None:
+    """Whether the loop of `ingest` would reject none of ``events`` (``ats``: their times), in a few passes at C
+    speed: every time has an offset and lies in the window (a time without one cannot be compared with one:
+    TypeError), every event names a post (then neither kind rule applies), no id and time come twice. If so,
+    the (id, time) of the events and the (community, post) pairs they name; None otherwise."""
+    try:
+        if not (oldest <= min(ats) and max(ats) <= latest):
+            return None
+    except (TypeError, ValueError):  # ValueError: no events
+        return None
+    posts = [event.post_id for event in events]
+    if None in posts:
+        return None
+    keys = set(zip([event.id for event in events], ats, strict=True))
+    if len(keys) != len(ats):
+        return None
+    return keys, set(zip([event.community_id for event in events], posts, strict=True))
 
 
 def _answer(pending: _Pending, accepted: int, duplicates: int) -> BatchResult:
@@ -127,46 +154,87 @@ class EventWriter:
                         _fail(one, single)
 
     async def _write(self, group: list[_Pending]) -> None:
-        # Each event once: (batch, index, event, time, community, post), the ids parsed.
-        events = [
-            (number, index, event, at, int(event.community_id), None if event.post_id is None else int(event.post_id))
-            for number, pending in enumerate(group)
-            for index, event, at in pending.candidates
-        ]
-        users = [group[e[0]].user_id for e in events]
+        communities: set[str] = set()
+        posts: set[str | None] = set()
+        for pending in group:
+            if pending.checked is not None:  # the pairs its events name: a few
+                communities.update([community for community, _ in pending.checked[1]])
+                posts.update([post for _, post in pending.checked[1]])
+            else:
+                communities.update([event.community_id for _, event, _ in pending.candidates])
+                posts.update([event.post_id for _, event, _ in pending.candidates])
+        posts.discard(None)
+        users = {pending.user_id for pending in group}
         async with self._pool.acquire() as conn:
             found = await conn.fetchrow(
-                q.VISIBLE_TARGETS_OF_MANY,
-                list(set(users)),
-                list({e[4] for e in events}),
-                list({e[5] for e in events if e[5] is not None}),
-                users,
-                [e[2].id for e in events],
-                [e[3] for e in events],
+                q.VISIBLE_TARGETS_OF_MANY, list(users), [int(c) for c in communities], [int(p) for p in posts]
             )
-            members = set(zip(found["member_users"], found["member_communities"], strict=True))
-            post_community = dict(zip(found["post_ids"], found["post_communities"], strict=True))
-            stored = set(found["stored"])  # ordinals (from 1) of the events stored already
+            # Per member, the communities (as sent -> id) they are active in; per visible post as sent, its id,
+            # its community and the events' target (ids as sent are canonical: digits, no leading zero).
+            member_of: dict[int, dict[str, int]] = {user_id: {} for user_id in users}
+            for user_id, community_id in zip(found["member_users"], found["member_communities"], strict=True):
+                member_of[user_id][str(community_id)] = community_id
+            visible = {
+                str(post_id): (post_id, community_id, f"post:{post_id}")
+                for post_id, community_id in zip(found["post_ids"], found["post_communities"], strict=True)
+            }
             records: list[tuple] = []
-            owners: dict[tuple[int, str, datetime], int] = {}
+            spans: list[tuple[int, int]] = []  # per batch, its records' slice
+            sent_by: dict[int, set[tuple[str, datetime]]] = {user_id: set() for user_id in users}  # (id, time)
             judged = [_Judged() for _ in group]
-            for ordinal, (number, index, event, at, community_id, post_id) in enumerate(events, 1):
-                outcome, user_id = judged[number], users[ordinal - 1]
-                if (user_id, community_id) not in members:
-                    outcome.reject(index, event, "unknown_community", "no such community, or you are not a member")
-                elif post_id is not None and post_community.get(post_id) != community_id:
-                    outcome.reject(index, event, "unknown_post", "no such post in that community")
-                elif ordinal in stored or (key := (user_id, event.id, at)) in owners:
-                    outcome.sent += 1  # stored already, or sent by an earlier batch of this write
-                    outcome.duplicates += 1
-                else:
-                    owners[key] = number
+            for number, pending in enumerate(group):
+                outcome, user_id, start = judged[number], pending.user_id, len(records)
+                communities_of, sent = member_of[user_id], sent_by[user_id]
+                if (
+                    (checked := pending.checked) is not None
+                    and checked[0].isdisjoint(sent)
+                    and all(
+                        (post := visible.get(post_sent)) is not None and post[1] == communities_of.get(community_sent)
+                        for community_sent, post_sent in checked[1]
+                    )
+                ):
+                    # Every event in a community of the member's, on a visible post of it, new to this write.
+                    sent |= checked[0]
+                    outcome.sent = len(pending.candidates)
+                    records += [
+                        (
+                            communities_of[e.community_id],
+                            user_id,
+                            e.type,
+                            *visible[e.post_id][::2],
+                            e.dwell_ms,
+                            e.id,
+                            at,
+                        )
+                        for _, e, at in pending.candidates
+                    ]
+                    spans.append((start, len(records)))
+                    continue
+                for index, event, at in pending.candidates:
+                    if (community_id := communities_of.get(event.community_id)) is None:
+                        outcome.reject(index, event, "unknown_community", "no such community, or you are not a member")
+                        continue
+                    if event.post_id is None:
+                        post_id, target = None, f"page:{event.page}"
+                    elif (post := visible.get(event.post_id)) is not None and post[1] == community_id:
+                        post_id, _, target = post
+                    else:
+                        outcome.reject(index, event, "unknown_post", "no such post in that community")
+                        continue
                     outcome.sent += 1
-                    target = f"post:{post_id}" if post_id is not None else f"page:{event.page}"
-                    records.append((community_id, user_id, event.type, post_id, target, event.dwell_ms, event.id, at))
+                    if (key := (event.id, at)) in sent:
+                        outcome.duplicates += 1  # sent by an earlier batch of this write
+                    else:
+                        sent.add(key)
+                        records.append(
+                            (community_id, user_id, event.type, post_id, target, event.dwell_ms, event.id, at)
+                        )
+                spans.append((start, len(records)))
             # One statement, committed when it returns: every event of the group is durable before any answer.
-            for key in await _store(conn, records):  # stored meanwhile by another process: duplicates after all
-                judged[owners[key]].duplicates += 1
+            if stored := await _store(conn, records):  # stored already (a retry), or by another process meanwhile
+                owner = {(r[1], r[6], r[7]): n for n, (start, end) in enumerate(spans) for r in records[start:end]}
+                for key in stored:
+                    judged[owner[key]].duplicates += 1
         for pending, outcome in zip(group, judged, strict=True):
             pending.rejected += outcome.rejected
             if not pending.future.done():  # a request gone away (cancelled) is not answered
@@ -177,9 +245,9 @@ COLUMNS = ("community_id", "user_id", "kind", "post_id", "target", "dwell_ms", "
 
 
 async def _store(conn: asyncpg.Connection, records: list[tuple]) -> list[tuple[int, str, datetime]]:
-    """Write new events; answers the keys of those found stored after all (another process wrote them since
-    they were looked up). COPY, as the events were checked new; if one was written meanwhile, the unique index
-    refuses the COPY and the idempotent INSERT takes its place."""
+    """Write new events; answers the keys of those stored already (a retried batch, or another process wrote
+    them). COPY, as events are new but for retries; if one is stored, the unique index refuses the COPY (nothing
+    of it is written) and the idempotent INSERT takes its place, naming the events it found stored."""
     if not records:
         return []
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -10,16 +11,21 @@ import msgspec
 from service.core.media import AvatarLink
 from service.core.money.models import Order, Refund
 
-IdString = Annotated[str, msgspec.Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", description="A resource id")]
-ClientEventId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$(?!\n)")]
+ID_PATTERN = r"^[1-9][0-9]{0,15}$(?!\n)"
+EVENT_ID_PATTERN = r"^[A-Za-z0-9._:-]+$(?!\n)"
+IdString = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="A resource id")]
+ClientEventId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=EVENT_ID_PATTERN)]
 
 
 class Camel(msgspec.Struct, rename="camel", kw_only=True):
     pass
 
 
-class ClientEvent(Camel, frozen=True):
+class ClientEvent(Camel, frozen=True, gc=False):
     """One client-side event. `id` is unique per member and makes retries idempotent."""
+
+    # gc=False: texts, a time and numbers make no reference cycle; untracked, a batch's hundred events cost the
+    # cyclic collector nothing.
 
     id: ClientEventId
     type: Literal["page_view", "post_view", "share_open"]
@@ -32,6 +38,45 @@ class ClientEvent(Camel, frozen=True):
 
 class EventBatch(Camel, frozen=True):
     events: Annotated[list[ClientEvent], msgspec.Meta(min_length=1, max_length=1000)]
+
+    @staticmethod
+    def decode_fast(body: bytes) -> EventBatch | None:
+        """What the usual checks and strict decoding of ``body`` give (service/request.py), or None: then they
+        run. The strict decoding calls a regular expression per id, three per event, most of its cost; here
+        each is applied once: the event id's to all the ids joined (each is non-empty, so the join is of the
+        pattern's characters alone exactly when every id is), the resource id's to each distinct community and
+        post. A body with no bracket but those of the batch's object, list and events nests 3 levels: not too
+        deep; a `4000.0` the usual way reads as 4000 fails here (`dwellMs` is decoded strictly: an integer) and
+        one in a field the batch does not know is ignored either way."""
+        try:
+            events = _DECODE_CHECKED(body).events
+        except (msgspec.DecodeError, RecursionError):
+            return None
+        if body.count(b"{") != len(events) + 1 or body.count(b"[") != 1:
+            return None  # more brackets: in texts, or unknown fields
+        if not _EVENT_ID.search("".join([event.id for event in events])):
+            return None
+        numbers = {event.community_id for event in events} | {event.post_id for event in events}
+        numbers.discard(None)
+        if not all(map(_ID.search, numbers)):
+            return None
+        return EventBatch(events=events)
+
+
+class _CheckedClientEvent(ClientEvent, frozen=True, gc=False):
+    """A ClientEvent whose ids' patterns EventBatch.decode_fast checks for the whole batch (all else as is)."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    community_id: str
+    post_id: str | None = None
+
+
+class _CheckedEventBatch(Camel, frozen=True):
+    events: Annotated[list[_CheckedClientEvent], msgspec.Meta(min_length=1, max_length=1000)]
+
+
+_DECODE_CHECKED = msgspec.json.Decoder(_CheckedEventBatch, strict=True).decode
+_ID, _EVENT_ID = re.compile(ID_PATTERN), re.compile(EVENT_ID_PATTERN)
 
 
 class RejectedEvent(Camel, frozen=True):

@@ -28,8 +28,8 @@ WHERE NOT EXISTS (
 """
 
 # For the batches of one write: the active memberships among its members' and communities' (a superset of the
-# pairs asked: the caller keeps those it asked), its visible posts, and which of its events ($4-$6: user, client
-# id, time) are stored already (their ordinals). One trip for the whole write.
+# pairs asked: the caller keeps those it asked) and its visible posts. One trip for the whole write; whether an
+# event is stored already the unique index says when the events are written (ingestion._store).
 VISIBLE_TARGETS_OF_MANY = """
 SELECT
     ARRAY(SELECT user_id FROM memberships
@@ -41,11 +41,7 @@ SELECT
     ARRAY(SELECT id FROM posts WHERE id = ANY($3::bigint[]) AND deleted_at IS NULL AND status = 'visible'
           ORDER BY id) AS post_ids,
     ARRAY(SELECT community_id FROM posts WHERE id = ANY($3::bigint[]) AND deleted_at IS NULL AND status = 'visible'
-          ORDER BY id) AS post_communities,
-    ARRAY(SELECT DISTINCT k.n
-          FROM unnest($4::bigint[], $5::text[], $6::timestamptz[]) WITH ORDINALITY AS k (u, id, at, n)
-          JOIN interaction_events e ON e.user_id = k.u AND e.client_event_id = k.id AND e.occurred_at = k.at
-          ORDER BY k.n) AS stored
+          ORDER BY id) AS post_communities
 """
 
 EVENT_PARTITIONS = """

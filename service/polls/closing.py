@@ -14,6 +14,7 @@ import asyncpg
 
 from service.core.apps import require_app_member
 from service.core.inbox import Item, deliver
+from service.core.rows import lock_in_community
 from service.errors import Problem
 from service.jobs import enqueue
 from service.polls import draw
@@ -165,15 +166,12 @@ async def advance_due(conn: asyncpg.Connection, poll_id: int) -> str | None:
     """The deadline job: move the poll past every deadline that has passed. Returns the status it left, or
     None when there is no such poll. Safe to run any number of times."""
     async with conn.transaction():
-        community_id = await conn.fetchval(q.POLL_COMMUNITY, poll_id)
-        if community_id is None:
-            return None
-        state = await conn.fetchrow(q.POLL_STATE_LOCKED, poll_id, community_id)
+        state = await lock_in_community(conn, q.POLL_COMMUNITY, q.POLL_STATE_LOCKED, poll_id)
         if state is None:
             return None
         if state["voting_due"]:
             await _open_voting(conn, poll_id, None)
-            state = await conn.fetchrow(q.POLL_STATE_LOCKED, poll_id, community_id)
+            state = await conn.fetchrow(q.POLL_STATE_LOCKED, state["community_id"], poll_id)
         if state["closing_due"]:
             await _close(conn, poll_id, None)
             return "closed"

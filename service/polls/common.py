@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from service.core.rows import lock_in_community
 from service.errors import Problem
 from service.polls import queries as q
 from service.wechat.client import WeChatClient
@@ -46,13 +47,12 @@ async def audit(
     await conn.execute(q.INSERT_AUDIT, poll_id, actor_id, action, proposal_id, vote_id, subject_id, details or {})
 
 
-async def poll_state(conn: asyncpg.Connection, poll_id: int, query: str = q.POLL_STATE) -> asyncpg.Record:
-    """The poll's state; POLL_STATE_SHARED and POLL_STATE_LOCKED lock it by its community, read first."""
-    if query == q.POLL_STATE:
-        row = await conn.fetchrow(query, poll_id)
+async def poll_state(conn: asyncpg.Connection, poll_id: int, lock: str | None = None) -> asyncpg.Record:
+    """The poll's state: unlocked, or locked by `lock` (POLL_STATE_SHARED, POLL_STATE_LOCKED) in its community."""
+    if lock is None:
+        row = await conn.fetchrow(q.POLL_STATE, poll_id)
     else:
-        community_id = await conn.fetchval(q.POLL_COMMUNITY, poll_id)
-        row = None if community_id is None else await conn.fetchrow(query, poll_id, community_id)
+        row = await lock_in_community(conn, q.POLL_COMMUNITY, lock, poll_id)
     if row is None:
         raise Problem("not_found", "no such poll")
     return row

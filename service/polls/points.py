@@ -3,7 +3,8 @@
 Where a community's brand allows it (`brands.points_spendable`), its admins offer a naming poll's trial places at a
 price in points; a member of the community redeems one with the points earned by check-ins in the brand's
 communities. The balance is never stored: check-in points earned in the brand's communities minus the points spent
-there (`point_spends`, one row per redeemed place).
+there (`point_spends`, one row per redeemed place) plus those refunded (`point_refunds`, one row per place that
+expired unclaimed: the expiry job gives back its points and its place, see `refund_expired`).
 
 Race-free, in one transaction per redemption:
 - the poll row FOR UPDATE: redemptions of one poll queue, so places are counted (and positions given) exactly;
@@ -44,7 +45,7 @@ async def set_offer(conn: asyncpg.Connection, poll_id: int, admin_id: int, data:
         state = await poll_state(conn, poll_id, q.POLL_STATE_LOCKED)
         await require_app_member(conn, state["community_id"], admin_id, APP, admin=True)
         await require_points_spendable(conn, state["community_id"])
-        redeemed = await conn.fetchval(q.COUNT_REDEEMED, poll_id)
+        redeemed = (await conn.fetchrow(q.COUNT_REDEEMED, poll_id, state["community_id"]))["held"]
         if data.places < redeemed:
             raise Problem("points_places_below_redeemed", f"{redeemed} places are already redeemed")
         await conn.execute(q.SET_TRIAL_POINTS, poll_id, data.price, data.places)
@@ -85,18 +86,16 @@ async def redeem(conn: asyncpg.Connection, poll_id: int, user_id: int, key: str 
         held = await conn.fetchval(q.MY_QUALIFICATION, poll_id, user_id)
         if held is not None:
             raise Problem("trial_already_held", f"you hold free trial {held} of this poll")
-        redeemed = await conn.fetchval(q.COUNT_REDEEMED, poll_id)
-        if redeemed >= poll["trial_points_places"]:
+        redeemed = await conn.fetchrow(q.COUNT_REDEEMED, poll_id, community_id)
+        if redeemed["held"] >= poll["trial_points_places"]:
             raise Problem("no_places_left", f"all {poll['trial_points_places']} places are taken")
         brand_id, price = brand["brand_id"], poll["trial_points_price"]
         await conn.execute(q.LOCK_MEMBER_POINTS, user_id, brand_id)
         # Read after the lock: READ COMMITTED shows every spend committed by whoever held it before.
-        available = await conn.fetchval(q.EARNED_POINTS, user_id, brand_id) - await conn.fetchval(
-            q.SPENT_POINTS, user_id, brand_id
-        )
+        available = await conn.fetchval(q.EARNED_POINTS, user_id, brand_id) - await _spent(conn, user_id, brand_id)
         if available < price:
             raise Problem("not_enough_points", f"the place costs {price} points; you have {available}")
-        granted = await conn.fetchrow(q.INSERT_REDEEMED, poll_id, user_id, redeemed + 1)
+        granted = await conn.fetchrow(q.INSERT_REDEEMED, poll_id, user_id, redeemed["sold"] + 1)
         if granted is None:  # unreachable under the poll's lock; the unique key says so if it ever were
             raise Problem("trial_already_held")
         trial_id = granted["id"]
@@ -127,13 +126,36 @@ async def _schedule(conn: asyncpg.Connection, poll_id: int, trial_id: int, grant
         )
 
 
+async def refund_expired(conn: asyncpg.Connection, poll_id: int, community_id: int) -> None:
+    """In the expiry job's transaction, after it wrote down the expired qualifications: each redeemed place of the
+    poll that expired unclaimed gives its points back to the member (a `point_refunds` row, the spend untouched) and
+    its place back to the offer (places count only unrefunded spends). One refund per spend: running again refunds
+    nothing twice. If the redemption window has closed meanwhile, nobody can take the place again.
+
+    Neither the poll's lock nor the member's: a refund only frees a place and adds points, so a redemption that
+    does not see it yet refuses at worst (`no_places_left`, `not_enough_points`); it never oversells nor overspends."""
+    for refund in await conn.fetch(q.REFUND_EXPIRED, poll_id, community_id):
+        details = {
+            "points": refund["points"],
+            "brandId": str(refund["brand_id"]),
+            "trialId": str(refund["qualification_id"]),
+        }
+        await audit(conn, poll_id, None, "points.refunded", subject_id=refund["user_id"], details=details)
+
+
+async def _spent(conn: asyncpg.Connection, user_id: int, brand_id: int) -> int:
+    """The member's points spent in the brand, net of refunds."""
+    spent = await conn.fetchval(q.SPENT_POINTS, user_id, brand_id)
+    return spent - await conn.fetchval(q.REFUNDED_POINTS, user_id, brand_id)
+
+
 async def my_points(conn: asyncpg.Connection, brand_id: int, user_id: int) -> m.PointsBalance:
     """My points in a brand (any signed-in member: only their own figures)."""
     spendable = await conn.fetchval(q.BRAND_SPENDABLE, brand_id)
     if spendable is None:
         raise Problem("not_found", "no such brand")
     earned = await conn.fetchval(q.EARNED_POINTS, user_id, brand_id)
-    spent = await conn.fetchval(q.SPENT_POINTS, user_id, brand_id)
+    spent = await _spent(conn, user_id, brand_id)
     return m.PointsBalance(
         brand_id=str(brand_id), spendable=spendable, earned=earned, spent=spent, available=earned - spent
     )

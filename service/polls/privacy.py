@@ -1,6 +1,7 @@
 """The polls' part of account erasure and export (core/privacy.py): votes, proposals and participations stay as
 counts and results under the tombstone's id; a free trial loses its delivery and shipping notes (an address);
-trial feedback stays readable, like posts, without its photos; spends of check-in points stay (a ledger)."""
+trial feedback stays readable, like posts, without its photos; spends of check-in points and their refunds stay (a
+ledger: member id, brand, poll, points, no name nor address). The export lists the spends, each with its refund."""
 
 from __future__ import annotations
 
@@ -33,6 +34,14 @@ FROM trial_qualifications q LEFT JOIN trial_feedback f ON f.qualification_id = q
 WHERE q.user_id = $1 ORDER BY q.id
 """
 
+_POINT_SPENDS = """
+SELECT s.id::text AS id, s.brand_id::text AS brand_id, s.community_id::text AS community_id,
+       s.poll_id::text AS poll_id, s.qualification_id::text AS trial_id, s.points, s.created_at,
+       r.created_at AS refunded_at, r.reason AS refund_reason
+FROM point_spends s LEFT JOIN point_refunds r ON r.spend_id = s.id AND r.community_id = s.community_id
+WHERE s.user_id = $1 ORDER BY s.id
+"""
+
 
 async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
     await conn.execute(_UNNOTE_TRIALS, erasure.user_id)
@@ -41,7 +50,7 @@ async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
 
 PRIVACY = Privacy(
     erase=erase,
-    exports={"votes": _VOTES, "proposals": _PROPOSALS, "trials": _TRIALS},
+    exports={"votes": _VOTES, "proposals": _PROPOSALS, "trials": _TRIALS, "point_spends": _POINT_SPENDS},
     erases=("trial_qualifications", "trial_feedback"),
-    keeps=("polls", "poll_votes", "poll_proposals", "poll_participants", "poll_audit", "point_spends"),
+    keeps=("polls", "poll_votes", "poll_proposals", "poll_participants", "poll_audit", "point_spends", "point_refunds"),
 )

@@ -28,7 +28,10 @@ SELECT p.id::text AS id, p.community_id::text AS community_id, p.created_by::tex
        p.seed_commitment, p.created_at, p.id AS sort_id, p.trial_points_price, p.trial_points_places,
        p.closed_at + make_interval(days => p.trial_claim_days) AS points_until,
        (SELECT count(*) FROM trial_qualifications t
-        WHERE t.poll_id = p.id AND t.community_id = p.community_id AND t.reason = 'redeemed')::int AS points_redeemed,
+        WHERE t.poll_id = p.id AND t.community_id = p.community_id AND t.reason = 'redeemed'
+          AND NOT EXISTS (
+              SELECT FROM point_refunds r WHERE r.qualification_id = t.id AND r.community_id = t.community_id
+          ))::int AS points_redeemed,
        (SELECT count(*) FROM poll_proposals x
         WHERE x.poll_id = p.id AND x.community_id = p.community_id AND x.status = 'visible')::int AS proposal_count,
        (SELECT post_id::text FROM poll_posts o
@@ -51,8 +54,8 @@ LIMIT $4
 )
 
 # The poll's state for a write. FOR SHARE (proposals, votes) lets members act together and makes a phase
-# change (FOR UPDATE) wait for them: no vote commits after the poll closed. The locks name the community ($2,
-# read first by POLL_COMMUNITY, a poll never moves): Citus locks a row only on the one shard it names.
+# change (FOR UPDATE) wait for them: no vote commits after the poll closed. The locks name the community ($1,
+# read first by POLL_COMMUNITY, a poll never moves; $2 the poll): Citus locks a row only on the one shard it names.
 POLL_COMMUNITY = "SELECT community_id FROM polls WHERE id = $1"
 _POLL_STATE = """
 SELECT id, community_id, status, votes_per_member, proposals_per_member, allow_vote_changes,
@@ -61,11 +64,11 @@ SELECT id, community_id, status, votes_per_member, proposals_per_member, allow_v
        status = 'voting' AND now() < voting_close_at AS accepting_votes,
        status = 'proposing' AND now() >= proposals_close_at AS voting_due,
        status = 'voting' AND now() >= voting_close_at AS closing_due
-FROM polls WHERE id = $1
+FROM polls
 """
-POLL_STATE = _POLL_STATE
-POLL_STATE_SHARED = _POLL_STATE + " AND community_id = $2 FOR SHARE"
-POLL_STATE_LOCKED = _POLL_STATE + " AND community_id = $2 FOR UPDATE"
+POLL_STATE = _POLL_STATE + "WHERE id = $1"
+POLL_STATE_SHARED = _POLL_STATE + "WHERE community_id = $1 AND id = $2 FOR SHARE"
+POLL_STATE_LOCKED = _POLL_STATE + "WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
 POLL_FOR_CLOSING = """
 SELECT id, community_id, title, trial_product, reward_winning_proposer, reward_top_proposers,
@@ -285,7 +288,8 @@ ORDER BY CASE t.reason WHEN 'winner' THEN 0 WHEN 'top_proposer' THEN 1 WHEN 'dra
 # --- trial places for points (docs/polls.md) ----------------------------------------------------------------
 # The polls domain reads the brand's switch (brands) and the points earned (check_ins) here, with SQL: it imports
 # neither domain. A member's balance in a brand is computed, never stored: check-in points earned in the brand's
-# communities minus the points spent there (point_spends).
+# communities minus the points spent there (point_spends) plus those refunded (point_refunds: a place that expired
+# unclaimed).
 
 # The brand of a community and whether it lets members spend points (no row: the community has no brand).
 COMMUNITY_BRAND = """
@@ -307,7 +311,15 @@ FOR UPDATE
 
 MY_QUALIFICATION = "SELECT id FROM trial_qualifications WHERE poll_id = $1 AND user_id = $2"
 
-COUNT_REDEEMED = "SELECT count(*)::int FROM trial_qualifications WHERE poll_id = $1 AND reason = 'redeemed'"
+# The poll's redeemed places: `held` those still taken (a place refunded at its expiry is back in the offer), `sold`
+# every one ever redeemed (positions follow it, so they stay the order of redemption).
+COUNT_REDEEMED = """
+SELECT count(*)::int AS sold,
+       count(*) FILTER (WHERE NOT EXISTS (
+           SELECT FROM point_refunds r WHERE r.qualification_id = t.id AND r.community_id = t.community_id
+       ))::int AS held
+FROM trial_qualifications t WHERE t.poll_id = $1 AND t.community_id = $2 AND t.reason = 'redeemed'
+"""
 
 # A member's points in a brand queue here: every spend of theirs in the brand, whatever the poll, takes this lock
 # before reading the balance, so concurrent redemptions never spend the same points twice.
@@ -320,6 +332,19 @@ WHERE ci.user_id = $1 AND c.brand_id = $2
 """
 
 SPENT_POINTS = "SELECT coalesce(sum(points), 0)::bigint FROM point_spends WHERE user_id = $1 AND brand_id = $2"
+
+REFUNDED_POINTS = "SELECT coalesce(sum(points), 0)::bigint FROM point_refunds WHERE user_id = $1 AND brand_id = $2"
+
+# At the expiry job: every redeemed place of the poll that expired unclaimed gets its points back, once (one refund
+# per spend: a job that runs again, or late, refunds nothing twice).
+REFUND_EXPIRED = """
+INSERT INTO point_refunds (spend_id, user_id, brand_id, community_id, poll_id, qualification_id, points, reason)
+SELECT s.id, s.user_id, s.brand_id, s.community_id, s.poll_id, s.qualification_id, s.points, 'expired'
+FROM point_spends s JOIN trial_qualifications t ON t.id = s.qualification_id AND t.community_id = s.community_id
+WHERE s.poll_id = $1 AND s.community_id = $2 AND t.status = 'expired'
+ON CONFLICT DO NOTHING  -- no target: either unique key (spend, qualification) means refunded already
+RETURNING user_id, brand_id, qualification_id, points
+"""
 
 INSERT_REDEEMED = """
 INSERT INTO trial_qualifications (poll_id, community_id, user_id, reason, position, granted_at, expires_at)

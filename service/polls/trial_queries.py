@@ -36,12 +36,13 @@ LIMIT $3
 """
 )
 
-# Locked by its community ($2, read first by TRIAL_COMMUNITY): Citus locks a row only on the one shard it names.
+# Locked by its community ($1, read first by TRIAL_COMMUNITY; $2 the trial): Citus locks a row only on the one
+# shard it names.
 TRIAL_COMMUNITY = "SELECT community_id FROM trial_qualifications WHERE id = $1"
 
 LOCK_TRIAL = """
 SELECT id, poll_id, community_id, user_id, status, expires_at <= now() AS past_deadline
-FROM trial_qualifications WHERE id = $1 AND community_id = $2
+FROM trial_qualifications WHERE community_id = $1 AND id = $2
 FOR UPDATE
 """
 

@@ -18,9 +18,10 @@ from service.core.inbox import Item, deliver
 from service.core.interactions import record
 from service.core.media import claim_images, images_of, images_state
 from service.core.paging import fetch_page
-from service.core.rows import from_row
+from service.core.rows import from_row, lock_in_community
 from service.errors import Problem
 from service.polls import models as m
+from service.polls import points
 from service.polls import queries as q
 from service.polls import trial_queries as tq
 from service.polls.common import audit, check_content, openid_of, poll_state, replay_only
@@ -36,18 +37,21 @@ async def _trial(conn: asyncpg.Connection, trial_id: int) -> m.Trial:
 
 
 async def _locked_trial(conn: asyncpg.Connection, trial_id: int) -> asyncpg.Record | None:
-    """LOCK_TRIAL by the trial's community, read first (a trial never moves)."""
-    community_id = await conn.fetchval(tq.TRIAL_COMMUNITY, trial_id)
-    return None if community_id is None else await conn.fetchrow(tq.LOCK_TRIAL, trial_id, community_id)
+    return await lock_in_community(conn, tq.TRIAL_COMMUNITY, tq.LOCK_TRIAL, trial_id)
 
 
-async def _holder_trial(conn: asyncpg.Connection, trial_id: int, user_id: int, query: str) -> asyncpg.Record:
-    row = await (_locked_trial(conn, trial_id) if query == tq.LOCK_TRIAL else conn.fetchrow(query, trial_id))
+def _held_by(row: asyncpg.Record | None, user_id: int) -> asyncpg.Record:
+    """The trial row, if there is one and `user_id` holds it."""
     if row is None:
         raise Problem("not_found", "no such free trial")
     if row["user_id"] != user_id:
         raise Problem("not_trial_holder")
     return row
+
+
+async def _holder_trial(conn: asyncpg.Connection, trial_id: int, user_id: int) -> asyncpg.Record:
+    """The holder's trial, locked."""
+    return _held_by(await _locked_trial(conn, trial_id), user_id)
 
 
 def _require_received(row: asyncpg.Record) -> None:
@@ -83,7 +87,7 @@ async def claim(conn: asyncpg.Connection, trial_id: int, user_id: int, data: m.T
     if not note:
         raise Problem("validation_failed", "the delivery note must not be blank")
     async with conn.transaction():
-        trial = await _holder_trial(conn, trial_id, user_id, tq.LOCK_TRIAL)
+        trial = await _holder_trial(conn, trial_id, user_id)
         status = _status(trial)
         if status == "expired":
             raise Problem("trial_expired")
@@ -116,11 +120,14 @@ async def ship(conn: asyncpg.Connection, trial_id: int, admin_id: int, data: m.T
 
 
 async def expire_due(conn: asyncpg.Connection, poll_id: int) -> datetime | None:
-    """Write down the expiry of a poll's unclaimed qualifications past their deadline; the next deadline of
-    those still open, if any."""
+    """Write down the expiry of a poll's unclaimed qualifications past their deadline, refund the redeemed ones
+    (points.refund_expired); the next deadline of those still open, if any."""
     async with conn.transaction():
         for row in await conn.fetch(tq.EXPIRE_DUE_TRIALS, poll_id):
             await audit(conn, poll_id, None, "trial.expired", subject_id=row["user_id"])
+        community_id = await conn.fetchval(q.POLL_COMMUNITY, poll_id)
+        if community_id is not None:
+            await points.refund_expired(conn, poll_id, community_id)
         return await conn.fetchval(tq.NEXT_TRIAL_DEADLINE, poll_id)
 
 
@@ -144,7 +151,7 @@ async def give_feedback(
     async with pool.acquire() as conn:
         if key is not None and await conn.fetchval(q.KEY_ANSWERED, user_id, key):
             return await run_once(conn, user_id, key, scope, replay_only)
-        trial = await _holder_trial(conn, trial_id, user_id, tq.TRIAL_STATE)
+        trial = _held_by(await conn.fetchrow(tq.TRIAL_STATE, trial_id), user_id)
         _require_received(trial)
         if trial["has_feedback"]:
             raise Problem("feedback_exists")
@@ -152,7 +159,7 @@ async def give_feedback(
     verdict = await check_content(wechat, openid, text) if openid else "pass"
 
     async def action() -> tuple[int, m.Feedback]:
-        trial = await _holder_trial(conn, trial_id, user_id, tq.LOCK_TRIAL)
+        trial = await _holder_trial(conn, trial_id, user_id)
         _require_received(trial)
         if image_ids:
             await claim_images(conn, user_id, image_ids)
@@ -203,7 +210,7 @@ async def share_feedback(conn: asyncpg.Connection, trial_id: int, user_id: int) 
     """The holder shares their feedback to the community feed as their own post (kind `feedback`), once;
     sharing again answers the same post. The community's posting rules apply (muted members cannot)."""
     async with conn.transaction():
-        trial = await _holder_trial(conn, trial_id, user_id, tq.LOCK_TRIAL)
+        trial = await _holder_trial(conn, trial_id, user_id)
         feedback = await conn.fetchrow(tq.LOCK_FEEDBACK_OF_TRIAL, trial_id, trial["community_id"])
         if feedback is None:
             raise Problem("no_feedback")

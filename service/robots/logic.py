@@ -27,7 +27,7 @@ from service.core.content import POST_SCENE, judge
 from service.core.hooks import Published
 from service.core.paging import fetch_page
 from service.core.robots import comment_as_robot
-from service.core.rows import from_row
+from service.core.rows import from_row, lock_in_community
 from service.errors import FieldError, Problem
 from service.jobs import enqueue
 from service.robots import matching
@@ -113,12 +113,10 @@ async def list_rules(
 
 
 async def _rule_for_admin(conn: asyncpg.Connection, rule_id: int, user_id: int, *, lock: bool = False) -> Any:
-    if not lock:
-        row = await conn.fetchrow(q.RULE, rule_id)
-    elif (community_id := await conn.fetchval(q.RULE_COMMUNITY, rule_id)) is None:
-        row = None
+    if lock:
+        row = await lock_in_community(conn, q.RULE_COMMUNITY, q.LOCK_RULE, rule_id)
     else:
-        row = await conn.fetchrow(q.LOCK_RULE, rule_id, community_id)
+        row = await conn.fetchrow(q.RULE, rule_id)
     if row is None:
         raise Problem("not_found", "no such robot rule")
     await require_app_member(conn, int(row["community_id"]), user_id, APP, admin=True)

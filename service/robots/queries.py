@@ -25,10 +25,11 @@ COUNT_RULES = "SELECT count(*) FROM robot_rules WHERE community_id = $1 AND dele
 
 RULE = f"SELECT {_RULE_COLUMNS} FROM robot_rules WHERE id = $1 AND deleted_at IS NULL"  # noqa: S608
 
-# Locked by its community ($2, read first by RULE_COMMUNITY): Citus locks a row only on the one shard it names.
+# Locked by its community ($1, read first by RULE_COMMUNITY; $2 the rule): Citus locks a row only on the one
+# shard it names.
 RULE_COMMUNITY = "SELECT community_id FROM robot_rules WHERE id = $1"
 LOCK_RULE = f"""
-SELECT {_RULE_COLUMNS} FROM robot_rules WHERE id = $1 AND community_id = $2 AND deleted_at IS NULL FOR UPDATE
+SELECT {_RULE_COLUMNS} FROM robot_rules WHERE community_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE
 """  # noqa: S608
 
 UPDATE_RULE = f"""

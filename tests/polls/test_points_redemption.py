@@ -384,3 +384,119 @@ async def test_more_members_than_places_fill_exactly_the_places(world, members):
         expected = 0 if answer.status_code == 201 else PRICE
         assert (await balance(world, who, brand_id))["available"] == expected
     assert (await world.poll(poll_id))["trialPoints"]["placesLeft"] == 0
+
+
+async def expire_now(world, poll_id: str) -> int:
+    """The poll's expiry job runs now (queued again if it ran already, as a repeated or late run would be)."""
+    async with world.db() as conn:
+        await conn.execute(
+            "UPDATE jobs SET run_at = now(), status = 'queued' WHERE dedupe_key = $1", f"poll:{poll_id}:expire"
+        )
+    return await world.run_jobs()
+
+
+async def ledger(world) -> tuple[list, list, int]:
+    async with world.db() as conn:
+        spends = await conn.fetch("SELECT id, user_id, points FROM point_spends ORDER BY id")
+        refunds = await conn.fetch("SELECT spend_id, user_id, points, reason FROM point_refunds ORDER BY id")
+        audited = await conn.fetchval("SELECT count(*) FROM poll_audit WHERE action = 'points.refunded'")
+    return [tuple(r) for r in spends], [tuple(r) for r in refunds], audited
+
+
+async def test_a_redeemed_place_that_expires_unclaimed_gives_back_its_points_and_its_place(world):
+    """The place's claim deadline passes while the redemption window is still open (only the place's deadline is
+    moved here: see the next test for the usual order): its points come back once and another member takes it."""
+    carol, dave, *_ = world.members
+    brand_id = await make_brand(world)
+    await earn(world, carol, PRICE + 5)
+    await earn(world, dave, PRICE)
+    poll_id = await offering_poll(world, places=1)
+    trial = (await redeem(world, carol, poll_id)).json()
+    assert_problem(await redeem(world, dave, poll_id), 409, "no_places_left")
+
+    async with world.db() as conn:
+        await conn.execute(
+            "UPDATE trial_qualifications SET expires_at = now() - interval '1 second' WHERE id = $1", int(trial["id"])
+        )
+    # It reads as expired at once; the points and the place come back when the job writes it down.
+    assert (await world.client.get("/v1/me/trials", headers=carol.headers)).json()["items"][0]["status"] == "expired"
+    assert (await balance(world, carol, brand_id))["available"] == 5
+    assert (await world.poll(poll_id))["trialPoints"]["placesLeft"] == 0
+
+    assert await expire_now(world, poll_id) == 1
+    assert await balance(world, carol, brand_id) == {
+        "brandId": brand_id,
+        "spendable": True,
+        "earned": PRICE + 5,
+        "spent": 0,
+        "available": PRICE + 5,
+    }
+    assert (await world.poll(poll_id))["trialPoints"]["placesLeft"] == 1
+    spends, refunds, audited = await ledger(world)
+    assert [(user, points) for _, user, points in spends] == [(carol.id, PRICE)]  # the spend stays as it was
+    assert refunds == [(spends[0][0], carol.id, PRICE, "expired")] and audited == 1
+    # Her copy of her data lists the spend with its refund.
+    exported = await world.client.get("/v1/me/export", headers=carol.headers)
+    assert exported.status_code == 200, exported.text
+    (spend,) = exported.json()["pointSpends"]
+    assert (spend["id"], spend["trialId"], spend["pollId"], spend["brandId"]) == (
+        str(spends[0][0]),
+        trial["id"],
+        poll_id,
+        brand_id,
+    )
+    assert (spend["points"], spend["refundReason"]) == (PRICE, "expired") and spend["refundedAt"] is not None
+
+    # The job again (a retry, a late run): nothing more.
+    assert await expire_now(world, poll_id) == 1
+    assert await ledger(world) == (spends, refunds, 1)
+    assert (await balance(world, carol, brand_id))["available"] == PRICE + 5
+
+    # The place is another member's now; carol's expired qualification is still hers (one per member and poll).
+    taken = await redeem(world, dave, poll_id)
+    assert taken.status_code == 201, taken.text
+    assert (taken.json()["position"], taken.json()["status"]) == (2, "granted")  # positions keep the order of sale
+    assert (await balance(world, dave, brand_id))["available"] == 0
+    assert_problem(await redeem(world, carol, poll_id), 409, "trial_already_held")
+    assert (await world.poll(poll_id))["trialPoints"]["placesLeft"] == 0
+    # The offer cannot go below the places held: the refunded one no longer counts.
+    offer_url = f"/v1/polls/{poll_id}/trial-points"
+    kept = await world.client.put(offer_url, json={"price": PRICE, "places": 1}, headers=world.admin.headers)
+    assert kept.status_code == 200 and kept.json()["placesLeft"] == 0, kept.text
+
+
+async def test_when_the_claim_window_ends_after_the_redemption_window_only_the_points_come_back(world):
+    """The usual order: a place bought at the close expires `claimDays` later, when the redemption window has just
+    closed. The clock moves past both; an unclaimed place gives back its points, a claimed one does not."""
+    carol, dave, erin, _ = world.members
+    brand_id = await make_brand(world)
+    for who in (carol, dave, erin):
+        await earn(world, who, PRICE)
+    poll = await world.open_poll(rewards={"claimDays": 3}, trialPoints={"price": PRICE, "places": 2})
+    await world.close(poll["id"])
+    carols = (await redeem(world, carol, poll["id"])).json()
+    assert (await redeem(world, dave, poll["id"])).status_code == 201
+    claimed = await world.client.post(
+        f"/v1/trials/{carols['id']}/claim", json={"deliveryNote": "上海 徐汇 1 号"}, headers=carol.headers
+    )
+    assert claimed.status_code == 200, claimed.text
+
+    shift = timedelta(days=3, minutes=1)
+    async with world.db() as conn:
+        await conn.execute(
+            "UPDATE polls SET closed_at = closed_at - $2::interval WHERE id = $1", int(poll["id"]), shift
+        )
+        await conn.execute(
+            "UPDATE trial_qualifications SET granted_at = granted_at - $1::interval,"
+            " expires_at = expires_at - $1::interval",
+            shift,
+        )
+    assert await expire_now(world, poll["id"]) == 1
+    assert (await balance(world, dave, brand_id))["available"] == PRICE
+    assert (await balance(world, carol, brand_id))["available"] == 0
+    _, refunds, _ = await ledger(world)
+    assert [(user, points) for _, user, points, _ in refunds] == [(dave.id, PRICE)]
+    # The place is back in the count, but nobody can redeem any more.
+    assert (await world.poll(poll["id"]))["trialPoints"]["placesLeft"] == 1
+    assert_problem(await redeem(world, erin, poll["id"]), 409, "trial_redemption_closed")
+    assert (await balance(world, erin, brand_id))["available"] == PRICE

@@ -12,7 +12,7 @@ from service.core.money.models import Transfer
 from service.core.money.numbers import merchant_number
 from service.core.money.operations import Operation
 from service.core.money.purposes import TransferInfo, get_purpose
-from service.core.rows import from_row
+from service.core.rows import from_row, lock_in_community
 from service.errors import Problem
 from service.jobs import enqueue
 from service.wechat import pay as wxpay
@@ -117,10 +117,9 @@ class _Transfers(Operation[wxpay.TransferBill]):
         await _finished(conn, row["id"])
 
     async def lock(self, conn: asyncpg.Connection, answer: wxpay.TransferBill) -> asyncpg.Record | None:
-        community_id = await conn.fetchval(queries.TRANSFER_COMMUNITY_BY_NO, answer.out_bill_no)
-        if community_id is None:
-            return None
-        return await conn.fetchrow(queries.LOCK_TRANSFER_BY_NO, community_id, answer.out_bill_no)
+        return await lock_in_community(
+            conn, queries.TRANSFER_COMMUNITY_BY_NO, queries.LOCK_TRANSFER_BY_NO, answer.out_bill_no
+        )
 
     def amount(self, answer: wxpay.TransferBill) -> int | None:
         return answer.transfer_amount
