@@ -143,17 +143,20 @@ async def _run_instead(conn: asyncpg.Connection, sql: str, args: list, exc: Exce
     """Citus plans no INSERT ... SELECT with parameters under EXPLAIN ("could not create distributed plan", or
     "no value found for parameter" when it pushes one down), though it runs one: such a statement is run instead
     (rolled back). An error of the data (a foreign key the sample arguments break) means it was planned; a
-    feature error, that Citus refuses it. A time zone parameter given the sample text is planned again with UTC."""
-    if isinstance(exc, asyncpg.InvalidParameterValueError) and 'time zone "x"' in str(exc):
-        # A time zone parameter: the sample text is none. Planned again with one.
-        args = ["UTC" if arg == "x" else arg for arg in args]
+    feature error, that Citus refuses it. A time zone or array literal parameter given the sample text is planned
+    again with UTC or an empty array."""
+    # A text parameter the statement reads as a time zone or an array literal: the sample text is neither.
+    # Planned again with one.
+    instead = {'time zone "x"': "UTC", 'malformed array literal: "x"': "{}"}
+    if isinstance(exc, asyncpg.DataError) and (sample := next((v for k, v in instead.items() if k in str(exc)), None)):
+        args = [sample if arg == "x" else arg for arg in args]
         try:
             async with conn.transaction():
                 plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN (COSTS OFF) {sql}", *args))
         except asyncpg.PostgresError as again:
             return "refused", str(again).splitlines()[0]
         tasks = re.findall(r"Task Count: (\d+)", plan)
-        return ("router", "") if tasks and all(t in ("0", "1") for t in tasks) else ("multi-shard", "time zone")
+        return ("router", "") if tasks and all(t in ("0", "1") for t in tasks) else ("multi-shard", sample)
     runs_only = ("could not create distributed plan", "no value found for parameter")
     if not any(reason in str(exc) for reason in runs_only) or not args:
         return "refused", str(exc).splitlines()[0]
