@@ -1,11 +1,13 @@
 """For `make citus-check`: every SQL constant of service/ planned on the Citus coordinator (EXPLAIN, sample
-arguments by type), sorted into router (one shard), multi-shard, refused by Citus, or plain (no Citus table).
+arguments by type), sorted into router (one shard), multi-shard, refused by Citus, plain (no Citus table) or fragment.
 
 A statement's constant is a module-level upper-case string that starts as SQL. Fragments that are not whole
-statements (a CTE's body, a format template) land among the refused with a syntax or reference error: the
-survey says which planned, it proves no statement right. Writes are also run with the sample arguments (rolled
-back): Citus matches an ON CONFLICT target with the shard's keys only then. A SQL function called with parameters
-over a distributed table is refused only when it runs a query (robots' rules did): the survey misses those.
+statements (a CTE's body, a format template) fail with a syntax, reference or parameter type error: they are
+listed apart, as fragments. The survey says which planned, it proves no statement right. Every statement is
+also run with the sample arguments (rolled back): Citus matches an ON CONFLICT target with the shard's keys, and
+sends a multi-shard statement's subqueries to the shards, only then. A SQL function called over a distributed
+table is refused only when it runs a query (robots' rules, activities' and warm-up's app checks did), and a join
+a NULL parameter makes false only with that NULL (the samples give none): the survey misses those.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import asyncpg
 import service
 
 _SQL = re.compile(r"^\s*(--[^\n]*\n\s*)*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
-_WRITES = re.compile(r"^\s*(--[^\n]*\n\s*)*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 _SAMPLES = {
     "int2": 1,
     "int4": 1,
@@ -45,6 +46,9 @@ _SAMPLES = {
     "uuid": "00000000-0000-0000-0000-000000000000",
     "inet": "127.0.0.1",
 }
+# A constant that is no whole statement (a CTE's body naming its siblings, a format template, a select list
+# whose parameters only the whole statement types) fails before Citus plans anything.
+_FRAGMENT = (asyncpg.PostgresSyntaxError, asyncpg.UndefinedTableError, asyncpg.IndeterminateDatatypeError)
 # Not the product's statements: the WeChat sandbox's own, the command line's.
 _SKIP = (".sandbox", "__main__")
 
@@ -64,7 +68,13 @@ def statements() -> dict[str, str]:
 
 
 async def survey(url: str) -> dict[str, list[tuple[str, str]]]:
-    verdicts: dict[str, list[tuple[str, str]]] = {"router": [], "multi-shard": [], "refused": [], "plain": []}
+    verdicts: dict[str, list[tuple[str, str]]] = {
+        "router": [],
+        "multi-shard": [],
+        "refused": [],
+        "plain": [],
+        "fragment": [],
+    }
     conn = await asyncpg.connect(url)
     try:
         for name, sql in statements().items():
@@ -79,7 +89,13 @@ async def survey(url: str) -> dict[str, list[tuple[str, str]]]:
                 args = [[] if t.kind == "array" else _SAMPLES.get(t.name) for t in prepared.get_parameters()]
                 plan = "\n".join(r[0] for r in await prepared.fetch(*args))
                 tasks = re.findall(r"Task Count: (\d+)", plan)
-                if _WRITES.match(sql) and (refused := await _refused_when_run(conn, sql, args)):
+                # A shard's error in EXPLAIN ("Could not get remote plan") leaves the transaction aborted: the
+                # statement runs in a fresh one.
+                await transaction.rollback()
+                transaction = conn.transaction()
+                await transaction.start()
+                await conn.execute("SET LOCAL citus.enable_repartition_joins = off")
+                if refused := await _refused_when_run(conn, sql, args):
                     verdicts["refused"].append((name, refused))
                 elif "Citus" not in plan:
                     verdicts["plain"].append((name, ""))
@@ -88,6 +104,14 @@ async def survey(url: str) -> dict[str, list[tuple[str, str]]]:
                 else:
                     verdicts["multi-shard"].append((name, f"tasks {','.join(tasks) or '(insert via coordinator)'}"))
             except asyncpg.PostgresError as exc:
+                # The error aborted the transaction: what follows runs in a fresh one.
+                await transaction.rollback()
+                transaction = conn.transaction()
+                await transaction.start()
+                await conn.execute("SET LOCAL citus.enable_repartition_joins = off")
+                if isinstance(exc, _FRAGMENT):
+                    verdicts["fragment"].append((name, str(exc).splitlines()[0]))
+                    continue
                 verdict, why = await _run_instead(conn, sql, args, exc)
                 verdicts[verdict].append((name, why))
             finally:
@@ -98,11 +122,17 @@ async def survey(url: str) -> dict[str, list[tuple[str, str]]]:
 
 
 async def _refused_when_run(conn: asyncpg.Connection, sql: str, args: list) -> str | None:
-    """A write's ON CONFLICT target is matched with the shard's keys only when it runs: run it (rolled back)."""
+    """A write's ON CONFLICT target is matched with the shard's keys only when it runs, and a multi-shard
+    statement's subqueries are sent to the shards only then (one with an empty select list fails there): run it
+    (rolled back)."""
     try:
         async with conn.transaction():
             await conn.execute(sql, *args)
-    except (asyncpg.FeatureNotSupportedError, asyncpg.InvalidColumnReferenceError) as refused:
+    except (
+        asyncpg.FeatureNotSupportedError,
+        asyncpg.InvalidColumnReferenceError,
+        asyncpg.PostgresSyntaxError,
+    ) as refused:
         return str(refused).splitlines()[0]
     except asyncpg.PostgresError:
         pass  # the sample arguments break a constraint: it was planned
@@ -110,16 +140,30 @@ async def _refused_when_run(conn: asyncpg.Connection, sql: str, args: list) -> s
 
 
 async def _run_instead(conn: asyncpg.Connection, sql: str, args: list, exc: Exception) -> tuple[str, str]:
-    """Citus plans no INSERT ... SELECT with parameters under EXPLAIN ("could not create distributed plan"),
-    though it runs one: such a statement is run instead (in the survey's transaction, rolled back). An error of
-    the data (a foreign key the sample arguments break) means it was planned; a feature error, that Citus
-    refuses it."""
-    if "could not create distributed plan" not in str(exc) or not args:
+    """Citus plans no INSERT ... SELECT with parameters under EXPLAIN ("could not create distributed plan", or
+    "no value found for parameter" when it pushes one down), though it runs one: such a statement is run instead
+    (rolled back). An error of the data (a foreign key the sample arguments break) means it was planned; a
+    feature error, that Citus refuses it. A time zone or array literal parameter given the sample text is planned
+    again with UTC or an empty array."""
+    # A text parameter the statement reads as a time zone or an array literal: the sample text is neither.
+    # Planned again with one.
+    instead = {'time zone "x"': "UTC", 'malformed array literal: "x"': "{}"}
+    if isinstance(exc, asyncpg.DataError) and (sample := next((v for k, v in instead.items() if k in str(exc)), None)):
+        args = [sample if arg == "x" else arg for arg in args]
+        try:
+            async with conn.transaction():
+                plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN (COSTS OFF) {sql}", *args))
+        except asyncpg.PostgresError as again:
+            return "refused", str(again).splitlines()[0]
+        tasks = re.findall(r"Task Count: (\d+)", plan)
+        return ("router", "") if tasks and all(t in ("0", "1") for t in tasks) else ("multi-shard", sample)
+    runs_only = ("could not create distributed plan", "no value found for parameter")
+    if not any(reason in str(exc) for reason in runs_only) or not args:
         return "refused", str(exc).splitlines()[0]
     try:
         async with conn.transaction():
             await conn.execute(sql, *args)
-    except asyncpg.FeatureNotSupportedError as refused:
+    except (asyncpg.FeatureNotSupportedError, asyncpg.InvalidColumnReferenceError) as refused:
         return "refused", str(refused).splitlines()[0]
     except asyncpg.PostgresError:
         pass
@@ -130,3 +174,5 @@ def report(verdicts: dict[str, list[tuple[str, str]]]) -> None:
     print("\nstatements planned on the coordinator: " + ", ".join(f"{len(v)} {k}" for k, v in verdicts.items()))
     for name, why in verdicts["refused"]:
         print(f"  refused: {name}: {why}")
+    for name, why in verdicts["fragment"]:
+        print(f"  fragment (not a whole statement): {name}: {why}")

@@ -70,7 +70,10 @@ async def announce_due(conn: asyncpg.Connection, now: datetime, activity_id: int
     closed before it could be announced (worker down, app off) is marked without a post."""
     posted = 0
     async with conn.transaction():
-        for row in await conn.fetch(q.DUE_ANNOUNCEMENTS, now, activity_id, ANNOUNCE_BATCH):
+        for due in await conn.fetch(q.DUE_ANNOUNCEMENTS, now, activity_id, ANNOUNCE_BATCH):
+            row = await conn.fetchrow(q.LOCK_ANNOUNCEMENT, due["community_id"], due["id"])
+            if row is None:  # another worker holds it, or announced it meanwhile
+                continue
             if row["closes_at"] <= now or row["status"] != "active":
                 await conn.execute(q.MARK_ANNOUNCED, row["id"], None, now)
             elif row["app_active"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.core.apps import app_active
 from service.core.media import IMAGES_JSON
 
 _IMAGES = IMAGES_JSON.format(ids="p.image_ids") + "::text"  # a check-in's photos, URLs as placeholders
@@ -42,16 +43,18 @@ END_ACTIVITY = "UPDATE activities SET status = 'ended', updated_at = now() WHERE
 SET_GENERATED_UNTIL = "UPDATE activities SET generated_until = $2 WHERE id = $1"
 
 # Active activities whose occurrences do not reach the horizon yet, in communities where the app is on.
-TO_GENERATE = """
+# (The app's check is SQL function community_app_active's body: Citus runs no such function over a distributed
+# table called from a statement.)
+TO_GENERATE = f"""
 SELECT a.id, a.community_id, a.title, a.prompt, a.recurrence, a.weekdays, a.dates, a.starts_on, a.ends_on,
        a.window_start, a.window_end, a.reward_points, a.status, a.generated_until, a.created_at, c.timezone
 FROM activities a JOIN communities c ON c.id = a.community_id
 WHERE a.status = 'active' AND (a.generated_until IS NULL OR a.generated_until < $1::date)
   AND (a.ends_on IS NULL OR a.generated_until IS NULL OR a.generated_until < a.ends_on)
-  AND community_app_active(a.community_id, 'activities')
+  AND {app_active("c.id", "'activities'")}
 ORDER BY a.id
 LIMIT $2
-"""
+"""  # noqa: S608 - a constant expression
 
 INSERT_OCCURRENCES = """
 INSERT INTO activity_occurrences (activity_id, community_id, local_date, opens_at, closes_at)
@@ -66,17 +69,23 @@ DELETE FROM activity_occurrences WHERE activity_id = $1 AND opens_at > $2 AND an
 
 ACTIVITIES_OF_COMMUNITY = "SELECT id FROM activities WHERE community_id = $1 AND status = 'active'"
 
-# Occurrences that opened and were not announced, with their activity, locked so workers never double-post.
+# Occurrences that opened and were not announced: found across communities without a lock, then each locked on
+# its community's shard with its activity (skipped if another worker holds it) so workers never double-post.
 DUE_ANNOUNCEMENTS = """
-SELECT o.id, o.activity_id, o.community_id, o.local_date, o.opens_at, o.closes_at,
-       a.title, a.prompt, a.window_start, a.window_end, a.status,
-       community_app_active(o.community_id, 'activities') AS app_active
-FROM activity_occurrences o JOIN activities a ON a.id = o.activity_id AND a.community_id = o.community_id
+SELECT o.community_id, o.id FROM activity_occurrences o
 WHERE o.announced_at IS NULL AND o.opens_at <= $1 AND ($2::bigint IS NULL OR o.activity_id = $2)
 ORDER BY o.opens_at
 LIMIT $3
-FOR UPDATE OF o SKIP LOCKED
 """
+
+LOCK_ANNOUNCEMENT = f"""
+SELECT o.id, o.activity_id, o.community_id, o.local_date, o.opens_at, o.closes_at,
+       a.title, a.prompt, a.window_start, a.window_end, a.status,
+       {app_active("$1", "'activities'")} AS app_active
+FROM activity_occurrences o JOIN activities a ON a.id = o.activity_id AND a.community_id = o.community_id
+WHERE o.community_id = $1 AND o.id = $2 AND o.announced_at IS NULL
+FOR UPDATE OF o SKIP LOCKED
+"""  # noqa: S608 - a constant expression
 
 INSERT_ROBOT_POST = "INSERT INTO posts (community_id, robot, kind, text) VALUES ($1, $2, $3, $4) RETURNING id"
 
@@ -146,12 +155,12 @@ RETURNING id
 # The streak continues the member's check-in at the occurrence just before this one ($7 = its opens_at).
 INSERT_CHECK_IN = """
 INSERT INTO check_ins (occurrence_id, activity_id, community_id, user_id, post_id, points, created_at, streak)
-VALUES ($1, $2, $3, $4, $5, $6, $8, 1 + coalesce((
+SELECT $1, $2, $3, $4, $5, $6, $8, 1 + coalesce((
     SELECT prev.streak FROM check_ins prev
-    WHERE prev.user_id = $4 AND prev.occurrence_id = (
-        SELECT o.id FROM activity_occurrences o WHERE o.activity_id = $2 AND o.opens_at < $7
+    WHERE prev.community_id = $3 AND prev.user_id = $4 AND prev.occurrence_id = (
+        SELECT o.id FROM activity_occurrences o WHERE o.community_id = $3 AND o.activity_id = $2 AND o.opens_at < $7
         ORDER BY o.opens_at DESC LIMIT 1)
-), 0))
+), 0)
 ON CONFLICT DO NOTHING  -- once per occurrence and member (no target: Citus widens that key)
 RETURNING id
 """

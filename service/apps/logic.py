@@ -205,7 +205,10 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
         billing = purchase["billing"]
     else:  # paid before the purchase row was written: the price of now (the order's amount matches it)
         billing = await conn.fetchval(q.BILLING_OF, row["app"]) or "monthly"
-    await conn.execute(q.GRANT_ONE_OFF if billing == "one_off" else q.GRANT_MONTH, row["id"])
+    if billing == "one_off":
+        await conn.execute(q.GRANT_ONE_OFF, row["id"])
+    else:
+        await conn.execute(q.GRANT_MONTH, row["community_id"], row["id"], row["paid_until"])
     await conn.execute(q.APPLY_PURCHASE, order.id, row["id"], billing, order.amount_fen)
     return None
 
@@ -216,7 +219,10 @@ async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundI
     purchase = await conn.fetchrow(q.PURCHASE, order.id)
     if row is None or purchase is None:
         return
-    await conn.execute(q.REVOKE_ONE_OFF if purchase["billing"] == "one_off" else q.REVOKE_MONTH, row["id"])
+    if purchase["billing"] == "one_off":
+        await conn.execute(q.REVOKE_ONE_OFF, row["id"])
+    else:
+        await conn.execute(q.REVOKE_MONTH, row["community_id"], row["id"], row["paid_until"])
 
 
 async def _no_payer_refunds(conn: asyncpg.Connection, order: PaidOrder) -> None:
@@ -234,7 +240,12 @@ async def send_expiry_reminders(pool: asyncpg.Pool, wechat: WeChatClient, settin
     """Remind owners of monthly apps ending within APPS_EXPIRY_REMINDER_LEAD, once per paid period; returns how
     many reminders were claimed. Each is claimed (committed) before it is sent, so none goes out twice."""
     async with pool.acquire() as conn, conn.transaction():
-        claimed = await conn.fetch(q.CLAIM_EXPIRY_REMINDERS, float(settings.apps_expiry_reminder_lead), batch)
+        due = await conn.fetch(q.DUE_EXPIRY_REMINDERS, float(settings.apps_expiry_reminder_lead), batch)
+        claimed = [
+            row
+            for d in due
+            if (row := await conn.fetchrow(q.CLAIM_EXPIRY_REMINDER, d["community_id"], d["id"], d["paid_until"]))
+        ]
         contacts = [await conn.fetchrow(q.OWNER_CONTACT, row["community_id"]) for row in claimed]
         for row, contact in zip(claimed, contacts, strict=True):
             data = {"app": row["app"], "appName": APPS[row["app"]][0], "endsAt": row["paid_until"].isoformat()}

@@ -41,34 +41,45 @@ ON CONFLICT ON CONSTRAINT app_purchases_pkey DO UPDATE SET applied_at = EXCLUDED
 # A paid app is switched on by its payment (the owner asked for it by paying).
 GRANT_ONE_OFF = "UPDATE community_apps SET purchased = true, enabled = true, changed_at = now() WHERE id = $1"
 
-# A month more, from the end of the paid period or from now when it already ended.
+# A month more, from the end of the paid period or from now when it already ended (or never began: greatest
+# ignores NULL). $3 is the locked row's paid_until: Citus computes no time arithmetic on a column in an UPDATE,
+# so the row's value comes as a parameter.
 GRANT_MONTH = """
 UPDATE community_apps
-SET paid_until = greatest(coalesce(paid_until, now()), now()) + interval '1 month', enabled = true, changed_at = now()
-WHERE id = $1
+SET paid_until = greatest($3::timestamptz, now()) + interval '1 month', enabled = true, changed_at = now()
+WHERE community_id = $1 AND id = $2
 """
 
 REVOKE_ONE_OFF = "UPDATE community_apps SET purchased = false, changed_at = now() WHERE id = $1"
 
+# $3 is the locked row's paid_until (as above).
 REVOKE_MONTH = """
-UPDATE community_apps SET paid_until = paid_until - interval '1 month', changed_at = now()
-WHERE id = $1 AND paid_until IS NOT NULL
+UPDATE community_apps SET paid_until = $3::timestamptz - interval '1 month', changed_at = now()
+WHERE community_id = $1 AND id = $2 AND paid_until IS NOT NULL
 """
 
-# Claimed once per paid period (reminded_for = paid_until) before sending: a reminder is never sent twice.
-CLAIM_EXPIRY_REMINDERS = """
-UPDATE community_apps ca SET reminded_for = ca.paid_until, reminder_result = 'sending'
+# Claimed once per paid period (reminded_for = paid_until) before sending: a reminder is never sent twice. The
+# due rows are found across communities without a lock, then each claimed on its community's shard (skipped if
+# another worker holds it; $3 the paid_until found, claimed only if it is still the row's).
+DUE_EXPIRY_REMINDERS = """
+SELECT x.community_id, x.id, x.paid_until FROM community_apps x
+WHERE x.enabled AND NOT x.purchased AND x.paid_until > now()
+  AND x.paid_until <= now() + make_interval(secs => $1)
+  AND x.reminded_for IS DISTINCT FROM x.paid_until
+  AND EXISTS (SELECT 1 FROM app_prices p WHERE p.app = x.app)
+ORDER BY x.paid_until
+LIMIT $2
+"""
+
+CLAIM_EXPIRY_REMINDER = """
+UPDATE community_apps ca SET reminded_for = $3, reminder_result = 'sending'
 FROM (
     SELECT x.id FROM community_apps x
-    WHERE x.enabled AND NOT x.purchased AND x.paid_until > now()
-      AND x.paid_until <= now() + make_interval(secs => $1)
+    WHERE x.community_id = $1 AND x.id = $2 AND x.paid_until = $3 AND x.enabled AND NOT x.purchased
       AND x.reminded_for IS DISTINCT FROM x.paid_until
-      AND EXISTS (SELECT 1 FROM app_prices p WHERE p.app = x.app)
-    ORDER BY x.paid_until
-    LIMIT $2
     FOR UPDATE SKIP LOCKED
 ) due
-WHERE ca.id = due.id
+WHERE ca.community_id = $1 AND ca.id = due.id
 RETURNING ca.id, ca.community_id, ca.app, ca.paid_until
 """
 

@@ -56,12 +56,24 @@ async def cancel_on_login(conn: asyncpg.Connection, user_id: int) -> bool:
     return await conn.fetchval(q.CANCEL_DELETION, user_id) is not None
 
 
+# How many due deletions one look finds; the first not held by another worker is taken.
+DUE_LOOK = 20
+
+
+async def _next_due(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    """The oldest due deletion no other worker holds, locked with its member (None when there is none)."""
+    for due in await conn.fetch(q.DUE_DELETIONS, DUE_LOOK):
+        if (row := await conn.fetchrow(q.LOCK_DUE, due["user_id"])) is not None:
+            return row
+    return None
+
+
 async def erase_due(pool: asyncpg.Pool) -> int:
     """Erase every account whose cooling-off has ended; the number erased."""
     erased = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(q.NEXT_DUE)
+            row = await _next_due(conn)
             if row is None:
                 return erased
             user_id = row["user_id"]

@@ -82,21 +82,28 @@ CANCEL_DELETION = "DELETE FROM account_deletions WHERE user_id = $1 AND complete
 
 REVOKE_SESSIONS = "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
 
-# The member's row is locked too: a login holding it (about to cancel) is skipped, and a login waiting for it
-# finds, once the erasure commits, a pseudonymous openid and creates a new account.
-NEXT_DUE = """
+# The deletions due, oldest first, found across the shards without a lock; each is then locked by its member
+# (LOCK_DUE, skipped if another worker holds it). The member's row is locked too: a login holding it (about to
+# cancel) is skipped, and a login waiting for it finds, once the erasure commits, a pseudonymous openid and
+# creates a new account.
+DUE_DELETIONS = """
+SELECT user_id FROM account_deletions WHERE completed_at IS NULL AND due_at <= now() ORDER BY due_at LIMIT $1
+"""
+
+LOCK_DUE = """
 SELECT d.user_id FROM account_deletions d JOIN users u ON u.id = d.user_id
-WHERE d.completed_at IS NULL AND d.due_at <= now()
-ORDER BY d.due_at LIMIT 1
+WHERE d.user_id = $1 AND d.completed_at IS NULL AND d.due_at <= now()
 FOR UPDATE SKIP LOCKED
 """
 
-# Money still moving for the member: an unpaid order may yet be paid, a refund or a transfer is in flight.
+# Money still moving for the member: an unpaid order may yet be paid, a refund or a transfer is in flight. Each
+# subquery selects a column: Citus runs them across the shards as subplans, and one with an empty select list
+# fails there ("a column definition list is required").
 MONEY_IN_FLIGHT = """
-SELECT EXISTS (SELECT FROM orders WHERE payer_user_id = $1 AND status = 'created' AND time_expire > now())
-    OR EXISTS (SELECT FROM refunds r JOIN orders o ON o.community_id = r.community_id AND o.id = r.order_id
+SELECT EXISTS (SELECT 1 FROM orders WHERE payer_user_id = $1 AND status = 'created' AND time_expire > now())
+    OR EXISTS (SELECT 1 FROM refunds r JOIN orders o ON o.community_id = r.community_id AND o.id = r.order_id
                WHERE o.payer_user_id = $1 AND r.status IN ('pending', 'processing'))
-    OR EXISTS (SELECT FROM transfers
+    OR EXISTS (SELECT 1 FROM transfers
                WHERE payee_user_id = $1 AND status IN ('pending', 'wait_user_confirm', 'processing'))
 """
 

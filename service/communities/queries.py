@@ -185,12 +185,16 @@ USER_NICKNAME = "SELECT nickname FROM users WHERE id = $1"
 # one only makes it visible).
 INSERT_INTRODUCTION = (
     """
-INSERT INTO posts (community_id, author_id, kind, text, status, check_label, counted_at, image_ids)
-VALUES ($1, $2, 'introduction', $3, $4, $5, now(), $6)
-RETURNING id::text AS post_id, community_id::text AS community_id, author_id::text AS user_id, text, image_urls,
-          status, created_at, """
-    + IMAGES_JSON.format(ids="posts.image_ids")
+WITH p AS (
+    INSERT INTO posts (community_id, author_id, kind, text, status, check_label, counted_at, image_ids)
+    VALUES ($1, $2, 'introduction', $3, $4, $5, now(), $6)
+    RETURNING id, community_id, author_id, text, image_urls, status, created_at, image_ids
+)
+SELECT p.id::text AS post_id, p.community_id::text AS community_id, p.author_id::text AS user_id, p.text,
+       p.image_urls, p.status, p.created_at, """  # noqa: S608 - constants joined at import time
+    + IMAGES_JSON.format(ids="p.image_ids")
     + """::text AS images
+FROM p
 """
 )
 

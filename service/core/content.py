@@ -82,9 +82,12 @@ def require_allowed(verdict: Verdict, what: str) -> Verdict:
 
 # --- the re-check queue (feed.recheck works it off) ---------------------------------------------------------
 
+# Queued again: the row starts over with the new one's defaults (no attempts, due now, no error; Citus takes no
+# now() in DO UPDATE SET).
 QUEUE_POST_CHECK = """
 INSERT INTO content_checks (post_id, community_id) SELECT id, community_id FROM posts WHERE id = $1
-ON CONFLICT (post_id) WHERE post_id IS NOT NULL DO UPDATE SET attempts = 0, next_at = now(), last_error = NULL
+ON CONFLICT (post_id, community_id) WHERE post_id IS NOT NULL
+DO UPDATE SET attempts = excluded.attempts, next_at = excluded.next_at, last_error = excluded.last_error
 """
 QUEUE_COMMENT_CHECK = """
 INSERT INTO content_checks (comment_id, community_id) SELECT id, community_id FROM comments WHERE id = $1

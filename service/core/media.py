@@ -120,9 +120,10 @@ APPROVED_IMAGES_JSON = IMAGES_JSON.replace(
     "ON o.sha256 = m.object_sha256", "ON o.sha256 = m.object_sha256 AND o.status = 'approved'"
 )
 
+# now() read in a subquery: Citus takes no STABLE function inside COALESCE in an UPDATE.
 _CLAIM = """
-UPDATE media m SET attached_at = coalesce(m.attached_at, now())
-FROM media_objects o
+UPDATE media m SET attached_at = coalesce(m.attached_at, t.at)
+FROM media_objects o, (SELECT now() AS at) t
 WHERE m.id = ANY($1::bigint[]) AND m.owner_id = $2 AND o.sha256 = m.object_sha256
 RETURNING m.id, o.status
 """
@@ -184,18 +185,31 @@ FILES_KIND = "media.files"
 
 # The uploads of something deleted (the caller already marked it deleted, in its transaction) that nothing else
 # alive shows: a post or comment not deleted, trial feedback, a poll, or (purpose avatar or cover: only those are
-# served by the public link) a member's avatar or a community's cover.
+# served by the public link) a member's avatar or a community's cover. Those still shown are read first (across
+# the communities' shards), then the others deleted: Citus deletes from a reference table (media) reading
+# reference tables only.
+_SHOWN = f"""
+SELECT i FROM posts p, unnest(p.image_ids) i
+WHERE p.image_ids <> '{{}}' AND p.image_ids && $1::bigint[] AND p.deleted_at IS NULL AND i = ANY($1::bigint[])
+UNION
+SELECT c.image_id FROM comments c WHERE c.image_id = ANY($1::bigint[]) AND c.deleted_at IS NULL
+UNION
+SELECT i FROM trial_feedback f, unnest(f.image_ids) i
+WHERE f.image_ids <> '{{}}' AND f.image_ids && $1::bigint[] AND i = ANY($1::bigint[])
+UNION
+SELECT i FROM polls x, unnest(x.image_ids) i
+WHERE x.image_ids <> '{{}}' AND x.image_ids && $1::bigint[] AND i = ANY($1::bigint[])
+UNION
+SELECT m.id FROM media m JOIN communities c ON c.cover_url LIKE '%{PUBLIC_PATH}' || m.id
+WHERE m.id = ANY($1::bigint[]) AND m.purpose IN ('avatar', 'cover')
+"""  # noqa: S608 - a constant path, formatted at import time
+
+# $2: the uploads _SHOWN found.
 _RELEASE = f"""
 DELETE FROM media m
-WHERE m.id = ANY($1::bigint[])
-  AND NOT EXISTS (
-      SELECT FROM posts p WHERE p.image_ids <> '{{}}' AND p.image_ids @> ARRAY[m.id] AND p.deleted_at IS NULL)
-  AND NOT EXISTS (SELECT FROM comments c WHERE c.image_id = m.id AND c.deleted_at IS NULL)
-  AND NOT EXISTS (SELECT FROM trial_feedback f WHERE f.image_ids <> '{{}}' AND f.image_ids @> ARRAY[m.id])
-  AND NOT EXISTS (SELECT FROM polls x WHERE x.image_ids <> '{{}}' AND x.image_ids @> ARRAY[m.id])
-  AND (m.purpose NOT IN ('avatar', 'cover') OR (
-      NOT EXISTS (SELECT FROM users u WHERE u.avatar_url LIKE '%{PUBLIC_PATH}' || m.id)
-      AND NOT EXISTS (SELECT FROM communities c WHERE c.cover_url LIKE '%{PUBLIC_PATH}' || m.id)))
+WHERE m.id = ANY($1::bigint[]) AND NOT m.id = ANY($2::bigint[])
+  AND (m.purpose NOT IN ('avatar', 'cover')
+       OR NOT EXISTS (SELECT FROM users u WHERE u.avatar_url LIKE '%{PUBLIC_PATH}' || m.id))
 RETURNING m.id
 """  # noqa: S608 - a constant path, formatted at import time
 
@@ -203,7 +217,10 @@ RETURNING m.id
 async def release_images(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
     """The writing is deleted (or no longer shows these photos): its uploads go, unless something else alive
     shows them, and a job deletes the stored files no upload refers to any more (in this transaction)."""
-    if ids and await conn.fetch(_RELEASE, list(ids)):
+    if not ids:
+        return
+    shown = [row[0] for row in await conn.fetch(_SHOWN, list(ids))]
+    if await conn.fetch(_RELEASE, list(ids), shown):
         await enqueue(conn, FILES_KIND, dedupe_key=FILES_KIND)
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from service.core.blocks import apart, unblocked
 
 
-def author_shown(row: str, me: str) -> str:
+def author_shown(row: str, me: str, community: str | None = None) -> str:
     """The author of `row` (a posts or comments row) is shown to reader `me`: a robot, or a member the
-    community did not remove."""
+    community did not remove. `community`: the row's community where the statement has it as a parameter (Citus
+    routes a statement whose every read names it; a correlated column of a CTE it cannot plan)."""
     return f"""({row}.author_id IS NULL OR (NOT EXISTS (
         SELECT FROM memberships shown_m
-        WHERE shown_m.community_id = {row}.community_id AND shown_m.user_id = {row}.author_id
+        WHERE shown_m.community_id = {community or f"{row}.community_id"} AND shown_m.user_id = {row}.author_id
           AND shown_m.status = 'removed') AND {unblocked(me, f"{row}.author_id")}))"""
 
 

@@ -47,7 +47,12 @@ EXCERPT = 20  # characters of a subscribe message's "thing" fields (WeChat's lim
 async def recheck_pending(pool: asyncpg.Pool, wechat: WeChatClient, *, batch: int = RECHECK_BATCH) -> int:
     """Ask WeChat again about texts held while it was unavailable; returns how many were looked at."""
     async with pool.acquire() as conn:
-        checks = await conn.fetch(q.CLAIM_CHECKS, float(RECHECK_LEASE), batch)
+        due = await conn.fetch(q.DUE_CHECKS, batch)
+        checks = [
+            check
+            for d in due
+            if (check := await conn.fetchrow(q.CLAIM_CHECK, float(RECHECK_LEASE), d["community_id"], d["id"]))
+        ]
     for check in checks:
         verdict = None
         if check["text"] is not None and check["openid"] is not None:

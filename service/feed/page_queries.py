@@ -333,7 +333,8 @@ _COMMENT_SEEN = (
 
 
 def _comment_page(where: str, with_replies: bool) -> str:
-    """A page of comments `t`, oldest first. $1 post or thread, $2 me, $3/$4 cursor, $5 limit."""
+    """A page of comments `t`, oldest first. $1 post or thread, $2 me, $3/$4 cursor, $5 limit, $6 the post's
+    community (every read names it: Citus routes the page, replies included, to that community's shard)."""
     replies = "'[]'::json"
     joins = ""
     if with_replies:
@@ -341,7 +342,7 @@ def _comment_page(where: str, with_replies: bool) -> str:
         joins = f"""
            LEFT JOIN LATERAL (
                SELECT json_agg({_comment_json("c", "ru", "rr")} ORDER BY c.created_at, c.id) AS items
-               FROM (SELECT * FROM comments c WHERE c.parent_id = t.id AND {_COMMENT_SEEN}
+               FROM (SELECT * FROM comments c WHERE c.community_id = $6 AND c.parent_id = t.id AND {_COMMENT_SEEN}
                      ORDER BY c.created_at, c.id LIMIT {FIRST_COMMENTS}) c
                LEFT JOIN users ru ON ru.id = c.author_id
                LEFT JOIN robots rr ON rr.name = c.robot
@@ -350,7 +351,7 @@ def _comment_page(where: str, with_replies: bool) -> str:
 WITH page AS (
     SELECT c.*, row_number() OVER (ORDER BY c.created_at, c.id) AS n FROM (
         SELECT c.* FROM comments c
-        WHERE {where} AND {_COMMENT_SEEN}
+        WHERE c.community_id = $6 AND {where} AND {_COMMENT_SEEN}
           AND ($3::timestamptz IS NULL OR (c.created_at, c.id) > ($3, $4))
         ORDER BY c.created_at, c.id
         LIMIT $5 + 1

@@ -20,7 +20,8 @@ WHERE community_id = $1 ORDER BY id
 # $1 community, $2 post, $3 admin; nothing when it is pinned already.
 INSERT_PIN = """
 INSERT INTO post_pins (community_id, post_id, pinned_by) VALUES ($1, $2, $3)
-ON CONFLICT (post_id) DO NOTHING RETURNING id
+ON CONFLICT DO NOTHING  -- pinned already (no target: Citus widens that key)
+RETURNING id
 """
 
 DELETE_PIN = "DELETE FROM post_pins WHERE community_id = $1 AND post_id = $2 RETURNING id"

@@ -137,20 +137,25 @@ ORDER BY s.id LIMIT 1
 DROP_POST_CHECK = "DELETE FROM content_checks WHERE post_id = $1"
 DROP_COMMENT_CHECK = "DELETE FROM content_checks WHERE comment_id = $1"
 
-# Due checks, claimed for $1 seconds so other workers leave them alone meanwhile (no lock held while WeChat
-# is asked). The text and the author's openid come along.
-CLAIM_CHECKS = """
+# Due checks, found across communities without a lock, then each claimed on its community's shard for $1
+# seconds (skipped if another worker holds it) so other workers leave it alone meanwhile (no lock held while
+# WeChat is asked). The text and the author's openid come along.
+DUE_CHECKS = """
+SELECT community_id, id FROM content_checks WHERE next_at <= now() ORDER BY next_at, id LIMIT $1
+"""
+
+CLAIM_CHECK = """
 WITH due AS (
-    SELECT id FROM content_checks WHERE next_at <= now() ORDER BY next_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+    SELECT id FROM content_checks WHERE community_id = $2 AND id = $3 AND next_at <= now() FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE content_checks k SET attempts = attempts + 1, next_at = now() + make_interval(secs => $1)
-    FROM due WHERE k.id = due.id
+    FROM due WHERE k.community_id = $2 AND k.id = due.id
     RETURNING k.id, k.post_id, k.comment_id, k.attempts
 )
 SELECT k.id, k.post_id, k.comment_id, k.attempts, coalesce(p.text, c.text) AS text, u.openid
 FROM claimed k
-LEFT JOIN posts p ON p.id = k.post_id
-LEFT JOIN comments c ON c.id = k.comment_id
+LEFT JOIN posts p ON p.community_id = $2 AND p.id = k.post_id
+LEFT JOIN comments c ON c.community_id = $2 AND c.id = k.comment_id
 LEFT JOIN users u ON u.id = coalesce(p.author_id, c.author_id)
 """
 DROP_CHECK = "DELETE FROM content_checks WHERE id = $1"
@@ -161,9 +166,12 @@ UPDATE content_checks SET next_at = now() + make_interval(secs => $2), last_erro
 # --- notifications -------------------------------------------------------------------------------------
 
 # Whom a new visible comment concerns: the post's author and the author of the comment answered. $3 the community.
+# The answered comment ($2, NULL for none) in a subquery: a join made false by a NULL parameter leaves Citus no
+# shard for it, and it refuses the statement.
 NOTIFY_TARGETS = """
-SELECT p.author_id AS post_author, rc.author_id AS reply_to_author
-FROM posts p LEFT JOIN comments rc ON rc.id = $2 AND rc.community_id = p.community_id
+SELECT p.author_id AS post_author,
+       (SELECT rc.author_id FROM comments rc WHERE rc.community_id = $3 AND rc.id = $2) AS reply_to_author
+FROM posts p
 WHERE p.id = $1 AND p.community_id = $3
 """
 
@@ -241,23 +249,44 @@ UPDATE posts p SET view_count = greatest(p.view_count, counted.views)
 FROM counted WHERE p.id = counted.post_id AND p.view_count < counted.views
 """
 
-# Posts held for an image whose check just ended (the text passed or is itself still held).
+# The uploads of an image file whose check just ended (a file may be shared by uploaders anywhere).
+MEDIA_OF_OBJECT = "SELECT array_agg(id) FROM media WHERE object_sha256 = $1"
+
+# Posts held for one of those uploads (the text passed or is itself still held): found across communities
+# without a lock, then each locked on its community's shard and read again (LOCK_POST_WAITING, $3 the uploads).
 POSTS_WAITING_FOR = """
-SELECT p.id, p.community_id, p.author_id, p.text, p.image_ids, p.check_label, p.counted_at,
-       EXISTS (SELECT FROM content_checks k WHERE k.post_id = p.id) AS text_unchecked
+SELECT p.community_id, p.id
 FROM posts p
 WHERE p.status = 'pending' AND p.image_ids <> '{}' AND p.deleted_at IS NULL
-  AND p.image_ids && (SELECT array_agg(m.id) FROM media m WHERE m.object_sha256 = $1)
+  AND p.image_ids && $1::bigint[]
 ORDER BY p.id
+"""
+
+LOCK_POST_WAITING = """
+SELECT p.id, p.community_id, p.author_id, p.text, p.image_ids, p.check_label, p.counted_at,
+       EXISTS (SELECT FROM content_checks k WHERE k.community_id = $1 AND k.post_id = p.id)
+           AS text_unchecked
+FROM posts p
+WHERE p.community_id = $1 AND p.id = $2 AND p.status = 'pending' AND p.image_ids <> '{}' AND p.deleted_at IS NULL
+  AND p.image_ids && $3::bigint[]
 FOR UPDATE OF p
 """
 
+# Comments held for one of them, the same way.
 COMMENTS_WAITING_FOR = """
-SELECT c.id, c.image_id, c.check_label,
-       EXISTS (SELECT FROM content_checks k WHERE k.comment_id = c.id) AS text_unchecked
+SELECT c.community_id, c.id
 FROM comments c
 WHERE c.status = 'pending' AND c.deleted_at IS NULL
-  AND c.image_id IN (SELECT m.id FROM media m WHERE m.object_sha256 = $1)
+  AND c.image_id = ANY($1::bigint[])
 ORDER BY c.id
+"""
+
+LOCK_COMMENT_WAITING = """
+SELECT c.id, c.image_id, c.check_label,
+       EXISTS (SELECT FROM content_checks k WHERE k.community_id = $1 AND k.comment_id = c.id)
+           AS text_unchecked
+FROM comments c
+WHERE c.community_id = $1 AND c.id = $2 AND c.status = 'pending' AND c.deleted_at IS NULL
+  AND c.image_id = ANY($3::bigint[])
 FOR UPDATE OF c
 """

@@ -167,8 +167,8 @@ async def my_feed(pool: asyncpg.Pool, user_id: int, limit: int, cursor: str | No
     return _page(row, limit, lambda r: ("mine", r["last_created_at"], r["last_id"]))
 
 
-async def post_item(conn: asyncpg.Connection | asyncpg.Pool, post_id: int, user_id: int) -> bytes:
-    """The post as ``user_id`` sees it; not_found unless they may see it."""
+async def _seen_post(conn: asyncpg.Connection | asyncpg.Pool, post_id: int, user_id: int) -> asyncpg.Record:
+    """The post's row as ``user_id`` sees it (its community, its item); not_found unless they may see it."""
     row = await conn.fetchrow(pages.POST_ITEM, post_id, user_id)
     if row is None or row["deleted"]:
         raise Problem("not_found", "no such post")
@@ -176,7 +176,12 @@ async def post_item(conn: asyncpg.Connection | asyncpg.Pool, post_id: int, user_
         raise Problem("not_member")
     if row["status"] != "visible" and row["author_id"] != user_id:
         raise Problem("not_found", "no such post")
-    return row["item"]
+    return row
+
+
+async def post_item(conn: asyncpg.Connection | asyncpg.Pool, post_id: int, user_id: int) -> bytes:
+    """The post as ``user_id`` sees it; not_found unless they may see it."""
+    return (await _seen_post(conn, post_id, user_id))["item"]
 
 
 async def get_post(pool: asyncpg.Pool, post_id: int, user_id: int) -> Response[bytes]:
@@ -188,14 +193,14 @@ async def list_comments(
 ) -> Response[bytes]:
     """Threads of a post (each with its first replies), or with ``parent_id`` the replies of one thread."""
     async with pool.acquire() as conn:
-        await post_item(conn, post_id, user_id)  # the caller may see the post
+        community_id = (await _seen_post(conn, post_id, user_id))["community_id"]  # the caller may see the post
         if parent_id is None:
             after = _cursor(cursor, "threads", datetime)
-            row = await conn.fetchrow(pages.COMMENT_THREADS, post_id, user_id, *after, limit)
+            row = await conn.fetchrow(pages.COMMENT_THREADS, post_id, user_id, *after, limit, community_id)
             return _page(row, limit, lambda r: ("threads", r["last_created_at"], r["last_id"]))
         thread = await conn.fetchrow(q.COMMENT, parent_id)
         if thread is None or thread["post_id"] != post_id or thread["parent_id"] is not None:
             raise Problem("not_found", "no such thread on this post")
         after = _cursor(cursor, "replies", datetime)
-        row = await conn.fetchrow(pages.COMMENT_REPLIES, parent_id, user_id, *after, limit)
+        row = await conn.fetchrow(pages.COMMENT_REPLIES, parent_id, user_id, *after, limit, community_id)
         return _page(row, limit, lambda r: ("replies", r["last_created_at"], r["last_id"]))

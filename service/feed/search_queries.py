@@ -26,9 +26,9 @@ WITH post_hits AS (
 ), comment_hits AS (
     SELECT 'comment' AS kind, c.id, c.post_id, c.author_id, c.robot, c.text, c.created_at, c.search_terms,
            c.community_id
-    FROM comments c JOIN posts p ON p.id = c.post_id
+    FROM comments c JOIN posts p ON p.community_id = c.community_id AND p.id = c.post_id
     WHERE c.community_id = $1 AND c.search_terms @@ $2::tsquery AND c.deleted_at IS NULL
-      AND c.status = 'visible' AND {_SHOWN_POST} AND {author_shown("p", "$3")}
+      AND c.status = 'visible' AND {_SHOWN_POST} AND {author_shown("p", "$3", "$1")}
     ORDER BY c.created_at DESC, c.id DESC
     LIMIT {CANDIDATES}
 ), hits AS (
@@ -36,7 +36,7 @@ WITH post_hits AS (
     FROM (SELECT * FROM post_hits UNION ALL SELECT * FROM comment_hits) h
     -- Whose writing the reader sees, on the candidates: in the scans above the planner would count on it to
     -- thin the newest matches and read every match instead of walking the recent-first index.
-    WHERE {author_shown("h", "$3")}
+    WHERE {author_shown("h", "$3", "$1")}
 )
 SELECT h.kind, h.id, h.post_id, h.author_id, h.text, h.created_at, h.rank,
        coalesce(u.nickname, r.nickname, h.robot) AS nickname, coalesce(u.avatar_url, r.avatar_url, '') AS avatar_url

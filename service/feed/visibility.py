@@ -85,7 +85,11 @@ async def images_decided(conn: asyncpg.Connection, decided: MediaDecided) -> Non
     held for review keeps them held."""
     if decided.status == "review":
         return
-    for post in await conn.fetch(q.POSTS_WAITING_FOR, decided.sha256):
+    uploads = await conn.fetchval(q.MEDIA_OF_OBJECT, decided.sha256)
+    for waiting in await conn.fetch(q.POSTS_WAITING_FOR, uploads):
+        post = await conn.fetchrow(q.LOCK_POST_WAITING, waiting["community_id"], waiting["id"], uploads)
+        if post is None:  # changed before the lock
+            continue
         state, label = await images_state(conn, post["image_ids"])
         if state == "rejected":
             await conn.execute(q.SET_POST_STATUS, post["id"], "rejected", label)
@@ -93,7 +97,10 @@ async def images_decided(conn: asyncpg.Connection, decided: MediaDecided) -> Non
         elif state == "approved" and not post["text_unchecked"] and post["check_label"] is None:
             await conn.execute(q.SET_POST_STATUS, post["id"], "visible", None)
             await post_became_visible(conn, post)
-    for comment in await conn.fetch(q.COMMENTS_WAITING_FOR, decided.sha256):
+    for waiting in await conn.fetch(q.COMMENTS_WAITING_FOR, uploads):
+        comment = await conn.fetchrow(q.LOCK_COMMENT_WAITING, waiting["community_id"], waiting["id"], uploads)
+        if comment is None:
+            continue
         if decided.status == "rejected":
             await conn.execute(q.SET_COMMENT_STATUS, comment["id"], "rejected", decided.label)
             await conn.execute(q.DROP_COMMENT_CHECK, comment["id"])

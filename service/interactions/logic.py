@@ -73,7 +73,8 @@ async def rebuild_speech(conn: asyncpg.Connection, zone: str) -> None:
     """The speech roll-up from the posts and comments themselves, its days in `zone` (writers wait meanwhile)."""
     async with conn.transaction():
         await conn.execute(q.LOCK_SPEECH)
-        await conn.execute(q.REBUILD_SPEECH, zone)
+        await conn.execute(q.SET_SPEECH_ZONE, zone)
+        await conn.execute(q.REBUILD_SPEECH)
 
 
 async def rebuild(conn: asyncpg.Connection, settings: Settings) -> int:

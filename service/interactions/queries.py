@@ -119,10 +119,15 @@ SELECT $1, $2,
         WHERE community_id = $1 AND kind = 'join' AND occurred_at >= $3 AND occurred_at < $4)
 """
 
+# The overlap is taken off outside the upsert: Citus computes no STABLE function (timestamptz - interval) in a
+# RETURNING clause.
 LOCK_WATERMARK = """
-INSERT INTO rollup_state (name, watermark) VALUES ('daily', 'epoch')
-ON CONFLICT (name) DO UPDATE SET name = excluded.name
-RETURNING watermark - $1::interval
+WITH state AS (
+    INSERT INTO rollup_state (name, watermark) VALUES ('daily', 'epoch')
+    ON CONFLICT (name) DO UPDATE SET name = excluded.name
+    RETURNING watermark
+)
+SELECT watermark - $1::interval FROM state
 """
 
 SET_WATERMARK = "UPDATE rollup_state SET watermark = $1 WHERE name = 'daily'"
@@ -238,7 +243,9 @@ SPEECH_ZONE = "SELECT zone FROM speech_zone"
 
 # Rebuilt from the rows in another zone ($1), writers held off meanwhile (SHARE conflicts with every write).
 LOCK_SPEECH = "LOCK TABLE posts, comments IN SHARE MODE"
-REBUILD_SPEECH = "UPDATE speech_zone SET zone = $1 RETURNING speech_rebuild()"
+# The zone first, then the rebuild reading it (Citus calls no volatile function in an UPDATE's RETURNING).
+SET_SPEECH_ZONE = "UPDATE speech_zone SET zone = $1"
+REBUILD_SPEECH = "SELECT speech_rebuild()"
 
 # Roll-up reads, one row per period plus the total (period NULL). $1 community, $2 first day,
 # $3 last day (inclusive), $4 granularity ('day' | 'week' | 'month').

@@ -22,7 +22,8 @@ async def send_reminders(pool: asyncpg.Pool, wechat: WeChatClient, settings: Set
     """Remind confirmed members before the start (MEETUPS_REMINDER_LEAD), once each: claimed first, sent
     after, the outcome recorded (no_consent for 43101: the member's quota is respected, never retried;
     muted when the member muted the community)."""
-    claimed = await pool.fetch(q.CLAIM_REMINDERS, float(settings.meetups_reminder_lead), REMINDER_BATCH)
+    due = await pool.fetch(q.DUE_REMINDERS, float(settings.meetups_reminder_lead), REMINDER_BATCH)
+    claimed = [row for d in due if (row := await pool.fetchrow(q.CLAIM_REMINDER, d["community_id"], d["id"]))]
     for row in claimed:
         context = await pool.fetchrow(q.NOTICE_CONTEXT, row["id"])
         if context["muted"]:

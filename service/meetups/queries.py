@@ -103,7 +103,7 @@ LOCK_ORDER = "SELECT id, status FROM orders WHERE community_id = $1 AND id = $2 
 UPSERT_SIGNUP = """
 INSERT INTO meetup_signups (meetup_id, community_id, user_id, status, waitlisted_at, hold_until)
 VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'waitlisted' THEN clock_timestamp() END, $5)
-ON CONFLICT (meetup_id, user_id) DO UPDATE
+ON CONFLICT (meetup_id, user_id, community_id) DO UPDATE
 SET status = excluded.status, waitlisted_at = excluded.waitlisted_at, hold_until = excluded.hold_until,
     cancel_reason = NULL, order_id = NULL, attended_at = NULL, attended_via = NULL, reminder_status = NULL,
     promotion_notice = NULL, created_at = excluded.created_at, updated_at = excluded.updated_at
@@ -170,18 +170,25 @@ RETURNING id
 
 SIGNUP_MEETUP = "SELECT meetup_id, community_id FROM meetup_signups WHERE id = $1"
 
-# Claimed before sending (at most one reminder per sign-up, never retried).
-CLAIM_REMINDERS = """
+# Claimed before sending (at most one reminder per sign-up, never retried): the due sign-ups found across
+# communities without a lock, then each claimed on its community's shard, skipped if another worker holds it.
+DUE_REMINDERS = """
+SELECT s.community_id, s.id
+FROM meetup_signups s JOIN meetups m ON m.id = s.meetup_id AND m.community_id = s.community_id
+WHERE s.status = 'confirmed' AND s.reminder_status IS NULL AND m.status = 'open'
+  AND m.starts_at > now() AND m.starts_at <= now() + make_interval(secs => $1)
+ORDER BY m.starts_at
+LIMIT $2
+"""
+
+CLAIM_REMINDER = """
 UPDATE meetup_signups s SET reminder_status = 'sending'
 FROM (
-    SELECT s2.id FROM meetup_signups s2 JOIN meetups m ON m.id = s2.meetup_id AND m.community_id = s2.community_id
-    WHERE s2.status = 'confirmed' AND s2.reminder_status IS NULL AND m.status = 'open'
-      AND m.starts_at > now() AND m.starts_at <= now() + make_interval(secs => $1)
-    ORDER BY m.starts_at
-    LIMIT $2
-    FOR UPDATE OF s2 SKIP LOCKED
+    SELECT s2.id FROM meetup_signups s2
+    WHERE s2.community_id = $1 AND s2.id = $2 AND s2.status = 'confirmed' AND s2.reminder_status IS NULL
+    FOR UPDATE SKIP LOCKED
 ) due
-WHERE s.id = due.id
+WHERE s.community_id = $1 AND s.id = due.id
 RETURNING s.id
 """
 

@@ -19,14 +19,15 @@ ROLE = "SELECT role FROM memberships WHERE community_id = $1 AND user_id = $2 AN
 
 OPEN_CASE = """
 INSERT INTO moderation_cases (community_id, queue, target_kind, target_id, author_id) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (target_kind, target_id) WHERE status = 'open' DO UPDATE SET reporters = moderation_cases.reporters
+ON CONFLICT (target_kind, target_id, community_id) WHERE status = 'open'
+DO UPDATE SET reporters = moderation_cases.reporters
 RETURNING id, hidden
 """
 
 INSERT_REPORT = """
 INSERT INTO reports (reporter_id, community_id, case_id, target_kind, target_id, reason, note)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (reporter_id, target_kind, target_id) DO NOTHING
+ON CONFLICT DO NOTHING  -- one report per reporter and target (no target: Citus widens that key)
 RETURNING id
 """
 
@@ -67,7 +68,7 @@ LEFT JOIN memberships m ON m.community_id = t.community_id AND m.user_id = t.aut
 WHERE t.check_label IS NOT NULL
    OR EXISTS (SELECT FROM media md JOIN media_objects o ON o.sha256 = md.object_sha256
               WHERE md.id = ANY(t.image_ids) AND o.status = 'review')
-ON CONFLICT (target_kind, target_id) WHERE status = 'open'
+ON CONFLICT (target_kind, target_id, community_id) WHERE status = 'open'
 DO UPDATE SET review = true WHERE NOT moderation_cases.review
 """
 

@@ -80,7 +80,7 @@ INSERT_FEEDBACK = """
 INSERT INTO trial_feedback (qualification_id, poll_id, community_id, user_id, rating, text, content_status,
                             image_ids)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-ON CONFLICT (qualification_id) DO NOTHING
+ON CONFLICT DO NOTHING  -- one feedback per qualification (no target: Citus widens that key)
 RETURNING id
 """
 

@@ -5,18 +5,19 @@ the domains share tables, not code)."""
 
 from __future__ import annotations
 
+from service.core.apps import app_active
 from service.core.blocks import apart
 
 HALF_LIFE_SECONDS = 30 * 86400
 _WEIGHT = f"(mi.weight * power(2::double precision, -extract(epoch FROM now() - mi.weighed_at) / {HALF_LIFE_SECONDS}))"
 
 # Communities where the warm-up robot is on (its app too), with their hours: the robot speaks only within them.
-CANDIDATES = """
+CANDIDATES = f"""
 SELECT s.community_id, s.active_from, s.active_until, c.timezone
 FROM warmup_settings s JOIN communities c ON c.id = s.community_id
-WHERE s.enabled AND community_app_active(s.community_id, 'warmup')
+WHERE s.enabled AND {app_active("s.community_id", "'warmup'")}
 ORDER BY s.community_id
-"""
+"""  # noqa: S608 - a constant expression
 # One worker nudges a community at a time (the warm-up post takes the same row lock and skips it meanwhile).
 LOCK = "SELECT community_id FROM warmup_settings WHERE community_id = $1 FOR UPDATE SKIP LOCKED"
 

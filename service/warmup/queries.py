@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.core.apps import app_active
+
 ENSURE_SETTINGS = "INSERT INTO warmup_settings (community_id) VALUES ($1) ON CONFLICT (community_id) DO NOTHING"
 
 SETTINGS = """
@@ -57,7 +59,7 @@ LIMIT 1
 """
 
 # The robot's view of a community: its hours and the latest member post or comment (robots never count).
-CANDIDATES = """
+CANDIDATES = f"""
 SELECT s.community_id, s.enabled, s.quiet_minutes, s.active_from, s.active_until, s.last_posted_at,
        s.last_topic_id, c.timezone, c.created_at AS community_created_at,
        greatest(
@@ -67,10 +69,10 @@ SELECT s.community_id, s.enabled, s.quiet_minutes, s.active_from, s.active_until
             WHERE cm.community_id = s.community_id AND cm.author_id IS NOT NULL AND cm.deleted_at IS NULL)
        ) AS last_member_at
 FROM warmup_settings s JOIN communities c ON c.id = s.community_id
-WHERE s.enabled AND community_app_active(s.community_id, 'warmup')
+WHERE s.enabled AND {app_active("s.community_id", "'warmup'")}
   AND EXISTS (SELECT 1 FROM warmup_topics t WHERE t.community_id = s.community_id AND t.deleted_at IS NULL)
 ORDER BY s.community_id
-"""
+"""  # noqa: S608 - a constant expression
 
 # The same, for one community, locked: two workers never post for the same silence.
 LOCK_STATE = """

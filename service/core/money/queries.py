@@ -124,7 +124,7 @@ INSERT_TRANSFER = """
 INSERT INTO transfers (out_bill_no, payee_user_id, payee_openid, amount_fen, purpose, subject_id, community_id,
                        remark, dedupe_key)
 SELECT $1, u.id, u.openid, $3, $4, $5, $6, $7, $8 FROM users u WHERE u.id = $2
-ON CONFLICT (dedupe_key) DO NOTHING
+ON CONFLICT DO NOTHING  -- the dedupe key: the one unique key a caller repeats (no target: Citus widens it)
 RETURNING id
 """
 
