@@ -34,6 +34,7 @@ TESTS = [
     "tests/checkout/test_paid_entry.py::test_duplicated_and_reordered_notifications_admit_once",
     "tests/test_admission_races.py::test_200_concurrent_joins_fill_a_cap_of_100_exactly",
     "tests/feed/test_pagination.py",
+    "tests/test_account_deletion.py::test_two_workers_erase_each_due_account_once",
 ]
 # The hot statements with sample arguments (community 1, member 2, order 3): what each request runs most.
 HOT = {

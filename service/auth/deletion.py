@@ -73,6 +73,9 @@ async def erase_due(pool: asyncpg.Pool) -> int:
     erased = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
+            # Citus: the tombstone updates a reference table after the domains' multi-shard deletes, which it
+            # allows only when those ran over one connection per worker (plain PostgreSQL ignores the setting).
+            await conn.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
             row = await _next_due(conn)
             if row is None:
                 return erased
