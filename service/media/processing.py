@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import os
+import tempfile
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -69,13 +71,24 @@ def _has_alpha(image: Image.Image) -> bool:
     return image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
 
 
+def _scratch() -> io.BufferedRandom:
+    """A file with a descriptor, in memory where Linux allows (memfd), else a temporary file."""
+    if hasattr(os, "memfd_create"):
+        return open(os.memfd_create("media-encode"), "w+b")  # noqa: SIM115 - closed by the caller's `with`
+    return tempfile.TemporaryFile()  # noqa: SIM115
+
+
 def _encode(image: Image.Image, alpha: bool) -> bytes:
-    out = io.BytesIO()
-    if alpha:
-        image.save(out, "PNG", optimize=False)
-    else:
-        image.save(out, "JPEG", quality=JPEG_QUALITY, progressive=True)
-    return out.getvalue()
+    # Into a file with a descriptor, not a BytesIO: Pillow then encodes with the GIL released. Into a BytesIO a
+    # progressive JPEG is written by one call that holds the GIL for the whole encode (~45 ms for 1600 px), and
+    # the event loop, beside this worker thread, stalls that long on every upload (benchmarks/RESULTS.md).
+    with _scratch() as out:
+        if alpha:
+            image.save(out, "PNG", optimize=False)
+        else:
+            image.save(out, "JPEG", quality=JPEG_QUALITY, progressive=True)
+        out.seek(0)
+        return out.read()
 
 
 def process(data: bytes, max_pixels: int) -> Processed:
