@@ -15,6 +15,7 @@ from service.core.recurrence import (
     local_date,
     upcoming,
 )
+from service.core.rows import claim_each
 from service.settings import Settings
 
 
@@ -70,10 +71,8 @@ async def announce_due(conn: asyncpg.Connection, now: datetime, activity_id: int
     closed before it could be announced (worker down, app off) is marked without a post."""
     posted = 0
     async with conn.transaction():
-        for due in await conn.fetch(q.DUE_ANNOUNCEMENTS, now, activity_id, ANNOUNCE_BATCH):
-            row = await conn.fetchrow(q.LOCK_ANNOUNCEMENT, due["community_id"], due["id"])
-            if row is None:  # another worker holds it, or announced it meanwhile
-                continue
+        due = await conn.fetch(q.DUE_ANNOUNCEMENTS, now, activity_id, ANNOUNCE_BATCH)
+        for row in await claim_each(conn, due, q.LOCK_ANNOUNCEMENT):  # none another worker holds or announced
             if row["closes_at"] <= now or row["status"] != "active":
                 await conn.execute(q.MARK_ANNOUNCED, row["id"], None, now)
             elif row["app_active"]:

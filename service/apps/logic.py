@@ -23,7 +23,7 @@ from service.core.apps import APP_STATES, APPS, app_state
 from service.core.inbox import Item, deliver
 from service.core.messaging import send_once, thing
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
-from service.core.rows import lock_in_community
+from service.core.rows import claim_each, lock_in_community
 from service.errors import Problem
 from service.settings import Settings
 from service.wechat.client import WeChatClient
@@ -241,11 +241,7 @@ async def send_expiry_reminders(pool: asyncpg.Pool, wechat: WeChatClient, settin
     many reminders were claimed. Each is claimed (committed) before it is sent, so none goes out twice."""
     async with pool.acquire() as conn, conn.transaction():
         due = await conn.fetch(q.DUE_EXPIRY_REMINDERS, float(settings.apps_expiry_reminder_lead), batch)
-        claimed = [
-            row
-            for d in due
-            if (row := await conn.fetchrow(q.CLAIM_EXPIRY_REMINDER, d["community_id"], d["id"], d["paid_until"]))
-        ]
+        claimed = await claim_each(conn, due, q.CLAIM_EXPIRY_REMINDER)
         contacts = [await conn.fetchrow(q.OWNER_CONTACT, row["community_id"]) for row in claimed]
         for row, contact in zip(claimed, contacts, strict=True):
             data = {"app": row["app"], "appName": APPS[row["app"]][0], "endsAt": row["paid_until"].isoformat()}

@@ -62,3 +62,15 @@ async def lock_in_community(
     """
     community_id = await conn.fetchval(community_of, key)
     return None if community_id is None else await conn.fetchrow(lock, community_id, key, *args)
+
+
+async def claim_each(
+    conn: asyncpg.Connection | asyncpg.Pool, due: list[asyncpg.Record], claim: str, *args: Any
+) -> list[asyncpg.Record]:
+    """The rows `claim` takes of those a job found `due` across communities without a lock: its parameters are
+    each due row's columns (the community first, then the key), then `args`. A row another worker holds, or
+    that is no longer due, is skipped (the claim's SKIP LOCKED and its conditions answer nothing).
+
+    Citus locks no row by a statement spanning the shards, so the due rows are found first, then each claimed on
+    its community's shard."""
+    return [row for d in due if (row := await conn.fetchrow(claim, *d.values(), *args)) is not None]

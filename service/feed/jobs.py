@@ -16,6 +16,7 @@ from service.core.content import COMMENT_SCENE, POST_SCENE, Verdict, judge
 from service.core.media import images_state
 from service.core.messaging import wechat_of
 from service.core.robots import post_as_robot
+from service.core.rows import claim_each
 from service.feed import queries as q
 from service.feed import visibility
 from service.feed.locks import lock_comment, lock_post
@@ -47,12 +48,7 @@ EXCERPT = 20  # characters of a subscribe message's "thing" fields (WeChat's lim
 async def recheck_pending(pool: asyncpg.Pool, wechat: WeChatClient, *, batch: int = RECHECK_BATCH) -> int:
     """Ask WeChat again about texts held while it was unavailable; returns how many were looked at."""
     async with pool.acquire() as conn:
-        due = await conn.fetch(q.DUE_CHECKS, batch)
-        checks = [
-            check
-            for d in due
-            if (check := await conn.fetchrow(q.CLAIM_CHECK, float(RECHECK_LEASE), d["community_id"], d["id"]))
-        ]
+        checks = await claim_each(conn, await conn.fetch(q.DUE_CHECKS, batch), q.CLAIM_CHECK, float(RECHECK_LEASE))
     for check in checks:
         verdict = None
         if check["text"] is not None and check["openid"] is not None:

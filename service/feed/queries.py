@@ -146,16 +146,16 @@ SELECT community_id, id FROM content_checks WHERE next_at <= now() ORDER BY next
 
 CLAIM_CHECK = """
 WITH due AS (
-    SELECT id FROM content_checks WHERE community_id = $2 AND id = $3 AND next_at <= now() FOR UPDATE SKIP LOCKED
+    SELECT id FROM content_checks WHERE community_id = $1 AND id = $2 AND next_at <= now() FOR UPDATE SKIP LOCKED
 ), claimed AS (
-    UPDATE content_checks k SET attempts = attempts + 1, next_at = now() + make_interval(secs => $1)
-    FROM due WHERE k.community_id = $2 AND k.id = due.id
+    UPDATE content_checks k SET attempts = attempts + 1, next_at = now() + make_interval(secs => $3)
+    FROM due WHERE k.community_id = $1 AND k.id = due.id
     RETURNING k.id, k.post_id, k.comment_id, k.attempts
 )
 SELECT k.id, k.post_id, k.comment_id, k.attempts, coalesce(p.text, c.text) AS text, u.openid
 FROM claimed k
-LEFT JOIN posts p ON p.community_id = $2 AND p.id = k.post_id
-LEFT JOIN comments c ON c.community_id = $2 AND c.id = k.comment_id
+LEFT JOIN posts p ON p.community_id = $1 AND p.id = k.post_id
+LEFT JOIN comments c ON c.community_id = $1 AND c.id = k.comment_id
 LEFT JOIN users u ON u.id = coalesce(p.author_id, c.author_id)
 """
 DROP_CHECK = "DELETE FROM content_checks WHERE id = $1"

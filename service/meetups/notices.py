@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from service.core.messaging import send_once, thing
+from service.core.rows import claim_each
 from service.meetups import queries as q
 from service.meetups.logic import REMINDER_BATCH
 from service.settings import Settings
@@ -23,7 +24,7 @@ async def send_reminders(pool: asyncpg.Pool, wechat: WeChatClient, settings: Set
     after, the outcome recorded (no_consent for 43101: the member's quota is respected, never retried;
     muted when the member muted the community)."""
     due = await pool.fetch(q.DUE_REMINDERS, float(settings.meetups_reminder_lead), REMINDER_BATCH)
-    claimed = [row for d in due if (row := await pool.fetchrow(q.CLAIM_REMINDER, d["community_id"], d["id"]))]
+    claimed = await claim_each(pool, due, q.CLAIM_REMINDER)
     for row in claimed:
         context = await pool.fetchrow(q.NOTICE_CONTEXT, row["id"])
         if context["muted"]:
