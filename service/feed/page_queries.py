@@ -159,45 +159,42 @@ def _pinned(seen: str, first_page: str, extra: str = "") -> str:
 _MOST = FEED_LIMIT_MAX + 1
 
 
-def _keyset(key: str, key_type: str, after: bool | None, cursor: str = "$3", cursor_id: str = "$4") -> tuple[str, str]:
-    """The cursor's condition and the LIMIT of a page's posts, for ``limit`` the page size parameter (below).
-
-    ``after`` None: one statement for every page (`cursor IS NULL OR (key) < cursor`, LIMIT limit + 1): PostgreSQL
-    plans it afresh for every execution (a custom plan: a LIMIT it cannot read makes a generic plan look costlier),
-    which for a page that builds 20 items of JSON costs as much as running it. ``after`` False (the first page) or
-    True (the pages after a cursor): statements whose generic plan is as good as a custom one, so PostgreSQL plans
-    them once per connection: the cursor is an index condition (or NULL, a one-time filter), the LIMIT a constant
-    (the largest page), the page size applied to the rows numbered."""
-    if after is None:
-        return f"({cursor}::{key_type} IS NULL OR ({key}) < ({cursor}, {cursor_id}))", "{limit} + 1"
-    if after:
-        return f"({key}) < ({cursor}::{key_type}, {cursor_id}::bigint)", str(_MOST)
-    return f"{cursor}::{key_type} IS NULL AND {cursor_id}::bigint IS NULL", str(_MOST)
-
-
-def _numbered(order: str, posts: str, limit: str, after: bool | None) -> str:
-    """Posts (``posts``: a SELECT with its LIMIT) numbered `n` in page order; at most ``limit`` + 1 of them."""
-    numbered = f"SELECT p.*, row_number() OVER (ORDER BY {order}) AS n FROM ({posts}) p"  # noqa: S608
-    return numbered if after is None else f"SELECT * FROM ({numbered}) p WHERE n <= {limit} + 1"  # noqa: S608
-
-
-def _community_page(
-    order: str, key: str, key_type: str, extra: str = "", *, pins: bool = False, after: bool | None = None
+def _keyset(
+    key: str, key_type: str, after: bool, cursor: str = "$3", cursor_id: str = "$4", newer: bool = False
 ) -> str:
+    """The cursor's condition of a page's rows: the first page (``after`` False) or the pages after a cursor.
+
+    Two statements rather than one (`cursor IS NULL OR (key) < cursor`, LIMIT limit + 1), so that PostgreSQL plans
+    each once per connection: with a LIMIT it cannot read, a generic plan looks costlier and every execution is
+    planned afresh, which for a page that builds 20 items of JSON costs as much as running it. Here the cursor is
+    an index condition (or NULL, a one-time filter) and the LIMIT a constant (the largest page, _MOST), the page
+    size applied to the rows numbered. ``newer``: the rows after the cursor are the greater ones (oldest first)."""
+    if after:
+        return f"({key}) {'>' if newer else '<'} ({cursor}::{key_type}, {cursor_id}::bigint)"
+    return f"{cursor}::{key_type} IS NULL AND {cursor_id}::bigint IS NULL"
+
+
+def _numbered(order: str, posts: str, limit: str) -> str:
+    """Posts (``posts``: a SELECT with LIMIT _MOST) numbered `n` in page order; at most ``limit`` + 1 of them."""
+    return f"""SELECT * FROM (SELECT p.*, row_number() OVER (ORDER BY {order}) AS n FROM ({posts}) p) p
+        WHERE n <= {limit} + 1"""  # noqa: S608
+
+
+def _community_page(order: str, key: str, key_type: str, extra: str = "", *, pins: bool = False, after: bool) -> str:
     """A page of one community's posts for a member. $1 community, $2 me, $3/$4 the cursor (NULL: first
     page), $5 limit. ``order`` is the ORDER BY, ``key`` the matching keyset row; ``pins``: pinned posts
     first (the feed); ``after``: see _keyset."""
     active = "AND EXISTS (SELECT FROM standing WHERE status = 'active')"
-    cursor, most = _keyset(key, key_type, after)
+    cursor = _keyset(key, key_type, after)
     posts = f"""
             SELECT p.* FROM posts p
             WHERE p.community_id = $1 AND {_SEEN_BY.format(me="$2")} {extra} {_NOT_PINNED if pins else ""}
               {active}
               AND {cursor}
             ORDER BY {order}
-            LIMIT {most.format(limit="$5")}
+            LIMIT {_MOST}
         """  # noqa: S608
-    source = _numbered(order, posts, "$5", after)
+    source = _numbered(order, posts, "$5")
     if pins:
         source += _pinned(_SEEN_BY.format(me="$2"), f"$3::{key_type} IS NULL", active)
     return f"""WITH {_STANDING},
@@ -241,15 +238,15 @@ def _shared_page(order: str, key: str, key_type: str, *, after: bool) -> str:
     with the reader's, READER_OF_PAGE). $1 community, $2/$3 the cursor (NULL: first page), $4 limit;
     ``after``: see _keyset."""
     visible = "p.deleted_at IS NULL AND p.status = 'visible'"
-    cursor, most = _keyset(key, key_type, after, "$2", "$3")
+    cursor = _keyset(key, key_type, after, "$2", "$3")
     posts = f"""
             SELECT p.* FROM posts p
             WHERE p.community_id = $1 AND {visible} {_NOT_PINNED}
               AND {cursor}
             ORDER BY {order}
-            LIMIT {most.format(limit="$4")}
+            LIMIT {_MOST}
         """  # noqa: S608
-    source = f"{_numbered(order, posts, '$4', after)} {_pinned(visible, f'$2::{key_type} IS NULL')}"
+    source = f"{_numbered(order, posts, '$4')} {_pinned(visible, f'$2::{key_type} IS NULL')}"
     return f"WITH {_page(source, 'NULL::bigint', '$4', '$1', shared=True)},\n       {_PINS} AS pins\n"
 
 
@@ -281,15 +278,14 @@ FROM (SELECT $1::bigint AS id) wanted
 LEFT JOIN communities c ON c.id = wanted.id
 LEFT JOIN memberships m ON m.community_id = wanted.id AND m.user_id = $2
 """  # noqa: S608
-# Essence: visible posts marked by an admin, most recently marked first; cursor (essence_at, id).
-ESSENCE = _community_page(
-    "p.essence_at DESC, p.id DESC", "p.essence_at, p.id", "timestamptz", "AND p.essence_at IS NOT NULL"
-)
+# Essence: visible posts marked by an admin, most recently marked first; cursor (essence_at, id). Each page
+# query below comes as (the first page, the pages after a cursor): see _keyset.
+_ESSENCE = ("p.essence_at DESC, p.id DESC", "p.essence_at, p.id", "timestamptz", "AND p.essence_at IS NOT NULL")
+ESSENCE = (_community_page(*_ESSENCE, after=False), _community_page(*_ESSENCE, after=True))
 
 # A member's posts in the community, newest first ($6 the member; profiles).
-MEMBER_POSTS = _community_page(
-    "p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz", "AND p.author_id = $6"
-)
+_MEMBER = ("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz", "AND p.author_id = $6")
+MEMBER_POSTS = (_community_page(*_MEMBER, after=False), _community_page(*_MEMBER, after=True))
 
 # The member whose posts are asked for ($2) is shown to the reader ($3) in community $1.
 MEMBER_SHOWN = f"""
@@ -297,22 +293,25 @@ SELECT EXISTS (SELECT FROM memberships WHERE community_id = $1 AND user_id = $2 
                AND {member_shown("$2", "$3")})
 """  # noqa: S608
 
+
 # My feed: the latest posts of the communities I am an active member of, follow and have not muted.
 # $1 me, $2/$3 cursor (created_at, id), $4 limit.
-_MY_SOURCE = f"""
-        SELECT p.*, row_number() OVER (ORDER BY p.created_at DESC, p.id DESC) AS n FROM (
+def _my_feed(after: bool) -> str:
+    posts = f"""
             SELECT p.* FROM memberships m CROSS JOIN LATERAL (
                 SELECT p.* FROM posts p
                 WHERE p.community_id = m.community_id AND {_SEEN_BY.format(me="$1")}
-                  AND ($2::timestamptz IS NULL OR (p.created_at, p.id) < ($2, $3))
+                  AND {_keyset("p.created_at, p.id", "timestamptz", after, "$2", "$3")}
                 ORDER BY p.created_at DESC, p.id DESC
-                LIMIT $4 + 1
+                LIMIT {_MOST}
             ) p
             WHERE m.user_id = $1 AND m.status = 'active' AND NOT m.unfollowed AND NOT m.notifications_muted
             ORDER BY p.created_at DESC, p.id DESC
-            LIMIT $4 + 1
-        ) p"""  # noqa: S608
-MY_FEED = f"WITH {_page(_MY_SOURCE, '$1', '$4', 'p.community_id')}\n"
+            LIMIT {_MOST}"""  # noqa: S608
+    return f"WITH {_page(_numbered('p.created_at DESC, p.id DESC', posts, '$4'), '$1', '$4', 'p.community_id')}\n"
+
+
+MY_FEED = (_my_feed(after=False), _my_feed(after=True))
 
 # One post as `me` sees it: $1 post, $2 me. The row tells the logic whether `me` may see it.
 POST_ITEM = f"""
@@ -332,9 +331,10 @@ _COMMENT_SEEN = (
 )
 
 
-def _comment_page(where: str, with_replies: bool) -> str:
+def _comment_page(where: str, with_replies: bool, after: bool) -> str:
     """A page of comments `t`, oldest first. $1 post or thread, $2 me, $3/$4 cursor, $5 limit, $6 the post's
-    community (every read names it: Citus routes the page, replies included, to that community's shard)."""
+    community (every read names it: Citus routes the page, replies included, to that community's shard);
+    ``after``: see _keyset."""
     replies = "'[]'::json"
     joins = ""
     if with_replies:
@@ -349,13 +349,15 @@ def _comment_page(where: str, with_replies: bool) -> str:
            ) replies ON true"""  # noqa: S608
     return f"""
 WITH page AS (
-    SELECT c.*, row_number() OVER (ORDER BY c.created_at, c.id) AS n FROM (
-        SELECT c.* FROM comments c
-        WHERE c.community_id = $6 AND {where} AND {_COMMENT_SEEN}
-          AND ($3::timestamptz IS NULL OR (c.created_at, c.id) > ($3, $4))
-        ORDER BY c.created_at, c.id
-        LIMIT $5 + 1
-    ) c
+    SELECT * FROM (
+        SELECT c.*, row_number() OVER (ORDER BY c.created_at, c.id) AS n FROM (
+            SELECT c.* FROM comments c
+            WHERE c.community_id = $6 AND {where} AND {_COMMENT_SEEN}
+              AND {_keyset("c.created_at, c.id", "timestamptz", after, newer=True)}
+            ORDER BY c.created_at, c.id
+            LIMIT {_MOST}
+        ) c
+    ) c WHERE n <= $5 + 1
 )
 SELECT (SELECT count(*) FROM page) AS fetched,
        (SELECT created_at FROM page WHERE n = $5) AS last_created_at,
@@ -370,8 +372,12 @@ SELECT (SELECT count(*) FROM page) AS fetched,
 
 
 # Threads of a post, each with its first replies; and the replies of one thread.
-COMMENT_THREADS = _comment_page("c.post_id = $1 AND c.parent_id IS NULL", with_replies=True)
-COMMENT_REPLIES = _comment_page("c.parent_id = $1", with_replies=False)
+_THREADS = "c.post_id = $1 AND c.parent_id IS NULL"
+COMMENT_THREADS = (_comment_page(_THREADS, True, after=False), _comment_page(_THREADS, True, after=True))
+COMMENT_REPLIES = (
+    _comment_page("c.parent_id = $1", False, after=False),
+    _comment_page("c.parent_id = $1", False, after=True),
+)
 
 COMMENT_ITEM = f"""
 SELECT convert_to(({_comment_json("c", "u", "r")})::text, 'UTF8') AS item

@@ -145,7 +145,8 @@ async def community_feed(
 async def essence(
     pool: asyncpg.Pool, community_id: int, user_id: int, limit: int, cursor: str | None
 ) -> Response[bytes]:
-    row = await pool.fetchrow(pages.ESSENCE, community_id, user_id, *_cursor(cursor, "essence", datetime), limit)
+    after = _cursor(cursor, "essence", datetime)
+    row = await pool.fetchrow(pages.ESSENCE[after[0] is not None], community_id, user_id, *after, limit)
     _require_standing(row)
     return _page(row, limit, lambda r: ("essence", r["last_essence_at"], r["last_id"]))
 
@@ -155,7 +156,7 @@ async def member_posts(
 ) -> Response[bytes]:
     """A member's posts in the community as the reader sees them (a profile); not_found for no such member."""
     after = _cursor(cursor, "member", datetime)
-    row = await pool.fetchrow(pages.MEMBER_POSTS, community_id, user_id, *after, limit, member_id)
+    row = await pool.fetchrow(pages.MEMBER_POSTS[after[0] is not None], community_id, user_id, *after, limit, member_id)
     _require_standing(row)
     if not await pool.fetchval(pages.MEMBER_SHOWN, community_id, member_id, user_id):
         raise Problem("not_found", "no such member")
@@ -163,7 +164,8 @@ async def member_posts(
 
 
 async def my_feed(pool: asyncpg.Pool, user_id: int, limit: int, cursor: str | None) -> Response[bytes]:
-    row = await pool.fetchrow(pages.MY_FEED, user_id, *_cursor(cursor, "mine", datetime), limit)
+    after = _cursor(cursor, "mine", datetime)
+    row = await pool.fetchrow(pages.MY_FEED[after[0] is not None], user_id, *after, limit)
     return _page(row, limit, lambda r: ("mine", r["last_created_at"], r["last_id"]))
 
 
@@ -196,11 +198,13 @@ async def list_comments(
         community_id = (await _seen_post(conn, post_id, user_id))["community_id"]  # the caller may see the post
         if parent_id is None:
             after = _cursor(cursor, "threads", datetime)
-            row = await conn.fetchrow(pages.COMMENT_THREADS, post_id, user_id, *after, limit, community_id)
+            threads = pages.COMMENT_THREADS[after[0] is not None]
+            row = await conn.fetchrow(threads, post_id, user_id, *after, limit, community_id)
             return _page(row, limit, lambda r: ("threads", r["last_created_at"], r["last_id"]))
         thread = await conn.fetchrow(q.COMMENT, parent_id)
         if thread is None or thread["post_id"] != post_id or thread["parent_id"] is not None:
             raise Problem("not_found", "no such thread on this post")
         after = _cursor(cursor, "replies", datetime)
-        row = await conn.fetchrow(pages.COMMENT_REPLIES, parent_id, user_id, *after, limit, community_id)
+        replies = pages.COMMENT_REPLIES[after[0] is not None]
+        row = await conn.fetchrow(replies, parent_id, user_id, *after, limit, community_id)
         return _page(row, limit, lambda r: ("replies", r["last_created_at"], r["last_id"]))

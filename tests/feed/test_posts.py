@@ -44,6 +44,11 @@ async def test_a_post_with_comments_replies_likes_and_shares(world, db):
     assert [r["text"] for r in replies["items"]] == ["thanks!"] and replies["nextCursor"]
     rest = await world.comments(carol, post["id"], parentId=first[0]["id"], cursor=replies["nextCursor"])
     assert [r["text"] for r in rest["items"]] == ["you're welcome"] and rest["nextCursor"] is None
+    # Threads page by cursor too: three then one, neither repeated nor skipped.
+    head = await world.comments(carol, post["id"], limit=3)
+    tail = await world.comments(carol, post["id"], cursor=head["nextCursor"])
+    assert [t["text"] for t in head["items"] + tail["items"]] == [f"comment {n}" for n in range(4)]
+    assert tail["nextCursor"] is None
 
     # Every action was recorded once, in its own transaction; the welcome robot's posts never were.
     kinds = [kind for kind, *_ in await events(db) if kind not in ("join",)]
@@ -182,6 +187,16 @@ async def test_my_feed_skips_unfollowed_and_muted_communities(world, db):
     assert [i["text"] for i in (await world.feed(bob, readers))["items"] if i["kind"] == "post"] == ["read"]
     page = (await world.client.get("/v1/feed", params={"limit": 1}, headers=alice.headers)).json()
     assert len(page["items"]) == 1 and page["nextCursor"]
+    # Paged two at a time, her feed is the same items as in one page, neither repeated nor skipped.
+    whole = (await world.client.get("/v1/feed", headers=alice.headers)).json()["items"]
+    paged, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        part = (await world.client.get("/v1/feed", params=params, headers=alice.headers)).json()
+        paged += part["items"]
+        if not (cursor := part["nextCursor"]):
+            break
+    assert [i["id"] for i in paged] == [i["id"] for i in whole] and len(whole) >= 3
     wrong = await world.client.get(
         f"/v1/communities/{runners}/feed", params={"cursor": page["nextCursor"]}, headers=alice.headers
     )
