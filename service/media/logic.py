@@ -3,13 +3,17 @@ re-submission of checks that never came back, and deletion of uploads nobody use
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import anyio
 import asyncpg
 
 from service.core import hooks, ratelimit
@@ -31,10 +35,21 @@ SHOWN_STATUS = {"pending": "pending", "review": "pending", "approved": "approved
 CHECK_URL_TTL = 3600
 
 
+DECODER_NICENESS = 10  # how much lower than the API's the decoding threads' CPU priority is
+
+
+def _lower_priority() -> None:
+    """A decoding thread yields the CPU to the event loop and the database: an upload waits a little longer
+    rather than every feed read beside it (the feed's p99 beside uploads, benchmarks/RESULTS.md). Linux sets a
+    nice value per thread; where it cannot, the thread keeps its priority."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), DECODER_NICENESS)
+
+
 @functools.lru_cache(maxsize=1)
-def _decoders(count: int) -> anyio.CapacityLimiter:
+def _decoders(count: int) -> ThreadPoolExecutor:
     # Photos decoded at once in this process: more would only queue for the same cores and hold their memory.
-    return anyio.CapacityLimiter(count)
+    return ThreadPoolExecutor(count, thread_name_prefix="media-decoder", initializer=_lower_priority)
 
 
 async def _limit(pool: asyncpg.Pool, settings: Settings, user_id: int) -> None:
@@ -49,8 +64,8 @@ async def _store(settings: Settings, storage: Storage, data: bytes) -> Processed
     """Decode off the event loop, then write both files. Files before rows: a row never points at a missing
     file; the same content always has the same keys, so writing it again is harmless."""
     try:
-        limiter = _decoders(settings.media_decoders)
-        processed = await anyio.to_thread.run_sync(process, data, settings.media_max_pixels, limiter=limiter)
+        decoders = _decoders(settings.media_decoders)
+        processed = await asyncio.get_running_loop().run_in_executor(decoders, process, data, settings.media_max_pixels)
     except Refused as refused:
         raise Problem(refused.code, refused.detail) from None
     await storage.put(processed.key, processed.display, processed.mime_type)
