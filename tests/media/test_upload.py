@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import time
 
 from PIL import Image
 
 from service.core.storage import local_signature
+from service.media.logic import DECODER_NICENESS
 from tests.media.conftest import media_world, phone_photo
 
 
@@ -130,3 +132,17 @@ async def test_a_file_link_works_only_as_signed_and_until_it_expires(world):
     assert other.status_code == 403
     outside = await world.fetch(base.replace(name, "..%2F..%2Fsecret.jpg") + "?" + query)
     assert outside.status_code in (400, 404)
+
+
+async def test_photos_are_decoded_at_a_lower_cpu_priority_than_the_api(world):
+    """The upload's decoding thread yields the cores to the event loop (the feed beside uploads)."""
+    alice = await world.user("alice")
+    await world.uploaded(alice, phone_photo(800, 600), purpose="checkin")
+    decoders = [t for t in threading.enumerate() if t.name.startswith("media-decoder")]
+    assert decoders, "the upload was decoded on the media decoders' threads"
+
+    def nice(tid: int) -> int:  # field 19 of /proc/<pid>/task/<tid>/stat, after the command's parentheses
+        return int(open(f"/proc/self/task/{tid}/stat").read().rsplit(")", 1)[1].split()[16])
+
+    api = nice(threading.get_native_id())
+    assert all(nice(t.native_id) == min(19, api + DECODER_NICENESS) for t in decoders)
