@@ -21,6 +21,7 @@ Kind = Annotated[
         "trial_won",
         "trial_closing",
         "trial_shipped",
+        "points_refunded",
         "poll_closed",
         "report_decided",
         "content_removed",
@@ -38,7 +39,9 @@ Kind = Annotated[
         description="comment: on my post; reply: to my comment; mention: a post or comment mentioned me; "
         "likes: on my post (one item per post, `count`); "
         "join_approved / join_rejected: my join request; trial_won / trial_closing / trial_shipped: a free trial "
-        "of a poll (closing: claim before `data.expiresAt`); poll_closed: a poll I took part in has its result; "
+        "of a poll (closing: claim before `data.expiresAt`); "
+        "points_refunded: a place I redeemed expired unclaimed, its `data.points` are mine again; "
+        "poll_closed: a poll I took part in has its result; "
         "report_decided: a report of mine (`data.outcome`); content_removed: my post or comment (`data.reason`); "
         "meetup_changed / meetup_cancelled: a meetup I signed up for; collection_asked / collection_refunded / "
         "collection_settled: a group collection asks my share, refunded it, or paid me what it collected; "

@@ -25,6 +25,7 @@ import asyncpg
 
 from service.core.apps import require_app_member
 from service.core.idempotency import run_once, scope_of
+from service.core.inbox import Item, deliver
 from service.core.rows import from_row
 from service.errors import Problem
 from service.jobs import enqueue
@@ -141,6 +142,10 @@ async def refund_expired(conn: asyncpg.Connection, poll_id: int, community_id: i
             "trialId": str(refund["qualification_id"]),
         }
         await audit(conn, poll_id, None, "points.refunded", subject_id=refund["user_id"], details=details)
+        # The member learns it: the points they spent are theirs again (each refund is written once).
+        data = {"points": refund["points"], "brandId": str(refund["brand_id"]), "pollId": str(poll_id)}
+        told = Item(refund["user_id"], "points_refunded", "trial", refund["qualification_id"], community_id, data=data)
+        await deliver(conn, told)
 
 
 async def _spent(conn: asyncpg.Connection, user_id: int, brand_id: int) -> int:

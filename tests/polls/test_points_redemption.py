@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.seed import local_window
-from tests.world import Member, assert_problem, sign_in
+from tests.world import Member, assert_problem, notices, sign_in
 
 PRICE = 30
 
@@ -435,6 +435,11 @@ async def test_a_redeemed_place_that_expires_unclaimed_gives_back_its_points_and
     spends, refunds, audited = await ledger(world)
     assert [(user, points) for _, user, points in spends] == [(carol.id, PRICE)]  # the spend stays as it was
     assert refunds == [(spends[0][0], carol.id, PRICE, "expired")] and audited == 1
+    # Her inbox tells her, once; nobody else hears of it.
+    (told,) = await notices(world.client, carol.headers, "points_refunded")
+    assert (told["subjectType"], told["subjectId"], told["communityId"]) == ("trial", trial["id"], world.community_id)
+    assert told["data"] == {"points": PRICE, "brandId": brand_id, "pollId": poll_id}
+    assert await notices(world.client, dave.headers, "points_refunded") == []
     # Her copy of her data lists the spend with its refund.
     exported = await world.client.get("/v1/me/export", headers=carol.headers)
     assert exported.status_code == 200, exported.text
@@ -451,6 +456,7 @@ async def test_a_redeemed_place_that_expires_unclaimed_gives_back_its_points_and
     assert await expire_now(world, poll_id) == 1
     assert await ledger(world) == (spends, refunds, 1)
     assert (await balance(world, carol, brand_id))["available"] == PRICE + 5
+    assert len(await notices(world.client, carol.headers, "points_refunded")) == 1
 
     # The place is another member's now; carol's expired qualification is still hers (one per member and poll).
     taken = await redeem(world, dave, poll_id)
