@@ -201,6 +201,7 @@ def complete(app: Litestar, schema: dict[str, Any]) -> dict[str, Any]:
                     _document_socket(schema, operation, *messages)
             _share_problem_responses(schema, operation)
     _share_parameters(schema)
+    _share_answer_examples(schema)
     problem = schema.get("components", {}).get("schemas", {}).get("ProblemBody")
     if problem is not None:
         problem["properties"]["code"] = {
@@ -316,6 +317,54 @@ def _share_problem_responses(schema: dict[str, Any], operation: dict[str, Any]) 
 
 def _digest(codes: list[str]) -> str:
     return hashlib.sha1(" ".join(codes).encode()).hexdigest()[:10]
+
+
+def _share_answer_examples(schema: dict[str, Any]) -> None:
+    """An answer's example that several operations repeat (a page of posts: the feed, essence, search, ...) lives
+    once in `components/examples`, named after its model; each operation refers to it, keeping its own summary
+    (OpenAPI 3.1 lets a reference carry one)."""
+    answers = [
+        example
+        for item in schema.get("paths", {}).values()
+        for method in METHODS
+        if (operation := item.get(method))
+        for status, response in operation.get("responses", {}).items()
+        if status.startswith("2")
+        for example in response.get("content", {}).get("application/json", {}).get("examples", {}).values()
+        if "value" in example
+    ]
+    uses: dict[str, int] = {}
+    for example in answers:
+        key = _key(example["value"])
+        uses[key] = uses.get(key, 0) + 1
+    shared = schema.setdefault("components", {}).setdefault("examples", {})
+    names = {_key(value["value"]): name for name, value in shared.items()}
+    for media in (
+        response.get("content", {}).get("application/json", {})
+        for item in schema.get("paths", {}).values()
+        for method in METHODS
+        if (operation := item.get(method))
+        for status, response in operation.get("responses", {}).items()
+        if status.startswith("2")
+    ):
+        for label, example in media.get("examples", {}).items():
+            key = _key(example.get("value"))
+            if "value" not in example or uses.get(key, 0) < 2:
+                continue
+            if key not in names:
+                base = media.get("schema", {}).get("$ref", "#/answer").rsplit("/", 1)[1]
+                name, n = base, 2
+                while name in shared:
+                    name, n = f"{base}{n}", n + 1
+                shared[name] = {"value": example["value"]}
+                names[key] = name
+            summary = {"summary": example["summary"]} if "summary" in example else {}
+            media["examples"][label] = {"$ref": f"#/components/examples/{names[key]}", **summary}
+
+
+def _key(value: Any) -> bytes:
+    # msgspec, not json: the app's own schema holds examples as msgspec.Raw (the file is their JSON)
+    return msgspec.json.encode(value, order="sorted")
 
 
 def _share_parameters(schema: dict[str, Any]) -> None:

@@ -140,8 +140,13 @@ def test_operations_answering_rule_specific_codes_describe_their_behaviour(spec)
             )
 
 
-def _json_examples(media: dict) -> list:
-    return [e["value"] for e in (media.get("examples") or {}).values()] + media.get("schema", {}).get("examples", [])
+def _json_examples(spec: dict, media: dict) -> list:
+    """A media type's example values, those shared in `components/examples` (by reference) included."""
+    shared = spec["components"].get("examples", {})
+    return [
+        shared[e["$ref"].rsplit("/", 1)[1]]["value"] if "$ref" in e else e["value"]
+        for e in (media.get("examples") or {}).values()
+    ] + media.get("schema", {}).get("examples", [])
 
 
 def test_every_operation_shows_a_request_and_an_answer_that_fit_its_models(app, spec):
@@ -150,14 +155,14 @@ def test_every_operation_shows_a_request_and_an_answer_that_fit_its_models(app, 
         handler = by_id[operation["operationId"]]
         body = operation.get("requestBody", {}).get("content", {}).get("application/json")
         if body is not None:
-            examples = _json_examples(body)
+            examples = _json_examples(spec, body)
             assert examples, f"{where}: no request example"
             for value in examples:
                 msgspec.json.decode(json.dumps(value), type=body_type(handler))
         for status, response in operation["responses"].items():
             media = response.get("content", {}).get("application/json")
             if status.startswith("2") and media is not None:
-                examples = _json_examples(media)
+                examples = _json_examples(spec, media)
                 assert examples, f"{where}: no example of its {status} answer"
                 for value in examples:
                     try:
@@ -187,7 +192,7 @@ def test_generated_examples_hold_no_placeholders(spec):
             if status.startswith("2")
         ]
         for media in filter(None, medias):
-            for value in _json_examples(media):
+            for value in _json_examples(spec, media):
                 found = sorted(set(_placeholders(value)))
                 assert not found, f"{where}: give these fields an example in their model: {found}"
 
