@@ -233,3 +233,38 @@ async def test_0013_names_an_order_whose_community_it_cannot_find(empty_database
         assert await conn.fetchval(column) is None  # nothing of 0013 stayed
     finally:
         await conn.close()
+
+
+# Three places bought with points before 0035: one written down as expired (its points come back), one still open
+# and one claimed (theirs stay spent).
+PLACES_BEFORE_0035 = """
+INSERT INTO users (appid, openid) SELECT 'wx-test-app', o FROM unnest(ARRAY['owner', 'ann', 'bo', 'cy']) o;
+INSERT INTO communities (owner_id, name, welcome_template) SELECT id, 'c', '' FROM users WHERE openid = 'owner';
+INSERT INTO brands (owner_id, name) SELECT id, 'brand' FROM users WHERE openid = 'owner';
+INSERT INTO polls (community_id, created_by, title, proposals_close_at, voting_close_at, votes_per_member,
+                   proposals_per_member, draw_seed, seed_commitment)
+SELECT c.id, c.owner_id, 'poll', now() - interval '2 days', now() - interval '1 day', 1, 1, 's', 'c' FROM communities c;
+INSERT INTO trial_qualifications (poll_id, community_id, user_id, position, expires_at, reason, status)
+SELECT p.id, p.community_id, u.id, n, now() - interval '1 hour', 'redeemed', s
+FROM polls p, unnest(ARRAY['ann', 'bo', 'cy'], ARRAY['expired', 'granted', 'claimed']) WITH ORDINALITY AS x (who, s, n)
+JOIN users u ON u.openid = x.who;
+INSERT INTO point_spends (user_id, brand_id, community_id, poll_id, qualification_id, points)
+SELECT t.user_id, b.id, t.community_id, t.poll_id, t.id, 30 FROM trial_qualifications t, brands b;
+"""
+
+
+async def test_0035_refunds_the_places_that_had_expired_and_no_other(empty_database):
+    conn = await connect(empty_database)
+    try:
+        await migrations.migrate(conn, up_to(34))
+        await conn.execute(PLACES_BEFORE_0035)
+        await migrations.migrate(conn)
+        refunded = await conn.fetch(
+            "SELECT u.openid, r.points, r.reason, r.spend_id = s.id AS of_its_spend FROM point_refunds r "
+            "JOIN users u ON u.id = r.user_id JOIN point_spends s ON s.qualification_id = r.qualification_id"
+        )
+        spends = await conn.fetchval("SELECT count(*) FROM point_spends")
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in refunded] == [("ann", 30, "expired", True)]
+    assert spends == 3  # the ledger is append-only: every spend stays
