@@ -107,7 +107,7 @@ async def main() -> None:
         print(f"a run with nothing new: {(time.perf_counter() - started) * 1000:.0f} ms")
         await conn.execute("ANALYZE")
         reader = users[5]
-        hot = await _ms(conn, pages.FEED_HOT, cid, reader, None, None, 20)
+        hot = await _ms(conn, pages.FEED_HOT.first, cid, reader, None, None, 20)
         mine = await _ms(conn, FOR_YOU, cid, reader, None, None, 20)
         print(f"first page of 20: hot {hot:.2f} ms, for-you {mine:.2f} ms")
         started = time.perf_counter()

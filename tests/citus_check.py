@@ -38,9 +38,9 @@ TESTS = [
 ]
 # The hot statements with sample arguments (community 1, member 2, order 3): what each request runs most.
 HOT = {
-    "feed page (latest)": (feed.FEED_LATEST, 1, 2, None, None, 20),
-    "feed page (hot)": (feed.FEED_HOT, 1, 2, None, None, 20),
-    "feed page (cached, shared part)": (feed.SHARED_LATEST, 1, None, None, 20),
+    "feed page (latest)": (feed.FEED_LATEST.first, 1, 2, None, None, 20),
+    "feed page (hot)": (feed.FEED_HOT.first, 1, 2, None, None, 20),
+    "feed page (cached, shared part)": (feed.SHARED_LATEST.first, 1, None, None, 20),
     "feed page (cached, the reader's part)": (feed.READER_OF_PAGE, 1, 2, "{1}", None, 60.0, "{3}"),
     "join: the community's lock": (communities.LOCK_COMMUNITY, 1),
     "join: the membership": (communities.MEMBERSHIP, 1, 2),

@@ -61,9 +61,14 @@ def statements() -> dict[str, str]:
             continue
         module = importlib.import_module(info.name)
         for name, value in vars(module).items():
-            if name.isupper() and isinstance(value, str) and _SQL.match(value) and value not in seen:
-                seen.add(value)
-                found[f"{info.name.removeprefix('service.')}.{name}"] = value
+            if not name.isupper():
+                continue
+            # A paged read is a pair of statements (service/feed/page_queries.Pages): each is surveyed.
+            named = value._asdict() if isinstance(value, tuple) and hasattr(value, "_asdict") else {"": value}
+            for part, sql in named.items():
+                if isinstance(sql, str) and _SQL.match(sql) and sql not in seen:
+                    seen.add(sql)
+                    found[f"{info.name.removeprefix('service.')}.{name}{'.' + part if part else ''}"] = sql
     return found
 
 

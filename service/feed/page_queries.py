@@ -7,6 +7,9 @@ The fragments below are constant SQL text assembled at import time; no value is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
 from service.core.blocks import unblocked
 from service.core.media import IMAGES_JSON
 from service.core.shown import member_shown
@@ -174,6 +177,21 @@ def _keyset(
     return f"{cursor}::{key_type} IS NULL AND {cursor_id}::bigint IS NULL"
 
 
+class Pages(NamedTuple):
+    """A paged read as its two statements (see _keyset): the first page, and the pages after a cursor."""
+
+    first: str
+    after: str
+
+    def at(self, cursor: tuple[Any, Any]) -> str:
+        """The statement for a decoded cursor ((None, None): the first page)."""
+        return self.first if cursor[0] is None else self.after
+
+
+def _pages(build: Callable[..., str], *args: Any, **options: Any) -> Pages:
+    return Pages(build(*args, **options, after=False), build(*args, **options, after=True))
+
+
 def _numbered(order: str, posts: str, limit: str) -> str:
     """Posts (``posts``: a SELECT with LIMIT _MOST) numbered `n` in page order; at most ``limit`` + 1 of them."""
     return f"""SELECT * FROM (SELECT p.*, row_number() OVER (ORDER BY {order}) AS n FROM ({posts}) p) p
@@ -207,10 +225,8 @@ def _community_page(order: str, key: str, key_type: str, extra: str = "", *, pin
 _LATEST = ("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz")
 _HOT = ("p.hot_rank DESC, p.id DESC", "p.hot_rank, p.id", "double precision")
 # The feed's first page (its cursor NULL), and the pages after a cursor: each planned once per connection.
-FEED_LATEST = _community_page(*_LATEST, pins=True, after=False)
-FEED_LATEST_AFTER = _community_page(*_LATEST, pins=True, after=True)
-FEED_HOT = _community_page(*_HOT, pins=True, after=False)
-FEED_HOT_AFTER = _community_page(*_HOT, pins=True, after=True)
+FEED_LATEST = _pages(_community_page, *_LATEST, pins=True)
+FEED_HOT = _pages(_community_page, *_HOT, pins=True)
 
 
 # The community's pins in order: a cached page read before a pin or an unpin is stale for everyone.
@@ -250,10 +266,8 @@ def _shared_page(order: str, key: str, key_type: str, *, after: bool) -> str:
     return f"WITH {_page(source, 'NULL::bigint', '$4', '$1', shared=True)},\n       {_PINS} AS pins\n"
 
 
-SHARED_LATEST = _shared_page(*_LATEST, after=False)
-SHARED_LATEST_AFTER = _shared_page(*_LATEST, after=True)
-SHARED_HOT = _shared_page(*_HOT, after=False)
-SHARED_HOT_AFTER = _shared_page(*_HOT, after=True)
+SHARED_LATEST = _pages(_shared_page, *_LATEST)
+SHARED_HOT = _pages(_shared_page, *_HOT)
 
 # What a cached page lacks for its reader, in one trip: $1 community, $2 reader, $3 the page's post ids,
 # $4 when the page was read (less a slack for transactions in flight then), $5 the edit window in seconds,
@@ -278,14 +292,15 @@ FROM (SELECT $1::bigint AS id) wanted
 LEFT JOIN communities c ON c.id = wanted.id
 LEFT JOIN memberships m ON m.community_id = wanted.id AND m.user_id = $2
 """  # noqa: S608
-# Essence: visible posts marked by an admin, most recently marked first; cursor (essence_at, id). Each page
-# query below comes as (the first page, the pages after a cursor): see _keyset.
-_ESSENCE = ("p.essence_at DESC, p.id DESC", "p.essence_at, p.id", "timestamptz", "AND p.essence_at IS NOT NULL")
-ESSENCE = (_community_page(*_ESSENCE, after=False), _community_page(*_ESSENCE, after=True))
+# Essence: visible posts marked by an admin, most recently marked first; cursor (essence_at, id).
+ESSENCE = _pages(
+    _community_page, "p.essence_at DESC, p.id DESC", "p.essence_at, p.id", "timestamptz", "AND p.essence_at IS NOT NULL"
+)
 
 # A member's posts in the community, newest first ($6 the member; profiles).
-_MEMBER = ("p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz", "AND p.author_id = $6")
-MEMBER_POSTS = (_community_page(*_MEMBER, after=False), _community_page(*_MEMBER, after=True))
+MEMBER_POSTS = _pages(
+    _community_page, "p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz", "AND p.author_id = $6"
+)
 
 # The member whose posts are asked for ($2) is shown to the reader ($3) in community $1.
 MEMBER_SHOWN = f"""
@@ -311,7 +326,7 @@ def _my_feed(after: bool) -> str:
     return f"WITH {_page(_numbered('p.created_at DESC, p.id DESC', posts, '$4'), '$1', '$4', 'p.community_id')}\n"
 
 
-MY_FEED = (_my_feed(after=False), _my_feed(after=True))
+MY_FEED = _pages(_my_feed)
 
 # One post as `me` sees it: $1 post, $2 me. The row tells the logic whether `me` may see it.
 POST_ITEM = f"""
@@ -372,12 +387,8 @@ SELECT (SELECT count(*) FROM page) AS fetched,
 
 
 # Threads of a post, each with its first replies; and the replies of one thread.
-_THREADS = "c.post_id = $1 AND c.parent_id IS NULL"
-COMMENT_THREADS = (_comment_page(_THREADS, True, after=False), _comment_page(_THREADS, True, after=True))
-COMMENT_REPLIES = (
-    _comment_page("c.parent_id = $1", False, after=False),
-    _comment_page("c.parent_id = $1", False, after=True),
-)
+COMMENT_THREADS = _pages(_comment_page, "c.post_id = $1 AND c.parent_id IS NULL", with_replies=True)
+COMMENT_REPLIES = _pages(_comment_page, "c.parent_id = $1", with_replies=False)
 
 COMMENT_ITEM = f"""
 SELECT convert_to(({_comment_json("c", "u", "r")})::text, 'UTF8') AS item

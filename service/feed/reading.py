@@ -62,14 +62,14 @@ def _require_standing(row: Any) -> None:
 # cursor's type and the last item's sort key.
 _ORDERS = {
     "latest": (
-        (pages.FEED_LATEST, pages.FEED_LATEST_AFTER),
-        (pages.SHARED_LATEST, pages.SHARED_LATEST_AFTER),
+        pages.FEED_LATEST,
+        pages.SHARED_LATEST,
         datetime,
         lambda r: ("latest", r["last_created_at"], r["last_id"]),
     ),
     "hot": (
-        (pages.FEED_HOT, pages.FEED_HOT_AFTER),
-        (pages.SHARED_HOT, pages.SHARED_HOT_AFTER),
+        pages.FEED_HOT,
+        pages.SHARED_HOT,
         float,
         lambda r: ("hot", r["last_hot_rank"], r["last_id"]),
     ),
@@ -100,7 +100,7 @@ async def community_feed(
         _require_standing(row)
         return _page(row, limit, cursor_of)
     after = _cursor(cursor, order, key_type)
-    own_query, shared_query = own_queries[after[0] is not None], shared_queries[after[0] is not None]
+    own_query, shared_query = own_queries.at(after), shared_queries.at(after)
     if cache is not None or reads.usable():
 
         async def shared_page(conn: asyncpg.Connection, as_of: datetime | None) -> SharedPage:
@@ -146,7 +146,7 @@ async def essence(
     pool: asyncpg.Pool, community_id: int, user_id: int, limit: int, cursor: str | None
 ) -> Response[bytes]:
     after = _cursor(cursor, "essence", datetime)
-    row = await pool.fetchrow(pages.ESSENCE[after[0] is not None], community_id, user_id, *after, limit)
+    row = await pool.fetchrow(pages.ESSENCE.at(after), community_id, user_id, *after, limit)
     _require_standing(row)
     return _page(row, limit, lambda r: ("essence", r["last_essence_at"], r["last_id"]))
 
@@ -156,7 +156,7 @@ async def member_posts(
 ) -> Response[bytes]:
     """A member's posts in the community as the reader sees them (a profile); not_found for no such member."""
     after = _cursor(cursor, "member", datetime)
-    row = await pool.fetchrow(pages.MEMBER_POSTS[after[0] is not None], community_id, user_id, *after, limit, member_id)
+    row = await pool.fetchrow(pages.MEMBER_POSTS.at(after), community_id, user_id, *after, limit, member_id)
     _require_standing(row)
     if not await pool.fetchval(pages.MEMBER_SHOWN, community_id, member_id, user_id):
         raise Problem("not_found", "no such member")
@@ -165,7 +165,7 @@ async def member_posts(
 
 async def my_feed(pool: asyncpg.Pool, user_id: int, limit: int, cursor: str | None) -> Response[bytes]:
     after = _cursor(cursor, "mine", datetime)
-    row = await pool.fetchrow(pages.MY_FEED[after[0] is not None], user_id, *after, limit)
+    row = await pool.fetchrow(pages.MY_FEED.at(after), user_id, *after, limit)
     return _page(row, limit, lambda r: ("mine", r["last_created_at"], r["last_id"]))
 
 
@@ -198,13 +198,11 @@ async def list_comments(
         community_id = (await _seen_post(conn, post_id, user_id))["community_id"]  # the caller may see the post
         if parent_id is None:
             after = _cursor(cursor, "threads", datetime)
-            threads = pages.COMMENT_THREADS[after[0] is not None]
-            row = await conn.fetchrow(threads, post_id, user_id, *after, limit, community_id)
+            row = await conn.fetchrow(pages.COMMENT_THREADS.at(after), post_id, user_id, *after, limit, community_id)
             return _page(row, limit, lambda r: ("threads", r["last_created_at"], r["last_id"]))
         thread = await conn.fetchrow(q.COMMENT, parent_id)
         if thread is None or thread["post_id"] != post_id or thread["parent_id"] is not None:
             raise Problem("not_found", "no such thread on this post")
         after = _cursor(cursor, "replies", datetime)
-        replies = pages.COMMENT_REPLIES[after[0] is not None]
-        row = await conn.fetchrow(replies, parent_id, user_id, *after, limit, community_id)
+        row = await conn.fetchrow(pages.COMMENT_REPLIES.at(after), parent_id, user_id, *after, limit, community_id)
         return _page(row, limit, lambda r: ("replies", r["last_created_at"], r["last_id"]))
