@@ -9,7 +9,6 @@ served pages pass through the same function, so what the UI shows is what ``make
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -25,10 +24,9 @@ from litestar.openapi.spec import Example
 from litestar.routes import HTTPRoute
 from litestar.serialization import encode_json
 
-from service.errors import PROBLEM_MEDIA_TYPE, Problems
+from service.errors import Problems
+from service.openapi_sharing import METHODS, share_answer_examples, share_parameters, share_problem_responses
 
-METHODS = ("get", "put", "post", "delete")
-PROBLEM_BODY = "#/components/schemas/ProblemBody"
 _EXAMPLE_AT = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 # Values for fields that carry no example in their model, by field name; anything else gets a placeholder.
 _BY_NAME: dict[str, Any] = {
@@ -199,9 +197,9 @@ def complete(app: Litestar, schema: dict[str, Any]) -> dict[str, Any]:
                 _complete_examples(handler, operation)
                 if messages := handler.opt.get("socket_messages"):
                     _document_socket(schema, operation, *messages)
-            _share_problem_responses(schema, operation)
-    _share_parameters(schema)
-    _share_answer_examples(schema)
+            share_problem_responses(schema, operation)
+    share_parameters(schema)
+    share_answer_examples(schema)
     problem = schema.get("components", {}).get("schemas", {}).get("ProblemBody")
     if problem is not None:
         problem["properties"]["code"] = {
@@ -284,118 +282,6 @@ def _complete_examples(handler: HTTPRouteHandler, operation: dict[str, Any]) -> 
             media["examples"] = {
                 "answer": {"summary": response.get("description", "the answer"), "value": sample(model)}
             }
-
-
-def _share_problem_responses(schema: dict[str, Any], operation: dict[str, Any]) -> None:
-    """Each error response names the codes it may carry (an enum over the problem's `code`). A plain problem
-    response lives once in `components/responses` (129 operations share a few dozen distinct sets) without the
-    examples `Problems.responses` wrote, which only repeat the code table; a problem with fields of its own
-    (duplicate_proposal) keeps its hand-written examples in place."""
-    shared = schema.setdefault("components", {}).setdefault("responses", {})
-    for status, response in operation.get("responses", {}).items():
-        media = response.get("content", {}).get(PROBLEM_MEDIA_TYPE)
-        if media is None or set(media.get("schema", {})) != {"$ref"}:
-            continue  # not a problem, or done already
-        codes = sorted({example["value"]["code"] for example in media.get("examples", {}).values()})
-        if not codes:
-            continue
-        narrowed = {
-            "allOf": [
-                media["schema"],
-                {"type": "object", "properties": {"code": {"type": "string", "enum": codes}}, "required": ["code"]},
-            ]
-        }
-        if media["schema"] != {"$ref": PROBLEM_BODY}:
-            media["schema"] = narrowed
-            continue
-        name = f"Problem{status}_" + ("_".join(codes) if len(codes) == 1 else _digest(codes))
-        shared.setdefault(
-            name, {"description": response["description"], "content": {PROBLEM_MEDIA_TYPE: {"schema": narrowed}}}
-        )
-        operation["responses"][status] = {"$ref": f"#/components/responses/{name}"}
-
-
-def _digest(codes: list[str]) -> str:
-    return hashlib.sha1(" ".join(codes).encode()).hexdigest()[:10]
-
-
-def _share_answer_examples(schema: dict[str, Any]) -> None:
-    """An answer's example that several operations repeat (a page of posts: the feed, essence, search, ...) lives
-    once in `components/examples`, named after its model; each operation refers to it, keeping its own summary
-    (OpenAPI 3.1 lets a reference carry one)."""
-    answers = [
-        example
-        for item in schema.get("paths", {}).values()
-        for method in METHODS
-        if (operation := item.get(method))
-        for status, response in operation.get("responses", {}).items()
-        if status.startswith("2")
-        for example in response.get("content", {}).get("application/json", {}).get("examples", {}).values()
-        if "value" in example
-    ]
-    uses: dict[str, int] = {}
-    for example in answers:
-        key = _key(example["value"])
-        uses[key] = uses.get(key, 0) + 1
-    shared = schema.setdefault("components", {}).setdefault("examples", {})
-    names = {_key(value["value"]): name for name, value in shared.items()}
-    for media in (
-        response.get("content", {}).get("application/json", {})
-        for item in schema.get("paths", {}).values()
-        for method in METHODS
-        if (operation := item.get(method))
-        for status, response in operation.get("responses", {}).items()
-        if status.startswith("2")
-    ):
-        for label, example in media.get("examples", {}).items():
-            key = _key(example.get("value"))
-            if "value" not in example or uses.get(key, 0) < 2:
-                continue
-            if key not in names:
-                base = media.get("schema", {}).get("$ref", "#/answer").rsplit("/", 1)[1]
-                name, n = base, 2
-                while name in shared:
-                    name, n = f"{base}{n}", n + 1
-                shared[name] = {"value": example["value"]}
-                names[key] = name
-            summary = {"summary": example["summary"]} if "summary" in example else {}
-            media["examples"][label] = {"$ref": f"#/components/examples/{names[key]}", **summary}
-
-
-def _key(value: Any) -> bytes:
-    # msgspec, not json: the app's own schema holds examples as msgspec.Raw (the file is their JSON)
-    return msgspec.json.encode(value, order="sorted")
-
-
-def _share_parameters(schema: dict[str, Any]) -> None:
-    """A parameter declared alike by several operations (paths ids, paging, Idempotency-Key) lives once in
-    `components/parameters`."""
-    operations = [op for item in schema.get("paths", {}).values() for m in METHODS if (op := item.get(m))]
-    uses: dict[str, int] = {}
-    for operation in operations:
-        for parameter in operation.get("parameters", []):
-            if parameter.get("schema", {}).get("type") == "string":
-                # an id path parameter is a string of digits: its bounds belong to the integer the server reads
-                parameter["schema"].pop("minimum", None)
-                parameter["schema"].pop("maximum", None)
-            if "$ref" not in parameter:
-                key = json.dumps(parameter, sort_keys=True)
-                uses[key] = uses.get(key, 0) + 1
-    shared = schema.setdefault("components", {}).setdefault("parameters", {})
-    names = {json.dumps(value, sort_keys=True): name for name, value in shared.items()}
-    for operation in operations:
-        for index, parameter in enumerate(operation.get("parameters", [])):
-            key = json.dumps(parameter, sort_keys=True)
-            if "$ref" in parameter or uses.get(key, 0) < 2:
-                continue
-            if key not in names:
-                base = f"{parameter['in']}.{parameter['name']}"
-                name, n = base, 2
-                while name in shared:
-                    name, n = f"{base}.{n}", n + 1
-                shared[name] = parameter
-                names[key] = name
-            operation["parameters"][index] = {"$ref": f"#/components/parameters/{names[key]}"}
 
 
 def document(app: Litestar) -> dict[str, Any]:
