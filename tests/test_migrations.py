@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import asyncpg
 import pytest
 
 from service.app import create_app
@@ -81,6 +84,20 @@ async def test_app_can_migrate_at_start_when_configured(empty_database):
 
 def up_to(version: int) -> list[migrations.Migration]:
     return [m for m in migrations.discover() if m.version <= version]
+
+
+@asynccontextmanager
+async def migrated_over(database: str, version: int, rows: str) -> AsyncIterator[asyncpg.Connection]:
+    """The database migrated to just before ``version``, ``rows`` written as they stood then, then migrated to
+    the end: a migration's backfill at work."""
+    conn = await connect(database)
+    try:
+        await migrations.migrate(conn, up_to(version - 1))
+        await conn.execute(rows)
+        await migrations.migrate(conn)
+        yield conn
+    finally:
+        await conn.close()
 
 
 # Rows as they stood before 0013 gave the last 12 tables their community_id: every parent in a community of its
@@ -184,14 +201,8 @@ SELECT r.row, c.name FROM (
 
 
 async def test_0013_backfills_every_row_with_the_community_of_its_parent(empty_database):
-    conn = await connect(empty_database)
-    try:
-        await migrations.migrate(conn, up_to(12))
-        await conn.execute(ROWS_BEFORE_0013)
-        await migrations.migrate(conn)
+    async with migrated_over(empty_database, 13, ROWS_BEFORE_0013) as conn:
         found = sorted((r["row"], r["name"]) for r in await conn.fetch(COMMUNITY_OF_EVERY_ROW))
-    finally:
-        await conn.close()
     assert found == sorted(
         {
             "orders community_entry": "entry",  # the subject is the community
@@ -254,17 +265,11 @@ SELECT t.user_id, b.id, t.community_id, t.poll_id, t.id, 30 FROM trial_qualifica
 
 
 async def test_0035_refunds_the_places_that_had_expired_and_no_other(empty_database):
-    conn = await connect(empty_database)
-    try:
-        await migrations.migrate(conn, up_to(34))
-        await conn.execute(PLACES_BEFORE_0035)
-        await migrations.migrate(conn)
+    async with migrated_over(empty_database, 35, PLACES_BEFORE_0035) as conn:
         refunded = await conn.fetch(
             "SELECT u.openid, r.points, r.reason, r.spend_id = s.id AS of_its_spend FROM point_refunds r "
             "JOIN users u ON u.id = r.user_id JOIN point_spends s ON s.qualification_id = r.qualification_id"
         )
         spends = await conn.fetchval("SELECT count(*) FROM point_spends")
-    finally:
-        await conn.close()
     assert [tuple(r) for r in refunded] == [("ann", 30, "expired", True)]
     assert spends == 3  # the ledger is append-only: every spend stays
