@@ -122,6 +122,11 @@ async def test_an_instance_stopped_with_requests_in_flight_fails_none(open_stack
         held = [
             asyncio.create_task(api.post(stopping_instance, json={"text": f"慢{n}"}, headers=alice)) for n in range(3)
         ]
+        # The three slow checks are theirs before anyone else writes (else another post may take one of them).
+        deadline = time.monotonic() + 10
+        while (await api.get(f"{stack.sandbox_url}/sandbox/faults")).json():
+            assert time.monotonic() < deadline, "the held posts never reached WeChat's content check"
+            await asyncio.sleep(0.02)
         answers: list[httpx.Response | Exception] = []
         stopping = asyncio.Event()
 

@@ -146,6 +146,12 @@ class SandboxControl(Controller):
         sandbox.fault = Fault(data.mode, data.delay_seconds, data.count, data.path_prefix)
         return {"mode": data.mode}
 
+    @get("/faults")
+    async def fault(self, sandbox: Sandbox) -> dict[str, str | int | None]:
+        """The fault in force ({} when none): its mode and how many calls it still takes (null: until cleared)."""
+        fault = sandbox.fault
+        return {} if fault is None else {"mode": fault.mode, "remaining": fault.remaining}
+
     @delete("/faults", status_code=204)
     async def clear_fault(self, sandbox: Sandbox) -> None:
         sandbox.fault = None
