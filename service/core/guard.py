@@ -59,8 +59,10 @@ def caller_of(request: Request) -> Caller:
 
 
 def verified_caller(request: ASGIConnection) -> Caller:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    # Read from the ASGI scope (names arrive lower-cased): `request.headers` would parse every header into a
+    # multi-dict for this one, 2% of a cached feed read's CPU.
+    raw = next((value for name, value in request.scope["headers"] if name == b"authorization"), b"")
+    scheme, _, token = raw.decode("latin-1").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Problem("unauthorized", "send Authorization: Bearer <access token>")
     settings: Settings = request.app.state.settings
