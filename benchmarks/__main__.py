@@ -364,22 +364,22 @@ def ingestion(
     inserted = asyncio.run(count()) - before
     api_rate = inserted / (result["duration_us"] / 1e6)
 
-    copy_backend: list[float] = []  # the CPU seconds of COPY's backend, read before it exits
-
-    async def copy() -> float:
+    async def copy() -> tuple[float, float, float]:
+        """One COPY of as many events: its seconds, this client's CPU seconds and its backend's."""
         conn = await connect(dsn)
         try:
-            before = backend_cpu_seconds(conn.get_server_pid())
+            backend, client = backend_cpu_seconds(conn.get_server_pid()), time.process_time()
             seconds = await throughput.copy_events(conn, inserted, community, member, post)
-            copy_backend.append(backend_cpu_seconds(conn.get_server_pid()) - before)
-            return seconds
+            return seconds, time.process_time() - client, backend_cpu_seconds(conn.get_server_pid()) - backend
         finally:
             await conn.close()
 
-    started = time.process_time()
-    copy_rate = inserted / asyncio.run(copy())
-    copy_us = (time.process_time() - started) * 1e6 / max(inserted, 1)
-    copy_pg_us = copy_backend[0] * 1e6 / max(inserted, 1)
+    # The faster of two COPYs is the limit: one slowed by what the machine did meanwhile (autovacuum of the events
+    # just written, a checkpoint) made the ratio pass once (134,386 events/s against 164,000-180,000 otherwise).
+    seconds, copy_cpu, copy_pg = min(asyncio.run(copy()) for _ in range(2))
+    copy_rate = inserted / seconds
+    copy_us = copy_cpu * 1e6 / max(inserted, 1)
+    copy_pg_us = copy_pg * 1e6 / max(inserted, 1)
     api_us = cpu.seconds.get("api", 0.0) * 1e6 / max(inserted, 1)
     pg_us = cpu.seconds.get("postgres (this database)", 0.0) * 1e6 / max(inserted, 1)
     print(
