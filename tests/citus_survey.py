@@ -21,6 +21,7 @@ import re
 import asyncpg
 
 import service
+from service.feed.page_queries import Pages
 
 _SQL = re.compile(r"^\s*(--[^\n]*\n\s*)*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
 _SAMPLES = {
@@ -64,7 +65,7 @@ def statements() -> dict[str, str]:
             if not name.isupper():
                 continue
             # A paged read is a pair of statements (service/feed/page_queries.Pages): each is surveyed.
-            named = value._asdict() if isinstance(value, tuple) and hasattr(value, "_asdict") else {"": value}
+            named = value._asdict() if isinstance(value, Pages) else {"": value}
             for part, sql in named.items():
                 if isinstance(sql, str) and _SQL.match(sql) and sql not in seen:
                     seen.add(sql)

@@ -193,7 +193,8 @@ def _pages(build: Callable[..., str], *args: Any, **options: Any) -> Pages:
 
 
 def _numbered(order: str, posts: str, limit: str) -> str:
-    """Posts (``posts``: a SELECT with LIMIT _MOST) numbered `n` in page order; at most ``limit`` + 1 of them."""
+    """Rows (``posts``: a SELECT with LIMIT _MOST; ``order`` names them `p`) numbered `n` in page order; at most
+    ``limit`` + 1 of them."""
     return f"""SELECT * FROM (SELECT p.*, row_number() OVER (ORDER BY {order}) AS n FROM ({posts}) p) p
         WHERE n <= {limit} + 1"""  # noqa: S608
 
@@ -362,18 +363,14 @@ def _comment_page(where: str, with_replies: bool, after: bool) -> str:
                LEFT JOIN users ru ON ru.id = c.author_id
                LEFT JOIN robots rr ON rr.name = c.robot
            ) replies ON true"""  # noqa: S608
-    return f"""
-WITH page AS (
-    SELECT * FROM (
-        SELECT c.*, row_number() OVER (ORDER BY c.created_at, c.id) AS n FROM (
+    comments = f"""
             SELECT c.* FROM comments c
             WHERE c.community_id = $6 AND {where} AND {_COMMENT_SEEN}
               AND {_keyset("c.created_at, c.id", "timestamptz", after, newer=True)}
             ORDER BY c.created_at, c.id
-            LIMIT {_MOST}
-        ) c
-    ) c WHERE n <= $5 + 1
-)
+            LIMIT {_MOST}"""  # noqa: S608
+    return f"""
+WITH page AS ({_numbered("p.created_at, p.id", comments, "$5")})
 SELECT (SELECT count(*) FROM page) AS fetched,
        (SELECT created_at FROM page WHERE n = $5) AS last_created_at,
        (SELECT id FROM page WHERE n = $5) AS last_id,
