@@ -132,12 +132,19 @@ class Hub:
         """Register a socket; past LIVE_SOCKETS_PER_USER the member's oldest is closed (4409 replaced): WeChat
         itself opens at most 5, so a 6th means an older one died without the server noticing."""
         socket = Socket(websocket, user_id, self.settings.live_queue_size)
-        async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(q.MEMBERSHIPS, [user_id])
+        # Counted before the first await, so the member's sockets are in the order they opened: registered after
+        # the read below, sockets opened together took their places in the order their reads came back, and the
+        # one closed as the oldest could be a newer one.
         mine = self.sockets[user_id]
         mine.append(socket)
         for old in mine[: -self.settings.live_sockets_per_user]:
             old.end(4409, "replaced")
+        try:
+            async with self.pool.acquire() as conn:
+                row = await conn.fetchrow(q.MEMBERSHIPS, [user_id])
+        except BaseException:
+            self.close(socket)
+            raise
         self._follow(socket, {live.user(user_id), *(live.community(c) for c in (row["communities"] if row else ()))})
         return socket
 
