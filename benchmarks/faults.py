@@ -112,7 +112,13 @@ class FaultRun:
         # (of orders left unpaid, due 3 s after their creation) slowly meanwhile.
         slow = {"operation": "query", "code": "", "delaySeconds": 3.0, "times": 10}
         (await self.load.sandbox.post("/sandbox/pay/faults", json=slow)).raise_for_status()
+        # The load leaves a tenth of its orders unpaid, so a short run may have none: leave one unpaid here, and
+        # make every unpaid order's reconciliation due, so the worker is sure to be inside a query when killed.
+        owner, member = self.load.members[0], self.load.members[-1]
+        await self.load.create_community(owner, paid=True)
+        await self.load.join_paid(member, self.load.paid[-1], pay=False)
         async with self.connection() as conn:
+            await conn.execute(MAKE_RECONCILE_DUE)
             held: list[int] = []
             for _ in range(100):
                 held = [r["id"] for r in await conn.fetch(HELD_BY, f"%:{old}:%")]
@@ -280,6 +286,7 @@ HELD_BY = "SELECT id FROM jobs WHERE status = 'running' AND locked_by LIKE $1"
 STILL_HELD = "SELECT count(*) FROM jobs WHERE id = ANY($1::bigint[]) AND status = 'running' AND locked_by LIKE $2"
 # Jobs claimed, finished or rescheduled since $1 (a claim moves updated_at past created_at).
 PROGRESS = "SELECT count(*) FROM jobs WHERE updated_at > $1 AND updated_at > created_at"
+MAKE_RECONCILE_DUE = "UPDATE jobs SET run_at = now() WHERE status = 'queued' AND kind = 'checkout.reconcile'"
 MAKE_PERIODIC_DUE = "UPDATE jobs SET run_at = now() WHERE status = 'queued' AND dedupe_key LIKE 'periodic:%'"
 
 

@@ -205,7 +205,7 @@ class Load:
                 self.acks.joins.add((community, member.user_id))
             member.communities.add(community)
 
-    async def join_paid(self, member: Member, community: int) -> None:
+    async def join_paid(self, member: Member, community: int, *, pay: bool = True) -> None:
         key = {"Idempotency-Key": f"join-{community}-{member.user_id}"}
         answer = await self.call("join_paid", "POST", f"/v1/communities/{community}/join", member, headers=key)
         if answer is None or answer.status_code not in (200, 201):
@@ -216,7 +216,7 @@ class Load:
             return
         order = body["order"]
         self.acks.orders[int(order["id"])] = (community, member.user_id)
-        if order.get("payment") is None or self.random.random() < 0.1:
+        if not pay or order.get("payment") is None or self.random.random() < 0.1:
             return  # a tenth close the payment sheet: the order stays unpaid until paid later or expired
         if self.random.random() < 0.3:
             await asyncio.sleep(self.random.uniform(0.2, 1.5))  # the member hesitates in the payment sheet
