@@ -162,12 +162,8 @@ def run_wrk(base_url: str, request: Request, duration: int, connections: int) ->
     return result
 
 
-async def prepare_database(dsn_admin: str, ingest: bool = True, metrics: bool = True) -> tuple[str, dict[str, Request]]:
-    from tests.support import create_database, unique_name, with_database
-
-    name = unique_name("bench")
-    await create_database(dsn_admin, name)
-    dsn = with_database(dsn_admin, name)
+async def seed_database(dsn: str, ingest: bool = True, metrics: bool = True) -> dict[str, Request]:
+    """Migrate the new database `dsn` and seed every scenario; answers the wrk request of each."""
     settings = load_settings({}, database_url=dsn, secret_key=BENCH_SECRET)
     conn = await connect(dsn)
     try:
@@ -183,7 +179,7 @@ async def prepare_database(dsn_admin: str, ingest: bool = True, metrics: bool = 
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
-    return dsn, requests
+    return requests
 
 
 def start_server(kind: str, dsn: str, workers_env: dict[str, str]) -> tuple[subprocess.Popen, str]:
@@ -232,7 +228,21 @@ def main() -> int:
     admin = os.environ.get("DATABASE_URL") or embedded.start(ROOT / ".data" / "bench-pg")
     with_ingest = not args.only or "ingest" in args.only
     with_metrics = not args.only or "metrics" in args.only  # 1 M events to seed: only when measured
-    dsn, requests = asyncio.run(prepare_database(admin, with_ingest, with_metrics))
+    from tests.support import create_database, drop_database, unique_name, with_database
+
+    name = unique_name("bench")
+    asyncio.run(create_database(admin, name))
+    dsn = with_database(admin, name)
+    try:
+        requests = asyncio.run(seed_database(dsn, with_ingest, with_metrics))
+        return run(args, admin, dsn, requests, with_ingest=with_ingest, with_metrics=with_metrics)
+    finally:
+        # A full run's database holds about 1.4 GB (the search and metrics seeds): they piled up, one per run.
+        asyncio.run(drop_database(admin, name))
+
+
+def run(args, admin: str, dsn: str, requests: dict, *, with_ingest: bool, with_metrics: bool) -> int:
+    """Every measurement the arguments ask for, on the seeded database `dsn`; prints the tables."""
     comparisons: list[tuple[str, str, str, float, str]] = []
     scenarios: list[Scenario] = [BASELINE] + [s for s in SCENARIOS if not args.only or s.name in args.only]
     rows = [measure("bare", dsn, {}, BASELINE, requests, args)]  # the limit: one SELECT, nothing of the app
