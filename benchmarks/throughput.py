@@ -140,10 +140,7 @@ async def seed_metrics(conn: asyncpg.Connection, settings: Settings) -> int:
         community,
         users,
     )
-    # Statistics first: planned on tables autovacuum has not analysed yet, a day's roll-up joined each of its
-    # 35k events to a scan of the posts and ran past 12 minutes (autovacuum usually, not always, came first).
-    await conn.execute("ANALYZE")
-    await logic.rebuild(conn, settings)
+    await logic.rebuild(conn, settings)  # analyses what it reads first
     await conn.execute("ANALYZE")
     return community
 

@@ -79,6 +79,10 @@ async def rebuild_speech(conn: asyncpg.Connection, zone: str) -> None:
 
 async def rebuild(conn: asyncpg.Connection, settings: Settings) -> int:
     """Recompute every roll-up from raw events and sessions."""
+    # Statistics first: after a restore (pg_restore brings none) or a bulk load, the roll-ups planned without them
+    # can run for hours (a benchmark's seed: one day's contributions past 12 minutes), and autovacuum never
+    # analyses the events' partitioned parent.
+    await conn.execute(q.ANALYZE_SOURCES)
     async with conn.transaction():
         await rebuild_speech(conn, settings.metrics_timezone)
         await conn.execute("TRUNCATE rollup_views, rollup_presence, rollup_contributions, rollup_days")

@@ -246,6 +246,8 @@ LOCK_SPEECH = "LOCK TABLE posts, comments IN SHARE MODE"
 # The zone first, then the rebuild reading it (Citus calls no volatile function in an UPDATE's RETURNING).
 SET_SPEECH_ZONE = "UPDATE speech_zone SET zone = $1"
 REBUILD_SPEECH = "SELECT speech_rebuild()"
+# What a rebuild reads.
+ANALYZE_SOURCES = "ANALYZE interaction_events, presence_sessions, posts, comments"
 
 # Roll-up reads, one row per period plus the total (period NULL). $1 community, $2 first day,
 # $3 last day (inclusive), $4 granularity ('day' | 'week' | 'month').
