@@ -228,17 +228,11 @@ def main() -> int:
     admin = os.environ.get("DATABASE_URL") or embedded.start(ROOT / ".data" / "bench-pg")
     with_ingest = not args.only or "ingest" in args.only
     with_metrics = not args.only or "metrics" in args.only  # 1 M events to seed: only when measured
-    from tests.support import create_database, drop_database, unique_name, with_database
+    from tests.support import scratch_database
 
-    name = unique_name("bench")
-    asyncio.run(create_database(admin, name))
-    dsn = with_database(admin, name)
-    try:
+    with scratch_database(admin, "bench") as dsn:
         requests = asyncio.run(seed_database(dsn, with_ingest, with_metrics))
         return run(args, admin, dsn, requests, with_ingest=with_ingest, with_metrics=with_metrics)
-    finally:
-        # A full run's database holds about 1.4 GB (the search and metrics seeds): they piled up, one per run.
-        asyncio.run(drop_database(admin, name))
 
 
 def run(args, admin: str, dsn: str, requests: dict, *, with_ingest: bool, with_metrics: bool) -> int:

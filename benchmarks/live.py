@@ -128,30 +128,23 @@ async def _prepare(stack: Stack, dsn: str, sockets: int) -> tuple[dict[str, str]
     return poster, community_id, await _listeners(dsn, community_id, sockets)
 
 
-async def _database(admin: str) -> tuple[str, str]:
-    from tests.support import create_database, unique_name, with_database
-
-    name = unique_name("live")
-    await create_database(admin, name)
-    return name, with_database(admin, name)
-
-
 def fan_out(
     admin: str, sockets: int = SOCKETS, posts: int = POSTS, instances: int = 1
 ) -> list[tuple[str, str, str, float, str]]:
     """The two figures against their same-run baseline, on a database of their own (``admin``'s server)."""
-    from tests.support import drop_database
+    from tests.support import scratch_database
 
-    name, dsn = asyncio.run(_database(admin))
-    stack = Stack(dsn, "live", instances=instances, newcomer_hours=0, write_rate_posts=1_000_000).start()
-    try:
-        poster, community_id, tokens = asyncio.run(_prepare(stack, dsn, sockets))
-        print(f"  live fan-out: 1 socket, then {sockets} ({instances} instance(s)) ...", file=sys.stderr, flush=True)
-        one = measure(stack, poster, community_id, tokens[:1], posts)
-        many = measure(stack, poster, community_id, tokens, posts)
-    finally:
-        stack.close()
-        asyncio.run(drop_database(admin, name))
+    with scratch_database(admin, "live") as dsn:
+        stack = Stack(dsn, "live", instances=instances, newcomer_hours=0, write_rate_posts=1_000_000).start()
+        try:
+            poster, community_id, tokens = asyncio.run(_prepare(stack, dsn, sockets))
+            print(
+                f"  live fan-out: 1 socket, then {sockets} ({instances} instance(s)) ...", file=sys.stderr, flush=True
+            )
+            one = measure(stack, poster, community_id, tokens[:1], posts)
+            many = measure(stack, poster, community_id, tokens, posts)
+        finally:
+            stack.close()
     where = "one process" if instances == 1 else f"{instances} instances behind Caddy"
     if instances > 1:
         where += ": " + " + ".join(f"{n:,}" for _, n in sorted(many.upstreams.items()))

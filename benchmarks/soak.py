@@ -91,14 +91,6 @@ async def soak(dsn: str, minutes: float, users: int, members: int) -> int:
         print(f"logs: {stack.logs}", file=sys.stderr)
 
 
-async def fresh_database(admin: str) -> tuple[str, str]:
-    from tests.support import create_database, unique_name, with_database
-
-    name = unique_name("soak")
-    await create_database(admin, name)
-    return name, with_database(admin, name)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.soak")
     parser.add_argument("--minutes", type=float, default=3.0)
@@ -107,14 +99,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     admin = os.environ.get("DATABASE_URL") or embedded.start(ROOT / ".data" / "bench-pg")
-    name, dsn = asyncio.run(fresh_database(admin))
-    try:
-        return asyncio.run(soak(dsn, args.minutes, args.users, args.members))
-    finally:
-        if not args.keep:
-            from tests.support import drop_database
+    from tests.support import scratch_database
 
-            asyncio.run(drop_database(admin, name))
+    with scratch_database(admin, "soak", keep=args.keep) as dsn:
+        return asyncio.run(soak(dsn, args.minutes, args.users, args.members))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import re
 import socket
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -79,6 +79,19 @@ async def drop_database(admin: str, name: str) -> None:
         await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         await conn.close()
+
+
+@contextlib.contextmanager
+def scratch_database(admin: str, prefix: str, *, keep: bool = False) -> Iterator[str]:
+    """A new empty database on ``admin``'s server for one benchmark run, outside any event loop: its DSN. Dropped
+    afterwards, also when the run fails (a full `make bench` seeds about 1.4 GB), unless ``keep``."""
+    name = unique_name(prefix)
+    asyncio.run(create_database(admin, name))
+    try:
+        yield with_database(admin, name)
+    finally:
+        if not keep:
+            asyncio.run(drop_database(admin, name))
 
 
 # `make citus-check` (tests/citus_check.py) runs chosen tests against the one distributed database of a local
