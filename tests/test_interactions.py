@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import msgspec
 import pytest
@@ -76,7 +76,7 @@ async def test_events_are_stored_as_sent_and_a_time_without_offset_is_utc(client
     from service.db.pool import connect
 
     at = datetime.now(UTC).replace(microsecond=123000) - timedelta(minutes=5)
-    naive = event(2, world["c1"], page="pages/home", type_="page_view", dwell=None)
+    naive = event(2, world["c1"], page="pages/首页?来源=分享", type_="page_view", dwell=None)
     naive["at"] = at.replace(tzinfo=None).isoformat()
     del naive["dwellMs"]
     batch = {"events": [event(1, world["c1"], world["post"], at=at), naive]}
@@ -92,7 +92,43 @@ async def test_events_are_stored_as_sent_and_a_time_without_offset_is_utc(client
         await conn.close()
     assert [tuple(r) for r in rows] == [
         (world["c1"], world["member_id"], "post_view", world["post"], f"post:{world['post']}", 4000, "e1", at),
-        (world["c1"], world["member_id"], "page_view", None, "page:pages/home", None, "e2", at),
+        (world["c1"], world["member_id"], "page_view", None, "page:pages/首页?来源=分享", None, "e2", at),
+    ]
+
+
+async def test_a_batch_passed_whole_is_stored_as_sent(client, world, database_url):
+    """Such a batch comes to the writer with its rows encoded for the COPY by the request (event_copy.py): every
+    column as sent, microseconds and other offsets included."""
+    from service.db.pool import connect
+
+    china = timezone(timedelta(hours=8))
+    at = datetime.now(china).replace(microsecond=654321) - timedelta(minutes=3)
+    share = event(2, world["c1"], world["post"], type_="share_open", at=at + timedelta(microseconds=1), dwell=None)
+    del share["dwellMs"]
+    batch = {"events": [event(1, world["c1"], world["post"], at=at, dwell=86_400_000), share]}
+    response = await client.post("/v1/events", json=batch, headers=world["member"])
+    assert response.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+    conn = await connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT community_id, user_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at "
+            "FROM interaction_events WHERE client_event_id IS NOT NULL ORDER BY client_event_id"
+        )
+    finally:
+        await conn.close()
+    target = f"post:{world['post']}"
+    assert [tuple(r) for r in rows] == [
+        (world["c1"], world["member_id"], "post_view", world["post"], target, 86_400_000, "e1", at),
+        (
+            world["c1"],
+            world["member_id"],
+            "share_open",
+            world["post"],
+            target,
+            None,
+            "e2",
+            at + timedelta(microseconds=1),
+        ),
     ]
 
 
@@ -291,6 +327,7 @@ async def test_events_written_meanwhile_by_another_process_are_duplicates(world,
     """The writer COPYs events it found new; one stored since (by another API process) makes the unique index
     refuse the COPY, and the idempotent INSERT writes the others and names it."""
     from service.db.pool import connect
+    from service.interactions.event_copy import encode
     from service.interactions.ingestion import _store
 
     at = datetime.now(UTC) - timedelta(minutes=1)
@@ -298,8 +335,8 @@ async def test_events_written_meanwhile_by_another_process_are_duplicates(world,
     records = [(c1, member, "post_view", post, f"post:{post}", 4000, f"m{n}", at) for n in range(3)]
     conn = await connect(database_url)
     try:
-        assert await _store(conn, records[1:2]) == []  # the other process
-        assert await _store(conn, records) == [(member, "m1", at)]
+        assert await _store(conn, records[1:2], encode(records[1:2])) == []  # the other process
+        assert await _store(conn, records, encode(records)) == [(member, "m1", at)]
     finally:
         await conn.close()
     assert await count_events(database_url) == 3

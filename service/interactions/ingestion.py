@@ -3,7 +3,9 @@
 A request validates its events (time, kind, duplicates inside the batch) and hands the rest to the process's
 `EventWriter`. The writer takes every batch queued while its previous write ran and, on one pooled connection,
 checks membership and posts for all of them in one statement and COPYs their events in one more: one commit
-for many requests instead of two statements and a commit each (goal: ingestion at 0.60 of COPY, issue 24).
+for many requests instead of two statements and a commit each (goal: ingestion at 0.60 of COPY, issue 24). A
+batch that passes its request's checks whole comes with its rows encoded for the COPY (event_copy.py), so the
+writer, which the backend waits for, only joins them.
 Each request is answered only after that commit, so an acknowledged event is durable, and each answer counts
 its own events: an event already stored, or sent by an earlier batch of the same write, is a duplicate, as it
 would be if the two requests had been written one after the other. A write that fails is retried batch by
@@ -23,7 +25,9 @@ import asyncpg
 from litestar import Litestar
 
 from service.errors import Problem
+from service.interactions import event_copy
 from service.interactions import queries as q
+from service.interactions.event_copy import Record
 from service.interactions.models import BatchResult, ClientEvent, EventBatch, RejectedEvent
 from service.settings import Settings
 
@@ -40,8 +44,11 @@ class _Pending:
     user_id: int
     candidates: list[tuple[int, ClientEvent, datetime]]
     rejected: list[RejectedEvent]
-    # When the request's checks rejected none: the (id, time) of its events and the (community, post) they name.
+    # When the request's checks rejected none: the (id, time) of its events and the (community, post) they name,
+    # and its records as the writer would build them if every event passes its checks, encoded for the COPY.
     checked: tuple[set[tuple[str, datetime]], set[tuple[str, str]]] | None = None
+    records: list[Record] = field(default_factory=list)
+    rows: bytes = b""
     future: asyncio.Future[BatchResult] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -54,7 +61,12 @@ async def ingest(writer: EventWriter, settings: Settings, user_id: int, batch: E
     rejected: list[RejectedEvent] = []
     events = batch.events
     if checked := _all_valid(events, ats := [event.at for event in events], oldest, latest):
+        records: list[Record] = [
+            (int(e.community_id), user_id, e.type, int(post_id := e.post_id), "post:" + post_id, e.dwell_ms, e.id, at)
+            for e, at in zip(events, ats, strict=True)
+        ]  # ids as sent are canonical (digits, no leading zero): as the writer would find them
         pending = _Pending(user_id, list(zip(range(len(events)), events, ats, strict=True)), rejected, checked)
+        pending.records, pending.rows = records, event_copy.encode(records)
         return await writer.write(pending)
     candidates: list[tuple[int, ClientEvent, datetime]] = []
     seen: set[tuple[str, datetime]] = set()
@@ -178,7 +190,8 @@ class EventWriter:
                 str(post_id): (post_id, community_id, f"post:{post_id}")
                 for post_id, community_id in zip(found["post_ids"], found["post_communities"], strict=True)
             }
-            records: list[tuple] = []
+            records: list[Record] = []
+            rows: list[bytes] = []  # per batch, its records encoded
             spans: list[tuple[int, int]] = []  # per batch, its records' slice
             sent_by: dict[int, set[tuple[str, datetime]]] = {user_id: set() for user_id in users}  # (id, time)
             judged = [_Judged() for _ in group]
@@ -196,18 +209,8 @@ class EventWriter:
                     # Every event in a community of the member's, on a visible post of it, new to this write.
                     sent |= checked[0]
                     outcome.sent = len(pending.candidates)
-                    records += [
-                        (
-                            communities_of[e.community_id],
-                            user_id,
-                            e.type,
-                            *visible[e.post_id][::2],
-                            e.dwell_ms,
-                            e.id,
-                            at,
-                        )
-                        for _, e, at in pending.candidates
-                    ]
+                    records += pending.records
+                    rows.append(pending.rows)
                     spans.append((start, len(records)))
                     continue
                 for index, event, at in pending.candidates:
@@ -230,8 +233,11 @@ class EventWriter:
                             (community_id, user_id, event.type, post_id, target, event.dwell_ms, event.id, at)
                         )
                 spans.append((start, len(records)))
+                rows.append(event_copy.encode(records[start:]))
             # One statement, committed when it returns: every event of the group is durable before any answer.
-            if stored := await _store(conn, records):  # stored already (a retry), or by another process meanwhile
+            if stored := await _store(
+                conn, records, b"".join(rows)
+            ):  # stored already (a retry), or by another process meanwhile
                 owner = {(r[1], r[6], r[7]): n for n, (start, end) in enumerate(spans) for r in records[start:end]}
                 for key in stored:
                     judged[owner[key]].duplicates += 1
@@ -241,21 +247,23 @@ class EventWriter:
                 pending.future.set_result(_answer(pending, outcome.sent - outcome.duplicates, outcome.duplicates))
 
 
-COLUMNS = ("community_id", "user_id", "kind", "post_id", "target", "dwell_ms", "client_event_id", "occurred_at")
-
-
-async def _store(conn: asyncpg.Connection, records: list[tuple]) -> list[tuple[int, str, datetime]]:
-    """Write new events; answers the keys of those stored already (a retried batch, or another process wrote
-    them). COPY, as events are new but for retries; if one is stored, the unique index refuses the COPY (nothing
-    of it is written) and the idempotent INSERT takes its place, naming the events it found stored."""
+async def _store(conn: asyncpg.Connection, records: list[Record], rows: bytes) -> list[tuple[int, str, datetime]]:
+    """Write new events (``rows``: ``records`` encoded); answers the keys of those stored already (a retried
+    batch, or another process wrote them). COPY, as events are new but for retries; if one is stored, the unique
+    index refuses the COPY (nothing of it is written) and the idempotent INSERT takes its place, naming the events
+    it found stored."""
     if not records:
         return []
+    columns = event_copy.COLUMNS
     try:
-        await conn.copy_records_to_table("interaction_events", records=records, columns=COLUMNS)
+        copy = memoryview(b"".join((event_copy.HEADER, rows, event_copy.TRAILER)))  # bytes would read as a path
+        await conn.copy_to_table("interaction_events", source=copy, columns=columns, format="binary")
         return []
     except asyncpg.UniqueViolationError:
-        rows = await conn.fetch(q.INSERT_CLIENT_EVENTS, [dict(zip(COLUMNS, record, strict=True)) for record in records])
-        return [(row["user_id"], row["client_event_id"], row["occurred_at"]) for row in rows]
+        found = await conn.fetch(
+            q.INSERT_CLIENT_EVENTS, [dict(zip(columns, record, strict=True)) for record in records]
+        )
+        return [(row["user_id"], row["client_event_id"], row["occurred_at"]) for row in found]
 
 
 @dataclass
