@@ -61,6 +61,21 @@ async def count_events(database_url) -> int:
         await conn.close()
 
 
+async def client_events(database_url) -> list[tuple]:
+    """The stored events clients sent: every column the request decides, by event id."""
+    from service.db.pool import connect
+
+    conn = await connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT community_id, user_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at "
+            "FROM interaction_events WHERE client_event_id IS NOT NULL ORDER BY client_event_id"
+        )
+    finally:
+        await conn.close()
+    return [tuple(r) for r in rows]
+
+
 async def test_a_retried_batch_counts_once(client, world, database_url):
     batch = {
         "events": [event(1, world["c1"], world["post"]), event(2, world["c1"], page="/pages/home", type_="page_view")]
@@ -73,8 +88,6 @@ async def test_a_retried_batch_counts_once(client, world, database_url):
 
 
 async def test_events_are_stored_as_sent_and_a_time_without_offset_is_utc(client, world, database_url):
-    from service.db.pool import connect
-
     at = datetime.now(UTC).replace(microsecond=123000) - timedelta(minutes=5)
     naive = event(2, world["c1"], page="pages/首页?来源=分享", type_="page_view", dwell=None)
     naive["at"] = at.replace(tzinfo=None).isoformat()
@@ -82,15 +95,8 @@ async def test_events_are_stored_as_sent_and_a_time_without_offset_is_utc(client
     batch = {"events": [event(1, world["c1"], world["post"], at=at), naive]}
     response = await client.post("/v1/events", json=batch, headers=world["member"])
     assert response.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
-    conn = await connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT community_id, user_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at "
-            "FROM interaction_events WHERE client_event_id IS NOT NULL ORDER BY client_event_id"
-        )
-    finally:
-        await conn.close()
-    assert [tuple(r) for r in rows] == [
+    rows = await client_events(database_url)
+    assert rows == [
         (world["c1"], world["member_id"], "post_view", world["post"], f"post:{world['post']}", 4000, "e1", at),
         (world["c1"], world["member_id"], "page_view", None, "page:pages/首页?来源=分享", None, "e2", at),
     ]
@@ -99,7 +105,6 @@ async def test_events_are_stored_as_sent_and_a_time_without_offset_is_utc(client
 async def test_a_batch_passed_whole_is_stored_as_sent(client, world, database_url):
     """Such a batch comes to the writer with its rows encoded for the COPY by the request (event_copy.py): every
     column as sent, microseconds and other offsets included."""
-    from service.db.pool import connect
 
     china = timezone(timedelta(hours=8))
     at = datetime.now(china).replace(microsecond=654321) - timedelta(minutes=3)
@@ -108,16 +113,9 @@ async def test_a_batch_passed_whole_is_stored_as_sent(client, world, database_ur
     batch = {"events": [event(1, world["c1"], world["post"], at=at, dwell=86_400_000), share]}
     response = await client.post("/v1/events", json=batch, headers=world["member"])
     assert response.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
-    conn = await connect(database_url)
-    try:
-        rows = await conn.fetch(
-            "SELECT community_id, user_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at "
-            "FROM interaction_events WHERE client_event_id IS NOT NULL ORDER BY client_event_id"
-        )
-    finally:
-        await conn.close()
+    rows = await client_events(database_url)
     target = f"post:{world['post']}"
-    assert [tuple(r) for r in rows] == [
+    assert rows == [
         (world["c1"], world["member_id"], "post_view", world["post"], target, 86_400_000, "e1", at),
         (
             world["c1"],
