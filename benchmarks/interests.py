@@ -10,7 +10,6 @@ import asyncio
 import os
 import random
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -22,6 +21,7 @@ from service.feed.for_you import FOR_YOU
 from service.interests import extraction
 from service.interests.segmenter import keywords
 from service.warmup import nudges
+from tests.support import scratch_database_in_loop
 
 TOPICS = ["跑步", "咖啡", "爬山", "摄影", "露营", "钓鱼", "瑜伽", "篮球", "烘焙", "吉他", "读书", "电影"]
 FILL = [
@@ -86,11 +86,7 @@ async def _ms(conn: asyncpg.Connection, sql: str, *args: object, n: int = 30) ->
 
 async def main() -> None:
     admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"bench_interests_{uuid.uuid4().hex[:8]}"
-    server = await asyncpg.connect(admin)
-    await server.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    async with scratch_database_in_loop(admin, "bench_interests") as url:
         conn = await asyncpg.connect(url)
         await migrate(conn)
         cid, users = await _seed(conn)
@@ -115,9 +111,6 @@ async def main() -> None:
         print(f"nudges: {made} (introductions, prompts) in {(time.perf_counter() - started) * 1000:.0f} ms")
         await pool.close()
         await conn.close()
-    finally:
-        await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await server.close()
 
 
 if __name__ == "__main__":

@@ -54,13 +54,10 @@ async def write_cost(conn: asyncpg.Connection, community: int) -> tuple[float, f
 
 
 async def run(admin: str) -> list[tuple[str, str, str, float, str]]:
-    from tests.support import create_database, drop_database, unique_name, with_database
+    from tests.support import scratch_database_in_loop
 
-    name = unique_name("benchmetrics")
-    await create_database(admin, name)
-    dsn = with_database(admin, name)
-    settings = load_settings({}, database_url=dsn, secret_key=SECRET)
-    try:
+    async with scratch_database_in_loop(admin, "benchmetrics") as dsn:
+        settings = load_settings({}, database_url=dsn, secret_key=SECRET)
         conn = await connect(dsn)
         try:
             await migrate(conn)
@@ -71,8 +68,6 @@ async def run(admin: str) -> list[tuple[str, str, str, float, str]]:
             return await comparisons(conn, settings, community)
         finally:
             await conn.close()
-    finally:
-        await drop_database(admin, name)
 
 
 async def comparisons(conn: asyncpg.Connection, settings, community: int) -> list[tuple[str, str, str, float, str]]:

@@ -81,6 +81,17 @@ async def drop_database(admin: str, name: str) -> None:
         await conn.close()
 
 
+@contextlib.asynccontextmanager
+async def scratch_database_in_loop(admin: str, prefix: str) -> AsyncIterator[str]:
+    """`scratch_database` for a benchmark that runs inside an event loop (always dropped)."""
+    name = unique_name(prefix)
+    await create_database(admin, name)
+    try:
+        yield with_database(admin, name)
+    finally:
+        await drop_database(admin, name)
+
+
 @contextlib.contextmanager
 def scratch_database(admin: str, prefix: str, *, keep: bool = False) -> Iterator[str]:
     """A new empty database on ``admin``'s server for one benchmark run, outside any event loop: its DSN. Dropped
