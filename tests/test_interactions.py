@@ -105,10 +105,10 @@ async def test_events_are_stored_as_sent_and_a_time_without_offset_is_utc(client
 async def test_a_batch_passed_whole_is_stored_as_sent(client, world, database_url):
     """Such a batch comes to the writer with its rows encoded for the COPY by the request (event_copy.py): every
     column as sent, microseconds and other offsets included."""
-
     china = timezone(timedelta(hours=8))
     at = datetime.now(china).replace(microsecond=654321) - timedelta(minutes=3)
-    share = event(2, world["c1"], world["post"], type_="share_open", at=at + timedelta(microseconds=1), dwell=None)
+    later = at + timedelta(microseconds=1)
+    share = event(2, world["c1"], world["post"], type_="share_open", at=later, dwell=None)
     del share["dwellMs"]
     batch = {"events": [event(1, world["c1"], world["post"], at=at, dwell=86_400_000), share]}
     response = await client.post("/v1/events", json=batch, headers=world["member"])
@@ -117,16 +117,7 @@ async def test_a_batch_passed_whole_is_stored_as_sent(client, world, database_ur
     target = f"post:{world['post']}"
     assert rows == [
         (world["c1"], world["member_id"], "post_view", world["post"], target, 86_400_000, "e1", at),
-        (
-            world["c1"],
-            world["member_id"],
-            "share_open",
-            world["post"],
-            target,
-            None,
-            "e2",
-            at + timedelta(microseconds=1),
-        ),
+        (world["c1"], world["member_id"], "share_open", world["post"], target, None, "e2", later),
     ]
 
 
@@ -333,8 +324,8 @@ async def test_events_written_meanwhile_by_another_process_are_duplicates(world,
     records = [(c1, member, "post_view", post, f"post:{post}", 4000, f"m{n}", at) for n in range(3)]
     conn = await connect(database_url)
     try:
-        assert await _store(conn, records[1:2], encode(records[1:2])) == []  # the other process
-        assert await _store(conn, records, encode(records)) == [(member, "m1", at)]
+        assert await _store(conn, records[1:2], [encode(records[1:2])]) == []  # the other process
+        assert await _store(conn, records, [encode(records)]) == [(member, "m1", at)]
     finally:
         await conn.close()
     assert await count_events(database_url) == 3

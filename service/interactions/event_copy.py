@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 COLUMNS = ("community_id", "user_id", "kind", "post_id", "target", "dwell_ms", "client_event_id", "occurred_at")
-# (community_id, user_id, kind, post_id, target, dwell_ms, client_event_id, occurred_at), times with an offset
+# One event in the order of COLUMNS; its time has an offset.
 Record = tuple[int, int, str, int | None, str | None, int | None, str, datetime]
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, flags, no header extension

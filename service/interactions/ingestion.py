@@ -65,9 +65,8 @@ async def ingest(writer: EventWriter, settings: Settings, user_id: int, batch: E
             (int(e.community_id), user_id, e.type, int(post_id := e.post_id), "post:" + post_id, e.dwell_ms, e.id, at)
             for e, at in zip(events, ats, strict=True)
         ]  # ids as sent are canonical (digits, no leading zero): as the writer would find them
-        pending = _Pending(user_id, list(zip(range(len(events)), events, ats, strict=True)), rejected, checked)
-        pending.records, pending.rows = records, event_copy.encode(records)
-        return await writer.write(pending)
+        candidates = list(zip(range(len(events)), events, ats, strict=True))
+        return await writer.write(_Pending(user_id, candidates, rejected, checked, records, event_copy.encode(records)))
     candidates: list[tuple[int, ClientEvent, datetime]] = []
     seen: set[tuple[str, datetime]] = set()
 
@@ -235,9 +234,8 @@ class EventWriter:
                 spans.append((start, len(records)))
                 rows.append(event_copy.encode(records[start:]))
             # One statement, committed when it returns: every event of the group is durable before any answer.
-            if stored := await _store(
-                conn, records, b"".join(rows)
-            ):  # stored already (a retry), or by another process meanwhile
+            # Stored already: by a retry, or by another process meanwhile.
+            if stored := await _store(conn, records, rows):
                 owner = {(r[1], r[6], r[7]): n for n, (start, end) in enumerate(spans) for r in records[start:end]}
                 for key in stored:
                     judged[owner[key]].duplicates += 1
@@ -247,16 +245,16 @@ class EventWriter:
                 pending.future.set_result(_answer(pending, outcome.sent - outcome.duplicates, outcome.duplicates))
 
 
-async def _store(conn: asyncpg.Connection, records: list[Record], rows: bytes) -> list[tuple[int, str, datetime]]:
-    """Write new events (``rows``: ``records`` encoded); answers the keys of those stored already (a retried
-    batch, or another process wrote them). COPY, as events are new but for retries; if one is stored, the unique
-    index refuses the COPY (nothing of it is written) and the idempotent INSERT takes its place, naming the events
-    it found stored."""
+async def _store(conn: asyncpg.Connection, records: list[Record], rows: list[bytes]) -> list[tuple[int, str, datetime]]:
+    """Write new events (``rows``: ``records`` encoded, in parts); answers the keys of those stored already (a
+    retried batch, or another process wrote them). COPY, as events are new but for retries; if one is stored, the
+    unique index refuses the COPY (nothing of it is written) and the idempotent INSERT takes its place, naming the
+    events it found stored."""
     if not records:
         return []
     columns = event_copy.COLUMNS
     try:
-        copy = memoryview(b"".join((event_copy.HEADER, rows, event_copy.TRAILER)))  # bytes would read as a path
+        copy = memoryview(b"".join([event_copy.HEADER, *rows, event_copy.TRAILER]))  # bytes would read as a path
         await conn.copy_to_table("interaction_events", source=copy, columns=columns, format="binary")
         return []
     except asyncpg.UniqueViolationError:
