@@ -24,7 +24,7 @@ from benchmarks import live, media, metrics, replica, throughput
 from benchmarks.cpu import CpuAccount, backend_cpu_seconds
 from benchmarks.processes import free_port, process_tree, stop, tree_peak_rss_kib
 from benchmarks.scaling import scaling
-from benchmarks.scenarios import BASELINE, SCENARIOS, Request, Scenario
+from benchmarks.scenarios import BASELINE, SCENARIOS, UNCACHED_FEED_GOAL, Request, Scenario
 from service.db import embedded
 from service.db.migrate import migrate
 from service.db.pool import connect
@@ -255,7 +255,7 @@ def run(args, admin: str, dsn: str, requests: dict, *, with_ingest: bool, with_m
             if kind == "granian" and {"feed_latest", "feed_hot"} & {s.name for s in scenarios}:
                 # The same feed pages with no page cache: what every read costs the database.
                 rows += [
-                    {**row, "server": NO_CACHE}
+                    {**row, "server": NO_CACHE, "goal": UNCACHED_FEED_GOAL}
                     for row in measure_all("granian", dsn, {"FEED_CACHE_SECONDS": "0"}, requests, args, "feed_")
                 ]
             if with_ingest and kind == args.servers.split(",")[0]:

@@ -124,7 +124,7 @@ def uploads_beside_feed(
             f"{during['p99_us'] / 1000:.1f} ms ({during['rps']:.0f} req/s)",
             f"{alone['p99_us'] / 1000:.1f} ms ({alone['rps']:.0f} req/s) alone",
             during["p99_us"] / max(alone["p99_us"], 1),
-            "<= 3.0",
+            "<= 2.0",
         ),
     ]
 

@@ -178,6 +178,9 @@ async def _notify_duplicate(conn: asyncpg.Connection, settings: Settings) -> Req
 
 
 FEED_MEMBERS = 100
+# Issue 24's goals against the bare limit, and the feed issue's against the in-app baseline.
+FEED_GOAL = ">= 0.80 of bare; >= 0.60 req/s, p99 <= 3x"
+UNCACHED_FEED_GOAL = ">= 0.40 of bare"
 FEED_POSTS = 10_000
 _feed_world: dict[str, object] = {}
 
@@ -379,13 +382,13 @@ SCENARIOS: list[Scenario] = [
         "feed_latest",
         "GET a community feed page, latest (20 items: authors, counts, liked-by-me, first comments; one statement)",
         _feed_latest,
-        goal=">= 0.60 req/s, p99 <= 3x",
+        goal=FEED_GOAL,
     ),
     Scenario(
         "feed_hot",
         "GET a community feed page, hot (the same page ordered by the stored time-decayed rank)",
         _feed_hot,
-        goal=">= 0.60 req/s, p99 <= 3x",
+        goal=FEED_GOAL,
     ),
     Scenario(
         "search_rare",
