@@ -37,7 +37,11 @@ async def _target(conn: asyncpg.Connection, data: m.ReportCreate) -> asyncpg.Rec
         raise invalid("communityId", "say in which community the member misbehaved")
     args = (target_id, int(data.community_id)) if kind == "member" else (target_id,)  # type: ignore[arg-type]
     target = await conn.fetchrow(q.TARGETS[kind], *args)
-    if target is None or not target["visible"]:
+    if target is None or not (
+        target["visible"]
+        # Hidden a moment ago by others' reports: a report sent as it was seen still joins the open case.
+        or (target["held"] and await conn.fetchval(q.HIDDEN_BY_REPORTS, target["community_id"], kind, target_id))
+    ):
         raise Problem("not_found", f"no such {kind}")
     return target
 

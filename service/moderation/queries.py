@@ -5,15 +5,24 @@ from __future__ import annotations
 from service.core.media import IMAGES_JSON
 
 # What is reported: where, whose, and whether the reporter can see it.
+# `held`: taken out of sight and still there (pending): reportable only while others' reports keep it hidden.
 TARGETS = {
-    "post": """SELECT community_id, author_id, status = 'visible' AND deleted_at IS NULL AS visible
+    "post": """SELECT community_id, author_id, deleted_at IS NULL AND status = 'visible' AS visible,
+                      deleted_at IS NULL AND status = 'pending' AS held
                FROM posts WHERE id = $1""",
-    "comment": """SELECT community_id, author_id, status = 'visible' AND deleted_at IS NULL AS visible
+    "comment": """SELECT community_id, author_id, deleted_at IS NULL AND status = 'visible' AS visible,
+                         deleted_at IS NULL AND status = 'pending' AS held
                   FROM comments WHERE id = $1""",
-    "member": """SELECT community_id, user_id AS author_id, status = 'active' AS visible
+    "member": """SELECT community_id, user_id AS author_id, status = 'active' AS visible, false AS held
                  FROM memberships WHERE user_id = $1 AND community_id = $2""",
-    "community": "SELECT id AS community_id, NULL::bigint AS author_id, true AS visible FROM communities WHERE id = $1",
+    "community": """SELECT id AS community_id, NULL::bigint AS author_id, true AS visible, false AS held
+                    FROM communities WHERE id = $1""",
 }
+
+HIDDEN_BY_REPORTS = """
+SELECT EXISTS (SELECT FROM moderation_cases
+               WHERE community_id = $1 AND target_kind = $2 AND target_id = $3 AND status = 'open' AND hidden)
+"""
 
 ROLE = "SELECT role FROM memberships WHERE community_id = $1 AND user_id = $2 AND status = 'active'"
 

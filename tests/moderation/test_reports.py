@@ -36,6 +36,28 @@ async def test_the_threshold_hides_a_post_for_all_but_its_author_and_the_admins_
     assert case["history"]["removals"] == 0 and case["queue"] == "community"
 
 
+async def test_a_report_sent_as_others_reports_hid_the_post_still_joins_its_case(world):
+    """Reporters race: the post is hidden (threshold 2) before a third, who saw it, is heard. That report counts;
+    a post WeChat's check holds for review, which no member ever saw, stays unreportable."""
+    alice, bob, carol, dave, erin = [await world.member(name) for name in ("alice", "bob", "carol", "dave", "erin")]
+    cid = await world.community(alice, bob, carol, dave, erin)
+    post = await world.post(bob, cid)
+    await report(world, carol, "post", post["id"])
+    await report(world, dave, "post", post["id"])
+    assert post["id"] not in [item["id"] for item in (await world.feed(erin, cid))["items"]]
+
+    late = await report(world, erin, "post", post["id"], reason="fraud")
+    assert late["outcome"] == "pending"
+    [case] = (await queue(world, alice, cid))["items"]
+    assert case["reporters"] == 3 and case["hidden"] is True
+
+    held = await world.post(bob, cid, "please sandbox-review this")
+    unseen = await world.client.post(
+        "/v1/reports", json={"targetKind": "post", "targetId": held["id"], "reason": "spam"}, headers=erin.headers
+    )
+    assert unseen.status_code == 404 and unseen.json()["code"] == "not_found"
+
+
 async def test_what_cannot_be_reported(world):
     alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
     cid = await world.community(alice, bob)
@@ -74,7 +96,9 @@ async def test_concurrent_reports_count_each_reporter_once(world):
         *(world.client.post("/v1/reports", json=body, headers=who.headers) for who in reporters for _ in range(2))
     )
     statuses = [answer.status_code for answer in answers]
-    assert all(sorted(statuses[n : n + 2]) == [201, 409] for n in range(0, len(statuses), 2))  # one each
+    assert all(sorted(statuses[n : n + 2]) == [201, 409] for n in range(0, len(statuses), 2)), [
+        (a.status_code, a.text) for a in answers
+    ]  # one each
     [case] = (await queue(world, owner, cid))["items"]
     assert case["reporters"] == len(reporters) and case["hidden"] is True
 
