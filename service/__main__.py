@@ -241,6 +241,27 @@ def _granian(target: str, host: str, port: int, workers: int, settings: Settings
     ).serve()
 
 
+def _run_beside(settings: Settings, with_sandbox: bool) -> None:
+    """`run`: the API with a job worker (payments reconcile, metrics roll up) and the sandbox beside it, until
+    Ctrl-C, SIGINT or SIGTERM, which stop the children in order. SIGINT is taken even when whoever started
+    `run` had it ignored (a shell's background job does): that is how the tests and scripts stop it."""
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, signal.default_int_handler)
+    sandbox = worker = server = None
+    try:
+        sandbox = start_sandbox(settings) if with_sandbox else None
+        worker = _child("worker")
+        server = _child("serve")
+        if _wait_ready(f"http://{_local(settings.host)}:{settings.port}", server):
+            print(banner(settings, sandbox=with_sandbox), flush=True)
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in (server, worker, sandbox):
+            stop_process(process)
+
+
 def _serve_sandbox(settings: Settings) -> None:
     log.info("serving the WeChat sandbox", extra={"url": _sandbox_url(settings), "appid": settings.sandbox_appid})
     # One worker: the sandbox's state lives in memory.
@@ -322,20 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         _serve(settings)
     if args.command == "run":
-        sandbox = start_sandbox(settings) if with_sandbox else None
-        # One job worker beside the API, so payments reconcile and metrics roll up in development too.
-        worker = _child("worker")
-        server = _child("serve")
-        if _wait_ready(f"http://{_local(settings.host)}:{settings.port}", server):
-            print(banner(settings, sandbox=with_sandbox), flush=True)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the children in order, as on Ctrl-C
-        try:
-            server.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            for process in (server, worker, sandbox):
-                stop_process(process)
+        _run_beside(settings, with_sandbox)
     if args.command == "worker":
         from service.worker import run_worker
 

@@ -51,6 +51,9 @@ def start(workdir, port: int) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As a shell starts a background job (`make run &`, a CI step's helper): SIGINT ignored. `stop` still
+        # stops it with SIGINT; it once ignored that and ran on until the test's timeout.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
 
 
