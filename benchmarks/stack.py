@@ -127,9 +127,10 @@ class Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.api_ports = [free_port() for _ in range(instances)]
         self.api_port, self.sandbox_port = self.api_ports[0], free_port()
+        self.instance_urls = [f"http://127.0.0.1:{port}" for port in self.api_ports]  # each one, not the proxy
         # Several instances are reached as in production: through Caddy, which balances over them.
         self.proxy = Proxy(self.api_ports, self.logs) if instances > 1 else None
-        self.api_url = self.proxy.url if self.proxy else f"http://127.0.0.1:{self.api_port}"
+        self.api_url = self.proxy.url if self.proxy else self.instance_urls[0]
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
         # The API and the sandbox share the Pay sandbox keys of one folder: create them once, before both; the
         # sandbox reads them there, the API and the worker get them through their settings.
@@ -188,9 +189,8 @@ class Stack:
 
     def start_api(self, instance: int = 0) -> float:
         """Start the API (one of its instances: roles api, api2, ...); the seconds it took to answer /readyz."""
-        port = self.api_ports[instance]
-        process = self._spawn(self.api_role(instance), "serve", PORT=str(port))
-        return wait_ready(f"http://127.0.0.1:{port}/readyz", process=process)
+        process = self._spawn(self.api_role(instance), "serve", PORT=str(self.api_ports[instance]))
+        return wait_ready(f"{self.instance_urls[instance]}/readyz", process=process)
 
     @staticmethod
     def api_role(instance: int) -> str:

@@ -44,7 +44,7 @@ async def test_two_instances_behind_caddy_share_what_they_know(stack: Stack):
     async with http_client(base_url=stack.api_url, timeout=10) as api:
         alice = bearer(await login(api, stack.sandbox_url, "alice"))
         bob = bearer(await login(api, stack.sandbox_url, "bob"))
-        each = [f"http://127.0.0.1:{port}" for port in stack.api_ports]  # each instance, at its own port
+        each = stack.instance_urls  # each instance at its own port, not through Caddy
 
         # A retry of a creation lands on the other instance and answers the community created first.
         retry = {**alice, "Idempotency-Key": "create-1"}
@@ -112,7 +112,7 @@ async def test_an_instance_stopped_with_requests_in_flight_fails_none(open_stack
         cid = (await api.post("/v1/communities", json={"name": "跑团"}, headers=alice)).json()["id"]
         # Two sockets on each instance, straight to its port: how Caddy spreads sockets is not the question here
         # (its health check may briefly hold one instance out on a busy machine), how each instance ends is.
-        urls = [f"ws://127.0.0.1:{port}/v1/live" for port in stack.api_ports]
+        urls = [url.replace("http://", "ws://", 1) + "/v1/live" for url in stack.instance_urls]
         # Unbounded queues: the test reads none of the live posts, and past 16 unread messages a client stops
         # reading its socket, so it would see neither the close frame nor the end of the connection.
         sockets = [await websockets.connect(urls[n % 2], additional_headers=alice, max_queue=None) for n in range(4)]
@@ -120,7 +120,7 @@ async def test_an_instance_stopped_with_requests_in_flight_fails_none(open_stack
         slow = {"mode": "slow", "delaySeconds": 3.5, "pathPrefix": "/wxa/msg_sec_check", "count": 3}
         assert (await api.post(f"{stack.sandbox_url}/sandbox/faults", json=slow)).status_code == 200
         # Sent to the instance that stops, at its port: what it has in flight when the signal comes.
-        stopping_instance = f"http://127.0.0.1:{stack.api_ports[0]}/v1/communities/{cid}/posts"
+        stopping_instance = f"{stack.instance_urls[0]}/v1/communities/{cid}/posts"
         held = [
             asyncio.create_task(api.post(stopping_instance, json={"text": f"慢{n}"}, headers=alice)) for n in range(3)
         ]
@@ -193,8 +193,8 @@ async def test_a_post_reaches_the_sockets_on_both_instances_through_caddy(open_s
             assert json.loads(await socket.recv())["type"] == "ready"
         # One post written at each instance.
         posted = [
-            await api.post(f"http://127.0.0.1:{port}/v1/communities/{cid}/posts", json={"text": "早"}, headers=alice)
-            for port in stack.api_ports
+            await api.post(f"{at}/v1/communities/{cid}/posts", json={"text": "早"}, headers=alice)
+            for at in stack.instance_urls
         ]
         assert [p.status_code for p in posted] == [201, 201]
         for socket in sockets:
@@ -210,8 +210,7 @@ async def test_a_stop_lets_the_requests_of_gone_clients_finish_before_closing_th
     post was never written) or the pool closed under it ("pool is closing" in the benchmark's server logs).
     The app's shutdown now waits for the requests in flight first."""
     stack = open_stack
-    direct = f"http://127.0.0.1:{stack.api_ports[0]}"
-    async with http_client(base_url=direct, timeout=10) as api:
+    async with http_client(base_url=stack.instance_urls[0], timeout=10) as api:
         alice = bearer(await login(api, stack.sandbox_url, "alice"))
         cid = (await api.post("/v1/communities", json={"name": "跑团"}, headers=alice)).json()["id"]
         slow = {"mode": "slow", "delaySeconds": 4, "pathPrefix": "/wxa/msg_sec_check", "count": 1}
