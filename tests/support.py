@@ -214,13 +214,23 @@ async def serve(app, sock: socket.socket | None = None) -> AsyncIterator[str]:
 _IDLE_APPS: dict[tuple, list[Litestar]] = {}
 
 
+def _identity(value: object) -> tuple[int, ...]:
+    return tuple(map(id, value)) if isinstance(value, list | tuple) else (id(value),)
+
+
 @contextlib.asynccontextmanager
 async def reused_app(settings: Settings, **app_kwargs) -> AsyncIterator[Litestar]:
     """An app for ``settings``, built once per worker and shape: registering 250 routes costs more than most
     tests. Each start-up applies its settings afresh (service/app.py), so every test still gets its own database,
     sandbox, pool and caches. What create_app fixes at build time is the key: the body limit, the access log,
-    and the arguments (domains, extra routes, an HTTP client)."""
-    key = (settings.max_body_bytes, settings.access_log, *sorted((name, id(v)) for name, v in app_kwargs.items()))
+    and the arguments (domains, extra routes, an HTTP client). A list or tuple is keyed by what it holds: a test
+    that writes `extra_routes=[...]` makes a new list each time, and keying by the list's identity kept one idle
+    app per such test for the rest of the run (20 in a worker of the suite)."""
+    key = (
+        settings.max_body_bytes,
+        settings.access_log,
+        *sorted((name, _identity(v)) for name, v in app_kwargs.items()),
+    )
     idle = _IDLE_APPS.setdefault(key, [])
     app = idle.pop() if idle else create_app(settings, **app_kwargs)
     app.state.settings = settings
