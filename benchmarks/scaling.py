@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.cpu import CpuAccount
-from benchmarks.processes import stop
+from benchmarks.processes import free_port, stop
 from benchmarks.stack import Proxy
 
 NAMES = ["baseline", "me", "feed_latest"]
@@ -24,7 +24,7 @@ def scaling(dsn: str, requests: dict, args, start_server: Callable, run_wrk: Cal
     database = dsn.rsplit("/", 1)[1]
     for count in (1, args.instances):
         servers = [start_server("granian", dsn, {}) for _ in range(count)]
-        proxy = Proxy([int(url.rsplit(":", 1)[1]) for _, url in servers], logs)
+        proxy = Proxy([int(url.rsplit(":", 1)[1]) for _, url in servers], logs, free_port())  # the servers hold theirs
         try:
             proxy.start()
             groups = {f"API instance {n + 1}": [proc.pid] for n, (proc, _) in enumerate(servers)}

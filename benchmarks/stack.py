@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.processes import free_port, kill, stop, tree_rss_kib
+from benchmarks.processes import free_port, free_ports, kill, stop, tree_rss_kib
 from service.settings import Settings
 from service.wechat.sandbox.keys import DEV_KEYS_DIR, load_dev_keys
 
@@ -125,11 +125,11 @@ class Stack:
         self.dsn = dsn
         self.logs = logs or OUT / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.api_ports = [free_port() for _ in range(instances)]
-        self.api_port, self.sandbox_port = self.api_ports[0], free_port()
+        *self.api_ports, self.sandbox_port, proxy_port = free_ports(instances + 2)
+        self.api_port = self.api_ports[0]
         self.instance_urls = [f"http://127.0.0.1:{port}" for port in self.api_ports]  # each one, not the proxy
         # Several instances are reached as in production: through Caddy, which balances over them.
-        self.proxy = Proxy(self.api_ports, self.logs) if instances > 1 else None
+        self.proxy = Proxy(self.api_ports, self.logs, proxy_port) if instances > 1 else None
         self.api_url = self.proxy.url if self.proxy else self.instance_urls[0]
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
         # The API and the sandbox share the Pay sandbox keys of one folder: create them once, before both; the
@@ -239,10 +239,10 @@ class Proxy:
     """Caddy (Debian's package) before the API instances, configured by infra/Caddyfile itself: the same body
     limit, balancing and retries, with the instances' loopback ports in place of compose's DNS lookup."""
 
-    def __init__(self, upstreams: list[int], logs: Path) -> None:
+    def __init__(self, upstreams: list[int], logs: Path, port: int) -> None:
         self.upstreams = upstreams
         self.logs = logs
-        self.port = free_port()
+        self.port = port
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
@@ -260,8 +260,10 @@ class Proxy:
         )
         if (replaced, balanced) != (1, 1):
             raise RuntimeError("infra/Caddyfile no longer has the `:80` site and `dynamic a` upstreams this expects")
-        # No admin endpoint (port 2019 would clash between stacks), no certificates on loopback.
-        return "{\n\tadmin off\n\tauto_https off\n}\n\n" + site
+        # No admin endpoint (port 2019 would clash between stacks), no certificates on loopback, and loopback only:
+        # a site address does not bind Caddy to its host, and on every interface it would share the port with
+        # whatever holds it on loopback (which then takes every connection to 127.0.0.1).
+        return "{\n\tadmin off\n\tauto_https off\n\tdefault_bind 127.0.0.1\n}\n\n" + site
 
     def start(self) -> None:
         caddy = shutil.which("caddy")
