@@ -164,11 +164,6 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return load_settings({}, **values)
 
 
-def free_port() -> int:
-    with bound_socket() as sock:
-        return sock.getsockname()[1]
-
-
 def bound_socket(host: str = "127.0.0.1") -> socket.socket:
     """A socket bound to a free port, for an app that must know its own URL before it serves (WeChat Pay
     notifies it). TCP explicitly: asyncio turns Nagle off only on sockets whose protocol says TCP, and a

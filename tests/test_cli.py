@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import free_port
+from benchmarks.processes import free_ports
 
 
 @pytest.fixture
@@ -40,10 +40,10 @@ def stop_embedded(data: Path) -> None:
     assert not any(str(data) in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"]))
 
 
-def start(workdir, port: int) -> subprocess.Popen:
+def start(workdir, port: int, sandbox_port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     # A sandbox of its own: one a developer (or another test) runs on the default port would be reused.
-    env.update(PORT=str(port), SANDBOX_PORT=str(free_port()), LOG_FORMAT="json")
+    env.update(PORT=str(port), SANDBOX_PORT=str(sandbox_port), LOG_FORMAT="json")
     return subprocess.Popen(
         [sys.executable, "-m", "service", "run"],
         cwd=workdir,
@@ -83,8 +83,9 @@ def applied(lines: list[dict]) -> list[str]:
 
 @pytest.mark.slow
 def test_run_twice_at_once_then_again_reuses_the_embedded_database(workdir):
-    ports = [free_port(), free_port()]
-    procs = [start(workdir, port) for port in ports]
+    picked = free_ports(4)
+    ports, sandbox_ports = picked[:2], picked[2:]
+    procs = [start(workdir, port, sandbox) for port, sandbox in zip(ports, sandbox_ports, strict=True)]
     try:
         for port, proc in zip(ports, procs, strict=True):
             assert wait_ready(port, proc)["status"] == "ready"
@@ -95,8 +96,8 @@ def test_run_twice_at_once_then_again_reuses_the_embedded_database(workdir):
     assert sum(len(applied(lines)) for lines in outputs) >= 1
     assert (workdir / ".data" / "pg" / "PG_VERSION").exists()
 
-    port = free_port()
-    proc = start(workdir, port)
+    port, sandbox_port = free_ports(2)
+    proc = start(workdir, port, sandbox_port)
     try:
         wait_ready(port, proc)
     finally:
@@ -108,8 +109,8 @@ def test_run_twice_at_once_then_again_reuses_the_embedded_database(workdir):
 def test_killed_run_leaves_no_orphans_and_the_next_run_reuses_the_database(workdir):
     import psutil  # installed with pgserver
 
-    port = free_port()
-    proc = start(workdir, port)
+    port, sandbox_port = free_ports(2)
+    proc = start(workdir, port, sandbox_port)
     try:
         wait_ready(port, proc)
         spec = httpx.get(f"http://127.0.0.1:{port}/schema/openapi.json", timeout=5)
@@ -126,8 +127,8 @@ def test_killed_run_leaves_no_orphans_and_the_next_run_reuses_the_database(workd
         if proc.poll() is None:
             proc.kill()
 
-    port = free_port()
-    proc = start(workdir, port)
+    port, sandbox_port = free_ports(2)
+    proc = start(workdir, port, sandbox_port)
     try:
         assert wait_ready(port, proc)["status"] == "ready"
     finally:

@@ -12,7 +12,8 @@ import time
 
 import httpx
 
-from tests.support import ROOT, TEST_SECRET, free_port, http_client
+from benchmarks.processes import free_port, free_ports
+from tests.support import ROOT, TEST_SECRET, http_client
 from tests.wechat_support import bearer, login
 
 
@@ -76,7 +77,7 @@ def test_sandbox_command_refuses_production():
 
 
 async def test_run_starts_the_sandbox_beside_the_api_and_stops_it(database_url):
-    api_port, sandbox_port = free_port(), free_port()
+    api_port, sandbox_port = free_ports(2)
     env = child_env(DATABASE_URL=database_url, PORT=str(api_port), SANDBOX_PORT=str(sandbox_port))
     process = subprocess.Popen([sys.executable, "-m", "service", "run"], cwd=ROOT, env=env)
     api_url, sandbox_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sandbox_port}"

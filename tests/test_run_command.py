@@ -9,9 +9,10 @@ import subprocess
 import sys
 import time
 
+from benchmarks.processes import free_ports
 from service.__main__ import _dev_settings, lan_address, start_up_warnings
 from service.settings import load_settings
-from tests.support import ROOT, free_port
+from tests.support import ROOT
 
 
 def test_the_public_url_follows_the_port_and_the_sandbox_follows_a_lan_host(monkeypatch, database_url):
@@ -51,7 +52,7 @@ def test_settings_that_send_traffic_elsewhere_are_said(monkeypatch):
 
 
 def test_run_prints_one_ready_banner_with_the_urls(database_url):
-    port, sandbox_port = free_port(), free_port()
+    port, sandbox_port = free_ports(2)
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("WECHAT_API_BASE", "PUBLIC_BASE_URL")},
         "DATABASE_URL": database_url,

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.processes import free_ports
 from tests.support import (
     ROOT,
     TEST_SECRET,
     admin_dsn,
     create_database,
     drop_database,
-    free_port,
     unique_name,
     with_database,
 )
@@ -112,7 +112,7 @@ def pretty(values: list) -> str:
 @contextlib.contextmanager
 def live_server(database_url: str, workdir: Path) -> Iterator[tuple[str, str]]:
     """`python -m service run` (API, WeChat sandbox, job worker) on free ports; yields (api, sandbox) URLs."""
-    api_port, sandbox_port = free_port(), free_port()
+    api_port, sandbox_port = free_ports(2)
     api, sandbox = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sandbox_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WECHAT_")}
     env.update(

@@ -16,11 +16,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import websockets
 
+from benchmarks.processes import free_port
 from service.db.pool import connect
 from service.interactions import logic as metrics
 from tests.feed.conftest import World
 from tests.live.conftest import next_event, socket_of
-from tests.support import api_client, free_port, http_client, make_settings
+from tests.support import api_client, http_client, make_settings
 
 
 async def _granian_api(settings, port: int) -> asyncio.subprocess.Process:
