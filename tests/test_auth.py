@@ -365,6 +365,8 @@ WRONG_TOKENS = {
 }
 
 
+# A forger's HS384/HS512 with the test key: PyJWT warns that the key is short for them, which is beside the point.
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 @pytest.mark.parametrize("make", WRONG_TOKENS.values(), ids=WRONG_TOKENS)
 async def test_tokens_signed_or_claiming_otherwise_are_refused(client, sandbox, settings, make):
     tokens = await login(client, sandbox.url, "alice")
