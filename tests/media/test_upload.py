@@ -37,6 +37,16 @@ async def test_a_phone_photo_comes_back_upright_without_its_metadata_and_only_fo
     assert theirs.status_code == 404 and theirs.json()["code"] == "not_found"
 
 
+async def test_a_photo_whose_bytes_spell_a_json_nul_escape_is_taken(world):
+    """The check that refuses U+0000 in JSON bodies once scanned uploads too: a photo holding the six bytes
+    `\\u0000` (here after its end, where phones keep trailers such as motion photos) was refused as 400."""
+    alice = await world.user("alice")
+    photo = phone_photo() + b"\\u0000 trailer"
+    media = await world.uploaded(alice, photo)
+    assert (media["width"], media["height"]) == (900, 1200)
+    assert b"\\u0000" not in (await world.fetch(media["url"])).content
+
+
 async def test_files_that_are_not_images_or_are_bombs_are_refused_and_nothing_is_stored(world):
     alice = await world.user("alice")
     text = await world.upload(alice, b"just some text, not a photo\n" * 10, name="photo.jpg")
