@@ -89,6 +89,10 @@ async def to_media(storage: Storage, row: Any) -> m.Media:
     )
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 async def upload(
     pool: asyncpg.Pool, settings: Settings, storage: Storage, user_id: int, data: bytes, purpose: str
 ) -> m.Media:
@@ -96,7 +100,8 @@ async def upload(
     if len(data) > settings.media_max_bytes:
         raise Problem("media_too_large", f"{len(data)} bytes; at most {settings.media_max_bytes}")
     await _limit(pool, settings, user_id)
-    source = hashlib.sha256(data).hexdigest()
+    # Off the event loop: hashing 3 MB takes milliseconds, and hashlib lets go of the GIL meanwhile.
+    source = await asyncio.to_thread(_sha256, data)
     async with pool.acquire() as conn:
         known = await conn.fetchval(q.OBJECT_BY_SOURCE, source)
     processed = None if known else await _store(settings, storage, data)
