@@ -14,13 +14,12 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from service.app import create_app
 from service.settings import Settings
 from service.wechat.sandbox import create_sandbox_app
 from service.wechat.sandbox.app import CONTROLLERS
 from service.wechat.sandbox.keys import SandboxKeys
 from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
-from tests.support import bound_socket, http_client, make_settings, serve
+from tests.support import bound_socket, http_client, make_settings, reused_app, serve
 from tests.wechat_support import Sandbox, sandbox_config
 
 OPERATOR_KEY = "operator-key-for-tests-0123456789abcdef"
@@ -53,7 +52,7 @@ async def full_stack(database_url: str, pay_keys: SandboxKeys, **overrides: obje
                 **overrides,
             }
             settings = make_settings(database_url, **values)
-            async with serve(create_app(settings), sock):
+            async with reused_app(settings) as app, serve(app, sock):
                 sandbox = Sandbox(url=sandbox_url, state=sandbox_app.state.sandbox, http=control)
                 yield Stack(settings, api_url, sandbox, pay_sandbox)
 

@@ -1,8 +1,8 @@
 """The WeChat sandbox: a real HTTP server emulating WeChat for local development and tests.
 
 ``create_sandbox_app(config)`` builds it from ``CONTROLLERS`` (WeChat's endpoints and the /sandbox
-control calls) over one shared in-memory ``SandboxState``; later parts of WeChat (Pay) are more
-controllers in that list, reaching the same state through the ``sandbox`` and ``config`` dependencies.
+control calls) over one in-memory ``SandboxState``, kept in ``app.state.sandbox`` and handed to the handlers as
+the ``sandbox`` dependency; later parts of WeChat (Pay) are more controllers in that list.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 
 from litestar import Litestar, Request, Response
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
@@ -49,21 +50,22 @@ async def _inject_fault(request: Request) -> Response | None:
     return Response(b"<html><body>500 Internal Server Error</body></html>", status_code=500, media_type="text/html")
 
 
+def _sandbox(state: State) -> SandboxState:
+    # Read from the app's state on every call, not captured: the tests serve one built app many times, each
+    # time with a state of its own (building the routes costs more than most tests).
+    return state.sandbox
+
+
 def create_sandbox_app(config: SandboxConfig, controllers: Sequence[ControllerRouterHandler] | None = None) -> Litestar:
-    state = SandboxState(config)
     app = Litestar(
         route_handlers=list(CONTROLLERS if controllers is None else controllers),
-        dependencies={
-            "sandbox": Provide(lambda: state, use_cache=True, sync_to_thread=False),
-            "config": Provide(lambda: config, use_cache=True, sync_to_thread=False),
-        },
+        dependencies={"sandbox": Provide(_sandbox, sync_to_thread=False)},
         before_request=_inject_fault,
         openapi_config=None,
         logging_config=None,  # logging is configured once, by service.logs (Litestar's default replaced it)
         debug=False,
     )
-    app.state.sandbox = state
-    app.state.config = config
+    app.state.sandbox = SandboxState(config)
     return app
 
 
