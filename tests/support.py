@@ -10,7 +10,7 @@ import re
 import socket
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -230,9 +230,17 @@ async def reused_app(settings: Settings, **app_kwargs) -> AsyncIterator[Litestar
         settings.access_log,
         *sorted((name, _identity(v)) for name, v in app_kwargs.items()),
     )
+    with idle_app(key, lambda: create_app(settings, **app_kwargs)) as app:
+        app.state.settings = settings
+        yield app
+
+
+@contextlib.contextmanager
+def idle_app(key: tuple, build: Callable[[], Litestar]) -> Iterator[Litestar]:
+    """An app this worker built for `key` and is not serving now, else a new one from `build`; kept for the next
+    caller afterwards. The caller sets what each use needs afresh (settings, a sandbox's state)."""
     idle = _IDLE_APPS.setdefault(key, [])
-    app = idle.pop() if idle else create_app(settings, **app_kwargs)
-    app.state.settings = settings
+    app = idle.pop() if idle else build()
     try:
         yield app
     finally:

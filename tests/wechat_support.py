@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from litestar import Litestar
 
 from service.wechat.sandbox import SandboxConfig, SandboxState, create_sandbox_app
-from tests.support import http_client, make_settings, serve
+from tests.support import http_client, idle_app, make_settings, serve
 
 
 def sandbox_config(**overrides: object) -> SandboxConfig:
@@ -50,21 +49,15 @@ class Sandbox:
         return await self.control("GET", "/sandbox/stats")
 
 
-# Sandbox apps built by this worker and not serving now: building one (its routes) took a tenth of a worker's
-# CPU when every test built its own. Each run gets a state of its own (create_sandbox_app reads it per request).
-_IDLE_SANDBOXES: list[Litestar] = []
-
-
 @contextlib.asynccontextmanager
 async def run_sandbox(config: SandboxConfig | None = None) -> AsyncIterator[Sandbox]:
+    """The sandbox app is built once per worker (building its routes took a tenth of a worker's CPU when every
+    test built its own); each run gets a state of its own, which the handlers read per request."""
     config = config or sandbox_config()
-    app = _IDLE_SANDBOXES.pop() if _IDLE_SANDBOXES else create_sandbox_app(config)
-    app.state.sandbox = SandboxState(config)
-    try:
+    with idle_app(("wechat sandbox",), lambda: create_sandbox_app(config)) as app:
+        app.state.sandbox = SandboxState(config)
         async with serve(app) as url, http_client(base_url=url, timeout=10) as http:
             yield Sandbox(url=url, state=app.state.sandbox, http=http)
-    finally:
-        _IDLE_SANDBOXES.append(app)
 
 
 async def wx_login(sandbox_url: str, user_name: str, *, with_unionid: bool = False) -> str:
