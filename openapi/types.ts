@@ -3002,6 +3002,7 @@ export interface components {
             /** @description The occurrence open now */
             current?: components["schemas"]["Occurrence"] | null;
             dates: string[];
+            /** Format: date */
             endsOn: string | null;
             /** @example 77 */
             id: string;
@@ -3036,7 +3037,10 @@ export interface components {
              *     ]
              */
             dates?: string[];
-            /** @description Last local day (inclusive); default none */
+            /**
+             * Format: date
+             * @description Last local day (inclusive); default none
+             */
             endsOn?: string | null;
             /** @example 晒出你今天早上 7 点前的第一张照片 */
             prompt: string;
@@ -3051,7 +3055,10 @@ export interface components {
              * @example 10
              */
             rewardPoints: number;
-            /** @description First local day; default today */
+            /**
+             * Format: date
+             * @description First local day; default today
+             */
             startsOn?: string | null;
             /** @example 早起打卡 */
             title: string;
@@ -3089,7 +3096,10 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             id: string;
-            /** @description When the next (or current) window opens */
+            /**
+             * Format: date-time
+             * @description When the next (or current) window opens
+             */
             nextOpensAt: string | null;
             /** @enum {string} */
             recurrence: "daily" | "weekly" | "dates";
@@ -3112,6 +3122,7 @@ export interface components {
              *     ]
              */
             dates?: string[];
+            /** Format: date */
             endsOn?: string | null;
             /** @example 晒出你今天早上 7 点前的第一张照片 */
             prompt?: string;
@@ -3313,7 +3324,9 @@ export interface components {
             allocatedFen: number;
             amountFen: number;
             brandId: string;
+            /** Format: date-time */
             cancelledAt?: string | null;
+            /** Format: date-time */
             committedAt?: string | null;
             communities: components["schemas"]["CommunityAllocation"][];
             /** Format: date-time */
@@ -3323,6 +3336,7 @@ export interface components {
             id: string;
             order?: components["schemas"]["Order"] | null;
             orderId?: string | null;
+            /** Format: date-time */
             paidAt?: string | null;
             refund?: components["schemas"]["Refund"] | null;
             /** Format: date */
@@ -3359,6 +3373,7 @@ export interface components {
         Case: {
             author: components["schemas"]["Person"] | null;
             communityId: string;
+            /** Format: date-time */
             decidedAt: string | null;
             /** @description Hidden from readers since enough members reported it */
             hidden: boolean;
@@ -3497,6 +3512,7 @@ export interface components {
              * @example
              */
             cancelReason: string;
+            /** Format: date-time */
             cancelledAt: string | null;
             /** @description Money of those shares */
             collectedFen: number;
@@ -3521,6 +3537,7 @@ export interface components {
              * @enum {null|string}
              */
             payoutStatus: "none" | "pending" | "succeeded" | "failed" | "cancelled" | null;
+            /** Format: date-time */
             settledAt: string | null;
             /** @enum {string} */
             status: "open" | "settling" | "settled" | "cancelled";
@@ -3544,7 +3561,10 @@ export interface components {
              * @example 4500
              */
             amountFen: number;
-            /** @description When payments stop and the collection is settled: 10 minutes to COLLECTION_MAX_HOURS (7 days) from now; omitted: COLLECTION_DEFAULT_HOURS (24 hours) from now */
+            /**
+             * Format: date-time
+             * @description When payments stop and the collection is settled: 10 minutes to COLLECTION_MAX_HOURS (7 days) from now; omitted: COLLECTION_DEFAULT_HOURS (24 hours) from now
+             */
             deadline?: string | null;
             /** @description Active members who pay; omitted: every active member but you, as of now */
             participantIds?: string[] | null;
@@ -3701,7 +3721,10 @@ export interface components {
             billing: "free" | "one_off" | "monthly";
             description: string;
             name: string;
-            /** @description End of the paid monthly periods, if any */
+            /**
+             * Format: date-time
+             * @description End of the paid monthly periods, if any
+             */
             paidUntil: string | null;
             priceFen: number | null;
             /** @description A one-off purchase was made: the app stays paid for good */
@@ -3828,7 +3851,10 @@ export interface components {
         CommunityInterests: {
             /** @example 42 */
             communityId: string;
-            /** @description When the job last computed them; null before it did */
+            /**
+             * Format: date-time
+             * @description When the job last computed them; null before it did
+             */
             computedAt: string | null;
             /** @description By members carrying it, then weight */
             tags: components["schemas"]["CommunityInterest"][];
@@ -3869,6 +3895,7 @@ export interface components {
         };
         /** CommunityUpdate */
         CommunityUpdate: {
+            /** @enum {string} */
             collectionsBy?: "members" | "admins";
             /**
              * @description One of my uploads (purpose `cover`): `coverUrl` becomes its public link, which shows it once WeChat approved it; null removes the cover
@@ -3877,6 +3904,7 @@ export interface components {
             coverMediaId?: string | null;
             /** @example 每周六早上一起跑 10 公里 */
             description?: string;
+            /** @enum {string} */
             entryMode?: "free" | "approval" | "paid";
             /** @example 介绍一下你自己：怎么称呼、在哪个城市、喜欢什么。 */
             introductionPrompt?: string;
@@ -3909,6 +3937,7 @@ export interface components {
              *     ]
              */
             tags?: string[];
+            /** @enum {string} */
             visibility?: "listed" | "unlisted";
             /**
              * @description Greeting the welcome robot posts; placeholders {nickname} and {community}
@@ -3951,9 +3980,13 @@ export interface components {
         };
         /** Deletion */
         Deletion: {
-            /** @description When the account will be erased */
+            /**
+             * Format: date-time
+             * @description When the account will be erased
+             */
             dueAt?: string | null;
             pending: boolean;
+            /** Format: date-time */
             requestedAt?: string | null;
         };
         /** Draw */
@@ -3998,6 +4031,7 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             id: string;
+            /** Format: date-time */
             paidAt: string | null;
             /**
              * @description The public link of the avatar uploaded (`avatarMediaId`, PUT /v1/me: it shows the photo once WeChat approved it), a URL set before avatars were uploaded, or empty
@@ -4007,7 +4041,10 @@ export interface components {
             payerId: string;
             /** @example 小林 */
             payerNickname: string;
-            /** @description Until when the payer may ask for a refund; null when not refundable */
+            /**
+             * Format: date-time
+             * @description Until when the payer may ask for a refund; null when not refundable
+             */
             refundableUntil: string | null;
             refundedFen: number;
             refunds: components["schemas"]["Refund"][];
@@ -4036,6 +4073,7 @@ export interface components {
         /** EssenceState */
         EssenceState: {
             essence: boolean;
+            /** Format: date-time */
             essenceAt: string | null;
             postId: string;
         };
@@ -4064,6 +4102,7 @@ export interface components {
         ExportedCollection: {
             collectionId: string;
             orderId: string | null;
+            /** Format: date-time */
             paidAt: string | null;
             /** @example paid */
             status: string;
@@ -4074,6 +4113,7 @@ export interface components {
             communityId: string;
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
             deletedAt: string | null;
             id: string;
             parentId: string | null;
@@ -4123,6 +4163,7 @@ export interface components {
             communityName: string;
             /** Format: date-time */
             joinedAt: string;
+            /** Format: date-time */
             leftAt: string | null;
             /** @example member */
             role: string;
@@ -4139,6 +4180,7 @@ export interface components {
             id: string;
             /** @example comment */
             kind: string;
+            /** Format: date-time */
             readAt: string | null;
             subjectId: string;
             /** @example comment */
@@ -4153,6 +4195,7 @@ export interface components {
             id: string;
             /** @example CE20250301083000A1B2C3 */
             outTradeNo: string;
+            /** Format: date-time */
             paidAt: string | null;
             paidFen: number;
             /** @example community_entry */
@@ -4173,6 +4216,7 @@ export interface components {
             pollId: string;
             /** @example expired */
             refundReason: string | null;
+            /** Format: date-time */
             refundedAt: string | null;
             trialId: string;
         };
@@ -4181,6 +4225,7 @@ export interface components {
             communityId: string;
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
             deletedAt: string | null;
             id: string;
             imageUrls: string[];
@@ -4197,6 +4242,7 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             id: string;
+            /** Format: date-time */
             lastLoginAt: string | null;
             nickname: string;
             /** @example oUpF8uMuAJO_M2pxb1Q9zNjWeS6o */
@@ -4256,6 +4302,7 @@ export interface components {
         };
         /** ExportedSignup */
         ExportedSignup: {
+            /** Format: date-time */
             attendedAt: string | null;
             /** Format: date-time */
             createdAt: string;
@@ -4289,6 +4336,7 @@ export interface components {
             pollId: string;
             /** @example winner */
             reason: string;
+            /** Format: date-time */
             shippedAt: string | null;
             /** @example claimed */
             status: string;
@@ -4321,8 +4369,10 @@ export interface components {
             communityId: string;
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
             editedAt: string | null;
             essence: boolean;
+            /** Format: date-time */
             essenceAt: string | null;
             /** @description The first 3 visible top-level comments, oldest first */
             firstComments: components["schemas"]["Comment"][];
@@ -4436,6 +4486,7 @@ export interface components {
         };
         /** History */
         History: {
+            /** Format: date-time */
             mutedUntil: string | null;
             /** @description Times an admin muted them here */
             mutes: number;
@@ -4477,7 +4528,10 @@ export interface components {
         InterestSettings: {
             /** @description The warm-up robot may introduce me to members who share an interest and suggest topics I care about (default true) */
             introductions: boolean;
-            /** @description When I last changed it; null: never */
+            /**
+             * Format: date-time
+             * @description When I last changed it; null: never
+             */
             updatedAt: string | null;
         };
         /** InterestSettingsUpdate */
@@ -4578,6 +4632,7 @@ export interface components {
             communityId: string;
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
             decidedAt: string | null;
             /** @example 7 */
             decidedBy: string | null;
@@ -5034,7 +5089,10 @@ export interface components {
              * @example 南门集合，10 公里，配速 6 分
              */
             description: string;
-            /** @description Default: two hours after the start */
+            /**
+             * Format: date-time
+             * @description Default: two hours after the start
+             */
             endsAt?: string | null;
             /**
              * @description Fee in fen; null: free
@@ -5056,7 +5114,10 @@ export interface components {
              * @example 奥林匹克森林公园南门
              */
             place: string;
-            /** @description Default: the start */
+            /**
+             * Format: date-time
+             * @description Default: the start
+             */
             signupDeadline?: string | null;
             /**
              * Format: date-time
@@ -5098,7 +5159,10 @@ export interface components {
              * @example 奥林匹克森林公园南门
              */
             place?: string;
-            /** @example 2025-06-07T01:00:00Z */
+            /**
+             * Format: date-time
+             * @example 2025-06-07T01:00:00Z
+             */
             signupDeadline?: string;
             /** @example 周六奥森晨跑 */
             title?: string;
@@ -5114,6 +5178,7 @@ export interface components {
             introduced: boolean;
             /** Format: date-time */
             joinedAt: string;
+            /** Format: date-time */
             mutedUntil: string | null;
             nickname: string;
             /** @enum {string} */
@@ -5173,6 +5238,7 @@ export interface components {
             /** @description 0 unmutes; at most 30 days */
             muteMinutes?: number;
             notificationsMuted?: boolean;
+            /** @enum {string} */
             role?: "admin" | "member";
             unfollowed?: boolean;
         };
@@ -5182,6 +5248,7 @@ export interface components {
             introductionPostId: string | null;
             /** Format: date-time */
             joinedAt: string;
+            /** Format: date-time */
             mutedUntil: string | null;
             notificationsMuted: boolean;
             /** @enum {string} */
@@ -5227,6 +5294,7 @@ export interface components {
             /** @enum {string} */
             granularity: "day" | "week" | "month";
             periods: components["schemas"]["MetricPeriod"][];
+            /** Format: date-time */
             rolledUpAt: string | null;
             /**
              * @description The community's stage (GET .../stage): the daily one, whatever the window asked
@@ -5285,7 +5353,10 @@ export interface components {
             introductions: boolean;
             /** @description Strongest first, at most 20 */
             tags: components["schemas"]["MemberInterest"][];
-            /** @description The latest text counted; null before any */
+            /**
+             * Format: date-time
+             * @description The latest text counted; null before any
+             */
             updatedAt: string | null;
         };
         /** MyProgress */
@@ -5428,6 +5499,7 @@ export interface components {
             id: string;
             /** @example CK20250301083000a1b2c3d4e5f60718 */
             outTradeNo: string;
+            /** Format: date-time */
             paidAt: string | null;
             payment?: components["schemas"]["PaymentParams"] | null;
             /**
@@ -5435,6 +5507,7 @@ export interface components {
              * @example community_entry
              */
             purpose: string;
+            /** Format: date-time */
             refundableUntil: string | null;
             refundedFen: number;
             refunds: components["schemas"]["Refund"][];
@@ -5460,6 +5533,7 @@ export interface components {
              */
             avatarUrl: string;
             nickname: string;
+            /** Format: date-time */
             paidAt: string | null;
             /** @enum {string} */
             status: "unpaid" | "paid" | "refunded" | "expired";
@@ -5484,6 +5558,7 @@ export interface components {
             communityId: string;
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
             finishedAt: string | null;
             id: string;
             /** @description Entry orders whose money this payout carries */
@@ -5556,6 +5631,7 @@ export interface components {
             allowVoteChanges: boolean;
             announcementPostId: string | null;
             anonymousProposals: boolean;
+            /** Format: date-time */
             closedAt: string | null;
             communityId: string;
             /** Format: date-time */
@@ -5590,6 +5666,7 @@ export interface components {
             votesPerMember: number;
             /** Format: date-time */
             votingCloseAt: string;
+            /** Format: date-time */
             votingOpenedAt: string | null;
         };
         /** PollAuditEntry */
@@ -5953,6 +6030,7 @@ export interface components {
             reason: string;
             /** @enum {string} */
             status: "pending" | "processing" | "succeeded" | "closed" | "abnormal" | "failed";
+            /** Format: date-time */
             succeededAt?: string | null;
         };
         /** RefundRequest */
@@ -6002,6 +6080,7 @@ export interface components {
             communityId: string;
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
             decidedAt: string | null;
             id: string;
             note: string;
@@ -6195,6 +6274,7 @@ export interface components {
              * @example 多少钱|价格
              */
             keyword?: string;
+            /** @enum {string} */
             matchMode?: "exact" | "contains" | "regex";
             /**
              * @description What the robot answers
@@ -6330,6 +6410,7 @@ export interface components {
         };
         /** Signup */
         Signup: {
+            /** Format: date-time */
             attendedAt: string | null;
             /**
              * @description member: you cancelled; hold_expired: not paid in time; refunded; meetup_cancelled
@@ -6338,6 +6419,7 @@ export interface components {
             cancelReason: "member" | "hold_expired" | "refunded" | "meetup_cancelled" | null;
             /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
             holdUntil: string | null;
             /** @example 3001 */
             id: string;
@@ -6380,11 +6462,18 @@ export interface components {
         /** Stage */
         Stage: {
             advice: components["schemas"]["StageAdvice"][];
-            /** @description When it entered this stage */
+            /**
+             * Format: date-time
+             * @description When it entered this stage
+             */
             changedAt: string | null;
             communityId: string;
-            /** @description The daily job's last run; null: not yet */
+            /**
+             * Format: date-time
+             * @description The daily job's last run; null: not yet
+             */
             computedAt: string | null;
+            /** Format: date */
             end: string | null;
             /** @description What the next stage still needs */
             missing: components["schemas"]["StageGap"][];
@@ -6397,6 +6486,7 @@ export interface components {
             previousStage: "gather" | "active" | "operate" | "commercialise" | null;
             /** @enum {string} */
             stage: "gather" | "active" | "operate" | "commercialise";
+            /** Format: date */
             start: string | null;
             /** @description The figures the stage came from */
             totals: components["schemas"]["MetricValues"] | null;
@@ -6475,6 +6565,7 @@ export interface components {
         };
         /** Trial */
         Trial: {
+            /** Format: date-time */
             claimedAt: string | null;
             communityId: string;
             /** @example 上海市徐汇区某路 1 号 张三 138****0000 */
@@ -6493,6 +6584,7 @@ export interface components {
             product: string;
             /** @enum {string} */
             reason: "winner" | "top_proposer" | "drawn_voter" | "redeemed";
+            /** Format: date-time */
             shippedAt: string | null;
             /** @example 顺丰 SF1234567890 */
             shippingNote: string | null;
@@ -6523,7 +6615,10 @@ export interface components {
             /** @example 7 */
             placesLeft: number;
             price: number;
-            /** @description closedAt + claimDays */
+            /**
+             * Format: date-time
+             * @description closedAt + claimDays
+             */
             redeemableUntil: string | null;
         };
         /** TrialPointsOffer */
@@ -6607,6 +6702,7 @@ export interface components {
             activeUntil: string;
             enabled: boolean;
             lastPostId: string | null;
+            /** Format: date-time */
             lastPostedAt: string | null;
             /** @description What the robot posts next */
             nextTopic: components["schemas"]["WarmupTopic"] | null;

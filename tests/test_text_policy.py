@@ -31,7 +31,7 @@ def text_fields(schema: dict, path: str = "") -> Iterator[tuple[str, dict]]:
     """(path as the API names it, the schema holding its constraints) of every text of a request schema."""
     schema = resolved(schema)
     arms = [resolved(arm) for arm in schema.get("oneOf", []) + schema.get("allOf", [])]
-    kinds = {schema.get("type"), *(arm.get("type") for arm in arms)}
+    kinds = {kind for s in (schema, *arms) for kind in _types(s)}
     if "string" in kinds and not ({"format", "enum", "const"} & {k for s in (schema, *arms) for k in s}):
         yield path, schema
     for arm in [schema, *arms]:
@@ -39,6 +39,11 @@ def text_fields(schema: dict, path: str = "") -> Iterator[tuple[str, dict]]:
             yield from text_fields(sub, f"{path}.{name}" if path else name)
         if "items" in arm:
             yield from text_fields(arm["items"], f"{path}[0]")
+
+
+def _types(schema: dict) -> list:
+    kind = schema.get("type")
+    return kind if isinstance(kind, list) else [kind]
 
 
 def with_value(example: dict, path: str, value: str) -> dict:
