@@ -3356,7 +3356,10 @@ export interface components {
             end: string;
             /** @default 0 */
             minActivityScore: number;
-            /** @default 0 */
+            /**
+             * @description Communities with fewer effective speakers get nothing
+             * @default 0
+             */
             minEffectiveSpeakers: number;
             /** Format: date */
             start: string;
@@ -6164,7 +6167,10 @@ export interface components {
             end: string;
             /** @default 0 */
             minActivityScore: number;
-            /** @default 0 */
+            /**
+             * @description Communities with fewer effective speakers get nothing
+             * @default 0
+             */
             minEffectiveSpeakers: number;
             /** Format: date */
             start: string;

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from service.db.pool import connect
 from service.interactions import logic, stages
 from service.interactions.models import MetricValues
 from service.settings import Settings
@@ -118,8 +119,6 @@ def auth(world, name):
 
 
 async def rolled_up(database_url, settings) -> None:
-    from service.db.pool import connect
-
     conn = await connect(database_url)
     try:
         await logic.rollup_incremental(conn, settings)
@@ -337,6 +336,19 @@ async def test_reward_pools_are_for_the_operator_only(client, world):
     for headers in ({}, {"x-operator-key": "wrong"}, auth(world, "A")):
         response = await client.post("/v1/admin/reward-pools", json=body, headers=headers)
         assert response.status_code == 403 and response.json()["code"] == "operator_only"
+
+
+async def test_a_threshold_beyond_any_community_is_refused_and_no_pool_is_made(client, database_url):
+    # Found by the contract fuzzer: 6,118,577,395 effective speakers overflowed the column (500 internal_error).
+    body = {"amountFen": 100, "start": "2026-01-01", "end": "2026-01-31", "minEffectiveSpeakers": 6118577395}
+    response = await client.post("/v1/admin/reward-pools", json=body, headers={"x-operator-key": OPERATOR_KEY})
+    assert response.status_code == 400 and response.json()["code"] == "validation_failed"
+    assert "minEffectiveSpeakers" in response.text
+    conn = await connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM reward_pools") == 0
+    finally:
+        await conn.close()
 
 
 async def test_metrics_are_for_admins_of_that_community(client, world, day):

@@ -250,6 +250,42 @@ def test_schemas_state_what_the_decoder_enforces(spec):
     assert (weekdays["minimum"], weekdays["maximum"]) == (1, 7)
 
 
+def test_every_integer_a_client_sends_is_bounded(spec):
+    # Found by the contract fuzzer: an unbounded integer overflowed its column (500 instead of 400).
+    schemas = spec["components"]["schemas"]
+    unbounded = []
+
+    def walk(schema, path, seen):
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[1]
+            if name not in seen:
+                walk(schemas[name], name, {*seen, name})
+            return
+        kinds = schema.get("type") if isinstance(schema.get("type"), list) else [schema.get("type")]
+        if (
+            "integer" in kinds
+            and not -(2**63) <= schema.get("minimum", -(2**64)) <= schema.get("maximum", 2**64) < 2**63
+        ):
+            unbounded.append(path)
+        for arm in schema.get("oneOf", []) + schema.get("allOf", []):
+            walk(arm, path, seen)
+        for name, sub in schema.get("properties", {}).items():
+            walk(sub, f"{path}.{name}", seen)
+        if isinstance(schema.get("items"), dict):
+            walk(schema["items"], f"{path}[]", seen)
+
+    for path, item in spec["paths"].items():
+        for method in METHODS:
+            operation = item.get(method, {})
+            for parameter in operation.get("parameters", []):
+                if "$ref" in parameter:
+                    parameter = spec["components"]["parameters"][parameter["$ref"].rsplit("/", 1)[1]]
+                walk(parameter.get("schema", {}), f"{method} {path} {parameter['name']}", set())
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                walk(media.get("schema", {}), f"{method} {path} body", set())
+    assert unbounded == []
+
+
 def test_one_type_or_null_is_one_schema(spec):
     # A pattern and length bounds beside a `oneOf` cost the contract fuzzer about 2 s per over-long text.
     branched = []

@@ -208,13 +208,20 @@ class Leaderboard(Camel, frozen=True, omit_defaults=True):
     weights: dict[str, float] | None = None
 
 
+# Communities with fewer effective speakers in the window get nothing. A community holds at most 500 members,
+# so a larger threshold excludes every community; the bound keeps it within the database's integer.
+SpeakerThreshold = Annotated[
+    int, msgspec.Meta(ge=0, le=10_000, description="Communities with fewer effective speakers get nothing")
+]
+
+
 class RewardPoolCreate(Camel, frozen=True):
     amount_fen: Annotated[int, msgspec.Meta(ge=1, le=10**12)]
     start: date
     end: date
     community_ids: Annotated[list[IdString], msgspec.Meta(max_length=1000)] | None = None
     min_activity_score: Annotated[float, msgspec.Meta(ge=0)] = 0
-    min_effective_speakers: Annotated[int, msgspec.Meta(ge=0)] = 0
+    min_effective_speakers: SpeakerThreshold = 0
 
 
 class MemberAllocation(Camel, frozen=True):
@@ -272,7 +279,7 @@ class BrandRewardPoolCreate(Camel, frozen=True, forbid_unknown_fields=True):
     start: date
     end: date
     min_activity_score: Annotated[float, msgspec.Meta(ge=0)] = 0
-    min_effective_speakers: Annotated[int, msgspec.Meta(ge=0)] = 0
+    min_effective_speakers: SpeakerThreshold = 0
 
 
 class BrandRewardPool(Camel, frozen=True):
