@@ -3,8 +3,9 @@
 Litestar builds the document from the routes. ``complete`` then fills in what it cannot know: an example
 request and answer for every operation that declares none (built from the models' field examples, so they
 validate against the models), the problem codes each error response may carry (typed enums, so generated
-TypeScript can switch on them), and every registered code on ``ProblemBody``. The exported files and the
-served pages pass through the same function, so what the UI shows is what ``make openapi`` commits.
+TypeScript can switch on them), and every registered code on ``ProblemBody``; and it states an optional field as
+one schema (``fold_type_branches``). The exported files and the served pages pass through the same function, so
+what the UI shows is what ``make openapi`` commits.
 """
 
 from __future__ import annotations
