@@ -49,7 +49,8 @@ run: $(SERVE_STAMP)
 
 ## The whole test suite against a real PostgreSQL (DATABASE_URL, else the embedded one): the tests that must
 ## run alone (timed fault injection), then the rest on every core. The contract module holds no test that runs
-## alone and builds its coverage cases while it is collected (about 30 s): the first run leaves it out.
+## alone and builds its coverage cases while it is collected (5 s on a fast machine, more on a slow one): the
+## first run leaves it out.
 test: install browser
 	$(BIN)/python -m pytest -m serial --ignore=tests/test_contract.py
 	$(BIN)/python -m pytest -n auto -m "not serial"
