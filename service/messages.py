@@ -111,6 +111,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # Feed and robots
     "edit_window_closed": ("已超过可编辑时间。", "This can no longer be edited."),
+    "post_not_editable": (
+        "该内容已被移除或正在等待管理员审核，暂时不能编辑。",
+        "This post was removed or waits for an admin's review: it cannot be edited.",
+    ),
     "search_query_blank": ("请输入要搜索的文字。", "Type the words to search for."),
     "pin_limit_reached": ("最多置顶 3 条帖子，请先取消一条。", "At most 3 posts can be pinned: unpin one first."),
     "post_not_pinnable": ("该帖子还未公开或已被移除，无法置顶。", "Only visible posts can be pinned."),

@@ -28,6 +28,8 @@ async def apply_moderation(conn: asyncpg.Connection, event: Moderated) -> None:
     if event.action == "hide" and row["status"] != "visible":
         return  # pending or refused already: nothing more to hide
     await conn.execute(q.SET_POST_STATUS if is_post else q.SET_COMMENT_STATUS, row["id"], status, row["check_label"])
+    if is_post:  # its author may not edit a hidden post back into sight (posts.py); comments are not edited
+        await conn.execute(q.SET_POST_HIDDEN, row["id"], event.action == "hide")
     if event.action == "hide":
         return
     # A person decided: WeChat's re-check of the text no longer matters.

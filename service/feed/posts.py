@@ -30,6 +30,7 @@ from service.settings import Settings
 from service.wechat.client import WeChatClient
 
 EDIT_WINDOW_CLOSED = "edit_window_closed"
+POST_NOT_EDITABLE = "post_not_editable"
 
 
 def _link(link: m.Link | None) -> tuple[str | None, int | None]:
@@ -141,6 +142,12 @@ def _check_editable(post: Any, user_id: int, settings: Settings, asked_at: datet
         raise Problem("forbidden", "only the author edits a post")
     if asked_at > post["created_at"] + timedelta(seconds=settings.post_edit_window):
         raise Problem(EDIT_WINDOW_CLOSED, f"posts can be edited for {settings.post_edit_window // 60} minutes")
+    # What a person decides (moderation) an edit must not undo: a post removed or refused stays so, one held for
+    # WeChat's review (its label) or hidden by reports waits for an admin; a new text's verdict would show it.
+    if post["status"] == "rejected":
+        raise Problem(POST_NOT_EDITABLE, "a removed or refused post cannot be edited")
+    if post["status"] == "pending" and (post["check_label"] is not None or post["hidden_at"] is not None):
+        raise Problem(POST_NOT_EDITABLE, "the post waits for an admin's review: it cannot be edited meanwhile")
 
 
 async def delete_post(conn: asyncpg.Connection, post_id: int, user_id: int) -> None:

@@ -7,6 +7,12 @@ from service.errors import Code
 
 PROBLEMS = SHARED.extend(
     Code("edit_window_closed", 409, "A post can be edited only during the edit window after it was posted."),
+    Code(
+        "post_not_editable",
+        409,
+        "The post was removed or refused, or waits for an admin's review (held by WeChat's check or hidden by "
+        "reports): it cannot be edited.",
+    ),
     Code("too_many_mentions", 400, "More members mentioned than MAX_MENTIONS allows.", action="fix"),
     Code(
         "mention_not_member",

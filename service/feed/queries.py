@@ -31,7 +31,7 @@ RETURNING id, community_id, author_id, text, status, created_at, counted_at
 
 _POST = """
 SELECT id, community_id, author_id, robot, kind, text, image_urls, link_kind, link_id, status, created_at,
-       deleted_at, essence_at, counted_at, image_ids, check_label, mention_ids
+       deleted_at, essence_at, counted_at, image_ids, check_label, mention_ids, hidden_at
 FROM posts
 """
 POST = _POST + "WHERE id = $1\n"
@@ -46,6 +46,8 @@ WHERE id = $1
 """
 
 SET_POST_STATUS = "UPDATE posts SET status = $2, check_label = $3, updated_at = now() WHERE id = $1"
+# Moderation: $2 true hides the post (reports), false ends that (a person decided).
+SET_POST_HIDDEN = "UPDATE posts SET hidden_at = CASE WHEN $2 THEN now() END WHERE id = $1"
 
 MARK_POST_COUNTED = """
 UPDATE posts SET counted_at = now() WHERE id = $1 AND counted_at IS NULL RETURNING counted_at

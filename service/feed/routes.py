@@ -181,10 +181,11 @@ class PostsController(Controller):
             "in order; `[]` removes them): the post is judged again like a new one and stays `pending` until WeChat "
             "passed every new photo; photos it no longer shows are deleted unless something else shows them. "
             "Newcomers may not add links past their limit. `mentions` replaces the mentions: only members not "
-            "mentioned before are told."
+            "mentioned before are told. A post removed or refused, or waiting for an admin's review (held by WeChat's "
+            "check, hidden by reports), is not edited: `post_not_editable`."
         ),
         responses=_with(
-            (*WRITE, *MENTIONS, "forbidden", "edit_window_closed", "media_rejected"),
+            (*WRITE, *MENTIONS, "forbidden", "edit_window_closed", "post_not_editable", "media_rejected"),
             m.FeedItem,
             "The post as you see it",
         ),

@@ -1,5 +1,5 @@
 """Decisions: WeChat's `review` released by an admin, removal told to the author and the reporters, one decision
-when two admins decide at once, sanctions from the case, and nobody else's queue."""
+when two admins decide at once, sanctions from the case, nobody else's queue, and no edit undoing a decision."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 
 from service.moderation.jobs import notify
 from tests.moderation.conftest import TEMPLATE, decide, queue, report
+from tests.world import assert_problem
 
 
 async def test_an_admin_releases_a_post_wechat_held_for_review(world, db):
@@ -137,3 +138,57 @@ async def test_nobody_else_sees_or_decides_a_communitys_queue(world):
         assert read.status_code == 404
         assert (await decide(world, who, case["id"], expect=404, action="remove"))["code"] == "not_found"
     assert (await queue(world, alice, cid))["items"][0]["status"] == "open"
+
+
+async def _edit(world, who, post_id: str, text: str):
+    return await world.client.put(f"/v1/posts/{post_id}", json={"text": text}, headers=who.headers)
+
+
+async def _shown_to(world, who, cid: str) -> list[str]:
+    return [item["id"] for item in (await world.feed(who, cid))["items"]]
+
+
+async def test_an_edit_does_not_bring_back_a_removed_post(world, db):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(bob, cid, "加我微信领优惠券")
+    await report(world, carol, "post", post["id"])
+    [case] = (await queue(world, alice, cid))["items"]
+    await decide(world, alice, case["id"], action="remove", reason="广告内容")
+
+    # Within the edit window, a text WeChat passes: the post stays removed, for its author too.
+    assert_problem(await _edit(world, bob, post["id"], "加我微信领优惠券!"), 409, "post_not_editable")
+    assert await db.fetchval("SELECT status FROM posts WHERE id = $1", int(post["id"])) == "rejected"
+    assert post["id"] not in await _shown_to(world, carol, cid)
+
+
+async def test_an_edit_does_not_show_a_post_reports_hid_until_an_admin_decides(world, db):
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol, dave)
+    post = await world.post(bob, cid, "spam spam")
+    await report(world, carol, "post", post["id"])
+    await report(world, dave, "post", post["id"])  # the threshold (2): hidden
+    assert post["id"] not in await _shown_to(world, carol, cid)
+
+    assert_problem(await _edit(world, bob, post["id"], "spam spam!"), 409, "post_not_editable")
+    assert post["id"] not in await _shown_to(world, carol, cid)
+    assert await db.fetchval("SELECT text FROM posts WHERE id = $1", int(post["id"])) == "spam spam"
+
+    # An admin keeps it: shown again, and its author may edit it (within the window) as any post.
+    [case] = (await queue(world, alice, cid))["items"]
+    await decide(world, alice, case["id"], action="approve")
+    assert post["id"] in await _shown_to(world, carol, cid)
+    edited = await _edit(world, bob, post["id"], "not spam after all")
+    assert edited.status_code == 200 and edited.json()["status"] == "visible", edited.text
+
+
+async def test_an_edit_does_not_release_what_wechat_held_for_an_admin(world):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    held = await world.post(bob, cid, "please sandbox-review this")
+    assert held["status"] == "pending"
+
+    assert_problem(await _edit(world, bob, held["id"], "a text WeChat passes"), 409, "post_not_editable")
+    assert held["id"] not in await _shown_to(world, carol, cid)
+    [case] = (await queue(world, alice, cid))["items"]
+    assert case["targetId"] == held["id"] and case["review"] is True
