@@ -24,7 +24,7 @@ from service.feed import page_queries as pages
 from service.feed import queries as q
 from service.feed.locks import lock_comment
 from service.feed.reading import json_response
-from service.feed.visibility import comment_became_visible
+from service.feed.visibility import comment_became_visible, uncount_comment
 from service.feed.writing import audit_removal, label_of, may_write, require_open
 from service.settings import Settings
 from service.wechat.client import WeChatClient
@@ -109,9 +109,6 @@ async def delete_comment(conn: asyncpg.Connection, comment_id: int, user_id: int
             return
         await conn.execute(q.DELETE_COMMENT, comment_id, user_id)
         await release_images(conn, [comment["image_id"]] if comment["image_id"] else [])
-        if comment["counted_at"] is not None:
-            await conn.execute(q.ADD_COMMENT_COUNT, comment["post_id"], -1)
-            if comment["parent_id"] is not None:
-                await conn.execute(q.ADD_REPLY_COUNT, comment["parent_id"], -1)
+        await uncount_comment(conn, comment)
         details = {"commentId": str(comment_id), "postId": str(comment["post_id"])}
         await audit_removal(conn, comment, user_id, "comment.deleted", details)

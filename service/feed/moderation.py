@@ -3,7 +3,7 @@
 `hide` takes visible content out of every reader's sight but its author's (kept `pending`, as for WeChat's
 `review`); `release` shows it (again): its held photos are approved, and a first appearance is counted and
 answered by the robots as any other; `remove` refuses it for good (`rejected`). Counters of a hidden comment
-stay as they were: it was seen, and a release must not count it twice.
+stay as they were: it was seen, and a release must not count it twice; a removed one leaves them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from service.core.hooks import Moderated
 from service.core.media import approve_held_images
 from service.feed import queries as q
 from service.feed.locks import lock_comment, lock_post
-from service.feed.visibility import comment_became_visible, post_became_visible
+from service.feed.visibility import comment_became_visible, post_became_visible, uncount_comment
 
 _STATUS = {"hide": "pending", "release": "visible", "remove": "rejected"}
 
@@ -27,6 +27,8 @@ async def apply_moderation(conn: asyncpg.Connection, event: Moderated) -> None:
     status = _STATUS[event.action]
     if event.action == "hide" and row["status"] != "visible":
         return  # pending or refused already: nothing more to hide
+    if event.action == "remove" and not is_post:
+        await uncount_comment(conn, row)  # gone for good: no longer in its post's comment count
     await conn.execute(q.SET_POST_STATUS if is_post else q.SET_COMMENT_STATUS, row["id"], status, row["check_label"])
     if is_post:  # its author may not edit a hidden post back into sight (posts.py); comments are not edited
         await conn.execute(q.SET_POST_HIDDEN, row["id"], event.action == "hide")

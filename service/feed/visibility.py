@@ -54,6 +54,15 @@ async def comment_became_visible(conn: asyncpg.Connection, comment: Any) -> None
     await published(conn, event)
 
 
+async def uncount_comment(conn: asyncpg.Connection, comment: Any) -> None:
+    """A comment leaves the counters it is in (deleted, or removed by moderation): once, for one that was counted
+    (visible once; a hidden one stays counted) and not removed already."""
+    if comment["counted_at"] is not None and comment["status"] != "rejected":
+        await conn.execute(q.ADD_COMMENT_COUNT, comment["post_id"], -1)
+        if comment["parent_id"] is not None:
+            await conn.execute(q.ADD_REPLY_COUNT, comment["parent_id"], -1)
+
+
 async def _queue_notifications(conn: asyncpg.Connection, comment: Any) -> set[int]:
     """The post's author hears of a comment, the answered comment's author of a reply (once each, never
     about their own words nor from a member they blocked). Recorded either way; a member who muted the community

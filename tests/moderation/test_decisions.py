@@ -192,3 +192,25 @@ async def test_an_edit_does_not_release_what_wechat_held_for_an_admin(world):
     assert held["id"] not in await _shown_to(world, carol, cid)
     [case] = (await queue(world, alice, cid))["items"]
     assert case["targetId"] == held["id"] and case["review"] is True
+
+
+async def test_a_removed_comment_leaves_the_counts_once(world, db):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(alice, cid, "周末去哪")
+    thread = await world.comment(carol, post["id"], "公园")
+    reply = await world.comment(bob, post["id"], "私聊我", parent=thread["id"])
+    await report(world, carol, "comment", reply["id"], reason="abuse")
+    [case] = (await queue(world, alice, cid))["items"]
+    await decide(world, alice, case["id"], action="remove", reason="广告")
+
+    async def counts() -> tuple[int, int]:
+        item = next(i for i in (await world.feed(alice, cid))["items"] if i["id"] == post["id"])
+        return item["commentCount"], item["firstComments"][0]["replyCount"]
+
+    assert [c["text"] for c in (await world.comments(alice, post["id"]))["items"]] == ["公园"]
+    assert await counts() == (1, 0)
+    # Its author deletes it afterwards: not taken off a second time.
+    assert (await world.client.delete(f"/v1/comments/{reply['id']}", headers=bob.headers)).status_code == 204
+    assert await counts() == (1, 0)
+    assert await db.fetchval("SELECT comment_count FROM posts WHERE id = $1", int(post["id"])) == 1
