@@ -111,6 +111,10 @@ async def send_notification(pool: asyncpg.Pool, wechat: WeChatClient, settings: 
         row = await conn.fetchrow(q.NOTIFICATION_TO_SEND, notification_id)
     if row is None or row["status"] != "queued":
         return row["status"] if row else "missing"
+    if not row["shown"]:  # deleted, refused or hidden since, or its recipient left: no message tells of it
+        async with pool.acquire() as conn:
+            await conn.execute(q.FINISH_NOTIFICATION, notification_id, "withdrawn", None)
+        return "withdrawn"
     when = row["created_at"].astimezone(ZoneInfo(settings.metrics_timezone))
     data = {
         "thing1": _excerpt(row["post_text"]) or "图片",

@@ -61,10 +61,14 @@ SELECT u.openid, actor.nickname AS actor, CASE WHEN $1 = 'post' THEN p.text ELSE
 FROM claimed n
 JOIN users u ON u.id = n.user_id
 JOIN users actor ON actor.id = n.actor_id
-JOIN memberships m ON m.community_id = $4 AND m.user_id = n.user_id AND NOT m.notifications_muted
+JOIN memberships m ON m.community_id = $4 AND m.user_id = n.user_id AND m.status = 'active'
+                     AND NOT m.notifications_muted
 -- The writing by its kind ($1) in the select list: a join made false by a parameter leaves Citus no shard for it.
 LEFT JOIN posts p ON p.community_id = $4 AND p.id = $2
 LEFT JOIN comments c ON c.community_id = $4 AND c.id = $2
+-- Still there when the job runs (it may run late): deleted, refused or hidden since, no message tells of it.
+WHERE CASE WHEN $1 = 'post' THEN p.deleted_at IS NULL AND p.status = 'visible'
+           ELSE c.deleted_at IS NULL AND c.status = 'visible' END
 """
 
 
@@ -110,7 +114,7 @@ async def message(ctx: JobContext, payload: dict) -> None:
         community_id = payload.get("community_id") or await conn.fetchval(_NOTICE_COMMUNITY, *notice)
         row = None if community_id is None else await conn.fetchrow(_CLAIM_MESSAGE, *notice, int(community_id))
     if row is None or row["openid"] is None:
-        return  # sent already (a retried job), or the community is muted
+        return  # sent already (a retried job), the community muted or left, the writing gone
     settings = ctx.settings
     when = datetime.now(UTC).astimezone(ZoneInfo(settings.metrics_timezone)).strftime("%Y-%m-%d %H:%M")
     excerpt = " ".join(row["text"].split()) or "图片"

@@ -187,9 +187,14 @@ ON CONFLICT DO NOTHING  -- once per comment and member (no target: Citus widens 
 RETURNING id, status
 """
 
+# `shown`: what it tells of is still there for its recipient when it is sent (a job may run late): the post and the
+# comment visible, the recipient still an active member.
 NOTIFICATION_TO_SEND = """
 SELECT n.id, n.kind, n.status, n.created_at, u.openid, actor.nickname AS actor, p.text AS post_text,
-       c.text AS comment_text, n.post_id
+       c.text AS comment_text, n.post_id,
+       p.deleted_at IS NULL AND p.status = 'visible' AND c.deleted_at IS NULL AND c.status = 'visible'
+       AND EXISTS (SELECT FROM memberships m
+                   WHERE m.community_id = n.community_id AND m.user_id = n.user_id AND m.status = 'active') AS shown
 FROM feed_notifications n
 JOIN users u ON u.id = n.user_id
 JOIN users actor ON actor.id = n.actor_id

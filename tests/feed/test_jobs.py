@@ -57,6 +57,35 @@ async def test_notifications_with_and_without_consent(world, db, jobs):
     assert await db.fetchval("SELECT count(*) FROM jobs WHERE kind = 'feed.notify'") == 3
 
 
+async def test_no_message_tells_of_a_comment_gone_before_the_job_ran(world, db, jobs):
+    alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(alice, cid, "what do you think?")
+    await consent(world, "alice", count=3)
+    await consent(world, "bob", count=3)
+    deleted = await world.comment(bob, post["id"], "加我微信 abc123")  # alice hears of it ...
+    thread = await world.comment(bob, post["id"], "still here")
+    await world.comment(carol, post["id"], "a reply", parent=thread["id"])  # bob: a reply; alice: a comment
+    assert (await world.client.delete(f"/v1/comments/{deleted['id']}", headers=bob.headers)).status_code == 204
+    left = await world.client.delete(f"/v1/communities/{cid}/members/me", headers=bob.headers)
+    assert left.status_code == 204, left.text
+
+    # ... and the job runs late: after the deletion, and after bob left.
+    rows = await db.fetch("SELECT id, user_id, comment_id FROM feed_notifications ORDER BY id")
+    wechat = wechat_of(jobs)
+    results = [await send_notification(jobs.pool, wechat, jobs.settings, r["id"]) for r in rows]
+    assert results == ["withdrawn", "sent", "withdrawn", "sent"]
+    assert [r["user_id"] for r in rows] == [alice.id, alice.id, bob.id, alice.id]
+    sent = await world.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": alice.openid})
+    assert sorted(m["message"]["data"]["thing3"]["value"] for m in sent["items"]) == ["a reply", "still here"]
+    assert (await world.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": bob.openid}))[
+        "items"
+    ] == []
+    # Withdrawn is final: asked again, nothing is sent.
+    assert await send_notification(jobs.pool, wechat, jobs.settings, rows[0]["id"]) == "withdrawn"
+    assert (await world.sandbox.stats())["subscribe_send"] == 2
+
+
 async def test_weekly_digest_is_posted_once(world, db, jobs):
     alice, bob = await world.member("alice"), await world.member("bob")
     cid = await world.community(alice, bob)

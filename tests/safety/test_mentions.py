@@ -149,3 +149,27 @@ async def test_a_held_post_tells_nobody_until_it_is_shown(world):
     held = await world.post(alice, cid, "please sandbox-review this", mentions=[str(bob.id)])
     assert held["status"] == "pending" and [m["nickname"] for m in held["mentions"]] == ["bob"]
     assert await mention_items(world, bob) == []
+
+
+async def test_no_message_tells_of_a_mention_gone_before_the_job_ran(world, db, jobs):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    for name in ("bob", "carol"):
+        await world.sandbox.control(
+            "POST", "/sandbox/subscribe-consent", json={"user": name, "templateId": TEMPLATE, "count": 2}
+        )
+    deleted = await world.post(alice, cid, "@bob 加我微信", mentions=[str(bob.id)])
+    kept = await world.post(alice, cid, "@bob @carol 周六跑步", mentions=[str(bob.id), str(carol.id)])
+    assert (await world.client.delete(f"/v1/posts/{deleted['id']}", headers=alice.headers)).status_code == 204
+    assert (await world.client.delete(f"/v1/communities/{cid}/members/me", headers=carol.headers)).status_code == 204
+
+    # The jobs run late: after the deletion, and after carol left.
+    for row in await db.fetch("SELECT payload FROM jobs WHERE kind = $1 ORDER BY id", MESSAGE_KIND):
+        await message(jobs, json.loads(row["payload"]))
+
+    async def told(who) -> list[str]:
+        sent = await world.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": who.openid})
+        return [m["message"]["data"]["thing2"]["value"] for m in sent["items"]]
+
+    assert await told(bob) == ["@bob @carol 周六跑步"] and kept["mentions"]
+    assert await told(carol) == []
