@@ -127,18 +127,18 @@ async def community_queue(
 
 async def _case_for(conn: asyncpg.Connection, case_id: int, actor_id: int | None, *, lock: bool) -> asyncpg.Record:
     """The case, if the caller decides it: its community's admins (community queue) or the operator (operator
-    queue). Anyone else: `not_found`, as if it did not exist."""
+    queue), by the queue it belongs to now (queries._QUEUE_NOW). Anyone else: `not_found`, as if it did not exist."""
     case = await conn.fetchrow(q.CASE_ROW, case_id)
     if case is None:
         raise Problem("not_found", "no such case")
     if lock:
         case = await conn.fetchrow(q.LOCK_CASE, case["community_id"], case_id)
     if actor_id is None:
-        if case["queue"] != "operator":
+        if case["queue_now"] != "operator":
             raise Problem("not_found", "no such case in the operator's queue")
         return case
     standing = await access_row(conn, case["community_id"], actor_id)
-    if case["queue"] != "community" or standing["status"] != "active" or standing["role"] not in ADMIN_ROLES:
+    if case["queue_now"] != "community" or standing["status"] != "active" or standing["role"] not in ADMIN_ROLES:
         raise Problem("not_found", "no such case")
     return case
 

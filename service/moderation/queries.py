@@ -88,8 +88,13 @@ _IMAGES = IMAGES_JSON.format(
     ids="coalesce(p.image_ids, CASE WHEN cm.image_id IS NULL THEN '{}'::bigint[] ELSE ARRAY[cm.image_id] END)"
 )
 _MUTED_UNTIL = _UTC.format("ms.muted_until")
+# The queue a case is decided in now: a community's case whose author has since become one of its staff goes to
+# the operator's (the staff do not judge themselves; nor does a member promoted after being reported).
+_QUEUE_NOW = """CASE WHEN c.queue = 'community' AND EXISTS (
+    SELECT FROM memberships staff WHERE staff.community_id = c.community_id AND staff.user_id = c.author_id
+    AND staff.status = 'active' AND staff.role IN ('owner', 'admin')) THEN 'operator' ELSE c.queue END"""
 _CASE = f"""
-SELECT c.id::text AS id, c.community_id::text AS community_id, c.queue, c.target_kind,
+SELECT c.id::text AS id, c.community_id::text AS community_id, {_QUEUE_NOW} AS queue, c.target_kind,
        c.target_id::text AS target_id,
        CASE c.target_kind WHEN 'post' THEN c.target_id::text WHEN 'comment' THEN cm.post_id::text END AS post_id,
        coalesce(CASE c.target_kind WHEN 'post' THEN p.text WHEN 'comment' THEN cm.text
@@ -123,14 +128,15 @@ CASE = _CASE + "WHERE c.id = $1"
 # $1 community (NULL: every community's operator cases), $2 queue, $3 open or decided, $4 cursor, $5 limit.
 QUEUE = (
     _CASE
-    + """WHERE ($1::bigint IS NULL OR c.community_id = $1) AND c.queue = $2
+    + f"""WHERE ($1::bigint IS NULL OR c.community_id = $1) AND {_QUEUE_NOW} = $2
   AND (c.status = 'open') = ($3 = 'open') AND ($4::bigint IS NULL OR c.id < $4)
-ORDER BY c.id DESC LIMIT $5"""
+ORDER BY c.id DESC LIMIT $5"""  # noqa: S608
 )
 
-CASE_ROW = "SELECT * FROM moderation_cases WHERE id = $1"
+CASE_ROW = f"SELECT c.*, {_QUEUE_NOW} AS queue_now FROM moderation_cases c WHERE c.id = $1"  # noqa: S608
 # $1 the case's community, $2 the case: a row lock Citus takes on the community's shard (it takes none by id).
-LOCK_CASE = "SELECT * FROM moderation_cases WHERE community_id = $1 AND id = $2 FOR UPDATE"
+LOCK_CASE = f"""SELECT c.*, {_QUEUE_NOW} AS queue_now FROM moderation_cases c
+WHERE c.community_id = $1 AND c.id = $2 FOR UPDATE OF c"""  # noqa: S608
 
 DECIDE = """
 UPDATE moderation_cases SET status = $2, decided_by = $3, reason = $4, decided_at = now() WHERE id = $1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.moderation.conftest import OPERATOR, queue, report
+from tests.world import assert_problem
 
 
 async def test_the_threshold_hides_a_post_for_all_but_its_author_and_the_admins_queue(world):
@@ -139,3 +140,31 @@ async def test_reports_against_the_staff_and_communities_go_to_the_operator(worl
         f"/v1/moderation/cases/{post_case['id']}/decision", json={"action": "approve"}, headers=alice.headers
     )
     assert community_case_by_admin.status_code == 404
+
+
+async def test_a_member_promoted_after_being_reported_is_judged_by_the_operator(world):
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol, dave)
+    post = await world.post(bob, cid, "加我微信领优惠券")
+    await report(world, carol, "post", post["id"])
+    [case] = (await queue(world, alice, cid))["items"]
+    assert case["queue"] == "community"
+    for admin in (bob, dave):
+        promoted = await world.client.put(
+            f"/v1/communities/{cid}/members/{admin.id}", json={"role": "admin"}, headers=alice.headers
+        )
+        assert promoted.status_code == 200, promoted.text
+
+    # Bob is staff now: neither he nor the other staff decide the case against him, nor see it in their queue.
+    for staff in (bob, dave, alice):
+        decided = await world.client.post(
+            f"/v1/moderation/cases/{case['id']}/decision", json={"action": "approve"}, headers=staff.headers
+        )
+        assert_problem(decided, 404, "not_found")
+        assert (await queue(world, staff, cid))["items"] == []
+    operator = (await world.client.get("/v1/admin/moderation", headers=OPERATOR)).json()["items"]
+    assert [(c["id"], c["queue"]) for c in operator] == [(case["id"], "operator")]
+    removed = await world.client.post(
+        f"/v1/admin/moderation/{case['id']}/decision", json={"action": "remove", "reason": "广告"}, headers=OPERATOR
+    )
+    assert removed.status_code == 200 and removed.json()["status"] == "removed", removed.text
