@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -72,6 +73,8 @@ def decode_cursor(cursor: str | None, *types: type) -> tuple | None:
         for part in key:
             if isinstance(part, int) and not BIGINT_MIN <= part <= BIGINT_MAX:
                 raise ValueError("out of range")
+            if isinstance(part, float) and not math.isfinite(part):
+                raise ValueError("not a number a list sorts by")
             if isinstance(part, datetime):
                 part.astimezone(UTC)  # OverflowError when it leaves the calendar
         return key

@@ -14,7 +14,8 @@ CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
 
 # Posts and comments of community $1 matching tsquery $2 that reader $3 may see (visible, not deleted, by
 # a robot or a member not removed; a comment also needs its post visible), ranked, best first: keyset
-# (rank, kind, id) < ($4, $5, $6), $7 rows. ts_rank is real (float4): the cursor gives it back exactly.
+# (rank, kind, id) < ($4, $5, $6), $7 rows. ts_rank is real (float4): the cursor gives it back exactly, and it is
+# compared as float8 (exact for every real; a forged rank past float4's range is no error then).
 SEARCH = f"""
 WITH post_hits AS (
     SELECT 'post' AS kind, p.id, p.id AS post_id, p.author_id, p.robot, p.text, p.created_at, p.search_terms,
@@ -43,7 +44,7 @@ SELECT h.kind, h.id, h.post_id, h.author_id, h.text, h.created_at, h.rank,
 FROM hits h
 LEFT JOIN users u ON u.id = h.author_id
 LEFT JOIN robots r ON r.name = h.robot
-WHERE $4::real IS NULL OR (h.rank, h.kind, h.id) < ($4::real, $5::text, $6::bigint)
+WHERE $4::float8 IS NULL OR (h.rank, h.kind, h.id) < ($4::float8, $5::text, $6::bigint)
 ORDER BY h.rank DESC, h.kind DESC, h.id DESC
 LIMIT $7
 """  # noqa: S608

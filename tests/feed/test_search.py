@@ -3,6 +3,8 @@ snippets, only what every member may see, members only, cursor pages; member sea
 
 from __future__ import annotations
 
+import base64
+
 import msgspec
 
 from service.feed.models import SearchPage
@@ -96,6 +98,24 @@ async def test_hits_are_ranked_and_paged_by_cursor_without_repeats(world):
         seen += [hit["id"] for hit in page["items"]]
         cursor = page["nextCursor"]
     assert sorted(seen) == sorted([strong["id"], *(p["id"] for p in posts)])
+
+
+async def test_a_forged_rank_in_a_search_cursor_is_a_page_or_a_400_never_a_500(world):
+    alice = await world.member("alice")
+    cid = await world.community(alice)
+    post = await world.post(alice, cid, "周六一起跑步")
+
+    def forged(rank: str) -> str:
+        return base64.urlsafe_b64encode(f'[{rank}, "post", {int(post["id"]) + 1}]'.encode()).rstrip(b"=").decode()
+
+    # Past float4's range (ts_rank's type; it reached PostgreSQL as a real and failed): every hit ranks below it.
+    page = await search(world, alice, cid, "跑步", cursor=forged("1e39"))
+    assert [hit["id"] for hit in page["items"]] == [post["id"]]
+    for rank in ("1e999", "-1e999"):  # infinities: no rank a list gave out
+        response = await world.client.get(
+            f"/v1/communities/{cid}/search", params={"q": "跑步", "cursor": forged(rank)}, headers=alice.headers
+        )
+        assert_problem(response, 400, "validation_failed")
 
 
 async def test_member_search_by_nickname(world):
