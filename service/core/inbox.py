@@ -1,7 +1,8 @@
 """The inbox, written by every domain: what happened that concerns a member (a reply, likes, a decision on
 their request or their report, a trial won), in the transaction of the event.
 
-Never for the member's own action, nor from a member they blocked (service/core/blocks.py); an item from a
+Never for the member's own action, nor from a member they blocked (service/core/blocks.py), nor about a post or
+comment of a community they no longer belong to (a removed member loses access at once); an item from a
 community the member muted is kept but does not count in the badge. Likes are one item per post: each new like
 raises it to the top, unread, with the count and the latest liker. The inbox domain (service/inbox) reads,
 counts, marks and purges. A counted item is also a live event (service/core/live.py) with the new unread count,
@@ -31,6 +32,9 @@ WHERE r.id IS DISTINCT FROM $6
   -- $9, a reminder a job may repeat after a crash: at most one item of its kind about its subject per member
   AND NOT ($9 AND r.id = ANY(ARRAY(SELECT o.user_id FROM inbox_items o
                                    WHERE o.user_id = ANY($1::bigint[]) AND o.kind = $3 AND o.subject_id = $5)))
+  -- $10, about what only the community's members may open: nobody else is told
+  AND (NOT $10 OR r.id = ANY(ARRAY(SELECT m.user_id FROM memberships m WHERE m.community_id = $2
+                                   AND m.user_id = ANY($1::bigint[]) AND m.status = 'active')))
 """
 _RETURNING = "RETURNING user_id, id, muted"
 _INSERT = _ROW + _RETURNING
@@ -70,11 +74,12 @@ class Item:
     data: dict = field(default_factory=dict)
     count: int = 1  # likes: the post's likes now
     once: bool = False  # a reminder: never twice to the same member about the same subject
+    members_only: bool = False  # about what only the community's active members may open (a post, a comment)
 
 
 async def deliver(conn: asyncpg.Connection, item: Item) -> None:
-    """Write the item for its members in one statement, leaving out the actor (never for my own action) and
-    whoever blocked the actor."""
+    """Write the item for its members in one statement, leaving out the actor (never for my own action),
+    whoever blocked the actor and, for a `members_only` item, whoever is not an active member of its community."""
     users = [item.user_id] if isinstance(item.user_id, int) else list(item.user_id)
     if not users:
         return
@@ -88,6 +93,7 @@ async def deliver(conn: asyncpg.Connection, item: Item) -> None:
         item.data,
         item.count,
         item.once,
+        item.members_only,
     )
     told = [row for row in await conn.fetch(_LIKES if item.kind == "likes" else _INSERT, *args) if not row["muted"]]
     if not told:

@@ -101,7 +101,9 @@ async def tell_mentioned(conn: asyncpg.Connection, kind: str, target_id: int, to
     mentioned = [user_id for user_id in writing["mention_ids"] if user_id not in told]
     for row in await conn.fetch(_CLAIM_NOTICES, kind, target_id, community_id, author, mentioned):
         data = {"postId": str(writing["post_id"])}
-        await deliver(conn, Item(row["user_id"], "mention", kind, target_id, community_id, author, data))
+        await deliver(
+            conn, Item(row["user_id"], "mention", kind, target_id, community_id, author, data, members_only=True)
+        )
         payload = {"kind": kind, "id": target_id, "user_id": row["user_id"], "community_id": community_id}
         await enqueue(conn, MESSAGE_KIND, payload, max_attempts=3)
 

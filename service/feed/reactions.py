@@ -32,7 +32,8 @@ async def like(conn: asyncpg.Connection, post_id: int, user_id: int) -> m.LikeSt
             count = await conn.fetchval(q.ADD_LIKE_COUNT, post_id, 1)
             await record(conn, post["community_id"], user_id, "like", post_id=post_id)
             if post["author_id"] is not None:
-                likes = Item(post["author_id"], "likes", "post", post_id, post["community_id"], user_id, count=count)
+                author, community_id = post["author_id"], post["community_id"]
+                likes = Item(author, "likes", "post", post_id, community_id, user_id, count=count, members_only=True)
                 await deliver(conn, likes)
         else:
             count = await conn.fetchval(q.LIKE_COUNT, post_id)

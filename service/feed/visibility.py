@@ -78,7 +78,7 @@ async def _queue_notifications(conn: asyncpg.Connection, comment: Any) -> set[in
         del recipients[blocker]
     for user_id, kind in recipients.items():
         data = {"postId": str(comment["post_id"])}
-        item = Item(user_id, kind, "comment", comment["id"], comment["community_id"], actor, data)
+        item = Item(user_id, kind, "comment", comment["id"], comment["community_id"], actor, data, members_only=True)
         await deliver(conn, item)
         row = await conn.fetchrow(
             q.INSERT_NOTIFICATION, user_id, comment["community_id"], kind, comment["post_id"], comment["id"], actor

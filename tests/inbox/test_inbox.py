@@ -82,6 +82,29 @@ async def test_a_muted_community_is_listed_but_left_out_of_the_badge(world):
     assert [item["kind"] for item in page["items"]] == ["comment"] and page["unreadCount"] == 0
 
 
+async def test_a_removed_member_hears_nothing_of_writing_they_may_no_longer_open(world):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(carol, cid, "carol's post")
+    thread = await world.comment(carol, post["id"], "carol's comment")
+    removed = await world.client.delete(f"/v1/communities/{cid}/members/{carol.id}", headers=alice.headers)
+    assert removed.status_code == 204, removed.text
+
+    # A reply to her comment, a comment on and a like of her post: she may open none of them.
+    await world.comment(bob, post["id"], "a reply to carol", parent=thread["id"])
+    await world.comment(bob, post["id"], "a comment on her post")
+    assert (await world.client.put(f"/v1/posts/{post['id']}/like", headers=bob.headers)).status_code == 200
+    assert_problem(await world.client.get(f"/v1/posts/{post['id']}", headers=carol.headers), 403, "not_member")
+    page = await inbox(world, carol)
+    assert [item for item in page["items"] if item["communityId"] == cid] == [] and page["unreadCount"] == 0
+    # Members are told as before: bob of alice's reply to his comment and of her like of his post.
+    bobs = await world.post(bob, cid, "bob's post")
+    answered = await world.comment(bob, bobs["id"], "bob's comment")
+    await world.comment(alice, bobs["id"], "alice's reply", parent=answered["id"])
+    assert (await world.client.put(f"/v1/posts/{bobs['id']}/like", headers=alice.headers)).status_code == 200
+    assert sorted(item["kind"] for item in (await inbox(world, bob))["items"]) == ["likes", "reply"]
+
+
 async def test_pages_follow_each_other_without_repeats(world):
     alice, bob = [await world.member(name) for name in ("alice", "bob")]
     cid = await world.community(alice, bob)
