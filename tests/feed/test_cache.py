@@ -60,6 +60,24 @@ async def test_readers_see_their_own_writes_at_once_and_others_when_the_page_exp
     assert ids(await world.feed(alice, cid)) == [old["id"]]
 
 
+async def test_readers_see_their_own_comments_at_once_and_others_when_the_page_expires(world):
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol, dave)
+    post = await world.post(alice, cid, "周末去哪")
+
+    async def seen_by(who) -> tuple[int, list[str]]:
+        [item] = [i for i in (await world.feed(who, cid))["items"] if i["id"] == post["id"]]
+        return item["commentCount"], [c["text"] for c in item["firstComments"]]
+
+    assert await seen_by(carol) == (0, [])  # the page is cached now
+    await world.comment(bob, post["id"], "公园")
+    assert await seen_by(bob) == (1, ["公园"])  # his own comment: at once
+    assert await seen_by(carol) == (0, [])  # someone else's: when the page expires
+    await world.comment(carol, post["id"], "我也去", parent=None)
+    assert await seen_by(carol) == (2, ["公园", "我也去"])  # hers at once, and the page built for her is current
+    assert await seen_by(dave) == (0, [])  # who wrote nothing: the cached page until it expires
+
+
 async def test_pages_through_the_cache_match_the_uncached_order(world, db):
     alice, bob = await world.member("alice"), await world.member("bob")
     cid = await world.community(alice, bob)
