@@ -13586,7 +13586,7 @@ export interface operations {
     listComments: {
         parameters: {
             query?: {
-                /** @description List the replies of this thread instead */
+                /** @description List the replies of this thread instead (not_found once the thread is deleted) */
                 parentId?: number | null;
                 /** @description Page size (1-50) */
                 limit?: components["parameters"]["query.limit.3"];

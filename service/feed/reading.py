@@ -203,6 +203,9 @@ async def list_comments(
         thread = await conn.fetchrow(q.COMMENT, parent_id)
         if thread is None or thread["post_id"] != post_id or thread["parent_id"] is not None:
             raise Problem("not_found", "no such thread on this post")
+        # A thread gone from the list (deleted, refused, pending for its author only) takes its replies with it.
+        if thread["deleted_at"] is not None or (thread["status"] != "visible" and thread["author_id"] != user_id):
+            raise Problem("not_found", "no such thread on this post")
         after = _cursor(cursor, "replies", datetime)
         row = await conn.fetchrow(pages.COMMENT_REPLIES.at(after), parent_id, user_id, *after, limit, community_id)
         return _page(row, limit, lambda r: ("replies", r["last_created_at"], r["last_id"]))

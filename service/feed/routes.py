@@ -243,7 +243,12 @@ class PostsController(Controller):
         state: State,
         parent_id: Annotated[
             int | None,
-            QueryParameter(name="parentId", ge=1, le=MAX_ID, description="List the replies of this thread instead"),
+            QueryParameter(
+                name="parentId",
+                ge=1,
+                le=MAX_ID,
+                description="List the replies of this thread instead (not_found once the thread is deleted)",
+            ),
         ] = None,
         limit: FeedLimit = 20,
         cursor: Cursor = None,

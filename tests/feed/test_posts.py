@@ -56,6 +56,22 @@ async def test_a_post_with_comments_replies_likes_and_shares(world, db):
     assert await db.fetchval("SELECT target FROM post_shares") == "group"
 
 
+async def test_the_replies_of_a_deleted_thread_go_with_it(world):
+    alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(alice, cid, "周六早上跑步吗")
+    thread = await world.comment(bob, post["id"], "我去")
+    await world.comment(carol, post["id"], "我也去", parent=thread["id"])
+    assert [r["text"] for r in (await world.comments(alice, post["id"], parentId=thread["id"]))["items"]] == ["我也去"]
+
+    assert (await world.client.delete(f"/v1/comments/{thread['id']}", headers=bob.headers)).status_code == 204
+    assert (await world.comments(alice, post["id"]))["items"] == []
+    response = await world.client.get(
+        f"/v1/posts/{post['id']}/comments", params={"parentId": thread["id"]}, headers=alice.headers
+    )
+    assert_problem(response, 404, "not_found")
+
+
 async def test_likes_are_idempotent_and_race_free(world, db):
     alice, bob = await world.member("alice"), await world.member("bob")
     cid = await world.community(alice, bob)
