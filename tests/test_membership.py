@@ -240,6 +240,25 @@ async def test_invite_bounds_and_who_may_invite(client, people):
     )
 
 
+async def test_an_admins_link_in_an_approval_community_dies_with_their_admin_role(client, people):
+    alice, bob, carol, dave = people
+    cid = (await create_community(client, alice, entryMode="approval"))["id"]
+    alices = (await client.post(f"/v1/communities/{cid}/invites", json={}, headers=alice.headers)).json()["code"]
+    await join(client, bob, cid, inviteCode=alices)
+    await client.put(members_url(cid, bob.id), json={"role": "admin"}, headers=alice.headers)
+    code = (await client.post(f"/v1/communities/{cid}/invites", json={}, headers=bob.headers)).json()["code"]
+    demoted = await client.put(members_url(cid, bob.id), json={"role": "member"}, headers=alice.headers)
+    assert demoted.status_code == 200, demoted.text
+    # A plain member may not make a link here (it would skip the review), so the one made as an admin is dead.
+    refused = await client.post(f"/v1/communities/{cid}/join", json={"inviteCode": code}, headers=carol.headers)
+    assert_problem(refused, 410, "invite_expired")
+    assert (await join(client, carol, cid))["outcome"] == "pending"  # asking still works
+    # Where a member may invite, their link works again.
+    opened = await client.put(f"/v1/communities/{cid}", json={"entryMode": "free"}, headers=alice.headers)
+    assert opened.status_code == 200, opened.text
+    assert (await join(client, dave, cid, inviteCode=code))["outcome"] == "joined"
+
+
 async def test_leave_and_rejoin(client, people):
     alice, bob, *_ = people
     community = await create_community(client, alice)

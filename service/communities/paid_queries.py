@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.communities.queries import INVITER_STANDS
+
 # --- paid entry (paid.py) --------------------------------------------------------------------------------
 
 ENTRY_MODE = "SELECT entry_mode FROM communities WHERE id = $1"
@@ -112,11 +114,13 @@ UPDATE payouts SET status = $2, finished_at = now() WHERE id = $1 AND status = '
 
 RELEASE_ORDERS = "UPDATE orders SET payout_id = NULL, updated_at = now() WHERE payout_id = $1"
 
-# An invite named when ordering: checked (not used) now; one use is counted when the payer is admitted.
-INVITE_FOR_ORDER = """
-SELECT id, created_by, revoked_at IS NOT NULL AS revoked, expires_at <= now() AS expired, uses >= max_uses AS used_up
+# An invite named when ordering: checked (not used) now; one use is counted when the payer is admitted. A link
+# whose creator no longer stands reads as revoked (queries.INVITER_STANDS).
+INVITE_FOR_ORDER = f"""
+SELECT id, created_by, revoked_at IS NOT NULL OR NOT {INVITER_STANDS} AS revoked, expires_at <= now() AS expired,
+       uses >= max_uses AS used_up
 FROM invites WHERE community_id = $1 AND code = $2
-"""
+"""  # noqa: S608
 
 REFUNDS_PROMISED = """
 SELECT coalesce(sum(amount_fen), 0) FROM refunds WHERE order_id = $1 AND status NOT IN ('closed', 'failed')

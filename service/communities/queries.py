@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.core.access import role_of
 from service.core.blocks import apart
 from service.core.media import IMAGES_JSON
 from service.core.shown import member_shown
@@ -260,26 +261,36 @@ RETURNING code, community_id::text AS community_id, created_by::text AS created_
        revoked_at IS NOT NULL AS revoked, created_at
 """
 
+# An invite of community $1 is live only while its creator may still make it (joining.create_invite's rule): they
+# stand there as the access check reads it, as an admin where the community is approval-only. So a link dies with
+# its creator's standing however that ends: leaving, removal, a brand admin taken off the team, an admin demoted
+# in an approval community (a link there would skip the review).
+INVITER_STANDS = f"""(CASE {role_of("$1", "invites.created_by")} WHEN 'owner' THEN true WHEN 'admin' THEN true
+    WHEN 'member' THEN (SELECT entry_mode FROM communities WHERE id = $1) <> 'approval' ELSE false END)"""  # noqa: S608
+
 # Takes one use of a live invite. The row lock serialises concurrent uses and the WHERE clause is
 # re-checked after the wait, so uses never pass max_uses.
-USE_INVITE = """
+USE_INVITE = f"""
 UPDATE invites SET uses = uses + 1
 WHERE community_id = $1 AND code = $2 AND revoked_at IS NULL AND expires_at > now() AND uses < max_uses
+  AND {INVITER_STANDS}
 RETURNING id, created_by
-"""
+"""  # noqa: S608
 
-INVITE_STATE = """
-SELECT revoked_at IS NOT NULL AS revoked, expires_at <= now() AS expired, uses >= max_uses AS used_up, created_by
+# A link whose creator no longer stands reads as revoked (`invite_expired`), here and in the list.
+INVITE_STATE = f"""
+SELECT revoked_at IS NOT NULL OR NOT {INVITER_STANDS} AS revoked, expires_at <= now() AS expired,
+       uses >= max_uses AS used_up, created_by
 FROM invites WHERE community_id = $1 AND code = $2
-"""
+"""  # noqa: S608
 
-INVITES = """
+INVITES = f"""
 SELECT code, community_id::text AS community_id, created_by::text AS created_by, max_uses, uses, expires_at,
-       revoked_at IS NOT NULL AS revoked, created_at, id AS sort_id FROM invites
+       revoked_at IS NOT NULL OR NOT {INVITER_STANDS} AS revoked, created_at, id AS sort_id FROM invites
 WHERE community_id = $1 AND ($2::bigint IS NULL OR created_by = $2) AND ($3::bigint IS NULL OR id < $3)
 ORDER BY id DESC
 LIMIT $4
-"""
+"""  # noqa: S608
 
 REVOKE_INVITE = """
 UPDATE invites SET revoked_at = least(revoked_at, now())  -- least, not coalesce: Citus

@@ -17,18 +17,32 @@ from service.errors import Problem
 ADMIN_ROLES = frozenset({"owner", "admin"})
 
 # The brand's team (docs/brands.md) stands as admins in every community of the brand, member or not; a community's
-# owner stays its owner.
-ACCESS = """
-SELECT CASE WHEN b.user_id IS NOT NULL AND (m.status IS DISTINCT FROM 'active' OR m.role = 'member') THEN 'admin'
-            ELSE m.role END AS role,
-       CASE WHEN b.user_id IS NOT NULL THEN 'active' ELSE m.status END AS status,
+# owner stays its owner. One rule, read by ACCESS and by role_of().
+_ROLE = """CASE WHEN b.user_id IS NOT NULL AND (m.status IS DISTINCT FROM 'active' OR m.role = 'member') THEN 'admin'
+            ELSE m.role END"""
+_STATUS = "CASE WHEN b.user_id IS NOT NULL THEN 'active' ELSE m.status END"
+
+
+def _standing(community: str, user: str) -> str:
+    return f"""FROM communities c
+LEFT JOIN memberships m ON m.community_id = c.id AND m.user_id = {user}
+LEFT JOIN brand_admins b ON b.brand_id = c.brand_id AND b.user_id = {user}
+WHERE c.id = {community}"""
+
+
+ACCESS = f"""
+SELECT {_ROLE} AS role, {_STATUS} AS status,
        m.muted_until, m.introduction_post_id IS NOT NULL AS introduced,
        c.introduction_required, c.entry_mode, b.user_id IS NOT NULL AS brand_admin
-FROM communities c
-LEFT JOIN memberships m ON m.community_id = c.id AND m.user_id = $2
-LEFT JOIN brand_admins b ON b.brand_id = c.brand_id AND b.user_id = $2
-WHERE c.id = $1
-"""
+{_standing("$1", "$2")}
+"""  # noqa: S608
+
+
+def role_of(community: str, user: str) -> str:
+    """SQL: the role (`owner`, `admin`, `member`) the access check gives `user` in `community`, NULL unless they
+    stand there (an active member, or on the brand's team). For a right that lasts only while someone other
+    than the caller stands, checked inside another statement: an invite link speaks for its creator."""
+    return f"(SELECT {_ROLE} {_standing(community, user)} AND {_STATUS} = 'active')"
 
 
 BRAND_ROLE = """

@@ -156,6 +156,34 @@ async def test_the_brand_team_is_admin_everywhere_in_the_brand_and_nowhere_else(
     assert [(t["userId"], t["role"]) for t in page["team"]] == [(str(boss.id), "owner"), (str(owner.id), "admin")]
 
 
+async def test_a_brand_admins_invite_link_dies_with_their_place_on_the_team(world, db):
+    boss, helper, first, second = [await world.member(n) for n in ("品牌方", "助理", "新人甲", "新人乙")]
+    brand = await create_brand(world, boss)
+    added = await world.client.put(f"/v1/brands/{brand['id']}/admins/{helper.id}", headers=boss.headers)
+    assert added.status_code == 200, added.text
+    cid = await world.community(boss, name="审核群", entryMode="approval")
+    await attach(world, boss, brand["id"], cid)
+    invite = await world.client.post(f"/v1/communities/{cid}/invites", json={"maxUses": 10}, headers=helper.headers)
+    assert invite.status_code == 201, invite.text
+    code = invite.json()["code"]
+    # On the team (not a member), the helper's link speaks for the community: it admits without review.
+    joined = await world.client.post(f"/v1/communities/{cid}/join", json={"inviteCode": code}, headers=first.headers)
+    assert joined.status_code == 201, joined.text
+
+    removed = await world.client.delete(f"/v1/brands/{brand['id']}/admins/{helper.id}", headers=boss.headers)
+    assert removed.status_code == 204, removed.text
+    # Off the team, the link no longer skips the review: it answers as a revoked one, and takes no use.
+    refused = await world.client.post(f"/v1/communities/{cid}/join", json={"inviteCode": code}, headers=second.headers)
+    assert_problem(refused, 410, "invite_expired")
+    assert await db.fetchval("SELECT uses FROM invites WHERE code = $1", code) == 1
+    listed = (await world.client.get(f"/v1/communities/{cid}/invites", headers=boss.headers)).json()["items"]
+    assert [(i["code"], i["revoked"]) for i in listed] == [(code, True)]
+    # Back on the team, the link works again: it lives as long as its creator may make it.
+    await world.client.put(f"/v1/brands/{brand['id']}/admins/{helper.id}", headers=boss.headers)
+    again = await world.client.post(f"/v1/communities/{cid}/join", json={"inviteCode": code}, headers=second.headers)
+    assert again.status_code == 201, again.text
+
+
 async def test_the_team_downloads_csv_with_chinese_intact_and_each_download_is_recorded(world, db):
     boss, member, stranger = (
         await world.member("品牌方"),
