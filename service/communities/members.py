@@ -53,6 +53,18 @@ async def list_members(
     return m.MemberPage(items=items, next_cursor=next_cursor)
 
 
+async def _own_membership(
+    conn: asyncpg.Connection, community_id: int, user_id: int, *, lock: bool = False
+) -> asyncpg.Record:
+    """The caller's own active membership row (`lock`: for update). The brand's team stands as admin in the
+    brand's communities without one (core/access.py), but what is kept on the row (my settings, my
+    introduction) is a member's own: `not_member` without it."""
+    mine = await conn.fetchrow(q.MEMBERSHIP_FOR_UPDATE if lock else q.MEMBERSHIP, community_id, user_id)
+    if mine is None or mine["status"] != "active":  # also: left between the access check and the lock
+        raise Problem("not_member", "join the community first")
+    return mine
+
+
 async def update_member(
     conn: asyncpg.Connection, community_id: int, actor_id: int, target_id: int, data: m.MemberUpdate
 ) -> m.Membership:
@@ -66,6 +78,7 @@ async def update_member(
         if target_id == actor_id:
             if role_sent or mute_sent:
                 raise Problem("forbidden", "you cannot change your own role or mute yourself")
+            await _own_membership(conn, community_id, actor_id, lock=True)
             if own_sent:
                 await conn.execute(
                     q.SET_MEMBER_PREFERENCES,
@@ -193,6 +206,7 @@ async def introduce(
         raise invalid("text", "must not be blank")
     async with pool.acquire() as conn:
         await require_member(conn, community_id, user_id)
+        await _own_membership(conn, community_id, user_id)  # before WeChat is asked
         openid = await conn.fetchval(q.USER_OPENID, user_id)
     verdict = require_allowed(await judge(wechat, openid, POST_SCENE, text), "introduction")
     async with pool.acquire() as conn:
@@ -210,9 +224,7 @@ async def _introduce(
 ) -> Response[bytes]:
     async def action() -> tuple[int, m.Introduction]:
         await require_member(conn, community_id, user_id)
-        mine = await conn.fetchrow(q.MEMBERSHIP_FOR_UPDATE, community_id, user_id)
-        if mine["status"] != "active":  # left between the check and the lock
-            raise Problem("not_member")
+        mine = await _own_membership(conn, community_id, user_id, lock=True)
         if mine["muted_until"] is not None and mine["muted_until"] > datetime.now(UTC):
             raise Problem("member_muted", f"muted until {mine['muted_until'].isoformat()}")
         if mine["introduced"]:

@@ -156,6 +156,28 @@ async def test_the_brand_team_is_admin_everywhere_in_the_brand_and_nowhere_else(
     assert [(t["userId"], t["role"]) for t in page["team"]] == [(str(boss.id), "owner"), (str(owner.id), "admin")]
 
 
+async def test_a_brand_admin_who_is_not_a_member_has_no_introduction_or_settings_of_their_own(world):
+    boss, helper = await world.member("品牌方"), await world.member("助理")
+    brand = await create_brand(world, boss)
+    await world.client.put(f"/v1/brands/{brand['id']}/admins/{helper.id}", headers=boss.headers)
+    cid = await world.community(boss, name="跑团1")
+    await attach(world, boss, brand["id"], cid)
+    # The team stands as admin here without a membership; an introduction and my settings are a member's own.
+    intro = {"text": "我是品牌的小助手"}
+    refused = await world.client.post(f"/v1/communities/{cid}/introduction", json=intro, headers=helper.headers)
+    assert_problem(refused, 403, "not_member")
+    for body in ({"notificationsMuted": True}, {}):
+        mine = await world.client.put(f"/v1/communities/{cid}/members/me", json=body, headers=helper.headers)
+        assert_problem(mine, 403, "not_member")
+    await join(world, helper, cid)
+    posted = await world.client.post(f"/v1/communities/{cid}/introduction", json=intro, headers=helper.headers)
+    assert posted.status_code == 201, posted.text
+    mine = await world.client.put(
+        f"/v1/communities/{cid}/members/me", json={"notificationsMuted": True}, headers=helper.headers
+    )
+    assert mine.status_code == 200 and mine.json()["notificationsMuted"] is True, mine.text
+
+
 async def test_a_brand_admins_invite_link_dies_with_their_place_on_the_team(world, db):
     boss, helper, first, second = [await world.member(n) for n in ("品牌方", "助理", "新人甲", "新人乙")]
     brand = await create_brand(world, boss)
