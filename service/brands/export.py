@@ -16,6 +16,7 @@ from service.brands import queries as q
 from service.brands.logic import team_role
 from service.core import exports
 from service.core.access import require_admin
+from service.core.days import check_days
 from service.settings import Settings
 
 ReportName = Literal["members", "communities", "orders", "rewards", "metrics"]
@@ -37,6 +38,7 @@ REPORTS = [MEMBERS, COMMUNITIES]
 
 
 def _window(settings: Settings, start: date | None, end: date | None) -> tuple[date, date]:
+    check_days({"from": start, "to": end})  # before any arithmetic: year 1 or 9999 overflows (a 500)
     today = datetime.now(ZoneInfo(settings.metrics_timezone)).date()
     end = end or today
     return start or end - timedelta(days=DEFAULT_DAYS - 1), end

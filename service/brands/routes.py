@@ -14,6 +14,7 @@ from service.brands import examples as ex
 from service.brands import export, logic
 from service.brands import models as m
 from service.brands.problems import PROBLEMS
+from service.core.days import DAY_RANGE
 from service.core.deps import AppSettings, Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
@@ -37,8 +38,10 @@ ReportParam = Annotated[
     export.ReportName,
     QueryParameter(description="members, communities, orders (and refunds), rewards (allocations), metrics (by day)"),
 ]
-From = Annotated[date | None, QueryParameter(name="from", description="First local day (YYYY-MM-DD)")]
-To = Annotated[date | None, QueryParameter(name="to", description="Last local day, inclusive (default: today)")]
+From = Annotated[date | None, QueryParameter(name="from", description=f"First local day (YYYY-MM-DD, {DAY_RANGE})")]
+To = Annotated[
+    date | None, QueryParameter(name="to", description=f"Last local day, inclusive ({DAY_RANGE}; default: today)")
+]
 BRAND_PAGE = answer(200, ex.BRAND, "a brand with a series of two", "The brand, its team and its communities")
 
 

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from service.core import presence
-from service.errors import FieldError, Problem
+from service.core.days import check_days
+from service.errors import Problem
 from service.interactions import queries as q
 from service.interactions.models import (
     MetricPeriod,
@@ -23,7 +24,6 @@ log = logging.getLogger("service.interactions")
 
 
 MAX_WINDOW_DAYS = 366
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 
 # Client events: service/interactions/ingestion.py.
 
@@ -141,14 +141,7 @@ def activity_score(settings: Settings, v: dict) -> float:
 
 
 def validate_window(start: date, end: date, fields: tuple[str, str] = ("from", "to"), source: str = "query") -> None:
-    # Local midnights of year 1 or 9999 fall outside what PostgreSQL and datetime can hold (a 500 before this).
-    outside = [
-        FieldError(field=name, message=f"a day from {FIRST_DAY} to {LAST_DAY}", source=source)
-        for name, day in zip(fields, (start, end), strict=True)
-        if not FIRST_DAY <= day <= LAST_DAY
-    ]
-    if outside:
-        raise Problem("validation_failed", "day out of range", errors=outside)
+    check_days(dict(zip(fields, (start, end), strict=True)), source)
     if end < start or (end - start).days + 1 > MAX_WINDOW_DAYS:
         raise Problem("window_too_long", f"from must not be after to, and the window at most {MAX_WINDOW_DAYS} days")
 

@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from service.core.access import ADMIN_ROLES, require_admin, require_member
+from service.core.days import DAY_RANGE
 from service.core.deps import AppSettings, Db, Reads
 from service.core.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser, caller_of
 from service.core.ids import MAX_ID, PathId
@@ -32,8 +33,10 @@ from service.interactions.models import (
 )
 from service.interactions.problems import PROBLEMS
 
-From = Annotated[date, QueryParameter(name="from", description="First local day of the window (YYYY-MM-DD)")]
-To = Annotated[date, QueryParameter(name="to", description="Last local day of the window, inclusive")]
+From = Annotated[
+    date, QueryParameter(name="from", description=f"First local day of the window (YYYY-MM-DD, {DAY_RANGE})")
+]
+To = Annotated[date, QueryParameter(name="to", description=f"Last local day of the window, inclusive ({DAY_RANGE})")]
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size")]
 
 

@@ -113,3 +113,26 @@ async def test_brand_and_community_csv_open_with_the_right_columns_and_chinese_i
     )
     assert [(a["details"]["report"], a["details"]["rows"]) for a in audit] == [("metrics", 1), ("members", 4)]
     assert audit[0]["details"]["from"] == b["day"] and audit[0]["actor_id"] == b["owner_id"]
+
+
+async def test_a_window_at_the_ends_of_the_calendar_is_400_naming_the_day(world):  # noqa: F811
+    _, owner = await world.user()
+    brand = (await call(world, "POST", "/v1/brands", owner, 201, json={"name": "山野跑团", "defaults": {}}))["id"]
+    cid = (await call(world, "POST", "/v1/communities", owner, 201, json={"name": "跑团 1群"}))["id"]
+    await call(world, "POST", f"/v1/brands/{brand}/communities", owner, json={"communityId": cid})
+    community, base = f"/v1/communities/{cid}/export", f"/v1/brands/{brand}/export"
+    # Year 1 and 9999 overflowed the window's arithmetic (a 500): days outside 2000-2999 are refused by name.
+    for path, params, fields in (
+        (community, {"report": "metrics", "to": "0001-01-05"}, {"to"}),
+        (community, {"report": "orders", "from": "9999-12-01", "to": "9999-12-31"}, {"from", "to"}),
+        (base, {"report": "orders", "from": "9999-12-01", "to": "9999-12-31"}, {"from", "to"}),
+        (base, {"report": "members", "from": "1999-12-31"}, {"from"}),
+    ):
+        refused = assert_problem(await world.api.get(path, params=params, headers=owner), 400, "validation_failed")
+        assert {e["field"] for e in refused["errors"]} == fields, refused
+    # The range's own ends are fine.
+    for path, params in (
+        (community, {"report": "metrics", "from": "2000-01-01", "to": "2000-01-05"}),
+        (base, {"report": "orders", "from": "2999-12-01", "to": "2999-12-31"}),
+    ):
+        assert len(await download(world, path, owner, **params)) == 1 + (5 if params["report"] == "metrics" else 0)
