@@ -64,7 +64,11 @@ class MembersController(Controller):
         "/{user_id:str}",
         operation_id="updateMember",
         summary="`me`: mute notifications, unfollow. Others: promote/demote (owner), mute (admins)",
-        responses=PROBLEMS.responses(*ADMIN),
+        description=(
+            "In a series, an admin who is a plain member of a sister community is not demoted here "
+            "(`already_in_series`: one plain membership per series, docs/brands.md)."
+        ),
+        responses=PROBLEMS.responses(*ADMIN, "already_in_series"),
     )
     async def update_member(
         self, community_id: PathId, user_id: UserRef, data: JSONBody[m.MemberUpdate], user: CurrentUser, db: Db

@@ -13,6 +13,7 @@ from msgspec import UNSET
 
 from service.communities import models as m
 from service.communities import queries as q
+from service.communities import series
 from service.communities.logic import _audit, _community, _membership
 from service.core.access import ADMIN_ROLES, require_admin, require_member, require_owner
 from service.core.content import POST_SCENE, QUEUE_POST_CHECK, Verdict, judge, require_allowed
@@ -91,6 +92,10 @@ async def update_member(
 
         if own_sent:
             raise Problem("forbidden", "notification and follow settings are the member's own")
+        # The owner's demotion in a series: the series lock first, as admissions take it (one plain membership per
+        # series).
+        demoting = role_sent and data.role == "member" and actor["role"] == "owner"
+        sisters = await series.lock(conn, community_id) if demoting else None
         target = await conn.fetchrow(q.MEMBERSHIP_FOR_UPDATE, community_id, target_id)
         if target is None or target["status"] != "active":
             raise Problem("not_found", "no such member")
@@ -101,6 +106,8 @@ async def update_member(
             if target_role == "owner":
                 raise Problem("forbidden", "the owner's role changes only by transferring ownership")
             if data.role != target_role:
+                if sisters is not None:
+                    await series.check_demotion(conn, sisters, community_id, target_id)
                 await conn.execute(q.SET_ROLE, community_id, target_id, data.role)
                 action = "member.promoted" if data.role == "admin" else "member.demoted"
                 await _audit(conn, community_id, actor_id, action, target_id, {"role": data.role})

@@ -39,6 +39,14 @@ async def place(conn: asyncpg.Connection, series: asyncpg.Record, community_id: 
     return sister if sister is not None else await _open_sister(conn, series)
 
 
+async def check_demotion(conn: asyncpg.Connection, series: asyncpg.Record, community_id: int, user_id: int) -> None:
+    """Staff may hold roles in several sisters, so an admin here may be a plain member of another: made a plain
+    member here too, they would be one of two (the caller holds the series lock, as an admission does)."""
+    home = await conn.fetchval(q.SERIES_HOME, series["id"], user_id)
+    if home is not None and home != community_id:
+        raise Problem("already_in_series", f"a plain member of the sister community {home}: they leave it first")
+
+
 async def _open_sister(conn: asyncpg.Connection, series: asyncpg.Record) -> int:
     number = await conn.fetchval(q.NEXT_SISTER_NUMBER, series["id"])
     row = await conn.fetchrow(q.OPEN_SISTER, series["template_id"], f"{series['name']} {number}群", number)

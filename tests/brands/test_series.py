@@ -127,3 +127,30 @@ async def test_one_sister_at_a_time_and_approvals_overflow_too(client, sandbox, 
     assert series["myCommunityId"] == series["sisters"][2]["id"]
     # The brand's team sees every sister on the brand page, and strangers no series they cannot find.
     assert_problem(await client.get("/v1/series/999999", headers=late.headers), 404, "not_found")
+
+
+async def test_an_admin_who_is_a_plain_member_of_a_sister_is_not_demoted_into_a_second_one(client, sandbox, db):
+    owner, runner, first = [await sign_in(client, sandbox, n, nickname=True) for n in ("团长", "小跑", "小甲")]
+    cid, series_id = await series_of(client, owner, memberCap=2)
+    await call(client, "POST", f"/v1/communities/{cid}/join", runner, 201)  # 1群 is full now
+    await call(client, "PUT", f"/v1/communities/{cid}/members/{runner.id}", owner, json={"role": "admin"})
+    second = (await call(client, "POST", f"/v1/communities/{cid}/join", first, 201))["communityId"]  # opens 2群
+    # Staff may hold roles in several sisters: the admin of 1群 joins the series as a plain member (2群 is full
+    # too, so 3群 opens).
+    sister = (await call(client, "POST", f"/v1/communities/{second}/join", runner, 201))["communityId"]
+    # Demoted in 1群 they would be a plain member of two sisters: refused, they stay an admin there.
+    demoted = await client.put(
+        f"/v1/communities/{cid}/members/{runner.id}", json={"role": "member"}, headers=owner.headers
+    )
+    assert_problem(demoted, 409, "already_in_series")
+    plain = await db.fetch(
+        "SELECT m.community_id FROM memberships m JOIN communities c ON c.id = m.community_id "
+        "WHERE c.series_id = $1 AND m.user_id = $2 AND m.status = 'active' AND m.role = 'member'",
+        int(series_id),
+        runner.id,
+    )
+    assert [r["community_id"] for r in plain] == [int(sister)]
+    # Once they left the sister, the demotion goes through.
+    await call(client, "DELETE", f"/v1/communities/{sister}/members/me", runner, 204)
+    again = await call(client, "PUT", f"/v1/communities/{cid}/members/{runner.id}", owner, json={"role": "member"})
+    assert again["role"] == "member"
