@@ -108,8 +108,14 @@ PAYOUTS = """
 SELECT * FROM payouts WHERE community_id = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3
 """
 
+PAYOUT_STATUS = "SELECT status FROM payouts WHERE id = $1 FOR UPDATE"
+
+# A pending payout finishes once; a failed one still takes a success (checkout books a transfer WeChat paid after
+# we had failed it).
 FINISH_PAYOUT = """
-UPDATE payouts SET status = $2, finished_at = now() WHERE id = $1 AND status = 'pending' RETURNING community_id
+UPDATE payouts SET status = $2, finished_at = now()
+WHERE id = $1 AND (status = 'pending' OR (status = 'failed' AND $2 = 'succeeded'))
+RETURNING community_id
 """
 
 RELEASE_ORDERS = "UPDATE orders SET payout_id = NULL, updated_at = now() WHERE payout_id = $1"

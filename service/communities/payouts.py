@@ -10,6 +10,8 @@ the payout failed and releases its orders, whose money is withdrawable again.
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 from litestar import Response
 
@@ -26,6 +28,8 @@ from service.errors import Problem
 from service.wechat.pay import MAX_UNNAMED_TRANSFER_FEN, MIN_TRANSFER_FEN
 
 PURPOSE = "community_payout"
+
+log = logging.getLogger("service.communities")
 
 
 def _payout(row: asyncpg.Record) -> pm.Payout:
@@ -82,12 +86,19 @@ async def list_payouts(
 
 async def _on_transfer(conn: asyncpg.Connection, transfer: TransferInfo) -> None:
     succeeded = transfer.status == "succeeded"
+    was = await conn.fetchval(pq.PAYOUT_STATUS, transfer.subject_id)
     community_id = await conn.fetchval(pq.FINISH_PAYOUT, transfer.subject_id, "succeeded" if succeeded else "failed")
     if community_id is None:
         return  # finished already
     if not succeeded:
         await conn.execute(pq.RELEASE_ORDERS, transfer.subject_id)
     details = {"payoutId": str(transfer.subject_id), "amountFen": transfer.amount_fen, "status": transfer.status}
+    if was == "failed":
+        # WeChat paid a transfer we had failed (a query error once did that): the owner has the money, so the
+        # payout succeeded. Its payments were released when it failed and which they were is not kept: any the
+        # owner withdrew again were paid twice, for a person to settle (docs/checkout.md, paid entry 6).
+        details["afterFailure"] = True
+        log.error("a failed payout was paid: its released payments need a person", extra=details)
     await logic._audit(conn, community_id, None, "payout.finished", transfer.payee_user_id, details)
 
 

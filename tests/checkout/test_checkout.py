@@ -444,3 +444,63 @@ async def test_forged_stale_and_mismatching_refund_and_transfer_notifications_ch
     assert replay.json()["deliveredStatus"] == 204
     assert (await world.api.get(f"/v1/transfers/{transfer_id}", headers=auth)).json()["status"] == "succeeded"
     assert await ledger(world, "transfer") == 1
+
+
+async def test_a_refund_survives_an_unverifiable_answer_and_a_failed_query(world):
+    """Only a send WeChat refuses fails a refund. An answer that fails verification (WeChat may have taken the
+    refund) keeps it pending and it is sent again; a 4xx on its query keeps it processing until WeChat says how it
+    ended (both once made it `failed`, and the success that followed was never booked; found by review)."""
+    await world.control.put("/sandbox/pay/settings", json={"autoCompleteRefunds": False})
+    _, auth = await world.user()
+    order = await world.order(auth, amount_fen=1200)
+    await world.pay_order(order)
+    async with world.pool.acquire() as conn, conn.transaction():
+        refund = await logic.refund_order(conn, int(order["id"]), reason="admin: duplicate charge")
+    # WeChat's answer signed by a key we do not know (a rotation not yet configured, a bad proxy).
+    stranger = {world.pay.config.platform_serial: wxpay.new_rsa_key().public_key()}
+    impostor = wxpay.WeChatPay(
+        wxpay.PayConfig(**{**world.pay.config.__dict__, "platform_keys": stranger}), world.pay.http
+    )
+    with pytest.raises(wxpay.PayError) as unverified:
+        await logic.submit_refund(world.pool, impostor, int(refund.id))
+    assert unverified.value.code == "ANSWER_NOT_VERIFIED" and len(world.sandbox.refunds) == 1  # WeChat has it
+    row = await world.pool.fetchrow("SELECT status, last_error, out_refund_no FROM refunds")
+    assert row["status"] == "pending" and "ANSWER_NOT_VERIFIED" in row["last_error"]
+
+    await world.run_due_jobs()  # sent again: the same refund, processing
+    assert await world.pool.fetchval("SELECT status FROM refunds") == "processing" and len(world.sandbox.refunds) == 1
+    finished = await world.control.post(
+        "/sandbox/pay/refunds", json={"outRefundNo": row["out_refund_no"], "drop": True}
+    )
+    assert finished.json()["deliveredStatus"] is None  # its notification is lost: only a query tells
+    fault = {"operation": "refund_query", "times": 1, "status": 404, "code": "RESOURCE_NOT_EXISTS"}
+    await world.control.post("/sandbox/pay/faults", json=fault)
+    await world.pool.execute("UPDATE jobs SET run_at = now() WHERE kind = 'checkout.refund'")
+    assert await world.worker.run_once() == 1
+    assert await world.pool.fetchval("SELECT status FROM refunds") == "processing"
+    await world.run_due_jobs()
+    done = await world.get_order(order["id"], auth)
+    assert (done["status"], done["refunds"][0]["status"]) == ("refunded", "succeeded")
+    assert await ledger(world, "refund") == 1 and await world.ledger_violations() == []
+
+
+async def test_a_transfer_wechat_refuses_to_send_fails(world):
+    payee_id, _ = await world.user()
+    await world.control.post(
+        "/sandbox/pay/faults", json={"operation": "transfer", "status": 400, "code": "INVALID_REQUEST", "times": 1}
+    )
+    async with world.pool.acquire() as conn, conn.transaction():
+        transfer_id = await logic.create_transfer(
+            conn,
+            payee_user_id=payee_id,
+            amount_fen=300,
+            purpose="test_entry",
+            subject_id=1,
+            community_id=world.community_id,
+            remark="refused",
+            dedupe_key="refused:1",
+        )
+    await world.run_due_jobs()
+    row = await world.pool.fetchrow("SELECT status, fail_reason FROM transfers WHERE id = $1", transfer_id)
+    assert (row["status"], row["fail_reason"]) == ("failed", "INVALID_REQUEST")
+    assert await world.pool.fetchval("SELECT status FROM jobs WHERE kind = 'checkout.transfer'") == "done"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.checkout.test_paid_entry import paid_community, paid_member
+from tests.checkout.test_paid_entry import audit, paid_community, paid_member
 
 
 async def aged(world, *orders: dict) -> None:
@@ -151,3 +151,62 @@ async def test_racing_payouts_and_refunds_never_share_a_payment(world):
     assert await world.pool.fetchval("SELECT coalesce(sum(amount_fen), 0) FROM payouts") == held
     assert answers[6:].count(201) == await world.pool.fetchval("SELECT count(*) FROM payouts")
     assert await world.ledger_violations() == []
+
+
+async def test_a_failed_status_query_keeps_the_transfer_waiting(world):
+    """A 4xx on the query of a transfer WeChat accepted says nothing of the transfer: it stays waiting for the
+    owner, the payout keeps its payments (no second withdrawal of them) and the job asks again (found by review)."""
+    _, owner = await world.user()
+    cid = (await paid_community(world, owner))["id"]
+    _, _, a_order = await paid_member(world, owner, cid)
+    _, _, b_order = await paid_member(world, owner, cid)
+    await aged(world, a_order, b_order)
+    first = await withdraw(world, cid, owner)
+    await world.run_due_jobs()  # sent: WAIT_USER_CONFIRM at WeChat
+    fault = {"operation": "transfer_query", "times": 1, "status": 404, "code": "NOT_FOUND", "message": "记录不存在"}
+    await world.control.post("/sandbox/pay/faults", json=fault)
+    await world.pool.execute("UPDATE jobs SET run_at = now() WHERE kind = 'checkout.transfer'")
+    assert await world.worker.run_once() == 1
+    job = await world.pool.fetchrow("SELECT status, attempts, last_error FROM jobs WHERE kind = 'checkout.transfer'")
+    assert (job["status"], job["attempts"]) == ("queued", 1) and "NOT_FOUND" in job["last_error"]  # backoff
+    row = await world.pool.fetchrow("SELECT status, last_error FROM transfers WHERE id = $1", int(first["transferId"]))
+    assert row["status"] == "wait_user_confirm" and "NOT_FOUND" in row["last_error"]
+
+    again = await world.api.post(f"/v1/communities/{cid}/payouts", headers=owner)
+    assert (again.status_code, again.json()["code"]) == (409, "nothing_to_withdraw")
+    await world.run_due_jobs()  # the next query answers
+    shown = (await world.api.get(f"/v1/transfers/{first['transferId']}", headers=owner)).json()
+    assert shown["status"] == "wait_user_confirm" and shown["packageInfo"]
+    await finish_transfer(world, first["transferId"], "success")
+    done = await earnings(world, cid, owner)
+    assert (done["withdrawableFen"], done["payingOutFen"], done["paidOutFen"]) == (0, 0, 1980)
+    assert sum(t.amount for t in world.sandbox.transfers.values() if t.state == "SUCCESS") == 1980
+
+
+async def test_a_transfer_paid_after_we_failed_it_is_booked(world):
+    """A transfer failed by a wrong verdict of ours (what a query error once did) and then confirmed by the owner
+    is booked: the transfer and its payout succeed and the ledger has the money that went out."""
+    _, owner = await world.user()
+    cid = (await paid_community(world, owner))["id"]
+    _, _, order = await paid_member(world, owner, cid)
+    await aged(world, order)
+    payout = await withdraw(world, cid, owner)
+    await world.run_due_jobs()  # WAIT_USER_CONFIRM at WeChat
+    # What the old verdict left behind: the transfer and its payout failed, the payment released.
+    transfer_id = int(payout["transferId"])
+    await world.pool.execute("UPDATE transfers SET status = 'failed', finished_at = now() WHERE id = $1", transfer_id)
+    await world.pool.execute(
+        "UPDATE payouts SET status = 'failed', finished_at = now() WHERE id = $1", int(payout["id"])
+    )
+    await world.pool.execute("UPDATE orders SET payout_id = NULL WHERE payout_id = $1", int(payout["id"]))
+
+    await finish_transfer(world, payout["transferId"], "success")  # the owner confirms it anyway: 204
+    shown = (await world.api.get(f"/v1/transfers/{payout['transferId']}", headers=owner)).json()
+    listed = (await world.api.get(f"/v1/communities/{cid}/payouts", headers=owner)).json()["items"]
+    assert (shown["status"], [p["status"] for p in listed]) == ("succeeded", ["succeeded"])
+    booked = await world.pool.fetchval("SELECT sum(amount_fen) FROM ledger_entries WHERE transfer_id = $1", transfer_id)
+    assert booked == 990 and await world.ledger_violations() == []
+    finished = await audit(world, owner, cid, "payout.finished")
+    assert [item["details"] for item in finished] == [
+        {"payoutId": payout["id"], "amountFen": 990, "status": "succeeded", "afterFailure": True}
+    ]

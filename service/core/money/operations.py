@@ -43,11 +43,12 @@ class Operation(ABC, Generic[Answer]):
 
     @abstractmethod
     async def keep_error(self, conn: asyncpg.Connection, row: asyncpg.Record, exc: PayError) -> None:
-        """WeChat could not be reached or asked to retry: the state stays, the error is kept."""
+        """WeChat could not be reached, asked to retry, answered a query with an error or gave an answer that
+        failed verification: the state stays, the error is kept."""
 
     @abstractmethod
     async def fail(self, conn: asyncpg.Connection, row: asyncpg.Record, exc: PayError) -> None:
-        """WeChat refused the operation for good (in a transaction)."""
+        """WeChat refused to send the operation (in a transaction)."""
 
     @abstractmethod
     async def lock(self, conn: asyncpg.Connection, answer: Answer) -> asyncpg.Record | None:
@@ -66,17 +67,23 @@ class Operation(ABC, Generic[Answer]):
         row = await pool.fetchrow(self.load, operation_id)
         if row is None or row["status"] in self.final:
             return
+        sending = row["status"] == "pending"
         try:
-            answer = await (self.send if row["status"] == "pending" else self.query)(pay, row)
+            answer = await (self.send if sending else self.query)(pay, row)
         except PayError as exc:
-            if exc.retryable:
-                async with pool.acquire() as conn:
-                    await self.keep_error(conn, row, exc)
-                raise
-            log.error(f"WeChat Pay refused a {self.kind}", extra={f"{self.kind}Id": operation_id, "error": str(exc)})
-            async with pool.acquire() as conn, conn.transaction():
-                await self.fail(conn, row, exc)
-            return
+            # Only a send WeChat refused fails the operation. An error on a query (the operation stands at WeChat
+            # whatever the query met), an answer that failed verification or WeChat out of reach says nothing of
+            # where it stands: it stays as it is and the job asks again, with its backoff.
+            if sending and exc.refused:
+                log.error(
+                    f"WeChat Pay refused a {self.kind}", extra={f"{self.kind}Id": operation_id, "error": str(exc)}
+                )
+                async with pool.acquire() as conn, conn.transaction():
+                    await self.fail(conn, row, exc)
+                return
+            async with pool.acquire() as conn:
+                await self.keep_error(conn, row, exc)
+            raise
         async with pool.acquire() as conn:
             status = await self.apply(conn, answer)
         if status in self.moving:
@@ -96,7 +103,13 @@ class Operation(ABC, Generic[Answer]):
             status = self.states.get(state)
             if status is None:
                 raise mismatch(f"unknown {self.kind} state {state}", **ours)
-            if row["status"] in self.final or (row["status"] == status and status not in self.repeats_with_news):
+            # `failed` is final but for a success: WeChat pays nothing it refused or failed, so a success after it
+            # means our verdict was wrong (a query error once failed operations WeChat still held) and the money
+            # moved. It is booked, and the purpose hears of it.
+            late_success = row["status"] == "failed" and status == "succeeded"
+            if late_success:
+                log.error(f"a failed {self.kind} succeeded at WeChat: booked", extra=ours)
+            elif row["status"] in self.final or (row["status"] == status and status not in self.repeats_with_news):
                 return row["status"]
             await self.record(conn, row, status, answer)
             return status

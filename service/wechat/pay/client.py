@@ -61,6 +61,13 @@ class PayError(Exception):
     def retryable(self) -> bool:
         return self.status == 0 or self.status >= 500 or self.code in RETRYABLE_CODES
 
+    @property
+    def refused(self) -> bool:
+        """WeChat answered that it will not do what was asked: a 4xx it does not ask us to retry. Not said of
+        WeChat out of reach, of its own trouble, nor of an answer that failed verification (ANSWER_NOT_VERIFIED,
+        whatever it said)."""
+        return 400 <= self.status < 500 and not self.retryable
+
 
 class WeChatPay:
     """WeChat Pay v3 over the app's shared httpx client. Build it with settings; keys load on first use."""
