@@ -504,3 +504,60 @@ async def test_a_transfer_wechat_refuses_to_send_fails(world):
     row = await world.pool.fetchrow("SELECT status, fail_reason FROM transfers WHERE id = $1", transfer_id)
     assert (row["status"], row["fail_reason"]) == ("failed", "INVALID_REQUEST")
     assert await world.pool.fetchval("SELECT status FROM jobs WHERE kind = 'checkout.transfer'") == "done"
+
+
+async def test_a_late_query_error_does_not_undo_a_refund_that_succeeded(world):
+    """The job reads the refund, asks WeChat, and the query fails (retryable) after REFUND.SUCCESS was applied
+    meanwhile: the error is kept, the success stays (the status read before the call was written back: the refund
+    went back to processing and every later try failed on the ledger's unique row; found by review)."""
+    await world.control.put("/sandbox/pay/settings", json={"autoCompleteRefunds": False})
+    _, auth = await world.user()
+    order = await world.order(auth, amount_fen=2000)
+    await world.pay_order(order)
+    asked = await world.api.post(f"/v1/orders/{order['id']}/refund", json={"reason": "r"}, headers=auth)
+    assert asked.status_code == 201 and asked.json()["status"] == "processing", asked.text
+    out_refund_no = await world.pool.fetchval("SELECT out_refund_no FROM refunds")
+
+    fault = {"operation": "refund_query", "times": 1, "delaySeconds": 1.0, "status": 500, "code": "SYSTEM_ERROR"}
+    await world.control.post("/sandbox/pay/faults", json=fault)
+    await world.pool.execute("UPDATE jobs SET run_at = now() WHERE kind = 'checkout.refund'")
+    follow = asyncio.create_task(world.worker.run_once())  # the job's query is slow, then fails
+    await asyncio.sleep(0.4)
+    done = await world.control.post("/sandbox/pay/refunds", json={"outRefundNo": out_refund_no, "result": "success"})
+    assert done.json()["deliveredStatus"] == 204  # REFUND.SUCCESS applied while the query is out
+    assert await follow == 1
+    row = await world.pool.fetchrow("SELECT status, last_error FROM refunds")
+    assert row["status"] == "succeeded" and "SYSTEM_ERROR" in row["last_error"]
+    await world.run_due_jobs()  # the job comes back, finds the refund finished and is done
+    assert await world.pool.fetchval("SELECT status FROM jobs WHERE kind = 'checkout.refund'") == "done"
+    assert (await world.get_order(order["id"], auth))["status"] == "refunded"
+    assert await ledger(world, "refund") == 1 and await world.ledger_violations() == []
+
+
+async def test_a_late_query_error_does_not_undo_a_transfer_that_succeeded(world):
+    payee_id, auth = await world.user()
+    async with world.pool.acquire() as conn, conn.transaction():
+        transfer_id = await logic.create_transfer(
+            conn,
+            payee_user_id=payee_id,
+            amount_fen=600,
+            purpose="test_entry",
+            subject_id=1,
+            community_id=world.community_id,
+            remark="settled",
+            dedupe_key="late-error:1",
+        )
+    await world.run_due_jobs()  # sent: WAIT_USER_CONFIRM
+    out_bill_no = await world.pool.fetchval("SELECT out_bill_no FROM transfers")
+    fault = {"operation": "transfer_query", "times": 1, "delaySeconds": 1.0, "status": 500, "code": "SYSTEM_ERROR"}
+    await world.control.post("/sandbox/pay/faults", json=fault)
+    await world.pool.execute("UPDATE jobs SET run_at = now() WHERE kind = 'checkout.transfer'")
+    follow = asyncio.create_task(world.worker.run_once())
+    await asyncio.sleep(0.4)
+    confirmed = await world.control.post("/sandbox/pay/transfers", json={"outBillNo": out_bill_no})
+    assert confirmed.json()["deliveredStatus"] == 204
+    assert await follow == 1
+    await world.run_due_jobs()
+    view = (await world.api.get(f"/v1/transfers/{transfer_id}", headers=auth)).json()
+    assert view["status"] == "succeeded" and await ledger(world, "transfer") == 1
+    assert await world.pool.fetchval("SELECT status FROM jobs WHERE kind = 'checkout.transfer'") == "done"

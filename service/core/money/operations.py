@@ -44,11 +44,12 @@ class Operation(ABC, Generic[Answer]):
     @abstractmethod
     async def keep_error(self, conn: asyncpg.Connection, row: asyncpg.Record, exc: PayError) -> None:
         """WeChat could not be reached, asked to retry, answered a query with an error or gave an answer that
-        failed verification: the state stays, the error is kept."""
+        failed verification: the error is kept, the state is not written (`row` was read unlocked, before the
+        call: a notification may have moved it since)."""
 
     @abstractmethod
     async def fail(self, conn: asyncpg.Connection, row: asyncpg.Record, exc: PayError) -> None:
-        """WeChat refused to send the operation (in a transaction)."""
+        """WeChat refused to send the operation (in a transaction): it fails if it is still pending."""
 
     @abstractmethod
     async def lock(self, conn: asyncpg.Connection, answer: Answer) -> asyncpg.Record | None:

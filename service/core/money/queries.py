@@ -109,6 +109,14 @@ FROM (SELECT now() AS now) t  -- Citus takes no now() inside a CASE of a distrib
 WHERE r.id = $1
 """
 
+# A call's error is kept beside the state, never with it: the state is written under the row's lock (apply), and
+# a status read before the call may be stale by now. A send WeChat refused fails only a refund still pending.
+KEEP_REFUND_ERROR = "UPDATE refunds SET last_error = $2, updated_at = now() WHERE id = $1"
+
+FAIL_REFUND = """
+UPDATE refunds SET status = 'failed', last_error = $2, updated_at = now() WHERE id = $1 AND status = 'pending'
+"""
+
 # $4: the community of the order just locked (a plain VALUES insert: one shard under Citus).
 INSERT_LEDGER_REFUND = """
 INSERT INTO ledger_entries (kind, order_id, refund_id, community_id, amount_fen, external_id)
@@ -145,6 +153,16 @@ UPDATE transfers x SET status = $2, transfer_bill_no = coalesce($3, x.transfer_b
        updated_at = t.now
 FROM (SELECT now() AS now) t  -- as in UPDATE_REFUND
 WHERE x.id = $1
+"""
+
+# As for refunds: the error alone, and a refused send fails only a transfer still pending.
+KEEP_TRANSFER_ERROR = "UPDATE transfers SET last_error = $2, updated_at = now() WHERE id = $1"
+
+FAIL_TRANSFER = """
+UPDATE transfers SET status = 'failed', package_info = NULL, fail_reason = $2, last_error = $3, finished_at = now(),
+       updated_at = now()
+WHERE id = $1 AND status = 'pending'
+RETURNING id
 """
 
 # The books' check: what checkout_ledger_violations() (migration 0004) finds, as one statement Citus runs too (it

@@ -149,10 +149,10 @@ class _Refunds(Operation[wxpay.Refund]):
         return await pay.query_refund(row["out_refund_no"])
 
     async def keep_error(self, conn: asyncpg.Connection, row: asyncpg.Record, exc: PayError) -> None:
-        await conn.execute(queries.UPDATE_REFUND, row["id"], row["status"], None, str(exc)[:500])
+        await conn.execute(queries.KEEP_REFUND_ERROR, row["id"], str(exc)[:500])
 
     async def fail(self, conn: asyncpg.Connection, row: asyncpg.Record, exc: PayError) -> None:
-        await conn.execute(queries.UPDATE_REFUND, row["id"], "failed", None, str(exc)[:500])
+        await conn.execute(queries.FAIL_REFUND, row["id"], str(exc)[:500])
 
     async def lock(self, conn: asyncpg.Connection, answer: wxpay.Refund) -> asyncpg.Record | None:
         refund = await conn.fetchrow(queries.REFUND_ORDER, answer.out_refund_no)

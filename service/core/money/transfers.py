@@ -108,13 +108,11 @@ class _Transfers(Operation[wxpay.TransferBill]):
         return await pay.query_transfer(row["out_bill_no"])
 
     async def keep_error(self, conn: asyncpg.Connection, row: asyncpg.Record, exc: PayError) -> None:
-        await conn.execute(
-            queries.UPDATE_TRANSFER, row["id"], row["status"], None, row["package_info"], None, str(exc)[:500]
-        )
+        await conn.execute(queries.KEEP_TRANSFER_ERROR, row["id"], str(exc)[:500])
 
     async def fail(self, conn: asyncpg.Connection, row: asyncpg.Record, exc: PayError) -> None:
-        await conn.execute(queries.UPDATE_TRANSFER, row["id"], "failed", None, None, exc.code, str(exc)[:500])
-        await _finished(conn, row["id"])
+        if await conn.fetchval(queries.FAIL_TRANSFER, row["id"], exc.code, str(exc)[:500]) is not None:
+            await _finished(conn, row["id"])
 
     async def lock(self, conn: asyncpg.Connection, answer: wxpay.TransferBill) -> asyncpg.Record | None:
         return await lock_in_community(
