@@ -150,7 +150,10 @@ async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundI
     """A payer's or an admin's refund (the order's lock is held): the whole fee back ends the membership."""
     community_id, payer = order.subject_id, order.payer_user_id
     full = await conn.fetchval(pq.REFUNDS_PROMISED, order.id) >= order.amount_fen
+    paid_for = [community_id]
     if (sisters := await series.lock(conn, community_id)) is not None:  # the payment bought the series
+        # The member sits in whichever sister took them; a later payment for any sister bought that seat too.
+        paid_for = await conn.fetchval(q.SERIES_COMMUNITIES, sisters["id"])
         community_id = await conn.fetchval(q.SERIES_HOME, sisters["id"], payer) or community_id
     await conn.execute(q.LOCK_COMMUNITY, community_id)  # departures change member_count
     mine = await conn.fetchrow(q.MEMBERSHIP, community_id, payer)
@@ -158,7 +161,7 @@ async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundI
         full
         and mine is not None
         and mine["status"] == "active"
-        and not await conn.fetchval(pq.LATER_ENTRY_PAYMENT, community_id, payer, order.id, order.paid_at)
+        and not await conn.fetchval(pq.LATER_ENTRY_PAYMENT, paid_for, payer, order.id, order.paid_at)
     )
     if leaves and mine["role"] == "owner":
         raise Problem("owner_must_transfer", "the owner cannot take the entry fee back: transfer ownership first")

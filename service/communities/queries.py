@@ -348,6 +348,8 @@ WHERE c.series_id = $1 AND m.user_id = $2 AND m.status = 'active' AND m.role = '
 LIMIT 1
 """
 
+SERIES_COMMUNITIES = "SELECT array_agg(id ORDER BY id) FROM communities WHERE series_id = $1"
+
 # The asked community if it has room, else the first sister with room.
 SISTER_WITH_ROOM = """
 SELECT id FROM communities WHERE series_id = $1 AND member_count < member_cap

@@ -7,7 +7,7 @@ import asyncio
 import random
 
 from tests.checkout.conftest import sandbox, sandbox_keys, sandbox_url, test_purpose, world  # noqa: F401 - the checkout world
-from tests.checkout.test_paid_entry import paid_community, run_refund_jobs
+from tests.checkout.test_paid_entry import audit, paid_community, run_refund_jobs
 
 
 async def call(w, method: str, url: str, auth: dict, expect: int = 200, **kw) -> dict:
@@ -55,4 +55,67 @@ async def test_concurrent_paid_joins_fill_sisters_and_a_second_sister_is_refunde
     assert (await call(world, "GET", f"/v1/series/{series_id}", auth))["myCommunityId"] == homes[user_id]
     assert await world.pool.fetchval("SELECT count(*) FROM ledger_entries WHERE kind = 'payment'") == 13
     assert await world.pool.fetchval("SELECT count(*) FROM ledger_entries WHERE kind = 'refund'") == 1
+    assert await world.ledger_violations() == []
+
+
+async def _series(w, owner: dict, cap: int) -> tuple[str, str]:
+    """A paid community of `cap` places made the template of a series: (its id, the series' id)."""
+    brand = await call(w, "POST", "/v1/brands", owner, 201, json={"name": "山野跑团"})
+    cid = (await paid_community(w, owner, price_fen=500, memberCap=cap, name="跑团 1群"))["id"]
+    await call(w, "POST", f"/v1/brands/{brand['id']}/communities", owner, json={"communityId": cid})
+    body = {"communityId": cid, "name": "跑团"}
+    return cid, (await call(w, "POST", f"/v1/brands/{brand['id']}/series", owner, 201, json=body))["id"]
+
+
+async def test_refunding_an_old_series_payment_keeps_the_membership_a_later_payment_bought(world):  # noqa: F811
+    """A member who left, paid again and was seated in a sister takes the first payment back: the later payment is
+    what their seat stands on, so they stay (it was looked for under the sister they sit in, while an entry order
+    is filed under the community paid for: never found, the member was put out; found by review)."""
+    _, owner = await world.user()
+    cid, series_id = await _series(world, owner, cap=2)
+    _, filler = await world.user()  # takes the template's last place
+    await world.pay_order((await call(world, "POST", f"/v1/communities/{cid}/join", filler, 201))["order"])
+
+    _, payer = await world.user()
+    first = (await call(world, "POST", f"/v1/communities/{cid}/join", payer, 201))["order"]
+    await world.pay_order(first)  # seated in a sister: the template is full
+    home = (await call(world, "GET", f"/v1/series/{series_id}", payer))["myCommunityId"]
+    assert home not in (None, cid)
+    left = await world.api.delete(f"/v1/communities/{home}/members/me", headers=payer)
+    assert left.status_code == 204, left.text
+    await asyncio.sleep(1.1)  # WeChat's success_time has whole seconds: the second payment is a later one
+    second = (await call(world, "POST", f"/v1/communities/{cid}/join", payer, 201))["order"]
+    await world.pay_order(second)  # back in the series
+    home = (await call(world, "GET", f"/v1/series/{series_id}", payer))["myCommunityId"]
+    assert home is not None
+
+    asked = await world.api.post(f"/v1/orders/{first['id']}/refund", json={"reason": "重复付款"}, headers=payer)
+    assert asked.status_code == 201, asked.text
+    assert (await call(world, "GET", f"/v1/series/{series_id}", payer))["myCommunityId"] == home
+    assert (await world.get_order(second["id"], payer))["status"] == "paid"
+    refunded = await audit(world, owner, home, "member.refunded")
+    assert [item["details"]["left"] for item in refunded] == [False]
+
+
+async def test_a_refused_later_series_payment_does_not_keep_the_membership(world):  # noqa: F811
+    """A payment for a second sister is refused (already_in_series) and refunded: it is no later payment to stand
+    on, so taking the first payment back ends the membership."""
+    _, owner = await world.user()
+    cid, series_id = await _series(world, owner, cap=2)
+    _, filler = await world.user()  # takes the template's last place
+    await world.pay_order((await call(world, "POST", f"/v1/communities/{cid}/join", filler, 201))["order"])
+    _, payer = await world.user()
+    first = (await call(world, "POST", f"/v1/communities/{cid}/join", payer, 201))["order"]
+    await world.pay_order(first)
+    home = (await call(world, "GET", f"/v1/series/{series_id}", payer))["myCommunityId"]
+    await asyncio.sleep(1.1)
+    refused = (await call(world, "POST", f"/v1/communities/{cid}/join", payer, 201))["order"]
+    await world.pay_order(refused)  # already in a sister: refunded in full (the refund is not sent yet)
+    assert (await world.get_order(refused["id"], payer))["refunds"][0]["reason"].startswith("already_in_series")
+
+    asked = await world.api.post(f"/v1/orders/{first['id']}/refund", json={"reason": "不去了"}, headers=payer)
+    assert asked.status_code == 201, asked.text
+    assert (await call(world, "GET", f"/v1/series/{series_id}", payer))["myCommunityId"] is None
+    assert [item["details"]["left"] for item in await audit(world, owner, home, "member.refunded")] == [True]
+    await run_refund_jobs(world)
     assert await world.ledger_violations() == []
