@@ -561,3 +561,19 @@ async def test_a_late_query_error_does_not_undo_a_transfer_that_succeeded(world)
     view = (await world.api.get(f"/v1/transfers/{transfer_id}", headers=auth)).json()
     assert view["status"] == "succeeded" and await ledger(world, "transfer") == 1
     assert await world.pool.fetchval("SELECT status FROM jobs WHERE kind = 'checkout.transfer'") == "done"
+
+
+async def test_a_notification_with_an_unreadable_success_time_is_malformed(world, sandbox_keys):
+    """A verified TRANSACTION.SUCCESS whose success_time is no RFC 3339 time answers 400 and changes nothing (it
+    was read only when recording the payment, outside the decoding's guard: 500; found by review)."""
+    _, auth = await world.user()
+    order = await world.order(auth, amount_fen=1500)
+    paid = await world.pay_order(order, drop=True)
+    transaction = world.sandbox.transaction(world.sandbox.orders[order["outTradeNo"]])
+    body = resource_notification(world, sandbox_keys, {**transaction, "success_time": "2026-13-45 25:61"})
+    response = await world.api.post("/v1/pay/notify", content=body, headers=_signer(sandbox_keys)(body))
+    assert (response.status_code, response.json()["code"]) == (400, "pay_notification_malformed"), response.text
+    assert (await world.get_order(order["id"], auth))["status"] == "created" and await ledger(world) == 0
+    replay = await world.control.post(f"/sandbox/pay/notifications/{paid['notificationId']}/replay", json={})
+    assert replay.json()["deliveredStatus"] == 204  # the genuine one is applied
+    assert (await world.get_order(order["id"], auth))["status"] == "paid" and await world.ledger_violations() == []

@@ -47,6 +47,12 @@ class Transaction(msgspec.Struct, frozen=True):
     amount: Amount | None = None
     payer: Payer | None = None
 
+    def __post_init__(self) -> None:
+        # A time we cannot read makes the message malformed where it is decoded (msgspec raises a ValidationError,
+        # a notification answers 400), not a 500 when the payment is recorded.
+        if self.success_time is not None:
+            parse_time(self.success_time)
+
 
 class RefundAmount(msgspec.Struct, frozen=True):
     total: int
