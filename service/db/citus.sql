@@ -50,6 +50,7 @@ SELECT create_distributed_table('community_apps', 'community_id', colocate_with 
 SELECT create_distributed_table('posts', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('comments', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('post_likes', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('post_likers', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('post_shares', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('post_pins', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('invite_posters', 'community_id', colocate_with => 'communities');

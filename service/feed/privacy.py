@@ -45,5 +45,6 @@ PRIVACY = Privacy(
     erase=erase,
     exports={"posts": _POSTS, "comments": _COMMENTS, "likes": _LIKES},
     erases=("posts", "comments", "feed_notifications", "mention_notices"),
-    keeps=("post_likes", "post_shares", "post_pins"),  # pins: the admin who pinned, as a moderation record
+    # pins: the admin who pinned, as a moderation record
+    keeps=("post_likes", "post_likers", "post_shares", "post_pins"),
 )

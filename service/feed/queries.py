@@ -108,6 +108,12 @@ INSERT INTO post_likes (post_id, user_id, community_id) VALUES ($1, $2, $3)
 ON CONFLICT ON CONSTRAINT post_likes_pkey DO NOTHING  -- by name: on Citus the key gains community_id
 RETURNING true
 """
+# A member's first like of a post ever (post_likers outlives an unlike): only that one is recorded as a `like`.
+FIRST_LIKE = """
+INSERT INTO post_likers (post_id, user_id, community_id) VALUES ($1, $2, $3)
+ON CONFLICT ON CONSTRAINT post_likers_pkey DO NOTHING  -- by name: on Citus the key gains community_id
+RETURNING true
+"""
 DELETE_LIKE = "DELETE FROM post_likes WHERE post_id = $1 AND user_id = $2 RETURNING true"
 ADD_LIKE_COUNT = "UPDATE posts SET like_count = like_count + $2 WHERE id = $1 RETURNING like_count"
 LIKE_COUNT = "SELECT like_count FROM posts WHERE id = $1"

@@ -4,7 +4,10 @@ checks of each (non-member, removed member, another community's admin)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from service.interactions.jobs import rollup
 from tests.factories import approve_photo, upload_photo
 from tests.feed.conftest import events
 from tests.seed import at
@@ -87,6 +90,28 @@ async def test_likes_are_idempotent_and_race_free(world, db):
         assert gone.status_code == 200 and gone.json() == {"postId": post["id"], "liked": False, "likeCount": 0}
     assert await db.fetchval("SELECT like_count FROM posts WHERE id = $1", int(post["id"])) == 0
     assert (await world.feed(bob, cid))["items"][0]["likedByMe"] is False
+
+
+async def test_a_like_taken_back_and_given_again_counts_once_for_the_author(world, db, jobs, settings):
+    """Likes received (docs/metrics.md) count members who liked, not clicks: like/unlike five times and like again
+    gives the author one like, recorded once (it once gave six)."""
+    alice, bob, carol = [await world.member(n) for n in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(bob, cid, "今天在奥森跑了十公里，风景很好")
+    url = f"/v1/posts/{post['id']}/like"
+    for _ in range(5):
+        assert (await world.client.put(url, headers=carol.headers)).status_code == 200
+        assert (await world.client.delete(url, headers=carol.headers)).status_code == 200
+    liked = await world.client.put(url, headers=carol.headers)
+    assert liked.json() == {"postId": post["id"], "liked": True, "likeCount": 1}
+    assert len(await events(db, "like")) == 1
+    await rollup(jobs, {})
+    today = datetime.now(ZoneInfo(settings.metrics_timezone)).date().isoformat()
+    params = {"from": today, "to": today}
+    board = await world.client.get(f"/v1/communities/{cid}/leaderboard", params=params, headers=alice.headers)
+    assert board.status_code == 200, board.text
+    details = {item["userId"]: item["details"] for item in board.json()["items"]}
+    assert details[str(bob.id)]["likesReceived"] == 1
 
 
 async def test_only_active_members_read_and_write(world, db):
