@@ -173,7 +173,8 @@ def is_due(row: asyncpg.Record, now: datetime) -> bool:
         return False
     moments = [row["community_created_at"], row["last_member_at"], row["last_posted_at"]]
     since = max(moment for moment in moments if moment is not None)
-    return active_seconds(since, now, zone, start, end) >= row["quiet_minutes"] * 60
+    quiet = row["quiet_minutes"] * 60
+    return active_seconds(since, now, zone, start, end, enough=quiet) >= quiet
 
 
 async def warm_up(pool: asyncpg.Pool, now: datetime | None = None) -> int:

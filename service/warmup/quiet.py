@@ -10,9 +10,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-# Quiet periods last at most a week; looking further back changes nothing.
-LOOKBACK = timedelta(days=14)
-
 
 def window(day: date, start: time, end: time, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The active window that starts on local day ``day``, in UTC."""
@@ -24,20 +21,24 @@ def window(day: date, start: time, end: time, zone: ZoneInfo) -> tuple[datetime,
     return opens.astimezone(UTC), closes.astimezone(UTC)
 
 
-def active_seconds(since: datetime, until: datetime, zone: ZoneInfo, start: time, end: time) -> float:
-    """Seconds between ``since`` and ``until`` that fall inside active hours."""
-    since = max(since, until - LOOKBACK)
+def active_seconds(
+    since: datetime, until: datetime, zone: ZoneInfo, start: time, end: time, enough: float | None = None
+) -> float:
+    """Seconds between ``since`` and ``until`` that fall inside active hours. With ``enough``, counted back from
+    ``until`` and stopped once it is reached: a silence of any length costs at most the days ``enough`` takes
+    (quietMinutes 10080 with one active hour a day: 168 days), never a fixed look-back that a long quiet time
+    with short hours would never fill."""
     if since >= until:
         return 0.0
     total = 0.0
-    day = since.astimezone(zone).date() - timedelta(days=1)  # yesterday's window may span midnight
-    last = until.astimezone(zone).date()
-    while day <= last:
+    day = until.astimezone(zone).date()
+    first = since.astimezone(zone).date() - timedelta(days=1)  # that day's window may span midnight
+    while day >= first and (enough is None or total < enough):
         opens, closes = window(day, start, end, zone)
         overlap = (min(closes, until) - max(opens, since)).total_seconds()
         if overlap > 0:
             total += overlap
-        day += timedelta(days=1)
+        day -= timedelta(days=1)
     return total
 
 

@@ -112,6 +112,17 @@ def test_quiet_time_counts_only_active_hours():
     assert not is_active(datetime(2025, 3, 2, 8, 59, tzinfo=SHANGHAI), SHANGHAI, start, end)
 
 
+def test_quiet_time_is_counted_back_until_enough_however_many_days_that_takes():
+    hour = (time(9, 0), time(10, 0))
+    now = datetime(2025, 3, 31, 9, 30, tzinfo=SHANGHAI)
+    since = now - timedelta(days=30)
+    # Half of the first day's window, 29 whole ones and half of today's: no fixed look-back cuts it short.
+    assert active_seconds(since, now, SHANGHAI, *hour) == 30 * 3600
+    # Given what is enough, counting stops once it is reached (whole windows, from the latest back).
+    assert active_seconds(since, now, SHANGHAI, *hour, enough=900 * 60) == 15.5 * 3600
+    assert active_seconds(now - timedelta(days=3), now, SHANGHAI, *hour, enough=900 * 60) == 3 * 3600
+
+
 def test_active_hours_across_midnight_and_all_day():
     night = (time(20, 0), time(2, 0))
     since = datetime(2025, 3, 1, 23, 0, tzinfo=SHANGHAI)

@@ -149,6 +149,25 @@ async def test_quiet_time_counts_only_within_active_hours(world, people):
     assert len(await robot_posts(world, cid)) == 1
 
 
+async def test_a_quiet_time_longer_than_two_weeks_of_short_active_hours_is_reached(world, people):
+    """quietMinutes counts active time however many days it takes: with one active hour a day, 900 quiet minutes
+    are 15 days (a fixed 14-day look-back once kept the robot silent for good)."""
+    alice, *_ = people
+    cid = await world.community(alice)
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    hours = {
+        "activeFrom": (local - timedelta(minutes=30)).strftime("%H:%M"),
+        "activeUntil": (local + timedelta(minutes=30)).strftime("%H:%M"),
+    }
+    await setup_robot(world, alice, cid, "早上好", quietMinutes=900, **hours)
+    await age(world, cid, 14 * 24 * 60)  # about 14.5 active hours: not yet
+    await world.run_job("robots.warmup")
+    assert await robot_posts(world, cid) == []
+    await age(world, cid, 16 * 24 * 60)  # silent 30 days: about 30 active hours
+    await world.run_job("robots.warmup")
+    assert await robot_posts(world, cid) == ["早上好"]
+
+
 async def test_the_robot_answers_to_admins_only(world, people):
     alice, bob, carol = people
     cid = await world.community(alice, bob)
