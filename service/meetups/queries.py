@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.core.apps import app_active
+
 INSERT_MEETUP = """
 INSERT INTO meetups (community_id, created_by, title, description, mode, place, latitude, longitude, starts_at,
                      ends_at, signup_deadline, capacity, waitlist, fee_fen, venue_code, promotion_hold)
@@ -172,14 +174,16 @@ SIGNUP_MEETUP = "SELECT meetup_id, community_id FROM meetup_signups WHERE id = $
 
 # Claimed before sending (at most one reminder per sign-up, never retried): the due sign-ups found across
 # communities without a lock, then each claimed on its community's shard, skipped if another worker holds it.
-DUE_REMINDERS = """
+# None where the app is off (its jobs skip such communities); they stay due, sent if it is on again in time.
+DUE_REMINDERS = f"""
 SELECT s.community_id, s.id
 FROM meetup_signups s JOIN meetups m ON m.id = s.meetup_id AND m.community_id = s.community_id
 WHERE s.status = 'confirmed' AND s.reminder_status IS NULL AND m.status = 'open'
   AND m.starts_at > now() AND m.starts_at <= now() + make_interval(secs => $1)
+  AND {app_active("s.community_id", "'meetups'")}
 ORDER BY m.starts_at
 LIMIT $2
-"""
+"""  # noqa: S608 - a constant expression
 
 CLAIM_REMINDER = """
 UPDATE meetup_signups s SET reminder_status = 'sending'

@@ -400,6 +400,24 @@ async def test_reminders_respect_consent_and_mute_and_go_out_once(world, people)
     )
 
 
+async def test_no_reminders_while_the_app_is_off_and_they_go_out_when_it_is_on_again(world, people):
+    """The app's jobs skip communities where it is off (docs/operating.md): reminders once went out anyway."""
+    alice, bob, *_ = people
+    cid = await world.community(alice, bob)
+    soon = await create_meetup(world, alice, cid, startsAt=at(minutes=90))
+    assert (await sign_up(world, bob, soon["id"])).status_code == 201
+    await world.consent(bob, world.settings.meetups_reminder_template_id, count=5)
+    assert (await world.api.delete(f"/v1/communities/{cid}/apps/meetups", headers=alice.headers)).status_code == 204
+    await world.run_job("meetups.reminders")
+    assert await world.subscribe_messages(bob) == []
+    status = "SELECT reminder_status FROM meetup_signups WHERE meetup_id = $1"
+    assert await world.pool.fetchval(status, int(soon["id"])) is None  # not spent: still due
+    assert (await world.api.put(f"/v1/communities/{cid}/apps/meetups", headers=alice.headers)).status_code == 200
+    await world.run_job("meetups.reminders")
+    assert len(await world.subscribe_messages(bob)) == 1
+    assert await world.pool.fetchval(status, int(soon["id"])) == "sent"
+
+
 async def test_meetups_are_validated(world, people):
     alice, *_ = people
     cid = await world.community(alice)
