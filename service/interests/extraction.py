@@ -8,6 +8,12 @@ author's weight for that tag in the community: a weight is a decayed count of te
 renewed. Each member keeps their top MEMBER_TAGS tags (none under MIN_WEIGHT); each community touched gets its
 top COMMUNITY_TAGS recomputed over its active members. A post's keywords are kept as its tags (the for-you feed).
 The progress row is locked in the batch's transaction: two workers never count a text twice.
+
+Ids are taken at insert but rows are seen at commit, so a row may appear under an id already read. The cursor
+therefore reads only up to a final id: a source's highest id becomes final once every transaction that was writing
+to its table when it was read has ended (an INSERT locks the table before it takes its id and until it ends, and
+pg_locks lists them). With no writer it is final at once; otherwise at a later run. On Citus this sees the writes
+that go through the coordinator (which locks the distributed table there), not those sent to a worker directly.
 """
 
 from __future__ import annotations
@@ -47,17 +53,35 @@ def _weights(
     }
 
 
+def _final(progress: asyncpg.Record, horizon: asyncpg.Record) -> tuple[int, int | None, list[str] | None]:
+    """The final id (no transaction can still add a row at or below it) and the horizon left waiting (id, writers),
+    from the stored progress and ``horizon``, a source's highest id and writers read now."""
+    final, waiting = progress["final_id"], (progress["horizon_id"], progress["horizon_writers"])
+    if waiting[0] is not None and progress["horizon_done"]:
+        final, waiting = max(final, waiting[0]), (None, None)
+    if not horizon["writers"]:
+        final = max(final, horizon["id"])
+    elif waiting[0] is None:
+        waiting = (horizon["id"], horizon["writers"])  # one already waiting ends sooner: kept
+    return final, *waiting
+
+
 async def _batch(conn: asyncpg.Connection, source: str) -> tuple[int, set[int]]:
     """One batch of one source in the caller's transaction: texts read, communities touched."""
     await conn.execute(q.ENSURE_PROGRESS, source)
-    last_id = await conn.fetchval(q.LOCK_PROGRESS, source)
-    if last_id is None:
+    progress = await conn.fetchrow(q.LOCK_PROGRESS, source)
+    if progress is None:
         return 0, set()  # another worker is reading it
+    last_id = progress["last_id"]
+    final, horizon_id, writers = _final(progress, await conn.fetchrow(q.HORIZONS[source]))
     rows = []
-    for row in await conn.fetch(q.SOURCES[source], last_id, BATCH, PENDING_GRACE):
+    for row in await conn.fetch(q.SOURCES[source], last_id, BATCH, PENDING_GRACE, final):
         if row["state"] == "wait":
             break
         rows.append(row)
+    if rows:
+        last_id = rows[-1]["id"]
+    await conn.execute(q.SET_PROGRESS, source, last_id, final, horizon_id, writers)
     if not rows:
         return 0, set()
     counted = [row for row in rows if row["state"] == "count"]
@@ -84,7 +108,6 @@ async def _batch(conn: asyncpg.Connection, source: str) -> tuple[int, set[int]]:
     post_tags = [(row["community_id"], row["id"], tag) for row in counted if row["is_post"] for tag in tags[row["id"]]]
     if post_tags:
         await conn.execute(q.ADD_POST_TAGS, *map(list, zip(*post_tags, strict=True)))
-    await conn.execute(q.SET_PROGRESS, source, rows[-1]["id"])
     return len(rows), {k[0] for k in weights}
 
 

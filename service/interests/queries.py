@@ -10,12 +10,35 @@ def decayed(row: str, at: str = "now()", half_life: str = "$h") -> str:
 
 
 ENSURE_PROGRESS = "INSERT INTO interest_progress (source) VALUES ($1) ON CONFLICT (source) DO NOTHING"
-# One worker reads a source at a time; another skips it.
-LOCK_PROGRESS = "SELECT last_id FROM interest_progress WHERE source = $1 FOR UPDATE SKIP LOCKED"
-SET_PROGRESS = "UPDATE interest_progress SET last_id = $2, updated_at = now() WHERE source = $1"
+# One worker reads a source at a time; another skips it. `horizon_done`: every writer of the horizon has ended.
+LOCK_PROGRESS = """
+SELECT p.last_id, p.final_id, p.horizon_id, p.horizon_writers,
+       NOT EXISTS (SELECT FROM pg_locks l WHERE l.virtualtransaction = ANY(p.horizon_writers)) AS horizon_done
+FROM interest_progress p WHERE p.source = $1 FOR UPDATE SKIP LOCKED
+"""
+SET_PROGRESS = """
+UPDATE interest_progress SET last_id = $2, final_id = $3, horizon_id = $4, horizon_writers = $5, updated_at = now()
+WHERE source = $1
+"""
 
-# Each source as (id, community_id, user_id, text, created_at, state, is_post): state 'count', 'skip' or 'wait'
-# (held for review and recent: the cursor stops before it until WeChat decided, at most $3).
+
+def _horizon(table: str) -> str:
+    """A source's highest id and the transactions writing to its table now (an INSERT locks the table before it
+    takes its id, until it ends): a row still unseen under that id can only come from one of them."""
+    return f"""
+SELECT coalesce(max(id), 0) AS id,
+       ARRAY(SELECT l.virtualtransaction FROM pg_locks l
+             WHERE l.locktype = 'relation' AND l.relation = '{table}'::regclass AND l.mode = 'RowExclusiveLock'
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS writers
+FROM {table}
+"""  # noqa: S608 - a constant table name
+
+
+HORIZONS = {"posts": _horizon("posts"), "comments": _horizon("comments"), "proposals": _horizon("poll_proposals")}
+
+# Each source as (id, community_id, user_id, text, created_at, state, is_post) after id $1 up to the final id $4:
+# state 'count', 'skip' or 'wait' (held for review and recent: the cursor stops before it until WeChat decided, at
+# most $3).
 _STATE = """CASE WHEN {deleted} THEN 'skip' WHEN {counted} THEN 'count'
                  WHEN {held} AND {created} > now() - $3::interval THEN 'wait' ELSE 'skip' END"""
 SOURCES = {
@@ -29,7 +52,7 @@ SELECT p.id, p.community_id, p.author_id AS user_id, p.text, p.created_at, true 
             created="p.created_at",
         )
     } AS state
-FROM posts p WHERE p.id > $1 AND p.author_id IS NOT NULL ORDER BY p.id LIMIT $2
+FROM posts p WHERE p.id > $1 AND p.id <= $4 AND p.author_id IS NOT NULL ORDER BY p.id LIMIT $2
 """,  # noqa: S608
     "comments": f"""
 SELECT c.id, c.community_id, c.author_id AS user_id, c.text, c.created_at, false AS is_post,
@@ -41,7 +64,7 @@ SELECT c.id, c.community_id, c.author_id AS user_id, c.text, c.created_at, false
             created="c.created_at",
         )
     } AS state
-FROM comments c WHERE c.id > $1 AND c.author_id IS NOT NULL ORDER BY c.id LIMIT $2
+FROM comments c WHERE c.id > $1 AND c.id <= $4 AND c.author_id IS NOT NULL ORDER BY c.id LIMIT $2
 """,  # noqa: S608
     "proposals": f"""
 SELECT pp.id, pp.community_id, pp.proposer_id AS user_id, pp.name AS text, pp.created_at, false AS is_post,
@@ -53,7 +76,7 @@ SELECT pp.id, pp.community_id, pp.proposer_id AS user_id, pp.name AS text, pp.cr
             created="pp.created_at",
         )
     } AS state
-FROM poll_proposals pp WHERE pp.id > $1 ORDER BY pp.id LIMIT $2
+FROM poll_proposals pp WHERE pp.id > $1 AND pp.id <= $4 ORDER BY pp.id LIMIT $2
 """,  # noqa: S608
 }
 

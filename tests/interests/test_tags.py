@@ -4,6 +4,8 @@ routes refuse strangers and plain members as documented."""
 
 from __future__ import annotations
 
+import asyncpg
+
 from service.interests import extraction
 from tests.interests.conftest import get, open_poll, run, tags
 from tests.world import assert_problem
@@ -84,3 +86,27 @@ async def test_tags_are_bounded_and_held_content_waits(world, jobs, db, monkeypa
     await run(jobs, "interests.extract")
     names = await tags(world, bob, cid)
     assert "冲浪" in names and "潜水" not in names
+
+
+async def test_a_text_committed_after_a_later_one_still_counts(world, jobs, database_url):
+    """Ids are taken at insert, rows seen at commit: a post whose transaction (a check-in's, say) commits after a
+    later post's was passed over by the reading's cursor and never counted."""
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    slow = await asyncpg.connect(database_url)
+    try:
+        async with slow.transaction():
+            await slow.execute(
+                "INSERT INTO posts (community_id, author_id, text, status) VALUES ($1, $2, $3, 'visible')",
+                int(cid),
+                bob.id,
+                "周末去香山徒步，徒步之后露营看星星",
+            )
+            await world.post(carol, cid, "晚上在家看电影，推荐一部科幻电影")
+            await run(jobs, "interests.extract")  # the job runs meanwhile: bob's id is below carol's, not yet seen
+            assert await tags(world, carol, cid) == []  # carol's waits for the transaction under it to end
+    finally:
+        await slow.close()
+    await run(jobs, "interests.extract")
+    assert "徒步" in await tags(world, bob, cid)
+    assert "电影" in await tags(world, carol, cid)
