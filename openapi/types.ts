@@ -1227,7 +1227,10 @@ export interface paths {
          * @description Contribution: valid posts and comments (as contribution scores count them), essence posts, check-ins with points and streaks. Their posts: GET .../members/{user_id}/posts. A user who is not an active member answers 404.
          */
         get: operations["getMemberProfile"];
-        /** `me`: mute notifications, unfollow. Others: promote/demote (owner), mute (admins) */
+        /**
+         * `me`: mute notifications, unfollow. Others: promote/demote (owner), mute (admins)
+         * @description In a series, an admin who is a plain member of a sister community is not demoted here (`already_in_series`: one plain membership per series, docs/brands.md).
+         */
         put: operations["updateMember"];
         post?: never;
         /**
@@ -7683,6 +7686,18 @@ export interface components {
                 };
             };
         };
+        /** @description - `already_in_series`: You are already a member of a sister community of this series (one at a time). */
+        Problem409_already_in_series: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "already_in_series";
+                };
+            };
+        };
         /** @description - `app_disabled`: This app is switched off in this community, or its paid period has ended. */
         Problem409_app_disabled: {
             headers: {
@@ -8437,9 +8452,9 @@ export interface components {
         "path.user_id.2": string;
         /** @description `nextCursor` of the previous page; omit for the first page */
         "query.cursor": string | null;
-        /** @description First local day (YYYY-MM-DD) */
+        /** @description First local day (YYYY-MM-DD, 2000-01-01 to 2999-12-31) */
         "query.from": string | null;
-        /** @description First local day of the window (YYYY-MM-DD) */
+        /** @description First local day of the window (YYYY-MM-DD, 2000-01-01 to 2999-12-31) */
         "query.from.2": string;
         /** @description Page size (1-100) */
         "query.limit": number;
@@ -8452,9 +8467,9 @@ export interface components {
         /** @description Catch up: only items newer than this id (the newest I have), oldest first, up to `limit` (a full page: ask again with its last id). Not with `cursor` */
         "query.since": string | null;
         "query.status": "open" | "decided";
-        /** @description Last local day, inclusive (default: today) */
+        /** @description Last local day, inclusive (2000-01-01 to 2999-12-31; default: today) */
         "query.to": string | null;
-        /** @description Last local day of the window, inclusive */
+        /** @description Last local day of the window, inclusive (2000-01-01 to 2999-12-31) */
         "query.to.2": string;
     };
     requestBodies: never;
@@ -9278,9 +9293,9 @@ export interface operations {
             query?: {
                 /** @description members, communities, orders (and refunds), rewards (allocations), metrics (by day) */
                 report?: components["parameters"]["query.report"];
-                /** @description First local day (YYYY-MM-DD) */
+                /** @description First local day (YYYY-MM-DD, 2000-01-01 to 2999-12-31) */
                 from?: components["parameters"]["query.from"];
-                /** @description Last local day, inclusive (default: today) */
+                /** @description Last local day, inclusive (2000-01-01 to 2999-12-31; default: today) */
                 to?: components["parameters"]["query.to"];
             };
             header?: never;
@@ -10172,9 +10187,9 @@ export interface operations {
             query?: {
                 /** @description members, communities, orders (and refunds), rewards (allocations), metrics (by day) */
                 report?: components["parameters"]["query.report"];
-                /** @description First local day (YYYY-MM-DD) */
+                /** @description First local day (YYYY-MM-DD, 2000-01-01 to 2999-12-31) */
                 from?: components["parameters"]["query.from"];
-                /** @description Last local day, inclusive (default: today) */
+                /** @description Last local day, inclusive (2000-01-01 to 2999-12-31; default: today) */
                 to?: components["parameters"]["query.to"];
             };
             header?: never;
@@ -10650,9 +10665,9 @@ export interface operations {
     communityLeaderboard: {
         parameters: {
             query: {
-                /** @description First local day of the window (YYYY-MM-DD) */
+                /** @description First local day of the window (YYYY-MM-DD, 2000-01-01 to 2999-12-31) */
                 from: components["parameters"]["query.from.2"];
-                /** @description Last local day of the window, inclusive */
+                /** @description Last local day of the window, inclusive (2000-01-01 to 2999-12-31) */
                 to: components["parameters"]["query.to.2"];
                 /** @description Page size */
                 limit?: number;
@@ -10847,6 +10862,7 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_already_in_series"];
             413: components["responses"]["Problem413_payload_too_large"];
         };
     };
@@ -10918,9 +10934,9 @@ export interface operations {
     communityMetrics: {
         parameters: {
             query: {
-                /** @description First local day of the window (YYYY-MM-DD) */
+                /** @description First local day of the window (YYYY-MM-DD, 2000-01-01 to 2999-12-31) */
                 from: components["parameters"]["query.from.2"];
-                /** @description Last local day of the window, inclusive */
+                /** @description Last local day of the window, inclusive (2000-01-01 to 2999-12-31) */
                 to: components["parameters"]["query.to.2"];
                 granularity?: "day" | "week" | "month";
             };
