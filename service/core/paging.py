@@ -75,6 +75,8 @@ def decode_cursor(cursor: str | None, *types: type) -> tuple | None:
                 raise ValueError("out of range")
             if isinstance(part, float) and not math.isfinite(part):
                 raise ValueError("not a number a list sorts by")
+            if isinstance(part, str) and "\x00" in part:
+                raise ValueError("PostgreSQL text holds no U+0000")
             if isinstance(part, datetime):
                 part.astimezone(UTC)  # OverflowError when it leaves the calendar
         return key
