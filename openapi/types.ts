@@ -9643,7 +9643,16 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Document created, URL follows */
+            /** @description The still-payable order of my share, the same as before */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description The order to pay with wx.requestPayment */
             201: {
                 headers: {
                     [name: string]: unknown;

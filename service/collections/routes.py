@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
@@ -15,13 +16,16 @@ from service.core.deps import AppSettings, Db
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
+from service.core.money.examples import ORDER
 from service.core.money.models import Order
 from service.core.paging import Cursor, Limit
-from service.openapi import documenter
+from service.openapi import answer, documenter
 
 TAG = "collections"
 MEMBER = ("unauthorized", "token_expired", "not_found", "not_member")
 doc = documenter(PROBLEMS)
+# A share's order as the mini program receives it (the core's example, bought for a collection).
+_SHARE = msgspec.structs.replace(ORDER, purpose="collection_share", description="群收款：周六聚餐 AA")
 
 
 class CommunityCollectionsController(Controller):
@@ -101,6 +105,10 @@ class CollectionsController(Controller):
             "Pay my share: the order with wx.requestPayment data (201 new, 200 the still-payable one)",
             *(*MEMBER, "app_disabled", "not_participant", "share_already_paid", "collection_closed"),
             *("idempotency_key_reused", "payment_unavailable", "order_already_paid", "conflict"),
+            ok={
+                **answer(201, _SHARE, "a new order for my share", "The order to pay with wx.requestPayment"),
+                **answer(200, _SHARE, "asked again", "The still-payable order of my share, the same as before"),
+            },
         ),
     )
     async def pay(

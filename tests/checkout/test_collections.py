@@ -4,9 +4,11 @@ merchant transfer to the initiator, cancel with refunds, and a worker killed in 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from service.collections import closing
 from tests.checkout.worker_process import start_worker
@@ -73,6 +75,13 @@ async def test_a_collection_is_settled_after_its_deadline(world):
     b_order = await pay_share(world, collection_id, b)
     assert (b_order["purpose"], b_order["subjectId"], b_order["amountFen"]) == ("collection_share", collection_id, 4500)
     assert (await pay_share(world, collection_id, b, expect=200))["id"] == b_order["id"]  # one payable order
+    # Both answers are the mini program's to read: the spec states each (the 200 was missing from it).
+    spec = json.loads((Path(__file__).parents[2] / "openapi" / "openapi.json").read_text())
+    answers = spec["paths"]["/v1/collections/{collection_id}/pay"]["post"]["responses"]
+    assert {"200", "201"} <= set(answers)
+    assert {answers[s]["content"]["application/json"]["schema"]["$ref"] for s in ("200", "201")} == {
+        "#/components/schemas/Order"
+    }
     await world.pay_order(b_order)
     await world.pay_order(await pay_share(world, collection_id, c))
     d_order = await pay_share(world, collection_id, d)  # never paid
