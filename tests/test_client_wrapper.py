@@ -1,6 +1,7 @@
 """openapi/client, compiled by tsc, against the whole stack through the strict wx (tests/client/wx.cjs,
 tests/client/scenario.cjs): bearer token, one shared refresh on 401, silent re-login, the end of a session, problems
-as values, a paid join through wx.requestPayment, Retry-After and Idempotency-Key reuse, wechat_session_stale."""
+as values, a paid join through wx.requestPayment, Retry-After and Idempotency-Key reuse, wechat_session_stale; upload()
+through wx.uploadFile keeps the session the same way (tests/client/upload_session.cjs)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import subprocess
 
 from PIL import Image
 
+from service.app import create_app
 from tests.stack import full_stack
-from tests.support import KIT, ROOT, node_tool
+from tests.support import KIT, ROOT, node_tool, serve
+from tests.test_wx_contract import node
 
 
 def compile_client(out) -> str:
@@ -82,3 +85,35 @@ async def test_the_wrapper_against_the_api(database_url, pay_keys, tmp_path):
         "calls": ["POST /v1/auth/phone Bearer a", "POST /v1/auth/login undefined", "POST /v1/auth/phone Bearer fresh"],
     }
     assert seen["offline"] == {"ok": False, "status": 0, "code": "network_error"}
+
+
+async def test_upload_renews_a_refused_session_and_waits_out_retry_after(settings, sandbox, tmp_path):
+    # wx.uploadFile, not wx.request: the photo after the app was in the background longer than a token lives.
+    compiled = await asyncio.to_thread(compile_client, tmp_path / "js")
+    photo = tmp_path / "tmp_photo.jpg"
+    Image.new("RGB", (320, 240), (30, 120, 200)).save(photo, "JPEG")
+    async with serve(create_app(settings)) as api:
+        seen = await node("upload_session.cjs", compiled, api, sandbox.url, str(photo))
+    assert seen["refused"] == {
+        "ok": True,
+        "status": 201,
+        "purpose": "post",
+        "refreshes": 1,
+        "uploads": ["uploadFile", "uploadFile"],
+        "ended": [],
+    }
+    assert seen["over"] == {
+        "ok": False,
+        "status": 401,
+        "code": "unauthorized",
+        "ended": ["invalid_code"],
+        "tokens": None,
+    }
+    # The 429's wait comes from its problem body: wx.uploadFile hands back no headers.
+    assert seen["retry"]["ok"] and seen["retry"]["id"] == "7" and seen["retry"]["waitedMs"] >= 900
+    assert seen["retry"]["calls"] == ["POST /v1/media Bearer a"] * 2
+    assert seen["stale"] == {
+        "ok": True,
+        "id": "8",
+        "calls": ["POST /v1/media Bearer a", "POST /v1/auth/login undefined", "POST /v1/media Bearer fresh"],
+    }

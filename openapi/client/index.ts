@@ -19,8 +19,9 @@
  * Retries: a 429 or 503 with `Retry-After` (up to `maxRetryWaitMs`) is sent again after that wait. Every POST
  * carries an `Idempotency-Key` (yours, or one made per call) that its retries reuse, so a payment or a join
  * repeated after a lost answer happens once. `pay(order)` and `upload(filePath)` wrap wx.requestPayment and
- * wx.uploadFile. `dev: {sandboxUrl, user}` is WeChat DevTools mode against `make run` (docs/devtools.md): the
- * login code and the payment come from the WeChat sandbox.
+ * wx.uploadFile; an upload keeps the session and waits out a short Retry-After as every call does (wx.uploadFile
+ * gives no headers: the problem's `retryAfter`). `dev: {sandboxUrl, user}` is WeChat DevTools mode against
+ * `make run` (docs/devtools.md): the login code and the payment come from the WeChat sandbox.
  */
 import type { components, paths } from "../types";
 
@@ -170,6 +171,27 @@ export function createClient(options: ClientOptions) {
     return options.baseUrl.replace(/\/$/, "") + filled + (pairs.length ? `?${pairs.join("&")}` : "");
   }
 
+  /** What came back: a JSON body parsed (problem+json too), other text as is. wx.uploadFile hands back no
+   * headers: there a problem's `retryAfter` says what the Retry-After header would. */
+  function answered(status: number, text: string, headers: Record<string, string | undefined> = {}): RawAnswer {
+    let body: unknown = undefined;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = text;
+    }
+    const requestId = headers["x-request-id"] ?? headers["X-Request-Id"];
+    const said = headers["retry-after"] ?? headers["Retry-After"] ?? (body as Partial<Problem> | undefined)?.retryAfter;
+    return { status, body, requestId, retryAfter: Number(said ?? NaN) };
+  }
+
+  function unanswered(err: { errMsg: string }): RawAnswer {
+    return {
+      status: 0,
+      body: { type: "about:blank", title: "No answer", status: 0, code: "network_error", detail: err.errMsg },
+    };
+  }
+
   function exchange(method: Method, target: string, body: unknown, header: Record<string, string>): Promise<RawAnswer> {
     return new Promise((resolve) => {
       send({
@@ -182,22 +204,9 @@ export function createClient(options: ClientOptions) {
         timeout: options.timeoutMs ?? 15000,
         success: (res) => {
           const text = typeof res.data === "string" ? res.data : "";
-          const headers = res.header as Record<string, string | undefined>;
-          const requestId = headers["x-request-id"] ?? headers["X-Request-Id"];
-          const retryAfter = Number(headers["retry-after"] ?? headers["Retry-After"] ?? NaN);
-          let parsed: unknown = undefined;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = text;
-          }
-          resolve({ status: res.statusCode, body: parsed, requestId, retryAfter });
+          resolve(answered(res.statusCode, text, res.header as Record<string, string | undefined>));
         },
-        fail: (err) =>
-          resolve({
-            status: 0,
-            body: { type: "about:blank", title: "No answer", status: 0, code: "network_error", detail: err.errMsg },
-          }),
+        fail: (err) => resolve(unanswered(err)),
       });
     });
   }
@@ -267,13 +276,31 @@ export function createClient(options: ClientOptions) {
     return refreshing;
   }
 
-  /** Send; once more after a short Retry-After. */
-  async function exchangePatiently(method: Method, target: string, body: unknown, header: Record<string, string>) {
-    const answer = await exchange(method, target, body, header);
+  /** Send with the session's token; once more after a short Retry-After. */
+  async function patiently(attempt: (header: Record<string, string>) => Promise<RawAnswer>, session: Session | null) {
+    const header = authorised({}, session);
+    const answer = await attempt(header);
     const wait = (answer.retryAfter ?? NaN) * 1000;
     if ((answer.status !== 429 && answer.status !== 503) || !(wait <= (options.maxRetryWaitMs ?? 5000))) return answer;
     await sleep(wait);
-    return exchange(method, target, body, header);
+    return attempt(header);
+  }
+
+  /** One call in the session, whatever sends it (wx.request, wx.uploadFile): `attempt` gets the authorization
+   * header to add. On a 401 the session is refreshed once, on wechat_session_stale logged in again, and the call
+   * repeated; a short Retry-After is waited out each time. `renewable` false: a call of the session itself. */
+  async function inSession(attempt: (header: Record<string, string>) => Promise<RawAnswer>, renewable = true) {
+    const sentWith = tokens.get();
+    const first = await patiently(attempt, sentWith);
+    if (!sentWith || !renewable) return first;
+    const stale = (first.body as Problem | undefined)?.code === "wechat_session_stale";
+    if (first.status !== 401 && !stale) return first;
+    // Another call may have renewed the session meanwhile: then only repeat with the new token.
+    const current = tokens.get();
+    const moved = current && current.accessToken !== sentWith.accessToken;
+    const renewed = moved || (await (stale ? renew(first) : refresh(first)));
+    if (!renewed) return first;
+    return patiently(attempt, tokens.get());
   }
 
   async function request<M extends Method, P extends PathsFor<M>>(
@@ -287,17 +314,8 @@ export function createClient(options: ClientOptions) {
     // One key for this call and all its repeats: the server does a money or membership POST once.
     if (method === "post") header["idempotency-key"] = o.idempotencyKey ?? newKey();
     const target = url(path, o.path, o.query);
-    const sentWith = tokens.get();
-    const first = await exchangePatiently(method, target, o.body, authorised(header, sentWith));
-    if (!sentWith || SESSION_ROUTES.includes(path)) return result(first);
-    const stale = (first.body as Problem | undefined)?.code === "wechat_session_stale";
-    if (first.status !== 401 && !stale) return result(first);
-    // Another call may have renewed the session meanwhile: then only repeat with the new token.
-    const current = tokens.get();
-    const moved = current && current.accessToken !== sentWith.accessToken;
-    const renewed = moved || (await (stale ? renew(first) : refresh(first)));
-    if (!renewed) return result(first);
-    return result(await exchangePatiently(method, target, o.body, authorised(header, tokens.get())));
+    const attempt = (auth: Record<string, string>) => exchange(method, target, o.body, { ...header, ...auth });
+    return result(await inSession(attempt, !SESSION_ROUTES.includes(path)));
   }
 
   /** Pay an order (`order.payment` as is), then follow it until the API says how it ended. */
@@ -321,28 +339,23 @@ export function createClient(options: ClientOptions) {
     return latest;
   }
 
-  /** Upload a photo from wx.chooseMedia through wx.uploadFile (its answer body is a string). */
-  function upload(filePath: string, purpose = "post"): Promise<{ ok: boolean; status: number; data: unknown }> {
-    const session = tokens.get();
-    return new Promise((resolve) =>
-      wx.uploadFile({
-        url: url("/v1/media"),
-        filePath,
-        name: "file",
-        formData: { purpose },
-        header: authorised({}, session),
-        success: (res) => {
-          let data: unknown = res.data;
-          try {
-            data = JSON.parse(res.data);
-          } catch {
-            // not JSON: hand back the text
-          }
-          resolve({ ok: res.statusCode >= 200 && res.statusCode < 300, status: res.statusCode, data });
-        },
-        fail: (err) => resolve({ ok: false, status: 0, data: { code: "network_error", detail: err.errMsg } }),
-      }),
-    );
+  /** Upload a photo from wx.chooseMedia through wx.uploadFile (its answer body is a string, parsed here), in the
+   * session as every call: refreshed once on a 401 and repeated, a short Retry-After waited out. */
+  async function upload(filePath: string, purpose = "post"): Promise<{ ok: boolean; status: number; data: unknown }> {
+    const attempt = (header: Record<string, string>) =>
+      new Promise<RawAnswer>((resolve) =>
+        wx.uploadFile({
+          url: url("/v1/media"),
+          filePath,
+          name: "file",
+          formData: { purpose },
+          header,
+          success: (res) => resolve(answered(res.statusCode, res.data)),
+          fail: (err) => resolve(unanswered(err)),
+        }),
+      );
+    const answer = await inSession(attempt);
+    return { ok: answer.status >= 200 && answer.status < 300, status: answer.status, data: answer.body };
   }
 
   return {

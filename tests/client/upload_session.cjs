@@ -1,0 +1,74 @@
+// upload() keeps the session as every other call does, through the strict wx.uploadFile (wx.cjs), which hands
+// back the body as a string and no headers: an access token the server refuses (expired while the app was in
+// the background) is refreshed once and the upload repeated; against a scripted server, a 429 whose problem
+// says retryAfter is waited out and sent again, and wechat_session_stale logs in again and repeats the upload.
+// Usage: node upload_session.cjs <compiled client/index.js> <api url> <sandbox url> <a JPEG>; prints JSON.
+const [clientPath, api, sandbox, photoPath] = process.argv.slice(2);
+const { createClient, memoryTokens } = require(clientPath);
+
+const { wx, log } = require("./wx.cjs").createWx({ sandbox, user: "carol" });
+globalThis.wx = wx;
+const sent = (path) => log.filter((e) => e.url && new URL(e.url).pathname === path).map((e) => e.api);
+
+// A server that answers each request with the next scripted reply and records what came.
+function scripted(replies) {
+  const seen = [];
+  const server = require("node:http").createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
+      const [status, body, headers] = replies.shift() ?? [500, { code: "internal_error" }];
+      res.writeHead(status, { "content-type": "application/json", ...(headers ?? {}) });
+      res.end(JSON.stringify(body));
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({ url: `http://127.0.0.1:${server.address().port}`, seen, close: () => server.close() })),
+  );
+}
+
+(async () => {
+  const seen = {};
+  const ended = [];
+  const tokens = memoryTokens();
+  const client = createClient({ baseUrl: api, tokens, onSessionEnded: (problem) => ended.push(problem.code) });
+  await client.login(); // through the strict wx.login (sandbox)
+
+  // The access token expired while the app was in the background: one refresh, then the upload again.
+  tokens.set({ ...tokens.get(), accessToken: "not-a-token" });
+  const photo = await client.upload(photoPath, "post");
+  seen.refused = {
+    ok: photo.ok, status: photo.status, purpose: photo.data.purpose,
+    refreshes: sent("/v1/auth/refresh").length, uploads: sent("/v1/media"), ended: [...ended],
+  };
+
+  // A spent session that no silent login renews: the 401 is answered, the tokens dropped, the app told.
+  const lost = memoryTokens({ accessToken: "not-a-token", refreshToken: "not-a-refresh-token" });
+  const doomed = createClient({
+    baseUrl: api, tokens: lost, loginCode: async () => "not-a-code", onSessionEnded: (p) => ended.push(p.code),
+  });
+  const over = await doomed.upload(photoPath);
+  seen.over = { ok: over.ok, status: over.status, code: over.data.code, ended: [...ended], tokens: lost.get() };
+
+  // wx.uploadFile gives no headers: the problem's retryAfter is waited for; wechat_session_stale logs in again.
+  const script = await scripted([
+    [429, { code: "rate_limited", retryAfter: 1 }, { "retry-after": "1" }],
+    [201, { id: "7", purpose: "post" }],
+    [400, { code: "wechat_session_stale" }],
+    [200, { accessToken: "fresh", refreshToken: "r2", expiresIn: 7200 }],
+    [201, { id: "8", purpose: "avatar" }],
+  ]);
+  const scriptedClient = createClient({ baseUrl: script.url, tokens: memoryTokens({ accessToken: "a", refreshToken: "r" }) });
+  const started = Date.now();
+  const waited = await scriptedClient.upload(photoPath);
+  seen.retry = { ok: waited.ok, id: waited.data.id, waitedMs: Date.now() - started, calls: script.seen.slice(0, 2) };
+  const stale = await scriptedClient.upload(photoPath, "avatar");
+  seen.stale = { ok: stale.ok, id: stale.data.id, calls: script.seen.slice(2) };
+  script.close();
+
+  console.log(JSON.stringify(seen));
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
