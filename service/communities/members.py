@@ -19,6 +19,7 @@ from service.core.access import ADMIN_ROLES, require_admin, require_member, requ
 from service.core.content import POST_SCENE, QUEUE_POST_CHECK, Verdict, judge, require_allowed
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
+from service.core.live import departed
 from service.core.media import Image, claim_images
 from service.core.paging import fetch_page
 from service.core.rows import from_row, invalid
@@ -135,6 +136,7 @@ async def _end_membership(
     await conn.execute(q.ADD_MEMBER_COUNT, community_id, -1)
     await conn.execute(q.REVOKE_INVITES_OF, community_id, user_id)
     await record(conn, community_id, user_id, "leave")
+    await departed(conn, user_id, community_id)  # their open sockets stop following it on commit
 
 
 async def leave(conn: asyncpg.Connection, community_id: int, user_id: int) -> None:

@@ -4,6 +4,7 @@
 never when it rolls back. Every API process LISTENs on one connection and hands each event to its sockets
 that follow a target: ``community(id)`` (the community's members) or ``user(id)`` (that member's sockets).
 Events are small (ids and counts, never content): the client reads what it may see through the API.
+`departed` is no event but word for the hubs: a member's sockets stop following a community they left.
 """
 
 from __future__ import annotations
@@ -31,3 +32,10 @@ async def publish(conn: asyncpg.Connection, targets: Sequence[str], event: dict)
     for start in range(0, len(targets), BATCH):
         payload = msgspec.json.encode({"to": list(targets[start : start + BATCH]), "event": event}).decode()
         await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+
+
+async def departed(conn: asyncpg.Connection, user_id: int, community_id: int) -> None:
+    """The member left or was removed from the community: on commit, every hub drops the community from what the
+    member's sockets follow before it hands on any event committed later, then re-reads their memberships."""
+    payload = msgspec.json.encode({"to": [user(user_id)], "departed": community_id}).decode()
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)

@@ -20,6 +20,6 @@ async def on_published(conn: asyncpg.Connection, event: Published) -> None:
     if event.comment_id is None:
         await live.publish(conn, [live.community(event.community_id)], {"type": "post", **ids})
         return
-    followers = await conn.fetch(q.COMMENT_FOLLOWERS, event.post_id, event.author_id or 0)
+    followers = await conn.fetch(q.COMMENT_FOLLOWERS, event.post_id, event.author_id or 0, event.community_id)
     targets = [live.user(row["author_id"]) for row in followers]
     await live.publish(conn, targets, {"type": "comment", "commentId": str(event.comment_id), **ids})

@@ -4,7 +4,8 @@ PostgreSQL hands every committed event (core/live.py) to the hub's listening con
 hub puts it, encoded once, in the bounded queue of each socket that follows one of its targets. A socket whose
 queue is full is a slow consumer: it is closed, and nobody else waits for it. Every LIVE_PING_SECONDS the hub
 pings, closes the idle, refreshes memberships, extends the presence of the sockets viewing a community and
-sends the online counts that changed.
+sends the online counts that changed. A member's departure (core/live.py `departed`) takes effect at once: the
+community is dropped as its word arrives, before any later event, and the member's memberships are re-read.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Socket:
         self.queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
         self.targets: set[str] = set()  # what it follows (Hub._follow)
         self.viewing: int | None = None
+        self.departures = 0  # departures heard: a membership read begun before the last one is stale
         self.heard = asyncio.get_running_loop().time()
         self.ended = asyncio.Event()
         self.close_code: int | None = 1000
@@ -80,6 +82,7 @@ class Hub:
         self.counts: dict[int, int] = {}  # the online count last sent, by viewed community
         self.listener: asyncpg.Connection | None = None
         self._ticker: asyncio.Task | None = None
+        self._rereads: set[asyncio.Task] = set()  # memberships re-read after a departure
         self.draining = False  # the instance is about to stop: sockets go elsewhere
 
     # --- the process's life ---
@@ -94,6 +97,8 @@ class Hub:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        for task in list(self._rereads):
+            task.cancel()
         for socket in self.all():
             socket.end(1001, "going_away")
         with contextlib.suppress(TimeoutError):  # a handler stuck on a dead client does not hold the shutdown
@@ -116,6 +121,9 @@ class Hub:
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         message = msgspec.json.decode(payload)
+        if "departed" in message:
+            self._departed(message["to"], message["departed"])
+            return
         text = msgspec.json.encode(message["event"]).decode()
         reached: set[Socket] = set()
         for target in message["to"]:
@@ -192,6 +200,51 @@ class Hub:
                 await presence.touch(conn, socket.user_id, socket.viewing, self.settings.presence_gap_seconds)
             socket.viewing = None
 
+    def _departed(self, targets: list[str], community_id: int) -> None:
+        """A member left a community: their sockets stop following it now, synchronously, so no event committed
+        after the departure reaches them; the re-read restores what they still stand in (the brand's team)."""
+        sockets = {socket for target in targets for socket in self.following.get(target, ())}
+        for socket in sockets:
+            socket.departures += 1
+            self._follow(socket, socket.targets - {live.community(community_id), viewers(community_id)})
+        if sockets:
+            task = asyncio.get_running_loop().create_task(self._reread(list(sockets)))
+            self._rereads.add(task)
+            task.add_done_callback(self._rereads.discard)
+
+    async def _reread(self, sockets: list[Socket]) -> None:
+        try:
+            async with self.pool.acquire() as conn:
+                await self._refollow(conn, sockets)
+        except DATABASE_ERRORS as exc:  # the next tick reads them again
+            log.warning("live memberships re-read failed", extra={"error": repr(exc)})
+
+    async def _refollow(self, conn: asyncpg.Connection, sockets: list[Socket]) -> None:
+        """What these sockets follow, read again: their member, the communities the member is active in, and the
+        community viewed (its posts and online counts) while the member still stands there; a community they no
+        longer stand in is no longer viewed. A socket that closed meanwhile, or heard a departure since the read began
+        (a newer read follows), is left alone."""
+        began = {socket: (socket.departures, socket.viewing) for socket in sockets}
+        rows = await conn.fetch(q.MEMBERSHIPS, list({socket.user_id for socket in sockets}))
+        communities = {row["user_id"]: row["communities"] for row in rows}
+        viewed = [(socket.user_id, socket.viewing) for socket in sockets if socket.viewing is not None]
+        standing = {
+            (row["user_id"], row["community_id"])
+            for row in await conn.fetch(q.STANDING, [u for u, _ in viewed], [c for _, c in viewed])
+        }
+        for socket, (departures, viewing) in began.items():
+            if socket.departures != departures or socket not in self.sockets.get(socket.user_id, ()):
+                continue
+            targets = {live.user(socket.user_id), *(live.community(c) for c in communities.get(socket.user_id, ()))}
+            if socket.viewing != viewing:  # it viewed another meanwhile, checked by then: keep what view() followed
+                if socket.viewing is not None:
+                    targets |= {live.community(socket.viewing), viewers(socket.viewing)}
+            elif viewing is not None and (socket.user_id, viewing) in standing:
+                targets |= {live.community(viewing), viewers(viewing)}
+            else:
+                socket.viewing = None  # removed, left or gone: its presence and online counts end here
+            self._follow(socket, targets)
+
     # --- every LIVE_PING_SECONDS ---
 
     async def _tick_forever(self) -> None:
@@ -218,15 +271,11 @@ class Hub:
 
     async def _refresh(self, conn: asyncpg.Connection) -> None:
         """Memberships that changed, presence of the viewing sockets, online counts that changed."""
-        rows = await conn.fetch(q.MEMBERSHIPS, list(self.sockets))
-        communities = {row["user_id"]: row["communities"] for row in rows}
+        await self._refollow(conn, self.all())
         gap = self.settings.presence_gap_seconds
         viewed: set[int] = set()
         for socket in self.all():
-            kept = {t for t in socket.targets if not t.startswith("c")}
-            member_of = set(communities.get(socket.user_id, ()))
-            self._follow(socket, kept | {live.community(c) for c in member_of})
-            if socket.viewing is not None and socket.viewing in member_of:
+            if socket.viewing is not None and viewers(socket.viewing) in socket.targets:  # still standing there
                 await presence.touch(conn, socket.user_id, socket.viewing, gap)
                 viewed.add(socket.viewing)
         for community_id in viewed:

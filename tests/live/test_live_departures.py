@@ -1,0 +1,133 @@
+"""A member who leaves or is removed from a community stops getting its events on a socket already open: its posts
+at once, comments on its posts, and the online counts of the community the socket viewed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from tests.feed.conftest import World
+from tests.live.conftest import next_event, quiet, socket_of
+from tests.support import api_client, make_settings
+
+
+async def _answering_pings(socket, kind: str, seconds: float) -> list[dict]:
+    """Messages of this type within ``seconds``, answering pings like the documented client."""
+    seen = []
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                message = json.loads(await socket.recv())
+                if message["type"] == "ping":
+                    await socket.send(json.dumps({"type": "pong"}))
+                elif message["type"] == kind:
+                    seen.append(message)
+    except TimeoutError:
+        return seen
+
+
+async def test_a_removed_member_gets_no_more_posts_of_the_community_at_once(world):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    other = await world.community(alice, bob)
+    async with socket_of(world, bob) as socket:
+        await next_event(socket, "ready")
+        removed = await world.client.delete(f"/v1/communities/{cid}/members/{bob.id}", headers=alice.headers)
+        assert removed.status_code == 204, removed.text
+        await world.post(alice, cid, "只给成员看的")
+        assert await quiet(socket, "post", 1.0) == []
+        # The communities bob is still in go on.
+        kept = await world.post(alice, other, "另一个社区")
+        assert (await next_event(socket, "post"))["postId"] == kept["id"]
+
+
+async def test_a_member_who_leaves_gets_no_more_posts_of_the_community_at_once(world):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    async with socket_of(world, bob) as socket, socket_of(world, alice) as hers:
+        await next_event(socket, "ready")
+        await next_event(hers, "ready")
+        left = await world.client.delete(f"/v1/communities/{cid}/members/me", headers=bob.headers)
+        assert left.status_code == 204, left.text
+        post = await world.post(alice, cid, "走了以后发的")
+        assert (await next_event(hers, "post"))["postId"] == post["id"]  # the members still hear of it
+        assert await quiet(socket, "post", 1.0) == []
+
+
+async def test_a_removed_member_gets_no_comment_events_of_the_community(world):
+    alice, bob, carol = [await world.member(n) for n in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(alice, cid, "周六晨跑")
+    await world.comment(bob, post["id"], "我也去")  # bob now follows the post's comments
+    async with socket_of(world, bob) as socket, socket_of(world, alice) as hers:
+        await next_event(socket, "ready")
+        await next_event(hers, "ready")
+        removed = await world.client.delete(f"/v1/communities/{cid}/members/{bob.id}", headers=alice.headers)
+        assert removed.status_code == 204, removed.text
+        comment = await world.comment(carol, post["id"], "几点集合？")
+        assert (await next_event(hers, "comment"))["commentId"] == comment["id"]  # the author still follows
+        assert await quiet(socket, "comment", 1.0) == []
+
+
+async def test_a_removed_member_gets_no_more_online_counts_of_the_community_viewed_at_once(world):
+    alice, bob, carol = [await world.member(n) for n in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    async with socket_of(world, bob) as socket:
+        await next_event(socket, "ready")
+        await socket.send(json.dumps({"type": "view", "communityId": cid}))
+        await next_event(socket, "online")
+        removed = await world.client.delete(f"/v1/communities/{cid}/members/{bob.id}", headers=alice.headers)
+        assert removed.status_code == 204, removed.text
+        await asyncio.sleep(0.2)  # the hub re-reads bob's memberships as it hears of the removal
+        async with socket_of(world, carol) as hers:
+            await next_event(hers, "ready")
+            await hers.send(json.dumps({"type": "view", "communityId": cid}))
+            await next_event(hers, "online")
+            assert await quiet(socket, "online", 1.0) == []
+
+
+async def test_the_memberships_refresh_stops_the_online_counts_of_a_community_no_longer_stood_in(settings, sandbox, db):
+    quick = make_settings(settings.database_url, wechat_api_base=sandbox.url, live_ping_seconds=0.3)
+    async with api_client(quick) as client:
+        world = World(client, sandbox)
+        alice, bob, carol = [await world.member(n) for n in ("alice", "bob", "carol")]
+        cid = await world.community(alice, bob, carol)
+        async with socket_of(world, bob) as socket:
+            await next_event(socket, "ready")
+            await socket.send(json.dumps({"type": "view", "communityId": cid}))
+            await next_event(socket, "online")
+            # A membership ended with no word to the hubs: only the refresh every ping interval notices.
+            await db.execute(
+                "UPDATE memberships SET status = 'removed', left_at = now() WHERE community_id = $1 AND user_id = $2",
+                int(cid),
+                bob.id,
+            )
+            await _answering_pings(socket, "online", 1.5)  # several ticks: memberships re-read
+            async with socket_of(world, carol) as hers:
+                await next_event(hers, "ready")
+                await hers.send(json.dumps({"type": "view", "communityId": cid}))
+                assert (await next_event(hers, "online"))["count"] >= 1  # a member who views still counts
+                assert await _answering_pings(socket, "online", 1.0) == []
+
+
+async def test_the_brands_team_viewing_a_community_it_is_no_member_of_keeps_its_counts_and_posts(settings, sandbox, db):
+    quick = make_settings(settings.database_url, wechat_api_base=sandbox.url, live_ping_seconds=0.3)
+    async with api_client(quick) as client:
+        world = World(client, sandbox)
+        alice, carol, dave = [await world.member(n) for n in ("alice", "carol", "dave")]
+        cid = await world.community(alice, carol)
+        brand = await db.fetchval("INSERT INTO brands (owner_id, name) VALUES ($1, '跑团') RETURNING id", alice.id)
+        await db.execute("INSERT INTO brand_admins (brand_id, user_id, role) VALUES ($1, $2, 'admin')", brand, dave.id)
+        await db.execute("UPDATE communities SET brand_id = $1 WHERE id = $2", brand, int(cid))
+        async with socket_of(world, dave) as socket:  # dave stands there as an admin, without a membership
+            await next_event(socket, "ready")
+            await socket.send(json.dumps({"type": "view", "communityId": cid}))
+            await next_event(socket, "online")
+            await _answering_pings(socket, "online", 1.5)  # several ticks: memberships re-read
+            async with socket_of(world, carol) as hers:
+                await next_event(hers, "ready")
+                await hers.send(json.dumps({"type": "view", "communityId": cid}))
+                await next_event(hers, "online")
+                assert await _answering_pings(socket, "online", 1.0) != []
+                post = await world.post(alice, cid, "品牌社区的新帖")
+                assert (await next_event(socket, "post"))["postId"] == post["id"]
