@@ -4,7 +4,7 @@ Access tokens are checked without the database (tokens.py). The erasure (a job i
 `NOTIFY account_erased, '<user id>'` in its transaction; each API process listens on a connection of its own and
 refuses the ids it heard. At start, and again after the listening connection was lost, a process reads the accounts
 erased within one access-token lifetime (older tokens have expired anyway). Refresh tokens are deleted by the erasure
-itself, so none can mint a new access token.
+itself, so none can mint a new access token. What holds a token beyond a request (a live socket) `watch`es the ids.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import asyncpg
 
@@ -32,6 +33,7 @@ class ErasedAccounts:
         self._conn: asyncpg.Connection | None = None
         self._reconnecting: asyncio.Task | None = None
         self._closed = False
+        self._watchers: list[Callable[[int], None]] = []
 
     def __contains__(self, user_id: int) -> bool:
         return user_id in self._heard
@@ -42,6 +44,14 @@ class ErasedAccounts:
         for uid in stale:
             del self._heard[uid]
         self._heard[user_id] = now
+        for watcher in list(self._watchers):
+            watcher(user_id)
+
+    def watch(self, watcher: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``watcher`` with each erased id heard (or read again after the listener was lost); returns the
+        unwatch."""
+        self._watchers.append(watcher)
+        return lambda: self._watchers.remove(watcher)
 
     async def start(self) -> None:
         conn = await asyncpg.connect(self._settings.database_url)

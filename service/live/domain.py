@@ -22,6 +22,9 @@ async def run_hub(app: Litestar) -> AsyncIterator[None]:
     hub = Hub(app.state.pool, app.state.settings)
     await hub.start()
     app.state.live = hub
+    # An erased account's sockets close at once (4401), in every process: its token stops working there.
+    erased = app.state.get("erased_accounts")
+    unwatch = erased.watch(hub.erased) if erased is not None else lambda: None
     # Draining before a stop (service/serving.py): sockets close with 1001 now, while the proxy still reaches
     # this instance, so clients reconnect to another one instead of losing theirs when granian stops.
     drain = asyncio.create_task(_drain_when(app.state.get("draining") or asyncio.Event(), hub))
@@ -29,6 +32,7 @@ async def run_hub(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         drain.cancel()
+        unwatch()
         await hub.stop()
 
 

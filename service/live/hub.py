@@ -163,6 +163,12 @@ class Hub:
         if not mine:
             del self.sockets[socket.user_id]
 
+    def erased(self, user_id: int) -> None:
+        """The account was erased (core/revocation.py): its sockets close as if their token had expired, since it
+        no longer works."""
+        for socket in self.sockets.get(user_id, ()):
+            socket.end(4401, "token_expired")
+
     def _follow(self, socket: Socket, targets: set[str]) -> None:
         for target in socket.targets - targets:
             followers = self.following[target]

@@ -2,7 +2,7 @@
 
 The token is checked before the upgrade: a missing, invalid or expired one is refused with 401 problem+json
 (the handshake fails; servers without the ASGI denial-response extension answer 403). While open, the socket
-closes with 4401 when its token expires.
+closes with 4401 when its token expires, or when the account is erased (its token stops working at once).
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ async def live_socket(socket: WebSocket) -> None:
         await socket.close(1001, "going_away")
         return
     me = await hub.open(socket, caller.id)
+    if caller.id in (socket.app.state.get("erased_accounts") or ()):  # erased since the token was checked
+        me.end(4401, "token_expired")
     tasks = [asyncio.create_task(_write(me)), asyncio.create_task(_read(hub, me))]
     try:
         me.send(m.LiveReady(user_id=str(caller.id), ping_seconds=hub.settings.live_ping_seconds))

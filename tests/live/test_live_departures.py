@@ -1,11 +1,15 @@
 """A member who leaves or is removed from a community stops getting its events on a socket already open: its posts
-at once, comments on its posts, and the online counts of the community the socket viewed."""
+at once, comments on its posts, and the online counts of the community the socket viewed. An erased account's
+sockets close at once."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 
+import websockets
+
+from service.auth.deletion import erase_due
 from tests.feed.conftest import World
 from tests.live.conftest import next_event, quiet, socket_of
 from tests.support import api_client, make_settings
@@ -131,3 +135,24 @@ async def test_the_brands_team_viewing_a_community_it_is_no_member_of_keeps_its_
                 assert await _answering_pings(socket, "online", 1.0) != []
                 post = await world.post(alice, cid, "品牌社区的新帖")
                 assert (await next_event(socket, "post"))["postId"] == post["id"]
+
+
+async def test_an_erased_accounts_socket_closes_at_once_as_if_its_token_expired(world, jobs, db):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    async with socket_of(world, carol) as socket, socket_of(world, bob) as his:
+        await next_event(socket, "ready")
+        await next_event(his, "ready")
+        assert (await world.client.delete("/v1/me", headers=carol.headers)).status_code == 202
+        await db.execute("UPDATE account_deletions SET due_at = now() WHERE user_id = $1", carol.id)
+        assert await erase_due(jobs.pool) == 1
+        heard = []
+        try:
+            async with asyncio.timeout(5):  # the API process hears the erasure within milliseconds
+                while True:
+                    heard.append(json.loads(await socket.recv())["type"])
+        except websockets.ConnectionClosed as closed:
+            assert (closed.rcvd.code, closed.rcvd.reason) == (4401, "token_expired")
+        assert "post" not in heard
+        await world.post(bob, cid, "删号之后发的帖子")
+        await next_event(his, "post")  # the others' sockets stay
