@@ -4714,7 +4714,7 @@ export interface components {
         };
         /**
          * LiveComment
-         * @description A comment became visible on a post I wrote or commented on (never my own).
+         * @description A comment became visible on a post I wrote or commented on, in a community I still belong to (never my own).
          * @example {
          *       "authorId": "42",
          *       "commentId": "42",

@@ -31,7 +31,7 @@ class LivePost(msgspec.Struct, tag="post", tag_field="type", rename="camel", kw_
 
 
 class LiveComment(msgspec.Struct, tag="comment", tag_field="type", rename="camel", kw_only=True):
-    """A comment became visible on a post I wrote or commented on (never my own)."""
+    """A comment became visible on a post I wrote or commented on, in a community I still belong to (never my own)."""
 
     community_id: Id
     post_id: Id
