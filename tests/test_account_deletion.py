@@ -19,6 +19,7 @@ from service.domains import DOMAINS
 from tests.feed.conftest import World
 from tests.privacy_world import NICKNAME, PHONE, REPORT_NOTE, PrivacyWorld, privacy_world
 from tests.support import api_client
+from tests.wechat_support import bearer, login, refresh_first
 from tests.world import assert_problem, sign_in
 
 NO_DELETION = {"pending": False, "requestedAt": None, "dueAt": None}
@@ -165,6 +166,18 @@ async def test_a_login_during_the_cooling_off_cancels_it(client, sandbox, settin
     finally:
         await pool.close()
     assert (await client.get("/v1/me", headers=back.headers)).json()["nickname"] == "alice"
+
+
+async def test_the_deletion_request_also_revokes_the_token_of_a_refresh_in_flight(client, sandbox, database_url):
+    """The app refreshes in the background as the member taps 注销: every session ends, that refresh's new token too."""
+    alice = await login(client, sandbox.url, "alice")
+    deleting = client.delete("/v1/me", headers=bearer(alice))
+    refreshed, deleted = await refresh_first(database_url, client, alice["refreshToken"], deleting)
+    assert deleted.status_code == 202, deleted.text
+    assert refreshed.status_code == 200, refreshed.text  # it came first
+
+    after = await client.post("/v1/auth/refresh", json={"refreshToken": refreshed.json()["refreshToken"]})
+    assert_problem(after, 401, "invalid_refresh_token")
 
 
 async def test_the_login_answer_says_the_deletion_was_cancelled(client, sandbox):

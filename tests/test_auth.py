@@ -14,7 +14,7 @@ from service.settings import SettingsError
 from service.wechat.sealing import SessionKeySealer
 from tests.media.conftest import phone_photo
 from tests.support import api_client, make_settings
-from tests.wechat_support import bearer, login
+from tests.wechat_support import bearer, login, refresh_first
 from tests.world import assert_problem
 
 # -- login -------------------------------------------------------------------------------------------------
@@ -289,6 +289,30 @@ async def test_expired_and_unknown_refresh_tokens_are_refused(client, sandbox, d
     assert_problem(expired, 401, "invalid_refresh_token")
     assert_problem(await client.post("/v1/auth/refresh", json={"refreshToken": "y" * 43}), 401, "invalid_refresh_token")
     assert_problem(await client.post("/v1/auth/refresh", json={"refreshToken": "short"}), 400, "validation_failed")
+
+
+async def test_a_logout_racing_a_refresh_also_revokes_the_token_that_refresh_mints(client, sandbox, database_url):
+    """The refresh holds the token's row when the logout comes: its successor belongs to the session too."""
+    alice = await login(client, sandbox.url, "alice")
+    logout = client.post("/v1/auth/logout", json={"refreshToken": alice["refreshToken"]})
+    refreshed, logged_out = await refresh_first(database_url, client, alice["refreshToken"], logout)
+    assert logged_out.status_code == 204 and refreshed.status_code == 200, (logged_out.text, refreshed.text)
+
+    after = await client.post("/v1/auth/refresh", json={"refreshToken": refreshed.json()["refreshToken"]})
+    assert_problem(after, 401, "invalid_refresh_token")
+
+
+async def test_a_reuse_racing_a_refresh_also_revokes_the_token_that_refresh_mints(client, sandbox, database_url):
+    """A copy of a spent token comes back while the holder of its successor refreshes: the whole family dies."""
+    alice = await login(client, sandbox.url, "alice")
+    second = (await client.post("/v1/auth/refresh", json={"refreshToken": alice["refreshToken"]})).json()
+    reuse = client.post("/v1/auth/refresh", json={"refreshToken": alice["refreshToken"]})  # the spent one, copied
+    refreshed, reused = await refresh_first(database_url, client, second["refreshToken"], reuse)
+    assert_problem(reused, 401, "refresh_token_reused")
+    assert refreshed.status_code == 200, refreshed.text
+
+    after = await client.post("/v1/auth/refresh", json={"refreshToken": refreshed.json()["refreshToken"]})
+    assert_problem(after, 401, "invalid_refresh_token")
 
 
 # -- access tokens -----------------------------------------------------------------------------------------

@@ -6,11 +6,13 @@ me = await client.get("/v1/me", headers=bearer(tokens))
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 
 from service.wechat.sandbox import SandboxConfig, SandboxState, create_sandbox_app
@@ -79,3 +81,36 @@ async def login(client: httpx.AsyncClient, sandbox_url: str, user_name: str) -> 
 def bearer(tokens: dict[str, Any] | str) -> dict[str, str]:
     token = tokens if isinstance(tokens, str) else tokens["accessToken"]
     return {"authorization": f"Bearer {token}"}
+
+
+async def _wait_for_lock_waiters(conn: asyncpg.Connection, count: int) -> None:
+    sql = """SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'"""
+    for _ in range(250):
+        await conn.execute("SELECT pg_stat_clear_snapshot()")  # the holder is in a transaction: no cached view
+        if await conn.fetchval(sql) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never saw {count} statements waiting for a lock")
+
+
+async def refresh_first(
+    database_url: str, client: httpx.AsyncClient, refresh_token: str, other: Coroutine[Any, Any, httpx.Response]
+) -> tuple[httpx.Response, httpx.Response]:
+    """Run a refresh and ``other`` so that the refresh is in flight (past its first lock) when ``other`` starts
+    and waits behind it: a test connection holds the token's row until both wait, only to order them."""
+    holder = await asyncpg.connect(database_url)
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute(
+            "SELECT 1 FROM refresh_tokens WHERE token_hash = sha256($1::text::bytea) FOR UPDATE", refresh_token
+        )
+        refreshing = asyncio.create_task(client.post("/v1/auth/refresh", json={"refreshToken": refresh_token}))
+        await _wait_for_lock_waiters(holder, 1)
+        racing = asyncio.create_task(other)
+        await _wait_for_lock_waiters(holder, 2)
+        await tx.rollback()
+        return await refreshing, await racing
+    finally:
+        await holder.close()

@@ -32,6 +32,7 @@ async def request(conn: asyncpg.Connection, settings: Settings, user_id: int) ->
     """Start (or, repeated, show) the deletion; every session of the account ends, so coming back means a login,
     which cancels."""
     async with conn.transaction():
+        await conn.execute(q.LOCK_SESSIONS, user_id)  # a refresh in flight finishes first: its new token is revoked
         owned = await conn.fetchrow(q.OWNED_COMMUNITY, user_id)
         if owned is not None:
             raise Problem("owner_must_transfer", f"you own the community {owned['name']!r} (id {owned['id']})")

@@ -5,6 +5,8 @@
 - Access tokens are short-lived and stateless (tokens.py); refresh tokens are random, stored as SHA-256,
   and rotate on every use within a family (one login). A used token presented again means it was copied:
   the whole family is revoked and the member must log in again.
+- Refreshes and revocations (logout, reuse, the deletion request) of one member take the member's users row
+  first (queries.LOCK_SESSIONS), so a token minted by a refresh in flight is never missed by a revocation.
 - Calls to WeChat hold no database connection, so a slow WeChat cannot drain the pool.
 """
 
@@ -124,13 +126,16 @@ async def refresh(conn: asyncpg.Connection, settings: Settings, refresh_token: s
     async with conn.transaction():
         digest = _digest(refresh_token)
         user_id = await conn.fetchval(queries.REFRESH_TOKEN_USER, digest)
-        row = None if user_id is None else await conn.fetchrow(queries.SELECT_REFRESH_TOKEN_FOR_UPDATE, digest, user_id)
+        row = None
+        if user_id is not None:
+            await conn.execute(queries.LOCK_SESSIONS, user_id)
+            row = await conn.fetchrow(queries.SELECT_REFRESH_TOKEN_FOR_UPDATE, digest, user_id)
         if row is not None and not (row["revoked"] or row["expired"] or row["used"]):
             await conn.execute(queries.MARK_REFRESH_TOKEN_USED, row["id"])
             return await _issue(conn, settings, row["user_id"], row["family_id"])
         reused = row is not None and row["used"] and not row["revoked"]
         if reused:
-            await conn.execute(queries.REVOKE_FAMILY, row["family_id"])
+            await conn.execute(queries.REVOKE_FAMILY, row["family_id"], row["user_id"])
     if reused:
         log.warning("refresh token reused: session revoked", extra={"userId": row["user_id"]})
         raise Problem(REFRESH_TOKEN_REUSED)
@@ -139,7 +144,12 @@ async def refresh(conn: asyncpg.Connection, settings: Settings, refresh_token: s
 
 async def logout(conn: asyncpg.Connection, refresh_token: str) -> None:
     """Revoke the session (token family) of this refresh token; unknown tokens are a no-op (idempotent)."""
-    await conn.execute(queries.REVOKE_FAMILY_OF_TOKEN, _digest(refresh_token))
+    digest = _digest(refresh_token)
+    async with conn.transaction():
+        user_id = await conn.fetchval(queries.REFRESH_TOKEN_USER, digest)
+        if user_id is not None:
+            await conn.execute(queries.LOCK_SESSIONS, user_id)
+            await conn.execute(queries.REVOKE_FAMILY_OF_TOKEN, digest, user_id)
 
 
 def session_info(user: Caller) -> SessionInfo:

@@ -19,6 +19,13 @@ VALUES ($1, $2, $3, now() + make_interval(secs => $4))
 
 # Locked by its user ($2, read first by REFRESH_TOKEN_USER): Citus locks a row only on the one shard it names.
 REFRESH_TOKEN_USER = "SELECT user_id FROM refresh_tokens WHERE token_hash = $1"
+
+# Every change to a member's sessions takes their users row first: a refresh, a logout, the deletion request (a
+# login updates the row anyway). A revocation waiting for a refresh in flight then sees, in its next statement, the
+# token that refresh minted (a single UPDATE waiting on the spent token's row saw only the rows of its snapshot and
+# missed it); a refresh waiting for a revocation finds its token revoked. NO KEY: the member's own inserts elsewhere
+# (a post, a like) take KEY SHARE on the row for their foreign key and need not wait.
+LOCK_SESSIONS = "SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE"
 SELECT_REFRESH_TOKEN_FOR_UPDATE = """
 SELECT id, user_id, family_id,
        expires_at <= now() AS expired,
@@ -30,11 +37,15 @@ FOR UPDATE
 
 MARK_REFRESH_TOKEN_USED = "UPDATE refresh_tokens SET used_at = now() WHERE id = $1"
 
-REVOKE_FAMILY = "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL"
+# $2 the member, so that Citus routes the statement to their shard.
+REVOKE_FAMILY = """
+UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $2 AND family_id = $1 AND revoked_at IS NULL
+"""
 
 REVOKE_FAMILY_OF_TOKEN = """
 UPDATE refresh_tokens SET revoked_at = now()
-WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL
+WHERE user_id = $2 AND revoked_at IS NULL
+  AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2)
 """
 
 SELECT_ME = "SELECT id, nickname, avatar_url, phone, created_at FROM users WHERE id = $1"
