@@ -59,6 +59,11 @@ WHERE user_id = ANY($1::bigint[]) AND read_at IS NULL AND NOT muted
 GROUP BY user_id
 """
 
+# By their recipients ($1), so Citus reads only their inboxes' shards.
+_WITHDRAW = """
+DELETE FROM inbox_items WHERE user_id = ANY($1::bigint[]) AND kind = $2 AND subject_type = $3 AND subject_id = $4
+"""
+
 
 @dataclass(frozen=True)
 class Item:
@@ -108,3 +113,12 @@ async def deliver(conn: asyncpg.Connection, item: Item) -> None:
             "unreadCount": unread[row["user_id"]],
         }
         await live.publish(conn, [live.user(row["user_id"])], event)
+
+
+async def withdraw(
+    conn: asyncpg.Connection, users: Sequence[int], kind: str, subject_type: str, subject_id: int
+) -> None:
+    """Delete the items of ``kind`` about one subject from these members' inboxes (what may no longer be told,
+    e.g. introductions naming an erased member)."""
+    if users:
+        await conn.execute(_WITHDRAW, list(users), kind, subject_type, subject_id)

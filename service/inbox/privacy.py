@@ -1,5 +1,6 @@
 """The inbox's part of account erasure and export (core/privacy.py): the member's inbox goes; items in others'
-inboxes about what the member did stay, their actor now the tombstone."""
+inboxes about what the member did stay, their actor now the tombstone. The warm-up robot's introductions naming the
+member go from the others' inboxes with its nudges (service/warmup/domain.py, core/inbox.py withdraw)."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ topic they care about; nothing while the robot is off."""
 
 from __future__ import annotations
 
+from service.auth.deletion import erase_due
 from service.warmup import nudges
 from tests.interests.conftest import get, inbox, opt, robot_on, run
 
@@ -148,3 +149,26 @@ async def test_the_export_holds_my_interests_and_the_erasure_takes_them(world, j
         assert await db.fetchval(f"SELECT count(*) FROM {table} WHERE {column} = $1", bob.id) == 0  # noqa: S608
     # The nudges naming bob go too, carol's included.
     assert await db.fetchval("SELECT count(*) FROM warmup_nudges WHERE $1 IN (user_id, other_id)", bob.id) == 0
+
+
+async def test_the_erasure_takes_the_introductions_naming_the_member_from_others_inboxes(world, jobs, db):
+    """docs/privacy.md: the robot's introductions sent to or naming the member go; others' introductions stay."""
+    alice, bob, carol, dan, erin = [await world.member(n) for n in ("alice", "bob", "carol", "dan", "erin")]
+    cid = await world.community(alice, bob, carol, dan, erin)
+    for who in (bob, carol):
+        await world.post(who, cid, "周末去跑步，有人一起吗")
+        await world.post(who, cid, "跑步真是最好的运动")
+    for who in (dan, erin):
+        await world.post(who, cid, "今晚练瑜伽")
+        await world.post(who, cid, "瑜伽让人放松")
+    await run(jobs, "interests.extract")
+    await robot_on(world, alice, cid)
+    await run(jobs, "robots.nudges")
+    assert await introductions(world, bob) == [("carol", "跑步")]
+    assert await introductions(world, dan) == [("erin", "瑜伽")]
+
+    assert (await world.client.delete("/v1/me", headers=carol.headers)).status_code == 202
+    await db.execute("UPDATE account_deletions SET due_at = now() WHERE user_id = $1", carol.id)
+    assert await erase_due(jobs.pool) == 1
+    assert await introductions(world, bob) == []  # bob was told of carol and her 跑步: gone
+    assert await introductions(world, dan) == [("erin", "瑜伽")]
