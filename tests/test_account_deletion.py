@@ -148,6 +148,55 @@ async def test_the_export_holds_everything_and_the_erasure_leaves_no_trace(world
     assert fresh["profile"]["nickname"] == ""
 
 
+async def _erase_now(settings, user_id: int) -> None:
+    pool = await create_pool(settings)
+    try:
+        await pool.execute("UPDATE account_deletions SET due_at = now() WHERE user_id = $1", user_id)
+        assert await erase_due(pool) == 1
+    finally:
+        await pool.close()
+
+
+async def _welcomes(database_url: str, cid: str) -> list[str]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        sql = "SELECT text FROM posts WHERE community_id = $1 AND kind = 'welcome' ORDER BY id"
+        rows = await conn.fetch(sql, int(cid))
+    finally:
+        await conn.close()
+    return [row["text"] for row in rows]
+
+
+async def test_the_erasure_unnames_the_welcome_post_of_every_join(client, sandbox, settings, database_url):
+    """A member who left and came back was greeted twice: neither greeting names them after the erasure."""
+    world = World(client, sandbox)
+    owner, zoe = await world.member("owner"), await world.member("zoe-runner")
+    cid = await world.community(owner, zoe, name="晨跑俱乐部", welcomeTemplate="欢迎 {nickname} 加入{community}！")
+    assert (await client.delete(f"/v1/communities/{cid}/members/me", headers=zoe.headers)).is_success
+    assert (await client.post(f"/v1/communities/{cid}/join", headers=zoe.headers)).status_code == 201
+    assert await _welcomes(database_url, cid) == ["欢迎 zoe-runner 加入晨跑俱乐部！"] * 2
+
+    assert (await client.delete("/v1/me", headers=zoe.headers)).status_code == 202
+    await _erase_now(settings, zoe.id)
+    assert await _welcomes(database_url, cid) == [f"欢迎 {ERASED_NICKNAME} 加入晨跑俱乐部！"] * 2
+
+
+async def test_the_erasure_unnames_a_welcome_post_that_greeted_a_former_nickname(
+    client, sandbox, settings, database_url
+):
+    """The greeting names the nickname the member had when they joined; only that place in it changes (the new
+    nickname, also a word of the community's name, does not)."""
+    world = World(client, sandbox)
+    owner, zoe = await world.member("owner"), await world.member("zoe-runner")
+    cid = await world.community(owner, zoe, name="晨跑俱乐部", welcomeTemplate="欢迎 {nickname} 加入{community}！")
+    renamed = await client.put("/v1/me", json={"nickname": "俱乐部"}, headers=zoe.headers)
+    assert renamed.status_code == 200, renamed.text
+
+    assert (await client.delete("/v1/me", headers=zoe.headers)).status_code == 202
+    await _erase_now(settings, zoe.id)
+    assert await _welcomes(database_url, cid) == [f"欢迎 {ERASED_NICKNAME} 加入晨跑俱乐部！"]
+
+
 async def test_a_login_during_the_cooling_off_cancels_it(client, sandbox, settings):
     world = World(client, sandbox)
     alice = await world.member("alice")

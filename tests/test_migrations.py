@@ -273,3 +273,45 @@ async def test_0035_refunds_the_places_that_had_expired_and_no_other(empty_datab
         spends = await conn.fetchval("SELECT count(*) FROM point_spends")
     assert [tuple(r) for r in refunded] == [("ann", 30, "expired", True)]
     assert spends == 3  # the ledger is append-only: every spend stays
+
+
+# Welcome posts as they stood before welcome_greeted: zoe greeted twice (she left and came back; her membership
+# points to the second); ann and bo, and dee and eve, admitted two in one transaction (their greetings and audit
+# entries share a time), dee and eve since gone from the community (no membership points to their greeting).
+WELCOMES_BEFORE_GREETED = """
+INSERT INTO users (appid, openid, nickname)
+VALUES ('wx-test-app', 'owner', 'owner'), ('wx-test-app', 'zoe', 'zoe'), ('wx-test-app', 'ann', 'ann'),
+       ('wx-test-app', 'bo', 'bo'), ('wx-test-app', 'cy', ''), ('wx-test-app', 'dee', 'dee'),
+       ('wx-test-app', 'eve', 'eve');
+INSERT INTO communities (owner_id, name, welcome_template) SELECT id, 'Runners', '' FROM users WHERE openid = 'owner';
+INSERT INTO posts (community_id, robot, kind, text, created_at)
+SELECT c.id, 'welcome', 'welcome', x.text, x.at FROM communities c,
+       (VALUES ('hi zoe!', '2026-01-01'::timestamptz), ('hi zoe, again', '2026-02-01'), ('hi ann', '2026-03-01'),
+               ('hi bo', '2026-03-01'), ('hi 新朋友', '2026-04-01'), ('hi dee', '2026-05-01'), ('hi eve', '2026-05-01')
+       ) x (text, at);
+INSERT INTO community_audit_log (community_id, action, subject_id, created_at)
+SELECT c.id, 'member.joined', u.id, x.at FROM communities c, users u,
+       (VALUES ('zoe', '2026-01-01'::timestamptz), ('zoe', '2026-02-01'), ('ann', '2026-03-01'), ('bo', '2026-03-01'),
+               ('cy', '2026-04-01'), ('dee', '2026-05-01'), ('eve', '2026-05-01')) x (who, at)
+WHERE u.openid = x.who;
+INSERT INTO memberships (community_id, user_id, via, welcome_post_id)
+SELECT p.community_id, u.id, 'free', p.id FROM posts p, users u
+WHERE (u.openid, p.text) IN (('zoe', 'hi zoe, again'), ('ann', 'hi ann'), ('bo', 'hi bo'));
+"""
+
+
+async def test_welcome_greeted_names_the_member_each_welcome_post_greeted(empty_database):
+    version = next(m.version for m in migrations.discover() if m.name == "welcome_greeted")
+    async with migrated_over(empty_database, version, WELCOMES_BEFORE_GREETED) as conn:
+        rows = await conn.fetch(
+            "SELECT p.text, u.openid, p.greeting FROM posts p LEFT JOIN users u ON u.id = p.greeted_id ORDER BY p.id"
+        )
+    assert [tuple(row) for row in rows] == [
+        ("hi zoe!", "zoe", ["hi ", "!"]),  # found by its audit entry
+        ("hi zoe, again", "zoe", ["hi ", ", again"]),
+        ("hi ann", "ann", ["hi ", ""]),  # the memberships point to both of one transaction's greetings
+        ("hi bo", "bo", ["hi ", ""]),
+        ("hi 新朋友", "cy", None),  # no nickname: nothing of the member in the text
+        ("hi dee", None, None),  # which of the two it greeted is not known: left as it was
+        ("hi eve", None, None),
+    ]

@@ -52,10 +52,24 @@ async def _audit(
     await conn.execute(q.INSERT_AUDIT, community_id, actor_id, action, subject_id, details or {})
 
 
+def greeting(template: str, community: str) -> list[str]:
+    """The greeting split where the nickname goes: {community} is replaced, nothing else in the template is
+    interpreted. Kept with the welcome post, so the erasure can put 已注销用户 exactly where the nickname went."""
+    parts, part, start = [], "", 0
+    for match in _PLACEHOLDER.finditer(template):
+        part += template[start : match.start()]
+        if match[1] == "nickname":
+            parts.append(part)
+            part = ""
+        else:
+            part += community if match[1] == "community" else match[0]
+        start = match.end()
+    return [*parts, part + template[start:]]
+
+
 def render_welcome(template: str, nickname: str, community: str) -> str:
     """The greeting: {nickname} and {community} are replaced; nothing else in the template is interpreted."""
-    values = {"nickname": nickname or NEWCOMER_FALLBACK_NAME, "community": community}
-    return _PLACEHOLDER.sub(lambda match: values.get(match[1], match[0]), template)
+    return (nickname or NEWCOMER_FALLBACK_NAME).join(greeting(template, community))
 
 
 def _unknown_placeholders(template: str) -> list[str]:
@@ -125,8 +139,9 @@ async def admit(
     await conn.execute(q.CANCEL_PENDING_REQUEST, community_id, user_id)
 
     nickname = await conn.fetchval(q.USER_NICKNAME, user_id) or ""
-    text = render_welcome(community["welcome_template"], nickname, community["name"])
-    post_id = await post_as_robot(conn, community_id, "welcome", "welcome", text)
+    parts = greeting(community["welcome_template"], community["name"])
+    text = (nickname or NEWCOMER_FALLBACK_NAME).join(parts)
+    post_id = await post_as_robot(conn, community_id, "welcome", "welcome", text, greeted=(user_id, parts))
     await conn.execute(q.SET_WELCOME_POST, community_id, user_id, post_id)
 
     logged: dict[str, Any] = {"via": via, "rejoin": current is not None, **(details or {})}

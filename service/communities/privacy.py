@@ -1,9 +1,9 @@
 """The communities domain's part of account erasure and export (core/privacy.py, docs/privacy.md).
 
 Memberships end as a quiet departure: no audit entry, no greeting, no metric; the member count follows. Join
-requests go (their messages are the member's words). The welcome post that greeted the member by name keeps its
-thread but names the erased member no more. Invites, referrals, audit entries and paid entries stay: they name the
-tombstone's id only.
+requests go (their messages are the member's words). Every welcome post that greeted the member by name (each
+join's, whatever they were called then) keeps its thread but names the erased member no more. Invites, referrals,
+audit entries and paid entries stay: they name the tombstone's id only.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ WITH ended AS (
 UPDATE communities c SET member_count = c.member_count - 1 FROM ended WHERE c.id = ended.community_id
 """
 
-_UNNAME_WELCOMES = """
-UPDATE posts p SET text = replace(p.text, u.nickname, $2)
-FROM memberships m JOIN users u ON u.id = m.user_id
-WHERE m.user_id = $1 AND p.id = m.welcome_post_id AND p.community_id = m.community_id AND u.nickname <> ''
-"""
+# Every welcome post that greeted the member (an earlier join's too, and one naming a former nickname): each is
+# written again from its greeting, split where the nickname went, so nothing else in it changes. One by one, by
+# community and id: Citus takes no stable function (array_to_string) over a column in a multi-shard UPDATE.
+_WELCOMES = "SELECT community_id, id, greeting FROM posts WHERE greeted_id = $1 AND greeting IS NOT NULL"
+_REWRITE_WELCOME = "UPDATE posts SET text = $3 WHERE community_id = $1 AND id = $2"
 
 _DELETE_JOIN_REQUESTS = "DELETE FROM join_requests WHERE user_id = $1"
 
@@ -47,7 +47,8 @@ FROM join_requests WHERE user_id = $1 ORDER BY id
 
 
 async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
-    await conn.execute(_UNNAME_WELCOMES, erasure.user_id, ERASED_NICKNAME)
+    for post in await conn.fetch(_WELCOMES, erasure.user_id):
+        await conn.execute(_REWRITE_WELCOME, post["community_id"], post["id"], ERASED_NICKNAME.join(post["greeting"]))
     await conn.execute(_END_MEMBERSHIPS, erasure.user_id)
     await conn.execute(_DELETE_JOIN_REQUESTS, erasure.user_id)
 

@@ -14,7 +14,7 @@ import asyncpg
 RobotName = Literal["welcome", "digest", "keyword"]
 
 _INSERT_POST = """
-INSERT INTO posts (community_id, robot, kind, text) VALUES ($1, $2, $3, $4) RETURNING id
+INSERT INTO posts (community_id, robot, kind, text, greeted_id, greeting) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
 """
 
 _INSERT_COMMENT = """
@@ -23,9 +23,19 @@ RETURNING id
 """
 
 
-async def post_as_robot(conn: asyncpg.Connection, community_id: int, robot: RobotName, kind: str, text: str) -> int:
-    """A robot's post in a community; returns its id."""
-    return await conn.fetchval(_INSERT_POST, community_id, robot, kind, text)
+async def post_as_robot(
+    conn: asyncpg.Connection,
+    community_id: int,
+    robot: RobotName,
+    kind: str,
+    text: str,
+    *,
+    greeted: tuple[int, list[str]] | None = None,
+) -> int:
+    """A robot's post in a community; returns its id. ``greeted``: the member a welcome greets and the text split
+    where their nickname went (the erasure re-joins it around 已注销用户)."""
+    greeted_id, greeting = greeted or (None, None)
+    return await conn.fetchval(_INSERT_POST, community_id, robot, kind, text, greeted_id, greeting)
 
 
 async def comment_as_robot(
