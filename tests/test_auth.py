@@ -530,6 +530,7 @@ async def test_avatar_only_edit_needs_no_content_check(client, sandbox):
 
 async def test_prune_drops_expired_tokens_and_finished_windows(client, sandbox, settings, database_url):
     from service.auth import logic
+    from service.core import ratelimit
 
     alice = await login(client, sandbox.url, "alice")
     await login(client, sandbox.url, "bob")
@@ -540,8 +541,22 @@ async def test_prune_drops_expired_tokens_and_finished_windows(client, sandbox, 
             int(alice["user"]["id"]),
         )
         await conn.execute("UPDATE rate_limits SET window_start = now() - interval '1 hour' WHERE bucket LIKE '%code%'")
-        await logic.prune(conn, settings)
+        # Hourly and daily limits live as long as their own windows (the clean-up once kept 2 minutes for all).
+        for bucket, window, age in [
+            ("hour:young", 3600, "3 minutes"),
+            ("hour:old", 3600, "61 minutes"),
+            ("day:young", 86400, "2 hours"),
+            ("day:old", 86400, "25 hours"),
+        ]:
+            await ratelimit.hit(conn, {bucket: 10}, window, "test")
+            await conn.execute(
+                "UPDATE rate_limits SET window_start = now() - $2::text::interval WHERE bucket = $1", bucket, age
+            )
+        await logic.prune(conn)
         assert await conn.fetchval("SELECT count(*) FROM refresh_tokens") == 1
-        assert await conn.fetchval("SELECT count(*) FROM rate_limits") == 1  # the address window is current
+        kept = [row["bucket"] for row in await conn.fetch("SELECT bucket FROM rate_limits ORDER BY bucket")]
+        addresses = [bucket for bucket in kept if bucket.startswith("login:address:")]
+        assert len(addresses) == 1  # the address window is current; the codes' ended an hour ago
+        assert sorted(set(kept) - set(addresses)) == ["day:young", "hour:young"]
     finally:
         await conn.close()

@@ -84,11 +84,10 @@ async def enforce_login_limits(conn: asyncpg.Connection, settings: Settings, cod
     await ratelimit.hit(conn, limits, settings.login_rate_window, "too many login attempts")
 
 
-async def prune(conn: asyncpg.Connection, settings: Settings) -> None:
+async def prune(conn: asyncpg.Connection) -> None:
     """Drop expired refresh tokens and finished rate-limit windows (also fit for a periodic job)."""
     await conn.execute(queries.DELETE_EXPIRED_REFRESH_TOKENS)
-    longest = max(settings.login_rate_window, settings.write_rate_window, 60)
-    await conn.execute(queries.DELETE_STALE_RATE_LIMITS, longest * 2, deletion.EXPORT_WINDOW)
+    await conn.execute(ratelimit.STALE)
 
 
 async def login(
@@ -112,7 +111,7 @@ async def login(
             cancelled = await deletion.cancel_on_login(conn, row["id"])
         await ratelimit.refund(conn, _address_bucket(client_address))
         if random.random() < PRUNE_PROBABILITY:  # noqa: S311 - not security relevant
-            await prune(conn, settings)
+            await prune(conn)
     log.info("login", extra={"userId": row["id"], "newUser": row["created"], "deletionCancelled": cancelled})
     return LoginResult(**_fields(tokens), user=_row_to_me(row), new_user=row["created"], deletion_cancelled=cancelled)
 

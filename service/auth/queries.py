@@ -66,11 +66,6 @@ RETURNING id, nickname, avatar_url, phone, created_at
 
 # Fixed windows: each bucket counts hits since its window started; a window older than $3 seconds restarts.
 # Export buckets (a day's window, $2) outlive the others.
-DELETE_STALE_RATE_LIMITS = """
-DELETE FROM rate_limits
-WHERE window_start < now() - make_interval(secs => CASE WHEN bucket LIKE 'export:%' THEN $2::int ELSE $1::int END)
-"""
-
 DELETE_EXPIRED_REFRESH_TOKENS = "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'"
 
 # -- account deletion (deletion.py) -----------------------------------------------------------------------------

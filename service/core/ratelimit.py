@@ -4,7 +4,8 @@
 Retry-After the seconds until the window ends, when any bucket is over its limit. Login limits callers per
 address and per code (service.auth); the feed limits every member's writing (service.feed.limits).
 `refund` takes a hit back: a bucket charged up front (so concurrent attempts cannot all slip past the count)
-can then count only the attempts that failed.
+can then count only the attempts that failed. Each bucket keeps its window's length: the clean-up
+(`STALE`) drops it only once that window has passed.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from service.errors import Problem
 # in DO UPDATE SET or RETURNING: now() comes as the inserted row's, and the window is compared as the interval
 # between two instants (timestamptz - timestamptz is immutable; timestamptz - interval is not). Same on one server.
 HIT = """
-INSERT INTO rate_limits AS r (bucket, window_start, hits)
-VALUES ($1, now(), 1)
+INSERT INTO rate_limits AS r (bucket, window_start, hits, window_seconds)
+VALUES ($1, now(), 1, $2)
 ON CONFLICT (bucket) DO UPDATE
 SET window_start = CASE WHEN EXCLUDED.window_start - r.window_start >= make_interval(secs => $2)
                         THEN EXCLUDED.window_start ELSE r.window_start END,
-    hits = CASE WHEN EXCLUDED.window_start - r.window_start >= make_interval(secs => $2) THEN 1 ELSE r.hits + 1 END
+    hits = CASE WHEN EXCLUDED.window_start - r.window_start >= make_interval(secs => $2) THEN 1 ELSE r.hits + 1 END,
+    window_seconds = EXCLUDED.window_seconds
 RETURNING hits
 """
 # Only for a refused hit: Citus takes no now() in RETURNING either.
@@ -42,6 +44,8 @@ async def hit(conn: asyncpg.Connection, limits: dict[str, int], window: int, det
 
 
 REFUND = "UPDATE rate_limits SET hits = hits - 1 WHERE bucket = $1 AND hits > 0"
+# Buckets whose own window has passed (the next hit would start a new one anyway).
+STALE = "DELETE FROM rate_limits WHERE window_start < now() - make_interval(secs => window_seconds)"
 
 
 async def refund(conn: asyncpg.Connection, bucket: str) -> None:
