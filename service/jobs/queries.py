@@ -19,7 +19,7 @@ WHERE id IN (
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, kind, payload, attempts, max_attempts
+RETURNING id, kind, payload, attempts, failures, max_attempts
 """
 
 EXTEND_LEASE = """
@@ -34,7 +34,7 @@ WHERE id = $1 AND attempts = $2 AND status = 'running'
 
 RETRY = """
 UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $3), last_error = $4,
-       locked_by = NULL, locked_until = NULL, updated_at = now()
+       failures = failures + 1, locked_by = NULL, locked_until = NULL, updated_at = now()
 WHERE id = $1 AND attempts = $2 AND status = 'running'
 """
 
@@ -42,6 +42,13 @@ WHERE id = $1 AND attempts = $2 AND status = 'running'
 RESCHEDULE = """
 UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $3), attempts = attempts - 1,
        locked_by = NULL, locked_until = NULL, updated_at = now()
+WHERE id = $1 AND attempts = $2 AND status = 'running'
+"""
+# A periodic job ran well: queued for its next run with its failures cleared (the attempt number, which fences a
+# finish, keeps going as a reschedule's).
+NEXT_RUN = """
+UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $3), attempts = attempts - 1,
+       failures = 0, last_error = NULL, locked_by = NULL, locked_until = NULL, updated_at = now()
 WHERE id = $1 AND attempts = $2 AND status = 'running'
 """
 

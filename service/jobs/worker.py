@@ -5,8 +5,9 @@
   dies (kill -9, lost machine) stops extending it; once it lapses another worker takes the job again. So
   handlers must be idempotent.
 - Every finish is fenced by the attempt number: a worker that lost its lease cannot mark the job done.
-- A failure re-queues the job after min(cap, base * 2^(attempt-1)) seconds (with a little jitter) until
-  `max_attempts`, then it stays `failed` with its last error for a person to look at.
+- A failure re-queues the job after min(cap, base * 2^(failures-1)) seconds (with a little jitter) until
+  `max_attempts` failures in a row, then it stays `failed` with its last error for a person to look at. A periodic
+  job's good run clears its failures: hiccups spread over days neither add up nor stretch its backoff.
 - SIGTERM/SIGINT: stop claiming, let running jobs finish for `grace` seconds, hand back the rest.
 """
 
@@ -157,11 +158,12 @@ class Worker:
             raise
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:2000]
-            if attempt >= row["max_attempts"]:
+            failures = row["failures"] + 1  # in a row: a periodic job's success clears them
+            if failures >= row["max_attempts"]:
                 await self.pool.execute(queries.FAIL, job_id, attempt, error)
                 log.error("job failed for good", extra={"jobId": job_id, "kind": kind, "error": error})
             else:
-                delay = backoff(attempt, self.backoff_base, self.backoff_cap)
+                delay = backoff(failures, self.backoff_base, self.backoff_cap)
                 await self.pool.execute(queries.RETRY, job_id, attempt, delay, error)
                 log.warning(
                     "job failed, will retry",
@@ -175,7 +177,7 @@ class Worker:
                 )
         else:
             if kind in self.jobs.periodic:
-                await self.pool.execute(queries.RESCHEDULE, job_id, attempt, self.jobs.periodic[kind])
+                await self.pool.execute(queries.NEXT_RUN, job_id, attempt, self.jobs.periodic[kind])
             else:
                 await self.pool.execute(queries.COMPLETE, job_id, attempt)
             log.info(

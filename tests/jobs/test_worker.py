@@ -220,3 +220,39 @@ async def test_periodic_jobs_are_seeded_once_and_run_again_after_their_interval(
     await workers[1].seed_periodic()  # a queued one exists: nothing added
     assert await context.pool.fetchval("SELECT count(*) FROM jobs WHERE kind = 'test.tick'") == 1
     assert await context.pool.fetchval("SELECT count(*) FROM job_runs WHERE worker = 'tick'") == 1
+
+
+flaky_jobs = Registry()  # apart, as periodic_jobs
+
+
+@flaky_jobs.job("test.flaky_tick", every=30)
+async def flaky_tick(ctx: JobContext, payload: dict) -> None:
+    """Fails every other run."""
+    runs = await ctx.pool.fetchval(
+        "WITH run AS (INSERT INTO job_runs (job_id, worker, attempt) VALUES ($1, 'flaky', $2)) "
+        "SELECT count(*) + 1 FROM job_runs WHERE worker = 'flaky'",
+        ctx.job_id,
+        ctx.attempt,
+    )
+    if runs % 2 == 0:
+        raise RuntimeError("transient")
+
+
+async def test_a_periodic_jobs_good_run_clears_its_failures(context):
+    w = Worker(context, flaky_jobs, poll_interval=0.02, lease=5, backoff_base=5, backoff_cap=3600)
+    await w.seed_periodic()
+    for _ in range(12):  # a good run and a failure, twelve times: 12 failures, never two in a row
+        for _ in range(2):
+            await context.pool.execute("UPDATE jobs SET run_at = now() WHERE kind = 'test.flaky_tick'")
+            assert await w.run_once() == 1
+    row = await context.pool.fetchrow(
+        "SELECT status, failures, last_error, run_at - now() AS wait FROM jobs WHERE kind = 'test.flaky_tick'"
+    )
+    # Queued again after its first failure's backoff (5 s), not failed for good after twelve (nor waiting an hour).
+    assert (row["status"], row["failures"], row["last_error"]) == ("queued", 1, "RuntimeError: transient")
+    assert row["wait"].total_seconds() < 10
+    await context.pool.execute("UPDATE jobs SET run_at = now() WHERE kind = 'test.flaky_tick'")
+    assert await w.run_once() == 1  # a good run: its failures cleared
+    row = await context.pool.fetchrow("SELECT failures, last_error FROM jobs WHERE kind = 'test.flaky_tick'")
+    assert (row["failures"], row["last_error"]) == (0, None)
+    assert await context.pool.fetchval("SELECT count(*) FROM job_runs WHERE worker = 'flaky'") == 25
