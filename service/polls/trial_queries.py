@@ -138,7 +138,9 @@ FROM posts WHERE id = $1
 SET_FEEDBACK_POST = "UPDATE trial_feedback SET post_id = $2 WHERE id = $1"
 
 # Holders who have not claimed yet and still can: told the deadline is near.
+# Holders not yet claimed whose own reminder is due ($2 the lead before the deadline): a place redeemed with points
+# after the close has a later deadline and a reminder job of its own, and is not told with the close's.
 UNCLAIMED = """
 SELECT id, user_id, community_id, expires_at FROM trial_qualifications
-WHERE poll_id = $1 AND status = 'granted' AND expires_at > now()
+WHERE poll_id = $1 AND status = 'granted' AND expires_at > now() AND expires_at <= now() + $2::interval
 """

@@ -24,6 +24,7 @@ from service.polls import models as m
 from service.polls import points
 from service.polls import queries as q
 from service.polls import trial_queries as tq
+from service.polls.closing import TRIAL_CLOSING_LEAD
 from service.polls.common import audit, check_content, openid_of, poll_state, replay_only
 from service.wechat.client import WeChatClient
 
@@ -249,9 +250,9 @@ def _shared(row: asyncpg.Record) -> m.SharedPost:
 
 
 async def remind_unclaimed(conn: asyncpg.Connection, poll_id: int, product: str) -> None:
-    """Before the claim deadline: every holder who has not claimed is told, once."""
+    """A day before a claim deadline: every holder whose deadline it is and who has not claimed is told, once."""
     async with conn.transaction():
-        for trial in await conn.fetch(tq.UNCLAIMED, poll_id):
+        for trial in await conn.fetch(tq.UNCLAIMED, poll_id, TRIAL_CLOSING_LEAD):
             data = {"pollId": str(poll_id), "product": product, "expiresAt": trial["expires_at"].isoformat()}
             closing = Item(
                 trial["user_id"], "trial_closing", "trial", trial["id"], trial["community_id"], data=data, once=True

@@ -4,7 +4,7 @@ to the brand, every refusal, and the races (one member's points, many members fo
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -204,6 +204,50 @@ async def test_a_winner_already_holds_a_trial_and_the_window_ends_with_the_claim
         )
     late = assert_problem(await redeem(world, dave, poll["id"]), 409, "trial_redemption_closed")
     assert "until" in late["detail"]
+
+
+async def test_a_redeemed_place_is_reminded_a_day_before_its_own_deadline_not_with_the_close(world):
+    carol, dave, *_ = world.members
+    await make_brand(world)
+    await earn(world, dave, 100)
+    poll = await world.open_poll(
+        rewards={"winningProposer": True, "claimDays": 3, "product": "冷萃"}, trialPoints={"price": 10, "places": 5}
+    )
+    proposal = await world.proposal(carol, poll["id"], "晨光")
+    await world.advance(poll["id"])
+    await world.voted(dave, poll["id"], proposal)
+    await world.close(poll["id"])  # carol wins a trial: claim by close + 3 days
+    pid = int(poll["id"])
+    async with world.db() as conn:  # two days pass
+        await conn.execute("UPDATE polls SET closed_at = closed_at - interval '2 days' WHERE id = $1", pid)
+        await conn.execute(
+            "UPDATE trial_qualifications SET granted_at = granted_at - interval '2 days',"
+            " expires_at = expires_at - interval '2 days' WHERE poll_id = $1",
+            pid,
+        )
+        await conn.execute(
+            "UPDATE jobs SET run_at = run_at - interval '2 days' WHERE dedupe_key LIKE $1", f"poll:{pid}:%"
+        )
+    bought = await redeem(world, dave, poll["id"])  # dave buys a place now: claim by now + 3 days
+    assert bought.status_code == 201, bought.text
+    assert datetime.fromisoformat(bought.json()["expiresAt"]) > datetime.now(UTC) + timedelta(days=2, hours=23)
+
+    await world.run_jobs()  # carol's reminder is due (a day before her deadline); dave's is 2 days away
+    assert len(await notices(world.client, carol.headers, "trial_closing")) == 1
+    # Dave's deadline is 3 days away: he is not told yet...
+    assert await notices(world.client, dave.headers, "trial_closing") == []
+    # ... until a day before his own deadline, by his place's own reminder.
+    async with world.db() as conn:
+        await conn.execute(
+            "UPDATE trial_qualifications SET expires_at = expires_at - interval '2 days' WHERE id = $1",
+            int(bought.json()["id"]),
+        )
+        await conn.execute(
+            "UPDATE jobs SET run_at = now() WHERE dedupe_key = $1", f"poll:{pid}:closing:{bought.json()['id']}"
+        )
+    await world.run_jobs()
+    assert len(await notices(world.client, dave.headers, "trial_closing")) == 1
+    assert len(await notices(world.client, carol.headers, "trial_closing")) == 1
 
 
 async def test_not_enough_points_spends_nothing(world):

@@ -200,6 +200,10 @@ async def test_holders_who_have_not_claimed_are_reminded_once_before_the_deadlin
     claimed = await _trial(world, dave)
     await world.client.post(f"/v1/trials/{claimed['id']}/claim", json={"deliveryNote": "地址"}, headers=dave.headers)
     assert await world.run_jobs() == 0  # a day before the deadline, not yet
+    async with world.db() as conn:  # time passes: the deadline is less than a day away
+        await conn.execute(
+            "UPDATE trial_qualifications SET expires_at = now() + interval '23 hours' WHERE poll_id = $1", int(closed)
+        )
     for _ in range(2):  # a reminder job that runs again (a crash after sending) tells nobody twice
         async with world.db() as conn:
             await conn.execute(
