@@ -1,11 +1,18 @@
 """SQL of the job queue."""
 
+# A key already queued is kept as it is; one running is asked to go again (`again_at`, the earliest asked for):
+# its run may have read what it works on before the caller's work was committed. `added`: a new job.
 ENQUEUE = """
-INSERT INTO jobs (kind, payload, run_at, dedupe_key, max_attempts)
+INSERT INTO jobs AS j (kind, payload, run_at, dedupe_key, max_attempts)
 VALUES ($1, $2, coalesce($3, now()), $4, $5)
-ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO NOTHING
-RETURNING id
+ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO UPDATE
+SET again_at = least(coalesce(j.again_at, EXCLUDED.run_at), EXCLUDED.run_at)
+WHERE j.status = 'running'
+RETURNING id, again_at IS NULL AS added
 """
+
+# Every finish of a run below honours `again_at`: the job is queued again by then rather than left done, failed or
+# waiting longer.
 
 # Due jobs, plus running jobs whose lease expired (their worker died). SKIP LOCKED: workers never wait for
 # each other nor take the same row; the attempt number fences a late finish by a worker that lost its lease.
@@ -28,39 +35,45 @@ WHERE id = $1 AND attempts = $2 AND status = 'running'
 """
 
 COMPLETE = """
-UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, finished_at = now(), updated_at = now()
+UPDATE jobs SET status = CASE WHEN again_at IS NULL THEN 'done' ELSE 'queued' END, run_at = coalesce(again_at, run_at),
+       again_at = NULL, failures = 0, locked_by = NULL, locked_until = NULL,
+       finished_at = CASE WHEN again_at IS NULL THEN now() END, updated_at = now()
 WHERE id = $1 AND attempts = $2 AND status = 'running'
 """
 
 RETRY = """
-UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $3), last_error = $4,
-       failures = failures + 1, locked_by = NULL, locked_until = NULL, updated_at = now()
+UPDATE jobs SET status = 'queued', run_at = least(now() + make_interval(secs => $3), again_at), again_at = NULL,
+       last_error = $4, failures = failures + 1, locked_by = NULL, locked_until = NULL, updated_at = now()
 WHERE id = $1 AND attempts = $2 AND status = 'running'
 """
 
 # A reschedule is not a failure: the attempt does not count.
 RESCHEDULE = """
-UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $3), attempts = attempts - 1,
-       locked_by = NULL, locked_until = NULL, updated_at = now()
+UPDATE jobs SET status = 'queued', run_at = least(now() + make_interval(secs => $3), again_at), again_at = NULL,
+       attempts = attempts - 1, locked_by = NULL, locked_until = NULL, updated_at = now()
 WHERE id = $1 AND attempts = $2 AND status = 'running'
 """
 # A periodic job ran well: queued for its next run with its failures cleared (the attempt number, which fences a
 # finish, keeps going as a reschedule's).
 NEXT_RUN = """
-UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $3), attempts = attempts - 1,
-       failures = 0, last_error = NULL, locked_by = NULL, locked_until = NULL, updated_at = now()
+UPDATE jobs SET status = 'queued', run_at = least(now() + make_interval(secs => $3), again_at), again_at = NULL,
+       attempts = attempts - 1, failures = 0, last_error = NULL, locked_by = NULL, locked_until = NULL,
+       updated_at = now()
 WHERE id = $1 AND attempts = $2 AND status = 'running'
 """
 
+# Failed for good, unless new work was asked for meanwhile: then it starts over for that work.
 FAIL = """
-UPDATE jobs SET status = 'failed', last_error = $3, locked_by = NULL, locked_until = NULL,
-       finished_at = now(), updated_at = now()
+UPDATE jobs SET status = CASE WHEN again_at IS NULL THEN 'failed' ELSE 'queued' END,
+       run_at = coalesce(again_at, run_at), again_at = NULL,
+       failures = CASE WHEN again_at IS NULL THEN failures ELSE 0 END, last_error = $3, locked_by = NULL,
+       locked_until = NULL, finished_at = CASE WHEN again_at IS NULL THEN now() END, updated_at = now()
 WHERE id = $1 AND attempts = $2 AND status = 'running'
 """
 
 # Graceful shutdown: hand back what this worker holds, so others take it at once.
 RELEASE = """
-UPDATE jobs SET status = 'queued', attempts = attempts - 1, locked_by = NULL, locked_until = NULL,
+UPDATE jobs SET status = 'queued', attempts = attempts - 1, again_at = NULL, locked_by = NULL, locked_until = NULL,
        updated_at = now()
 WHERE id = $1 AND attempts = $2 AND status = 'running'
 """

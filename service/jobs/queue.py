@@ -72,6 +72,7 @@ async def enqueue(
     dedupe_key: str | None = None,
     max_attempts: int = 12,
 ) -> int | None:
-    """Add a job (in the caller's transaction). With `dedupe_key`, a key already queued or running is kept
-    and None is returned."""
-    return await conn.fetchval(queries.ENQUEUE, kind, payload or {}, run_at, dedupe_key, max_attempts)
+    """Add a job (in the caller's transaction); its id. With `dedupe_key`, a key already queued is kept, and one
+    running goes again once it finishes (by `run_at`): None either way."""
+    row = await conn.fetchrow(queries.ENQUEUE, kind, payload or {}, run_at, dedupe_key, max_attempts)
+    return row["id"] if row is not None and row["added"] else None

@@ -140,6 +140,33 @@ async def test_dedupe_key_keeps_one_pending_job(context):
     assert await add(context, "test.record", {"w": "c"}, dedupe_key="k") not in (None, first)
 
 
+@jobs.job("test.asked_again")
+async def asked_again(ctx: JobContext, payload: dict) -> None:
+    """Records its run; on its first run, work under its own key is committed meanwhile (as a redemption or an
+    upload released while the run reads its state)."""
+    await ctx.pool.execute("INSERT INTO job_runs (job_id, worker, attempt) VALUES ($1, 'again', $2)", ctx.job_id, 0)
+    if await ctx.pool.fetchval("SELECT count(*) FROM job_runs WHERE worker = 'again'") == 1:
+        async with ctx.pool.acquire() as conn:
+            assert await enqueue(conn, "test.asked_again", dedupe_key="again") is None  # the key is its
+
+
+async def test_work_asked_for_while_its_job_runs_runs_it_again(context):
+    job_id = await add(context, "test.asked_again", dedupe_key="again")
+    w = worker(context)
+    assert await w.run_once() == 1
+    row = await job_row(context, job_id)
+    assert (row["status"], row["again_at"], row["finished_at"]) == ("queued", None, None)  # not done: once more
+    assert row["wait"].total_seconds() <= 0
+    assert await w.run_once() == 1
+    assert (await job_row(context, job_id))["status"] == "done"
+    assert await context.pool.fetchval("SELECT count(*) FROM job_runs WHERE worker = 'again'") == 2
+    # A key only queued is kept as it was: no second job, its time unchanged.
+    later = datetime.now(UTC).replace(microsecond=0).replace(year=2100)
+    queued = await add(context, "test.record", {"w": "x"}, dedupe_key="q", run_at=later)
+    assert await add(context, "test.record", {"w": "y"}, dedupe_key="q") is None
+    assert (await job_row(context, queued))["run_at"] == later
+
+
 async def test_unknown_kind_fails_without_retry(context):
     job_id = await add(context, "test.nobody")
     assert await worker(context).run_once() == 1
