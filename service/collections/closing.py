@@ -140,6 +140,7 @@ async def enqueue_overdue(pool: asyncpg.Pool) -> int:
                 "collections.settle",
                 {"collection_id": row["id"]},
                 dedupe_key=f"collections.settle:{row['id']}",
+                again=False,  # a settle job running now settles it: nothing new to do
             )
             queued += job_id is not None
         return queued

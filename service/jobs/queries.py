@@ -1,13 +1,13 @@
 """SQL of the job queue."""
 
-# A key already queued is kept as it is; one running is asked to go again (`again_at`, the earliest asked for):
-# its run may have read what it works on before the caller's work was committed. `added`: a new job.
+# A key already queued is kept as it is; one running is asked to go again (`again_at`, the earliest asked for)
+# when $6: its run may have read what it works on before the caller's work was committed. `added`: a new job.
 ENQUEUE = """
 INSERT INTO jobs AS j (kind, payload, run_at, dedupe_key, max_attempts)
 VALUES ($1, $2, coalesce($3, now()), $4, $5)
 ON CONFLICT (dedupe_key) WHERE status IN ('queued', 'running') DO UPDATE
 SET again_at = least(coalesce(j.again_at, EXCLUDED.run_at), EXCLUDED.run_at)
-WHERE j.status = 'running'
+WHERE j.status = 'running' AND $6
 RETURNING id, again_at IS NULL AS added
 """
 

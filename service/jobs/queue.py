@@ -71,8 +71,10 @@ async def enqueue(
     run_at: datetime | None = None,
     dedupe_key: str | None = None,
     max_attempts: int = 12,
+    again: bool = True,
 ) -> int | None:
     """Add a job (in the caller's transaction); its id. With `dedupe_key`, a key already queued is kept, and one
-    running goes again once it finishes (by `run_at`): None either way."""
-    row = await conn.fetchrow(queries.ENQUEUE, kind, payload or {}, run_at, dedupe_key, max_attempts)
+    running goes again once it finishes (by `run_at`; not with `again=False`, for a sweep that only makes sure a
+    job exists): None either way."""
+    row = await conn.fetchrow(queries.ENQUEUE, kind, payload or {}, run_at, dedupe_key, max_attempts, again)
     return row["id"] if row is not None and row["added"] else None

@@ -175,7 +175,8 @@ async def resubmit_stale(pool: asyncpg.Pool, settings: Settings) -> int:
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(q.STALE_CHECKS, settings.media_check_max_attempts, settings.media_check_resubmit_after)
         for row in rows:
-            await enqueue(conn, q.CHECK_KIND, {"sha256": row["sha256"]}, dedupe_key=f"media-check:{row['sha256']}")
+            sha = row["sha256"]  # a check running now is that check: no second one after it
+            await enqueue(conn, q.CHECK_KIND, {"sha256": sha}, dedupe_key=f"media-check:{sha}", again=False)
     return len(rows)
 
 
