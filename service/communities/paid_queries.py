@@ -115,7 +115,9 @@ PAYOUTS = """
 SELECT * FROM payouts WHERE community_id = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3
 """
 
-PAYOUT_STATUS = "SELECT status FROM payouts WHERE id = $1 FOR UPDATE"
+# Read in the transfer's transaction, under its row lock (core/money/operations.apply): the one finish of its
+# payout at a time. No FOR UPDATE: Citus takes none by a payout's id alone.
+PAYOUT_STATUS = "SELECT status FROM payouts WHERE id = $1"
 
 # A pending payout finishes once; a failed one still takes a success (checkout books a transfer WeChat paid after
 # we had failed it).

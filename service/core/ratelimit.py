@@ -45,7 +45,8 @@ async def hit(conn: asyncpg.Connection, limits: dict[str, int], window: int, det
 
 REFUND = "UPDATE rate_limits SET hits = hits - 1 WHERE bucket = $1 AND hits > 0"
 # Buckets whose own window has passed (the next hit would start a new one anyway).
-STALE = "DELETE FROM rate_limits WHERE window_start < now() - make_interval(secs => window_seconds)"
+# Compared as the interval between two instants, as HIT does: Citus calls no stable function with a column.
+STALE = "DELETE FROM rate_limits WHERE now() - window_start > make_interval(secs => window_seconds)"
 
 
 async def refund(conn: asyncpg.Connection, bucket: str) -> None:

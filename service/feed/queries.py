@@ -47,7 +47,11 @@ WHERE id = $1
 
 SET_POST_STATUS = "UPDATE posts SET status = $2, check_label = $3, updated_at = now() WHERE id = $1"
 # Moderation: $2 true hides the post (reports), false ends that (a person decided).
-SET_POST_HIDDEN = "UPDATE posts SET hidden_at = CASE WHEN $2 THEN now() END WHERE id = $1"
+SET_POST_HIDDEN = """
+UPDATE posts p SET hidden_at = CASE WHEN $2 THEN t.now END
+FROM (SELECT now() AS now) t  -- Citus takes no now() inside a CASE of a distributed UPDATE
+WHERE p.id = $1
+"""
 
 MARK_POST_COUNTED = """
 UPDATE posts SET counted_at = now() WHERE id = $1 AND counted_at IS NULL RETURNING counted_at

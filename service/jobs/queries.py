@@ -37,7 +37,8 @@ WHERE id = $1 AND attempts = $2 AND status = 'running'
 COMPLETE = """
 UPDATE jobs SET status = CASE WHEN again_at IS NULL THEN 'done' ELSE 'queued' END, run_at = coalesce(again_at, run_at),
        again_at = NULL, failures = 0, locked_by = NULL, locked_until = NULL,
-       finished_at = CASE WHEN again_at IS NULL THEN now() END, updated_at = now()
+       finished_at = CASE WHEN again_at IS NULL THEN t.now END, updated_at = t.now
+FROM (SELECT now() AS now) t  -- Citus takes no now() inside a CASE of a distributed UPDATE
 WHERE id = $1 AND attempts = $2 AND status = 'running'
 """
 
@@ -67,7 +68,8 @@ FAIL = """
 UPDATE jobs SET status = CASE WHEN again_at IS NULL THEN 'failed' ELSE 'queued' END,
        run_at = coalesce(again_at, run_at), again_at = NULL,
        failures = CASE WHEN again_at IS NULL THEN failures ELSE 0 END, last_error = $3, locked_by = NULL,
-       locked_until = NULL, finished_at = CASE WHEN again_at IS NULL THEN now() END, updated_at = now()
+       locked_until = NULL, finished_at = CASE WHEN again_at IS NULL THEN t.now END, updated_at = t.now
+FROM (SELECT now() AS now) t  -- as COMPLETE
 WHERE id = $1 AND attempts = $2 AND status = 'running'
 """
 

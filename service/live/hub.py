@@ -233,10 +233,14 @@ class Hub:
         began = {socket: (socket.departures, socket.viewing) for socket in sockets}
         rows = await conn.fetch(q.MEMBERSHIPS, list({socket.user_id for socket in sockets}))
         communities = {row["user_id"]: row["communities"] for row in rows}
-        viewed = [(socket.user_id, socket.viewing) for socket in sockets if socket.viewing is not None]
+        viewers_of: dict[int, set[int]] = {}
+        for socket in sockets:
+            if socket.viewing is not None:
+                viewers_of.setdefault(socket.viewing, set()).add(socket.user_id)
         standing = {
-            (row["user_id"], row["community_id"])
-            for row in await conn.fetch(q.STANDING, [u for u, _ in viewed], [c for _, c in viewed])
+            (row["user_id"], community_id)
+            for community_id, users in viewers_of.items()
+            for row in await conn.fetch(q.STANDING, community_id, list(users))
         }
         for socket, (departures, viewing) in began.items():
             if socket.departures != departures or socket not in self.sockets.get(socket.user_id, ()):

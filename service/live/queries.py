@@ -10,12 +10,16 @@ SELECT user_id, array_agg(community_id) AS communities FROM memberships
 WHERE user_id = ANY($1::bigint[]) AND status = 'active' GROUP BY user_id
 """
 
-# Of these (user, community) pairs, those where the user stands: an active member, or on the brand's team (what
-# `view` checked with require_member).
-STANDING = f"""
-SELECT s.user_id, s.community_id FROM unnest($1::bigint[], $2::bigint[]) AS s(user_id, community_id)
-WHERE {role_of("s.community_id", "s.user_id")} IS NOT NULL
-"""  # noqa: S608
+# Of these users ($2), those who stand in community $1: an active member, or on the brand's team (what `view`
+# checked with require_member). One community a statement: Citus routes each to its shard (a list of pairs
+# needed a correlated subquery beside unnest, which it refuses).
+STANDING = """
+SELECT m.user_id FROM memberships m
+WHERE m.community_id = $1 AND m.user_id = ANY($2::bigint[]) AND m.status = 'active'
+UNION
+SELECT a.user_id FROM communities c JOIN brand_admins a ON a.brand_id = c.brand_id
+WHERE c.id = $1 AND a.user_id = ANY($2::bigint[])
+"""
 
 # Who follows a post's comments: its author and everyone who commented on it, but not the new comment's author,
 # and only while they stand in the post's community ($3): one removed or gone stops hearing of them.

@@ -133,12 +133,13 @@ async def _case_for(conn: asyncpg.Connection, case_id: int, actor_id: int | None
         raise Problem("not_found", "no such case")
     if lock:
         case = await conn.fetchrow(q.LOCK_CASE, case["community_id"], case_id)
+    queue_now = await conn.fetchval(q.QUEUE_NOW, case["community_id"], case_id)
     if actor_id is None:
-        if case["queue_now"] != "operator":
+        if queue_now != "operator":
             raise Problem("not_found", "no such case in the operator's queue")
         return case
     standing = await access_row(conn, case["community_id"], actor_id)
-    if case["queue_now"] != "community" or standing["status"] != "active" or standing["role"] not in ADMIN_ROLES:
+    if queue_now != "community" or standing["status"] != "active" or standing["role"] not in ADMIN_ROLES:
         raise Problem("not_found", "no such case")
     return case
 

@@ -133,10 +133,11 @@ QUEUE = (
 ORDER BY c.id DESC LIMIT $5"""  # noqa: S608
 )
 
-CASE_ROW = f"SELECT c.*, {_QUEUE_NOW} AS queue_now FROM moderation_cases c WHERE c.id = $1"  # noqa: S608
+CASE_ROW = "SELECT * FROM moderation_cases WHERE id = $1"
 # $1 the case's community, $2 the case: a row lock Citus takes on the community's shard (it takes none by id).
-LOCK_CASE = f"""SELECT c.*, {_QUEUE_NOW} AS queue_now FROM moderation_cases c
-WHERE c.community_id = $1 AND c.id = $2 FOR UPDATE OF c"""  # noqa: S608
+LOCK_CASE = "SELECT * FROM moderation_cases WHERE community_id = $1 AND id = $2 FOR UPDATE"
+# The queue the case is decided in now (_QUEUE_NOW); apart from the lock, which Citus takes on no subquery.
+QUEUE_NOW = f"SELECT {_QUEUE_NOW} FROM moderation_cases c WHERE c.community_id = $1 AND c.id = $2"  # noqa: S608
 
 DECIDE = """
 UPDATE moderation_cases SET status = $2, decided_by = $3, reason = $4, decided_at = now() WHERE id = $1
