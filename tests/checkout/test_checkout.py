@@ -506,6 +506,37 @@ async def test_a_transfer_wechat_refuses_to_send_fails(world):
     assert await world.pool.fetchval("SELECT status FROM jobs WHERE kind = 'checkout.transfer'") == "done"
 
 
+async def test_a_refusal_not_signed_by_wechat_fails_nothing(world):
+    """A 4xx fails a transfer for good, so it is believed only with WeChat's signature, as a success is: one signed
+    by a key we do not know (a forger in the path, a rotation not configured) keeps the transfer pending."""
+    payee_id, _ = await world.user()
+    refusal = {"operation": "transfer", "status": 400, "code": "INVALID_REQUEST", "times": 1}
+    await world.control.post("/sandbox/pay/faults", json=refusal)
+    async with world.pool.acquire() as conn, conn.transaction():
+        transfer_id = await logic.create_transfer(
+            conn,
+            payee_user_id=payee_id,
+            amount_fen=300,
+            purpose="test_entry",
+            subject_id=1,
+            community_id=world.community_id,
+            remark="forged refusal",
+            dedupe_key="forged:1",
+        )
+    stranger = {world.pay.config.platform_serial: wxpay.new_rsa_key().public_key()}
+    impostor = wxpay.WeChatPay(
+        wxpay.PayConfig(**{**world.pay.config.__dict__, "platform_keys": stranger}), world.pay.http
+    )
+    with pytest.raises(wxpay.PayError) as unverified:
+        await logic.submit_transfer(world.pool, impostor, transfer_id)
+    assert (unverified.value.status, unverified.value.code) == (400, "ANSWER_NOT_VERIFIED")
+    assert not unverified.value.refused
+    row = await world.pool.fetchrow("SELECT status, last_error FROM transfers WHERE id = $1", transfer_id)
+    assert row["status"] == "pending" and "ANSWER_NOT_VERIFIED" in row["last_error"]
+    await world.run_due_jobs()  # sent again with WeChat's own keys: it goes through
+    assert await world.pool.fetchval("SELECT status FROM transfers WHERE id = $1", transfer_id) == "wait_user_confirm"
+
+
 async def test_a_late_query_error_does_not_undo_a_refund_that_succeeded(world):
     """The job reads the refund, asks WeChat, and the query fails (retryable) after REFUND.SUCCESS was applied
     meanwhile: the error is kept, the success stays (the status read before the call was written back: the refund

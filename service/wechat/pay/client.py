@@ -39,6 +39,7 @@ from service.wechat.pay.signing import (
 log = logging.getLogger("service.wechat.pay")
 
 # Answers we may retry: WeChat's own trouble, rate limits and a merchant balance that may be topped up.
+ANSWER_NOT_VERIFIED = "ANSWER_NOT_VERIFIED"  # an answer without WeChat's valid signature: never believed
 RETRYABLE_CODES = frozenset({"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "NOT_ENOUGH", "BANKERROR"})
 
 
@@ -66,7 +67,7 @@ class PayError(Exception):
         """WeChat answered that it will not do what was asked: a 4xx it does not ask us to retry. Not said of
         WeChat out of reach, of its own trouble, nor of an answer that failed verification (ANSWER_NOT_VERIFIED,
         whatever it said)."""
-        return 400 <= self.status < 500 and not self.retryable
+        return 400 <= self.status < 500 and not self.retryable and self.code != ANSWER_NOT_VERIFIED
 
 
 class WeChatPay:
@@ -109,17 +110,20 @@ class WeChatPay:
             response = await self.http.request(method, config.api_base + path, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise PayError(0, "UNREACHABLE", f"{type(exc).__name__}: {exc}") from None
+        # A 4xx is a refusal that fails a refund or a transfer for good: believed, like a success, only when WeChat
+        # signed it. A 5xx, or no answer, is retried whatever it says.
+        if response.status_code < 500:
+            try:
+                verify_signed(config.platform_keys, response.headers, response.content, max_age=config.max_age)
+            except SignatureRejected as exc:
+                log.error("WeChat Pay answer failed verification", extra={"path": path, "reason": exc.reason})
+                raise PayError(response.status_code, ANSWER_NOT_VERIFIED, str(exc)) from None
         if response.status_code >= 300:
             try:
                 error = msgspec.json.decode(response.content, type=ErrorBody)
             except msgspec.DecodeError:
                 error = ErrorBody(code="HTTP_ERROR", message=response.text[:200])
             raise PayError(response.status_code, error.code, error.message)
-        try:
-            verify_signed(config.platform_keys, response.headers, response.content, max_age=config.max_age)
-        except SignatureRejected as exc:
-            log.error("WeChat Pay answer failed verification", extra={"path": path, "reason": exc.reason})
-            raise PayError(response.status_code, "ANSWER_NOT_VERIFIED", str(exc)) from None
         return response.status_code, response.content
 
     async def create_jsapi_order(
