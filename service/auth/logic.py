@@ -124,11 +124,8 @@ async def refresh(conn: asyncpg.Connection, settings: Settings, refresh_token: s
     """Exchange a refresh token for a new pair; the old one is spent."""
     async with conn.transaction():
         digest = _digest(refresh_token)
-        user_id = await conn.fetchval(queries.REFRESH_TOKEN_USER, digest)
-        row = None
-        if user_id is not None:
-            await conn.execute(queries.LOCK_SESSIONS, user_id)
-            row = await conn.fetchrow(queries.SELECT_REFRESH_TOKEN_FOR_UPDATE, digest, user_id)
+        user_id = await _lock_sessions_of(conn, digest)
+        row = None if user_id is None else await conn.fetchrow(queries.SELECT_REFRESH_TOKEN_FOR_UPDATE, digest, user_id)
         if row is not None and not (row["revoked"] or row["expired"] or row["used"]):
             await conn.execute(queries.MARK_REFRESH_TOKEN_USED, row["id"])
             return await _issue(conn, settings, row["user_id"], row["family_id"])
@@ -145,10 +142,16 @@ async def logout(conn: asyncpg.Connection, refresh_token: str) -> None:
     """Revoke the session (token family) of this refresh token; unknown tokens are a no-op (idempotent)."""
     digest = _digest(refresh_token)
     async with conn.transaction():
-        user_id = await conn.fetchval(queries.REFRESH_TOKEN_USER, digest)
-        if user_id is not None:
-            await conn.execute(queries.LOCK_SESSIONS, user_id)
+        if (user_id := await _lock_sessions_of(conn, digest)) is not None:
             await conn.execute(queries.REVOKE_FAMILY_OF_TOKEN, digest, user_id)
+
+
+async def _lock_sessions_of(conn: asyncpg.Connection, digest: bytes) -> int | None:
+    """The member of a refresh token, their sessions locked (queries.LOCK_SESSIONS); None for an unknown token."""
+    user_id = await conn.fetchval(queries.REFRESH_TOKEN_USER, digest)
+    if user_id is not None:
+        await conn.execute(queries.LOCK_SESSIONS, user_id)
+    return user_id
 
 
 def session_info(user: Caller) -> SessionInfo:

@@ -64,8 +64,6 @@ UPDATE users SET phone = $2, updated_at = now() WHERE id = $1
 RETURNING id, nickname, avatar_url, phone, created_at
 """
 
-# Fixed windows: each bucket counts hits since its window started; a window older than $3 seconds restarts.
-# Export buckets (a day's window, $2) outlive the others.
 DELETE_EXPIRED_REFRESH_TOKENS = "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'"
 
 # -- account deletion (deletion.py) -----------------------------------------------------------------------------

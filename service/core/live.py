@@ -30,12 +30,14 @@ def user(user_id: int) -> str:
 async def publish(conn: asyncpg.Connection, targets: Sequence[str], event: dict) -> None:
     """Send ``event`` (camelCase keys, ids as strings, a `type`) to the sockets following any of ``targets``."""
     for start in range(0, len(targets), BATCH):
-        payload = msgspec.json.encode({"to": list(targets[start : start + BATCH]), "event": event}).decode()
-        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+        await _notify(conn, {"to": list(targets[start : start + BATCH]), "event": event})
 
 
 async def departed(conn: asyncpg.Connection, user_id: int, community_id: int) -> None:
     """The member left or was removed from the community: on commit, every hub drops the community from what the
     member's sockets follow before it hands on any event committed later, then re-reads their memberships."""
-    payload = msgspec.json.encode({"to": [user(user_id)], "departed": community_id}).decode()
-    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+    await _notify(conn, {"to": [user(user_id)], "departed": community_id})
+
+
+async def _notify(conn: asyncpg.Connection, message: dict) -> None:
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, msgspec.json.encode(message).decode())

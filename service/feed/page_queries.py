@@ -274,11 +274,9 @@ SHARED_HOT = _pages(_shared_page, *_HOT)
 # $4 when the page was read (less a slack for transactions in flight then), $5 the edit window in seconds,
 # $6 the members who wrote on the page. The two lists come as array literals (text), made once per cached page:
 # asyncpg would check and encode every element of a list for every reader.
-# `own_news`: the reader has a pending post there (only they see it), or wrote, edited or deleted a post or a
-# comment there since (they see their own writes at once): the page is then built for them alone. Writing older
-# than the edit window ($5) is not looked at (the indexes' ranges hold the reader's recent writes only); which
-# posts the comments are on is not asked either: with the page's ids as a condition PostgreSQL planned the
-# statement anew on every read (0.4 ms).
+# `own_news`: the reader has a pending post there (only they see it), or since the page was read wrote, edited or
+# deleted a post or comment of the edit window ($5): they see their own writes at once, on a page of their own.
+# Not which posts the comments are on: with the page's ids as a condition it was planned anew per read (0.4 ms).
 # `blocked`: the page's writers the reader blocked (their posts are left out; their comments need a page of its own).
 READER_OF_PAGE = f"""
 SELECT c.id IS NOT NULL AS found, m.status AS standing, {_PINS} AS pins,
