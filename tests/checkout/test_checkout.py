@@ -27,6 +27,21 @@ async def ledger(world, kind: str = "payment") -> int:
     return await world.pool.fetchval("SELECT count(*) FROM ledger_entries WHERE kind = $1", kind)
 
 
+async def new_transfer(world, payee_id: int, amount_fen: int, remark: str, dedupe_key: str) -> int:
+    """A transfer of this test's purpose to ``payee_id``, created in a transaction of its own."""
+    async with world.pool.acquire() as conn, conn.transaction():
+        return await logic.create_transfer(
+            conn,
+            payee_user_id=payee_id,
+            amount_fen=amount_fen,
+            purpose="test_entry",
+            subject_id=1,
+            community_id=world.community_id,
+            remark=remark,
+            dedupe_key=dedupe_key,
+        )
+
+
 async def test_pay_notify_admit_once(world):
     user_id, auth = await world.user()
     order = await world.order(auth, amount_fen=990)
@@ -414,17 +429,7 @@ async def test_forged_stale_and_mismatching_refund_and_transfer_notifications_ch
     assert (await world.get_order(order["id"], auth))["status"] == "refunded"
     assert await ledger(world, "refund") == 1 and await world.ledger_violations() == []
 
-    async with world.pool.acquire() as conn, conn.transaction():
-        transfer_id = await logic.create_transfer(
-            conn,
-            payee_user_id=payee_id,
-            amount_fen=4200,
-            purpose="test_entry",
-            subject_id=1,
-            community_id=world.community_id,
-            remark="collection settled",
-            dedupe_key="collection:9",
-        )
+    transfer_id = await new_transfer(world, payee_id, 4200, "collection settled", "collection:9")
     await world.run_due_jobs()
     out_bill_no = await world.pool.fetchval("SELECT out_bill_no FROM transfers")
     confirmed = await world.control.post("/sandbox/pay/transfers", json={"outBillNo": out_bill_no, "drop": True})
@@ -489,17 +494,7 @@ async def test_a_transfer_wechat_refuses_to_send_fails(world):
     await world.control.post(
         "/sandbox/pay/faults", json={"operation": "transfer", "status": 400, "code": "INVALID_REQUEST", "times": 1}
     )
-    async with world.pool.acquire() as conn, conn.transaction():
-        transfer_id = await logic.create_transfer(
-            conn,
-            payee_user_id=payee_id,
-            amount_fen=300,
-            purpose="test_entry",
-            subject_id=1,
-            community_id=world.community_id,
-            remark="refused",
-            dedupe_key="refused:1",
-        )
+    transfer_id = await new_transfer(world, payee_id, 300, "refused", "refused:1")
     await world.run_due_jobs()
     row = await world.pool.fetchrow("SELECT status, fail_reason FROM transfers WHERE id = $1", transfer_id)
     assert (row["status"], row["fail_reason"]) == ("failed", "INVALID_REQUEST")
@@ -512,17 +507,7 @@ async def test_a_refusal_not_signed_by_wechat_fails_nothing(world):
     payee_id, _ = await world.user()
     refusal = {"operation": "transfer", "status": 400, "code": "INVALID_REQUEST", "times": 1}
     await world.control.post("/sandbox/pay/faults", json=refusal)
-    async with world.pool.acquire() as conn, conn.transaction():
-        transfer_id = await logic.create_transfer(
-            conn,
-            payee_user_id=payee_id,
-            amount_fen=300,
-            purpose="test_entry",
-            subject_id=1,
-            community_id=world.community_id,
-            remark="forged refusal",
-            dedupe_key="forged:1",
-        )
+    transfer_id = await new_transfer(world, payee_id, 300, "forged refusal", "forged:1")
     stranger = {world.pay.config.platform_serial: wxpay.new_rsa_key().public_key()}
     impostor = wxpay.WeChatPay(
         wxpay.PayConfig(**{**world.pay.config.__dict__, "platform_keys": stranger}), world.pay.http
@@ -567,17 +552,7 @@ async def test_a_late_query_error_does_not_undo_a_refund_that_succeeded(world):
 
 async def test_a_late_query_error_does_not_undo_a_transfer_that_succeeded(world):
     payee_id, auth = await world.user()
-    async with world.pool.acquire() as conn, conn.transaction():
-        transfer_id = await logic.create_transfer(
-            conn,
-            payee_user_id=payee_id,
-            amount_fen=600,
-            purpose="test_entry",
-            subject_id=1,
-            community_id=world.community_id,
-            remark="settled",
-            dedupe_key="late-error:1",
-        )
+    transfer_id = await new_transfer(world, payee_id, 600, "settled", "late-error:1")
     await world.run_due_jobs()  # sent: WAIT_USER_CONFIRM
     out_bill_no = await world.pool.fetchval("SELECT out_bill_no FROM transfers")
     fault = {"operation": "transfer_query", "times": 1, "delaySeconds": 1.0, "status": 500, "code": "SYSTEM_ERROR"}
