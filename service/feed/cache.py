@@ -23,6 +23,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from service.core.media import PLACEHOLDER
+
 # Every item starts with its reader's like (queries._item_json): the shared page says false.
 LIKED_FALSE = b'{"likedByMe" : false'
 LIKED_TRUE = b'{"likedByMe" : true'
@@ -50,6 +52,11 @@ class SharedPage:
     @cached_property
     def writers_text(self) -> str:
         return _array_literal(self.writers)
+
+    @cached_property
+    def has_images(self) -> bool:
+        """Whether the page shows a photo (whose URL each answer signs): looked for once, not in every answer."""
+        return any(PLACEHOLDER in item for item in self.items)
 
     @cached_property
     def _index(self) -> dict[int, int]:

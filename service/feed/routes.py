@@ -75,10 +75,18 @@ class CommunityFeedController(Controller):
         cursor: Cursor = None,
         since: Since = None,
     ) -> Response[m.FeedPage]:
-        page = await reading.community_feed(
-            state.reads, state.feed_cache, state.settings, community_id, caller.id, order, limit, cursor, since
+        return await reading.community_feed(
+            state.reads,
+            state.feed_cache,
+            state.storage,
+            state.settings,
+            community_id,
+            caller.id,
+            order,
+            limit,
+            cursor,
+            since,
         )
-        return await sign_answer(state.storage, page)
 
     @get(
         "/for-you",

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 
 from PIL import Image
 
 from service.core.media import FILES_KIND
-from tests.media.conftest import phone_photo, sha256
+from tests.media.conftest import media_world, phone_photo, sha256
 from tests.seed import at
 from tests.support import http_client
 
@@ -351,3 +352,22 @@ async def test_a_polls_pictures_are_its_admins_uploads_shown_to_members_once_app
     # A refused picture cannot be used again.
     again = await world.api.post(path, json={**body, "imageIds": [risky["id"]]}, headers=alice.headers)
     assert again.status_code == 422 and again.json()["code"] == "media_rejected"
+
+
+async def test_a_cached_page_signs_its_photos_for_every_reader(database_url, pay_keys):
+    """The page cache keeps placeholders, never URLs: each answer from it is signed (a shared page looks for
+    photos once, service/feed/cache.py)."""
+    async with media_world(database_url, pay_keys, feed_cache_seconds=60) as world:
+        alice, bob, carol = [await world.user(name) for name in ("alice", "bob", "carol")]
+        community = await world.seeder.community(alice, bob, carol)
+        photo = await _approved(world, alice, color=(9, 90, 9))
+        post = await _post(world, alice, community, text="晨跑", imageIds=[photo["id"]])
+        assert post["id"] in await _feed_ids(world, bob, community)  # the page is cached now
+        later = await _post(world, alice, community, text="没有照片")
+
+        page = await world.seeder.call("GET", f"/v1/communities/{community}/feed", carol)
+        assert later["id"] not in [item["id"] for item in page["items"]]  # carol's page came from the cache
+        [shown] = [item for item in page["items"] if item["id"] == post["id"]]
+        assert "mediakey:" not in json.dumps(page)
+        assert (await world.fetch(shown["images"][0]["url"])).status_code == 200
+        assert (await world.fetch(shown["images"][0]["thumbnailUrl"])).status_code == 200
