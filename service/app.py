@@ -205,9 +205,13 @@ def create_app(
     # declared security (_before_request): no handler may cache so.
     if cached := [h.handler_name for r in app.routes if isinstance(r, HTTPRoute) for h in r.route_handlers if h.cache]:
         raise ValueError(f"handlers must not use Litestar's response cache (security runs after it): {cached}")
-    # Outermost wrapper, so even unrouted requests (404, 405) carry a request id.
+    # The domains' lanes answer their hot reads before Litestar routes them; the request id middleware is the
+    # outermost wrapper, so even unrouted requests (404, 405) and the lanes' answers carry a request id.
     app.state.in_flight = in_flight = InFlight()
-    app.asgi_handler = request_id_middleware(app.asgi_handler, log_access=settings.access_log, in_flight=in_flight)
+    handler = app.asgi_handler
+    for lane in (lane for domain in domains for lane in domain.lanes):
+        handler = lane(handler, app)
+    app.asgi_handler = request_id_middleware(handler, log_access=settings.access_log, in_flight=in_flight)
     return app
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from litestar import Litestar
 from litestar.openapi.spec import Tag
-from litestar.types import ControllerRouterHandler
+from litestar.types import ASGIApp, ControllerRouterHandler
 
 from service.core.exports import Report, install_reports
 from service.core.hooks import (
@@ -52,6 +52,8 @@ class Domain:
     lifespans: Sequence[Callable[[Litestar], AbstractAsyncContextManager[None]]] = ()
     on_community_opened: Sequence[OnCommunityOpened] = field(default=())
     reports: Sequence[Report] = ()  # CSV reports of its rows for admins (core/exports.py)
+    # ASGI wrappers of the app that answer a hot read before Litestar routes it, passing on all else (feed/lane.py).
+    lanes: Sequence[Callable[[ASGIApp, Litestar], ASGIApp]] = ()
 
 
 def problem_table(domains: Sequence[Domain]) -> Problems:

@@ -14,8 +14,10 @@ import hmac
 import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import BaseRouteHandler
+from litestar.types import Scope
 
 from service.core.deps import Db
 from service.core.tokens import verify_access_token
@@ -59,15 +61,20 @@ def caller_of(request: Request) -> Caller:
 
 
 def verified_caller(request: ASGIConnection) -> Caller:
+    return bearer_caller(request.scope, request.app.state)
+
+
+def bearer_caller(scope: Scope, state: State) -> Caller:
+    """The caller of an HTTP request's bearer token (also for the feed's lane, which runs before Litestar)."""
     # Read from the ASGI scope (names arrive lower-cased): `request.headers` would parse every header into a
     # multi-dict for this one, 2% of a cached feed read's CPU.
-    raw = next((value for name, value in request.scope["headers"] if name == b"authorization"), b"")
+    raw = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
     scheme, _, token = raw.decode("latin-1").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Problem("unauthorized", "send Authorization: Bearer <access token>")
-    settings: Settings = request.app.state.settings
+    settings: Settings = state.settings
     claims = verify_access_token(settings, token.strip())
-    if claims.user_id in (request.app.state.get("erased_accounts") or ()):
+    if claims.user_id in (state.get("erased_accounts") or ()):
         raise Problem("unauthorized", "this account was deleted")
     return Caller(id=claims.user_id, token_expires_at=claims.expires_at)
 

@@ -6,6 +6,7 @@ from litestar.openapi.spec import Tag
 
 from service.core.domain import Domain
 from service.feed.jobs import JOBS
+from service.feed.lane import feed_lane
 from service.feed.mentions import JOBS as MENTION_JOBS
 from service.feed.moderation import apply_moderation
 from service.feed.notice_routes import CONTROLLERS as NOTICE_CONTROLLERS
@@ -30,4 +31,5 @@ DOMAIN = Domain(
     on_media_decided=[images_decided],
     on_moderated=[apply_moderation],
     privacy=PRIVACY,
+    lanes=[feed_lane],
 )
