@@ -124,9 +124,16 @@ async def test_the_lane_answers_as_the_route_does(database_url, sandbox, cache_s
         carols = json.loads((await _asgi_get(feed_lane(_Litestar(), app), path, "", carol.headers))[2])
         assert held["id"] in [item["id"] for item in carols["items"]]
 
-        # Through the whole app, the lane's answer carries the request id as every answer does.
+        # Through the whole app, the lane's answer carries the headers of the route's, the request id among them.
         answered = await client.get(path, headers={**alice.headers, "X-Request-Id": "lane-1"})
+        routed = await client.get(f"{path}?{_spelled_for_litestar('order=latest')}", headers=alice.headers)
         assert answered.status_code == 200 and answered.headers["x-request-id"] == "lane-1"
+        assert _headers(answered) == _headers(routed) and answered.json() == routed.json()
+
+
+def _headers(response) -> dict[str, str]:
+    """An answer's headers but those that differ from one answer to the next (the request id, the date)."""
+    return {name: value for name, value in response.headers.items() if name not in ("x-request-id", "date")}
 
 
 async def test_every_error_goes_on_to_litestar(database_url, sandbox):
