@@ -19,7 +19,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from service.core.guard import bearer_caller
 from service.core.ids import MAX_ID
 from service.feed import reading
-from service.feed.models import FEED_LIMIT_MAX
+from service.feed.models import FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, FEED_ORDER_DEFAULT
 
 _PATH = re.compile(r"/v1/communities/([1-9][0-9]{0,14})/feed")
 # Each parameter's values the lane takes as they are; another value, or another spelling of one (`limit=020`, a
@@ -41,7 +41,7 @@ def feed_query(query_string: bytes) -> dict[str, str] | None:
         if pattern is None or not pattern.fullmatch(value) or name.decode() in found:
             return None
         found[name.decode()] = value.decode()
-    if int(found.get("limit", 20)) > FEED_LIMIT_MAX:
+    if int(found.get("limit", FEED_LIMIT_DEFAULT)) > FEED_LIMIT_MAX:
         return None
     return found
 
@@ -67,8 +67,8 @@ def feed_lane(app: ASGIApp, litestar: Litestar) -> ASGIApp:
                     state.settings,
                     int(path[1]),
                     caller.id,
-                    query.get("order", "latest"),  # type: ignore[arg-type]  # matched: latest or hot
-                    int(query.get("limit", 20)),
+                    query.get("order", FEED_ORDER_DEFAULT),  # type: ignore[arg-type]  # matched: latest or hot
+                    int(query.get("limit", FEED_LIMIT_DEFAULT)),
                     query.get("cursor"),
                     query.get("since"),
                 )

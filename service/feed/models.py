@@ -27,12 +27,14 @@ POST_TEXT_MAX = 2000  # msg_sec_check takes up to 2,500 characters
 COMMENT_TEXT_MAX = 500
 FIRST_COMMENTS = 3  # comments shown with each feed item
 FEED_LIMIT_MAX = 50  # the largest page of posts
+FEED_LIMIT_DEFAULT = 20
 EDIT_WINDOW_DEFAULT = 900
 
 PostStatus = Literal["visible", "pending", "rejected"]
 LinkKind = Literal["product", "poll"]
 ShareTarget = Literal["chat", "group", "moments", "favorite", "other"]
 FeedOrder = Literal["latest", "hot"]
+FEED_ORDER_DEFAULT: FeedOrder = "latest"
 
 IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["42"], description="An id")]
 PostText = Annotated[

@@ -70,8 +70,8 @@ class CommunityFeedController(Controller):
         community_id: PathId,
         caller: CurrentUser,
         state: State,
-        order: FromQuery[m.FeedOrder] = "latest",
-        limit: FeedLimit = 20,
+        order: FromQuery[m.FeedOrder] = m.FEED_ORDER_DEFAULT,
+        limit: FeedLimit = m.FEED_LIMIT_DEFAULT,
         cursor: Cursor = None,
         since: Since = None,
     ) -> Response[m.FeedPage]:
