@@ -3,10 +3,11 @@
 Litestar's routing, hooks, parameter parsing and response objects cost about 50 µs of the API's CPU per request,
 more than a cached feed page's own work (benchmarks/RESULTS.md). The lane recognises the feed's URL and the query
 forms the mini program sends, checks the bearer token with the guard's own function and builds the answer with the
-route's own function (reading.community_feed). It answers only a 200: anything it does not fully recognise (another
-parameter, an encoded character, a HEAD) and every error (a token refused, not a member, a bad cursor, the database
-down) goes on to Litestar, which answers it as it answers every request. So the route's spec, validation and errors
-stay in one place, and an answer is the same whichever way it came (tests/feed/test_lane.py).
+route's own function (reading.community_feed). A refusal or failure there (a token refused, not a member, a bad
+cursor, the database down) is answered by the app's own exception handler, as Litestar would answer it, without
+reading the page a second time. Anything the lane does not fully recognise (another parameter, an encoded
+character, a HEAD, a Host header Litestar would refuse) goes on to Litestar. So the route's spec, validation and
+errors stay in one place, and an answer is the same whichever way it came (tests/feed/test_lane.py).
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from __future__ import annotations
 import re
 
 from litestar import Litestar
+from litestar._asgi.utils import is_valid_host  # the router's own check, before it routes a request
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service.core.guard import bearer_caller
-from service.core.ids import MAX_ID
+from service.errors import handle_exception
 from service.feed import reading
 from service.feed.models import FEED_LIMIT_DEFAULT, FEED_LIMIT_MAX, FEED_ORDER_DEFAULT
 
-_PATH = re.compile(r"/v1/communities/([1-9][0-9]{0,14})/feed")
+_PATH = re.compile(r"/v1/communities/([1-9][0-9]{0,14})/feed")  # 15 digits at most: below 2^53, as PathId
 # Each parameter's values the lane takes as they are; another value, or another spelling of one (`limit=020`, a
 # percent-encoded character), goes to Litestar. Cursors are URL-safe base64 (core/paging.py).
 _VALUES = {
@@ -46,6 +48,11 @@ def feed_query(query_string: bytes) -> dict[str, str] | None:
     return found
 
 
+def _valid_host(scope: Scope) -> bool:
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    return host is None or is_valid_host(host)
+
+
 def feed_lane(app: ASGIApp, litestar: Litestar) -> ASGIApp:
     """Wrap Litestar's ASGI handler `app`: the lane answers the feed reads it can, `app` the rest."""
     state = litestar.state
@@ -55,8 +62,8 @@ def feed_lane(app: ASGIApp, litestar: Litestar) -> ASGIApp:
             scope["type"] == "http"
             and scope["method"] == "GET"
             and (path := _PATH.fullmatch(scope["path"]))
-            and int(path[1]) <= MAX_ID
             and (query := feed_query(scope["query_string"])) is not None
+            and _valid_host(scope)
         ):
             try:
                 caller = bearer_caller(scope, state)
@@ -72,14 +79,15 @@ def feed_lane(app: ASGIApp, litestar: Litestar) -> ASGIApp:
                     query.get("cursor"),
                     query.get("since"),
                 )
-            except Exception:  # noqa: BLE001, S110  # Litestar answers it (below), as it answers any request
-                pass
-            else:
-                body = page.content
-                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-                await send({"type": "http.response.start", "status": page.status_code, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
+            except Exception as exc:  # noqa: BLE001  # answered as Litestar answers it: by the app's handler
+                request = litestar.request_class(scope=scope, receive=receive, send=send)
+                await handle_exception(request, exc).to_asgi_response(app=None, request=request)(scope, receive, send)
                 return
+            body = page.content
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": page.status_code, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
         await app(scope, receive, send)
 
     return lane

@@ -1,5 +1,5 @@
 """The feed's fast lane (service/feed/lane.py): it answers the feed reads it recognises before Litestar routes
-them, exactly as the route would, and passes everything else on, errors included, for Litestar to answer.
+them, exactly as the route would, errors included, and passes everything else on to Litestar.
 
 The lane is called here as the ASGI wrapper it is, around a stand-in for Litestar that records what reached it;
 the route's own answer comes from the running app over HTTP, for the same request spelled so the lane passes it on
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import asyncpg
 import pytest
 
 from service.feed.lane import feed_lane, feed_query
@@ -55,13 +56,21 @@ class _Litestar:
         await send({"type": "http.response.body", "body": b""})
 
 
-async def _asgi_get(lane, path: str, query: str, headers: dict[str, str]) -> tuple[int, dict[bytes, bytes], bytes]:
+async def _asgi_get(lane, app, path: str, query: str, headers: dict[str, str]) -> tuple[int, dict[bytes, bytes], bytes]:
+    """What an ASGI server and Litestar's app hand their handler for a GET (the app sets `litestar_app`)."""
     scope = {
         "type": "http",
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "root_path": "",
         "method": "GET",
         "path": path,
         "query_string": query.encode(),
         "headers": [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+        "litestar_app": app,
+        "state": {},
     }
     sent: list[dict[str, Any]] = []
 
@@ -111,7 +120,7 @@ async def test_the_lane_answers_as_the_route_does(database_url, sandbox, cache_s
         for reader in (alice, bob, carol):
             for query in queries:
                 behind = _Litestar()
-                status, headers, body = await _asgi_get(feed_lane(behind, app), path, query, reader.headers)
+                status, headers, body = await _asgi_get(feed_lane(behind, app), app, path, query, reader.headers)
                 assert behind.passed == [] and status == 200, (query, body)
                 assert headers[b"content-type"] == b"application/json"
                 assert int(headers[b"content-length"]) == len(body)
@@ -119,9 +128,9 @@ async def test_the_lane_answers_as_the_route_does(database_url, sandbox, cache_s
                 assert routed.status_code == 200, routed.text
                 assert json.loads(body) == routed.json(), (reader.name, query)
         # What each reader saw is theirs: bob's like, carol's pending post.
-        bobs = json.loads((await _asgi_get(feed_lane(_Litestar(), app), path, "", bob.headers))[2])
+        bobs = json.loads((await _asgi_get(feed_lane(_Litestar(), app), app, path, "", bob.headers))[2])
         assert [item["likedByMe"] for item in bobs["items"] if item["id"] == first["id"]] == [True]
-        carols = json.loads((await _asgi_get(feed_lane(_Litestar(), app), path, "", carol.headers))[2])
+        carols = json.loads((await _asgi_get(feed_lane(_Litestar(), app), app, path, "", carol.headers))[2])
         assert held["id"] in [item["id"] for item in carols["items"]]
 
         # Through the whole app, the lane's answer carries the headers of the route's, the request id among them.
@@ -136,8 +145,8 @@ def _headers(response) -> dict[str, str]:
     return {name: value for name, value in response.headers.items() if name not in ("x-request-id", "date")}
 
 
-async def test_every_error_goes_on_to_litestar(database_url, sandbox):
-    settings = make_settings(database_url, wechat_api_base=sandbox.url, newcomer_hours=0)
+async def test_the_lane_answers_errors_as_the_route_does_and_reads_once(database_url, sandbox):
+    settings = make_settings(database_url, wechat_api_base=sandbox.url, newcomer_hours=0, db_command_timeout=1.0)
     async with reused_app(settings) as app, serve(app) as base_url, http_client(base_url=base_url) as client:
         world = World(client, sandbox)
         alice, dave = await world.member("alice"), await world.member("dave")
@@ -147,20 +156,47 @@ async def test_every_error_goes_on_to_litestar(database_url, sandbox):
         hot = (await world.feed(alice, cid, limit=1, order="hot"))["nextCursor"]
         assert hot is not None
         forged = {"authorization": alice.headers["authorization"][:-2] + "xx"}
+        feed = f"/v1/communities/{cid}/feed"
 
-        cases = [
-            (f"/v1/communities/{cid}/feed", "", {}, 401, "unauthorized"),
-            (f"/v1/communities/{cid}/feed", "", forged, 401, "unauthorized"),
-            (f"/v1/communities/{cid}/feed", "", dave.headers, 403, "not_member"),
-            ("/v1/communities/999999999/feed", "", alice.headers, 404, "not_found"),
-            (f"/v1/communities/{cid}/feed", "cursor=bm90IGEgY3Vyc29y", alice.headers, 400, "validation_failed"),
-            (f"/v1/communities/{cid}/feed", f"order=latest&cursor={hot}", alice.headers, 400, "validation_failed"),
-            (f"/v1/communities/{cid}/feed", "since=5&cursor=WyJsYXRlc3QiXQ", alice.headers, 400, "validation_failed"),
-            (f"/v1/communities/{cid}/feed", "limit=51", alice.headers, 400, "validation_failed"),
-            (f"/v1/communities/{cid}/feed", "order=best", alice.headers, 400, "validation_failed"),
-        ]
-        for path, query, headers, status, code in cases:
+        async def answered_as_routed(path: str, query: str, headers: dict[str, str], status: int, code: str) -> None:
             behind = _Litestar()
-            assert (await _asgi_get(feed_lane(behind, app), path, query, headers))[0] == 599
+            got, sent_headers, body = await _asgi_get(feed_lane(behind, app), app, path, query, headers)
+            assert behind.passed == [], "the lane answers the error itself: the page is not read again"
+            routed = await client.get(f"{path}?{_spelled_for_litestar(query)}", headers=headers)
+            problem = assert_problem(routed, status, code)
+            assert got == status and sent_headers[b"content-type"] == b"application/problem+json"
+            assert {**json.loads(body), "requestId": None} == {**problem, "requestId": None}
+
+        await answered_as_routed(feed, "order=latest", {}, 401, "unauthorized")
+        await answered_as_routed(feed, "order=latest", forged, 401, "unauthorized")
+        await answered_as_routed(feed, "order=hot", dave.headers, 403, "not_member")
+        await answered_as_routed("/v1/communities/999999999/feed", "limit=5", alice.headers, 404, "not_found")
+        await answered_as_routed(feed, "cursor=bm90IGEgY3Vyc29y", alice.headers, 400, "validation_failed")
+        await answered_as_routed(feed, f"order=latest&cursor={hot}", alice.headers, 400, "validation_failed")
+        await answered_as_routed(feed, "since=5&cursor=WyJsYXRlc3QiXQ", alice.headers, 400, "validation_failed")
+        locker = await asyncpg.connect(database_url)  # the database stops answering: DB_COMMAND_TIMEOUT, then 503
+        try:
+            async with locker.transaction():
+                await locker.execute("LOCK TABLE posts IN ACCESS EXCLUSIVE MODE")
+                await answered_as_routed(feed, "order=latest", alice.headers, 503, "not_ready")
+        finally:
+            await locker.close()
+
+
+async def test_what_litestar_would_refuse_before_routing_goes_on_to_it(database_url, sandbox):
+    settings = make_settings(database_url, wechat_api_base=sandbox.url, newcomer_hours=0)
+    async with reused_app(settings) as app, serve(app) as base_url, http_client(base_url=base_url) as client:
+        alice = await World(client, sandbox).member("alice")
+        cid = await World(client, sandbox).community(alice)
+        for path, query, headers in [
+            (f"/v1/communities/{cid}/feed", "order=latest", {**alice.headers, "host": "example.com/evil"}),
+            (f"/v1/communities/{cid}/feed", "limit=51", alice.headers),
+            (f"/v1/communities/{cid}/feed", "order=best", alice.headers),
+            (f"/v1/communities/{cid}/feed/", "", alice.headers),
+            ("/v1/communities/9007199254740993/feed", "", alice.headers),
+        ]:
+            behind = _Litestar()
+            assert (await _asgi_get(feed_lane(behind, app), app, path, query, headers))[0] == 599
             assert behind.passed == [f"{path}?{query}"]
-            assert_problem(await client.get(f"{path}?{query}", headers=headers), status, code)
+        evil = {**alice.headers, "host": "example.com/evil"}
+        assert (await client.get(f"/v1/communities/{cid}/feed", headers=evil)).status_code == 400
