@@ -36,13 +36,13 @@ async def _target_occurrence(
     else:
         row = await conn.fetchrow(q.OPEN_OCCURRENCE, activity["id"], at)
         if row is None:
+            if activity["status"] != "active":  # no next window: "come back next time" (check_in_late) would lie
+                raise Problem("activity_ended")
             following = await conn.fetchrow(q.NEXT_OCCURRENCE, activity["id"], at)
             latest = await conn.fetch(q.LATEST_OPENED, activity["id"], at)
             later = f"; the next window opens at {following['opens_at'].isoformat()}" if following else ""
             if latest:
                 raise Problem("check_in_late", f"the window closed at {latest[0]['closes_at'].isoformat()}{later}")
-            if activity["status"] != "active":
-                raise Problem("activity_ended")
             raise Problem("check_in_not_open", f"no window is open{later}")
     if at < row["opens_at"]:
         raise Problem("check_in_not_open", f"the window opens at {row['opens_at'].isoformat()}")

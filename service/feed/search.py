@@ -23,7 +23,8 @@ from service.feed import search_queries as sq
 
 # The same classes as search_terms() in migration 0024: Han, kana, Hangul; ASCII and Latin letters, digits.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_TOKEN = re.compile(f"[{_CJK}]+|[0-9a-z\u00c0-\u024f]+")
+_WORD = "0-9a-z\u00c0-\u024f"
+_TOKEN = re.compile(f"[{_CJK}]+|[{_WORD}]+")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 SNIPPET_CHARS = 60  # of text around the first match
 _BEFORE = 15  # characters shown before it
@@ -50,21 +51,30 @@ def _utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _matching(word: str) -> re.Pattern[str]:
+    """Where a query word matches a text as the index matches it: a CJK run anywhere, another word only at the
+    start of a word (`run` in "Running", not in "Bruno")."""
+    if re.match(f"[{_CJK}]", word):
+        return re.compile(re.escape(word))
+    return re.compile(f"(?<![{_WORD}]){re.escape(word)}")
+
+
 def snippet(text: str, found: list[str]) -> tuple[str, list[list[int]]]:
     """The text around the first match (with … where it is cut) and the matches in it as [start, end) ranges
     in UTF-16 code units."""
     lowered = text.translate(_ASCII_LOWER)
-    first = min((i for w in found if (i := lowered.find(w)) >= 0), default=0)
+    patterns = [_matching(word) for word in found]
+    first = min((match.start() for pattern in patterns if (match := pattern.search(lowered))), default=0)
     start = max(0, first - _BEFORE)
     end = min(len(text), start + SNIPPET_CHARS)
     prefix = "…" if start > 0 else ""
     shown = prefix + text[start:end] + ("…" if end < len(text) else "")
     spans: list[tuple[int, int]] = []
-    for word in found:
-        at = lowered.find(word, start)
-        while 0 <= at < end:
-            spans.append((at, min(at + len(word), end)))
-            at = lowered.find(word, at + len(word))
+    for pattern in patterns:
+        for match in pattern.finditer(lowered, start):
+            if match.start() >= end:
+                break
+            spans.append((match.start(), min(match.end(), end)))
     merged: list[list[int]] = []
     for begin, stop in sorted(spans):
         if merged and begin <= merged[-1][1]:

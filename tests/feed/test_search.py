@@ -132,3 +132,15 @@ async def test_member_search_by_nickname(world):
     assert [m["nickname"] for m in page["items"] + rest.json()["items"]] == ["bob", "bobby"]
     assert_problem(await world.client.get(url, params={"q": "bob"}, headers=carol.headers), 403, "not_member")
     assert_problem(await world.client.get(url, params={"q": ""}, headers=alice.headers), 400, "validation_failed")
+
+
+async def test_the_snippet_shows_the_word_that_matched_not_a_substring_of_another(world):
+    """A Latin word matches at the start of a word (`run`: "Running", not "Bruno"), and so does the snippet, the
+    text around the first match, and its highlight."""
+    alice, bob = [await world.member(name) for name in ("alice", "bob")]
+    cid = await world.community(alice, bob)
+    text = "Bruno 说：" + "今天天气很好大家出来玩吧" * 8 + " Running 五公里"
+    post = await world.post(alice, cid, text)
+    [hit] = [h for h in (await search(world, bob, cid, "run"))["items"] if h["id"] == post["id"]]
+    assert "Running" in hit["snippet"], hit["snippet"]
+    assert marked(hit) == ["Run"]

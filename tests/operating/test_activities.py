@@ -381,3 +381,18 @@ async def test_callers_without_standing_get_nothing(world, people):
     # A member who left loses access at once.
     assert (await world.api.delete(f"/v1/communities/{cid}/members/me", headers=bob.headers)).status_code == 204
     assert_problem(await check_in(world, bob, aid), 404, "not_found")
+
+
+async def test_checking_into_an_ended_activity_says_it_ended(world, people):
+    """Once an ended activity's last window has closed, a check-in answers `activity_ended`, not `check_in_late`
+    ("come back next time": there is no next time)."""
+    alice, bob, *_ = people
+    cid = await world.community(alice, bob)
+    activity = await create_activity(world, alice, cid)
+    assert (await world.api.delete(f"/v1/activities/{activity['id']}", headers=alice.headers)).status_code == 204
+    await world.pool.execute(  # the window that was open when it ended has closed since
+        "UPDATE activity_occurrences SET opens_at = opens_at - interval '1 day', "
+        "closes_at = now() - interval '1 minute' WHERE id = $1",
+        int(activity["current"]["id"]),
+    )
+    assert_problem(await check_in(world, bob, activity["id"]), 409, "activity_ended")
