@@ -2,12 +2,12 @@
 
 Sources, each read in id order from where the last run stopped (`interest_progress`): posts (check-ins are posts
 too), comments and poll proposals, by members only (robots have no interests). A visible text counts; a deleted,
-refused or hidden one is skipped; one still held for review stops the reading of its source until WeChat decided
-(at most PENDING_GRACE, then it is skipped). Each text's keywords (segmenter.py) add 2^(-age / HALF_LIFE) to the
-author's weight for that tag in the community: a weight is a decayed count of texts, so interests fade unless
-renewed. Each member keeps their top MEMBER_TAGS tags (none under MIN_WEIGHT); each community touched gets its
-top COMMUNITY_TAGS recomputed over its active members. A post's keywords are kept as its tags (the for-you feed).
-The progress row is locked in the batch's transaction: two workers never count a text twice.
+refused or hidden one (by reports or moderators) is skipped; one still held for review stops the reading of its
+source until WeChat decided (at most PENDING_GRACE, then it is skipped). Each text's keywords (segmenter.py) add
+2^(-age / HALF_LIFE) to the author's weight for that tag in the community: a weight is a decayed count of texts, so
+interests fade unless renewed. Each member keeps their top MEMBER_TAGS tags (none under MIN_WEIGHT); each community
+touched gets its top COMMUNITY_TAGS recomputed over its active members. A post's keywords are kept as its tags (the
+for-you feed). The progress row is locked in the batch's transaction: two workers never count a text twice.
 
 Ids are taken at insert but rows are seen at commit, so a row may appear under an id already read. The cursor
 therefore reads only up to a final id: a source's highest id becomes final once every transaction that was writing

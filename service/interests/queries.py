@@ -38,7 +38,9 @@ HORIZONS = {"posts": _horizon("posts"), "comments": _horizon("comments"), "propo
 
 # Each source as (id, community_id, user_id, text, created_at, state, is_post) after id $1 up to the final id $4:
 # state 'count', 'skip' or 'wait' (held for review and recent: the cursor stops before it until WeChat decided, at
-# most $3).
+# most $3). Hidden by people (reports, moderators) is `pending` too but waits for no verdict due soon: skipped, so
+# reporting posts cannot stop the reading. A hidden post has `hidden_at`; a hidden comment was visible, hence
+# counted (comments are not edited: one held for WeChat was never counted).
 _STATE = """CASE WHEN {deleted} THEN 'skip' WHEN {counted} THEN 'count'
                  WHEN {held} AND {created} > now() - $3::interval THEN 'wait' ELSE 'skip' END"""
 SOURCES = {
@@ -48,7 +50,7 @@ SELECT p.id, p.community_id, p.author_id AS user_id, p.text, p.created_at, true 
         _STATE.format(
             deleted="p.deleted_at IS NOT NULL",
             counted="p.status = 'visible'",
-            held="p.status = 'pending'",
+            held="p.status = 'pending' AND p.hidden_at IS NULL",
             created="p.created_at",
         )
     } AS state
@@ -60,7 +62,7 @@ SELECT c.id, c.community_id, c.author_id AS user_id, c.text, c.created_at, false
         _STATE.format(
             deleted="c.deleted_at IS NOT NULL",
             counted="c.status = 'visible'",
-            held="c.status = 'pending'",
+            held="c.status = 'pending' AND c.counted_at IS NULL",
             created="c.created_at",
         )
     } AS state
