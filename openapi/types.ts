@@ -651,7 +651,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel an open collection (initiator or admins): every payer is refunded
-         * @description While it is open: every paid share is refunded in full (a job submits the refunds, whose reason names the cancellation) and the orders still payable are closed. Cancelling a cancelled collection answers it again; a settled one, or one being settled, answers `collection_settled`.
+         * @description While it is open: every paid share is refunded in full (a job submits the refunds, whose reason names the cancellation) and the orders still payable are closed. Cancelling a cancelled collection answers it again; a settled one, or one being settled, answers `collection_settled`. A reason is content-checked (`content_rejected`): it reaches the payers' inboxes and their refunds.
          */
         post: operations["cancelCollection"];
         delete?: never;
@@ -853,7 +853,7 @@ export interface paths {
         put?: never;
         /**
          * Start a group collection: each participant pays amountFen before the deadline (members)
-         * @description Participants are the chosen active members, or every other active member. After the deadline (default 24 hours) the worker settles it: the money paid goes to you by merchant transfer (confirm it with wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. Where the community's `collectionsBy` is `admins`, only admins start collections.
+         * @description Participants are the chosen active members, or every other active member. After the deadline (default 24 hours) the worker settles it: the money paid goes to you by merchant transfer (confirm it with wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. Where the community's `collectionsBy` is `admins`, only admins start collections. The title is content-checked (`content_rejected`): it reaches every participant's inbox and their WeChat Pay order.
          */
         post: operations["startCollection"];
         delete?: never;
@@ -7527,6 +7527,21 @@ export interface components {
             };
         };
         /**
+         * @description - `collection_settled`: The collection is settled or being settled: it can no longer be cancelled.
+         *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         */
+        Problem409_6329be6a9b: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "collection_settled" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
          * @description - `order_not_paid`: The order is not paid, or is already refunded.
          *     - `refund_exceeds_remaining`: The amount is more than what is left to refund on the order (see `detail`).
          *     - `order_paid_out`: The order's money has been paid out to the community's owner: it cannot be refunded.
@@ -7762,18 +7777,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "case_decided";
-                };
-            };
-        };
-        /** @description - `collection_settled`: The collection is settled or being settled: it can no longer be cancelled. */
-        Problem409_collection_settled: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "collection_settled";
                 };
             };
         };
@@ -9623,9 +9626,11 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_collection_settled"];
+            409: components["responses"]["Problem409_6329be6a9b"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_idempotency_key_reused"];
+            422: components["responses"]["Problem422_4888bad0e6"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     payCollectionShare: {
@@ -10127,9 +10132,11 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_app_disabled"];
+            409: components["responses"]["Problem409_6eff6cff5c"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_idempotency_key_reused"];
+            422: components["responses"]["Problem422_4888bad0e6"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     getCommunityEarnings: {

@@ -11,33 +11,38 @@ from litestar import Response
 
 from service.collections import models as m
 from service.collections import queries as q
-from service.collections.logic import PURPOSE, SWEEP_BATCH, _detail, _lock, _now
+from service.collections.logic import PURPOSE, SWEEP_BATCH, _content_check, _detail, _lock, _now
 from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
 from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.errors import Problem
 from service.jobs import Reschedule, enqueue
+from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
 
 log = logging.getLogger("service.collections")
 
 
 async def cancel(
-    conn: asyncpg.Connection, collection_id: int, user_id: int, data: m.CollectionCancel, key: str | None
+    pool: asyncpg.Pool,
+    wechat: WeChatClient,
+    collection_id: int,
+    user_id: int,
+    data: m.CollectionCancel,
+    key: str | None,
 ) -> Response[bytes]:
     """Initiator or admin, while the collection is open: every paid share is refunded (the refund jobs submit
     them), and the `collections.settle` job closes the orders still payable. Cancelling again answers the
     same."""
     reason = data.reason.strip()
+    if reason:
+        async with pool.acquire() as conn:
+            await _may_cancel(conn, collection_id, user_id)  # WeChat checks only the text of who may cancel
+        await _content_check(pool, wechat, user_id, reason, "reason")
 
     async def action() -> tuple[int, m.Collection]:
-        collection = await _lock(conn, collection_id)
-        if collection is None:
-            raise Problem("not_found", "no such collection")
-        standing = await require_member(conn, collection["community_id"], user_id)
-        if user_id != collection["initiator_id"] and standing["role"] not in ADMIN_ROLES:
-            raise Problem("forbidden", "only the initiator or an admin cancels a collection")
+        collection = await _may_cancel(conn, collection_id, user_id, lock=True)
         if collection["status"] == "cancelled":
             return 200, await _detail(conn, collection_id, user_id)
         if collection["status"] != "open":
@@ -67,7 +72,21 @@ async def cancel(
         )
         return 200, await _detail(conn, collection_id, user_id)
 
-    return await run_once(conn, user_id, key, scope_of("collection.cancel", collection_id, reason), action)
+    async with pool.acquire() as conn:
+        return await run_once(conn, user_id, key, scope_of("collection.cancel", collection_id, reason), action)
+
+
+async def _may_cancel(
+    conn: asyncpg.Connection, collection_id: int, user_id: int, *, lock: bool = False
+) -> asyncpg.Record:
+    """The collection (locked with ``lock``), when the user is its initiator or an admin of its community."""
+    collection = await (_lock(conn, collection_id) if lock else conn.fetchrow(q.COLLECTION, collection_id, user_id))
+    if collection is None:
+        raise Problem("not_found", "no such collection")
+    standing = await require_member(conn, collection["community_id"], user_id)
+    if user_id != collection["initiator_id"] and standing["role"] not in ADMIN_ROLES:
+        raise Problem("forbidden", "only the initiator or an admin cancels a collection")
+    return collection
 
 
 async def settle(pool: asyncpg.Pool, pay: WeChatPay, collection_id: int) -> None:

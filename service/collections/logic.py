@@ -29,6 +29,7 @@ from service.collections import queries as q
 from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
 from service.core.apps import require_app_member
+from service.core.content import openid_of, status_for
 from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo
@@ -37,6 +38,7 @@ from service.core.rows import from_row, lock_in_community
 from service.errors import FieldError, Problem
 from service.jobs import enqueue
 from service.settings import Settings
+from service.wechat.client import WeChatClient
 from service.wechat.pay import WeChatPay
 
 log = logging.getLogger("service.collections")
@@ -56,6 +58,17 @@ def _now() -> datetime:
 
 def _invalid(field: str, message: str) -> Problem:
     return Problem("validation_failed", message, errors=[FieldError(field=field, message=message, source="body")])
+
+
+async def _content_check(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, text: str, what: str) -> None:
+    """The title and the cancel reason reach every participant's inbox (and the title each share's WeChat Pay
+    description): they pass content safety like a member's post. No connection is held while WeChat answers."""
+    if not text:
+        return
+    async with pool.acquire() as conn:
+        openid = await openid_of(conn, user_id)
+    if await status_for(wechat, openid, text) != "visible":
+        raise Problem("content_rejected", f"the {what} needs review; rephrase it")
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -134,8 +147,15 @@ async def _participants(
     return ids
 
 
+async def _may_start(conn: asyncpg.Connection, community_id: int, user_id: int) -> None:
+    standing = await require_app_member(conn, community_id, user_id, APP)
+    if await conn.fetchval(q.COLLECTIONS_BY, community_id) == "admins" and standing["role"] not in ADMIN_ROLES:
+        raise Problem("forbidden", "in this community only admins start collections")
+
+
 async def create_collection(
-    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    wechat: WeChatClient,
     settings: Settings,
     community_id: int,
     user_id: int,
@@ -146,11 +166,12 @@ async def create_collection(
     if not title:
         raise _invalid("title", "must not be blank")
     deadline = _deadline(settings, data.deadline)
+    async with pool.acquire() as conn:
+        await _may_start(conn, community_id, user_id)  # WeChat checks only the text of who may start one
+    await _content_check(pool, wechat, user_id, title, "title")
 
     async def action() -> tuple[int, m.Collection]:
-        standing = await require_app_member(conn, community_id, user_id, APP)
-        if await conn.fetchval(q.COLLECTIONS_BY, community_id) == "admins" and standing["role"] not in ADMIN_ROLES:
-            raise Problem("forbidden", "in this community only admins start collections")
+        await _may_start(conn, community_id, user_id)
         participants = await _participants(conn, community_id, user_id, data.participant_ids)
         if data.amount_fen * len(participants) > m.TOTAL_MAX_FEN:
             message = f"{len(participants)} participants x {data.amount_fen} fen exceeds {m.TOTAL_MAX_FEN} fen"
@@ -173,7 +194,8 @@ async def create_collection(
         return 201, await _detail(conn, collection_id, user_id)
 
     scope = scope_of("collection.create", community_id, msgspec.to_builtins(data))
-    return await run_once(conn, user_id, key, scope, action)
+    async with pool.acquire() as conn:
+        return await run_once(conn, user_id, key, scope, action)
 
 
 # --- paying --------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from litestar.params import JSONBody, QueryParameter
 from service.collections import closing, logic
 from service.collections import models as m
 from service.collections.problems import PROBLEMS
-from service.core.deps import AppSettings, Db
+from service.core.deps import Db
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
@@ -23,6 +23,8 @@ from service.openapi import answer, documenter
 
 TAG = "collections"
 MEMBER = ("unauthorized", "token_expired", "not_found", "not_member")
+# The title and the cancel reason pass WeChat's content check (service/core/content.py).
+CONTENT = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "wechat_error")
 doc = documenter(PROBLEMS)
 # A share's order as the mini program receives it (the core's example, bought for a collection).
 _SHARE = msgspec.structs.replace(ORDER, purpose="collection_share", description="群收款：周六聚餐 AA")
@@ -39,23 +41,26 @@ class CommunityCollectionsController(Controller):
         **doc(
             "startCollection",
             "Start a group collection: each participant pays amountFen before the deadline (members)",
-            *(*MEMBER, "app_disabled", "forbidden", "validation_failed", "idempotency_key_reused"),
+            *(*MEMBER, "app_disabled", "forbidden", "validation_failed", "idempotency_key_reused", *CONTENT),
         ),
     )
     async def start(
         self,
         community_id: PathId,
         data: JSONBody[m.CollectionCreate],
-        user: CurrentUser,
-        db: Db,
-        settings: AppSettings,
+        caller: CurrentUser,
+        state: State,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Collection]:
         """Participants are the chosen active members, or every other active member. After the deadline (default 24
         hours) the worker settles it: the money paid goes to you by merchant transfer (confirm it with
         wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. Where the community's `collectionsBy`
-        is `admins`, only admins start collections."""
-        return await logic.create_collection(db, settings, community_id, user.id, data, idempotency_key)
+        is `admins`, only admins start collections. The title is content-checked (`content_rejected`): it reaches
+        every participant's inbox and their WeChat Pay order."""
+        # `caller`, not `user`: the content check waits on WeChat without holding a pooled connection.
+        return await logic.create_collection(
+            state.pool, state.wechat, state.settings, community_id, caller.id, data, idempotency_key
+        )
 
     @get(
         "",
@@ -125,21 +130,25 @@ class CollectionsController(Controller):
         **doc(
             "cancelCollection",
             "Cancel an open collection (initiator or admins): every payer is refunded",
-            *(*MEMBER, "forbidden", "collection_settled", "idempotency_key_reused"),
+            *(*MEMBER, "forbidden", "collection_settled", "idempotency_key_reused", *CONTENT),
         ),
     )
     async def cancel(
         self,
         collection_id: PathId,
-        user: CurrentUser,
-        db: Db,
+        caller: CurrentUser,
+        state: State,
         data: JSONBody[m.CollectionCancel | None] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Collection]:
         """While it is open: every paid share is refunded in full (a job submits the refunds, whose reason names the
         cancellation) and the orders still payable are closed. Cancelling a cancelled collection answers it again; a
-        settled one, or one being settled, answers `collection_settled`."""
-        return await closing.cancel(db, collection_id, user.id, data or m.CollectionCancel(), idempotency_key)
+        settled one, or one being settled, answers `collection_settled`. A reason is content-checked
+        (`content_rejected`): it reaches the payers' inboxes and their refunds."""
+        # `caller`, not `user`: the content check waits on WeChat without holding a pooled connection.
+        return await closing.cancel(
+            state.pool, state.wechat, collection_id, caller.id, data or m.CollectionCancel(), idempotency_key
+        )
 
 
 CONTROLLERS = [CommunityCollectionsController, CollectionsController]

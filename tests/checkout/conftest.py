@@ -1,5 +1,7 @@
 """A world for checkout tests: the Pay sandbox and the API, both served over loopback HTTP, a test purpose
-whose `on_paid` admits payers into a test table (up to a number of seats), and an in-process job worker."""
+whose `on_paid` admits payers into a test table (up to a number of seats), and an in-process job worker. The
+world's Pay sandbox is mounted on a WeChat sandbox (as `python -m service sandbox` runs them): its members have
+visited the mini program, so the content checks of the domains' texts (a collection's title) accept them."""
 
 from __future__ import annotations
 
@@ -29,9 +31,11 @@ from service.jobs import JobContext
 from service.jobs.worker import Worker
 from service.settings import Settings
 from service.wechat.pay import WeChatPay
+from service.wechat.sandbox import CONTROLLERS, create_sandbox_app
 from service.wechat.sandbox.keys import SandboxKeys
 from service.wechat.sandbox.pay import PaySandbox, pay_sandbox_router
 from tests.support import CITUS_DATABASE, bound_socket, http_client, make_settings, reused_app, serve
+from tests.wechat_support import sandbox_config
 
 PURPOSE = "test_entry"
 
@@ -127,7 +131,12 @@ class World:
     community_id: int  # what the test purpose's orders and transfers belong to
 
     async def user(self, openid: str | None = None) -> tuple[int, dict[str, str]]:
-        openid = openid or f"o{asyncio.get_running_loop().time():.6f}".replace(".", "")
+        """A user who has just opened the mini program (wx.login in the sandbox): WeChat checks their texts."""
+        if openid is None:
+            name = f"u{asyncio.get_running_loop().time():.6f}".replace(".", "")
+            visited = await self.control.post("/sandbox/wx-login", json={"user": name})
+            assert visited.status_code == 200, visited.text
+            openid = visited.json()["openid"]
         user_id = await self.pool.fetchval(
             "INSERT INTO users (appid, openid) VALUES ($1, $2) RETURNING id", self.pay.config.appid, openid
         )
@@ -195,10 +204,17 @@ def world_settings(database_url: str, api_url: str, sandbox_url: str, keys: Sand
 
 
 @pytest.fixture
-async def world(database_url, sandbox, sandbox_url, sandbox_keys) -> AsyncIterator[World]:
+async def wechat_url(sandbox) -> AsyncIterator[str]:
+    """The WeChat sandbox with the Pay sandbox mounted on it."""
+    async with serve(create_sandbox_app(sandbox_config(), [*CONTROLLERS, pay_sandbox_router(sandbox)])) as url:
+        yield url
+
+
+@pytest.fixture
+async def world(database_url, sandbox, wechat_url, sandbox_keys) -> AsyncIterator[World]:
     sock = bound_socket()
     api_url = "http://{}:{}".format(*sock.getsockname())
-    settings = world_settings(database_url, api_url, sandbox_url, sandbox_keys)
+    settings = world_settings(database_url, api_url, wechat_url, sandbox_keys, wechat_api_base=wechat_url)
     pool = await create_pool(settings)
     await pool.execute(TEST_TABLES)
     community_id = await pool.fetchval(TEST_COMMUNITY)
@@ -207,7 +223,7 @@ async def world(database_url, sandbox, sandbox_url, sandbox_keys) -> AsyncIterat
             reused_app(settings, domains=TEST_DOMAINS, extra_routes=TEST_ROUTES) as app,
             serve(app, sock),
             http_client(base_url=api_url, timeout=120 if CITUS_DATABASE else 30) as api,
-            http_client(base_url=sandbox_url, timeout=120 if CITUS_DATABASE else 30) as control,
+            http_client(base_url=wechat_url, timeout=120 if CITUS_DATABASE else 30) as control,
             http_client(timeout=10) as http,
         ):
             pay = WeChatPay.from_settings(settings, http)
@@ -215,6 +231,6 @@ async def world(database_url, sandbox, sandbox_url, sandbox_keys) -> AsyncIterat
             worker = Worker(
                 context, job_registry(DOMAINS), concurrency=4, lease=5, poll_interval=0.05, backoff_base=0.2
             )
-            yield World(settings, api, control, sandbox, sandbox_url, pool, pay, worker, community_id)
+            yield World(settings, api, control, sandbox, wechat_url, pool, pay, worker, community_id)
     finally:
         await pool.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from service.collections import closing
 from tests.checkout.worker_process import start_worker
-from tests.world import notices
+from tests.world import assert_problem, notices
 
 
 async def community_with(world, members: int) -> tuple[str, list[tuple[int, dict]]]:
@@ -259,6 +259,29 @@ async def test_rules_bounds_and_who_may_do_what(world):
     rest = (await world.api.get(f"/v1/communities/{cid}/collections?cursor={mine['nextCursor']}", headers=b)).json()
     assert [x["id"] for x in rest["items"]] == [collection_id]
     assert other_cid != cid
+
+
+async def test_a_title_or_cancel_reason_wechat_finds_risky_is_refused_and_reaches_no_one(world):
+    """The title reaches every participant's inbox, the community's list and each share's WeChat Pay description;
+    the cancel reason the payers' inboxes and refunds. Like every member text (docs/feed.md) they pass
+    msg_sec_check first: a risky one answers `content_rejected` and nothing is stored or sent."""
+    cid, people = await community_with(world, 2)
+    _, (_, a), (_, b) = people
+    risky = await world.api.post(
+        f"/v1/communities/{cid}/collections", json={"title": "sandbox-risky 烧烤", "amountFen": 1000}, headers=a
+    )
+    assert_problem(risky, 422, "content_rejected")
+    assert await world.pool.fetchval("SELECT count(*) FROM collections WHERE community_id = $1", int(cid)) == 0
+    assert await notices(world.api, b, "collection_asked") == []
+
+    collection_id = (await start(world, cid, a))["id"]
+    refused = await world.api.post(
+        f"/v1/collections/{collection_id}/cancel", json={"reason": "sandbox-risky"}, headers=a
+    )
+    assert_problem(refused, 422, "content_rejected")
+    assert (await read(world, collection_id, a))["status"] == "open"
+    cancelled = await world.api.post(f"/v1/collections/{collection_id}/cancel", json={"reason": "下雨"}, headers=a)
+    assert cancelled.status_code == 200 and cancelled.json()["cancelReason"] == "下雨", cancelled.text
 
 
 async def test_a_worker_killed_mid_settlement_is_resumed_and_settles_once(world):
