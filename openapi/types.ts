@@ -812,7 +812,7 @@ export interface paths {
         put?: never;
         /**
          * Pay one more month of a monthly app before it ends (owner): 202 with the order
-         * @description Only a priced monthly app (`app_not_renewable` otherwise). The payment adds a month to the paid period (from now, if it has ended) and switches the app on; asking again returns the same payable order. App purchases are not refunded to the payer on request.
+         * @description Only a priced monthly app the community has not bought for good (`app_not_renewable` otherwise: an app bought one-off stays on whatever its price becomes). The payment adds a month to the paid period (from now, if it has ended) and switches the app on; asking again returns the same payable order. App purchases are not refunded to the payer on request.
          */
         post: operations["renewCommunityApp"];
         delete?: never;
@@ -7728,7 +7728,7 @@ export interface components {
         /**
          * @description - `order_already_paid`: The order has been paid meanwhile.
          *     - `conflict`: The request conflicts with the current state.
-         *     - `app_not_renewable`: Only a monthly app that is priced can be renewed.
+         *     - `app_not_renewable`: Only a priced monthly app can be renewed, and not one the community has already bought for good.
          */
         Problem409_b57125816a: {
             headers: {

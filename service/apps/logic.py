@@ -124,12 +124,15 @@ async def renew(
     app: str,
     key: str | None,
 ) -> Response[bytes]:
-    """Pay one more month of a monthly app ahead of its end (202 with the order)."""
+    """Pay one more month of a monthly app ahead of its end (202 with the order); not for an app bought for good."""
     async with pool.acquire() as conn, conn.transaction():
         await require_owner(conn, community_id, user_id)
         (row,) = await _states(conn, community_id, [app])
         if row["billing"] != "monthly":
             raise Problem("app_not_renewable", f"{app} is {(row['billing'] or 'free').replace('_', '-')}")
+        # Bought one-off before a monthly price: it stays on for good, a month more would buy nothing.
+        if row["purchased"]:
+            raise Problem("app_not_renewable", f"{app} is bought for good")
         if row["community_app_id"] is None:
             await conn.execute(q.SWITCH, community_id, app, True, user_id)
             (row,) = await _states(conn, community_id, [app])

@@ -6,5 +6,9 @@ from service.core.problems import SHARED
 from service.errors import Code
 
 PROBLEMS = SHARED.extend(
-    Code("app_not_renewable", 409, "Only a monthly app that is priced can be renewed."),
+    Code(
+        "app_not_renewable",
+        409,
+        "Only a priced monthly app can be renewed, and not one the community has already bought for good.",
+    ),
 )

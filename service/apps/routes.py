@@ -126,7 +126,8 @@ class CommunityAppsController(Controller):
         operation_id="renewCommunityApp",
         summary="Pay one more month of a monthly app before it ends (owner): 202 with the order",
         description=(
-            "Only a priced monthly app (`app_not_renewable` otherwise). The payment adds a month to the paid period "
+            "Only a priced monthly app the community has not bought for good (`app_not_renewable` otherwise: an "
+            "app bought one-off stays on whatever its price becomes). The payment adds a month to the paid period "
             "(from now, if it has ended) and switches the app on; asking again returns the same payable order. App "
             "purchases are not refunded to the payer on request."
         ),

@@ -199,6 +199,25 @@ async def test_a_one_off_app_is_bought_for_good(world, people):
     )
 
 
+async def test_an_app_bought_for_good_is_not_sold_a_monthly_renewal_after_a_reprice(world, people):
+    """An app bought one-off stays on for good; once the operator reprices it monthly, `renewal` answers
+    `app_not_renewable` and places no order: a month more would charge the owner for nothing."""
+    alice, *_ = people
+    cid = await world.community(alice)
+    one_off = {"billing": "one_off", "priceFen": 5000}
+    assert (await world.api.put("/v1/admin/apps/warmup/price", json=one_off, headers=OPERATOR)).status_code == 200
+    bought = await world.api.put(f"/v1/communities/{cid}/apps/warmup", headers=alice.headers)
+    assert bought.status_code == 202, bought.text
+    await world.pay_order(bought.json()["order"])
+    monthly = {"billing": "monthly", "priceFen": 1990}
+    assert (await world.api.put("/v1/admin/apps/warmup/price", json=monthly, headers=OPERATOR)).status_code == 200
+    orders = await world.pool.fetchval("SELECT count(*) FROM orders")
+    renewal = await world.api.post(f"/v1/communities/{cid}/apps/warmup/renewal", headers=alice.headers)
+    assert_problem(renewal, 409, "app_not_renewable")
+    assert await world.pool.fetchval("SELECT count(*) FROM orders") == orders
+    assert (await apps_of(world, alice, cid))["warmup"] == "enabled"
+
+
 async def test_jobs_skip_communities_where_the_app_is_off(world, people):
     alice, *_ = people
     cid = await world.community(alice)
