@@ -6422,10 +6422,10 @@ export interface components {
             /** Format: date-time */
             attendedAt: string | null;
             /**
-             * @description member: you cancelled; hold_expired: not paid in time; refunded; meetup_cancelled
+             * @description member: you cancelled; hold_expired: not paid in time; refunded; meetup_cancelled; member_left: you left the community or were removed (a paid place is refunded in full)
              * @enum {null|string}
              */
-            cancelReason: "member" | "hold_expired" | "refunded" | "meetup_cancelled" | null;
+            cancelReason: "member" | "hold_expired" | "refunded" | "meetup_cancelled" | "member_left" | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */

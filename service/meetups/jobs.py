@@ -13,12 +13,19 @@ JOBS = Registry()
 log = logging.getLogger("service.meetups")
 
 REMINDERS_EVERY = 60
+DEPARTED_BATCH = 200
 
 
 @JOBS.job("meetups.release_hold")
 async def release_hold(ctx: JobContext, payload: dict) -> None:
     """An unpaid place's hold lapsed: close the order, pass the place to the waitlist."""
     await signups.release_hold(ctx.pool, ctx.services["pay"], payload["signup_id"])
+
+
+@JOBS.job("meetups.settle_departed")
+async def settle_departed(ctx: JobContext, payload: dict) -> None:
+    """A place lost by leaving: refund its paid order in full, or close it unpaid (idempotent)."""
+    await signups.settle_departed(ctx.pool, ctx.services["pay"], payload["order_id"])
 
 
 @JOBS.job("meetups.refund_cancelled")
@@ -35,7 +42,12 @@ async def promoted(ctx: JobContext, payload: dict) -> None:
 
 @JOBS.job("meetups.reminders", every=REMINDERS_EVERY)
 async def reminders(ctx: JobContext, payload: dict) -> None:
-    """Subscribe-message reminders before the start, once per confirmed place."""
+    """First the places of members who left the community or were removed go to the waitlist (also with the app
+    off; the members promoted are reminded in the same run), then subscribe-message reminders before the start,
+    once per confirmed place."""
+    released = await signups.release_departed(ctx.pool, DEPARTED_BATCH)
+    if released:
+        log.info("meetup places of departed members released", extra={"count": released})
     sent = await notices.send_reminders(ctx.pool, wechat_of(ctx), ctx.settings)
     if sent:
         log.info("meetup reminders", extra={"count": sent})

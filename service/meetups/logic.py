@@ -11,6 +11,8 @@ meetup's lock, the waitlist, fees, cancellations, venue check-in. The parts: sig
   for them to pay), who is told by a subscribe message.
 - Cancelling: a member, until the start (a paid place: until the sign-up deadline, refunded in full); the
   admins cancel the meetup and every paid place is refunded.
+- Places are for active members: one who left or was removed is never promoted nor reminded, and their place
+  goes to the waitlist (signups.py `_release_departed`: paid places refunded in full).
 - Locks are always taken in the order: order, meetup, sign-up (checkout locks the order before calling the
   purpose's hooks), so payments, refunds and cancellations never deadlock.
 """

@@ -69,8 +69,11 @@ class Signup(msgspec.Struct, rename="camel", kw_only=True):
         ),
     ]
     cancel_reason: Annotated[
-        Literal["member", "hold_expired", "refunded", "meetup_cancelled"] | None,
-        Meta(description="member: you cancelled; hold_expired: not paid in time; refunded; meetup_cancelled"),
+        Literal["member", "hold_expired", "refunded", "meetup_cancelled", "member_left"] | None,
+        Meta(
+            description="member: you cancelled; hold_expired: not paid in time; refunded; meetup_cancelled; "
+            "member_left: you left the community or were removed (a paid place is refunded in full)"
+        ),
     ]
     waitlist_position: Annotated[int | None, Meta(description="1 = next to get a place")]
     hold_until: datetime | None

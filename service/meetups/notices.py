@@ -22,12 +22,14 @@ def _local(at: datetime, zone: str) -> str:
 async def send_reminders(pool: asyncpg.Pool, wechat: WeChatClient, settings: Settings) -> int:
     """Remind confirmed members before the start (MEETUPS_REMINDER_LEAD), once each: claimed first, sent
     after, the outcome recorded (no_consent for 43101: the member's quota is respected, never retried;
-    muted when the member muted the community)."""
+    muted when the member muted the community; not_member when they left it)."""
     due = await pool.fetch(q.DUE_REMINDERS, float(settings.meetups_reminder_lead), REMINDER_BATCH)
     claimed = await claim_each(pool, due, q.CLAIM_REMINDER)
     for row in claimed:
         context = await pool.fetchrow(q.NOTICE_CONTEXT, row["id"])
-        if context["muted"]:
+        if not context["member"]:
+            result = "not_member"  # left or removed since it was found due
+        elif context["muted"]:
             result = "muted"
         else:
             data = {
@@ -46,7 +48,9 @@ async def notify_promoted(pool: asyncpg.Pool, wechat: WeChatClient, settings: Se
     if await pool.fetchval(q.CLAIM_PROMOTION_NOTICE, signup_id) is None:
         return None
     context = await pool.fetchrow(q.NOTICE_CONTEXT, signup_id)
-    if context["muted"]:
+    if not context["member"]:
+        result = "not_member"  # left or removed since the promotion
+    elif context["muted"]:
         result = "muted"
     else:
         deadline = context["hold_until"] or context["starts_at"]

@@ -32,11 +32,17 @@ UPDATE meetups SET status = 'cancelled', cancel_reason = $2, cancelled_at = now(
 WHERE id = $1
 """
 
-# Who hears of a change or a cancellation: everyone holding or waiting for a place.
-SIGNED_UP = """
-SELECT user_id FROM meetup_signups
-WHERE meetup_id = $1 AND status IN ('confirmed', 'pending_payment', 'waitlisted')
-"""
+# A member of the sign-up's community ("s"), else their place is no longer theirs (left or removed).
+ACTIVE_MEMBER = """EXISTS (
+    SELECT 1 FROM memberships mb
+    WHERE mb.community_id = s.community_id AND mb.user_id = s.user_id AND mb.status = 'active'
+)"""
+
+# Who hears of a change or a cancellation: every member holding or waiting for a place.
+SIGNED_UP = f"""
+SELECT user_id FROM meetup_signups s
+WHERE meetup_id = $1 AND status IN ('confirmed', 'pending_payment', 'waitlisted') AND {ACTIVE_MEMBER}
+"""  # noqa: S608 - a constant expression
 
 CANCEL_ALL_SIGNUPS = """
 UPDATE meetup_signups SET status = 'cancelled', cancel_reason = 'meetup_cancelled', hold_until = NULL,
@@ -115,6 +121,7 @@ RETURNING id, status
 ATTACH_ORDER = """
 UPDATE meetup_signups SET order_id = $2, hold_until = greatest(hold_until, $3), updated_at = now()
 WHERE id = $1 AND status = 'pending_payment'
+RETURNING hold_until
 """
 
 CONFIRM = """
@@ -128,19 +135,44 @@ UPDATE meetup_signups SET status = 'cancelled', cancel_reason = $2, hold_until =
 WHERE id = $1
 """
 
-# The first waitlisted members, in the order they queued, get the free places ($1 community, $2 meetup).
-PROMOTE = """
-UPDATE meetup_signups s SET status = $4, hold_until = $5, promotion_notice = NULL, updated_at = now()
+# The first waitlisted members, in the order they queued, get the free places ($1 community, $2 meetup); one
+# who left the community meanwhile is passed over.
+PROMOTE = f"""
+UPDATE meetup_signups w SET status = $4, hold_until = $5, promotion_notice = NULL, updated_at = now()
 FROM (
-    SELECT id FROM meetup_signups
-    WHERE community_id = $1 AND meetup_id = $2 AND status = 'waitlisted'
+    SELECT id FROM meetup_signups s
+    WHERE community_id = $1 AND meetup_id = $2 AND status = 'waitlisted' AND {ACTIVE_MEMBER}
     ORDER BY waitlisted_at, id
     LIMIT $3
     FOR UPDATE
 ) next
-WHERE s.community_id = $1 AND s.id = next.id
-RETURNING s.id
-"""
+WHERE w.community_id = $1 AND w.id = next.id
+RETURNING w.id
+"""  # noqa: S608 - a constant expression
+
+# Under the meetup's lock ($1 community, $2 meetup): the places and waitlist entries of members who left or were
+# removed end; `held` says which of them counted against the capacity.
+CANCEL_DEPARTED = f"""
+UPDATE meetup_signups d SET status = 'cancelled', cancel_reason = 'member_left', hold_until = NULL,
+       updated_at = now()
+FROM (
+    SELECT id, status <> 'waitlisted' AS held FROM meetup_signups s
+    WHERE community_id = $1 AND meetup_id = $2 AND status IN ('confirmed', 'pending_payment', 'waitlisted')
+      AND NOT {ACTIVE_MEMBER}
+    FOR UPDATE
+) gone
+WHERE d.community_id = $1 AND d.id = gone.id
+RETURNING d.id, d.order_id, gone.held
+"""  # noqa: S608 - a constant expression
+
+# Meetups still to come where members who left hold or wait for places, found across communities without a lock.
+DEPARTED = f"""
+SELECT DISTINCT s.community_id, s.meetup_id
+FROM meetup_signups s JOIN meetups m ON m.id = s.meetup_id AND m.community_id = s.community_id
+WHERE s.status IN ('confirmed', 'pending_payment', 'waitlisted') AND m.status = 'open' AND m.starts_at > now()
+  AND NOT {ACTIVE_MEMBER}
+LIMIT $1
+"""  # noqa: S608 - a constant expression
 
 SIGNUPS = """
 SELECT s.*, u.nickname, NULL::int AS waitlist_position, s.id AS sort_id
@@ -180,7 +212,7 @@ SELECT s.community_id, s.id
 FROM meetup_signups s JOIN meetups m ON m.id = s.meetup_id AND m.community_id = s.community_id
 WHERE s.status = 'confirmed' AND s.reminder_status IS NULL AND m.status = 'open'
   AND m.starts_at > now() AND m.starts_at <= now() + make_interval(secs => $1)
-  AND {app_active("s.community_id", "'meetups'")}
+  AND {app_active("s.community_id", "'meetups'")} AND {ACTIVE_MEMBER}
 ORDER BY m.starts_at
 LIMIT $2
 """  # noqa: S608 - a constant expression
@@ -202,15 +234,16 @@ WHERE id = $1 AND promotion_notice IS NULL AND status IN ('confirmed', 'pending_
 RETURNING id
 """
 
-# Who to tell, and what: the member's openid and mute setting, the meetup, the community's time zone.
+# Who to tell, and what: the member's openid, whether they are still a member and their mute setting, the meetup,
+# the community's time zone.
 NOTICE_CONTEXT = """
-SELECT u.openid, coalesce(mb.notifications_muted, false) AS muted, m.id AS meetup_id, m.title, m.place, m.mode,
-       m.starts_at, s.hold_until, c.timezone
+SELECT u.openid, mb.user_id IS NOT NULL AS member, coalesce(mb.notifications_muted, false) AS muted,
+       m.id AS meetup_id, m.title, m.place, m.mode, m.starts_at, s.hold_until, c.timezone
 FROM meetup_signups s
 JOIN users u ON u.id = s.user_id
 JOIN meetups m ON m.id = s.meetup_id AND m.community_id = s.community_id
 JOIN communities c ON c.id = m.community_id
-LEFT JOIN memberships mb ON mb.community_id = m.community_id AND mb.user_id = s.user_id
+LEFT JOIN memberships mb ON mb.community_id = m.community_id AND mb.user_id = s.user_id AND mb.status = 'active'
 WHERE s.id = $1
 """
 

@@ -1,4 +1,5 @@
-"""A meetup's places: sign-up under the meetup's lock, the waitlist, holds for paid places, cancellation."""
+"""A meetup's places: sign-up under the meetup's lock, the waitlist, holds for paid places, cancellation, the
+places of members who left."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from litestar import Response
 from service.core import money as checkout
 from service.core.paging import fetch_page
 from service.errors import Problem
-from service.jobs import Reschedule
+from service.jobs import Reschedule, enqueue
 from service.meetups import models as m
 from service.meetups import queries as q
 from service.meetups.logic import (
@@ -40,6 +41,47 @@ async def _cancel(conn: asyncpg.Connection, meetup_id: int, signup: asyncpg.Reco
         await _promote(conn, signup["community_id"], meetup_id, now)
 
 
+async def _release_departed(conn: asyncpg.Connection, community_id: int, meetup_id: int, now: datetime) -> int:
+    """Under the meetup's lock: the places and waitlist entries of members who left the community or were removed
+    end, their places go to the waitlist, and a job refunds or closes their orders. How many ended."""
+    gone = await conn.fetch(q.CANCEL_DEPARTED, community_id, meetup_id)
+    held = sum(row["held"] for row in gone)
+    if held:
+        await conn.execute(q.ADD_SEATS, meetup_id, -held)
+        await _promote(conn, community_id, meetup_id, now)
+    for row in gone:
+        if row["order_id"] is not None:  # by the order: a re-join's new sign-up reuses the row
+            order_id = row["order_id"]
+            await enqueue(
+                conn, "meetups.settle_departed", {"order_id": order_id}, dedupe_key=f"meetups.departed:{order_id}"
+            )
+    return len(gone)
+
+
+async def release_departed(pool: asyncpg.Pool, batch: int) -> int:
+    """The sweep: meetups still to come where members who left hold or wait for places, one transaction each."""
+    released = 0
+    for row in await pool.fetch(q.DEPARTED, batch):
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.fetchrow(q.LOCK_MEETUP, row["community_id"], row["meetup_id"])
+            released += await _release_departed(conn, row["community_id"], row["meetup_id"], _now())
+    return released
+
+
+async def settle_departed(pool: asyncpg.Pool, pay: WeChatPay, order_id: int) -> None:
+    """The order of a place lost by leaving the community: paid, refunded in full (the member can no longer
+    cancel it); unpaid, closed (a payment that still arrives is refused and refunded by checkout)."""
+    async with pool.acquire() as conn, conn.transaction():
+        try:
+            # As the meetup's own refunds: on_refund gives up a place this order might back again (a re-join).
+            await checkout.refund_order(conn, order_id, initiated_by="admin", reason="member left the community")
+            return
+        except Problem as exc:
+            if exc.code != "order_not_paid":  # already refunded, or never paid
+                raise
+    await _close_quietly(pool, pay, order_id)
+
+
 async def sign_up(
     pool: asyncpg.Pool, pay: WeChatPay, settings: Settings, meetup_id: int, user_id: int, key: str | None
 ) -> Response[bytes]:
@@ -57,6 +99,10 @@ async def sign_up(
             if now >= meetup["signup_deadline"]:
                 raise Problem("signup_closed", f"sign-ups closed at {meetup['signup_deadline'].isoformat()}")
             hold_until = None
+            if meetup["seats_taken"] >= meetup["capacity"]:
+                # Places of members who left count no more: they go to the waitlist first.
+                await _release_departed(conn, community_id, meetup_id, now)
+                meetup = await conn.fetchrow(q.LOCK_MEETUP, community_id, meetup_id)
             if meetup["seats_taken"] < meetup["capacity"]:
                 status = "confirmed" if meetup["fee_fen"] is None else "pending_payment"
             elif meetup["waitlist"]:
@@ -91,8 +137,11 @@ async def sign_up(
         order = result.order
         if order.purpose != PURPOSE or order.subject_id != str(signup_id):
             raise Problem("idempotency_key_reused", "this Idempotency-Key paid for something else")
-        async with pool.acquire() as conn:
-            await conn.execute(q.ATTACH_ORDER, signup_id, int(order.id), order.time_expire + HOLD_GRACE)
+        async with pool.acquire() as conn, conn.transaction():
+            hold_until = await conn.fetchval(q.ATTACH_ORDER, signup_id, int(order.id), order.time_expire + HOLD_GRACE)
+            if hold_until is not None:
+                # A release running now may have read the previous order and return: it goes again for this hold.
+                await _schedule_release(conn, signup_id, hold_until)
     async with pool.acquire() as conn:
         signup = await _signup_view(conn, signup_id)
     return _json(201 if created else 200, m.SignupResult(signup=signup, order=order))
@@ -161,7 +210,7 @@ async def release_hold(pool: asyncpg.Pool, pay: WeChatPay, signup_id: int) -> No
         await conn.fetchrow(q.LOCK_MEETUP, row["community_id"], row["meetup_id"])
         signup = await conn.fetchrow(q.LOCK_SIGNUP, row["community_id"], signup_id)
         if signup["status"] != "pending_payment" or signup["order_id"] != row["order_id"]:
-            return  # paid, cancelled or given a new order meanwhile
+            return  # paid, cancelled, or given a new order meanwhile (sign_up queued this job again for its hold)
         if signup["hold_until"] > now:
             raise Reschedule((signup["hold_until"] - now).total_seconds() + 1)
         await _cancel(conn, row["meetup_id"], signup, "hold_expired", now)

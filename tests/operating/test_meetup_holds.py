@@ -1,0 +1,140 @@
+"""Meetup places that must not stay taken: a hold whose order was replaced while it was being released, and the
+places of members who left the community or were removed."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.core import money as core_money
+from service.meetups import queries as q
+from service.meetups import signups
+from tests.operating.test_meetups import at, create_meetup, ledger_violations, meetup_of, sign_up
+
+
+@pytest.fixture
+async def people(world):
+    return [await world.member(name) for name in ("alice", "bob", "carol", "dave", "erin")]
+
+
+async def test_a_hold_given_a_new_order_while_it_is_released_is_released_when_that_order_lapses(
+    world, people, monkeypatch
+):
+    """The member taps "pay" again while meetups.release_hold is closing the lapsed order at WeChat: sign_up places
+    a new order and extends the hold, and the release (which then sees another order) goes again for the new hold,
+    so the place passes to the waitlist once the new order lapses unpaid too."""
+    alice, bob, carol, *_ = people
+    cid = await world.community(alice, bob, carol)
+    mid = (await create_meetup(world, alice, cid, capacity=1, feeFen=2000))["id"]
+    first = (await sign_up(world, bob, mid)).json()["order"]
+    assert (await sign_up(world, carol, mid)).json()["signup"]["status"] == "waitlisted"
+    signup_id = await world.pool.fetchval("SELECT id FROM meetup_signups WHERE user_id = $1", bob.id)
+    # Bob's hold lapses unpaid; the release job becomes due.
+    await world.pool.execute(
+        "UPDATE meetup_signups SET hold_until = now() - interval '1 second' WHERE id = $1", signup_id
+    )
+    await world.pool.execute("UPDATE jobs SET run_at = now() WHERE kind = 'meetups.release_hold' AND status = 'queued'")
+    real_close = core_money.close_order
+    second: dict = {}
+
+    async def close_then_bob_taps_again(pool, pay, order_id):
+        status = await real_close(pool, pay, order_id)
+        again = await sign_up(world, bob, mid)  # while the job is between its WeChat call and its transaction
+        second.update(again.json()["order"] or {})
+        return status
+
+    monkeypatch.setattr(signups.checkout, "close_order", close_then_bob_taps_again)
+    assert await world.worker.run_once() >= 1
+    monkeypatch.setattr(signups.checkout, "close_order", real_close)
+    assert second and second["id"] != first["id"]
+    assert (await meetup_of(world, bob, mid))["mySignup"]["status"] == "pending_payment"
+
+    # Bob never pays the new order either: it expires, and its hold with it.
+    await world.pool.execute(
+        "UPDATE orders SET time_expire = now() - interval '1 second' WHERE id = $1", int(second["id"])
+    )
+    await world.pool.execute(
+        "UPDATE meetup_signups SET hold_until = now() - interval '1 second' WHERE id = $1", signup_id
+    )
+    await world.run_due_jobs()
+    bob_view = (await meetup_of(world, bob, mid))["mySignup"]
+    carol_view = (await meetup_of(world, carol, mid))["mySignup"]
+    assert (bob_view["status"], bob_view["cancelReason"]) == ("cancelled", "hold_expired"), bob_view
+    assert carol_view["status"] == "pending_payment", carol_view
+
+
+async def test_a_removed_members_place_goes_to_the_waitlist_and_they_get_no_reminder(world, people):
+    """Removing a member ends their meetup place (they can no longer reach it to cancel: not_found): the job
+    meetups.reminders first passes it to the first waitlisted member, and sends the removed member nothing."""
+    alice, bob, carol, *_ = people
+    cid = await world.community(alice, bob, carol)
+    mid = (await create_meetup(world, alice, cid, capacity=1, startsAt=at(minutes=90)))["id"]
+    assert (await sign_up(world, bob, mid)).json()["signup"]["status"] == "confirmed"
+    assert (await sign_up(world, carol, mid)).json()["signup"]["status"] == "waitlisted"
+    await world.consent(bob, world.settings.meetups_reminder_template_id, count=5)
+    removed = await world.api.delete(f"/v1/communities/{cid}/members/{bob.id}", headers=alice.headers)
+    assert removed.status_code in (200, 204), removed.text
+    gone = await world.api.delete(f"/v1/meetups/{mid}/signups/me", headers=bob.headers)
+    assert gone.status_code == 404  # bob cannot give the place up himself any more
+    lead = float(world.settings.meetups_reminder_lead)
+    due = {r["id"] for r in await world.pool.fetch(q.DUE_REMINDERS, lead, 200)}
+    assert await world.pool.fetchval("SELECT id FROM meetup_signups WHERE user_id = $1", bob.id) not in due
+    await world.run_job("meetups.reminders")
+    assert await world.subscribe_messages(bob) == []
+    assert (await meetup_of(world, carol, mid))["mySignup"]["status"] == "confirmed"
+    bob_row = await world.pool.fetchrow("SELECT status, cancel_reason FROM meetup_signups WHERE user_id = $1", bob.id)
+    assert tuple(bob_row) == ("cancelled", "member_left")
+    assert (await meetup_of(world, alice, mid))["seatsLeft"] == 0
+
+
+async def test_places_of_members_who_left_count_no_more_paid_ones_refunded_in_full(world, people):
+    """Members who leave hold no place against the capacity: a sign-up to the meetup they filled gets a place at
+    once (no meetup_full), the paid place is refunded in full and the unpaid order closed."""
+    alice, bob, carol, dave, erin = people
+    cid = await world.community(alice, bob, carol, dave, erin)
+    mid = (await create_meetup(world, alice, cid, capacity=2, feeFen=2000, waitlist=False))["id"]
+    paid = (await sign_up(world, bob, mid)).json()["order"]
+    await world.pay_order(paid)
+    unpaid = (await sign_up(world, carol, mid)).json()["order"]
+    assert (await sign_up(world, dave, mid)).status_code == 409  # meetup_full
+    for member in (bob, carol):
+        left = await world.api.delete(f"/v1/communities/{cid}/members/me", headers=member.headers)
+        assert left.status_code in (200, 204), left.text
+
+    for member in (dave, erin):
+        signed_up = await sign_up(world, member, mid)
+        assert signed_up.status_code == 201 and signed_up.json()["signup"]["status"] == "pending_payment"
+        await world.pay_order(signed_up.json()["order"])
+    assert (await meetup_of(world, alice, mid))["seatsTaken"] == 2
+    await world.run_due_jobs()
+    orders = {
+        r["id"]: (r["status"], r["initiated_by"])
+        for r in await world.pool.fetch(
+            "SELECT o.id, o.status, r.initiated_by FROM orders o LEFT JOIN refunds r ON r.order_id = o.id "
+            "WHERE o.id = ANY($1::bigint[])",
+            [int(paid["id"]), int(unpaid["id"])],
+        )
+    }
+    assert orders == {int(paid["id"]): ("refunded", "admin"), int(unpaid["id"]): ("closed", None)}
+    reasons = await world.pool.fetch("SELECT user_id, cancel_reason FROM meetup_signups WHERE status = 'cancelled'")
+    assert {r["user_id"]: r["cancel_reason"] for r in reasons} == {bob.id: "member_left", carol.id: "member_left"}
+    assert await ledger_violations(world) == []
+
+
+async def test_a_waitlisted_member_who_left_is_passed_over(world, people):
+    """A freed place goes to the first waitlisted member who is still a member; the one who left is dropped from
+    the waitlist by the next meetups.reminders."""
+    alice, bob, carol, dave, _ = people
+    cid = await world.community(alice, bob, carol, dave)
+    mid = (await create_meetup(world, alice, cid, capacity=1))["id"]
+    assert (await sign_up(world, bob, mid)).json()["signup"]["status"] == "confirmed"
+    for member in (carol, dave):
+        assert (await sign_up(world, member, mid)).json()["signup"]["status"] == "waitlisted"
+    left = await world.api.delete(f"/v1/communities/{cid}/members/me", headers=carol.headers)
+    assert left.status_code in (200, 204), left.text
+
+    assert (await world.api.delete(f"/v1/meetups/{mid}/signups/me", headers=bob.headers)).status_code == 200
+    assert (await meetup_of(world, dave, mid))["mySignup"]["status"] == "confirmed"
+    await world.run_job("meetups.reminders")
+    status = "SELECT status, cancel_reason FROM meetup_signups WHERE user_id = $1"
+    assert tuple(await world.pool.fetchrow(status, carol.id)) == ("cancelled", "member_left")
+    assert (await meetup_of(world, alice, mid))["waitlistCount"] == 0
