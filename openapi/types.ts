@@ -1528,7 +1528,7 @@ export interface paths {
         put?: never;
         /**
          * Add a keyword auto-reply rule (admins); its reply must pass WeChat's content check
-         * @description Match modes: `exact` (the whole text), `contains`, `regex` (at most 100 characters; a pattern that backtracks catastrophically is refused). The first enabled rule that matches a member's visible post or comment, and has not answered that member within `cooldownSeconds`, answers with a robot comment.
+         * @description Match modes: `exact` (the whole text), `contains`, `regex` (at most 100 characters; a pattern that backtracks catastrophically, or whose nested counted repeats multiply beyond 1,000, is refused). The first enabled rule that matches a member's visible post or comment, and has not answered that member within `cooldownSeconds`, answers with a robot comment.
          */
         post: operations["createRobotRule"];
         delete?: never;

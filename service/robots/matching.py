@@ -3,9 +3,12 @@
 - exact: the whole text (trimmed, case-folded) equals the keyword (trimmed, case-folded)
 - contains: the keyword (case-folded) occurs in the text (case-folded)
 - regex: a pattern of at most 100 characters, run by the `regex` package with a timeout per match, on at
-  most MATCH_TEXT_MAX characters of text. At creation a pattern is compiled and tried against inputs known to
-  make backtracking explode; one that runs out of time there is refused (`pattern_too_slow`). A pattern
-  that still runs out of time later counts as no match (and is logged), so a bad rule can never stall a post.
+  most MATCH_TEXT_MAX characters of text. Before compiling, a pattern whose counted repeats ({m,n}) multiply
+  beyond REPEAT_MAX along one nesting is refused: the compiled program holds every repetition, so 24
+  characters can take seconds and gigabytes to compile, before any timeout applies. At creation a pattern is
+  then tried against inputs known to make backtracking explode, ASCII and Chinese; one that runs out of time
+  there is refused. A pattern that still runs out of time later counts as no match (and is logged), so a bad
+  rule can never stall a post.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import functools
 import logging
 
 import regex
+from regex import _regex_core
 
 log = logging.getLogger("service.robots")
 
@@ -21,16 +25,25 @@ PATTERN_MAX = 100
 MATCH_TEXT_MAX = 2000
 MATCH_TIMEOUT = 0.02  # seconds per match
 PROBE_TIMEOUT = 0.05
+FLAGS = regex.IGNORECASE | regex.V0
+# The largest product of counted repeat bounds along one nesting: (?:\w{45}...){1000} compiles in ~7 ms,
+# (?:(?:a{100}){100}){100} in ~0.5 s and 250 MB.
+REPEAT_MAX = 1000
 # Inputs that make catastrophic patterns ((x+x+)+y, (\w+\s?)+$, ...) backtrack explosively: long runs of
 # each character the pattern names (and of a few generic ones), ended by a character that breaks the match.
+# Chinese text too: a class such as \p{Han} names no character of its own ((\p{Han}|\p{Han}\p{Han})+$ passes
+# every ASCII input and then spends the whole timeout on each Chinese post).
 _GENERIC = "a1 _-."
 _RUN = 400
+_CHINESE = ("中" * _RUN, "你好，" * (_RUN // 3), "今天 ok 123，去跑步。" * (_RUN // 14))
 
 
 def _probes(pattern: str) -> list[str]:
-    chars = dict.fromkeys(ch for ch in pattern + _GENERIC if ch.isalnum() or ch in " _-.")
+    # Not ASCII: never a metacharacter, so a Han character or Chinese punctuation of the pattern is one to run.
+    chars = dict.fromkeys(ch for ch in pattern + _GENERIC if ch.isalnum() or ch in " _-." or not ch.isascii())
     probes = [ch * _RUN + end for ch in list(chars)[:12] for end in ("!", "\u0000")]
     probes.append(("ab " * _RUN) + "!")
+    probes.extend(text + end for text in _CHINESE for end in ("!", "。", "\u0000"))
     return probes
 
 
@@ -38,10 +51,43 @@ class PatternError(ValueError):
     pass
 
 
+def _parse(pattern: str) -> _regex_core.RegexBase:
+    """The pattern as the `regex` package reads it (as regex.compile does), without building its program: a
+    parser of our own could be misled by classes, escapes, comments or verbose mode into missing a repeat."""
+    flags = FLAGS
+    while True:
+        source = _regex_core.Source(pattern)
+        info = _regex_core.Info(flags, source.char_type, {})
+        source.ignore_space = bool(info.flags & regex.VERBOSE)
+        source.use_unicode_space(bool(info.flags & regex.VERSION1))
+        try:
+            return _regex_core._parse_pattern(source, info)
+        except _regex_core._UnscopedFlagSet:  # a global flag met late: read again with it, as compile does
+            flags = info.global_flags
+
+
+def _repeat_product(node: object) -> int:
+    """The largest product of counted repeat bounds along one nesting (an open bound, {n,} or *, counts n)."""
+    children = []
+    for value in vars(node).values():
+        items = value if isinstance(value, list | tuple) else (value,)
+        children.extend(item for item in items if isinstance(item, _regex_core.RegexBase))
+    inner = max(map(_repeat_product, children), default=1)
+    if isinstance(node, _regex_core.GreedyRepeat):  # lazy and possessive repeats too
+        return max(node.min_count if node.max_count is None else node.max_count, 1) * inner
+    return inner
+
+
 @functools.lru_cache(maxsize=1024)
 def compile_pattern(pattern: str) -> regex.Pattern:
     try:
-        return regex.compile(pattern, regex.IGNORECASE | regex.V0)
+        # Before compiling: a rule stored before this check must not be compiled on the event loop either.
+        if _repeat_product(_parse(pattern)) > REPEAT_MAX:
+            raise PatternError(
+                f"the pattern repeats too much: its counted repeats ({{m,n}}), multiplied through the groups "
+                f"they nest in, may come to at most {REPEAT_MAX}"
+            )
+        return regex.compile(pattern, FLAGS)
     except regex.error as exc:
         raise PatternError(f"not a valid pattern: {exc}") from None
 

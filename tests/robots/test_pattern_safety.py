@@ -1,0 +1,86 @@
+"""Regex rules cannot cost the API process: a pattern whose counted repeats would compile to a huge program is
+refused before it is compiled, and a pattern that backtracks catastrophically on Chinese text is refused like
+one that does on ASCII. (Patterns that would really take seconds to compile are only parsed here, never
+compiled: the mild ones stand in for them.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from service.robots import matching
+from tests.robots.test_rules import add_rule
+
+
+async def test_a_pattern_whose_counted_repeats_multiply_past_the_limit_is_refused_before_compiling(world, db):
+    """Nested counted repeats expand when compiled: 24 characters, `(?:(?:a{100}){100}){100}`, compile to a
+    million-step program (~0.5 s and ~250 MB), `(?:(?:a{1000}){1000}){10}` took 5.9 s and 2.9 GB. The rule is
+    refused (400 validation_failed on the keyword, in Chinese for the member) by reading the pattern only."""
+    alice = await world.member("alice")
+    cid = await world.community(alice)
+    huge = await add_rule(world, alice, cid, 400, keyword=r"(?:(?:a{100}){100}){100}", matchMode="regex", reply="欢迎")
+    assert huge["code"] == "validation_failed" and huge["errors"][0]["field"] == "keyword"
+    assert "repeats too much" in huge["errors"][0]["message"]
+    assert huge["userMessage"] == "填写的内容有误，请检查标出的项目。"
+    # A pattern that would take seconds (or never finish) to compile is refused in well under a second.
+    for pattern in (r"(?:(?:a{1000}){1000}){10}", r"(?:\w{65535}){65535}"):
+        with pytest.raises(matching.PatternError, match="repeats too much"):
+            matching.validate_pattern(pattern)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"a{1001}",  # one bound
+        r"a{,1001}",
+        r"a{1001,}",  # an open bound counts its minimum
+        r"(?:a{40}){40}?",  # lazy
+        r"(?:a{40}+){40}",  # possessive
+        r"(?:(?:a{2}){30}){30}",
+        r"(?:a{40}|b){40}",  # in an alternative
+        r"(?=(?:a{40}){40})",  # in a look-ahead
+        r"(?i:(?:a{40}){40})",  # in a scoped flag group
+        r"[{1]\{(?:a{40}){40}",  # after a class and an escape holding braces
+        r"(?:a{40}(?#[)){40}",  # a comment holding a class opener
+        "(?x)(?:a{4 0}) {4 0}",  # verbose: spaces inside and before the braces
+        "(?x)(?:a{40}#[\n){40}",  # verbose: a comment holding a class opener
+    ],
+)
+def test_every_form_of_counted_repeat_counts(pattern):
+    """The pattern is read by the regex package's own parser, so no form of writing a repeat escapes the count
+    (products of 1,600 here: cheap to compile, should the check ever miss one)."""
+    with pytest.raises(matching.PatternError, match="repeats too much"):
+        matching.validate_pattern(pattern)
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"^\d{11}$", r"\d{4}-\d{2}-\d{2}", r".{0,50}价格.{0,50}", r"(?:\p{Han}{10}){100}", r"\{1000\}{2}"]
+)
+def test_ordinary_counted_repeats_are_accepted(pattern):
+    """Repeats in sequence do not multiply, nor do braces that are no repeat; a product of 1,000 is allowed."""
+    matching.validate_pattern(pattern)
+
+
+def test_a_stored_rule_that_repeats_too_much_is_not_compiled_when_matching():
+    """A rule stored before the check counts as no match, and is not compiled on the event loop."""
+    assert matching.matches("regex", r"(?:(?:a{100}){100}){100}", "a" * 100) is False
+
+
+async def test_a_pattern_catastrophic_on_chinese_text_is_refused(world, db):
+    """At creation the pattern is tried against inputs that make catastrophic patterns explode, Chinese among
+    them (runs of Han characters, Chinese punctuation, mixed text): a Han class written as \\p{Han} names no
+    character to probe with, and would otherwise cost every Chinese post the full timeout per rule."""
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    pattern = r"(\p{Han}|\p{Han}\p{Han})+$"
+    # The pattern really is catastrophic on an ordinary Chinese sentence that ends with punctuation:
+    sentence = "今天早上我们一起去江边跑步了感觉非常好真开心明天还要继续加油。"
+    with pytest.raises(TimeoutError):
+        matching.compile_pattern(pattern).search(sentence, timeout=0.5)
+    slow = await add_rule(world, alice, cid, 400, keyword=pattern, matchMode="regex", reply="欢迎")
+    assert slow["code"] == "validation_failed" and "catastrophic" in slow["errors"][0]["message"]
+    for pattern in (r"(，|，，)+$", r"([\u4e00-\u9fff]+，?)+$"):  # Chinese punctuation, mixed text
+        with pytest.raises(matching.PatternError, match="catastrophic"):
+            matching.validate_pattern(pattern)
+    price = r"(多少钱|价格)\p{Han}{0,10}[？?]"
+    chinese = await add_rule(world, alice, cid, keyword=price, matchMode="regex", reply="欢迎")
+    assert chinese["matchMode"] == "regex"
