@@ -15,7 +15,7 @@ from service.core import money
 from service.interactions import logic
 from service.interactions.allocation import split
 from service.jobs.worker import Worker
-from tests.checkout.conftest import sandbox, sandbox_keys, sandbox_url, test_purpose, world  # noqa: F401 - the checkout world
+from tests.checkout.conftest import sandbox, sandbox_keys, sandbox_url, test_purpose, wechat_url, world  # noqa: F401 - the checkout world
 from tests.checkout.test_paid_entry import run_refund_jobs
 from tests.scenario import Factory
 from tests.world import assert_problem

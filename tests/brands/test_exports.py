@@ -10,7 +10,7 @@ import io
 from service.core import exports
 from service.core.tokens import issue_access_token
 from tests.brands.test_brand_pools import brand_with_activity, call
-from tests.checkout.conftest import sandbox, sandbox_keys, sandbox_url, test_purpose, world  # noqa: F401 - the checkout world
+from tests.checkout.conftest import sandbox, sandbox_keys, sandbox_url, test_purpose, wechat_url, world  # noqa: F401 - the checkout world
 from tests.checkout.test_paid_entry import paid_community, run_refund_jobs
 from tests.world import assert_problem
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from tests.checkout.conftest import sandbox, sandbox_keys, sandbox_url, test_purpose, world  # noqa: F401 - the checkout world
+from tests.checkout.conftest import sandbox, sandbox_keys, sandbox_url, test_purpose, wechat_url, world  # noqa: F401 - the checkout world
 from tests.checkout.test_paid_entry import audit, paid_community, run_refund_jobs
 
 

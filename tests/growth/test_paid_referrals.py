@@ -3,7 +3,7 @@ once the payment admitted the payer (the Pay sandbox over real HTTP)."""
 
 from __future__ import annotations
 
-from tests.checkout.conftest import sandbox, sandbox_keys, sandbox_url, world  # noqa: F401  (the Pay world)
+from tests.checkout.conftest import sandbox, sandbox_keys, sandbox_url, wechat_url, world  # noqa: F401  (the Pay world)
 from tests.checkout.test_paid_entry import join, paid_community
 
 
