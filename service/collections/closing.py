@@ -11,9 +11,10 @@ from litestar import Response
 
 from service.collections import models as m
 from service.collections import queries as q
-from service.collections.logic import PURPOSE, SWEEP_BATCH, _content_check, _detail, _lock, _now
+from service.collections.logic import PURPOSE, SWEEP_BATCH, _detail, _lock, _now
 from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
+from service.core.content import require_passed
 from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.errors import Problem
@@ -39,7 +40,7 @@ async def cancel(
     if reason:
         async with pool.acquire() as conn:
             await _may_cancel(conn, collection_id, user_id)  # WeChat checks only the text of who may cancel
-        await _content_check(pool, wechat, user_id, reason, "reason")
+        await require_passed(pool, wechat, user_id, reason, "reason")  # it reaches the payers' inboxes
 
     async def action() -> tuple[int, m.Collection]:
         collection = await _may_cancel(conn, collection_id, user_id, lock=True)

@@ -29,7 +29,7 @@ from service.collections import queries as q
 from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
 from service.core.apps import require_app_member
-from service.core.content import openid_of, status_for
+from service.core.content import require_passed
 from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo
@@ -58,17 +58,6 @@ def _now() -> datetime:
 
 def _invalid(field: str, message: str) -> Problem:
     return Problem("validation_failed", message, errors=[FieldError(field=field, message=message, source="body")])
-
-
-async def _content_check(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, text: str, what: str) -> None:
-    """The title and the cancel reason reach every participant's inbox (and the title each share's WeChat Pay
-    description): they pass content safety like a member's post. No connection is held while WeChat answers."""
-    if not text:
-        return
-    async with pool.acquire() as conn:
-        openid = await openid_of(conn, user_id)
-    if await status_for(wechat, openid, text) != "visible":
-        raise Problem("content_rejected", f"the {what} needs review; rephrase it")
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -168,7 +157,8 @@ async def create_collection(
     deadline = _deadline(settings, data.deadline)
     async with pool.acquire() as conn:
         await _may_start(conn, community_id, user_id)  # WeChat checks only the text of who may start one
-    await _content_check(pool, wechat, user_id, title, "title")
+    # The title reaches every participant's inbox and each share's WeChat Pay description.
+    await require_passed(pool, wechat, user_id, title, "title")
 
     async def action() -> tuple[int, m.Collection]:
         await _may_start(conn, community_id, user_id)

@@ -107,6 +107,18 @@ async def openid_of(conn: asyncpg.Connection, user_id: int) -> str:
     return openid
 
 
+async def require_passed(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, text: str, what: str) -> None:
+    """A text shown to others at once, with no pending state to hold it in (a meetup's title, a collection's, a
+    warm-up topic): WeChat must pass it; held for review it answers `content_rejected` too. The member's openid
+    is read on a connection released before WeChat is asked."""
+    if not text.strip():
+        return
+    async with pool.acquire() as conn:
+        openid = await openid_of(conn, user_id)
+    if await status_for(wechat, openid, text) != "visible":
+        raise Problem(CONTENT_REJECTED, f"the {what} needs review; rephrase it")
+
+
 async def status_for(wechat: WeChatClient, openid: str, text: str, scene: Scene = POST_SCENE) -> str:
     """'visible' or 'pending' for ``text``; raises `content_rejected` when WeChat finds it risky and
     `wechat_session_stale` when WeChat has not seen the member lately. WeChat unavailable propagates (503)."""

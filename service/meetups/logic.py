@@ -30,7 +30,7 @@ from msgspec import UNSET
 from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
 from service.core.apps import require_app, require_app_member
-from service.core.content import openid_of, status_for
+from service.core.content import require_passed
 from service.core.inbox import Item, deliver
 from service.core.paging import decode_cursor, encode_cursor
 from service.core.rows import from_row
@@ -114,12 +114,7 @@ async def _meetup_view(conn: asyncpg.Connection, row: asyncpg.Record, user_id: i
 
 async def _content_check(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, *texts: str) -> None:
     text = "\n".join(t for t in texts if t.strip())
-    if not text:
-        return
-    async with pool.acquire() as conn:
-        openid = await openid_of(conn, user_id)
-    if await status_for(wechat, openid, text) != "visible":
-        raise Problem("content_rejected", "the title, description or place needs review; rephrase it")
+    await require_passed(pool, wechat, user_id, text, "title, description or place")
 
 
 # --- meetups -----------------------------------------------------------------------------------------------

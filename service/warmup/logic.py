@@ -17,7 +17,7 @@ import asyncpg
 from msgspec import UNSET
 
 from service.core.apps import require_app_member
-from service.core.content import openid_of, status_for
+from service.core.content import require_passed
 from service.core.paging import fetch_page
 from service.core.recurrence import format_hhmm, parse_hhmm
 from service.errors import Problem
@@ -107,14 +107,6 @@ async def list_topics(
     return m.WarmupTopicPage(items=items, next_cursor=next_cursor)
 
 
-async def _check_text(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, text: str) -> None:
-    """The robot publishes the topic: it passes content safety like a member's post."""
-    async with pool.acquire() as conn:
-        openid = await openid_of(conn, user_id)
-    if await status_for(wechat, openid, text) != "visible":
-        raise Problem("content_rejected", "the topic needs review; rephrase it")
-
-
 async def add_topic(
     pool: asyncpg.Pool, wechat: WeChatClient, community_id: int, user_id: int, data: m.WarmupTopicCreate
 ) -> m.WarmupTopic:
@@ -123,7 +115,7 @@ async def add_topic(
         raise Problem("validation_failed", "the topic must not be blank")
     async with pool.acquire() as conn:
         await _admin(conn, community_id, user_id)
-    await _check_text(pool, wechat, user_id, text)
+    await require_passed(pool, wechat, user_id, text, "topic")  # the robot publishes it
     async with pool.acquire() as conn, conn.transaction():
         await _admin(conn, community_id, user_id)
         await conn.execute(q.ENSURE_SETTINGS, community_id)
@@ -147,7 +139,7 @@ async def update_topic(
         if await conn.fetchrow(q.TOPIC, topic_id, community_id) is None:
             raise Problem("not_found", "no such topic in this community")
     if text is not None:
-        await _check_text(pool, wechat, user_id, text)
+        await require_passed(pool, wechat, user_id, text, "topic")  # the robot publishes it
     async with pool.acquire() as conn, conn.transaction():
         await _admin(conn, community_id, user_id)
         position = None if data.position is UNSET else data.position
