@@ -3,7 +3,7 @@
 Litestar's routing, hooks, parameter parsing and response objects cost about 50 µs of the API's CPU per request,
 more than a cached feed page's own work (benchmarks/RESULTS.md). The lane recognises the feed's URL and the query
 forms the mini program sends, checks the bearer token with the guard's own function and builds the answer with the
-route's own function (reading.community_feed). A refusal or failure there (a token refused, not a member, a bad
+route's own function (reading.feed_of). A refusal or failure there (a token refused, not a member, a bad
 cursor, the database down) is answered by the app's own exception handler, as Litestar would answer it, without
 reading the page a second time. Anything the lane does not fully recognise (another parameter, an encoded
 character, a HEAD, a Host header Litestar would refuse) goes on to Litestar. So the route's spec, validation and
@@ -67,11 +67,8 @@ def feed_lane(app: ASGIApp, litestar: Litestar) -> ASGIApp:
         ):
             try:
                 caller = bearer_caller(scope, state)
-                page = await reading.community_feed(
-                    state.reads,
-                    state.feed_cache,
-                    state.storage,
-                    state.settings,
+                page = await reading.feed_of(
+                    state,
                     int(path[1]),
                     caller.id,
                     query.get("order", FEED_ORDER_DEFAULT),  # type: ignore[arg-type]  # matched: latest or hot

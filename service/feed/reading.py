@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import msgspec
 from litestar import Response
+from litestar.datastructures import State
 
 from service.core.media import sign_answer, sign_urls
 from service.core.paging import decode_cursor, encode_cursor, since_id
@@ -146,6 +147,21 @@ async def community_feed(
     row = await pool.fetchrow(own_query, community_id, user_id, *after, limit)
     _require_standing(row)
     return await sign_answer(storage, _page(row, limit, cursor_of))
+
+
+async def feed_of(
+    state: State,
+    community_id: int,
+    user_id: int,
+    order: m.FeedOrder,
+    limit: int,
+    cursor: str | None,
+    since: str | None,
+) -> Response[bytes]:
+    """community_feed with what the app holds: the route and its lane (lane.py) answer alike."""
+    return await community_feed(
+        state.reads, state.feed_cache, state.storage, state.settings, community_id, user_id, order, limit, cursor, since
+    )
 
 
 async def essence(

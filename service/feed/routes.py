@@ -75,18 +75,7 @@ class CommunityFeedController(Controller):
         cursor: Cursor = None,
         since: Since = None,
     ) -> Response[m.FeedPage]:
-        return await reading.community_feed(
-            state.reads,
-            state.feed_cache,
-            state.storage,
-            state.settings,
-            community_id,
-            caller.id,
-            order,
-            limit,
-            cursor,
-            since,
-        )
+        return await reading.feed_of(state, community_id, caller.id, order, limit, cursor, since)
 
     @get(
         "/for-you",
