@@ -15,20 +15,7 @@ async function wxLogin(user) {
   return (await res.json()).code;
 }
 
-// A server that answers each request with the next scripted reply and records what came.
-function scripted(replies) {
-  const seen = [];
-  const server = require("node:http").createServer((req, res) => {
-    seen.push({ method: req.method, url: req.url, key: req.headers["idempotency-key"], auth: req.headers.authorization });
-    const [status, body, headers] = replies.shift() ?? [500, { code: "internal_error" }];
-    res.writeHead(status, { "content-type": "application/json", ...(headers ?? {}) });
-    res.end(JSON.stringify(body));
-  });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({ url: `http://127.0.0.1:${server.address().port}`, seen, close: () => server.close() })),
-  );
-}
+const { scripted, line } = require("./scripted.cjs");
 
 const refreshes = () => sent.filter((path) => path === "/v1/auth/refresh").length;
 
@@ -115,7 +102,7 @@ const refreshes = () => sent.filter((path) => path === "/v1/auth/refresh").lengt
     keys: script.seen.map((r) => r.key),
   };
   const phone = await scripted_.post("/v1/auth/phone", { body: { code: "c" } });
-  seen.stale = { ok: phone.ok, calls: script.seen.slice(2).map((r) => `${r.method} ${r.url} ${r.auth}`) };
+  seen.stale = { ok: phone.ok, calls: script.seen.slice(2).map(line) };
   script.close();
 
   const offline = createClient({ baseUrl: "http://127.0.0.1:9", tokens: memoryTokens() });

@@ -10,23 +10,7 @@ const { wx, log } = require("./wx.cjs").createWx({ sandbox, user: "carol" });
 globalThis.wx = wx;
 const sent = (path) => log.filter((e) => e.url && new URL(e.url).pathname === path).map((e) => e.api);
 
-// A server that answers each request with the next scripted reply and records what came.
-function scripted(replies) {
-  const seen = [];
-  const server = require("node:http").createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
-      const [status, body, headers] = replies.shift() ?? [500, { code: "internal_error" }];
-      res.writeHead(status, { "content-type": "application/json", ...(headers ?? {}) });
-      res.end(JSON.stringify(body));
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({ url: `http://127.0.0.1:${server.address().port}`, seen, close: () => server.close() })),
-  );
-}
+const { scripted, line } = require("./scripted.cjs");
 
 (async () => {
   const seen = {};
@@ -62,9 +46,9 @@ function scripted(replies) {
   const scriptedClient = createClient({ baseUrl: script.url, tokens: memoryTokens({ accessToken: "a", refreshToken: "r" }) });
   const started = Date.now();
   const waited = await scriptedClient.upload(photoPath);
-  seen.retry = { ok: waited.ok, id: waited.data.id, waitedMs: Date.now() - started, calls: script.seen.slice(0, 2) };
+  seen.retry = { ok: waited.ok, id: waited.data.id, waitedMs: Date.now() - started, calls: script.seen.slice(0, 2).map(line) };
   const stale = await scriptedClient.upload(photoPath, "avatar");
-  seen.stale = { ok: stale.ok, id: stale.data.id, calls: script.seen.slice(2) };
+  seen.stale = { ok: stale.ok, id: stale.data.id, calls: script.seen.slice(2).map(line) };
   script.close();
 
   console.log(JSON.stringify(seen));
