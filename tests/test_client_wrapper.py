@@ -16,6 +16,10 @@ from tests.stack import full_stack
 from tests.support import KIT, ROOT, node_tool, serve
 from tests.test_wx_contract import node
 
+# What the wrapper says when a refused session cannot be renewed (wx.login's code refused too): it ends the
+# session and forgets the tokens, whichever call found it.
+SESSION_OVER = {"ok": False, "status": 401, "code": "unauthorized", "ended": ["invalid_code"], "tokens": None}
+
 
 def compile_client(out) -> str:
     subprocess.run(
@@ -69,13 +73,7 @@ async def test_the_wrapper_against_the_api(database_url, pay_keys, tmp_path):
     assert seen["together"] == {"ok": [True, True, True], "refreshes": 2}
     assert seen["missing"] == {"ok": False, "status": 404, "code": "not_found"}
     assert seen["relogged"] == {"ok": True, "logins": 1, "ended": []}
-    assert seen["over"] == {
-        "ok": False,
-        "status": 401,
-        "code": "unauthorized",
-        "ended": ["invalid_code"],
-        "tokens": None,
-    }
+    assert seen["over"] == SESSION_OVER
     assert seen["pay"] == {"outcome": "payment", "status": "paid", "sheets": 1, "member": "active"}
     assert seen["retry"]["ok"] and seen["retry"]["waitedMs"] >= 900
     assert len(seen["retry"]["keys"]) == 2 and seen["retry"]["keys"][0] == seen["retry"]["keys"][1]
@@ -102,13 +100,7 @@ async def test_upload_renews_a_refused_session_and_waits_out_retry_after(setting
         "uploads": ["uploadFile", "uploadFile"],
         "ended": [],
     }
-    assert seen["over"] == {
-        "ok": False,
-        "status": 401,
-        "code": "unauthorized",
-        "ended": ["invalid_code"],
-        "tokens": None,
-    }
+    assert seen["over"] == SESSION_OVER
     # The 429's wait comes from its problem body: wx.uploadFile hands back no headers.
     assert seen["retry"]["ok"] and seen["retry"]["id"] == "7" and seen["retry"]["waitedMs"] >= 900
     assert seen["retry"]["calls"] == ["POST /v1/media Bearer a"] * 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import asynccontextmanager
 
 import websockets
 
@@ -13,6 +14,21 @@ from service.auth.deletion import erase_due
 from tests.feed.conftest import World
 from tests.live.conftest import next_event, quiet, socket_of
 from tests.support import api_client, make_settings
+
+
+@asynccontextmanager
+async def _quick_world(settings, sandbox):
+    """A world whose hubs ping, and so re-read memberships, every 0.3 s."""
+    quick = make_settings(settings.database_url, wechat_api_base=sandbox.url, live_ping_seconds=0.3)
+    async with api_client(quick) as client:
+        yield World(client, sandbox)
+
+
+async def _view(socket, cid: str) -> dict:
+    """Views the community on a socket just opened; its first online count."""
+    await next_event(socket, "ready")
+    await socket.send(json.dumps({"type": "view", "communityId": cid}))
+    return await next_event(socket, "online")
 
 
 async def _answering_pings(socket, kind: str, seconds: float) -> list[dict]:
@@ -77,29 +93,21 @@ async def test_a_removed_member_gets_no_more_online_counts_of_the_community_view
     alice, bob, carol = [await world.member(n) for n in ("alice", "bob", "carol")]
     cid = await world.community(alice, bob, carol)
     async with socket_of(world, bob) as socket:
-        await next_event(socket, "ready")
-        await socket.send(json.dumps({"type": "view", "communityId": cid}))
-        await next_event(socket, "online")
+        await _view(socket, cid)
         removed = await world.client.delete(f"/v1/communities/{cid}/members/{bob.id}", headers=alice.headers)
         assert removed.status_code == 204, removed.text
         await asyncio.sleep(0.2)  # the hub re-reads bob's memberships as it hears of the removal
         async with socket_of(world, carol) as hers:
-            await next_event(hers, "ready")
-            await hers.send(json.dumps({"type": "view", "communityId": cid}))
-            await next_event(hers, "online")
+            await _view(hers, cid)
             assert await quiet(socket, "online", 1.0) == []
 
 
 async def test_the_memberships_refresh_stops_the_online_counts_of_a_community_no_longer_stood_in(settings, sandbox, db):
-    quick = make_settings(settings.database_url, wechat_api_base=sandbox.url, live_ping_seconds=0.3)
-    async with api_client(quick) as client:
-        world = World(client, sandbox)
+    async with _quick_world(settings, sandbox) as world:
         alice, bob, carol = [await world.member(n) for n in ("alice", "bob", "carol")]
         cid = await world.community(alice, bob, carol)
         async with socket_of(world, bob) as socket:
-            await next_event(socket, "ready")
-            await socket.send(json.dumps({"type": "view", "communityId": cid}))
-            await next_event(socket, "online")
+            await _view(socket, cid)
             # A membership ended with no word to the hubs: only the refresh every ping interval notices.
             await db.execute(
                 "UPDATE memberships SET status = 'removed', left_at = now() WHERE community_id = $1 AND user_id = $2",
@@ -108,30 +116,22 @@ async def test_the_memberships_refresh_stops_the_online_counts_of_a_community_no
             )
             await _answering_pings(socket, "online", 1.5)  # several ticks: memberships re-read
             async with socket_of(world, carol) as hers:
-                await next_event(hers, "ready")
-                await hers.send(json.dumps({"type": "view", "communityId": cid}))
-                assert (await next_event(hers, "online"))["count"] >= 1  # a member who views still counts
+                assert (await _view(hers, cid))["count"] >= 1  # a member who views still counts
                 assert await _answering_pings(socket, "online", 1.0) == []
 
 
 async def test_the_brands_team_viewing_a_community_it_is_no_member_of_keeps_its_counts_and_posts(settings, sandbox, db):
-    quick = make_settings(settings.database_url, wechat_api_base=sandbox.url, live_ping_seconds=0.3)
-    async with api_client(quick) as client:
-        world = World(client, sandbox)
+    async with _quick_world(settings, sandbox) as world:
         alice, carol, dave = [await world.member(n) for n in ("alice", "carol", "dave")]
         cid = await world.community(alice, carol)
         brand = await db.fetchval("INSERT INTO brands (owner_id, name) VALUES ($1, '跑团') RETURNING id", alice.id)
         await db.execute("INSERT INTO brand_admins (brand_id, user_id, role) VALUES ($1, $2, 'admin')", brand, dave.id)
         await db.execute("UPDATE communities SET brand_id = $1 WHERE id = $2", brand, int(cid))
         async with socket_of(world, dave) as socket:  # dave stands there as an admin, without a membership
-            await next_event(socket, "ready")
-            await socket.send(json.dumps({"type": "view", "communityId": cid}))
-            await next_event(socket, "online")
+            await _view(socket, cid)
             await _answering_pings(socket, "online", 1.5)  # several ticks: memberships re-read
             async with socket_of(world, carol) as hers:
-                await next_event(hers, "ready")
-                await hers.send(json.dumps({"type": "view", "communityId": cid}))
-                await next_event(hers, "online")
+                await _view(hers, cid)
                 assert await _answering_pings(socket, "online", 1.0) != []
                 post = await world.post(alice, cid, "品牌社区的新帖")
                 assert (await next_event(socket, "post"))["postId"] == post["id"]
