@@ -25,9 +25,9 @@ from typing import Any
 
 from service.core.media import PLACEHOLDER
 
-# Every item starts with its reader's like (queries._item_json): the shared page says false.
-LIKED_FALSE = b'{"likedByMe" : false'
-LIKED_TRUE = b'{"likedByMe" : true'
+# Every item starts with its reader's like (page_queries._item_json): the shared page says false.
+LIKED_FALSE = b'{"likedByMe":false'
+LIKED_TRUE = b'{"likedByMe":true'
 
 
 @dataclass(frozen=True)
