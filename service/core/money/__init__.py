@@ -22,6 +22,7 @@ from service.core.money.orders import (
     expire_order,
     get_order,
     ledger_violations,
+    order_of_key,
     subject_orders,
 )
 from service.core.money.payments import apply_transaction, reconcile_order
@@ -46,6 +47,7 @@ __all__ = [
     "get_order",
     "get_transfer",
     "ledger_violations",
+    "order_of_key",
     "read_notification",
     "reconcile_order",
     "refund_order",

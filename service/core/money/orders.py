@@ -108,6 +108,12 @@ async def create_order(
         return Checkout(order=await order_view(conn, pay, settings, row), created=created)
 
 
+async def order_of_key(conn: asyncpg.Connection, payer_user_id: int, key: str) -> asyncpg.Record | None:
+    """The order this payer's Idempotency-Key already made (its purpose and subject_id say what it bought), or
+    None: lets a domain that writes before it calls create_order refuse a reused key in that same transaction."""
+    return await conn.fetchrow(queries.ORDER_BY_IDEMPOTENCY_KEY, payer_user_id, key)
+
+
 async def _place(pool: asyncpg.Pool, pay: WeChatPay, row: asyncpg.Record) -> asyncpg.Record:
     """Place the order with WeChat: its prepay_id is what the payer pays with."""
     try:
