@@ -141,7 +141,8 @@ class MeetupsController(Controller):
             "Free meetup: `confirmed`. Paid: `pending_payment` with `order.payment` for `wx.requestPayment`; "
             "the place is held while the order can be paid and confirmed by the payment. Full: `waitlisted` "
             "(or `meetup_full` without a waitlist). Race-free: concurrent sign-ups never exceed the capacity. "
-            "Send an `Idempotency-Key` to retry safely."
+            "Send an `Idempotency-Key` to retry safely; a key that paid for something else (or for an earlier, "
+            "lapsed or cancelled sign-up) answers `idempotency_key_reused` and holds no place."
         ),
         status_code=201,
         responses={

@@ -82,14 +82,33 @@ async def settle_departed(pool: asyncpg.Pool, pay: WeChatPay, order_id: int) -> 
     await _close_quietly(pool, pay, order_id)
 
 
+def _pays_for(order: asyncpg.Record, signup_id: int) -> bool:
+    return order["purpose"] == PURPOSE and order["subject_id"] == signup_id
+
+
+async def _give_back(pool: asyncpg.Pool, community_id: int, meetup_id: int, signup_id: int) -> None:
+    """The place a refused sign-up took and no order backs: released as a lapsed hold would be."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.fetchrow(q.LOCK_MEETUP, community_id, meetup_id)
+        signup = await conn.fetchrow(q.LOCK_SIGNUP, community_id, signup_id)
+        if signup["status"] == "pending_payment" and signup["order_id"] is None:
+            await _cancel(conn, meetup_id, signup, "hold_expired", _now())
+
+
 async def sign_up(
     pool: asyncpg.Pool, pay: WeChatPay, settings: Settings, meetup_id: int, user_id: int, key: str | None
 ) -> Response[bytes]:
     """201 with a new sign-up (confirmed, pending_payment with the order to pay, or waitlisted); 200 with the
-    existing one when already signed up (a pending payment gets its order again)."""
+    existing one when already signed up (a pending payment gets its order again).
+
+    A key that already made an order for anything but this sign-up is refused (`idempotency_key_reused`) in the
+    transaction that would take the place, so a refused request holds nothing. A sign-up taken (again) by this
+    request has no order yet: any order of the key belongs to something else, or to a lapsed or cancelled
+    earlier life of the sign-up, whose closed order could not pay for the new place."""
     now = _now()
     async with pool.acquire() as conn, conn.transaction():
         community_id = (await _meetup_for(conn, meetup_id, user_id))["community_id"]
+        keyed = None if key is None else await checkout.order_of_key(conn, user_id, key)
         meetup = await conn.fetchrow(q.LOCK_MEETUP, community_id, meetup_id)
         current = await conn.fetchrow(q.LOCK_SIGNUP_OF, community_id, meetup_id, user_id)
         created = current is None or current["status"] == "cancelled"
@@ -120,6 +139,8 @@ async def sign_up(
         else:
             signup_id = current["id"]
         status = (await conn.fetchrow(q.SIGNUP, signup_id))["status"]
+        if status == "pending_payment" and keyed is not None and (created or not _pays_for(keyed, signup_id)):
+            raise Problem("idempotency_key_reused", "this Idempotency-Key paid for something else")
     order = None
     if status == "pending_payment":
         result = await checkout.create_order(
@@ -136,6 +157,10 @@ async def sign_up(
         )
         order = result.order
         if order.purpose != PURPOSE or order.subject_id != str(signup_id):
+            # Another request of the member's made its order with this key since the check above: the place
+            # this request took goes back at once instead of staying held until the hold lapses.
+            if created:
+                await _give_back(pool, community_id, meetup_id, signup_id)
             raise Problem("idempotency_key_reused", "this Idempotency-Key paid for something else")
         async with pool.acquire() as conn, conn.transaction():
             hold_until = await conn.fetchval(q.ATTACH_ORDER, signup_id, int(order.id), order.time_expire + HOLD_GRACE)

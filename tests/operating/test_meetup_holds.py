@@ -1,7 +1,10 @@
-"""Meetup places that must not stay taken: a hold whose order was replaced while it was being released, and the
-places of members who left the community or were removed."""
+"""Meetup places that must not stay taken: a hold whose order was replaced while it was being released, the
+places of members who left the community or were removed, and sign-ups refused for an Idempotency-Key that
+paid for something else."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
@@ -9,6 +12,7 @@ from service.core import money as core_money
 from service.meetups import queries as q
 from service.meetups import signups
 from tests.operating.test_meetups import at, create_meetup, ledger_violations, meetup_of, sign_up
+from tests.world import assert_problem
 
 
 @pytest.fixture
@@ -138,3 +142,94 @@ async def test_a_waitlisted_member_who_left_is_passed_over(world, people):
     status = "SELECT status, cancel_reason FROM meetup_signups WHERE user_id = $1"
     assert tuple(await world.pool.fetchrow(status, carol.id)) == ("cancelled", "member_left")
     assert (await meetup_of(world, alice, mid))["waitlistCount"] == 0
+
+
+async def _nothing_held(world, member, mid: str) -> None:
+    """The member holds no place on the meetup and no release is queued for them: the place is free."""
+    meetup = await meetup_of(world, member, mid)
+    assert meetup["seatsTaken"] == 0 and meetup["seatsLeft"] == meetup["capacity"], meetup
+    assert meetup["mySignup"] is None or meetup["mySignup"]["status"] == "cancelled", meetup["mySignup"]
+    held = await world.pool.fetchval(
+        "SELECT count(*) FROM meetup_signups WHERE meetup_id = $1 AND status <> 'cancelled'", int(mid)
+    )
+    assert held == 0
+
+
+async def test_a_sign_up_refused_for_a_key_that_paid_for_another_meetup_holds_no_place(world, people):
+    """Bob pays for one meetup with an Idempotency-Key and sends the same key to sign up for another: the answer
+    is idempotency_key_reused and no place of the second meetup is held for him, so Carol gets the only one."""
+    alice, bob, carol, *_ = people
+    cid = await world.community(alice, bob, carol)
+    first = (await create_meetup(world, alice, cid, feeFen=2000))["id"]
+    second = (await create_meetup(world, alice, cid, capacity=1, feeFen=3000, waitlist=False))["id"]
+    key = {"Idempotency-Key": "bob-pays-1"}
+    assert (await sign_up(world, bob, first, **key)).status_code == 201
+
+    assert_problem(await sign_up(world, bob, second, **key), 422, "idempotency_key_reused")
+    await _nothing_held(world, bob, second)
+    assert (await meetup_of(world, bob, second))["mySignup"] is None  # refused before anything was written
+    assert await world.pool.fetchval("SELECT count(*) FROM orders WHERE payer_user_id = $1", bob.id) == 1
+    taken = await sign_up(world, carol, second)
+    assert taken.status_code == 201 and taken.json()["signup"]["status"] == "pending_payment", taken.text
+    # Bob's first sign-up is untouched, and the key still answers for it.
+    again = await sign_up(world, bob, first, **key)
+    assert again.status_code == 200 and again.json()["signup"]["status"] == "pending_payment", again.text
+
+
+async def test_signing_up_again_with_the_key_of_a_lapsed_sign_up_holds_no_place(world, people):
+    """The key of a sign-up whose hold lapsed belongs to that sign-up and its closed order: signing up again with
+    it is refused (a new sign-up needs a new key) rather than holding a place against an order that cannot be
+    paid any more."""
+    alice, bob, carol, *_ = people
+    cid = await world.community(alice, bob, carol)
+    mid = (await create_meetup(world, alice, cid, capacity=1, feeFen=2000, waitlist=False))["id"]
+    key = {"Idempotency-Key": "bob-signup-1"}
+    assert (await sign_up(world, bob, mid, **key)).status_code == 201
+    await world.pool.execute("UPDATE meetup_signups SET hold_until = now() - interval '1 second'")
+    await world.run_due_jobs()
+    assert (await meetup_of(world, bob, mid))["mySignup"]["cancelReason"] == "hold_expired"
+
+    assert_problem(await sign_up(world, bob, mid, **key), 422, "idempotency_key_reused")
+    await _nothing_held(world, bob, mid)
+    fresh = await sign_up(world, bob, mid, **{"Idempotency-Key": "bob-signup-2"})
+    assert fresh.status_code == 201 and fresh.json()["order"]["status"] == "created", fresh.text
+
+
+async def _wait_for_lock_waiters(conn, count: int) -> None:
+    sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    for _ in range(250):
+        await conn.execute("SELECT pg_stat_clear_snapshot()")  # the holder is in a transaction: no cached view
+        if await conn.fetchval(sql) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never saw {count} statements waiting for a lock")
+
+
+async def test_a_key_taken_by_another_order_while_signing_up_leaves_no_place_held(world, people):
+    """The key is free when the place is taken, but another request of Bob's creates its order with the same key
+    before the sign-up's order is made (a test connection holds that order uncommitted until the sign-up waits
+    on it): the sign-up answers idempotency_key_reused and gives the place it took back at once."""
+    alice, bob, carol, *_ = people
+    cid = await world.community(alice, bob, carol)
+    mid = (await create_meetup(world, alice, cid, capacity=1, feeFen=2000, waitlist=False))["id"]
+    async with world.pool.acquire() as holder:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute(
+            "INSERT INTO orders (out_trade_no, payer_user_id, payer_openid, purpose, subject_id, community_id,"
+            " description, amount_fen, status, time_expire, idempotency_key)"
+            " SELECT 'CK-race-1', id, openid, 'community_entry', $2, $2, 'other', 100, 'closed', now(), 'bob-race'"
+            " FROM users WHERE id = $1",
+            bob.id,
+            int(cid),
+        )
+        signing_up = asyncio.create_task(sign_up(world, bob, mid, **{"Idempotency-Key": "bob-race"}))
+        await _wait_for_lock_waiters(holder, 1)
+        await tx.commit()
+    assert_problem(await signing_up, 422, "idempotency_key_reused")
+    await _nothing_held(world, bob, mid)
+    taken = await sign_up(world, carol, mid)
+    assert taken.status_code == 201 and taken.json()["signup"]["status"] == "pending_payment", taken.text
+    await world.run_due_jobs()
+    assert (await meetup_of(world, carol, mid))["mySignup"]["status"] == "pending_payment"
+    assert await ledger_violations(world) == []
