@@ -138,6 +138,10 @@ async def _locked_for_moderation(conn: asyncpg.Connection, poll_id: int, admin_i
     await require_app_member(conn, state["community_id"], admin_id, APP, admin=True)
     if state["status"] == "closed":
         raise Problem("poll_closed")
+    # The tally is fixed at the voting deadline, as votes and withdrawals are: a late job must not leave a window
+    # in which hiding or merging a proposal changes who won.
+    if state["voting_over"]:
+        raise Problem("poll_closed", f"the voting deadline passed at {state['voting_close_at'].isoformat()}")
     return state
 
 

@@ -63,7 +63,8 @@ SELECT id, community_id, status, votes_per_member, proposals_per_member, allow_v
        status = 'proposing' AND now() < proposals_close_at AS accepting_proposals,
        status = 'voting' AND now() < voting_close_at AS accepting_votes,
        status = 'proposing' AND now() >= proposals_close_at AS voting_due,
-       status = 'voting' AND now() >= voting_close_at AS closing_due
+       status = 'voting' AND now() >= voting_close_at AS closing_due,
+       now() >= voting_close_at AS voting_over
 FROM polls
 """
 POLL_STATE = _POLL_STATE + "WHERE id = $1"

@@ -216,3 +216,30 @@ async def test_a_member_wechat_has_not_seen_lately_is_asked_to_log_in_again(worl
     assert_problem(await world.propose(carol, poll["id"], "晨光"), 409, "wechat_session_stale")
     await sign_in(world.client, world.sandbox, "carol")  # wx.login again: WeChat has seen her
     assert (await world.propose(carol, poll["id"], "晨光")).status_code == 201
+
+
+async def test_the_tally_is_fixed_at_the_voting_deadline_even_before_the_job_closes_the_poll(world):
+    # Found in review: moderation checked the stored phase only, so between the voting deadline and the job's close
+    # an admin could hide the leading name (withdrawing its votes) or merge it away and change who won, while the
+    # members' own votes and withdrawals were already refused by the clock.
+    carol, dave, erin, frank = world.members
+    poll = await world.open_poll(rewards={"winningProposer": True})
+    poll_id = poll["id"]
+    leading = await world.proposal(carol, poll_id, "晨光")
+    trailing = await world.proposal(dave, poll_id, "山泉")
+    await world.advance(poll_id)
+    await world.voted(erin, poll_id, leading)
+    await world.voted(frank, poll_id, leading)
+    await world.voted(dave, poll_id, trailing)
+    await world.pass_deadline(poll_id, "voting")
+
+    url = f"/v1/polls/{poll_id}/proposals/{leading}"
+    hidden = await world.client.put(url, json={"status": "hidden"}, headers=world.admin.headers)
+    assert "deadline passed" in assert_problem(hidden, 409, "poll_closed")["detail"]
+    merged = await world.client.post(f"{url}/merge", json={"intoProposalId": trailing}, headers=world.admin.headers)
+    assert_problem(merged, 409, "poll_closed")
+
+    await world.run_jobs()
+    results = (await world.client.get(f"/v1/polls/{poll_id}/results", headers=carol.headers)).json()
+    assert results["winner"]["proposalId"] == leading and results["winner"]["votes"] == 2
+    assert [(q["userId"], q["reason"]) for q in results["qualifications"]] == [(str(carol.id), "winner")]
