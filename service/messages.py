@@ -129,6 +129,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "batch_too_large": ("一次上报的事件太多了。", "Too many events in one batch."),
     "window_too_long": ("统计时间范围不正确（最长 366 天）。", "The date range is not valid (366 days at most)."),
     "nothing_to_allocate": ("没有符合条件的社群可分配奖励。", "No community qualifies for this reward pool."),
+    "reward_too_large": (
+        "单个成员的奖励超过微信单笔转账上限（1999.99 元），请减少奖励池金额或拆成多个奖励池。",
+        "One member's reward is above what a single WeChat transfer carries.",
+    ),
     "pool_not_found": ("奖励池不存在。", "This reward pool does not exist."),
     "export_window_too_long": (
         "导出的时间范围需在 1 到 366 天之间。",

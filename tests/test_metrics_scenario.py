@@ -331,6 +331,35 @@ async def test_two_tier_pool_splits_exactly_and_commits_once(client, world, sett
     assert await notices(client, auth(world, "B"), "reward_paid") == []
 
 
+async def test_a_member_reward_wechat_cannot_transfer_without_a_real_name_refuses_the_commit(
+    client, world, settings, database_url, day
+):
+    # Found in review: a pool big enough to give one member more than 1,999.99 yuan promised that member one merchant
+    # transfer WeChat refuses without the payee's real name (PARAM_ERROR): the transfer failed and the reward stayed
+    # owed for good. The commit now refuses it and records nothing; a smaller pool (or several) pays out.
+    await rolled_up(database_url, settings)
+    headers = {"x-operator-key": OPERATOR_KEY}
+    body = {"amountFen": 1_000_000, "start": str(day), "end": str(day), "communityIds": [str(world["c1"])]}
+    pool = (await client.post("/v1/admin/reward-pools", json=body, headers=headers)).json()
+    assert max(m["amountFen"] for c in pool["communities"] for m in c["members"]) > 199_999  # A: 9/21 of it
+
+    refused = await client.post(f"/v1/admin/reward-pools/{pool['id']}/commit", headers=headers)
+    assert refused.status_code == 409 and refused.json()["code"] == "reward_too_large", refused.text
+    assert str(world["users"]["A"]) in refused.json()["detail"]
+    conn = await connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM transfers") == 0
+        assert await conn.fetchval("SELECT count(*) FROM reward_allocations") == 0
+        assert await conn.fetchval("SELECT status FROM reward_pools WHERE id = $1", int(pool["id"])) == "draft"
+    finally:
+        await conn.close()
+
+    small = (await client.post("/v1/admin/reward-pools", json={**body, "amountFen": 466_662}, headers=headers)).json()
+    committed = await client.post(f"/v1/admin/reward-pools/{small['id']}/commit", headers=headers)
+    assert committed.status_code == 200 and committed.json()["status"] == "committed", committed.text
+    assert max(m["amountFen"] for c in committed.json()["communities"] for m in c["members"]) == 199_998
+
+
 async def test_reward_pools_are_for_the_operator_only(client, world):
     body = {"amountFen": 100, "start": "2026-01-01", "end": "2026-01-31"}
     for headers in ({}, {"x-operator-key": "wrong"}, auth(world, "A")):

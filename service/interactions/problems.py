@@ -9,6 +9,12 @@ PROBLEMS = SHARED.extend(
     Code("batch_too_large", 413, "The event batch holds more events than the documented maximum."),
     Code("window_too_long", 400, "The metrics window is longer than 366 days or ends before it starts."),
     Code("nothing_to_allocate", 409, "No community meets the pool's thresholds with any member contribution."),
+    Code(
+        "reward_too_large",
+        409,
+        "A member's share of the pool is above what one WeChat Pay transfer carries without a real name "
+        "(1,999.99 yuan): make the pool smaller or split it.",
+    ),
     Code("pool_not_found", 404, "No such reward pool."),
     Code("pool_not_paid", 409, "The brand's reward pool is not paid yet: pay its order first."),
     Code("pool_cancelled", 409, "The reward pool was cancelled."),

@@ -27,7 +27,7 @@ from service.interactions.models import (
     RewardPoolCreate,
 )
 from service.settings import Settings
-from service.wechat.pay import MIN_TRANSFER_FEN
+from service.wechat.pay import MAX_UNNAMED_TRANSFER_FEN, MIN_TRANSFER_FEN
 
 
 def contribution_weights(settings: Settings) -> dict[str, float]:
@@ -184,6 +184,7 @@ async def commit_pool(
             communities = await plan(conn, settings, row)
             if not communities:
                 raise Problem("nothing_to_allocate")
+            _require_transferable(communities)
             rows = [(int(c.community_id), None, c.amount_fen, c.activity_score) for c in communities] + [
                 (int(c.community_id), int(m.user_id), m.amount_fen, m.contribution)
                 for c in communities
@@ -195,6 +196,18 @@ async def commit_pool(
             row = await conn.fetchrow(q.POOL, pool_id)
         stored = await conn.fetch(q.POOL_ALLOCATIONS, pool_id)
     return _pool(row, _stored(stored))
+
+
+def _require_transferable(communities: list[CommunityAllocation]) -> None:
+    """Each member reward is one merchant transfer, and WeChat Pay refuses one above 1,999.99 yuan without the payee's
+    real name (which we do not hold): such a reward would stay owed for good, so the commit refuses it."""
+    largest = max((m for c in communities for m in c.members), key=lambda m: m.amount_fen)
+    if largest.amount_fen > MAX_UNNAMED_TRANSFER_FEN:
+        raise Problem(
+            "reward_too_large",
+            f"member {largest.user_id} would get {largest.amount_fen} fen; one transfer carries at most "
+            f"{MAX_UNNAMED_TRANSFER_FEN}",
+        )
 
 
 async def commit(

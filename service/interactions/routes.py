@@ -217,10 +217,11 @@ class RewardPoolsController(Controller):
             "Records the allocation the draft shows (integer fen, largest-remainder rounding) and promises one "
             "merchant transfer per member reward of 0.1 yuan or more: the worker sends it and the member confirms it "
             "in the mini program; smaller rewards stay owed. `nothing_to_allocate` when no community meets the pool's "
-            "thresholds with a member contribution."
+            "thresholds with a member contribution; `reward_too_large` when a member's share is above what one "
+            "transfer carries without a real name (1,999.99 yuan): nothing is recorded, a smaller pool commits."
         ),
         status_code=200,
-        responses=PROBLEMS.responses("operator_only", "pool_not_found", "nothing_to_allocate"),
+        responses=PROBLEMS.responses("operator_only", "pool_not_found", "nothing_to_allocate", "reward_too_large"),
     )
     async def commit(self, pool_id: PathId, db: Db, settings: AppSettings) -> RewardPool:
         return await rewards.commit_pool(db, settings, pool_id)
