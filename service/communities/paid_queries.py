@@ -31,16 +31,17 @@ FROM communities c LEFT JOIN community_entries e ON e.community_id = c.id AND e.
 WHERE c.id = $1
 """
 
-# Another payment of this member for this community, made after the given one: then that payment, not the
-# given one, is what the current membership stands on.
 # A later entry payment of the payer that their membership may stand on: for one of the communities $1 (the one
 # paid for, or every sister of its series: an entry order is filed under the community paid for, not the sister
 # the payer was put in), paid, and not being refunded in full (a payment refused, e.g. already_in_series, is).
+# Later means by (paid_at, id): WeChat's success_time has whole seconds, so two payments often share a paid_at;
+# by paid_at alone neither was later than the other and taking the first back put out a member whose seat the
+# second had bought. An order made after another has the higher id (a payment that rejoins follows the leaving).
 LATER_ENTRY_PAYMENT = """
 SELECT EXISTS (
     SELECT 1 FROM orders o
     WHERE o.purpose = 'community_entry' AND o.community_id = ANY($1::bigint[]) AND o.subject_id = o.community_id
-      AND o.payer_user_id = $2 AND o.status = 'paid' AND o.id <> $3 AND o.paid_at > $4
+      AND o.payer_user_id = $2 AND o.status = 'paid' AND (o.paid_at, o.id) > ($4::timestamptz, $3::bigint)
       AND o.paid_fen > (
           SELECT coalesce(sum(r.amount_fen), 0) FROM refunds r
           WHERE r.community_id = o.community_id AND r.order_id = o.id AND r.status NOT IN ('closed', 'failed')

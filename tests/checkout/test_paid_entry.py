@@ -258,6 +258,43 @@ async def test_a_refund_inside_the_window_and_the_member_leaves(world):
     assert again["outcome"] == "payment" and again["order"]["id"] != order["id"]
 
 
+async def _paid_twice_in_one_second(world, owner: dict, cid: str) -> tuple[dict, dict, dict]:
+    """A member who paid, left, and paid again, both payments reported in the same second (WeChat's success_time
+    has whole seconds): (their headers, the first order, the second order)."""
+    _, member, first = await paid_member(world, owner, cid)
+    left = await world.api.delete(f"/v1/communities/{cid}/members/me", headers=member)
+    assert left.status_code == 204, left.text
+    second = (await join(world, member, cid))["order"]
+    await world.pay_order(second)
+    assert (await membership(world, member, cid))["status"] == "active"
+    await world.pool.execute(
+        "UPDATE orders SET paid_at = date_trunc('second', now()) WHERE id = ANY($1::bigint[])",
+        [int(first["id"]), int(second["id"])],
+    )
+    return member, first, second
+
+
+async def test_two_entry_payments_in_one_second_keep_the_membership_on_the_later_order(world):
+    """Two payments with the same paid_at are told apart by the order id: taking the first one back keeps the
+    membership the second bought, taking the second back ends it (paid_at alone found neither later: the member
+    was put out while the community kept their second payment)."""
+    _, owner = await world.user()
+    cid = (await paid_community(world, owner))["id"]
+    member, first, second = await _paid_twice_in_one_second(world, owner, cid)
+    asked = await world.api.post(f"/v1/orders/{first['id']}/refund", json={"reason": "重复付款"}, headers=member)
+    assert asked.status_code == 201, asked.text
+    assert (await membership(world, member, cid))["status"] == "active"
+    assert (await world.get_order(second["id"], member))["status"] == "paid"
+
+    other, first, second = await _paid_twice_in_one_second(world, owner, cid)
+    asked = await world.api.post(f"/v1/orders/{second['id']}/refund", json={"reason": "不去了"}, headers=other)
+    assert asked.status_code == 201, asked.text
+    assert (await membership(world, other, cid))["status"] == "left"
+    assert [item["details"]["left"] for item in await audit(world, owner, cid, "member.refunded")] == [True, False]
+    await run_refund_jobs(world)
+    assert await world.ledger_violations() == []
+
+
 async def test_refunds_outside_the_window_and_the_window_setting(world):
     _, owner = await world.user()
     cid = (await paid_community(world, owner))["id"]
