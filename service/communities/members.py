@@ -15,7 +15,7 @@ from service.communities import models as m
 from service.communities import queries as q
 from service.communities import series
 from service.communities.logic import _audit, _community, _membership
-from service.core.access import ADMIN_ROLES, require_admin, require_member, require_owner
+from service.core.access import ADMIN_ROLES, access_row, require_admin, require_member, require_owner
 from service.core.content import POST_SCENE, QUEUE_POST_CHECK, Verdict, judge, require_allowed
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
@@ -67,6 +67,13 @@ async def _own_membership(
     return mine
 
 
+async def _standing(conn: asyncpg.Connection, community_id: int, user_id: int) -> str:
+    """The role a member acts with, as the access check reads it: the brand's team stands as admin even where
+    their membership row says member, so an admin of the community mutes or removes them no more than another
+    admin (only the owner does)."""
+    return (await access_row(conn, community_id, user_id))["role"]
+
+
 async def update_member(
     conn: asyncpg.Connection, community_id: int, actor_id: int, target_id: int, data: m.MemberUpdate
 ) -> m.Membership:
@@ -100,7 +107,7 @@ async def update_member(
         target = await conn.fetchrow(q.MEMBERSHIP_FOR_UPDATE, community_id, target_id)
         if target is None or target["status"] != "active":
             raise Problem("not_found", "no such member")
-        target_role = target["role"]
+        target_role = await _standing(conn, community_id, target_id)
         if role_sent:
             if actor["role"] != "owner":
                 raise Problem("forbidden", "only the owner promotes and demotes admins")
@@ -112,7 +119,7 @@ async def update_member(
                 await conn.execute(q.SET_ROLE, community_id, target_id, data.role)
                 action = "member.promoted" if data.role == "admin" else "member.demoted"
                 await _audit(conn, community_id, actor_id, action, target_id, {"role": data.role})
-                target_role = data.role
+                target_role = await _standing(conn, community_id, target_id)
         if mute_sent:
             if actor["role"] not in ADMIN_ROLES:
                 raise Problem("forbidden", "only admins mute members")
@@ -167,7 +174,8 @@ async def remove_member(
             return
         if target is None or target["status"] != "active":
             raise Problem("not_found", "no such member")
-        if target["role"] == "owner" or (target["role"] == "admin" and actor["role"] != "owner"):
+        target_role = await _standing(conn, community_id, target_id)
+        if target_role == "owner" or (target_role == "admin" and actor["role"] != "owner"):
             raise Problem("forbidden", "only the owner removes an admin, and nobody removes the owner")
         await _end_membership(conn, community_id, target_id, "removed", admin_id)
         await _audit(conn, community_id, admin_id, "member.removed", target_id, {"reason": reason.strip()})

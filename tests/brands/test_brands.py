@@ -156,6 +156,41 @@ async def test_the_brand_team_is_admin_everywhere_in_the_brand_and_nowhere_else(
     assert [(t["userId"], t["role"]) for t in page["team"]] == [(str(boss.id), "owner"), (str(owner.id), "admin")]
 
 
+async def test_a_community_admin_cannot_mute_or_remove_someone_who_stands_for_the_brand(world):
+    """The brand's team stands as admin in the brand's communities, joined or not: a community's admin may no more
+    mute or remove a team member who joined than another admin (the rule read the membership row alone, where the
+    team member is a plain member); the community's owner still may, as for any admin."""
+    owner, boss, helper, admin, member = [await world.member(n) for n in ("主理人", "品牌方", "助理", "群管", "成员")]
+    brand = await create_brand(world, boss)
+    await world.client.put(f"/v1/brands/{brand['id']}/admins/{owner.id}", headers=boss.headers)
+    cid = await world.community(owner, helper, admin, member, name="品牌群")
+    await attach(world, owner, brand["id"], cid)
+    await world.client.put(f"/v1/brands/{brand['id']}/admins/{helper.id}", headers=boss.headers)
+    promoted = await world.client.put(
+        f"/v1/communities/{cid}/members/{admin.id}", json={"role": "admin"}, headers=owner.headers
+    )
+    assert promoted.status_code == 200, promoted.text
+
+    def mute(who, target, minutes: int = 10):
+        url = f"/v1/communities/{cid}/members/{target.id}"
+        return world.client.put(url, json={"muteMinutes": minutes}, headers=who.headers)
+
+    assert_problem(await mute(admin, helper), 403, "forbidden")
+    removed = await world.client.delete(f"/v1/communities/{cid}/members/{helper.id}", headers=admin.headers)
+    assert_problem(removed, 403, "forbidden")
+    assert_problem(await mute(helper, admin), 403, "forbidden")  # and the team member no more mutes an admin
+    posted = await world.client.post(
+        f"/v1/communities/{cid}/posts", json={"text": "品牌新品试用招募"}, headers=helper.headers
+    )
+    assert posted.status_code == 201, posted.text
+
+    for actor in (admin, helper):  # either mutes a plain member
+        assert (await mute(actor, member)).status_code == 200
+    muted = await mute(owner, helper)  # the owner outranks the team, as any admin
+    assert muted.status_code == 200 and muted.json()["mutedUntil"] is not None, muted.text
+    assert (await mute(owner, helper, 0)).status_code == 200
+
+
 async def test_a_brand_admin_who_is_not_a_member_has_no_introduction_or_settings_of_their_own(world):
     boss, helper = await world.member("品牌方"), await world.member("助理")
     brand = await create_brand(world, boss)
