@@ -4,7 +4,8 @@
 never when it rolls back. Every API process LISTENs on one connection and hands each event to its sockets
 that follow a target: ``community(id)`` (the community's members) or ``user(id)`` (that member's sockets).
 Events are small (ids and counts, never content): the client reads what it may see through the API.
-`departed` is no event but word for the hubs: a member's sockets stop following a community they left.
+`departed` and `joined` are no events but word for the hubs: a member's sockets stop following a community they
+left, and start following one they joined.
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ async def departed(conn: asyncpg.Connection, user_id: int, community_id: int) ->
     """The member left or was removed from the community: on commit, every hub drops the community from what the
     member's sockets follow before it hands on any event committed later, then re-reads their memberships."""
     await _notify(conn, {"to": [user(user_id)], "departed": community_id})
+
+
+async def joined(conn: asyncpg.Connection, user_id: int, community_id: int) -> None:
+    """The member was admitted to the community: on commit, every hub adds it to what the member's sockets follow
+    before it hands on any event committed later, then re-reads their memberships. Without it an open socket
+    waited for the memberships refresh (LIVE_PING_SECONDS, 25 s) before it got the community's posts."""
+    await _notify(conn, {"to": [user(user_id)], "joined": community_id})
 
 
 async def _notify(conn: asyncpg.Connection, message: dict) -> None:

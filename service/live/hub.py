@@ -4,8 +4,9 @@ PostgreSQL hands every committed event (core/live.py) to the hub's listening con
 hub puts it, encoded once, in the bounded queue of each socket that follows one of its targets. A socket whose
 queue is full is a slow consumer: it is closed, and nobody else waits for it. Every LIVE_PING_SECONDS the hub
 pings, closes the idle, refreshes memberships, extends the presence of the sockets viewing a community and
-sends the online counts that changed. A member's departure (core/live.py `departed`) takes effect at once: the
-community is dropped as its word arrives, before any later event, and the member's memberships are re-read.
+sends the online counts that changed. A member's departure or admission (core/live.py `departed`, `joined`) takes
+effect at once: the community is dropped or added as its word arrives, before any later event, and the member's
+memberships are re-read.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Socket:
         self.queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
         self.targets: set[str] = set()  # what it follows (Hub._follow)
         self.viewing: int | None = None
-        self.departures = 0  # departures heard: a membership read begun before the last one is stale
+        self.changes = 0  # departures and admissions heard: a membership read begun before the last one is stale
         self.heard = asyncio.get_running_loop().time()
         self.ended = asyncio.Event()
         self.close_code: int | None = 1000
@@ -123,6 +124,9 @@ class Hub:
         message = msgspec.json.decode(payload)
         if "departed" in message:
             self._departed(message["to"], message["departed"])
+            return
+        if "joined" in message:
+            self._joined(message["to"], message["joined"])
             return
         text = msgspec.json.encode(message["event"]).decode()
         reached: set[Socket] = set()
@@ -211,8 +215,20 @@ class Hub:
         after the departure reaches them; the re-read restores what they still stand in (the brand's team)."""
         sockets = {socket for target in targets for socket in self.following.get(target, ())}
         for socket in sockets:
-            socket.departures += 1
+            socket.changes += 1
             self._follow(socket, socket.targets - {live.community(community_id), viewers(community_id)})
+        self._reread_later(sockets)
+
+    def _joined(self, targets: list[str], community_id: int) -> None:
+        """A member was admitted: their sockets follow the community now, so every event committed after the
+        admission (the welcome post first) reaches them; a membership read begun before it is stale."""
+        sockets = {socket for target in targets for socket in self.following.get(target, ())}
+        for socket in sockets:
+            socket.changes += 1
+            self._follow(socket, socket.targets | {live.community(community_id)})
+        self._reread_later(sockets)
+
+    def _reread_later(self, sockets: set[Socket]) -> None:
         if sockets:
             task = asyncio.get_running_loop().create_task(self._reread(list(sockets)))
             self._rereads.add(task)
@@ -228,9 +244,9 @@ class Hub:
     async def _refollow(self, conn: asyncpg.Connection, sockets: list[Socket]) -> None:
         """What these sockets follow, read again: their member, the communities the member is active in, and the
         community viewed (its posts and online counts) while the member still stands there; a community they no
-        longer stand in is no longer viewed. A socket that closed meanwhile, or heard a departure since the read began
-        (a newer read follows), is left alone."""
-        began = {socket: (socket.departures, socket.viewing) for socket in sockets}
+        longer stand in is no longer viewed. A socket that closed meanwhile, or heard a departure or an admission since
+        the read began (a newer read follows), is left alone."""
+        began = {socket: (socket.changes, socket.viewing) for socket in sockets}
         rows = await conn.fetch(q.MEMBERSHIPS, list({socket.user_id for socket in sockets}))
         communities = {row["user_id"]: row["communities"] for row in rows}
         viewers_of: dict[int, set[int]] = {}
@@ -243,7 +259,7 @@ class Hub:
             for row in await conn.fetch(q.STANDING, community_id, list(users))
         }
         for socket, (departures, viewing) in began.items():
-            if socket.departures != departures or socket not in self.sockets.get(socket.user_id, ()):
+            if socket.changes != departures or socket not in self.sockets.get(socket.user_id, ()):
                 continue
             targets = {live.user(socket.user_id), *(live.community(c) for c in communities.get(socket.user_id, ()))}
             if socket.viewing != viewing:  # it viewed another meanwhile, checked by then: keep what view() followed

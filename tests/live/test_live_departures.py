@@ -1,6 +1,6 @@
 """A member who leaves or is removed from a community stops getting its events on a socket already open: its posts
-at once, comments on its posts, and the online counts of the community the socket viewed. An erased account's
-sockets close at once."""
+at once, comments on its posts, and the online counts of the community the socket viewed; one who joins gets its
+posts at once. An erased account's sockets close at once."""
 
 from __future__ import annotations
 
@@ -72,6 +72,28 @@ async def test_a_member_who_leaves_gets_no_more_posts_of_the_community_at_once(w
         post = await world.post(alice, cid, "走了以后发的")
         assert (await next_event(hers, "post"))["postId"] == post["id"]  # the members still hear of it
         assert await quiet(socket, "post", 1.0) == []
+
+
+async def test_a_member_who_joins_gets_the_communitys_posts_on_an_open_socket_at_once(world):
+    """Joining takes effect on a socket already open as leaving does: the admission's transaction sends word to the
+    hubs, so the next post arrives at once, not at the next memberships refresh (LIVE_PING_SECONDS, 25 s)."""
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice)
+    approval = await world.community(alice, entryMode="approval")
+    async with socket_of(world, bob) as socket:
+        await next_event(socket, "ready")
+        joined = await world.client.post(f"/v1/communities/{cid}/join", headers=bob.headers)
+        assert joined.status_code == 201, joined.text
+        post = await world.post(alice, cid, "欢迎新朋友")
+        assert (await next_event(socket, "post", timeout=2.0))["postId"] == post["id"]
+
+        # Admitted in another member's transaction: the admin's approval.
+        asked = await world.client.post(f"/v1/communities/{approval}/join", headers=bob.headers)
+        assert asked.status_code == 202, asked.text
+        url = f"/v1/communities/{approval}/join-requests/{asked.json()['request']['id']}/approve"
+        assert (await world.client.post(url, headers=alice.headers)).status_code == 200
+        post = await world.post(alice, approval, "审核通过了")
+        assert (await next_event(socket, "post", timeout=2.0))["postId"] == post["id"]
 
 
 async def test_a_removed_member_gets_no_comment_events_of_the_community(world):
