@@ -75,13 +75,13 @@ export interface paths {
         };
         /**
          * Check-ins, newest first, of one occurrence or one member (members)
-         * @description Narrow with `occurrenceId` or `userId`, or list the whole activity. A check-in whose post is held for review or deleted is listed to its author only. A non-member gets `not_found`.
+         * @description Narrow with `occurrenceId` or `userId`, or list the whole activity. A check-in whose post is held for review, deleted or refused is listed to its author only (the last two with `counted` false). A non-member gets `not_found`.
          */
         get: operations["listCheckIns"];
         put?: never;
         /**
          * Check in (打卡): answer the open occurrence with a post, once per occurrence
-         * @description The text is content-checked (WeChat msg_sec_check); text held for review is kept pending but the check-in counts; so do photos (`imageIds`, my uploads) until WeChat passed them. Outside the window: `check_in_late` (closed) or `check_in_not_open`; a second check-in: `already_checked_in`. Recorded as the interaction `check_in`.
+         * @description The text is content-checked (WeChat msg_sec_check); text held for review is kept pending but the check-in counts; so do photos (`imageIds`, my uploads) until WeChat passed them. Outside the window: `check_in_late` (closed) or `check_in_not_open`; a second check-in: `already_checked_in`. Recorded as the interaction `check_in`. The check-in is its post: once the post is deleted, refused or removed, the check-in no longer counts (`counted` false) and the occurrence may be checked into again while open.
          */
         post: operations["checkIn"];
         delete?: never;
@@ -119,7 +119,7 @@ export interface paths {
         };
         /**
          * The activity's ranking: check-ins, streaks and points per member (members)
-         * @description Ranked by check-ins, then longest streak, then current streak; members equal on all three share a rank. A non-member gets `not_found`; `app_disabled` while the activities app is off.
+         * @description Ranked by check-ins, then longest streak, then current streak; members equal on all three share a rank. Only counted check-ins: one whose post was deleted, refused or removed counts for nothing. A non-member gets `not_found`; `app_disabled` while the activities app is off.
          */
         get: operations["activityRanking"];
         put?: never;
@@ -3451,6 +3451,8 @@ export interface components {
              * @example https://api.example.com/v1/media/public/8812
              */
             avatarUrl: string;
+            /** @description false once its post was deleted, refused or removed: it no longer earns points, streaks or a place in the ranking, and the occurrence may be checked into again while its window is open */
+            counted: boolean;
             /** Format: date-time */
             createdAt: string;
             /** @example 5120 */

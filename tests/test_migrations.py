@@ -315,3 +315,41 @@ async def test_welcome_greeted_names_the_member_each_welcome_post_greeted(empty_
         ("hi dee", None, None),  # which of the two it greeted is not known: left as it was
         ("hi eve", None, None),
     ]
+
+
+# Check-ins as they stood before 0046: ann checked into four days running and later deleted the post of the second;
+# bo's only check-in was removed by moderation (its post rejected).
+CHECK_INS_BEFORE_0046 = """
+INSERT INTO users (appid, openid) SELECT 'wx-test-app', o FROM unnest(ARRAY['owner', 'ann', 'bo']) o;
+INSERT INTO communities (owner_id, name, welcome_template) SELECT id, 'c', '' FROM users WHERE openid = 'owner';
+INSERT INTO activities (community_id, created_by, title, prompt, recurrence, starts_on, window_start, window_end,
+                        reward_points)
+SELECT id, owner_id, 'early', 'run', 'daily', '2026-03-01', '06:00', '09:00', 10 FROM communities;
+INSERT INTO activity_occurrences (activity_id, community_id, local_date, opens_at, closes_at)
+SELECT a.id, a.community_id, d::date, d + interval '6 hours', d + interval '9 hours'
+FROM activities a, generate_series('2026-03-01'::timestamptz, '2026-03-04', interval '1 day') d;
+INSERT INTO posts (community_id, author_id, kind, text, status, deleted_at)
+SELECT c.id, u.id, 'check_in', u.openid || ' ' || n, CASE WHEN u.openid = 'bo' THEN 'rejected' ELSE 'visible' END,
+       CASE WHEN n = 2 THEN now() END
+FROM communities c, users u, generate_series(1, 4) n
+WHERE u.openid = 'ann' OR (u.openid = 'bo' AND n = 1);
+INSERT INTO check_ins (occurrence_id, activity_id, community_id, user_id, post_id, points, streak)
+SELECT o.id, o.activity_id, o.community_id, p.author_id, p.id, 10, split_part(p.text, ' ', 2)::int
+FROM posts p JOIN activity_occurrences o ON o.local_date = '2026-02-28'::date + split_part(p.text, ' ', 2)::int;
+"""
+
+
+async def test_0046_voids_the_check_ins_whose_post_had_gone_and_recounts_their_streaks(empty_database):
+    version = next(m.version for m in migrations.discover() if m.name == "check_in_void")
+    async with migrated_over(empty_database, version, CHECK_INS_BEFORE_0046) as conn:
+        rows = await conn.fetch(
+            "SELECT p.text, ci.voided_at IS NULL AS counted, ci.streak FROM check_ins ci "
+            "JOIN posts p ON p.id = ci.post_id ORDER BY p.text"
+        )
+    assert [tuple(r) for r in rows] == [
+        ("ann 1", True, 1),
+        ("ann 2", False, 2),  # void: its streak is history
+        ("ann 3", True, 1),  # the run starts again after the void day
+        ("ann 4", True, 2),
+        ("bo 1", False, 1),
+    ]

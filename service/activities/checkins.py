@@ -91,6 +91,8 @@ async def record_check_in(
     """In the caller's transaction: the check-in post, the check-in with its streak, the interaction.
     Raises `already_checked_in` (and the transaction must roll back) when the member got there first."""
     post_id = await conn.fetchval(q.INSERT_MEMBER_POST, activity["community_id"], user_id, text, post_status, image_ids)
+    # A check-in of the member voided meanwhile (its post deleted) changes the streak this one continues: wait for it.
+    await conn.execute(q.LOCK_MEMBER_CHECK_INS, activity["community_id"], activity["id"], user_id)
     check_in_id = await conn.fetchval(
         q.INSERT_CHECK_IN,
         occurrence["id"],

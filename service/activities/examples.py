@@ -76,6 +76,7 @@ CHECK_IN = m.CheckIn(
     post_status="visible",
     points=10,
     streak=3,
+    counted=True,
     created_at=datetime(2025, 3, 1, 22, 10, tzinfo=UTC),
 )
 CHECK_INS = m.CheckInPage(items=[CHECK_IN], next_cursor=None)

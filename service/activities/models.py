@@ -151,6 +151,13 @@ class CheckIn(msgspec.Struct, rename="camel", kw_only=True):
     ]
     points: int
     streak: Annotated[int, Meta(description="The run of consecutive occurrences this check-in completes")]
+    counted: Annotated[
+        bool,
+        Meta(
+            description="false once its post was deleted, refused or removed: it no longer earns points, streaks "
+            "or a place in the ranking, and the occurrence may be checked into again while its window is open"
+        ),
+    ]
     created_at: datetime
 
 

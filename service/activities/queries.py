@@ -93,14 +93,16 @@ MARK_ANNOUNCED = "UPDATE activity_occurrences SET post_id = $2, announced_at = $
 
 OCCURRENCE = """
 SELECT o.id, o.local_date, o.opens_at, o.closes_at, o.post_id,
-       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id AND ci.community_id = o.community_id)::int
+       (SELECT count(*) FROM check_ins ci
+        WHERE ci.occurrence_id = o.id AND ci.community_id = o.community_id AND ci.voided_at IS NULL)::int
            AS check_in_count, o.activity_id
 FROM activity_occurrences o WHERE o.id = $1
 """
 
 OPEN_OCCURRENCE = """
 SELECT o.id, o.local_date, o.opens_at, o.closes_at, o.post_id,
-       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id AND ci.community_id = o.community_id)::int
+       (SELECT count(*) FROM check_ins ci
+        WHERE ci.occurrence_id = o.id AND ci.community_id = o.community_id AND ci.voided_at IS NULL)::int
            AS check_in_count
 FROM activity_occurrences o
 WHERE o.activity_id = $1 AND o.opens_at <= $2 AND o.closes_at > $2
@@ -109,7 +111,8 @@ ORDER BY o.opens_at DESC LIMIT 1
 
 NEXT_OCCURRENCE = """
 SELECT o.id, o.local_date, o.opens_at, o.closes_at, o.post_id,
-       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id AND ci.community_id = o.community_id)::int
+       (SELECT count(*) FROM check_ins ci
+        WHERE ci.occurrence_id = o.id AND ci.community_id = o.community_id AND ci.voided_at IS NULL)::int
            AS check_in_count
 FROM activity_occurrences o
 WHERE o.activity_id = $1 AND o.opens_at > $2 ORDER BY o.opens_at LIMIT 1
@@ -123,7 +126,8 @@ ORDER BY opens_at DESC LIMIT 2
 
 OCCURRENCES = """
 SELECT o.id, o.local_date, o.opens_at, o.closes_at, o.post_id,
-       (SELECT count(*) FROM check_ins ci WHERE ci.occurrence_id = o.id AND ci.community_id = o.community_id)::int
+       (SELECT count(*) FROM check_ins ci
+        WHERE ci.occurrence_id = o.id AND ci.community_id = o.community_id AND ci.voided_at IS NULL)::int
            AS check_in_count
 FROM activity_occurrences o
 WHERE o.activity_id = $1 AND ($2::timestamptz IS NULL OR (o.opens_at, o.id) < ($2, $3))
@@ -144,7 +148,19 @@ ORDER BY a.id DESC
 LIMIT $4
 """
 
-HAS_CHECKED_IN = "SELECT EXISTS (SELECT 1 FROM check_ins WHERE occurrence_id = $1 AND user_id = $2)"
+# A void check-in (its post deleted or rejected, migration 0046) leaves the occurrence open to a new one.
+HAS_CHECKED_IN = """
+SELECT EXISTS (SELECT 1 FROM check_ins WHERE occurrence_id = $1 AND user_id = $2 AND voided_at IS NULL)
+"""
+
+# $1 community, $2 activity, $3 member: their counted check-ins in the activity, locked in id order before a new
+# one reads the previous streak, as the trigger that voids one locks them (migration 0046): the later of the two
+# sees what the other wrote.
+LOCK_MEMBER_CHECK_INS = """
+SELECT id FROM check_ins
+WHERE community_id = $1 AND activity_id = $2 AND user_id = $3 AND voided_at IS NULL
+ORDER BY id FOR UPDATE
+"""
 
 INSERT_MEMBER_POST = """
 INSERT INTO posts (community_id, author_id, kind, text, status, image_ids)
@@ -152,16 +168,16 @@ VALUES ($1, $2, 'check_in', $3, $4, $5)
 RETURNING id
 """
 
-# The streak continues the member's check-in at the occurrence just before this one ($7 = its opens_at).
+# The streak continues the member's counted check-in at the occurrence just before this one ($7 = its opens_at).
 INSERT_CHECK_IN = """
 INSERT INTO check_ins (occurrence_id, activity_id, community_id, user_id, post_id, points, created_at, streak)
 SELECT $1, $2, $3, $4, $5, $6, $8, 1 + coalesce((
     SELECT prev.streak FROM check_ins prev
-    WHERE prev.community_id = $3 AND prev.user_id = $4 AND prev.occurrence_id = (
+    WHERE prev.community_id = $3 AND prev.user_id = $4 AND prev.voided_at IS NULL AND prev.occurrence_id = (
         SELECT o.id FROM activity_occurrences o WHERE o.community_id = $3 AND o.activity_id = $2 AND o.opens_at < $7
         ORDER BY o.opens_at DESC LIMIT 1)
 ), 0)
-ON CONFLICT DO NOTHING  -- once per occurrence and member (no target: Citus widens that key)
+ON CONFLICT DO NOTHING  -- one counted check-in per occurrence and member (check_ins_once)
 RETURNING id
 """
 
@@ -169,7 +185,8 @@ CHECK_IN = (
     """
 SELECT ci.id::text AS id, ci.activity_id::text AS activity_id, ci.occurrence_id::text AS occurrence_id,
        o.local_date, ci.user_id::text AS user_id, u.nickname, u.avatar_url, ci.post_id::text AS post_id, p.text,
-       p.image_urls, p.status AS post_status, ci.points, ci.streak, ci.created_at, """
+       p.image_urls, p.status AS post_status, ci.points, ci.streak, ci.voided_at IS NULL AS counted,
+       ci.created_at, """
     + _IMAGES
     + """ AS images
 FROM check_ins ci JOIN activity_occurrences o ON o.id = ci.occurrence_id AND o.community_id = ci.community_id
@@ -179,12 +196,14 @@ WHERE ci.id = $1
 """
 )
 
-# Newest first; others' check-ins only when their post is visible and not deleted; mine always.
+# Newest first; others' check-ins only when their post is visible and not deleted; mine always (a void one with
+# `counted` false: its post was deleted or rejected).
 CHECK_INS = (
     """
 SELECT ci.id::text AS id, ci.activity_id::text AS activity_id, ci.occurrence_id::text AS occurrence_id,
        o.local_date, ci.user_id::text AS user_id, u.nickname, u.avatar_url, ci.post_id::text AS post_id, p.text,
-       p.image_urls, p.status AS post_status, ci.points, ci.streak, ci.created_at, ci.id AS sort_id,
+       p.image_urls, p.status AS post_status, ci.points, ci.streak, ci.voided_at IS NULL AS counted,
+       ci.created_at, ci.id AS sort_id,
        """
     + _IMAGES
     + """ AS images
@@ -200,15 +219,16 @@ LIMIT $6
 """
 )
 
-# Per member: check-ins, points, longest streak, and the current streak: the streak at the latest opened
-# occurrence ($2), else, while that one is still open ($4), the streak at the one before it ($3).
+# Per member, over counted check-ins (not void): check-ins, points, longest streak, and the current streak: the
+# streak at the latest opened occurrence ($2), else, while that one is still open ($4), the streak at the one before
+# it ($3).
 STANDINGS = """
 SELECT ci.user_id, count(*)::int AS check_ins, coalesce(sum(ci.points), 0)::int AS points,
        max(ci.streak) AS longest_streak,
        coalesce(max(ci.streak) FILTER (WHERE ci.occurrence_id = $2),
                 CASE WHEN $4 THEN max(ci.streak) FILTER (WHERE ci.occurrence_id = $3) END, 0) AS current_streak
 FROM check_ins ci
-WHERE ci.activity_id = $1 AND ($5::bigint IS NULL OR ci.user_id = $5)
+WHERE ci.activity_id = $1 AND ($5::bigint IS NULL OR ci.user_id = $5) AND ci.voided_at IS NULL
 GROUP BY ci.user_id
 """
 
@@ -222,7 +242,7 @@ FROM (
            coalesce(max(ci.streak) FILTER (WHERE ci.occurrence_id = $2),
                     CASE WHEN $4 THEN max(ci.streak) FILTER (WHERE ci.occurrence_id = $3) END, 0) AS current_streak
     FROM check_ins ci
-    WHERE ci.activity_id = $1 AND ($5::bigint IS NULL OR ci.user_id = $5)
+    WHERE ci.activity_id = $1 AND ($5::bigint IS NULL OR ci.user_id = $5) AND ci.voided_at IS NULL
     GROUP BY ci.user_id
 ) s JOIN users u ON u.id = s.user_id
 ORDER BY rank, s.user_id

@@ -194,7 +194,8 @@ class ActivitiesController(Controller):
             "The text is content-checked (WeChat msg_sec_check); text held for review is kept pending but the "
             "check-in counts; so do photos (`imageIds`, my uploads) until WeChat passed them. Outside the window: "
             "`check_in_late` (closed) or `check_in_not_open`; a second check-in: `already_checked_in`. Recorded as "
-            "the interaction `check_in`."
+            "the interaction `check_in`. The check-in is its post: once the post is deleted, refused or removed, the "
+            "check-in no longer counts (`counted` false) and the occurrence may be checked into again while open."
         ),
         status_code=201,
         responses={
@@ -225,7 +226,8 @@ class ActivitiesController(Controller):
         summary="Check-ins, newest first, of one occurrence or one member (members)",
         description=(
             "Narrow with `occurrenceId` or `userId`, or list the whole activity. A check-in whose post is held for "
-            "review or deleted is listed to its author only. A non-member gets `not_found`."
+            "review, deleted or refused is listed to its author only (the last two with `counted` false). A "
+            "non-member gets `not_found`."
         ),
         responses={
             **PROBLEMS.responses(*IN_ACTIVITY),
@@ -251,8 +253,9 @@ class ActivitiesController(Controller):
         operation_id="activityRanking",
         summary="The activity's ranking: check-ins, streaks and points per member (members)",
         description=(
-            "Ranked by check-ins, then longest streak, then current streak; members equal on all three share a rank. A "
-            "non-member gets `not_found`; `app_disabled` while the activities app is off."
+            "Ranked by check-ins, then longest streak, then current streak; members equal on all three share a rank. "
+            "Only counted check-ins: one whose post was deleted, refused or removed counts for nothing. A non-member "
+            "gets `not_found`; `app_disabled` while the activities app is off."
         ),
         responses={**PROBLEMS.responses(*IN_ACTIVITY), **answer(200, ex.RANKING, "two members", "The ranking")},
     )

@@ -103,8 +103,9 @@ async def distribute(conn: asyncpg.Connection, plan: list[Placement] | None = No
     async with conn.transaction():
         # DDL and data copies of several co-located tables in one transaction: Citus needs one connection per node.
         await conn.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
-        # posts and comments keep the speech roll-up by triggers (migration 0029), which write only the co-located
-        # shard of the same community: Citus distributes tables with triggers only when told so.
+        # posts and comments keep the speech roll-up by triggers (migration 0029), and posts void check-ins (0046),
+        # which write only the co-located shard of the same community: Citus distributes tables with triggers only
+        # when told so.
         await conn.execute("SET LOCAL citus.enable_unsafe_triggers TO on")
         placed = await current_placement(conn)
         wrong = {p.table: placed[p.table] for p in plan if p.table in placed and placed[p.table] != p.kind}

@@ -83,6 +83,8 @@ SELECT create_distributed_table('point_refunds', 'community_id', colocate_with =
 SELECT create_distributed_table('collections', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('activities', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('activity_occurrences', 'community_id', colocate_with => 'communities');
+-- A check-in post that is deleted or rejected voids its check-in by a trigger on posts (migration 0046), which writes
+-- only the co-located check_ins shard of the same community, as the speech roll-up's do.
 SELECT create_distributed_table('check_ins', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('meetups', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('meetup_signups', 'community_id', colocate_with => 'communities');

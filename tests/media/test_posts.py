@@ -254,6 +254,34 @@ async def test_a_check_in_with_a_photo_counts_at_once_and_shows_once_it_passes(w
     assert shown["postStatus"] == "visible" and (await world.fetch(shown["images"][0]["url"])).status_code == 200
 
 
+async def test_a_check_in_whose_photo_is_refused_no_longer_counts(world):
+    """Held for its photo, the check-in counts at once; when WeChat refuses the photo the post is rejected, and the
+    check-in stops counting: no check-in, streak or place in the ranking (docs/operating.md)."""
+    alice, bob = await world.user("alice"), await world.user("bob")
+    community = await world.seeder.community(alice, bob)
+    activity = await world.seeder.activity(alice, community)
+    await world.sandbox("POST", "/hold", json={"hold": True})
+    photo = await world.uploaded(bob, phone_photo(color=(160, 20, 160)), purpose="checkin")
+    body = {"text": "今天 5 公里", "imageIds": [photo["id"]]}
+    check_in = await world.seeder.call("POST", f"/v1/activities/{activity}/check-ins", bob, json=body)
+    assert check_in["postStatus"] == "pending"
+
+    async def progress() -> tuple[dict, list]:
+        me = (await world.seeder.call("GET", f"/v1/activities/{activity}", bob))["me"]
+        ranking = (await world.seeder.call("GET", f"/v1/activities/{activity}/ranking", alice))["items"]
+        return me, [(entry["userId"], entry["checkIns"]) for entry in ranking]
+
+    me, ranking = await progress()
+    assert (me["checkIns"], me["longestStreak"], ranking) == (1, 1, [(check_in["userId"], 1)])
+    await world.run_jobs()
+    served = (await world.fetch(photo["url"])).content
+    await world.sandbox("POST", "/rules", json={"sha256": sha256(served), "suggest": "risky"})
+    await world.sandbox("POST", "/release", json={})
+    assert (await world.seeder.call("GET", f"/v1/posts/{check_in['postId']}", bob))["status"] == "rejected"
+    me, ranking = await progress()
+    assert (me["checkedInNow"], me["checkIns"], me["longestStreak"], ranking) == (False, 0, 0, [])
+
+
 async def test_trial_feedback_photos_reach_the_admins_once_approved_and_go_to_the_shared_post(world):
     alice, bob, carol = await world.user("alice"), await world.user("bob"), await world.user("carol")
     community = await world.seeder.community(alice, bob, carol)

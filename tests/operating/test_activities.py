@@ -396,3 +396,137 @@ async def test_checking_into_an_ended_activity_says_it_ended(world, people):
         int(activity["current"]["id"]),
     )
     assert_problem(await check_in(world, bob, activity["id"]), 409, "activity_ended")
+
+
+async def standing(world, member, activity_id: str) -> dict:
+    response = await world.api.get(f"/v1/activities/{activity_id}", headers=member.headers)
+    assert response.status_code == 200, response.text
+    return response.json()["me"]
+
+
+async def ranked(world, member, activity_id: str) -> list[tuple]:
+    response = await world.api.get(f"/v1/activities/{activity_id}/ranking", headers=member.headers)
+    assert response.status_code == 200, response.text
+    return [(e["userId"], e["checkIns"], e["points"], e["longestStreak"]) for e in response.json()["items"]]
+
+
+async def test_a_check_in_whose_post_is_deleted_or_removed_no_longer_counts(world, people):
+    """A check-in is its post: deleted by its author or an admin, or removed by moderation, it earns no points, no
+    streak and no place in the ranking or the profile, and the member may check into the open window again."""
+    alice, bob, carol, dave = people
+    cid = await world.community(alice, bob, carol, dave)
+    activity = await create_activity(world, alice, cid, rewardPoints=10)
+    aid = activity["id"]
+    made = {}
+    for member in (bob, carol, dave):
+        response = await check_in(world, member, aid, f"{member.name} 六点起床，跑了五公里")
+        assert response.status_code == 201, response.text
+        made[member.name] = response.json()
+    assert await standing(world, bob, aid) == {
+        "checkedInNow": True,
+        "checkIns": 1,
+        "points": 10,
+        "currentStreak": 1,
+        "longestStreak": 1,
+    }
+
+    # Bob deletes his own check-in post.
+    deleted = await world.api.delete(f"/v1/posts/{made['bob']['postId']}", headers=bob.headers)
+    assert deleted.status_code == 204, deleted.text
+    assert await standing(world, bob, aid) == {
+        "checkedInNow": False,
+        "checkIns": 0,
+        "points": 0,
+        "currentStreak": 0,
+        "longestStreak": 0,
+    }
+    assert {entry[0] for entry in await ranked(world, alice, aid)} == {str(carol.id), str(dave.id)}
+    profile = await world.api.get(f"/v1/communities/{cid}/members/{bob.id}", headers=alice.headers)
+    contribution = profile.json()["contribution"]
+    assert (contribution["checkIns"], contribution["points"], contribution["longestStreak"]) == (0, 0, 0)
+    # He still finds it among his own, marked as no longer counted.
+    listed = (await world.api.get(f"/v1/activities/{aid}/check-ins", headers=bob.headers)).json()["items"]
+    assert [(item["id"], item["counted"]) for item in listed if item["userId"] == str(bob.id)] == [
+        (made["bob"]["id"], False)
+    ]
+    assert all(item["counted"] for item in listed if item["userId"] != str(bob.id))
+
+    # Carol's check-in is removed by an admin from a report: it goes too.
+    reported = await world.api.post(
+        "/v1/reports",
+        json={"targetKind": "post", "targetId": made["carol"]["postId"], "reason": "spam"},
+        headers=dave.headers,
+    )
+    assert reported.status_code == 201, reported.text
+    cases = (await world.api.get(f"/v1/communities/{cid}/moderation", headers=alice.headers)).json()["items"]
+    [case] = [c for c in cases if c["targetId"] == made["carol"]["postId"]]
+    decided = await world.api.post(
+        f"/v1/moderation/cases/{case['id']}/decision", json={"action": "remove"}, headers=alice.headers
+    )
+    assert decided.status_code == 200, decided.text
+    assert await ranked(world, alice, aid) == [(str(dave.id), 1, 10, 1)]
+    current = (await world.api.get(f"/v1/activities/{aid}", headers=dave.headers)).json()["current"]
+    assert current["checkInCount"] == 1
+
+    # The window is still open: Bob checks in again, and that one counts (once).
+    again = await check_in(world, bob, aid, "重新打卡：六点起床")
+    assert again.status_code == 201, again.text
+    assert again.json()["streak"] == 1 and again.json()["counted"] is True
+    assert_problem(await check_in(world, bob, aid, "第三次"), 409, "already_checked_in")
+    assert (await standing(world, bob, aid))["points"] == 10
+    assert sorted(await ranked(world, alice, aid)) == sorted([(str(bob.id), 1, 10, 1), (str(dave.id), 1, 10, 1)])
+
+
+async def test_a_void_check_in_breaks_the_streak_it_was_part_of(world, people):
+    """Deleting the post of the middle check-in of a run of three splits the run: the longest streak falls to 1,
+    and the next check-in continues the run of the check-ins after the gap."""
+    alice, bob, *_ = people
+    activity = await community_activity(world, alice, bob, "UTC", time(8), time(20), date(2025, 3, 1))
+    aid = int(activity["id"])
+    days = await generate_at(world, aid, datetime(2025, 3, 1, tzinfo=UTC), days=5)
+    made = [await check_in_at(world, aid, bob.id, o["opens_at"] + timedelta(hours=1)) for o in days[:3]]
+    assert [row["streak"] for row in made] == [1, 2, 3]
+    deleted = await world.api.delete(f"/v1/posts/{made[1]['post_id']}", headers=bob.headers)
+    assert deleted.status_code == 204, deleted.text
+    assert await ranked(world, alice, str(aid)) == [(str(bob.id), 2, 0, 1)]
+    # The fourth day continues the third day's run (1), not the one the void check-in made (3).
+    fourth = await check_in_at(world, aid, bob.id, days[3]["opens_at"] + timedelta(hours=1))
+    assert fourth["streak"] == 2
+    assert await ranked(world, alice, str(aid)) == [(str(bob.id), 3, 0, 2)]
+
+
+async def test_a_check_in_and_the_void_of_the_one_before_it_see_each_other_whichever_commits_first(world, people):
+    """Today's check-in reads yesterday's streak while yesterday's post is being deleted: whichever transaction comes
+    second waits for the first and sees what it wrote, so today's streak never continues a void check-in."""
+    alice, bob, *_ = people
+    activity = await community_activity(world, alice, bob, "UTC", time(8), time(20), date(2025, 3, 1))
+    aid = int(activity["id"])
+    days = await generate_at(world, aid, datetime(2025, 3, 1, tzinfo=UTC), days=5)
+    made = [await check_in_at(world, aid, bob.id, o["opens_at"] + timedelta(hours=1)) for o in days[:2]]
+    assert [row["streak"] for row in made] == [1, 2]
+
+    # The deletion first: the check-in of the third day waits, then starts a new run.
+    async with world.pool.acquire() as conn, conn.transaction():
+        await conn.execute("UPDATE posts SET deleted_at = now() WHERE id = $1", made[1]["post_id"])
+        third = asyncio.create_task(check_in_at(world, aid, bob.id, days[2]["opens_at"] + timedelta(hours=1)))
+        await asyncio.sleep(0.3)
+        assert not third.done()
+    assert (await third)["streak"] == 1
+
+    # The check-in first (the fourth day, continuing the third): the deletion of the third waits, then counts the
+    # fourth again too.
+    fourth_at = days[3]["opens_at"] + timedelta(hours=1)
+    async with world.pool.acquire() as conn:
+        async with conn.transaction():
+            row = await conn.fetchrow(q.ACTIVITY, aid)
+            occurrence = await checkins._target_occurrence(conn, row, None, fourth_at)
+            fourth = await checkins.record_check_in(conn, row, occurrence, bob.id, "打卡", "visible", fourth_at, [])
+            third_post = await world.pool.fetchval("SELECT post_id FROM check_ins WHERE id = $1", (await third)["id"])
+            deleting = asyncio.create_task(
+                world.pool.execute("UPDATE posts SET deleted_at = now() WHERE id = $1", third_post)
+            )
+            await asyncio.sleep(0.3)
+            assert not deleting.done()
+        await deleting
+        assert await conn.fetchval("SELECT streak FROM check_ins WHERE id = $1", fourth) == 1
+    assert await ranked(world, alice, str(aid)) == [(str(bob.id), 2, 0, 1)]
