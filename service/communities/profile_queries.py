@@ -6,9 +6,10 @@ from service.core.shown import member_shown
 from service.core.speech import rolled_up_speech_by_member
 
 # Member $2 of community $1 as reader $3 sees them, with their contribution figures: essence posts (visible
-# ones), and their check-ins in the community's activities: count, points, longest streak and current
-# streak, the best over activities. A current streak is the activities domain's: the streak at the latest
-# opened occurrence, else, while that one is still open, the streak at the one before it.
+# ones), and their counted check-ins in the community's activities (a void one, its post deleted or rejected,
+# counts for nothing: migration 0046): count, points, longest streak and current streak, the best over
+# activities. A current streak is the activities domain's: the streak at the latest opened occurrence, else,
+# while that one is still open, the streak at the one before it.
 PROFILE = f"""
 SELECT m.user_id::text AS user_id, u.nickname, u.avatar_url, m.role, m.joined_at,
        CASE WHEN ip.deleted_at IS NULL AND ip.status = 'visible' THEN ip.text END AS introduction,
@@ -27,16 +28,16 @@ SELECT m.user_id::text AS user_id, u.nickname, u.avatar_url, m.role, m.joined_at
                   WHERE activity_id = a.id AND community_id = $1 AND opens_at <= now() ORDER BY opens_at DESC LIMIT 2) l
         ) o
         LEFT JOIN check_ins at_latest ON at_latest.occurrence_id = o.latest AND at_latest.community_id = $1
-            AND at_latest.user_id = $2
+            AND at_latest.user_id = $2 AND at_latest.voided_at IS NULL
         LEFT JOIN check_ins at_before ON at_before.occurrence_id = o.before AND at_before.community_id = $1
-            AND at_before.user_id = $2
+            AND at_before.user_id = $2 AND at_before.voided_at IS NULL
         WHERE a.community_id = $1) AS current_streak
 FROM memberships m
 JOIN users u ON u.id = m.user_id
 LEFT JOIN posts ip ON ip.id = m.introduction_post_id AND ip.community_id = m.community_id
 LEFT JOIN LATERAL (
     SELECT count(*)::int AS check_ins, sum(points)::int AS points, max(streak) AS longest_streak
-    FROM check_ins WHERE community_id = $1 AND user_id = $2
+    FROM check_ins WHERE community_id = $1 AND user_id = $2 AND voided_at IS NULL
 ) ci ON true
 WHERE m.community_id = $1 AND m.user_id = $2 AND m.status = 'active' AND {member_shown("$2", "$3")}
 """  # noqa: S608

@@ -326,10 +326,12 @@ FROM trial_qualifications t WHERE t.poll_id = $1 AND t.community_id = $2 AND t.r
 # before reading the balance, so concurrent redemptions never spend the same points twice.
 LOCK_MEMBER_POINTS = "SELECT pg_advisory_xact_lock(hashtextextended('points:' || $1::bigint || ':' || $2::bigint, 0))"
 
+# Earned: the points of the member's counted check-ins; a void one (its post deleted or rejected, migration 0046)
+# earns nothing, even when its points were spent already (the balance may then fall below zero).
 EARNED_POINTS = """
 SELECT coalesce(sum(ci.points), 0)::bigint
 FROM check_ins ci JOIN communities c ON c.id = ci.community_id
-WHERE ci.user_id = $1 AND c.brand_id = $2
+WHERE ci.user_id = $1 AND c.brand_id = $2 AND ci.voided_at IS NULL
 """
 
 SPENT_POINTS = "SELECT coalesce(sum(points), 0)::bigint FROM point_spends WHERE user_id = $1 AND brand_id = $2"

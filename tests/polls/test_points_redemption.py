@@ -32,7 +32,7 @@ async def make_brand(world, spendable: bool = True, community_id: str | None = N
     return brand_id
 
 
-async def earn(world, who: Member, points: int, community_id: str | None = None) -> None:
+async def earn(world, who: Member, points: int, community_id: str | None = None) -> dict:
     """``who`` checks into a new theme activity worth ``points`` (one check-in: one occurrence is open now)."""
     cid = community_id or world.community_id
     body = {"title": "早起打卡", "prompt": "晒晒今天的早餐", "recurrence": "daily", "rewardPoints": points}
@@ -47,6 +47,7 @@ async def earn(world, who: Member, points: int, community_id: str | None = None)
     )
     assert checked.status_code == 201, checked.text
     assert checked.json()["points"] == points
+    return checked.json()
 
 
 async def balance(world, who: Member, brand_id: str) -> dict:
@@ -265,6 +266,35 @@ async def test_not_enough_points_spends_nothing(world):
         "available": PRICE - 1,
     }
     assert (await world.client.get("/v1/me/trials", headers=frank.headers)).json()["items"] == []
+
+
+async def test_points_of_a_check_in_whose_post_goes_are_no_longer_earned(world):
+    """A check-in is its post: once the post is deleted its points leave the balance, even after they were spent
+    (the balance falls below zero; the place bought stays)."""
+    carol, dave, *_ = world.members
+    brand_id = await make_brand(world)
+    await earn(world, carol, 10)
+    gone = await earn(world, carol, 40)
+    deleted = await world.client.delete(f"/v1/posts/{gone['postId']}", headers=carol.headers)
+    assert deleted.status_code == 204, deleted.text
+    assert (await balance(world, carol, brand_id))["earned"] == 10
+    poll_id = await offering_poll(world)
+    assert_problem(await redeem(world, carol, poll_id), 409, "not_enough_points")
+
+    spent = await earn(world, dave, PRICE)
+    assert (await redeem(world, dave, poll_id)).status_code == 201
+    deleted = await world.client.delete(f"/v1/posts/{spent['postId']}", headers=dave.headers)
+    assert deleted.status_code == 204, deleted.text
+    assert await balance(world, dave, brand_id) == {
+        "brandId": brand_id,
+        "spendable": True,
+        "earned": 0,
+        "spent": PRICE,
+        "available": -PRICE,
+    }
+    assert [t["reason"] for t in (await world.client.get("/v1/me/trials", headers=dave.headers)).json()["items"]] == [
+        "redeemed"
+    ]
 
 
 async def test_the_brand_switch_decides_and_its_team_sets_it(world):
