@@ -8622,10 +8622,10 @@ export interface operations {
     listCheckIns: {
         parameters: {
             query?: {
-                /** @description An id */
-                occurrence_id?: number | null;
-                /** @description An id */
-                user_id?: number | null;
+                /** @description Only this occurrence's */
+                occurrenceId?: number | null;
+                /** @description Only this member's */
+                userId?: number | null;
                 /** @description Page size (1-100) */
                 limit?: components["parameters"]["query.limit.2"];
                 /** @description `nextCursor` of the previous page; omit for the first page */

@@ -341,3 +341,12 @@ def test_every_path_parameter_is_a_string_like_the_ids_in_bodies(spec):
             if parameter["in"] == "path":
                 assert parameter["schema"]["type"] == "string", f"{where}: {parameter['name']}"
                 assert "pattern" in parameter["schema"], f"{where}: {parameter['name']}"
+
+
+def test_every_query_parameter_is_named_as_the_client_sends_it(spec):
+    """camelCase like the bodies: a parameter the spec spells user_id is one the documented `userId` never reaches."""
+    parameters = spec["components"]["parameters"]
+    for where, operation in operations(spec):
+        for parameter in operation.get("parameters", []):
+            parameter = parameters.get(parameter.get("$ref", "").rsplit("/", 1)[-1], parameter)
+            assert "_" not in parameter["name"] or parameter["in"] == "path", f"{where}: {parameter['name']}"

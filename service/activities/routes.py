@@ -27,7 +27,12 @@ CONTENT = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "we
 # Routes by activity id answer `not_found` to non-members: the activity is the community's business.
 IN_ACTIVITY = (*AUTH, "not_found", "app_disabled")
 
-OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, description="An id")]
+# Each query parameter declares its own name: an Annotated alias nested in another keeps only the inner
+# QueryParameter, so `name="userId"` on top of a shared alias was lost and `?userId=` silently ignored.
+OccurrenceFilter = Annotated[
+    int | None, QueryParameter(name="occurrenceId", ge=1, le=MAX_ID, description="Only this occurrence's")
+]
+MemberFilter = Annotated[int | None, QueryParameter(name="userId", ge=1, le=MAX_ID, description="Only this member's")]
 
 
 class CommunityActivitiesController(Controller):
@@ -240,8 +245,8 @@ class ActivitiesController(Controller):
         user: CurrentUser,
         db: Db,
         storage: Store,
-        occurrence_id: Annotated[OptionalId, QueryParameter(name="occurrenceId")] = None,
-        user_id: Annotated[OptionalId, QueryParameter(name="userId", description="Only this member's")] = None,
+        occurrence_id: OccurrenceFilter = None,
+        user_id: MemberFilter = None,
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> Response[m.CheckInPage]:

@@ -89,6 +89,16 @@ async def test_an_activity_is_announced_and_members_check_in_once(world, people)
     assert [item["userId"] for item in listed["items"]] == [str(alice.id), str(bob.id)]
     own = (await world.api.get(f"/v1/activities/{activity['id']}/check-ins", headers=carol.headers)).json()
     assert {item["userId"] for item in own["items"]} == {str(alice.id), str(bob.id), str(carol.id)}
+    # Narrowed to one member, and to one occurrence, by the parameters the spec names.
+    bobs = await world.api.get(
+        f"/v1/activities/{activity['id']}/check-ins", params={"userId": bob.id}, headers=carol.headers
+    )
+    assert [item["userId"] for item in bobs.json()["items"]] == [str(bob.id)]
+    for occurrence, count in ((current["id"], 3), (activity["next"]["id"], 0)):
+        narrowed = await world.api.get(
+            f"/v1/activities/{activity['id']}/check-ins", params={"occurrenceId": occurrence}, headers=carol.headers
+        )
+        assert len(narrowed.json()["items"]) == count
     ranking = (await world.api.get(f"/v1/activities/{activity['id']}/ranking", headers=carol.headers)).json()
     assert [(e["rank"], e["checkIns"], e["points"]) for e in ranking["items"]] == [(1, 1, 10)] * 3
 
