@@ -41,11 +41,12 @@ _INSERT = _ROW + _RETURNING
 
 # A new like moves the post's one item to the top (a fresh id: the inserted row's, drawn from the same sequence),
 # unread. The inserted row's values, not nextval() or now(): Citus takes only immutable functions in DO UPDATE.
+# `muted` too: the one item lives as long as the post, and the member may have muted or unmuted the community since.
 _LIKES = (
     _ROW
     + """ON CONFLICT (user_id, subject_id) WHERE kind = 'likes' DO UPDATE
 SET id = excluded.id, count = excluded.count, actor_id = excluded.actor_id, read_at = NULL,
-    created_at = excluded.created_at
+    created_at = excluded.created_at, muted = excluded.muted
 """
     + _RETURNING
 )

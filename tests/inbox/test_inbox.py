@@ -82,6 +82,31 @@ async def test_a_muted_community_is_listed_but_left_out_of_the_badge(world):
     assert [item["kind"] for item in page["items"]] == ["comment"] and page["unreadCount"] == 0
 
 
+async def test_a_like_counts_in_the_badge_as_the_community_is_muted_now(world):
+    """The post's one `likes` item outlives a mute: new likes after muting raise no badge, after unmuting they do."""
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol, dave)
+    post = await world.post(alice, cid)
+    assert (await world.client.put(f"/v1/posts/{post['id']}/like", headers=bob.headers)).status_code == 200
+    assert await badge(world, alice) == 1
+
+    async def notifications(muted: bool) -> None:
+        body = {"notificationsMuted": muted}
+        answer = await world.client.put(f"/v1/communities/{cid}/members/me", json=body, headers=alice.headers)
+        assert answer.status_code == 200, answer.text
+
+    await world.client.post("/v1/me/notifications/read", json={"upToId": "999999"}, headers=alice.headers)
+    await notifications(muted=True)
+    assert (await world.client.put(f"/v1/posts/{post['id']}/like", headers=carol.headers)).status_code == 200
+    page = await inbox(world, alice)
+    assert [(i["kind"], i["count"], i["read"]) for i in page["items"]] == [("likes", 2, False)]  # listed ...
+    assert page["unreadCount"] == 0 and await badge(world, alice) == 0  # ... not counted
+
+    await notifications(muted=False)
+    assert (await world.client.put(f"/v1/posts/{post['id']}/like", headers=dave.headers)).status_code == 200
+    assert await badge(world, alice) == 1
+
+
 async def test_a_removed_member_hears_nothing_of_writing_they_may_no_longer_open(world):
     alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
     cid = await world.community(alice, bob, carol)
