@@ -36,7 +36,7 @@ RETURNING id, hidden
 INSERT_REPORT = """
 INSERT INTO reports (reporter_id, community_id, case_id, target_kind, target_id, reason, note)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT DO NOTHING  -- one report per reporter and target (no target: Citus widens that key)
+ON CONFLICT DO NOTHING  -- one per reporter and target in its community (no target: Citus widens that key)
 RETURNING id
 """
 

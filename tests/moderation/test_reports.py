@@ -87,6 +87,26 @@ async def test_what_cannot_be_reported(world):
     assert (await world.client.get("/v1/me/reports", headers=alice.headers)).json()["items"] == []
 
 
+async def test_a_member_is_reported_once_in_each_community(world):
+    """A member misbehaving in two communities is two cases for two sets of admins; the same community twice is
+    `already_reported`."""
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    one = await world.community(alice, bob, carol)
+    two = await world.community(dave, bob, carol)
+    first = await report(world, carol, "member", str(bob.id), communityId=one, reason="abuse")
+    second = await report(world, carol, "member", str(bob.id), communityId=two, reason="abuse")
+    assert (first["communityId"], second["communityId"]) == (one, two)
+    again = await world.client.post(
+        "/v1/reports",
+        json={"targetKind": "member", "targetId": str(bob.id), "communityId": two, "reason": "spam"},
+        headers=carol.headers,
+    )
+    assert_problem(again, 409, "already_reported")
+    for admin, cid in ((alice, one), (dave, two)):
+        [case] = (await queue(world, admin, cid))["items"]
+        assert (case["targetKind"], case["targetId"], case["communityId"]) == ("member", str(bob.id), cid)
+
+
 async def test_concurrent_reports_count_each_reporter_once(world):
     members = [await world.member(f"m{n}") for n in range(6)]
     owner, author, *reporters = members
