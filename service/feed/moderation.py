@@ -2,8 +2,9 @@
 
 `hide` takes visible content out of every reader's sight but its author's (kept `pending`, as for WeChat's
 `review`); `release` shows it (again): its held photos are approved, and a first appearance is counted and
-answered by the robots as any other; `remove` refuses it for good (`rejected`). Counters of a hidden comment
-stay as they were: it was seen, and a release must not count it twice; a removed one leaves them.
+answered by the robots as any other, but what was refused meanwhile stays refused; `remove` refuses it for good
+(`rejected`). Counters of a hidden comment stay as they were: it was seen, and a release must not count it twice;
+a removed one leaves them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ async def apply_moderation(conn: asyncpg.Connection, event: Moderated) -> None:
     status = _STATUS[event.action]
     if event.action == "hide" and row["status"] != "visible":
         return  # pending or refused already: nothing more to hide
+    if event.action == "release" and row["status"] == "rejected":
+        # Refused since it was reported (WeChat's recheck of an edit, a photo's check, a removal a report raced):
+        # dismissing the reports does not overturn that refusal.
+        return
     if event.action == "remove" and not is_post:
         await uncount_comment(conn, row)  # gone for good: no longer in its post's comment count
     await conn.execute(q.SET_POST_STATUS if is_post else q.SET_COMMENT_STATUS, row["id"], status, row["check_label"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+from service.core.messaging import wechat_of
+from service.feed.jobs import recheck_pending
 from service.moderation.jobs import notify
 from tests.moderation.conftest import TEMPLATE, decide, queue, report
 from tests.world import assert_problem
@@ -192,6 +194,26 @@ async def test_an_edit_does_not_release_what_wechat_held_for_an_admin(world):
     assert held["id"] not in await _shown_to(world, carol, cid)
     [case] = (await queue(world, alice, cid))["items"]
     assert case["targetId"] == held["id"] and case["review"] is True
+
+
+async def test_dismissing_the_reports_does_not_show_what_wechat_refused_since(world, jobs):
+    """Reported while clean, then edited while WeChat was down: its recheck refuses the new text. An admin who
+    dismisses the report keeps it refused: approving a report overturns no refusal."""
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol, dave)
+    post = await world.post(bob, cid, "周末一起跑步")
+    await report(world, carol, "post", post["id"])  # one reporter: still shown
+    await world.sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    edited = await _edit(world, bob, post["id"], "加我 sandbox-risky")
+    assert edited.status_code == 200 and edited.json()["status"] == "pending", edited.text
+    await world.sandbox.control("DELETE", "/sandbox/faults")
+    assert await recheck_pending(jobs.pool, wechat_of(jobs)) == 1
+
+    [case] = (await queue(world, alice, cid))["items"]
+    assert (await decide(world, alice, case["id"], action="approve"))["status"] == "approved"
+    assert post["id"] not in await _shown_to(world, dave, cid)
+    mine = await world.client.get(f"/v1/posts/{post['id']}", headers=bob.headers)
+    assert mine.json()["status"] == "rejected", mine.text
 
 
 async def test_a_removed_comment_leaves_the_counts_once(world, db):
