@@ -6,13 +6,21 @@ from service.core.media import IMAGES_JSON
 
 # What is reported: where, whose, and whether the reporter can see it.
 # `held`: taken out of sight and still there (pending): reportable only while others' reports keep it hidden.
+# A comment is seen with its post and its thread: no member sees the comments of a deleted, refused or held post,
+# nor the replies of such a thread.
+_COMMENT_SEEN = """p.deleted_at IS NULL AND p.status = 'visible'
+                   AND (t.id IS NULL OR t.deleted_at IS NULL AND t.status = 'visible')"""
 TARGETS = {
     "post": """SELECT community_id, author_id, deleted_at IS NULL AND status = 'visible' AS visible,
                       deleted_at IS NULL AND status = 'pending' AS held
                FROM posts WHERE id = $1""",
-    "comment": """SELECT community_id, author_id, deleted_at IS NULL AND status = 'visible' AS visible,
-                         deleted_at IS NULL AND status = 'pending' AS held
-                  FROM comments WHERE id = $1""",
+    "comment": f"""SELECT c.community_id, c.author_id, c.deleted_at IS NULL AND c.status = 'visible' AND {_COMMENT_SEEN}
+                          AS visible,
+                          c.deleted_at IS NULL AND c.status = 'pending' AND {_COMMENT_SEEN} AS held
+                   FROM comments c
+                   JOIN posts p ON p.id = c.post_id AND p.community_id = c.community_id
+                   LEFT JOIN comments t ON t.id = c.parent_id AND t.community_id = c.community_id
+                   WHERE c.id = $1""",  # noqa: S608
     "member": """SELECT community_id, user_id AS author_id, status = 'active' AS visible, false AS held
                  FROM memberships WHERE user_id = $1 AND community_id = $2""",
     "community": """SELECT id AS community_id, NULL::bigint AS author_id, true AS visible, false AS held

@@ -87,6 +87,29 @@ async def test_what_cannot_be_reported(world):
     assert (await world.client.get("/v1/me/reports", headers=alice.headers)).json()["items"] == []
 
 
+async def test_a_comment_is_reported_only_while_its_post_and_thread_are_seen(world):
+    """Comments of a deleted post, and replies in a deleted thread, are shown to nobody: not reportable (404)."""
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(alice, cid)
+    thread = await world.comment(bob, post["id"], "第一")
+    reply = await world.comment(bob, post["id"], "第二", parent=thread["id"])
+    other = await world.post(alice, cid)
+    under_other = await world.comment(bob, other["id"], "第三")
+
+    assert (await world.client.delete(f"/v1/comments/{thread['id']}", headers=bob.headers)).status_code == 204
+    assert (await world.client.delete(f"/v1/posts/{other['id']}", headers=alice.headers)).status_code == 204
+    for gone in (reply, under_other):
+        answer = await world.client.post(
+            "/v1/reports",
+            json={"targetKind": "comment", "targetId": gone["id"], "reason": "spam"},
+            headers=carol.headers,
+        )
+        assert_problem(answer, 404, "not_found")
+    shown = await world.comment(bob, post["id"], "还在")
+    assert (await report(world, carol, "comment", shown["id"]))["outcome"] == "pending"
+
+
 async def test_a_member_is_reported_once_in_each_community(world):
     """A member misbehaving in two communities is two cases for two sets of admins; the same community twice is
     `already_reported`."""
