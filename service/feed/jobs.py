@@ -111,7 +111,7 @@ async def send_notification(pool: asyncpg.Pool, wechat: WeChatClient, settings: 
         row = await conn.fetchrow(q.NOTIFICATION_TO_SEND, notification_id)
     if row is None or row["status"] != "queued":
         return row["status"] if row else "missing"
-    if not row["shown"]:  # deleted, refused or hidden since, or its recipient left: no message tells of it
+    if not row["shown"]:  # deleted, refused or hidden since, its recipient left or blocked the commenter: no message
         async with pool.acquire() as conn:
             await conn.execute(q.FINISH_NOTIFICATION, notification_id, "withdrawn", None)
         return "withdrawn"

@@ -63,12 +63,15 @@ JOIN users u ON u.id = n.user_id
 JOIN users actor ON actor.id = n.actor_id
 JOIN memberships m ON m.community_id = $4 AND m.user_id = n.user_id AND m.status = 'active'
                      AND NOT m.notifications_muted
+-- Nor when the mentioned member blocked the author since the notice was claimed.
+LEFT JOIN member_blocks b ON b.blocker_id = n.user_id AND b.blocked_id = n.actor_id
 -- The writing by its kind ($1) in the select list: a join made false by a parameter leaves Citus no shard for it.
 LEFT JOIN posts p ON p.community_id = $4 AND p.id = $2
 LEFT JOIN comments c ON c.community_id = $4 AND c.id = $2
 -- Still there when the job runs (it may run late): deleted, refused or hidden since, no message tells of it.
 WHERE CASE WHEN $1 = 'post' THEN p.deleted_at IS NULL AND p.status = 'visible'
            ELSE c.deleted_at IS NULL AND c.status = 'visible' END
+  AND b.blocker_id IS NULL
 """
 
 
@@ -116,7 +119,7 @@ async def message(ctx: JobContext, payload: dict) -> None:
         community_id = payload.get("community_id") or await conn.fetchval(_NOTICE_COMMUNITY, *notice)
         row = None if community_id is None else await conn.fetchrow(_CLAIM_MESSAGE, *notice, int(community_id))
     if row is None or row["openid"] is None:
-        return  # sent already (a retried job), the community muted or left, the writing gone
+        return  # sent already (a retried job), the community muted or left, the writing gone, the author blocked
     settings = ctx.settings
     when = datetime.now(UTC).astimezone(ZoneInfo(settings.metrics_timezone)).strftime("%Y-%m-%d %H:%M")
     excerpt = " ".join(row["text"].split()) or "图片"

@@ -5,7 +5,11 @@ restores; the list, its limit and bad input."""
 from __future__ import annotations
 
 import asyncio
+import json
 
+from service.core.messaging import wechat_of
+from service.feed.jobs import send_notification
+from service.feed.mentions import MESSAGE_KIND, message
 from tests.safety.conftest import MAX_BLOCKS, block, ids, inbox, unblock
 from tests.world import assert_problem
 
@@ -102,6 +106,27 @@ async def test_a_blocked_member_cannot_reply_to_me_nor_notify_me(world, db):
 
     # the blocker is not refused anything
     await world.comment(alice, carols_post["id"], "加油", parent=carols["id"])
+
+
+async def test_a_block_before_the_message_job_ran_keeps_the_blocked_members_words_out_of_it(world, db, jobs):
+    """Bob's abusive comment and mention: alice blocks him at once, before the jobs send her subscribe messages
+    (they may run late, WeChat down). No message carries his words to her."""
+    alice, bob = [await world.member(name) for name in ("alice", "bob")]
+    cid = await world.community(alice, bob)
+    for template in ("sandbox-comment-template", "sandbox-mention-template"):
+        consent = {"user": "alice", "templateId": template, "count": 3}
+        await world.sandbox.control("POST", "/sandbox/subscribe-consent", json=consent)
+    post = await world.post(alice, cid, "周末去爬山")
+    await world.comment(bob, post["id"], "你是个骗子")
+    await world.post(bob, cid, "@alice 是个骗子", mentions=[str(alice.id)])
+    await block(world, alice, bob)
+
+    [notification] = await db.fetch("SELECT id FROM feed_notifications")
+    assert await send_notification(jobs.pool, wechat_of(jobs), jobs.settings, notification["id"]) == "withdrawn"
+    for row in await db.fetch("SELECT payload FROM jobs WHERE kind = $1", MESSAGE_KIND):
+        await message(jobs, json.loads(row["payload"]))
+    sent = await world.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": alice.openid})
+    assert sent["items"] == []
 
 
 async def test_member_lists_hide_both_ways(world):
