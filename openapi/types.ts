@@ -671,7 +671,7 @@ export interface paths {
         put?: never;
         /**
          * Pay my share: the order with wx.requestPayment data (201 new, 200 the still-payable one)
-         * @description Only the collection's participants, once each, before the deadline. A payment that arrives after the deadline or after a cancel is refunded automatically (the order's refund says why).
+         * @description Only the collection's participants, once each, before the deadline, while its initiator is an active member of the community (`initiator_left` otherwise: see `initiatorActive`). A payment that arrives after the deadline, after a cancel or while the initiator is gone is refunded automatically (the order's refund says why).
          */
         post: operations["payCollectionShare"];
         delete?: never;
@@ -853,7 +853,7 @@ export interface paths {
         put?: never;
         /**
          * Start a group collection: each participant pays amountFen before the deadline (members)
-         * @description Participants are the chosen active members, or every other active member. After the deadline (default 24 hours) the worker settles it: the money paid goes to you by merchant transfer (confirm it with wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. Where the community's `collectionsBy` is `admins`, only admins start collections. The title is content-checked (`content_rejected`): it reaches every participant's inbox and their WeChat Pay order.
+         * @description Participants are the chosen active members, or every other active member. After the deadline (default 24 hours) the worker settles it: the money paid goes to you by merchant transfer (confirm it with wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. If by then you are no longer an active member of the community, it is cancelled instead (`cancelCause: initiator_left`) and every payer refunded. Where the community's `collectionsBy` is `admins`, only admins start collections. The title is content-checked (`content_rejected`): it reaches every participant's inbox and their WeChat Pay order.
          */
         post: operations["startCollection"];
         delete?: never;
@@ -3516,7 +3516,12 @@ export interface components {
         Collection: {
             amountFen: number;
             /**
-             * @description Empty unless cancelled
+             * @description Why it was cancelled (null unless cancelled): `manual`, by the initiator or an admin; `initiator_left`, the initiator was no longer an active member of the community when it was to be settled (left, removed or account deleted), so nothing was paid out and every payer was refunded
+             * @enum {null|string}
+             */
+            cancelCause: "manual" | "initiator_left" | null;
+            /**
+             * @description Empty unless cancelled by hand with a reason (the canceller's words)
              * @example
              */
             cancelReason: string;
@@ -3530,6 +3535,8 @@ export interface components {
             /** Format: date-time */
             deadline: string;
             id: string;
+            /** @description Whether the initiator is an active member of the community now. While false, paying answers `initiator_left`; unless they are back by the deadline, the collection is then cancelled (`cancelCause: initiator_left`) and every payer refunded */
+            initiatorActive: boolean;
             initiatorId: string;
             /** @example 阿杰 */
             initiatorNickname: string;
@@ -5858,7 +5865,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "trial_redemption_closed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "trial_redemption_closed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -7327,6 +7334,25 @@ export interface components {
             };
         };
         /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `share_already_paid`: You have already paid your share of this collection.
+         *     - `collection_closed`: The collection takes no more payments: past its deadline, settled or cancelled.
+         *     - `initiator_left`: The collection's initiator is no longer a member of the community: it takes no payments, and unless they are back by the deadline it is cancelled then and every payer refunded.
+         *     - `order_already_paid`: The order has been paid meanwhile.
+         *     - `conflict`: The request conflicts with the current state.
+         */
+        Problem409_0cbf006179: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "collection_closed" | "conflict" | "initiator_left" | "order_already_paid" | "share_already_paid";
+                };
+            };
+        };
+        /**
          * @description - `order_not_paid`: The order is not paid, or is already refunded.
          *     - `refund_window_closed`: The refund window of this order has passed.
          *     - `owner_must_transfer`: The owner cannot leave: transfer ownership first.
@@ -7457,24 +7483,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "activity_ended" | "already_checked_in" | "app_disabled" | "check_in_late" | "check_in_not_open" | "wechat_session_stale";
-                };
-            };
-        };
-        /**
-         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-         *     - `share_already_paid`: You have already paid your share of this collection.
-         *     - `collection_closed`: The collection takes no more payments: past its deadline, settled or cancelled.
-         *     - `order_already_paid`: The order has been paid meanwhile.
-         *     - `conflict`: The request conflicts with the current state.
-         */
-        Problem409_4f2a61746a: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "app_disabled" | "collection_closed" | "conflict" | "order_already_paid" | "share_already_paid";
                 };
             };
         };
@@ -9676,7 +9684,7 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_9f927edd9e"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_4f2a61746a"];
+            409: components["responses"]["Problem409_0cbf006179"];
             422: components["responses"]["Problem422_idempotency_key_reused"];
             503: components["responses"]["Problem503_payment_unavailable"];
         };

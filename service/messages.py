@@ -124,6 +124,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "collection_closed": ("该收款已结束。", "This collection no longer takes payments."),
     "collection_settled": ("该收款已结算，无法取消。", "This collection is settled and cannot be cancelled."),
     "not_participant": ("你不在本次收款名单中。", "You are not part of this collection."),
+    "initiator_left": (
+        "发起人已不在本社群，这笔收款不再收款，已付的钱会在截止后原路退回。",
+        "The initiator has left the community: this collection takes no payments, and what was paid is refunded.",
+    ),
     "share_already_paid": ("你已支付过了。", "You have already paid your share."),
     # Interactions and rewards
     "batch_too_large": ("一次上报的事件太多了。", "Too many events in one batch."),

@@ -1,6 +1,7 @@
 """Ending a group collection (the rules are in logic.py's docstring): `cancel` by the initiator or an admin while
 it is open, refunding every paid share; `settle` by the `collections.settle` job at the deadline, in steps that
-are each safe to repeat; `enqueue_overdue`, the sweep that finds collections whose job went missing."""
+are each safe to repeat, which cancels the same way instead when the initiator is no longer an active member;
+`enqueue_overdue`, the sweep that finds collections whose job went missing."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from litestar import Response
 
 from service.collections import models as m
 from service.collections import queries as q
-from service.collections.logic import PURPOSE, SWEEP_BATCH, _detail, _lock, _now
+from service.collections.logic import (
+    INITIATOR_LEFT,
+    PURPOSE,
+    SWEEP_BATCH,
+    _detail,
+    _lock,
+    _now,
+    initiator_active,
+)
 from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
 from service.core.content import require_passed
@@ -48,23 +57,8 @@ async def cancel(
             return 200, await _detail(conn, collection_id, user_id)
         if collection["status"] != "open":
             raise Problem("collection_settled", f"the collection is {collection['status']}")
-        await conn.execute(q.CANCEL, collection_id, user_id, reason)
         refund_reason = f"collection_cancelled: {reason or collection['title']}"
-        paid = await conn.fetch(q.PAID_SHARES, collection_id)
-        for share in paid:
-            await checkout.refund_order(
-                conn, share["order_id"], initiated_by="admin", requested_by=user_id, reason=refund_reason
-            )
-        refunded = Item(
-            [share["user_id"] for share in paid],
-            "collection_refunded",
-            "collection",
-            collection_id,
-            collection["community_id"],
-            user_id,
-            {"title": collection["title"], "amountFen": str(collection["amount_fen"]), "reason": reason},
-        )
-        await deliver(conn, refunded)
+        await _cancel_locked(conn, collection, "manual", refund_reason, by=user_id, reason=reason)
         await enqueue(
             conn,
             "collections.settle",
@@ -75,6 +69,32 @@ async def cancel(
 
     async with pool.acquire() as conn:
         return await run_once(conn, user_id, key, scope_of("collection.cancel", collection_id, reason), action)
+
+
+async def _cancel_locked(
+    conn: asyncpg.Connection, collection: asyncpg.Record, cause: str, refund_reason: str, *, by: int | None, reason: str
+) -> None:
+    """Under the collection's lock, once (the caller saw it open or settling): mark it cancelled and refund every
+    paid share in full (`on_refund` marks each refunded; the `checkout.refund` jobs submit them after the commit)
+    and tell each payer. `cause` is `manual` (`by` the initiator or an admin) or `initiator_left` (the system)."""
+    collection_id = collection["id"]
+    await conn.execute(q.CANCEL, collection_id, by, reason, cause)
+    paid = await conn.fetch(q.PAID_SHARES, collection_id)
+    for share in paid:
+        # "admin", not "system": a domain's refund, whose on_refund takes the share back in this transaction.
+        await checkout.refund_order(
+            conn, share["order_id"], initiated_by="admin", requested_by=by, reason=refund_reason
+        )
+    refunded = Item(
+        [share["user_id"] for share in paid],
+        "collection_refunded",
+        "collection",
+        collection_id,
+        collection["community_id"],
+        by,
+        {"title": collection["title"], "amountFen": str(collection["amount_fen"]), "reason": reason, "cause": cause},
+    )
+    await deliver(conn, refunded)
 
 
 async def _may_cancel(
@@ -117,6 +137,15 @@ async def settle(pool: asyncpg.Pool, pay: WeChatPay, collection_id: int) -> None
             return
         if await conn.fetch(q.OPEN_SHARE_ORDERS, collection_id):
             raise Reschedule(1.0)  # an order was created while we closed the others: close it too
+        if not await initiator_active(conn, collection):
+            # Whoever left or was removed is not paid the community's money: every payer gets theirs back.
+            refund_reason = f"initiator_left: {INITIATOR_LEFT}"  # as a payment refused meanwhile says
+            await _cancel_locked(conn, collection, "initiator_left", refund_reason, by=None, reason="")
+            log.info(
+                "collection cancelled: the initiator left",
+                extra={"collectionId": collection_id, "refundedFen": collection["collected_fen"]},
+            )
+            return
         await conn.execute(q.EXPIRE_UNPAID, collection_id)
         transfer_id, payout = None, "none"
         if collection["collected_fen"] > 0:

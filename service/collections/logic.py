@@ -6,13 +6,19 @@ their share through checkout (purpose `collection_share`, one payable order each
 collection's state or money happens under its row lock:
 
 - `_on_paid` (in the payment's transaction) counts a share paid before the deadline while the collection is
-  open or being settled; anything else (cancelled, settled, paid late) is refused and checkout refunds it.
+  open or being settled and its initiator an active member; anything else (cancelled, settled, paid late, the
+  initiator gone) is refused and checkout refunds it.
 - `cancel` (initiator or admin, while open) refunds every paid share through `refund_order`.
+- The money goes only to an initiator who is still an active member: while they are not (left, removed, account
+  erased) no share is taken, and a settlement that finds them gone cancels the collection instead
+  (`cancel_cause = 'initiator_left'`) and refunds every payer. Leaving pauses a collection rather than ending
+  it: an initiator back by the deadline is paid out as before.
 - `settle` (the `collections.settle` job, at the deadline) runs in steps that are each safe to repeat, so a
   worker killed at any point is simply resumed by the next one: mark the collection settling; close every
   share order still payable (at WeChat first: a payment made at the last moment is applied instead); then in
   one transaction expire the unpaid shares and promise one merchant transfer of the collected money to the
-  initiator (`create_transfer(dedupe_key="collection:{id}")`, so it exists once whatever happens).
+  initiator (`create_transfer(dedupe_key="collection:{id}")`, so it exists once whatever happens), or, the
+  initiator gone, cancel it and refund every payer.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ PURPOSE = "collection_share"
 # An order created with less time than this before the deadline could not be paid in time.
 MIN_TIME_TO_PAY = timedelta(seconds=60)
 SWEEP_BATCH = 500
+# Why a share is refused, and a collection cancelled at settlement, when its initiator left or was removed.
+INITIATOR_LEFT = "the initiator is no longer a member of the community"
 
 
 def _now() -> datetime:
@@ -209,6 +217,8 @@ async def pay_share(
     left = collection["deadline"] - _now()
     if collection["status"] != "open" or left < MIN_TIME_TO_PAY:
         raise Problem("collection_closed", f"payments closed at {collection['deadline'].isoformat()}")
+    if not collection["initiator_active"]:
+        raise Problem("initiator_left", INITIATOR_LEFT)
     placed = await checkout.create_order(
         pool,
         pay,
@@ -233,6 +243,13 @@ async def _lock(conn: asyncpg.Connection, collection_id: int) -> asyncpg.Record 
     return await lock_in_community(conn, q.COLLECTION_COMMUNITY, q.LOCK_COLLECTION, collection_id)
 
 
+async def initiator_active(conn: asyncpg.Connection, collection: asyncpg.Record) -> bool:
+    """Whether the initiator is an active member of the collection's community, read under a share lock on the
+    membership (the caller holds the collection's lock): only such an initiator is paid out."""
+    status = await conn.fetchval(q.INITIATOR_STANDING, collection["community_id"], collection["initiator_id"])
+    return status == "active"
+
+
 async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
     """In the payment's transaction: count the share, or refuse it (checkout then refunds it in full)."""
     collection = await _lock(conn, order.subject_id)
@@ -244,6 +261,9 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
         return Refuse("collection_closed", "the collection was settled before this payment arrived")
     if order.paid_at is not None and order.paid_at > collection["deadline"]:
         return Refuse("collection_closed", "paid after the deadline")
+    if not await initiator_active(conn, collection):
+        # The order was placed before they left: the money would go to someone no longer in the community.
+        return Refuse("initiator_left", INITIATOR_LEFT)
     share = await conn.fetchrow(q.LOCK_PARTICIPANT, collection["community_id"], order.subject_id, order.payer_user_id)
     if share is None:
         return Refuse("not_participant", "the payer is not a participant")

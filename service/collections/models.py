@@ -23,6 +23,7 @@ MIN_DURATION_MINUTES = 10
 CollectionStatus = Literal["open", "settling", "settled", "cancelled"]
 ShareStatus = Literal["unpaid", "paid", "refunded", "expired"]
 PayoutStatus = Literal["none", "pending", "succeeded", "failed", "cancelled"]
+CancelCause = Literal["manual", "initiator_left"]
 IdString = Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,15}$(?!\n)", examples=["42"])]
 
 
@@ -99,7 +100,25 @@ class Collection(msgspec.Struct, rename="camel", kw_only=True):
         str | None,
         Meta(description="The initiator confirms the payout with wx.requestMerchantTransfer: GET /v1/transfers/{id}"),
     ]
-    cancel_reason: Annotated[str, Meta(examples=[""], description="Empty unless cancelled")]
+    cancel_reason: Annotated[
+        str, Meta(examples=[""], description="Empty unless cancelled by hand with a reason (the canceller's words)")
+    ]
+    cancel_cause: Annotated[
+        CancelCause | None,
+        Meta(
+            description="Why it was cancelled (null unless cancelled): `manual`, by the initiator or an admin; "
+            "`initiator_left`, the initiator was no longer an active member of the community when it was to be "
+            "settled (left, removed or account deleted), so nothing was paid out and every payer was refunded"
+        ),
+    ]
+    initiator_active: Annotated[
+        bool,
+        Meta(
+            description="Whether the initiator is an active member of the community now. While false, paying "
+            "answers `initiator_left`; unless they are back by the deadline, the collection is then cancelled "
+            "(`cancelCause: initiator_left`) and every payer refunded"
+        ),
+    ]
     created_at: datetime
     settled_at: datetime | None
     cancelled_at: datetime | None

@@ -26,10 +26,12 @@ SELECT c.id, c.community_id, unnest($2::bigint[]) FROM collections c WHERE c.id 
 _VIEW = """
 SELECT c.id, c.community_id, c.initiator_id, u.nickname AS initiator_nickname, c.title, c.amount_fen, c.deadline,
        c.status, c.participant_count, c.paid_count, c.collected_fen, c.payout_status, c.transfer_id,
-       c.cancel_reason, c.created_at, c.settled_at, c.cancelled_at,
+       c.cancel_reason, c.cancel_cause, c.created_at, c.settled_at, c.cancelled_at,
+       COALESCE(im.status = 'active', false) AS initiator_active,
        p.status AS my_status, p.order_id AS my_order_id
 FROM collections c
 JOIN users u ON u.id = c.initiator_id
+LEFT JOIN memberships im ON im.community_id = c.community_id AND im.user_id = c.initiator_id
 LEFT JOIN collection_participants p ON p.collection_id = c.id AND p.community_id = c.community_id AND p.user_id = $2
 """
 
@@ -85,9 +87,14 @@ SELECT user_id, order_id FROM collection_participants WHERE collection_id = $1 A
 
 CANCEL = """
 UPDATE collections SET status = 'cancelled', cancelled_at = now(), cancelled_by = $2, cancel_reason = $3,
-       updated_at = now()
+       cancel_cause = $4, updated_at = now()
 WHERE id = $1
 """
+
+# Whether the initiator ($2) is an active member of the collection's community ($1) now. FOR SHARE: a departure or
+# a return being committed is waited for and then read, so the settlement decides on the membership as it stands
+# (a missing row, as after an account's erasure, is not a member).
+INITIATOR_STANDING = "SELECT status FROM memberships WHERE community_id = $1 AND user_id = $2 FOR SHARE"
 
 START_SETTLING = "UPDATE collections SET status = 'settling', updated_at = now() WHERE id = $1 AND status = 'open'"
 

@@ -54,7 +54,9 @@ class CommunityCollectionsController(Controller):
     ) -> Response[m.Collection]:
         """Participants are the chosen active members, or every other active member. After the deadline (default 24
         hours) the worker settles it: the money paid goes to you by merchant transfer (confirm it with
-        wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. Where the community's `collectionsBy`
+        wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. If by then you are no longer an
+        active member of the community, it is cancelled instead (`cancelCause: initiator_left`) and every payer
+        refunded. Where the community's `collectionsBy`
         is `admins`, only admins start collections. The title is content-checked (`content_rejected`): it reaches
         every participant's inbox and their WeChat Pay order."""
         # `caller`, not `user`: the content check waits on WeChat without holding a pooled connection.
@@ -108,7 +110,7 @@ class CollectionsController(Controller):
         **doc(
             "payCollectionShare",
             "Pay my share: the order with wx.requestPayment data (201 new, 200 the still-payable one)",
-            *(*MEMBER, "app_disabled", "not_participant", "share_already_paid", "collection_closed"),
+            *(*MEMBER, "app_disabled", "not_participant", "share_already_paid", "collection_closed", "initiator_left"),
             *("idempotency_key_reused", "payment_unavailable", "order_already_paid", "conflict"),
             ok={
                 **answer(201, _SHARE, "a new order for my share", "The order to pay with wx.requestPayment"),
@@ -119,8 +121,10 @@ class CollectionsController(Controller):
     async def pay(
         self, collection_id: PathId, caller: CurrentUser, state: State, idempotency_key: IdempotencyKey = None
     ) -> Response[Order]:
-        """Only the collection's participants, once each, before the deadline. A payment that arrives after the deadline
-        or after a cancel is refunded automatically (the order's refund says why)."""
+        """Only the collection's participants, once each, before the deadline, while its initiator is an active member
+        of the community (`initiator_left` otherwise: see `initiatorActive`). A payment that arrives after the
+        deadline, after a cancel or while the initiator is gone is refunded automatically (the order's refund says
+        why)."""
         # `caller`, not `user`: placing the order waits on WeChat Pay without holding a pooled connection.
         return await logic.pay_share(state.pool, state.pay, state.settings, collection_id, caller.id, idempotency_key)
 

@@ -339,3 +339,128 @@ async def test_a_worker_killed_mid_settlement_is_resumed_and_settles_once(world)
     assert (await read(world, collection_id, a))["payoutStatus"] == "succeeded"
     assert await world.pool.fetchval("SELECT count(*) FROM ledger_entries WHERE kind = 'transfer'") == 1
     assert await world.ledger_violations() == []
+
+
+async def leave(world, cid: str, auth: dict) -> None:
+    response = await world.api.delete(f"/v1/communities/{cid}/members/me", headers=auth)
+    assert response.status_code == 204, response.text
+
+
+async def test_an_initiator_who_left_is_not_paid_out_and_every_payer_is_refunded(world):
+    """Review finding: an initiator who left the community before the deadline was still paid the collected money.
+    While the initiator is not an active member no share is taken (the pay route answers `initiator_left`, a
+    payment that still arrives is refunded); at the deadline the collection is cancelled with
+    `cancelCause: initiator_left` and every payer refunded, and nothing is transferred."""
+    cid, people = await community_with(world, 4)
+    (owner_id, owner), (a_id, a), (b_id, b), (c_id, c), (d_id, d) = people
+    collection_id = (await start(world, cid, a, amountFen=3000))["id"]
+    b_order = await pay_share(world, collection_id, b)
+    await world.pay_order(b_order)
+    c_order = await pay_share(world, collection_id, c)  # placed while the initiator was a member
+    d_order = await pay_share(world, collection_id, d)
+    await leave(world, cid, a)
+
+    refused = await world.api.post(f"/v1/collections/{collection_id}/pay", headers=owner)
+    body = assert_problem(refused, 409, "initiator_left")
+    assert body["userMessage"] == "发起人已不在本社群，这笔收款不再收款，已付的钱会在截止后原路退回。"
+    gone = await read(world, collection_id, owner)
+    assert (gone["status"], gone["initiatorActive"], gone["collectedFen"]) == ("open", False, 3000)
+    assert (await read(world, collection_id, b))["initiatorActive"] is False
+    # c pays the order placed before: refused in the payment's transaction and refunded in full.
+    await world.pay_order(c_order)
+    refused_c = await world.get_order(c_order["id"], c)
+    (refusal,) = refused_c["refunds"]
+    assert refusal["reason"] == "initiator_left: the initiator is no longer a member of the community"
+    assert (await read(world, collection_id, c))["myShare"]["status"] == "unpaid"
+    # d pays at the last moment and WeChat's notification is lost: the settlement's close finds it paid.
+    await world.pay_order(d_order, drop=True)
+
+    # The deadline is now: d paid before it, so only the initiator's departure refuses d's share.
+    await world.pool.execute("UPDATE collections SET deadline = now() WHERE id = $1", int(collection_id))
+    await world.run_due_jobs()
+    cancelled = await read(world, collection_id, owner)
+    assert (cancelled["status"], cancelled["cancelCause"], cancelled["paidCount"], cancelled["collectedFen"]) == (
+        "cancelled",
+        "initiator_left",
+        0,
+        0,
+    )
+    assert (cancelled["payoutStatus"], cancelled["transferId"], cancelled["cancelledAt"] is not None) == (
+        None,
+        None,
+        True,
+    )
+    assert shares(cancelled) == {
+        str(owner_id): "unpaid",
+        str(b_id): "refunded",
+        str(c_id): "unpaid",
+        str(d_id): "unpaid",
+    }
+    for order, auth in ((b_order, b), (c_order, c), (d_order, d)):
+        done = await world.wait_for(order["id"], auth, "refunded")
+        assert [r["reason"].split(":")[0] for r in done["refunds"]] == ["initiator_left"], done["refunds"]
+    assert not world.sandbox.transfers
+    assert await world.pool.fetchval("SELECT count(*) FROM transfers") == 0
+    # b paid into it and is told the money comes back, and why.
+    told = await notices(world.api, b, "collection_refunded")
+    assert [(i["subjectId"], i["data"]["cause"]) for i in told] == [(collection_id, "initiator_left")]
+    assert await notices(world.api, a, "collection_settled") == []
+
+    # Settling again (the job twice, or the sweep) changes nothing: one refund per payment, no payout.
+    await asyncio.gather(*(closing.settle(world.pool, world.pay, int(collection_id)) for _ in range(3)))
+    await world.run_due_jobs()
+    assert await world.pool.fetchval("SELECT count(*) FROM refunds") == 3
+    assert len(world.sandbox.refunds) == 3 and not world.sandbox.transfers
+    assert (await read(world, collection_id, owner))["status"] == "cancelled"
+    after = await world.api.post(f"/v1/collections/{collection_id}/cancel", headers=owner)
+    assert after.status_code == 200 and after.json()["cancelCause"] == "initiator_left", after.text
+    assert await world.ledger_violations() == []
+
+
+async def test_a_removed_initiator_is_not_paid_out_even_when_settlements_race(world):
+    """An admin removed the initiator: two settlements running at once (the job and a second worker, or the sweep)
+    cancel the collection once, refund each payer once and transfer nothing."""
+    cid, people = await community_with(world, 3)
+    (_, owner), (a_id, a), (_, b), (_, c) = people
+    collection_id = (await start(world, cid, a, amountFen=2500))["id"]
+    paid = [await pay_share(world, collection_id, auth) for auth in (b, c)]
+    for order in paid:
+        await world.pay_order(order)
+    removed = await world.api.delete(f"/v1/communities/{cid}/members/{a_id}", headers=owner)
+    assert removed.status_code == 204, removed.text
+
+    await past_deadline(world, collection_id)
+    await asyncio.gather(*(closing.settle(world.pool, world.pay, int(collection_id)) for _ in range(2)))
+    await world.run_due_jobs()
+    cancelled = await read(world, collection_id, owner)
+    assert (cancelled["status"], cancelled["payoutStatus"], cancelled["collectedFen"]) == ("cancelled", None, 0)
+    assert cancelled["cancelCause"] == "initiator_left"
+    for order, auth in zip(paid, (b, c), strict=True):
+        done = await world.wait_for(order["id"], auth, "refunded")
+        assert len(done["refunds"]) == 1 and done["refunds"][0]["reason"].startswith("initiator_left")
+    assert not world.sandbox.transfers and len(world.sandbox.refunds) == 2
+    assert await world.ledger_violations() == []
+
+
+async def test_an_initiator_back_before_the_deadline_is_paid_out(world):
+    """Leaving pauses the collection, it does not end it: an initiator who is an active member again by the
+    deadline takes payments again and is paid out as before. A collection cancelled by hand says so."""
+    cid, people = await community_with(world, 2)
+    _, (a_id, a), (_, b) = people
+    collection_id = (await start(world, cid, a))["id"]
+    await leave(world, cid, a)
+    assert_problem(await world.api.post(f"/v1/collections/{collection_id}/pay", headers=b), 409, "initiator_left")
+    back = await world.api.post(f"/v1/communities/{cid}/join", headers=a)
+    assert back.status_code == 201, back.text
+    assert (await read(world, collection_id, b))["initiatorActive"] is True
+    await world.pay_order(await pay_share(world, collection_id, b))
+    await past_deadline(world, collection_id)
+    await world.run_due_jobs()
+    settled = await read(world, collection_id, a)
+    assert (settled["status"], settled["payoutStatus"], settled["cancelCause"]) == ("settled", "pending", None)
+    (transfer,) = await world.pool.fetch("SELECT payee_user_id, amount_fen FROM transfers")
+    assert (transfer["payee_user_id"], transfer["amount_fen"]) == (a_id, 4500)
+
+    other = (await start(world, cid, a))["id"]
+    by_hand = await world.api.post(f"/v1/collections/{other}/cancel", json={"reason": "改期"}, headers=a)
+    assert (by_hand.json()["cancelCause"], by_hand.json()["cancelReason"]) == ("manual", "改期"), by_hand.text
