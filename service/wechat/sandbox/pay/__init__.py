@@ -15,8 +15,10 @@ query. Control calls, unsigned, for tests and local development (JSON in camelCa
   order's notify_url, unless `drop` (or the global `dropNotifications`) loses it, as WeChat sometimes does.
 - `GET /sandbox/pay/notifications`, `POST /sandbox/pay/notifications/{id}/replay {"resign"}`: past notifications
   and resending one (duplicates arrive by design; `resign: false` resends the original, now stale, headers).
-- `POST /sandbox/pay/refunds {"outRefundNo", "result": "success"|"abnormal"|"closed"}`: finish a refund when
-  `autoCompleteRefunds` is off (by default refunds succeed and notify right after the answer).
+- `GET /sandbox/pay/refunds?outTradeNo=`: the refunds, each with the `reason` WeChat shows the payer in its
+  refund message (what they read). `POST /sandbox/pay/refunds {"outRefundNo", "result": "success"|"abnormal"|
+  "closed"}`: finish a refund when `autoCompleteRefunds` is off (by default refunds succeed and notify right
+  after the answer).
 - `POST /sandbox/pay/transfers {"outBillNo", "result": "success"|"fail"|"cancelled"}`: the member confirms
   (or not) a merchant transfer; sends MCHTRANSFER.BILL.FINISHED.
 - `POST /sandbox/pay/faults {"operation", "status", "code", "times", "delaySeconds"}`: the next `times` calls of

@@ -60,6 +60,8 @@ class SandboxRefund:
     create_time: str
     status: str = "PROCESSING"
     success_time: str | None = None
+    # What WeChat shows the payer in its refund message ("若商户传入，会在下发给用户的退款消息中体现退款原因").
+    reason: str | None = None
 
 
 @dataclass
@@ -229,6 +231,7 @@ class PayLedger:
             total=order.total,
             notify_url=request.notify_url,
             create_time=format_time(datetime.now(UTC)),
+            reason=request.reason or None,
         )
         order.refund_reserved += refund.refund
         order.trade_state = "REFUND"

@@ -179,6 +179,22 @@ def pay_sandbox_router(sandbox: PaySandbox) -> Router:
         status = await sandbox.notifier.deliver(sent, resign=(data or ReplayControl()).resign)
         return Response({"deliveredStatus": status})
 
+    @get("/sandbox/pay/refunds")
+    async def refunds(request: Request) -> list[dict]:
+        # What each payer was told: WeChat's refund message carries the merchant's `reason`.
+        out_trade_no = request.query_params.get("outTradeNo")
+        return [
+            {
+                "outRefundNo": r.out_refund_no,
+                "outTradeNo": r.out_trade_no,
+                "refund": r.refund,
+                "status": r.status,
+                "reason": r.reason,
+            }
+            for r in sandbox.refunds.values()
+            if out_trade_no is None or r.out_trade_no == out_trade_no
+        ]
+
     @post("/sandbox/pay/refunds", status_code=200)
     async def finish_refund(data: JSONBody[RefundControl]) -> Response[dict]:
         def step():
@@ -232,6 +248,7 @@ def pay_sandbox_router(sandbox: PaySandbox) -> Router:
             pay,
             notifications,
             replay,
+            refunds,
             finish_refund,
             finish_transfer,
             add_fault,
