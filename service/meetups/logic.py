@@ -287,7 +287,7 @@ async def refund_cancelled(pool: asyncpg.Pool, pay: WeChatPay, meetup_id: int) -
         async with pool.acquire() as conn, conn.transaction():
             try:
                 await checkout.refund_order(
-                    conn, row["order_id"], initiated_by="admin", reason="the meetup was cancelled"
+                    conn, row["order_id"], initiated_by="admin", reason="meetup_cancelled: the meetup was cancelled"
                 )
                 created += 1
             except Problem as exc:

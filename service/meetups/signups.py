@@ -74,7 +74,9 @@ async def settle_departed(pool: asyncpg.Pool, pay: WeChatPay, order_id: int) -> 
     async with pool.acquire() as conn, conn.transaction():
         try:
             # As the meetup's own refunds: on_refund gives up a place this order might back again (a re-join).
-            await checkout.refund_order(conn, order_id, initiated_by="admin", reason="member left the community")
+            await checkout.refund_order(
+                conn, order_id, initiated_by="admin", reason="member_left: the member left the community"
+            )
             return
         except Problem as exc:
             if exc.code != "order_not_paid":  # already refunded, or never paid
@@ -201,7 +203,11 @@ async def cancel_signup(pool: asyncpg.Pool, pay: WeChatPay, meetup_id: int, user
                 await _cancel(conn, meetup_id, signup, "member", now)
                 if paid:
                     await checkout.refund_order(
-                        conn, order_id, initiated_by="payer", requested_by=user_id, reason="meetup sign-up cancelled"
+                        conn,
+                        order_id,
+                        initiated_by="payer",
+                        requested_by=user_id,
+                        reason="signup_cancelled: the member cancelled the sign-up",
                     )
             if order is not None and order["status"] == "created":
                 await _close_quietly(pool, pay, order_id)

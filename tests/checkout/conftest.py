@@ -169,6 +169,12 @@ class World:
                 await asyncio.sleep(0.02)
         return order
 
+    async def payer_reads(self, order: dict) -> list[str | None]:
+        """What WeChat's refund messages of this order tell the payer: the reasons the Pay sandbox received."""
+        response = await self.control.get("/sandbox/pay/refunds", params={"outTradeNo": order["outTradeNo"]})
+        assert response.status_code == 200, response.text
+        return [refund["reason"] for refund in response.json()]
+
     async def run_due_jobs(self, rounds: int = 10) -> None:
         """Make every queued job due now and run the worker until nothing is due."""
         for _ in range(rounds):

@@ -164,6 +164,9 @@ async def test_a_cancelled_collection_refunds_every_payer(world):
         done = await world.wait_for(order["id"], auth, "refunded")
         assert done["refunds"][0]["reason"].startswith("collection_cancelled")
     assert (await world.get_order(b_order["id"], b))["refunds"][0]["reason"] == "collection_cancelled: 下雨取消"
+    # In WeChat's refund message: why, and the canceller's own words; d's payment was refused after the cancel.
+    assert await world.payer_reads(b_order) == ["收款已取消，已付款项原路退回：下雨取消"]
+    assert await world.payer_reads(d_order) == ["收款已取消，已付款项原路退回"]
     closed = await world.api.post(f"/v1/collections/{collection_id}/pay", headers=d)
     assert (closed.status_code, closed.json()["code"]) == (409, "collection_closed")
     assert len(world.sandbox.refunds) == 3 and not world.sandbox.transfers
@@ -399,6 +402,7 @@ async def test_an_initiator_who_left_is_not_paid_out_and_every_payer_is_refunded
     for order, auth in ((b_order, b), (c_order, c), (d_order, d)):
         done = await world.wait_for(order["id"], auth, "refunded")
         assert [r["reason"].split(":")[0] for r in done["refunds"]] == ["initiator_left"], done["refunds"]
+        assert await world.payer_reads(order) == ["收款发起人已不在社群，已付款项原路退回"]
     assert not world.sandbox.transfers
     assert await world.pool.fetchval("SELECT count(*) FROM transfers") == 0
     # b paid into it and is told the money comes back, and why.

@@ -252,6 +252,7 @@ async def test_a_refund_inside_the_window_and_the_member_leaves(world):
     assert refunded["details"]["left"] is True and refunded["details"]["initiatedBy"] == "payer"
     done = await world.wait_for(order["id"], member, "refunded")
     assert done["refunds"][0]["status"] == "succeeded" and done["refunds"][0]["reason"] == "不想参加了"
+    assert await world.payer_reads(order) == ["不想参加了"]  # WeChat's refund message: the payer's own words
     assert await world.ledger_violations() == []
     # Coming back means paying again: a new order.
     again = await join(world, member, cid)
@@ -321,8 +322,11 @@ async def test_refunds_outside_the_window_and_the_window_setting(world):
     assert datetime.fromisoformat(kept["refundableUntil"]) - datetime.fromisoformat(kept["paidAt"]) == timedelta(
         hours=72
     )
-    assert (await world.api.post(f"/v1/orders/{early_order['id']}/refund", headers=early)).status_code == 201
+    asked = await world.api.post(f"/v1/orders/{early_order['id']}/refund", headers=early)
+    assert asked.status_code == 201 and asked.json()["reason"] == "payer_request", asked.text
     assert (await membership(world, early, cid))["status"] == "left"
+    # Asked without a reason: WeChat's refund message still says why, in Chinese (sent before the answer).
+    assert await world.payer_reads(early_order) == ["已按你的申请退款，款项原路退回"]
 
     # Only the owner sets the window, within 0-720 hours.
     await world.pool.execute(
@@ -420,6 +424,7 @@ async def test_admins_list_orders_refund_with_a_reason_and_see_earnings(world):
     await run_refund_jobs(world)
     seen = await world.wait_for(a_order["id"], a, "refunded")
     assert [r["reason"] for r in seen["refunds"]] == ["补差价", "活动取消"]
+    assert sorted(await world.payer_reads(a_order)) == sorted(["补差价", "活动取消"])  # the admin's words as typed
     assert {r["initiatedBy"] for r in seen["refunds"]} == {"admin"}
     refunded = await audit(world, owner, cid, "member.refunded")
     assert [(e["actorId"], e["details"]["left"]) for e in refunded] == [(str(admin_id), True), (str(admin_id), False)]
@@ -477,6 +482,9 @@ async def test_payments_that_cannot_be_honoured_are_refunded_with_the_reason(wor
     assert closed["refunds"][0]["reason"].startswith("community_closed")
     assert await membership(world, late, cid2) is None
     await world.wait_for(orders[1]["id"], second[1], "refunded")
+    # What the payers read in WeChat's refund message: why, in Chinese (the reasons above stay machine text).
+    assert await world.payer_reads(orders[1]) == ["社群名额已满，入群费用原路退回"]
+    assert await world.payer_reads(order) == ["社群已不再接受付费入群，入群费用原路退回"]
     assert await world.ledger_violations() == []
 
 

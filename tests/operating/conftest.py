@@ -69,6 +69,11 @@ class World:
         prepay_id = order["payment"]["package"].removeprefix("prepay_id=")
         return await self.sandbox.control("POST", "/sandbox/pay", json={"prepayId": prepay_id, "drop": drop})
 
+    async def payer_reads(self, order: dict) -> list[str | None]:
+        """What WeChat's refund messages of this order tell the payer: the reasons the Pay sandbox received."""
+        refunds = await self.sandbox.control("GET", "/sandbox/pay/refunds", params={"outTradeNo": order["outTradeNo"]})
+        return [refund["reason"] for refund in refunds]
+
     async def run_due_jobs(self, rounds: int = 10) -> None:
         """Make every queued job due now and run the worker until nothing is due."""
         for _ in range(rounds):

@@ -121,6 +121,7 @@ async def test_places_of_members_who_left_count_no_more_paid_ones_refunded_in_fu
     assert orders == {int(paid["id"]): ("refunded", "admin"), int(unpaid["id"]): ("closed", None)}
     reasons = await world.pool.fetch("SELECT user_id, cancel_reason FROM meetup_signups WHERE status = 'cancelled'")
     assert {r["user_id"]: r["cancel_reason"] for r in reasons} == {bob.id: "member_left", carol.id: "member_left"}
+    assert await world.payer_reads(paid) == ["你已退出社群，活动报名费用原路退回"]  # WeChat's refund message
     assert await ledger_violations(world) == []
 
 

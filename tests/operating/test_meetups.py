@@ -171,6 +171,7 @@ async def test_a_paid_place_is_held_then_confirmed_by_the_payment(world, people)
     await world.run_due_jobs()
     refunded = (await world.api.get(f"/v1/orders/{order['id']}", headers=bob.headers)).json()
     assert refunded["status"] == "refunded" and refunded["refundedFen"] == 2000
+    assert await world.payer_reads(order) == ["你已取消活动报名，报名费用原路退回"]  # WeChat's refund message
     carol_view = (await meetup_of(world, carol, mid))["mySignup"]
     assert carol_view["status"] == "pending_payment" and carol_view["orderId"] is None
     hold = datetime.fromisoformat(carol_view["holdUntil"]) - datetime.now(UTC)
@@ -206,6 +207,7 @@ async def test_a_payment_after_the_hold_lapsed_takes_a_free_place_or_is_refunded
     await world.pay_order(order)
     await world.run_due_jobs()
     assert (await world.api.get(f"/v1/orders/{order['id']}", headers=bob.headers)).json()["status"] == "refunded"
+    assert await world.payer_reads(order) == ["付款前名额已让给候补成员，报名费用原路退回"]
     assert (await meetup_of(world, bob, mid))["mySignup"]["status"] == "cancelled"
     await world.pay_order(carol_order)
     assert (await meetup_of(world, carol, mid))["mySignup"]["status"] == "confirmed"
@@ -233,6 +235,7 @@ async def test_cancelling_a_meetup_refunds_every_paid_place(world, people):
     for member in (bob, carol):
         order = (await world.api.get(f"/v1/orders/{orders[member.id]['id']}", headers=member.headers)).json()
         assert order["status"] == "refunded" and order["refunds"][0]["initiatedBy"] == "admin"
+        assert await world.payer_reads(order) == ["活动已取消，报名费用原路退回"]  # WeChat's refund message
     assert (await world.api.get(f"/v1/orders/{unpaid['id']}", headers=dave.headers)).json()["status"] == "closed"
     reasons = {r["cancel_reason"] for r in await world.pool.fetch("SELECT cancel_reason FROM meetup_signups")}
     assert reasons == {"meetup_cancelled"}

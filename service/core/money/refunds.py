@@ -14,6 +14,7 @@ import asyncpg
 from service.core.money import queries
 from service.core.money.locks import lock_order
 from service.core.money.models import Refund
+from service.core.money.notices import refund_notice
 from service.core.money.notifications import mismatch
 from service.core.money.numbers import merchant_number
 from service.core.money.operations import Operation
@@ -95,7 +96,7 @@ async def request_refund(
         if datetime.now(UTC) > order["paid_at"] + window:
             raise Problem("refund_window_closed", f"refunds were possible until {order['paid_at'] + window}")
         left = order["paid_fen"] - await conn.fetchval(queries.REFUNDS_PROMISED, order_id, order["community_id"])
-        refund = await promise_refund(conn, order, left, "payer", user_id, reason or "payer request")
+        refund = await promise_refund(conn, order, left, "payer", user_id, reason or "payer_request")
     try:  # best effort at once, for a quick answer; the queued job is the guarantee
         await submit_refund(pool, pay, refund["id"])
     except (PayError, Reschedule) as exc:
@@ -142,7 +143,8 @@ class _Refunds(Operation[wxpay.Refund]):
             out_refund_no=row["out_refund_no"],
             refund_fen=row["amount_fen"],
             total_fen=row["order_amount_fen"],
-            reason=row["reason"],
+            # WeChat shows it to the payer: Chinese, never our machine text (notices.py).
+            reason=refund_notice(row["reason"]),
         )
 
     async def query(self, pay: WeChatPay, row: asyncpg.Record) -> wxpay.Refund:
