@@ -138,6 +138,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
         "One member's reward is above what a single WeChat transfer carries.",
     ),
     "pool_not_found": ("奖励池不存在。", "This reward pool does not exist."),
+    "pool_window_open": (
+        "奖励池的统计周期尚未结束，请在周期最后一天结束后（北京时间次日零点后几分钟）再确认发放。",
+        "The pool's period has not ended yet: commit it once its last day is over.",
+    ),
     "export_window_too_long": (
         "导出的时间范围需在 1 到 366 天之间。",
         "The export's date range must be 1 to 366 days.",

@@ -1,6 +1,6 @@
 """A scripted day in two communities, every metric asserted against hand-computed values.
 
-Times are local (Asia/Shanghai, UTC+8) on the day before the test runs. The hand computation is in the
+Times are local (Asia/Shanghai, UTC+8) on the day before yesterday, as the test runs. The hand computation is in the
 comments beside each figure; the definitions are in docs/metrics.md.
 """
 
@@ -39,7 +39,9 @@ def local(day, hh: int, mm: int, ss: int = 0) -> datetime:
 
 @pytest.fixture
 def day():
-    return datetime.now(TZ).date() - timedelta(days=1)
+    # Two days back, not one: a pool of the day is committed only once it is over and rolled up (a few minutes after
+    # midnight), and the tests commit pools at any hour.
+    return datetime.now(TZ).date() - timedelta(days=2)
 
 
 @pytest.fixture
@@ -358,6 +360,36 @@ async def test_a_member_reward_wechat_cannot_transfer_without_a_real_name_refuse
     committed = await client.post(f"/v1/admin/reward-pools/{small['id']}/commit", headers=headers)
     assert committed.status_code == 200 and committed.json()["status"] == "committed", committed.text
     assert max(m["amountFen"] for c in committed.json()["communities"] for m in c["members"]) == 199_998
+
+
+async def test_a_pool_is_committed_only_once_its_window_is_over(client, world, settings, database_url, day):
+    # Found in review: nothing compared the window with the clock, so a pool for "this month" committed mid-month paid
+    # for the activity so far and nothing after. The commit now waits for the window's last local day to be over.
+    await rolled_up(database_url, settings)
+    headers = {"x-operator-key": OPERATOR_KEY}
+    today = datetime.now(TZ).date()
+    body = {"amountFen": 10000, "start": str(day), "end": str(today), "communityIds": [str(world["c1"])]}
+    pool = (await client.post("/v1/admin/reward-pools", json=body, headers=headers)).json()
+    assert pool["status"] == "draft" and pool["allocatedFen"] == 10000  # the preview is shown meanwhile
+
+    refused = await client.post(f"/v1/admin/reward-pools/{pool['id']}/commit", headers=headers)
+    assert refused.status_code == 409 and refused.json()["code"] == "pool_window_open", refused.text
+    assert "尚未结束" in refused.json()["userMessage"]
+    tomorrow = datetime.combine(today + timedelta(days=1), time(), TZ)
+    assert tomorrow.isoformat() in refused.json()["detail"]
+    conn = await connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM reward_allocations") == 0
+        assert await conn.fetchval("SELECT count(*) FROM transfers") == 0
+        assert await conn.fetchval("SELECT status FROM reward_pools WHERE id = $1", int(pool["id"])) == "draft"
+    finally:
+        await conn.close()
+
+    # A window that ended yesterday is over: its pool commits.
+    over = {**body, "end": str(today - timedelta(days=1))}
+    done = (await client.post("/v1/admin/reward-pools", json=over, headers=headers)).json()
+    committed = await client.post(f"/v1/admin/reward-pools/{done['id']}/commit", headers=headers)
+    assert committed.status_code == 200 and committed.json()["status"] == "committed", committed.text
 
 
 async def test_reward_pools_are_for_the_operator_only(client, world):

@@ -164,13 +164,16 @@ class BrandRewardPoolsController(Controller):
             "Records the allocation the preview shows (integer fen, largest-remainder rounding: the members' fen "
             "add up to the pool exactly) and promises one merchant transfer per member reward of 0.1 yuan or more, "
             "as for the operator's pools. A repeat returns the recorded allocation. `pool_not_paid` before the "
-            "payment arrives; `nothing_to_allocate` when no community of the brand qualifies, `reward_too_large` when "
+            "payment arrives; `pool_window_open` until the window's last local day is over (and a few minutes for the "
+            "roll-up); `nothing_to_allocate` when no community of the brand qualifies, `reward_too_large` when "
             "a member's share is above what one transfer carries without a real name (1,999.99 yuan; cancel to get "
             "the money back either way)."
         ),
         status_code=200,
         responses={
-            **PROBLEMS.responses(*TEAM, "pool_not_paid", "pool_cancelled", "nothing_to_allocate", "reward_too_large"),
+            **PROBLEMS.responses(
+                *TEAM, "pool_not_paid", "pool_cancelled", "pool_window_open", "nothing_to_allocate", "reward_too_large"
+            ),
             **POOL,
         },
     )

@@ -16,6 +16,12 @@ PROBLEMS = SHARED.extend(
         "(1,999.99 yuan): make the pool smaller or split it.",
     ),
     Code("pool_not_found", 404, "No such reward pool."),
+    Code(
+        "pool_window_open",
+        409,
+        "The pool's window has not ended yet: a pool is committed once its last local day (METRICS_TIMEZONE) is "
+        "over and rolled up (a few minutes after midnight), so it pays for the whole window.",
+    ),
     Code("pool_not_paid", 409, "The brand's reward pool is not paid yet: pay its order first."),
     Code("pool_cancelled", 409, "The reward pool was cancelled."),
     Code("pool_committed", 409, "The reward pool is committed and paid out to members: it cannot be cancelled."),

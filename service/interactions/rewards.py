@@ -7,7 +7,7 @@ always add up to the pool exactly (when at least one community is eligible).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import asyncpg
 
@@ -18,7 +18,7 @@ from service.core.rows import from_row
 from service.errors import Problem
 from service.interactions import queries as q
 from service.interactions.allocation import split_two_tiers
-from service.interactions.logic import compute_metrics, day_bounds, validate_window
+from service.interactions.logic import ROLLUP_OVERLAP, compute_metrics, day_bounds, validate_window
 from service.interactions.models import (
     CommunityAllocation,
     Contribution,
@@ -28,6 +28,10 @@ from service.interactions.models import (
 )
 from service.settings import Settings
 from service.wechat.pay import MAX_UNNAMED_TRANSFER_FEN, MIN_TRANSFER_FEN
+
+# How long after a window's last local day a pool of it may be committed: the roll-up reads again what transactions
+# still open at a run committed since (ROLLUP_OVERLAP) and runs every minute; the rest is room for a late worker.
+COMMIT_GRACE = ROLLUP_OVERLAP + timedelta(minutes=5)
 
 
 def contribution_weights(settings: Settings) -> dict[str, float]:
@@ -181,6 +185,7 @@ async def commit_pool(
         if row["status"] == "cancelled":
             raise Problem("pool_cancelled")
         if row["status"] == "draft":
+            await _require_window_over(conn, settings, row)
             communities = await plan(conn, settings, row)
             if not communities:
                 raise Problem("nothing_to_allocate")
@@ -196,6 +201,19 @@ async def commit_pool(
             row = await conn.fetchrow(q.POOL, pool_id)
         stored = await conn.fetch(q.POOL_ALLOCATIONS, pool_id)
     return _pool(row, _stored(stored))
+
+
+async def _require_window_over(conn: asyncpg.Connection, settings: Settings, row: asyncpg.Record) -> None:
+    """A pool pays for its whole window: committed before the window's last local day (METRICS_TIMEZONE) is over and
+    rolled up, it would pay for the activity so far and leave the rest of the window unpaid for good. The database's
+    clock decides, as everywhere money is decided."""
+    _, window_end = day_bounds(row["window_to"], settings.metrics_timezone)
+    committable_from = window_end + COMMIT_GRACE
+    if await conn.fetchval("SELECT now() < $1::timestamptz", committable_from):
+        raise Problem(
+            "pool_window_open",
+            f"the window ends at {window_end.isoformat()}; commit the pool from {committable_from.isoformat()}",
+        )
 
 
 def _require_transferable(communities: list[CommunityAllocation]) -> None:

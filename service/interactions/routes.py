@@ -218,10 +218,13 @@ class RewardPoolsController(Controller):
             "merchant transfer per member reward of 0.1 yuan or more: the worker sends it and the member confirms it "
             "in the mini program; smaller rewards stay owed. `nothing_to_allocate` when no community meets the pool's "
             "thresholds with a member contribution; `reward_too_large` when a member's share is above what one "
-            "transfer carries without a real name (1,999.99 yuan): nothing is recorded, a smaller pool commits."
+            "transfer carries without a real name (1,999.99 yuan): nothing is recorded, a smaller pool commits. "
+            "`pool_window_open` until the window's last local day is over (and a few minutes for the roll-up)."
         ),
         status_code=200,
-        responses=PROBLEMS.responses("operator_only", "pool_not_found", "nothing_to_allocate", "reward_too_large"),
+        responses=PROBLEMS.responses(
+            "operator_only", "pool_not_found", "pool_window_open", "nothing_to_allocate", "reward_too_large"
+        ),
     )
     async def commit(self, pool_id: PathId, db: Db, settings: AppSettings) -> RewardPool:
         return await rewards.commit_pool(db, settings, pool_id)

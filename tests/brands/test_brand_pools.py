@@ -44,7 +44,8 @@ async def brand_with_activity(world) -> dict:  # noqa: F811
     owner_id, owner = await world.user()
     admin_id, admin = await world.user()
     other_owner_id, _ = await world.user()
-    day = datetime.now(TZ).date() - timedelta(days=1)
+    # Two days back: a pool of the day commits only once it is over and rolled up (a few minutes after midnight).
+    day = datetime.now(TZ).date() - timedelta(days=2)
 
     def at(hh: int, mm: int = 0) -> datetime:
         return datetime.combine(day, time(hh, mm), TZ)
@@ -174,6 +175,25 @@ async def test_a_paid_brand_pool_pays_out_exactly_its_amount_across_two_tiers(wo
     assert_problem(await world.api.post(f"{pool}/cancel", headers=b["owner"]), 409, "pool_committed")
     refused = await world.api.post(f"/v1/orders/{created['order']['id']}/refund", headers=b["owner"], json={})
     assert_problem(refused, 403, "refund_not_allowed")
+    assert await world.ledger_violations() == []
+
+
+async def test_a_paid_pool_is_committed_only_once_its_window_is_over(world):  # noqa: F811
+    # Found in review: a pool for a window that had not ended committed at once and paid for the activity so far.
+    b = await brand_with_activity(world)
+    base = f"/v1/brands/{b['brand']}/reward-pools"
+    today = str(datetime.now(TZ).date())
+    body = {"amountFen": 3000, "start": b["day"], "end": today}
+    created = await call(world, "POST", base, b["owner"], 201, json=body)
+    await world.pay_order(created["order"])
+    pool = f"{base}/{created['id']}"
+    assert (await call(world, "GET", pool, b["owner"]))["status"] == "draft"
+
+    refused = assert_problem(await world.api.post(f"{pool}/commit", headers=b["owner"]), 409, "pool_window_open")
+    assert "尚未结束" in refused["userMessage"]
+    assert (await call(world, "GET", pool, b["owner"]))["status"] == "draft"  # still draft: cancel or wait
+    allocated = "SELECT count(*) FROM reward_allocations WHERE pool_id = $1"
+    assert await world.pool.fetchval(allocated, int(created["id"])) == 0
     assert await world.ledger_violations() == []
 
 
