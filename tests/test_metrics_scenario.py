@@ -70,7 +70,8 @@ async def world(client, settings, database_url, day):
         await f.like(p1, b, at=local(day, 10, 11))
         await f.like(p1, a, at=local(day, 10, 12))  # own post: not received
         await f.like(p4, c, at=local(day, 10, 40))
-        await f.event(c1, d, "vote", at=local(day, 13, 0))
+        # Participation rolled up from its event (poll votes count from the polls at their close: tests/polls).
+        await f.event(c1, d, "check_in", at=local(day, 13, 0))
         # Presence: A 10:00-10:10 and a lone heartbeat at 20:00; B 10:05-10:20; D 10:10-10:15 touches A's
         # end (peak 3 at 10:10); C 23:55 to 00:05 next day (300 s inside the day).
         await f.session(c1, a, local(day, 10, 0), local(day, 10, 10))
@@ -241,7 +242,7 @@ async def test_leaderboard_ranks_by_contribution(client, world, settings, databa
         await client.get(f"/v1/communities/{world['c1']}/leaderboard", params=params, headers=auth(world, "A"))
     ).json()
     users = world["users"]
-    # A: 5 (p1) + 3 comments received + 1 like = 9; B: 5 (p4) + 2 (c1) + 1 like = 8; C: 2 (c3); D: 2 (vote).
+    # A: 5 (p1) + 3 comments received + 1 like = 9; B: 5 (p4) + 2 (c1) + 1 like = 8; C: 2 (c3); D: 2 (check-in).
     assert [(i["userId"], i["score"], i["rank"]) for i in admin["items"]] == [
         (str(users["A"]), 9, 1),
         (str(users["B"]), 8, 2),

@@ -79,7 +79,8 @@ GROUP BY user_id
 """
 
 # What others gave a member's posts (comments, likes; robots and self excluded) and the member's
-# participation recorded by other domains (proposals, votes, feedback, check-ins, attendance).
+# participation recorded by other domains (trial feedback, check-ins, attendance). Proposals and votes are not
+# counted here: what stands of them is only known once their poll closes (POLL_PARTICIPATION).
 ROLLUP_CONTRIBUTIONS = """
 INSERT INTO rollup_contributions (community_id, day, user_id, comments_received, likes_received, participation)
 SELECT $1, $2, user_id, sum(comments), sum(likes), sum(participation)
@@ -92,7 +93,7 @@ FROM (
     UNION ALL
     SELECT user_id, 0, 0, 1 FROM interaction_events
     WHERE community_id = $1 AND occurred_at >= $3 AND occurred_at < $4
-      AND kind IN ('proposal', 'vote', 'feedback', 'check_in', 'attendance')
+      AND kind IN ('feedback', 'check_in', 'attendance')
 ) AS given
 GROUP BY user_id
 """
@@ -277,6 +278,27 @@ CONTRIBUTIONS = """
 SELECT user_id, sum(comments_received) AS comments_received, sum(likes_received) AS likes_received,
        sum(participation) AS participation
 FROM rollup_contributions WHERE community_id = $1 AND day BETWEEN $2 AND $3
+GROUP BY user_id
+"""
+
+# Poll participation (docs/metrics.md), from the polls' own rows rather than the `proposal` and `vote` events: counted
+# on the day its poll closed ($2..$3, local midnights), as it stands then and for good (a closed poll never changes).
+# Per member: each proposal visible at the close or merged into another (a duplicate is still the member's idea; a
+# hidden or never-approved one counts nothing) and each vote held at the close (withdrawn ones count nothing, a vote a
+# merge carried counts once, on its target). So a poll earns a member at most its proposals and votes per member,
+# however often votes changed. Read through the community's polls (polls_of_community, then each poll's rows).
+POLL_PARTICIPATION = """
+WITH closed AS (
+    SELECT id FROM polls WHERE community_id = $1 AND closed_at >= $2 AND closed_at < $3
+)
+SELECT user_id, count(*) AS participation
+FROM (
+    SELECT p.proposer_id AS user_id FROM poll_proposals p JOIN closed ON closed.id = p.poll_id
+    WHERE p.community_id = $1 AND p.status IN ('visible', 'merged')
+    UNION ALL
+    SELECT v.user_id FROM poll_votes v JOIN closed ON closed.id = v.poll_id
+    WHERE v.community_id = $1 AND v.status = 'active'
+) AS standing
 GROUP BY user_id
 """
 

@@ -61,7 +61,9 @@ def contribution_score(settings: Settings, c: Contribution) -> float:
 async def contributions(
     conn: asyncpg.Connection, settings: Settings, community_id: int, start: date, end: date
 ) -> dict[int, Contribution]:
-    """Contribution inputs of the community's active members over [start, end] (local days)."""
+    """Contribution inputs of the community's active members over [start, end] (local days). Participation: the
+    rolled-up feedback, check-ins and attendance, plus what stands of the proposals and votes of the polls that
+    closed in the window (read from the polls' rows: final once closed, so a preview and the commit agree)."""
     validate_window(start, end)
     window_start, _ = day_bounds(start, settings.metrics_timezone)
     _, window_end = day_bounds(end, settings.metrics_timezone)
@@ -73,6 +75,10 @@ async def contributions(
         rows = await conn.fetch(q.VALID_SPEECH_BY_MEMBER_EXACT, community_id, window_start, window_end)
     speech = {r["user_id"]: r for r in rows}
     given = {r["user_id"]: r for r in await conn.fetch(q.CONTRIBUTIONS, community_id, start, end)}
+    polls = {
+        r["user_id"]: r["participation"]
+        for r in await conn.fetch(q.POLL_PARTICIPATION, community_id, window_start, window_end)
+    }
     referred = {
         r["user_id"]: r["referrals"]
         for r in await conn.fetch(q.REFERRALS_BY_MEMBER, community_id, window_start, window_end)
@@ -85,7 +91,7 @@ async def contributions(
             valid_comments=s["valid_comments"] if s else 0,
             comments_received=int(g["comments_received"]) if g else 0,
             likes_received=int(g["likes_received"]) if g else 0,
-            participation=int(g["participation"]) if g else 0,
+            participation=(int(g["participation"]) if g else 0) + polls.get(user_id, 0),
             referrals=referred.get(user_id, 0),
         )
     return result

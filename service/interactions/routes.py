@@ -132,9 +132,10 @@ class MetricsController(Controller):
         summary="Member contribution ranking (members see ranks, admins also the details)",
         description=(
             "Each active member's contribution over the local days `from` to `to` (METRICS_TIMEZONE, at most 366 "
-            "days): weighted valid posts, valid comments, comments and likes received and poll participation "
-            "(docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`. Where a read "
-            "replica serves it, the ranking may be up to `REPLICA_MAX_LAG` (1 s) behind."
+            "days): weighted valid posts, valid comments, comments and likes received and participation (a poll's "
+            "proposals and votes as they stand at its close, on that day; docs/metrics.md). Admins also get each "
+            "member's counts (`details`) and the `weights`. Where a read replica serves it, the ranking may be up to "
+            "`REPLICA_MAX_LAG` (1 s) behind."
         ),
         responses=PROBLEMS.responses("unauthorized", "token_expired", "not_member", "window_too_long"),
     )

@@ -35,7 +35,8 @@ async def _cast(conn: asyncpg.Connection, state: asyncpg.Record, user_id: int, p
     if vote is None:
         raise Problem("already_voted")
     await audit(conn, poll_id, user_id, "vote.cast", proposal_id=proposal_id, vote_id=vote["id"])
-    # Participation counts once per proposal: withdrawing and voting again earns no extra score.
+    # The event records the activity, once per proposal. Contribution scores do not count these events: they count the
+    # votes still held when the poll closes (interactions' POLL_PARTICIPATION), so changing votes earns nothing.
     if first_time:
         await record(conn, state["community_id"], user_id, "vote")
     return vote

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from service.interactions import logic
 from tests.world import assert_problem
 
 
@@ -139,3 +142,52 @@ async def test_participation_is_recorded_as_interactions(world):
         (carol.id, "proposal", community),
         (dave.id, "vote", community),
     ]
+
+
+async def test_participation_points_count_only_what_stands_when_the_poll_closes(world):
+    # Found in review: every proposal earned participation points (+2) even when an admin hid it as spam, and a vote
+    # earned them once per proposal ever voted for, so a member holding one vote withdrew and voted again through every
+    # proposal and collected +2 each. Rewards are paid from these scores (docs/metrics.md).
+    carol, dave, erin, frank = world.members
+    poll_id = (await world.open_poll(votesPerMember=1, proposalsPerMember=3))["id"]
+    dawn, dusk = [await world.proposal(carol, poll_id, name) for name in ("晨光", "暮色")]
+    spam = await world.proposal(carol, poll_id, "加微信领红包")
+    star = await world.proposal(erin, poll_id, "星河")
+    typo = await world.proposal(frank, poll_id, "晨光号")
+    hide = {"status": "hidden", "reason": "广告"}
+    hidden = await world.client.put(f"/v1/polls/{poll_id}/proposals/{spam}", json=hide, headers=world.admin.headers)
+    assert hidden.status_code == 200, hidden.text
+    assert (await world.advance(poll_id)).status_code == 200
+
+    # Dave holds one vote: on frank's name, carried to carol's by the merge, then withdrawn and cast around.
+    await world.voted(dave, poll_id, typo)
+    merge = f"/v1/polls/{poll_id}/proposals/{typo}/merge"
+    merged = await world.client.post(merge, json={"intoProposalId": dawn}, headers=world.admin.headers)
+    assert merged.status_code == 200, merged.text
+    for withdraw, cast in ((dawn, dusk), (dusk, star)):
+        gone = await world.client.delete(f"/v1/polls/{poll_id}/votes/{withdraw}", headers=dave.headers)
+        assert gone.status_code == 204, gone.text
+        await world.voted(dave, poll_id, cast)
+    await world.voted(erin, poll_id, dawn)
+
+    async def participation() -> dict[int, int]:
+        async with world.db() as conn:
+            await logic.rollup_incremental(conn, world.settings)
+        today = str(datetime.now(ZoneInfo(world.settings.metrics_timezone)).date())
+        board = await world.client.get(
+            f"/v1/communities/{world.community_id}/leaderboard",
+            params={"from": today, "to": today},
+            headers=world.owner.headers,
+        )
+        assert board.status_code == 200, board.text
+        return {int(i["userId"]): i["details"]["participation"] for i in board.json()["items"]}
+
+    # While the poll is open nothing stands yet: votes can still change, proposals can still be hidden.
+    before = await participation()
+    assert [before.get(who.id, 0) for who in (carol, dave, erin, frank)] == [0, 0, 0, 0]
+
+    await world.close(poll_id)
+    # Carol: her two names (not the hidden one); dave: the one vote he holds; erin: her name and her vote; frank: his
+    # name merged into carol's (still his idea).
+    after = await participation()
+    assert [after.get(who.id, 0) for who in (carol, dave, erin, frank)] == [2, 1, 2, 1]
