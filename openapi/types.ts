@@ -2932,7 +2932,7 @@ export interface paths {
         put?: never;
         /**
          * Mark a claimed trial shipped (admins of its community)
-         * @description The trial must be claimed (`trial_not_claimed`; `trial_expired` when it lapsed unclaimed); `shippingNote` is optional. Marking a shipped trial again changes nothing; this works with the polls app switched off, since granted trials are promises to members.
+         * @description The trial must be claimed (`trial_not_claimed`; `trial_expired` when it lapsed unclaimed; `trial_void` when it ended because its holder's account was erased, delivery note and all); `shippingNote` is optional. Marking a shipped trial again changes nothing; this works with the polls app switched off, since granted trials are promises to members.
          */
         post: operations["shipTrial"];
         delete?: never;
@@ -5865,7 +5865,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "trial_redemption_closed" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -6607,8 +6607,15 @@ export interface components {
             /** @example 顺丰 SF1234567890 */
             shippingNote: string | null;
             /** @enum {string} */
-            status: "granted" | "claimed" | "shipped" | "expired";
+            status: "granted" | "claimed" | "shipped" | "expired" | "void";
             userId: string;
+            /**
+             * @description Why a `void` trial ended: `account_erased`, its holder's account was erased before it shipped
+             * @enum {null|string}
+             */
+            voidReason: "account_erased" | null;
+            /** Format: date-time */
+            voidedAt: string | null;
         };
         /** TrialClaim */
         TrialClaim: {
@@ -7288,6 +7295,21 @@ export interface components {
             };
         };
         /**
+         * @description - `trial_not_claimed`: The qualification has not been claimed yet: claim it with a delivery note first.
+         *     - `trial_void`: The trial ended before it shipped (`voidReason`: `account_erased`, its holder's account and delivery note were erased): it is no longer claimed, shipped or rated.
+         */
+        Problem409_0449d06b81: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "trial_not_claimed" | "trial_void";
+                };
+            };
+        };
+        /**
          * @description - `cancellation_closed`: Too late to cancel: paid places until the sign-up deadline, others until the start.
          *     - `conflict`: The request conflicts with the current state.
          */
@@ -7833,6 +7855,23 @@ export interface components {
             };
         };
         /**
+         * @description - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         *     - `trial_not_claimed`: The qualification has not been claimed yet: claim it with a delivery note first.
+         *     - `trial_void`: The trial ended before it shipped (`voidReason`: `account_erased`, its holder's account and delivery note were erased): it is no longer claimed, shipped or rated.
+         *     - `feedback_exists`: You already gave feedback on this trial (one per qualification).
+         */
+        Problem409_d4d9b02b11: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "feedback_exists" | "trial_not_claimed" | "trial_void" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
          * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
          *     - `meetup_full`: Every place is taken and this meetup keeps no waitlist.
          *     - `meetup_cancelled`: The meetup was cancelled.
@@ -7982,18 +8021,17 @@ export interface components {
             };
         };
         /**
-         * @description - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
-         *     - `trial_not_claimed`: The qualification has not been claimed yet: claim it with a delivery note first.
-         *     - `feedback_exists`: You already gave feedback on this trial (one per qualification).
+         * @description - `trial_already_shipped`: The trial was already shipped: its delivery note no longer changes.
+         *     - `trial_void`: The trial ended before it shipped (`voidReason`: `account_erased`, its holder's account and delivery note were erased): it is no longer claimed, shipped or rated.
          */
-        Problem409_fc182ec62d: {
+        Problem409_fd7a146fc6: {
             headers: {
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
-                    code: "feedback_exists" | "trial_not_claimed" | "wechat_session_stale";
+                    code: "trial_already_shipped" | "trial_void";
                 };
             };
         };
@@ -8054,30 +8092,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "too_many_blocks";
-                };
-            };
-        };
-        /** @description - `trial_already_shipped`: The trial was already shipped: its delivery note no longer changes. */
-        Problem409_trial_already_shipped: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "trial_already_shipped";
-                };
-            };
-        };
-        /** @description - `trial_not_claimed`: The qualification has not been claimed yet: claim it with a delivery note first. */
-        Problem409_trial_not_claimed: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "trial_not_claimed";
                 };
             };
         };
@@ -14073,7 +14087,7 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_trial_holder"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_trial_already_shipped"];
+            409: components["responses"]["Problem409_fd7a146fc6"];
             410: components["responses"]["Problem410_trial_expired"];
             413: components["responses"]["Problem413_payload_too_large"];
         };
@@ -14110,7 +14124,7 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_trial_holder"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_fc182ec62d"];
+            409: components["responses"]["Problem409_d4d9b02b11"];
             410: components["responses"]["Problem410_trial_expired"];
             413: components["responses"]["Problem413_payload_too_large"];
             422: components["responses"]["Problem422_2a2a988f81"];
@@ -14184,7 +14198,7 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_trial_not_claimed"];
+            409: components["responses"]["Problem409_0449d06b81"];
             410: components["responses"]["Problem410_trial_expired"];
             413: components["responses"]["Problem413_payload_too_large"];
         };

@@ -183,6 +183,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "trial_expired": ("试用资格已过期。", "This trial has expired."),
     "trial_not_claimed": ("请先领取试用资格。", "Please claim the trial first."),
     "trial_already_shipped": ("试用品已发货，无法修改。", "The trial has shipped and can no longer change."),
+    "trial_void": (
+        "该试用资格已作废（领取人已注销账号），无需再发货。",
+        "This trial has ended (its holder's account was deleted): there is nothing to ship.",
+    ),
     "feedback_exists": ("你已经提交过反馈了。", "You have already given feedback."),
     "no_feedback": ("还没有可分享的反馈。", "There is no feedback to share yet."),
     "points_not_spendable": (

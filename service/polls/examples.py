@@ -140,6 +140,8 @@ TRIAL = m.Trial(
     delivery_note="上海市徐汇区某路 1 号 张三 138****0000",
     shipped_at=None,
     shipping_note=None,
+    voided_at=None,
+    void_reason=None,
     feedback_id=None,
 )
 
@@ -190,6 +192,8 @@ REDEEMED = m.Trial(
     delivery_note=None,
     shipped_at=None,
     shipping_note=None,
+    voided_at=None,
+    void_reason=None,
     feedback_id=None,
 )
 

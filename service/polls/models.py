@@ -14,7 +14,8 @@ from service.core.paging import NextCursor
 PollStatus = Literal["proposing", "voting", "closed"]
 ProposalStatus = Literal["visible", "pending", "hidden", "merged"]
 TrialReason = Literal["winner", "top_proposer", "drawn_voter", "redeemed"]
-TrialStatus = Literal["granted", "claimed", "shipped", "expired"]
+TrialStatus = Literal["granted", "claimed", "shipped", "expired", "void"]
+VoidReason = Literal["account_erased"]
 ContentStatus = Literal["pass", "review"]
 
 NAME_MAX = 30
@@ -280,6 +281,13 @@ class Trial(msgspec.Struct, rename="camel", kw_only=True):
     delivery_note: Annotated[str | None, Meta(examples=["上海市徐汇区某路 1 号 张三 138****0000"])]
     shipped_at: datetime | None
     shipping_note: Annotated[str | None, Meta(examples=["顺丰 SF1234567890"])]
+    voided_at: datetime | None
+    void_reason: Annotated[
+        VoidReason | None,
+        Meta(
+            description="Why a `void` trial ended: `account_erased`, its holder's account was erased before it shipped"
+        ),
+    ]
     feedback_id: str | None
 
 

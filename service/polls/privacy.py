@@ -1,5 +1,6 @@
 """The polls' part of account erasure and export (core/privacy.py): votes, proposals and participations stay as
-counts and results under the tombstone's id; a free trial loses its delivery and shipping notes (an address);
+counts and results under the tombstone's id; a free trial loses its delivery and shipping notes (an address), and one
+claimed but not shipped yet ends as `void` (reason `account_erased`: nobody to ship to any more);
 trial feedback stays readable, like posts, without its photos; spends of check-in points and their refunds stay (a
 ledger: member id, brand, poll, points, no name nor address). The export lists the spends, each with its refund."""
 
@@ -8,7 +9,17 @@ from __future__ import annotations
 import asyncpg
 
 from service.core.privacy import Erasure, Privacy
+from service.polls.common import audit
 
+ERASED = "account_erased"
+
+# Before the notes go: a claimed trial waits for an admin to ship it to the address in its note. The trial's row lock
+# orders it with a shipment in flight: shipped first, it stays shipped; voided first, the shipment answers trial_void.
+_VOID_CLAIMED = """
+UPDATE trial_qualifications SET status = 'void', voided_at = now(), void_reason = $2
+WHERE user_id = $1 AND status = 'claimed'
+RETURNING id, poll_id
+"""
 _UNNOTE_TRIALS = """
 UPDATE trial_qualifications SET delivery_note = NULL, shipping_note = NULL
 WHERE user_id = $1 AND (delivery_note IS NOT NULL OR shipping_note IS NOT NULL)
@@ -44,6 +55,9 @@ WHERE s.user_id = $1 ORDER BY s.id
 
 
 async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
+    for trial in await conn.fetch(_VOID_CLAIMED, erasure.user_id, ERASED):
+        details = {"reason": ERASED, "trialId": str(trial["id"])}
+        await audit(conn, trial["poll_id"], None, "trial.voided", subject_id=erasure.user_id, details=details)
     await conn.execute(_UNNOTE_TRIALS, erasure.user_id)
     await conn.execute(_UNPICTURE_FEEDBACK, erasure.user_id)
 

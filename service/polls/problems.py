@@ -35,6 +35,12 @@ PROBLEMS = SHARED.extend(
     Code("trial_expired", 410, "The qualification was not claimed before its deadline and has expired."),
     Code("trial_not_claimed", 409, "The qualification has not been claimed yet: claim it with a delivery note first."),
     Code("trial_already_shipped", 409, "The trial was already shipped: its delivery note no longer changes."),
+    Code(
+        "trial_void",
+        409,
+        "The trial ended before it shipped (`voidReason`: `account_erased`, its holder's account and delivery note "
+        "were erased): it is no longer claimed, shipped or rated.",
+    ),
     Code("feedback_exists", 409, "You already gave feedback on this trial (one per qualification)."),
     Code("no_feedback", 409, "There is no feedback on this trial to share yet."),
     Code("points_not_spendable", 409, "The community's brand (if any) does not let members spend points."),

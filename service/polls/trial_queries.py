@@ -9,8 +9,8 @@ _TRIAL_SELECT = """
 SELECT t.id::text AS id, t.poll_id::text AS poll_id, p.title AS poll_title, t.community_id::text AS community_id,
        p.trial_product AS product, t.user_id::text AS user_id, t.reason, t.position,
        CASE WHEN t.status = 'granted' AND t.expires_at <= now() THEN 'expired' ELSE t.status END AS status,
-       t.granted_at, t.expires_at, t.claimed_at, t.delivery_note, t.shipped_at, t.shipping_note,
-       f.id::text AS feedback_id, t.id AS sort_id
+       t.granted_at, t.expires_at, t.claimed_at, t.delivery_note, t.shipped_at, t.shipping_note, t.voided_at,
+       t.void_reason, f.id::text AS feedback_id, t.id AS sort_id
 FROM trial_qualifications t
 JOIN polls p ON p.id = t.poll_id AND p.community_id = t.community_id
 LEFT JOIN trial_feedback f ON f.qualification_id = t.id AND f.community_id = t.community_id
@@ -41,13 +41,13 @@ LIMIT $3
 TRIAL_COMMUNITY = "SELECT community_id FROM trial_qualifications WHERE id = $1"
 
 LOCK_TRIAL = """
-SELECT id, poll_id, community_id, user_id, status, expires_at <= now() AS past_deadline
+SELECT id, poll_id, community_id, user_id, status, void_reason, expires_at <= now() AS past_deadline
 FROM trial_qualifications WHERE community_id = $1 AND id = $2
 FOR UPDATE
 """
 
 TRIAL_STATE = """
-SELECT t.id, t.poll_id, t.community_id, t.user_id, t.status, t.expires_at <= now() AS past_deadline,
+SELECT t.id, t.poll_id, t.community_id, t.user_id, t.status, t.void_reason, t.expires_at <= now() AS past_deadline,
        EXISTS (
            SELECT 1 FROM trial_feedback f WHERE f.qualification_id = t.id AND f.community_id = t.community_id
        ) AS has_feedback

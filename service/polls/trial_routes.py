@@ -70,7 +70,9 @@ class TrialsController(Controller):
         ),
         status_code=200,
         responses={
-            **PROBLEMS.responses(*AUTH, "not_found", "not_trial_holder", "trial_expired", "trial_already_shipped"),
+            **PROBLEMS.responses(
+                *AUTH, "not_found", "not_trial_holder", "trial_expired", "trial_already_shipped", "trial_void"
+            ),
             **ok(200, m.Trial, "The claimed qualification", "claimed", ex.TRIAL),
         },
     )
@@ -82,12 +84,13 @@ class TrialsController(Controller):
         operation_id="shipTrial",
         summary="Mark a claimed trial shipped (admins of its community)",
         description=(
-            "The trial must be claimed (`trial_not_claimed`; `trial_expired` when it lapsed unclaimed); `shippingNote` "
+            "The trial must be claimed (`trial_not_claimed`; `trial_expired` when it lapsed unclaimed; `trial_void` "
+            "when it ended because its holder's account was erased, delivery note and all); `shippingNote` "
             "is optional. Marking a shipped trial again changes nothing; this works with the polls app switched off, "
             "since granted trials are promises to members."
         ),
         status_code=200,
-        responses=PROBLEMS.responses(*ADMIN, "trial_expired", "trial_not_claimed"),
+        responses=PROBLEMS.responses(*ADMIN, "trial_expired", "trial_not_claimed", "trial_void"),
     )
     async def ship(
         self, trial_id: PathId, user: CurrentUser, db: Db, data: JSONBody[m.TrialShipment | None] = None
@@ -112,6 +115,7 @@ class TrialsController(Controller):
                 "not_trial_holder",
                 "trial_expired",
                 "trial_not_claimed",
+                "trial_void",
                 "feedback_exists",
                 "idempotency_key_reused",
                 "media_rejected",

@@ -1,7 +1,8 @@
 """Free-trial qualifications (granted at a poll's close, see closing.py) and the holders' feedback.
 
 A qualification is granted -> claimed (the holder leaves a delivery note) -> shipped (an admin). One that is
-not claimed by `expires_at` is expired: it reads as expired at once, and a job writes it down.
+not claimed by `expires_at` is expired: it reads as expired at once, and a job writes it down. One claimed but not
+shipped when its holder's account is erased is void (privacy.py): nothing more happens to it.
 """
 
 from __future__ import annotations
@@ -55,9 +56,15 @@ async def _holder_trial(conn: asyncpg.Connection, trial_id: int, user_id: int) -
     return _held_by(await _locked_trial(conn, trial_id), user_id)
 
 
+def _voided(row: asyncpg.Record) -> Problem:
+    return Problem("trial_void", f"the trial ended: {row['void_reason']}")
+
+
 def _require_received(row: asyncpg.Record) -> None:
     """Feedback needs a claimed (or shipped) trial."""
     status = _status(row)
+    if status == "void":
+        raise _voided(row)
     if status == "expired":
         raise Problem("trial_expired")
     if status == "granted":
@@ -90,6 +97,8 @@ async def claim(conn: asyncpg.Connection, trial_id: int, user_id: int, data: m.T
     async with conn.transaction():
         trial = await _holder_trial(conn, trial_id, user_id)
         status = _status(trial)
+        if status == "void":  # a claim would bring it back
+            raise _voided(trial)
         if status == "expired":
             raise Problem("trial_expired")
         if status == "shipped":
@@ -108,6 +117,8 @@ async def ship(conn: asyncpg.Connection, trial_id: int, admin_id: int, data: m.T
             raise Problem("not_found", "no such free trial")
         await require_admin(conn, trial["community_id"], admin_id)
         status = _status(trial)
+        if status == "void":  # its holder's account was erased, and the delivery note with it: nobody to ship to
+            raise _voided(trial)
         if status == "expired":
             raise Problem("trial_expired")
         if status == "granted":

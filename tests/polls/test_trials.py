@@ -6,6 +6,8 @@ from datetime import datetime
 
 import pytest
 
+from service.auth.deletion import erase_due
+from service.db.pool import create_pool
 from tests.factories import approve_photo, upload_photo
 from tests.world import assert_problem, notices
 
@@ -68,6 +70,57 @@ async def test_holders_claim_admins_ship(world, closed):
         str(world.members[2].id): "granted",
     }
     assert_problem(await world.client.get(f"/v1/polls/{closed}/trials", headers=dave.headers), 403, "forbidden")
+
+
+async def _erase(world, who) -> None:
+    """The member deletes their account and the cooling-off is over: the worker's erasure runs."""
+    asked = await world.client.delete("/v1/me", headers=who.headers)
+    assert asked.status_code == 202, asked.text
+    pool = await create_pool(world.settings)
+    try:
+        await pool.execute("UPDATE account_deletions SET due_at = now() WHERE user_id = $1", who.id)
+        assert await erase_due(pool) == 1
+    finally:
+        await pool.close()
+
+
+async def test_an_erased_holders_claimed_trial_ends_and_cannot_be_shipped(world, closed):
+    # Found in review: the erasure removed the delivery note but left the trial claimed, so an admin could still mark
+    # it shipped, to nobody. A claimed trial not shipped yet now ends (`void`) with the account; shipped ones and
+    # unclaimed ones stay as they are.
+    carol, dave, erin, _ = world.members
+    carol_trial, dave_trial, erin_trial = [await _trial(world, who) for who in (carol, dave, erin)]
+    for trial, who in ((carol_trial, carol), (dave_trial, dave)):
+        claimed = await world.client.post(
+            f"/v1/trials/{trial['id']}/claim", json={"deliveryNote": "上海 徐汇 1 号"}, headers=who.headers
+        )
+        assert claimed.status_code == 200, claimed.text
+    shipped = await world.client.post(f"/v1/trials/{dave_trial['id']}/ship", headers=world.admin.headers)
+    assert shipped.status_code == 200, shipped.text
+    for who in (carol, dave, erin):
+        await _erase(world, who)
+
+    ship = await world.client.post(
+        f"/v1/trials/{carol_trial['id']}/ship", json={"shippingNote": "SF1"}, headers=world.admin.headers
+    )
+    assert "已作废" in assert_problem(ship, 409, "trial_void")["userMessage"]
+    listed = (await world.client.get(f"/v1/polls/{closed}/trials", headers=world.admin.headers)).json()["items"]
+    shown = {t["id"]: (t["status"], t["voidReason"], t["deliveryNote"], t["shippedAt"]) for t in listed}
+    assert shown[carol_trial["id"]] == ("void", "account_erased", None, None)
+    assert shown[dave_trial["id"]][:3] == ("shipped", None, None)  # on its way already: its record stays
+    assert shown[erin_trial["id"]] == ("granted", None, None, None)  # unclaimed: it expires at its deadline
+    voided = next(t for t in listed if t["id"] == carol_trial["id"])
+    assert voided["voidedAt"] is not None
+    async with world.db() as conn:
+        record = await conn.fetch(
+            "SELECT actor_id, subject_id, details FROM poll_audit WHERE poll_id = $1 AND action = 'trial.voided'",
+            int(closed),
+        )
+    assert [(r["actor_id"], r["subject_id"]) for r in record] == [(None, carol.id)]
+    # Shipping again still answers the same: nothing was shipped nor told.
+    assert_problem(
+        await world.client.post(f"/v1/trials/{carol_trial['id']}/ship", headers=world.owner.headers), 409, "trial_void"
+    )
 
 
 async def test_only_holders_of_a_claimed_trial_give_feedback(world, closed):
