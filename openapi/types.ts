@@ -6042,6 +6042,15 @@ export interface components {
             id: string;
             /** @enum {string} */
             initiatedBy: "payer" | "admin" | "system";
+            /**
+             * @description For people: why, in Chinese, as WeChat's refund message tells the payer
+             * @example 社群名额已满，入群费用原路退回
+             */
+            notice: string;
+            /**
+             * @description For programs: `<code>: <detail>`, or a person's own words
+             * @example community_full: the community is full
+             */
             reason: string;
             /** @enum {string} */
             status: "pending" | "processing" | "succeeded" | "closed" | "abnormal" | "failed";

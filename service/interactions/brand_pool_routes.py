@@ -82,6 +82,7 @@ CANCELLED = msgspec.structs.replace(
         status="pending",
         initiated_by="admin",
         reason="pool_cancelled: 奖励池已取消",
+        notice="奖励池已取消，款项原路退回",
         created_at=_AT,
     ),
 )

@@ -163,7 +163,9 @@ async def test_a_cancelled_collection_refunds_every_payer(world):
     for order, auth in ((b_order, b), (c_order, c), (d_order, d)):
         done = await world.wait_for(order["id"], auth, "refunded")
         assert done["refunds"][0]["reason"].startswith("collection_cancelled")
-    assert (await world.get_order(b_order["id"], b))["refunds"][0]["reason"] == "collection_cancelled: 下雨取消"
+    (b_refund,) = (await world.get_order(b_order["id"], b))["refunds"]
+    assert b_refund["reason"] == "collection_cancelled: 下雨取消"
+    assert b_refund["notice"] == "收款已取消，已付款项原路退回：下雨取消"  # what b reads in the app
     # In WeChat's refund message: why, and the canceller's own words; d's payment was refused after the cancel.
     assert await world.payer_reads(b_order) == ["收款已取消，已付款项原路退回：下雨取消"]
     assert await world.payer_reads(d_order) == ["收款已取消，已付款项原路退回"]

@@ -252,6 +252,7 @@ async def test_a_refund_inside_the_window_and_the_member_leaves(world):
     assert refunded["details"]["left"] is True and refunded["details"]["initiatedBy"] == "payer"
     done = await world.wait_for(order["id"], member, "refunded")
     assert done["refunds"][0]["status"] == "succeeded" and done["refunds"][0]["reason"] == "不想参加了"
+    assert done["refunds"][0]["notice"] == "不想参加了"  # what the member reads, in the app as in WeChat
     assert await world.payer_reads(order) == ["不想参加了"]  # WeChat's refund message: the payer's own words
     assert await world.ledger_violations() == []
     # Coming back means paying again: a new order.
@@ -480,6 +481,7 @@ async def test_payments_that_cannot_be_honoured_are_refunded_with_the_reason(wor
     await run_refund_jobs(world)
     closed = await world.wait_for(order["id"], late, "refunded")
     assert closed["refunds"][0]["reason"].startswith("community_closed")
+    assert closed["refunds"][0]["notice"] == "社群已不再接受付费入群，入群费用原路退回"
     assert await membership(world, late, cid2) is None
     await world.wait_for(orders[1]["id"], second[1], "refunded")
     # What the payers read in WeChat's refund message: why, in Chinese (the reasons above stay machine text).

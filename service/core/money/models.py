@@ -27,7 +27,21 @@ class Refund(msgspec.Struct, frozen=True, rename="camel"):
     amount_fen: int
     status: RefundStatus
     initiated_by: Literal["payer", "admin", "system"]
-    reason: str
+    reason: Annotated[
+        str,
+        msgspec.Meta(
+            description="For programs: `<code>: <detail>`, or a person's own words",
+            examples=["community_full: the community is full"],
+        ),
+    ]
+    # What the payer reads, in Chinese: the sentence WeChat's refund message shows them (core/money/notices.py).
+    notice: Annotated[
+        str,
+        msgspec.Meta(
+            description="For people: why, in Chinese, as WeChat's refund message tells the payer",
+            examples=["社群名额已满，入群费用原路退回"],
+        ),
+    ]
     created_at: datetime
     succeeded_at: datetime | None = None
 

@@ -3,7 +3,7 @@ to the payer ("会在下发给用户的退款消息中体现退款原因"), and 
 
 A refund's stored reason stays machine-readable (`<code>: <detail>`, shown on the order's `refunds[].reason`);
 `refund_notice` turns it into the Chinese sentence WeChat receives. Every code a refund reason starts with, the
-`Refuse` codes of every purpose included, has a notice here (tests/checkout/test_refund_notices.py walks the
+`Refuse` codes of every purpose included, has a notice here (tests/test_refund_notices.py walks the
 source for them), so no English reaches a payer.
 """
 

@@ -30,7 +30,7 @@ log = logging.getLogger("service.checkout")
 
 
 def refund_view(row: asyncpg.Record) -> Refund:
-    return from_row(Refund, row)
+    return from_row(Refund, row, notice=refund_notice(row["reason"]))
 
 
 async def refund_window(conn: asyncpg.Connection, settings: Settings, order: asyncpg.Record) -> timedelta | None:
