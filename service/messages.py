@@ -215,6 +215,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "already_reported": ("你已经举报过了，处理结果会通知你。", "You already reported this; you will hear the outcome."),
     "cannot_report_yourself": ("不能举报自己。", "You cannot report yourself."),
     "case_decided": ("其他管理员已处理该举报，请刷新。", "Another moderator already decided this. Please refresh."),
+    "author_not_member": (
+        "作者已不在本社群，无法禁言或移出，可以只处理内容。",
+        "The author is no longer in this community: decide the content without muting or removing them.",
+    ),
     "meetup_full": ("名额已满。", "This meetup is full."),
     "meetup_cancelled": ("活动已取消。", "This meetup was cancelled."),
     "signup_closed": ("报名已截止。", "Sign-up has closed."),

@@ -181,6 +181,10 @@ async def decide(
             return await read_case(conn, storage, case_id, actor_id)  # the same decision again: its answer
         if sanctions and case["author_id"] is None:
             raise invalid("muteAuthorMinutes", "this case has no author to mute or remove")
+        # An author who left (or was removed, or erased their account) has no membership to sanction: say so, not
+        # the member rules' `not_found`, which reads as if the content were gone.
+        if sanctions and await conn.fetchval(q.ROLE, case["community_id"], case["author_id"]) is None:
+            raise Problem("author_not_member", "the author is no longer a member of the community")
         community_id, kind, target_id = case["community_id"], case["target_kind"], case["target_id"]
         await conn.execute(q.DECIDE, case_id, status, actor_id, reason)
         await conn.execute(q.INSERT_ACTION, case_id, community_id, actor_id, data.action, reason, {})

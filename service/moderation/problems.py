@@ -9,4 +9,9 @@ PROBLEMS = SHARED.extend(
     Code("already_reported", 409, "You have already reported this; its outcome shows in your reports."),
     Code("cannot_report_yourself", 422, "Your own posts, comments and profile cannot be reported."),
     Code("case_decided", 409, "Another moderator already decided this case differently; reload the queue."),
+    Code(
+        "author_not_member",
+        409,
+        "The author is no longer a member of the community: decide the content without muting or removing them.",
+    ),
 )

@@ -144,10 +144,11 @@ class CasesController(Controller):
         operation_id="decideModerationCase",
         summary="Decide a case (admins): approve or remove, and optionally mute or remove the author",
         description=DECISION_DOC + " `muteAuthorMinutes` and `removeAuthor` follow the member rules (only the owner "
-        "mutes or removes an admin); a refused sanction leaves the whole decision undone.",
+        "mutes or removes an admin; an author no longer in the community: `author_not_member`); a refused sanction "
+        "leaves the whole decision undone.",
         status_code=200,
         responses={
-            **PROBLEMS.responses(*AUTH, "not_found", "forbidden", "case_decided"),
+            **PROBLEMS.responses(*AUTH, "not_found", "forbidden", "case_decided", "author_not_member"),
             **answer(200, ex.DECIDED, "a removed post", "The decided case"),
         },
     )

@@ -125,6 +125,25 @@ async def test_a_decision_can_mute_the_author_and_the_history_shows_it(world):
     assert str(bob.id) not in [m["userId"] for m in members.json()["items"]]
 
 
+async def test_a_sanction_on_an_author_who_left_says_so_and_the_content_is_still_decided(world):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(bob, cid, "走之前发的广告")
+    await report(world, carol, "post", post["id"])
+    [case] = (await queue(world, alice, cid))["items"]
+    left = await world.client.delete(f"/v1/communities/{cid}/members/me", headers=bob.headers)
+    assert left.status_code == 204, left.text
+    for sanction in ({"muteAuthorMinutes": 60}, {"removeAuthor": True}):
+        refused = await world.client.post(
+            f"/v1/moderation/cases/{case['id']}/decision", json={"action": "remove", **sanction}, headers=alice.headers
+        )
+        assert_problem(refused, 409, "author_not_member")
+        assert "作者已不在本社群" in refused.json()["userMessage"]
+    assert (await queue(world, alice, cid))["items"][0]["status"] == "open"  # nothing of the decision was kept
+    decided = await decide(world, alice, case["id"], action="remove", reason="广告")
+    assert decided["status"] == "removed"
+
+
 async def test_nobody_else_sees_or_decides_a_communitys_queue(world):
     alice, bob, carol, erin = [await world.member(name) for name in ("alice", "bob", "carol", "erin")]
     cid = await world.community(alice, bob, carol)
