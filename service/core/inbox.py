@@ -1,8 +1,8 @@
 """The inbox, written by every domain: what happened that concerns a member (a reply, likes, a decision on
 their request or their report, a trial won), in the transaction of the event.
 
-Never for the member's own action, nor from a member they blocked (service/core/blocks.py), nor about a post or
-comment of a community they no longer belong to (a removed member loses access at once); an item from a
+Never for the member's own action, nor from a member they blocked (service/core/blocks.py), nor to an erased
+account, nor about a post or comment of a community they no longer belong to (a removed member loses access at once); an item from a
 community the member muted is kept but does not count in the badge. Likes are one item per post: each new like
 raises it to the top, unread, with the count and the latest liker. The inbox domain (service/inbox) reads,
 counts, marks and purges. A counted item is also a live event (service/core/live.py) with the new unread count,
@@ -32,6 +32,8 @@ WHERE r.id IS DISTINCT FROM $6
   -- $9, a reminder a job may repeat after a crash: at most one item of its kind about its subject per member
   AND NOT ($9 AND r.id = ANY(ARRAY(SELECT o.user_id FROM inbox_items o
                                    WHERE o.user_id = ANY($1::bigint[]) AND o.kind = $3 AND o.subject_id = $5)))
+  -- an erased account is told nothing: nobody can sign in to read it, and an item would hold data about it
+  AND NOT r.id = ANY(ARRAY(SELECT u.id FROM users u WHERE u.id = ANY($1::bigint[]) AND u.erased_at IS NOT NULL))
   -- $10, about what only the community's members may open: nobody else is told
   AND (NOT $10 OR r.id = ANY(ARRAY(SELECT m.user_id FROM memberships m WHERE m.community_id = $2
                                    AND m.user_id = ANY($1::bigint[]) AND m.status = 'active')))

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+
+from service.auth.deletion import erase_due
 from service.core.messaging import wechat_of
 from service.feed.jobs import recheck_pending
 from service.moderation.jobs import notify
@@ -142,6 +145,25 @@ async def test_a_sanction_on_an_author_who_left_says_so_and_the_content_is_still
     assert (await queue(world, alice, cid))["items"][0]["status"] == "open"  # nothing of the decision was kept
     decided = await decide(world, alice, case["id"], action="remove", reason="广告")
     assert decided["status"] == "removed"
+
+
+async def test_a_decision_tells_nothing_to_an_erased_reporter_or_author(world, db, database_url):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(bob, cid, "广告")
+    await report(world, carol, "post", post["id"])
+    [case] = (await queue(world, alice, cid))["items"]
+    for gone in (bob, carol):
+        assert (await world.client.delete("/v1/me", headers=gone.headers)).status_code == 202
+    await db.execute("UPDATE account_deletions SET due_at = now()")
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        assert await erase_due(pool) == 2
+    finally:
+        await pool.close()
+    assert (await decide(world, alice, case["id"], action="remove", reason="广告"))["status"] == "removed"
+    told = "SELECT count(*) FROM inbox_items WHERE user_id = ANY($1::bigint[])"
+    assert await db.fetchval(told, [bob.id, carol.id]) == 0
 
 
 async def test_nobody_else_sees_or_decides_a_communitys_queue(world):
