@@ -15,6 +15,7 @@ from service.communities import models as m
 from service.communities import queries as q
 from service.communities import series
 from service.communities.logic import _audit, _community, _membership
+from service.core import inbox
 from service.core.access import ADMIN_ROLES, access_row, require_admin, require_member, require_owner
 from service.core.content import POST_SCENE, QUEUE_POST_CHECK, Verdict, judge, require_allowed
 from service.core.idempotency import run_once, scope_of
@@ -96,6 +97,8 @@ async def update_member(
                     None if data.notifications_muted is UNSET else data.notifications_muted,
                     None if data.unfollowed is UNSET else data.unfollowed,
                 )
+            if data.notifications_muted is not UNSET:
+                await inbox.community_muted(conn, actor_id, community_id, data.notifications_muted)
             return await _membership(conn, community_id, actor_id)
 
         if own_sent:
@@ -144,6 +147,7 @@ async def _end_membership(
     await conn.execute(q.REVOKE_INVITES_OF, community_id, user_id)
     await record(conn, community_id, user_id, "leave")
     await departed(conn, user_id, community_id)  # their open sockets stop following it on commit
+    await inbox.community_left(conn, user_id, community_id)
 
 
 async def leave(conn: asyncpg.Connection, community_id: int, user_id: int) -> None:

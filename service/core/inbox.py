@@ -2,11 +2,12 @@
 their request or their report, a trial won), in the transaction of the event.
 
 Never for the member's own action, nor from a member they blocked (service/core/blocks.py), nor to an erased
-account, nor about a post or comment of a community they no longer belong to (a removed member loses access at once); an item from a
-community the member muted is kept but does not count in the badge. Likes are one item per post: each new like
-raises it to the top, unread, with the count and the latest liker. The inbox domain (service/inbox) reads,
-counts, marks and purges. A counted item is also a live event (service/core/live.py) with the new unread count,
-sent when the transaction commits.
+account, nor about a post or comment of a community they no longer belong to (a removed member loses access at
+once); an item from a community the member muted is kept but does not count in the badge (muting takes the
+community's earlier items out too; leaving marks them read). Likes are one item per post: each new like raises it
+to the top, unread, with the count and the latest liker. The inbox domain
+(service/inbox) reads, counts, marks and purges. A counted item is also a live event (service/core/live.py) with
+the new unread count, sent when the transaction commits.
 """
 
 from __future__ import annotations
@@ -125,3 +126,22 @@ async def withdraw(
     e.g. introductions naming an erased member)."""
     if users:
         await conn.execute(_WITHDRAW, list(users), kind, subject_type, subject_id)
+
+
+# A community's items follow the member's standing there. Muting or unmuting it takes what it already sent out of
+# the badge or back in; leaving it marks what was unread read (nothing of it can be opened any more, and the member
+# may no longer mute it). By the member ($1), so Citus reads only their inbox's shard.
+_MUTE_COMMUNITY = "UPDATE inbox_items SET muted = $3 WHERE user_id = $1 AND community_id = $2 AND muted <> $3"
+_READ_COMMUNITY = """
+UPDATE inbox_items SET read_at = now() WHERE user_id = $1 AND community_id = $2 AND read_at IS NULL
+"""
+
+
+async def community_muted(conn: asyncpg.Connection, user_id: int, community_id: int, muted: bool) -> None:
+    """The member muted (or unmuted) the community: its items leave (or rejoin) their badge, old ones too."""
+    await conn.execute(_MUTE_COMMUNITY, user_id, community_id, muted)
+
+
+async def community_left(conn: asyncpg.Connection, user_id: int, community_id: int) -> None:
+    """The member left or was removed: the community's unread items stop counting in their badge."""
+    await conn.execute(_READ_COMMUNITY, user_id, community_id)

@@ -107,6 +107,35 @@ async def test_a_like_counts_in_the_badge_as_the_community_is_muted_now(world):
     assert await badge(world, alice) == 1
 
 
+async def test_muting_takes_a_communitys_earlier_items_out_of_the_badge_and_leaving_reads_them(world):
+    alice, bob = [await world.member(name) for name in ("alice", "bob")]
+    cid, other = await world.community(alice, bob), await world.community(alice, bob)
+    post, kept = await world.post(alice, cid), await world.post(alice, other)
+    await world.comment(bob, post["id"], "第一条")
+    await world.comment(bob, kept["id"], "另一个社区")
+    assert await badge(world, alice) == 2
+
+    async def notifications(muted: bool) -> None:
+        body = {"notificationsMuted": muted}
+        answer = await world.client.put(f"/v1/communities/{cid}/members/me", json=body, headers=alice.headers)
+        assert answer.status_code == 200, answer.text
+
+    await notifications(muted=True)
+    assert await badge(world, alice) == 1  # the muted community's earlier comment no longer counts
+    assert len((await inbox(world, alice))["items"]) == 2  # it is still listed
+    await notifications(muted=False)
+    assert await badge(world, alice) == 2
+
+    # bob leaves the other community with an unread reply there: it stops counting, and stays listed, read.
+    reply_to = await world.comment(bob, kept["id"], "bob 的评论")
+    await world.comment(alice, kept["id"], "alice 回复", parent=reply_to["id"])
+    assert await badge(world, bob) == 1
+    left = await world.client.delete(f"/v1/communities/{other}/members/me", headers=bob.headers)
+    assert left.status_code == 204, left.text
+    assert await badge(world, bob) == 0
+    assert [(i["communityId"], i["read"]) for i in (await inbox(world, bob))["items"]] == [(other, True)]
+
+
 async def test_a_removed_member_hears_nothing_of_writing_they_may_no_longer_open(world):
     alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
     cid = await world.community(alice, bob, carol)
