@@ -30,21 +30,23 @@ async def create_transfer(
     subject_id: int | None,
     community_id: int,
     remark: str,
-    dedupe_key: str,
+    dedupe_key: str | None,
 ) -> int:
     """Promise a merchant transfer (in the caller's transaction); asking again with the same `dedupe_key`
-    returns the first one. The `checkout.transfer` job sends it and follows it to a final state. `community_id`:
-    the community the payout comes from, as for orders."""
+    returns the first one (None: a new transfer each time, for a caller whose own lock makes it once). The
+    `checkout.transfer` job sends it and follows it to a final state. `community_id`: the community the payout
+    comes from, as for orders."""
+    out_bill_no = merchant_number("TR")
     transfer_id = await conn.fetchval(
         queries.INSERT_TRANSFER,
-        merchant_number("TR"),
+        out_bill_no,
         payee_user_id,
         amount_fen,
         purpose,
         subject_id,
         community_id,
         remark,
-        dedupe_key,
+        dedupe_key or out_bill_no,
     )
     if transfer_id is None:
         existing = await conn.fetchrow(queries.TRANSFER_BY_DEDUPE_KEY, dedupe_key)
