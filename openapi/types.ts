@@ -242,7 +242,7 @@ export interface paths {
         put?: never;
         /**
          * Commit a pool's allocation once (idempotent: a repeat returns the recorded allocation)
-         * @description Records the allocation the draft shows (integer fen, largest-remainder rounding) and promises one merchant transfer per member reward of 0.1 yuan or more: the worker sends it and the member confirms it in the mini program; smaller rewards stay owed. `nothing_to_allocate` when no community meets the pool's thresholds with a member contribution; `reward_too_large` when a member's share is above what one transfer carries without a real name (1,999.99 yuan): nothing is recorded, a smaller pool commits. `pool_window_open` until the window's last local day is over (and a few minutes for the roll-up).
+         * @description Records the allocation the draft shows (integer fen, largest-remainder rounding) and promises one merchant transfer per member reward of 0.1 yuan or more, and one per member and community for their owed rewards under 0.1 yuan once these add up to 0.1 yuan: the worker sends it and the member confirms it in the mini program. `nothing_to_allocate` when no community meets the pool's thresholds with a member contribution; `reward_too_large` when a member's share is above what one transfer carries without a real name (1,999.99 yuan): nothing is recorded, a smaller pool commits. `pool_window_open` until the window's last local day is over (and a few minutes for the roll-up).
          */
         post: operations["commitRewardPool"];
         delete?: never;
@@ -574,7 +574,7 @@ export interface paths {
         put?: never;
         /**
          * Commit a paid pool's allocation once and pay its members out (the brand's owner; idempotent)
-         * @description Records the allocation the preview shows (integer fen, largest-remainder rounding: the members' fen add up to the pool exactly) and promises one merchant transfer per member reward of 0.1 yuan or more, as for the operator's pools. A repeat returns the recorded allocation. `pool_not_paid` before the payment arrives; `pool_window_open` until the window's last local day is over (and a few minutes for the roll-up); `nothing_to_allocate` when no community of the brand qualifies, `reward_too_large` when a member's share is above what one transfer carries without a real name (1,999.99 yuan; cancel to get the money back either way).
+         * @description Records the allocation the preview shows (integer fen, largest-remainder rounding: the members' fen add up to the pool exactly) and promises the members' merchant transfers as for the operator's pools (smaller rewards than 0.1 yuan together once they reach it). A repeat returns the recorded allocation. `pool_not_paid` before the payment arrives; `pool_window_open` until the window's last local day is over (and a few minutes for the roll-up); `nothing_to_allocate` when no community of the brand qualifies, `reward_too_large` when a member's share is above what one transfer carries without a real name (1,999.99 yuan; cancel to get the money back either way).
          */
         post: operations["commitBrandRewardPool"];
         delete?: never;
@@ -1990,6 +1990,26 @@ export interface paths {
         get: operations["myRewards"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/rewards/{reward_id}/transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask again for an owed reward's transfer (its transfer failed or was returned, or it is small)
+         * @description 201 with a new merchant transfer when the reward has none (`owedReason` `transferable`): its transfer failed or was not confirmed within 24 hours. A reward under 0.1 yuan is sent together with your other owed rewards under 0.1 yuan in its community, in one transfer, once they add up to 0.1 yuan (`reward_below_minimum` before). 200 with the transfer it already has while that one is open: a retry, with or without `Idempotency-Key`, never makes a second. Confirm it with `wx.requestMerchantTransfer` (mchId, appId, packageInfo) once `GET /v1/transfers/{id}` shows `waitUserConfirm` (the worker sends it within seconds).
+         */
+        post: operations["transferMyReward"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5393,6 +5413,11 @@ export interface components {
             /** Format: date */
             end: string;
             id: string;
+            /**
+             * @description Why an owed reward is not paid yet (null once paid). `transfer_open`: its transfer is on its way or waits for you to confirm it (transferId). `transferable`: its transfer failed or was returned unconfirmed after 24 hours: ask again with POST /v1/me/rewards/{id}/transfer. `below_minimum`: with your other owed rewards under 0.1 yuan in this community it is under 0.1 yuan, WeChat's minimum transfer; they are paid together once they reach it.
+             * @enum {null|string}
+             */
+            owedReason?: "transfer_open" | "transferable" | "below_minimum" | null;
             poolId: string;
             /** Format: date */
             start: string;
@@ -5865,7 +5890,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "reward_already_paid" | "reward_below_minimum" | "reward_not_found" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -7278,6 +7303,21 @@ export interface components {
         };
         /**
          * @description - `not_found`: No such resource, or you may not see it.
+         *     - `reward_not_found`: No such reward of yours.
+         */
+        Problem404_a30b712ddf: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "not_found" | "reward_not_found";
+                };
+            };
+        };
+        /**
+         * @description - `not_found`: No such resource, or you may not see it.
          *     - `pool_not_found`: No such reward pool.
          */
         Problem404_f3660de772: {
@@ -7772,6 +7812,21 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "app_disabled" | "points_not_spendable";
+                };
+            };
+        };
+        /**
+         * @description - `reward_already_paid`: The reward has been paid: its transfer succeeded.
+         *     - `reward_below_minimum`: The reward, with your other owed rewards under 0.1 yuan in its community, is under 0.1 yuan, WeChat's minimum transfer: they are paid together once they reach it.
+         */
+        Problem409_a7dfaad20d: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "reward_already_paid" | "reward_below_minimum";
                 };
             };
         };
@@ -12441,6 +12496,37 @@ export interface operations {
             400: components["responses"]["Problem400_validation_failed"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
+        };
+    };
+    transferMyReward: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
+            };
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                reward_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Transfer"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_a30b712ddf"];
+            409: components["responses"]["Problem409_a7dfaad20d"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     listMyTrials: {

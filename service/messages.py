@@ -138,6 +138,13 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
         "One member's reward is above what a single WeChat transfer carries.",
     ),
     "pool_not_found": ("奖励池不存在。", "This reward pool does not exist."),
+    "reward_not_found": ("奖励不存在。", "This reward does not exist."),
+    "reward_already_paid": ("这笔奖励已到账。", "This reward has already been paid to you."),
+    "reward_below_minimum": (
+        "你在该社群待领取的小额奖励合计不足 0.1 元（微信转账最低金额），累计满 0.1 元后会一起发放。",
+        "Your small rewards in this community add up to less than 0.1 yuan, WeChat's minimum; "
+        "they are paid together once they reach it.",
+    ),
     "pool_window_open": (
         "奖励池的统计周期尚未结束，请在周期最后一天结束后（北京时间次日零点后几分钟）再确认发放。",
         "The pool's period has not ended yet: commit it once its last day is over.",

@@ -135,6 +135,7 @@ REFUSALS = {
     "not_trial_holder",
     "not_participant",
     "invite_not_found",  # someone else's invite link, as if it did not exist
+    "reward_not_found",  # someone else's reward, likewise
 }
 
 
@@ -165,6 +166,7 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("PUT", "/v1/me"): Row(SIGNED_IN, body={"nickname": "小林"}),
     ("GET", "/v1/me/communities"): Row(SIGNED_IN),
     ("GET", "/v1/me/rewards"): Row(SIGNED_IN),
+    ("POST", "/v1/me/rewards/{reward_id}/transfer"): Row(AUTHOR, "own_reward"),
     ("GET", "/v1/me/trials"): Row(SIGNED_IN),
     # The owner must hand the community over first (409); the others start a deletion that a login cancels.
     ("DELETE", "/v1/me"): Row(SIGNED_IN, accept=(409,)),
@@ -513,6 +515,22 @@ async def _reward_pool_body(s: Seeder, seeded: Seeded, role: str) -> dict:
     return {"body": body | {"communityIds": [seeded.ids["community_id"]]}}
 
 
+async def _own_reward(s: Seeder, seeded: Seeded, role: str) -> dict:
+    """An owed reward of the author's from a committed pool, with no transfer (its transfer was returned)."""
+    pool_id = await s.pool.fetchval(
+        "INSERT INTO reward_pools (amount_fen, window_from, window_to, status, created_by) "
+        "VALUES (50, current_date - 9, current_date - 2, 'committed', 'operator') RETURNING id"
+    )
+    reward_id = await s.pool.fetchval(
+        "INSERT INTO reward_allocations (pool_id, community_id, user_id, amount_fen, basis) "
+        "VALUES ($1, $2, $3, 50, 1) RETURNING id",
+        pool_id,
+        int(seeded.ids["community_id"]),
+        int(seeded.users["author"].id),
+    )
+    return {"reward_id": str(reward_id)}
+
+
 def _made(make: str, key: str):
     """A target that makes a fresh row with a Seeder helper (as the seeded roles do) and names it ``key``."""
 
@@ -616,6 +634,7 @@ TARGETS = {
     "fresh_case": lambda s, seeded, role: _case(s, seeded, "author"),
     "fresh_staff_case": lambda s, seeded, role: _case(s, seeded, "owner"),
     "reward_pool_body": _reward_pool_body,
+    "own_reward": _own_reward,
     "fresh_poll": _fresh_poll,
     "proposal_name": lambda s, seeded, role: _name(),
     "voting_poll": lambda s, seeded, role: _ids(

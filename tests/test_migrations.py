@@ -353,3 +353,37 @@ async def test_0046_voids_the_check_ins_whose_post_had_gone_and_recounts_their_s
         ("ann 4", True, 2),
         ("bo 1", False, 1),
     ]
+
+
+# Member rewards as they stood before 0051, named by their basis: a transfer failed (1), returned unconfirmed (2),
+# waiting for the member (3) or succeeded (4); a 0-fen share (5) owed for good.
+REWARDS_BEFORE_0051 = """
+INSERT INTO users (appid, openid) VALUES ('wx-test-app', 'owner');
+INSERT INTO communities (owner_id, name, welcome_template) SELECT id, 'Runners', '' FROM users;
+INSERT INTO reward_pools (amount_fen, window_from, window_to, status, created_by)
+SELECT 50, '2026-01-01', '2026-01-31', 'committed', 'operator' FROM generate_series(1, 5);
+INSERT INTO reward_allocations (pool_id, community_id, user_id, amount_fen, basis, status)
+SELECT p.id, c.id, c.owner_id, x.fen, x.basis, x.status FROM reward_pools p, communities c,
+       (VALUES (50, 1, 'owed'), (40, 2, 'owed'), (30, 3, 'owed'), (20, 4, 'paid'), (0, 5, 'owed'))
+       x (fen, basis, status)
+WHERE p.id = (SELECT min(id) FROM reward_pools) + x.basis - 1;
+INSERT INTO transfers (out_bill_no, payee_user_id, payee_openid, amount_fen, purpose, subject_id, community_id, remark,
+                       dedupe_key, status)
+SELECT 'TR-' || a.id, a.user_id, 'owner', a.amount_fen, 'reward', a.id, a.community_id, 'reward', 'reward:' || a.id,
+       (ARRAY['failed', 'cancelled', 'wait_user_confirm', 'succeeded'])[a.basis::int]
+FROM reward_allocations a WHERE a.amount_fen > 0;
+UPDATE reward_allocations a SET transfer_id = t.id FROM transfers t WHERE t.subject_id = a.id;
+"""
+
+
+async def test_0051_releases_the_rewards_whose_transfer_ended_unpaid_and_settles_the_empty_ones(empty_database):
+    version = next(m.version for m in migrations.discover() if m.name == "reward_transfers")
+    async with migrated_over(empty_database, version, REWARDS_BEFORE_0051) as conn:
+        rows = await conn.fetch("SELECT basis, status, transfer_id IS NOT NULL AS sent FROM reward_allocations")
+    assert sorted(tuple(r) for r in rows) == [
+        (1, "owed", False),  # released: the member asks again
+        (2, "owed", False),
+        (3, "owed", True),  # still open: the member confirms it
+        (4, "paid", True),
+        (5, "paid", False),  # nothing was owed
+    ]

@@ -163,12 +163,12 @@ class BrandRewardPoolsController(Controller):
         summary="Commit a paid pool's allocation once and pay its members out (the brand's owner; idempotent)",
         description=(
             "Records the allocation the preview shows (integer fen, largest-remainder rounding: the members' fen "
-            "add up to the pool exactly) and promises one merchant transfer per member reward of 0.1 yuan or more, "
-            "as for the operator's pools. A repeat returns the recorded allocation. `pool_not_paid` before the "
-            "payment arrives; `pool_window_open` until the window's last local day is over (and a few minutes for the "
-            "roll-up); `nothing_to_allocate` when no community of the brand qualifies, `reward_too_large` when "
-            "a member's share is above what one transfer carries without a real name (1,999.99 yuan; cancel to get "
-            "the money back either way)."
+            "add up to the pool exactly) and promises the members' merchant transfers as for the operator's pools "
+            "(smaller rewards than 0.1 yuan together once they reach it). A repeat returns the recorded allocation. "
+            "`pool_not_paid` before the payment arrives; `pool_window_open` until the window's last local day is "
+            "over (and a few minutes for the roll-up); `nothing_to_allocate` when no community of the brand "
+            "qualifies, `reward_too_large` when a member's share is above what one transfer carries without a real "
+            "name (1,999.99 yuan; cancel to get the money back either way)."
         ),
         status_code=200,
         responses={

@@ -254,11 +254,22 @@ class MyReward(Camel, frozen=True):
     community_id: str
     amount_fen: int
     status: Literal["owed", "paid"]
-    # The merchant transfer paying it: confirm it with GET /v1/transfers/{id} and wx.requestMerchantTransfer.
+    # The merchant transfer paying it (several small rewards may share one): confirm it with GET /v1/transfers/{id}
+    # and wx.requestMerchantTransfer. None while it has none (see owedReason).
     transfer_id: str | None
     start: date
     end: date
     created_at: datetime
+    owed_reason: Annotated[
+        Literal["transfer_open", "transferable", "below_minimum"] | None,
+        msgspec.Meta(
+            description="Why an owed reward is not paid yet (null once paid). `transfer_open`: its transfer is on its "
+            "way or waits for you to confirm it (transferId). `transferable`: its transfer failed or was returned "
+            "unconfirmed after 24 hours: ask again with POST /v1/me/rewards/{id}/transfer. `below_minimum`: with "
+            "your other owed rewards under 0.1 yuan in this community it is under 0.1 yuan, WeChat's minimum "
+            "transfer; they are paid together once they reach it."
+        ),
+    ] = None
 
 
 class MyRewards(Camel, frozen=True):

@@ -25,5 +25,13 @@ PROBLEMS = SHARED.extend(
     Code("pool_not_paid", 409, "The brand's reward pool is not paid yet: pay its order first."),
     Code("pool_cancelled", 409, "The reward pool was cancelled."),
     Code("pool_committed", 409, "The reward pool is committed and paid out to members: it cannot be cancelled."),
+    Code("reward_not_found", 404, "No such reward of yours."),
+    Code("reward_already_paid", 409, "The reward has been paid: its transfer succeeded."),
+    Code(
+        "reward_below_minimum",
+        409,
+        "The reward, with your other owed rewards under 0.1 yuan in its community, is under 0.1 yuan, WeChat's "
+        "minimum transfer: they are paid together once they reach it.",
+    ),
     Code("brand_has_no_communities", 409, "The brand has no community to reward: attach one first."),
 )

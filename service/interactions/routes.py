@@ -6,14 +6,16 @@ from datetime import date
 from typing import Annotated, Literal
 
 import asyncpg
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from service.core.access import ADMIN_ROLES, require_admin, require_member
 from service.core.days import DAY_RANGE
-from service.core.deps import AppSettings, Db, Reads
+from service.core.deps import AppSettings, Db, Pay, Reads
 from service.core.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser, caller_of
+from service.core.idempotency import IdempotencyKey
 from service.core.ids import MAX_ID, PathId
+from service.core.money.models import Transfer
 from service.errors import Problem
 from service.interactions import ingestion, logic, rewards, stages
 from service.interactions import queries as q
@@ -32,6 +34,7 @@ from service.interactions.models import (
     Stage,
 )
 from service.interactions.problems import PROBLEMS
+from service.wechat.pay import MIN_TRANSFER_FEN
 
 From = Annotated[
     date, QueryParameter(name="from", description=f"First local day of the window (YYYY-MM-DD, {DAY_RANGE})")
@@ -216,8 +219,9 @@ class RewardPoolsController(Controller):
         summary="Commit a pool's allocation once (idempotent: a repeat returns the recorded allocation)",
         description=(
             "Records the allocation the draft shows (integer fen, largest-remainder rounding) and promises one "
-            "merchant transfer per member reward of 0.1 yuan or more: the worker sends it and the member confirms it "
-            "in the mini program; smaller rewards stay owed. `nothing_to_allocate` when no community meets the pool's "
+            "merchant transfer per member reward of 0.1 yuan or more, and one per member and community for their "
+            "owed rewards under 0.1 yuan once these add up to 0.1 yuan: the worker sends it and the member confirms "
+            "it in the mini program. `nothing_to_allocate` when no community meets the pool's "
             "thresholds with a member contribution; `reward_too_large` when a member's share is above what one "
             "transfer carries without a real name (1,999.99 yuan): nothing is recorded, a smaller pool commits. "
             "`pool_window_open` until the window's last local day is over (and a few minutes for the roll-up)."
@@ -252,7 +256,7 @@ class MyRewardsController(Controller):
         before = int(cursor) if cursor else None
         if before is not None and before > MAX_ID:
             raise Problem("validation_failed", "cursor out of range")
-        rows = await db.fetch(q.MY_REWARDS, user.id, before, limit + 1)
+        rows = await db.fetch(q.MY_REWARDS, user.id, before, limit + 1, MIN_TRANSFER_FEN)
         items = [
             MyReward(
                 id=str(r["id"]),
@@ -264,10 +268,39 @@ class MyRewardsController(Controller):
                 start=r["window_from"],
                 end=r["window_to"],
                 created_at=r["created_at"],
+                owed_reason=r["owed_reason"],
             )
             for r in rows[:limit]
         ]
         return MyRewards(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+
+    @post(
+        "/{reward_id:str}/transfer",
+        operation_id="transferMyReward",
+        summary="Ask again for an owed reward's transfer (its transfer failed or was returned, or it is small)",
+        description=(
+            "201 with a new merchant transfer when the reward has none (`owedReason` `transferable`): its transfer "
+            "failed or was not confirmed within 24 hours. A reward under 0.1 yuan is sent together with your other "
+            "owed rewards under 0.1 yuan in its community, in one transfer, once they add up to 0.1 yuan "
+            "(`reward_below_minimum` before). 200 with the transfer it already has while that one is open: a retry, "
+            "with or without `Idempotency-Key`, never makes a second. Confirm it with `wx.requestMerchantTransfer` "
+            "(mchId, appId, packageInfo) once `GET /v1/transfers/{id}` shows `waitUserConfirm` (the worker sends "
+            "it within seconds)."
+        ),
+        status_code=201,
+        responses=PROBLEMS.responses(
+            "unauthorized",
+            "token_expired",
+            "reward_not_found",
+            "reward_already_paid",
+            "reward_below_minimum",
+            "idempotency_key_reused",
+        ),
+    )
+    async def transfer(
+        self, reward_id: PathId, user: CurrentUser, db: Db, pay: Pay, idempotency_key: IdempotencyKey = None
+    ) -> Response[Transfer]:
+        return await rewards.transfer_reward(db, pay, reward_id, user.id, idempotency_key)
 
 
 CONTROLLERS = [InteractionsController, MetricsController, RewardPoolsController, MyRewardsController]

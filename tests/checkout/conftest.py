@@ -38,6 +38,7 @@ from tests.support import CITUS_DATABASE, bound_socket, http_client, make_settin
 from tests.wechat_support import sandbox_config
 
 PURPOSE = "test_entry"
+OPERATOR_KEY = "operator-key-0123456789-0123456789-abcdef"  # the platform operator's reward pools (test_rewards.py)
 
 
 class TestOrder(msgspec.Struct, rename="camel"):
@@ -220,7 +221,9 @@ async def wechat_url(sandbox) -> AsyncIterator[str]:
 async def world(database_url, sandbox, wechat_url, sandbox_keys) -> AsyncIterator[World]:
     sock = bound_socket()
     api_url = "http://{}:{}".format(*sock.getsockname())
-    settings = world_settings(database_url, api_url, wechat_url, sandbox_keys, wechat_api_base=wechat_url)
+    settings = world_settings(
+        database_url, api_url, wechat_url, sandbox_keys, wechat_api_base=wechat_url, operator_api_key=OPERATOR_KEY
+    )
     pool = await create_pool(settings)
     await pool.execute(TEST_TABLES)
     community_id = await pool.fetchval(TEST_COMMUNITY)
