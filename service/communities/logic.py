@@ -148,8 +148,14 @@ async def admit(
     await conn.execute(q.SET_WELCOME_POST, community_id, user_id, post_id)
 
     logged: dict[str, Any] = {"via": via, "rejoin": current is not None, **(details or {})}
-    # A referral brings someone new: coming back after leaving credits nobody.
-    if referrer_id is not None and referrer_id != user_id and current is None:
+    # A referral brings someone new: coming back after leaving credits nobody. The referrer must still be a member
+    # here: one who left or was removed takes their shares with them, as their invite links (INVITER_STANDS).
+    if (
+        referrer_id is not None
+        and referrer_id != user_id
+        and current is None
+        and await _stands(conn, community_id, referrer_id)
+    ):
         await conn.execute(q.INSERT_REFERRAL, community_id, user_id, referrer_id, invite_id, share_id)
         logged["referrerId"] = str(referrer_id)
     await _audit(conn, community_id, actor_id, "member.joined", user_id, logged)
@@ -165,6 +171,11 @@ async def admit(
         ),
         rejoined=current is not None,
     )
+
+
+async def _stands(conn: asyncpg.Connection, community_id: int, user_id: int) -> bool:
+    referrer = await conn.fetchrow(q.MEMBERSHIP, community_id, user_id)
+    return referrer is not None and referrer["status"] == "active"
 
 
 async def seats_left(conn: asyncpg.Connection, community_id: int) -> int:

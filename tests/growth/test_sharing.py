@@ -123,3 +123,25 @@ async def test_an_approval_community_credits_the_sharer_when_the_request_is_appr
     assert approved.status_code == 200, approved.text
     board = await referrals(world, alice, cid)  # the approval admitted bob: the sharer is credited
     assert [(e["userId"], e["referrals"]) for e in board["items"]] == [(str(alice.id), 1)]
+
+
+async def test_a_share_of_a_member_removed_or_gone_credits_nobody(world):
+    # A member who leaves or is removed takes their invite links with them (docs/growth.md); their shares too:
+    # nobody joining through one while they are out is credited to them, even once they are let back in.
+    alice, bob, carol, dan = [await world.member(name) for name in ("alice", "bob", "carol", "dan")]
+    cid = await world.community(alice, bob, dan)
+    post = await world.post(alice, cid, "欢迎新朋友")
+    bobs, dans = await share(world, bob, post["id"]), await share(world, dan, post["id"])
+    removed = await world.client.delete(f"/v1/communities/{cid}/members/{bob.id}", headers=alice.headers)
+    assert removed.status_code == 204, removed.text
+    left = await world.client.delete(f"/v1/communities/{cid}/members/me", headers=dan.headers)
+    assert left.status_code == 204, left.text
+    await join(world, carol, cid, shareCode=bobs)  # admitted (free entry), credited to nobody
+    erin = await world.member("erin")
+    await join(world, erin, cid, shareCode=dans)
+
+    asked = await join(world, bob, cid, 202, message="让我回来吧")  # a removed member asks to come back
+    approve = f"/v1/communities/{cid}/join-requests/{asked['request']['id']}/approve"
+    assert (await world.client.post(approve, headers=alice.headers)).status_code == 200
+    await join(world, dan, cid)
+    assert (await referrals(world, alice, cid))["items"] == []
