@@ -350,10 +350,13 @@ LIMIT 1
 
 SERIES_COMMUNITIES = "SELECT array_agg(id ORDER BY id) FROM communities WHERE series_id = $1"
 
-# The asked community if it has room, else the first sister with room.
+# The asked community if it has room, else the first sister with room; never one that removed the member ($3):
+# only that sister's own approval lets them back there.
 SISTER_WITH_ROOM = """
-SELECT id FROM communities WHERE series_id = $1 AND member_count < member_cap
-ORDER BY id = $2 DESC, series_number
+SELECT c.id FROM communities c
+LEFT JOIN memberships m ON m.community_id = c.id AND m.user_id = $3
+WHERE c.series_id = $1 AND c.member_count < c.member_cap AND m.status IS DISTINCT FROM 'removed'
+ORDER BY c.id = $2 DESC, c.series_number
 LIMIT 1
 """
 

@@ -35,7 +35,7 @@ async def place(conn: asyncpg.Connection, series: asyncpg.Record, community_id: 
     mine = await conn.fetchrow(q.MEMBERSHIP, community_id, user_id)
     if home is not None or (mine is not None and mine["status"] in ("active", "removed")):
         return community_id  # admit() answers already_member or member_removed for the community asked
-    sister = await conn.fetchval(q.SISTER_WITH_ROOM, series["id"], community_id)
+    sister = await conn.fetchval(q.SISTER_WITH_ROOM, series["id"], community_id, user_id)
     return sister if sister is not None else await _open_sister(conn, series)
 
 

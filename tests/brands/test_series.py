@@ -154,3 +154,33 @@ async def test_an_admin_who_is_a_plain_member_of_a_sister_is_not_demoted_into_a_
     await call(client, "DELETE", f"/v1/communities/{sister}/members/me", runner, 204)
     again = await call(client, "PUT", f"/v1/communities/{cid}/members/{runner.id}", owner, json={"role": "member"})
     assert again["role"] == "member"
+
+
+async def test_a_member_removed_from_a_sister_is_never_placed_back_in_it_by_another(client, sandbox, db):
+    owner, runner, applicant = [await sign_in(client, sandbox, n, nickname=True) for n in ("团长", "小跑", "小申")]
+    cid, series_id = await series_of(client, owner, memberCap=2)
+    await call(client, "POST", f"/v1/communities/{cid}/join", runner, 201)  # 1群 is full now
+    sister = (await call(client, "POST", f"/v1/communities/{cid}/join", applicant, 201))["communityId"]  # 2群
+    await call(client, "DELETE", f"/v1/communities/{cid}/members/{runner.id}", owner, 204)  # 1群 has room again
+    # Asking the full 2群, the removed member is not sent to the one sister with room, 1群, where they were removed:
+    # a free join answered 409 member_removed for a community they never asked; an approval in 2群 let them back
+    # into 1群. Only 1群's own approval lets them back there; the series opens a sister instead.
+    await call(client, "PUT", f"/v1/communities/{sister}", owner, json={"entryMode": "approval"})
+    request = (await call(client, "POST", f"/v1/communities/{sister}/join", runner, 202))["request"]
+    await call(client, "POST", f"/v1/communities/{sister}/join-requests/{request['id']}/approve", owner)
+    series = await call(client, "GET", f"/v1/series/{series_id}", runner)
+    assert [(s["name"], s["memberCount"]) for s in series["sisters"]] == [
+        ("跑团 1群", 1),
+        ("跑团 2群", 2),
+        ("跑团 3群", 2),
+    ]
+    assert series["myCommunityId"] == series["sisters"][2]["id"]
+    status = "SELECT status FROM memberships WHERE community_id = $1 AND user_id = $2"
+    assert await db.fetchval(status, int(cid), runner.id) == "removed"
+
+    # A free sister: the same, a sister with room where they were not removed (3群 is full, 4群 opens).
+    await call(client, "DELETE", f"/v1/communities/{series['sisters'][2]['id']}/members/me", runner, 204)
+    await call(client, "PUT", f"/v1/communities/{sister}", owner, json={"entryMode": "free"})
+    joined = await call(client, "POST", f"/v1/communities/{sister}/join", runner, 201)
+    assert joined["communityId"] == series["sisters"][2]["id"]  # 3群 has room again: not 1群
+    assert await db.fetchval(status, int(cid), runner.id) == "removed"
