@@ -120,14 +120,21 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
     if community is None or community["entry_mode"] != "paid":
         return Refuse("community_closed", "the community no longer takes paid entries")
     entry = await conn.fetchrow(pq.RECORD_ENTRY_PAYMENT, order.id, order.subject_id, community["refund_window_hours"])
+    referrer_id = entry["referrer_id"]
     try:
         async with conn.transaction():  # a savepoint: a refusal leaves nothing of the admission behind
+            # Payers who ordered through a link while it had uses left are admitted all (they paid), but the link
+            # credits its creator no more than its uses, as in a free community (COUNT_INVITE_USE stops at max).
+            if entry["invite_id"] is not None and not await conn.fetchval(
+                pq.COUNT_INVITE_USE, entry["invite_id"], order.subject_id
+            ):
+                referrer_id = None
             await logic.admit(
                 conn,
                 order.subject_id,
                 order.payer_user_id,
                 via="paid",
-                referrer_id=entry["referrer_id"],
+                referrer_id=referrer_id,
                 invite_id=entry["invite_id"],
                 share_id=entry["share_id"],
                 details={"orderId": str(order.id), "amountFen": order.amount_fen},
@@ -136,8 +143,6 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
         if problem.code in REFUSED_BY_ADMIT:
             return Refuse(problem.code, problem.detail or "")
         raise
-    if entry["invite_id"] is not None:
-        await conn.execute(pq.COUNT_INVITE_USE, entry["invite_id"], order.subject_id)
     return None
 
 

@@ -23,7 +23,9 @@ RETURNING e.invite_id, e.referrer_id, e.share_id
 """
 
 # An invite that brought a paying member counts one use, as long as it has uses left.
-COUNT_INVITE_USE = "UPDATE invites SET uses = uses + 1 WHERE id = $1 AND community_id = $2 AND uses < max_uses"
+COUNT_INVITE_USE = """
+UPDATE invites SET uses = uses + 1 WHERE id = $1 AND community_id = $2 AND uses < max_uses RETURNING id
+"""
 
 ENTRY_REFUND_WINDOW = """
 SELECT coalesce(e.refund_window_hours, c.refund_window_hours)

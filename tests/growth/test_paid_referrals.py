@@ -32,3 +32,20 @@ async def test_the_sharer_is_credited_when_the_payment_admits_the_payer(world): 
     assert await world.pool.fetchval(credited, int(cid), payer_id) is None  # ordered, not admitted: nothing yet
     await world.pay_order(order)
     assert await world.pool.fetchval(credited, int(cid), payer_id) == owner_id
+
+
+async def test_an_invite_credits_no_more_referrals_than_its_uses(world):  # noqa: F811
+    # Two payers ordered through a one-use link while it had its use left; both are admitted (they paid), but the
+    # link credits its creator once, as a free community's would (the second payer got `invite_used_up`).
+    owner_id, owner = await world.user()
+    cid = (await paid_community(world, owner))["id"]
+    invite = (await world.api.post(f"/v1/communities/{cid}/invites", json={"maxUses": 1}, headers=owner)).json()
+    payers = [await world.user() for _ in range(2)]
+    orders = [(await join(world, auth, cid, inviteCode=invite["code"]))["order"] for _, auth in payers]
+    for order in orders:
+        await world.pay_order(order)
+    active = "SELECT count(*) FROM memberships WHERE community_id = $1 AND status = 'active'"
+    assert await world.pool.fetchval(active, int(cid)) == 3
+    assert await world.pool.fetchval("SELECT uses FROM invites WHERE code = $1", invite["code"]) == 1
+    credited = "SELECT referred_id FROM referrals WHERE community_id = $1 AND referrer_id = $2"
+    assert [r["referred_id"] for r in await world.pool.fetch(credited, int(cid), owner_id)] == [payers[0][0]]
