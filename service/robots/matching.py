@@ -88,7 +88,9 @@ def compile_pattern(pattern: str) -> regex.Pattern:
                 f"they nest in, may come to at most {REPEAT_MAX}"
             )
         return regex.compile(pattern, FLAGS)
-    except regex.error as exc:
+    except PatternError:
+        raise
+    except (regex.error, ValueError) as exc:  # clashing flags, (?V1) or (?a)(?u), raise a bare ValueError
         raise PatternError(f"not a valid pattern: {exc}") from None
 
 

@@ -84,3 +84,15 @@ async def test_a_pattern_catastrophic_on_chinese_text_is_refused(world, db):
     price = r"(多少钱|价格)\p{Han}{0,10}[？?]"
     chinese = await add_rule(world, alice, cid, keyword=price, matchMode="regex", reply="欢迎")
     assert chinese["matchMode"] == "regex"
+
+
+async def test_a_pattern_with_clashing_flags_is_refused_as_invalid(world, db):
+    """`(?V1)` (the robot reads patterns as version 0) or `(?a)(?u)` make the `regex` package raise ValueError, not
+    regex.error: the rule is refused like any invalid pattern (400 on the keyword), never a 500."""
+    alice = await world.member("alice")
+    cid = await world.community(alice)
+    for pattern in ("(?V1)价格", "(?a)(?u)价格", "(?i:(?V1)a)"):
+        bad = await add_rule(world, alice, cid, 400, keyword=pattern, matchMode="regex", reply="欢迎")
+        assert bad["code"] == "validation_failed" and bad["errors"][0]["field"] == "keyword", pattern
+        assert "not a valid pattern" in bad["errors"][0]["message"]
+    assert matching.matches("regex", "(?V1)价格", "价格") is False  # a stored one is no match, not an error
