@@ -1,7 +1,9 @@
 """Matching a text against keyword rules, safely.
 
-- exact: the whole text (trimmed, case-folded) equals the keyword (trimmed, case-folded)
-- contains: the keyword (case-folded) occurs in the text (case-folded)
+- exact: the whole text (trimmed, folded) equals the keyword (trimmed, folded)
+- contains: the keyword (folded) occurs in the text (folded)
+  Folded: NFKC, then case-folded: Chinese keyboards type full-width letters, digits, punctuation and spaces
+  (ＶＩＰ, ？, U+3000), which must match the half-width ones an admin wrote (and the other way round).
 - regex: a pattern of at most 100 characters, run by the `regex` package with a timeout per match, on at
   most MATCH_TEXT_MAX characters of text. Before compiling, a pattern whose counted repeats ({m,n}) multiply
   beyond REPEAT_MAX along one nesting is refused: the compiled program holds every repetition, so 24
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import unicodedata
 
 import regex
 from regex import _regex_core
@@ -106,12 +109,16 @@ def validate_pattern(pattern: str) -> None:
             raise PatternError("the pattern backtracks catastrophically (it ran out of time on a test input)") from None
 
 
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def matches(mode: str, keyword: str, text: str) -> bool:
     text = text[:MATCH_TEXT_MAX]
     if mode == "exact":
-        return text.strip().casefold() == keyword.strip().casefold()
+        return _fold(text).strip() == _fold(keyword).strip()
     if mode == "contains":
-        return keyword.casefold() in text.casefold()
+        return _fold(keyword) in _fold(text)
     try:
         return compile_pattern(keyword).search(text, timeout=MATCH_TIMEOUT) is not None
     except TimeoutError:

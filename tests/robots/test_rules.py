@@ -108,3 +108,20 @@ async def test_concurrent_posts_get_one_answer_per_cooldown(world, db):
     posts = await asyncio.gather(*(world.post(bob, cid, f"hello {n}") for n in range(4)))
     answers = [await robot_comments(db, p["id"]) for p in posts]
     assert sum(len(a) for a in answers) == 1
+
+
+async def test_full_width_text_matches_half_width_keywords(world, db):
+    """Chinese keyboards type full-width letters, digits and punctuation (ＶＩＰ, ？, a full-width space): `exact` and
+    `contains` compare texts folded to one width (NFKC) as well as case, so ＶＩＰ matches the keyword vip and
+    报名？ matches 报名?."""
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    await add_rule(world, alice, cid, keyword="vip", reply="会员说明见置顶", cooldownSeconds=0)
+    await add_rule(world, alice, cid, keyword="报名?", matchMode="exact", reply="报名链接在置顶帖", cooldownSeconds=0)
+    await add_rule(world, alice, cid, keyword="ＱＱ群", reply="不提供QQ群", cooldownSeconds=0)
+    vip = await world.post(bob, cid, "怎么开通ＶＩＰ呀")
+    assert await robot_comments(db, vip["id"]) == [("会员说明见置顶", None, None)]
+    signup = await world.post(bob, cid, "\u3000报名？")
+    assert await robot_comments(db, signup["id"]) == [("报名链接在置顶帖", None, None)]
+    qq = await world.post(bob, cid, "有qq群吗")
+    assert await robot_comments(db, qq["id"]) == [("不提供QQ群", None, None)]
