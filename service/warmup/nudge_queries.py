@@ -27,10 +27,11 @@ SELECT count(*) FROM warmup_nudges
 WHERE community_id = $1 AND kind = $2 AND created_at > now() - interval '1 day'
 """
 
-# Active members who accept nudges and had none (anywhere) in the last $2.
+# Active members who accept nudges and had none (anywhere) in the last $2; not one an admin muted, who may not
+# write in the community: the robot would nudge them to speak, or introduce them, for nothing.
 _ELIGIBLE = """
 SELECT m.user_id FROM memberships m
-WHERE m.community_id = $1 AND m.status = 'active'
+WHERE m.community_id = $1 AND m.status = 'active' AND (m.muted_until IS NULL OR m.muted_until <= now())
   AND NOT EXISTS (SELECT FROM interest_preferences ip WHERE ip.user_id = m.user_id AND NOT ip.introductions)
   AND NOT EXISTS (SELECT FROM warmup_nudges n WHERE n.user_id = m.user_id AND n.created_at > now() - $2::interval)
 """

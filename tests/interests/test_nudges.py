@@ -121,6 +121,33 @@ async def test_a_silent_member_is_prompted_with_a_topic_they_care_about(world, j
     assert await inbox(world, other, "interest_prompt") == []
 
 
+async def test_a_member_muted_by_the_admins_is_not_nudged_to_speak(world, jobs, db, monkeypatch):
+    """A member under an admin's mute cannot post nor comment (member_muted): the robot neither prompts them to
+    write about their interest nor introduces them, until the mute ends."""
+    owner, quiet, fan = [await world.member(n) for n in ("owner", "quiet", "fan")]
+    cid = await world.community(owner, quiet, fan)
+    for who in (quiet, fan):
+        await world.post(who, cid, "手冲咖啡的水温多少合适")
+        await world.post(who, cid, "咖啡是我的最爱")
+    await db.execute("UPDATE posts SET created_at = now() - interval '20 days'")
+    await robot_on(world, owner, cid)
+    await run(jobs, "interests.extract")
+    muted = await world.client.put(
+        f"/v1/communities/{cid}/members/{quiet.id}", json={"muteMinutes": 600}, headers=owner.headers
+    )
+    assert muted.status_code == 200, muted.text
+
+    await run(jobs, "robots.nudges")
+    assert await inbox(world, quiet, "interest_prompt") == [] and await introductions(world, quiet) == []
+    assert await introductions(world, fan) == []  # nobody to meet but the muted member (fan is prompted instead)
+    assert await db.fetchval("SELECT count(*) FROM warmup_nudges WHERE user_id = $1", quiet.id) == 0
+
+    await db.execute("UPDATE memberships SET muted_until = now() - interval '1 second' WHERE user_id = $1", quiet.id)
+    await run(jobs, "robots.nudges")
+    (prompt,) = await inbox(world, quiet, "interest_prompt")  # the mute ended: nudged like anyone silent
+    assert prompt["data"]["tag"] == "咖啡"
+
+
 async def assert_opted_in(world, who) -> None:
     settings = await get(world, who, "/v1/me/interest-settings")
     assert settings == {"introductions": True, "updatedAt": None}
