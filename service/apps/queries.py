@@ -26,10 +26,13 @@ LOCK_COMMUNITY_APP = "SELECT * FROM community_apps WHERE community_id = $1 AND i
 
 PURCHASE = "SELECT billing, price_fen FROM app_purchases WHERE order_id = $1"
 
+# What the order buys: what the answer it comes with quotes. An open order is answered again while its amount
+# stands, so a reprice at the same amount (one-off <-> monthly) changes what it buys, until it is applied.
 RECORD_PURCHASE = """
 INSERT INTO app_purchases (order_id, community_app_id, community_id, billing, price_fen)
 SELECT $1, a.id, a.community_id, $3, $4 FROM community_apps a WHERE a.id = $2
-ON CONFLICT ON CONSTRAINT app_purchases_pkey DO NOTHING
+ON CONFLICT ON CONSTRAINT app_purchases_pkey DO UPDATE SET billing = EXCLUDED.billing
+WHERE app_purchases.applied_at IS NULL
 """
 
 APPLY_PURCHASE = """

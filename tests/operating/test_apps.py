@@ -300,3 +300,25 @@ async def test_polls_collections_and_robots_switched_off_refuse_their_routes_and
     assert (await world.api.put(f"/v1/communities/{cid}/apps/robots", headers=alice.headers)).status_code == 200
     again = await world.api.post(f"/v1/communities/{cid}/posts", json={"text": "价格呢"}, headers=bob.headers)
     assert await world.pool.fetchval(robot, int(again.json()["id"])) == 1
+
+
+async def test_an_open_order_buys_what_the_owners_last_answer_quoted_after_a_reprice_at_the_same_amount(world, people):
+    """The operator changes an app from one-off to monthly at the same price while the owner's order is still open:
+    asking again answers the same order (same amount) with the app now monthly, so paying it buys a month, not the
+    app for good (and the other way round); what an order buys is what the last answer it came with said."""
+    alice, *_ = people
+    cid = await world.community(alice)
+    one_off = {"billing": "one_off", "priceFen": 1990}
+    assert (await world.api.put("/v1/admin/apps/warmup/price", json=one_off, headers=OPERATOR)).status_code == 200
+    first = await world.api.put(f"/v1/communities/{cid}/apps/warmup", headers=alice.headers)
+    assert first.status_code == 202 and first.json()["app"]["billing"] == "one_off"
+    monthly = {"billing": "monthly", "priceFen": 1990}
+    assert (await world.api.put("/v1/admin/apps/warmup/price", json=monthly, headers=OPERATOR)).status_code == 200
+    again = await world.api.put(f"/v1/communities/{cid}/apps/warmup", headers=alice.headers)
+    assert again.status_code == 202 and again.json()["app"]["billing"] == "monthly"
+    assert again.json()["order"]["id"] == first.json()["order"]["id"]
+    await world.pay_order(again.json()["order"])
+    (app,) = [a for a in (await world.api.get(f"/v1/communities/{cid}/apps", headers=alice.headers)).json()["items"]
+              if a["app"] == "warmup"]  # fmt: skip
+    assert app["purchased"] is False and app["state"] == "enabled"
+    assert timedelta(days=27) < datetime.fromisoformat(app["paidUntil"]) - datetime.now(UTC) <= timedelta(days=31)
