@@ -82,9 +82,10 @@ async def _check_reply(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, r
 async def create_rule(
     pool: asyncpg.Pool, wechat: WeChatClient, community_id: int, user_id: int, data: m.RuleCreate
 ) -> m.Rule:
-    keyword = await _validate(data.keyword, data.match_mode)
     async with pool.acquire() as conn:
         await require_app_member(conn, community_id, user_id, APP, admin=True)
+    # Only then the pattern: trying it on the probes costs CPU (up to its timeout) that a stranger must not spend.
+    keyword = await _validate(data.keyword, data.match_mode)
     await _check_reply(pool, wechat, user_id, data.reply)
     async with pool.acquire() as conn, conn.transaction():
         await require_app_member(conn, community_id, user_id, APP, admin=True)

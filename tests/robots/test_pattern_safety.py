@@ -96,3 +96,13 @@ async def test_a_pattern_with_clashing_flags_is_refused_as_invalid(world, db):
         assert bad["code"] == "validation_failed" and bad["errors"][0]["field"] == "keyword", pattern
         assert "not a valid pattern" in bad["errors"][0]["message"]
     assert matching.matches("regex", "(?V1)价格", "价格") is False  # a stored one is no match, not an error
+
+
+async def test_a_strangers_pattern_is_refused_before_it_is_tried(world, db):
+    """Trying a pattern on the probes costs CPU: whoever may not add rules is refused first, whatever they send."""
+    alice, bob, erin = await world.member("alice"), await world.member("bob"), await world.member("erin")
+    cid = await world.community(alice, bob)
+    slow = r"(\p{Han}|\p{Han}\p{Han})+$"
+    member = await add_rule(world, bob, cid, 403, keyword=slow, matchMode="regex", reply="欢迎")
+    stranger = await add_rule(world, erin, cid, 403, keyword=slow, matchMode="regex", reply="欢迎")
+    assert (member["code"], stranger["code"]) == ("forbidden", "not_member")
