@@ -83,7 +83,8 @@ def bearer(tokens: dict[str, Any] | str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
 
-async def _wait_for_lock_waiters(conn: asyncpg.Connection, count: int) -> None:
+async def wait_for_lock_waiters(conn: asyncpg.Connection, count: int) -> None:
+    """Until ``count`` statements of this database wait for a lock (a test holding one open in a transaction)."""
     sql = """SELECT count(*) FROM pg_stat_activity
              WHERE datname = current_database() AND wait_event_type = 'Lock'"""
     for _ in range(250):
@@ -107,9 +108,9 @@ async def refresh_first(
             "SELECT 1 FROM refresh_tokens WHERE token_hash = sha256($1::text::bytea) FOR UPDATE", refresh_token
         )
         refreshing = asyncio.create_task(client.post("/v1/auth/refresh", json={"refreshToken": refresh_token}))
-        await _wait_for_lock_waiters(holder, 1)
+        await wait_for_lock_waiters(holder, 1)
         racing = asyncio.create_task(other)
-        await _wait_for_lock_waiters(holder, 2)
+        await wait_for_lock_waiters(holder, 2)
         await tx.rollback()
         return await refreshing, await racing
     finally:

@@ -12,6 +12,7 @@ from service.core import money as core_money
 from service.meetups import queries as q
 from service.meetups import signups
 from tests.operating.test_meetups import at, create_meetup, ledger_violations, meetup_of, sign_up
+from tests.wechat_support import wait_for_lock_waiters
 from tests.world import assert_problem
 
 
@@ -196,16 +197,6 @@ async def test_signing_up_again_with_the_key_of_a_lapsed_sign_up_holds_no_place(
     assert fresh.status_code == 201 and fresh.json()["order"]["status"] == "created", fresh.text
 
 
-async def _wait_for_lock_waiters(conn, count: int) -> None:
-    sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    for _ in range(250):
-        await conn.execute("SELECT pg_stat_clear_snapshot()")  # the holder is in a transaction: no cached view
-        if await conn.fetchval(sql) >= count:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"never saw {count} statements waiting for a lock")
-
-
 async def test_a_key_taken_by_another_order_while_signing_up_leaves_no_place_held(world, people):
     """The key is free when the place is taken, but another request of Bob's creates its order with the same key
     before the sign-up's order is made (a test connection holds that order uncommitted until the sign-up waits
@@ -225,7 +216,7 @@ async def test_a_key_taken_by_another_order_while_signing_up_leaves_no_place_hel
             int(cid),
         )
         signing_up = asyncio.create_task(sign_up(world, bob, mid, **{"Idempotency-Key": "bob-race"}))
-        await _wait_for_lock_waiters(holder, 1)
+        await wait_for_lock_waiters(holder, 1)
         await tx.commit()
     assert_problem(await signing_up, 422, "idempotency_key_reused")
     await _nothing_held(world, bob, mid)
