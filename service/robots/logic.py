@@ -222,7 +222,10 @@ async def answer_customer_message(pool: asyncpg.Pool, settings: Settings, wechat
                 return "no_match"
             rule_id = rule["id"]
             await conn.execute(q.SET_MESSAGE_RULE, message_id, rule_id)
-        reply = await conn.fetchrow(q.RULE_REPLY, rule_id)
+        reply = await conn.fetchrow(q.RULE_REPLY, rule_id, settings.customer_service_community_id)
+        if reply is None:  # the rule stopped answering since it was chosen (this is a retry): nothing to send
+            await conn.execute(q.FINISH_MESSAGE, message_id, "no_match")
+            return "no_match"
     # Sent with no connection held; WeChatUnavailable propagates and the job is retried with the same rule.
     try:
         await wechat.send_custom_text(message["openid"], reply["reply"])

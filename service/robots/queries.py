@@ -89,7 +89,12 @@ FOR UPDATE OF m
 
 SET_MESSAGE_RULE = "UPDATE wechat_messages SET rule_id = $2 WHERE id = $1"
 
-RULE_REPLY = "SELECT reply, community_id FROM robot_rules WHERE id = $1"
+# The chosen rule's reply while it still answers ($2 the customer-service community): a send retried after WeChat
+# was unavailable finds it deleted, switched off or the robots app off since, and sends nothing.
+RULE_REPLY = f"""
+SELECT reply, community_id FROM robot_rules
+WHERE id = $1 AND community_id = $2 AND enabled AND deleted_at IS NULL AND {app_active("$2", "'robots'")}
+"""  # noqa: S608
 
 USER_OPENID = "SELECT openid FROM users WHERE id = $1"
 

@@ -8,12 +8,14 @@ import json
 import time
 
 import msgspec
+import pytest
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
 from service.core.messaging import wechat_of
 from service.robots.logic import answer_customer_message
+from service.wechat.errors import WeChatUnavailable
 from tests.world import assert_problem
 
 TOKEN = "sandbox-message-token"
@@ -142,3 +144,28 @@ async def test_the_robot_answers_through_customer_service(world, db, jobs):
     await push(world, signed(), text_xml(bob.openid, "价格", 9))
     last = await db.fetchval("SELECT max(id) FROM wechat_messages")
     assert await answer_customer_message(jobs.pool, jobs.settings, wechat, last) == "no_match"
+
+
+async def test_a_retried_reply_whose_rule_was_deleted_meanwhile_sends_nothing(world, db, jobs):
+    """WeChat unavailable at the first send: the job is retried with the rule it chose. Deleted (or switched off)
+    since, the rule answers no more: no reply, and the message ends as no match (it crashed on the missing rule)."""
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice)
+    body = {"keyword": "价格", "reply": "价格请看小程序首页"}
+    made = await world.client.post(f"/v1/communities/{cid}/robot-rules", json=body, headers=alice.headers)
+    assert made.status_code == 201, made.text
+    await push(world, signed(), text_xml(bob.openid, "价格？", 21))
+    settings = msgspec.structs.replace(jobs.settings, customer_service_community_id=int(cid))
+    wechat = wechat_of(jobs)
+    message_id = await db.fetchval("SELECT max(id) FROM wechat_messages")
+    await world.sandbox.fault("busy")
+    try:
+        with pytest.raises(WeChatUnavailable):
+            await answer_customer_message(jobs.pool, settings, wechat, message_id)
+    finally:
+        await world.sandbox.control("DELETE", "/sandbox/faults")
+    deleted = await world.client.delete(f"/v1/robot-rules/{made.json()['id']}", headers=alice.headers)
+    assert deleted.status_code == 204, deleted.text
+    assert await answer_customer_message(jobs.pool, settings, wechat, message_id) == "no_match"
+    assert (await world.sandbox.control("GET", "/sandbox/messages/custom"))["items"] == []
+    assert await db.fetchval("SELECT count(*) FROM robot_replies WHERE channel = 'customer_service'") == 0
