@@ -21,6 +21,7 @@ from service.core.money.purposes import PaidOrder, Purpose, Refuse, TransferInfo
 from service.core.rows import from_row
 from service.errors import Problem
 from service.interactions import queries as q
+from service.interactions import reward_queries as rq
 from service.interactions.allocation import split_two_tiers
 from service.interactions.logic import ROLLUP_OVERLAP, compute_metrics, day_bounds, validate_window
 from service.interactions.models import (
@@ -108,7 +109,7 @@ async def plan(conn: asyncpg.Connection, settings: Settings, pool: asyncpg.Recor
     start, end = pool["window_from"], pool["window_to"]
     scores: dict[int, float] = {}
     member_scores: dict[int, dict[int, float]] = {}
-    for row in await conn.fetch(q.CANDIDATE_COMMUNITIES, pool["community_ids"], pool["brand_id"]):
+    for row in await conn.fetch(rq.CANDIDATE_COMMUNITIES, pool["community_ids"], pool["brand_id"]):
         community_id = row["id"]
         _, total, _ = await compute_metrics(conn, settings, community_id, start, end, "month")
         if (
@@ -157,7 +158,7 @@ async def create_pool(
 ) -> RewardPool:
     validate_window(data.start, data.end, ("start", "end"), "body")
     row = await conn.fetchrow(
-        q.INSERT_POOL,
+        rq.INSERT_POOL,
         data.amount_fen,
         data.start,
         data.end,
@@ -170,7 +171,7 @@ async def create_pool(
 
 
 async def read_pool(conn: asyncpg.Connection, settings: Settings, pool_id: int) -> RewardPool:
-    row = await conn.fetchrow(q.POOL, pool_id)
+    row = await conn.fetchrow(rq.POOL, pool_id)
     if row is None or row["brand_id"] is not None:  # a brand's pool is the brand's (brand_pools.py)
         raise Problem("pool_not_found")
     return _pool(row, await allocation(conn, settings, row))
@@ -179,7 +180,7 @@ async def read_pool(conn: asyncpg.Connection, settings: Settings, pool_id: int) 
 async def allocation(conn: asyncpg.Connection, settings: Settings, row: asyncpg.Record) -> list[CommunityAllocation]:
     """What a pool shows: the recorded allocation once committed, else the one it would make now."""
     if row["status"] == "committed":
-        return _stored(await conn.fetch(q.POOL_ALLOCATIONS, row["id"]))
+        return _stored(await conn.fetch(rq.POOL_ALLOCATIONS, row["id"]))
     return await plan(conn, settings, row)
 
 
@@ -189,7 +190,7 @@ async def commit_pool(
     """Record the allocation once; committing again returns what was recorded. `brand_id`: the brand whose pool
     it must be (None: the operator's pools)."""
     async with conn.transaction():
-        row = await conn.fetchrow(q.LOCK_POOL, pool_id)
+        row = await conn.fetchrow(rq.LOCK_POOL, pool_id)
         if row is None or row["brand_id"] != brand_id:
             raise Problem("pool_not_found")
         if row["status"] == "unpaid":  # a brand's pool before its payment (brand_pools.py)
@@ -207,11 +208,11 @@ async def commit_pool(
                 for c in communities
                 for m in c.members
             ]
-            await conn.execute(q.INSERT_ALLOCATIONS, pool_id, *map(list, zip(*rows, strict=True)))
+            await conn.execute(rq.INSERT_ALLOCATIONS, pool_id, *map(list, zip(*rows, strict=True)))
             await _promise_payouts(conn, pool_id)
-            await conn.execute(q.COMMIT_POOL, pool_id)
-            row = await conn.fetchrow(q.POOL, pool_id)
-        stored = await conn.fetch(q.POOL_ALLOCATIONS, pool_id)
+            await conn.execute(rq.COMMIT_POOL, pool_id)
+            row = await conn.fetchrow(rq.POOL, pool_id)
+        stored = await conn.fetch(rq.POOL_ALLOCATIONS, pool_id)
     return _pool(row, _stored(stored))
 
 
@@ -245,7 +246,7 @@ async def commit(
 ) -> tuple[asyncpg.Record, list[CommunityAllocation]]:
     """A brand's pool committed (`commit_pool`): its row and its recorded allocation."""
     await commit_pool(conn, settings, pool_id, brand_id)
-    return await conn.fetchrow(q.POOL, pool_id), _stored(await conn.fetch(q.POOL_ALLOCATIONS, pool_id))
+    return await conn.fetchrow(rq.POOL, pool_id), _stored(await conn.fetch(rq.POOL_ALLOCATIONS, pool_id))
 
 
 async def _promise_payouts(conn: asyncpg.Connection, pool_id: int) -> None:
@@ -253,10 +254,10 @@ async def _promise_payouts(conn: asyncpg.Connection, pool_id: int) -> None:
     0.1 yuan or more, and one per member and community for their smaller owed rewards once these add up to 0.1 yuan
     (WeChat Pay transfers nothing less). The checkout worker sends them, the member confirms them in the mini
     program, and `_on_transfer` marks the rewards paid."""
-    for row in await conn.fetch(q.PAYABLE_ALLOCATIONS, pool_id, MIN_TRANSFER_FEN):
+    for row in await conn.fetch(rq.PAYABLE_ALLOCATIONS, pool_id, MIN_TRANSFER_FEN):
         await _transfer(conn, [row], dedupe_key=f"reward:{row['id']}")
-    for payee in await conn.fetch(q.SMALL_PAYEES, pool_id, MIN_TRANSFER_FEN):
-        rows = await conn.fetch(q.LOCK_SMALL_REWARDS, payee["community_id"], payee["user_id"], MIN_TRANSFER_FEN)
+    for payee in await conn.fetch(rq.SMALL_PAYEES, pool_id, MIN_TRANSFER_FEN):
+        rows = await conn.fetch(rq.LOCK_SMALL_REWARDS, payee["community_id"], payee["user_id"], MIN_TRANSFER_FEN)
         await _pay_small(conn, rows)
 
 
@@ -284,7 +285,7 @@ async def _transfer(conn: asyncpg.Connection, rows: list[asyncpg.Record], dedupe
         remark="社区活跃奖励",
         dedupe_key=dedupe_key,
     )
-    await conn.execute(q.SET_ALLOCATION_TRANSFER, first["community_id"], [row["id"] for row in rows], transfer_id)
+    await conn.execute(rq.SET_ALLOCATION_TRANSFER, first["community_id"], [row["id"] for row in rows], transfer_id)
     return transfer_id
 
 
@@ -297,15 +298,15 @@ async def transfer_reward(
     (a small one: all of the member's small ones in the community) is locked."""
 
     async def action() -> tuple[int, Transfer]:
-        reward = await conn.fetchrow(q.MY_REWARD, reward_id, user_id)
+        reward = await conn.fetchrow(rq.MY_REWARD, reward_id, user_id)
         if reward is None:
             raise Problem("reward_not_found")
         community_id = reward["community_id"]
         small = reward["amount_fen"] < MIN_TRANSFER_FEN
         if small:
-            rows = await conn.fetch(q.LOCK_SMALL_REWARDS, community_id, user_id, MIN_TRANSFER_FEN)
+            rows = await conn.fetch(rq.LOCK_SMALL_REWARDS, community_id, user_id, MIN_TRANSFER_FEN)
         else:
-            rows = await conn.fetch(q.LOCK_OWED_REWARD, community_id, reward_id)
+            rows = await conn.fetch(rq.LOCK_OWED_REWARD, community_id, reward_id)
         mine = next((row for row in rows if row["id"] == reward_id), None)
         if mine is None:
             raise Problem("reward_already_paid")
@@ -325,16 +326,16 @@ async def transfer_reward(
 async def _on_transfer(conn: asyncpg.Connection, transfer: TransferInfo) -> None:
     if transfer.status != "succeeded":
         # Failed, or returned unconfirmed after 24 hours: its rewards are owed again, free to be sent again.
-        await conn.execute(q.RELEASE_TRANSFER, transfer.id)
+        await conn.execute(rq.RELEASE_TRANSFER, transfer.id)
         return
-    paid = await conn.fetch(q.MARK_TRANSFER_PAID, transfer.id)
+    paid = await conn.fetch(rq.MARK_TRANSFER_PAID, transfer.id)
     if paid:  # the first time only; one notice for the transfer, however many rewards it pays
         data = {"amountFen": str(transfer.amount_fen)}
         community_id = paid[0]["community_id"]
         await deliver(
             conn, Item(transfer.payee_user_id, "reward_paid", "reward", transfer.subject_id, community_id, data=data)
         )
-    elif not await conn.fetchval(q.TRANSFER_PAID_REWARDS, transfer.id):
+    elif not await conn.fetchval(rq.TRANSFER_PAID_REWARDS, transfer.id):
         # WeChat paid a transfer we had failed (only a query error once did that): its rewards were released and
         # may have been sent again, so the member may hold them twice, for a person to settle.
         log.error("a failed reward transfer was paid", extra={"transferId": transfer.id})

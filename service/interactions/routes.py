@@ -19,6 +19,7 @@ from service.core.money.models import Transfer
 from service.errors import Problem
 from service.interactions import ingestion, logic, rewards, stages
 from service.interactions import queries as q
+from service.interactions import reward_queries as rq
 from service.interactions.models import (
     BatchResult,
     EventBatch,
@@ -256,7 +257,7 @@ class MyRewardsController(Controller):
         before = int(cursor) if cursor else None
         if before is not None and before > MAX_ID:
             raise Problem("validation_failed", "cursor out of range")
-        rows = await db.fetch(q.MY_REWARDS, user.id, before, limit + 1, MIN_TRANSFER_FEN)
+        rows = await db.fetch(rq.MY_REWARDS, user.id, before, limit + 1, MIN_TRANSFER_FEN)
         items = [
             MyReward(
                 id=str(r["id"]),
