@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from service.core.json_text import array, literal, obj, quoted, string
+from service.core.json_text import array, literal, obj, quoted, string, timestamp
 
 # Texts a member may write, and what JSON must escape in them.
 AWKWARD = [
@@ -32,7 +32,7 @@ async def test_each_value_reads_as_json_build_objects(database_url):
                 count=literal("$3::int"),
                 flag=literal("$4::boolean"),
                 tags=literal("to_json($5::text[])"),
-                at=quoted("to_char($6::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"),
+                at=timestamp("$6::timestamptz"),
                 nested=obj(inner=string("$1::text")),
             )
             reference = """json_build_object('text', $1::text, 'id', $2::bigint::text, 'count', $3::int,

@@ -26,6 +26,11 @@ def quoted(expr: str) -> str:
     return f"""coalesce('"' || ({expr})::text || '"', 'null')"""
 
 
+def timestamp(expr: str) -> str:
+    """A timestamptz as an RFC 3339 string in UTC with microseconds, whatever the session's time zone."""
+    return quoted(f"""to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""")
+
+
 def literal(expr: str) -> str:
     """A number, a boolean or a JSON value (json, jsonb), as PostgreSQL writes it."""
     return f"coalesce(({expr})::text, 'null')"

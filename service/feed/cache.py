@@ -25,7 +25,7 @@ from typing import Any
 
 from service.core.media import PLACEHOLDER
 
-# Every item starts with its reader's like (page_queries._item_json): the shared page says false.
+# Every item starts with its reader's like (item_queries.item_json): the shared page says false.
 LIKED_FALSE = b'{"likedByMe":false'
 LIKED_TRUE = b'{"likedByMe":true'
 

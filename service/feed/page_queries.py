@@ -2,7 +2,8 @@
 
 Read paths build the JSON of a page in PostgreSQL (one statement: the caller's standing, the page, authors,
 counts from the post rows, liked-by-me, first comments) and hand it back as bytes, untouched by Python. The JSON
-is text joined in SQL (core/json_text.py), at half the cost of json_build_object.
+is text joined in SQL (core/json_text.py), at half the cost of json_build_object; an item's is in
+item_queries.py.
 The fragments below are constant SQL text assembled at import time; no value is ever formatted into SQL.
 """
 
@@ -12,123 +13,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from service.core.blocks import unblocked
-from service.core.json_text import array, literal, obj, quoted, string
-from service.core.media import IMAGES_JSON
+from service.core.json_text import array
 from service.core.shown import member_shown
+from service.feed.item_queries import comment_json, first_comments, item_joins, item_json
 from service.feed.models import FEED_LIMIT_MAX, FIRST_COMMENTS
-
-# A post's uploaded photos, URLs as placeholders signed per answer (service/core/media.py).
-_IMAGES = f"CASE WHEN p.image_ids = '{{}}' THEN '[]' ELSE ({IMAGES_JSON.format(ids='p.image_ids')})::text END"
-
-
-def _time(column: str) -> str:
-    """RFC 3339 UTC with microseconds, whatever the session's time zone."""
-    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
-
-
-def _author(user: str, robot: str, row: str) -> str:
-    robot_author = obj(
-        id="'null'",
-        nickname=string(f"coalesce({robot}.nickname, {row}.robot)"),
-        avatarUrl=string(f"coalesce({robot}.avatar_url, '')"),
-    )
-    member = obj(
-        id=quoted(f"{row}.author_id"), nickname=string(f"{user}.nickname"), avatarUrl=string(f"{user}.avatar_url")
-    )
-    return f"CASE WHEN {row}.author_id IS NULL THEN {robot_author} ELSE {member} END"
-
-
-def _image(row: str) -> str:
-    """A comment's one photo, or null."""
-    return f"""CASE WHEN {row}.image_id IS NULL THEN 'null'
-            ELSE (({IMAGES_JSON.format(ids=f"ARRAY[{row}.image_id]")}) -> 0)::text END"""
-
-
-def _mentions(row: str) -> str:
-    """The members a post or comment mentions, in the author's order, for the client's @nickname."""
-    mention = obj(userId=quoted("mu.id"), nickname=string("mu.nickname"))
-    return f"""CASE WHEN {row}.mention_ids = '{{}}' THEN '[]' ELSE (
-            SELECT {array(mention, f"array_position({row}.mention_ids, mu.id)")}
-            FROM users mu WHERE mu.id = ANY({row}.mention_ids)) END"""  # noqa: S608
-
-
-def _comment_json(row: str, user: str, robot: str, **extra: str) -> str:
-    return obj(
-        id=quoted(f"{row}.id"),
-        postId=quoted(f"{row}.post_id"),
-        parentId=quoted(f"{row}.parent_id"),
-        replyToId=quoted(f"{row}.reply_to_id"),
-        author=_author(user, robot, row),
-        robot=string(f"{row}.robot"),
-        text=string(f"{row}.text"),
-        image=_image(row),
-        status=string(f"{row}.status"),
-        replyCount=literal(f"{row}.reply_count"),
-        createdAt=quoted(_time(f"{row}.created_at")),
-        mentions=_mentions(row),
-        **extra,
-    )
-
-
-def _item_json(me: str, community: str) -> str:
-    """One feed item of post `p` (authors `u`/`r` joined, first comments `fc` joined) as seen by user `me`.
-    `likedByMe` comes first, so a cached item can be made a reader's own by its first bytes (cache.py).
-    ``community``: the page's community, a parameter where the statement has one (see _first_comments)."""
-    link = obj(kind=string("p.link_kind"), id=quoted("p.link_id"))
-    return obj(
-        likedByMe=literal(
-            f"EXISTS (SELECT FROM post_likes l WHERE l.community_id = {community} AND l.post_id = p.id "
-            f"AND l.user_id = {me})"
-        ),
-        id=quoted("p.id"),
-        communityId=quoted("p.community_id"),
-        kind=string("p.kind"),
-        author=_author("u", "r", "p"),
-        robot=string("p.robot"),
-        text=string("p.text"),
-        images=_IMAGES,
-        imageUrls=literal("to_json(p.image_urls)"),
-        link=f"CASE WHEN p.link_kind IS NULL THEN 'null' ELSE {link} END",
-        status=string("p.status"),
-        likeCount=literal("p.like_count"),
-        commentCount=literal("p.comment_count"),
-        shareCount=literal("p.share_count"),
-        viewCount=literal("p.view_count"),
-        essence=literal("p.essence_at IS NOT NULL"),
-        essenceAt=quoted(_time("p.essence_at")),
-        createdAt=quoted(_time("p.created_at")),
-        editedAt=quoted(_time("p.edited_at")),
-        pinned=literal(f"EXISTS (SELECT FROM post_pins pp WHERE pp.community_id = {community} AND pp.post_id = p.id)"),
-        firstComments="coalesce(fc.comments, '[]')",
-        mentions=_mentions("p"),
-    )
-
-
-def _first_comments(me: str, community: str) -> str:
-    """The first visible comments of post `p` that reader ``me`` has not blocked the authors of. ``community``
-    is the page's community parameter ($1) where the statement has one: Citus plans the page CTE (read several
-    times) apart, so `p` is then an intermediate result and only a parameter routes comments to one shard; on one
-    server it is the same condition, on the same index."""
-    return f"""SELECT * FROM comments c
-          WHERE c.community_id = {community} AND c.post_id = p.id AND c.parent_id IS NULL
-            AND c.deleted_at IS NULL AND c.status = 'visible'
-            AND {unblocked(me, "c.author_id")}
-          ORDER BY c.created_at, c.id LIMIT {FIRST_COMMENTS}"""  # noqa: S608
-
-
-def _item_joins(me: str, community: str) -> str:
-    """Authors and the first comments of each post `p` of a page."""
-    return f"""
-LEFT JOIN users u ON u.id = p.author_id
-LEFT JOIN robots r ON r.name = p.robot
-LEFT JOIN LATERAL (
-    SELECT {array(_comment_json("c", "cu", "cr"), "c.created_at, c.id")} AS comments
-    FROM ({_first_comments(me, community)}) c
-    LEFT JOIN users cu ON cu.id = c.author_id
-    LEFT JOIN robots cr ON cr.name = c.robot
-) fc ON true
-"""  # noqa: S608
-
 
 # What a member may see of a community's posts: the visible ones, and their own pending ones; never those of a
 # member they blocked.
@@ -147,13 +35,13 @@ def _page(source: str, me: str, limit: str, community: str, *, shared: bool = Fa
         items = f"""statement_timestamp() AS read_at,
        ARRAY(SELECT p.id FROM page p WHERE p.n <= {limit} ORDER BY p.n) AS post_ids,
        ARRAY(SELECT p.author_id FROM page p WHERE p.n <= {limit} ORDER BY p.n) AS author_ids,
-       ARRAY(SELECT DISTINCT c.author_id FROM page p CROSS JOIN LATERAL ({_first_comments(me, community)}) c
+       ARRAY(SELECT DISTINCT c.author_id FROM page p CROSS JOIN LATERAL ({first_comments(me, community)}) c
              WHERE p.n <= {limit} AND c.author_id IS NOT NULL) AS commenter_ids,
-       ARRAY(SELECT convert_to({_item_json(me, community)}, 'UTF8')
-             FROM page p {_item_joins(me, community)} WHERE p.n <= {limit} ORDER BY p.n) AS items"""  # noqa: S608
+       ARRAY(SELECT convert_to({item_json(me, community)}, 'UTF8')
+             FROM page p {item_joins(me, community)} WHERE p.n <= {limit} ORDER BY p.n) AS items"""  # noqa: S608
     else:
         items = f"""convert_to(
-           (SELECT {array(_item_json(me, community), "p.n")} FROM page p {_item_joins(me, community)}
+           (SELECT {array(item_json(me, community), "p.n")} FROM page p {item_joins(me, community)}
             WHERE p.n <= {limit}), 'UTF8') AS items"""  # noqa: S608
     return f"""
 page AS (SELECT * FROM ({source}) p)
@@ -367,10 +255,10 @@ MY_FEED = _pages(_my_feed)
 POST_ITEM = f"""
 WITH page AS (SELECT p.*, 1 AS n FROM posts p WHERE p.id = $1)
 SELECT p.community_id, p.author_id, p.status, p.deleted_at IS NOT NULL AS deleted, m.status AS standing,
-       convert_to({_item_json("$2", "p.community_id")}, 'UTF8') AS item
+       convert_to({item_json("$2", "p.community_id")}, 'UTF8') AS item
 FROM page p
 LEFT JOIN memberships m ON m.community_id = p.community_id AND m.user_id = $2
-{_item_joins("$2", "p.community_id")}
+{item_joins("$2", "p.community_id")}
 """  # noqa: S608
 
 # --- comments ------------------------------------------------------------------------------------------
@@ -391,7 +279,7 @@ def _comment_page(where: str, with_replies: bool, after: bool) -> str:
         replies = "coalesce(replies.items, '[]')"
         joins = f"""
            LEFT JOIN LATERAL (
-               SELECT {array(_comment_json("c", "ru", "rr"), "c.created_at, c.id")} AS items
+               SELECT {array(comment_json("c", "ru", "rr"), "c.created_at, c.id")} AS items
                FROM (SELECT * FROM comments c WHERE c.community_id = $6 AND c.parent_id = t.id AND {_COMMENT_SEEN}
                      ORDER BY c.created_at, c.id LIMIT {FIRST_COMMENTS}) c
                LEFT JOIN users ru ON ru.id = c.author_id
@@ -409,7 +297,7 @@ SELECT (SELECT count(*) FROM page) AS fetched,
        (SELECT created_at FROM page WHERE n = $5) AS last_created_at,
        (SELECT id FROM page WHERE n = $5) AS last_id,
        convert_to((
-           SELECT {array(_comment_json("t", "u", "r", replies=replies), "t.n")}
+           SELECT {array(comment_json("t", "u", "r", replies=replies), "t.n")}
            FROM page t
            LEFT JOIN users u ON u.id = t.author_id
            LEFT JOIN robots r ON r.name = t.robot {joins}
@@ -422,7 +310,7 @@ COMMENT_THREADS = _pages(_comment_page, "c.post_id = $1 AND c.parent_id IS NULL"
 COMMENT_REPLIES = _pages(_comment_page, "c.parent_id = $1", with_replies=False)
 
 COMMENT_ITEM = f"""
-SELECT convert_to({_comment_json("c", "u", "r")}, 'UTF8') AS item
+SELECT convert_to({comment_json("c", "u", "r")}, 'UTF8') AS item
 FROM comments c LEFT JOIN users u ON u.id = c.author_id LEFT JOIN robots r ON r.name = c.robot
 WHERE c.id = $1
 """  # noqa: S608
