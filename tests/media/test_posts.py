@@ -233,14 +233,21 @@ async def test_an_introduction_with_photos_shows_once_they_pass(world):
     assert intro["postId"] in await _feed_ids(world, alice, community)
 
 
-async def test_a_check_in_with_a_photo_counts_at_once_and_shows_once_it_passes(world):
+async def _held_photo_check_in(world, color: tuple[int, int, int]):
+    """Bob checks in to alice's activity with a photo WeChat holds for its check: alice, bob, the activity, the
+    photo and the check-in."""
     alice, bob = await world.user("alice"), await world.user("bob")
     community = await world.seeder.community(alice, bob)
     activity = await world.seeder.activity(alice, community)
     await world.sandbox("POST", "/hold", json={"hold": True})
-    photo = await world.uploaded(bob, phone_photo(color=(60, 160, 60)), purpose="checkin")
+    photo = await world.uploaded(bob, phone_photo(color=color), purpose="checkin")
     body = {"text": "今天 5 公里", "imageIds": [photo["id"]]}
     check_in = await world.seeder.call("POST", f"/v1/activities/{activity}/check-ins", bob, json=body)
+    return alice, bob, activity, photo, check_in
+
+
+async def test_a_check_in_with_a_photo_counts_at_once_and_shows_once_it_passes(world):
+    alice, _, activity, _, check_in = await _held_photo_check_in(world, (60, 160, 60))
     assert check_in["postStatus"] == "pending" and check_in["streak"] == 1
     assert (await world.fetch(check_in["images"][0]["thumbnailUrl"])).status_code == 200
 
@@ -257,13 +264,7 @@ async def test_a_check_in_with_a_photo_counts_at_once_and_shows_once_it_passes(w
 async def test_a_check_in_whose_photo_is_refused_no_longer_counts(world):
     """Held for its photo, the check-in counts at once; when WeChat refuses the photo the post is rejected, and the
     check-in stops counting: no check-in, streak or place in the ranking (docs/operating.md)."""
-    alice, bob = await world.user("alice"), await world.user("bob")
-    community = await world.seeder.community(alice, bob)
-    activity = await world.seeder.activity(alice, community)
-    await world.sandbox("POST", "/hold", json={"hold": True})
-    photo = await world.uploaded(bob, phone_photo(color=(160, 20, 160)), purpose="checkin")
-    body = {"text": "今天 5 公里", "imageIds": [photo["id"]]}
-    check_in = await world.seeder.call("POST", f"/v1/activities/{activity}/check-ins", bob, json=body)
+    alice, bob, activity, photo, check_in = await _held_photo_check_in(world, (160, 20, 160))
     assert check_in["postStatus"] == "pending"
 
     async def progress() -> tuple[dict, list]:
