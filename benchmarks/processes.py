@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -15,14 +16,35 @@ def free_port() -> int:
 
 
 def free_ports(count: int) -> list[int]:
-    """``count`` distinct loopback ports free now. Each socket stays bound until all are picked: one at a time,
-    the kernel may hand out a port just released again (a stack's Caddy once got its own sandbox's port, and its
-    /readyz went to the sandbox for a minute)."""
+    """``count`` distinct loopback ports free now, below the kernel's ephemeral range.
+
+    A port the kernel hands out for bind(0) is ephemeral: any outgoing connection may take it before our server
+    binds it (CI once lost a test PostgreSQL's port to one). Below the range only another picker competes, so the
+    pick is random, and each socket stays bound until all are picked (one at a time, the same port could come twice).
+    """
+    highest = _ephemeral_low() - 1
     with contextlib.ExitStack() as held:
-        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
+        ports: list[int] = []
+        while len(ports) < count:
+            sock = held.enter_context(socket.socket())
+            # A machine whose ephemeral range starts low leaves no room: the kernel's pick then.
+            port = random.randint(_LOWEST_PICK, highest) if highest > _LOWEST_PICK + 1000 else 0
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            ports.append(sock.getsockname()[1])
+        return ports
+
+
+_LOWEST_PICK = 20000
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def process_tree(pid: int) -> list[int]:
