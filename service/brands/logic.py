@@ -15,7 +15,7 @@ from litestar import Response
 
 from service.brands import models as m
 from service.brands import queries as q
-from service.core import hooks
+from service.core import hooks, live
 from service.core.access import brand_role, require_owner
 from service.core.content import POST_SCENE, judge
 from service.core.idempotency import run_once, scope_of
@@ -133,7 +133,10 @@ async def remove_admin(conn: asyncpg.Connection, brand_id: int, owner_id: int, u
         await _require_brand_owner(conn, brand_id, owner_id)
         if user_id == owner_id:
             raise Problem("forbidden", "the brand's owner stays on its team")
-        await conn.execute(q.DELETE_ADMIN, brand_id, user_id)
+        if await conn.execute(q.DELETE_ADMIN, brand_id, user_id) == "DELETE 1":
+            # A socket viewing one of them would hear its events until the memberships refresh (25 s).
+            for row in await conn.fetch(q.STOOD_AS_TEAM, brand_id, user_id):
+                await live.departed(conn, user_id, row["id"])
 
 
 async def transfer(

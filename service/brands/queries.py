@@ -36,6 +36,13 @@ SET_BRAND_OWNER = "UPDATE brands SET owner_id = $2, updated_at = now() WHERE id 
 
 DELETE_ADMIN = "DELETE FROM brand_admins WHERE brand_id = $1 AND user_id = $2 AND role = 'admin'"
 
+# The brand's communities where this user ($2) stood only as its team: no active membership of their own.
+STOOD_AS_TEAM = """
+SELECT id FROM communities WHERE brand_id = $1
+EXCEPT
+SELECT community_id FROM memberships WHERE user_id = $2 AND status = 'active'
+"""
+
 USER_EXISTS = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)"
 
 USER_OPENID = "SELECT openid FROM users WHERE id = $1"

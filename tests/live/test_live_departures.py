@@ -159,6 +159,21 @@ async def test_the_brands_team_viewing_a_community_it_is_no_member_of_keeps_its_
                 assert (await next_event(socket, "post"))["postId"] == post["id"]
 
 
+async def test_one_removed_from_the_brands_team_gets_no_more_posts_of_the_community_viewed(world, db):
+    alice, carol, dave = [await world.member(n) for n in ("alice", "carol", "dave")]
+    cid = await world.community(alice, carol)
+    created = await world.client.post("/v1/brands", json={"name": "山野跑团"}, headers=alice.headers)
+    brand = created.json()["id"]
+    await db.execute("INSERT INTO brand_admins (brand_id, user_id, role) VALUES ($1, $2, 'admin')", int(brand), dave.id)
+    await db.execute("UPDATE communities SET brand_id = $1 WHERE id = $2", int(brand), int(cid))
+    async with socket_of(world, dave) as socket:  # dave views it as the brand's admin, without a membership
+        await _view(socket, cid)
+        removed = await world.client.delete(f"/v1/brands/{brand}/admins/{dave.id}", headers=alice.headers)
+        assert removed.status_code == 204, removed.text
+        await world.post(alice, cid, "团队之外的人不该再看到")
+        assert await quiet(socket, "post", 1.0) == []  # not after the memberships refresh (25 s): at once
+
+
 async def test_an_erased_accounts_socket_closes_at_once_as_if_its_token_expired(world, jobs, db):
     alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
     cid = await world.community(alice, bob, carol)
