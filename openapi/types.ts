@@ -242,7 +242,7 @@ export interface paths {
         put?: never;
         /**
          * Commit a pool's allocation once (idempotent: a repeat returns the recorded allocation)
-         * @description Records the allocation the draft shows (integer fen, largest-remainder rounding) and promises one merchant transfer per member reward of 0.1 yuan or more, and one per member and community for their owed rewards under 0.1 yuan once these add up to 0.1 yuan: the worker sends it and the member confirms it in the mini program. `nothing_to_allocate` when no community meets the pool's thresholds with a member contribution; `reward_too_large` when a member's share is above what one transfer carries without a real name (1,999.99 yuan): nothing is recorded, a smaller pool commits. `pool_window_open` until the window's last local day is over (and a few minutes for the roll-up).
+         * @description Records the allocation the draft shows (integer fen, largest-remainder rounding) and promises one merchant transfer per member reward of 0.1 yuan or more, and one per member and community for their owed rewards under 0.1 yuan once these add up to 0.1 yuan: the worker sends it and the member confirms it in the mini program. `nothing_to_allocate` when no community meets the pool's thresholds with a member contribution; `reward_too_large` when a member's share is above what one transfer carries without a real name (1,999.99 yuan): nothing is recorded, a smaller pool commits. `pool_window_open` until the window's last local day is over (and a few minutes for the roll-up); `pool_rollup_pending` after that while the metrics roll-up (the worker's) has not yet run over the whole window.
          */
         post: operations["commitRewardPool"];
         delete?: never;
@@ -574,7 +574,7 @@ export interface paths {
         put?: never;
         /**
          * Commit a paid pool's allocation once and pay its members out (the brand's owner; idempotent)
-         * @description Records the allocation the preview shows (integer fen, largest-remainder rounding: the members' fen add up to the pool exactly) and promises the members' merchant transfers as for the operator's pools (smaller rewards than 0.1 yuan together once they reach it). A repeat returns the recorded allocation. `pool_not_paid` before the payment arrives; `pool_window_open` until the window's last local day is over (and a few minutes for the roll-up); `nothing_to_allocate` when no community of the brand qualifies, `reward_too_large` when a member's share is above what one transfer carries without a real name (1,999.99 yuan; cancel to get the money back either way).
+         * @description Records the allocation the preview shows (integer fen, largest-remainder rounding: the members' fen add up to the pool exactly) and promises the members' merchant transfers as for the operator's pools (smaller rewards than 0.1 yuan together once they reach it). A repeat returns the recorded allocation. `pool_not_paid` before the payment arrives; `pool_window_open` until the window's last local day is over (and a few minutes for the roll-up), `pool_rollup_pending` while the metrics roll-up has not yet run over the whole window; `nothing_to_allocate` when no community of the brand qualifies, `reward_too_large` when a member's share is above what one transfer carries without a real name (1,999.99 yuan; cancel to get the money back either way).
          */
         post: operations["commitBrandRewardPool"];
         delete?: never;
@@ -5890,7 +5890,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "reward_already_paid" | "reward_below_minimum" | "reward_not_found" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_rollup_pending" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "reward_already_paid" | "reward_below_minimum" | "reward_not_found" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -7472,6 +7472,23 @@ export interface components {
             };
         };
         /**
+         * @description - `pool_window_open`: The pool's window has not ended yet: a pool is committed once its last local day (METRICS_TIMEZONE) is over and rolled up (a few minutes after midnight), so it pays for the whole window.
+         *     - `pool_rollup_pending`: The metrics roll-up (a job of the worker, every minute) has not yet run over the whole window: the pool is committed once it has, so it pays for the whole window. Try again in a few minutes; if this lasts, the worker is down.
+         *     - `nothing_to_allocate`: No community meets the pool's thresholds with any member contribution.
+         *     - `reward_too_large`: A member's share of the pool is above what one WeChat Pay transfer carries without a real name (1,999.99 yuan): make the pool smaller or split it.
+         */
+        Problem409_2d851e48ae: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "nothing_to_allocate" | "pool_rollup_pending" | "pool_window_open" | "reward_too_large";
+                };
+            };
+        };
+        /**
          * @description - `pool_committed`: The reward pool is committed and paid out to members: it cannot be cancelled.
          *     - `order_paid_out`: The order's money has been paid out to the community's owner: it cannot be refunded.
          */
@@ -7641,24 +7658,6 @@ export interface components {
             };
         };
         /**
-         * @description - `pool_not_paid`: The brand's reward pool is not paid yet: pay its order first.
-         *     - `pool_cancelled`: The reward pool was cancelled.
-         *     - `pool_window_open`: The pool's window has not ended yet: a pool is committed once its last local day (METRICS_TIMEZONE) is over and rolled up (a few minutes after midnight), so it pays for the whole window.
-         *     - `nothing_to_allocate`: No community meets the pool's thresholds with any member contribution.
-         *     - `reward_too_large`: A member's share of the pool is above what one WeChat Pay transfer carries without a real name (1,999.99 yuan): make the pool smaller or split it.
-         */
-        Problem409_6e33410bba: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "nothing_to_allocate" | "pool_cancelled" | "pool_not_paid" | "pool_window_open" | "reward_too_large";
-                };
-            };
-        };
-        /**
          * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
          *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
          */
@@ -7766,22 +7765,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "author_not_member" | "case_decided";
-                };
-            };
-        };
-        /**
-         * @description - `pool_window_open`: The pool's window has not ended yet: a pool is committed once its last local day (METRICS_TIMEZONE) is over and rolled up (a few minutes after midnight), so it pays for the whole window.
-         *     - `nothing_to_allocate`: No community meets the pool's thresholds with any member contribution.
-         *     - `reward_too_large`: A member's share of the pool is above what one WeChat Pay transfer carries without a real name (1,999.99 yuan): make the pool smaller or split it.
-         */
-        Problem409_9ce088ca77: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "nothing_to_allocate" | "pool_window_open" | "reward_too_large";
                 };
             };
         };
@@ -8030,6 +8013,25 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "app_disabled" | "poll_not_accepting_votes" | "vote_changes_not_allowed";
+                };
+            };
+        };
+        /**
+         * @description - `pool_not_paid`: The brand's reward pool is not paid yet: pay its order first.
+         *     - `pool_cancelled`: The reward pool was cancelled.
+         *     - `pool_window_open`: The pool's window has not ended yet: a pool is committed once its last local day (METRICS_TIMEZONE) is over and rolled up (a few minutes after midnight), so it pays for the whole window.
+         *     - `pool_rollup_pending`: The metrics roll-up (a job of the worker, every minute) has not yet run over the whole window: the pool is committed once it has, so it pays for the whole window. Try again in a few minutes; if this lasts, the worker is down.
+         *     - `nothing_to_allocate`: No community meets the pool's thresholds with any member contribution.
+         *     - `reward_too_large`: A member's share of the pool is above what one WeChat Pay transfer carries without a real name (1,999.99 yuan): make the pool smaller or split it.
+         */
+        Problem409_e30d008e74: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "nothing_to_allocate" | "pool_cancelled" | "pool_not_paid" | "pool_rollup_pending" | "pool_window_open" | "reward_too_large";
                 };
             };
         };
@@ -9050,7 +9052,7 @@ export interface operations {
             400: components["responses"]["Problem400_validation_failed"];
             403: components["responses"]["Problem403_operator_only"];
             404: components["responses"]["Problem404_f3660de772"];
-            409: components["responses"]["Problem409_9ce088ca77"];
+            409: components["responses"]["Problem409_2d851e48ae"];
         };
     };
     listAppCatalogue: {
@@ -9605,7 +9607,7 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_f3660de772"];
-            409: components["responses"]["Problem409_6e33410bba"];
+            409: components["responses"]["Problem409_e30d008e74"];
         };
     };
     payBrandRewardPool: {

@@ -149,6 +149,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
         "奖励池的统计周期尚未结束，请在周期最后一天结束后（北京时间次日零点后几分钟）再确认发放。",
         "The pool's period has not ended yet: commit it once its last day is over.",
     ),
+    "pool_rollup_pending": (
+        "活跃度统计尚未汇总完奖励池的整个周期，请几分钟后再确认发放；若长时间如此，请联系平台检查统计任务。",
+        "The metrics are not yet rolled up over the pool's whole period: commit it in a few minutes.",
+    ),
     "export_window_too_long": (
         "导出的时间范围需在 1 到 366 天之间。",
         "The export's date range must be 1 to 366 days.",

@@ -393,6 +393,52 @@ async def test_a_pool_is_committed_only_once_its_window_is_over(client, world, s
     assert committed.status_code == 200 and committed.json()["status"] == "committed", committed.text
 
 
+async def test_a_pool_is_committed_only_once_the_roll_up_has_covered_its_window(
+    client, world, settings, database_url, day
+):
+    # Found in review: the commit compared the window with the clock only, so with the worker late or down it split the
+    # pool on roll-ups that missed part of the window (page views, presence, new members, contributions) and recorded
+    # that for good. It now waits for a roll-up run that began once the window was over (and its overlap past).
+    headers = {"x-operator-key": OPERATOR_KEY}
+    body = {"amountFen": 10000, "start": str(day), "end": str(day), "communityIds": [str(world["c1"])]}
+    pool = (await client.post("/v1/admin/reward-pools", json=body, headers=headers)).json()
+    commit = f"/v1/admin/reward-pools/{pool['id']}/commit"
+
+    # No roll-up has run yet, then the last one ran before the window's last day was over.
+    window_end = datetime.combine(day + timedelta(days=1), time(), TZ)
+    for watermark in (None, window_end - timedelta(hours=1)):
+        conn = await connect(database_url)
+        try:
+            if watermark is not None:
+                await logic.rollup_incremental(conn, settings)
+                await conn.execute("UPDATE rollup_state SET watermark = $1 WHERE name = 'daily'", watermark)
+        finally:
+            await conn.close()
+        refused = await client.post(commit, headers=headers)
+        assert refused.status_code == 409 and refused.json()["code"] == "pool_rollup_pending", refused.text
+        assert "汇总" in refused.json()["userMessage"]
+        conn = await connect(database_url)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM reward_allocations") == 0
+            assert await conn.fetchval("SELECT count(*) FROM transfers") == 0
+            assert await conn.fetchval("SELECT status FROM reward_pools WHERE id = $1", int(pool["id"])) == "draft"
+        finally:
+            await conn.close()
+
+    # The worker runs again: the pool commits, on the whole window (community 1's split of
+    # test_two_tier_pool_splits_exactly_and_commits_once: 9/21, 8/21, 2/21, 2/21 of it).
+    await rolled_up(database_url, settings)
+    committed = await client.post(commit, headers=headers)
+    assert committed.status_code == 200 and committed.json()["status"] == "committed", committed.text
+    users = world["users"]
+    assert [(m["userId"], m["amountFen"]) for m in committed.json()["communities"][0]["members"]] == [
+        (str(users["A"]), 4286),
+        (str(users["B"]), 3810),
+        (str(users["C"]), 952),
+        (str(users["D"]), 952),
+    ]
+
+
 async def test_reward_pools_are_for_the_operator_only(client, world):
     body = {"amountFen": 100, "start": "2026-01-01", "end": "2026-01-31"}
     for headers in ({}, {"x-operator-key": "wrong"}, auth(world, "A")):

@@ -166,14 +166,21 @@ class BrandRewardPoolsController(Controller):
             "add up to the pool exactly) and promises the members' merchant transfers as for the operator's pools "
             "(smaller rewards than 0.1 yuan together once they reach it). A repeat returns the recorded allocation. "
             "`pool_not_paid` before the payment arrives; `pool_window_open` until the window's last local day is "
-            "over (and a few minutes for the roll-up); `nothing_to_allocate` when no community of the brand "
+            "over (and a few minutes for the roll-up), `pool_rollup_pending` while the metrics roll-up has not yet "
+            "run over the whole window; `nothing_to_allocate` when no community of the brand "
             "qualifies, `reward_too_large` when a member's share is above what one transfer carries without a real "
             "name (1,999.99 yuan; cancel to get the money back either way)."
         ),
         status_code=200,
         responses={
             **PROBLEMS.responses(
-                *TEAM, "pool_not_paid", "pool_cancelled", "pool_window_open", "nothing_to_allocate", "reward_too_large"
+                *TEAM,
+                "pool_not_paid",
+                "pool_cancelled",
+                "pool_window_open",
+                "pool_rollup_pending",
+                "nothing_to_allocate",
+                "reward_too_large",
             ),
             **POOL,
         },

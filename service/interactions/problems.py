@@ -22,6 +22,13 @@ PROBLEMS = SHARED.extend(
         "The pool's window has not ended yet: a pool is committed once its last local day (METRICS_TIMEZONE) is "
         "over and rolled up (a few minutes after midnight), so it pays for the whole window.",
     ),
+    Code(
+        "pool_rollup_pending",
+        409,
+        "The metrics roll-up (a job of the worker, every minute) has not yet run over the whole window: the pool is "
+        "committed once it has, so it pays for the whole window. Try again in a few minutes; if this lasts, the "
+        "worker is down.",
+    ),
     Code("pool_not_paid", 409, "The brand's reward pool is not paid yet: pay its order first."),
     Code("pool_cancelled", 409, "The reward pool was cancelled."),
     Code("pool_committed", 409, "The reward pool is committed and paid out to members: it cannot be cancelled."),

@@ -25,6 +25,9 @@ SELECT $1, community_id, user_id, amount_fen, basis,
 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::float8[]) AS a (community_id, user_id, amount_fen, basis)
 """
 
+# Where the metrics roll-up got to (logic.rollup_incremental): the start of its last run; None before the first.
+ROLLUP_WATERMARK = "SELECT watermark FROM rollup_state WHERE name = 'daily'"
+
 COMMIT_POOL = "UPDATE reward_pools SET status = 'committed', committed_at = now() WHERE id = $1"
 
 POOL_ALLOCATIONS = """

@@ -199,6 +199,7 @@ async def commit_pool(
             raise Problem("pool_cancelled")
         if row["status"] == "draft":
             await _require_window_over(conn, settings, row)
+            await _require_rolled_up(conn, settings, row)
             communities = await plan(conn, settings, row)
             if not communities:
                 raise Problem("nothing_to_allocate")
@@ -226,6 +227,21 @@ async def _require_window_over(conn: asyncpg.Connection, settings: Settings, row
         raise Problem(
             "pool_window_open",
             f"the window ends at {window_end.isoformat()}; commit the pool from {committable_from.isoformat()}",
+        )
+
+
+async def _require_rolled_up(conn: asyncpg.Connection, settings: Settings, row: asyncpg.Record) -> None:
+    """The clock is not enough: with the worker late or down, the roll-ups (views, presence, new members,
+    contributions) miss part of the window, and the commit would record a split on them for good. A roll-up run that
+    began ROLLUP_OVERLAP after the window's end has read everything recorded in it (what was still open at its start
+    had begun since, logic.rollup_incremental)."""
+    _, window_end = day_bounds(row["window_to"], settings.metrics_timezone)
+    watermark = await conn.fetchval(rq.ROLLUP_WATERMARK)
+    if watermark is None or watermark < window_end + ROLLUP_OVERLAP:
+        raise Problem(
+            "pool_rollup_pending",
+            f"the metrics roll-up last ran at {watermark.isoformat() if watermark else 'never'}; the window ends at "
+            f"{window_end.isoformat()}: commit once a run from {(window_end + ROLLUP_OVERLAP).isoformat()} is done",
         )
 
 

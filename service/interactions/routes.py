@@ -225,11 +225,18 @@ class RewardPoolsController(Controller):
             "it in the mini program. `nothing_to_allocate` when no community meets the pool's "
             "thresholds with a member contribution; `reward_too_large` when a member's share is above what one "
             "transfer carries without a real name (1,999.99 yuan): nothing is recorded, a smaller pool commits. "
-            "`pool_window_open` until the window's last local day is over (and a few minutes for the roll-up)."
+            "`pool_window_open` until the window's last local day is over (and a few minutes for the roll-up); "
+            "`pool_rollup_pending` after that while the metrics roll-up (the worker's) has not yet run over the "
+            "whole window."
         ),
         status_code=200,
         responses=PROBLEMS.responses(
-            "operator_only", "pool_not_found", "pool_window_open", "nothing_to_allocate", "reward_too_large"
+            "operator_only",
+            "pool_not_found",
+            "pool_window_open",
+            "pool_rollup_pending",
+            "nothing_to_allocate",
+            "reward_too_large",
         ),
     )
     async def commit(self, pool_id: PathId, db: Db, settings: AppSettings) -> RewardPool:
