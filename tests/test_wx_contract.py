@@ -9,8 +9,10 @@ import json
 import re
 
 from service.app import create_app
+from tests.scenario import Factory
 from tests.seed import local_window
-from tests.support import KIT, ROOT, make_settings, serve
+from tests.support import KIT, ROOT, http_client, make_settings, serve
+from tests.wechat_support import login
 
 CLIENT = ROOT / "tests" / "client"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -109,3 +111,69 @@ async def test_trial_places_for_points_through_wx_request(database_url, sandbox)
     for name in refusals:
         assert CHINESE.search(seen[name]["userMessage"]), (name, seen[name])
     assert seen["poor"]["userMessage"] == "积分不足，多参加打卡活动攒积分吧。"
+
+
+async def owed_rewards(database_url: str, settings, ann: int, bob: int) -> dict[str, int]:
+    """Rewards of two committed pools in one community: Ann's 30 fen paid and 50 fen owed with no transfer (its
+    transfer was returned), Bob's 6 fen owed (under WeChat's 0.1 yuan minimum)."""
+    f = await Factory.connect(database_url, settings)
+    try:
+        community = await f.community("奖励群", owner=ann)
+        pool = (
+            "INSERT INTO reward_pools (amount_fen, window_from, window_to, status, created_by) "
+            "VALUES ($1, current_date - 9, current_date - 2, 'committed', 'operator') RETURNING id"
+        )
+        first, second = [await f.conn.fetchval(pool, fen) for fen in (36, 50)]
+        reward = (
+            "INSERT INTO reward_allocations (pool_id, community_id, user_id, amount_fen, basis, status) "
+            "VALUES ($1, $2, $3, $4, 1, $5) RETURNING id"
+        )
+        return {
+            "paid": await f.conn.fetchval(reward, first, community, ann, 30, "paid"),
+            "small": await f.conn.fetchval(reward, first, community, bob, 6, "owed"),
+            "owed": await f.conn.fetchval(reward, second, community, ann, 50, "owed"),
+        }
+    finally:
+        await f.close()
+
+
+async def test_an_owed_reward_is_asked_for_again_through_wx_request(settings, database_url, sandbox):
+    """POST /v1/me/rewards/{id}/transfer with real ids (every_operation.cjs reaches it only with a made-up one): the
+    member asks for the reward the list shows transferable and gets a new transfer (201; again, the open one: 200),
+    which the list then names; refusals with their code and a Chinese `userMessage`."""
+    async with serve(create_app(settings)) as api:
+        async with http_client(base_url=api, timeout=10) as http:
+            ann, bob = [int((await login(http, sandbox.url, name))["user"]["id"]) for name in ("ann", "bob")]
+        rewards = await owed_rewards(database_url, settings, ann, bob)
+        seen = await node("rewards.cjs", api, sandbox.url)
+    owed, paid = str(rewards["owed"]), str(rewards["paid"])
+    assert seen["before"] == [
+        {"id": owed, "amountFen": 50, "status": "owed", "transferId": None, "owedReason": "transferable"},
+        {"id": paid, "amountFen": 30, "status": "paid", "transferId": None, "owedReason": None},
+    ]
+    assert seen["asked"] == {
+        "status": 201,
+        "types": ["string", "number"],
+        "amountFen": 50,
+        "transferStatus": "pending",
+        "replayed": {"status": 201, "same": True, "header": "true"},
+        "again": {"status": 200, "same": True},
+    }
+    assert seen["followed"] == {"status": 200, "same": True, "amountFen": 50}
+    assert seen["after"] == {
+        "id": owed,
+        "amountFen": 50,
+        "status": "owed",
+        "transferId": seen["transferId"],
+        "owedReason": "transfer_open",
+    }
+    refusals = {
+        "alreadyPaid": (409, "reward_already_paid"),
+        "notMine": (404, "reward_not_found"),
+        "belowMinimum": (409, "reward_below_minimum"),
+        "unknown": (404, "reward_not_found"),
+        "badId": (400, "validation_failed"),
+    }
+    assert {name: (seen[name]["status"], seen[name]["code"]) for name in refusals} == refusals
+    for name in refusals:
+        assert CHINESE.search(seen[name]["userMessage"]), (name, seen[name])
