@@ -2892,7 +2892,7 @@ export interface paths {
         put?: never;
         /**
          * Claim my free trial with a delivery note (before it expires; again to change the note)
-         * @description Only the holder, before `expiresAt` (`trial_expired` after). Claiming again replaces the delivery note until an admin ships the trial (`trial_already_shipped`).
+         * @description Only the holder, before `expiresAt` (`trial_expired` after). Claiming again replaces the delivery note until an admin ships the trial (`trial_already_shipped`). A holder an admin removed from the community cannot (`trial_holder_removed`) until an admin lets them back; one who left by themselves can.
          */
         post: operations["claimTrial"];
         delete?: never;
@@ -2952,7 +2952,7 @@ export interface paths {
         put?: never;
         /**
          * Mark a claimed trial shipped (admins of its community)
-         * @description The trial must be claimed (`trial_not_claimed`; `trial_expired` when it lapsed unclaimed; `trial_void` when it ended because its holder's account was erased, delivery note and all); `shippingNote` is optional. Marking a shipped trial again changes nothing; this works with the polls app switched off, since granted trials are promises to members.
+         * @description The trial must be claimed (`trial_not_claimed`; `trial_expired` when it lapsed unclaimed; `trial_void` when it ended because its holder's account was erased, delivery note and all; `trial_holder_removed` while an admin has removed its holder from the community); `shippingNote` is optional. Marking a shipped trial again changes nothing; this works with the polls app switched off, since granted trials are promises to members.
          */
         post: operations["shipTrial"];
         delete?: never;
@@ -5890,7 +5890,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_rollup_pending" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "reward_already_paid" | "reward_below_minimum" | "reward_not_found" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_rollup_pending" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_window_closed" | "request_not_pending" | "reward_already_paid" | "reward_below_minimum" | "reward_not_found" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_holder_removed" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -7344,21 +7344,6 @@ export interface components {
             };
         };
         /**
-         * @description - `trial_not_claimed`: The qualification has not been claimed yet: claim it with a delivery note first.
-         *     - `trial_void`: The trial ended before it shipped (`voidReason`: `account_erased`, its holder's account and delivery note were erased): it is no longer claimed, shipped or rated.
-         */
-        Problem409_0449d06b81: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "trial_not_claimed" | "trial_void";
-                };
-            };
-        };
-        /**
          * @description - `cancellation_closed`: Too late to cancel: paid places until the sign-up deadline, others until the start.
          *     - `conflict`: The request conflicts with the current state.
          */
@@ -7468,6 +7453,22 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "activity_ended" | "app_disabled" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
+         * @description - `trial_already_shipped`: The trial was already shipped: its delivery note no longer changes.
+         *     - `trial_void`: The trial ended before it shipped (`voidReason`: `account_erased`, its holder's account and delivery note were erased): it is no longer claimed, shipped or rated.
+         *     - `trial_holder_removed`: An admin removed the trial's holder from the poll's community: the trial is not claimed or shipped while they stay removed (an admin's approval of their return lets it go on).
+         */
+        Problem409_2d50356f5c: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "trial_already_shipped" | "trial_holder_removed" | "trial_void";
                 };
             };
         };
@@ -7765,6 +7766,22 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "author_not_member" | "case_decided";
+                };
+            };
+        };
+        /**
+         * @description - `trial_not_claimed`: The qualification has not been claimed yet: claim it with a delivery note first.
+         *     - `trial_void`: The trial ended before it shipped (`voidReason`: `account_erased`, its holder's account and delivery note were erased): it is no longer claimed, shipped or rated.
+         *     - `trial_holder_removed`: An admin removed the trial's holder from the poll's community: the trial is not claimed or shipped while they stay removed (an admin's approval of their return lets it go on).
+         */
+        Problem409_9c2cd15415: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "trial_holder_removed" | "trial_not_claimed" | "trial_void";
                 };
             };
         };
@@ -8098,21 +8115,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "app_disabled" | "poll_not_accepting_votes" | "proposal_not_votable" | "vote_changes_not_allowed" | "vote_limit_reached";
-                };
-            };
-        };
-        /**
-         * @description - `trial_already_shipped`: The trial was already shipped: its delivery note no longer changes.
-         *     - `trial_void`: The trial ended before it shipped (`voidReason`: `account_erased`, its holder's account and delivery note were erased): it is no longer claimed, shipped or rated.
-         */
-        Problem409_fd7a146fc6: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "trial_already_shipped" | "trial_void";
                 };
             };
         };
@@ -14199,7 +14201,7 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_not_trial_holder"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_fd7a146fc6"];
+            409: components["responses"]["Problem409_2d50356f5c"];
             410: components["responses"]["Problem410_trial_expired"];
             413: components["responses"]["Problem413_payload_too_large"];
         };
@@ -14310,7 +14312,7 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_0449d06b81"];
+            409: components["responses"]["Problem409_9c2cd15415"];
             410: components["responses"]["Problem410_trial_expired"];
             413: components["responses"]["Problem413_payload_too_large"];
         };

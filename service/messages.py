@@ -198,6 +198,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
         "该试用资格已作废（领取人已注销账号），无需再发货。",
         "This trial has ended (its holder's account was deleted): there is nothing to ship.",
     ),
+    "trial_holder_removed": (
+        "试用资格的领取人已被移出该社群，暂不能领取或发货。",
+        "The trial's holder was removed from the community: it cannot be claimed or shipped now.",
+    ),
     "feedback_exists": ("你已经提交过反馈了。", "You have already given feedback."),
     "no_feedback": ("还没有可分享的反馈。", "There is no feedback to share yet."),
     "points_not_spendable": (

@@ -41,6 +41,12 @@ PROBLEMS = SHARED.extend(
         "The trial ended before it shipped (`voidReason`: `account_erased`, its holder's account and delivery note "
         "were erased): it is no longer claimed, shipped or rated.",
     ),
+    Code(
+        "trial_holder_removed",
+        409,
+        "An admin removed the trial's holder from the poll's community: the trial is not claimed or shipped while "
+        "they stay removed (an admin's approval of their return lets it go on).",
+    ),
     Code("feedback_exists", 409, "You already gave feedback on this trial (one per qualification)."),
     Code("no_feedback", 409, "There is no feedback on this trial to share yet."),
     Code("points_not_spendable", 409, "The community's brand (if any) does not let members spend points."),

@@ -66,12 +66,19 @@ class TrialsController(Controller):
         summary="Claim my free trial with a delivery note (before it expires; again to change the note)",
         description=(
             "Only the holder, before `expiresAt` (`trial_expired` after). Claiming again replaces the delivery note "
-            "until an admin ships the trial (`trial_already_shipped`)."
+            "until an admin ships the trial (`trial_already_shipped`). A holder an admin removed from the community "
+            "cannot (`trial_holder_removed`) until an admin lets them back; one who left by themselves can."
         ),
         status_code=200,
         responses={
             **PROBLEMS.responses(
-                *AUTH, "not_found", "not_trial_holder", "trial_expired", "trial_already_shipped", "trial_void"
+                *AUTH,
+                "not_found",
+                "not_trial_holder",
+                "trial_expired",
+                "trial_already_shipped",
+                "trial_void",
+                "trial_holder_removed",
             ),
             **ok(200, m.Trial, "The claimed qualification", "claimed", ex.TRIAL),
         },
@@ -85,12 +92,15 @@ class TrialsController(Controller):
         summary="Mark a claimed trial shipped (admins of its community)",
         description=(
             "The trial must be claimed (`trial_not_claimed`; `trial_expired` when it lapsed unclaimed; `trial_void` "
-            "when it ended because its holder's account was erased, delivery note and all); `shippingNote` "
+            "when it ended because its holder's account was erased, delivery note and all; `trial_holder_removed` "
+            "while an admin has removed its holder from the community); `shippingNote` "
             "is optional. Marking a shipped trial again changes nothing; this works with the polls app switched off, "
             "since granted trials are promises to members."
         ),
         status_code=200,
-        responses=PROBLEMS.responses(*ADMIN, "trial_expired", "trial_not_claimed", "trial_void"),
+        responses=PROBLEMS.responses(
+            *ADMIN, "trial_expired", "trial_not_claimed", "trial_void", "trial_holder_removed"
+        ),
     )
     async def ship(
         self, trial_id: PathId, user: CurrentUser, db: Db, data: JSONBody[m.TrialShipment | None] = None

@@ -2,7 +2,9 @@
 
 A qualification is granted -> claimed (the holder leaves a delivery note) -> shipped (an admin). One that is
 not claimed by `expires_at` is expired: it reads as expired at once, and a job writes it down. One claimed but not
-shipped when its holder's account is erased is void (privacy.py): nothing more happens to it.
+shipped when its holder's account is erased is void (privacy.py): nothing more happens to it. While an admin has
+removed its holder from the poll's community it is neither claimed nor shipped (`trial_holder_removed`); leaving by
+oneself changes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from functools import partial
 import asyncpg
 from litestar import Response
 
-from service.core.access import check_can_post, require_admin
+from service.core.access import access_row, check_can_post, require_admin
 from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.interactions import record
@@ -60,6 +62,14 @@ def _voided(row: asyncpg.Record) -> Problem:
     return Problem("trial_void", f"the trial ended: {row['void_reason']}")
 
 
+async def _check_holder_not_removed(conn: asyncpg.Connection, trial: asyncpg.Record) -> None:
+    """A trial rewards membership: a holder an admin removed (for abuse, say) neither claims it nor has it shipped,
+    unless an admin lets them back. One who left by themselves keeps what they earned."""
+    standing = await access_row(conn, trial["community_id"], trial["user_id"])
+    if standing["status"] == "removed":
+        raise Problem("trial_holder_removed")
+
+
 def _require_received(row: asyncpg.Record) -> None:
     """Feedback needs a claimed (or shipped) trial."""
     status = _status(row)
@@ -103,6 +113,7 @@ async def claim(conn: asyncpg.Connection, trial_id: int, user_id: int, data: m.T
             raise Problem("trial_expired")
         if status == "shipped":
             raise Problem("trial_already_shipped")
+        await _check_holder_not_removed(conn, trial)
         await conn.execute(tq.CLAIM_TRIAL, trial_id, note)
         action = "trial.claimed" if status == "granted" else "trial.note_changed"
         await audit(conn, trial["poll_id"], user_id, action, subject_id=user_id)
@@ -124,6 +135,7 @@ async def ship(conn: asyncpg.Connection, trial_id: int, admin_id: int, data: m.T
         if status == "granted":
             raise Problem("trial_not_claimed")
         if status == "claimed":
+            await _check_holder_not_removed(conn, trial)
             await conn.execute(tq.SHIP_TRIAL, trial_id, admin_id, data.shipping_note.strip())
             await audit(conn, trial["poll_id"], admin_id, "trial.shipped", subject_id=trial["user_id"])
             shipped = Item(trial["user_id"], "trial_shipped", "trial", trial_id, trial["community_id"], admin_id)

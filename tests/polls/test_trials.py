@@ -72,6 +72,54 @@ async def test_holders_claim_admins_ship(world, closed):
     assert_problem(await world.client.get(f"/v1/polls/{closed}/trials", headers=dave.headers), 403, "forbidden")
 
 
+async def test_a_holder_removed_from_the_community_cannot_claim_or_be_shipped(world, closed):
+    # Found in review: a member an admin removed (for abuse, say) still claimed the trial won in that community's
+    # poll. Removal now holds the trial (claim and shipment refused) until an admin lets them back; a member who left
+    # by themselves keeps what they earned.
+    carol, dave, erin, _ = world.members
+    carol_trial, dave_trial, erin_trial = [await _trial(world, who) for who in (carol, dave, erin)]
+    members_url = f"/v1/communities/{world.community_id}/members"
+    claimed = await world.client.post(
+        f"/v1/trials/{dave_trial['id']}/claim", json={"deliveryNote": "上海 徐汇 1 号"}, headers=dave.headers
+    )
+    assert claimed.status_code == 200, claimed.text
+    for who in (carol, dave):
+        removed = await world.client.delete(f"{members_url}/{who.id}?reason=刷票", headers=world.admin.headers)
+        assert removed.status_code == 204, removed.text
+    left = await world.client.delete(f"{members_url}/me", headers=erin.headers)
+    assert left.status_code == 204, left.text
+
+    refused = await world.client.post(
+        f"/v1/trials/{carol_trial['id']}/claim", json={"deliveryNote": "北京 朝阳 2 号"}, headers=carol.headers
+    )
+    assert "移出" in assert_problem(refused, 409, "trial_holder_removed")["userMessage"]
+    not_shipped = await world.client.post(f"/v1/trials/{dave_trial['id']}/ship", headers=world.admin.headers)
+    assert_problem(not_shipped, 409, "trial_holder_removed")
+    kept = await world.client.post(
+        f"/v1/trials/{erin_trial['id']}/claim", json={"deliveryNote": "杭州 西湖 3 号"}, headers=erin.headers
+    )
+    assert kept.status_code == 200 and kept.json()["status"] == "claimed", kept.text
+
+    # An admin lets Carol back (her request approved): she claims again before the deadline.
+    asked = await world.client.post(f"/v1/communities/{world.community_id}/join", headers=carol.headers)
+    assert asked.status_code == 202 and asked.json()["outcome"] == "pending", asked.text
+    approved = await world.client.post(
+        f"/v1/communities/{world.community_id}/join-requests/{asked.json()['request']['id']}/approve",
+        headers=world.admin.headers,
+    )
+    assert approved.status_code == 200, approved.text
+    back = await world.client.post(
+        f"/v1/trials/{carol_trial['id']}/claim", json={"deliveryNote": "北京 朝阳 2 号"}, headers=carol.headers
+    )
+    assert back.status_code == 200 and back.json()["status"] == "claimed", back.text
+    listed = (await world.client.get(f"/v1/polls/{closed}/trials", headers=world.admin.headers)).json()["items"]
+    assert {t["userId"]: t["status"] for t in listed} == {
+        str(carol.id): "claimed",
+        str(dave.id): "claimed",
+        str(erin.id): "claimed",
+    }
+
+
 async def _erase(world, who) -> None:
     """The member deletes their account and the cooling-off is over: the worker's erasure runs."""
     asked = await world.client.delete("/v1/me", headers=who.headers)
