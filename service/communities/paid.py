@@ -123,8 +123,9 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
     referrer_id = entry["referrer_id"]
     try:
         async with conn.transaction():  # a savepoint: a refusal leaves nothing of the admission behind
-            # Payers who ordered through a link while it had uses left are admitted all (they paid), but the link
-            # credits its creator no more than its uses, as in a free community (COUNT_INVITE_USE stops at max).
+            # Payers who ordered through a link while it was live are admitted all (they paid), but the link credits
+            # its creator only as a free join through it now would: no more than its uses, and nothing once it was
+            # revoked or expired (COUNT_INVITE_USE).
             if entry["invite_id"] is not None and not await conn.fetchval(
                 pq.COUNT_INVITE_USE, entry["invite_id"], order.subject_id
             ):

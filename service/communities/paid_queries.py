@@ -22,9 +22,12 @@ ON CONFLICT ON CONSTRAINT community_entries_pkey DO UPDATE SET refund_window_hou
 RETURNING e.invite_id, e.referrer_id, e.share_id
 """
 
-# An invite that brought a paying member counts one use, as long as it has uses left.
+# An invite that brought a paying member counts one use, as long as it is still live when the payment admits them:
+# uses left, not revoked, not expired (a free join through it would be refused by then: USE_INVITE).
 COUNT_INVITE_USE = """
-UPDATE invites SET uses = uses + 1 WHERE id = $1 AND community_id = $2 AND uses < max_uses RETURNING id
+UPDATE invites SET uses = uses + 1
+WHERE id = $1 AND community_id = $2 AND uses < max_uses AND revoked_at IS NULL AND expires_at > now()
+RETURNING id
 """
 
 ENTRY_REFUND_WINDOW = """

@@ -49,3 +49,33 @@ async def test_an_invite_credits_no_more_referrals_than_its_uses(world):  # noqa
     assert await world.pool.fetchval("SELECT uses FROM invites WHERE code = $1", invite["code"]) == 1
     credited = "SELECT referred_id FROM referrals WHERE community_id = $1 AND referrer_id = $2"
     assert [r["referred_id"] for r in await world.pool.fetch(credited, int(cid), owner_id)] == [payers[0][0]]
+
+
+async def test_a_link_revoked_or_expired_before_the_payment_credits_nobody(world):  # noqa: F811
+    # Found in review: a link revoked (or expired) after a payer ordered through it still credited its creator when
+    # the payment arrived, where a free join through that link is refused and credits nobody. The payer is admitted
+    # (they paid, and entry is by payment), but the link credits only while it is live when the payment admits them.
+    owner_id, owner = await world.user()
+    cid = (await paid_community(world, owner))["id"]
+    links = [(await world.api.post(f"/v1/communities/{cid}/invites", json={}, headers=owner)).json() for _ in range(3)]
+    revoked, expired, live = (link["code"] for link in links)
+    payers = [await world.user() for _ in range(3)]
+    orders = [
+        (await join(world, auth, cid, inviteCode=code))["order"]
+        for (_, auth), code in zip(payers, (revoked, expired, live), strict=True)
+    ]
+    gone = await world.api.delete(f"/v1/communities/{cid}/invites/{revoked}", headers=owner)
+    assert gone.status_code == 204, gone.text
+    # Its hours ran out between the order and the payment.
+    await world.pool.execute("UPDATE invites SET expires_at = now() - interval '1 second' WHERE code = $1", expired)
+    for order in orders:
+        await world.pay_order(order)
+
+    active = "SELECT count(*) FROM memberships WHERE community_id = $1 AND status = 'active'"
+    assert await world.pool.fetchval(active, int(cid)) == 4  # the owner and every payer
+    credited = "SELECT referred_id FROM referrals WHERE community_id = $1 AND referrer_id = $2"
+    assert [r["referred_id"] for r in await world.pool.fetch(credited, int(cid), owner_id)] == [payers[2][0]]
+    uses = {r["code"]: r["uses"] for r in await world.pool.fetch("SELECT code, uses FROM invites")}
+    assert (uses[revoked], uses[expired], uses[live]) == (0, 0, 1)
+    ranked = (await world.api.get(f"/v1/communities/{cid}/referrals", headers=owner)).json()
+    assert ranked["mine"]["referrals"] == 1, ranked
