@@ -14,6 +14,15 @@ from tests.support import ROOT
 REFUND_CALLS = {"refund_order": None, "promise_refund": 5, "request_refund": 5}
 # A reason or a code known only at run time, and the codes it can be (reviewed by hand).
 DYNAMIC = {("service/communities/paid.py", "problem.code"): REFUSED_BY_ADMIT}
+# The refund reasons known only at run time, each reviewed by hand: a person's own words (refund_notice sends
+# Chinese as typed, anything else as the generic notice), or a value whose literal parts are walked where made.
+RUN_TIME = {
+    ("service/checkout/routes.py", "data.reason"),  # the payer's words
+    ("service/communities/paid.py", "data.reason.strip()"),  # the admin's words
+    ("service/core/money/payments.py", "refusal.reason"),  # a `Refuse` code, walked at each Refuse(...)
+    ("service/core/money/refunds.py", "reason"),  # the callers' reasons, walked at each call
+    ("service/collections/closing.py", "refund_reason"),  # walked where it is assigned
+}
 _CODE = re.compile(r"^([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?::|$)")
 
 
@@ -48,6 +57,7 @@ class Source:
         }
         self.codes: dict[str, str] = {}  # code -> where it was found
         self.problems: list[str] = []
+        self.run_time: set[tuple[str, str]] = set()  # (module, expression) of reasons known only at run time
 
     def where(self, node: ast.AST) -> str:
         return f"{self.relative}:{node.lineno}"
@@ -76,6 +86,8 @@ class Source:
                 self.text_code(head.value, expr)
             elif isinstance(head.value, ast.Name) and head.value.id in self.constants:
                 self.text_code(self.constants[head.value.id], expr)
+            else:
+                self.run_time.add((self.relative, ast.unparse(head.value)))
         elif isinstance(expr, ast.IfExp):
             self.reason(expr.body, function, seen)
             self.reason(expr.orelse, function, seen)
@@ -83,13 +95,19 @@ class Source:
             for value in expr.values:
                 self.reason(value, function, seen)
         elif isinstance(expr, ast.Name) and expr.id not in seen:
-            if expr.id in self.constants:
+            known = expr.id in self.constants
+            if known:
                 self.text_code(self.constants[expr.id], expr)
             for node in ast.walk(function):
                 if isinstance(node, ast.Assign) and any(
                     isinstance(t, ast.Name) and t.id == expr.id for t in node.targets
                 ):
+                    known = True
                     self.reason(node.value, function, seen | {expr.id})
+            if not known:  # a parameter
+                self.run_time.add((self.relative, expr.id))
+        elif not isinstance(expr, ast.Name):  # a call, an attribute: made elsewhere, or a person's words
+            self.run_time.add((self.relative, ast.unparse(expr)))
 
     def refusal(self, call: ast.Call) -> None:
         code = _argument(call, "reason", 0)
@@ -125,15 +143,33 @@ class Source:
         return self
 
 
+def _sources() -> list[Source]:
+    return [
+        Source(str(path.relative_to(ROOT)), ast.parse(path.read_text())).walk()
+        for path in sorted((ROOT / "service").rglob("*.py"))
+    ]
+
+
 def service_codes() -> tuple[dict[str, str], list[str]]:
     codes: dict[str, str] = {}
     problems: list[str] = []
-    for path in sorted((ROOT / "service").rglob("*.py")):
-        source = Source(str(path.relative_to(ROOT)), ast.parse(path.read_text())).walk()
+    for source in _sources():
         for code, where in source.codes.items():
             codes.setdefault(code, where)
         problems += source.problems
     return codes, problems
+
+
+def wechat_refunds(source: Source) -> list[str]:
+    """The calls in this module asking WeChat Pay for a refund (the client's `refund(out_refund_no=...)`), each
+    with the reason it sends."""
+    return [
+        ast.unparse(_argument(node, "reason", None) or ast.Constant(None))
+        for node in ast.walk(source.tree)
+        if isinstance(node, ast.Call)
+        and _call_name(node) == "refund"
+        and any(kw.arg == "out_refund_no" for kw in node.keywords)
+    ]
 
 
 def test_every_refusal_and_refund_reason_of_the_service_has_a_chinese_notice():
@@ -150,6 +186,18 @@ def test_every_refusal_and_refund_reason_of_the_service_has_a_chinese_notice():
     assert all(len(notice) <= WECHAT_REASON_MAX for notice in NOTICES.values())
 
 
+def test_every_refund_reason_known_only_at_run_time_was_reviewed():
+    # A new one (an error's English detail, a value from elsewhere) is read here before it can reach a payer.
+    assert set().union(*(source.run_time for source in _sources())) == RUN_TIME
+
+
+def test_wechat_pay_is_asked_for_refunds_in_one_place_with_the_chinese_notice():
+    # Meetups, apps, collections, entry fees, brand pools: every refund goes through checkout's refund job, whose
+    # one call sends the notice; a domain calling WeChat Pay itself would send its own words.
+    asked = {source.relative: calls for source in _sources() if (calls := wechat_refunds(source))}
+    assert asked == {"service/core/money/refunds.py": ["refund_notice(row['reason'])"]}
+
+
 def test_the_walk_catches_english_reasons_and_unreadable_codes():
     sample = ast.parse(
         "async def f(conn, order_id, why, problem):\n"
@@ -157,13 +205,17 @@ def test_the_walk_catches_english_reasons_and_unreadable_codes():
         "    await refund_order(conn, order_id, reason=f'brand_new: {why}')\n"
         "    refund_reason = 'fresh_code: because'\n"
         "    await refund_order(conn, order_id, reason=why.strip())\n"
+        "    await refund_order(conn, order_id, reason=f'{problem.code}: {why}')\n"
+        "    await pay.refund(out_trade_no=order_id, out_refund_no='RF1', refund_fen=1, total_fen=1, reason=why)\n"
         "    return Refuse(problem.code, '')\n"
     )
     source = Source("sample.py", sample).walk()
     assert set(source.codes) == {"brand_new", "fresh_code"}
+    assert source.run_time == {("sample.py", "why.strip()"), ("sample.py", "problem.code")}
+    assert wechat_refunds(source) == ["why"]
     assert sorted(source.problems) == [
         "sample.py:2: a fixed refund reason without a code: 'the meetup was cancelled'",
-        "sample.py:6: Refuse with a code this test cannot read",
+        "sample.py:8: Refuse with a code this test cannot read",
     ]
 
 
