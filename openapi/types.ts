@@ -2976,7 +2976,7 @@ export interface paths {
         put?: never;
         /**
          * WeChat's customer-service message push (plain or safe mode): answered `success` at once
-         * @description Verifies `signature` (and `msg_signature` with the EncodingAESKey in safe mode), stores the message once (WeChat retries), and answers `success` within WeChat's 5 seconds; when the message cannot be stored in time it answers 503 at once, so WeChat pushes it again. The keyword robot answers through the customer-service send API from a job.
+         * @description Verifies `signature` (and `msg_signature` with the EncodingAESKey in safe mode), stores the message once (WeChat retries), and answers `success` within WeChat's 5 seconds; when the message cannot be stored in time it answers 503 at once, so WeChat pushes it again. A signed query is good for one body only: the same body again is WeChat's retry, another one 403 `invalid_signature`. The keyword robot answers through the customer-service send API from a job.
          */
         post: operations["receiveWeChatMessage"];
         delete?: never;

@@ -122,12 +122,14 @@ SELECT create_distributed_table('inbox_items', 'user_id', colocate_with => 'refr
 SELECT create_distributed_table('account_deletions', 'user_id', colocate_with => 'refresh_tokens');
 
 -- On the coordinator only: the job queue (workers claim with FOR UPDATE SKIP LOCKED on one table), the shared
--- WeChat access token, login rate limits, WeChat's message pushes, roll-up watermarks and the migrations.
+-- WeChat access token, login rate limits, WeChat's message pushes (and the signed queries they came with),
+-- roll-up watermarks and the migrations.
 -- (wechat_messages.rule_id then stays a plain column: a local table cannot reference a distributed one.)
 SELECT citus_add_local_table_to_metadata('jobs');
 SELECT citus_add_local_table_to_metadata('wechat_access_tokens');
 SELECT citus_add_local_table_to_metadata('rate_limits');
 SELECT citus_add_local_table_to_metadata('wechat_messages');
+SELECT citus_add_local_table_to_metadata('wechat_push_seals');
 SELECT citus_add_local_table_to_metadata('rollup_state');
 SELECT citus_add_local_table_to_metadata('interest_progress');
 SELECT citus_add_local_table_to_metadata('schema_migrations');

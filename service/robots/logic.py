@@ -34,7 +34,7 @@ from service.robots import matching
 from service.robots import models as m
 from service.robots import queries as q
 from service.robots.problems import MAX_RULES
-from service.robots.push import InboundMessage
+from service.robots.push import SEAL_KEEP, ForgedPush, InboundMessage, Seal
 from service.settings import Settings
 from service.wechat.client import WeChatClient
 from service.wechat.errors import CONTENT_REJECTED, WECHAT_SESSION_STALE, WeChatUnavailable
@@ -43,6 +43,7 @@ log = logging.getLogger("service.robots")
 
 APP = "robots"  # switched off, its rules are neither managed nor matched (queries.ENABLED_RULES)
 REPLY_KIND = "robots.customer_reply"  # the job that answers a customer-service message
+FORGET_SEALS_KIND = "robots.forget_push_seals"  # periodic: drops the seals of stale push queries
 
 
 def _rule(row: Any) -> m.Rule:
@@ -188,10 +189,21 @@ async def answer_in_feed(conn: asyncpg.Connection, event: Published) -> int | No
     return reply_id
 
 
+async def _take_seal(conn: asyncpg.Connection, seal: Seal) -> None:
+    """The signed query is good for its first body (and that body again: WeChat's retry); with another body it is
+    someone replaying a push URL they saw, since plain mode signs no body. A concurrent first waits here."""
+    if await conn.fetchval(q.TAKE_SEAL, seal.signature, seal.body_sha256, seal.timestamp, float(SEAL_KEEP)):
+        return
+    if await conn.fetchval(q.SEAL_BODY, seal.signature) != seal.body_sha256:
+        raise ForgedPush("this signed query came with another body")
+
+
 async def receive_customer_message(pool: asyncpg.Pool, message: InboundMessage) -> None:
     """Store a pushed message once (WeChat retries pushes) and queue the answer, in one transaction. An image
-    check's verdict goes to whichever domain handles it (service.core.hooks)."""
+    check's verdict goes to whichever domain handles it (service.core.hooks). Raises ForgedPush when the signed
+    query came with another body before."""
     async with pool.acquire() as conn, conn.transaction():
+        await _take_seal(conn, message.seal)
         if message.media_verdict is not None:
             await hooks.media_verdict(conn, message.media_verdict)
             return
@@ -200,6 +212,10 @@ async def receive_customer_message(pool: asyncpg.Pool, message: InboundMessage) 
         )
         if message_id is not None and message.msg_type == "text":
             await enqueue(conn, REPLY_KIND, {"message_id": message_id}, max_attempts=6)
+
+
+async def forget_push_seals(pool: asyncpg.Pool) -> None:
+    await pool.execute(q.FORGET_SEALS)
 
 
 async def answer_customer_message(pool: asyncpg.Pool, settings: Settings, wechat: Any, message_id: int) -> str:

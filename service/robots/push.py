@@ -4,10 +4,14 @@ WeChat calls our URL with `signature, timestamp, nonce` (sha1 of the sorted toke
 safe mode (`encrypt_type=aes`) the body carries only `Encrypt` (AES-256-CBC under the EncodingAESKey) and
 `msg_signature` signs it as well. Bodies are XML or, when the mini program is set to JSON, JSON; both are
 accepted. A timestamp more than 5 minutes from now is refused like a bad signature (a replayed push).
+The plain signature covers no body: a signed query is good for the first body it comes with (its `Seal`,
+remembered by logic.receive_customer_message until the timestamp is stale), so whoever saw one push URL cannot
+send another body under it; the same body again is WeChat's retry.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +27,9 @@ from service.core.hooks import MediaVerdict
 from service.settings import Settings
 
 MAX_SKEW = 300
+# How long a seal is kept past its timestamp: while the query is fresh, plus a minute for the clocks of the
+# API instances and the database to differ.
+SEAL_KEEP = MAX_SKEW + 60
 
 
 class ForgedPush(Exception):
@@ -30,7 +37,17 @@ class ForgedPush(Exception):
 
 
 @dataclass(frozen=True)
+class Seal:
+    """A signed query string and the body it came with."""
+
+    signature: str
+    timestamp: int
+    body_sha256: bytes
+
+
+@dataclass(frozen=True)
 class InboundMessage:
+    seal: Seal
     msg_key: str
     openid: str
     msg_type: str
@@ -114,6 +131,7 @@ def open_message(settings: Settings, query: Mapping[str, str], body: bytes) -> I
     key = str(msg_id) if msg_id not in (None, "") else f"{openid}:{message.get('CreateTime', '')}:{msg_type}"
     content = message.get("Content") if msg_type == "text" else ""
     return InboundMessage(
+        seal=Seal(query["signature"], int(query["timestamp"]), hashlib.sha256(body).digest()),
         msg_key=key,
         openid=openid,
         msg_type=msg_type,

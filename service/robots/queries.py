@@ -79,6 +79,18 @@ ON CONFLICT (msg_key) DO NOTHING
 RETURNING id
 """
 
+# A signed query is taken by the first body it comes with ($1 signature, $2 the body's sha256, $3 its timestamp,
+# $4 seconds kept past it): a row back means "first"; else SEAL_BODY tells the retry from another body.
+TAKE_SEAL = """
+INSERT INTO wechat_push_seals (signature, body_sha256, expires_at)
+VALUES ($1, $2, to_timestamp($3::bigint) + make_interval(secs => $4))
+ON CONFLICT (signature) DO NOTHING
+RETURNING true
+"""
+SEAL_BODY = "SELECT body_sha256 FROM wechat_push_seals WHERE signature = $1"
+# Seals whose query is refused as stale by now anyway.
+FORGET_SEALS = "DELETE FROM wechat_push_seals WHERE expires_at < now()"
+
 # $2: our appid (an openid is per appid).
 LOCK_MESSAGE = """
 SELECT m.id, m.openid, m.msg_type, m.content, m.status, m.rule_id, u.id AS user_id

@@ -141,8 +141,9 @@ class WeChatMessagesController(Controller):
         description=(
             "Verifies `signature` (and `msg_signature` with the EncodingAESKey in safe mode), stores the message "
             "once (WeChat retries), and answers `success` within WeChat's 5 seconds; when the message cannot be "
-            "stored in time it answers 503 at once, so WeChat pushes it again. The keyword robot answers through the "
-            "customer-service send API from a job."
+            "stored in time it answers 503 at once, so WeChat pushes it again. A signed query is good for one body "
+            "only: the same body again is WeChat's retry, another one 403 `invalid_signature`. The keyword robot "
+            "answers through the customer-service send API from a job."
         ),
         media_type="text/plain",
         status_code=200,
@@ -158,6 +159,8 @@ class WeChatMessagesController(Controller):
             try:
                 async with asyncio.timeout(PUSH_BUDGET):
                     await logic.receive_customer_message(state.pool, message)
+            except push.ForgedPush as exc:  # the signed query came with another body before
+                raise Problem("invalid_signature", str(exc)) from None
             except Exception:
                 # Still inside WeChat's 5 seconds: a quick refusal makes WeChat push the message again (it retries
                 # three times), where `success` would lose it. The message is stored once whichever push lands.

@@ -5,7 +5,9 @@ the job answers through the customer-service send API with the rules of the cust
 from __future__ import annotations
 
 import json
+import secrets
 import time
+from datetime import timedelta
 
 import msgspec
 import pytest
@@ -14,7 +16,8 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
 from service.core.messaging import wechat_of
-from service.robots.logic import answer_customer_message
+from service.robots.jobs import JOBS
+from service.robots.logic import FORGET_SEALS_KIND, answer_customer_message
 from service.wechat.errors import WeChatUnavailable
 from tests.world import assert_problem
 
@@ -23,8 +26,10 @@ AES_KEY = "c2FuZGJveC1tZXNzYWdlLXB1c2gtYWVzLWtleS0zMmI"
 APPID = "wxsandbox0000000001"
 
 
-def signed(token: str = TOKEN, timestamp: int | None = None, nonce: str = "n0nce") -> dict[str, str]:
+def signed(token: str = TOKEN, timestamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
+    """A fresh query string as WeChat signs one push (its own nonce: a signed query is good for one body)."""
     ts = str(timestamp if timestamp is not None else int(time.time()))
+    nonce = nonce or secrets.token_hex(8)
     signer = WeChatSigner()
     signer.add_data(token, ts, nonce)
     return {"signature": signer.signature, "timestamp": ts, "nonce": nonce}
@@ -117,6 +122,44 @@ async def test_forged_pushes_are_refused(world, db):
     params, body = encrypted(xml)
     assert_problem(await push(world, {**params, "msg_signature": "0" * 40}, body), 403, "invalid_signature")
     assert await db.fetchval("SELECT count(*) FROM wechat_messages") == 0
+
+
+async def test_a_signed_query_is_good_for_one_body_only(world, db):
+    """Plain mode signs token, timestamp and nonce, never the body: whoever saw one signed push URL must not send
+    another body under it within the 5 minutes (a verdict releasing a held photo, a message as another member).
+    WeChat's retry of an unanswered push, the same query with the same body, is answered as before."""
+    alice, bob = await world.member("alice"), await world.member("bob")
+    params = signed()
+    first = text_xml(alice.openid, "价格多少", 3001)
+    assert (await push(world, params, first)).text == "success"
+    assert (await push(world, params, first)).text == "success"  # WeChat's retry: the same query, the same body
+    as_bob = await push(world, params, text_xml(bob.openid, "退款", 3002))
+    assert_problem(as_bob, 403, "invalid_signature")
+    verdict = {"MsgType": "event", "Event": "wxa_media_check", "FromUserName": "o", "CreateTime": 1, "trace_id": "t"}
+    verdict |= {"errcode": 0, "result": {"suggest": "pass", "label": 100}}
+    assert_problem(await push(world, params, json.dumps(verdict)), 403, "invalid_signature")
+    rows = await db.fetch("SELECT msg_key, openid FROM wechat_messages ORDER BY id")
+    assert [tuple(row) for row in rows] == [("3001", alice.openid)]
+    assert await db.fetchval("SELECT count(*) FROM jobs WHERE kind = 'robots.customer_reply'") == 1
+    # Another query (WeChat signs every push afresh) carries another body as before.
+    assert (await push(world, signed(), text_xml(bob.openid, "退款", 3002))).text == "success"
+
+
+async def test_seals_are_forgotten_once_their_query_is_stale(world, db, jobs):
+    alice = await world.member("alice")
+    old, fresh = signed(timestamp=int(time.time()) - 200), signed()
+    assert (await push(world, old, text_xml(alice.openid, "早", 3101))).text == "success"
+    assert (await push(world, fresh, text_xml(alice.openid, "晚", 3102))).text == "success"
+    kept = await db.fetch("SELECT signature, expires_at - now() AS left FROM wechat_push_seals ORDER BY expires_at")
+    assert [row["signature"] for row in kept] == [old["signature"], fresh["signature"]]
+    assert kept[0]["left"] > timedelta(seconds=100)  # kept while WeChat's 5 minutes let the query in
+    # The clock moves past the first query's window: the worker's periodic job forgets its seal, not the other's.
+    await db.execute(
+        "UPDATE wechat_push_seals SET expires_at = now() - interval '1 second' WHERE signature = $1", old["signature"]
+    )
+    await JOBS.handlers[FORGET_SEALS_KIND](jobs, {})
+    assert await db.fetchval("SELECT array_agg(signature) FROM wechat_push_seals") == [fresh["signature"]]
+    assert FORGET_SEALS_KIND in JOBS.periodic
 
 
 async def test_the_robot_answers_through_customer_service(world, db, jobs):
