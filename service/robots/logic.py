@@ -162,8 +162,15 @@ async def delete_rule(conn: asyncpg.Connection, rule_id: int, user_id: int) -> N
 async def choose_rule(conn: asyncpg.Connection, community_id: int, member: str, text: str) -> Any | None:
     """The first enabled rule of the community that matches ``text`` and may answer ``member`` now; its
     cooldown for that member is taken (in the caller's transaction)."""
-    for rule in await conn.fetch(q.ENABLED_RULES, community_id):
-        if matching.matches(rule["match_mode"], rule["keyword"], text):
+    rules = await conn.fetch(q.ENABLED_RULES, community_id)
+    keywords = [(rule["match_mode"], rule["keyword"]) for rule in rules]
+    if any(mode == "regex" for mode, _ in keywords):
+        # Up to MATCH_BUDGET of regex matching: in a thread (the GIL released), so the process serves meanwhile.
+        found = await asyncio.to_thread(matching.match_rules, keywords, text)
+    else:
+        found = matching.match_rules(keywords, text)
+    for rule, matched in zip(rules, found, strict=True):
+        if matched:
             if await conn.fetchval(q.TAKE_COOLDOWN, rule["id"], member, float(rule["cooldown_seconds"]), community_id):
                 return rule
     return None

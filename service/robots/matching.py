@@ -10,14 +10,19 @@
   characters can take seconds and gigabytes to compile, before any timeout applies. At creation a pattern is
   then tried against inputs known to make backtracking explode, ASCII and Chinese; one that runs out of time
   there is refused. A pattern that still runs out of time later counts as no match (and is logged), so a bad
-  rule can never stall a post.
+  rule can never stall a post. The regex rules a text is tried against share MATCH_BUDGET: once it is spent,
+  the rest count as no match, so a text costs at most about MATCH_BUDGET however many regex rules there are.
+  Callers run `match_rules` in a worker thread: the `regex` package releases the GIL while it searches
+  (concurrent=True), so the process serves other requests meanwhile.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 import unicodedata
+from collections.abc import Sequence
 
 import regex
 from regex import _regex_core
@@ -27,6 +32,9 @@ log = logging.getLogger("service.robots")
 PATTERN_MAX = 100
 MATCH_TEXT_MAX = 2000
 MATCH_TIMEOUT = 0.02  # seconds per match
+# Seconds of regex matching per text, across all the rules it is tried against (50, all regex, would otherwise
+# be a second per post).
+MATCH_BUDGET = 0.1
 PROBE_TIMEOUT = 0.05
 FLAGS = regex.IGNORECASE | regex.V0
 # The largest product of counted repeat bounds along one nesting: (?:\w{45}...){1000} compiles in ~7 ms,
@@ -113,16 +121,37 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def matches(mode: str, keyword: str, text: str) -> bool:
-    text = text[:MATCH_TEXT_MAX]
-    if mode == "exact":
-        return _fold(text).strip() == _fold(keyword).strip()
-    if mode == "contains":
-        return _fold(keyword) in _fold(text)
+def _search(keyword: str, text: str, timeout: float) -> bool:
     try:
-        return compile_pattern(keyword).search(text, timeout=MATCH_TIMEOUT) is not None
+        return compile_pattern(keyword).search(text, timeout=timeout, concurrent=True) is not None
     except TimeoutError:
         log.warning("keyword pattern ran out of time", extra={"pattern": keyword[:PATTERN_MAX]})
         return False
     except PatternError:
         return False
+
+
+def match_rules(rules: Sequence[tuple[str, str]], text: str) -> list[bool]:
+    """Whether each (mode, keyword) matches ``text``, in order; the regex ones within MATCH_BUDGET together
+    (compiling included). Blocks for up to about MATCH_BUDGET: run it off the event loop."""
+    text = text[:MATCH_TEXT_MAX]
+    folded = _fold(text)
+    deadline = time.monotonic() + MATCH_BUDGET
+    found, skipped = [], 0
+    for mode, keyword in rules:
+        if mode == "exact":
+            found.append(folded.strip() == _fold(keyword).strip())
+        elif mode == "contains":
+            found.append(_fold(keyword) in folded)
+        elif (left := deadline - time.monotonic()) > 0:
+            found.append(_search(keyword, text, min(MATCH_TIMEOUT, left)))
+        else:
+            found.append(False)
+            skipped += 1
+    if skipped:
+        log.warning("keyword patterns skipped: the text's matching time was spent", extra={"skipped": skipped})
+    return found
+
+
+def matches(mode: str, keyword: str, text: str) -> bool:
+    return match_rules([(mode, keyword)], text)[0]

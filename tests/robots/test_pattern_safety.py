@@ -5,10 +5,18 @@ compiled: the mild ones stand in for them.)"""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from service.robots import matching
-from tests.robots.test_rules import add_rule
+from tests.robots.test_rules import add_rule, robot_comments
+
+# Passes the probes (runs of one character) yet backtracks exponentially on alternating text: every post below
+# spends each such rule's whole timeout, on any machine (2^100 ways to split "xyxy…").
+SLOW = r"^(?:x|xy|y)*z"
+SLOW_TEXT = "xy" * 100 + "!z"
 
 
 async def test_a_pattern_whose_counted_repeats_multiply_past_the_limit_is_refused_before_compiling(world, db):
@@ -106,3 +114,54 @@ async def test_a_strangers_pattern_is_refused_before_it_is_tried(world, db):
     member = await add_rule(world, bob, cid, 403, keyword=slow, matchMode="regex", reply="欢迎")
     stranger = await add_rule(world, erin, cid, 403, keyword=slow, matchMode="regex", reply="欢迎")
     assert (member["code"], stranger["code"]) == ("forbidden", "not_member")
+
+
+async def slow_rules(world, admin, cid: str, count: int) -> None:
+    for _ in range(count):
+        await add_rule(world, admin, cid, keyword=SLOW, matchMode="regex", reply="慢")
+
+
+async def test_a_texts_regex_rules_share_one_time_budget(world, db):
+    """Each regex rule has 20 ms, and 50 rules are allowed: one post could cost a second of matching. The regex
+    rules share one budget per text instead (MATCH_BUDGET): once it is spent, the rest count as no match, while
+    exact and contains rules (cheap) are always tried."""
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    with pytest.raises(TimeoutError):  # really slow, not refused
+        matching.compile_pattern(SLOW).search(SLOW_TEXT, timeout=0.1)
+    slow = int(matching.MATCH_BUDGET / matching.MATCH_TIMEOUT) + 5  # more than the budget holds
+    await slow_rules(world, alice, cid, slow)
+    await add_rule(world, alice, cid, keyword=r"xy!z$", matchMode="regex", reply="正则")  # fast, but past the budget
+    await add_rule(world, alice, cid, keyword="xy!z", matchMode="contains", reply="包含")
+    post = await world.post(bob, cid, SLOW_TEXT)
+    assert await robot_comments(db, post["id"]) == [("包含", None, None)]
+    plain = await world.post(bob, cid, "xy!z")  # no budget spent: the regex rule answers
+    assert await robot_comments(db, plain["id"]) == [("正则", None, None)]
+
+
+async def test_regex_matching_leaves_the_event_loop_free(world, db):
+    """The matching runs in a worker thread that releases the GIL (the `regex` package's concurrent=True): the
+    process serves other requests meanwhile. The app serves this test's requests from this event loop, so a
+    stall of the loop shows as a late tick; on the loop the rules below would stall it for the whole budget
+    (MATCH_BUDGET, and 45 × 20 ms before there was one)."""
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    await slow_rules(world, alice, cid, 45)
+    stalls: list[float] = []
+
+    async def tick() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.002)
+            now = time.monotonic()
+            stalls.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    try:
+        post = await world.post(bob, cid, SLOW_TEXT)
+        served = await world.client.get(f"/v1/communities/{cid}", headers=alice.headers)
+    finally:
+        ticker.cancel()
+    assert served.status_code == 200 and await robot_comments(db, post["id"]) == []
+    assert max(stalls) < matching.MATCH_BUDGET, max(stalls)
