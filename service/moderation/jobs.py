@@ -30,7 +30,13 @@ async def notify(ctx: JobContext, payload: dict) -> None:
         data = {"thing1": thing(title), "thing2": thing(result), "time3": when}
         await send_once(wechat, openid, settings.moderation_template_id, data, page=settings.moderation_page)
 
-    if removed and case["target_kind"] in ("post", "comment") and case["author_openid"]:
+    # An author who had deleted the content is not told (decide); a job queued before that flag: told, as then.
+    if (
+        removed
+        and case["target_kind"] in ("post", "comment")
+        and case["author_openid"]
+        and payload.get("tell_author", True)
+    ):
         await send("你发布的内容已被移除", case["reason"] or "违反社区规范", case["author_openid"])
     for openid in reporters:
         await send("你的举报已处理", "已处理违规内容" if removed else "经核实未发现违规", openid)

@@ -149,8 +149,9 @@ async def read_case(conn: asyncpg.Connection, storage: Storage, case_id: int, ac
     return await signed_json(storage, from_row(m.Case, await conn.fetchrow(q.CASE, case_id)))
 
 
-async def _tell(conn: asyncpg.Connection, case: asyncpg.Record, status: str, reason: str) -> None:
-    """The inbox: each reporter hears the outcome of their report, the author of removed content why."""
+async def _tell(conn: asyncpg.Connection, case: asyncpg.Record, status: str, reason: str, tell_author: bool) -> None:
+    """The inbox: each reporter hears the outcome of their report, the author of removed content why (unless they
+    had deleted it themselves)."""
     outcome = "upheld" if status == "removed" else "dismissed"
     kind, target_id, community_id = case["target_kind"], case["target_id"], case["community_id"]
     for report in await conn.fetch(q.REPORTERS, case["id"]):
@@ -158,7 +159,7 @@ async def _tell(conn: asyncpg.Connection, case: asyncpg.Record, status: str, rea
         await deliver(
             conn, Item(report["reporter_id"], "report_decided", "report", report["id"], community_id, data=data)
         )
-    if status == "removed" and kind in ("post", "comment") and case["author_id"] is not None:
+    if status == "removed" and kind in ("post", "comment") and case["author_id"] is not None and tell_author:
         data = {"reason": reason, "targetKind": kind}
         await deliver(conn, Item(case["author_id"], "content_removed", kind, target_id, community_id, data=data))
 
@@ -188,8 +189,11 @@ async def decide(
         community_id, kind, target_id = case["community_id"], case["target_kind"], case["target_id"]
         await conn.execute(q.DECIDE, case_id, status, actor_id, reason)
         await conn.execute(q.INSERT_ACTION, case_id, community_id, actor_id, data.action, reason, {})
+        tell_author = True
         if kind in ("post", "comment"):
             await moderated(conn, Moderated(kind, target_id, "release" if status == "approved" else "remove"))
+            # Deleted by its author before the decision (the hook holds its row now): not theirs to hear about.
+            tell_author = not await conn.fetchval(q.DELETED_BY_AUTHOR[kind], community_id, target_id)
         elif kind == "community" and status == "removed":
             await sanctioned(conn, Sanctioned(community_id, actor_id, "delist", reason=reason))
         for action, minutes in sanctions:
@@ -198,6 +202,6 @@ async def decide(
             )
             await sanctioned(conn, event)
             await conn.execute(q.INSERT_ACTION, case_id, community_id, actor_id, action, reason, {"minutes": minutes})
-        await _tell(conn, case, status, reason)
-        await enqueue(conn, NOTIFY_KIND, {"case_id": case_id}, max_attempts=3)
+        await _tell(conn, case, status, reason, tell_author)
+        await enqueue(conn, NOTIFY_KIND, {"case_id": case_id, "tell_author": tell_author}, max_attempts=3)
         return await read_case(conn, storage, case_id, actor_id)

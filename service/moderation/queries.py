@@ -147,6 +147,13 @@ LOCK_CASE = "SELECT * FROM moderation_cases WHERE community_id = $1 AND id = $2 
 # The queue the case is decided in now (_QUEUE_NOW); apart from the lock, which Citus takes on no subquery.
 QUEUE_NOW = f"SELECT {_QUEUE_NOW} FROM moderation_cases c WHERE c.community_id = $1 AND c.id = $2"  # noqa: S608
 
+# Whether the author of a post or comment ($1 community, $2 id) deleted it themselves: nothing to tell them then.
+DELETED_BY_AUTHOR = {
+    kind: f"""SELECT deleted_at IS NOT NULL AND deleted_by = author_id FROM {table}
+               WHERE community_id = $1 AND id = $2"""  # noqa: S608
+    for kind, table in (("post", "posts"), ("comment", "comments"))
+}
+
 DECIDE = """
 UPDATE moderation_cases SET status = $2, decided_by = $3, reason = $4, decided_at = now() WHERE id = $1
 """

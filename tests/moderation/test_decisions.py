@@ -80,6 +80,37 @@ async def test_a_removal_tells_the_author_and_the_reporters(world, jobs):
     assert all(m["message"]["template_id"] == TEMPLATE for m in to_bob["items"] + to_carol["items"])
 
 
+async def test_a_removal_tells_nothing_to_an_author_who_had_deleted_the_content(world, jobs):
+    """Reported, then deleted by its author before an admin removes it: the reporter hears the case is closed,
+    the author is not told of something they took down themselves."""
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(bob, cid, "加我微信领优惠券")
+    comment = await world.comment(bob, post["id"], "私聊我")
+    await report(world, carol, "post", post["id"])
+    await report(world, carol, "comment", comment["id"])
+    for name in ("bob", "carol"):
+        await world.sandbox.control(
+            "POST", "/sandbox/subscribe-consent", json={"user": name, "templateId": TEMPLATE, "count": 5}
+        )
+    assert (await world.client.delete(f"/v1/comments/{comment['id']}", headers=bob.headers)).status_code == 204
+    assert (await world.client.delete(f"/v1/posts/{post['id']}", headers=bob.headers)).status_code == 204
+
+    for case in (await queue(world, alice, cid))["items"]:
+        assert (await decide(world, alice, case["id"], action="remove", reason="广告"))["status"] == "removed"
+    for queued in await jobs.pool.fetch("SELECT payload FROM jobs WHERE kind = 'moderation.notify'"):
+        await notify(jobs, queued["payload"])  # as the decisions queued them
+
+    inbox = (await world.client.get("/v1/me/notifications", headers=bob.headers)).json()["items"]
+    assert [i for i in inbox if i["kind"] == "content_removed"] == []
+    to_bob = await world.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": bob.openid})
+    assert to_bob["items"] == []
+    inbox = (await world.client.get("/v1/me/notifications", headers=carol.headers)).json()["items"]
+    assert sorted(i["data"]["targetKind"] for i in inbox if i["kind"] == "report_decided") == ["comment", "post"]
+    to_carol = await world.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": carol.openid})
+    assert [m["message"]["data"]["thing2"]["value"] for m in to_carol["items"]] == ["已处理违规内容"] * 2
+
+
 async def test_two_admins_deciding_at_once_leave_one_audited_decision(world, db):
     alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
     cid = await world.community(alice, bob, carol, dave)
