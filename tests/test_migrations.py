@@ -387,3 +387,35 @@ async def test_0051_releases_the_rewards_whose_transfer_ended_unpaid_and_settles
         (4, "paid", True),
         (5, "paid", False),  # nothing was owed
     ]
+
+
+# Days rolled up before 0055: the author's two posts each got a comment and a like from the reader on 2026-03-02
+# (Shanghai), one of the posts since removed; the reader's check-in that day. Another day, untouched.
+CONTRIBUTIONS_BEFORE_0055 = """
+INSERT INTO users (appid, openid) VALUES ('wx-test-app', 'author'), ('wx-test-app', 'reader');
+INSERT INTO communities (owner_id, name, welcome_template) SELECT id, 'Runners', '' FROM users WHERE openid = 'author';
+INSERT INTO posts (community_id, author_id, text, status)
+SELECT c.id, c.owner_id, s.status, s.status FROM communities c, (VALUES ('visible'), ('rejected')) s (status);
+INSERT INTO interaction_events (community_id, user_id, kind, post_id, occurred_at)
+SELECT p.community_id, u.id, k.kind, p.id, '2026-03-02 10:00+08'
+FROM posts p, users u, (VALUES ('comment'), ('like')) k (kind) WHERE u.openid = 'reader';
+INSERT INTO rollup_contributions (community_id, day, user_id, comments_received, likes_received, participation)
+SELECT c.id, d.day, u.id, d.n, d.n, d.p FROM communities c, users u,
+       (VALUES ('2026-03-02'::date, 2, 0), ('2026-03-03'::date, 1, 0)) d (day, n, p) WHERE u.openid = 'author'
+UNION ALL
+SELECT c.id, '2026-03-02', u.id, 0, 0, 1 FROM communities c, users u WHERE u.openid = 'reader';
+"""
+
+
+async def test_0055_takes_what_removed_posts_received_out_of_the_days_rolled_up(empty_database):
+    version = next(m.version for m in migrations.discover() if m.name == "received_on_rejected_posts")
+    async with migrated_over(empty_database, version, CONTRIBUTIONS_BEFORE_0055) as conn:
+        rows = await conn.fetch(
+            "SELECT u.openid, r.day::text, r.comments_received, r.likes_received, r.participation "
+            "FROM rollup_contributions r JOIN users u ON u.id = r.user_id ORDER BY 1, 2"
+        )
+    assert [tuple(r) for r in rows] == [
+        ("author", "2026-03-02", 1, 1, 0),  # the visible post's
+        ("author", "2026-03-03", 1, 1, 0),
+        ("reader", "2026-03-02", 0, 0, 1),
+    ]

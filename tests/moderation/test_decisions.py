@@ -4,12 +4,15 @@ when two admins decide at once, sanctions from the case, nobody else's queue, an
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from service.auth.deletion import erase_due
 from service.core.messaging import wechat_of
 from service.feed.jobs import recheck_pending
+from service.interactions.jobs import rollup
 from service.moderation.jobs import notify
 from tests.moderation.conftest import TEMPLATE, decide, queue, report
 from tests.world import assert_problem
@@ -308,3 +311,38 @@ async def test_a_removed_comment_leaves_the_counts_once(world, db):
     assert (await world.client.delete(f"/v1/comments/{reply['id']}", headers=bob.headers)).status_code == 204
     assert await counts() == (1, 0)
     assert await db.fetchval("SELECT comment_count FROM posts WHERE id = $1", int(post["id"])) == 1
+
+
+async def test_comments_and_likes_on_removed_or_refused_posts_earn_their_author_nothing(world, jobs, settings):
+    """Contribution (docs/metrics.md) counts what others gave the author's posts that stand: a post an admin removed,
+    or WeChat refused after an edit, takes its comments and likes received out of the days already rolled up."""
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    kept, removed, refused = [
+        await world.post(bob, cid, text) for text in ("周末一起去爬山吧", "加我微信领优惠券", "周六早上跑步吗")
+    ]
+    for post in (kept, removed, refused):
+        await world.comment(carol, post["id"], "好啊好啊，算我一个")
+        assert (await world.client.put(f"/v1/posts/{post['id']}/like", headers=carol.headers)).status_code == 200
+    today = datetime.now(ZoneInfo(settings.metrics_timezone)).date().isoformat()
+
+    async def bobs() -> dict:
+        await rollup(jobs, {})
+        params = {"from": today, "to": today}
+        board = await world.client.get(f"/v1/communities/{cid}/leaderboard", params=params, headers=alice.headers)
+        assert board.status_code == 200, board.text
+        return next(item["details"] for item in board.json()["items"] if item["userId"] == str(bob.id))
+
+    before = await bobs()
+    assert (before["validPosts"], before["commentsReceived"], before["likesReceived"]) == (3, 3, 3)
+
+    await report(world, carol, "post", removed["id"])
+    [case] = (await queue(world, alice, cid))["items"]
+    await decide(world, alice, case["id"], action="remove", reason="广告")
+    await world.sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    assert (await _edit(world, bob, refused["id"], "加我 sandbox-risky")).json()["status"] == "pending"
+    await world.sandbox.control("DELETE", "/sandbox/faults")
+    assert await recheck_pending(jobs.pool, wechat_of(jobs)) == 1
+
+    after = await bobs()
+    assert (after["validPosts"], after["commentsReceived"], after["likesReceived"]) == (1, 1, 1)
