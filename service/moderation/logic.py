@@ -64,6 +64,9 @@ async def report(
         queue = "operator" if data.target_kind == "community" or staff else "community"
         target_id = int(data.target_id)
         case = await conn.fetchrow(q.OPEN_CASE, community_id, queue, data.target_kind, target_id, author_id)
+        # The upsert waited for a decision that held the open case's row: seen again now, content it removed (or a
+        # member it removed) is gone for this report too, rather than the target of a new case.
+        await _target(conn, data)
         report_id = await conn.fetchval(
             q.INSERT_REPORT, reporter_id, community_id, case["id"], data.target_kind, target_id, data.reason, data.note
         )

@@ -211,3 +211,27 @@ async def test_a_member_promoted_after_being_reported_is_judged_by_the_operator(
         f"/v1/admin/moderation/{case['id']}/decision", json={"action": "remove", "reason": "广告"}, headers=OPERATOR
     )
     assert removed.status_code == 200 and removed.json()["status"] == "removed", removed.text
+
+
+async def test_a_report_sent_as_a_removal_is_decided_opens_no_case_on_the_removed_post(world):
+    """A report and an admin's removal of the same post in flight together: the report either joins the case the
+    removal decides (upheld) or, heard after it, finds the post gone (404); never a new open case on removed content."""
+    alice, bob, carol, *others = [await world.member(name) for name in ("alice", "bob", "carol", "d1", "d2", "d3")]
+    cid = await world.community(alice, bob, carol, *others)
+    for n in range(12):
+        post = await world.post(bob, cid, f"加我微信领优惠券 {n}")
+        await report(world, carol, "post", post["id"])
+        [case] = (await queue(world, alice, cid))["items"]
+        body = {"targetKind": "post", "targetId": post["id"], "reason": "fraud"}
+        removal, *reports = await asyncio.gather(
+            world.client.post(
+                f"/v1/moderation/cases/{case['id']}/decision", json={"action": "remove"}, headers=alice.headers
+            ),
+            *(world.client.post("/v1/reports", json=body, headers=who.headers) for who in others),
+        )
+        assert removal.status_code == 200, removal.text
+        for answer in reports:
+            assert answer.status_code in (201, 404), answer.text
+        assert (await queue(world, alice, cid))["items"] == [], f"round {n}: a case opened on the removed post"
+        mine = (await world.client.get("/v1/me/reports", headers=others[0].headers)).json()["items"]
+        assert all(r["outcome"] == "upheld" for r in mine)
