@@ -2168,7 +2168,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel a meetup (admins): every sign-up ends and every paid place is refunded in full
-         * @description Allowed with the app switched off, so the money can always go back. Cancelling twice is fine.
+         * @description Allowed with the app switched off, so the money can always go back. Cancelling twice is fine. A `reason` reaches every signed-up member's inbox, so it must pass WeChat's content check outright (`content_rejected`; `wechat_unavailable`: retry) before anything is cancelled or refunded; it is kept and sent trimmed.
          */
         post: operations["cancelMeetup"];
         delete?: never;
@@ -12809,7 +12809,11 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_wechat_session_stale"];
             413: components["responses"]["Problem413_payload_too_large"];
+            422: components["responses"]["Problem422_content_rejected"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     listMeetupSignups: {

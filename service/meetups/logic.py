@@ -258,18 +258,22 @@ async def _tell_signed_up(conn: asyncpg.Connection, meetup: asyncpg.Record, kind
 
 
 async def cancel_meetup(
-    pool: asyncpg.Pool, pay: WeChatPay, meetup_id: int, user_id: int, data: m.MeetupCancel
+    pool: asyncpg.Pool, wechat: WeChatClient, pay: WeChatPay, meetup_id: int, user_id: int, data: m.MeetupCancel
 ) -> m.Meetup:
     """Cancel it (admins, also with the app switched off, so money can always go back): every sign-up is
-    cancelled and every paid place refunded in full (by a job; started here at once)."""
+    cancelled and every paid place refunded in full (by a job; started here at once). A reason passes WeChat's
+    content check first: refused or unchecked, nothing is cancelled."""
+    reason = data.reason.strip()
+    if reason:
+        async with pool.acquire() as conn:
+            await _meetup_for(conn, meetup_id, user_id, admin=True, app_required=False)  # only an admin's text
+        await require_passed(pool, wechat, user_id, reason, "reason")  # it reaches every signed-up member's inbox
     async with pool.acquire() as conn, conn.transaction():
         seen = await _meetup_for(conn, meetup_id, user_id, admin=True, app_required=False)
         row = await conn.fetchrow(q.LOCK_MEETUP, seen["community_id"], meetup_id)
         if row["status"] != "cancelled":
-            await _tell_signed_up(
-                conn, row, "meetup_cancelled", user_id, {"title": row["title"], "reason": data.reason}
-            )
-            await conn.execute(q.CANCEL_MEETUP, meetup_id, data.reason.strip())
+            await _tell_signed_up(conn, row, "meetup_cancelled", user_id, {"title": row["title"], "reason": reason})
+            await conn.execute(q.CANCEL_MEETUP, meetup_id, reason)
             await conn.execute(q.CANCEL_ALL_SIGNUPS, meetup_id)
             await enqueue(
                 conn, "meetups.refund_cancelled", {"meetup_id": meetup_id}, dedupe_key=f"meetups.refund:{meetup_id}"

@@ -121,17 +121,25 @@ class MeetupsController(Controller):
         "/cancel",
         operation_id="cancelMeetup",
         summary="Cancel a meetup (admins): every sign-up ends and every paid place is refunded in full",
-        description="Allowed with the app switched off, so the money can always go back. Cancelling twice is fine.",
+        description=(
+            "Allowed with the app switched off, so the money can always go back. Cancelling twice is fine. A "
+            "`reason` reaches every signed-up member's inbox, so it must pass WeChat's content check outright "
+            "(`content_rejected`; `wechat_unavailable`: retry) before anything is cancelled or refunded; it is "
+            "kept and sent trimmed."
+        ),
         status_code=200,
         responses={
-            **PROBLEMS.responses(*AUTH, "not_found", "forbidden"),
+            **PROBLEMS.responses(*AUTH, "not_found", "forbidden", *CONTENT),
             **answer(200, ex.MEETUP, "cancelled", "The cancelled meetup"),
         },
     )
     async def cancel(
         self, meetup_id: PathId, caller: CurrentUser, state: State, data: JSONBody[m.MeetupCancel | None] = None
     ) -> m.Meetup:
-        return await logic.cancel_meetup(state.pool, state.pay, meetup_id, caller.id, data or m.MeetupCancel())
+        # `caller`, not `user`: the content check waits on WeChat without holding a pooled connection.
+        return await logic.cancel_meetup(
+            state.pool, state.wechat, state.pay, meetup_id, caller.id, data or m.MeetupCancel()
+        )
 
     @post(
         "/signups",

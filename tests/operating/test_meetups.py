@@ -249,6 +249,49 @@ async def test_cancelling_a_meetup_refunds_every_paid_place(world, people):
     assert await notices(world.api, alice.headers, "meetup_cancelled") == []
 
 
+async def test_a_cancel_reason_passes_wechat_before_anything_is_cancelled(world, people):
+    """The reason reaches every signed-up member's inbox, so like a collection's it passes msg_sec_check first:
+    refused (`content_rejected`) or WeChat down (`wechat_unavailable`, retry), nothing is cancelled, refunded or
+    told. The inbox gets the reason trimmed, as the meetup keeps it."""
+    alice, bob, carol, *_ = people
+    cid = await world.community(alice, bob, carol)
+    mid = (await create_meetup(world, alice, cid, feeFen=2000))["id"]
+    order = (await sign_up(world, bob, mid)).json()["order"]
+    await world.pay_order(order)
+    assert (await sign_up(world, carol, mid)).status_code == 201  # a place held for payment
+    url = f"/v1/meetups/{mid}/cancel"
+
+    async def nothing_happened() -> None:
+        meetup = await meetup_of(world, alice, mid)
+        assert (meetup["status"], meetup["cancelReason"], meetup["seatsTaken"]) == ("open", "", 2)
+        assert await world.pool.fetchval("SELECT count(*) FROM refunds") == 0
+        assert await world.payer_reads(order) == []
+        assert (await world.api.get(f"/v1/orders/{order['id']}", headers=bob.headers)).json()["status"] == "paid"
+        statuses = await world.pool.fetch("SELECT status FROM meetup_signups WHERE meetup_id = $1", int(mid))
+        assert sorted(r["status"] for r in statuses) == ["confirmed", "pending_payment"]
+        for member in (bob, carol):
+            assert await notices(world.api, member.headers, "meetup_cancelled") == []
+
+    refused = await world.api.post(url, json={"reason": "暴雨 sandbox-risky"}, headers=alice.headers)
+    assert_problem(refused, 422, "content_rejected")
+    await nothing_happened()
+    await world.sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    try:
+        down = await world.api.post(url, json={"reason": "暴雨"}, headers=alice.headers)
+        assert_problem(down, 503, "wechat_unavailable")
+    finally:
+        await world.sandbox.control("DELETE", "/sandbox/faults")
+    await nothing_happened()
+
+    cancelled = await world.api.post(url, json={"reason": "  暴雨预警，活动取消\n"}, headers=alice.headers)
+    assert cancelled.status_code == 200 and cancelled.json()["cancelReason"] == "暴雨预警，活动取消", cancelled.text
+    for member in (bob, carol):
+        told = await notices(world.api, member.headers, "meetup_cancelled")
+        assert [i["data"]["reason"] for i in told] == ["暴雨预警，活动取消"]
+    await world.run_due_jobs()
+    assert await world.payer_reads(order) == ["活动已取消，报名费用原路退回"]
+
+
 async def test_signed_up_members_hear_of_changes_that_concern_them(world, people):
     alice, bob, carol, dave, _ = people
     cid = await world.community(alice, bob, carol, dave)
