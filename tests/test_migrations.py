@@ -389,9 +389,9 @@ async def test_0051_releases_the_rewards_whose_transfer_ended_unpaid_and_settles
     ]
 
 
-# Days rolled up before 0055: the author's two posts each got a comment and a like from the reader on 2026-03-02
+# Days rolled up before 0053: the author's two posts each got a comment and a like from the reader on 2026-03-02
 # (Shanghai), one of the posts since removed; the reader's check-in that day. Another day, untouched.
-CONTRIBUTIONS_BEFORE_0055 = """
+CONTRIBUTIONS_BEFORE_0053 = """
 INSERT INTO users (appid, openid) VALUES ('wx-test-app', 'author'), ('wx-test-app', 'reader');
 INSERT INTO communities (owner_id, name, welcome_template) SELECT id, 'Runners', '' FROM users WHERE openid = 'author';
 INSERT INTO posts (community_id, author_id, text, status)
@@ -407,9 +407,9 @@ SELECT c.id, '2026-03-02', u.id, 0, 0, 1 FROM communities c, users u WHERE u.ope
 """
 
 
-async def test_0055_takes_what_removed_posts_received_out_of_the_days_rolled_up(empty_database):
+async def test_0053_takes_what_removed_posts_received_out_of_the_days_rolled_up(empty_database):
     version = next(m.version for m in migrations.discover() if m.name == "received_on_rejected_posts")
-    async with migrated_over(empty_database, version, CONTRIBUTIONS_BEFORE_0055) as conn:
+    async with migrated_over(empty_database, version, CONTRIBUTIONS_BEFORE_0053) as conn:
         rows = await conn.fetch(
             "SELECT u.openid, r.day::text, r.comments_received, r.likes_received, r.participation "
             "FROM rollup_contributions r JOIN users u ON u.id = r.user_id ORDER BY 1, 2"
