@@ -8,8 +8,9 @@
   most MATCH_TEXT_MAX characters of text. Before compiling, a pattern whose counted repeats ({m,n}) multiply
   beyond REPEAT_MAX along one nesting is refused: the compiled program holds every repetition, so 24
   characters can take seconds and gigabytes to compile, before any timeout applies. At creation a pattern is
-  then tried against inputs known to make backtracking explode, ASCII and Chinese; one that runs out of time
-  there is refused. A pattern that still runs out of time later counts as no match (and is logged), so a bad
+  then tried against inputs known to make backtracking explode (runs of one character or of two alternating,
+  ASCII and Chinese); one that runs out of time there, on one input or over all of them (PROBE_BUDGET), is
+  refused. A pattern that still runs out of time later counts as no match (and is logged), so a bad
   rule can never stall a post. The regex rules a text is tried against share MATCH_BUDGET: once it is spent,
   the rest count as no match, so a text costs at most about MATCH_BUDGET however many regex rules there are.
   Callers run `match_rules` in a worker thread: the `regex` package releases the GIL while it searches
@@ -19,6 +20,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import time
 import unicodedata
@@ -36,25 +38,37 @@ MATCH_TIMEOUT = 0.02  # seconds per match
 # be a second per post).
 MATCH_BUDGET = 0.1
 PROBE_TIMEOUT = 0.05
+# Seconds of probing per pattern, all probes together (a pattern spending almost PROBE_TIMEOUT on each would hold
+# a worker thread for seconds).
+PROBE_BUDGET = 0.5
 FLAGS = regex.IGNORECASE | regex.V0
 # The largest product of counted repeat bounds along one nesting: (?:\w{45}...){1000} compiles in ~7 ms,
 # (?:(?:a{100}){100}){100} in ~0.5 s and 250 MB.
 REPEAT_MAX = 1000
 # Inputs that make catastrophic patterns ((x+x+)+y, (\w+\s?)+$, ...) backtrack explosively: long runs of
 # each character the pattern names (and of a few generic ones), ended by a character that breaks the match.
+# Runs alternating between two of those characters too: alternatives that overlap on mixed text
+# (^(?:x|xy|y)*z, (a|ab|b)+$) split "xyxy…" in exponentially many ways, and a run of one character has just one.
+# Each run is also followed, after the break, by the pattern's own text: the `regex` package gives up at once on
+# a text that lacks a literal the pattern requires (the z above, the # of (?:\d|\d\d|-)+#).
 # Chinese text too: a class such as \p{Han} names no character of its own ((\p{Han}|\p{Han}\p{Han})+$ passes
 # every ASCII input and then spends the whole timeout on each Chinese post).
 _GENERIC = "a1 _-."
 _RUN = 400
+_PAIR_RUN = 100  # 50 pairs: 2^50 ways already, and 66 pairs of characters to try
 _CHINESE = ("中" * _RUN, "你好，" * (_RUN // 3), "今天 ok 123，去跑步。" * (_RUN // 14))
 
 
 def _probes(pattern: str) -> list[str]:
     # Not ASCII: never a metacharacter, so a Han character or Chinese punctuation of the pattern is one to run.
     chars = dict.fromkeys(ch for ch in pattern + _GENERIC if ch.isalnum() or ch in " _-." or not ch.isascii())
-    probes = [ch * _RUN + end for ch in list(chars)[:12] for end in ("!", "\u0000")]
+    chars = list(chars)[:12]
+    probes = [ch * _RUN + end + tail for ch in chars for end in ("!", "\u0000") for tail in ("", pattern)]
+    probes.extend(
+        (a + b) * (_PAIR_RUN // 2) + "!" + tail for a, b in itertools.combinations(chars, 2) for tail in ("", pattern)
+    )
     probes.append(("ab " * _RUN) + "!")
-    probes.extend(text + end for text in _CHINESE for end in ("!", "。", "\u0000"))
+    probes.extend(text + end + tail for text in _CHINESE for end in ("!", "。", "\u0000") for tail in ("", pattern))
     return probes
 
 
@@ -110,11 +124,16 @@ def validate_pattern(pattern: str) -> None:
     if len(pattern) > PATTERN_MAX:
         raise PatternError(f"a pattern has at most {PATTERN_MAX} characters")
     compiled = compile_pattern(pattern)
+    deadline = time.monotonic() + PROBE_BUDGET
     for probe in _probes(pattern):
         try:
-            compiled.search(probe, timeout=PROBE_TIMEOUT)
+            if (left := deadline - time.monotonic()) <= 0:
+                raise TimeoutError
+            compiled.search(probe, timeout=min(PROBE_TIMEOUT, left))
         except TimeoutError:
-            raise PatternError("the pattern backtracks catastrophically (it ran out of time on a test input)") from None
+            raise PatternError(
+                "the pattern backtracks catastrophically (it ran out of time on the test inputs)"
+            ) from None
 
 
 def _fold(text: str) -> str:

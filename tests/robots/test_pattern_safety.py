@@ -1,6 +1,6 @@
 """Regex rules cannot cost the API process: a pattern whose counted repeats would compile to a huge program is
-refused before it is compiled, and a pattern that backtracks catastrophically on Chinese text is refused like
-one that does on ASCII. (Patterns that would really take seconds to compile are only parsed here, never
+refused before it is compiled, and a pattern that backtracks catastrophically on Chinese or mixed text is refused
+like one that does on ASCII. (Patterns that would really take seconds to compile are only parsed here, never
 compiled: the mild ones stand in for them.)"""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import pytest
 from service.robots import matching
 from tests.robots.test_rules import add_rule, robot_comments
 
-# Passes the probes (runs of one character) yet backtracks exponentially on alternating text: every post below
-# spends each such rule's whole timeout, on any machine (2^100 ways to split "xyxy…").
+# Backtracks exponentially on alternating text: every post below spends each such rule's whole timeout, on any
+# machine (2^100 ways to split "xyxy…"). Refused at creation now, it stands for a rule stored before the probes
+# caught it.
 SLOW = r"^(?:x|xy|y)*z"
 SLOW_TEXT = "xy" * 100 + "!z"
 
@@ -94,6 +95,54 @@ async def test_a_pattern_catastrophic_on_chinese_text_is_refused(world, db):
     assert chinese["matchMode"] == "regex"
 
 
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (SLOW, SLOW_TEXT),
+        (r"(a|ab|b)+$", "拼单 " + "ab" * 40 + "！"),
+        (r"(?:\d|\d\d|-)+#", "报名日期 " + "2024-06-01-" * 10 + "！#活动"),
+        (r"(\p{Han}|\p{Han}\p{Han})+签到", "今天早上我们一起去江边跑步了感觉非常好真开心明天还要继续加油。明天签到"),
+    ],
+    ids=["xy", "ab", "digits", "han"],
+)
+async def test_a_pattern_whose_alternatives_overlap_on_mixed_text_is_refused(world, db, pattern, text):
+    """Runs of one character give such a pattern one way to split them; runs alternating between two (xyxy…)
+    give it exponentially many. And the `regex` package gives up at once on a text that lacks a literal the
+    pattern requires (the z, the #, 签到), so the probes carry it after the break: each pattern here passed the
+    probes of a single character and spent its whole timeout on an ordinary-looking post."""
+    alice = await world.member("alice")
+    cid = await world.community(alice)
+    with pytest.raises(TimeoutError):  # really slow on the text
+        matching.compile_pattern(pattern).search(text, timeout=0.1)
+    slow = await add_rule(world, alice, cid, 400, keyword=pattern, matchMode="regex", reply="欢迎")
+    assert slow["code"] == "validation_failed" and slow["errors"][0]["field"] == "keyword"
+    assert "catastrophic" in slow["errors"][0]["message"]
+
+
+ORDINARY = [
+    "多少钱|价格",
+    r"(多少钱|价格)\p{Han}{0,10}[？?]",
+    r"^(报名|签到)\d{0,3}$",
+    "优惠券?",
+    "[？?]",
+    r"^\d{11}$",
+    r"\d{4}-\d{2}-\d{2}",
+    r".{0,50}价格.{0,50}",
+    r"(?:\p{Han}{10}){100}",
+    r"\{1000\}{2}",
+    r"xy!z$",
+]
+
+
+async def test_ordinary_patterns_pass_the_probes(world, db):
+    """The probes refuse what backtracks explosively, not what an admin ordinarily writes."""
+    alice = await world.member("alice")
+    cid = await world.community(alice)
+    for pattern in ORDINARY:
+        rule = await add_rule(world, alice, cid, keyword=pattern, matchMode="regex", reply="欢迎")
+        assert rule["keyword"] == pattern
+
+
 async def test_a_pattern_with_clashing_flags_is_refused_as_invalid(world, db):
     """`(?V1)` (the robot reads patterns as version 0) or `(?a)(?u)` make the `regex` package raise ValueError, not
     regex.error: the rule is refused like any invalid pattern (400 on the keyword), never a 500."""
@@ -116,9 +165,13 @@ async def test_a_strangers_pattern_is_refused_before_it_is_tried(world, db):
     assert (member["code"], stranger["code"]) == ("forbidden", "not_member")
 
 
-async def slow_rules(world, admin, cid: str, count: int) -> None:
-    for _ in range(count):
-        await add_rule(world, admin, cid, keyword=SLOW, matchMode="regex", reply="慢")
+async def slow_rules(db, admin, cid: str, count: int) -> None:
+    """Rules stored before the probes refused such a pattern: written to the table as they were then."""
+    await db.executemany(
+        "INSERT INTO robot_rules (community_id, keyword, match_mode, reply, created_by)"
+        " VALUES ($1, $2, 'regex', '慢', $3)",
+        [(int(cid), SLOW, admin.id)] * count,
+    )
 
 
 async def test_a_texts_regex_rules_share_one_time_budget(world, db):
@@ -127,10 +180,10 @@ async def test_a_texts_regex_rules_share_one_time_budget(world, db):
     exact and contains rules (cheap) are always tried."""
     alice, bob = await world.member("alice"), await world.member("bob")
     cid = await world.community(alice, bob)
-    with pytest.raises(TimeoutError):  # really slow, not refused
+    with pytest.raises(TimeoutError):  # really slow
         matching.compile_pattern(SLOW).search(SLOW_TEXT, timeout=0.1)
     slow = int(matching.MATCH_BUDGET / matching.MATCH_TIMEOUT) + 5  # more than the budget holds
-    await slow_rules(world, alice, cid, slow)
+    await slow_rules(db, alice, cid, slow)
     await add_rule(world, alice, cid, keyword=r"xy!z$", matchMode="regex", reply="正则")  # fast, but past the budget
     await add_rule(world, alice, cid, keyword="xy!z", matchMode="contains", reply="包含")
     post = await world.post(bob, cid, SLOW_TEXT)
@@ -146,7 +199,7 @@ async def test_regex_matching_leaves_the_event_loop_free(world, db):
     (MATCH_BUDGET, and 45 × 20 ms before there was one)."""
     alice, bob = await world.member("alice"), await world.member("bob")
     cid = await world.community(alice, bob)
-    await slow_rules(world, alice, cid, 45)
+    await slow_rules(db, alice, cid, 45)
     stalls: list[float] = []
 
     async def tick() -> None:
