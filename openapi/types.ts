@@ -182,7 +182,7 @@ export interface paths {
         put?: never;
         /**
          * Decide a case of the operator's queue: approve or remove
-         * @description `approve` keeps or releases the content (also what WeChat's check held for review) and dismisses the reports; `remove` removes a post or comment (its author sees the reason in `GET /v1/me/removals` and gets a subscribe message), delists a reported community, and upholds a member case. Deciding is final and done once: the same decision again answers the case as it is, another one `case_decided`. Reporters are told the outcome. The operator does not mute or remove members: their community's admins do.
+         * @description `approve` keeps or releases the content (also what WeChat's check held for review) and dismisses the reports; `remove` removes a post or comment (its author sees the reason in `GET /v1/me/removals` and gets a subscribe message, unless they had deleted it before), delists a reported community, and upholds a member case. Deciding is final and done once: the same decision again answers the case as it is, another one `case_decided`. Reporters are told the outcome. The operator does not mute or remove members: their community's admins do.
          */
         post: operations["decideOperatorModerationCase"];
         delete?: never;
@@ -2269,7 +2269,7 @@ export interface paths {
         put?: never;
         /**
          * Decide a case (admins): approve or remove, and optionally mute or remove the author
-         * @description `approve` keeps or releases the content (also what WeChat's check held for review) and dismisses the reports; `remove` removes a post or comment (its author sees the reason in `GET /v1/me/removals` and gets a subscribe message), delists a reported community, and upholds a member case. Deciding is final and done once: the same decision again answers the case as it is, another one `case_decided`. Reporters are told the outcome. `muteAuthorMinutes` and `removeAuthor` follow the member rules (only the owner mutes or removes an admin; an author no longer in the community: `author_not_member`); a refused sanction leaves the whole decision undone.
+         * @description `approve` keeps or releases the content (also what WeChat's check held for review) and dismisses the reports; `remove` removes a post or comment (its author sees the reason in `GET /v1/me/removals` and gets a subscribe message, unless they had deleted it before), delists a reported community, and upholds a member case. Deciding is final and done once: the same decision again answers the case as it is, another one `case_decided`. Reporters are told the outcome. `muteAuthorMinutes` and `removeAuthor` follow the member rules (only the owner mutes or removes an admin; an author no longer in the community: `author_not_member`); a refused sanction leaves the whole decision undone.
          */
         post: operations["decideModerationCase"];
         delete?: never;

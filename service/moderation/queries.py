@@ -170,6 +170,9 @@ FROM moderation_cases c
 LEFT JOIN posts p ON c.target_kind = 'post' AND p.id = c.target_id AND p.community_id = c.community_id
 LEFT JOIN comments cm ON c.target_kind = 'comment' AND cm.id = c.target_id AND cm.community_id = c.community_id
 WHERE c.author_id = $1 AND c.status = 'removed' AND c.target_kind IN ('post', 'comment')
+  -- Deleted by its author before the decision: not removed from them (nor told: DELETED_BY_AUTHOR).
+  AND NOT coalesce(p.deleted_by = c.author_id AND p.deleted_at < c.decided_at, false)
+  AND NOT coalesce(cm.deleted_by = c.author_id AND cm.deleted_at < c.decided_at, false)
   AND ($2::bigint IS NULL OR c.id < $2)
 ORDER BY c.id DESC LIMIT $3
 """

@@ -24,8 +24,9 @@ QueueStatus = FromQuery[Literal["open", "decided"]]
 DECISION_DOC = (
     "`approve` keeps or releases the content (also what WeChat's check held for review) and dismisses the reports; "
     "`remove` removes a post or comment (its author sees the reason in `GET /v1/me/removals` and gets a subscribe "
-    "message), delists a reported community, and upholds a member case. Deciding is final and done once: the same "
-    "decision again answers the case as it is, another one `case_decided`. Reporters are told the outcome."
+    "message, unless they had deleted it before), delists a reported community, and upholds a member case. "
+    "Deciding is final and done once: the same decision again answers the case as it is, another one "
+    "`case_decided`. Reporters are told the outcome."
 )
 
 

@@ -114,6 +114,29 @@ async def test_a_removal_tells_nothing_to_an_author_who_had_deleted_the_content(
     assert [m["message"]["data"]["thing2"]["value"] for m in to_carol["items"]] == ["已处理违规内容"] * 2
 
 
+async def test_my_removals_leave_out_what_i_had_deleted_before_the_removal(world):
+    """Content its author deleted before a moderator removed it was not removed from them (they are not told
+    either): not in their list. Deleted after the removal, it was: still listed with the reason."""
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    gone = await world.post(bob, cid, "加我微信领优惠券")
+    comment = await world.comment(bob, gone["id"], "私聊我领取")
+    later = await world.post(bob, cid, "扫码进群领红包")
+    for kind, target in (("post", gone), ("comment", comment), ("post", later)):
+        await report(world, carol, kind, target["id"])
+    assert (await world.client.delete(f"/v1/comments/{comment['id']}", headers=bob.headers)).status_code == 204
+    assert (await world.client.delete(f"/v1/posts/{gone['id']}", headers=bob.headers)).status_code == 204
+
+    for case in (await queue(world, alice, cid))["items"]:
+        assert (await decide(world, alice, case["id"], action="remove", reason="广告"))["status"] == "removed"
+    assert (await world.client.delete(f"/v1/posts/{later['id']}", headers=bob.headers)).status_code == 204
+
+    removals = (await world.client.get("/v1/me/removals", headers=bob.headers)).json()["items"]
+    assert [(r["targetKind"], r["targetId"], r["reason"]) for r in removals] == [("post", later["id"], "广告")]
+    outcomes = (await world.client.get("/v1/me/reports", headers=carol.headers)).json()["items"]
+    assert [r["outcome"] for r in outcomes] == ["upheld"] * 3  # the reporter's side is unchanged
+
+
 async def test_two_admins_deciding_at_once_leave_one_audited_decision(world, db):
     alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
     cid = await world.community(alice, bob, carol, dave)
