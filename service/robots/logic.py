@@ -1,9 +1,9 @@
 """The keyword robot: rules managed by a community's admins, answers in the feed and to customer service.
 
-- In the feed: when a member's post or comment becomes visible, the community's enabled rules are tried in
-  creation order; the first that matches and whose cooldown for that member has lapsed answers with a robot
-  comment (on the post, or in the comment's thread as a reply to it). One answer per text at most; robots
-  never answer robots, and robot comments never count as activity.
+- In the feed: when a member's post or comment becomes visible (its author still a member then), the
+  community's enabled rules are tried in creation order; the first that matches and whose cooldown for that
+  member has lapsed answers with a robot comment (on the post, or in the comment's thread as a reply to it). One
+  answer per text at most; robots never answer robots, and robot comments never count as activity.
 - Customer service: messages pushed by WeChat are answered with the rules of the community named by
   CUSTOMER_SERVICE_COMMUNITY_ID (the brand's own community; none set: no answers), through the customer-service
   send API, from a job (the push itself is answered at once).
@@ -22,6 +22,7 @@ import msgspec
 from msgspec import UNSET
 
 from service.core import hooks
+from service.core.access import access_row
 from service.core.apps import require_app_member
 from service.core.content import POST_SCENE, judge
 from service.core.hooks import Published
@@ -180,6 +181,10 @@ async def answer_in_feed(conn: asyncpg.Connection, event: Published) -> int | No
     """The hook on a member's post or comment becoming visible (in that transaction): the robot's comment id,
     or None when no rule answers."""
     community_id, post_id, comment_id = event.community_id, event.post_id, event.comment_id
+    # Shown later (WeChat's photo check, a re-check, an admin's release): its author may have left or been removed
+    # since, and the robot does not answer in public someone no longer here. A mute only stops new writing.
+    if (await access_row(conn, community_id, event.author_id))["status"] != "active":
+        return None
     rule = await choose_rule(conn, community_id, f"user:{event.author_id}", event.text)
     if rule is None:
         return None
