@@ -181,12 +181,12 @@ async def answer_in_feed(conn: asyncpg.Connection, event: Published) -> int | No
     """The hook on a member's post or comment becoming visible (in that transaction): the robot's comment id,
     or None when no rule answers."""
     community_id, post_id, comment_id = event.community_id, event.post_id, event.comment_id
+    rule = await choose_rule(conn, community_id, f"user:{event.author_id}", event.text)
+    if rule is None:
+        return None
     # Shown later (WeChat's photo check, a re-check, an admin's release): its author may have left or been removed
     # since, and the robot does not answer in public someone no longer here. A mute only stops new writing.
     if (await access_row(conn, community_id, event.author_id))["status"] != "active":
-        return None
-    rule = await choose_rule(conn, community_id, f"user:{event.author_id}", event.text)
-    if rule is None:
         return None
     reply_id = await comment_as_robot(
         conn,
