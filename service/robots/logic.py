@@ -160,9 +160,8 @@ async def delete_rule(conn: asyncpg.Connection, rule_id: int, user_id: int) -> N
 # --- answering ---------------------------------------------------------------------------------------------
 
 
-async def choose_rule(conn: asyncpg.Connection, community_id: int, member: str, text: str) -> Any | None:
-    """The first enabled rule of the community that matches ``text`` and may answer ``member`` now; its
-    cooldown for that member is taken (in the caller's transaction)."""
+async def _matching_rules(conn: asyncpg.Connection, community_id: int, text: str) -> list[Any]:
+    """The enabled rules of the community that match ``text``, in the order they are tried."""
     rules = await conn.fetch(q.ENABLED_RULES, community_id)
     keywords = [(rule["match_mode"], rule["keyword"]) for rule in rules]
     if any(mode == "regex" for mode, _ in keywords):
@@ -170,23 +169,36 @@ async def choose_rule(conn: asyncpg.Connection, community_id: int, member: str, 
         found = await asyncio.to_thread(matching.match_rules, keywords, text)
     else:
         found = matching.match_rules(keywords, text)
-    for rule, matched in zip(rules, found, strict=True):
-        if matched:
-            if await conn.fetchval(q.TAKE_COOLDOWN, rule["id"], member, float(rule["cooldown_seconds"]), community_id):
-                return rule
+    return [rule for rule, matched in zip(rules, found, strict=True) if matched]
+
+
+async def _take_first(conn: asyncpg.Connection, community_id: int, member: str, rules: list[Any]) -> Any | None:
+    for rule in rules:
+        if await conn.fetchval(q.TAKE_COOLDOWN, rule["id"], member, float(rule["cooldown_seconds"]), community_id):
+            return rule
     return None
+
+
+async def choose_rule(conn: asyncpg.Connection, community_id: int, member: str, text: str) -> Any | None:
+    """The first enabled rule of the community that matches ``text`` and may answer ``member`` now; its
+    cooldown for that member is taken (in the caller's transaction)."""
+    return await _take_first(conn, community_id, member, await _matching_rules(conn, community_id, text))
 
 
 async def answer_in_feed(conn: asyncpg.Connection, event: Published) -> int | None:
     """The hook on a member's post or comment becoming visible (in that transaction): the robot's comment id,
     or None when no rule answers."""
     community_id, post_id, comment_id = event.community_id, event.post_id, event.comment_id
-    rule = await choose_rule(conn, community_id, f"user:{event.author_id}", event.text)
-    if rule is None:
+    rules = await _matching_rules(conn, community_id, event.text)
+    if not rules:
         return None
     # Shown later (WeChat's photo check, a re-check, an admin's release): its author may have left or been removed
-    # since, and the robot does not answer in public someone no longer here. A mute only stops new writing.
+    # since, and the robot does not answer in public someone no longer here. A mute only stops new writing. Read
+    # before a cooldown is taken: no answer must not use up the one they get when back.
     if (await access_row(conn, community_id, event.author_id))["status"] != "active":
+        return None
+    rule = await _take_first(conn, community_id, f"user:{event.author_id}", rules)
+    if rule is None:
         return None
     reply_id = await comment_as_robot(
         conn,

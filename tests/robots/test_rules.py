@@ -125,3 +125,26 @@ async def test_full_width_text_matches_half_width_keywords(world, db):
     assert await robot_comments(db, signup["id"]) == [("报名链接在置顶帖", None, None)]
     qq = await world.post(bob, cid, "有qq群吗")
     assert await robot_comments(db, qq["id"]) == [("不提供QQ群", None, None)]
+
+
+async def test_a_released_post_of_one_who_left_takes_no_cooldown(world, db):
+    # Found in review: the robot took the rule's cooldown for the author, then found they had left and did not
+    # answer; back within the cooldown, their first question went unanswered although none had been.
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    await add_rule(world, alice, cid, keyword="价格", reply="价格请看群公告", cooldownSeconds=3600)
+    held = await world.post(bob, cid, "价格多少 sandbox-review")
+    assert held["status"] == "pending"
+    assert (await world.client.delete(f"/v1/communities/{cid}/members/me", headers=bob.headers)).status_code == 204
+    queue = await world.client.get(f"/v1/communities/{cid}/moderation", headers=alice.headers)
+    [case] = queue.json()["items"]
+    decided = await world.client.post(
+        f"/v1/moderation/cases/{case['id']}/decision", json={"action": "approve"}, headers=alice.headers
+    )
+    assert decided.status_code == 200, decided.text
+    assert await robot_comments(db, held["id"]) == []  # no public answer to one no longer there
+
+    back = await world.client.post(f"/v1/communities/{cid}/join", headers=bob.headers)
+    assert back.status_code in (200, 201), back.text
+    asked = await world.post(bob, cid, "这个价格是多少？")
+    assert await robot_comments(db, asked["id"]) == [("价格请看群公告", None, None)]
