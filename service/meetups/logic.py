@@ -266,8 +266,11 @@ async def cancel_meetup(
     reason = data.reason.strip()
     if reason:
         async with pool.acquire() as conn:
-            await _meetup_for(conn, meetup_id, user_id, admin=True, app_required=False)  # only an admin's text
-        await require_passed(pool, wechat, user_id, reason, "reason")  # it reaches every signed-up member's inbox
+            seen = await _meetup_for(conn, meetup_id, user_id, admin=True, app_required=False)  # an admin's text
+        # It reaches every signed-up member's inbox; cancelling again (a retry, the refunds started again) sends
+        # nothing, so WeChat being down must not refuse it.
+        if seen["status"] != "cancelled":
+            await require_passed(pool, wechat, user_id, reason, "reason")
     async with pool.acquire() as conn, conn.transaction():
         seen = await _meetup_for(conn, meetup_id, user_id, admin=True, app_required=False)
         row = await conn.fetchrow(q.LOCK_MEETUP, seen["community_id"], meetup_id)

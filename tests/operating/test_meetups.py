@@ -292,6 +292,25 @@ async def test_a_cancel_reason_passes_wechat_before_anything_is_cancelled(world,
     assert await world.payer_reads(order) == ["活动已取消，报名费用原路退回"]
 
 
+async def test_cancelling_again_needs_no_content_check(world, people):
+    # Found in review: cancelling twice is fine (a retry, or starting the refunds again), but a repeat with a reason
+    # asked WeChat to check words that go nowhere, and answered 503 (or 422) while WeChat was down.
+    alice, bob, *_ = people
+    cid = await world.community(alice, bob)
+    mid = (await create_meetup(world, alice, cid, feeFen=2000))["id"]
+    await world.pay_order((await sign_up(world, bob, mid)).json()["order"])
+    url = f"/v1/meetups/{mid}/cancel"
+    cancelled = await world.api.post(url, json={"reason": "暴雨预警"}, headers=alice.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    await world.sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    try:
+        again = await world.api.post(url, json={"reason": "暴雨预警"}, headers=alice.headers)
+    finally:
+        await world.sandbox.control("DELETE", "/sandbox/faults")
+    assert again.status_code == 200 and again.json()["cancelReason"] == "暴雨预警", again.text
+    assert [i["data"]["reason"] for i in await notices(world.api, bob.headers, "meetup_cancelled")] == ["暴雨预警"]
+
+
 async def test_signed_up_members_hear_of_changes_that_concern_them(world, people):
     alice, bob, carol, dave, _ = people
     cid = await world.community(alice, bob, carol, dave)
