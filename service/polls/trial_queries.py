@@ -40,6 +40,11 @@ LIMIT $3
 # shard it names.
 TRIAL_COMMUNITY = "SELECT community_id FROM trial_qualifications WHERE id = $1"
 
+# The community's row FOR KEY SHARE (what the claim's and shipment's own inserts take later): an admin's removal
+# locks it FOR UPDATE before it ends the membership (communities/members.py), so one in flight is committed first and
+# then read, and one not yet begun waits until the claim or shipment is done.
+SHARE_COMMUNITY = "SELECT 1 FROM communities WHERE id = $1 FOR KEY SHARE"
+
 LOCK_TRIAL = """
 SELECT id, poll_id, community_id, user_id, status, void_reason, expires_at <= now() AS past_deadline
 FROM trial_qualifications WHERE community_id = $1 AND id = $2

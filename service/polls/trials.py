@@ -44,6 +44,17 @@ async def _locked_trial(conn: asyncpg.Connection, trial_id: int) -> asyncpg.Reco
     return await lock_in_community(conn, tq.TRIAL_COMMUNITY, tq.LOCK_TRIAL, trial_id)
 
 
+async def _locked_against_removal(conn: asyncpg.Connection, trial_id: int) -> asyncpg.Record | None:
+    """The trial, locked, after a share lock on its community that a removal waits for (and waits on), for
+    _check_holder_not_removed: no removal commits between that check and the claim or shipment. The community first,
+    as the removal takes it: the two never deadlock."""
+    community_id = await conn.fetchval(tq.TRIAL_COMMUNITY, trial_id)
+    if community_id is None:
+        return None
+    await conn.execute(tq.SHARE_COMMUNITY, community_id)
+    return await conn.fetchrow(tq.LOCK_TRIAL, community_id, trial_id)
+
+
 def _held_by(row: asyncpg.Record | None, user_id: int) -> asyncpg.Record:
     """The trial row, if there is one and `user_id` holds it."""
     if row is None:
@@ -64,7 +75,8 @@ def _voided(row: asyncpg.Record) -> Problem:
 
 async def _check_holder_not_removed(conn: asyncpg.Connection, trial: asyncpg.Record) -> None:
     """A trial rewards membership: a holder an admin removed (for abuse, say) neither claims it nor has it shipped,
-    unless an admin lets them back. One who left by themselves keeps what they earned."""
+    unless an admin lets them back. One who left by themselves keeps what they earned. The caller holds the
+    community's share lock (_locked_against_removal)."""
     standing = await access_row(conn, trial["community_id"], trial["user_id"])
     if standing["status"] == "removed":
         raise Problem("trial_holder_removed")
@@ -105,7 +117,7 @@ async def claim(conn: asyncpg.Connection, trial_id: int, user_id: int, data: m.T
     if not note:
         raise Problem("validation_failed", "the delivery note must not be blank")
     async with conn.transaction():
-        trial = await _holder_trial(conn, trial_id, user_id)
+        trial = _held_by(await _locked_against_removal(conn, trial_id), user_id)
         status = _status(trial)
         if status == "void":  # a claim would bring it back
             raise _voided(trial)
@@ -123,7 +135,7 @@ async def claim(conn: asyncpg.Connection, trial_id: int, user_id: int, data: m.T
 async def ship(conn: asyncpg.Connection, trial_id: int, admin_id: int, data: m.TrialShipment) -> m.Trial:
     """Admins mark a claimed trial shipped; marking it again changes nothing."""
     async with conn.transaction():
-        trial = await _locked_trial(conn, trial_id)
+        trial = await _locked_against_removal(conn, trial_id)
         if trial is None:
             raise Problem("not_found", "no such free trial")
         await require_admin(conn, trial["community_id"], admin_id)

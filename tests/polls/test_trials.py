@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from service.auth.deletion import erase_due
 from service.db.pool import create_pool
 from tests.factories import approve_photo, upload_photo
+from tests.wechat_support import wait_for_lock_waiters
 from tests.world import assert_problem, notices
 
 
@@ -117,6 +119,75 @@ async def test_a_holder_removed_from_the_community_cannot_claim_or_be_shipped(wo
         str(carol.id): "claimed",
         str(dave.id): "claimed",
         str(erin.id): "claimed",
+    }
+
+
+async def _held(world, table: str, first, second) -> tuple[object, object, bool]:
+    """`first` runs until it waits to write `table` (a test connection holds the table in SHARE mode, only to stop it
+    there), then `second` is sent; the table is let go once `second` has answered or waits for a lock too. The two
+    answers, and whether `second` answered while `first` was held."""
+    async with world.db() as holder:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute(f"LOCK TABLE {table} IN SHARE MODE")
+        held = asyncio.create_task(first)
+        await wait_for_lock_waiters(holder, 1)
+        racing = asyncio.create_task(second)
+        waiting = """SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'"""
+        for _ in range(250):
+            await holder.execute("SELECT pg_stat_clear_snapshot()")
+            if racing.done() or await holder.fetchval(waiting) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        answered_while_held = racing.done()
+        await tx.rollback()
+        first_answer, second_answer = await asyncio.gather(held, racing)
+    return first_answer, second_answer, answered_while_held
+
+
+async def test_a_claim_or_shipment_and_the_holders_removal_in_flight_together_are_ordered(world, closed):
+    # Found in review: the claim and the shipment read the holder's membership without a lock, so an admin's removal
+    # committed between that read and the claim's commit, and a removed member's claim went through after their
+    # removal. They now take the community's row FOR KEY SHARE first, which the removal locks FOR UPDATE before it
+    # ends the membership: a removal in flight is committed first and refuses them, or waits until they are done.
+    # (A share lock on the membership row instead deadlocked: the removal holds the community's row and waits on the
+    # membership, while the claim's record needs the community's row for its foreign key.)
+    carol, dave, erin, _ = world.members
+    carol_trial, dave_trial, erin_trial = [await _trial(world, who) for who in (carol, dave, erin)]
+    claimed = await world.client.post(
+        f"/v1/trials/{dave_trial['id']}/claim", json={"deliveryNote": "上海 徐汇 1 号"}, headers=dave.headers
+    )
+    assert claimed.status_code == 200, claimed.text
+
+    def remove(who):
+        url = f"/v1/communities/{world.community_id}/members/{who.id}?reason=刷票"
+        return world.client.delete(url, headers=world.admin.headers)
+
+    def claim(trial, who):
+        url = f"/v1/trials/{trial['id']}/claim"
+        return world.client.post(url, json={"deliveryNote": "北京 朝阳 2 号"}, headers=who.headers)
+
+    def ship(trial, _):
+        return world.client.post(f"/v1/trials/{trial['id']}/ship", headers=world.admin.headers)
+
+    # The claim (the shipment) has read the holder a member and stops before its record: the removal waits for it.
+    for act, trial, who in ((claim, carol_trial, carol), (ship, dave_trial, dave)):
+        answer, removed, removed_meanwhile = await _held(world, "poll_audit", act(trial, who), remove(who))
+        assert answer.status_code == 200, answer.text
+        assert removed.status_code == 204, removed.text
+        assert not removed_meanwhile, f"{who.name} was removed under a claim or shipment that then went through"
+    # The removal has ended Erin's membership and stops before its record: her claim waits for it, and is refused.
+    removal = remove(erin)
+    removed, refused, claimed_meanwhile = await _held(world, "community_audit_log", removal, claim(erin_trial, erin))
+    assert removed.status_code == 204, removed.text
+    assert not claimed_meanwhile
+    assert_problem(refused, 409, "trial_holder_removed")
+    listed = (await world.client.get(f"/v1/polls/{closed}/trials", headers=world.admin.headers)).json()["items"]
+    assert {t["userId"]: t["status"] for t in listed} == {
+        str(carol.id): "claimed",
+        str(dave.id): "shipped",
+        str(erin.id): "granted",
     }
 
 
