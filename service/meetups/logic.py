@@ -290,12 +290,14 @@ async def refund_cancelled(pool: asyncpg.Pool, pay: WeChatPay, meetup_id: int) -
     """Refund every paid place of a cancelled meetup once, and close its orders still open (a payment that
     arrives anyway is refused and refunded by checkout). Idempotent; returns the refunds created."""
     created = 0
+    meetup = await pool.fetchrow(q.MEETUP, meetup_id)
+    # WeChat's refund message says why, as a collection's: the admin's reason (content-checked before the cancel),
+    # else the meetup's title (core/money/notices.py, cut to WeChat's 80 characters).
+    reason = f"meetup_cancelled: {meetup['cancel_reason'] or meetup['title']}"
     for row in await pool.fetch(q.PAID_ORDERS_OF_CANCELLED, meetup_id):
         async with pool.acquire() as conn, conn.transaction():
             try:
-                await checkout.refund_order(
-                    conn, row["order_id"], initiated_by="admin", reason="meetup_cancelled: the meetup was cancelled"
-                )
+                await checkout.refund_order(conn, row["order_id"], initiated_by="admin", reason=reason)
                 created += 1
             except Problem as exc:
                 if exc.code != "order_not_paid":  # already refunded: nothing left to give back

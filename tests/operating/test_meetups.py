@@ -235,7 +235,7 @@ async def test_cancelling_a_meetup_refunds_every_paid_place(world, people):
     for member in (bob, carol):
         order = (await world.api.get(f"/v1/orders/{orders[member.id]['id']}", headers=member.headers)).json()
         assert order["status"] == "refunded" and order["refunds"][0]["initiatedBy"] == "admin"
-        assert await world.payer_reads(order) == ["活动已取消，报名费用原路退回"]  # WeChat's refund message
+        assert await world.payer_reads(order) == ["活动已取消，报名费用原路退回：暴雨"]  # WeChat's refund message
     assert (await world.api.get(f"/v1/orders/{unpaid['id']}", headers=dave.headers)).json()["status"] == "closed"
     reasons = {r["cancel_reason"] for r in await world.pool.fetch("SELECT cancel_reason FROM meetup_signups")}
     assert reasons == {"meetup_cancelled"}
@@ -289,7 +289,39 @@ async def test_a_cancel_reason_passes_wechat_before_anything_is_cancelled(world,
         told = await notices(world.api, member.headers, "meetup_cancelled")
         assert [i["data"]["reason"] for i in told] == ["暴雨预警，活动取消"]
     await world.run_due_jobs()
-    assert await world.payer_reads(order) == ["活动已取消，报名费用原路退回"]
+    assert await world.payer_reads(order) == ["活动已取消，报名费用原路退回：暴雨预警，活动取消"]
+
+
+async def test_the_refund_message_of_a_cancelled_meetup_says_the_admins_reason(world, people):
+    """Found in review: a cancelled meetup's refunds told the payer a fixed text, while a collection's carry the
+    canceller's words. WeChat's refund message now gives the admin's reason (trimmed, cut to WeChat's 80
+    characters), or the meetup's title when they gave none, as a collection's."""
+    alice, bob, carol, *_ = people
+    cid = await world.community(alice, bob, carol)
+    long_reason = "因场地临时检修，" + "本周六的晨跑活动只能取消，" * 12 + "抱歉"
+    rainy = await create_meetup(world, alice, cid, title="周六晨跑", feeFen=2000)
+    quiet = await create_meetup(world, alice, cid, title="周日骑行", feeFen=1000)
+    paid = {}
+    for meetup in (rainy, quiet):
+        paid[meetup["id"]] = (await sign_up(world, bob, meetup["id"])).json()["order"]
+        await world.pay_order(paid[meetup["id"]])
+
+    cancelled = await world.api.post(
+        f"/v1/meetups/{rainy['id']}/cancel", json={"reason": f"  {long_reason}\n"}, headers=alice.headers
+    )
+    assert cancelled.status_code == 200 and cancelled.json()["cancelReason"] == long_reason, cancelled.text
+    untold = await world.api.post(f"/v1/meetups/{quiet['id']}/cancel", json={}, headers=alice.headers)
+    assert untold.status_code == 200, untold.text
+    await world.run_due_jobs()
+
+    [told] = await world.payer_reads(paid[rainy["id"]])
+    assert len(told) == 80 and told.endswith("…"), told
+    assert told.startswith(f"活动已取消，报名费用原路退回：{long_reason[:40]}")
+    assert await world.payer_reads(paid[quiet["id"]]) == ["活动已取消，报名费用原路退回：周日骑行"]
+    # The app shows the same sentence beside the stored machine reason.
+    order = (await world.api.get(f"/v1/orders/{paid[rainy['id']]['id']}", headers=bob.headers)).json()
+    assert order["refunds"][0]["notice"] == told
+    assert order["refunds"][0]["reason"] == f"meetup_cancelled: {long_reason}"
 
 
 async def test_cancelling_again_needs_no_content_check(world, people):
