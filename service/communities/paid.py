@@ -125,9 +125,9 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
         async with conn.transaction():  # a savepoint: a refusal leaves nothing of the admission behind
             # Payers who ordered through a link while it was live are admitted all (they paid), but the link credits
             # its creator only as a free join through it now would: no more than its uses, and nothing once it was
-            # revoked or expired (COUNT_INVITE_USE).
+            # revoked or expired, or once its creator no longer stands there (COUNT_INVITE_USE).
             if entry["invite_id"] is not None and not await conn.fetchval(
-                pq.COUNT_INVITE_USE, entry["invite_id"], order.subject_id
+                pq.COUNT_INVITE_USE, order.subject_id, entry["invite_id"]
             ):
                 referrer_id = None
             await logic.admit(

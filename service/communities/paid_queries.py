@@ -22,13 +22,15 @@ ON CONFLICT ON CONSTRAINT community_entries_pkey DO UPDATE SET refund_window_hou
 RETURNING e.invite_id, e.referrer_id, e.share_id
 """
 
-# An invite that brought a paying member counts one use, as long as it is still live when the payment admits them:
-# uses left, not revoked, not expired (a free join through it would be refused by then: USE_INVITE).
-COUNT_INVITE_USE = """
+# An invite ($2) of community $1 that brought a paying member counts one use, as long as it is still live when the
+# payment admits them: uses left, not revoked, not expired, its creator still standing there (a free join through it
+# would be refused by then: USE_INVITE; an erased creator's links are not revoked, only read dead).
+COUNT_INVITE_USE = f"""
 UPDATE invites SET uses = uses + 1
-WHERE id = $1 AND community_id = $2 AND uses < max_uses AND revoked_at IS NULL AND expires_at > now()
+WHERE community_id = $1 AND id = $2 AND uses < max_uses AND revoked_at IS NULL AND expires_at > now()
+  AND {INVITER_STANDS}
 RETURNING id
-"""
+"""  # noqa: S608
 
 ENTRY_REFUND_WINDOW = """
 SELECT coalesce(e.refund_window_hours, c.refund_window_hours)

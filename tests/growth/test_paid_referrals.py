@@ -3,6 +3,7 @@ once the payment admitted the payer (the Pay sandbox over real HTTP)."""
 
 from __future__ import annotations
 
+from service.auth.deletion import erase_due
 from tests.checkout.conftest import sandbox, sandbox_keys, sandbox_url, wechat_url, world  # noqa: F401  (the Pay world)
 from tests.checkout.test_paid_entry import join, paid_community
 
@@ -79,3 +80,29 @@ async def test_a_link_revoked_or_expired_before_the_payment_credits_nobody(world
     assert (uses[revoked], uses[expired], uses[live]) == (0, 0, 1)
     ranked = (await world.api.get(f"/v1/communities/{cid}/referrals", headers=owner)).json()
     assert ranked["mine"]["referrals"] == 1, ranked
+
+
+async def test_a_link_whose_creator_no_longer_stands_counts_no_use_at_the_payment(world):  # noqa: F811
+    # Found in review: a link dies with its creator's standing (a free join through it is refused, USE_INVITE), and
+    # the payment credited nobody through it (logic.admit), but it still counted a use of it. Leaving or a removal
+    # revokes the creator's links; an erased account's are only read dead (INVITER_STANDS), and their uses went up.
+    owner_id, owner = await world.user()
+    cid = (await paid_community(world, owner))["id"]
+    creator_id, creator = await world.user()
+    await world.pay_order((await join(world, creator, cid))["order"])
+    link = (await world.api.post(f"/v1/communities/{cid}/invites", json={"maxUses": 5}, headers=creator)).json()
+    payer_id, payer = await world.user()
+    order = (await join(world, payer, cid, inviteCode=link["code"]))["order"]
+    # The creator deletes their account and the cooling-off is over: the erasure runs.
+    asked = await world.api.delete("/v1/me", headers=creator)
+    assert asked.status_code == 202, asked.text
+    await world.pool.execute("UPDATE account_deletions SET due_at = now() WHERE user_id = $1", creator_id)
+    assert await erase_due(world.pool) == 1
+    await world.pay_order(order)
+
+    standing = "SELECT status FROM memberships WHERE community_id = $1 AND user_id = $2"
+    assert await world.pool.fetchval(standing, int(cid), payer_id) == "active"  # they paid: admitted all the same
+    assert await world.pool.fetchval("SELECT count(*) FROM referrals WHERE community_id = $1", int(cid)) == 0
+    assert await world.pool.fetchval("SELECT uses FROM invites WHERE code = $1", link["code"]) == 0
+    listed = (await world.api.get(f"/v1/communities/{cid}/invites", headers=owner)).json()["items"]
+    assert [(i["code"], i["revoked"], i["uses"]) for i in listed] == [(link["code"], True, 0)]
