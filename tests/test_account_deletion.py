@@ -229,6 +229,53 @@ async def test_the_deletion_request_also_revokes_the_token_of_a_refresh_in_fligh
     assert_problem(after, 401, "invalid_refresh_token")
 
 
+async def _until_wechat_holds_it(sandbox) -> None:
+    """Until the request that takes the sandbox's one slow answer reached WeChat (it passed the token check)."""
+    for _ in range(250):
+        if sandbox.state.fault is None:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the request never reached WeChat")
+
+
+async def _identity(database_url: str, user_id: int) -> tuple[str | None, str]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow("SELECT phone, nickname FROM users WHERE id = $1", user_id)
+    finally:
+        await conn.close()
+    return row["phone"], row["nickname"]
+
+
+async def test_a_phone_binding_waiting_on_wechat_as_the_erasure_commits_leaves_no_number(
+    client, sandbox, settings, database_url
+):
+    """The token was good when the request came; WeChat answers after the erasure: no number on the tombstone."""
+    alice = await sign_in(client, sandbox, "alice")
+    code = await sandbox.phone_code("alice", "13800138000")
+    assert (await client.delete("/v1/me", headers=alice.headers)).status_code == 202
+    await sandbox.fault("slow", count=1, delay=2.0, path_prefix="/wxa/business/getuserphonenumber")
+    binding = asyncio.create_task(client.post("/v1/auth/phone", json={"code": code}, headers=alice.headers))
+    await _until_wechat_holds_it(sandbox)
+    await _erase_now(settings, alice.id)
+    assert_problem(await binding, 401, "unauthorized")
+    assert await _identity(database_url, alice.id) == (None, ERASED_NICKNAME)
+
+
+async def test_a_nickname_waiting_on_wechat_as_the_erasure_commits_is_not_stored(
+    client, sandbox, settings, database_url
+):
+    """The nickname's content check answers after the erasure: the tombstone keeps its name."""
+    alice = await sign_in(client, sandbox, "alice")
+    assert (await client.delete("/v1/me", headers=alice.headers)).status_code == 202
+    await sandbox.fault("slow", count=1, delay=2.0, path_prefix="/wxa/msg_sec_check")
+    renaming = asyncio.create_task(client.put("/v1/me", json={"nickname": "爱丽丝"}, headers=alice.headers))
+    await _until_wechat_holds_it(sandbox)
+    await _erase_now(settings, alice.id)
+    assert_problem(await renaming, 401, "unauthorized")
+    assert await _identity(database_url, alice.id) == (None, ERASED_NICKNAME)
+
+
 async def test_the_login_answer_says_the_deletion_was_cancelled(client, sandbox):
     alice = await sign_in(client, sandbox, "alice")
     assert (await client.delete("/v1/me", headers=alice.headers)).status_code == 202

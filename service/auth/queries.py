@@ -52,15 +52,18 @@ SELECT_ME = "SELECT id, nickname, avatar_url, phone, created_at FROM users WHERE
 
 SELECT_IDENTITY = "SELECT appid, openid, session_key_sealed FROM users WHERE id = $1"
 
+# Never the tombstone: a request whose token was checked before the erasure committed (it waited on WeChat's
+# check meanwhile) would write the member's name back onto it.
 UPDATE_PROFILE = """
 UPDATE users
 SET nickname = coalesce($2, nickname), avatar_url = coalesce($3, avatar_url), updated_at = now()
-WHERE id = $1
+WHERE id = $1 AND erased_at IS NULL
 RETURNING id, nickname, avatar_url, phone, created_at
 """
 
+# Never the tombstone, as UPDATE_PROFILE: WeChat may give the number after the erasure committed.
 SET_PHONE = """
-UPDATE users SET phone = $2, updated_at = now() WHERE id = $1
+UPDATE users SET phone = $2, updated_at = now() WHERE id = $1 AND erased_at IS NULL
 RETURNING id, nickname, avatar_url, phone, created_at
 """
 
