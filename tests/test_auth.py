@@ -213,6 +213,23 @@ async def test_behind_a_trusted_proxy_the_login_limit_keys_on_the_forwarded_clie
         await attempt(api, "192.0.2.3", 429, "rate_limited")
 
 
+async def test_an_ipv6_client_is_limited_by_its_64_network(database_url, sandbox):
+    """One subscriber holds a whole /64 and may take any address in it: a bucket per address would never fill."""
+    behind = make_settings(
+        database_url, wechat_api_base=sandbox.url, login_rate_per_address=2, trusted_proxies="127.0.0.1"
+    )
+    async with api_client(behind) as api:
+        for n, forwarded in enumerate(("2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:2:a:b:c:d")):
+            response = await api.post(
+                "/v1/auth/login", json={"code": f"bogus-v6-{n}"}, headers={"x-forwarded-for": forwarded}
+            )
+            assert_problem(response, 429 if n == 2 else 400, "rate_limited" if n == 2 else "invalid_code")
+        # The next /64 is someone else's.
+        code = await sandbox.wx_login("alice")
+        ok = await api.post("/v1/auth/login", json={"code": code}, headers={"x-forwarded-for": "2001:db8:1:3::1"})
+        assert ok.status_code == 200, ok.text
+
+
 def test_trusted_proxies_must_be_addresses_or_networks(database_url):
     with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
         make_settings(database_url, trusted_proxies="10.0.0.0/8, caddy")

@@ -25,6 +25,7 @@ import asyncpg
 from service.auth import deletion, queries
 from service.auth.models import LoginResult, Me, ProfileUpdate, SessionInfo, Tokens
 from service.core import ratelimit
+from service.core.addresses import subscriber
 from service.core.guard import Caller
 from service.core.media import claim_public_image
 from service.core.rows import from_row
@@ -68,7 +69,7 @@ async def _issue(conn: asyncpg.Connection, settings: Settings, user_id: int, fam
 
 
 def _address_bucket(client_address: str) -> str:
-    return f"login:address:{client_address}"
+    return f"login:address:{subscriber(client_address)}"
 
 
 async def enforce_login_limits(conn: asyncpg.Connection, settings: Settings, code: str, client_address: str) -> None:

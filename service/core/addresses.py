@@ -27,6 +27,17 @@ def client_address(request: Request, settings: Settings) -> str:
     return peer
 
 
+def subscriber(address: str) -> str:
+    """What one subscriber holds, for a rate limit's key: an IPv4 address, or the /64 network of an IPv6 one (one
+    home or phone is given a whole /64 and may use any address in it)."""
+    parsed = _address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return address
+
+
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text)
