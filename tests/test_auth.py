@@ -213,6 +213,19 @@ async def test_behind_a_trusted_proxy_the_login_limit_keys_on_the_forwarded_clie
         await attempt(api, "192.0.2.3", 429, "rate_limited")
 
 
+async def test_logins_that_wechat_could_not_answer_do_not_use_up_the_address_limit(database_url, sandbox):
+    """An outage is no guess: after it, members behind one NAT address are not locked out for a window."""
+    strict = make_settings(database_url, wechat_api_base=sandbox.url, login_rate_per_address=2, wechat_retries=0)
+    async with api_client(strict) as api:
+        await sandbox.fault("http500", count=3)
+        for n in range(3):
+            code = await sandbox.wx_login(f"member-{n}")
+            assert_unavailable(await api.post("/v1/auth/login", json={"code": code}), strict)
+        assert_problem(await api.post("/v1/auth/login", json={"code": "bogus-1"}), 400, "invalid_code")
+        assert_problem(await api.post("/v1/auth/login", json={"code": "bogus-2"}), 400, "invalid_code")
+        assert_problem(await api.post("/v1/auth/login", json={"code": "bogus-3"}), 429, "rate_limited")
+
+
 async def test_an_ipv6_client_is_limited_by_its_64_network(database_url, sandbox):
     """One subscriber holds a whole /64 and may take any address in it: a bucket per address would never fill."""
     behind = make_settings(

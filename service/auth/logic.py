@@ -34,7 +34,13 @@ from service.errors import Problem
 from service.settings import Settings
 from service.wechat import crypto
 from service.wechat.client import WeChatClient
-from service.wechat.errors import CONTENT_REJECTED, INVALID_OPEN_DATA, WECHAT_SESSION_STALE, WeChatError
+from service.wechat.errors import (
+    CONTENT_REJECTED,
+    INVALID_OPEN_DATA,
+    WECHAT_SESSION_STALE,
+    WeChatError,
+    WeChatUnavailable,
+)
 from service.wechat.sealing import SessionKeySealer
 
 log = logging.getLogger("service.auth")
@@ -101,7 +107,13 @@ async def login(
 ) -> LoginResult:
     async with pool.acquire() as conn:
         await enforce_login_limits(conn, settings, code, client_address)
-    session = await wechat.code_to_session(code)
+    try:
+        session = await wechat.code_to_session(code)
+    except WeChatUnavailable:
+        # No guess was judged: an outage must not lock members behind one NAT address out once it is over.
+        async with pool.acquire() as conn:
+            await ratelimit.refund(conn, _address_bucket(client_address))
+        raise
     sealed = sealer.seal(session.session_key, appid=wechat.appid, openid=session.openid)
     async with pool.acquire() as conn:
         async with conn.transaction():
