@@ -121,6 +121,17 @@ def auth(world, name):
     return {"authorization": f"Bearer {world['tokens'][name]}"}
 
 
+async def nothing_recorded(database_url, pool_id: str) -> None:
+    """A refused commit leaves the pool a draft: no allocation, no transfer."""
+    conn = await connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM reward_allocations") == 0
+        assert await conn.fetchval("SELECT count(*) FROM transfers") == 0
+        assert await conn.fetchval("SELECT status FROM reward_pools WHERE id = $1", int(pool_id)) == "draft"
+    finally:
+        await conn.close()
+
+
 async def rolled_up(database_url, settings) -> None:
     conn = await connect(database_url)
     try:
@@ -349,13 +360,7 @@ async def test_a_member_reward_wechat_cannot_transfer_without_a_real_name_refuse
     refused = await client.post(f"/v1/admin/reward-pools/{pool['id']}/commit", headers=headers)
     assert refused.status_code == 409 and refused.json()["code"] == "reward_too_large", refused.text
     assert str(world["users"]["A"]) in refused.json()["detail"]
-    conn = await connect(database_url)
-    try:
-        assert await conn.fetchval("SELECT count(*) FROM transfers") == 0
-        assert await conn.fetchval("SELECT count(*) FROM reward_allocations") == 0
-        assert await conn.fetchval("SELECT status FROM reward_pools WHERE id = $1", int(pool["id"])) == "draft"
-    finally:
-        await conn.close()
+    await nothing_recorded(database_url, pool["id"])
 
     small = (await client.post("/v1/admin/reward-pools", json={**body, "amountFen": 466_662}, headers=headers)).json()
     committed = await client.post(f"/v1/admin/reward-pools/{small['id']}/commit", headers=headers)
@@ -378,13 +383,7 @@ async def test_a_pool_is_committed_only_once_its_window_is_over(client, world, s
     assert "尚未结束" in refused.json()["userMessage"]
     tomorrow = datetime.combine(today + timedelta(days=1), time(), TZ)
     assert tomorrow.isoformat() in refused.json()["detail"]
-    conn = await connect(database_url)
-    try:
-        assert await conn.fetchval("SELECT count(*) FROM reward_allocations") == 0
-        assert await conn.fetchval("SELECT count(*) FROM transfers") == 0
-        assert await conn.fetchval("SELECT status FROM reward_pools WHERE id = $1", int(pool["id"])) == "draft"
-    finally:
-        await conn.close()
+    await nothing_recorded(database_url, pool["id"])
 
     # A window that ended two days ago is over: its pool commits. (Not yesterday's: that one waits until ten minutes
     # after local midnight, so a run just past it failed.)
@@ -418,13 +417,7 @@ async def test_a_pool_is_committed_only_once_the_roll_up_has_covered_its_window(
         refused = await client.post(commit, headers=headers)
         assert refused.status_code == 409 and refused.json()["code"] == "pool_rollup_pending", refused.text
         assert "汇总" in refused.json()["userMessage"]
-        conn = await connect(database_url)
-        try:
-            assert await conn.fetchval("SELECT count(*) FROM reward_allocations") == 0
-            assert await conn.fetchval("SELECT count(*) FROM transfers") == 0
-            assert await conn.fetchval("SELECT status FROM reward_pools WHERE id = $1", int(pool["id"])) == "draft"
-        finally:
-            await conn.close()
+        await nothing_recorded(database_url, pool["id"])
 
     # The worker runs again: the pool commits, on the whole window (community 1's split of
     # test_two_tier_pool_splits_exactly_and_commits_once: 9/21, 8/21, 2/21, 2/21 of it).
