@@ -170,7 +170,3 @@ def match_rules(rules: Sequence[tuple[str, str]], text: str) -> list[bool]:
     if skipped:
         log.warning("keyword patterns skipped: the text's matching time was spent", extra={"skipped": skipped})
     return found
-
-
-def matches(mode: str, keyword: str, text: str) -> bool:
-    return match_rules([(mode, keyword)], text)[0]
