@@ -8,7 +8,7 @@ always add up to the pool exactly (when at least one community is eligible).
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import asyncpg
 from litestar import Response
@@ -198,8 +198,9 @@ async def commit_pool(
         if row["status"] == "cancelled":
             raise Problem("pool_cancelled")
         if row["status"] == "draft":
-            await _require_window_over(conn, settings, row)
-            await _require_rolled_up(conn, settings, row)
+            _, window_end = day_bounds(row["window_to"], settings.metrics_timezone)
+            await _require_window_over(conn, window_end)
+            await _require_rolled_up(conn, window_end)
             communities = await plan(conn, settings, row)
             if not communities:
                 raise Problem("nothing_to_allocate")
@@ -217,11 +218,10 @@ async def commit_pool(
     return _pool(row, _stored(stored))
 
 
-async def _require_window_over(conn: asyncpg.Connection, settings: Settings, row: asyncpg.Record) -> None:
+async def _require_window_over(conn: asyncpg.Connection, window_end: datetime) -> None:
     """A pool pays for its whole window: committed before the window's last local day (METRICS_TIMEZONE) is over and
     rolled up, it would pay for the activity so far and leave the rest of the window unpaid for good. The database's
     clock decides, as everywhere money is decided."""
-    _, window_end = day_bounds(row["window_to"], settings.metrics_timezone)
     committable_from = window_end + COMMIT_GRACE
     if await conn.fetchval("SELECT now() < $1::timestamptz", committable_from):
         raise Problem(
@@ -230,12 +230,11 @@ async def _require_window_over(conn: asyncpg.Connection, settings: Settings, row
         )
 
 
-async def _require_rolled_up(conn: asyncpg.Connection, settings: Settings, row: asyncpg.Record) -> None:
+async def _require_rolled_up(conn: asyncpg.Connection, window_end: datetime) -> None:
     """The clock is not enough: with the worker late or down, the roll-ups (views, presence, new members,
     contributions) miss part of the window, and the commit would record a split on them for good. A roll-up run that
     began ROLLUP_OVERLAP after the window's end has read everything recorded in it (what was still open at its start
     had begun since, logic.rollup_incremental)."""
-    _, window_end = day_bounds(row["window_to"], settings.metrics_timezone)
     watermark = await conn.fetchval(rq.ROLLUP_WATERMARK)
     if watermark is None or watermark < window_end + ROLLUP_OVERLAP:
         raise Problem(
