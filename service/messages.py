@@ -99,6 +99,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "invite_not_found": ("邀请链接无效。", "This invite link is not valid."),
     "invite_expired": ("邀请链接已过期。", "This invite link has expired."),
     "invite_used_up": ("邀请链接的使用次数已满。", "This invite link has been used up."),
+    "refund_own_order": (
+        "不能为自己付款的订单退款，请由群主处理，或在退款期内自行申请退款。",
+        "You cannot refund your own order. Ask the owner, or request a refund yourself within the refund period.",
+    ),
     "owner_must_transfer": (
         "群主需先把社群转让给其他成员，才能退出或注销账号。",
         "Transfer ownership to another member before leaving or deleting your account.",

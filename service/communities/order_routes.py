@@ -54,7 +54,10 @@ class CommunityOrdersController(Controller):
             "Admins refund at any time (no refund window) until the owner withdraws the payment (`order_paid_out`): "
             "what is left of the payment, or `amountFen` of it. A refund "
             "of the whole fee ends the payer's membership, so the owner's own entry order answers "
-            "`owner_must_transfer`; a partial one keeps it. A job submits the refund to WeChat Pay; send an "
+            "`owner_must_transfer`; a partial one keeps it. An admin's own order (a brand's team included) is "
+            "the community owner's to refund, since it comes out of the owner's income: `refund_own_order` (its "
+            "payer may still ask on `/v1/orders/{id}/refund` inside the window). A job submits the refund to "
+            "WeChat Pay; send an "
             "`Idempotency-Key` to retry safely."
         ),
         status_code=201,
@@ -64,6 +67,7 @@ class CommunityOrdersController(Controller):
             "refund_exceeds_remaining",
             "order_paid_out",
             "owner_must_transfer",
+            "refund_own_order",
             "idempotency_key_reused",
         ),
     )

@@ -9,7 +9,8 @@
   refund's reason, which the payer reads on `GET /v1/orders/{id}`, starts with that code.
 - The refund window is the community's `refund_window_hours` (default 72) in force when the payment arrived,
   kept per order. A refund of the whole payment, by the payer inside the window or by an admin at any time,
-  ends the membership (`_on_refund`, audit-logged as `member.refunded`); a partial one keeps it.
+  ends the membership (`_on_refund`, audit-logged as `member.refunded`); a partial one keeps it. An admin's
+  own order is the owner's to refund (`refund_own_order`): it comes out of the owner's income.
 """
 
 from __future__ import annotations
@@ -232,12 +233,17 @@ async def refund_entry(
     key: str | None,
 ) -> Response[bytes]:
     """An admin refunds an entry order of their community, with a reason the payer sees. The refund job
-    submits it to WeChat once this transaction commits."""
+    submits it to WeChat once this transaction commits. Not their own order unless they own the community:
+    the money comes out of the owner's income, past any window (`refund_own_order`)."""
 
     async def action() -> tuple[int, Refund]:
-        await require_admin(conn, community_id, admin_id)
-        if await conn.fetchrow(pq.ENTRY_ORDER, order_id, community_id) is None:
+        standing = await require_admin(conn, community_id, admin_id)
+        order = await conn.fetchrow(pq.ENTRY_ORDER, order_id, community_id)
+        if order is None:
             raise Problem("not_found", "no such order in this community")
+        # A brand's team reads as admins here: the income is still the community owner's alone (payouts).
+        if order["payer_user_id"] == admin_id and standing["role"] != "owner":
+            raise Problem("refund_own_order", "an admin cannot refund their own order; the owner can")
         refund = await checkout.refund_order(
             conn,
             order_id,

@@ -73,7 +73,8 @@ LIMIT $4
 REFUNDS_OF_ORDERS = "SELECT * FROM refunds WHERE order_id = ANY($1::bigint[]) ORDER BY id"
 
 ENTRY_ORDER = """
-SELECT id, purpose, subject_id FROM orders WHERE id = $1 AND purpose = 'community_entry' AND subject_id = $2
+SELECT id, purpose, subject_id, payer_user_id FROM orders
+WHERE id = $1 AND purpose = 'community_entry' AND subject_id = $2
 """
 
 # entry_order_money (migration 0014): each paid entry order's money and whether a payout may take it.

@@ -18,6 +18,12 @@ PROBLEMS = SHARED.extend(
     Code("invite_used_up", 410, "The invite link reached its use limit."),
     Code("owner_must_transfer", 409, "The owner cannot leave: transfer ownership first."),
     Code("cap_below_member_count", 409, "The member cap cannot go below the current number of members."),
+    Code(
+        "refund_own_order",
+        403,
+        "An admin cannot refund an entry order they paid themselves (it comes out of the owner's income): the owner "
+        "or another admin can, or they ask as its payer inside the refund window.",
+    ),
     Code("nothing_to_withdraw", 409, "No entry fee is withdrawable yet (see the community's earnings)."),
     Code(
         "payout_too_large",

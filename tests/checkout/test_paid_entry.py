@@ -458,6 +458,59 @@ async def test_admins_list_orders_refund_with_a_reason_and_see_earnings(world):
     assert (await membership(world, b, cid))["status"] == "active" and b_id != a_id
 
 
+async def test_an_admin_cannot_refund_their_own_order_the_owner_can(world):
+    """The admins' refund route pays back out of the owner's income with no window: an admin, a brand's owner
+    included (an admin in the brand's communities, the income is the community owner's), may not send themselves
+    their own entry fee (they ask as any payer, inside the window); the owner, whose income it is, may."""
+    boss_id, boss = await world.user()
+    owner_id, owner = await world.user()
+    brand = (await world.api.post("/v1/brands", json={"name": "退款品牌"}, headers=boss)).json()
+    cid = (await paid_community(world, owner))["id"]
+    added = await world.api.put(f"/v1/brands/{brand['id']}/admins/{owner_id}", headers=boss)
+    assert added.status_code in (200, 201), added.text
+    attached = await world.api.post(f"/v1/brands/{brand['id']}/communities", json={"communityId": cid}, headers=owner)
+    assert attached.status_code == 200, attached.text
+    admin_id, admin, admin_order = await paid_member(world, owner, cid)
+    promoted = await world.api.put(f"/v1/communities/{cid}/members/{admin_id}", json={"role": "admin"}, headers=owner)
+    assert promoted.status_code == 200, promoted.text
+    boss_order = (await join(world, boss, cid))["order"]
+    await world.pay_order(boss_order)
+    await world.pool.execute(
+        "UPDATE orders SET paid_at = now() - interval '80 hours' WHERE id = ANY($1::bigint[])",
+        [int(admin_order["id"]), int(boss_order["id"])],
+    )
+
+    for auth, order in ((admin, admin_order), (boss, boss_order)):
+        url = f"/v1/communities/{cid}/orders/{order['id']}/refund"
+        refused = await world.api.post(url, json={"reason": "自己退给自己", "amountFen": 100}, headers=auth)
+        assert (refused.status_code, refused.json()["code"]) == (403, "refund_own_order"), refused.text
+        assert refused.json()["userMessage"] == "不能为自己付款的订单退款，请由群主处理，或在退款期内自行申请退款。"
+        assert (await world.get_order(order["id"], auth))["refunds"] == []
+        # Their payer's route keeps its window.
+        late = await world.api.post(f"/v1/orders/{order['id']}/refund", headers=auth)
+        assert (late.status_code, late.json()["code"]) == (409, "refund_window_closed")
+    # Another admin (here the owner) refunds them as any payer.
+    by_owner = await world.api.post(
+        f"/v1/communities/{cid}/orders/{admin_order['id']}/refund", json={"reason": "管理员退出"}, headers=owner
+    )
+    assert by_owner.status_code == 201, by_owner.text
+    assert (await membership(world, admin, cid))["status"] == "left"
+
+    # The owner's own order (bought as a member before ownership came to them): the money is theirs either way, so
+    # they may take part of it back; all of it would end the membership an owner cannot leave.
+    handed = await world.api.post(
+        f"/v1/communities/{cid}/ownership-transfer", json={"userId": str(boss_id)}, headers=owner
+    )
+    assert handed.status_code == 200, handed.text
+    url = f"/v1/communities/{cid}/orders/{boss_order['id']}/refund"
+    part = await world.api.post(url, json={"reason": "多付了", "amountFen": 300}, headers=boss)
+    assert part.status_code == 201 and part.json()["amountFen"] == 300, part.text
+    whole = await world.api.post(url, json={"reason": "全部退回"}, headers=boss)
+    assert (whole.status_code, whole.json()["code"]) == (409, "owner_must_transfer")
+    await run_refund_jobs(world)
+    assert await world.ledger_violations() == []
+
+
 async def test_payments_that_cannot_be_honoured_are_refunded_with_the_reason(world):
     _, owner = await world.user()
     cid = (await paid_community(world, owner, memberCap=2))["id"]
