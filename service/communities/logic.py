@@ -148,8 +148,9 @@ async def admit(
     await conn.execute(q.SET_WELCOME_POST, community_id, user_id, post_id)
 
     logged: dict[str, Any] = {"via": via, "rejoin": current is not None, **(details or {})}
-    # A referral brings someone new: coming back after leaving credits nobody. The referrer must still be a member
-    # here: one who left or was removed takes their shares with them, as their invite links (INVITER_STANDS).
+    # A referral brings someone new: coming back after leaving credits nobody. The referrer must still stand here
+    # (a member, or the brand's team): one who left or was removed takes their shares with them, as their invite
+    # links (INVITER_STANDS).
     if (
         referrer_id is not None
         and referrer_id != user_id
@@ -174,8 +175,7 @@ async def admit(
 
 
 async def _stands(conn: asyncpg.Connection, community_id: int, user_id: int) -> bool:
-    referrer = await conn.fetchrow(q.MEMBERSHIP, community_id, user_id)
-    return referrer is not None and referrer["status"] == "active"
+    return await conn.fetchval(q.REFERRER_STANDS, community_id, user_id)
 
 
 async def seats_left(conn: asyncpg.Connection, community_id: int) -> int:

@@ -268,6 +268,10 @@ RETURNING code, community_id::text AS community_id, created_by::text AS created_
 INVITER_STANDS = f"""(CASE {role_of("$1", "invites.created_by")} WHEN 'owner' THEN true WHEN 'admin' THEN true
     WHEN 'member' THEN (SELECT entry_mode FROM communities WHERE id = $1) <> 'approval' ELSE false END)"""  # noqa: S608
 
+# A referrer ($2) is credited only while they stand in community $1 as the access check reads it: an active member,
+# or on the brand's team, member or not (their links admit while they are; docs/growth.md, docs/brands.md).
+REFERRER_STANDS = f"SELECT {role_of('$1', '$2')} IS NOT NULL"  # noqa: S608
+
 # Takes one use of a live invite. The row lock serialises concurrent uses and the WHERE clause is
 # re-checked after the wait, so uses never pass max_uses.
 USE_INVITE = f"""

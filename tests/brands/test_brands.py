@@ -241,6 +241,51 @@ async def test_a_brand_admins_invite_link_dies_with_their_place_on_the_team(worl
     assert again.status_code == 201, again.text
 
 
+async def test_a_brand_admins_link_and_share_credit_them_while_they_stand_on_the_team(world, db):
+    # The team stands as admins in the brand's communities, member or not, and their links admit while they do
+    # (INVITER_STANDS): the newcomers they bring are credited to them as to any member who stands there
+    # (docs/growth.md). The referral counts on the members' leaderboard once they are members themselves.
+    names = ("品牌方", "助理", "新人甲", "新人乙", "新人丙")
+    boss, helper, first, second, third = [await world.member(n) for n in names]
+    brand = await create_brand(world, boss)
+    added = await world.client.put(f"/v1/brands/{brand['id']}/admins/{helper.id}", headers=boss.headers)
+    assert added.status_code == 200, added.text
+    cid = await world.community(boss, name="跑团一群")
+    await attach(world, boss, brand["id"], cid)
+    invite = await world.client.post(f"/v1/communities/{cid}/invites", json={"maxUses": 10}, headers=helper.headers)
+    assert invite.status_code == 201, invite.text
+    post = await world.post(boss, cid, "周六早上七点，公园门口集合")
+    shared = await world.client.post(f"/v1/posts/{post['id']}/share", json={"target": "group"}, headers=helper.headers)
+    assert shared.status_code == 201, shared.text
+
+    by_link = {"inviteCode": invite.json()["code"]}
+    for who, body in ((first, by_link), (second, {"shareCode": shared.json()["code"]})):
+        joined = await world.client.post(f"/v1/communities/{cid}/join", json=body, headers=who.headers)
+        assert joined.status_code == 201, joined.text
+    credited = await db.fetch(
+        "SELECT referred_id, referrer_id FROM referrals WHERE community_id = $1 ORDER BY referred_id", int(cid)
+    )
+    assert [(r["referred_id"], r["referrer_id"]) for r in credited] == [(first.id, helper.id), (second.id, helper.id)]
+    log = await world.client.get(f"/v1/communities/{cid}/audit-log?action=member.joined", headers=boss.headers)
+    referrers = {e["subjectId"]: e["details"].get("referrerId") for e in log.json()["items"]}
+    assert referrers[str(first.id)] == referrers[str(second.id)] == str(helper.id)
+
+    await join(world, helper, cid)
+    board = await world.client.get(f"/v1/communities/{cid}/referrals", headers=helper.headers)
+    assert board.json()["mine"]["referrals"] == 2, board.text
+
+    # Off the team (and not a member), their share credits nobody, as a departed member's.
+    left = await world.client.delete(f"/v1/communities/{cid}/members/me", headers=helper.headers)
+    assert left.status_code == 204, left.text
+    removed = await world.client.delete(f"/v1/brands/{brand['id']}/admins/{helper.id}", headers=boss.headers)
+    assert removed.status_code == 204, removed.text
+    late = await world.client.post(
+        f"/v1/communities/{cid}/join", json={"shareCode": shared.json()["code"]}, headers=third.headers
+    )
+    assert late.status_code == 201, late.text
+    assert await db.fetchval("SELECT count(*) FROM referrals WHERE referred_id = $1", third.id) == 0
+
+
 async def test_the_team_downloads_csv_with_chinese_intact_and_each_download_is_recorded(world, db):
     boss, member, stranger = (
         await world.member("品牌方"),
