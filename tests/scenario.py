@@ -96,7 +96,9 @@ class Factory:
             at,
         )
         if recorded:
-            await record(self.conn, community_id, author, "comment", post_id=post_id, occurred_at=at)
+            await record(
+                self.conn, community_id, author, "comment", post_id=post_id, occurred_at=at, comment_id=comment_id
+            )
         return comment_id
 
     async def like(self, post_id: int, user_id: int, at: datetime) -> None:

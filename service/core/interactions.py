@@ -26,8 +26,8 @@ SERVER_KINDS = frozenset(
 )
 
 INSERT_EVENT = """
-INSERT INTO interaction_events (community_id, user_id, kind, post_id, target, occurred_at)
-VALUES ($1, $2, $3, $4, $5, coalesce($6, now()))
+INSERT INTO interaction_events (community_id, user_id, kind, post_id, target, occurred_at, comment_id)
+VALUES ($1, $2, $3, $4, $5, coalesce($6, now()), $7)
 """
 
 
@@ -39,9 +39,11 @@ async def record(
     *,
     post_id: int | None = None,
     occurred_at: datetime | None = None,
+    comment_id: int | None = None,
 ) -> None:
-    """Record a member's action. Call it inside the transaction that performs the action."""
+    """Record a member's action. Call it inside the transaction that performs the action. A `comment` names its
+    comment: the metrics skip one removed or refused later."""
     if kind not in SERVER_KINDS:
         raise ValueError(f"unknown interaction kind {kind!r}")
     target = f"post:{post_id}" if post_id is not None else None
-    await conn.execute(INSERT_EVENT, community_id, user_id, kind, post_id, target, occurred_at)
+    await conn.execute(INSERT_EVENT, community_id, user_id, kind, post_id, target, occurred_at, comment_id)

@@ -40,7 +40,8 @@ async def comment_became_visible(conn: asyncpg.Connection, comment: Any) -> None
     await conn.execute(q.ADD_COMMENT_COUNT, comment["post_id"], 1)
     if comment["parent_id"] is not None:
         await conn.execute(q.ADD_REPLY_COUNT, comment["parent_id"], 1)
-    await record(conn, comment["community_id"], comment["author_id"], "comment", post_id=comment["post_id"])
+    post_id, comment_id = comment["post_id"], comment["id"]
+    await record(conn, comment["community_id"], comment["author_id"], "comment", post_id=post_id, comment_id=comment_id)
     told = await _queue_notifications(conn, comment)
     await tell_mentioned(conn, "comment", comment["id"], told)
     event = Published(

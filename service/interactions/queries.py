@@ -81,8 +81,9 @@ GROUP BY user_id
 # What others gave a member's posts (comments, likes; robots and self excluded) and the member's
 # participation recorded by other domains (trial feedback, check-ins, attendance). Proposals and votes are not
 # counted here: what stands of them is only known once their poll closes (POLL_PARTICIPATION). A post removed by
-# moderation or refused by WeChat's check (`rejected`, for good) earns its author nothing; when that happens after
-# its days were rolled up, TOUCHED_DAYS rolls them up again.
+# moderation or refused by WeChat's check (`rejected`, for good) earns its author nothing, and so does such a comment
+# (its event names it since migration 0054; an older one counts); when that happens after their days were rolled up,
+# TOUCHED_DAYS rolls them up again. Deleted posts and comments still count (docs/metrics.md).
 ROLLUP_CONTRIBUTIONS = """
 INSERT INTO rollup_contributions (community_id, day, user_id, comments_received, likes_received, participation)
 SELECT $1, $2, user_id, sum(comments), sum(likes), sum(participation)
@@ -92,6 +93,9 @@ FROM (
     FROM interaction_events e JOIN posts p ON p.id = e.post_id AND p.community_id = e.community_id
     WHERE e.community_id = $1 AND e.occurred_at >= $3 AND e.occurred_at < $4 AND e.kind IN ('comment', 'like')
       AND p.author_id IS NOT NULL AND p.author_id <> e.user_id AND p.status <> 'rejected'
+      AND NOT EXISTS (
+          SELECT FROM comments c WHERE c.id = e.comment_id AND c.community_id = e.community_id AND c.status = 'rejected'
+      )
     UNION ALL
     SELECT user_id, 0, 0, 1 FROM interaction_events
     WHERE community_id = $1 AND occurred_at >= $3 AND occurred_at < $4
@@ -152,8 +156,9 @@ SELECT coalesce(s.stage, 'gather') AS stage, s.totals, s.window_from, s.window_t
 FROM communities c LEFT JOIN community_stages s ON s.community_id = c.id WHERE c.id = $1
 """
 
-# Days with something new since the watermark: events recorded or presence seen after it, and the days of the
-# comments and likes a post received when it was removed or refused since (its `updated_at` moves with its status).
+# Days with something new since the watermark: events recorded or presence seen after it, the days of the
+# comments and likes a post received when it was removed or refused since, and the day of a comment removed or
+# refused since (a post's or comment's `updated_at` moves with its status).
 TOUCHED_DAYS = """
 SELECT DISTINCT community_id, (occurred_at AT TIME ZONE $2)::date AS day
 FROM interaction_events WHERE recorded_at > $1
@@ -161,6 +166,10 @@ UNION
 SELECT DISTINCT e.community_id, (e.occurred_at AT TIME ZONE $2)::date
 FROM posts p JOIN interaction_events e ON e.post_id = p.id AND e.community_id = p.community_id
 WHERE p.status = 'rejected' AND p.updated_at > $1 AND e.kind IN ('comment', 'like')
+UNION
+SELECT DISTINCT e.community_id, (e.occurred_at AT TIME ZONE $2)::date
+FROM comments c JOIN interaction_events e ON e.comment_id = c.id AND e.community_id = c.community_id
+WHERE c.status = 'rejected' AND c.updated_at > $1 AND e.kind = 'comment'
 UNION
 SELECT DISTINCT community_id, d::date
 FROM presence_sessions,

@@ -13,6 +13,7 @@ from service.auth.deletion import erase_due
 from service.core.messaging import wechat_of
 from service.feed.jobs import recheck_pending
 from service.interactions.jobs import rollup
+from service.interactions.logic import rebuild
 from service.moderation.jobs import notify
 from tests.moderation.conftest import TEMPLATE, decide, queue, report
 from tests.world import assert_problem
@@ -369,3 +370,40 @@ async def test_comments_and_likes_on_removed_or_refused_posts_earn_their_author_
 
     after = await bobs()
     assert (after["validPosts"], after["commentsReceived"], after["likesReceived"]) == (1, 1, 1)
+
+
+async def test_a_removed_comment_earns_the_post_author_nothing(world, db, jobs, settings):
+    """Comments received (docs/metrics.md) count those that stand: a comment or reply an admin removed is taken out
+    of the day already rolled up, and a rebuild agrees. One its writer deleted still counts, as a deleted post's
+    comments do (deleting is not a verdict)."""
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol, dave)
+    post = await world.post(bob, cid, "周末一起去爬山吧")
+    kept = await world.comment(carol, post["id"], "好啊好啊，算我一个")
+    removed = await world.comment(carol, post["id"], "加我微信领优惠券")
+    reply = await world.comment(dave, post["id"], "私聊我领红包", parent=kept["id"])
+    deleted = await world.comment(dave, post["id"], "我也去，几点出发？")
+    today = datetime.now(ZoneInfo(settings.metrics_timezone)).date().isoformat()
+
+    async def bobs() -> dict:
+        params = {"from": today, "to": today}
+        board = await world.client.get(f"/v1/communities/{cid}/leaderboard", params=params, headers=alice.headers)
+        assert board.status_code == 200, board.text
+        return next(item["details"] for item in board.json()["items"] if item["userId"] == str(bob.id))
+
+    await rollup(jobs, {})
+    assert (await bobs())["commentsReceived"] == 4
+    # Recorded long before the removal: past the roll-up's overlap, which would read them again anyway.
+    await db.execute("UPDATE interaction_events SET recorded_at = recorded_at - interval '10 minutes'")
+
+    assert (await world.client.delete(f"/v1/comments/{deleted['id']}", headers=dave.headers)).status_code == 204
+    for comment in (removed, reply):
+        await report(world, bob, "comment", comment["id"])
+    for case in (await queue(world, alice, cid))["items"]:
+        await decide(world, alice, case["id"], action="remove", reason="广告")
+    await rollup(jobs, {})
+    assert (await bobs())["commentsReceived"] == 2  # the kept one and the deleted one
+
+    async with jobs.pool.acquire() as conn:
+        await rebuild(conn, settings)
+    assert (await bobs())["commentsReceived"] == 2
