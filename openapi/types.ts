@@ -2127,7 +2127,7 @@ export interface paths {
         get: operations["getMeetup"];
         /**
          * Edit a meetup (admins): text, place, capacity (more places promote the waitlist), deadline
-         * @description Only the fields sent change; a new title, description or place must pass WeChat's content check outright. More capacity promotes the waitlist, first come first served (a paid place is held for payment and the member notified); capacity cannot go below the places taken (`capacity_below_signups`). A cancelled meetup answers `meetup_cancelled`.
+         * @description Only the fields sent change; a new title, description or place must pass WeChat's content check outright. More capacity promotes the waitlist, first come first served (a paid place is held for payment and the member notified); capacity cannot go below the places taken (`capacity_below_signups`). A new `signupDeadline` must be in the future and not after the start, as at creation. A cancelled meetup answers `meetup_cancelled`.
          */
         put: operations["updateMeetup"];
         post?: never;

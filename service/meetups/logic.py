@@ -222,8 +222,12 @@ async def update_meetup(
         values = dict(row)
         values.update({name: getattr(data, name) for name in sent})
         errors = _check_place(values["mode"], values["place"], values["latitude"], values["longitude"])
+        # As at creation: a deadline in the past would close at once the refund window of places already paid for
+        # (and one out of the calendar in UTC failed in PostgreSQL: a 500).
         if "signup_deadline" in sent and values["signup_deadline"] > values["starts_at"]:
             errors.append(("signupDeadline", "must not be after startsAt"))
+        elif "signup_deadline" in sent and values["signup_deadline"] <= now:
+            errors.append(("signupDeadline", "must be in the future"))
         if errors:
             raise _invalid(errors)
         if values["capacity"] < row["seats_taken"]:

@@ -104,8 +104,9 @@ class MeetupsController(Controller):
         description=(
             "Only the fields sent change; a new title, description or place must pass WeChat's content check outright. "
             "More capacity promotes the waitlist, first come first served (a paid place is held for payment and the "
-            "member notified); capacity cannot go below the places taken (`capacity_below_signups`). A cancelled "
-            "meetup answers `meetup_cancelled`."
+            "member notified); capacity cannot go below the places taken (`capacity_below_signups`). A new "
+            "`signupDeadline` must be in the future and not after the start, as at creation. A cancelled meetup "
+            "answers `meetup_cancelled`."
         ),
         responses={
             **PROBLEMS.responses(*IN_MEETUP, "forbidden", "meetup_cancelled", "capacity_below_signups", *CONTENT),

@@ -589,3 +589,22 @@ async def test_a_meetup_more_than_a_year_ahead_is_400_not_500(world, people):
         problem = assert_problem(response, 400, "validation_failed")
         assert [e["field"] for e in problem["errors"]] == ["startsAt"]
     await create_meetup(world, alice, cid, startsAt=at(days=300))
+
+
+async def test_an_edited_signup_deadline_is_checked_as_at_creation(world, people):
+    # Found by review: a deadline that leaves the calendar in UTC (year 1 at +14:00) reached PostgreSQL and answered
+    # 500, and one in the past was stored, closing at once the refund window of places already paid for.
+    alice, bob, *_ = people
+    cid = await world.community(alice, bob)
+    meetup = await create_meetup(world, alice, cid, feeFen=1000)
+    mid = meetup["id"]
+    await world.pay_order((await sign_up(world, bob, mid)).json()["order"])
+    for deadline in ("0001-01-01T00:00:00+14:00", "0001-01-01T00:00:00Z", at(days=-1), at(days=4)):
+        response = await world.api.put(f"/v1/meetups/{mid}", json={"signupDeadline": deadline}, headers=alice.headers)
+        problem = assert_problem(response, 400, "validation_failed")
+        assert [e["field"] for e in problem["errors"]] == ["signupDeadline"], deadline
+    assert (await meetup_of(world, bob, mid))["signupDeadline"] == meetup["signupDeadline"]
+    moved = await world.api.put(f"/v1/meetups/{mid}", json={"signupDeadline": at(days=2)}, headers=alice.headers)
+    assert moved.status_code == 200, moved.text
+    cancelled = await world.api.delete(f"/v1/meetups/{mid}/signups/me", headers=bob.headers)
+    assert cancelled.status_code == 200 and cancelled.json()["cancelReason"] == "member", cancelled.text
