@@ -109,7 +109,7 @@ SELECT id::text AS id, action, actor_id::text AS actor_id, proposal_id::text AS 
        vote_id::text AS vote_id, subject_id::text AS subject_id, details, created_at, id AS sort_id
 FROM poll_audit
 WHERE poll_id = $1 AND ($2::bigint IS NULL OR id > $2)
-ORDER BY id
+ORDER BY sort_id  -- the number: a bare `id` here names the text column above ("100" before "99")
 LIMIT $3
 """
 

@@ -176,3 +176,27 @@ async def test_the_record_opens_to_members_at_close(world):
     assert vote["actorId"] == str(dave.id) and vote["proposalId"] == proposal and vote["voteId"]
     closed = seen[4]
     assert closed["details"]["seed"] == (await world.close(poll_id))["draw"]["seed"]
+
+
+async def test_the_record_pages_in_order_across_a_longer_id(world):
+    # Found by review: the record was ordered by its id as text ("100" before "99"), while its cursor went by number,
+    # so a page that crossed to a longer id skipped the entries between.
+    carol, dave, erin, _ = world.members
+    async with world.db() as conn:
+        await conn.execute("SELECT setval(pg_get_serial_sequence('poll_audit', 'id'), 95)")
+    poll_id = (await world.open_poll())["id"]
+    proposals = [await world.proposal(carol, poll_id, name) for name in ("晨光", "暮色", "星河")]
+    await world.advance(poll_id)
+    for member in (dave, erin):
+        for proposal in proposals:
+            await world.voted(member, poll_id, proposal)
+    url = f"/v1/polls/{poll_id}/audit?limit=3"
+    page = (await world.client.get(url, headers=world.admin.headers)).json()
+    seen = list(page["items"])
+    while page["nextCursor"]:
+        page = (await world.client.get(f"{url}&cursor={page['nextCursor']}", headers=world.admin.headers)).json()
+        seen += page["items"]
+    ids = [int(e["id"]) for e in seen]
+    assert ids[0] < 100 < ids[-1]
+    assert ids == sorted(ids) and len(ids) == 11
+    assert [e["action"] for e in seen][:5] == ["poll.created", *["proposal.created"] * 3, "poll.voting_opened"]
