@@ -8,7 +8,7 @@ from service.core.privacy import Privacy
 _CHECK_INS = """
 SELECT id::text AS id, activity_id::text AS activity_id, community_id::text AS community_id,
        post_id::text AS post_id, points, streak, created_at
-FROM check_ins WHERE user_id = $1 ORDER BY id
+FROM check_ins c WHERE user_id = $1 ORDER BY c.id  -- the number (a bare `id` is the text column above)
 """
 
 

@@ -35,7 +35,7 @@ WHERE v.user_id = $1 ORDER BY v.id
 
 _PROPOSALS = """
 SELECT id::text AS id, poll_id::text AS poll_id, name, status, created_at
-FROM poll_proposals WHERE proposer_id = $1 ORDER BY id
+FROM poll_proposals p WHERE proposer_id = $1 ORDER BY p.id  -- the number (a bare `id` is the text column above)
 """
 
 _TRIALS = """

@@ -243,3 +243,15 @@ async def test_the_tally_is_fixed_at_the_voting_deadline_even_before_the_job_clo
     results = (await world.client.get(f"/v1/polls/{poll_id}/results", headers=carol.headers)).json()
     assert results["winner"]["proposalId"] == leading and results["winner"]["votes"] == 2
     assert [(q["userId"], q["reason"]) for q in results["qualifications"]] == [(str(carol.id), "winner")]
+
+
+async def test_my_export_lists_my_proposals_in_the_order_i_made_them(world):
+    # Found by review: the export ordered them by id as text, so proposal 10 came before proposal 9.
+    carol, *_ = world.members
+    async with world.db() as conn:
+        await conn.execute("SELECT setval(pg_get_serial_sequence('poll_proposals', 'id'), 8)")
+    poll_id = (await world.open_poll())["id"]
+    made = [await world.proposal(carol, poll_id, name) for name in ("晨光", "暮色", "星河")]
+    exported = await world.client.get("/v1/me/export", headers=carol.headers)
+    assert exported.status_code == 200, exported.text
+    assert [p["id"] for p in exported.json()["proposals"]] == made == ["9", "10", "11"]
