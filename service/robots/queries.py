@@ -17,7 +17,7 @@ RETURNING {_RULE_COLUMNS}
 RULES = f"""
 SELECT {_RULE_COLUMNS}, id AS sort_id FROM robot_rules
 WHERE community_id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR id > $2)
-ORDER BY id
+ORDER BY sort_id  -- the number, as the cursor and ENABLED_RULES (a bare `id` is the text column above)
 LIMIT $3
 """  # noqa: S608
 

@@ -148,3 +148,22 @@ async def test_a_released_post_of_one_who_left_takes_no_cooldown(world, db):
     assert back.status_code in (200, 201), back.text
     asked = await world.post(bob, cid, "这个价格是多少？")
     assert await robot_comments(db, asked["id"]) == [("价格请看群公告", None, None)]
+
+
+async def test_rules_are_listed_in_the_order_they_are_tried_across_a_longer_id(world, db):
+    # Found by review: the list was ordered by the rule's id as text ("10" before "8"), while its cursor and the
+    # matching go by number, so a page that crossed to a longer id hid the rules before it.
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    await db.execute("SELECT setval(pg_get_serial_sequence('robot_rules', 'id'), 7)")
+    added = [(await add_rule(world, alice, cid, keyword=k, reply=f"答{k}"))["id"] for k in ("甲", "乙", "丙", "丁")]
+    assert added == ["8", "9", "10", "11"]
+    url = f"/v1/communities/{cid}/robot-rules"
+    whole = (await world.client.get(url, headers=alice.headers)).json()
+    assert [r["id"] for r in whole["items"]] == added
+    page = (await world.client.get(f"{url}?limit=2", headers=alice.headers)).json()
+    seen = [r["id"] for r in page["items"]]
+    while page["nextCursor"]:
+        page = (await world.client.get(f"{url}?limit=2&cursor={page['nextCursor']}", headers=alice.headers)).json()
+        seen += [r["id"] for r in page["items"]]
+    assert seen == added
