@@ -27,7 +27,7 @@ WHERE id = $1 AND community_id = $2 AND deleted_at IS NULL
 TOPICS = """
 SELECT id::text AS id, text, position, used_count, created_at, id AS sort_id FROM warmup_topics
 WHERE community_id = $1 AND deleted_at IS NULL AND ($2::int IS NULL OR (position, id) > ($2, $3))
-ORDER BY position, id
+ORDER BY position, sort_id  -- the number, as the cursor and NEXT_TOPIC (a bare `id` is the text column)
 LIMIT $4
 """
 

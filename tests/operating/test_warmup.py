@@ -204,3 +204,26 @@ async def test_the_robot_answers_to_admins_only(world, people):
         headers=alice.headers,
     )
     assert moved.status_code == 200 and moved.json()["text"] == "新话题" and moved.json()["position"] == 9
+
+
+async def test_topics_at_one_position_are_listed_in_the_order_the_robot_takes_them(world, people):
+    # Found by review: the list was ordered by the topic's id as text ("10" before "9") within a position, while
+    # the robot and the list's cursor go by number, so tied topics were listed out of turn and paging skipped some.
+    alice, bob, _ = people
+    cid = await world.community(alice, bob)
+    await setup_robot(world, alice, cid)
+    await world.pool.execute("SELECT setval(pg_get_serial_sequence('warmup_topics', 'id'), 8)")
+    url = f"/v1/communities/{cid}/warmup/topics"
+    for text in ("话题九", "话题十", "话题十一"):
+        added = await world.api.post(url, json={"text": text, "position": 1}, headers=alice.headers)
+        assert added.status_code == 201, added.text
+    page = (await world.api.get(f"{url}?limit=1", headers=alice.headers)).json()
+    listed = [(t["id"], t["text"]) for t in page["items"]]
+    while page["nextCursor"]:
+        page = (await world.api.get(f"{url}?limit=1&cursor={page['nextCursor']}", headers=alice.headers)).json()
+        listed += [(t["id"], t["text"]) for t in page["items"]]
+    assert listed == [("9", "话题九"), ("10", "话题十"), ("11", "话题十一")]
+    for _ in listed:
+        await age(world, cid, 61)
+        await world.run_job("robots.warmup")
+    assert await robot_posts(world, cid) == [text for _, text in listed]
