@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 import msgspec
 import pytest
 
@@ -54,3 +55,25 @@ async def test_the_export_is_rate_limited_and_needs_a_token(client, sandbox):
     limited = assert_problem(await client.get("/v1/me/export", headers=alice.headers), 429, "rate_limited")
     assert limited["userMessage"]
     assert_problem(await client.get("/v1/me/export"), 401, "unauthorized")
+
+
+async def test_my_rows_come_in_the_order_i_made_them_across_a_longer_id(client, sandbox, database_url):
+    # Found by review: posts, comments and notifications were ordered by their id as text ("10" before "9").
+    world = World(client, sandbox)
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    conn = await asyncpg.connect(database_url)
+    try:
+        for table in ("posts", "comments", "inbox_items"):
+            await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 8)")  # noqa: S608
+    finally:
+        await conn.close()
+    posts = [(await world.post(alice, cid, f"第{n}篇"))["id"] for n in range(3)]
+    comments = [(await world.comment(bob, posts[0], f"第{n}条评论"))["id"] for n in range(3)]
+    assert posts == ["9", "10", "11"] and comments == ["9", "10", "11"]
+
+    of_alice = await export(world, alice)
+    assert [p["id"] for p in of_alice["posts"]] == posts
+    notified = [int(n["id"]) for n in of_alice["notifications"]]
+    assert notified == sorted(notified) and notified[0] < 10 <= notified[-1]
+    assert [c["id"] for c in (await export(world, bob))["comments"]] == comments

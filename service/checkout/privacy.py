@@ -16,7 +16,7 @@ _PSEUDONYMIZE_TRANSFERS = "UPDATE transfers SET payee_openid = $2 WHERE payee_us
 _ORDERS = """
 SELECT id::text AS id, out_trade_no, purpose, description, amount_fen, status, paid_fen, refunded_fen, created_at,
        paid_at
-FROM orders WHERE payer_user_id = $1 ORDER BY id
+FROM orders o WHERE payer_user_id = $1 ORDER BY o.id  -- the number (a bare `id` is the text column above)
 """
 
 _REFUNDS = """
@@ -26,7 +26,8 @@ WHERE o.payer_user_id = $1 ORDER BY r.id
 """
 
 _TRANSFERS = """
-SELECT id::text AS id, purpose, amount_fen, status, created_at FROM transfers WHERE payee_user_id = $1 ORDER BY id
+SELECT id::text AS id, purpose, amount_fen, status, created_at
+FROM transfers t WHERE payee_user_id = $1 ORDER BY t.id  -- the number (a bare `id` is the text column above)
 """
 
 

@@ -42,7 +42,7 @@ WHERE m.user_id = $1 ORDER BY m.joined_at
 
 _JOIN_REQUESTS = """
 SELECT id::text AS id, community_id::text AS community_id, message, status, reason, created_at
-FROM join_requests WHERE user_id = $1 ORDER BY id
+FROM join_requests r WHERE user_id = $1 ORDER BY r.id  -- the number (a bare `id` is the text column above)
 """
 
 

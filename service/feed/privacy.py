@@ -19,13 +19,13 @@ _DELETE_MENTION_NOTICES = "DELETE FROM mention_notices WHERE user_id = $1"
 
 _POSTS = """
 SELECT id::text AS id, community_id::text AS community_id, kind, text, image_urls, status, created_at, deleted_at
-FROM posts WHERE author_id = $1 ORDER BY id
+FROM posts p WHERE author_id = $1 ORDER BY p.id  -- the number (a bare `id` is the text column above)
 """
 
 _COMMENTS = """
 SELECT id::text AS id, post_id::text AS post_id, community_id::text AS community_id, parent_id::text AS parent_id,
        text, status, created_at, deleted_at
-FROM comments WHERE author_id = $1 ORDER BY id
+FROM comments c WHERE author_id = $1 ORDER BY c.id  -- the number (a bare `id` is the text column above)
 """
 
 _LIKES = """

@@ -12,7 +12,7 @@ _DELETE = "DELETE FROM inbox_items WHERE user_id = $1"
 _ITEMS = """
 SELECT id::text AS id, kind, community_id::text AS community_id, subject_type, subject_id::text AS subject_id,
        created_at, read_at
-FROM inbox_items WHERE user_id = $1 ORDER BY id
+FROM inbox_items i WHERE user_id = $1 ORDER BY i.id  -- the number (a bare `id` is the text column above)
 """
 
 

@@ -10,7 +10,7 @@ from service.core.privacy import Privacy
 
 _REWARDS = """
 SELECT id::text AS id, pool_id::text AS pool_id, community_id::text AS community_id, amount_fen, status, created_at
-FROM reward_allocations WHERE user_id = $1 ORDER BY id
+FROM reward_allocations a WHERE user_id = $1 ORDER BY a.id  -- the number (a bare `id` is the text column above)
 """
 
 

@@ -8,8 +8,8 @@ import asyncpg
 from service.core.privacy import AccountExport, Erasure, ExportedInterestSettings, Privacy
 
 _INTERESTS = """
-SELECT community_id::text AS community_id, tag, weight, weighed_at FROM member_interests
-WHERE user_id = $1 ORDER BY community_id, weight DESC, tag
+SELECT community_id::text AS community_id, tag, weight, weighed_at FROM member_interests mi
+WHERE user_id = $1 ORDER BY mi.community_id, weight DESC, tag  -- the number (a bare `community_id` is the text)
 """
 _SETTINGS = "SELECT introductions, updated_at FROM interest_preferences WHERE user_id = $1"
 

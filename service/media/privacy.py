@@ -11,7 +11,8 @@ from service.core.privacy import Erasure, Privacy
 from service.jobs import enqueue
 
 _DELETE_UPLOADS = "DELETE FROM media WHERE owner_id = $1"
-_UPLOADS = "SELECT id::text AS id, purpose, created_at FROM media WHERE owner_id = $1 ORDER BY id"
+# Ordered by the number: a bare `id` would be the text column ("10" before "9").
+_UPLOADS = "SELECT id::text AS id, purpose, created_at FROM media m WHERE owner_id = $1 ORDER BY m.id"
 
 
 async def erase(conn: asyncpg.Connection, erasure: Erasure) -> None:

@@ -199,3 +199,16 @@ async def test_the_erasure_takes_the_introductions_naming_the_member_from_others
     assert await erase_due(jobs.pool) == 1
     assert await introductions(world, bob) == []  # bob was told of carol and her 跑步: gone
     assert await introductions(world, dan) == [("erin", "瑜伽")]
+
+
+async def test_the_export_lists_my_interests_by_community_across_a_longer_id(world, jobs, db):
+    # Found by review: the export ordered them by the community's id as text, community 10 before community 9.
+    alice, bob = [await world.member(n) for n in ("alice", "bob")]
+    await db.execute("SELECT setval(pg_get_serial_sequence('communities', 'id'), 8)")
+    communities = [await world.community(alice, bob, name=name) for name in ("跑团", "书友会")]
+    assert communities == ["9", "10"]
+    for cid in communities:
+        await world.post(bob, cid, "周末去跑步，有人一起吗")
+    await run(jobs, "interests.extract")
+    exported = await get(world, bob, "/v1/me/export")
+    assert [(i["communityId"], i["tag"]) for i in exported["interests"]] == [(cid, "跑步") for cid in communities]
