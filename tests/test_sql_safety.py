@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
+import re
 
 from tests.support import ROOT
 
@@ -94,3 +97,37 @@ def test_the_check_catches_built_queries():
     call = next(n for n in ast.walk(sample) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "execute")
     assert built_sql(call.args[0])
     assert not built_sql(ast.parse('"SELECT 1"', mode="eval").body)
+
+
+# `SELECT id::text AS id … ORDER BY id`: a bare name in ORDER BY is the output column, so rows sort as text
+# ('10' before '9') while cursors and the robots compare the number (found in 14 statements once).
+_AS_TEXT = re.compile(r"::text\s+AS\s+(\w+)", re.IGNORECASE)
+_ORDER_BY = re.compile(r"ORDER\s+BY\s+(.*?)(?:\bLIMIT\b|\bOFFSET\b|\)|;|$)", re.IGNORECASE | re.DOTALL)
+
+
+def sorted_as_text(sql: str) -> set[str]:
+    """The names a statement renders as text and sorts on unqualified."""
+    keys = {key.split()[0] for order in _ORDER_BY.findall(sql) for key in order.split(",") if key.strip()}
+    return set(_AS_TEXT.findall(sql)) & keys
+
+
+def statements() -> dict[str, str]:
+    """Every SQL text the service's modules hold once imported (f-strings assembled)."""
+    found = {}
+    for module_info in pkgutil.walk_packages([str(ROOT / "service")], "service."):
+        module = importlib.import_module(module_info.name)
+        for name, value in vars(module).items():
+            for number, text in enumerate(value if isinstance(value, tuple) else (value,)):
+                if isinstance(text, str) and "ORDER BY" in text.upper():
+                    found[f"{module_info.name}.{name}[{number}]"] = text
+    return found
+
+
+def test_no_statement_sorts_an_id_rendered_as_text():
+    assert {where: names for where, sql in statements().items() if (names := sorted_as_text(sql))} == {}
+
+
+def test_the_text_sort_check_catches_a_bare_name():
+    assert sorted_as_text("SELECT id::text AS id FROM t ORDER BY id LIMIT 5") == {"id"}
+    assert sorted_as_text("SELECT id::text AS id, id AS n FROM t ORDER BY n DESC, id") == {"id"}
+    assert sorted_as_text("SELECT t.id::text AS id FROM t ORDER BY t.id") == set()
