@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -418,4 +419,22 @@ async def test_0053_takes_what_removed_posts_received_out_of_the_days_rolled_up(
         ("author", "2026-03-02", 1, 1, 0),  # the visible post's
         ("author", "2026-03-03", 1, 1, 0),
         ("reader", "2026-03-02", 0, 0, 1),
+    ]
+
+
+async def test_0058_gives_the_points_of_refund_items_as_text_and_leaves_the_rest(empty_database):
+    rows = """
+    INSERT INTO users (appid, openid) VALUES ('wx-test-app', 'ann');
+    INSERT INTO inbox_items (user_id, kind, subject_type, subject_id, data)
+    SELECT id, x.kind, 'trial', 1, x.data::jsonb FROM users,
+           (VALUES ('points_refunded', '{"points": 30, "brandId": "2", "pollId": "3"}'),
+                   ('points_refunded', '{"points": "40", "brandId": "2", "pollId": "3"}'),
+                   ('reward_paid', '{"amountFen": "100"}')) x (kind, data);
+    """
+    async with migrated_over(empty_database, 58, rows) as conn:
+        data = [json.loads(row["data"]) for row in await conn.fetch("SELECT data::text FROM inbox_items ORDER BY id")]
+    assert data == [
+        {"points": "30", "brandId": "2", "pollId": "3"},
+        {"points": "40", "brandId": "2", "pollId": "3"},
+        {"amountFen": "100"},
     ]

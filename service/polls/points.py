@@ -143,7 +143,8 @@ async def refund_expired(conn: asyncpg.Connection, poll_id: int, community_id: i
         }
         await audit(conn, poll_id, None, "points.refunded", subject_id=refund["user_id"], details=details)
         # The member learns it: the points they spent are theirs again (each refund is written once).
-        data = {"points": refund["points"], "brandId": str(refund["brand_id"]), "pollId": str(poll_id)}
+        # Text, like every inbox `data` value (the schema says so; amounts too: `amountFen`).
+        data = {"points": str(refund["points"]), "brandId": str(refund["brand_id"]), "pollId": str(poll_id)}
         told = Item(refund["user_id"], "points_refunded", "trial", refund["qualification_id"], community_id, data=data)
         await deliver(conn, told)
 

@@ -512,7 +512,8 @@ async def test_a_redeemed_place_that_expires_unclaimed_gives_back_its_points_and
     # Her inbox tells her, once; nobody else hears of it.
     (told,) = await notices(world.client, carol.headers, "points_refunded")
     assert (told["subjectType"], told["subjectId"], told["communityId"]) == ("trial", trial["id"], world.community_id)
-    assert told["data"] == {"points": PRICE, "brandId": brand_id, "pollId": poll_id}
+    # Every `data` value is a string, as the published schema says (amounts too, like `amountFen`).
+    assert told["data"] == {"points": str(PRICE), "brandId": brand_id, "pollId": poll_id}
     assert await notices(world.client, dave.headers, "points_refunded") == []
     # Her copy of her data lists the spend with its refund.
     exported = await world.client.get("/v1/me/export", headers=carol.headers)
