@@ -144,6 +144,8 @@ class Hub:
         """Register a socket; past LIVE_SOCKETS_PER_USER the member's oldest is closed (4409 replaced): WeChat
         itself opens at most 5, so a 6th means an older one died without the server noticing."""
         socket = Socket(websocket, user_id, self.settings.live_queue_size)
+        # First in its queue, before any event of the member it follows from the next line on.
+        socket.send(m.LiveReady(user_id=str(user_id), ping_seconds=self.settings.live_ping_seconds))
         # Counted before the first await, so the member's sockets are in the order they opened: registered after
         # the read below, sockets opened together took their places in the order their reads came back, and the
         # one closed as the oldest could be a newer one.
@@ -151,13 +153,20 @@ class Hub:
         mine.append(socket)
         for old in mine[: -self.settings.live_sockets_per_user]:
             old.end(4409, "replaced")
+        # Following the member before the read: a departure or admission committed after the read reaches this
+        # socket (`changes`), and the read, stale then, is done again rather than followed for a whole ping interval.
+        self._follow(socket, {live.user(user_id)})
         try:
             async with self.pool.acquire() as conn:
                 row = await conn.fetchrow(q.MEMBERSHIPS, [user_id])
         except BaseException:
             self.close(socket)
             raise
-        self._follow(socket, {live.user(user_id), *(live.community(c) for c in (row["communities"] if row else ()))})
+        if socket.changes:
+            self._reread_later({socket})
+        else:
+            communities = row["communities"] if row else ()
+            self._follow(socket, {live.user(user_id), *(live.community(c) for c in communities)})
         return socket
 
     def close(self, socket: Socket) -> None:

@@ -83,7 +83,6 @@ async def live_socket(socket: WebSocket) -> None:
         me.end(4401, "token_expired")
     tasks = [asyncio.create_task(_write(me)), asyncio.create_task(_read(hub, me))]
     try:
-        me.send(m.LiveReady(user_id=str(caller.id), ping_seconds=hub.settings.live_ping_seconds))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(me.ended.wait(), max(caller.token_expires_at - time.time(), 0))
         me.end(4401, "token_expired")  # no-op when it ended otherwise

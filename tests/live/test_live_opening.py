@@ -1,0 +1,97 @@
+"""A socket that opens while its member leaves or joins a community: the hub reads the member's memberships as the
+socket opens, and a departure or admission committed after that read but heard before the socket follows what
+it read must still take effect at once (not at the next memberships refresh, LIVE_PING_SECONDS later).
+
+The hub runs here over a pool whose membership read, as a socket opens, waits after reading until the test lets it
+go: the only way to put the departure between the read and the socket following what it read."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+
+from service.core import live
+from service.db.pool import create_pool
+from service.live.hub import Hub
+from service.live.queries import MEMBERSHIPS
+
+
+class _HeldRead:
+    """A connection whose first membership read (the one `Hub.open` makes) returns only when `release` is set."""
+
+    def __init__(self, conn, gate: _Gate) -> None:
+        self._conn, self._gate = conn, gate
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    async def fetchrow(self, query, *args):
+        row = await self._conn.fetchrow(query, *args)
+        if query == MEMBERSHIPS and not self._gate.read.is_set():
+            self._gate.read.set()
+            await self._gate.release.wait()
+        return row
+
+
+class _Gate:
+    def __init__(self, pool) -> None:
+        self.pool = pool
+        self.read, self.release = asyncio.Event(), asyncio.Event()
+
+    @asynccontextmanager
+    async def acquire(self):
+        async with self.pool.acquire() as conn:
+            yield _HeldRead(conn, self)
+
+
+@asynccontextmanager
+async def _hub(settings):
+    pool = await create_pool(settings)
+    gate = _Gate(pool)
+    hub = Hub(gate, settings)  # type: ignore[arg-type]
+    await hub.start()
+    try:
+        yield hub, gate
+    finally:
+        for socket in hub.all():
+            hub.close(socket)
+        await hub.stop()
+        await pool.close()
+
+
+async def _open_across(hub: Hub, gate: _Gate, user_id: int, change) -> set[str]:
+    """What a socket of ``user_id`` follows when ``change`` commits between its membership read and its follow."""
+    opening = asyncio.create_task(hub.open(object(), user_id))  # type: ignore[arg-type]
+    await asyncio.wait_for(gate.read.wait(), 5)
+    await change()
+    await asyncio.sleep(0.3)  # the hub hears the word (milliseconds)
+    gate.release.set()
+    socket = await asyncio.wait_for(opening, 5)
+    await asyncio.sleep(0.3)  # a re-read, if one was started
+    return socket.targets
+
+
+async def test_a_member_removed_while_the_socket_opens_gets_no_posts_of_the_community(world, settings):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+
+    async def remove() -> None:
+        removed = await world.client.delete(f"/v1/communities/{cid}/members/{bob.id}", headers=alice.headers)
+        assert removed.status_code == 204, removed.text
+
+    async with _hub(settings) as (hub, gate):
+        targets = await _open_across(hub, gate, bob.id, remove)
+    assert live.community(int(cid)) not in targets and live.user(bob.id) in targets
+
+
+async def test_a_member_admitted_while_the_socket_opens_gets_the_communitys_posts(world, settings):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice)
+
+    async def join() -> None:
+        joined = await world.client.post(f"/v1/communities/{cid}/join", headers=bob.headers)
+        assert joined.status_code == 201, joined.text
+
+    async with _hub(settings) as (hub, gate):
+        targets = await _open_across(hub, gate, bob.id, join)
+    assert live.community(int(cid)) in targets
