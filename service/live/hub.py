@@ -192,9 +192,9 @@ class Hub:
             self.following[target].add(socket)
         socket.targets = targets
 
-    async def view(self, socket: Socket, community_id: int | None) -> None:
+    async def view(self, socket: Socket, community_id: int | None, changes: int | None = None) -> None:
         """The socket views a community (None: none): its presence there counts, its online counts follow.
-        The caller checked the membership."""
+        The caller checked the membership, having heard ``changes`` departures and admissions by then."""
         await self.leave(socket)
         targets = {t for t in socket.targets if not t.startswith("v")}
         socket.viewing = community_id
@@ -202,6 +202,11 @@ class Hub:
             self._follow(socket, targets)
             return
         self._follow(socket, targets | {live.community(community_id), viewers(community_id)})
+        if changes is not None and socket.changes != changes:
+            # A departure heard since the check: its re-read, begun before this view, would keep the view as checked.
+            # That read is stale now (changes): read again, the socket viewing the community.
+            socket.changes += 1
+            self._reread_later({socket})
         gap = self.settings.presence_gap_seconds
         async with self.pool.acquire() as conn, conn.transaction():
             session = await presence.touch(conn, socket.user_id, community_id, gap)

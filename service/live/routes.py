@@ -132,10 +132,11 @@ async def _answer(hub: Hub, me: Socket, message: m.ClientMessage) -> None:
         me.send(m.LivePong())
     elif isinstance(message, m.LiveView):
         community_id = None if message.community_id is None else int(message.community_id)
+        heard = me.changes  # a departure heard after this makes the check below stale (Hub.view reads again)
         if community_id is not None:
             async with hub.pool.acquire() as conn:
                 await require_member(conn, community_id, me.user_id)
-        await hub.view(me, community_id)
+        await hub.view(me, community_id, heard)
 
 
 CONTROLLERS = [LiveController, live_socket]

@@ -1,9 +1,10 @@
-"""A socket that opens while its member leaves or joins a community: the hub reads the member's memberships as the
-socket opens, and a departure or admission committed after that read but heard before the socket follows what
-it read must still take effect at once (not at the next memberships refresh, LIVE_PING_SECONDS later).
+"""A socket that opens, or starts viewing a community, while its member leaves or joins: the hub reads the member's
+memberships as the socket opens (and `view` checks the membership), and a departure or admission committed after
+that read but heard before the socket follows what it read must still take effect at once (not at the next
+memberships refresh, LIVE_PING_SECONDS later).
 
-The hub runs here over a pool whose membership read, as a socket opens, waits after reading until the test lets it
-go: the only way to put the departure between the read and the socket following what it read."""
+The hub runs here over a pool whose first read of one query waits after reading until the test lets it go: the
+only way to put the departure between the read and the socket following what it read."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ import asyncio
 from contextlib import asynccontextmanager
 
 from service.core import live
+from service.core.access import ACCESS
 from service.db.pool import create_pool
-from service.live.hub import Hub
+from service.live import models as m
+from service.live.hub import Hub, viewers
 from service.live.queries import MEMBERSHIPS
+from service.live.routes import _answer
 
 
 class _HeldRead:
-    """A connection whose first membership read (the one `Hub.open` makes) returns only when `release` is set."""
+    """A connection whose first read of the gate's query returns only when `release` is set."""
 
     def __init__(self, conn, gate: _Gate) -> None:
         self._conn, self._gate = conn, gate
@@ -27,15 +31,15 @@ class _HeldRead:
 
     async def fetchrow(self, query, *args):
         row = await self._conn.fetchrow(query, *args)
-        if query == MEMBERSHIPS and not self._gate.read.is_set():
+        if query == self._gate.query and not self._gate.read.is_set():
             self._gate.read.set()
             await self._gate.release.wait()
         return row
 
 
 class _Gate:
-    def __init__(self, pool) -> None:
-        self.pool = pool
+    def __init__(self, pool, query: str) -> None:
+        self.pool, self.query = pool, query
         self.read, self.release = asyncio.Event(), asyncio.Event()
 
     @asynccontextmanager
@@ -45,9 +49,9 @@ class _Gate:
 
 
 @asynccontextmanager
-async def _hub(settings):
+async def _hub(settings, query: str = MEMBERSHIPS):
     pool = await create_pool(settings)
-    gate = _Gate(pool)
+    gate = _Gate(pool, query)
     hub = Hub(gate, settings)  # type: ignore[arg-type]
     await hub.start()
     try:
@@ -71,16 +75,19 @@ async def _open_across(hub: Hub, gate: _Gate, user_id: int, change) -> set[str]:
     return socket.targets
 
 
+async def _remover(world, cid: str, owner, member):
+    async def remove() -> None:
+        removed = await world.client.delete(f"/v1/communities/{cid}/members/{member.id}", headers=owner.headers)
+        assert removed.status_code == 204, removed.text
+
+    return remove
+
+
 async def test_a_member_removed_while_the_socket_opens_gets_no_posts_of_the_community(world, settings):
     alice, bob = await world.member("alice"), await world.member("bob")
     cid = await world.community(alice, bob)
-
-    async def remove() -> None:
-        removed = await world.client.delete(f"/v1/communities/{cid}/members/{bob.id}", headers=alice.headers)
-        assert removed.status_code == 204, removed.text
-
     async with _hub(settings) as (hub, gate):
-        targets = await _open_across(hub, gate, bob.id, remove)
+        targets = await _open_across(hub, gate, bob.id, await _remover(world, cid, alice, bob))
     assert live.community(int(cid)) not in targets and live.user(bob.id) in targets
 
 
@@ -95,3 +102,21 @@ async def test_a_member_admitted_while_the_socket_opens_gets_the_communitys_post
     async with _hub(settings) as (hub, gate):
         targets = await _open_across(hub, gate, bob.id, join)
     assert live.community(int(cid)) in targets
+
+
+async def test_a_member_removed_while_the_socket_starts_viewing_the_community_neither_views_nor_hears_it(
+    world, settings
+):
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    async with _hub(settings, ACCESS) as (hub, gate):
+        socket = await hub.open(object(), bob.id)  # type: ignore[arg-type]
+        viewing = asyncio.create_task(_answer(hub, socket, m.LiveView(community_id=cid)))
+        await asyncio.wait_for(gate.read.wait(), 5)  # the membership checked: bob still stands there
+        await (await _remover(world, cid, alice, bob))()
+        await asyncio.sleep(0.3)  # the hub hears the word
+        gate.release.set()
+        await asyncio.wait_for(viewing, 5)
+        await asyncio.sleep(0.3)  # a re-read, if one was started
+        targets, viewed = socket.targets, socket.viewing
+    assert not {live.community(int(cid)), viewers(int(cid))} & targets and viewed is None
