@@ -422,7 +422,7 @@ async def test_0053_takes_what_removed_posts_received_out_of_the_days_rolled_up(
     ]
 
 
-async def test_0058_gives_the_points_of_refund_items_as_text_and_leaves_the_rest(empty_database):
+async def test_0055_gives_the_points_of_refund_items_as_text_and_leaves_the_rest(empty_database):
     rows = """
     INSERT INTO users (appid, openid) VALUES ('wx-test-app', 'ann');
     INSERT INTO inbox_items (user_id, kind, subject_type, subject_id, data)
@@ -431,7 +431,7 @@ async def test_0058_gives_the_points_of_refund_items_as_text_and_leaves_the_rest
                    ('points_refunded', '{"points": "40", "brandId": "2", "pollId": "3"}'),
                    ('reward_paid', '{"amountFen": "100"}')) x (kind, data);
     """
-    async with migrated_over(empty_database, 58, rows) as conn:
+    async with migrated_over(empty_database, 55, rows) as conn:
         data = [json.loads(row["data"]) for row in await conn.fetch("SELECT data::text FROM inbox_items ORDER BY id")]
     assert data == [
         {"points": "30", "brandId": "2", "pollId": "3"},
