@@ -34,8 +34,14 @@ async def post_became_visible(conn: asyncpg.Connection, post: Any) -> None:
 
 
 async def comment_became_visible(conn: asyncpg.Connection, comment: Any) -> None:
-    """In the transaction that made a member's comment visible: counters, activity, notifications, robot."""
-    if comment["author_id"] is None or not await conn.fetchval(q.MARK_COMMENT_COUNTED, comment["id"]):
+    """In the transaction that made a member's comment visible: counters, activity, notifications, robot. Not for
+    one whose post was deleted while it was held (WeChat's recheck, its photo's check, a moderator's approval): no
+    comment can be written on a deleted post, so none counts, is recorded or told about there."""
+    if comment["author_id"] is None:
+        return
+    if not await conn.fetchval(q.POST_STANDS, comment["community_id"], comment["post_id"]):
+        return
+    if not await conn.fetchval(q.MARK_COMMENT_COUNTED, comment["id"]):
         return
     await conn.execute(q.ADD_COMMENT_COUNT, comment["post_id"], 1)
     if comment["parent_id"] is not None:

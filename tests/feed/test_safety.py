@@ -86,6 +86,25 @@ async def test_unavailable_wechat_keeps_the_post_and_the_job_rechecks_it(world, 
     assert len(await events(db, "comment")) == 1
 
 
+async def test_a_held_comment_whose_post_was_deleted_is_not_counted_when_wechat_passes_it(world, db, jobs):
+    """A comment held while WeChat was down, on a post deleted before the recheck passed it: no comment can be
+    written on a deleted post, so it is neither counted on the post nor recorded as activity, nor told about."""
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    post = await world.post(alice, cid, "clean")
+    await world.sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    held = await world.comment(bob, post["id"], "nice, from a WeChat outage")
+    assert held["status"] == "pending"
+    await world.sandbox.control("DELETE", "/sandbox/faults")
+    deleted = await world.client.delete(f"/v1/posts/{post['id']}", headers=alice.headers)
+    assert deleted.status_code == 204, deleted.text
+    assert await recheck_pending(jobs.pool, wechat_of(jobs)) == 1
+    assert await db.fetchval("SELECT comment_count FROM posts WHERE id = $1", int(post["id"])) == 0
+    assert await events(db, "comment") == []
+    assert await db.fetchval("SELECT count(*) FROM feed_notifications") == 0
+    assert await db.fetchval("SELECT count(*) FROM content_checks") == 0
+
+
 async def test_newcomer_limits(database_url, sandbox, db):
     settings = make_settings(database_url, wechat_api_base=sandbox.url)  # the documented defaults: 24 h, 3, 10, 2
     async with api_client(settings) as client:
