@@ -60,7 +60,7 @@ async def report(
             raise Problem("not_member" if data.target_kind == "community" else "not_found")
         if author_id == reporter_id:
             raise Problem("cannot_report_yourself")
-        staff = author_id is not None and await conn.fetchval(q.ROLE, community_id, author_id) in ADMIN_ROLES
+        staff = author_id is not None and await conn.fetchval(q.STANDING_ROLE, community_id, author_id) in ADMIN_ROLES
         queue = "operator" if data.target_kind == "community" or staff else "community"
         target_id = int(data.target_id)
         case = await conn.fetchrow(q.OPEN_CASE, community_id, queue, data.target_kind, target_id, author_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.core.access import role_of
 from service.core.media import IMAGES_JSON
 
 # What is reported: where, whose, and whether the reporter can see it.
@@ -33,6 +34,8 @@ SELECT EXISTS (SELECT FROM moderation_cases
 """
 
 ROLE = "SELECT role FROM memberships WHERE community_id = $1 AND user_id = $2 AND status = 'active'"
+# The role the access check gives someone: the brand's team is admin in the brand's communities, joined or not.
+STANDING_ROLE = f"SELECT {role_of('$1', '$2')}"  # noqa: S608
 
 OPEN_CASE = """
 INSERT INTO moderation_cases (community_id, queue, target_kind, target_id, author_id) VALUES ($1, $2, $3, $4, $5)
@@ -98,9 +101,12 @@ _IMAGES = IMAGES_JSON.format(
 _MUTED_UNTIL = _UTC.format("ms.muted_until")
 # The queue a case is decided in now: a community's case whose author has since become one of its staff goes to
 # the operator's (the staff do not judge themselves; nor does a member promoted after being reported).
-_QUEUE_NOW = """CASE WHEN c.queue = 'community' AND EXISTS (
-    SELECT FROM memberships staff WHERE staff.community_id = c.community_id AND staff.user_id = c.author_id
-    AND staff.status = 'active' AND staff.role IN ('owner', 'admin')) THEN 'operator' ELSE c.queue END"""
+# The staff as the access check reads them: the brand's team stands as admin in the brand's communities (role_of
+# names its own tables `c`, `m`, `b`: the case's author is handed in under another name).
+_QUEUE_NOW = f"""CASE WHEN c.queue = 'community' AND (
+    SELECT {role_of("author.community_id", "author.user_id")}
+    FROM (SELECT c.community_id, c.author_id AS user_id) author
+) IN ('owner', 'admin') THEN 'operator' ELSE c.queue END"""  # noqa: S608
 _CASE = f"""
 SELECT c.id::text AS id, c.community_id::text AS community_id, {_QUEUE_NOW} AS queue, c.target_kind,
        c.target_id::text AS target_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.brands.test_brands import attach, create_brand
 from tests.moderation.conftest import OPERATOR, queue, report
 from tests.world import assert_problem
 
@@ -235,3 +236,39 @@ async def test_a_report_sent_as_a_removal_is_decided_opens_no_case_on_the_remove
         assert (await queue(world, alice, cid))["items"] == [], f"round {n}: a case opened on the removed post"
         mine = (await world.client.get("/v1/me/reports", headers=others[0].headers)).json()["items"]
         assert all(r["outcome"] == "upheld" for r in mine)
+
+
+async def test_reports_against_the_brands_team_go_to_the_operator(world):
+    """The staff do not judge themselves (docs/moderation.md): a report against anyone standing as admin goes to the
+    operator, and the brand's team stands as admin in the brand's communities, joined as a plain member too (the
+    routing read the membership row alone: a community admin judged the brand's team)."""
+    owner, boss, helper, admin, member = [await world.member(n) for n in ("主理人", "品牌方", "助理", "群管", "成员")]
+    brand = await create_brand(world, boss)
+    await world.client.put(f"/v1/brands/{brand['id']}/admins/{owner.id}", headers=boss.headers)
+    cid = await world.community(owner, helper, admin, member, name="品牌群")
+    await attach(world, owner, brand["id"], cid)
+    await world.client.put(f"/v1/brands/{brand['id']}/admins/{helper.id}", headers=boss.headers)
+    promoted = await world.client.put(
+        f"/v1/communities/{cid}/members/{admin.id}", json={"role": "admin"}, headers=owner.headers
+    )
+    assert promoted.status_code == 200, promoted.text
+    posts = {}
+    for who, text in ((helper, "品牌新品试用招募"), (member, "周末一起去爬山吧")):
+        posted = await world.client.post(f"/v1/communities/{cid}/posts", json={"text": text}, headers=who.headers)
+        assert posted.status_code == 201, posted.text
+        posts[who.id] = posted.json()["id"]
+        await report(world, member if who is helper else admin, "post", posts[who.id])
+    await report(world, member, "member", str(helper.id), communityId=cid, reason="abuse")
+
+    community_cases = (await queue(world, admin, cid))["items"]
+    assert [case["targetId"] for case in community_cases] == [posts[member.id]]
+    operator = (await world.client.get("/v1/admin/moderation", headers=OPERATOR)).json()["items"]
+    assert sorted((case["targetKind"], case["targetId"]) for case in operator) == [
+        ("member", str(helper.id)),
+        ("post", posts[helper.id]),
+    ]
+    # A member taken onto the brand's team after being reported is judged by the operator from then on.
+    await world.client.put(f"/v1/brands/{brand['id']}/admins/{member.id}", headers=boss.headers)
+    assert (await queue(world, admin, cid))["items"] == []
+    operator = (await world.client.get("/v1/admin/moderation", headers=OPERATOR)).json()["items"]
+    assert posts[member.id] in {case["targetId"] for case in operator}
