@@ -106,7 +106,7 @@ ADD_COMMENT_COUNT = "UPDATE posts SET comment_count = comment_count + $2 WHERE i
 # Whether a comment's post ($1 community, $2 post) still stands, locked as the count's update would lock it: a
 # deletion committed meanwhile is seen, and one that follows waits for the count.
 POST_STANDS = """
-SELECT deleted_at IS NULL FROM posts WHERE community_id = $1 AND id = $2 FOR NO KEY UPDATE
+SELECT deleted_at IS NULL AND status <> 'rejected' FROM posts WHERE community_id = $1 AND id = $2 FOR NO KEY UPDATE
 """
 ADD_REPLY_COUNT = "UPDATE comments SET reply_count = reply_count + $2 WHERE id = $1"
 

@@ -35,8 +35,8 @@ async def post_became_visible(conn: asyncpg.Connection, post: Any) -> None:
 
 async def comment_became_visible(conn: asyncpg.Connection, comment: Any) -> None:
     """In the transaction that made a member's comment visible: counters, activity, notifications, robot. Not for
-    one whose post was deleted while it was held (WeChat's recheck, its photo's check, a moderator's approval): no
-    comment can be written on a deleted post, so none counts, is recorded or told about there."""
+    one whose post was deleted or removed (moderation, WeChat) while it was held (WeChat's recheck, its photo's
+    check, a moderator's approval): no comment can be written there, so none counts, is recorded or told about."""
     if comment["author_id"] is None:
         return
     if not await conn.fetchval(q.POST_STANDS, comment["community_id"], comment["post_id"]):

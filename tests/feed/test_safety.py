@@ -10,6 +10,7 @@ from service.core.messaging import wechat_of
 from service.feed.jobs import recheck_pending
 from tests.factories import upload_photo
 from tests.feed.conftest import events
+from tests.moderation.conftest import decide, queue, report
 from tests.support import api_client, make_settings
 from tests.world import assert_problem
 
@@ -103,6 +104,25 @@ async def test_a_held_comment_whose_post_was_deleted_is_not_counted_when_wechat_
     assert await events(db, "comment") == []
     assert await db.fetchval("SELECT count(*) FROM feed_notifications") == 0
     assert await db.fetchval("SELECT count(*) FROM content_checks") == 0
+
+
+async def test_a_held_comment_whose_post_was_removed_is_not_counted_when_wechat_passes_it(world, db, jobs):
+    """As on a deleted post: no comment can be written on a post moderation removed, so one held before the
+    removal is neither counted on the post nor recorded as activity, nor told about, when WeChat passes it."""
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(carol, cid, "clean")
+    await world.sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    held = await world.comment(bob, post["id"], "nice, from a WeChat outage")
+    assert held["status"] == "pending"
+    await world.sandbox.control("DELETE", "/sandbox/faults")
+    await report(world, bob, "post", post["id"])
+    [case] = (await queue(world, alice, cid))["items"]
+    await decide(world, alice, case["id"], action="remove", reason="广告")
+    assert await recheck_pending(jobs.pool, wechat_of(jobs)) == 1
+    assert await db.fetchval("SELECT comment_count FROM posts WHERE id = $1", int(post["id"])) == 0
+    assert await events(db, "comment") == []
+    assert await db.fetchval("SELECT count(*) FROM feed_notifications") == 0
 
 
 async def test_newcomer_limits(database_url, sandbox, db):
