@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 
 import asyncpg
+import httpx
 import pytest
 
 from service.auth.deletion import erase_due
@@ -19,8 +21,8 @@ from service.domains import DOMAINS
 from tests.feed.conftest import World
 from tests.privacy_world import NICKNAME, PHONE, REPORT_NOTE, PrivacyWorld, privacy_world
 from tests.support import api_client
-from tests.wechat_support import bearer, login, refresh_first
-from tests.world import assert_problem, sign_in
+from tests.wechat_support import bearer, login, refresh_first, wait_for_lock_waiters
+from tests.world import Member, assert_problem, sign_in
 
 NO_DELETION = {"pending": False, "requestedAt": None, "dueAt": None}
 
@@ -274,6 +276,132 @@ async def test_a_nickname_waiting_on_wechat_as_the_erasure_commits_is_not_stored
     await _erase_now(settings, alice.id)
     assert_problem(await renaming, 401, "unauthorized")
     assert await _identity(database_url, alice.id) == (None, ERASED_NICKNAME)
+
+
+# What a member may have written, by table: the rows of one member the erasure must not find written after it.
+WRITTEN = {
+    "communities": "SELECT count(*) FROM communities WHERE owner_id = $1",
+    "posts": "SELECT count(*) FROM posts WHERE author_id = $1 AND kind = 'post'",
+    "comments": "SELECT count(*) FROM comments WHERE author_id = $1",
+    "invites": "SELECT count(*) FROM invites WHERE created_by = $1",
+    "memberships": "SELECT count(*) FROM memberships WHERE user_id = $1 AND status = 'active'",
+}
+
+
+async def _written(database_url: str, user_id: int) -> dict[str, int]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return {table: await conn.fetchval(sql, user_id) for table, sql in WRITTEN.items()}
+    finally:
+        await conn.close()
+
+
+async def _sent_as_the_erasure_commits(settings, database_url: str, user_id: int, write) -> httpx.Response:
+    """`write` is sent while the member's erasure is under way: it has taken the member and stops before its last
+    step (a test connection holds `account_deletions` only to stop it there), so the token is still good. The
+    erasure goes on once `write` waits for a lock too; `write`'s answer."""
+    holder = await asyncpg.connect(database_url)
+    pool = await create_pool(settings)
+    try:
+        await pool.execute("UPDATE account_deletions SET due_at = now() WHERE user_id = $1", user_id)
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("LOCK TABLE account_deletions IN SHARE MODE")
+        erasing = asyncio.create_task(erase_due(pool))
+        await wait_for_lock_waiters(holder, 1)
+        writing = asyncio.create_task(write)
+        await wait_for_lock_waiters(holder, 2)
+        await tx.rollback()
+        assert await erasing == 1
+        return await writing
+    finally:
+        await pool.close()
+        await holder.close()
+
+
+@dataclass(frozen=True)
+class Leaving:
+    """Alice, a member of Bob's community (`cid`, with Bob's post `post_id`) but not of his other one (`other`),
+    has asked to delete her account."""
+
+    alice: Member
+    cid: str
+    post_id: str
+    other: str
+
+
+async def _leaving(client, sandbox) -> Leaving:
+    world = World(client, sandbox)
+    bob, alice = await world.member("bob"), await world.member("alice")
+    cid = await world.community(bob, alice)
+    post = await world.post(bob, cid, "周六早上七点，西湖边集合")
+    other = await world.community(bob, name="夜骑")
+    assert (await client.delete("/v1/me", headers=alice.headers)).status_code == 202
+    return Leaving(alice, cid, post["id"], other)
+
+
+WRITES = {
+    "community": lambda client, at: client.post("/v1/communities", json={"name": "夜跑团"}, headers=at.alice.headers),
+    "post": lambda client, at: client.post(
+        f"/v1/communities/{at.cid}/posts", json={"text": "我也来跑步"}, headers=at.alice.headers
+    ),
+    "comment": lambda client, at: client.post(
+        f"/v1/posts/{at.post_id}/comments", json={"text": "算我一个"}, headers=at.alice.headers
+    ),
+    "invite": lambda client, at: client.post(f"/v1/communities/{at.cid}/invites", json={}, headers=at.alice.headers),
+    "join": lambda client, at: client.post(f"/v1/communities/{at.other}/join", headers=at.alice.headers),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(WRITES))
+async def test_a_write_sent_as_the_erasure_commits_is_refused(client, sandbox, settings, database_url, kind):
+    """The token was checked before the erasure committed: the write waits for it, then finds a tombstone (401)
+    and leaves nothing under it (a community owned by nobody, a post of an erased member)."""
+    at = await _leaving(client, sandbox)
+    write = WRITES[kind](client, at)
+    assert_problem(await _sent_as_the_erasure_commits(settings, database_url, at.alice.id, write), 401, "unauthorized")
+    assert await _written(database_url, at.alice.id) == dict.fromkeys(WRITTEN, 0)
+
+
+@pytest.mark.parametrize("kind", ["post", "comment"])
+async def test_a_text_waiting_on_wechat_as_the_erasure_commits_is_not_stored(
+    client, sandbox, settings, database_url, kind
+):
+    """The content check answers after the erasure committed: nothing is stored, and the answer says the session
+    is over (401), not that she is no member."""
+    at = await _leaving(client, sandbox)
+    await sandbox.fault("slow", count=1, delay=2.0, path_prefix="/wxa/msg_sec_check")
+    writing = asyncio.create_task(WRITES[kind](client, at))
+    await _until_wechat_holds_it(sandbox)
+    await _erase_now(settings, at.alice.id)
+    assert_problem(await writing, 401, "unauthorized")
+    assert await _written(database_url, at.alice.id) == dict.fromkeys(WRITTEN, 0)
+
+
+async def test_a_write_under_way_when_the_erasure_comes_is_erased_at_its_next_run(
+    client, sandbox, settings, database_url
+):
+    """The post holds the account (it stops at its insert, a test connection holding `posts` only to stop it there):
+    the erasure passes the member over without waiting, the post is stored, and the next run erases the account."""
+    at = await _leaving(client, sandbox)
+    holder = await asyncpg.connect(database_url)
+    pool = await create_pool(settings)
+    try:
+        await pool.execute("UPDATE account_deletions SET due_at = now() WHERE user_id = $1", at.alice.id)
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("LOCK TABLE posts IN SHARE MODE")
+        posting = asyncio.create_task(WRITES["post"](client, at))
+        await wait_for_lock_waiters(holder, 1)
+        assert await erase_due(pool) == 0
+        await tx.rollback()
+        assert (await posting).status_code == 201
+        assert await erase_due(pool) == 1
+    finally:
+        await pool.close()
+        await holder.close()
+    assert await _written(database_url, at.alice.id) == {**dict.fromkeys(WRITTEN, 0), "posts": 1}  # kept, unnamed
+    assert await _identity(database_url, at.alice.id) == (None, ERASED_NICKNAME)
 
 
 async def test_the_login_answer_says_the_deletion_was_cancelled(client, sandbox):

@@ -20,6 +20,7 @@ from service.core.paging import fetch_page
 from service.core.recurrence import (
     is_time_zone,
 )
+from service.core.revocation import hold_account
 from service.core.rows import from_row
 from service.errors import FieldError, Problem
 from service.settings import Settings
@@ -71,6 +72,7 @@ async def check_in(
     status = await status_for(wechat, openid, text)
     image_ids = [int(media_id) for media_id in data.image_ids]
     async with pool.acquire() as conn, conn.transaction():
+        await hold_account(conn, user_id)  # erased while WeChat judged the text: nothing is stored
         await check_can_post(conn, activity["community_id"], user_id)
         if image_ids and await claim_images(conn, user_id, image_ids) != "approved":
             status = "pending"  # the check-in counts; its post shows once WeChat passed the photos

@@ -21,6 +21,7 @@ from service.core.recurrence import (
     local_date,
     parse_hhmm,
 )
+from service.core.revocation import hold_account
 from service.core.rows import from_row
 from service.errors import Problem
 from service.settings import Settings
@@ -92,6 +93,7 @@ async def create_activity(
     if await status_for(wechat, openid, f"{data.title}\n{data.prompt}") != "visible":
         raise Problem("content_rejected", "the title or prompt needs review; rephrase it")
     async with pool.acquire() as conn, conn.transaction():
+        await hold_account(conn, user_id)
         await _admin_in(conn, community_id, user_id)  # still an admin, app still on
         activity_id = await conn.fetchval(
             q.INSERT_ACTIVITY,

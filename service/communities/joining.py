@@ -21,6 +21,7 @@ from service.core.access import ADMIN_ROLES, require_admin, require_member
 from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.paging import fetch_page
+from service.core.revocation import hold_account
 from service.core.rows import from_row
 from service.errors import Problem
 from service.settings import Settings
@@ -192,6 +193,7 @@ async def create_invite(
     link speaks for the community), and nobody creates more than CREATE_RATE_INVITES per CREATE_RATE_WINDOW
     seconds."""
     async with conn.transaction():
+        await hold_account(conn, user_id)
         standing = await require_member(conn, community_id, user_id)
         if standing["entry_mode"] == "approval" and standing["role"] not in ADMIN_ROLES:
             raise Problem("forbidden", "in an approval community only admins create invite links")

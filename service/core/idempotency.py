@@ -18,6 +18,7 @@ import msgspec
 from litestar import Response
 from litestar.params import HeaderParameter
 
+from service.core.revocation import hold_account
 from service.errors import Problem
 
 IdempotencyKey = Annotated[
@@ -56,11 +57,13 @@ async def run_once(
     scope: str,
     action: Callable[[], Awaitable[tuple[int, Any]]],
 ) -> Response[bytes]:
-    """Run ``action`` (which returns status and body) in one transaction, at most once per key.
+    """Run ``action`` (which returns status and body) in one transaction, at most once per key, as the member
+    ``user_id``: an account erased since the token was checked answers 401 (core/revocation.py).
 
     The answer is a JSON response; with a key, a retry returns the stored answer byte for byte.
     """
     async with conn.transaction():
+        await hold_account(conn, user_id)
         if key is not None:
             if not await conn.fetchval(_CLAIM, user_id, key, scope):
                 stored = await conn.fetchrow(_STORED, user_id, key)

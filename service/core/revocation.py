@@ -5,6 +5,9 @@ Access tokens are checked without the database (tokens.py). The erasure (a job i
 refuses the ids it heard. At start, and again after the listening connection was lost, a process reads the accounts
 erased within one access-token lifetime (older tokens have expired anyway). Refresh tokens are deleted by the erasure
 itself, so none can mint a new access token. What holds a token beyond a request (a live socket) `watch`es the ids.
+
+A token checked before the erasure committed is good for the rest of its request, which may wait (on WeChat's content
+check) and write after the erasure: a member's write therefore starts its transaction with `hold_account`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Callable
 import asyncpg
 
 from service.db.pool import DATABASE_ERRORS
+from service.errors import Problem
 from service.settings import Settings
 
 log = logging.getLogger("service.revocation")
@@ -24,6 +28,21 @@ log = logging.getLogger("service.revocation")
 CHANNEL = "account_erased"
 NOTIFY = f"SELECT pg_notify('{CHANNEL}', $1::bigint::text)"
 _RECENT = "SELECT id FROM users WHERE erased_at > now() - make_interval(secs => $1)"
+
+# The erasure takes the member's row FOR UPDATE before anything else (auth's LOCK_DUE, SKIP LOCKED): a write waits
+# here for an erasure under way and then reads the tombstone, or holds the row first and the erasure passes the
+# member over until its next run, which erases what the write stored. KEY SHARE is what an insert's foreign key to
+# users takes anyway: a refresh or a profile edit (NO KEY UPDATE) neither waits for it nor holds it up. (On Citus,
+# where users is a reference table, any row lock there also locks the table's shard, this one in share mode: it
+# then waits for, and holds up, logins, refreshes and profile edits, which Citus already runs one at a time.)
+_HOLD = "SELECT id FROM users WHERE id = $1 AND erased_at IS NULL FOR KEY SHARE"
+
+
+async def hold_account(conn: asyncpg.Connection, user_id: int) -> None:
+    """First in a member's write transaction (before any other lock: the erasure locks the row first): the account
+    stays until it commits; erased meanwhile, 401 `unauthorized` and nothing is written."""
+    if await conn.fetchval(_HOLD, user_id) is None:
+        raise Problem("unauthorized", "this account was deleted")
 
 
 class ErasedAccounts:

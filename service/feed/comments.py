@@ -16,6 +16,7 @@ from service.core.content import (
     require_allowed,
 )
 from service.core.media import claim_images, release_images
+from service.core.revocation import hold_account
 from service.core.rows import invalid
 from service.errors import Problem
 from service.feed import limits, mentions
@@ -69,6 +70,7 @@ async def create_comment(
     verdict = require_allowed(await judge(wechat, openid, COMMENT_SCENE, text), "comment")
     async with pool.acquire() as conn:
         async with conn.transaction():
+            await hold_account(conn, user_id)  # erased while WeChat judged the text: nothing is stored
             await conn.execute(q.LOCK_MEMBERSHIP, community_id, user_id)
             await may_write(conn, settings, community_id, user_id, "comment", text)
             post = await conn.fetchrow(q.POST, post_id)

@@ -17,6 +17,7 @@ from service.core.content import (
     require_allowed,
 )
 from service.core.media import claim_images, images_state, release_images
+from service.core.revocation import hold_account
 from service.core.rows import invalid
 from service.errors import Problem
 from service.feed import limits, mentions
@@ -57,6 +58,7 @@ async def create_post(
     link_kind, link_id = _link(data.link)
     async with pool.acquire() as conn:
         async with conn.transaction():
+            await hold_account(conn, user_id)  # erased while WeChat judged the text: nothing is stored
             await conn.execute(q.LOCK_MEMBERSHIP, community_id, user_id)  # one writer per member at a time
             await may_write(conn, settings, community_id, user_id, "post", text)
             mentioned = await mentions.checked(conn, settings, community_id, user_id, data.mentions)

@@ -18,6 +18,7 @@ import asyncpg
 
 from service.core import hooks, ratelimit
 from service.core.hooks import MediaDecided, MediaVerdict
+from service.core.revocation import hold_account
 from service.core.storage import Storage
 from service.errors import Problem
 from service.jobs import enqueue
@@ -106,6 +107,7 @@ async def upload(
         known = await conn.fetchval(q.OBJECT_BY_SOURCE, source)
     processed = None if known else await _store(settings, storage, data)
     async with pool.acquire() as conn, conn.transaction():
+        await hold_account(conn, user_id)  # erased while the photo was stored: no upload left behind
         sha = known and await conn.fetchval(q.LOCK_OBJECT, known)
         if not sha:
             processed = processed or await _store(settings, storage, data)  # cleaned up in between: decode after all

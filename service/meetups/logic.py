@@ -33,6 +33,7 @@ from service.core.apps import require_app, require_app_member
 from service.core.content import require_passed
 from service.core.inbox import Item, deliver
 from service.core.paging import decode_cursor, encode_cursor
+from service.core.revocation import hold_account
 from service.core.rows import from_row
 from service.errors import FieldError, Problem
 from service.jobs import enqueue
@@ -159,6 +160,7 @@ async def create_meetup(
         await _admin_in(conn, community_id, user_id)
     await _content_check(pool, wechat, user_id, data.title, data.description, data.place)
     async with pool.acquire() as conn, conn.transaction():
+        await hold_account(conn, user_id)
         await _admin_in(conn, community_id, user_id)
         meetup_id = await conn.fetchval(
             q.INSERT_MEETUP,

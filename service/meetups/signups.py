@@ -11,6 +11,7 @@ from litestar import Response
 
 from service.core import money as checkout
 from service.core.paging import fetch_page
+from service.core.revocation import hold_account
 from service.errors import Problem
 from service.jobs import Reschedule, enqueue
 from service.meetups import models as m
@@ -109,6 +110,7 @@ async def sign_up(
     earlier life of the sign-up, whose closed order could not pay for the new place."""
     now = _now()
     async with pool.acquire() as conn, conn.transaction():
+        await hold_account(conn, user_id)
         community_id = (await _meetup_for(conn, meetup_id, user_id))["community_id"]
         keyed = None if key is None else await checkout.order_of_key(conn, user_id, key)
         meetup = await conn.fetchrow(q.LOCK_MEETUP, community_id, meetup_id)

@@ -27,6 +27,7 @@ from service.core.apps import require_app_member
 from service.core.content import POST_SCENE, judge
 from service.core.hooks import Published
 from service.core.paging import fetch_page
+from service.core.revocation import hold_account
 from service.core.robots import comment_as_robot
 from service.core.rows import from_row, lock_in_community
 from service.errors import FieldError, Problem
@@ -90,6 +91,7 @@ async def create_rule(
     keyword = await _validate(data.keyword, data.match_mode)
     await _check_reply(pool, wechat, user_id, data.reply)
     async with pool.acquire() as conn, conn.transaction():
+        await hold_account(conn, user_id)
         await require_app_member(conn, community_id, user_id, APP, admin=True)
         await conn.execute(q.LOCK_RULES_OF, community_id)  # count, then add
         if await conn.fetchval(q.COUNT_RULES, community_id) >= MAX_RULES:

@@ -20,6 +20,7 @@ from service.core.apps import require_app_member
 from service.core.content import require_passed
 from service.core.paging import fetch_page
 from service.core.recurrence import format_hhmm, parse_hhmm
+from service.core.revocation import hold_account
 from service.errors import Problem
 from service.warmup import models as m
 from service.warmup import queries as q
@@ -117,6 +118,7 @@ async def add_topic(
         await _admin(conn, community_id, user_id)
     await require_passed(pool, wechat, user_id, text, "topic")  # the robot publishes it
     async with pool.acquire() as conn, conn.transaction():
+        await hold_account(conn, user_id)
         await _admin(conn, community_id, user_id)
         await conn.execute(q.ENSURE_SETTINGS, community_id)
         topic_id = await conn.fetchval(q.INSERT_TOPIC, community_id, text, data.position, user_id)

@@ -15,6 +15,7 @@ from service.core.money.numbers import merchant_number
 from service.core.money.payments import apply_transaction
 from service.core.money.purposes import get_purpose
 from service.core.money.refunds import refund_view, refund_window
+from service.core.revocation import hold_account
 from service.core.rows import from_row
 from service.errors import Problem
 from service.jobs import Reschedule, enqueue
@@ -64,6 +65,7 @@ async def create_order(
             stale: asyncpg.Record | None = None
             try:
                 async with pool.acquire() as conn, conn.transaction():
+                    await hold_account(conn, payer_user_id)  # no order for an account erased since its token
                     if idempotency_key:
                         row = await conn.fetchrow(queries.ORDER_BY_IDEMPOTENCY_KEY, payer_user_id, idempotency_key)
                         if row is not None:
