@@ -18,7 +18,7 @@ from service.auth import queries as q
 from service.auth.models import Deletion
 from service.core.privacy import ERASED_NICKNAME, AccountExport, Erasure, ExportedProfile, erase_account, export_account
 from service.core.ratelimit import hit
-from service.core.revocation import NOTIFY
+from service.core.revocation import NOTIFY, take_account
 from service.errors import Problem
 from service.settings import Settings
 
@@ -62,9 +62,11 @@ DUE_LOOK = 20
 
 
 async def _next_due(conn: asyncpg.Connection) -> asyncpg.Record | None:
-    """The oldest due deletion no other worker holds, locked with its member (None when there is none)."""
+    """The oldest due deletion no other worker holds, locked with its member (None when there is none). A member
+    whose write holds their account (core/revocation.py) is passed over until the next run."""
     for due in await conn.fetch(q.DUE_DELETIONS, DUE_LOOK):
-        if (row := await conn.fetchrow(q.LOCK_DUE, due["user_id"])) is not None:
+        # The account first, without waiting; held on for this transaction if another worker has the deletion.
+        if await take_account(conn, due["user_id"]) and (row := await conn.fetchrow(q.LOCK_DUE, due["user_id"])):
             return row
     return None
 

@@ -90,10 +90,10 @@ CANCEL_DELETION = "DELETE FROM account_deletions WHERE user_id = $1 AND complete
 REVOKE_SESSIONS = "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
 
 # The deletions due, oldest first, found across the shards without a lock; each is then locked by its member
-# (LOCK_DUE, skipped if another worker holds it). The member's row is locked too, before anything else: a login
-# holding it (about to cancel) is skipped, and so is a write of the member's holding it (core/revocation.py
-# hold_account; the next run erases what it stored). A login waiting for it finds, once the erasure commits, a
-# pseudonymous openid and creates a new account; a write waiting for it finds the tombstone and answers 401.
+# (LOCK_DUE, skipped if another worker holds it), after the member's account lock (core/revocation.py: a write of
+# the member's holding it passes them over; the next run erases what it stored). The member's row is locked too: a
+# login holding it (about to cancel) is skipped, and a login waiting for it finds, once the erasure commits, a
+# pseudonymous openid and creates a new account; a write waiting for the account finds the tombstone: 401.
 DUE_DELETIONS = """
 SELECT user_id FROM account_deletions WHERE completed_at IS NULL AND due_at <= now() ORDER BY due_at LIMIT $1
 """

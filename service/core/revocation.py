@@ -29,20 +29,30 @@ CHANNEL = "account_erased"
 NOTIFY = f"SELECT pg_notify('{CHANNEL}', $1::bigint::text)"
 _RECENT = "SELECT id FROM users WHERE erased_at > now() - make_interval(secs => $1)"
 
-# The erasure takes the member's row FOR UPDATE before anything else (auth's LOCK_DUE, SKIP LOCKED): a write waits
-# here for an erasure under way and then reads the tombstone, or holds the row first and the erasure passes the
-# member over until its next run, which erases what the write stored. KEY SHARE is what an insert's foreign key to
-# users takes anyway: a refresh or a profile edit (NO KEY UPDATE) neither waits for it nor holds it up. (On Citus,
-# where users is a reference table, any row lock there also locks the table's shard, this one in share mode: it
-# then waits for, and holds up, logins, refreshes and profile edits, which Citus already runs one at a time.)
-_HOLD = "SELECT id FROM users WHERE id = $1 AND erased_at IS NULL FOR KEY SHARE"
+# A member's account as a lock of its own (advisory: this namespace and the id folded into int4, where two ids
+# sharing a key only wait for each other). A write holds it shared for its transaction, then reads the account;
+# the erasure takes it alone before anything else (auth's deletion, without waiting): either the write waits for an
+# erasure under way and then reads the tombstone, or it holds the lock first and the erasure passes the member over
+# until its next run, which erases what the write stored. Not a row lock on users: on Citus, where users is a
+# reference table, any row lock there also locks the table's whole shard (every write would hold up every login).
+_ACCOUNT = 1_633_907_054  # the namespace: any constant no other advisory lock uses
+_HOLD = "SELECT pg_advisory_xact_lock_shared($1, ($2::bigint % 2147483647)::int)"
+_TAKE = "SELECT pg_try_advisory_xact_lock($1, ($2::bigint % 2147483647)::int)"
+_STANDS = "SELECT erased_at IS NULL FROM users WHERE id = $1"  # after the lock: a snapshot taken once it is held
 
 
 async def hold_account(conn: asyncpg.Connection, user_id: int) -> None:
-    """First in a member's write transaction (before any other lock: the erasure locks the row first): the account
-    stays until it commits; erased meanwhile, 401 `unauthorized` and nothing is written."""
-    if await conn.fetchval(_HOLD, user_id) is None:
+    """First in a member's write transaction: the account stays until it commits; erased meanwhile, 401
+    `unauthorized` and nothing is written."""
+    await conn.execute(_HOLD, _ACCOUNT, user_id)
+    if not await conn.fetchval(_STANDS, user_id):
         raise Problem("unauthorized", "this account was deleted")
+
+
+async def take_account(conn: asyncpg.Connection, user_id: int) -> bool:
+    """For the erasure, first in its transaction: the account alone until it commits, or False while a write of
+    the member's holds it (then pass the member over until the next run)."""
+    return await conn.fetchval(_TAKE, _ACCOUNT, user_id)
 
 
 class ErasedAccounts:
