@@ -5,6 +5,11 @@ from __future__ import annotations
 from service.core.shown import author_shown
 
 _SHOWN_POST = "p.deleted_at IS NULL AND p.status = 'visible'"
+# A reply shows only in its thread: one deleted, held or removed takes its replies out of the post's comments
+# (reading.list_comments), and out of search too.
+_SHOWN_THREAD = """(c.parent_id IS NULL OR EXISTS (
+        SELECT FROM comments t
+        WHERE t.community_id = $1 AND t.id = c.parent_id AND t.deleted_at IS NULL AND t.status = 'visible'))"""
 
 # Ranking reads every candidate's terms: a common word (one post in six) would rank tens of thousands. So the
 # newest CANDIDATES matching posts and as many comments are ranked (the recent-first indexes find them
@@ -13,9 +18,9 @@ CANDIDATES = 1000
 CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
 
 # Posts and comments of community $1 matching tsquery $2 that reader $3 may see (visible, not deleted, by
-# a robot or a member not removed; a comment also needs its post visible), ranked, best first: keyset
-# (rank, kind, id) < ($4, $5, $6), $7 rows. ts_rank is real (float4): the cursor gives it back exactly, and it is
-# compared as float8 (exact for every real; a forged rank past float4's range is no error then).
+# a robot or a member not removed; a comment also needs its post visible, a reply its thread), ranked, best
+# first: keyset (rank, kind, id) < ($4, $5, $6), $7 rows. ts_rank is real (float4): the cursor gives it back
+# exactly, and it is compared as float8 (exact for every real; a forged rank past float4's range is no error then).
 SEARCH = f"""
 WITH post_hits AS (
     SELECT 'post' AS kind, p.id, p.id AS post_id, p.author_id, p.robot, p.text, p.created_at, p.search_terms,
@@ -29,7 +34,7 @@ WITH post_hits AS (
            c.community_id
     FROM comments c JOIN posts p ON p.community_id = c.community_id AND p.id = c.post_id
     WHERE c.community_id = $1 AND c.search_terms @@ $2::tsquery AND c.deleted_at IS NULL
-      AND c.status = 'visible' AND {_SHOWN_POST} AND {author_shown("p", "$3", "$1")}
+      AND c.status = 'visible' AND {_SHOWN_POST} AND {_SHOWN_THREAD} AND {author_shown("p", "$3", "$1")}
     ORDER BY c.created_at DESC, c.id DESC
     LIMIT {CANDIDATES}
 ), hits AS (

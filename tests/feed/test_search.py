@@ -144,3 +144,26 @@ async def test_the_snippet_shows_the_word_that_matched_not_a_substring_of_anothe
     [hit] = [h for h in (await search(world, bob, cid, "run"))["items"] if h["id"] == post["id"]]
     assert "Running" in hit["snippet"], hit["snippet"]
     assert marked(hit) == ["Run"]
+
+
+async def test_a_reply_goes_out_of_search_with_its_thread(world, db):
+    """The replies of a thread deleted, hidden or removed leave the post's comments with it (reading.py), so search
+    does not find them either: a hit must open to something the reader can see."""
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(alice, cid, "周末去哪里玩")
+    threads = [await world.comment(bob, post["id"], f"第{n}个建议") for n in range(4)]
+    replies = [await world.comment(carol, post["id"], "马拉松比赛", parent=thread["id"]) for thread in threads]
+
+    def found(page: dict) -> set[str]:
+        return {hit["id"] for hit in page["items"]}
+
+    assert found(await search(world, alice, cid, "马拉松")) == {r["id"] for r in replies}
+    deleted, hidden, removed, shown = threads
+    assert (await world.client.delete(f"/v1/comments/{deleted['id']}", headers=bob.headers)).status_code == 204
+    await db.execute("UPDATE comments SET status = 'pending' WHERE id = $1", int(hidden["id"]))  # hidden by reports
+    await db.execute("UPDATE comments SET status = 'rejected' WHERE id = $1", int(removed["id"]))  # by a moderator
+    # In the post's comments those replies are gone with their threads ...
+    assert [t["id"] for t in (await world.comments(alice, post["id"]))["items"]] == [shown["id"]]
+    # ... and search finds only the reply of the thread still shown.
+    assert found(await search(world, alice, cid, "马拉松")) == {replies[3]["id"]}
