@@ -438,3 +438,22 @@ async def test_0055_gives_the_points_of_refund_items_as_text_and_leaves_the_rest
         {"points": "40", "brandId": "2", "pollId": "3"},
         {"amountFen": "100"},
     ]
+
+
+async def test_0060_gives_texts_written_before_their_full_width_words(empty_database):
+    rows = """
+    INSERT INTO users (appid, openid) VALUES ('wx-test-app', 'ann');
+    INSERT INTO communities (owner_id, name, welcome_template) SELECT id, 'Runners', '' FROM users;
+    INSERT INTO posts (community_id, author_id, text, status)
+    SELECT c.id, c.owner_id, t.text, 'visible' FROM communities c, (VALUES ('新款ｉＰｈｏｎｅ１５'), ('跑步')) t (text);
+    INSERT INTO comments (community_id, post_id, author_id, text, status)
+    SELECT community_id, id, author_id, 'ＯＫ，２点见', 'visible' FROM posts WHERE text = '跑步';
+    """
+    async with migrated_over(empty_database, 60, rows) as conn:
+        posts = await conn.fetch("SELECT text, search_terms::text, updated_at = created_at AS untouched FROM posts")
+        comment = await conn.fetchval("SELECT search_terms::text FROM comments")
+    assert sorted(tuple(r) for r in posts) == [
+        ("新款ｉＰｈｏｎｅ１５", "'iphone15':3 '新款':1 '款':2", True),
+        ("跑步", "'步':2 '跑步':1", True),
+    ]
+    assert comment == "'2':2 'ok':1 '点见':3 '见':4"

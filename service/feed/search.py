@@ -1,7 +1,7 @@
 """Search in a community: posts and comments by words, Chinese included (docs/search.md).
 
-Texts are indexed by PostgreSQL's `search_terms` (migration 0024): CJK runs as overlapping bigrams plus their
-last character, other words whole. A query is cut by the same rules here: a CJK run of two or more characters
+Texts are indexed by PostgreSQL's `search_terms` (migrations 0024, 0060): CJK runs as overlapping bigrams plus
+their last character, other words whole. A query is cut by the same rules here: a CJK run of two or more characters
 must appear as consecutive bigrams (a phrase), one character or a word as a prefix; all of them must match.
 Hits are ranked by ts_rank; each carries a snippet of its text around the first match, and the ranges of
 the query's words in it, in UTF-16 code units (what a mini program's JavaScript strings index).
@@ -21,18 +21,23 @@ from service.errors import Problem
 from service.feed import models as m
 from service.feed import search_queries as sq
 
-# The same classes as search_terms() in migration 0024: Han, kana, Hangul; ASCII and Latin letters, digits.
+# The same classes as search_terms() (migrations 0024, 0060): Han, kana, Hangul; ASCII and Latin letters, digits.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _WORD = "0-9a-z\u00c0-\u024f"
 _TOKEN = re.compile(f"[{_CJK}]+|[{_WORD}]+")
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_UPPER, _LOWER, _DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz", "0123456789"
+# What search_terms() folds (migration 0060): ASCII capitals, and full-width digits and letters (０-９ Ａ-Ｚ ａ-ｚ: a
+# Chinese keyboard's full-width mode), to ASCII digits and small letters. One character for one, so offsets in the
+# folded text are offsets in the text (snippets).
+_FULL_WIDTH = "".join(chr(ord(char) + 0xFEE0) for char in _DIGITS + _UPPER + _LOWER)
+_FOLD = str.maketrans(_UPPER + _FULL_WIDTH, _LOWER + _DIGITS + _LOWER + _LOWER)
 SNIPPET_CHARS = 60  # of text around the first match
 _BEFORE = 15  # characters shown before it
 
 
 def words(q: str) -> list[str]:
     """The query's words, as search_terms() cuts a text."""
-    return _TOKEN.findall(q.translate(_ASCII_LOWER))
+    return _TOKEN.findall(q.translate(_FOLD))
 
 
 def tsquery(found: list[str]) -> str:
@@ -62,7 +67,7 @@ def _matching(word: str) -> re.Pattern[str]:
 def snippet(text: str, found: list[str]) -> tuple[str, list[list[int]]]:
     """The text around the first match (with … where it is cut) and the matches in it as [start, end) ranges
     in UTF-16 code units."""
-    lowered = text.translate(_ASCII_LOWER)
+    lowered = text.translate(_FOLD)
     patterns = [_matching(word) for word in found]
     first = min((match.start() for pattern in patterns if (match := pattern.search(lowered))), default=0)
     start = max(0, first - _BEFORE)

@@ -167,3 +167,17 @@ async def test_a_reply_goes_out_of_search_with_its_thread(world, db):
     assert [t["id"] for t in (await world.comments(alice, post["id"]))["items"]] == [shown["id"]]
     # ... and search finds only the reply of the thread still shown.
     assert found(await search(world, alice, cid, "马拉松")) == {replies[3]["id"]}
+
+
+async def test_full_width_letters_and_digits_are_the_ascii_ones(world):
+    """A Chinese keyboard in full-width mode types ｉＰｈｏｎｅ１５: written or searched that way, it is iPhone 15
+    (as the keyword robot reads it, docs/feed.md), not a query with nothing to search for."""
+    alice, bob = [await world.member(name) for name in ("alice", "bob")]
+    cid = await world.community(alice, bob)
+    full = await world.post(alice, cid, "新款ｉＰｈｏｎｅ\u3000１５到货了")  # an ideographic space between
+    half = await world.post(bob, cid, "iPhone 15 的手机壳")
+    for q in ("iphone", "ｉＰｈｏｎｅ", "IPHONE １５", "15"):
+        hits = {hit["id"]: hit for hit in (await search(world, bob, cid, q))["items"]}
+        assert set(hits) == {full["id"], half["id"]}, q
+    [hit] = [h for h in (await search(world, bob, cid, "ｉｐｈｏｎｅ\u3000１５"))["items"] if h["id"] == full["id"]]
+    assert marked(hit) == ["ｉＰｈｏｎｅ", "１５"]  # marked in the text as written
