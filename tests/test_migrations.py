@@ -440,7 +440,7 @@ async def test_0055_gives_the_points_of_refund_items_as_text_and_leaves_the_rest
     ]
 
 
-async def test_0060_gives_texts_written_before_their_full_width_words(empty_database):
+async def test_0056_gives_texts_written_before_their_full_width_words(empty_database):
     rows = """
     INSERT INTO users (appid, openid) VALUES ('wx-test-app', 'ann');
     INSERT INTO communities (owner_id, name, welcome_template) SELECT id, 'Runners', '' FROM users;
@@ -449,7 +449,7 @@ async def test_0060_gives_texts_written_before_their_full_width_words(empty_data
     INSERT INTO comments (community_id, post_id, author_id, text, status)
     SELECT community_id, id, author_id, 'ＯＫ，２点见', 'visible' FROM posts WHERE text = '跑步';
     """
-    async with migrated_over(empty_database, 60, rows) as conn:
+    async with migrated_over(empty_database, 56, rows) as conn:
         posts = await conn.fetch("SELECT text, search_terms::text, updated_at = created_at AS untouched FROM posts")
         comment = await conn.fetchval("SELECT search_terms::text FROM comments")
     assert sorted(tuple(r) for r in posts) == [

@@ -1,6 +1,6 @@
 """Search in a community: posts and comments by words, Chinese included (docs/search.md).
 
-Texts are indexed by PostgreSQL's `search_terms` (migrations 0024, 0060): CJK runs as overlapping bigrams plus
+Texts are indexed by PostgreSQL's `search_terms` (migrations 0024, 0056): CJK runs as overlapping bigrams plus
 their last character, other words whole. A query is cut by the same rules here: a CJK run of two or more characters
 must appear as consecutive bigrams (a phrase), one character or a word as a prefix; all of them must match.
 Hits are ranked by ts_rank; each carries a snippet of its text around the first match, and the ranges of
@@ -21,12 +21,12 @@ from service.errors import Problem
 from service.feed import models as m
 from service.feed import search_queries as sq
 
-# The same classes as search_terms() (migrations 0024, 0060): Han, kana, Hangul; ASCII and Latin letters, digits.
+# The same classes as search_terms() (migrations 0024, 0056): Han, kana, Hangul; ASCII and Latin letters, digits.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _WORD = "0-9a-z\u00c0-\u024f"
 _TOKEN = re.compile(f"[{_CJK}]+|[{_WORD}]+")
 _UPPER, _LOWER, _DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz", "0123456789"
-# What search_terms() folds (migration 0060): ASCII capitals, and full-width digits and letters (０-９ Ａ-Ｚ ａ-ｚ: a
+# What search_terms() folds (migration 0056): ASCII capitals, and full-width digits and letters (０-９ Ａ-Ｚ ａ-ｚ: a
 # Chinese keyboard's full-width mode), to ASCII digits and small letters. One character for one, so offsets in the
 # folded text are offsets in the text (snippets).
 _FULL_WIDTH = "".join(chr(ord(char) + 0xFEE0) for char in _DIGITS + _UPPER + _LOWER)
