@@ -20,6 +20,7 @@ SELECT create_reference_table('reward_pools');
 -- per distinct photo, read by every upload's deduplication and every verdict.
 SELECT create_reference_table('media_objects');
 SELECT create_reference_table('media_checks');
+SELECT create_reference_table('media_early_verdicts');
 -- The uploads themselves: every feed page joins them for its posts' photos, so they sit beside every shard (an
 -- upload writes to every node, like a profile edit).
 SELECT create_reference_table('media');

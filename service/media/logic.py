@@ -152,17 +152,27 @@ async def submit_check(
         return
     url = await storage.url(row["storage_key"], CHECK_URL_TTL)
     trace_id = await wechat.check_media(row["openid"], m.SCENES[row["purpose"]], url)  # type: ignore[arg-type]
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(q.LOCK_TRACE, trace_id)
         await conn.execute(q.SUBMITTED, trace_id, sha)
-    log.info("image check submitted", extra={"sha256": sha, "traceId": trace_id})
+        early = await conn.fetchrow(q.TAKE_EARLY_VERDICT, trace_id)
+        if early is not None:  # WeChat answered before this submission was stored
+            await apply_verdict(conn, MediaVerdict(trace_id, early["suggest"] or "", early["label"]))
+    log.info("image check submitted", extra={"sha256": sha, "traceId": trace_id, "earlyVerdict": early is not None})
 
 
 async def apply_verdict(conn: asyncpg.Connection, verdict: MediaVerdict) -> None:
     """The `wxa_media_check` push, in its receiver's transaction: the first answer to a submission counts; a
-    duplicate, or one for an image already decided, changes nothing."""
+    duplicate, or one for an image already decided, changes nothing. One for a submission not stored yet (the
+    push beat the worker's insert) is kept for it: submit_check applies it."""
+    await conn.execute(q.LOCK_TRACE, verdict.trace_id)
     sha = await conn.fetchval(q.ANSWERED, verdict.trace_id, verdict.suggest or None)
     if sha is None:
-        log.info("image verdict ignored (duplicate or unknown)", extra={"traceId": verdict.trace_id})
+        if not await conn.fetchval(q.TRACE_KNOWN, verdict.trace_id):
+            await conn.execute(q.KEEP_EARLY_VERDICT, verdict.trace_id, verdict.suggest or None, verdict.label)
+            log.info("image verdict before its submission was stored: kept", extra={"traceId": verdict.trace_id})
+            return
+        log.info("image verdict ignored (duplicate)", extra={"traceId": verdict.trace_id})
         return
     if verdict.suggest not in ("pass", "review", "risky"):
         return  # WeChat could not check it (e.g. it could not fetch the URL): re-submitted later
@@ -186,6 +196,7 @@ async def delete_unattached(pool: asyncpg.Pool, settings: Settings, storage: Sto
     """Delete uploads never used after MEDIA_UNATTACHED_HOURS, and the files no upload refers to any more."""
     async with pool.acquire() as conn, conn.transaction():
         gone = await conn.fetch(q.EXPIRED_UPLOADS, settings.media_unattached_hours)
+        await conn.execute(q.FORGET_EARLY_VERDICTS)  # verdicts for no submission of ours (or one long gone)
     files = await delete_orphans(pool, storage)
     if gone:
         log.info("unused uploads deleted", extra={"uploads": len(gone), "files": files})

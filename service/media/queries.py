@@ -50,6 +50,19 @@ WITH check_row AS (INSERT INTO media_checks (trace_id, object_sha256) VALUES ($1
 UPDATE media_objects SET submitted_at = now(), check_attempts = check_attempts + 1 WHERE sha256 = $2
 """
 
+# A submission and its verdict meet under this lock, whichever comes first (the push can beat the insert).
+LOCK_TRACE = "SELECT pg_advisory_xact_lock(hashtextextended('media_check:' || $1, 0))"
+
+TRACE_KNOWN = "SELECT true FROM media_checks WHERE trace_id = $1"
+
+KEEP_EARLY_VERDICT = """
+INSERT INTO media_early_verdicts (trace_id, suggest, label) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
+"""
+
+TAKE_EARLY_VERDICT = "DELETE FROM media_early_verdicts WHERE trace_id = $1 RETURNING suggest, label"
+
+FORGET_EARLY_VERDICTS = "DELETE FROM media_early_verdicts WHERE received_at < now() - interval '1 day'"
+
 # A verdict counts once: the first answer to a submission, and only while its image is still pending.
 ANSWERED = """
 UPDATE media_checks SET suggest = $2, answered_at = now()

@@ -3,15 +3,18 @@ URL, duplicates change nothing, a verdict that never comes is asked again; the S
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import time
 from collections.abc import Iterator
 
+import asyncpg
 import pytest
 
 from tests.media.conftest import media_world, phone_photo, sha256
 from tests.support import http_client
+from tests.wechat_support import wait_for_lock_waiters
 
 
 async def test_verdicts_arrive_by_push_risky_rejects_and_duplicates_change_nothing(world):
@@ -50,6 +53,37 @@ async def test_verdicts_arrive_by_push_risky_rejects_and_duplicates_change_nothi
     forged = await world.api.post("/v1/wechat/messages", params={**query, "signature": "0" * 40}, json=body)
     assert forged.status_code == 403 and forged.json()["code"] == "invalid_signature"
     assert await world.status(alice, risky["id"]) == "rejected"
+
+
+async def test_a_verdict_pushed_before_its_submission_is_stored_still_decides(world):
+    """WeChat can push the verdict before the worker has stored the trace_id media_check_async answered: the
+    verdict waits for its submission instead of being dropped (which left the image pending until re-submitted)."""
+    alice = await world.user("alice")
+    await world.sandbox("POST", "/hold", json={"hold": True})
+    media = await world.uploaded(alice, phone_photo())
+    holder = await asyncpg.connect(world.stack.settings.database_url)
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        # Storing the submission waits behind this lock, after media_check_async has answered its trace_id.
+        await holder.execute("SELECT 1 FROM media_objects FOR UPDATE")
+        submitting = asyncio.create_task(world.drain_checks())
+        await wait_for_lock_waiters(holder, 1)
+        pushing = asyncio.create_task(world.sandbox("POST", "/release", json={}))
+        waiting = """SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'"""
+        for _ in range(250):  # the push is answered, or waits for the submission to be stored
+            await holder.execute("SELECT pg_stat_clear_snapshot()")
+            if pushing.done() or await holder.fetchval(waiting) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        await tx.rollback()
+        await submitting
+        released = (await pushing)["items"]
+    finally:
+        await holder.close()
+    assert [(check["state"], check["suggest"]) for check in released] == [("pushed", "pass")]
+    assert await world.status(alice, media["id"]) == "approved"
 
 
 async def test_a_verdict_that_never_comes_is_asked_for_again(database_url, pay_keys):
