@@ -28,6 +28,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     # WeChat
     "invalid_code": ("微信登录凭证已失效，请重新登录。", "Your WeChat sign-in expired. Please sign in again."),
     "code_used": ("微信登录凭证已使用，请重新登录。", "This WeChat sign-in was already used. Please sign in again."),
+    "phone_code_invalid": (
+        "手机号授权已失效，请重新点击按钮获取手机号。",
+        "The phone number permission expired. Please tap the button again.",
+    ),
     "wechat_unavailable": ("微信服务繁忙，请稍后再试。", "WeChat is busy right now. Please try again soon."),
     "wechat_error": ("微信暂时无法完成此操作，请稍后再试。", "WeChat could not complete this. Please try later."),
     "invalid_open_data": (

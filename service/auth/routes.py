@@ -85,10 +85,10 @@ class AuthController(Controller):
         summary="Bind the phone number behind a getPhoneNumber code",
         description=(
             "Send the `code` of the getPhoneNumber button's event (single use, 5 minutes). The number WeChat gives is "
-            "stored as E.164 (`+8613800138000`), replacing an earlier one. `invalid_code` or `code_used`: have the "
-            "member tap the button again."
+            "stored as E.164 (`+8613800138000`), replacing an earlier one. `phone_code_invalid` (expired, used or "
+            "unknown): have the member tap the button again; the session is fine."
         ),
-        responses=PROBLEMS.responses(*TOKEN_ERRORS, "invalid_code", "code_used", "rate_limited", *WECHAT_ERRORS),
+        responses=PROBLEMS.responses(*TOKEN_ERRORS, "phone_code_invalid", "rate_limited", *WECHAT_ERRORS),
         security=BEARER_SECURITY,
     )
     async def bind_phone(self, data: JSONBody[PhoneRequest], caller: CurrentUser, state: State, wechat: WeChat) -> Me:

@@ -24,6 +24,7 @@ from service.settings import Settings
 from service.wechat.errors import (
     CODE_USED,
     INVALID_CODE,
+    PHONE_CODE_INVALID,
     RATE_LIMITED_ERRCODE,
     RATE_LIMITED_RETRY_AFTER,
     SYSTEM_BUSY,
@@ -160,7 +161,8 @@ class WeChatClient:
     async def phone_number(self, code: str) -> PhoneNumber:
         """The phone number behind a getPhoneNumber button's code (single use, 5 minutes)."""
         answer = await self._with_token("/wxa/business/getuserphonenumber", {"code": code}, repeatable=False)
-        self._raise_for(answer, {40029: INVALID_CODE, 40163: CODE_USED})
+        # Not the login's codes: those tell the client to log in again, which cannot mend a button's code.
+        self._raise_for(answer, {40029: PHONE_CODE_INVALID, 40163: PHONE_CODE_INVALID})
         info = answer.get("phone_info")
         if not isinstance(info, dict) or (info.get("watermark") or {}).get("appid", self.appid) != self.appid:
             raise WeChatError(None)

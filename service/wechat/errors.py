@@ -10,6 +10,7 @@ from service.errors import HTTP, Code, Problem
 
 INVALID_CODE = "invalid_code"
 CODE_USED = "code_used"
+PHONE_CODE_INVALID = "phone_code_invalid"
 WECHAT_UNAVAILABLE = "wechat_unavailable"
 WECHAT_ERROR = "wechat_error"
 INVALID_OPEN_DATA = "invalid_open_data"
@@ -46,10 +47,18 @@ WECHAT = HTTP.extend(
     Code(
         "invalid_code",
         400,
-        "The WeChat code is invalid or expired: get a new one (wx.login or the button) and retry.",
+        "The wx.login code is invalid or expired: get a new one and retry.",
         action="login",
     ),
-    Code("code_used", 400, "The WeChat code was already used: get a new one and retry.", action="login"),
+    Code("code_used", 400, "The wx.login code was already used: get a new one and retry.", action="login"),
+    # The phone button's code: the session is fine, the member taps the button again for a new code.
+    Code(
+        "phone_code_invalid",
+        400,
+        "The getPhoneNumber code is invalid, expired (5 minutes) or already used: have the member tap the button "
+        "again and send its new code.",
+        action="show",
+    ),
     Code("wechat_unavailable", 503, "WeChat is unavailable: retry after Retry-After seconds."),
     Code("wechat_error", 502, "WeChat refused the call; `detail` carries its errcode.", action="show"),
     Code(
