@@ -17,21 +17,28 @@ from service.errors import Problem
 ADMIN_ROLES = frozenset({"owner", "admin"})
 
 # The brand's team (docs/brands.md) stands as admins in every community of the brand, member or not; a community's
-# owner stays its owner. One rule, read by ACCESS and by role_of().
-_ROLE = """CASE WHEN b.user_id IS NOT NULL AND (m.status IS DISTINCT FROM 'active' OR m.role = 'member') THEN 'admin'
-            ELSE m.role END"""
-_STATUS = "CASE WHEN b.user_id IS NOT NULL THEN 'active' ELSE m.status END"
+# owner stays its owner. One rule, read by ACCESS and by role_of(), over a community's row `c`, the membership `m` and
+# the brand's team row `b` (role_of names them apart, as it runs inside other statements).
 
 
-def _standing(community: str, user: str) -> str:
-    return f"""FROM communities c
-LEFT JOIN memberships m ON m.community_id = c.id AND m.user_id = {user}
-LEFT JOIN brand_admins b ON b.brand_id = c.brand_id AND b.user_id = {user}
-WHERE c.id = {community}"""
+def _role(m: str = "m", b: str = "b") -> str:
+    return f"""CASE WHEN {b}.user_id IS NOT NULL AND ({m}.status IS DISTINCT FROM 'active' OR {m}.role = 'member')
+            THEN 'admin' ELSE {m}.role END"""
+
+
+def _status(m: str = "m", b: str = "b") -> str:
+    return f"CASE WHEN {b}.user_id IS NOT NULL THEN 'active' ELSE {m}.status END"
+
+
+def _standing(community: str, user: str, c: str = "c", m: str = "m", b: str = "b") -> str:
+    return f"""FROM communities {c}
+LEFT JOIN memberships {m} ON {m}.community_id = {c}.id AND {m}.user_id = {user}
+LEFT JOIN brand_admins {b} ON {b}.brand_id = {c}.brand_id AND {b}.user_id = {user}
+WHERE {c}.id = {community}"""
 
 
 ACCESS = f"""
-SELECT {_ROLE} AS role, {_STATUS} AS status,
+SELECT {_role()} AS role, {_status()} AS status,
        m.muted_until, m.introduction_post_id IS NOT NULL AS introduced,
        c.introduction_required, c.entry_mode, b.user_id IS NOT NULL AS brand_admin
 {_standing("$1", "$2")}
@@ -42,7 +49,9 @@ def role_of(community: str, user: str) -> str:
     """SQL: the role (`owner`, `admin`, `member`) the access check gives `user` in `community`, NULL unless they
     stand there (an active member, or on the brand's team). For a right that lasts only while someone other
     than the caller stands, checked inside another statement: an invite link speaks for its creator."""
-    return f"(SELECT {_ROLE} {_standing(community, user)} AND {_STATUS} = 'active')"
+    names = {"m": "access_m", "b": "access_b"}  # apart from the enclosing statement's
+    standing = _standing(community, user, c="access_c", **names)
+    return f"(SELECT {_role(**names)} {standing} AND {_status(**names)} = 'active')"
 
 
 BRAND_ROLE = """

@@ -101,12 +101,9 @@ _IMAGES = IMAGES_JSON.format(
 _MUTED_UNTIL = _UTC.format("ms.muted_until")
 # The queue a case is decided in now: a community's case whose author has since become one of its staff goes to
 # the operator's (the staff do not judge themselves; nor does a member promoted after being reported).
-# The staff as the access check reads them: the brand's team stands as admin in the brand's communities (role_of
-# names its own tables `c`, `m`, `b`: the case's author is handed in under another name).
-_QUEUE_NOW = f"""CASE WHEN c.queue = 'community' AND (
-    SELECT {role_of("author.community_id", "author.user_id")}
-    FROM (SELECT c.community_id, c.author_id AS user_id) author
-) IN ('owner', 'admin') THEN 'operator' ELSE c.queue END"""  # noqa: S608
+# The staff as the access check reads them: the brand's team stands as admin in the brand's communities.
+_QUEUE_NOW = f"""CASE WHEN c.queue = 'community' AND {role_of("c.community_id", "c.author_id")} IN ('owner', 'admin')
+    THEN 'operator' ELSE c.queue END"""  # noqa: S608
 _CASE = f"""
 SELECT c.id::text AS id, c.community_id::text AS community_id, {_QUEUE_NOW} AS queue, c.target_kind,
        c.target_id::text AS target_id,
