@@ -9,6 +9,7 @@ import asyncpg
 
 from service.core.tokens import issue_access_token
 from service.settings import Settings
+from tests.support import http_client
 
 
 @dataclass(frozen=True)
@@ -24,16 +25,34 @@ class User:
 
 _INSERT_USERS = """
 INSERT INTO users (appid, openid, nickname)
-SELECT 'wx-test-app', 'o-' || gen_random_uuid()::text, nickname FROM unnest($1::text[]) AS nickname
+SELECT 'wx-test-app', coalesce(openid, 'o-' || gen_random_uuid()::text), nickname
+FROM unnest($1::text[], $2::text[]) AS u (nickname, openid)
 RETURNING id, nickname
 """
 
 
+async def _sandbox_openids(settings: Settings, count: int) -> list[str | None]:
+    """Openids of new users the WeChat sandbox has just seen open the mini program, so that its content check
+    (msg_sec_check, which answers 40003 for an openid it does not know) takes their texts; without a sandbox
+    (WeChat's real address) the users get made-up openids."""
+    base = settings.wechat_api_base
+    if not base.startswith("http://127.0.0.1:"):
+        return [None] * count
+    async with http_client(base_url=base, timeout=10) as http:
+        openids = []
+        for _ in range(count):
+            answer = await http.post("/sandbox/wx-login", json={"user": f"t-{uuid.uuid4().hex}"})
+            answer.raise_for_status()
+            openids.append(answer.json()["openid"])
+    return openids
+
+
 async def create_users(database_url: str, settings: Settings, *nicknames: str) -> list[User]:
-    """One user per nickname, each with a bearer token the guard accepts."""
+    """One user per nickname, each with a bearer token the guard accepts, known to the WeChat sandbox."""
+    openids = await _sandbox_openids(settings, len(nicknames))
     conn = await asyncpg.connect(database_url)
     try:
-        rows = await conn.fetch(_INSERT_USERS, list(nicknames))
+        rows = await conn.fetch(_INSERT_USERS, list(nicknames), openids)
     finally:
         await conn.close()
     return [User(row["id"], row["nickname"], issue_access_token(settings, row["id"])) for row in rows]

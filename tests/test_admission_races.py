@@ -13,9 +13,10 @@ from tests.support import api_client, make_settings
 
 
 @pytest.fixture
-async def busy_client(database_url):
-    # A pool big enough that requests really do race inside PostgreSQL rather than queue for a connection.
-    async with api_client(make_settings(database_url, db_pool_max=30)) as client:
+async def busy_client(database_url, sandbox):
+    # A pool big enough that requests really do race inside PostgreSQL rather than queue for a connection; the
+    # sandbox checks the texts of the communities created.
+    async with api_client(make_settings(database_url, db_pool_max=30, wechat_api_base=sandbox.url)) as client:
         yield client
 
 
