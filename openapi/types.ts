@@ -709,7 +709,7 @@ export interface paths {
         put?: never;
         /**
          * Create a community (you become its owner and first member)
-         * @description Tags are trimmed, lower-cased and deduplicated; `welcomeTemplate` may use `{nickname}` and `{community}`; a paid community needs `priceFen`, and only a paid one may have it. The cover: `coverMediaId`, one of my uploads (purpose `cover`); `coverUrl` becomes its public link (`coverUrl` itself is no longer taken). Send an `Idempotency-Key` to retry safely: a retry answers the community created first.
+         * @description Tags are trimmed, lower-cased and deduplicated; `welcomeTemplate` may use `{nickname}` and `{community}`; a paid community needs `priceFen`, and only a paid one may have it. The cover: `coverMediaId`, one of my uploads (purpose `cover`); `coverUrl` becomes its public link (`coverUrl` itself is no longer taken). Name, description, tags, `welcomeTemplate` and `introductionPrompt` must pass WeChat's content check outright (`content_rejected`; `wechat_unavailable`: retry) before anything is stored. Send an `Idempotency-Key` to retry safely: a retry answers the community created first.
          */
         post: operations["createCommunity"];
         delete?: never;
@@ -729,7 +729,7 @@ export interface paths {
         get: operations["getCommunity"];
         /**
          * Edit a community (admins; visibility, entry mode, price and cap: owner only)
-         * @description Only the fields sent change. Admins edit the texts, tags and the welcome and introduction settings; only the owner changes visibility, entry mode, price, cap, refund window and `collectionsBy`. Leaving paid entry drops the price; the cap cannot go below the member count (`cap_below_member_count`). `coverMediaId` sets the cover from one of my uploads, `coverMediaId: null` removes it.
+         * @description Only the fields sent change. Admins edit the texts, tags and the welcome and introduction settings; only the owner changes visibility, entry mode, price, cap, refund window and `collectionsBy`. Leaving paid entry drops the price; the cap cannot go below the member count (`cap_below_member_count`). `coverMediaId` sets the cover from one of my uploads, `coverMediaId: null` removes it. A changed name, description, tag, `welcomeTemplate` or `introductionPrompt` must pass WeChat's content check outright (`content_rejected`; `wechat_unavailable`: retry); texts sent as they are stored are not checked again.
          */
         put: operations["updateCommunity"];
         post?: never;
@@ -1447,7 +1447,7 @@ export interface paths {
         put?: never;
         /**
          * Open a product-naming poll (owner and admins)
-         * @description Phases: members propose names until `proposalsCloseAt`, vote until `votingCloseAt`, then the poll closes and its results are final. Jobs advance the phases at the deadlines (admins may advance by hand). The feed robot announces the poll. `rewards` sets who wins a free trial at close; the seed of the voter draw is committed now (`seedCommitment` = SHA-256 of the seed) and revealed at close. The product's pictures: `imageIds`, my uploads (purpose `post`); members see each once WeChat approved it (`imageUrls` is no longer taken). `trialPoints`: places for check-in points (docs/polls.md).
+         * @description Phases: members propose names until `proposalsCloseAt`, vote until `votingCloseAt`, then the poll closes and its results are final. Jobs advance the phases at the deadlines (admins may advance by hand). The feed robot announces the poll. `rewards` sets who wins a free trial at close; the seed of the voter draw is committed now (`seedCommitment` = SHA-256 of the seed) and revealed at close. The product's pictures: `imageIds`, my uploads (purpose `post`); members see each once WeChat approved it (`imageUrls` is no longer taken). `trialPoints`: places for check-in points (docs/polls.md). Title, description and `rewards.product` must pass WeChat's content check outright (`content_rejected`; `wechat_unavailable`: retry) before the poll opens.
          */
         post: operations["createPoll"];
         delete?: never;
@@ -7442,6 +7442,21 @@ export interface components {
             };
         };
         /**
+         * @description - `cap_below_member_count`: The member cap cannot go below the current number of members.
+         *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         */
+        Problem409_192b3f4501: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "cap_below_member_count" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
          * @description - `order_not_paid`: The order is not paid, or is already refunded.
          *     - `refund_window_closed`: The refund window of this order has passed.
          *     - `owner_must_transfer`: The owner cannot leave: transfer ownership first.
@@ -7758,6 +7773,22 @@ export interface components {
             };
         };
         /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `points_not_spendable`: The community's brand (if any) does not let members spend points.
+         *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         */
+        Problem409_7e36f38d74: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "points_not_spendable" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
          * @description - `pin_limit_reached`: The community already has its 3 pinned posts: unpin one first.
          *     - `post_not_pinnable`: Only a visible post can be pinned (not a pending, rejected or deleted one).
          */
@@ -7834,21 +7865,6 @@ export interface components {
             };
         };
         /**
-         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-         *     - `points_not_spendable`: The community's brand (if any) does not let members spend points.
-         */
-        Problem409_a742e1c41e: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "app_disabled" | "points_not_spendable";
-                };
-            };
-        };
-        /**
          * @description - `reward_already_paid`: The reward has been paid: its transfer succeeded.
          *     - `reward_below_minimum`: The reward, with your other owed rewards under 0.1 yuan in its community, is under 0.1 yuan, WeChat's minimum transfer: they are paid together once they reach it.
          */
@@ -7915,18 +7931,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "app_disabled" | "poll_not_closed";
-                };
-            };
-        };
-        /** @description - `cap_below_member_count`: The member cap cannot go below the current number of members. */
-        Problem409_cap_below_member_count: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "cap_below_member_count";
                 };
             };
         };
@@ -8317,21 +8321,6 @@ export interface components {
             };
         };
         /**
-         * @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
-         *     - `media_rejected`: An image did not pass WeChat's image check: remove it.
-         */
-        Problem422_17e23c9ec0: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "idempotency_key_reused" | "media_rejected";
-                };
-            };
-        };
-        /**
          * @description - `cannot_report_yourself`: Your own posts, comments and profile cannot be reported.
          *     - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
          */
@@ -8364,8 +8353,8 @@ export interface components {
         };
         /**
          * @description - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
-         *     - `content_rejected`: The text did not pass WeChat's content-safety check.
          *     - `media_rejected`: An image did not pass WeChat's image check: remove it.
+         *     - `content_rejected`: The text did not pass WeChat's content-safety check.
          */
         Problem422_2a2a988f81: {
             headers: {
@@ -8468,18 +8457,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "idempotency_key_reused";
-                };
-            };
-        };
-        /** @description - `media_rejected`: An image did not pass WeChat's image check: remove it. */
-        Problem422_media_rejected: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "media_rejected";
                 };
             };
         };
@@ -9906,9 +9883,12 @@ export interface operations {
             400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
+            409: components["responses"]["Problem409_wechat_session_stale"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_17e23c9ec0"];
+            422: components["responses"]["Problem422_2a2a988f81"];
             429: components["responses"]["Problem429_rate_limited"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     getCommunity: {
@@ -9966,9 +9946,11 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_cap_below_member_count"];
+            409: components["responses"]["Problem409_192b3f4501"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_media_rejected"];
+            422: components["responses"]["Problem422_dceb8d418c"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     listActivities: {
@@ -11497,9 +11479,11 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_a742e1c41e"];
+            409: components["responses"]["Problem409_7e36f38d74"];
             413: components["responses"]["Problem413_payload_too_large"];
-            422: components["responses"]["Problem422_17e23c9ec0"];
+            422: components["responses"]["Problem422_2a2a988f81"];
+            502: components["responses"]["Problem502_wechat_error"];
+            503: components["responses"]["Problem503_wechat_unavailable"];
         };
     };
     createPost: {

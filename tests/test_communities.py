@@ -10,7 +10,7 @@ import pytest
 from service.communities.logic import render_welcome
 from service.core.idempotency import purge_expired
 from tests.factories import create_community, create_users, join, upload_photo
-from tests.world import assert_problem
+from tests.world import assert_problem, sign_in
 
 
 @pytest.fixture
@@ -159,6 +159,72 @@ async def test_owner_and_admins_edit_within_their_rights(client, people):
     updates = [entry for entry in log if entry["action"] == "community.updated"]
     assert {"memberCap"} <= {field for entry in updates for field in entry["details"]["fields"]}
     assert any(entry["actorId"] == str(bob.id) for entry in updates)
+
+
+async def test_community_texts_pass_wechats_content_check(client, sandbox, database_url):
+    """Name, description, tags, greeting and introduction prompt show to every signed-in user (discover) or
+    every newcomer: WeChat must pass them before anything is stored; a risky one or WeChat down stores nothing."""
+    alice = await sign_in(client, sandbox, "alice")
+    conn = await asyncpg.connect(database_url)
+
+    async def stored() -> list[tuple]:
+        rows = await conn.fetch(
+            "SELECT name, description, tags, welcome_template, introduction_prompt FROM communities ORDER BY id"
+        )
+        return [tuple(row) for row in rows]
+
+    try:
+        for risky in (
+            {"name": "sandbox-risky 跑团"},
+            {"name": "跑团", "description": "来 sandbox-risky 一起"},
+            {"name": "跑团", "welcomeTemplate": "欢迎 {nickname}，sandbox-risky"},
+            {"name": "跑团", "introductionPrompt": "sandbox-risky"},
+            {"name": "跑团", "tags": ["sandbox-risky"]},
+        ):
+            refused = await client.post("/v1/communities", json=risky, headers=alice.headers)
+            assert_problem(refused, 422, "content_rejected")
+        await sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+        try:
+            down = await client.post("/v1/communities", json={"name": "跑团"}, headers=alice.headers)
+            assert_problem(down, 503, "wechat_unavailable")
+        finally:
+            await sandbox.control("DELETE", "/sandbox/faults")
+        assert await stored() == []
+
+        cid = (await create_community(client, alice, name="跑团", description="周六跑", tags=["跑步"]))["id"]
+        before = await stored()
+        path = f"/v1/communities/{cid}"
+        for risky in (
+            {"name": "sandbox-risky"},
+            {"description": "sandbox-risky"},
+            {"welcomeTemplate": "sandbox-risky {nickname}"},
+            {"introductionPrompt": "sandbox-risky"},
+            {"tags": ["跑步", "sandbox-risky"]},
+            {"name": "新跑团", "description": "赌博", "memberCap": 200},
+        ):
+            assert_problem(await client.put(path, json=risky, headers=alice.headers), 422, "content_rejected")
+        await sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+        try:
+            down = await client.put(path, json={"name": "新跑团"}, headers=alice.headers)
+            assert_problem(down, 503, "wechat_unavailable")
+            # Texts sent as they are stored are not asked about again: the settings form resends them all.
+            same = {"name": "跑团", "description": "周六跑", "tags": ["跑步"], "memberCap": 200}
+            kept = await client.put(path, json=same, headers=alice.headers)
+            assert kept.status_code == 200 and kept.json()["memberCap"] == 200, kept.text
+        finally:
+            await sandbox.control("DELETE", "/sandbox/faults")
+        assert await stored() == before
+        log = (await client.get(f"{path}/audit-log", headers=alice.headers)).json()["items"]
+        assert [entry["details"]["fields"] for entry in log if entry["action"] == "community.updated"] == [
+            ["memberCap"]
+        ]
+
+        checks = (await sandbox.stats()).get("msg_sec_check", 0)
+        renamed = await client.put(path, json={"name": "新跑团", "description": "周日跑"}, headers=alice.headers)
+        assert renamed.status_code == 200 and renamed.json()["name"] == "新跑团", renamed.text
+        assert (await sandbox.stats())["msg_sec_check"] == checks + 1  # one check for both texts
+    finally:
+        await conn.close()
 
 
 async def test_discover_lists_listed_communities_by_name_and_tag(client, people):

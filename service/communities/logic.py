@@ -24,6 +24,7 @@ from service.communities import queries as q
 from service.communities import series
 from service.core import ratelimit
 from service.core.access import require_admin, require_member
+from service.core.content import require_passed
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
 from service.core.live import joined
@@ -33,6 +34,7 @@ from service.core.robots import post_as_robot
 from service.core.rows import from_row
 from service.errors import FieldError, Problem
 from service.settings import Settings
+from service.wechat.client import WeChatClient
 
 Via = Literal["free", "approval", "invite", "paid"]
 NEWCOMER_FALLBACK_NAME = "新朋友"
@@ -241,6 +243,32 @@ def _normalise(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+# What others read (discover shows name, description and tags to every signed-in user; the welcome robot posts
+# the greeting, the prompt greets every newcomer): WeChat's content check must pass it before it is stored.
+_TEXTS = ("name", "description", "tags", "welcome_template", "introduction_prompt")
+_DEFAULT_TEXTS = {"welcome_template": m.DEFAULT_WELCOME, "introduction_prompt": m.DEFAULT_INTRODUCTION_PROMPT}
+
+
+async def _check_texts(
+    pool: asyncpg.Pool,
+    wechat: WeChatClient,
+    user_id: int,
+    values: dict[str, Any],
+    before: asyncpg.Record | dict[str, Any],
+) -> None:
+    """One msg_sec_check for the texts of ``values`` that ``before`` (the stored settings, or our defaults at
+    creation) does not already hold; call it holding no connection."""
+    texts: list[str] = []
+    for name in _TEXTS:
+        old = before.get(name)
+        if name == "tags":
+            texts += [tag for tag in values["tags"] if tag not in (old or [])]
+        elif values[name] != old:
+            texts.append(values[name])
+    text = "\n".join(t for t in texts if t.strip())
+    await require_passed(pool, wechat, user_id, text, "name, description, tags, greeting or introduction prompt")
+
+
 def _settings_args(values: dict[str, Any]) -> list[Any]:
     return [values[name] for name in _COLUMNS]
 
@@ -264,10 +292,11 @@ async def _community(conn: asyncpg.Connection, community_id: int, viewer_id: int
 
 
 async def create_community(
-    conn: asyncpg.Connection, user_id: int, data: m.CommunityCreate, key: str | None, settings: Settings
+    pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, data: m.CommunityCreate, key: str | None, settings: Settings
 ) -> Response[bytes]:
     values = _normalise({name: getattr(data, name) for name in _EDITABLE} | {"cover_url": ""})
     base_url = settings.public_base_url
+    await _check_texts(pool, wechat, user_id, values, _DEFAULT_TEXTS)  # before a connection is held
 
     async def action() -> tuple[int, m.Community]:
         # Counted only when one is created: a retry with the same Idempotency-Key answers without coming here.
@@ -282,7 +311,8 @@ async def create_community(
         return 201, await _community(conn, community_id, user_id)
 
     scope = scope_of("community.create", msgspec.to_builtins(data))
-    return await run_once(conn, user_id, key, scope, action)
+    async with pool.acquire() as conn:
+        return await run_once(conn, user_id, key, scope, action)
 
 
 async def get_community(conn: asyncpg.Connection, community_id: int, viewer_id: int) -> m.Community:
@@ -294,25 +324,41 @@ async def _cover(conn: asyncpg.Connection, user_id: int, media_id: str, base_url
     return await claim_public_image(conn, user_id, int(media_id), "coverMediaId", base_url)
 
 
+def _edited(current: asyncpg.Record, role: str, data: m.CommunityUpdate, sent: set[str]) -> dict[str, Any]:
+    """The settings after the edit (the cover aside), checked as a whole."""
+    if owner_only := sorted(sent.intersection(_OWNER_ONLY)):
+        if role != "owner":
+            fields = ", ".join(_camel(name) for name in owner_only)
+            raise Problem("forbidden", f"only the owner may change {fields}")
+    values = {name: current[name] for name in _COLUMNS}
+    values.update({name: getattr(data, name) for name in sent})
+    if "entry_mode" in sent and data.entry_mode != "paid" and "price_fen" not in sent:
+        values["price_fen"] = None  # leaving paid entry drops the price
+    return _normalise(values)
+
+
 async def update_community(
-    conn: asyncpg.Connection, community_id: int, user_id: int, data: m.CommunityUpdate, base_url: str
+    pool: asyncpg.Pool,
+    wechat: WeChatClient,
+    community_id: int,
+    user_id: int,
+    data: m.CommunityUpdate,
+    base_url: str,
 ) -> m.Community:
     sent = {name for name in _EDITABLE if getattr(data, name) is not UNSET}
-    async with conn.transaction():
+    if sent.intersection(_TEXTS):
+        # Only texts that differ from the stored ones are asked about: the settings form resends them all.
+        async with pool.acquire() as conn:
+            standing = await require_admin(conn, community_id, user_id)
+            current = await conn.fetchrow(q.COMMUNITY, community_id)
+        await _check_texts(pool, wechat, user_id, _edited(current, standing["role"], data, sent), current)
+    async with pool.acquire() as conn, conn.transaction():
         standing = await require_admin(conn, community_id, user_id)
         current = await conn.fetchrow(q.LOCK_COMMUNITY, community_id)
-        if owner_only := sorted(sent.intersection(_OWNER_ONLY)):
-            if standing["role"] != "owner":
-                fields = ", ".join(_camel(name) for name in owner_only)
-                raise Problem("forbidden", f"only the owner may change {fields}")
-        values = {name: current[name] for name in _COLUMNS}
-        values.update({name: getattr(data, name) for name in sent})
-        if "entry_mode" in sent and data.entry_mode != "paid" and "price_fen" not in sent:
-            values["price_fen"] = None  # leaving paid entry drops the price
+        values = _edited(current, standing["role"], data, sent)
         if data.cover_media_id is not UNSET:  # null removes the cover
             media_id = data.cover_media_id
             values["cover_url"] = "" if media_id is None else await _cover(conn, user_id, media_id, base_url)
-        values = _normalise(values)
         if values["member_cap"] < current["member_count"]:
             raise Problem("cap_below_member_count", f"the community has {current['member_count']} members already")
         await conn.execute(q.UPDATE_COMMUNITY, community_id, *_settings_args(values))

@@ -17,6 +17,8 @@ TAG = "communities"
 AUTH = ("unauthorized", "token_expired")
 MEMBER = (*AUTH, "not_found", "not_member")
 ADMIN = (*MEMBER, "forbidden")
+# A text others read that WeChat's content check must pass outright (service/core/content.py `require_passed`).
+CONTENT = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "wechat_error")
 
 UserRef = Annotated[
     str,

@@ -19,9 +19,9 @@ from service.communities.member_routes import (
     MyCommunitiesController,
 )
 from service.communities.order_routes import CommunityOrdersController
-from service.communities.params import ADMIN, AUTH, MEMBER, TAG, _user_id, _with_success
+from service.communities.params import ADMIN, AUTH, CONTENT, MEMBER, TAG, _user_id, _with_success
 from service.communities.problems import PROBLEMS
-from service.core.deps import AppSettings, Db, WeChat
+from service.core.deps import Db, WeChat
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
@@ -42,20 +42,22 @@ class CommunitiesController(Controller):
             "Tags are trimmed, lower-cased and deduplicated; `welcomeTemplate` may use `{nickname}` and `{community}`; "
             "a paid community needs `priceFen`, and only a paid one may have it. The cover: `coverMediaId`, one of my "
             "uploads (purpose `cover`); `coverUrl` becomes its public link (`coverUrl` itself is no longer taken). "
+            "Name, description, tags, `welcomeTemplate` and `introductionPrompt` must pass WeChat's content check "
+            "outright (`content_rejected`; `wechat_unavailable`: retry) before anything is stored. "
             "Send an `Idempotency-Key` to retry safely: a retry answers the community created first."
         ),
         status_code=201,
-        responses=PROBLEMS.responses(*AUTH, "idempotency_key_reused", "media_rejected", "rate_limited"),
+        responses=PROBLEMS.responses(*AUTH, "idempotency_key_reused", "media_rejected", "rate_limited", *CONTENT),
     )
     async def create(
         self,
         data: JSONBody[m.CommunityCreate],
-        user: CurrentUser,
-        db: Db,
-        settings: AppSettings,
+        caller: CurrentUser,
+        state: State,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Community]:
-        return await logic.create_community(db, user.id, data, idempotency_key, settings)
+        # `caller`, not `user`: the content check waits on WeChat without holding a pooled connection.
+        return await logic.create_community(state.pool, state.wechat, caller.id, data, idempotency_key, state.settings)
 
     @get(
         "",
@@ -101,19 +103,22 @@ class CommunitiesController(Controller):
             "Only the fields sent change. Admins edit the texts, tags and the welcome and introduction settings; only "
             "the owner changes visibility, entry mode, price, cap, refund window and `collectionsBy`. Leaving paid "
             "entry drops the price; the cap cannot go below the member count (`cap_below_member_count`). "
-            "`coverMediaId` sets the cover from one of my uploads, `coverMediaId: null` removes it."
+            "`coverMediaId` sets the cover from one of my uploads, `coverMediaId: null` removes it. A changed name, "
+            "description, tag, `welcomeTemplate` or `introductionPrompt` must pass WeChat's content check outright "
+            "(`content_rejected`; `wechat_unavailable`: retry); texts sent as they are stored are not checked again."
         ),
-        responses=PROBLEMS.responses(*ADMIN, "cap_below_member_count", "media_rejected"),
+        responses=PROBLEMS.responses(*ADMIN, "cap_below_member_count", "media_rejected", *CONTENT),
     )
     async def update(
         self,
         community_id: PathId,
         data: JSONBody[m.CommunityUpdate],
-        user: CurrentUser,
-        db: Db,
-        settings: AppSettings,
+        caller: CurrentUser,
+        state: State,
     ) -> m.Community:
-        return await logic.update_community(db, community_id, user.id, data, settings.public_base_url)
+        # `caller`, not `user`: the content check waits on WeChat without holding a pooled connection.
+        base_url = state.settings.public_base_url
+        return await logic.update_community(state.pool, state.wechat, community_id, caller.id, data, base_url)
 
     @post(
         "/{community_id:str}/join",

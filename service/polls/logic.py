@@ -13,6 +13,7 @@ from litestar import Response
 
 from service.core.access import ADMIN_ROLES
 from service.core.apps import require_app_member
+from service.core.content import require_passed
 from service.core.idempotency import run_once, scope_of
 from service.core.media import claim_images, images_of
 from service.core.paging import fetch_page
@@ -24,6 +25,7 @@ from service.polls import models as m
 from service.polls import queries as q
 from service.polls.common import APP, audit, poll_state
 from service.settings import Settings
+from service.wechat.client import WeChatClient
 
 MAX_SCHEDULE = timedelta(days=180)
 ROBOT = "poll"
@@ -118,18 +120,24 @@ def announcement_text(settings: Settings, title: str, proposals_close_at: dateti
 
 
 async def create_poll(
-    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    wechat: WeChatClient,
     settings: Settings,
     community_id: int,
     user_id: int,
     data: m.PollCreate,
     key: str | None,
 ) -> Response[bytes]:
-    """Admins open a poll: the feed robot announces it, and jobs wait at both deadlines."""
+    """Admins open a poll: the feed robot announces it, and jobs wait at both deadlines. Its texts reach every
+    member at once (and the announcement): WeChat's content check must pass them, asked holding no connection."""
     _check_schedule(data)
     title = data.title.strip()
     image_ids = [int(media_id) for media_id in data.image_ids]
     offer = data.trial_points
+    async with pool.acquire() as conn:
+        await require_app_member(conn, community_id, user_id, APP, admin=True)  # WeChat checks only an admin's
+    texts = (title, data.description.strip(), data.rewards.product.strip())
+    await require_passed(pool, wechat, user_id, "\n".join(t for t in texts if t), "title, description or product")
 
     async def action() -> tuple[int, m.Poll]:
         standing = await require_app_member(conn, community_id, user_id, APP, admin=True)
@@ -182,7 +190,8 @@ async def create_poll(
         return 201, poll_model(row, await _me(conn, row, user_id, standing["role"]), admin=True)
 
     scope = scope_of("poll.create", community_id, msgspec.to_builtins(data))
-    return await run_once(conn, user_id, key, scope, action)
+    async with pool.acquire() as conn:
+        return await run_once(conn, user_id, key, scope, action)
 
 
 async def list_polls(

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from litestar import Controller, Response, get, post
+from litestar.datastructures import State
 from litestar.params import Body, QueryParameter
 
-from service.core.deps import AppSettings, Db, Store
+from service.core.deps import Db, Store
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
@@ -18,7 +19,7 @@ from service.polls import closing, logic
 from service.polls import examples as ex
 from service.polls import models as m
 from service.polls.problems import PROBLEMS
-from service.polls.responses import POLL_ADMIN, POLL_MEMBER, POLLS_TAG, ok
+from service.polls.responses import POLL_ADMIN, POLL_MEMBER, POLLS_TAG, WECHAT, ok
 
 PollStatusFilter = Annotated[
     Literal["proposing", "voting", "closed"] | None, QueryParameter(description="Only polls in this phase")
@@ -40,11 +41,15 @@ class CommunityPollsController(Controller):
             "hand). The feed robot announces the poll. `rewards` sets who wins a free trial at close; the seed of "
             "the voter draw is committed now (`seedCommitment` = SHA-256 of the seed) and revealed at close. The "
             "product's pictures: `imageIds`, my uploads (purpose `post`); members see each once WeChat approved it "
-            "(`imageUrls` is no longer taken). `trialPoints`: places for check-in points (docs/polls.md)."
+            "(`imageUrls` is no longer taken). `trialPoints`: places for check-in points (docs/polls.md). Title, "
+            "description and `rewards.product` must pass WeChat's content check outright (`content_rejected`; "
+            "`wechat_unavailable`: retry) before the poll opens."
         ),
         status_code=201,
         responses={
-            **PROBLEMS.responses(*POLL_ADMIN, "idempotency_key_reused", "media_rejected", "points_not_spendable"),
+            **PROBLEMS.responses(
+                *POLL_ADMIN, "idempotency_key_reused", "media_rejected", "points_not_spendable", *WECHAT
+            ),
             **ok(201, m.Poll, "The new poll", "created", ex.POLL),
         },
     )
@@ -52,13 +57,15 @@ class CommunityPollsController(Controller):
         self,
         community_id: PathId,
         data: Annotated[m.PollCreate, Body(examples=ex.example("a poll with trial rewards", ex.POLL_CREATE))],
-        user: CurrentUser,
-        db: Db,
-        settings: AppSettings,
+        caller: CurrentUser,
+        state: State,
         storage: Store,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Poll]:
-        created = await logic.create_poll(db, settings, community_id, user.id, data, idempotency_key)
+        # `caller`, not `user`: the content check waits on WeChat without holding a pooled connection.
+        created = await logic.create_poll(
+            state.pool, state.wechat, state.settings, community_id, caller.id, data, idempotency_key
+        )
         return await sign_answer(storage, created)
 
     @get(

@@ -170,6 +170,45 @@ async def test_poll_schedule_is_validated(world):
     assert member_try.status_code in (400, 403)
 
 
+async def test_a_polls_texts_pass_wechats_content_check(world):
+    """Title, description and the reward's product show to every member (and in the robot's announcement):
+    WeChat must pass them before the poll opens; a risky one or WeChat down opens nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    url = f"/v1/communities/{world.community_id}/polls"
+    base = {
+        "title": "新款冷萃咖啡",
+        "proposalsCloseAt": (now + timedelta(hours=1)).isoformat(),
+        "votingCloseAt": (now + timedelta(hours=2)).isoformat(),
+    }
+
+    async def counts() -> tuple[int, int]:
+        async with world.db() as conn:
+            polls = await conn.fetchval("SELECT count(*) FROM polls")
+            return polls, await conn.fetchval(
+                "SELECT count(*) FROM posts WHERE community_id = $1", int(world.community_id)
+            )
+
+    before = await counts()
+    for risky in (
+        {"title": "sandbox-risky 咖啡"},
+        {"description": "来 sandbox-risky 一起"},
+        {"rewards": {"product": "赌博套装"}},
+    ):
+        response = await world.client.post(url, json={**base, **risky}, headers=world.owner.headers)
+        assert_problem(response, 422, "content_rejected")
+    await world.sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    try:
+        down = await world.client.post(url, json=base, headers=world.owner.headers)
+        assert_problem(down, 503, "wechat_unavailable")
+    finally:
+        await world.sandbox.control("DELETE", "/sandbox/faults")
+    assert await counts() == before
+    opened = await world.open_poll(description="帮新品起个名字")
+    assert opened["title"] == "新款冷萃咖啡"
+
+
 async def test_simultaneous_closes_publish_one_result(world):
     import asyncio
 
