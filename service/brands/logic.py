@@ -38,26 +38,38 @@ async def _require_brand_owner(conn: asyncpg.Connection, brand_id: int, user_id:
         raise Problem("forbidden", "only the brand's owner may change its team or hand it over")
 
 
-async def _check_defaults(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, data: m.BrandDefaults) -> None:
-    """Robots post the defaults under their name: placeholders are known, replies pass WeChat's check outright."""
+async def _check_defaults(
+    pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, data: m.BrandDefaults, *texts: str
+) -> None:
+    """Robots post the defaults under their name, and attached communities show them: placeholders are known, the
+    replies, the greeting and the introduction prompt (with ``texts``, the brand's own) pass WeChat's check
+    outright, the texts in one call, each reply in its own (a reply refused is named by its keyword)."""
     unknown = {name for name in _PLACEHOLDER.findall(data.welcome_template or "")} - {"nickname", "community"}
     if unknown:
         raise invalid("defaults.welcomeTemplate", "use only the placeholders {nickname} and {community}")
     if data.welcome_template is not None and not data.welcome_template.strip():
         raise invalid("defaults.welcomeTemplate", "must not be blank")
-    if not data.robot_rules:
-        return
-    openid = await pool.fetchval(q.USER_OPENID, user_id) or ""
     for rule in data.robot_rules:
         if not rule.keyword.strip():
             raise invalid("defaults.robotRules.keyword", "must not be blank")
-        verdict = await judge(wechat, openid, POST_SCENE, rule.reply)
-        if verdict.reason == "not visited recently":
-            raise Problem(WECHAT_SESSION_STALE)
-        if verdict.outcome == "unchecked":
-            raise WeChatUnavailable("WeChat could not check a reply: try again", retry_after=5)
-        if verdict.outcome != "pass":
-            raise Problem(CONTENT_REJECTED, f"a default reply did not pass the content check ({verdict.outcome})")
+    shown = "\n".join(t for t in (*texts, data.welcome_template, data.introduction_prompt) if t and t.strip())
+    if not shown and not data.robot_rules:
+        return
+    openid = await pool.fetchval(q.USER_OPENID, user_id) or ""
+    if shown:
+        await _require_pass(wechat, openid, shown, "the brand's texts")
+    for rule in data.robot_rules:
+        await _require_pass(wechat, openid, rule.reply, f"the default reply to {rule.keyword.strip()!r}")
+
+
+async def _require_pass(wechat: WeChatClient, openid: str, text: str, what: str) -> None:
+    verdict = await judge(wechat, openid, POST_SCENE, text)
+    if verdict.reason == "not visited recently":
+        raise Problem(WECHAT_SESSION_STALE)
+    if verdict.outcome == "unchecked":
+        raise WeChatUnavailable("WeChat could not check the text: try again", retry_after=5)
+    if verdict.outcome != "pass":
+        raise Problem(CONTENT_REJECTED, f"{what} did not pass the content check ({verdict.outcome})")
 
 
 def _defaults_args(data: m.BrandDefaults) -> list:
@@ -84,10 +96,10 @@ async def _brand(conn: asyncpg.Connection, brand_id: int) -> m.Brand:
 async def create_brand(
     pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, data: m.BrandCreate, key: str | None
 ) -> Response[bytes]:
-    await _check_defaults(pool, wechat, user_id, data.defaults)
     name = data.name.strip()
     if not name:
         raise invalid("name", "must not be blank")
+    await _check_defaults(pool, wechat, user_id, data.defaults, name, data.description)
 
     async def action() -> tuple[int, m.Brand]:
         args = _defaults_args(data.defaults)

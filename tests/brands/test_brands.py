@@ -330,3 +330,25 @@ async def test_the_brand_page_shows_the_score_the_stage_job_keeps(world, db, set
     (row,) = page["communities"]
     # One effective speaker (new members are counted by the roll-up, not run here).
     assert (row["stage"], row["activityScore"]) == ("gather", settings.weight_effective_speakers)
+
+
+async def test_a_brands_texts_pass_wechats_content_check(world, db):
+    """The brand's default greeting and introduction prompt reach every community attached with them (and the
+    community's own pass WeChat's check), and its name shows on them: a risky one stores nothing."""
+    boss = await world.member("品牌方")
+    for risky in (
+        {"name": "sandbox-risky 跑团"},
+        {"name": "山野跑团", "description": "来 sandbox-risky 一起"},
+        {"name": "山野跑团", "defaults": {"welcomeTemplate": "欢迎 {nickname}，sandbox-risky"}},
+        {"name": "山野跑团", "defaults": {"introductionPrompt": "sandbox-risky"}},
+    ):
+        refused = await world.client.post("/v1/brands", json=risky, headers=boss.headers)
+        assert_problem(refused, 422, "content_rejected")
+    assert await db.fetchval("SELECT count(*) FROM brands") == 0
+
+    brand = await create_brand(world, boss, welcomeTemplate="欢迎 {nickname}！")
+    url = f"/v1/brands/{brand['id']}/defaults"
+    changed = await world.client.put(url, json={"introductionPrompt": "说说 sandbox-risky"}, headers=boss.headers)
+    assert_problem(changed, 422, "content_rejected")
+    stored = await db.fetchrow("SELECT welcome_template, introduction_prompt FROM brands")
+    assert (stored["welcome_template"], stored["introduction_prompt"]) == ("欢迎 {nickname}！", None)
