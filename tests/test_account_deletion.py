@@ -378,6 +378,32 @@ async def test_a_text_waiting_on_wechat_as_the_erasure_commits_is_not_stored(
     assert await _written(database_url, at.alice.id) == dict.fromkeys(WRITTEN, 0)
 
 
+async def test_a_post_edit_waiting_on_wechat_as_the_erasure_commits_is_not_stored(
+    client, sandbox, settings, database_url
+):
+    """An edit's transaction checked only that the post is hers, which the erasure leaves (her posts stay, unnamed):
+    its content check answers after the erasure committed, and the edit is refused (401) as a new post is, the text
+    unchanged (it was stored, then answered 403 not_member)."""
+    world = World(client, sandbox)
+    bob, alice = await world.member("bob"), await world.member("alice")
+    cid = await world.community(bob, alice)
+    written = "周六早上七点，西湖边集合"
+    post = await world.post(alice, cid, written)
+    assert (await client.delete("/v1/me", headers=alice.headers)).status_code == 202
+    await sandbox.fault("slow", count=1, delay=2.0, path_prefix="/wxa/msg_sec_check")
+    body = {"text": "改到周日早上七点"}
+    editing = asyncio.create_task(client.put(f"/v1/posts/{post['id']}", json=body, headers=alice.headers))
+    await _until_wechat_holds_it(sandbox)
+    await _erase_now(settings, alice.id)
+    answer = await editing
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT text FROM posts WHERE id = $1", int(post["id"])) == written
+    finally:
+        await conn.close()
+    assert_problem(answer, 401, "unauthorized")
+
+
 async def test_a_write_under_way_when_the_erasure_comes_is_erased_at_its_next_run(
     client, sandbox, settings, database_url
 ):

@@ -109,6 +109,9 @@ async def update_post(
     verdict = require_allowed(await judge(wechat, openid, POST_SCENE, text), "post") if changed else None
     async with pool.acquire() as conn:
         async with conn.transaction():
+            # Erased while WeChat judged the text: nothing is stored (her posts stay hers, unnamed, so the author
+            # check below would not see it).
+            await hold_account(conn, user_id)
             post = await lock_post(conn, post_id)
             _check_editable(post, user_id, settings, asked_at)
             if data.link is not UNSET:
