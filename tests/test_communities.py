@@ -80,6 +80,24 @@ async def test_creating_is_idempotent_with_a_key(client, people, database_url):
         await conn.close()
 
 
+async def test_a_retried_create_answers_the_first_even_with_wechat_down(client, people, sandbox):
+    """The first request passed WeChat's check and created the community: its retry (the answer was lost) gets
+    that answer, not a second check, which could fail (WeChat down: 503) while the community exists."""
+    alice, *_ = people
+    headers = {**alice.headers, "Idempotency-Key": "create-wechat-down"}
+    first = await client.post("/v1/communities", json={"name": "跑团"}, headers=headers)
+    assert first.status_code == 201, first.text
+    checks = (await sandbox.stats())["msg_sec_check"]
+    await sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    try:
+        again = await client.post("/v1/communities", json={"name": "跑团"}, headers=headers)
+    finally:
+        await sandbox.control("DELETE", "/sandbox/faults")
+    assert again.status_code == 201, again.text
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+    assert (await sandbox.stats())["msg_sec_check"] == checks
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

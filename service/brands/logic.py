@@ -18,7 +18,7 @@ from service.brands import queries as q
 from service.core import hooks, live
 from service.core.access import brand_role, require_owner
 from service.core.content import POST_SCENE, judge
-from service.core.idempotency import run_once, scope_of
+from service.core.idempotency import replay, run_once, scope_of
 from service.core.rows import from_row, invalid
 from service.errors import Problem
 from service.wechat.client import WeChatClient
@@ -96,6 +96,10 @@ async def _brand(conn: asyncpg.Connection, brand_id: int) -> m.Brand:
 async def create_brand(
     pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, data: m.BrandCreate, key: str | None
 ) -> Response[bytes]:
+    scope = scope_of("brand.create", msgspec.to_builtins(data))
+    async with pool.acquire() as conn:
+        if (replayed := await replay(conn, user_id, key, scope)) is not None:
+            return replayed  # a retry answers what the first created, without asking WeChat again
     name = data.name.strip()
     if not name:
         raise invalid("name", "must not be blank")
@@ -108,7 +112,7 @@ async def create_brand(
         return 201, await _brand(conn, brand_id)
 
     async with pool.acquire() as conn:
-        return await run_once(conn, user_id, key, scope_of("brand.create", msgspec.to_builtins(data)), action)
+        return await run_once(conn, user_id, key, scope, action)
 
 
 async def get_brand(conn: asyncpg.Connection, brand_id: int, user_id: int) -> m.Brand:

@@ -25,7 +25,7 @@ from service.communities import series
 from service.core import ratelimit
 from service.core.access import require_admin, require_member
 from service.core.content import require_passed
-from service.core.idempotency import run_once, scope_of
+from service.core.idempotency import replay, run_once, scope_of
 from service.core.interactions import record
 from service.core.live import joined
 from service.core.media import claim_public_image
@@ -294,6 +294,10 @@ async def _community(conn: asyncpg.Connection, community_id: int, viewer_id: int
 async def create_community(
     pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, data: m.CommunityCreate, key: str | None, settings: Settings
 ) -> Response[bytes]:
+    scope = scope_of("community.create", msgspec.to_builtins(data))
+    async with pool.acquire() as conn:
+        if (replayed := await replay(conn, user_id, key, scope)) is not None:
+            return replayed  # a retry answers what the first created, without asking WeChat again
     values = _normalise({name: getattr(data, name) for name in _EDITABLE} | {"cover_url": ""})
     base_url = settings.public_base_url
     await _check_texts(pool, wechat, user_id, values, _DEFAULT_TEXTS)  # before a connection is held
@@ -310,7 +314,6 @@ async def create_community(
         await _audit(conn, community_id, user_id, "community.created", user_id, {"name": values["name"]})
         return 201, await _community(conn, community_id, user_id)
 
-    scope = scope_of("community.create", msgspec.to_builtins(data))
     async with pool.acquire() as conn:
         return await run_once(conn, user_id, key, scope, action)
 

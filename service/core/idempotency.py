@@ -39,6 +39,7 @@ ON CONFLICT (user_id, key) DO NOTHING
 RETURNING true
 """
 _STORED = "SELECT scope, status_code, response FROM idempotent_requests WHERE user_id = $1 AND key = $2"
+_ANSWERED = "SELECT true FROM idempotent_requests WHERE user_id = $1 AND key = $2 AND status_code IS NOT NULL"
 _SAVE = "UPDATE idempotent_requests SET status_code = $3, response = $4 WHERE user_id = $1 AND key = $2"
 _PURGE = "DELETE FROM idempotent_requests WHERE created_at < now() - $1::interval"
 KEEP = timedelta(days=1)
@@ -75,6 +76,19 @@ async def run_once(
         if key is not None:
             await conn.execute(_SAVE, user_id, key, status, body)
     return _json(status, body)
+
+
+async def replay(conn: asyncpg.Connection, user_id: int, key: str | None, scope: str) -> Response[bytes] | None:
+    """The answer a request with this key already got, as run_once would give it (None: no key, or none stored).
+    For a request that asks WeChat (or checks anything that may have changed) before its transaction: a retry of
+    one that succeeded answers what it created, even with WeChat down, rather than asking again."""
+    if key is None or not await conn.fetchval(_ANSWERED, user_id, key):
+        return None
+    return await run_once(conn, user_id, key, scope, _replay_only)
+
+
+async def _replay_only() -> tuple[int, Any]:
+    raise RuntimeError("a stored answer is replayed; the action does not run again")
 
 
 def _json(status: int, body: bytes, *, replayed: bool = False) -> Response[bytes]:

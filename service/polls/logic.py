@@ -14,7 +14,7 @@ from litestar import Response
 from service.core.access import ADMIN_ROLES
 from service.core.apps import require_app_member
 from service.core.content import require_passed
-from service.core.idempotency import run_once, scope_of
+from service.core.idempotency import replay, run_once, scope_of
 from service.core.media import claim_images, images_of
 from service.core.paging import fetch_page
 from service.core.rows import from_row
@@ -130,6 +130,10 @@ async def create_poll(
 ) -> Response[bytes]:
     """Admins open a poll: the feed robot announces it, and jobs wait at both deadlines. Its texts reach every
     member at once (and the announcement): WeChat's content check must pass them, asked holding no connection."""
+    scope = scope_of("poll.create", community_id, msgspec.to_builtins(data))
+    async with pool.acquire() as conn:
+        if (replayed := await replay(conn, user_id, key, scope)) is not None:
+            return replayed  # a retry answers the poll the first opened, without asking WeChat again
     _check_schedule(data)
     title = data.title.strip()
     image_ids = [int(media_id) for media_id in data.image_ids]
@@ -189,7 +193,6 @@ async def create_poll(
         row = await conn.fetchrow(q.POLL, poll_id)
         return 201, poll_model(row, await _me(conn, row, user_id, standing["role"]), admin=True)
 
-    scope = scope_of("poll.create", community_id, msgspec.to_builtins(data))
     async with pool.acquire() as conn:
         return await run_once(conn, user_id, key, scope, action)
 

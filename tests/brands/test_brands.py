@@ -352,3 +352,22 @@ async def test_a_brands_texts_pass_wechats_content_check(world, db):
     assert_problem(changed, 422, "content_rejected")
     stored = await db.fetchrow("SELECT welcome_template, introduction_prompt FROM brands")
     assert (stored["welcome_template"], stored["introduction_prompt"]) == ("欢迎 {nickname}！", None)
+
+
+async def test_a_retried_brand_answers_the_first_even_with_wechat_down(world):
+    """A retry of a brand created (its answer lost) gets that answer, not a second content check that WeChat,
+    down by then, would answer 503 while the brand exists."""
+    boss = await world.member("品牌方")
+    headers = {**boss.headers, "Idempotency-Key": "brand-wechat-down"}
+    body = {"name": "山野跑团", "defaults": {}}
+    first = await world.client.post("/v1/brands", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    checks = (await world.sandbox.stats())["msg_sec_check"]
+    await world.sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    try:
+        again = await world.client.post("/v1/brands", json=body, headers=headers)
+    finally:
+        await world.sandbox.control("DELETE", "/sandbox/faults")
+    assert again.status_code == 201, again.text
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+    assert (await world.sandbox.stats())["msg_sec_check"] == checks

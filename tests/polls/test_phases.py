@@ -209,6 +209,32 @@ async def test_a_polls_texts_pass_wechats_content_check(world):
     assert opened["title"] == "新款冷萃咖啡"
 
 
+async def test_a_retried_poll_answers_the_first_even_with_wechat_down(world):
+    """A retry of a poll that opened (its answer lost) gets that answer, not a second content check that WeChat,
+    down by then, would answer 503 while the poll is open."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    url = f"/v1/communities/{world.community_id}/polls"
+    body = {
+        "title": "新款冷萃咖啡",
+        "proposalsCloseAt": (now + timedelta(hours=1)).isoformat(),
+        "votingCloseAt": (now + timedelta(hours=2)).isoformat(),
+    }
+    headers = {**world.owner.headers, "Idempotency-Key": "poll-wechat-down"}
+    first = await world.client.post(url, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    checks = (await world.sandbox.stats())["msg_sec_check"]
+    await world.sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    try:
+        again = await world.client.post(url, json=body, headers=headers)
+    finally:
+        await world.sandbox.control("DELETE", "/sandbox/faults")
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"
+    assert (await world.sandbox.stats())["msg_sec_check"] == checks
+
+
 async def test_simultaneous_closes_publish_one_result(world):
     import asyncio
 
