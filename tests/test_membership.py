@@ -584,3 +584,23 @@ async def test_creating_communities_and_invite_links_is_rate_limited(database_ur
         assert_problem(await api.post(url, json={}, headers=alice.headers), 429, "rate_limited")
         listed = await api.get(url, headers=alice.headers)
         assert len(listed.json()["items"]) == 3  # nothing half-written
+
+
+async def test_a_member_past_the_community_limit_costs_no_content_check(database_url, sandbox, people):
+    """The limit counts created communities only, but it is read before WeChat is asked (as the feed's flood limit
+    is): past it, a request answers 429 without a msg_sec_check, with WeChat down too (not 503, nor 422)."""
+    alice, *_ = people
+    limited = make_settings(database_url, wechat_api_base=sandbox.url, create_rate_communities=1)
+    async with api_client(limited) as api:
+        await create_community(api, alice)
+        checks = (await sandbox.stats())["msg_sec_check"]
+        risky = await api.post("/v1/communities", json={"name": "sandbox-risky 夜跑"}, headers=alice.headers)
+        assert_problem(risky, 429, "rate_limited")
+        await sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+        try:
+            down = await api.post("/v1/communities", json={"name": "夜跑"}, headers=alice.headers)
+        finally:
+            await sandbox.control("DELETE", "/sandbox/faults")
+        assert_problem(down, 429, "rate_limited")
+        assert int(down.headers["retry-after"]) <= limited.create_rate_window
+        assert (await sandbox.stats())["msg_sec_check"] == checks

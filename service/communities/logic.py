@@ -295,18 +295,20 @@ async def create_community(
     pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, data: m.CommunityCreate, key: str | None, settings: Settings
 ) -> Response[bytes]:
     scope = scope_of("community.create", msgspec.to_builtins(data))
+    bucket, limit, window = f"create:community:{user_id}", settings.create_rate_communities, settings.create_rate_window
+    detail = f"at most {limit} new communities per {window} seconds"
     async with pool.acquire() as conn:
         if (replayed := await replay(conn, user_id, key, scope)) is not None:
             return replayed  # a retry answers what the first created, without asking WeChat again
+        # Past the limit, no content check is asked for (WeChat's quota is the whole app's).
+        await ratelimit.refuse_if_full(conn, bucket, limit, window, detail)
     values = _normalise({name: getattr(data, name) for name in _EDITABLE} | {"cover_url": ""})
     base_url = settings.public_base_url
     await _check_texts(pool, wechat, user_id, values, _DEFAULT_TEXTS)  # before a connection is held
 
     async def action() -> tuple[int, m.Community]:
         # Counted only when one is created: a retry with the same Idempotency-Key answers without coming here.
-        limit = settings.create_rate_communities
-        detail = f"at most {limit} new communities per {settings.create_rate_window} seconds"
-        await ratelimit.hit(conn, {f"create:community:{user_id}": limit}, settings.create_rate_window, detail)
+        await ratelimit.hit(conn, {bucket: limit}, window, detail)
         if data.cover_media_id is not None:
             values["cover_url"] = await _cover(conn, user_id, data.cover_media_id, base_url)
         community_id = await conn.fetchval(q.INSERT_COMMUNITY, user_id, *_settings_args(values))

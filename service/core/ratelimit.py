@@ -43,6 +43,21 @@ async def hit(conn: asyncpg.Connection, limits: dict[str, int], window: int, det
         raise Problem("rate_limited", detail, retry_after=retry_after)
 
 
+# The seconds left in the window of bucket $1 when it has no hit left ($2 the limit, $3 the window), else no row.
+FULL = """
+SELECT greatest(1, ceil(extract(epoch FROM window_start + make_interval(secs => $3) - now())))::int
+FROM rate_limits WHERE bucket = $1 AND hits >= $2 AND now() - window_start < make_interval(secs => $3)
+"""
+
+
+async def refuse_if_full(conn: asyncpg.Connection, bucket: str, limit: int, window: int, detail: str) -> None:
+    """Raise `rate_limited` when the next hit of ``bucket`` would be refused, counting nothing: for a limit `hit`
+    only once the work is done, read before costly work (WeChat's content check) so a member past it costs none."""
+    retry_after = await conn.fetchval(FULL, bucket, limit, window)
+    if retry_after is not None:
+        raise Problem("rate_limited", detail, retry_after=retry_after)
+
+
 REFUND = "UPDATE rate_limits SET hits = hits - 1 WHERE bucket = $1 AND hits > 0"
 # Buckets whose own window has passed (the next hit would start a new one anyway).
 # Compared as the interval between two instants, as HIT does: Citus calls no stable function with a column.
