@@ -114,6 +114,7 @@ async def update_post(
             await hold_account(conn, user_id)
             post = await lock_post(conn, post_id)
             _check_editable(post, user_id, settings, asked_at)
+            await check_can_post(conn, post["community_id"], user_id)  # removed or muted while WeChat judged
             if data.link is not UNSET:
                 await _check_link(conn, post["community_id"], link_kind, link_id)
             status, label = post["status"], post["check_label"]

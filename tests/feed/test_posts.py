@@ -273,3 +273,23 @@ async def test_a_post_links_only_to_a_poll_of_its_own_community(world, db):
     assert kept.status_code == 200 and kept.json()["link"] == {"kind": "poll", "id": own}
     dropped = await world.client.put(f"/v1/posts/{post['id']}", json={"link": None}, headers=bob.headers)
     assert dropped.status_code == 200 and dropped.json()["link"] is None
+
+
+async def test_an_edit_waiting_on_wechat_as_its_author_is_removed_is_not_stored(world, db):
+    """The edit checked the author's membership before WeChat's content check, and not again after it: a member an
+    admin removed meanwhile still changed her post. The transaction checks her standing again, as a new post does."""
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    written = "周六早上七点，西湖边集合"
+    post = await world.post(bob, cid, written)
+    await world.sandbox.fault("slow", count=1, delay=2.0, path_prefix="/wxa/msg_sec_check")
+    body = {"text": "改到周日早上七点"}
+    editing = asyncio.create_task(world.client.put(f"/v1/posts/{post['id']}", json=body, headers=bob.headers))
+    for _ in range(250):  # until the edit's check reached WeChat (it passed the membership check)
+        if world.sandbox.state.fault is None:
+            break
+        await asyncio.sleep(0.02)
+    removed = await world.client.delete(f"/v1/communities/{cid}/members/{bob.id}", headers=alice.headers)
+    assert removed.status_code == 204, removed.text
+    assert_problem(await editing, 403, "not_member")
+    assert await db.fetchval("SELECT text FROM posts WHERE id = $1", int(post["id"])) == written
