@@ -86,6 +86,45 @@ async def test_a_verdict_pushed_before_its_submission_is_stored_still_decides(wo
     assert await world.status(alice, media["id"]) == "approved"
 
 
+@pytest.mark.parametrize(("suggest", "status"), [("pass", "approved"), ("risky", "rejected")])
+async def test_a_verdict_pushed_and_answered_before_the_submission_is_stored_is_kept_for_it(world, suggest, status):
+    """The push fully handled before the worker's transaction storing the trace_id begins (the sandbox pushes and
+    waits for the answer before answering media_check_async): it is kept as an early verdict, then that
+    transaction takes and applies it, deciding the image and the post waiting for it."""
+    alice, bob = await world.user("alice"), await world.user("bob")
+    community = await world.seeder.community(alice, bob)
+    media = await world.uploaded(alice, phone_photo(color=(30, 140, 90)))
+    post = await world.seeder.call(
+        "POST", f"/v1/communities/{community}/posts", alice, json={"imageIds": [media["id"]]}
+    )
+    assert post["status"] == "pending"
+    if suggest != "pass":
+        served = (await world.fetch(media["url"])).content
+        await world.sandbox("POST", "/rules", json={"sha256": sha256(served), "suggest": suggest})
+    await world.sandbox("POST", "/push-before-answer", json={"pushBeforeAnswer": True})
+
+    await world.drain_checks()
+
+    checks = (await world.sandbox("GET", "/checks"))["items"]
+    assert [(check["state"], check["suggest"], check["pushes"], check["answer"]) for check in checks] == [
+        ("pushed", suggest, 1, "success")
+    ]
+    pool = world.seeder.pool
+    assert await pool.fetchval("SELECT count(*) FROM media_early_verdicts") == 0  # taken by the submission
+    answered = await pool.fetchrow(
+        "SELECT suggest, answered_at FROM media_checks WHERE trace_id = $1", checks[0]["traceId"]
+    )
+    assert answered["suggest"] == suggest and answered["answered_at"] is not None
+    assert await world.status(alice, media["id"]) == status
+    shown = await world.api.get(f"/v1/posts/{post['id']}", headers=bob.headers)
+    if status == "approved":
+        assert shown.status_code == 200 and shown.json()["status"] == "visible"
+    else:
+        assert shown.status_code == 404
+        mine = await world.seeder.call("GET", f"/v1/posts/{post['id']}", alice)
+        assert mine["status"] == "rejected"
+
+
 async def test_a_verdict_that_never_comes_is_asked_for_again(database_url, pay_keys):
     async with media_world(database_url, pay_keys, media_check_resubmit_after=0) as world:
         alice = await world.user("alice")

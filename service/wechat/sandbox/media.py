@@ -8,7 +8,8 @@ URL, trying three times like WeChat.
 
 Controls under /sandbox/media: mark a content hash, hold checks (nothing is delivered until released, so a test
 can decide the order of events), release them (`repeat` > 1 pushes each verdict again: WeChat's duplicates),
-drop them (the verdict that never comes), and list every submission.
+drop them (the verdict that never comes), list every submission, and push each verdict before answering its
+trace_id (`push-before-answer`: the push that beats the caller's storing of that trace_id, as WeChat's can).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class MediaCheck:
     sha256: str | None = None
     suggest: str | None = None
     pushes: int = 0
+    answer: str | None = None  # the body of the message URL's last 200 answer (the API's `success`)
 
 
 def _push_signature(token: str, timestamp: str, nonce: str) -> str:
@@ -105,6 +107,7 @@ async def _deliver(sandbox: SandboxState, check: MediaCheck, repeat: int = 1) ->
                     delivered = False
                 if delivered:
                     check.pushes += 1
+                    check.answer = answer.text
                     break
                 await asyncio.sleep(0.2 * (attempt + 1))
         check.state = "pushed" if check.pushes else "push_failed"
@@ -127,6 +130,10 @@ class Hold(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     hold: bool
 
 
+class PushBeforeAnswer(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    push_before_answer: bool
+
+
 class Release(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     repeat: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
 
@@ -140,6 +147,7 @@ class MediaCheckView(msgspec.Struct, rename="camel"):
     sha256: str | None
     suggest: str | None
     pushes: int
+    answer: str | None
 
 
 def _listed(checks: list[MediaCheck]) -> dict[str, list[MediaCheckView]]:
@@ -166,6 +174,9 @@ class MediaCheckApi(Controller):
             return wechat_error(61010)
         check = MediaCheck(secrets.token_hex(12), openid, url, int(body["scene"]), sandbox.now())
         sandbox.media_checks.append(check)
+        if sandbox.media_push_before_answer:  # no delay, no hold: the caller gets the trace_id after its verdict
+            await _deliver(sandbox, check)
+            return wechat_ok({"trace_id": check.trace_id})
         task = asyncio.get_running_loop().create_task(_after_delay(sandbox, check))
         sandbox.tasks.add(task)
         task.add_done_callback(sandbox.tasks.discard)
@@ -185,6 +196,14 @@ class MediaControl(Controller):
     @post("/hold", status_code=200)
     async def hold(self, data: JSONBody[Hold], sandbox: Sandbox) -> Hold:
         sandbox.media_hold = data.hold
+        return data
+
+    @post("/push-before-answer", status_code=200)
+    async def push_before_answer(self, data: JSONBody[PushBeforeAnswer], sandbox: Sandbox) -> PushBeforeAnswer:
+        """While on, media_check_async fetches the image and pushes its verdict (waiting for the push's answer)
+        before it answers the trace_id, ignoring the delay and any hold: the caller has not stored that trace_id
+        when the verdict arrives, the race WeChat's push can win."""
+        sandbox.media_push_before_answer = data.push_before_answer
         return data
 
     @post("/release", status_code=200)

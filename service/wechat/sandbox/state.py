@@ -129,6 +129,7 @@ class SandboxState:
         self.media_rules: dict[str, str] = {}
         self.media_checks: list = []
         self.media_hold = False
+        self.media_push_before_answer = False  # push each verdict before answering its trace_id
         self.tasks: set = set()
         # Counters the tests read: calls per endpoint, tokens issued, forced refreshes.
         self.stats: Counter[str] = Counter()
