@@ -82,7 +82,14 @@ async def test_the_wrapper_against_the_api(database_url, pay_keys, tmp_path):
         "ok": True,
         "calls": ["POST /v1/auth/phone Bearer a", "POST /v1/auth/login undefined", "POST /v1/auth/phone Bearer fresh"],
     }
-    assert seen["offline"] == {"ok": False, "status": 0, "code": "network_error"}
+    # Every problem has a Chinese text to show: no answer at all, or a proxy's page instead of problem+json.
+    assert seen["offline"] == {
+        "ok": False,
+        "status": 0,
+        "code": "network_error",
+        "message": "网络不给力，请检查网络后重试。",
+    }
+    assert seen["gateway"] == {"status": 502, "code": "internal_error", "message": "服务开小差了，请稍后再试。"}
 
 
 async def test_upload_renews_a_refused_session_and_waits_out_retry_after(settings, sandbox, tmp_path):
@@ -108,4 +115,10 @@ async def test_upload_renews_a_refused_session_and_waits_out_retry_after(setting
         "ok": True,
         "id": "8",
         "calls": ["POST /v1/media Bearer a", "POST /v1/auth/login undefined", "POST /v1/media Bearer fresh"],
+    }
+    assert seen["proxy"] == {
+        "ok": False,
+        "status": 413,
+        "code": "payload_too_large",
+        "message": "内容太大了，请精简后再试。",
     }

@@ -10,7 +10,8 @@
  * Every call answers a value, never throws: `{ok: true, data}` typed by the operation's success answers, or
  * `{ok: false, problem}` typed by the problem codes the operation declares (plus those any route may answer
  * and `network_error` when wx.request itself fails). Only wx's methods are used (no PATCH: partial updates are
- * PUT); ids are the strings the answers carry.
+ * PUT); ids are the strings the answers carry. Every problem has a `userMessage` to show (the client writes one for
+ * `network_error` and for answers that are not problem+json).
  *
  * Sessions: the access token goes in as a bearer token; on a 401 the client refreshes the session once (one
  * refresh at a time: a refresh token works only once) and repeats the call. When the refresh token is spent,
@@ -47,6 +48,9 @@ export interface NetworkProblem {
   title: string;
   status: 0;
   code: "network_error";
+  /** For people, as every problem has: show it. `detail` is wx's errMsg, for programs. */
+  userMessage: string;
+  action: "retry";
   detail?: string;
 }
 
@@ -148,6 +152,19 @@ interface RawAnswer {
   retryAfter?: number;
 }
 
+/** An answer that is not the API's problem+json (a proxy's error page, an empty body): its code and text by
+ * status, the API's own (service/messages.py), so a page can always show `problem.userMessage`. */
+function stranger(status: number, body: unknown): UniversalProblem {
+  const [code, userMessage, action]: [UniversalProblem["code"], string, string] =
+    status === 413
+      ? ["payload_too_large", "内容太大了，请精简后再试。", "fix"]
+      : status >= 500 || status < 400
+        ? ["internal_error", "服务开小差了，请稍后再试。", "retry"]
+        : ["bad_request", "请求格式不正确，请稍后重试。", "fix"];
+  const detail = typeof body === "string" ? body.slice(0, 200) : undefined;
+  return { type: "about:blank", title: `HTTP ${status}`, status, code, userMessage, action, detail };
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const newKey = () => `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
 /** Routes of the session itself: never refreshed or re-logged around. */
@@ -188,12 +205,20 @@ export function createClient(options: ClientOptions) {
   function unanswered(err: { errMsg: string }): RawAnswer {
     return {
       status: 0,
-      body: { type: "about:blank", title: "No answer", status: 0, code: "network_error", detail: err.errMsg },
+      body: {
+        type: "about:blank",
+        title: "No answer",
+        status: 0,
+        code: "network_error",
+        userMessage: "网络不给力，请检查网络后重试。",
+        action: "retry",
+        detail: err.errMsg,
+      } satisfies NetworkProblem,
     };
   }
 
   function exchange(method: Method, target: string, body: unknown, header: Record<string, string>): Promise<RawAnswer> {
-    return new Promise((resolve) => {
+    return new Promise<RawAnswer>((resolve) => {
       send({
         url: target,
         method: method.toUpperCase() as Upper<typeof method>,
@@ -215,7 +240,10 @@ export function createClient(options: ClientOptions) {
     if (answer.status >= 200 && answer.status < 300) {
       return { ok: true, status: answer.status, data: answer.body as Success<O>, requestId: answer.requestId };
     }
-    const problem = answer.body as Failure<O> | UniversalProblem | NetworkProblem;
+    const body = answer.body as Partial<Problem> | undefined;
+    const own = typeof body === "object" && body !== null && typeof body.code === "string";
+    type Any = Failure<O> | UniversalProblem | NetworkProblem;
+    const problem = (own ? body : stranger(answer.status, answer.body)) as Any;
     return { ok: false, status: answer.status, problem, requestId: answer.requestId };
   }
 
@@ -354,8 +382,9 @@ export function createClient(options: ClientOptions) {
           fail: (err) => resolve(unanswered(err)),
         }),
       );
-    const answer = await inSession(attempt);
-    return { ok: answer.status >= 200 && answer.status < 300, status: answer.status, data: answer.body };
+    const answer = result<Operation<"/v1/media", "post">>(await inSession(attempt));
+    // A refusal's data is its problem, mapped as every call's (a proxy's 413 page for a large photo too).
+    return { ok: answer.ok, status: answer.status, data: answer.ok ? answer.data : answer.problem };
   }
 
   return {

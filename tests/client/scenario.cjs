@@ -92,6 +92,7 @@ const refreshes = () => sent.filter((path) => path === "/v1/auth/refresh").lengt
     [400, { code: "wechat_session_stale" }],
     [200, { accessToken: "fresh", refreshToken: "r2", expiresIn: 7200 }],
     [200, { phoneNumber: "13800000000" }],
+    [502, "<html>502 Bad Gateway</html>", { "content-type": "text/html" }],
   ]);
   const scripted_ = createClient({ baseUrl: script.url, tokens: memoryTokens({ accessToken: "a", refreshToken: "r" }) });
   const started = Date.now();
@@ -103,11 +104,18 @@ const refreshes = () => sent.filter((path) => path === "/v1/auth/refresh").lengt
   };
   const phone = await scripted_.post("/v1/auth/phone", { body: { code: "c" } });
   seen.stale = { ok: phone.ok, calls: script.seen.slice(2).map(line) };
+  // A proxy's own page (not problem+json) still answers a problem with a code and a text to show.
+  const gateway = await scripted_.get("/v1/me");
+  seen.gateway = gateway.ok ? null : { status: gateway.status, code: gateway.problem.code, message: gateway.problem.userMessage };
   script.close();
+
 
   const offline = createClient({ baseUrl: "http://127.0.0.1:9", tokens: memoryTokens() });
   const unreachable = await offline.get("/healthz");
-  seen.offline = { ok: unreachable.ok, status: unreachable.status, code: unreachable.ok ? null : unreachable.problem.code };
+  seen.offline = {
+    ok: unreachable.ok, status: unreachable.status,
+    code: unreachable.ok ? null : unreachable.problem.code, message: unreachable.ok ? null : unreachable.problem.userMessage,
+  };
 
   console.log(JSON.stringify(seen));
 })().catch((err) => {

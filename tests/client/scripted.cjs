@@ -9,7 +9,7 @@ function scripted(replies) {
     req.on("end", () => {
       const [status, body, headers] = replies.shift() ?? [500, { code: "internal_error" }];
       res.writeHead(status, { "content-type": "application/json", ...(headers ?? {}) });
-      res.end(JSON.stringify(body));
+      res.end(typeof body === "string" ? body : JSON.stringify(body)); // a string: a page as is
     });
   });
   return new Promise((resolve) =>

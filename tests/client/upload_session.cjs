@@ -42,13 +42,17 @@ const { scripted, line } = require("./scripted.cjs");
     [400, { code: "wechat_session_stale" }],
     [200, { accessToken: "fresh", refreshToken: "r2", expiresIn: 7200 }],
     [201, { id: "8", purpose: "avatar" }],
+    [413, "<html>413 Request Entity Too Large</html>", { "content-type": "text/html" }],
   ]);
   const scriptedClient = createClient({ baseUrl: script.url, tokens: memoryTokens({ accessToken: "a", refreshToken: "r" }) });
   const started = Date.now();
   const waited = await scriptedClient.upload(photoPath);
   seen.retry = { ok: waited.ok, id: waited.data.id, waitedMs: Date.now() - started, calls: script.seen.slice(0, 2).map(line) };
   const stale = await scriptedClient.upload(photoPath, "avatar");
-  seen.stale = { ok: stale.ok, id: stale.data.id, calls: script.seen.slice(2).map(line) };
+  seen.stale = { ok: stale.ok, id: stale.data.id, calls: script.seen.slice(2, 5).map(line) };
+  // A proxy refusing a large photo with its own page: a problem with a code and a text to show all the same.
+  const big = await scriptedClient.upload(photoPath);
+  seen.proxy = { ok: big.ok, status: big.status, code: big.data.code, message: big.data.userMessage };
   script.close();
 
   console.log(JSON.stringify(seen));
