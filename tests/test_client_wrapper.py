@@ -90,6 +90,8 @@ async def test_the_wrapper_against_the_api(database_url, pay_keys, tmp_path):
         "message": "网络不给力，请检查网络后重试。",
     }
     assert seen["gateway"] == {"status": 502, "code": "internal_error", "message": "服务开小差了，请稍后再试。"}
+    # More calls at once than wx.request allows in flight (10): queued, none refused.
+    assert seen["crowd"] == [200] * 14
 
 
 async def test_upload_renews_a_refused_session_and_waits_out_retry_after(settings, sandbox, tmp_path):

@@ -11,7 +11,7 @@
  * `{ok: false, problem}` typed by the problem codes the operation declares (plus those any route may answer
  * and `network_error` when wx.request itself fails). Only wx's methods are used (no PATCH: partial updates are
  * PUT); ids are the strings the answers carry. Every problem has a `userMessage` to show (the client writes one for
- * `network_error` and for answers that are not problem+json).
+ * `network_error` and for answers that are not problem+json). At most 10 calls are in flight, as wx allows: more wait.
  *
  * Sessions: the access token goes in as a bearer token; on a 401 the client refreshes the session once (one
  * refresh at a time: a refresh token works only once) and repeats the call. When the refresh token is spent,
@@ -165,6 +165,26 @@ function stranger(status: number, body: unknown): UniversalProblem {
   return { type: "about:blank", title: `HTTP ${status}`, status, code, userMessage, action, detail };
 }
 
+/** wx allows 10 wx.request and 10 wx.uploadFile in flight per mini program and fails the 11th ("exceed max task
+ * count"): calls past that wait here for a free slot instead. */
+function slots(max: number) {
+  let free = max;
+  const waiting: Array<() => void> = [];
+  return async <T>(work: () => Promise<T>): Promise<T> => {
+    if (free > 0) free -= 1;
+    else await new Promise<void>((resolve) => waiting.push(resolve)); // a finished call hands its slot over
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else free += 1;
+    }
+  };
+}
+const requestSlot = slots(10);
+const uploadSlot = slots(10);
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const newKey = () => `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
 /** Routes of the session itself: never refreshed or re-logged around. */
@@ -218,7 +238,7 @@ export function createClient(options: ClientOptions) {
   }
 
   function exchange(method: Method, target: string, body: unknown, header: Record<string, string>): Promise<RawAnswer> {
-    return new Promise<RawAnswer>((resolve) => {
+    return requestSlot(() => new Promise<RawAnswer>((resolve) => {
       send({
         url: target,
         method: method.toUpperCase() as Upper<typeof method>,
@@ -233,7 +253,7 @@ export function createClient(options: ClientOptions) {
         },
         fail: (err) => resolve(unanswered(err)),
       });
-    });
+    }));
   }
 
   function result<O>(answer: RawAnswer): Result<O> {
@@ -371,7 +391,7 @@ export function createClient(options: ClientOptions) {
    * session as every call: refreshed once on a 401 and repeated, a short Retry-After waited out. */
   async function upload(filePath: string, purpose = "post"): Promise<{ ok: boolean; status: number; data: unknown }> {
     const attempt = (header: Record<string, string>) =>
-      new Promise<RawAnswer>((resolve) =>
+      uploadSlot(() => new Promise<RawAnswer>((resolve) =>
         wx.uploadFile({
           url: url("/v1/media"),
           filePath,
@@ -381,7 +401,7 @@ export function createClient(options: ClientOptions) {
           success: (res) => resolve(answered(res.statusCode, res.data)),
           fail: (err) => resolve(unanswered(err)),
         }),
-      );
+      ));
     const answer = result<Operation<"/v1/media", "post">>(await inSession(attempt));
     // A refusal's data is its problem, mapped as every call's (a proxy's 413 page for a large photo too).
     return { ok: answer.ok, status: answer.status, data: answer.ok ? answer.data : answer.problem };

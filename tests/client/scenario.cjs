@@ -109,6 +109,9 @@ const refreshes = () => sent.filter((path) => path === "/v1/auth/refresh").lengt
   seen.gateway = gateway.ok ? null : { status: gateway.status, code: gateway.problem.code, message: gateway.problem.userMessage };
   script.close();
 
+  // A page loading more than wx's 10 requests in flight at once: the client queues, none fails.
+  const crowd = await Promise.all(Array.from({ length: 14 }, () => client.get("/healthz")));
+  seen.crowd = crowd.map((r) => (r.ok ? r.status : r.problem.detail));
 
   const offline = createClient({ baseUrl: "http://127.0.0.1:9", tokens: memoryTokens() });
   const unreachable = await offline.get("/healthz");
