@@ -124,3 +124,18 @@ async def test_upload_renews_a_refused_session_and_waits_out_retry_after(setting
         "code": "payload_too_large",
         "message": "内容太大了，请精简后再试。",
     }
+
+
+async def test_the_live_socket_example_of_the_docs(settings, sandbox, tmp_path):
+    """docs/live.md's app.js as written, with the kit as `api`, through the strict wx.connectSocket: it opens with
+    the kit's token, reopens once after a refused handshake (one socket at a time: a refused handshake fires onError
+    and onClose), and does not reopen a socket replaced by the member's other device (4409)."""
+    compiled = await asyncio.to_thread(compile_client, tmp_path / "js")
+    async with serve(create_app(settings)) as api:
+        seen = await node(
+            "live_reconnect.cjs", compiled, api, sandbox.url, flags=("--experimental-websocket",), timeout=60
+        )
+    # The refused handshake: onError only here (node's WebSocket), onError and onClose elsewhere; one reopening.
+    assert seen["ready"]
+    assert seen["renewed"] == {"sockets": 2, "closes": []}
+    assert seen["replaced"] == {"sockets": 2, "closes": [4409], "theirs": []}
