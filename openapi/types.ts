@@ -1163,7 +1163,7 @@ export interface paths {
         };
         /**
          * Member contribution ranking (members see ranks, admins also the details)
-         * @description Each active member's contribution over the local days `from` to `to` (METRICS_TIMEZONE, at most 366 days): weighted valid posts, valid comments, comments and likes received and participation (a poll's proposals and votes as they stand at its close, on that day; docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`. Where a read replica serves it, the ranking may be up to `REPLICA_MAX_LAG` (1 s) behind.
+         * @description Each active member's contribution over the local days `from` to `to` (METRICS_TIMEZONE, at most 366 days): weighted valid posts, valid comments, comments and likes received and participation (a poll's proposals and votes as they stand at its close, on that day; docs/metrics.md). Admins also get each member's counts (`details`) and the `weights`. Ranked by score, ties lower user id first; pages of `limit` with `nextCursor` (a community holds up to 500 members). Where a read replica serves it, the ranking may be up to `REPLICA_MAX_LAG` (1 s) behind.
          */
         get: operations["communityLeaderboard"];
         put?: never;
@@ -4706,6 +4706,11 @@ export interface components {
             /** Format: date */
             end: string;
             items: components["schemas"]["LeaderboardEntry"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
+            nextCursor: string | null;
             /** Format: date */
             start: string;
             weights?: {
@@ -10815,6 +10820,8 @@ export interface operations {
                 to: components["parameters"]["query.to.2"];
                 /** @description Page size */
                 limit?: number;
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {

@@ -275,6 +275,31 @@ async def test_leaderboard_ranks_by_contribution(client, world, settings, databa
     assert all("details" not in i for i in member["items"]) and "weights" not in member
 
 
+async def test_the_leaderboard_pages_through_every_member_with_ties_in_one_order(
+    client, world, settings, database_url, day
+):
+    """A community holds up to 500 members and a page at most 100: the ranking goes on with `nextCursor`, and a
+    tie cut by a page boundary (C and D, 2 each: lower id first) is neither repeated nor skipped."""
+    await rolled_up(database_url, settings)
+    users = world["users"]
+    url = f"/v1/communities/{world['c1']}/leaderboard"
+    paged = {2: [["A", "B"], ["C", "D"]], 3: [["A", "B", "C"], ["D"]], 1: [["A"], ["B"], ["C"], ["D"]]}
+    for limit, pages in paged.items():
+        seen, cursor = [], None
+        for expected in pages:
+            params = {"from": str(day), "to": str(day), "limit": limit} | ({"cursor": cursor} if cursor else {})
+            answer = await client.get(url, params=params, headers=auth(world, "D"))
+            assert answer.status_code == 200, answer.text
+            page = answer.json()
+            assert [i["userId"] for i in page["items"]] == [str(users[name]) for name in expected]
+            seen += [i["rank"] for i in page["items"]]
+            cursor = page["nextCursor"]
+        assert cursor is None and seen == [1, 2, 3, 4]
+    forged = {"from": str(day), "to": str(day), "cursor": "bm9wZQ"}
+    forged = await client.get(url, params=forged, headers=auth(world, "D"))
+    assert forged.status_code == 400 and forged.json()["code"] == "validation_failed"
+
+
 async def test_two_tier_pool_splits_exactly_and_commits_once(client, world, settings, database_url, day):
     await rolled_up(database_url, settings)
     headers = {"x-operator-key": OPERATOR_KEY}

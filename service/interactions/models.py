@@ -10,6 +10,7 @@ import msgspec
 
 from service.core.media import AvatarLink
 from service.core.money.models import Order, Refund
+from service.core.paging import NextCursor
 
 ID_PATTERN = r"^[1-9][0-9]{0,15}$(?!\n)"
 EVENT_ID_PATTERN = r"^[A-Za-z0-9._:-]+$(?!\n)"
@@ -205,6 +206,7 @@ class Leaderboard(Camel, frozen=True, omit_defaults=True):
     start: date
     end: date
     items: list[LeaderboardEntry]
+    next_cursor: NextCursor  # no default: sent as null on the last page, as every list's
     weights: dict[str, float] | None = None
 
 

@@ -65,6 +65,29 @@ def contribution_score(settings: Settings, c: Contribution) -> float:
     )
 
 
+def ranked_page(
+    settings: Settings, members: dict[int, Contribution], after: tuple[float, int] | None, limit: int
+) -> tuple[list[tuple[int, float, int, Contribution]], tuple[float, int] | None]:
+    """One page of the leaderboard: (rank, score, user id, contribution) of up to ``limit`` members after the cursor's
+    (score, user id), and the next page's key (None on the last page). The order is total (score down, then lower user
+    id first), so a tie cut by a page boundary is neither repeated nor skipped."""
+    scored = sorted(
+        ((contribution_score(settings, c), user_id, c) for user_id, c in members.items()),
+        key=lambda item: (-item[0], item[1]),
+    )
+    start = (
+        0
+        if after is None
+        else next(
+            (n for n, (score, user_id, _) in enumerate(scored) if (-score, user_id) > (-after[0], after[1])),
+            len(scored),
+        )
+    )
+    page = [(start + n + 1, score, user_id, c) for n, (score, user_id, c) in enumerate(scored[start : start + limit])]
+    more = start + limit < len(scored)
+    return page, (page[-1][1], page[-1][2]) if more else None
+
+
 async def contributions(
     conn: asyncpg.Connection, settings: Settings, community_id: int, start: date, end: date
 ) -> dict[int, Contribution]:

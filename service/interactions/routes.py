@@ -16,6 +16,7 @@ from service.core.guard import BEARER_SECURITY, OPERATOR_SECURITY, CurrentUser, 
 from service.core.idempotency import IdempotencyKey
 from service.core.ids import MAX_ID, PathId
 from service.core.money.models import Transfer
+from service.core.paging import Cursor, decode_cursor, encode_cursor
 from service.errors import Problem
 from service.interactions import ingestion, logic, rewards, stages
 from service.interactions import queries as q
@@ -138,8 +139,9 @@ class MetricsController(Controller):
             "Each active member's contribution over the local days `from` to `to` (METRICS_TIMEZONE, at most 366 "
             "days): weighted valid posts, valid comments, comments and likes received and participation (a poll's "
             "proposals and votes as they stand at its close, on that day; docs/metrics.md). Admins also get each "
-            "member's counts (`details`) and the `weights`. Where a read replica serves it, the ranking may be up to "
-            "`REPLICA_MAX_LAG` (1 s) behind."
+            "member's counts (`details`) and the `weights`. Ranked by score, ties lower user id first; pages of "
+            "`limit` with `nextCursor` (a community holds up to 500 members). Where a read replica serves it, the "
+            "ranking may be up to `REPLICA_MAX_LAG` (1 s) behind."
         ),
         responses=PROBLEMS.responses("unauthorized", "token_expired", "not_member", "window_too_long"),
     )
@@ -152,21 +154,21 @@ class MetricsController(Controller):
         reads: Reads,
         settings: AppSettings,
         limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> Leaderboard:
         async with reads.primary.acquire() as db:  # the caller's standing: on the primary, current
             is_admin = (await require_member(db, community_id, caller.id))["role"] in ADMIN_ROLES
 
-        async def ranked(conn: asyncpg.Connection, _as_of: object) -> tuple[list, dict]:
+        after = decode_cursor(cursor, float, int)
+
+        async def ranked(conn: asyncpg.Connection, _as_of: object) -> tuple[list, tuple | None, dict]:
             members = await rewards.contributions(conn, settings, community_id, start, end)
-            scored = sorted(
-                ((rewards.contribution_score(settings, c), user_id, c) for user_id, c in members.items()),
-                key=lambda item: (-item[0], item[1]),
-            )[:limit]
-            names = {r["id"]: r for r in await conn.fetch(q.MEMBER_NAMES, [user_id for _, user_id, _ in scored])}
-            return scored, names
+            page, following = rewards.ranked_page(settings, members, after, limit)
+            names = {r["id"]: r for r in await conn.fetch(q.MEMBER_NAMES, [user_id for _, _, user_id, _ in page])}
+            return page, following, names
 
         # The ranking: from the replica when it is usable (at most REPLICA_MAX_LAG seconds late).
-        scored, names = await reads.read(ranked)
+        page, following, names = await reads.read(ranked)
         return Leaderboard(
             community_id=str(community_id),
             start=start,
@@ -180,8 +182,9 @@ class MetricsController(Controller):
                     score=score,
                     details=contribution if is_admin else None,
                 )
-                for rank, (score, user_id, contribution) in enumerate(scored, start=1)
+                for rank, score, user_id, contribution in page
             ],
+            next_cursor=encode_cursor(*following) if following else None,
             weights=rewards.contribution_weights(settings) if is_admin else None,
         )
 
