@@ -60,6 +60,23 @@ async def test_readers_see_their_own_writes_at_once_and_others_when_the_page_exp
     assert ids(await world.feed(alice, cid)) == [old["id"]]
 
 
+async def test_a_readers_own_deletion_of_an_older_post_shows_at_once(world, db):
+    """Her own news was looked for among posts written within the edit window only: a post older than that, which
+    she deleted (or an admin's deletion of another's post), stayed in her cached page until it expired."""
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    written = ((bob, "旧帖"), (carol, "别人的"), (bob, "留"))
+    mine, others, kept = [await world.post(who, cid, text) for who, text in written]
+    await db.execute("UPDATE posts SET created_at = created_at - interval '1 day'")  # past the edit window
+    assert ids(await world.feed(bob, cid)) == [kept["id"], others["id"], mine["id"]]  # the page is cached now
+
+    assert (await world.client.delete(f"/v1/posts/{mine['id']}", headers=bob.headers)).status_code == 204
+    assert ids(await world.feed(bob, cid)) == [kept["id"], others["id"]]
+    assert (await world.client.delete(f"/v1/posts/{others['id']}", headers=alice.headers)).status_code == 204
+    assert ids(await world.feed(alice, cid)) == [kept["id"]]
+    assert ids(await world.feed(carol, cid)) == [kept["id"], others["id"], mine["id"]]  # others: when it expires
+
+
 async def test_readers_see_their_own_comments_at_once_and_others_when_the_page_expires(world):
     alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
     cid = await world.community(alice, bob, carol, dave)
