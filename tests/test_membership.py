@@ -448,6 +448,26 @@ async def test_ownership_transfer(client, people):
     assert "ownership.transferred" in await audit_actions(client, bob, cid)
 
 
+async def test_ownership_handed_to_a_muted_member_lifts_the_mute(client, people, db):
+    """Nobody mutes the owner, so nobody could lift a mute the new owner carried in: handed the community while
+    muted for a month, they could not post in it, nor could anyone unmute them. The transfer lifts it."""
+    alice, bob, *_ = people
+    cid = (await create_community(client, alice))["id"]
+    await join(client, bob, cid)
+    muted = await client.put(members_url(cid, bob.id), json={"muteMinutes": 43_200}, headers=alice.headers)
+    assert muted.status_code == 200 and muted.json()["mutedUntil"] is not None
+    transferred = await client.post(
+        f"/v1/communities/{cid}/ownership-transfer", json={"userId": str(bob.id)}, headers=alice.headers
+    )
+    assert transferred.status_code == 200, transferred.text
+    mine = (await client.get(f"/v1/communities/{cid}", headers=bob.headers)).json()["membership"]
+    assert mine["role"] == "owner" and mine["mutedUntil"] is None
+    await check_can_post(db, int(cid), bob.id)
+    listed = (await client.get(members_url(cid), params={"role": "owner"}, headers=alice.headers)).json()["items"]
+    assert [(m["userId"], m["mutedUntil"]) for m in listed] == [(str(bob.id), None)]
+    assert "member.unmuted" in await audit_actions(client, bob, cid)
+
+
 async def test_introductions_and_newcomers(client, people, db):
     alice, bob, carol, dave = people
     cid = (await create_community(client, alice, introductionRequired=True))["id"]

@@ -188,7 +188,7 @@ async def remove_member(
 async def transfer_ownership(
     conn: asyncpg.Connection, community_id: int, owner_id: int, new_owner_id: int, key: str | None
 ) -> Response[bytes]:
-    """The owner hands the community to an active member and stays on as an admin."""
+    """The owner hands the community to an active member and stays on as an admin; a mute of the new owner ends."""
 
     async def action() -> tuple[int, m.Community]:
         # Lock first, then check: concurrent transfers see the owner the previous one left behind.
@@ -203,6 +203,10 @@ async def transfer_ownership(
             await conn.execute(q.SET_OWNER, community_id, new_owner_id)
             details = {"from": str(owner_id), "to": str(new_owner_id)}
             await _audit(conn, community_id, owner_id, "ownership.transferred", new_owner_id, details)
+            # Nobody mutes the owner, so nobody could lift a mute the new owner carried in: it ends here.
+            if target["muted_until"] is not None and target["muted_until"] > datetime.now(UTC):
+                await conn.execute(q.SET_MUTED_UNTIL, community_id, new_owner_id, None)
+                await _audit(conn, community_id, owner_id, "member.unmuted", new_owner_id, {"reason": "ownership"})
         return 200, await _community(conn, community_id, owner_id)
 
     scope = scope_of("community.transfer", community_id, new_owner_id)
