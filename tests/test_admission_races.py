@@ -122,3 +122,39 @@ async def test_invite_uses_and_the_cap_race_together(busy_client, database_url, 
     )
     assert outcomes(responses) == {"joined": 3, "community_full": 27}
     assert await db.fetchval("SELECT uses FROM invites WHERE code = $1", code) == 3
+
+
+async def test_a_join_slow_to_reach_the_lock_is_not_skipped_by_the_member_list(busy_client, database_url, settings, db):
+    """The member list pages in joining order (joined_at, then id). A join stamped with its transaction's start
+    (now()) but admitted after a later one (here its invite row is held) slotted in behind a cursor already read:
+    the member was on no page. The joining time is taken under the community's lock, in admission order."""
+    owner, bob, carol, dave, erin = await create_users(database_url, settings, "Owner", "Bob", "Carol", "Dave", "Erin")
+    cid = (await create_community(busy_client, owner))["id"]
+    await join(busy_client, bob, cid)
+    code = (await busy_client.post(f"/v1/communities/{cid}/invites", json={}, headers=owner.headers)).json()["code"]
+    holder = await asyncpg.connect(database_url)
+    try:
+        held = holder.transaction()
+        await held.start()
+        await holder.execute("SELECT 1 FROM invites WHERE code = $1 FOR UPDATE", code)
+        slow = asyncio.create_task(
+            busy_client.post(f"/v1/communities/{cid}/join", json={"inviteCode": code}, headers=carol.headers)
+        )
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%invites%'"
+        for _ in range(200):
+            if await db.fetchval(waiting):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the invite join never waited on the held invite")
+        await join(busy_client, dave, cid)
+        await join(busy_client, erin, cid)
+        url = f"/v1/communities/{cid}/members"
+        first = (await busy_client.get(url, params={"limit": 3}, headers=owner.headers)).json()
+        await held.rollback()
+        assert (await slow).status_code == 201
+    finally:
+        await holder.close()
+    rest = (await busy_client.get(url, params={"cursor": first["nextCursor"]}, headers=owner.headers)).json()
+    listed = [item["nickname"] for item in first["items"] + rest["items"]]
+    assert listed == ["Owner", "Bob", "Dave", "Erin", "Carol"]

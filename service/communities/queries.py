@@ -107,10 +107,11 @@ INSERT INTO memberships (community_id, user_id, role, via) VALUES ($1, $2, 'owne
 """
 
 # Admit, or re-admit after leaving. An admin's mute and an earlier introduction survive a re-join, so
-# leaving and coming back is no way around a mute. The times come from the inserted row (its defaults): Citus
-# takes no now() in DO UPDATE SET.
+# leaving and coming back is no way around a mute. The times come from the inserted row: Citus takes no now() in
+# DO UPDATE SET. joined_at is the clock under the community's lock, not the transaction's start (now()): joining
+# order is then admission order, and the member list's cursor (joined_at, id) skips no join committed after a page.
 UPSERT_MEMBER = """
-INSERT INTO memberships AS m (community_id, user_id, via) VALUES ($1, $2, $3)
+INSERT INTO memberships AS m (community_id, user_id, via, joined_at) VALUES ($1, $2, $3, clock_timestamp())
 ON CONFLICT (community_id, user_id) DO UPDATE
 SET role = 'member', status = 'active', via = EXCLUDED.via, joined_at = EXCLUDED.joined_at, left_at = NULL,
     removed_by = NULL, notifications_muted = false, unfollowed = false, last_read_at = EXCLUDED.last_read_at
