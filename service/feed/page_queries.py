@@ -211,10 +211,10 @@ SELECT c.id IS NOT NULL AS found, m.status AS standing, {_PINS} AS pins,
                   WHERE c.community_id = $1 AND c.author_id = $2
                     AND c.created_at >= $4::timestamptz - make_interval(secs => $5)
                     AND greatest(c.created_at, c.updated_at, c.deleted_at) >= $4)
-       -- a post of the page the reader deleted since, whoever wrote it and whenever (an admin's deletion too)
+       -- a post the reader deleted since, whoever wrote it and whenever (an admin's deletion too): posts_deleted_by
        OR EXISTS (SELECT FROM posts p
-                  WHERE p.community_id = $1 AND p.id = ANY($3::text::bigint[]) AND p.deleted_by = $2
-                    AND p.deleted_at >= $4) AS own_news
+                  WHERE p.deleted_by = $2 AND p.deleted_at >= $4 AND p.deleted_at IS NOT NULL
+                    AND p.community_id = $1) AS own_news
 FROM (SELECT $1::bigint AS id) wanted
 LEFT JOIN communities c ON c.id = wanted.id
 LEFT JOIN memberships m ON m.community_id = wanted.id AND m.user_id = $2
