@@ -14,14 +14,14 @@ from service.warmup.routes import CONTROLLERS
 
 
 async def _erase(conn: asyncpg.Connection, erasure: Erasure) -> None:
-    """The robot's nudges that name the member, sent to them or naming them to another, and the introductions
-    naming them in those others' inboxes (the inbox's own erasure takes only the member's inbox)."""
-    nudges = await conn.fetch(
-        "DELETE FROM warmup_nudges WHERE user_id = $1 OR other_id = $1 RETURNING user_id, other_id, kind",
-        erasure.user_id,
+    """The robot's nudges sent to the member go; those introducing them to another stay as the other's record
+    without their id (it bounds the other's nudges: one a week), and the introductions naming them leave those
+    others' inboxes (the inbox's own erasure takes only the member's inbox)."""
+    await conn.execute("DELETE FROM warmup_nudges WHERE user_id = $1", erasure.user_id)
+    told = await conn.fetch(
+        "UPDATE warmup_nudges SET other_id = NULL WHERE other_id = $1 RETURNING user_id", erasure.user_id
     )
-    told = {n["user_id"] for n in nudges if n["kind"] == "introduction" and n["other_id"] == erasure.user_id}
-    await withdraw(conn, sorted(told), "introduction", "user", erasure.user_id)
+    await withdraw(conn, sorted({n["user_id"] for n in told}), "introduction", "user", erasure.user_id)
 
 
 DOMAIN = Domain(

@@ -212,3 +212,31 @@ async def test_the_export_lists_my_interests_by_community_across_a_longer_id(wor
     await run(jobs, "interests.extract")
     exported = await get(world, bob, "/v1/me/export")
     assert [(i["communityId"], i["tag"]) for i in exported["interests"]] == [(cid, "跑步") for cid in communities]
+
+
+async def test_an_erasure_does_not_reset_the_weekly_bound_of_the_member_introduced_to_them(world, jobs, db):
+    # Found by review: the erasure deleted the other member's record of the introduction too, so the robot nudged
+    # them again at its next run, within the week (bob may be introduced during his cooling-off, then erased).
+    alice, bob, carol, dan = [await world.member(n) for n in ("alice", "bob", "carol", "dan")]
+    cid = await world.community(alice, bob, carol, dan)
+    for who in (bob, carol):
+        await world.post(who, cid, "周末去跑步，有人一起吗")
+        await world.post(who, cid, "跑步真是最好的运动")
+    await robot_on(world, alice, cid)
+    await run(jobs, "interests.extract")
+    await run(jobs, "robots.nudges")
+    assert await introductions(world, carol) == [("bob", "跑步")]
+    await world.post(dan, cid, "周末去跑步，有人一起吗")
+    await world.post(dan, cid, "跑步真是最好的运动")
+    await run(jobs, "interests.extract")
+
+    assert (await world.client.delete("/v1/me", headers=bob.headers)).status_code == 202
+    await db.execute("UPDATE account_deletions SET due_at = now() WHERE user_id = $1", bob.id)
+    assert await erase_due(jobs.pool) == 1
+    assert await introductions(world, carol) == []  # the item naming bob went
+    assert await db.fetchval("SELECT count(*) FROM warmup_nudges WHERE $1 IN (user_id, other_id)", bob.id) == 0
+
+    await run(jobs, "robots.nudges")
+    assert await introductions(world, carol) == []  # carol had her nudge this week
+    assert await introductions(world, dan) == []  # and dan has no one else to meet
+    assert await db.fetchval("SELECT count(*) FROM warmup_nudges WHERE user_id = $1", carol.id) == 1
