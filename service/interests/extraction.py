@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from service.core.revocation import hold_accounts
 from service.interests import queries as q
 from service.interests.segmenter import keywords
 
@@ -85,10 +86,12 @@ async def _batch(conn: asyncpg.Connection, source: str) -> tuple[int, set[int]]:
     if not rows:
         return 0, set()
     counted = [row for row in rows if row["state"] == "count"]
+    # The posts of an erased account stay (under the tombstone): its texts not yet read weigh for no one.
+    standing = await hold_accounts(conn, sorted({row["user_id"] for row in counted}))
     # jieba is pure Python: off the event loop, so the worker's heartbeats and other jobs go on meanwhile (its
     # dictionary loads here the first time, seconds).
     tags = await asyncio.to_thread(lambda: {row["id"]: keywords(row["text"]) for row in counted})
-    weights = _weights(counted, tags)
+    weights = _weights([row for row in counted if row["user_id"] in standing], tags)
     half_life = HALF_LIFE.total_seconds()
     if weights:
         keys = list(weights)
