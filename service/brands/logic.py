@@ -17,12 +17,11 @@ from service.brands import models as m
 from service.brands import queries as q
 from service.core import hooks, live
 from service.core.access import brand_role, require_owner
-from service.core.content import POST_SCENE, judge
+from service.core.content import require_pass
 from service.core.idempotency import replay, run_once, scope_of
 from service.core.rows import from_row, invalid
 from service.errors import Problem
 from service.wechat.client import WeChatClient
-from service.wechat.errors import CONTENT_REJECTED, WECHAT_SESSION_STALE, WeChatUnavailable
 
 PAGE_COMMUNITIES = 500  # the brand page lists this many communities at most
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -57,19 +56,9 @@ async def _check_defaults(
         return
     openid = await pool.fetchval(q.USER_OPENID, user_id) or ""
     if shown:
-        await _require_pass(wechat, openid, shown, "the brand's texts")
+        await require_pass(wechat, openid, shown, "the brand's texts")
     for rule in data.robot_rules:
-        await _require_pass(wechat, openid, rule.reply, f"the default reply to {rule.keyword.strip()!r}")
-
-
-async def _require_pass(wechat: WeChatClient, openid: str, text: str, what: str) -> None:
-    verdict = await judge(wechat, openid, POST_SCENE, text)
-    if verdict.reason == "not visited recently":
-        raise Problem(WECHAT_SESSION_STALE)
-    if verdict.outcome == "unchecked":
-        raise WeChatUnavailable("WeChat could not check the text: try again", retry_after=5)
-    if verdict.outcome != "pass":
-        raise Problem(CONTENT_REJECTED, f"{what} did not pass the content check ({verdict.outcome})")
+        await require_pass(wechat, openid, rule.reply, f"the default reply to {rule.keyword.strip()!r}")
 
 
 def _defaults_args(data: m.BrandDefaults) -> list:

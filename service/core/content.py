@@ -107,6 +107,18 @@ async def openid_of(conn: asyncpg.Connection, user_id: int) -> str:
     return openid
 
 
+async def require_pass(wechat: WeChatClient, openid: str, text: str, what: str) -> None:
+    """Text a robot posts under its name (a keyword reply, a brand's defaults): WeChat must pass it outright, held
+    for review is refused too; WeChat unable to check it (whatever the error) is a 503 the client retries."""
+    verdict = await judge(wechat, openid, POST_SCENE, text)
+    if verdict.reason == "not visited recently":
+        raise Problem(WECHAT_SESSION_STALE)
+    if verdict.outcome == "unchecked":
+        raise WeChatUnavailable(f"WeChat could not check {what}: try again", retry_after=5)
+    if verdict.outcome != "pass":
+        raise Problem(CONTENT_REJECTED, f"{what} did not pass the content check ({verdict.outcome})")
+
+
 async def require_passed(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, text: str, what: str) -> None:
     """A text shown to others at once, with no pending state to hold it in (a meetup's title, a collection's, a
     warm-up topic): WeChat must pass it; held for review it answers `content_rejected` too. The member's openid

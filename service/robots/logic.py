@@ -24,7 +24,7 @@ from msgspec import UNSET
 from service.core import hooks
 from service.core.access import access_row
 from service.core.apps import require_app_member
-from service.core.content import POST_SCENE, judge
+from service.core.content import require_pass
 from service.core.hooks import Published
 from service.core.paging import fetch_page
 from service.core.revocation import hold_account
@@ -39,7 +39,7 @@ from service.robots.problems import MAX_RULES
 from service.robots.push import SEAL_KEEP, ForgedPush, InboundMessage, Seal
 from service.settings import Settings
 from service.wechat.client import WeChatClient
-from service.wechat.errors import CONTENT_REJECTED, WECHAT_SESSION_STALE, WeChatUnavailable
+from service.wechat.errors import WeChatUnavailable
 
 log = logging.getLogger("service.robots")
 
@@ -73,13 +73,7 @@ async def _check_reply(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, r
     """The reply goes out under a robot's name: it must pass WeChat's check outright (no connection held)."""
     async with pool.acquire() as conn:
         openid = await conn.fetchval(q.USER_OPENID, user_id)
-    verdict = await judge(wechat, openid or "", POST_SCENE, reply)
-    if verdict.reason == "not visited recently":
-        raise Problem(WECHAT_SESSION_STALE)
-    if verdict.outcome == "unchecked":
-        raise WeChatUnavailable("WeChat could not check the reply: try again", retry_after=5)
-    if verdict.outcome != "pass":
-        raise Problem(CONTENT_REJECTED, f"the reply did not pass the content check ({verdict.outcome})")
+    await require_pass(wechat, openid or "", reply, "the reply")
 
 
 async def create_rule(
