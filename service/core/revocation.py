@@ -36,27 +36,25 @@ _RECENT = "SELECT id FROM users WHERE erased_at > now() - make_interval(secs => 
 # until its next run, which erases what the write stored. Not a row lock on users: on Citus, where users is a
 # reference table, any row lock there also locks the table's whole shard (every write would hold up every login).
 _ACCOUNT = 1_633_907_054  # the namespace: any constant no other advisory lock uses
-_HOLD = "SELECT pg_advisory_xact_lock_shared($1, ($2::bigint % 2147483647)::int)"
 _TAKE = "SELECT pg_try_advisory_xact_lock($1, ($2::bigint % 2147483647)::int)"
-_STANDS = "SELECT erased_at IS NULL FROM users WHERE id = $1"  # after the lock: a snapshot taken once it is held
-_HOLD_MANY = "SELECT count(pg_advisory_xact_lock_shared($1, (u % 2147483647)::int)) FROM unnest($2::bigint[]) u"
+_HOLD = "SELECT count(pg_advisory_xact_lock_shared($1, (u % 2147483647)::int)) FROM unnest($2::bigint[]) u"
+# After the locks, in a statement of its own: its snapshot is taken once they are held.
 _STANDING = "SELECT id FROM users WHERE id = ANY($1::bigint[]) AND erased_at IS NULL"
 
 
 async def hold_account(conn: asyncpg.Connection, user_id: int) -> None:
     """First in a member's write transaction: the account stays until it commits; erased meanwhile, 401
     `unauthorized` and nothing is written."""
-    await conn.execute(_HOLD, _ACCOUNT, user_id)
-    if not await conn.fetchval(_STANDS, user_id):
+    if not await hold_accounts(conn, [user_id]):
         raise Problem("unauthorized", "this account was deleted")
 
 
 async def hold_accounts(conn: asyncpg.Connection, user_ids: list[int]) -> set[int]:
-    """`hold_account` for a job writing for many members at once: the accounts are held for the caller's
-    transaction and those not erased are returned (write nothing for the others)."""
+    """The accounts held for the caller's transaction (a member's write, or a job writing for many members at
+    once); answers those not erased (write nothing for the others)."""
     if not user_ids:
         return set()
-    await conn.execute(_HOLD_MANY, _ACCOUNT, user_ids)
+    await conn.execute(_HOLD, _ACCOUNT, user_ids)
     return {row["id"] for row in await conn.fetch(_STANDING, user_ids)}
 
 
