@@ -24,6 +24,23 @@ async def attach(world, who, brand_id: str, community_id: str, status: int = 200
     return response.json()
 
 
+async def brand_community_with_its_team(world) -> tuple:
+    """A brand's community: its owner (on the brand's team), the brand's owner (`boss`, no member), a team member
+    who joined as a plain member (`helper`), an admin the owner promoted and a plain member; then the brand and the
+    community's id."""
+    owner, boss, helper, admin, member = [await world.member(n) for n in ("主理人", "品牌方", "助理", "群管", "成员")]
+    brand = await create_brand(world, boss)
+    await world.client.put(f"/v1/brands/{brand['id']}/admins/{owner.id}", headers=boss.headers)
+    cid = await world.community(owner, helper, admin, member, name="品牌群")
+    await attach(world, owner, brand["id"], cid)
+    await world.client.put(f"/v1/brands/{brand['id']}/admins/{helper.id}", headers=boss.headers)
+    promoted = await world.client.put(
+        f"/v1/communities/{cid}/members/{admin.id}", json={"role": "admin"}, headers=owner.headers
+    )
+    assert promoted.status_code == 200, promoted.text
+    return owner, boss, helper, admin, member, brand, cid
+
+
 async def join(world, who, cid: str) -> dict:
     response = await world.client.post(f"/v1/communities/{cid}/join", headers=who.headers)
     assert response.status_code == 201, response.text
@@ -160,16 +177,7 @@ async def test_a_community_admin_cannot_mute_or_remove_someone_who_stands_for_th
     """The brand's team stands as admin in the brand's communities, joined or not: a community's admin may no more
     mute or remove a team member who joined than another admin (the rule read the membership row alone, where the
     team member is a plain member); the community's owner still may, as for any admin."""
-    owner, boss, helper, admin, member = [await world.member(n) for n in ("主理人", "品牌方", "助理", "群管", "成员")]
-    brand = await create_brand(world, boss)
-    await world.client.put(f"/v1/brands/{brand['id']}/admins/{owner.id}", headers=boss.headers)
-    cid = await world.community(owner, helper, admin, member, name="品牌群")
-    await attach(world, owner, brand["id"], cid)
-    await world.client.put(f"/v1/brands/{brand['id']}/admins/{helper.id}", headers=boss.headers)
-    promoted = await world.client.put(
-        f"/v1/communities/{cid}/members/{admin.id}", json={"role": "admin"}, headers=owner.headers
-    )
-    assert promoted.status_code == 200, promoted.text
+    owner, boss, helper, admin, member, brand, cid = await brand_community_with_its_team(world)
 
     def mute(who, target, minutes: int = 10):
         url = f"/v1/communities/{cid}/members/{target.id}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.brands.test_brands import attach, create_brand
+from tests.brands.test_brands import brand_community_with_its_team
 from tests.moderation.conftest import OPERATOR, queue, report
 from tests.world import assert_problem
 
@@ -242,16 +242,7 @@ async def test_reports_against_the_brands_team_go_to_the_operator(world):
     """The staff do not judge themselves (docs/moderation.md): a report against anyone standing as admin goes to the
     operator, and the brand's team stands as admin in the brand's communities, joined as a plain member too (the
     routing read the membership row alone: a community admin judged the brand's team)."""
-    owner, boss, helper, admin, member = [await world.member(n) for n in ("主理人", "品牌方", "助理", "群管", "成员")]
-    brand = await create_brand(world, boss)
-    await world.client.put(f"/v1/brands/{brand['id']}/admins/{owner.id}", headers=boss.headers)
-    cid = await world.community(owner, helper, admin, member, name="品牌群")
-    await attach(world, owner, brand["id"], cid)
-    await world.client.put(f"/v1/brands/{brand['id']}/admins/{helper.id}", headers=boss.headers)
-    promoted = await world.client.put(
-        f"/v1/communities/{cid}/members/{admin.id}", json={"role": "admin"}, headers=owner.headers
-    )
-    assert promoted.status_code == 200, promoted.text
+    owner, boss, helper, admin, member, brand, cid = await brand_community_with_its_team(world)
     posts = {}
     for who, text in ((helper, "品牌新品试用招募"), (member, "周末一起去爬山吧")):
         posted = await world.client.post(f"/v1/communities/{cid}/posts", json={"text": text}, headers=who.headers)
