@@ -23,6 +23,18 @@ from tests.wechat_support import Sandbox
 from tests.world import Member, sign_in
 
 
+def poll_body(**fields: Any) -> dict:
+    """A poll to open now: proposals for an hour, votes for an hour more; ``fields`` override."""
+    now = datetime.now(UTC)
+    return {
+        "title": "新款冷萃咖啡",
+        "description": "帮新品起个名字",
+        "proposalsCloseAt": (now + timedelta(hours=1)).isoformat(),
+        "votingCloseAt": (now + timedelta(hours=2)).isoformat(),
+        **fields,
+    }
+
+
 @dataclass
 class World:
     client: httpx.AsyncClient
@@ -52,14 +64,7 @@ class World:
         return someone
 
     async def open_poll(self, by: Member | None = None, community_id: str | None = None, **fields: Any) -> dict:
-        now = datetime.now(UTC)
-        body = {
-            "title": "新款冷萃咖啡",
-            "description": "帮新品起个名字",
-            "proposalsCloseAt": (now + timedelta(hours=1)).isoformat(),
-            "votingCloseAt": (now + timedelta(hours=2)).isoformat(),
-            **fields,
-        }
+        body = poll_body(**fields)
         response = await self.client.post(
             f"/v1/communities/{community_id or self.community_id}/polls", json=body, headers=(by or self.owner).headers
         )

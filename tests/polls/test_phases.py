@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.polls import closing
+from tests.polls.conftest import poll_body
 from tests.world import assert_problem
 
 
@@ -173,15 +174,8 @@ async def test_poll_schedule_is_validated(world):
 async def test_a_polls_texts_pass_wechats_content_check(world):
     """Title, description and the reward's product show to every member (and in the robot's announcement):
     WeChat must pass them before the poll opens; a risky one or WeChat down opens nothing."""
-    from datetime import UTC, datetime, timedelta
-
-    now = datetime.now(UTC)
     url = f"/v1/communities/{world.community_id}/polls"
-    base = {
-        "title": "新款冷萃咖啡",
-        "proposalsCloseAt": (now + timedelta(hours=1)).isoformat(),
-        "votingCloseAt": (now + timedelta(hours=2)).isoformat(),
-    }
+    base = poll_body()
 
     async def counts() -> tuple[int, int]:
         async with world.db() as conn:
@@ -212,15 +206,8 @@ async def test_a_polls_texts_pass_wechats_content_check(world):
 async def test_a_retried_poll_answers_the_first_even_with_wechat_down(world):
     """A retry of a poll that opened (its answer lost) gets that answer, not a second content check that WeChat,
     down by then, would answer 503 while the poll is open."""
-    from datetime import UTC, datetime, timedelta
-
-    now = datetime.now(UTC)
     url = f"/v1/communities/{world.community_id}/polls"
-    body = {
-        "title": "新款冷萃咖啡",
-        "proposalsCloseAt": (now + timedelta(hours=1)).isoformat(),
-        "votingCloseAt": (now + timedelta(hours=2)).isoformat(),
-    }
+    body = poll_body()
     headers = {**world.owner.headers, "Idempotency-Key": "poll-wechat-down"}
     first = await world.client.post(url, json=body, headers=headers)
     assert first.status_code == 201, first.text
