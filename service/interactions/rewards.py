@@ -8,6 +8,7 @@ always add up to the pool exactly (when at least one community is eligible).
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from datetime import date, datetime, timedelta
 
 import asyncpg
@@ -71,18 +72,12 @@ def ranked_page(
     """One page of the leaderboard: (rank, score, user id, contribution) of up to ``limit`` members after the cursor's
     (score, user id), and the next page's key (None on the last page). The order is total (score down, then lower user
     id first), so a tie cut by a page boundary is neither repeated nor skipped."""
-    scored = sorted(
-        ((contribution_score(settings, c), user_id, c) for user_id, c in members.items()),
-        key=lambda item: (-item[0], item[1]),
-    )
-    start = (
-        0
-        if after is None
-        else next(
-            (n for n, (score, user_id, _) in enumerate(scored) if (-score, user_id) > (-after[0], after[1])),
-            len(scored),
-        )
-    )
+
+    def order(item: tuple[float, int, Contribution]) -> tuple[float, int]:
+        return -item[0], item[1]
+
+    scored = sorted(((contribution_score(settings, c), user_id, c) for user_id, c in members.items()), key=order)
+    start = 0 if after is None else bisect_right(scored, (-after[0], after[1]), key=order)  # the first past it
     page = [(start + n + 1, score, user_id, c) for n, (score, user_id, c) in enumerate(scored[start : start + limit])]
     more = start + limit < len(scored)
     return page, (page[-1][1], page[-1][2]) if more else None
