@@ -22,9 +22,9 @@ from msgspec import UNSET
 from service.communities import models as m
 from service.communities import queries as q
 from service.communities import series
+from service.communities.texts import DEFAULT_TEXTS, TEXTS, check_texts
 from service.core import ratelimit
 from service.core.access import require_admin, require_member
-from service.core.content import require_passed
 from service.core.idempotency import replay, run_once, scope_of
 from service.core.interactions import record
 from service.core.live import joined
@@ -243,32 +243,6 @@ def _normalise(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-# What others read (discover shows name, description and tags to every signed-in user; the welcome robot posts
-# the greeting, the prompt greets every newcomer): WeChat's content check must pass it before it is stored.
-_TEXTS = ("name", "description", "tags", "welcome_template", "introduction_prompt")
-_DEFAULT_TEXTS = {"welcome_template": m.DEFAULT_WELCOME, "introduction_prompt": m.DEFAULT_INTRODUCTION_PROMPT}
-
-
-async def _check_texts(
-    pool: asyncpg.Pool,
-    wechat: WeChatClient,
-    user_id: int,
-    values: dict[str, Any],
-    before: asyncpg.Record | dict[str, Any],
-) -> None:
-    """One msg_sec_check for the texts of ``values`` that ``before`` (the stored settings, or our defaults at
-    creation) does not already hold; call it holding no connection."""
-    texts: list[str] = []
-    for name in _TEXTS:
-        old = before.get(name)
-        if name == "tags":
-            texts += [tag for tag in values["tags"] if tag not in (old or [])]
-        elif values[name] != old:
-            texts.append(values[name])
-    text = "\n".join(t for t in texts if t.strip())
-    await require_passed(pool, wechat, user_id, text, "name, description, tags, greeting or introduction prompt")
-
-
 def _settings_args(values: dict[str, Any]) -> list[Any]:
     return [values[name] for name in _COLUMNS]
 
@@ -304,7 +278,7 @@ async def create_community(
         await ratelimit.refuse_if_full(conn, bucket, limit, window, detail)
     values = _normalise({name: getattr(data, name) for name in _EDITABLE} | {"cover_url": ""})
     base_url = settings.public_base_url
-    await _check_texts(pool, wechat, user_id, values, _DEFAULT_TEXTS)  # before a connection is held
+    await check_texts(pool, wechat, user_id, values, DEFAULT_TEXTS)  # before a connection is held
 
     async def action() -> tuple[int, m.Community]:
         # Counted only when one is created: a retry with the same Idempotency-Key answers without coming here.
@@ -351,12 +325,12 @@ async def update_community(
     base_url: str,
 ) -> m.Community:
     sent = {name for name in _EDITABLE if getattr(data, name) is not UNSET}
-    if sent.intersection(_TEXTS):
+    if sent.intersection(TEXTS):
         # Only texts that differ from the stored ones are asked about: the settings form resends them all.
         async with pool.acquire() as conn:
             standing = await require_admin(conn, community_id, user_id)
             current = await conn.fetchrow(q.COMMUNITY, community_id)
-        await _check_texts(pool, wechat, user_id, _edited(current, standing["role"], data, sent), current)
+        await check_texts(pool, wechat, user_id, _edited(current, standing["role"], data, sent), current)
     async with pool.acquire() as conn, conn.transaction():
         standing = await require_admin(conn, community_id, user_id)
         current = await conn.fetchrow(q.LOCK_COMMUNITY, community_id)
