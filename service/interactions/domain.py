@@ -9,10 +9,10 @@ from service.interactions.brand_pool_routes import BrandRewardPoolsController
 from service.interactions.brand_pools import BRAND_POOL_PAYMENTS
 from service.interactions.ingestion import run_writer
 from service.interactions.jobs import JOBS
+from service.interactions.payouts import REWARD_PAYMENTS
 from service.interactions.privacy import PRIVACY
 from service.interactions.problems import PROBLEMS
 from service.interactions.reports import METRICS, REWARDS
-from service.interactions.rewards import REWARD_PAYMENTS
 from service.interactions.routes import CONTROLLERS
 
 DOMAIN = Domain(

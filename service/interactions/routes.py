@@ -18,7 +18,7 @@ from service.core.ids import MAX_ID, PathId
 from service.core.money.models import Transfer
 from service.core.paging import Cursor, decode_cursor, encode_cursor
 from service.errors import Problem
-from service.interactions import ingestion, logic, rewards, stages
+from service.interactions import ingestion, logic, payouts, rewards, stages
 from service.interactions import queries as q
 from service.interactions import reward_queries as rq
 from service.interactions.models import (
@@ -311,7 +311,7 @@ class MyRewardsController(Controller):
     async def transfer(
         self, reward_id: PathId, user: CurrentUser, db: Db, pay: Pay, idempotency_key: IdempotencyKey = None
     ) -> Response[Transfer]:
-        return await rewards.transfer_reward(db, pay, reward_id, user.id, idempotency_key)
+        return await payouts.transfer_reward(db, pay, reward_id, user.id, idempotency_key)
 
 
 CONTROLLERS = [InteractionsController, MetricsController, RewardPoolsController, MyRewardsController]
