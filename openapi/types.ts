@@ -2044,7 +2044,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a photo as wx.uploadFile sends it (multipart, field `file`)
-         * @description `wx.uploadFile({url, filePath, name: "file", formData: {purpose: "post"}})`; the answer body arrives as a string: `JSON.parse(res.data)`. The type is judged by the bytes (JPEG, PNG, WebP, GIF, HEIC), at most 10 MB and 50 million pixels. Orientation is applied and every piece of metadata (EXIF with GPS, XMP, ICC) is removed. The answer's URLs work for the uploader at once; others see the photo only once WeChat's image check approved it (`status`). Per member: 30 uploads a minute, 300 a day (429 with Retry-After).
+         * @description `wx.uploadFile({url, filePath, name: "file", formData: {purpose: "post"}})`; the answer body arrives as a string: `JSON.parse(res.data)`. The type is judged by the bytes (JPEG, PNG, WebP, GIF, HEIC), at most 10 MB and 50 million pixels. Orientation is applied and every piece of metadata (EXIF with GPS, XMP, ICC) is removed. The answer's URLs work for the uploader at once; others see the photo only once WeChat's image check approved it (`status`). Per member: 30 uploads a minute, 300 a day (429 with Retry-After). Send an `Idempotency-Key` per photo and repeat it when retrying: a retry of the same file answers the upload made first (same id, the first answer's URLs: `GET /v1/media/{id}` signs fresh ones), without counting against the limits or decoding again; the same key with another file or purpose is `idempotency_key_reused`.
          */
         post: operations["uploadMedia"];
         delete?: never;
@@ -8373,21 +8373,6 @@ export interface components {
             };
         };
         /**
-         * @description - `media_too_many_pixels`: The image has more pixels than MEDIA_MAX_PIXELS; it was not decoded.
-         *     - `media_unreadable`: The image is damaged or cut short.
-         */
-        Problem422_3f0f8dfef8: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "media_too_many_pixels" | "media_unreadable";
-                };
-            };
-        };
-        /**
          * @description - `content_rejected`: The text did not pass WeChat's content-safety check.
          *     - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
          */
@@ -8411,6 +8396,22 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "cannot_block_yourself";
+                };
+            };
+        };
+        /**
+         * @description - `media_too_many_pixels`: The image has more pixels than MEDIA_MAX_PIXELS; it was not decoded.
+         *     - `media_unreadable`: The image is damaged or cut short.
+         *     - `idempotency_key_reused`: This Idempotency-Key was already used for a different request: use a new key per request.
+         */
+        Problem422_cb29496505: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "idempotency_key_reused" | "media_too_many_pixels" | "media_unreadable";
                 };
             };
         };
@@ -12588,7 +12589,10 @@ export interface operations {
     uploadMedia: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -12612,7 +12616,7 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
             413: components["responses"]["Problem413_3f2b9ec223"];
             415: components["responses"]["Problem415_media_unsupported_type"];
-            422: components["responses"]["Problem422_3f0f8dfef8"];
+            422: components["responses"]["Problem422_cb29496505"];
             429: components["responses"]["Problem429_rate_limited"];
         };
     };

@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from litestar import Response
 
 from service.core import hooks, ratelimit
 from service.core.hooks import MediaDecided, MediaVerdict
-from service.core.revocation import hold_account
+from service.core.idempotency import replay, run_once, scope_of
 from service.core.storage import Storage
 from service.errors import Problem
 from service.jobs import enqueue
@@ -95,19 +96,34 @@ def _sha256(data: bytes) -> str:
 
 
 async def upload(
-    pool: asyncpg.Pool, settings: Settings, storage: Storage, user_id: int, data: bytes, purpose: str
-) -> m.Media:
-    """Store a member's photo and ask WeChat to check it; nothing is stored for a file we refuse."""
+    pool: asyncpg.Pool,
+    settings: Settings,
+    storage: Storage,
+    user_id: int,
+    data: bytes,
+    purpose: str,
+    key: str | None = None,
+) -> Response[bytes]:
+    """Store a member's photo and ask WeChat to check it; nothing is stored for a file we refuse. With an
+    Idempotency-Key, a retry of the same file answers the upload made first (one row), the same key with another
+    file `idempotency_key_reused`."""
     if len(data) > settings.media_max_bytes:
         raise Problem("media_too_large", f"{len(data)} bytes; at most {settings.media_max_bytes}")
-    await _limit(pool, settings, user_id)
     # Off the event loop: hashing 3 MB takes milliseconds, and hashlib lets go of the GIL meanwhile.
     source = await asyncio.to_thread(_sha256, data)
+    scope = scope_of("media.upload", source, purpose)
+    async with pool.acquire() as conn:
+        # A retry whose first answer was lost: answered before the rate limit and the decoding, neither again.
+        if (replayed := await replay(conn, user_id, key, scope)) is not None:
+            return replayed
+    await _limit(pool, settings, user_id)
     async with pool.acquire() as conn:
         known = await conn.fetchval(q.OBJECT_BY_SOURCE, source)
     processed = None if known else await _store(settings, storage, data)
-    async with pool.acquire() as conn, conn.transaction():
-        await hold_account(conn, user_id)  # erased while the photo was stored: no upload left behind
+    created: list[int] = []  # the upload this request made (none when a twin's answer is replayed)
+
+    async def action() -> tuple[int, m.Media]:
+        nonlocal processed
         sha = known and await conn.fetchval(q.LOCK_OBJECT, known)
         if not sha:
             processed = processed or await _store(settings, storage, data)  # cleaned up in between: decode after all
@@ -124,8 +140,17 @@ async def upload(
         media_id = await conn.fetchval(q.INSERT_MEDIA, user_id, sha, source, len(data), purpose)
         await enqueue(conn, q.CHECK_KIND, {"sha256": sha}, dedupe_key=f"media-check:{sha}", max_attempts=8)
         row = await conn.fetchrow(q.MEDIA_BY_ID, media_id)
-    log.info("photo uploaded", extra={"mediaId": media_id, "bytes": len(data), "reused": processed is None})
-    return await to_media(storage, row)
+        created.append(media_id)
+        return 201, await to_media(storage, row)
+
+    # One transaction for the key, the rows and the check's job (run_once holds the account first: erased while
+    # the photo was stored, no upload is left behind); a concurrent twin with the same key waits for it and
+    # answers what it stored.
+    async with pool.acquire() as conn:
+        answer = await run_once(conn, user_id, key, scope, action)
+    for media_id in created:  # logged once committed
+        log.info("photo uploaded", extra={"mediaId": media_id, "bytes": len(data), "reused": processed is None})
+    return answer
 
 
 async def read(conn: asyncpg.Connection, storage: Storage, media_id: int, user_id: int) -> m.Media:

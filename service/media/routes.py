@@ -12,6 +12,7 @@ from litestar.response import Redirect
 
 from service.core.deps import AppSettings, Db, Store
 from service.core.guard import BEARER_SECURITY, CurrentUser
+from service.core.idempotency import IdempotencyKey
 from service.core.ids import PathId
 from service.core.storage import LOCAL_PREFIX, local_url_valid
 from service.errors import Problem
@@ -48,6 +49,7 @@ class MediaController(Controller):
             "media_too_many_pixels",
             "media_unreadable",
             "rate_limited",
+            "idempotency_key_reused",
         ),
     )
     async def upload(
@@ -57,15 +59,19 @@ class MediaController(Controller):
         state: State,
         settings: AppSettings,
         storage: Store,
-    ) -> m.Media:
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[m.Media]:
         """`wx.uploadFile({url, filePath, name: "file", formData: {purpose: "post"}})`; the answer body arrives as
         a string: `JSON.parse(res.data)`. The type is judged by the bytes (JPEG, PNG, WebP, GIF, HEIC), at most
         10 MB and 50 million pixels. Orientation is applied and every piece of metadata (EXIF with GPS, XMP, ICC)
         is removed. The answer's URLs work for the uploader at once; others see the photo only once WeChat's
-        image check approved it (`status`). Per member: 30 uploads a minute, 300 a day (429 with Retry-After)."""
+        image check approved it (`status`). Per member: 30 uploads a minute, 300 a day (429 with Retry-After).
+        Send an `Idempotency-Key` per photo and repeat it when retrying: a retry of the same file answers the upload
+        made first (same id, the first answer's URLs: `GET /v1/media/{id}` signs fresh ones), without counting
+        against the limits or decoding again; the same key with another file or purpose is `idempotency_key_reused`."""
         content = await data.file.read(settings.media_max_bytes + 1)
         await data.file.close()
-        return await logic.upload(state.pool, settings, storage, user.id, content, data.purpose)
+        return await logic.upload(state.pool, settings, storage, user.id, content, data.purpose, idempotency_key)
 
     @get(
         "/{media_id:str}",

@@ -52,10 +52,14 @@ class MediaWorld:
     async def user(self, name: str) -> User:
         return await self.seeder.user(name)
 
-    async def upload(self, who: User, data: bytes, purpose: str = "post", name: str = "tmp_1.jpg") -> httpx.Response:
-        """What wx.uploadFile sends: one multipart file under `file`, formData fields beside it."""
+    async def upload(
+        self, who: User, data: bytes, purpose: str = "post", name: str = "tmp_1.jpg", key: str | None = None
+    ) -> httpx.Response:
+        """What wx.uploadFile sends: one multipart file under `file`, formData fields beside it (and the kit's
+        Idempotency-Key header, when ``key``)."""
         files = {"file": (name, data, "image/jpeg")}
-        return await self.api.post("/v1/media", files=files, data={"purpose": purpose}, headers=who.headers)
+        headers = who.headers if key is None else {**who.headers, "Idempotency-Key": key}
+        return await self.api.post("/v1/media", files=files, data={"purpose": purpose}, headers=headers)
 
     async def uploaded(self, who: User, data: bytes, **kwargs: Any) -> dict:
         response = await self.upload(who, data, **kwargs)
