@@ -110,13 +110,20 @@ async def test_upload_renews_a_refused_session_and_waits_out_retry_after(setting
         "ended": [],
     }
     assert seen["over"] == SESSION_OVER
+    # The app's own repeat with its key answers the same upload; an upload without one gets a new key.
+    assert seen["again"] == {"ok": [True, True, True], "same": True, "fresh": True}
     # The 429's wait comes from its problem body: wx.uploadFile hands back no headers.
     assert seen["retry"]["ok"] and seen["retry"]["id"] == "7" and seen["retry"]["waitedMs"] >= 900
     assert seen["retry"]["calls"] == ["POST /v1/media Bearer a"] * 2
+    # One Idempotency-Key per upload, sent again with each of its repeats (after a wait, after a new login).
+    retry_key, stale_key = seen["retry"]["keys"][0], seen["stale"]["keys"][0]
+    assert retry_key and seen["retry"]["keys"] == [retry_key] * 2
+    assert stale_key and seen["stale"]["keys"] == [stale_key] * 2 and stale_key != retry_key
     assert seen["stale"] == {
         "ok": True,
         "id": "8",
         "calls": ["POST /v1/media Bearer a", "POST /v1/auth/login undefined", "POST /v1/media Bearer fresh"],
+        "keys": [stale_key] * 2,
     }
     assert seen["proxy"] == {
         "ok": False,

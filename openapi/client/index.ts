@@ -20,9 +20,10 @@
  * Retries: a 429 or 503 with `Retry-After` (up to `maxRetryWaitMs`) is sent again after that wait. Every POST
  * carries an `Idempotency-Key` (yours, or one made per call) that its retries reuse, so a payment or a join
  * repeated after a lost answer happens once. `pay(order)` and `upload(filePath)` wrap wx.requestPayment and
- * wx.uploadFile; an upload keeps the session and waits out a short Retry-After as every call does (wx.uploadFile
- * gives no headers: the problem's `retryAfter`). `dev: {sandboxUrl, user}` is WeChat DevTools mode against
- * `make run` (docs/devtools.md): the login code and the payment come from the WeChat sandbox.
+ * wx.uploadFile; an upload keeps the session, waits out a short Retry-After and carries an Idempotency-Key as
+ * every POST does (wx.uploadFile gives no headers: the problem's `retryAfter`). `dev: {sandboxUrl, user}` is
+ * WeChat DevTools mode against `make run` (docs/devtools.md): the login code and the payment come from the
+ * WeChat sandbox.
  */
 import type { components, paths } from "../types";
 
@@ -388,8 +389,14 @@ export function createClient(options: ClientOptions) {
   }
 
   /** Upload a photo from wx.chooseMedia through wx.uploadFile (its answer body is a string, parsed here), in the
-   * session as every call: refreshed once on a 401 and repeated, a short Retry-After waited out. */
-  async function upload(filePath: string, purpose = "post"): Promise<{ ok: boolean; status: number; data: unknown }> {
+   * session as every call: refreshed once on a 401 and repeated, a short Retry-After waited out. One
+   * Idempotency-Key (yours, or one made per upload) goes with every repeat: the photo is stored once. */
+  async function upload(
+    filePath: string,
+    purpose = "post",
+    options: { idempotencyKey?: string } = {},
+  ): Promise<{ ok: boolean; status: number; data: unknown }> {
+    const key = options.idempotencyKey ?? newKey();
     const attempt = (header: Record<string, string>) =>
       uploadSlot(() => new Promise<RawAnswer>((resolve) =>
         wx.uploadFile({
@@ -397,7 +404,7 @@ export function createClient(options: ClientOptions) {
           filePath,
           name: "file",
           formData: { purpose },
-          header,
+          header: { "idempotency-key": key, ...header },
           success: (res) => resolve(answered(res.statusCode, res.data)),
           fail: (err) => resolve(unanswered(err)),
         }),

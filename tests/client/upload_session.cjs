@@ -2,6 +2,8 @@
 // back the body as a string and no headers: an access token the server refuses (expired while the app was in
 // the background) is refreshed once and the upload repeated; against a scripted server, a 429 whose problem
 // says retryAfter is waited out and sent again, and wechat_session_stale logs in again and repeats the upload.
+// Every upload carries an Idempotency-Key of its own that its repeats reuse; against the API, a repeat with the
+// same key (the app's own retry after a lost answer) answers the same upload.
 // Usage: node upload_session.cjs <compiled client/index.js> <api url> <sandbox url> <a JPEG>; prints JSON.
 const [clientPath, api, sandbox, photoPath] = process.argv.slice(2);
 const { createClient, memoryTokens } = require(clientPath);
@@ -35,6 +37,12 @@ const { scripted, line } = require("./scripted.cjs");
   const over = await doomed.upload(photoPath);
   seen.over = { ok: over.ok, status: over.status, code: over.data.code, ended: [...ended], tokens: lost.get() };
 
+  // The app repeats an upload whose answer it lost, with the key it gave: the API answers the first upload.
+  const once = await client.upload(photoPath, "post", { idempotencyKey: "photo-once" });
+  const twice = await client.upload(photoPath, "post", { idempotencyKey: "photo-once" });
+  const other = await client.upload(photoPath, "post"); // a key made for this upload: a new one
+  seen.again = { ok: [once.ok, twice.ok, other.ok], same: once.data.id === twice.data.id, fresh: other.data.id !== once.data.id };
+
   // wx.uploadFile gives no headers: the problem's retryAfter is waited for; wechat_session_stale logs in again.
   const script = await scripted([
     [429, { code: "rate_limited", retryAfter: 1 }, { "retry-after": "1" }],
@@ -47,9 +55,13 @@ const { scripted, line } = require("./scripted.cjs");
   const scriptedClient = createClient({ baseUrl: script.url, tokens: memoryTokens({ accessToken: "a", refreshToken: "r" }) });
   const started = Date.now();
   const waited = await scriptedClient.upload(photoPath);
-  seen.retry = { ok: waited.ok, id: waited.data.id, waitedMs: Date.now() - started, calls: script.seen.slice(0, 2).map(line) };
+  const keys = (...at) => at.map((i) => script.seen[i].key);
+  seen.retry = {
+    ok: waited.ok, id: waited.data.id, waitedMs: Date.now() - started, calls: script.seen.slice(0, 2).map(line),
+    keys: keys(0, 1),
+  };
   const stale = await scriptedClient.upload(photoPath, "avatar");
-  seen.stale = { ok: stale.ok, id: stale.data.id, calls: script.seen.slice(2, 5).map(line) };
+  seen.stale = { ok: stale.ok, id: stale.data.id, calls: script.seen.slice(2, 5).map(line), keys: keys(2, 4) };
   // A proxy refusing a large photo with its own page: a problem with a code and a text to show all the same.
   const big = await scriptedClient.upload(photoPath);
   seen.proxy = { ok: big.ok, status: big.status, code: big.data.code, message: big.data.userMessage };
