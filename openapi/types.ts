@@ -1719,10 +1719,11 @@ export interface paths {
          * @description Open with `wx.connectSocket({url: 'wss://…/v1/live', header: {Authorization: 'Bearer …'}})`. The server sends the JSON text messages of the 101 answer; the client may send `view`, `ping` and `pong` (`x-client-messages`). A missing or bad token fails the handshake (401). A plain HTTP GET answers 426 `upgrade_required`. At most LIVE_SOCKETS_PER_USER (5) sockets per member: a 6th closes the oldest. Reconnect after the app returns from the background and catch up with `since` on the feed and the inbox (docs/live.md). Close codes:
          *
          *     - `1001` going_away: the server is shutting down; reconnect
+         *     - `1011` internal_error: a message of the client's failed on the server; reconnect, with a backoff
          *     - `4401` token_expired: the access token expired while open; refresh it and reconnect
-         *     - `4408` idle: no message (not even a pong) for two ping intervals
-         *     - `4409` replaced: a newer socket of mine exceeded LIVE_SOCKETS_PER_USER; this, the oldest, was closed
-         *     - `4429` slow_consumer: more than LIVE_QUEUE_SIZE events waited for this socket
+         *     - `4408` idle: no message (not even a pong) for two ping intervals; reconnect
+         *     - `4409` replaced: a newer socket of mine exceeded LIVE_SOCKETS_PER_USER; this, the oldest, was closed; reopen on the next onShow, not at once (that would close another of the member's sockets in turn)
+         *     - `4429` slow_consumer: more than LIVE_QUEUE_SIZE events waited for this socket; reconnect and catch up
          */
         get: operations["openLiveSocket"];
         put?: never;

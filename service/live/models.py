@@ -99,8 +99,10 @@ ClientMessage = LiveView | LivePing | LivePong
 # Close codes of the socket (onClose's `code`); the reason is the code's name.
 CLOSE_CODES = {
     1001: "going_away: the server is shutting down; reconnect",
+    1011: "internal_error: a message of the client's failed on the server; reconnect, with a backoff",
     4401: "token_expired: the access token expired while open; refresh it and reconnect",
-    4408: "idle: no message (not even a pong) for two ping intervals",
-    4409: "replaced: a newer socket of mine exceeded LIVE_SOCKETS_PER_USER; this, the oldest, was closed",
-    4429: "slow_consumer: more than LIVE_QUEUE_SIZE events waited for this socket",
+    4408: "idle: no message (not even a pong) for two ping intervals; reconnect",
+    4409: "replaced: a newer socket of mine exceeded LIVE_SOCKETS_PER_USER; this, the oldest, was closed; reopen on "
+    "the next onShow, not at once (that would close another of the member's sockets in turn)",
+    4429: "slow_consumer: more than LIVE_QUEUE_SIZE events waited for this socket; reconnect and catch up",
 }
