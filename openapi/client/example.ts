@@ -70,3 +70,20 @@ export async function joinPaid(communityId: string) {
   const paid = await api.pay(order);
   return paid.ok ? paid.data.status : paid.problem.code;
 }
+
+/** Live updates for a community page: messages typed by their `type`, the state for a quiet hint. */
+export function watch(communityId: string, show: (text: string) => void) {
+  const live = api.live({
+    onEvent: (message) => {
+      if (message.type === "post") show(`new post ${message.postId}`);
+      else if (message.type === "online") show(`${message.count} online`);
+      // @ts-expect-error: the server has no such message
+      else if (message.type === "typing") show("typing");
+    },
+    onState: (state) => state.state === "retrying" && show(state.problem.userMessage),
+  });
+  live.view(communityId);
+  // @ts-expect-error: ids are strings
+  live.view(42);
+  return live;
+}

@@ -21,11 +21,14 @@
  * carries an `Idempotency-Key` (yours, or one made per call) that its retries reuse, so a payment or a join
  * repeated after a lost answer happens once. `pay(order)` and `upload(filePath)` wrap wx.requestPayment and
  * wx.uploadFile; an upload keeps the session, waits out a short Retry-After and carries an Idempotency-Key as
- * every POST does (wx.uploadFile gives no headers: the problem's `retryAfter`). `dev: {sandboxUrl, user}` is
- * WeChat DevTools mode against `make run` (docs/devtools.md): the login code and the payment come from the
- * WeChat sandbox.
+ * every POST does (wx.uploadFile gives no headers: the problem's `retryAfter`). `live({onEvent, onState})` keeps
+ * the live-update socket open (./live.ts, docs/live.md). `dev: {sandboxUrl, user}` is WeChat DevTools mode
+ * against `make run` (docs/devtools.md): the login code and the payment come from the WeChat sandbox.
  */
 import type { components, paths } from "../types";
+import { openLive, type LiveHandle, type LiveOptions } from "./live";
+
+export type { LiveHandle, LiveMessage, LiveOptions, LiveState } from "./live";
 
 export type Method = "get" | "put" | "post" | "delete";
 type Upper<M extends Method> = Uppercase<M> & WechatMiniprogram.RequestOption["method"];
@@ -414,6 +417,25 @@ export function createClient(options: ClientOptions) {
     return { ok: answer.ok, status: answer.status, data: answer.ok ? answer.data : answer.problem };
   }
 
+  // The client's one live socket (./live.ts): a second live() closes the first, and every socket opens only
+  // after the client's previous one has ended.
+  const lastSocket = { ended: Promise.resolve() as Promise<unknown> };
+  let liveHandle: LiveHandle | null = null;
+  function live(handlers: LiveOptions): LiveHandle {
+    liveHandle?.close();
+    liveHandle = openLive(
+      {
+        url: url("/v1/live").replace(/^http/, "ws"),
+        session: () => tokens.get(),
+        probe: () => request("get", "/v1/me"),
+        problem: (errMsg) => unanswered({ errMsg }).body as NetworkProblem,
+        last: lastSocket,
+      },
+      handlers,
+    );
+    return liveHandle;
+  }
+
   return {
     request,
     get: <P extends PathsFor<"get">>(path: P, ...opts: OptionsArg<Operation<P, "get">>) =>
@@ -431,6 +453,7 @@ export function createClient(options: ClientOptions) {
     },
     pay,
     upload,
+    live,
 
     /** Revoke the session on the server and forget it here. */
     async logout(): Promise<void> {
