@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from service.auth import logic as auth
+from service.core.open_data import open_data
 from service.db.pool import connect
 from service.logs import JsonFormatter, logging_config
 from service.wechat.pay import private_pem
@@ -85,7 +85,7 @@ async def run_everything(stack, seeder, capture: Capture) -> dict[str, User]:
     sealed = await stack.sandbox.control("POST", "/sandbox/open-data", json={"user": member.name, "data": {"x": 1}})
     conn = await connect(stack.settings.database_url)
     try:
-        opened = await auth.decrypt_open_data(
+        opened = await open_data(
             conn,
             SessionKeySealer(stack.settings),
             int(again.id),

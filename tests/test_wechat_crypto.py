@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 import pytest
 
-from service.auth import logic
+from service.core.open_data import open_data
 from service.errors import Problem
 from service.settings import SettingsError
 from service.wechat import crypto
@@ -70,7 +70,7 @@ async def test_official_sample_through_login_and_the_stored_session_key(database
         assert answer.status_code == 200, answer.text
         conn = await asyncpg.connect(database_url)
         try:
-            data = await logic.decrypt_open_data(
+            data = await open_data(
                 conn,
                 SessionKeySealer(settings),
                 int(answer.json()["user"]["id"]),
@@ -90,13 +90,13 @@ async def test_open_data_from_the_latest_login_only(client, sandbox, settings, d
     conn = await asyncpg.connect(database_url)
     try:
         sealer = SessionKeySealer(settings)
-        data = await logic.decrypt_open_data(
+        data = await open_data(
             conn, sealer, user_id, sealed["encryptedData"], sealed["iv"],
             raw_data=sealed["rawData"], signature=sealed["signature"],
         )  # fmt: skip
         assert data["openGId"] == "tGabc123" and data["watermark"]["appid"] == settings.sandbox_appid
         with pytest.raises(Problem) as forged:
-            await logic.decrypt_open_data(
+            await open_data(
                 conn, sealer, user_id, sealed["encryptedData"], sealed["iv"],
                 raw_data=sealed["rawData"].replace("爱丽丝", "Mallory"), signature=sealed["signature"],
             )  # fmt: skip
@@ -105,11 +105,11 @@ async def test_open_data_from_the_latest_login_only(client, sandbox, settings, d
         await sandbox.wx_login("alice")
         newer = await sandbox.control("POST", "/sandbox/open-data", json={"user": "alice", "data": share})
         with pytest.raises(Problem) as stale:
-            await logic.decrypt_open_data(conn, sealer, user_id, newer["encryptedData"], newer["iv"])
+            await open_data(conn, sealer, user_id, newer["encryptedData"], newer["iv"])
         assert stale.value.code == "invalid_open_data"
         await login(client, sandbox.url, "alice")
         newest = await sandbox.control("POST", "/sandbox/open-data", json={"user": "alice", "data": share})
-        data = await logic.decrypt_open_data(conn, sealer, user_id, newest["encryptedData"], newest["iv"])
+        data = await open_data(conn, sealer, user_id, newest["encryptedData"], newest["iv"])
         assert data["openGId"] == "tGabc123"
     finally:
         await conn.close()
@@ -172,7 +172,7 @@ async def test_session_key_is_never_answered_nor_logged(client, sandbox, setting
         sealed = await sandbox.control("POST", "/sandbox/open-data", json={"user": "alice", "data": {"a": 1}})
         conn = await asyncpg.connect(database_url)
         try:
-            await logic.decrypt_open_data(
+            await open_data(
                 conn, SessionKeySealer(settings), int(tokens["user"]["id"]), sealed["encryptedData"], sealed["iv"]
             )
         finally:

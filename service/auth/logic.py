@@ -8,6 +8,8 @@
 - Refreshes and revocations (logout, reuse, the deletion request) of one member take the member's users row
   first (queries.LOCK_SESSIONS), so a token minted by a refresh in flight is never missed by a revocation.
 - Calls to WeChat hold no database connection, so a slow WeChat cannot drain the pool.
+- The sealed session_key is opened again only by service/core/open_data.py, for the domains that accept a
+  member's WeChat open data (the group a share was opened in): the key itself never leaves auth and the core.
 """
 
 from __future__ import annotations
@@ -32,11 +34,9 @@ from service.core.rows import from_row
 from service.core.tokens import issue_access_token
 from service.errors import Problem
 from service.settings import Settings
-from service.wechat import crypto
 from service.wechat.client import WeChatClient
 from service.wechat.errors import (
     CONTENT_REJECTED,
-    INVALID_OPEN_DATA,
     WECHAT_SESSION_STALE,
     WeChatError,
     WeChatUnavailable,
@@ -213,28 +213,3 @@ async def update_me(
     if row is None:
         raise Problem("unauthorized", "this account no longer exists")
     return _row_to_me(row)
-
-
-async def decrypt_open_data(
-    conn: asyncpg.Connection,
-    sealer: SessionKeySealer,
-    user_id: int,
-    encrypted_data: str,
-    iv: str,
-    *,
-    raw_data: str | None = None,
-    signature: str | None = None,
-) -> dict[str, Any]:
-    """Open data a member's client received (share info, run data, ...), with their latest session_key.
-
-    When ``raw_data`` comes with it, its signature is checked first. Domains that accept open data
-    (e.g. the WeChat group a share was opened in) call this; the session_key itself never leaves here.
-    """
-    row = await conn.fetchrow(queries.SELECT_IDENTITY, user_id)
-    sealed = row["session_key_sealed"] if row is not None else None
-    session_key = sealer.open(sealed, appid=row["appid"], openid=row["openid"]) if sealed else None
-    if session_key is None:
-        raise Problem(INVALID_OPEN_DATA, "no WeChat session on record: log in again")
-    if raw_data is not None:
-        crypto.check_raw_data_signature(session_key, raw_data, signature or "")
-    return crypto.decrypt_open_data(session_key, iv, encrypted_data, row["appid"])
