@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from service.wechat import crypto
 from tests.wechat_support import run_sandbox, sandbox_config
 
 APPID, SECRET = "wxsandbox0000000001", "sandbox-secret-not-for-production"
@@ -66,6 +67,30 @@ async def test_openids_differ_between_mini_programs():
         openid_b = (await b.control("POST", "/sandbox/wx-login", json={"user": "alice"}))["openid"]
     assert openid_a != openid_b
     assert a.state.unionid_for("alice") == b.state.unionid_for("alice")
+
+
+async def test_get_share_info_gives_a_groups_open_gid_under_the_users_latest_session_key(sandbox):
+    """A card tapped in a group chat gives a shareTicket; wx.getShareInfo with it answers {openGId, watermark}
+    under the user's session_key of their latest wx.login. One group is one openGId per mini program."""
+    await sandbox.wx_login("alice")
+    tickets = [
+        await sandbox.control("POST", "/sandbox/share-ticket", json={"group": g})
+        for g in ("跑友群", "跑友群", "家庭群")
+    ]
+    assert tickets[0]["shareTicket"] != tickets[1]["shareTicket"]
+    assert tickets[0]["openGid"] == tickets[1]["openGid"] != tickets[2]["openGid"]
+    body = {"user": "alice", "shareTicket": tickets[0]["shareTicket"]}
+    info = await sandbox.control("POST", "/sandbox/share-info", json=body)
+    assert set(info) == {"encryptedData", "iv"}
+    key = sandbox.state.user("alice").session_key
+    data = crypto.decrypt_open_data(key, info["iv"], info["encryptedData"], sandbox.state.config.appid)
+    assert data["openGId"] == tickets[0]["openGid"] and data["watermark"]["timestamp"] <= time.time() + 1
+    unknown = await sandbox.http.post("/sandbox/share-info", json={"user": "alice", "shareTicket": "made-up"})
+    assert unknown.status_code == 404
+    nobody = await sandbox.http.post("/sandbox/share-info", json={**body, "user": "nobody"})
+    assert nobody.status_code == 404  # no wx.login yet: no session_key to encrypt under
+    async with run_sandbox(sandbox_config(appid="wxOther")) as other:
+        assert other.state.open_gid_for("跑友群") != sandbox.state.open_gid_for("跑友群")
 
 
 async def test_codes_expire_after_five_minutes(sandbox):

@@ -43,6 +43,11 @@ class Sandbox:
         body = {"user": user} if phone_number is None else {"user": user, "phoneNumber": phone_number}
         return (await self.control("POST", "/sandbox/phone-code", json=body))["code"]
 
+    async def share_info(self, user: str, group: str) -> dict[str, str]:
+        """What wx.getShareInfo gives ``user`` (under their latest wx.login) who opened a card in ``group``."""
+        ticket = (await self.control("POST", "/sandbox/share-ticket", json={"group": group}))["shareTicket"]
+        return await self.control("POST", "/sandbox/share-info", json={"user": user, "shareTicket": ticket})
+
     async def fault(self, mode: str, *, count: int | None = None, delay: float = 0.0, path_prefix: str = "/") -> None:
         body = {"mode": mode, "count": count, "delaySeconds": delay, "pathPrefix": path_prefix}
         await self.control("POST", "/sandbox/faults", json=body)

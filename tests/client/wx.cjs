@@ -3,11 +3,13 @@
 // client's dev mode does in DevTools. createWx({sandbox, user}) -> {wx, log}; `log` lists every request sent.
 // createWx({devtools: true}) is WeChat DevTools: wx.login gives a code only real WeChat can exchange and
 // wx.requestPayment cannot pay a sandbox order, so the client's dev mode must not use them.
+// createWx({launch: {path, query, shareTicket}}): opened from a share's card in a group chat (scene 1044);
+// wx.getShareInfo reads that shareTicket (from POST {sandbox}/sandbox/share-ticket) through the sandbox.
 const METHODS = new Set(["OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT"]);
 const MAX_REQUESTS = 10; // in flight, wx.request and wx.uploadFile each
 const MAX_SOCKETS = 5;
 
-function createWx({ sandbox, user = "alice", devtools = false } = {}) {
+function createWx({ sandbox, user = "alice", devtools = false, launch = {} } = {}) {
   const log = [];
   const storage = new Map();
   let requests = 0;
@@ -107,6 +109,27 @@ function createWx({ sandbox, user = "alice", devtools = false } = {}) {
     return settle(options, sandboxPost("/sandbox/pay", { prepayId }).then(() => ({ errMsg: "requestPayment:ok" })));
   }
 
+  // The launch options: scene 1044 (a card with a shareTicket, from a group chat) when a ticket came, else 1001.
+  function getLaunchOptionsSync() {
+    const { path = "pages/index/index", query = {}, shareTicket } = launch;
+    return shareTicket ? { path, query, scene: 1044, shareTicket } : { path, query, scene: 1001 };
+  }
+
+  // wx.getShareInfo({shareTicket}): {encryptedData, iv} ({openGId} and its watermark) under the session_key of the
+  // user's latest wx.login, which the sandbox holds; a ticket the sandbox never issued fails. (WeChat also answers a
+  // cloudID, for cloud functions only: left out.) DevTools cannot read a sandbox ticket.
+  function getShareInfo(options) {
+    const ticket = options.shareTicket;
+    if (typeof ticket !== "string" || !ticket) return settle(options, refuse("getShareInfo", "parameter error: shareTicket"));
+    log.push({ api: "getShareInfo" });
+    if (devtools) return settle(options, refuse("getShareInfo", "sandbox shareTicket cannot be read in DevTools"));
+    const work = sandboxPost("/sandbox/share-info", { user, shareTicket: ticket }).then(
+      ({ encryptedData, iv }) => ({ encryptedData, iv, errMsg: "getShareInfo:ok" }),
+      () => Promise.reject({ errMsg: "getShareInfo:fail invalid shareTicket" }),
+    );
+    return settle(options, work);
+  }
+
   // wx.connectSocket: at most 5 open at once, headers (Authorization) allowed but not Referer, ws(s) URLs only
   // (the device insists on wss://, DevTools' 不校验合法域名 lets ws:// through), text frames arrive as strings.
   function connectSocket(options) {
@@ -145,6 +168,8 @@ function createWx({ sandbox, user = "alice", devtools = false } = {}) {
     login,
     requestPayment,
     connectSocket,
+    getLaunchOptionsSync,
+    getShareInfo,
     // Storage keeps what JSON keeps, like the device's.
     setStorageSync: (key, value) => storage.set(key, JSON.stringify(value)),
     getStorageSync: (key) => (storage.has(key) ? JSON.parse(storage.get(key)) : ""),

@@ -1,5 +1,6 @@
 """The sandbox's own control endpoints under /sandbox: what the mini program or WeChat's servers would do
-(wx.login, the phone button, subscribe consent, open data), fault injection, the clock, and inspection.
+(wx.login, the phone button, subscribe consent, open data, a group chat's shareTicket and wx.getShareInfo), fault
+injection, the clock, and inspection.
 """
 
 from __future__ import annotations
@@ -65,6 +66,25 @@ class OpenDataAnswer(Camel):
     signature: str
 
 
+class ShareTicketRequest(Camel):
+    group: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class ShareTicketAnswer(Camel):
+    share_ticket: str
+    open_gid: str  # what WeChat knows; a client only ever sees it encrypted
+
+
+class ShareInfoRequest(Camel):
+    user: UserName
+    share_ticket: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class ShareInfoAnswer(Camel):
+    encrypted_data: str
+    iv: str
+
+
 class FaultRequest(Camel):
     mode: Literal["busy", "http500", "slow"]
     delay_seconds: Annotated[float, msgspec.Meta(ge=0, le=60)] = 0.0
@@ -96,9 +116,13 @@ def _visited(sandbox: SandboxState, name: str) -> SandboxUser:
     return user
 
 
-def seal_open_data(sandbox: SandboxState, user: SandboxUser, data: dict[str, Any]) -> OpenDataAnswer:
-    """What wx.getUserInfo / getShareInfo hand the client: AES-128-CBC under the current session_key."""
-    payload = {**data, "watermark": {"timestamp": int(sandbox.now()), "appid": sandbox.config.appid}}
+def seal_open_data(
+    sandbox: SandboxState, user: SandboxUser, data: dict[str, Any], *, appid: str | None = None
+) -> OpenDataAnswer:
+    """What wx.getUserInfo / getShareInfo hand the client: AES-128-CBC under the current session_key
+    (``appid``: the watermark of another mini program, for tests of that check)."""
+    watermark = {"timestamp": int(sandbox.now()), "appid": appid or sandbox.config.appid}
+    payload = {**data, "watermark": watermark}
     iv = os.urandom(16)
     cipher = WeChatCipher(base64.b64decode(user.session_key), iv)
     encrypted = cipher.encrypt(PKCS7Encoder.encode(json.dumps(payload, ensure_ascii=False).encode()))
@@ -139,6 +163,23 @@ class SandboxControl(Controller):
     async def open_data(self, data: JSONBody[OpenDataRequest], sandbox: Sandbox) -> OpenDataAnswer:
         """encryptedData, iv, rawData and signature for ``data``, as the client would receive them."""
         return seal_open_data(sandbox, _visited(sandbox, data.user), data.data)
+
+    @post("/share-ticket", status_code=200)
+    async def share_ticket(self, data: JSONBody[ShareTicketRequest], sandbox: Sandbox) -> ShareTicketAnswer:
+        """Stands in for tapping a share's card in the group chat ``group``: the launch options' shareTicket."""
+        ticket = sandbox.new_share_ticket(data.group)
+        return ShareTicketAnswer(share_ticket=ticket, open_gid=sandbox.share_tickets[ticket])
+
+    @post("/share-info", status_code=200)
+    async def share_info(self, data: JSONBody[ShareInfoRequest], sandbox: Sandbox) -> ShareInfoAnswer:
+        """Stands in for wx.getShareInfo({shareTicket}): {openGId} and its watermark under the user's session_key
+        of their latest wx.login. An unknown ticket: 404."""
+        user = _visited(sandbox, data.user)
+        open_gid = sandbox.share_tickets.get(data.share_ticket)
+        if open_gid is None:
+            raise NotFoundException("invalid shareTicket")
+        sealed = seal_open_data(sandbox, user, {"openGId": open_gid})
+        return ShareInfoAnswer(encrypted_data=sealed.encrypted_data, iv=sealed.iv)
 
     @post("/faults", status_code=200)
     async def set_fault(self, data: JSONBody[FaultRequest], sandbox: Sandbox) -> dict[str, str]:

@@ -120,6 +120,7 @@ class SandboxState:
         self.tokens: dict[str, AccessToken] = {}
         self.current_token: AccessToken | None = None
         self.consents: Counter[tuple[str, str]] = Counter()
+        self.share_tickets: dict[str, str] = {}  # shareTicket -> the openGId of its group chat
         self.subscribe_messages: list[dict] = []
         self.custom_messages: list[dict] = []
         self.risky_words = dict(config.risky_words)
@@ -163,6 +164,16 @@ class SandboxState:
         if openid is None and name is not None:
             openid = self.openid_for(name)
         return self.users.get(openid) if openid else None
+
+    def open_gid_for(self, group: str) -> str:
+        """A group chat's openGId: the same group is always the same id for one appid, as WeChat's."""
+        return "tG" + _digest("opengid", self.config.appid, group)[:26]
+
+    def new_share_ticket(self, group: str) -> str:
+        """The launch options' shareTicket of the mini program opened from a card in ``group``."""
+        ticket = secrets.token_urlsafe(24)
+        self.share_tickets[ticket] = self.open_gid_for(group)
+        return ticket
 
     # -- one-time codes --------------------------------------------------------------------------------
 
