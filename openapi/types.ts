@@ -1557,6 +1557,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/communities/{community_id}/share-reach": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How many WeChat groups the community's shares reached (admins)
+         * @description Distinct WeChat group chats any of the community's shares was opened in (recorded by POST /v1/shares/{code}/group-opens), the opens recorded, and the shares that reached the most groups first (`limit`). A share reaching many groups is what the gather stage wants more of (docs/growth.md).
+         */
+        get: operations["getShareReach"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/communities/{community_id}/stage": {
         parameters: {
             query?: never;
@@ -2859,6 +2879,26 @@ export interface paths {
         get: operations["getSharePreview"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/shares/{code}/group-opens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record that a share reached a WeChat group: the opener's wx.getShareInfo data (any signed-in user)
+         * @description Call it when the mini program was opened from a share's card in a group chat: the launch options carry the share's `code` (in the page's query) and a `shareTicket`; send what `wx.getShareInfo({shareTicket})` answered. It is decrypted with the session of your latest login and its group (openGId, kept only as a digest) recorded for the share: one record per share and group, each open counted. Members and not-yet members alike. `invalid_open_data`: the data is not from your latest login (or is forged, or for another mini program): call wx.login, log in, call getShareInfo again and retry. A share whose post is not visible answers 404 as an unknown code does. Limited per member (`rate_limited`).
+         */
+        post: operations["recordShareGroupOpen"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4510,6 +4550,33 @@ export interface components {
             reason?: string | null;
             source?: string | null;
         };
+        /** GroupOpen */
+        GroupOpen: {
+            /** @description True when this open is the first of this share in this group */
+            firstOpen: boolean;
+            /** Format: date-time */
+            firstOpenedAt: string;
+            /** @description Opens of this share recorded in this group, this one included */
+            opens: number;
+            /**
+             * @description A share's code: its link opens the public preview (GET /v1/shares/{code}); joining with `shareCode` credits the sharer
+             * @example Xq3V9xk2LmP0
+             */
+            shareCode: string;
+        };
+        /** GroupOpenCreate */
+        GroupOpenCreate: {
+            /**
+             * @description `encryptedData` of wx.getShareInfo({shareTicket}) (base64), the ticket from the launch options of the mini program opened from a group chat's card
+             * @example zsh3hUq/2owAkZydTQzDVnPPxidVbkRuJnNq81tkg0TPeivZIX9Pcu9Xbh41SYw+DUF4o8UHgFBr3Ab6kpH8WTpkgUCYqp3kzUrVK03rceUimOUeElmtABusrXuacpSvvhXFl0nsgzI2wnRs7UbbN3lOHD1ObhEftmhkavI+yII=
+             */
+            encryptedData: string;
+            /**
+             * @description `iv` of wx.getShareInfo (base64, 16 bytes)
+             * @example ZXhhbXBsZS1pdi0xNmJ5dA==
+             */
+            iv: string;
+        };
         /** Health */
         Health: {
             /** @constant */
@@ -5896,7 +5963,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "phone_code_invalid" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_rollup_pending" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_own_order" | "refund_window_closed" | "request_not_pending" | "reward_already_paid" | "reward_below_minimum" | "reward_not_found" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_holder_removed" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_group_share_info" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "phone_code_invalid" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_rollup_pending" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_own_order" | "refund_window_closed" | "request_not_pending" | "reward_already_paid" | "reward_below_minimum" | "reward_not_found" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_holder_removed" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -6445,6 +6512,38 @@ export interface components {
             /** @example 阿杰 */
             sharerNickname: string;
         };
+        /** ShareReach */
+        ShareReach: {
+            communityId: string;
+            /** @description Distinct WeChat groups any of the community's shares reached */
+            groupsReached: number;
+            /** @description The shares that reached the most groups first */
+            items: components["schemas"]["ShareReachItem"][];
+            /** @description Group opens recorded over all the community's shares */
+            opens: number;
+            /** @description Shares opened in at least one group */
+            sharesOpened: number;
+        };
+        /** ShareReachItem */
+        ShareReachItem: {
+            /**
+             * @description A share's code: its link opens the public preview (GET /v1/shares/{code}); joining with `shareCode` credits the sharer
+             * @example Xq3V9xk2LmP0
+             */
+            code: string;
+            /** Format: date-time */
+            firstOpenedAt: string;
+            /** @description Distinct WeChat groups the share was opened in */
+            groupsReached: number;
+            /** Format: date-time */
+            lastOpenedAt: string;
+            /** @description Opens recorded in those groups */
+            opens: number;
+            postId: string;
+            sharerId: string;
+            /** @example 阿杰 */
+            sharerNickname: string;
+        };
         /** SharedPost */
         SharedPost: {
             communityId: string;
@@ -6857,6 +6956,24 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "bad_request" | "code_used" | "invalid_code" | "json_too_deep" | "validation_failed";
+                };
+            };
+        };
+        /**
+         * @description - `validation_failed`: A field is missing or invalid; `errors` lists each field.
+         *     - `invalid_open_data`: encryptedData does not decrypt with the session of your latest login: call wx.login, log in, and retry.
+         *     - `not_group_share_info`: encryptedData decrypted but is not wx.getShareInfo's answer for a group chat (no openGId): send what getShareInfo gave for the launch options' shareTicket.
+         *     - `bad_request`: The request is malformed (e.g. its body is not valid JSON).
+         *     - `json_too_deep`: The JSON body nests arrays and objects more than 32 levels deep.
+         */
+        Problem400_0542bc1000: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "bad_request" | "invalid_open_data" | "json_too_deep" | "not_group_share_info" | "validation_failed";
                 };
             };
         };
@@ -8553,6 +8670,8 @@ export interface components {
         "path.case_id": string;
         /** @description The invite code */
         "path.code": string;
+        /** @description The share's code */
+        "path.code.2": string;
         /** @description Resource id (decimal string of an integer) */
         "path.collection_id": string;
         /** @description Resource id (decimal string of an integer) */
@@ -11689,6 +11808,36 @@ export interface operations {
             404: components["responses"]["Problem404_not_found"];
         };
     };
+    getShareReach: {
+        parameters: {
+            query?: {
+                /** @description How many shares (1-100) */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Resource id (decimal string of an integer) */
+                community_id: components["parameters"]["path.community_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The reach */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareReach"];
+                };
+            };
+            400: components["responses"]["Problem400_validation_failed"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            403: components["responses"]["Problem403_37f581a5cb"];
+            404: components["responses"]["Problem404_not_found"];
+        };
+    };
     communityStage: {
         parameters: {
             query?: never;
@@ -14159,7 +14308,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The share's code */
-                code: string;
+                code: components["parameters"]["path.code.2"];
             };
             cookie?: never;
         };
@@ -14176,6 +14325,38 @@ export interface operations {
             };
             400: components["responses"]["Problem400_validation_failed"];
             404: components["responses"]["Problem404_not_found"];
+            429: components["responses"]["Problem429_rate_limited"];
+        };
+    };
+    recordShareGroupOpen: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The share's code */
+                code: components["parameters"]["path.code.2"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupOpenCreate"];
+            };
+        };
+        responses: {
+            /** @description Recorded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupOpen"];
+                };
+            };
+            400: components["responses"]["Problem400_0542bc1000"];
+            401: components["responses"]["Problem401_96fc0df2fc"];
+            404: components["responses"]["Problem404_not_found"];
+            413: components["responses"]["Problem413_payload_too_large"];
             429: components["responses"]["Problem429_rate_limited"];
         };
     };

@@ -126,6 +126,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "search_query_blank": ("请输入要搜索的文字。", "Type the words to search for."),
     "pin_limit_reached": ("最多置顶 3 条帖子，请先取消一条。", "At most 3 posts can be pinned: unpin one first."),
     "post_not_pinnable": ("该帖子还未公开或已被移除，无法置顶。", "Only visible posts can be pinned."),
+    "not_group_share_info": (
+        "未能识别分享来自哪个群聊，请从群聊中的分享卡片重新打开。",
+        "We could not tell which group chat this share came from. Open it again from the card in the group.",
+    ),
     "too_many_rules": ("关键词规则已达上限，请先删除一条。", "Too many keyword rules: delete one first."),
     "invalid_signature": ("请求未通过微信签名校验。", "The request is not signed by WeChat."),
     # Collections

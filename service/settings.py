@@ -234,6 +234,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Growth: public share previews allowed per client address and minute; the referral score of a member per
     # credited referral, in the member tier of reward pools (docs/growth.md).
     share_previews_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 60
+    # Group opens of shares (POST /v1/shares/{code}/group-opens) one member may record per minute, forged ones too.
+    share_group_opens_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 30
     contribution_referral: float = 10.0
     # The mini-program page an invite poster's code opens; it reads `<community id>.<invite code>` from `scene`.
     invite_page: str = "pages/join/index"

@@ -55,6 +55,7 @@ SELECT create_distributed_table('post_likers', 'community_id', colocate_with => 
 SELECT create_distributed_table('post_shares', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('post_pins', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('invite_posters', 'community_id', colocate_with => 'communities');
+SELECT create_distributed_table('share_group_opens', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('feed_digests', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('feed_notifications', 'community_id', colocate_with => 'communities');
 SELECT create_distributed_table('robot_rules', 'community_id', colocate_with => 'communities');

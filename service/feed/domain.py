@@ -12,19 +12,20 @@ from service.feed.moderation import apply_moderation
 from service.feed.notice_routes import CONTROLLERS as NOTICE_CONTROLLERS
 from service.feed.privacy import PRIVACY
 from service.feed.problems import PROBLEMS
+from service.feed.reach_routes import CONTROLLERS as REACH_CONTROLLERS
 from service.feed.routes import CONTROLLERS
 from service.feed.visibility import images_decided
 
 DOMAIN = Domain(
     "feed",
     problems=PROBLEMS,
-    controllers=[*CONTROLLERS, *NOTICE_CONTROLLERS],
+    controllers=[*CONTROLLERS, *NOTICE_CONTROLLERS, *REACH_CONTROLLERS],
     tags=[
         Tag(
             name="feed",
-            description="Community feeds (latest, hot, essence, my feed), posts, comments with replies, likes, shares; "
-            "texts pass WeChat's content check; newcomer limits (docs/feed.md); search, a member's posts and "
-            "pinned notices (docs/search.md).",
+            description="Community feeds (latest, hot, essence, my feed), posts, comments with replies, likes, shares "
+            "and the WeChat groups they reached (docs/growth.md); texts pass WeChat's content check; newcomer "
+            "limits (docs/feed.md); search, a member's posts and pinned notices (docs/search.md).",
         )
     ],
     jobs=[JOBS, MENTION_JOBS],

@@ -324,3 +324,59 @@ class SharePreview(msgspec.Struct, rename="camel", kw_only=True):
     post: PreviewPost
     community: CommunityCard
     join: HowToJoin
+
+
+# wx.getShareInfo's answer as the client got it: standard base64 (AES-128-CBC blocks, a 16-byte iv).
+OPEN_DATA_MAX = 4096
+_BASE64 = r"^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$(?!\n)"
+
+
+class GroupOpenCreate(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    encrypted_data: Annotated[
+        str,
+        Meta(
+            min_length=24,
+            max_length=OPEN_DATA_MAX,
+            pattern=_BASE64,
+            examples=[
+                "zsh3hUq/2owAkZydTQzDVnPPxidVbkRuJnNq81tkg0TPeivZIX9Pcu9Xbh41SYw+DUF4o8UHgFBr3Ab6kpH8WTpkgUCYqp3kzUrVK03rce"
+                "UimOUeElmtABusrXuacpSvvhXFl0nsgzI2wnRs7UbbN3lOHD1ObhEftmhkavI+yII="
+            ],
+            description="`encryptedData` of wx.getShareInfo({shareTicket}) (base64), the ticket from the launch "
+            "options of the mini program opened from a group chat's card",
+        ),
+    ]
+    iv: Annotated[
+        str,
+        Meta(
+            pattern=r"^[A-Za-z0-9+/]{22}==$(?!\n)",
+            examples=["ZXhhbXBsZS1pdi0xNmJ5dA=="],
+            description="`iv` of wx.getShareInfo (base64, 16 bytes)",
+        ),
+    ]
+
+
+class GroupOpen(msgspec.Struct, rename="camel", kw_only=True):
+    share_code: ShareCode
+    first_open: Annotated[bool, Meta(description="True when this open is the first of this share in this group")]
+    opens: Annotated[int, Meta(description="Opens of this share recorded in this group, this one included")]
+    first_opened_at: datetime
+
+
+class ShareReachItem(msgspec.Struct, rename="camel", kw_only=True):
+    code: ShareCode
+    post_id: str
+    sharer_id: str
+    sharer_nickname: Annotated[str, Meta(examples=["阿杰"])]
+    groups_reached: Annotated[int, Meta(description="Distinct WeChat groups the share was opened in")]
+    opens: Annotated[int, Meta(description="Opens recorded in those groups")]
+    first_opened_at: datetime
+    last_opened_at: datetime
+
+
+class ShareReach(msgspec.Struct, rename="camel", kw_only=True):
+    community_id: str
+    groups_reached: Annotated[int, Meta(description="Distinct WeChat groups any of the community's shares reached")]
+    opens: Annotated[int, Meta(description="Group opens recorded over all the community's shares")]
+    shares_opened: Annotated[int, Meta(description="Shares opened in at least one group")]
+    items: Annotated[list[ShareReachItem], Meta(description="The shares that reached the most groups first")]

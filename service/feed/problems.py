@@ -23,4 +23,11 @@ PROBLEMS = SHARED.extend(
     Code("search_query_blank", 400, "The search query has no letters, digits or CJK characters to search for."),
     Code("pin_limit_reached", 409, "The community already has its 3 pinned posts: unpin one first."),
     Code("post_not_pinnable", 409, "Only a visible post can be pinned (not a pending, rejected or deleted one)."),
+    Code(
+        "not_group_share_info",
+        400,
+        "encryptedData decrypted but is not wx.getShareInfo's answer for a group chat (no openGId): send what "
+        "getShareInfo gave for the launch options' shareTicket.",
+        action="fix",
+    ),
 )
