@@ -5,7 +5,7 @@
   a group chat to look). The share must be one its public preview shows (a visible, undeleted post), else 404.
 - The data opens only with the caller's latest session_key (service/core/open_data.py): forged data, data from an
   earlier login or for another mini program answer `invalid_open_data`, which tells the client to log in again.
-- One row per share and group (the group as SHA-256 of appid and openGId, migration 0064); each open counts.
+- One row per share and group (the group as SHA-256 of appid and openGId, migration 0060); each open counts.
   Every attempt, forged ones too, counts against SHARE_GROUP_OPENS_PER_MINUTE of the caller first.
 - Admins read the reach of their community's shares: distinct groups, opens, the shares that reached most.
 """
