@@ -158,3 +158,84 @@ async def test_a_join_slow_to_reach_the_lock_is_not_skipped_by_the_member_list(b
     rest = (await busy_client.get(url, params={"cursor": first["nextCursor"]}, headers=owner.headers)).json()
     listed = [item["nickname"] for item in first["items"] + rest["items"]]
     assert listed == ["Owner", "Bob", "Dave", "Erin", "Carol"]
+
+
+async def _wait_for_lock_waits(db, count: int) -> None:
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    for _ in range(250):
+        if await db.fetchval(waiting) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never saw {count} requests waiting on a lock")
+
+
+async def test_a_join_request_and_an_invite_join_at_once_leave_no_pending_request_beside_the_membership(
+    busy_client, database_url, settings, db
+):
+    """The invite's admission is held just before it commits (the audit log is locked; a join request writes
+    none), with the community's row locked for its admission. The request of the same member, sent then, read
+    "not a member" and inserted a pending request that waited on that row and went in once the admission committed:
+    a member with a pending request, which an admin could then reject (a rejection notice to a member). Under the
+    fix the request reads the membership under the row's lock and answers already_member."""
+    owner, guest = await create_users(database_url, settings, "Owner", "Guest")
+    cid = (await create_community(busy_client, owner, entryMode="approval"))["id"]
+    code = (await busy_client.post(f"/v1/communities/{cid}/invites", json={}, headers=owner.headers)).json()["code"]
+    url = f"/v1/communities/{cid}/join"
+    holder = await asyncpg.connect(database_url)
+    try:
+        held = holder.transaction()
+        await held.start()
+        await holder.execute("LOCK TABLE community_audit_log IN SHARE MODE")
+        by_invite = asyncio.create_task(busy_client.post(url, json={"inviteCode": code}, headers=guest.headers))
+        await _wait_for_lock_waits(db, 1)
+        asking = asyncio.create_task(busy_client.post(url, json={"message": "想加入"}, headers=guest.headers))
+        await _wait_for_lock_waits(db, 2)
+        await held.rollback()
+        invited, asked = await asyncio.gather(by_invite, asking)
+    finally:
+        await holder.close()
+
+    assert invited.status_code == 201 and invited.json()["outcome"] == "joined"
+    assert (asked.status_code, asked.json()["outcome"]) == (200, "already_member")
+    pending = "SELECT count(*) FROM join_requests WHERE community_id = $1 AND status = 'pending'"
+    assert await db.fetchval(pending, int(cid)) == 0
+    queue = await busy_client.get(f"/v1/communities/{cid}/join-requests", headers=owner.headers)
+    assert queue.json()["items"] == []
+    assert await db.fetchval("SELECT member_count FROM communities WHERE id = $1", int(cid)) == 2
+
+
+async def test_approving_a_request_of_one_who_came_in_by_invite_admits_nobody_twice(
+    busy_client, database_url, settings, db
+):
+    """The request came first, the invite admitted them before an admin looked: the admission settled the request,
+    so approving it now is refused (request_not_pending) and changes nothing; so is rejecting it (no rejection
+    notice to a member). Approval and the invite at the same instant: one admission, one welcome."""
+    owner, guest, other = await create_users(database_url, settings, "Owner", "Guest", "Other")
+    cid = (await create_community(busy_client, owner, entryMode="approval"))["id"]
+    base = f"/v1/communities/{cid}/join-requests"
+    code = (
+        await busy_client.post(f"/v1/communities/{cid}/invites", json={"maxUses": 5}, headers=owner.headers)
+    ).json()["code"]
+    request_id = (await join(busy_client, guest, cid, message="hi"))["request"]["id"]
+    assert (await join(busy_client, guest, cid, inviteCode=code))["outcome"] == "joined"
+    for verb in ("approve", "reject"):
+        late = await busy_client.post(f"{base}/{request_id}/{verb}", json={}, headers=owner.headers)
+        assert (late.status_code, late.json()["code"]) == (409, "request_not_pending"), late.text
+    status = await db.fetchval("SELECT status FROM join_requests WHERE id = $1", int(request_id))
+    assert status == "cancelled"
+
+    other_request = (await join(busy_client, other, cid))["request"]["id"]
+    approve = busy_client.post(f"{base}/{other_request}/approve", headers=owner.headers)
+    invite = busy_client.post(f"/v1/communities/{cid}/join", json={"inviteCode": code}, headers=other.headers)
+    approved, invited = await asyncio.gather(approve, invite)
+    answers = (approved.status_code, invited.json().get("outcome") or invited.json()["code"])
+    # The approval first (the invite finds a member), or the invite first (it cancelled the request).
+    assert answers in ((200, "already_member"), (409, "joined")), answers
+    if approved.status_code == 409:
+        assert approved.json()["code"] == "request_not_pending"
+    assert await db.fetchval("SELECT member_count FROM communities WHERE id = $1", int(cid)) == 3
+    joined = "SELECT count(*) FROM community_audit_log WHERE action = 'member.joined' AND subject_id = $1"
+    assert await db.fetchval(joined, other.id) == 1
+    assert await db.fetchval("SELECT count(*) FROM posts WHERE kind = 'welcome' AND community_id = $1", int(cid)) == 2
+    pending = "SELECT count(*) FROM join_requests WHERE community_id = $1 AND status = 'pending'"
+    assert await db.fetchval(pending, int(cid)) == 0

@@ -104,8 +104,16 @@ async def join(
             return await _admit_or_report(conn, community_id, user_id, via="invite", data=data)
         if community["entry_mode"] == "free" and not removed:
             return await _admit_or_report(conn, community_id, user_id, via="free", data=data)
-        # Approval communities, and removed members of free ones asking to come back: an admin decides. A full
-        # community of a series takes the request: the approval admits to a sister with room.
+        # Approval communities, and removed members of free ones asking to come back: an admin decides. The
+        # community's row is held in key-share mode (what the request's foreign key takes anyway, only earlier) and
+        # the membership read again under it: an admission under way (an invite, at the same instant) holds the row
+        # for update, so it either committed before this read or finds the request when it cancels pending ones.
+        # Without it, a request read "not a member" before that admission committed and stayed pending beside it.
+        await conn.execute(q.KEY_SHARE_COMMUNITY, community_id)
+        mine = await conn.fetchrow(q.MEMBERSHIP, community_id, user_id)
+        if mine is not None and mine["status"] == "active":
+            return 200, m.JoinResult(outcome="already_member", membership=from_row(m.Membership, mine))
+        # A full community of a series takes the request: the approval admits to a sister with room.
         await series.check_room(conn, community)
         share = await share_of(conn, community_id, data.share_code)  # credited if the request is approved
         share_id = None if share is None else share["id"]

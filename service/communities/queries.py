@@ -37,6 +37,9 @@ SELECT c.id::text AS id, c.owner_id::text AS owner_id, c.name, c.description, c.
 FROM communities c WHERE c.id = $1 FOR UPDATE
 """
 
+# A join request's hold on its community: conflicts only with LOCK_COMMUNITY (an admission), not with other requests.
+KEY_SHARE_COMMUNITY = "SELECT 1 FROM communities WHERE id = $1 FOR KEY SHARE"
+
 UPDATE_COMMUNITY = """
 UPDATE communities SET name = $2, description = $3, cover_url = $4, tags = $5, visibility = $6, entry_mode = $7,
        price_fen = $8, member_cap = $9, welcome_template = $10, introduction_required = $11,
