@@ -169,6 +169,24 @@ async def _wait_for_lock_waits(db, count: int) -> None:
     raise AssertionError(f"never saw {count} requests waiting on a lock")
 
 
+async def _one_after_another(database_url, db, hold: tuple, first, second) -> tuple:
+    """Run two calls in a forced order: ``hold`` (SQL and arguments) is held in a transaction of its own, ``first``
+    is sent and waits on it, then ``second`` is sent and waits too; then the hold is let go. Their responses."""
+    holder = await asyncpg.connect(database_url)
+    try:
+        held = holder.transaction()
+        await held.start()
+        await holder.execute(*hold)
+        one = asyncio.create_task(first)
+        await _wait_for_lock_waits(db, 1)
+        two = asyncio.create_task(second)
+        await _wait_for_lock_waits(db, 2)
+        await held.rollback()
+        return await asyncio.gather(one, two)
+    finally:
+        await holder.close()
+
+
 async def test_a_join_request_and_an_invite_join_at_once_leave_no_pending_request_beside_the_membership(
     busy_client, database_url, settings, db
 ):
@@ -181,19 +199,13 @@ async def test_a_join_request_and_an_invite_join_at_once_leave_no_pending_reques
     cid = (await create_community(busy_client, owner, entryMode="approval"))["id"]
     code = (await busy_client.post(f"/v1/communities/{cid}/invites", json={}, headers=owner.headers)).json()["code"]
     url = f"/v1/communities/{cid}/join"
-    holder = await asyncpg.connect(database_url)
-    try:
-        held = holder.transaction()
-        await held.start()
-        await holder.execute("LOCK TABLE community_audit_log IN SHARE MODE")
-        by_invite = asyncio.create_task(busy_client.post(url, json={"inviteCode": code}, headers=guest.headers))
-        await _wait_for_lock_waits(db, 1)
-        asking = asyncio.create_task(busy_client.post(url, json={"message": "想加入"}, headers=guest.headers))
-        await _wait_for_lock_waits(db, 2)
-        await held.rollback()
-        invited, asked = await asyncio.gather(by_invite, asking)
-    finally:
-        await holder.close()
+    invited, asked = await _one_after_another(
+        database_url,
+        db,
+        ("LOCK TABLE community_audit_log IN SHARE MODE",),
+        busy_client.post(url, json={"inviteCode": code}, headers=guest.headers),
+        busy_client.post(url, json={"message": "想加入"}, headers=guest.headers),
+    )
 
     assert invited.status_code == 201 and invited.json()["outcome"] == "joined"
     assert (asked.status_code, asked.json()["outcome"]) == (200, "already_member")
@@ -209,7 +221,7 @@ async def test_approving_a_request_of_one_who_came_in_by_invite_admits_nobody_tw
 ):
     """The request came first, the invite admitted them before an admin looked: the admission settled the request,
     so approving it now is refused (request_not_pending) and changes nothing; so is rejecting it (no rejection
-    notice to a member). Approval and the invite at the same instant: one admission, one welcome."""
+    notice to a member). The approval and the invite at the same instant: one admission, one welcome, no deadlock."""
     owner, guest, other = await create_users(database_url, settings, "Owner", "Guest", "Other")
     cid = (await create_community(busy_client, owner, entryMode="approval"))["id"]
     base = f"/v1/communities/{cid}/join-requests"
@@ -224,18 +236,48 @@ async def test_approving_a_request_of_one_who_came_in_by_invite_admits_nobody_tw
     status = await db.fetchval("SELECT status FROM join_requests WHERE id = $1", int(request_id))
     assert status == "cancelled"
 
+    # The approval and the invite at the same instant. The community's row is held (key share) so that the invite's
+    # admission queues for it first, the approval second: the approval held the request's row and waited for the
+    # community, the invite's admission held the community and waited for the request's row (to cancel it):
+    # a deadlock, and a 500 for one of them. The approval now takes the community's lock before the request's.
     other_request = (await join(busy_client, other, cid))["request"]["id"]
-    approve = busy_client.post(f"{base}/{other_request}/approve", headers=owner.headers)
-    invite = busy_client.post(f"/v1/communities/{cid}/join", json={"inviteCode": code}, headers=other.headers)
-    approved, invited = await asyncio.gather(approve, invite)
-    answers = (approved.status_code, invited.json().get("outcome") or invited.json()["code"])
-    # The approval first (the invite finds a member), or the invite first (it cancelled the request).
-    assert answers in ((200, "already_member"), (409, "joined")), answers
-    if approved.status_code == 409:
-        assert approved.json()["code"] == "request_not_pending"
+    hold = ("SELECT 1 FROM communities WHERE id = $1 FOR KEY SHARE", int(cid))
+    join_url = f"/v1/communities/{cid}/join"
+    invited, approved = await _one_after_another(
+        database_url,
+        db,
+        hold,
+        busy_client.post(join_url, json={"inviteCode": code}, headers=other.headers),
+        busy_client.post(f"{base}/{other_request}/approve", headers=owner.headers),
+    )
+    assert (invited.status_code, invited.json()["outcome"]) == (201, "joined")
+    assert (approved.status_code, approved.json()["code"]) == (409, "request_not_pending")
     assert await db.fetchval("SELECT member_count FROM communities WHERE id = $1", int(cid)) == 3
     joined = "SELECT count(*) FROM community_audit_log WHERE action = 'member.joined' AND subject_id = $1"
     assert await db.fetchval(joined, other.id) == 1
     assert await db.fetchval("SELECT count(*) FROM posts WHERE kind = 'welcome' AND community_id = $1", int(cid)) == 2
     pending = "SELECT count(*) FROM join_requests WHERE community_id = $1 AND status = 'pending'"
     assert await db.fetchval(pending, int(cid)) == 0
+
+
+async def test_a_rejection_and_an_invite_at_once_do_not_deadlock(busy_client, database_url, settings, db):
+    """The rejection held the request's row while its audit entry waited (here on the held audit log); the
+    invite's admission took the community and waited to cancel that request; the audit entry's key share on the
+    community then waited for the admission: a deadlock, a 500 for one of them. Now the rejection holds the
+    community (key share) before the request: it goes first, the invite admits after."""
+    owner, guest = await create_users(database_url, settings, "Owner", "Guest")
+    cid = (await create_community(busy_client, owner, entryMode="approval"))["id"]
+    code = (await busy_client.post(f"/v1/communities/{cid}/invites", json={}, headers=owner.headers)).json()["code"]
+    request_id = (await join(busy_client, guest, cid))["request"]["id"]
+    rejected, invited = await _one_after_another(
+        database_url,
+        db,
+        ("LOCK TABLE community_audit_log IN SHARE MODE",),
+        busy_client.post(
+            f"/v1/communities/{cid}/join-requests/{request_id}/reject", json={"reason": "满了"}, headers=owner.headers
+        ),
+        busy_client.post(f"/v1/communities/{cid}/join", json={"inviteCode": code}, headers=guest.headers),
+    )
+    assert (rejected.status_code, rejected.json()["status"]) == (200, "rejected")
+    assert (invited.status_code, invited.json()["outcome"]) == (201, "joined")
+    assert await db.fetchval("SELECT member_count FROM communities WHERE id = $1", int(cid)) == 2

@@ -143,6 +143,10 @@ async def approve_join_request(
 
     async def action() -> tuple[int, m.JoinRequest]:
         await require_admin(conn, community_id, admin_id)
+        # The locks in an admission's order (series, community, then the request, which an admission by another
+        # path cancels): holding the request first deadlocked with an invite or a payment of the same applicant.
+        await series.lock(conn, community_id)
+        await conn.execute(q.LOCK_COMMUNITY, community_id)
         request = await conn.fetchrow(q.LOCK_JOIN_REQUEST, request_id, community_id)
         if request is None:
             raise Problem("not_found", "no such join request in this community")
@@ -172,6 +176,9 @@ async def reject_join_request(
 ) -> m.JoinRequest:
     async with conn.transaction():
         await require_admin(conn, community_id, admin_id)
+        # Before the request's row, as an approval: the audit entry's key share on the community would otherwise
+        # wait, holding the request, for an admission that waits to cancel it.
+        await conn.execute(q.KEY_SHARE_COMMUNITY, community_id)
         request = await conn.fetchrow(q.LOCK_JOIN_REQUEST, request_id, community_id)
         if request is None:
             raise Problem("not_found", "no such join request in this community")

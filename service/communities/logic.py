@@ -111,7 +111,8 @@ async def admit(
       join, an admin's approval, a valid invite, a successful payment for ``via="paid"``).
     - It locks the community row (``SELECT ... FOR UPDATE``) before counting, so concurrent admissions are
       serialised and the cap is never exceeded. Take no other community's lock before it in the same
-      transaction; taking your own rows' locks (an order, an invite) first is fine.
+      transaction; taking your own rows' locks (an order, an invite) first is fine, but not the user's pending
+      join request: admit cancels it, so its lock comes after the community's (joining.approve_join_request).
     - A community of a series (series.py): the series' lock comes first, and the newcomer goes to the next sister
       with room (opened when all are full); ``Admission.community_id`` says where. Raises ``already_in_series``
       for a plain member of another sister.

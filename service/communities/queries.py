@@ -37,7 +37,7 @@ SELECT c.id::text AS id, c.owner_id::text AS owner_id, c.name, c.description, c.
 FROM communities c WHERE c.id = $1 FOR UPDATE
 """
 
-# A join request's hold on its community: conflicts only with LOCK_COMMUNITY (an admission), not with other requests.
+# A join request's (or a rejection's) hold on its community: conflicts with LOCK_COMMUNITY (an admission) only.
 KEY_SHARE_COMMUNITY = "SELECT 1 FROM communities WHERE id = $1 FOR KEY SHARE"
 
 UPDATE_COMMUNITY = """
