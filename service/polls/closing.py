@@ -145,6 +145,7 @@ async def _close(conn: asyncpg.Connection, poll_id: int, actor_id: int | None) -
         "winnerProposalId": str(winner.proposal_id) if winner else None,
         "seed": poll["draw_seed"],
         "eligibleVoters": len(eligible),
+        "uncountedVotes": await conn.fetchval(q.UNCOUNTED_VOTES, poll_id),  # of members gone before the close
         "drawn": [str(u) for u in drawn],
     }
     await audit(conn, poll_id, actor_id, "poll.closed", details=details)

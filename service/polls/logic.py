@@ -24,15 +24,16 @@ from service.polls import draw
 from service.polls import models as m
 from service.polls import queries as q
 from service.polls.common import APP, audit, poll_state
-from service.settings import Settings
 from service.wechat.client import WeChatClient
 
 MAX_SCHEDULE = timedelta(days=180)
 ROBOT = "poll"
 
 
-def local_time(settings: Settings, at: datetime) -> str:
-    return at.astimezone(ZoneInfo(settings.metrics_timezone)).strftime("%m月%d日 %H:%M")
+def local_time(zone: str, at: datetime) -> str:
+    """A deadline as the community's members read it: in the community's time zone (default Asia/Shanghai, China
+    time), as meetup notices and activity windows; not the platform's METRICS_TIMEZONE, which only cuts metric days."""
+    return at.astimezone(ZoneInfo(zone)).strftime("%m月%d日 %H:%M")
 
 
 def poll_model(row: asyncpg.Record, me: m.PollMe | None = None, *, admin: bool) -> m.Poll:
@@ -112,17 +113,16 @@ def _check_schedule(data: m.PollCreate) -> None:
         raise Problem("validation_failed", "invalid poll", errors=errors)
 
 
-def announcement_text(settings: Settings, title: str, proposals_close_at: datetime, voting_close_at: datetime) -> str:
+def announcement_text(zone: str, title: str, proposals_close_at: datetime, voting_close_at: datetime) -> str:
     return (
-        f"📣 新品命名征集「{title}」开始啦！{local_time(settings, proposals_close_at)} 前提名，"
-        f"{local_time(settings, voting_close_at)} 前投票，结果和试用名单届时公布。"
+        f"📣 新品命名征集「{title}」开始啦！{local_time(zone, proposals_close_at)} 前提名，"
+        f"{local_time(zone, voting_close_at)} 前投票，结果和试用名单届时公布。"
     )
 
 
 async def create_poll(
     pool: asyncpg.Pool,
     wechat: WeChatClient,
-    settings: Settings,
     community_id: int,
     user_id: int,
     data: m.PollCreate,
@@ -174,7 +174,8 @@ async def create_poll(
             offer.price if offer else None,
             offer.places if offer else None,
         )
-        text = announcement_text(settings, title, data.proposals_close_at, data.voting_close_at)
+        zone = await conn.fetchval(q.COMMUNITY_TIME_ZONE, community_id)
+        text = announcement_text(zone, title, data.proposals_close_at, data.voting_close_at)
         post_id = await conn.fetchval(q.INSERT_ROBOT_POST, community_id, text)
         await conn.execute(q.INSERT_POLL_POST, poll_id, "announcement", post_id)
         await audit(

@@ -63,9 +63,7 @@ class CommunityPollsController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Poll]:
         # `caller`, not `user`: the content check waits on WeChat without holding a pooled connection.
-        created = await logic.create_poll(
-            state.pool, state.wechat, state.settings, community_id, caller.id, data, idempotency_key
-        )
+        created = await logic.create_poll(state.pool, state.wechat, community_id, caller.id, data, idempotency_key)
         return await sign_answer(storage, created)
 
     @get(

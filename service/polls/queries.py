@@ -234,10 +234,14 @@ COUNT_ACTIVE_VOTES_ON = "SELECT count(*)::int FROM poll_votes WHERE proposal_id 
 # --- closing -----------------------------------------------------------------------------------------------
 
 # The ranking, with its documented tie-break: more votes, then the earlier proposal, then the lower id.
+# Only the votes of those who are members at the close count: one who left or was removed took their votes along.
 TALLY = """
 SELECT p.id, p.proposer_id, p.name, p.created_at, count(v.id)::int AS votes
 FROM poll_proposals p
-LEFT JOIN poll_votes v ON v.proposal_id = p.id AND v.community_id = p.community_id AND v.status = 'active'
+LEFT JOIN (
+    poll_votes v JOIN memberships mb
+        ON mb.community_id = v.community_id AND mb.user_id = v.user_id AND mb.status = 'active'
+) ON v.proposal_id = p.id AND v.community_id = p.community_id AND v.status = 'active'
 WHERE p.poll_id = $1 AND p.status = 'visible'
 GROUP BY p.id, p.proposer_id, p.name, p.created_at
 ORDER BY votes DESC, p.created_at, p.id
@@ -250,8 +254,22 @@ WHERE p.id = r.id
 """
 
 COUNTED_VOTERS = """
-SELECT DISTINCT user_id FROM poll_votes WHERE poll_id = $1 AND status = 'active'
+SELECT DISTINCT v.user_id FROM poll_votes v
+JOIN memberships mb ON mb.community_id = v.community_id AND mb.user_id = v.user_id AND mb.status = 'active'
+WHERE v.poll_id = $1 AND v.status = 'active'
 """
+
+# Votes still standing at the close whose members had gone (the record keeps them; the tally does not).
+UNCOUNTED_VOTES = """
+SELECT count(*)::int FROM poll_votes v
+JOIN poll_proposals p ON p.id = v.proposal_id AND p.community_id = v.community_id
+WHERE v.poll_id = $1 AND v.status = 'active' AND p.status = 'visible' AND NOT EXISTS (
+    SELECT 1 FROM memberships mb
+    WHERE mb.community_id = v.community_id AND mb.user_id = v.user_id AND mb.status = 'active'
+)
+"""
+
+COMMUNITY_TIME_ZONE = "SELECT timezone FROM communities WHERE id = $1"
 
 ACTIVE_MEMBERS_AMONG = """
 SELECT user_id FROM memberships WHERE community_id = $1 AND status = 'active' AND user_id = ANY($2::bigint[])
