@@ -108,7 +108,10 @@ async def record_check_in(
     )
     if check_in_id is None:
         raise Problem("already_checked_in", f"already checked into the occurrence of {occurrence['local_date']}")
-    await record(conn, activity["community_id"], user_id, "check_in", post_id=post_id, occurred_at=at)
+    # Participation (contribution, which rewards pay by) counts once per member and occurrence: a check-in made again
+    # after the first one's post went keeps the first one's event, or deleting and checking in would earn it again.
+    if not await conn.fetchval(q.CHECKED_IN_BEFORE, activity["community_id"], occurrence["id"], user_id, check_in_id):
+        await record(conn, activity["community_id"], user_id, "check_in", post_id=post_id, occurred_at=at)
     return check_in_id
 
 

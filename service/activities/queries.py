@@ -153,6 +153,11 @@ HAS_CHECKED_IN = """
 SELECT EXISTS (SELECT 1 FROM check_ins WHERE occurrence_id = $1 AND user_id = $2 AND voided_at IS NULL)
 """
 
+# Whether member $3 made a check-in into occurrence $2 before check-in $4 (a void one: its post went).
+CHECKED_IN_BEFORE = """
+SELECT EXISTS (SELECT FROM check_ins WHERE community_id = $1 AND occurrence_id = $2 AND user_id = $3 AND id <> $4)
+"""
+
 # $1 community, $2 activity, $3 member: their counted check-ins in the activity, locked in id order before a new
 # one reads the previous streak, as the trigger that voids one locks them (migration 0046): the later of the two
 # sees what the other wrote.
