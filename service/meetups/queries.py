@@ -107,13 +107,14 @@ WHERE s.id = $1
 LOCK_ORDER = "SELECT id, status FROM orders WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
 # A new sign-up, or a cancelled one taken up again (fresh state, a new place in the waitlist). Taken under the
-# meetup's lock, so the clock orders the waitlist exactly as the sign-ups came through the lock.
+# meetup's lock, so the clock orders the waitlist exactly as the sign-ups came through the lock. A check-in at the
+# venue stays: the member was there, and checking in again must not record `attendance` (participation) once more.
 UPSERT_SIGNUP = """
 INSERT INTO meetup_signups (meetup_id, community_id, user_id, status, waitlisted_at, hold_until)
 VALUES ($1, $2, $3, $4, CASE WHEN $4 = 'waitlisted' THEN clock_timestamp() END, $5)
 ON CONFLICT (meetup_id, user_id, community_id) DO UPDATE
 SET status = excluded.status, waitlisted_at = excluded.waitlisted_at, hold_until = excluded.hold_until,
-    cancel_reason = NULL, order_id = NULL, attended_at = NULL, attended_via = NULL, reminder_status = NULL,
+    cancel_reason = NULL, order_id = NULL, reminder_status = NULL,
     promotion_notice = NULL, created_at = excluded.created_at, updated_at = excluded.updated_at
 RETURNING id, status
 """
