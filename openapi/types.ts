@@ -119,7 +119,7 @@ export interface paths {
         };
         /**
          * The activity's ranking: check-ins, streaks and points per member (members)
-         * @description Ranked by check-ins, then longest streak, then current streak; members equal on all three share a rank. Only counted check-ins: one whose post was deleted, refused or removed counts for nothing. A non-member gets `not_found`; `app_disabled` while the activities app is off.
+         * @description Ranked by check-ins, then longest streak, then current streak; members equal on all three share a rank. Only counted check-ins: one whose post was deleted, refused or removed counts for nothing. Pages of `limit` with `nextCursor` (ties in user id order, never repeated or skipped across pages). A non-member gets `not_found`; `app_disabled` while the activities app is off.
          */
         get: operations["activityRanking"];
         put?: never;
@@ -6076,6 +6076,11 @@ export interface components {
             activityId: string;
             /** @description By check-ins, then longest streak, then current streak; ties share a rank */
             items: components["schemas"]["RankingEntry"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example WyIyMDI1LTAzLTAxVDA4OjMwOjAwKzAwOjAwIiw0Ml0
+             */
+            nextCursor: string | null;
         };
         /** RankingEntry */
         RankingEntry: {
@@ -8971,6 +8976,8 @@ export interface operations {
             query?: {
                 /** @description Page size (1-100) */
                 limit?: components["parameters"]["query.limit"];
+                /** @description `nextCursor` of the previous page; omit for the first page */
+                cursor?: components["parameters"]["query.cursor"];
             };
             header?: never;
             path: {

@@ -16,7 +16,7 @@ from service.core.access import check_can_post, require_member, require_owner
 from service.core.content import openid_of, status_for
 from service.core.interactions import record
 from service.core.media import claim_images, images_of
-from service.core.paging import fetch_page
+from service.core.paging import decode_cursor, encode_cursor, fetch_page
 from service.core.recurrence import (
     is_time_zone,
 )
@@ -135,13 +135,24 @@ async def list_check_ins(
     return m.CheckInPage(items=items, next_cursor=next_cursor)
 
 
-async def ranking(conn: asyncpg.Connection, activity_id: int, user_id: int, limit: int) -> m.Ranking:
+async def ranking(
+    conn: asyncpg.Connection, activity_id: int, user_id: int, limit: int, cursor: str | None
+) -> m.Ranking:
+    """A page of the ranking; the cursor is the last item's (check-ins, longest, current streak, user id)."""
+    after = decode_cursor(cursor, int, int, int, int) or (None, None, None, None)
     await _activity_for(conn, activity_id, user_id)
     last_id, previous_id, still_open = await _streak_args(conn, activity_id, _now())
-    rows = await conn.fetch(q.RANKING, activity_id, last_id, previous_id, still_open, None, limit)
+    rows = await conn.fetch(q.RANKING, activity_id, last_id, previous_id, still_open, *after, limit + 1)
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(
+            last["check_ins"], last["longest_streak"], last["current_streak"], last["sort_user_id"]
+        )
     return m.Ranking(
         activity_id=str(activity_id),
-        items=[from_row(m.RankingEntry, row) for row in rows],
+        items=[from_row(m.RankingEntry, row) for row in rows[:limit]],
+        next_cursor=next_cursor,
     )
 
 

@@ -104,5 +104,6 @@ RANKING = m.Ranking(
             longest_streak=4,
         ),
     ],
+    next_cursor=None,
 )
 TIME_ZONE = m.TimeZoneSetting(time_zone="Asia/Shanghai")

@@ -183,6 +183,7 @@ class Ranking(msgspec.Struct, rename="camel", kw_only=True):
         list[RankingEntry],
         Meta(description="By check-ins, then longest streak, then current streak; ties share a rank"),
     ]
+    next_cursor: NextCursor  # no default: sent as null on the last page, as every list's
 
 
 class TimeZoneSetting(msgspec.Struct, rename="camel", forbid_unknown_fields=True):

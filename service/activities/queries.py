@@ -237,19 +237,26 @@ WHERE ci.activity_id = $1 AND ($5::bigint IS NULL OR ci.user_id = $5) AND ci.voi
 GROUP BY ci.user_id
 """
 
+# One page of the ranking: ranks are taken over every member, then the page starts after the cursor's ($5-$8: check-ins,
+# longest streak, current streak, user id) in the one total order (the three down, then lower user id first), so a tie
+# a page boundary cuts is neither repeated nor skipped.
 RANKING = """
-SELECT rank() OVER (ORDER BY s.check_ins DESC, s.longest_streak DESC, s.current_streak DESC)::int AS rank,
-       s.user_id::text AS user_id, u.nickname, u.avatar_url, s.check_ins, s.points, s.current_streak,
-       s.longest_streak
-FROM (
-    SELECT ci.user_id, count(*)::int AS check_ins, coalesce(sum(ci.points), 0)::int AS points,
-           max(ci.streak) AS longest_streak,
-           coalesce(max(ci.streak) FILTER (WHERE ci.occurrence_id = $2),
-                    CASE WHEN $4 THEN max(ci.streak) FILTER (WHERE ci.occurrence_id = $3) END, 0) AS current_streak
-    FROM check_ins ci
-    WHERE ci.activity_id = $1 AND ($5::bigint IS NULL OR ci.user_id = $5) AND ci.voided_at IS NULL
-    GROUP BY ci.user_id
-) s JOIN users u ON u.id = s.user_id
-ORDER BY rank, s.user_id
-LIMIT $6
+SELECT r.* FROM (
+    SELECT rank() OVER (ORDER BY s.check_ins DESC, s.longest_streak DESC, s.current_streak DESC)::int AS rank,
+           s.user_id::text AS user_id, s.user_id AS sort_user_id, u.nickname, u.avatar_url, s.check_ins, s.points,
+           s.current_streak, s.longest_streak
+    FROM (
+        SELECT ci.user_id, count(*)::int AS check_ins, coalesce(sum(ci.points), 0)::int AS points,
+               max(ci.streak) AS longest_streak,
+               coalesce(max(ci.streak) FILTER (WHERE ci.occurrence_id = $2),
+                        CASE WHEN $4 THEN max(ci.streak) FILTER (WHERE ci.occurrence_id = $3) END, 0) AS current_streak
+        FROM check_ins ci
+        WHERE ci.activity_id = $1 AND ci.voided_at IS NULL
+        GROUP BY ci.user_id
+    ) s JOIN users u ON u.id = s.user_id
+) r
+WHERE $8::bigint IS NULL
+   OR (-r.check_ins, -r.longest_streak, -r.current_streak, r.sort_user_id) > (-$5::int, -$6::int, -$7::int, $8::bigint)
+ORDER BY r.rank, r.sort_user_id
+LIMIT $9
 """

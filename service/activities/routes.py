@@ -259,13 +259,16 @@ class ActivitiesController(Controller):
         summary="The activity's ranking: check-ins, streaks and points per member (members)",
         description=(
             "Ranked by check-ins, then longest streak, then current streak; members equal on all three share a rank. "
-            "Only counted check-ins: one whose post was deleted, refused or removed counts for nothing. A non-member "
+            "Only counted check-ins: one whose post was deleted, refused or removed counts for nothing. Pages of "
+            "`limit` with `nextCursor` (ties in user id order, never repeated or skipped across pages). A non-member "
             "gets `not_found`; `app_disabled` while the activities app is off."
         ),
         responses={**PROBLEMS.responses(*IN_ACTIVITY), **answer(200, ex.RANKING, "two members", "The ranking")},
     )
-    async def ranking(self, activity_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50) -> m.Ranking:
-        return await checkins.ranking(db, activity_id, user.id, limit)
+    async def ranking(
+        self, activity_id: PathId, user: CurrentUser, db: Db, limit: Limit = 50, cursor: Cursor = None
+    ) -> m.Ranking:
+        return await checkins.ranking(db, activity_id, user.id, limit, cursor)
 
 
 CONTROLLERS = [CommunityActivitiesController, ActivitiesController]
