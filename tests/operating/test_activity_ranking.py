@@ -1,10 +1,12 @@
-"""An activity's ranking pages like every list, so every member of a large community can find their rank."""
+"""An activity's ranking pages like every list, so every member of a large community can find their rank; the robot's
+announcements reach every community, however many windows are open where the app is off."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from tests.operating.test_activities import check_in_at, community_activity, generate_at
+from service.activities import occurrences
+from tests.operating.test_activities import check_in_at, community_activity, create_activity, generate_at
 from tests.world import assert_problem
 
 
@@ -42,3 +44,48 @@ async def test_the_ranking_pages_through_every_member_once_ties_in_user_id_order
         assert seen == expected, limit
     forged = await world.api.get(url, params={"cursor": "bm90IGEgY3Vyc29y"}, headers=bob.headers)
     assert_problem(forged, 400, "validation_failed")
+
+
+async def test_windows_open_where_the_app_is_off_do_not_hold_back_announcements_elsewhere(world):
+    # Found in review: the announcer took the 200 oldest unannounced windows that had opened and skipped those of
+    # communities where the app is off, leaving them unannounced until they close. With 200 such windows open (the
+    # occurrences made ahead before an app was switched off or its paid month ran out), every newer window of every
+    # other community waited behind them, and one that closed meanwhile was marked without ever being announced.
+    alice, bob = await world.member("alice"), await world.member("bob")
+    paused = await world.community(alice)
+    aid = int((await create_activity(world, alice, paused))["id"])
+    await world.pool.execute(
+        "INSERT INTO activities (community_id, created_by, title, prompt, recurrence, starts_on, window_start,"
+        " window_end) SELECT community_id, created_by, title, prompt, recurrence, starts_on, window_start, window_end"
+        " FROM activities, generate_series(1, $2) WHERE id = $1",
+        aid,
+        occurrences.ANNOUNCE_BATCH,
+    )
+    await world.pool.execute(
+        "INSERT INTO activity_occurrences (activity_id, community_id, local_date, opens_at, closes_at)"
+        " SELECT id, community_id, current_date + 100, now() - interval '2 hours', now() + interval '3 hours'"
+        " FROM activities WHERE community_id = $1 AND id <> $2",
+        int(paused),
+        aid,
+    )
+    switched_off = await world.api.delete(f"/v1/communities/{paused}/apps/activities", headers=alice.headers)
+    assert switched_off.status_code == 204, switched_off.text
+
+    lively = await world.community(bob)
+    other = int((await create_activity(world, bob, lively))["id"])
+    opened = await world.pool.fetchval(
+        "INSERT INTO activity_occurrences (activity_id, community_id, local_date, opens_at, closes_at)"
+        " VALUES ($1, $2, current_date + 100, now() - interval '1 minute', now() + interval '1 hour') RETURNING id",
+        other,
+        int(lively),
+    )
+    await world.run_job("activities.announce")
+    announced = await world.pool.fetchrow("SELECT post_id FROM activity_occurrences WHERE id = $1", opened)
+    assert announced["post_id"] is not None
+    # The paused community's windows are still waiting, unannounced, for the app to come back on before they close.
+    waiting = await world.pool.fetchval(
+        "SELECT count(*) FROM activity_occurrences WHERE community_id = $1 AND announced_at IS NULL"
+        " AND opens_at <= now() AND closes_at > now()",
+        int(paused),
+    )
+    assert waiting == occurrences.ANNOUNCE_BATCH
