@@ -24,7 +24,7 @@ from service.collections.logic import (
 from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
 from service.core.content import require_passed
-from service.core.idempotency import run_once, scope_of
+from service.core.idempotency import replay, run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.errors import Problem
 from service.jobs import Reschedule, enqueue
@@ -46,8 +46,11 @@ async def cancel(
     them), and the `collections.settle` job closes the orders still payable. Cancelling again answers the
     same."""
     reason = data.reason.strip()
+    scope = scope_of("collection.cancel", collection_id, reason)
     if reason:
         async with pool.acquire() as conn:
+            if (replayed := await replay(conn, user_id, key, scope)) is not None:
+                return replayed  # a retry answers what the first did, without asking WeChat again
             await _may_cancel(conn, collection_id, user_id)  # WeChat checks only the text of who may cancel
         await require_passed(pool, wechat, user_id, reason, "reason")  # it reaches the payers' inboxes
 
@@ -68,7 +71,7 @@ async def cancel(
         return 200, await _detail(conn, collection_id, user_id)
 
     async with pool.acquire() as conn:
-        return await run_once(conn, user_id, key, scope_of("collection.cancel", collection_id, reason), action)
+        return await run_once(conn, user_id, key, scope, action)
 
 
 async def _cancel_locked(

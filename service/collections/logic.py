@@ -36,7 +36,7 @@ from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
 from service.core.apps import require_app_member
 from service.core.content import require_passed
-from service.core.idempotency import run_once, scope_of
+from service.core.idempotency import replay, run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo
 from service.core.paging import fetch_page
@@ -162,9 +162,13 @@ async def create_collection(
     title = data.title.strip()
     if not title:
         raise _invalid("title", "must not be blank")
-    deadline = _deadline(settings, data.deadline)
+    scope = scope_of("collection.create", community_id, msgspec.to_builtins(data))
     async with pool.acquire() as conn:
+        # A retry answers what the first started, before the deadline (nearer now) or WeChat is asked again.
+        if (replayed := await replay(conn, user_id, key, scope)) is not None:
+            return replayed
         await _may_start(conn, community_id, user_id)  # WeChat checks only the text of who may start one
+    deadline = _deadline(settings, data.deadline)
     # The title reaches every participant's inbox and each share's WeChat Pay description.
     await require_passed(pool, wechat, user_id, title, "title")
 
@@ -191,7 +195,6 @@ async def create_collection(
         )
         return 201, await _detail(conn, collection_id, user_id)
 
-    scope = scope_of("collection.create", community_id, msgspec.to_builtins(data))
     async with pool.acquire() as conn:
         return await run_once(conn, user_id, key, scope, action)
 

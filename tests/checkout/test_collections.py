@@ -470,3 +470,40 @@ async def test_an_initiator_back_before_the_deadline_is_paid_out(world):
     other = (await start(world, cid, a))["id"]
     by_hand = await world.api.post(f"/v1/collections/{other}/cancel", json={"reason": "改期"}, headers=a)
     assert (by_hand.json()["cancelCause"], by_hand.json()["cancelReason"]) == ("manual", "改期"), by_hand.text
+
+
+async def test_a_retried_start_or_cancel_answers_the_first_without_checking_again(world):
+    # Found in review: a retry with the same Idempotency-Key (the answer was lost) checked the deadline and asked WeChat
+    # again before its stored answer was read: once the chosen deadline was under 10 minutes away, or with WeChat down,
+    # the retry answered 400 or 503 while the collection existed, and a client that started it again asked every
+    # participant to pay twice.
+    cid, people = await community_with(world, 2)
+    _, (_, a), _ = people
+    headers = {**a, "Idempotency-Key": "start-once"}
+    deadline = datetime.now(UTC) + timedelta(minutes=10, seconds=2)
+    body = {"title": "周六烧烤 AA", "amountFen": 4500, "deadline": deadline.isoformat()}
+    first = await world.api.post(f"/v1/communities/{cid}/collections", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    await asyncio.sleep(2.5)  # the deadline is now less than 10 minutes away
+    checks = (await world.control.get("/sandbox/stats")).json()["msg_sec_check"]
+    fault = {"mode": "http500", "pathPrefix": "/wxa/msg_sec_check", "count": None, "delaySeconds": 0}
+    assert (await world.control.post("/sandbox/faults", json=fault)).status_code == 200
+    try:
+        again = await world.api.post(f"/v1/communities/{cid}/collections", json=body, headers=headers)
+        assert again.status_code == 201, again.text
+        assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+        cancel = {"reason": "下雨取消"}
+        cancel_headers = {**a, "Idempotency-Key": "cancel-once"}
+        url = f"/v1/collections/{first.json()['id']}/cancel"
+        await world.control.delete("/sandbox/faults")
+        cancelled = await world.api.post(url, json=cancel, headers=cancel_headers)
+        assert cancelled.status_code == 200, cancelled.text
+        checks += 1
+        assert (await world.control.post("/sandbox/faults", json=fault)).status_code == 200
+        retried = await world.api.post(url, json=cancel, headers=cancel_headers)
+        assert retried.status_code == 200, retried.text
+        assert retried.headers["idempotent-replayed"] == "true"
+    finally:
+        await world.control.delete("/sandbox/faults")
+    assert await world.pool.fetchval("SELECT count(*) FROM collections WHERE community_id = $1", int(cid)) == 1
+    assert (await world.control.get("/sandbox/stats")).json()["msg_sec_check"] == checks
