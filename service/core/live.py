@@ -4,8 +4,8 @@
 never when it rolls back. Every API process LISTENs on one connection and hands each event to its sockets
 that follow a target: ``community(id)`` (the community's members) or ``user(id)`` (that member's sockets).
 Events are small (ids and counts, never content): the client reads what it may see through the API.
-`departed` and `joined` are no events but word for the hubs: a member's sockets stop following a community they
-left, and start following one they joined.
+`departed`, `joined` and `blocks` are no events but word for the hubs: a member's sockets stop following a community
+they left, start following one they joined, and stop (or start again) hearing of a member they blocked (unblocked).
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ async def joined(conn: asyncpg.Connection, user_id: int, community_id: int) -> N
     before it hands on any event committed later, then re-reads their memberships. Without it an open socket
     waited for the memberships refresh (LIVE_PING_SECONDS, 25 s) before it got the community's posts."""
     await _notify(conn, {"to": [user(user_id)], "joined": community_id})
+
+
+async def blocks(conn: asyncpg.Connection, user_id: int, other_id: int, blocking: bool) -> None:
+    """The member blocked (``blocking``) or unblocked the other: on commit, every hub stops (or resumes) handing the
+    member's sockets the events the other wrote (`authorId`) before any event committed later."""
+    await _notify(conn, {"to": [user(user_id)], "blocks": other_id, "blocking": blocking})
 
 
 async def _notify(conn: asyncpg.Connection, message: dict) -> None:

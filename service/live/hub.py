@@ -6,7 +6,8 @@ queue is full is a slow consumer: it is closed, and nobody else waits for it. Ev
 pings, closes the idle, refreshes memberships, extends the presence of the sockets viewing a community and
 sends the online counts that changed. A member's departure or admission (core/live.py `departed`, `joined`) takes
 effect at once: the community is dropped or added as its word arrives, before any later event, and the member's
-memberships are re-read.
+memberships are re-read. So does a block (`blocks`): each socket knows whom its member blocked and is handed no event
+they wrote (`authorId`); a set lookup per socket and event, read with the memberships.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ class Socket:
         self.queue: asyncio.Queue[str] = asyncio.Queue(queue_size)
         self.targets: set[str] = set()  # what it follows (Hub._follow)
         self.viewing: int | None = None
-        self.changes = 0  # departures and admissions heard: a membership read begun before the last one is stale
+        self.changes = 0  # departures, admissions, blocks heard: a membership read begun before the last one is stale
+        self.blocked: set[int] | None = None  # whom the member blocked; None until read (events wait in `held`)
+        self.held: list[tuple[int, str]] = []  # events with an author that came before `blocked` was read
         self.heard = asyncio.get_running_loop().time()
         self.ended = asyncio.Event()
         self.close_code: int | None = 1000
@@ -59,6 +62,24 @@ class Socket:
         except asyncio.QueueFull:
             log.warning("live socket dropped: slow consumer", extra={"userId": self.user_id})
             self.end(4429, "slow_consumer")
+
+    def hand(self, text: str, author_id: int | None) -> None:
+        """An event that ``author_id`` wrote (None: nobody's, or a robot's): not for a member who blocked them."""
+        if author_id is None:
+            self.offer(text)
+        elif self.blocked is None:
+            self.held.append((author_id, text))
+            if len(self.held) > self.queue.maxsize:
+                self.end(4429, "slow_consumer")
+        elif author_id not in self.blocked:
+            self.offer(text)
+
+    def know_blocks(self, blocked: set[int]) -> None:
+        """Whom the member blocked, as read: the events held until now go on, less theirs."""
+        self.blocked = blocked
+        held, self.held = self.held, []
+        for author_id, text in held:
+            self.hand(text, author_id)
 
     def send(self, message: msgspec.Struct) -> None:
         self.offer(msgspec.json.encode(message).decode())
@@ -128,12 +149,18 @@ class Hub:
         if "joined" in message:
             self._joined(message["to"], message["joined"])
             return
-        text = msgspec.json.encode(message["event"]).decode()
+        if "blocks" in message:
+            self._blocks(message["to"], message["blocks"], message["blocking"])
+            return
+        event = message["event"]
+        text = msgspec.json.encode(event).decode()
+        author = event.get("authorId")
+        author_id = None if author is None else int(author)
         reached: set[Socket] = set()
         for target in message["to"]:
             reached.update(self.following.get(target, ()))
         for socket in reached:
-            socket.offer(text)
+            socket.hand(text, author_id)
 
     # --- sockets ---
 
@@ -158,15 +185,15 @@ class Hub:
         self._follow(socket, {live.user(user_id)})
         try:
             async with self.pool.acquire() as conn:
-                row = await conn.fetchrow(q.MEMBERSHIPS, [user_id])
+                communities, blocked = await _read(conn, [user_id])
         except BaseException:
             self.close(socket)
             raise
         if socket.changes:
             self._reread_later({socket})
         else:
-            communities = row["communities"] if row else ()
-            self._follow(socket, {live.user(user_id), *(live.community(c) for c in communities)})
+            self._follow(socket, {live.user(user_id), *(live.community(c) for c in communities.get(user_id, ()))})
+            socket.know_blocks(blocked.get(user_id, set()))
         return socket
 
     def close(self, socket: Socket) -> None:
@@ -242,6 +269,16 @@ class Hub:
             self._follow(socket, socket.targets | {live.community(community_id)})
         self._reread_later(sockets)
 
+    def _blocks(self, targets: list[str], other_id: int, blocking: bool) -> None:
+        """A member blocked (unblocked) another: their sockets stop (resume) hearing of the other's writing now, before
+        any event committed after it; a membership read begun before it is stale, so it is read again."""
+        sockets = {socket for target in targets for socket in self.following.get(target, ())}
+        for socket in sockets:
+            socket.changes += 1
+            if socket.blocked is not None:
+                socket.blocked = socket.blocked | {other_id} if blocking else socket.blocked - {other_id}
+        self._reread_later(sockets)
+
     def _reread_later(self, sockets: set[Socket]) -> None:
         if sockets:
             task = asyncio.get_running_loop().create_task(self._reread(list(sockets)))
@@ -261,8 +298,7 @@ class Hub:
         longer stand in is no longer viewed. A socket that closed meanwhile, or heard a departure or an admission since
         the read began (a newer read follows), is left alone."""
         began = {socket: (socket.changes, socket.viewing) for socket in sockets}
-        rows = await conn.fetch(q.MEMBERSHIPS, list({socket.user_id for socket in sockets}))
-        communities = {row["user_id"]: row["communities"] for row in rows}
+        communities, blocked = await _read(conn, list({socket.user_id for socket in sockets}))
         viewers_of: dict[int, set[int]] = {}
         for socket in sockets:
             if socket.viewing is not None:
@@ -284,6 +320,7 @@ class Hub:
             else:
                 socket.viewing = None  # removed, left or gone: its presence and online counts end here
             self._follow(socket, targets)
+            socket.know_blocks(blocked.get(socket.user_id, set()))
 
     # --- every LIVE_PING_SECONDS ---
 
@@ -326,6 +363,13 @@ class Hub:
                 for socket in self.following.get(viewers(community_id), ()):
                     socket.offer(text)
         self.counts = {c: n for c, n in self.counts.items() if c in viewed}
+
+
+async def _read(conn: asyncpg.Connection, user_ids: list[int]) -> tuple[dict[int, list[int]], dict[int, set[int]]]:
+    """The communities each member is active in, and whom each blocked."""
+    communities = {row["user_id"]: row["communities"] for row in await conn.fetch(q.MEMBERSHIPS, user_ids)}
+    blocked = {row["user_id"]: set(row["blocked"]) for row in await conn.fetch(q.BLOCKED, user_ids)}
+    return communities, blocked
 
 
 def _online(community_id: int, count: int) -> m.LiveOnline:

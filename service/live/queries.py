@@ -10,6 +10,12 @@ SELECT user_id, array_agg(community_id) AS communities FROM memberships
 WHERE user_id = ANY($1::bigint[]) AND status = 'active' GROUP BY user_id
 """
 
+# Whom each of these members blocked: their posts and comments are no news to them (core/blocks.py).
+BLOCKED = """
+SELECT blocker_id AS user_id, array_agg(blocked_id) AS blocked FROM member_blocks
+WHERE blocker_id = ANY($1::bigint[]) GROUP BY blocker_id
+"""
+
 # Of these users ($2), those who stand in community $1: an active member, or on the brand's team (what `view`
 # checked with require_member). One community a statement: Citus routes each to its shard (a list of pairs
 # needed a correlated subquery beside unnest, which it refuses).

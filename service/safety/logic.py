@@ -6,6 +6,7 @@ from datetime import datetime
 
 import asyncpg
 
+from service.core import live
 from service.core.paging import fetch_page
 from service.core.rows import from_row
 from service.errors import Problem
@@ -29,12 +30,15 @@ async def block(conn: asyncpg.Connection, settings: Settings, user_id: int, data
         if await conn.fetchval(q.COUNT, user_id) >= settings.max_blocks:
             raise Problem("too_many_blocks", f"at most {settings.max_blocks} blocks")
         await conn.execute(q.INSERT, user_id, blocked_id)
+        await live.blocks(conn, user_id, blocked_id, True)  # my open sockets stop hearing of them on commit
         return from_row(m.Block, await conn.fetchrow(q.ONE, user_id, blocked_id))
 
 
 async def unblock(conn: asyncpg.Connection, user_id: int, blocked_id: int) -> None:
     """Unblocking someone not blocked is fine."""
-    await conn.execute(q.DELETE, user_id, blocked_id)
+    async with conn.transaction():
+        if await conn.execute(q.DELETE, user_id, blocked_id) == "DELETE 1":
+            await live.blocks(conn, user_id, blocked_id, False)
 
 
 async def blocks(conn: asyncpg.Connection, user_id: int, limit: int, cursor: str | None) -> m.BlockPage:
