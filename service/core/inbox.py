@@ -7,7 +7,9 @@ once); an item from a community the member muted is kept but does not count in t
 community's earlier items out too; leaving marks them read). Likes are one item per post: each new like raises it
 to the top, unread, with the count and the latest liker. The inbox domain
 (service/inbox) reads, counts, marks and purges. A counted item is also a live event (service/core/live.py) with
-the new unread count, sent when the transaction commits.
+the new unread count, sent when the transaction commits. The count the writer reads is only its own view: two items
+committing at once each miss the other, so the hubs read the count again after the commit (`unread_of`, from
+service/live) and send that; the writer's stands in when that read fails.
 """
 
 from __future__ import annotations
@@ -107,16 +109,21 @@ async def deliver(conn: asyncpg.Connection, item: Item) -> None:
     told = [row for row in await conn.fetch(_LIKES if item.kind == "likes" else _INSERT, *args) if not row["muted"]]
     if not told:
         return
-    unread = dict(await conn.fetch(_UNREAD_OF, [row["user_id"] for row in told]))
+    unread = await unread_of(conn, [row["user_id"] for row in told])
     for row in told:
         event = {
             "type": "notification",
             "notificationId": str(row["id"]),
             "kind": item.kind,
             "communityId": None if item.community_id is None else str(item.community_id),
-            "unreadCount": unread[row["user_id"]],
+            "unreadCount": unread.get(row["user_id"], 0),
         }
         await live.publish(conn, [live.user(row["user_id"])], event)
+
+
+async def unread_of(conn: asyncpg.Connection, user_ids: Sequence[int]) -> dict[int, int]:
+    """The badge of each of these members (0: absent)."""
+    return dict(await conn.fetch(_UNREAD_OF, list(user_ids)))
 
 
 async def withdraw(

@@ -25,6 +25,7 @@ from service.core import live, presence
 from service.db.pool import DATABASE_ERRORS, connect
 from service.live import models as m
 from service.live import queries as q
+from service.live.badge import Badges
 from service.settings import Settings
 
 log = logging.getLogger("service.live")
@@ -106,6 +107,7 @@ class Hub:
         self._ticker: asyncio.Task | None = None
         self._rereads: set[asyncio.Task] = set()  # memberships re-read after a departure
         self.draining = False  # the instance is about to stop: sockets go elsewhere
+        self.badges = Badges(pool, self._hand)  # notification events, with the unread count read after commit
 
     # --- the process's life ---
 
@@ -121,6 +123,7 @@ class Hub:
                 await self._ticker
         for task in list(self._rereads):
             task.cancel()
+        await self.badges.stop()
         for socket in self.all():
             socket.end(1001, "going_away")
         with contextlib.suppress(TimeoutError):  # a handler stuck on a dead client does not hold the shutdown
@@ -153,6 +156,11 @@ class Hub:
             self._blocks(message["to"], message["blocks"], message["blocking"])
             return
         event = message["event"]
+        if event.get("type") == "notification":  # to members (core/inbox.py `user` targets) with a socket here
+            for target in message["to"]:
+                if target in self.following and target.startswith("u"):
+                    self.badges.count(int(target[1:]), event)
+            return
         text = msgspec.json.encode(event).decode()
         author = event.get("authorId")
         author_id = None if author is None else int(author)
@@ -161,6 +169,10 @@ class Hub:
             reached.update(self.following.get(target, ()))
         for socket in reached:
             socket.hand(text, author_id)
+
+    def _hand(self, target: str, text: str) -> None:
+        for socket in list(self.following.get(target, ())):
+            socket.offer(text)
 
     # --- sockets ---
 
