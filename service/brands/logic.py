@@ -15,7 +15,7 @@ from litestar import Response
 
 from service.brands import models as m
 from service.brands import queries as q
-from service.core import hooks, live
+from service.core import hooks, live, presence
 from service.core.access import brand_role, require_owner
 from service.core.content import require_pass
 from service.core.idempotency import replay, run_once, scope_of
@@ -142,6 +142,7 @@ async def remove_admin(conn: asyncpg.Connection, brand_id: int, owner_id: int, u
             # A socket viewing one of them would hear its events until the memberships refresh (25 s).
             for row in await conn.fetch(q.STOOD_AS_TEAM, brand_id, user_id):
                 await live.departed(conn, user_id, row["id"])
+                await presence.end(conn, user_id, row["id"])  # no longer online there either
 
 
 async def transfer(

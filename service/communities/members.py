@@ -15,7 +15,7 @@ from service.communities import models as m
 from service.communities import queries as q
 from service.communities import series
 from service.communities.logic import _audit, _community, _membership
-from service.core import inbox
+from service.core import inbox, presence
 from service.core.access import ADMIN_ROLES, access_row, require_admin, require_member, require_owner
 from service.core.content import POST_SCENE, QUEUE_POST_CHECK, Verdict, judge, require_allowed
 from service.core.idempotency import run_once, scope_of
@@ -147,6 +147,7 @@ async def _end_membership(
     await conn.execute(q.REVOKE_INVITES_OF, community_id, user_id)
     await record(conn, community_id, user_id, "leave")
     await departed(conn, user_id, community_id)  # their open sockets stop following it on commit
+    await presence.end(conn, user_id, community_id)  # no longer online there, from now (after the membership changed)
     await inbox.community_left(conn, user_id, community_id)
 
 

@@ -1,12 +1,22 @@
 """Presence, for every domain: a member has a community open. Heartbeats (service/interactions) and live sockets
 (service/live) both extend the one session of a member in a community, so a member with both never counts
-twice in the online-duration and peak-concurrency metrics (docs/metrics.md)."""
+twice in the online-duration and peak-concurrency metrics (docs/metrics.md).
+
+Presence is a member's only: `touch` records nothing for someone who does not stand in the community (an active
+member, or on its brand's team), and a departure ends the open session at once (`end`). Both take the same lock,
+`end` after the membership changed, so a touch racing a removal either committed first (and is ended) or sees the
+removal: a view or heartbeat checked just before the removal never counts the removed member as online.
+"""
 
 from __future__ import annotations
 
 import asyncpg
 
+from service.core.access import role_of
+
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('presence:' || $1 || ':' || $2, 0))"
+
+NOW_STANDING = f"SELECT clock_timestamp() AS now, {role_of('$2', '$1')} IS NOT NULL AS standing"
 
 EXTEND = """
 UPDATE presence_sessions SET last_seen_at = greatest(last_seen_at, $3::timestamptz)
@@ -14,7 +24,7 @@ WHERE id = (
     SELECT id FROM presence_sessions
     WHERE user_id = $1 AND community_id = $2 AND last_seen_at >= $3::timestamptz - make_interval(secs => $4)
     ORDER BY last_seen_at DESC LIMIT 1
-)
+) AND NOT ended
 RETURNING id, started_at, last_seen_at
 """
 
@@ -23,23 +33,40 @@ INSERT INTO presence_sessions (community_id, user_id, started_at, last_seen_at) 
 RETURNING id, started_at, last_seen_at
 """
 
+# Only the latest session can be open: a touch extends it or, after a gap, starts a newer one.
+END = """
+UPDATE presence_sessions SET ended = true
+WHERE community_id = $2 AND id = (
+    SELECT id FROM presence_sessions WHERE user_id = $1 AND community_id = $2 ORDER BY last_seen_at DESC LIMIT 1
+) AND NOT ended
+"""
+
 # Members seen in the community within the gap: the "online" count live sockets show.
 ONLINE = """
 SELECT count(DISTINCT user_id) FROM presence_sessions
-WHERE community_id = $1 AND last_seen_at >= clock_timestamp() - make_interval(secs => $2)
+WHERE community_id = $1 AND last_seen_at >= clock_timestamp() - make_interval(secs => $2) AND NOT ended
 """
 
 
-async def touch(conn: asyncpg.Connection, user_id: int, community_id: int, gap_seconds: float) -> asyncpg.Record:
+async def touch(conn: asyncpg.Connection, user_id: int, community_id: int, gap_seconds: float) -> asyncpg.Record | None:
     """Extend the member's open session in the community, or start one after a gap; the session row
-    (``started_at == last_seen_at`` when it started now)."""
+    (``started_at == last_seen_at`` when it started now), or None when they do not stand there (nothing recorded)."""
     async with conn.transaction():
         await conn.execute(LOCK, str(user_id), str(community_id))
-        now = await conn.fetchval("SELECT clock_timestamp()")
+        now, standing = await conn.fetchrow(NOW_STANDING, user_id, community_id)
+        if not standing:
+            return None
         row = await conn.fetchrow(EXTEND, user_id, community_id, now, float(gap_seconds))
         if row is None:
             row = await conn.fetchrow(START, user_id, community_id, now)
     return row
+
+
+async def end(conn: asyncpg.Connection, user_id: int, community_id: int) -> None:
+    """The member left or was removed (call it in that transaction, after the membership changed): their open
+    session there ends now, no longer online, and a return starts a new one."""
+    await conn.execute(LOCK, str(user_id), str(community_id))
+    await conn.execute(END, user_id, community_id)
 
 
 async def online(conn: asyncpg.Connection, community_id: int, gap_seconds: float) -> int:

@@ -34,6 +34,8 @@ MAX_WINDOW_DAYS = 366
 async def heartbeat(conn: asyncpg.Connection, settings: Settings, user_id: int, community_id: int) -> PresenceSession:
     """Extend the member's open session in the community, or start one after a gap."""
     row = await presence.touch(conn, user_id, community_id, settings.presence_gap_seconds)
+    if row is None:  # removed since the caller's check
+        raise Problem("not_member")
     return PresenceSession(
         session_id=str(row["id"]),
         started_at=row["started_at"],

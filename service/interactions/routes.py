@@ -72,7 +72,10 @@ class InteractionsController(Controller):
         "/presence/heartbeat",
         operation_id="presenceHeartbeat",
         summary="Say I have the community open (about every 30 s)",
-        description="A gap of more than 90 s between heartbeats ends the presence session.",
+        description=(
+            "A gap of more than 90 s between heartbeats ends the presence session; so does leaving the community or "
+            "being removed, at once (docs/metrics.md)."
+        ),
         status_code=200,
         responses=PROBLEMS.responses("unauthorized", "token_expired", "not_member"),
     )

@@ -249,6 +249,8 @@ class Hub:
         gap = self.settings.presence_gap_seconds
         async with self.pool.acquire() as conn, conn.transaction():
             session = await presence.touch(conn, socket.user_id, community_id, gap)
+            if session is None:  # removed since the check: no presence; the departure's word ends the view
+                return
             count = await presence.online(conn, community_id, gap)
             arrived = session["started_at"] == session["last_seen_at"]
             if arrived:  # tell every viewer, this socket included
