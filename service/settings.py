@@ -174,8 +174,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_blocks: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
     # Moderation: distinct reporters that hide a post or comment until a moderator decides; the subscribe
     # message that tells authors and reporters the outcome, and the page it opens.
-    # Read inbox items are kept this many days, then purged.
+    # Read inbox items are kept this many days, then purged; unread ones this many days after they arrived (a likes
+    # item: after its latest like), so an inbox nobody reads does not grow for ever.
     inbox_keep_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 30
+    inbox_unread_keep_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 90
     report_hide_threshold: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 3
     # Live updates (GET /v1/live, docs/live.md): sockets per member and API process (WeChat opens at most 5; a
     # 6th closes the member's oldest), the app-level ping interval, and the events a socket may have queued

@@ -1,4 +1,5 @@
-"""The inbox domain's job: read items older than INBOX_KEEP_DAYS are deleted, in batches."""
+"""The inbox domain's job: read items older than INBOX_KEEP_DAYS and unread ones older than INBOX_UNREAD_KEEP_DAYS
+are deleted, in batches."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ PURGE_EVERY = 3600.0
 
 @JOBS.job("inbox.purge", every=PURGE_EVERY)
 async def purge(ctx: JobContext, payload: dict) -> None:
+    settings = ctx.settings
     async with ctx.pool.acquire() as conn:
-        while (await conn.execute(q.PURGE, ctx.settings.inbox_keep_days)) == "DELETE 5000":
-            pass
+        for statement, days in (
+            (q.PURGE_READ, settings.inbox_keep_days),
+            (q.PURGE_UNREAD, settings.inbox_unread_keep_days),
+        ):
+            while (await conn.execute(statement, days)) == f"DELETE {q.PURGE_BATCH}":
+                pass

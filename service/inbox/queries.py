@@ -21,8 +21,16 @@ SINCE = PAGE.replace("($2::bigint IS NULL OR i.id < $2)", "i.id > $2").replace("
 MARK_UP_TO = "UPDATE inbox_items SET read_at = now() WHERE user_id = $1 AND id <= $2 AND read_at IS NULL"
 MARK_IDS = "UPDATE inbox_items SET read_at = now() WHERE user_id = $1 AND id = ANY($2::bigint[]) AND read_at IS NULL"
 
-PURGE = """
+# In batches of PURGE_BATCH, each through its partial index (inbox_items_read, inbox_items_unread_age).
+PURGE_BATCH = 5000
+PURGE_READ = f"""
 DELETE FROM inbox_items WHERE id IN (
-    SELECT id FROM inbox_items WHERE read_at < now() - make_interval(days => $1) LIMIT 5000
+    SELECT id FROM inbox_items WHERE read_at < now() - make_interval(days => $1) LIMIT {PURGE_BATCH}
 )
-"""
+"""  # noqa: S608
+PURGE_UNREAD = f"""
+DELETE FROM inbox_items WHERE id IN (
+    SELECT id FROM inbox_items WHERE read_at IS NULL AND created_at < now() - make_interval(days => $1)
+    LIMIT {PURGE_BATCH}
+)
+"""  # noqa: S608

@@ -29,7 +29,8 @@ class InboxController(Controller):
         description=(
             "Never my own actions. Likes on a post are one item (`count`, the latest liker) that rises to the top "
             "with each new like. Items of a community whose notifications I muted are listed but not counted. Read "
-            "items older than INBOX_KEEP_DAYS (30) are purged. After a live `notification` event or a return from the "
+            "items older than INBOX_KEEP_DAYS (30) are purged, and unread ones INBOX_UNREAD_KEEP_DAYS (90) after they "
+            "arrived (a likes item: after its latest like). After a live `notification` event or a return from the "
             "background, `since` (the newest id I have) answers only the newer items, oldest first (docs/live.md)."
         ),
         responses={**SHARED.responses(*AUTH), **answer(200, ex.PAGE, "a reply and likes", "My inbox")},

@@ -197,3 +197,19 @@ async def test_old_read_items_are_purged(world, db, jobs):
     await db.execute("UPDATE inbox_items SET read_at = now() - interval '31 days' WHERE read_at IS NOT NULL")
     await purge(jobs, {})
     assert [item["id"] for item in (await inbox(world, alice))["items"]] == [items[0]["id"]]
+
+
+async def test_unread_items_are_purged_too_after_the_longer_unread_retention(world, db, jobs):
+    alice, bob = [await world.member(name) for name in ("alice", "bob")]
+    cid = await world.community(alice, bob)
+    post = await world.post(alice, cid)
+    for text in ("一", "二", "三"):
+        await world.comment(bob, post["id"], text)
+    newest, middle, oldest = [item["id"] for item in (await inbox(world, alice))["items"]]
+    assert await badge(world, alice) == 3
+    # Unread for longer than INBOX_KEEP_DAYS (30) but within INBOX_UNREAD_KEEP_DAYS (90): kept, still counted.
+    await db.execute("UPDATE inbox_items SET created_at = now() - interval '89 days' WHERE id = $1", int(middle))
+    await db.execute("UPDATE inbox_items SET created_at = now() - interval '91 days' WHERE id = $1", int(oldest))
+    await purge(jobs, {})
+    assert [item["id"] for item in (await inbox(world, alice))["items"]] == [newest, middle]
+    assert await badge(world, alice) == 2
