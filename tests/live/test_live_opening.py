@@ -16,12 +16,12 @@ from service.core.access import ACCESS
 from service.db.pool import create_pool
 from service.live import models as m
 from service.live.hub import Hub, viewers
-from service.live.queries import MEMBERSHIPS
+from service.live.queries import BLOCKED, MEMBERSHIPS
 from service.live.routes import _answer
 
 
 class _HeldRead:
-    """A connection whose first read of the gate's query returns only when `release` is set."""
+    """A connection whose first read of the gate's query (fetchrow or fetch) returns only when `release` is set."""
 
     def __init__(self, conn, gate: _Gate) -> None:
         self._conn, self._gate = conn, gate
@@ -30,11 +30,16 @@ class _HeldRead:
         return getattr(self._conn, name)
 
     async def fetchrow(self, query, *args):
-        row = await self._conn.fetchrow(query, *args)
+        return await self._held(query, await self._conn.fetchrow(query, *args))
+
+    async def fetch(self, query, *args):
+        return await self._held(query, await self._conn.fetch(query, *args))
+
+    async def _held(self, query, answer):
         if query == self._gate.query and not self._gate.read.is_set():
             self._gate.read.set()
             await self._gate.release.wait()
-        return row
+        return answer
 
 
 class _Gate:
@@ -102,6 +107,24 @@ async def test_a_member_admitted_while_the_socket_opens_gets_the_communitys_post
     async with _hub(settings) as (hub, gate):
         targets = await _open_across(hub, gate, bob.id, join)
     assert live.community(int(cid)) in targets
+
+
+async def test_a_block_committed_while_the_socket_opens_takes_effect_at_once(world, settings):
+    alice, bob = await world.member("alice"), await world.member("bob")
+
+    async def block() -> None:
+        blocked = await world.client.post("/v1/me/blocks", json={"userId": str(bob.id)}, headers=alice.headers)
+        assert blocked.status_code == 200, blocked.text
+
+    async with _hub(settings, BLOCKED) as (hub, gate):
+        opening = asyncio.create_task(hub.open(object(), alice.id))  # type: ignore[arg-type]
+        await asyncio.wait_for(gate.read.wait(), 5)  # read before the block: bob is not in it
+        await block()
+        await asyncio.sleep(0.3)
+        gate.release.set()
+        socket = await asyncio.wait_for(opening, 5)
+        await asyncio.sleep(0.3)  # the re-read the word started
+        assert socket.blocked == {bob.id}
 
 
 async def test_a_member_removed_while_the_socket_starts_viewing_the_community_neither_views_nor_hears_it(
