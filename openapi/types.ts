@@ -1904,7 +1904,7 @@ export interface paths {
         };
         /**
          * My inbox across my communities, newest first, with the unread count
-         * @description Never my own actions. Likes on a post are one item (`count`, the latest liker) that rises to the top with each new like. Items of a community whose notifications I muted are listed but not counted. Read items older than INBOX_KEEP_DAYS (30) are purged. After a live `notification` event or a return from the background, `since` (the newest id I have) answers only the newer items, oldest first (docs/live.md).
+         * @description Never my own actions. Likes on a post are one item (`count`, the latest liker) that rises to the top with each new like. Items of a community whose notifications I muted are listed but not counted. Read items older than INBOX_KEEP_DAYS (30) are purged, and unread ones INBOX_UNREAD_KEEP_DAYS (90) after they arrived (a likes item: after its latest like). After a live `notification` event or a return from the background, `since` (the newest id I have) answers only the newer items, oldest first (docs/live.md).
          */
         get: operations["listNotifications"];
         put?: never;
@@ -2795,7 +2795,7 @@ export interface paths {
         put?: never;
         /**
          * Say I have the community open (about every 30 s)
-         * @description A gap of more than 90 s between heartbeats ends the presence session.
+         * @description A gap of more than 90 s between heartbeats ends the presence session; so does leaving the community or being removed, at once (docs/metrics.md).
          */
         post: operations["presenceHeartbeat"];
         delete?: never;
@@ -4816,7 +4816,8 @@ export interface components {
         };
         /**
          * LiveComment
-         * @description A comment became visible on a post I wrote or commented on, in a community I still belong to (never my own).
+         * @description A comment became visible on a post I wrote or commented on, in a community I still belong to (never my own,
+         *     nor one by a member I blocked).
          * @example {
          *       "authorId": "42",
          *       "commentId": "42",
@@ -4877,7 +4878,7 @@ export interface components {
         };
         /**
          * LiveNotification
-         * @description A new item in my inbox, and my unread count now (the badge).
+         * @description A new item in my inbox, and my unread count now (the badge, read after the item committed).
          * @example {
          *       "communityId": "42",
          *       "kind": "reply",
@@ -4961,8 +4962,8 @@ export interface components {
         };
         /**
          * LivePost
-         * @description A post became visible in a community I am a member of (my own included): catch up with the feed's
-         *     `since`, or fetch it (`GET /v1/posts/{postId}`).
+         * @description A post became visible in a community I am a member of (my own included, never one by a member I blocked):
+         *     catch up with the feed's `since`, or fetch it (`GET /v1/posts/{postId}`).
          * @example {
          *       "authorId": "42",
          *       "communityId": "42",

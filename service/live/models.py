@@ -22,8 +22,8 @@ class LiveReady(msgspec.Struct, tag="ready", tag_field="type", rename="camel", k
 
 
 class LivePost(msgspec.Struct, tag="post", tag_field="type", rename="camel", kw_only=True):
-    """A post became visible in a community I am a member of (my own included): catch up with the feed's
-    `since`, or fetch it (`GET /v1/posts/{postId}`)."""
+    """A post became visible in a community I am a member of (my own included, never one by a member I blocked):
+    catch up with the feed's `since`, or fetch it (`GET /v1/posts/{postId}`)."""
 
     community_id: Id
     post_id: Id
@@ -31,7 +31,8 @@ class LivePost(msgspec.Struct, tag="post", tag_field="type", rename="camel", kw_
 
 
 class LiveComment(msgspec.Struct, tag="comment", tag_field="type", rename="camel", kw_only=True):
-    """A comment became visible on a post I wrote or commented on, in a community I still belong to (never my own)."""
+    """A comment became visible on a post I wrote or commented on, in a community I still belong to (never my own,
+    nor one by a member I blocked)."""
 
     community_id: Id
     post_id: Id
@@ -40,7 +41,7 @@ class LiveComment(msgspec.Struct, tag="comment", tag_field="type", rename="camel
 
 
 class LiveNotification(msgspec.Struct, tag="notification", tag_field="type", rename="camel", kw_only=True):
-    """A new item in my inbox, and my unread count now (the badge)."""
+    """A new item in my inbox, and my unread count now (the badge, read after the item committed)."""
 
     notification_id: Id
     kind: Annotated[str, Meta(examples=["reply"], description="The inbox item's kind")]
