@@ -251,6 +251,11 @@ ROLE_MATRIX: dict[tuple[str, str], Row] = {
     ("DELETE", "/v1/posts/{post_id}/like"): Row(MEMBERS),
     ("POST", "/v1/posts/{post_id}/share"): Row(MEMBERS, body={"target": "chat"}),
     ("GET", "/v1/shares/{code}"): Row(EVERYONE, "share_code"),
+    # Anyone logged in records the group a share reached; data no session key of theirs sealed is refused (400).
+    ("POST", "/v1/shares/{code}/group-opens"): Row(
+        SIGNED_IN, "share_code", {"encryptedData": "A" * 43 + "=", "iv": "r7BXXKkLb8qrSNn05n0qiA=="}, accept=(400,)
+    ),
+    ("GET", "/v1/communities/{community_id}/share-reach"): Row(ADMINS),
     ("GET", "/v1/communities/{community_id}/referrals"): Row(MEMBERS),
     ("GET", "/v1/communities/{community_id}/stage"): Row(ADMINS),
     # Interests: my tags (members), the community's (admins), and my opt-out of the robot's introductions.
