@@ -3,7 +3,9 @@
 An app is on in a community when the owner's switch is on (the default) and the app is free, bought once, or
 paid up to a date in the future: SQL function `community_app_active`, the one definition routes and jobs use.
 A payment (checkout purpose 'app') switches the app on and adds a month (monthly) or buys it for good
-(one-off). An app enabled while it was free needs paying once the operator prices it.
+(one-off), also when the operator made the app free after the order was opened (the price was accepted). One
+that buys nothing (the payer no longer the owner, the app already bought for good) is refused and refunded.
+An app enabled while it was free needs paying once the operator prices it.
 """
 
 from __future__ import annotations
@@ -200,9 +202,17 @@ async def _lock(conn: asyncpg.Connection, community_app_id: int | None) -> async
 
 
 async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
+    """Grant what the order bought, or refuse (refunded in full) a payment that can buy nothing any more. The
+    community app's lock serialises every payment of the app, so each sees what the one before granted."""
     row = await _lock(conn, order.subject_id)
     if row is None:
         return Refuse("app_unknown", "no such community app")
+    # An owner's order stays payable after the ownership changed: only the owner at payment buys for the community.
+    if not await conn.fetchval(q.PAYER_IS_OWNER, row["community_id"], order.payer_user_id):
+        return Refuse("payer_not_owner", "the payer is no longer the community's owner")
+    # Bought for good meanwhile (another owner's order, a reprice): neither a second purchase nor a month adds anything.
+    if row["purchased"]:
+        return Refuse("app_already_bought", "the community owns the app for good")
     purchase = await conn.fetchrow(q.PURCHASE, order.id)
     if purchase is not None:
         billing = purchase["billing"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.core.access import role_of
+
 PRICES = "SELECT app, billing, price_fen FROM app_prices"
 
 SET_PRICE = """
@@ -25,6 +27,9 @@ COMMUNITY_OF_APP = "SELECT community_id FROM community_apps WHERE id = $1"
 LOCK_COMMUNITY_APP = "SELECT * FROM community_apps WHERE community_id = $1 AND id = $2 FOR UPDATE"
 
 PURCHASE = "SELECT billing, price_fen FROM app_purchases WHERE order_id = $1"
+
+# Does the payer ($2) stand as the community's ($1) owner now: only the owner buys apps (NULL: no community).
+PAYER_IS_OWNER = f"SELECT {role_of('$1', '$2')} = 'owner'"  # noqa: S608
 
 # What the order buys: what the answer it comes with quotes. An open order is answered again while its amount
 # stands, so a reprice at the same amount (one-off <-> monthly) changes what it buys, until it is applied.

@@ -33,6 +33,8 @@ NOTICES: dict[str, str] = {
     "signup_unknown": "报名不存在，报名费用原路退回",
     "payer_mismatch": "该报名不属于付款人，款项原路退回",
     "app_unknown": "社群应用不存在，费用原路退回",
+    "payer_not_owner": "你已不是该社群群主，社群应用费用原路退回",
+    "app_already_bought": "该社群已永久拥有此应用，重复付款原路退回",
     "pool_not_found": "奖励池不存在，款项原路退回",
     "pool_cancelled": "奖励池已取消，款项原路退回",
     "pool_already_paid": "奖励池已由另一笔付款支付，重复付款原路退回",
