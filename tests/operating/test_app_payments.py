@@ -1,7 +1,11 @@
 """Paying for community apps (docs/operating.md, Community apps): a payment that can no longer buy anything is
-refunded in full with its reason (the payer no longer the owner, the app already bought for good)."""
+refunded in full with its reason (the payer no longer the owner, the app already bought for good); one made
+after the operator made the app free still buys what its order quoted; each monthly payment adds exactly one
+month, from the later of now and the end of the paid period, however its notifications arrive."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
@@ -13,6 +17,9 @@ OPERATOR = {"X-Operator-Key": OPERATOR_KEY}
 ONE_OFF = {"billing": "one_off", "priceFen": 5000}
 MONTHLY = {"billing": "monthly", "priceFen": 1990}
 # $1 is one month from now (the moment a payment was applied, a few seconds ago at most).
+A_MONTH_FROM_NOW = """
+SELECT $1::timestamptz BETWEEN now() + interval '1 month' - interval '1 minute' AND now() + interval '1 month'
+"""
 
 
 @pytest.fixture
@@ -129,4 +136,67 @@ async def test_a_payment_for_an_app_the_community_owns_for_good_is_refunded(worl
     assert await world.payer_reads(stale) == ["该社群已永久拥有此应用，重复付款原路退回"]
     row = await app_row(world, cid, "warmup")
     assert row["purchased"] is True and row["paid_until"] is None
+    await books_balance(world)
+
+
+@pytest.mark.parametrize("billing", [ONE_OFF, MONTHLY], ids=["one_off", "monthly"])
+async def test_an_order_paid_after_the_app_was_made_free_buys_what_it_quoted(world, people, billing):
+    """Chosen behaviour: the price was shown and accepted, so the payment buys what the order quoted (for good, or a
+    month) and is not refunded; it keeps the app on should the operator price it again."""
+    alice, _ = people
+    cid = await world.community(alice)
+    await price(world, "warmup", billing)
+    order = await open_order(world, alice, cid, "warmup")
+    await price(world, "warmup", None)
+    assert await state(world, alice, cid, "warmup") == "enabled"
+    await world.pay_order(order)
+    assert await refunds(world, order) == []
+    assert await status(world, order) == "paid"
+    row = await app_row(world, cid, "warmup")
+    if billing is ONE_OFF:
+        assert row["purchased"] is True and row["paid_until"] is None
+    else:
+        assert row["purchased"] is False and await world.pool.fetchval(A_MONTH_FROM_NOW, row["paid_until"])
+    await price(world, "warmup", MONTHLY)
+    assert await state(world, alice, cid, "warmup") == "enabled"
+    await books_balance(world)
+
+
+async def _deliver_at_once(world, *payments: dict) -> None:
+    """Each payment's notification replayed several times at once, with the reconciliation job racing them."""
+    replays = [
+        world.sandbox.control("POST", f"/sandbox/pay/notifications/{paid['notificationId']}/replay", json={})
+        for paid in payments
+        for _ in range(4)
+    ]
+    await asyncio.gather(*replays, world.run_due_jobs())
+
+
+async def test_each_monthly_payment_adds_exactly_one_month_from_the_later_of_now_and_the_end(world, people):
+    alice, _ = people
+    cid = await world.community(alice)
+    await price(world, "meetups", MONTHLY)
+    first = await open_order(world, alice, cid, "meetups")
+    in_flight = await world.pay_order(first, drop=True)  # paid at WeChat, the notification not yet here
+    # While its payment is in flight, asking for another month hands out the same order: never sold twice.
+    assert (await renewal(world, alice, cid, "meetups"))["id"] == first["id"]
+    await _deliver_at_once(world, in_flight)
+    ends = (await app_row(world, cid, "meetups"))["paid_until"]
+    assert await world.pool.fetchval(A_MONTH_FROM_NOW, ends)
+
+    # A month ahead, from the end of the paid period; the first payment's duplicates racing it change nothing.
+    second = await renewal(world, alice, cid, "meetups")
+    assert second["id"] != first["id"]
+    await _deliver_at_once(world, await world.pay_order(second, drop=True), in_flight)
+    later = (await app_row(world, cid, "meetups"))["paid_until"]
+    assert await world.pool.fetchval("SELECT $1::timestamptz + interval '1 month' = $2", ends, later)
+
+    # Ended: a month from now, not from the past end.
+    await world.pool.execute("UPDATE community_apps SET paid_until = now() - interval '40 days' WHERE app = 'meetups'")
+    third = await open_order(world, alice, cid, "meetups")
+    await world.pay_order(third)
+    assert await world.pool.fetchval(A_MONTH_FROM_NOW, (await app_row(world, cid, "meetups"))["paid_until"])
+    for order in (first, second, third):
+        assert await status(world, order) == "paid" and await refunds(world, order) == []
+    assert await world.pool.fetchval("SELECT count(*) FROM app_purchases WHERE applied_at IS NOT NULL") == 3
     await books_balance(world)
