@@ -109,6 +109,9 @@ async def join(
         # the membership read again under it: an admission under way (an invite, at the same instant) holds the row
         # for update, so it either committed before this read or finds the request when it cancels pending ones.
         # Without it, a request read "not a member" before that admission committed and stayed pending beside it.
+        # In a series, the series' row first (key share, before the community's, as an admission's locks go): a
+        # plain member of a sister is refused, and a request racing an admission to a sister is found by it.
+        await series.check_request(conn, community_id, user_id)
         await conn.execute(q.KEY_SHARE_COMMUNITY, community_id)
         mine = await conn.fetchrow(q.MEMBERSHIP, community_id, user_id)
         if mine is not None and mine["status"] == "active":

@@ -119,9 +119,9 @@ async def admit(
     - Raises ``Problem``: ``not_found`` (no community), ``already_member``, ``member_removed`` (an admin
       removed this user; only ``via="approval"`` lets them back), ``community_full``.
     - On success: the membership is active (a former member's row is reused), member_count is one higher,
-      a pending join request of the user is cancelled, the user's open live sockets follow the community on
-      commit (core/live.py `joined`), the welcome robot has posted the greeting, the
-      referral is credited (only at a first admission, never to oneself), and the audit log has
+      a pending join request of the user is cancelled (in a series, one to any sister), the user's open live
+      sockets follow the community on commit (core/live.py `joined`), the welcome robot has posted the greeting,
+      the referral is credited (only at a first admission, never to oneself), and the audit log has
       ``member.joined`` with ``actor_id`` (None for the system, e.g. a payment) and ``details``.
     """
     if not conn.is_in_transaction():
@@ -142,6 +142,8 @@ async def admit(
     row = await conn.fetchrow(q.UPSERT_MEMBER, community_id, user_id, via)
     await conn.execute(q.ADD_MEMBER_COUNT, community_id, 1)
     await conn.execute(q.CANCEL_PENDING_REQUEST, community_id, user_id)
+    if sisters is not None:  # one membership per series: a request to any sister is settled too
+        await series.settle_requests(conn, sisters, user_id)
     await joined(conn, user_id, community_id)  # their open sockets follow it on commit, not at the next refresh
 
     nickname = await conn.fetchval(q.USER_NICKNAME, user_id) or ""

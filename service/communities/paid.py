@@ -27,6 +27,7 @@ from service.communities import models as m
 from service.communities import paid_models as pm
 from service.communities import paid_queries as pq
 from service.communities import queries as q
+from service.communities import series_queries as sq
 from service.core import money as checkout
 from service.core.access import require_admin
 from service.core.idempotency import run_once, scope_of
@@ -160,8 +161,8 @@ async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundI
     paid_for = [community_id]
     if (sisters := await series.lock(conn, community_id)) is not None:  # the payment bought the series
         # The member sits in whichever sister took them; a later payment for any sister bought that seat too.
-        paid_for = await conn.fetchval(q.SERIES_COMMUNITIES, sisters["id"])
-        community_id = await conn.fetchval(q.SERIES_HOME, sisters["id"], payer) or community_id
+        paid_for = await conn.fetchval(sq.SERIES_COMMUNITIES, sisters["id"])
+        community_id = await conn.fetchval(sq.SERIES_HOME, sisters["id"], payer) or community_id
     await conn.execute(q.LOCK_COMMUNITY, community_id)  # departures change member_count
     mine = await conn.fetchrow(q.MEMBERSHIP, community_id, payer)
     leaves = (

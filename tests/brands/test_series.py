@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections import Counter
 
+import asyncpg
 import pytest
 
 from tests.factories import create_users
@@ -184,3 +185,67 @@ async def test_a_member_removed_from_a_sister_is_never_placed_back_in_it_by_anot
     joined = await call(client, "POST", f"/v1/communities/{sister}/join", runner, 201)
     assert joined["communityId"] == series["sisters"][2]["id"]  # 3群 has room again: not 1群
     assert await db.fetchval(status, int(cid), runner.id) == "removed"
+
+
+async def test_an_invite_that_admits_to_a_sister_settles_the_request_to_the_one_asked(client, sandbox, db):
+    """One plain membership per series: the guest asked 1群 (full), then an invite of 1群 admitted them to 2群. The
+    request to 1群 stayed pending (only the placed sister's was cancelled): in the admins' queue, where approving
+    answered already_in_series and rejecting sent a member of the series a rejection notice. And a plain member of
+    a sister could file a request to another, which an approval could only refuse."""
+    owner, runner, guest, other = [
+        await sign_in(client, sandbox, n, nickname=True) for n in ("团长", "小跑", "小客", "小别")
+    ]
+    cid, _ = await series_of(client, owner, memberCap=2, entryMode="approval")
+    asked = (await call(client, "POST", f"/v1/communities/{cid}/join", runner, 202))["request"]
+    await call(client, "POST", f"/v1/communities/{cid}/join-requests/{asked['id']}/approve", owner)  # 1群 is full
+    request = (await call(client, "POST", f"/v1/communities/{cid}/join", guest, 202))["request"]
+    code = (await call(client, "POST", f"/v1/communities/{cid}/invites", owner, 201, json={}))["code"]
+    joined = await call(client, "POST", f"/v1/communities/{cid}/join", guest, 201, json={"inviteCode": code})
+    sister = joined["communityId"]
+    assert sister != cid  # 2群, opened
+
+    status = "SELECT status FROM join_requests WHERE id = $1"
+    assert await db.fetchval(status, int(request["id"])) == "cancelled"
+    assert (await call(client, "GET", f"/v1/communities/{cid}/join-requests", owner))["items"] == []
+    assert (await call(client, "GET", f"/v1/communities/{cid}", guest))["joinRequest"]["status"] == "cancelled"
+    # Asking 1群 again, as a plain member of 2群: refused as a join is, nothing kept.
+    again = await client.post(f"/v1/communities/{cid}/join", json={"message": "换群"}, headers=guest.headers)
+    assert_problem(again, 409, "already_in_series")
+    pending = "SELECT count(*) FROM join_requests WHERE user_id = $1 AND status = 'pending'"
+    assert await db.fetchval(pending, guest.id) == 0
+    # Someone outside the series still asks as before.
+    assert (await call(client, "POST", f"/v1/communities/{cid}/join", other, 202))["outcome"] == "pending"
+
+
+async def test_a_request_to_a_sister_racing_an_admission_to_another_is_refused(busy_client, sandbox, db, database_url):
+    """The guest's admission to 2群 (by an invite of the full 1群) is held just before it commits; their request to
+    1群, sent then, read "not in the series" and went in after the admission had cancelled the series' pending
+    requests: a pending request beside a membership of a sister. The request now holds the series row (key share)
+    first, so it waits for the admission and answers already_in_series."""
+    owner, runner, guest = [await sign_in(busy_client, sandbox, n, nickname=True) for n in ("团长", "小跑", "小客")]
+    cid, _ = await series_of(busy_client, owner, memberCap=2, entryMode="approval")
+    asked = (await call(busy_client, "POST", f"/v1/communities/{cid}/join", runner, 202))["request"]
+    await call(busy_client, "POST", f"/v1/communities/{cid}/join-requests/{asked['id']}/approve", owner)
+    code = (await call(busy_client, "POST", f"/v1/communities/{cid}/invites", owner, 201, json={}))["code"]
+    url = f"/v1/communities/{cid}/join"
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    holder = await asyncpg.connect(database_url)
+    try:
+        held = holder.transaction()
+        await held.start()
+        await holder.execute("LOCK TABLE community_audit_log IN SHARE MODE")  # the admission waits to log
+        invited = asyncio.create_task(busy_client.post(url, json={"inviteCode": code}, headers=guest.headers))
+        while await db.fetchval(waiting) < 1:
+            await asyncio.sleep(0.02)
+        request = asyncio.create_task(busy_client.post(url, json={"message": "hi"}, headers=guest.headers))
+        async with asyncio.timeout(5):  # waits behind the admission now; went straight in before
+            while not request.done() and await db.fetchval(waiting) < 2:
+                await asyncio.sleep(0.02)
+        await held.rollback()
+        invited, request = await asyncio.gather(invited, request)
+    finally:
+        await holder.close()
+    assert (invited.status_code, invited.json()["outcome"]) == (201, "joined")
+    assert_problem(request, 409, "already_in_series")
+    pending = "SELECT count(*) FROM join_requests WHERE user_id = $1 AND status = 'pending'"
+    assert await db.fetchval(pending, guest.id) == 0
