@@ -10,7 +10,7 @@ from service.core.access import check_can_post
 from service.errors import Problem
 from tests.factories import create_community, create_users, join, upload_photo
 from tests.support import api_client, make_settings
-from tests.world import assert_problem
+from tests.world import assert_problem, notices
 
 
 @pytest.fixture
@@ -167,6 +167,37 @@ async def test_approval_of_a_full_community_fails_and_the_request_stays_pending(
     assert_problem(full, 409, "community_full")
     queue = (await client.get(f"/v1/communities/{cid}/join-requests", headers=alice.headers)).json()["items"]
     assert [item["id"] for item in queue] == [carol_request]
+
+
+async def test_a_pending_request_beside_an_active_membership_is_settled_not_rejected(client, people, db):
+    """A race fixed since could leave a member with a pending request to the same community (migration 0063 cancels
+    those it finds). The admins' pending list leaves it out, and rejecting it cancels it: a member gets no rejection
+    notice and the audit log no rejection. A request of someone who is not a member is rejected as before."""
+    alice, bob, carol, _ = people
+    cid = (await create_community(client, alice, entryMode="approval"))["id"]
+    code = (await client.post(f"/v1/communities/{cid}/invites", json={}, headers=alice.headers)).json()["code"]
+    assert (await join(client, bob, cid, inviteCode=code))["outcome"] == "joined"
+    insert = "INSERT INTO join_requests (community_id, user_id, message) VALUES ($1, $2, 'hi') RETURNING id::text"
+    bob_request = await db.fetchval(insert, int(cid), bob.id)
+    carol_request = (await join(client, carol, cid))["request"]["id"]
+
+    base = f"/v1/communities/{cid}/join-requests"
+    queue = (await client.get(base, headers=alice.headers)).json()["items"]
+    assert [item["id"] for item in queue] == [carol_request]
+    settled = await client.post(f"{base}/{bob_request}/reject", json={"reason": "no"}, headers=alice.headers)
+    assert (settled.status_code, settled.json()["status"], settled.json()["reason"]) == (200, "cancelled", "")
+    assert await notices(client, bob.headers, "join_rejected") == []
+    assert "join_request.rejected" not in await audit_actions(client, alice, cid)
+    bob_view = (await client.get(f"/v1/communities/{cid}", headers=bob.headers)).json()
+    assert bob_view["membership"]["status"] == "active" and bob_view["joinRequest"]["status"] == "cancelled"
+    assert_problem(await client.post(f"{base}/{bob_request}/reject", headers=alice.headers), 409, "request_not_pending")
+    cancelled = (await client.get(f"{base}?status=cancelled", headers=alice.headers)).json()["items"]
+    assert [item["id"] for item in cancelled] == [bob_request]
+
+    rejected = await client.post(f"{base}/{carol_request}/reject", json={"reason": "满了"}, headers=alice.headers)
+    assert (rejected.status_code, rejected.json()["status"]) == (200, "rejected")
+    assert [n["data"]["reason"] for n in await notices(client, carol.headers, "join_rejected")] == ["满了"]
+    assert (await client.get(base, headers=alice.headers)).json()["items"] == []
 
 
 async def test_invite_links_admit_and_record_the_referrer(client, people, db, database_url, settings):

@@ -457,3 +457,35 @@ async def test_0056_gives_texts_written_before_their_full_width_words(empty_data
         ("跑步", "'步':2 '跑步':1", True),
     ]
     assert comment == "'2':2 'ok':1 '点见':3 '见':4"
+
+
+async def test_0063_cancels_the_pending_requests_of_active_members_and_no_other(empty_database):
+    # Two communities; ann is an active member of the first, bob left it, cat is in neither. Each asked the first
+    # (ann also the second, where she is not a member); ann's earlier request to the first was rejected.
+    rows = """
+    INSERT INTO users (appid, openid) VALUES ('wx-test-app', 'owner'), ('wx-test-app', 'ann'), ('wx-test-app', 'bob'),
+                                             ('wx-test-app', 'cat');
+    INSERT INTO communities (owner_id, name, welcome_template)
+    SELECT id, n, '' FROM users, (VALUES ('first'), ('second')) c (n) WHERE openid = 'owner';
+    INSERT INTO memberships (community_id, user_id, status, via, left_at)
+    SELECT c.id, u.id, s.status, 'invite', CASE WHEN s.status = 'left' THEN now() END FROM communities c, users u,
+           (VALUES ('ann', 'active'), ('bob', 'left')) s (openid, status)
+    WHERE c.name = 'first' AND u.openid = s.openid;
+    INSERT INTO join_requests (community_id, user_id, status)
+    SELECT c.id, u.id, r.status FROM communities c, users u,
+           (VALUES ('first', 'ann', 'rejected'), ('first', 'ann', 'pending'), ('first', 'bob', 'pending'),
+                   ('first', 'cat', 'pending'), ('second', 'ann', 'pending')) r (community, openid, status)
+    WHERE c.name = r.community AND u.openid = r.openid;
+    """
+    async with migrated_over(empty_database, 63, rows) as conn:
+        requests = await conn.fetch(
+            "SELECT c.name, u.openid, r.status, r.decided_at IS NOT NULL AS decided FROM join_requests r "
+            "JOIN communities c ON c.id = r.community_id JOIN users u ON u.id = r.user_id ORDER BY 1, 2, 3"
+        )
+    assert [tuple(r) for r in requests] == [
+        ("first", "ann", "cancelled", True),  # a member's: settled
+        ("first", "ann", "rejected", False),  # decided before: left as it was
+        ("first", "bob", "pending", False),  # left the community: an admin still decides
+        ("first", "cat", "pending", False),
+        ("second", "ann", "pending", False),  # not a member there
+    ]

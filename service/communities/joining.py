@@ -189,6 +189,13 @@ async def reject_join_request(
             return await _join_request(conn, request_id, community_id)
         if request["status"] != "pending":
             raise Problem("request_not_pending", f"the request is {request['status']}")
+        # A request left pending beside an active membership (a race fixed since) is settled, not refused: it is
+        # cancelled, as an admission cancels it, and the member gets no rejection notice. The community's key share
+        # above keeps an admission from committing between this read and the decision.
+        mine = await conn.fetchrow(q.MEMBERSHIP, community_id, request["user_id"])
+        if mine is not None and mine["status"] == "active":
+            await conn.execute(q.CANCEL_PENDING_REQUEST, community_id, request["user_id"])
+            return await _join_request(conn, request_id, community_id)
         reason = reason.strip()
         await conn.execute(q.DECIDE_JOIN_REQUEST, request_id, community_id, "rejected", reason, admin_id)
         details = {"requestId": str(request_id), "reason": reason}

@@ -110,6 +110,10 @@ class JoinRequestsController(Controller):
         "",
         operation_id="listJoinRequests",
         summary="Join requests, oldest first (admins)",
+        description=(
+            "`pending` leaves out a request whose applicant is an active member already (came in another way): "
+            "it is settled, and rejecting it cancels it."
+        ),
         responses=PROBLEMS.responses(*ADMIN),
     )
     async def list_requests(
@@ -154,7 +158,8 @@ class JoinRequestsController(Controller):
         description=(
             "The optional `reason` is kept on the request, where the applicant reads it (`joinRequest` of the "
             "community). Rejecting a rejected request answers it again; an approved or cancelled one answers "
-            "`request_not_pending`."
+            "`request_not_pending`. A pending request of someone who is an active member already is cancelled "
+            "instead (answered with status `cancelled`): a member gets no rejection notice."
         ),
         status_code=200,
         responses=PROBLEMS.responses(*ADMIN, "request_not_pending"),
