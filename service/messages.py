@@ -53,7 +53,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     # The core: membership, apps, idempotency, money
     "not_member": ("你还不是该社群的成员。", "You are not a member of this community."),
     "member_muted": ("你已被管理员禁言，暂时不能发言。", "An admin has muted you here for a while."),
-    "blocked": ("对方已将你屏蔽，无法回复或提及对方。", "This member blocked you: you cannot reply or mention."),
+    "blocked": (
+        "对方已将你屏蔽，无法回复、提及对方或向对方收款。",
+        "This member blocked you: you cannot reply to, mention or collect from them.",
+    ),
     "introduction_required": ("请先发布自我介绍，再参与讨论。", "Please introduce yourself before posting."),
     "app_disabled": ("该功能在本社群未开启或已到期。", "This feature is off or expired in this community."),
     "operator_only": ("仅平台运营方可以进行此操作。", "Only the platform operator can do this."),

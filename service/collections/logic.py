@@ -35,6 +35,7 @@ from service.collections import queries as q
 from service.core import money as checkout
 from service.core.access import ADMIN_ROLES, require_member
 from service.core.apps import require_app_member
+from service.core.blocks import refuse_if_blocked
 from service.core.content import require_passed
 from service.core.idempotency import replay, run_once, scope_of
 from service.core.inbox import Item, deliver
@@ -130,7 +131,7 @@ def _deadline(settings: Settings, asked: datetime | None) -> datetime:
 async def _participants(
     conn: asyncpg.Connection, community_id: int, initiator_id: int, chosen: list[str] | None
 ) -> list[int]:
-    if chosen is None:
+    if chosen is None:  # members who blocked the initiator are left out, as from any notice of theirs
         ids = [row["user_id"] for row in await conn.fetch(q.OTHER_ACTIVE_MEMBERS, community_id, initiator_id)]
         if not ids:
             raise _invalid("participantIds", "the community has no other active member to collect from")
@@ -141,6 +142,9 @@ async def _participants(
     found = {row["user_id"] for row in await conn.fetch(q.ACTIVE_MEMBERS_AMONG, community_id, ids)}
     if missing := [str(user_id) for user_id in ids if user_id not in found]:
         raise _invalid("participantIds", f"not active members of the community: {', '.join(missing)}")
+    # Named, a member who blocked the initiator is refused as a mention of them is (docs/safety.md): a block keeps
+    # the blocked member from pulling the blocker into anything of theirs.
+    await refuse_if_blocked(conn, initiator_id, ids, "collect from")
     return ids
 
 
@@ -148,6 +152,9 @@ async def _may_start(conn: asyncpg.Connection, community_id: int, user_id: int) 
     standing = await require_app_member(conn, community_id, user_id, APP)
     if await conn.fetchval(q.COLLECTIONS_BY, community_id) == "admins" and standing["role"] not in ADMIN_ROLES:
         raise Problem("forbidden", "in this community only admins start collections")
+    # The title reaches every participant's inbox: speech to others, which an admin's mute stops.
+    if standing["muted_until"] is not None and standing["muted_until"] > _now():
+        raise Problem("member_muted", f"muted until {standing['muted_until'].isoformat()}")
 
 
 async def create_collection(

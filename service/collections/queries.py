@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from service.core.blocks import unblocked
+
 COLLECTIONS_BY = "SELECT collections_by FROM communities WHERE id = $1"
 
-OTHER_ACTIVE_MEMBERS = """
-SELECT user_id FROM memberships WHERE community_id = $1 AND status = 'active' AND user_id <> $2 ORDER BY user_id
-"""
+# Everyone but the initiator ($2), leaving out whoever blocked them: a block keeps them from notifying the blocker.
+OTHER_ACTIVE_MEMBERS = f"""
+SELECT user_id FROM memberships
+WHERE community_id = $1 AND status = 'active' AND user_id <> $2 AND {unblocked("user_id", "$2")}
+ORDER BY user_id
+"""  # noqa: S608
 
 ACTIVE_MEMBERS_AMONG = """
 SELECT user_id FROM memberships WHERE community_id = $1 AND status = 'active' AND user_id = ANY($2::bigint[])

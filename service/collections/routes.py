@@ -41,7 +41,8 @@ class CommunityCollectionsController(Controller):
         **doc(
             "startCollection",
             "Start a group collection: each participant pays amountFen before the deadline (members)",
-            *(*MEMBER, "app_disabled", "forbidden", "validation_failed", "idempotency_key_reused", *CONTENT),
+            *(*MEMBER, "app_disabled", "forbidden", "member_muted", "blocked", "validation_failed"),
+            *("idempotency_key_reused", *CONTENT),
         ),
     )
     async def start(
@@ -52,7 +53,9 @@ class CommunityCollectionsController(Controller):
         state: State,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Collection]:
-        """Participants are the chosen active members, or every other active member. After the deadline (default 24
+        """Participants are the chosen active members, or every other active member who has not blocked you; naming
+        one who blocked you answers `blocked`, and a member an admin muted starts none (`member_muted`: the title
+        reaches every participant). After the deadline (default 24
         hours) the worker settles it: the money paid goes to you by merchant transfer (confirm it with
         wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. If by then you are no longer an
         active member of the community, it is cancelled instead (`cancelCause: initiator_left`) and every payer

@@ -9,7 +9,7 @@ from service.wechat.errors import WECHAT
 SHARED = WECHAT.extend(
     Code("not_member", 403, "You are not a member of this community (or no longer are)."),
     Code("member_muted", 403, "An admin muted you in this community for a while."),
-    Code("blocked", 403, "This member blocked you: you cannot reply to, mention or notify them."),
+    Code("blocked", 403, "This member blocked you: you cannot reply to, mention, notify or collect from them."),
     Code("introduction_required", 403, "This community asks newcomers to introduce themselves before posting."),
     Code("app_disabled", 409, "This app is switched off in this community, or its paid period has ended."),
     Code("operator_only", 403, "Only the platform operator (X-Operator-Key) may do this."),

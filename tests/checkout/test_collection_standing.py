@@ -1,0 +1,56 @@
+"""Who may pull whom into a group collection: a muted member starts none, a member who blocked the initiator is
+not asked."""
+
+from __future__ import annotations
+
+from tests.checkout.test_collections import community_with, shares, start
+from tests.world import assert_problem, notices
+
+
+async def test_a_member_an_admin_muted_starts_no_collection(world):
+    """The title reaches every participant's inbox: speech to others, which an admin's mute (禁言) stops, as it stops
+    posts and invite links. Refused before WeChat is asked about the title."""
+    cid, people = await community_with(world, 2)
+    (_, owner), (a_id, a), (_, b) = people
+    muted = await world.api.put(f"/v1/communities/{cid}/members/{a_id}", json={"muteMinutes": 60}, headers=owner)
+    assert muted.status_code == 200, muted.text
+    checks = (await world.control.get("/sandbox/stats")).json()["msg_sec_check"]
+    refused = await world.api.post(
+        f"/v1/communities/{cid}/collections", json={"title": "周六烧烤 AA", "amountFen": 4500}, headers=a
+    )
+    assert_problem(refused, 403, "member_muted")
+    assert (await world.control.get("/sandbox/stats")).json()["msg_sec_check"] == checks
+    assert await world.pool.fetchval("SELECT count(*) FROM collections WHERE community_id = $1", int(cid)) == 0
+    assert await notices(world.api, b, "collection_asked") == []
+
+    unmuted = await world.api.put(f"/v1/communities/{cid}/members/{a_id}", json={"muteMinutes": 0}, headers=owner)
+    assert unmuted.status_code == 200, unmuted.text
+    await start(world, cid, a)
+    assert len(await notices(world.api, b, "collection_asked")) == 1
+
+
+async def test_a_member_who_blocked_the_initiator_is_not_pulled_into_their_collection(world):
+    """Named, the blocker is refused as a mention of them is (403 `blocked`, nothing written); with no list, the
+    collection asks every other member but them (docs/safety.md). The one who blocked may still collect from the
+    member they blocked: a block is one-directional."""
+    cid, people = await community_with(world, 3)
+    (owner_id, owner), (a_id, a), (b_id, b), (c_id, c) = people
+    blocked = await world.api.post("/v1/me/blocks", json={"userId": str(a_id)}, headers=b)
+    assert blocked.status_code == 200, blocked.text
+
+    named = await world.api.post(
+        f"/v1/communities/{cid}/collections",
+        json={"title": "周六烧烤 AA", "amountFen": 4500, "participantIds": [str(b_id), str(c_id)]},
+        headers=a,
+    )
+    assert_problem(named, 403, "blocked")
+    assert await world.pool.fetchval("SELECT count(*) FROM collections WHERE community_id = $1", int(cid)) == 0
+
+    everyone = await start(world, cid, a)
+    assert set(shares(everyone)) == {str(owner_id), str(c_id)}
+    assert everyone["participantCount"] == 2
+    assert await notices(world.api, b, "collection_asked") == []
+    assert_problem(await world.api.post(f"/v1/collections/{everyone['id']}/pay", headers=b), 403, "not_participant")
+
+    theirs = await start(world, cid, b, participantIds=[str(a_id)])
+    assert set(shares(theirs)) == {str(a_id)}
