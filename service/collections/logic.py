@@ -39,6 +39,7 @@ from service.core.blocks import refuse_if_blocked
 from service.core.content import require_passed
 from service.core.idempotency import replay, run_once, scope_of
 from service.core.inbox import Item, deliver
+from service.core.money.models import Order
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse, TransferInfo
 from service.core.paging import fetch_page
 from service.core.rows import from_row, lock_in_community
@@ -213,8 +214,13 @@ async def pay_share(
     pool: asyncpg.Pool, pay: WeChatPay, settings: Settings, collection_id: int, user_id: int, key: str | None
 ) -> Response:
     """The participant's order for their share: 201 new, 200 the still-payable one. No connection is held
-    while WeChat is called."""
+    while WeChat is called. A retry with the Idempotency-Key of a request that answered replays that answer before
+    anything is checked again: once the share is paid, the collection closed or the initiator gone, the checks
+    below would refuse the very request that succeeded."""
+    scope = scope_of("collection.pay", collection_id)
     async with pool.acquire() as conn:
+        if (replayed := await replay(conn, user_id, key, scope)) is not None:
+            return replayed
         collection = await conn.fetchrow(q.COLLECTION, collection_id, user_id)
         if collection is None:
             raise Problem("not_found", "no such collection")
@@ -245,7 +251,13 @@ async def pay_share(
     order = placed.order
     if order.purpose != PURPOSE or order.subject_id != str(collection_id):
         raise Problem("idempotency_key_reused")
-    return Response(order, status_code=201 if placed.created else 200)
+    answer = (201 if placed.created else 200), order
+
+    async def stored() -> tuple[int, Order]:
+        return answer
+
+    async with pool.acquire() as conn:  # kept for a retry (a concurrent one answers what the first stored)
+        return await run_once(conn, user_id, key, scope, stored)
 
 
 async def _lock(conn: asyncpg.Connection, collection_id: int) -> asyncpg.Record | None:

@@ -1,9 +1,9 @@
-"""Who may pull whom into a group collection: a muted member starts none, a member who blocked the initiator is
-not asked."""
+"""Who may pull whom into a group collection, and the answer a retried share payment gets: a muted member starts
+none, a member who blocked the initiator is not asked, and a retry of a payment that went through replays it."""
 
 from __future__ import annotations
 
-from tests.checkout.test_collections import community_with, shares, start
+from tests.checkout.test_collections import community_with, read, shares, start
 from tests.world import assert_problem, notices
 
 
@@ -54,3 +54,28 @@ async def test_a_member_who_blocked_the_initiator_is_not_pulled_into_their_colle
 
     theirs = await start(world, cid, b, participantIds=[str(a_id)])
     assert set(shares(theirs)) == {str(a_id)}
+
+
+async def test_a_retried_payment_of_a_share_replays_the_first_answer(world):
+    """The first answer (the order) was lost, the share was paid meanwhile: the retry with the same Idempotency-Key
+    answered 409 share_already_paid for the request that succeeded. It now replays the first answer; a new request
+    (no key, or another) is still refused."""
+    cid, people = await community_with(world, 2)
+    _, (_, a), (_, b) = people
+    collection_id = (await start(world, cid, a))["id"]
+    url = f"/v1/collections/{collection_id}/pay"
+    keyed = {**b, "Idempotency-Key": "pay-once"}
+    first = await world.api.post(url, headers=keyed)
+    assert first.status_code == 201, first.text
+    await world.pay_order(first.json())
+    assert (await read(world, collection_id, b))["myShare"]["status"] == "paid"
+
+    again = await world.api.post(url, headers=keyed)
+    assert again.status_code == 201, again.text
+    assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+    assert_problem(await world.api.post(url, headers=b), 409, "share_already_paid")
+    assert_problem(await world.api.post(url, headers={**b, "Idempotency-Key": "pay-twice"}), 409, "share_already_paid")
+    # The key names this payment: used for another collection it is refused, not replayed.
+    other_id = (await start(world, cid, a, title="周日火锅 AA"))["id"]
+    reused = await world.api.post(f"/v1/collections/{other_id}/pay", headers=keyed)
+    assert_problem(reused, 422, "idempotency_key_reused")
