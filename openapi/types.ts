@@ -853,7 +853,7 @@ export interface paths {
         put?: never;
         /**
          * Start a group collection: each participant pays amountFen before the deadline (members)
-         * @description Participants are the chosen active members, or every other active member. After the deadline (default 24 hours) the worker settles it: the money paid goes to you by merchant transfer (confirm it with wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. If by then you are no longer an active member of the community, it is cancelled instead (`cancelCause: initiator_left`) and every payer refunded. Where the community's `collectionsBy` is `admins`, only admins start collections. The title is content-checked (`content_rejected`): it reaches every participant's inbox and their WeChat Pay order.
+         * @description Participants are the chosen active members, or every other active member who has not blocked you; naming one who blocked you answers `blocked`, and a member an admin muted starts none (`member_muted`: the title reaches every participant). After the deadline (default 24 hours) the worker settles it: the money paid goes to you by merchant transfer (confirm it with wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. If by then you are no longer an active member of the community, it is cancelled instead (`cancelCause: initiator_left`) and every payer refunded. Where the community's `collectionsBy` is `admins`, only admins start collections. The title is content-checked (`content_rejected`): it reaches every participant's inbox and their WeChat Pay order.
          */
         post: operations["startCollection"];
         delete?: never;
@@ -1104,7 +1104,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Join requests, oldest first (admins) */
+        /**
+         * Join requests, oldest first (admins)
+         * @description `pending` leaves out a request whose applicant is an active member already (came in another way): it is settled, and rejecting it cancels it.
+         */
         get: operations["listJoinRequests"];
         put?: never;
         post?: never;
@@ -1145,7 +1148,7 @@ export interface paths {
         put?: never;
         /**
          * Reject a join request with a reason the applicant sees (admins)
-         * @description The optional `reason` is kept on the request, where the applicant reads it (`joinRequest` of the community). Rejecting a rejected request answers it again; an approved or cancelled one answers `request_not_pending`.
+         * @description The optional `reason` is kept on the request, where the applicant reads it (`joinRequest` of the community). Rejecting a rejected request answers it again; an approved or cancelled one answers `request_not_pending`. A pending request of someone who is an active member already is cancelled instead (answered with status `cancelled`): a member gets no rejection notice.
          */
         post: operations["rejectJoinRequest"];
         delete?: never;
@@ -7245,9 +7248,26 @@ export interface components {
         };
         /**
          * @description - `not_member`: You are not a member of this community (or no longer are).
+         *     - `forbidden`: Your role does not allow this action.
+         *     - `member_muted`: An admin muted you in this community for a while.
+         *     - `blocked`: This member blocked you: you cannot reply to, mention, notify or collect from them.
+         */
+        Problem403_628d155568: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "blocked" | "forbidden" | "member_muted" | "not_member";
+                };
+            };
+        };
+        /**
+         * @description - `not_member`: You are not a member of this community (or no longer are).
          *     - `member_muted`: An admin muted you in this community for a while.
          *     - `introduction_required`: This community asks newcomers to introduce themselves before posting.
-         *     - `blocked`: This member blocked you: you cannot reply to, mention or notify them.
+         *     - `blocked`: This member blocked you: you cannot reply to, mention, notify or collect from them.
          */
         Problem403_6f3532de7a: {
             headers: {
@@ -7264,7 +7284,7 @@ export interface components {
          * @description - `not_member`: You are not a member of this community (or no longer are).
          *     - `member_muted`: An admin muted you in this community for a while.
          *     - `introduction_required`: This community asks newcomers to introduce themselves before posting.
-         *     - `blocked`: This member blocked you: you cannot reply to, mention or notify them.
+         *     - `blocked`: This member blocked you: you cannot reply to, mention, notify or collect from them.
          *     - `forbidden`: Your role does not allow this action.
          */
         Problem403_83ece825f0: {
@@ -10392,7 +10412,7 @@ export interface operations {
             };
             400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
-            403: components["responses"]["Problem403_37f581a5cb"];
+            403: components["responses"]["Problem403_628d155568"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_6eff6cff5c"];
             413: components["responses"]["Problem413_payload_too_large"];
