@@ -170,7 +170,7 @@ async def test_approval_of_a_full_community_fails_and_the_request_stays_pending(
 
 
 async def test_a_pending_request_beside_an_active_membership_is_settled_not_rejected(client, people, db):
-    """A race fixed since could leave a member with a pending request to the same community (migration 0063 cancels
+    """A race fixed since could leave a member with a pending request to the same community (migration 0062 cancels
     those it finds). The admins' pending list leaves it out, and rejecting it cancels it: a member gets no rejection
     notice and the audit log no rejection. A request of someone who is not a member is rejected as before."""
     alice, bob, carol, _ = people

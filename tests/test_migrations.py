@@ -459,7 +459,7 @@ async def test_0056_gives_texts_written_before_their_full_width_words(empty_data
     assert comment == "'2':2 'ok':1 '点见':3 '见':4"
 
 
-async def test_0063_cancels_the_pending_requests_of_active_members_and_no_other(empty_database):
+async def test_0062_cancels_the_pending_requests_of_active_members_and_no_other(empty_database):
     # Two communities; ann is an active member of the first, bob left it, cat is in neither. Each asked the first
     # (ann also the second, where she is not a member); ann's earlier request to the first was rejected.
     rows = """
@@ -477,7 +477,7 @@ async def test_0063_cancels_the_pending_requests_of_active_members_and_no_other(
                    ('first', 'cat', 'pending'), ('second', 'ann', 'pending')) r (community, openid, status)
     WHERE c.name = r.community AND u.openid = r.openid;
     """
-    async with migrated_over(empty_database, 63, rows) as conn:
+    async with migrated_over(empty_database, 62, rows) as conn:
         requests = await conn.fetch(
             "SELECT c.name, u.openid, r.status, r.decided_at IS NOT NULL AS decided FROM join_requests r "
             "JOIN communities c ON c.id = r.community_id JOIN users u ON u.id = r.user_id ORDER BY 1, 2, 3"

@@ -248,7 +248,7 @@ WHERE community_id = $1 AND user_id = $2 AND status = 'pending'
 """
 
 # A pending request of someone who is an active member already is settled, not waiting for an admin (left by a
-# race fixed since; migration 0063 cancels those it found): the pending list leaves it out.
+# race fixed since; migration 0062 cancels those it found): the pending list leaves it out.
 JOIN_REQUESTS = """
 SELECT r.id::text AS id, r.community_id::text AS community_id, r.user_id::text AS user_id, u.nickname, u.avatar_url,
        r.message, r.status, r.reason, r.created_at, r.decided_at, r.decided_by::text AS decided_by, r.id AS sort_id
