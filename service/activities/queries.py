@@ -242,7 +242,8 @@ GROUP BY ci.user_id
 
 # One page of the ranking: ranks are taken over every member, then the page starts after the cursor's ($5-$8: check-ins,
 # longest streak, current streak, user id) in the one total order (the three down, then lower user id first), so a tie
-# a page boundary cuts is neither repeated nor skipped.
+# a page boundary cuts is neither repeated nor skipped. The cursor's numbers compare as bigint, never negated: a forged
+# one (decode_cursor bounds them to bigint) answers an empty page, not an int overflow.
 RANKING = """
 SELECT r.* FROM (
     SELECT rank() OVER (ORDER BY s.check_ins DESC, s.longest_streak DESC, s.current_streak DESC)::int AS rank,
@@ -258,8 +259,11 @@ SELECT r.* FROM (
         GROUP BY ci.user_id
     ) s JOIN users u ON u.id = s.user_id
 ) r
-WHERE $8::bigint IS NULL
-   OR (-r.check_ins, -r.longest_streak, -r.current_streak, r.sort_user_id) > (-$5::int, -$6::int, -$7::int, $8::bigint)
+WHERE $8::bigint IS NULL  -- the first page
+   OR r.check_ins < $5::bigint
+   OR (r.check_ins = $5::bigint AND (r.longest_streak < $6::bigint
+       OR (r.longest_streak = $6::bigint AND (r.current_streak < $7::bigint
+           OR (r.current_streak = $7::bigint AND r.sort_user_id > $8::bigint)))))
 ORDER BY r.rank, r.sort_user_id
 LIMIT $9
 """

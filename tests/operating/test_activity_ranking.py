@@ -3,6 +3,8 @@ announcements reach every community, however many windows are open where the app
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, date, datetime, time, timedelta
 
 from service.activities import occurrences
@@ -89,3 +91,16 @@ async def test_windows_open_where_the_app_is_off_do_not_hold_back_announcements_
         int(paused),
     )
     assert waiting == occurrences.ANNOUNCE_BATCH
+
+
+async def test_a_forged_ranking_cursor_with_numbers_past_int4_answers_400_not_500(world):
+    # Found in review: the cursor's numbers are checked against bigint's range, but the ranking compared them as int
+    # (-$5::int ...): a cursor of well-formed JSON with a count past 2^31 (or -2^31, whose negation overflows) reached
+    # PostgreSQL and failed there, a 500 for the client's bad input.
+    alice, bob = await world.member("alice"), await world.member("bob")
+    activity = await community_activity(world, alice, bob, "UTC", time(8), time(20), date(2025, 3, 1))
+    url = f"/v1/activities/{activity['id']}/ranking"
+    for key in ([3_000_000_000, 1, 1, 1], [-(2**31), 1, 1, 1], [1, 2**40, 1, 1], [1, 1, -(2**31), 1]):
+        cursor = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+        page = await world.api.get(url, params={"cursor": cursor}, headers=bob.headers)
+        assert page.status_code in (200, 400), (key, page.status_code, page.text)
