@@ -39,7 +39,9 @@ ON CONFLICT (user_id, key) DO NOTHING
 RETURNING true
 """
 _STORED = "SELECT scope, status_code, response FROM idempotent_requests WHERE user_id = $1 AND key = $2"
-_ANSWERED = "SELECT true FROM idempotent_requests WHERE user_id = $1 AND key = $2 AND status_code IS NOT NULL"
+_ANSWERED = """
+SELECT scope, status_code, response FROM idempotent_requests WHERE user_id = $1 AND key = $2 AND status_code IS NOT NULL
+"""
 _SAVE = "UPDATE idempotent_requests SET status_code = $3, response = $4 WHERE user_id = $1 AND key = $2"
 _PURGE = "DELETE FROM idempotent_requests WHERE created_at < now() - $1::interval"
 KEEP = timedelta(days=1)
@@ -81,14 +83,13 @@ async def run_once(
 async def replay(conn: asyncpg.Connection, user_id: int, key: str | None, scope: str) -> Response[bytes] | None:
     """The answer a request with this key already got, as run_once would give it (None: no key, or none stored).
     For a request that asks WeChat (or checks anything that may have changed) before its transaction: a retry of
-    one that succeeded answers what it created, even with WeChat down, rather than asking again."""
-    if key is None or not await conn.fetchval(_ANSWERED, user_id, key):
+    one that succeeded answers what it created, even with WeChat down, rather than asking again. A read alone: an
+    answer purged meanwhile (older than KEEP) or still being made is None, and the request runs through run_once."""
+    if key is None or (stored := await conn.fetchrow(_ANSWERED, user_id, key)) is None:
         return None
-    return await run_once(conn, user_id, key, scope, _replay_only)
-
-
-async def _replay_only() -> tuple[int, Any]:
-    raise RuntimeError("a stored answer is replayed; the action does not run again")
+    if stored["scope"] != scope:
+        raise Problem("idempotency_key_reused")
+    return _json(stored["status_code"], stored["response"], replayed=True)
 
 
 def _json(status: int, body: bytes, *, replayed: bool = False) -> Response[bytes]:
