@@ -94,9 +94,11 @@ async def _close(conn: asyncpg.Connection, poll_id: int, actor_id: int | None) -
     """Close a poll whose row this transaction holds FOR UPDATE: fix the ranking, grant the trials, publish."""
     poll = await conn.fetchrow(q.POLL_FOR_CLOSING, poll_id)
     community_id = poll["community_id"]
+    voted = [r["user_id"] for r in await conn.fetch(q.VOTERS, community_id, poll_id)]
+    voters = sorted(r["u"] for r in await conn.fetch(q.STANDING_VOTERS, community_id, voted))
     tally = [
         Ranked(r["id"], r["proposer_id"], r["name"], r["votes"], r["created_at"])
-        for r in await conn.fetch(q.TALLY, poll_id)
+        for r in await conn.fetch(q.TALLY, poll_id, voters)
     ]
     ranking = rank(tally)
     if ranking:
@@ -106,7 +108,6 @@ async def _close(conn: asyncpg.Connection, poll_id: int, actor_id: int | None) -
             [p.rank for p in ranking],
             [p.votes for p in ranking],
         )
-    voters = [r["user_id"] for r in await conn.fetch(q.COUNTED_VOTERS, poll_id)]
     candidates = {p.proposer_id for p in ranking if p.votes > 0} | set(voters)
     members = {r["user_id"] for r in await conn.fetch(q.ACTIVE_MEMBERS_AMONG, community_id, list(candidates))}
 
@@ -145,7 +146,7 @@ async def _close(conn: asyncpg.Connection, poll_id: int, actor_id: int | None) -
         "winnerProposalId": str(winner.proposal_id) if winner else None,
         "seed": poll["draw_seed"],
         "eligibleVoters": len(eligible),
-        "uncountedVotes": await conn.fetchval(q.UNCOUNTED_VOTES, poll_id),  # of members gone before the close
+        "uncountedVotes": await conn.fetchval(q.UNCOUNTED_VOTES, poll_id, voters),  # of members gone before the close
         "drawn": [str(u) for u in drawn],
     }
     await audit(conn, poll_id, actor_id, "poll.closed", details=details)

@@ -1,5 +1,6 @@
 """SQL of naming polls and free trials. Read queries cast ids to text: they go to the wire as strings."""
 
+from service.core.access import role_of
 from service.core.media import APPROVED_IMAGES_JSON, IMAGES_JSON
 
 # --- polls -------------------------------------------------------------------------------------------------
@@ -235,13 +236,13 @@ COUNT_ACTIVE_VOTES_ON = "SELECT count(*)::int FROM poll_votes WHERE proposal_id 
 
 # The ranking, with its documented tie-break: more votes, then the earlier proposal, then the lower id.
 # Only the votes of those who are members at the close count: one who left or was removed took their votes along.
+# The votes that count at the close: those of voters who still stand in the community ($2, STANDING_VOTERS).
 TALLY = """
 SELECT p.id, p.proposer_id, p.name, p.created_at, count(v.id)::int AS votes
 FROM poll_proposals p
-LEFT JOIN (
-    poll_votes v JOIN memberships mb
-        ON mb.community_id = v.community_id AND mb.user_id = v.user_id AND mb.status = 'active'
-) ON v.proposal_id = p.id AND v.community_id = p.community_id AND v.status = 'active'
+LEFT JOIN poll_votes v
+    ON v.proposal_id = p.id AND v.community_id = p.community_id AND v.status = 'active'
+   AND v.user_id = ANY($2::bigint[])
 WHERE p.poll_id = $1 AND p.status = 'visible'
 GROUP BY p.id, p.proposer_id, p.name, p.created_at
 ORDER BY votes DESC, p.created_at, p.id
@@ -253,20 +254,18 @@ FROM unnest($1::bigint[], $2::int[], $3::int[]) AS r (id, rank, votes)
 WHERE p.id = r.id
 """
 
-COUNTED_VOTERS = """
-SELECT DISTINCT v.user_id FROM poll_votes v
-JOIN memberships mb ON mb.community_id = v.community_id AND mb.user_id = v.user_id AND mb.status = 'active'
-WHERE v.poll_id = $1 AND v.status = 'active'
+# Who voted ($1 community, $2 poll), and who of them still stands there at the close: an active member, or on the
+# brand's team, who may vote member or not (the access rule, role_of); a vote of one gone before counts for nothing.
+VOTERS = """
+SELECT DISTINCT v.user_id FROM poll_votes v WHERE v.community_id = $1 AND v.poll_id = $2 AND v.status = 'active'
 """
+STANDING_VOTERS = f"SELECT u FROM unnest($2::bigint[]) u WHERE {role_of('$1', 'u')} IS NOT NULL"  # noqa: S608
 
-# Votes still standing at the close whose members had gone (the record keeps them; the tally does not).
+# Votes still standing at the close whose voters had gone ($2 those who stand; the record keeps them, the tally not).
 UNCOUNTED_VOTES = """
 SELECT count(*)::int FROM poll_votes v
 JOIN poll_proposals p ON p.id = v.proposal_id AND p.community_id = v.community_id
-WHERE v.poll_id = $1 AND v.status = 'active' AND p.status = 'visible' AND NOT EXISTS (
-    SELECT 1 FROM memberships mb
-    WHERE mb.community_id = v.community_id AND mb.user_id = v.user_id AND mb.status = 'active'
-)
+WHERE v.poll_id = $1 AND v.status = 'active' AND p.status = 'visible' AND NOT v.user_id = ANY($2::bigint[])
 """
 
 COMMUNITY_TIME_ZONE = "SELECT timezone FROM communities WHERE id = $1"

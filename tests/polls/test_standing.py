@@ -11,7 +11,7 @@ import pytest
 
 from tests.polls.conftest import poll_body
 from tests.support import make_settings
-from tests.world import assert_problem
+from tests.world import assert_problem, sign_in
 
 
 @pytest.fixture
@@ -113,3 +113,30 @@ async def test_the_announcement_gives_the_deadlines_in_the_communitys_time_zone(
     assert "20:00 前提名" in read("Asia/Shanghai")  # noon UTC is 20:00 in China
     assert read("Asia/Shanghai") in texts[0]
     assert read("Europe/Berlin") in texts[1] and read("UTC") not in texts[0] + texts[1]
+
+
+async def test_votes_of_the_brands_team_count_though_they_are_no_members(world):
+    """The brand's team stands in every community of the brand, member or not, and votes there (the access rule): its
+    votes count at the close like a member's; a trial is for members, so the draw leaves a team member who is none."""
+    carol, dave, _, _ = world.members
+    manager = await sign_in(world.client, world.sandbox, "brand-manager")
+    async with world.db() as conn:
+        brand_id = await conn.fetchval(
+            "INSERT INTO brands (owner_id, name) VALUES ($1, '山野咖啡') RETURNING id", world.owner.id
+        )
+        await conn.execute("UPDATE communities SET brand_id = $1 WHERE id = $2", brand_id, int(world.community_id))
+        await conn.execute(
+            "INSERT INTO brand_admins (brand_id, user_id, role) VALUES ($1, $2, 'admin')", brand_id, manager.id
+        )
+    poll = await world.open_poll(rewards={"drawnVoters": 5, "product": "冷萃 6 瓶"})
+    first = await world.proposal(carol, poll["id"], "晨光")
+    second = await world.proposal(dave, poll["id"], "山泉")
+    await world.advance(poll["id"])
+    await world.voted(manager, poll["id"], first)
+    await world.voted(carol, poll["id"], first)
+    await world.voted(dave, poll["id"], second)
+
+    results = await world.close(poll["id"])
+    assert [(r["name"], r["votes"]) for r in results["ranking"]] == [("晨光", 2), ("山泉", 1)]
+    assert (results["totalVotes"], results["voterCount"]) == (3, 3)
+    assert results["draw"]["eligibleUserIds"] == [str(dave.id)]  # Carol won as the proposer; the manager is no member
