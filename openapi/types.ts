@@ -2237,7 +2237,7 @@ export interface paths {
         post?: never;
         /**
          * Give up my place or leave the waitlist; a paid place is refunded until the sign-up deadline
-         * @description Allowed with the app switched off. The freed place goes to the first waitlisted member.
+         * @description Allowed with the app switched off. The freed place goes to the first waitlisted member. A paid place checked in at the venue (check-in opens before the start) was used: `meetup_attended`, nothing is refunded and the place stays; a free one may still be given up.
          */
         delete: operations["cancelMySignup"];
         options?: never;
@@ -5967,7 +5967,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_group_share_info" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "phone_code_invalid" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_rollup_pending" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_own_order" | "refund_window_closed" | "request_not_pending" | "reward_already_paid" | "reward_below_minimum" | "reward_not_found" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_holder_removed" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_attended" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_group_share_info" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "phone_code_invalid" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_rollup_pending" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_own_order" | "refund_window_closed" | "request_not_pending" | "reward_already_paid" | "reward_below_minimum" | "reward_not_found" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_holder_removed" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -7526,21 +7526,6 @@ export interface components {
             };
         };
         /**
-         * @description - `cancellation_closed`: Too late to cancel: paid places until the sign-up deadline, others until the start.
-         *     - `conflict`: The request conflicts with the current state.
-         */
-        Problem409_053000275f: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "cancellation_closed" | "conflict";
-                };
-            };
-        };
-        /**
          * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
          *     - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
          *     - `proposal_merged`: The proposal was merged into another; act on that one.
@@ -8010,6 +7995,22 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "already_introduced" | "wechat_session_stale";
+                };
+            };
+        };
+        /**
+         * @description - `cancellation_closed`: Too late to cancel: paid places until the sign-up deadline, others until the start.
+         *     - `meetup_attended`: A paid place checked in at the venue was used: it is neither given up nor refunded.
+         *     - `conflict`: The request conflicts with the current state.
+         */
+        Problem409_a4b102dfe4: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "cancellation_closed" | "conflict" | "meetup_attended";
                 };
             };
         };
@@ -13121,7 +13122,7 @@ export interface operations {
             400: components["responses"]["Problem400_validation_failed"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_053000275f"];
+            409: components["responses"]["Problem409_a4b102dfe4"];
         };
     };
     getMeetupVenueCode: {

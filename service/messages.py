@@ -254,6 +254,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "signup_closed": ("报名已截止。", "Sign-up has closed."),
     "not_signed_up": ("你还没有报名这个活动。", "You have not signed up for this meetup."),
     "cancellation_closed": ("已过可取消报名的时间。", "It is too late to cancel."),
+    "meetup_attended": (
+        "你已在现场签到，已付的报名费用不能退回，报名也不能取消。",
+        "You checked in at the venue: the fee is not refunded and the place cannot be given up.",
+    ),
     "capacity_below_signups": ("名额不能少于已报名人数。", "Capacity cannot be below the sign-ups."),
     "venue_check_in_closed": ("现在不在签到时间内。", "Venue check-in is not open now."),
     "venue_code_invalid": ("签到码无效。", "This check-in code is not valid."),

@@ -7,6 +7,7 @@ from datetime import timedelta
 import asyncpg
 
 from service.core.money.purposes import PaidOrder, Purpose, RefundInfo, Refuse
+from service.errors import Problem
 from service.meetups import queries as q
 from service.meetups.logic import PURPOSE, _now
 from service.meetups.signups import _cancel
@@ -39,7 +40,8 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
 
 
 async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundInfo) -> None:
-    """A payer's or an admin's refund (the order is locked) gives the place up."""
+    """A payer's or an admin's refund (the order is locked) gives the place up. The payer's own, for a place
+    checked in at the venue meanwhile (after the window was read), is refused: the refund is rolled back."""
     seen = await conn.fetchrow(q.SIGNUP_MEETUP, order.subject_id)
     if seen is None:
         return
@@ -47,16 +49,22 @@ async def _on_refund(conn: asyncpg.Connection, order: PaidOrder, refund: RefundI
     await conn.fetchrow(q.LOCK_MEETUP, community_id, meetup_id)
     signup = await conn.fetchrow(q.LOCK_SIGNUP, community_id, order.subject_id)
     if signup["status"] in ("confirmed", "pending_payment") and signup["order_id"] == order.id:
+        if refund.initiated_by == "payer" and signup["attended_at"] is not None:
+            raise Problem("refund_window_closed", f"refunds were possible until {signup['attended_at']} (check-in)")
         await _cancel(conn, meetup_id, signup, "refunded", _now())
 
 
 async def _refund_window(conn: asyncpg.Connection, order: PaidOrder) -> timedelta | None:
-    """The payer may ask for the money back until the sign-up deadline."""
-    meetup_id = await conn.fetchval(q.SIGNUP_MEETUP, order.subject_id)
-    meetup = await conn.fetchrow(q.MEETUP, meetup_id) if meetup_id else None
+    """The payer may ask for the money back until the sign-up deadline, or until checking in at the venue
+    (which opens before the start): a place used is not refunded."""
+    seen = await conn.fetchrow(q.SIGNUP_MEETUP, order.subject_id)
+    meetup = await conn.fetchrow(q.MEETUP, seen["meetup_id"]) if seen else None
     if meetup is None or order.paid_at is None:
         return None
-    return meetup["signup_deadline"] - order.paid_at
+    until = meetup["signup_deadline"]
+    if seen["attended_at"] is not None:
+        until = min(until, seen["attended_at"])
+    return until - order.paid_at
 
 
 # What a payment of this purpose means (declared by the domain; see service/core/money/purposes.py).

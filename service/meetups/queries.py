@@ -203,7 +203,7 @@ WHERE id = $1 AND attended_at IS NULL
 RETURNING id
 """
 
-SIGNUP_MEETUP = "SELECT meetup_id, community_id FROM meetup_signups WHERE id = $1"
+SIGNUP_MEETUP = "SELECT meetup_id, community_id, attended_at FROM meetup_signups WHERE id = $1"
 
 # Claimed before sending (at most one reminder per sign-up, never retried): the due sign-ups found across
 # communities without a lock, then each claimed on its community's shard, skipped if another worker holds it.

@@ -174,10 +174,14 @@ class MeetupsController(Controller):
         "/signups/me",
         operation_id="cancelMySignup",
         summary="Give up my place or leave the waitlist; a paid place is refunded until the sign-up deadline",
-        description="Allowed with the app switched off. The freed place goes to the first waitlisted member.",
+        description=(
+            "Allowed with the app switched off. The freed place goes to the first waitlisted member. A paid place "
+            "checked in at the venue (check-in opens before the start) was used: `meetup_attended`, nothing is "
+            "refunded and the place stays; a free one may still be given up."
+        ),
         status_code=200,
         responses={
-            **PROBLEMS.responses(*AUTH, "not_found", "cancellation_closed", "conflict"),
+            **PROBLEMS.responses(*AUTH, "not_found", "cancellation_closed", "meetup_attended", "conflict"),
             **answer(200, ex.SIGNUP, "cancelled", "My sign-up after cancelling"),
         },
     )

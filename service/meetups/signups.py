@@ -178,7 +178,8 @@ async def sign_up(
 
 async def cancel_signup(pool: asyncpg.Pool, pay: WeChatPay, meetup_id: int, user_id: int) -> m.Signup:
     """Give up my place or leave the waitlist (also with the app switched off). A paid place is refunded in
-    full until the sign-up deadline; after it, `cancellation_closed`. Cancelling twice is fine."""
+    full until the sign-up deadline; after it, `cancellation_closed`; once checked in at the venue,
+    `meetup_attended`. Cancelling twice is fine."""
     now = _now()
     for _ in range(3):
         async with pool.acquire() as conn:
@@ -200,6 +201,10 @@ async def cancel_signup(pool: asyncpg.Pool, pay: WeChatPay, meetup_id: int, user
                 if now >= meetup["starts_at"]:
                     raise Problem("cancellation_closed", "the meetup has started")
                 paid = signup["status"] == "confirmed" and order is not None and order["status"] == "paid"
+                if paid and signup["attended_at"] is not None:
+                    # Check-in opens before the start (and the deadline): a place used is not refunded. A free
+                    # one may still be given up (no money moves; attendance stays with the sign-up).
+                    raise Problem("meetup_attended", "you checked in at the venue: the place was used")
                 if paid and now >= meetup["signup_deadline"]:
                     raise Problem("cancellation_closed", "a paid place can be cancelled until the sign-up deadline")
                 await _cancel(conn, meetup_id, signup, "member", now)

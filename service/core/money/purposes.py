@@ -7,7 +7,8 @@ of the one domain list (service/domains.py) in force when the app or the worker 
   it cannot (community full, collection cancelled): the payment is then refunded automatically, in full.
   Raising instead rolls the payment back and WeChat sends the notification again later.
 - `on_refund(conn, order, refund)` runs inside the transaction that creates a payer's or an admin's refund
-  (not the automatic ones after `Refuse`): take back what was bought (the member leaves).
+  (not the automatic ones after `Refuse`): take back what was bought (the member leaves). Raising a `Problem`
+  refuses the refund (its transaction rolls back): a rule read again under the purpose's own locks.
 - `on_transfer(conn, transfer)` runs when a merchant transfer of that purpose reaches a final state.
 - `payer_refund_window(conn, order)`: how long after payment the payer may ask for a refund (None: never);
   without the hook, the `CHECKOUT_REFUND_WINDOW` setting (72 hours by default).
