@@ -2191,8 +2191,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Cancel a meetup (admins): every sign-up ends and every paid place is refunded in full
-         * @description Allowed with the app switched off, so the money can always go back. Cancelling twice is fine. A `reason` reaches every signed-up member's inbox, so it must pass WeChat's content check outright (`content_rejected`; `wechat_unavailable`: retry) before anything is cancelled or refunded; it is kept and sent trimmed.
+         * Cancel a meetup before it starts (admins): every sign-up ends, every paid place is refunded in full
+         * @description Allowed with the app switched off, so the money can always go back. Only before the start: a meetup that has started or ended answers `meetup_started` (members may have checked in; nothing is refunded). Cancelling twice is fine, also after the start (a retry answers the cancelled meetup). A `reason` reaches every signed-up member's inbox, so it must pass WeChat's content check outright (`content_rejected`; `wechat_unavailable`: retry) before anything is cancelled or refunded; it is kept and sent trimmed.
          */
         post: operations["cancelMeetup"];
         delete?: never;
@@ -5967,7 +5967,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_attended" | "meetup_cancelled" | "meetup_full" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_group_share_info" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "phone_code_invalid" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_rollup_pending" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_own_order" | "refund_window_closed" | "request_not_pending" | "reward_already_paid" | "reward_below_minimum" | "reward_not_found" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_holder_removed" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_attended" | "meetup_cancelled" | "meetup_full" | "meetup_started" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_group_share_info" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "phone_code_invalid" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_rollup_pending" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_own_order" | "refund_window_closed" | "request_not_pending" | "reward_already_paid" | "reward_below_minimum" | "reward_not_found" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_holder_removed" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -8117,6 +8117,21 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "community_in_series";
+                };
+            };
+        };
+        /**
+         * @description - `meetup_started`: The meetup has started (or ended): it can no longer be cancelled.
+         *     - `wechat_session_stale`: WeChat has not seen you in the mini program for 2 hours: call wx.login, log in again, and retry.
+         */
+        Problem409_d0dd8724b1: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "meetup_started" | "wechat_session_stale";
                 };
             };
         };
@@ -13016,7 +13031,7 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_forbidden"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_wechat_session_stale"];
+            409: components["responses"]["Problem409_d0dd8724b1"];
             413: components["responses"]["Problem413_payload_too_large"];
             422: components["responses"]["Problem422_content_rejected"];
             502: components["responses"]["Problem502_wechat_error"];

@@ -258,6 +258,7 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
         "你已在现场签到，已付的报名费用不能退回，报名也不能取消。",
         "You checked in at the venue: the fee is not refunded and the place cannot be given up.",
     ),
+    "meetup_started": ("活动已开始，不能再取消。", "This meetup has started and can no longer be cancelled."),
     "capacity_below_signups": ("名额不能少于已报名人数。", "Capacity cannot be below the sign-ups."),
     "venue_check_in_closed": ("现在不在签到时间内。", "Venue check-in is not open now."),
     "venue_code_invalid": ("签到码无效。", "This check-in code is not valid."),

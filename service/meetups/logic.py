@@ -9,8 +9,9 @@ meetup's lock, the waitlist, fees, cancellations, venue check-in. The parts: sig
   arrives for a place given away is refunded (checkout's `Refuse`).
 - A freed place goes to the first waitlisted member at once (paid meetups: held for MEETUPS_PROMOTION_HOLD
   for them to pay), who is told by a subscribe message.
-- Cancelling: a member, until the start (a paid place: until the sign-up deadline, refunded in full); the
-  admins cancel the meetup and every paid place is refunded.
+- Cancelling: a member, until the start (a paid place: until the sign-up deadline, refunded in full, unless
+  checked in at the venue: a place used is not refunded); the admins cancel the meetup before its start and
+  every paid place is refunded (after the start, `meetup_started`: the meetup happened).
 - Places are for active members: one who left or was removed is never promoted nor reminded, and their place
   goes to the waitlist (signups.py `_release_departed`: paid places refunded in full).
 - Locks are always taken in the order: order, meetup, sign-up (checkout locks the order before calling the
@@ -267,19 +268,22 @@ async def cancel_meetup(
     pool: asyncpg.Pool, wechat: WeChatClient, pay: WeChatPay, meetup_id: int, user_id: int, data: m.MeetupCancel
 ) -> m.Meetup:
     """Cancel it (admins, also with the app switched off, so money can always go back): every sign-up is
-    cancelled and every paid place refunded in full (by a job; started here at once). A reason passes WeChat's
-    content check first: refused or unchecked, nothing is cancelled."""
+    cancelled and every paid place refunded in full (by a job; started here at once). Only before the start
+    (`meetup_started`): members may have checked in, and the refunds would come out of the organiser's income
+    for a meetup that happened. A reason passes WeChat's content check first: refused or unchecked, nothing
+    is cancelled. Cancelling a cancelled meetup again (a retry, at any time) answers it and restarts refunds."""
     reason = data.reason.strip()
-    if reason:
-        async with pool.acquire() as conn:
-            seen = await _meetup_for(conn, meetup_id, user_id, admin=True, app_required=False)  # an admin's text
-        # It reaches every signed-up member's inbox; cancelling again (a retry, the refunds started again) sends
-        # nothing, so WeChat being down must not refuse it.
-        if seen["status"] != "cancelled":
-            await require_passed(pool, wechat, user_id, reason, "reason")
+    async with pool.acquire() as conn:
+        seen = await _meetup_for(conn, meetup_id, user_id, admin=True, app_required=False)  # an admin's text
+    _require_not_started(seen)
+    # The reason reaches every signed-up member's inbox; cancelling again (a retry, the refunds started again)
+    # sends nothing, so WeChat being down must not refuse it.
+    if reason and seen["status"] != "cancelled":
+        await require_passed(pool, wechat, user_id, reason, "reason")
     async with pool.acquire() as conn, conn.transaction():
         seen = await _meetup_for(conn, meetup_id, user_id, admin=True, app_required=False)
         row = await conn.fetchrow(q.LOCK_MEETUP, seen["community_id"], meetup_id)
+        _require_not_started(row)
         if row["status"] != "cancelled":
             await _tell_signed_up(conn, row, "meetup_cancelled", user_id, {"title": row["title"], "reason": reason})
             await conn.execute(q.CANCEL_MEETUP, meetup_id, reason)
@@ -290,6 +294,11 @@ async def cancel_meetup(
     await refund_cancelled(pool, pay, meetup_id)
     async with pool.acquire() as conn:
         return await _meetup_view(conn, await conn.fetchrow(q.MEETUP, meetup_id), user_id)
+
+
+def _require_not_started(meetup: asyncpg.Record) -> None:
+    if meetup["status"] != "cancelled" and _now() >= meetup["starts_at"]:
+        raise Problem("meetup_started", f"the meetup started at {meetup['starts_at'].isoformat()}")
 
 
 async def refund_cancelled(pool: asyncpg.Pool, pay: WeChatPay, meetup_id: int) -> int:

@@ -20,6 +20,11 @@ PROBLEMS = SHARED.extend(
         409,
         "A paid place checked in at the venue was used: it is neither given up nor refunded.",
     ),
+    Code(
+        "meetup_started",
+        409,
+        "The meetup has started (or ended): it can no longer be cancelled.",
+    ),
     Code("capacity_below_signups", 409, "The capacity cannot go below the places already taken."),
     Code("venue_check_in_closed", 409, "Venue check-in is open from shortly before the start until the end."),
     Code("venue_code_invalid", 403, "The venue code or QR payload is not this meetup's: wrong, altered or forged."),

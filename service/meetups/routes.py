@@ -121,16 +121,18 @@ class MeetupsController(Controller):
     @post(
         "/cancel",
         operation_id="cancelMeetup",
-        summary="Cancel a meetup (admins): every sign-up ends and every paid place is refunded in full",
+        summary="Cancel a meetup before it starts (admins): every sign-up ends, every paid place is refunded in full",
         description=(
-            "Allowed with the app switched off, so the money can always go back. Cancelling twice is fine. A "
+            "Allowed with the app switched off, so the money can always go back. Only before the start: a meetup "
+            "that has started or ended answers `meetup_started` (members may have checked in; nothing is "
+            "refunded). Cancelling twice is fine, also after the start (a retry answers the cancelled meetup). A "
             "`reason` reaches every signed-up member's inbox, so it must pass WeChat's content check outright "
             "(`content_rejected`; `wechat_unavailable`: retry) before anything is cancelled or refunded; it is "
             "kept and sent trimmed."
         ),
         status_code=200,
         responses={
-            **PROBLEMS.responses(*AUTH, "not_found", "forbidden", *CONTENT),
+            **PROBLEMS.responses(*AUTH, "not_found", "forbidden", "meetup_started", *CONTENT),
             **answer(200, ex.MEETUP, "cancelled", "The cancelled meetup"),
         },
     )

@@ -1,17 +1,18 @@
-"""Meetup money that must stay with the organiser once the place was used: a paid place checked in at the venue
-is not refunded by giving it up. Over the WeChat Pay sandbox."""
+"""Meetup money that must stay with the organiser once the place was used or the meetup happened: a paid place
+checked in at the venue is not refunded by giving it up, and a meetup that has started cannot be cancelled
+(which refunded every paid place). Over the WeChat Pay sandbox."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from service.meetups import queries as q
 from tests.operating.test_meetups import at, create_meetup, ledger_violations, meetup_of, sign_up
 from tests.wechat_support import wait_for_lock_waiters
-from tests.world import assert_problem
+from tests.world import assert_problem, notices
 
 
 @pytest.fixture
@@ -88,4 +89,61 @@ async def test_a_payers_refund_racing_the_check_in_is_refused(world, people):
     await world.run_due_jobs()
     assert (await order_of(world, bob, order))["refunds"] == []
     assert (await meetup_of(world, bob, mid))["mySignup"]["status"] == "confirmed"
+    assert await ledger_violations(world) == []
+
+
+@pytest.mark.parametrize("moment", ["ended", "started"])
+async def test_a_meetup_that_has_started_cannot_be_cancelled(world, people, moment):
+    # Found in review: an admin could cancel a meetup after it ended (nothing checked the time), and the
+    # cancellation refunded every paid place out of the organiser's income after the event had happened.
+    alice, bob, carol, dave = people
+    cid = await world.community(alice, bob, carol, dave)
+    mid = (await create_meetup(world, alice, cid, feeFen=3000))["id"]
+    orders = {member.id: await paid_place(world, member, mid) for member in (bob, carol)}
+    # Ended three hours after starting, or started ten minutes ago and on for another hour.
+    starts, ends = (
+        (timedelta(hours=-3), timedelta(hours=-1))
+        if moment == "ended"
+        else (timedelta(minutes=-10), timedelta(hours=1))
+    )
+    await world.pool.execute(
+        "UPDATE meetups SET signup_deadline = now() + $2, starts_at = now() + $2, ends_at = now() + $3 WHERE id = $1",
+        int(mid),
+        starts,
+        ends,
+    )
+
+    for body in ({}, {"reason": "下雨"}):
+        refused = await world.api.post(f"/v1/meetups/{mid}/cancel", json=body, headers=alice.headers)
+        assert_problem(refused, 409, "meetup_started")
+        assert refused.json()["userMessage"] == "活动已开始，不能再取消。"
+    await world.run_due_jobs()
+    meetup = await meetup_of(world, alice, mid)
+    assert meetup["status"] == "open" and meetup["seatsTaken"] == 2
+    for member in (bob, carol):
+        order = await order_of(world, member, orders[member.id])
+        assert order["status"] == "paid" and order["refunds"] == []
+        assert (await meetup_of(world, member, mid))["mySignup"]["status"] == "confirmed"
+        assert await notices(world.api, member.headers, "meetup_cancelled") == []
+    assert await world.pool.fetchval("SELECT count(*) FROM refunds") == 0
+    assert await ledger_violations(world) == []
+
+
+async def test_a_meetup_cancelled_before_the_start_is_still_answered_and_refunded_after_it(world, people):
+    """Cancelling again is a retry: after the start it answers the cancelled meetup and its refunds go on."""
+    alice, bob, *_ = people
+    cid = await world.community(alice, bob)
+    mid = (await create_meetup(world, alice, cid, feeFen=3000))["id"]
+    order = await paid_place(world, bob, mid)
+    first = await world.api.post(f"/v1/meetups/{mid}/cancel", json={"reason": "暴雨"}, headers=alice.headers)
+    assert first.status_code == 200 and first.json()["status"] == "cancelled", first.text
+    await world.pool.execute(
+        "UPDATE meetups SET signup_deadline = now() - interval '3 hours', starts_at = now() - interval '3 hours', "
+        "ends_at = now() - interval '1 hour' WHERE id = $1",
+        int(mid),
+    )
+    again = await world.api.post(f"/v1/meetups/{mid}/cancel", json={"reason": "暴雨"}, headers=alice.headers)
+    assert again.status_code == 200 and again.json()["status"] == "cancelled", again.text
+    await world.run_due_jobs()
+    assert (await order_of(world, bob, order))["status"] == "refunded"
     assert await ledger_violations(world) == []
