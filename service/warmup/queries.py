@@ -24,9 +24,10 @@ SELECT id::text AS id, text, position, used_count, created_at FROM warmup_topics
 WHERE id = $1 AND community_id = $2 AND deleted_at IS NULL
 """
 
+# The cursor's position as bigint, as the cursor admits it: an int4 cast failed in the driver (a 500).
 TOPICS = """
 SELECT id::text AS id, text, position, used_count, created_at, id AS sort_id FROM warmup_topics
-WHERE community_id = $1 AND deleted_at IS NULL AND ($2::int IS NULL OR (position, id) > ($2, $3))
+WHERE community_id = $1 AND deleted_at IS NULL AND ($2::bigint IS NULL OR (position, id) > ($2, $3))
 ORDER BY position, sort_id  -- the number, as the cursor and NEXT_TOPIC (a bare `id` is the text column)
 LIMIT $4
 """

@@ -3,6 +3,8 @@ counting as member activity, and its routes for admins only."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -227,3 +229,17 @@ async def test_topics_at_one_position_are_listed_in_the_order_the_robot_takes_th
         await age(world, cid, 61)
         await world.run_job("robots.warmup")
     assert await robot_posts(world, cid) == [text for _, text in listed]
+
+
+async def test_a_topics_cursor_past_any_position_answers_a_page_not_a_500(world, people):
+    # Found by review: the cursor's position was cast to int4 ($2::int) while the cursor admits any bigint, so
+    # a cursor naming a position past 2^31 failed in the driver: a 500 for a bad query value.
+    alice, bob, _ = people
+    cid = await world.community(alice, bob)
+    await setup_robot(world, alice, cid, "周末去哪儿跑步？")
+    url = f"/v1/communities/{cid}/warmup/topics"
+    for key in ([3_000_000_000, 1], [-3_000_000_000, 1]):
+        cursor = base64.urlsafe_b64encode(json.dumps(key).encode()).rstrip(b"=").decode()
+        response = await world.api.get(url, params={"cursor": cursor}, headers=alice.headers)
+        assert response.status_code == 200, response.text
+        assert [t["text"] for t in response.json()["items"]] == ([] if key[0] > 0 else ["周末去哪儿跑步？"])
