@@ -101,7 +101,10 @@ async def nudge(pool: asyncpg.Pool, now: datetime | None = None) -> tuple[int, i
         async with pool.acquire() as conn, conn.transaction():
             if await conn.fetchval(q.LOCK, community_id) is None:
                 continue  # another worker has it
-            pairs = INTRODUCTIONS_PER_DAY - await conn.fetchval(q.SENT_TODAY, community_id, "introduction") // 2
+            # Two rows a pair, or one once a member of it was erased (the other's stays): round up, so the cap
+            # still counts that pair.
+            rows = await conn.fetchval(q.SENT_TODAY, community_id, "introduction")
+            pairs = INTRODUCTIONS_PER_DAY - (rows + 1) // 2
             made = await _introduce(conn, community_id, pairs)
             prompts = PROMPTS_PER_DAY - await conn.fetchval(q.SENT_TODAY, community_id, "prompt")
             told = await _prompt(conn, community_id, prompts)

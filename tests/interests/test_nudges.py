@@ -240,3 +240,29 @@ async def test_an_erasure_does_not_reset_the_weekly_bound_of_the_member_introduc
     assert await introductions(world, carol) == []  # carol had her nudge this week
     assert await introductions(world, dan) == []  # and dan has no one else to meet
     assert await db.fetchval("SELECT count(*) FROM warmup_nudges WHERE user_id = $1", carol.id) == 1
+
+
+async def test_the_daily_introduction_cap_still_counts_a_pair_whose_member_was_erased(world, jobs, db, monkeypatch):
+    """docs/interests.md: an introduction of an erased member stays in the other's record, so the community's cap
+    still counts it. Found by review: the cap halved the rows left (one of the pair's two), so an erasure gave the
+    community another introduction within the same 24 hours."""
+    owner, *people = [await world.member(n) for n in ("owner", "m1", "m2", "m3", "m4")]
+    cid = await world.community(owner, *people)
+    for who in people:
+        await world.post(who, cid, "每天喝一杯咖啡")
+    await robot_on(world, owner, cid)
+    await run(jobs, "interests.extract")
+    monkeypatch.setattr(nudges, "INTRODUCTIONS_PER_DAY", 1)
+    monkeypatch.setattr(nudges, "PROMPTS_PER_DAY", 0)
+    await run(jobs, "robots.nudges")
+    first = await db.fetchval("SELECT min(user_id) FROM warmup_nudges WHERE kind = 'introduction'")
+    gone = next(who for who in people if who.id == first)
+    assert (await world.client.delete("/v1/me", headers=gone.headers)).status_code == 202
+    await db.execute("UPDATE account_deletions SET due_at = now() WHERE user_id = $1", gone.id)
+    assert await erase_due(jobs.pool) == 1
+
+    await run(jobs, "robots.nudges")
+    assert await db.fetchval("SELECT count(*) FROM warmup_nudges WHERE kind = 'introduction'") == 1  # no new pair
+    await db.execute("UPDATE warmup_nudges SET created_at = created_at - interval '25 hours'")
+    await run(jobs, "robots.nudges")  # a day later: the other two meet
+    assert await db.fetchval("SELECT count(*) FROM warmup_nudges WHERE kind = 'introduction'") == 3
