@@ -43,7 +43,8 @@ EXCEPT
 SELECT community_id FROM memberships WHERE user_id = $2 AND status = 'active'
 """
 
-USER_EXISTS = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)"
+# Never a tombstone (an erased account): it left every team at its erasure and can no longer sign in.
+USER_EXISTS = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND erased_at IS NULL)"
 
 USER_OPENID = "SELECT openid FROM users WHERE id = $1"
 

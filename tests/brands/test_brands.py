@@ -3,6 +3,9 @@ communities inherit the brand's welcome and keyword robots, the brand page, and 
 
 from __future__ import annotations
 
+import asyncpg
+
+from service.auth.deletion import erase_due
 from service.interactions.stages import refresh_stages
 from tests.world import assert_problem
 
@@ -379,3 +382,20 @@ async def test_a_retried_brand_answers_the_first_even_with_wechat_down(world):
     assert again.status_code == 201, again.text
     assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
     assert (await world.sandbox.stats())["msg_sec_check"] == checks
+
+
+async def test_an_erased_account_cannot_be_put_on_a_brands_team(world, db, settings):
+    """docs/privacy.md: an erased member leaves every brand team at once. Found by review: the owner could then add
+    the tombstone back (any users row passed), a nameless `已注销用户` on the team standing as admin everywhere."""
+    boss, gone = await world.member("品牌方"), await world.member("离开的人")
+    brand = await create_brand(world, boss)
+    assert (await world.client.delete("/v1/me", headers=gone.headers)).status_code == 202
+    await db.execute("UPDATE account_deletions SET due_at = now() WHERE user_id = $1", gone.id)
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        assert await erase_due(pool) == 1
+    finally:
+        await pool.close()
+    response = await world.client.put(f"/v1/brands/{brand['id']}/admins/{gone.id}", headers=boss.headers)
+    assert_problem(response, 404, "not_found")
+    assert await db.fetchval("SELECT count(*) FROM brand_admins WHERE user_id = $1", gone.id) == 0
