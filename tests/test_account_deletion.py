@@ -285,6 +285,7 @@ WRITTEN = {
     "comments": "SELECT count(*) FROM comments WHERE author_id = $1",
     "invites": "SELECT count(*) FROM invites WHERE created_by = $1",
     "memberships": "SELECT count(*) FROM memberships WHERE user_id = $1 AND status = 'active'",
+    "interest_preferences": "SELECT count(*) FROM interest_preferences WHERE user_id = $1",
 }
 
 
@@ -350,6 +351,9 @@ WRITES = {
     ),
     "invite": lambda client, at: client.post(f"/v1/communities/{at.cid}/invites", json={}, headers=at.alice.headers),
     "join": lambda client, at: client.post(f"/v1/communities/{at.other}/join", headers=at.alice.headers),
+    "interests": lambda client, at: client.put(
+        "/v1/me/interest-settings", json={"introductions": False}, headers=at.alice.headers
+    ),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from service.core.access import require_admin, require_member
+from service.core.revocation import hold_account
 from service.interests import models as m
 from service.interests import queries as q
 from service.interests.extraction import COMMUNITY_TAGS, HALF_LIFE, MEMBER_TAGS
@@ -45,5 +46,7 @@ async def settings(conn: asyncpg.Connection, user_id: int) -> m.InterestSettings
 
 
 async def update_settings(conn: asyncpg.Connection, user_id: int, data: m.InterestSettingsUpdate) -> m.InterestSettings:
-    row = await conn.fetchrow(q.SET_PREFERENCES, user_id, data.introductions)
+    async with conn.transaction():
+        await hold_account(conn, user_id)  # erased since the token was checked: 401, no row left under the tombstone
+        row = await conn.fetchrow(q.SET_PREFERENCES, user_id, data.introductions)
     return m.InterestSettings(introductions=row["introductions"], updated_at=row["updated_at"])
