@@ -109,6 +109,16 @@ POST_STANDS = """
 SELECT deleted_at IS NULL AND status <> 'rejected' FROM posts WHERE community_id = $1 AND id = $2 FOR NO KEY UPDATE
 """
 ADD_REPLY_COUNT = "UPDATE comments SET reply_count = reply_count + $2 WHERE id = $1"
+# Whether a reply's thread ($1 community, $2 thread) still stands, locked as the reply count's update would lock it:
+# a thread deleted or removed takes its replies out of sight and out of the post's count (THREAD_REPLIES_COUNTED).
+THREAD_STANDS = """
+SELECT deleted_at IS NULL AND status <> 'rejected' FROM comments WHERE community_id = $1 AND id = $2 FOR NO KEY UPDATE
+"""
+# The replies of thread $2 (community $1) in the post's count now: counted, neither deleted nor removed.
+THREAD_REPLIES_COUNTED = """
+SELECT count(*)::int FROM comments
+WHERE community_id = $1 AND parent_id = $2 AND counted_at IS NOT NULL AND deleted_at IS NULL AND status <> 'rejected'
+"""
 
 # --- likes and shares ----------------------------------------------------------------------------------
 

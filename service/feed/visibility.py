@@ -41,6 +41,11 @@ async def comment_became_visible(conn: asyncpg.Connection, comment: Any) -> None
         return
     if not await conn.fetchval(q.POST_STANDS, comment["community_id"], comment["post_id"]):
         return
+    # Its thread deleted or removed meanwhile: the reply is seen nowhere, like a comment of a deleted post.
+    if comment["parent_id"] is not None and not await conn.fetchval(
+        q.THREAD_STANDS, comment["community_id"], comment["parent_id"]
+    ):
+        return
     if not await conn.fetchval(q.MARK_COMMENT_COUNTED, comment["id"]):
         return
     await conn.execute(q.ADD_COMMENT_COUNT, comment["post_id"], 1)
@@ -63,11 +68,20 @@ async def comment_became_visible(conn: asyncpg.Connection, comment: Any) -> None
 
 async def uncount_comment(conn: asyncpg.Connection, comment: Any) -> None:
     """A comment leaves the counters it is in (deleted, or removed by moderation): once, for one that was counted
-    (visible once; a hidden one stays counted) and not removed already."""
-    if comment["counted_at"] is not None and comment["status"] != "rejected":
-        await conn.execute(q.ADD_COMMENT_COUNT, comment["post_id"], -1)
-        if comment["parent_id"] is not None:
-            await conn.execute(q.ADD_REPLY_COUNT, comment["parent_id"], -1)
+    (visible once; a hidden one stays counted) and not removed already. A thread takes its replies with it (no one
+    sees them any more); a reply of a thread gone already left with it."""
+    if comment["status"] == "rejected":
+        return
+    community_id, post_id, thread_id = comment["community_id"], comment["post_id"], comment["parent_id"]
+    if thread_id is None:
+        gone = (comment["counted_at"] is not None) + await conn.fetchval(
+            q.THREAD_REPLIES_COUNTED, community_id, comment["id"]
+        )
+        if gone:
+            await conn.execute(q.ADD_COMMENT_COUNT, post_id, -gone)
+    elif comment["counted_at"] is not None and await conn.fetchval(q.THREAD_STANDS, community_id, thread_id):
+        await conn.execute(q.ADD_COMMENT_COUNT, post_id, -1)
+        await conn.execute(q.ADD_REPLY_COUNT, thread_id, -1)
 
 
 async def _queue_notifications(conn: asyncpg.Connection, comment: Any) -> set[int]:

@@ -7,6 +7,8 @@ import asyncio
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from service.core.messaging import wechat_of
+from service.feed.jobs import recheck_pending
 from service.interactions.jobs import rollup
 from tests.factories import approve_photo, upload_photo
 from tests.feed.conftest import events
@@ -73,6 +75,35 @@ async def test_the_replies_of_a_deleted_thread_go_with_it(world):
         f"/v1/posts/{post['id']}/comments", params={"parentId": thread["id"]}, headers=alice.headers
     )
     assert_problem(response, 404, "not_found")
+
+
+async def test_a_deleted_thread_takes_its_replies_out_of_the_comment_count(world, db, jobs):
+    """commentCount counts the comments a member can see: a deleted thread's replies are seen nowhere (above), so
+    they leave the count with it, once: deleting one of them afterwards takes nothing more, and a reply WeChat
+    passes after its thread was deleted is never counted."""
+    alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(alice, cid, "周六早上跑步吗")
+    thread = await world.comment(bob, post["id"], "我去")
+    replies = [await world.comment(who, post["id"], "我也去", parent=thread["id"]) for who in (carol, alice)]
+    await world.comment(carol, post["id"], "几点集合")
+
+    async def count() -> int:
+        return next(i for i in (await world.feed(alice, cid))["items"] if i["id"] == post["id"])["commentCount"]
+
+    await world.sandbox.fault("http500", path_prefix="/wxa/msg_sec_check")
+    late = await world.comment(carol, post["id"], "等等我", parent=thread["id"])
+    await world.sandbox.control("DELETE", "/sandbox/faults")
+    assert late["status"] == "pending"
+    assert await count() == 4
+    assert (await world.client.delete(f"/v1/comments/{thread['id']}", headers=bob.headers)).status_code == 204
+    assert [t["text"] for t in (await world.comments(alice, post["id"]))["items"]] == ["几点集合"]
+    assert await count() == 1
+    assert (await world.client.delete(f"/v1/comments/{replies[0]['id']}", headers=carol.headers)).status_code == 204
+    assert await count() == 1
+    assert await recheck_pending(jobs.pool, wechat_of(jobs)) == 1
+    assert await db.fetchval("SELECT status FROM comments WHERE id = $1", int(late["id"])) == "visible"
+    assert await db.fetchval("SELECT comment_count FROM posts WHERE id = $1", int(post["id"])) == 1
 
 
 async def test_likes_are_idempotent_and_race_free(world, db):

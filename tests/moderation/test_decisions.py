@@ -337,6 +337,25 @@ async def test_a_removed_comment_leaves_the_counts_once(world, db):
     assert await db.fetchval("SELECT comment_count FROM posts WHERE id = $1", int(post["id"])) == 1
 
 
+async def test_a_removed_thread_takes_its_replies_out_of_the_count(world, db):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(alice, cid, "周末去哪")
+    thread = await world.comment(bob, post["id"], "加我微信领优惠券")
+    reply = await world.comment(carol, post["id"], "怎么加", parent=thread["id"])
+    await world.comment(carol, post["id"], "公园")
+    await report(world, carol, "comment", thread["id"])
+    [case] = (await queue(world, alice, cid))["items"]
+    await decide(world, alice, case["id"], action="remove", reason="广告")
+
+    assert [c["text"] for c in (await world.comments(alice, post["id"]))["items"]] == ["公园"]
+    item = next(i for i in (await world.feed(alice, cid))["items"] if i["id"] == post["id"])
+    assert item["commentCount"] == 1
+    # The reply's author deletes it afterwards: it left the count with its thread already.
+    assert (await world.client.delete(f"/v1/comments/{reply['id']}", headers=carol.headers)).status_code == 204
+    assert await db.fetchval("SELECT comment_count FROM posts WHERE id = $1", int(post["id"])) == 1
+
+
 async def test_comments_and_likes_on_removed_or_refused_posts_earn_their_author_nothing(world, db, jobs, settings):
     """Contribution (docs/metrics.md) counts what others gave the author's posts that stand: a post an admin removed,
     or WeChat refused after an edit, takes its comments and likes received out of the days already rolled up."""
