@@ -66,11 +66,15 @@ JOIN memberships m ON m.community_id = $4 AND m.user_id = n.user_id AND m.status
 -- Nor when the mentioned member blocked the author since the notice was claimed.
 LEFT JOIN member_blocks b ON b.blocker_id = n.user_id AND b.blocked_id = n.actor_id
 -- The writing by its kind ($1) in the select list: a join made false by a parameter leaves Citus no shard for it.
-LEFT JOIN posts p ON p.community_id = $4 AND p.id = $2
+-- A comment's post is the post it is on, and a reply's thread is read too: a comment is seen with both.
 LEFT JOIN comments c ON c.community_id = $4 AND c.id = $2
+LEFT JOIN posts p ON p.community_id = $4 AND p.id = CASE WHEN $1 = 'post' THEN $2 ELSE c.post_id END
+LEFT JOIN comments t ON t.community_id = $4 AND t.id = c.parent_id
 -- Still there when the job runs (it may run late): deleted, refused or hidden since, no message tells of it.
-WHERE CASE WHEN $1 = 'post' THEN p.deleted_at IS NULL AND p.status = 'visible'
-           ELSE c.deleted_at IS NULL AND c.status = 'visible' END
+WHERE p.deleted_at IS NULL AND p.status = 'visible'
+  AND CASE WHEN $1 = 'post' THEN true
+           ELSE c.deleted_at IS NULL AND c.status = 'visible'
+                AND (c.parent_id IS NULL OR t.deleted_at IS NULL AND t.status = 'visible') END
   AND b.blocker_id IS NULL
 """
 

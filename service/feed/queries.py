@@ -213,11 +213,12 @@ RETURNING id, status
 """
 
 # `shown`: what it tells of is still there for its recipient when it is sent (a job may run late): the post and the
-# comment visible, the recipient still an active member.
+# comment visible, a reply's thread too (one gone takes its replies with it), the recipient still an active member.
 NOTIFICATION_TO_SEND = """
 SELECT n.id, n.kind, n.status, n.created_at, u.openid, actor.nickname AS actor, p.text AS post_text,
        c.text AS comment_text, n.post_id,
        p.deleted_at IS NULL AND p.status = 'visible' AND c.deleted_at IS NULL AND c.status = 'visible'
+       AND (c.parent_id IS NULL OR t.deleted_at IS NULL AND t.status = 'visible')
        AND EXISTS (SELECT FROM memberships m
                    WHERE m.community_id = n.community_id AND m.user_id = n.user_id AND m.status = 'active')
        AND b.blocker_id IS NULL AS shown
@@ -226,6 +227,7 @@ JOIN users u ON u.id = n.user_id
 JOIN users actor ON actor.id = n.actor_id
 JOIN posts p ON p.id = n.post_id AND p.community_id = n.community_id
 JOIN comments c ON c.id = n.comment_id AND c.community_id = n.community_id
+LEFT JOIN comments t ON t.id = c.parent_id AND t.community_id = n.community_id
 -- The recipient blocked the commenter since: nothing of theirs reaches the recipient (docs/safety.md).
 LEFT JOIN member_blocks b ON b.blocker_id = n.user_id AND b.blocked_id = n.actor_id
 WHERE n.id = $1

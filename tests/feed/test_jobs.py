@@ -86,6 +86,24 @@ async def test_no_message_tells_of_a_comment_gone_before_the_job_ran(world, db, 
     assert (await world.sandbox.stats())["subscribe_send"] == 2
 
 
+async def test_no_message_tells_of_a_reply_whose_thread_went_before_the_job_ran(world, db, jobs):
+    """A reply is seen only in its thread: the thread deleted (or hidden, removed) before the job ran, the reply's
+    message is withdrawn, as one of a deleted comment is."""
+    alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(alice, cid, "what do you think?")
+    await consent(world, "bob", count=3)
+    thread = await world.comment(bob, post["id"], "my thread")
+    await world.comment(carol, post["id"], "加我微信 abc123", parent=thread["id"])  # bob: a reply; alice: a comment
+    assert (await world.client.delete(f"/v1/comments/{thread['id']}", headers=bob.headers)).status_code == 204
+
+    row = await db.fetchrow("SELECT id FROM feed_notifications WHERE user_id = $1 AND kind = 'reply'", bob.id)
+    assert await send_notification(jobs.pool, wechat_of(jobs), jobs.settings, row["id"]) == "withdrawn"
+    assert (await world.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": bob.openid}))[
+        "items"
+    ] == []
+
+
 async def test_weekly_digest_is_posted_once(world, db, jobs):
     alice, bob = await world.member("alice"), await world.member("bob")
     cid = await world.community(alice, bob)

@@ -173,3 +173,32 @@ async def test_no_message_tells_of_a_mention_gone_before_the_job_ran(world, db, 
 
     assert await told(bob) == ["@bob @carol 周六跑步"] and kept["mentions"]
     assert await told(carol) == []
+
+
+async def test_no_message_tells_of_a_mention_in_a_comment_whose_post_or_thread_went(world, db, jobs):
+    """A comment is seen with its post, a reply with its thread (docs/feed.md): deleted, hidden or removed by the time
+    the job runs, the comment's mention is no message either."""
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    await world.sandbox.control(
+        "POST", "/sandbox/subscribe-consent", json={"user": "bob", "templateId": TEMPLATE, "count": 3}
+    )
+
+    async def comment(post_id: str, text: str, parent: str | None = None) -> dict:
+        body = {"text": text, "mentions": [str(bob.id)], **({"parentId": parent} if parent else {})}
+        response = await world.client.post(f"/v1/posts/{post_id}/comments", json=body, headers=carol.headers)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    gone_post, gone_thread, kept = [await world.post(alice, cid, text) for text in ("周六跑步", "周日爬山", "周一游泳")]
+    await comment(gone_post["id"], "@bob 加我微信")
+    thread = await world.comment(alice, gone_thread["id"], "几点集合")
+    await comment(gone_thread["id"], "@bob 私聊我", parent=thread["id"])
+    await comment(kept["id"], "@bob 一起来")
+    assert (await world.client.delete(f"/v1/posts/{gone_post['id']}", headers=alice.headers)).status_code == 204
+    assert (await world.client.delete(f"/v1/comments/{thread['id']}", headers=alice.headers)).status_code == 204
+
+    for row in await db.fetch("SELECT payload FROM jobs WHERE kind = $1 ORDER BY id", MESSAGE_KIND):
+        await message(jobs, json.loads(row["payload"]))
+    sent = await world.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": bob.openid})
+    assert [m["message"]["data"]["thing2"]["value"] for m in sent["items"]] == ["@bob 一起来"]
