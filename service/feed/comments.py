@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 from litestar import Response
 
-from service.core.access import require_admin
+from service.core.access import require_admin, require_member
 from service.core.blocks import refuse_if_blocked
 from service.core.content import (
     COMMENT_SCENE,
@@ -107,6 +107,8 @@ async def delete_comment(conn: asyncpg.Connection, comment_id: int, user_id: int
             raise Problem("not_found", "no such comment")
         if comment["author_id"] != user_id:
             await require_admin(conn, comment["community_id"], user_id)
+        elif comment["deleted_at"] is None:  # as a post: a removed or departed author no longer acts there
+            await require_member(conn, comment["community_id"], user_id)
         if comment["deleted_at"] is not None:
             return
         await conn.execute(q.DELETE_COMMENT, comment_id, user_id)

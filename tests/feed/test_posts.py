@@ -183,6 +183,22 @@ async def test_only_active_members_read_and_write(world, db):
     )
 
 
+async def test_a_removed_member_deletes_neither_their_posts_nor_their_comments(world, db):
+    """Removed or departed members lose access at once (docs/feed.md): their own words included, a comment as a post;
+    what a moderator may still have to judge stays as it is."""
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    post = await world.post(bob, cid, "周六跑步")
+    comment = await world.comment(bob, post["id"], "加我微信")
+    removed = await world.client.delete(f"/v1/communities/{cid}/members/{bob.id}", headers=alice.headers)
+    assert removed.status_code == 204
+    assert_problem(await world.client.delete(f"/v1/posts/{post['id']}", headers=bob.headers), 403, "not_member")
+    assert_problem(await world.client.delete(f"/v1/comments/{comment['id']}", headers=bob.headers), 403, "not_member")
+    assert await db.fetchval("SELECT deleted_at FROM comments WHERE id = $1", int(comment["id"])) is None
+    # The admin still deletes it.
+    assert (await world.client.delete(f"/v1/comments/{comment['id']}", headers=alice.headers)).status_code == 204
+
+
 async def test_edit_window_and_soft_delete(world, db):
     alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
     cid = await world.community(alice, bob, carol)
