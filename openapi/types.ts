@@ -4480,6 +4480,7 @@ export interface components {
              * @example welcome
              */
             robot: string | null;
+            /** @description Members who shared it (a member's shares count once) */
             shareCount: number;
             /**
              * @description Others only ever see `visible`; you also see your own pending
@@ -6496,6 +6497,7 @@ export interface components {
             createdAt: string;
             id: string;
             postId: string;
+            /** @description Members who shared the post (a member's shares count once) */
             shareCount: number;
             /** @enum {string} */
             target: "chat" | "group" | "moments" | "favorite" | "other";

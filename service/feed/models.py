@@ -183,7 +183,7 @@ class FeedItem(msgspec.Struct, rename="camel", kw_only=True):
     status: Annotated[PostStatus, Meta(description="Others only ever see `visible`; you also see your own pending")]
     like_count: int
     comment_count: Annotated[int, Meta(description="Visible comments and replies by members")]
-    share_count: int
+    share_count: Annotated[int, Meta(description="Members who shared it (a member's shares count once)")]
     view_count: int
     liked_by_me: bool
     essence: bool
@@ -224,7 +224,7 @@ class Share(msgspec.Struct, rename="camel", kw_only=True):
     code: ShareCode
     post_id: str
     target: ShareTarget
-    share_count: int
+    share_count: Annotated[int, Meta(description="Members who shared the post (a member's shares count once)")]
     created_at: datetime
 
 

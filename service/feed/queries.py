@@ -142,6 +142,11 @@ INSERT INTO post_shares (post_id, community_id, user_id, target, code) VALUES ($
 RETURNING id, created_at
 """
 ADD_SHARE_COUNT = "UPDATE posts SET share_count = share_count + 1 WHERE id = $1 RETURNING share_count"
+SHARE_COUNT = "SELECT share_count FROM posts WHERE id = $1"
+# Whether member $2 shared post $3 (community $1) before: shares count members, not clicks (read under the post's lock).
+SHARED_BEFORE = """
+SELECT EXISTS (SELECT FROM post_shares WHERE community_id = $1 AND user_id = $2 AND post_id = $3)
+"""
 
 # What a shared link shows anyone: only a visible, undeleted post; the community's public card; the sharer.
 SHARE_PREVIEW = """

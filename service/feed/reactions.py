@@ -54,12 +54,15 @@ async def unlike(conn: asyncpg.Connection, post_id: int, user_id: int) -> m.Like
 
 
 async def share(conn: asyncpg.Connection, post_id: int, user_id: int, data: m.ShareCreate) -> m.Share:
-    """Each share gets its own code, so whoever joins through its link is credited to this sharer."""
+    """Each share gets its own code, so whoever joins through its link is credited to this sharer. The post's count
+    counts the members who shared it, as likes do: one member sharing again and again (a script) would otherwise lift
+    the post up the hot order and into the weekly digest at will."""
     code = secrets.token_urlsafe(9)
     async with conn.transaction():
-        post = await _open_post_of_member(conn, post_id, user_id)
+        post = await _open_post_of_member(conn, post_id, user_id, lock=True)  # one member's shares one at a time
+        again = await conn.fetchval(q.SHARED_BEFORE, post["community_id"], user_id, post_id)
         row = await conn.fetchrow(q.INSERT_SHARE, post_id, post["community_id"], user_id, data.target, code)
-        count = await conn.fetchval(q.ADD_SHARE_COUNT, post_id)
+        count = await conn.fetchval(q.SHARE_COUNT if again else q.ADD_SHARE_COUNT, post_id)
         await record(conn, post["community_id"], user_id, "share", post_id=post_id)
     return m.Share(
         id=str(row["id"]),

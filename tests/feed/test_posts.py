@@ -106,6 +106,27 @@ async def test_a_deleted_thread_takes_its_replies_out_of_the_comment_count(world
     assert await db.fetchval("SELECT comment_count FROM posts WHERE id = $1", int(post["id"])) == 1
 
 
+async def test_shares_count_members_not_clicks(world, db):
+    """One member sharing again and again (a script) does not lift a post up the hot order or into the digest: each
+    share keeps its own code and row (referrals, groups reached), the count counts the members who shared it."""
+    alice, bob, carol = await world.member("alice"), await world.member("bob"), await world.member("carol")
+    cid = await world.community(alice, bob, carol)
+    mine = await world.post(bob, cid, "我的帖子")
+    other = await world.post(alice, cid, "周六跑步")
+    url = f"/v1/posts/{mine['id']}/share"
+    answers = await asyncio.gather(
+        *(world.client.post(url, json={"target": "group"}, headers=bob.headers) for _ in range(6))
+    )
+    assert {a.status_code for a in answers} == {201} and len({a.json()["code"] for a in answers}) == 6
+    assert {a.json()["shareCount"] for a in answers} == {1}
+    await world.client.post(f"/v1/posts/{other['id']}/share", json={"target": "chat"}, headers=carol.headers)
+    shared = await world.client.post(url, json={"target": "chat"}, headers=carol.headers)
+    assert shared.json()["shareCount"] == 2
+    assert await db.fetchval("SELECT count(*) FROM post_shares WHERE post_id = $1", int(mine["id"])) == 7
+    hot = await world.feed(alice, cid, order="hot")
+    assert [(i["id"], i["shareCount"]) for i in hot["items"][:2]] == [(mine["id"], 2), (other["id"], 1)]
+
+
 async def test_likes_are_idempotent_and_race_free(world, db):
     alice, bob = await world.member("alice"), await world.member("bob")
     cid = await world.community(alice, bob)
