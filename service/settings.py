@@ -111,6 +111,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     create_rate_communities: Positive = 10
     create_rate_invites: Positive = 30
     create_rate_window: Positive = 3600
+    # Searches one member may run per minute, in all communities together: a search costs about 70 ms of database
+    # time (docs/search.md), so one member's loop must not take the database from everyone else.
+    search_per_minute: Positive = 30
     # Checkout: WeChat Pay v3 (service/wechat/pay/). `make run` without WECHAT_PAY_MCHID sets these to the Pay
     # sandbox's merchant (keys kept in .data/pay-sandbox); production requires a real merchant.
     wechat_pay_mchid: str | None = None

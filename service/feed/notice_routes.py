@@ -8,7 +8,7 @@ from litestar import Controller, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
-from service.core.deps import Db, Reads
+from service.core.deps import AppSettings, Db, Reads
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import PathId
 from service.core.media import sign_answer
@@ -43,9 +43,11 @@ class SearchController(Controller):
             "where a read replica serves the hits, they may be up to `REPLICA_MAX_LAG` (1 s) behind every write, "
             "mine included. "
             "Each hit has a `snippet` of its text and the `highlights` in it as [start, end) UTF-16 offsets. "
-            "A `q` with nothing to search (only spaces or punctuation) answers 400 `search_query_blank`."
+            "A `q` with nothing to search (only spaces or punctuation) answers 400 `search_query_blank`. "
+            "SEARCH_PER_MINUTE (30) searches per member a minute, every page counted (429 `rate_limited` with "
+            "Retry-After)."
         ),
-        responses=_with((*MEMBER, "search_query_blank"), m.SearchPage, "Matches, best first"),
+        responses=_with((*MEMBER, "search_query_blank", "rate_limited"), m.SearchPage, "Matches, best first"),
     )
     async def search(
         self,
@@ -53,10 +55,11 @@ class SearchController(Controller):
         q: SearchText,
         caller: CurrentUser,
         reads: Reads,
+        settings: AppSettings,
         limit: FeedLimit = 20,
         cursor: Cursor = None,
     ) -> m.SearchPage:
-        return await search.search(reads, community_id, caller.id, q, limit, cursor)
+        return await search.search(reads, settings, community_id, caller.id, q, limit, cursor)
 
     @get(
         "/members/{user_id:str}/posts",

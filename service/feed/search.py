@@ -13,6 +13,7 @@ import re
 
 import asyncpg
 
+from service.core import ratelimit
 from service.core.access import require_member
 from service.core.paging import decode_cursor, encode_cursor
 from service.core.rows import from_row
@@ -20,6 +21,7 @@ from service.db.replica import ReadRouter
 from service.errors import Problem
 from service.feed import models as m
 from service.feed import search_queries as sq
+from service.settings import Settings
 
 # The same classes as search_terms() (migrations 0024, 0056): Han, kana, Hangul; ASCII and Latin letters, digits.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -91,15 +93,18 @@ def snippet(text: str, found: list[str]) -> tuple[str, list[list[int]]]:
 
 
 async def search(
-    reads: ReadRouter, community_id: int, user_id: int, q: str, limit: int, cursor: str | None
+    reads: ReadRouter, settings: Settings, community_id: int, user_id: int, q: str, limit: int, cursor: str | None
 ) -> m.SearchPage:
     """The caller's standing is checked on the primary; the hits come from the replica when it is usable (they
-    show what every member sees, at most REPLICA_MAX_LAG seconds late: service/db/replica.py)."""
+    show what every member sees, at most REPLICA_MAX_LAG seconds late: service/db/replica.py). Every page counts
+    against the member's SEARCH_PER_MINUTE before it is searched: a search costs the database about 70 ms."""
     found = words(q)
     if not found:
         raise Problem("search_query_blank")
     async with reads.primary.acquire() as conn:
         await require_member(conn, community_id, user_id)
+        limits = {f"search:{user_id}": settings.search_per_minute}
+        await ratelimit.hit(conn, limits, 60, f"at most {settings.search_per_minute} searches a minute")
     after = decode_cursor(cursor, float, str, int) or (None, None, None)
 
     async def hits(conn: asyncpg.Connection, _as_of: object) -> list[asyncpg.Record]:

@@ -8,6 +8,8 @@ import base64
 import msgspec
 
 from service.feed.models import SearchPage
+from tests.feed.conftest import World
+from tests.support import api_client, make_settings
 from tests.world import assert_problem
 
 
@@ -117,6 +119,24 @@ async def test_a_forged_search_cursor_is_a_page_or_a_400_never_a_500(world):
             f"/v1/communities/{cid}/search", params={"q": "跑步", "cursor": cursor}, headers=alice.headers
         )
         assert_problem(response, 400, "validation_failed")
+
+
+async def test_searches_past_the_limit_are_refused_across_instances_and_others_still_search(database_url, sandbox):
+    """SEARCH_PER_MINUTE per member, counted in the shared rate_limits table: two API instances count together."""
+    limited = make_settings(database_url, wechat_api_base=sandbox.url, newcomer_hours=0, search_per_minute=3)
+    async with api_client(limited) as first, api_client(limited) as second:
+        one, two = World(first, sandbox), World(second, sandbox)
+        alice, bob = [await one.member(name) for name in ("alice", "bob")]
+        cid = await one.community(alice, bob)
+        await one.post(alice, cid, "周六一起跑步")
+        for world in (one, two, one):
+            assert len((await search(world, bob, cid, "跑步"))["items"]) == 1
+        refused = await second.get(f"/v1/communities/{cid}/search", params={"q": "跑步"}, headers=bob.headers)
+        body = assert_problem(refused, 429, "rate_limited")
+        assert body["userMessage"] == "操作太频繁了，请稍后再试。"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        # The limit is the member's own: alice searches as before.
+        assert len((await search(two, alice, cid, "跑步"))["items"]) == 1
 
 
 async def test_member_search_by_nickname(world):
