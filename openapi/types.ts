@@ -319,7 +319,7 @@ export interface paths {
         put?: never;
         /**
          * Bind the phone number behind a getPhoneNumber code
-         * @description Send the `code` of the getPhoneNumber button's event (single use, 5 minutes). The number WeChat gives is stored as E.164 (`+8613800138000`), replacing an earlier one. `phone_code_invalid` (expired, used or unknown): have the member tap the button again; the session is fine.
+         * @description Send the `code` of the getPhoneNumber button's event (single use, 5 minutes). The number WeChat gives is stored as E.164 (`+8613800138000`), replacing an earlier one. `phone_code_invalid` (expired, used or unknown): have the member tap the button again; the session is fine. PHONE_BINDS_PER_HOUR (10) attempts per member an hour, failed ones too (429 `rate_limited` with Retry-After).
          */
         post: operations["bindPhone"];
         delete?: never;

@@ -114,6 +114,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Searches one member may run per minute, in all communities together: a search costs about 70 ms of database
     # time (docs/search.md), so one member's loop must not take the database from everyone else.
     search_per_minute: Positive = 30
+    # Phone bindings (POST /v1/auth/phone) one member may attempt per hour: WeChat charges per getPhoneNumber call,
+    # so refused attempts never reach it.
+    phone_binds_per_hour: Positive = 10
     # Checkout: WeChat Pay v3 (service/wechat/pay/). `make run` without WECHAT_PAY_MCHID sets these to the Pay
     # sandbox's merchant (keys kept in .data/pay-sandbox); production requires a real merchant.
     wechat_pay_mchid: str | None = None

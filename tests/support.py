@@ -156,8 +156,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "write_rate_comments": 100_000,
         "create_rate_communities": 100_000,
         "create_rate_invites": 100_000,
-        # Search is limited per member: the limit is tested on its own.
+        # Search and phone binding are limited per member: each limit is tested on its own.
         "search_per_minute": 100_000,
+        "phone_binds_per_hour": 100_000,
         # Photos stored locally go to a folder of this database's own, outside the checkout.
         "media_dir": os.path.join(tempfile.gettempdir(), "community-media", database_name(database_url)),
     }

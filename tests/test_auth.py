@@ -482,6 +482,30 @@ async def test_phone_binding_with_a_single_use_code(client, sandbox):
     assert_problem(await client.post("/v1/auth/phone", json={"code": code}), 401, "unauthorized")
 
 
+async def test_phone_binding_past_the_limit_is_refused_before_wechat_is_asked(database_url, sandbox):
+    """PHONE_BINDS_PER_HOUR attempts per member, failed ones too; the next one never reaches getPhoneNumber."""
+    limited = make_settings(database_url, wechat_api_base=sandbox.url, phone_binds_per_hour=3)
+    async with api_client(limited) as client:
+        alice, bob = await login(client, sandbox.url, "alice"), await login(client, sandbox.url, "bob")
+        spent = await sandbox.phone_code("alice", "13800138000")
+        assert (await client.post("/v1/auth/phone", json={"code": spent}, headers=bearer(alice))).status_code == 200
+        for _ in range(2):  # a spent code costs a WeChat call as well: it counts
+            answer = await client.post("/v1/auth/phone", json={"code": spent}, headers=bearer(alice))
+            assert_problem(answer, 400, "phone_code_invalid")
+        asked = (await sandbox.stats())["getuserphonenumber"]
+        code = await sandbox.phone_code("alice", "13900139000")
+        refused = await client.post("/v1/auth/phone", json={"code": code}, headers=bearer(alice))
+        body = assert_problem(refused, 429, "rate_limited")
+        assert body["userMessage"] == "操作太频繁了，请稍后再试。"
+        assert 1 <= int(refused.headers["retry-after"]) <= 3600
+        assert (await sandbox.stats())["getuserphonenumber"] == asked == 3  # WeChat was not asked
+        assert (await client.get("/v1/me", headers=bearer(alice))).json()["phoneNumber"] == "+8613800138000"
+        # The limit is the member's own: bob binds his number.
+        bobs = await sandbox.phone_code("bob", "13700137000")
+        answer = await client.post("/v1/auth/phone", json={"code": bobs}, headers=bearer(bob))
+        assert answer.status_code == 200 and answer.json()["phoneNumber"] == "+8613700137000"
+
+
 # -- profile -----------------------------------------------------------------------------------------------
 
 

@@ -178,7 +178,11 @@ async def get_me(conn: asyncpg.Connection, user_id: int) -> Me:
     return _row_to_me(row)
 
 
-async def bind_phone(pool: asyncpg.Pool, wechat: WeChatClient, user_id: int, code: str) -> Me:
+async def bind_phone(pool: asyncpg.Pool, wechat: WeChatClient, settings: Settings, user_id: int, code: str) -> Me:
+    # WeChat charges per getPhoneNumber call: every attempt counts, and a refused one is never sent.
+    limit = settings.phone_binds_per_hour
+    async with pool.acquire() as conn:
+        await ratelimit.hit(conn, {f"phone-bind:{user_id}": limit}, 3600, f"at most {limit} phone bindings an hour")
     phone = await wechat.phone_number(code)
     async with pool.acquire() as conn:
         row = await conn.fetchrow(queries.SET_PHONE, user_id, f"+{phone.country_code}{phone.pure_phone_number}")

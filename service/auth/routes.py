@@ -86,13 +86,16 @@ class AuthController(Controller):
         description=(
             "Send the `code` of the getPhoneNumber button's event (single use, 5 minutes). The number WeChat gives is "
             "stored as E.164 (`+8613800138000`), replacing an earlier one. `phone_code_invalid` (expired, used or "
-            "unknown): have the member tap the button again; the session is fine."
+            "unknown): have the member tap the button again; the session is fine. PHONE_BINDS_PER_HOUR (10) attempts "
+            "per member an hour, failed ones too (429 `rate_limited` with Retry-After)."
         ),
         responses=PROBLEMS.responses(*TOKEN_ERRORS, "phone_code_invalid", "rate_limited", *WECHAT_ERRORS),
         security=BEARER_SECURITY,
     )
-    async def bind_phone(self, data: JSONBody[PhoneRequest], caller: CurrentUser, state: State, wechat: WeChat) -> Me:
-        return await logic.bind_phone(state.pool, wechat, caller.id, data.code)
+    async def bind_phone(
+        self, data: JSONBody[PhoneRequest], caller: CurrentUser, state: State, settings: AppSettings, wechat: WeChat
+    ) -> Me:
+        return await logic.bind_phone(state.pool, wechat, settings, caller.id, data.code)
 
     @get(
         "/session",
