@@ -33,7 +33,7 @@ from litestar import Response
 from service.collections import models as m
 from service.collections import queries as q
 from service.core import money as checkout
-from service.core.access import ADMIN_ROLES, require_member
+from service.core.access import ADMIN_ROLES, require_member, require_not_muted
 from service.core.apps import require_app_member
 from service.core.blocks import refuse_if_blocked
 from service.core.content import require_passed
@@ -154,8 +154,7 @@ async def _may_start(conn: asyncpg.Connection, community_id: int, user_id: int) 
     if await conn.fetchval(q.COLLECTIONS_BY, community_id) == "admins" and standing["role"] not in ADMIN_ROLES:
         raise Problem("forbidden", "in this community only admins start collections")
     # The title reaches every participant's inbox: speech to others, which an admin's mute stops.
-    if standing["muted_until"] is not None and standing["muted_until"] > _now():
-        raise Problem("member_muted", f"muted until {standing['muted_until'].isoformat()}")
+    require_not_muted(standing)
 
 
 async def create_collection(

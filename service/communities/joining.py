@@ -5,7 +5,6 @@ newcomer to a sister (series.py)."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from functools import partial
 
 import asyncpg
@@ -17,7 +16,7 @@ from service.communities import queries as q
 from service.communities import series
 from service.communities.logic import Via, _audit, _membership, admit
 from service.core import ratelimit
-from service.core.access import ADMIN_ROLES, require_admin, require_member
+from service.core.access import ADMIN_ROLES, require_admin, require_member, require_not_muted
 from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.paging import fetch_page
@@ -222,8 +221,7 @@ async def create_invite(
         standing = await require_member(conn, community_id, user_id)
         if standing["entry_mode"] == "approval" and standing["role"] not in ADMIN_ROLES:
             raise Problem("forbidden", "in an approval community only admins create invite links")
-        if standing["muted_until"] is not None and standing["muted_until"] > datetime.now(UTC):
-            raise Problem("member_muted", f"muted until {standing['muted_until'].isoformat()}")
+        require_not_muted(standing)
         limit = settings.create_rate_invites
         detail = f"at most {limit} invite links per {settings.create_rate_window} seconds"
         await ratelimit.hit(conn, {f"create:invite:{user_id}": limit}, settings.create_rate_window, detail)

@@ -16,7 +16,7 @@ from service.communities import queries as q
 from service.communities import series
 from service.communities.logic import _audit, _community, _membership
 from service.core import inbox, presence
-from service.core.access import ADMIN_ROLES, access_row, require_admin, require_member, require_owner
+from service.core.access import ADMIN_ROLES, access_row, require_admin, require_member, require_not_muted, require_owner
 from service.core.content import POST_SCENE, QUEUE_POST_CHECK, Verdict, judge, require_allowed
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
@@ -251,8 +251,7 @@ async def _introduce(
     async def action() -> tuple[int, m.Introduction]:
         await require_member(conn, community_id, user_id)
         mine = await _own_membership(conn, community_id, user_id, lock=True)
-        if mine["muted_until"] is not None and mine["muted_until"] > datetime.now(UTC):
-            raise Problem("member_muted", f"muted until {mine['muted_until'].isoformat()}")
+        require_not_muted(mine)
         if mine["introduced"]:
             raise Problem("already_introduced")
         label = None if verdict.outcome == "pass" else verdict.label

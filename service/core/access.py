@@ -103,12 +103,18 @@ async def require_owner(conn: asyncpg.Connection, community_id: int, user_id: in
     return row
 
 
+def require_not_muted(standing: asyncpg.Record) -> None:
+    """`member_muted` while an admin's mute of the member (their standing or membership row) lasts: they say nothing
+    others read (posts, comments, proposals, invites, collections)."""
+    if standing["muted_until"] is not None and standing["muted_until"] > datetime.now(UTC):
+        raise Problem("member_muted", f"muted until {standing['muted_until'].isoformat()}")
+
+
 async def check_can_post(conn: asyncpg.Connection, community_id: int, user_id: int) -> asyncpg.Record:
     """For the feed: may this member post or comment now? Raises `member_muted` while an admin's mute lasts
     and `introduction_required` for a plain member who has not introduced themselves where that is asked."""
     row = await require_member(conn, community_id, user_id)
-    if row["muted_until"] is not None and row["muted_until"] > datetime.now(UTC):
-        raise Problem("member_muted", f"muted until {row['muted_until'].isoformat()}")
+    require_not_muted(row)
     if row["introduction_required"] and row["role"] == "member" and not row["introduced"]:
         raise Problem("introduction_required", "post your self-introduction first")
     return row

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import partial
 
 import asyncpg
 from litestar import Response
 
-from service.core.access import ADMIN_ROLES
+from service.core.access import ADMIN_ROLES, require_not_muted
 from service.core.apps import require_app_member
 from service.core.idempotency import run_once, scope_of
 from service.core.interactions import record
@@ -63,8 +62,7 @@ async def _proposal_view(conn: asyncpg.Connection, state: asyncpg.Record, propos
 
 async def _require_active_proposer(conn: asyncpg.Connection, state: asyncpg.Record, user_id: int) -> asyncpg.Record:
     standing = await require_app_member(conn, state["community_id"], user_id, APP)
-    if standing["muted_until"] is not None and standing["muted_until"] > datetime.now(UTC):
-        raise Problem("member_muted", f"muted until {standing['muted_until'].isoformat()}")
+    require_not_muted(standing)
     return standing
 
 
