@@ -1,5 +1,5 @@
-"""What the rules of naming polls share: the app, a poll's state and audit record, WeChat's content check,
-paging, and how proposals and votes run side by side with phase changes.
+"""What the rules of naming polls share: the app, a poll's state and audit record, paging, and how proposals
+and votes run side by side with phase changes.
 
 Concurrency, in one place:
 - Proposals and votes read the poll row FOR SHARE; a phase change (the deadline job, an admin) takes it FOR
@@ -20,17 +20,12 @@ import asyncpg
 from service.core.rows import lock_in_community
 from service.errors import Problem
 from service.polls import queries as q
-from service.wechat.client import WeChatClient
-from service.wechat.errors import CONTENT_REJECTED, WECHAT_SESSION_STALE, WeChatError
 
 # The community app these routes belong to. Trials already granted stay claimable and shippable when the
 # app is switched off: they are promises made to members.
 APP = "polls"
 POLL_NOT_ACCEPTING_PROPOSALS = "poll_not_accepting_proposals"
 POLL_NOT_ACCEPTING_VOTES = "poll_not_accepting_votes"
-
-SCENE_FORUM = 3  # msg_sec_check scene for user text shown to others (WECHAT.md)
-NOT_VISITED_RECENTLY = 61010
 
 
 async def audit(
@@ -58,26 +53,6 @@ async def poll_state(conn: asyncpg.Connection, poll_id: int, lock: str | None = 
     return row
 
 
-async def check_content(wechat: WeChatClient, openid: str, text: str) -> str:
-    """WeChat's verdict on member text shown to others: 'pass' or 'review'; 'risky' is refused here."""
-    try:
-        verdict = await wechat.check_text(openid, SCENE_FORUM, text)
-    except WeChatError as exc:
-        if exc.errcode == NOT_VISITED_RECENTLY:
-            raise Problem(WECHAT_SESSION_STALE) from None
-        raise
-    if verdict.suggest == "risky":
-        raise Problem(CONTENT_REJECTED, f"the text was rejected (label {verdict.label})")
-    return verdict.suggest
-
-
-async def openid_of(conn: asyncpg.Connection, user_id: int) -> str:
-    openid = await conn.fetchval(q.USER_OPENID, user_id)
-    if openid is None:
-        raise Problem("unauthorized", "this account no longer exists")
-    return openid
-
-
 def not_accepting_votes(state: asyncpg.Record) -> Problem:
     if state["status"] == "proposing":
         detail = f"voting opens at {state['proposals_close_at'].isoformat()}"
@@ -86,10 +61,6 @@ def not_accepting_votes(state: asyncpg.Record) -> Problem:
     else:
         detail = "the poll is closed"
     return Problem(POLL_NOT_ACCEPTING_VOTES, detail)
-
-
-async def replay_only() -> tuple[int, Any]:
-    raise RuntimeError("a stored answer is replayed; the action does not run again")
 
 
 async def proposal_in(conn: asyncpg.Connection, poll_id: int, proposal_id: int) -> asyncpg.Record:

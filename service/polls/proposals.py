@@ -9,7 +9,8 @@ from litestar import Response
 
 from service.core.access import ADMIN_ROLES, require_not_muted
 from service.core.apps import require_app_member
-from service.core.idempotency import run_once, scope_of
+from service.core.content import openid_of, status_for
+from service.core.idempotency import replay, run_once, scope_of
 from service.core.interactions import record
 from service.core.paging import fetch_page
 from service.core.rows import from_row, invalid
@@ -20,11 +21,8 @@ from service.polls.common import (
     APP,
     POLL_NOT_ACCEPTING_PROPOSALS,
     audit,
-    check_content,
-    openid_of,
     poll_state,
     proposal_in,
-    replay_only,
 )
 from service.polls.naming import display_name, name_key
 from service.wechat.client import WeChatClient
@@ -82,8 +80,8 @@ async def propose(
     name, name_key_ = _checked_name(data.name)
     scope = scope_of("poll.proposal", poll_id, name)
     async with pool.acquire() as conn:
-        if key is not None and await conn.fetchval(q.KEY_ANSWERED, user_id, key):
-            return await run_once(conn, user_id, key, scope, replay_only)
+        if (replayed := await replay(conn, user_id, key, scope)) is not None:
+            return replayed
         state = await poll_state(conn, poll_id)
         await _require_active_proposer(conn, state, user_id)
         if not state["accepting_proposals"]:
@@ -93,7 +91,7 @@ async def propose(
         if (existing := await conn.fetchval(q.PROPOSAL_BY_KEY, poll_id, name_key_)) is not None:
             raise DuplicateProposal(existing)
         openid = await openid_of(conn, user_id)
-    verdict = await check_content(wechat, openid, name)
+    status = await status_for(wechat, openid, name)  # held for WeChat's review: pending, shown to its proposer
 
     async def action() -> tuple[int, m.Proposal]:
         state = await poll_state(conn, poll_id, q.POLL_STATE_SHARED)
@@ -103,7 +101,6 @@ async def propose(
         await conn.execute(q.LOCK_PARTICIPANT, poll_id, user_id)
         if await conn.fetchval(q.COUNT_MY_PROPOSALS, poll_id, user_id) >= state["proposals_per_member"]:
             raise Problem("proposal_limit_reached", f"at most {state['proposals_per_member']} per member")
-        status = "pending" if verdict == "review" else "visible"
         proposal_id = await conn.fetchval(
             q.INSERT_PROPOSAL, poll_id, state["community_id"], user_id, name, name_key_, status
         )

@@ -114,12 +114,6 @@ ORDER BY sort_id  -- the number: a bare `id` here names the text column above ("
 LIMIT $3
 """
 
-USER_OPENID = "SELECT openid FROM users WHERE id = $1"
-
-# An Idempotency-Key that already has a stored answer: replay it before calling WeChat again.
-KEY_ANSWERED = """
-SELECT true FROM idempotent_requests WHERE user_id = $1 AND key = $2 AND status_code IS NOT NULL
-"""
 
 # --- participation -----------------------------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ import asyncpg
 from litestar import Response
 
 from service.core.access import access_row, check_can_post, require_admin
-from service.core.idempotency import run_once, scope_of
+from service.core.content import openid_of, status_for
+from service.core.idempotency import replay, run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.interactions import record
 from service.core.media import claim_images, images_of, images_state
@@ -28,7 +29,7 @@ from service.polls import points
 from service.polls import queries as q
 from service.polls import trial_queries as tq
 from service.polls.closing import TRIAL_CLOSING_LEAD
-from service.polls.common import audit, check_content, openid_of, poll_state, replay_only
+from service.polls.common import audit, poll_state
 from service.wechat.client import WeChatClient
 
 
@@ -185,14 +186,15 @@ async def give_feedback(
     # `[]` where the removed imageUrls were: a retry across the upgrade keeps its scope.
     scope = scope_of("trial.feedback", trial_id, data.rating, text, [], image_ids)
     async with pool.acquire() as conn:
-        if key is not None and await conn.fetchval(q.KEY_ANSWERED, user_id, key):
-            return await run_once(conn, user_id, key, scope, replay_only)
+        if (replayed := await replay(conn, user_id, key, scope)) is not None:
+            return replayed
         trial = _held_by(await conn.fetchrow(tq.TRIAL_STATE, trial_id), user_id)
         _require_received(trial)
         if trial["has_feedback"]:
             raise Problem("feedback_exists")
         openid = await openid_of(conn, user_id) if text else None
-    verdict = await check_content(wechat, openid, text) if openid else "pass"
+    status = await status_for(wechat, openid, text) if openid else "visible"
+    verdict = "review" if status == "pending" else "pass"  # the feedback's contentStatus
 
     async def action() -> tuple[int, m.Feedback]:
         trial = await _holder_trial(conn, trial_id, user_id)
