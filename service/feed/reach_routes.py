@@ -6,16 +6,15 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.datastructures import State
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from service.core.deps import AppSettings, Db
 from service.core.guard import BEARER_SECURITY, CurrentUser
 from service.core.ids import PathId
 from service.feed import models as m
 from service.feed import reach
-from service.feed.routes import ADMIN, AUTH, TAG, _with
+from service.feed.routes import ADMIN, AUTH, TAG, SharePathCode, _with
 
-SharePathCode = Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{8,32}$(?!\n)", description="The share's code")]
 REACH_LIMIT_MAX = 100
 
 

@@ -30,6 +30,7 @@ ADMIN = (*MEMBER, "forbidden")
 WRITE = (*MEMBER, "member_muted", "introduction_required", "rate_limited", "content_rejected", "wechat_session_stale")
 MENTIONS = ("too_many_mentions", "mention_not_member", "blocked")  # `blocked`: a mentioned (or answered) member
 
+SharePathCode = Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{8,32}$(?!\n)", description="The share's code")]
 FeedLimit = Annotated[int, QueryParameter(ge=1, le=m.FEED_LIMIT_MAX, description=f"Page size (1-{m.FEED_LIMIT_MAX})")]
 
 
@@ -342,7 +343,7 @@ class SharesController(Controller):
     )
     async def preview(
         self,
-        code: Annotated[str, PathParameter(pattern=r"^[A-Za-z0-9_-]{8,32}$(?!\n)", description="The share's code")],
+        code: SharePathCode,
         request: Request,
         db: Db,
         settings: AppSettings,
