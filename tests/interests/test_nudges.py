@@ -18,6 +18,18 @@ async def introductions(world, who) -> list[tuple[str, str]]:
     return sorted((item["actor"]["nickname"], item["data"]["tag"]) for item in items)
 
 
+async def _coffee_drinkers(world, jobs, count: int) -> list:
+    """``count`` members of an owner's community who each wrote of coffee, the robot on and their interests read:
+    every pair of them may be introduced."""
+    owner, *people = [await world.member(n) for n in ("owner", *(f"m{i}" for i in range(1, count + 1)))]
+    cid = await world.community(owner, *people)
+    for who in people:
+        await world.post(who, cid, "每天喝一杯咖啡")
+    await robot_on(world, owner, cid)
+    await run(jobs, "interests.extract")
+    return people
+
+
 async def test_members_who_share_an_interest_are_introduced_once_opt_out_and_blocks_respected(world, jobs, db):
     alice, bob, carol, dan, erin = [await world.member(n) for n in ("alice", "bob", "carol", "dan", "erin")]
     cid = await world.community(alice, bob, carol, dan, erin)
@@ -62,12 +74,7 @@ async def test_members_who_share_an_interest_are_introduced_once_opt_out_and_blo
 
 
 async def test_the_daily_caps_and_the_weekly_bound_hold(world, jobs, db, monkeypatch):
-    owner, *people = [await world.member(n) for n in ("owner", "m1", "m2", "m3", "m4", "m5", "m6")]
-    cid = await world.community(owner, *people)
-    for who in people:
-        await world.post(who, cid, "每天喝一杯咖啡")
-    await robot_on(world, owner, cid)
-    await run(jobs, "interests.extract")
+    await _coffee_drinkers(world, jobs, 6)
     monkeypatch.setattr(nudges, "INTRODUCTIONS_PER_DAY", 2)
 
     await run(jobs, "robots.nudges")
@@ -246,12 +253,7 @@ async def test_the_daily_introduction_cap_still_counts_a_pair_whose_member_was_e
     """docs/interests.md: an introduction of an erased member stays in the other's record, so the community's cap
     still counts it. Found by review: the cap halved the rows left (one of the pair's two), so an erasure gave the
     community another introduction within the same 24 hours."""
-    owner, *people = [await world.member(n) for n in ("owner", "m1", "m2", "m3", "m4")]
-    cid = await world.community(owner, *people)
-    for who in people:
-        await world.post(who, cid, "每天喝一杯咖啡")
-    await robot_on(world, owner, cid)
-    await run(jobs, "interests.extract")
+    people = await _coffee_drinkers(world, jobs, 4)
     monkeypatch.setattr(nudges, "INTRODUCTIONS_PER_DAY", 1)
     monkeypatch.setattr(nudges, "PROMPTS_PER_DAY", 0)
     await run(jobs, "robots.nudges")
