@@ -28,6 +28,7 @@ from service.auth import deletion, queries
 from service.auth.models import LoginResult, Me, ProfileUpdate, SessionInfo, Tokens
 from service.core import ratelimit
 from service.core.addresses import subscriber
+from service.core.content import openid_of
 from service.core.guard import Caller
 from service.core.media import claim_public_image
 from service.core.rows import from_row
@@ -196,11 +197,9 @@ async def update_me(
 ) -> Me:
     if update.nickname is not None:
         async with pool.acquire() as conn:
-            identity = await conn.fetchrow(queries.SELECT_IDENTITY, user_id)
-        if identity is None:
-            raise Problem("unauthorized", "this account no longer exists")
+            openid = await openid_of(conn, user_id)
         try:
-            verdict = await wechat.check_text(identity["openid"], PROFILE_SCENE, update.nickname)
+            verdict = await wechat.check_text(openid, PROFILE_SCENE, update.nickname)
         except WeChatError as exc:
             if exc.errcode == NOT_VISITED_RECENTLY:
                 raise Problem(WECHAT_SESSION_STALE) from None

@@ -50,7 +50,6 @@ WHERE user_id = $2 AND revoked_at IS NULL
 
 SELECT_ME = "SELECT id, nickname, avatar_url, phone, created_at FROM users WHERE id = $1"
 
-SELECT_IDENTITY = "SELECT appid, openid, session_key_sealed FROM users WHERE id = $1"
 
 # Never the tombstone: a request whose token was checked before the erasure committed (it waited on WeChat's
 # check meanwhile) would write the member's name back onto it.
