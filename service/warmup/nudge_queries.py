@@ -28,11 +28,13 @@ WHERE community_id = $1 AND kind = $2 AND created_at > now() - interval '1 day'
 """
 
 # Active members who accept nudges and had none (anywhere) in the last $2; not one an admin muted, who may not
-# write in the community: the robot would nudge them to speak, or introduce them, for nothing.
+# write in the community: the robot would nudge them to speak, or introduce them, for nothing; nor one whose
+# account's deletion is under way (its cooling-off): no one is told to meet an account about to be erased.
 _ELIGIBLE = """
 SELECT m.user_id FROM memberships m
 WHERE m.community_id = $1 AND m.status = 'active' AND (m.muted_until IS NULL OR m.muted_until <= now())
   AND NOT EXISTS (SELECT FROM interest_preferences ip WHERE ip.user_id = m.user_id AND NOT ip.introductions)
+  AND NOT EXISTS (SELECT FROM account_deletions d WHERE d.user_id = m.user_id AND d.completed_at IS NULL)
   AND NOT EXISTS (SELECT FROM warmup_nudges n WHERE n.user_id = m.user_id AND n.created_at > now() - $2::interval)
 """
 

@@ -11,7 +11,8 @@ Where the warm-up robot is on and within its active hours, the `robots.nudges` j
 
 Bounds: a member gets at most one nudge (either kind) per NUDGE_EVERY across communities; a community sends at most
 INTRODUCTIONS_PER_DAY introductions (pairs) and PROMPTS_PER_DAY prompts in any 24 hours. Opt-out: a member whose
-interest settings say `introductions: false` gets neither; nor does a member an admin muted (they may not write).
+interest settings say `introductions: false` gets neither; nor does a member an admin muted (they may not write),
+nor one whose account's deletion is under way.
 Each nudge is recorded (warmup_nudges) in the transaction that delivers it, under the community's warm-up row lock:
 reruns and concurrent workers send it once.
 """

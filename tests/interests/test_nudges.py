@@ -268,3 +268,19 @@ async def test_the_daily_introduction_cap_still_counts_a_pair_whose_member_was_e
     await db.execute("UPDATE warmup_nudges SET created_at = created_at - interval '25 hours'")
     await run(jobs, "robots.nudges")  # a day later: the other two meet
     assert await db.fetchval("SELECT count(*) FROM warmup_nudges WHERE kind = 'introduction'") == 3
+
+
+async def test_a_member_in_the_deletion_cooling_off_is_neither_nudged_nor_introduced(world, jobs, db):
+    """A member who asked to delete their account (docs/privacy.md: the cooling-off) is not introduced to anyone, so
+    no one is told to meet an account about to be erased, and is not prompted; logging in again cancels the deletion,
+    and the robot may introduce them again."""
+    leaving, other = await _coffee_drinkers(world, jobs, 2)
+    assert (await world.client.delete("/v1/me", headers=leaving.headers)).status_code == 202
+
+    await run(jobs, "robots.nudges")
+    assert await db.fetchval("SELECT count(*) FROM warmup_nudges") == 0
+    assert await introductions(world, other) == []
+
+    await world.member("m1")  # the login cancels the deletion
+    await run(jobs, "robots.nudges")
+    assert await introductions(world, other) == [("m1", "咖啡")]
