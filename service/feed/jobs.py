@@ -6,7 +6,7 @@ Each is idempotent (a job may run twice): it re-reads the state and does only wh
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,10 +15,10 @@ import asyncpg
 from service.core.content import COMMENT_SCENE, POST_SCENE, Verdict, judge
 from service.core.media import images_state
 from service.core.messaging import wechat_of
-from service.core.robots import post_as_robot
 from service.core.rows import claim_each
+from service.feed import digests, visibility
 from service.feed import queries as q
-from service.feed import visibility
+from service.feed.digests import excerpt
 from service.feed.locks import lock_comment, lock_post
 from service.jobs import JobContext, Registry
 from service.settings import Settings
@@ -35,11 +35,8 @@ RECHECK_LEASE = 120  # seconds a claimed check is left alone while WeChat is ask
 RECHECK_MAX_ATTEMPTS = 30  # about a day with the backoff below; then the text stays pending for a person
 RECHECK_BACKOFF_CAP = 3600
 DIGEST_EVERY = 3600
-DIGEST_SIZE = 5
-DIGEST_BATCH = 200
 VIEWS_EVERY = 60
 VIEWS_OVERLAP = timedelta(minutes=5)  # events recorded by transactions still open at the last run
-EXCERPT = 20  # characters of a subscribe message's "thing" fields (WeChat's limit)
 
 
 # --- recheck -------------------------------------------------------------------------------------------
@@ -99,11 +96,6 @@ async def recheck(ctx: JobContext, payload: dict) -> None:
 # --- notifications -------------------------------------------------------------------------------------
 
 
-def _excerpt(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
-
-
 async def send_notification(pool: asyncpg.Pool, wechat: WeChatClient, settings: Settings, notification_id: int) -> str:
     """Send one queued notification as a subscribe message; 43101 (no consent left) is recorded, never
     retried. WeChat unavailable raises, so the job is retried with backoff. Returns the final status."""
@@ -117,9 +109,9 @@ async def send_notification(pool: asyncpg.Pool, wechat: WeChatClient, settings: 
         return "withdrawn"
     when = row["created_at"].astimezone(ZoneInfo(settings.metrics_timezone))
     data = {
-        "thing1": _excerpt(row["post_text"]) or "图片",
-        "thing2": _excerpt(row["actor"]) or "成员",
-        "thing3": _excerpt(row["comment_text"]),
+        "thing1": excerpt(row["post_text"]) or "图片",
+        "thing2": excerpt(row["actor"]) or "成员",
+        "thing3": excerpt(row["comment_text"]),
         "time4": when.strftime("%Y-%m-%d %H:%M"),
     }
     page = f"{settings.notify_page}?postId={row['post_id']}"
@@ -145,54 +137,9 @@ async def notify(ctx: JobContext, payload: dict) -> None:
     await send_notification(ctx.pool, wechat_of(ctx), ctx.settings, int(payload["notification_id"]))
 
 
-# --- weekly digest -------------------------------------------------------------------------------------
-
-
-def last_week(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
-    """The last complete week, Monday to Monday in the metrics time zone."""
-    zone = ZoneInfo(settings.metrics_timezone)
-    today = now.astimezone(zone).date()
-    this_monday = today - timedelta(days=today.weekday())
-    end = datetime.combine(this_monday, time(), zone)
-    return datetime.combine(this_monday - timedelta(days=7), time(), zone), end
-
-
-def _digest_text(start: datetime, posts: list[Any]) -> str:
-    end = start + timedelta(days=6)
-    lines = [f"本周精华（{start.month}月{start.day}日-{end.month}月{end.day}日）"]
-    for rank, post in enumerate(posts, 1):
-        excerpt = _excerpt(post["text"]) or "[图片]"
-        counts = f"赞 {post['like_count']} · 评论 {post['comment_count']} · 分享 {post['share_count']}"
-        lines.append(f"{rank}. {post['nickname'] or '成员'}：{excerpt}（{counts}）")
-    return "\n".join(lines)
-
-
-async def weekly_digests(pool: asyncpg.Pool, settings: Settings, now: datetime | None = None) -> int:
-    """Post last week's digest in every community that has none yet (once per community and week: the
-    digest row is claimed in the transaction that posts it). Returns how many digests were posted."""
-    start, end = last_week(settings, now or datetime.now(UTC))
-    posted, after = 0, 0
-    while True:
-        async with pool.acquire() as conn:
-            communities = [row["id"] for row in await conn.fetch(q.DIGEST_COMMUNITIES, after, DIGEST_BATCH)]
-        for community_id in communities:
-            async with pool.acquire() as conn, conn.transaction():
-                if not await conn.fetchval(q.CLAIM_DIGEST, community_id, start.date()):
-                    continue
-                best = await conn.fetch(q.DIGEST_CANDIDATES, community_id, start, end, DIGEST_SIZE)
-                if not best:
-                    continue
-                post_id = await post_as_robot(conn, community_id, "digest", "digest", _digest_text(start, best))
-                await conn.execute(q.SET_DIGEST, community_id, start.date(), post_id, [row["id"] for row in best])
-                posted += 1
-        if len(communities) < DIGEST_BATCH:
-            return posted
-        after = communities[-1]
-
-
 @JOBS.job("feed.digest", every=DIGEST_EVERY)
 async def digest(ctx: JobContext, payload: dict) -> None:
-    posted = await weekly_digests(ctx.pool, ctx.settings)
+    posted = await digests.weekly_digests(ctx.pool, ctx.settings)
     if posted:
         log.info("weekly digests posted", extra={"digests": posted})
 

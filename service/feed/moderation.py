@@ -13,6 +13,7 @@ import asyncpg
 
 from service.core.hooks import Moderated
 from service.core.media import approve_held_images
+from service.feed import digests
 from service.feed import queries as q
 from service.feed.locks import lock_comment, lock_post
 from service.feed.visibility import comment_became_visible, post_became_visible, uncount_comment
@@ -37,6 +38,7 @@ async def apply_moderation(conn: asyncpg.Connection, event: Moderated) -> None:
     await conn.execute(q.SET_POST_STATUS if is_post else q.SET_COMMENT_STATUS, row["id"], status, row["check_label"])
     if is_post:  # its author may not edit a hidden post back into sight (posts.py); comments are not edited
         await conn.execute(q.SET_POST_HIDDEN, row["id"], event.action == "hide")
+        await digests.redraw(conn, row["community_id"], [row["id"]])
     if event.action == "hide":
         return
     # A person decided: WeChat's re-check of the text no longer matters.

@@ -20,7 +20,7 @@ from service.core.media import claim_images, images_state, release_images
 from service.core.revocation import hold_account
 from service.core.rows import invalid
 from service.errors import Problem
-from service.feed import limits, mentions
+from service.feed import digests, limits, mentions
 from service.feed import models as m
 from service.feed import queries as q
 from service.feed.locks import lock_post
@@ -169,6 +169,7 @@ async def delete_post(conn: asyncpg.Connection, post_id: int, user_id: int) -> N
         if post["deleted_at"] is not None:
             return
         await conn.execute(q.DELETE_POST, post_id, user_id)
+        await digests.redraw(conn, post["community_id"], [post_id])
         await conn.execute(q.DROP_POST_CHECK, post_id)
         await release_images(conn, post["image_ids"])
         await audit_removal(conn, post, user_id, "post.deleted", {"postId": str(post_id)})

@@ -256,7 +256,7 @@ RETURNING community_id
 
 # The week's most engaged visible posts by members, best first. $1 community, $2..$3 the week, $4 how many.
 DIGEST_CANDIDATES = """
-SELECT p.id, p.text, u.nickname, p.like_count, p.comment_count, p.share_count,
+SELECT p.id, p.text, u.nickname, p.like_count, p.comment_count, p.share_count, true AS shown,
        p.like_count + 2 * p.comment_count + 3 * p.share_count AS engagement
 FROM posts p JOIN users u ON u.id = p.author_id
 WHERE p.community_id = $1 AND p.created_at >= $2 AND p.created_at < $3 AND p.deleted_at IS NULL
@@ -267,6 +267,27 @@ LIMIT $4
 """
 
 SET_DIGEST = "UPDATE feed_digests SET post_id = $3, post_ids = $4 WHERE community_id = $1 AND week_start = $2"
+
+# The digests of community $1 (still shown) that list one of the posts $2, with their text.
+DIGESTS_LISTING = """
+SELECT d.post_id, d.post_ids, p.text
+FROM feed_digests d JOIN posts p ON p.community_id = d.community_id AND p.id = d.post_id
+WHERE d.community_id = $1 AND d.post_ids && $2::bigint[] AND p.deleted_at IS NULL
+"""
+
+# A digest's posts $2 in its order, as they are now: whether each is still shown, its author's name ($4 for the
+# account $3 being erased).
+DIGEST_LINES = """
+SELECT p.text, p.like_count, p.comment_count, p.share_count,
+       p.status = 'visible' AND p.deleted_at IS NULL AS shown,
+       CASE WHEN p.author_id = $3 THEN $4 ELSE u.nickname END AS nickname
+FROM unnest($2::bigint[]) WITH ORDINALITY AS d(id, rank)
+JOIN posts p ON p.community_id = $1 AND p.id = d.id
+LEFT JOIN users u ON u.id = p.author_id
+ORDER BY d.rank
+"""
+
+SET_DIGEST_TEXT = "UPDATE posts SET text = $3 WHERE community_id = $1 AND id = $2"
 
 # --- views ---------------------------------------------------------------------------------------------
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from service.auth.deletion import erase_due
 from service.core.messaging import wechat_of
-from service.feed.jobs import last_week, refresh_view_counts, send_notification, weekly_digests
+from service.feed.digests import last_week, weekly_digests
+from service.feed.jobs import refresh_view_counts, send_notification
 
 TEMPLATE = "sandbox-comment-template"
 
@@ -157,3 +159,51 @@ async def test_view_counters_follow_the_view_events(world, db, jobs):
     await refresh_view_counts(jobs.pool)
     await refresh_view_counts(jobs.pool)  # idempotent
     assert (await world.feed(alice, cid))["items"][0]["viewCount"] == 3
+
+
+async def _digest_of(world, db, jobs, author, cid: str, texts: list[str]) -> tuple[list[str], int]:
+    """Posts of ``author`` last week (the first the most engaged), and the digest that lists them: their ids and
+    the digest post's id."""
+    start, _ = last_week(jobs.settings, datetime.now(UTC))
+    ids = []
+    for n, text in enumerate(texts):
+        post = await world.post(author, cid, text)
+        await db.execute(
+            "UPDATE posts SET created_at = $2, like_count = $3 WHERE id = $1",
+            int(post["id"]),
+            start + timedelta(days=1, hours=n),
+            len(texts) - n,
+        )
+        ids.append(post["id"])
+    assert await weekly_digests(jobs.pool, jobs.settings) == 1
+    return ids, await db.fetchval("SELECT post_id FROM feed_digests WHERE community_id = $1", int(cid))
+
+
+async def test_a_digest_keeps_neither_a_deleted_posts_words_nor_an_erased_members_name(world, db, jobs):
+    """Found by review: the digest copied each post's excerpt and its author's nickname into its own text, so a post
+    its author deleted stayed quoted there, and an erased member stayed named."""
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    bobs, digest_id = await _digest_of(world, db, jobs, bob, cid, ["跑步打卡第一天", "我的手机号是多少来着"])
+    await _digest_of(world, db, jobs, carol, await world.community(carol, alice, name="Other"), ["另一个社群"])
+    text = await db.fetchval("SELECT text FROM posts WHERE id = $1", digest_id)
+    heading, first, second = text.splitlines()
+    assert second.startswith("2. bob：我的手机号是多少来着")
+
+    assert (await world.client.delete(f"/v1/posts/{bobs[1]}", headers=bob.headers)).status_code == 204
+    text = await db.fetchval("SELECT text FROM posts WHERE id = $1", digest_id)
+    assert text.splitlines() == [heading, first, "2. 该内容已不可见"]
+
+    assert (await world.client.delete("/v1/me", headers=bob.headers)).status_code == 202
+    await db.execute("UPDATE account_deletions SET due_at = now() WHERE user_id = $1", bob.id)
+    assert await erase_due(jobs.pool) == 1
+    text = await db.fetchval("SELECT text FROM posts WHERE id = $1", digest_id)
+    assert text.splitlines() == [
+        heading,
+        "1. 已注销用户：跑步打卡第一天（赞 2 · 评论 0 · 分享 0）",
+        "2. 该内容已不可见",
+    ]
+    assert "bob" not in text
+    # Another community's digest, of another author, is left as it was.
+    other = await db.fetchval("SELECT text FROM posts WHERE robot = 'digest' AND community_id <> $1", int(cid))
+    assert other.splitlines()[1] == "1. carol：另一个社群（赞 1 · 评论 0 · 分享 0）"

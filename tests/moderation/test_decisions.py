@@ -4,13 +4,14 @@ when two admins decide at once, sanctions from the case, nobody else's queue, an
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from service.auth.deletion import erase_due
 from service.core.messaging import wechat_of
+from service.feed.digests import last_week, weekly_digests
 from service.feed.jobs import recheck_pending
 from service.interactions.jobs import rollup
 from service.interactions.logic import rebuild
@@ -428,3 +429,35 @@ async def test_a_removed_comment_earns_the_post_author_nothing(world, db, jobs, 
     async with jobs.pool.acquire() as conn:
         await rebuild(conn, settings)
     assert (await bobs())["commentsReceived"] == 2
+
+
+async def test_a_digest_quotes_a_post_only_while_it_is_shown(world, db, jobs):
+    """A post the weekly digest lists, hidden by reports: its line no longer quotes it; an admin who keeps it shows
+    it there again; one who removes it leaves the line gone (docs/feed.md)."""
+    alice, bob, carol, dave, erin, fay = [
+        await world.member(n) for n in ("alice", "bob", "carol", "dave", "erin", "fay")
+    ]
+    cid = await world.community(alice, bob, carol, dave, erin, fay)
+    post = await world.post(bob, cid, "周末一起爬山吧")
+    start, _ = last_week(jobs.settings, datetime.now(UTC))
+    await db.execute("UPDATE posts SET created_at = $2, like_count = 1 WHERE id = $1", int(post["id"]), start)
+    assert await weekly_digests(jobs.pool, jobs.settings) == 1
+    digest_id = await db.fetchval("SELECT post_id FROM feed_digests WHERE community_id = $1", int(cid))
+
+    async def line() -> str:
+        return (await db.fetchval("SELECT text FROM posts WHERE id = $1", digest_id)).splitlines()[1]
+
+    shown = await line()
+    assert shown == "1. bob：周末一起爬山吧（赞 1 · 评论 0 · 分享 0）"
+    await report(world, carol, "post", post["id"])
+    await report(world, dave, "post", post["id"])  # the threshold (2): hidden
+    assert await line() == "1. 该内容已不可见"
+    [case] = (await queue(world, alice, cid))["items"]
+    await decide(world, alice, case["id"], action="approve")
+    assert await line() == shown
+
+    await report(world, erin, "post", post["id"])
+    await report(world, fay, "post", post["id"])
+    [case] = (await queue(world, alice, cid))["items"]
+    await decide(world, alice, case["id"], action="remove")
+    assert await line() == "1. 该内容已不可见"
