@@ -33,6 +33,9 @@ async def team_role(conn: asyncpg.Connection, brand_id: int, user_id: int) -> st
 
 
 async def _require_brand_owner(conn: asyncpg.Connection, brand_id: int, user_id: int) -> None:
+    """Under the brand row's lock (the caller's transaction): a change to the team waits for an ownership transfer
+    in flight, and sees the owner it left, rather than changing a row the transfer has read meanwhile."""
+    await conn.execute(q.LOCK_BRAND, brand_id)
     if await team_role(conn, brand_id, user_id) != "owner":
         raise Problem("forbidden", "only the brand's owner may change its team or hand it over")
 
@@ -153,8 +156,7 @@ async def transfer(
     new_owner_id = int(data.user_id)
 
     async def action() -> tuple[int, m.Brand]:
-        await conn.execute(q.LOCK_BRAND, brand_id)  # concurrent transfers see the owner the previous one left
-        await _require_brand_owner(conn, brand_id, owner_id)
+        await _require_brand_owner(conn, brand_id, owner_id)  # locks the brand: the team stays as read
         if new_owner_id != owner_id:
             if await conn.fetchval(q.TEAM_ROLE_OF, brand_id, new_owner_id) != "admin":
                 raise Problem("not_found", "no such admin of this brand")

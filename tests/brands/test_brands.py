@@ -3,6 +3,8 @@ communities inherit the brand's welcome and keyword robots, the brand page, and 
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
 from service.auth.deletion import erase_due
@@ -399,3 +401,50 @@ async def test_an_erased_account_cannot_be_put_on_a_brands_team(world, db, setti
     response = await world.client.put(f"/v1/brands/{brand['id']}/admins/{gone.id}", headers=boss.headers)
     assert_problem(response, 404, "not_found")
     assert await db.fetchval("SELECT count(*) FROM brand_admins WHERE user_id = $1", gone.id) == 0
+
+
+async def _lock_waits(db) -> int:
+    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    return await db.fetchval(query)
+
+
+async def test_removing_the_heir_while_the_brand_is_handed_to_them_leaves_the_brand_an_owner(world, db, settings):
+    """Found by review: the ownership transfer read the heir's role, then changed the roles; a removal of the heir
+    sent meanwhile (it took no lock of the brand) committed in between, so the transfer named as owner someone no
+    longer on the team and made the old owner an admin: a brand nobody owned, its team, pools and exports shut to
+    all. Changes to the team now wait for the brand row's lock, as the transfer holds it."""
+    boss, heir = await world.member("品牌方"), await world.member("接班人")
+    brand = await create_brand(world, boss)
+    url = f"/v1/brands/{brand['id']}"
+    assert (await world.client.put(f"{url}/admins/{heir.id}", headers=boss.headers)).status_code == 200
+    # Hold the transfer between its reading of the heir's role and its changing of the roles (the old owner's row).
+    holder = await asyncpg.connect(settings.database_url)
+    held = holder.transaction()
+    await held.start()
+    await holder.execute(
+        "SELECT FROM brand_admins WHERE brand_id = $1 AND user_id = $2 FOR UPDATE", int(brand["id"]), boss.id
+    )
+    waits = await _lock_waits(db)
+    body = {"userId": str(heir.id)}
+    handing = asyncio.create_task(world.client.post(f"{url}/ownership-transfer", json=body, headers=boss.headers))
+    for _ in range(500):  # the transfer waits for the row
+        if await _lock_waits(db) > waits:
+            break
+        await asyncio.sleep(0.01)
+    removing = asyncio.create_task(world.client.delete(f"{url}/admins/{heir.id}", headers=boss.headers))
+    for _ in range(100):  # the removal ran through, or waits too
+        if removing.done() or await _lock_waits(db) > waits + 1:
+            break
+        await asyncio.sleep(0.01)
+    await held.rollback()
+    await holder.close()
+    handed, removed = await handing, await removing
+
+    assert handed.status_code == 200, handed.text
+    assert_problem(removed, 403, "forbidden")  # the heir owns the brand now: the old owner no longer removes anyone
+    rows = await db.fetch("SELECT user_id, role FROM brand_admins WHERE brand_id = $1", int(brand["id"]))
+    team = {r["user_id"]: r["role"] for r in rows}
+    assert team == {heir.id: "owner", boss.id: "admin"}
+    assert await db.fetchval("SELECT owner_id FROM brands WHERE id = $1", int(brand["id"])) == heir.id
+    page = await world.client.get(url, headers=heir.headers)
+    assert page.status_code == 200, page.text
