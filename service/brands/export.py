@@ -16,7 +16,7 @@ from service.brands import queries as q
 from service.brands.logic import team_role
 from service.core import exports
 from service.core.access import require_admin
-from service.core.days import check_days
+from service.core.days import FIRST_DAY, check_days
 from service.settings import Settings
 
 ReportName = Literal["members", "communities", "orders", "rewards", "metrics"]
@@ -41,7 +41,9 @@ def _window(settings: Settings, start: date | None, end: date | None) -> tuple[d
     check_days({"from": start, "to": end})  # before any arithmetic: year 1 or 9999 overflows (a 500)
     today = datetime.now(ZoneInfo(settings.metrics_timezone)).date()
     end = end or today
-    return start or end - timedelta(days=DEFAULT_DAYS - 1), end
+    # The default's first day is no earlier than the first day there is: a `to` in the first days of 2000 alone
+    # made a window starting in 1999, refused only by the metrics report once the file had begun (a cut download).
+    return start or max(end - timedelta(days=DEFAULT_DAYS - 1), FIRST_DAY), end
 
 
 def _stream(pool: asyncpg.Pool, settings: Settings, report: exports.Report, scope: exports.Scope, name: str) -> Stream:
