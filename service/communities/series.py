@@ -15,6 +15,8 @@ from service.communities import series_queries as sq
 from service.core import hooks
 from service.errors import Problem
 
+NAME_MAX = 40  # characters of a community's name (models.Name; the communities table checks it too)
+
 
 async def lock(conn: asyncpg.Connection, community_id: int) -> asyncpg.Record | None:
     """The community's series, locked for the transaction; None outside a series."""
@@ -71,7 +73,11 @@ async def check_demotion(conn: asyncpg.Connection, series: asyncpg.Record, commu
 
 async def _open_sister(conn: asyncpg.Connection, series: asyncpg.Record) -> int:
     number = await conn.fetchval(sq.NEXT_SISTER_NUMBER, series["id"])
-    row = await conn.fetchrow(sq.OPEN_SISTER, series["template_id"], f"{series['name']} {number}群", number)
+    # `<name> <n>群`, the name cut so that the number fits a community's name (a series name of 36 characters
+    # leaves room up to sister 99 only).
+    suffix = f" {number}群"
+    name = series["name"][: NAME_MAX - len(suffix)].rstrip() + suffix
+    row = await conn.fetchrow(sq.OPEN_SISTER, series["template_id"], name, number)
     await conn.execute(q.INSERT_OWNER, row["id"], row["owner_id"])
     details = {"seriesId": str(series["id"]), "templateId": str(series["template_id"]), "number": number}
     await conn.execute(q.INSERT_AUDIT, row["id"], None, "community.opened", None, details)

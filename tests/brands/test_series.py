@@ -249,3 +249,23 @@ async def test_a_request_to_a_sister_racing_an_admission_to_another_is_refused(b
     assert_problem(request, 409, "already_in_series")
     pending = "SELECT count(*) FROM join_requests WHERE user_id = $1 AND status = 'pending'"
     assert await db.fetchval(pending, guest.id) == 0
+
+
+async def test_a_long_series_name_still_names_its_hundredth_sister(client, sandbox, database_url, settings, db):
+    """Found by review: a series name may have 36 characters and a community's name 40, so `<name> <n>群` fit up to
+    sister 99; opening sister 100 broke the community's check (a 500), and so did every join of the full series
+    after it. The name is cut so that the number always fits."""
+    owner = await sign_in(client, sandbox, "团长", nickname=True)
+    name = "山野越野跑" * 7 + "团"  # 36 characters, the most a series name has
+    brand = await call(client, "POST", "/v1/brands", owner, 201, json={"name": "山野跑团"})
+    cid = (await call(client, "POST", "/v1/communities", owner, 201, json={"name": "跑团 1群", "memberCap": 2}))["id"]
+    await call(client, "POST", f"/v1/brands/{brand['id']}/communities", owner, json={"communityId": cid})
+    body = {"communityId": cid, "name": name}
+    series_id = (await call(client, "POST", f"/v1/brands/{brand['id']}/series", owner, 201, json=body))["id"]
+    # Each sister holds its owner and one newcomer: 100 newcomers fill sisters 1 to 100 (99 opened).
+    for joiner in await create_users(database_url, settings, *(f"跑友{i}" for i in range(100))):
+        await call(client, "POST", f"/v1/communities/{cid}/join", joiner, 201)
+    sisters = (await call(client, "GET", f"/v1/series/{series_id}", owner))["sisters"]
+    assert [s["number"] for s in sisters] == list(range(1, 101))
+    assert sisters[98]["name"] == f"{name} 99群"
+    assert sisters[99]["name"] == f"{name[:-1]} 100群" and len(sisters[99]["name"]) == 40
