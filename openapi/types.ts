@@ -4605,7 +4605,7 @@ export interface components {
         /** HowToJoin */
         HowToJoin: {
             /**
-             * @description `join`: POST /v1/communities/{id}/join admits at once; `request`: it sends a request to the admins; `pay`: it answers an order to pay; `full`: no place is left
+             * @description `join`: POST /v1/communities/{id}/join admits at once; `request`: it sends a request to the admins; `pay`: it answers an order to pay; `full`: no place is left (never for a community of a series: a join to a full sister admits to another)
              * @enum {string}
              */
             outcome: "join" | "request" | "pay" | "full";

@@ -310,7 +310,8 @@ class HowToJoin(msgspec.Struct, rename="camel", kw_only=True):
         Literal["join", "request", "pay", "full"],
         Meta(
             description="`join`: POST /v1/communities/{id}/join admits at once; `request`: it sends a request to "
-            "the admins; `pay`: it answers an order to pay; `full`: no place is left"
+            "the admins; `pay`: it answers an order to pay; `full`: no place is left (never for a community of a "
+            "series: a join to a full sister admits to another)"
         ),
     ]
     share_code: Annotated[

@@ -154,7 +154,7 @@ SELECT s.code, p.id, left(p.text, $2) AS excerpt, char_length(p.text) > $2 AS tr
        cardinality(p.image_ids) + cardinality(p.image_urls) AS image_count, p.like_count, p.comment_count,
        p.created_at, coalesce(a.nickname, '') AS author_nickname, p.robot, coalesce(sh.nickname, '') AS sharer_nickname,
        c.id AS community_id, c.name, left(c.description, $2) AS description, c.cover_url, c.member_count,
-       c.member_cap, c.entry_mode, c.price_fen
+       c.member_cap, c.entry_mode, c.price_fen, c.series_id IS NOT NULL AS in_series
 FROM post_shares s
 JOIN posts p ON p.id = s.post_id AND p.community_id = s.community_id
 JOIN communities c ON c.id = s.community_id

@@ -17,7 +17,8 @@ from service.settings import Settings
 
 
 def _outcome(row: asyncpg.Record) -> str:
-    if row["member_count"] >= row["member_cap"]:
+    # A series always has room: a join to a full sister admits to another (communities/series.py check_room).
+    if row["member_count"] >= row["member_cap"] and not row["in_series"]:
         return "full"
     return {"free": "join", "approval": "request", "paid": "pay"}[row["entry_mode"]]
 

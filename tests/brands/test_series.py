@@ -269,3 +269,25 @@ async def test_a_long_series_name_still_names_its_hundredth_sister(client, sandb
     assert [s["number"] for s in sisters] == list(range(1, 101))
     assert sisters[98]["name"] == f"{name} 99群"
     assert sisters[99]["name"] == f"{name[:-1]} 100群" and len(sisters[99]["name"]) == 40
+
+
+async def test_a_share_of_a_full_sister_invites_strangers_in_rather_than_saying_full(client, sandbox):
+    """A series always has room (a full sister sends the newcomer on, docs/brands.md), and its join admits them:
+    the public preview of a post shared from a full sister answered `full`, telling a stranger not to try, while
+    the join it should lead to admitted them to another sister. A full community outside a series is still full."""
+    owner, runner, stranger = [await sign_in(client, sandbox, n, nickname=True) for n in ("团长", "小跑", "小陌")]
+    cid, _ = await series_of(client, owner, memberCap=2)
+    await call(client, "POST", f"/v1/communities/{cid}/join", runner, 201)  # 1群 is full now
+    post = await call(client, "POST", f"/v1/communities/{cid}/posts", owner, 201, json={"text": "周六早上一起跑步"})
+    code = (await call(client, "POST", f"/v1/posts/{post['id']}/share", runner, 201, json={"target": "group"}))["code"]
+
+    preview = await call(client, "GET", f"/v1/shares/{code}", stranger)
+    assert (preview["community"]["memberCount"], preview["community"]["memberCap"]) == (2, 2)
+    assert preview["join"] == {"outcome": "join", "shareCode": code}
+    joined = await call(client, "POST", f"/v1/communities/{cid}/join", stranger, 201, json={"shareCode": code})
+    assert joined["outcome"] == "joined" and joined["communityId"] != cid
+
+    lone = (await call(client, "POST", "/v1/communities", owner, 201, json={"name": "独立群", "memberCap": 1}))["id"]
+    post = await call(client, "POST", f"/v1/communities/{lone}/posts", owner, 201, json={"text": "周日早上一起爬山"})
+    code = (await call(client, "POST", f"/v1/posts/{post['id']}/share", owner, 201, json={"target": "group"}))["code"]
+    assert (await call(client, "GET", f"/v1/shares/{code}", stranger))["join"]["outcome"] == "full"
