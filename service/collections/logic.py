@@ -155,6 +155,10 @@ async def _may_start(conn: asyncpg.Connection, community_id: int, user_id: int) 
         raise Problem("forbidden", "in this community only admins start collections")
     # The title reaches every participant's inbox: speech to others, which an admin's mute stops.
     require_not_muted(standing)
+    # Only an active member is paid out: the brand's team stands here without joining (core/access.py), and a
+    # collection of theirs could only answer initiator_left to every payer and be cancelled at its deadline.
+    if await conn.fetchval(q.MEMBERSHIP_STATUS, community_id, user_id) != "active":
+        raise Problem("not_member", "join the community first: only a member is paid out")
 
 
 async def create_collection(

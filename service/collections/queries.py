@@ -13,6 +13,8 @@ WHERE community_id = $1 AND status = 'active' AND user_id <> $2 AND {unblocked("
 ORDER BY user_id
 """  # noqa: S608
 
+MEMBERSHIP_STATUS = "SELECT status FROM memberships WHERE community_id = $1 AND user_id = $2"
+
 ACTIVE_MEMBERS_AMONG = """
 SELECT user_id FROM memberships WHERE community_id = $1 AND status = 'active' AND user_id = ANY($2::bigint[])
 """

@@ -60,7 +60,8 @@ class CommunityCollectionsController(Controller):
         wx.requestMerchantTransfer, see `transferId`) and unpaid shares expire. If by then you are no longer an
         active member of the community, it is cancelled instead (`cancelCause: initiator_left`) and every payer
         refunded. Where the community's `collectionsBy`
-        is `admins`, only admins start collections. The title is content-checked (`content_rejected`): it reaches
+        is `admins`, only admins start collections. The brand's team starts one only once joined (`not_member`: only
+        a member is paid out). The title is content-checked (`content_rejected`): it reaches
         every participant's inbox and their WeChat Pay order."""
         # `caller`, not `user`: the content check waits on WeChat without holding a pooled connection.
         return await logic.create_collection(

@@ -79,3 +79,35 @@ async def test_a_retried_payment_of_a_share_replays_the_first_answer(world):
     other_id = (await start(world, cid, a, title="周日火锅 AA"))["id"]
     reused = await world.api.post(f"/v1/collections/{other_id}/pay", headers=keyed)
     assert_problem(reused, 422, "idempotency_key_reused")
+
+
+async def test_a_brand_admin_who_has_not_joined_starts_no_collection(world):
+    """The brand's team stands as admins in the brand's communities without joining (docs/brands.md), but only an
+    initiator who is an active member is paid: a collection a team member who had not joined started asked every
+    member to pay, answered each of them `initiator_left` and was cancelled at its deadline. Refused at the start
+    now (`not_member`, join first), before WeChat is asked about the title; once joined, they collect as any member."""
+    cid, people = await community_with(world, 1)
+    (_, owner), (_, member) = people
+    helper_id, helper = await world.user()
+    brand = await world.api.post("/v1/brands", json={"name": "山野跑团"}, headers=owner)
+    assert brand.status_code == 201, brand.text
+    brand_id = brand.json()["id"]
+    attached = await world.api.post(f"/v1/brands/{brand_id}/communities", json={"communityId": cid}, headers=owner)
+    assert attached.status_code == 200, attached.text
+    added = await world.api.put(f"/v1/brands/{brand_id}/admins/{helper_id}", headers=owner)
+    assert added.status_code == 200, added.text
+
+    checks = (await world.control.get("/sandbox/stats")).json()["msg_sec_check"]
+    refused = await world.api.post(
+        f"/v1/communities/{cid}/collections", json={"title": "周六烧烤 AA", "amountFen": 4500}, headers=helper
+    )
+    assert_problem(refused, 403, "not_member")
+    assert (await world.control.get("/sandbox/stats")).json()["msg_sec_check"] == checks
+    assert await world.pool.fetchval("SELECT count(*) FROM collections WHERE community_id = $1", int(cid)) == 0
+    assert await notices(world.api, member, "collection_asked") == []
+
+    joined = await world.api.post(f"/v1/communities/{cid}/join", headers=helper)
+    assert joined.status_code == 201, joined.text
+    collection = await start(world, cid, helper)
+    assert collection["initiatorActive"] is True
+    assert len(await notices(world.api, member, "collection_asked")) == 1
