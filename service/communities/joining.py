@@ -157,7 +157,7 @@ async def approve_join_request(
         if request["status"] != "pending":
             raise Problem("request_not_pending", f"the request is {request['status']}")
         await conn.execute(q.DECIDE_JOIN_REQUEST, request_id, community_id, "approved", "", admin_id)
-        await admit(
+        admission = await admit(
             conn,
             community_id,
             request["user_id"],
@@ -167,7 +167,9 @@ async def approve_join_request(
             share_id=request["share_id"],
             details={"requestId": str(request_id)},
         )
-        await deliver(conn, Item(request["user_id"], "join_approved", "community", community_id, community_id))
+        # Where they were admitted: in a series, a full community's approval seats them in a sister (series.py).
+        placed = admission.community_id
+        await deliver(conn, Item(request["user_id"], "join_approved", "community", placed, placed))
         return 200, await _join_request(conn, request_id, community_id)
 
     return await run_once(conn, admin_id, key, scope_of("join_request.approve", community_id, request_id), action)

@@ -13,7 +13,7 @@ import pytest
 
 from tests.factories import create_users
 from tests.support import api_client, make_settings
-from tests.world import assert_problem, sign_in
+from tests.world import assert_problem, notices, sign_in
 
 WELCOME = "欢迎 {nickname} 加入「{community}」"
 
@@ -291,3 +291,22 @@ async def test_a_share_of_a_full_sister_invites_strangers_in_rather_than_saying_
     post = await call(client, "POST", f"/v1/communities/{lone}/posts", owner, 201, json={"text": "周日早上一起爬山"})
     code = (await call(client, "POST", f"/v1/posts/{post['id']}/share", owner, 201, json={"target": "group"}))["code"]
     assert (await call(client, "GET", f"/v1/shares/{code}", stranger))["join"]["outcome"] == "full"
+
+
+async def test_an_approval_that_admits_to_a_sister_tells_the_applicant_where_they_are(client, sandbox):
+    """Approving a request to a full sister admits the applicant to another (docs/brands.md); the join_approved notice
+    named the community asked, where they are not a member, so opening it led nowhere. It names the sister now."""
+    owner, runner, applicant = [await sign_in(client, sandbox, n, nickname=True) for n in ("团长", "小跑", "小申")]
+    cid, series_id = await series_of(client, owner, memberCap=2, entryMode="approval")
+    asked = (await call(client, "POST", f"/v1/communities/{cid}/join", runner, 202))["request"]
+    await call(client, "POST", f"/v1/communities/{cid}/join-requests/{asked['id']}/approve", owner)  # 1群 is full
+    request = (await call(client, "POST", f"/v1/communities/{cid}/join", applicant, 202))["request"]
+    await call(client, "POST", f"/v1/communities/{cid}/join-requests/{request['id']}/approve", owner)
+    sister = (await call(client, "GET", f"/v1/series/{series_id}", applicant))["myCommunityId"]
+    assert sister is not None and sister != cid
+
+    (approved,) = await notices(client, applicant.headers, "join_approved")
+    assert (approved["subjectType"], approved["subjectId"], approved["communityId"]) == ("community", sister, sister)
+    assert (await call(client, "GET", f"/v1/communities/{sister}", applicant))["membership"]["status"] == "active"
+    (approved,) = await notices(client, runner.headers, "join_approved")  # admitted where they asked
+    assert (approved["subjectId"], approved["communityId"]) == (cid, cid)
