@@ -1007,7 +1007,7 @@ export interface paths {
         put?: never;
         /**
          * Post my self-introduction (once per community), marked as an introduction
-         * @description The text becomes my post of kind `introduction` and marks me introduced, which lifts `introduction_required` for posting. WeChat checks the text like a post's: risky -> 422 `content_rejected`; review, or WeChat unreachable -> status `pending` (only I see it until it is passed). Photos (`imageIds`, my uploads) hold it `pending` until WeChat passed each; one refused photo rejects it. Once per community (`already_introduced`), not while muted. Send an `Idempotency-Key` to retry safely.
+         * @description The text becomes my post of kind `introduction` and marks me introduced, which lifts `introduction_required` for posting. WeChat checks the text like a post's: risky -> 422 `content_rejected`; review, or WeChat unreachable -> status `pending` (only I see it until it is passed). Photos (`imageIds`, my uploads) hold it `pending` until WeChat passed each; one refused photo rejects it. Once per community (`already_introduced`), not while muted; both refused before WeChat is asked. Send an `Idempotency-Key` to retry safely: a retry answers the introduction made first.
          */
         post: operations["introduceMyself"];
         delete?: never;

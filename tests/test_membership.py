@@ -655,3 +655,31 @@ async def test_a_member_past_the_community_limit_costs_no_content_check(database
         assert_problem(down, 429, "rate_limited")
         assert int(down.headers["retry-after"]) <= limited.create_rate_window
         assert (await sandbox.stats())["msg_sec_check"] == checks
+
+
+async def test_an_introduction_that_cannot_be_kept_asks_wechat_nothing(client, people, sandbox):
+    """A muted member's introduction and a second one were refused only after WeChat had checked the text, so each
+    attempt spent the app's content-check quota (the title of a collection, a post or a comment is refused before
+    WeChat is asked). Both are refused first now; a retry with the Idempotency-Key of an introduction that went
+    through still answers it (replayed), not already_introduced."""
+    alice, bob, carol, _ = people
+    cid = (await create_community(client, alice))["id"]
+    for person in (bob, carol):
+        await join(client, person, cid)
+    muted = await client.put(members_url(cid, bob.id), json={"muteMinutes": 60}, headers=alice.headers)
+    assert muted.status_code == 200, muted.text
+    url = f"/v1/communities/{cid}/introduction"
+    checks = (await sandbox.stats())["msg_sec_check"]
+    assert_problem(await client.post(url, json={"text": "我是 Bob"}, headers=bob.headers), 403, "member_muted")
+    assert (await sandbox.stats())["msg_sec_check"] == checks
+
+    keyed = {**carol.headers, "Idempotency-Key": "intro-1"}
+    first = await client.post(url, json={"text": "我是 Carol，喜欢跑步"}, headers=keyed)
+    assert first.status_code == 201, first.text
+    checks = (await sandbox.stats())["msg_sec_check"]
+    again = await client.post(url, json={"text": "我是 Carol，喜欢跑步"}, headers=keyed)
+    assert (again.status_code, again.json()["postId"]) == (201, first.json()["postId"])
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    second = await client.post(url, json={"text": "再介绍一次"}, headers=carol.headers)
+    assert_problem(second, 409, "already_introduced")
+    assert (await sandbox.stats())["msg_sec_check"] == checks

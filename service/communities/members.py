@@ -18,7 +18,7 @@ from service.communities.logic import _audit, _community, _membership
 from service.core import inbox, presence
 from service.core.access import ADMIN_ROLES, access_row, require_admin, require_member, require_not_muted, require_owner
 from service.core.content import POST_SCENE, QUEUE_POST_CHECK, Verdict, judge, require_allowed
-from service.core.idempotency import run_once, scope_of
+from service.core.idempotency import replay, run_once, scope_of
 from service.core.interactions import record
 from service.core.live import departed
 from service.core.media import Image, claim_images
@@ -230,13 +230,23 @@ async def introduce(
     text = data.text.strip()
     if not text:
         raise invalid("text", "must not be blank")
+    scope = scope_of("community.introduction", community_id, msgspec.to_builtins(data))
     async with pool.acquire() as conn:
+        if (replayed := await replay(conn, user_id, key, scope)) is not None:
+            return replayed  # a retry answers the introduction it made, without asking WeChat again
         await require_member(conn, community_id, user_id)
-        await _own_membership(conn, community_id, user_id)  # before WeChat is asked
+        _may_introduce(await _own_membership(conn, community_id, user_id))  # before WeChat is asked
         openid = await conn.fetchval(q.USER_OPENID, user_id)
     verdict = require_allowed(await judge(wechat, openid, POST_SCENE, text), "introduction")
     async with pool.acquire() as conn:
-        return await _introduce(conn, community_id, user_id, data, text, verdict, key)
+        return await _introduce(conn, community_id, user_id, data, text, verdict, key, scope)
+
+
+def _may_introduce(mine: asyncpg.Record) -> None:
+    """Not while an admin's mute lasts (others read it), and once per membership row."""
+    require_not_muted(mine)
+    if mine["introduced"]:
+        raise Problem("already_introduced")
 
 
 async def _introduce(
@@ -247,13 +257,11 @@ async def _introduce(
     text: str,
     verdict: Verdict,
     key: str | None,
+    scope: str,
 ) -> Response[bytes]:
     async def action() -> tuple[int, m.Introduction]:
         await require_member(conn, community_id, user_id)
-        mine = await _own_membership(conn, community_id, user_id, lock=True)
-        require_not_muted(mine)
-        if mine["introduced"]:
-            raise Problem("already_introduced")
+        _may_introduce(await _own_membership(conn, community_id, user_id, lock=True))  # again, under the lock
         label = None if verdict.outcome == "pass" else verdict.label
         image_ids = [int(media_id) for media_id in data.image_ids]
         images = await claim_images(conn, user_id, image_ids) if image_ids else "approved"
@@ -266,7 +274,6 @@ async def _introduce(
         await record(conn, community_id, user_id, "introduction", post_id=int(post["post_id"]))
         return 201, from_row(m.Introduction, post, images=msgspec.json.decode(post["images"], type=list[Image]))
 
-    scope = scope_of("community.introduction", community_id, msgspec.to_builtins(data))
     return await run_once(conn, user_id, key, scope, action)
 
 

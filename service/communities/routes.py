@@ -219,8 +219,8 @@ class CommunitiesController(Controller):
             "`introduction_required` for posting. WeChat checks the text like a post's: risky -> 422 "
             "`content_rejected`; review, or WeChat unreachable -> status `pending` (only I see it until it is "
             "passed). Photos (`imageIds`, my uploads) hold it `pending` until WeChat passed each; one refused photo "
-            "rejects it. Once per community (`already_introduced`), not while muted. Send an `Idempotency-Key` to "
-            "retry safely."
+            "rejects it. Once per community (`already_introduced`), not while muted; both refused before WeChat is "
+            "asked. Send an `Idempotency-Key` to retry safely: a retry answers the introduction made first."
         ),
         status_code=201,
         responses=PROBLEMS.responses(
