@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.core.access import role_of
 from service.core.apps import app_active
 
 INSERT_MEETUP = """
@@ -32,11 +33,9 @@ UPDATE meetups SET status = 'cancelled', cancel_reason = $2, cancelled_at = now(
 WHERE id = $1
 """
 
-# A member of the sign-up's community ("s"), else their place is no longer theirs (left or removed).
-ACTIVE_MEMBER = """EXISTS (
-    SELECT 1 FROM memberships mb
-    WHERE mb.community_id = s.community_id AND mb.user_id = s.user_id AND mb.status = 'active'
-)"""
+# Stands in the sign-up's community ("s") by the access rule (role_of): an active member, or on the brand's team,
+# who may sign up member or not; else their place is no longer theirs (left or removed).
+ACTIVE_MEMBER = f"({role_of('s.community_id', 's.user_id')} IS NOT NULL)"
 
 # Who hears of a change or a cancellation: every member holding or waiting for a place.
 SIGNED_UP = f"""
@@ -235,10 +234,11 @@ WHERE id = $1 AND promotion_notice IS NULL AND status IN ('confirmed', 'pending_
 RETURNING id
 """
 
-# Who to tell, and what: the member's openid, whether they are still a member and their mute setting, the meetup,
-# the community's time zone.
-NOTICE_CONTEXT = """
-SELECT u.openid, mb.user_id IS NOT NULL AS member, coalesce(mb.notifications_muted, false) AS muted,
+# Who to tell, and what: the member's openid, whether they still stand in the community (ACTIVE_MEMBER's rule) and
+# their mute setting, the meetup, the community's time zone.
+NOTICE_CONTEXT = f"""
+SELECT u.openid, {role_of("m.community_id", "s.user_id")} IS NOT NULL AS member,
+       coalesce(mb.notifications_muted, false) AS muted,
        m.id AS meetup_id, m.title, m.place, m.mode, m.starts_at, s.hold_until, c.timezone
 FROM meetup_signups s
 JOIN users u ON u.id = s.user_id
@@ -246,7 +246,7 @@ JOIN meetups m ON m.id = s.meetup_id AND m.community_id = s.community_id
 JOIN communities c ON c.id = m.community_id
 LEFT JOIN memberships mb ON mb.community_id = m.community_id AND mb.user_id = s.user_id AND mb.status = 'active'
 WHERE s.id = $1
-"""
+"""  # noqa: S608 - a constant expression
 
 SET_REMINDER_STATUS = "UPDATE meetup_signups SET reminder_status = $2 WHERE id = $1"
 

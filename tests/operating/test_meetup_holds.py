@@ -225,3 +225,36 @@ async def test_a_key_taken_by_another_order_while_signing_up_leaves_no_place_hel
     await world.run_due_jobs()
     assert (await meetup_of(world, carol, mid))["mySignup"]["status"] == "pending_payment"
     assert await ledger_violations(world) == []
+
+
+async def test_the_brands_team_keeps_its_places_though_it_is_no_member(world, people):
+    """The brand's team stands as admins in every community of the brand, member or not (docs/brands.md), and may
+    sign up like anyone who stands there: its place is not ended as a departed member's (nor refunded), it is
+    promoted from the waitlist and reminded like a member's."""
+    alice, bob, *_ = people
+    manager = await world.member("brand-manager")
+    cid = await world.community(alice, bob)
+    brand_id = await world.pool.fetchval(
+        "INSERT INTO brands (owner_id, name) VALUES ($1, '山野咖啡') RETURNING id", alice.id
+    )
+    await world.pool.execute("UPDATE communities SET brand_id = $1 WHERE id = $2", brand_id, int(cid))
+    await world.pool.execute(
+        "INSERT INTO brand_admins (brand_id, user_id, role) VALUES ($1, $2, 'admin')", brand_id, manager.id
+    )
+    paid = await create_meetup(world, alice, cid, capacity=1, feeFen=2000, startsAt=at(minutes=90))
+    order = (await sign_up(world, manager, paid["id"])).json()["order"]
+    await world.pay_order(order)
+    free = await create_meetup(world, alice, cid, capacity=1, startsAt=at(minutes=90))
+    assert (await sign_up(world, bob, free["id"])).json()["signup"]["status"] == "confirmed"
+    assert (await sign_up(world, manager, free["id"])).json()["signup"]["status"] == "waitlisted"
+    assert (await world.api.delete(f"/v1/meetups/{free['id']}/signups/me", headers=bob.headers)).status_code == 200
+    await world.consent(manager, world.settings.meetups_reminder_template_id, count=5)
+
+    await world.run_job("meetups.reminders")
+    await world.run_due_jobs()
+    for meetup in (paid, free):
+        mine = (await meetup_of(world, manager, meetup["id"]))["mySignup"]
+        assert (mine["status"], mine["cancelReason"]) == ("confirmed", None), mine
+    assert (await world.api.get(f"/v1/orders/{order['id']}", headers=manager.headers)).json()["status"] == "paid"
+    assert len(await world.subscribe_messages(manager)) == 2  # a reminder for each place
+    assert await ledger_violations(world) == []
