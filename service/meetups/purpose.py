@@ -14,8 +14,9 @@ from service.meetups.signups import _cancel
 
 
 async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
-    """In the payment's transaction (the order is locked): confirm the held place, or take a free one for a
-    payment that arrives after its hold lapsed; otherwise refuse (the payment is refunded)."""
+    """In the payment's transaction (the order is locked): confirm the held place (until the meetup ends), or take a
+    free one for a payment that arrives after its hold lapsed (before the start); otherwise refuse (the payment is
+    refunded)."""
     seen = await conn.fetchrow(q.SIGNUP_MEETUP, order.subject_id)
     if seen is None:
         return Refuse("signup_unknown", "no such meetup sign-up")
@@ -26,6 +27,10 @@ async def _on_paid(conn: asyncpg.Connection, order: PaidOrder) -> Refuse | None:
         return Refuse("payer_mismatch", "the sign-up is someone else's")
     if meetup["status"] == "cancelled":
         return Refuse("meetup_cancelled", "the meetup was cancelled")
+    if signup["status"] == "pending_payment" and _now() >= meetup["ends_at"]:
+        # Paid within the hold but after the meetup ended: the place buys nothing now, and neither a cancellation
+        # nor the payer's refund window (the sign-up deadline) could give the money back.
+        return Refuse("signup_not_payable", f"the meetup ended at {meetup['ends_at'].isoformat()}")
     if signup["status"] == "pending_payment":
         await conn.execute(q.CONFIRM, signup["id"], order.id)
         return None

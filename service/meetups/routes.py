@@ -153,7 +153,8 @@ class MeetupsController(Controller):
             "the place is held while the order can be paid and confirmed by the payment. Full: `waitlisted` "
             "(or `meetup_full` without a waitlist). Race-free: concurrent sign-ups never exceed the capacity. "
             "Send an `Idempotency-Key` to retry safely; a key that paid for something else (or for an earlier, "
-            "lapsed or cancelled sign-up) answers `idempotency_key_reused` and holds no place."
+            "lapsed or cancelled sign-up) answers `idempotency_key_reused` and holds no place. Once the meetup has "
+            "ended, a place still held for payment gets no order (`signup_closed`) and a payment for it is refunded."
         ),
         status_code=201,
         responses={

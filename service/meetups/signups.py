@@ -141,6 +141,10 @@ async def sign_up(
                 await _schedule_release(conn, row["id"], hold_until)
             signup_id = row["id"]
         else:
+            if current["status"] == "pending_payment" and now >= meetup["ends_at"]:
+                # A place held for payment is worth nothing once the meetup is over: no order for it (purpose.py
+                # refuses a payment that still arrives).
+                raise Problem("signup_closed", f"the meetup ended at {meetup['ends_at'].isoformat()}")
             signup_id = current["id"]
         status = (await conn.fetchrow(q.SIGNUP, signup_id))["status"]
         if status == "pending_payment" and keyed is not None and (created or not _pays_for(keyed, signup_id)):

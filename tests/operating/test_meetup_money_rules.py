@@ -147,3 +147,28 @@ async def test_a_meetup_cancelled_before_the_start_is_still_answered_and_refunde
     await world.run_due_jobs()
     assert (await order_of(world, bob, order))["status"] == "refunded"
     assert await ledger_violations(world) == []
+
+
+async def test_a_place_held_until_after_the_end_cannot_be_paid_any_more(world, people):
+    """A place held for payment (here a 15-minute online meetup signed up for just before the start) that is paid
+    after the meetup ended buys nothing: the payment is refused and refunded in full (no cancellation nor refund
+    window is left to get it back otherwise), and signing up again hands out no order for it."""
+    alice, bob, *_ = people
+    cid = await world.community(alice, bob)
+    mid = (await create_meetup(world, alice, cid, mode="online", place="", feeFen=3000))["id"]
+    order = (await sign_up(world, bob, mid)).json()["order"]
+    await world.pool.execute(
+        "UPDATE meetups SET signup_deadline = now() - interval '14 minutes', "
+        "starts_at = now() - interval '14 minutes', ends_at = now() - interval '1 minute' WHERE id = $1",
+        int(mid),
+    )
+    assert (await meetup_of(world, bob, mid))["mySignup"]["status"] == "pending_payment"  # the hold still runs
+    assert_problem(await sign_up(world, bob, mid), 409, "signup_closed")
+
+    await world.pay_order(order)
+    await world.run_due_jobs()
+    assert (await order_of(world, bob, order))["status"] == "refunded"
+    assert await world.payer_reads(order) == ["该报名已失效，报名费用原路退回"]
+    mine = (await meetup_of(world, bob, mid))["mySignup"]
+    assert mine["status"] != "confirmed", mine
+    assert await ledger_violations(world) == []
