@@ -4,12 +4,13 @@ ranking, and the community time zone they are counted in."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from service.activities import models as m
 from service.activities import queries as q
-from service.activities.logic import _activity_for, _invalid, _now
+from service.activities.logic import _activity_for, _invalid, _now, _schedule
 from service.activities.manage import _streak_args
 from service.activities.occurrences import regenerate
 from service.core.access import check_can_post, require_member, require_owner
@@ -17,9 +18,7 @@ from service.core.content import openid_of, status_for
 from service.core.interactions import record
 from service.core.media import claim_images, images_of
 from service.core.paging import decode_cursor, encode_cursor, fetch_page
-from service.core.recurrence import (
-    is_time_zone,
-)
+from service.core.recurrence import has_days_after, is_time_zone, local_date
 from service.core.revocation import hold_account
 from service.core.rows import from_row
 from service.errors import FieldError, Problem
@@ -37,9 +36,11 @@ async def _target_occurrence(
     else:
         row = await conn.fetchrow(q.OPEN_OCCURRENCE, activity["id"], at)
         if row is None:
-            if activity["status"] != "active":  # no next window: "come back next time" (check_in_late) would lie
-                raise Problem("activity_ended")
             following = await conn.fetchrow(q.NEXT_OCCURRENCE, activity["id"], at)
+            # No next window, ended by an admin or by its schedule (today's window, the last, has closed or there is
+            # none): "come back next time" (check_in_late) would lie.
+            if activity["status"] != "active" or (following is None and not _days_to_come(activity, at)):
+                raise Problem("activity_ended")
             latest = await conn.fetch(q.LATEST_OPENED, activity["id"], at)
             later = f"; the next window opens at {following['opens_at'].isoformat()}" if following else ""
             if latest:
@@ -50,6 +51,11 @@ async def _target_occurrence(
     if at >= row["closes_at"]:
         raise Problem("check_in_late", f"the window closed at {row['closes_at'].isoformat()}")
     return row
+
+
+def _days_to_come(activity: asyncpg.Record, at: datetime) -> bool:
+    """Whether the activity's schedule has a local day after today's (in the community's time zone)."""
+    return has_days_after(_schedule(activity), local_date(at, ZoneInfo(activity["timezone"])))
 
 
 async def check_in(

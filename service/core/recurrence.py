@@ -83,6 +83,15 @@ def happens_on(schedule: Schedule, day: date) -> bool:
     return day in schedule.dates
 
 
+def has_days_after(schedule: Schedule, day: date) -> bool:
+    """Whether the schedule has a local day after ``day``: none once its end date, or the last of its dates, is
+    ``day`` or earlier (or a weekly schedule's weekdays fall no more before its end)."""
+    first = max(day + timedelta(days=1), schedule.starts_on)
+    if schedule.recurrence == "dates":
+        return any(d >= first and happens_on(schedule, d) for d in schedule.dates)
+    return any(happens_on(schedule, first + timedelta(days=n)) for n in range(7))
+
+
 def _days(first: date, last: date) -> Iterator[date]:
     day = first
     for _ in range(MAX_DAYS):

@@ -408,6 +408,37 @@ async def test_checking_into_an_ended_activity_says_it_ended(world, people):
     assert_problem(await check_in(world, bob, activity["id"]), 409, "activity_ended")
 
 
+async def test_an_activity_whose_schedule_ran_out_says_it_ended(world, people):
+    """An activity whose last day (`endsOn`, or the last of its `dates`) is over has no next window either: once
+    its last window closed, a check-in answers `activity_ended`, not `check_in_late` ("come back next time"), as
+    for one an admin ended. One whose next day is still to come (beyond the occurrences made so far) is late."""
+    alice, bob, *_ = people
+    cid = await world.community(alice, bob)
+    today = datetime.now(SHANGHAI).date()
+    weekday = today.isoweekday()
+    schedules = {
+        "ends today": {"endsOn": today.isoformat()},
+        "no weekday left": {"recurrence": "weekly", "weekdays": [weekday], "endsOn": str(today + timedelta(days=5))},
+        "last date": {"recurrence": "dates", "dates": [today.isoformat()]},
+        "a date to come": {"recurrence": "dates", "dates": [today.isoformat(), str(today + timedelta(days=40))]},
+    }
+    answers = {}
+    for name, schedule in schedules.items():
+        activity = await create_activity(world, alice, cid, **schedule)
+        await world.pool.execute(  # today's window has closed
+            "UPDATE activity_occurrences SET opens_at = now() - interval '2 hours', "
+            "closes_at = now() - interval '1 minute' WHERE id = $1",
+            int(activity["current"]["id"]),
+        )
+        answers[name] = (await check_in(world, bob, activity["id"])).json()["code"]
+    assert answers == {
+        "ends today": "activity_ended",
+        "no weekday left": "activity_ended",
+        "last date": "activity_ended",
+        "a date to come": "check_in_late",
+    }
+
+
 async def standing(world, member, activity_id: str) -> dict:
     response = await world.api.get(f"/v1/activities/{activity_id}", headers=member.headers)
     assert response.status_code == 200, response.text
