@@ -2210,7 +2210,7 @@ export interface paths {
         };
         /**
          * Sign-ups of a meetup in the order they came (admins)
-         * @description Every sign-up in the order it came, narrowed by `status`; a cancelled one carries `cancelReason`. A non-member gets `not_found`.
+         * @description Every sign-up in the order it came, narrowed by `status`; a cancelled one carries `cancelReason`, a waitlisted one its `waitlistPosition` (1 = next to get a place). A non-member gets `not_found`.
          */
         get: operations["listMeetupSignups"];
         put?: never;

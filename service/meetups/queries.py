@@ -75,16 +75,18 @@ ORDER BY m.starts_at DESC, m.id DESC
 LIMIT $5
 """
 
-SIGNUP = """
-SELECT s.*, u.nickname,
-       CASE WHEN s.status = 'waitlisted' THEN (
+# A waitlisted sign-up's place in the queue (1 = next to get a place), in the order PROMOTE takes them.
+_WAITLIST_POSITION = """CASE WHEN s.status = 'waitlisted' THEN (
            SELECT count(*) FROM meetup_signups w
            WHERE w.meetup_id = s.meetup_id AND w.community_id = s.community_id AND w.status = 'waitlisted'
              AND (w.waitlisted_at, w.id) <= (s.waitlisted_at, s.id)
-       )::int END AS waitlist_position
+       )::int END"""
+
+SIGNUP = f"""
+SELECT s.*, u.nickname, {_WAITLIST_POSITION} AS waitlist_position
 FROM meetup_signups s JOIN users u ON u.id = s.user_id
 WHERE s.id = $1
-"""
+"""  # noqa: S608 - a constant expression
 
 SIGNUP_OF = "SELECT * FROM meetup_signups WHERE meetup_id = $1 AND user_id = $2"
 
@@ -174,13 +176,14 @@ WHERE s.status IN ('confirmed', 'pending_payment', 'waitlisted') AND m.status = 
 LIMIT $1
 """  # noqa: S608 - a constant expression
 
-SIGNUPS = """
-SELECT s.*, u.nickname, NULL::int AS waitlist_position, s.id AS sort_id
+# The admins' list: each waitlisted sign-up with its place in the queue, as its member reads it.
+SIGNUPS = f"""
+SELECT s.*, u.nickname, {_WAITLIST_POSITION} AS waitlist_position, s.id AS sort_id
 FROM meetup_signups s JOIN users u ON u.id = s.user_id
 WHERE s.meetup_id = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::bigint IS NULL OR s.id > $3)
 ORDER BY s.id
 LIMIT $4
-"""
+"""  # noqa: S608 - a constant expression
 
 # Paid orders of the sign-ups a cancelled meetup cancelled: each is refunded once (refund_order refuses a
 # second full refund).

@@ -196,8 +196,8 @@ class MeetupsController(Controller):
         operation_id="listMeetupSignups",
         summary="Sign-ups of a meetup in the order they came (admins)",
         description=(
-            "Every sign-up in the order it came, narrowed by `status`; a cancelled one carries `cancelReason`. A "
-            "non-member gets `not_found`."
+            "Every sign-up in the order it came, narrowed by `status`; a cancelled one carries `cancelReason`, a "
+            "waitlisted one its `waitlistPosition` (1 = next to get a place). A non-member gets `not_found`."
         ),
         responses={
             **PROBLEMS.responses(*IN_MEETUP, "forbidden"),

@@ -138,6 +138,34 @@ async def test_the_waitlist_is_promoted_in_order(world, people):
     }
 
 
+async def test_the_admins_list_shows_each_waitlisted_members_place_in_the_queue(world, people):
+    """The admins' list of sign-ups gives each waitlisted sign-up its waitlistPosition, the one its member reads on
+    the meetup (1 = next to get a place): it answered null for all of them, so admins could not tell who is next,
+    least of all for one who gave up their place and came back (the queue's end, its first row)."""
+    alice, bob, carol, dave, erin = people
+    cid = await world.community(alice, bob, carol, dave, erin)
+    mid = (await create_meetup(world, alice, cid, capacity=1))["id"]
+    for member in (bob, carol, dave, erin):
+        assert (await sign_up(world, member, mid)).status_code == 201
+    assert (await world.api.delete(f"/v1/meetups/{mid}/signups/me", headers=carol.headers)).status_code == 200
+    assert (await sign_up(world, carol, mid)).json()["signup"]["waitlistPosition"] == 3
+
+    listed = await world.api.get(f"/v1/meetups/{mid}/signups", params={"limit": 2}, headers=alice.headers)
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    following = await world.api.get(
+        f"/v1/meetups/{mid}/signups", params={"cursor": listed.json()["nextCursor"]}, headers=alice.headers
+    )
+    items += following.json()["items"]
+    positions = {item["userId"]: item["waitlistPosition"] for item in items}
+    assert positions == {str(bob.id): None, str(dave.id): 1, str(erin.id): 2, str(carol.id): 3}
+    for member in (carol, dave, erin):
+        mine = (await meetup_of(world, member, mid))["mySignup"]
+        assert mine["waitlistPosition"] == positions[str(member.id)]
+    waiting = await world.api.get(f"/v1/meetups/{mid}/signups", params={"status": "waitlisted"}, headers=alice.headers)
+    assert sorted(item["waitlistPosition"] for item in waiting.json()["items"]) == [1, 2, 3]
+
+
 async def test_a_paid_place_is_held_then_confirmed_by_the_payment(world, people):
     alice, bob, carol, *_ = people
     cid = await world.community(alice, bob, carol)
