@@ -54,12 +54,11 @@ def _decoders(count: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(count, thread_name_prefix="media-decoder", initializer=_lower_priority)
 
 
-async def _limit(pool: asyncpg.Pool, settings: Settings, user_id: int) -> None:
-    async with pool.acquire() as conn:
-        detail = f"at most {settings.media_uploads_per_minute} photos a minute"
-        await ratelimit.hit(conn, {f"media-minute:{user_id}": settings.media_uploads_per_minute}, 60, detail)
-        detail = f"at most {settings.media_uploads_per_day} photos a day"
-        await ratelimit.hit(conn, {f"media-day:{user_id}": settings.media_uploads_per_day}, 86400, detail)
+async def _limit(conn: asyncpg.Connection, settings: Settings, user_id: int) -> None:
+    detail = f"at most {settings.media_uploads_per_minute} photos a minute"
+    await ratelimit.hit(conn, {f"media-minute:{user_id}": settings.media_uploads_per_minute}, 60, detail)
+    detail = f"at most {settings.media_uploads_per_day} photos a day"
+    await ratelimit.hit(conn, {f"media-day:{user_id}": settings.media_uploads_per_day}, 86400, detail)
 
 
 async def _store(settings: Settings, storage: Storage, data: bytes) -> Processed:
@@ -112,12 +111,13 @@ async def upload(
     # Off the event loop: hashing 3 MB takes milliseconds, and hashlib lets go of the GIL meanwhile.
     source = await asyncio.to_thread(_sha256, data)
     scope = scope_of("media.upload", source, purpose)
+    # One connection for the checks, given back before the decoding and the store's writes, one for the
+    # transaction: a single connection at a time, never one held while waiting for another.
     async with pool.acquire() as conn:
         # A retry whose first answer was lost: answered before the rate limit and the decoding, neither again.
         if (replayed := await replay(conn, user_id, key, scope)) is not None:
             return replayed
-    await _limit(pool, settings, user_id)
-    async with pool.acquire() as conn:
+        await _limit(conn, settings, user_id)
         known = await conn.fetchval(q.OBJECT_BY_SOURCE, source)
     processed = None if known else await _store(settings, storage, data)
     created: list[int] = []  # the upload this request made (none when a twin's answer is replayed)

@@ -55,7 +55,7 @@ class MediaController(Controller):
     async def upload(
         self,
         data: Annotated[m.UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)],
-        user: CurrentUser,
+        caller: CurrentUser,
         state: State,
         settings: AppSettings,
         storage: Store,
@@ -69,9 +69,11 @@ class MediaController(Controller):
         Send an `Idempotency-Key` per photo and repeat it when retrying: a retry of the same file answers the upload
         made first (same id, the first answer's URLs: `GET /v1/media/{id}` signs fresh ones), without counting
         against the limits or decoding again; the same key with another file or purpose is `idempotency_key_reused`."""
+        # `caller`, not `user`: no connection held for the request (decoding takes a while); logic.upload takes
+        # one for its checks and one for its transaction.
         content = await data.file.read(settings.media_max_bytes + 1)
         await data.file.close()
-        return await logic.upload(state.pool, settings, storage, user.id, content, data.purpose, idempotency_key)
+        return await logic.upload(state.pool, settings, storage, caller.id, content, data.purpose, idempotency_key)
 
     @get(
         "/{media_id:str}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import threading
@@ -156,3 +157,17 @@ async def test_photos_are_decoded_at_a_lower_cpu_priority_than_the_api(world):
 
     api = nice(threading.get_native_id())
     assert all(nice(t.native_id) == min(19, api + DECODER_NICENESS) for t in decoders)
+
+
+async def test_uploads_need_one_database_connection_at_a_time(database_url, pay_keys):
+    """An upload held the request's connection while it took others from the pool: as many uploads at once as the
+    pool has connections each held one and waited for another, forever (here one connection and one upload)."""
+    async with media_world(database_url, pay_keys, db_pool_min=1, db_pool_max=1) as world:
+        alice = await world.user("alice")
+        photo = phone_photo()
+        async with asyncio.timeout(30):
+            first = await world.uploaded(alice, photo, key="photo-1")
+            again = await world.upload(alice, photo, key="photo-1")
+            assert again.status_code == 201 and again.json() == first, again.text
+            reused = await world.uploaded(alice, photo)  # the same content: stored once, nothing decoded
+            assert reused["id"] != first["id"]
