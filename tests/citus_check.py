@@ -14,12 +14,13 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
 import asyncpg
 
 from service.communities import paid_queries as entry
 from service.communities import queries as communities
+from service.core import presence
 from service.core.money import queries as money
 from service.db.citus import current_placement, load_plan
 from service.feed import page_queries as feed
@@ -52,6 +53,7 @@ HOT = {
     "payment: lock the order": (money.LOCK_ORDER_BY_NO, 1, "CK1"),
     "payment: mark it paid and enter it in the ledger": (money.MARK_PAID, 3, "4200001", None, 1),
     "payment: the entry": (entry.RECORD_ENTRY_PAYMENT, 3, 1, 72),
+    "presence: extend the session": (presence.EXTEND, 2, 1, datetime(2026, 1, 1, tzinfo=UTC), 90.0),
     "metrics: views": (metrics.VIEW_METRICS, 1, date(2026, 1, 1), date(2026, 1, 31), "day"),
     "metrics: days": (metrics.DAY_METRICS, 1, date(2026, 1, 1), date(2026, 1, 31), "day"),
     "the books' check (tests, monitoring)": (money.LEDGER_VIOLATIONS,),

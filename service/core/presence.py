@@ -16,17 +16,22 @@ from service.core.access import role_of
 
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('presence:' || $1 || ':' || $2, 0))"
 
-NOW_STANDING = f"SELECT clock_timestamp() AS now, {role_of('$2', '$1')} IS NOT NULL AS standing"
+# The time once the lock is held (taken in the subquery first): the instant a touch records.
+LOCKED_NOW = f"SELECT clock_timestamp() FROM ({LOCK}) AS locked"  # noqa: S608 - a constant
 
-EXTEND = """
+STANDING = f"SELECT {role_of('$2', '$1')} IS NOT NULL"  # noqa: S608 - a constant
+
+# The open session, extended while the member stands there: one statement per touch, on the community's shard
+# (every table filtered by community_id; the time is a parameter, as Citus takes no volatile function in an UPDATE).
+EXTEND = f"""
 UPDATE presence_sessions SET last_seen_at = greatest(last_seen_at, $3::timestamptz)
-WHERE id = (
+WHERE community_id = $2 AND id = (
     SELECT id FROM presence_sessions
     WHERE user_id = $1 AND community_id = $2 AND last_seen_at >= $3::timestamptz - make_interval(secs => $4)
     ORDER BY last_seen_at DESC LIMIT 1
-) AND NOT ended
+) AND NOT ended AND {role_of("$2", "$1")} IS NOT NULL
 RETURNING id, started_at, last_seen_at
-"""
+"""  # noqa: S608 - a constant
 
 START = """
 INSERT INTO presence_sessions (community_id, user_id, started_at, last_seen_at) VALUES ($2, $1, $3, $3)
@@ -52,12 +57,11 @@ async def touch(conn: asyncpg.Connection, user_id: int, community_id: int, gap_s
     """Extend the member's open session in the community, or start one after a gap; the session row
     (``started_at == last_seen_at`` when it started now), or None when they do not stand there (nothing recorded)."""
     async with conn.transaction():
-        await conn.execute(LOCK, str(user_id), str(community_id))
-        now, standing = await conn.fetchrow(NOW_STANDING, user_id, community_id)
-        if not standing:
-            return None
+        now = await conn.fetchval(LOCKED_NOW, str(user_id), str(community_id))
         row = await conn.fetchrow(EXTEND, user_id, community_id, now, float(gap_seconds))
-        if row is None:
+        # Not extended: a new session after a gap, or nothing for someone who does not stand there (the standing
+        # is read only then, the usual touch extending one in a single statement).
+        if row is None and await conn.fetchval(STANDING, user_id, community_id):
             row = await conn.fetchrow(START, user_id, community_id, now)
     return row
 

@@ -70,3 +70,22 @@ async def test_a_view_that_a_removal_overtook_records_no_presence(world, db):
     beat = await world.client.post("/v1/presence/heartbeat", json={"communityId": cid}, headers=bob.headers)
     assert beat.status_code == 403 and beat.json()["code"] == "not_member"
     assert await _sessions(db, bob.id, cid) == []
+
+
+async def test_a_socket_that_stops_viewing_where_its_member_no_longer_stands_extends_nothing(world, db):
+    """Presence is a member's only, also for an open session the departure's word has not ended (the membership
+    changed under it, as a removal's overtaking view above): the touch of the socket's closing extends nothing."""
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    async with socket_of(world, bob) as his:
+        await _view(his, cid)
+        [before] = await _sessions(db, bob.id, cid)
+        await db.execute(
+            "UPDATE memberships SET status = 'removed', left_at = now() WHERE community_id = $1 AND user_id = $2",
+            int(cid),
+            bob.id,
+        )
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # the socket's close touches its presence
+    [after] = await _sessions(db, bob.id, cid)
+    assert after["last_seen_at"] == before["last_seen_at"] and not after["ended"]
