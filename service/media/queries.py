@@ -86,12 +86,14 @@ ORDER BY submitted_at NULLS FIRST
 LIMIT 500
 """
 
+# attached_at again outside the subquery: an upload a post attached while this waited for its row is re-read
+# there (its newest version) and kept; the subquery's choice alone would delete what the post now shows.
 EXPIRED_UPLOADS = """
 DELETE FROM media
 WHERE id IN (
     SELECT id FROM media WHERE attached_at IS NULL AND created_at <= now() - make_interval(hours => $1)
     ORDER BY created_at LIMIT 1000
-)
+) AND attached_at IS NULL
 RETURNING object_sha256
 """
 

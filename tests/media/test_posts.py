@@ -13,6 +13,8 @@ import os
 from PIL import Image
 
 from service.core.media import FILES_KIND
+from service.core.storage import Storage
+from service.media import logic
 from tests.media.conftest import media_world, phone_photo, sha256
 from tests.seed import at
 from tests.support import http_client
@@ -400,3 +402,33 @@ async def test_a_cached_page_signs_its_photos_for_every_reader(database_url, pay
         assert "mediakey:" not in json.dumps(page)
         assert (await world.fetch(shown["images"][0]["url"])).status_code == 200
         assert (await world.fetch(shown["images"][0]["thumbnailUrl"])).status_code == 200
+
+
+WAITING = """
+SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'
+"""
+
+
+async def test_an_upload_posted_as_the_clean_up_deletes_unused_ones_stays_with_the_post(world):
+    """The clean-up chose the day-old upload as unused while a post was taking it: it waited for the post's
+    transaction, then deleted the upload the post now showed (the post lost its photo, the files went)."""
+    alice = await world.user("alice")
+    community = await world.seeder.community(alice)
+    photo = await world.uploaded(alice, phone_photo())
+    pool, settings = world.seeder.pool, world.stack.settings
+    await pool.execute("UPDATE media SET created_at = now() - interval '25 hours'")
+    async with pool.acquire() as lock, lock.transaction():
+        await lock.execute("LOCK TABLE posts IN EXCLUSIVE MODE")  # the post took its photo and waits to insert
+        post = asyncio.create_task(_post(world, alice, community, text="一张老照片", imageIds=[photo["id"]]))
+        async with asyncio.timeout(30):
+            while await pool.fetchval(WAITING) < 1:
+                await asyncio.sleep(0.05)
+            cleanup = asyncio.create_task(logic.delete_unattached(pool, settings, Storage(settings)))
+            while await pool.fetchval(WAITING) < 2:  # the clean-up waits for the photo's row
+                await asyncio.sleep(0.05)
+    assert [image["id"] for image in (await post)["images"]] == [photo["id"]]
+    await cleanup
+    shown = await world.seeder.call("GET", f"/v1/posts/{(await post)['id']}", alice)
+    assert [image["id"] for image in shown["images"]] == [photo["id"]]
+    assert (await world.fetch(shown["images"][0]["url"])).status_code == 200

@@ -53,6 +53,8 @@ async def test_files_that_are_not_images_or_are_bombs_are_refused_and_nothing_is
     text = await world.upload(alice, b"just some text, not a photo\n" * 10, name="photo.jpg")
     assert text.status_code == 415 and text.json()["code"] == "media_unsupported_type"
     assert text.json()["userMessage"].startswith("只支持")
+    empty = await world.upload(alice, b"", name="photo.jpg")
+    assert empty.status_code == 415 and empty.json()["code"] == "media_unsupported_type", empty.text
 
     bomb = io.BytesIO()
     Image.new("1", (20000, 20000)).save(bomb, "PNG")  # 400 million pixels in about 50 KB
