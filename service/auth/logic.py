@@ -211,7 +211,7 @@ async def update_me(
         avatar_url = None
         if update.avatar_media_id is not None:
             media_id = int(update.avatar_media_id)
-            avatar_url = await claim_public_image(conn, user_id, media_id, "avatarMediaId", public_base_url)
+            avatar_url = await claim_public_image(conn, user_id, media_id, "avatarMediaId", public_base_url, "avatar")
         row = await conn.fetchrow(queries.UPDATE_PROFILE, user_id, update.nickname, avatar_url)
     if row is None:
         raise Problem("unauthorized", "this account no longer exists")

@@ -303,7 +303,7 @@ async def get_community(conn: asyncpg.Connection, community_id: int, viewer_id: 
 
 
 async def _cover(conn: asyncpg.Connection, user_id: int, media_id: str, base_url: str) -> str:
-    return await claim_public_image(conn, user_id, int(media_id), "coverMediaId", base_url)
+    return await claim_public_image(conn, user_id, int(media_id), "coverMediaId", base_url, "cover")
 
 
 def _edited(current: asyncpg.Record, role: str, data: m.CommunityUpdate, sent: set[str]) -> dict[str, Any]:

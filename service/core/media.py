@@ -173,9 +173,18 @@ async def images_state(conn: asyncpg.Connection, ids: Sequence[int]) -> tuple[st
 PUBLIC_PATH = "/v1/media/public/"
 
 
-async def claim_public_image(conn: asyncpg.Connection, owner_id: int, media_id: int, field: str, base_url: str) -> str:
-    """An avatar or a cover: the stable URL of one of the member's uploads (a redirect to a fresh signed URL,
-    served to anyone once WeChat approved it: GET /v1/media/public/{id})."""
+_PURPOSE = "SELECT purpose FROM media WHERE id = $1 AND owner_id = $2"
+
+
+async def claim_public_image(
+    conn: asyncpg.Connection, owner_id: int, media_id: int, field: str, base_url: str, purpose: str
+) -> str:
+    """An avatar or a cover (``purpose``): the stable URL of one of the member's uploads of that purpose (a redirect
+    to a fresh signed URL, served to anyone once WeChat approved it: GET /v1/media/public/{id}, which serves no
+    other purpose)."""
+    uploaded_as = await conn.fetchval(_PURPOSE, media_id, owner_id)
+    if uploaded_as is not None and uploaded_as != purpose:  # none: claim_images says it is not theirs
+        raise invalid(field, f"is not a photo uploaded as {purpose} (purpose `{purpose}`)")
     await claim_images(conn, owner_id, [media_id], field)
     return f"{base_url.rstrip('/')}{PUBLIC_PATH}{media_id}"
 

@@ -344,6 +344,19 @@ async def test_an_avatar_and_a_cover_from_uploads_show_to_anyone_once_approved(w
     assert taken.status_code == 400 and taken.json()["errors"][0]["field"] == "avatarMediaId"
 
 
+async def test_an_upload_of_another_purpose_is_refused_as_an_avatar_or_a_cover(world):
+    """Only an `avatar` (`cover`) upload is ever served by the public link: another was taken and answered a link
+    that stayed 404 for good, approved or not."""
+    alice = await world.user("alice")
+    photo = await world.uploaded(alice, phone_photo(), purpose="post")
+    avatar = await world.api.put("/v1/me", json={"avatarMediaId": photo["id"]}, headers=alice.headers)
+    assert avatar.status_code == 400 and avatar.json()["errors"][0]["field"] == "avatarMediaId", avatar.text
+    body = {"name": "跑团", "coverMediaId": photo["id"]}
+    cover = await world.api.post("/v1/communities", json=body, headers=alice.headers)
+    assert cover.status_code == 400 and cover.json()["errors"][0]["field"] == "coverMediaId", cover.text
+    assert await world.seeder.pool.fetchval("SELECT attached_at FROM media") is None  # still unused
+
+
 async def test_a_polls_pictures_are_its_admins_uploads_shown_to_members_once_approved(world):
     alice, bob = await world.user("alice"), await world.user("bob")
     community = await world.seeder.community(alice, bob)
