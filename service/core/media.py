@@ -139,13 +139,33 @@ WHERE m.id = ANY($1::bigint[])
 _APPROVE_HELD = """
 UPDATE media_objects SET status = 'approved'
 WHERE status = 'review' AND sha256 IN (SELECT object_sha256 FROM media WHERE id = ANY($1::bigint[]))
+RETURNING sha256
 """
 
 
-async def approve_held_images(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
-    """A moderator approved content whose photos WeChat held for `review`: a person decided, they are shown."""
-    if ids:
-        await conn.execute(_APPROVE_HELD, list(ids))
+# The contents of uploads ($1) WeChat held for review, in one order for every taker of their locks.
+_HELD = """
+SELECT DISTINCT o.sha256 FROM media m JOIN media_objects o ON o.sha256 = m.object_sha256
+WHERE m.id = ANY($1::bigint[]) AND o.status = 'review'
+ORDER BY o.sha256
+"""
+_LOCK_HELD = "SELECT pg_advisory_xact_lock(hashtextextended('media_held:' || $1, 0))"
+
+
+async def lock_held_images(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+    """Before a moderator's release locks its post or comment: the held photos it will approve, so two releases of
+    one photo go one after the other (the first shows what else waits for the photo, the other's post included),
+    never each holding its own post while waiting for the other's."""
+    for row in await conn.fetch(_HELD, list(ids)) if ids else ():
+        await conn.execute(_LOCK_HELD, row["sha256"])
+
+
+async def approve_held_images(conn: asyncpg.Connection, ids: Sequence[int]) -> list[str]:
+    """A moderator approved content whose photos WeChat held for `review`: a person decided, they are shown. Returns
+    the contents (sha256) approved now: whatever else waits for them is told, as of WeChat's `pass`."""
+    if not ids:
+        return []
+    return [row["sha256"] for row in await conn.fetch(_APPROVE_HELD, list(ids))]
 
 
 async def claim_images(conn: asyncpg.Connection, owner_id: int, ids: Sequence[int], field: str = "imageIds") -> str:

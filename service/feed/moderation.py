@@ -1,18 +1,18 @@
 """Moderation decisions on posts and comments (the core's `moderated` hook, in the decision's transaction).
 
 `hide` takes visible content out of every reader's sight but its author's (kept `pending`, as for WeChat's
-`review`); `release` shows it (again): its held photos are approved, and a first appearance is counted and
-answered by the robots as any other, but what was refused meanwhile stays refused; `remove` refuses it for good
-(`rejected`). Counters of a hidden comment stay as they were: it was seen, and a release must not count it twice;
-a removed one leaves them.
+`review`); `release` shows it (again): its held photos are approved (what else waited for them is shown too), and
+a first appearance is counted and answered by the robots as any other, but what was refused meanwhile stays
+refused; `remove` refuses it for good (`rejected`). Counters of a hidden comment stay as they were: it was seen,
+and a release must not count it twice; a removed one leaves them.
 """
 
 from __future__ import annotations
 
 import asyncpg
 
-from service.core.hooks import Moderated
-from service.core.media import approve_held_images
+from service.core.hooks import MediaDecided, Moderated, media_decided
+from service.core.media import approve_held_images, lock_held_images
 from service.feed import digests
 from service.feed import queries as q
 from service.feed.locks import lock_comment, lock_post
@@ -23,6 +23,8 @@ _STATUS = {"hide": "pending", "release": "visible", "remove": "rejected"}
 
 async def apply_moderation(conn: asyncpg.Connection, event: Moderated) -> None:
     is_post = event.kind == "post"
+    if event.action == "release":  # its held photos before it, as every release takes them
+        await lock_held_images(conn, await conn.fetchval(q.IMAGE_IDS[event.kind], event.target_id) or [])
     row = await (lock_post(conn, event.target_id) if is_post else lock_comment(conn, event.target_id))
     if row is None or row["deleted_at"] is not None:
         return
@@ -44,8 +46,13 @@ async def apply_moderation(conn: asyncpg.Connection, event: Moderated) -> None:
     # A person decided: WeChat's re-check of the text no longer matters.
     await conn.execute(q.DROP_POST_CHECK if is_post else q.DROP_COMMENT_CHECK, row["id"])
     if event.action == "release" and row["status"] != "visible":
-        await approve_held_images(conn, row["image_ids"] if is_post else [row["image_id"]] if row["image_id"] else [])
+        ids = row["image_ids"] if is_post else [row["image_id"]] if row["image_id"] else []
+        approved = await approve_held_images(conn, ids)
         if is_post:
             await post_became_visible(conn, row)
         else:
             await comment_became_visible(conn, row)
+        # The photos are approved, not this post alone: what else waits for them (the same photo posted again
+        # since the queue was read, which the queue no longer takes) is shown as on WeChat's `pass`.
+        for sha256 in approved:
+            await media_decided(conn, MediaDecided(sha256, "approved"))

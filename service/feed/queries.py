@@ -315,6 +315,12 @@ FROM counted WHERE p.id = counted.post_id AND p.view_count < counted.views
 # The uploads of an image file whose check just ended (a file may be shared by uploaders anywhere).
 MEDIA_OF_OBJECT = "SELECT array_agg(id) FROM media WHERE object_sha256 = $1"
 
+# The uploads of a post or a comment ($1), read before its lock (moderation.apply_moderation).
+IMAGE_IDS = {
+    "post": "SELECT image_ids FROM posts WHERE id = $1",
+    "comment": "SELECT array_remove(ARRAY[image_id], NULL) FROM comments WHERE id = $1",
+}
+
 # Posts held for one of those uploads (the text passed or is itself still held): found across communities
 # without a lock, then each locked on its community's shard and read again (LOCK_POST_WAITING, $3 the uploads).
 POSTS_WAITING_FOR = """
