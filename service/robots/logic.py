@@ -48,6 +48,10 @@ REPLY_KIND = "robots.customer_reply"  # the job that answers a customer-service 
 FORGET_SEALS_KIND = "robots.forget_push_seals"  # periodic: drops the seals of stale push queries
 
 
+# A rule's fields an update may change, in the order UPDATE_RULE takes them.
+_FIELDS = ("keyword", "match_mode", "reply", "enabled", "cooldown_seconds")
+
+
 def _rule(row: Any) -> m.Rule:
     return from_row(m.Rule, row)
 
@@ -125,25 +129,25 @@ async def _rule_for_admin(conn: asyncpg.Connection, rule_id: int, user_id: int, 
 async def update_rule(
     pool: asyncpg.Pool, wechat: WeChatClient, rule_id: int, user_id: int, data: m.RuleUpdate
 ) -> m.Rule:
+    """Only the fields sent change: another admin's change to the others, made while this one was checked, stands."""
+    sent = {name: value for name, value in msgspec.structs.asdict(data).items() if value is not UNSET}
     async with pool.acquire() as conn:
         current = await _rule_for_admin(conn, rule_id, user_id)
-    values = {name: current[name] for name in ("keyword", "match_mode", "reply", "enabled", "cooldown_seconds")}
-    values.update({name: value for name, value in msgspec.structs.asdict(data).items() if value is not UNSET})
-    values["keyword"] = await _validate(values["keyword"], values["match_mode"])
-    values["reply"] = values["reply"].strip()
-    if data.reply is not UNSET and values["reply"] != current["reply"]:
-        await _check_reply(pool, wechat, user_id, values["reply"])
+    values = {**{name: current[name] for name in _FIELDS}, **sent}
+    keyword = await _validate(values["keyword"], values["match_mode"])
+    checked = (keyword, values["match_mode"])
+    if "keyword" in sent:
+        sent["keyword"] = keyword
+    if "reply" in sent:
+        sent["reply"] = sent["reply"].strip()
+        if sent["reply"] != current["reply"]:
+            await _check_reply(pool, wechat, user_id, sent["reply"])
     async with pool.acquire() as conn, conn.transaction():
-        await _rule_for_admin(conn, rule_id, user_id, lock=True)
-        row = await conn.fetchrow(
-            q.UPDATE_RULE,
-            rule_id,
-            values["keyword"],
-            values["match_mode"],
-            values["reply"],
-            values["enabled"],
-            values["cooldown_seconds"],
-        )
+        locked = await _rule_for_admin(conn, rule_id, user_id, lock=True)
+        values = {**{name: locked[name] for name in _FIELDS}, **sent}
+        if (values["keyword"], values["match_mode"]) != checked:  # the keyword or the mode changed meanwhile
+            values["keyword"] = await _validate(values["keyword"], values["match_mode"])
+        row = await conn.fetchrow(q.UPDATE_RULE, rule_id, *(values[name] for name in _FIELDS))
     return _rule(row)
 
 

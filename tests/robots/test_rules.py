@@ -167,3 +167,35 @@ async def test_rules_are_listed_in_the_order_they_are_tried_across_a_longer_id(w
         page = (await world.client.get(f"{url}?limit=2&cursor={page['nextCursor']}", headers=alice.headers)).json()
         seen += [r["id"] for r in page["items"]]
     assert seen == added
+
+
+async def test_two_admins_changing_one_rule_at_once_keep_both_changes(world, db):
+    # Found in review: an update read the rule, then wrote every field back from that reading under the row's
+    # lock, so of two admins changing different fields at once the later one put back what the other changed (a
+    # rule switched off came back on).
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    promoted = await world.client.put(
+        f"/v1/communities/{cid}/members/{bob.id}", json={"role": "admin"}, headers=alice.headers
+    )
+    assert promoted.status_code == 200, promoted.text
+    rule = await add_rule(world, alice, cid, keyword="价格", reply="价格请看群公告", cooldownSeconds=300)
+    url = f"/v1/robot-rules/{rule['id']}"
+    # Connections for both requests at once, opened now rather than while they race.
+    await asyncio.gather(*(world.client.get(f"/v1/communities/{cid}/robot-rules", headers=alice.headers) for _ in "ab"))
+    async with db.transaction():  # both updates read the rule, then wait for its lock
+        await db.execute("SELECT id FROM robot_rules WHERE id = $1 FOR UPDATE", int(rule["id"]))
+        off = asyncio.ensure_future(world.client.put(url, json={"enabled": False}, headers=alice.headers))
+        slower = asyncio.ensure_future(world.client.put(url, json={"cooldownSeconds": 5}, headers=bob.headers))
+        waiting = 0
+        for _ in range(250):
+            waiting = await db.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if waiting == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert waiting == 2
+    assert [(await answer).status_code for answer in (off, slower)] == [200, 200]
+    stored = await db.fetchrow("SELECT enabled, cooldown_seconds FROM robot_rules WHERE id = $1", int(rule["id"]))
+    assert (stored["enabled"], stored["cooldown_seconds"]) == (False, 5)
