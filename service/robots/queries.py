@@ -110,8 +110,9 @@ WHERE id = $1 AND community_id = $2 AND enabled AND deleted_at IS NULL AND {app_
 
 USER_OPENID = "SELECT openid FROM users WHERE id = $1"
 
-# Serialises rule creation in a community, so the count stays under the maximum.
-LOCK_RULES_OF = "SELECT pg_advisory_xact_lock(1919053423, $1::int)"
+# Serialises rule creation in a community, so the count stays under the maximum. The key's second half is 32 bits:
+# the id folded into it (ids go past 2^31; two communities sharing a key only wait for each other).
+LOCK_RULES_OF = "SELECT pg_advisory_xact_lock(1919053423, ($1::bigint % 2147483647)::int)"
 
 FINISH_MESSAGE = "UPDATE wechat_messages SET status = $2, handled_at = now() WHERE id = $1 AND status = 'received'"
 

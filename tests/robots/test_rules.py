@@ -199,3 +199,15 @@ async def test_two_admins_changing_one_rule_at_once_keep_both_changes(world, db)
     assert [(await answer).status_code for answer in (off, slower)] == [200, 200]
     stored = await db.fetchrow("SELECT enabled, cooldown_seconds FROM robot_rules WHERE id = $1", int(rule["id"]))
     assert (stored["enabled"], stored["cooldown_seconds"]) == (False, 5)
+
+
+async def test_a_community_whose_id_passes_32_bits_gets_rules(world, db):
+    # Found in review: rules were counted under an advisory lock keyed by the community's id cast to a 32-bit
+    # integer, so in a community numbered past 2^31 (ids go up to 2^53) adding a rule was a 500.
+    await db.execute("SELECT setval(pg_get_serial_sequence('communities', 'id'), 2147483653)")
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    assert int(cid) > 2**31
+    await add_rule(world, alice, cid, keyword="价格", reply="价格请看群公告", cooldownSeconds=0)
+    asked = await world.post(bob, cid, "价格多少？")
+    assert await robot_comments(db, asked["id"]) == [("价格请看群公告", None, None)]
