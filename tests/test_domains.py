@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import inspect
 import sys
 from pathlib import Path
 
@@ -131,3 +132,17 @@ async def test_work_no_domain_declares_stops_the_app_and_the_worker(settings, da
     output, _ = await asyncio.wait_for(worker.communicate(), 60)
     assert worker.returncode != 0
     assert b"not declared by any domain" in output and b"ghost.haunt" in output, output.decode()
+
+
+def test_no_handler_holding_the_requests_connection_takes_another_from_the_pool(settings):
+    """`user: CurrentUser` and `db` hold a pooled connection for the whole request: a handler that also takes one
+    from `state.pool` holds two, so as many such requests at once as the pool has connections wait for each other
+    forever (found in uploads, exports, refunds, brand pools and posters). Such a handler takes `caller`."""
+    holding = []
+    for route in create_app(settings).routes:
+        for handler in getattr(route, "route_handlers", ()):
+            fn = handler.fn
+            params = inspect.signature(fn).parameters
+            if {"user", "db"} & set(params) and "state.pool" in inspect.getsource(fn):
+                holding.append(f"{fn.__module__}.{fn.__qualname__}")
+    assert not holding, holding

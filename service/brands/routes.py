@@ -187,14 +187,14 @@ class BrandsController(Controller):
     async def download(
         self,
         brand_id: PathId,
-        user: CurrentUser,
+        caller: CurrentUser,
         state: State,
         settings: AppSettings,
         report: ReportParam = "members",
         start: From = None,
         end: To = None,
     ) -> Stream:
-        return await export.brand_export(state.pool, settings, brand_id, user.id, report, start, end)
+        return await export.brand_export(state.pool, settings, brand_id, caller.id, report, start, end)
 
 
 class CommunityExportController(Controller):
@@ -213,14 +213,14 @@ class CommunityExportController(Controller):
     async def download(
         self,
         community_id: PathId,
-        user: CurrentUser,
+        caller: CurrentUser,
         state: State,
         settings: AppSettings,
         report: ReportParam = "members",
         start: From = None,
         end: To = None,
     ) -> Stream:
-        return await export.community_export(state.pool, settings, community_id, user.id, report, start, end)
+        return await export.community_export(state.pool, settings, community_id, caller.id, report, start, end)
 
 
 class SeriesController(Controller):

@@ -91,7 +91,7 @@ class OrdersController(Controller):
     async def refund_order(
         self,
         order_id: PathId,
-        user: CurrentUser,
+        caller: CurrentUser,
         state: State,
         pay: Pay,
         settings: AppSettings,
@@ -100,7 +100,7 @@ class OrdersController(Controller):
     ) -> Refund:
         # A payer has at most one refund per order, so a retry (with or without Idempotency-Key) gets it back.
         reason = data.reason if data is not None else ""
-        return await money.request_refund(state.pool, pay, settings, order_id, user.id, reason)
+        return await money.request_refund(state.pool, pay, settings, order_id, caller.id, reason)
 
 
 class TransfersController(Controller):

@@ -63,11 +63,11 @@ class GrowthController(Controller):
         self,
         community_id: PathId,
         code: InviteCode,
-        user: CurrentUser,
+        caller: CurrentUser,
         state: State,
         wechat: WeChat,
         storage: Store,
         settings: AppSettings,
     ) -> Response[bytes]:
-        png = await growth.invite_poster(state.pool, wechat, storage, settings, community_id, user.id, code)
+        png = await growth.invite_poster(state.pool, wechat, storage, settings, community_id, caller.id, code)
         return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=3600"})

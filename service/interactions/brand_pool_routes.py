@@ -124,13 +124,13 @@ class BrandRewardPoolsController(Controller):
         self,
         brand_id: PathId,
         data: JSONBody[BrandRewardPoolCreate],
-        user: CurrentUser,
+        caller: CurrentUser,
         state: State,
         pay: Pay,
         settings: AppSettings,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[BrandRewardPool]:
-        return await brand_pools.create(state.pool, pay, settings, brand_id, user.id, data, idempotency_key)
+        return await brand_pools.create(state.pool, pay, settings, brand_id, caller.id, data, idempotency_key)
 
     @get(
         "/{pool_id:str}",
@@ -153,9 +153,9 @@ class BrandRewardPoolsController(Controller):
         responses={**PROBLEMS.responses(*TEAM, *PAYING), **answer(200, UNPAID, "an unpaid pool", "The pool")},
     )
     async def pay_again(
-        self, brand_id: PathId, pool_id: PathId, user: CurrentUser, state: State, pay: Pay, settings: AppSettings
+        self, brand_id: PathId, pool_id: PathId, caller: CurrentUser, state: State, pay: Pay, settings: AppSettings
     ) -> BrandRewardPool:
-        return await brand_pools.pay_again(state.pool, pay, settings, brand_id, pool_id, user.id)
+        return await brand_pools.pay_again(state.pool, pay, settings, brand_id, pool_id, caller.id)
 
     @post(
         "/{pool_id:str}/commit",
@@ -206,6 +206,6 @@ class BrandRewardPoolsController(Controller):
         },
     )
     async def cancel(
-        self, brand_id: PathId, pool_id: PathId, user: CurrentUser, state: State, pay: Pay, settings: AppSettings
+        self, brand_id: PathId, pool_id: PathId, caller: CurrentUser, state: State, pay: Pay, settings: AppSettings
     ) -> BrandRewardPool:
-        return await brand_pools.cancel(state.pool, pay, settings, brand_id, pool_id, user.id)
+        return await brand_pools.cancel(state.pool, pay, settings, brand_id, pool_id, caller.id)
