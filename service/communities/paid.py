@@ -73,8 +73,9 @@ async def join(
             return Response(m.JoinResult(outcome="already_member", membership=membership), status_code=200)
         if mine is not None and mine["status"] == "removed":
             raise Problem("member_removed")
-        # Advisory: saves a payment that would only be refunded. The cap is enforced when paid; in a series the
-        # payment buys entry to the series (a sister, opened if need be).
+        # Advisory: saves a payment that would only be refunded. The cap and the one plain membership per series
+        # are enforced when paid; in a series the payment buys entry to the series (a sister, opened if need be).
+        await series.check_request(conn, community_id, user_id)
         await series.check_room(conn, community)
         invite = None if data.invite_code is None else await _invite(conn, community_id, data.invite_code)
         share = None if invite is not None else await joining.share_of(conn, community_id, data.share_code)
