@@ -1739,7 +1739,7 @@ export interface paths {
         };
         /**
          * Live updates: a WebSocket that wx.connectSocket opens with the bearer token in its header
-         * @description Open with `wx.connectSocket({url: 'wss://…/v1/live', header: {Authorization: 'Bearer …'}})`. The server sends the JSON text messages of the 101 answer; the client may send `view`, `ping` and `pong` (`x-client-messages`). A missing or bad token fails the handshake (401). A plain HTTP GET answers 426 `upgrade_required`. At most LIVE_SOCKETS_PER_USER (5) sockets per member: a 6th closes the oldest. Reconnect after the app returns from the background and catch up with `since` on the feed and the inbox (docs/live.md). Close codes:
+         * @description Open with `wx.connectSocket({url: 'wss://…/v1/live', header: {Authorization: 'Bearer …'}})`. The server sends the JSON text messages of the 101 answer; the client may send `view`, `ping` and `pong` (`x-client-messages`). A missing or bad token fails the handshake (401); the database away fails it with 503 `not_ready` and Retry-After. A plain HTTP GET answers 426 `upgrade_required`. At most LIVE_SOCKETS_PER_USER (5) sockets per member: a 6th closes the oldest. Reconnect after the app returns from the background and catch up with `since` on the feed and the inbox (docs/live.md). Close codes:
          *
          *     - `1001` going_away: the server is shutting down; reconnect
          *     - `1011` internal_error: a message of the client's failed on the server; reconnect, with a backoff
@@ -12245,6 +12245,7 @@ export interface operations {
             401: components["responses"]["Problem401_96fc0df2fc"];
             404: components["responses"]["Problem404_not_found"];
             426: components["responses"]["Problem426_upgrade_required"];
+            503: components["responses"]["Problem503_not_ready"];
         };
     };
     getMe: {

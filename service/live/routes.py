@@ -13,12 +13,12 @@ import logging
 import time
 
 import msgspec
-from litestar import Controller, WebSocket, get, websocket
+from litestar import Controller, Response, WebSocket, get, websocket
 
 from service.core.access import require_member
 from service.core.guard import BEARER_SECURITY, CurrentUser, verified_caller
 from service.db.pool import DATABASE_ERRORS
-from service.errors import Problem, problem_response
+from service.errors import Problem, handle_exception, problem_response
 from service.live import models as m
 from service.live.hub import Hub, Socket
 from service.live.problems import PROBLEMS
@@ -41,27 +41,29 @@ class LiveController(Controller):
         description=(
             "Open with `wx.connectSocket({url: 'wss://…/v1/live', header: {Authorization: 'Bearer …'}})`. "
             "The server sends the JSON text messages of the 101 answer; the client may send `view`, `ping` and "
-            "`pong` (`x-client-messages`). A missing or bad token fails the handshake (401). A plain HTTP GET "
-            "answers 426 `upgrade_required`. At most LIVE_SOCKETS_PER_USER (5) sockets per member: a 6th closes "
+            "`pong` (`x-client-messages`). A missing or bad token fails the handshake (401); the database away "
+            "fails it with 503 `not_ready` and Retry-After. A plain HTTP GET answers 426 `upgrade_required`. "
+            "At most LIVE_SOCKETS_PER_USER (5) sockets per member: a 6th closes "
             "the oldest. Reconnect after the app returns from the background and catch up with `since` on the "
             "feed and the inbox (docs/live.md). Close codes:\n\n" + _CLOSES
         ),
-        responses=PROBLEMS.responses("unauthorized", "token_expired", "upgrade_required"),
+        responses=PROBLEMS.responses("unauthorized", "token_expired", "upgrade_required", "not_ready"),
         opt={"socket_messages": (m.SERVER_MESSAGES, m.CLIENT_MESSAGES)},
     )
     async def plain(self, caller: CurrentUser) -> None:
         raise Problem("upgrade_required", "open GET /v1/live as a WebSocket")
 
 
-async def _refuse(socket: WebSocket, problem: Problem) -> None:
-    """Answer the handshake with the problem instead of upgrading (ASGI's denial-response extension)."""
+async def _refuse(socket: WebSocket, answer: Response[bytes]) -> None:
+    """Answer the handshake with a problem instead of upgrading (ASGI's denial-response extension)."""
     await socket.receive()  # websocket.connect
     if "websocket.http.response" not in socket.scope.get("extensions", {}):
-        await socket.close(4401, problem.code)
+        code = msgspec.json.decode(answer.content)["code"]
+        await socket.close(4401 if answer.status_code == 401 else 1011, code)
         return
-    answer = problem_response(socket, problem)  # type: ignore[arg-type]
     body = answer.content
     headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    headers += [(name.lower().encode(), value.encode()) for name, value in answer.headers.items()]
     await socket.send({"type": "websocket.http.response.start", "status": answer.status_code, "headers": headers})
     await socket.send({"type": "websocket.http.response.body", "body": body, "more_body": False})
 
@@ -71,18 +73,26 @@ async def live_socket(socket: WebSocket) -> None:
     try:
         caller = verified_caller(socket)
     except Problem as problem:
-        await _refuse(socket, problem)
+        await _refuse(socket, problem_response(socket, problem))  # type: ignore[arg-type]
         return
     hub: Hub = socket.app.state.live
-    await socket.accept()
     if hub.draining:  # this instance stops soon: reconnect (the proxy sends the client elsewhere)
+        await socket.accept()
         await socket.close(1001, "going_away")
         return
-    me = await hub.open(socket, caller.id)
-    if caller.id in (socket.app.state.get("erased_accounts") or ()):  # erased since the token was checked
-        me.end(4401, "token_expired")
-    tasks = [asyncio.create_task(_write(me)), asyncio.create_task(_read(hub, me))]
     try:
+        # Before the upgrade: the database away answers 503 not_ready with Retry-After, as any request does (accepted
+        # first, the failed read closed the socket with Litestar's 4500, which no client knows).
+        me = await hub.open(socket, caller.id)
+    except Exception as exc:  # noqa: BLE001  # answered as an HTTP request's error is, by the app's handler
+        await _refuse(socket, handle_exception(socket, exc))  # type: ignore[arg-type]
+        return
+    tasks: list[asyncio.Task] = []
+    try:
+        await socket.accept()
+        if caller.id in (socket.app.state.get("erased_accounts") or ()):  # erased since the token was checked
+            me.end(4401, "token_expired")
+        tasks = [asyncio.create_task(_write(me)), asyncio.create_task(_read(hub, me))]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(me.ended.wait(), max(caller.token_expires_at - time.time(), 0))
         me.end(4401, "token_expired")  # no-op when it ended otherwise

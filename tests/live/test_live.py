@@ -8,8 +8,9 @@ import json
 import pytest
 import websockets
 
+from tests.factories import create_user
 from tests.live.conftest import collect, next_event, quiet, socket_of, ws_url
-from tests.support import http_client
+from tests.support import DatabaseGate, api_client, http_client, make_settings
 from tests.world import assert_problem
 
 
@@ -26,6 +27,29 @@ async def test_a_missing_or_bad_token_is_refused_before_the_upgrade(world):
     # A plain HTTP GET (wx.request) learns it is a WebSocket.
     assert_problem(await world.client.get("/v1/live", headers=alice.headers), 426, "upgrade_required")
     assert_problem(await world.client.get("/v1/live"), 401, "unauthorized")
+
+
+async def test_a_socket_opened_while_the_database_is_away_is_refused_with_503_and_opens_once_it_is_back(
+    database_url, settings
+):
+    # Found by review: the socket was accepted, then its membership read failed and Litestar closed it with 4500
+    # "Internal Server Error", a code docs/live.md does not list, with no problem and no Retry-After.
+    user = await create_user(database_url, settings)
+    async with DatabaseGate(database_url) as gate:
+        async with api_client(make_settings(gate.url, wechat_api_base=settings.wechat_api_base)) as client:
+            url = ws_url(str(client.base_url))
+            await gate.close()
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                async with websockets.connect(url, additional_headers=user.headers):
+                    pass
+            answer = refused.value.response
+            assert answer.status_code == 503 and answer.headers["retry-after"] == "2"
+            assert answer.headers["content-type"] == "application/problem+json"
+            problem = json.loads(answer.body)
+            assert problem["code"] == "not_ready" and problem["userMessage"] and problem["retryAfter"] == 2
+            await gate.open()
+            async with websockets.connect(url, additional_headers=user.headers) as socket:
+                assert (await next_event(socket, "ready"))["userId"] == str(user.id)
 
 
 async def test_a_post_reaches_the_members_sockets_and_since_catches_up_exactly_once(world):
