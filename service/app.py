@@ -30,7 +30,7 @@ from service.errors import handle_exception
 from service.feed.cache import PageCache
 from service.health import HealthController
 from service.logs import configure_logging
-from service.middleware import refuse_nul, request_id_middleware
+from service.middleware import refuse_nul, refuse_repeated_query, request_id_middleware
 from service.openapi import document_json
 from service.openapi_pages import CompletedJson, CompletedYaml, SelfHostedSwagger
 from service.openapi_schema import StrictStructSchemaPlugin, document_body_errors
@@ -113,9 +113,11 @@ async def _finish_requests(app: Litestar) -> AsyncIterator[None]:
 
 
 async def _before_request(request: Request) -> None:
-    """Every HTTP request, before its parameters and body are read: the declared security, then no NUL."""
+    """Every HTTP request, before its parameters and body are read: the declared security, then no NUL and no
+    query parameter given twice."""
     await enforce_declared_security(request, request.route_handler)
     await refuse_nul(request)
+    refuse_repeated_query(request)
 
 
 def _provide_settings(state: State) -> Settings:

@@ -116,6 +116,23 @@ async def test_a_missing_required_query_parameter_is_named(client, sandbox):
     ]
 
 
+@pytest.mark.parametrize("query", ["limit=abc&limit=5", "limit=5&limit=abc", "order=hot&order=latest"])
+async def test_a_query_parameter_given_twice_is_refused_whatever_its_values(client, sandbox, query):
+    """No parameter takes a list; Litestar kept the last value, so `limit=abc&limit=5` was served, the same two
+    the other way round refused, and `order=hot&order=latest` silently latest (also on the feed's lane)."""
+    tokens = await login(client, sandbox.url, "alice")
+    community_id = (await client.post("/v1/communities", json={"name": "晨跑群"}, headers=bearer(tokens))).json()["id"]
+    for path in (f"/v1/communities/{community_id}/feed", f"/v1/communities/{community_id}/members"):
+        problem = assert_problem(await client.get(f"{path}?{query}", headers=bearer(tokens)), 400, "validation_failed")
+        name = query.split("=")[0]
+        assert problem["errors"] == [
+            {"field": name, "message": "must be given once", "source": "query", "reason": "not_allowed"}
+        ]
+    assert (
+        await client.get(f"/v1/communities/{community_id}/feed?limit=5&order=hot", headers=bearer(tokens))
+    ).is_success
+
+
 async def test_numbers_and_booleans_sent_as_strings_are_refused(client, sandbox):
     """The spec types them as numbers and booleans; the decoder used to take "50" for 50 and "true" for true."""
     tokens = await login(client, sandbox.url, "alice")
