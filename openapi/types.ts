@@ -1549,7 +1549,7 @@ export interface paths {
         };
         /**
          * Search a community's posts and comments by words, best matches first (members only)
-         * @description Chinese needs no spaces: `跑步` finds 今天早上去跑步了. Every word of `q` must match; a Chinese run of two or more characters matches as written, one character or a Latin word as the start of a word. Only what every member sees: no pending, held, hidden or removed content, nothing by removed members; where a read replica serves the hits, they may be up to `REPLICA_MAX_LAG` (1 s) behind every write, mine included. Each hit has a `snippet` of its text and the `highlights` in it as [start, end) UTF-16 offsets. A `q` with nothing to search (only spaces or punctuation) answers 400 `search_query_blank`. SEARCH_PER_MINUTE (30) searches per member a minute, every page counted (429 `rate_limited` with Retry-After).
+         * @description Chinese needs no spaces: `跑步` finds 今天早上去跑步了. Every word of `q` must match; a Chinese run of two or more characters matches as written, one character or a Latin word as the start of a word. Only what every member sees: no pending, held, hidden or removed content, nothing by members I blocked (a removed member's writing is found while the feed shows it); where a read replica serves the hits, they may be up to `REPLICA_MAX_LAG` (1 s) behind every write, mine included. Each hit has a `snippet` of its text and the `highlights` in it as [start, end) UTF-16 offsets. A `q` with nothing to search (only spaces or punctuation) answers 400 `search_query_blank`. SEARCH_PER_MINUTE (30) searches per member a minute, every page counted (429 `rate_limited` with Retry-After).
          */
         get: operations["searchCommunity"];
         put?: never;

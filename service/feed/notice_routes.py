@@ -39,7 +39,8 @@ class SearchController(Controller):
         description=(
             "Chinese needs no spaces: `跑步` finds 今天早上去跑步了. Every word of `q` must match; a Chinese run of "
             "two or more characters matches as written, one character or a Latin word as the start of a word. "
-            "Only what every member sees: no pending, held, hidden or removed content, nothing by removed members; "
+            "Only what every member sees: no pending, held, hidden or removed content, nothing by members I blocked "
+            "(a removed member's writing is found while the feed shows it); "
             "where a read replica serves the hits, they may be up to `REPLICA_MAX_LAG` (1 s) behind every write, "
             "mine included. "
             "Each hit has a `snippet` of its text and the `highlights` in it as [start, end) UTF-16 offsets. "

@@ -18,7 +18,7 @@ CANDIDATES = 1000
 CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
 
 # Posts and comments of community $1 matching tsquery $2 that reader $3 may see (visible, not deleted, by
-# a robot or a member not removed; a comment also needs its post visible, a reply its thread), ranked, best
+# a robot or a member the reader did not block; a comment also needs its post visible, a reply its thread), ranked, best
 # first: keyset (rank, kind, id) < ($4, $5, $6), $7 rows. ts_rank is real (float4): the cursor gives it back
 # exactly, and it is compared as float8 (exact for every real; a forged rank past float4's range is no error then).
 SEARCH = f"""
@@ -34,7 +34,7 @@ WITH post_hits AS (
            c.community_id
     FROM comments c JOIN posts p ON p.community_id = c.community_id AND p.id = c.post_id
     WHERE c.community_id = $1 AND c.search_terms @@ $2::tsquery AND c.deleted_at IS NULL
-      AND c.status = 'visible' AND {_SHOWN_POST} AND {_SHOWN_THREAD} AND {author_shown("p", "$3", "$1")}
+      AND c.status = 'visible' AND {_SHOWN_POST} AND {_SHOWN_THREAD} AND {author_shown("p", "$3")}
     ORDER BY c.created_at DESC, c.id DESC
     LIMIT {CANDIDATES}
 ), hits AS (
@@ -42,7 +42,7 @@ WITH post_hits AS (
     FROM (SELECT * FROM post_hits UNION ALL SELECT * FROM comment_hits) h
     -- Whose writing the reader sees, on the candidates: in the scans above the planner would count on it to
     -- thin the newest matches and read every match instead of walking the recent-first index.
-    WHERE {author_shown("h", "$3", "$1")}
+    WHERE {author_shown("h", "$3")}
 )
 SELECT h.kind, h.id, h.post_id, h.author_id, h.text, h.created_at, h.rank,
        coalesce(u.nickname, r.nickname, h.robot) AS nickname, coalesce(u.avatar_url, r.avatar_url, '') AS avatar_url

@@ -62,13 +62,11 @@ async def test_only_what_every_member_sees_is_found(world):
     on_deleted = await world.comment(carol, shown["id"], "夜跑要注意安全")
     held_comment = await world.comment(carol, shown["id"], "夜跑 sandbox-review")
     assert held_comment["status"] == "pending"
-    by_removed = await world.post(carol, cid, "夜跑打卡第一天")
     assert (await world.client.delete(f"/v1/communities/{cid}/members/{carol.id}", headers=alice.headers)).is_success
 
     for reader in (alice, bob):  # not even their authors find held content
         found = {h["id"] for h in (await search(world, reader, cid, "夜跑"))["items"]}
-        assert found == {shown["id"]}, found
-    assert on_deleted["id"] not in found and by_removed["id"] not in found
+        assert found == {shown["id"], on_deleted["id"]}, found  # carol's comment stays though she was removed
 
     url = f"/v1/communities/{cid}/search"
     assert_problem(await world.client.get(url, params={"q": "夜跑"}, headers=dave.headers), 403, "not_member")
@@ -84,6 +82,24 @@ async def test_only_what_every_member_sees_is_found(world):
     assert blank["userMessage"] == "请输入要搜索的文字。"
     for bad in ({}, {"q": ""}, {"q": "跑" * 51}, {"q": "跑", "cursor": "bm90IGEgY3Vyc29y"}):
         assert_problem(await world.client.get(url, params=bad, headers=bob.headers), 400, "validation_failed")
+
+
+async def test_a_removed_members_writing_is_found_as_the_feed_shows_it(world):
+    """Removing a member ends their membership, not what they wrote: the feed, the post and its comments still show
+    it (until a moderator removes it), so search finds it too; a hit always opens to something the reader sees, and
+    what the reader sees can always be found."""
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(carol, cid, "夜跑打卡第一天")
+    comment = await world.comment(carol, post["id"], "夜跑路线在江边")
+    on_her_post = await world.comment(bob, post["id"], "夜跑带上我")
+    assert (await world.client.delete(f"/v1/communities/{cid}/members/{carol.id}", headers=alice.headers)).is_success
+
+    assert post["id"] in [item["id"] for item in (await world.feed(bob, cid))["items"]]
+    shown = {c["id"] for c in (await world.comments(bob, post["id"]))["items"]}
+    assert shown == {comment["id"], on_her_post["id"]}
+    found = {(hit["kind"], hit["id"]) for hit in (await search(world, bob, cid, "夜跑"))["items"]}
+    assert found == {("post", post["id"]), ("comment", comment["id"]), ("comment", on_her_post["id"])}
 
 
 async def test_hits_are_ranked_and_paged_by_cursor_without_repeats(world):
