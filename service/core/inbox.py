@@ -4,8 +4,8 @@ their request or their report, a trial won), in the transaction of the event.
 Never for the member's own action, nor from a member they blocked (service/core/blocks.py), nor to an erased
 account, nor about a post or comment of a community they no longer belong to (a removed member loses access at
 once); an item from a community the member muted is kept but does not count in the badge (muting takes the
-community's earlier items out too; leaving marks them read). Likes are one item per post: each new like raises it
-to the top, unread, with the count and the latest liker. The inbox domain
+community's earlier items out too; leaving marks them read). Likes are one item per post: each member's first like
+raises it to the top, unread, with the count and the latest liker. The inbox domain
 (service/inbox) reads, counts, marks and purges. A counted item is also a live event (service/core/live.py) with
 the new unread count, sent when the transaction commits. The count the writer reads is only its own view: two items
 committing at once each miss the other, so the hubs read the count again after the commit (`unread_of`, from

@@ -30,13 +30,16 @@ async def like(conn: asyncpg.Connection, post_id: int, user_id: int) -> m.LikeSt
         post = await _open_post_of_member(conn, post_id, user_id)
         if await conn.fetchval(q.INSERT_LIKE, post_id, user_id, post["community_id"]):
             count = await conn.fetchval(q.ADD_LIKE_COUNT, post_id, 1)
-            # Likes received count members, not clicks: liking again after an unlike records nothing.
+            # Likes received count members, not clicks: liking again after an unlike records nothing, and tells
+            # the author nothing (a like-unlike loop would raise the post's item to the top, unread, at will).
             if await conn.fetchval(q.FIRST_LIKE, post_id, user_id, post["community_id"]):
                 await record(conn, post["community_id"], user_id, "like", post_id=post_id)
-            if post["author_id"] is not None:
-                author, community_id = post["author_id"], post["community_id"]
-                likes = Item(author, "likes", "post", post_id, community_id, user_id, count=count, members_only=True)
-                await deliver(conn, likes)
+                if post["author_id"] is not None:
+                    author, community_id = post["author_id"], post["community_id"]
+                    likes = Item(
+                        author, "likes", "post", post_id, community_id, user_id, count=count, members_only=True
+                    )
+                    await deliver(conn, likes)
         else:
             count = await conn.fetchval(q.LIKE_COUNT, post_id)
     return m.LikeState(post_id=str(post_id), liked=True, like_count=count)

@@ -69,6 +69,30 @@ async def test_marking_read_moves_the_badge_and_a_new_like_raises_the_item_again
         )
 
 
+async def test_liking_again_after_an_unlike_does_not_raise_the_item_again(world):
+    """Likes tell of members, not clicks (as they are recorded and as shares count): one member liking and unliking
+    in a loop (a script) must not push the post's item back to the top, unread, and into the badge at will."""
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(alice, cid)
+    like = f"/v1/posts/{post['id']}/like"
+    assert (await world.client.put(like, headers=bob.headers)).status_code == 200
+    [told] = (await inbox(world, alice))["items"]
+    await world.client.post("/v1/me/notifications/read", json={"upToId": told["id"]}, headers=alice.headers)
+
+    for _ in range(3):
+        assert (await world.client.delete(like, headers=bob.headers)).json()["likeCount"] == 0
+        assert (await world.client.put(like, headers=bob.headers)).json()["likeCount"] == 1
+    assert await badge(world, alice) == 0
+    [item] = (await inbox(world, alice))["items"]
+    assert (item["id"], item["read"], item["count"]) == (told["id"], True, 1)
+
+    assert (await world.client.put(like, headers=carol.headers)).status_code == 200  # a new member's like does
+    [item] = (await inbox(world, alice))["items"]
+    assert int(item["id"]) > int(told["id"]) and not item["read"] and item["count"] == 2
+    assert item["actor"]["nickname"] == "carol" and await badge(world, alice) == 1
+
+
 async def test_a_muted_community_is_listed_but_left_out_of_the_badge(world):
     alice, bob = [await world.member(name) for name in ("alice", "bob")]
     cid = await world.community(alice, bob)
