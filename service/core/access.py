@@ -54,6 +54,13 @@ def role_of(community: str, user: str) -> str:
     return f"(SELECT {_role(**names)} {standing} AND {_status(**names)} = 'active')"
 
 
+def standing_status(m: str = "m", b: str = "b") -> str:
+    """SQL: the caller's status as the access check reads it, from their membership row `m` and the brand's team row
+    `b` (joined as `brand_admins b ON b.brand_id = <the community>.brand_id AND b.user_id = <the caller>`): `active`
+    for the brand's team, member or not; for reads that check the standing inside their own statement (the feed)."""
+    return _status(m, b)
+
+
 BRAND_ROLE = """
 SELECT a.role FROM brands b LEFT JOIN brand_admins a ON a.brand_id = b.id AND a.user_id = $2 WHERE b.id = $1
 """

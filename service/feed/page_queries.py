@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from service.core.access import standing_status
 from service.core.blocks import unblocked
 from service.core.json_text import array
 from service.core.shown import member_shown
@@ -53,12 +54,15 @@ SELECT (SELECT count(*) FROM page WHERE n > 0) AS fetched,
        {items}"""  # noqa: S608
 
 
-_STANDING = """
+# The caller's standing as the access check reads it (core/access.py): the brand's team stands in the brand's
+# communities, member or not.
+_STANDING = f"""
 standing AS (
-    SELECT c.id, m.status FROM communities c
+    SELECT c.id, {standing_status()} AS status FROM communities c
     LEFT JOIN memberships m ON m.community_id = c.id AND m.user_id = $2
+    LEFT JOIN brand_admins b ON b.brand_id = c.brand_id AND b.user_id = $2
     WHERE c.id = $1
-)"""
+)"""  # noqa: S608
 
 
 # Pinned notices (pins.py): the feed's first page starts with them, in the order pinned, numbered
@@ -196,7 +200,7 @@ SHARED_HOT = _pages(_shared_page, *_HOT)
 # Not which posts the comments are on: with the page's ids as a condition it was planned anew per read (0.4 ms).
 # `blocked`: the page's writers the reader blocked (their posts are left out; their comments need a page of its own).
 READER_OF_PAGE = f"""
-SELECT c.id IS NOT NULL AS found, m.status AS standing, {_PINS} AS pins,
+SELECT c.id IS NOT NULL AS found, {standing_status()} AS standing, {_PINS} AS pins,
        ARRAY(SELECT l.post_id FROM post_likes l
              WHERE l.community_id = $1 AND l.user_id = $2 AND l.post_id = ANY($3::text::bigint[])) AS liked,
        ARRAY(SELECT b.blocked_id FROM member_blocks b
@@ -218,6 +222,7 @@ SELECT c.id IS NOT NULL AS found, m.status AS standing, {_PINS} AS pins,
 FROM (SELECT $1::bigint AS id) wanted
 LEFT JOIN communities c ON c.id = wanted.id
 LEFT JOIN memberships m ON m.community_id = wanted.id AND m.user_id = $2
+LEFT JOIN brand_admins b ON b.brand_id = c.brand_id AND b.user_id = $2
 """  # noqa: S608
 # Essence: visible posts marked by an admin, most recently marked first; cursor (essence_at, id).
 ESSENCE = _pages(
@@ -258,10 +263,12 @@ MY_FEED = _pages(_my_feed)
 # One post as `me` sees it: $1 post, $2 me. The row tells the logic whether `me` may see it.
 POST_ITEM = f"""
 WITH page AS (SELECT p.*, 1 AS n FROM posts p WHERE p.id = $1)
-SELECT p.community_id, p.author_id, p.status, p.deleted_at IS NOT NULL AS deleted, m.status AS standing,
-       convert_to({item_json("$2", "p.community_id")}, 'UTF8') AS item
+SELECT p.community_id, p.author_id, p.status, p.deleted_at IS NOT NULL AS deleted,
+       {standing_status("m", "pb")} AS standing, convert_to({item_json("$2", "p.community_id")}, 'UTF8') AS item
 FROM page p
 LEFT JOIN memberships m ON m.community_id = p.community_id AND m.user_id = $2
+LEFT JOIN communities pc ON pc.id = p.community_id
+LEFT JOIN brand_admins pb ON pb.brand_id = pc.brand_id AND pb.user_id = $2
 {item_joins("$2", "p.community_id")}
 """  # noqa: S608
 

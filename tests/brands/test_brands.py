@@ -204,6 +204,38 @@ async def test_a_community_admin_cannot_mute_or_remove_someone_who_stands_for_th
     assert (await mute(owner, helper, 0)).status_code == 200
 
 
+async def test_the_brand_team_reads_the_feed_it_moderates_without_joining(world, db):
+    """The team stands as admin in the brand's communities, member or not (docs/brands.md): it pins, marks essence,
+    deletes and searches there, so it reads the feed, a post and its comments too. The feed's reads took the
+    membership row alone: 403 not_member on every page, and a post the team wrote was stored, then answered 403."""
+    owner, boss, helper, admin, member, brand, cid = await brand_community_with_its_team(world)
+    post = await world.post(member, cid, "周六一起跑步")
+    await world.comment(member, post["id"], "我也去")
+    pinned = await world.client.post(f"/v1/communities/{cid}/pins", json={"postId": post["id"]}, headers=boss.headers)
+    assert pinned.status_code == 200, pinned.text  # boss never joined
+    assert (await world.client.put(f"/v1/posts/{post['id']}/essence", headers=boss.headers)).status_code == 200
+
+    for url in (
+        f"/v1/communities/{cid}/feed",
+        f"/v1/communities/{cid}/feed?order=hot",
+        f"/v1/communities/{cid}/essence",
+        f"/v1/communities/{cid}/for-you",
+        f"/v1/communities/{cid}/members/{member.id}/posts",
+        f"/v1/posts/{post['id']}",
+        f"/v1/posts/{post['id']}/comments",
+    ):
+        read = await world.client.get(url, headers=boss.headers)
+        assert read.status_code == 200, (url, read.text)
+    assert post["id"] in [item["id"] for item in (await world.feed(boss, cid))["items"]]
+
+    written = await world.client.post(f"/v1/communities/{cid}/posts", json={"text": "品牌方来了"}, headers=boss.headers)
+    assert written.status_code == 201, written.text
+    assert await db.fetchval("SELECT count(*) FROM posts WHERE author_id = $1", boss.id) == 1
+    stranger = await world.member("路人")  # neither a member nor on the team: still refused
+    for url in (f"/v1/communities/{cid}/feed", f"/v1/posts/{post['id']}", f"/v1/posts/{post['id']}/comments"):
+        assert_problem(await world.client.get(url, headers=stranger.headers), 403, "not_member")
+
+
 async def test_a_brand_admin_who_is_not_a_member_has_no_introduction_or_settings_of_their_own(world):
     boss, helper = await world.member("品牌方"), await world.member("助理")
     brand = await create_brand(world, boss)
