@@ -37,9 +37,12 @@ WHERE r.id IS DISTINCT FROM $6
                                    WHERE o.user_id = ANY($1::bigint[]) AND o.kind = $3 AND o.subject_id = $5)))
   -- an erased account is told nothing: nobody can sign in to read it, and an item would hold data about it
   AND NOT r.id = ANY(ARRAY(SELECT u.id FROM users u WHERE u.id = ANY($1::bigint[]) AND u.erased_at IS NOT NULL))
-  -- $10, about what only the community's members may open: nobody else is told
+  -- $10, about what only the community's members may open: nobody else is told (the brand's team opens it, member
+  -- or not, as the access check reads it: core/access.py)
   AND (NOT $10 OR r.id = ANY(ARRAY(SELECT m.user_id FROM memberships m WHERE m.community_id = $2
-                                   AND m.user_id = ANY($1::bigint[]) AND m.status = 'active')))
+                                   AND m.user_id = ANY($1::bigint[]) AND m.status = 'active'))
+               OR r.id = ANY(ARRAY(SELECT a.user_id FROM communities c JOIN brand_admins a ON a.brand_id = c.brand_id
+                                   WHERE c.id = $2 AND a.user_id = ANY($1::bigint[]))))
 """
 _RETURNING = "RETURNING user_id, id, muted"
 _INSERT = _ROW + _RETURNING
@@ -85,12 +88,13 @@ class Item:
     data: dict = field(default_factory=dict)
     count: int = 1  # likes: the post's likes now
     once: bool = False  # a reminder: never twice to the same member about the same subject
-    members_only: bool = False  # about what only the community's active members may open (a post, a comment)
+    members_only: bool = False  # about what only those standing in the community may open (a post, a comment)
 
 
 async def deliver(conn: asyncpg.Connection, item: Item) -> None:
     """Write the item for its members in one statement, leaving out the actor (never for my own action),
-    whoever blocked the actor and, for a `members_only` item, whoever is not an active member of its community."""
+    whoever blocked the actor and, for a `members_only` item, whoever does not stand in its community (an active
+    member, or on the brand's team)."""
     users = [item.user_id] if isinstance(item.user_id, int) else list(item.user_id)
     if not users:
         return

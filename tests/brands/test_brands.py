@@ -236,6 +236,18 @@ async def test_the_brand_team_reads_the_feed_it_moderates_without_joining(world,
         assert_problem(await world.client.get(url, headers=stranger.headers), 403, "not_member")
 
 
+async def test_the_brand_team_hears_of_comments_and_likes_on_what_it_wrote_without_joining(world):
+    """A team member who never joined writes in the brand's community and reads the answers there (docs/brands.md), so
+    the inbox tells them of comments and likes as it tells a member: it reached active members alone."""
+    owner, boss, helper, admin, member, brand, cid = await brand_community_with_its_team(world)
+    post = await world.post(boss, cid, "新品试用名额开放")  # boss never joined
+    await world.comment(member, post["id"], "想要试用")
+    assert (await world.client.put(f"/v1/posts/{post['id']}/like", headers=member.headers)).status_code == 200
+    inbox = await world.client.get("/v1/me/notifications", headers=boss.headers)
+    assert [item["kind"] for item in inbox.json()["items"]] == ["likes", "comment"], inbox.text
+    assert inbox.json()["unreadCount"] == 2
+
+
 async def test_a_brand_admin_who_is_not_a_member_has_no_introduction_or_settings_of_their_own(world):
     boss, helper = await world.member("品牌方"), await world.member("助理")
     brand = await create_brand(world, boss)
