@@ -6,10 +6,11 @@ from service.core.shown import author_shown
 
 _SHOWN_POST = "p.deleted_at IS NULL AND p.status = 'visible'"
 # A reply shows only in its thread: one deleted, held or removed takes its replies out of the post's comments
-# (reading.list_comments), and out of search too.
-_SHOWN_THREAD = """(c.parent_id IS NULL OR EXISTS (
+# (reading.list_comments), and out of search too; so does one by a member reader $3 blocked, for that reader.
+_SHOWN_THREAD = f"""(c.parent_id IS NULL OR EXISTS (
         SELECT FROM comments t
-        WHERE t.community_id = $1 AND t.id = c.parent_id AND t.deleted_at IS NULL AND t.status = 'visible'))"""
+        WHERE t.community_id = $1 AND t.id = c.parent_id AND t.deleted_at IS NULL AND t.status = 'visible'
+          AND {author_shown("t", "$3")}))"""  # noqa: S608
 
 # Ranking reads every candidate's terms: a common word (one post in six) would rank tens of thousands. So the
 # newest CANDIDATES matching posts and as many comments are ranked (the recent-first indexes find them

@@ -205,6 +205,25 @@ async def test_a_reply_goes_out_of_search_with_its_thread(world, db):
     assert found(await search(world, alice, cid, "马拉松")) == {replies[3]["id"]}
 
 
+async def test_a_reply_in_the_thread_of_a_member_i_blocked_is_not_found(world):
+    """A blocked member's thread leaves my comment lists, and its replies with it (reading.py): search must not find
+    those replies either, since the hit would open to a post where I cannot see them."""
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol, dave)
+    post = await world.post(carol, cid, "周末去哪里玩")
+    blocked_thread = await world.comment(bob, post["id"], "去爬山")
+    other_thread = await world.comment(carol, post["id"], "去海边")
+    hidden = await world.comment(dave, post["id"], "马拉松比赛更好", parent=blocked_thread["id"])
+    shown = await world.comment(dave, post["id"], "马拉松比赛也行", parent=other_thread["id"])
+    blocked = await world.client.post("/v1/me/blocks", json={"userId": str(bob.id)}, headers=alice.headers)
+    assert blocked.status_code == 200, blocked.text
+
+    assert [t["id"] for t in (await world.comments(alice, post["id"]))["items"]] == [other_thread["id"]]
+    assert {hit["id"] for hit in (await search(world, alice, cid, "马拉松"))["items"]} == {shown["id"]}
+    # Others still find both.
+    assert {hit["id"] for hit in (await search(world, carol, cid, "马拉松"))["items"]} == {hidden["id"], shown["id"]}
+
+
 async def test_full_width_letters_and_digits_are_the_ascii_ones(world):
     """A Chinese keyboard in full-width mode types ｉＰｈｏｎｅ１５: written or searched that way, it is iPhone 15
     (as the keyword robot reads it, docs/feed.md), not a query with nothing to search for."""
