@@ -2448,7 +2448,7 @@ export interface paths {
         };
         /**
          * Every proposal, vote, withdrawal, moderation and phase change, oldest first
-         * @description Admins at any time; members once the poll is closed.
+         * @description Admins at any time; members once the poll is closed, without the name (`details.name`) of another member's proposal held for review or hidden.
          */
         get: operations["getPollAudit"];
         put?: never;

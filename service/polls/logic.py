@@ -214,11 +214,16 @@ async def list_polls(
 
 async def audit_log(conn: asyncpg.Connection, poll_id: int, user_id: int, limit: int, cursor: str | None):
     """Every proposal, vote, withdrawal, moderation and phase change, oldest first. Admins see it at any time;
-    members once the poll is closed (votes are not public while they can still sway others)."""
+    members once the poll is closed (votes are not public while they can still sway others), without the names of
+    proposals held for review or hidden (but their own)."""
     state = await poll_state(conn, poll_id)
     standing = await require_app_member(conn, state["community_id"], user_id, APP)
-    if standing["role"] not in ADMIN_ROLES and state["status"] != "closed":
+    admin = standing["role"] in ADMIN_ROLES
+    if not admin and state["status"] != "closed":
         raise Problem("poll_not_closed", "members see the full record once the poll is closed")
     entry = partial(from_row, m.PollAuditEntry)
-    items, next_cursor = await fetch_page(conn, q.AUDIT, poll_id, limit=limit, cursor=cursor, item=entry)
+    # A member reads no name the proposal list kept from them (held for WeChat's review, hidden by the admins).
+    items, next_cursor = await fetch_page(
+        conn, q.AUDIT, poll_id, admin, user_id, limit=limit, cursor=cursor, item=entry
+    )
     return m.PollAuditPage(items=items, next_cursor=next_cursor)

@@ -153,7 +153,10 @@ class PollsController(Controller):
         "/{poll_id:str}/audit",
         operation_id="getPollAudit",
         summary="Every proposal, vote, withdrawal, moderation and phase change, oldest first",
-        description="Admins at any time; members once the poll is closed.",
+        description=(
+            "Admins at any time; members once the poll is closed, without the name (`details.name`) of another "
+            "member's proposal held for review or hidden."
+        ),
         responses=PROBLEMS.responses(*POLL_MEMBER, "poll_not_closed"),
     )
     async def audit(

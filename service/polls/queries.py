@@ -105,13 +105,21 @@ INSERT INTO poll_audit (poll_id, community_id, actor_id, action, proposal_id, vo
 SELECT id, community_id, $2, $3, $4, $5, $6, $7 FROM polls WHERE id = $1
 """
 
+# $2: the reader is an admin; $3 the reader. A member reads a proposal's name only where the list shows it to them:
+# their own, a visible one, or one merged away that WeChat passed when it was made; never one held for WeChat's
+# review (pending) nor one the admins hid, whose names went to nobody else.
 AUDIT = """
-SELECT id::text AS id, action, actor_id::text AS actor_id, proposal_id::text AS proposal_id,
-       vote_id::text AS vote_id, subject_id::text AS subject_id, details, created_at, id AS sort_id
-FROM poll_audit
-WHERE poll_id = $1 AND ($2::bigint IS NULL OR id > $2)
+SELECT a.id::text AS id, a.action, a.actor_id::text AS actor_id, a.proposal_id::text AS proposal_id,
+       a.vote_id::text AS vote_id, a.subject_id::text AS subject_id,
+       CASE WHEN $2 OR a.action <> 'proposal.created' OR p.proposer_id = $3 OR p.status = 'visible'
+                 OR (p.status = 'merged' AND a.details ->> 'status' = 'visible')
+            THEN a.details ELSE a.details - 'name' END AS details,
+       a.created_at, a.id AS sort_id
+FROM poll_audit a
+LEFT JOIN poll_proposals p ON p.id = a.proposal_id AND p.community_id = a.community_id
+WHERE a.poll_id = $1 AND ($4::bigint IS NULL OR a.id > $4)
 ORDER BY sort_id  -- the number: a bare `id` here names the text column above ("100" before "99")
-LIMIT $3
+LIMIT $5
 """
 
 

@@ -200,3 +200,33 @@ async def test_the_record_pages_in_order_across_a_longer_id(world):
     assert ids[0] < 100 < ids[-1]
     assert ids == sorted(ids) and len(ids) == 11
     assert [e["action"] for e in seen][:5] == ["poll.created", *["proposal.created"] * 3, "poll.voting_opened"]
+
+
+async def test_the_record_shows_members_no_name_held_for_review_or_hidden(world):
+    # Found in review: once the poll closed, every member read in the record (proposal.created) the names WeChat held
+    # for review and the admins never showed, and those the admins hid: names the proposal list kept from them.
+    carol, dave, erin, _ = world.members
+    poll_id = (await world.open_poll())["id"]
+    held = await world.propose(erin, poll_id, "sandbox-review 咖啡")
+    assert held.status_code == 201 and held.json()["status"] == "pending"
+    hidden = await world.proposal(erin, poll_id, "难听的名字")
+    shown = await world.proposal(carol, poll_id, "晨光")
+    typo = await world.proposal(carol, poll_id, "晨光光")
+    url = f"/v1/polls/{poll_id}/proposals"
+    hide = await world.client.put(f"{url}/{hidden}", json={"status": "hidden"}, headers=world.admin.headers)
+    assert hide.status_code == 200, hide.text
+    merged = await world.client.post(f"{url}/{typo}/merge", json={"intoProposalId": shown}, headers=world.admin.headers)
+    assert merged.status_code == 200, merged.text
+    await world.advance(poll_id)
+    await world.voted(dave, poll_id, shown)
+    await world.close(poll_id)
+
+    async def record(who) -> dict[str, str | None]:
+        page = (await world.client.get(f"/v1/polls/{poll_id}/audit", headers=who.headers)).json()
+        return {e["proposalId"]: e["details"].get("name") for e in page["items"] if e["action"] == "proposal.created"}
+
+    held_id = held.json()["id"]
+    assert await record(dave) == {held_id: None, hidden: None, shown: "晨光", typo: "晨光光"}
+    # Their proposer and the admins read them all, as in the proposal list.
+    assert await record(erin) == {held_id: "sandbox-review 咖啡", hidden: "难听的名字", shown: "晨光", typo: "晨光光"}
+    assert await record(world.admin) == await record(erin)
