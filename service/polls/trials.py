@@ -22,6 +22,7 @@ from service.core.inbox import Item, deliver
 from service.core.interactions import record
 from service.core.media import claim_images, images_of, images_state
 from service.core.paging import fetch_page
+from service.core.revocation import hold_account
 from service.core.rows import from_row, lock_in_community
 from service.errors import Problem
 from service.polls import models as m
@@ -118,6 +119,9 @@ async def claim(conn: asyncpg.Connection, trial_id: int, user_id: int, data: m.T
     if not note:
         raise Problem("validation_failed", "the delivery note must not be blank")
     async with conn.transaction():
+        # The note is an address: none is written under an account erased since the token was checked (the erasure
+        # voids a claimed trial, which a claim committed after it would bring back, to be shipped to nobody).
+        await hold_account(conn, user_id)
         trial = _held_by(await _locked_against_removal(conn, trial_id), user_id)
         status = _status(trial)
         if status == "void":  # a claim would bring it back
