@@ -2430,7 +2430,7 @@ export interface paths {
         put?: never;
         /**
          * Move the poll to its next phase now (admins): proposing -> voting -> closed
-         * @description Does now what the deadline jobs do: a proposing poll opens voting, a voting poll closes with its final ranking, free trials and draw (as `closePoll`). A closed poll answers `poll_closed`.
+         * @description Does now what the deadline jobs do: a proposing poll opens voting, a voting poll closes with its final ranking, free trials and draw (as `closePoll`). A closed poll answers `poll_closed`. Each call moves the poll one phase on: send an `Idempotency-Key` so that a retry answers the first call's poll rather than closing the poll that call opened for voting.
          */
         post: operations["advancePoll"];
         delete?: never;
@@ -13393,7 +13393,10 @@ export interface operations {
     advancePoll: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A client-chosen unique key (e.g. a UUID). A retry with the same key returns the first answer instead of acting twice. Keys are kept for at least 24 hours. */
+                "Idempotency-Key"?: components["parameters"]["header.Idempotency-Key"];
+            };
             path: {
                 /** @description Resource id (decimal string of an integer) */
                 poll_id: components["parameters"]["path.poll_id"];
@@ -13416,6 +13419,7 @@ export interface operations {
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
             409: components["responses"]["Problem409_e7d0678629"];
+            422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };
     getPollAudit: {

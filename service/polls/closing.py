@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
+from litestar import Response
 
 from service.core.apps import require_app_member
+from service.core.idempotency import run_once, scope_of
 from service.core.inbox import Item, deliver
 from service.core.rows import lock_in_community
 from service.errors import Problem
@@ -180,9 +182,11 @@ async def advance_due(conn: asyncpg.Connection, poll_id: int) -> str | None:
         return state["status"]
 
 
-async def advance(conn: asyncpg.Connection, poll_id: int, admin_id: int) -> m.Poll:
-    """By hand: proposing -> voting now, or voting -> closed now."""
-    async with conn.transaction():
+async def advance(conn: asyncpg.Connection, poll_id: int, admin_id: int, key: str | None) -> Response[bytes]:
+    """By hand: proposing -> voting now, or voting -> closed now. Each call moves the poll one phase on: a retry with
+    the same Idempotency-Key answers the first call's poll instead of closing the poll that call opened for voting."""
+
+    async def action() -> tuple[int, m.Poll]:
         state = await poll_state(conn, poll_id, q.POLL_STATE_LOCKED)
         await require_app_member(conn, state["community_id"], admin_id, APP, admin=True)
         if state["status"] == "proposing":
@@ -191,7 +195,9 @@ async def advance(conn: asyncpg.Connection, poll_id: int, admin_id: int) -> m.Po
             await _close(conn, poll_id, admin_id)
         else:
             raise Problem("poll_closed")
-    return await read_poll(conn, poll_id, admin_id)
+        return 200, await read_poll(conn, poll_id, admin_id)
+
+    return await run_once(conn, admin_id, key, scope_of("poll.advance", poll_id), action)
 
 
 async def close(conn: asyncpg.Connection, poll_id: int, admin_id: int) -> m.Results:

@@ -112,13 +112,17 @@ class PollsController(Controller):
         summary="Move the poll to its next phase now (admins): proposing -> voting -> closed",
         description=(
             "Does now what the deadline jobs do: a proposing poll opens voting, a voting poll closes with its final "
-            "ranking, free trials and draw (as `closePoll`). A closed poll answers `poll_closed`."
+            "ranking, free trials and draw (as `closePoll`). A closed poll answers `poll_closed`. Each call moves the "
+            "poll one phase on: send an `Idempotency-Key` so that a retry answers the first call's poll rather than "
+            "closing the poll that call opened for voting."
         ),
         status_code=200,
-        responses=PROBLEMS.responses(*POLL_ADMIN, "poll_closed"),
+        responses=PROBLEMS.responses(*POLL_ADMIN, "poll_closed", "idempotency_key_reused"),
     )
-    async def advance(self, poll_id: PathId, user: CurrentUser, db: Db, storage: Store) -> Response[m.Poll]:
-        return await signed_json(storage, await closing.advance(db, poll_id, user.id))
+    async def advance(
+        self, poll_id: PathId, user: CurrentUser, db: Db, storage: Store, idempotency_key: IdempotencyKey = None
+    ) -> Response[m.Poll]:
+        return await sign_answer(storage, await closing.advance(db, poll_id, user.id, idempotency_key))
 
     @post(
         "/{poll_id:str}/close",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from service.polls import closing
 from tests.polls.conftest import poll_body
 from tests.world import assert_problem
@@ -100,6 +102,26 @@ async def test_admins_advance_the_phases_by_hand(world):
     # Closing again answers the same final results.
     results = (await world.client.get(f"/v1/polls/{poll_id}/results", headers=carol.headers)).json()
     assert await world.close(poll_id) == results
+
+
+async def test_a_retried_advance_answers_the_first_and_does_not_close_the_poll_it_opened(world):
+    # Found in review: `advance` moves the poll one phase on per call and took no Idempotency-Key, so an admin's retry
+    # (the answer lost on a phone's network, a double tap) of "open voting now" closed the poll it had just opened,
+    # for good, with no vote cast. A retry with the same key now answers the first call's poll.
+    poll_id = (await world.open_poll())["id"]
+    url = f"/v1/polls/{poll_id}/advance"
+    tapped = {**world.admin.headers, "Idempotency-Key": "open-voting-7f3a"}
+    first, again = await asyncio.gather(*(world.client.post(url, headers=tapped) for _ in range(2)))
+    assert first.status_code == again.status_code == 200, (first.text, again.text)
+    assert first.json()["status"] == again.json()["status"] == "voting"
+    assert (await world.poll(poll_id))["status"] == "voting"
+    late = await world.client.post(url, headers=tapped)
+    assert late.headers["Idempotent-Replayed"] == "true" and late.json()["status"] == "voting"
+    # Another key (another intent) moves it on, and the key of one poll is not the key of another.
+    closed = await world.client.post(url, headers={**world.admin.headers, "Idempotency-Key": "close-now-9c1e"})
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    other = (await world.open_poll())["id"]
+    assert_problem(await world.client.post(f"/v1/polls/{other}/advance", headers=tapped), 422, "idempotency_key_reused")
 
 
 async def test_closing_straight_from_the_proposal_phase(world):
