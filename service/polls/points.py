@@ -74,6 +74,9 @@ async def redeem(conn: asyncpg.Connection, poll_id: int, user_id: int, key: str 
         # Who may ask is settled before any lock: a stranger learns nothing and queues behind nobody.
         state = await poll_state(conn, poll_id)
         community_id = state["community_id"]
+        # A trial is for the community's members: the brand's team stands there member or not, and buys no place.
+        if not await conn.fetch(q.ACTIVE_MEMBERS_AMONG, community_id, [user_id]):
+            raise Problem("not_member", "trial places are for the community's members")
         await require_app_member(conn, community_id, user_id, APP)
         brand = await require_points_spendable(conn, community_id)
         poll = await conn.fetchrow(q.POLL_FOR_REDEMPTION, poll_id, community_id)

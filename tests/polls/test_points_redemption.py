@@ -581,3 +581,26 @@ async def test_when_the_claim_window_ends_after_the_redemption_window_only_the_p
     assert (await world.poll(poll["id"]))["trialPoints"]["placesLeft"] == 1
     assert_problem(await redeem(world, erin, poll["id"]), 409, "trial_redemption_closed")
     assert (await balance(world, erin, brand_id))["available"] == PRICE
+
+
+async def test_the_brands_team_redeems_no_place_where_it_is_no_member(world):
+    # Found in review: the brand's team stands as admins in every community of the brand, member or not, and the
+    # redemption let anyone who stands there buy a place: a team manager who is no member of the community, with points
+    # of check-ins made there as staff, took a place the members could have had, though a trial is for the members
+    # (the close's draw leaves such a voter out). A manager who is no member is now refused (not_member) and spends
+    # nothing; once a member, they redeem as any member.
+    brand_id = await make_brand(world)
+    manager = await sign_in(world.client, world.sandbox, "brand-manager")
+    async with world.db() as conn:
+        await conn.execute(
+            "INSERT INTO brand_admins (brand_id, user_id, role) VALUES ($1, $2, 'admin')", int(brand_id), manager.id
+        )
+    await earn(world, manager, 40)
+    poll_id = await offering_poll(world, places=1)
+    assert_problem(await redeem(world, manager, poll_id), 403, "not_member")
+    assert (await balance(world, manager, brand_id))["available"] == 40
+    assert (await world.poll(poll_id))["trialPoints"]["placesLeft"] == 1
+
+    await world.member("brand-manager")
+    redeemed = await redeem(world, manager, poll_id)
+    assert redeemed.status_code == 201, redeemed.text
