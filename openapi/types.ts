@@ -52,7 +52,7 @@ export interface paths {
         get: operations["getActivity"];
         /**
          * Edit an activity (admins); a new window or days regenerate the occurrences not yet open
-         * @description Only the fields sent change. A new window, weekdays, dates or end date drop the occurrences not yet open and generate them again; opened ones keep theirs. A new title or prompt must pass WeChat's content check outright (text held for review is refused too: the robot posts it); an ended activity answers `activity_ended`.
+         * @description Only the fields sent change. A new window, weekdays, dates or end date drop the occurrences not yet open and generate them again; opened ones keep theirs. A new title or prompt must pass WeChat's content check outright (text held for review is refused too: the robot posts it). An ended activity answers `activity_ended`: one an admin ended, or one whose schedule ran out (the local day after its `endsOn` or last date has come).
          */
         put: operations["updateActivity"];
         post?: never;
@@ -748,7 +748,7 @@ export interface paths {
         };
         /**
          * A community's theme activities, newest first (members)
-         * @description Active and ended activities unless `status` narrows them; `nextOpensAt` is the opening of the current or next occurrence (null when none is scheduled). `app_disabled` while the activities app is off.
+         * @description Active and ended activities unless `status` narrows them; `nextOpensAt` is the opening of the current or next occurrence (null when none is scheduled). An activity is ended once an admin ended it or once its schedule ran out (from the local day after its `endsOn` or last date, in the community's time zone). `app_disabled` while the activities app is off.
          */
         get: operations["listActivities"];
         put?: never;
@@ -3083,7 +3083,10 @@ export interface components {
             rewardPoints: number;
             /** Format: date */
             startsOn: string;
-            /** @enum {string} */
+            /**
+             * @description ended: an admin ended it, or its schedule ran out (no day of it left from today on, in the community's time zone: the day after its endsOn or its last date); an ended activity is not editable
+             * @enum {string}
+             */
             status: "active" | "ended";
             /** @example Asia/Shanghai */
             timeZone: string;
@@ -3171,7 +3174,10 @@ export interface components {
             /** @enum {string} */
             recurrence: "daily" | "weekly" | "dates";
             rewardPoints: number;
-            /** @enum {string} */
+            /**
+             * @description ended: an admin ended it, or its schedule ran out (no day of it left from today on, in the community's time zone: the day after its endsOn or its last date); an ended activity is not editable
+             * @enum {string}
+             */
             status: "active" | "ended";
             title: string;
             /** @example 09:00 */

@@ -24,6 +24,13 @@ Weekdays = Annotated[
 ]
 Dates = Annotated[list[date], Meta(max_length=60, examples=[["2025-05-01", "2025-05-04"]], description="dates: days")]
 RewardPoints = Annotated[int, Meta(ge=0, le=1000, examples=[10], description="Points per check-in")]
+ActivityStatus = Annotated[
+    Literal["active", "ended"],
+    Meta(
+        description="ended: an admin ended it, or its schedule ran out (no day of it left from today on, in the "
+        "community's time zone: the day after its endsOn or its last date); an ended activity is not editable"
+    ),
+]
 TimeZoneName = Annotated[
     str, Meta(min_length=1, max_length=64, examples=["Asia/Shanghai"], description="An IANA time zone name")
 ]
@@ -90,7 +97,7 @@ class Activity(msgspec.Struct, rename="camel", kw_only=True):
     window_end: Annotated[str, Meta(examples=["09:00"])]
     time_zone: Annotated[str, Meta(examples=["Asia/Shanghai"])]
     reward_points: int
-    status: Literal["active", "ended"]
+    status: ActivityStatus
     created_at: datetime
     current: Annotated[Occurrence | None, Meta(description="The occurrence open now")] = None
     next: Annotated[Occurrence | None, Meta(description="The next occurrence to open")] = None
@@ -104,7 +111,7 @@ class ActivitySummary(msgspec.Struct, rename="camel", kw_only=True):
     window_start: Annotated[str, Meta(examples=["06:00"])]
     window_end: Annotated[str, Meta(examples=["09:00"])]
     reward_points: int
-    status: Literal["active", "ended"]
+    status: ActivityStatus
     next_opens_at: Annotated[datetime | None, Meta(description="When the next (or current) window opens")]
     created_at: datetime
 

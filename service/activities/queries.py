@@ -18,19 +18,33 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 RETURNING id
 """
 
-ACTIVITY = """
-SELECT a.id, a.community_id, a.title, a.prompt, a.recurrence, a.weekdays, a.dates, a.starts_on, a.ends_on,
-       a.window_start, a.window_end, a.reward_points, a.status, a.generated_until, a.created_at, c.timezone
+# An activity's status as every reader sees it (`a` the activity, `c` its community): `ended` once an admin ended it
+# (the stored status) or once its schedule ran out: no day of it is left from today on, today being the local day in
+# the community's time zone. The days looked at are its dates, or the week from the first day left (a weekly
+# schedule's weekdays all fall in it): the rule of core/recurrence.py has_days_after. Computed where it is read, not
+# written by a job, so it is never an hour late and `?status=` filters (and pages) on what the items show.
+STATUS = """CASE WHEN a.status = 'ended' OR NOT EXISTS (
+    SELECT FROM (SELECT greatest(a.starts_on, (now() AT TIME ZONE c.timezone)::date) AS first) f
+    CROSS JOIN LATERAL (SELECT unnest(a.dates) WHERE a.recurrence = 'dates'
+                        UNION ALL SELECT f.first + n FROM generate_series(0, 6) n WHERE a.recurrence <> 'dates') d(day)
+    WHERE d.day >= f.first AND (a.ends_on IS NULL OR d.day <= a.ends_on)
+      AND (a.recurrence <> 'weekly' OR extract(isodow FROM d.day)::smallint = ANY (a.weekdays))
+) THEN 'ended' ELSE 'active' END"""
+
+_COLUMNS = f"""a.id, a.community_id, a.title, a.prompt, a.recurrence, a.weekdays, a.dates, a.starts_on, a.ends_on,
+       a.window_start, a.window_end, a.reward_points, {STATUS} AS status, a.generated_until, a.created_at, c.timezone"""
+
+ACTIVITY = f"""
+SELECT {_COLUMNS}
 FROM activities a JOIN communities c ON c.id = a.community_id WHERE a.id = $1
-"""
+"""  # noqa: S608 - a constant expression
 
 # $1 the community, $2 the activity: a row lock Citus takes on the community's shard (it takes none by id).
-LOCK_ACTIVITY = """
-SELECT a.id, a.community_id, a.title, a.prompt, a.recurrence, a.weekdays, a.dates, a.starts_on, a.ends_on,
-       a.window_start, a.window_end, a.reward_points, a.status, a.generated_until, a.created_at, c.timezone
+LOCK_ACTIVITY = f"""
+SELECT {_COLUMNS}
 FROM activities a JOIN communities c ON c.id = a.community_id WHERE a.community_id = $1 AND a.id = $2
 FOR UPDATE OF a
-"""
+"""  # noqa: S608 - a constant expression
 
 UPDATE_ACTIVITY = """
 UPDATE activities SET title = $2, prompt = $3, reward_points = $4, window_start = $5, window_end = $6,
@@ -42,14 +56,13 @@ END_ACTIVITY = "UPDATE activities SET status = 'ended', updated_at = now() WHERE
 
 SET_GENERATED_UNTIL = "UPDATE activities SET generated_until = $2 WHERE id = $1"
 
-# Active activities whose occurrences do not reach the horizon yet, in communities where the app is on.
-# (The app's check is SQL function community_app_active's body: Citus runs no such function over a distributed
-# table called from a statement.)
+# Active activities whose occurrences do not reach the horizon yet, in communities where the app is on (one whose
+# schedule ran out is ended: left out, it never fills the batch). (The app's check is SQL function
+# community_app_active's body: Citus runs no such function over a distributed table called from a statement.)
 TO_GENERATE = f"""
-SELECT a.id, a.community_id, a.title, a.prompt, a.recurrence, a.weekdays, a.dates, a.starts_on, a.ends_on,
-       a.window_start, a.window_end, a.reward_points, a.status, a.generated_until, a.created_at, c.timezone
+SELECT {_COLUMNS}
 FROM activities a JOIN communities c ON c.id = a.community_id
-WHERE a.status = 'active' AND (a.generated_until IS NULL OR a.generated_until < $1::date)
+WHERE {STATUS} = 'active' AND (a.generated_until IS NULL OR a.generated_until < $1::date)
   AND (a.ends_on IS NULL OR a.generated_until IS NULL OR a.generated_until < a.ends_on)
   AND {app_active("c.id", "'activities'")}
 ORDER BY a.id
@@ -139,17 +152,18 @@ ORDER BY o.opens_at DESC, o.id DESC
 LIMIT $5
 """
 
-ACTIVITIES = """
-SELECT a.id::text AS id, a.title, a.recurrence, a.window_start, a.window_end, a.reward_points, a.status,
+# The status filter is on the computed status: the cursor is the id, so a page never depends on it.
+ACTIVITIES = f"""
+SELECT a.id::text AS id, a.title, a.recurrence, a.window_start, a.window_end, a.reward_points, {STATUS} AS status,
        a.created_at, a.id AS sort_id,
        (SELECT min(o.opens_at) FROM activity_occurrences o
          WHERE o.activity_id = a.id AND o.community_id = a.community_id AND o.closes_at > now())
            AS next_opens_at
-FROM activities a
-WHERE a.community_id = $1 AND ($2::text IS NULL OR a.status = $2) AND ($3::bigint IS NULL OR a.id < $3)
+FROM activities a JOIN communities c ON c.id = a.community_id
+WHERE a.community_id = $1 AND ($2::text IS NULL OR {STATUS} = $2) AND ($3::bigint IS NULL OR a.id < $3)
 ORDER BY a.id DESC
 LIMIT $4
-"""
+"""  # noqa: S608 - a constant expression
 
 # A void check-in (its post deleted or rejected, migration 0046) leaves the occurrence open to a new one.
 HAS_CHECKED_IN = """

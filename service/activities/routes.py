@@ -67,7 +67,9 @@ class CommunityActivitiesController(Controller):
         summary="A community's theme activities, newest first (members)",
         description=(
             "Active and ended activities unless `status` narrows them; `nextOpensAt` is the opening of the current or "
-            "next occurrence (null when none is scheduled). `app_disabled` while the activities app is off."
+            "next occurrence (null when none is scheduled). An activity is ended once an admin ended it or once its "
+            "schedule ran out (from the local day after its `endsOn` or last date, in the community's time zone). "
+            "`app_disabled` while the activities app is off."
         ),
         responses={
             **PROBLEMS.responses(*MEMBER),
@@ -146,8 +148,9 @@ class ActivitiesController(Controller):
         description=(
             "Only the fields sent change. A new window, weekdays, dates or end date drop the occurrences not yet open "
             "and generate them again; opened ones keep theirs. A new title or prompt must pass WeChat's content check "
-            "outright (text held for review is refused too: the robot posts it); an ended activity answers "
-            "`activity_ended`."
+            "outright (text held for review is refused too: the robot posts it). An ended activity answers "
+            "`activity_ended`: one an admin ended, or one whose schedule ran out (the local day after its `endsOn` or "
+            "last date has come)."
         ),
         responses={
             **PROBLEMS.responses(*IN_ACTIVITY, "forbidden", "activity_ended", *CONTENT),

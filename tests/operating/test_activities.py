@@ -439,6 +439,79 @@ async def test_an_activity_whose_schedule_ran_out_says_it_ended(world, people):
     }
 
 
+async def test_an_activity_whose_last_day_is_over_is_ended_everywhere(world, people):
+    """Once the local day of its `endsOn` (or its last date) is over, in the community's time zone, an activity is
+    ended as one an admin ended: `status` ended in its detail and the list, listed under `?status=ended` (paged by
+    the cursor) and not under `active`, and editing it answers `activity_ended`. One whose last day is today is
+    active. Two communities, a day ahead of UTC and a day behind it for part of the day: at any hour one of them has
+    a local day that differs from UTC's."""
+    alice, bob, *_ = people
+    ended, running = {}, {}
+    for zone_name in ("Pacific/Kiritimati", "Etc/GMT+12"):
+        zone = ZoneInfo(zone_name)
+        cid = await world.community(alice, bob, name=f"circle in {zone_name}")
+        put = await world.api.put(
+            f"/v1/communities/{cid}/timezone", json={"timeZone": zone_name}, headers=alice.headers
+        )
+        assert put.status_code == 200, put.text
+        today = datetime.now(zone).date()
+        yesterday = today - timedelta(days=1)
+        window = local_window(zone)
+        schedules = {
+            "ended yesterday": ({"endsOn": today.isoformat()}, [yesterday - timedelta(days=3), yesterday, []]),
+            "last date yesterday": (
+                {"recurrence": "dates", "dates": [today.isoformat()]},
+                [yesterday - timedelta(days=3), None, [yesterday - timedelta(days=3), yesterday]],
+            ),
+        }
+        for name, (fields, (starts_on, ends_on, dates)) in schedules.items():
+            activity = await create_activity(world, alice, cid, **window, **fields)
+            # Scheduled in the past (the API refuses that): its days are over, its occurrences with them.
+            await world.pool.execute(
+                "UPDATE activities SET starts_on = $2, ends_on = $3, dates = $4 WHERE id = $1",
+                int(activity["id"]),
+                starts_on,
+                ends_on,
+                dates,
+            )
+            await world.pool.execute("DELETE FROM activity_occurrences WHERE activity_id = $1", int(activity["id"]))
+            ended[activity["id"]] = (cid, name)
+        for fields in ({"endsOn": today.isoformat()}, {"recurrence": "dates", "dates": [today.isoformat()]}):
+            activity = await create_activity(world, alice, cid, **window, **fields)
+            running[activity["id"]] = (cid, fields)
+
+    async def listed(cid: str, status: str | None) -> list[tuple[str, str]]:
+        items, cursor = [], None
+        while True:
+            params = {"limit": 1, **({"status": status} if status else {}), **({"cursor": cursor} if cursor else {})}
+            page = await world.api.get(f"/v1/communities/{cid}/activities", params=params, headers=bob.headers)
+            assert page.status_code == 200, page.text
+            items += [(item["id"], item["status"]) for item in page.json()["items"]]
+            if (cursor := page.json()["nextCursor"]) is None:
+                return items
+
+    for cid in {cid for cid, _ in [*ended.values(), *running.values()]}:
+        mine_ended = {aid for aid, (c, _) in ended.items() if c == cid}
+        mine_running = {aid for aid, (c, _) in running.items() if c == cid}
+        every = await listed(cid, None)
+        assert dict(every) == {**dict.fromkeys(mine_ended, "ended"), **dict.fromkeys(mine_running, "active")}
+        assert await listed(cid, "ended") == sorted(((aid, "ended") for aid in mine_ended), key=lambda i: -int(i[0]))
+        assert await listed(cid, "active") == sorted(
+            ((aid, "active") for aid in mine_running), key=lambda i: -int(i[0])
+        )
+    for aid, what in ended.items():
+        read = await world.api.get(f"/v1/activities/{aid}", headers=bob.headers)
+        assert read.status_code == 200 and read.json()["status"] == "ended", (what, read.text)
+        for change in ({"rewardPoints": 5}, {"endsOn": str(date.today() + timedelta(days=30))}):
+            edited = await world.api.put(f"/v1/activities/{aid}", json=change, headers=alice.headers)
+            assert_problem(edited, 409, "activity_ended")
+    for aid, what in running.items():
+        read = await world.api.get(f"/v1/activities/{aid}", headers=bob.headers)
+        assert read.status_code == 200 and read.json()["status"] == "active", (what, read.text)
+        edited = await world.api.put(f"/v1/activities/{aid}", json={"rewardPoints": 5}, headers=alice.headers)
+        assert edited.status_code == 200 and edited.json()["status"] == "active", (what, edited.text)
+
+
 async def standing(world, member, activity_id: str) -> dict:
     response = await world.api.get(f"/v1/activities/{activity_id}", headers=member.headers)
     assert response.status_code == 200, response.text
