@@ -489,3 +489,22 @@ async def test_0062_cancels_the_pending_requests_of_active_members_and_no_other(
         ("first", "cat", "pending", False),
         ("second", "ann", "pending", False),  # not a member there
     ]
+
+
+async def test_0063_gives_texts_written_before_their_han_beyond_the_basic_block(empty_database):
+    rows = """
+    INSERT INTO users (appid, openid) VALUES ('wx-test-app', 'ann');
+    INSERT INTO communities (owner_id, name, welcome_template) SELECT id, 'Runners', '' FROM users;
+    INSERT INTO posts (community_id, author_id, text, status)
+    SELECT c.id, c.owner_id, t.text, 'visible' FROM communities c, (VALUES ('去𠮷野家'), ('跑步')) t (text);
+    INSERT INTO comments (community_id, post_id, author_id, text, status)
+    SELECT community_id, id, author_id, '〇〇群', 'visible' FROM posts WHERE text = '跑步';
+    """
+    async with migrated_over(empty_database, 63, rows) as conn:
+        posts = await conn.fetch("SELECT text, search_terms::text, updated_at = created_at AS untouched FROM posts")
+        comment = await conn.fetchval("SELECT search_terms::text FROM comments")
+    assert sorted(tuple(r) for r in posts) == [
+        ("去𠮷野家", "'去𠮷':1 '家':4 '野家':3 '𠮷野':2", True),
+        ("跑步", "'步':2 '跑步':1", True),
+    ]
+    assert comment == "'〇〇':1 '〇群':2 '群':3"

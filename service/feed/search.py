@@ -1,6 +1,6 @@
 """Search in a community: posts and comments by words, Chinese included (docs/search.md).
 
-Texts are indexed by PostgreSQL's `search_terms` (migrations 0024, 0056): CJK runs as overlapping bigrams plus
+Texts are indexed by PostgreSQL's `search_terms` (migrations 0024, 0056, 0063): CJK runs as overlapping bigrams plus
 their last character, other words whole. A query is cut by the same rules here: a CJK run of two or more characters
 must appear as consecutive bigrams (a phrase), one character or a word as a prefix; all of them must match.
 Hits are ranked by ts_rank; each carries a snippet of its text around the first match, and the ranges of
@@ -23,8 +23,13 @@ from service.feed import models as m
 from service.feed import search_queries as sq
 from service.settings import Settings
 
-# The same classes as search_terms() (migrations 0024, 0056): Han, kana, Hangul; ASCII and Latin letters, digits.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+# The same classes as search_terms() (migration 0063; tests/feed/test_search_terms.py compares the two over every
+# character outside the private-use planes): Han (々 and 〇, the basic block, Extension A, compatibility ideographs,
+# the supplementary planes' Extension B and later), kana, Bopomofo, Hangul; ASCII and Latin letters, digits.
+_CJK = (
+    "\u3005\u3007\u3040-\u30ff\u3100-\u312f\u31a0-\u31bf\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+    "\U00020000-\U0003ffff"
+)
 _WORD = "0-9a-z\u00c0-\u024f"
 _TOKEN = re.compile(f"[{_CJK}]+|[{_WORD}]+")
 _UPPER, _LOWER, _DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz", "0123456789"

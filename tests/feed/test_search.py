@@ -236,3 +236,24 @@ async def test_full_width_letters_and_digits_are_the_ascii_ones(world):
         assert set(hits) == {full["id"], half["id"]}, q
     [hit] = [h for h in (await search(world, bob, cid, "ｉｐｈｏｎｅ\u3000１５"))["items"] if h["id"] == full["id"]]
     assert marked(hit) == ["ｉＰｈｏｎｅ", "１５"]  # marked in the text as written
+
+
+async def test_han_beyond_the_basic_block_and_bopomofo_are_words_to_search(world):
+    """々, 〇, the ideographs of the supplementary planes (𠮷, Extension B) and Bopomofo are Chinese text too: a post
+    holding them is found by them, and a query of nothing else is no blank one."""
+    alice, bob = [await world.member(name) for name in ("alice", "bob")]
+    cid = await world.community(alice, bob)
+    lunch = await world.post(alice, cid, "中午去𠮷野家吃饭")
+    group = await world.post(bob, cid, "欢迎加入〇〇群，二〇二六年天天打卡")
+    zhuyin = await world.post(bob, cid, "ㄅㄆㄇ注音练习，人々")
+    await world.post(alice, cid, "野家常菜，加入跑步群")  # 野家 and 群, never 𠮷野家 or 〇〇群
+
+    def found(page: dict) -> list[str]:
+        return [hit["id"] for hit in page["items"]]
+
+    [hit] = (await search(world, bob, cid, "𠮷野家"))["items"]
+    assert hit["id"] == lunch["id"] and marked(hit) == ["𠮷野家"]  # 𠮷 is 2 UTF-16 units
+    assert found(await search(world, bob, cid, "〇〇群")) == [group["id"]]
+    only = {"𠮷": lunch, "〇〇": group, "二〇二六": group, "ㄅㄆ": zhuyin, "々": zhuyin}  # only such characters
+    for q, post in only.items():
+        assert found(await search(world, bob, cid, q)) == [post["id"]], q
