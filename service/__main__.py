@@ -302,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("distribute", help="on a Citus coordinator: place every table as service/db/citus.sql says")
     sub.add_parser("worker", help="run background jobs until SIGTERM (any number of workers may run)")
     sub.add_parser(
-        "rebuild-metrics", help="recompute every metrics roll-up from the raw events (gives what the worker built)"
+        "rebuild-metrics",
+        help="recompute the metrics roll-ups from the raw events (gives what the worker built); days whose events "
+        "retention dropped keep theirs",
     )
     sub.add_parser("sandbox", help="serve the WeChat sandbox on SANDBOX_HOST:SANDBOX_PORT")
     export = sub.add_parser("openapi", help="write openapi.json and openapi.yaml into a folder, and docs/errors.md")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import msgspec
 import pytest
@@ -209,6 +209,63 @@ async def test_partitions_past_retention_are_dropped(database_url, settings):
         assert "interaction_events_202402" in names and "interaction_events_default" in names
     finally:
         await conn.close()
+
+
+async def test_a_rebuild_after_retention_keeps_the_metrics_of_days_whose_events_were_dropped(database_url, settings):
+    from zoneinfo import ZoneInfo
+
+    from service.interactions import logic
+
+    zone = ZoneInfo(settings.metrics_timezone)  # Asia/Shanghai: a local day starts at 16:00 UTC the day before
+    f = await Factory.connect(database_url, settings)
+    conn = f.conn
+    try:
+        await conn.execute("SELECT ensure_interaction_partitions('2024-01-01', 3)")
+        owner, member = await f.user("owner"), await f.user("member")
+        community = await f.community("Old", owner=owner)
+        # 10 January (its month goes), 1 February at 03:00 (still January in UTC: that part of the day goes, the
+        # rest stays) and at noon, and 10 February (kept).
+        times = [
+            datetime(2024, m, d, hh, tzinfo=zone) for m, d, hh in ((1, 10, 12), (2, 1, 3), (2, 1, 12), (2, 10, 12))
+        ]
+        await f.join(community, member, at=times[0])
+        post = await f.post(community, owner, "A post worth reading", at=times[0])
+        for at in times:
+            await f.like(post, member, at=at)
+            await f.comment(post, member, "Nice one, thanks", at=at)
+            await f.session(community, member, at, at + timedelta(minutes=10))
+            await conn.execute(
+                "INSERT INTO interaction_events (community_id, user_id, kind, post_id, target, dwell_ms, occurred_at) "
+                "VALUES ($1, $2, 'post_view', $3, 'post:' || $3::bigint, 5000, $4)",
+                community,
+                member,
+                post,
+                at,
+            )
+        await logic.rollup_incremental(conn, settings)
+
+        async def figures():
+            start, end = date(2024, 1, 1), date(2024, 2, 29)
+            periods, total, _ = await logic.compute_metrics(conn, settings, community, start, end, "day")
+            return periods, total
+
+        before = await figures()
+        by_day = dict(before[0])
+        assert by_day[date(2024, 1, 10)].page_views == 1
+        assert by_day[date(2024, 1, 10)].new_members == 1
+        assert by_day[date(2024, 2, 1)].page_views == 2
+
+        # The retention job drops January; 10 February's roll-ups are lost (say, by a restore); a rebuild is run.
+        dropped = await logic.drop_expired_partitions(conn, settings, datetime(2025, 3, 15, tzinfo=UTC))
+        assert dropped == ["interaction_events_202401"]
+        for table in ("rollup_views", "rollup_presence", "rollup_contributions", "rollup_days"):
+            await conn.execute(f"DELETE FROM {table} WHERE day = '2024-02-10'")  # noqa: S608
+        days = await logic.rebuild(conn, settings)
+        # January and 1 February keep what was rolled up from events no longer stored; 10 February is back.
+        assert await figures() == before
+        assert days == 1  # 10 February, the only day whose events are all stored
+    finally:
+        await f.close()
 
 
 async def test_joins_and_departures_are_recorded_with_the_membership_change(client, settings, database_url):

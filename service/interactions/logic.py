@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -80,22 +80,36 @@ async def rebuild_speech(conn: asyncpg.Connection, zone: str) -> None:
 
 
 async def rebuild(conn: asyncpg.Connection, settings: Settings) -> int:
-    """Recompute every roll-up from raw events and sessions."""
+    """Recompute the roll-ups of every day whose events are all still stored (every day, unless retention dropped
+    some) from raw events and sessions; older days keep theirs. Returns how many community-days were recomputed."""
     # Statistics first: after a restore (pg_restore brings none) or a bulk load, the roll-ups planned without them
     # can run for hours (a benchmark's seed: one day's contributions past 12 minutes), and autovacuum never
     # analyses the events' partitioned parent.
     await conn.execute(q.ANALYZE_SOURCES)
+    zone = settings.metrics_timezone
     async with conn.transaction():
-        await rebuild_speech(conn, settings.metrics_timezone)
-        await conn.execute("TRUNCATE rollup_views, rollup_presence, rollup_contributions, rollup_days")
-        days = await conn.fetch(q.ALL_DAYS, settings.metrics_timezone)
+        await rebuild_speech(conn, zone)  # from posts and comments, which retention never drops
+        await conn.execute(q.LOCK_EVENTS)  # first: a roll-up run holds the events and waits for the roll-ups
+        await conn.execute(q.LOCK_ROLLUPS)
+        first = first_whole_day(await conn.fetchval(q.EVENTS_KEPT_FROM), zone)
+        await conn.execute(q.CLEAR_DAYS_FROM, first)
+        days = await conn.fetch(q.ALL_DAYS, zone, first)
         for row in days:
             await rollup_day(conn, settings, row["community_id"], row["day"])
     return len(days)
 
 
+def first_whole_day(kept_from: datetime | None, zone: str) -> date | None:
+    """The first local day that starts when every event is stored (None: every event is)."""
+    if kept_from is None:
+        return None
+    day = kept_from.astimezone(ZoneInfo(zone)).date()
+    return day if day_bounds(day, zone)[0] >= kept_from else day + timedelta(days=1)
+
+
 async def drop_expired_partitions(conn: asyncpg.Connection, settings: Settings, now: datetime) -> list[str]:
-    """Drop monthly partitions whose whole month is older than the retention period."""
+    """Drop monthly partitions whose whole month is older than the retention period, and record that every event
+    from the cutoff on is still stored (a rebuild keeps the roll-ups of the days before)."""
     months = now.year * 12 + now.month - 1 - settings.event_retention_months
     cutoff = f"{months // 12:04d}{months % 12 + 1:02d}"
     names = [
@@ -103,8 +117,11 @@ async def drop_expired_partitions(conn: asyncpg.Connection, settings: Settings, 
         for r in await conn.fetch(q.EVENT_PARTITIONS)
         if r["name"][len("interaction_events_") :].isdigit() and r["name"][len("interaction_events_") :] < cutoff
     ]
-    for name in names:
-        await conn.execute(f'DROP TABLE "{name}"')  # names come from the catalogue, never from input
+    if names:
+        async with conn.transaction():
+            for name in names:
+                await conn.execute(f'DROP TABLE "{name}"')  # names come from the catalogue, never from input
+            await conn.execute(q.KEEP_EVENTS_FROM, datetime(months // 12, months % 12 + 1, 1, tzinfo=UTC))
     return names
 
 

@@ -177,12 +177,33 @@ FROM presence_sessions,
 WHERE last_seen_at > $1 - interval '2 minutes'
 """
 
+# The days a rebuild rolls up: from $2 (the first day whose events are all stored; NULL: every day) on.
 ALL_DAYS = """
-SELECT DISTINCT community_id, (occurred_at AT TIME ZONE $1)::date AS day FROM interaction_events
-UNION
-SELECT DISTINCT community_id, d::date
-FROM presence_sessions,
-     generate_series((started_at AT TIME ZONE $1)::date, (last_seen_at AT TIME ZONE $1)::date, interval '1 day') d
+SELECT * FROM (
+    SELECT DISTINCT community_id, (occurred_at AT TIME ZONE $1)::date AS day FROM interaction_events
+    UNION
+    SELECT DISTINCT community_id, d::date
+    FROM presence_sessions,
+         generate_series((started_at AT TIME ZONE $1)::date, (last_seen_at AT TIME ZONE $1)::date, interval '1 day') d
+) days
+WHERE $2::date IS NULL OR day >= $2
+"""
+
+# Retention (drop_expired_partitions) records from when every event is stored: the roll-ups of the days before are
+# all that is left of them, and a rebuild keeps them. A rebuild holds roll-up writers off (readers read on) and the
+# retention's drops (they lock the events' parent) until it commits, so it never reads a month dropped meanwhile.
+EVENTS_KEPT_FROM = "SELECT watermark FROM rollup_state WHERE name = 'retention'"
+KEEP_EVENTS_FROM = """
+INSERT INTO rollup_state AS s (name, watermark) VALUES ('retention', $1)
+ON CONFLICT (name) DO UPDATE SET watermark = greatest(s.watermark, excluded.watermark)
+"""
+LOCK_EVENTS = "LOCK TABLE interaction_events IN ACCESS SHARE MODE"
+LOCK_ROLLUPS = "LOCK TABLE rollup_views, rollup_presence, rollup_contributions, rollup_days IN EXCLUSIVE MODE"
+CLEAR_DAYS_FROM = """
+WITH v AS (DELETE FROM rollup_views WHERE $1::date IS NULL OR day >= $1),
+     p AS (DELETE FROM rollup_presence WHERE $1::date IS NULL OR day >= $1),
+     c AS (DELETE FROM rollup_contributions WHERE $1::date IS NULL OR day >= $1)
+DELETE FROM rollup_days WHERE $1::date IS NULL OR day >= $1
 """
 
 # --- metrics -------------------------------------------------------------------------------------
