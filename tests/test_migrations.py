@@ -7,6 +7,7 @@ import dataclasses
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -508,3 +509,21 @@ async def test_0063_gives_texts_written_before_their_han_beyond_the_basic_block(
         ("跑步", "'步':2 '跑步':1", True),
     ]
     assert comment == "'〇〇':1 '〇群':2 '群':3"
+
+
+@pytest.mark.parametrize(
+    ("rolled_up", "kept_from"), [("2024-02-01", datetime(2024, 2, 1, tzinfo=UTC)), ("2024-02-02", None)]
+)
+async def test_0064_records_from_when_events_are_kept_where_retention_had_dropped_rolled_up_days(
+    empty_database, rolled_up, kept_from
+):
+    # Retention dropped January 2024 before it recorded its drops. A day rolled up up to 1 February (in Asia/Shanghai it
+    # starts in January): a rebuild must keep the days before February's. From 2 February on only: every day rebuilt.
+    rows = """
+    SELECT ensure_interaction_partitions('2024-01-01', 3);
+    DROP TABLE interaction_events_202401;
+    INSERT INTO rollup_days (community_id, day, peak_concurrent, new_members) VALUES (1, 'DAY', 1, 1);
+    """.replace("DAY", rolled_up)
+    async with migrated_over(empty_database, 64, rows) as conn:
+        mark = await conn.fetchval("SELECT watermark FROM rollup_state WHERE name = 'retention'")
+    assert mark == kept_from
