@@ -92,7 +92,8 @@ async def rebuild(conn: asyncpg.Connection, settings: Settings) -> int:
         await conn.execute(q.LOCK_EVENTS)  # first: a roll-up run holds the events and waits for the roll-ups
         await conn.execute(q.LOCK_ROLLUPS)
         first = first_whole_day(await conn.fetchval(q.EVENTS_KEPT_FROM), zone)
-        await conn.execute(q.CLEAR_DAYS_FROM, first)
+        for statement in q.CLEAR_DAYS_FROM:
+            await conn.execute(statement, first)
         days = await conn.fetch(q.ALL_DAYS, zone, first)
         for row in days:
             await rollup_day(conn, settings, row["community_id"], row["day"])

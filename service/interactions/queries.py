@@ -199,12 +199,13 @@ ON CONFLICT (name) DO UPDATE SET watermark = greatest(s.watermark, excluded.wate
 """
 LOCK_EVENTS = "LOCK TABLE interaction_events IN ACCESS SHARE MODE"
 LOCK_ROLLUPS = "LOCK TABLE rollup_views, rollup_presence, rollup_contributions, rollup_days IN EXCLUSIVE MODE"
-CLEAR_DAYS_FROM = """
-WITH v AS (DELETE FROM rollup_views WHERE $1::date IS NULL OR day >= $1),
-     p AS (DELETE FROM rollup_presence WHERE $1::date IS NULL OR day >= $1),
-     c AS (DELETE FROM rollup_contributions WHERE $1::date IS NULL OR day >= $1)
-DELETE FROM rollup_days WHERE $1::date IS NULL OR day >= $1
-"""
+# The roll-ups from day $1 on (NULL: every day), table by table.
+CLEAR_DAYS_FROM = (
+    "DELETE FROM rollup_views WHERE $1::date IS NULL OR day >= $1",
+    "DELETE FROM rollup_presence WHERE $1::date IS NULL OR day >= $1",
+    "DELETE FROM rollup_contributions WHERE $1::date IS NULL OR day >= $1",
+    "DELETE FROM rollup_days WHERE $1::date IS NULL OR day >= $1",
+)
 
 # --- metrics -------------------------------------------------------------------------------------
 # $1 community, $2 window start, $3 window end (timestamptz), $4 time zone, $5 granularity.
