@@ -2430,7 +2430,7 @@ export interface paths {
         put?: never;
         /**
          * Move the poll to its next phase now (admins): proposing -> voting -> closed
-         * @description Does now what the deadline jobs do: a proposing poll opens voting, a voting poll closes with its final ranking, free trials and draw (as `closePoll`). A closed poll answers `poll_closed`. Each call moves the poll one phase on: send an `Idempotency-Key` so that a retry answers the first call's poll rather than closing the poll that call opened for voting.
+         * @description Does now what the deadline jobs do: a proposing poll opens voting, a voting poll closes with its final ranking, free trials and draw (as `closePoll`). A closed poll answers `poll_closed`. Each call moves the poll one phase on. Send `fromStatus`, the phase shown to the admin: when the poll is no longer in it (another admin pressed first, or a deadline passed), nothing changes and the answer is `poll_phase_changed`, so two admins pressing at once move it one phase, not straight to closed. Send an `Idempotency-Key` too, so that a retry answers the first call's poll. Without a body (older clients) it moves on from whatever phase the poll is in.
          */
         post: operations["advancePoll"];
         delete?: never;
@@ -5793,6 +5793,14 @@ export interface components {
             /** Format: date-time */
             votingOpenedAt: string | null;
         };
+        /** PollAdvance */
+        PollAdvance: {
+            /**
+             * @description The phase the admin means to leave (the `status` they see): when the poll is no longer in it (another admin or a deadline moved it on), nothing changes and the answer is `poll_phase_changed`
+             * @enum {null|string}
+             */
+            fromStatus?: "proposing" | "voting" | null;
+        };
         /** PollAuditEntry */
         PollAuditEntry: {
             /** @example vote.cast */
@@ -5974,7 +5982,7 @@ export interface components {
              * @description Stable machine-readable code; docs/errors.md says what each means and what to do
              * @enum {string}
              */
-            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_attended" | "meetup_cancelled" | "meetup_full" | "meetup_started" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_group_share_info" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "phone_code_invalid" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_rollup_pending" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_own_order" | "refund_window_closed" | "request_not_pending" | "reward_already_paid" | "reward_below_minimum" | "reward_not_found" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_holder_removed" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
+            code: "activity_ended" | "already_checked_in" | "already_in_series" | "already_introduced" | "already_member" | "already_reported" | "already_voted" | "app_disabled" | "app_not_renewable" | "author_not_member" | "bad_request" | "batch_too_large" | "blocked" | "brand_has_no_communities" | "cancellation_closed" | "cannot_block_yourself" | "cannot_report_yourself" | "cap_below_member_count" | "capacity_below_signups" | "case_decided" | "check_in_late" | "check_in_not_open" | "code_used" | "collection_closed" | "collection_settled" | "community_full" | "community_in_brand" | "community_in_series" | "conflict" | "content_rejected" | "duplicate_proposal" | "edit_window_closed" | "export_too_large" | "export_window_too_long" | "feedback_exists" | "forbidden" | "idempotency_key_reused" | "initiator_left" | "internal_error" | "introduction_required" | "invalid_code" | "invalid_merge" | "invalid_open_data" | "invalid_refresh_token" | "invalid_signature" | "invite_expired" | "invite_not_found" | "invite_used_up" | "json_too_deep" | "media_link_invalid" | "media_rejected" | "media_too_large" | "media_too_many_pixels" | "media_unreadable" | "media_unsupported_type" | "meetup_attended" | "meetup_cancelled" | "meetup_full" | "meetup_started" | "member_muted" | "member_removed" | "mention_not_member" | "method_not_allowed" | "no_feedback" | "no_places_left" | "no_points_offer" | "not_enough_points" | "not_found" | "not_group_share_info" | "not_member" | "not_participant" | "not_ready" | "not_signed_up" | "not_trial_holder" | "nothing_to_allocate" | "nothing_to_withdraw" | "open_data_signature_mismatch" | "operator_only" | "order_already_paid" | "order_not_paid" | "order_paid_out" | "owner_must_transfer" | "pay_notification_malformed" | "pay_notification_mismatch" | "pay_notification_stale" | "pay_notification_unknown" | "pay_serial_unknown" | "pay_signature_invalid" | "payload_too_large" | "payment_required" | "payment_unavailable" | "payout_too_large" | "phone_code_invalid" | "pin_limit_reached" | "points_not_spendable" | "points_places_below_redeemed" | "poll_closed" | "poll_not_accepting_proposals" | "poll_not_accepting_votes" | "poll_not_closed" | "poll_phase_changed" | "pool_cancelled" | "pool_committed" | "pool_not_found" | "pool_not_paid" | "pool_rollup_pending" | "pool_window_open" | "post_not_editable" | "post_not_pinnable" | "proposal_limit_reached" | "proposal_merged" | "proposal_not_votable" | "rate_limited" | "refresh_token_reused" | "refund_exceeds_remaining" | "refund_not_allowed" | "refund_own_order" | "refund_window_closed" | "request_not_pending" | "reward_already_paid" | "reward_below_minimum" | "reward_not_found" | "reward_too_large" | "search_query_blank" | "share_already_paid" | "signup_closed" | "token_expired" | "too_many_blocks" | "too_many_mentions" | "too_many_rules" | "trial_already_held" | "trial_already_shipped" | "trial_expired" | "trial_holder_removed" | "trial_not_claimed" | "trial_redemption_closed" | "trial_void" | "unauthorized" | "unsupported_media_type" | "upgrade_required" | "validation_failed" | "venue_check_in_closed" | "venue_code_expired" | "venue_code_invalid" | "vote_changes_not_allowed" | "vote_limit_reached" | "wechat_error" | "wechat_session_stale" | "wechat_unavailable" | "window_too_long";
             detail?: string | null;
             errors?: components["schemas"]["FieldError"][] | null;
             instance?: string | null;
@@ -8037,6 +8045,22 @@ export interface components {
                 };
             };
         };
+        /**
+         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
+         *     - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
+         *     - `poll_phase_changed`: The poll is no longer in the phase you meant to leave (`fromStatus`): another admin or a deadline moved it on, and nothing changed. Read the poll again.
+         */
+        Problem409_a94e424b83: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemBody"] & {
+                    /** @enum {string} */
+                    code: "app_disabled" | "poll_closed" | "poll_phase_changed";
+                };
+            };
+        };
         /** @description - `already_in_series`: You are already a member of a sister community of this series (one at a time). */
         Problem409_already_in_series: {
             headers: {
@@ -8259,21 +8283,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["ProblemBody"] & {
                     /** @enum {string} */
                     code: "nothing_to_allocate" | "pool_cancelled" | "pool_not_paid" | "pool_rollup_pending" | "pool_window_open" | "reward_too_large";
-                };
-            };
-        };
-        /**
-         * @description - `app_disabled`: This app is switched off in this community, or its paid period has ended.
-         *     - `poll_closed`: The poll is closed: its results are final and nothing in it changes any more.
-         */
-        Problem409_e7d0678629: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["ProblemBody"] & {
-                    /** @enum {string} */
-                    code: "app_disabled" | "poll_closed";
                 };
             };
         };
@@ -13409,7 +13418,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PollAdvance"] | null;
+            };
+        };
         responses: {
             /** @description Request fulfilled, document follows */
             200: {
@@ -13420,11 +13433,12 @@ export interface operations {
                     "application/json": components["schemas"]["Poll"];
                 };
             };
-            400: components["responses"]["Problem400_validation_failed"];
+            400: components["responses"]["Problem400_3cd090c3a3"];
             401: components["responses"]["Problem401_96fc0df2fc"];
             403: components["responses"]["Problem403_37f581a5cb"];
             404: components["responses"]["Problem404_not_found"];
-            409: components["responses"]["Problem409_e7d0678629"];
+            409: components["responses"]["Problem409_a94e424b83"];
+            413: components["responses"]["Problem413_payload_too_large"];
             422: components["responses"]["Problem422_idempotency_key_reused"];
         };
     };

@@ -190,6 +190,10 @@ USER_MESSAGES: dict[str, tuple[str, str]] = {
     "poll_not_accepting_proposals": ("投票已停止征集名称。", "This poll no longer takes proposals."),
     "poll_not_accepting_votes": ("现在不能投票。", "Voting is not open now."),
     "poll_closed": ("投票已结束。", "This poll has closed."),
+    "poll_phase_changed": (
+        "投票阶段已经变了（可能其他管理员刚刚操作过），请刷新后查看。",
+        "The poll has already moved on (perhaps another admin did it). Refresh to see it.",
+    ),
     "poll_not_closed": ("投票结束后才会公布结果。", "Results are published when the poll closes."),
     "duplicate_proposal": (
         "这个名字已经有人提过了，去给它投票吧。",

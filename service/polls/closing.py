@@ -182,13 +182,19 @@ async def advance_due(conn: asyncpg.Connection, poll_id: int) -> str | None:
         return state["status"]
 
 
-async def advance(conn: asyncpg.Connection, poll_id: int, admin_id: int, key: str | None) -> Response[bytes]:
+async def advance(
+    conn: asyncpg.Connection, poll_id: int, admin_id: int, from_status: str | None, key: str | None
+) -> Response[bytes]:
     """By hand: proposing -> voting now, or voting -> closed now. Each call moves the poll one phase on: a retry with
-    the same Idempotency-Key answers the first call's poll instead of closing the poll that call opened for voting."""
+    the same Idempotency-Key answers the first call's poll instead of closing the poll that call opened for voting.
+    ``from_status``, the phase the admin means to leave: another admin's advance (or a deadline) that moved the poll
+    first makes this one poll_phase_changed, not a second step on."""
 
     async def action() -> tuple[int, m.Poll]:
         state = await poll_state(conn, poll_id, q.POLL_STATE_LOCKED)
         await require_app_member(conn, state["community_id"], admin_id, APP, admin=True)
+        if from_status is not None and state["status"] != from_status:
+            raise Problem("poll_phase_changed", f"the poll is {state['status']}, not {from_status}")
         if state["status"] == "proposing":
             await _open_voting(conn, poll_id, admin_id)
         elif state["status"] == "voting":
@@ -197,7 +203,8 @@ async def advance(conn: asyncpg.Connection, poll_id: int, admin_id: int, key: st
             raise Problem("poll_closed")
         return 200, await read_poll(conn, poll_id, admin_id)
 
-    return await run_once(conn, admin_id, key, scope_of("poll.advance", poll_id), action)
+    scope = scope_of("poll.advance", poll_id) if from_status is None else scope_of("poll.advance", poll_id, from_status)
+    return await run_once(conn, admin_id, key, scope, action)
 
 
 async def close(conn: asyncpg.Connection, poll_id: int, admin_id: int) -> m.Results:

@@ -63,6 +63,8 @@ POLL_CREATE = m.PollCreate(
     rewards=REWARDS,
 )
 
+POLL_ADVANCE = m.PollAdvance(from_status="proposing")
+
 PROPOSAL = m.Proposal(
     id="5002",
     poll_id="301",

@@ -142,6 +142,16 @@ class Poll(msgspec.Struct, rename="camel", kw_only=True):
     me: PollMe | None = None
 
 
+class PollAdvance(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    from_status: Annotated[
+        Literal["proposing", "voting"] | None,
+        Meta(
+            description="The phase the admin means to leave (the `status` they see): when the poll is no longer in it "
+            "(another admin or a deadline moved it on), nothing changes and the answer is `poll_phase_changed`"
+        ),
+    ] = None
+
+
 class PollPage(msgspec.Struct, rename="camel"):
     items: list[Poll]
     next_cursor: NextCursor

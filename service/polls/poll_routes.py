@@ -113,16 +113,26 @@ class PollsController(Controller):
         description=(
             "Does now what the deadline jobs do: a proposing poll opens voting, a voting poll closes with its final "
             "ranking, free trials and draw (as `closePoll`). A closed poll answers `poll_closed`. Each call moves the "
-            "poll one phase on: send an `Idempotency-Key` so that a retry answers the first call's poll rather than "
-            "closing the poll that call opened for voting."
+            "poll one phase on. Send `fromStatus`, the phase shown to the admin: when the poll is no longer in it "
+            "(another admin pressed first, or a deadline passed), nothing changes and the answer is "
+            "`poll_phase_changed`, so two admins pressing at once move it one phase, not straight to closed. Send an "
+            "`Idempotency-Key` too, so that a retry answers the first call's poll. Without a body (older clients) it "
+            "moves on from whatever phase the poll is in."
         ),
         status_code=200,
-        responses=PROBLEMS.responses(*POLL_ADMIN, "poll_closed", "idempotency_key_reused"),
+        responses=PROBLEMS.responses(*POLL_ADMIN, "poll_closed", "poll_phase_changed", "idempotency_key_reused"),
     )
     async def advance(
-        self, poll_id: PathId, user: CurrentUser, db: Db, storage: Store, idempotency_key: IdempotencyKey = None
+        self,
+        poll_id: PathId,
+        user: CurrentUser,
+        db: Db,
+        storage: Store,
+        data: Annotated[m.PollAdvance | None, Body(examples=ex.example("open voting", ex.POLL_ADVANCE))] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[m.Poll]:
-        return await sign_answer(storage, await closing.advance(db, poll_id, user.id, idempotency_key))
+        from_status = data.from_status if data is not None else None
+        return await sign_answer(storage, await closing.advance(db, poll_id, user.id, from_status, idempotency_key))
 
     @post(
         "/{poll_id:str}/close",

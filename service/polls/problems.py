@@ -17,6 +17,12 @@ PROBLEMS = SHARED.extend(
         "The poll does not take votes now: voting has not opened yet, or its deadline passed, or it is closed.",
     ),
     Code("poll_closed", 409, "The poll is closed: its results are final and nothing in it changes any more."),
+    Code(
+        "poll_phase_changed",
+        409,
+        "The poll is no longer in the phase you meant to leave (`fromStatus`): another admin or a deadline moved it "
+        "on, and nothing changed. Read the poll again.",
+    ),
     Code("poll_not_closed", 409, "Results, the draw and the full record are published when the poll closes."),
     Code(
         "duplicate_proposal",

@@ -263,3 +263,32 @@ async def test_simultaneous_closes_publish_one_result(world):
         assert await conn.fetchval("SELECT count(*) FROM poll_posts WHERE purpose = 'result'") == 1
         assert await conn.fetchval("SELECT count(*) FROM poll_audit WHERE action = 'poll.closed'") == 1
         assert await conn.fetchval("SELECT count(*) FROM trial_qualifications") == 2
+
+
+async def test_two_admins_advancing_at_once_move_the_poll_one_phase_only(world):
+    # Found in review: two admins pressing "open voting" at once: the second waited on the poll's row lock, then found
+    # it voting and closed it, for good and with no vote cast (an Idempotency-Key covers one client's retries only).
+    # Each names the phase it means to leave (`fromStatus`): one moves the poll on, the other is told it moved.
+    poll_id = (await world.open_poll())["id"]
+    url = f"/v1/polls/{poll_id}/advance"
+    leave = {"fromStatus": "proposing"}
+    answers = await asyncio.gather(
+        *(world.client.post(url, json=leave, headers=who.headers) for who in (world.owner, world.admin))
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    moved = next(a for a in answers if a.status_code == 200)
+    assert moved.json()["status"] == "voting"
+    assert_problem(next(a for a in answers if a.status_code == 409), 409, "poll_phase_changed")
+    assert (await world.poll(poll_id))["status"] == "voting"
+
+    # Named right, it moves on; a stale name changes nothing, even on a closed poll.
+    assert_problem(await world.client.post(url, json=leave, headers=world.admin.headers), 409, "poll_phase_changed")
+    closed = await world.client.post(url, json={"fromStatus": "voting"}, headers=world.admin.headers)
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    stale = await world.client.post(url, json={"fromStatus": "voting"}, headers=world.owner.headers)
+    assert_problem(stale, 409, "poll_phase_changed")
+    assert_problem(
+        await world.client.post(url, json={"fromStatus": "closed"}, headers=world.owner.headers),
+        400,
+        "validation_failed",
+    )
