@@ -206,5 +206,5 @@ async def decide(
             await sanctioned(conn, event)
             await conn.execute(q.INSERT_ACTION, case_id, community_id, actor_id, action, reason, {"minutes": minutes})
         await _tell(conn, case, status, reason, tell_author)
-        await enqueue(conn, NOTIFY_KIND, {"case_id": case_id, "tell_author": tell_author}, max_attempts=3)
+        await enqueue(conn, NOTIFY_KIND, {"case_id": case_id, "tell_author": tell_author}, max_attempts=6)
         return await read_case(conn, storage, case_id, actor_id)

@@ -180,12 +180,24 @@ WHERE c.author_id = $1 AND c.status = 'removed' AND c.target_kind IN ('post', 'c
 ORDER BY c.id DESC LIMIT $3
 """
 
-# The outcome goes out once: claimed before anything is sent.
-CLAIM_NOTICE = """
-UPDATE moderation_cases SET notified_at = now() WHERE id = $1 AND notified_at IS NULL AND status <> 'open'
-RETURNING target_kind, status, reason, author_id, (SELECT openid FROM users WHERE id = author_id) AS author_openid
-"""
 REPORTERS = "SELECT id, reporter_id FROM reports WHERE case_id = $1"
-REPORTER_OPENIDS = """
-SELECT u.openid FROM reports r JOIN users u ON u.id = r.reporter_id WHERE r.case_id = $1 AND u.openid IS NOT NULL
+
+# The outcome's subscribe messages (jobs.py): each one claimed ('sending') before it is sent, so it goes out at most
+# once; released (null again) when WeChat was unavailable, for the retried job.
+NOTICE_CASE = """
+SELECT target_kind, status, reason FROM moderation_cases WHERE id = $1 AND notified_at IS NULL AND status <> 'open'
 """
+UNSENT_REPORTS = "SELECT id FROM reports WHERE case_id = $1 AND notice IS NULL ORDER BY id"
+CLAIM_AUTHOR_NOTICE = """
+UPDATE moderation_cases c SET author_notice = 'sending' FROM users u
+WHERE c.id = $1 AND c.author_notice IS NULL AND u.id = c.author_id AND u.openid IS NOT NULL
+RETURNING u.openid
+"""
+CLAIM_REPORT_NOTICE = """
+UPDATE reports r SET notice = 'sending' FROM users u
+WHERE r.id = $1 AND r.notice IS NULL AND u.id = r.reporter_id AND u.openid IS NOT NULL
+RETURNING u.openid
+"""
+SET_AUTHOR_NOTICE = "UPDATE moderation_cases SET author_notice = $2 WHERE id = $1 AND author_notice = 'sending'"
+SET_REPORT_NOTICE = "UPDATE reports SET notice = $2 WHERE id = $1 AND notice = 'sending'"
+NOTIFIED = "UPDATE moderation_cases SET notified_at = now() WHERE id = $1 AND notified_at IS NULL"

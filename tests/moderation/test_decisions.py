@@ -10,12 +10,16 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from service.auth.deletion import erase_due
+from service.core.domain import job_registry
 from service.core.messaging import wechat_of
+from service.domains import DOMAINS
 from service.feed.digests import last_week, weekly_digests
 from service.feed.jobs import recheck_pending
 from service.interactions.jobs import rollup
 from service.interactions.logic import rebuild
+from service.jobs.worker import Worker
 from service.moderation.jobs import notify
+from service.moderation.logic import NOTIFY_KIND as KIND
 from tests.moderation.conftest import TEMPLATE, decide, queue, report
 from tests.world import assert_problem
 
@@ -83,6 +87,60 @@ async def test_a_removal_tells_the_author_and_the_reporters(world, jobs):
     results = sorted(m["message"]["data"]["thing2"]["value"] for m in to_carol["items"])
     assert results == ["已处理违规内容", "经核实未发现违规"]
     assert all(m["message"]["template_id"] == TEMPLATE for m in to_bob["items"] + to_carol["items"])
+
+
+async def test_an_outcome_wechat_could_not_take_is_sent_when_it_is_back_once_each(world, jobs):
+    # Found in review: the job claimed the case's notice, then sent, and "WeChat unavailable" was swallowed, so a
+    # decision made while WeChat was down was never sent to anyone. Now the job is retried with backoff until WeChat
+    # takes each message (as the feed's notifications are); each goes out at most once, 43101 is an answer.
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol, dave)
+    post = await world.post(bob, cid, "加我微信领优惠券")
+    for reporter in (carol, dave):
+        await report(world, reporter, "post", post["id"])
+    for name in ("bob", "carol"):  # dave never consented: 43101, a result, not retried
+        await world.sandbox.control(
+            "POST", "/sandbox/subscribe-consent", json={"user": name, "templateId": TEMPLATE, "count": 5}
+        )
+    [case] = (await queue(world, alice, cid))["items"]
+    await decide(world, alice, case["id"], action="remove", reason="广告内容")
+
+    async def sent_to(member) -> list[str]:
+        got = await world.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": member.openid})
+        return [m["message"]["data"]["thing2"]["value"] for m in got["items"]]
+
+    worker = Worker(jobs, job_registry(DOMAINS), poll_interval=0.01)
+    await world.sandbox.fault("http500", path_prefix="/cgi-bin/message/subscribe/send")
+    assert await worker.run_once() == 1
+    job = await jobs.pool.fetchrow("SELECT status, run_at > now() AS later, last_error FROM jobs WHERE kind = $1", KIND)
+    assert (job["status"], job["later"]) == ("queued", True), dict(job)  # retried after a backoff
+    assert "WeChat" in job["last_error"]
+    assert [await sent_to(m) for m in (bob, carol, dave)] == [[], [], []]
+
+    await world.sandbox.control("DELETE", "/sandbox/faults")
+    await jobs.pool.execute("UPDATE jobs SET run_at = now() WHERE kind = $1", KIND)
+    assert await worker.run_once() == 1
+    assert await jobs.pool.fetchval("SELECT status FROM jobs WHERE kind = $1", KIND) == "done"
+    # Run again, twice at once (a lease lapsed, two workers): nothing goes out twice.
+    await asyncio.gather(notify(jobs, {"case_id": case["id"]}), notify(jobs, {"case_id": case["id"]}))
+    assert await sent_to(bob) == ["广告内容"]
+    assert await sent_to(carol) == ["已处理违规内容"]
+    assert await sent_to(dave) == []
+
+
+async def test_two_workers_telling_one_outcome_send_each_message_once(world, jobs):
+    alice, bob, carol = [await world.member(name) for name in ("alice", "bob", "carol")]
+    cid = await world.community(alice, bob, carol)
+    post = await world.post(bob, cid, "加我微信领优惠券")
+    await report(world, carol, "post", post["id"])
+    for name in ("bob", "carol"):
+        await world.sandbox.control(
+            "POST", "/sandbox/subscribe-consent", json={"user": name, "templateId": TEMPLATE, "count": 5}
+        )
+    [case] = (await queue(world, alice, cid))["items"]
+    await decide(world, alice, case["id"], action="remove", reason="广告内容")
+    await asyncio.gather(*(notify(jobs, {"case_id": case["id"]}) for _ in range(3)))
+    assert (await world.sandbox.stats())["subscribe_send"] == 2
 
 
 async def test_a_removal_tells_nothing_to_an_author_who_had_deleted_the_content(world, jobs):
