@@ -4,6 +4,8 @@ parameters only. The read paths are in page_queries.py.
 
 from __future__ import annotations
 
+from service.core.access import standing_status
+
 # --- writing posts -------------------------------------------------------------------------------------
 
 USER_OPENID = "SELECT openid, nickname FROM users WHERE id = $1"
@@ -207,25 +209,29 @@ FROM posts p
 WHERE p.id = $1 AND p.community_id = $3
 """
 
-INSERT_NOTIFICATION = """
+# Muted: the recipient muted the community (a setting of their membership row), or does not stand there (the brand's
+# team stands there, member or not, as the access check reads it: core/access.py).
+INSERT_NOTIFICATION = f"""
 INSERT INTO feed_notifications (user_id, community_id, kind, post_id, comment_id, actor_id, status)
 SELECT $1, $2, $3, $4, $5, $6,
-       CASE WHEN m.notifications_muted OR m.status IS DISTINCT FROM 'active' THEN 'muted' ELSE 'queued' END
-FROM (SELECT 1) one
+       CASE WHEN m.notifications_muted OR {standing_status()} IS DISTINCT FROM 'active' THEN 'muted' ELSE 'queued' END
+FROM communities c
 LEFT JOIN memberships m ON m.community_id = $2 AND m.user_id = $1
+LEFT JOIN brand_admins b ON b.brand_id = c.brand_id AND b.user_id = $1
+WHERE c.id = $2
 ON CONFLICT DO NOTHING  -- once per comment and member (no target: Citus widens that key)
 RETURNING id, status
-"""
+"""  # noqa: S608
 
 # `shown`: what it tells of is still there for its recipient when it is sent (a job may run late): the post and the
-# comment visible, a reply's thread too (one gone takes its replies with it), the recipient still an active member.
-NOTIFICATION_TO_SEND = """
+# comment visible, a reply's thread too (one gone takes its replies with it), the recipient still standing there (an
+# active member, or on the brand's team).
+NOTIFICATION_TO_SEND = f"""
 SELECT n.id, n.kind, n.status, n.created_at, u.openid, actor.nickname AS actor, p.text AS post_text,
        c.text AS comment_text, n.post_id,
        p.deleted_at IS NULL AND p.status = 'visible' AND c.deleted_at IS NULL AND c.status = 'visible'
        AND (c.parent_id IS NULL OR t.deleted_at IS NULL AND t.status = 'visible')
-       AND EXISTS (SELECT FROM memberships m
-                   WHERE m.community_id = n.community_id AND m.user_id = n.user_id AND m.status = 'active')
+       AND {standing_status("m", "a")} IS NOT DISTINCT FROM 'active'
        AND b.blocker_id IS NULL AS shown
 FROM feed_notifications n
 JOIN users u ON u.id = n.user_id
@@ -235,8 +241,11 @@ JOIN comments c ON c.id = n.comment_id AND c.community_id = n.community_id
 LEFT JOIN comments t ON t.id = c.parent_id AND t.community_id = n.community_id
 -- The recipient blocked the commenter since: nothing of theirs reaches the recipient (docs/safety.md).
 LEFT JOIN member_blocks b ON b.blocker_id = n.user_id AND b.blocked_id = n.actor_id
+LEFT JOIN communities nc ON nc.id = n.community_id
+LEFT JOIN memberships m ON m.community_id = n.community_id AND m.user_id = n.user_id
+LEFT JOIN brand_admins a ON a.brand_id = nc.brand_id AND a.user_id = n.user_id
 WHERE n.id = $1
-"""
+"""  # noqa: S608
 
 FINISH_NOTIFICATION = """
 UPDATE feed_notifications n SET status = $2, errcode = $3, sent_at = CASE WHEN $2 = 'sent' THEN t.now END

@@ -207,3 +207,26 @@ async def test_a_digest_keeps_neither_a_deleted_posts_words_nor_an_erased_member
     # Another community's digest, of another author, is left as it was.
     other = await db.fetchval("SELECT text FROM posts WHERE robot = 'digest' AND community_id <> $1", int(cid))
     assert other.splitlines()[1] == "1. carol：另一个社群（赞 1 · 评论 0 · 分享 0）"
+
+
+async def test_a_brand_team_member_who_never_joined_gets_the_message_of_a_comment_as_an_admin_does(world, db, jobs):
+    """The brand's team stands as admin in the brand's communities, member or not (docs/brands.md): a comment on what
+    one of them wrote there is sent to them as to any admin. The message was recorded `muted` (the membership row
+    alone was read), and a job running would have withdrawn it."""
+    owner, boss, bob = await world.member("owner"), await world.member("boss"), await world.member("bob")
+    brand = (await world.client.post("/v1/brands", json={"name": "山野跑团"}, headers=boss.headers)).json()
+    await world.client.put(f"/v1/brands/{brand['id']}/admins/{owner.id}", headers=boss.headers)
+    cid = await world.community(owner, bob)
+    attached = await world.client.post(
+        f"/v1/brands/{brand['id']}/communities", json={"communityId": cid}, headers=owner.headers
+    )
+    assert attached.status_code == 200, attached.text
+    post = await world.post(boss, cid, "新品试用名额开放")  # boss never joined
+    await consent(world, "boss")
+    await world.comment(bob, post["id"], "想要试用")
+
+    row = await db.fetchrow("SELECT id, status FROM feed_notifications WHERE user_id = $1", boss.id)
+    assert row["status"] == "queued"
+    assert await send_notification(jobs.pool, wechat_of(jobs), jobs.settings, row["id"]) == "sent"
+    sent = await world.sandbox.control("GET", "/sandbox/messages/subscribe", params={"openid": boss.openid})
+    assert [m["message"]["data"]["thing3"]["value"] for m in sent["items"]] == ["想要试用"]
