@@ -1227,7 +1227,7 @@ export interface paths {
         };
         /**
          * A member's profile: nickname, role, joined at, introduction, contribution figures (members only)
-         * @description Contribution: valid posts and comments (as contribution scores count them), essence posts, check-ins with points and streaks. Their posts: GET .../members/{user_id}/posts. A user who is not an active member answers 404.
+         * @description Contribution: valid posts and comments (as contribution scores count them), essence posts, check-ins with points and streaks. Their posts: GET .../members/{user_id}/posts. A user who does not stand in the community answers 404; the brand's team stands there member or not, as `admin` (docs/search.md).
          */
         get: operations["getMemberProfile"];
         /**

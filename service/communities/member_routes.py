@@ -52,8 +52,8 @@ class MembersController(Controller):
         summary="A member's profile: nickname, role, joined at, introduction, contribution figures (members only)",
         description=(
             "Contribution: valid posts and comments (as contribution scores count them), essence posts, check-ins "
-            "with points and streaks. Their posts: GET .../members/{user_id}/posts. A user who is not an active "
-            "member answers 404."
+            "with points and streaks. Their posts: GET .../members/{user_id}/posts. A user who does not stand in the "
+            "community answers 404; the brand's team stands there member or not, as `admin` (docs/search.md)."
         ),
         responses=PROBLEMS.responses(*MEMBER),
     )

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from service.core.access import standing_role, standing_status
 from service.core.shown import member_shown
 from service.core.speech import rolled_up_speech_by_member
 
-# Member $2 of community $1 as reader $3 sees them, with their contribution figures: essence posts (visible
+# Member $2 of community $1 as reader $3 sees them (anyone who stands there as the access check reads it: the brand's
+# team too, member or not, as admins; `joined_at` for one of them who is no member is since when they stand there, the
+# later of their joining the team and the community's creation), with their contribution figures: essence posts (visible
 # ones), and their counted check-ins in the community's activities (a void one, its post deleted or rejected,
 # counts for nothing: migration 0046): count, points, longest streak and current streak, the best over
 # activities. A current streak is the activities domain's: the streak at the latest opened occurrence, else,
 # while that one is still open, the streak at the one before it.
 PROFILE = f"""
-SELECT m.user_id::text AS user_id, u.nickname, u.avatar_url, m.role, m.joined_at,
+SELECT u.id::text AS user_id, u.nickname, u.avatar_url, {standing_role()} AS role,
+       CASE WHEN m.status = 'active' THEN m.joined_at ELSE greatest(b.added_at, c.created_at) END AS joined_at,
        CASE WHEN ip.deleted_at IS NULL AND ip.status = 'visible' THEN ip.text END AS introduction,
        (SELECT count(*) FROM posts p
         WHERE p.community_id = $1 AND p.author_id = $2 AND p.essence_at IS NOT NULL
@@ -32,14 +36,16 @@ SELECT m.user_id::text AS user_id, u.nickname, u.avatar_url, m.role, m.joined_at
         LEFT JOIN check_ins at_before ON at_before.occurrence_id = o.before AND at_before.community_id = $1
             AND at_before.user_id = $2 AND at_before.voided_at IS NULL
         WHERE a.community_id = $1) AS current_streak
-FROM memberships m
-JOIN users u ON u.id = m.user_id
+FROM communities c
+JOIN users u ON u.id = $2
+LEFT JOIN memberships m ON m.community_id = c.id AND m.user_id = $2
+LEFT JOIN brand_admins b ON b.brand_id = c.brand_id AND b.user_id = $2
 LEFT JOIN posts ip ON ip.id = m.introduction_post_id AND ip.community_id = m.community_id
 LEFT JOIN LATERAL (
     SELECT count(*)::int AS check_ins, sum(points)::int AS points, max(streak) AS longest_streak
     FROM check_ins WHERE community_id = $1 AND user_id = $2 AND voided_at IS NULL
 ) ci ON true
-WHERE m.community_id = $1 AND m.user_id = $2 AND m.status = 'active' AND {member_shown("$2", "$3")}
+WHERE c.id = $1 AND {standing_status()} = 'active' AND {member_shown("$2", "$3")}
 """  # noqa: S608
 
 # The member's valid posts and comments since ever (the interactions domain's definition), from the speech roll-up:

@@ -61,6 +61,12 @@ def standing_status(m: str = "m", b: str = "b") -> str:
     return _status(m, b)
 
 
+def standing_role(m: str = "m", b: str = "b") -> str:
+    """SQL: the caller's role as the access check reads it, over the same `m` and `b` as standing_status(): `admin`
+    for the brand's team unless their membership gives them more (a community's owner stays its owner)."""
+    return _role(m, b)
+
+
 BRAND_ROLE = """
 SELECT a.role FROM brands b LEFT JOIN brand_admins a ON a.brand_id = b.id AND a.user_id = $2 WHERE b.id = $1
 """

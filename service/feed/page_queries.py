@@ -234,10 +234,13 @@ MEMBER_POSTS = _pages(
     _community_page, "p.created_at DESC, p.id DESC", "p.created_at, p.id", "timestamptz", "AND p.author_id = $6"
 )
 
-# The member whose posts are asked for ($2) is shown to the reader ($3) in community $1.
+# The member whose posts are asked for ($2) stands in community $1 (the brand's team too, member or not: core/access.py)
+# and is shown to the reader ($3).
 MEMBER_SHOWN = f"""
-SELECT EXISTS (SELECT FROM memberships WHERE community_id = $1 AND user_id = $2 AND status = 'active'
-               AND {member_shown("$2", "$3")})
+SELECT EXISTS (SELECT FROM communities c
+               LEFT JOIN memberships m ON m.community_id = c.id AND m.user_id = $2
+               LEFT JOIN brand_admins b ON b.brand_id = c.brand_id AND b.user_id = $2
+               WHERE c.id = $1 AND {standing_status()} = 'active' AND {member_shown("$2", "$3")})
 """  # noqa: S608
 
 

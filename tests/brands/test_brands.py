@@ -4,6 +4,7 @@ communities inherit the brand's welcome and keyword robots, the brand page, and 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import asyncpg
 
@@ -246,6 +247,39 @@ async def test_the_brand_team_hears_of_comments_and_likes_on_what_it_wrote_witho
     inbox = await world.client.get("/v1/me/notifications", headers=boss.headers)
     assert [item["kind"] for item in inbox.json()["items"]] == ["likes", "comment"], inbox.text
     assert inbox.json()["unreadCount"] == 2
+
+
+async def test_a_brand_team_member_who_never_joined_has_a_profile_and_posts_there_as_an_admin(world, db):
+    """The team stands as admin in the brand's communities, member or not: their profile and their posts there answer
+    as any admin's (role `admin`), to themselves and to the members who read what they write. Both answered 404: they
+    read the membership row alone."""
+    owner, boss, helper, admin, member, brand, cid = await brand_community_with_its_team(world)
+    post = await world.post(boss, cid, "新品试用名额开放")  # boss never joined
+    posts = await world.client.get(f"/v1/communities/{cid}/members/{boss.id}/posts", headers=member.headers)
+    assert posts.status_code == 200, posts.text
+    assert [item["id"] for item in posts.json()["items"]] == [post["id"]]
+    for who, ref in ((boss, "me"), (member, boss.id), (owner, boss.id)):
+        read = await world.client.get(f"/v1/communities/{cid}/members/{ref}", headers=who.headers)
+        assert read.status_code == 200, read.text
+        profile = read.json()
+        assert (profile["userId"], profile["role"], profile["introduction"]) == (str(boss.id), "admin", None)
+        assert profile["contribution"]["checkIns"] == 0
+    since = await db.fetchval(  # since they stand there: on the team, and the community created
+        "SELECT greatest(a.added_at, c.created_at) FROM brand_admins a, communities c"
+        " WHERE a.user_id = $1 AND c.id = $2",
+        boss.id,
+        int(cid),
+    )
+    assert datetime.fromisoformat(profile["joinedAt"].replace("Z", "+00:00")) == since
+    # A team member who joined as a plain member reads as an admin too; a community's owner stays its owner.
+    mine = (await world.client.get(f"/v1/communities/{cid}/members/me", headers=helper.headers)).json()
+    assert mine["role"] == "admin"
+    theirs = (await world.client.get(f"/v1/communities/{cid}/members/{owner.id}", headers=boss.headers)).json()
+    assert theirs["role"] == "owner"
+    stranger = await world.member("路人")  # neither a member nor on the team
+    assert_problem(
+        await world.client.get(f"/v1/communities/{cid}/members/{stranger.id}", headers=boss.headers), 404, "not_found"
+    )
 
 
 async def test_a_brand_admin_who_is_not_a_member_has_no_introduction_or_settings_of_their_own(world):
