@@ -1253,7 +1253,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A member's posts in the community, newest first, as the feed shows them (members only) */
+        /**
+         * A member's posts in the community, newest first, as the feed shows them (members only)
+         * @description `me` for my own, as on the profile. A user who does not stand in the community answers 404; the brand's team stands there member or not (docs/search.md).
+         */
         get: operations["listMemberPosts"];
         put?: never;
         post?: never;
@@ -11242,8 +11245,8 @@ export interface operations {
             path: {
                 /** @description Resource id (decimal string of an integer) */
                 community_id: components["parameters"]["path.community_id"];
-                /** @description Resource id (decimal string of an integer) */
-                user_id: components["parameters"]["path.user_id.2"];
+                /** @description `me` for my own posts, or a member's user id */
+                user_id: string;
             };
             cookie?: never;
         };

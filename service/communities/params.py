@@ -10,8 +10,7 @@ from litestar.params import PathParameter
 
 from service.communities.problems import PROBLEMS
 from service.core.guard import CurrentUser
-from service.core.ids import MAX_ID
-from service.errors import FieldError, Problem
+from service.core.ids import USER_REF_PATTERN, user_ref
 
 TAG = "communities"
 AUTH = ("unauthorized", "token_expired")
@@ -23,20 +22,14 @@ CONTENT = ("content_rejected", "wechat_session_stale", "wechat_unavailable", "we
 UserRef = Annotated[
     str,
     PathParameter(
-        pattern=r"^(me|[1-9][0-9]{0,15})$(?!\n)",
+        pattern=USER_REF_PATTERN,
         description="`me` for yourself (your own settings; DELETE = leave), or a member's user id",
     ),
 ]
 
 
 def _user_id(ref: str, user: CurrentUser, field: str = "user_id", source: str = "path") -> int:
-    if ref == "me":
-        return user.id
-    value = int(ref)
-    if value > MAX_ID:
-        error = FieldError(field=field, message=f"must be `me` or an id up to {MAX_ID}", source=source)
-        raise Problem("validation_failed", "invalid user id", errors=[error])
-    return value
+    return user_ref(ref, user.id, field, source)
 
 
 def _with_success(codes: tuple[str, ...], extra: dict[int, ResponseSpec]) -> dict[int, ResponseSpec]:

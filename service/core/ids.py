@@ -10,6 +10,8 @@ from typing import Annotated
 
 from litestar.params import PathParameter
 
+from service.errors import FieldError, Problem
+
 MAX_ID = 2**53 - 1
 
 # A string on the wire like every id in a body (the mini program passes ids from answers as they are); the handler
@@ -24,3 +26,19 @@ PathId = Annotated[
         schema_extra={"type": "string", "pattern": ID_PATTERN},
     ),
 ]
+
+
+# `me` or a user id, in a path: the caller, or anyone by id (a member's profile, their settings, their posts); an id
+# past MAX_ID answers 400 `validation_failed` naming the field (user_ref).
+USER_REF_PATTERN = r"^(me|[1-9][0-9]{0,15})$(?!\n)"
+
+
+def user_ref(ref: str, me: int, field: str = "user_id", source: str = "path") -> int:
+    """The user a `me`-or-id reference names: `me` the caller, else the id (400 `validation_failed` past MAX_ID)."""
+    if ref == "me":
+        return me
+    value = int(ref)
+    if value > MAX_ID:
+        error = FieldError(field=field, message=f"must be `me` or an id up to {MAX_ID}", source=source)
+        raise Problem("validation_failed", "invalid user id", errors=[error])
+    return value

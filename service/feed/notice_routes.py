@@ -6,11 +6,11 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, post
 from litestar.datastructures import State
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from service.core.deps import AppSettings, Db, Reads
 from service.core.guard import BEARER_SECURITY, CurrentUser
-from service.core.ids import PathId
+from service.core.ids import USER_REF_PATTERN, PathId, user_ref
 from service.core.media import sign_answer
 from service.core.paging import Cursor
 from service.feed import models as m
@@ -24,6 +24,10 @@ SearchText = Annotated[
         max_length=50,
         description="Words to find (1-50 characters), Chinese included; every word must match",
     ),
+]
+
+MemberRef = Annotated[
+    str, PathParameter(pattern=USER_REF_PATTERN, description="`me` for my own posts, or a member's user id")
 ]
 
 
@@ -66,18 +70,23 @@ class SearchController(Controller):
         "/members/{user_id:str}/posts",
         operation_id="listMemberPosts",
         summary="A member's posts in the community, newest first, as the feed shows them (members only)",
+        description=(
+            "`me` for my own, as on the profile. A user who does not stand in the community answers 404; the brand's "
+            "team stands there member or not (docs/search.md)."
+        ),
         responses=_with(MEMBER, m.FeedPage, "A page of the member's posts"),
     )
     async def member_posts(
         self,
         community_id: PathId,
-        user_id: PathId,
+        user_id: MemberRef,
         caller: CurrentUser,
         state: State,
         limit: FeedLimit = 20,
         cursor: Cursor = None,
     ) -> Response[m.FeedPage]:
-        page = await reading.member_posts(state.pool, community_id, caller.id, user_id, limit, cursor)
+        author = user_ref(user_id, caller.id)
+        page = await reading.member_posts(state.pool, community_id, caller.id, author, limit, cursor)
         return await sign_answer(state.storage, page)
 
 

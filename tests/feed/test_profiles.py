@@ -97,3 +97,20 @@ async def test_a_members_posts_page_by_cursor(world):
     assert_problem(
         await world.client.get(f"/v1/communities/{cid}/members/{dave.id}/posts", headers=bob.headers), 404, "not_found"
     )
+
+
+async def test_my_own_posts_answer_to_me_as_my_profile_does(world):
+    """`…/members/me` answers my profile; `…/members/me/posts` answered 400 validation_failed (the path took ids
+    alone), so the mini program needed my id to list my posts there."""
+    alice, bob = await world.member("alice"), await world.member("bob")
+    cid = await world.community(alice, bob)
+    mine = await world.post(bob, cid, "我的第一篇")
+    await world.post(alice, cid, "别人的帖子")
+    held = await world.post(bob, cid, "待审核 sandbox-review")
+    response = await world.client.get(f"/v1/communities/{cid}/members/me/posts", headers=bob.headers)
+    assert response.status_code == 200, response.text
+    page = msgspec.json.decode(response.content, type=FeedPage)
+    assert [item.id for item in page.items] == [held["id"], mine["id"]]  # as by my id: my held post too
+    for bad in ("you", "0", "9007199254740992"):
+        url = f"/v1/communities/{cid}/members/{bad}/posts"
+        assert_problem(await world.client.get(url, headers=bob.headers), 400, "validation_failed")
