@@ -1910,7 +1910,7 @@ export interface paths {
         };
         /**
          * My inbox across my communities, newest first, with the unread count
-         * @description Never my own actions. Likes on a post are one item (`count`, the latest liker) that rises to the top with each new like (a member's first: liking again after an unlike tells nothing). Items of a community whose notifications I muted are listed but not counted. Read items older than INBOX_KEEP_DAYS (30) are purged, and unread ones INBOX_UNREAD_KEEP_DAYS (90) after they arrived (a likes item: after its latest like). After a live `notification` event or a return from the background, `since` (the newest id I have) answers only the newer items, oldest first (docs/live.md).
+         * @description Never my own actions. Likes on a post are one item (`count`, the latest liker) that rises to the top with each new like (a member's first: liking again after an unlike tells nothing); its `count` follows the post's likes without rising, and it is withdrawn when they are back to 0. Items of a community whose notifications I muted are listed but not counted. Read items older than INBOX_KEEP_DAYS (30) are purged, and unread ones INBOX_UNREAD_KEEP_DAYS (90) after they arrived (a likes item: after its latest like). After a live `notification` event or a return from the background, `since` (the newest id I have) answers only the newer items, oldest first (docs/live.md).
          */
         get: operations["listNotifications"];
         put?: never;
@@ -5561,7 +5561,7 @@ export interface components {
             /** @description Who did it (for likes: the latest); null for decisions */
             actor: components["schemas"]["Actor"] | null;
             communityId: string | null;
-            /** @description Likes: how many; otherwise 1 */
+            /** @description Likes: the post's likes now; otherwise 1 */
             count: number;
             /** Format: date-time */
             createdAt: string;

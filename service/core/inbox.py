@@ -5,7 +5,8 @@ Never for the member's own action, nor from a member they blocked (service/core/
 account, nor about a post or comment of a community they no longer belong to (a removed member loses access at
 once); an item from a community the member muted is kept but does not count in the badge (muting takes the
 community's earlier items out too; leaving marks them read). Likes are one item per post: each member's first like
-raises it to the top, unread, with the count and the latest liker. The inbox domain
+raises it to the top, unread, with the count and the latest liker; an unlike or a like again changes only its count
+(the post's likes), and the item goes when the likes are back to 0. The inbox domain
 (service/inbox) reads, counts, marks and purges. A counted item is also a live event (service/core/live.py) with
 the new unread count, sent when the transaction commits. The count the writer reads is only its own view: two items
 committing at once each miss the other, so the hubs read the count again after the commit (`unread_of`, from
@@ -67,6 +68,13 @@ SELECT user_id, count(*) AS unread FROM inbox_items
 WHERE user_id = ANY($1::bigint[]) AND read_at IS NULL AND NOT muted
 GROUP BY user_id
 """
+
+# A post's likes changed without a new like to tell (an unlike, a like again): its one item, if there is one, shows the
+# likes now, where it is, read or not. By the author ($1), so Citus reads only their inbox's shard.
+_RECOUNT_LIKES = """
+UPDATE inbox_items SET count = $3 WHERE user_id = $1 AND kind = 'likes' AND subject_id = $2 AND count <> $3
+"""
+_WITHDRAW_LIKES = "DELETE FROM inbox_items WHERE user_id = $1 AND kind = 'likes' AND subject_id = $2"
 
 # By their recipients ($1), so Citus reads only their inboxes' shards.
 _WITHDRAW = """
@@ -137,6 +145,15 @@ async def withdraw(
     e.g. introductions naming an erased member)."""
     if users:
         await conn.execute(_WITHDRAW, list(users), kind, subject_type, subject_id)
+
+
+async def likes_recounted(conn: asyncpg.Connection, author_id: int, post_id: int, count: int) -> None:
+    """The post's likes are now ``count`` and nobody is to be told (an unlike, a member's like again): the author's
+    item follows, without rising or counting in the badge again; withdrawn at 0 (nobody likes the post any more)."""
+    if count > 0:
+        await conn.execute(_RECOUNT_LIKES, author_id, post_id, count)
+    else:
+        await conn.execute(_WITHDRAW_LIKES, author_id, post_id)
 
 
 # A community's items follow the member's standing there. Muting or unmuting it takes what it already sent out of

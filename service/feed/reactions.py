@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from service.core.access import require_admin, require_member
-from service.core.inbox import Item, deliver
+from service.core.inbox import Item, deliver, likes_recounted
 from service.core.interactions import record
 from service.feed import models as m
 from service.feed import queries as q
@@ -32,14 +32,18 @@ async def like(conn: asyncpg.Connection, post_id: int, user_id: int) -> m.LikeSt
             count = await conn.fetchval(q.ADD_LIKE_COUNT, post_id, 1)
             # Likes received count members, not clicks: liking again after an unlike records nothing, and tells
             # the author nothing (a like-unlike loop would raise the post's item to the top, unread, at will).
-            if await conn.fetchval(q.FIRST_LIKE, post_id, user_id, post["community_id"]):
+            first = await conn.fetchval(q.FIRST_LIKE, post_id, user_id, post["community_id"])
+            if first:
                 await record(conn, post["community_id"], user_id, "like", post_id=post_id)
-                if post["author_id"] is not None:
-                    author, community_id = post["author_id"], post["community_id"]
+            if post["author_id"] is not None:
+                author, community_id = post["author_id"], post["community_id"]
+                if first:
                     likes = Item(
                         author, "likes", "post", post_id, community_id, user_id, count=count, members_only=True
                     )
                     await deliver(conn, likes)
+                # A like that tells nothing (a like again, one the author is not told of) still counts on the item.
+                await likes_recounted(conn, author, post_id, count)
         else:
             count = await conn.fetchval(q.LIKE_COUNT, post_id)
     return m.LikeState(post_id=str(post_id), liked=True, like_count=count)
@@ -48,9 +52,11 @@ async def like(conn: asyncpg.Connection, post_id: int, user_id: int) -> m.LikeSt
 async def unlike(conn: asyncpg.Connection, post_id: int, user_id: int) -> m.LikeState:
     """Idempotent: unliking a post one does not like changes nothing."""
     async with conn.transaction():
-        await _open_post_of_member(conn, post_id, user_id)
+        post = await _open_post_of_member(conn, post_id, user_id)
         if await conn.fetchval(q.DELETE_LIKE, post_id, user_id):
             count = await conn.fetchval(q.ADD_LIKE_COUNT, post_id, -1)
+            if post["author_id"] is not None:  # the author's item shows the likes left, and goes at 0
+                await likes_recounted(conn, post["author_id"], post_id, count)
         else:
             count = await conn.fetchval(q.LIKE_COUNT, post_id)
     return m.LikeState(post_id=str(post_id), liked=False, like_count=count)

@@ -71,7 +71,7 @@ class Notification(msgspec.Struct, rename="camel", kw_only=True):
     ]
     subject_id: str
     actor: Annotated[Actor | None, Meta(description="Who did it (for likes: the latest); null for decisions")]
-    count: Annotated[int, Meta(description="Likes: how many; otherwise 1")]
+    count: Annotated[int, Meta(description="Likes: the post's likes now; otherwise 1")]
     data: Annotated[dict[str, str], Meta(description="Details by kind, e.g. `postId`, `outcome`, `reason`")]
     read: bool
     created_at: datetime

@@ -28,7 +28,8 @@ class InboxController(Controller):
         summary="My inbox across my communities, newest first, with the unread count",
         description=(
             "Never my own actions. Likes on a post are one item (`count`, the latest liker) that rises to the top "
-            "with each new like (a member's first: liking again after an unlike tells nothing). Items of a "
+            "with each new like (a member's first: liking again after an unlike tells nothing); its `count` follows "
+            "the post's likes without rising, and it is withdrawn when they are back to 0. Items of a "
             "community whose notifications I muted are listed but not counted. Read "
             "items older than INBOX_KEEP_DAYS (30) are purged, and unread ones INBOX_UNREAD_KEEP_DAYS (90) after they "
             "arrived (a likes item: after its latest like). After a live `notification` event or a return from the "

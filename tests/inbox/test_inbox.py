@@ -32,7 +32,8 @@ async def test_replies_and_likes_reach_the_right_inboxes_and_never_my_own(world)
     mine = await inbox(world, alice)
     likes = [item for item in mine["items"] if item["kind"] == "likes"]
     assert len(likes) == 1 and mine["items"][0] == likes[0]  # one item per post, on top
-    assert likes[0]["count"] == 2 and likes[0]["actor"]["nickname"] == "carol" and likes[0]["subjectId"] == post["id"]
+    # The post's likes, hers too (her like raises nothing, as the count follows the post's likes)
+    assert likes[0]["count"] == 3 and likes[0]["actor"]["nickname"] == "carol" and likes[0]["subjectId"] == post["id"]
     assert await badge(world, alice) == 3
 
 
@@ -84,13 +85,42 @@ async def test_liking_again_after_an_unlike_does_not_raise_the_item_again(world)
         assert (await world.client.delete(like, headers=bob.headers)).json()["likeCount"] == 0
         assert (await world.client.put(like, headers=bob.headers)).json()["likeCount"] == 1
     assert await badge(world, alice) == 0
-    [item] = (await inbox(world, alice))["items"]
-    assert (item["id"], item["read"], item["count"]) == (told["id"], True, 1)
+    assert (await inbox(world, alice))["items"] == []  # withdrawn at 0 likes; liking again tells nothing
 
     assert (await world.client.put(like, headers=carol.headers)).status_code == 200  # a new member's like does
     [item] = (await inbox(world, alice))["items"]
     assert int(item["id"]) > int(told["id"]) and not item["read"] and item["count"] == 2
     assert item["actor"]["nickname"] == "carol" and await badge(world, alice) == 1
+
+
+async def test_a_likes_item_follows_the_posts_likes_down_and_goes_at_zero_without_rising(world):
+    """An unlike took nothing off the author's item: it kept its count, and its latest liker, with the post back
+    at 0 likes. The item shows the post's likes now, where it is and read or not (no new id, no badge), and is
+    withdrawn when nobody likes the post any more."""
+    alice, bob, carol, dave = [await world.member(name) for name in ("alice", "bob", "carol", "dave")]
+    cid = await world.community(alice, bob, carol, dave)
+    post = await world.post(alice, cid)
+    like = f"/v1/posts/{post['id']}/like"
+    for who in (bob, carol):
+        assert (await world.client.put(like, headers=who.headers)).status_code == 200
+    [told] = (await inbox(world, alice))["items"]
+    assert told["count"] == 2 and await badge(world, alice) == 1
+
+    assert (await world.client.delete(like, headers=carol.headers)).json()["likeCount"] == 1
+    [item] = (await inbox(world, alice))["items"]
+    assert (item["id"], item["read"], item["count"]) == (told["id"], False, 1) and await badge(world, alice) == 1
+    await world.client.post("/v1/me/notifications/read", json={"upToId": told["id"]}, headers=alice.headers)
+    assert (await world.client.put(like, headers=carol.headers)).json()["likeCount"] == 2  # again: counted, untold
+    [item] = (await inbox(world, alice))["items"]
+    assert (item["id"], item["read"], item["count"]) == (told["id"], True, 2) and await badge(world, alice) == 0
+
+    for who in (carol, bob):
+        assert (await world.client.delete(like, headers=who.headers)).status_code == 200
+    assert (await inbox(world, alice))["items"] == [] and await badge(world, alice) == 0
+    assert (await world.client.put(like, headers=dave.headers)).status_code == 200  # a first like tells again
+    [item] = (await inbox(world, alice))["items"]
+    assert (item["count"], item["actor"]["nickname"], item["read"]) == (1, "dave", False)
+    assert await badge(world, alice) == 1
 
 
 async def test_a_muted_community_is_listed_but_left_out_of_the_badge(world):
