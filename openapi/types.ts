@@ -2071,7 +2071,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a photo as wx.uploadFile sends it (multipart, field `file`)
-         * @description `wx.uploadFile({url, filePath, name: "file", formData: {purpose: "post"}})`; the answer body arrives as a string: `JSON.parse(res.data)`. The type is judged by the bytes (JPEG, PNG, WebP, GIF, HEIC), at most 10 MB and 50 million pixels. Orientation is applied and every piece of metadata (EXIF with GPS, XMP, ICC) is removed. The answer's URLs work for the uploader at once; others see the photo only once WeChat's image check approved it (`status`). Per member: 30 uploads a minute, 300 a day (429 with Retry-After). Send an `Idempotency-Key` per photo and repeat it when retrying: a retry of the same file answers the upload made first (same id, the first answer's URLs: `GET /v1/media/{id}` signs fresh ones), without counting against the limits or decoding again; the same key with another file or purpose is `idempotency_key_reused`.
+         * @description `wx.uploadFile({url, filePath, name: "file", formData: {purpose: "post"}})`; the answer body arrives as a string: `JSON.parse(res.data)`. The type is judged by the bytes (JPEG, PNG, WebP, GIF, HEIC), at most 10 MB and 50 million pixels. Orientation is applied and every piece of metadata (EXIF with GPS, XMP, ICC) is removed. The answer's URLs work for the uploader at once; others see the photo only once WeChat's image check approved it (`status`). Per member: 30 uploads a minute, 300 a day (429 with Retry-After). Send an `Idempotency-Key` per photo and repeat it when retrying: a retry of the same file answers the upload made first (same id, the first answer's URLs: `GET /v1/media/{id}` signs fresh ones), without counting against the limits or decoding again; the same key with another file or purpose is `idempotency_key_reused`. When the photo storage fails (unreachable, erroring), 503 `not_ready` with Retry-After: nothing was stored and the attempt does not count against the limits; send it again (same key).
          */
         post: operations["uploadMedia"];
         delete?: never;
@@ -8682,7 +8682,7 @@ export interface components {
                 };
             };
         };
-        /** @description - `not_ready`: The service is not ready: database unreachable or migrations pending. */
+        /** @description - `not_ready`: The service is not ready: database or photo storage unreachable, or migrations pending. Retry after Retry-After. */
         Problem503_not_ready: {
             headers: {
                 [name: string]: unknown;
@@ -12834,6 +12834,7 @@ export interface operations {
             415: components["responses"]["Problem415_media_unsupported_type"];
             422: components["responses"]["Problem422_cb29496505"];
             429: components["responses"]["Problem429_rate_limited"];
+            503: components["responses"]["Problem503_not_ready"];
         };
     };
     getMediaFile: {

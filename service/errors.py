@@ -180,7 +180,12 @@ HTTP = Problems(
             Code("unsupported_media_type", 415, "Send JSON with Content-Type: application/json."),
             Code("rate_limited", 429, "Too many requests: wait for Retry-After seconds."),
             Code("internal_error", 500, "An unexpected error; the request id identifies it in the logs."),
-            Code("not_ready", 503, "The service is not ready: database unreachable or migrations pending."),
+            Code(
+                "not_ready",
+                503,
+                "The service is not ready: database or photo storage unreachable, or migrations pending. Retry after "
+                "Retry-After.",
+            ),
         )
     }
 )

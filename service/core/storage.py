@@ -18,7 +18,7 @@ from pathlib import Path
 import obstore
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from obstore.exceptions import NotFoundError
+from obstore.exceptions import BaseError, NotFoundError
 from obstore.store import LocalStore, S3Store
 
 from service.settings import Settings, SettingsError
@@ -47,6 +47,11 @@ def local_url_valid(settings: Settings, key: str, expires: int, signature: str, 
     """The signature is checked before the expiry is believed; an expired URL is refused even when well signed."""
     expected = local_signature(settings, key, expires)
     return hmac.compare_digest(expected.encode(), signature.encode()) and (now or time.time()) < expires
+
+
+class StorageUnavailable(Exception):
+    """A write the store did not take: the bucket unreachable (after obstore's retries), a 5xx, missing or refusing,
+    or the local folder unwritable. Nothing that depends on the write may be recorded."""
 
 
 class Storage:
@@ -78,7 +83,10 @@ class Storage:
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         # LocalStore keeps no attributes: the app serves local files by their extension instead.
         attributes = None if self.local else {"Content-Type": content_type, "Cache-Control": "private, max-age=86400"}
-        await obstore.put_async(self._store, key, data, attributes=attributes)
+        try:
+            await obstore.put_async(self._store, key, data, attributes=attributes)
+        except (BaseError, OSError) as exc:  # a missing bucket is FileNotFoundError, a closed port GenericError
+            raise StorageUnavailable(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
 
     async def read(self, key: str) -> bytes | None:
         try:

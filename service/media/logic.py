@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import threading
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from litestar import Response
 from service.core import hooks, ratelimit
 from service.core.hooks import MediaDecided, MediaVerdict
 from service.core.idempotency import replay, run_once, scope_of
-from service.core.storage import Storage
+from service.core.storage import Storage, StorageUnavailable
 from service.errors import Problem
 from service.jobs import enqueue
 from service.media import models as m
@@ -35,6 +36,8 @@ log = logging.getLogger("service.media")
 SHOWN_STATUS = {"pending": "pending", "review": "pending", "approved": "approved", "rejected": "rejected"}
 # WeChat may fetch the image up to 30 minutes after the submission: its URL outlives that.
 CHECK_URL_TTL = 3600
+# The store did not take the files: when the member may retry (the kit waits this out and sends the upload again).
+STORE_RETRY_AFTER = 5
 
 
 DECODER_NICENESS = 10  # how much lower than the API's the decoding threads' CPU priority is
@@ -54,11 +57,31 @@ def _decoders(count: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(count, thread_name_prefix="media-decoder", initializer=_lower_priority)
 
 
+def _buckets(user_id: int) -> tuple[str, str]:
+    return f"media-minute:{user_id}", f"media-day:{user_id}"
+
+
 async def _limit(conn: asyncpg.Connection, settings: Settings, user_id: int) -> None:
+    minute, day = _buckets(user_id)
     detail = f"at most {settings.media_uploads_per_minute} photos a minute"
-    await ratelimit.hit(conn, {f"media-minute:{user_id}": settings.media_uploads_per_minute}, 60, detail)
+    await ratelimit.hit(conn, {minute: settings.media_uploads_per_minute}, 60, detail)
     detail = f"at most {settings.media_uploads_per_day} photos a day"
-    await ratelimit.hit(conn, {f"media-day:{user_id}": settings.media_uploads_per_day}, 86400, detail)
+    await ratelimit.hit(conn, {day: settings.media_uploads_per_day}, 86400, detail)
+
+
+@contextlib.asynccontextmanager
+async def _storage_failure(pool: asyncpg.Pool, user_id: int) -> AsyncIterator[None]:
+    """The store did not take the files (down, 5xx, timeout, bucket missing): nothing was recorded (the upload's
+    transaction rolled back, its key is not kept), so the attempt is taken back from the limits and the member
+    told to retry: 503 `not_ready` with Retry-After, never a 500."""
+    try:
+        yield
+    except StorageUnavailable as exc:
+        log.warning("photo storage unavailable", extra={"userId": user_id, "error": str(exc)})
+        async with pool.acquire() as conn:
+            for bucket in _buckets(user_id):
+                await ratelimit.refund(conn, bucket)
+        raise Problem("not_ready", "photo storage is unavailable: retry", retry_after=STORE_RETRY_AFTER) from None
 
 
 async def _store(settings: Settings, storage: Storage, data: bytes) -> Processed:
@@ -119,7 +142,7 @@ async def upload(
             return replayed
         await _limit(conn, settings, user_id)
         known = await conn.fetchval(q.OBJECT_BY_SOURCE, source)
-    processed = None if known else await _store(settings, storage, data)
+    processed: Processed | None = None
     created: list[int] = []  # the upload this request made (none when a twin's answer is replayed)
 
     async def action() -> tuple[int, m.Media]:
@@ -143,11 +166,13 @@ async def upload(
         created.append(media_id)
         return 201, await to_media(storage, row)
 
-    # One transaction for the key, the rows and the check's job (run_once holds the account first: erased while
-    # the photo was stored, no upload is left behind); a concurrent twin with the same key waits for it and
-    # answers what it stored.
-    async with pool.acquire() as conn:
-        answer = await run_once(conn, user_id, key, scope, action)
+    async with _storage_failure(pool, user_id):
+        processed = None if known else await _store(settings, storage, data)
+        # One transaction for the key, the rows and the check's job (run_once holds the account first: erased
+        # while the photo was stored, no upload is left behind); a concurrent twin with the same key waits for it
+        # and answers what it stored.
+        async with pool.acquire() as conn:
+            answer = await run_once(conn, user_id, key, scope, action)
     for media_id in created:  # logged once committed
         log.info("photo uploaded", extra={"mediaId": media_id, "bytes": len(data), "reused": processed is None})
     return answer

@@ -50,6 +50,7 @@ class MediaController(Controller):
             "media_unreadable",
             "rate_limited",
             "idempotency_key_reused",
+            "not_ready",
         ),
     )
     async def upload(
@@ -68,7 +69,9 @@ class MediaController(Controller):
         image check approved it (`status`). Per member: 30 uploads a minute, 300 a day (429 with Retry-After).
         Send an `Idempotency-Key` per photo and repeat it when retrying: a retry of the same file answers the upload
         made first (same id, the first answer's URLs: `GET /v1/media/{id}` signs fresh ones), without counting
-        against the limits or decoding again; the same key with another file or purpose is `idempotency_key_reused`."""
+        against the limits or decoding again; the same key with another file or purpose is `idempotency_key_reused`.
+        When the photo storage fails (unreachable, erroring), 503 `not_ready` with Retry-After: nothing was stored
+        and the attempt does not count against the limits; send it again (same key)."""
         # `caller`, not `user`: no connection held for the request (decoding takes a while); logic.upload takes
         # one for its checks and one for its transaction.
         content = await data.file.read(settings.media_max_bytes + 1)

@@ -4,15 +4,13 @@ URL, duplicates change nothing, a verdict that never comes is asked again; the S
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import time
-from collections.abc import Iterator
 
 import asyncpg
 import pytest
 
-from tests.media.conftest import media_world, phone_photo, sha256
+from tests.media.conftest import media_world, phone_photo, s3_server, sha256
 from tests.support import http_client
 from tests.wechat_support import wait_for_lock_waiters
 
@@ -155,20 +153,6 @@ async def test_an_unreachable_url_gets_no_verdict(database_url, pay_keys):
         assert [check["state"] for check in released] == ["fetch_failed"]
         pending = await world.seeder.pool.fetchval("SELECT status FROM media_objects WHERE sha256 IS NOT NULL")
         assert pending == "pending" and media["status"] == "pending"
-
-
-@contextlib.contextmanager
-def s3_server() -> Iterator[str]:
-    """moto's S3 in server mode: a real HTTP server speaking the S3 protocol (signatures included)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 async def test_the_s3_path_stores_signs_checks_and_cleans_up(database_url, pay_keys):
