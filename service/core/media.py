@@ -10,7 +10,8 @@
   `IMAGE_URLS_REMOVED`, `url_removed`: what a request that still sends a removed URL input is told.
 - `release_images`: what is deleted with the writing: its uploads that no other live item shows (a shared
   feedback's post shows the feedback's photos; a member may post the same upload twice), then, by a job, the
-  stored files no upload refers to any more.
+  stored files no upload refers to any more. `hold_images` locks them first, so a writer claiming one meanwhile
+  keeps it.
 """
 
 from __future__ import annotations
@@ -233,6 +234,21 @@ SELECT m.id FROM media m JOIN communities c ON c.cover_url LIKE '%{PUBLIC_PATH}'
 WHERE m.id = ANY($1::bigint[]) AND m.purpose IN ('avatar', 'cover')
 """  # noqa: S608 - a constant path, formatted at import time
 
+_HOLD = "SELECT id FROM media WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE"
+
+
+async def hold_images(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+    """Lock the uploads that a deletion (or an edit) may release, before `release_images` reads what still shows
+    them. A writer claiming one of them (its claim writes the row) either claimed it first, and the read, made once
+    that writer committed, sees it shown; or finds it deleted (400, not an upload of theirs). Read unlocked, a
+    writer that claimed the upload meanwhile was missed and the upload it now showed deleted. A deletion takes this
+    first, before it writes its row: as the writers take the upload before theirs (claim_images, then the insert),
+    neither waits for the other's rows while holding what the other needs (the member's day of the speech
+    roll-up, written by both)."""
+    if ids:
+        await conn.execute(_HOLD, list(ids))
+
+
 # $2: the uploads _SHOWN found.
 _RELEASE = f"""
 DELETE FROM media m
@@ -248,6 +264,7 @@ async def release_images(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
     shows them, and a job deletes the stored files no upload refers to any more (in this transaction)."""
     if not ids:
         return
+    await hold_images(conn, ids)  # held already by a deletion: taken again at no cost
     shown = [row[0] for row in await conn.fetch(_SHOWN, list(ids))]
     if await conn.fetch(_RELEASE, list(ids), shown):
         await enqueue(conn, FILES_KIND, dedupe_key=FILES_KIND)

@@ -15,7 +15,7 @@ from service.core.content import (
     judge,
     require_allowed,
 )
-from service.core.media import claim_images, release_images
+from service.core.media import claim_images, hold_images, release_images
 from service.core.revocation import hold_account
 from service.core.rows import invalid
 from service.errors import Problem
@@ -111,8 +111,10 @@ async def delete_comment(conn: asyncpg.Connection, comment_id: int, user_id: int
             await require_member(conn, comment["community_id"], user_id)
         if comment["deleted_at"] is not None:
             return
+        images = [comment["image_id"]] if comment["image_id"] else []
+        await hold_images(conn, images)
         await conn.execute(q.DELETE_COMMENT, comment_id, user_id)
-        await release_images(conn, [comment["image_id"]] if comment["image_id"] else [])
+        await release_images(conn, images)
         await uncount_comment(conn, comment)
         details = {"commentId": str(comment_id), "postId": str(comment["post_id"])}
         await audit_removal(conn, comment, user_id, "comment.deleted", details)

@@ -16,7 +16,7 @@ from service.core.content import (
     judge,
     require_allowed,
 )
-from service.core.media import claim_images, images_state, release_images
+from service.core.media import claim_images, hold_images, images_state, release_images
 from service.core.revocation import hold_account
 from service.core.rows import invalid
 from service.errors import Problem
@@ -168,6 +168,7 @@ async def delete_post(conn: asyncpg.Connection, post_id: int, user_id: int) -> N
             await require_member(conn, post["community_id"], user_id)
         if post["deleted_at"] is not None:
             return
+        await hold_images(conn, post["image_ids"])
         await conn.execute(q.DELETE_POST, post_id, user_id)
         await digests.redraw(conn, post["community_id"], [post_id])
         await conn.execute(q.DROP_POST_CHECK, post_id)

@@ -10,6 +10,7 @@ import io
 import json
 import os
 
+import pytest
 from PIL import Image
 
 from service.core.media import FILES_KIND
@@ -443,5 +444,36 @@ async def test_an_upload_posted_as_the_clean_up_deletes_unused_ones_stays_with_t
     assert [image["id"] for image in (await post)["images"]] == [photo["id"]]
     await cleanup
     shown = await world.seeder.call("GET", f"/v1/posts/{(await post)['id']}", alice)
+    assert [image["id"] for image in shown["images"]] == [photo["id"]]
+    assert (await world.fetch(shown["images"][0]["url"])).status_code == 200
+
+
+@pytest.mark.parametrize("apart", [True, False], ids=["other-community", "same-community"])
+async def test_an_upload_posted_again_as_the_comment_showing_it_is_deleted_stays_with_the_new_post(world, apart):
+    """The deletion read what still showed the photo before the new post committed, then deleted the upload the
+    post had just taken (waiting for its row): the post lost its photo and the files went. In one community the
+    deletion had also taken the member's day of the roll-up (speech_days) the post waits for: a deadlock, a 500."""
+    alice = await world.user("alice")
+    community = await world.seeder.community(alice)
+    other = await world.seeder.community(alice) if apart else community
+    photo = await _approved(world, alice, color=(33, 99, 66))
+    first = await _post(world, alice, other, text="先发一条")
+    comment = await world.seeder.call(
+        "POST", f"/v1/posts/{first['id']}/comments", alice, json={"text": "配图", "imageId": photo["id"]}
+    )
+    pool = world.seeder.pool
+    async with pool.acquire() as lock, lock.transaction():
+        await lock.execute("LOCK TABLE posts IN EXCLUSIVE MODE")  # the post took its photo and waits to insert
+        post = asyncio.create_task(_post(world, alice, community, text="再发一次", imageIds=[photo["id"]]))
+        async with asyncio.timeout(30):
+            while await pool.fetchval(WAITING) < 1:
+                await asyncio.sleep(0.05)
+            deletion = asyncio.create_task(world.seeder.call("DELETE", f"/v1/comments/{comment['id']}", alice, (204,)))
+            while await pool.fetchval(WAITING) < 2:  # the deletion waits for the photo's row
+                await asyncio.sleep(0.05)
+    posted = await post
+    await deletion
+    await world.run_queued(FILES_KIND)
+    shown = await world.seeder.call("GET", f"/v1/posts/{posted['id']}", alice)
     assert [image["id"] for image in shown["images"]] == [photo["id"]]
     assert (await world.fetch(shown["images"][0]["url"])).status_code == 200
