@@ -505,15 +505,13 @@ async def test_removing_the_heir_while_the_brand_is_handed_to_them_leaves_the_br
     waits = await _lock_waits(db)
     body = {"userId": str(heir.id)}
     handing = asyncio.create_task(world.client.post(f"{url}/ownership-transfer", json=body, headers=boss.headers))
-    for _ in range(500):  # the transfer waits for the row
-        if await _lock_waits(db) > waits:
-            break
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(60):  # the transfer waits for the row (seconds on a loaded machine)
+        while await _lock_waits(db) <= waits:
+            await asyncio.sleep(0.01)
     removing = asyncio.create_task(world.client.delete(f"{url}/admins/{heir.id}", headers=boss.headers))
-    for _ in range(100):  # the removal ran through, or waits too
-        if removing.done() or await _lock_waits(db) > waits + 1:
-            break
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(60):  # the removal waits too (before the fix it ran through)
+        while not removing.done() and await _lock_waits(db) <= waits + 1:
+            await asyncio.sleep(0.01)
     await held.rollback()
     await holder.close()
     handed, removed = await handing, await removing
