@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.feed.conftest import events
 from tests.world import assert_problem
 
@@ -169,6 +171,9 @@ async def test_rules_are_listed_in_the_order_they_are_tried_across_a_longer_id(w
     assert seen == added
 
 
+# Alone: in the parallel run (twice, beside other modules on one worker) the two updates never both reached the
+# rule's row lock within a minute, while alone and with tests/robots on two workers they do at once; cause not found.
+@pytest.mark.serial
 async def test_two_admins_changing_one_rule_at_once_keep_both_changes(world, db):
     # Found in review: an update read the rule, then wrote every field back from that reading under the row's
     # lock, so of two admins changing different fields at once the later one put back what the other changed (a
