@@ -37,7 +37,10 @@ Role = Literal["owner", "admin", "member"]
 MembershipStatus = Literal["active", "left", "removed"]
 RequestStatus = Literal["pending", "approved", "rejected", "cancelled"]
 
-Name = Annotated[str, Meta(min_length=1, max_length=40, examples=["城市跑团"], description="1-40 characters")]
+NAME_MAX = 40  # characters of a community's name (the communities table checks it too)
+Name = Annotated[
+    str, Meta(min_length=1, max_length=NAME_MAX, examples=["城市跑团"], description=f"1-{NAME_MAX} characters")
+]
 Description = Annotated[str, Meta(max_length=1000, examples=["每周六早上一起跑 10 公里"])]
 _COVER_MEDIA = (
     "One of my uploads (purpose `cover`): `coverUrl` becomes its public link, which shows it once WeChat approved it"

@@ -12,10 +12,9 @@ import asyncpg
 
 from service.communities import queries as q
 from service.communities import series_queries as sq
+from service.communities.models import NAME_MAX
 from service.core import hooks
 from service.errors import Problem
-
-NAME_MAX = 40  # characters of a community's name (models.Name; the communities table checks it too)
 
 
 async def lock(conn: asyncpg.Connection, community_id: int) -> asyncpg.Record | None:
