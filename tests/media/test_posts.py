@@ -424,6 +424,22 @@ WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_ty
 """
 
 
+async def _while_a_post_waits(world, post, then) -> tuple[asyncio.Task, asyncio.Task]:
+    """``post`` (a coroutine making a post that has taken its photo) held before its insert by a lock of the posts
+    table, ``then`` started once it waits and let go once ``then`` waits too (for the photo's row): both tasks."""
+    pool = world.seeder.pool
+    async with pool.acquire() as lock, lock.transaction():
+        await lock.execute("LOCK TABLE posts IN EXCLUSIVE MODE")
+        posting = asyncio.create_task(post)
+        async with asyncio.timeout(30):
+            while await pool.fetchval(WAITING) < 1:
+                await asyncio.sleep(0.05)
+            other = asyncio.create_task(then)
+            while await pool.fetchval(WAITING) < 2:
+                await asyncio.sleep(0.05)
+    return posting, other
+
+
 async def test_an_upload_posted_as_the_clean_up_deletes_unused_ones_stays_with_the_post(world):
     """The clean-up chose the day-old upload as unused while a post was taking it: it waited for the post's
     transaction, then deleted the upload the post now showed (the post lost its photo, the files went)."""
@@ -432,15 +448,11 @@ async def test_an_upload_posted_as_the_clean_up_deletes_unused_ones_stays_with_t
     photo = await world.uploaded(alice, phone_photo())
     pool, settings = world.seeder.pool, world.stack.settings
     await pool.execute("UPDATE media SET created_at = now() - interval '25 hours'")
-    async with pool.acquire() as lock, lock.transaction():
-        await lock.execute("LOCK TABLE posts IN EXCLUSIVE MODE")  # the post took its photo and waits to insert
-        post = asyncio.create_task(_post(world, alice, community, text="一张老照片", imageIds=[photo["id"]]))
-        async with asyncio.timeout(30):
-            while await pool.fetchval(WAITING) < 1:
-                await asyncio.sleep(0.05)
-            cleanup = asyncio.create_task(logic.delete_unattached(pool, settings, Storage(settings)))
-            while await pool.fetchval(WAITING) < 2:  # the clean-up waits for the photo's row
-                await asyncio.sleep(0.05)
+    post, cleanup = await _while_a_post_waits(
+        world,
+        _post(world, alice, community, text="一张老照片", imageIds=[photo["id"]]),
+        logic.delete_unattached(pool, settings, Storage(settings)),
+    )
     assert [image["id"] for image in (await post)["images"]] == [photo["id"]]
     await cleanup
     shown = await world.seeder.call("GET", f"/v1/posts/{(await post)['id']}", alice)
@@ -461,16 +473,11 @@ async def test_an_upload_posted_again_as_the_comment_showing_it_is_deleted_stays
     comment = await world.seeder.call(
         "POST", f"/v1/posts/{first['id']}/comments", alice, json={"text": "配图", "imageId": photo["id"]}
     )
-    pool = world.seeder.pool
-    async with pool.acquire() as lock, lock.transaction():
-        await lock.execute("LOCK TABLE posts IN EXCLUSIVE MODE")  # the post took its photo and waits to insert
-        post = asyncio.create_task(_post(world, alice, community, text="再发一次", imageIds=[photo["id"]]))
-        async with asyncio.timeout(30):
-            while await pool.fetchval(WAITING) < 1:
-                await asyncio.sleep(0.05)
-            deletion = asyncio.create_task(world.seeder.call("DELETE", f"/v1/comments/{comment['id']}", alice, (204,)))
-            while await pool.fetchval(WAITING) < 2:  # the deletion waits for the photo's row
-                await asyncio.sleep(0.05)
+    post, deletion = await _while_a_post_waits(
+        world,
+        _post(world, alice, community, text="再发一次", imageIds=[photo["id"]]),
+        world.seeder.call("DELETE", f"/v1/comments/{comment['id']}", alice, (204,)),
+    )
     posted = await post
     await deletion
     await world.run_queued(FILES_KIND)
